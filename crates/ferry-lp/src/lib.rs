@@ -1,0 +1,5 @@
+//! Line protocol: parse, validate, escape, serialize.
+
+mod types;
+
+pub use types::{FieldType, FieldValue, Point, Precision};
