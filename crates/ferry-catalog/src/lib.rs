@@ -1,1 +1,19 @@
-//! ferry-catalog
+//! Ferry's metadata catalog: orgs, buckets, tokens and DBRP mappings in one SQLite file
+//! (`catalog.sqlite` in the data dir), so an operator can inspect it with `sqlite3`.
+//!
+//! Guarantees: every mutating call is one SQLite transaction in WAL mode with
+//! `synchronous=FULL`, so a call that returned `Ok` survives a crash. Tokens are stored only as
+//! SHA-256 hashes; the clear token is returned once, by the call that creates it.
+
+mod error;
+mod ids;
+mod model;
+mod store;
+
+pub use error::CatalogError;
+pub use ids::{generate_token, new_id, parse_id};
+pub use model::{
+    Action, Authorization, Bucket, BucketUpdate, Dbrp, NewAuthorization, Org, Permission,
+    ResourceType, SetupResult,
+};
+pub use store::{all_access, Catalog};

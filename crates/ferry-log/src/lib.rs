@@ -1,1 +1,1340 @@
-//! ferry-log
+//! `ferry-log`: the durable, append-only, per-bucket write-ahead log.
+//!
+//! Every write goes through a [`Log`] and is acknowledged only once it is on
+//! stable storage. The log is a directory of segment files plus a small
+//! cursor file; this documentation describes the on-disk format, the
+//! acknowledgement protocol, retention and crash recovery.
+//!
+//! # Directory layout
+//!
+//! ```text
+//! dir/
+//!   00000000000000000000.seg          segment whose first record has LSN 0
+//!   00000000000067108872.seg          next segment (base LSN in the name)
+//!   cursors                           named consumer positions (checksummed)
+//!   00000000000067108872.seg.corrupt-67200000   bytes cut off by recovery
+//! ```
+//!
+//! Files ending in `.tmp` are incomplete creations and are removed on open.
+//!
+//! # Framing
+//!
+//! Each segment starts with a 12-byte header: the 8-byte magic `FERRYLOG`
+//! followed by the format version (1) as `u32` little endian. Then come
+//! records, back to back:
+//!
+//! ```text
+//! [u32 LE payload length][u32 LE crc32c(payload)][payload bytes]
+//! ```
+//!
+//! Payloads must be non-empty (so a zero-filled tail can never parse as a
+//! valid record) and at most [`LogOptions::max_record_bytes`] long.
+//!
+//! A log sequence number ([`Lsn`]) is the logical byte offset of a record in
+//! the concatenation of all records of all segments, segment headers
+//! excluded. A record at `lsn` in the segment with base `base` is stored at
+//! file offset `SEGMENT_HEADER_LEN + (lsn - base)`, and the following record
+//! has LSN `lsn + 8 + len`. Segments are named by their base LSN, zero padded
+//! to 20 digits, so consecutive segments satisfy
+//! `base(n+1) == base(n) + data_len(n)`.
+//!
+//! Before appending a record that would make the active segment larger than
+//! [`LogOptions::segment_bytes`], the writer fsyncs the active segment and
+//! rolls to a new one (a record larger than a segment gets a segment of its
+//! own). A new segment is created as `<name>.tmp`, its header is written and
+//! fsynced, it is renamed to `<name>` and the directory is fsynced, so a
+//! segment file either does not exist or has a complete header.
+//!
+//! # Group commit and acknowledgement
+//!
+//! [`Log::append`] only enqueues. A dedicated writer thread owns the active
+//! segment; it takes everything queued, assigns LSNs in queue order, writes
+//! all records with one `write`, performs one `fdatasync` for the whole
+//! group, then calls `on_commit` with the group's records in LSN order, then
+//! publishes the new durable end ([`Log::durable_end`], [`Log::subscribe`]),
+//! and finally resolves each [`AppendHandle`]. Hence an `Ok(lsn)` from an
+//! append handle guarantees the record survives a crash (with
+//! `fsync = true`) and that `on_commit` has already seen it.
+//!
+//! If a write or fsync fails, every append of that group gets the error and
+//! the log enters a *failed* state in which all further appends fail with
+//! [`LogError::Failed`]: data whose durability is unknown is never
+//! acknowledged. Records of a failed group may nevertheless survive on disk
+//! and reappear after a restart (at-least-once, never at-most-once). The
+//! same happens if `on_commit` panics.
+//!
+//! # Cursors and retention
+//!
+//! Consumers (the store's flusher, replication streams, ...) record their
+//! progress as named cursors: "every record below this LSN has been
+//! consumed". Cursors are persisted atomically (`cursors.tmp`, fsync,
+//! rename to `cursors`, fsync of the directory) in a text format with a
+//! crc32c trailer, so after a crash either the old or the new cursor set is
+//! visible. After each cursor change every segment whose records all lie
+//! below the minimum cursor (i.e. the next segment's base is `<=` the
+//! minimum) is deleted; the active segment is never deleted, and with no
+//! cursors at all nothing is deleted. Deletions lost in a crash are redone
+//! on the next open.
+//!
+//! # Recovery
+//!
+//! [`Log::open`] creates a missing directory, removes `.tmp` leftovers, loads
+//! the cursors, deletes segments that are fully consumed and then validates
+//! every remaining record: the header must be complete, the length non-zero
+//! and inside the file (and not crossing the next segment's base), and the
+//! CRC must match. At the first bad record the segment is cut: the bytes
+//! from that record to the end of the file are first copied to
+//! `<segment>.corrupt-<lsn>` (and fsynced), then the segment is truncated to
+//! the last good record and fsynced. If the cut segment is not the last one,
+//! or a segment ends short of its successor's base, all later segments are
+//! renamed to `<segment>.corrupt` - nothing is ever destroyed silently. Each
+//! cut is returned in the [`RecoveryReport`] and logged with
+//! `tracing::warn!`. Appends then continue at the cut LSN, which means LSNs
+//! of lost, never-acknowledged records are reused; cursors pointing past the
+//! recovered end are clamped to it. `on_commit` is not called for records
+//! that already exist at open; callers replay them with [`Log::read_from`]
+//! from their cursor.
+//!
+//! # Reading
+//!
+//! [`Log::read_from`] returns a [`LogReader`] that opens segment files by
+//! name (independently of the writer), verifies each CRC and yields records
+//! up to the durable end. When it is caught up it returns `None`; calling
+//! `next` again after [`Log::subscribe`] signals progress yields the new
+//! records.
+
+use std::{
+    any::Any,
+    collections::BTreeMap,
+    fmt,
+    fs::{self, File, OpenOptions},
+    future::Future,
+    io::{self, BufReader, Read, Seek, SeekFrom, Write},
+    panic::{catch_unwind, AssertUnwindSafe},
+    path::{Path, PathBuf},
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Condvar, Mutex, MutexGuard,
+    },
+    task::{Context, Poll},
+    thread,
+};
+
+use tokio::sync::{oneshot, watch};
+
+/// Log sequence number: the logical byte offset of a record in the
+/// concatenation of all records (segment headers excluded).
+pub type Lsn = u64;
+
+/// Opaque value carried alongside a record to `on_commit`; it is never
+/// written to disk and is therefore lost on crash.
+pub type Attachment = Box<dyn Any + Send>;
+
+/// Callback invoked on the writer thread with each durable group, in LSN order.
+pub type OnCommit = Box<dyn FnMut(Vec<CommittedRecord>) + Send>;
+
+/// Magic bytes at the start of every segment file.
+pub const SEGMENT_MAGIC: &[u8; 8] = b"FERRYLOG";
+/// On-disk format version written after the magic.
+pub const FORMAT_VERSION: u32 = 1;
+/// Length of the segment header (magic + version).
+pub const SEGMENT_HEADER_LEN: u64 = 12;
+/// Length of a record header (payload length + crc32c).
+pub const RECORD_HEADER_LEN: u64 = 8;
+
+const CURSORS_FILE: &str = "cursors";
+const CURSORS_TMP: &str = "cursors.tmp";
+const CURSORS_MAGIC: &str = "ferry-log-cursors v1";
+const MAX_CURSOR_NAME: usize = 200;
+
+/// Tuning options for a [`Log`]. None of them affect the on-disk format, so
+/// they may change between runs.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// Roll to a new segment before a record would make the active segment
+    /// larger than this (default 64 MiB).
+    pub segment_bytes: u64,
+    /// `fdatasync` every group before acknowledging it (default `true`).
+    /// With `false`, acknowledged records may be lost on power failure;
+    /// only for benchmarks and tests.
+    pub fsync: bool,
+    /// Largest accepted payload; bigger appends fail immediately with
+    /// [`LogError::RecordTooLarge`] (default 16 MiB).
+    pub max_record_bytes: u32,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            segment_bytes: 64 * 1024 * 1024,
+            fsync: true,
+            max_record_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// A record that has just been made durable, handed to `on_commit`.
+#[derive(Debug)]
+pub struct CommittedRecord {
+    /// LSN of the record.
+    pub lsn: Lsn,
+    /// LSN of the record that follows it (`lsn + 8 + payload length`).
+    pub next_lsn: Lsn,
+    /// The attachment given to [`Log::append`].
+    pub attachment: Attachment,
+}
+
+/// One piece of data cut off (and preserved in a `.corrupt` file) by recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedTail {
+    /// Segment file that was cut or moved aside.
+    pub segment: PathBuf,
+    /// LSN of the first byte that was cut.
+    pub at_lsn: Lsn,
+    /// Number of bytes removed from the segment (or the size of a segment
+    /// moved aside).
+    pub bytes_cut: u64,
+    /// Why the data was rejected.
+    pub reason: String,
+}
+
+/// What [`Log::open`] found and repaired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// LSN the next append will get; everything below it is valid.
+    pub end_lsn: Lsn,
+    /// Every cut made, in LSN order; empty after a clean shutdown.
+    pub truncated: Vec<TruncatedTail>,
+}
+
+/// Counters since [`Log::open`] (not persisted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Records made durable.
+    pub appends: u64,
+    /// `fdatasync` calls on segment data (one per group, plus one per roll).
+    pub fsyncs: u64,
+    /// Record bytes written, framing included.
+    pub bytes: u64,
+}
+
+/// Errors of the log. Cloneable so that every waiter of a failed group gets it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogError {
+    /// An I/O operation on `path` failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// File or directory involved.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// Data on disk failed validation (outside of recovery, which repairs it).
+    #[error("corrupt log data in {} at LSN {lsn}: {reason}", path.display())]
+    Corrupt {
+        /// File containing the bad data.
+        path: PathBuf,
+        /// LSN (or position) of the bad data.
+        lsn: Lsn,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The requested LSN lies in a segment that was deleted by retention.
+    #[error("LSN {requested} is no longer retained; oldest retained LSN is {oldest}")]
+    Truncated {
+        /// LSN asked for.
+        requested: Lsn,
+        /// Oldest LSN still readable.
+        oldest: Lsn,
+    },
+    /// Payload exceeds [`LogOptions::max_record_bytes`]; nothing was written.
+    #[error("record of {len} bytes exceeds max_record_bytes {max}")]
+    RecordTooLarge {
+        /// Payload length.
+        len: usize,
+        /// Configured maximum.
+        max: u32,
+    },
+    /// A bad argument (empty payload, LSN beyond the end or not on a record
+    /// boundary, invalid cursor name, invalid options).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// An earlier write, fsync or `on_commit` failure poisoned the log; no
+    /// further appends are accepted until it is reopened.
+    #[error("log failed after an earlier error: {reason}")]
+    Failed {
+        /// The original failure.
+        reason: String,
+    },
+    /// The log was closed.
+    #[error("log is closed")]
+    Closed,
+}
+
+fn io_err(path: &Path, e: io::Error) -> LogError {
+    LogError::Io {
+        path: path.to_path_buf(),
+        source: Arc::new(e),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn segment_name(base: Lsn) -> String {
+    format!("{base:020}.seg")
+}
+
+fn parse_segment_name(name: &str) -> Option<Lsn> {
+    let stem = name.strip_suffix(".seg")?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
+fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
+    let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
+    h[..8].copy_from_slice(SEGMENT_MAGIC);
+    h[8..].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h
+}
+
+/// Creates segment `base` atomically (tmp + fsync + rename + dir fsync) and
+/// returns it opened for writing, positioned after the header.
+fn create_segment(dir: &Path, base: Lsn) -> Result<File, LogError> {
+    let path = dir.join(segment_name(base));
+    let tmp = dir.join(format!("{}.tmp", segment_name(base)));
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&tmp)
+        .map_err(|e| io_err(&tmp, e))?;
+    f.write_all(&segment_header())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_err(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+    sync_dir(dir)?;
+    Ok(f)
+}
+
+fn validate_cursor_name(name: &str) -> Result<(), LogError> {
+    if name.is_empty()
+        || name.len() > MAX_CURSOR_NAME
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(LogError::InvalidArgument(format!(
+            "cursor name {name:?} must be 1..={MAX_CURSOR_NAME} bytes without whitespace"
+        )));
+    }
+    Ok(())
+}
+
+fn load_cursors(dir: &Path) -> Result<BTreeMap<String, Lsn>, LogError> {
+    let path = dir.join(CURSORS_FILE);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(io_err(&path, e)),
+    };
+    let corrupt = |reason: &str| LogError::Corrupt {
+        path: path.clone(),
+        lsn: 0,
+        reason: reason.to_string(),
+    };
+    let text = String::from_utf8(text).map_err(|_| corrupt("not UTF-8"))?;
+    let body_end = text
+        .trim_end_matches('\n')
+        .rfind('\n')
+        .map(|i| i + 1)
+        .ok_or_else(|| corrupt("missing checksum line"))?;
+    let (body, trailer) = text.split_at(body_end);
+    let crc_hex = trailer
+        .trim_end()
+        .strip_prefix("crc32c ")
+        .ok_or_else(|| corrupt("missing checksum line"))?;
+    let crc = u32::from_str_radix(crc_hex, 16).map_err(|_| corrupt("bad checksum line"))?;
+    if crc32c::crc32c(body.as_bytes()) != crc {
+        return Err(corrupt("checksum mismatch"));
+    }
+    let mut lines = body.lines();
+    if lines.next() != Some(CURSORS_MAGIC) {
+        return Err(corrupt("bad magic line"));
+    }
+    let mut map = BTreeMap::new();
+    for line in lines {
+        let (name, lsn) = line
+            .split_once(' ')
+            .ok_or_else(|| corrupt("bad cursor line"))?;
+        let lsn: Lsn = lsn.parse().map_err(|_| corrupt("bad cursor LSN"))?;
+        map.insert(name.to_string(), lsn);
+    }
+    Ok(map)
+}
+
+fn persist_cursors(dir: &Path, cursors: &BTreeMap<String, Lsn>) -> Result<(), LogError> {
+    let mut body = format!("{CURSORS_MAGIC}\n");
+    for (name, lsn) in cursors {
+        body.push_str(&format!("{name} {lsn}\n"));
+    }
+    let crc = crc32c::crc32c(body.as_bytes());
+    body.push_str(&format!("crc32c {crc:08x}\n"));
+    let tmp = dir.join(CURSORS_TMP);
+    let path = dir.join(CURSORS_FILE);
+    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    f.write_all(body.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_err(&tmp, e))?;
+    drop(f);
+    fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+    sync_dir(dir)
+}
+
+/// Result of validating one segment during recovery.
+struct Scan {
+    /// File offset up to which the segment is valid.
+    good_pos: u64,
+    /// Why validation stopped before the end of the file, if it did.
+    bad: Option<String>,
+    file_len: u64,
+}
+
+fn scan_segment(path: &Path, base: Lsn, next_base: Option<Lsn>) -> Result<Scan, LogError> {
+    let f = File::open(path).map_err(|e| io_err(path, e))?;
+    let file_len = f.metadata().map_err(|e| io_err(path, e))?.len();
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let bad = |good_pos: u64, reason: String| Scan {
+        good_pos,
+        bad: Some(reason),
+        file_len,
+    };
+    if file_len < SEGMENT_HEADER_LEN {
+        return Ok(bad(0, format!("short segment header ({file_len} bytes)")));
+    }
+    let mut hdr = [0u8; SEGMENT_HEADER_LEN as usize];
+    r.read_exact(&mut hdr).map_err(|e| io_err(path, e))?;
+    if &hdr[..8] != SEGMENT_MAGIC {
+        return Ok(bad(0, "bad segment magic".into()));
+    }
+    let version = u32::from_le_bytes(hdr[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        // Not corruption we may repair: refuse to touch data of another version.
+        return Err(LogError::Corrupt {
+            path: path.to_path_buf(),
+            lsn: base,
+            reason: format!("unsupported format version {version}"),
+        });
+    }
+    let max_pos = next_base.map_or(u64::MAX, |n| SEGMENT_HEADER_LEN + (n - base));
+    let mut pos = SEGMENT_HEADER_LEN;
+    let mut payload = Vec::new();
+    loop {
+        if pos == file_len {
+            return Ok(Scan {
+                good_pos: pos,
+                bad: None,
+                file_len,
+            });
+        }
+        if file_len - pos < RECORD_HEADER_LEN {
+            return Ok(bad(pos, "partial record header".into()));
+        }
+        let mut rh = [0u8; RECORD_HEADER_LEN as usize];
+        r.read_exact(&mut rh).map_err(|e| io_err(path, e))?;
+        let len = u32::from_le_bytes(rh[..4].try_into().expect("4 bytes")) as u64;
+        let crc = u32::from_le_bytes(rh[4..].try_into().expect("4 bytes"));
+        let end = pos + RECORD_HEADER_LEN + len;
+        if len == 0 {
+            return Ok(bad(pos, "zero-length record".into()));
+        }
+        if end > file_len {
+            return Ok(bad(
+                pos,
+                format!("record of {len} bytes extends past end of file"),
+            ));
+        }
+        if end > max_pos {
+            return Ok(bad(pos, "record crosses the next segment's base".into()));
+        }
+        payload.resize(len as usize, 0);
+        r.read_exact(&mut payload).map_err(|e| io_err(path, e))?;
+        if crc32c::crc32c(&payload) != crc {
+            return Ok(bad(pos, "checksum mismatch".into()));
+        }
+        pos = end;
+    }
+}
+
+/// Returns `base_name` or `base_name.N` so that no existing file is overwritten.
+fn unique_path(dir: &Path, base_name: &str) -> PathBuf {
+    let mut p = dir.join(base_name);
+    let mut n = 1;
+    while p.exists() {
+        p = dir.join(format!("{base_name}.{n}"));
+        n += 1;
+    }
+    p
+}
+
+/// Copies `path[keep_pos..]` into a `.corrupt-<lsn>` file, then truncates the
+/// segment to `keep_pos` (rewriting the header if it was damaged).
+fn cut_tail(dir: &Path, path: &Path, keep_pos: u64, at_lsn: Lsn) -> Result<(), LogError> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let corrupt_path = unique_path(dir, &format!("{name}.corrupt-{at_lsn}"));
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_err(path, e))?;
+    f.seek(SeekFrom::Start(keep_pos))
+        .map_err(|e| io_err(path, e))?;
+    let mut out = File::create(&corrupt_path).map_err(|e| io_err(&corrupt_path, e))?;
+    io::copy(&mut f, &mut out).map_err(|e| io_err(&corrupt_path, e))?;
+    out.sync_all().map_err(|e| io_err(&corrupt_path, e))?;
+    sync_dir(dir)?;
+    f.set_len(keep_pos).map_err(|e| io_err(path, e))?;
+    if keep_pos < SEGMENT_HEADER_LEN {
+        f.seek(SeekFrom::Start(0))
+            .and_then(|_| f.write_all(&segment_header()))
+            .map_err(|e| io_err(path, e))?;
+    }
+    f.sync_all().map_err(|e| io_err(path, e))
+}
+
+/// Deletes non-active segments whose successor's base is `<= min`.
+fn delete_consumed(dir: &Path, segments: &mut Vec<Lsn>, min: Lsn) {
+    while segments.len() >= 2 && segments[1] <= min {
+        let path = dir.join(segment_name(segments[0]));
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "failed to delete consumed log segment");
+                return;
+            }
+        }
+        tracing::debug!(path = %path.display(), "deleted consumed log segment");
+        segments.remove(0);
+    }
+}
+
+struct Pending {
+    payload: Vec<u8>,
+    attachment: Attachment,
+    tx: oneshot::Sender<Result<Lsn, LogError>>,
+}
+
+struct Queue {
+    pending: Vec<Pending>,
+    closed: bool,
+}
+
+struct Shared {
+    dir: PathBuf,
+    opts: LogOptions,
+    queue: Mutex<Queue>,
+    queue_cv: Condvar,
+    /// Base LSNs of the segments on disk, ascending; the last is active.
+    segments: Mutex<Vec<Lsn>>,
+    cursors: Mutex<BTreeMap<String, Lsn>>,
+    durable: AtomicU64,
+    durable_tx: watch::Sender<Lsn>,
+    failed: Mutex<Option<String>>,
+    appends: AtomicU64,
+    fsyncs: AtomicU64,
+    bytes: AtomicU64,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl Shared {
+    fn failed_reason(&self) -> Option<String> {
+        lock(&self.failed).clone()
+    }
+
+    fn fail(&self, reason: String) {
+        tracing::error!(dir = %self.dir.display(), %reason, "log failed; rejecting further appends");
+        lock(&self.failed).get_or_insert(reason);
+    }
+
+    fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.queue_cv.notify_all();
+        let handle = lock(&self.writer).take();
+        if let Some(h) = handle {
+            // Closing from inside `on_commit` must not join the writer itself.
+            if h.thread().id() != thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    file: File,
+    path: PathBuf,
+    base: Lsn,
+    end: Lsn,
+    buf: Vec<u8>,
+    on_commit: OnCommit,
+}
+
+impl Writer {
+    fn run(mut self) {
+        loop {
+            let batch = {
+                let mut q = lock(&self.shared.queue);
+                loop {
+                    if !q.pending.is_empty() {
+                        break std::mem::take(&mut q.pending);
+                    }
+                    if q.closed {
+                        return;
+                    }
+                    q = self
+                        .shared
+                        .queue_cv
+                        .wait(q)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            self.commit(batch);
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Pending>) {
+        let mut payloads = Vec::with_capacity(batch.len());
+        let mut attachments = Vec::with_capacity(batch.len());
+        let mut txs = Vec::with_capacity(batch.len());
+        for p in batch {
+            payloads.push(p.payload);
+            attachments.push(p.attachment);
+            txs.push(p.tx);
+        }
+        if let Some(reason) = self.shared.failed_reason() {
+            for tx in txs {
+                let _ = tx.send(Err(LogError::Failed {
+                    reason: reason.clone(),
+                }));
+            }
+            return;
+        }
+        let lsns = match self.write_group(&payloads) {
+            Ok(l) => l,
+            Err(e) => {
+                self.shared.fail(e.to_string());
+                for tx in txs {
+                    let _ = tx.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let bytes: u64 = payloads
+            .iter()
+            .map(|p| RECORD_HEADER_LEN + p.len() as u64)
+            .sum();
+        drop(payloads);
+        self.shared
+            .appends
+            .fetch_add(lsns.len() as u64, Ordering::Relaxed);
+        self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
+        let records: Vec<CommittedRecord> = lsns
+            .iter()
+            .zip(attachments)
+            .map(|(&(lsn, next_lsn), attachment)| CommittedRecord {
+                lsn,
+                next_lsn,
+                attachment,
+            })
+            .collect();
+        let on_commit = &mut self.on_commit;
+        let callback = catch_unwind(AssertUnwindSafe(|| on_commit(records)));
+        // The group is durable either way; publish it for readers.
+        self.shared.durable.store(self.end, Ordering::SeqCst);
+        self.shared.durable_tx.send_replace(self.end);
+        if callback.is_err() {
+            let reason = "on_commit panicked".to_string();
+            self.shared.fail(reason.clone());
+            for tx in txs {
+                let _ = tx.send(Err(LogError::Failed {
+                    reason: reason.clone(),
+                }));
+            }
+            return;
+        }
+        for (tx, (lsn, _)) in txs.into_iter().zip(lsns) {
+            let _ = tx.send(Ok(lsn));
+        }
+    }
+
+    /// Writes and syncs a group; returns `(lsn, next_lsn)` per record.
+    fn write_group(&mut self, payloads: &[Vec<u8>]) -> Result<Vec<(Lsn, Lsn)>, LogError> {
+        let mut lsns = Vec::with_capacity(payloads.len());
+        self.buf.clear();
+        for p in payloads {
+            let rec_len = RECORD_HEADER_LEN + p.len() as u64;
+            if self.end > self.base
+                && SEGMENT_HEADER_LEN + (self.end - self.base) + rec_len
+                    > self.shared.opts.segment_bytes
+            {
+                self.flush()?;
+                self.sync()?;
+                self.roll()?;
+            }
+            self.buf.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            self.buf.extend_from_slice(&crc32c::crc32c(p).to_le_bytes());
+            self.buf.extend_from_slice(p);
+            lsns.push((self.end, self.end + rec_len));
+            self.end += rec_len;
+        }
+        self.flush()?;
+        self.sync()?;
+        Ok(lsns)
+    }
+
+    fn flush(&mut self) -> Result<(), LogError> {
+        if !self.buf.is_empty() {
+            let r = self.file.write_all(&self.buf);
+            self.buf.clear();
+            r.map_err(|e| io_err(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), LogError> {
+        if self.shared.opts.fsync {
+            self.file.sync_data().map_err(|e| io_err(&self.path, e))?;
+            self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn roll(&mut self) -> Result<(), LogError> {
+        let file = create_segment(&self.shared.dir, self.end)?;
+        self.file = file;
+        self.base = self.end;
+        self.path = self.shared.dir.join(segment_name(self.base));
+        lock(&self.shared.segments).push(self.base);
+        tracing::debug!(path = %self.path.display(), "rolled to new log segment");
+        Ok(())
+    }
+}
+
+/// Closes the log when the last [`Log`] clone is dropped.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+/// A durable append-only log in one directory. Cheap to clone; all clones
+/// share one writer thread. Dropping the last clone behaves like
+/// [`Log::close`]: queued appends are still written and acknowledged.
+#[derive(Clone)]
+pub struct Log {
+    handle: Arc<Handle>,
+}
+
+impl fmt::Debug for Log {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Log")
+            .field("dir", &self.shared().dir)
+            .field("durable_end", &self.durable_end())
+            .finish()
+    }
+}
+
+impl Log {
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// Opens (creating if needed) the log in `dir`, recovering from any
+    /// crash as described in the [crate docs](crate): every retained record
+    /// is validated, a damaged tail is preserved in a `.corrupt` file and
+    /// cut, and the report says what was cut. `on_commit` is called on the
+    /// writer thread for every later group, in LSN order, after it is
+    /// durable and before its appends are acknowledged.
+    pub fn open(
+        dir: &Path,
+        opts: LogOptions,
+        on_commit: OnCommit,
+    ) -> Result<(Log, RecoveryReport), LogError> {
+        if opts.max_record_bytes == 0 || opts.segment_bytes == 0 {
+            return Err(LogError::InvalidArgument(
+                "segment_bytes and max_record_bytes must be > 0".into(),
+            ));
+        }
+        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let dir = dir.to_path_buf();
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
+            let entry = entry.map_err(|e| io_err(&dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(base) = parse_segment_name(name) {
+                bases.push(base);
+            } else if name == CURSORS_TMP || name.ends_with(".seg.tmp") {
+                let p = entry.path();
+                fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
+            }
+        }
+        bases.sort_unstable();
+        let mut cursors = load_cursors(&dir)?;
+        if bases.is_empty() {
+            create_segment(&dir, 0)?;
+            bases.push(0);
+        }
+        if let Some(&min) = cursors.values().min() {
+            delete_consumed(&dir, &mut bases, min);
+        }
+
+        let mut report = RecoveryReport {
+            end_lsn: 0,
+            truncated: Vec::new(),
+        };
+        let mut i = 0;
+        let end = loop {
+            let base = bases[i];
+            let next_base = bases.get(i + 1).copied();
+            let path = dir.join(segment_name(base));
+            let scan = scan_segment(&path, base, next_base)?;
+            let good_end = base + scan.good_pos.saturating_sub(SEGMENT_HEADER_LEN);
+            if let Some(reason) = scan.bad {
+                cut_tail(&dir, &path, scan.good_pos, good_end)?;
+                let bytes_cut = scan.file_len - scan.good_pos;
+                tracing::warn!(segment = %path.display(), at_lsn = good_end, bytes_cut, %reason,
+                    "log recovery cut a damaged tail (preserved in a .corrupt file)");
+                report.truncated.push(TruncatedTail {
+                    segment: path.clone(),
+                    at_lsn: good_end,
+                    bytes_cut,
+                    reason,
+                });
+            }
+            match next_base {
+                Some(next) if good_end == next => i += 1,
+                Some(next) => {
+                    for &b in &bases[i + 1..] {
+                        let p = dir.join(segment_name(b));
+                        let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                        let dest = unique_path(&dir, &format!("{}.corrupt", segment_name(b)));
+                        fs::rename(&p, &dest).map_err(|e| io_err(&p, e))?;
+                        let reason = format!(
+                            "follows a gap or corruption: previous segment ends at LSN {good_end}, expected {next}"
+                        );
+                        tracing::warn!(segment = %p.display(), moved_to = %dest.display(), %reason,
+                            "log recovery moved a segment aside");
+                        report.truncated.push(TruncatedTail {
+                            segment: p,
+                            at_lsn: b,
+                            bytes_cut: len,
+                            reason,
+                        });
+                    }
+                    sync_dir(&dir)?;
+                    bases.truncate(i + 1);
+                    break good_end;
+                }
+                None => break good_end,
+            }
+        };
+        report.end_lsn = end;
+
+        let mut clamped = false;
+        for (name, lsn) in cursors.iter_mut() {
+            if *lsn > end {
+                tracing::warn!(cursor = %name, lsn = *lsn, end, "cursor beyond recovered log end; clamping");
+                *lsn = end;
+                clamped = true;
+            }
+        }
+        if clamped {
+            persist_cursors(&dir, &cursors)?;
+        }
+
+        let base = *bases.last().expect("at least one segment");
+        let path = dir.join(segment_name(base));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        let pos = file.seek(SeekFrom::End(0)).map_err(|e| io_err(&path, e))?;
+        if pos != SEGMENT_HEADER_LEN + (end - base) {
+            return Err(LogError::Corrupt {
+                path,
+                lsn: end,
+                reason: format!("active segment length {pos} does not match recovered end"),
+            });
+        }
+
+        let (durable_tx, _) = watch::channel(end);
+        let shared = Arc::new(Shared {
+            dir,
+            opts,
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                closed: false,
+            }),
+            queue_cv: Condvar::new(),
+            segments: Mutex::new(bases),
+            cursors: Mutex::new(cursors),
+            durable: AtomicU64::new(end),
+            durable_tx,
+            failed: Mutex::new(None),
+            appends: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            writer: Mutex::new(None),
+        });
+        let writer = Writer {
+            shared: shared.clone(),
+            file,
+            path,
+            base,
+            end,
+            buf: Vec::new(),
+            on_commit,
+        };
+        let jh = thread::Builder::new()
+            .name("ferry-log-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| io_err(&shared.dir, e))?;
+        *lock(&shared.writer) = Some(jh);
+        Ok((
+            Log {
+                handle: Arc::new(Handle { shared }),
+            },
+            report,
+        ))
+    }
+
+    /// Queues `payload` for the next group commit. The returned handle
+    /// resolves to the record's LSN only after it is written, fsynced and
+    /// passed to `on_commit`; an error means it was not acknowledged (it may
+    /// or may not survive a crash). Empty or oversized payloads, and appends
+    /// to a failed or closed log, fail immediately.
+    pub fn append(&self, payload: Vec<u8>, attachment: Attachment) -> AppendHandle {
+        let sh = self.shared();
+        if payload.is_empty() {
+            return AppendHandle::ready(Err(LogError::InvalidArgument("empty payload".into())));
+        }
+        if payload.len() > sh.opts.max_record_bytes as usize {
+            return AppendHandle::ready(Err(LogError::RecordTooLarge {
+                len: payload.len(),
+                max: sh.opts.max_record_bytes,
+            }));
+        }
+        if let Some(reason) = sh.failed_reason() {
+            return AppendHandle::ready(Err(LogError::Failed { reason }));
+        }
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = lock(&sh.queue);
+            if q.closed {
+                return AppendHandle::ready(Err(LogError::Closed));
+            }
+            q.pending.push(Pending {
+                payload,
+                attachment,
+                tx,
+            });
+        }
+        sh.queue_cv.notify_one();
+        AppendHandle {
+            inner: HandleInner::Waiting(rx),
+        }
+    }
+
+    /// [`Log::append`] and wait for the acknowledgement on this thread (same
+    /// guarantees). Must not be called from within an async runtime.
+    pub fn append_blocking(
+        &self,
+        payload: Vec<u8>,
+        attachment: Attachment,
+    ) -> Result<Lsn, LogError> {
+        self.append(payload, attachment).wait()
+    }
+
+    /// LSN following the last durable (fsynced and `on_commit`ted) record.
+    pub fn durable_end(&self) -> Lsn {
+        self.shared().durable.load(Ordering::SeqCst)
+    }
+
+    /// A watch channel carrying [`Log::durable_end`], updated after every
+    /// group commit; for tailing readers.
+    pub fn subscribe(&self) -> watch::Receiver<Lsn> {
+        self.shared().durable_tx.subscribe()
+    }
+
+    /// Reads records starting at `from`, which must be a record boundary in
+    /// `oldest_lsn()..=durable_end()`; below the oldest retained LSN the
+    /// error is [`LogError::Truncated`]. Only durable records are returned.
+    pub fn read_from(&self, from: Lsn) -> Result<LogReader, LogError> {
+        let sh = self.handle.shared.clone();
+        let end = self.durable_end();
+        if from > end {
+            return Err(LogError::InvalidArgument(format!(
+                "LSN {from} is beyond the durable end {end}"
+            )));
+        }
+        let mut reader = LogReader {
+            shared: sh,
+            lsn: from,
+            cur: None,
+            done: false,
+        };
+        if from == end {
+            // Still check retention so callers learn about deleted data.
+            let oldest = self.oldest_lsn();
+            if from < oldest {
+                return Err(LogError::Truncated {
+                    requested: from,
+                    oldest,
+                });
+            }
+            return Ok(reader);
+        }
+        reader.open_segment()?;
+        let cur = reader.cur.as_mut().expect("segment opened");
+        // Walk record headers from the segment base to `from`.
+        let mut pos = cur.base;
+        cur.reader
+            .seek(SeekFrom::Start(SEGMENT_HEADER_LEN))
+            .map_err(|e| io_err(&cur.path, e))?;
+        while pos < from {
+            let mut rh = [0u8; RECORD_HEADER_LEN as usize];
+            cur.reader
+                .read_exact(&mut rh)
+                .map_err(|e| io_err(&cur.path, e))?;
+            let len = u32::from_le_bytes(rh[..4].try_into().expect("4 bytes")) as i64;
+            if len == 0 {
+                return Err(LogError::Corrupt {
+                    path: cur.path.clone(),
+                    lsn: pos,
+                    reason: "zero-length record".into(),
+                });
+            }
+            cur.reader
+                .seek_relative(len)
+                .map_err(|e| io_err(&cur.path, e))?;
+            pos += RECORD_HEADER_LEN + len as u64;
+        }
+        if pos != from {
+            return Err(LogError::InvalidArgument(format!(
+                "LSN {from} is not a record boundary"
+            )));
+        }
+        Ok(reader)
+    }
+
+    /// Durably sets cursor `name` to `lsn` (must be `<= durable_end()`;
+    /// names are 1..=200 bytes without whitespace). When this returns `Ok`
+    /// the new cursor set survives a crash. Afterwards, segments entirely
+    /// below the minimum cursor are deleted.
+    pub fn set_cursor(&self, name: &str, lsn: Lsn) -> Result<(), LogError> {
+        validate_cursor_name(name)?;
+        let end = self.durable_end();
+        if lsn > end {
+            return Err(LogError::InvalidArgument(format!(
+                "cursor LSN {lsn} is beyond the durable end {end}"
+            )));
+        }
+        let sh = self.shared();
+        let mut cursors = lock(&sh.cursors);
+        let mut next = cursors.clone();
+        next.insert(name.to_string(), lsn);
+        persist_cursors(&sh.dir, &next)?;
+        *cursors = next;
+        self.gc(&cursors);
+        Ok(())
+    }
+
+    /// Current value of cursor `name`.
+    pub fn cursor(&self, name: &str) -> Option<Lsn> {
+        lock(&self.shared().cursors).get(name).copied()
+    }
+
+    /// Durably removes cursor `name`; returns whether it existed. May let
+    /// more segments be deleted.
+    pub fn remove_cursor(&self, name: &str) -> Result<bool, LogError> {
+        let sh = self.shared();
+        let mut cursors = lock(&sh.cursors);
+        if !cursors.contains_key(name) {
+            return Ok(false);
+        }
+        let mut next = cursors.clone();
+        next.remove(name);
+        persist_cursors(&sh.dir, &next)?;
+        *cursors = next;
+        self.gc(&cursors);
+        Ok(true)
+    }
+
+    /// All cursors, sorted by name.
+    pub fn cursors(&self) -> Vec<(String, Lsn)> {
+        lock(&self.shared().cursors)
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    fn gc(&self, cursors: &BTreeMap<String, Lsn>) {
+        if let Some(&min) = cursors.values().min() {
+            let sh = self.shared();
+            delete_consumed(&sh.dir, &mut lock(&sh.segments), min);
+        }
+    }
+
+    /// Oldest LSN still retained (base of the oldest segment).
+    pub fn oldest_lsn(&self) -> Lsn {
+        lock(&self.shared().segments)[0]
+    }
+
+    /// Total size of the segment files currently retained.
+    pub fn disk_bytes(&self) -> u64 {
+        let sh = self.shared();
+        let bases = lock(&sh.segments).clone();
+        bases
+            .iter()
+            .filter_map(|b| fs::metadata(sh.dir.join(segment_name(*b))).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Counters since open.
+    pub fn stats(&self) -> LogStats {
+        let sh = self.shared();
+        LogStats {
+            appends: sh.appends.load(Ordering::Relaxed),
+            fsyncs: sh.fsyncs.load(Ordering::Relaxed),
+            bytes: sh.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Directory of the log.
+    pub fn dir(&self) -> &Path {
+        &self.shared().dir
+    }
+
+    /// Writes and acknowledges all queued appends, then stops the writer
+    /// thread; later appends fail with [`LogError::Closed`]. Idempotent.
+    pub fn close(&self) {
+        self.shared().close();
+    }
+}
+
+enum HandleInner {
+    Ready(Option<Result<Lsn, LogError>>),
+    Waiting(oneshot::Receiver<Result<Lsn, LogError>>),
+}
+
+/// Future resolving to the LSN of an appended record once it is durable and
+/// `on_commit` has seen it, or to the error that prevented that.
+pub struct AppendHandle {
+    inner: HandleInner,
+}
+
+impl fmt::Debug for AppendHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppendHandle").finish_non_exhaustive()
+    }
+}
+
+fn writer_gone() -> LogError {
+    LogError::Failed {
+        reason: "writer thread stopped before acknowledging".into(),
+    }
+}
+
+impl AppendHandle {
+    fn ready(r: Result<Lsn, LogError>) -> Self {
+        AppendHandle {
+            inner: HandleInner::Ready(Some(r)),
+        }
+    }
+
+    /// Blocks the current thread until the outcome is known. Must not be
+    /// called from within an async runtime.
+    pub fn wait(self) -> Result<Lsn, LogError> {
+        match self.inner {
+            HandleInner::Ready(r) => r.unwrap_or(Err(LogError::Closed)),
+            HandleInner::Waiting(rx) => rx.blocking_recv().unwrap_or_else(|_| Err(writer_gone())),
+        }
+    }
+}
+
+impl Future for AppendHandle {
+    type Output = Result<Lsn, LogError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            HandleInner::Ready(r) => Poll::Ready(r.take().unwrap_or(Err(LogError::Closed))),
+            HandleInner::Waiting(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or_else(|_| Err(writer_gone()))),
+        }
+    }
+}
+
+struct SegmentCursor {
+    base: Lsn,
+    /// Base of the following segment once known.
+    next_base: Option<Lsn>,
+    path: PathBuf,
+    reader: BufReader<File>,
+}
+
+/// Iterator over durable records `(lsn, payload)` starting at a given LSN.
+/// Each record's CRC is verified. Returns `None` when caught up with the
+/// durable end; calling `next` again later yields records made durable since.
+/// After an error it returns `None` forever.
+pub struct LogReader {
+    shared: Arc<Shared>,
+    lsn: Lsn,
+    cur: Option<SegmentCursor>,
+    done: bool,
+}
+
+impl fmt::Debug for LogReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogReader").field("lsn", &self.lsn).finish()
+    }
+}
+
+impl LogReader {
+    /// LSN of the next record this reader will return.
+    pub fn position(&self) -> Lsn {
+        self.lsn
+    }
+
+    /// Opens the segment containing `self.lsn`, positioned at its header end
+    /// if `self.lsn` is the base, else at `self.lsn`.
+    fn open_segment(&mut self) -> Result<(), LogError> {
+        let (base, next_base) = {
+            let segs = lock(&self.shared.segments);
+            let oldest = segs[0];
+            if self.lsn < oldest {
+                return Err(LogError::Truncated {
+                    requested: self.lsn,
+                    oldest,
+                });
+            }
+            let idx = segs.partition_point(|&b| b <= self.lsn) - 1;
+            (segs[idx], segs.get(idx + 1).copied())
+        };
+        let path = self.shared.dir.join(segment_name(base));
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Deleted by retention between the lookup and the open.
+                let oldest = lock(&self.shared.segments)[0];
+                return Err(LogError::Truncated {
+                    requested: self.lsn,
+                    oldest,
+                });
+            }
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        reader
+            .seek(SeekFrom::Start(SEGMENT_HEADER_LEN + (self.lsn - base)))
+            .map_err(|e| io_err(&path, e))?;
+        self.cur = Some(SegmentCursor {
+            base,
+            next_base,
+            path,
+            reader,
+        });
+        Ok(())
+    }
+
+    fn read_next(&mut self) -> Result<Option<(Lsn, Vec<u8>)>, LogError> {
+        let end = self.shared.durable.load(Ordering::SeqCst);
+        if self.lsn >= end {
+            return Ok(None);
+        }
+        // Learn about a roll that happened after this segment was opened.
+        if let Some(cur) = &mut self.cur {
+            if cur.next_base.is_none() {
+                let segs = lock(&self.shared.segments);
+                cur.next_base = segs.iter().copied().find(|&b| b > cur.base);
+            }
+            if cur.next_base.is_some_and(|n| self.lsn >= n) {
+                self.cur = None;
+            }
+        }
+        if self.cur.is_none() {
+            self.open_segment()?;
+        }
+        let cur = self.cur.as_mut().expect("segment open");
+        let limit = cur.next_base.map_or(end, |n| n.min(end));
+        let lsn = self.lsn;
+        let corrupt = |path: &Path, reason: String| LogError::Corrupt {
+            path: path.to_path_buf(),
+            lsn,
+            reason,
+        };
+        if limit - self.lsn < RECORD_HEADER_LEN {
+            return Err(corrupt(
+                &cur.path,
+                "partial record header before segment end".into(),
+            ));
+        }
+        let mut rh = [0u8; RECORD_HEADER_LEN as usize];
+        cur.reader
+            .read_exact(&mut rh)
+            .map_err(|e| io_err(&cur.path, e))?;
+        let len = u32::from_le_bytes(rh[..4].try_into().expect("4 bytes")) as u64;
+        let crc = u32::from_le_bytes(rh[4..].try_into().expect("4 bytes"));
+        if len == 0 {
+            return Err(corrupt(&cur.path, "zero-length record".into()));
+        }
+        if self.lsn + RECORD_HEADER_LEN + len > limit {
+            return Err(corrupt(
+                &cur.path,
+                format!("record of {len} bytes extends past the segment or durable end"),
+            ));
+        }
+        let mut payload = vec![0u8; len as usize];
+        cur.reader
+            .read_exact(&mut payload)
+            .map_err(|e| io_err(&cur.path, e))?;
+        if crc32c::crc32c(&payload) != crc {
+            return Err(corrupt(&cur.path, "checksum mismatch".into()));
+        }
+        self.lsn += RECORD_HEADER_LEN + len;
+        Ok(Some((lsn, payload)))
+    }
+}
+
+impl Iterator for LogReader {
+    type Item = Result<(Lsn, Vec<u8>), LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.read_next() {
+            Ok(r) => r.map(Ok),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

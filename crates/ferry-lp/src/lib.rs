@@ -1,5 +1,21 @@
 //! Line protocol: parse, validate, escape, serialize.
+//!
+//! * [`parse_lines`] parses a whole write body into a [`ParsedBatch`] of points and per-line
+//!   errors ([`LineError`]).
+//! * [`write_point`] and [`write_series_key`] serialize; [`escape_measurement`],
+//!   [`escape_tag`] and [`escape_string_field`] escape single elements.
 
+mod error;
+mod escape;
+mod number;
+mod parse;
+mod serialize;
 mod types;
 
+pub use error::{LineError, LineErrorKind, MAX_ERROR_TEXT};
+pub use escape::{escape_measurement, escape_string_field, escape_tag};
+pub use parse::{
+    parse_line, parse_lines, scale_timestamp, ParsedBatch, MAX_NANO_TIME, MIN_NANO_TIME,
+};
+pub use serialize::{write_field_value, write_point, write_series_key};
 pub use types::{FieldType, FieldValue, Point, Precision};

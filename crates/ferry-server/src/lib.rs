@@ -1,1 +1,194 @@
-//! ferry-server
+//! Ferry's HTTP server: the InfluxDB-compatible API over the node (catalog + bucket engines).
+//!
+//! [`run`] opens the node, replays every bucket log, binds the listener, serves until a
+//! shutdown signal, then persists every store and closes the logs.
+
+pub mod auth;
+pub mod body;
+pub mod engine;
+pub mod error;
+pub mod http;
+mod lpout;
+pub mod node;
+pub mod timeparse;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::ApiError;
+pub use node::{Node, NodeConfig};
+
+/// First-start initialisation: the org, bucket and operator token to create.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Org name.
+    pub org: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Operator token; generated when `None`.
+    pub token: Option<String>,
+}
+
+/// What `run` needs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Node settings.
+    pub node: NodeConfig,
+    /// Address to listen on; port 0 picks a free port (written to `<data-dir>/http-addr`).
+    pub bind: SocketAddr,
+    /// Initialise on first start; `None` leaves the node for `/api/v2/setup`.
+    pub init: Option<InitOptions>,
+}
+
+/// Errors that stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Opening the node or a bucket failed.
+    #[error("{0}")]
+    Node(#[from] ApiError),
+    /// The listener could not be bound or served.
+    #[error("http listener on {addr}: {source}")]
+    Listen {
+        /// the address
+        addr: SocketAddr,
+        /// why
+        source: std::io::Error,
+    },
+    /// The bound address could not be written to the data dir.
+    #[error("writing {path}: {source}")]
+    AddrFile {
+        /// the file
+        path: std::path::PathBuf,
+        /// why
+        source: std::io::Error,
+    },
+}
+
+/// Runs the node until SIGINT/SIGTERM. On first start with `init`, creates the org, bucket
+/// and operator token and prints the token once on stdout.
+pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
+    let node = Arc::new(Node::open(opts.node.clone())?);
+    if let Some(init) = &opts.init {
+        if !node.catalog.is_set_up().map_err(ApiError::from)? {
+            let r = node
+                .catalog
+                .setup(&init.org, &init.bucket, 0, init.token.clone())
+                .map_err(ApiError::from)?;
+            let token = r.auth.token.clone().unwrap_or_default();
+            println!(
+                "Ferry initialised {}: org {:?} ({}), bucket {:?} ({}).",
+                opts.node.data_dir.display(),
+                r.org.name,
+                r.org.id,
+                r.bucket.name,
+                r.bucket.id
+            );
+            println!("Operator token (all access; shown only this once, keep it safe):\n{token}");
+            println!(
+                "Try: curl -i -H 'Authorization: Token {token}' --data-binary 'cpu,host=a usage=0.5' 'http://{}/api/v2/write?org={}&bucket={}'",
+                opts.bind, r.org.name, r.bucket.name
+            );
+        }
+    }
+    node.open_all().await?;
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: opts.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: opts.bind,
+        source,
+    })?;
+    let addr_path = opts.node.data_dir.join("http-addr");
+    std::fs::write(&addr_path, format!("{addr}\n")).map_err(|source| ServeError::AddrFile {
+        path: addr_path.clone(),
+        source,
+    })?;
+    tracing::info!(%addr, data_dir = %opts.node.data_dir.display(), auth = opts.node.auth_enabled, "ferry listening on http://{addr}");
+
+    let background = tokio::spawn(background_loop(node.clone()));
+    let app = http::router(node.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    background.abort();
+    tracing::info!("shutting down: persisting buffers");
+    for engine in node.engines().await {
+        let e = engine.clone();
+        match tokio::task::spawn_blocking(move || e.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!(bucket = %engine.bucket_id, error = %err, "could not persist on shutdown; the log keeps the data")
+            }
+            Err(err) => tracing::error!(error = %err, "shutdown task failed"),
+        }
+    }
+    let _ = std::fs::remove_file(&addr_path);
+    Ok(())
+}
+
+/// Persists buffers when due and applies bucket retention, once a second.
+async fn background_loop(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut retention_due = tokio::time::Instant::now();
+    loop {
+        tick.tick().await;
+        let apply_retention = tokio::time::Instant::now() >= retention_due;
+        if apply_retention {
+            retention_due = tokio::time::Instant::now() + Duration::from_secs(60);
+        }
+        for engine in node.engines().await {
+            let interval = node.config.persist_interval;
+            let retention = if apply_retention {
+                node.catalog
+                    .bucket_by_id(&engine.bucket_id)
+                    .ok()
+                    .map(|b| b.retention_seconds)
+            } else {
+                None
+            };
+            let e = engine.clone();
+            let res = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                e.maybe_persist(interval, false).map_err(|x| x.to_string())?;
+                if let Some(secs) = retention.filter(|s| *s > 0) {
+                    let cutoff = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - secs * 1_000_000_000;
+                    let dropped = e.store().drop_before(cutoff).map_err(|x| x.to_string())?;
+                    if dropped > 0 {
+                        tracing::info!(bucket = %e.bucket_id, partitions = dropped, "retention dropped old partitions");
+                    }
+                }
+                Ok(())
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(bucket = %engine.bucket_id, error = %err, "background persist failed; data stays in the log")
+                }
+                Err(err) => tracing::error!(error = %err, "background task failed"),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,1 +1,820 @@
-//! ferry-store
+//! ferry-store: the embedded time-series store of one bucket.
+//!
+//! Writes are applied (after being logged elsewhere) to an in-memory buffer, in log order,
+//! each batch with its log sequence number. [`BucketStore::persist`] writes the buffer out as
+//! immutable, snappy-compressed Parquet files (one per measurement and time partition) and
+//! atomically replaces `manifest.json`, which holds the schema and the index of live files.
+//! Reads ([`BucketStore::scan`]) merge files (in sequence order) and the buffer, last write
+//! winning per series, time and field.
+//!
+//! Layout of a bucket directory:
+//! - `manifest.json` — schema, live files, next file sequence number, persisted LSN;
+//! - `m_<escaped measurement>/<partition_start>-<seq>.parquet` — data files.
+//!   The directory name is only cosmetic: the manifest records each file's path and
+//!   measurement, and sequence numbers are unique across the bucket.
+
+mod buffer;
+mod manifest;
+mod pq;
+mod scan;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use ferry_lp::{FieldType, Point};
+
+use buffer::{Buffer, SeriesRows};
+use manifest::{sync_dir, FileMeta, Manifest, ManifestMeasurement, MANIFEST};
+use scan::Acc;
+pub use scan::{ScanRequest, SeriesData, TagPredicate};
+
+/// One day in nanoseconds.
+const DAY_NS: i64 = 86_400_000_000_000;
+
+/// Tuning of a [`BucketStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Width of a time partition in nanoseconds (default one day). Fixed when the bucket is
+    /// created: reopening with another value keeps the stored one.
+    pub partition_duration_ns: i64,
+    /// Buffer size above which the caller should persist (default 64 MiB); see
+    /// [`BucketStore::needs_persist`]. The store never persists on its own.
+    pub buffer_limit_bytes: usize,
+    /// [`BucketStore::compact`] merges partitions holding more files than this (default 8).
+    pub max_files_per_partition: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            partition_duration_ns: DAY_NS,
+            buffer_limit_bytes: 64 << 20,
+            max_files_per_partition: 8,
+        }
+    }
+}
+
+/// Errors of the store. After any error the in-memory state is unchanged (a failed persist
+/// keeps its points buffered) and the on-disk state is the previous one.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file-system operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Reading or writing Parquet failed.
+    #[error("parquet error: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// Building or decoding Arrow data failed.
+    #[error("arrow error: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    /// The manifest or a data file is not what this store wrote.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+/// The schema of one measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasurementSchema {
+    /// Every tag key seen, sorted.
+    pub tag_keys: Vec<String>,
+    /// Every field with its (fixed) type, sorted by name.
+    pub fields: Vec<(String, FieldType)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MeasSchema {
+    tags: BTreeSet<String>,
+    fields: BTreeMap<String, FieldType>,
+}
+
+type Schema = HashMap<String, MeasSchema>;
+
+/// A live data file. When marked obsolete (compacted or dropped), it is deleted once the
+/// last reader holding it lets go.
+#[derive(Debug)]
+struct DataFile {
+    meta: FileMeta,
+    path: PathBuf,
+    obsolete: AtomicBool,
+}
+
+impl Drop for DataFile {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            if let Err(e) = fs::remove_file(&self.path) {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot remove obsolete file");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    active: Buffer,
+    /// The buffer being persisted (readable until its files are committed).
+    frozen: Option<Arc<Buffer>>,
+    /// Live files, ascending by sequence number.
+    files: Vec<Arc<DataFile>>,
+    applied_lsn: Option<u64>,
+    persisted_lsn: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Maint {
+    next_seq: u64,
+}
+
+/// The store of one bucket. `Send + Sync`; all methods take `&self`.
+///
+/// Lock order: `maint` (persist/compact/retention, serialized), then `schema`, then `state`.
+#[derive(Debug)]
+pub struct BucketStore {
+    dir: PathBuf,
+    opts: StoreOptions,
+    schema: RwLock<Schema>,
+    state: RwLock<State>,
+    maint: Mutex<Maint>,
+}
+
+fn rd<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+fn wr<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Start of the partition holding time `t`.
+pub(crate) fn partition_start(t: i64, dur: i64) -> i64 {
+    t.div_euclid(dur).checked_mul(dur).unwrap_or(i64::MIN)
+}
+
+/// A file-system-safe directory name for a measurement (any UTF-8 allowed in names).
+fn measurement_dir(m: &str) -> String {
+    let mut s = String::from("m_");
+    for b in m.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            s.push(b as char);
+        } else {
+            let _ = write!(s, "%{b:02X}");
+        }
+    }
+    if s.len() > 100 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in m.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        s.truncate(80); // ASCII only: any byte index is a char boundary
+        let _ = write!(s, "_{h:016x}");
+    }
+    s
+}
+
+fn conflict_message(
+    field: &str,
+    measurement: &str,
+    input: FieldType,
+    existing: FieldType,
+) -> String {
+    format!(
+        "field type conflict: input field \"{field}\" on measurement \"{measurement}\" is type {input}, already exists as type {existing}"
+    )
+}
+
+impl BucketStore {
+    /// Opens (creating if needed) the bucket directory `dir`: loads the schema and file index
+    /// from `manifest.json`, and deletes data files the manifest does not list (left by a
+    /// crash during persist or compaction). Fails if a listed file is missing.
+    pub fn open(dir: &Path, opts: StoreOptions) -> Result<BucketStore, StoreError> {
+        fs::create_dir_all(dir)?;
+        let mut opts = opts;
+        if opts.partition_duration_ns <= 0 {
+            opts.partition_duration_ns = DAY_NS;
+        }
+        let manifest = Manifest::load(dir)?.unwrap_or(Manifest {
+            version: 1,
+            partition_duration_ns: opts.partition_duration_ns,
+            next_seq: 1,
+            persisted_lsn: None,
+            schema: BTreeMap::new(),
+            files: Vec::new(),
+        });
+        if manifest.partition_duration_ns != opts.partition_duration_ns {
+            tracing::warn!(
+                stored = manifest.partition_duration_ns,
+                requested = opts.partition_duration_ns,
+                "partition duration is fixed at bucket creation; keeping the stored one"
+            );
+            opts.partition_duration_ns = manifest.partition_duration_ns;
+        }
+        if opts.partition_duration_ns <= 0 {
+            return Err(StoreError::Corrupt(
+                "non-positive partition duration".into(),
+            ));
+        }
+
+        let mut schema = Schema::new();
+        for (m, ms) in &manifest.schema {
+            let mut fields = BTreeMap::new();
+            for (f, t) in &ms.fields {
+                let t = FieldType::from_name(t).ok_or_else(|| {
+                    StoreError::Corrupt(format!("unknown field type {t:?} of {m}.{f}"))
+                })?;
+                fields.insert(f.clone(), t);
+            }
+            schema.insert(
+                m.clone(),
+                MeasSchema {
+                    tags: ms.tags.iter().cloned().collect(),
+                    fields,
+                },
+            );
+        }
+
+        let mut files = Vec::with_capacity(manifest.files.len());
+        let mut live: HashSet<String> = HashSet::new();
+        for meta in &manifest.files {
+            let path = dir.join(&meta.path);
+            if !path.is_file() {
+                return Err(StoreError::Corrupt(format!(
+                    "missing data file {}",
+                    path.display()
+                )));
+            }
+            live.insert(meta.path.clone());
+            files.push(Arc::new(DataFile {
+                meta: meta.clone(),
+                path,
+                obsolete: AtomicBool::new(false),
+            }));
+        }
+        files.sort_by_key(|f| f.meta.seq);
+        remove_orphans(dir, &live)?;
+
+        Ok(BucketStore {
+            dir: dir.to_path_buf(),
+            opts,
+            schema: RwLock::new(schema),
+            state: RwLock::new(State {
+                files,
+                applied_lsn: manifest.persisted_lsn,
+                persisted_lsn: manifest.persisted_lsn,
+                ..State::default()
+            }),
+            maint: Mutex::new(Maint {
+                next_seq: manifest.next_seq,
+            }),
+        })
+    }
+
+    /// The options in effect (the partition duration is the bucket's stored one).
+    pub fn options(&self) -> &StoreOptions {
+        &self.opts
+    }
+
+    /// Field-type check before a write is logged. Returns, for each point conflicting with
+    /// the known schema or with an earlier point of the same batch, its index and InfluxDB's
+    /// message (`field type conflict: input field "usage" on measurement "cpu" is type
+    /// integer, already exists as type float`). The field types of all other points are
+    /// recorded in the schema at once, so a concurrent batch cannot claim other types.
+    pub fn check_types(&self, points: &[Point]) -> Vec<(usize, String)> {
+        let mut schema = wr(&self.schema);
+        let mut out = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            let known = schema.get(p.measurement.as_str());
+            let conflict = p.fields.iter().find_map(|(name, v)| {
+                let t = v.field_type();
+                match known.and_then(|m| m.fields.get(name.as_str())) {
+                    Some(&e) if e != t => Some(conflict_message(name, &p.measurement, t, e)),
+                    _ => None,
+                }
+            });
+            if let Some(msg) = conflict {
+                out.push((i, msg));
+                continue;
+            }
+            let ms = meas_schema_mut(&mut schema, &p.measurement);
+            for (name, v) in &p.fields {
+                if !ms.fields.contains_key(name.as_str()) {
+                    ms.fields.insert(name.clone(), v.field_type());
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies points (already type-checked) from log entry `lsn` to the buffer. Last write
+    /// wins per (measurement, tag set, time, field): a later apply overwrites an earlier
+    /// one field by field, other fields of the point are kept. Applying the same points again
+    /// yields the same readable state. A field value whose type contradicts the schema (only
+    /// possible without [`check_types`](Self::check_types)) is dropped with a warning.
+    pub fn apply(&self, lsn: u64, points: &[Point]) {
+        let mut schema = wr(&self.schema);
+        let mut st = wr(&self.state);
+        let mut keep: Vec<bool> = Vec::new();
+        for p in points {
+            let ms = meas_schema_mut(&mut schema, &p.measurement);
+            for (k, _) in &p.tags {
+                if !ms.tags.contains(k.as_str()) {
+                    ms.tags.insert(k.clone());
+                }
+            }
+            keep.clear();
+            for (name, v) in &p.fields {
+                let t = v.field_type();
+                match ms.fields.get(name.as_str()) {
+                    Some(&e) if e == t => keep.push(true),
+                    Some(&e) => {
+                        tracing::warn!(measurement = %p.measurement, field = %name, input = %t, existing = %e,
+                            "dropping field value of conflicting type");
+                        keep.push(false);
+                    }
+                    None => {
+                        ms.fields.insert(name.clone(), t);
+                        keep.push(true);
+                    }
+                }
+            }
+            st.active.insert(p, &keep);
+        }
+        st.applied_lsn = Some(st.applied_lsn.map_or(lsn, |a| a.max(lsn)));
+    }
+
+    /// Approximate memory held by buffered (not yet persisted) points, in bytes.
+    pub fn buffered_bytes(&self) -> usize {
+        let st = rd(&self.state);
+        st.active.bytes + st.frozen.as_ref().map_or(0, |f| f.bytes)
+    }
+
+    /// True when [`buffered_bytes`](Self::buffered_bytes) exceeds the configured limit and
+    /// the caller should [`persist`](Self::persist).
+    pub fn needs_persist(&self) -> bool {
+        self.buffered_bytes() > self.opts.buffer_limit_bytes
+    }
+
+    /// The highest LSN applied so far (after open: the persisted LSN).
+    pub fn applied_lsn(&self) -> Option<u64> {
+        rd(&self.state).applied_lsn
+    }
+
+    /// The LSN up to which everything applied is durable in Parquet files.
+    pub fn persisted_lsn(&self) -> Option<u64> {
+        rd(&self.state).persisted_lsn
+    }
+
+    /// Number of live data files (all measurements).
+    pub fn file_count(&self) -> usize {
+        rd(&self.state).files.len()
+    }
+
+    /// Writes the buffer out as Parquet files (one new file per measurement and partition
+    /// touched), fsyncs them and their directories, atomically replaces the manifest, drops
+    /// the persisted points from memory and returns the LSN up to which everything is now
+    /// persisted (the last LSN applied before the call). Writes and scans proceed meanwhile;
+    /// points applied during the call stay buffered. A crash at any point leaves the old or
+    /// the new state readable; on error the points stay buffered.
+    pub fn persist(&self) -> Result<Option<u64>, StoreError> {
+        let mut maint = lock(&self.maint);
+        let (frozen, lsn) = {
+            let mut st = wr(&self.state);
+            if st.active.is_empty() && st.applied_lsn == st.persisted_lsn {
+                return Ok(st.persisted_lsn);
+            }
+            let frozen = Arc::new(std::mem::take(&mut st.active));
+            st.frozen = Some(frozen.clone());
+            (frozen, st.applied_lsn)
+        };
+        let result = self
+            .write_buffer(&frozen, &mut maint)
+            .and_then(|new_files| {
+                let mut files = rd(&self.state).files.clone();
+                files.extend(new_files.iter().cloned());
+                match self.store_manifest(&maint, &files, lsn) {
+                    Ok(()) => Ok(files),
+                    Err(e) => {
+                        for f in &new_files {
+                            f.obsolete.store(true, Ordering::Release);
+                        }
+                        Err(e)
+                    }
+                }
+            });
+        drop(frozen);
+        let mut st = wr(&self.state);
+        match result {
+            Ok(files) => {
+                st.files = files;
+                st.frozen = None;
+                st.persisted_lsn = lsn;
+                Ok(lsn)
+            }
+            Err(e) => {
+                if let Some(f) = st.frozen.take() {
+                    let mut restored = Arc::try_unwrap(f).unwrap_or_else(|a| (*a).clone());
+                    restored.append(std::mem::take(&mut st.active));
+                    st.active = restored;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes one file per (measurement, partition) of `buf`.
+    fn write_buffer(
+        &self,
+        buf: &Buffer,
+        maint: &mut Maint,
+    ) -> Result<Vec<Arc<DataFile>>, StoreError> {
+        let dur = self.opts.partition_duration_ns;
+        let mut out: Vec<Arc<DataFile>> = Vec::new();
+        let mut names: Vec<&String> = buf.meas.keys().collect();
+        names.sort();
+        for m in names {
+            let mb = &buf.meas[m];
+            let ids: Vec<Option<usize>> = (0..mb.field_names.len()).map(Some).collect();
+            let mut keys: Vec<&Vec<(String, String)>> = mb.series.keys().collect();
+            keys.sort();
+            let mut parts: BTreeMap<i64, Vec<SeriesRows>> = BTreeMap::new();
+            for key in keys {
+                let (times, cols) = mb.series[key].rows(&ids, i64::MIN, i64::MAX);
+                split_partitions(key, times, cols, dur, &mut parts);
+            }
+            for (ps, series) in parts {
+                let f = self.write_data_file(m, ps, &mb.field_names, &series, maint);
+                match f {
+                    Ok(f) => out.push(f),
+                    Err(e) => {
+                        for f in &out {
+                            f.obsolete.store(true, Ordering::Release);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_data_file(
+        &self,
+        measurement: &str,
+        partition: i64,
+        field_names: &[String],
+        series: &[SeriesRows],
+        maint: &mut Maint,
+    ) -> Result<Arc<DataFile>, StoreError> {
+        let seq = maint.next_seq;
+        maint.next_seq += 1;
+        let dname = measurement_dir(measurement);
+        let mdir = self.dir.join(&dname);
+        if !mdir.is_dir() {
+            fs::create_dir_all(&mdir)?;
+            sync_dir(&self.dir)?;
+        }
+        let rel = format!("{dname}/{partition}-{seq}.parquet");
+        let path = self.dir.join(&rel);
+        let file = DataFile {
+            meta: FileMeta {
+                measurement: measurement.to_string(),
+                partition_start: partition,
+                seq,
+                path: rel,
+                min_time: 0,
+                max_time: 0,
+                rows: 0,
+            },
+            path,
+            // Deleted if we fail before handing it out.
+            obsolete: AtomicBool::new(true),
+        };
+        let w = pq::write_file(&file.path, field_names, series)?;
+        sync_dir(&mdir)?;
+        let mut file = file;
+        file.meta.min_time = w.min_time;
+        file.meta.max_time = w.max_time;
+        file.meta.rows = w.rows;
+        file.obsolete.store(false, Ordering::Release);
+        Ok(Arc::new(file))
+    }
+
+    fn store_manifest(
+        &self,
+        maint: &Maint,
+        files: &[Arc<DataFile>],
+        lsn: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let schema = rd(&self.schema)
+            .iter()
+            .map(|(m, ms)| {
+                (
+                    m.clone(),
+                    ManifestMeasurement {
+                        tags: ms.tags.iter().cloned().collect(),
+                        fields: ms
+                            .fields
+                            .iter()
+                            .map(|(f, t)| (f.clone(), t.as_str().to_string()))
+                            .collect(),
+                    },
+                )
+            })
+            .collect();
+        let manifest = Manifest {
+            version: 1,
+            partition_duration_ns: self.opts.partition_duration_ns,
+            next_seq: maint.next_seq,
+            persisted_lsn: lsn,
+            schema,
+            files: files.iter().map(|f| f.meta.clone()).collect(),
+        };
+        manifest.store(&self.dir)
+    }
+
+    /// Merges (deduplicating, last write wins) the files of every partition holding more than
+    /// `max_files_per_partition` files into one file. Scan results are unchanged; replaced
+    /// files are deleted once no scan uses them. On error nothing changes.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        let mut maint = lock(&self.maint);
+        let (files, lsn) = {
+            let st = rd(&self.state);
+            (st.files.clone(), st.persisted_lsn)
+        };
+        let mut groups: BTreeMap<(&str, i64), Vec<&Arc<DataFile>>> = BTreeMap::new();
+        for f in &files {
+            groups
+                .entry((f.meta.measurement.as_str(), f.meta.partition_start))
+                .or_default()
+                .push(f);
+        }
+        let mut replaced: HashSet<u64> = HashSet::new();
+        let mut new_files: Vec<Arc<DataFile>> = Vec::new();
+        let fail = |new_files: &[Arc<DataFile>]| {
+            for f in new_files {
+                f.obsolete.store(true, Ordering::Release);
+            }
+        };
+        for ((m, ps), group) in groups {
+            if group.len() <= self.opts.max_files_per_partition.max(1) {
+                continue;
+            }
+            let fields: Vec<String> = rd(&self.schema)
+                .get(m)
+                .map(|ms| ms.fields.keys().cloned().collect())
+                .unwrap_or_default();
+            let mut acc = Acc::new(fields.len());
+            for f in &group {
+                if let Err(e) = pq::read_file(&f.path, i64::MIN, i64::MAX, None, &fields, &mut acc)
+                {
+                    fail(&new_files);
+                    return Err(e);
+                }
+            }
+            let rows = acc.finish();
+            if !rows.is_empty() {
+                match self.write_data_file(m, ps, &fields, &rows, &mut maint) {
+                    Ok(f) => new_files.push(f),
+                    Err(e) => {
+                        fail(&new_files);
+                        return Err(e);
+                    }
+                }
+            }
+            replaced.extend(group.iter().map(|f| f.meta.seq));
+            tracing::debug!(
+                measurement = m,
+                partition = ps,
+                files = group.len(),
+                "compacted"
+            );
+        }
+        if replaced.is_empty() {
+            return Ok(());
+        }
+        let mut kept: Vec<Arc<DataFile>> = files
+            .iter()
+            .filter(|f| !replaced.contains(&f.meta.seq))
+            .cloned()
+            .collect();
+        kept.extend(new_files.iter().cloned());
+        kept.sort_by_key(|f| f.meta.seq);
+        if let Err(e) = self.store_manifest(&maint, &kept, lsn) {
+            fail(&new_files);
+            return Err(e);
+        }
+        wr(&self.state).files = kept;
+        for f in files.iter().filter(|f| replaced.contains(&f.meta.seq)) {
+            f.obsolete.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Retention: removes every partition (files and buffered points) whose end is at or
+    /// before `cutoff_ns`, and returns how many distinct (measurement, partition) pairs were
+    /// removed. Partitions ending after the cutoff are untouched, even if they start before.
+    pub fn drop_before(&self, cutoff_ns: i64) -> Result<usize, StoreError> {
+        let maint = lock(&self.maint);
+        let dur = self.opts.partition_duration_ns;
+        let threshold = partition_start(cutoff_ns, dur);
+        let (files, lsn) = {
+            let st = rd(&self.state);
+            (st.files.clone(), st.persisted_lsn)
+        };
+        let (dropped, kept): (Vec<_>, Vec<_>) = files
+            .iter()
+            .cloned()
+            .partition(|f| f.meta.partition_start < threshold);
+        let mut removed: BTreeSet<(String, i64)> = dropped
+            .iter()
+            .map(|f| (f.meta.measurement.clone(), f.meta.partition_start))
+            .collect();
+        if !dropped.is_empty() {
+            self.store_manifest(&maint, &kept, lsn)?;
+        }
+        {
+            let mut st = wr(&self.state);
+            st.files = kept;
+            removed.extend(st.active.drop_before(threshold, dur));
+        }
+        for f in &dropped {
+            f.obsolete.store(true, Ordering::Release);
+        }
+        Ok(removed.len())
+    }
+
+    /// Names of all known measurements, sorted.
+    pub fn measurements(&self) -> Vec<String> {
+        let mut v: Vec<String> = rd(&self.schema).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The schema of a measurement: tag keys (sorted) and fields with their types (sorted by
+    /// name); `None` for an unknown measurement.
+    pub fn schema(&self, measurement: &str) -> Option<MeasurementSchema> {
+        rd(&self.schema)
+            .get(measurement)
+            .map(|ms| MeasurementSchema {
+                tag_keys: ms.tags.iter().cloned().collect(),
+                fields: ms.fields.iter().map(|(f, t)| (f.clone(), *t)).collect(),
+            })
+    }
+
+    /// Reads one measurement over `[start_ns, end_ns)`: merges the files overlapping the
+    /// range (in sequence order, skipping files and row groups outside it by their time
+    /// bounds), then the buffer, last write winning per series, time and field. Returns the
+    /// matching series sorted by tag set, each with ascending unique times and one column per
+    /// requested field known to the schema; rows without any requested value are omitted, and
+    /// so are series left without rows. An unknown measurement yields no series.
+    pub fn scan(&self, req: &ScanRequest) -> Result<Vec<SeriesData>, StoreError> {
+        let names: Vec<String> = {
+            let schema = rd(&self.schema);
+            let Some(ms) = schema.get(req.measurement.as_str()) else {
+                return Ok(Vec::new());
+            };
+            match &req.fields {
+                None => ms.fields.keys().cloned().collect(),
+                Some(list) => {
+                    let mut seen = HashSet::new();
+                    list.iter()
+                        .filter(|f| ms.fields.contains_key(f.as_str()) && seen.insert(f.as_str()))
+                        .cloned()
+                        .collect()
+                }
+            }
+        };
+        let (start, end) = (req.start_ns, req.end_ns);
+        if names.is_empty() || start >= end {
+            return Ok(Vec::new());
+        }
+        let pred = req.tag_filter.as_ref();
+        let (files, buf_acc) = {
+            let st = rd(&self.state);
+            let files: Vec<Arc<DataFile>> = st
+                .files
+                .iter()
+                .filter(|f| {
+                    f.meta.measurement == req.measurement
+                        && f.meta.min_time < end
+                        && f.meta.max_time >= start
+                })
+                .cloned()
+                .collect();
+            let mut acc = Acc::new(names.len());
+            for buf in st
+                .frozen
+                .as_deref()
+                .into_iter()
+                .chain(std::iter::once(&st.active))
+            {
+                let Some(mb) = buf.meas.get(req.measurement.as_str()) else {
+                    continue;
+                };
+                let ids = mb.ids_for(&names);
+                if ids.iter().all(|i| i.is_none()) {
+                    continue;
+                }
+                for (key, sb) in &mb.series {
+                    if pred.is_some_and(|p| !p.matches(key)) {
+                        continue;
+                    }
+                    let (times, cols) = sb.rows(&ids, start, end);
+                    if !times.is_empty() {
+                        let slot = acc.slot(key);
+                        acc.push_rows(slot, times, cols);
+                    }
+                }
+            }
+            (files, acc)
+        };
+        let mut acc = Acc::new(names.len());
+        for f in &files {
+            pq::read_file(&f.path, start, end, pred, &names, &mut acc)?;
+        }
+        acc.absorb(buf_acc);
+        Ok(acc
+            .finish()
+            .into_iter()
+            .map(|s| SeriesData {
+                tags: s.key,
+                times: s.times,
+                fields: names.iter().cloned().zip(s.cols).collect(),
+            })
+            .collect())
+    }
+}
+
+fn meas_schema_mut<'a>(schema: &'a mut Schema, m: &str) -> &'a mut MeasSchema {
+    if !schema.contains_key(m) {
+        schema.insert(m.to_string(), MeasSchema::default());
+    }
+    schema.get_mut(m).expect("just inserted")
+}
+
+/// Splits one series' ascending rows into per-partition runs.
+fn split_partitions(
+    key: &[(String, String)],
+    times: Vec<i64>,
+    mut cols: Vec<Vec<Option<ferry_lp::FieldValue>>>,
+    dur: i64,
+    parts: &mut BTreeMap<i64, Vec<SeriesRows>>,
+) {
+    if times.is_empty() {
+        return;
+    }
+    let first = partition_start(times[0], dur);
+    let last = partition_start(times[times.len() - 1], dur);
+    if first == last {
+        parts.entry(first).or_default().push(SeriesRows {
+            key: key.to_vec(),
+            times,
+            cols,
+        });
+        return;
+    }
+    let mut i = 0;
+    while i < times.len() {
+        let ps = partition_start(times[i], dur);
+        let j = i + times[i..].partition_point(|&t| partition_start(t, dur) == ps);
+        parts.entry(ps).or_default().push(SeriesRows {
+            key: key.to_vec(),
+            times: times[i..j].to_vec(),
+            cols: cols
+                .iter_mut()
+                .map(|c| c[i..j].iter_mut().map(|v| v.take()).collect())
+                .collect(),
+        });
+        i = j;
+    }
+}
+
+/// Deletes `.parquet` files in measurement directories that the manifest does not list, and
+/// a leftover temporary manifest.
+fn remove_orphans(dir: &Path, live: &HashSet<String>) -> Result<(), StoreError> {
+    let _ = fs::remove_file(dir.join(format!("{MANIFEST}.tmp")));
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let dname = entry.file_name().to_string_lossy().into_owned();
+        if !dname.starts_with("m_") {
+            continue;
+        }
+        for f in fs::read_dir(entry.path())? {
+            let f = f?;
+            let fname = f.file_name().to_string_lossy().into_owned();
+            if fname.ends_with(".parquet") && !live.contains(&format!("{dname}/{fname}")) {
+                tracing::info!(file = %f.path().display(), "removing orphan data file");
+                fs::remove_file(f.path())?;
+            }
+        }
+    }
+    Ok(())
+}

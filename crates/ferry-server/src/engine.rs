@@ -1,0 +1,198 @@
+//! One bucket's write path: type check → log append (fsync, group commit) → store apply.
+//!
+//! Guarantees: [`BucketEngine::write`] returns `Ok` only after the accepted points are fsynced
+//! in the bucket log *and* applied to the store's buffer (so a read right after sees them).
+//! The store applies records in log order, from the log's commit callback. On open, every log
+//! record past the store's persisted cursor is replayed into the store before any new write.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_log::{CommittedRecord, Log, LogOptions};
+use ferry_lp::Point;
+use ferry_store::{BucketStore, StoreOptions};
+
+/// The name of the store's cursor in the bucket log.
+pub const STORE_CURSOR: &str = "store";
+
+/// Errors of the bucket write path.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The log could not be opened or appended to.
+    #[error("bucket log: {0}")]
+    Log(#[from] ferry_log::LogError),
+    /// The store could not be opened or persisted.
+    #[error("bucket store: {0}")]
+    Store(#[from] ferry_store::StoreError),
+}
+
+/// What a write did.
+#[derive(Debug, Default)]
+pub struct WriteOutcome {
+    /// Points made durable.
+    pub written: usize,
+    /// Points refused for a field type conflict: (index in the input, InfluxDB's message).
+    pub conflicts: Vec<(usize, String)>,
+}
+
+/// A bucket's log and store, wired together.
+pub struct BucketEngine {
+    /// The bucket's ID.
+    pub bucket_id: String,
+    dir: PathBuf,
+    log: Log,
+    store: Arc<BucketStore>,
+    last_persist: std::sync::Mutex<Instant>,
+    buffer_limit: usize,
+}
+
+impl BucketEngine {
+    /// Opens the bucket's directory (creating it), recovers the log (cutting a torn tail) and
+    /// replays every record the store has not persisted.
+    pub fn open(
+        bucket_id: &str,
+        dir: &Path,
+        log_opts: LogOptions,
+        store_opts: StoreOptions,
+    ) -> Result<BucketEngine, EngineError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ferry_store::StoreError::from(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", dir.display()),
+            ))
+        })?;
+        let buffer_limit = store_opts.buffer_limit_bytes;
+        let store = Arc::new(BucketStore::open(&dir.join("store"), store_opts)?);
+        let apply_store = store.clone();
+        let on_commit = Box::new(move |records: Vec<CommittedRecord>| {
+            for rec in records {
+                if let Ok(points) = rec.attachment.downcast::<Vec<Point>>() {
+                    apply_store.apply(rec.next_lsn, &points);
+                }
+            }
+        });
+        let (log, report) = Log::open(&dir.join("log"), log_opts, on_commit)?;
+        for cut in &report.truncated {
+            tracing::warn!(
+                bucket = bucket_id,
+                segment = %cut.segment.display(),
+                at_lsn = cut.at_lsn,
+                bytes_cut = cut.bytes_cut,
+                reason = %cut.reason,
+                "bucket log: corrupt or torn tail truncated (the cut bytes were moved aside)"
+            );
+        }
+        let engine = BucketEngine {
+            bucket_id: bucket_id.to_string(),
+            dir: dir.to_path_buf(),
+            log,
+            store,
+            last_persist: std::sync::Mutex::new(Instant::now()),
+            buffer_limit,
+        };
+        engine.replay()?;
+        Ok(engine)
+    }
+
+    fn replay(&self) -> Result<(), EngineError> {
+        let from = self
+            .log
+            .cursor(STORE_CURSOR)
+            .unwrap_or_else(|| self.log.oldest_lsn());
+        let started = Instant::now();
+        let (mut records, mut points) = (0usize, 0usize);
+        for rec in self.log.read_from(from)? {
+            let (lsn, payload) = rec?;
+            let next = lsn + 8 + payload.len() as u64;
+            let batch = ferry_lp::parse_lines(&payload, ferry_lp::Precision::Nanoseconds, 0);
+            if let Some(err) = batch.errors.first() {
+                tracing::error!(bucket = %self.bucket_id, lsn, error = %err, "log record does not parse; its bad lines are skipped");
+            }
+            points += batch.points.len();
+            records += 1;
+            self.store.apply(next, &batch.points);
+        }
+        if records > 0 {
+            tracing::info!(bucket = %self.bucket_id, records, points, from_lsn = from, elapsed_ms = started.elapsed().as_millis() as u64, "replayed bucket log into the store");
+        }
+        Ok(())
+    }
+
+    /// The bucket's store, for reads.
+    pub fn store(&self) -> &Arc<BucketStore> {
+        &self.store
+    }
+
+    /// The bucket's log (replication streams read it).
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// The bucket's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Type-checks `points`, appends the accepted ones to the log as one record and waits for
+    /// the fsync. Points with a field type conflict are refused and reported, the rest written.
+    pub async fn write(&self, points: Vec<Point>) -> Result<WriteOutcome, EngineError> {
+        let conflicts = self.store.check_types(&points);
+        let accepted: Vec<Point> = if conflicts.is_empty() {
+            points
+        } else {
+            let mut bad = conflicts.iter().map(|(i, _)| *i).peekable();
+            points
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| {
+                    if bad.peek() == Some(i) {
+                        bad.next();
+                        false
+                    } else {
+                        true
+                    }
+                })
+                .map(|(_, p)| p)
+                .collect()
+        };
+        let written = accepted.len();
+        if written > 0 {
+            let mut payload = Vec::with_capacity(written * 128);
+            for p in &accepted {
+                ferry_lp::write_point(&mut payload, p);
+            }
+            self.log.append(payload, Box::new(accepted)).await?;
+        }
+        Ok(WriteOutcome { written, conflicts })
+    }
+
+    /// Persists the store's buffer when it is over its limit or older than `max_age`, then
+    /// moves the store cursor so the log can drop what is now in Parquet files. Blocking.
+    pub fn maybe_persist(
+        &self,
+        max_age: std::time::Duration,
+        force: bool,
+    ) -> Result<bool, EngineError> {
+        let due = {
+            let last = self.last_persist.lock().unwrap_or_else(|p| p.into_inner());
+            force || self.store.buffered_bytes() >= self.buffer_limit || last.elapsed() >= max_age
+        };
+        if !due || self.store.buffered_bytes() == 0 {
+            return Ok(false);
+        }
+        if let Some(lsn) = self.store.persist()? {
+            self.log.set_cursor(STORE_CURSOR, lsn)?;
+        }
+        *self.last_persist.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.store.compact()?;
+        Ok(true)
+    }
+
+    /// Persists everything and stops the log writer. Called on clean shutdown.
+    pub fn close(&self) -> Result<(), EngineError> {
+        self.maybe_persist(std::time::Duration::ZERO, true)?;
+        self.log.close();
+        Ok(())
+    }
+}

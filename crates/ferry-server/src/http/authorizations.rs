@@ -1,0 +1,152 @@
+//! `/api/v2/authorizations`: tokens. Clear tokens are shown once, when created.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{json as shape, AppState};
+use crate::error::ApiError;
+use ferry_catalog::{Action, NewAuthorization};
+
+/// List filters.
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    org: Option<String>,
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+}
+
+fn org_name(node: &crate::node::Node, id: &str) -> String {
+    node.catalog
+        .org_by_id(id)
+        .map(|o| o.name)
+        .unwrap_or_default()
+}
+
+/// `GET /api/v2/authorizations` → `{"authorizations":[...]}` (never the tokens).
+pub async fn list(
+    State(node): State<AppState>,
+    Query(q): Query<ListParams>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org = if q.org.is_some() || q.org_id.is_some() {
+        Some(
+            node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?
+                .id,
+        )
+    } else {
+        None
+    };
+    let list: Vec<Value> = node
+        .catalog
+        .list_authorizations(org.as_deref())?
+        .iter()
+        .filter(|a| {
+            node.require(&auth, Action::Read, "authorizations", &a.org_id, None)
+                .is_ok()
+        })
+        .map(|a| shape::authorization(a, &org_name(&node, &a.org_id)))
+        .collect();
+    Ok(Json(
+        json!({ "links": { "self": "/api/v2/authorizations" }, "authorizations": list }),
+    ))
+}
+
+/// `POST /api/v2/authorizations` `{"orgID","description","permissions":[...]}` → 201 with the
+/// token. A token can only grant what its creator's token has.
+pub async fn create(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let s = |k: &str| body.get(k).and_then(Value::as_str);
+    let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
+    node.require(&auth, Action::Write, "authorizations", &org.id, None)?;
+    let permissions = body
+        .get("permissions")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::BadRequest("permissions (an array) is required".into()))?
+        .iter()
+        .map(shape::parse_permission)
+        .collect::<Result<Vec<_>, _>>()?;
+    for p in &permissions {
+        let target_org = p.org_id.as_deref().unwrap_or(&org.id);
+        node.require(
+            &auth,
+            p.action,
+            &p.resource_type,
+            target_org,
+            p.id.as_deref(),
+        )
+        .map_err(|_| {
+            ApiError::Forbidden(format!(
+                "cannot grant {} on {}: the creating token does not have it",
+                if p.action == Action::Read {
+                    "read"
+                } else {
+                    "write"
+                },
+                p.resource_type
+            ))
+        })?;
+    }
+    let a = node.catalog.create_authorization(NewAuthorization {
+        org_id: org.id.clone(),
+        description: s("description").unwrap_or("").to_string(),
+        permissions,
+        token: None,
+    })?;
+    if s("status") == Some("inactive") {
+        node.catalog.set_authorization_status(&a.id, "inactive")?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(shape::authorization(&a, &org.name)),
+    ))
+}
+
+/// `GET /api/v2/authorizations/{id}`.
+pub async fn get_one(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let a = node.catalog.authorization_by_id(&id)?;
+    node.require(&auth, Action::Read, "authorizations", &a.org_id, None)?;
+    Ok(Json(shape::authorization(&a, &org_name(&node, &a.org_id))))
+}
+
+/// `PATCH /api/v2/authorizations/{id}` `{"status":"active"|"inactive"}`.
+pub async fn update(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let a = node.catalog.authorization_by_id(&id)?;
+    node.require(&auth, Action::Write, "authorizations", &a.org_id, None)?;
+    let a = match body.get("status").and_then(Value::as_str) {
+        Some(st) => node.catalog.set_authorization_status(&id, st)?,
+        None => a,
+    };
+    Ok(Json(shape::authorization(&a, &org_name(&node, &a.org_id))))
+}
+
+/// `DELETE /api/v2/authorizations/{id}` → 204.
+pub async fn delete(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let a = node.catalog.authorization_by_id(&id)?;
+    node.require(&auth, Action::Write, "authorizations", &a.org_id, None)?;
+    node.catalog.delete_authorization(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}

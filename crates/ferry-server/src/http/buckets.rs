@@ -1,0 +1,121 @@
+//! `/api/v2/buckets`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{json as shape, AppState};
+use crate::error::ApiError;
+use ferry_catalog::{Action, BucketUpdate};
+
+/// List filters (InfluxDB's).
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    org: Option<String>,
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    name: Option<String>,
+    id: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// `GET /api/v2/buckets` → `{"buckets":[...]}`; only buckets the token may read.
+pub async fn list(
+    State(node): State<AppState>,
+    Query(q): Query<ListParams>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org_filter = if q.org.is_some() || q.org_id.is_some() {
+        Some(
+            node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?
+                .id,
+        )
+    } else {
+        None
+    };
+    let buckets: Vec<Value> = node
+        .catalog
+        .list_buckets(org_filter.as_deref())?
+        .iter()
+        .filter(|b| q.name.as_deref().is_none_or(|n| n == b.name))
+        .filter(|b| q.id.as_deref().is_none_or(|i| i == b.id))
+        .filter(|b| {
+            node.require(&auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
+                .is_ok()
+        })
+        .skip(q.offset.unwrap_or(0))
+        .take(q.limit.unwrap_or(usize::MAX))
+        .map(shape::bucket)
+        .collect();
+    Ok(Json(
+        json!({ "links": { "self": "/api/v2/buckets" }, "buckets": buckets }),
+    ))
+}
+
+/// `POST /api/v2/buckets` `{"orgID","name","description","retentionRules"}` → 201.
+pub async fn create(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let s = |k: &str| body.get(k).and_then(Value::as_str);
+    let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
+    node.require(&auth, Action::Write, "buckets", &org.id, None)?;
+    let name = s("name").ok_or_else(|| ApiError::BadRequest("bucket name is required".into()))?;
+    let retention = shape::retention_from_rules(body.get("retentionRules"))?.unwrap_or(0);
+    let b = node
+        .catalog
+        .create_bucket(&org.id, name, s("description").unwrap_or(""), retention)?;
+    node.engine(&b.id).await?;
+    Ok((StatusCode::CREATED, Json(shape::bucket(&b))))
+}
+
+/// `GET /api/v2/buckets/{id}`.
+pub async fn get_one(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let b = node.catalog.bucket_by_id(&id)?;
+    node.require(&auth, Action::Read, "buckets", &b.org_id, Some(&b.id))?;
+    Ok(Json(shape::bucket(&b)))
+}
+
+/// `PATCH /api/v2/buckets/{id}` `{"name","description","retentionRules"}`.
+pub async fn update(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let b = node.catalog.bucket_by_id(&id)?;
+    node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
+    let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+    let upd = BucketUpdate {
+        name: s("name"),
+        description: s("description"),
+        retention_seconds: shape::retention_from_rules(body.get("retentionRules"))?,
+    };
+    Ok(Json(shape::bucket(&node.catalog.update_bucket(&id, upd)?)))
+}
+
+/// `DELETE /api/v2/buckets/{id}` → 204; its data goes too.
+pub async fn delete(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let b = node.catalog.bucket_by_id(&id)?;
+    node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
+    node.catalog.delete_bucket(&id)?;
+    node.drop_bucket_data(&id).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,119 @@
+//! `/api/v2/dbrps`: 1.x database/retention-policy → bucket mappings.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{json as shape, AppState};
+use crate::error::ApiError;
+use ferry_catalog::Action;
+
+/// List filters (InfluxDB's).
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    org: Option<String>,
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    id: Option<String>,
+    #[serde(rename = "bucketID")]
+    bucket_id: Option<String>,
+    default: Option<bool>,
+    db: Option<String>,
+    rp: Option<String>,
+}
+
+/// `GET /api/v2/dbrps?orgID=` → `{"content":[...]}`.
+pub async fn list(
+    State(node): State<AppState>,
+    Query(q): Query<ListParams>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
+    node.require(&auth, Action::Read, "dbrp", &org.id, None)?;
+    let content: Vec<Value> = node
+        .catalog
+        .list_dbrps(&org.id, q.db.as_deref())?
+        .iter()
+        .filter(|d| q.id.as_deref().is_none_or(|i| i == d.id))
+        .filter(|d| q.bucket_id.as_deref().is_none_or(|i| i == d.bucket_id))
+        .filter(|d| q.default.is_none_or(|x| x == d.default))
+        .filter(|d| q.rp.as_deref().is_none_or(|r| r == d.retention_policy))
+        .map(shape::dbrp)
+        .collect();
+    Ok(Json(json!({ "content": content })))
+}
+
+/// `POST /api/v2/dbrps` `{"orgID"|"org","bucketID","database","retention_policy","default"}` → 201.
+pub async fn create(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let s = |k: &str| body.get(k).and_then(Value::as_str);
+    let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
+    node.require(&auth, Action::Write, "dbrp", &org.id, None)?;
+    let need = |k: &str| {
+        s(k).filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::BadRequest(format!("{k} is required")))
+    };
+    let bucket_id = need("bucketID")?;
+    let bucket = node.catalog.bucket_by_id(bucket_id)?;
+    node.require(&auth, Action::Read, "buckets", &org.id, Some(&bucket.id))?;
+    let d = node.catalog.create_dbrp(
+        &org.id,
+        bucket_id,
+        need("database")?,
+        need("retention_policy")?,
+        body.get("default")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    )?;
+    Ok((StatusCode::CREATED, Json(shape::dbrp(&d))))
+}
+
+/// `GET /api/v2/dbrps/{id}` → `{"content": {...}}`.
+pub async fn get_one(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let d = node.catalog.dbrp_by_id(&id)?;
+    node.require(&auth, Action::Read, "dbrp", &d.org_id, None)?;
+    Ok(Json(json!({ "content": shape::dbrp(&d) })))
+}
+
+/// `PATCH /api/v2/dbrps/{id}` `{"retention_policy","default"}` → `{"content": {...}}`.
+pub async fn update(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let d = node.catalog.dbrp_by_id(&id)?;
+    node.require(&auth, Action::Write, "dbrp", &d.org_id, None)?;
+    let d = node.catalog.update_dbrp(
+        &id,
+        body.get("retention_policy").and_then(Value::as_str),
+        body.get("default").and_then(Value::as_bool),
+    )?;
+    Ok(Json(json!({ "content": shape::dbrp(&d) })))
+}
+
+/// `DELETE /api/v2/dbrps/{id}` → 204.
+pub async fn delete(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let d = node.catalog.dbrp_by_id(&id)?;
+    node.require(&auth, Action::Write, "dbrp", &d.org_id, None)?;
+    node.catalog.delete_dbrp(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}

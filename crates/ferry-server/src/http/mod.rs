@@ -1,0 +1,79 @@
+//! The HTTP API: short handlers that parse parameters, call the node and map the result.
+
+mod authorizations;
+mod buckets;
+mod dbrps;
+mod export;
+mod json;
+mod orgs;
+mod setup;
+mod system;
+mod write;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::node::Node;
+use ferry_catalog::Authorization;
+
+/// Shared state of every handler.
+pub type AppState = Arc<Node>;
+
+/// The node's routes.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/ping", get(system::ping).head(system::ping))
+        .route("/health", get(system::health))
+        .route("/ready", get(system::ready))
+        .route("/write", post(write::write_v1))
+        .route("/api/v2/write", post(write::write_v2))
+        .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
+        .route("/api/v2/orgs", get(orgs::list).post(orgs::create))
+        .route(
+            "/api/v2/orgs/{id}",
+            get(orgs::get_one).patch(orgs::update).delete(orgs::delete),
+        )
+        .route("/api/v2/buckets", get(buckets::list).post(buckets::create))
+        .route(
+            "/api/v2/buckets/{id}",
+            get(buckets::get_one)
+                .patch(buckets::update)
+                .delete(buckets::delete),
+        )
+        .route("/api/v2/dbrps", get(dbrps::list).post(dbrps::create))
+        .route(
+            "/api/v2/dbrps/{id}",
+            get(dbrps::get_one)
+                .patch(dbrps::update)
+                .delete(dbrps::delete),
+        )
+        .route(
+            "/api/v2/authorizations",
+            get(authorizations::list).post(authorizations::create),
+        )
+        .route(
+            "/api/v2/authorizations/{id}",
+            get(authorizations::get_one)
+                .patch(authorizations::update)
+                .delete(authorizations::delete),
+        )
+        .route("/api/ferry/v1/export", get(export::export))
+        .fallback(system::not_found)
+        // bodies are read by `body::read_body` with the node's own limit
+        .layer(DefaultBodyLimit::disable())
+        .with_state(node)
+}
+
+/// Authenticates a v2 request from its `Authorization` header.
+pub(crate) fn authenticate(
+    node: &Node,
+    headers: &HeaderMap,
+) -> Result<Option<Authorization>, ApiError> {
+    let token = crate::auth::request_token(headers, None);
+    node.authenticate(token.as_deref())
+}

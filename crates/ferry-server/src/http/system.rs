@@ -1,0 +1,46 @@
+//! `/ping`, `/health`, `/ready` and the 404 fallback.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+
+use crate::error::ApiError;
+
+/// The version Ferry reports in `X-Influxdb-Version`.
+pub const VERSION: &str = concat!("ferry-", env!("CARGO_PKG_VERSION"));
+
+fn version_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("X-Influxdb-Version", HeaderValue::from_static(VERSION));
+    h.insert("X-Influxdb-Build", HeaderValue::from_static("Ferry"));
+    h
+}
+
+/// `GET|HEAD /ping` → 204 with the version headers, as InfluxDB answers.
+pub async fn ping() -> impl IntoResponse {
+    (StatusCode::NO_CONTENT, version_headers())
+}
+
+/// `GET /health` → 200 `{"name":"ferry","status":"pass",...}` (InfluxDB 2's shape).
+pub async fn health() -> impl IntoResponse {
+    (
+        version_headers(),
+        Json(serde_json::json!({
+            "name": "ferry",
+            "message": "ready for queries and writes",
+            "status": "pass",
+            "checks": [],
+            "version": VERSION,
+        })),
+    )
+}
+
+/// `GET /ready` → 200 `{"status":"ready"}`.
+pub async fn ready() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ready" }))
+}
+
+/// Any other route → 404 in InfluxDB's error shape.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("path not found: {}", uri.path()))
+}

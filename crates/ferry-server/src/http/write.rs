@@ -1,0 +1,105 @@
+//! `POST /api/v2/write` and `POST /write` (v1).
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::body::read_body;
+use crate::error::{ApiError, V1Error};
+use crate::node::WriteApi;
+use ferry_catalog::Action;
+use ferry_lp::Precision;
+
+/// v2 write parameters.
+#[derive(Debug, Deserialize)]
+pub struct V2Params {
+    org: Option<String>,
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    bucket: Option<String>,
+    precision: Option<String>,
+}
+
+/// `POST /api/v2/write?org=&orgID=&bucket=&precision=` → 204.
+pub async fn write_v2(
+    State(node): State<AppState>,
+    Query(q): Query<V2Params>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let bucket_name = q.bucket.filter(|b| !b.is_empty()).ok_or_else(|| {
+        ApiError::BadRequest("bucket is required: add ?bucket=<name or id> to the URL".into())
+    })?;
+    let precision = match q.precision.as_deref() {
+        None | Some("") => Precision::Nanoseconds,
+        Some(p) => Precision::parse_v2(p).ok_or_else(|| {
+            ApiError::BadRequest(format!("invalid precision {p:?}: use ns, us, ms or s"))
+        })?,
+    };
+    let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
+    let bucket = node.resolve_bucket(&org, &bucket_name)?;
+    node.require(&auth, Action::Write, "buckets", &org.id, Some(&bucket.id))?;
+    let body = read_body(&headers, body, node.config.max_body_bytes).await?;
+    node.write_lp(&bucket, body, precision, WriteApi::V2)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// v1 write parameters.
+#[derive(Debug, Deserialize)]
+pub struct V1Params {
+    db: Option<String>,
+    rp: Option<String>,
+    precision: Option<String>,
+    #[allow(dead_code)]
+    u: Option<String>,
+    p: Option<String>,
+    consistency: Option<String>,
+}
+
+/// `POST /write?db=&rp=&precision=&u=&p=` → 204, with InfluxDB 1.x's error answers.
+pub async fn write_v1(
+    State(node): State<AppState>,
+    Query(q): Query<V1Params>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, V1Error> {
+    let token = crate::auth::request_token(&headers, q.p.as_deref());
+    let auth = node.authenticate(token.as_deref())?;
+    let db =
+        q.db.filter(|d| !d.is_empty())
+            .ok_or_else(|| ApiError::BadRequest("database is required".into()))?;
+    if let Some(c) = q.consistency.as_deref() {
+        if !matches!(c, "" | "any" | "one" | "quorum" | "all") {
+            return Err(ApiError::BadRequest(format!("invalid consistency {c:?}")).into());
+        }
+    }
+    let precision = match q.precision.as_deref() {
+        None | Some("") => Precision::Nanoseconds,
+        Some(p) => Precision::parse_v1(p).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "invalid precision {p:?}: use n, ns, u, ms, s, m or h"
+            ))
+        })?,
+    };
+    let org_scope = auth.as_ref().map(|a| a.org_id.clone()).unwrap_or_default();
+    let rp = q.rp.unwrap_or_default();
+    let bucket = node
+        .catalog
+        .resolve_dbrp(&org_scope, &db, &rp)?
+        .ok_or_else(|| ApiError::NotFound(format!("database not found: \"{db}\"")))?;
+    node.require(
+        &auth,
+        Action::Write,
+        "buckets",
+        &bucket.org_id,
+        Some(&bucket.id),
+    )?;
+    let body = read_body(&headers, body, node.config.max_body_bytes).await?;
+    node.write_lp(&bucket, body, precision, WriteApi::V1)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

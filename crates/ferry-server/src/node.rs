@@ -1,0 +1,264 @@
+//! The node: catalog + one [`BucketEngine`] per bucket + the settings every request needs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_catalog::{Action, Authorization, Bucket, Catalog, Org};
+use ferry_lp::Precision;
+
+use crate::engine::{BucketEngine, EngineError};
+use crate::error::ApiError;
+
+/// Settings of a running node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the catalog and the buckets live.
+    pub data_dir: PathBuf,
+    /// Largest accepted request body, uncompressed.
+    pub max_body_bytes: usize,
+    /// When false, requests need no token (`--no-auth`).
+    pub auth_enabled: bool,
+    /// fsync every group commit (always on outside benchmarks).
+    pub fsync: bool,
+    /// The store persists its buffer to Parquet past this many bytes...
+    pub buffer_limit_bytes: usize,
+    /// ... or when its oldest unpersisted data is this old.
+    pub persist_interval: Duration,
+}
+
+/// How a write treats bad lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteApi {
+    /// v2: one malformed line rejects the whole body (400); type conflicts answer 422.
+    V2,
+    /// v1: good lines are written, bad ones reported in a 400 `partial write`.
+    V1,
+}
+
+/// The running node's state, shared by every request.
+pub struct Node {
+    /// The metadata catalog.
+    pub catalog: Catalog,
+    /// Settings.
+    pub config: NodeConfig,
+    engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
+}
+
+impl Node {
+    /// Opens the catalog in `config.data_dir`.
+    pub fn open(config: NodeConfig) -> Result<Node, ApiError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            ApiError::Internal(format!(
+                "cannot create data dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let catalog = Catalog::open(&config.data_dir.join("catalog.sqlite"))?;
+        Ok(Node {
+            catalog,
+            config,
+            engines: Default::default(),
+        })
+    }
+
+    fn bucket_dir(&self, bucket_id: &str) -> PathBuf {
+        self.config.data_dir.join("buckets").join(bucket_id)
+    }
+
+    /// The engine of a bucket, opened (and its log replayed) on first use.
+    pub async fn engine(&self, bucket_id: &str) -> Result<Arc<BucketEngine>, ApiError> {
+        let mut engines = self.engines.lock().await;
+        if let Some(e) = engines.get(bucket_id) {
+            return Ok(e.clone());
+        }
+        let dir = self.bucket_dir(bucket_id);
+        let id = bucket_id.to_string();
+        let log_opts = ferry_log::LogOptions {
+            fsync: self.config.fsync,
+            ..Default::default()
+        };
+        let store_opts = ferry_store::StoreOptions {
+            buffer_limit_bytes: self.config.buffer_limit_bytes,
+            ..Default::default()
+        };
+        let engine = tokio::task::spawn_blocking(move || {
+            BucketEngine::open(&id, &dir, log_opts, store_opts)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("opening bucket: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("opening bucket {bucket_id}: {e}")))?;
+        let engine = Arc::new(engine);
+        engines.insert(bucket_id.to_string(), engine.clone());
+        Ok(engine)
+    }
+
+    /// Opens every bucket's engine (replaying logs) before the node answers requests.
+    pub async fn open_all(&self) -> Result<(), ApiError> {
+        for b in self.catalog.list_buckets(None)? {
+            self.engine(&b.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Every open engine.
+    pub async fn engines(&self) -> Vec<Arc<BucketEngine>> {
+        self.engines.lock().await.values().cloned().collect()
+    }
+
+    /// Closes a deleted bucket's engine and removes its files.
+    pub async fn drop_bucket_data(&self, bucket_id: &str) {
+        if let Some(e) = self.engines.lock().await.remove(bucket_id) {
+            e.log().close();
+        }
+        let dir = self.bucket_dir(bucket_id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not remove a deleted bucket's files");
+            }
+        }
+    }
+
+    /// Resolves the token of a request. With auth disabled every request is allowed (`None`).
+    pub fn authenticate(&self, token: Option<&str>) -> Result<Option<Authorization>, ApiError> {
+        if !self.config.auth_enabled {
+            return Ok(None);
+        }
+        let token = token.ok_or_else(|| {
+            ApiError::Unauthorized(
+                "unauthorized access: no token; send the header 'Authorization: Token <token>'"
+                    .into(),
+            )
+        })?;
+        match self.catalog.authorize(token)? {
+            Some(a) if a.status == "active" => Ok(Some(a)),
+            Some(_) => Err(ApiError::Unauthorized(
+                "unauthorized access: the token is inactive".into(),
+            )),
+            None => Err(ApiError::Unauthorized(
+                "unauthorized access: unknown token".into(),
+            )),
+        }
+    }
+
+    /// Checks that `auth` may do `action` on a resource; `None` (auth off) may do anything.
+    pub fn require(
+        &self,
+        auth: &Option<Authorization>,
+        action: Action,
+        resource_type: &str,
+        org_id: &str,
+        id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        match auth {
+            None => Ok(()),
+            Some(a) if a.allows(action, resource_type, org_id, id) => Ok(()),
+            Some(_) => Err(ApiError::Forbidden(format!(
+                "insufficient permissions: the token may not {} {resource_type}{}",
+                match action {
+                    Action::Read => "read",
+                    Action::Write => "write",
+                },
+                id.map(|i| format!(" {i}")).unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// The org named by `orgID` or `org`; failing both, the token's org (or the only org).
+    pub fn resolve_org(
+        &self,
+        org_id: Option<&str>,
+        org: Option<&str>,
+        auth: &Option<Authorization>,
+    ) -> Result<Org, ApiError> {
+        if let Some(id) = org_id.filter(|s| !s.is_empty()) {
+            return Ok(self.catalog.org_by_id(id)?);
+        }
+        if let Some(name) = org.filter(|s| !s.is_empty()) {
+            return match self.catalog.org_by_name(name) {
+                Ok(o) => Ok(o),
+                // InfluxDB accepts an org ID in `org` too
+                Err(e) => self.catalog.org_by_id(name).map_err(|_| e.into()),
+            };
+        }
+        if let Some(a) = auth {
+            return Ok(self.catalog.org_by_id(&a.org_id)?);
+        }
+        let mut orgs = self.catalog.list_orgs()?;
+        if orgs.len() == 1 {
+            return Ok(orgs.remove(0));
+        }
+        Err(ApiError::BadRequest(
+            "Please provide either orgID or org".into(),
+        ))
+    }
+
+    /// A bucket of `org` named by ID or name.
+    pub fn resolve_bucket(&self, org: &Org, bucket: &str) -> Result<Bucket, ApiError> {
+        if let Ok(b) = self.catalog.bucket_by_name(&org.id, bucket) {
+            return Ok(b);
+        }
+        if let Some(id) = ferry_catalog::parse_id(bucket) {
+            if let Ok(b) = self.catalog.bucket_by_id(&id) {
+                if b.org_id == org.id {
+                    return Ok(b);
+                }
+            }
+        }
+        Err(ApiError::NotFound(format!("bucket \"{bucket}\" not found")))
+    }
+
+    /// Parses `body` and writes it to `bucket`, with the given API's rules for bad lines.
+    pub async fn write_lp(
+        &self,
+        bucket: &Bucket,
+        body: Vec<u8>,
+        precision: Precision,
+        api: WriteApi,
+    ) -> Result<(), ApiError> {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        let batch =
+            tokio::task::spawn_blocking(move || ferry_lp::parse_lines(&body, precision, now))
+                .await
+                .map_err(|e| ApiError::Internal(format!("parser task failed: {e}")))?;
+        let parse_errors = describe_parse_errors(&batch.errors);
+        if api == WriteApi::V2 && !batch.errors.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "{parse_errors}; nothing was written (fix the line{} and send the batch again)",
+                if batch.errors.len() == 1 { "" } else { "s" }
+            )));
+        }
+        let engine = self.engine(&bucket.id).await?;
+        let outcome = engine.write(batch.points).await.map_err(engine_error)?;
+        let mut problems = Vec::new();
+        if !parse_errors.is_empty() {
+            problems.push(parse_errors);
+        }
+        if let Some((_, first)) = outcome.conflicts.first() {
+            problems.push(first.clone());
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::Unprocessable(format!(
+            "partial write: {} dropped={}",
+            problems.join("; "),
+            outcome.conflicts.len()
+        )))
+    }
+}
+
+fn describe_parse_errors(errors: &[ferry_lp::LineError]) -> String {
+    const SHOWN: usize = 5;
+    let mut s: Vec<String> = errors.iter().take(SHOWN).map(|e| e.to_string()).collect();
+    if errors.len() > SHOWN {
+        s.push(format!("and {} more bad lines", errors.len() - SHOWN));
+    }
+    s.join("; ")
+}
+
+/// Maps a bucket engine failure to an API error: nothing was acknowledged.
+pub fn engine_error(e: EngineError) -> ApiError {
+    ApiError::Internal(format!("write not acknowledged: {e}"))
+}

@@ -1,0 +1,306 @@
+//! The in-memory write buffer: an append log per (measurement, series, field), deduplicated
+//! (last write wins) when it is read.
+
+use std::collections::HashMap;
+
+use ferry_lp::{FieldValue, Point};
+
+/// A series key: the tag set, sorted by key.
+pub(crate) type SeriesKey = Vec<(String, String)>;
+
+/// Rows of one series: unique ascending times and one column per field.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeriesRows {
+    pub key: SeriesKey,
+    pub times: Vec<i64>,
+    pub cols: Vec<Vec<Option<FieldValue>>>,
+}
+
+/// One field's values in one series, in apply order.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldCol {
+    entries: Vec<(i64, FieldValue)>,
+    /// Times strictly ascending (no dedup or sort needed on read).
+    sorted: bool,
+}
+
+impl FieldCol {
+    fn new() -> Self {
+        FieldCol {
+            entries: Vec::new(),
+            sorted: true,
+        }
+    }
+
+    fn push(&mut self, t: i64, v: FieldValue) {
+        if let Some(last) = self.entries.last() {
+            if t <= last.0 {
+                self.sorted = false;
+            }
+        }
+        self.entries.push((t, v));
+    }
+
+    /// Deduplicated (last wins), ascending values with `start <= t < end`.
+    fn deduped(&self, start: i64, end: i64) -> Vec<(i64, &FieldValue)> {
+        if self.sorted {
+            let lo = self.entries.partition_point(|e| e.0 < start);
+            let hi = self.entries.partition_point(|e| e.0 < end);
+            return self.entries[lo..hi.max(lo)]
+                .iter()
+                .map(|(t, v)| (*t, v))
+                .collect();
+        }
+        let mut v: Vec<(i64, &FieldValue)> = self
+            .entries
+            .iter()
+            .filter(|e| e.0 >= start && e.0 < end)
+            .map(|(t, v)| (*t, v))
+            .collect();
+        v.sort_by_key(|e| e.0); // stable: apply order kept among equal times
+        let mut out: Vec<(i64, &FieldValue)> = Vec::with_capacity(v.len());
+        for e in v {
+            match out.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => out.push(e),
+            }
+        }
+        out
+    }
+}
+
+/// One series' buffered fields, indexed by the measurement buffer's field ids.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeriesBuf {
+    cols: Vec<FieldCol>,
+}
+
+impl SeriesBuf {
+    /// Materializes deduplicated rows in `[start, end)` for the given buffer field ids
+    /// (`None` = a field this buffer has never seen: an all-null column).
+    pub fn rows(
+        &self,
+        ids: &[Option<usize>],
+        start: i64,
+        end: i64,
+    ) -> (Vec<i64>, Vec<Vec<Option<FieldValue>>>) {
+        let cols: Vec<Vec<(i64, &FieldValue)>> = ids
+            .iter()
+            .map(|id| match id.and_then(|i| self.cols.get(i)) {
+                Some(c) => c.deduped(start, end),
+                None => Vec::new(),
+            })
+            .collect();
+        let nonempty: Vec<&Vec<(i64, &FieldValue)>> =
+            cols.iter().filter(|c| !c.is_empty()).collect();
+        let times: Vec<i64> = match nonempty.split_first() {
+            None => Vec::new(),
+            Some((first, rest)) => {
+                let same = rest.iter().all(|c| {
+                    c.len() == first.len() && c.iter().zip(first.iter()).all(|(a, b)| a.0 == b.0)
+                });
+                if same {
+                    first.iter().map(|e| e.0).collect()
+                } else {
+                    let mut all: Vec<i64> = nonempty
+                        .iter()
+                        .flat_map(|c| c.iter().map(|e| e.0))
+                        .collect();
+                    all.sort_unstable();
+                    all.dedup();
+                    all
+                }
+            }
+        };
+        let out_cols = cols
+            .iter()
+            .map(|c| {
+                let mut out: Vec<Option<FieldValue>> = Vec::with_capacity(times.len());
+                if c.is_empty() {
+                    out.resize(times.len(), None);
+                    return out;
+                }
+                let mut j = 0;
+                for &t in &times {
+                    if j < c.len() && c[j].0 == t {
+                        out.push(Some(c[j].1.clone()));
+                        j += 1;
+                    } else {
+                        out.push(None);
+                    }
+                }
+                out
+            })
+            .collect();
+        (times, out_cols)
+    }
+
+    /// Removes values with `t < threshold`; returns the distinct partition starts removed.
+    fn drop_before(&mut self, threshold: i64, dur: i64, removed: &mut Vec<i64>) {
+        for c in &mut self.cols {
+            for e in c.entries.iter().filter(|e| e.0 < threshold) {
+                removed.push(crate::partition_start(e.0, dur));
+            }
+            c.entries.retain(|e| e.0 >= threshold);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cols.iter().all(|c| c.entries.is_empty())
+    }
+}
+
+/// One measurement's buffer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MeasBuf {
+    field_ids: HashMap<String, usize>,
+    /// Field names by id.
+    pub field_names: Vec<String>,
+    /// Series by key.
+    pub series: HashMap<SeriesKey, SeriesBuf>,
+}
+
+impl MeasBuf {
+    /// Buffer field ids for the given field names.
+    pub fn ids_for(&self, names: &[String]) -> Vec<Option<usize>> {
+        names
+            .iter()
+            .map(|n| self.field_ids.get(n).copied())
+            .collect()
+    }
+}
+
+/// The whole write buffer of a bucket.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Buffer {
+    /// Measurement buffers by name.
+    pub meas: HashMap<String, MeasBuf>,
+    /// Approximate memory use in bytes.
+    pub bytes: usize,
+}
+
+const VALUE_OVERHEAD: usize = std::mem::size_of::<(i64, FieldValue)>();
+
+fn value_bytes(v: &FieldValue) -> usize {
+    match v {
+        FieldValue::String(s) => VALUE_OVERHEAD + s.len(),
+        _ => VALUE_OVERHEAD,
+    }
+}
+
+fn key_bytes(k: &[(String, String)]) -> usize {
+    64 + k.iter().map(|(a, b)| 48 + a.len() + b.len()).sum::<usize>()
+}
+
+impl Buffer {
+    /// True when nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.meas.is_empty()
+    }
+
+    /// Appends the fields of `p` for which `keep(i)` is true.
+    pub fn insert(&mut self, p: &Point, keep: &[bool]) {
+        let mb = match self.meas.get_mut(p.measurement.as_str()) {
+            Some(m) => m,
+            None => {
+                self.bytes += 128 + p.measurement.len();
+                self.meas.entry(p.measurement.clone()).or_default()
+            }
+        };
+        let sb = match mb.series.get_mut(p.tags.as_slice()) {
+            Some(s) => s,
+            None => {
+                self.bytes += key_bytes(&p.tags);
+                mb.series.entry(p.tags.clone()).or_default()
+            }
+        };
+        for (i, (name, value)) in p.fields.iter().enumerate() {
+            if !keep.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            let id = match mb.field_ids.get(name.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let id = mb.field_names.len();
+                    mb.field_ids.insert(name.clone(), id);
+                    mb.field_names.push(name.clone());
+                    self.bytes += 64 + name.len();
+                    id
+                }
+            };
+            if sb.cols.len() <= id {
+                sb.cols.resize_with(id + 1, FieldCol::new);
+            }
+            self.bytes += value_bytes(value);
+            sb.cols[id].push(p.time, value.clone());
+        }
+    }
+
+    /// Appends everything of `later` after this buffer's contents (later wins on read).
+    pub fn append(&mut self, later: Buffer) {
+        for (m, lmb) in later.meas {
+            let mb = self.meas.entry(m).or_default();
+            // Map later's field ids to ours.
+            let map: Vec<usize> = lmb
+                .field_names
+                .iter()
+                .map(|n| match mb.field_ids.get(n) {
+                    Some(&id) => id,
+                    None => {
+                        let id = mb.field_names.len();
+                        mb.field_ids.insert(n.clone(), id);
+                        mb.field_names.push(n.clone());
+                        id
+                    }
+                })
+                .collect();
+            for (key, lsb) in lmb.series {
+                let sb = mb.series.entry(key).or_default();
+                for (lid, col) in lsb.cols.into_iter().enumerate() {
+                    let id = map[lid];
+                    if sb.cols.len() <= id {
+                        sb.cols.resize_with(id + 1, FieldCol::new);
+                    }
+                    for (t, v) in col.entries {
+                        sb.cols[id].push(t, v);
+                    }
+                }
+            }
+        }
+        self.bytes += later.bytes;
+    }
+
+    /// Removes values with `t < threshold` (whole partitions ending at or before the
+    /// retention cutoff); returns the (measurement, partition start) pairs touched.
+    pub fn drop_before(&mut self, threshold: i64, dur: i64) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for (m, mb) in &mut self.meas {
+            let mut removed = Vec::new();
+            for sb in mb.series.values_mut() {
+                sb.drop_before(threshold, dur, &mut removed);
+            }
+            mb.series.retain(|_, s| !s.is_empty());
+            removed.sort_unstable();
+            removed.dedup();
+            out.extend(removed.into_iter().map(|p| (m.clone(), p)));
+        }
+        self.meas.retain(|_, mb| !mb.series.is_empty());
+        self.recompute_bytes();
+        out
+    }
+
+    fn recompute_bytes(&mut self) {
+        let mut bytes = 0;
+        for (m, mb) in &self.meas {
+            bytes += 128 + m.len();
+            bytes += mb.field_names.iter().map(|n| 64 + n.len()).sum::<usize>();
+            for (k, sb) in &mb.series {
+                bytes += key_bytes(k);
+                for c in &sb.cols {
+                    bytes += c.entries.iter().map(|e| value_bytes(&e.1)).sum::<usize>();
+                }
+            }
+        }
+        self.bytes = bytes;
+    }
+}

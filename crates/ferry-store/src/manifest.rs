@@ -1,0 +1,88 @@
+//! `manifest.json`: the schema and the index of live Parquet files, replaced atomically.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+/// Name of the manifest file inside the bucket directory.
+pub(crate) const MANIFEST: &str = "manifest.json";
+const MANIFEST_TMP: &str = "manifest.json.tmp";
+
+/// One measurement's schema as stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct ManifestMeasurement {
+    pub tags: Vec<String>,
+    /// Field name → type name (`float`, `integer`, `unsigned`, `string`, `boolean`).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// One live Parquet file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FileMeta {
+    pub measurement: String,
+    pub partition_start: i64,
+    pub seq: u64,
+    /// Path relative to the bucket directory.
+    pub path: String,
+    pub min_time: i64,
+    pub max_time: i64,
+    pub rows: u64,
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Manifest {
+    pub version: u32,
+    pub partition_duration_ns: i64,
+    pub next_seq: u64,
+    pub persisted_lsn: Option<u64>,
+    pub schema: BTreeMap<String, ManifestMeasurement>,
+    pub files: Vec<FileMeta>,
+}
+
+impl Manifest {
+    /// Reads the manifest of `dir`, or `None` when there is none yet.
+    pub fn load(dir: &Path) -> Result<Option<Manifest>, StoreError> {
+        let path = dir.join(MANIFEST);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let m: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        if m.version != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "unsupported manifest version {}",
+                m.version
+            )));
+        }
+        Ok(Some(m))
+    }
+
+    /// Writes the manifest atomically: temp file, fsync, rename, directory fsync.
+    pub fn store(&self, dir: &Path) -> Result<(), StoreError> {
+        let tmp = dir.join(MANIFEST_TMP);
+        let bytes =
+            serde_json::to_vec_pretty(self).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, dir.join(MANIFEST))?;
+        sync_dir(dir)?;
+        Ok(())
+    }
+}
+
+/// Fsyncs a directory so that entries created or renamed in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}

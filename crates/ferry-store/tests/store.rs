@@ -1,0 +1,641 @@
+//! Integration tests of the bucket store, on real files in temporary directories.
+
+use ferry_lp::{FieldType, FieldValue, Point};
+use ferry_store::{BucketStore, ScanRequest, SeriesData, StoreOptions, TagPredicate};
+
+const DAY: i64 = 86_400_000_000_000;
+
+fn pt(m: &str, tags: &[(&str, &str)], fields: &[(&str, FieldValue)], time: i64) -> Point {
+    let mut tags: Vec<(String, String)> = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tags.sort();
+    Point {
+        measurement: m.to_string(),
+        tags,
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        time,
+    }
+}
+
+fn f(x: f64) -> FieldValue {
+    FieldValue::Float(x)
+}
+
+fn all(m: &str) -> ScanRequest {
+    ScanRequest {
+        measurement: m.to_string(),
+        start_ns: i64::MIN,
+        end_ns: i64::MAX,
+        tag_filter: None,
+        fields: None,
+    }
+}
+
+fn open(dir: &std::path::Path) -> BucketStore {
+    BucketStore::open(dir, StoreOptions::default()).unwrap()
+}
+
+fn field<'a>(s: &'a SeriesData, name: &str) -> &'a [Option<FieldValue>] {
+    &s.fields.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+fn cpu_points() -> Vec<Point> {
+    vec![
+        pt(
+            "cpu",
+            &[("host", "a")],
+            &[("usage", f(1.0)), ("idle", f(9.0))],
+            10,
+        ),
+        pt(
+            "cpu",
+            &[("host", "a")],
+            &[("usage", f(2.0)), ("idle", f(8.0))],
+            20,
+        ),
+        pt(
+            "cpu",
+            &[("host", "b"), ("region", "eu")],
+            &[("usage", f(3.0))],
+            10,
+        ),
+        pt(
+            "mem",
+            &[("host", "a")],
+            &[("free", FieldValue::Integer(5))],
+            10,
+        ),
+    ]
+}
+
+fn check_cpu(store: &BucketStore) {
+    let res = store.scan(&all("cpu")).unwrap();
+    assert_eq!(res.len(), 2);
+    assert_eq!(res[0].tags, vec![("host".to_string(), "a".to_string())]);
+    assert_eq!(res[0].times, vec![10, 20]);
+    assert_eq!(res[0].fields.len(), 2);
+    assert_eq!(res[0].fields[0].0, "idle");
+    assert_eq!(field(&res[0], "usage"), &[Some(f(1.0)), Some(f(2.0))]);
+    assert_eq!(field(&res[0], "idle"), &[Some(f(9.0)), Some(f(8.0))]);
+    assert_eq!(res[1].tags.len(), 2);
+    assert_eq!(res[1].times, vec![10]);
+    assert_eq!(field(&res[1], "usage"), &[Some(f(3.0))]);
+    assert_eq!(field(&res[1], "idle"), &[None]);
+}
+
+#[test]
+fn apply_and_scan_from_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert!(store.check_types(&cpu_points()).is_empty());
+    store.apply(1, &cpu_points());
+    assert_eq!(store.applied_lsn(), Some(1));
+    assert!(store.buffered_bytes() > 0);
+    check_cpu(&store);
+    assert_eq!(store.measurements(), vec!["cpu", "mem"]);
+    let s = store.schema("cpu").unwrap();
+    assert_eq!(s.tag_keys, vec!["host", "region"]);
+    assert_eq!(
+        s.fields,
+        vec![
+            ("idle".to_string(), FieldType::Float),
+            ("usage".to_string(), FieldType::Float)
+        ]
+    );
+    // Field selection keeps the requested order, skips unknown fields.
+    let mut req = all("cpu");
+    req.fields = Some(vec!["usage".into(), "nope".into()]);
+    let res = store.scan(&req).unwrap();
+    assert_eq!(res[0].fields.len(), 1);
+    assert_eq!(res[0].fields[0].0, "usage");
+    // Requesting only `idle`: series b has no idle value, so it disappears.
+    req.fields = Some(vec!["idle".into()]);
+    assert_eq!(store.scan(&req).unwrap().len(), 1);
+    assert!(store.scan(&all("nope")).unwrap().is_empty());
+}
+
+#[test]
+fn persist_then_scan_from_files_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.apply(7, &cpu_points());
+        assert_eq!(store.persist().unwrap(), Some(7));
+        assert_eq!(store.buffered_bytes(), 0);
+        assert_eq!(store.file_count(), 2); // cpu + mem, one partition each
+        check_cpu(&store);
+        // Nothing new: persist is a no-op returning the same LSN.
+        assert_eq!(store.persist().unwrap(), Some(7));
+        assert_eq!(store.file_count(), 2);
+    }
+    let store = open(dir.path());
+    assert_eq!(store.applied_lsn(), Some(7));
+    assert_eq!(store.persisted_lsn(), Some(7));
+    assert_eq!(store.file_count(), 2);
+    check_cpu(&store);
+    assert_eq!(
+        store.schema("mem").unwrap().fields,
+        vec![("free".to_string(), FieldType::Integer)]
+    );
+    assert_eq!(
+        store.schema("cpu").unwrap().tag_keys,
+        vec!["host", "region"]
+    );
+    // Schema survived: a conflicting type is rejected after reopen.
+    let bad = vec![pt("mem", &[], &[("free", f(1.0))], 1)];
+    assert_eq!(
+        store.check_types(&bad),
+        vec![(
+            0,
+            "field type conflict: input field \"free\" on measurement \"mem\" is type float, already exists as type integer"
+                .to_string()
+        )]
+    );
+}
+
+#[test]
+fn overwrite_keeps_other_fields_and_replay_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let p1 = pt(
+        "cpu",
+        &[("host", "a")],
+        &[("usage", f(1.0)), ("idle", f(9.0))],
+        100,
+    );
+    let p2 = pt("cpu", &[("host", "a")], &[("usage", f(5.0))], 100);
+    store.apply(1, std::slice::from_ref(&p1));
+    store.apply(2, std::slice::from_ref(&p2));
+    let expect = |store: &BucketStore| {
+        let res = store.scan(&all("cpu")).unwrap();
+        assert_eq!(res.len(), 1);
+        assert_eq!(res[0].times, vec![100]);
+        assert_eq!(field(&res[0], "usage"), &[Some(f(5.0))]);
+        assert_eq!(field(&res[0], "idle"), &[Some(f(9.0))]);
+    };
+    expect(&store);
+    // Replay the same log entries: same state.
+    store.apply(1, std::slice::from_ref(&p1));
+    store.apply(2, std::slice::from_ref(&p2));
+    expect(&store);
+    store.persist().unwrap();
+    expect(&store);
+    // Across files: first point in one file, overwrite in a later file.
+    store.apply(3, std::slice::from_ref(&p1));
+    store.persist().unwrap();
+    store.apply(4, std::slice::from_ref(&p2));
+    store.persist().unwrap();
+    expect(&store);
+    // Within one batch: the later point wins.
+    store.apply(5, &[p2.clone(), p1.clone()]);
+    let res = store.scan(&all("cpu")).unwrap();
+    assert_eq!(field(&res[0], "usage"), &[Some(f(1.0))]);
+}
+
+#[test]
+fn later_persist_overrides_earlier_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.apply(1, &[pt("cpu", &[("host", "a")], &[("usage", f(1.0))], 50)]);
+    store.persist().unwrap();
+    store.apply(2, &[pt("cpu", &[("host", "a")], &[("usage", f(2.0))], 50)]);
+    store.persist().unwrap();
+    assert_eq!(store.file_count(), 2);
+    let res = store.scan(&all("cpu")).unwrap();
+    assert_eq!(res[0].times, vec![50]);
+    assert_eq!(field(&res[0], "usage"), &[Some(f(2.0))]);
+    drop(store);
+    let store = open(dir.path());
+    let res = store.scan(&all("cpu")).unwrap();
+    assert_eq!(field(&res[0], "usage"), &[Some(f(2.0))]);
+    // Buffer overrides files too.
+    store.apply(3, &[pt("cpu", &[("host", "a")], &[("usage", f(3.0))], 50)]);
+    let res = store.scan(&all("cpu")).unwrap();
+    assert_eq!(field(&res[0], "usage"), &[Some(f(3.0))]);
+}
+
+#[test]
+fn type_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.apply(1, &[pt("cpu", &[], &[("usage", f(1.0))], 1)]);
+    store.persist().unwrap();
+    let batch = vec![
+        pt("cpu", &[], &[("usage", FieldValue::Integer(1))], 2), // vs persisted schema
+        pt("cpu", &[], &[("load", FieldValue::Boolean(true))], 2), // new field: reserved
+        pt("cpu", &[], &[("load", FieldValue::String("x".into()))], 3), // vs earlier point
+        pt(
+            "cpu",
+            &[],
+            &[("usage", f(2.0)), ("n", FieldValue::UInteger(1))],
+            4,
+        ), // fine
+    ];
+    let res = store.check_types(&batch);
+    assert_eq!(
+        res,
+        vec![
+            (
+                0,
+                "field type conflict: input field \"usage\" on measurement \"cpu\" is type integer, already exists as type float"
+                    .to_string()
+            ),
+            (
+                2,
+                "field type conflict: input field \"load\" on measurement \"cpu\" is type string, already exists as type boolean"
+                    .to_string()
+            ),
+        ]
+    );
+    // Reservations are visible to the next batch.
+    let res = store.check_types(&[pt("cpu", &[], &[("n", FieldValue::Integer(1))], 5)]);
+    assert_eq!(res.len(), 1);
+    assert!(res[0]
+        .1
+        .contains("is type integer, already exists as type unsigned"));
+    // A conflicting point reserves none of its fields.
+    let res = store.check_types(&[pt(
+        "cpu",
+        &[],
+        &[("usage", FieldValue::Integer(1)), ("other", f(1.0))],
+        5,
+    )]);
+    assert_eq!(res.len(), 1);
+    assert!(store
+        .schema("cpu")
+        .unwrap()
+        .fields
+        .iter()
+        .all(|(n, _)| n != "other"));
+}
+
+#[test]
+fn tag_predicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.apply(
+        1,
+        &[
+            pt("cpu", &[("host", "a"), ("dc", "x")], &[("v", f(1.0))], 1),
+            pt("cpu", &[("host", "b")], &[("v", f(2.0))], 1),
+            pt("cpu", &[("host", "c"), ("dc", "y")], &[("v", f(3.0))], 1),
+        ],
+    );
+    let hosts = |store: &BucketStore, p: TagPredicate| -> Vec<String> {
+        let mut req = all("cpu");
+        req.tag_filter = Some(p);
+        store
+            .scan(&req)
+            .unwrap()
+            .iter()
+            .map(|s| s.tags.iter().find(|(k, _)| k == "host").unwrap().1.clone())
+            .collect()
+    };
+    use TagPredicate::*;
+    let s = |x: &str| x.to_string();
+    for round in 0..2 {
+        assert_eq!(
+            hosts(&store, Eq(s("host"), s("b"))),
+            vec!["b"],
+            "round {round}"
+        );
+        // Missing tag equals "".
+        assert_eq!(hosts(&store, Eq(s("dc"), s(""))), vec!["b"]);
+        // Series sort by tag set: (dc=y, host=c) < (host=b).
+        assert_eq!(hosts(&store, NotEq(s("dc"), s("x"))), vec!["c", "b"]);
+        assert_eq!(hosts(&store, NotEq(s("dc"), s(""))), vec!["a", "c"]);
+        assert_eq!(
+            hosts(
+                &store,
+                And(vec![NotEq(s("dc"), s("")), NotEq(s("host"), s("a"))])
+            ),
+            vec!["c"]
+        );
+        assert_eq!(
+            hosts(&store, Or(vec![Eq(s("dc"), s("x")), Eq(s("host"), s("b"))])),
+            vec!["a", "b"]
+        );
+        assert!(hosts(&store, Or(vec![])).is_empty());
+        assert_eq!(hosts(&store, And(vec![])).len(), 3);
+        store.persist().unwrap(); // second round reads from files
+    }
+}
+
+#[test]
+fn time_bounds_across_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let times = [-DAY, -1, 0, DAY - 1, DAY, DAY + 5, 2 * DAY, 3 * DAY + 7];
+    let pts: Vec<Point> = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            pt(
+                "cpu",
+                &[("host", "a")],
+                &[("v", FieldValue::Integer(i as i64))],
+                t,
+            )
+        })
+        .collect();
+    store.apply(1, &pts);
+    let range = |store: &BucketStore, s: i64, e: i64| -> Vec<i64> {
+        let mut req = all("cpu");
+        req.start_ns = s;
+        req.end_ns = e;
+        store
+            .scan(&req)
+            .unwrap()
+            .first()
+            .map(|s| s.times.clone())
+            .unwrap_or_default()
+    };
+    for _ in 0..2 {
+        assert_eq!(range(&store, 0, DAY), vec![0, DAY - 1]);
+        assert_eq!(range(&store, -1, DAY + 1), vec![-1, 0, DAY - 1, DAY]);
+        assert_eq!(range(&store, DAY, 2 * DAY), vec![DAY, DAY + 5]);
+        assert_eq!(range(&store, DAY + 6, 2 * DAY), Vec::<i64>::new());
+        assert_eq!(range(&store, i64::MIN, i64::MAX), times.to_vec());
+        assert_eq!(range(&store, 5, 5), Vec::<i64>::new());
+        store.persist().unwrap();
+    }
+    assert_eq!(store.file_count(), 5); // partitions -1, 0, 1, 2, 3
+}
+
+#[test]
+fn compaction_keeps_answer_and_reduces_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        max_files_per_partition: 2,
+        ..StoreOptions::default()
+    };
+    let store = BucketStore::open(dir.path(), opts.clone()).unwrap();
+    for i in 0..5i64 {
+        let pts: Vec<Point> = (0..10)
+            .map(|j| {
+                pt(
+                    "cpu",
+                    &[("host", if j % 2 == 0 { "a" } else { "b" })],
+                    &[("v", FieldValue::Integer(i * 100 + j)), ("k", f(i as f64))],
+                    // Overlapping times so dedup matters.
+                    (i + j) * 10,
+                )
+            })
+            .collect();
+        store.apply(i as u64 + 1, &pts);
+        store.persist().unwrap();
+    }
+    // One more file in another partition that must not be compacted (1 file <= 2).
+    store.apply(
+        9,
+        &[pt(
+            "cpu",
+            &[("host", "a")],
+            &[("v", FieldValue::Integer(-1))],
+            5 * DAY,
+        )],
+    );
+    store.persist().unwrap();
+    assert_eq!(store.file_count(), 6);
+    let before = store.scan(&all("cpu")).unwrap();
+    store.compact().unwrap();
+    assert_eq!(store.file_count(), 2);
+    assert_eq!(store.scan(&all("cpu")).unwrap(), before);
+    let parquet_files = walk(dir.path());
+    assert_eq!(parquet_files, 2, "replaced files are deleted");
+    drop(store);
+    let store = BucketStore::open(dir.path(), opts).unwrap();
+    assert_eq!(store.file_count(), 2);
+    assert_eq!(store.scan(&all("cpu")).unwrap(), before);
+    store.compact().unwrap(); // nothing to do
+    assert_eq!(store.file_count(), 2);
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            n += walk(&e.path());
+        } else if e.path().extension().is_some_and(|x| x == "parquet") {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn drop_before_removes_old_partitions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let p = |t: i64| pt("cpu", &[("host", "a")], &[("v", f(t as f64))], t);
+    store.apply(1, &[p(0), p(DAY + 1), p(2 * DAY + 1)]);
+    store.persist().unwrap();
+    store.apply(2, &[p(5), p(3 * DAY)]); // buffered: partition 0 and 3
+    assert_eq!(store.file_count(), 3);
+    // Cutoff in the middle of partition 2: partitions 0 and 1 end at or before it.
+    let removed = store.drop_before(2 * DAY + 10).unwrap();
+    assert_eq!(removed, 2);
+    assert_eq!(store.file_count(), 1);
+    let res = store.scan(&all("cpu")).unwrap();
+    assert_eq!(res[0].times, vec![2 * DAY + 1, 3 * DAY]);
+    assert_eq!(walk(dir.path()), 1);
+    // Cutoff exactly at a partition end removes it.
+    assert_eq!(store.drop_before(3 * DAY).unwrap(), 1);
+    assert_eq!(store.scan(&all("cpu")).unwrap()[0].times, vec![3 * DAY]);
+    assert_eq!(store.drop_before(3 * DAY).unwrap(), 0);
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.file_count(), 0);
+}
+
+#[test]
+fn odd_measurement_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "a/b",
+        "../escape",
+        "with space",
+        "c,o,m,m,a",
+        "ünïcödé 测量",
+        "CPU",
+        "cpu",
+        &"long".repeat(100),
+    ];
+    {
+        let store = open(dir.path());
+        for (i, n) in names.iter().enumerate() {
+            store.apply(
+                i as u64,
+                &[pt(n, &[("t/k", "v ,=")], &[("f ,", f(i as f64))], i as i64)],
+            );
+        }
+        store.persist().unwrap();
+    }
+    let store = open(dir.path());
+    let mut sorted: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    sorted.sort();
+    assert_eq!(store.measurements(), sorted);
+    for (i, n) in names.iter().enumerate() {
+        let res = store.scan(&all(n)).unwrap();
+        assert_eq!(res.len(), 1, "{n}");
+        assert_eq!(res[0].tags, vec![("t/k".to_string(), "v ,=".to_string())]);
+        assert_eq!(res[0].times, vec![i as i64]);
+        assert_eq!(field(&res[0], "f ,"), &[Some(f(i as f64))]);
+    }
+    // Nothing escaped the bucket directory.
+    assert!(!dir.path().parent().unwrap().join("escape").exists());
+}
+
+#[test]
+fn every_field_type_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = vec![
+        ("f", FieldValue::Float(-1.5e300)),
+        ("i", FieldValue::Integer(i64::MIN)),
+        ("u", FieldValue::UInteger(u64::MAX)),
+        ("s", FieldValue::String("hé \"quoted\"\n".into())),
+        ("b", FieldValue::Boolean(true)),
+    ];
+    {
+        let store = open(dir.path());
+        store.apply(1, &[pt("m", &[("host", "a")], &fields, 1)]);
+        store.apply(
+            2,
+            &[pt(
+                "m",
+                &[("host", "a")],
+                &[
+                    ("b", FieldValue::Boolean(false)),
+                    ("s", FieldValue::String(String::new())),
+                ],
+                2,
+            )],
+        );
+        store.persist().unwrap();
+    }
+    let store = open(dir.path());
+    let res = store.scan(&all("m")).unwrap();
+    assert_eq!(res[0].times, vec![1, 2]);
+    for (name, v) in &fields {
+        assert_eq!(field(&res[0], name)[0].as_ref(), Some(v), "{name}");
+    }
+    assert_eq!(field(&res[0], "b")[1], Some(FieldValue::Boolean(false)));
+    assert_eq!(
+        field(&res[0], "s")[1],
+        Some(FieldValue::String(String::new()))
+    );
+    assert_eq!(field(&res[0], "i")[1], None);
+    let types: Vec<FieldType> = store
+        .schema("m")
+        .unwrap()
+        .fields
+        .iter()
+        .map(|(_, t)| *t)
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            FieldType::Boolean,
+            FieldType::Float,
+            FieldType::Integer,
+            FieldType::String,
+            FieldType::UInteger
+        ]
+    );
+}
+
+#[test]
+fn orphan_files_are_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.apply(1, &cpu_points());
+        store.persist().unwrap();
+    }
+    let orphan = dir.path().join("m_cpu").join("0-999.parquet");
+    std::fs::write(&orphan, b"garbage from a crashed persist").unwrap();
+    std::fs::write(dir.path().join("manifest.json.tmp"), b"{partial").unwrap();
+    let store = open(dir.path());
+    assert!(!orphan.exists());
+    check_cpu(&store);
+}
+
+#[test]
+fn concurrent_apply_scan_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(dir.path()));
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for i in 0..200i64 {
+                store.apply(
+                    i as u64 + 1,
+                    &[pt(
+                        "cpu",
+                        &[("host", "a")],
+                        &[("v", FieldValue::Integer(i))],
+                        i,
+                    )],
+                );
+            }
+        })
+    };
+    for _ in 0..20 {
+        store.persist().unwrap();
+        let res = store.scan(&all("cpu")).unwrap();
+        if let Some(s) = res.first() {
+            // Always a prefix 0..n: nothing lost while persisting.
+            assert_eq!(s.times, (0..s.times.len() as i64).collect::<Vec<_>>());
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(store.persist().unwrap(), Some(200));
+    assert_eq!(store.scan(&all("cpu")).unwrap()[0].times.len(), 200);
+}
+
+#[test]
+fn out_of_order_and_sparse_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let i = FieldValue::Integer;
+    store.apply(
+        1,
+        &[
+            pt("m", &[], &[("a", i(3))], 30),
+            pt("m", &[], &[("a", i(1))], 10),
+        ],
+    );
+    store.apply(
+        2,
+        &[
+            pt("m", &[], &[("b", i(2))], 20),
+            pt("m", &[], &[("a", i(4)), ("b", i(5))], 30),
+        ],
+    );
+    store.apply(3, &[pt("m", &[], &[("a", i(9))], 10)]);
+    let expect = |store: &BucketStore| {
+        let res = store.scan(&all("m")).unwrap();
+        assert_eq!(res.len(), 1);
+        assert!(res[0].tags.is_empty());
+        assert_eq!(res[0].times, vec![10, 20, 30]);
+        assert_eq!(field(&res[0], "a"), &[Some(i(9)), None, Some(i(4))]);
+        assert_eq!(field(&res[0], "b"), &[None, Some(i(2)), Some(i(5))]);
+        let mut req = all("m");
+        req.fields = Some(vec!["b".into()]);
+        assert_eq!(store.scan(&req).unwrap()[0].times, vec![20, 30]);
+    };
+    expect(&store);
+    store.persist().unwrap();
+    expect(&store);
+    // Out-of-order overwrite across buffer and file.
+    store.apply(4, &[pt("m", &[], &[("b", i(7))], 10)]);
+    let res = store.scan(&all("m")).unwrap();
+    assert_eq!(field(&res[0], "a"), &[Some(i(9)), None, Some(i(4))]);
+    assert_eq!(field(&res[0], "b"), &[Some(i(7)), Some(i(2)), Some(i(5))]);
+}

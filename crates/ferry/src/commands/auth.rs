@@ -1,0 +1,149 @@
+//! `ferry auth create|list|delete`.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::cli::AuthCmd;
+use crate::client::{Client, ClientError};
+use crate::output::{json as print_json, s, table};
+
+const ALL_TYPES: &[&str] = &[
+    "authorizations",
+    "buckets",
+    "dbrp",
+    "orgs",
+    "remotes",
+    "replications",
+    "secrets",
+    "tasks",
+    "users",
+];
+
+fn perm(action: &str, ty: &str, org_id: &str, id: Option<&str>) -> Value {
+    let mut resource = json!({ "type": ty, "orgID": org_id });
+    if let Some(id) = id {
+        resource["id"] = json!(id);
+    }
+    json!({ "action": action, "resource": resource })
+}
+
+fn print(auths: &[Value], as_json: bool) {
+    if as_json {
+        print_json(&json!(auths));
+        return;
+    }
+    let rows: Vec<Vec<String>> = auths
+        .iter()
+        .map(|a| {
+            let perms: Vec<String> = a["permissions"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| {
+                            let r = &p["resource"];
+                            let target = r["id"]
+                                .as_str()
+                                .map(|i| format!("/{i}"))
+                                .unwrap_or_default();
+                            format!("{}:{}{}", s(p, "action"), s(r, "type"), target)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            vec![
+                s(a, "id"),
+                s(a, "description"),
+                s(a, "token"),
+                s(a, "orgID"),
+                s(a, "status"),
+                format!("[{}]", perms.join(" ")),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "Description",
+            "Token",
+            "Org ID",
+            "Status",
+            "Permissions",
+        ],
+        &rows,
+    );
+}
+
+/// Runs an auth command.
+pub async fn run(cmd: AuthCmd) -> Result<(), ClientError> {
+    match cmd {
+        AuthCmd::Create {
+            client,
+            all_access,
+            read_bucket,
+            write_bucket,
+            read_buckets,
+            write_buckets,
+            description,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let org_id = c.org_id().await?;
+            let mut perms = Vec::new();
+            if all_access {
+                for t in ALL_TYPES {
+                    perms.push(perm("read", t, &org_id, None));
+                    perms.push(perm("write", t, &org_id, None));
+                }
+            }
+            if read_buckets {
+                perms.push(perm("read", "buckets", &org_id, None));
+            }
+            if write_buckets {
+                perms.push(perm("write", "buckets", &org_id, None));
+            }
+            perms.extend(
+                read_bucket
+                    .iter()
+                    .map(|b| perm("read", "buckets", &org_id, Some(b))),
+            );
+            perms.extend(
+                write_bucket
+                    .iter()
+                    .map(|b| perm("write", "buckets", &org_id, Some(b))),
+            );
+            if perms.is_empty() {
+                return Err(ClientError::Usage(
+                    "give at least one permission: --all-access, --read-bucket ID, --write-bucket ID, --read-buckets, --write-buckets".into(),
+                ));
+            }
+            let body = json!({ "orgID": org_id, "description": description, "permissions": perms });
+            let a = c
+                .json(
+                    c.request(Method::POST, "/api/v2/authorizations")
+                        .json(&body),
+                )
+                .await?;
+            print(&[a], json);
+        }
+        AuthCmd::List { client, json } => {
+            let c = Client::new(&client)?;
+            let v = c
+                .json(c.request(Method::GET, "/api/v2/authorizations"))
+                .await?;
+            print(
+                v["authorizations"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+                json,
+            );
+        }
+        AuthCmd::Delete { client, id } => {
+            let c = Client::new(&client)?;
+            c.send(c.request(Method::DELETE, &format!("/api/v2/authorizations/{id}")))
+                .await?;
+            println!("Token {id} deleted.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `ferry bucket create|list|update|delete`.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::cli::BucketCmd;
+use crate::client::{Client, ClientError};
+use crate::output::{duration, json as print_json, parse_duration, s, table};
+
+fn retention_rules(secs: i64) -> Value {
+    if secs == 0 {
+        json!([])
+    } else {
+        json!([{ "type": "expire", "everySeconds": secs }])
+    }
+}
+
+fn retention_of(b: &Value) -> i64 {
+    b["retentionRules"]
+        .as_array()
+        .and_then(|r| r.first())
+        .and_then(|r| r["everySeconds"].as_i64())
+        .unwrap_or(0)
+}
+
+fn print(buckets: &[Value], as_json: bool) {
+    if as_json {
+        print_json(&json!(buckets));
+        return;
+    }
+    let rows: Vec<Vec<String>> = buckets
+        .iter()
+        .map(|b| {
+            let rules = b["retentionRules"]
+                .as_array()
+                .and_then(|r| r.first().cloned())
+                .unwrap_or(Value::Null);
+            let sgd = rules["shardGroupDurationSeconds"]
+                .as_i64()
+                .unwrap_or(604_800);
+            vec![
+                s(b, "id"),
+                s(b, "name"),
+                duration(retention_of(b)),
+                duration(sgd),
+                s(b, "orgID"),
+                s(b, "schemaType"),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "Name",
+            "Retention",
+            "Shard group duration",
+            "Organization ID",
+            "Schema Type",
+        ],
+        &rows,
+    );
+}
+
+async fn find_by_name(c: &Client, name: &str) -> Result<Value, ClientError> {
+    let org_id = c.org_id().await?;
+    let v = c
+        .json(
+            c.request(Method::GET, "/api/v2/buckets")
+                .query(&[("orgID", org_id.as_str()), ("name", name)]),
+        )
+        .await?;
+    v["buckets"]
+        .as_array()
+        .and_then(|a| a.first().cloned())
+        .ok_or_else(|| ClientError::Usage(format!("bucket {name:?} not found")))
+}
+
+/// Runs a bucket command.
+pub async fn run(cmd: BucketCmd) -> Result<(), ClientError> {
+    match cmd {
+        BucketCmd::Create {
+            client,
+            name,
+            description,
+            retention,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let secs = parse_duration(&retention).map_err(ClientError::Usage)?;
+            let org_id = c.org_id().await?;
+            let body = json!({ "orgID": org_id, "name": name, "description": description, "retentionRules": retention_rules(secs) });
+            let b = c
+                .json(c.request(Method::POST, "/api/v2/buckets").json(&body))
+                .await?;
+            print(&[b], json);
+        }
+        BucketCmd::List {
+            client,
+            name,
+            id,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let mut rb = c.request(Method::GET, "/api/v2/buckets");
+            if c.org.is_some() || c.org_id.is_some() {
+                rb = rb.query(&[("orgID", c.org_id().await?)]);
+            }
+            if let Some(n) = &name {
+                rb = rb.query(&[("name", n)]);
+            }
+            if let Some(i) = &id {
+                rb = rb.query(&[("id", i)]);
+            }
+            let v = c.json(rb).await?;
+            print(
+                v["buckets"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+                json,
+            );
+        }
+        BucketCmd::Update {
+            client,
+            id,
+            name,
+            description,
+            retention,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let mut body = json!({});
+            if let Some(n) = name {
+                body["name"] = json!(n);
+            }
+            if let Some(d) = description {
+                body["description"] = json!(d);
+            }
+            if let Some(r) = retention {
+                body["retentionRules"] =
+                    retention_rules(parse_duration(&r).map_err(ClientError::Usage)?);
+            }
+            let b = c
+                .json(
+                    c.request(Method::PATCH, &format!("/api/v2/buckets/{id}"))
+                        .json(&body),
+                )
+                .await?;
+            print(&[b], json);
+        }
+        BucketCmd::Delete { client, id, name } => {
+            let c = Client::new(&client)?;
+            let id = match (id, name) {
+                (Some(id), _) => id,
+                (None, Some(n)) => s(&find_by_name(&c, &n).await?, "id"),
+                (None, None) => return Err(ClientError::Usage("give --id or --name".into())),
+            };
+            c.send(c.request(Method::DELETE, &format!("/api/v2/buckets/{id}")))
+                .await?;
+            println!("Bucket {id} deleted.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! One module per command group; [`run`] dispatches.
+
+mod auth;
+mod bucket;
+mod config;
+mod dbrp;
+mod export;
+mod org;
+mod serve;
+mod setup;
+
+use crate::cli::{Command, V1Cmd};
+use crate::client::ClientError;
+
+/// Any command's failure, printed as `Error: ...` with exit code 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A client command failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The server failed.
+    #[error(transparent)]
+    Serve(#[from] ferry_server::ServeError),
+}
+
+/// Runs one command.
+pub async fn run(cmd: Command) -> Result<(), CommandError> {
+    match cmd {
+        Command::Serve(a) => serve::run(a).await?,
+        Command::Setup(a) => setup::run(a).await?,
+        Command::Bucket(c) => bucket::run(c).await?,
+        Command::Org(c) => org::run(c).await?,
+        Command::Auth(c) => auth::run(c).await?,
+        Command::V1(V1Cmd::Dbrp(c)) => dbrp::run(c).await?,
+        Command::Config(c) => config::run(c)?,
+        Command::Export(a) => export::run(a).await?,
+    }
+    Ok(())
+}

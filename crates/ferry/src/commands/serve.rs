@@ -1,0 +1,30 @@
+//! `ferry serve`.
+
+use std::time::Duration;
+
+use crate::cli::ServeArgs;
+use ferry_server::{InitOptions, NodeConfig, ServeError, ServeOptions};
+
+/// Runs the node until SIGINT/SIGTERM.
+pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
+    if a.unsafe_no_fsync {
+        tracing::warn!("--unsafe-no-fsync: writes are acknowledged before they are durable");
+    }
+    let opts = ServeOptions {
+        node: NodeConfig {
+            data_dir: a.data_dir,
+            max_body_bytes: a.max_body_bytes,
+            auth_enabled: !a.no_auth,
+            fsync: !a.unsafe_no_fsync,
+            buffer_limit_bytes: a.buffer_bytes,
+            persist_interval: Duration::from_secs(a.persist_interval_secs.max(1)),
+        },
+        bind: a.http_bind,
+        init: (!a.no_init).then(|| InitOptions {
+            org: a.init_org,
+            bucket: a.init_bucket,
+            token: a.init_token,
+        }),
+    };
+    ferry_server::run(opts).await
+}

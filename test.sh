@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# test.sh -- build Ferry and run all its tests (Rust unit/integration + Python end-to-end).
+#
+# Non-interactive; works on a fresh Debian/Ubuntu clone as root (or with sudo).
+#   1. installs InfluxDB 1.6 (Debian packages influxdb, influxdb-client) if `influxd` is missing
+#      -- used as the reference peer for the v1 /write parity tests
+#   2. creates/updates the Python venv .venv from tests/requirements.txt
+#   3. cargo build --release -p ferry; cargo test --release --workspace; pytest tests
+# Extra arguments are passed to pytest (e.g. ./test.sh -k crash -x).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT="$PWD"
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+SUDO=""
+if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
+
+# ---- 1. influxd 1.6 ---------------------------------------------------------
+stage "1/5 InfluxDB 1.6 reference server (influxd)"
+if command -v influxd >/dev/null 2>&1; then
+  echo "influxd present: $(command -v influxd)"
+else
+  echo "influxd missing; installing Debian packages influxdb influxdb-client"
+  # The postinst would start a system-wide influxd on 0.0.0.0:8086; refuse it for the install.
+  TEMP_POLICY=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    TEMP_POLICY=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$TEMP_POLICY" >/dev/null
+    $SUDO chmod +x "$TEMP_POLICY"
+  fi
+  rc=0
+  $SUDO apt-get update -qq || rc=$?
+  if [[ $rc == 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      influxdb influxdb-client || rc=$?
+  fi
+  if [[ -n "$TEMP_POLICY" ]]; then $SUDO rm -f "$TEMP_POLICY"; fi
+  if [[ $rc != 0 ]]; then echo "ERROR: apt-get failed (rc=$rc)" >&2; exit 1; fi
+  command -v influxd >/dev/null || { echo "ERROR: influxd still missing" >&2; exit 1; }
+fi
+
+# ---- 2. Python venv -----------------------------------------------------------
+stage "2/5 Python venv (.venv, tests/requirements.txt)"
+PY="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  if ! "$PY" -m venv .venv; then
+    echo "python3 -m venv failed; installing python3-venv" >&2
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv
+    rm -rf .venv; "$PY" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+# ---- 3. build -------------------------------------------------------------------
+stage "3/5 cargo build --release -p ferry"
+cargo build --release -p ferry
+
+# ---- 4. Rust tests ----------------------------------------------------------------
+stage "4/5 cargo test --release --workspace"
+cargo test --release --workspace
+
+# ---- 5. end-to-end tests ------------------------------------------------------------
+stage "5/5 pytest tests (end-to-end, FERRY_BIN=target/release/ferry)"
+FERRY_BIN="$ROOT/target/release/ferry" .venv/bin/pytest -q tests "$@"
+
+stage "all tests passed"

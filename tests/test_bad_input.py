@@ -1,0 +1,261 @@
+"""Bad input: parity of /write with a real InfluxDB 1.6, then Ferry-only /api/v2/write cases.
+
+Known, intended difference: InfluxDB 1.6 has no unsigned integers (`5u` -> 400);
+Ferry accepts them like InfluxDB >= 1.8 / 2.x (asserted below).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+import requests
+
+from harness import BUCKET, TOKEN, UInt, parse_line, post_raw, wait_ping
+
+SENTINEL = "sentinel,src=bad-input a=1i,b=\"keep me\" 1600000000000000000\n" \
+           "sentinel,src=bad-input a=2i,b=\"keep me too\" 1600000000000000001"
+
+
+@pytest.fixture(scope="module")
+def peers(module_node, influxd1):
+    """(ferry, influxd) with the same database name, both holding the sentinel points."""
+    influxd1.query(f'CREATE DATABASE "{BUCKET}"')
+    assert module_node.write_v2(SENTINEL).status_code == 204
+    return module_node, influxd1
+
+
+def v1_write(url, body, query=None, headers=None):
+    q = {"db": BUCKET, "u": "x", "p": TOKEN} if query is None else query
+    data = body.encode() if isinstance(body, str) else body
+    return requests.post(url + "/write", params=q, data=data, headers=headers or {}, timeout=60)
+
+
+def ferry_count(node, measurement):
+    return len(node.export(measurement=measurement))
+
+
+# name, body, query (None = db=BUCKET + creds), headers, status observed on influxd 1.6.7,
+# expected error-text fragment (both servers), measurement whose count must match afterwards
+PARITY = [
+    ("malformed", "this is bad", None, None, 400, "unable to parse", None),
+    ("bad_among_good", "pm1,t=a v=1 1000\nthis is bad\npm1,t=b v=2 2000", None, None, 400,
+     "partial write", "pm1"),
+    ("missing_fields", "pm2", None, None, 400, "unable to parse", None),
+    ("bad_gzip", "pm3 v=1 1", None, {"Content-Encoding": "gzip"}, 400, None, "pm3"),
+    ("missing_db", "pm4 v=1 1", {"u": "x", "p": TOKEN}, None, 400, "database is required", None),
+    ("unknown_db", "pm5 v=1 1", {"db": "nope", "u": "x", "p": TOKEN}, None, 404,
+     'database not found: \\"nope\\"', None),
+    ("empty_body", "", None, None, 204, None, None),
+    ("blank_and_comment_lines", "pm6 v=1 1\n\n   \npm6 v=2 2\n# comment\n", None, None, 204, None, "pm6"),
+    ("gzip_ok", gzip.compress(b"pm7,t=z v=1i 1\npm7,t=z v=2i 2\n"), None, {"Content-Encoding": "gzip"},
+     204, None, "pm7"),
+]
+
+
+@pytest.mark.parametrize("name,body,query,headers,status,fragment,meas", PARITY, ids=[p[0] for p in PARITY])
+def test_v1_parity_with_influxdb16(peers, name, body, query, headers, status, fragment, meas):
+    ferry, influx = peers
+    ri = v1_write(influx.url, body, query, headers)
+    rf = v1_write(ferry.url, body, query, headers)
+    assert ri.status_code == status, f"influxd 1.6 itself answered {ri.status_code} {ri.text}"
+    assert rf.status_code == ri.status_code, f"ferry: {rf.status_code} {rf.text!r}; influxd: {ri.text!r}"
+    if status != 204:
+        assert "error" in rf.json(), rf.text
+        if fragment:
+            assert fragment in ri.text
+            assert fragment in rf.text, rf.text
+    if meas:
+        n = influx.count(BUCKET, meas, "v")
+        assert ferry_count(ferry, meas) == n, f"influxd stored {n} points of {meas}"
+
+
+def test_v1_bad_line_among_good_stores_good_lines(peers):
+    ferry, influx = peers
+    body = "pb,t=a v=1 1000\nthis is bad\npb,t=b v=2 2000\npb,t=c v=3 3000"
+    ri, rf = v1_write(influx.url, body), v1_write(ferry.url, body)
+    assert ri.status_code == rf.status_code == 400, rf.text
+    assert "partial write" in rf.json()["error"] and "dropped=" in rf.json()["error"]
+    assert influx.count(BUCKET, "pb", "v") == 3
+    assert sorted(p.ts for p in ferry.export_points(measurement="pb")) == [1000, 2000, 3000]
+
+
+def test_v1_type_conflict_parity(peers):
+    ferry, influx = peers
+    for url in (influx.url, ferry.url):
+        assert v1_write(url, "ptc v=1.5 1").status_code == 204
+    body = "ptc v=2.5 2\nptc v=2i 3\nptc v=4.5 4"
+    ri, rf = v1_write(influx.url, body), v1_write(ferry.url, body)
+    assert ri.status_code == 400
+    assert rf.status_code == 400, rf.text
+    assert "field type conflict" in rf.json()["error"], rf.text
+    assert "dropped=1" in rf.json()["error"], rf.text
+    n = influx.count(BUCKET, "ptc", "v")
+    assert n == 3
+    assert sorted(p.ts for p in ferry.export_points(measurement="ptc")) == [1, 2, 4]
+
+
+def test_v1_uint_known_difference(peers):
+    ferry, influx = peers
+    body = "pu f=5u 1"
+    ri, rf = v1_write(influx.url, body), v1_write(ferry.url, body)
+    assert ri.status_code == 400  # 1.6: "invalid number"
+    assert rf.status_code == 204, rf.text  # Ferry accepts unsigned integers (like 2.x)
+    assert [p.fields for p in ferry.export_points(measurement="pu")] == [{"f": UInt(5)}]
+
+
+def test_v1_basic_auth_and_bad_credentials(peers):
+    ferry, _ = peers
+    r = requests.post(ferry.url + "/write", params={"db": BUCKET}, data=b"pa v=1i 1", auth=("x", TOKEN),
+                      timeout=30)
+    assert r.status_code == 204, r.text
+    r = requests.post(ferry.url + "/write", params={"db": BUCKET}, data=b"pa v=1i 2",
+                      headers={"Authorization": f"Token {TOKEN}"}, timeout=30)
+    assert r.status_code == 204, r.text
+    r = requests.post(ferry.url + "/write", params={"db": BUCKET, "u": "x", "p": "wrong"},
+                      data=b"pa v=1i 3", timeout=30)
+    assert r.status_code == 401, r.text
+    r = requests.post(ferry.url + "/write", params={"db": BUCKET}, data=b"pa v=1i 4", timeout=30)
+    assert r.status_code == 401, r.text
+    assert sorted(p.ts for p in ferry.export_points(measurement="pa")) == [1, 2]
+
+
+# ---------------------------------------------------------------- v2 (Ferry only)
+def test_v2_malformed_names_line_and_writes_nothing(peers):
+    ferry, _ = peers
+    r = ferry.write_v2("vm v=1 1\nvm v=2 2\nvm this is bad\nvm v=4 4\n")
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == "invalid", body
+    assert "line 3" in body["message"], body
+    assert ferry_count(ferry, "vm") == 0
+
+
+def test_v2_type_conflict_partial(peers):
+    ferry, _ = peers
+    assert ferry.write_v2("vtc v=1.5 1").status_code == 204
+    r = ferry.write_v2("vtc v=2i 2\nvtc v=3.5 3\nvtc w=1i 4")
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "unprocessable entity", body
+    assert "field type conflict" in body["message"] and "dropped=1" in body["message"], body
+    got = {p.ts: p.fields for p in ferry.export_points(measurement="vtc")}
+    assert got == {1: {"v": 1.5}, 3: {"v": 3.5}, 4: {"w": 1}}
+
+
+def test_v2_bad_gzip(peers):
+    ferry, _ = peers
+    r = ferry.write_v2(b"vg v=1 1", **{"Content-Encoding": "gzip"})
+    assert r.status_code == 400, r.text
+    r = ferry.write_v2(gzip.compress(b"vg v=1 1")[:-6], **{"Content-Encoding": "gzip"})  # truncated
+    assert r.status_code == 400, r.text
+    r = ferry.write_v2(gzip.compress(b"vg v=1i 7\n"), **{"Content-Encoding": "gzip"})
+    assert r.status_code == 204, r.text
+    assert ferry.export(measurement="vg") == ["vg v=1i 7"]
+
+
+def test_v2_body_over_default_limit_413(peers):
+    ferry, _ = peers
+    line = b"big,host=h v=1i 1\n"
+    body = line * ((25 * 1024 * 1024) // len(line) + 1000)  # just over 25 MiB
+    status, text = post_raw(ferry.url + f"/api/v2/write?org={ferry.org}&bucket={BUCKET}",
+                            body, {"Authorization": f"Token {TOKEN}"})
+    assert status == 413, text[:300]
+    wait_ping(ferry.url)
+    assert ferry_count(ferry, "big") == 0
+
+
+def test_v2_gzip_bomb_413_and_survives(peers):
+    ferry, _ = peers
+    line = b"bomb,host=h v=1i 1\n"
+    chunk = line * (1024 * 1024 // len(line))
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+    parts = [z.compress(chunk) for _ in range(200)]  # ~200 MB uncompressed
+    body = b"".join(parts) + z.flush()
+    assert len(body) < 2 * 1024 * 1024
+    r = ferry.write_v2(body, **{"Content-Encoding": "gzip"})
+    assert r.status_code == 413, r.text[:300]
+    assert ferry.alive()
+    wait_ping(ferry.url)
+    assert ferry_count(ferry, "bomb") == 0
+    # and the v1 endpoint too
+    r = v1_write(ferry.url, body, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 413, r.text[:300]
+    assert ferry.alive()
+    wait_ping(ferry.url)
+
+
+def test_max_body_bytes_flag(make_node):
+    n = make_node(extra_args=["--max-body-bytes", "4096"])
+    small = "".join(f"lim v={i}i {i}\n" for i in range(100)).encode()  # < 4096
+    assert len(small) < 4096
+    assert n.write_v2(small).status_code == 204
+    big = "".join(f"lim v={i}i {i}\n" for i in range(100, 400)).encode()  # > 4096
+    assert len(big) > 4096
+    status, _ = post_raw(n.url + f"/api/v2/write?org={n.org}&bucket={n.bucket}", big,
+                         {"Authorization": f"Token {n.token}"})
+    assert status == 413
+    # the limit applies to the decompressed size
+    r = n.write_v2(gzip.compress(big), **{"Content-Encoding": "gzip"})
+    assert len(gzip.compress(big)) < 4096 and r.status_code == 413, r.text
+    assert len(n.export(measurement="lim")) == 100
+
+
+def test_v2_unknown_bucket_404(peers):
+    ferry, _ = peers
+    r = ferry.write_v2("x v=1 1", bucket="no-such-bucket")
+    assert r.status_code == 404, r.text
+
+
+def test_v2_auth_errors(peers):
+    ferry, _ = peers
+    url = ferry.url + "/api/v2/write"
+    params = {"org": ferry.org, "bucket": BUCKET}
+    r = requests.post(url, params=params, data=b"au v=1 1", timeout=30)
+    assert r.status_code == 401, r.text
+    r = requests.post(url, params=params, data=b"au v=1 1", headers={"Authorization": "Token wrong"},
+                      timeout=30)
+    assert r.status_code == 401, r.text
+    assert ferry_count(ferry, "au") == 0
+
+
+def test_v2_token_without_write_permission_403(peers):
+    ferry, _ = peers
+    org_id = ferry.org_id()
+    bucket_id = ferry.bucket_info()["id"]
+    r = requests.post(ferry.url + "/api/v2/authorizations", headers=ferry.auth(), timeout=30, json={
+        "orgID": org_id, "description": "read only",
+        "permissions": [{"action": "read", "resource": {"type": "buckets", "id": bucket_id, "orgID": org_id}}]})
+    assert r.status_code == 201, r.text
+    ro = r.json()["token"]
+    assert ro and ro != TOKEN
+    r = ferry.write_v2("ro v=1 1", token=ro)
+    assert r.status_code == 403, r.text
+    # write permission on another bucket does not help
+    r = requests.post(ferry.url + "/api/v2/buckets", headers=ferry.auth(), timeout=30,
+                      json={"orgID": org_id, "name": "other-bucket", "retentionRules": []})
+    assert r.status_code == 201, r.text
+    other = r.json()["id"]
+    r = requests.post(ferry.url + "/api/v2/authorizations", headers=ferry.auth(), timeout=30, json={
+        "orgID": org_id, "description": "write other",
+        "permissions": [{"action": "write", "resource": {"type": "buckets", "id": other, "orgID": org_id}}]})
+    assert r.status_code == 201, r.text
+    wo = r.json()["token"]
+    assert ferry.write_v2("ro v=1 1", token=wo).status_code == 403
+    assert ferry.write_v2("ro v=1 1", token=wo, bucket="other-bucket").status_code == 204
+    assert ferry_count(ferry, "ro") == 0
+
+
+def test_earlier_data_still_there(peers):
+    """Runs last: nothing above damaged what was acknowledged before."""
+    ferry, _ = peers
+    got = sorted(p.frozen() for p in ferry.export_points(measurement="sentinel"))
+    want = sorted(parse_line(ln).frozen() for ln in SENTINEL.splitlines())
+    assert got == want
+    assert sorted(p.ts for p in ferry.export_points(measurement="pm1")) == [1000, 2000]
+    assert sorted(p.ts for p in ferry.export_points(measurement="pb")) == [1000, 2000, 3000]
+    # and after a restart as well
+    ferry.restart()
+    got = sorted(p.frozen() for p in ferry.export_points(measurement="sentinel"))
+    assert got == want
