@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
@@ -72,32 +73,32 @@ def test_org_create_list(n):
 
 
 def test_auth_create_list_read_only(n):
+    """Token secrets are shown once, by `auth create`; `auth list` lists the authorizations."""
     bid = n.bucket_info()["id"]
-    before = {a["id"] for a in jlist(n.cli("auth", "list", "--json", "--org", ORG))}
-    assert before
-    n.cli("auth", "create", "--read-bucket", bid, "--org", ORG)
-    after = jlist(n.cli("auth", "list", "--json", "--org", ORG))
-    new = [a for a in after if a["id"] not in before]
-    assert len(new) == 1, after
-    ro = new[0]["token"]
-    assert ro and ro != TOKEN
-    assert n.write_v2("cliro v=1 1", token=ro).status_code == 403
-    assert n.get("/api/ferry/v1/export", token=ro, params={"bucket": BUCKET}).status_code == 200
 
-    ids = {a["id"] for a in after}
-    n.cli("auth", "create", "--read-bucket", bid, "--write-bucket", bid, "--org", ORG)
-    new = [a for a in jlist(n.cli("auth", "list", "--json", "--org", ORG)) if a["id"] not in ids]
-    assert len(new) == 1
-    rw = new[0]["token"]
-    assert n.write_v2("clirw v=1i 1", token=rw).status_code == 204
+    def create(*flags) -> dict:
+        made = jlist(n.cli("auth", "create", *flags, "--json", "--org", ORG))
+        assert len(made) == 1, made
+        assert made[0]["token"] and made[0]["token"] != TOKEN
+        listed = {a["id"] for a in jlist(n.cli("auth", "list", "--json", "--org", ORG))}
+        assert made[0]["id"] in listed
+        return made[0]
 
-    ids |= {new[0]["id"]}
-    n.cli("auth", "create", "--all-access", "--org", ORG)
-    new = [a for a in jlist(n.cli("auth", "list", "--json", "--org", ORG)) if a["id"] not in ids]
-    assert len(new) == 1
-    assert n.write_v2("cliall v=1i 1", token=new[0]["token"]).status_code == 204
+    ro = create("--read-bucket", bid)
+    assert {(p["action"], p["resource"].get("id")) for p in ro["permissions"]} == {("read", bid)}
+    assert n.write_v2("cliro v=1 1", token=ro["token"]).status_code == 403
+    assert n.get("/api/ferry/v1/export", token=ro["token"], params={"bucket": BUCKET}).status_code == 200
+
+    rw = create("--read-bucket", bid, "--write-bucket", bid)
+    assert n.write_v2("clirw v=1i 1", token=rw["token"]).status_code == 204
+
+    full = create("--all-access")
+    assert n.write_v2("cliall v=1i 1", token=full["token"]).status_code == 204
     assert n.export(measurement="cliro") == []
     assert n.export(measurement="clirw") == ["clirw v=1i 1"]
+    # plain output of `auth create` prints the secret too
+    out = n.cli("auth", "create", "--read-bucket", bid, "--org", ORG).stdout
+    assert re.search(r"[A-Za-z0-9_\-=]{32,}", out), out
 
 
 def test_dbrp_create_list_delete_and_v1_write(n):

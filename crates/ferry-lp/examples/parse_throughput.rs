@@ -33,6 +33,38 @@ fn generate(n: usize) -> Vec<u8> {
     body
 }
 
+/// On-CPU time of this thread (Linux `/proc/thread-self/schedstat`), to see past a busy machine.
+fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Times `f`, returning (wall, on-CPU) durations.
+fn timed(mut f: impl FnMut()) -> (Duration, Duration) {
+    let c0 = cpu_time();
+    let t = Instant::now();
+    f();
+    let wall = t.elapsed();
+    let cpu = match (c0, cpu_time()) {
+        (Some(a), Some(b)) => b - a,
+        _ => wall,
+    };
+    (wall, cpu)
+}
+
+fn report(name: &str, runs: Vec<(Duration, Duration)>, mb: f64, n: usize) {
+    let wall = median(runs.iter().map(|r| r.0).collect()).as_secs_f64();
+    let cpu = median(runs.iter().map(|r| r.1).collect()).as_secs_f64();
+    println!(
+        "{name}: {:.1} MB/s, {:.0} lines/s (per on-CPU second: {:.1} MB/s, {:.0} lines/s)",
+        mb / wall,
+        n as f64 / wall,
+        mb / cpu,
+        n as f64 / cpu
+    );
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -50,15 +82,16 @@ fn main() {
     let mut runs = Vec::new();
     let mut points = Vec::new();
     for _ in 0..5 {
-        let t = Instant::now();
-        let batch = parse_lines(&body, Precision::Nanoseconds, 0);
-        runs.push(t.elapsed());
+        let mut batch = None;
+        runs.push(timed(|| {
+            batch = Some(parse_lines(&body, Precision::Nanoseconds, 0))
+        }));
+        let batch = batch.expect("ran");
         assert!(batch.errors.is_empty(), "{:?}", &batch.errors[..1]);
         assert_eq!(batch.points.len(), n);
         points = batch.points;
     }
-    let d = median(runs).as_secs_f64();
-    println!("parse: {:.1} MB/s, {:.0} lines/s", mb / d, n as f64 / d);
+    report("parse", runs, mb, n);
 
     // The same lines as a server sees them: bodies of 5,000 lines, points dropped after use
     // (so the allocator reuses memory instead of faulting in fresh pages).
@@ -82,38 +115,26 @@ fn main() {
     };
     let mut runs = Vec::new();
     for _ in 0..5 {
-        let t = Instant::now();
         let mut total = 0;
-        for c in &chunks {
-            let batch = parse_lines(c, Precision::Nanoseconds, 0);
-            total += batch.points.len();
-        }
-        runs.push(t.elapsed());
+        runs.push(timed(|| {
+            for c in &chunks {
+                total += parse_lines(c, Precision::Nanoseconds, 0).points.len();
+            }
+        }));
         assert_eq!(total, n);
     }
-    let d = median(runs).as_secs_f64();
-    println!(
-        "parse (5000-line bodies): {:.1} MB/s, {:.0} lines/s",
-        mb / d,
-        n as f64 / d
-    );
+    report("parse (5000-line bodies, incl. drop)", runs, mb, n);
 
     let mut runs = Vec::new();
     let mut out_len = 0;
     for _ in 0..5 {
-        let t = Instant::now();
         let mut out = Vec::with_capacity(body.len());
-        for p in &points {
-            write_point(&mut out, p);
-        }
-        runs.push(t.elapsed());
+        runs.push(timed(|| {
+            for p in &points {
+                write_point(&mut out, p);
+            }
+        }));
         out_len = out.len();
     }
-    let d = median(runs).as_secs_f64();
-    let out_mb = out_len as f64 / 1e6;
-    println!(
-        "write_point: {:.1} MB/s, {:.0} lines/s",
-        out_mb / d,
-        n as f64 / d
-    );
+    report("write_point", runs, out_len as f64 / 1e6, n);
 }

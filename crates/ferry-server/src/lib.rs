@@ -69,25 +69,13 @@ pub enum ServeError {
 /// and operator token and prints the token once on stdout.
 pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     let node = Arc::new(Node::open(opts.node.clone())?);
+    let mut first_start = None;
     if let Some(init) = &opts.init {
         if !node.catalog.is_set_up().map_err(ApiError::from)? {
-            let r = node
-                .catalog
-                .setup(&init.org, &init.bucket, 0, init.token.clone())
-                .map_err(ApiError::from)?;
-            let token = r.auth.token.clone().unwrap_or_default();
-            println!(
-                "Ferry initialised {}: org {:?} ({}), bucket {:?} ({}).",
-                opts.node.data_dir.display(),
-                r.org.name,
-                r.org.id,
-                r.bucket.name,
-                r.bucket.id
-            );
-            println!("Operator token (all access; shown only this once, keep it safe):\n{token}");
-            println!(
-                "Try: curl -i -H 'Authorization: Token {token}' --data-binary 'cpu,host=a usage=0.5' 'http://{}/api/v2/write?org={}&bucket={}'",
-                opts.bind, r.org.name, r.bucket.name
+            first_start = Some(
+                node.catalog
+                    .setup(&init.org, &init.bucket, 0, init.token.clone())
+                    .map_err(ApiError::from)?,
             );
         }
     }
@@ -107,6 +95,9 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         path: addr_path.clone(),
         source,
     })?;
+    if let Some(r) = first_start {
+        print_first_start(&opts.node.data_dir, addr, &r);
+    }
     tracing::info!(%addr, data_dir = %opts.node.data_dir.display(), auth = opts.node.auth_enabled, "ferry listening on http://{addr}");
 
     let background = tokio::spawn(background_loop(node.clone()));
@@ -129,6 +120,25 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     }
     let _ = std::fs::remove_file(&addr_path);
     Ok(())
+}
+
+/// Prints what the first start created, with the operator token, once.
+fn print_first_start(data_dir: &std::path::Path, addr: SocketAddr, r: &ferry_catalog::SetupResult) {
+    let token = r.auth.token.as_deref().unwrap_or_default();
+    println!(
+        "Ferry initialised {}: org {:?} ({}), bucket {:?} ({}), also 1.x database {:?} rp \"autogen\".",
+        data_dir.display(),
+        r.org.name,
+        r.org.id,
+        r.bucket.name,
+        r.bucket.id,
+        r.bucket.name
+    );
+    println!("Operator token (all access; shown only this once, keep it safe):\n{token}");
+    println!(
+        "Try: curl -i -H 'Authorization: Token {token}' --data-binary 'cpu,host=a usage=0.5' 'http://{addr}/api/v2/write?org={}&bucket={}'",
+        r.org.name, r.bucket.name
+    );
 }
 
 /// Persists buffers when due and applies bucket retention, once a second.
