@@ -90,10 +90,8 @@ pub async fn export(
             let mut out = Vec::with_capacity(1 << 20);
             for s in &series {
                 crate::lpout::write_series(&mut out, &m, s);
-                if out.len() >= 1 << 20 {
-                    if tx.blocking_send(Ok(std::mem::take(&mut out))).is_err() {
-                        return;
-                    }
+                if out.len() >= 1 << 20 && tx.blocking_send(Ok(std::mem::take(&mut out))).is_err() {
+                    return;
                 }
             }
             if !out.is_empty() && tx.blocking_send(Ok(out)).is_err() {

@@ -75,21 +75,21 @@ pub fn retention_from_rules(rules: Option<&Value>) -> Result<Option<i64>, ApiErr
             "retentionRules must be an array".into(),
         ));
     };
-    for r in arr {
-        let every = r
-            .get("everySeconds")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| {
-                ApiError::BadRequest("each retention rule needs an integer everySeconds".into())
-            })?;
-        if every < 0 {
-            return Err(ApiError::BadRequest(
-                "everySeconds must not be negative".into(),
-            ));
-        }
-        return Ok(Some(every));
+    let Some(r) = arr.first() else {
+        return Ok(Some(0));
+    };
+    let every = r
+        .get("everySeconds")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| {
+            ApiError::BadRequest("each retention rule needs an integer everySeconds".into())
+        })?;
+    if every < 0 {
+        return Err(ApiError::BadRequest(
+            "everySeconds must not be negative".into(),
+        ));
     }
-    Ok(Some(0))
+    Ok(Some(every))
 }
 
 /// A DBRP mapping as `/api/v2/dbrps` returns it.

@@ -20,7 +20,7 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
             persist_interval: Duration::from_secs(a.persist_interval_secs.max(1)),
         },
         bind: a.http_bind,
-        init: (!a.no_init).then(|| InitOptions {
+        init: (!a.no_init).then_some(InitOptions {
             org: a.init_org,
             bucket: a.init_bucket,
             token: a.init_token,
