@@ -55,6 +55,11 @@ fi
 stage "3/5 cargo build --release -p ferry"
 cargo build --release -p ferry
 
+# ---- 3b. style gates: formatting and lints are part of the test ---------------------
+stage "3b/5 cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all -- --check
+cargo clippy --release --workspace --all-targets -- -D warnings
+
 # ---- 4. Rust tests ----------------------------------------------------------------
 stage "4/5 cargo test --release --workspace"
 cargo test --release --workspace
