@@ -50,9 +50,11 @@
 //! [`Log::append`] only enqueues. A dedicated writer thread owns the active
 //! segment; it takes everything queued, assigns LSNs in queue order, writes
 //! all records with one `write`, performs one `fdatasync` for the whole
-//! group, then calls `on_commit` with the group's records in LSN order, then
-//! publishes the new durable end ([`Log::durable_end`], [`Log::subscribe`]),
-//! and finally resolves each [`AppendHandle`]. Hence an `Ok(lsn)` from an
+//! group, and hands the group to a commit thread (a bounded channel of depth
+//! 2, so the next group is written and synced while this one is applied). The
+//! commit thread publishes the new durable end ([`Log::durable_end`],
+//! [`Log::subscribe`]), calls `on_commit` with the group's records in LSN
+//! order, and finally resolves each [`AppendHandle`]. Hence an `Ok(lsn)` from an
 //! append handle guarantees the record survives a crash (with
 //! `fsync = true`) and that `on_commit` has already seen it.
 //!
@@ -115,7 +117,7 @@ use std::{
     pin::Pin,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Condvar, Mutex, MutexGuard,
+        mpsc, Arc, Condvar, Mutex, MutexGuard,
     },
     task::{Context, Poll},
     thread,
@@ -586,11 +588,79 @@ struct Writer {
     base: Lsn,
     end: Lsn,
     buf: Vec<u8>,
+}
+
+/// A durable group on its way to `on_commit` and its waiters.
+struct CommitJob {
+    records: Vec<CommittedRecord>,
+    txs: Vec<(oneshot::Sender<Result<Lsn, LogError>>, Lsn)>,
+    end: Lsn,
+}
+
+/// Pipelining: the writer thread writes and fsyncs group N+1 while the committer thread runs
+/// `on_commit` for group N and answers its waiters. Groups reach the committer in LSN order
+/// through one bounded channel, so `on_commit` still sees every record in LSN order, and a
+/// waiter is still answered only after its record is durable and `on_commit` has seen it.
+const COMMIT_PIPELINE_DEPTH: usize = 2;
+
+struct Committer {
+    shared: Arc<Shared>,
     on_commit: OnCommit,
 }
 
+impl Committer {
+    fn run(mut self, jobs: mpsc::Receiver<CommitJob>) {
+        for job in jobs {
+            if let Some(reason) = self.shared.failed_reason() {
+                for (tx, _) in job.txs {
+                    let _ = tx.send(Err(LogError::Failed {
+                        reason: reason.clone(),
+                    }));
+                }
+                continue;
+            }
+            // The group is durable: publish it for readers first, so that a cursor set from
+            // inside or right after `on_commit` never lies beyond the published end.
+            self.shared.durable.store(job.end, Ordering::SeqCst);
+            self.shared.durable_tx.send_replace(job.end);
+            let on_commit = &mut self.on_commit;
+            let records = job.records;
+            let callback = catch_unwind(AssertUnwindSafe(|| on_commit(records)));
+            if callback.is_err() {
+                let reason = "on_commit panicked".to_string();
+                self.shared.fail(reason.clone());
+                for (tx, _) in job.txs {
+                    let _ = tx.send(Err(LogError::Failed {
+                        reason: reason.clone(),
+                    }));
+                }
+                continue;
+            }
+            for (tx, lsn) in job.txs {
+                let _ = tx.send(Ok(lsn));
+            }
+        }
+    }
+}
+
 impl Writer {
-    fn run(mut self) {
+    fn run(mut self, on_commit: OnCommit) {
+        let (jobs_tx, jobs_rx) = mpsc::sync_channel::<CommitJob>(COMMIT_PIPELINE_DEPTH);
+        let committer = Committer {
+            shared: self.shared.clone(),
+            on_commit,
+        };
+        let committer = match thread::Builder::new()
+            .name("ferry-log-commit".into())
+            .spawn(move || committer.run(jobs_rx))
+        {
+            Ok(h) => h,
+            Err(e) => {
+                self.shared
+                    .fail(format!("cannot start the commit thread: {e}"));
+                return;
+            }
+        };
         loop {
             let batch = {
                 let mut q = lock(&self.shared.queue);
@@ -599,6 +669,9 @@ impl Writer {
                         break std::mem::take(&mut q.pending);
                     }
                     if q.closed {
+                        drop(q);
+                        drop(jobs_tx);
+                        let _ = committer.join();
                         return;
                     }
                     q = self
@@ -608,11 +681,15 @@ impl Writer {
                         .unwrap_or_else(|e| e.into_inner());
                 }
             };
-            self.commit(batch);
+            if let Some(job) = self.commit(batch) {
+                if jobs_tx.send(job).is_err() {
+                    self.shared.fail("the commit thread stopped".into());
+                }
+            }
         }
     }
 
-    fn commit(&mut self, batch: Vec<Pending>) {
+    fn commit(&mut self, batch: Vec<Pending>) -> Option<CommitJob> {
         let mut payloads = Vec::with_capacity(batch.len());
         let mut attachments = Vec::with_capacity(batch.len());
         let mut txs = Vec::with_capacity(batch.len());
@@ -627,7 +704,7 @@ impl Writer {
                     reason: reason.clone(),
                 }));
             }
-            return;
+            return None;
         }
         let lsns = match self.write_group(&payloads) {
             Ok(l) => l,
@@ -636,7 +713,7 @@ impl Writer {
                 for tx in txs {
                     let _ = tx.send(Err(e.clone()));
                 }
-                return;
+                return None;
             }
         };
         let bytes: u64 = payloads
@@ -657,24 +734,12 @@ impl Writer {
                 attachment,
             })
             .collect();
-        let on_commit = &mut self.on_commit;
-        let callback = catch_unwind(AssertUnwindSafe(|| on_commit(records)));
-        // The group is durable either way; publish it for readers.
-        self.shared.durable.store(self.end, Ordering::SeqCst);
-        self.shared.durable_tx.send_replace(self.end);
-        if callback.is_err() {
-            let reason = "on_commit panicked".to_string();
-            self.shared.fail(reason.clone());
-            for tx in txs {
-                let _ = tx.send(Err(LogError::Failed {
-                    reason: reason.clone(),
-                }));
-            }
-            return;
-        }
-        for (tx, (lsn, _)) in txs.into_iter().zip(lsns) {
-            let _ = tx.send(Ok(lsn));
-        }
+        let txs = txs.into_iter().zip(lsns.iter().map(|(l, _)| *l)).collect();
+        Some(CommitJob {
+            records,
+            txs,
+            end: self.end,
+        })
     }
 
     /// Writes and syncs a group; returns `(lsn, next_lsn)` per record.
@@ -908,11 +973,10 @@ impl Log {
             base,
             end,
             buf: Vec::new(),
-            on_commit,
         };
         let jh = thread::Builder::new()
             .name("ferry-log-writer".into())
-            .spawn(move || writer.run())
+            .spawn(move || writer.run(on_commit))
             .map_err(|e| io_err(&shared.dir, e))?;
         *lock(&shared.writer) = Some(jh);
         Ok((
@@ -970,7 +1034,7 @@ impl Log {
         self.append(payload, attachment).wait()
     }
 
-    /// LSN following the last durable (fsynced and `on_commit`ted) record.
+    /// LSN following the last durable (fsynced) record; `on_commit` may still be running for the newest group.
     pub fn durable_end(&self) -> Lsn {
         self.shared().durable.load(Ordering::SeqCst)
     }

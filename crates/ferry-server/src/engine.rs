@@ -136,7 +136,15 @@ impl BucketEngine {
 
     /// Type-checks `points`, appends the accepted ones to the log as one record and waits for
     /// the fsync. Points with a field type conflict are refused and reported, the rest written.
-    pub async fn write(&self, points: Vec<Point>) -> Result<WriteOutcome, EngineError> {
+    ///
+    /// `raw`, when given, must be line protocol that parses (with ns precision and any default
+    /// time) to exactly `points`: it is then logged as it is, saving the re-serialization. It is
+    /// ignored when some points are refused.
+    pub async fn write(
+        &self,
+        points: Vec<Point>,
+        raw: Option<Vec<u8>>,
+    ) -> Result<WriteOutcome, EngineError> {
         let conflicts = self.store.check_types(&points);
         let accepted: Vec<Point> = if conflicts.is_empty() {
             points
@@ -158,10 +166,16 @@ impl BucketEngine {
         };
         let written = accepted.len();
         if written > 0 {
-            let mut payload = Vec::with_capacity(written * 128);
-            for p in &accepted {
-                ferry_lp::write_point(&mut payload, p);
-            }
+            let payload = match raw {
+                Some(raw) if conflicts.is_empty() => raw,
+                _ => {
+                    let mut payload = Vec::with_capacity(written * 128);
+                    for p in &accepted {
+                        ferry_lp::write_point(&mut payload, p);
+                    }
+                    payload
+                }
+            };
             self.log.append(payload, Box::new(accepted)).await?;
         }
         Ok(WriteOutcome { written, conflicts })

@@ -141,9 +141,10 @@ fn print_first_start(data_dir: &std::path::Path, addr: SocketAddr, r: &ferry_cat
     );
 }
 
-/// Persists buffers when due and applies bucket retention, once a second.
+/// Persists buffers when due (checked every 200 ms, so a full buffer is written out promptly)
+/// and applies bucket retention once a minute.
 async fn background_loop(node: Arc<Node>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut retention_due = tokio::time::Instant::now();
     loop {
         tick.tick().await;

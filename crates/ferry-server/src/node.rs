@@ -218,10 +218,12 @@ impl Node {
         api: WriteApi,
     ) -> Result<(), ApiError> {
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-        let batch =
-            tokio::task::spawn_blocking(move || ferry_lp::parse_lines(&body, precision, now))
-                .await
-                .map_err(|e| ApiError::Internal(format!("parser task failed: {e}")))?;
+        let (batch, body) = tokio::task::spawn_blocking(move || {
+            let batch = ferry_lp::parse_lines(&body, precision, now);
+            (batch, body)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("parser task failed: {e}")))?;
         let parse_errors = describe_parse_errors(&batch.errors);
         if api == WriteApi::V2 && !batch.errors.is_empty() {
             return Err(ApiError::BadRequest(format!(
@@ -229,8 +231,17 @@ impl Node {
                 if batch.errors.len() == 1 { "" } else { "s" }
             )));
         }
+        // The client's bytes can be logged as they are when every line parsed and carries its
+        // own ns timestamp (a point at exactly `now` may have had none: re-serialize then).
+        let raw = (precision == Precision::Nanoseconds
+            && batch.errors.is_empty()
+            && batch.points.iter().all(|p| p.time != now))
+        .then_some(body);
         let engine = self.engine(&bucket.id).await?;
-        let outcome = engine.write(batch.points).await.map_err(engine_error)?;
+        let outcome = engine
+            .write(batch.points, raw)
+            .await
+            .map_err(engine_error)?;
         let mut problems = Vec::new();
         if !parse_errors.is_empty() {
             problems.push(parse_errors);

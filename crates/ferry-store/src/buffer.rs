@@ -193,6 +193,22 @@ fn key_bytes(k: &[(String, String)]) -> usize {
 }
 
 impl Buffer {
+    /// Earliest and latest buffered time of a measurement, and how many values it holds.
+    pub fn time_range(&self, measurement: &str) -> Option<(i64, i64, u64)> {
+        let mb = self.meas.get(measurement)?;
+        let (mut lo, mut hi, mut n) = (i64::MAX, i64::MIN, 0u64);
+        for sb in mb.series.values() {
+            for c in &sb.cols {
+                for e in &c.entries {
+                    lo = lo.min(e.0);
+                    hi = hi.max(e.0);
+                }
+                n += c.entries.len() as u64;
+            }
+        }
+        (n > 0).then_some((lo, hi, n))
+    }
+
     /// True when nothing is buffered.
     pub fn is_empty(&self) -> bool {
         self.meas.is_empty()

@@ -41,19 +41,24 @@ pub struct StoreOptions {
     /// Width of a time partition in nanoseconds (default one day). Fixed when the bucket is
     /// created: reopening with another value keeps the stored one.
     pub partition_duration_ns: i64,
-    /// Buffer size above which the caller should persist (default 64 MiB); see
+    /// Buffer size above which the caller should persist (default 16 MiB); see
     /// [`BucketStore::needs_persist`]. The store never persists on its own.
     pub buffer_limit_bytes: usize,
     /// [`BucketStore::compact`] merges partitions holding more files than this (default 8).
     pub max_files_per_partition: usize,
+    /// Compaction reads the files it merges into memory, so it merges at most this many rows
+    /// at once (default 500,000): memory stays bounded however large a partition grows. Files
+    /// already this large are left as they are.
+    pub compaction_max_rows: u64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             partition_duration_ns: DAY_NS,
-            buffer_limit_bytes: 64 << 20,
+            buffer_limit_bytes: 16 << 20,
             max_files_per_partition: 8,
+            compaction_max_rows: 500_000,
         }
     }
 }
@@ -126,6 +131,42 @@ struct State {
 #[derive(Debug)]
 struct Maint {
     next_seq: u64,
+}
+
+/// The files of one partition (ascending sequence) worth merging: the longest run of the
+/// newest files whose rows add up to at most `max_rows`, when it holds more than
+/// `max_files` files. Only a newest run may be merged: the merged file gets a new, highest
+/// sequence number, which keeps "later file wins" true.
+fn compaction_run<'a>(
+    group: &[&'a Arc<DataFile>],
+    max_files: usize,
+    max_rows: u64,
+) -> Vec<&'a Arc<DataFile>> {
+    let mut rows = 0u64;
+    let mut run = Vec::new();
+    for f in group.iter().rev() {
+        if rows + f.meta.rows > max_rows {
+            break;
+        }
+        rows += f.meta.rows;
+        run.push(*f);
+    }
+    if run.len() <= max_files {
+        return Vec::new();
+    }
+    run.reverse();
+    run
+}
+
+/// What [`BucketStore::time_range`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Earliest stored time (ns).
+    pub min_time: i64,
+    /// Latest stored time (ns).
+    pub max_time: i64,
+    /// At least the number of rows in the range (file rows plus buffered values).
+    pub rows_upper_bound: u64,
 }
 
 /// The store of one bucket. `Send + Sync`; all methods take `&self`.
@@ -561,7 +602,12 @@ impl BucketStore {
             }
         };
         for ((m, ps), group) in groups {
-            if group.len() <= self.opts.max_files_per_partition.max(1) {
+            let group = compaction_run(
+                &group,
+                self.opts.max_files_per_partition.max(1),
+                self.opts.compaction_max_rows,
+            );
+            if group.is_empty() {
                 continue;
             }
             let fields: Vec<String> = rd(&self.schema)
@@ -646,6 +692,37 @@ impl BucketStore {
             f.obsolete.store(true, Ordering::Release);
         }
         Ok(removed.len())
+    }
+
+    /// The earliest and latest time stored for a measurement (files and buffer) and an upper
+    /// bound of its rows (file rows plus buffered values, duplicates counted), so callers can
+    /// read it in windows of bounded size. `None` when nothing is stored.
+    pub fn time_range(&self, measurement: &str) -> Option<TimeRange> {
+        let st = rd(&self.state);
+        let mut acc: Option<(i64, i64, u64)> = None;
+        let mut add = |lo: i64, hi: i64, n: u64| {
+            acc = Some(match acc {
+                None => (lo, hi, n),
+                Some((a, b, c)) => (a.min(lo), b.max(hi), c + n),
+            });
+        };
+        for f in st
+            .files
+            .iter()
+            .filter(|f| f.meta.measurement == measurement)
+        {
+            add(f.meta.min_time, f.meta.max_time, f.meta.rows);
+        }
+        for buf in std::iter::once(&st.active).chain(st.frozen.as_deref()) {
+            if let Some((lo, hi, n)) = buf.time_range(measurement) {
+                add(lo, hi, n);
+            }
+        }
+        acc.map(|(min_time, max_time, rows_upper_bound)| TimeRange {
+            min_time,
+            max_time,
+            rows_upper_bound,
+        })
     }
 
     /// Names of all known measurements, sorted.

@@ -639,3 +639,74 @@ fn out_of_order_and_sparse_fields() {
     assert_eq!(field(&res[0], "a"), &[Some(i(9)), None, Some(i(4))]);
     assert_eq!(field(&res[0], "b"), &[Some(i(7)), Some(i(2)), Some(i(5))]);
 }
+
+#[test]
+fn time_range_covers_files_and_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    assert_eq!(s.time_range("cpu"), None);
+    s.apply(
+        1,
+        &[pt("cpu", &[("host", "a")], &[("usage", f(1.0))], 5 * DAY)],
+    );
+    s.persist().unwrap();
+    s.apply(
+        2,
+        &[
+            pt("cpu", &[("host", "b")], &[("usage", f(2.0))], -DAY),
+            pt("mem", &[("host", "b")], &[("free", f(2.0))], 9 * DAY),
+        ],
+    );
+    let r = s.time_range("cpu").unwrap();
+    assert_eq!((r.min_time, r.max_time), (-DAY, 5 * DAY));
+    assert!(r.rows_upper_bound >= 2);
+    assert_eq!(s.time_range("mem").unwrap().max_time, 9 * DAY);
+    assert_eq!(s.time_range("disk"), None);
+}
+
+#[test]
+fn compaction_merges_only_a_newest_run_within_the_row_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        max_files_per_partition: 2,
+        compaction_max_rows: 25,
+        ..StoreOptions::default()
+    };
+    let store = BucketStore::open(dir.path(), opts).unwrap();
+    // file 1: 20 rows (too big to join a run with others under the cap of 25)
+    let big: Vec<Point> = (0..20)
+        .map(|j| pt("cpu", &[("host", "a")], &[("v", FieldValue::Integer(j))], j))
+        .collect();
+    store.apply(1, &big);
+    store.persist().unwrap();
+    // files 2..=4: 5 rows each, overwriting some of file 1's points
+    for i in 0..3i64 {
+        let pts: Vec<Point> = (0..5)
+            .map(|j| {
+                pt(
+                    "cpu",
+                    &[("host", "a")],
+                    &[("v", FieldValue::Integer(100 + i))],
+                    j,
+                )
+            })
+            .collect();
+        store.apply(2 + i as u64, &pts);
+        store.persist().unwrap();
+    }
+    let before = store.scan(&all("cpu")).unwrap();
+    assert_eq!(store.file_count(), 4);
+    store.compact().unwrap();
+    assert_eq!(
+        store.file_count(),
+        2,
+        "the three small newest files merged, the big one kept"
+    );
+    let after = store.scan(&all("cpu")).unwrap();
+    assert_eq!(after, before);
+    assert_eq!(
+        field(&after[0], "v")[0],
+        Some(FieldValue::Integer(102)),
+        "newest value still wins"
+    );
+}

@@ -71,7 +71,7 @@ pub struct ServeArgs {
     #[arg(long, env = "FERRY_MAX_BODY_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Persist a bucket's in-memory buffer to Parquet past this many bytes.
-    #[arg(long, env = "FERRY_BUFFER_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "FERRY_BUFFER_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub buffer_bytes: usize,
     /// Persist buffers at least this often, in seconds.
     #[arg(long, env = "FERRY_PERSIST_INTERVAL", default_value_t = 60)]

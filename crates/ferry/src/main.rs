@@ -11,6 +11,11 @@ mod profiles;
 
 use clap::Parser;
 
+/// mimalloc: faster than glibc malloc for the parser's many small strings, and it returns
+/// freed memory to the OS instead of holding per-thread arenas (lower peak and steady RSS).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.log_level.as_deref());
