@@ -8,6 +8,7 @@
 mod error;
 mod ids;
 mod model;
+mod replication_model;
 mod store;
 
 pub use error::CatalogError;
@@ -15,5 +16,9 @@ pub use ids::{generate_token, new_id, parse_id};
 pub use model::{
     Action, Authorization, Bucket, BucketUpdate, Dbrp, NewAuthorization, Org, Permission,
     ResourceType, SetupResult,
+};
+pub use replication_model::{
+    Remote, RemoteKind, Replication, DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_QUEUE_SIZE_BYTES, MIN_MAX_QUEUE_SIZE_BYTES,
 };
 pub use store::{all_access, Catalog};

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 mod lpout;
 pub mod node;
+pub mod replication;
 pub mod timeparse;
 
 use std::net::SocketAddr;

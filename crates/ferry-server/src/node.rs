@@ -43,6 +43,8 @@ pub struct Node {
     pub catalog: Catalog,
     /// Settings.
     pub config: NodeConfig,
+    /// The replication streams.
+    pub replications: Arc<crate::replication::ReplicationManager>,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
 }
 
@@ -59,6 +61,7 @@ impl Node {
         Ok(Node {
             catalog,
             config,
+            replications: crate::replication::ReplicationManager::new(),
             engines: Default::default(),
         })
     }

@@ -1,0 +1,128 @@
+//! Remotes and replications (Edge Data Replication), InfluxDB 2's fields plus Ferry's.
+
+use serde::{Deserialize, Serialize};
+
+/// Which write API a remote speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteKind {
+    /// InfluxDB 2.x, Cloud, or Ferry: `POST /api/v2/write?org=&bucket=`, `Authorization: Token`.
+    #[default]
+    V2,
+    /// InfluxDB 1.x: `POST /write?db=&rp=` (remote bucket name `db/rp` or `db`), user/password
+    /// (Basic) or token.
+    V1,
+    /// InfluxDB 3: `POST /api/v3/write_lp?db=` with a Bearer token.
+    V3,
+    /// TDengine taosAdapter: `POST /influxdb/v1/write?db=`, Basic auth.
+    Tdengine,
+}
+
+impl RemoteKind {
+    /// `v2`, `v1`, `v3` or `tdengine`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteKind::V2 => "v2",
+            RemoteKind::V1 => "v1",
+            RemoteKind::V3 => "v3",
+            RemoteKind::Tdengine => "tdengine",
+        }
+    }
+
+    /// Parses [`RemoteKind::as_str`]'s names (also `influxdb2`, `influxdb1`, `influxdb3`, `ferry`, `cloud`).
+    pub fn parse(s: &str) -> Option<RemoteKind> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "v2" | "influxdb2" | "cloud" | "ferry" => RemoteKind::V2,
+            "v1" | "influxdb1" => RemoteKind::V1,
+            "v3" | "influxdb3" => RemoteKind::V3,
+            "tdengine" | "taosadapter" => RemoteKind::Tdengine,
+            _ => return None,
+        })
+    }
+}
+
+/// A remote server that replications write to. Its token and password are secrets: stored so
+/// the node can send them, never returned by the API or printed by the CLI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remote {
+    /// 16-hex-digit ID.
+    pub id: String,
+    /// Owning org.
+    pub org_id: String,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Base URL; a path prefix is kept (`https://host/prefix` → `https://host/prefix/api/v2/write`).
+    pub remote_url: String,
+    /// API token for the remote (secret).
+    pub remote_api_token: String,
+    /// Remote org ID (v2); `None` for 1.x remotes.
+    pub remote_org_id: Option<String>,
+    /// Skip TLS certificate verification.
+    pub allow_insecure_tls: bool,
+    /// Which write API the remote speaks.
+    pub kind: RemoteKind,
+    /// 1.x / TDengine username (Basic auth), when not using the token.
+    pub remote_username: Option<String>,
+    /// 1.x / TDengine password (secret).
+    pub remote_password: Option<String>,
+    /// PEM file of an extra CA to trust for this remote.
+    pub ca_cert_file: Option<String>,
+    /// RFC3339 creation time.
+    pub created_at: String,
+    /// RFC3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// A replication: the writes of a local bucket streamed to a remote bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replication {
+    /// 16-hex-digit ID.
+    pub id: String,
+    /// Owning org.
+    pub org_id: String,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// The remote written to.
+    pub remote_id: String,
+    /// The local bucket whose writes are replicated.
+    pub local_bucket_id: String,
+    /// Remote bucket by ID (one of this and `remote_bucket_name` is set).
+    pub remote_bucket_id: Option<String>,
+    /// Remote bucket by name (`db/rp` or `db` for 1.x remotes).
+    pub remote_bucket_name: Option<String>,
+    /// Log bytes the stream may hold back before it records a gap (default 67108860).
+    pub max_queue_size_bytes: i64,
+    /// Drop lines the remote refuses with 400 (into the rejected-lines file) instead of stopping.
+    pub drop_non_retryable_data: bool,
+    /// Oldest unsent data the stream may hold back, in seconds, before it records a gap (0 = no limit).
+    pub max_age_seconds: i64,
+    /// Paused by an operator.
+    pub paused: bool,
+    /// Only these measurements (empty = all).
+    pub measurements: Vec<String>,
+    /// Bytes per second at most (uncompressed line protocol); `None` = unlimited.
+    pub rate_limit_bytes_per_sec: Option<u64>,
+    /// Tags added to every replicated point, e.g. an edge id (`_instance_id=edge-7`).
+    pub add_tags: Vec<(String, String)>,
+    /// When set at creation, data already in the bucket from this time (ns) is sent too.
+    pub backfill_from_ns: Option<i64>,
+    /// Largest batch sent, in bytes of line protocol (default 500,000).
+    pub max_batch_bytes: u64,
+    /// RFC3339 creation time.
+    pub created_at: String,
+    /// RFC3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// InfluxDB's default `maxQueueSizeBytes`.
+pub const DEFAULT_MAX_QUEUE_SIZE_BYTES: i64 = 67_108_860;
+/// InfluxDB's minimum `maxQueueSizeBytes` (smaller answers 400).
+pub const MIN_MAX_QUEUE_SIZE_BYTES: i64 = 33_554_430;
+/// InfluxDB's default `maxAgeSeconds` (one week).
+pub const DEFAULT_MAX_AGE_SECONDS: i64 = 604_800;
+/// Default largest batch (InfluxDB's docs: 500 kB).
+pub const DEFAULT_MAX_BATCH_BYTES: u64 = 500_000;
