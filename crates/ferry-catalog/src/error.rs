@@ -19,6 +19,10 @@ pub enum CatalogError {
         /// the name in use
         name: String,
     },
+    /// The thing is still used by others and was not deleted (HTTP 409), e.g. a remote that
+    /// replications write to. The message names the users.
+    #[error("{0}")]
+    InUse(String),
     /// The request is malformed (HTTP 400).
     #[error("{0}")]
     Invalid(String),

@@ -27,9 +27,26 @@ CREATE TABLE IF NOT EXISTS dbrps (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL, bucket_id TEXT NOT NULL REFERENCES buckets(id),
     database TEXT NOT NULL, retention_policy TEXT NOT NULL, is_default INTEGER NOT NULL,
     UNIQUE (org_id, database, retention_policy));
+CREATE TABLE IF NOT EXISTS remotes (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', remote_url TEXT NOT NULL,
+    remote_api_token TEXT NOT NULL DEFAULT '', remote_org_id TEXT,
+    allow_insecure_tls INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL DEFAULT 'v2',
+    remote_username TEXT, remote_password TEXT, ca_cert_file TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org_id, name));
+CREATE TABLE IF NOT EXISTS replications (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', remote_id TEXT NOT NULL REFERENCES remotes(id),
+    local_bucket_id TEXT NOT NULL REFERENCES buckets(id), remote_bucket_id TEXT,
+    remote_bucket_name TEXT, max_queue_size_bytes INTEGER NOT NULL,
+    drop_non_retryable_data INTEGER NOT NULL DEFAULT 0, max_age_seconds INTEGER NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0, measurements TEXT NOT NULL DEFAULT '[]',
+    rate_limit_bytes_per_sec INTEGER, add_tags TEXT NOT NULL DEFAULT '[]',
+    backfill_from_ns INTEGER, max_batch_bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org_id, name));
 ";
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -38,7 +55,7 @@ fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unique_violation(e: &rusqlite::Error) -> bool {
+pub(crate) fn unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
@@ -69,7 +86,7 @@ impl Catalog {
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -195,8 +212,9 @@ impl Catalog {
             })
     }
 
-    /// Deletes an org and everything in it (buckets, tokens, mappings). Returns the deleted
-    /// buckets' IDs so the caller can remove their data.
+    /// Deletes an org and everything in it (buckets, tokens, mappings, remotes, replications).
+    /// Returns the deleted buckets' IDs so the caller can remove their data (list the org's
+    /// replications first to stop their streams).
     pub fn delete_org(&self, id: &str) -> Result<Vec<String>, CatalogError> {
         self.org_by_id(id)?;
         let buckets: Vec<String> = self
@@ -207,6 +225,8 @@ impl Catalog {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM dbrps WHERE org_id = ?1", [id])?;
+        tx.execute("DELETE FROM replications WHERE org_id = ?1", [id])?;
+        tx.execute("DELETE FROM remotes WHERE org_id = ?1", [id])?;
         tx.execute("DELETE FROM buckets WHERE org_id = ?1", [id])?;
         tx.execute("DELETE FROM authorizations WHERE org_id = ?1", [id])?;
         tx.execute("DELETE FROM orgs WHERE id = ?1", [id])?;
@@ -342,15 +362,30 @@ impl Catalog {
         Ok(b)
     }
 
-    /// Deletes a bucket and its DBRP mappings.
+    /// Deletes a bucket, its DBRP mappings and its replications (as InfluxDB does).
     pub fn delete_bucket(&self, id: &str) -> Result<Bucket, CatalogError> {
+        Ok(self.delete_bucket_and_replications(id)?.0)
+    }
+
+    /// Deletes a bucket, its DBRP mappings and its replications in one transaction; returns
+    /// the bucket and the deleted replications' IDs, whose streams the caller must stop.
+    pub fn delete_bucket_and_replications(
+        &self,
+        id: &str,
+    ) -> Result<(Bucket, Vec<String>), CatalogError> {
         let b = self.bucket_by_id(id)?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let reps: Vec<String> = {
+            let mut st = tx.prepare("SELECT id FROM replications WHERE local_bucket_id = ?1")?;
+            let rows = st.query_map([id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.execute("DELETE FROM replications WHERE local_bucket_id = ?1", [id])?;
         tx.execute("DELETE FROM dbrps WHERE bucket_id = ?1", [id])?;
         tx.execute("DELETE FROM buckets WHERE id = ?1", [id])?;
         tx.commit()?;
-        Ok(b)
+        Ok((b, reps))
     }
 
     // ---- authorizations ----

@@ -45,7 +45,14 @@ pub struct BucketEngine {
     store: Arc<BucketStore>,
     last_persist: std::sync::Mutex<Instant>,
     buffer_limit: usize,
+    clock: Arc<crate::clock::AppendClock>,
 }
+
+/// The first line of a log record that came from a replication stream: `# ferry-origin:` and
+/// the comma-separated node IDs it passed through. Line protocol parsers skip `#` lines, so
+/// the record stays plain line protocol; streams use it to avoid sending data back to a node
+/// it came from (loop prevention).
+pub const ORIGIN_PREFIX: &[u8] = b"# ferry-origin:";
 
 impl BucketEngine {
     /// Opens the bucket's directory (creating it), recovers the log (cutting a torn tail) and
@@ -65,7 +72,12 @@ impl BucketEngine {
         let buffer_limit = store_opts.buffer_limit_bytes;
         let store = Arc::new(BucketStore::open(&dir.join("store"), store_opts)?);
         let apply_store = store.clone();
+        let clock = Arc::new(crate::clock::AppendClock::default());
+        let commit_clock = clock.clone();
         let on_commit = Box::new(move |records: Vec<CommittedRecord>| {
+            if let Some(first) = records.first() {
+                commit_clock.mark(first.lsn);
+            }
             for rec in records {
                 if let Ok(points) = rec.attachment.downcast::<Vec<Point>>() {
                     apply_store.apply(rec.next_lsn, &points);
@@ -90,6 +102,7 @@ impl BucketEngine {
             store,
             last_persist: std::sync::Mutex::new(Instant::now()),
             buffer_limit,
+            clock,
         };
         engine.replay()?;
         Ok(engine)
@@ -129,6 +142,11 @@ impl BucketEngine {
         &self.log
     }
 
+    /// When the bucket's log records were written (for replication lag).
+    pub fn clock(&self) -> &crate::clock::AppendClock {
+        &self.clock
+    }
+
     /// The bucket's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -140,10 +158,14 @@ impl BucketEngine {
     /// `raw`, when given, must be line protocol that parses (with ns precision and any default
     /// time) to exactly `points`: it is then logged as it is, saving the re-serialization. It is
     /// ignored when some points are refused.
+    ///
+    /// `origin`, when the write came from another node's replication stream, is the list of
+    /// node IDs it passed through; it is kept in the record (see [`ORIGIN_PREFIX`]).
     pub async fn write(
         &self,
         points: Vec<Point>,
         raw: Option<Vec<u8>>,
+        origin: Option<&str>,
     ) -> Result<WriteOutcome, EngineError> {
         let conflicts = self.store.check_types(&points);
         let accepted: Vec<Point> = if conflicts.is_empty() {
@@ -166,16 +188,26 @@ impl BucketEngine {
         };
         let written = accepted.len();
         if written > 0 {
-            let payload = match raw {
-                Some(raw) if conflicts.is_empty() => raw,
+            let mut payload = match origin {
+                Some(ids) => {
+                    let mut p = Vec::with_capacity(written * 128 + 64);
+                    p.extend_from_slice(ORIGIN_PREFIX);
+                    p.extend(ids.bytes().filter(|b| !b.is_ascii_control()));
+                    p.push(b'\n');
+                    p
+                }
+                None => Vec::new(),
+            };
+            match raw {
+                Some(raw) if conflicts.is_empty() && payload.is_empty() => payload = raw,
+                Some(raw) if conflicts.is_empty() => payload.extend_from_slice(&raw),
                 _ => {
-                    let mut payload = Vec::with_capacity(written * 128);
+                    payload.reserve(written * 128);
                     for p in &accepted {
                         ferry_lp::write_point(&mut payload, p);
                     }
-                    payload
                 }
-            };
+            }
             self.log.append(payload, Box::new(accepted)).await?;
         }
         Ok(WriteOutcome { written, conflicts })

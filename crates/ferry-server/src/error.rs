@@ -27,6 +27,10 @@ pub enum ApiError {
     /// The name is taken (422 with code `conflict`, as InfluxDB 2 answers for buckets and orgs).
     #[error("{0}")]
     Conflict(String),
+    /// The thing is still in use and was not changed, e.g. a remote that replications write to
+    /// (409 with code `conflict`; InfluxDB answers 500 there).
+    #[error("{0}")]
+    InUse(String),
     /// The body is larger than the configured limit (413).
     #[error("{0}")]
     TooLarge(String),
@@ -47,6 +51,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InUse(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -59,7 +64,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not found",
-            ApiError::Conflict(_) => "conflict",
+            ApiError::Conflict(_) | ApiError::InUse(_) => "conflict",
             ApiError::Unprocessable(_) => "unprocessable entity",
             ApiError::TooLarge(_) => "request too large",
             ApiError::Internal(_) => "internal error",
@@ -81,6 +86,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound { .. } => ApiError::NotFound(e.to_string()),
             CatalogError::Conflict { .. } => ApiError::Conflict(e.to_string()),
             CatalogError::Invalid(m) => ApiError::BadRequest(m),
+            CatalogError::InUse(m) => ApiError::InUse(m),
             CatalogError::Sqlite(_) => ApiError::Internal(e.to_string()),
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod http;
@@ -12,6 +13,7 @@ mod lpout;
 pub mod node;
 pub mod replication;
 pub mod timeparse;
+pub mod windows;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +83,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         }
     }
     node.open_all().await?;
+    node.replications.start_all(&node).await;
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| ServeError::Listen {
@@ -108,6 +111,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Listen { addr, source })?;
     background.abort();
+    node.replications.shutdown().await;
     tracing::info!("shutting down: persisting buffers");
     for engine in node.engines().await {
         let e = engine.clone();

@@ -43,6 +43,9 @@ pub struct Node {
     pub catalog: Catalog,
     /// Settings.
     pub config: NodeConfig,
+    /// This node's ID (16 hex digits, made on first start, kept in `<data-dir>/node-id`); sent
+    /// as `X-Ferry-Node-Id` and used for replication loop prevention.
+    pub node_id: String,
     /// The replication streams.
     pub replications: Arc<crate::replication::ReplicationManager>,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
@@ -58,8 +61,10 @@ impl Node {
             ))
         })?;
         let catalog = Catalog::open(&config.data_dir.join("catalog.sqlite"))?;
+        let node_id = load_node_id(&config.data_dir)?;
         Ok(Node {
             catalog,
+            node_id,
             config,
             replications: crate::replication::ReplicationManager::new(),
             engines: Default::default(),
@@ -219,6 +224,7 @@ impl Node {
         body: Vec<u8>,
         precision: Precision,
         api: WriteApi,
+        origin: Option<&str>,
     ) -> Result<(), ApiError> {
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let (batch, body) = tokio::task::spawn_blocking(move || {
@@ -242,7 +248,7 @@ impl Node {
         .then_some(body);
         let engine = self.engine(&bucket.id).await?;
         let outcome = engine
-            .write(batch.points, raw)
+            .write(batch.points, raw, origin)
             .await
             .map_err(engine_error)?;
         let mut problems = Vec::new();
@@ -275,4 +281,26 @@ fn describe_parse_errors(errors: &[ferry_lp::LineError]) -> String {
 /// Maps a bucket engine failure to an API error: nothing was acknowledged.
 pub fn engine_error(e: EngineError) -> ApiError {
     ApiError::Internal(format!("write not acknowledged: {e}"))
+}
+
+/// Reads `<data-dir>/node-id`, creating it with a new ID on first start.
+fn load_node_id(data_dir: &std::path::Path) -> Result<String, ApiError> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if ferry_catalog::parse_id(s.trim()).is_some() => Ok(s.trim().to_string()),
+        Ok(_) => Err(ApiError::Internal(format!(
+            "{} is not a node ID; delete it to make a new one",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = ferry_catalog::new_id();
+            std::fs::write(&path, format!("{id}\n"))
+                .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", path.display())))?;
+            Ok(id)
+        }
+        Err(e) => Err(ApiError::Internal(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
 }

@@ -41,6 +41,12 @@ pub enum Command {
     Config(ConfigCmd),
     /// Print a bucket's points as line protocol.
     Export(ExportArgs),
+    /// Remote servers that replications write to (InfluxDB 2/1/3, Cloud, Ferry, TDengine).
+    #[command(subcommand)]
+    Remote(RemoteCmd),
+    /// Edge Data Replication: stream a local bucket's writes to a remote bucket.
+    #[command(subcommand)]
+    Replication(ReplicationCmd),
 }
 
 /// `ferry serve`.
@@ -416,4 +422,315 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `ferry remote ...` (the influx CLI's flags, plus `--kind` and Basic-auth credentials).
+#[derive(Debug, Subcommand)]
+pub enum RemoteCmd {
+    /// Create a remote connection.
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Remote name.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Description.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+        /// Base URL of the remote, e.g. https://cloud2.influxdata.com (a path prefix is kept).
+        #[arg(long = "remote-url")]
+        remote_url: String,
+        /// API token for the remote (stored on the node, never shown again).
+        #[arg(
+            long = "remote-api-token",
+            default_value = "",
+            hide_default_value = true
+        )]
+        remote_api_token: String,
+        /// Org ID on the remote (v2 remotes; 1.x remotes have none).
+        #[arg(long = "remote-org-id")]
+        remote_org_id: Option<String>,
+        /// Skip TLS certificate verification for this remote.
+        #[arg(long = "allow-insecure-tls")]
+        allow_insecure_tls: bool,
+        /// Write API the remote speaks: v2 (InfluxDB 2, Cloud, Ferry), v1, v3, tdengine.
+        #[arg(long, default_value = "v2")]
+        kind: String,
+        /// Username for Basic auth (v1, tdengine).
+        #[arg(long = "remote-username")]
+        remote_username: Option<String>,
+        /// Password for Basic auth (stored on the node, never shown again).
+        #[arg(long = "remote-password")]
+        remote_password: Option<String>,
+        /// PEM file of an extra CA certificate to trust for this remote (path on the node).
+        #[arg(long = "ca-cert-file")]
+        ca_cert_file: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a remote connection.
+    Update {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Remote ID.
+        #[arg(long, short = 'i')]
+        id: String,
+        /// New name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// New description.
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        /// New base URL.
+        #[arg(long = "remote-url")]
+        remote_url: Option<String>,
+        /// New API token.
+        #[arg(long = "remote-api-token")]
+        remote_api_token: Option<String>,
+        /// New remote org ID ("" clears it).
+        #[arg(long = "remote-org-id")]
+        remote_org_id: Option<String>,
+        /// Skip TLS certificate verification (`--allow-insecure-tls=false` turns it off).
+        #[arg(long = "allow-insecure-tls", num_args = 0..=1, default_missing_value = "true")]
+        allow_insecure_tls: Option<bool>,
+        /// New kind: v2, v1, v3, tdengine.
+        #[arg(long)]
+        kind: Option<String>,
+        /// New Basic-auth username ("" clears it).
+        #[arg(long = "remote-username")]
+        remote_username: Option<String>,
+        /// New Basic-auth password ("" clears it).
+        #[arg(long = "remote-password")]
+        remote_password: Option<String>,
+        /// New CA certificate file ("" clears it).
+        #[arg(long = "ca-cert-file")]
+        ca_cert_file: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a remote connection.
+    Delete {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Remote ID.
+        #[arg(long, short = 'i')]
+        id: String,
+        /// Delete the replications that use it first.
+        #[arg(long = "delete-replications")]
+        delete_replications: bool,
+    },
+    /// List remote connections.
+    #[command(alias = "ls", alias = "find")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only the remote with this name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// Only remotes with this URL.
+        #[arg(long = "remote-url")]
+        remote_url: Option<String>,
+        /// Print JSON (every field; tokens are never returned).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Settings of `ferry replication create` and `update` beyond InfluxDB's.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReplicationExtras {
+    /// Replicate only this measurement (repeatable; default all).
+    #[arg(long = "measurement")]
+    pub measurement: Vec<String>,
+    /// Bandwidth limit, e.g. 5MB/s, 500kB/s, 30MB/min (uncompressed line protocol).
+    #[arg(long = "rate-limit")]
+    pub rate_limit: Option<String>,
+    /// Tag added to every replicated point, key=value (repeatable), e.g. _instance_id=edge-7.
+    #[arg(long = "add-tag")]
+    pub add_tag: Vec<String>,
+    /// Largest batch sent, in bytes of line protocol (default 500000).
+    #[arg(long = "max-batch-bytes")]
+    pub max_batch_bytes: Option<u64>,
+}
+
+/// `ferry replication ...` (the influx CLI's flags, plus Ferry's).
+#[derive(Debug, Subcommand)]
+pub enum ReplicationCmd {
+    /// Create a replication.
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication name.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Description.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+        /// Remote to write to.
+        #[arg(long = "remote-id")]
+        remote_id: String,
+        /// Local bucket to replicate, by ID.
+        #[arg(
+            long = "local-bucket-id",
+            required_unless_present = "local_bucket",
+            conflicts_with = "local_bucket"
+        )]
+        local_bucket_id: Option<String>,
+        /// Local bucket to replicate, by name.
+        #[arg(long = "local-bucket")]
+        local_bucket: Option<String>,
+        /// Remote bucket, by ID.
+        #[arg(
+            long = "remote-bucket-id",
+            required_unless_present = "remote_bucket",
+            conflicts_with = "remote_bucket"
+        )]
+        remote_bucket_id: Option<String>,
+        /// Remote bucket, by name (`db/rp` or `db` for 1.x remotes).
+        #[arg(long = "remote-bucket", alias = "remote-bucket-name")]
+        remote_bucket: Option<String>,
+        /// Bytes the stream may hold back before it records a gap (at least 33554430).
+        #[arg(long = "max-queue-bytes", default_value_t = 67_108_860)]
+        max_queue_bytes: i64,
+        /// Drop lines the remote refuses as bad (400) instead of stopping on them.
+        #[arg(
+            long = "drop-non-retryable-data",
+            conflicts_with = "no_drop_non_retryable_data"
+        )]
+        drop_non_retryable_data: bool,
+        /// Do not drop lines the remote refuses (the default).
+        #[arg(long = "no-drop-non-retryable-data")]
+        no_drop_non_retryable_data: bool,
+        /// Oldest unsent data held back: seconds or a duration like 7d (0 = no limit; else 60s to 60d).
+        #[arg(long = "max-age", default_value = "604800")]
+        max_age: String,
+        /// Also send the data already in the bucket from this time (RFC3339).
+        #[arg(long = "backfill-from")]
+        backfill_from: Option<String>,
+        /// Ferry's extra settings.
+        #[command(flatten)]
+        extras: ReplicationExtras,
+        /// Check first that the remote accepts writes (an empty write).
+        #[arg(long)]
+        validate: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a replication.
+    Update {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+        /// New name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// New description.
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        /// New remote.
+        #[arg(long = "remote-id")]
+        remote_id: Option<String>,
+        /// New remote bucket, by ID.
+        #[arg(long = "remote-bucket-id", conflicts_with = "remote_bucket")]
+        remote_bucket_id: Option<String>,
+        /// New remote bucket, by name.
+        #[arg(long = "remote-bucket", alias = "remote-bucket-name")]
+        remote_bucket: Option<String>,
+        /// New queue bound in bytes.
+        #[arg(long = "max-queue-bytes")]
+        max_queue_bytes: Option<i64>,
+        /// Drop lines the remote refuses as bad.
+        #[arg(
+            long = "drop-non-retryable-data",
+            conflicts_with = "no_drop_non_retryable_data"
+        )]
+        drop_non_retryable_data: bool,
+        /// Stop dropping lines the remote refuses.
+        #[arg(long = "no-drop-non-retryable-data")]
+        no_drop_non_retryable_data: bool,
+        /// New age bound: seconds or a duration (0 = no limit).
+        #[arg(long = "max-age")]
+        max_age: Option<String>,
+        /// Ferry's extra settings (`--measurement` replaces the list, `--rate-limit none` removes the limit, `--add-tag` replaces the tags).
+        #[command(flatten)]
+        extras: ReplicationExtras,
+        /// Replicate every measurement again.
+        #[arg(long = "all-measurements", conflicts_with = "measurement")]
+        all_measurements: bool,
+        /// Remove the added tags.
+        #[arg(long = "no-add-tags", conflicts_with = "add_tag")]
+        no_add_tags: bool,
+        /// Check first that the remote accepts writes.
+        #[arg(long)]
+        validate: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a replication (its unsent data is no longer kept for it).
+    Delete {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+    /// List replications with their status.
+    #[command(alias = "ls", alias = "find")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only the replication with this name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// Only replications to this remote.
+        #[arg(long = "remote-id")]
+        remote_id: Option<String>,
+        /// Only replications of this local bucket.
+        #[arg(long = "local-bucket-id")]
+        local_bucket_id: Option<String>,
+        /// Print JSON (every field).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a replication: nothing is sent; the node keeps its data (up to the queue bounds).
+    Pause {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+    /// Resume a paused (or stopped on an error) replication.
+    Resume {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+    /// Check that the remote accepts the replication's writes (an empty write).
+    Validate {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
 }

@@ -106,7 +106,7 @@ pub async fn update(
     Ok(Json(shape::bucket(&node.catalog.update_bucket(&id, upd)?)))
 }
 
-/// `DELETE /api/v2/buckets/{id}` → 204; its data goes too.
+/// `DELETE /api/v2/buckets/{id}` → 204; its data and its replications go too.
 pub async fn delete(
     State(node): State<AppState>,
     Path(id): Path<String>,
@@ -115,7 +115,10 @@ pub async fn delete(
     let auth = super::authenticate(&node, &headers)?;
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
-    node.catalog.delete_bucket(&id)?;
+    let (_, replications) = node.catalog.delete_bucket_and_replications(&id)?;
+    for rep in replications {
+        node.replications.stop(&rep).await;
+    }
     node.drop_bucket_data(&id).await;
     Ok(StatusCode::NO_CONTENT)
 }

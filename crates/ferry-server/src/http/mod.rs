@@ -6,9 +6,13 @@ mod dbrps;
 mod export;
 mod json;
 mod orgs;
+mod remotes;
+mod replications;
 mod setup;
 mod system;
 mod write;
+
+pub use write::ORIGIN_HEADER;
 
 use std::sync::Arc;
 
@@ -30,6 +34,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/ping", get(system::ping).head(system::ping))
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
+        .route("/metrics", get(system::metrics))
         .route("/write", post(write::write_v1))
         .route("/api/v2/write", post(write::write_v2))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
@@ -61,6 +66,32 @@ pub fn router(node: Arc<Node>) -> Router {
             get(authorizations::get_one)
                 .patch(authorizations::update)
                 .delete(authorizations::delete),
+        )
+        .route("/api/v2/remotes", get(remotes::list).post(remotes::create))
+        .route(
+            "/api/v2/remotes/{id}",
+            get(remotes::get_one)
+                .patch(remotes::update)
+                .delete(remotes::delete),
+        )
+        .route(
+            "/api/v2/replications",
+            get(replications::list).post(replications::create),
+        )
+        .route(
+            "/api/v2/replications/{id}",
+            get(replications::get_one)
+                .patch(replications::update)
+                .delete(replications::delete),
+        )
+        .route(
+            "/api/v2/replications/{id}/validate",
+            post(replications::validate),
+        )
+        .route("/api/v2/replications/{id}/pause", post(replications::pause))
+        .route(
+            "/api/v2/replications/{id}/resume",
+            post(replications::resume),
         )
         .route("/api/ferry/v1/export", get(export::export))
         .fallback(system::not_found)

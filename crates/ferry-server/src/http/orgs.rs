@@ -130,7 +130,12 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     node.require(&auth, Action::Write, "orgs", &id, Some(&id))?;
-    for bucket in node.catalog.delete_org(&id)? {
+    let replications = node.catalog.list_replications(&id, None, None, None)?;
+    let buckets = node.catalog.delete_org(&id)?;
+    for rep in replications {
+        node.replications.stop(&rep.id).await;
+    }
+    for bucket in buckets {
         node.drop_bucket_data(&bucket).await;
     }
     Ok(StatusCode::NO_CONTENT)

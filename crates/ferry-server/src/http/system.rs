@@ -4,7 +4,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 
+use super::AppState;
 use crate::error::ApiError;
+use axum::extract::State;
 
 /// The version Ferry reports in `X-Influxdb-Version`.
 pub const VERSION: &str = concat!("ferry-", env!("CARGO_PKG_VERSION"));
@@ -16,9 +18,25 @@ fn version_headers() -> HeaderMap {
     h
 }
 
-/// `GET|HEAD /ping` → 204 with the version headers, as InfluxDB answers.
-pub async fn ping() -> impl IntoResponse {
-    (StatusCode::NO_CONTENT, version_headers())
+/// `GET|HEAD /ping` → 204 with the version headers, as InfluxDB answers, plus
+/// `X-Ferry-Node-Id` (replication loop prevention).
+pub async fn ping(State(node): State<AppState>) -> impl IntoResponse {
+    let mut h = version_headers();
+    if let Ok(v) = HeaderValue::from_str(&node.node_id) {
+        h.insert(ferry_pipeline::NODE_ID_HEADER, v);
+    }
+    (StatusCode::NO_CONTENT, h)
+}
+
+/// `GET /metrics`: Prometheus text format (replication streams so far).
+pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        node.replications.metrics(),
+    )
 }
 
 /// `GET /health` → 200 `{"name":"ferry","status":"pass",...}` (InfluxDB 2's shape).

@@ -43,7 +43,7 @@ pub async fn write_v2(
     let bucket = node.resolve_bucket(&org, &bucket_name)?;
     node.require(&auth, Action::Write, "buckets", &org.id, Some(&bucket.id))?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
-    node.write_lp(&bucket, body, precision, WriteApi::V2)
+    node.write_lp(&bucket, body, precision, WriteApi::V2, origin(&headers))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -99,7 +99,19 @@ pub async fn write_v1(
         Some(&bucket.id),
     )?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
-    node.write_lp(&bucket, body, precision, WriteApi::V1)
+    node.write_lp(&bucket, body, precision, WriteApi::V1, origin(&headers))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The `X-Ferry-Origin` header a replicating Ferry sends: the node IDs the data passed through.
+fn origin(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(ORIGIN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Header carrying the node IDs a replicated write passed through (loop prevention).
+pub const ORIGIN_HEADER: &str = "X-Ferry-Origin";

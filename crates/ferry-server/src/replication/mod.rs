@@ -1,23 +1,73 @@
 //! Edge Data Replication: one stream per replication, each a cursor over its local bucket's log
 //! (DESIGN.md "One log, many cursors"). There is no second copy of the data: a stream's queue
-//! is the log bytes behind its cursor.
+//! is the log bytes behind its cursor, and nothing is acknowledged to a client that is not in
+//! the log, so a point is either in every stream's future or was never accepted.
 
+mod gaps;
+mod metrics;
 mod status;
+mod stream;
 
 pub use status::{ReplicationStatus, StreamState};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use ferry_catalog::{Remote, Replication};
+use ferry_pipeline::{RemoteWriter, WriteOutcome, WriteTarget};
+use tokio::sync::watch;
+
+use crate::node::Node;
+
+/// What the manager tells a running stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Control {
+    pub paused: bool,
+    pub stop: bool,
+}
+
+/// Counters for `/metrics` (InfluxDB's replication metric names).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub points_queued: u64,
+    pub bytes_queued: u64,
+    pub errors_by_code: BTreeMap<u16, u64>,
+}
+
+struct Running {
+    control: watch::Sender<Control>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Entry {
+    status: Arc<Mutex<ReplicationStatus>>,
+    counters: Arc<Mutex<Counters>>,
+    running: Option<Running>,
+}
 
 /// Owns the running replication streams of a node.
 ///
 /// The HTTP layer tells it about catalog changes (`start_or_update` after create/update,
-/// `stop` after delete, `set_paused`); the manager reads status for list/get answers.
+/// `stop` after delete, `set_paused`); it answers status for list/get and `/metrics`.
 #[derive(Default)]
 pub struct ReplicationManager {
-    statuses: Mutex<HashMap<String, ReplicationStatus>>,
+    node: OnceLock<Weak<Node>>,
+    streams: tokio::sync::Mutex<HashMap<String, Entry>>,
+    statuses: Mutex<HashMap<String, (Arc<Mutex<ReplicationStatus>>, Arc<Mutex<Counters>>)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn writer_for(rep: &Replication, remote: &Remote) -> Result<RemoteWriter, String> {
+    let bucket = rep
+        .remote_bucket_id
+        .clone()
+        .or_else(|| rep.remote_bucket_name.clone())
+        .ok_or("the replication names no remote bucket")?;
+    let target = WriteTarget::from_remote(remote, &bucket).map_err(|e| e.to_string())?;
+    RemoteWriter::new(target).map_err(|e| e.to_string())
 }
 
 impl ReplicationManager {
@@ -26,51 +76,192 @@ impl ReplicationManager {
         Arc::new(ReplicationManager::default())
     }
 
-    /// Starts the stream of `rep` (to `remote`), or restarts it with the new settings.
-    /// Returns once the stream is registered; sending happens in the background.
-    pub async fn start_or_update(&self, rep: &Replication, _remote: &Remote) {
-        let mut st = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
-        st.entry(rep.id.clone()).or_default();
-    }
-
-    /// Stops and forgets the stream of replication `id` (after it was deleted) and removes its
-    /// log cursor, so the log can drop what only it was holding.
-    pub async fn stop(&self, id: &str) {
-        self.statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-    }
-
-    /// Pauses or resumes a stream (the catalog keeps the flag; this applies it now).
-    pub async fn set_paused(&self, id: &str, paused: bool) {
-        if let Some(s) = self
-            .statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(id)
-        {
-            s.state = if paused {
-                StreamState::Paused
-            } else {
-                StreamState::Running
+    /// Connects the manager to its node and starts every replication in the catalog.
+    pub async fn start_all(&self, node: &Arc<Node>) {
+        let _ = self.node.set(Arc::downgrade(node));
+        let orgs = node.catalog.list_orgs().unwrap_or_default();
+        for org in orgs {
+            let reps = match node.catalog.list_replications(&org.id, None, None, None) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list replications");
+                    continue;
+                }
             };
+            for rep in reps {
+                match node.catalog.remote_by_id(&rep.remote_id) {
+                    Ok(remote) => self.start_or_update(&rep, &remote).await,
+                    Err(e) => {
+                        tracing::error!(replication = %rep.id, error = %e, "replication's remote is missing")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the stream of `rep` (to `remote`), or restarts it with the new settings; its
+    /// counters and log cursor carry over. Returns once the stream is registered.
+    pub async fn start_or_update(&self, rep: &Replication, remote: &Remote) {
+        let mut streams = self.streams.lock().await;
+        let entry = streams.entry(rep.id.clone()).or_insert_with(|| Entry {
+            status: Default::default(),
+            counters: Default::default(),
+            running: None,
+        });
+        lock(&self.statuses).insert(
+            rep.id.clone(),
+            (entry.status.clone(), entry.counters.clone()),
+        );
+        if let Some(r) = entry.running.take() {
+            r.control.send_replace(Control {
+                paused: true,
+                stop: true,
+            });
+            let _ = r.task.await;
+        }
+        let Some(node) = self.node.get().and_then(Weak::upgrade) else {
+            return; // not started yet: start_all picks it up
+        };
+        let engine = match node.engine(&rep.local_bucket_id).await {
+            Ok(e) => e,
+            Err(e) => {
+                let mut st = lock(&entry.status);
+                st.state = StreamState::NeedsAttention;
+                st.latest_error_message = Some(format!("cannot open the local bucket: {e}"));
+                return;
+            }
+        };
+        let writer = match writer_for(rep, remote) {
+            Ok(w) => w,
+            Err(e) => {
+                let mut st = lock(&entry.status);
+                st.state = StreamState::NeedsAttention;
+                st.latest_error_message = Some(format!("cannot set up the remote writer: {e}"));
+                return;
+            }
+        };
+        let retention_seconds = node
+            .catalog
+            .bucket_by_id(&rep.local_bucket_id)
+            .map(|b| b.retention_seconds)
+            .unwrap_or(0);
+        let (control_tx, control_rx) = watch::channel(Control {
+            paused: rep.paused,
+            stop: false,
+        });
+        let stream = stream::Stream {
+            rep: rep.clone(),
+            engine,
+            writer,
+            status: entry.status.clone(),
+            counters: entry.counters.clone(),
+            control: control_rx,
+            dir: node.config.data_dir.join("replications").join(&rep.id),
+            node_id: node.node_id.clone(),
+            retention_seconds,
+        };
+        let task = tokio::spawn(stream.run());
+        entry.running = Some(Running {
+            control: control_tx,
+            task,
+        });
+    }
+
+    /// Stops and forgets the stream of replication `id` (after it was deleted), removes its
+    /// log cursor so the log can drop what only it held, and deletes its files.
+    pub async fn stop(&self, id: &str) {
+        let entry = self.streams.lock().await.remove(id);
+        lock(&self.statuses).remove(id);
+        let Some(entry) = entry else { return };
+        if let Some(r) = entry.running {
+            r.control.send_replace(Control {
+                paused: true,
+                stop: true,
+            });
+            let _ = r.task.await;
+        }
+        if let Some(node) = self.node.get().and_then(Weak::upgrade) {
+            for engine in node.engines().await {
+                let _ = engine.log().remove_cursor(&stream::cursor_name(id));
+            }
+            let _ =
+                tokio::fs::remove_dir_all(node.config.data_dir.join("replications").join(id)).await;
+        }
+    }
+
+    /// Stops every stream (on shutdown), keeping their cursors and files.
+    pub async fn shutdown(&self) {
+        let mut streams = self.streams.lock().await;
+        for entry in streams.values_mut() {
+            if let Some(r) = entry.running.take() {
+                r.control.send_replace(Control {
+                    paused: true,
+                    stop: true,
+                });
+                let _ = r.task.await;
+            }
+        }
+    }
+
+    /// Pauses or resumes a stream (the catalog keeps the flag; this applies it now). Resuming
+    /// also retries at once a stream that needed attention.
+    pub async fn set_paused(&self, id: &str, paused: bool) {
+        if let Some(Entry {
+            running: Some(r), ..
+        }) = self.streams.lock().await.get(id)
+        {
+            r.control.send_replace(Control {
+                paused,
+                stop: false,
+            });
         }
     }
 
     /// The runtime status of replication `id` (defaults when the stream is not running).
     pub fn status(&self, id: &str) -> ReplicationStatus {
-        self.statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&self.statuses)
             .get(id)
-            .cloned()
+            .map(|(s, _)| lock(s).clone())
             .unwrap_or_default()
     }
 
     /// Checks that `remote` accepts writes to the replication's remote bucket: an empty write,
     /// as InfluxDB validates. `Err` carries the remote's answer, meant for the user.
-    pub async fn validate(&self, _rep: &Replication, _remote: &Remote) -> Result<(), String> {
-        Ok(())
+    pub async fn validate(&self, rep: &Replication, remote: &Remote) -> Result<(), String> {
+        let writer = writer_for(rep, remote)?;
+        match writer.validate().await {
+            WriteOutcome::Success { .. } => Ok(()),
+            other => Err(format!(
+                "remote {} refused a test write: {}",
+                remote.remote_url,
+                describe(&other)
+            )),
+        }
+    }
+
+    /// `/metrics` lines for every stream, in Prometheus text format.
+    pub fn metrics(&self) -> String {
+        let snapshot: Vec<(String, ReplicationStatus, Counters)> = lock(&self.statuses)
+            .iter()
+            .map(|(id, (s, c))| (id.clone(), lock(s).clone(), lock(c).clone()))
+            .collect();
+        metrics::render(&snapshot)
+    }
+}
+
+fn describe(o: &WriteOutcome) -> String {
+    match o {
+        WriteOutcome::Success { status } => format!("{status}"),
+        WriteOutcome::Retry {
+            status, message, ..
+        } => match status {
+            Some(s) => format!("{s}: {message}"),
+            None => message.clone(),
+        },
+        WriteOutcome::TooLarge { message } => format!("413: {message}"),
+        WriteOutcome::BadData { status, message }
+        | WriteOutcome::NeedsAttention { status, message } => {
+            format!("{status}: {message}")
+        }
     }
 }

@@ -6,6 +6,8 @@ mod config;
 mod dbrp;
 mod export;
 mod org;
+mod remote;
+mod replication;
 mod serve;
 mod setup;
 
@@ -34,6 +36,8 @@ pub async fn run(cmd: Command) -> Result<(), CommandError> {
         Command::V1(V1Cmd::Dbrp(c)) => dbrp::run(c).await?,
         Command::Config(c) => config::run(c)?,
         Command::Export(a) => export::run(a).await?,
+        Command::Remote(c) => remote::run(c).await?,
+        Command::Replication(c) => replication::run(c).await?,
     }
     Ok(())
 }

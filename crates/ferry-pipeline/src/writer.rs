@@ -1,0 +1,251 @@
+//! One HTTP writer per remote: sends gzip-compressed line protocol and classifies the answer
+//! with THE retry policy ([`crate::retry::classify`]).
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use reqwest::{Client, RequestBuilder, Response, Url};
+
+use crate::retry::classify;
+use crate::target::Auth;
+use crate::{SinkError, WriteOutcome, WriteTarget};
+
+/// Header a Ferry node puts on its `/ping` answer with its node ID (loop prevention).
+pub const NODE_ID_HEADER: &str = "X-Ferry-Node-Id";
+
+/// Most bytes of an answer body read (for its error message).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Writes batches to one remote. Cheap to clone: clones share one keep-alive connection pool.
+#[derive(Clone, Debug)]
+pub struct RemoteWriter {
+    target: Arc<WriteTarget>,
+    client: Client,
+    write_url: Url,
+    ping_url: Url,
+}
+
+impl RemoteWriter {
+    /// A writer for `target`: one HTTP client (rustls, keep-alive, no redirects followed,
+    /// the target's timeout; invalid certificates accepted only with `allow_insecure_tls`;
+    /// the target's extra CA trusted).
+    pub fn new(target: WriteTarget) -> Result<RemoteWriter, SinkError> {
+        let write_url = target.write_url()?;
+        let ping_url = target.ping_url()?;
+        let mut builder = Client::builder()
+            .use_rustls_tls()
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+            .timeout(target.timeout)
+            .connect_timeout(target.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_keepalive(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(target.allow_insecure_tls);
+        if let Some(pem) = &target.ca_cert_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| SinkError::CaCert(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(SinkError::CaCert("no certificate in PEM".into()));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|e| SinkError::Client(error_chain(&e)))?;
+        Ok(RemoteWriter {
+            target: Arc::new(target),
+            client,
+            write_url,
+            ping_url,
+        })
+    }
+
+    /// The target this writer writes to.
+    pub fn target(&self) -> &WriteTarget {
+        &self.target
+    }
+
+    /// The URL batches are posted to.
+    pub fn write_url(&self) -> &Url {
+        &self.write_url
+    }
+
+    fn authed(&self, rb: RequestBuilder) -> RequestBuilder {
+        match self.target.auth() {
+            Auth::None => rb,
+            Auth::Basic(u, p) => rb.basic_auth(u, p),
+            Auth::Header(h) => match reqwest::header::HeaderValue::from_str(&h) {
+                Ok(mut v) => {
+                    v.set_sensitive(true);
+                    rb.header(reqwest::header::AUTHORIZATION, v)
+                }
+                // Let reqwest report the invalid value as a builder error.
+                Err(_) => rb.header(reqwest::header::AUTHORIZATION, h),
+            },
+        }
+    }
+
+    /// Posts `lp` gzip-compressed (`Content-Encoding: gzip`) with `extra_headers`, and
+    /// classifies the answer. Never panics and never returns an error: transport failures
+    /// and timeouts are [`WriteOutcome::Retry`]; a request that cannot even be built (e.g. an
+    /// invalid extra header) is [`WriteOutcome::NeedsAttention`] with status 0.
+    pub async fn write(&self, lp: &[u8], extra_headers: &[(&str, String)]) -> WriteOutcome {
+        let body = match gzip(lp) {
+            Ok(b) => b,
+            Err(e) => {
+                return WriteOutcome::NeedsAttention {
+                    status: 0,
+                    message: format!("gzip: {e}"),
+                }
+            }
+        };
+        let mut rb = self
+            .client
+            .post(self.write_url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .body(body);
+        for (k, v) in extra_headers {
+            rb = rb.header(*k, v.as_str());
+        }
+        let resp = match self.authed(rb).send().await {
+            Ok(r) => r,
+            Err(e) => return self.transport_outcome(&e),
+        };
+        let status = resp.status().as_u16();
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after = header(reqwest::header::RETRY_AFTER);
+        let location = header(reqwest::header::LOCATION);
+        let body = match read_capped(resp).await {
+            Ok(b) => b,
+            Err(e) if crate::retry::is_success_status(self.target.kind, status) => {
+                tracing::debug!(status, "ignoring unreadable success body: {e}");
+                Vec::new()
+            }
+            Err(e) => return self.transport_outcome(&e),
+        };
+        let outcome = classify(
+            self.target.kind,
+            status,
+            retry_after.as_deref(),
+            location.as_deref(),
+            &body,
+        );
+        if !outcome.is_success() {
+            tracing::debug!(url = %self.write_url, ?outcome, "remote write not accepted");
+        }
+        outcome
+    }
+
+    /// Checks the remote accepts writes: an empty write, as InfluxDB validates a replication.
+    pub async fn validate(&self) -> WriteOutcome {
+        self.write(b"", &[]).await
+    }
+
+    /// `GET {base}/ping`; the remote's [`NODE_ID_HEADER`] if it is a Ferry node that sends
+    /// one, else `None` (also when the remote cannot be reached).
+    pub async fn probe_node_id(&self) -> Option<String> {
+        let resp = self
+            .authed(self.client.get(self.ping_url.clone()))
+            .send()
+            .await
+            .ok()?;
+        resp.headers()
+            .get(NODE_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn transport_outcome(&self, e: &reqwest::Error) -> WriteOutcome {
+        if e.is_builder() {
+            return WriteOutcome::NeedsAttention {
+                status: 0,
+                message: format!("cannot build request: {}", error_chain(e)),
+            };
+        }
+        let message = if e.is_timeout() {
+            format!(
+                "no answer within {:?} from {}",
+                self.target.timeout, self.write_url
+            )
+        } else if e.is_connect() {
+            format!("cannot connect: {}", error_chain(e))
+        } else {
+            error_chain(e)
+        };
+        WriteOutcome::Retry {
+            status: None,
+            after: None,
+            message,
+        }
+    }
+}
+
+/// Reads at most [`MAX_ANSWER_BYTES`] of an answer body.
+async fn read_capped(mut resp: Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = MAX_ANSWER_BYTES - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn gzip(lp: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(lp.len() / 4 + 64), Compression::fast());
+    enc.write_all(lp)?;
+    enc.finish()
+}
+
+/// An error with its sources, `a: b: c`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_catalog::RemoteKind;
+    use std::io::Read as _;
+
+    #[test]
+    fn gzip_round_trips() {
+        let z = gzip(b"m v=1 1\n").unwrap();
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "m v=1 1\n");
+    }
+
+    #[test]
+    fn bad_ca_is_refused() {
+        let mut t = WriteTarget::new(RemoteKind::V2, "https://h", "b");
+        t.ca_cert_pem = Some(b"not pem".to_vec());
+        assert!(matches!(RemoteWriter::new(t), Err(SinkError::CaCert(_))));
+    }
+}

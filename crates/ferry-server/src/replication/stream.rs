@@ -1,0 +1,676 @@
+//! One replication stream: a cursor over its bucket's log, sending batches to a remote.
+//!
+//! The loop, in order of priority: stop or pause when told; enforce the queue bounds (past
+//! `maxQueueSizeBytes` or `maxAgeSeconds` the skipped log range becomes a [`Gap`]); send the
+//! next batch from the cursor; when caught up, refill pending gaps from the store; otherwise
+//! wait for new writes. The cursor moves only after the remote accepted a batch, so a crash
+//! resends at most the batch in flight (points are idempotent on the remote).
+//!
+//! Responses go through the shared policy in `ferry-pipeline` (one place decides): retryable
+//! failures back off exponentially with jitter, honouring `Retry-After`, and the wait is not
+//! cut short by new writes; 413 splits, 400 bisects; 401/403/404 and refused lines without
+//! `dropNonRetryableData` put the stream in "needs attention" until an operator acts.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use ferry_catalog::Replication;
+use ferry_lp::Precision;
+use ferry_pipeline::{
+    send_with_policy, Backoff, RateLimiter, RejectedLinesFile, RemoteWriter, SendHooks,
+    SendOptions, SendResult,
+};
+use tokio::sync::watch;
+
+use super::gaps::{time_span, Gap, Gaps};
+use super::{Control, Counters, ReplicationStatus, StreamState};
+use crate::engine::{BucketEngine, ORIGIN_PREFIX};
+use crate::http::ORIGIN_HEADER;
+
+/// How long a stream that needs attention waits before trying again on its own.
+const ATTENTION_RETRY: Duration = Duration::from_secs(300);
+
+/// Everything a stream needs; built by the manager.
+pub(crate) struct Stream {
+    pub rep: Replication,
+    pub engine: Arc<BucketEngine>,
+    pub writer: RemoteWriter,
+    pub status: Arc<Mutex<ReplicationStatus>>,
+    pub counters: Arc<Mutex<Counters>>,
+    pub control: watch::Receiver<Control>,
+    pub dir: PathBuf,
+    pub node_id: String,
+    pub retention_seconds: i64,
+}
+
+/// The name of a stream's cursor in its bucket log.
+pub(crate) fn cursor_name(replication_id: &str) -> String {
+    format!("replication-{replication_id}")
+}
+
+/// A batch read from the log: the bytes to send and where the cursor goes after it.
+struct LogBatch {
+    lp: Vec<u8>,
+    origins: Vec<String>,
+    lines: u64,
+    next_lsn: u64,
+}
+
+enum Sent {
+    Ok,
+    Retry(Duration),
+    Attention,
+    Stop,
+}
+
+struct Rejections<'a> {
+    file: &'a mut RejectedLinesFile,
+    status: &'a Mutex<ReplicationStatus>,
+}
+
+impl SendHooks for Rejections<'_> {
+    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
+        if let Err(e) = self.file.append(line, status, message) {
+            tracing::error!(error = %e, "cannot write the rejected-lines file");
+        }
+        let mut st = lock(self.status);
+        st.points_dropped += 1;
+        st.bytes_dropped += line.len() as u64 + 1;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Stream {
+    fn log(&self) -> &ferry_log::Log {
+        self.engine.log()
+    }
+
+    fn cursor(&self) -> u64 {
+        let log = self.log();
+        log.cursor(&cursor_name(&self.rep.id))
+            .unwrap_or_else(|| log.durable_end())
+    }
+
+    /// Runs until told to stop.
+    pub async fn run(mut self) {
+        let name = cursor_name(&self.rep.id);
+        let mut gaps = match Gaps::load(&self.dir) {
+            Ok(g) => g,
+            Err(e) => {
+                self.attention(None, format!("cannot read the stream's gap file: {e}"));
+                Gaps::default()
+            }
+        };
+        if self.log().cursor(&name).is_none() {
+            // A new stream starts at the live end; older data only by explicit backfill.
+            let end = self.log().durable_end();
+            if let Err(e) = self.log().set_cursor(&name, end) {
+                self.attention(None, format!("cannot create the stream's log cursor: {e}"));
+                return;
+            }
+            if let Some(from) = self.rep.backfill_from_ns {
+                let now = chrono::Utc::now()
+                    .timestamp_nanos_opt()
+                    .unwrap_or(i64::MAX - 1);
+                gaps.push(Gap {
+                    start_ns: from,
+                    end_ns: now + 1,
+                    lines: 0,
+                    bytes: 0,
+                    measurement_index: 0,
+                    resume_ns: None,
+                });
+                let _ = gaps.save();
+            }
+        }
+        let mut rejected = RejectedLinesFile::new(self.dir.join("rejected.lp"));
+        let backoff = Backoff::default();
+        let limiter = self
+            .rep
+            .rate_limit_bytes_per_sec
+            .map(|b| RateLimiter::new(b as f64));
+        let mut remote_node_id: Option<String> = None;
+        let mut attempt: u32 = 0;
+        let mut durable = self.log().subscribe();
+        loop {
+            let ctl = self.control.borrow().clone();
+            if ctl.stop {
+                return;
+            }
+            self.refresh_queue(&gaps);
+            if ctl.paused {
+                self.set_state(StreamState::Paused);
+                if self.control.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            if let Err(e) = self.enforce_bounds(&mut gaps).await {
+                self.attention(None, e);
+                if !self.wait_control(ATTENTION_RETRY).await {
+                    return;
+                }
+                continue;
+            }
+            if remote_node_id.is_none() {
+                remote_node_id = self.writer.probe_node_id().await.or(Some(String::new()));
+            }
+            let cursor = self.cursor();
+            let outcome = if cursor < self.log().durable_end() {
+                match self
+                    .read_batch(cursor, remote_node_id.as_deref().unwrap_or(""))
+                    .await
+                {
+                    Err(e) => {
+                        self.attention(None, e);
+                        Sent::Attention
+                    }
+                    Ok(batch) if batch.lp.is_empty() => {
+                        // everything in range was filtered out or came from the remote itself
+                        self.advance(batch.next_lsn)
+                    }
+                    Ok(batch) => {
+                        let sent = self
+                            .send(
+                                &batch.lp,
+                                &batch.origins,
+                                batch.lines,
+                                &mut rejected,
+                                limiter.as_ref(),
+                                &backoff,
+                                attempt,
+                            )
+                            .await;
+                        match sent {
+                            Sent::Ok => self.advance(batch.next_lsn),
+                            other => other,
+                        }
+                    }
+                }
+            } else if !gaps.list.is_empty() {
+                self.refill_step(
+                    &mut gaps,
+                    &mut rejected,
+                    limiter.as_ref(),
+                    &backoff,
+                    attempt,
+                )
+                .await
+            } else {
+                self.set_state(StreamState::Running);
+                attempt = 0;
+                tokio::select! {
+                    r = durable.changed() => if r.is_err() { return },
+                    r = self.control.changed() => if r.is_err() { return },
+                }
+                continue;
+            };
+            match outcome {
+                Sent::Ok => attempt = 0,
+                Sent::Retry(delay) => {
+                    attempt = attempt.saturating_add(1);
+                    self.set_state(StreamState::BackingOff);
+                    if !self.wait_control(delay).await {
+                        return;
+                    }
+                }
+                Sent::Attention | Sent::Stop => {
+                    remote_node_id = None;
+                    if !self.wait_control(ATTENTION_RETRY).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sleeps `d`, refreshing the queue figures every second; returns early on a control
+    /// change (false when the stream must stop). New writes do not shorten the wait.
+    async fn wait_control(&mut self, d: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            let step = (deadline - now).min(Duration::from_secs(1));
+            tokio::select! {
+                _ = tokio::time::sleep(step) => {
+                    let q = self.log().durable_end().saturating_sub(self.cursor());
+                    lock(&self.status).current_queue_size_bytes = q;
+                }
+                r = self.control.changed() => return r.is_ok() && !self.control.borrow().stop,
+            }
+        }
+    }
+
+    fn set_state(&self, s: StreamState) {
+        lock(&self.status).state = s;
+    }
+
+    fn attention(&self, code: Option<u16>, message: String) {
+        tracing::warn!(replication = %self.rep.id, name = %self.rep.name, %message, "replication needs attention");
+        let mut st = lock(&self.status);
+        st.state = StreamState::NeedsAttention;
+        if code.is_some() {
+            st.latest_response_code = code;
+        }
+        st.latest_error_message = Some(message);
+    }
+
+    fn refresh_queue(&self, gaps: &Gaps) {
+        let cursor = self.cursor();
+        let end = self.log().durable_end();
+        let q = end.saturating_sub(cursor);
+        let lag = if q == 0 {
+            0.0
+        } else {
+            self.engine
+                .clock()
+                .time_of(cursor)
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .map_or(0.0, |d| d.as_secs_f64())
+        };
+        let mut st = lock(&self.status);
+        st.current_queue_size_bytes = q;
+        st.remaining_bytes_to_be_synced = q + gaps.pending_bytes();
+        st.pending_gaps = gaps.list.len() as u64;
+        st.lag_seconds = lag;
+    }
+
+    fn advance(&self, next_lsn: u64) -> Sent {
+        match self.log().set_cursor(&cursor_name(&self.rep.id), next_lsn) {
+            Ok(()) => Sent::Ok,
+            Err(e) => {
+                self.attention(None, format!("cannot move the stream's log cursor: {e}"));
+                Sent::Attention
+            }
+        }
+    }
+
+    /// Past `maxQueueSizeBytes` or `maxAgeSeconds`, the log range behind the cursor becomes a
+    /// gap (refilled from the store later) and the cursor jumps to the live end, so the log
+    /// can drop those segments. Nothing is lost unless the bucket's retention expires it.
+    async fn enforce_bounds(&self, gaps: &mut Gaps) -> Result<(), String> {
+        let cursor = self.cursor();
+        let end = self.log().durable_end();
+        let queued = end.saturating_sub(cursor);
+        let too_big =
+            self.rep.max_queue_size_bytes > 0 && queued > self.rep.max_queue_size_bytes as u64;
+        let too_old = self.rep.max_age_seconds > 0
+            && queued > 0
+            && self
+                .engine
+                .clock()
+                .time_of(cursor)
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age.as_secs() as i64 > self.rep.max_age_seconds);
+        if !too_big && !too_old {
+            return Ok(());
+        }
+        let log = self.log().clone();
+        let span =
+            tokio::task::spawn_blocking(move || -> Result<Option<(i64, i64, u64)>, String> {
+                let mut acc: Option<(i64, i64, u64)> = None;
+                for rec in log.read_from(cursor).map_err(|e| e.to_string())? {
+                    let (lsn, payload) = rec.map_err(|e| e.to_string())?;
+                    if lsn >= end {
+                        break;
+                    }
+                    if let Some((lo, hi, n)) = time_span(&payload) {
+                        acc = Some(match acc {
+                            None => (lo, hi, n),
+                            Some((a, b, c)) => (a.min(lo), b.max(hi), c + n),
+                        });
+                    }
+                }
+                Ok(acc)
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+        if let Some((lo, hi, lines)) = span {
+            gaps.push(Gap {
+                start_ns: lo,
+                end_ns: hi.saturating_add(1),
+                lines,
+                bytes: queued,
+                measurement_index: 0,
+                resume_ns: None,
+            });
+            gaps.save()
+                .map_err(|e| format!("cannot save the stream's gaps: {e}"))?;
+        }
+        tracing::warn!(replication = %self.rep.id, queued_bytes = queued, reason = if too_big { "maxQueueSizeBytes" } else { "maxAgeSeconds" }, "replication fell too far behind: the skipped range will be refilled from the store");
+        self.log()
+            .set_cursor(&cursor_name(&self.rep.id), end)
+            .map_err(|e| format!("cannot move the stream's log cursor: {e}"))
+    }
+
+    /// Reads the next batch from the log (at most `max_batch_bytes` unless one record is
+    /// larger): records of one origin set only, skipping records that came from the remote.
+    async fn read_batch(&self, from: u64, remote_node_id: &str) -> Result<LogBatch, String> {
+        let log = self.log().clone();
+        let end = log.durable_end();
+        let max = self.rep.max_batch_bytes.max(1) as usize;
+        let measurements = self.rep.measurements.clone();
+        let add_tags = self.rep.add_tags.clone();
+        let remote_id = remote_node_id.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut batch = LogBatch {
+                lp: Vec::new(),
+                origins: Vec::new(),
+                lines: 0,
+                next_lsn: from,
+            };
+            let mut first = true;
+            for rec in log.read_from(from).map_err(|e| e.to_string())? {
+                let (lsn, payload) = rec.map_err(|e| e.to_string())?;
+                if lsn >= end {
+                    break;
+                }
+                let (origins, body) = split_origin(&payload);
+                if !first && origins != batch.origins {
+                    break; // one origin set per batch: the remote marks the whole batch
+                }
+                if !remote_id.is_empty() && origins.iter().any(|o| *o == remote_id) {
+                    batch.next_lsn = lsn + 8 + payload.len() as u64;
+                    continue; // it came from the remote: do not send it back
+                }
+                if !first && batch.lp.len() + body.len() > max {
+                    break;
+                }
+                first = false;
+                batch.origins = origins;
+                let before = batch.lp.len();
+                transform(body, &measurements, &add_tags, &mut batch.lp);
+                batch.lines += ferry_pipeline::batch::count_lines(&batch.lp[before..]) as u64;
+                batch.next_lsn = lsn + 8 + payload.len() as u64;
+                if batch.lp.len() >= max {
+                    break;
+                }
+            }
+            Ok(batch)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Sends one batch (split into `max_batch_bytes` pieces) with the shared policy and
+    /// records the outcome in the status.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        lp: &[u8],
+        origins: &[String],
+        lines: u64,
+        rejected: &mut RejectedLinesFile,
+        limiter: Option<&RateLimiter>,
+        backoff: &Backoff,
+        attempt: u32,
+    ) -> Sent {
+        let mut via = origins.to_vec();
+        via.push(self.node_id.clone());
+        let opts = SendOptions {
+            drop_bad_lines: self.rep.drop_non_retryable_data,
+            extra_headers: vec![(ORIGIN_HEADER.to_string(), via.join(","))],
+        };
+        {
+            let mut c = lock(&self.counters);
+            c.points_queued += lines;
+            c.bytes_queued += lp.len() as u64;
+        }
+        for piece in
+            ferry_pipeline::batch::split_lines(lp, self.rep.max_batch_bytes.max(1) as usize)
+        {
+            if let Some(l) = limiter {
+                l.acquire(piece.len() as u64).await;
+            }
+            let mut hooks = Rejections {
+                file: rejected,
+                status: &self.status,
+            };
+            let result = send_with_policy(&self.writer, piece, &opts, &mut hooks).await;
+            match result {
+                SendResult::Done {
+                    sent_bytes,
+                    sent_lines,
+                    ..
+                } => {
+                    let mut st = lock(&self.status);
+                    st.points_sent += sent_lines as u64;
+                    st.bytes_sent += sent_bytes as u64;
+                    st.latest_response_code = Some(204);
+                    st.latest_error_message = None;
+                    st.state = StreamState::Running;
+                }
+                SendResult::Retry {
+                    after,
+                    status,
+                    message,
+                    ..
+                } => {
+                    let mut st = lock(&self.status);
+                    st.latest_response_code = status;
+                    st.latest_error_message = Some(message);
+                    drop(st);
+                    if let Some(code) = status {
+                        *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
+                    }
+                    return Sent::Retry(backoff.delay_after(attempt, after));
+                }
+                SendResult::NeedsAttention {
+                    status, message, ..
+                } => {
+                    *lock(&self.counters)
+                        .errors_by_code
+                        .entry(status)
+                        .or_default() += 1;
+                    self.attention(Some(status), format!("the remote refused the write ({status}): {message}; fix the remote or its token, then update or resume the replication"));
+                    return Sent::Attention;
+                }
+                SendResult::Stopped {
+                    status,
+                    line,
+                    message,
+                    ..
+                } => {
+                    let at = line
+                        .map(|l| {
+                            format!(
+                                " at line {:?}",
+                                String::from_utf8_lossy(&l[..l.len().min(200)])
+                            )
+                        })
+                        .unwrap_or_default();
+                    self.attention(Some(status), format!("the remote rejected data ({status}: {message}){at}; the stream stops here (set dropNonRetryableData to drop such lines into the rejected-lines file)"));
+                    return Sent::Stop;
+                }
+            }
+        }
+        Sent::Ok
+    }
+
+    /// Refills one window of the oldest gap from the store.
+    async fn refill_step(
+        &self,
+        gaps: &mut Gaps,
+        rejected: &mut RejectedLinesFile,
+        limiter: Option<&RateLimiter>,
+        backoff: &Backoff,
+        attempt: u32,
+    ) -> Sent {
+        let store = self.engine.store().clone();
+        let mut measurements = store.measurements();
+        if !self.rep.measurements.is_empty() {
+            measurements.retain(|m| self.rep.measurements.contains(m));
+        }
+        let gap = gaps.list[0].clone();
+        if self.retention_seconds > 0 {
+            let cutoff = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+                - self.retention_seconds * 1_000_000_000;
+            if gap.start_ns < cutoff && gap.measurement_index == 0 && gap.resume_ns.is_none() {
+                let expired = (cutoff.min(gap.end_ns) as i128 - gap.start_ns as i128) as f64
+                    / (gap.end_ns as i128 - gap.start_ns as i128).max(1) as f64;
+                let lost = (gap.lines as f64 * expired).round() as u64;
+                if lost > 0 {
+                    lock(&self.status).points_lost_to_retention += lost;
+                    tracing::warn!(replication = %self.rep.id, points = lost, "part of a replication gap had already expired by the bucket's retention");
+                }
+            }
+        }
+        let Some(m) = measurements.get(gap.measurement_index).cloned() else {
+            gaps.list.remove(0);
+            let _ = gaps.save();
+            return Sent::Ok;
+        };
+        let from = gap.resume_ns.unwrap_or(gap.start_ns);
+        let window = store.time_range(&m).and_then(|r| {
+            let lo = from.max(r.min_time);
+            let hi = (gap.end_ns - 1).min(r.max_time);
+            crate::windows::time_windows(lo, hi, r.rows_upper_bound)
+                .into_iter()
+                .next()
+        });
+        let Some((w_start, w_end)) = window else {
+            let g = &mut gaps.list[0];
+            g.measurement_index += 1;
+            g.resume_ns = None;
+            let _ = gaps.save();
+            return Sent::Ok;
+        };
+        let add_tags = self.rep.add_tags.clone();
+        let mm = m.clone();
+        let lp = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+            let req = ferry_store::ScanRequest {
+                measurement: mm.clone(),
+                start_ns: w_start,
+                end_ns: w_end,
+                tag_filter: None,
+                fields: None,
+            };
+            let mut raw = Vec::new();
+            for s in store.scan(&req).map_err(|e| e.to_string())? {
+                crate::lpout::write_series(&mut raw, &mm, &s);
+            }
+            let mut out = Vec::with_capacity(raw.len());
+            transform(&raw, &[], &add_tags, &mut out);
+            Ok(out)
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        let lp = match lp {
+            Ok(lp) => lp,
+            Err(e) => {
+                self.attention(
+                    None,
+                    format!("cannot read the local store to refill a gap: {e}"),
+                );
+                return Sent::Attention;
+            }
+        };
+        let lines = ferry_pipeline::batch::count_lines(&lp) as u64;
+        let sent = if lp.is_empty() {
+            Sent::Ok
+        } else {
+            self.send(&lp, &[], lines, rejected, limiter, backoff, attempt)
+                .await
+        };
+        if let Sent::Ok = sent {
+            let g = &mut gaps.list[0];
+            g.resume_ns = Some(w_end);
+            g.bytes = g.bytes.saturating_sub(lp.len() as u64);
+            if w_end >= gap.end_ns {
+                g.measurement_index += 1;
+                g.resume_ns = None;
+            }
+            if let Err(e) = gaps.save() {
+                self.attention(None, format!("cannot save the stream's gaps: {e}"));
+                return Sent::Attention;
+            }
+        }
+        sent
+    }
+}
+
+/// Splits a log record into its origin node IDs (from a leading `# ferry-origin:` line) and
+/// the line protocol after it.
+fn split_origin(payload: &[u8]) -> (Vec<String>, &[u8]) {
+    if let Some(rest) = payload.strip_prefix(ORIGIN_PREFIX) {
+        let nl = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let ids = String::from_utf8_lossy(&rest[..nl])
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        return (ids, &rest[(nl + 1).min(rest.len())..]);
+    }
+    (Vec::new(), payload)
+}
+
+/// Appends `body` to `out`, keeping only `measurements` (all when empty) and adding
+/// `add_tags`; without either, the bytes are copied as they are (never re-parsed).
+fn transform(
+    body: &[u8],
+    measurements: &[String],
+    add_tags: &[(String, String)],
+    out: &mut Vec<u8>,
+) {
+    if measurements.is_empty() && add_tags.is_empty() {
+        out.extend_from_slice(body);
+        if !body.is_empty() && !body.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        return;
+    }
+    let batch = ferry_lp::parse_lines(body, Precision::Nanoseconds, 0);
+    for mut p in batch.points {
+        if !measurements.is_empty() && !measurements.contains(&p.measurement) {
+            continue;
+        }
+        for (k, v) in add_tags {
+            match p.tags.binary_search_by(|(tk, _)| tk.as_str().cmp(k)) {
+                Ok(i) => p.tags[i].1 = v.clone(),
+                Err(i) => p.tags.insert(i, (k.clone(), v.clone())),
+            }
+        }
+        ferry_lp::write_point(out, &p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_line_is_split_off() {
+        let (o, body) = split_origin(b"# ferry-origin:aa,bb\ncpu v=1 1\n");
+        assert_eq!(o, vec!["aa".to_string(), "bb".to_string()]);
+        assert_eq!(body, b"cpu v=1 1\n");
+        let (o, body) = split_origin(b"cpu v=1 1\n");
+        assert!(o.is_empty());
+        assert_eq!(body, b"cpu v=1 1\n");
+    }
+
+    #[test]
+    fn transform_filters_and_tags() {
+        let mut out = Vec::new();
+        transform(
+            b"cpu,host=a v=1 1\nmem v=2 2\n",
+            &["cpu".into()],
+            &[("_edge".into(), "e1".into())],
+            &mut out,
+        );
+        assert_eq!(out, b"cpu,_edge=e1,host=a v=1.0 1\n");
+        let mut out = Vec::new();
+        transform(b"cpu v=1 1", &[], &[], &mut out);
+        assert_eq!(
+            out, b"cpu v=1 1\n",
+            "passed through as it is, newline-terminated"
+        );
+    }
+}

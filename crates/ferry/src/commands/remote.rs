@@ -1,0 +1,211 @@
+//! `ferry remote create|update|delete|list`, with the influx CLI's flags. Tokens and passwords
+//! are sent to the node, which never returns them.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::cli::RemoteCmd;
+use crate::client::{Client, ClientError};
+use crate::output::{json as print_json, s, table};
+
+fn print(list: &[Value], as_json: bool) {
+    if as_json {
+        print_json(&json!(list));
+        return;
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| {
+            vec![
+                s(r, "id"),
+                s(r, "name"),
+                s(r, "orgID"),
+                s(r, "remoteURL"),
+                s(r, "remoteOrgID"),
+                s(r, "allowInsecureTLS"),
+                s(r, "kind"),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "Name",
+            "Org ID",
+            "Remote URL",
+            "Remote Org ID",
+            "Allow Insecure TLS",
+            "Kind",
+        ],
+        &rows,
+    );
+}
+
+fn check_kind(kind: &str) -> Result<String, ClientError> {
+    ferry_catalog::RemoteKind::parse(kind)
+        .map(|k| k.as_str().to_string())
+        .ok_or_else(|| {
+            ClientError::Usage(format!(
+                "--kind {kind:?} is unknown: use v2, v1, v3 or tdengine"
+            ))
+        })
+}
+
+/// Runs a remote command.
+pub async fn run(cmd: RemoteCmd) -> Result<(), ClientError> {
+    match cmd {
+        RemoteCmd::Create {
+            client,
+            name,
+            description,
+            remote_url,
+            remote_api_token,
+            remote_org_id,
+            allow_insecure_tls,
+            kind,
+            remote_username,
+            remote_password,
+            ca_cert_file,
+            json,
+        } => {
+            let kind = check_kind(&kind)?;
+            if kind == "v2" && remote_org_id.as_deref().is_none_or(str::is_empty) {
+                eprintln!(
+                    "Warning: no --remote-org-id given; InfluxDB 2 and Cloud remotes need one (1.x remotes do not)"
+                );
+            }
+            let c = Client::new(&client)?;
+            let org_id = c.org_id().await?;
+            let mut body = json!({
+                "orgID": org_id,
+                "name": name,
+                "description": description,
+                "remoteURL": remote_url,
+                "remoteAPIToken": remote_api_token,
+                "remoteOrgID": remote_org_id,
+                "allowInsecureTLS": allow_insecure_tls,
+                "kind": kind,
+            });
+            if let Some(u) = remote_username {
+                body["remoteUsername"] = json!(u);
+            }
+            if let Some(p) = remote_password {
+                body["remotePassword"] = json!(p);
+            }
+            if let Some(f) = ca_cert_file {
+                body["caCertFile"] = json!(f);
+            }
+            let r = c
+                .json(c.request(Method::POST, "/api/v2/remotes").json(&body))
+                .await?;
+            print(&[r], json);
+        }
+        RemoteCmd::Update {
+            client,
+            id,
+            name,
+            description,
+            remote_url,
+            remote_api_token,
+            remote_org_id,
+            allow_insecure_tls,
+            kind,
+            remote_username,
+            remote_password,
+            ca_cert_file,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let mut body = json!({});
+            let mut set = |k: &str, v: Option<Value>| {
+                if let Some(v) = v {
+                    body[k] = v;
+                }
+            };
+            set("name", name.map(Value::from));
+            set("description", description.map(Value::from));
+            set("remoteURL", remote_url.map(Value::from));
+            set("remoteAPIToken", remote_api_token.map(Value::from));
+            set("remoteOrgID", remote_org_id.map(Value::from));
+            set("allowInsecureTLS", allow_insecure_tls.map(Value::from));
+            set(
+                "kind",
+                kind.map(|k| check_kind(&k)).transpose()?.map(Value::from),
+            );
+            set("remoteUsername", remote_username.map(Value::from));
+            set("remotePassword", remote_password.map(Value::from));
+            set("caCertFile", ca_cert_file.map(Value::from));
+            let r = c
+                .json(
+                    c.request(Method::PATCH, &format!("/api/v2/remotes/{id}"))
+                        .json(&body),
+                )
+                .await?;
+            print(&[r], json);
+        }
+        RemoteCmd::Delete {
+            client,
+            id,
+            delete_replications,
+        } => {
+            let c = Client::new(&client)?;
+            if delete_replications {
+                let r = c
+                    .json(c.request(Method::GET, &format!("/api/v2/remotes/{id}")))
+                    .await?;
+                let reps = c
+                    .json(
+                        c.request(Method::GET, "/api/v2/replications")
+                            .query(&[("orgID", s(&r, "orgID")), ("remoteID", id.clone())]),
+                    )
+                    .await?;
+                for rep in reps["replications"].as_array().into_iter().flatten() {
+                    let rid = s(rep, "id");
+                    c.send(c.request(Method::DELETE, &format!("/api/v2/replications/{rid}")))
+                        .await?;
+                    println!("Replication {rid} ({}) deleted.", s(rep, "name"));
+                }
+            }
+            match c
+                .send(c.request(Method::DELETE, &format!("/api/v2/remotes/{id}")))
+                .await
+            {
+                Err(ClientError::Api { status, message }) if status.as_u16() == 409 => {
+                    return Err(ClientError::Api {
+                        status,
+                        message: format!(
+                            "{message} (or pass --delete-replications to delete them with the remote)"
+                        ),
+                    })
+                }
+                other => {
+                    other?;
+                }
+            }
+            println!("Remote {id} deleted.");
+        }
+        RemoteCmd::List {
+            client,
+            name,
+            remote_url,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let mut rb = c
+                .request(Method::GET, "/api/v2/remotes")
+                .query(&[("orgID", c.org_id().await?)]);
+            if let Some(n) = &name {
+                rb = rb.query(&[("name", n)]);
+            }
+            if let Some(u) = &remote_url {
+                rb = rb.query(&[("remoteURL", u)]);
+            }
+            let v = c.json(rb).await?;
+            print(
+                v["remotes"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+                json,
+            );
+        }
+    }
+    Ok(())
+}

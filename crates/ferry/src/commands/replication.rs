@@ -1,0 +1,393 @@
+//! `ferry replication create|update|delete|list|pause|resume|validate`, with the influx CLI's
+//! flags plus Ferry's (measurement filter, rate limit, added tags, backfill, batch size).
+
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use crate::cli::{ReplicationCmd, ReplicationExtras};
+use crate::client::{Client, ClientError};
+use crate::output::{json as print_json, parse_duration, s, table};
+
+fn print(list: &[Value], as_json: bool) {
+    if as_json {
+        print_json(&json!(list));
+        return;
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| {
+            vec![
+                s(r, "id"),
+                s(r, "name"),
+                s(r, "orgID"),
+                s(r, "remoteID"),
+                s(r, "localBucketID"),
+                s(r, "remoteBucketID"),
+                s(r, "RemoteBucketName"),
+                s(r, "remainingBytesToBeSynced"),
+                s(r, "currentQueueSizeBytes"),
+                s(r, "maxQueueSizeBytes"),
+                s(r, "latestResponseCode"),
+                s(r, "dropNonRetryableData"),
+                s(r, "state"),
+                lag(r["lagSeconds"].as_f64().unwrap_or(0.0)),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "Name",
+            "Org ID",
+            "Remote ID",
+            "Local Bucket ID",
+            "Remote Bucket ID",
+            "Remote Bucket Name",
+            "Remaining Bytes to be Synced",
+            "Current Queue Bytes on Disk",
+            "Max Queue Bytes",
+            "Latest Status Code",
+            "Drop Non-Retryable Data",
+            "State",
+            "Lag",
+        ],
+        &rows,
+    );
+}
+
+/// Lag for people: `0s`, `4.2s`, `3m12s`, `2h5m`.
+fn lag(secs: f64) -> String {
+    if secs < 60.0 {
+        let r = (secs * 10.0).round() / 10.0;
+        return if r.fract() == 0.0 {
+            format!("{}s", r as u64)
+        } else {
+            format!("{r:.1}s")
+        };
+    }
+    let s = secs as u64;
+    if s < 3600 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{}h{}m", s / 3600, s % 3600 / 60)
+    }
+}
+
+/// Parses a bandwidth like `5MB/s`, `500kB/s`, `30MB/min`, `1000B/sec` or a plain number
+/// (bytes per second) into bytes per second. `none`, `unlimited` and `0` give `None`.
+pub fn parse_rate(s: &str) -> Result<Option<u64>, String> {
+    let t = s.trim();
+    if t.is_empty()
+        || t == "0"
+        || t.eq_ignore_ascii_case("none")
+        || t.eq_ignore_ascii_case("unlimited")
+    {
+        return Ok(None);
+    }
+    let bad =
+        || format!("invalid rate {s:?}: use e.g. 5MB/s, 500kB/s, 30MB/min or bytes per second");
+    let (amount, per) = match t.split_once('/') {
+        Some((a, p)) => (a.trim(), p.trim()),
+        None => (t, "s"),
+    };
+    let divisor = match per {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        _ => return Err(bad()),
+    };
+    let split = amount
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(amount.len());
+    let (num, unit) = amount.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit.trim() {
+        "" | "B" | "b" => 1.0,
+        "kB" | "KB" | "kb" | "k" | "K" => 1e3,
+        "MB" | "mb" | "M" => 1e6,
+        "GB" | "gb" | "G" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let v = (n * mult / divisor).round();
+    if !v.is_finite() || v < 1.0 {
+        return Err(format!("invalid rate {s:?}: less than 1 byte per second"));
+    }
+    Ok(Some(v as u64))
+}
+
+/// `--max-age`: integer seconds (the influx CLI's form) or a duration like `7d`.
+fn parse_max_age(s: &str) -> Result<i64, ClientError> {
+    if let Ok(n) = s.trim().parse::<i64>() {
+        return Ok(n);
+    }
+    parse_duration(s).map_err(ClientError::Usage)
+}
+
+fn parse_tags(tags: &[String]) -> Result<Map<String, Value>, ClientError> {
+    tags.iter()
+        .map(|t| match t.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), json!(v))),
+            _ => Err(ClientError::Usage(format!(
+                "--add-tag {t:?}: use key=value, e.g. _instance_id=edge-7"
+            ))),
+        })
+        .collect()
+}
+
+/// Adds Ferry's settings to a request body; `update` sends only what was given.
+fn add_extras(body: &mut Value, x: &ReplicationExtras) -> Result<(), ClientError> {
+    if !x.measurement.is_empty() {
+        body["measurements"] = json!(x.measurement);
+    }
+    if let Some(r) = &x.rate_limit {
+        body["rateLimitBytesPerSecond"] = json!(parse_rate(r).map_err(ClientError::Usage)?);
+    }
+    if !x.add_tag.is_empty() {
+        body["addTags"] = Value::Object(parse_tags(&x.add_tag)?);
+    }
+    if let Some(b) = x.max_batch_bytes {
+        body["maxBatchBytes"] = json!(b);
+    }
+    Ok(())
+}
+
+async fn bucket_id_by_name(c: &Client, org_id: &str, name: &str) -> Result<String, ClientError> {
+    let v = c
+        .json(
+            c.request(Method::GET, "/api/v2/buckets")
+                .query(&[("orgID", org_id), ("name", name)]),
+        )
+        .await?;
+    v["buckets"]
+        .as_array()
+        .and_then(|a| a.first())
+        .map(|b| s(b, "id"))
+        .ok_or_else(|| ClientError::Usage(format!("local bucket {name:?} not found")))
+}
+
+fn validate_query(validate: bool) -> Vec<(&'static str, &'static str)> {
+    if validate {
+        vec![("validate", "true")]
+    } else {
+        vec![]
+    }
+}
+
+/// Runs a replication command.
+pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
+    match cmd {
+        ReplicationCmd::Create {
+            client,
+            name,
+            description,
+            remote_id,
+            local_bucket_id,
+            local_bucket,
+            remote_bucket_id,
+            remote_bucket,
+            max_queue_bytes,
+            drop_non_retryable_data,
+            no_drop_non_retryable_data: _,
+            max_age,
+            backfill_from,
+            extras,
+            validate,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let org_id = c.org_id().await?;
+            let local_bucket_id = match (local_bucket_id, local_bucket) {
+                (Some(id), _) => id,
+                (None, Some(n)) => bucket_id_by_name(&c, &org_id, &n).await?,
+                (None, None) => {
+                    return Err(ClientError::Usage(
+                        "give --local-bucket-id or --local-bucket".into(),
+                    ))
+                }
+            };
+            let mut body = json!({
+                "orgID": org_id,
+                "name": name,
+                "description": description,
+                "remoteID": remote_id,
+                "localBucketID": local_bucket_id,
+                "maxQueueSizeBytes": max_queue_bytes,
+                "dropNonRetryableData": drop_non_retryable_data,
+                "maxAgeSeconds": parse_max_age(&max_age)?,
+            });
+            if let Some(id) = remote_bucket_id {
+                body["remoteBucketID"] = json!(id);
+            }
+            if let Some(n) = remote_bucket {
+                body["remoteBucketName"] = json!(n);
+            }
+            if let Some(t) = backfill_from {
+                body["backfillFrom"] = json!(t);
+            }
+            add_extras(&mut body, &extras)?;
+            let r = c
+                .json(
+                    c.request(Method::POST, "/api/v2/replications")
+                        .query(&validate_query(validate))
+                        .json(&body),
+                )
+                .await?;
+            print(&[r], json);
+        }
+        ReplicationCmd::Update {
+            client,
+            id,
+            name,
+            description,
+            remote_id,
+            remote_bucket_id,
+            remote_bucket,
+            max_queue_bytes,
+            drop_non_retryable_data,
+            no_drop_non_retryable_data,
+            max_age,
+            extras,
+            all_measurements,
+            no_add_tags,
+            validate,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let mut body = json!({});
+            if let Some(v) = name {
+                body["name"] = json!(v);
+            }
+            if let Some(v) = description {
+                body["description"] = json!(v);
+            }
+            if let Some(v) = remote_id {
+                body["remoteID"] = json!(v);
+            }
+            if let Some(v) = remote_bucket_id {
+                body["remoteBucketID"] = json!(v);
+            }
+            if let Some(v) = remote_bucket {
+                body["remoteBucketName"] = json!(v);
+            }
+            if let Some(v) = max_queue_bytes {
+                body["maxQueueSizeBytes"] = json!(v);
+            }
+            if drop_non_retryable_data {
+                body["dropNonRetryableData"] = json!(true);
+            } else if no_drop_non_retryable_data {
+                body["dropNonRetryableData"] = json!(false);
+            }
+            if let Some(v) = max_age {
+                body["maxAgeSeconds"] = json!(parse_max_age(&v)?);
+            }
+            add_extras(&mut body, &extras)?;
+            if all_measurements {
+                body["measurements"] = json!([]);
+            }
+            if no_add_tags {
+                body["addTags"] = json!({});
+            }
+            let r = c
+                .json(
+                    c.request(Method::PATCH, &format!("/api/v2/replications/{id}"))
+                        .query(&validate_query(validate))
+                        .json(&body),
+                )
+                .await?;
+            print(&[r], json);
+        }
+        ReplicationCmd::Delete { client, id } => {
+            let c = Client::new(&client)?;
+            c.send(c.request(Method::DELETE, &format!("/api/v2/replications/{id}")))
+                .await?;
+            println!("Replication {id} deleted.");
+        }
+        ReplicationCmd::List {
+            client,
+            name,
+            remote_id,
+            local_bucket_id,
+            json,
+        } => {
+            let c = Client::new(&client)?;
+            let mut rb = c
+                .request(Method::GET, "/api/v2/replications")
+                .query(&[("orgID", c.org_id().await?)]);
+            for (k, v) in [
+                ("name", name),
+                ("remoteID", remote_id),
+                ("localBucketID", local_bucket_id),
+            ] {
+                if let Some(v) = v {
+                    rb = rb.query(&[(k, v)]);
+                }
+            }
+            let v = c.json(rb).await?;
+            print(
+                v["replications"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+                json,
+            );
+        }
+        ReplicationCmd::Pause { client, id } => {
+            let c = Client::new(&client)?;
+            c.send(c.request(Method::POST, &format!("/api/v2/replications/{id}/pause")))
+                .await?;
+            println!("Replication {id} paused.");
+        }
+        ReplicationCmd::Resume { client, id } => {
+            let c = Client::new(&client)?;
+            c.send(c.request(Method::POST, &format!("/api/v2/replications/{id}/resume")))
+                .await?;
+            println!("Replication {id} resumed.");
+        }
+        ReplicationCmd::Validate { client, id } => {
+            let c = Client::new(&client)?;
+            c.send(c.request(Method::POST, &format!("/api/v2/replications/{id}/validate")))
+                .await?;
+            println!("Replication {id} is valid: the remote accepts its writes.");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("5MB/s"), Ok(Some(5_000_000)));
+        assert_eq!(parse_rate("500kB/s"), Ok(Some(500_000)));
+        assert_eq!(parse_rate("500 kB / sec"), Ok(Some(500_000)));
+        assert_eq!(parse_rate("30MB/min"), Ok(Some(500_000)));
+        assert_eq!(parse_rate("60B/m"), Ok(Some(1)));
+        assert_eq!(parse_rate("1.5MB/s"), Ok(Some(1_500_000)));
+        assert_eq!(parse_rate("1000"), Ok(Some(1000)));
+        assert_eq!(parse_rate("1MiB/s"), Ok(Some(1_048_576)));
+        assert_eq!(parse_rate("none"), Ok(None));
+        assert!(parse_rate("5MB/fortnight").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("5XB/s").is_err());
+    }
+
+    #[test]
+    fn lags() {
+        assert_eq!(lag(0.0), "0s");
+        assert_eq!(lag(4.24), "4.2s");
+        assert_eq!(lag(192.0), "3m12s");
+        assert_eq!(lag(7500.0), "2h5m");
+    }
+
+    #[test]
+    fn max_age_forms() {
+        assert_eq!(parse_max_age("604800").unwrap(), 604_800);
+        assert_eq!(parse_max_age("7d").unwrap(), 604_800);
+        assert_eq!(parse_max_age("0").unwrap(), 0);
+    }
+}
