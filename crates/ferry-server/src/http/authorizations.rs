@@ -1,6 +1,7 @@
 //! `/api/v2/authorizations`: tokens. Clear tokens are shown once, when created.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{JsonBody, Q};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -28,7 +29,7 @@ fn org_name(node: &crate::node::Node, id: &str) -> String {
 /// `GET /api/v2/authorizations` → `{"authorizations":[...]}` (never the tokens).
 pub async fn list(
     State(node): State<AppState>,
-    Query(q): Query<ListParams>,
+    Q(q): Q<ListParams>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
@@ -60,7 +61,7 @@ pub async fn list(
 pub async fn create(
     State(node): State<AppState>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     let s = |k: &str| body.get(k).and_then(Value::as_str);
@@ -126,7 +127,7 @@ pub async fn update(
     State(node): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     let a = node.catalog.authorization_by_id(&id)?;

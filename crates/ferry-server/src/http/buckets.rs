@@ -1,6 +1,7 @@
 //! `/api/v2/buckets`.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{JsonBody, Q};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -25,7 +26,7 @@ pub struct ListParams {
 /// `GET /api/v2/buckets` → `{"buckets":[...]}`; only buckets the token may read.
 pub async fn list(
     State(node): State<AppState>,
-    Query(q): Query<ListParams>,
+    Q(q): Q<ListParams>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
@@ -60,7 +61,7 @@ pub async fn list(
 pub async fn create(
     State(node): State<AppState>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     let s = |k: &str| body.get(k).and_then(Value::as_str);
@@ -92,7 +93,7 @@ pub async fn update(
     State(node): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     let b = node.catalog.bucket_by_id(&id)?;

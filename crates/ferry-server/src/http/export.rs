@@ -1,7 +1,8 @@
 //! `GET /api/ferry/v1/export`: a bucket's points as line protocol, one whole point per line.
 
+use super::extract::Q;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -29,7 +30,7 @@ pub struct ExportParams {
 /// exclusive; RFC3339 or integer ns) as line protocol with ns timestamps.
 pub async fn export(
     State(node): State<AppState>,
-    Query(q): Query<ExportParams>,
+    Q(q): Q<ExportParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let auth = super::authenticate(&node, &headers)?;

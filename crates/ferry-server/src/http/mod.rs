@@ -4,6 +4,7 @@ mod authorizations;
 mod buckets;
 mod dbrps;
 mod export;
+mod extract;
 mod json;
 mod orgs;
 mod remotes;

@@ -1,6 +1,7 @@
 //! `/api/v2/orgs`.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{JsonBody, Q};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -31,7 +32,7 @@ fn readable(
 /// `GET /api/v2/orgs[?org=&orgID=]` → `{"orgs":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
-    Query(q): Query<ListParams>,
+    Q(q): Q<ListParams>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
@@ -59,7 +60,7 @@ pub async fn list(
 pub async fn create(
     State(node): State<AppState>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     if let Some(a) = &auth {
@@ -105,7 +106,7 @@ pub async fn update(
     State(node): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     node.require(&auth, Action::Write, "orgs", &id, Some(&id))?;

@@ -2,7 +2,8 @@
 //! `kind`, `remoteUsername`, `remotePassword`, `caCertFile`). Tokens and passwords go in,
 //! never out.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{JsonBody, Q};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -36,7 +37,7 @@ fn kind(b: &Body) -> Result<Option<RemoteKind>, ApiError> {
 /// `GET /api/v2/remotes?orgID=` → `{"remotes":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
-    Query(q): Query<ListParams>,
+    Q(q): Q<ListParams>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
@@ -63,7 +64,7 @@ pub async fn list(
 pub async fn create(
     State(node): State<AppState>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     let b = Body(&body);
@@ -110,7 +111,7 @@ pub async fn update(
     State(node): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     let id = id_param("remote ID", &id)?;

@@ -2,7 +2,8 @@
 //! (measurement filter, rate limit, added tags, backfill, batch size) and pause/resume.
 //! The catalog keeps the settings; `node.replications` runs the streams and reports status.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{JsonBody, Q};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -37,8 +38,13 @@ pub struct ValidateParam {
 }
 
 impl ValidateParam {
+    /// `true` in any case (the Python client sends `True`), `1` or `yes`.
     fn on(&self) -> bool {
-        matches!(self.validate.as_deref(), Some("true" | "1" | "yes"))
+        self.validate.as_deref().is_some_and(|v| {
+            ["true", "1", "yes"]
+                .iter()
+                .any(|t| v.trim().eq_ignore_ascii_case(t))
+        })
     }
 }
 
@@ -91,7 +97,7 @@ fn lookup(
 /// `GET /api/v2/replications?orgID=` → `{"replications":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
-    Query(q): Query<ListParams>,
+    Q(q): Q<ListParams>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
@@ -122,9 +128,9 @@ pub async fn list(
 /// `POST /api/v2/replications[?validate=true]` → 201.
 pub async fn create(
     State(node): State<AppState>,
-    Query(v): Query<ValidateParam>,
+    Q(v): Q<ValidateParam>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let auth = super::authenticate(&node, &headers)?;
     let b = Body(&body);
@@ -192,9 +198,9 @@ pub async fn get_one(
 pub async fn update(
     State(node): State<AppState>,
     Path(id): Path<String>,
-    Query(v): Query<ValidateParam>,
+    Q(v): Q<ValidateParam>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let r = lookup(&node, &headers, &id, Action::Write)?;
     let b = Body(&body);

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::extract::JsonBody;
 use super::{json as shape, AppState};
 use crate::error::ApiError;
 
@@ -17,7 +18,7 @@ pub async fn allowed(State(node): State<AppState>) -> Result<Json<Value>, ApiErr
 /// → 201 `{"user","org","bucket","auth"}`; 422 once set up.
 pub async fn setup(
     State(node): State<AppState>,
-    Json(body): Json<Value>,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if node.catalog.is_set_up()? {
         return Err(ApiError::Conflict(

@@ -1,7 +1,8 @@
 //! `POST /api/v2/write` and `POST /write` (v1).
 
+use super::extract::Q;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
@@ -25,7 +26,7 @@ pub struct V2Params {
 /// `POST /api/v2/write?org=&orgID=&bucket=&precision=` → 204.
 pub async fn write_v2(
     State(node): State<AppState>,
-    Query(q): Query<V2Params>,
+    Q(q): Q<V2Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -63,7 +64,7 @@ pub struct V1Params {
 /// `POST /write?db=&rp=&precision=&u=&p=` → 204, with InfluxDB 1.x's error answers.
 pub async fn write_v1(
     State(node): State<AppState>,
-    Query(q): Query<V1Params>,
+    Q(q): Q<V1Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, V1Error> {

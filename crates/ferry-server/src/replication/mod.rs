@@ -34,6 +34,9 @@ pub(crate) struct Counters {
     pub errors_by_code: BTreeMap<u16, u64>,
 }
 
+/// A stream's status and counters, shared with its task.
+type SharedStatus = (Arc<Mutex<ReplicationStatus>>, Arc<Mutex<Counters>>);
+
 struct Running {
     control: watch::Sender<Control>,
     task: tokio::task::JoinHandle<()>,
@@ -53,7 +56,7 @@ struct Entry {
 pub struct ReplicationManager {
     node: OnceLock<Weak<Node>>,
     streams: tokio::sync::Mutex<HashMap<String, Entry>>,
-    statuses: Mutex<HashMap<String, (Arc<Mutex<ReplicationStatus>>, Arc<Mutex<Counters>>)>>,
+    statuses: Mutex<HashMap<String, SharedStatus>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -31,6 +31,9 @@ use crate::http::ORIGIN_HEADER;
 /// How long a stream that needs attention waits before trying again on its own.
 const ATTENTION_RETRY: Duration = Duration::from_secs(300);
 
+/// How often a paused stream re-checks its queue bounds.
+const PAUSED_CHECK: Duration = Duration::from_secs(2);
+
 /// Everything a stream needs; built by the manager.
 pub(crate) struct Stream {
     pub rep: Replication,
@@ -142,17 +145,20 @@ impl Stream {
                 return;
             }
             self.refresh_queue(&gaps);
-            if ctl.paused {
-                self.set_state(StreamState::Paused);
-                if self.control.changed().await.is_err() {
+            // Bounds apply in every state, paused included: a stopped stream must not make
+            // the log grow without limit.
+            if let Err(e) = self.enforce_bounds(&mut gaps).await {
+                self.attention(None, e);
+                if !self.wait_control(ATTENTION_RETRY, &mut gaps).await {
                     return;
                 }
                 continue;
             }
-            if let Err(e) = self.enforce_bounds(&mut gaps).await {
-                self.attention(None, e);
-                if !self.wait_control(ATTENTION_RETRY).await {
-                    return;
+            if ctl.paused {
+                self.set_state(StreamState::Paused);
+                tokio::select! {
+                    r = self.control.changed() => if r.is_err() { return },
+                    _ = tokio::time::sleep(PAUSED_CHECK) => {}
                 }
                 continue;
             }
@@ -214,13 +220,13 @@ impl Stream {
                 Sent::Retry(delay) => {
                     attempt = attempt.saturating_add(1);
                     self.set_state(StreamState::BackingOff);
-                    if !self.wait_control(delay).await {
+                    if !self.wait_control(delay, &mut gaps).await {
                         return;
                     }
                 }
                 Sent::Attention | Sent::Stop => {
                     remote_node_id = None;
-                    if !self.wait_control(ATTENTION_RETRY).await {
+                    if !self.wait_control(ATTENTION_RETRY, &mut gaps).await {
                         return;
                     }
                 }
@@ -228,9 +234,10 @@ impl Stream {
         }
     }
 
-    /// Sleeps `d`, refreshing the queue figures every second; returns early on a control
-    /// change (false when the stream must stop). New writes do not shorten the wait.
-    async fn wait_control(&mut self, d: Duration) -> bool {
+    /// Sleeps `d`, refreshing the queue figures and enforcing the queue bounds every second;
+    /// returns early on a control change (false when the stream must stop). New writes do not
+    /// shorten the wait.
+    async fn wait_control(&mut self, d: Duration, gaps: &mut Gaps) -> bool {
         let deadline = tokio::time::Instant::now() + d;
         loop {
             let now = tokio::time::Instant::now();
@@ -240,8 +247,10 @@ impl Stream {
             let step = (deadline - now).min(Duration::from_secs(1));
             tokio::select! {
                 _ = tokio::time::sleep(step) => {
-                    let q = self.log().durable_end().saturating_sub(self.cursor());
-                    lock(&self.status).current_queue_size_bytes = q;
+                    if let Err(e) = self.enforce_bounds(gaps).await {
+                        tracing::error!(replication = %self.rep.id, error = %e, "cannot enforce the queue bounds");
+                    }
+                    self.refresh_queue(gaps);
                 }
                 r = self.control.changed() => return r.is_ok() && !self.control.borrow().stop,
             }
@@ -376,7 +385,7 @@ impl Stream {
                 if !first && origins != batch.origins {
                     break; // one origin set per batch: the remote marks the whole batch
                 }
-                if !remote_id.is_empty() && origins.iter().any(|o| *o == remote_id) {
+                if !remote_id.is_empty() && origins.contains(&remote_id) {
                     batch.next_lsn = lsn + 8 + payload.len() as u64;
                     continue; // it came from the remote: do not send it back
                 }
@@ -441,8 +450,8 @@ impl Stream {
                     ..
                 } => {
                     let mut st = lock(&self.status);
-                    st.points_sent += sent_lines as u64;
-                    st.bytes_sent += sent_bytes as u64;
+                    st.points_sent += sent_lines;
+                    st.bytes_sent += sent_bytes;
                     st.latest_response_code = Some(204);
                     st.latest_error_message = None;
                     st.state = StreamState::Running;

@@ -1,0 +1,53 @@
+//! Request extractors whose failures are answered in InfluxDB's error shape (axum's own
+//! answer plain-text 415/422s), and which accept JSON whatever the `Content-Type` says, as
+//! InfluxDB does.
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Largest JSON body accepted by the management API.
+const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// A JSON request body (any `Content-Type`); malformed JSON is a 400 naming the problem.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
+            .await
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "cannot read the request body (at most {MAX_JSON_BYTES} bytes of JSON): {e}"
+                ))
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest(
+                "the request body must be a JSON object".into(),
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Query parameters; a malformed one is a 400 naming it.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(t)| Q(t))
+            .map_err(|e| {
+                ApiError::BadRequest(format!("invalid query parameters: {}", e.body_text()))
+            })
+    }
+}
