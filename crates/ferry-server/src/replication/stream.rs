@@ -116,12 +116,11 @@ impl Stream {
                 return;
             }
             if let Some(from) = self.rep.backfill_from_ns {
-                let now = chrono::Utc::now()
-                    .timestamp_nanos_opt()
-                    .unwrap_or(i64::MAX - 1);
+                // Everything stored from `from` on, future timestamps included; writes made
+                // from now on also come through the log (resending is harmless: idempotent).
                 gaps.push(Gap {
                     start_ns: from,
-                    end_ns: now + 1,
+                    end_ns: i64::MAX,
                     lines: 0,
                     bytes: 0,
                     measurement_index: 0,
