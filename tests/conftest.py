@@ -58,3 +58,38 @@ def influxd1(tmp_path_factory):
     srv = Influxd1(tmp_path_factory.mktemp("influxd1")).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def make_fixed_node(ferry_path, tmp_path_factory):
+    """Factory like make_node, but the node keeps one explicit port across restarts."""
+    from harness import FixedPortFerryNode
+
+    nodes = []
+
+    def make(start: bool = True, **kw):
+        base = tmp_path_factory.mktemp("ferry-fixed")
+        n = FixedPortFerryNode(base / "data", base / "logs", **kw)
+        nodes.append(n)
+        return n.start() if start else n
+
+    yield make
+    for n in nodes:
+        n.kill()
+
+
+@pytest.fixture
+def fake_remote():
+    """Factory: fake_remote(script=ok) -> started tests/fake_remote.FakeRemote; stopped at teardown."""
+    from fake_remote import FakeRemote, ok
+
+    remotes = []
+
+    def make(script=ok):
+        r = FakeRemote(script).start()
+        remotes.append(r)
+        return r
+
+    yield make
+    for r in remotes:
+        r.stop()

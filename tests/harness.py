@@ -239,7 +239,7 @@ def run_cli(cmd: list[str], env: dict | None = None, check: bool = True, timeout
 
 def count_points_cli(node: FerryNode, bucket: str | None = None, measurement: str | None = None) -> int:
     """Number of points `ferry export` prints for a bucket (one point per line)."""
-    args = ["export", "--bucket", bucket or node.bucket, "--org", node.org]
+    args = ["export", "--lponly", "--bucket", bucket or node.bucket, "--org", node.org]
     if measurement:
         args += ["--measurement", measurement]
     p = node.cli(*args)
@@ -565,3 +565,51 @@ def json_or_text(r) -> object:
     except ValueError:
         return r.text
 
+
+
+# --------------------------------------------------------------------------
+# replication tests: a node that keeps its port across restarts
+# --------------------------------------------------------------------------
+class FixedPortFerryNode(FerryNode):
+    """A FerryNode bound to one explicit 127.0.0.1 port, so a restart keeps its URL."""
+
+    def __init__(self, *a, port: int | None = None, **kw):
+        super().__init__(*a, **kw)
+        self.port = port or free_port()
+
+    def args(self) -> list[str]:
+        a = super().args()
+        i = a.index("--http-bind")
+        a[i + 1] = f"127.0.0.1:{self.port}"
+        return a
+
+
+def wait_until(pred, timeout: float, what: str, interval: float = 0.2):
+    """Poll pred() until it returns a truthy value; AssertionError with the last value if not."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+
+
+def prometheus_samples(text: str) -> list[tuple[str, dict, float]]:
+    """(name, labels, value) for every sample line of a Prometheus text exposition."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)', line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        try:
+            out.append((m.group(1), labels, float(m.group(4))))
+        except ValueError:
+            pass
+    return out

@@ -170,7 +170,7 @@ def test_export_filters(n, tmp_path):
     assert n.write_v2("\n".join(lines)).status_code == 204
 
     def exp(*a):
-        out = n.cli("export", "--bucket", BUCKET, "--org", ORG, *a).stdout
+        out = n.cli("export", "--lponly", "--bucket", BUCKET, "--org", ORG, *a).stdout
         return [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("#")]
 
     all_lines = exp()
@@ -183,7 +183,7 @@ def test_export_filters(n, tmp_path):
     got = exp("--measurement", "ea", "--end", str(int(1.5 * s)))
     assert got == ["ea,h=x v=1i 1000000000"]
     out = tmp_path / "out.lp"
-    n.cli("export", "--bucket", BUCKET, "--org", ORG, "--measurement", "eb", "--out", str(out))
+    n.cli("export", "--lponly", "--bucket", BUCKET, "--org", ORG, "--measurement", "eb", "--out", str(out))
     assert [parse_line(x).ts for x in out.read_text().splitlines() if x.strip()] == [i * s for i in range(1, 6)]
     # HTTP export agrees with the CLI
     assert n.export(measurement="ea", start="1970-01-01T00:00:01.500Z", end=str(int(3.5 * s))) == \

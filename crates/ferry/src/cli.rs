@@ -40,13 +40,31 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Print a bucket's points as line protocol.
-    Export(ExportArgs),
+    Export(Box<ExportArgs>),
     /// Remote servers that replications write to (InfluxDB 2/1/3, Cloud, Ferry, TDengine).
     #[command(subcommand)]
     Remote(RemoteCmd),
     /// Edge Data Replication: stream a local bucket's writes to a remote bucket.
     #[command(subcommand)]
     Replication(ReplicationCmd),
+    /// Write line protocol or influx_inspect exports (files, URLs, stdin) to a bucket or target.
+    Write(Box<crate::commands::write::WriteArgs>),
+    /// Pull connector: copy (or keep following) a source InfluxDB 1.x/2.x into a target, in time windows; `ferry sync check` tests both ends.
+    Sync(Box<SyncArgs>),
+}
+
+/// `ferry sync [check]`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// `check`: test both ends (reachable, authenticated, database exists, target writable) and copy nothing.
+    #[arg(value_parser = ["check"])]
+    pub action: Option<String>,
+    /// Default target connection (Ferry / InfluxDB 2), with --bucket.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Source, range, windows, concurrency, target.
+    #[command(flatten)]
+    pub spec: ferry_sync::SyncSpec,
 }
 
 /// `ferry serve`.
@@ -405,23 +423,32 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     /// Bucket name.
-    #[arg(long, short = 'b', required_unless_present = "bucket_id")]
+    #[arg(long, short = 'b', required_unless_present_any = ["bucket_id", "all_buckets", "source_url"])]
     pub bucket: Option<String>,
     /// Bucket ID (instead of --bucket).
     #[arg(long = "bucket-id")]
     pub bucket_id: Option<String>,
-    /// Only this measurement.
-    #[arg(long, short = 'm')]
-    pub measurement: Option<String>,
+    /// Every bucket of the org (each in its own CONTEXT-DATABASE/RETENTION-POLICY section).
+    #[arg(long = "all-buckets")]
+    pub all_buckets: bool,
     /// Only points at or after this time (RFC3339 or ns).
     #[arg(long)]
     pub start: Option<String>,
     /// Only points before this time (RFC3339 or ns).
     #[arg(long)]
     pub end: Option<String>,
+    /// Only line protocol (no influx_inspect DDL/DML/CONTEXT lines).
+    #[arg(long)]
+    pub lponly: bool,
+    /// Gzip the output.
+    #[arg(long)]
+    pub compress: bool,
     /// Write to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Export from a remote InfluxDB over HTTP instead (--source-url ...), and --measurement.
+    #[command(flatten)]
+    pub source: ferry_sync::SourceArgs,
 }
 
 /// `ferry remote ...` (the influx CLI's flags, plus `--kind` and Basic-auth credentials).

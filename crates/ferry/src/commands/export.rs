@@ -1,54 +1,176 @@
-//! `ferry export`: a bucket's points as line protocol, streamed from the node.
+//! `ferry export`: a bucket's (or every bucket's) points in `influx_inspect export` format
+//! (default) or plain line protocol (`--lponly`), optionally gzipped; or a remote InfluxDB's
+//! database read over HTTP in windows (`--source-url`, through `ferry-sync`).
 
+use std::io::Write;
+
+use ferry_sync::export::{parse_bounds, write_context, write_header, RemoteExport};
 use reqwest::Method;
-use tokio::io::AsyncWriteExt;
+use serde_json::Value;
 
 use crate::cli::ExportArgs;
 use crate::client::{Client, ClientError};
 
-/// Streams the export to stdout or `--out`, then reports the line count on stderr.
-pub async fn run(a: ExportArgs) -> Result<(), ClientError> {
-    let c = Client::new(&a.client)?;
-    let mut q: Vec<(&str, String)> = Vec::new();
-    match (&a.bucket_id, &a.bucket) {
-        (Some(id), _) => q.push(("bucketID", id.clone())),
-        (None, Some(name)) => {
-            q.push(("bucket", name.clone()));
-            if let Some(id) = &c.org_id {
-                q.push(("orgID", id.clone()));
-            } else if let Some(org) = &c.org {
-                q.push(("org", org.clone()));
-            }
-        }
-        (None, None) => return Err(ClientError::Usage("give --bucket or --bucket-id".into())),
-    }
-    for (k, v) in [
-        ("measurement", &a.measurement),
-        ("start", &a.start),
-        ("end", &a.end),
-    ] {
-        if let Some(v) = v {
-            q.push((k, v.clone()));
-        }
-    }
-    let mut resp = c
-        .send(c.request(Method::GET, "/api/ferry/v1/export").query(&q))
-        .await?;
-    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match &a.out {
-        Some(path) => Box::new(tokio::fs::File::create(path).await?),
-        None => Box::new(tokio::io::stdout()),
+fn out_writer(a: &ExportArgs) -> Result<Box<dyn Write>, ClientError> {
+    let base: Box<dyn Write> = match &a.out {
+        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let mut lines = 0u64;
-    while let Some(chunk) = resp.chunk().await.map_err(|source| ClientError::Connect {
-        host: c.host.clone(),
-        source,
-    })? {
-        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        out.write_all(&chunk).await?;
+    Ok(if a.compress {
+        Box::new(flate2::write::GzEncoder::new(
+            base,
+            flate2::Compression::default(),
+        ))
+    } else {
+        base
+    })
+}
+
+/// (bucket id, bucket name) of the buckets to export.
+async fn buckets(c: &Client, a: &ExportArgs) -> Result<Vec<(String, String)>, ClientError> {
+    if let Some(id) = &a.bucket_id {
+        let b = c
+            .json(c.request(Method::GET, &format!("/api/v2/buckets/{id}")))
+            .await?;
+        return Ok(vec![(
+            id.clone(),
+            b["name"].as_str().unwrap_or(id).to_string(),
+        )]);
     }
-    out.flush().await?;
+    let org_id = c.org_id().await?;
+    let mut rb = c
+        .request(Method::GET, "/api/v2/buckets")
+        .query(&[("orgID", org_id.as_str())]);
+    if !a.all_buckets {
+        let name = a.bucket.as_deref().ok_or_else(|| {
+            ClientError::Usage("give --bucket, --bucket-id or --all-buckets".into())
+        })?;
+        rb = rb.query(&[("name", name)]);
+    }
+    let v = c.json(rb).await?;
+    let list: Vec<(String, String)> = v["buckets"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|b| b["type"].as_str() != Some("system"))
+                .filter_map(|b| {
+                    Some((
+                        b["id"].as_str()?.to_string(),
+                        b["name"].as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if list.is_empty() {
+        return Err(ClientError::Usage(format!(
+            "bucket {:?} not found",
+            a.bucket.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(list)
+}
+
+/// The 1.x (db, rp) of a bucket: its DBRP mapping (the default one first), else
+/// `<bucket>`/`autogen`.
+async fn dbrp_of(c: &Client, bucket_id: &str, name: &str) -> (String, String) {
+    let org = c.org_id().await.unwrap_or_default();
+    let v = c
+        .json(
+            c.request(Method::GET, "/api/v2/dbrps")
+                .query(&[("orgID", org.as_str()), ("bucketID", bucket_id)]),
+        )
+        .await
+        .unwrap_or(Value::Null);
+    let mut list: Vec<&Value> = v["content"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    list.sort_by_key(|d| !d["default"].as_bool().unwrap_or(false));
+    match list.first() {
+        Some(d) => (
+            d["database"].as_str().unwrap_or(name).to_string(),
+            d["retention_policy"]
+                .as_str()
+                .unwrap_or("autogen")
+                .to_string(),
+        ),
+        None => (name.to_string(), "autogen".to_string()),
+    }
+}
+
+/// Runs the export; the line count goes to stderr when writing to a file.
+pub async fn run(a: ExportArgs) -> Result<(), ClientError> {
+    let (start, end) = parse_bounds(a.start.as_deref(), a.end.as_deref())
+        .map_err(|e| ClientError::Usage(e.to_string()))?;
+    let mut out = out_writer(&a)?;
+    let lines = if a.source.source_url.is_some() {
+        let spec = RemoteExport {
+            start,
+            end,
+            header: !a.lponly,
+        };
+        ferry_sync::export::export_remote(&a.source, &spec, &mut out)
+            .await
+            .map_err(|e| ClientError::Usage(e.to_string()))?
+    } else {
+        export_node(&a, start, end, &mut out).await?
+    };
+    out.flush()?;
+    drop(out);
     if a.out.is_some() {
         eprintln!("exported {lines} points");
     }
     Ok(())
+}
+
+async fn export_node(
+    a: &ExportArgs,
+    start: Option<i64>,
+    end: Option<i64>,
+    out: &mut Box<dyn Write>,
+) -> Result<u64, ClientError> {
+    let c = Client::new(&a.client)?;
+    let list = buckets(&c, a).await?;
+    let mut ctx = Vec::new();
+    for (id, name) in &list {
+        ctx.push(dbrp_of(&c, id, name).await);
+    }
+    if !a.lponly {
+        write_header(out, start, end, &ctx)?;
+    }
+    let measurements: Vec<Option<&String>> = if a.source.measurement.is_empty() {
+        vec![None]
+    } else {
+        a.source.measurement.iter().map(Some).collect()
+    };
+    let mut lines = 0u64;
+    for ((id, _), (db, rp)) in list.iter().zip(&ctx) {
+        if !a.lponly {
+            write_context(out, db, rp)?;
+        }
+        for m in &measurements {
+            let mut q: Vec<(&str, String)> = vec![("bucketID", id.clone())];
+            if let Some(m) = m {
+                q.push(("measurement", (*m).clone()));
+            }
+            if let Some(s) = start {
+                q.push(("start", s.to_string()));
+            }
+            if let Some(e) = end {
+                q.push(("end", e.to_string()));
+            }
+            let mut resp = c
+                .send(c.request(Method::GET, "/api/ferry/v1/export").query(&q))
+                .await?;
+            while let Some(chunk) = resp.chunk().await.map_err(|source| ClientError::Connect {
+                host: c.host.clone(),
+                source,
+            })? {
+                lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                out.write_all(&chunk)?;
+            }
+        }
+    }
+    Ok(lines)
 }

@@ -10,6 +10,8 @@ mod remote;
 mod replication;
 mod serve;
 mod setup;
+mod sync;
+pub mod write;
 
 use crate::cli::{Command, V1Cmd};
 use crate::client::ClientError;
@@ -35,9 +37,11 @@ pub async fn run(cmd: Command) -> Result<(), CommandError> {
         Command::Auth(c) => auth::run(c).await?,
         Command::V1(V1Cmd::Dbrp(c)) => dbrp::run(c).await?,
         Command::Config(c) => config::run(c)?,
-        Command::Export(a) => export::run(a).await?,
+        Command::Export(a) => export::run(*a).await?,
         Command::Remote(c) => remote::run(c).await?,
         Command::Replication(c) => replication::run(c).await?,
+        Command::Write(a) => write::run(*a).await?,
+        Command::Sync(a) => sync::run(*a).await?,
     }
     Ok(())
 }

@@ -1,0 +1,302 @@
+//! The settings of a sync, as flags (clap) and as a TOML file (same keys as the flags).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+use crate::SyncError;
+
+/// Where to read: a source InfluxDB 1.x or 2.x, through InfluxQL over HTTP.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SourceArgs {
+    /// Source InfluxDB URL (http or https), e.g. http://old-influx:8086.
+    #[arg(long = "source-url")]
+    pub source_url: Option<String>,
+    /// Source InfluxDB major version: 1 (user/password) or 2 (org ID + token, via /query and a DBRP mapping).
+    #[arg(long = "source-version")]
+    pub source_version: Option<u8>,
+    /// Source username (1.x).
+    #[arg(long = "source-user")]
+    pub source_user: Option<String>,
+    /// Source password (1.x).
+    #[arg(
+        long = "source-password",
+        env = "FERRY_SOURCE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub source_password: Option<String>,
+    /// Source org ID (2.x).
+    #[arg(long = "source-org-id")]
+    pub source_org_id: Option<String>,
+    /// Source API token (2.x).
+    #[arg(
+        long = "source-token",
+        env = "FERRY_SOURCE_TOKEN",
+        hide_env_values = true
+    )]
+    pub source_token: Option<String>,
+    /// Source database (1.x) or the database mapped to the bucket (2.x).
+    #[arg(long = "source-db")]
+    pub source_db: Option<String>,
+    /// Source retention policy (default: the database's default).
+    #[arg(long = "source-rp")]
+    pub source_rp: Option<String>,
+    /// Skip TLS certificate verification of the source.
+    #[arg(long = "source-insecure")]
+    #[serde(default)]
+    pub source_insecure: bool,
+    /// Measurement to copy (repeatable; default: all, from SHOW MEASUREMENTS).
+    #[arg(long = "measurement", short = 'm')]
+    #[serde(default)]
+    pub measurement: Vec<String>,
+    /// Time range per read, e.g. 60m, 1h, 30s (default 60m).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Most points one read may return before the window is halved (default 500000).
+    #[arg(long = "max-window-points")]
+    pub max_window_points: Option<u64>,
+    /// Rows per chunk asked of the source (default 10000).
+    #[arg(long = "chunk-size")]
+    pub chunk_size: Option<u64>,
+}
+
+/// Every setting of `ferry sync` (flags, or keys of `--config FILE`).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SyncSpec {
+    /// A TOML file with these settings (keys as the flags, e.g. `source-url = "…"`); flags win.
+    #[arg(long = "config")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// The source.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub source: SourceArgs,
+    /// First time copied (RFC3339), required.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// End (RFC3339, exclusive). Absent: copy up to now, then keep following new data.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Wait before reading a window after its end has passed, for out-of-order data (default 10s).
+    #[arg(long)]
+    pub delay: Option<String>,
+    /// Windows read at once (default 4).
+    #[arg(long = "read-concurrency")]
+    pub read_concurrency: Option<usize>,
+    /// Batches written at once (default 4).
+    #[arg(long = "write-concurrency")]
+    pub write_concurrency: Option<usize>,
+    /// Lines per write (default 5000).
+    #[arg(long = "batch-size")]
+    pub batch_size: Option<usize>,
+    /// Bandwidth limit in InfluxDB's grammar, e.g. 5MB/s, 500kB/s, 30MB/min.
+    #[arg(long = "rate-limit")]
+    pub rate_limit: Option<String>,
+    /// Progress file (default ./ferry-sync-<hash of source+target+db>.json).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Compare point counts per window and measurement on source and target.
+    #[arg(long)]
+    #[serde(default)]
+    pub verify: bool,
+    /// Copy even when a field's type differs across shards (the target refuses one side).
+    #[arg(long = "allow-type-conflicts")]
+    #[serde(default)]
+    pub allow_type_conflicts: bool,
+    /// Log level in the TOML file (`--log-level` is the global flag).
+    #[arg(skip)]
+    pub log_level: Option<String>,
+    /// Target bucket (Ferry / InfluxDB 2), default target.
+    #[arg(long, short = 'b')]
+    pub bucket: Option<String>,
+    /// Target URL in the TOML file (the `--host` flag otherwise).
+    #[arg(skip)]
+    pub host: Option<String>,
+    /// Target token in the TOML file (the `--token` flag otherwise).
+    #[arg(skip)]
+    pub token: Option<String>,
+    /// Target org in the TOML file (the `--org` flag otherwise).
+    #[arg(skip)]
+    pub org: Option<String>,
+    /// Target kind instead of the default (Ferry / InfluxDB 2): v1, v2, v3, tdengine.
+    #[arg(long = "target-kind")]
+    pub target_kind: Option<String>,
+    /// Target URL (with --target-kind).
+    #[arg(long = "target-url")]
+    pub target_url: Option<String>,
+    /// Target database (v1, v3, tdengine) or bucket (v2).
+    #[arg(long = "target-db")]
+    pub target_db: Option<String>,
+    /// Target retention policy (v1).
+    #[arg(long = "target-rp")]
+    pub target_rp: Option<String>,
+    /// Target username (v1, tdengine).
+    #[arg(long = "target-user")]
+    pub target_user: Option<String>,
+    /// Target password (v1, tdengine).
+    #[arg(
+        long = "target-password",
+        env = "FERRY_TARGET_PASSWORD",
+        hide_env_values = true
+    )]
+    pub target_password: Option<String>,
+    /// Target token (v2, v3).
+    #[arg(
+        long = "target-token",
+        env = "FERRY_TARGET_TOKEN",
+        hide_env_values = true
+    )]
+    pub target_token: Option<String>,
+    /// Target org (v2).
+    #[arg(long = "target-org")]
+    pub target_org: Option<String>,
+    /// Write line protocol to this file instead of a server.
+    #[arg(long = "target-file")]
+    pub target_file: Option<PathBuf>,
+}
+
+macro_rules! fill {
+    ($dst:expr, $src:expr, $($f:ident),*) => { $( if $dst.$f.is_none() { $dst.$f = $src.$f.take(); } )* };
+}
+
+impl SyncSpec {
+    /// Reads `--config` (if given) and fills every setting the flags left unset.
+    pub fn merge_config_file(mut self) -> Result<SyncSpec, SyncError> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| SyncError::io(&path, e))?;
+        let mut f: SyncSpec = toml::from_str(&text)
+            .map_err(|e| SyncError::Config(format!("{}: {e}", path.display())))?;
+        fill!(
+            self.source,
+            f.source,
+            source_url,
+            source_version,
+            source_user,
+            source_password,
+            source_org_id,
+            source_token,
+            source_db,
+            source_rp,
+            window,
+            max_window_points,
+            chunk_size
+        );
+        if self.source.measurement.is_empty() {
+            self.source.measurement = std::mem::take(&mut f.source.measurement);
+        }
+        self.source.source_insecure |= f.source.source_insecure;
+        fill!(
+            self,
+            f,
+            start,
+            end,
+            delay,
+            read_concurrency,
+            write_concurrency,
+            batch_size,
+            rate_limit,
+            state,
+            log_level,
+            bucket,
+            host,
+            token,
+            org,
+            target_kind,
+            target_url,
+            target_db,
+            target_rp,
+            target_user,
+            target_password,
+            target_token,
+            target_org,
+            target_file
+        );
+        self.verify |= f.verify;
+        self.allow_type_conflicts |= f.allow_type_conflicts;
+        Ok(self)
+    }
+}
+
+/// Parses a duration: `90s`, `60m`, `1h`, `2d`, `500ms`, or bare seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, SyncError> {
+    let t = s.trim();
+    let bad = || SyncError::Config(format!("invalid duration {s:?} (e.g. 30s, 60m, 1h)"));
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let n: f64 = t[..split].parse().map_err(|_| bad())?;
+    let mult = match &t[split..] {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Err(bad()),
+    };
+    let secs = n * mult;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses an RFC3339 time (or integer ns) into ns since the epoch.
+pub fn parse_time(s: &str) -> Result<i64, SyncError> {
+    if let Ok(n) = s.trim().parse::<i64>() {
+        return Ok(n);
+    }
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| SyncError::Config(format!("invalid time {s:?} (RFC3339 expected)")))
+}
+
+/// Formats ns as RFC3339 (UTC, seconds or finer).
+pub fn fmt_time(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!(parse_duration("60m").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("x").is_err());
+        assert_eq!(parse_time("1970-01-01T00:00:01Z").unwrap(), 1_000_000_000);
+        assert_eq!(fmt_time(1_000_000_000), "1970-01-01T00:00:01Z");
+    }
+
+    #[test]
+    fn toml_fills_unset_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(
+            &p,
+            "source-url = \"http://a:8086\"\nsource-db = \"db\"\nmeasurement = [\"cpu\"]\nstart = \"2020-01-01T00:00:00Z\"\nbatch-size = 100\nverify = true\nwindow = \"5m\"\n",
+        )
+        .unwrap();
+        let spec = SyncSpec {
+            config: Some(p),
+            batch_size: Some(7),
+            ..Default::default()
+        }
+        .merge_config_file()
+        .unwrap();
+        assert_eq!(spec.source.source_url.as_deref(), Some("http://a:8086"));
+        assert_eq!(spec.source.measurement, vec!["cpu".to_string()]);
+        assert_eq!(spec.batch_size, Some(7));
+        assert_eq!(spec.source.window.as_deref(), Some("5m"));
+        assert!(spec.verify);
+    }
+}

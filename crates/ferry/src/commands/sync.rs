@@ -1,0 +1,70 @@
+//! `ferry sync` and `ferry sync check`: the pull connector (logic in `ferry-sync`).
+
+use crate::cli::SyncArgs;
+use crate::client::{ClientError, DEFAULT_HOST};
+use crate::profiles::Profiles;
+
+fn usage(e: ferry_sync::SyncError) -> ClientError {
+    ClientError::Usage(e.to_string())
+}
+
+/// The default target connection: flags, else the active config profile.
+pub fn default_target(
+    client: &crate::cli::ClientArgs,
+) -> Result<ferry_sync::DefaultTarget, ClientError> {
+    let profiles = Profiles::load(client.configs_path.as_deref())?;
+    let profile = profiles.pick(client.config_name.as_deref())?.cloned();
+    Ok(ferry_sync::DefaultTarget {
+        host: client
+            .host
+            .clone()
+            .or_else(|| profile.as_ref().map(|p| p.host.clone()))
+            .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        token: client
+            .token
+            .clone()
+            .or_else(|| profile.as_ref().map(|p| p.token.clone())),
+        org: client
+            .org_id
+            .clone()
+            .or_else(|| client.org.clone())
+            .or_else(|| profile.map(|p| p.org).filter(|o| !o.is_empty())),
+    })
+}
+
+/// Runs a sync (or its check) and prints the summary.
+pub async fn run(a: SyncArgs) -> Result<(), ClientError> {
+    let spec = a.spec.merge_config_file().map_err(usage)?;
+    let default = default_target(&a.client)?;
+    if a.action.as_deref() == Some("check") {
+        let rep = ferry_sync::check(spec, default).await.map_err(usage)?;
+        for (ok, line) in &rep.lines {
+            println!("{} {line}", if *ok { "OK  " } else { "FAIL" });
+        }
+        if !rep.ok() {
+            return Err(ClientError::Usage("sync check failed".into()));
+        }
+        return Ok(());
+    }
+    let s = ferry_sync::run_sync(spec, default).await.map_err(usage)?;
+    println!(
+        "synced {} points in {} windows in {:.1}s ({:.0} points/s); {} lines refused; state {}",
+        s.points,
+        s.windows,
+        s.seconds,
+        s.points as f64 / s.seconds.max(1e-3),
+        s.refused,
+        s.state_path.display()
+    );
+    if !s.mismatches.is_empty() {
+        println!("verify: {} mismatches:", s.mismatches.len());
+        for m in &s.mismatches {
+            println!("  {m}");
+        }
+        return Err(ClientError::Usage(format!(
+            "verification found {} mismatches",
+            s.mismatches.len()
+        )));
+    }
+    Ok(())
+}
