@@ -8,8 +8,9 @@ ahead in wall time (a slow server lowers the achieved rate, which is reported). 
 finishes the request in flight and prints one JSON line:
   {"lines_acked": n, "lines_failed": n, "statuses": {...}, "seconds": s, "achieved_lps": r,
    "first_error": str|null}
-Every line it sends has a timestamp START + k * 1000 ns (k = line number): `lines_acked` is the
-exact number of distinct points the server acknowledged (it retries nothing).
+Timestamps are wall-clock (the tick's time.time_ns() + the line's index in the tick, strictly
+increasing), as live collection produces, so every line is a distinct point and `lines_acked` is
+the exact number of points the server acknowledged (it retries nothing).
 
   steady_load.py --url http://127.0.0.1:PORT --token T --org O --bucket B --lps 5000
 """
@@ -25,8 +26,6 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_cpu_lp import FIELDS, REGIONS, value_text  # noqa: E402
-
-START_NS = 1_750_000_000 * 1_000_000_000
 
 
 def main():
@@ -55,13 +54,17 @@ def main():
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     t0 = time.monotonic()
     next_t = t0
+    last_ns = 0
     while not stop["flag"]:
+        # wall-clock timestamps, as live collection: tick time + line index (unique, increasing)
+        tick_ns = max(time.time_ns(), last_ns + per_tick)
+        last_ns = tick_ns
         lines = []
         for _ in range(per_tick):
             s = k % args.series
             p = k // args.series
             fv = ",".join(f"{name}={value_text(typ, s, p, f)}" for f, (name, typ) in enumerate(FIELDS))
-            lines.append(f"steady,host=host-{s:04d},region={REGIONS[s % 4]} {fv} {START_NS + k * 1000}\n")
+            lines.append(f"steady,host=host-{s:04d},region={REGIONS[s % 4]} {fv} {tick_ns + len(lines)}\n")
             k += 1
         body = "".join(lines).encode()
         try:
