@@ -7,6 +7,7 @@ mod export;
 mod extract;
 mod json;
 mod orgs;
+mod query;
 mod remotes;
 mod replications;
 mod setup;
@@ -37,6 +38,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))
         .route("/write", post(write::write_v1))
+        .route("/query", get(query::query).post(query::query))
         .route("/api/v2/write", post(write::write_v2))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
         .route("/api/v2/orgs", get(orgs::list).post(orgs::create))

@@ -1,0 +1,236 @@
+//! The syntax tree of InfluxQL statements.
+
+/// A binary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Mod,
+    /// `=`
+    Eq,
+    /// `!=` / `<>`
+    Neq,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+    /// `=~`
+    EqRegex,
+    /// `!~`
+    NeqRegex,
+    /// `AND`
+    And,
+    /// `OR`
+    Or,
+}
+
+/// What a `::type` cast asks an identifier to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    /// No cast.
+    Any,
+    /// `::tag`
+    Tag,
+    /// `::field` (or a field type).
+    Field,
+}
+
+/// An expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// An identifier (field, tag or `time`).
+    Ref(String, RefKind),
+    /// A string literal.
+    Str(String),
+    /// A float literal.
+    Number(f64),
+    /// An integer literal.
+    Integer(i64),
+    /// A duration literal, in nanoseconds.
+    Duration(i64),
+    /// A boolean literal.
+    Bool(bool),
+    /// A regular expression literal.
+    Regex(String),
+    /// `*` (in a select list or a call).
+    Wildcard,
+    /// A function call.
+    Call(String, Vec<Expr>),
+    /// A binary operation.
+    Binary(Box<Expr>, BinOp, Box<Expr>),
+    /// A parenthesized expression.
+    Paren(Box<Expr>),
+}
+
+/// One item of a select list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The expression.
+    pub expr: Expr,
+    /// `AS alias`.
+    pub alias: Option<String>,
+}
+
+/// A measurement named in FROM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// Database (`db.rp.m` / `db..m`).
+    pub db: Option<String>,
+    /// Retention policy.
+    pub rp: Option<String>,
+    /// Measurement name.
+    pub name: String,
+}
+
+/// `fill(...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fill {
+    /// `fill(null)` (default).
+    Null,
+    /// `fill(none)`.
+    None,
+    /// `fill(previous)`.
+    Previous,
+    /// `fill(linear)`.
+    Linear,
+    /// `fill(N)`.
+    Value(f64, bool),
+}
+
+/// GROUP BY dimensions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Dimensions {
+    /// `time(interval, offset)` in ns.
+    pub time: Option<(i64, i64)>,
+    /// Tag keys.
+    pub tags: Vec<String>,
+    /// `GROUP BY *`.
+    pub all_tags: bool,
+}
+
+/// A SELECT statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Select {
+    /// The select list.
+    pub fields: Vec<Field>,
+    /// FROM.
+    pub source: Source,
+    /// WHERE.
+    pub condition: Option<Expr>,
+    /// GROUP BY.
+    pub dims: Dimensions,
+    /// fill().
+    pub fill: Fill,
+    /// ORDER BY time DESC.
+    pub descending: bool,
+    /// LIMIT (0 = none).
+    pub limit: usize,
+    /// OFFSET.
+    pub offset: usize,
+    /// SLIMIT (0 = none).
+    pub slimit: usize,
+    /// SOFFSET.
+    pub soffset: usize,
+}
+
+/// `WITH KEY ...` of SHOW TAG VALUES.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyFilter {
+    /// `= "k"`
+    Eq(String),
+    /// `!= "k"`
+    Neq(String),
+    /// `IN ("a", "b")`
+    In(Vec<String>),
+    /// `=~ /re/`
+    Regex(String, bool),
+}
+
+/// A SHOW statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Show {
+    /// SHOW DATABASES
+    Databases,
+    /// SHOW RETENTION POLICIES [ON db]
+    RetentionPolicies {
+        /// ON db
+        db: Option<String>,
+    },
+    /// SHOW MEASUREMENTS
+    Measurements {
+        /// ON db
+        db: Option<String>,
+        /// WITH MEASUREMENT = x / =~ /re/ (pattern, is regex)
+        with: Option<(String, bool)>,
+        /// LIMIT
+        limit: usize,
+        /// OFFSET
+        offset: usize,
+    },
+    /// SHOW TAG KEYS
+    TagKeys {
+        /// ON db
+        db: Option<String>,
+        /// FROM m
+        from: Option<Source>,
+        /// LIMIT
+        limit: usize,
+        /// OFFSET
+        offset: usize,
+    },
+    /// SHOW TAG VALUES
+    TagValues {
+        /// ON db
+        db: Option<String>,
+        /// FROM m
+        from: Option<Source>,
+        /// WITH KEY
+        key: KeyFilter,
+        /// WHERE
+        condition: Option<Expr>,
+        /// LIMIT
+        limit: usize,
+        /// OFFSET
+        offset: usize,
+    },
+    /// SHOW FIELD KEYS
+    FieldKeys {
+        /// ON db
+        db: Option<String>,
+        /// FROM m
+        from: Option<Source>,
+    },
+    /// SHOW SERIES
+    Series {
+        /// ON db
+        db: Option<String>,
+        /// FROM m
+        from: Option<Source>,
+        /// WHERE
+        condition: Option<Expr>,
+        /// LIMIT
+        limit: usize,
+        /// OFFSET
+        offset: usize,
+    },
+}
+
+/// One statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// SELECT
+    Select(Box<Select>),
+    /// SHOW ...
+    Show(Show),
+}

@@ -1,0 +1,314 @@
+//! JSON (plain, pretty, chunked) and CSV encodings of results, in InfluxDB 1.6's shapes.
+
+use crate::result::{Series, StatementResult, Value};
+
+/// How times are written: RFC3339 or an epoch unit (ns per unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epoch {
+    /// RFC3339 with ns precision, trailing zeros trimmed (JSON default).
+    Rfc3339,
+    /// Integer time divided by this many ns.
+    Unit(i64),
+}
+
+impl Epoch {
+    /// Parses the `epoch` parameter (`ns`, `n`, `u`, `µ`, `ms`, `s`, `m`, `h`).
+    pub fn parse(s: &str) -> Option<Epoch> {
+        Some(Epoch::Unit(match s {
+            "ns" | "n" => 1,
+            "u" | "µ" | "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        }))
+    }
+}
+
+/// Formats a time as Go's RFC3339Nano does.
+pub fn rfc3339(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000) as u32;
+    match chrono::DateTime::from_timestamp(secs, nanos) {
+        Some(dt) => {
+            let mut s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if nanos > 0 {
+                let frac = format!("{nanos:09}");
+                s.push('.');
+                s.push_str(frac.trim_end_matches('0'));
+            }
+            s.push('Z');
+            s
+        }
+        None => ns.to_string(),
+    }
+}
+
+/// Go's `encoding/json` float format.
+pub fn json_float(f: f64) -> String {
+    if !f.is_finite() {
+        return "null".into();
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = format!("{f:e}");
+        // Go: 1e+21, 1e-07 → json trims to e-7
+        match s.split_once('e') {
+            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
+            _ => s,
+        }
+    } else {
+        format!("{f}")
+    }
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn json_value(out: &mut String, v: &Value, epoch: Epoch) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Float(f) => out.push_str(&json_float(*f)),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Str(s) => json_str(out, s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Time(t) => match epoch {
+            Epoch::Rfc3339 => json_str(out, &rfc3339(*t)),
+            Epoch::Unit(u) => out.push_str(&(t / u).to_string()),
+        },
+    }
+}
+
+fn json_series(out: &mut String, s: &Series, rows: &[Vec<Value>], epoch: Epoch, partial: bool) {
+    out.push('{');
+    let mut first = true;
+    if let Some(n) = &s.name {
+        out.push_str("\"name\":");
+        json_str(out, n);
+        first = false;
+    }
+    if let Some(tags) = &s.tags {
+        if !first {
+            out.push(',');
+        }
+        out.push_str("\"tags\":{");
+        for (i, (k, v)) in tags.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(out, k);
+            out.push(':');
+            json_str(out, v);
+        }
+        out.push('}');
+        first = false;
+    }
+    if !first {
+        out.push(',');
+    }
+    out.push_str("\"columns\":[");
+    for (i, c) in s.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(out, c);
+    }
+    out.push(']');
+    if !rows.is_empty() {
+        out.push_str(",\"values\":[");
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            for (j, v) in r.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                json_value(out, v, epoch);
+            }
+            out.push(']');
+        }
+        out.push(']');
+    }
+    if partial {
+        out.push_str(",\"partial\":true");
+    }
+    out.push('}');
+}
+
+fn json_result_head(out: &mut String, r: &StatementResult) {
+    out.push_str("{\"statement_id\":");
+    out.push_str(&r.statement_id.to_string());
+}
+
+/// One statement result as a JSON object (no chunking).
+pub fn json_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
+    json_result_head(out, r);
+    if !r.series.is_empty() {
+        out.push_str(",\"series\":[");
+        for (i, s) in r.series.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_series(out, s, &s.values, epoch, false);
+        }
+        out.push(']');
+    }
+    if let Some(e) = &r.error {
+        out.push_str(",\"error\":");
+        json_str(out, e);
+    }
+    out.push('}');
+}
+
+/// The whole answer `{"results":[...]}`.
+pub fn json_results(results: &[StatementResult], epoch: Epoch, pretty: bool) -> String {
+    let mut out = String::from("{\"results\":[");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_result(&mut out, r, epoch);
+    }
+    out.push_str("]}");
+    if pretty {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) {
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            if serde::Serialize::serialize(&v, &mut ser).is_ok() {
+                if let Ok(s) = String::from_utf8(buf) {
+                    return s;
+                }
+            }
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Chunked JSON for one statement: one document per chunk (each line ends with `\n`). Every
+/// series is split into chunks of `chunk_size` rows; all chunks but a series' last carry
+/// `"partial":true` on the series, all but the statement's last on the result.
+pub fn json_chunks(r: &StatementResult, epoch: Epoch, chunk_size: usize, out: &mut Vec<String>) {
+    let chunk_size = chunk_size.max(1);
+    if r.series.is_empty() {
+        let mut s = String::from("{\"results\":[");
+        json_result(&mut s, r, epoch);
+        s.push_str("]}\n");
+        out.push(s);
+        return;
+    }
+    let ns = r.series.len();
+    for (si, series) in r.series.iter().enumerate() {
+        let mut chunks: Vec<&[Vec<Value>]> = series.values.chunks(chunk_size).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        let nc = chunks.len();
+        for (ci, rows) in chunks.into_iter().enumerate() {
+            let series_partial = ci + 1 < nc;
+            let result_partial = series_partial || si + 1 < ns;
+            let mut s = String::from("{\"results\":[");
+            json_result_head(&mut s, r);
+            s.push_str(",\"series\":[");
+            json_series(&mut s, series, rows, epoch, series_partial);
+            s.push(']');
+            if result_partial {
+                s.push_str(",\"partial\":true");
+            }
+            s.push_str("}]}\n");
+            out.push(s);
+        }
+    }
+}
+
+fn csv_field(out: &mut String, s: &str) {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') {
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
+/// CSV: `name,tags,time,...` header per statement (and when the columns change), times as
+/// integers (ns unless `epoch` says otherwise), a blank line between statements.
+pub fn csv(results: &[StatementResult], epoch: Epoch) -> String {
+    let unit = match epoch {
+        Epoch::Rfc3339 => 1,
+        Epoch::Unit(u) => u,
+    };
+    let mut out = String::new();
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if let Some(e) = &r.error {
+            out.push_str("error\n");
+            csv_field(&mut out, e);
+            out.push('\n');
+            continue;
+        }
+        let mut last_cols: Option<&Vec<String>> = None;
+        for s in &r.series {
+            if last_cols != Some(&s.columns) {
+                out.push_str("name,tags");
+                for c in &s.columns {
+                    out.push(',');
+                    csv_field(&mut out, c);
+                }
+                out.push('\n');
+                last_cols = Some(&s.columns);
+            }
+            let mut tags = String::new();
+            if let Some(t) = &s.tags {
+                for (k, v) in t.iter().filter(|(_, v)| !v.is_empty()) {
+                    if !tags.is_empty() {
+                        tags.push(',');
+                    }
+                    tags.push_str(&ferry_lp::escape_tag(k));
+                    tags.push('=');
+                    tags.push_str(&ferry_lp::escape_tag(v));
+                }
+            }
+            for row in &s.values {
+                csv_field(&mut out, s.name.as_deref().unwrap_or(""));
+                out.push(',');
+                csv_field(&mut out, &tags);
+                for v in row {
+                    out.push(',');
+                    match v {
+                        Value::Null => {}
+                        Value::Float(f) => out.push_str(&format!("{f}")),
+                        Value::Int(i) => out.push_str(&i.to_string()),
+                        Value::Str(st) => csv_field(&mut out, st),
+                        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                        Value::Time(t) => out.push_str(&(t / unit).to_string()),
+                    }
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,1330 @@
+//! The executor: SHOW statements from the store's schema and scans, SELECT over
+//! [`BucketStore::scan`], one measurement's range at a time.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use ferry_lp::{FieldType, FieldValue};
+use ferry_store::{BucketStore, ScanRequest, SeriesData};
+use regex::Regex;
+
+use crate::ast::*;
+use crate::result::{Series, StatementResult, Value};
+
+/// A retention policy as SHOW RETENTION POLICIES lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Name.
+    pub name: String,
+    /// Duration in ns (0 = infinite).
+    pub duration_ns: i64,
+    /// Whether it is the database's default.
+    pub default: bool,
+}
+
+/// What the executor needs from the server.
+pub trait Context {
+    /// The store of `db`/`rp` (`rp` empty = the default); the error is the statement's message.
+    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String>;
+    /// Database names visible to the caller.
+    fn databases(&self) -> Vec<String>;
+    /// Retention policies of a database.
+    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String>;
+    /// The current time in ns.
+    fn now_ns(&self) -> i64;
+}
+
+/// Executes one statement; `db`/`rp` are the request's defaults.
+pub fn execute(
+    stmt: &Statement,
+    id: usize,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> StatementResult {
+    let r = match stmt {
+        Statement::Select(s) => select(s, ctx, db, rp),
+        Statement::Show(s) => show(s, ctx, db, rp),
+    };
+    match r {
+        Ok(series) => StatementResult {
+            statement_id: id,
+            series,
+            error: None,
+        },
+        Err(e) => StatementResult {
+            statement_id: id,
+            series: Vec::new(),
+            error: Some(e),
+        },
+    }
+}
+
+type Res<T> = Result<T, String>;
+
+fn need_db<'a>(on: Option<&'a str>, default: Option<&'a str>) -> Res<&'a str> {
+    on.or(default)
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| "database name required".to_string())
+}
+
+fn go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let s = ns / 1_000_000_000;
+    format!("{}h{}m{}s", s / 3600, (s % 3600) / 60, s % 60)
+}
+
+fn page<T>(v: Vec<T>, limit: usize, offset: usize) -> Vec<T> {
+    let it = v.into_iter().skip(offset);
+    if limit > 0 {
+        it.take(limit).collect()
+    } else {
+        it.collect()
+    }
+}
+
+fn type_name(t: FieldType) -> &'static str {
+    match t {
+        FieldType::Float => "float",
+        FieldType::Integer => "integer",
+        FieldType::UInteger => "unsigned",
+        FieldType::String => "string",
+        FieldType::Boolean => "boolean",
+    }
+}
+
+fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Vec<String> {
+    match from {
+        Some(s) => {
+            if store.schema(&s.name).is_some() {
+                vec![s.name.clone()]
+            } else {
+                vec![]
+            }
+        }
+        None => store.measurements(),
+    }
+}
+
+/// Every series (sorted tag sets) of a measurement, over all time.
+fn series_of(store: &BucketStore, m: &str) -> Res<Vec<Vec<(String, String)>>> {
+    let req = ScanRequest {
+        measurement: m.to_string(),
+        start_ns: i64::MIN,
+        end_ns: i64::MAX,
+        tag_filter: None,
+        fields: None,
+    };
+    let data = store.scan(&req).map_err(|e| e.to_string())?;
+    Ok(data.into_iter().map(|s| s.tags).collect())
+}
+
+fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
+    let rp = rp.unwrap_or("");
+    match s {
+        Show::Databases => Ok(vec![Series {
+            name: Some("databases".into()),
+            tags: None,
+            columns: vec!["name".into()],
+            values: ctx
+                .databases()
+                .into_iter()
+                .map(|d| vec![Value::Str(d)])
+                .collect(),
+        }]),
+        Show::RetentionPolicies { db: on } => {
+            let db = need_db(on.as_deref(), db)?;
+            let rps = ctx.retention_policies(db)?;
+            Ok(vec![Series {
+                name: None,
+                tags: None,
+                columns: [
+                    "name",
+                    "duration",
+                    "shardGroupDuration",
+                    "replicaN",
+                    "default",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                values: rps
+                    .into_iter()
+                    .map(|r| {
+                        let sg = if r.duration_ns == 0 {
+                            168 * 3_600_000_000_000
+                        } else if r.duration_ns < 2 * 86_400_000_000_000 {
+                            3_600_000_000_000
+                        } else if r.duration_ns < 180 * 86_400_000_000_000 {
+                            86_400_000_000_000
+                        } else {
+                            168 * 3_600_000_000_000
+                        };
+                        vec![
+                            Value::Str(r.name),
+                            Value::Str(go_duration(r.duration_ns)),
+                            Value::Str(go_duration(sg)),
+                            Value::Int(1),
+                            Value::Bool(r.default),
+                        ]
+                    })
+                    .collect(),
+            }])
+        }
+        Show::Measurements {
+            db: on,
+            with,
+            limit,
+            offset,
+        } => {
+            let db = need_db(on.as_deref(), db)?;
+            // 1.6 answers an unknown database with no series here
+            let Ok(store) = ctx.store(db, rp) else {
+                return Ok(vec![]);
+            };
+            let mut names = store.measurements();
+            if let Some((pat, is_re)) = with {
+                if *is_re {
+                    let re = compile_regex(pat)?;
+                    names.retain(|n| re.is_match(n));
+                } else {
+                    names.retain(|n| n == pat);
+                }
+            }
+            let names = page(names, *limit, *offset);
+            if names.is_empty() {
+                return Ok(vec![]);
+            }
+            Ok(vec![Series {
+                name: Some("measurements".into()),
+                tags: None,
+                columns: vec!["name".into()],
+                values: names.into_iter().map(|n| vec![Value::Str(n)]).collect(),
+            }])
+        }
+        Show::TagKeys {
+            db: on,
+            from,
+            limit,
+            offset,
+        } => {
+            let db = need_db(on.as_deref(), db)?;
+            let store = ctx.store(db, rp)?;
+            let mut out = Vec::new();
+            for m in measurements_of(&store, from) {
+                let Some(schema) = store.schema(&m) else {
+                    continue;
+                };
+                let keys = page(schema.tag_keys, *limit, *offset);
+                if keys.is_empty() {
+                    continue;
+                }
+                out.push(Series {
+                    name: Some(m),
+                    tags: None,
+                    columns: vec!["tagKey".into()],
+                    values: keys.into_iter().map(|k| vec![Value::Str(k)]).collect(),
+                });
+            }
+            Ok(out)
+        }
+        Show::FieldKeys { db: on, from } => {
+            let db = need_db(on.as_deref(), db)?;
+            let store = ctx.store(db, rp)?;
+            let mut out = Vec::new();
+            for m in measurements_of(&store, from) {
+                let Some(schema) = store.schema(&m) else {
+                    continue;
+                };
+                if schema.fields.is_empty() {
+                    continue;
+                }
+                out.push(Series {
+                    name: Some(m),
+                    tags: None,
+                    columns: vec!["fieldKey".into(), "fieldType".into()],
+                    values: schema
+                        .fields
+                        .into_iter()
+                        .map(|(k, t)| vec![Value::Str(k), Value::Str(type_name(t).into())])
+                        .collect(),
+                });
+            }
+            Ok(out)
+        }
+        Show::TagValues {
+            db: on,
+            from,
+            key,
+            condition,
+            limit,
+            offset,
+        } => {
+            let db = need_db(on.as_deref(), db)?;
+            let store = ctx.store(db, rp)?;
+            let key_re = match key {
+                KeyFilter::Regex(r, neg) => Some((compile_regex(r)?, *neg)),
+                _ => None,
+            };
+            let cond = condition
+                .as_ref()
+                .map(compile_tag_cond)
+                .transpose()?;
+            let mut out = Vec::new();
+            for m in measurements_of(&store, from) {
+                let Some(schema) = store.schema(&m) else {
+                    continue;
+                };
+                let keys: Vec<String> = schema
+                    .tag_keys
+                    .into_iter()
+                    .filter(|k| match key {
+                        KeyFilter::Eq(x) => k == x,
+                        KeyFilter::Neq(x) => k != x,
+                        KeyFilter::In(xs) => xs.contains(k),
+                        KeyFilter::Regex(..) => {
+                            let (re, neg) = key_re.as_ref().expect("compiled");
+                            re.is_match(k) != *neg
+                        }
+                    })
+                    .collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let mut pairs = BTreeSet::new();
+                for tags in series_of(&store, &m)? {
+                    if let Some(c) = &cond {
+                        if !truthy(&eval_tags(c, &tags)) {
+                            continue;
+                        }
+                    }
+                    for (k, v) in &tags {
+                        if keys.contains(k) && !v.is_empty() {
+                            pairs.insert((k.clone(), v.clone()));
+                        }
+                    }
+                }
+                let pairs = page(pairs.into_iter().collect(), *limit, *offset);
+                if pairs.is_empty() {
+                    continue;
+                }
+                out.push(Series {
+                    name: Some(m),
+                    tags: None,
+                    columns: vec!["key".into(), "value".into()],
+                    values: pairs
+                        .into_iter()
+                        .map(|(k, v)| vec![Value::Str(k), Value::Str(v)])
+                        .collect(),
+                });
+            }
+            Ok(out)
+        }
+        Show::Series {
+            db: on,
+            from,
+            condition,
+            limit,
+            offset,
+        } => {
+            let db = need_db(on.as_deref(), db)?;
+            let store = ctx.store(db, rp)?;
+            let cond = condition
+                .as_ref()
+                .map(compile_tag_cond)
+                .transpose()?;
+            let mut keys = Vec::new();
+            for m in measurements_of(&store, from) {
+                let mut mk = Vec::new();
+                for tags in series_of(&store, &m)? {
+                    if let Some(c) = &cond {
+                        if !truthy(&eval_tags(c, &tags)) {
+                            continue;
+                        }
+                    }
+                    let mut k = String::new();
+                    ferry_lp::write_series_key(&mut k, &m, &tags);
+                    mk.push(k);
+                }
+
+                keys.extend(mk);
+            }
+            let keys = page(keys, *limit, *offset);
+            if keys.is_empty() {
+                return Ok(vec![]);
+            }
+            Ok(vec![Series {
+                name: None,
+                tags: None,
+                columns: vec!["key".into()],
+                values: keys.into_iter().map(|k| vec![Value::Str(k)]).collect(),
+            }])
+        }
+    }
+}
+
+fn compile_regex(p: &str) -> Res<Regex> {
+    Regex::new(p).map_err(|e| format!("invalid regex: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Compiled expressions
+
+#[derive(Debug, Clone)]
+enum CExpr {
+    Field(usize),
+    Tag(String),
+    Time,
+    Lit(Value),
+    Re(Regex),
+    Agg(usize),
+    Bin(Box<CExpr>, BinOp, Box<CExpr>),
+}
+
+/// A row being evaluated: its series' tags, field values and time; aggregates in agg mode.
+struct Row<'a> {
+    tags: &'a [(String, String)],
+    fields: &'a [Option<Value>],
+    time: i64,
+    aggs: &'a [Value],
+    /// Tags read as `null` when missing (select lists) rather than `""` (conditions).
+    missing_null: bool,
+}
+
+fn fv(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::Float(f) => Value::Float(*f),
+        FieldValue::Integer(i) => Value::Int(*i),
+        FieldValue::UInteger(u) => Value::Int(*u as i64),
+        FieldValue::String(s) => Value::Str(s.clone()),
+        FieldValue::Boolean(b) => Value::Bool(*b),
+    }
+}
+
+fn tag_of<'a>(tags: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.as_str())
+}
+
+fn eval(e: &CExpr, row: &Row) -> Value {
+    match e {
+        CExpr::Field(i) => row.fields.get(*i).cloned().flatten().unwrap_or(Value::Null),
+        CExpr::Tag(k) => match tag_of(row.tags, k) {
+            Some(v) => Value::Str(v.to_string()),
+            None if row.missing_null => Value::Null,
+            None => Value::Str(String::new()),
+        },
+        CExpr::Time => Value::Int(row.time),
+        CExpr::Lit(v) => v.clone(),
+        CExpr::Re(_) => Value::Null,
+        CExpr::Agg(i) => row.aggs.get(*i).cloned().unwrap_or(Value::Null),
+        CExpr::Bin(l, op, r) => {
+            if let (BinOp::EqRegex | BinOp::NeqRegex, CExpr::Re(re)) = (op, r.as_ref()) {
+                let lv = eval(l, row);
+                return match lv {
+                    Value::Str(s) => Value::Bool(re.is_match(&s) == (*op == BinOp::EqRegex)),
+                    _ => Value::Bool(false),
+                };
+            }
+            let lv = eval(l, row);
+            match op {
+                BinOp::And => {
+                    return Value::Bool(truthy(&lv) && truthy(&eval(r, row)));
+                }
+                BinOp::Or => {
+                    return Value::Bool(truthy(&lv) || truthy(&eval(r, row)));
+                }
+                _ => {}
+            }
+            let rv = eval(r, row);
+            binop(&lv, *op, &rv)
+        }
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+fn binop(l: &Value, op: BinOp, r: &Value) -> Value {
+    use Value::*;
+    match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => match (l, r) {
+            (Int(a), Int(b)) => match op {
+                BinOp::Add => Int(a.wrapping_add(*b)),
+                BinOp::Sub => Int(a.wrapping_sub(*b)),
+                BinOp::Mul => Int(a.wrapping_mul(*b)),
+                BinOp::Div => {
+                    if *b == 0 {
+                        Float(0.0)
+                    } else {
+                        Float(*a as f64 / *b as f64)
+                    }
+                }
+                _ => {
+                    if *b == 0 {
+                        Int(0)
+                    } else {
+                        Int(a.wrapping_rem(*b))
+                    }
+                }
+            },
+            _ => match (l.as_f64(), r.as_f64()) {
+                (Some(a), Some(b)) => Float(match op {
+                    BinOp::Add => a + b,
+                    BinOp::Sub => a - b,
+                    BinOp::Mul => a * b,
+                    BinOp::Div => {
+                        if b == 0.0 {
+                            0.0
+                        } else {
+                            a / b
+                        }
+                    }
+                    _ => a % b,
+                }),
+                _ => Null,
+            },
+        },
+        _ => {
+            let ord = match (l, r) {
+                (Str(a), Str(b)) => Some(a.cmp(b)),
+                (Bool(a), Bool(b)) => {
+                    if matches!(op, BinOp::Eq | BinOp::Neq) {
+                        Some(a.cmp(b))
+                    } else {
+                        None
+                    }
+                }
+                (Int(a), Int(b)) => Some(a.cmp(b)),
+                _ => match (l.as_f64(), r.as_f64()) {
+                    (Some(a), Some(b)) => a.partial_cmp(&b),
+                    _ => None,
+                },
+            };
+            let Some(o) = ord else {
+                return Bool(false);
+            };
+            use std::cmp::Ordering::*;
+            Bool(match op {
+                BinOp::Eq => o == Equal,
+                BinOp::Neq => o != Equal,
+                BinOp::Lt => o == Less,
+                BinOp::Lte => o != Greater,
+                BinOp::Gt => o == Greater,
+                BinOp::Gte => o != Less,
+                _ => false,
+            })
+        }
+    }
+}
+
+fn compile_tag_cond(e: &Expr) -> Res<CExpr> {
+    compile(e, &|name, _| Ok(CExpr::Tag(name.to_string())), &mut |_| {
+        Err("functions are not allowed here".into())
+    })
+}
+
+fn eval_tags(c: &CExpr, tags: &[(String, String)]) -> Value {
+    eval(
+        c,
+        &Row {
+            tags,
+            fields: &[],
+            time: 0,
+            aggs: &[],
+            missing_null: false,
+        },
+    )
+}
+
+type RefFn<'a> = dyn Fn(&str, RefKind) -> Res<CExpr> + 'a;
+
+fn compile(e: &Expr, refs: &RefFn, calls: &mut dyn FnMut(&Expr) -> Res<CExpr>) -> Res<CExpr> {
+    Ok(match e {
+        Expr::Ref(n, k) => {
+            if n.eq_ignore_ascii_case("time") {
+                CExpr::Time
+            } else {
+                refs(n, *k)?
+            }
+        }
+        Expr::Str(s) => CExpr::Lit(Value::Str(s.clone())),
+        Expr::Number(f) => CExpr::Lit(Value::Float(*f)),
+        Expr::Integer(i) => CExpr::Lit(Value::Int(*i)),
+        Expr::Duration(d) => CExpr::Lit(Value::Int(*d)),
+        Expr::Bool(b) => CExpr::Lit(Value::Bool(*b)),
+        Expr::Regex(r) => CExpr::Re(compile_regex(r)?),
+        Expr::Wildcard => return Err("unexpected wildcard".into()),
+        Expr::Call(name, args) if name == "now" && args.is_empty() => calls(e)?,
+        Expr::Call(..) => calls(e)?,
+        Expr::Paren(inner) => compile(inner, refs, calls)?,
+        Expr::Binary(l, op, r) => CExpr::Bin(
+            Box::new(compile(l, refs, calls)?),
+            *op,
+            Box::new(compile(r, refs, calls)?),
+        ),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Time ranges
+
+fn parse_time_str(s: &str) -> Option<i64> {
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
+        return dt.timestamp_nanos_opt();
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return dt.and_utc().timestamp_nanos_opt();
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt();
+    }
+    None
+}
+
+fn time_value(e: &Expr, now: i64) -> Res<i64> {
+    match e {
+        Expr::Paren(x) => time_value(x, now),
+        Expr::Str(s) => parse_time_str(s).ok_or_else(|| format!("invalid time: {s:?}")),
+        Expr::Integer(i) => Ok(*i),
+        Expr::Number(f) => Ok(*f as i64),
+        Expr::Duration(d) => Ok(*d),
+        Expr::Call(n, a) if n == "now" && a.is_empty() => Ok(now),
+        Expr::Binary(l, op @ (BinOp::Add | BinOp::Sub), r) => {
+            let a = time_value(l, now)?;
+            let b = time_value(r, now)?;
+            Ok(if *op == BinOp::Add {
+                a.saturating_add(b)
+            } else {
+                a.saturating_sub(b)
+            })
+        }
+        _ => Err("invalid time expression".into()),
+    }
+}
+
+fn is_time_ref(e: &Expr) -> bool {
+    matches!(e, Expr::Ref(n, _) if n.eq_ignore_ascii_case("time"))
+}
+
+fn flip(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Lte => BinOp::Gte,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Gte => BinOp::Lte,
+        o => o,
+    }
+}
+
+/// Removes the top-level `time` conditions of `e` into `[lo, hi]` (inclusive).
+fn split_time(e: &Expr, now: i64, lo: &mut i64, hi: &mut i64) -> Res<Option<Expr>> {
+    match e {
+        Expr::Paren(x) => split_time(x, now, lo, hi),
+        Expr::Binary(l, BinOp::And, r) => {
+            let a = split_time(l, now, lo, hi)?;
+            let b = split_time(r, now, lo, hi)?;
+            Ok(match (a, b) {
+                (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), BinOp::And, Box::new(b))),
+                (a, b) => a.or(b),
+            })
+        }
+        Expr::Binary(l, op, r) if is_time_ref(l) || is_time_ref(r) => {
+            let (op, other) = if is_time_ref(l) {
+                (*op, r)
+            } else {
+                (flip(*op), l)
+            };
+            let t = time_value(other, now)?;
+            match op {
+                BinOp::Gt => *lo = (*lo).max(t.saturating_add(1)),
+                BinOp::Gte => *lo = (*lo).max(t),
+                BinOp::Lt => *hi = (*hi).min(t.saturating_sub(1)),
+                BinOp::Lte => *hi = (*hi).min(t),
+                BinOp::Eq => {
+                    *lo = (*lo).max(t);
+                    *hi = (*hi).min(t);
+                }
+                _ => return Err("invalid time comparison operator".into()),
+            }
+            Ok(None)
+        }
+        other => Ok(Some(other.clone())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SELECT
+
+const AGGS: &[&str] = &[
+    "count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev",
+];
+
+fn has_call(e: &Expr) -> bool {
+    match e {
+        Expr::Call(n, _) => n != "now",
+        Expr::Binary(l, _, r) => has_call(l) || has_call(r),
+        Expr::Paren(x) => has_call(x),
+        _ => false,
+    }
+}
+
+fn column_name(e: &Expr) -> String {
+    fn leaves(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::Ref(n, _) => out.push(n.clone()),
+            Expr::Call(n, _) => out.push(n.clone()),
+            Expr::Binary(l, _, r) => {
+                leaves(l, out);
+                leaves(r, out);
+            }
+            Expr::Paren(x) => leaves(x, out),
+            _ => {}
+        }
+    }
+    let mut v = Vec::new();
+    leaves(e, &mut v);
+    v.join("_")
+}
+
+fn refs_field(e: &Expr, fields: &HashMap<String, FieldType>) -> bool {
+    match e {
+        Expr::Ref(n, k) => *k != RefKind::Tag && fields.contains_key(n),
+        Expr::Call(..) => true,
+        Expr::Binary(l, _, r) => refs_field(l, fields) || refs_field(r, fields),
+        Expr::Paren(x) => refs_field(x, fields),
+        _ => false,
+    }
+}
+
+struct AggSpec {
+    func: String,
+    col: Option<usize>,
+}
+
+/// Accumulated points of one aggregate in one window: (time, value, row id).
+type Points = Vec<(i64, Value, usize)>;
+
+fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
+    let db = need_db(s.source.db.as_deref(), db)?;
+    let rp = s.source.rp.as_deref().or(rp).unwrap_or("");
+    let store = ctx.store(db, rp)?;
+    let m = s.source.name.clone();
+    let now = ctx.now_ns();
+    let Some(schema) = store.schema(&m) else {
+        return Ok(vec![]);
+    };
+    let field_types: HashMap<String, FieldType> = schema.fields.iter().cloned().collect();
+    let tag_keys: BTreeSet<String> = schema.tag_keys.iter().cloned().collect();
+    let dim_tags: Vec<String> = if s.dims.all_tags {
+        schema.tag_keys.clone()
+    } else {
+        let mut d = s.dims.tags.clone();
+        d.sort();
+        d.dedup();
+        d
+    };
+
+    // expand the select list
+    let mut fields: Vec<Field> = Vec::new();
+    for f in &s.fields {
+        match &f.expr {
+            Expr::Wildcard => {
+                let mut names: BTreeSet<String> = field_types.keys().cloned().collect();
+                for t in &tag_keys {
+                    if !dim_tags.contains(t) {
+                        names.insert(t.clone());
+                    }
+                }
+                for n in names {
+                    fields.push(Field {
+                        expr: Expr::Ref(n, RefKind::Any),
+                        alias: None,
+                    });
+                }
+            }
+            Expr::Call(func, args)
+                if args.len() == 1 && args[0] == Expr::Wildcard && f.alias.is_none() =>
+            {
+                let numeric_only = func != "count" && func != "first" && func != "last";
+                for (n, t) in &schema.fields {
+                    if numeric_only && !matches!(t, FieldType::Float | FieldType::Integer) {
+                        continue;
+                    }
+                    fields.push(Field {
+                        expr: Expr::Call(func.clone(), vec![Expr::Ref(n.clone(), RefKind::Field)]),
+                        alias: Some(format!("{func}_{n}")),
+                    });
+                }
+            }
+            e if is_time_ref(e) => {}
+            _ => fields.push(f.clone()),
+        }
+    }
+    if fields.is_empty() {
+        return Err("at least 1 non-time field must be queried".into());
+    }
+    let agg_mode = fields.iter().any(|f| has_call(&f.expr));
+
+    // column names
+    let mut columns = vec!["time".to_string()];
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for f in &fields {
+        let base = f.alias.clone().unwrap_or_else(|| column_name(&f.expr));
+        let mut name = base.clone();
+        while seen.contains_key(&name) {
+            let n = seen.get_mut(&base).map(|c| {
+                *c += 1;
+                *c
+            });
+            name = format!("{base}_{}", n.unwrap_or(1));
+        }
+        seen.insert(name.clone(), 0);
+        seen.entry(base).or_insert(0);
+        columns.push(name);
+    }
+
+    // time range and residual condition
+    let mut lo = i64::MIN;
+    let mut hi = i64::MAX;
+    let cond = match &s.condition {
+        Some(c) => split_time(c, now, &mut lo, &mut hi)?,
+        None => None,
+    };
+    if agg_mode && s.dims.time.is_some() && hi == i64::MAX {
+        hi = now;
+    }
+
+    // fields to scan
+    let mut scan_fields: Vec<String> = Vec::new();
+    let field_index = std::cell::RefCell::new(HashMap::<String, usize>::new());
+    let resolve = |n: &str, k: RefKind| -> Res<CExpr> {
+        if k != RefKind::Tag && field_types.contains_key(n) {
+            let mut fi = field_index.borrow_mut();
+            let next = fi.len();
+            let i = *fi.entry(n.to_string()).or_insert(next);
+            return Ok(CExpr::Field(i));
+        }
+        if k != RefKind::Field && tag_keys.contains(n) {
+            return Ok(CExpr::Tag(n.to_string()));
+        }
+        Ok(CExpr::Lit(Value::Null))
+    };
+
+    let cond_c = match &cond {
+        Some(c) => Some(compile(c, &resolve, &mut |_| {
+            Err("aggregate functions are not allowed in WHERE".into())
+        })?),
+        None => None,
+    };
+    let mut aggs: Vec<AggSpec> = Vec::new();
+    let mut out_exprs = Vec::new();
+    let mut field_derived = Vec::new();
+    for f in &fields {
+        let mut call_fn = |e: &Expr| -> Res<CExpr> {
+            let Expr::Call(name, args) = e else {
+                return Err("bad call".into());
+            };
+            if name == "now" {
+                return Ok(CExpr::Lit(Value::Int(now)));
+            }
+            if !AGGS.contains(&name.as_str()) {
+                return Err(format!("undefined function {name}()"));
+            }
+            if args.len() != 1 {
+                return Err(format!(
+                    "invalid number of arguments for {name}, expected 1, got {}",
+                    args.len()
+                ));
+            }
+            let col = match &args[0] {
+                Expr::Ref(n, k) => match resolve(n, *k)? {
+                    CExpr::Field(i) => Some(i),
+                    _ => None,
+                },
+                _ => return Err(format!("expected field argument in {name}()")),
+            };
+            aggs.push(AggSpec {
+                func: name.clone(),
+                col,
+            });
+            Ok(CExpr::Agg(aggs.len() - 1))
+        };
+        out_exprs.push(compile(&f.expr, &resolve, &mut call_fn)?);
+        field_derived.push(refs_field(&f.expr, &field_types));
+    }
+    let selector_single =
+        aggs.len() == 1 && matches!(aggs[0].func.as_str(), "min" | "max" | "first" | "last");
+    if agg_mode {
+        let bare = fields.iter().any(|f| !has_call(&f.expr));
+        if bare && !selector_single {
+            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+        }
+    }
+    {
+        let fi = field_index.borrow();
+        scan_fields.resize(fi.len(), String::new());
+        for (n, i) in fi.iter() {
+            scan_fields[*i] = n.clone();
+        }
+    }
+    if scan_fields.is_empty() || lo > hi {
+        return Ok(vec![]);
+    }
+
+    let data = store
+        .scan(&ScanRequest {
+            measurement: m.clone(),
+            start_ns: lo,
+            end_ns: hi.saturating_add(1),
+            tag_filter: None,
+            fields: Some(scan_fields.clone()),
+        })
+        .map_err(|e| e.to_string())?;
+
+    // groups by dimension tag values
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for (i, sd) in data.iter().enumerate() {
+        let key: Vec<String> = dim_tags
+            .iter()
+            .map(|k| tag_of(&sd.tags, k).unwrap_or("").to_string())
+            .collect();
+        groups.entry(key).or_default().push(i);
+    }
+    let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
+
+    let mut out = Vec::new();
+    for (key, members) in groups {
+        let tags = if dim_tags.is_empty() {
+            None
+        } else {
+            Some(
+                dim_tags
+                    .iter()
+                    .cloned()
+                    .zip(key.iter().cloned())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // merged rows in time order
+        let mut rows: Vec<(i64, usize, usize)> = Vec::new();
+        for &si in &members {
+            for (ri, t) in data[si].times.iter().enumerate() {
+                rows.push((*t, si, ri));
+            }
+        }
+        rows.sort();
+        let series = if agg_mode {
+            agg_group(
+                s,
+                &data,
+                &scan_fields,
+                &rows,
+                &aggs,
+                &out_exprs,
+                cond_c.as_ref(),
+                lo,
+                hi,
+                data_min,
+                selector_single,
+            )?
+        } else {
+            raw_group(
+                &data,
+                &scan_fields,
+                &rows,
+                &out_exprs,
+                &field_derived,
+                cond_c.as_ref(),
+            )
+        };
+        let Some(mut values) = series else {
+            continue;
+        };
+        if s.descending {
+            values.reverse();
+        }
+        let values = page(values, s.limit, s.offset);
+        if values.is_empty() && !agg_mode {
+            continue;
+        }
+        out.push(Series {
+            name: Some(m.clone()),
+            tags,
+            columns: columns.clone(),
+            values,
+        });
+    }
+    if s.descending {
+        // 1.6 walks the series in descending order too
+        out.reverse();
+    }
+    Ok(page(out, s.slimit, s.soffset))
+}
+
+fn row_fields(sd: &SeriesData, nfields: usize, ri: usize) -> Vec<Option<Value>> {
+    let mut v = vec![None; nfields];
+    for (ci, (_, col)) in sd.fields.iter().enumerate() {
+        if ci < nfields {
+            v[ci] = col[ri].as_ref().map(fv);
+        }
+    }
+    v
+}
+
+/// Maps the scan's returned columns to our field indexes (the store skips unknown names).
+fn aligned(sd: &SeriesData, scan_fields: &[String], ri: usize) -> Vec<Option<Value>> {
+    if sd.fields.len() == scan_fields.len() {
+        return row_fields(sd, scan_fields.len(), ri);
+    }
+    scan_fields
+        .iter()
+        .map(|n| {
+            sd.fields
+                .iter()
+                .find(|(fname, _)| fname == n)
+                .and_then(|(_, c)| c[ri].as_ref().map(fv))
+        })
+        .collect()
+}
+
+fn raw_group(
+    data: &[SeriesData],
+    scan_fields: &[String],
+    rows: &[(i64, usize, usize)],
+    exprs: &[CExpr],
+    field_derived: &[bool],
+    cond: Option<&CExpr>,
+) -> Option<Vec<Vec<Value>>> {
+    let mut out = Vec::new();
+    for &(t, si, ri) in rows {
+        let sd = &data[si];
+        let fields = aligned(sd, scan_fields, ri);
+        let mut row = Row {
+            tags: &sd.tags,
+            fields: &fields,
+            time: t,
+            aggs: &[],
+            missing_null: false,
+        };
+        if let Some(c) = cond {
+            if !truthy(&eval(c, &row)) {
+                continue;
+            }
+        }
+        row.missing_null = true;
+        let mut vals = Vec::with_capacity(exprs.len() + 1);
+        vals.push(Value::Time(t));
+        let mut any = false;
+        for (e, fd) in exprs.iter().zip(field_derived) {
+            let v = eval(e, &row);
+            if *fd && !v.is_null() {
+                any = true;
+            }
+            vals.push(v);
+        }
+        if any {
+            out.push(vals);
+        }
+    }
+    Some(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn agg_group(
+    s: &Select,
+    data: &[SeriesData],
+    scan_fields: &[String],
+    rows: &[(i64, usize, usize)],
+    aggs: &[AggSpec],
+    exprs: &[CExpr],
+    cond: Option<&CExpr>,
+    lo: i64,
+    hi: i64,
+    data_min: Option<i64>,
+    selector_single: bool,
+) -> Res<Option<Vec<Vec<Value>>>> {
+    // windows
+    let (first_w, interval, nwin) = match s.dims.time {
+        Some((iv, off)) => {
+            let start = if lo == i64::MIN {
+                match data_min {
+                    Some(t) => t,
+                    None => return Ok(None),
+                }
+            } else {
+                lo
+            };
+            let w = |t: i64| t - (t - off).rem_euclid(iv);
+            let fw = w(start);
+            let lw = w(hi);
+            let n = ((lw - fw) / iv + 1) as usize;
+            if n > 5_000_000 {
+                return Err(format!("max-select-buckets limit exceeded: ({n}/5000000)"));
+            }
+            (fw, iv, n)
+        }
+        None => (if lo == i64::MIN { 0 } else { lo }, i64::MAX, 1),
+    };
+    let mut acc: Vec<Vec<Points>> = vec![vec![Vec::new(); aggs.len()]; nwin];
+    let mut kept_rows: Vec<(usize, usize)> = Vec::new();
+    let mut any_row = false;
+    for &(t, si, ri) in rows {
+        let sd = &data[si];
+        let fields = aligned(sd, scan_fields, ri);
+        let row = Row {
+            tags: &sd.tags,
+            fields: &fields,
+            time: t,
+            aggs: &[],
+            missing_null: false,
+        };
+        if let Some(c) = cond {
+            if !truthy(&eval(c, &row)) {
+                continue;
+            }
+        }
+        let wi = if nwin == 1 && s.dims.time.is_none() {
+            0
+        } else {
+            ((t - first_w) / interval) as usize
+        };
+        if wi >= nwin {
+            continue;
+        }
+        let rid = kept_rows.len();
+        let mut used = false;
+        for (ai, a) in aggs.iter().enumerate() {
+            if let Some(c) = a.col {
+                if let Some(v) = &fields[c] {
+                    acc[wi][ai].push((t, v.clone(), rid));
+                    used = true;
+                    any_row = true;
+                }
+            }
+        }
+        if used && selector_single {
+            kept_rows.push((si, ri));
+        }
+    }
+    if !any_row {
+        return Ok(None);
+    }
+    // compute
+    let mut results: Vec<Vec<Option<(Value, i64, usize)>>> = Vec::with_capacity(nwin);
+    for w in &acc {
+        results.push(
+            aggs.iter()
+                .zip(w)
+                .map(|(a, pts)| compute(&a.func, pts))
+                .collect(),
+        );
+    }
+    // fill per aggregate
+    let mut filled: Vec<Vec<Value>> = vec![vec![Value::Null; aggs.len()]; nwin];
+    for ai in 0..aggs.len() {
+        let mut prev: Option<Value> = None;
+        for wi in 0..nwin {
+            let v = match &results[wi][ai] {
+                Some((v, _, _)) => {
+                    prev = Some(v.clone());
+                    v.clone()
+                }
+                None => match &s.fill {
+                    Fill::Null | Fill::None => {
+                        if aggs[ai].func == "count" {
+                            Value::Int(0)
+                        } else {
+                            Value::Null
+                        }
+                    }
+                    Fill::Value(f, is_int) => {
+                        if *is_int {
+                            Value::Int(*f as i64)
+                        } else {
+                            Value::Float(*f)
+                        }
+                    }
+                    Fill::Previous => prev.clone().unwrap_or(Value::Null),
+                    Fill::Linear => {
+                        let next = (wi + 1..nwin)
+                            .find_map(|j| results[j][ai].as_ref().map(|(v, _, _)| (j, v.clone())));
+                        let prevp = (0..wi)
+                            .rev()
+                            .find_map(|j| results[j][ai].as_ref().map(|(v, _, _)| (j, v.clone())));
+                        match (prevp, next) {
+                            (Some((pj, pv)), Some((nj, nv))) => {
+                                let frac = (wi - pj) as f64 / (nj - pj) as f64;
+                                match (&pv, &nv) {
+                                    (Value::Int(a), Value::Int(b)) => {
+                                        Value::Int(a + ((b - a) as f64 * frac) as i64)
+                                    }
+                                    _ => match (pv.as_f64(), nv.as_f64()) {
+                                        (Some(a), Some(b)) => Value::Float(a + (b - a) * frac),
+                                        _ => Value::Null,
+                                    },
+                                }
+                            }
+                            _ => Value::Null,
+                        }
+                    }
+                },
+            };
+            filled[wi][ai] = v;
+        }
+    }
+    let mut out = Vec::new();
+    for wi in 0..nwin {
+        let empty = results[wi].iter().all(|r| r.is_none());
+        if empty && s.fill == Fill::None {
+            continue;
+        }
+        let wtime = if s.dims.time.is_some() {
+            first_w + wi as i64 * interval
+        } else {
+            first_w
+        };
+        let mut time = wtime;
+        let mut aux_fields: Vec<Option<Value>> = Vec::new();
+        let mut aux_tags: &[(String, String)] = &[];
+        if selector_single {
+            if let Some((_, t, rid)) = &results[wi][0] {
+                if s.dims.time.is_none() {
+                    time = *t;
+                }
+                let (si, ri) = kept_rows[*rid];
+                aux_fields = aligned(&data[si], scan_fields, ri);
+                aux_tags = &data[si].tags;
+            }
+        }
+        let row = Row {
+            tags: aux_tags,
+            fields: &aux_fields,
+            time,
+            aggs: &filled[wi],
+            missing_null: true,
+        };
+        let mut vals = vec![Value::Time(time)];
+        for e in exprs {
+            vals.push(eval(e, &row));
+        }
+        out.push(vals);
+    }
+    Ok(Some(out))
+}
+
+/// One aggregate over one window's points (in time order): the value, the time of the
+/// selected point and its row id.
+fn compute(func: &str, pts: &Points) -> Option<(Value, i64, usize)> {
+    if pts.is_empty() {
+        return None;
+    }
+    let all_int = pts.iter().all(|(_, v, _)| matches!(v, Value::Int(_)));
+    let nums: Vec<f64> = pts.iter().filter_map(|(_, v, _)| v.as_f64()).collect();
+    let (t0, _, r0) = pts[0];
+    match func {
+        "count" => Some((Value::Int(pts.len() as i64), t0, r0)),
+        "sum" => {
+            if nums.is_empty() {
+                return None;
+            }
+            if all_int {
+                let s = pts.iter().fold(0i64, |a, (_, v, _)| match v {
+                    Value::Int(i) => a.wrapping_add(*i),
+                    _ => a,
+                });
+                Some((Value::Int(s), t0, r0))
+            } else {
+                Some((Value::Float(nums.iter().sum()), t0, r0))
+            }
+        }
+        "mean" => {
+            if nums.is_empty() {
+                return None;
+            }
+            Some((
+                Value::Float(nums.iter().sum::<f64>() / nums.len() as f64),
+                t0,
+                r0,
+            ))
+        }
+        "median" => {
+            if nums.is_empty() {
+                return None;
+            }
+            let mut v = nums.clone();
+            v.sort_by(|a, b| a.total_cmp(b));
+            let n = v.len();
+            let m = if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                v[n / 2 - 1] + (v[n / 2] - v[n / 2 - 1]) / 2.0
+            };
+            Some((Value::Float(m), t0, r0))
+        }
+        "min" | "max" => {
+            let mut best: Option<&(i64, Value, usize)> = None;
+            for p in pts {
+                let Some(x) = p.1.as_f64() else { continue };
+                let better = match best {
+                    None => true,
+                    Some(b) => {
+                        let y = b.1.as_f64().unwrap_or(0.0);
+                        if func == "min" {
+                            x < y
+                        } else {
+                            x > y
+                        }
+                    }
+                };
+                if better {
+                    best = Some(p);
+                }
+            }
+            best.map(|(t, v, r)| (v.clone(), *t, *r))
+        }
+        "first" => Some((pts[0].1.clone(), t0, r0)),
+        "last" => {
+            let (t, v, r) = pts.last().expect("non-empty");
+            Some((v.clone(), *t, *r))
+        }
+        "spread" => {
+            if nums.is_empty() {
+                return None;
+            }
+            if all_int {
+                let ints: Vec<i64> = pts
+                    .iter()
+                    .filter_map(|(_, v, _)| match v {
+                        Value::Int(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                let mx = ints.iter().max().copied().unwrap_or(0);
+                let mn = ints.iter().min().copied().unwrap_or(0);
+                Some((Value::Int(mx - mn), t0, r0))
+            } else {
+                let mx = nums.iter().cloned().fold(f64::MIN, f64::max);
+                let mn = nums.iter().cloned().fold(f64::MAX, f64::min);
+                Some((Value::Float(mx - mn), t0, r0))
+            }
+        }
+        "stddev" => {
+            if nums.is_empty() {
+                return None;
+            }
+            if nums.len() < 2 {
+                return Some((Value::Null, t0, r0));
+            }
+            let n = nums.len() as f64;
+            let mean = nums.iter().sum::<f64>() / n;
+            let var = nums.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+            Some((Value::Float(var.sqrt()), t0, r0))
+        }
+        _ => None,
+    }
+}

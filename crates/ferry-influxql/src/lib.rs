@@ -1,0 +1,14 @@
+//! ferry-influxql: InfluxQL for Ferry's `/query` — a hand-written lexer and parser, an
+//! executor over the store's scan API, and InfluxDB 1.6's JSON, chunked JSON and CSV shapes.
+
+pub mod ast;
+pub mod encode;
+pub mod exec;
+pub mod lexer;
+pub mod parser;
+pub mod result;
+
+pub use encode::Epoch;
+pub use exec::{execute, Context, RetentionPolicy};
+pub use parser::{parse_query, ParseError};
+pub use result::{Series, StatementResult, Value};

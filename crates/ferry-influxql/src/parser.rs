@@ -1,0 +1,756 @@
+//! A hand-written recursive-descent InfluxQL parser with InfluxDB's error texts.
+
+use crate::ast::*;
+use crate::lexer::{scan, Tok};
+
+/// A parse error: InfluxDB's `found X, expected Y at line L, char C` text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+struct Parser {
+    src: Vec<char>,
+    pos: usize,
+}
+
+type R<T> = Result<T, ParseError>;
+
+/// Parses a query: statements separated by `;`.
+pub fn parse_query(q: &str) -> Result<Vec<Statement>, ParseError> {
+    let mut p = Parser {
+        src: q.chars().collect(),
+        pos: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        while p.peek_op(";") {
+            p.next();
+        }
+        if matches!(p.peek(), Tok::Eof) {
+            break;
+        }
+        out.push(p.statement()?);
+        match p.peek() {
+            Tok::Eof => break,
+            Tok::Op(";") => continue,
+            _ => return Err(p.err(&[";"])),
+        }
+    }
+    Ok(out)
+}
+
+impl Parser {
+    fn peek(&self) -> Tok {
+        scan(&self.src, self.pos, false).0
+    }
+    fn next(&mut self) -> Tok {
+        let (t, _, end) = scan(&self.src, self.pos, false);
+        self.pos = end;
+        t
+    }
+    fn next_regex(&mut self) -> R<String> {
+        let (t, _, end) = scan(&self.src, self.pos, true);
+        match t {
+            Tok::Regex(r) => {
+                self.pos = end;
+                Ok(r)
+            }
+            _ => Err(self.err(&["regex"])),
+        }
+    }
+    fn position(&self, at: usize) -> String {
+        let mut line = 1;
+        let mut col = 0;
+        for c in &self.src[..at.min(self.src.len())] {
+            if *c == '\n' {
+                line += 1;
+                col = 0;
+            } else {
+                col += 1;
+            }
+        }
+        format!("line {line}, char {}", col + 1)
+    }
+    fn err(&self, expected: &[&str]) -> ParseError {
+        let (t, start, _) = scan(&self.src, self.pos, false);
+        let found = t.describe();
+        ParseError(format!(
+            "found {found}, expected {} at {}",
+            expected.join(", "),
+            self.position(start)
+        ))
+    }
+    fn peek_kw(&self, kw: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(s, false) if s.eq_ignore_ascii_case(kw))
+    }
+    fn peek_op(&self, op: &str) -> bool {
+        matches!(self.peek(), Tok::Op(o) if o == op)
+    }
+    fn eat_kw(&mut self, kw: &str) -> bool {
+        if self.peek_kw(kw) {
+            self.next();
+            true
+        } else {
+            false
+        }
+    }
+    fn expect_kw(&mut self, kw: &str) -> R<()> {
+        if self.eat_kw(kw) {
+            Ok(())
+        } else {
+            Err(self.err(&[kw]))
+        }
+    }
+    fn expect_op(&mut self, op: &str) -> R<()> {
+        if self.peek_op(op) {
+            self.next();
+            Ok(())
+        } else {
+            Err(self.err(&[op]))
+        }
+    }
+    fn ident(&mut self) -> R<String> {
+        match self.peek() {
+            Tok::Ident(s, quoted) if quoted || !is_reserved(&s) => {
+                self.next();
+                Ok(s)
+            }
+            _ => Err(self.err(&["identifier"])),
+        }
+    }
+    fn ident_or_string(&mut self) -> R<String> {
+        match self.peek() {
+            Tok::Str(s) => {
+                self.next();
+                Ok(s)
+            }
+            _ => self.ident(),
+        }
+    }
+    fn uint(&mut self) -> R<usize> {
+        match self.peek() {
+            Tok::Int(i) if i >= 0 => {
+                self.next();
+                Ok(i as usize)
+            }
+            _ => Err(self.err(&["integer"])),
+        }
+    }
+
+    fn statement(&mut self) -> R<Statement> {
+        if self.eat_kw("SELECT") {
+            return Ok(Statement::Select(Box::new(self.select()?)));
+        }
+        if self.eat_kw("SHOW") {
+            return Ok(Statement::Show(self.show()?));
+        }
+        Err(self.err(&[
+            "SELECT", "DELETE", "SHOW", "CREATE", "DROP", "EXPLAIN", "GRANT", "REVOKE", "ALTER",
+            "SET", "KILL",
+        ]))
+    }
+
+    fn on_db(&mut self) -> R<Option<String>> {
+        if self.eat_kw("ON") {
+            Ok(Some(self.ident()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn opt_from(&mut self) -> R<Option<Source>> {
+        if self.eat_kw("FROM") {
+            Ok(Some(self.source()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn limit_offset(&mut self) -> R<(usize, usize)> {
+        let mut limit = 0;
+        let mut offset = 0;
+        if self.eat_kw("LIMIT") {
+            limit = self.uint()?;
+        }
+        if self.eat_kw("OFFSET") {
+            offset = self.uint()?;
+        }
+        Ok((limit, offset))
+    }
+
+    fn where_opt(&mut self) -> R<Option<Expr>> {
+        if self.eat_kw("WHERE") {
+            Ok(Some(self.expr()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn show(&mut self) -> R<Show> {
+        if self.eat_kw("DATABASES") {
+            return Ok(Show::Databases);
+        }
+        if self.eat_kw("RETENTION") {
+            self.expect_kw("POLICIES")?;
+            return Ok(Show::RetentionPolicies { db: self.on_db()? });
+        }
+        if self.eat_kw("MEASUREMENTS") {
+            let db = self.on_db()?;
+            let mut with = None;
+            if self.eat_kw("WITH") {
+                self.expect_kw("MEASUREMENT")?;
+                if self.peek_op("=~") {
+                    self.next();
+                    with = Some((self.next_regex()?, true));
+                } else if self.peek_op("=") {
+                    self.next();
+                    with = Some((self.ident()?, false));
+                } else {
+                    return Err(self.err(&["=", "=~"]));
+                }
+            }
+            let (limit, offset) = self.limit_offset()?;
+            return Ok(Show::Measurements {
+                db,
+                with,
+                limit,
+                offset,
+            });
+        }
+        if self.eat_kw("TAG") {
+            if self.eat_kw("KEYS") {
+                let db = self.on_db()?;
+                let from = self.opt_from()?;
+                let (limit, offset) = self.limit_offset()?;
+                return Ok(Show::TagKeys {
+                    db,
+                    from,
+                    limit,
+                    offset,
+                });
+            }
+            if self.eat_kw("VALUES") {
+                let db = self.on_db()?;
+                let from = self.opt_from()?;
+                self.expect_kw("WITH")?;
+                self.expect_kw("KEY")?;
+                let key = if self.peek_op("=") {
+                    self.next();
+                    KeyFilter::Eq(self.ident_or_string()?)
+                } else if self.peek_op("!=") || self.peek_op("<>") {
+                    self.next();
+                    KeyFilter::Neq(self.ident_or_string()?)
+                } else if self.peek_op("=~") || self.peek_op("!~") {
+                    let neg = self.peek_op("!~");
+                    self.next();
+                    KeyFilter::Regex(self.next_regex()?, neg)
+                } else if self.eat_kw("IN") {
+                    self.expect_op("(")?;
+                    let mut v = vec![self.ident_or_string()?];
+                    while self.peek_op(",") {
+                        self.next();
+                        v.push(self.ident_or_string()?);
+                    }
+                    self.expect_op(")")?;
+                    KeyFilter::In(v)
+                } else {
+                    return Err(self.err(&["=", "!=", "=~", "!~", "IN"]));
+                };
+                let condition = self.where_opt()?;
+                let (limit, offset) = self.limit_offset()?;
+                return Ok(Show::TagValues {
+                    db,
+                    from,
+                    key,
+                    condition,
+                    limit,
+                    offset,
+                });
+            }
+            return Err(self.err(&["KEYS", "VALUES"]));
+        }
+        if self.eat_kw("FIELD") {
+            self.expect_kw("KEYS")?;
+            let db = self.on_db()?;
+            let from = self.opt_from()?;
+            return Ok(Show::FieldKeys { db, from });
+        }
+        if self.eat_kw("SERIES") {
+            let db = self.on_db()?;
+            let from = self.opt_from()?;
+            let condition = self.where_opt()?;
+            let (limit, offset) = self.limit_offset()?;
+            return Ok(Show::Series {
+                db,
+                from,
+                condition,
+                limit,
+                offset,
+            });
+        }
+        Err(self.err(&[
+            "CONTINUOUS",
+            "DATABASES",
+            "DIAGNOSTICS",
+            "FIELD",
+            "GRANTS",
+            "MEASUREMENT",
+            "MEASUREMENTS",
+            "QUERIES",
+            "RETENTION",
+            "SERIES",
+            "SHARD",
+            "SHARDS",
+            "STATS",
+            "SUBSCRIPTIONS",
+            "TAG",
+            "USERS",
+        ]))
+    }
+
+    fn source(&mut self) -> R<Source> {
+        let first = self.ident()?;
+        if !self.peek_op(".") {
+            return Ok(Source {
+                db: None,
+                rp: None,
+                name: first,
+            });
+        }
+        self.next();
+        // db..m or db.rp.m or rp.m
+        if self.peek_op(".") {
+            self.next();
+            let name = self.ident()?;
+            return Ok(Source {
+                db: Some(first),
+                rp: None,
+                name,
+            });
+        }
+        let second = self.ident()?;
+        if self.peek_op(".") {
+            self.next();
+            let name = self.ident()?;
+            return Ok(Source {
+                db: Some(first),
+                rp: Some(second),
+                name,
+            });
+        }
+        Ok(Source {
+            db: None,
+            rp: Some(first),
+            name: second,
+        })
+    }
+
+    fn select(&mut self) -> R<Select> {
+        let mut fields = vec![self.field()?];
+        while self.peek_op(",") {
+            self.next();
+            fields.push(self.field()?);
+        }
+        self.expect_kw("FROM")?;
+        let source = self.source()?;
+        let condition = self.where_opt()?;
+        let mut dims = Dimensions::default();
+        if self.eat_kw("GROUP") {
+            self.expect_kw("BY")?;
+            loop {
+                if self.peek_op("*") {
+                    self.next();
+                    dims.all_tags = true;
+                } else if self.peek_kw("time") && {
+                    let (_, _, end) = scan(&self.src, self.pos, false);
+                    matches!(scan(&self.src, end, false).0, Tok::Op("("))
+                } {
+                    self.next();
+                    self.expect_op("(")?;
+                    let iv = match self.next() {
+                        Tok::Dur(d) if d > 0 => d,
+                        _ => {
+                            return Err(ParseError(
+                                "time dimension must have duration argument".into(),
+                            ))
+                        }
+                    };
+                    let mut off = 0;
+                    if self.peek_op(",") {
+                        self.next();
+                        let neg = if self.peek_op("-") {
+                            self.next();
+                            true
+                        } else {
+                            false
+                        };
+                        off = match self.next() {
+                            Tok::Dur(d) => d,
+                            _ => {
+                                return Err(ParseError(
+                                    "time dimension offset must be duration or now()".into(),
+                                ))
+                            }
+                        };
+                        if neg {
+                            off = -off;
+                        }
+                    }
+                    self.expect_op(")")?;
+                    dims.time = Some((iv, off));
+                } else {
+                    dims.tags.push(self.ident()?);
+                }
+                if !self.peek_op(",") {
+                    break;
+                }
+                self.next();
+            }
+        }
+        let mut fill = Fill::Null;
+        if self.peek_kw("fill") {
+            self.next();
+            self.expect_op("(")?;
+            fill = match self.next() {
+                Tok::Ident(s, false) if s.eq_ignore_ascii_case("null") => Fill::Null,
+                Tok::Ident(s, false) if s.eq_ignore_ascii_case("none") => Fill::None,
+                Tok::Ident(s, false) if s.eq_ignore_ascii_case("previous") => Fill::Previous,
+                Tok::Ident(s, false) if s.eq_ignore_ascii_case("linear") => Fill::Linear,
+                Tok::Int(i) => Fill::Value(i as f64, true),
+                Tok::Num(f) => Fill::Value(f, false),
+                Tok::Op("-") => match self.next() {
+                    Tok::Int(i) => Fill::Value(-(i as f64), true),
+                    Tok::Num(f) => Fill::Value(-f, false),
+                    _ => return Err(ParseError("fill must be a number".into())),
+                },
+                _ => {
+                    return Err(ParseError(
+                        "fill(...) must be null, none, previous, linear or a number".into(),
+                    ))
+                }
+            };
+            self.expect_op(")")?;
+        }
+        let mut descending = false;
+        if self.eat_kw("ORDER") {
+            self.expect_kw("BY")?;
+            if !self.eat_kw("time") {
+                return Err(ParseError(
+                    "only ORDER BY time supported at this time".into(),
+                ));
+            }
+            if self.eat_kw("DESC") {
+                descending = true;
+            } else {
+                self.eat_kw("ASC");
+            }
+        }
+        let mut s = Select {
+            fields,
+            source,
+            condition,
+            dims,
+            fill,
+            descending,
+            limit: 0,
+            offset: 0,
+            slimit: 0,
+            soffset: 0,
+        };
+        if self.eat_kw("LIMIT") {
+            s.limit = self.uint()?;
+        }
+        if self.eat_kw("OFFSET") {
+            s.offset = self.uint()?;
+        }
+        if self.eat_kw("SLIMIT") {
+            s.slimit = self.uint()?;
+        }
+        if self.eat_kw("SOFFSET") {
+            s.soffset = self.uint()?;
+        }
+        Ok(s)
+    }
+
+    fn field(&mut self) -> R<Field> {
+        if self.peek_op("*") {
+            self.next();
+            return Ok(Field {
+                expr: Expr::Wildcard,
+                alias: None,
+            });
+        }
+        let expr = self.expr()?;
+        let alias = if self.eat_kw("AS") {
+            Some(self.ident()?)
+        } else {
+            None
+        };
+        Ok(Field { expr, alias })
+    }
+
+    /// expr := and (OR and)*
+    fn expr(&mut self) -> R<Expr> {
+        let mut l = self.and_expr()?;
+        while self.eat_kw("OR") {
+            let r = self.and_expr()?;
+            l = Expr::Binary(Box::new(l), BinOp::Or, Box::new(r));
+        }
+        Ok(l)
+    }
+    fn and_expr(&mut self) -> R<Expr> {
+        let mut l = self.cmp_expr()?;
+        while self.eat_kw("AND") {
+            let r = self.cmp_expr()?;
+            l = Expr::Binary(Box::new(l), BinOp::And, Box::new(r));
+        }
+        Ok(l)
+    }
+    fn cmp_expr(&mut self) -> R<Expr> {
+        let l = self.add_expr()?;
+        let op = match self.peek() {
+            Tok::Op("=") => BinOp::Eq,
+            Tok::Op("!=") | Tok::Op("<>") => BinOp::Neq,
+            Tok::Op("<") => BinOp::Lt,
+            Tok::Op("<=") => BinOp::Lte,
+            Tok::Op(">") => BinOp::Gt,
+            Tok::Op(">=") => BinOp::Gte,
+            Tok::Op("=~") => BinOp::EqRegex,
+            Tok::Op("!~") => BinOp::NeqRegex,
+            _ => return Ok(l),
+        };
+        self.next();
+        let r = if matches!(op, BinOp::EqRegex | BinOp::NeqRegex) {
+            Expr::Regex(self.next_regex()?)
+        } else {
+            self.add_expr()?
+        };
+        Ok(Expr::Binary(Box::new(l), op, Box::new(r)))
+    }
+    fn add_expr(&mut self) -> R<Expr> {
+        let mut l = self.mul_expr()?;
+        loop {
+            let op = match self.peek() {
+                Tok::Op("+") => BinOp::Add,
+                Tok::Op("-") => BinOp::Sub,
+                _ => return Ok(l),
+            };
+            self.next();
+            let r = self.mul_expr()?;
+            l = Expr::Binary(Box::new(l), op, Box::new(r));
+        }
+    }
+    fn mul_expr(&mut self) -> R<Expr> {
+        let mut l = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Tok::Op("*") => BinOp::Mul,
+                Tok::Op("/") => BinOp::Div,
+                Tok::Op("%") => BinOp::Mod,
+                _ => return Ok(l),
+            };
+            self.next();
+            let r = self.unary()?;
+            l = Expr::Binary(Box::new(l), op, Box::new(r));
+        }
+    }
+    fn unary(&mut self) -> R<Expr> {
+        if self.peek_op("-") {
+            self.next();
+            return Ok(match self.unary()? {
+                Expr::Integer(i) => Expr::Integer(-i),
+                Expr::Number(f) => Expr::Number(-f),
+                Expr::Duration(d) => Expr::Duration(-d),
+                e => Expr::Binary(Box::new(Expr::Integer(-1)), BinOp::Mul, Box::new(e)),
+            });
+        }
+        self.primary()
+    }
+    fn primary(&mut self) -> R<Expr> {
+        const EXPECTED: &[&str] = &["identifier", "string", "number", "bool"];
+        match self.peek() {
+            Tok::Op("(") => {
+                self.next();
+                let e = self.expr()?;
+                self.expect_op(")")?;
+                Ok(Expr::Paren(Box::new(e)))
+            }
+            Tok::Str(s) => {
+                self.next();
+                Ok(Expr::Str(s))
+            }
+            Tok::Int(i) => {
+                self.next();
+                Ok(Expr::Integer(i))
+            }
+            Tok::Num(f) => {
+                self.next();
+                Ok(Expr::Number(f))
+            }
+            Tok::Dur(d) => {
+                self.next();
+                Ok(Expr::Duration(d))
+            }
+            Tok::Ident(s, false) if s.eq_ignore_ascii_case("true") => {
+                self.next();
+                Ok(Expr::Bool(true))
+            }
+            Tok::Ident(s, false) if s.eq_ignore_ascii_case("false") => {
+                self.next();
+                Ok(Expr::Bool(false))
+            }
+            Tok::Ident(s, quoted) => {
+                if !quoted && is_reserved(&s) && !s.eq_ignore_ascii_case("time") {
+                    return Err(self.err(EXPECTED));
+                }
+                self.next();
+                if !quoted && self.peek_op("(") {
+                    self.next();
+                    let mut args = Vec::new();
+                    if !self.peek_op(")") {
+                        loop {
+                            if self.peek_op("*") {
+                                self.next();
+                                args.push(Expr::Wildcard);
+                            } else if self.peek_op("/") {
+                                args.push(Expr::Regex(self.next_regex()?));
+                            } else {
+                                args.push(self.expr()?);
+                            }
+                            if !self.peek_op(",") {
+                                break;
+                            }
+                            self.next();
+                        }
+                    }
+                    self.expect_op(")")?;
+                    return Ok(Expr::Call(s.to_ascii_lowercase(), args));
+                }
+                let mut kind = RefKind::Any;
+                if self.peek_op("::") {
+                    self.next();
+                    let t = match self.next() {
+                        Tok::Ident(t, _) => t.to_ascii_lowercase(),
+                        _ => return Err(self.err(&["type"])),
+                    };
+                    kind = match t.as_str() {
+                        "tag" => RefKind::Tag,
+                        "field" | "float" | "integer" | "string" | "boolean" => RefKind::Field,
+                        _ => return Err(ParseError(format!("invalid type {t}"))),
+                    };
+                }
+                Ok(Expr::Ref(s, kind))
+            }
+            _ => Err(self.err(EXPECTED)),
+        }
+    }
+}
+
+fn is_reserved(s: &str) -> bool {
+    const KW: &[&str] = &[
+        "ALL",
+        "ALTER",
+        "ANY",
+        "AS",
+        "ASC",
+        "BEGIN",
+        "BY",
+        "CREATE",
+        "CONTINUOUS",
+        "DATABASE",
+        "DATABASES",
+        "DEFAULT",
+        "DELETE",
+        "DESC",
+        "DESTINATIONS",
+        "DIAGNOSTICS",
+        "DISTINCT",
+        "DROP",
+        "DURATION",
+        "END",
+        "EVERY",
+        "EXPLAIN",
+        "FIELD",
+        "FOR",
+        "FROM",
+        "GRANT",
+        "GRANTS",
+        "GROUP",
+        "GROUPS",
+        "IN",
+        "INF",
+        "INSERT",
+        "INTO",
+        "KEY",
+        "KEYS",
+        "KILL",
+        "LIMIT",
+        "MEASUREMENT",
+        "MEASUREMENTS",
+        "NAME",
+        "OFFSET",
+        "ON",
+        "ORDER",
+        "PASSWORD",
+        "POLICY",
+        "POLICIES",
+        "PRIVILEGES",
+        "QUERIES",
+        "QUERY",
+        "READ",
+        "REPLICATION",
+        "RESAMPLE",
+        "RETENTION",
+        "REVOKE",
+        "SELECT",
+        "SERIES",
+        "SET",
+        "SHARD",
+        "SHARDS",
+        "SLIMIT",
+        "SOFFSET",
+        "STATS",
+        "SUBSCRIPTION",
+        "SUBSCRIPTIONS",
+        "TAG",
+        "TO",
+        "USER",
+        "USERS",
+        "VALUES",
+        "WHERE",
+        "WITH",
+        "WRITE",
+        "AND",
+        "OR",
+    ];
+    KW.iter().any(|k| k.eq_ignore_ascii_case(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse_query("SELECT * FORM cpu").unwrap_err();
+        assert_eq!(e.0, "found FORM, expected FROM at line 1, char 10");
+        let e = parse_query("SELECT FROM cpu").unwrap_err();
+        assert!(e.0.starts_with("found FROM, expected identifier"), "{e}");
+    }
+
+    #[test]
+    fn parses_select() {
+        let s = parse_query(
+            "SELECT mean(\"usage\") AS m FROM db..cpu WHERE time > now() - 1h AND host =~ /a.*/ GROUP BY time(1m, 10s), host fill(none) ORDER BY time DESC LIMIT 3",
+        )
+        .unwrap();
+        assert_eq!(s.len(), 1);
+    }
+}

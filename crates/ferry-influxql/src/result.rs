@@ -1,0 +1,58 @@
+//! The result model: statements answer series of rows, as InfluxDB 1.x's `/query` does.
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`
+    Null,
+    /// A float.
+    Float(f64),
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// A boolean.
+    Bool(bool),
+    /// A timestamp (ns), formatted per the request's `epoch`.
+    Time(i64),
+}
+
+impl Value {
+    /// Whether this is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The numeric value, if any.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+
+/// One output series.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    /// Series name (measurement); `None` for SHOW SERIES and SHOW RETENTION POLICIES.
+    pub name: Option<String>,
+    /// GROUP BY tags (sorted by key); `None` when the statement does not group by tags.
+    pub tags: Option<Vec<(String, String)>>,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows.
+    pub values: Vec<Vec<Value>>,
+}
+
+/// The result of one statement.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatementResult {
+    /// Index of the statement in the query.
+    pub statement_id: usize,
+    /// Series answered.
+    pub series: Vec<Series>,
+    /// Statement-level error.
+    pub error: Option<String>,
+}

@@ -1,0 +1,238 @@
+//! `GET|POST /query`: InfluxQL, answered in InfluxDB 1.6's JSON, chunked JSON or CSV.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use ferry_catalog::{Action, Authorization};
+use ferry_influxql::{Context, Epoch, RetentionPolicy};
+use ferry_store::BucketStore;
+
+use super::AppState;
+use crate::error::{ApiError, V1Error};
+use crate::node::Node;
+
+/// Largest form body accepted (the query text).
+const MAX_FORM_BYTES: usize = 16 << 20;
+
+fn parse_form(s: &str) -> HashMap<String, String> {
+    let uri: Uri = match format!("/?{s}").parse() {
+        Ok(u) => u,
+        Err(_) => return HashMap::new(),
+    };
+    Query::<HashMap<String, String>>::try_from_uri(&uri)
+        .map(|Query(m)| m)
+        .unwrap_or_default()
+}
+
+/// The `/query` handler.
+pub async fn query(
+    State(node): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, V1Error> {
+    let mut params = parse_form(uri.query().unwrap_or(""));
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+        let form = parse_form(&String::from_utf8_lossy(&bytes));
+        params.extend(form);
+    }
+    let p = |k: &str| params.get(k).map(String::as_str).filter(|s| !s.is_empty());
+
+    let token = crate::auth::request_token(&headers, p("p"));
+    let auth = node.authenticate(token.as_deref())?;
+
+    let q =
+        p("q").ok_or_else(|| ApiError::BadRequest("missing required parameter \"q\"".into()))?;
+    let epoch = match p("epoch") {
+        None => Epoch::Rfc3339,
+        Some(e) => Epoch::parse(e).unwrap_or(Epoch::Rfc3339),
+    };
+    let pretty = p("pretty") == Some("true");
+    let chunked = p("chunked") == Some("true");
+    let chunk_size = p("chunk_size")
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(10_000);
+    let csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/csv") || v.contains("text/csv"));
+
+    let stmts = ferry_influxql::parse_query(q)
+        .map_err(|e| ApiError::BadRequest(format!("error parsing query: {e}")))?;
+
+    let db = p("db").map(str::to_string);
+    let rp = p("rp").map(str::to_string);
+    let ctx = NodeContext {
+        node: node.clone(),
+        auth,
+        rt: tokio::runtime::Handle::current(),
+    };
+    let results = tokio::task::spawn_blocking(move || {
+        stmts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ferry_influxql::execute(s, i, &ctx, db.as_deref(), rp.as_deref()))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("query failed: {e}")))?;
+
+    let (ctype, text) = if csv {
+        ("text/csv", ferry_influxql::encode::csv(&results, epoch))
+    } else if chunked {
+        let mut lines = Vec::new();
+        for r in &results {
+            ferry_influxql::encode::json_chunks(r, epoch, chunk_size, &mut lines);
+        }
+        ("application/json", lines.concat())
+    } else {
+        (
+            "application/json",
+            ferry_influxql::encode::json_results(&results, epoch, pretty),
+        )
+    };
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, ctype),
+            (
+                header::HeaderName::from_static("x-influxdb-version"),
+                "1.6-ferry",
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+struct NodeContext {
+    node: Arc<Node>,
+    auth: Option<Authorization>,
+    rt: tokio::runtime::Handle,
+}
+
+impl NodeContext {
+    fn org_scope(&self) -> String {
+        self.auth
+            .as_ref()
+            .map(|a| a.org_id.clone())
+            .unwrap_or_default()
+    }
+
+    fn can_read(&self, b: &ferry_catalog::Bucket) -> bool {
+        self.node
+            .require(&self.auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
+            .is_ok()
+    }
+}
+
+impl Context for NodeContext {
+    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
+        let bucket = self
+            .node
+            .catalog
+            .resolve_dbrp(&self.org_scope(), db, rp)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                let db_exists = !rp.is_empty()
+                    && matches!(
+                        self.node.catalog.resolve_dbrp(&self.org_scope(), db, ""),
+                        Ok(Some(_))
+                    );
+                if db_exists {
+                    format!("retention policy not found: {rp}")
+                } else {
+                    format!("database not found: {db}")
+                }
+            })?;
+        self.node
+            .require(
+                &self.auth,
+                Action::Read,
+                "buckets",
+                &bucket.org_id,
+                Some(&bucket.id),
+            )
+            .map_err(|e| e.to_string())?;
+        let engine = self
+            .rt
+            .block_on(self.node.engine(&bucket.id))
+            .map_err(|e| e.to_string())?;
+        Ok(engine.store().clone())
+    }
+
+    fn databases(&self) -> Vec<String> {
+        let org = self.org_scope();
+        let buckets = self
+            .node
+            .catalog
+            .list_buckets(if org.is_empty() { None } else { Some(&org) })
+            .unwrap_or_default();
+        let dbrps = self.node.catalog.list_dbrps(&org, None).unwrap_or_default();
+        let mut names = Vec::new();
+        for b in buckets.iter().filter(|b| self.can_read(b)) {
+            let mapped: Vec<&str> = dbrps
+                .iter()
+                .filter(|d| d.bucket_id == b.id)
+                .map(|d| d.database.as_str())
+                .collect();
+            if mapped.is_empty() {
+                names.push(b.name.clone());
+            } else {
+                names.extend(mapped.into_iter().map(str::to_string));
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String> {
+        let org = self.org_scope();
+        let maps = self
+            .node
+            .catalog
+            .list_dbrps(&org, Some(db))
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for m in maps {
+            if let Ok(b) = self.node.catalog.bucket_by_id(&m.bucket_id) {
+                out.push(RetentionPolicy {
+                    name: m.retention_policy.clone(),
+                    duration_ns: b.retention_seconds.saturating_mul(1_000_000_000),
+                    default: m.default,
+                });
+            }
+        }
+        if out.is_empty() {
+            let b = self
+                .node
+                .catalog
+                .resolve_dbrp(&org, db, "")
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("database not found: {db}"))?;
+            out.push(RetentionPolicy {
+                name: "autogen".into(),
+                duration_ns: b.retention_seconds.saturating_mul(1_000_000_000),
+                default: true,
+            });
+        }
+        Ok(out)
+    }
+
+    fn now_ns(&self) -> i64 {
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+    }
+}

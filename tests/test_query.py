@@ -1,0 +1,365 @@
+"""Differential tests of `/query` (InfluxQL): the same data in a real influxd 1.6 and in Ferry,
+the same queries to both, the answers compared (JSON parsed, floats within 1e-9 relative)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+import requests
+
+DB = "qdb"
+BASE = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z
+STEP = 10_000_000_000  # 10 s
+NPTS = 60
+T_END = BASE + NPTS * STEP
+R = f"time >= {BASE} AND time < {T_END}"
+R_RFC = "time >= '2023-11-14T22:13:20Z' AND time < '2023-11-14T22:23:20Z'"
+
+
+def gen_lp() -> str:
+    rnd = random.Random(42)
+    lines = []
+    cpu_series = [
+        ("h0", "us\\ west"), ("h1", "eu\\,central"), ("h2", "us\\ west"), ("h3", None),
+        ("h\\ 4", "ap\\=south"),
+    ]
+    for si, (host, region) in enumerate(cpu_series):
+        tags = f"host={host}" + (f",region={region}" if region else "")
+        for i in range(NPTS):
+            if (i + si) % 11 == 0:
+                continue  # gaps
+            t = BASE + i * STEP + si * 1_000_000  # distinct times per series
+            fields = [f"usage_user={rnd.uniform(0, 100):.6f}", f"load={rnd.randint(-5, 50)}i"]
+            if i % 3 != 0:
+                fields.append(f"usage_system={rnd.uniform(0, 10):.4f}")
+            if i % 4 == 0:
+                fields.append(f'status="s{i % 3} \\"q\\" \\\\ x"')
+            if i % 5 == 0:
+                fields.append(f"ok={'true' if i % 2 else 'false'}")
+            lines.append(f"cpu,{tags} {','.join(fields)} {t}")
+    for si, host in enumerate(["h0", "h1"]):
+        for i in range(0, NPTS, 2):
+            t = BASE + i * STEP + 500_000_000 + si * 1_000_000
+            lines.append(f"mem,host={host} free={rnd.randint(0, 1 << 40)}i,used={rnd.uniform(0, 1):.9f} {t}")
+    for si, rack in enumerate(["r\\=0\\,\\ row\\ 0", "zürich\\ 東京"]):
+        for i in range(0, NPTS, 3):
+            t = BASE + i * STEP + 2_000_000 + si * 1_000_000
+            lines.append(f"weird\\ meas\\,1,rack\\ id={rack} status\\ msg=\"m{i}\",a\\=b={i * 0.25} {t}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def peers(module_node, influxd1):
+    lp = gen_lp().encode()
+    r = requests.post(influxd1.url + "/query", params={"q": f'CREATE DATABASE "{DB}"'}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(influxd1.url + "/write", params={"db": DB}, data=lp, timeout=60)
+    assert r.status_code == 204, r.text
+    org_id = module_node.org_id()
+    r = requests.post(module_node.url + "/api/v2/buckets", headers=module_node.auth(), timeout=30,
+                      json={"name": DB, "orgID": org_id, "retentionRules": []})
+    assert r.status_code == 201, r.text
+    r = requests.post(module_node.url + "/write", params={"db": DB}, data=lp,
+                      headers=module_node.auth(), timeout=60)
+    assert r.status_code == 204, r.text
+    return module_node, influxd1
+
+
+def ask(url: str, q: str, token: str | None = None, method: str = "GET", headers=None, **params):
+    p = {"q": q, "db": DB}
+    p.update(params)
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = f"Token {token}"
+    if method == "GET":
+        return requests.get(url + "/query", params=p, headers=h, timeout=60)
+    return requests.post(url + "/query", data=p, headers=h, timeout=60)
+
+
+def same(a, b, path="$"):
+    """Asserts two parsed JSON documents are equal, floats within 1e-9 relative."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        assert a is b, f"{path}: {a!r} != {b!r}"
+    elif isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if isinstance(a, int) and isinstance(b, int):
+            assert a == b, f"{path}: {a} != {b}"
+        else:
+            assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"{path}: {a} != {b}"
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert sorted(a) == sorted(b), f"{path}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{path}: len {len(a)} != {len(b)}\nferry={a!r:.2000}\ninflux={b!r:.2000}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+QUERIES = [
+    # SHOW
+    "SHOW MEASUREMENTS",
+    "SHOW MEASUREMENTS LIMIT 2",
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /^(cpu|mem)$/",
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /nothing/",
+    "SHOW TAG KEYS",
+    "SHOW TAG KEYS FROM cpu",
+    'SHOW TAG KEYS FROM "weird meas,1"',
+    'SHOW TAG VALUES WITH KEY = "host"',
+    'SHOW TAG VALUES FROM cpu WITH KEY = "region"',
+    'SHOW TAG VALUES FROM cpu WITH KEY IN ("host", "region")',
+    "SHOW TAG VALUES WITH KEY =~ /id|reg/",
+    'SHOW TAG VALUES FROM cpu WITH KEY = "host" WHERE region = \'us west\'',
+    "SHOW FIELD KEYS",
+    "SHOW FIELD KEYS FROM mem",
+    "SHOW SERIES",
+    "SHOW SERIES FROM cpu",
+    "SHOW SERIES FROM cpu WHERE region = 'us west'",
+    "SHOW SERIES WHERE host =~ /h[01]/",
+    "SHOW RETENTION POLICIES",
+    f'SHOW RETENTION POLICIES ON "{DB}"',
+    # raw SELECT
+    f"SELECT * FROM cpu WHERE {R}",
+    f"SELECT * FROM mem WHERE {R}",
+    f'SELECT * FROM "weird meas,1" WHERE {R}',
+    f"SELECT usage_user FROM cpu WHERE {R}",
+    f"SELECT usage_user, host, region FROM cpu WHERE {R}",
+    f'SELECT "usage_user" AS u, load FROM "{DB}"."autogen"."cpu" WHERE {R}',
+    f'SELECT usage_user FROM "{DB}"..cpu WHERE {R_RFC}',
+    f"SELECT usage_user * 2, load + 1, usage_user + usage_system, load / 2 FROM cpu WHERE {R}",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host = 'h1'",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host != 'h1'",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /h[12]/",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host !~ /h[12]/",
+    f"SELECT usage_user FROM cpu WHERE {R} AND region = ''",
+    f"SELECT usage_user FROM cpu WHERE {R} AND usage_user > 50",
+    f"SELECT usage_user, load FROM cpu WHERE {R} AND (load < 0 OR usage_user > 90)",
+    f"SELECT status FROM cpu WHERE {R} AND status =~ /s1/",
+    f"SELECT ok FROM cpu WHERE {R} AND ok = true",
+    f"SELECT usage_user FROM cpu WHERE {R} AND (host = 'h0' OR host = 'h3') AND load >= 10",
+    f"SELECT usage_user FROM cpu WHERE time >= {BASE + 100 * 10**9} AND time <= {BASE + 200 * 10**9}",
+    f"SELECT usage_user FROM cpu WHERE time > '2023-11-14T22:20:00Z'",
+    f"SELECT usage_user FROM cpu WHERE time > now() - 100000d AND time < {BASE + 50 * 10**9}",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT * FROM cpu WHERE {R} GROUP BY region",
+    f"SELECT * FROM cpu WHERE {R} GROUP BY *",
+    f"SELECT usage_user FROM cpu WHERE {R} ORDER BY time DESC LIMIT 5",
+    f"SELECT usage_user FROM cpu WHERE {R} LIMIT 3 OFFSET 2",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host LIMIT 2 SLIMIT 2 SOFFSET 1",
+    f"SELECT nothing FROM cpu WHERE {R}",
+    f"SELECT usage_user FROM nomeasurement WHERE {R}",
+    # aggregates
+    f"SELECT count(usage_user) FROM cpu WHERE {R}",
+    f"SELECT count(status), count(ok) FROM cpu WHERE {R}",
+    f"SELECT sum(load), sum(usage_user) FROM cpu WHERE {R}",
+    f"SELECT mean(usage_user), median(usage_user), spread(usage_user), stddev(usage_user) FROM cpu WHERE {R}",
+    f"SELECT median(load), spread(load), mean(load) FROM cpu WHERE {R}",
+    f"SELECT max(usage_user) FROM cpu WHERE {R}",
+    f"SELECT min(load) FROM cpu WHERE {R}",
+    f"SELECT first(usage_user) FROM cpu WHERE {R}",
+    f"SELECT last(status) FROM cpu WHERE {R}",
+    f"SELECT max(usage_user), host, load FROM cpu WHERE {R}",
+    f"SELECT max(usage_user), min(usage_user) FROM cpu WHERE {R}",
+    f"SELECT max(usage_user) AS hi, mean(usage_user) * 2 FROM cpu WHERE {R}",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT count(load) FROM cpu WHERE {R} GROUP BY *",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT mean(usage_user), max(load) FROM cpu WHERE {R} GROUP BY time(1m), host",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m, 15s)",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND host = 'h0' GROUP BY time(10s)",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} AND host = 'h0' GROUP BY time(10s) fill(none)",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} AND host = 'h0' GROUP BY time(10s) fill(previous)",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} AND host = 'h0' GROUP BY time(10s) fill(linear)",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} AND host = 'h0' GROUP BY time(10s) fill(-1)",
+    f"SELECT sum(load) FROM cpu WHERE {R} AND host = 'h0' GROUP BY time(10s) fill(0)",
+    f"SELECT mean(usage_user) FROM cpu WHERE time >= {BASE} AND time < {T_END + 3600 * 10**9} GROUP BY time(10m)",
+    f"SELECT first(usage_user), last(usage_user) FROM cpu WHERE {R} GROUP BY time(2m)",
+    f"SELECT max(usage_user) FROM cpu WHERE {R} GROUP BY time(2m) ORDER BY time DESC",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m) LIMIT 3 OFFSET 1",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} AND usage_user > 20 GROUP BY time(5m), region",
+    f"SELECT count(used), mean(free) FROM mem WHERE {R} GROUP BY time(3m), host",
+    f'SELECT sum("a=b") FROM "weird meas,1" WHERE {R} GROUP BY "rack id"',
+    f"SELECT mean(usage_user) FROM cpu WHERE time >= '2023-11-14T22:15:00Z' AND time < '2023-11-14T22:16:00Z'",
+    # several statements
+    f"SELECT count(load) FROM cpu WHERE {R}; SELECT count(free) FROM mem WHERE {R}",
+    f"SHOW MEASUREMENTS; SELECT last(used) FROM mem WHERE {R} GROUP BY host",
+    f"SELECT count(*) FROM cpu WHERE {R}",
+    f"SELECT mean(*) FROM cpu WHERE {R} GROUP BY time(5m)",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host = 'h 4'",
+    f'SELECT * FROM cpu WHERE {R} AND "region"::tag = \'us west\' AND usage_user::field < 50',
+    f"SELECT first(status), last(ok) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT spread(load) FROM cpu WHERE {R} GROUP BY time(3m), host fill(none) SLIMIT 3",
+    f"SELECT max(usage_user) FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC",
+    # statement errors
+    f"SELECT usage_user FROM {DB}.nope.cpu WHERE {R}",
+    "SHOW MEASUREMENTS ON nosuchdb",
+    f"SELECT usage_user FROM nosuchdb..cpu WHERE {R}",
+    f"SELECT mean(usage_user), load FROM cpu WHERE {R}",
+]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_json_same_as_influxd(peers, q):
+    ferry, influx = peers
+    for params in ({}, {"epoch": "ms"}):
+        a = ask(ferry.url, q, token=ferry.token, **params)
+        b = ask(influx.url, q, **params)
+        assert a.status_code == b.status_code, (a.text, b.text)
+        same(a.json(), b.json())
+
+
+def test_post_form_and_auth(peers):
+    ferry, influx = peers
+    q = f"SELECT mean(load) FROM cpu WHERE {R} GROUP BY host"
+    b = ask(influx.url, q, method="POST").json()
+    same(ask(ferry.url, q, token=ferry.token, method="POST").json(), b)
+    # u/p and Basic
+    r = requests.get(ferry.url + "/query", params={"q": q, "db": DB, "u": "x", "p": ferry.token}, timeout=30)
+    same(r.json(), b)
+    r = requests.get(ferry.url + "/query", params={"q": q, "db": DB}, auth=("x", ferry.token), timeout=30)
+    same(r.json(), b)
+    r = requests.get(ferry.url + "/query", params={"q": q, "db": DB}, timeout=30)
+    assert r.status_code == 401 and "error" in r.json()
+
+
+def test_no_database(peers):
+    ferry, influx = peers
+    q = "SELECT * FROM cpu"
+    a = requests.get(ferry.url + "/query", params={"q": q}, headers=ferry.auth(), timeout=30)
+    b = requests.get(influx.url + "/query", params={"q": q}, timeout=30)
+    assert a.status_code == b.status_code == 200
+    same(a.json(), b.json())
+
+
+def test_show_databases_lists_db(peers):
+    ferry, influx = peers
+    for url, tok in ((ferry.url, ferry.token), (influx.url, None)):
+        r = ask(url, "SHOW DATABASES", token=tok).json()
+        s = r["results"][0]["series"][0]
+        assert s["name"] == "databases" and s["columns"] == ["name"]
+        assert [DB] in s["values"]
+
+
+def test_pretty(peers):
+    ferry, influx = peers
+    q = f"SELECT max(load) FROM cpu WHERE {R}"
+    a = ask(ferry.url, q, token=ferry.token, pretty="true")
+    b = ask(influx.url, q, pretty="true")
+    assert "\n    " in a.text and "\n    " in b.text
+    same(a.json(), b.json())
+
+
+CSV_QUERIES = [
+    f"SELECT * FROM cpu WHERE {R} AND host = 'h1'",
+    f"SELECT * FROM cpu WHERE {R} GROUP BY *",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host LIMIT 2; SHOW TAG KEYS",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(2m), region",
+    "SHOW SERIES",
+    f'SELECT * FROM "weird meas,1" WHERE {R}',
+]
+
+
+def csv_rows(text: str):
+    import csv
+    import io
+    out = []
+    for row in csv.reader(io.StringIO(text)):
+        cells = []
+        for c in row:
+            try:
+                cells.append(float(c) if any(x in c for x in ".e") else int(c))
+            except ValueError:
+                cells.append(c)
+        out.append(cells)
+    return out
+
+
+@pytest.mark.parametrize("q", CSV_QUERIES)
+def test_csv_same_as_influxd(peers, q):
+    ferry, influx = peers
+    h = {"Accept": "application/csv"}
+    a = ask(ferry.url, q, token=ferry.token, headers=h)
+    b = ask(influx.url, q, headers=h)
+    assert a.status_code == b.status_code == 200
+    assert a.headers["Content-Type"].startswith("text/csv")
+    same(csv_rows(a.text), csv_rows(b.text))
+
+
+CHUNKED_QUERIES = [
+    (f"SELECT usage_user FROM cpu WHERE {R}", 50),
+    (f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host", 20),
+    (f"SELECT load FROM cpu WHERE {R} AND host = 'h0'; SHOW MEASUREMENTS", 7),
+    (f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m)", 3),
+]
+
+
+@pytest.mark.parametrize("q,n", CHUNKED_QUERIES)
+def test_chunked_same_as_influxd(peers, q, n):
+    ferry, influx = peers
+    a = ask(ferry.url, q, token=ferry.token, chunked="true", chunk_size=str(n))
+    b = ask(influx.url, q, chunked="true", chunk_size=str(n))
+    la = [json.loads(x) for x in a.text.splitlines() if x.strip()]
+    lb = [json.loads(x) for x in b.text.splitlines() if x.strip()]
+    same(la, lb)
+
+
+BAD_QUERIES = [
+    "SELECT * FORM cpu",
+    "SELECT FROM cpu",
+    "SELECT usage_user FROM cpu WHERE",
+    "SELECT mean(usage_user) FROM cpu GROUP BY time(10s",
+    "SELEC x",
+    "SHOW MEASUREMENT",
+    "SELECT usage_user FROM cpu LIMIT x",
+    "SELECT 'a' FROM",
+    "SELECT usage_user FROM cpu WHERE host = 'h\\ 4'",
+    "SELECT usage_user FROM cpu WHERE host = 'h0",
+]
+
+
+@pytest.mark.parametrize("q", BAD_QUERIES)
+def test_parse_errors(peers, q):
+    ferry, influx = peers
+    a = ask(ferry.url, q, token=ferry.token)
+    b = ask(influx.url, q)
+    assert a.status_code == b.status_code == 400, (a.text, b.text)
+    msg = a.json()["error"]
+    assert msg.startswith("error parsing query: "), msg
+    assert " at line 1, char " in msg, msg
+
+
+def test_dbrp_mapping_and_permissions(peers):
+    """db/rp resolve through DBRP mappings; a token without read on the bucket gets an error."""
+    ferry, influx = peers
+    bucket = ferry.bucket_info(DB)
+    r = requests.post(ferry.url + "/api/v2/dbrps", headers=ferry.auth(), timeout=30,
+                      json={"orgID": ferry.org_id(), "bucketID": bucket["id"], "database": "mapped",
+                            "retention_policy": "weekly", "default": True})
+    assert r.status_code == 201, r.text
+    q = f"SELECT count(load) FROM cpu WHERE {R} GROUP BY host"
+    want = ask(influx.url, q).json()
+    same(ask(ferry.url, q, token=ferry.token, db="mapped", rp="weekly").json(), want)
+    same(ask(ferry.url, q, token=ferry.token, db="mapped").json(), want)
+    q2 = f"SELECT count(load) FROM mapped.weekly.cpu WHERE {R} GROUP BY host"
+    same(ask(ferry.url, q2, token=ferry.token, db="").json(), want)
+    rps = ask(ferry.url, "SHOW RETENTION POLICIES ON mapped", token=ferry.token).json()
+    assert rps["results"][0]["series"][0]["values"] == [["weekly", "0s", "168h0m0s", 1, True]]
+    dbs = ask(ferry.url, "SHOW DATABASES", token=ferry.token).json()
+    assert ["mapped"] in dbs["results"][0]["series"][0]["values"]
+    # a token that may only read another bucket
+    org_id = ferry.org_id()
+    other = ferry.bucket_info()
+    r = requests.post(ferry.url + "/api/v2/authorizations", headers=ferry.auth(), timeout=30,
+                      json={"orgID": org_id, "permissions": [
+                          {"action": "read", "resource": {"type": "buckets", "orgID": org_id,
+                                                          "id": other["id"]}}]})
+    assert r.status_code == 201, r.text
+    tok = r.json()["token"]
+    res = ask(ferry.url, q, token=tok).json()["results"][0]
+    assert "error" in res and "series" not in res
+    dbs = ask(ferry.url, "SHOW DATABASES", token=tok).json()["results"][0]["series"][0]
+    assert [DB] not in dbs.get("values", [])
