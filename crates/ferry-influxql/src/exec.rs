@@ -268,10 +268,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
                 KeyFilter::Regex(r, neg) => Some((compile_regex(r)?, *neg)),
                 _ => None,
             };
-            let cond = condition
-                .as_ref()
-                .map(compile_tag_cond)
-                .transpose()?;
+            let cond = condition.as_ref().map(compile_tag_cond).transpose()?;
             let mut out = Vec::new();
             for m in measurements_of(&store, from) {
                 let Some(schema) = store.schema(&m) else {
@@ -331,10 +328,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
         } => {
             let db = need_db(on.as_deref(), db)?;
             let store = ctx.store(db, rp)?;
-            let cond = condition
-                .as_ref()
-                .map(compile_tag_cond)
-                .transpose()?;
+            let cond = condition.as_ref().map(compile_tag_cond).transpose()?;
             let mut keys = Vec::new();
             for m in measurements_of(&store, from) {
                 let mut mk = Vec::new();
