@@ -31,6 +31,11 @@ use crate::http::ORIGIN_HEADER;
 /// How long a stream that needs attention waits before trying again on its own.
 const ATTENTION_RETRY: Duration = Duration::from_secs(300);
 
+/// Batches a stream keeps in flight to its remote (each up to `max_batch_bytes`).
+const SEND_DEPTH: usize = 4;
+/// Batches sent before the stream loop checks its bounds and controls again.
+const DRAIN_BATCHES: usize = 256;
+
 /// How often a paused stream re-checks its queue bounds.
 const PAUSED_CHECK: Duration = Duration::from_secs(2);
 
@@ -65,22 +70,6 @@ enum Sent {
     Retry(Duration),
     Attention,
     Stop,
-}
-
-struct Rejections<'a> {
-    file: &'a mut RejectedLinesFile,
-    status: &'a Mutex<ReplicationStatus>,
-}
-
-impl SendHooks for Rejections<'_> {
-    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
-        if let Err(e) = self.file.append(line, status, message) {
-            tracing::error!(error = %e, "cannot write the rejected-lines file");
-        }
-        let mut st = lock(self.status);
-        st.points_dropped += 1;
-        st.bytes_dropped += line.len() as u64 + 1;
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -139,7 +128,7 @@ impl Stream {
         let mut attempt: u32 = 0;
         let mut durable = self.log().subscribe();
         loop {
-            let ctl = self.control.borrow().clone();
+            let ctl = self.control.borrow_and_update().clone();
             if ctl.stop {
                 return;
             }
@@ -166,36 +155,15 @@ impl Stream {
             }
             let cursor = self.cursor();
             let outcome = if cursor < self.log().durable_end() {
-                match self
-                    .read_batch(cursor, remote_node_id.as_deref().unwrap_or(""))
-                    .await
-                {
-                    Err(e) => {
-                        self.attention(None, e);
-                        Sent::Attention
-                    }
-                    Ok(batch) if batch.lp.is_empty() => {
-                        // everything in range was filtered out or came from the remote itself
-                        self.advance(batch.next_lsn)
-                    }
-                    Ok(batch) => {
-                        let sent = self
-                            .send(
-                                &batch.lp,
-                                &batch.origins,
-                                batch.lines,
-                                &mut rejected,
-                                limiter.as_ref(),
-                                &backoff,
-                                attempt,
-                            )
-                            .await;
-                        match sent {
-                            Sent::Ok => self.advance(batch.next_lsn),
-                            other => other,
-                        }
-                    }
-                }
+                let remote_id = remote_node_id.clone().unwrap_or_default();
+                self.drain(
+                    &remote_id,
+                    &mut rejected,
+                    limiter.as_ref(),
+                    &backoff,
+                    attempt,
+                )
+                .await
             } else if !gaps.list.is_empty() {
                 self.refill_step(
                     &mut gaps,
@@ -407,8 +375,25 @@ impl Stream {
         .map_err(|e| e.to_string())?
     }
 
+    /// The send options of a batch from `origins`: the remote records that the data passed
+    /// through them and this node (loop prevention).
+    fn send_options(&self, origins: &[String]) -> SendOptions {
+        let mut via = origins.to_vec();
+        via.push(self.node_id.clone());
+        SendOptions {
+            drop_bad_lines: self.rep.drop_non_retryable_data,
+            extra_headers: vec![(ORIGIN_HEADER.to_string(), via.join(","))],
+        }
+    }
+
+    fn count_queued(&self, lines: u64, bytes: usize) {
+        let mut c = lock(&self.counters);
+        c.points_queued += lines;
+        c.bytes_queued += bytes as u64;
+    }
+
     /// Sends one batch (split into `max_batch_bytes` pieces) with the shared policy and
-    /// records the outcome in the status.
+    /// records the outcome in the status. Used for gap refills (one at a time).
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
@@ -420,86 +405,178 @@ impl Stream {
         backoff: &Backoff,
         attempt: u32,
     ) -> Sent {
-        let mut via = origins.to_vec();
-        via.push(self.node_id.clone());
-        let opts = SendOptions {
-            drop_bad_lines: self.rep.drop_non_retryable_data,
-            extra_headers: vec![(ORIGIN_HEADER.to_string(), via.join(","))],
-        };
-        {
-            let mut c = lock(&self.counters);
-            c.points_queued += lines;
-            c.bytes_queued += lp.len() as u64;
+        self.count_queued(lines, lp.len());
+        if let Some(l) = limiter {
+            l.acquire(lp.len() as u64).await;
         }
-        for piece in
-            ferry_pipeline::batch::split_lines(lp, self.rep.max_batch_bytes.max(1) as usize)
-        {
-            if let Some(l) = limiter {
-                l.acquire(piece.len() as u64).await;
-            }
-            let mut hooks = Rejections {
-                file: rejected,
-                status: &self.status,
+        let max = self.rep.max_batch_bytes.max(1) as usize;
+        let result = send_pieces(
+            self.writer.clone(),
+            lp.to_vec(),
+            self.send_options(origins),
+            max,
+        )
+        .await;
+        self.settle(result, rejected, backoff, attempt)
+    }
+
+    /// Drains the log from the cursor with up to [`SEND_DEPTH`] batches in flight. The cursor
+    /// advances only over batches the remote accepted, in log order; on a failure the batches
+    /// behind it are cancelled and resent later (harmless: points are idempotent). Returns
+    /// when caught up, after a failure, on a control change, or after [`DRAIN_BATCHES`]
+    /// batches so the main loop can check its bounds.
+    #[allow(clippy::too_many_arguments)]
+    async fn drain(
+        &self,
+        remote_node_id: &str,
+        rejected: &mut RejectedLinesFile,
+        limiter: Option<&RateLimiter>,
+        backoff: &Backoff,
+        attempt: u32,
+    ) -> Sent {
+        let max = self.rep.max_batch_bytes.max(1) as usize;
+        let mut read_pos = self.cursor();
+        let mut inflight: std::collections::VecDeque<(u64, tokio::task::JoinHandle<PiecesResult>)> =
+            std::collections::VecDeque::new();
+        let mut done = 0usize;
+        let abort_all =
+            |q: &mut std::collections::VecDeque<(u64, tokio::task::JoinHandle<PiecesResult>)>| {
+                for (_, h) in q.drain(..) {
+                    h.abort();
+                }
             };
-            let result = send_with_policy(&self.writer, piece, &opts, &mut hooks).await;
-            match result {
-                SendResult::Done {
-                    sent_bytes,
-                    sent_lines,
-                    ..
-                } => {
-                    let mut st = lock(&self.status);
-                    st.points_sent += sent_lines;
-                    st.bytes_sent += sent_bytes;
-                    st.latest_response_code = Some(204);
-                    st.latest_error_message = None;
-                    st.state = StreamState::Running;
-                }
-                SendResult::Retry {
-                    after,
-                    status,
-                    message,
-                    ..
-                } => {
-                    let mut st = lock(&self.status);
-                    st.latest_response_code = status;
-                    st.latest_error_message = Some(message);
-                    drop(st);
-                    if let Some(code) = status {
-                        *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
+        loop {
+            while inflight.len() < SEND_DEPTH
+                && read_pos < self.log().durable_end()
+                && done + inflight.len() < DRAIN_BATCHES
+            {
+                let batch = match self.read_batch(read_pos, remote_node_id).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        abort_all(&mut inflight);
+                        self.attention(None, e);
+                        return Sent::Attention;
                     }
-                    return Sent::Retry(backoff.delay_after(attempt, after));
+                };
+                read_pos = batch.next_lsn;
+                self.count_queued(batch.lines, batch.lp.len());
+                if let Some(l) = limiter {
+                    l.acquire(batch.lp.len() as u64).await;
                 }
-                SendResult::NeedsAttention {
-                    status, message, ..
-                } => {
-                    *lock(&self.counters)
-                        .errors_by_code
-                        .entry(status)
-                        .or_default() += 1;
-                    self.attention(Some(status), format!("the remote refused the write ({status}): {message}; fix the remote or its token, then update or resume the replication"));
+                let task = tokio::spawn(send_pieces(
+                    self.writer.clone(),
+                    batch.lp,
+                    self.send_options(&batch.origins),
+                    max,
+                ));
+                inflight.push_back((batch.next_lsn, task));
+            }
+            let Some((next_lsn, task)) = inflight.pop_front() else {
+                return Sent::Ok;
+            };
+            let result = match task.await {
+                Ok(r) => r,
+                Err(e) => {
+                    abort_all(&mut inflight);
+                    self.attention(None, format!("a send task failed: {e}"));
                     return Sent::Attention;
                 }
-                SendResult::Stopped {
-                    status,
-                    line,
-                    message,
-                    ..
-                } => {
-                    let at = line
-                        .map(|l| {
-                            format!(
-                                " at line {:?}",
-                                String::from_utf8_lossy(&l[..l.len().min(200)])
-                            )
-                        })
-                        .unwrap_or_default();
-                    self.attention(Some(status), format!("the remote rejected data ({status}: {message}){at}; the stream stops here (set dropNonRetryableData to drop such lines into the rejected-lines file)"));
-                    return Sent::Stop;
+            };
+            match self.settle(result, rejected, backoff, attempt) {
+                Sent::Ok => {
+                    if let Sent::Attention = self.advance(next_lsn) {
+                        abort_all(&mut inflight);
+                        return Sent::Attention;
+                    }
+                    done += 1;
+                }
+                other => {
+                    abort_all(&mut inflight);
+                    return other;
                 }
             }
+            if self.control.has_changed().unwrap_or(true) {
+                abort_all(&mut inflight);
+                return Sent::Ok;
+            }
         }
-        Sent::Ok
+    }
+
+    /// Records a batch's outcome in the status, counters and rejected-lines file, and says
+    /// what the stream does next.
+    fn settle(
+        &self,
+        r: PiecesResult,
+        rejected: &mut RejectedLinesFile,
+        backoff: &Backoff,
+        attempt: u32,
+    ) -> Sent {
+        for (line, status, message) in &r.rejected {
+            if let Err(e) = rejected.append(line, *status, message) {
+                tracing::error!(error = %e, "cannot write the rejected-lines file");
+            }
+        }
+        let mut st = lock(&self.status);
+        st.points_sent += r.sent_lines;
+        st.bytes_sent += r.sent_bytes;
+        st.points_dropped += r.rejected.len() as u64;
+        st.bytes_dropped += r
+            .rejected
+            .iter()
+            .map(|(l, _, _)| l.len() as u64 + 1)
+            .sum::<u64>();
+        match r.end {
+            None => {
+                st.latest_response_code = Some(204);
+                st.latest_error_message = None;
+                st.state = StreamState::Running;
+                Sent::Ok
+            }
+            Some(SendResult::Retry {
+                after,
+                status,
+                message,
+                ..
+            }) => {
+                st.latest_response_code = status;
+                st.latest_error_message = Some(message);
+                drop(st);
+                if let Some(code) = status {
+                    *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
+                }
+                Sent::Retry(backoff.delay_after(attempt, after))
+            }
+            Some(SendResult::NeedsAttention {
+                status, message, ..
+            }) => {
+                drop(st);
+                *lock(&self.counters)
+                    .errors_by_code
+                    .entry(status)
+                    .or_default() += 1;
+                self.attention(Some(status), format!("the remote refused the write ({status}): {message}; fix the remote or its token, then update or resume the replication"));
+                Sent::Attention
+            }
+            Some(SendResult::Stopped {
+                status,
+                line,
+                message,
+                ..
+            }) => {
+                drop(st);
+                let at = line
+                    .map(|l| {
+                        format!(
+                            " at line {:?}",
+                            String::from_utf8_lossy(&l[..l.len().min(200)])
+                        )
+                    })
+                    .unwrap_or_default();
+                self.attention(Some(status), format!("the remote rejected data ({status}: {message}){at}; the stream stops here (set dropNonRetryableData to drop such lines into the rejected-lines file)"));
+                Sent::Stop
+            }
+            Some(SendResult::Done { .. }) => Sent::Ok,
+        }
     }
 
     /// Refills one window of the oldest gap from the store.
@@ -603,6 +680,63 @@ impl Stream {
         }
         sent
     }
+}
+
+/// What sending one batch (in pieces) came to.
+struct PiecesResult {
+    sent_bytes: u64,
+    sent_lines: u64,
+    /// Lines the remote refused and the policy dropped: (line, status, message).
+    rejected: Vec<(Vec<u8>, u16, String)>,
+    /// `None` when every piece was sent; else the result that stopped the batch.
+    end: Option<SendResult>,
+}
+
+/// Collects refused lines of one batch, so batches can be sent concurrently and their
+/// rejections written in log order afterwards.
+#[derive(Default)]
+struct Collect(Vec<(Vec<u8>, u16, String)>);
+
+impl SendHooks for Collect {
+    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
+        self.0.push((line.to_vec(), status, message.to_string()));
+    }
+}
+
+/// Sends `lp` in pieces of at most `max` bytes with the shared policy, stopping at the
+/// first piece that does not go through.
+async fn send_pieces(
+    writer: RemoteWriter,
+    lp: Vec<u8>,
+    opts: SendOptions,
+    max: usize,
+) -> PiecesResult {
+    let mut out = PiecesResult {
+        sent_bytes: 0,
+        sent_lines: 0,
+        rejected: Vec::new(),
+        end: None,
+    };
+    for piece in ferry_pipeline::batch::split_lines(&lp, max) {
+        let mut hooks = Collect::default();
+        let r = send_with_policy(&writer, piece, &opts, &mut hooks).await;
+        out.rejected.append(&mut hooks.0);
+        match r {
+            SendResult::Done {
+                sent_bytes,
+                sent_lines,
+                ..
+            } => {
+                out.sent_bytes += sent_bytes;
+                out.sent_lines += sent_lines;
+            }
+            other => {
+                out.end = Some(other);
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// Splits a log record into its origin node IDs (from a leading `# ferry-origin:` line) and
