@@ -224,7 +224,7 @@ def verify_influxd(args, url, workdir):
 
 def verify_ferry(args, url, workdir):
     env = dict(os.environ, FERRY_CONFIGS_PATH=os.path.join(workdir, "no-configs"))
-    p = subprocess.Popen([args.ferry, "export", "--host", url, "--token", "benchtoken",
+    p = subprocess.Popen([args.ferry, "export", "--lponly", "--host", url, "--token", "benchtoken",
                           "--bucket", "bench", "--org", "bench"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     n = 0

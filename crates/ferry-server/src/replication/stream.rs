@@ -32,7 +32,9 @@ use crate::http::ORIGIN_HEADER;
 const ATTENTION_RETRY: Duration = Duration::from_secs(300);
 
 /// Batches a stream keeps in flight to its remote (each up to `max_batch_bytes`).
-const SEND_DEPTH: usize = 4;
+const SEND_DEPTH: usize = 8;
+/// A draining stream persists its cursor at most this often.
+const CURSOR_SYNC: Duration = Duration::from_millis(500);
 /// Batches sent before the stream loop checks its bounds and controls again.
 const DRAIN_BATCHES: usize = 256;
 
@@ -439,13 +441,11 @@ impl Stream {
         let mut inflight: std::collections::VecDeque<(u64, tokio::task::JoinHandle<PiecesResult>)> =
             std::collections::VecDeque::new();
         let mut done = 0usize;
-        let abort_all =
-            |q: &mut std::collections::VecDeque<(u64, tokio::task::JoinHandle<PiecesResult>)>| {
-                for (_, h) in q.drain(..) {
-                    h.abort();
-                }
-            };
-        loop {
+        // The cursor is persisted (two fsyncs) at most every CURSOR_SYNC, not per batch: after
+        // a crash at most that much is sent again, which the remote absorbs (idempotent).
+        let mut acked: Option<u64> = None;
+        let mut synced_at = std::time::Instant::now();
+        let outcome = loop {
             while inflight.len() < SEND_DEPTH
                 && read_pos < self.log().durable_end()
                 && done + inflight.len() < DRAIN_BATCHES
@@ -453,9 +453,8 @@ impl Stream {
                 let batch = match self.read_batch(read_pos, remote_node_id).await {
                     Ok(b) => b,
                     Err(e) => {
-                        abort_all(&mut inflight);
                         self.attention(None, e);
-                        return Sent::Attention;
+                        break;
                     }
                 };
                 read_pos = batch.next_lsn;
@@ -472,33 +471,46 @@ impl Stream {
                 inflight.push_back((batch.next_lsn, task));
             }
             let Some((next_lsn, task)) = inflight.pop_front() else {
-                return Sent::Ok;
+                break if read_pos < self.log().durable_end() && done < DRAIN_BATCHES {
+                    Sent::Attention // reading the log failed (reported above)
+                } else {
+                    Sent::Ok
+                };
             };
             let result = match task.await {
                 Ok(r) => r,
                 Err(e) => {
-                    abort_all(&mut inflight);
                     self.attention(None, format!("a send task failed: {e}"));
-                    return Sent::Attention;
+                    break Sent::Attention;
                 }
             };
             match self.settle(result, rejected, backoff, attempt) {
                 Sent::Ok => {
-                    if let Sent::Attention = self.advance(next_lsn) {
-                        abort_all(&mut inflight);
-                        return Sent::Attention;
-                    }
+                    acked = Some(next_lsn);
                     done += 1;
+                    if synced_at.elapsed() >= CURSOR_SYNC {
+                        if let Sent::Attention = self.advance(next_lsn) {
+                            break Sent::Attention;
+                        }
+                        acked = None;
+                        synced_at = std::time::Instant::now();
+                    }
                 }
-                other => {
-                    abort_all(&mut inflight);
-                    return other;
-                }
+                other => break other,
             }
             if self.control.has_changed().unwrap_or(true) {
-                abort_all(&mut inflight);
-                return Sent::Ok;
+                break Sent::Ok;
             }
+        };
+        for (_, h) in inflight.drain(..) {
+            h.abort();
+        }
+        match acked {
+            Some(lsn) => match self.advance(lsn) {
+                Sent::Ok => outcome,
+                failed => failed,
+            },
+            None => outcome,
         }
     }
 

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""query_bench.py -- InfluxQL latency, Ferry vs influxd 1.6 (see bench/query.sh for the method)."""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+import ingest_bench as ib  # noqa: E402
+
+START = 1_700_000_000 * 10**9
+STEP = 10 * 10**9
+
+
+def queries(points, series):
+    end = START + (points // series) * STEP
+    hour = f"time >= {end - 3600 * 10**9} AND time < {end}"
+    day = f"time >= {START} AND time < {end}"
+    return [
+        ("last hour, one host, raw", f"SELECT usage_user, usage_system FROM cpu WHERE host = 'host-0042' AND {hour}"),
+        ("last hour per host, mean 1m", f"SELECT mean(usage_user) FROM cpu WHERE host = 'host-0042' AND {hour} GROUP BY time(1m)"),
+        ("mean per 1m, all series", f"SELECT mean(usage_user) FROM cpu WHERE {hour} GROUP BY time(1m)"),
+        ("mean per 1m by host (1000 series)", f"SELECT mean(usage_user) FROM cpu WHERE {hour} GROUP BY time(1m), host"),
+        ("max per 10m by region, whole range", f"SELECT max(usage_idle) FROM cpu WHERE {day} GROUP BY time(10m), region"),
+        ("top 10", f"SELECT top(usage_user, 10) FROM cpu WHERE {hour}"),
+        ("last value per host", f"SELECT last(usage_user) FROM cpu WHERE {hour} GROUP BY host"),
+        ("count whole range", f"SELECT count(processes) FROM cpu WHERE {day}"),
+        ("percentile 95 per 5m", f"SELECT percentile(usage_user, 95) FROM cpu WHERE {hour} GROUP BY time(5m)"),
+        ("derivative of max 1m", f"SELECT derivative(max(processes), 1m) FROM cpu WHERE host = 'host-0007' AND {hour} GROUP BY time(1m)"),
+        ("SHOW TAG VALUES host", "SHOW TAG VALUES FROM cpu WITH KEY = \"host\""),
+        ("SHOW MEASUREMENTS / FIELD KEYS", "SHOW MEASUREMENTS; SHOW FIELD KEYS"),
+    ]
+
+
+def run_q(url, q, token=None):
+    data = urllib.parse.urlencode({"q": q, "db": "bench"}).encode()
+    req = urllib.request.Request(url + "/query", data=data, method="POST")
+    if token:
+        req.add_header("Authorization", f"Token {token}")
+    t = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=600) as r:
+        body = r.read()
+    return time.perf_counter() - t, body
+
+
+def load(url, path, headers, lp):
+    argv = [sys.executable, os.path.join(os.path.dirname(__file__), "load.py"), lp,
+            "--url", url, "--path", path, "--batch", "5000", "--conns", "2"]
+    for h in headers:
+        argv += ["--header", h]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ferry", required=True)
+    ap.add_argument("--influxd", required=True)
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--readme", default="")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="ferry-qbench-")
+    lp = os.path.join(work, "cpu.lp")
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "gen_cpu_lp.py"),
+                    "--lines", str(args.points), "--series", str(args.series), "--out", lp], check=True)
+    os.makedirs(os.path.join(work, "i")); os.makedirs(os.path.join(work, "f"))
+    isrv, iurl = ib.start_influxd(args, os.path.join(work, "i"))
+    fsrv, furl = ib.start_ferry(args, os.path.join(work, "f"))
+    try:
+        run_q(iurl, "CREATE DATABASE bench")
+        t = time.perf_counter(); load(iurl, "/write?db=bench&precision=ns", [], lp)
+        ib.log(f"influxd loaded in {time.perf_counter() - t:.1f}s")
+        t = time.perf_counter(); load(furl, "/write?db=bench&precision=ns", ["Authorization: Token benchtoken"], lp)
+        ib.log(f"ferry loaded in {time.perf_counter() - t:.1f}s")
+        time.sleep(2)
+        rows = []
+        for name, q in queries(args.points, args.series):
+            res = {}
+            for sys_name, url, tok in (("influxd", iurl, None), ("ferry", furl, "benchtoken")):
+                run_q(url, q, tok)  # warm-up
+                res[sys_name] = statistics.median(run_q(url, q, tok)[0] for _ in range(args.runs))
+            ratio = res["ferry"] / res["influxd"] if res["influxd"] else float("inf")
+            rows.append((name, res["influxd"], res["ferry"], ratio))
+            ib.log(f"{name}: influxd {res['influxd']*1e3:.1f} ms, ferry {res['ferry']*1e3:.1f} ms, x{ratio:.2f}")
+    finally:
+        fsrv.stop(30); isrv.stop(30)
+    out = [f"## Query — latest figures\n",
+           f"`bench/query.sh`, POINTS={args.points} ({args.series} series), {args.runs} runs per query "
+           f"(median, after one warm-up), {ib.machine()}. Target: Ferry ≤ 0.5× influxd.\n",
+           "| query | influxd 1.6 (ms) | Ferry (ms) | Ferry / influxd |", "| --- | ---: | ---: | ---: |"]
+    for name, a, b, r in rows:
+        out.append(f"| {name} | {a*1e3:.1f} | {b*1e3:.1f} | {r:.2f}{' ✗' if r > 0.5 else ''} |")
+    section = "\n".join(out) + "\n"
+    print(section)
+    if args.readme:
+        text = open(args.readme).read()
+        head = "## Query — latest figures"
+        i = text.find(head)
+        if i >= 0:
+            j = text.find("\n## ", i + len(head))
+            text = text[:i] + section + (text[j:] if j >= 0 else "")
+        else:
+            text = text.rstrip() + "\n\n" + section
+        open(args.readme, "w").write(text)
+    subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    main()
