@@ -12,6 +12,7 @@ pub mod http;
 mod lpout;
 pub mod node;
 pub mod replication;
+pub mod tasks;
 pub mod timeparse;
 pub mod windows;
 
@@ -84,6 +85,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     }
     node.open_all().await?;
     node.replications.start_all(&node).await;
+    node.tasks.start(&node);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| ServeError::Listen {
@@ -111,6 +113,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Listen { addr, source })?;
     background.abort();
+    node.tasks.shutdown().await;
     node.replications.shutdown().await;
     tracing::info!("shutting down: persisting buffers");
     for engine in node.engines().await {

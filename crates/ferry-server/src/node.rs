@@ -48,6 +48,8 @@ pub struct Node {
     pub node_id: String,
     /// The replication streams.
     pub replications: Arc<crate::replication::ReplicationManager>,
+    /// The scheduled tasks' runner.
+    pub tasks: Arc<crate::tasks::TaskManager>,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
 }
 
@@ -67,6 +69,7 @@ impl Node {
             node_id,
             config,
             replications: crate::replication::ReplicationManager::new(),
+            tasks: crate::tasks::TaskManager::new(),
             engines: Default::default(),
         })
     }

@@ -12,6 +12,7 @@ mod remotes;
 mod replications;
 mod setup;
 mod system;
+mod tasks;
 mod write;
 
 pub use write::ORIGIN_HEADER;
@@ -95,6 +96,30 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(
             "/api/v2/replications/{id}/resume",
             post(replications::resume),
+        )
+        .route("/api/v2/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/api/v2/tasks/{id}",
+            get(tasks::get_one)
+                .patch(tasks::update)
+                .delete(tasks::delete),
+        )
+        .route(
+            "/api/v2/tasks/{id}/runs",
+            get(tasks::runs).post(tasks::run_now),
+        )
+        .route("/api/v2/tasks/{id}/logs", get(tasks::logs))
+        .route(
+            "/api/v2/orgs/{id}/secrets",
+            get(tasks::secret_list).patch(tasks::secret_put),
+        )
+        .route(
+            "/api/v2/orgs/{id}/secrets/delete",
+            post(tasks::secret_delete_many),
+        )
+        .route(
+            "/api/v2/orgs/{id}/secrets/{key}",
+            axum::routing::delete(tasks::secret_delete),
         )
         .route("/api/ferry/v1/export", get(export::export))
         .fallback(system::not_found)

@@ -232,6 +232,89 @@ impl Context for NodeContext {
         Ok(out)
     }
 
+    fn create_database(&self, name: &str) -> Result<(), String> {
+        let org = self.org_scope();
+        if org.is_empty() {
+            return Err("CREATE DATABASE needs a token of an organization".into());
+        }
+        self.node
+            .require(&self.auth, Action::Write, "buckets", &org, None)
+            .map_err(|e| e.to_string())?;
+        if !self
+            .node
+            .catalog
+            .list_dbrps(&org, Some(name))
+            .map_err(|e| e.to_string())?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let existing = self
+            .node
+            .catalog
+            .list_buckets(Some(&org))
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|b| b.name == name);
+        let bucket = match existing {
+            Some(b) => b,
+            None => self
+                .node
+                .catalog
+                .create_bucket(&org, name, "", 0)
+                .map_err(|e| e.to_string())?,
+        };
+        self.node
+            .catalog
+            .create_dbrp(&org, &bucket.id, name, "autogen", true)
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn drop_database(&self, name: &str) -> Result<(), String> {
+        let org = self.org_scope();
+        let maps = self
+            .node
+            .catalog
+            .list_dbrps(&org, Some(name))
+            .map_err(|e| e.to_string())?;
+        let mut buckets: Vec<String> = maps.iter().map(|m| m.bucket_id.clone()).collect();
+        if maps.is_empty() {
+            if let Ok(Some(b)) = self.node.catalog.resolve_dbrp(&org, name, "") {
+                buckets.push(b.id);
+            }
+        }
+        buckets.sort();
+        buckets.dedup();
+        for id in &buckets {
+            let b = self
+                .node
+                .catalog
+                .bucket_by_id(id)
+                .map_err(|e| e.to_string())?;
+            self.node
+                .require(&self.auth, Action::Write, "buckets", &b.org_id, Some(&b.id))
+                .map_err(|e| e.to_string())?;
+        }
+        for m in &maps {
+            let _ = self.node.catalog.delete_dbrp(&m.id);
+        }
+        for id in buckets {
+            let (_, reps) = self
+                .node
+                .catalog
+                .delete_bucket_and_replications(&id)
+                .map_err(|e| e.to_string())?;
+            self.rt.block_on(async {
+                for rep in reps {
+                    self.node.replications.stop(&rep).await;
+                }
+                self.node.drop_bucket_data(&id).await;
+            });
+        }
+        Ok(())
+    }
+
     fn now_ns(&self) -> i64 {
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
     }

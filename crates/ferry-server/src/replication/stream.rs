@@ -33,6 +33,8 @@ const ATTENTION_RETRY: Duration = Duration::from_secs(300);
 
 /// Batches a stream keeps in flight to its remote (each up to `max_batch_bytes`).
 const SEND_DEPTH: usize = 8;
+/// Longest wait between two attempts of a failing stream (unless `Retry-After` asks more).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A draining stream persists its cursor at most this often.
 const CURSOR_SYNC: Duration = Duration::from_millis(500);
 /// Batches sent before the stream loop checks its bounds and controls again.
@@ -121,7 +123,12 @@ impl Stream {
             }
         }
         let mut rejected = RejectedLinesFile::new(self.dir.join("rejected.lp"));
-        let backoff = Backoff::default();
+        // Capped at 30 s (InfluxDB: 256 s, then 15 min): a returning remote is found quickly,
+        // and one small request every 30 s is no hammering.
+        let backoff = Backoff {
+            max: MAX_BACKOFF,
+            ..Backoff::default()
+        };
         let limiter = self
             .rep
             .rate_limit_bytes_per_sec

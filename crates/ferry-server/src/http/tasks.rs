@@ -1,0 +1,492 @@
+//! `/api/v2/tasks` (InfluxDB 2's core task fields plus Ferry's `kind` and `spec`), task runs
+//! and logs, and `/api/v2/orgs/{id}/secrets` (keys only ever leave the node, never values).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{JsonBody, Q};
+use super::json::{id_param, Body};
+use super::AppState;
+use crate::error::ApiError;
+use crate::node::Node;
+use crate::tasks::{initial_latest_completed, parse_task, ParsedTask};
+use crate::timeparse::parse_time;
+use ferry_catalog::{Action, NewTask, Task, TaskRun, TaskUpdate};
+use ferry_tasks::TaskSpec;
+
+fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
+    .unwrap_or_default()
+    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A task as the API returns it.
+fn task_json(node: &Node, t: &Task) -> Value {
+    let spec: Value = serde_json::from_str(&t.spec).unwrap_or(Value::Null);
+    let mut v = json!({
+        "id": t.id,
+        "orgID": t.org_id,
+        "name": t.name,
+        "description": t.description,
+        "status": t.status,
+        "offset": t.offset,
+        "kind": t.kind,
+        "spec": spec,
+        "createdAt": t.created_at,
+        "updatedAt": t.updated_at,
+        "links": {
+            "self": format!("/api/v2/tasks/{}", t.id),
+            "runs": format!("/api/v2/tasks/{}/runs", t.id),
+            "logs": format!("/api/v2/tasks/{}/logs", t.id),
+        },
+    });
+    if let Ok(o) = node.catalog.org_by_id(&t.org_id) {
+        v["org"] = json!(o.name);
+    }
+    if let Some(e) = &t.every {
+        v["every"] = json!(e);
+    }
+    if let Some(c) = &t.cron {
+        v["cron"] = json!(c);
+    }
+    if let Some(lc) = t.latest_completed_ns {
+        v["latestCompleted"] = json!(rfc3339(lc));
+    }
+    if let Some(s) = &t.last_run_status {
+        v["lastRunStatus"] = json!(s);
+    }
+    if let Some(e) = &t.last_run_error {
+        v["lastRunError"] = json!(e);
+    }
+    if t.status == "active" {
+        if let Some(n) = crate::tasks::next_run_ns(t) {
+            v["nextRun"] = json!(rfc3339(n));
+        }
+    }
+    v
+}
+
+fn run_json(r: &TaskRun) -> Value {
+    let log: Vec<Value> = r
+        .log
+        .iter()
+        .map(|(t, m)| json!({"runID": r.id, "time": t, "message": m}))
+        .collect();
+    let mut v = json!({
+        "id": r.id,
+        "taskID": r.task_id,
+        "status": r.status,
+        "scheduledFor": rfc3339(r.scheduled_for_ns),
+        "startedAt": r.started_at,
+        "log": log,
+        "pointsWritten": r.points,
+        "links": {
+            "self": format!("/api/v2/tasks/{}/runs/{}", r.task_id, r.id),
+            "task": format!("/api/v2/tasks/{}", r.task_id),
+        },
+    });
+    if r.manual {
+        v["requestedAt"] = json!(r.started_at);
+    }
+    if let Some(f) = &r.finished_at {
+        v["finishedAt"] = json!(f);
+    }
+    if let (Some(a), Some(b)) = (r.range_start_ns, r.range_end_ns) {
+        v["rangeStart"] = json!(rfc3339(a));
+        v["rangeStop"] = json!(rfc3339(b));
+    }
+    if let Some(e) = &r.error {
+        v["error"] = json!(e);
+    }
+    v
+}
+
+/// Validates a task as it would be stored, including that its buckets and remote exist.
+fn check(node: &Node, t: &Task) -> Result<ParsedTask, ApiError> {
+    let p = parse_task(t).map_err(ApiError::BadRequest)?;
+    let org = node.catalog.org_by_id(&t.org_id)?;
+    let bad = |m: String| ApiError::BadRequest(m);
+    if let TaskSpec::Downsample(d) = &p.spec {
+        node.resolve_bucket(&org, &d.source_bucket)
+            .map_err(|e| bad(format!("spec.sourceBucket: {e}")))?;
+    }
+    let dest = p.spec.destination();
+    if let Some(id) = &dest.remote_id {
+        match node.catalog.remote_by_id(id) {
+            Ok(r) if r.org_id == org.id => {}
+            _ => {
+                return Err(bad(format!(
+                    "spec.destination.remoteID {id:?} not found in this organization"
+                )))
+            }
+        }
+    } else if dest.is_local() {
+        let b = node
+            .resolve_bucket(&org, dest.bucket.as_deref().unwrap_or_default())
+            .map_err(|e| bad(format!("spec.destination.bucket: {e}")))?;
+        if let TaskSpec::Downsample(d) = &p.spec {
+            let src = node.resolve_bucket(&org, &d.source_bucket)?;
+            if src.id == b.id && d.measurement_suffix.is_empty() {
+                return Err(bad(
+                    "the destination is the source bucket: set spec.measurementSuffix so outputs do not mix with raw data".into(),
+                ));
+            }
+        }
+    }
+    if let Some(key) = &dest.token_secret {
+        node.catalog.secret_value(&org.id, key).map_err(|_| {
+            bad(format!(
+                "secret {key:?} not found: create it first (ferry secret set {key})"
+            ))
+        })?;
+    }
+    Ok(p)
+}
+
+/// List filters.
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    org: Option<String>,
+    name: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /api/v2/tasks?orgID=` → `{"tasks":[...]}`.
+pub async fn list(
+    State(node): State<AppState>,
+    Q(q): Q<ListParams>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
+    let tasks: Vec<Value> = node
+        .catalog
+        .list_tasks(Some(&org.id))?
+        .iter()
+        .filter(|t| q.name.as_deref().is_none_or(|n| n == t.name))
+        .filter(|t| q.status.as_deref().is_none_or(|s| s == t.status))
+        .filter(|t| {
+            node.require(&auth, Action::Read, "tasks", &t.org_id, Some(&t.id))
+                .is_ok()
+        })
+        .map(|t| task_json(&node, t))
+        .collect();
+    Ok(Json(
+        json!({ "tasks": tasks, "links": {"self": "/api/v2/tasks"} }),
+    ))
+}
+
+fn spec_text(b: &Body) -> Result<Option<String>, ApiError> {
+    match b.0.get("spec") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
+        Some(_) => Err(ApiError::BadRequest("spec must be an object".into())),
+    }
+}
+
+/// `POST /api/v2/tasks` → 201. Ferry accepts `latestCompleted` (RFC3339) to start from an
+/// earlier time (e.g. to downsample data already in the bucket).
+pub async fn create(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let b = Body(&body);
+    let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
+    node.require(&auth, Action::Write, "tasks", &org.id, None)?;
+    let name = b
+        .str("name")?
+        .ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
+    let kind = b
+        .str("kind")?
+        .ok_or_else(|| ApiError::BadRequest("kind is required: downsample or query".into()))?;
+    let spec = spec_text(&b)?.ok_or_else(|| ApiError::BadRequest("spec is required".into()))?;
+    let latest = b
+        .str("latestCompleted")?
+        .map(|s| parse_time(&s))
+        .transpose()?;
+    let new = NewTask {
+        org_id: org.id.clone(),
+        name,
+        description: b.str("description")?.unwrap_or_default(),
+        status: b.str("status")?.unwrap_or_else(|| "active".into()),
+        every: b.str("every")?,
+        cron: b.str("cron")?,
+        offset: b.str("offset")?.unwrap_or_else(|| "0s".into()),
+        kind,
+        spec,
+        latest_completed_ns: latest,
+    };
+    let draft = Task {
+        id: String::new(),
+        org_id: new.org_id.clone(),
+        name: new.name.clone(),
+        description: String::new(),
+        status: new.status.clone(),
+        every: new.every.clone(),
+        cron: new.cron.clone(),
+        offset: new.offset.clone(),
+        kind: new.kind.clone(),
+        spec: new.spec.clone(),
+        latest_completed_ns: None,
+        last_run_status: None,
+        last_run_error: None,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    let p = check(&node, &draft)?;
+    let new = NewTask {
+        spec: p.spec.to_json().to_string(),
+        latest_completed_ns: Some(
+            new.latest_completed_ns
+                .unwrap_or_else(|| initial_latest_completed(&p, crate::tasks::now())),
+        ),
+        ..new
+    };
+    let t = node.catalog.create_task(new)?;
+    Ok((StatusCode::CREATED, Json(task_json(&node, &t))))
+}
+
+fn load(
+    node: &Node,
+    id: &str,
+    auth: &Option<ferry_catalog::Authorization>,
+    action: Action,
+) -> Result<Task, ApiError> {
+    let id = id_param("task ID", id)?;
+    let t = node.catalog.task_by_id(&id)?;
+    node.require(auth, action, "tasks", &t.org_id, Some(&t.id))?;
+    Ok(t)
+}
+
+/// `GET /api/v2/tasks/{id}`.
+pub async fn get_one(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let t = load(&node, &id, &auth, Action::Read)?;
+    Ok(Json(task_json(&node, &t)))
+}
+
+/// `PATCH /api/v2/tasks/{id}`: name, description, status, every, cron, offset, spec,
+/// latestCompleted.
+pub async fn update(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let t = load(&node, &id, &auth, Action::Write)?;
+    let b = Body(&body);
+    let mut upd = TaskUpdate {
+        name: b.str("name")?,
+        description: b.str("description")?,
+        status: b.str("status")?,
+        every: b.nullable_str("every")?,
+        cron: b.nullable_str("cron")?,
+        offset: b.str("offset")?,
+        spec: spec_text(&b)?,
+        latest_completed_ns: b
+            .str("latestCompleted")?
+            .map(|s| parse_time(&s))
+            .transpose()?,
+    };
+    // every and cron exclude each other: setting one clears the other
+    if matches!(upd.every, Some(Some(_))) && upd.cron.is_none() {
+        upd.cron = Some(None);
+    }
+    if matches!(upd.cron, Some(Some(_))) && upd.every.is_none() {
+        upd.every = Some(None);
+    }
+    let mut draft = t.clone();
+    if let Some(v) = &upd.every {
+        draft.every = v.clone().filter(|s| !s.is_empty());
+    }
+    if let Some(v) = &upd.cron {
+        draft.cron = v.clone().filter(|s| !s.is_empty());
+    }
+    if let Some(v) = &upd.offset {
+        draft.offset = v.clone();
+    }
+    if let Some(v) = &upd.spec {
+        draft.spec = v.clone();
+    }
+    let p = check(&node, &draft)?;
+    if upd.spec.is_some() {
+        upd.spec = Some(p.spec.to_json().to_string());
+    }
+    let t = node.catalog.update_task(&t.id, upd)?;
+    node.tasks.changed(&t.id, false);
+    Ok(Json(task_json(&node, &t)))
+}
+
+/// `DELETE /api/v2/tasks/{id}` → 204.
+pub async fn delete(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let t = load(&node, &id, &auth, Action::Write)?;
+    node.catalog.delete_task(&t.id)?;
+    node.tasks.changed(&t.id, true);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v2/tasks/{id}/runs` → 201 with the finished run (Ferry runs it at once and
+/// answers when it ended; a failed run is reported in the run, not as an HTTP error).
+pub async fn run_now(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let t = load(&node, &id, &auth, Action::Write)?;
+    let run = node.tasks.run_now(&t.id).await?;
+    Ok((StatusCode::CREATED, Json(run_json(&run))))
+}
+
+/// Run list parameters.
+#[derive(Debug, Deserialize)]
+pub struct RunParams {
+    limit: Option<i64>,
+}
+
+/// `GET /api/v2/tasks/{id}/runs?limit=` → `{"runs":[...]}`, newest first.
+pub async fn runs(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    Q(q): Q<RunParams>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let t = load(&node, &id, &auth, Action::Read)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let runs: Vec<Value> = node
+        .catalog
+        .list_runs(&t.id, limit)?
+        .iter()
+        .map(run_json)
+        .collect();
+    Ok(Json(
+        json!({ "runs": runs, "links": {"self": format!("/api/v2/tasks/{}/runs", t.id), "task": format!("/api/v2/tasks/{}", t.id)} }),
+    ))
+}
+
+/// `GET /api/v2/tasks/{id}/logs` → `{"events":[...]}`, oldest first.
+pub async fn logs(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let t = load(&node, &id, &auth, Action::Read)?;
+    let mut events = Vec::new();
+    for r in node
+        .catalog
+        .list_runs(&t.id, ferry_catalog::MAX_RUNS_KEPT)?
+        .iter()
+        .rev()
+    {
+        for (time, message) in &r.log {
+            events.push(json!({"runID": r.id, "time": time, "message": message}));
+        }
+    }
+    Ok(Json(json!({ "events": events })))
+}
+
+// ---- secrets ----
+
+fn secrets_org(
+    node: &Node,
+    id: &str,
+    auth: &Option<ferry_catalog::Authorization>,
+    action: Action,
+) -> Result<String, ApiError> {
+    let id = id_param("org ID", id)?;
+    let org = node.catalog.org_by_id(&id)?;
+    node.require(auth, action, "secrets", &org.id, None)?;
+    Ok(org.id)
+}
+
+/// `GET /api/v2/orgs/{id}/secrets` → `{"secrets":[keys]}`.
+pub async fn secret_list(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org = secrets_org(&node, &id, &auth, Action::Read)?;
+    let keys = node.catalog.secret_keys(&org)?;
+    Ok(Json(json!({
+        "secrets": keys,
+        "links": {"self": format!("/api/v2/orgs/{org}/secrets"), "org": format!("/api/v2/orgs/{org}")},
+    })))
+}
+
+/// `PATCH /api/v2/orgs/{id}/secrets` with `{"key": "value", ...}` → 204.
+pub async fn secret_put(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org = secrets_org(&node, &id, &auth, Action::Write)?;
+    let Value::Object(m) = body else {
+        return Err(ApiError::BadRequest(
+            "the body must be an object of string values".into(),
+        ));
+    };
+    for (k, v) in &m {
+        let Some(v) = v.as_str() else {
+            return Err(ApiError::BadRequest(format!(
+                "secret {k:?} must be a string"
+            )));
+        };
+        node.catalog.put_secret(&org, k, v)?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v2/orgs/{id}/secrets/delete` with `{"secrets": [keys]}` → 204.
+pub async fn secret_delete_many(
+    State(node): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org = secrets_org(&node, &id, &auth, Action::Write)?;
+    for k in Body(&body).strings("secrets")?.unwrap_or_default() {
+        match node.catalog.delete_secret(&org, &k) {
+            Ok(()) | Err(ferry_catalog::CatalogError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v2/orgs/{id}/secrets/{key}` → 204 (404 when there is no such secret).
+pub async fn secret_delete(
+    State(node): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let auth = super::authenticate(&node, &headers)?;
+    let org = secrets_org(&node, &id, &auth, Action::Write)?;
+    node.catalog.delete_secret(&org, &key)?;
+    Ok(StatusCode::NO_CONTENT)
+}

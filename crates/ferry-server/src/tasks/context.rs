@@ -1,0 +1,61 @@
+//! The InfluxQL executor's view of the node for a query task: the task's org only.
+
+use std::sync::Arc;
+
+use ferry_influxql::{Context, RetentionPolicy};
+use ferry_store::BucketStore;
+
+use crate::node::Node;
+
+pub(crate) struct TaskContext {
+    pub node: Arc<Node>,
+    pub org_id: String,
+    pub rt: tokio::runtime::Handle,
+}
+
+impl Context for TaskContext {
+    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
+        let bucket = self
+            .node
+            .catalog
+            .resolve_dbrp(&self.org_id, db, rp)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("database not found: {db}"))?;
+        let engine = self
+            .rt
+            .block_on(self.node.engine(&bucket.id))
+            .map_err(|e| e.to_string())?;
+        Ok(engine.store().clone())
+    }
+
+    fn databases(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .node
+            .catalog
+            .list_buckets(Some(&self.org_id))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String> {
+        let b = self
+            .node
+            .catalog
+            .resolve_dbrp(&self.org_id, db, "")
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("database not found: {db}"))?;
+        Ok(vec![RetentionPolicy {
+            name: "autogen".into(),
+            duration_ns: b.retention_seconds.saturating_mul(1_000_000_000),
+            default: true,
+        }])
+    }
+
+    fn now_ns(&self) -> i64 {
+        super::run::now_ns()
+    }
+}

@@ -1,0 +1,315 @@
+//! One run of a task: plan the range, read, process, write, then advance `latestCompleted`.
+
+use std::sync::Arc;
+
+use ferry_catalog::{Task, TaskRun};
+use ferry_store::ScanRequest;
+use ferry_tasks::schedule::{align_down, downsample_range, parse_duration, RunRange};
+use ferry_tasks::{aggregate_series, Schedule, TaskKind, TaskSpec};
+
+use super::context::TaskContext;
+use super::sink::Sink;
+use crate::node::Node;
+
+/// Points per write to the destination.
+const WRITE_BATCH: usize = 50_000;
+/// A downsample run reads and writes at most this much time at once (rounded to windows), and
+/// saves its progress after each such chunk.
+const CHUNK_NS: i64 = 3600 * 1_000_000_000;
+
+/// Wall-clock now in ns.
+pub(crate) fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// A task's schedule, offset and spec, parsed.
+#[derive(Debug, Clone)]
+pub struct ParsedTask {
+    /// When it runs.
+    pub schedule: Schedule,
+    /// Delay after each schedule point (ns).
+    pub offset_ns: i64,
+    /// What it does.
+    pub spec: TaskSpec,
+}
+
+/// Parses and validates a task's fields.
+pub fn parse_task(task: &Task) -> Result<ParsedTask, String> {
+    let kind = TaskKind::parse(&task.kind)
+        .ok_or_else(|| format!("kind {:?} is unknown: downsample or query", task.kind))?;
+    let spec_json: serde_json::Value =
+        serde_json::from_str(&task.spec).map_err(|e| format!("spec: {e}"))?;
+    let spec = TaskSpec::from_json(kind, &spec_json)?;
+    let every = match (&spec, task.every.as_deref(), task.cron.as_deref()) {
+        // a downsample task without a schedule runs once per window
+        (TaskSpec::Downsample(d), None, None) => Some(d.window.clone()),
+        (_, e, _) => e.map(str::to_string),
+    };
+    let schedule = Schedule::from_fields(every.as_deref(), task.cron.as_deref())?;
+    let offset_ns = parse_duration(&task.offset).map_err(|e| format!("offset: {e}"))?;
+    if offset_ns < 0 {
+        return Err("offset must not be negative".into());
+    }
+    Ok(ParsedTask {
+        schedule,
+        offset_ns,
+        spec,
+    })
+}
+
+impl ParsedTask {
+    fn schedule_point(&self, lc: i64, now: i64) -> Option<i64> {
+        self.schedule.latest_at_or_before(now - self.offset_ns, lc)
+    }
+
+    /// The range the next run would process at `now` (before lateness for downsample).
+    fn range(&self, lc: i64, now: i64) -> Result<Option<RunRange>, String> {
+        let Some(sp) = self.schedule_point(lc, now) else {
+            return Ok(None);
+        };
+        Ok(match &self.spec {
+            TaskSpec::Downsample(d) => downsample_range(lc, sp, d.window_ns()?, d.lateness_ns()?),
+            TaskSpec::Query(_) => (sp > lc).then_some(RunRange { start: lc, end: sp }),
+        })
+    }
+
+    /// Whether a scheduled run has work at `now`.
+    pub fn due(&self, task: &Task, now: i64) -> bool {
+        let lc = task
+            .latest_completed_ns
+            .unwrap_or_else(|| initial_latest_completed(self, now));
+        matches!(self.range(lc, now), Ok(Some(_)))
+    }
+}
+
+/// Where a new task starts when no `latestCompleted` is given: its current schedule point
+/// (aligned to the window for downsample tasks), so it processes what comes from now on.
+pub fn initial_latest_completed(p: &ParsedTask, now: i64) -> i64 {
+    let sp = p
+        .schedule_point(now - 366 * 86_400 * 1_000_000_000, now)
+        .unwrap_or(now);
+    match &p.spec {
+        TaskSpec::Downsample(d) => align_down(sp, d.window_ns().unwrap_or(1)),
+        TaskSpec::Query(_) => sp,
+    }
+}
+
+fn stamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Runs `task` once and records the run (history, last status, progress).
+pub(crate) async fn execute(node: &Arc<Node>, task: &Task, manual: bool) -> TaskRun {
+    let now = now_ns();
+    let mut log: Vec<(String, String)> = Vec::new();
+    let parsed = parse_task(task);
+    let sp = parsed
+        .as_ref()
+        .ok()
+        .and_then(|p| p.schedule_point(task.latest_completed_ns.unwrap_or(now), now))
+        .unwrap_or(now);
+    let mut run = match node.catalog.start_run(&task.id, sp, manual) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(task = %task.id, error = %e, "cannot record a task run");
+            return TaskRun {
+                id: String::new(),
+                task_id: task.id.clone(),
+                status: "failed".into(),
+                scheduled_for_ns: sp,
+                range_start_ns: None,
+                range_end_ns: None,
+                points: 0,
+                error: Some(e.to_string()),
+                log,
+                manual,
+                started_at: stamp(),
+                finished_at: None,
+            };
+        }
+    };
+    let outcome = match parsed {
+        Err(e) => Err(format!("invalid task: {e}")),
+        Ok(p) => run_parsed(node, task, &p, now, &mut run, &mut log).await,
+    };
+    match outcome {
+        Ok(()) => {
+            run.status = "success".into();
+            log.push((
+                stamp(),
+                format!("Completed(success): {} points written", run.points),
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(task = %task.id, name = %task.name, error = %e, "task run failed");
+            run.status = "failed".into();
+            log.push((stamp(), format!("Completed(failed): {e}")));
+            run.error = Some(e);
+        }
+    }
+    run.log = log;
+    if let Err(e) = node.catalog.finish_run(&run) {
+        tracing::error!(task = %task.id, error = %e, "cannot record a task run's end");
+    }
+    run
+}
+
+async fn run_parsed(
+    node: &Arc<Node>,
+    task: &Task,
+    p: &ParsedTask,
+    now: i64,
+    run: &mut TaskRun,
+    log: &mut Vec<(String, String)>,
+) -> Result<(), String> {
+    let lc = match task.latest_completed_ns {
+        Some(lc) => lc,
+        None => {
+            let lc = initial_latest_completed(p, now);
+            node.catalog
+                .advance_task(&task.id, lc)
+                .map_err(|e| e.to_string())?;
+            lc
+        }
+    };
+    let Some(range) = p.range(lc, now)? else {
+        log.push((
+            stamp(),
+            "nothing to do: no new period has ended since latestCompleted".into(),
+        ));
+        return Ok(());
+    };
+    run.range_start_ns = Some(range.start);
+    run.range_end_ns = Some(range.end);
+    log.push((
+        stamp(),
+        format!(
+            "processing [{}, {})",
+            fmt_ns(range.start),
+            fmt_ns(range.end)
+        ),
+    ));
+    let org = node
+        .catalog
+        .org_by_id(&task.org_id)
+        .map_err(|e| e.to_string())?;
+    let sink = Sink::open(node, &org, p.spec.destination()).await?;
+    match &p.spec {
+        TaskSpec::Downsample(d) => {
+            let src = node
+                .resolve_bucket(&org, &d.source_bucket)
+                .map_err(|e| format!("source bucket: {e}"))?;
+            if sink.local_bucket_id() == Some(src.id.as_str()) && d.measurement_suffix.is_empty() {
+                return Err("the destination is the source bucket: set measurementSuffix".into());
+            }
+            let store = node
+                .engine(&src.id)
+                .await
+                .map_err(|e| e.to_string())?
+                .store()
+                .clone();
+            let measurements: Vec<String> = if d.measurements.is_empty() {
+                store
+                    .measurements()
+                    .into_iter()
+                    .filter(|m| {
+                        // do not downsample our own output when it lands in the source bucket
+                        !(sink.local_bucket_id() == Some(src.id.as_str())
+                            && m.ends_with(&d.measurement_suffix))
+                    })
+                    .collect()
+            } else {
+                d.measurements.clone()
+            };
+            let window = d.window_ns()?;
+            let step = window.max(align_down(CHUNK_NS, window));
+            let mut start = range.start;
+            while start < range.end {
+                let end = (start + step).min(range.end);
+                let (store2, ms, spec) = (store.clone(), measurements.clone(), d.clone());
+                let points = tokio::task::spawn_blocking(move || -> Result<_, String> {
+                    let mut points = Vec::new();
+                    for m in &ms {
+                        let series = store2
+                            .scan(&ScanRequest {
+                                measurement: m.clone(),
+                                start_ns: start,
+                                end_ns: end,
+                                tag_filter: None,
+                                fields: None,
+                            })
+                            .map_err(|e| format!("reading {m}: {e}"))?;
+                        let out = format!("{m}{}", spec.measurement_suffix);
+                        points.extend(aggregate_series(
+                            &out,
+                            &series,
+                            window,
+                            spec.aggregate,
+                            spec.keep_integers,
+                        ));
+                    }
+                    Ok(points)
+                })
+                .await
+                .map_err(|e| format!("downsample task failed: {e}"))??;
+                let n = points.len();
+                for batch in points.chunks(WRITE_BATCH) {
+                    sink.write(batch.to_vec()).await?;
+                }
+                run.points += n as i64;
+                node.catalog
+                    .advance_task(&task.id, end)
+                    .map_err(|e| e.to_string())?;
+                start = end;
+            }
+        }
+        TaskSpec::Query(q) => {
+            let text = q.substitute(range.start, range.end);
+            let stmts = ferry_influxql::parse_query(&text).map_err(|e| format!("query: {e}"))?;
+            let stmt = stmts
+                .into_iter()
+                .next()
+                .ok_or_else(|| "query: no statement".to_string())?;
+            let ctx = TaskContext {
+                node: node.clone(),
+                org_id: org.id.clone(),
+                rt: tokio::runtime::Handle::current(),
+            };
+            let (db, rp) = (q.database.clone(), q.retention_policy.clone());
+            let res = tokio::task::spawn_blocking(move || {
+                ferry_influxql::execute(
+                    &stmt,
+                    0,
+                    &ctx,
+                    Some(db.as_str()).filter(|s| !s.is_empty()),
+                    Some(rp.as_str()).filter(|s| !s.is_empty()),
+                )
+            })
+            .await
+            .map_err(|e| format!("query failed: {e}"))?;
+            if let Some(e) = res.error {
+                return Err(format!("query: {e}"));
+            }
+            let points = ferry_tasks::rows::series_to_points(&res.series, q.measurement.as_deref());
+            let n = points.len();
+            for batch in points.chunks(WRITE_BATCH) {
+                sink.write(batch.to_vec()).await?;
+            }
+            run.points += n as i64;
+            node.catalog
+                .advance_task(&task.id, range.end)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// RFC3339 with nanoseconds.
+pub(crate) fn fmt_ns(ns: i64) -> String {
+    chrono::DateTime::from_timestamp(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
+    .unwrap_or_default()
+    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
