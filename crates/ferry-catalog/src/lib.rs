@@ -13,6 +13,7 @@ mod model;
 mod remotes;
 mod replication_model;
 mod store;
+mod tasks;
 
 pub use error::CatalogError;
 pub use ids::{generate_token, new_id, parse_id};
@@ -29,3 +30,4 @@ pub use replication_model::{
     DEFAULT_MAX_QUEUE_SIZE_BYTES, MIN_MAX_QUEUE_SIZE_BYTES,
 };
 pub use store::{all_access, Catalog};
+pub use tasks::{NewTask, Task, TaskRun, TaskUpdate, MAX_RUNS_KEPT};

@@ -72,6 +72,7 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::tasks::SCHEMA)?;
         Ok(Catalog {
             conn: Mutex::new(conn),
         })
@@ -81,6 +82,7 @@ impl Catalog {
     pub fn open_in_memory() -> Result<Catalog, CatalogError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::tasks::SCHEMA)?;
         Ok(Catalog {
             conn: Mutex::new(conn),
         })
@@ -225,6 +227,7 @@ impl Catalog {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM dbrps WHERE org_id = ?1", [id])?;
+        crate::tasks::delete_org_tasks(&tx, id)?;
         tx.execute("DELETE FROM replications WHERE org_id = ?1", [id])?;
         tx.execute("DELETE FROM remotes WHERE org_id = ?1", [id])?;
         tx.execute("DELETE FROM buckets WHERE org_id = ?1", [id])?;

@@ -233,4 +233,8 @@ pub enum Statement {
     Select(Box<Select>),
     /// SHOW ...
     Show(Show),
+    /// CREATE DATABASE name
+    CreateDatabase(String),
+    /// DROP DATABASE name
+    DropDatabase(String),
 }

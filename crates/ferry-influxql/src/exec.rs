@@ -32,6 +32,14 @@ pub trait Context {
     fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String>;
     /// The current time in ns.
     fn now_ns(&self) -> i64;
+    /// CREATE DATABASE: a bucket and its `db/autogen` mapping (no-op when it exists).
+    fn create_database(&self, _name: &str) -> Result<(), String> {
+        Err("CREATE DATABASE is not supported here".into())
+    }
+    /// DROP DATABASE: the buckets the database maps to, and the mappings (no-op when missing).
+    fn drop_database(&self, _name: &str) -> Result<(), String> {
+        Err("DROP DATABASE is not supported here".into())
+    }
 }
 
 /// Executes one statement; `db`/`rp` are the request's defaults.
@@ -45,6 +53,8 @@ pub fn execute(
     let r = match stmt {
         Statement::Select(s) => select(s, ctx, db, rp),
         Statement::Show(s) => show(s, ctx, db, rp),
+        Statement::CreateDatabase(n) => ctx.create_database(n).map(|_| vec![]),
+        Statement::DropDatabase(n) => ctx.drop_database(n).map(|_| vec![]),
     };
     match r {
         Ok(series) => StatementResult {
@@ -60,9 +70,9 @@ pub fn execute(
     }
 }
 
-type Res<T> = Result<T, String>;
+pub(crate) type Res<T> = Result<T, String>;
 
-fn need_db<'a>(on: Option<&'a str>, default: Option<&'a str>) -> Res<&'a str> {
+pub(crate) fn need_db<'a>(on: Option<&'a str>, default: Option<&'a str>) -> Res<&'a str> {
     on.or(default)
         .filter(|d| !d.is_empty())
         .ok_or_else(|| "database name required".to_string())
@@ -76,7 +86,7 @@ fn go_duration(ns: i64) -> String {
     format!("{}h{}m{}s", s / 3600, (s % 3600) / 60, s % 60)
 }
 
-fn page<T>(v: Vec<T>, limit: usize, offset: usize) -> Vec<T> {
+pub(crate) fn page<T>(v: Vec<T>, limit: usize, offset: usize) -> Vec<T> {
     let it = v.into_iter().skip(offset);
     if limit > 0 {
         it.take(limit).collect()
@@ -397,7 +407,7 @@ fn fv(v: &FieldValue) -> Value {
     }
 }
 
-fn tag_of<'a>(tags: &'a [(String, String)], k: &str) -> Option<&'a str> {
+pub(crate) fn tag_of<'a>(tags: &'a [(String, String)], k: &str) -> Option<&'a str> {
     tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.as_str())
 }
 
@@ -616,7 +626,7 @@ fn flip(op: BinOp) -> BinOp {
 }
 
 /// Removes the top-level `time` conditions of `e` into `[lo, hi]` (inclusive).
-fn split_time(e: &Expr, now: i64, lo: &mut i64, hi: &mut i64) -> Res<Option<Expr>> {
+pub(crate) fn split_time(e: &Expr, now: i64, lo: &mut i64, hi: &mut i64) -> Res<Option<Expr>> {
     match e {
         Expr::Paren(x) => split_time(x, now, lo, hi),
         Expr::Binary(l, BinOp::And, r) => {
@@ -655,7 +665,19 @@ fn split_time(e: &Expr, now: i64, lo: &mut i64, hi: &mut i64) -> Res<Option<Expr
 // SELECT
 
 const AGGS: &[&str] = &[
-    "count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev",
+    "count",
+    "sum",
+    "mean",
+    "median",
+    "min",
+    "max",
+    "first",
+    "last",
+    "spread",
+    "stddev",
+    "mode",
+    "percentile",
+    "integral",
 ];
 
 fn has_call(e: &Expr) -> bool {
@@ -697,6 +719,8 @@ fn refs_field(e: &Expr, fields: &HashMap<String, FieldType>) -> bool {
 
 struct AggSpec {
     func: String,
+    /// The numeric argument (percentile N, integral unit in ns).
+    arg: f64,
     col: Option<usize>,
 }
 
@@ -704,6 +728,19 @@ struct AggSpec {
 type Points = Vec<(i64, Value, usize)>;
 
 fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
+    if let Some(r) = crate::funcs::special(s, ctx, db, rp) {
+        return r;
+    }
+    select_plain(s, ctx, db, rp)
+}
+
+/// SELECT of raw fields and single-valued aggregates.
+pub(crate) fn select_plain(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Res<Vec<Series>> {
     let db = need_db(s.source.db.as_deref(), db)?;
     let rp = s.source.rp.as_deref().or(rp).unwrap_or("");
     let store = ctx.store(db, rp)?;
@@ -829,9 +866,34 @@ fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> 
             if !AGGS.contains(&name.as_str()) {
                 return Err(format!("undefined function {name}()"));
             }
-            if args.len() != 1 {
+            let mut arg = 0.0;
+            let want = match name.as_str() {
+                "percentile" => 2,
+                "integral" if args.len() == 2 => 2,
+                _ => 1,
+            };
+            if want == 2 && args.len() == 2 {
+                arg = match (&args[1], name.as_str()) {
+                    (Expr::Integer(i), "percentile") => *i as f64,
+                    (Expr::Number(f), "percentile") => *f,
+                    (Expr::Duration(d), "integral") => *d as f64,
+                    _ => {
+                        return Err(format!(
+                            "expected {} as the second argument of {name}()",
+                            if name == "integral" {
+                                "duration"
+                            } else {
+                                "float"
+                            }
+                        ))
+                    }
+                };
+            } else if name == "integral" {
+                arg = 1e9;
+            }
+            if args.len() != want {
                 return Err(format!(
-                    "invalid number of arguments for {name}, expected 1, got {}",
+                    "invalid number of arguments for {name}, expected {want}, got {}",
                     args.len()
                 ));
             }
@@ -844,6 +906,7 @@ fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> 
             };
             aggs.push(AggSpec {
                 func: name.clone(),
+                arg,
                 col,
             });
             Ok(CExpr::Agg(aggs.len() - 1))
@@ -851,8 +914,11 @@ fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> 
         out_exprs.push(compile(&f.expr, &resolve, &mut call_fn)?);
         field_derived.push(refs_field(&f.expr, &field_types));
     }
-    let selector_single =
-        aggs.len() == 1 && matches!(aggs[0].func.as_str(), "min" | "max" | "first" | "last");
+    let selector_single = aggs.len() == 1
+        && matches!(
+            aggs[0].func.as_str(),
+            "min" | "max" | "first" | "last" | "percentile"
+        );
     if agg_mode {
         let bare = fields.iter().any(|f| !has_call(&f.expr));
         if bare && !selector_single {
@@ -1114,9 +1180,17 @@ fn agg_group(
         results.push(
             aggs.iter()
                 .zip(w)
-                .map(|(a, pts)| compute(&a.func, pts))
+                .map(|(a, pts)| compute(&a.func, a.arg, pts))
                 .collect(),
         );
+    }
+    for (ai, a) in aggs.iter().enumerate() {
+        if a.func == "integral" {
+            integral_windows(&acc, ai, a.arg, s.dims.time, first_w, &mut results);
+        }
+    }
+    if s.dims.time.is_none() && results.iter().all(|w| w.iter().all(|r| r.is_none())) {
+        return Ok(None);
     }
     // fill per aggregate
     let mut filled: Vec<Vec<Value>> = vec![vec![Value::Null; aggs.len()]; nwin];
@@ -1183,6 +1257,9 @@ fn agg_group(
             first_w
         };
         let mut time = wtime;
+        if s.dims.time.is_none() && aggs.iter().all(|a| a.func == "integral") {
+            time = 0;
+        }
         let mut aux_fields: Vec<Option<Value>> = Vec::new();
         let mut aux_tags: &[(String, String)] = &[];
         if selector_single {
@@ -1213,7 +1290,7 @@ fn agg_group(
 
 /// One aggregate over one window's points (in time order): the value, the time of the
 /// selected point and its row id.
-fn compute(func: &str, pts: &Points) -> Option<(Value, i64, usize)> {
+fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64, usize)> {
     if pts.is_empty() {
         return None;
     }
@@ -1282,6 +1359,53 @@ fn compute(func: &str, pts: &Points) -> Option<(Value, i64, usize)> {
             best.map(|(t, v, r)| (v.clone(), *t, *r))
         }
         "first" => Some((pts[0].1.clone(), t0, r0)),
+        "mode" => {
+            // 1.6's reducer: sort by value, then a value needs a second occurrence to compete,
+            // ties go to the earlier first occurrence
+            let mut v: Vec<&(i64, Value, usize)> = pts.iter().collect();
+            v.sort_by(|a, b| cmp_values(&a.1, &b.1).then(a.0.cmp(&b.0)));
+            let mut most_freq = 0;
+            let mut cur_freq = 0;
+            let mut cur_mode = &v[0].1;
+            let mut most_mode = &v[0].1;
+            let mut most_time = v[0].0;
+            let mut cur_time = v[0].0;
+            for p in &v {
+                if p.1 != *cur_mode {
+                    cur_freq = 1;
+                    cur_mode = &p.1;
+                    cur_time = p.0;
+                    continue;
+                }
+                cur_freq += 1;
+                if most_freq > cur_freq || (most_freq == cur_freq && cur_time > most_time) {
+                    continue;
+                }
+                most_freq = cur_freq;
+                most_mode = &p.1;
+                most_time = p.0;
+            }
+            Some((most_mode.clone(), t0, r0))
+        }
+        "percentile" => {
+            let mut v: Vec<&(i64, Value, usize)> =
+                pts.iter().filter(|p| p.1.as_f64().is_some()).collect();
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(|a, b| {
+                a.1.as_f64()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.1.as_f64().unwrap_or(0.0))
+                    .then(a.0.cmp(&b.0))
+            });
+            let i = ((v.len() as f64) * arg / 100.0 + 0.5).floor() as i64 - 1;
+            if i < 0 || i as usize >= v.len() {
+                return None;
+            }
+            let (t, val, r) = v[i as usize];
+            Some((val.clone(), *t, *r))
+        }
         "last" => {
             let (t, v, r) = pts.last().expect("non-empty");
             Some((v.clone(), *t, *r))
@@ -1320,5 +1444,89 @@ fn compute(func: &str, pts: &Points) -> Option<(Value, i64, usize)> {
             Some((Value::Float(var.sqrt()), t0, r0))
         }
         _ => None,
+    }
+}
+
+/// One aggregate's value in one window: (value, time of the selected point, row id).
+type Computed = Option<(Value, i64, usize)>;
+
+fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => a
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&b.as_f64().unwrap_or(0.0)),
+    }
+}
+
+/// integral() as 1.6's streaming reducer computes it: one pass over the group's points in
+/// time order, the area interpolated up to each window's end; a window whose only point
+/// sits at its start emits nothing; outside GROUP BY time the time is 0.
+fn integral_windows(
+    acc: &[Vec<Points>],
+    ai: usize,
+    unit: f64,
+    dims: Option<(i64, i64)>,
+    first_w: i64,
+    results: &mut [Vec<Computed>],
+) {
+    let window = |t: i64| -> (i64, i64) {
+        match dims {
+            Some((iv, off)) => {
+                let st = t - (t - off).rem_euclid(iv);
+                (st, st.saturating_add(iv))
+            }
+            None => (0, i64::MAX),
+        }
+    };
+    for r in results.iter_mut() {
+        r[ai] = None;
+    }
+    let emit = |ws: i64, sum: f64, results: &mut [Vec<Computed>]| {
+        let wi = match dims {
+            Some((iv, _)) => ((ws - first_w) / iv) as usize,
+            None => 0,
+        };
+        if let Some(r) = results.get_mut(wi) {
+            r[ai] = Some((Value::Float(sum), ws, 0));
+        }
+    };
+    let mut prev: Option<(i64, f64)> = None;
+    let mut win = (0, 0);
+    let mut sum = 0.0;
+    for (t, v, _) in acc.iter().flat_map(|w| w[ai].iter()) {
+        let Some(v) = v.as_f64() else { continue };
+        let (t, v) = (*t, v);
+        let Some((pt, pv)) = prev else {
+            prev = Some((t, v));
+            win = window(t);
+            continue;
+        };
+        if pt == t {
+            prev = Some((t, v));
+            continue;
+        }
+        let (mut pt, mut pv) = (pt, pv);
+        if t >= win.1 {
+            if pt != win.1 {
+                let value = (v - pv) / (t - pt) as f64 * (win.1 - pt) as f64 + pv;
+
+                sum += 0.5 * (value + pv) * ((win.1 - pt) as f64 / unit);
+                pv = value;
+                pt = win.1;
+            }
+            emit(win.0, sum, results);
+            win = window(t);
+            sum = 0.0;
+        }
+        sum += 0.5 * (v + pv) * ((t - pt) as f64 / unit);
+        prev = Some((t, v));
+    }
+    if let Some((pt, _)) = prev {
+        if pt != win.0 {
+            emit(win.0, sum, results);
+        }
     }
 }

@@ -4,6 +4,7 @@
 pub mod ast;
 pub mod encode;
 pub mod exec;
+mod funcs;
 pub mod lexer;
 pub mod parser;
 pub mod result;

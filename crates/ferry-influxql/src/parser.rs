@@ -151,6 +151,14 @@ impl Parser {
         if self.eat_kw("SHOW") {
             return Ok(Statement::Show(self.show()?));
         }
+        if self.eat_kw("CREATE") {
+            self.expect_kw("DATABASE")?;
+            return Ok(Statement::CreateDatabase(self.ident()?));
+        }
+        if self.eat_kw("DROP") {
+            self.expect_kw("DATABASE")?;
+            return Ok(Statement::DropDatabase(self.ident()?));
+        }
         Err(self.err(&[
             "SELECT", "DELETE", "SHOW", "CREATE", "DROP", "EXPLAIN", "GRANT", "REVOKE", "ALTER",
             "SET", "KILL",
@@ -607,7 +615,11 @@ impl Parser {
                 Ok(Expr::Bool(false))
             }
             Tok::Ident(s, quoted) => {
-                if !quoted && is_reserved(&s) && !s.eq_ignore_ascii_case("time") {
+                let distinct_call = !quoted && s.eq_ignore_ascii_case("distinct") && {
+                    let (_, _, end) = scan(&self.src, self.pos, false);
+                    matches!(scan(&self.src, end, false).0, Tok::Op("("))
+                };
+                if !quoted && is_reserved(&s) && !s.eq_ignore_ascii_case("time") && !distinct_call {
                     return Err(self.err(EXPECTED));
                 }
                 self.next();

@@ -51,6 +51,36 @@ pub enum Command {
     Write(Box<crate::commands::write::WriteArgs>),
     /// Pull connector: copy (or keep following) a source InfluxDB 1.x/2.x into a target, in time windows; `ferry sync check` tests both ends.
     Sync(Box<SyncArgs>),
+    /// Scheduled tasks: downsample a bucket or run an InfluxQL query, into a local bucket or a remote.
+    #[command(subcommand)]
+    Task(Box<crate::commands::task::TaskCmd>),
+    /// Org secrets (e.g. task destination tokens); values are never printed.
+    #[command(subcommand)]
+    Secret(crate::commands::secret::SecretCmd),
+    /// Run InfluxQL (`/query`) and print a table, CSV or JSON.
+    Query(Box<QueryArgs>),
+}
+
+/// `ferry query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The InfluxQL text (several statements separated by `;`).
+    pub query: String,
+    /// Database (a DBRP mapping, or a bucket name).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Retention policy.
+    #[arg(long)]
+    pub rp: Option<String>,
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+    pub format: String,
+    /// Epoch precision of times (ns, u, ms, s, m, h); RFC3339 when not given.
+    #[arg(long)]
+    pub epoch: Option<String>,
+    /// Connection.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// `ferry sync [check]`.

@@ -6,11 +6,14 @@ mod config;
 mod dbrp;
 mod export;
 mod org;
+mod query;
 mod remote;
 mod replication;
+pub mod secret;
 mod serve;
 mod setup;
 mod sync;
+pub mod task;
 pub mod write;
 
 use crate::cli::{Command, V1Cmd};
@@ -42,6 +45,9 @@ pub async fn run(cmd: Command) -> Result<(), CommandError> {
         Command::Replication(c) => replication::run(c).await?,
         Command::Write(a) => write::run(*a).await?,
         Command::Sync(a) => sync::run(*a).await?,
+        Command::Task(c) => task::run(*c).await?,
+        Command::Secret(c) => secret::run(c).await?,
+        Command::Query(a) => query::run(*a).await?,
     }
     Ok(())
 }

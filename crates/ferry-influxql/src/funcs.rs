@@ -1,0 +1,508 @@
+//! Functions that answer several rows per window or transform a series: `top`, `bottom`,
+//! `distinct` and the transformations (`derivative`, `non_negative_derivative`, `difference`,
+//! `non_negative_difference`, `moving_average`, `cumulative_sum`).
+//!
+//! Both run the statement's inner query through the plain executor (raw points, or one
+//! aggregate per `GROUP BY time` window), then reduce each output series the way 1.6 does.
+//! Several transformations in one statement are computed separately (each with its own
+//! LIMIT/OFFSET) and joined on time, as 1.6 does.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::ast::*;
+use crate::exec::{page, select_plain, split_time, Context, Res};
+use crate::result::{Series, Value};
+
+const TRANSFORMS: &[&str] = &[
+    "derivative",
+    "non_negative_derivative",
+    "difference",
+    "non_negative_difference",
+    "moving_average",
+    "cumulative_sum",
+];
+const MULTI: &[&str] = &["top", "bottom", "distinct"];
+
+fn call_name(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Call(n, _) => Some(n.as_str()),
+        _ => None,
+    }
+}
+
+/// Answers the statement when it uses one of this module's functions; `None` otherwise.
+pub(crate) fn special(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Option<Res<Vec<Series>>> {
+    let names: Vec<Option<&str>> = s.fields.iter().map(|f| call_name(&f.expr)).collect();
+    if names.iter().flatten().any(|n| TRANSFORMS.contains(n)) {
+        return Some(transforms(s, ctx, db, rp));
+    }
+    if names.iter().flatten().any(|n| MULTI.contains(n)) {
+        return Some(multi(s, ctx, db, rp));
+    }
+    None
+}
+
+fn inner_select(s: &Select, fields: Vec<Field>) -> Select {
+    let mut i = s.clone();
+    i.fields = fields;
+    i.limit = 0;
+    i.offset = 0;
+    i.slimit = 0;
+    i.soffset = 0;
+    i.descending = false;
+    i
+}
+
+fn col_names(bases: &[String]) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = vec!["time".to_string()];
+    for b in bases {
+        let mut name = b.clone();
+        while seen.contains_key(&name) {
+            let c = seen.get_mut(b).map(|c| {
+                *c += 1;
+                *c
+            });
+            name = format!("{b}_{}", c.unwrap_or(1));
+        }
+        seen.insert(name.clone(), 0);
+        seen.entry(b.clone()).or_insert(0);
+        out.push(name);
+    }
+    out
+}
+
+type Key = (Option<String>, Option<Vec<(String, String)>>);
+
+fn transforms(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Res<Vec<Series>> {
+    let mut bases = Vec::new();
+    // per output series: time -> one value per field
+    let mut order: Vec<Key> = Vec::new();
+    let mut rows: HashMap<Key, BTreeMap<i64, Vec<Value>>> = HashMap::new();
+    let nf = s.fields.len();
+    for (fi, f) in s.fields.iter().enumerate() {
+        let Expr::Call(name, args) = &f.expr else {
+            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+        };
+        if !TRANSFORMS.contains(&name.as_str()) {
+            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+        }
+        bases.push(f.alias.clone().unwrap_or_else(|| name.clone()));
+        let Some(inner) = args.first() else {
+            return Err(format!(
+                "invalid number of arguments for {name}, expected at least 1, got 0"
+            ));
+        };
+        let is_agg = matches!(inner, Expr::Call(..));
+        match (is_agg, s.dims.time) {
+            (true, None) => return Err(format!("{name} aggregate requires a GROUP BY interval")),
+            (false, Some(_)) => {
+                return Err(format!(
+                    "aggregate function required inside the call to {name}"
+                ))
+            }
+            _ => {}
+        }
+        if !matches!(inner, Expr::Call(..) | Expr::Ref(..)) {
+            return Err(format!("expected field argument in {name}()"));
+        }
+        let param = match (name.as_str(), args.get(1)) {
+            ("derivative" | "non_negative_derivative", None) => {
+                s.dims.time.map(|(iv, _)| iv).unwrap_or(1_000_000_000)
+            }
+            ("derivative" | "non_negative_derivative", Some(Expr::Duration(d))) if *d > 0 => *d,
+            ("moving_average", Some(Expr::Integer(n))) if *n > 1 => *n,
+            ("moving_average", Some(Expr::Integer(_))) => {
+                return Err(format!(
+                    "moving_average window must be greater than 1, got {}",
+                    match args.get(1) {
+                        Some(Expr::Integer(n)) => *n,
+                        _ => 0,
+                    }
+                ))
+            }
+            ("moving_average", _) => {
+                return Err(format!(
+                    "invalid number of arguments for moving_average, expected 2, got {}",
+                    args.len()
+                ))
+            }
+            (_, None) => 0,
+            _ => {
+                return Err(format!(
+                    "invalid number of arguments for {name}, expected 1, got {}",
+                    args.len()
+                ))
+            }
+        };
+        let sel = inner_select(
+            s,
+            vec![Field {
+                expr: inner.clone(),
+                alias: None,
+            }],
+        );
+        for series in select_plain(&sel, ctx, db, rp)? {
+            let mut pts: Vec<(i64, Value)> = series
+                .values
+                .iter()
+                .filter_map(|r| match (&r[0], &r[1]) {
+                    (Value::Time(t), v) if !v.is_null() => Some((*t, v.clone())),
+                    _ => None,
+                })
+                .collect();
+            if s.descending {
+                pts.reverse();
+            }
+            let out = page(transform(name, param, &pts), s.limit, s.offset);
+            let key: Key = (series.name.clone(), series.tags.clone());
+            if !rows.contains_key(&key) {
+                order.push(key.clone());
+            }
+            let m = rows.entry(key).or_default();
+            for (t, v) in out {
+                m.entry(t).or_insert_with(|| vec![Value::Null; nf])[fi] = v;
+            }
+        }
+    }
+    let columns = col_names(&bases);
+    let mut out = Vec::new();
+    for key in order {
+        let m = rows.remove(&key).unwrap_or_default();
+        if m.is_empty() {
+            continue;
+        }
+        let mut values: Vec<Vec<Value>> = m
+            .into_iter()
+            .map(|(t, mut v)| {
+                v.insert(0, Value::Time(t));
+                v
+            })
+            .collect();
+        if s.descending {
+            values.reverse();
+        }
+        out.push(Series {
+            name: key.0,
+            tags: key.1,
+            columns: columns.clone(),
+            values,
+        });
+    }
+    if s.descending {
+        out.reverse();
+    }
+    Ok(page(out, s.slimit, s.soffset))
+}
+
+fn num_sub(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_sub(*y)),
+        _ => Value::Float(a.as_f64().unwrap_or(0.0) - b.as_f64().unwrap_or(0.0)),
+    }
+}
+
+fn num_add(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
+        _ => Value::Float(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+    }
+}
+
+fn is_negative(v: &Value) -> bool {
+    v.as_f64().is_some_and(|f| f < 0.0)
+}
+
+/// One transformation over a series' points in time order.
+fn transform(name: &str, param: i64, pts: &[(i64, Value)]) -> Vec<(i64, Value)> {
+    let pts: Vec<&(i64, Value)> = pts.iter().filter(|p| p.1.as_f64().is_some()).collect();
+    let mut out = Vec::new();
+    match name {
+        "derivative" | "non_negative_derivative" | "difference" | "non_negative_difference" => {
+            let mut prev: Option<&(i64, Value)> = None;
+            for p in pts {
+                let Some(q) = prev else {
+                    prev = Some(p);
+                    continue;
+                };
+                if q.0 == p.0 {
+                    continue;
+                }
+                let v = if name.ends_with("derivative") {
+                    let diff = p.1.as_f64().unwrap_or(0.0) - q.1.as_f64().unwrap_or(0.0);
+                    Value::Float(diff / ((p.0 - q.0).abs() as f64 / param as f64))
+                } else {
+                    num_sub(&p.1, &q.1)
+                };
+                prev = Some(p);
+                if name.starts_with("non_negative") && is_negative(&v) {
+                    continue;
+                }
+                out.push((p.0, v));
+            }
+        }
+        "cumulative_sum" => {
+            let mut acc: Option<Value> = None;
+            for p in pts {
+                let v = match &acc {
+                    None => p.1.clone(),
+                    Some(a) => num_add(a, &p.1),
+                };
+                acc = Some(v.clone());
+                out.push((p.0, v));
+            }
+        }
+        "moving_average" => {
+            let n = param as usize;
+            let mut win: std::collections::VecDeque<f64> = Default::default();
+            let mut sum = 0.0;
+            for p in pts {
+                let x = p.1.as_f64().unwrap_or(0.0);
+                win.push_back(x);
+                sum += x;
+                if win.len() > n {
+                    sum -= win.pop_front().unwrap_or(0.0);
+                }
+                if win.len() == n {
+                    out.push((p.0, Value::Float(win.iter().sum::<f64>() / n as f64)));
+                }
+            }
+            let _ = sum;
+        }
+        _ => {}
+    }
+    out
+}
+
+fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
+    let calls: Vec<&Field> = s
+        .fields
+        .iter()
+        .filter(|f| call_name(&f.expr).is_some())
+        .collect();
+    if s.fields.len() > 1 && calls.iter().any(|f| call_name(&f.expr) == Some("distinct")) {
+        return Err(
+            "aggregate function distinct() cannot be combined with other functions or fields"
+                .into(),
+        );
+    }
+    let call = calls[0];
+    let Expr::Call(name, args) = &call.expr else {
+        return Err("bad call".into());
+    };
+    let name = name.as_str();
+    if name == "distinct" && s.fields.len() > 1 {
+        return Err(
+            "aggregate function distinct() cannot be combined with other functions or fields"
+                .into(),
+        );
+    }
+    if calls.len() > 1 {
+        return Err(format!(
+            "selector function {name}() cannot be combined with other functions"
+        ));
+    }
+    let mut aux: Vec<Field> = Vec::new();
+    for f in &s.fields {
+        match &f.expr {
+            Expr::Call(..) => {}
+            Expr::Ref(..) => aux.push(f.clone()),
+            _ => return Err("mixing aggregate and non-aggregate queries is not supported".into()),
+        }
+    }
+    let (field, tag_args, n) = if name == "distinct" {
+        if args.len() != 1 {
+            return Err(format!(
+                "distinct function requires at least one argument, got {}",
+                args.len()
+            ));
+        }
+        (&args[0], Vec::new(), 0usize)
+    } else {
+        if args.len() < 2 {
+            return Err(format!(
+                "invalid number of arguments for {name}, expected at least 2, got {}",
+                args.len()
+            ));
+        }
+        let n = match args.last() {
+            Some(Expr::Integer(n)) if *n > 0 => *n as usize,
+            Some(Expr::Integer(n)) => {
+                return Err(format!("limit ({n}) in {name} function must be at least 1"))
+            }
+            _ => {
+                return Err(format!(
+                    "expected integer as last argument in {name}(), found {}",
+                    "a non-integer"
+                ))
+            }
+        };
+        let mut tags = Vec::new();
+        for a in &args[1..args.len() - 1] {
+            match a {
+                Expr::Ref(..) => tags.push(a.clone()),
+                _ => {
+                    return Err(format!(
+                        "only fields or tags are allowed in {name}(), found {a:?}"
+                    ))
+                }
+            }
+        }
+        (&args[0], tags, n)
+    };
+    if !matches!(field, Expr::Ref(..)) {
+        return Err(format!("expected field argument in {name}()"));
+    }
+    let mut fields = vec![Field {
+        expr: field.clone(),
+        alias: None,
+    }];
+    for t in &tag_args {
+        fields.push(Field {
+            expr: t.clone(),
+            alias: None,
+        });
+    }
+    fields.extend(aux.iter().cloned());
+    let mut inner = inner_select(s, fields);
+    inner.dims.time = None;
+    inner.fill = Fill::Null;
+    let mut lo = i64::MIN;
+    let mut hi = i64::MAX;
+    if let Some(c) = &s.condition {
+        split_time(c, ctx.now_ns(), &mut lo, &mut hi)?;
+    }
+    let window = |t: i64| -> i64 {
+        match s.dims.time {
+            Some((iv, off)) => t - (t - off).rem_euclid(iv),
+            None => {
+                if lo == i64::MIN {
+                    0
+                } else {
+                    lo
+                }
+            }
+        }
+    };
+    let mut bases = vec![call.alias.clone().unwrap_or_else(|| name.to_string())];
+    for t in &tag_args {
+        if let Expr::Ref(n, _) = t {
+            bases.push(n.clone());
+        }
+    }
+    for a in &aux {
+        bases.push(a.alias.clone().unwrap_or_else(|| match &a.expr {
+            Expr::Ref(n, _) => n.clone(),
+            _ => String::new(),
+        }));
+    }
+    let columns = col_names(&bases);
+    let ntags = tag_args.len();
+    let mut out = Vec::new();
+    for series in select_plain(&inner, ctx, db, rp)? {
+        // windows in time order
+        let mut wins: BTreeMap<i64, Vec<&Vec<Value>>> = BTreeMap::new();
+        for r in &series.values {
+            let (Value::Time(t), v) = (&r[0], &r[1]) else {
+                continue;
+            };
+            if v.is_null() || t < &lo || t > &hi {
+                continue;
+            }
+            wins.entry(window(*t)).or_default().push(r);
+        }
+        let mut values: Vec<Vec<Value>> = Vec::new();
+        for (ws, rows) in wins {
+            if name == "distinct" {
+                let mut seen: Vec<&Value> = Vec::new();
+                for r in rows {
+                    if !seen.contains(&&r[1]) {
+                        seen.push(&r[1]);
+                        values.push(vec![Value::Time(ws), r[1].clone()]);
+                    }
+                }
+                continue;
+            }
+            let top = name == "top";
+            let better = |a: &Value, b: &Value| {
+                let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+                if top {
+                    x > y
+                } else {
+                    x < y
+                }
+            };
+            let mut cands: Vec<&Vec<Value>> = Vec::new();
+            if ntags > 0 {
+                let mut best: Vec<(Vec<Value>, &Vec<Value>)> = Vec::new();
+                for r in rows {
+                    if r[1].as_f64().is_none() {
+                        continue;
+                    }
+                    let key: Vec<Value> = r[2..2 + ntags].to_vec();
+                    match best.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, b)) => {
+                            if better(&r[1], &b[1]) {
+                                *b = r;
+                            }
+                        }
+                        None => best.push((key, r)),
+                    }
+                }
+                cands.extend(best.into_iter().map(|(_, r)| r));
+            } else {
+                cands.extend(rows.into_iter().filter(|r| r[1].as_f64().is_some()));
+            }
+            cands.sort_by(|a, b| {
+                let (x, y) = (a[1].as_f64().unwrap_or(0.0), b[1].as_f64().unwrap_or(0.0));
+                let o = if top {
+                    y.total_cmp(&x)
+                } else {
+                    x.total_cmp(&y)
+                };
+                let ta = match a[0] {
+                    Value::Time(t) => t,
+                    _ => 0,
+                };
+                let tb = match b[0] {
+                    Value::Time(t) => t,
+                    _ => 0,
+                };
+                o.then(ta.cmp(&tb))
+            });
+            cands.truncate(n);
+            cands.sort_by_key(|r| match r[0] {
+                Value::Time(t) => t,
+                _ => 0,
+            });
+            values.extend(cands.into_iter().cloned());
+        }
+        if s.descending {
+            values.reverse();
+        }
+        let values = page(values, s.limit, s.offset);
+        if values.is_empty() {
+            continue;
+        }
+        out.push(Series {
+            name: series.name,
+            tags: series.tags,
+            columns: columns.clone(),
+            values,
+        });
+    }
+    if s.descending {
+        out.reverse();
+    }
+    Ok(page(out, s.slimit, s.soffset))
+}

@@ -1,0 +1,382 @@
+//! Durations, schedules and window math.
+//!
+//! A task's **schedule point** at wall-clock `now` is the latest scheduled time at or before
+//! `now - offset`: for `every: 1m` that is `now - offset` truncated to the minute (aligned to
+//! the Unix epoch, as InfluxDB aligns `every`); for a cron expression the latest fire time.
+//! A run covers `[latestCompleted, schedule point)` (a downsample task also truncates the end
+//! to its window), so consecutive runs tile time with no gap and no overlap, and one run after
+//! a downtime covers every missed period at once.
+
+use chrono::{DateTime, Datelike, Duration as ChronoDuration, TimeZone, Timelike, Utc};
+
+const NS: i64 = 1_000_000_000;
+
+/// Parses a duration such as `500ms`, `5s`, `1m`, `1h30m`, `1d`, `1w` (also `0`) into
+/// nanoseconds. Units: `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`, `d`, `w`.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    if t == "0" {
+        return Ok(0);
+    }
+    if t.is_empty() {
+        return Err("empty duration".into());
+    }
+    let bad = || format!("invalid duration {s:?}: use e.g. 30s, 1m, 1h30m, 1d");
+    let b = t.as_bytes();
+    let (mut i, mut total) = (0usize, 0i64);
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if start == i {
+            return Err(bad());
+        }
+        let n: i64 = t[start..i].parse().map_err(|_| bad())?;
+        let ustart = i;
+        while i < b.len() && !b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let mult = match &t[ustart..i] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => NS,
+            "m" => 60 * NS,
+            "h" => 3600 * NS,
+            "d" => 86_400 * NS,
+            "w" => 7 * 86_400 * NS,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(mult)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+/// Formats nanoseconds as a compact duration (`1h30m`, `5s`, `250ms`, `0s`).
+pub fn format_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = ns;
+    if rest < 0 {
+        out.push('-');
+        rest = -rest;
+    }
+    for (unit, size) in [
+        ("w", 7 * 86_400 * NS),
+        ("d", 86_400 * NS),
+        ("h", 3600 * NS),
+        ("m", 60 * NS),
+        ("s", NS),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+    ] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
+/// `t` truncated down to a multiple of `every` (epoch-aligned; also for negative `t`).
+pub fn align_down(t: i64, every: i64) -> i64 {
+    if every <= 0 {
+        return t;
+    }
+    t - t.rem_euclid(every)
+}
+
+/// When a task runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// Every this many ns, aligned to the epoch.
+    Every(i64),
+    /// A cron expression (UTC).
+    Cron(Cron),
+}
+
+impl Schedule {
+    /// From a task's `every` / `cron` fields (exactly one must be set).
+    pub fn from_fields(every: Option<&str>, cron: Option<&str>) -> Result<Schedule, String> {
+        match (
+            every.filter(|s| !s.is_empty()),
+            cron.filter(|s| !s.is_empty()),
+        ) {
+            (Some(_), Some(_)) => Err("give either every or cron, not both".into()),
+            (None, None) => Err("every or cron is required".into()),
+            (Some(e), None) => {
+                let ns = parse_duration(e)?;
+                if ns < 1_000_000 {
+                    return Err(format!("every {e:?} is too short: at least 1ms"));
+                }
+                Ok(Schedule::Every(ns))
+            }
+            (None, Some(c)) => Ok(Schedule::Cron(Cron::parse(c)?)),
+        }
+    }
+
+    /// The latest scheduled time at or before `limit`, searching no earlier than `from` for
+    /// cron schedules (a year back at most); `None` when there is none after `from`.
+    pub fn latest_at_or_before(&self, limit: i64, from: i64) -> Option<i64> {
+        match self {
+            Schedule::Every(e) => Some(align_down(limit, *e)),
+            Schedule::Cron(c) => {
+                let floor = from.max(limit - 366 * 86_400 * NS);
+                let mut t = c.next_after(floor - 1)?;
+                if t > limit {
+                    return None;
+                }
+                loop {
+                    match c.next_after(t) {
+                        Some(n) if n <= limit => t = n,
+                        _ => return Some(t),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next scheduled time strictly after `t`.
+    pub fn next_after(&self, t: i64) -> Option<i64> {
+        match self {
+            Schedule::Every(e) => Some(align_down(t, *e) + e),
+            Schedule::Cron(c) => c.next_after(t),
+        }
+    }
+}
+
+/// A cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6 (with
+/// seconds first), each `*`, `*/n`, `a`, `a-b`, `a-b/n` or a comma list; also `@hourly`,
+/// `@daily`/`@midnight`, `@weekly`, `@monthly`, `@yearly`/`@annually`. Evaluated in UTC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cron {
+    text: String,
+    sec: u64,
+    min: u64,
+    hour: u64,
+    dom: u64,
+    month: u64,
+    dow: u64,
+    dom_star: bool,
+    dow_star: bool,
+}
+
+fn parse_field(f: &str, lo: u32, hi: u32) -> Result<(u64, bool), String> {
+    let mut bits = 0u64;
+    for part in f.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (
+                r,
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("bad step in {part:?}"))?,
+            ),
+            None => (part, 1),
+        };
+        let (a, b) = if range == "*" {
+            (lo, hi)
+        } else if let Some((a, b)) = range.split_once('-') {
+            (
+                a.parse().map_err(|_| format!("bad value {a:?}"))?,
+                b.parse().map_err(|_| format!("bad value {b:?}"))?,
+            )
+        } else {
+            let v: u32 = range.parse().map_err(|_| format!("bad value {range:?}"))?;
+            (v, if part.contains('/') { hi } else { v })
+        };
+        if a < lo || b > hi || a > b {
+            return Err(format!("{part:?} is out of range {lo}-{hi}"));
+        }
+        let mut v = a;
+        while v <= b {
+            bits |= 1 << v;
+            v += step;
+        }
+    }
+    Ok((bits, f == "*"))
+}
+
+impl Cron {
+    /// Parses a cron expression.
+    pub fn parse(s: &str) -> Result<Cron, String> {
+        let text = s.trim();
+        let expanded = match text {
+            "@yearly" | "@annually" => "0 0 1 1 *",
+            "@monthly" => "0 0 1 * *",
+            "@weekly" => "0 0 * * 0",
+            "@daily" | "@midnight" => "0 0 * * *",
+            "@hourly" => "0 * * * *",
+            other => other,
+        };
+        let mut fields: Vec<&str> = expanded.split_whitespace().collect();
+        if fields.len() == 5 {
+            fields.insert(0, "0");
+        }
+        if fields.len() != 6 {
+            return Err(format!(
+                "invalid cron {s:?}: 5 fields (minute hour day month weekday) or 6 (with seconds)"
+            ));
+        }
+        let e = |r: Result<(u64, bool), String>| r.map_err(|m| format!("invalid cron {s:?}: {m}"));
+        let (sec, _) = e(parse_field(fields[0], 0, 59))?;
+        let (min, _) = e(parse_field(fields[1], 0, 59))?;
+        let (hour, _) = e(parse_field(fields[2], 0, 23))?;
+        let (dom, dom_star) = e(parse_field(fields[3], 1, 31))?;
+        let (month, _) = e(parse_field(fields[4], 1, 12))?;
+        let (mut dow, dow_star) = e(parse_field(&fields[5].replace('7', "0"), 0, 6))?;
+        dow &= 0x7f;
+        Ok(Cron {
+            text: text.to_string(),
+            sec,
+            min,
+            hour,
+            dom,
+            month,
+            dow,
+            dom_star,
+            dow_star,
+        })
+    }
+
+    /// The expression as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn day_matches(&self, d: &DateTime<Utc>) -> bool {
+        let dom = self.dom & (1 << d.day()) != 0;
+        let dow = self.dow & (1 << d.weekday().num_days_from_sunday()) != 0;
+        match (self.dom_star, self.dow_star) {
+            (true, true) => true,
+            (true, false) => dow,
+            (false, true) => dom,
+            (false, false) => dom || dow,
+        }
+    }
+
+    /// The first fire time strictly after `t_ns` (whole seconds), within 5 years.
+    pub fn next_after(&self, t_ns: i64) -> Option<i64> {
+        let secs = t_ns.div_euclid(NS) + 1;
+        let mut d = Utc.timestamp_opt(secs, 0).single()?;
+        let limit = d + ChronoDuration::days(5 * 366);
+        while d < limit {
+            if self.month & (1 << d.month()) == 0 {
+                // first day of the next month
+                let (y, m) = if d.month() == 12 {
+                    (d.year() + 1, 1)
+                } else {
+                    (d.year(), d.month() + 1)
+                };
+                d = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()?;
+                continue;
+            }
+            if !self.day_matches(&d) {
+                d = (d + ChronoDuration::days(1))
+                    .with_hour(0)?
+                    .with_minute(0)?
+                    .with_second(0)?;
+                continue;
+            }
+            if self.hour & (1 << d.hour()) == 0 {
+                d = (d + ChronoDuration::hours(1))
+                    .with_minute(0)?
+                    .with_second(0)?;
+                continue;
+            }
+            if self.min & (1 << d.minute()) == 0 {
+                d = (d + ChronoDuration::minutes(1)).with_second(0)?;
+                continue;
+            }
+            if self.sec & (1 << d.second()) == 0 {
+                d += ChronoDuration::seconds(1);
+                continue;
+            }
+            return d.timestamp().checked_mul(NS);
+        }
+        None
+    }
+}
+
+/// The time range a run covers: `[start, end)` in ns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunRange {
+    /// Inclusive start (re-aggregation of late data included).
+    pub start: i64,
+    /// Exclusive end; `latestCompleted` becomes this once the run's writes succeeded.
+    pub end: i64,
+}
+
+/// The range of a downsample run: windows from `latest_completed` (minus `lateness`, aligned
+/// down to the window) up to the schedule point truncated to the window. `None` when no new
+/// window has closed.
+pub fn downsample_range(
+    latest_completed: i64,
+    schedule_point: i64,
+    window: i64,
+    lateness: i64,
+) -> Option<RunRange> {
+    let end = align_down(schedule_point, window);
+    if end <= latest_completed {
+        return None;
+    }
+    let start = align_down(latest_completed.saturating_sub(lateness.max(0)), window);
+    Some(RunRange { start, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m").unwrap(), 60 * NS);
+        assert_eq!(parse_duration("1h30m").unwrap(), 5400 * NS);
+        assert_eq!(parse_duration("250ms").unwrap(), 250_000_000);
+        assert_eq!(parse_duration("0").unwrap(), 0);
+        assert!(parse_duration("1x").is_err());
+        assert!(parse_duration("m").is_err());
+        assert_eq!(format_duration(5400 * NS), "1h30m");
+    }
+
+    #[test]
+    fn windows_tile_time() {
+        let w = 60 * NS;
+        let r1 = downsample_range(0, 125 * NS, w, 0).unwrap();
+        assert_eq!((r1.start, r1.end), (0, 120 * NS));
+        assert!(downsample_range(r1.end, 170 * NS, w, 0).is_none());
+        let r2 = downsample_range(r1.end, 601 * NS, w, 0).unwrap();
+        assert_eq!((r2.start, r2.end), (120 * NS, 600 * NS));
+        let r3 = downsample_range(r2.end, 661 * NS, w, 90 * NS).unwrap();
+        assert_eq!((r3.start, r3.end), (480 * NS, 660 * NS));
+        assert_eq!(align_down(-1, 10), -10);
+    }
+
+    #[test]
+    fn cron_next() {
+        let c = Cron::parse("*/15 * * * *").unwrap();
+        let t0 = Utc
+            .with_ymd_and_hms(2024, 1, 1, 10, 7, 3)
+            .unwrap()
+            .timestamp()
+            * NS;
+        let n = c.next_after(t0).unwrap();
+        assert_eq!(n, t0 + (8 * 60 - 3) * NS);
+        let s = Schedule::Cron(c);
+        assert_eq!(
+            s.latest_at_or_before(t0, t0 - 3600 * NS),
+            Some(n - 15 * 60 * NS)
+        );
+        let d = Cron::parse("0 3 * * 1").unwrap(); // Mondays 03:00
+        let m = d.next_after(t0).unwrap(); // 2024-01-01 is a Monday, 10:07 → next Monday
+        assert_eq!(m, t0 - (7 * 3600 + 7 * 60 + 3) * NS + 7 * 86_400 * NS);
+        assert!(Cron::parse("61 * * * *").is_err());
+    }
+}

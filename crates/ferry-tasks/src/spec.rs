@@ -1,0 +1,261 @@
+//! What a task does, as stored in the catalog (JSON) and shown by the API (`spec`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::downsample::Aggregate;
+use crate::schedule::parse_duration;
+
+/// The two kinds of task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Aggregate a bucket into windows.
+    Downsample,
+    /// Run an InfluxQL SELECT and write its rows.
+    Query,
+}
+
+impl TaskKind {
+    /// `downsample` or `query`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Downsample => "downsample",
+            TaskKind::Query => "query",
+        }
+    }
+
+    /// Parses [`TaskKind::as_str`].
+    pub fn parse(s: &str) -> Option<TaskKind> {
+        match s {
+            "downsample" => Some(TaskKind::Downsample),
+            "query" => Some(TaskKind::Query),
+            _ => None,
+        }
+    }
+}
+
+/// Where a task's points go: a local bucket, a remote (catalog remote + bucket), or an
+/// InfluxDB 2 URL + org + bucket with the token taken from an org secret.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Destination {
+    /// Bucket name or ID: local (no remote) or on the remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// A catalog remote's ID (written through ferry-pipeline with its kind and credentials).
+    #[serde(default, rename = "remoteID", skip_serializing_if = "Option::is_none")]
+    pub remote_id: Option<String>,
+    /// An InfluxDB 2 / Cloud / Ferry base URL (instead of a remote).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The org on `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Key of the org secret holding the token for `url` (the token itself is never stored
+    /// in the task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<String>,
+}
+
+impl Destination {
+    /// Checks that exactly one of local bucket / remote / URL is described.
+    pub fn validate(&self) -> Result<(), String> {
+        let bucket = self.bucket.as_deref().filter(|b| !b.is_empty());
+        if bucket.is_none() {
+            return Err("destination.bucket is required".into());
+        }
+        if self.remote_id.is_some() && self.url.is_some() {
+            return Err("destination: give remoteID or url, not both".into());
+        }
+        if let Some(u) = &self.url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "destination.url {u:?} must start with http:// or https://"
+                ));
+            }
+        }
+        if self.token_secret.is_some() && self.url.is_none() {
+            return Err("destination.tokenSecret needs destination.url".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the points stay on this node.
+    pub fn is_local(&self) -> bool {
+        self.remote_id.is_none() && self.url.is_none()
+    }
+}
+
+/// A downsample task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DownsampleSpec {
+    /// Source bucket (name or ID) in the task's org.
+    pub source_bucket: String,
+    /// Measurements to downsample; empty = all.
+    #[serde(default)]
+    pub measurements: Vec<String>,
+    /// Window size, e.g. `1m`.
+    pub window: String,
+    /// Aggregate of numeric fields (non-numeric fields always take `last`).
+    #[serde(default)]
+    pub aggregate: Aggregate,
+    /// Integer fields stay integers: `mean` is rounded to the nearest integer (half away from
+    /// zero); count/sum/min/max/first/last of integers are integers anyway. Without it, the
+    /// mean of an integer field is a float (InfluxQL's `mean`).
+    #[serde(default)]
+    pub keep_integers: bool,
+    /// Appended to each output measurement name (e.g. `_1m`); empty = same name.
+    #[serde(default)]
+    pub measurement_suffix: String,
+    /// Re-aggregate the windows of this much time before `latestCompleted` on every run, to
+    /// take late points in (outputs are overwritten: same series, time and fields).
+    #[serde(default)]
+    pub lateness: Option<String>,
+    /// Where the aggregates go.
+    pub destination: Destination,
+}
+
+impl DownsampleSpec {
+    /// The window in ns.
+    pub fn window_ns(&self) -> Result<i64, String> {
+        let w = parse_duration(&self.window)?;
+        if w < 1_000_000 {
+            return Err(format!(
+                "window {:?} is too short: at least 1ms",
+                self.window
+            ));
+        }
+        Ok(w)
+    }
+
+    /// The lateness in ns (0 when unset).
+    pub fn lateness_ns(&self) -> Result<i64, String> {
+        self.lateness
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(parse_duration)
+            .transpose()
+            .map(|v| v.unwrap_or(0))
+    }
+
+    /// Checks the spec.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.source_bucket.trim().is_empty() {
+            return Err("spec.sourceBucket is required".into());
+        }
+        self.window_ns()?;
+        self.lateness_ns()?;
+        if self.measurements.iter().any(|m| m.is_empty()) {
+            return Err("spec.measurements must not contain an empty name".into());
+        }
+        self.destination.validate()
+    }
+}
+
+/// A query task: an InfluxQL SELECT whose result rows are written as points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuerySpec {
+    /// The SELECT. `:start:` and `:stop:` are replaced by the run's range as RFC3339 string
+    /// literals (`WHERE time >= :start: AND time < :stop:`), so runs are incremental.
+    pub query: String,
+    /// Default database (1.x name mapped by DBRP, or a bucket name).
+    #[serde(default)]
+    pub database: String,
+    /// Default retention policy (empty = the default).
+    #[serde(default)]
+    pub retention_policy: String,
+    /// Output measurement (default: the series name of each result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurement: Option<String>,
+    /// Where the rows go.
+    pub destination: Destination,
+}
+
+impl QuerySpec {
+    /// Checks the spec (the query is parsed by the runner).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.query.trim().is_empty() {
+            return Err("spec.query is required".into());
+        }
+        let stmts = ferry_influxql::parse_query(&self.substitute(0, 0))
+            .map_err(|e| format!("spec.query: {e}"))?;
+        match stmts.as_slice() {
+            [ferry_influxql::ast::Statement::Select(_)] => {}
+            _ => return Err("spec.query must be exactly one SELECT statement".into()),
+        }
+        self.destination.validate()
+    }
+
+    /// The query with `:start:` / `:stop:` replaced by the range.
+    pub fn substitute(&self, start: i64, stop: i64) -> String {
+        let lit = |ns: i64| {
+            let t = chrono::DateTime::from_timestamp(
+                ns.div_euclid(1_000_000_000),
+                ns.rem_euclid(1_000_000_000) as u32,
+            )
+            .unwrap_or_default();
+            format!(
+                "'{}'",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+            )
+        };
+        self.query
+            .replace(":start:", &lit(start))
+            .replace(":stop:", &lit(stop))
+    }
+}
+
+/// A task's spec by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskSpec {
+    /// Downsample.
+    Downsample(DownsampleSpec),
+    /// Query.
+    Query(QuerySpec),
+}
+
+impl TaskSpec {
+    /// Parses a spec of `kind` from JSON and validates it.
+    pub fn from_json(kind: TaskKind, v: &serde_json::Value) -> Result<TaskSpec, String> {
+        let spec = match kind {
+            TaskKind::Downsample => TaskSpec::Downsample(
+                serde_json::from_value(v.clone()).map_err(|e| format!("spec: {e}"))?,
+            ),
+            TaskKind::Query => TaskSpec::Query(
+                serde_json::from_value(v.clone()).map_err(|e| format!("spec: {e}"))?,
+            ),
+        };
+        match &spec {
+            TaskSpec::Downsample(d) => d.validate()?,
+            TaskSpec::Query(q) => q.validate()?,
+        }
+        Ok(spec)
+    }
+
+    /// The spec as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            TaskSpec::Downsample(d) => serde_json::to_value(d),
+            TaskSpec::Query(q) => serde_json::to_value(q),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            TaskSpec::Downsample(_) => TaskKind::Downsample,
+            TaskSpec::Query(_) => TaskKind::Query,
+        }
+    }
+
+    /// The destination.
+    pub fn destination(&self) -> &Destination {
+        match self {
+            TaskSpec::Downsample(d) => &d.destination,
+            TaskSpec::Query(q) => &q.destination,
+        }
+    }
+}
