@@ -12,7 +12,9 @@
 #     Everything shares the 2 cores, so a stream's cost includes the remote's ingest of the copy.
 #   (a) Ingest with 0, 1 and 3 streams: per run and per stream count, a fresh remote (buckets
 #       bench, b2, b3) and a fresh edge with that many replications (bucket bench -> bench, b2,
-#       b3 on the remote; the remote is up, idle, in the 0-stream case too), then the load into the
+#       b3 on the remote; the remote is up, idle, in the 0-stream case too; the remote runs at
+#       nice 19 so that it stands for another machine and only takes CPU the edge leaves idle,
+#       i.e. the ratio is the edge's replication overhead), then the load into the
 #       edge's `/write?db=bench&precision=ns` (as bench/ingest.sh). Figure: lines/s; ratio of
 #       medians to 0 streams, plus per-run ratios (each run measures 0/1/3 back to back, the order
 #       rotates between runs). After the load: time until every stream reports

@@ -32,8 +32,8 @@ MIN_QUEUE = 33554430
 class Ferry:
     """A `ferry serve` on its own data dir, on an explicit port (kept across restarts)."""
 
-    def __init__(self, args, workdir, name):
-        self.args, self.name = args, name
+    def __init__(self, args, workdir, name, nice=0):
+        self.args, self.name, self.nice = args, name, nice
         self.workdir = os.path.join(workdir, name)
         self.data = os.path.join(self.workdir, "data")
         os.makedirs(self.workdir, exist_ok=True)
@@ -48,7 +48,8 @@ class Ferry:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
         logdir = os.path.join(self.workdir, f"start{self.starts}")
         os.makedirs(logdir, exist_ok=True)
-        self.srv = Server("ferry", [self.args.ferry, "serve", "--data-dir", self.data,
+        prefix = ["nice", "-n", str(self.nice)] if self.nice else []
+        self.srv = Server("ferry", prefix + [self.args.ferry, "serve", "--data-dir", self.data,
                                     "--http-bind", f"127.0.0.1:{self.port}", "--init-org", ORG,
                                     "--init-bucket", BUCKET, "--init-token", TOKEN], logdir, env)
         try:
@@ -175,7 +176,10 @@ def run_ingest(args, streams, run_no):
     r = dict(part="ingest", streams=streams, run=run_no, ok=False, error=None)
     edge = remote = None
     try:
-        remote = Ferry(args, work, "remote").start()
+        # The remote stands for another machine: at nice 19 it only gets CPU the edge leaves
+        # idle, so the ratio measures the edge's replication overhead, not how two servers
+        # split two cores. The time the streams need after the load is reported beside it.
+        remote = Ferry(args, work, "remote", nice=19).start()
         edge = Ferry(args, work, "edge").start()
         rbuckets = [BUCKET, "b2", "b3"][:streams]
         for b in rbuckets[1:]:
