@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ferry_lp::{FieldType, FieldValue};
-use ferry_store::{BucketStore, ScanRequest, SeriesData};
+use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 use regex::Regex;
 
 use crate::ast::*;
@@ -936,12 +936,21 @@ pub(crate) fn select_plain(
         return Ok(vec![]);
     }
 
+    let is_tag = |n: &str, k: RefKind| {
+        k != RefKind::Field
+            && tag_keys.contains(n)
+            && (k == RefKind::Tag || !field_types.contains_key(n))
+    };
+    let pushed = cond
+        .as_ref()
+        .map(|c| pushdown_tags(c, &is_tag))
+        .unwrap_or_default();
     let data = store
         .scan(&ScanRequest {
             measurement: m.clone(),
             start_ns: lo,
             end_ns: hi.saturating_add(1),
-            tag_filter: None,
+            tag_filter: (!pushed.is_empty()).then_some(TagPredicate::And(pushed)),
             fields: Some(scan_fields.clone()),
         })
         .map_err(|e| e.to_string())?;
@@ -1528,5 +1537,31 @@ fn integral_windows(
         if pt != win.0 {
             emit(win.0, sum, results);
         }
+    }
+}
+
+/// The tag conditions every matching row must satisfy: top-level `AND` terms of the form
+/// `tag = 'v'` or `tag != 'v'`. They are pushed down to the store so that other series are
+/// never read; the whole condition is still evaluated row by row afterwards, so this only
+/// narrows the scan and never changes an answer.
+fn pushdown_tags(cond: &Expr, is_tag: &dyn Fn(&str, RefKind) -> bool) -> Vec<TagPredicate> {
+    match cond {
+        Expr::Paren(e) => pushdown_tags(e, is_tag),
+        Expr::Binary(l, BinOp::And, r) => {
+            let mut v = pushdown_tags(l, is_tag);
+            v.extend(pushdown_tags(r, is_tag));
+            v
+        }
+        Expr::Binary(l, op @ (BinOp::Eq | BinOp::Neq), r) => match (&**l, &**r) {
+            (Expr::Ref(n, k), Expr::Str(v)) | (Expr::Str(v), Expr::Ref(n, k)) if is_tag(n, *k) => {
+                vec![if *op == BinOp::Eq {
+                    TagPredicate::Eq(n.clone(), v.clone())
+                } else {
+                    TagPredicate::NotEq(n.clone(), v.clone())
+                }]
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
