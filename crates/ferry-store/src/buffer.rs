@@ -158,9 +158,32 @@ pub(crate) struct MeasBuf {
     pub field_names: Vec<String>,
     /// Series by key.
     pub series: HashMap<SeriesKey, SeriesBuf>,
+    /// Earliest and latest buffered time and the number of values, kept up to date on every
+    /// change so [`Buffer::time_range`] does not walk the buffer (gap refills ask per window).
+    span: Option<(i64, i64, u64)>,
 }
 
 impl MeasBuf {
+    fn note(&mut self, t: i64, values: u64) {
+        self.span = Some(match self.span {
+            None => (t, t, values),
+            Some((lo, hi, n)) => (lo.min(t), hi.max(t), n + values),
+        });
+    }
+
+    fn recompute_span(&mut self) {
+        self.span = None;
+        let times: Vec<(i64, u64)> = self
+            .series
+            .values()
+            .flat_map(|sb| sb.cols.iter())
+            .flat_map(|c| c.entries.iter().map(|e| (e.0, 1)))
+            .collect();
+        for (t, n) in times {
+            self.note(t, n);
+        }
+    }
+
     /// Buffer field ids for the given field names.
     pub fn ids_for(&self, names: &[String]) -> Vec<Option<usize>> {
         names
@@ -195,18 +218,7 @@ fn key_bytes(k: &[(String, String)]) -> usize {
 impl Buffer {
     /// Earliest and latest buffered time of a measurement, and how many values it holds.
     pub fn time_range(&self, measurement: &str) -> Option<(i64, i64, u64)> {
-        let mb = self.meas.get(measurement)?;
-        let (mut lo, mut hi, mut n) = (i64::MAX, i64::MIN, 0u64);
-        for sb in mb.series.values() {
-            for c in &sb.cols {
-                for e in &c.entries {
-                    lo = lo.min(e.0);
-                    hi = hi.max(e.0);
-                }
-                n += c.entries.len() as u64;
-            }
-        }
-        (n > 0).then_some((lo, hi, n))
+        self.meas.get(measurement)?.span
     }
 
     /// True when nothing is buffered.
@@ -230,6 +242,7 @@ impl Buffer {
                 mb.series.entry(p.tags.clone()).or_default()
             }
         };
+        let mut written = 0u64;
         for (i, (name, value)) in p.fields.iter().enumerate() {
             if !keep.get(i).copied().unwrap_or(true) {
                 continue;
@@ -249,6 +262,10 @@ impl Buffer {
             }
             self.bytes += value_bytes(value);
             sb.cols[id].push(p.time, value.clone());
+            written += 1;
+        }
+        if written > 0 {
+            mb.note(p.time, written);
         }
     }
 
@@ -282,6 +299,10 @@ impl Buffer {
                     }
                 }
             }
+            if let Some((lo, hi, n)) = lmb.span {
+                mb.note(lo, n);
+                mb.note(hi, 0);
+            }
         }
         self.bytes += later.bytes;
     }
@@ -296,6 +317,7 @@ impl Buffer {
                 sb.drop_before(threshold, dur, &mut removed);
             }
             mb.series.retain(|_, s| !s.is_empty());
+            mb.recompute_span();
             removed.sort_unstable();
             removed.dedup();
             out.extend(removed.into_iter().map(|p| (m.clone(), p)));
