@@ -33,6 +33,9 @@ const ATTENTION_RETRY: Duration = Duration::from_secs(300);
 
 /// Batches a stream keeps in flight to its remote (each up to `max_batch_bytes`).
 const SEND_DEPTH: usize = 8;
+/// How long a failed pipeline waits for the answers of the batches behind the failure, so
+/// that every answer the remote gave is counted.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
 /// Longest wait between two attempts of a failing stream (unless `Retry-After` asks more).
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A draining stream persists its cursor at most this often.
@@ -431,7 +434,10 @@ impl Stream {
 
     /// Drains the log from the cursor with up to [`SEND_DEPTH`] batches in flight. The cursor
     /// advances only over batches the remote accepted, in log order; on a failure the batches
-    /// behind it are cancelled and resent later (harmless: points are idempotent). Returns
+    /// behind it are cancelled and resent later (harmless: points are idempotent), and the
+    /// answers they already got are still counted in the metrics. After a failure
+    /// (`attempt > 0`) one batch probes the remote alone; the pipeline opens again only once
+    /// the remote accepts it, so a failing remote sees one request per backoff step. Returns
     /// when caught up, after a failure, on a control change, or after [`DRAIN_BATCHES`]
     /// batches so the main loop can check its bounds.
     #[allow(clippy::too_many_arguments)]
@@ -452,8 +458,9 @@ impl Stream {
         // a crash at most that much is sent again, which the remote absorbs (idempotent).
         let mut acked: Option<u64> = None;
         let mut synced_at = std::time::Instant::now();
+        let mut depth = if attempt > 0 { 1 } else { SEND_DEPTH };
         let outcome = loop {
-            while inflight.len() < SEND_DEPTH
+            while inflight.len() < depth
                 && read_pos < self.log().durable_end()
                 && done + inflight.len() < DRAIN_BATCHES
             {
@@ -495,6 +502,7 @@ impl Stream {
                 Sent::Ok => {
                     acked = Some(next_lsn);
                     done += 1;
+                    depth = SEND_DEPTH;
                     if synced_at.elapsed() >= CURSOR_SYNC {
                         if let Sent::Attention = self.advance(next_lsn) {
                             break Sent::Attention;
@@ -509,15 +517,33 @@ impl Stream {
                 break Sent::Ok;
             }
         };
-        for (_, h) in inflight.drain(..) {
-            h.abort();
-        }
+        self.cancel_inflight(inflight).await;
         match acked {
             Some(lsn) => match self.advance(lsn) {
                 Sent::Ok => outcome,
                 failed => failed,
             },
             None => outcome,
+        }
+    }
+
+    /// Cancels the batches still in flight behind a failed one. Their requests may already
+    /// have reached the remote, so answers that arrive within [`CANCEL_GRACE`] are counted
+    /// in the error metrics (the data is resent from the cursor either way).
+    async fn cancel_inflight(
+        &self,
+        inflight: std::collections::VecDeque<(u64, tokio::task::JoinHandle<PiecesResult>)>,
+    ) {
+        let deadline = tokio::time::Instant::now() + CANCEL_GRACE;
+        for (_, mut h) in inflight {
+            match tokio::time::timeout_at(deadline, &mut h).await {
+                Ok(Ok(r)) => {
+                    if let Some(code) = r.end.as_ref().and_then(failure_status) {
+                        *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
+                    }
+                }
+                _ => h.abort(),
+            }
         }
     }
 
@@ -591,6 +617,10 @@ impl Stream {
                         )
                     })
                     .unwrap_or_default();
+                *lock(&self.counters)
+                    .errors_by_code
+                    .entry(status)
+                    .or_default() += 1;
                 self.attention(Some(status), format!("the remote rejected data ({status}: {message}){at}; the stream stops here (set dropNonRetryableData to drop such lines into the rejected-lines file)"));
                 Sent::Stop
             }
@@ -702,6 +732,18 @@ impl Stream {
 }
 
 /// What sending one batch (in pieces) came to.
+/// The HTTP status of a send that failed, for the error metrics (`None` for network errors
+/// and successes).
+fn failure_status(r: &SendResult) -> Option<u16> {
+    match r {
+        SendResult::Retry { status, .. } => *status,
+        SendResult::NeedsAttention { status, .. } | SendResult::Stopped { status, .. } => {
+            Some(*status)
+        }
+        SendResult::Done { .. } => None,
+    }
+}
+
 struct PiecesResult {
     sent_bytes: u64,
     sent_lines: u64,
