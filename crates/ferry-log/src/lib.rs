@@ -53,17 +53,24 @@
 //! group, and hands the group to a commit thread (a bounded channel of depth
 //! 2, so the next group is written and synced while this one is applied). The
 //! commit thread publishes the new durable end ([`Log::durable_end`],
-//! [`Log::subscribe`]), calls `on_commit` with the group's records in LSN
-//! order, and finally resolves each [`AppendHandle`]. Hence an `Ok(lsn)` from an
-//! append handle guarantees the record survives a crash (with
-//! `fsync = true`) and that `on_commit` has already seen it.
+//! [`Log::subscribe`]), resolves each [`AppendHandle`], and then calls
+//! `on_commit` with the group's records in LSN order. Hence an `Ok(lsn)` from
+//! an append handle guarantees the record survives a crash (with
+//! `fsync = true`) and that `on_commit` will see it (it may still be running
+//! for that group when the handle resolves): the acknowledgement waits for
+//! the disk, never for the consumer. A consumer that must make the effect of
+//! `on_commit` visible to readers keeps its own watermark of the last group
+//! it handled and lets readers wait for it to reach [`Log::durable_end`]
+//! (the bucket engine does).
 //!
 //! If a write or fsync fails, every append of that group gets the error and
 //! the log enters a *failed* state in which all further appends fail with
 //! [`LogError::Failed`]: data whose durability is unknown is never
 //! acknowledged. Records of a failed group may nevertheless survive on disk
-//! and reappear after a restart (at-least-once, never at-most-once). The
-//! same happens if `on_commit` panics.
+//! and reappear after a restart (at-least-once, never at-most-once). If
+//! `on_commit` panics, the log fails the same way for later groups; the
+//! group it was handling was already durable and acknowledged, and its
+//! consumer replays it from the log after a restart.
 //!
 //! # Cursors and retention
 //!
@@ -597,10 +604,11 @@ struct CommitJob {
     end: Lsn,
 }
 
-/// Pipelining: the writer thread writes and fsyncs group N+1 while the committer thread runs
-/// `on_commit` for group N and answers its waiters. Groups reach the committer in LSN order
-/// through one bounded channel, so `on_commit` still sees every record in LSN order, and a
-/// waiter is still answered only after its record is durable and `on_commit` has seen it.
+/// Pipelining: the writer thread writes and fsyncs group N+1 while the committer thread
+/// answers group N's waiters and runs `on_commit` for it. Groups reach the committer in LSN
+/// order through one bounded channel, so `on_commit` still sees every record in LSN order, a
+/// waiter is answered only after its record is durable, and a slow `on_commit` holds back
+/// acknowledgements only through the channel's bound (backpressure), not by its latency.
 const COMMIT_PIPELINE_DEPTH: usize = 2;
 
 struct Committer {
@@ -623,21 +631,16 @@ impl Committer {
             // inside or right after `on_commit` never lies beyond the published end.
             self.shared.durable.store(job.end, Ordering::SeqCst);
             self.shared.durable_tx.send_replace(job.end);
+            // Durable: acknowledge now, so the writers' latency is the fsync's, not the
+            // consumer's.
+            for (tx, lsn) in job.txs {
+                let _ = tx.send(Ok(lsn));
+            }
             let on_commit = &mut self.on_commit;
             let records = job.records;
             let callback = catch_unwind(AssertUnwindSafe(|| on_commit(records)));
             if callback.is_err() {
-                let reason = "on_commit panicked".to_string();
-                self.shared.fail(reason.clone());
-                for (tx, _) in job.txs {
-                    let _ = tx.send(Err(LogError::Failed {
-                        reason: reason.clone(),
-                    }));
-                }
-                continue;
-            }
-            for (tx, lsn) in job.txs {
-                let _ = tx.send(Ok(lsn));
+                self.shared.fail("on_commit panicked".to_string());
             }
         }
     }
@@ -1207,8 +1210,9 @@ enum HandleInner {
     Waiting(oneshot::Receiver<Result<Lsn, LogError>>),
 }
 
-/// Future resolving to the LSN of an appended record once it is durable and
-/// `on_commit` has seen it, or to the error that prevented that.
+/// Future resolving to the LSN of an appended record once it is durable (and
+/// handed to the commit thread, which calls `on_commit` with it next), or to the
+/// error that prevented that.
 pub struct AppendHandle {
     inner: HandleInner,
 }

@@ -1,9 +1,12 @@
 //! One bucket's write path: type check → log append (fsync, group commit) → store apply.
 //!
 //! Guarantees: [`BucketEngine::write`] returns `Ok` only after the accepted points are fsynced
-//! in the bucket log *and* applied to the store's buffer (so a read right after sees them).
-//! The store applies records in log order, from the log's commit callback. On open, every log
-//! record past the store's persisted cursor is replayed into the store before any new write.
+//! in the bucket log. The store applies records in log order from the log's commit callback,
+//! right after the acknowledgement (off the writers' critical path); every read goes through
+//! [`BucketEngine::readable_store`], which first waits until the store has applied everything
+//! durable at the time of the call, so a read issued after a write's acknowledgement sees it
+//! (read-your-writes). On open, every log record past the store's persisted cursor is replayed
+//! into the store before any new write.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,7 +49,13 @@ pub struct BucketEngine {
     last_persist: std::sync::Mutex<Instant>,
     buffer_limit: usize,
     clock: Arc<crate::clock::AppendClock>,
+    /// The end LSN of the last group the store has applied (after replay: the durable end).
+    applied: tokio::sync::watch::Sender<u64>,
 }
+
+/// How long a read waits for the store to apply acknowledged writes before it reads anyway
+/// (only reached when applying is stuck, e.g. after the log failed).
+const VISIBLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The first line of a log record that came from a replication stream: `# ferry-origin:` and
 /// the comma-separated node IDs it passed through. Line protocol parsers skip `#` lines, so
@@ -74,14 +83,24 @@ impl BucketEngine {
         let apply_store = store.clone();
         let clock = Arc::new(crate::clock::AppendClock::default());
         let commit_clock = clock.clone();
+        let (applied, _) = tokio::sync::watch::channel(0u64);
+        let commit_applied = applied.clone();
         let on_commit = Box::new(move |records: Vec<CommittedRecord>| {
             if let Some(first) = records.first() {
                 commit_clock.mark(first.lsn);
             }
+            let end = records.last().map(|r| r.next_lsn);
             for rec in records {
                 if let Ok(points) = rec.attachment.downcast::<Vec<Point>>() {
                     apply_store.apply(rec.next_lsn, &points);
                 }
+            }
+            if let Some(end) = end {
+                commit_applied.send_if_modified(|a| {
+                    let grew = end > *a;
+                    *a = (*a).max(end);
+                    grew
+                });
             }
         });
         let (log, report) = Log::open(&dir.join("log"), log_opts, on_commit)?;
@@ -103,8 +122,15 @@ impl BucketEngine {
             last_persist: std::sync::Mutex::new(Instant::now()),
             buffer_limit,
             clock,
+            applied,
         };
         engine.replay()?;
+        let end = engine.log.durable_end();
+        engine.applied.send_if_modified(|a| {
+            let grew = end > *a;
+            *a = (*a).max(end);
+            grew
+        });
         Ok(engine)
     }
 
@@ -132,9 +158,35 @@ impl BucketEngine {
         Ok(())
     }
 
-    /// The bucket's store, for reads.
+    /// The bucket's store as it is now: it may not yet hold the newest acknowledged writes
+    /// (they are applied right after their fsync). For schema checks, persistence and
+    /// retention; reads use [`readable_store`](Self::readable_store).
     pub fn store(&self) -> &Arc<BucketStore> {
         &self.store
+    }
+
+    /// The bucket's store once it holds every write acknowledged before this call: waits
+    /// until the store has applied the log up to its durable end at the time of the call
+    /// (normally the one group being applied, a few milliseconds). If applying is stuck
+    /// (the log failed), it gives up after [`VISIBLE_TIMEOUT`] with a warning and returns the
+    /// store as it is.
+    pub async fn readable_store(&self) -> Arc<BucketStore> {
+        let target = self.log.durable_end();
+        let mut rx = self.applied.subscribe();
+        let reached = tokio::time::timeout(VISIBLE_TIMEOUT, rx.wait_for(|a| *a >= target)).await;
+        if !matches!(reached, Ok(Ok(_))) {
+            tracing::warn!(bucket = %self.bucket_id, target, applied = *self.applied.borrow(), "the store has not applied every acknowledged write; reading it as it is");
+        }
+        self.store.clone()
+    }
+
+    /// [`readable_store`](Self::readable_store) for blocking callers (not on a runtime thread).
+    fn wait_applied_blocking(&self) {
+        let target = self.log.durable_end();
+        let started = Instant::now();
+        while *self.applied.borrow() < target && started.elapsed() < VISIBLE_TIMEOUT {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// The bucket's log (replication streams read it).
@@ -237,6 +289,7 @@ impl BucketEngine {
 
     /// Persists everything and stops the log writer. Called on clean shutdown.
     pub fn close(&self) -> Result<(), EngineError> {
+        self.wait_applied_blocking();
         self.maybe_persist(std::time::Duration::ZERO, true)?;
         self.log.close();
         Ok(())

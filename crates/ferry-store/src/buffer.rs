@@ -1,7 +1,10 @@
 //! The in-memory write buffer: an append log per (measurement, series, field), deduplicated
 //! (last write wins) when it is read.
 
-use std::collections::HashMap;
+/// Hash maps keyed by user data (measurement, tags, field names): aHash is several times
+/// faster than SipHash on these short keys and, randomly seeded per process, still resists
+/// collision floods.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 use ferry_lp::{FieldValue, Point};
 
@@ -154,6 +157,10 @@ impl SeriesBuf {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MeasBuf {
     field_ids: HashMap<String, usize>,
+    /// The field names of the last point inserted and their ids: points of one writer
+    /// usually repeat the same fields in the same order, which then costs one comparison
+    /// per name instead of one hash lookup.
+    last_layout: Vec<(String, usize)>,
     /// Field names by id.
     pub field_names: Vec<String>,
     /// Series by key.
@@ -242,21 +249,34 @@ impl Buffer {
                 mb.series.entry(p.tags.clone()).or_default()
             }
         };
+        let same_layout = mb.last_layout.len() == p.fields.len()
+            && mb
+                .last_layout
+                .iter()
+                .zip(&p.fields)
+                .all(|((a, _), (b, _))| a == b);
+        if !same_layout {
+            mb.last_layout.clear();
+            for (name, _) in &p.fields {
+                let id = match mb.field_ids.get(name.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = mb.field_names.len();
+                        mb.field_ids.insert(name.clone(), id);
+                        mb.field_names.push(name.clone());
+                        self.bytes += 64 + name.len();
+                        id
+                    }
+                };
+                mb.last_layout.push((name.clone(), id));
+            }
+        }
         let mut written = 0u64;
-        for (i, (name, value)) in p.fields.iter().enumerate() {
+        for (i, ((_, value), (_, id))) in p.fields.iter().zip(&mb.last_layout).enumerate() {
             if !keep.get(i).copied().unwrap_or(true) {
                 continue;
             }
-            let id = match mb.field_ids.get(name.as_str()) {
-                Some(&id) => id,
-                None => {
-                    let id = mb.field_names.len();
-                    mb.field_ids.insert(name.clone(), id);
-                    mb.field_names.push(name.clone());
-                    self.bytes += 64 + name.len();
-                    id
-                }
-            };
+            let id = *id;
             if sb.cols.len() <= id {
                 sb.cols.resize_with(id + 1, FieldCol::new);
             }

@@ -18,7 +18,7 @@ mod manifest;
 mod pq;
 mod scan;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ struct MeasSchema {
     fields: BTreeMap<String, FieldType>,
 }
 
-type Schema = HashMap<String, MeasSchema>;
+type Schema = buffer::HashMap<String, MeasSchema>;
 
 /// A live data file. When marked obsolete (compacted or dropped), it is deleted once the
 /// last reader holding it lets go.
@@ -261,7 +261,7 @@ impl BucketStore {
             ));
         }
 
-        let mut schema = Schema::new();
+        let mut schema = Schema::default();
         for (m, ms) in &manifest.schema {
             let mut fields = BTreeMap::new();
             for (f, t) in &ms.fields {
@@ -328,7 +328,13 @@ impl BucketStore {
     pub fn check_types(&self, points: &[Point]) -> Vec<(usize, String)> {
         let mut schema = wr(&self.schema);
         let mut out = Vec::new();
+        // A point with the same measurement and field names and types as the last
+        // conflict-free point is conflict-free too and registers nothing new.
+        let mut last_ok: Option<&Point> = None;
         for (i, p) in points.iter().enumerate() {
+            if last_ok.is_some_and(|q| same_field_layout(q, p)) {
+                continue;
+            }
             let known = schema.get(p.measurement.as_str());
             let conflict = p.fields.iter().find_map(|(name, v)| {
                 let t = v.field_type();
@@ -347,6 +353,7 @@ impl BucketStore {
                     ms.fields.insert(name.clone(), v.field_type());
                 }
             }
+            last_ok = Some(p);
         }
         out
     }
@@ -360,7 +367,18 @@ impl BucketStore {
         let mut schema = wr(&self.schema);
         let mut st = wr(&self.state);
         let mut keep: Vec<bool> = Vec::new();
+        // The last point whose tag keys are registered and all of whose fields were kept:
+        // a point with the same layout needs no schema work (see `same_field_layout`).
+        let mut last_clean: Option<&Point> = None;
         for p in points {
+            if let Some(q) = last_clean {
+                if same_field_layout(q, p) && same_tag_keys(q, p) {
+                    keep.clear();
+                    keep.resize(p.fields.len(), true);
+                    st.active.insert(p, &keep);
+                    continue;
+                }
+            }
             let ms = meas_schema_mut(&mut schema, &p.measurement);
             for (k, _) in &p.tags {
                 if !ms.tags.contains(k.as_str()) {
@@ -384,6 +402,7 @@ impl BucketStore {
                 }
             }
             st.active.insert(p, &keep);
+            last_clean = keep.iter().all(|k| *k).then_some(p);
         }
         st.applied_lsn = Some(st.applied_lsn.map_or(lsn, |a| a.max(lsn)));
     }
@@ -825,6 +844,21 @@ impl BucketStore {
             })
             .collect())
     }
+}
+
+/// Same measurement and the same field names with the same types, in the same order.
+fn same_field_layout(a: &Point, b: &Point) -> bool {
+    a.measurement == b.measurement
+        && a.fields.len() == b.fields.len()
+        && a.fields
+            .iter()
+            .zip(&b.fields)
+            .all(|((an, av), (bn, bv))| an == bn && av.field_type() == bv.field_type())
+}
+
+/// The same tag keys in the same order.
+fn same_tag_keys(a: &Point, b: &Point) -> bool {
+    a.tags.len() == b.tags.len() && a.tags.iter().zip(&b.tags).all(|(x, y)| x.0 == y.0)
 }
 
 fn meas_schema_mut<'a>(schema: &'a mut Schema, m: &str) -> &'a mut MeasSchema {

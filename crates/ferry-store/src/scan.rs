@@ -1,6 +1,6 @@
 //! Scan requests, tag predicates, and the merge accumulator (last write wins).
 
-use std::collections::HashMap;
+use crate::buffer::HashMap;
 
 use ferry_lp::FieldValue;
 
@@ -84,7 +84,7 @@ impl Acc {
     pub fn new(nfields: usize) -> Acc {
         Acc {
             nfields,
-            index: HashMap::new(),
+            index: HashMap::default(),
             series: Vec::new(),
         }
     }

@@ -710,3 +710,42 @@ fn compaction_merges_only_a_newest_run_within_the_row_cap() {
         "newest value still wins"
     );
 }
+
+/// Points that repeat the previous point's layout take fast paths in `check_types`, `apply`
+/// and the buffer; a change of field order, type or tag keys must leave them.
+#[test]
+fn repeated_layouts_keep_types_order_and_tags_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let i = FieldValue::Integer;
+    let batch = vec![
+        pt("m", &[("h", "a")], &[("x", f(1.0)), ("y", i(1))], 1),
+        pt("m", &[("h", "b")], &[("x", f(2.0)), ("y", i(2))], 1), // same layout
+        pt("m", &[("h", "a")], &[("x", i(3)), ("y", i(3))], 2),   // x: type conflict
+        pt("m", &[("h", "a")], &[("y", i(4)), ("x", f(4.0))], 3), // same fields, other order
+        pt(
+            "m",
+            &[("h", "a"), ("z", "1")],
+            &[("y", i(5)), ("x", f(5.0))],
+            4,
+        ), // new tag key
+    ];
+    let conflicts = store.check_types(&batch);
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].0, 2);
+    // Applying without the check (as a log replay does) drops the conflicting value only.
+    store.apply(10, &batch);
+    let schema = store.schema("m").unwrap();
+    assert_eq!(schema.tag_keys, vec!["h".to_string(), "z".to_string()]);
+    let scanned = store.scan(&all("m")).unwrap();
+    let a = scanned
+        .iter()
+        .find(|s| s.tags == vec![("h".to_string(), "a".to_string())])
+        .unwrap();
+    assert_eq!(a.times, vec![1, 2, 3]);
+    assert_eq!(field(a, "x"), &[Some(f(1.0)), None, Some(f(4.0))]);
+    assert_eq!(field(a, "y"), &[Some(i(1)), Some(i(3)), Some(i(4))]);
+    let z = scanned.iter().find(|s| s.tags.len() == 2).unwrap();
+    assert_eq!(field(z, "x"), &[Some(f(5.0))]);
+    assert_eq!(field(z, "y"), &[Some(i(5))]);
+}

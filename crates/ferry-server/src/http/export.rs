@@ -66,7 +66,7 @@ pub async fn export(
         .transpose()?
         .unwrap_or(i64::MAX);
     let engine = node.engine(&bucket.id).await?;
-    let store = engine.store().clone();
+    let store = engine.readable_store().await;
     let measurements = match q.measurement {
         Some(m) => vec![m],
         None => store.measurements(),

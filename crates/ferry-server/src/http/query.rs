@@ -170,7 +170,7 @@ impl Context for NodeContext {
             .rt
             .block_on(self.node.engine(&bucket.id))
             .map_err(|e| e.to_string())?;
-        Ok(engine.store().clone())
+        Ok(self.rt.block_on(engine.readable_store()))
     }
 
     fn databases(&self) -> Vec<String> {

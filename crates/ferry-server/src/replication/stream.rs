@@ -637,7 +637,7 @@ impl Stream {
         backoff: &Backoff,
         attempt: u32,
     ) -> Sent {
-        let store = self.engine.store().clone();
+        let store = self.engine.readable_store().await;
         let mut measurements = store.measurements();
         if !self.rep.measurements.is_empty() {
             measurements.retain(|m| self.rep.measurements.contains(m));

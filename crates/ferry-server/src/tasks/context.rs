@@ -25,7 +25,7 @@ impl Context for TaskContext {
             .rt
             .block_on(self.node.engine(&bucket.id))
             .map_err(|e| e.to_string())?;
-        Ok(engine.store().clone())
+        Ok(self.rt.block_on(engine.readable_store()))
     }
 
     fn databases(&self) -> Vec<String> {
