@@ -159,3 +159,36 @@ def test_setup_endpoint(module_node, make_node):
     fresh.org, fresh.bucket, fresh.token = "setup-org", "setup-bucket", "setup-token-xyz"
     assert fresh.write_v2("s v=1i 5").status_code == 204
     assert fresh.export() == ["s v=1i 5"]
+
+
+def test_read_your_writes_under_concurrent_load(module_node):
+    """A write is acknowledged at its fsync and applied to the store just after; a query sent
+    after the acknowledgement must still see it (the read waits for the store to catch up)."""
+    import threading
+
+    errors: list[str] = []
+    N = 10_000  # big batches: applying one takes milliseconds, longer than a query's round trip
+
+    def writer(w: int) -> None:
+        s = requests.Session()
+        meas = f"ryw{w}"
+        for b in range(20):
+            lines = "\n".join(f"{meas},k=s{i % 97} v={b * N + i}i,f={i}.5 {(T0 + b * N + i) * 10**9}"
+                              for i in range(N))
+            r = module_node.write_v2(lines, session=s)
+            if r.status_code != 204:
+                errors.append(f"write {w}/{b}: {r.status_code} {r.text}")
+                return
+            q = s.get(module_node.url + "/query", headers=module_node.auth(), timeout=30,
+                      params={"db": BUCKET, "q": f"SELECT count(v) FROM {meas}"})
+            got = q.json()["results"][0]["series"][0]["values"][0][1] if q.status_code == 200 else q.text
+            if got != (b + 1) * N:
+                errors.append(f"writer {w} after batch {b}: count {got}, acknowledged {(b + 1) * N}")
+                return
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
