@@ -10,16 +10,19 @@
 #     under bench/out/work-replication, each on an explicit free 127.0.0.1 port, stopped by PID
 #     with SIGTERM. Remote = a second Ferry on the same machine (kind v2, /api/v2/write, Token).
 #     Everything shares the 2 cores, so a stream's cost includes the remote's ingest of the copy.
-#   (a) Ingest with 0, 1 and 3 streams: per run and per stream count, a fresh remote (buckets
-#       bench, b2, b3) and a fresh edge with that many replications (bucket bench -> bench, b2,
-#       b3 on the remote; the remote is up, idle, in the 0-stream case too; the remote runs at
-#       nice 19 so that it stands for another machine and only takes CPU the edge leaves idle,
-#       i.e. the ratio is the edge's replication overhead), then the load into the
-#       edge's `/write?db=bench&precision=ns` (as bench/ingest.sh). Figure: lines/s; ratio of
-#       medians to 0 streams, plus per-run ratios (each run measures 0/1/3 back to back, the order
-#       rotates between runs). After the load: time until every stream reports
-#       remainingBytesToBeSynced = currentQueueSizeBytes = pendingGaps = 0 and pointsSent >= LINES;
-#       then `ferry export | wc -l` on the edge and on every remote bucket must equal LINES.
+#   (a) Ingest with 0, 1 and 3 streams: per run and per configuration, a fresh remote and a
+#       fresh edge with that many replications (bucket bench -> bench, b2, b3 on the remote; the
+#       remote is up and idle in the 0-stream case too), then the load into the edge's
+#       `/write?db=bench&precision=ns` (as bench/ingest.sh). The remote stands for another
+#       machine: bench/lib/null_remote.py, a sink that answers 204 and keeps the gzip bodies
+#       without decompressing them (it takes almost no CPU), so the ratio is the edge's own
+#       replication overhead. One more configuration, 1 stream to a real second Ferry on the same
+#       2 cores at nice 19, shows the cost when the remote's ingest shares the machine.
+#       Figure: lines/s; ratio of medians to 0 streams, plus per-run ratios (each run measures
+#       every configuration back to back, the order rotates between runs). After the load: time
+#       until every stream reports remainingBytesToBeSynced = currentQueueSizeBytes = pendingGaps
+#       = 0 and pointsSent >= LINES; then `ferry export | wc -l` on the edge, and the remote's
+#       count per bucket (the sink's spool decompressed, or `ferry export`), must equal LINES.
 #   (b) Drain: fresh remote + edge, one replication created and at once paused
 #       (POST /api/v2/replications/{id}/pause), LINES loaded into the edge, then in the same run (order
 #       alternating) the same file loaded directly into the remote's bucket `direct` (the remote's

@@ -123,6 +123,51 @@ class Ferry:
         return n
 
 
+class NullRemote:
+    """bench/lib/null_remote.py: a sink standing for a remote on another machine. It keeps the
+    bodies it is sent without decompressing them (almost no CPU taken from the edge) and counts
+    their lines per bucket afterwards (`count`)."""
+
+    def __init__(self, args, workdir, name):
+        self.name = name
+        self.workdir = os.path.join(workdir, name)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.spool = os.path.join(self.workdir, "spool")
+        self.srv = None
+
+    def start(self):
+        self.srv = Server("null-remote", [sys.executable, os.path.join(HERE, "null_remote.py"),
+                                          str(self.port), self.spool], self.workdir, dict(os.environ))
+        try:
+            wait_ping(self.srv, self.url, timeout=30)
+        except BaseException:
+            self.srv.stop(10)
+            raise
+        return self
+
+    def stop(self, timeout=30):
+        if self.srv is not None:
+            s, _, _ = self.srv.stop(timeout)
+            self.srv = None
+            return s
+        return 0.0
+
+    def alive(self):
+        return self.srv is not None and self.srv.alive()
+
+    def org_id(self):
+        return "0000000000000001"
+
+    def create_bucket(self, name):
+        pass
+
+    def count(self, bucket=BUCKET):
+        with urllib.request.urlopen(self.url + "/stats", timeout=600) as r:
+            return json.loads(r.read())["lines"].get(bucket, 0)
+
+
 def add_replication(edge, remote, remote_bucket, name, **extra):
     rem = edge.call("POST", "/api/v2/remotes", {
         "name": f"{name}-remote", "orgID": edge.org_id(), "remoteURL": remote.url,
@@ -170,16 +215,20 @@ V2PATH = f"/api/v2/write?org={ORG}&bucket={BUCKET}&precision=ns"
 
 
 # ---- (a) ingest with 0 / 1 / 3 streams ----------------------------------------------------------
-def run_ingest(args, streams, run_no):
-    work = os.path.join(args.workroot, f"ingest-{streams}s-run{run_no}")
+def run_ingest(args, streams, run_no, remote_kind="null"):
+    work = os.path.join(args.workroot, f"ingest-{streams}s-{remote_kind}-run{run_no}")
     shutil.rmtree(work, ignore_errors=True)
-    r = dict(part="ingest", streams=streams, run=run_no, ok=False, error=None)
+    r = dict(part="ingest", streams=streams, remote=remote_kind, run=run_no, ok=False, error=None)
     edge = remote = None
     try:
-        # The remote stands for another machine: at nice 19 it only gets CPU the edge leaves
-        # idle, so the ratio measures the edge's replication overhead, not how two servers
-        # split two cores. The time the streams need after the load is reported beside it.
-        remote = Ferry(args, work, "remote", nice=19).start()
+        # remote_kind "null": the remote stands for another machine (a sink that keeps the
+        # gzip bodies and counts their lines afterwards), so the ratio measures the edge's own
+        # replication cost. "ferry": a second Ferry at nice 19 on the same two cores, which
+        # also charges the remote's ingest of the copy to the edge's machine.
+        if remote_kind == "null":
+            remote = NullRemote(args, work, "remote").start()
+        else:
+            remote = Ferry(args, work, "remote", nice=19).start()
         edge = Ferry(args, work, "edge").start()
         rbuckets = [BUCKET, "b2", "b3"][:streams]
         for b in rbuckets[1:]:
@@ -354,34 +403,43 @@ def med(v):
     return statistics.median(v) if v else None
 
 
+# (streams, remote kind) of part (a): "null" stands for a remote on another machine, "ferry" is a
+# second Ferry on the same two cores (shown for transparency: it also pays the remote's ingest).
+INGEST_CONFIGS = [(0, "null"), (1, "null"), (3, "null"), (1, "ferry")]
+REMOTE_LABEL = {"null": "sink (another machine)", "ferry": "Ferry, same 2 cores, nice 19"}
+
+
 def summarize(args, results):
     L = []
-    ing = {s: [r for r in results if r["part"] == "ingest" and r["streams"] == s and r["ok"]] for s in (0, 1, 3)}
-    base = med([r["load"]["lines_per_s"] for r in ing[0]])
+    ing = {c: [r for r in results if r["part"] == "ingest" and (r["streams"], r.get("remote", "ferry")) == c
+               and r["ok"]] for c in INGEST_CONFIGS}
+    base = med([r["load"]["lines_per_s"] for r in ing[(0, "null")]])
     L.append("**(a) Ingest into the edge with 0, 1 and 3 streams active** (same load as `bench/ingest.sh`; "
-             "streams to buckets on a second Ferry on the same machine)")
+             "remote = a sink that keeps the bodies and counts their lines afterwards, standing for "
+             "another machine; the last row streams to a second Ferry on the same 2 cores instead)")
     L.append("")
-    L.append("| streams | lines/s (median) | min–max | ratio to 0 streams (of medians) | per-run ratios | "
+    L.append("| streams | remote | lines/s (median) | min–max | ratio to 0 streams (of medians) | per-run ratios | "
              "edge CPU s / 1M lines | drain after load | remote points verified |")
-    L.append("| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    L.append("| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |")
     summary = {}
-    for s in (0, 1, 3):
-        rs = ing[s]
+    for c in INGEST_CONFIGS:
+        s, kind = c
+        rs = ing[c]
         if not rs:
-            L.append(f"| {s} | FAILED | | | | | | |")
+            L.append(f"| {s} | {REMOTE_LABEL[kind]} | FAILED | | | | | | |")
             continue
         rates = [r["load"]["lines_per_s"] for r in rs]
         m = med(rates)
         ratio = m / base if base else None
         per_run = []
         for r in rs:
-            b = [x for x in ing[0] if x["run"] == r["run"]]
+            b = [x for x in ing[(0, "null")] if x["run"] == r["run"]]
             if b:
                 per_run.append(r["load"]["lines_per_s"] / b[0]["load"]["lines_per_s"])
-        summary[f"ingest_{s}"] = dict(lps=m, ratio=ratio)
+        summary[f"ingest_{s}" + ("" if kind == "null" else f"_{kind}")] = dict(lps=m, ratio=ratio)
         drains = [r.get("drain_after_load_s") for r in rs if r.get("drain_after_load_s") is not None]
         counts = sorted({c for r in rs for c in r.get("remote_counts", [])})
-        L.append(f"| {s} | **{m:,.0f}** | {min(rates):,.0f}–{max(rates):,.0f} | "
+        L.append(f"| {s} | {REMOTE_LABEL[kind]} | **{m:,.0f}** | {min(rates):,.0f}–{max(rates):,.0f} | "
                  f"{'**×%.2f**' % ratio if ratio else '–'} | {', '.join('%.2f' % p for p in per_run)} | "
                  f"{med([r['edge_cpu_s'] / args.lines * 1e6 for r in rs]):.1f} | "
                  f"{('%.1f s' % med(drains)) if drains else '–'} | "
@@ -490,10 +548,11 @@ def main():
     results = []
     if "a" in args.parts:
         for run in range(1, args.runs + 1):
-            order = [0, 1, 3][run - 1:] + [0, 1, 3][:run - 1]  # rotate the order per run
-            for s in order:
-                log(f"ingest run {run}/{args.runs}, {s} stream(s) (load avg {os.getloadavg()[0]:.2f}) ...")
-                r = run_ingest(args, s, run)
+            configs = INGEST_CONFIGS[run - 1:] + INGEST_CONFIGS[:run - 1]  # rotate the order per run
+            for s, kind in configs:
+                log(f"ingest run {run}/{args.runs}, {s} stream(s) to a {kind} remote "
+                    f"(load avg {os.getloadavg()[0]:.2f}) ...")
+                r = run_ingest(args, s, run, kind)
                 results.append(r)
                 log(f"  -> {r['load']['lines_per_s']:,.0f} lines/s, drain after load "
                     f"{r.get('drain_after_load_s')} s" if r["ok"] else f"  -> FAILED: {r['error']}")

@@ -16,27 +16,50 @@ pub fn lines(lp: &[u8]) -> impl Iterator<Item = &[u8]> {
     lp.split_inclusive(|&b| b == b'\n')
 }
 
-/// Number of point lines in `lp` (not blank, not `#` comments).
+/// Number of point lines in `lp` (not blank, not `#` comments). Lines are found with
+/// `memchr`; a line is looked at beyond its first byte only when that byte is whitespace.
 pub fn count_lines(lp: &[u8]) -> usize {
-    lines(lp).filter(|l| is_point_line(l)).count()
+    let mut n = 0;
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', lp).chain(std::iter::once(lp.len())) {
+        if start < nl {
+            let line = &lp[start..nl];
+            let first = line[0];
+            if first == b'#' {
+                // comment
+            } else if !first.is_ascii_whitespace() || is_point_line(line) {
+                n += 1;
+            }
+        }
+        start = nl + 1;
+    }
+    n
 }
 
 /// Splits `lp` at line boundaries into chunks of at most `max_bytes` each, in order, covering
 /// all of `lp`. A single line longer than `max_bytes` becomes a chunk of its own.
-/// `max_bytes == 0` is treated as 1 (one line per chunk).
+/// `max_bytes == 0` is treated as 1 (one line per chunk). Each cut is found by one backward
+/// `memchr` from the chunk's byte limit, so the cost grows with the chunks, not the lines.
 pub fn split_lines(lp: &[u8], max_bytes: usize) -> Vec<&[u8]> {
     let max = max_bytes.max(1);
     let mut out = Vec::new();
-    let (mut start, mut end) = (0usize, 0usize);
-    for line in lines(lp) {
-        if end > start && end - start + line.len() > max {
-            out.push(&lp[start..end]);
-            start = end;
+    let mut start = 0usize;
+    while start < lp.len() {
+        if lp.len() - start <= max {
+            out.push(&lp[start..]);
+            break;
         }
-        end += line.len();
-    }
-    if end > start {
+        // The last `\n` within the first `max` bytes ends the chunk; without one, the first
+        // line is longer than `max` and is a chunk of its own.
+        let end = match memchr::memrchr(b'\n', &lp[start..start + max]) {
+            Some(i) => start + i + 1,
+            None => match memchr::memchr(b'\n', &lp[start + max..]) {
+                Some(i) => start + max + i + 1,
+                None => lp.len(),
+            },
+        };
         out.push(&lp[start..end]);
+        start = end;
     }
     out
 }
@@ -75,6 +98,66 @@ pub fn bisect(lp: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The obvious line-by-line versions, to compare the memchr ones with.
+    fn count_slow(lp: &[u8]) -> usize {
+        lines(lp).filter(|l| is_point_line(l)).count()
+    }
+
+    fn split_slow(lp: &[u8], max_bytes: usize) -> Vec<&[u8]> {
+        let max = max_bytes.max(1);
+        let mut out = Vec::new();
+        let (mut start, mut end) = (0usize, 0usize);
+        for line in lines(lp) {
+            if end > start && end - start + line.len() > max {
+                out.push(&lp[start..end]);
+                start = end;
+            }
+            end += line.len();
+        }
+        if end > start {
+            out.push(&lp[start..end]);
+        }
+        out
+    }
+
+    #[test]
+    fn fast_versions_match_the_line_by_line_ones() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let pieces: [&[u8]; 8] = [
+            b"m v=1",
+            b"m,t=a v=2 3",
+            b"#c",
+            b"  ",
+            b" m v=1",
+            b"",
+            b"\t#x",
+            b"x",
+        ];
+        for _ in 0..3000 {
+            let mut lp = Vec::new();
+            for _ in 0..rng.gen_range(0..12) {
+                lp.extend_from_slice(pieces[rng.gen_range(0..pieces.len())]);
+                if rng.gen_bool(0.85) {
+                    lp.push(b'\n');
+                }
+            }
+            assert_eq!(
+                count_lines(&lp),
+                count_slow(&lp),
+                "{:?}",
+                String::from_utf8_lossy(&lp)
+            );
+            let max = rng.gen_range(0..30);
+            assert_eq!(
+                split_lines(&lp, max),
+                split_slow(&lp, max),
+                "max {max}: {:?}",
+                String::from_utf8_lossy(&lp)
+            );
+        }
+    }
 
     #[test]
     fn counting() {
