@@ -19,6 +19,34 @@ use tokio::sync::watch;
 
 use crate::node::Node;
 
+/// Scheduling priority (nice value) of the threads that run replication streams. Streams
+/// yield the CPU to writes and queries: under an ingest burst they fall behind by what the
+/// log holds (nothing is lost) and catch up in the idle time after it, instead of slowing
+/// every acknowledged write. On an idle node the nice value changes nothing.
+pub const STREAM_NICE: i32 = 10;
+
+/// The runtime replication streams run on: two worker threads (and their blocking pool) at
+/// [`STREAM_NICE`]. Created on first use and kept for the life of the process.
+fn background() -> &'static tokio::runtime::Handle {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ferry-replication")
+            .on_thread_start(|| {
+                // On Linux the nice value is per thread: PRIO_PROCESS with no PID sets the
+                // calling thread's only.
+                if let Err(e) = rustix::process::setpriority_process(None, STREAM_NICE) {
+                    tracing::debug!(error = %e, "cannot lower the replication threads' priority");
+                }
+            })
+            .enable_all()
+            .build()
+            .expect("the replication runtime starts")
+    })
+    .handle()
+}
+
 /// What the manager tells a running stream.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Control {
@@ -163,7 +191,7 @@ impl ReplicationManager {
             node_id: node.node_id.clone(),
             retention_seconds,
         };
-        let task = tokio::spawn(stream.run());
+        let task = background().spawn(stream.run());
         entry.running = Some(Running {
             control: control_tx,
             task,
