@@ -6,6 +6,7 @@ Data timestamps are relative to now, so windows close while the tests run.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -312,3 +313,184 @@ def test_downsample_replicated_and_query_to_remote(make_node):
     assert r["status"] == "failed" and r["error"], r
     tb = api(edge, "GET", f"/api/v2/tasks/{bad['id']}").json()
     assert tb["lastRunStatus"] == "failed" and tb["lastRunError"] and tb["latestCompleted"] == bad["latestCompleted"]
+
+
+# ---- ferry task import-cq ------------------------------------------------------------------------
+def influx_rows(influxd1, q: str, db: str) -> dict:
+    """{(measurement, tags, time): {column: value}} of an influxd answer (null cells left out)."""
+    res = influxd1.query(q, db=db)["results"][0]
+    assert "error" not in res, res
+    rows = {}
+    for s in res.get("series", []):
+        tags = tuple(sorted((k, v) for k, v in s.get("tags", {}).items() if v != ""))
+        for row in s["values"]:
+            k = (s["name"], tags, row[0])
+            assert k not in rows, f"duplicate row {k}"
+            rows[k] = {c: v for c, v in zip(s["columns"][1:], row[1:]) if v is not None}
+    return rows
+
+
+def same_values(have: dict, want: dict) -> bool:
+    if set(have) != set(want):
+        return False
+    for k, w in want.items():
+        h = have[k]
+        if isinstance(w, str) or isinstance(h, str) or isinstance(w, bool):
+            if h != w:
+                return False
+        elif not math.isclose(h, w, rel_tol=1e-9, abs_tol=1e-9):
+            return False
+    return True
+
+
+def test_import_cq_runs_like_influxd16(make_node, influxd1):
+    """CQs created on a real influxd 1.6 are imported with `--source-url`, both sides get the
+    same points and run on their own schedules (influxd's CQ service, Ferry's task scheduler);
+    the windows they write must be equal: same series and times, values within 1e-9.
+
+    The data lies in the near future when it is written, so every window it falls in closes
+    while the test waits and each side computes it live, as in production (no manual
+    SELECT ... INTO on influxd)."""
+    node = make_node()
+    src_db, dst_db = "cq_src", "cq_dst"
+    for db in (src_db, dst_db):
+        requests.post(influxd1.url + "/query", params={"q": f"CREATE DATABASE {db}"}, timeout=30).raise_for_status()
+        make_bucket(node, db)
+    W = 10 * NS
+    T0 = ((time.time_ns() + 8 * NS) // W + 1) * W  # 8-18 s from now, on a 10 s boundary
+    T1 = T0 + 2 * W
+    rnd = random.Random(61)
+    lines = []
+    for k in range(int((T1 - T0) / (NS // 2))):
+        for host in ("a", "b", "c"):
+            ts = T0 + k * (NS // 2) + rnd.randrange(0, NS // 2)
+            fields = [f"f={round(rnd.uniform(-50, 50), 4)}", f's="{rnd.choice(["up", "down", "x y"])}"']
+            if rnd.random() < 0.7:
+                fields.append(f"i={rnd.randrange(-500, 500)}i")
+            lines.append(f"cpu,host={host},dc=d{1 if host != 'c' else 2} {','.join(fields)} {ts}")
+    lp = "\n".join(lines) + "\n"
+    r = requests.post(influxd1.url + "/write", params={"db": src_db}, data=lp, timeout=60)
+    assert r.status_code == 204, r.text
+    write_ok(node, lp, bucket=src_db)
+
+    cqs = {
+        # INTO another database (its bucket on Ferry), wildcard aggregate, all tags
+        "cq_mean": f"CREATE CONTINUOUS QUERY cq_mean ON {src_db} BEGIN SELECT mean(*) INTO {dst_db}.autogen.cpu_mean "
+                   f"FROM cpu GROUP BY time(5s), * END",
+        # INTO a measurement only (the source's bucket), RESAMPLE, WHERE, selectors
+        "cq_stats": f"CREATE CONTINUOUS QUERY cq_stats ON {src_db} RESAMPLE EVERY 5s FOR 20s BEGIN "
+                    f"SELECT max(f) AS fmax, count(i) AS n, last(s) AS s INTO cpu_stats FROM cpu "
+                    f"WHERE dc = 'd1' GROUP BY time(10s), host END",
+        # GROUP BY time with an offset
+        "cq_off": f"CREATE CONTINUOUS QUERY cq_off ON {src_db} BEGIN SELECT sum(i) AS isum, min(f) AS fmin "
+                  f"INTO {dst_db}.autogen.cpu_off FROM cpu GROUP BY time(10s, 3s) fill(none) END",
+    }
+    for q in cqs.values():
+        influxd1.query(q)
+    try:
+        # a dry run creates nothing
+        p = node.cli("task", "import-cq", "--source-url", influxd1.url, "--source-db", src_db, "--dry-run")
+        assert p.stdout.count("would create task") == 3, p.stdout
+        assert api(node, "GET", "/api/v2/tasks").json()["tasks"] == []
+        p = node.cli("task", "import-cq", "--source-url", influxd1.url, "--source-db", src_db, "--json")
+        report = {x["name"]: x for x in json.loads(p.stdout)}
+        assert set(report) == set(cqs) and all(x["status"] == "created" for x in report.values()), report
+        assert time.time_ns() < T0 - NS, "the import took too long: the first window may be closed already"
+        tasks = {t["name"]: t for t in api(node, "GET", "/api/v2/tasks").json()["tasks"]}
+        assert set(tasks) == {f"{src_db}.{n}" for n in cqs}
+        st = tasks[f"{src_db}.cq_stats"]
+        assert st["every"] == "5s" and st["kind"] == "query"
+        assert st["spec"]["window"] == "10s" and st["spec"]["lateness"] == "10s"
+        assert st["spec"]["database"] == src_db and st["spec"]["destination"]["bucket"] == src_db
+        assert tasks[f"{src_db}.cq_off"]["spec"]["windowOffset"] == "3s"
+        assert tasks[f"{src_db}.cq_mean"]["spec"]["destination"]["bucket"] == dst_db
+        # importing again changes nothing
+        p = node.cli("task", "import-cq", "--source-url", influxd1.url, "--source-db", src_db)
+        assert p.stdout.count("already exists") == 3, p.stdout
+        assert len(api(node, "GET", "/api/v2/tasks").json()["tasks"]) == 3
+
+        # both sides compute every window live; the last one (offset 3 s) closes at T1 + 3 s
+        last_end = T1 + 3 * NS
+        wait_until(lambda: time.time_ns() > last_end + 3 * NS, 60, "the last window to close")
+
+        def ferry_done():
+            ts = api(node, "GET", "/api/v2/tasks").json()["tasks"]
+            return all(parse_rfc(t["latestCompleted"]) >= T1 for t in ts)
+        wait_until(ferry_done, 20, "Ferry's tasks to pass the data")
+        where = f"WHERE time >= {T0 - 2 * W} AND time < {T1 + 2 * W}"
+        checks = [
+            ("cpu_mean", dst_db, f"SELECT * FROM cpu_mean {where} GROUP BY *", 3 * 4),
+            ("cpu_stats", src_db, f"SELECT * FROM cpu_stats {where} GROUP BY *", 2 * 2),
+            ("cpu_off", dst_db, f"SELECT * FROM cpu_off {where} GROUP BY *", 3),
+        ]
+        for meas, db, q, at_least in checks:
+            deadline = time.monotonic() + 15  # influxd's last CQ run may still be writing
+            while True:
+                want = influx_rows(influxd1, q, db)
+                have = {k: v for k, v in by_key(node.export_points(bucket=db)).items() if k[0] == meas}
+                if (len(want) >= at_least and set(have) == set(want)
+                        and all(same_values(have[k], want[k]) for k in want)) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert len(want) >= at_least, (meas, want)
+            assert set(have) == set(want), (meas, sorted(set(have) ^ set(want)))
+            for k in want:
+                assert same_values(have[k], want[k]), (meas, k, have[k], want[k])
+        # the windows' times are those of the data, not empty neighbours
+        assert {k[2] for k in influx_rows(influxd1, checks[0][2], dst_db)} == {T0 + j * W // 2 for j in range(4)}
+        # every Ferry run succeeded
+        for t in tasks.values():
+            runs = api(node, "GET", f"/api/v2/tasks/{t['id']}/runs").json()["runs"]
+            assert runs and all(x["status"] == "success" for x in runs), runs
+    finally:
+        for name in cqs:
+            influxd1.query(f"DROP CONTINUOUS QUERY {name} ON {src_db}")
+
+
+def test_import_cq_reports_what_it_cannot_translate(node, tmp_path):
+    make_bucket(node, "cqdb")
+    make_bucket(node, "rollups")
+    cq_file = tmp_path / "cqs.influxql"
+    cq_file.write_text("""-- continuous queries exported from an InfluxDB 1.x
+CREATE CONTINUOUS QUERY good ON cqdb RESAMPLE EVERY 1h BEGIN
+  SELECT mean(v) AS v INTO rollups."autogen".m_1h FROM m GROUP BY time(1h), * END;
+CREATE CONTINUOUS QUERY per_measurement ON cqdb BEGIN
+  SELECT mean(*) INTO rollups.autogen.:MEASUREMENT FROM /^cpu|mem$/ GROUP BY time(5m), * END;
+CREATE CONTINUOUS QUERY forecast ON cqdb BEGIN
+  SELECT holt_winters(mean(v), 10, 4) INTO predicted FROM m GROUP BY time(1h) END;
+CREATE CONTINUOUS QUERY elsewhere ON cqdb BEGIN
+  SELECT max(v) INTO nodb.autogen.m_max FROM m GROUP BY time(10m) END
+CREATE CONTINUOUS QUERY broken ON cqdb BEGIN SELECT mean(v) INTO x FROM m END
+""")
+    # dry run: the report, and nothing created
+    p = node.cli("task", "import-cq", "--file", str(cq_file), "--dry-run", check=False)
+    assert p.returncode == 1 and "4 of 5 continuous queries were not imported" in p.stderr, p.stderr
+    assert api(node, "GET", "/api/v2/tasks").json()["tasks"] == []
+    out = p.stdout
+    assert 'CQ "cqdb"."good": would create task "cqdb.good" (every 1h, window 1h)' in out, out
+    for name in ("per_measurement", "forecast", "elsewhere", "broken"):
+        assert f'CQ "cqdb"."{name}": NOT imported' in out, out
+
+    p = node.cli("task", "import-cq", "--file", str(cq_file), "--json", check=False)
+    assert p.returncode == 1
+    rep = {x["name"]: x for x in json.loads(p.stdout)}
+    assert rep["good"]["status"] == "created" and rep["good"]["problems"] == []
+    bad = {n: " | ".join(x["problems"]) for n, x in rep.items() if n != "good"}
+    assert all(rep[n]["status"] == "untranslatable" and "taskID" not in rep[n] for n in bad), rep
+    assert "regular expression" in bad["per_measurement"] and ":MEASUREMENT" in bad["per_measurement"]
+    assert "holt_winters()" in bad["forecast"] and "mean" not in bad["forecast"].split(":")[0]
+    assert 'no Ferry bucket for database "nodb"' in bad["elsewhere"] and "ferry bucket create" in bad["elsewhere"]
+    assert "GROUP BY time" in bad["broken"]
+    tasks = api(node, "GET", "/api/v2/tasks").json()["tasks"]
+    assert [t["name"] for t in tasks] == ["cqdb.good"]
+    t = tasks[0]
+    assert t["id"] == rep["good"]["taskID"] and t["every"] == "1h"
+    assert t["spec"]["query"] == ('SELECT mean(v) AS v FROM "m" WHERE time >= :start: AND time < :stop: '
+                                  'GROUP BY time(1h), *')
+    assert t["spec"]["destination"] == {"bucket": "rollups"} and t["spec"]["measurement"] == "m_1h"
+
+    # after creating the missing bucket, importing again adds exactly that CQ
+    make_bucket(node, "nodb")
+    p = node.cli("task", "import-cq", "--file", str(cq_file), "--cq", "elsewhere", "--cq", "good")
+    assert "already exists" in p.stdout and 'created task' in p.stdout, p.stdout
+    assert sorted(t["name"] for t in api(node, "GET", "/api/v2/tasks").json()["tasks"]) == ["cqdb.elsewhere", "cqdb.good"]

@@ -6,10 +6,12 @@
 //!   incremental and exactly covering.
 //! * [`downsample`]: aggregation of scanned series into one point per series and window.
 //! * [`rows`]: InfluxQL result rows → points.
+//! * [`cq`]: InfluxDB 1.x continuous queries → query tasks (`ferry task import-cq`).
 //!
 //! The server's runner (`ferry-server/src/tasks`) reads the store, calls these, writes the
 //! points and advances `latestCompleted` in the catalog only after the writes succeeded.
 
+pub mod cq;
 pub mod downsample;
 pub mod rows;
 pub mod schedule;

@@ -323,11 +323,38 @@ pub fn downsample_range(
     window: i64,
     lateness: i64,
 ) -> Option<RunRange> {
-    let end = align_down(schedule_point, window);
+    window_range(latest_completed, schedule_point, window, 0, lateness)
+}
+
+/// `t` truncated down to a window boundary of windows `window` long that start at `offset`
+/// past the epoch's multiples of `window` (InfluxQL's `GROUP BY time(window, offset)`).
+pub fn align_down_offset(t: i64, window: i64, offset: i64) -> i64 {
+    if window <= 0 {
+        return t;
+    }
+    let off = offset.rem_euclid(window);
+    align_down(t.saturating_sub(off), window).saturating_add(off)
+}
+
+/// The range of a windowed run (downsample, or a query task with a `window`): whole windows
+/// (`GROUP BY time(window, offset)`) from `latest_completed` minus `lateness` up to the last
+/// window that closed at the schedule point. `None` when no new window has closed.
+pub fn window_range(
+    latest_completed: i64,
+    schedule_point: i64,
+    window: i64,
+    offset: i64,
+    lateness: i64,
+) -> Option<RunRange> {
+    let end = align_down_offset(schedule_point, window, offset);
     if end <= latest_completed {
         return None;
     }
-    let start = align_down(latest_completed.saturating_sub(lateness.max(0)), window);
+    let start = align_down_offset(
+        latest_completed.saturating_sub(lateness.max(0)),
+        window,
+        offset,
+    );
     Some(RunRange { start, end })
 }
 
@@ -357,6 +384,15 @@ mod tests {
         let r3 = downsample_range(r2.end, 661 * NS, w, 90 * NS).unwrap();
         assert_eq!((r3.start, r3.end), (480 * NS, 660 * NS));
         assert_eq!(align_down(-1, 10), -10);
+        // GROUP BY time(10, 3): windows [..., -7, 3, 13, ...)
+        assert_eq!(align_down_offset(12, 10, 3), 3);
+        assert_eq!(align_down_offset(2, 10, 3), -7);
+        assert_eq!(align_down_offset(13, 10, -7), 13);
+        let r = window_range(3, 35, 10, 3, 0).unwrap();
+        assert_eq!((r.start, r.end), (3, 33));
+        assert!(window_range(33, 42, 10, 3, 0).is_none());
+        let r = window_range(33, 44, 10, 3, 15).unwrap();
+        assert_eq!((r.start, r.end), (13, 43));
     }
 
     #[test]

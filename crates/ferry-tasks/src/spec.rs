@@ -153,7 +153,9 @@ impl DownsampleSpec {
     }
 }
 
-/// A query task: an InfluxQL SELECT whose result rows are written as points.
+/// A query task: an InfluxQL SELECT whose result rows are written as points, as InfluxDB 1.x
+/// writes them for `SELECT … INTO` (so `fill(null)`, the default, writes nothing for an empty
+/// window, not even a `count()` of 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuerySpec {
@@ -169,21 +171,87 @@ pub struct QuerySpec {
     /// Output measurement (default: the series name of each result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measurement: Option<String>,
+    /// Windowed runs (e.g. `1m`, the query's `GROUP BY time` interval or a multiple of it):
+    /// each run's range is aligned to whole windows and ends at the last window that has
+    /// closed, so every window is computed from all of its data, once (plus `lateness`).
+    /// Unset: a run covers `[latestCompleted, schedule point)` as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// Offset of the windows, as in `GROUP BY time(1h, 15m)` (needs `window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_offset: Option<String>,
+    /// Recompute this much time before `latestCompleted` on every run (late points; a CQ's
+    /// `RESAMPLE FOR` minus its interval). Outputs overwrite: same series, time and fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness: Option<String>,
     /// Where the rows go.
     pub destination: Destination,
 }
 
+fn opt_duration(name: &str, v: &Option<String>) -> Result<i64, String> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_duration(s).map_err(|e| format!("spec.{name}: {e}")))
+        .transpose()
+        .map(|v| v.unwrap_or(0))
+}
+
 impl QuerySpec {
-    /// Checks the spec (the query is parsed by the runner).
+    /// The window in ns (`None` when the runs are not windowed).
+    pub fn window_ns(&self) -> Result<Option<i64>, String> {
+        match self.window.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(w) => {
+                let ns = parse_duration(w).map_err(|e| format!("spec.window: {e}"))?;
+                if ns < 1_000_000 {
+                    return Err(format!("spec.window {w:?} is too short: at least 1ms"));
+                }
+                Ok(Some(ns))
+            }
+        }
+    }
+
+    /// The window offset in ns (0 when unset).
+    pub fn window_offset_ns(&self) -> Result<i64, String> {
+        opt_duration("windowOffset", &self.window_offset)
+    }
+
+    /// The lateness in ns (0 when unset).
+    pub fn lateness_ns(&self) -> Result<i64, String> {
+        opt_duration("lateness", &self.lateness)
+    }
+
+    /// Checks the spec: one SELECT that parses, durations, and with `window`, a window that
+    /// holds whole `GROUP BY time` intervals (a run never splits one).
     pub fn validate(&self) -> Result<(), String> {
         if self.query.trim().is_empty() {
             return Err("spec.query is required".into());
         }
         let stmts = ferry_influxql::parse_query(&self.substitute(0, 0))
             .map_err(|e| format!("spec.query: {e}"))?;
-        match stmts.as_slice() {
-            [ferry_influxql::ast::Statement::Select(_)] => {}
+        let select = match stmts.as_slice() {
+            [ferry_influxql::ast::Statement::Select(s)] => s,
             _ => return Err("spec.query must be exactly one SELECT statement".into()),
+        };
+        let offset = self.window_offset_ns()?;
+        if self.lateness_ns()? < 0 {
+            return Err("spec.lateness must not be negative".into());
+        }
+        match (self.window_ns()?, select.dims.time) {
+            (None, _) if offset != 0 => {
+                return Err("spec.windowOffset needs spec.window".into());
+            }
+            (Some(w), Some((interval, group_offset)))
+                if w % interval != 0 || (offset - group_offset).rem_euclid(interval) != 0 =>
+            {
+                return Err(format!(
+                    "spec.window {:?} (offset {:?}) must be a whole number of the query's \
+                     GROUP BY time intervals, aligned the same way, so that no run splits one",
+                    self.window.as_deref().unwrap_or_default(),
+                    self.window_offset.as_deref().unwrap_or("0s"),
+                ));
+            }
+            _ => {}
         }
         self.destination.validate()
     }

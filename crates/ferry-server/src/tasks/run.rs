@@ -3,9 +3,14 @@
 use std::sync::Arc;
 
 use ferry_catalog::{Task, TaskRun};
-use ferry_store::ScanRequest;
-use ferry_tasks::schedule::{align_down, downsample_range, parse_duration, RunRange};
-use ferry_tasks::{aggregate_series, Schedule, TaskKind, TaskSpec};
+use ferry_influxql::ast::{Fill, Statement};
+use ferry_influxql::Context;
+use ferry_lp::Point;
+use ferry_store::{BucketStore, ScanRequest};
+use ferry_tasks::schedule::{
+    align_down, align_down_offset, downsample_range, parse_duration, window_range, RunRange,
+};
+use ferry_tasks::{aggregate_series, DownsampleSpec, QuerySpec, Schedule, TaskKind, TaskSpec};
 
 use super::context::TaskContext;
 use super::sink::Sink;
@@ -69,8 +74,26 @@ impl ParsedTask {
         };
         Ok(match &self.spec {
             TaskSpec::Downsample(d) => downsample_range(lc, sp, d.window_ns()?, d.lateness_ns()?),
-            TaskSpec::Query(_) => (sp > lc).then_some(RunRange { start: lc, end: sp }),
+            TaskSpec::Query(q) => match q.window_ns()? {
+                Some(w) => window_range(lc, sp, w, q.window_offset_ns()?, q.lateness_ns()?),
+                None => (sp > lc).then(|| RunRange {
+                    start: lc.saturating_sub(q.lateness_ns().unwrap_or(0)),
+                    end: sp,
+                }),
+            },
         })
+    }
+
+    /// A windowed run's window and offset (downsample, or a query task with `window`).
+    fn window(&self) -> Option<(i64, i64)> {
+        match &self.spec {
+            TaskSpec::Downsample(d) => d.window_ns().ok().map(|w| (w, 0)),
+            TaskSpec::Query(q) => q
+                .window_ns()
+                .ok()
+                .flatten()
+                .map(|w| (w, q.window_offset_ns().unwrap_or(0))),
+        }
     }
 
     /// Whether a scheduled run has work at `now`.
@@ -88,10 +111,27 @@ pub fn initial_latest_completed(p: &ParsedTask, now: i64) -> i64 {
     let sp = p
         .schedule_point(now - 366 * 86_400 * 1_000_000_000, now)
         .unwrap_or(now);
-    match &p.spec {
-        TaskSpec::Downsample(d) => align_down(sp, d.window_ns().unwrap_or(1)),
-        TaskSpec::Query(_) => sp,
+    match p.window() {
+        Some((w, off)) => align_down_offset(sp, w, off),
+        None => sp,
     }
+}
+
+/// Splits a windowed run's range into chunks of whole windows (about [`CHUNK_NS`] each);
+/// progress is saved after each. Without a window the range is one chunk.
+fn chunks(range: RunRange, window: Option<(i64, i64)>) -> Vec<(i64, i64)> {
+    let Some((w, _)) = window else {
+        return vec![(range.start, range.end)];
+    };
+    let step = w.max(align_down(CHUNK_NS, w));
+    let mut out = Vec::new();
+    let mut start = range.start;
+    while start < range.end {
+        let end = start.saturating_add(step).min(range.end);
+        out.push((start, end));
+        start = end;
+    }
+    out
 }
 
 fn stamp() -> String {
@@ -194,7 +234,7 @@ async fn run_parsed(
         .org_by_id(&task.org_id)
         .map_err(|e| e.to_string())?;
     let sink = Sink::open(node, &org, p.spec.destination()).await?;
-    match &p.spec {
+    let producer = match &p.spec {
         TaskSpec::Downsample(d) => {
             let src = node
                 .resolve_bucket(&org, &d.source_bucket)
@@ -221,16 +261,116 @@ async fn run_parsed(
             } else {
                 d.measurements.clone()
             };
-            let window = d.window_ns()?;
-            let step = window.max(align_down(CHUNK_NS, window));
-            let mut start = range.start;
-            while start < range.end {
-                let end = (start + step).min(range.end);
-                let (store2, ms, spec) = (store.clone(), measurements.clone(), d.clone());
-                let points = tokio::task::spawn_blocking(move || -> Result<_, String> {
+            Producer::Downsample {
+                store,
+                measurements: Arc::new(measurements),
+                spec: Arc::new(d.clone()),
+                window: d.window_ns()?,
+            }
+        }
+        TaskSpec::Query(q) => Producer::Query {
+            spec: Arc::new(q.clone()),
+            ctx: Arc::new(TaskContext {
+                node: node.clone(),
+                org_id: org.id.clone(),
+                rt: tokio::runtime::Handle::current(),
+            }),
+        },
+    };
+    // chunks with no stored data are skipped (a backfill from long ago does not read every
+    // empty hour); progress is saved after each chunk read and at the end
+    let span = producer.data_span().await;
+    let mut saved = range.start;
+    for (start, end) in chunks(range, p.window()) {
+        if span.is_some_and(|s| s.is_none_or(|(lo, hi)| hi < start || lo >= end)) {
+            continue;
+        }
+        let points = producer.points(start, end).await?;
+        let n = points.len();
+        for batch in points.chunks(WRITE_BATCH) {
+            sink.write(batch.to_vec()).await?;
+        }
+        run.points += n as i64;
+        node.catalog
+            .advance_task(&task.id, end)
+            .map_err(|e| e.to_string())?;
+        saved = end;
+    }
+    if saved != range.end {
+        node.catalog
+            .advance_task(&task.id, range.end)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// What a run reads and computes, chunk by chunk.
+enum Producer {
+    Downsample {
+        store: Arc<BucketStore>,
+        measurements: Arc<Vec<String>>,
+        spec: Arc<DownsampleSpec>,
+        window: i64,
+    },
+    Query {
+        spec: Arc<QuerySpec>,
+        ctx: Arc<TaskContext>,
+    },
+}
+
+impl Producer {
+    /// The earliest and latest stored time the run reads: `Some(None)` when nothing is
+    /// stored, `None` when unknown (then every chunk is read).
+    async fn data_span(&self) -> Option<Option<(i64, i64)>> {
+        let union = |a: Option<(i64, i64)>, r: Option<ferry_store::TimeRange>| match (a, r) {
+            (a, None) => a,
+            (None, Some(r)) => Some((r.min_time, r.max_time)),
+            (Some((lo, hi)), Some(r)) => Some((lo.min(r.min_time), hi.max(r.max_time))),
+        };
+        match self {
+            Producer::Downsample {
+                store,
+                measurements,
+                ..
+            } => Some(
+                measurements
+                    .iter()
+                    .fold(None, |acc, m| union(acc, store.time_range(m))),
+            ),
+            Producer::Query { spec, ctx } => {
+                let stmts = ferry_influxql::parse_query(&spec.substitute(0, 0)).ok()?;
+                let Some(Statement::Select(sel)) = stmts.into_iter().next() else {
+                    return None;
+                };
+                let (spec, ctx) = (spec.clone(), ctx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let db = sel.source.db.as_deref().unwrap_or(&spec.database);
+                    let rp = sel.source.rp.as_deref().unwrap_or(&spec.retention_policy);
+                    let store = ctx.store(db, rp).ok()?;
+                    Some(union(None, store.time_range(&sel.source.name)))
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+        }
+    }
+
+    /// The points of `[start, end)` (computed on the blocking pool).
+    async fn points(&self, start: i64, end: i64) -> Result<Vec<Point>, String> {
+        match self {
+            Producer::Downsample {
+                store,
+                measurements,
+                spec,
+                window,
+            } => {
+                let (store, ms, spec, window) =
+                    (store.clone(), measurements.clone(), spec.clone(), *window);
+                tokio::task::spawn_blocking(move || -> Result<_, String> {
                     let mut points = Vec::new();
-                    for m in &ms {
-                        let series = store2
+                    for m in ms.iter() {
+                        let series = store
                             .scan(&ScanRequest {
                                 measurement: m.clone(),
                                 start_ns: start,
@@ -251,57 +391,45 @@ async fn run_parsed(
                     Ok(points)
                 })
                 .await
-                .map_err(|e| format!("downsample task failed: {e}"))??;
-                let n = points.len();
-                for batch in points.chunks(WRITE_BATCH) {
-                    sink.write(batch.to_vec()).await?;
+                .map_err(|e| format!("downsample task failed: {e}"))?
+            }
+            Producer::Query { spec, ctx } => {
+                let text = spec.substitute(start, end);
+                let stmts =
+                    ferry_influxql::parse_query(&text).map_err(|e| format!("query: {e}"))?;
+                let mut stmt = stmts
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| "query: no statement".to_string())?;
+                // as `SELECT … INTO` in InfluxDB 1.x: fill(null) writes nothing for an empty
+                // window (not even count() = 0), i.e. it acts as fill(none)
+                if let Statement::Select(sel) = &mut stmt {
+                    if sel.fill == Fill::Null {
+                        sel.fill = Fill::None;
+                    }
                 }
-                run.points += n as i64;
-                node.catalog
-                    .advance_task(&task.id, end)
-                    .map_err(|e| e.to_string())?;
-                start = end;
+                let (spec2, ctx) = (spec.clone(), ctx.clone());
+                let res = tokio::task::spawn_blocking(move || {
+                    ferry_influxql::execute(
+                        &stmt,
+                        0,
+                        &*ctx,
+                        Some(spec2.database.as_str()).filter(|s| !s.is_empty()),
+                        Some(spec2.retention_policy.as_str()).filter(|s| !s.is_empty()),
+                    )
+                })
+                .await
+                .map_err(|e| format!("query failed: {e}"))?;
+                if let Some(e) = res.error {
+                    return Err(format!("query: {e}"));
+                }
+                Ok(ferry_tasks::rows::series_to_points(
+                    &res.series,
+                    spec.measurement.as_deref(),
+                ))
             }
-        }
-        TaskSpec::Query(q) => {
-            let text = q.substitute(range.start, range.end);
-            let stmts = ferry_influxql::parse_query(&text).map_err(|e| format!("query: {e}"))?;
-            let stmt = stmts
-                .into_iter()
-                .next()
-                .ok_or_else(|| "query: no statement".to_string())?;
-            let ctx = TaskContext {
-                node: node.clone(),
-                org_id: org.id.clone(),
-                rt: tokio::runtime::Handle::current(),
-            };
-            let (db, rp) = (q.database.clone(), q.retention_policy.clone());
-            let res = tokio::task::spawn_blocking(move || {
-                ferry_influxql::execute(
-                    &stmt,
-                    0,
-                    &ctx,
-                    Some(db.as_str()).filter(|s| !s.is_empty()),
-                    Some(rp.as_str()).filter(|s| !s.is_empty()),
-                )
-            })
-            .await
-            .map_err(|e| format!("query failed: {e}"))?;
-            if let Some(e) = res.error {
-                return Err(format!("query: {e}"));
-            }
-            let points = ferry_tasks::rows::series_to_points(&res.series, q.measurement.as_deref());
-            let n = points.len();
-            for batch in points.chunks(WRITE_BATCH) {
-                sink.write(batch.to_vec()).await?;
-            }
-            run.points += n as i64;
-            node.catalog
-                .advance_task(&task.id, range.end)
-                .map_err(|e| e.to_string())?;
         }
     }
-    Ok(())
 }
 
 /// RFC3339 with nanoseconds.
