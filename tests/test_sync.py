@@ -285,3 +285,29 @@ def test_influx_import_accepts_ferry_export(loaded_src, node, influxd_b, tmp_pat
                         str(out2), "-precision", "ns"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert counts_influx(influxd_b, "src") == src
+
+
+def test_sparse_range_skips_empty_windows(node, tmp_path):
+    """One stray point in 1970 and the rest in 2023: hourly windows from 1970 would be ~470,000
+    reads; after an empty window the copy asks for the next point and skips to it, so both
+    `ferry sync` and `ferry export --source-url` finish well inside their time limits."""
+    srv = Influxd1(tmp_path / "sparse-src").start()
+    try:
+        srv.query("CREATE DATABASE sparse")
+        lp = "old,host=a v=1i 5000000000\n" + "".join(
+            f"old,host=b v={i}i {(BASE_S + i * 60) * 10**9}\n" for i in range(50))
+        write_influx(srv, "sparse", lp)
+        make_bucket(node, "sparse")
+        p = ferry("sync", *src_args(srv, "sparse"), *ferry_target(node, "sparse"),
+                  "--start", "1970-01-01T00:00:00Z", "--end", END, "--window", "60m", "--delay", "0s",
+                  "--state", str(tmp_path / "s.json"), timeout=120)
+        assert "synced 51 points" in p.stdout, p.stdout
+        got = {k: v for k, v in counts_ferry(node, "sparse").items() if v}
+        assert got == {("old", "v"): 51}
+        out = tmp_path / "sparse.lp"
+        ferry("export", "--source-url", srv.url, "--source-db", "sparse", "--lponly",
+              "--out", str(out), timeout=120)
+        lines = [ln for ln in out.read_text().splitlines() if ln and not ln.startswith("#")]
+        assert len(lines) == 51 and lines[0].endswith(" 5000000000"), lines[:2]
+    finally:
+        srv.stop()

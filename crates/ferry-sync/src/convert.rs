@@ -1,6 +1,8 @@
-//! InfluxQL JSON answers (`chunked=true`, `epoch=ns`, `GROUP BY *`) → line protocol.
+//! InfluxQL answers (`chunked=true`, `epoch=ns`, `GROUP BY *`) → line protocol.
 //!
-//! Each chunk is one JSON document; each series of a chunk carries its measurement name, its
+//! Answers come as JSON or, from InfluxDB 1.x (which encodes it for about two thirds of the
+//! CPU time JSON takes), as MessagePack: the same structure either way. Each chunk is one
+//! document; each series of a chunk carries its measurement name, its
 //! tags (because of `GROUP BY *`) and rows of `[time, field1, field2, …]`. A row becomes one
 //! line; `null` cells (fields the point does not have) are left out; a row without any field
 //! is skipped. Field types come from `SHOW FIELD KEYS`, because JSON cannot tell the float
@@ -188,6 +190,46 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
 pub fn chunk_to_lp(chunk: &[u8], types: &FieldTypes, out: &mut Vec<u8>) -> Result<usize, String> {
     let c: QueryChunk =
         serde_json::from_slice(chunk).map_err(|e| format!("unreadable query answer: {e}"))?;
+    decoded_chunk_to_lp(c, types, out)
+}
+
+/// What [`msgpack_chunk`] found at the start of a buffer.
+#[derive(Debug)]
+pub enum MsgpackChunk {
+    /// A whole document and the bytes it took.
+    Complete(QueryChunk, usize),
+    /// The buffer ends inside the document: read more.
+    Incomplete,
+}
+
+/// Decodes the MessagePack document at the start of `buf` (chunked answers are documents
+/// one after the other, with nothing between them).
+pub fn msgpack_chunk(buf: &[u8]) -> Result<MsgpackChunk, String> {
+    let mut cursor = std::io::Cursor::new(buf);
+    let mut de = rmp_serde::Deserializer::new(&mut cursor);
+    match <QueryChunk as Deserialize>::deserialize(&mut de) {
+        Ok(c) => Ok(MsgpackChunk::Complete(c, cursor.position() as usize)),
+        Err(e) if is_eof(&e) => Ok(MsgpackChunk::Incomplete),
+        Err(e) => Err(format!("unreadable MessagePack query answer: {e}")),
+    }
+}
+
+fn is_eof(e: &rmp_serde::decode::Error) -> bool {
+    use rmp_serde::decode::Error as E;
+    match e {
+        E::InvalidMarkerRead(io) | E::InvalidDataRead(io) => {
+            io.kind() == std::io::ErrorKind::UnexpectedEof
+        }
+        _ => false,
+    }
+}
+
+/// Converts one decoded chunk into line protocol appended to `out`, like [`chunk_to_lp`].
+pub fn decoded_chunk_to_lp(
+    c: QueryChunk,
+    types: &FieldTypes,
+    out: &mut Vec<u8>,
+) -> Result<usize, String> {
     if let Some(e) = c.error {
         return Err(e);
     }
@@ -260,6 +302,48 @@ mod tests {
         assert_eq!(
             chunk_to_lp(br#"{"results":[{"statement_id":0}]}"#, &types(), &mut out),
             Ok(0)
+        );
+    }
+
+    /// The JSON test document, re-encoded as MessagePack (as influxd 1.x sends it: floats as
+    /// float64, integers as ints), decodes to the same lines, also when it arrives in pieces.
+    #[test]
+    fn msgpack_chunks_match_json() {
+        let json = r#"{"results":[{"statement_id":0,"series":[{"name":"weird meas,1","tags":{"host":"a b","empty":""},"columns":["time","b","f","i","s"],"values":[[1700000000000000000,true,1.5,-9223372036854775808,"hi \"there\""],[1700000000000000001,false,2.0,7,null]]}]}]}"#;
+        let value: Value = serde_json::from_str(json).unwrap();
+        let mut packed = rmp_serde::to_vec_named(&value).unwrap();
+        let one = packed.len();
+        packed.extend_from_slice(&rmp_serde::to_vec_named(&value).unwrap());
+        for cut in 0..one {
+            assert!(
+                matches!(msgpack_chunk(&packed[..cut]), Ok(MsgpackChunk::Incomplete)),
+                "cut {cut}"
+            );
+        }
+        let MsgpackChunk::Complete(c, used) = msgpack_chunk(&packed).unwrap() else {
+            panic!("complete document expected")
+        };
+        assert_eq!(used, one);
+        let (mut from_mp, mut from_json) = (Vec::new(), Vec::new());
+        assert_eq!(decoded_chunk_to_lp(c, &types(), &mut from_mp), Ok(2));
+        assert_eq!(
+            chunk_to_lp(json.as_bytes(), &types(), &mut from_json),
+            Ok(2)
+        );
+        let text = String::from_utf8(from_mp).unwrap();
+        assert!(text.starts_with(r#"weird\ meas\,1,host=a\ b b=true,f=1.5,i=-9223372036854775808i,s="hi \"there\"" 1700000000000000000"#), "{text}");
+        // 2.0 as a float64 stays a float (2.0); JSON's "2.0" parses as a float too.
+        assert_eq!(text, String::from_utf8(from_json).unwrap());
+        // A statement error travels in MessagePack too.
+        let err =
+            rmp_serde::to_vec_named(&serde_json::json!({"error": "authorization failed"})).unwrap();
+        let MsgpackChunk::Complete(c, _) = msgpack_chunk(&err).unwrap() else {
+            panic!()
+        };
+        assert!(decoded_chunk_to_lp(c, &types(), &mut Vec::new()).is_err());
+        assert!(
+            msgpack_chunk(&[0xc1]).is_err(),
+            "0xc1 is never used in MessagePack"
         );
     }
 

@@ -309,6 +309,18 @@ async fn run_round(
                     .entry(w.measurement.clone())
                     .or_default()
                     .insert(w.start, w.end);
+                if points == 0 {
+                    // Skip the empty stretch after an empty window in one query.
+                    for skipped in skip_empty(ctx, &mut queue, &w).await {
+                        state
+                            .done
+                            .entry(skipped.measurement.clone())
+                            .or_default()
+                            .insert(skipped.start, skipped.end);
+                        res.windows += 1;
+                        progress.advance(skipped.end - skipped.start, 0);
+                    }
+                }
                 state.points += points;
                 state.save(state_path)?;
                 res.points += points;
@@ -368,6 +380,47 @@ async fn run_round(
     }
     progress.finish();
     Ok(res)
+}
+
+/// After `empty` read no point: asks the source for the measurement's next point and takes
+/// out of `queue` (and returns) the queued windows of that measurement that lie wholly before
+/// it, which are empty too. A failed probe skips nothing (the windows are read as planned).
+async fn skip_empty(ctx: &Ctx, queue: &mut VecDeque<Window>, empty: &Window) -> Vec<Window> {
+    let same = |x: &Window| x.measurement == empty.measurement && x.start >= empty.end;
+    if !queue.iter().any(same) {
+        return Vec::new();
+    }
+    let next = match ctx
+        .source
+        .first_time_from(&empty.measurement, empty.end)
+        .await
+    {
+        Ok(n) => n.unwrap_or(i64::MAX),
+        Err(e) => {
+            tracing::debug!(
+                "cannot look for the next point of {}: {e}",
+                empty.measurement
+            );
+            return Vec::new();
+        }
+    };
+    let (skipped, kept): (Vec<Window>, Vec<Window>) =
+        queue.drain(..).partition(|x| same(x) && x.end <= next);
+    queue.extend(kept);
+    if !skipped.is_empty() {
+        tracing::debug!(
+            "{}: no point in [{}, {}), {} empty window(s) skipped",
+            empty.measurement,
+            fmt_time(empty.end),
+            if next == i64::MAX {
+                "end".to_string()
+            } else {
+                fmt_time(next)
+            },
+            skipped.len()
+        );
+    }
+    skipped
 }
 
 type WriteHandle = tokio::task::JoinHandle<Result<u64, SyncError>>;

@@ -135,6 +135,15 @@ pub async fn export_remote(
                     failures = 0;
                     out.write_all(&buf).map_err(io)?;
                     lines += n;
+                    if n == 0 && !queue.is_empty() {
+                        // Skip the empty stretch up to the next point in one query.
+                        if let Ok(next) = source.first_time_from(m, w.end).await {
+                            let next = next.unwrap_or(i64::MAX);
+                            while queue.front().is_some_and(|x| x.end <= next) {
+                                queue.pop_front();
+                            }
+                        }
+                    }
                 }
                 Err(ReadError::Fatal(e)) => return Err(SyncError::Source(e)),
                 Err(e) => {
