@@ -311,3 +311,31 @@ def test_sparse_range_skips_empty_windows(node, tmp_path):
         assert len(lines) == 51 and lines[0].endswith(" 5000000000"), lines[:2]
     finally:
         srv.stop()
+
+
+def test_sync_from_a_2x_source(make_node, node, tmp_path):
+    """A 2.x-style source (org ID + token, read through the v1-compatible /query with the
+    database mapped to a bucket): another Ferry node, which answers JSON (not MessagePack)."""
+    src = make_node()
+    make_bucket(src, "metrics")
+    bucket_id = src.bucket_info("metrics")["id"]
+    src.cli("v1", "dbrp", "create", "--db", "olddb", "--rp", "autogen", "--bucket-id", bucket_id,
+            "--default", "--org", src.org)
+    lp = gen_lp(500)
+    r = src.write_v2(lp, bucket="metrics")
+    assert r.status_code == 204, r.text
+    make_bucket(node, "copy")
+    p = ferry("sync", "--source-url", src.url, "--source-version", "2", "--source-org-id", src.org_id(),
+              "--source-token", src.token, "--source-db", "olddb", *ferry_target(node, "copy"),
+              "--start", START, "--end", END, "--window", "20m", "--delay", "0s",
+              "--state", str(tmp_path / "v2.json"), "--verify")
+    assert "synced" in p.stdout, p.stdout
+    want = counts_ferry(src, "metrics")
+    assert sum(want.values()) > 0
+    assert counts_ferry(node, "copy") == want
+    # A wrong token is reported as such by `sync check`.
+    bad = ferry("sync", "check", "--source-url", src.url, "--source-version", "2",
+                "--source-org-id", src.org_id(), "--source-token", "nope", "--source-db", "olddb",
+                *ferry_target(node, "copy"), check=False)
+    assert bad.returncode != 0
+    assert "401" in bad.stdout + bad.stderr or "auth" in (bad.stdout + bad.stderr).lower(), bad.stdout + bad.stderr
