@@ -605,7 +605,8 @@ pub struct ReplicationExtras {
     /// Replicate only this measurement (repeatable; default all).
     #[arg(long = "measurement")]
     pub measurement: Vec<String>,
-    /// Bandwidth limit, e.g. 5MB/s, 500kB/s, 30MB/min (uncompressed line protocol).
+    /// Bandwidth limit, e.g. 5MB/s, 500kB/s, 30MB/min (uncompressed line protocol; kB =
+    /// 1024 bytes, MB = 1024², as in `influx write --rate-limit`).
     #[arg(long = "rate-limit")]
     pub rate_limit: Option<String>,
     /// Tag added to every replicated point, key=value (repeatable), e.g. _instance_id=edge-7.

@@ -75,6 +75,9 @@ fn lag(secs: f64) -> String {
 
 /// Parses a bandwidth like `5MB/s`, `500kB/s`, `30MB/min`, `1000B/sec` or a plain number
 /// (bytes per second) into bytes per second. `none`, `unlimited` and `0` give `None`.
+/// Units are those of `influx write --rate-limit` (and `ferry write`): `kB` = 1024 bytes,
+/// `MB` = 1024², `GB` = 1024³ (`KiB`/`MiB`/`GiB` say the same explicitly), so one value means
+/// the same bandwidth on every Ferry command.
 pub fn parse_rate(s: &str) -> Result<Option<u64>, String> {
     let t = s.trim();
     if t.is_empty()
@@ -103,12 +106,9 @@ pub fn parse_rate(s: &str) -> Result<Option<u64>, String> {
     let n: f64 = num.parse().map_err(|_| bad())?;
     let mult = match unit.trim() {
         "" | "B" | "b" => 1.0,
-        "kB" | "KB" | "kb" | "k" | "K" => 1e3,
-        "MB" | "mb" | "M" => 1e6,
-        "GB" | "gb" | "G" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "kB" | "KB" | "kb" | "k" | "K" | "KiB" => 1024.0,
+        "MB" | "mb" | "M" | "MiB" => 1024.0 * 1024.0,
+        "GB" | "gb" | "G" | "GiB" => 1024.0 * 1024.0 * 1024.0,
         _ => return Err(bad()),
     };
     let v = (n * mult / divisor).round();
@@ -362,14 +362,20 @@ mod tests {
 
     #[test]
     fn rates() {
-        assert_eq!(parse_rate("5MB/s"), Ok(Some(5_000_000)));
-        assert_eq!(parse_rate("500kB/s"), Ok(Some(500_000)));
-        assert_eq!(parse_rate("500 kB / sec"), Ok(Some(500_000)));
-        assert_eq!(parse_rate("30MB/min"), Ok(Some(500_000)));
+        assert_eq!(parse_rate("5MB/s"), Ok(Some(5 * 1_048_576)));
+        assert_eq!(parse_rate("500kB/s"), Ok(Some(512_000)));
+        assert_eq!(parse_rate("500 kB / sec"), Ok(Some(512_000)));
+        assert_eq!(parse_rate("30MB/min"), Ok(Some(524_288)));
         assert_eq!(parse_rate("60B/m"), Ok(Some(1)));
-        assert_eq!(parse_rate("1.5MB/s"), Ok(Some(1_500_000)));
+        assert_eq!(parse_rate("1.5MB/s"), Ok(Some(1_572_864)));
         assert_eq!(parse_rate("1000"), Ok(Some(1000)));
         assert_eq!(parse_rate("1MiB/s"), Ok(Some(1_048_576)));
+        // The same value means the same bandwidth as `ferry write --rate-limit`.
+        for v in ["5MB/s", "500kB/s", "30MB/min", "60B/m", "1.5MB/s"] {
+            let ours = parse_rate(v).unwrap().unwrap() as f64;
+            let write = ferry_pipeline::parse_rate_limit(v).unwrap();
+            assert!((ours - write).abs() <= 1.0, "{v}: {ours} vs {write}");
+        }
         assert_eq!(parse_rate("none"), Ok(None));
         assert!(parse_rate("5MB/fortnight").is_err());
         assert!(parse_rate("fast").is_err());
