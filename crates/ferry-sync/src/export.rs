@@ -93,7 +93,7 @@ pub async fn export_remote(
         let t = types.get(m).cloned().unwrap_or_default();
         let start = match spec.start {
             Some(s) => s,
-            None => match edge_time(&source, m, "ASC").await? {
+            None => match edge_time(&source, m, false).await? {
                 Some(s) => s,
                 None => continue,
             },
@@ -102,7 +102,7 @@ pub async fn export_remote(
         // thousands of empty windows).
         let end = match spec.end {
             Some(e) => e,
-            None => match edge_time(&source, m, "DESC").await? {
+            None => match edge_time(&source, m, true).await? {
                 Some(e) => e.saturating_add(1),
                 None => continue,
             },
@@ -171,22 +171,12 @@ pub async fn export_remote(
     Ok(lines)
 }
 
-/// The time of the first (`ASC`) or last (`DESC`) point of `m`, if any.
-async fn edge_time(source: &Source, m: &str, order: &str) -> Result<Option<i64>, SyncError> {
-    let q = format!(
-        "SELECT * FROM {} ORDER BY time {order} LIMIT 1",
-        crate::source::quote_ident(m)
-    );
-    let c = source
-        .query(&q, true)
+/// The time of the first (or `last`) point of `m` on the source.
+async fn edge_time(source: &Source, m: &str, last: bool) -> Result<Option<i64>, SyncError> {
+    source
+        .edge_time(m, None, last)
         .await
-        .map_err(|e| SyncError::Source(e.to_string()))?;
-    Ok(c.results
-        .iter()
-        .flat_map(|r| r.series.iter())
-        .flat_map(|s| s.values.iter())
-        .filter_map(|row| row.first().and_then(serde_json::Value::as_i64))
-        .next())
+        .map_err(|e| SyncError::Source(e.to_string()))
 }
 
 /// Parses optional RFC3339 bounds.

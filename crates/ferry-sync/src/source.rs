@@ -9,8 +9,7 @@ use reqwest::{Client, Url};
 use serde_json::Value;
 
 use crate::convert::{
-    chunk_to_lp, decoded_chunk_to_lp, field_type_from_name, msgpack_chunk, FieldTypes,
-    MsgpackChunk, QueryChunk,
+    decoded_chunk_to_lp, field_type_from_name, msgpack_chunk, FieldTypes, MsgpackChunk, QueryChunk,
 };
 use crate::spec::SourceArgs;
 use crate::SyncError;
@@ -227,16 +226,30 @@ impl Source {
         measurement: &str,
         from: i64,
     ) -> Result<Option<i64>, ReadError> {
+        self.edge_time(measurement, Some(from), false).await
+    }
+
+    /// The time of `measurement`'s first (`last = false`) or last point, at or after `from`
+    /// when given; `None` when there is none.
+    pub async fn edge_time(
+        &self,
+        measurement: &str,
+        from: Option<i64>,
+        last: bool,
+    ) -> Result<Option<i64>, ReadError> {
         let q = format!(
-            "SELECT * FROM {} WHERE time >= {from} ORDER BY time ASC LIMIT 1",
-            quote_ident(measurement)
+            "SELECT * FROM {}{} ORDER BY time {} LIMIT 1",
+            quote_ident(measurement),
+            from.map(|t| format!(" WHERE time >= {t}"))
+                .unwrap_or_default(),
+            if last { "DESC" } else { "ASC" }
         );
         let c = self.query(&q, true).await?;
         Ok(c.results
             .iter()
             .flat_map(|r| r.series.iter())
             .flat_map(|s| s.values.iter())
-            .filter_map(|row| row.first().and_then(serde_json::Value::as_i64))
+            .filter_map(|row| row.first().and_then(Value::as_i64))
             .next())
     }
 
@@ -387,13 +400,8 @@ impl Source {
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(MSGPACK.as_bytes()));
-        if msgpack {
-            return self
-                .read_msgpack(resp, types, batch_lines, max_points, sink)
-                .await;
-        }
         let mut stream = resp.bytes_stream();
-        let mut pending: Vec<u8> = Vec::new();
+        let mut docs = DocSplitter::new(msgpack);
         let mut out: Vec<u8> = Vec::with_capacity(batch_lines.min(10_000) * 128);
         let mut out_lines = 0usize;
         let mut total = 0u64;
@@ -403,17 +411,11 @@ impl Source {
             if let Some(chunk) = next {
                 let chunk =
                     chunk.map_err(|e| ReadError::Transient(format!("read cut: {}", chain(&e))))?;
-                pending.extend_from_slice(&chunk);
+                docs.pending.extend_from_slice(&chunk);
             }
-            // Every complete line is one JSON document.
-            let mut consumed = 0;
-            while let Some(nl) = pending[consumed..].iter().position(|&b| b == b'\n') {
-                let doc = &pending[consumed..consumed + nl];
-                consumed += nl + 1;
-                if doc.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                let n = chunk_to_lp(doc, types, &mut out).map_err(classify_statement_error)?;
+            while let Some(doc) = docs.next(eof)? {
+                let n =
+                    decoded_chunk_to_lp(doc, types, &mut out).map_err(classify_statement_error)?;
                 out_lines += n;
                 total += n as u64;
                 if total > max_points {
@@ -424,15 +426,9 @@ impl Source {
                     out_lines = 0;
                 }
             }
-            pending.drain(..consumed);
             if eof {
                 break;
             }
-        }
-        if !pending.iter().all(u8::is_ascii_whitespace) {
-            let n = chunk_to_lp(&pending, types, &mut out).map_err(classify_statement_error)?;
-            out_lines += n;
-            total += n as u64;
         }
         if out_lines > 0 {
             sink(out, out_lines).await?;
@@ -444,75 +440,87 @@ impl Source {
 /// The media type of InfluxDB 1.x's MessagePack answers.
 const MSGPACK: &str = "application/x-msgpack";
 
-impl Source {
-    /// The MessagePack half of [`Source::read_window`]: documents follow each other with no
-    /// separator, so a document is decoded once the buffer holds all of it. After a try that
-    /// finds the buffer short, the next waits until the buffer has doubled, so the bytes
-    /// decoded stay proportional to the bytes received.
-    async fn read_msgpack<F, Fut>(
-        &self,
-        resp: reqwest::Response,
-        types: &FieldTypes,
-        batch_lines: usize,
-        max_points: u64,
-        mut sink: F,
-    ) -> Result<u64, ReadError>
-    where
-        F: FnMut(Vec<u8>, usize) -> Fut,
-        Fut: std::future::Future<Output = Result<(), ReadError>>,
-    {
-        let mut stream = resp.bytes_stream();
-        let mut pending: Vec<u8> = Vec::new();
-        let mut need = 1usize;
-        let mut out: Vec<u8> = Vec::with_capacity(batch_lines.min(10_000) * 128);
-        let mut out_lines = 0usize;
-        let mut total = 0u64;
+/// Cuts a chunked `/query` answer into its documents as the bytes arrive: JSON documents end
+/// at a newline; MessagePack documents follow each other with no separator, so one is decoded
+/// once the buffer holds all of it. After a MessagePack try finds the buffer short, the next
+/// waits until the buffer has doubled, so the bytes decoded stay proportional to the bytes
+/// received.
+struct DocSplitter {
+    msgpack: bool,
+    /// Received, not yet decoded.
+    pending: Vec<u8>,
+    /// Start of the undecoded part of `pending`.
+    at: usize,
+    /// MessagePack: undecoded bytes needed before the next try.
+    need: usize,
+}
+
+impl DocSplitter {
+    fn new(msgpack: bool) -> DocSplitter {
+        DocSplitter {
+            msgpack,
+            pending: Vec::new(),
+            at: 0,
+            need: 1,
+        }
+    }
+
+    /// The next whole document, `None` when more bytes are needed (or, at `eof`, when none is
+    /// left).
+    fn next(&mut self, eof: bool) -> Result<Option<QueryChunk>, ReadError> {
+        let doc = if self.msgpack {
+            self.next_msgpack(eof)?
+        } else {
+            self.next_json(eof)?
+        };
+        if doc.is_none() || self.at == self.pending.len() {
+            self.pending.drain(..self.at);
+            self.at = 0;
+        }
+        Ok(doc)
+    }
+
+    fn next_json(&mut self, eof: bool) -> Result<Option<QueryChunk>, ReadError> {
         loop {
-            let next = stream.next().await;
-            let eof = next.is_none();
-            if let Some(chunk) = next {
-                let chunk =
-                    chunk.map_err(|e| ReadError::Transient(format!("read cut: {}", chain(&e))))?;
-                pending.extend_from_slice(&chunk);
-            }
-            let mut consumed = 0;
-            while consumed < pending.len() && (eof || pending.len() - consumed >= need) {
-                match msgpack_chunk(&pending[consumed..]).map_err(ReadError::Transient)? {
-                    MsgpackChunk::Complete(doc, used) => {
-                        consumed += used;
-                        need = 1;
-                        let n = decoded_chunk_to_lp(doc, types, &mut out)
-                            .map_err(classify_statement_error)?;
-                        out_lines += n;
-                        total += n as u64;
-                        if total > max_points {
-                            return Err(ReadError::TooLarge(max_points));
-                        }
-                        if out_lines >= batch_lines {
-                            sink(std::mem::take(&mut out), out_lines).await?;
-                            out_lines = 0;
-                        }
-                    }
-                    MsgpackChunk::Incomplete if eof => {
-                        return Err(ReadError::Transient(
-                            "read cut: the answer ends inside a MessagePack document".into(),
-                        ))
-                    }
-                    MsgpackChunk::Incomplete => {
-                        need = (pending.len() - consumed) * 2;
-                        break;
-                    }
+            let rest = &self.pending[self.at..];
+            let (doc, used) = match rest.iter().position(|&b| b == b'\n') {
+                Some(nl) => (&rest[..nl], nl + 1),
+                None if eof => (rest, rest.len()),
+                None => return Ok(None),
+            };
+            if doc.iter().all(u8::is_ascii_whitespace) {
+                if used == 0 {
+                    return Ok(None);
                 }
+                self.at += used;
+                continue;
             }
-            pending.drain(..consumed);
-            if eof {
-                break;
+            let parsed = serde_json::from_slice::<QueryChunk>(doc)
+                .map_err(|e| classify_statement_error(format!("unreadable query answer: {e}")))?;
+            self.at += used;
+            return Ok(Some(parsed));
+        }
+    }
+
+    fn next_msgpack(&mut self, eof: bool) -> Result<Option<QueryChunk>, ReadError> {
+        let rest = &self.pending[self.at..];
+        if rest.is_empty() || (!eof && rest.len() < self.need) {
+            return Ok(None);
+        }
+        match msgpack_chunk(rest).map_err(ReadError::Transient)? {
+            MsgpackChunk::Complete(doc, used) => {
+                self.at += used;
+                self.need = 1;
+                Ok(Some(doc))
+            }
+            MsgpackChunk::Incomplete if eof => Err(ReadError::Transient(
+                "read cut: the answer ends inside a MessagePack document".into(),
+            )),
+            MsgpackChunk::Incomplete => {
+                self.need = rest.len() * 2;
+                Ok(None)
             }
         }
-        if out_lines > 0 {
-            sink(out, out_lines).await?;
-        }
-        Ok(total)
     }
 }
 
