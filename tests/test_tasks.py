@@ -101,9 +101,19 @@ def test_task_api_cli_and_secrets(node):
     assert tid in out and "ds1" in out
     p = node.cli("task", "create", "--name", "q1", "--every", "10s", "--query",
                  "SELECT mean(v) AS v FROM m WHERE time >= :start: AND time < :stop: GROUP BY time(5s), *",
-                 "--db", BUCKET, "--to-bucket", "ds", "--json")
+                 "--db", BUCKET, "--to-bucket", "ds", "--window", "10s", "--lateness", "5s", "--json")
     assert '"kind": "query"' in p.stdout
-    qid = [x for x in api(node, "GET", "/api/v2/tasks").json()["tasks"] if x["name"] == "q1"][0]["id"]
+    q1 = [x for x in api(node, "GET", "/api/v2/tasks").json()["tasks"] if x["name"] == "q1"][0]
+    assert q1["spec"]["window"] == "10s" and q1["spec"]["lateness"] == "5s"
+    qid = q1["id"]
+    # a window that splits the query's GROUP BY time intervals is refused
+    p = node.cli("task", "create", "--name", "q2", "--every", "10s", "--query",
+                 "SELECT mean(v) FROM m WHERE time >= :start: AND time < :stop: GROUP BY time(3s)",
+                 "--db", BUCKET, "--to-bucket", "ds", "--window", "10s", check=False)
+    assert p.returncode != 0 and "whole number of the query's GROUP BY time intervals" in p.stderr, p.stderr
+    p = node.cli("task", "create", "--name", "q2", "--source-bucket", BUCKET, "--window", "1m",
+                 "--window-offset", "5s", "--to-bucket", "ds", check=False)
+    assert p.returncode != 0 and "--window-offset applies to --query" in p.stderr, p.stderr
     node.cli("task", "update", "--id", qid, "--status", "inactive")
     node.cli("task", "run", "--id", qid)
     assert "Completed(success)" in node.cli("task", "logs", "--id", qid).stdout

@@ -116,6 +116,11 @@ impl SpecArgs {
                 let window = self.window.clone().ok_or_else(|| {
                     ClientError::Usage("--window is required with --source-bucket".into())
                 })?;
+                if self.window_offset.is_some() {
+                    return Err(ClientError::Usage(
+                        "--window-offset applies to --query tasks only".into(),
+                    ));
+                }
                 let mut spec = json!({
                     "sourceBucket": src,
                     "measurements": self.measurements,
@@ -591,12 +596,38 @@ pub struct ImportCqArgs {
     pub json: bool,
 }
 
+/// What the import did with one CQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A task was created.
+    Created,
+    /// `--dry-run`: a task would be created.
+    WouldCreate,
+    /// A task of that name exists; left as it is.
+    Exists,
+    /// The CQ cannot be translated (the problems say why).
+    Untranslatable,
+    /// The node refused the translated task.
+    Refused,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::WouldCreate => "would-create",
+            Outcome::Exists => "exists",
+            Outcome::Untranslatable => "untranslatable",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
 /// One CQ's outcome in the import report.
 struct CqReport {
     database: String,
     name: String,
-    /// created | would-create | exists | untranslatable | failed
-    status: &'static str,
+    status: Outcome,
     task_id: Option<String>,
     body: Option<Value>,
     source_bucket: Option<String>,
@@ -606,17 +637,17 @@ struct CqReport {
 }
 
 impl CqReport {
-    fn new(cq: &ContinuousQuery) -> CqReport {
+    fn new(database: &str, name: &str, text: &str) -> CqReport {
         CqReport {
-            database: cq.database.clone(),
-            name: cq.name.clone(),
-            status: "untranslatable",
+            database: database.to_string(),
+            name: name.to_string(),
+            status: Outcome::Untranslatable,
             task_id: None,
             body: None,
             source_bucket: None,
             notes: Vec::new(),
             problems: Vec::new(),
-            text: cq.text.clone(),
+            text: text.to_string(),
         }
     }
 
@@ -624,7 +655,7 @@ impl CqReport {
         let mut v = json!({
             "database": self.database,
             "name": self.name,
-            "status": self.status,
+            "status": self.status.as_str(),
             "query": self.text,
             "problems": self.problems,
             "notes": self.notes,
@@ -662,34 +693,28 @@ impl CqReport {
             }
             v.join(", ")
         };
+        let task = |b: &Value| format!("{:?} ({})", s(b, "name"), sched(b));
         match (self.status, body) {
-            ("untranslatable", _) | (_, None) => {
-                println!("CQ {who}: NOT imported ({})", self.status);
-                println!("    {}", self.text);
-                for p in &self.problems {
-                    println!("    - {p}");
-                }
-                return;
-            }
-            ("created", Some(b)) => println!(
-                "CQ {who}: created task {} {:?} ({})",
+            (Outcome::Created, Some(b)) => println!(
+                "CQ {who}: created task {} {}",
                 self.task_id.as_deref().unwrap_or("?"),
-                s(b, "name"),
-                sched(b)
+                task(b)
             ),
-            ("would-create", Some(b)) => println!(
-                "CQ {who}: would create task {:?} ({}) [dry run]",
+            (Outcome::WouldCreate, Some(b)) => {
+                println!("CQ {who}: would create task {} [dry run]", task(b))
+            }
+            (Outcome::Exists, Some(b)) => println!(
+                "CQ {who}: task {:?} already exists (ID {}), left as it is",
                 s(b, "name"),
-                sched(b)
+                self.task_id.as_deref().unwrap_or("?")
             ),
-            (_, Some(b)) => println!(
-                "CQ {who}: task {:?} already exists, left as it is{}",
-                s(b, "name"),
-                self.task_id
-                    .as_deref()
-                    .map(|i| format!(" (ID {i})"))
-                    .unwrap_or_default()
-            ),
+            (Outcome::Refused, Some(b)) => {
+                println!("CQ {who}: NOT imported: the node refused task {}", task(b))
+            }
+            _ => {
+                println!("CQ {who}: NOT imported");
+                println!("    {}", self.text);
+            }
         }
         if let Some(sp) = spec {
             println!(
@@ -806,108 +831,130 @@ async fn bucket_map(c: &Client, org_id: &str) -> Result<BucketMap, ClientError> 
     })
 }
 
-/// `ferry task import-cq`.
-async fn import_cq(a: ImportCqArgs) -> Result<(), ClientError> {
-    let (statements, defaults) = match (&a.source_url, &a.file) {
-        (Some(url), None) => cqs_from_source(&a, url).await?,
+/// The CQ statements to import, each with the database it was listed under (empty when read
+/// from a file), and the source's default retention policy per database.
+async fn load_statements(
+    a: &ImportCqArgs,
+) -> Result<(Vec<(String, String)>, HashMap<String, String>), ClientError> {
+    match (&a.source_url, &a.file) {
+        (Some(url), None) => cqs_from_source(a, url).await,
         (None, Some(f)) => {
             let text = if f == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {
-                std::fs::read_to_string(f)
-                    .map_err(|e| ClientError::Usage(format!("{f}: {e}")))?
+                std::fs::read_to_string(f).map_err(|e| ClientError::Usage(format!("{f}: {e}")))?
             };
             let v = split_statements(&text).map_err(|e| ClientError::Usage(format!("{f}: {e}")))?;
-            (v.into_iter().map(|q| (String::new(), q)).collect(), HashMap::new())
-        }
-        _ => {
-            return Err(ClientError::Usage(
-                "give --source-url (a running InfluxDB 1.x) or --file (CREATE CONTINUOUS QUERY statements)"
-                    .into(),
+            Ok((
+                v.into_iter().map(|q| (String::new(), q)).collect(),
+                HashMap::new(),
             ))
         }
+        _ => Err(ClientError::Usage(
+            "give --source-url (a running InfluxDB 1.x) or --file (CREATE CONTINUOUS QUERY \
+             statements)"
+                .into(),
+        )),
+    }
+}
+
+/// What the import needs from the node.
+struct ImportTarget {
+    client: Client,
+    org_id: String,
+    buckets: BucketMap,
+    /// Existing tasks: name → ID.
+    existing: HashMap<String, String>,
+}
+
+/// Translates one CQ and creates its task (unless it exists, or on a dry run).
+async fn import_one(a: &ImportCqArgs, t: &ImportTarget, cq: &ContinuousQuery) -> CqReport {
+    let mut r = CqReport::new(&cq.database, &cq.name, &cq.text);
+    let tr = match translate(cq, &t.buckets) {
+        Ok(tr) => tr,
+        Err(u) => {
+            r.problems = u.reasons;
+            return r;
+        }
     };
-    let c = Client::new(&a.client)?;
-    let org_id = c.org_id().await?;
-    let mut buckets = bucket_map(&c, &org_id).await?;
+    let mut body = tr.task_body();
+    body["orgID"] = json!(t.org_id);
+    body["status"] = json!(if a.inactive { "inactive" } else { "active" });
+    if let Some(from) = &a.start_from {
+        body["latestCompleted"] = json!(from);
+    }
+    r.source_bucket = Some(tr.source_bucket);
+    r.notes = tr.notes;
+    if let Some(id) = t.existing.get(&tr.name) {
+        r.status = Outcome::Exists;
+        r.task_id = Some(id.clone());
+    } else if a.dry_run {
+        r.status = Outcome::WouldCreate;
+    } else {
+        let c = &t.client;
+        match c
+            .json(c.request(Method::POST, "/api/v2/tasks").json(&body))
+            .await
+        {
+            Ok(created) => {
+                r.status = Outcome::Created;
+                r.task_id = Some(s(&created, "id"));
+            }
+            Err(e) => {
+                r.status = Outcome::Refused;
+                r.problems.push(format!("the node refused the task: {e}"));
+            }
+        }
+    }
+    r.body = Some(body);
+    r
+}
+
+/// `ferry task import-cq`.
+async fn import_cq(a: ImportCqArgs) -> Result<(), ClientError> {
+    let (statements, defaults) = load_statements(&a).await?;
+    let client = Client::new(&a.client)?;
+    let org_id = client.org_id().await?;
+    let mut buckets = bucket_map(&client, &org_id).await?;
     buckets.default_rps = defaults;
-    let existing: HashMap<String, String> = c
+    let existing = client
         .json(
-            c.request(Method::GET, "/api/v2/tasks")
+            client
+                .request(Method::GET, "/api/v2/tasks")
                 .query(&[("orgID", org_id.as_str())]),
         )
         .await?["tasks"]
         .as_array()
         .map(|v| v.iter().map(|t| (s(t, "name"), s(t, "id"))).collect())
         .unwrap_or_default();
-
+    let target = ImportTarget {
+        client,
+        org_id,
+        buckets,
+        existing,
+    };
+    let wanted = |db: &str, name: Option<&str>| {
+        (a.source_db.is_empty() || db.is_empty() || a.source_db.iter().any(|d| d == db))
+            && (a.cq.is_empty() || name.is_none_or(|n| a.cq.iter().any(|c| c == n)))
+    };
     let mut reports: Vec<CqReport> = Vec::new();
     for (i, (db, text)) in statements.iter().enumerate() {
-        let cq = match parse_cq(text) {
-            Ok(cq) => cq,
-            Err(e) => {
-                reports.push(CqReport {
-                    database: db.clone(),
-                    name: format!("statement {}", i + 1),
-                    status: "untranslatable",
-                    task_id: None,
-                    body: None,
-                    source_bucket: None,
-                    notes: Vec::new(),
-                    problems: vec![e.to_string()],
-                    text: text.clone(),
-                });
-                continue;
+        match parse_cq(text) {
+            Ok(cq) if wanted(&cq.database, Some(&cq.name)) => {
+                reports.push(import_one(&a, &target, &cq).await)
             }
-        };
-        if (!a.source_db.is_empty() && !a.source_db.contains(&cq.database))
-            || (!a.cq.is_empty() && !a.cq.contains(&cq.name))
-        {
-            continue;
-        }
-        let mut r = CqReport::new(&cq);
-        let t = match translate(&cq, &buckets) {
-            Ok(t) => t,
-            Err(u) => {
-                r.problems = u.reasons;
+            Ok(_) => {}
+            Err(e) if wanted(db, None) => {
+                let mut r = CqReport::new(db, &format!("statement {}", i + 1), text);
+                r.problems.push(e.to_string());
                 reports.push(r);
-                continue;
             }
-        };
-        let mut body = t.task_body();
-        body["orgID"] = json!(org_id);
-        body["status"] = json!(if a.inactive { "inactive" } else { "active" });
-        if let Some(from) = &a.start_from {
-            body["latestCompleted"] = json!(from);
+            Err(_) => {}
         }
-        r.source_bucket = Some(t.source_bucket.clone());
-        r.notes = t.notes.clone();
-        if let Some(id) = existing.get(&t.name) {
-            r.status = "exists";
-            r.task_id = Some(id.clone());
-        } else if a.dry_run {
-            r.status = "would-create";
-        } else {
-            match c
-                .json(c.request(Method::POST, "/api/v2/tasks").json(&body))
-                .await
-            {
-                Ok(created) => {
-                    r.status = "created";
-                    r.task_id = Some(s(&created, "id"));
-                }
-                Err(e) => {
-                    r.status = "failed";
-                    r.problems.push(format!("the node refused the task: {e}"));
-                }
-            }
-        }
-        r.body = Some(body);
-        reports.push(r);
     }
 
-    let count = |st: &str| reports.iter().filter(|r| r.status == st).count();
-    let not_imported = count("untranslatable") + count("failed");
+    let count = |o: Outcome| reports.iter().filter(|r| r.status == o).count();
+    let not_imported = count(Outcome::Untranslatable) + count(Outcome::Refused);
     if a.json {
         print_json(&json!(reports
             .iter()
@@ -921,11 +968,11 @@ async fn import_cq(a: ImportCqArgs) -> Result<(), ClientError> {
             "{} continuous quer{}: {} {}, {} already existed, {} not translated, {} refused by the node",
             reports.len(),
             if reports.len() == 1 { "y" } else { "ies" },
-            count("created") + count("would-create"),
+            count(Outcome::Created) + count(Outcome::WouldCreate),
             if a.dry_run { "would be created (dry run)" } else { "created" },
-            count("exists"),
-            count("untranslatable"),
-            count("failed"),
+            count(Outcome::Exists),
+            count(Outcome::Untranslatable),
+            count(Outcome::Refused),
         );
     }
     if not_imported > 0 {
