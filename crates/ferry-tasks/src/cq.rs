@@ -935,7 +935,12 @@ mod tests {
         for f in SUPPORTED_FUNCTIONS.iter().filter(|f| **f != "now") {
             assert_eq!(run(f), None, "{f}() should be supported");
         }
-        for f in ["holt_winters", "elapsed", "sample", "chande_momentum_oscillator"] {
+        for f in [
+            "holt_winters",
+            "elapsed",
+            "sample",
+            "chande_momentum_oscillator",
+        ] {
             assert!(run(f).is_some(), "{f}() is not implemented by the executor");
         }
     }
