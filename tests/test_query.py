@@ -68,6 +68,32 @@ def peers(module_node, influxd1):
     return module_node, influxd1
 
 
+@pytest.fixture(scope="module")
+def persisted(ferry_path, tmp_path_factory, peers):
+    """A second node with the same data spread over Parquet files and the buffer: the lines
+    in three interleaved parts, a restart (which persists) after each of the first two, so
+    every series is read from two files and the buffer, last write winning."""
+    from harness import FerryNode
+
+    base = tmp_path_factory.mktemp("ferry-persisted")
+    node = FerryNode(base / "data", base / "logs").start()
+    r = requests.post(node.url + "/api/v2/buckets", headers=node.auth(), timeout=30,
+                      json={"name": DB, "orgID": node.org_id(), "retentionRules": []})
+    assert r.status_code == 201, r.text
+    lines = gen_lp().splitlines()
+    for part in range(3):
+        body = "\n".join(l for i, l in enumerate(lines) if i % 3 == part) + "\n"
+        r = requests.post(node.url + "/write", params={"db": DB}, data=body.encode(),
+                          headers=node.auth(), timeout=60)
+        assert r.status_code == 204, r.text
+        if part < 2:
+            node.stop()
+            node.start()
+    assert len(list((base / "data").glob("buckets/*/store/m_cpu/*.parquet"))) == 2
+    yield node, peers[1]
+    node.kill()
+
+
 def ask(url: str, q: str, token: str | None = None, method: str = "GET", headers=None, **params):
     p = {"q": q, "db": DB}
     p.update(params)
@@ -251,6 +277,17 @@ def test_json_same_as_influxd(peers, q):
         b = ask(influx.url, q, **params)
         assert a.status_code == b.status_code, (a.text, b.text)
         same(a.json(), b.json())
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_json_same_as_influxd_from_files(persisted, q):
+    """The same answers when the data is read from Parquet files (series index, page
+    selection) merged with the buffer."""
+    ferry, influx = persisted
+    a = ask(ferry.url, q, token=ferry.token)
+    b = ask(influx.url, q)
+    assert a.status_code == b.status_code, (a.text, b.text)
+    same(a.json(), b.json())
 
 
 def test_post_form_and_auth(peers):

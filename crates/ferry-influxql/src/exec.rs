@@ -120,15 +120,7 @@ fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Vec<String> {
 
 /// Every series (sorted tag sets) of a measurement, over all time.
 fn series_of(store: &BucketStore, m: &str) -> Res<Vec<Vec<(String, String)>>> {
-    let req = ScanRequest {
-        measurement: m.to_string(),
-        start_ns: i64::MIN,
-        end_ns: i64::MAX,
-        tag_filter: None,
-        fields: None,
-    };
-    let data = store.scan(&req).map_err(|e| e.to_string())?;
-    Ok(data.into_iter().map(|s| s.tags).collect())
+    store.series_keys(m).map_err(|e| e.to_string())
 }
 
 fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {

@@ -5,6 +5,8 @@
 /// faster than SipHash on these short keys and, randomly seeded per process, still resists
 /// collision floods.
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+/// Hash sets keyed by user data (see [`HashMap`]).
+pub(crate) type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
 use ferry_lp::{FieldValue, Point};
 
@@ -148,7 +150,7 @@ impl SeriesBuf {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.cols.iter().all(|c| c.entries.is_empty())
     }
 }

@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ferry_lp::{FieldType, Point};
 
@@ -105,6 +105,29 @@ struct DataFile {
     meta: FileMeta,
     path: PathBuf,
     obsolete: AtomicBool,
+    /// Footer, page index and series index, loaded on first use.
+    index: OnceLock<Arc<pq::FileIndex>>,
+}
+
+impl DataFile {
+    fn new(meta: FileMeta, path: PathBuf, obsolete: bool) -> DataFile {
+        DataFile {
+            meta,
+            path,
+            obsolete: AtomicBool::new(obsolete),
+            index: OnceLock::new(),
+        }
+    }
+
+    /// The file's index, loading it on first use (concurrent first uses may both load;
+    /// one result is kept).
+    fn index(&self) -> Result<&Arc<pq::FileIndex>, StoreError> {
+        if let Some(i) = self.index.get() {
+            return Ok(i);
+        }
+        let loaded = Arc::new(pq::FileIndex::load(&self.path)?);
+        Ok(self.index.get_or_init(|| loaded))
+    }
 }
 
 impl Drop for DataFile {
@@ -290,11 +313,7 @@ impl BucketStore {
                 )));
             }
             live.insert(meta.path.clone());
-            files.push(Arc::new(DataFile {
-                meta: meta.clone(),
-                path,
-                obsolete: AtomicBool::new(false),
-            }));
+            files.push(Arc::new(DataFile::new(meta.clone(), path, false)));
         }
         files.sort_by_key(|f| f.meta.seq);
         remove_orphans(dir, &live)?;
@@ -540,8 +559,8 @@ impl BucketStore {
         }
         let rel = format!("{dname}/{partition}-{seq}.parquet");
         let path = self.dir.join(&rel);
-        let file = DataFile {
-            meta: FileMeta {
+        let file = DataFile::new(
+            FileMeta {
                 measurement: measurement.to_string(),
                 partition_start: partition,
                 seq,
@@ -552,14 +571,16 @@ impl BucketStore {
             },
             path,
             // Deleted if we fail before handing it out.
-            obsolete: AtomicBool::new(true),
-        };
+            true,
+        );
         let w = pq::write_file(&file.path, field_names, series)?;
         sync_dir(&mdir)?;
         let mut file = file;
         file.meta.min_time = w.min_time;
         file.meta.max_time = w.max_time;
         file.meta.rows = w.rows;
+        // Load the index now, off the query path.
+        file.index()?;
         file.obsolete.store(false, Ordering::Release);
         Ok(Arc::new(file))
     }
@@ -635,8 +656,10 @@ impl BucketStore {
                 .unwrap_or_default();
             let mut acc = Acc::new(fields.len());
             for f in &group {
-                if let Err(e) = pq::read_file(&f.path, i64::MIN, i64::MAX, None, &fields, &mut acc)
-                {
+                let read = f.index().and_then(|idx| {
+                    pq::read_file(&f.path, idx, i64::MIN, i64::MAX, None, &fields, &mut acc)
+                });
+                if let Err(e) = read {
                     fail(&new_files);
                     return Err(e);
                 }
@@ -762,6 +785,48 @@ impl BucketStore {
             })
     }
 
+    /// Every series of a measurement that holds at least one value (in files or buffered),
+    /// as tag sets sorted by key, the list sorted and without repeats: what a scan of all
+    /// time and fields would return as series, read from the file indexes without touching
+    /// any data. An unknown measurement yields none.
+    pub fn series_keys(&self, measurement: &str) -> Result<Vec<Vec<(String, String)>>, StoreError> {
+        let (files, mut keys) = {
+            let st = rd(&self.state);
+            let files: Vec<Arc<DataFile>> = st
+                .files
+                .iter()
+                .filter(|f| f.meta.measurement == measurement)
+                .cloned()
+                .collect();
+            let mut keys: buffer::HashSet<Vec<(String, String)>> = Default::default();
+            for buf in st
+                .frozen
+                .as_deref()
+                .into_iter()
+                .chain(std::iter::once(&st.active))
+            {
+                if let Some(mb) = buf.meas.get(measurement) {
+                    for (k, sb) in &mb.series {
+                        if !sb.is_empty() {
+                            keys.insert(k.clone());
+                        }
+                    }
+                }
+            }
+            (files, keys)
+        };
+        for f in &files {
+            for e in &f.index()?.series {
+                if e.start < e.end && !keys.contains(e.key.as_slice()) {
+                    keys.insert(e.key.clone());
+                }
+            }
+        }
+        let mut out: Vec<Vec<(String, String)>> = keys.into_iter().collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
     /// Reads one measurement over `[start_ns, end_ns)`: merges the files overlapping the
     /// range (in sequence order, skipping files and row groups outside it by their time
     /// bounds), then the buffer, last write winning per series, time and field. Returns the
@@ -831,7 +896,7 @@ impl BucketStore {
         };
         let mut acc = Acc::new(names.len());
         for f in &files {
-            pq::read_file(&f.path, start, end, pred, &names, &mut acc)?;
+            pq::read_file(&f.path, f.index()?, start, end, pred, &names, &mut acc)?;
         }
         acc.absorb(buf_acc);
         Ok(acc

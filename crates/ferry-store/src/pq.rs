@@ -1,4 +1,10 @@
 //! Parquet files: one per (measurement, partition, sequence), rows sorted by series then time.
+//!
+//! Each file written since the series index was added carries, in its key-value metadata
+//! under `ferry.series`, the list of its series in row order: tag set, row count and time
+//! span. [`FileIndex`] loads it once per file (with the Parquet footer and page index) so a
+//! scan reads only the rows of the series it wants, without decoding the tag columns; for
+//! older files without that entry the same list is built once from their tag columns.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -14,18 +20,40 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use ferry_lp::{FieldType, FieldValue};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnPath;
+use serde::{Deserialize, Serialize};
 
-use crate::buffer::SeriesRows;
+use crate::buffer::{SeriesKey, SeriesRows};
 use crate::scan::{Acc, TagPredicate};
 use crate::StoreError;
 
 const KIND: &str = "ferry.kind";
+/// Key-value metadata entry holding the file's series index (JSON list of [`StoredSeries`]).
+const SERIES_META: &str = "ferry.series";
 const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows per data page (at most): a single-series read decodes about this many values per
+/// column instead of a whole row group.
+const PAGE_ROWS: usize = 2048;
+
+/// One series of a file as stored in its `ferry.series` metadata, in row order.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredSeries {
+    /// Tag set, sorted by key.
+    k: Vec<(String, String)>,
+    /// Number of rows.
+    n: u64,
+    /// Earliest and latest time.
+    lo: i64,
+    hi: i64,
+}
 
 fn field_with_kind(name: &str, dt: DataType, nullable: bool, kind: &str) -> Field {
     Field::new(name, dt, nullable)
@@ -162,12 +190,35 @@ pub(crate) fn write_file(
         cols.push(arr);
     }
 
+    let index: Vec<StoredSeries> = series
+        .iter()
+        .filter(|s| !s.times.is_empty())
+        .map(|s| StoredSeries {
+            k: s.key.clone(),
+            n: s.times.len() as u64,
+            lo: s.times[0],
+            hi: s.times[s.times.len() - 1],
+        })
+        .collect();
+    let index = serde_json::to_string(&index).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), cols)?;
-    let props = WriterProperties::builder()
+    // Dictionaries only for strings: a numeric column chunk's dictionary page (up to 1 MiB)
+    // would be read and decompressed in full for every single-series read of it.
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_size(ROW_GROUP_ROWS)
-        .build();
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_write_batch_size(PAGE_ROWS)
+        .set_dictionary_enabled(false)
+        .set_key_value_metadata(Some(vec![KeyValue::new(SERIES_META.to_string(), index)]));
+    for f in schema.fields() {
+        if f.data_type() == &DataType::Utf8 {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+        }
+    }
+    let props = props.build();
     let file = File::create(path)?;
     let mut w = ArrowWriter::try_new(file, schema, Some(props))?;
     w.write(&batch)?;
@@ -237,97 +288,285 @@ fn kind_of(f: &Field) -> &str {
         })
 }
 
+/// One series' rows in a file: rows `start..end` (in file order), times `min_t..=max_t`.
+#[derive(Debug, Clone)]
+pub(crate) struct SeriesEntry {
+    pub key: SeriesKey,
+    pub start: usize,
+    pub end: usize,
+    pub min_t: i64,
+    pub max_t: i64,
+}
+
+/// What a scan needs to know about a file, loaded once: the parsed footer (with the page
+/// index, so row selections skip pages), column positions and the series index.
+#[derive(Debug)]
+pub(crate) struct FileIndex {
+    meta: ArrowReaderMetadata,
+    time_idx: usize,
+    /// Field columns by name.
+    field_cols: HashMap<String, usize>,
+    /// First row of every row group, plus the total row count at the end.
+    rg_starts: Vec<usize>,
+    /// Series in row order.
+    pub series: Vec<SeriesEntry>,
+}
+
+impl FileIndex {
+    /// Loads the footer and series index of the file at `path`.
+    pub fn load(path: &Path) -> Result<FileIndex, StoreError> {
+        let file = File::open(path)?;
+        let meta =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new().with_page_index(true))?;
+        let schema = meta.schema().clone();
+        let mut time_idx = None;
+        let mut tag_idx: Vec<usize> = Vec::new();
+        let mut field_cols = HashMap::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            match kind_of(f) {
+                "time" => time_idx = Some(i),
+                "tag" => tag_idx.push(i),
+                _ => {
+                    field_cols.entry(f.name().clone()).or_insert(i);
+                }
+            }
+        }
+        let time_idx = time_idx
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: no time column", path.display())))?;
+        let mut rg_starts = vec![0usize];
+        for rg in meta.metadata().row_groups() {
+            let last = *rg_starts.last().expect("non-empty");
+            rg_starts.push(last + rg.num_rows().max(0) as usize);
+        }
+        let stored = meta
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|e| e.key == SERIES_META))
+            .and_then(|e| e.value.as_deref());
+        let series = match stored {
+            Some(json) => {
+                let list: Vec<StoredSeries> = serde_json::from_str(json).map_err(|e| {
+                    StoreError::Corrupt(format!("{}: bad series index: {e}", path.display()))
+                })?;
+                let mut out = Vec::with_capacity(list.len());
+                let mut row = 0usize;
+                for s in list {
+                    let n = s.n as usize;
+                    out.push(SeriesEntry {
+                        key: s.k,
+                        start: row,
+                        end: row + n,
+                        min_t: s.lo,
+                        max_t: s.hi,
+                    });
+                    row += n;
+                }
+                if row != *rg_starts.last().expect("non-empty") {
+                    return Err(StoreError::Corrupt(format!(
+                        "{}: series index covers {row} rows",
+                        path.display()
+                    )));
+                }
+                out
+            }
+            None => build_series_index(file, &meta, path, time_idx, &tag_idx)?,
+        };
+        Ok(FileIndex {
+            meta,
+            time_idx,
+            field_cols,
+            rg_starts,
+            series,
+        })
+    }
+}
+
+/// The series index of a file written before `ferry.series` existed: one pass over its
+/// time and tag columns (rows are sorted by series; a series split into several runs gets
+/// one entry per run).
+fn build_series_index(
+    file: File,
+    meta: &ArrowReaderMetadata,
+    path: &Path,
+    time_idx: usize,
+    tag_idx: &[usize],
+) -> Result<Vec<SeriesEntry>, StoreError> {
+    let schema = meta.schema().clone();
+    let mut tag_idx = tag_idx.to_vec();
+    tag_idx.sort_by(|&a, &b| schema.field(a).name().cmp(schema.field(b).name()));
+    let mut roots: Vec<usize> = vec![time_idx];
+    roots.extend(&tag_idx);
+    roots.sort_unstable();
+    let pos = |i: usize| roots.binary_search(&i).expect("projected");
+    let mask = ProjectionMask::roots(
+        meta.metadata().file_metadata().schema_descr(),
+        roots.clone(),
+    );
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()?;
+    let tag_names: Vec<String> = tag_idx
+        .iter()
+        .map(|&i| schema.field(i).name().clone())
+        .collect();
+    let mut out: Vec<SeriesEntry> = Vec::new();
+    let mut row = 0usize;
+    for batch in reader {
+        let batch = batch?;
+        let times = time_values(batch.column(pos(time_idx)).as_ref(), path)?;
+        let tags: Vec<Option<&StringArray>> = tag_idx
+            .iter()
+            .map(|&i| batch.column(pos(i)).as_any().downcast_ref::<StringArray>())
+            .collect();
+        for (r, &t) in times.iter().enumerate() {
+            let same = out
+                .last()
+                .is_some_and(|e| same_key(&e.key, &tag_names, &tags, r));
+            if same {
+                let e = out.last_mut().expect("checked");
+                e.end = row + 1;
+                e.min_t = e.min_t.min(t);
+                e.max_t = e.max_t.max(t);
+            } else {
+                let mut key = Vec::new();
+                for (name, arr) in tag_names.iter().zip(&tags) {
+                    if let Some(a) = arr {
+                        if a.is_valid(r) && !a.value(r).is_empty() {
+                            key.push((name.clone(), a.value(r).to_string()));
+                        }
+                    }
+                }
+                out.push(SeriesEntry {
+                    key,
+                    start: row,
+                    end: row + 1,
+                    min_t: t,
+                    max_t: t,
+                });
+            }
+            row += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn time_values<'a>(col: &'a dyn Array, path: &Path) -> Result<&'a [i64], StoreError> {
+    if let Some(a) = col.as_any().downcast_ref::<TimestampNanosecondArray>() {
+        Ok(a.values())
+    } else if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
+        Ok(a.values())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "{}: bad time column type",
+            path.display()
+        )))
+    }
+}
+
 /// Reads the rows of one file with `start <= time < end` whose series satisfy `pred`,
-/// projecting the requested `fields` (in that order), into `acc`.
+/// projecting the requested `fields` (in that order), into `acc`. Only the row groups and
+/// pages holding the wanted series are read, and the tag columns not at all.
 pub(crate) fn read_file(
     path: &Path,
+    idx: &FileIndex,
     start: i64,
     end: i64,
     pred: Option<&TagPredicate>,
     fields: &[String],
     acc: &mut Acc,
 ) -> Result<(), StoreError> {
-    let file = File::open(path)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    let schema = builder.schema().clone();
-    let mut time_idx = None;
-    let mut tag_idx: Vec<usize> = Vec::new();
-    let mut field_idx: Vec<Option<usize>> = vec![None; fields.len()];
-    for (i, f) in schema.fields().iter().enumerate() {
-        match kind_of(f) {
-            "time" => time_idx = Some(i),
-            "tag" => tag_idx.push(i),
-            _ => {
-                for (j, name) in fields.iter().enumerate() {
-                    if name == f.name() && field_idx[j].is_none() {
-                        field_idx[j] = Some(i);
-                    }
-                }
-            }
+    // The wanted series, as (first row, last row + 1, accumulator slot).
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    for e in &idx.series {
+        if e.min_t >= end || e.max_t < start || e.start == e.end {
+            continue;
         }
+        if pred.is_some_and(|p| !p.matches(&e.key)) {
+            continue;
+        }
+        runs.push((e.start, e.end, acc.slot(&e.key)));
     }
-    let time_idx = time_idx
-        .ok_or_else(|| StoreError::Corrupt(format!("{}: no time column", path.display())))?;
-    // Tag columns sorted by key so that series keys come out sorted.
-    tag_idx.sort_by(|&a, &b| schema.field(a).name().cmp(schema.field(b).name()));
-
-    // Row-group pruning on time statistics.
-    let md = builder.metadata().clone();
-    let mut groups = Vec::new();
-    for (g, rg) in md.row_groups().iter().enumerate() {
-        let keep = match rg.column(time_idx).statistics() {
-            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-                (Some(&lo), Some(&hi)) => lo < end && hi >= start,
-                _ => true,
-            },
-            _ => true,
-        };
-        if keep {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    // Row groups holding a wanted row; the selection is relative to the rows of those.
+    let rg = &idx.rg_starts;
+    let mut groups: Vec<usize> = Vec::new();
+    for g in 0..rg.len() - 1 {
+        let (lo, hi) = (rg[g], rg[g + 1]);
+        let i = runs.partition_point(|r| r.1 <= lo);
+        if i < runs.len() && runs[i].0 < hi {
             groups.push(g);
         }
     }
-    if groups.is_empty() {
-        return Ok(());
+    let mut selectors: Vec<RowSelector> = Vec::new();
+    let mut selected = 0usize;
+    let mut total = 0usize;
+    {
+        let mut push = |sel: bool, n: usize| {
+            if n == 0 {
+                return;
+            }
+            match selectors.last_mut() {
+                Some(l) if l.skip != sel => l.row_count += n,
+                _ => selectors.push(if sel {
+                    RowSelector::select(n)
+                } else {
+                    RowSelector::skip(n)
+                }),
+            }
+        };
+        let mut ri = 0usize;
+        for &g in &groups {
+            let (lo, hi) = (rg[g], rg[g + 1]);
+            total += hi - lo;
+            let mut at = lo;
+            while ri < runs.len() && runs[ri].1 <= lo {
+                ri += 1;
+            }
+            let mut k = ri;
+            while k < runs.len() && runs[k].0 < hi {
+                let (s, e) = (runs[k].0.max(lo), runs[k].1.min(hi));
+                push(false, s - at);
+                push(true, e - s);
+                selected += e - s;
+                at = e;
+                k += 1;
+            }
+            push(false, hi - at);
+        }
     }
 
-    let mut roots: Vec<usize> = vec![time_idx];
-    roots.extend(&tag_idx);
+    let field_idx: Vec<Option<usize>> = fields
+        .iter()
+        .map(|n| idx.field_cols.get(n).copied())
+        .collect();
+    let mut roots: Vec<usize> = vec![idx.time_idx];
     roots.extend(field_idx.iter().flatten());
     roots.sort_unstable();
     roots.dedup();
     let pos = |i: usize| roots.binary_search(&i).expect("projected");
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-    let reader = builder
+    let mask = ProjectionMask::roots(
+        idx.meta.metadata().file_metadata().schema_descr(),
+        roots.iter().copied(),
+    );
+    let file = File::open(path)?;
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, idx.meta.clone())
         .with_projection(mask)
-        .with_row_groups(groups)
-        .with_batch_size(8192)
-        .build()?;
+        .with_row_groups(groups.clone())
+        .with_batch_size(8192);
+    if selected < total {
+        builder = builder.with_row_selection(RowSelection::from(selectors));
+    }
+    let reader = builder.build()?;
 
-    let tag_names: Vec<String> = tag_idx
-        .iter()
-        .map(|&i| schema.field(i).name().clone())
-        .collect();
-    let mut cur_key: Vec<(String, String)> = Vec::new();
-    let mut cur_slot: Option<usize> = None;
-    let mut have_key = false;
+    // Walk the selected rows in file order alongside the runs they belong to.
+    let mut cursor = RunCursor::new(&runs, &groups, rg);
     for batch in reader {
         let batch = batch?;
-        let tcol = batch.column(pos(time_idx));
-        let times: &[i64] =
-            if let Some(a) = tcol.as_any().downcast_ref::<TimestampNanosecondArray>() {
-                a.values()
-            } else if let Some(a) = tcol.as_any().downcast_ref::<Int64Array>() {
-                a.values()
-            } else {
-                return Err(StoreError::Corrupt(format!(
-                    "{}: bad time column type",
-                    path.display()
-                )));
-            };
-        let tags: Vec<Option<&StringArray>> = tag_idx
-            .iter()
-            .map(|&i| batch.column(pos(i)).as_any().downcast_ref::<StringArray>())
-            .collect();
+        let times = time_values(batch.column(pos(idx.time_idx)).as_ref(), path)?;
         let readers: Vec<ColReader> = field_idx
             .iter()
             .map(|fi| match fi {
@@ -335,31 +574,65 @@ pub(crate) fn read_file(
                 None => ColReader::Missing,
             })
             .collect();
-        for (row, &t) in times.iter().enumerate() {
-            if t < start || t >= end {
-                continue;
-            }
-            if !have_key || !same_key(&cur_key, &tag_names, &tags, row) {
-                cur_key.clear();
-                for (name, arr) in tag_names.iter().zip(&tags) {
-                    if let Some(a) = arr {
-                        if a.is_valid(row) && !a.value(row).is_empty() {
-                            cur_key.push((name.clone(), a.value(row).to_string()));
-                        }
-                    }
+        let mut row = 0usize;
+        while row < times.len() {
+            let (slot, left) = cursor.current().ok_or_else(|| {
+                StoreError::Corrupt(format!("{}: more rows than selected", path.display()))
+            })?;
+            let n = left.min(times.len() - row);
+            for (r, &t) in times.iter().enumerate().skip(row).take(n) {
+                if t >= start && t < end {
+                    acc.push_row(slot, t, readers.iter().map(|c| c.get(r)));
                 }
-                have_key = true;
-                cur_slot = match pred {
-                    Some(p) if !p.matches(&cur_key) => None,
-                    _ => Some(acc.slot(&cur_key)),
-                };
             }
-            if let Some(slot) = cur_slot {
-                acc.push_row(slot, t, readers.iter().map(|r| r.get(row)));
-            }
+            cursor.advance(n);
+            row += n;
         }
     }
     Ok(())
+}
+
+/// Walks the selected rows: which run (slot) the next row belongs to and how many rows of
+/// it remain, runs clipped to the row groups read.
+struct RunCursor {
+    /// (slot, rows) in file order.
+    pieces: Vec<(usize, usize)>,
+    i: usize,
+    used: usize,
+}
+
+impl RunCursor {
+    fn new(runs: &[(usize, usize, usize)], groups: &[usize], rg: &[usize]) -> RunCursor {
+        let mut pieces = Vec::new();
+        for &g in groups {
+            let (lo, hi) = (rg[g], rg[g + 1]);
+            for r in runs {
+                let (s, e) = (r.0.max(lo), r.1.min(hi));
+                if s < e {
+                    pieces.push((r.2, e - s));
+                }
+            }
+        }
+        RunCursor {
+            pieces,
+            i: 0,
+            used: 0,
+        }
+    }
+
+    fn current(&self) -> Option<(usize, usize)> {
+        self.pieces
+            .get(self.i)
+            .map(|&(slot, n)| (slot, n - self.used))
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.used += n;
+        if self.used >= self.pieces[self.i].1 {
+            self.i += 1;
+            self.used = 0;
+        }
+    }
 }
 
 fn same_key(
@@ -380,4 +653,74 @@ fn same_key(
         }
     }
     it.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(key: &[(&str, &str)], times: &[i64]) -> SeriesRows {
+        SeriesRows {
+            key: key
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            times: times.to_vec(),
+            cols: vec![times
+                .iter()
+                .map(|&t| Some(FieldValue::Integer(t)))
+                .collect()],
+        }
+    }
+
+    /// Files written before the `ferry.series` metadata get the same index from their tag
+    /// columns, and a single-series read selects only that series' rows.
+    #[test]
+    fn series_index_stored_and_rebuilt_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.parquet");
+        let many: Vec<i64> = (0..5000).collect();
+        let series = vec![
+            rows(&[], &[5, 6]),
+            rows(&[("host", "a")], &many),
+            rows(&[("host", "a"), ("region", "r")], &[1, 9]),
+            rows(&[("host", "b")], &[3]),
+        ];
+        write_file(&path, &["v".to_string()], &series).unwrap();
+        let idx = FileIndex::load(&path).unwrap();
+        let file = File::open(&path).unwrap();
+        let tags: Vec<usize> = idx
+            .meta
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| kind_of(f) == "tag")
+            .map(|(i, _)| i)
+            .collect();
+        let rebuilt = build_series_index(file, &idx.meta, &path, idx.time_idx, &tags).unwrap();
+        let summary = |v: &[SeriesEntry]| {
+            v.iter()
+                .map(|e| (e.key.clone(), e.start, e.end, e.min_t, e.max_t))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(summary(&idx.series), summary(&rebuilt));
+        assert_eq!(idx.series.len(), 4);
+        assert_eq!((idx.series[1].start, idx.series[1].end), (2, 5002));
+
+        let read = |host: &str, start: i64, end: i64| {
+            let mut acc = Acc::new(1);
+            let pred = TagPredicate::Eq("host".into(), host.into());
+            let fields = ["v".to_string()];
+            read_file(&path, &idx, start, end, Some(&pred), &fields, &mut acc).unwrap();
+            acc.finish()
+        };
+        let out = read("b", 0, 10);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].times, vec![3]);
+        let out = read("a", 4000, 4100);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].times, (4000..4100).collect::<Vec<i64>>());
+        assert_eq!(out[0].cols[0][0], Some(FieldValue::Integer(4000)));
+    }
 }
