@@ -29,6 +29,9 @@
 #       direct ingest rate) and the stream resumed: clock from the resume request to the first status
 #       poll (every 50 ms) showing the stream empty with pointsSent >= LINES. Figures: drain lines/s,
 #       direct lines/s, ratio per run and median; the remote's bucket must then hold LINES points.
+#       Two machines on one: the remote is pinned to CPU 1 (taskset), the edge and the loader to
+#       CPU 0, in both the direct load and the drain, so the ratio says whether a stream feeds the
+#       remote as fast as a direct loader does (not how two servers share two cores).
 #   (c) Catch-up: fresh remote + edge, one replication; bench/lib/steady_load.py writes STEADY_LPS
 #       lines/s (every 100 ms, unique points, never bursting) into the edge; after WARMUP s the
 #       remote is SIGTERMed for OUTAGE_SECS (the backlog passes maxQueueSizeBytes at high rates, so

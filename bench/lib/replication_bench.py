@@ -32,8 +32,8 @@ MIN_QUEUE = 33554430
 class Ferry:
     """A `ferry serve` on its own data dir, on an explicit port (kept across restarts)."""
 
-    def __init__(self, args, workdir, name, nice=0):
-        self.args, self.name, self.nice = args, name, nice
+    def __init__(self, args, workdir, name, nice=0, cpus=None):
+        self.args, self.name, self.nice, self.cpus = args, name, nice, cpus
         self.workdir = os.path.join(workdir, name)
         self.data = os.path.join(self.workdir, "data")
         os.makedirs(self.workdir, exist_ok=True)
@@ -49,6 +49,8 @@ class Ferry:
         logdir = os.path.join(self.workdir, f"start{self.starts}")
         os.makedirs(logdir, exist_ok=True)
         prefix = ["nice", "-n", str(self.nice)] if self.nice else []
+        if self.cpus is not None:
+            prefix = ["taskset", "-c", self.cpus] + prefix
         self.srv = Server("ferry", prefix + [self.args.ferry, "serve", "--data-dir", self.data,
                                     "--http-bind", f"127.0.0.1:{self.port}", "--init-org", ORG,
                                     "--init-bucket", BUCKET, "--init-token", TOKEN], logdir, env)
@@ -197,8 +199,9 @@ def wait_drained(edge, rids, min_points, timeout, interval=0.1):
     raise BenchError(f"streams not drained after {timeout}s: {json.dumps(last)[:1500]}")
 
 
-def load(args, node, path, data=None):
-    cmd = [sys.executable, os.path.join(HERE, "load.py"), data or args.data, "--url", node.url,
+def load(args, node, path, data=None, cpus=None):
+    cmd = ["taskset", "-c", cpus] if cpus is not None else []
+    cmd += [sys.executable, os.path.join(HERE, "load.py"), data or args.data, "--url", node.url,
            "--path", path, "--batch", str(args.batch), "--conns", str(args.conns),
            "--header", f"Authorization: Token {TOKEN}"]
     lp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=1800)
@@ -273,21 +276,25 @@ def run_drain(args, run_no):
     r = dict(part="drain", run=run_no, ok=False, error=None)
     edge = remote = None
     try:
-        remote = Ferry(args, work, "remote").start()
+        # Two machines on one: the remote is pinned to CPU 1, the edge and the loader to CPU 0,
+        # in both the direct load and the drain, so the ratio says whether a stream feeds the
+        # remote as fast as a direct loader does, not how two servers split two cores.
+        remote = Ferry(args, work, "remote", cpus="1").start()
         remote.create_bucket("direct")
-        edge = Ferry(args, work, "edge").start()
+        edge = Ferry(args, work, "edge", cpus="0").start()
         # a queue bound above the backlog: this part measures draining the log; past the bound
         # the stream would switch to refilling a gap from the store (part (c) exercises that)
         rid = add_replication(edge, remote, BUCKET, "drain", maxQueueSizeBytes=1 << 30)
         edge.call("POST", f"/api/v2/replications/{rid}/pause")
-        r["edge_load"] = load(args, edge, V2PATH)
+        r["edge_load"] = load(args, edge, V2PATH, cpus="0")
+        time.sleep(1.5)  # the paused stream's queue figures refresh once a second
         st = [s for s in edge.replications() if s["id"] == rid][0]
         if st.get("pointsSent", 0):
             raise BenchError(f"paused stream sent points: {st}")
         r["backlog_bytes"] = st.get("remainingBytesToBeSynced")
 
         def direct():
-            res = load(args, remote, f"/api/v2/write?org={ORG}&bucket=direct&precision=ns")
+            res = load(args, remote, f"/api/v2/write?org={ORG}&bucket=direct&precision=ns", cpus="0")
             r["direct_lps"] = res["lines_per_s"]
 
         def drain():
