@@ -28,21 +28,62 @@ impl Epoch {
 
 /// Formats a time as Go's RFC3339Nano does.
 pub fn rfc3339(ns: i64) -> String {
+    let mut s = String::with_capacity(30);
+    push_rfc3339(&mut s, ns);
+    s
+}
+
+/// Appends [`rfc3339`] of `ns` to `out` (the civil date by arithmetic, no allocation).
+pub fn push_rfc3339(out: &mut String, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
     let nanos = ns.rem_euclid(1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, nanos) {
-        Some(dt) => {
-            let mut s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
-            if nanos > 0 {
-                let frac = format!("{nanos:09}");
-                s.push('.');
-                s.push_str(frac.trim_end_matches('0'));
-            }
-            s.push('Z');
-            s
-        }
-        None => ns.to_string(),
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    if !(0..=9999).contains(&y) {
+        // i64 nanoseconds span 1677..2262: never reached; kept total anyway.
+        out.push_str(&ns.to_string());
+        return;
     }
+    let mut b = [0u8; 30];
+    let digits = |b: &mut [u8], v: i64| {
+        let mut v = v;
+        for c in b.iter_mut().rev() {
+            *c = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    digits(&mut b[0..4], y);
+    b[4] = b'-';
+    digits(&mut b[5..7], m);
+    b[7] = b'-';
+    digits(&mut b[8..10], d);
+    b[10] = b'T';
+    digits(&mut b[11..13], sod / 3600);
+    b[13] = b':';
+    digits(&mut b[14..16], sod / 60 % 60);
+    b[16] = b':';
+    digits(&mut b[17..19], sod % 60);
+    let mut n = 19;
+    if nanos > 0 {
+        b[19] = b'.';
+        digits(&mut b[20..29], i64::from(nanos));
+        n = 29;
+        while b[n - 1] == b'0' {
+            n -= 1;
+        }
+    }
+    b[n] = b'Z';
+    out.push_str(std::str::from_utf8(&b[..=n]).expect("ASCII"));
 }
 
 /// Go's `encoding/json` float format.
@@ -65,6 +106,14 @@ pub fn json_float(f: f64) -> String {
 
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    if !s
+        .bytes()
+        .any(|c| c < 0x20 || matches!(c, b'"' | b'\\' | b'<' | b'>' | b'&'))
+    {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -85,12 +134,27 @@ fn json_str(out: &mut String, s: &str) {
 fn json_value(out: &mut String, v: &Value, epoch: Epoch) {
     match v {
         Value::Null => out.push_str("null"),
-        Value::Float(f) => out.push_str(&json_float(*f)),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => {
+            let a = f.abs();
+            if f.is_finite() && (a == 0.0 || (1e-6..1e21).contains(&a)) {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{f}");
+            } else {
+                out.push_str(&json_float(*f));
+            }
+        }
+        Value::Int(i) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{i}");
+        }
         Value::Str(s) => json_str(out, s),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Time(t) => match epoch {
-            Epoch::Rfc3339 => json_str(out, &rfc3339(*t)),
+            Epoch::Rfc3339 => {
+                out.push('"');
+                push_rfc3339(out, *t);
+                out.push('"');
+            }
             Epoch::Unit(u) => out.push_str(&(t / u).to_string()),
         },
     }
@@ -300,7 +364,10 @@ pub fn csv(results: &[StatementResult], epoch: Epoch) -> String {
                     match v {
                         Value::Null => {}
                         Value::Float(f) => out.push_str(&format!("{f}")),
-                        Value::Int(i) => out.push_str(&i.to_string()),
+                        Value::Int(i) => {
+                            use std::fmt::Write as _;
+                            let _ = write!(out, "{i}");
+                        }
                         Value::Str(st) => csv_field(&mut out, st),
                         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
                         Value::Time(t) => out.push_str(&(t / unit).to_string()),
@@ -311,4 +378,37 @@ pub fn csv(results: &[StatementResult], epoch: Epoch) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_chrono() {
+        let cases = [
+            0i64,
+            1,
+            1_700_000_000_000_000_000,
+            1_700_000_000_123_000_000,
+            -1,
+            -86_400_000_000_001,
+            951_782_400_000_000_000, // 2000-02-29
+            4_107_542_400_000_000_000,
+            i64::MIN,
+            i64::MAX,
+        ];
+        for ns in cases {
+            let secs = ns.div_euclid(1_000_000_000);
+            let nanos = ns.rem_euclid(1_000_000_000) as u32;
+            let dt = chrono::DateTime::from_timestamp(secs, nanos).unwrap();
+            let mut want = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if nanos > 0 {
+                want.push('.');
+                want.push_str(format!("{nanos:09}").trim_end_matches('0'));
+            }
+            want.push('Z');
+            assert_eq!(rfc3339(ns), want, "{ns}");
+        }
+    }
 }

@@ -119,7 +119,7 @@ fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Vec<String> {
 }
 
 /// Every series (sorted tag sets) of a measurement, over all time.
-fn series_of(store: &BucketStore, m: &str) -> Res<Vec<Vec<(String, String)>>> {
+fn series_of(store: &BucketStore, m: &str) -> Res<Arc<Vec<ferry_store::SeriesTags>>> {
     store.series_keys(m).map_err(|e| e.to_string())
 }
 
@@ -292,16 +292,17 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
                 if keys.is_empty() {
                     continue;
                 }
-                let mut pairs = BTreeSet::new();
-                for tags in series_of(&store, &m)? {
+                let mut pairs: BTreeSet<(&str, &str)> = BTreeSet::new();
+                let series = series_of(&store, &m)?;
+                for tags in series.iter() {
                     if let Some(c) = &cond {
-                        if !truthy(&eval_tags(c, &tags)) {
+                        if !truthy(&eval_tags(c, tags)) {
                             continue;
                         }
                     }
-                    for (k, v) in &tags {
+                    for (k, v) in tags {
                         if keys.contains(k) && !v.is_empty() {
-                            pairs.insert((k.clone(), v.clone()));
+                            pairs.insert((k, v));
                         }
                     }
                 }
@@ -315,7 +316,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
                     columns: vec!["key".into(), "value".into()],
                     values: pairs
                         .into_iter()
-                        .map(|(k, v)| vec![Value::Str(k), Value::Str(v)])
+                        .map(|(k, v)| vec![Value::Str(k.to_string()), Value::Str(v.to_string())])
                         .collect(),
                 });
             }
@@ -334,14 +335,14 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
             let mut keys = Vec::new();
             for m in measurements_of(&store, from) {
                 let mut mk = Vec::new();
-                for tags in series_of(&store, &m)? {
+                for tags in series_of(&store, &m)?.iter() {
                     if let Some(c) = &cond {
-                        if !truthy(&eval_tags(c, &tags)) {
+                        if !truthy(&eval_tags(c, tags)) {
                             continue;
                         }
                     }
                     let mut k = String::new();
-                    ferry_lp::write_series_key(&mut k, &m, &tags);
+                    ferry_lp::write_series_key(&mut k, &m, tags);
                     mk.push(k);
                 }
 

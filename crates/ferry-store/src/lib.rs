@@ -149,6 +149,9 @@ struct State {
     files: Vec<Arc<DataFile>>,
     applied_lsn: Option<u64>,
     persisted_lsn: Option<u64>,
+    /// Bumped whenever a series can disappear or move between buffer and files (persist,
+    /// compaction, retention); between two bumps the buffer's series only grow.
+    generation: u64,
 }
 
 #[derive(Debug)]
@@ -202,7 +205,20 @@ pub struct BucketStore {
     schema: RwLock<Schema>,
     state: RwLock<State>,
     maint: Mutex<Maint>,
+    /// [`series_keys`](Self::series_keys) answers per measurement, valid while the state's
+    /// generation and the active buffer's series count are unchanged.
+    series_cache: Mutex<buffer::HashMap<String, SeriesCache>>,
 }
+
+#[derive(Debug)]
+struct SeriesCache {
+    generation: u64,
+    active_series: usize,
+    keys: Arc<Vec<SeriesTags>>,
+}
+
+/// A series' tag set, sorted by key.
+pub type SeriesTags = Vec<(String, String)>;
 
 fn rd<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
@@ -331,6 +347,7 @@ impl BucketStore {
             maint: Mutex::new(Maint {
                 next_seq: manifest.next_seq,
             }),
+            series_cache: Mutex::new(Default::default()),
         })
     }
 
@@ -468,6 +485,7 @@ impl BucketStore {
             }
             let frozen = Arc::new(std::mem::take(&mut st.active));
             st.frozen = Some(frozen.clone());
+            st.generation += 1;
             (frozen, st.applied_lsn)
         };
         let result = self
@@ -491,10 +509,12 @@ impl BucketStore {
             Ok(files) => {
                 st.files = files;
                 st.frozen = None;
+                st.generation += 1;
                 st.persisted_lsn = lsn;
                 Ok(lsn)
             }
             Err(e) => {
+                st.generation += 1;
                 if let Some(f) = st.frozen.take() {
                     let mut restored = Arc::try_unwrap(f).unwrap_or_else(|a| (*a).clone());
                     restored.append(std::mem::take(&mut st.active));
@@ -696,7 +716,11 @@ impl BucketStore {
             fail(&new_files);
             return Err(e);
         }
-        wr(&self.state).files = kept;
+        {
+            let mut st = wr(&self.state);
+            st.files = kept;
+            st.generation += 1;
+        }
         for f in files.iter().filter(|f| replaced.contains(&f.meta.seq)) {
             f.obsolete.store(true, Ordering::Release);
         }
@@ -728,6 +752,7 @@ impl BucketStore {
         {
             let mut st = wr(&self.state);
             st.files = kept;
+            st.generation += 1;
             removed.extend(st.active.drop_before(threshold, dur));
         }
         for f in &dropped {
@@ -788,10 +813,24 @@ impl BucketStore {
     /// Every series of a measurement that holds at least one value (in files or buffered),
     /// as tag sets sorted by key, the list sorted and without repeats: what a scan of all
     /// time and fields would return as series, read from the file indexes without touching
-    /// any data. An unknown measurement yields none.
-    pub fn series_keys(&self, measurement: &str) -> Result<Vec<Vec<(String, String)>>, StoreError> {
-        let (files, mut keys) = {
+    /// any data, and cached until the series can have changed. An unknown measurement
+    /// yields none.
+    pub fn series_keys(
+        &self,
+        measurement: &str,
+    ) -> Result<Arc<Vec<SeriesTags>>, StoreError> {
+        let (files, mut keys, generation, active_series) = {
             let st = rd(&self.state);
+            let active_series = st
+                .active
+                .meas
+                .get(measurement)
+                .map_or(0, |m| m.series.len());
+            if let Some(c) = lock(&self.series_cache).get(measurement) {
+                if c.generation == st.generation && c.active_series == active_series {
+                    return Ok(c.keys.clone());
+                }
+            }
             let files: Vec<Arc<DataFile>> = st
                 .files
                 .iter()
@@ -813,7 +852,7 @@ impl BucketStore {
                     }
                 }
             }
-            (files, keys)
+            (files, keys, st.generation, active_series)
         };
         for f in &files {
             for e in &f.index()?.series {
@@ -824,6 +863,15 @@ impl BucketStore {
         }
         let mut out: Vec<Vec<(String, String)>> = keys.into_iter().collect();
         out.sort_unstable();
+        let out = Arc::new(out);
+        lock(&self.series_cache).insert(
+            measurement.to_string(),
+            SeriesCache {
+                generation,
+                active_series,
+                keys: out.clone(),
+            },
+        );
         Ok(out)
     }
 

@@ -310,6 +310,8 @@ pub(crate) struct FileIndex {
     rg_starts: Vec<usize>,
     /// Series in row order.
     pub series: Vec<SeriesEntry>,
+    /// Entries (ascending) by tag key and value, for `tag = 'value'` predicates.
+    postings: HashMap<String, HashMap<String, Vec<u32>>>,
 }
 
 impl FileIndex {
@@ -372,13 +374,48 @@ impl FileIndex {
             }
             None => build_series_index(file, &meta, path, time_idx, &tag_idx)?,
         };
+        let mut postings: HashMap<String, HashMap<String, Vec<u32>>> = HashMap::new();
+        for (i, e) in series.iter().enumerate() {
+            for (k, v) in &e.key {
+                let by_value = match postings.get_mut(k) {
+                    Some(m) => m,
+                    None => postings.entry(k.clone()).or_default(),
+                };
+                match by_value.get_mut(v) {
+                    Some(l) => l.push(i as u32),
+                    None => {
+                        by_value.insert(v.clone(), vec![i as u32]);
+                    }
+                }
+            }
+        }
         Ok(FileIndex {
             meta,
             time_idx,
             field_cols,
             rg_starts,
             series,
+            postings,
         })
+    }
+
+    /// The entries that can satisfy `pred` when it requires some tag to equal a non-empty
+    /// value (from the postings; the caller still evaluates `pred`); `None` = all entries.
+    fn candidates(&self, pred: &TagPredicate) -> Option<&[u32]> {
+        let (k, v) = match pred {
+            TagPredicate::Eq(k, v) if !v.is_empty() => (k, v),
+            TagPredicate::And(ps) => ps.iter().find_map(|p| match p {
+                TagPredicate::Eq(k, v) if !v.is_empty() => Some((k, v)),
+                _ => None,
+            })?,
+            _ => return None,
+        };
+        Some(
+            self.postings
+                .get(k)
+                .and_then(|m| m.get(v))
+                .map_or(&[][..], |l| l.as_slice()),
+        )
     }
 }
 
@@ -479,7 +516,15 @@ pub(crate) fn read_file(
 ) -> Result<(), StoreError> {
     // The wanted series, as (first row, last row + 1, accumulator slot).
     let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-    for e in &idx.series {
+    let all: Vec<u32>;
+    let cand = match pred.and_then(|p| idx.candidates(p)) {
+        Some(c) => c,
+        None => {
+            all = (0..idx.series.len() as u32).collect();
+            &all
+        }
+    };
+    for e in cand.iter().map(|&i| &idx.series[i as usize]) {
         if e.min_t >= end || e.max_t < start || e.start == e.end {
             continue;
         }
