@@ -266,6 +266,13 @@ QUERIES = [
     f"SELECT derivative(mean(usage_user)) FROM cpu WHERE {R}",
     f"SELECT derivative(usage_user) AS d FROM cpu WHERE {R} AND host='h1' ORDER BY time DESC LIMIT 3",
     f"SELECT difference(mean(usage_user)) FROM cpu WHERE {R} AND host='h0' GROUP BY time(10s) fill(none)",
+    # transformations over GROUP BY time read one interval before the range (1.6)
+    f"SELECT derivative(max(load), 1m) FROM cpu WHERE time >= {BASE + 20 * STEP} AND time < {T_END} AND host='h0' GROUP BY time(1m)",
+    f"SELECT difference(max(load)) FROM cpu WHERE time >= {BASE + 20 * STEP} AND time < {T_END} GROUP BY time(1m), host",
+    f"SELECT non_negative_derivative(mean(usage_user)) FROM cpu WHERE time >= {BASE + 7 * STEP} AND time < {T_END} AND host='h1' GROUP BY time(30s)",
+    f"SELECT moving_average(mean(usage_user), 3) FROM cpu WHERE time >= {BASE + 20 * STEP} AND time < {T_END} AND host='h0' GROUP BY time(1m)",
+    f"SELECT cumulative_sum(max(load)) FROM cpu WHERE time >= {BASE + 20 * STEP} AND time < {T_END} AND host='h0' GROUP BY time(1m)",
+    f"SELECT derivative(max(load), 1m) FROM cpu WHERE time >= {BASE + 6 * STEP} AND time < {BASE + 40 * STEP} AND host='h0' GROUP BY time(1m) ORDER BY time DESC",
 ]
 
 

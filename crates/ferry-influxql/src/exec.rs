@@ -734,6 +734,19 @@ pub(crate) fn select_plain(
     db: Option<&str>,
     rp: Option<&str>,
 ) -> Res<Vec<Series>> {
+    select_extended(s, ctx, db, rp, (0, 0))
+}
+
+/// [`select_plain`] with the time range widened by `extra.0` ns before its start and
+/// `extra.1` ns after its end, as 1.6 reads one more `GROUP BY time` interval for the
+/// transformations so their first window has a predecessor.
+pub(crate) fn select_extended(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+    extra: (i64, i64),
+) -> Res<Vec<Series>> {
     let db = need_db(s.source.db.as_deref(), db)?;
     let rp = s.source.rp.as_deref().or(rp).unwrap_or("");
     let store = ctx.store(db, rp)?;
@@ -821,6 +834,12 @@ pub(crate) fn select_plain(
     };
     if agg_mode && s.dims.time.is_some() && hi == i64::MAX {
         hi = now;
+    }
+    if lo != i64::MIN {
+        lo = lo.saturating_sub(extra.0);
+    }
+    if hi != i64::MAX {
+        hi = hi.saturating_add(extra.1);
     }
 
     // fields to scan
@@ -958,6 +977,11 @@ pub(crate) fn select_plain(
         groups.entry(key).or_default().push(i);
     }
     let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
+    let streaming = agg_mode
+        && cond_c.is_none()
+        && aggs
+            .iter()
+            .all(|a| STREAMING_AGGS.contains(&a.func.as_str()));
 
     let mut out = Vec::new();
     for (key, members) in groups {
@@ -972,20 +996,22 @@ pub(crate) fn select_plain(
                     .collect::<Vec<_>>(),
             )
         };
-        // merged rows in time order
+        // merged rows in time order (the streaming aggregates need none)
         let mut rows: Vec<(i64, usize, usize)> = Vec::new();
-        for &si in &members {
-            for (ri, t) in data[si].times.iter().enumerate() {
-                rows.push((*t, si, ri));
+        if !streaming {
+            for &si in &members {
+                for (ri, t) in data[si].times.iter().enumerate() {
+                    rows.push((*t, si, ri));
+                }
             }
+            rows.sort();
         }
-        rows.sort();
         let series = if agg_mode {
             agg_group(
                 s,
                 &data,
                 &scan_fields,
-                &rows,
+                (!streaming).then_some(&rows[..]).ok_or(&members[..]),
                 &aggs,
                 &out_exprs,
                 cond_c.as_ref(),
@@ -1054,6 +1080,30 @@ fn aligned(sd: &SeriesData, scan_fields: &[String], ri: usize) -> Vec<Option<Val
         .collect()
 }
 
+/// The row's field values when it satisfies the residual condition.
+fn passing_row(
+    sd: &SeriesData,
+    scan_fields: &[String],
+    t: i64,
+    ri: usize,
+    cond: Option<&CExpr>,
+) -> Option<Vec<Option<Value>>> {
+    let fields = aligned(sd, scan_fields, ri);
+    if let Some(c) = cond {
+        let row = Row {
+            tags: &sd.tags,
+            fields: &fields,
+            time: t,
+            aggs: &[],
+            missing_null: false,
+        };
+        if !truthy(&eval(c, &row)) {
+            return None;
+        }
+    }
+    Some(fields)
+}
+
 fn raw_group(
     data: &[SeriesData],
     scan_fields: &[String],
@@ -1065,20 +1115,16 @@ fn raw_group(
     let mut out = Vec::new();
     for &(t, si, ri) in rows {
         let sd = &data[si];
-        let fields = aligned(sd, scan_fields, ri);
-        let mut row = Row {
+        let Some(fields) = passing_row(sd, scan_fields, t, ri, cond) else {
+            continue;
+        };
+        let row = Row {
             tags: &sd.tags,
             fields: &fields,
             time: t,
             aggs: &[],
-            missing_null: false,
+            missing_null: true,
         };
-        if let Some(c) = cond {
-            if !truthy(&eval(c, &row)) {
-                continue;
-            }
-        }
-        row.missing_null = true;
         let mut vals = Vec::with_capacity(exprs.len() + 1);
         vals.push(Value::Time(t));
         let mut any = false;
@@ -1101,7 +1147,8 @@ fn agg_group(
     s: &Select,
     data: &[SeriesData],
     scan_fields: &[String],
-    rows: &[(i64, usize, usize)],
+    // The group's rows merged in time order, or for streaming aggregates its series.
+    rows: Result<&[(i64, usize, usize)], &[usize]>,
     aggs: &[AggSpec],
     exprs: &[CExpr],
     cond: Option<&CExpr>,
@@ -1132,63 +1179,106 @@ fn agg_group(
         }
         None => (if lo == i64::MIN { 0 } else { lo }, i64::MAX, 1),
     };
-    let mut acc: Vec<Vec<Points>> = vec![vec![Vec::new(); aggs.len()]; nwin];
     let mut kept_rows: Vec<(usize, usize)> = Vec::new();
-    let mut any_row = false;
-    for &(t, si, ri) in rows {
-        let sd = &data[si];
-        let fields = aligned(sd, scan_fields, ri);
-        let row = Row {
-            tags: &sd.tags,
-            fields: &fields,
-            time: t,
-            aggs: &[],
-            missing_null: false,
-        };
-        if let Some(c) = cond {
-            if !truthy(&eval(c, &row)) {
-                continue;
+    let (results, acc) = match rows {
+        Err(members) => {
+            let win = |t: i64| -> Option<usize> {
+                if nwin == 1 && s.dims.time.is_none() {
+                    return Some(0);
+                }
+                if t < first_w {
+                    return None;
+                }
+                let wi = ((t - first_w) / interval) as usize;
+                (wi < nwin).then_some(wi)
+            };
+            match stream_aggs(data, scan_fields, members, aggs, nwin, &win, &mut kept_rows) {
+                Some(results) => (results, Vec::new()),
+                None => return Ok(None),
             }
         }
-        let wi = if nwin == 1 && s.dims.time.is_none() {
-            0
-        } else {
-            ((t - first_w) / interval) as usize
-        };
-        if wi >= nwin {
-            continue;
-        }
-        let rid = kept_rows.len();
-        let mut used = false;
-        for (ai, a) in aggs.iter().enumerate() {
-            if let Some(c) = a.col {
-                if let Some(v) = &fields[c] {
-                    acc[wi][ai].push((t, v.clone(), rid));
-                    used = true;
-                    any_row = true;
+        Ok(rows) => {
+            let mut acc: Vec<Vec<Points>> = vec![vec![Vec::new(); aggs.len()]; nwin];
+            let mut any_row = false;
+            for &(t, si, ri) in rows {
+                let sd = &data[si];
+                let Some(fields) = passing_row(sd, scan_fields, t, ri, cond) else {
+                    continue;
+                };
+                let wi = if nwin == 1 && s.dims.time.is_none() {
+                    0
+                } else {
+                    ((t - first_w) / interval) as usize
+                };
+                if wi >= nwin {
+                    continue;
+                }
+                let rid = kept_rows.len();
+                let mut used = false;
+                for (ai, a) in aggs.iter().enumerate() {
+                    if let Some(c) = a.col {
+                        if let Some(v) = &fields[c] {
+                            acc[wi][ai].push((t, v.clone(), rid));
+                            used = true;
+                            any_row = true;
+                        }
+                    }
+                }
+                if used && selector_single {
+                    kept_rows.push((si, ri));
                 }
             }
+            if !any_row {
+                return Ok(None);
+            }
+            // compute
+            let mut results: Vec<Vec<Option<(Value, i64, usize)>>> = Vec::with_capacity(nwin);
+            for w in &acc {
+                results.push(
+                    aggs.iter()
+                        .zip(w)
+                        .map(|(a, pts)| compute(&a.func, a.arg, pts))
+                        .collect(),
+                );
+            }
+            (results, acc)
         }
-        if used && selector_single {
-            kept_rows.push((si, ri));
-        }
-    }
-    if !any_row {
-        return Ok(None);
-    }
-    // compute
-    let mut results: Vec<Vec<Option<(Value, i64, usize)>>> = Vec::with_capacity(nwin);
-    for w in &acc {
-        results.push(
-            aggs.iter()
-                .zip(w)
-                .map(|(a, pts)| compute(&a.func, a.arg, pts))
-                .collect(),
-        );
-    }
+    };
+    finish_windows(
+        s,
+        data,
+        scan_fields,
+        aggs,
+        exprs,
+        first_w,
+        interval,
+        nwin,
+        results,
+        &acc,
+        &kept_rows,
+        selector_single,
+    )
+}
+
+/// Fill, time and output expressions of the computed windows.
+#[allow(clippy::too_many_arguments)]
+fn finish_windows(
+    s: &Select,
+    data: &[SeriesData],
+    scan_fields: &[String],
+    aggs: &[AggSpec],
+    exprs: &[CExpr],
+    first_w: i64,
+    interval: i64,
+    nwin: usize,
+    mut results: Vec<Vec<Computed>>,
+    acc: &[Vec<Points>],
+    kept_rows: &[(usize, usize)],
+    selector_single: bool,
+) -> Res<Option<Vec<Vec<Value>>>> {
     for (ai, a) in aggs.iter().enumerate() {
         if a.func == "integral" {
-            integral_windows(&acc, ai, a.arg, s.dims.time, first_w, &mut results);
+            integral_windows(acc, ai, a.arg, s.dims.time, first_w, &mut results);
         }
     }
     if s.dims.time.is_none() && results.iter().all(|w| w.iter().all(|r| r.is_none())) {
@@ -1288,6 +1378,175 @@ fn agg_group(
         out.push(vals);
     }
     Ok(Some(out))
+}
+
+/// Aggregates computed in one pass over each series, without merging the group's rows in
+/// time order first: the answers equal [`compute`]'s over the merged points (ties between
+/// points of equal time go to the earlier series, as in the merged order; float sums may
+/// differ in the last bits from summing in time order).
+const STREAMING_AGGS: &[&str] = &[
+    "count", "sum", "mean", "min", "max", "first", "last", "spread",
+];
+
+/// Running state of one streaming aggregate in one window. Points are identified by
+/// (time, series index, row index); "earlier" compares (time, series index).
+#[derive(Clone)]
+struct Stream {
+    n: usize,
+    first: (i64, usize, usize),
+    last: (i64, usize, usize),
+    nums: usize,
+    all_int: bool,
+    fsum: f64,
+    isum: i64,
+    /// Best point for min/max and its value.
+    best: Option<(f64, (i64, usize, usize))>,
+    fmin: f64,
+    fmax: f64,
+    imin: i64,
+    imax: i64,
+}
+
+impl Stream {
+    fn new() -> Stream {
+        Stream {
+            n: 0,
+            first: (i64::MAX, usize::MAX, 0),
+            last: (i64::MIN, 0, 0),
+            nums: 0,
+            all_int: true,
+            fsum: 0.0,
+            isum: 0,
+            best: None,
+            fmin: f64::MAX,
+            fmax: f64::MIN,
+            imin: i64::MAX,
+            imax: i64::MIN,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, func: &str, v: &FieldValue, at: (i64, usize, usize)) {
+        self.n += 1;
+        if (at.0, at.1) < (self.first.0, self.first.1) {
+            self.first = at;
+        }
+        if (at.0, at.1) > (self.last.0, self.last.1) || self.n == 1 {
+            self.last = at;
+        }
+        let (x, int) = match v {
+            FieldValue::Float(f) => (*f, None),
+            FieldValue::Integer(i) => (*i as f64, Some(*i)),
+            FieldValue::UInteger(u) => (*u as i64 as f64, Some(*u as i64)),
+            _ => {
+                self.all_int = false;
+                return;
+            }
+        };
+        self.nums += 1;
+        match int {
+            Some(i) => {
+                self.isum = self.isum.wrapping_add(i);
+                self.imin = self.imin.min(i);
+                self.imax = self.imax.max(i);
+            }
+            None => self.all_int = false,
+        }
+        self.fsum += x;
+        self.fmin = self.fmin.min(x);
+        self.fmax = self.fmax.max(x);
+        if func == "min" || func == "max" {
+            let better = match &self.best {
+                None => true,
+                Some((y, b)) => {
+                    let strictly = if func == "min" { x < *y } else { x > *y };
+                    strictly || (x == *y && (at.0, at.1) < (b.0, b.1))
+                }
+            };
+            if better {
+                self.best = Some((x, at));
+            }
+        }
+    }
+}
+
+/// The streaming aggregates of one group (see [`STREAMING_AGGS`]) per window; `None` when
+/// no point has a value for any of them. Every selected point is appended to `kept_rows`
+/// and its row id is its index there.
+fn stream_aggs(
+    data: &[SeriesData],
+    scan_fields: &[String],
+    members: &[usize],
+    aggs: &[AggSpec],
+    nwin: usize,
+    win: &dyn Fn(i64) -> Option<usize>,
+    kept_rows: &mut Vec<(usize, usize)>,
+) -> Option<Vec<Vec<Computed>>> {
+    let mut st: Vec<Vec<Stream>> = vec![vec![Stream::new(); aggs.len()]; nwin];
+    let mut any = false;
+    for &si in members {
+        let sd = &data[si];
+        let cols: Vec<Option<&Vec<Option<FieldValue>>>> = aggs
+            .iter()
+            .map(|a| {
+                let name = &scan_fields[a.col?];
+                sd.fields.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+            })
+            .collect();
+        for (ri, &t) in sd.times.iter().enumerate() {
+            let Some(wi) = win(t) else { continue };
+            for (ai, col) in cols.iter().enumerate() {
+                if let Some(Some(v)) = col.map(|c| &c[ri]) {
+                    st[wi][ai].add(&aggs[ai].func, v, (t, si, ri));
+                    any = true;
+                }
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    let value_at = |ai: usize, (_, si, ri): (i64, usize, usize)| -> Value {
+        let name = &scan_fields[aggs[ai].col.expect("has values")];
+        data[si]
+            .fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, c)| c[ri].as_ref())
+            .map_or(Value::Null, fv)
+    };
+    let mut out = Vec::with_capacity(nwin);
+    for w in st {
+        let mut row = Vec::with_capacity(aggs.len());
+        for (ai, x) in w.into_iter().enumerate() {
+            if x.n == 0 {
+                row.push(None);
+                continue;
+            }
+            let func = aggs[ai].func.as_str();
+            let (v, at) = match func {
+                "count" => (Some(Value::Int(x.n as i64)), x.first),
+                "sum" if x.nums > 0 && x.all_int => (Some(Value::Int(x.isum)), x.first),
+                "sum" if x.nums > 0 => (Some(Value::Float(x.fsum)), x.first),
+                "mean" if x.nums > 0 => (Some(Value::Float(x.fsum / x.nums as f64)), x.first),
+                "spread" if x.nums > 0 && x.all_int => (Some(Value::Int(x.imax - x.imin)), x.first),
+                "spread" if x.nums > 0 => (Some(Value::Float(x.fmax - x.fmin)), x.first),
+                "min" | "max" => match x.best {
+                    Some((_, at)) => (Some(value_at(ai, at)), at),
+                    None => (None, x.first),
+                },
+                "first" => (Some(value_at(ai, x.first)), x.first),
+                "last" => (Some(value_at(ai, x.last)), x.last),
+                _ => (None, x.first),
+            };
+            row.push(v.map(|v| {
+                kept_rows.push((at.1, at.2));
+                (v, at.0, kept_rows.len() - 1)
+            }));
+        }
+        out.push(row);
+    }
+    Some(out)
 }
 
 /// One aggregate over one window's points (in time order): the value, the time of the

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ast::*;
-use crate::exec::{page, select_plain, split_time, Context, Res};
+use crate::exec::{page, select_extended, select_plain, split_time, Context, Res};
 use crate::result::{Series, Value};
 
 const TRANSFORMS: &[&str] = &[
@@ -152,7 +152,13 @@ fn transforms(
                 alias: None,
             }],
         );
-        for series in select_plain(&sel, ctx, db, rp)? {
+        // 1.6 reads one interval more so the first window has a predecessor.
+        let extra = match (name.as_str(), s.dims.time) {
+            ("cumulative_sum", _) | (_, None) => (0, 0),
+            (_, Some((iv, _))) if s.descending => (0, iv),
+            (_, Some((iv, _))) => (iv, 0),
+        };
+        for series in select_extended(&sel, ctx, db, rp, extra)? {
             let mut pts: Vec<(i64, Value)> = series
                 .values
                 .iter()
