@@ -7,8 +7,9 @@
 # last hour per host, mean per 1m window across the 1000 series, top 10, SHOW TAG VALUES, a raw
 # range, ...) RUNS times each against both, after one warm-up. Reports the median latency of
 # each and Ferry/influxd (target ≤ 0.5), and rewrites the "## Query — latest figures" section
-# of bench/README.md. POINTS defaults to 1M, not 10M: loading 10M lines into influxd alone
-# takes ~2-3 min on 2 cores, plus generation; pass POINTS=10000000 for the full size.
+# of bench/README.md (plus a `/ping` row: the client's own round trip, the floor of every
+# latency). POINTS defaults to 1M for a quick run (~1.5 min); POINTS=10000000, the issue's
+# size, takes ~6 min on 2 cores (generation 1 min, influxd load ~50 s, queries ~3 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 POINTS=${POINTS:-1000000}

@@ -89,6 +89,18 @@ def main():
             ratio = res["ferry"] / res["influxd"] if res["influxd"] else float("inf")
             rows.append((name, res["influxd"], res["ferry"], ratio))
             ib.log(f"{name}: influxd {res['influxd']*1e3:.1f} ms, ferry {res['ferry']*1e3:.1f} ms, x{ratio:.2f}")
+        # The client's floor: an HTTP round trip that does no work (new connection per
+        # request, like run_q), so sub-millisecond ratios can be read against it.
+        floor = {}
+        for sys_name, url in (("influxd", iurl), ("ferry", furl)):
+            def ping(u=url):
+                t = time.perf_counter()
+                with urllib.request.urlopen(u + "/ping", timeout=60) as r:
+                    r.read()
+                return time.perf_counter() - t
+            ping()
+            floor[sys_name] = statistics.median(ping() for _ in range(max(args.runs, 20)))
+        ib.log(f"/ping floor: influxd {floor['influxd']*1e3:.2f} ms, ferry {floor['ferry']*1e3:.2f} ms")
     finally:
         fsrv.stop(30); isrv.stop(30)
     out = [f"## Query — latest figures\n",
@@ -97,6 +109,8 @@ def main():
            "| query | influxd 1.6 (ms) | Ferry (ms) | Ferry / influxd |", "| --- | ---: | ---: | ---: |"]
     for name, a, b, r in rows:
         out.append(f"| {name} | {a*1e3:.1f} | {b*1e3:.1f} | {r:.2f}{' ✗' if r > 0.5 else ''} |")
+    out.append(f"| (floor: `/ping` round trip, not a query) | {floor['influxd']*1e3:.2f} | "
+               f"{floor['ferry']*1e3:.2f} | – |")
     section = "\n".join(out) + "\n"
     print(section)
     if args.readme:

@@ -815,10 +815,7 @@ impl BucketStore {
     /// time and fields would return as series, read from the file indexes without touching
     /// any data, and cached until the series can have changed. An unknown measurement
     /// yields none.
-    pub fn series_keys(
-        &self,
-        measurement: &str,
-    ) -> Result<Arc<Vec<SeriesTags>>, StoreError> {
+    pub fn series_keys(&self, measurement: &str) -> Result<Arc<Vec<SeriesTags>>, StoreError> {
         let (files, mut keys, generation, active_series) = {
             let st = rd(&self.state);
             let active_series = st
