@@ -409,7 +409,7 @@ impl Stream {
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
-        lp: &[u8],
+        lp: Vec<u8>,
         origins: &[String],
         lines: u64,
         rejected: &mut RejectedLinesFile,
@@ -422,13 +422,7 @@ impl Stream {
             l.acquire(lp.len() as u64).await;
         }
         let max = self.rep.max_batch_bytes.max(1) as usize;
-        let result = send_pieces(
-            self.writer.clone(),
-            lp.to_vec(),
-            self.send_options(origins),
-            max,
-        )
-        .await;
+        let result = send_pieces(self.writer.clone(), lp, self.send_options(origins), max).await;
         self.settle(result, rejected, backoff, attempt)
     }
 
@@ -459,8 +453,10 @@ impl Stream {
         let mut acked: Option<u64> = None;
         let mut synced_at = std::time::Instant::now();
         let mut depth = if attempt > 0 { 1 } else { SEND_DEPTH };
+        let mut read_failed = false;
         let outcome = loop {
-            while inflight.len() < depth
+            while !read_failed
+                && inflight.len() < depth
                 && read_pos < self.log().durable_end()
                 && done + inflight.len() < DRAIN_BATCHES
             {
@@ -468,6 +464,7 @@ impl Stream {
                     Ok(b) => b,
                     Err(e) => {
                         self.attention(None, e);
+                        read_failed = true;
                         break;
                     }
                 };
@@ -485,8 +482,11 @@ impl Stream {
                 inflight.push_back((batch.next_lsn, task));
             }
             let Some((next_lsn, task)) = inflight.pop_front() else {
-                break if read_pos < self.log().durable_end() && done < DRAIN_BATCHES {
-                    Sent::Attention // reading the log failed (reported above)
+                // Caught up (or at the batch budget), unless reading the log failed (reported
+                // above). Not re-derived from the log's end: a write landing meanwhile is no
+                // failure.
+                break if read_failed {
+                    Sent::Attention
                 } else {
                     Sent::Ok
                 };
@@ -537,13 +537,16 @@ impl Stream {
         let deadline = tokio::time::Instant::now() + CANCEL_GRACE;
         for (_, mut h) in inflight {
             match tokio::time::timeout_at(deadline, &mut h).await {
-                Ok(Ok(r)) => {
-                    if let Some(code) = r.end.as_ref().and_then(failure_status) {
-                        *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
-                    }
-                }
+                Ok(Ok(r)) => self.count_failure(&r),
                 _ => h.abort(),
             }
+        }
+    }
+
+    /// Counts a failed send in `errors_by_code` (the remote_write_errors metric).
+    fn count_failure(&self, r: &PiecesResult) {
+        if let Some(code) = r.end.as_ref().and_then(failure_status) {
+            *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
         }
     }
 
@@ -561,6 +564,7 @@ impl Stream {
                 tracing::error!(error = %e, "cannot write the rejected-lines file");
             }
         }
+        self.count_failure(&r);
         let mut st = lock(&self.status);
         st.points_sent += r.sent_lines;
         st.bytes_sent += r.sent_bytes;
@@ -585,20 +589,12 @@ impl Stream {
             }) => {
                 st.latest_response_code = status;
                 st.latest_error_message = Some(message);
-                drop(st);
-                if let Some(code) = status {
-                    *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
-                }
                 Sent::Retry(backoff.delay_after(attempt, after))
             }
             Some(SendResult::NeedsAttention {
                 status, message, ..
             }) => {
                 drop(st);
-                *lock(&self.counters)
-                    .errors_by_code
-                    .entry(status)
-                    .or_default() += 1;
                 self.attention(Some(status), format!("the remote refused the write ({status}): {message}; fix the remote or its token, then update or resume the replication"));
                 Sent::Attention
             }
@@ -617,10 +613,6 @@ impl Stream {
                         )
                     })
                     .unwrap_or_default();
-                *lock(&self.counters)
-                    .errors_by_code
-                    .entry(status)
-                    .or_default() += 1;
                 self.attention(Some(status), format!("the remote rejected data ({status}: {message}){at}; the stream stops here (set dropNonRetryableData to drop such lines into the rejected-lines file)"));
                 Sent::Stop
             }
@@ -708,16 +700,17 @@ impl Stream {
             }
         };
         let lines = ferry_pipeline::batch::count_lines(&lp) as u64;
+        let bytes = lp.len() as u64;
         let sent = if lp.is_empty() {
             Sent::Ok
         } else {
-            self.send(&lp, &[], lines, rejected, limiter, backoff, attempt)
+            self.send(lp, &[], lines, rejected, limiter, backoff, attempt)
                 .await
         };
         if let Sent::Ok = sent {
             let g = &mut gaps.list[0];
             g.resume_ns = Some(w_end);
-            g.bytes = g.bytes.saturating_sub(lp.len() as u64);
+            g.bytes = g.bytes.saturating_sub(bytes);
             if w_end >= gap.end_ns {
                 g.measurement_index += 1;
                 g.resume_ns = None;
@@ -731,7 +724,6 @@ impl Stream {
     }
 }
 
-/// What sending one batch (in pieces) came to.
 /// The HTTP status of a send that failed, for the error metrics (`None` for network errors
 /// and successes).
 fn failure_status(r: &SendResult) -> Option<u16> {
@@ -744,6 +736,7 @@ fn failure_status(r: &SendResult) -> Option<u16> {
     }
 }
 
+/// What sending one batch (in pieces) came to.
 struct PiecesResult {
     sent_bytes: u64,
     sent_lines: u64,
