@@ -57,6 +57,15 @@ pub struct BucketEngine {
 /// (only reached when applying is stuck, e.g. after the log failed).
 const VISIBLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Moves the applied watermark up to `end` (never down), waking readers only when it grew.
+fn raise_watermark(applied: &tokio::sync::watch::Sender<u64>, end: u64) {
+    applied.send_if_modified(|a| {
+        let grew = end > *a;
+        *a = (*a).max(end);
+        grew
+    });
+}
+
 /// The first line of a log record that came from a replication stream: `# ferry-origin:` and
 /// the comma-separated node IDs it passed through. Line protocol parsers skip `#` lines, so
 /// the record stays plain line protocol; streams use it to avoid sending data back to a node
@@ -96,11 +105,7 @@ impl BucketEngine {
                 }
             }
             if let Some(end) = end {
-                commit_applied.send_if_modified(|a| {
-                    let grew = end > *a;
-                    *a = (*a).max(end);
-                    grew
-                });
+                raise_watermark(&commit_applied, end);
             }
         });
         let (log, report) = Log::open(&dir.join("log"), log_opts, on_commit)?;
@@ -125,12 +130,7 @@ impl BucketEngine {
             applied,
         };
         engine.replay()?;
-        let end = engine.log.durable_end();
-        engine.applied.send_if_modified(|a| {
-            let grew = end > *a;
-            *a = (*a).max(end);
-            grew
-        });
+        raise_watermark(&engine.applied, engine.log.durable_end());
         Ok(engine)
     }
 

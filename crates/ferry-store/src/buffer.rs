@@ -174,23 +174,16 @@ pub(crate) struct MeasBuf {
 
 impl MeasBuf {
     fn note(&mut self, t: i64, values: u64) {
-        self.span = Some(match self.span {
-            None => (t, t, values),
-            Some((lo, hi, n)) => (lo.min(t), hi.max(t), n + values),
-        });
+        self.span = widen(self.span, t, values);
     }
 
     fn recompute_span(&mut self) {
-        self.span = None;
-        let times: Vec<(i64, u64)> = self
+        self.span = self
             .series
             .values()
             .flat_map(|sb| sb.cols.iter())
-            .flat_map(|c| c.entries.iter().map(|e| (e.0, 1)))
-            .collect();
-        for (t, n) in times {
-            self.note(t, n);
-        }
+            .flat_map(|c| c.entries.iter())
+            .fold(None, |span, e| widen(span, e.0, 1));
     }
 
     /// Buffer field ids for the given field names.
@@ -200,6 +193,14 @@ impl MeasBuf {
             .map(|n| self.field_ids.get(n).copied())
             .collect()
     }
+}
+
+/// `span` (earliest, latest, values) grown by `values` values at time `t`.
+fn widen(span: Option<(i64, i64, u64)>, t: i64, values: u64) -> Option<(i64, i64, u64)> {
+    Some(match span {
+        None => (t, t, values),
+        Some((lo, hi, n)) => (lo.min(t), hi.max(t), n + values),
+    })
 }
 
 /// The whole write buffer of a bucket.
@@ -237,6 +238,11 @@ impl Buffer {
 
     /// Appends the fields of `p` for which `keep(i)` is true.
     pub fn insert(&mut self, p: &Point, keep: &[bool]) {
+        // A point none of whose fields is kept adds nothing, not even an empty series (the
+        // series-list cache counts series to notice new ones).
+        if !(0..p.fields.len()).any(|i| keep.get(i).copied().unwrap_or(true)) {
+            return;
+        }
         let mb = match self.meas.get_mut(p.measurement.as_str()) {
             Some(m) => m,
             None => {
