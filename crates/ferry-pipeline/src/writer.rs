@@ -211,8 +211,8 @@ fn gzip(lp: &[u8]) -> std::io::Result<Vec<u8>> {
     enc.finish()
 }
 
-/// An error with its sources, `a: b: c`.
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources, `a: b: c` (a source already in the text is not repeated).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

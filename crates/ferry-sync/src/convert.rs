@@ -56,18 +56,6 @@ pub struct Series {
 /// Field types of one measurement, by field key.
 pub type FieldTypes = HashMap<String, FieldType>;
 
-/// Parses a `SHOW FIELD KEYS` type name (`float|integer|string|boolean|unsigned`).
-pub fn field_type_from_name(s: &str) -> Option<FieldType> {
-    match s {
-        "float" => Some(FieldType::Float),
-        "integer" => Some(FieldType::Integer),
-        "unsigned" => Some(FieldType::UInteger),
-        "string" => Some(FieldType::String),
-        "boolean" => Some(FieldType::Boolean),
-        _ => None,
-    }
-}
-
 /// Appends the lines of `series` to `out`; returns the number of points (lines) written.
 /// `types` gives each field's type (absent: guessed from the JSON value).
 pub fn series_to_lp(series: &Series, types: &FieldTypes, out: &mut Vec<u8>) -> usize {
@@ -188,9 +176,12 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
 /// Converts one chunk (a JSON document) into line protocol appended to `out`.
 /// Returns the points written; an `error` in the answer is returned as `Err`.
 pub fn chunk_to_lp(chunk: &[u8], types: &FieldTypes, out: &mut Vec<u8>) -> Result<usize, String> {
-    let c: QueryChunk =
-        serde_json::from_slice(chunk).map_err(|e| format!("unreadable query answer: {e}"))?;
-    decoded_chunk_to_lp(c, types, out)
+    decoded_chunk_to_lp(json_chunk(chunk)?, types, out)
+}
+
+/// Decodes one JSON document of a `/query` answer.
+pub fn json_chunk(doc: &[u8]) -> Result<QueryChunk, String> {
+    serde_json::from_slice(doc).map_err(|e| format!("unreadable query answer: {e}"))
 }
 
 /// What [`msgpack_chunk`] found at the start of a buffer.

@@ -177,7 +177,7 @@ pub async fn run_sync(spec: SyncSpec, default: DefaultTarget) -> Result<SyncSumm
             queue.extend(plan(m, &done, p.start, horizon, p.window_ns));
         }
         if !queue.is_empty() {
-            let r = run_round(&ctx, &p, &mut state, &state_path, queue, &types, horizon).await?;
+            let r = run_round(&ctx, &p, &mut state, &state_path, queue, &types).await?;
             summary.points += r.points;
             summary.windows += r.windows;
             summary.mismatches.extend(r.mismatches);
@@ -271,10 +271,8 @@ async fn run_round(
     state_path: &std::path::Path,
     mut queue: VecDeque<Window>,
     types: &BTreeMap<String, FieldTypes>,
-    horizon: i64,
 ) -> Result<RoundResult, SyncError> {
     let total: i64 = queue.iter().map(|w| w.end - w.start).sum();
-    let _ = horizon;
     let mut progress = Progress::new(total);
     let mut res = RoundResult {
         points: 0,

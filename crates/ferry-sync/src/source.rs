@@ -9,7 +9,7 @@ use reqwest::{Client, Url};
 use serde_json::Value;
 
 use crate::convert::{
-    decoded_chunk_to_lp, field_type_from_name, msgpack_chunk, FieldTypes, MsgpackChunk, QueryChunk,
+    decoded_chunk_to_lp, json_chunk, msgpack_chunk, FieldTypes, MsgpackChunk, QueryChunk,
 };
 use crate::spec::SourceArgs;
 use crate::SyncError;
@@ -325,7 +325,7 @@ impl Source {
                     if !e.iter().any(|x| x == t) {
                         e.push(t.to_string());
                     }
-                    if let Some(ft) = field_type_from_name(t) {
+                    if let Some(ft) = ferry_lp::FieldType::from_name(t) {
                         types
                             .entry(s.name.clone())
                             .or_default()
@@ -495,8 +495,7 @@ impl DocSplitter {
                 self.at += used;
                 continue;
             }
-            let parsed = serde_json::from_slice::<QueryChunk>(doc)
-                .map_err(|e| classify_statement_error(format!("unreadable query answer: {e}")))?;
+            let parsed = json_chunk(doc).map_err(classify_statement_error)?;
             self.at += used;
             return Ok(Some(parsed));
         }
@@ -591,17 +590,4 @@ pub fn type_name(t: FieldType) -> &'static str {
     t.as_str()
 }
 
-/// An error with its sources.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = inner.source();
-    }
-    s
-}
+pub(crate) use ferry_pipeline::error_chain as chain;

@@ -95,14 +95,6 @@ impl IntervalSet {
         }
         out
     }
-
-    /// Nanoseconds of `[start, end)` covered by the set.
-    pub fn covered(&self, start: i64, end: i64) -> i64 {
-        self.0
-            .iter()
-            .map(|&(a, b)| (b.min(end) - a.max(start)).max(0))
-            .sum()
-    }
 }
 
 /// The windows that copy the gaps of `done` in `[start, end)` for `measurement`, each at most
@@ -146,7 +138,6 @@ mod tests {
         assert_eq!(s.0, vec![(10, 25), (30, 40)]);
         assert_eq!(s.gaps(0, 50), vec![(0, 10), (25, 30), (40, 50)]);
         assert_eq!(s.gaps(12, 24), vec![]);
-        assert_eq!(s.covered(0, 50), 25);
         s.insert(0, 100);
         assert_eq!(s.0, vec![(0, 100)]);
         s.insert(5, 5);
