@@ -17,14 +17,7 @@ use crate::timeparse::parse_time;
 use ferry_catalog::{Action, NewTask, Task, TaskRun, TaskUpdate};
 use ferry_tasks::TaskSpec;
 
-fn rfc3339(ns: i64) -> String {
-    chrono::DateTime::from_timestamp(
-        ns.div_euclid(1_000_000_000),
-        ns.rem_euclid(1_000_000_000) as u32,
-    )
-    .unwrap_or_default()
-    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
+use crate::tasks::fmt_ns as rfc3339;
 
 /// A task as the API returns it.
 fn task_json(node: &Node, t: &Task) -> Value {

@@ -21,6 +21,7 @@ use ferry_pipeline::Backoff;
 
 use crate::node::Node;
 
+pub(crate) use run::fmt_ns;
 pub use run::{initial_latest_completed, parse_task, ParsedTask};
 
 /// How often the scheduler looks at the tasks.

@@ -287,8 +287,14 @@ async fn run_parsed(
         }
         let points = producer.points(start, end).await?;
         let n = points.len();
-        for batch in points.chunks(WRITE_BATCH) {
-            sink.write(batch.to_vec()).await?;
+        // Move the points into batches (same order) instead of cloning each one.
+        let mut points = points.into_iter();
+        loop {
+            let batch: Vec<_> = points.by_ref().take(WRITE_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            sink.write(batch).await?;
         }
         run.points += n as i64;
         node.catalog
