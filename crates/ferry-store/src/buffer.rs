@@ -186,6 +186,19 @@ impl MeasBuf {
             .fold(None, |span, e| widen(span, e.0, 1));
     }
 
+    /// Removes the values for which `dead(series key, time)` holds, and the series left
+    /// empty.
+    pub fn remove_where(&mut self, dead: impl Fn(&[(String, String)], i64) -> bool) {
+        for (key, sb) in &mut self.series {
+            for c in &mut sb.cols {
+                // A subsequence of strictly ascending times stays strictly ascending.
+                c.entries.retain(|e| !dead(key, e.0));
+            }
+        }
+        self.series.retain(|_, s| !s.is_empty());
+        self.recompute_span();
+    }
+
     /// Buffer field ids for the given field names.
     pub fn ids_for(&self, names: &[String]) -> Vec<Option<usize>> {
         names
@@ -353,6 +366,19 @@ impl Buffer {
         self.meas.retain(|_, mb| !mb.series.is_empty());
         self.recompute_bytes();
         out
+    }
+
+    /// Replaces one measurement's buffer (`None` removes it).
+    pub fn set_meas(&mut self, m: &str, mb: Option<MeasBuf>) {
+        match mb {
+            Some(mb) => {
+                self.meas.insert(m.to_string(), mb);
+            }
+            None => {
+                self.meas.remove(m);
+            }
+        }
+        self.recompute_bytes();
     }
 
     fn recompute_bytes(&mut self) {

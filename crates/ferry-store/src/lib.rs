@@ -17,6 +17,7 @@ mod buffer;
 mod manifest;
 mod pq;
 mod scan;
+mod tombstone;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
@@ -31,6 +32,8 @@ use buffer::{Buffer, SeriesRows};
 use manifest::{sync_dir, FileMeta, Manifest, ManifestMeasurement, MANIFEST};
 use scan::Acc;
 pub use scan::{ScanRequest, SeriesData, TagPredicate};
+pub use tombstone::Deletion;
+use tombstone::Tombstone;
 
 /// One day in nanoseconds.
 const DAY_NS: i64 = 86_400_000_000_000;
@@ -150,13 +153,17 @@ struct State {
     applied_lsn: Option<u64>,
     persisted_lsn: Option<u64>,
     /// Bumped whenever a series can disappear or move between buffer and files (persist,
-    /// compaction, retention); between two bumps the buffer's series only grow.
+    /// compaction, retention, deletion); between two bumps the buffer's series only grow.
     generation: u64,
+    /// Deletions hiding rows of older files and log records (a copy of `Maint`'s).
+    tombstones: Arc<Vec<Tombstone>>,
 }
 
 #[derive(Debug)]
 struct Maint {
     next_seq: u64,
+    /// The tombstones in the manifest (see the `tombstone` module).
+    tombstones: Vec<Tombstone>,
 }
 
 /// The files of one partition (ascending sequence) worth merging: the longest run of the
@@ -285,6 +292,7 @@ impl BucketStore {
             persisted_lsn: None,
             schema: BTreeMap::new(),
             files: Vec::new(),
+            tombstones: Vec::new(),
         });
         if manifest.partition_duration_ns != opts.partition_duration_ns {
             tracing::warn!(
@@ -342,10 +350,12 @@ impl BucketStore {
                 files,
                 applied_lsn: manifest.persisted_lsn,
                 persisted_lsn: manifest.persisted_lsn,
+                tombstones: Arc::new(manifest.tombstones.clone()),
                 ..State::default()
             }),
             maint: Mutex::new(Maint {
                 next_seq: manifest.next_seq,
+                tombstones: manifest.tombstones,
             }),
             series_cache: Mutex::new(Default::default()),
         })
@@ -399,14 +409,28 @@ impl BucketStore {
     /// one field by field, other fields of the point are kept. Applying the same points again
     /// yields the same readable state. A field value whose type contradicts the schema (only
     /// possible without [`check_types`](Self::check_types)) is dropped with a warning.
+    ///
+    /// Entries at or before the persisted LSN are already in files and skipped (a replay
+    /// after a crash may offer them again); points a later deletion covers are dropped.
     pub fn apply(&self, lsn: u64, points: &[Point]) {
         let mut schema = wr(&self.schema);
         let mut st = wr(&self.state);
+        if st.persisted_lsn.is_some_and(|p| lsn <= p) {
+            return;
+        }
+        let tombs = st.tombstones.clone();
+        let dead: Vec<&Tombstone> = tombs.iter().filter(|t| t.covers_record(lsn)).collect();
         let mut keep: Vec<bool> = Vec::new();
         // The last point whose tag keys are registered and all of whose fields were kept:
         // a point with the same layout needs no schema work (see `same_field_layout`).
         let mut last_clean: Option<&Point> = None;
         for p in points {
+            if dead
+                .iter()
+                .any(|t| t.measurement == p.measurement && t.covers(&p.tags, p.time))
+            {
+                continue;
+            }
             if let Some(q) = last_clean {
                 if same_field_layout(q, p) && same_tag_keys(q, p) {
                     keep.clear();
@@ -605,13 +629,26 @@ impl BucketStore {
         Ok(Arc::new(file))
     }
 
+    /// Writes the manifest with the schema as it is and the tombstones still needed.
     fn store_manifest(
         &self,
         maint: &Maint,
         files: &[Arc<DataFile>],
         lsn: Option<u64>,
     ) -> Result<(), StoreError> {
-        let schema = rd(&self.schema)
+        let tombs = tombstone::live_tombstones(&maint.tombstones, files, lsn);
+        self.write_manifest(&rd(&self.schema), maint.next_seq, &tombs, files, lsn)
+    }
+
+    fn write_manifest(
+        &self,
+        schema: &Schema,
+        next_seq: u64,
+        tombstones: &[Tombstone],
+        files: &[Arc<DataFile>],
+        lsn: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let schema = schema
             .iter()
             .map(|(m, ms)| {
                 (
@@ -630,10 +667,11 @@ impl BucketStore {
         let manifest = Manifest {
             version: 1,
             partition_duration_ns: self.opts.partition_duration_ns,
-            next_seq: maint.next_seq,
+            next_seq,
             persisted_lsn: lsn,
             schema,
             files: files.iter().map(|f| f.meta.clone()).collect(),
+            tombstones: tombstones.to_vec(),
         };
         manifest.store(&self.dir)
     }
@@ -643,9 +681,9 @@ impl BucketStore {
     /// files are deleted once no scan uses them. On error nothing changes.
     pub fn compact(&self) -> Result<(), StoreError> {
         let mut maint = lock(&self.maint);
-        let (files, lsn) = {
+        let (files, lsn, tombs) = {
             let st = rd(&self.state);
-            (st.files.clone(), st.persisted_lsn)
+            (st.files.clone(), st.persisted_lsn, st.tombstones.clone())
         };
         let mut groups: BTreeMap<(&str, i64), Vec<&Arc<DataFile>>> = BTreeMap::new();
         for f in &files {
@@ -676,9 +714,8 @@ impl BucketStore {
                 .unwrap_or_default();
             let mut acc = Acc::new(fields.len());
             for f in &group {
-                let read = f.index().and_then(|idx| {
-                    pq::read_file(&f.path, idx, i64::MIN, i64::MAX, None, &fields, &mut acc)
-                });
+                let read =
+                    tombstone::read_live(f, &tombs, i64::MIN, i64::MAX, None, &fields, &mut acc);
                 if let Err(e) = read {
                     fail(&new_files);
                     return Err(e);
@@ -816,7 +853,7 @@ impl BucketStore {
     /// any data, and cached until the series can have changed. An unknown measurement
     /// yields none.
     pub fn series_keys(&self, measurement: &str) -> Result<Arc<Vec<SeriesTags>>, StoreError> {
-        let (files, mut keys, generation, active_series) = {
+        let (files, mut keys, generation, active_series, tombs) = {
             let st = rd(&self.state);
             let active_series = st
                 .active
@@ -849,11 +886,21 @@ impl BucketStore {
                     }
                 }
             }
-            (files, keys, st.generation, active_series)
+            (
+                files,
+                keys,
+                st.generation,
+                active_series,
+                st.tombstones.clone(),
+            )
         };
         for f in &files {
+            let dead = tombstone::file_tombstones(&tombs, f);
             for e in &f.index()?.series {
-                if e.start < e.end && !keys.contains(e.key.as_slice()) {
+                if e.start < e.end
+                    && !keys.contains(e.key.as_slice())
+                    && (dead.is_empty() || self.entry_alive(f, e, &dead)?)
+                {
                     keys.insert(e.key.clone());
                 }
             }
@@ -900,7 +947,7 @@ impl BucketStore {
             return Ok(Vec::new());
         }
         let pred = req.tag_filter.as_ref();
-        let (files, buf_acc) = {
+        let (files, buf_acc, tombs) = {
             let st = rd(&self.state);
             let files: Vec<Arc<DataFile>> = st
                 .files
@@ -937,11 +984,11 @@ impl BucketStore {
                     }
                 }
             }
-            (files, acc)
+            (files, acc, st.tombstones.clone())
         };
         let mut acc = Acc::new(names.len());
         for f in &files {
-            pq::read_file(&f.path, f.index()?, start, end, pred, &names, &mut acc)?;
+            tombstone::read_live(f, &tombs, start, end, pred, &names, &mut acc)?;
         }
         acc.absorb(buf_acc);
         Ok(acc

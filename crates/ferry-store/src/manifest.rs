@@ -43,6 +43,9 @@ pub(crate) struct Manifest {
     pub persisted_lsn: Option<u64>,
     pub schema: BTreeMap<String, ManifestMeasurement>,
     pub files: Vec<FileMeta>,
+    /// Deletions still hiding data in older files or older log records (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tombstones: Vec<crate::tombstone::Tombstone>,
 }
 
 impl Manifest {

@@ -158,6 +158,28 @@ impl Acc {
         }
     }
 
+    /// Removes the rows whose time lies in one of the inclusive ranges `dead(series key)`
+    /// returns.
+    pub fn remove_where(&mut self, dead: impl Fn(&[(String, String)]) -> Vec<(i64, i64)>) {
+        for s in &mut self.series {
+            let ranges = dead(&s.key);
+            if ranges.is_empty() {
+                continue;
+            }
+            let keep: Vec<bool> = s
+                .times
+                .iter()
+                .map(|t| !ranges.iter().any(|r| r.0 <= *t && *t <= r.1))
+                .collect();
+            let mut k = keep.iter();
+            s.times.retain(|_| *k.next().expect("one flag per row"));
+            for c in &mut s.cols {
+                let mut k = keep.iter();
+                c.retain(|_| *k.next().expect("one flag per row"));
+            }
+        }
+    }
+
     /// Merges rows (last wins per time and field), drops rows without any value, and
     /// returns the series sorted by key.
     pub fn finish(self) -> Vec<SeriesRows> {
