@@ -142,6 +142,8 @@ pub struct Select {
     pub slimit: usize,
     /// SOFFSET.
     pub soffset: usize,
+    /// `tz('…')`: the zone `GROUP BY time()` aligns to and RFC3339 times are shown in.
+    pub location: Option<crate::tz::Location>,
 }
 
 /// `WITH KEY ...` of SHOW TAG VALUES.

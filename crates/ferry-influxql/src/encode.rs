@@ -86,6 +86,22 @@ pub fn push_rfc3339(out: &mut String, ns: i64) {
     out.push_str(std::str::from_utf8(&b[..=n]).expect("ASCII"));
 }
 
+/// Appends the local time of instant `ns` at UTC offset `offset_secs` in Go's RFC3339Nano
+/// (`+01:00`, or `Z` for a zero offset), as 1.6 shows the times of a `tz()` statement.
+pub fn push_rfc3339_offset(out: &mut String, ns: i64, offset_secs: i32) {
+    push_rfc3339(
+        out,
+        ns.saturating_add(i64::from(offset_secs) * 1_000_000_000),
+    );
+    if offset_secs == 0 || !out.ends_with('Z') {
+        return;
+    }
+    out.pop();
+    let a = offset_secs.unsigned_abs();
+    out.push(if offset_secs < 0 { '-' } else { '+' });
+    out.push_str(&format!("{:02}:{:02}", a / 3600, a / 60 % 60));
+}
+
 /// Go's `encoding/json` float format.
 pub fn json_float(f: f64) -> String {
     if !f.is_finite() {
@@ -153,6 +169,14 @@ fn json_value(out: &mut String, v: &Value, epoch: Epoch) {
             Epoch::Rfc3339 => {
                 out.push('"');
                 push_rfc3339(out, *t);
+                out.push('"');
+            }
+            Epoch::Unit(u) => out.push_str(&(t / u).to_string()),
+        },
+        Value::ZonedTime(t, off) => match epoch {
+            Epoch::Rfc3339 => {
+                out.push('"');
+                push_rfc3339_offset(out, *t, *off);
                 out.push('"');
             }
             Epoch::Unit(u) => out.push_str(&(t / u).to_string()),
@@ -370,7 +394,9 @@ pub fn csv(results: &[StatementResult], epoch: Epoch) -> String {
                         }
                         Value::Str(st) => csv_field(&mut out, st),
                         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                        Value::Time(t) => out.push_str(&(t / unit).to_string()),
+                        Value::Time(t) | Value::ZonedTime(t, _) => {
+                            out.push_str(&(t / unit).to_string())
+                        }
                     }
                 }
                 out.push('\n');
@@ -410,5 +436,18 @@ mod tests {
             want.push('Z');
             assert_eq!(rfc3339(ns), want, "{ns}");
         }
+    }
+
+    #[test]
+    fn rfc3339_with_offsets() {
+        let t = 1_698_541_200_500_000_000; // 2023-10-29T01:00:00.5Z
+        let f = |off| {
+            let mut s = String::new();
+            push_rfc3339_offset(&mut s, t, off);
+            s
+        };
+        assert_eq!(f(3600), "2023-10-29T02:00:00.5+01:00");
+        assert_eq!(f(-4 * 3600 - 1800), "2023-10-28T20:30:00.5-04:30");
+        assert_eq!(f(0), "2023-10-29T01:00:00.5Z");
     }
 }

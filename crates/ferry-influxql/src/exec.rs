@@ -10,6 +10,7 @@ use regex::Regex;
 
 use crate::ast::*;
 use crate::result::{Series, StatementResult, Value};
+use crate::tz::{window_start, window_starts, Location};
 
 /// A retention policy as SHOW RETENTION POLICIES lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -568,25 +569,32 @@ fn compile(e: &Expr, refs: &RefFn, calls: &mut dyn FnMut(&Expr) -> Res<CExpr>) -
 // ---------------------------------------------------------------------------------------
 // Time ranges
 
-fn parse_time_str(s: &str) -> Option<i64> {
+/// A time literal; one without a zone is wall-clock time in `loc` (UTC without `tz()`).
+fn parse_time_str(s: &str, loc: Option<&Location>) -> Option<i64> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
         return dt.timestamp_nanos_opt();
     }
+    let in_zone = |local: i64| loc.map_or(local, |l| l.from_local(local));
     for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(s, f) {
-            return dt.and_utc().timestamp_nanos_opt();
+            return dt.and_utc().timestamp_nanos_opt().map(in_zone);
         }
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt();
+        return d
+            .and_hms_opt(0, 0, 0)?
+            .and_utc()
+            .timestamp_nanos_opt()
+            .map(in_zone);
     }
     None
 }
 
-fn time_value(e: &Expr, now: i64) -> Res<i64> {
+fn time_value(e: &Expr, now: i64, loc: Option<&Location>) -> Res<i64> {
+    let time_value = |e: &Expr, now: i64| time_value(e, now, loc);
     match e {
         Expr::Paren(x) => time_value(x, now),
-        Expr::Str(s) => parse_time_str(s).ok_or_else(|| format!("invalid time: {s:?}")),
+        Expr::Str(s) => parse_time_str(s, loc).ok_or_else(|| format!("invalid time: {s:?}")),
         Expr::Integer(i) => Ok(*i),
         Expr::Number(f) => Ok(*f as i64),
         Expr::Duration(d) => Ok(*d),
@@ -618,8 +626,17 @@ fn flip(op: BinOp) -> BinOp {
     }
 }
 
-/// Removes the top-level `time` conditions of `e` into `[lo, hi]` (inclusive).
-pub(crate) fn split_time(e: &Expr, now: i64, lo: &mut i64, hi: &mut i64) -> Res<Option<Expr>> {
+/// Removes the top-level `time` conditions of `e` into `[lo, hi]` (inclusive); zone-less
+/// time literals are wall-clock times in `loc` (a `tz()` clause).
+pub(crate) fn split_time_in(
+    e: &Expr,
+    now: i64,
+    loc: Option<&Location>,
+    lo: &mut i64,
+    hi: &mut i64,
+) -> Res<Option<Expr>> {
+    let split_time =
+        |e: &Expr, now: i64, lo: &mut i64, hi: &mut i64| split_time_in(e, now, loc, lo, hi);
     match e {
         Expr::Paren(x) => split_time(x, now, lo, hi),
         Expr::Binary(l, BinOp::And, r) => {
@@ -636,7 +653,7 @@ pub(crate) fn split_time(e: &Expr, now: i64, lo: &mut i64, hi: &mut i64) -> Res<
             } else {
                 (flip(*op), l)
             };
-            let t = time_value(other, now)?;
+            let t = time_value(other, now, loc)?;
             match op {
                 BinOp::Gt => *lo = (*lo).max(t.saturating_add(1)),
                 BinOp::Gte => *lo = (*lo).max(t),
@@ -721,10 +738,28 @@ struct AggSpec {
 type Points = Vec<(i64, Value, usize)>;
 
 fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
-    if let Some(r) = crate::funcs::special(s, ctx, db, rp) {
-        return r;
+    let out = match crate::funcs::special(s, ctx, db, rp) {
+        Some(r) => r?,
+        None => select_plain(s, ctx, db, rp)?,
+    };
+    Ok(match &s.location {
+        Some(loc) => zoned(out, loc),
+        None => out,
+    })
+}
+
+/// The time cells of `series` shown in `loc` (`tz()`).
+fn zoned(mut series: Vec<Series>, loc: &Location) -> Vec<Series> {
+    for s in &mut series {
+        for row in &mut s.values {
+            for v in row.iter_mut() {
+                if let Value::Time(t) = *v {
+                    *v = Value::ZonedTime(t, loc.offset_secs(t));
+                }
+            }
+        }
     }
-    select_plain(s, ctx, db, rp)
+    series
 }
 
 /// SELECT of raw fields and single-valued aggregates.
@@ -829,7 +864,7 @@ pub(crate) fn select_extended(
     let mut lo = i64::MIN;
     let mut hi = i64::MAX;
     let cond = match &s.condition {
-        Some(c) => split_time(c, now, &mut lo, &mut hi)?,
+        Some(c) => split_time_in(c, now, s.location.as_ref(), &mut lo, &mut hi)?,
         None => None,
     };
     if agg_mode && s.dims.time.is_some() && hi == i64::MAX {
@@ -1157,41 +1192,14 @@ fn agg_group(
     data_min: Option<i64>,
     selector_single: bool,
 ) -> Res<Option<Vec<Vec<Value>>>> {
-    // windows
-    let (first_w, interval, nwin) = match s.dims.time {
-        Some((iv, off)) => {
-            let start = if lo == i64::MIN {
-                match data_min {
-                    Some(t) => t,
-                    None => return Ok(None),
-                }
-            } else {
-                lo
-            };
-            let w = |t: i64| t - (t - off).rem_euclid(iv);
-            let fw = w(start);
-            let lw = w(hi);
-            let n = ((lw - fw) / iv + 1) as usize;
-            if n > 5_000_000 {
-                return Err(format!("max-select-buckets limit exceeded: ({n}/5000000)"));
-            }
-            (fw, iv, n)
-        }
-        None => (if lo == i64::MIN { 0 } else { lo }, i64::MAX, 1),
+    let Some(grid) = Grid::new(s, lo, hi, data_min)? else {
+        return Ok(None);
     };
+    let nwin = grid.n;
     let mut kept_rows: Vec<(usize, usize)> = Vec::new();
     let (results, acc) = match rows {
         Err(members) => {
-            let win = |t: i64| -> Option<usize> {
-                if nwin == 1 && s.dims.time.is_none() {
-                    return Some(0);
-                }
-                if t < first_w {
-                    return None;
-                }
-                let wi = ((t - first_w) / interval) as usize;
-                (wi < nwin).then_some(wi)
-            };
+            let win = |t: i64| grid.index(t);
             match stream_aggs(data, scan_fields, members, aggs, nwin, &win, &mut kept_rows) {
                 Some(results) => (results, Vec::new()),
                 None => return Ok(None),
@@ -1205,14 +1213,9 @@ fn agg_group(
                 let Some(fields) = passing_row(sd, scan_fields, t, ri, cond) else {
                     continue;
                 };
-                let wi = if nwin == 1 && s.dims.time.is_none() {
-                    0
-                } else {
-                    ((t - first_w) / interval) as usize
-                };
-                if wi >= nwin {
+                let Some(wi) = grid.index(t) else {
                     continue;
-                }
+                };
                 let rid = kept_rows.len();
                 let mut used = false;
                 for (ai, a) in aggs.iter().enumerate() {
@@ -1250,14 +1253,110 @@ fn agg_group(
         scan_fields,
         aggs,
         exprs,
-        first_w,
-        interval,
-        nwin,
+        &grid,
         results,
         &acc,
         &kept_rows,
         selector_single,
     )
+}
+
+/// The windows of a statement's groups: one without `GROUP BY time`, else evenly spaced
+/// from the window of the range's start to the window of its end, or with `tz()` the
+/// starts 1.6's fill iterator steps through.
+struct Grid {
+    /// `GROUP BY time(interval, offset)`.
+    dims: Option<(i64, i64)>,
+    first: i64,
+    n: usize,
+    /// With `tz()`: the zone and every window's start.
+    zoned: Option<(Location, Vec<i64>)>,
+}
+
+impl Grid {
+    /// `None` when an open range has no data to start from.
+    fn new(s: &Select, lo: i64, hi: i64, data_min: Option<i64>) -> Res<Option<Grid>> {
+        let Some((iv, off)) = s.dims.time else {
+            return Ok(Some(Grid {
+                dims: None,
+                first: if lo == i64::MIN { 0 } else { lo },
+                n: 1,
+                zoned: None,
+            }));
+        };
+        let start = match (lo, data_min) {
+            (i64::MIN, None) => return Ok(None),
+            (i64::MIN, Some(t)) => t,
+            (lo, _) => lo,
+        };
+        let check = |n: usize| {
+            if n > 5_000_000 {
+                return Err(format!("max-select-buckets limit exceeded: ({n}/5000000)"));
+            }
+            Ok(n)
+        };
+        let mut g = Grid {
+            dims: s.dims.time,
+            first: window_start(start, iv, off, None),
+            n: 0,
+            zoned: None,
+        };
+        match &s.location {
+            Some(loc) => {
+                check(((hi - start) / iv) as usize)?;
+                let starts = window_starts(start, hi, iv, off, loc);
+                g.first = starts.first().copied().unwrap_or(g.first);
+                g.n = starts.len();
+                g.zoned = Some((loc.clone(), starts));
+            }
+            None => g.n = check(((window_start(hi, iv, off, None) - g.first) / iv + 1) as usize)?,
+        }
+        Ok(Some(g))
+    }
+
+    /// The start of the window holding `t`.
+    fn window_of(&self, t: i64) -> i64 {
+        match self.dims {
+            Some((iv, off)) => window_start(t, iv, off, self.zoned.as_ref().map(|z| &z.0)),
+            None => self.first,
+        }
+    }
+
+    /// The index of the window holding `t`.
+    fn index(&self, t: i64) -> Option<usize> {
+        let Some((iv, _)) = self.dims else {
+            return Some(0);
+        };
+        if let Some((_, starts)) = &self.zoned {
+            return starts.binary_search(&self.window_of(t)).ok();
+        }
+        if t < self.first {
+            return None;
+        }
+        let wi = ((t - self.first) / iv) as usize;
+        (wi < self.n).then_some(wi)
+    }
+
+    /// The start time of window `wi`.
+    fn start(&self, wi: usize) -> i64 {
+        match (&self.zoned, self.dims) {
+            (Some((_, starts)), _) => starts[wi],
+            (None, Some((iv, _))) => self.first + wi as i64 * iv,
+            (None, None) => self.first,
+        }
+    }
+
+    /// The end (exclusive) of the window starting at `start`.
+    fn end_of(&self, start: i64) -> i64 {
+        let iv = self.dims.map_or(i64::MAX, |d| d.0);
+        match &self.zoned {
+            Some((_, starts)) => match starts.binary_search(&start) {
+                Ok(i) if i + 1 < starts.len() => starts[i + 1],
+                _ => start.saturating_add(iv),
+            },
+            None => start.saturating_add(iv),
+        }
+    }
 }
 
 /// Fill, time and output expressions of the computed windows.
@@ -1268,9 +1367,7 @@ fn finish_windows(
     scan_fields: &[String],
     aggs: &[AggSpec],
     exprs: &[CExpr],
-    first_w: i64,
-    interval: i64,
-    nwin: usize,
+    grid: &Grid,
     mut results: Vec<Vec<Computed>>,
     acc: &[Vec<Points>],
     kept_rows: &[(usize, usize)],
@@ -1278,12 +1375,13 @@ fn finish_windows(
 ) -> Res<Option<Vec<Vec<Value>>>> {
     for (ai, a) in aggs.iter().enumerate() {
         if a.func == "integral" {
-            integral_windows(acc, ai, a.arg, s.dims.time, first_w, &mut results);
+            integral_windows(acc, ai, a.arg, grid, &mut results);
         }
     }
     if s.dims.time.is_none() && results.iter().all(|w| w.iter().all(|r| r.is_none())) {
         return Ok(None);
     }
+    let nwin = grid.n;
     // fill per aggregate
     let mut filled: Vec<Vec<Value>> = vec![vec![Value::Null; aggs.len()]; nwin];
     for ai in 0..aggs.len() {
@@ -1343,11 +1441,7 @@ fn finish_windows(
         if empty && s.fill == Fill::None {
             continue;
         }
-        let wtime = if s.dims.time.is_some() {
-            first_w + wi as i64 * interval
-        } else {
-            first_w
-        };
+        let wtime = grid.start(wi);
         let mut time = wtime;
         if s.dims.time.is_none() && aggs.iter().all(|a| a.func == "integral") {
             time = 0;
@@ -1729,25 +1823,22 @@ fn integral_windows(
     acc: &[Vec<Points>],
     ai: usize,
     unit: f64,
-    dims: Option<(i64, i64)>,
-    first_w: i64,
+    grid: &Grid,
     results: &mut [Vec<Computed>],
 ) {
     let window = |t: i64| -> (i64, i64) {
-        match dims {
-            Some((iv, off)) => {
-                let st = t - (t - off).rem_euclid(iv);
-                (st, st.saturating_add(iv))
-            }
-            None => (0, i64::MAX),
+        if grid.dims.is_none() {
+            return (0, i64::MAX);
         }
+        let st = grid.window_of(t);
+        (st, grid.end_of(st))
     };
     for r in results.iter_mut() {
         r[ai] = None;
     }
     let emit = |ws: i64, sum: f64, results: &mut [Vec<Computed>]| {
-        let wi = match dims {
-            Some((iv, _)) => ((ws - first_w) / iv) as usize,
+        let wi = match grid.dims {
+            Some(_) => grid.index(ws).unwrap_or(usize::MAX),
             None => 0,
         };
         if let Some(r) = results.get_mut(wi) {

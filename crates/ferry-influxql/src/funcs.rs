@@ -10,8 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ast::*;
-use crate::exec::{page, select_extended, select_plain, split_time, Context, Res};
+use crate::exec::{page, select_extended, select_plain, split_time_in, Context, Res};
 use crate::result::{Series, Value};
+use crate::tz::window_start;
 
 const TRANSFORMS: &[&str] = &[
     "derivative",
@@ -386,11 +387,11 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
     let mut lo = i64::MIN;
     let mut hi = i64::MAX;
     if let Some(c) = &s.condition {
-        split_time(c, ctx.now_ns(), &mut lo, &mut hi)?;
+        split_time_in(c, ctx.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
     }
     let window = |t: i64| -> i64 {
         match s.dims.time {
-            Some((iv, off)) => t - (t - off).rem_euclid(iv),
+            Some((iv, off)) => window_start(t, iv, off, s.location.as_ref()),
             None => {
                 if lo == i64::MIN {
                     0

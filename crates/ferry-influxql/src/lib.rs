@@ -8,6 +8,7 @@ mod funcs;
 pub mod lexer;
 pub mod parser;
 pub mod result;
+pub mod tz;
 
 pub use encode::Epoch;
 pub use exec::{execute, Context, RetentionPolicy};

@@ -2,6 +2,7 @@
 
 use crate::ast::*;
 use crate::lexer::{scan, Tok};
+use crate::tz::Location;
 
 /// A parse error: InfluxDB's `found X, expected Y at line L, char C` text.
 #[derive(Debug, Clone, PartialEq)]
@@ -471,6 +472,7 @@ impl Parser {
             offset: 0,
             slimit: 0,
             soffset: 0,
+            location: None,
         };
         if self.eat_kw("LIMIT") {
             s.limit = self.uint()?;
@@ -484,7 +486,23 @@ impl Parser {
         if self.eat_kw("SOFFSET") {
             s.soffset = self.uint()?;
         }
+        s.location = self.tz_clause()?;
         Ok(s)
+    }
+
+    /// `tz('Zone/Name')`, loaded at once: an unknown zone is a parse error, as in 1.6.
+    fn tz_clause(&mut self) -> R<Option<Location>> {
+        if !self.eat_kw("tz") {
+            return Ok(None);
+        }
+        self.expect_op("(")?;
+        let Tok::Str(name) = self.next() else {
+            return Err(ParseError("expected string argument in tz()".into()));
+        };
+        self.expect_op(")")?;
+        Location::load(&name)
+            .map(Some)
+            .map_err(|e| ParseError(e.to_string()))
     }
 
     fn field(&mut self) -> R<Field> {
@@ -755,6 +773,23 @@ mod tests {
         assert_eq!(e.0, "found FORM, expected FROM at line 1, char 10");
         let e = parse_query("SELECT FROM cpu").unwrap_err();
         assert!(e.0.starts_with("found FROM, expected identifier"), "{e}");
+    }
+
+    #[test]
+    fn parses_tz_clause() {
+        let s = parse_query("SELECT count(v) FROM m GROUP BY time(1d) LIMIT 2 tz('Europe/Paris')")
+            .unwrap();
+        let Statement::Select(sel) = &s[0] else {
+            panic!("not a select")
+        };
+        assert_eq!(
+            sel.location.as_ref().map(|l| l.name()),
+            Some("Europe/Paris")
+        );
+        let e = parse_query("SELECT v FROM m tz('Mars/Olympus')").unwrap_err();
+        assert_eq!(e.0, "unable to find time zone Mars/Olympus");
+        let e = parse_query("SELECT v FROM m tz(Paris)").unwrap_err();
+        assert_eq!(e.0, "expected string argument in tz()");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum Value {
     Bool(bool),
     /// A timestamp (ns), formatted per the request's `epoch`.
     Time(i64),
+    /// A timestamp (ns) of a statement with `tz()`, and the zone's UTC offset at that
+    /// instant in seconds: RFC3339 output shows the local time with that offset.
+    ZonedTime(i64, i32),
 }
 
 impl Value {
@@ -28,6 +31,14 @@ impl Value {
         match self {
             Value::Float(f) => Some(*f),
             Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    /// The instant of a time cell (zoned or not).
+    pub fn as_time(&self) -> Option<i64> {
+        match self {
+            Value::Time(t) | Value::ZonedTime(t, _) => Some(*t),
             _ => None,
         }
     }

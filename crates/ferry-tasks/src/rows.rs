@@ -24,7 +24,7 @@ pub fn series_to_points(series: &[Series], measurement: Option<&str>) -> Vec<Poi
         tags.sort();
         for row in &s.values {
             let Some(time) = time_col.and_then(|i| match row.get(i) {
-                Some(Value::Time(t)) | Some(Value::Int(t)) => Some(*t),
+                Some(Value::Time(t) | Value::ZonedTime(t, _) | Value::Int(t)) => Some(*t),
                 _ => None,
             }) else {
                 continue;

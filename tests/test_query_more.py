@@ -1,0 +1,108 @@
+"""More differential tests of `/query` against a real influxd 1.6 (see test_query.py):
+`tz()`, bound parameters, `SELECT … INTO` and subqueries."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from test_query import BASE, DB, R, ask, peers, same  # noqa: F401 (peers is a fixture)
+
+TZDB = "tzdb"
+HOUR = 3_600_000_000_000
+# 2023-10-28T00:00:00Z: Paris leaves summer time on 2023-10-29 at 01:00Z, New York on
+# 2023-11-05 at 06:00Z; the data runs every 10 minutes over ten days.
+TZ_BASE = 1_698_451_200_000_000_000
+TZ_END = TZ_BASE + 10 * 24 * HOUR
+TZR = f"time >= {TZ_BASE} AND time < {TZ_END}"
+# Paris enters summer time on 2023-03-26 at 01:00Z: two days around it, every 10 minutes.
+SPRING = 1_679_702_400_000_000_000  # 2023-03-25T00:00:00Z
+
+
+def tz_lp() -> str:
+    lines = []
+    for host, skew in (("a", 0), ("b", 7)):
+        for i in range(0, 10 * 24 * 6):
+            t = TZ_BASE + i * 600_000_000_000 + skew * 1_000_000_000
+            lines.append(f"m,host={host} v={(i * 7 + skew) % 23}.25,n={i}i {t}")
+        for i in range(0, 2 * 24 * 6):
+            t = SPRING + i * 600_000_000_000 + skew * 1_000_000_000
+            lines.append(f"m,host={host} v={(i * 5 + skew) % 19}.5,n={i}i {t}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def tzpeers(peers):
+    ferry, influx = peers
+    lp = tz_lp().encode()
+    r = requests.post(influx.url + "/query", params={"q": f"CREATE DATABASE {TZDB}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(influx.url + "/write", params={"db": TZDB}, data=lp, timeout=60)
+    assert r.status_code == 204, r.text
+    r = requests.post(ferry.url + "/api/v2/buckets", headers=ferry.auth(), timeout=30,
+                      json={"name": TZDB, "orgID": ferry.org_id(), "retentionRules": []})
+    assert r.status_code == 201, r.text
+    r = requests.post(ferry.url + "/write", params={"db": TZDB}, data=lp, headers=ferry.auth(),
+                      timeout=60)
+    assert r.status_code == 204, r.text
+    return ferry, influx
+
+
+def both(pair, q, **params):
+    """The same query to Ferry and influxd: same status, same JSON."""
+    ferry, influx = pair
+    a = ask(ferry.url, q, token=ferry.token, **params)
+    b = ask(influx.url, q, **params)
+    assert a.status_code == b.status_code, (a.text, b.text)
+    same(a.json(), b.json())
+    return a.json()
+
+
+SPR = f"time >= {SPRING} AND time < {SPRING + 48 * HOUR}"
+TZ_QUERIES = [
+    f"SELECT count(v) FROM m WHERE {TZR} GROUP BY time(1d) tz('Europe/Paris')",
+    f"SELECT mean(v), max(n) FROM m WHERE {TZR} GROUP BY time(1d), host tz('America/New_York')",
+    f"SELECT count(v) FROM m WHERE {TZR} GROUP BY time(1d) fill(0) tz('Asia/Kolkata')",
+    f"SELECT count(v) FROM m WHERE time >= '2023-10-29T00:00:00Z' AND time < '2023-10-29T04:00:00Z' "
+    "GROUP BY time(1h) tz('Europe/Paris')",
+    f"SELECT sum(n) FROM m WHERE time >= '2023-10-29T00:00:00Z' AND time < '2023-10-29T05:00:00Z' "
+    "GROUP BY time(30m) tz('Europe/Paris')",
+    f"SELECT count(v) FROM m WHERE {SPR} GROUP BY time(1d) tz('Europe/Paris')",
+    f"SELECT count(v) FROM m WHERE {SPR} GROUP BY time(6h) tz('Europe/Paris')",
+    f"SELECT count(v) FROM m WHERE {SPR} GROUP BY time(1h) tz('Europe/Paris') ",
+    f"SELECT first(v), last(v) FROM m WHERE {TZR} GROUP BY time(1w) tz('Europe/Paris')",
+    f"SELECT median(v) FROM m WHERE {TZR} GROUP BY time(12h, 1h) tz('Europe/Paris')",
+    f"SELECT count(v) FROM m WHERE {TZR} AND host = 'a' GROUP BY time(1d) fill(none) "
+    "ORDER BY time DESC LIMIT 3 tz('Europe/Paris')",
+    f"SELECT v FROM m WHERE time >= '2023-10-29T00:00:00Z' AND time < '2023-10-29T01:30:00Z' "
+    "AND host = 'a' tz('Europe/Paris')",
+    "SELECT v FROM m WHERE time >= '2023-10-29 02:00:00' AND time < '2023-10-29 02:30:00' "
+    "AND host = 'a' tz('Europe/Paris')",
+    "SELECT n FROM m WHERE time >= '2023-10-30' AND time < '2023-10-30 00:20:00' tz('Europe/Paris')",
+    f"SELECT max(v) FROM m WHERE {TZR} tz('America/New_York')",
+    f"SELECT top(v, 2) FROM m WHERE {TZR} GROUP BY time(1d) tz('Europe/Paris')",
+    f"SELECT v FROM m WHERE {TZR} AND host = 'b' LIMIT 2 tz('UTC')",
+    f"SELECT v FROM m WHERE {TZR} AND host = 'b' LIMIT 2 tz('Australia/Lord_Howe')",
+    f"SELECT derivative(mean(v), 1h) FROM m WHERE {TZR} GROUP BY time(1d) tz('Europe/Paris')",
+    f"SELECT v FROM m WHERE {TZR} tz('Europe/Nowhere')",
+    f"SELECT v FROM m WHERE {TZR} tz('../etc/passwd')",
+    f"SELECT v FROM m WHERE {TZR} tz(Europe)",
+]
+
+
+@pytest.mark.parametrize("q", TZ_QUERIES)
+def test_tz_same_as_influxd(tzpeers, q):
+    for params in ({}, {"epoch": "s"}):
+        both(tzpeers, q, db=TZDB, **params)
+
+
+def test_tz_csv_and_chunked_same_as_influxd(tzpeers):
+    ferry, influx = tzpeers
+    q = f"SELECT count(v) FROM m WHERE {TZR} GROUP BY time(1d), host tz('Europe/Paris')"
+    h = {"Accept": "application/csv"}
+    a = ask(ferry.url, q, token=ferry.token, headers=h, db=TZDB)
+    b = ask(influx.url, q, headers=h, db=TZDB)
+    assert a.text.replace("\r\n", "\n") == b.text.replace("\r\n", "\n")
+    a = ask(ferry.url, q, token=ferry.token, db=TZDB, chunked="true", chunk_size="4")
+    b = ask(influx.url, q, db=TZDB, chunked="true", chunk_size="4")
+    assert a.text.splitlines() == b.text.splitlines()
