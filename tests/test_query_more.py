@@ -106,3 +106,57 @@ def test_tz_csv_and_chunked_same_as_influxd(tzpeers):
     a = ask(ferry.url, q, token=ferry.token, db=TZDB, chunked="true", chunk_size="4")
     b = ask(influx.url, q, db=TZDB, chunked="true", chunk_size="4")
     assert a.text.splitlines() == b.text.splitlines()
+
+
+W10 = f"time >= {BASE} AND time < {BASE + 10 * 10_000_000_000}"
+PARAM_CASES = [
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"h":"h1"}'),
+    (f"SELECT usage_user, load FROM cpu WHERE {W10} AND load > $n", '{"n":20}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND usage_user > $f", '{"f":50.5}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND usage_user > $f", '{"f":50}'),
+    (f"SELECT ok FROM cpu WHERE {R} AND ok = $b", '{"b":true}'),
+    (f"SELECT usage_user FROM cpu WHERE time >= $t AND time < {BASE + 10 * 10_000_000_000} AND host = 'h0'",
+     '{"t":"2023-11-14T22:14:00Z"}'),
+    (f"SELECT mean(usage_user) FROM cpu WHERE {R} AND host =~ $r GROUP BY time($i), host",
+     '{"r":{"regex":"h[12]"},"i":{"duration":"2m"}}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND $k = $h LIMIT $l OFFSET $o",
+     '{"k":{"identifier":"host"},"h":"h0","l":3,"o":1}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"h":"h1","unused":[1]}'),
+    (f"SELECT top(usage_user, $n) FROM cpu WHERE {R}", '{"n":{"integer":2}}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host =~ /h[0-9]$/ AND load < $n", '{"n":{"float":10}}'),
+    # errors: missing or unbindable parameters, bad JSON
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", None),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"x":"h1"}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"h":null}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"h":[1,2]}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"h":{"bogus":"x"}}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"h":{"a":1,"b":2}}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND load > $h", '{"h":{"integer":2.5}}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $", '{"h":"h1"}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '[1]'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND load > $h", '{"h":18446744073709551615}'),
+]
+
+
+@pytest.mark.parametrize("q,params", PARAM_CASES)
+def test_params_same_as_influxd(peers, q, params):
+    """`params` binds `$name`s as 1.6 does (strings, numbers, booleans, typed objects), with
+    1.6's errors; GET and POST."""
+    extra = {} if params is None else {"params": params}
+    both(peers, q, **extra)
+    ferry, influx = peers
+    a = ask(ferry.url, q, token=ferry.token, method="POST", **extra)
+    b = ask(influx.url, q, method="POST", **extra)
+    assert a.status_code == b.status_code, (a.text, b.text)
+    same(a.json(), b.json())
+
+
+def test_params_bad_json_is_400(peers):
+    """1.6 answers Go's JSON decoder message; Ferry the same prefix and status with its own."""
+    ferry, influx = peers
+    q = f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h"
+    a = ask(ferry.url, q, token=ferry.token, params="nope")
+    b = ask(influx.url, q, params="nope")
+    assert a.status_code == b.status_code == 400
+    prefix = "error parsing query parameters: "
+    assert a.json()["error"].startswith(prefix) and b.json()["error"].startswith(prefix)

@@ -18,6 +18,8 @@ pub enum Tok {
     Regex(String),
     /// Operators and punctuation.
     Op(&'static str),
+    /// `$name`: a bound parameter (the parser replaces it by its value's token).
+    Param(String),
     /// End of input.
     Eof,
     /// Something the lexer cannot read.
@@ -35,6 +37,7 @@ impl Tok {
             Tok::Dur(_) => "duration".into(),
             Tok::Regex(r) => format!("/{r}/"),
             Tok::Op(o) => o.to_string(),
+            Tok::Param(p) => format!("${p}"),
             Tok::Eof => "EOF".into(),
             Tok::Bad(s) => s.clone(),
         }
@@ -86,6 +89,13 @@ pub fn scan(src: &[char], mut pos: usize, regex: bool) -> (Tok, usize, usize) {
             }
         }
         return (Tok::Bad("unterminated regex".into()), start, pos);
+    }
+    if c == '$' {
+        pos += 1;
+        while pos < src.len() && (src[pos].is_alphanumeric() || src[pos] == '_') {
+            pos += 1;
+        }
+        return (Tok::Param(src[start + 1..pos].iter().collect()), start, pos);
     }
     if c.is_alphabetic() || c == '_' {
         while pos < src.len() && (src[pos].is_alphanumeric() || src[pos] == '_') {

@@ -6,11 +6,13 @@ pub mod encode;
 pub mod exec;
 mod funcs;
 pub mod lexer;
+pub mod params;
 pub mod parser;
 pub mod result;
 pub mod tz;
 
 pub use encode::Epoch;
 pub use exec::{execute, Context, RetentionPolicy};
-pub use parser::{parse_query, ParseError};
+pub use params::{Params, ParamsError};
+pub use parser::{parse_query, parse_query_with, ParseError};
 pub use result::{Series, StatementResult, Value};

@@ -2,6 +2,7 @@
 
 use crate::ast::*;
 use crate::lexer::{scan, Tok};
+use crate::params::Params;
 use crate::tz::Location;
 
 /// A parse error: InfluxDB's `found X, expected Y at line L, char C` text.
@@ -19,45 +20,77 @@ impl std::error::Error for ParseError {}
 struct Parser {
     src: Vec<char>,
     pos: usize,
+    params: Params,
+    /// The first `$name` that could not be bound: the parse fails with its message.
+    param_error: std::cell::RefCell<Option<String>>,
 }
 
 type R<T> = Result<T, ParseError>;
 
 /// Parses a query: statements separated by `;`.
 pub fn parse_query(q: &str) -> Result<Vec<Statement>, ParseError> {
+    parse_query_with(q, &Params::default())
+}
+
+/// Parses a query whose `$name`s are bound by `params` (the `params` of `/query`).
+pub fn parse_query_with(q: &str, params: &Params) -> Result<Vec<Statement>, ParseError> {
     let mut p = Parser {
         src: q.chars().collect(),
         pos: 0,
+        params: params.clone(),
+        param_error: Default::default(),
     };
-    let mut out = Vec::new();
-    loop {
-        while p.peek_op(";") {
-            p.next();
-        }
-        if matches!(p.peek(), Tok::Eof) {
-            break;
-        }
-        out.push(p.statement()?);
-        match p.peek() {
-            Tok::Eof => break,
-            Tok::Op(";") => continue,
-            _ => return Err(p.err(&[";"])),
-        }
-    }
-    Ok(out)
+    p.statements().map_err(|e| match p.param_error.take() {
+        Some(m) => ParseError(m),
+        None => e,
+    })
 }
 
 impl Parser {
+    fn statements(&mut self) -> R<Vec<Statement>> {
+        let p = self;
+        let mut out = Vec::new();
+        loop {
+            while p.peek_op(";") {
+                p.next();
+            }
+            if matches!(p.peek(), Tok::Eof) {
+                break;
+            }
+            out.push(p.statement()?);
+            match p.peek() {
+                Tok::Eof => break,
+                Tok::Op(";") => continue,
+                _ => return Err(p.err(&[";"])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The token at `pos`, a bound parameter replaced by its value's token.
+    fn scan(&self, pos: usize, regex: bool) -> (Tok, usize, usize) {
+        let (t, start, end) = scan(&self.src, pos, regex);
+        let Tok::Param(name) = &t else {
+            return (t, start, end);
+        };
+        match self.params.token(name) {
+            Ok(t) => (t, start, end),
+            Err(m) => {
+                self.param_error.borrow_mut().get_or_insert(m);
+                (Tok::Bad(format!("${name}")), start, end)
+            }
+        }
+    }
     fn peek(&self) -> Tok {
-        scan(&self.src, self.pos, false).0
+        self.scan(self.pos, false).0
     }
     fn next(&mut self) -> Tok {
-        let (t, _, end) = scan(&self.src, self.pos, false);
+        let (t, _, end) = self.scan(self.pos, false);
         self.pos = end;
         t
     }
     fn next_regex(&mut self) -> R<String> {
-        let (t, _, end) = scan(&self.src, self.pos, true);
+        let (t, _, end) = self.scan(self.pos, true);
         match t {
             Tok::Regex(r) => {
                 self.pos = end;
@@ -80,7 +113,7 @@ impl Parser {
         format!("line {line}, char {}", col + 1)
     }
     fn err(&self, expected: &[&str]) -> ParseError {
-        let (t, start, _) = scan(&self.src, self.pos, false);
+        let (t, start, _) = self.scan(self.pos, false);
         let found = t.describe();
         ParseError(format!(
             "found {found}, expected {} at {}",
@@ -378,8 +411,8 @@ impl Parser {
                     self.next();
                     dims.all_tags = true;
                 } else if self.peek_kw("time") && {
-                    let (_, _, end) = scan(&self.src, self.pos, false);
-                    matches!(scan(&self.src, end, false).0, Tok::Op("("))
+                    let (_, _, end) = self.scan(self.pos, false);
+                    matches!(self.scan(end, false).0, Tok::Op("("))
                 } {
                     self.next();
                     self.expect_op("(")?;
@@ -634,8 +667,8 @@ impl Parser {
             }
             Tok::Ident(s, quoted) => {
                 let distinct_call = !quoted && s.eq_ignore_ascii_case("distinct") && {
-                    let (_, _, end) = scan(&self.src, self.pos, false);
-                    matches!(scan(&self.src, end, false).0, Tok::Op("("))
+                    let (_, _, end) = self.scan(self.pos, false);
+                    matches!(self.scan(end, false).0, Tok::Op("("))
                 };
                 if !quoted && is_reserved(&s) && !s.eq_ignore_ascii_case("time") && !distinct_call {
                     return Err(self.err(EXPECTED));
@@ -773,6 +806,21 @@ mod tests {
         assert_eq!(e.0, "found FORM, expected FROM at line 1, char 10");
         let e = parse_query("SELECT FROM cpu").unwrap_err();
         assert!(e.0.starts_with("found FROM, expected identifier"), "{e}");
+    }
+
+    #[test]
+    fn binds_parameters() {
+        let params = Params::from_json(r#"{"h":"a","n":3,"k":{"identifier":"host"}}"#).unwrap();
+        let bound = parse_query_with(
+            "SELECT v FROM m WHERE $k = $h AND v =~ /x$/ LIMIT $n",
+            &params,
+        )
+        .unwrap();
+        let plain =
+            parse_query("SELECT v FROM m WHERE \"host\" = 'a' AND v =~ /x$/ LIMIT 3").unwrap();
+        assert_eq!(bound, plain);
+        let e = parse_query("SELECT v FROM m WHERE host = $nope").unwrap_err();
+        assert_eq!(e.0, "missing parameter: nope");
     }
 
     #[test]

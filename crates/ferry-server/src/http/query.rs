@@ -69,7 +69,12 @@ pub async fn query(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/csv") || v.contains("text/csv"));
 
-    let stmts = ferry_influxql::parse_query(q)
+    let bound = match p("params") {
+        Some(json) => ferry_influxql::Params::from_json(json)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        None => ferry_influxql::Params::default(),
+    };
+    let stmts = ferry_influxql::parse_query_with(q, &bound)
         .map_err(|e| ApiError::BadRequest(format!("error parsing query: {e}")))?;
 
     let db = p("db").map(str::to_string);
