@@ -155,6 +155,21 @@ def test_v2_bad_gzip(peers):
     assert ferry.export(measurement="vg") == ["vg v=1i 7"]
 
 
+def test_unknown_content_encoding_415_not_parsed(peers):
+    # Compressed bytes read as line protocol would only give confusing parse errors (and, on
+    # v1, write garbage): an encoding the node cannot decode is refused and says which it can.
+    ferry, _ = peers
+    r = ferry.write_v2(b"venc v=1 1", **{"Content-Encoding": "br"})
+    assert r.status_code == 415, r.text
+    assert "gzip or zstd" in r.json()["message"], r.text
+    r = v1_write(ferry.url, "venc v=1 1", headers={"Content-Encoding": "deflate"})
+    assert r.status_code == 415, r.text
+    assert "not supported" in r.json()["error"], r.text
+    assert ferry_count(ferry, "venc") == 0
+    r = requests.get(ferry.url + "/ping", timeout=10)
+    assert "zstd" in r.headers.get("Accept-Encoding", ""), r.headers
+
+
 def test_v2_body_over_default_limit_413(peers):
     ferry, _ = peers
     line = b"big,host=h v=1i 1\n"

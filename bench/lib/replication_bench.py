@@ -294,8 +294,10 @@ def run_drain(args, run_no):
         r["backlog_bytes"] = st.get("remainingBytesToBeSynced")
 
         def direct():
+            rcpu0 = proc_cpu_s(remote.srv.pid)
             res = load(args, remote, f"/api/v2/write?org={ORG}&bucket=direct&precision=ns", cpus="0")
             r["direct_lps"] = res["lines_per_s"]
+            r["remote_cpu_s_direct"] = round(proc_cpu_s(remote.srv.pid) - rcpu0, 2)
 
         def drain():
             rcpu0 = proc_cpu_s(remote.srv.pid)

@@ -1,7 +1,10 @@
-//! One HTTP writer per remote: sends gzip-compressed line protocol and classifies the answer
-//! with THE retry policy ([`crate::retry::classify`]).
+//! One HTTP writer per remote: sends compressed line protocol (gzip, or zstd to a Ferry remote
+//! that says it accepts it) and classifies the answer with THE retry policy
+//! ([`crate::retry::classify`]).
 
+use std::cell::RefCell;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,13 +22,21 @@ pub const NODE_ID_HEADER: &str = "X-Ferry-Node-Id";
 /// Most bytes of an answer body read (for its error message).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Writes batches to one remote. Cheap to clone: clones share one keep-alive connection pool.
+/// zstd level for batches: level 1 compresses line protocol better than gzip's best speed
+/// (≈ ×7 vs ×4 on `cpu` metrics) at about twice its speed, and decodes several times faster.
+const ZSTD_LEVEL: i32 = 1;
+
+/// Writes batches to one remote. Cheap to clone: clones share one keep-alive connection pool
+/// and the body encoding chosen by [`RemoteWriter::probe_node_id`].
 #[derive(Clone, Debug)]
 pub struct RemoteWriter {
     target: Arc<WriteTarget>,
     client: Client,
     write_url: Url,
     ping_url: Url,
+    /// Send zstd instead of gzip: set only when the remote's `/ping` lists zstd in its
+    /// `Accept-Encoding` (a Ferry node); cleared again if the remote answers 415.
+    zstd: Arc<AtomicBool>,
 }
 
 impl RemoteWriter {
@@ -62,7 +73,18 @@ impl RemoteWriter {
             client,
             write_url,
             ping_url,
+            zstd: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// The `Content-Encoding` batches are sent with now: `gzip` (what every InfluxDB accepts)
+    /// unless the remote said it accepts `zstd`.
+    pub fn encoding(&self) -> &'static str {
+        if self.zstd.load(Ordering::Relaxed) {
+            "zstd"
+        } else {
+            "gzip"
+        }
     }
 
     /// The target this writer writes to.
@@ -90,32 +112,24 @@ impl RemoteWriter {
         }
     }
 
-    /// Posts `lp` gzip-compressed (`Content-Encoding: gzip`) with `extra_headers`, and
+    /// Posts `lp` compressed ([`RemoteWriter::encoding`]) with `extra_headers`, and
     /// classifies the answer. Never panics and never returns an error: transport failures
     /// and timeouts are [`WriteOutcome::Retry`]; a request that cannot even be built (e.g. an
-    /// invalid extra header) is [`WriteOutcome::NeedsAttention`] with status 0.
+    /// invalid extra header) is [`WriteOutcome::NeedsAttention`] with status 0. A zstd batch
+    /// refused with 415 is sent again at once with gzip, and gzip is used from then on.
     pub async fn write(&self, lp: &[u8], extra_headers: &[(&str, String)]) -> WriteOutcome {
-        let body = match gzip(lp) {
-            Ok(b) => b,
-            Err(e) => {
-                return WriteOutcome::NeedsAttention {
-                    status: 0,
-                    message: format!("gzip: {e}"),
-                }
+        let encoding = self.encoding();
+        let resp = match self.post(lp, encoding, extra_headers).await {
+            Ok(r) if encoding == "zstd" && r.status().as_u16() == 415 => {
+                tracing::warn!(url = %self.write_url, "the remote refused zstd (415): sending gzip from now on");
+                self.zstd.store(false, Ordering::Relaxed);
+                self.post(lp, "gzip", extra_headers).await
             }
+            other => other,
         };
-        let mut rb = self
-            .client
-            .post(self.write_url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .header(reqwest::header::CONTENT_ENCODING, "gzip")
-            .body(body);
-        for (k, v) in extra_headers {
-            rb = rb.header(*k, v.as_str());
-        }
-        let resp = match self.authed(rb).send().await {
+        let resp = match resp {
             Ok(r) => r,
-            Err(e) => return self.transport_outcome(&e),
+            Err(outcome) => return outcome,
         };
         let status = resp.status().as_u16();
         let header = |name: reqwest::header::HeaderName| {
@@ -147,19 +161,67 @@ impl RemoteWriter {
         outcome
     }
 
+    /// Sends one compressed batch; a failure to compress or send is the outcome to report.
+    async fn post(
+        &self,
+        lp: &[u8],
+        encoding: &'static str,
+        extra_headers: &[(&str, String)],
+    ) -> Result<Response, WriteOutcome> {
+        let body = if encoding == "zstd" {
+            zstd_compress(lp)
+        } else {
+            gzip(lp)
+        };
+        let body = body.map_err(|e| WriteOutcome::NeedsAttention {
+            status: 0,
+            message: format!("{encoding}: {e}"),
+        })?;
+        let mut rb = self
+            .client
+            .post(self.write_url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(reqwest::header::CONTENT_ENCODING, encoding)
+            .body(body);
+        for (k, v) in extra_headers {
+            rb = rb.header(*k, v.as_str());
+        }
+        self.authed(rb)
+            .send()
+            .await
+            .map_err(|e| self.transport_outcome(&e))
+    }
+
     /// Checks the remote accepts writes: an empty write, as InfluxDB validates a replication.
     pub async fn validate(&self) -> WriteOutcome {
         self.write(b"", &[]).await
     }
 
     /// `GET {base}/ping`; the remote's [`NODE_ID_HEADER`] if it is a Ferry node that sends
-    /// one, else `None` (also when the remote cannot be reached).
+    /// one, else `None` (also when the remote cannot be reached). Also picks the body encoding:
+    /// zstd when the answer's `Accept-Encoding` lists it, gzip otherwise.
     pub async fn probe_node_id(&self) -> Option<String> {
         let resp = self
             .authed(self.client.get(self.ping_url.clone()))
             .send()
             .await
             .ok()?;
+        let zstd = resp
+            .headers()
+            .get_all(reqwest::header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|e| {
+                e.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("zstd")
+            });
+        if self.zstd.swap(zstd, Ordering::Relaxed) != zstd {
+            tracing::info!(url = %self.write_url, encoding = self.encoding(), "remote body encoding chosen");
+        }
         resp.headers()
             .get(NODE_ID_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -205,6 +267,23 @@ async fn read_capped(mut resp: Response) -> Result<Vec<u8>, reqwest::Error> {
     Ok(out)
 }
 
+thread_local! {
+    /// One zstd context per thread, reused across batches.
+    static ZSTD: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// One zstd frame stating its content size (so the remote decodes it in one exact pass).
+fn zstd_compress(lp: &[u8]) -> std::io::Result<Vec<u8>> {
+    ZSTD.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let c = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        c.compress(lp)
+    })
+}
+
 fn gzip(lp: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut enc = GzEncoder::new(Vec::with_capacity(lp.len() / 4 + 64), Compression::fast());
     enc.write_all(lp)?;
@@ -240,6 +319,19 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, "m v=1 1\n");
+    }
+
+    #[test]
+    fn zstd_round_trips_with_its_size_stated() {
+        let lp = b"m v=1 1\n".repeat(100);
+        let z = zstd_compress(&lp).unwrap();
+        let again = zstd_compress(&lp).unwrap();
+        assert_eq!(z, again, "a reused context compresses the same way");
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&z).ok(),
+            Some(Some(lp.len() as u64))
+        );
+        assert_eq!(zstd::bulk::decompress(&z, lp.len()).unwrap(), lp);
     }
 
     #[test]

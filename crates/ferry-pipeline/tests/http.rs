@@ -21,7 +21,7 @@ struct Req {
     path: String,
     query: String,
     headers: HeaderMap,
-    /// Body, gunzipped when `Content-Encoding: gzip`.
+    /// Body, decoded when `Content-Encoding` is gzip or zstd.
     body: String,
 }
 
@@ -79,6 +79,8 @@ async fn handle(
             .read_to_string(&mut out)
             .expect("gzip body");
         out
+    } else if headers.get("content-encoding").is_some_and(|v| v == "zstd") {
+        String::from_utf8(zstd::decode_all(&body[..]).expect("zstd body")).unwrap()
     } else {
         String::from_utf8_lossy(&body).into_owned()
     };
@@ -257,6 +259,54 @@ async fn validate_and_probe() {
     let (base, _) = server(|_| reply(204)).await;
     let w = writer(RemoteKind::V2, &base, "b", |_| {});
     assert_eq!(w.probe_node_id().await, None);
+}
+
+#[tokio::test]
+async fn zstd_only_to_remotes_that_accept_it_and_gzip_again_after_415() {
+    // A Ferry remote lists zstd in /ping's Accept-Encoding: batches go as zstd.
+    let (base, log) = server(|r| match r.path.as_str() {
+        "/ping" => reply(204)
+            .header("X-Ferry-Node-Id", "n1")
+            .header("Accept-Encoding", "gzip, zstd"),
+        _ => reply(204),
+    })
+    .await;
+    let w = writer(RemoteKind::V2, &base, "b", |_| {});
+    assert_eq!(w.encoding(), "gzip", "gzip until the remote says otherwise");
+    assert_eq!(w.probe_node_id().await.as_deref(), Some("n1"));
+    assert_eq!(w.encoding(), "zstd");
+    assert!(w.write(b"m v=1 1\n", &[]).await.is_success());
+    let r = reqs(&log);
+    assert_eq!(r[1].header("content-encoding"), Some("zstd"));
+    assert_eq!(r[1].body, "m v=1 1\n");
+
+    // A remote that advertises zstd but refuses it (415): the batch is sent again with gzip
+    // at once, and gzip is kept.
+    let (base, log) = server(|r| match (r.path.as_str(), r.header("content-encoding")) {
+        ("/ping", _) => reply(204).header("Accept-Encoding", "zstd"),
+        (_, Some("zstd")) => reply(415).body("no zstd here"),
+        _ => reply(204),
+    })
+    .await;
+    let w = writer(RemoteKind::V2, &base, "b", |_| {});
+    assert_eq!(w.probe_node_id().await, None);
+    assert!(w.write(b"m v=2 2\n", &[]).await.is_success());
+    assert_eq!(w.encoding(), "gzip");
+    assert!(w.write(b"m v=3 3\n", &[]).await.is_success());
+    let r = reqs(&log);
+    let encodings: Vec<_> = r[1..]
+        .iter()
+        .map(|q| q.header("content-encoding"))
+        .collect();
+    assert_eq!(encodings, [Some("zstd"), Some("gzip"), Some("gzip")]);
+    assert_eq!(r[2].body, "m v=2 2\n");
+
+    // An InfluxDB (no Accept-Encoding on /ping) gets gzip.
+    let (base, log) = server(|_| reply(204)).await;
+    let w = writer(RemoteKind::V2, &base, "b", |_| {});
+    w.probe_node_id().await;
+    assert!(w.write(b"m v=4 4\n", &[]).await.is_success());
+    assert_eq!(reqs(&log)[1].header("content-encoding"), Some("gzip"));
 }
 
 #[tokio::test]

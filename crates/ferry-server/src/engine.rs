@@ -242,7 +242,8 @@ impl BucketEngine {
         if written > 0 {
             let mut payload = match origin {
                 Some(ids) => {
-                    let mut p = Vec::with_capacity(written * 128 + 64);
+                    let body = raw.as_ref().map_or(written * 128, Vec::len);
+                    let mut p = Vec::with_capacity(ORIGIN_PREFIX.len() + ids.len() + 1 + body);
                     p.extend_from_slice(ORIGIN_PREFIX);
                     p.extend(ids.bytes().filter(|b| !b.is_ascii_control()));
                     p.push(b'\n');

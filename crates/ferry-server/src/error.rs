@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit (413).
     #[error("{0}")]
     TooLarge(String),
+    /// The body's `Content-Encoding` is not one the node decodes (415).
+    #[error("{0}")]
+    UnsupportedEncoding(String),
     /// Part of a write was refused, e.g. field type conflicts (422; v1 answers 400).
     #[error("{0}")]
     Unprocessable(String),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InUse(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +71,7 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::InUse(_) => "conflict",
             ApiError::Unprocessable(_) => "unprocessable entity",
             ApiError::TooLarge(_) => "request too large",
+            ApiError::UnsupportedEncoding(_) => "unsupported media type",
             ApiError::Internal(_) => "internal error",
         }
     }

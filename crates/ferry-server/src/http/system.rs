@@ -19,9 +19,14 @@ fn version_headers() -> HeaderMap {
 }
 
 /// `GET|HEAD /ping` → 204 with the version headers, as InfluxDB answers, plus
-/// `X-Ferry-Node-Id` (replication loop prevention).
+/// `X-Ferry-Node-Id` (replication loop prevention) and `Accept-Encoding` listing the request
+/// body encodings the write APIs decode (RFC 7694), so a Ferry edge can send zstd.
 pub async fn ping(State(node): State<AppState>) -> impl IntoResponse {
     let mut h = version_headers();
+    h.insert(
+        axum::http::header::ACCEPT_ENCODING,
+        HeaderValue::from_static(crate::body::ACCEPTED_ENCODINGS),
+    );
     if let Ok(v) = HeaderValue::from_str(&node.node_id) {
         h.insert(ferry_pipeline::NODE_ID_HEADER, v);
     }
