@@ -292,7 +292,7 @@ impl Resolver {
                 let mut t = WriteTarget::new(RemoteKind::V2, host.clone(), bucket);
                 t.token = token.clone();
                 t.org = Some(org_id.clone());
-                Sink::Remote(RemoteWriter::new(t).map_err(|e| remote_err("target", e))?)
+                Sink::Remote(probed(t).await?)
             }
             (
                 TargetConfig::Remote {
@@ -330,10 +330,18 @@ impl Resolver {
                 t.username = user.clone();
                 t.password = password.clone();
                 t.token = token.clone();
-                Sink::Remote(RemoteWriter::new(t).map_err(|e| remote_err("target", e))?)
+                Sink::Remote(probed(t).await?)
             }
         };
         self.cache.insert(dest.clone(), sink.clone());
         Ok(sink)
     }
+}
+
+/// A writer for `t` that has asked the target which body encodings it accepts (zstd to a
+/// Ferry node, gzip otherwise).
+async fn probed(t: WriteTarget) -> Result<RemoteWriter, ImportError> {
+    let w = RemoteWriter::new(t).map_err(|e| remote_err("target", e))?;
+    w.probe().await;
+    Ok(w)
 }

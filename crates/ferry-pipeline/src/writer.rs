@@ -27,7 +27,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 const ZSTD_LEVEL: i32 = 1;
 
 /// Writes batches to one remote. Cheap to clone: clones share one keep-alive connection pool
-/// and the body encoding chosen by [`RemoteWriter::probe_node_id`].
+/// and the body encoding chosen by [`RemoteWriter::probe`].
 #[derive(Clone, Debug)]
 pub struct RemoteWriter {
     target: Arc<WriteTarget>,
@@ -197,10 +197,11 @@ impl RemoteWriter {
         self.write(b"", &[]).await
     }
 
-    /// `GET {base}/ping`; the remote's [`NODE_ID_HEADER`] if it is a Ferry node that sends
-    /// one, else `None` (also when the remote cannot be reached). Also picks the body encoding:
-    /// zstd when the answer's `Accept-Encoding` lists it, gzip otherwise.
-    pub async fn probe_node_id(&self) -> Option<String> {
+    /// `GET {base}/ping` to learn about the remote: returns its [`NODE_ID_HEADER`] if it is a
+    /// Ferry node that sends one, else `None` (also when the remote cannot be reached); and
+    /// picks the body encoding: zstd when the answer's `Accept-Encoding` lists it, gzip
+    /// otherwise (also when the remote cannot be reached).
+    pub async fn probe(&self) -> Option<String> {
         let resp = self
             .authed(self.client.get(self.ping_url.clone()))
             .send()

@@ -251,14 +251,14 @@ async fn validate_and_probe() {
     .await;
     let w = writer(RemoteKind::V2, &base, "b", |_| {});
     assert!(w.validate().await.is_success());
-    assert_eq!(w.probe_node_id().await.as_deref(), Some("node-42"));
+    assert_eq!(w.probe().await.as_deref(), Some("node-42"));
     let r = reqs(&log);
     assert_eq!(r[0].body, "");
     assert_eq!(r[1].method, "GET");
 
     let (base, _) = server(|_| reply(204)).await;
     let w = writer(RemoteKind::V2, &base, "b", |_| {});
-    assert_eq!(w.probe_node_id().await, None);
+    assert_eq!(w.probe().await, None);
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn zstd_only_to_remotes_that_accept_it_and_gzip_again_after_415() {
     .await;
     let w = writer(RemoteKind::V2, &base, "b", |_| {});
     assert_eq!(w.encoding(), "gzip", "gzip until the remote says otherwise");
-    assert_eq!(w.probe_node_id().await.as_deref(), Some("n1"));
+    assert_eq!(w.probe().await.as_deref(), Some("n1"));
     assert_eq!(w.encoding(), "zstd");
     assert!(w.write(b"m v=1 1\n", &[]).await.is_success());
     let r = reqs(&log);
@@ -289,7 +289,7 @@ async fn zstd_only_to_remotes_that_accept_it_and_gzip_again_after_415() {
     })
     .await;
     let w = writer(RemoteKind::V2, &base, "b", |_| {});
-    assert_eq!(w.probe_node_id().await, None);
+    assert_eq!(w.probe().await, None);
     assert!(w.write(b"m v=2 2\n", &[]).await.is_success());
     assert_eq!(w.encoding(), "gzip");
     assert!(w.write(b"m v=3 3\n", &[]).await.is_success());
@@ -304,7 +304,7 @@ async fn zstd_only_to_remotes_that_accept_it_and_gzip_again_after_415() {
     // An InfluxDB (no Accept-Encoding on /ping) gets gzip.
     let (base, log) = server(|_| reply(204)).await;
     let w = writer(RemoteKind::V2, &base, "b", |_| {});
-    w.probe_node_id().await;
+    w.probe().await;
     assert!(w.write(b"m v=4 4\n", &[]).await.is_success());
     assert_eq!(reqs(&log)[1].header("content-encoding"), Some("gzip"));
 }

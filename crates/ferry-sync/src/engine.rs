@@ -66,6 +66,9 @@ pub async fn run_sync(spec: SyncSpec, default: DefaultTarget) -> Result<SyncSumm
     let src_cfg = SourceConfig::from_args(&spec.source)?;
     let source = Source::new(src_cfg.clone())?;
     let target = crate::target::target_from_spec(&spec, &default)?;
+    if let Target::Remote(w) = &target {
+        w.probe().await; // a Ferry target is then sent zstd
+    }
     let start = parse_time(
         spec.start
             .as_deref()

@@ -163,7 +163,7 @@ impl Stream {
                 continue;
             }
             if remote_node_id.is_none() {
-                remote_node_id = self.writer.probe_node_id().await.or(Some(String::new()));
+                remote_node_id = self.writer.probe().await.or(Some(String::new()));
             }
             let cursor = self.cursor();
             let outcome = if cursor < self.log().durable_end() {
