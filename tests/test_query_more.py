@@ -160,3 +160,85 @@ def test_params_bad_json_is_400(peers):
     assert a.status_code == b.status_code == 400
     prefix = "error parsing query parameters: "
     assert a.json()["error"].startswith(prefix) and b.json()["error"].startswith(prefix)
+
+
+INTODB = "intodb"
+
+
+@pytest.fixture(scope="module")
+def intopeers(peers):
+    """An empty database `intodb` on both servers for the targets of SELECT … INTO."""
+    ferry, influx = peers
+    r = requests.post(influx.url + "/query", params={"q": f"CREATE DATABASE {INTODB}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(ferry.url + "/api/v2/buckets", headers=ferry.auth(), timeout=30,
+                      json={"name": INTODB, "orgID": ferry.org_id(), "retentionRules": []})
+    assert r.status_code == 201, r.text
+    return ferry, influx
+
+
+def post_both(pair, q, **params):
+    ferry, influx = pair
+    a = ask(ferry.url, q, token=ferry.token, method="POST", **params)
+    b = ask(influx.url, q, method="POST", **params)
+    assert a.status_code == b.status_code, (a.text, b.text)
+    same(a.json(), b.json())
+    return a.json()
+
+
+TEND = BASE + 60 * 10_000_000_000
+INTO_CASES = [
+    # (statement, read-back query in intodb)
+    (f"SELECT mean(usage_user) INTO {INTODB}.autogen.cpu_1m FROM cpu WHERE {R} GROUP BY time(1m), host",
+     "SELECT * FROM cpu_1m GROUP BY *"),
+    (f"SELECT usage_user, load, host INTO {INTODB}..cpu_raw FROM cpu WHERE {R}",
+     "SELECT * FROM cpu_raw"),
+    (f'SELECT * INTO "{INTODB}"."autogen".:MEASUREMENT FROM mem WHERE {R} GROUP BY *',
+     "SELECT * FROM mem GROUP BY *"),
+    (f"SELECT * INTO {INTODB}.autogen.cpu_star FROM cpu WHERE {R} AND host = 'h1'",
+     "SELECT * FROM cpu_star"),
+    (f"SELECT count(usage_user) INTO {INTODB}..cnt FROM cpu WHERE time >= {BASE} "
+     f"AND time < {TEND + 3_600_000_000_000} GROUP BY time(10m)",
+     "SELECT * FROM cnt"),
+    (f"SELECT max(load) AS top, min(load) INTO {INTODB}..minmax FROM cpu WHERE {R} GROUP BY host",
+     "SELECT * FROM minmax GROUP BY *"),
+    (f"SELECT usage_user INTO {INTODB}..none FROM cpu WHERE {R} AND host = 'nope'",
+     "SELECT * FROM none"),
+]
+
+
+@pytest.mark.parametrize("q,check", INTO_CASES)
+def test_select_into_same_as_influxd(intopeers, q, check):
+    """The answer (series "result", column "written") and what was written, as 1.6."""
+    post_both(intopeers, q)
+    for params in ({}, {"epoch": "ns"}):
+        both(intopeers, check, db=INTODB, **params)
+
+
+def test_select_into_request_database(intopeers):
+    """An unqualified target goes to the request's database."""
+    post_both(intopeers, f"SELECT max(load) INTO cpu_max FROM {DB}.autogen.cpu WHERE {R} "
+                         "GROUP BY time(5m)", db=INTODB, epoch="s")
+    both(intopeers, "SELECT * FROM cpu_max", db=INTODB)
+
+
+@pytest.mark.parametrize("q", [
+    f"SELECT usage_user INTO nodb.autogen.x FROM cpu WHERE {R}",
+    f"SELECT usage_user INTO {INTODB}.norp.x FROM cpu WHERE {R}",
+    f"SELECT usage_user INTO :MEASUREMENT FROM cpu WHERE {R}",
+    f"SELECT usage_user INTO FROM cpu WHERE {R}",
+])
+def test_select_into_errors_same_as_influxd(intopeers, q):
+    post_both(intopeers, q)
+
+
+def test_select_into_over_get(intopeers):
+    """1.6 also writes on GET, adding a deprecation warning ("messages") quoting the statement
+    in its normalized form, which Ferry does not emulate; the rest of the answer agrees."""
+    ferry, influx = intopeers
+    q = f"SELECT usage_user INTO {INTODB}..viaget FROM cpu WHERE {R} AND host = 'h0'"
+    a = ask(ferry.url, q, token=ferry.token).json()
+    b = ask(influx.url, q).json()
+    assert "deprecated use" in b["results"][0].pop("messages")[0]["text"]
+    same(a, b)
+    both(intopeers, "SELECT * FROM viaget", db=INTODB)

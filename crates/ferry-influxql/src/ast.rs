@@ -144,6 +144,19 @@ pub struct Select {
     pub soffset: usize,
     /// `tz('…')`: the zone `GROUP BY time()` aligns to and RFC3339 times are shown in.
     pub location: Option<crate::tz::Location>,
+    /// `INTO target`: the answer is written there instead of returned.
+    pub into: Option<Target>,
+}
+
+/// The target of `SELECT … INTO`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Database (`db.rp.m` / `db..m`); the request's when absent.
+    pub db: Option<String>,
+    /// Retention policy; the request's (or the default) when absent.
+    pub rp: Option<String>,
+    /// Measurement; `None` for `:MEASUREMENT` (each series keeps its source's name).
+    pub measurement: Option<String>,
 }
 
 /// `WITH KEY ...` of SHOW TAG VALUES.

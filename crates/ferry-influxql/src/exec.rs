@@ -37,6 +37,18 @@ pub trait Context {
     fn create_database(&self, _name: &str) -> Result<(), String> {
         Err("CREATE DATABASE is not supported here".into())
     }
+    /// `SELECT … INTO`: writes the rows of `series` as points into `db`/`rp` (`rp` empty =
+    /// the default), into `measurement` or each series' own name when `None`; returns the
+    /// number of points written.
+    fn write_series(
+        &self,
+        _db: &str,
+        _rp: &str,
+        _measurement: Option<&str>,
+        _series: &[Series],
+    ) -> Result<usize, String> {
+        Err("SELECT INTO is not supported here".into())
+    }
     /// DROP DATABASE: the buckets the database maps to, and the mappings (no-op when missing).
     fn drop_database(&self, _name: &str) -> Result<(), String> {
         Err("DROP DATABASE is not supported here".into())
@@ -738,6 +750,9 @@ struct AggSpec {
 type Points = Vec<(i64, Value, usize)>;
 
 fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
+    if let Some(target) = &s.into {
+        return select_into(s, target, ctx, db, rp);
+    }
     let out = match crate::funcs::special(s, ctx, db, rp) {
         Some(r) => r?,
         None => select_plain(s, ctx, db, rp)?,
@@ -746,6 +761,33 @@ fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> 
         Some(loc) => zoned(out, loc),
         None => out,
     })
+}
+
+/// `SELECT … INTO`: the answer's rows written as points into the target (GROUP BY tags
+/// stay tags, every other column is a field; an empty `fill(null)` window writes nothing),
+/// answered as 1.6 does with the number of points written.
+fn select_into(
+    s: &Select,
+    target: &Target,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Res<Vec<Series>> {
+    let mut inner = s.clone();
+    inner.into = None;
+    if inner.fill == Fill::Null {
+        inner.fill = Fill::None;
+    }
+    let series = select(&inner, ctx, db, rp)?;
+    let tdb = need_db(target.db.as_deref(), db)?;
+    let trp = target.rp.as_deref().or(rp).unwrap_or("");
+    let written = ctx.write_series(tdb, trp, target.measurement.as_deref(), &series)?;
+    Ok(vec![Series {
+        name: Some("result".into()),
+        tags: None,
+        columns: vec!["time".into(), "written".into()],
+        values: vec![vec![Value::Time(0), Value::Int(written as i64)]],
+    }])
 }
 
 /// The time cells of `series` shown in `loc` (`tz()`).

@@ -400,6 +400,11 @@ impl Parser {
             self.next();
             fields.push(self.field()?);
         }
+        let into = if self.eat_kw("INTO") {
+            Some(self.target()?)
+        } else {
+            None
+        };
         self.expect_kw("FROM")?;
         let source = self.source()?;
         let condition = self.where_opt()?;
@@ -506,6 +511,7 @@ impl Parser {
             slimit: 0,
             soffset: 0,
             location: None,
+            into,
         };
         if self.eat_kw("LIMIT") {
             s.limit = self.uint()?;
@@ -521,6 +527,41 @@ impl Parser {
         }
         s.location = self.tz_clause()?;
         Ok(s)
+    }
+
+    /// The target of `INTO`: `m`, `rp.m`, `db.rp.m`, `db..m`; after a `.` the measurement
+    /// may be `:MEASUREMENT`.
+    fn target(&mut self) -> R<Target> {
+        let mut segs: Vec<Option<String>> = vec![Some(self.ident()?)];
+        while self.peek_op(".") && segs.len() < 3 {
+            self.next();
+            if self.peek_op(".") {
+                segs.push(None);
+                continue;
+            }
+            if matches!(self.peek(), Tok::Bad(b) if b == ":") {
+                self.next();
+                if !self.eat_kw("MEASUREMENT") {
+                    return Err(self.err(&["MEASUREMENT"]));
+                }
+                segs.push(None);
+                break;
+            }
+            segs.push(Some(self.ident()?));
+        }
+        let measurement = segs.pop().flatten();
+        let rp = segs.pop().flatten();
+        let db = segs.pop().flatten();
+        if measurement.is_none() && db.is_none() {
+            return Err(ParseError(
+                "found :MEASUREMENT, expected a database before it".into(),
+            ));
+        }
+        Ok(Target {
+            db,
+            rp,
+            measurement,
+        })
     }
 
     /// `tz('Zone/Name')`, loaded at once: an unknown zone is a parse error, as in 1.6.
@@ -806,6 +847,37 @@ mod tests {
         assert_eq!(e.0, "found FORM, expected FROM at line 1, char 10");
         let e = parse_query("SELECT FROM cpu").unwrap_err();
         assert!(e.0.starts_with("found FROM, expected identifier"), "{e}");
+    }
+
+    #[test]
+    fn parses_into_targets() {
+        let target = |q: &str| match &parse_query(q).unwrap()[0] {
+            Statement::Select(s) => s.into.clone(),
+            _ => panic!("not a select"),
+        };
+        let t = |db: Option<&str>, rp: Option<&str>, m: Option<&str>| {
+            Some(Target {
+                db: db.map(Into::into),
+                rp: rp.map(Into::into),
+                measurement: m.map(Into::into),
+            })
+        };
+        assert_eq!(target("SELECT v INTO x FROM m"), t(None, None, Some("x")));
+        assert_eq!(
+            target("SELECT v INTO r.x FROM m"),
+            t(None, Some("r"), Some("x"))
+        );
+        assert_eq!(
+            target("SELECT v INTO d..x FROM m"),
+            t(Some("d"), None, Some("x"))
+        );
+        assert_eq!(
+            target(r#"SELECT * INTO "d"."r".:MEASUREMENT FROM m GROUP BY *"#),
+            t(Some("d"), Some("r"), None)
+        );
+        assert_eq!(target("SELECT v FROM m"), None);
+        let e = parse_query("SELECT v INTO :MEASUREMENT FROM m").unwrap_err();
+        assert_eq!(e.0, "found :, expected identifier at line 1, char 15");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use ferry_influxql::{Context, Epoch, RetentionPolicy};
 use ferry_store::BucketStore;
 
 use super::AppState;
+use crate::engine::BucketEngine;
 use crate::error::{ApiError, V1Error};
 use crate::node::Node;
 
@@ -136,26 +137,18 @@ impl NodeContext {
             .unwrap_or_default()
     }
 
-    fn can_read(&self, b: &ferry_catalog::Bucket) -> bool {
-        self.node
-            .require(&self.auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
-            .is_ok()
-    }
-}
-
-impl Context for NodeContext {
-    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
+    /// The engine of the bucket `db`/`rp` maps to (`rp` empty = the default), once the
+    /// caller may do `action` on it; 1.6's texts for a missing database or policy.
+    fn engine(&self, db: &str, rp: &str, action: Action) -> Result<Arc<BucketEngine>, String> {
+        let org = self.org_scope();
         let bucket = self
             .node
             .catalog
-            .resolve_dbrp(&self.org_scope(), db, rp)
+            .resolve_dbrp(&org, db, rp)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| {
                 let db_exists = !rp.is_empty()
-                    && matches!(
-                        self.node.catalog.resolve_dbrp(&self.org_scope(), db, ""),
-                        Ok(Some(_))
-                    );
+                    && matches!(self.node.catalog.resolve_dbrp(&org, db, ""), Ok(Some(_)));
                 if db_exists {
                     format!("retention policy not found: {rp}")
                 } else {
@@ -165,17 +158,53 @@ impl Context for NodeContext {
         self.node
             .require(
                 &self.auth,
-                Action::Read,
+                action,
                 "buckets",
                 &bucket.org_id,
                 Some(&bucket.id),
             )
             .map_err(|e| e.to_string())?;
-        let engine = self
-            .rt
+        self.rt
             .block_on(self.node.engine(&bucket.id))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    }
+
+    fn can_read(&self, b: &ferry_catalog::Bucket) -> bool {
+        self.node
+            .require(&self.auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
+            .is_ok()
+    }
+}
+
+impl Context for NodeContext {
+    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
+        let engine = self.engine(db, rp, Action::Read)?;
         Ok(self.rt.block_on(engine.readable_store()))
+    }
+
+    fn write_series(
+        &self,
+        db: &str,
+        rp: &str,
+        measurement: Option<&str>,
+        series: &[ferry_influxql::Series],
+    ) -> Result<usize, String> {
+        let engine = self.engine(db, rp, Action::Write)?;
+        let points = ferry_tasks::rows::series_to_points(series, measurement);
+        if points.is_empty() {
+            return Ok(0);
+        }
+        let out = self
+            .rt
+            .block_on(engine.write(points, None, None))
+            .map_err(|e| e.to_string())?;
+        match out.conflicts.first() {
+            Some((_, msg)) => Err(format!(
+                "partial write: {msg} dropped={}",
+                out.conflicts.len()
+            )),
+            None => Ok(out.written),
+        }
     }
 
     fn databases(&self) -> Vec<String> {
