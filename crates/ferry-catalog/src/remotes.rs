@@ -314,7 +314,7 @@ impl Catalog {
              ORDER BY name",
             Self::REMOTE_COLS
         );
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(params![org_id, name, remote_url], Self::remote_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -323,7 +323,8 @@ impl Catalog {
     pub fn remote_by_id(&self, id: &str) -> Result<Remote, CatalogError> {
         let sql = format!("{} WHERE id = ?1", Self::REMOTE_COLS);
         self.conn()
-            .query_row(&sql, [id], Self::remote_from_row)
+            .prepare_cached(&sql)?
+            .query_row([id], Self::remote_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "remote",
@@ -619,7 +620,7 @@ impl Catalog {
              AND (?4 IS NULL OR local_bucket_id = ?4) ORDER BY name",
             Self::REP_COLS
         );
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(
             params![org_id, name, remote_id, local_bucket_id],
             Self::replication_from_row,
@@ -631,7 +632,7 @@ impl Catalog {
     pub fn all_replications(&self) -> Result<Vec<Replication>, CatalogError> {
         let conn = self.conn();
         let sql = format!("{} ORDER BY org_id, name", Self::REP_COLS);
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map([], Self::replication_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -643,7 +644,7 @@ impl Catalog {
     ) -> Result<Vec<Replication>, CatalogError> {
         let conn = self.conn();
         let sql = format!("{} WHERE remote_id = ?1 ORDER BY name", Self::REP_COLS);
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map([remote_id], Self::replication_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -652,7 +653,8 @@ impl Catalog {
     pub fn replication_by_id(&self, id: &str) -> Result<Replication, CatalogError> {
         let sql = format!("{} WHERE id = ?1", Self::REP_COLS);
         self.conn()
-            .query_row(&sql, [id], Self::replication_from_row)
+            .prepare_cached(&sql)?
+            .query_row([id], Self::replication_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "replication",

@@ -71,6 +71,8 @@ impl Catalog {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Every statement is prepared once (requests repeat a handful of lookups).
+        conn.set_prepared_statement_cache_capacity(128);
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::tasks::SCHEMA)?;
         Ok(Catalog {
@@ -96,9 +98,8 @@ impl Catalog {
     pub fn is_set_up(&self) -> Result<bool, CatalogError> {
         let v: Option<String> = self
             .conn()
-            .query_row("SELECT value FROM meta WHERE key = 'setup'", [], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT value FROM meta WHERE key = 'setup'")?
+            .query_row([], |r| r.get(0))
             .optional()?;
         Ok(v.is_some())
     }
@@ -177,7 +178,7 @@ impl Catalog {
     /// All orgs, by name.
     pub fn list_orgs(&self) -> Result<Vec<Org>, CatalogError> {
         let conn = self.conn();
-        let mut st = conn.prepare(
+        let mut st = conn.prepare_cached(
             "SELECT id, name, description, created_at, updated_at FROM orgs ORDER BY name",
         )?;
         let rows = st.query_map([], Self::org_from_row)?;
@@ -187,11 +188,10 @@ impl Catalog {
     /// The org with this ID.
     pub fn org_by_id(&self, id: &str) -> Result<Org, CatalogError> {
         self.conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT id, name, description, created_at, updated_at FROM orgs WHERE id = ?1",
-                [id],
-                Self::org_from_row,
-            )
+            )?
+            .query_row([id], Self::org_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "organization",
@@ -202,11 +202,10 @@ impl Catalog {
     /// The org with this name.
     pub fn org_by_name(&self, name: &str) -> Result<Org, CatalogError> {
         self.conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT id, name, description, created_at, updated_at FROM orgs WHERE name = ?1",
-                [name],
-                Self::org_from_row,
-            )
+            )?
+            .query_row([name], Self::org_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "organization",
@@ -302,7 +301,7 @@ impl Catalog {
             "{} WHERE (?1 IS NULL OR org_id = ?1) ORDER BY name",
             Self::BUCKET_COLS
         );
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map([org_id], Self::bucket_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -311,7 +310,8 @@ impl Catalog {
     pub fn bucket_by_id(&self, id: &str) -> Result<Bucket, CatalogError> {
         let sql = format!("{} WHERE id = ?1", Self::BUCKET_COLS);
         self.conn()
-            .query_row(&sql, [id], Self::bucket_from_row)
+            .prepare_cached(&sql)?
+            .query_row([id], Self::bucket_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "bucket",
@@ -323,7 +323,8 @@ impl Catalog {
     pub fn bucket_by_name(&self, org_id: &str, name: &str) -> Result<Bucket, CatalogError> {
         let sql = format!("{} WHERE org_id = ?1 AND name = ?2", Self::BUCKET_COLS);
         self.conn()
-            .query_row(&sql, [org_id, name], Self::bucket_from_row)
+            .prepare_cached(&sql)?
+            .query_row([org_id, name], Self::bucket_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "bucket",
@@ -380,7 +381,8 @@ impl Catalog {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let reps: Vec<String> = {
-            let mut st = tx.prepare("SELECT id FROM replications WHERE local_bucket_id = ?1")?;
+            let mut st =
+                tx.prepare_cached("SELECT id FROM replications WHERE local_bucket_id = ?1")?;
             let rows = st.query_map([id], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -454,7 +456,8 @@ impl Catalog {
         let sql = format!("{} WHERE token_sha256 = ?1", Self::AUTH_COLS);
         Ok(self
             .conn()
-            .query_row(&sql, [hash_token(token)], Self::auth_from_row)
+            .prepare_cached(&sql)?
+            .query_row([hash_token(token)], Self::auth_from_row)
             .optional()?)
     }
 
@@ -468,7 +471,7 @@ impl Catalog {
             "{} WHERE (?1 IS NULL OR org_id = ?1) ORDER BY created_at, id",
             Self::AUTH_COLS
         );
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map([org_id], Self::auth_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -477,7 +480,8 @@ impl Catalog {
     pub fn authorization_by_id(&self, id: &str) -> Result<Authorization, CatalogError> {
         let sql = format!("{} WHERE id = ?1", Self::AUTH_COLS);
         self.conn()
-            .query_row(&sql, [id], Self::auth_from_row)
+            .prepare_cached(&sql)?
+            .query_row([id], Self::auth_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "authorization",
@@ -596,7 +600,7 @@ impl Catalog {
         database: Option<&str>,
     ) -> Result<Vec<Dbrp>, CatalogError> {
         let conn = self.conn();
-        let mut st = conn.prepare(
+        let mut st = conn.prepare_cached(
             "SELECT id, org_id, bucket_id, database, retention_policy, is_default FROM dbrps
              WHERE (?1 = '' OR org_id = ?1) AND (?2 IS NULL OR database = ?2) ORDER BY database, retention_policy",
         )?;
@@ -607,11 +611,8 @@ impl Catalog {
     /// The mapping with this ID.
     pub fn dbrp_by_id(&self, id: &str) -> Result<Dbrp, CatalogError> {
         self.conn()
-            .query_row(
-                "SELECT id, org_id, bucket_id, database, retention_policy, is_default FROM dbrps WHERE id = ?1",
-                [id],
-                Self::dbrp_from_row,
-            )
+            .prepare_cached("SELECT id, org_id, bucket_id, database, retention_policy, is_default FROM dbrps WHERE id = ?1")?
+.query_row([id], Self::dbrp_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound { kind: "dbrp", what: id.into() })
     }

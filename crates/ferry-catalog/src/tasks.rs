@@ -277,7 +277,7 @@ impl Catalog {
             "{} WHERE (?1 IS NULL OR org_id = ?1) ORDER BY name",
             Self::TASK_COLS
         );
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(params![org_id], Self::task_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -286,7 +286,8 @@ impl Catalog {
     pub fn task_by_id(&self, id: &str) -> Result<Task, CatalogError> {
         let sql = format!("{} WHERE id = ?1", Self::TASK_COLS);
         self.conn()
-            .query_row(&sql, [id], Self::task_from_row)
+            .prepare_cached(&sql)?
+            .query_row([id], Self::task_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "task",
@@ -451,7 +452,7 @@ impl Catalog {
             "{} WHERE task_id = ?1 ORDER BY started_at DESC, rowid DESC LIMIT ?2",
             Self::RUN_COLS
         );
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(params![task_id, limit], Self::run_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -485,7 +486,8 @@ impl Catalog {
     /// The keys of an org's secrets, sorted (never the values).
     pub fn secret_keys(&self, org_id: &str) -> Result<Vec<String>, CatalogError> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT key FROM secrets WHERE org_id = ?1 ORDER BY key")?;
+        let mut st =
+            conn.prepare_cached("SELECT key FROM secrets WHERE org_id = ?1 ORDER BY key")?;
         let rows = st.query_map([org_id], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -493,11 +495,8 @@ impl Catalog {
     /// A secret's value, for the node's own use (sending it to a remote).
     pub fn secret_value(&self, org_id: &str, key: &str) -> Result<String, CatalogError> {
         self.conn()
-            .query_row(
-                "SELECT value FROM secrets WHERE org_id = ?1 AND key = ?2",
-                [org_id, key],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT value FROM secrets WHERE org_id = ?1 AND key = ?2")?
+            .query_row([org_id, key], |r| r.get(0))
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "secret",
