@@ -252,4 +252,38 @@ pub enum Statement {
     CreateDatabase(String),
     /// DROP DATABASE name
     DropDatabase(String),
+    /// DROP MEASUREMENT, DROP SERIES, DELETE
+    Delete(Delete),
+}
+
+/// What a deleting statement is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteKind {
+    /// `DROP MEASUREMENT m`
+    DropMeasurement,
+    /// `DROP SERIES [FROM …] [WHERE tag conditions]` (every time)
+    DropSeries,
+    /// `DELETE [FROM …] [WHERE tag and time conditions]`
+    Delete,
+}
+
+/// A measurement named in the FROM of a deleting statement (no database or retention
+/// policy: they apply to every retention policy of the request's database).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteSource {
+    /// A measurement name.
+    Name(String),
+    /// `/regex/`: every measurement it matches.
+    Regex(String),
+}
+
+/// `DROP MEASUREMENT`, `DROP SERIES` or `DELETE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delete {
+    /// Which statement.
+    pub kind: DeleteKind,
+    /// FROM (DROP MEASUREMENT: its one measurement); empty = every measurement.
+    pub sources: Vec<DeleteSource>,
+    /// WHERE.
+    pub condition: Option<Expr>,
 }

@@ -12,6 +12,8 @@ use crate::ast::*;
 use crate::result::{Series, StatementResult, Value};
 use crate::tz::{window_start, window_starts, Location};
 
+mod delete;
+
 /// A retention policy as SHOW RETENTION POLICIES lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {
@@ -53,6 +55,12 @@ pub trait Context {
     fn drop_database(&self, _name: &str) -> Result<(), String> {
         Err("DROP DATABASE is not supported here".into())
     }
+    /// DROP MEASUREMENT, DROP SERIES, DELETE: the stores of every bucket the database maps
+    /// to (all its retention policies), each writable by the caller, holding every write
+    /// acknowledged before the call.
+    fn delete_stores(&self, _db: &str) -> Result<Vec<Arc<BucketStore>>, String> {
+        Err("deleting is not supported here".into())
+    }
 }
 
 /// Executes one statement; `db`/`rp` are the request's defaults.
@@ -68,6 +76,7 @@ pub fn execute(
         Statement::Show(s) => show(s, ctx, db, rp),
         Statement::CreateDatabase(n) => ctx.create_database(n).map(|_| vec![]),
         Statement::DropDatabase(n) => ctx.drop_database(n).map(|_| vec![]),
+        Statement::Delete(d) => delete::execute(d, ctx, db),
     };
     match r {
         Ok(series) => StatementResult {

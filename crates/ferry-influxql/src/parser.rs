@@ -27,6 +27,8 @@ struct Parser {
 
 type R<T> = Result<T, ParseError>;
 
+mod delete;
+
 /// Parses a query: statements separated by `;`.
 pub fn parse_query(q: &str) -> Result<Vec<Statement>, ParseError> {
     parse_query_with(q, &Params::default())
@@ -110,10 +112,19 @@ impl Parser {
                 col += 1;
             }
         }
+        col += at.saturating_sub(self.src.len()); // past the end (EOF)
         format!("line {line}, char {}", col + 1)
     }
     fn err(&self, expected: &[&str]) -> ParseError {
-        let (t, start, _) = self.scan(self.pos, false);
+        let (t, mut start, _) = self.scan(self.pos, false);
+        if matches!(t, Tok::Eof) {
+            // 1.6 places EOF one character past the end of the last token.
+            start = self
+                .src
+                .iter()
+                .rposition(|c| !c.is_whitespace())
+                .map_or(0, |i| i + 2);
+        }
         let found = t.describe();
         ParseError(format!(
             "found {found}, expected {} at {}",
@@ -190,8 +201,10 @@ impl Parser {
             return Ok(Statement::CreateDatabase(self.ident()?));
         }
         if self.eat_kw("DROP") {
-            self.expect_kw("DATABASE")?;
-            return Ok(Statement::DropDatabase(self.ident()?));
+            return self.drop_statement();
+        }
+        if self.eat_kw("DELETE") {
+            return self.delete_statement();
         }
         Err(self.err(&[
             "SELECT", "DELETE", "SHOW", "CREATE", "DROP", "EXPLAIN", "GRANT", "REVOKE", "ALTER",

@@ -97,6 +97,18 @@ impl From<CatalogError> for ApiError {
     }
 }
 
+impl From<crate::delete_predicate::PredicateError> for ApiError {
+    fn from(e: crate::delete_predicate::PredicateError) -> Self {
+        ApiError::BadRequest(format!("invalid request; error parsing request json: {e}"))
+    }
+}
+
+impl From<ferry_store::StoreError> for ApiError {
+    fn from(e: ferry_store::StoreError) -> Self {
+        ApiError::Internal(format!("bucket store: {e}"))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if matches!(self, ApiError::Internal(_)) {

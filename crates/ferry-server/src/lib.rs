@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod body;
 pub mod clock;
+pub mod delete_predicate;
 pub mod engine;
 pub mod error;
 pub mod http;

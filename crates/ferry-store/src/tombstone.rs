@@ -170,6 +170,29 @@ pub(crate) fn read_live(
 }
 
 impl BucketStore {
+    /// The deletion of the values in `[min_time, max_time]` of the series of `measurement`
+    /// that satisfy `pred` (series as [`series_keys`](Self::series_keys) lists them), or
+    /// `None` when no series does.
+    pub fn deletion_where(
+        &self,
+        measurement: &str,
+        min_time: i64,
+        max_time: i64,
+        pred: impl Fn(&[(String, String)]) -> bool,
+    ) -> Result<Option<Deletion>, StoreError> {
+        let all = self.series_keys(measurement)?;
+        let hit: Vec<SeriesTags> = all.iter().filter(|k| pred(k)).cloned().collect();
+        if hit.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Deletion {
+            measurement: measurement.to_string(),
+            series: (hit.len() < all.len()).then_some(hit),
+            min_time,
+            max_time,
+        }))
+    }
+
     /// Deletes values (see [`Deletion`]). Returns once the deletion is durable: a restart,
     /// even after a crash, never shows the values again, and values written after the call
     /// are kept. A measurement left without any value disappears from

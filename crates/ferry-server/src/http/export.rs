@@ -1,6 +1,6 @@
 //! `GET /api/ferry/v1/export`: a bucket's points as line protocol, one whole point per line.
 
-use super::extract::Q;
+use super::extract::{BucketParams, Q};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -15,12 +15,8 @@ use ferry_catalog::Action;
 /// Export parameters.
 #[derive(Debug, Deserialize)]
 pub struct ExportParams {
-    org: Option<String>,
-    #[serde(rename = "orgID")]
-    org_id: Option<String>,
-    bucket: Option<String>,
-    #[serde(rename = "bucketID")]
-    bucket_id: Option<String>,
+    #[serde(flatten)]
+    target: BucketParams,
     measurement: Option<String>,
     start: Option<String>,
     end: Option<String>,
@@ -34,18 +30,7 @@ pub async fn export(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let auth = super::authenticate(&node, &headers)?;
-    let bucket = match (&q.bucket_id, &q.bucket) {
-        (Some(id), _) => node.catalog.bucket_by_id(id)?,
-        (None, Some(name)) => {
-            let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
-            node.resolve_bucket(&org, name)?
-        }
-        (None, None) => {
-            return Err(ApiError::BadRequest(
-                "bucket or bucketID is required".into(),
-            ))
-        }
-    };
+    let bucket = q.target.resolve(&node, &auth)?;
     node.require(
         &auth,
         Action::Read,

@@ -51,3 +51,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
             })
     }
 }
+
+/// The `org`/`orgID` and `bucket`/`bucketID` query parameters naming one bucket.
+#[derive(Debug, serde::Deserialize)]
+pub struct BucketParams {
+    org: Option<String>,
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    bucket: Option<String>,
+    #[serde(rename = "bucketID")]
+    bucket_id: Option<String>,
+}
+
+impl BucketParams {
+    /// The bucket named: by `bucketID`, else by `bucket` (name or ID) in the org named by
+    /// `orgID`/`org` (or the token's); 400 when neither is given, 404 when it is unknown.
+    pub fn resolve(
+        &self,
+        node: &crate::node::Node,
+        auth: &Option<ferry_catalog::Authorization>,
+    ) -> Result<ferry_catalog::Bucket, ApiError> {
+        match (&self.bucket_id, &self.bucket) {
+            (Some(id), _) => Ok(node.catalog.bucket_by_id(id)?),
+            (None, Some(name)) => {
+                let org = node.resolve_org(self.org_id.as_deref(), self.org.as_deref(), auth)?;
+                node.resolve_bucket(&org, name)
+            }
+            (None, None) => Err(ApiError::BadRequest(
+                "bucket or bucketID is required".into(),
+            )),
+        }
+    }
+}

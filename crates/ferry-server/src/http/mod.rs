@@ -3,6 +3,7 @@
 mod authorizations;
 mod buckets;
 mod dbrps;
+mod delete;
 mod export;
 mod extract;
 mod json;
@@ -41,6 +42,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/write", post(write::write_v1))
         .route("/query", get(query::query).post(query::query))
         .route("/api/v2/write", post(write::write_v2))
+        .route("/api/v2/delete", post(delete::delete))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
         .route("/api/v2/orgs", get(orgs::list).post(orgs::create))
         .route(

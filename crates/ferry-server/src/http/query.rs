@@ -137,6 +137,44 @@ impl NodeContext {
             .unwrap_or_default()
     }
 
+    /// The caller's DBRP mappings of database `db`.
+    fn mappings(&self, db: &str) -> Result<Vec<ferry_catalog::Dbrp>, String> {
+        self.node
+            .catalog
+            .list_dbrps(&self.org_scope(), Some(db))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The DBRP mappings of database `db` and the IDs of the buckets it maps to (the bucket
+    /// named `db` when it has no mapping; none when neither exists), after checking that
+    /// the caller may write each of them.
+    fn writable_buckets(
+        &self,
+        db: &str,
+    ) -> Result<(Vec<ferry_catalog::Dbrp>, Vec<String>), String> {
+        let org = self.org_scope();
+        let maps = self.mappings(db)?;
+        let mut buckets: Vec<String> = maps.iter().map(|m| m.bucket_id.clone()).collect();
+        if maps.is_empty() {
+            if let Ok(Some(b)) = self.node.catalog.resolve_dbrp(&org, db, "") {
+                buckets.push(b.id);
+            }
+        }
+        buckets.sort();
+        buckets.dedup();
+        for id in &buckets {
+            let b = self
+                .node
+                .catalog
+                .bucket_by_id(id)
+                .map_err(|e| e.to_string())?;
+            self.node
+                .require(&self.auth, Action::Write, "buckets", &b.org_id, Some(&b.id))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok((maps, buckets))
+    }
+
     /// The engine of the bucket `db`/`rp` maps to (`rp` empty = the default), once the
     /// caller may do `action` on it; 1.6's texts for a missing database or policy.
     fn engine(&self, db: &str, rp: &str, action: Action) -> Result<Arc<BucketEngine>, String> {
@@ -235,11 +273,7 @@ impl Context for NodeContext {
 
     fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String> {
         let org = self.org_scope();
-        let maps = self
-            .node
-            .catalog
-            .list_dbrps(&org, Some(db))
-            .map_err(|e| e.to_string())?;
+        let maps = self.mappings(db)?;
         let mut out = Vec::new();
         for m in maps {
             if let Ok(b) = self.node.catalog.bucket_by_id(&m.bucket_id) {
@@ -306,30 +340,7 @@ impl Context for NodeContext {
     }
 
     fn drop_database(&self, name: &str) -> Result<(), String> {
-        let org = self.org_scope();
-        let maps = self
-            .node
-            .catalog
-            .list_dbrps(&org, Some(name))
-            .map_err(|e| e.to_string())?;
-        let mut buckets: Vec<String> = maps.iter().map(|m| m.bucket_id.clone()).collect();
-        if maps.is_empty() {
-            if let Ok(Some(b)) = self.node.catalog.resolve_dbrp(&org, name, "") {
-                buckets.push(b.id);
-            }
-        }
-        buckets.sort();
-        buckets.dedup();
-        for id in &buckets {
-            let b = self
-                .node
-                .catalog
-                .bucket_by_id(id)
-                .map_err(|e| e.to_string())?;
-            self.node
-                .require(&self.auth, Action::Write, "buckets", &b.org_id, Some(&b.id))
-                .map_err(|e| e.to_string())?;
-        }
+        let (maps, buckets) = self.writable_buckets(name)?;
         for m in &maps {
             let _ = self.node.catalog.delete_dbrp(&m.id);
         }
@@ -347,6 +358,21 @@ impl Context for NodeContext {
             });
         }
         Ok(())
+    }
+
+    fn delete_stores(&self, db: &str) -> Result<Vec<Arc<BucketStore>>, String> {
+        let (_, buckets) = self.writable_buckets(db)?;
+        if buckets.is_empty() {
+            return Err(format!("database not found: {db}"));
+        }
+        self.rt.block_on(async {
+            let mut stores = Vec::with_capacity(buckets.len());
+            for id in &buckets {
+                let engine = self.node.engine(id).await.map_err(|e| e.to_string())?;
+                stores.push(engine.readable_store().await);
+            }
+            Ok(stores)
+        })
     }
 
     fn now_ns(&self) -> i64 {
