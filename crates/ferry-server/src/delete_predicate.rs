@@ -1,6 +1,6 @@
 //! The predicate of InfluxDB 2's delete API (`POST /api/v2/delete`): tag rules `key = "value"`
-//! and `key != "value"` (`_measurement` names the measurement) joined by `AND`, e.g.
-//! `_measurement="cpu" AND host="a"`. Keys are bare or double-quoted identifiers; values are
+//! and `key != "value"` (`_measurement` names the measurement) joined by `AND` (parentheses
+//! allowed), e.g. `_measurement="cpu" AND host="a"`. Keys are bare or double-quoted identifiers; values are
 //! double-quoted strings, bare identifiers, numbers, `true` or `false`. A missing tag compares
 //! equal to `""`, as in InfluxDB.
 
@@ -19,6 +19,9 @@ pub enum PredicateError {
     /// Something else than `AND` between rules.
     #[error("bad logical expression, at position {0}")]
     BadLogical(usize),
+    /// Unbalanced parentheses.
+    #[error("extra {0} seen")]
+    Paren(char),
     /// `OR`, which InfluxDB 2 does not delete by either.
     #[error("the logical operator OR is not supported for delete predicate yet")]
     Or,
@@ -51,7 +54,22 @@ fn holds(r: &Rule, actual: &str) -> bool {
 impl DeletePredicate {
     /// Parses a predicate; `""` (or only spaces) matches everything.
     pub fn parse(s: &str) -> Result<DeletePredicate, PredicateError> {
-        let toks = lex(s);
+        // With AND as the only operator, parentheses group nothing: checked, then dropped.
+        let mut depth = 0i32;
+        let mut toks = Vec::new();
+        for (t, at) in lex(s) {
+            match &t {
+                Tok::Op(o) if o == "(" => depth += 1,
+                Tok::Op(o) if o == ")" => depth -= 1,
+                _ => toks.push((t, at)),
+            }
+            if depth < 0 {
+                return Err(PredicateError::Paren(')'));
+            }
+        }
+        if depth > 0 {
+            return Err(PredicateError::Paren('('));
+        }
         let mut rules = Vec::new();
         let mut i = 0;
         while i < toks.len() {
@@ -205,6 +223,8 @@ mod tests {
         assert!(p.matches_series(&tags(&[("host", "a")])));
         assert!(!p.matches_series(&tags(&[("host", "a"), ("region", "eu")])));
         assert!(!p.matches_series(&tags(&[("host", "b")])));
+        let grouped = DeletePredicate::parse(r#"(_measurement="cpu") AND (host="a")"#).unwrap();
+        assert!(grouped.matches_measurement("cpu") && !grouped.matches_measurement("mem"));
         let all = DeletePredicate::parse("  ").unwrap();
         assert!(all.matches_measurement("x") && all.matches_series(&[]));
         let ne = DeletePredicate::parse(r#"_measurement != "cpu""#).unwrap();
@@ -225,5 +245,7 @@ mod tests {
             PredicateError::Column("_field".into())
         );
         assert_eq!(e(r#"="x""#), PredicateError::BadKey(0));
+        assert_eq!(e(r#"(a="1""#), PredicateError::Paren('('));
+        assert_eq!(e(r#"a="1")"#), PredicateError::Paren(')'));
     }
 }
