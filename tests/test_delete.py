@@ -85,6 +85,8 @@ CHECKS = [
     "SHOW MEASUREMENTS",
     'SHOW TAG VALUES WITH KEY = "host"',
     'SHOW TAG VALUES FROM cpu WITH KEY = "region"',
+    "SHOW TAG KEYS",
+    "SHOW FIELD KEYS",
 ]
 
 # (statement, whether to send the request's db) in order; each is sent to both servers and
@@ -178,6 +180,18 @@ def test_differential_against_influxdb_1_6(peers):
     for q in ["DELETE", "DROP SERIES", "DROP MEASUREMENT", "DELETE FROM", "DELETE WHERE",
               f'DROP SERIES FROM "{db}"..cpu', f'DELETE FROM "{db}".autogen.cpu',
               "DELETE FROM autogen.cpu", "DROP FOO"]:
+        compare(node, influx, db, q)
+    # writes after the deletes, into deleted series and ranges and a dropped measurement with
+    # another field type, are there like any other
+    later = (f"cpu,host=h1,region=eu-1 usage=7,n=7i {BASE + STEP}\n"
+             f"mem,host=h0,region=us usage=8,n=8i {BASE + 35 * STEP}\n"
+             f'disk,host=h0 usage="text",n=9i {BASE}\n')
+    r = requests.post(influx.url + "/write", params={"db": db}, data=later, timeout=30)
+    assert r.status_code == 204, r.text
+    r = requests.post(node.url + "/write", params={"db": db}, data=later, headers=node.auth(),
+                      timeout=30)
+    assert r.status_code == 204, r.text
+    for q in CHECKS:
         compare(node, influx, db, q)
     # what is left survives a restart and shows in the export exactly
     left = sum(count(node, m, db) for m in ("cpu", "mem", "disk"))
