@@ -242,3 +242,69 @@ def test_select_into_over_get(intopeers):
     assert "deprecated use" in b["results"][0].pop("messages")[0]["text"]
     same(a, b)
     both(intopeers, "SELECT * FROM viaget", db=INTODB)
+
+
+R2 = f"time >= {BASE + 3 * 10_000_000_000} AND time < {BASE + 30 * 10_000_000_000}"
+INNER = "(SELECT mean(usage_user) FROM cpu GROUP BY time(1m), host)"
+SUBQUERIES = [
+    # Grafana's forms: an aggregate over an inner aggregate, per window
+    f"SELECT max(mean) FROM {INNER} WHERE {R} GROUP BY time(2m)",
+    f"SELECT max(mean) FROM {INNER} WHERE {R2} GROUP BY time(2m)",
+    f"SELECT max(mean) FROM {INNER} WHERE {R2} GROUP BY time(2m), host",
+    f"SELECT mean(mean), count(mean) FROM {INNER} WHERE {R} AND host =~ /h[12]/ GROUP BY time(5m)",
+    f"SELECT sum(m) FROM (SELECT max(load) AS m FROM cpu GROUP BY time(1m), host) WHERE {R} "
+    "GROUP BY time(2m) fill(0)",
+    f"SELECT max(mean) FROM {INNER} WHERE {R2} AND host = 'h1' GROUP BY time(2m)",
+    f"SELECT max(mean) FROM {INNER} WHERE {R2} GROUP BY time(2m) ORDER BY time DESC LIMIT 2",
+    # raw over an inner aggregate: tags pass through, field conditions filter
+    f"SELECT mean FROM {INNER} WHERE {R2}",
+    f"SELECT mean FROM {INNER} WHERE {R2} GROUP BY host",
+    f"SELECT * FROM {INNER} WHERE {R2} LIMIT 3",
+    f"SELECT mean FROM {INNER} WHERE {R2} AND mean > 60",
+    f"SELECT mean * 2 AS double FROM {INNER} WHERE {R2} AND host = 'h0'",
+    # over raw inner rows
+    f"SELECT max(usage_user) FROM (SELECT usage_user FROM cpu WHERE host = 'h0') WHERE {R2}",
+    f"SELECT max(usage_user) FROM (SELECT usage_user FROM cpu WHERE host = 'h0' AND {R2})",
+    f"SELECT mean(u) FROM (SELECT usage_user AS u FROM cpu WHERE {R} GROUP BY host) "
+    f"WHERE {R} GROUP BY time(5m), host",
+    f"SELECT count(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R2} GROUP BY time(1m), host)",
+    f"SELECT max(free) FROM (SELECT free FROM mem WHERE {R}) WHERE {R} GROUP BY time(3m)",
+    # the inner aggregate's own range narrows the outer one
+    f"SELECT max(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R2} GROUP BY time(1m), host) "
+    f"WHERE {R} GROUP BY time(2m)",
+    # transformations and nested subqueries
+    f"SELECT derivative(max(mean), 2m) FROM {INNER} WHERE {R} GROUP BY time(2m)",
+    f"SELECT max(m) FROM (SELECT max(mean) AS m FROM {INNER} GROUP BY time(2m), host) "
+    f"WHERE {R} GROUP BY time(4m)",
+    f"SELECT max(mean) FROM (SELECT mean(usage_user) FROM nothing GROUP BY time(1m)) WHERE {R} "
+    "GROUP BY time(2m)",
+    f"SELECT max(mean) FROM (SELECT mean(usage_user) FROM cpu GROUP BY time(1m) WHERE {R}",
+]
+
+
+@pytest.mark.parametrize("q", SUBQUERIES)
+def test_subquery_same_as_influxd(peers, q):
+    for params in ({}, {"epoch": "ms"}):
+        both(peers, q, **params)
+
+
+@pytest.mark.parametrize("outer", [
+    "SELECT max(mean) FROM {inner} WHERE {r}",
+    "SELECT mean(mean) FROM {inner} WHERE {r} GROUP BY host",
+])
+def test_influxdb_subquery_outer_range_without_interval(peers, outer):
+    """InfluxDB 1.6 bug: an outer aggregate without GROUP BY time() over an inner GROUP BY
+    time() answers nothing when the time range is in the outer WHERE. Ferry answers what 1.6
+    answers with the range in the inner statement (time: the range's start instead of 0)."""
+    ferry, influx = peers
+    q = outer.format(inner=INNER, r=R2)
+    assert "series" not in ask(influx.url, q).json()["results"][0]
+    moved = outer.format(
+        inner=f"(SELECT mean(usage_user) FROM cpu WHERE {R2} GROUP BY time(1m), host)",
+        r="true",
+    ).replace(" WHERE true", "")
+    a = ask(ferry.url, q, token=ferry.token).json()
+    b = ask(influx.url, moved).json()
+    for s in a["results"][0]["series"] + b["results"][0]["series"]:
+        s["values"] = [v[1:] for v in s["values"]]
+    same(a, b)

@@ -146,6 +146,9 @@ pub struct Select {
     pub location: Option<crate::tz::Location>,
     /// `INTO target`: the answer is written there instead of returned.
     pub into: Option<Target>,
+    /// `FROM (SELECT …)`: the rows the statement reads instead of a measurement's (then
+    /// `source` is the innermost statement's measurement, which names the answer).
+    pub subquery: Option<Box<Select>>,
 }
 
 /// The target of `SELECT … INTO`.

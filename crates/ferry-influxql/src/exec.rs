@@ -10,6 +10,7 @@ use regex::Regex;
 
 use crate::ast::*;
 use crate::result::{Series, StatementResult, Value};
+use crate::subquery::Input;
 use crate::tz::{window_start, window_starts, Location};
 
 mod delete;
@@ -762,14 +763,24 @@ fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> 
     if let Some(target) = &s.into {
         return select_into(s, target, ctx, db, rp);
     }
-    let out = match crate::funcs::special(s, ctx, db, rp) {
-        Some(r) => r?,
-        None => select_plain(s, ctx, db, rp)?,
-    };
+    let out = answer(s, ctx, db, rp)?;
     Ok(match &s.location {
         Some(loc) => zoned(out, loc),
         None => out,
     })
+}
+
+/// The answer of a SELECT without INTO, its times not yet shown in its `tz()` zone.
+pub(crate) fn answer(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Res<Vec<Series>> {
+    match crate::funcs::special(s, ctx, db, rp) {
+        Some(r) => r,
+        None => select_plain(s, ctx, db, rp),
+    }
 }
 
 /// `SELECT … INTO`: the answer's rows written as points into the target (GROUP BY tags
@@ -833,12 +844,10 @@ pub(crate) fn select_extended(
     rp: Option<&str>,
     extra: (i64, i64),
 ) -> Res<Vec<Series>> {
-    let db = need_db(s.source.db.as_deref(), db)?;
-    let rp = s.source.rp.as_deref().or(rp).unwrap_or("");
-    let store = ctx.store(db, rp)?;
+    let input = Input::open(s, ctx, db, rp, extra)?;
     let m = s.source.name.clone();
     let now = ctx.now_ns();
-    let Some(schema) = store.schema(&m) else {
+    let Some(schema) = input.schema(&m) else {
         return Ok(vec![]);
     };
     let field_types: HashMap<String, FieldType> = schema.fields.iter().cloned().collect();
@@ -1043,15 +1052,13 @@ pub(crate) fn select_extended(
         .as_ref()
         .map(|c| pushdown_tags(c, &is_tag))
         .unwrap_or_default();
-    let data = store
-        .scan(&ScanRequest {
-            measurement: m.clone(),
-            start_ns: lo,
-            end_ns: hi.saturating_add(1),
-            tag_filter: (!pushed.is_empty()).then_some(TagPredicate::And(pushed)),
-            fields: Some(scan_fields.clone()),
-        })
-        .map_err(|e| e.to_string())?;
+    let data = input.scan(&ScanRequest {
+        measurement: m.clone(),
+        start_ns: lo,
+        end_ns: hi.saturating_add(1),
+        tag_filter: (!pushed.is_empty()).then_some(TagPredicate::And(pushed)),
+        fields: Some(scan_fields.clone()),
+    })?;
 
     // groups by dimension tag values
     let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();

@@ -9,6 +9,7 @@ pub mod lexer;
 pub mod params;
 pub mod parser;
 pub mod result;
+mod subquery;
 pub mod tz;
 
 pub use encode::Epoch;

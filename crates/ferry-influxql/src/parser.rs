@@ -419,7 +419,15 @@ impl Parser {
             None
         };
         self.expect_kw("FROM")?;
-        let source = self.source()?;
+        let (source, subquery) = if self.peek_op("(") {
+            self.next();
+            self.expect_kw("SELECT")?;
+            let inner = self.select()?;
+            self.expect_op(")")?;
+            (inner.source.clone(), Some(Box::new(inner)))
+        } else {
+            (self.source()?, None)
+        };
         let condition = self.where_opt()?;
         let mut dims = Dimensions::default();
         if self.eat_kw("GROUP") {
@@ -525,6 +533,7 @@ impl Parser {
             soffset: 0,
             location: None,
             into,
+            subquery,
         };
         if self.eat_kw("LIMIT") {
             s.limit = self.uint()?;
@@ -860,6 +869,24 @@ mod tests {
         assert_eq!(e.0, "found FORM, expected FROM at line 1, char 10");
         let e = parse_query("SELECT FROM cpu").unwrap_err();
         assert!(e.0.starts_with("found FROM, expected identifier"), "{e}");
+    }
+
+    #[test]
+    fn parses_subqueries() {
+        let s = parse_query(
+            "SELECT max(mean) FROM (SELECT mean(u) FROM db.rp.cpu GROUP BY time(1m), host) WHERE time > 0 GROUP BY time(5m)",
+        )
+        .unwrap();
+        let Statement::Select(outer) = &s[0] else {
+            panic!("not a select")
+        };
+        let inner = outer.subquery.as_ref().expect("subquery");
+        assert_eq!(inner.dims.tags, vec!["host".to_string()]);
+        assert_eq!(outer.source, inner.source);
+        assert_eq!(outer.source.name, "cpu");
+        assert_eq!(outer.dims.time, Some((300_000_000_000, 0)));
+        let e = parse_query("SELECT x FROM (SHOW MEASUREMENTS)").unwrap_err();
+        assert!(e.0.starts_with("found SHOW, expected SELECT"), "{e}");
     }
 
     #[test]
