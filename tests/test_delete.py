@@ -347,3 +347,49 @@ def test_v2_delete_api(node):
     node.restart(crash=True)
     assert count(node, "cpu") == 4 * NPTS - 20 - 3 * 2
     assert count(node, "disk") == 2 * NPTS - 2 * 2
+
+
+def test_delete_during_concurrent_writes(node):
+    """Writes acknowledged before a DELETE was sent are deleted; writes sent after its answer
+    are kept (the delete covers exactly the store's applied LSN), also after a SIGKILL."""
+    import threading
+    import time as _time
+
+    batches = []  # (first seq, sent at, acknowledged at)
+    stop = threading.Event()
+
+    def writer():
+        seq = 0
+        while not stop.is_set():
+            body = "".join(f"cpu,host=w n={seq + i}i {BASE + seq + i}\n" for i in range(200))
+            sent = _time.monotonic()
+            write_ok(node, body)
+            batches.append((seq, sent, _time.monotonic()))
+            seq += 200
+
+    t = threading.Thread(target=writer)
+    t.start()
+    _time.sleep(0.5)
+    asked = _time.monotonic()
+    r = ferry_ask(node, f"DELETE FROM cpu WHERE host = 'w' AND time < {BASE + 10**12}")
+    answered = _time.monotonic()
+    assert r.json() == {"results": [{"statement_id": 0}]}, r.text
+    _time.sleep(0.5)
+    stop.set()
+    t.join()
+    before = [b for b in batches if b[2] < asked]
+    after = [b for b in batches if b[1] > answered]
+    assert before and after, (len(before), len(after))
+
+    def seqs():
+        r = ferry_ask(node, "SELECT n FROM cpu WHERE host = 'w'")
+        res = r.json()["results"][0]
+        return {v[1] for v in res["series"][0]["values"]} if "series" in res else set()
+
+    for _ in range(2):
+        have = seqs()
+        for first, _s, _a in before:
+            assert not have & set(range(first, first + 200)), f"batch {first} acknowledged before the DELETE survived"
+        for first, _s, _a in after:
+            assert set(range(first, first + 200)) <= have, f"batch {first} sent after the DELETE is missing"
+        node.restart(crash=True)
