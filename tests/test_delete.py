@@ -106,6 +106,10 @@ STATEMENTS = [
     ("DROP MEASUREMENT disk", True),
     (f"DELETE FROM /^me/ WHERE time > {BASE + 30 * STEP} OR host = 'h1'", True),
     (f"DELETE FROM cpu, mem WHERE (host = 'h3' OR host = 'h0') AND time <= {BASE + 2 * STEP}", True),
+    ("DROP SERIES FROM cpu WHERE host = 'h0' OR usage > 1", True),
+    ("DELETE FROM cpu WHERE usage::tag = 'x' AND time > now() - 1h", True),
+    ("DELETE FROM \"cpu\" WHERE \"host\"::tag = 'h0' AND region = 'nowhere'", True),
+    ("DROP SERIES FROM cpu, mem WHERE host !~ /h[013]/", True),
     ("DROP SERIES WHERE region = ''", True),
     (f"DELETE WHERE time < {BASE + 5 * STEP}", True),
 ]
