@@ -279,6 +279,25 @@ SUBQUERIES = [
     f"SELECT max(mean) FROM (SELECT mean(usage_user) FROM nothing GROUP BY time(1m)) WHERE {R} "
     "GROUP BY time(2m)",
     f"SELECT max(mean) FROM (SELECT mean(usage_user) FROM cpu GROUP BY time(1m) WHERE {R}",
+    # more shapes
+    f"SELECT mean(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE {R}) WHERE {R} GROUP BY host",
+    f"SELECT max(mean) FROM {INNER} WHERE {R} GROUP BY time(2m) fill(none)",
+    f"SELECT spread(mean) FROM {INNER} WHERE {R} GROUP BY time(5m), host fill(0)",
+    f"SELECT last(*) FROM (SELECT usage_user, load FROM cpu WHERE host = 'h2') WHERE {R} GROUP BY time(5m)",
+    f"SELECT mean FROM (SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m)) WHERE mean > 50",
+    f"SELECT max(load) FROM (SELECT load FROM cpu WHERE {R} GROUP BY *) WHERE {R} GROUP BY time(5m), region",
+    f"SELECT count(mean) FROM (SELECT mean(usage_user) FROM cpu GROUP BY time(1m), *) WHERE {R} "
+    "GROUP BY time(5m), region",
+    f"SELECT u FROM (SELECT usage_user AS u FROM cpu WHERE {R} ORDER BY time DESC LIMIT 4)",
+    f"SELECT u FROM (SELECT usage_user AS u FROM cpu WHERE {R} ORDER BY time DESC LIMIT 4) ORDER BY time DESC",
+    f"SELECT u FROM (SELECT usage_user AS u FROM cpu WHERE {R} AND host = 'h3') ORDER BY time DESC LIMIT 3",
+    f"SELECT max(mean) FROM {INNER} WHERE time >= '2023-11-14 23:13:20' AND time < '2023-11-14 23:20:00' "
+    "GROUP BY time(2m) tz('Europe/Paris')",
+    f"SELECT u FROM (SELECT usage_user AS u FROM cpu WHERE {R} LIMIT 4)",
+    f"SELECT max(u) FROM (SELECT usage_user AS u, region FROM cpu WHERE {R}) WHERE {R} GROUP BY region",
+    f"SELECT max(load) FROM (SELECT * FROM cpu WHERE {R}) WHERE {R} GROUP BY time(5m), host",
+    f"SELECT mean(usage_user) FROM (SELECT * FROM cpu WHERE {R}) WHERE {R} AND region = 'us west' "
+    "GROUP BY time(5m)",
 ]
 
 
@@ -308,3 +327,19 @@ def test_influxdb_subquery_outer_range_without_interval(peers, outer):
     for s in a["results"][0]["series"] + b["results"][0]["series"]:
         s["values"] = [v[1:] for v in s["values"]]
     same(a, b)
+
+
+def test_influxdb_subquery_inner_limit(peers):
+    """InfluxDB 1.6 bug: LIMIT/OFFSET inside a subquery with GROUP BY time() and tags are
+    applied per *outer* group (ignored when the outer statement does not group by those
+    tags; OFFSET 2 there answers nothing). Ferry applies them to the inner answer as written:
+    its answer equals the outer statement over the inner answer taken alone."""
+    ferry, influx = peers
+    inner = f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m), host LIMIT 2"
+    q = f"SELECT count(mean) FROM ({inner})"
+    assert ask(influx.url, q).json()["results"][0]["series"][0]["values"][0][1] == 55
+    a = ask(ferry.url, q, token=ferry.token).json()["results"][0]["series"][0]["values"]
+    rows = ask(ferry.url, inner, token=ferry.token).json()["results"][0]["series"]
+    assert a == [["1970-01-01T00:00:00Z", sum(len(s["values"]) for s in rows)]] and len(rows) == 5
+    # grouped by the inner tags, 1.6 agrees
+    both(peers, f"{q} GROUP BY host")

@@ -3,12 +3,13 @@
 //! the inner answer's GROUP BY tags are tags, its other columns fields, its row times the
 //! points' times; the outer WHERE's time range is added to the inner statement's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferry_lp::{FieldType, FieldValue};
 use ferry_store::{BucketStore, MeasurementSchema, ScanRequest, SeriesData};
 
-use crate::ast::{BinOp, Expr, Select};
+use crate::ast::{BinOp, Expr, RefKind, Select};
 use crate::exec::{answer, need_db, split_time_in, Context, Res};
 use crate::result::{Series, Value};
 
@@ -43,6 +44,11 @@ impl Input {
         if let Some(c) = &s.condition {
             split_time_in(c, ctx.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
         }
+        if inner.descending && !s.descending {
+            return Err(
+                "subqueries must be ordered in the same direction as the query itself".into(),
+            );
+        }
         let mut inner = (**inner).clone();
         let mut bounds = Vec::new();
         if lo != i64::MIN {
@@ -53,7 +59,7 @@ impl Input {
         }
         for (op, t) in bounds {
             let c = Expr::Binary(
-                Box::new(Expr::Ref("time".into(), crate::ast::RefKind::Any)),
+                Box::new(Expr::Ref("time".into(), RefKind::Any)),
                 op,
                 Box::new(Expr::Integer(t)),
             );
@@ -64,7 +70,8 @@ impl Input {
                 None => c,
             });
         }
-        Ok(rows_input(&answer(&inner, ctx, db, rp)?))
+        let tag_cols = tag_columns(&inner, ctx, db, rp);
+        Ok(rows_input(&answer(&inner, ctx, db, rp)?, &tag_cols))
     }
 
     /// The schema of measurement `m` (a subquery's whatever `m`); `None` when it has none.
@@ -110,52 +117,100 @@ fn field_value(v: &Value) -> Option<FieldValue> {
     })
 }
 
-/// A subquery's answer as series data: per answer series and per occurrence of a time
-/// (rows of several inner series can share one), one [`SeriesData`] in time order.
-fn rows_input(answer: &[Series]) -> Input {
+/// The columns of `inner`'s answer that are tags of its measurement (selected by name or
+/// by `*`): the outer statement reads them as tags, as 1.6 does.
+fn tag_columns(
+    inner: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Vec<String> {
+    if inner.subquery.is_some() {
+        return Vec::new();
+    }
+    let schema = need_db(inner.source.db.as_deref(), db)
+        .and_then(|db| ctx.store(db, inner.source.rp.as_deref().or(rp).unwrap_or("")))
+        .ok()
+        .and_then(|store| store.schema(&inner.source.name));
+    let Some(schema) = schema else {
+        return Vec::new();
+    };
+    let is_field = |n: &str| schema.fields.iter().any(|(f, _)| f == n);
+    let mut out = Vec::new();
+    for f in &inner.fields {
+        match (&f.expr, &f.alias) {
+            (Expr::Wildcard, _) => out.extend(schema.tag_keys.iter().cloned()),
+            (Expr::Ref(n, k), None)
+                if *k != RefKind::Field
+                    && schema.tag_keys.contains(n)
+                    && (*k == RefKind::Tag || !is_field(n)) =>
+            {
+                out.push(n.clone())
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A subquery's answer as series data: per tag set (the answer series' tags and its tag
+/// columns) and per occurrence of a time in it (rows of several inner series can share
+/// one), one [`SeriesData`] in time order, in the order they first appear.
+fn rows_input(answer: &[Series], tag_cols: &[String]) -> Input {
     let mut tag_keys: Vec<String> = Vec::new();
     let mut fields: Vec<(String, FieldType)> = Vec::new();
-    let mut data = Vec::new();
+    let mut data: Vec<SeriesData> = Vec::new();
     for s in answer {
-        let mut tags: Vec<(String, String)> = s
+        let base: Vec<(String, String)> = s
             .tags
             .iter()
             .flatten()
             .filter(|(_, v)| !v.is_empty())
             .cloned()
             .collect();
-        tags.sort();
-        for (k, _) in s.tags.iter().flatten() {
+        for k in s.tags.iter().flatten().map(|(k, _)| k).chain(tag_cols) {
             if !tag_keys.contains(k) {
                 tag_keys.push(k.clone());
             }
         }
-        let cols: Vec<usize> = (0..s.columns.len())
+        let (tcols, cols): (Vec<usize>, Vec<usize>) = (0..s.columns.len())
             .filter(|&i| s.columns[i] != "time")
-            .collect();
+            .partition(|&i| tag_cols.contains(&s.columns[i]));
         let mut rows: Vec<(i64, &Vec<Value>)> = s
             .values
             .iter()
             .filter_map(|r| Some((r.first()?.as_time()?, r)))
             .collect();
         rows.sort_by_key(|r| r.0);
-        let mut parts: Vec<SeriesData> = Vec::new();
-        let mut prev = None;
-        let mut k = 0;
+        // (tags, occurrence) -> index in data; tags -> (last time, occurrences of it)
+        let mut parts: HashMap<(Vec<(String, String)>, usize), usize> = HashMap::new();
+        let mut last: HashMap<Vec<(String, String)>, (i64, usize)> = HashMap::new();
         for (t, row) in rows {
-            k = if prev == Some(t) { k + 1 } else { 0 };
-            prev = Some(t);
-            if parts.len() == k {
-                parts.push(SeriesData {
-                    tags: tags.clone(),
+            let mut tags = base.clone();
+            for &i in &tcols {
+                if let Some(Value::Str(v)) = row
+                    .get(i)
+                    .filter(|v| !matches!(v, Value::Str(x) if x.is_empty()))
+                {
+                    tags.push((s.columns[i].clone(), v.clone()));
+                }
+            }
+            tags.sort();
+            let seen = last.entry(tags.clone()).or_insert((t, 0));
+            let k = if seen.0 == t { seen.1 } else { 0 };
+            *seen = (t, k + 1);
+            let di = *parts.entry((tags.clone(), k)).or_insert_with(|| {
+                data.push(SeriesData {
+                    tags,
                     times: Vec::new(),
                     fields: cols
                         .iter()
                         .map(|&i| (s.columns[i].clone(), Vec::new()))
                         .collect(),
                 });
-            }
-            let part = &mut parts[k];
+                data.len() - 1
+            });
+            let part = &mut data[di];
             part.times.push(t);
             for (ci, &i) in cols.iter().enumerate() {
                 let v = row.get(i).and_then(field_value);
@@ -167,7 +222,6 @@ fn rows_input(answer: &[Series]) -> Input {
                 part.fields[ci].1.push(v);
             }
         }
-        data.extend(parts);
     }
     tag_keys.sort();
     fields.sort_by(|a, b| a.0.cmp(&b.0));
