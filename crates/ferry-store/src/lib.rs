@@ -677,7 +677,9 @@ impl BucketStore {
     }
 
     /// Merges (deduplicating, last write wins) the files of every partition holding more than
-    /// `max_files_per_partition` files into one file. Scan results are unchanged; replaced
+    /// `max_files_per_partition` files into one file, and rewrites the newest run of files
+    /// from the oldest one a deletion still hides rows of (within the row cap), so deleted
+    /// rows leave the disk and their tombstones the manifest. Scan results are unchanged; replaced
     /// files are deleted once no scan uses them. On error nothing changes.
     pub fn compact(&self) -> Result<(), StoreError> {
         let mut maint = lock(&self.maint);
@@ -700,11 +702,15 @@ impl BucketStore {
             }
         };
         for ((m, ps), group) in groups {
-            let group = compaction_run(
+            let mut run = compaction_run(
                 &group,
                 self.opts.max_files_per_partition.max(1),
                 self.opts.compaction_max_rows,
             );
+            if run.is_empty() {
+                run = tombstone::rewrite_run(&group, &tombs, self.opts.compaction_max_rows);
+            }
+            let group = run;
             if group.is_empty() {
                 continue;
             }

@@ -100,6 +100,27 @@ pub(crate) fn file_tombstones<'a>(tombs: &'a [Tombstone], f: &DataFile) -> Vec<&
     tombs.iter().filter(|t| t.applies_to(f)).collect()
 }
 
+/// The files of one partition (ascending sequence) to rewrite for deletions: from the oldest
+/// one `tombs` hide rows of to the newest (only a newest run may be merged, see
+/// `compaction_run`), when their rows add up to at most `max_rows`; else none.
+pub(crate) fn rewrite_run<'a>(
+    group: &[&'a Arc<DataFile>],
+    tombs: &[Tombstone],
+    max_rows: u64,
+) -> Vec<&'a Arc<DataFile>> {
+    let Some(first) = group
+        .iter()
+        .position(|f| tombs.iter().any(|t| t.applies_to(f)))
+    else {
+        return Vec::new();
+    };
+    let run = &group[first..];
+    if run.iter().map(|f| f.meta.rows).sum::<u64>() > max_rows {
+        return Vec::new();
+    }
+    run.to_vec()
+}
+
 /// How much of a series' time span `[lo, hi]` (both ends hold a value) the tombstones cover.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Coverage {

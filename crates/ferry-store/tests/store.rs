@@ -941,3 +941,45 @@ fn series_with_both_ends_deleted_keeps_its_middle() {
         vec![("b".to_string(), vec![10])]
     );
 }
+
+#[test]
+fn compaction_rewrites_files_a_deletion_hides_rows_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()); // default: at most 8 files before a plain compaction
+    store.apply(1, &[usage("a", 10), usage("b", 10)]);
+    store.persist().unwrap();
+    store.apply(2, &[usage("a", 20), usage("b", 20)]);
+    store.persist().unwrap();
+    store.apply(3, &[usage("c", 5 * DAY)]); // another partition, untouched
+    store.persist().unwrap();
+    store.compact().unwrap();
+    assert_eq!(store.file_count(), 3, "nothing to merge yet");
+    store
+        .delete(vec![del("cpu", Some(&[&[("host", "a")]]), 0, 10)])
+        .unwrap();
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+    assert!(manifest.contains("tombstones"), "{manifest}");
+    store.compact().unwrap();
+    assert_eq!(
+        store.file_count(),
+        2,
+        "the partition's two files became one"
+    );
+    let manifest = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+    assert!(!manifest.contains("tombstones"), "{manifest}");
+    let expect = vec![
+        ("a".to_string(), vec![20]),
+        ("b".to_string(), vec![10, 20]),
+        ("c".to_string(), vec![5 * DAY]),
+    ];
+    assert_eq!(times_by_host(&store, "cpu"), expect);
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(times_by_host(&store, "cpu"), expect);
+    store.compact().unwrap();
+    assert_eq!(
+        store.file_count(),
+        2,
+        "a rewritten file is not rewritten again"
+    );
+}
