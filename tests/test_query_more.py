@@ -135,6 +135,10 @@ PARAM_CASES = [
     (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $", '{"h":"h1"}'),
     (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '[1]'),
     (f"SELECT usage_user FROM cpu WHERE {W10} AND load > $h", '{"h":18446744073709551615}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND load > $h", '{"h":99999999999999999999}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND load > $h", '{"h":1e1}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND usage_user > $h", '{"h":1.5e1}'),
+    (f"SELECT usage_user FROM cpu WHERE {W10} AND host = $h", '{"h":"h1"} trailing'),
 ]
 
 

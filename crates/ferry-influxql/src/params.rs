@@ -63,8 +63,13 @@ impl Params {
     /// (`{"identifier": "host"}`, `regex`, `string`, `float`/`number`, `integer`/`int`,
     /// `duration`). JSON `null` binds nothing.
     pub fn from_json(text: &str) -> Result<Params, ParamsError> {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ParamsError::Json(e.to_string()))?;
+        // like Go's json.Decoder: the first value only, what follows it is not read
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+        let v = match stream.next() {
+            Some(v) => v.map_err(|e| ParamsError::Json(e.to_string()))?,
+            None => return Err(ParamsError::Json("EOF".into())),
+        };
+        let literals = number_literals(&text[..stream.byte_offset()]);
         let map = match v {
             serde_json::Value::Null => return Ok(Params::default()),
             serde_json::Value::Object(m) => m,
@@ -83,7 +88,9 @@ impl Params {
         let mut out = HashMap::new();
         for (k, v) in map {
             let b = match &v {
-                serde_json::Value::Number(n) => number(n)?,
+                serde_json::Value::Number(n) => {
+                    number(literals.get(&k).cloned().unwrap_or_else(|| n.to_string()))?
+                }
                 serde_json::Value::String(s) => Bound::Str(s.clone()),
                 serde_json::Value::Bool(b) => Bound::Bool(*b),
                 serde_json::Value::Object(m) => object(m),
@@ -122,17 +129,100 @@ impl Params {
     }
 }
 
-/// A top-level number: an integer unless written with a `.` (1.6: `ParseInt` / `ParseFloat`).
-fn number(n: &serde_json::Number) -> Result<Bound, ParamsError> {
-    if let Some(i) = n.as_i64() {
-        return Ok(Bound::Int(i));
+/// A top-level number literal: an integer unless written with a `.` (1.6 converts with
+/// `strconv.ParseInt` / `ParseFloat`, with their errors).
+fn number(lit: String) -> Result<Bound, ParamsError> {
+    let fail = |func: &str, why: &str| {
+        ParamsError::Number(format!("strconv.{func}: parsing {lit:?}: {why}"))
+    };
+    if lit.contains('.') {
+        return match lit.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Bound::Float(f)),
+            Ok(_) => Err(fail("ParseFloat", "value out of range")),
+            Err(_) => Err(fail("ParseFloat", "invalid syntax")),
+        };
     }
-    if n.is_u64() {
-        return Err(ParamsError::Number(format!(
-            "strconv.ParseInt: parsing \"{n}\": value out of range"
-        )));
+    match lit.parse::<i64>() {
+        Ok(i) => Ok(Bound::Int(i)),
+        Err(_)
+            if lit
+                .trim_start_matches('-')
+                .bytes()
+                .all(|c| c.is_ascii_digit()) =>
+        {
+            Err(fail("ParseInt", "value out of range"))
+        }
+        Err(_) => Err(fail("ParseInt", "invalid syntax")),
     }
-    Ok(Bound::Float(n.as_f64().unwrap_or(0.0)))
+}
+
+/// The literal text of every number directly under the top-level object of `json` (valid
+/// JSON), by key: serde_json keeps no literal, and 1.6's conversion depends on it.
+fn number_literals(json: &str) -> HashMap<String, String> {
+    let b = json.as_bytes();
+    let ws = |mut i: usize| {
+        while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let string_end = |mut i: usize| {
+        i += 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return i + 1,
+                _ => i += 1,
+            }
+        }
+        b.len()
+    };
+    let mut out = HashMap::new();
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return out;
+    }
+    i += 1;
+    loop {
+        i = ws(i);
+        if b.get(i) != Some(&b'"') {
+            return out;
+        }
+        let end = string_end(i);
+        let Ok(key) = serde_json::from_str::<String>(&json[i..end]) else {
+            return out;
+        };
+        i = ws(end);
+        if b.get(i) != Some(&b':') {
+            return out;
+        }
+        i = ws(i + 1);
+        let start = i;
+        let mut depth = 0usize;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    i = string_end(i);
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => break,
+                b'}' | b']' => depth -= 1,
+                b',' if depth == 0 => break,
+                c if depth == 0 && c.is_ascii_whitespace() => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        if matches!(b.get(start), Some(b'-' | b'0'..=b'9')) {
+            out.insert(key, json[start..i].to_string());
+        }
+        i = ws(i);
+        if b.get(i) != Some(&b',') {
+            return out;
+        }
+        i += 1;
+    }
 }
 
 /// A one-entry object naming the value's kind.
@@ -215,5 +305,20 @@ mod tests {
             "error parsing json value: strconv.ParseInt: parsing \"18446744073709551615\": value out of range"
         );
         assert!(Params::from_json("nope").is_err());
+        for (lit, why) in [
+            ("1e1", "strconv.ParseInt: parsing \"1e1\": invalid syntax"),
+            (
+                "99999999999999999999",
+                "strconv.ParseInt: parsing \"99999999999999999999\": value out of range",
+            ),
+        ] {
+            let e = Params::from_json(&format!(r#"{{"s":"x,{{]\"","n":{lit}}}"#)).unwrap_err();
+            assert_eq!(e.to_string(), format!("error parsing json value: {why}"));
+        }
+        // 1.5e3 has a '.', so it is a float; what follows the object is not read
+        let p =
+            Params::from_json(r#"{"f":1.5e3, "o":{"a":[1,{"b":2}]}, "i":-7} trailing"#).unwrap();
+        assert_eq!(p.token("f"), Ok(Tok::Num(1500.0)));
+        assert_eq!(p.token("i"), Ok(Tok::Int(-7)));
     }
 }
