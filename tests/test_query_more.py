@@ -302,6 +302,18 @@ SUBQUERIES = [
     f"SELECT max(load) FROM (SELECT * FROM cpu WHERE {R}) WHERE {R} GROUP BY time(5m), host",
     f"SELECT mean(usage_user) FROM (SELECT * FROM cpu WHERE {R}) WHERE {R} AND region = 'us west' "
     "GROUP BY time(5m)",
+    # dashboards: per-host last values summed, counter rates summed, percentiles of means
+    f"SELECT sum(last) FROM (SELECT last(load) FROM cpu GROUP BY time(1m), host fill(none)) "
+    f"WHERE {R} GROUP BY time(1m)",
+    f"SELECT sum(d) FROM (SELECT non_negative_derivative(max(load), 1m) AS d FROM cpu WHERE {R} "
+    f"GROUP BY time(1m), host) WHERE {R} GROUP BY time(1m)",
+    f"SELECT percentile(mean, 90) FROM {INNER} WHERE {R} GROUP BY time(5m)",
+    f'SELECT max("mean") FROM (SELECT mean("usage_user") FROM "cpu" WHERE time >= now() - 100000d '
+    f'GROUP BY time(1m), "host" fill(null)) WHERE {R} GROUP BY time(5m) fill(null)',
+    f"SELECT max(mean), host FROM {INNER} WHERE {R} GROUP BY time(5m)",
+    f"SELECT mean(mean) FROM {INNER} WHERE {R} GROUP BY time(5m), host fill(linear) SLIMIT 2",
+    f"SELECT count(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m), host) "
+    f"WHERE {R} GROUP BY time(5m)",
 ]
 
 
@@ -347,3 +359,17 @@ def test_influxdb_subquery_inner_limit(peers):
     assert a == [["1970-01-01T00:00:00Z", sum(len(s["values"]) for s in rows)]] and len(rows) == 5
     # grouped by the inner tags, 1.6 agrees
     both(peers, f"{q} GROUP BY host")
+
+
+def test_influxdb_subquery_fill_previous(peers):
+    """InfluxDB 1.6 bug: fill(previous) inside a subquery makes the outer aggregate emit rows
+    per inner series and then some, out of time order (hundreds of rows for 11 windows).
+    Every host has data in every minute here, so fill(previous) fills nothing: Ferry's answer
+    is 1.6's answer with fill(none)."""
+    ferry, influx = peers
+    q = ("SELECT sum(last) FROM (SELECT last(load) FROM cpu GROUP BY time(1m), host fill({f})) "
+         f"WHERE {R} GROUP BY time(1m)")
+    bad = ask(influx.url, q.format(f="previous")).json()["results"][0]["series"][0]["values"]
+    assert len(bad) > 11
+    same(ask(ferry.url, q.format(f="previous"), token=ferry.token).json(),
+         ask(influx.url, q.format(f="none")).json())
