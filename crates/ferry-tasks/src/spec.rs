@@ -233,6 +233,12 @@ impl QuerySpec {
             [ferry_influxql::ast::Statement::Select(s)] => s,
             _ => return Err("spec.query must be exactly one SELECT statement".into()),
         };
+        if select.into.is_some() {
+            return Err(
+                "spec.query must not have INTO: the task's destination is where its points go"
+                    .into(),
+            );
+        }
         let offset = self.window_offset_ns()?;
         if self.lateness_ns()? < 0 {
             return Err("spec.lateness must not be negative".into());
@@ -325,5 +331,38 @@ impl TaskSpec {
             TaskSpec::Downsample(d) => &d.destination,
             TaskSpec::Query(q) => &q.destination,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_tasks_refuse_into() {
+        let spec = |q: &str| QuerySpec {
+            query: q.into(),
+            database: "db".into(),
+            retention_policy: String::new(),
+            measurement: None,
+            window: None,
+            window_offset: None,
+            lateness: None,
+            destination: Destination {
+                bucket: Some("out".into()),
+                remote_id: None,
+                url: None,
+                org: None,
+                token_secret: None,
+            },
+        };
+        assert_eq!(
+            spec("SELECT mean(v) FROM m GROUP BY time(1m)").validate(),
+            Ok(())
+        );
+        let e = spec("SELECT mean(v) INTO x FROM m GROUP BY time(1m)")
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("must not have INTO"), "{e}");
     }
 }
