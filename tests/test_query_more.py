@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from test_query import BASE, DB, R, ask, peers, same  # noqa: F401 (peers is a fixture)
+from test_query import BASE, DB, R, ask, peers, persisted, same  # noqa: F401 (fixtures)
 
 TZDB = "tzdb"
 HOUR = 3_600_000_000_000
@@ -321,6 +321,12 @@ SUBQUERIES = [
 def test_subquery_same_as_influxd(peers, q):
     for params in ({}, {"epoch": "ms"}):
         both(peers, q, **params)
+
+
+@pytest.mark.parametrize("q", SUBQUERIES)
+def test_subquery_same_as_influxd_from_files(persisted, q):
+    """The same answers when the inner statement reads Parquet files merged with the buffer."""
+    both(persisted, q)
 
 
 @pytest.mark.parametrize("outer", [
