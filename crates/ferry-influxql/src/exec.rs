@@ -1250,7 +1250,16 @@ fn agg_group(
     data_min: Option<i64>,
     selector_single: bool,
 ) -> Res<Option<Vec<Vec<Value>>>> {
-    let Some(grid) = Grid::new(s, lo, hi, data_min)? else {
+    let times = || -> Vec<i64> {
+        match rows {
+            Ok(rows) => rows.iter().map(|r| r.0).collect(),
+            Err(members) => members
+                .iter()
+                .flat_map(|&si| data[si].times.iter().copied())
+                .collect(),
+        }
+    };
+    let Some(grid) = Grid::new(s, lo, hi, data_min, &times)? else {
         return Ok(None);
     };
     let nwin = grid.n;
@@ -1332,8 +1341,15 @@ struct Grid {
 }
 
 impl Grid {
-    /// `None` when an open range has no data to start from.
-    fn new(s: &Select, lo: i64, hi: i64, data_min: Option<i64>) -> Res<Option<Grid>> {
+    /// `None` when an open range has no data to start from; `times` lists the group's
+    /// point times (only read with `tz()`).
+    fn new(
+        s: &Select,
+        lo: i64,
+        hi: i64,
+        data_min: Option<i64>,
+        times: &dyn Fn() -> Vec<i64>,
+    ) -> Res<Option<Grid>> {
         let Some((iv, off)) = s.dims.time else {
             return Ok(Some(Grid {
                 dims: None,
@@ -1362,7 +1378,13 @@ impl Grid {
         match &s.location {
             Some(loc) => {
                 check(((hi - start) / iv) as usize)?;
-                let starts = window_starts(start, hi, iv, off, loc);
+                let mut data: Vec<i64> = times()
+                    .into_iter()
+                    .map(|t| window_start(t, iv, off, Some(loc)))
+                    .collect();
+                data.sort_unstable();
+                data.dedup();
+                let starts = window_starts(start, hi, iv, off, loc, &data);
                 g.first = starts.first().copied().unwrap_or(g.first);
                 g.n = starts.len();
                 g.zoned = Some((loc.clone(), starts));

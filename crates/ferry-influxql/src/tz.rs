@@ -119,16 +119,34 @@ pub fn window_start(t: i64, interval: i64, offset: i64, loc: Option<&Location>) 
     start + offset
 }
 
-/// The window starts from the window of `lo` to the window of `hi`, stepped as 1.6's fill
-/// iterator steps them (a step crossing an offset change absorbs the change when it is
-/// shorter than the interval).
-pub fn window_starts(lo: i64, hi: i64, interval: i64, offset: i64, loc: &Location) -> Vec<i64> {
+/// The windows a group answers, as 1.6's fill iterator walks them: from the window of `lo`
+/// to the window of `hi`, a step crossing an offset change absorbing it when shorter than
+/// the interval; `data` (sorted, unique) are the [`window_start`]s of the group's points,
+/// and a data window at or before the expected time stands for it (so a window whose start
+/// the stepping misses, e.g. with an offset across a DST change, is still the data's).
+pub fn window_starts(
+    lo: i64,
+    hi: i64,
+    interval: i64,
+    offset: i64,
+    loc: &Location,
+    data: &[i64],
+) -> Vec<i64> {
     let end = window_start(hi, interval, offset, Some(loc));
     let mut t = window_start(lo, interval, offset, Some(loc));
     let mut zone = loc.offset_ns(t);
     let mut out = Vec::new();
-    while t <= end {
-        out.push(t);
+    let mut data = data.iter().copied().peekable();
+    loop {
+        match data.peek() {
+            Some(&d) if d <= t => {
+                out.push(d);
+                data.next();
+            }
+            Some(_) => out.push(t),
+            None if t <= end => out.push(t),
+            None => break,
+        }
         t = t.saturating_add(interval);
         let z = loc.offset_ns(t - 1);
         if z != zone {
@@ -194,7 +212,7 @@ mod tests {
             window_start(DST_END + 23 * H, day, 0, Some(&p)),
             DST_END + 23 * H
         );
-        let w = window_starts(DST_END - 24 * H, DST_END + 48 * H, day, 0, &p);
+        let w = window_starts(DST_END - 24 * H, DST_END + 48 * H, day, 0, &p, &[]);
         assert_eq!(
             w,
             vec![
@@ -207,9 +225,23 @@ mod tests {
     }
 
     #[test]
+    fn data_windows_stand_for_missed_steps() {
+        let p = paris();
+        let day = 24 * H;
+        // GROUP BY time(1d, 6h): the stepping lands on 05:00Z after the change, the data's
+        // window (06:00 local, summer offset kept from the day's start) is 04:00Z
+        let data = window_start(DST_END + 12 * H, day, 6 * H, Some(&p));
+        assert_eq!(data, DST_END + 4 * H);
+        let empty = window_starts(DST_END - 24 * H, DST_END + 30 * H, day, 6 * H, &p, &[]);
+        assert_eq!(empty[2], DST_END + 5 * H);
+        let w = window_starts(DST_END - 24 * H, DST_END + 30 * H, day, 6 * H, &p, &[data]);
+        assert_eq!(w[1..3], [DST_END - 20 * H, DST_END + 4 * H]);
+    }
+
+    #[test]
     fn hour_windows_keep_utc_steps() {
         let p = paris();
-        let w = window_starts(DST_END, DST_END + 3 * H, H, 0, &p);
+        let w = window_starts(DST_END, DST_END + 3 * H, H, 0, &p, &[]);
         assert_eq!(
             w,
             vec![DST_END, DST_END + H, DST_END + 2 * H, DST_END + 3 * H]
