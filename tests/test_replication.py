@@ -396,6 +396,30 @@ def test_outage_past_max_queue_loses_nothing(make_node, make_fixed_node):
     assert st["state"] == "running" and st["pointsLostToRetention"] == 0, st
 
 
+def test_remote_back_from_outage_is_written_at_once(make_node, make_fixed_node):
+    # After 40 s of connection failures the backoff step is 16-36 s (250 ms doubling, 30 s cap,
+    # ±20% jitter). The stream pings the unreachable remote once a second meanwhile, so it
+    # writes as soon as the remote is back instead of sleeping out the step.
+    remote = make_fixed_node()
+    edge = make_node()
+    rem = create_remote(edge, remote.url, TOKEN, remote.org_id())
+    rid = create_replication(edge, rem["id"], BUCKET)["id"]
+    write_ok(edge, lp("back", range(10)))
+    wait_remote_keys(remote, "back", want("back", range(10)), 30, edge, rid)
+    assert remote.stop() is not None
+    write_ok(edge, lp("back", range(10, 20)))
+    time.sleep(40)
+    st = status(edge, rid)
+    assert st["state"] == "backing_off" and "cannot connect" in (st["latestErrorMessage"] or ""), st
+    remote.start()
+    t0 = time.monotonic()
+    got = wait_remote_keys(remote, "back", want("back", range(20)), 10, edge, rid)
+    took = time.monotonic() - t0
+    assert got == want("back", range(20))
+    assert "the remote answers again" in edge.stderr_path.read_text(errors="replace"), \
+        f"caught up in {took:.1f}s without the reachability ping"
+
+
 # ---- 5. SIGKILL the edge while it writes and replicates ----------------------------------------
 def test_edge_sigkill_during_replication(make_node):
     remote = make_node()

@@ -19,6 +19,15 @@ use crate::{SinkError, WriteOutcome, WriteTarget};
 /// Header a Ferry node puts on its `/ping` answer with its node ID (loop prevention).
 pub const NODE_ID_HEADER: &str = "X-Ferry-Node-Id";
 
+/// How the message of a write that could not connect to the remote starts.
+const CONNECT_FAILURE: &str = "cannot connect: ";
+
+/// Whether a retry message says the remote could not be connected to at all (refused,
+/// unresolvable, unroutable), as opposed to a remote that answered or hung.
+pub fn is_connect_failure(message: &str) -> bool {
+    message.starts_with(CONNECT_FAILURE)
+}
+
 /// Most bytes of an answer body read (for its error message).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -230,6 +239,15 @@ impl RemoteWriter {
             .filter(|s| !s.is_empty())
     }
 
+    /// Whether the remote gives any HTTP answer to `GET {base}/ping` within `timeout` (its
+    /// status does not matter: after a connection failure, any answer means it is back).
+    pub async fn reachable(&self, timeout: Duration) -> bool {
+        self.authed(self.client.get(self.ping_url.clone()).timeout(timeout))
+            .send()
+            .await
+            .is_ok()
+    }
+
     fn transport_outcome(&self, e: &reqwest::Error) -> WriteOutcome {
         if e.is_builder() {
             return WriteOutcome::NeedsAttention {
@@ -243,7 +261,7 @@ impl RemoteWriter {
                 self.target.timeout, self.write_url
             )
         } else if e.is_connect() {
-            format!("cannot connect: {}", error_chain(e))
+            format!("{CONNECT_FAILURE}{}", error_chain(e))
         } else {
             error_chain(e)
         };

@@ -43,6 +43,18 @@ const CURSOR_SYNC: Duration = Duration::from_millis(500);
 /// Batches sent before the stream loop checks its bounds and controls again.
 const DRAIN_BATCHES: usize = 256;
 
+/// How long a ping of an unreachable remote may take (see [`Stream::wait`]).
+const REACHABLE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What ends a stream's wait early (besides a control change).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// Only a control change (pause, resume, update, stop).
+    Control,
+    /// Also the remote answering a ping again.
+    Reachable,
+}
+
 /// How often a paused stream re-checks its queue bounds.
 const PAUSED_CHECK: Duration = Duration::from_secs(2);
 
@@ -74,7 +86,12 @@ struct LogBatch {
 
 enum Sent {
     Ok,
-    Retry(Duration),
+    /// Try again after `delay`; `unreachable`: the remote could not be connected to, so the
+    /// wait ends early once it answers a ping.
+    Retry {
+        delay: Duration,
+        unreachable: bool,
+    },
     Attention,
     Stop,
 }
@@ -149,7 +166,7 @@ impl Stream {
             // the log grow without limit.
             if let Err(e) = self.enforce_bounds(&mut gaps).await {
                 self.attention(None, e);
-                if !self.wait_control(ATTENTION_RETRY, &mut gaps).await {
+                if !self.wait(ATTENTION_RETRY, &mut gaps, Wake::Control).await {
                     return;
                 }
                 continue;
@@ -196,16 +213,21 @@ impl Stream {
             };
             match outcome {
                 Sent::Ok => attempt = 0,
-                Sent::Retry(delay) => {
+                Sent::Retry { delay, unreachable } => {
                     attempt = attempt.saturating_add(1);
                     self.set_state(StreamState::BackingOff);
-                    if !self.wait_control(delay, &mut gaps).await {
+                    let wake = if unreachable {
+                        Wake::Reachable
+                    } else {
+                        Wake::Control
+                    };
+                    if !self.wait(delay, &mut gaps, wake).await {
                         return;
                     }
                 }
                 Sent::Attention | Sent::Stop => {
                     remote_node_id = None;
-                    if !self.wait_control(ATTENTION_RETRY, &mut gaps).await {
+                    if !self.wait(ATTENTION_RETRY, &mut gaps, Wake::Control).await {
                         return;
                     }
                 }
@@ -214,9 +236,12 @@ impl Stream {
     }
 
     /// Sleeps `d`, refreshing the queue figures and enforcing the queue bounds every second;
-    /// returns early on a control change (false when the stream must stop). New writes do not
-    /// shorten the wait.
-    async fn wait_control(&mut self, d: Duration, gaps: &mut Gaps) -> bool {
+    /// returns early on a control change (false when the stream must stop) and, with
+    /// [`Wake::Reachable`] (the remote could not be connected to), as soon as it answers: it
+    /// is pinged once a second (one small GET), so a remote back from an outage is written to
+    /// at once instead of at the end of a backoff step of up to 30 s. A remote that answered
+    /// or hung waits the whole backoff. New writes do not shorten the wait.
+    async fn wait(&mut self, d: Duration, gaps: &mut Gaps, wake: Wake) -> bool {
         let deadline = tokio::time::Instant::now() + d;
         loop {
             let now = tokio::time::Instant::now();
@@ -230,6 +255,10 @@ impl Stream {
                         tracing::error!(replication = %self.rep.id, error = %e, "cannot enforce the queue bounds");
                     }
                     self.refresh_queue(gaps);
+                    if wake == Wake::Reachable && self.writer.reachable(REACHABLE_PING_TIMEOUT).await {
+                        tracing::info!(replication = %self.rep.id, "the remote answers again: retrying now");
+                        return true;
+                    }
                 }
                 r = self.control.changed() => return r.is_ok() && !self.control.borrow().stop,
             }
@@ -404,8 +433,8 @@ impl Stream {
         c.bytes_queued += bytes as u64;
     }
 
-    /// Sends one batch (split into `max_batch_bytes` pieces) with the shared policy and
-    /// records the outcome in the status. Used for gap refills (one at a time).
+    /// Sends one batch (split into `max_batch_bytes` pieces, up to [`SEND_DEPTH`] in flight)
+    /// with the shared policy and records the outcome in the status. Used for gap refills.
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
@@ -422,7 +451,16 @@ impl Stream {
             l.acquire(lp.len() as u64).await;
         }
         let max = self.rep.max_batch_bytes.max(1) as usize;
-        let result = send_pieces(self.writer.clone(), lp, self.send_options(origins), max).await;
+        // After a failure one piece probes the remote alone, as in `drain`.
+        let depth = if attempt > 0 { 1 } else { SEND_DEPTH };
+        let result = send_pieces(
+            self.writer.clone(),
+            lp,
+            self.send_options(origins),
+            max,
+            depth,
+        )
+        .await;
         self.settle(result, rejected, backoff, attempt)
     }
 
@@ -478,6 +516,7 @@ impl Stream {
                     batch.lp,
                     self.send_options(&batch.origins),
                     max,
+                    1, // a log batch is one piece; batches are what the drain pipelines
                 ));
                 inflight.push_back((batch.next_lsn, task));
             }
@@ -587,9 +626,13 @@ impl Stream {
                 message,
                 ..
             }) => {
+                let unreachable = status.is_none() && ferry_pipeline::is_connect_failure(&message);
                 st.latest_response_code = status;
                 st.latest_error_message = Some(message);
-                Sent::Retry(backoff.delay_after(attempt, after))
+                Sent::Retry {
+                    delay: backoff.delay_after(attempt, after),
+                    unreachable,
+                }
             }
             Some(SendResult::NeedsAttention {
                 status, message, ..
@@ -757,24 +800,36 @@ impl SendHooks for Collect {
     }
 }
 
-/// Sends `lp` in pieces of at most `max` bytes with the shared policy, stopping at the
-/// first piece that does not go through.
+/// Sends `lp` in pieces of at most `max` bytes with the shared policy, up to `depth` pieces
+/// at a time, stopping at the first piece (in order) that does not go through. Pieces after
+/// it may have been sent too; the caller resends the whole batch (points are idempotent).
 async fn send_pieces(
     writer: RemoteWriter,
     lp: Vec<u8>,
     opts: SendOptions,
     max: usize,
+    depth: usize,
 ) -> PiecesResult {
+    use futures_util::stream::StreamExt as _;
     let mut out = PiecesResult {
         sent_bytes: 0,
         sent_lines: 0,
         rejected: Vec::new(),
         end: None,
     };
-    for piece in ferry_pipeline::batch::split_lines(&lp, max) {
-        let mut hooks = Collect::default();
-        let r = send_with_policy(&writer, piece, &opts, &mut hooks).await;
-        out.rejected.append(&mut hooks.0);
+    let mut pieces = ferry_pipeline::batch::split_lines(&lp, max).into_iter();
+    let mut answers = futures_util::stream::FuturesOrdered::new();
+    loop {
+        while answers.len() < depth.max(1) {
+            match pieces.next() {
+                Some(piece) => answers.push_back(send_piece(&writer, piece, &opts)),
+                None => break,
+            }
+        }
+        let Some((r, mut rejected)) = answers.next().await else {
+            break;
+        };
+        out.rejected.append(&mut rejected);
         match r {
             SendResult::Done {
                 sent_bytes,
@@ -791,6 +846,17 @@ async fn send_pieces(
         }
     }
     out
+}
+
+/// Sends one piece with the shared policy; its answer and the lines the policy dropped.
+async fn send_piece(
+    writer: &RemoteWriter,
+    piece: &[u8],
+    opts: &SendOptions,
+) -> (SendResult, Vec<(Vec<u8>, u16, String)>) {
+    let mut hooks = Collect::default();
+    let r = send_with_policy(writer, piece, opts, &mut hooks).await;
+    (r, hooks.0)
 }
 
 /// Splits a log record into its origin node IDs (from a leading `# ferry-origin:` line) and
