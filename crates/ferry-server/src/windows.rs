@@ -25,6 +25,23 @@ pub fn time_windows(lo: i64, hi_incl: i64, rows: u64) -> Vec<(i64, i64)> {
     out
 }
 
+/// The windows of `[lo, hi_incl]`, a part of a measurement that holds about `rows` rows
+/// between `min_time` and `max_time`: the rows expected in the part (in proportion to its
+/// share of that span) decide the count, so a narrow part, such as what is left of a gap
+/// being refilled, is not cut as finely as the whole measurement would be.
+pub fn part_windows(
+    lo: i64,
+    hi_incl: i64,
+    min_time: i64,
+    max_time: i64,
+    rows: u64,
+) -> Vec<(i64, i64)> {
+    let full = (max_time as i128 - min_time as i128 + 1).max(1);
+    let part = (hi_incl.min(max_time) as i128 - lo.max(min_time) as i128 + 1).clamp(0, full);
+    let rows_in_part = ((rows as i128 * part + full - 1) / full) as u64;
+    time_windows(lo, hi_incl, rows_in_part)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +61,11 @@ mod tests {
             assert!(w.iter().all(|(a, b)| a < b));
         }
         assert_eq!(time_windows(0, 999, 1_000_000).len(), 10);
+        // a tenth of a 1M-row measurement is one window of ~100k rows, not ten
+        assert_eq!(part_windows(900, 999, 0, 999, 1_000_000).len(), 1);
+        assert_eq!(part_windows(0, 999, 0, 999, 1_000_000).len(), 10);
+        let w = part_windows(500, 999, 0, 999, 1_000_000);
+        assert_eq!((w.len(), w[0].0, w.last().unwrap().1), (5, 500, 1000));
         assert!(time_windows(10, 9, 5).is_empty());
     }
 }

@@ -64,9 +64,13 @@ pub async fn export(
             };
             let lo = start.max(range.min_time);
             let hi_incl = (end.saturating_sub(1)).min(range.max_time);
-            for (w_start, w_end) in
-                crate::windows::time_windows(lo, hi_incl, range.rows_upper_bound)
-            {
+            for (w_start, w_end) in crate::windows::part_windows(
+                lo,
+                hi_incl,
+                range.min_time,
+                range.max_time,
+                range.rows_upper_bound,
+            ) {
                 let req = ferry_store::ScanRequest {
                     measurement: m.clone(),
                     start_ns: w_start,

@@ -700,7 +700,7 @@ impl Stream {
         let window = store.time_range(&m).and_then(|r| {
             let lo = from.max(r.min_time);
             let hi = (gap.end_ns - 1).min(r.max_time);
-            crate::windows::time_windows(lo, hi, r.rows_upper_bound)
+            crate::windows::part_windows(lo, hi, r.min_time, r.max_time, r.rows_upper_bound)
                 .into_iter()
                 .next()
         });
