@@ -470,12 +470,13 @@ def summarize(args, results):
         ratios = [r["ratio"] for r in dr]
         summary["drain"] = dict(lps=m_d, direct=m_i, ratio=med(ratios))
         L.append("| run | order | drain lines/s | drain time | remote direct lines/s | ratio | backlog bytes "
-                 "| remote CPU s (drain) | edge CPU s (drain) |")
-        L.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                 "| remote CPU s (drain) | remote CPU s (direct) | edge CPU s (drain) |")
+        L.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in dr:
             L.append(f"| {r['run']} | {' then '.join(r['order'])} | {r['drain_lps']:,.0f} | {r['drain_s']:.1f} s | "
                      f"{r['direct_lps']:,.0f} | {r['ratio']:.2f} | {r.get('backlog_bytes') or 0:,} | "
-                     f"{r['remote_cpu_s_drain']:.1f} | {r['edge_cpu_s_drain']:.1f} |")
+                     f"{r['remote_cpu_s_drain']:.1f} | {r.get('remote_cpu_s_direct', float('nan')):.1f} | "
+                     f"{r['edge_cpu_s_drain']:.1f} |")
         L.append("")
         L.append(f"Drain **{m_d:,.0f} lines/s** (median), remote direct ingest {m_i:,.0f} lines/s: "
                  f"**ratio ×{med(ratios):.2f}** (median of per-run ratios; target ≥ 0.8) — "
