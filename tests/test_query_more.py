@@ -1,11 +1,12 @@
 """More differential tests of `/query` against a real influxd 1.6 (see test_query.py):
-`tz()`, bound parameters, `SELECT … INTO` and subqueries."""
+`tz()`, bound parameters, `SELECT … INTO`, subqueries and FROM over several measurements."""
 
 from __future__ import annotations
 
 import pytest
 import requests
 
+import test_query
 from test_query import BASE, DB, R, ask, peers, persisted, same  # noqa: F401 (fixtures)
 
 TZDB = "tzdb"
@@ -387,3 +388,113 @@ def test_influxdb_subquery_fill_previous(peers):
     assert len(bad) > 11
     same(ask(ferry.url, q.format(f="previous"), token=ferry.token).json(),
          ask(influx.url, q.format(f="none")).json())
+
+
+# FROM over several measurements and regexes: cpu, mem and "weird meas,1" share no field,
+# cpu and mem share the tag host
+MULTI = [
+    f"SELECT free, usage_user FROM cpu, mem WHERE {R}",
+    f"SELECT free, usage_user FROM mem, cpu WHERE {R} GROUP BY host",
+    f"SELECT * FROM cpu, mem WHERE {R} AND host = 'h0'",
+    f"SELECT * FROM /^(cpu|mem)$/ WHERE {R} LIMIT 3",
+    f"SELECT * FROM /./ WHERE {R} GROUP BY * LIMIT 2",
+    f"SELECT mean(*) FROM /.*/ WHERE {R} GROUP BY time(2m)",
+    f"SELECT count(free), max(usage_user) FROM cpu, mem WHERE {R} GROUP BY time(2m), host fill(0)",
+    f"SELECT mean(used) FROM /m/ WHERE {R} GROUP BY time(1m) fill(previous)",
+    f"SELECT mean(used), mean(load) FROM /m|c/ WHERE {R} GROUP BY time(1m), host fill(linear)",
+    f"SELECT last(*) FROM cpu, mem WHERE {R} GROUP BY *",
+    f"SELECT count(*) FROM /^[cm]/ WHERE {R} GROUP BY host SLIMIT 3",
+    f"SELECT usage_user, free FROM cpu, mem WHERE {R} GROUP BY host LIMIT 2 OFFSET 1 SLIMIT 4 SOFFSET 2",
+    f"SELECT free, load FROM mem, cpu WHERE {R} GROUP BY host ORDER BY time DESC LIMIT 2",
+    f"SELECT * FROM /nomatch/ WHERE {R}",
+    f"SELECT mean(free) FROM /nomatch/, /^x/ WHERE {R} GROUP BY time(5m)",
+    f"SELECT usage_user FROM cpu, nosuch WHERE {R} AND host = 'h1'",
+    f'SELECT * FROM /^weird\\ meas,\\d$/, /\\/|^mem$/ WHERE {R} LIMIT 4',
+    f'SELECT count("a=b"), count(free) FROM /meas\\,1|^mem$/ WHERE {R} GROUP BY time(5m)',
+    f"SELECT mean(usage_user), mean(used) FROM {DB}.autogen./^(cpu|mem)$/ WHERE {R} GROUP BY time(5m)",
+    f"SELECT max(used) FROM {DB}../^me/, cpu WHERE {R} GROUP BY time(3m) fill(none)",
+    f"SELECT derivative(mean(used), 1m) FROM /^(mem|cpu)$/ WHERE {R} GROUP BY time(1m)",
+    f"SELECT spread(free), sum(load) FROM mem, cpu, mem WHERE {R}",
+    f"SELECT usage_user, free FROM cpu, mem WHERE {R} AND (free > 100 OR usage_user > 90)",
+    f"SELECT * FROM /weird meas\\/x|mem/ WHERE {R} LIMIT 1",
+    f'SELECT usage_user, free FROM "cpu", /^mem$/, /mem/, mem WHERE {R} LIMIT 1',
+    f"SELECT mean(used), mean(usage_user) FROM cpu, mem WHERE {R} GROUP BY time(5m) tz('Europe/Paris')",
+    f"SELECT count(free) FROM /^(cpu|mem)$/ WHERE {R} GROUP BY time(5m), region fill(3)",
+    f"SELECT count(usage_user), count(free) FROM cpu, mem WHERE {R} GROUP BY time(5m) fill(none)",
+    f"SELECT moving_average(used, 3) FROM mem, cpu WHERE {R} GROUP BY host",
+    f"SELECT top(usage_user, 2), top(free, 2) FROM cpu, mem WHERE {R}",
+    f"SELECT host, free, usage_user::tag FROM cpu, mem WHERE {R} LIMIT 2",
+    "SHOW TAG KEYS FROM /^c/",
+    "SHOW FIELD KEYS FROM qdb.autogen./m/",
+    "SHOW TAG VALUES FROM /./ WITH KEY = host",
+]
+
+
+@pytest.mark.parametrize("q", MULTI)
+def test_multi_from_same_as_influxd(peers, q):
+    for params in ({}, {"epoch": "ns"}):
+        both(peers, q, **params)
+
+
+@pytest.mark.parametrize("q", MULTI[:4] + MULTI[11:14])
+def test_multi_from_same_as_influxd_from_files(persisted, q):
+    both(persisted, q)
+
+
+@pytest.mark.parametrize("q,n", [
+    (f"SELECT * FROM cpu, mem WHERE {R}", 7),
+    (f"SELECT mean(*) FROM /^(cpu|mem)$/ WHERE {R} GROUP BY time(1m), host", 4),
+    (f"SELECT * FROM /nomatch/ WHERE {R}", 5),
+])
+def test_multi_from_chunked_same_as_influxd(peers, q, n):
+    test_query.test_chunked_same_as_influxd(peers, q, n)
+
+
+@pytest.mark.parametrize("q", [
+    f"SELECT usage_user, free FROM /^(cpu|mem)$/ WHERE {R} GROUP BY host",
+    f"SELECT count(*) FROM /./ WHERE {R} GROUP BY time(5m)",
+    f"SELECT * FROM /nomatch/ WHERE {R}",
+])
+def test_multi_from_csv_same_as_influxd(peers, q):
+    test_query.test_csv_same_as_influxd(peers, q)
+
+
+@pytest.mark.parametrize("q,check", [
+    (f"SELECT * INTO {INTODB}..multi FROM cpu, mem WHERE {R} AND host = 'h1' GROUP BY *",
+     "SELECT * FROM multi GROUP BY *"),
+    (f"SELECT mean(*) INTO {INTODB}..:MEASUREMENT FROM /^(cpu|mem)$/ WHERE {R} "
+     "GROUP BY time(5m), host",
+     "SELECT * FROM /^(cpu|mem)$/ GROUP BY *"),
+])
+def test_multi_from_into_same_as_influxd(intopeers, q, check):
+    post_both(intopeers, q)
+    both(intopeers, check, db=INTODB)
+
+
+@pytest.mark.parametrize("q", [
+    f"SELECT usage_user FROM cpu, /[/ WHERE {R}",
+    f"SELECT usage_user FROM a.b.c./x/ WHERE {R}",
+    f"SELECT usage_user FROM cpu, WHERE {R}",
+])
+def test_multi_from_parse_errors(peers, q):
+    """The same 400 and message as 1.6, but for the wording of the regex engine's complaint."""
+    ferry, influx = peers
+    a = ask(ferry.url, q, token=ferry.token)
+    b = ask(influx.url, q)
+    assert a.status_code == b.status_code == 400, (a.text, b.text)
+    ea, eb = a.json()["error"], b.json()["error"]
+    if "regexp" in eb:
+        ea, eb = ea.split(": ")[:2] + ea.split("`")[1:], eb.split(": ")[:2] + eb.split("`")[1:]
+    assert ea == eb
+
+
+def test_multi_from_subquery_is_refused(peers):
+    """Ferry's subqueries read one measurement (1.6's may read several): an inner FROM with
+    several measurements or a regex is an error naming the limit, not a wrong answer."""
+    ferry, _ = peers
+    for from_ in ("(SELECT usage_user FROM cpu, mem)", "(SELECT usage_user FROM /^cpu$/)",
+                  "(SELECT usage_user FROM cpu), mem"):
+        r = ask(ferry.url, f"SELECT max(usage_user) FROM {from_} WHERE {R}", token=ferry.token)
+        assert r.status_code == 200
+        err = r.json()["results"][0]["error"]
+        assert "subqueries with several measurements or a regex are not supported" in err

@@ -82,15 +82,18 @@ pub struct Field {
     pub alias: Option<String>,
 }
 
-/// A measurement named in FROM.
+/// A measurement named in FROM, or a regex (`/re/`, `db.rp./re/`) standing for every
+/// measurement it matches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {
     /// Database (`db.rp.m` / `db..m`).
     pub db: Option<String>,
     /// Retention policy.
     pub rp: Option<String>,
-    /// Measurement name.
+    /// Measurement name, or the pattern when `regex`.
     pub name: String,
+    /// Whether `name` is a regular expression.
+    pub regex: bool,
 }
 
 /// `fill(...)`.
@@ -124,8 +127,11 @@ pub struct Dimensions {
 pub struct Select {
     /// The select list.
     pub fields: Vec<Field>,
-    /// FROM.
+    /// FROM: the measurement the executor reads (the first of `sources`; the innermost
+    /// statement's for a subquery).
     pub source: Source,
+    /// FROM: every measurement or regex it names (`FROM cpu, /^m/`), in order.
+    pub sources: Vec<Source>,
     /// WHERE.
     pub condition: Option<Expr>,
     /// GROUP BY.

@@ -14,6 +14,10 @@ use crate::subquery::Input;
 use crate::tz::{window_start, window_starts, Location};
 
 mod delete;
+mod multi;
+
+pub(crate) use multi::is_multi;
+pub use multi::measurements_matching;
 
 /// A retention policy as SHOW RETENTION POLICIES lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,16 +132,10 @@ fn type_name(t: FieldType) -> &'static str {
     }
 }
 
-fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Vec<String> {
+fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Res<Vec<String>> {
     match from {
-        Some(s) => {
-            if store.schema(&s.name).is_some() {
-                vec![s.name.clone()]
-            } else {
-                vec![]
-            }
-        }
-        None => store.measurements(),
+        Some(s) => measurements_matching(store, s),
+        None => Ok(store.measurements()),
     }
 }
 
@@ -238,7 +236,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
             let db = need_db(on.as_deref(), db)?;
             let store = ctx.store(db, rp)?;
             let mut out = Vec::new();
-            for m in measurements_of(&store, from) {
+            for m in measurements_of(&store, from)? {
                 let Some(schema) = store.schema(&m) else {
                     continue;
                 };
@@ -259,7 +257,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
             let db = need_db(on.as_deref(), db)?;
             let store = ctx.store(db, rp)?;
             let mut out = Vec::new();
-            for m in measurements_of(&store, from) {
+            for m in measurements_of(&store, from)? {
                 let Some(schema) = store.schema(&m) else {
                     continue;
                 };
@@ -295,7 +293,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
             };
             let cond = condition.as_ref().map(compile_tag_cond).transpose()?;
             let mut out = Vec::new();
-            for m in measurements_of(&store, from) {
+            for m in measurements_of(&store, from)? {
                 let Some(schema) = store.schema(&m) else {
                     continue;
                 };
@@ -356,7 +354,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
             let store = ctx.store(db, rp)?;
             let cond = condition.as_ref().map(compile_tag_cond).transpose()?;
             let mut keys = Vec::new();
-            for m in measurements_of(&store, from) {
+            for m in measurements_of(&store, from)? {
                 let mut mk = Vec::new();
                 for tags in series_of(&store, &m)?.iter() {
                     if let Some(c) = &cond {
@@ -385,7 +383,7 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
     }
 }
 
-fn compile_regex(p: &str) -> Res<Regex> {
+pub(crate) fn compile_regex(p: &str) -> Res<Regex> {
     Regex::new(p).map_err(|e| format!("invalid regex: {e}"))
 }
 
@@ -777,6 +775,23 @@ pub(crate) fn answer(
     db: Option<&str>,
     rp: Option<&str>,
 ) -> Res<Vec<Series>> {
+    if multi::is_multi(s) {
+        let store_of = |src: &Source| {
+            ctx.store(
+                need_db(src.db.as_deref(), db)?,
+                src.rp.as_deref().or(rp).unwrap_or(""),
+            )
+        };
+        let (mut each, order) = multi::plan(s, &store_of)?;
+        let mut out = Vec::new();
+        for src in order {
+            each.source = src.clone();
+            each.sources = vec![src];
+            // SLIMIT/SOFFSET count each measurement's series on their own, as in 1.6
+            out.extend(answer(&each, ctx, db, rp)?);
+        }
+        return Ok(out);
+    }
     match crate::funcs::special(s, ctx, db, rp) {
         Some(r) => r,
         None => select_plain(s, ctx, db, rp),
@@ -824,6 +839,52 @@ fn zoned(mut series: Vec<Series>, loc: &Location) -> Vec<Series> {
     series
 }
 
+/// The select list with `*` expanded to `fields` and the `tag_keys` not in `dim_tags`
+/// (in name order), `f(*)` to `f` of each field it takes, and `time` left out.
+pub(crate) fn expand_wildcards(
+    list: &[Field],
+    fields: &[(String, FieldType)],
+    tag_keys: &BTreeSet<String>,
+    dim_tags: &[String],
+) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    for f in list {
+        match &f.expr {
+            Expr::Wildcard => {
+                let mut names: BTreeSet<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+                for t in tag_keys {
+                    if !dim_tags.contains(t) {
+                        names.insert(t.clone());
+                    }
+                }
+                for n in names {
+                    out.push(Field {
+                        expr: Expr::Ref(n, RefKind::Any),
+                        alias: None,
+                    });
+                }
+            }
+            Expr::Call(func, args)
+                if args.len() == 1 && args[0] == Expr::Wildcard && f.alias.is_none() =>
+            {
+                let numeric_only = func != "count" && func != "first" && func != "last";
+                for (n, t) in fields {
+                    if numeric_only && !matches!(t, FieldType::Float | FieldType::Integer) {
+                        continue;
+                    }
+                    out.push(Field {
+                        expr: Expr::Call(func.clone(), vec![Expr::Ref(n.clone(), RefKind::Field)]),
+                        alias: Some(format!("{func}_{n}")),
+                    });
+                }
+            }
+            e if is_time_ref(e) => {}
+            _ => out.push(f.clone()),
+        }
+    }
+    out
+}
+
 /// SELECT of raw fields and single-valued aggregates.
 pub(crate) fn select_plain(
     s: &Select,
@@ -861,42 +922,7 @@ pub(crate) fn select_extended(
         d
     };
 
-    // expand the select list
-    let mut fields: Vec<Field> = Vec::new();
-    for f in &s.fields {
-        match &f.expr {
-            Expr::Wildcard => {
-                let mut names: BTreeSet<String> = field_types.keys().cloned().collect();
-                for t in &tag_keys {
-                    if !dim_tags.contains(t) {
-                        names.insert(t.clone());
-                    }
-                }
-                for n in names {
-                    fields.push(Field {
-                        expr: Expr::Ref(n, RefKind::Any),
-                        alias: None,
-                    });
-                }
-            }
-            Expr::Call(func, args)
-                if args.len() == 1 && args[0] == Expr::Wildcard && f.alias.is_none() =>
-            {
-                let numeric_only = func != "count" && func != "first" && func != "last";
-                for (n, t) in &schema.fields {
-                    if numeric_only && !matches!(t, FieldType::Float | FieldType::Integer) {
-                        continue;
-                    }
-                    fields.push(Field {
-                        expr: Expr::Call(func.clone(), vec![Expr::Ref(n.clone(), RefKind::Field)]),
-                        alias: Some(format!("{func}_{n}")),
-                    });
-                }
-            }
-            e if is_time_ref(e) => {}
-            _ => fields.push(f.clone()),
-        }
-    }
+    let fields = expand_wildcards(&s.fields, &schema.fields, &tag_keys, &dim_tags);
     if fields.is_empty() {
         return Err("at least 1 non-time field must be queried".into());
     }
@@ -1474,7 +1500,8 @@ fn finish_windows(
                 }
                 None => match &s.fill {
                     Fill::Null | Fill::None => {
-                        if aggs[ai].func == "count" {
+                        // 1.6 counts nothing as 0, but a field the measurement lacks as null
+                        if aggs[ai].func == "count" && aggs[ai].col.is_some() {
                             Value::Int(0)
                         } else {
                             Value::Null

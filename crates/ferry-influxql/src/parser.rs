@@ -370,41 +370,74 @@ impl Parser {
         ]))
     }
 
+    /// `m`, `rp.m`, `db.rp.m`, `db..m`, or a regex in place of `m` (`/re/`, `db.rp./re/`).
     fn source(&mut self) -> R<Source> {
-        let first = self.ident()?;
-        if !self.peek_op(".") {
+        if self.peek_op("/") {
             return Ok(Source {
                 db: None,
                 rp: None,
-                name: first,
+                name: self.source_regex()?,
+                regex: true,
             });
         }
-        self.next();
-        // db..m or db.rp.m or rp.m
-        if self.peek_op(".") {
+        let mut segs = vec![self.ident()?];
+        let mut regex = None;
+        while self.peek_op(".") {
+            if segs.len() == 3 {
+                // 1.6 takes the dot before a regex, then stops at the regex
+                let (_, _, end) = self.scan(self.pos, false);
+                if matches!(self.scan(end, false).0, Tok::Op("/")) {
+                    self.next();
+                }
+                break;
+            }
             self.next();
-            let name = self.ident()?;
-            return Ok(Source {
-                db: Some(first),
-                rp: None,
-                name,
-            });
+            if self.peek_op("/") {
+                regex = Some(self.source_regex()?);
+                break;
+            }
+            if self.peek_op(".") {
+                segs.push(String::new());
+                continue;
+            }
+            segs.push(self.ident()?);
         }
-        let second = self.ident()?;
-        if self.peek_op(".") {
-            self.next();
-            let name = self.ident()?;
-            return Ok(Source {
-                db: Some(first),
-                rp: Some(second),
-                name,
-            });
+        let is_regex = regex.is_some();
+        if let Some(r) = regex {
+            segs.push(r);
         }
+        let name = segs.pop().unwrap_or_default();
+        let opt = |s: String| (!s.is_empty()).then_some(s);
+        let (db, rp) = match segs.len() {
+            0 => (None, None),
+            1 => (None, opt(segs.remove(0))),
+            _ => {
+                let rp = segs.pop().and_then(opt);
+                (segs.pop().and_then(opt), rp)
+            }
+        };
         Ok(Source {
-            db: None,
-            rp: Some(first),
-            name: second,
+            db,
+            rp,
+            name,
+            regex: is_regex,
         })
+    }
+
+    /// A regex in FROM, checked here as 1.6 does (an invalid one is a parse error).
+    fn source_regex(&mut self) -> R<String> {
+        let (_, start, _) = self.scan(self.pos, true);
+        let re = self.next_regex()?;
+        if let Err(e) = regex::Regex::new(&re) {
+            let e = e.to_string();
+            let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let why = why.trim().trim_start_matches("error: ");
+            return Err(ParseError(format!(
+                "error parsing regexp: {why}: `{re}` at {}",
+                self.position(start.saturating_sub(1))
+            )));
+        }
+        Ok(re)
     }
 
     fn select(&mut self) -> R<Select> {
@@ -428,6 +461,12 @@ impl Parser {
         } else {
             (self.source()?, None)
         };
+        let mut sources = vec![source];
+        while self.peek_op(",") {
+            self.next();
+            sources.push(self.source()?);
+        }
+        let source = sources[0].clone();
         let condition = self.where_opt()?;
         let mut dims = Dimensions::default();
         if self.eat_kw("GROUP") {
@@ -523,6 +562,7 @@ impl Parser {
         let mut s = Select {
             fields,
             source,
+            sources,
             condition,
             dims,
             fill,
@@ -869,6 +909,35 @@ mod tests {
         assert_eq!(e.0, "found FORM, expected FROM at line 1, char 10");
         let e = parse_query("SELECT FROM cpu").unwrap_err();
         assert!(e.0.starts_with("found FROM, expected identifier"), "{e}");
+    }
+
+    #[test]
+    fn parses_several_sources_and_regexes() {
+        let s =
+            parse_query(r"SELECT x FROM cpu, /^m\/e/, db.rp./a/, db../b/, rp./c/, db..m").unwrap();
+        let Statement::Select(sel) = &s[0] else {
+            panic!("not a select")
+        };
+        let got: Vec<_> = sel
+            .sources
+            .iter()
+            .map(|x| (x.db.as_deref(), x.rp.as_deref(), x.name.as_str(), x.regex))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (None, None, "cpu", false),
+                (None, None, "^m/e", true),
+                (Some("db"), Some("rp"), "a", true),
+                (Some("db"), None, "b", true),
+                (None, Some("rp"), "c", true),
+                (Some("db"), None, "m", false),
+            ]
+        );
+        assert_eq!(sel.source, sel.sources[0]);
+        let e = parse_query("SELECT x FROM /[/").unwrap_err();
+        assert!(e.0.starts_with("error parsing regexp: "), "{e}");
+        assert!(e.0.ends_with("`[` at line 1, char 14"), "{e}");
     }
 
     #[test]

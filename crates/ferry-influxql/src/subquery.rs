@@ -35,6 +35,9 @@ impl Input {
         extra: (i64, i64),
     ) -> Res<Input> {
         let Some(inner) = &s.subquery else {
+            if s.source.regex {
+                return Err("a regex FROM must be expanded before the scan".into());
+            }
             let db = need_db(s.source.db.as_deref(), db)?;
             let rp = s.source.rp.as_deref().or(rp).unwrap_or("");
             return Ok(Input::Store(ctx.store(db, rp)?));
@@ -47,6 +50,13 @@ impl Input {
         if inner.descending && !s.descending {
             return Err(
                 "subqueries must be ordered in the same direction as the query itself".into(),
+            );
+        }
+        if s.sources.len() > 1 || crate::exec::is_multi(inner) {
+            return Err(
+                "subqueries with several measurements or a regex are not supported: \
+                 FROM (SELECT …) must be the only source and read one named measurement"
+                    .into(),
             );
         }
         let mut inner = (**inner).clone();

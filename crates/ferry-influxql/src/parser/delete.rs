@@ -56,7 +56,11 @@ impl Parser {
                     if s.rp.is_some() {
                         complaint = Some("retention policy not supported");
                     }
-                    sources.push(DeleteSource::Name(s.name));
+                    sources.push(if s.regex {
+                        DeleteSource::Regex(s.name)
+                    } else {
+                        DeleteSource::Name(s.name)
+                    });
                 }
                 if !self.peek_op(",") {
                     break;

@@ -350,10 +350,17 @@ impl Producer {
                 };
                 let (spec, ctx) = (spec.clone(), ctx.clone());
                 tokio::task::spawn_blocking(move || {
-                    let db = sel.source.db.as_deref().unwrap_or(&spec.database);
-                    let rp = sel.source.rp.as_deref().unwrap_or(&spec.retention_policy);
-                    let store = ctx.store(db, rp).ok()?;
-                    Some(union(None, store.time_range(&sel.source.name)))
+                    let mut range = None;
+                    for src in &sel.sources {
+                        let db = src.db.as_deref().unwrap_or(&spec.database);
+                        let rp = src.rp.as_deref().unwrap_or(&spec.retention_policy);
+                        let store = ctx.store(db, rp).ok()?;
+                        let names = ferry_influxql::exec::measurements_matching(&store, src);
+                        for m in names.ok()? {
+                            range = union(range, store.time_range(&m));
+                        }
+                    }
+                    Some(range)
                 })
                 .await
                 .ok()
