@@ -303,6 +303,7 @@ async fn send_batch(sink: Sink, data: Vec<u8>, sh: Arc<Shared>) -> Result<(), Im
                 status,
                 message,
                 handled,
+                ..
             } => {
                 off += handled;
                 if sh.max_retries > 0 && attempt >= sh.max_retries {

@@ -27,6 +27,9 @@ pub enum WriteOutcome {
         after: Option<Duration>,
         /// What went wrong.
         message: String,
+        /// No connection could be made (refused, unresolvable, unroutable), as opposed to a
+        /// remote that answered or hung: it is worth noticing when it comes back.
+        unreachable: bool,
     },
     /// 413: the batch is too large; split it.
     TooLarge {
@@ -99,6 +102,7 @@ pub fn classify(
                 kind.as_str(),
                 message()
             ),
+            unreachable: false,
         },
         300..=399 => WriteOutcome::NeedsAttention {
             status,
@@ -116,11 +120,13 @@ pub fn classify(
             status: Some(status),
             after: None,
             message: message(),
+            unreachable: false,
         },
         429 | 503 => WriteOutcome::Retry {
             status: Some(status),
             after: retry_after.and_then(|v| parse_retry_after(v, Utc::now())),
             message: message(),
+            unreachable: false,
         },
         500 if kind == RemoteKind::Tdengine && tdengine_data_error(body) => WriteOutcome::BadData {
             status,
@@ -134,6 +140,7 @@ pub fn classify(
             status: Some(status),
             after: None,
             message: message(),
+            unreachable: false,
         },
     }
 }

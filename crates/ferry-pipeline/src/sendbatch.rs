@@ -66,6 +66,8 @@ pub enum SendResult {
         message: String,
         /// Bytes of the batch already handled.
         handled: usize,
+        /// No connection could be made to the remote (see [`WriteOutcome::Retry`]).
+        unreachable: bool,
     },
     /// An operator must act (401, 403, 404, …).
     NeedsAttention {
@@ -126,12 +128,14 @@ pub async fn send_with_policy(
                 status,
                 after,
                 message,
+                unreachable,
             } => {
                 return SendResult::Retry {
                     after,
                     status,
                     message,
                     handled: s,
+                    unreachable,
                 }
             }
             WriteOutcome::NeedsAttention { status, message } => {

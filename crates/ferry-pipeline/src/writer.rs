@@ -19,15 +19,6 @@ use crate::{SinkError, WriteOutcome, WriteTarget};
 /// Header a Ferry node puts on its `/ping` answer with its node ID (loop prevention).
 pub const NODE_ID_HEADER: &str = "X-Ferry-Node-Id";
 
-/// How the message of a write that could not connect to the remote starts.
-const CONNECT_FAILURE: &str = "cannot connect: ";
-
-/// Whether a retry message says the remote could not be connected to at all (refused,
-/// unresolvable, unroutable), as opposed to a remote that answered or hung.
-pub fn is_connect_failure(message: &str) -> bool {
-    message.starts_with(CONNECT_FAILURE)
-}
-
 /// Most bytes of an answer body read (for its error message).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -261,7 +252,7 @@ impl RemoteWriter {
                 self.target.timeout, self.write_url
             )
         } else if e.is_connect() {
-            format!("{CONNECT_FAILURE}{}", error_chain(e))
+            format!("cannot connect: {}", error_chain(e))
         } else {
             error_chain(e)
         };
@@ -269,6 +260,7 @@ impl RemoteWriter {
             status: None,
             after: None,
             message,
+            unreachable: e.is_connect() && !e.is_timeout(),
         }
     }
 }

@@ -336,6 +336,7 @@ async fn retry_answers() {
             status: Some(429),
             after: Some(d),
             message,
+            unreachable: false,
         } => {
             assert_eq!(d, Duration::from_secs(7));
             assert_eq!(message, "slow down");
@@ -408,7 +409,11 @@ async fn connection_refused_and_timeout() {
     );
     assert!(matches!(
         w.write(BATCH, &[]).await,
-        WriteOutcome::Retry { status: None, .. }
+        WriteOutcome::Retry {
+            status: None,
+            unreachable: true,
+            ..
+        }
     ));
 
     let (base, _) = server(|_| Reply {
@@ -424,6 +429,7 @@ async fn connection_refused_and_timeout() {
         WriteOutcome::Retry {
             status: None,
             message,
+            unreachable: false,
             ..
         } => assert!(message.contains("no answer"), "{message}"),
         o => panic!("{o:?}"),

@@ -51,7 +51,7 @@ const REACHABLE_PING_TIMEOUT: Duration = Duration::from_secs(2);
 enum Wake {
     /// Only a control change (pause, resume, update, stop).
     Control,
-    /// Also the remote answering a ping again.
+    /// Also the remote answering a ping again (it could not be connected to).
     Reachable,
 }
 
@@ -86,11 +86,10 @@ struct LogBatch {
 
 enum Sent {
     Ok,
-    /// Try again after `delay`; `unreachable`: the remote could not be connected to, so the
-    /// wait ends early once it answers a ping.
+    /// Try again after `delay`; the wait also ends on what `wake` says.
     Retry {
         delay: Duration,
-        unreachable: bool,
+        wake: Wake,
     },
     Attention,
     Stop,
@@ -213,14 +212,9 @@ impl Stream {
             };
             match outcome {
                 Sent::Ok => attempt = 0,
-                Sent::Retry { delay, unreachable } => {
+                Sent::Retry { delay, wake } => {
                     attempt = attempt.saturating_add(1);
                     self.set_state(StreamState::BackingOff);
-                    let wake = if unreachable {
-                        Wake::Reachable
-                    } else {
-                        Wake::Control
-                    };
                     if !self.wait(delay, &mut gaps, wake).await {
                         return;
                     }
@@ -624,14 +618,19 @@ impl Stream {
                 after,
                 status,
                 message,
+                unreachable,
                 ..
             }) => {
-                let unreachable = status.is_none() && ferry_pipeline::is_connect_failure(&message);
                 st.latest_response_code = status;
                 st.latest_error_message = Some(message);
                 Sent::Retry {
                     delay: backoff.delay_after(attempt, after),
-                    unreachable,
+                    // no connection could be made: resume as soon as the remote answers
+                    wake: if unreachable {
+                        Wake::Reachable
+                    } else {
+                        Wake::Control
+                    },
                 }
             }
             Some(SendResult::NeedsAttention {

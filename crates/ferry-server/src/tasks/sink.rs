@@ -108,6 +108,7 @@ impl Sink {
                                 status,
                                 message,
                                 handled,
+                                ..
                             } => {
                                 rest = &rest[handled..];
                                 attempt += 1;
