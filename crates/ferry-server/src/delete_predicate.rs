@@ -151,8 +151,7 @@ enum Tok {
 impl Tok {
     fn text(&self) -> String {
         match self {
-            Tok::Word(w) | Tok::Op(w) => w.clone(),
-            Tok::Quoted(w) | Tok::Single(w) => w.clone(),
+            Tok::Word(w) | Tok::Op(w) | Tok::Quoted(w) | Tok::Single(w) => w.clone(),
         }
     }
 }

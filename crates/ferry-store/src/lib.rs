@@ -494,6 +494,12 @@ impl BucketStore {
         rd(&self.state).files.len()
     }
 
+    /// Number of deletions the store still applies to reads and log replay: each one goes
+    /// once no file holds rows it hides and the log no longer holds records it covers.
+    pub fn tombstone_count(&self) -> usize {
+        rd(&self.state).tombstones.len()
+    }
+
     /// Writes the buffer out as Parquet files (one new file per measurement and partition
     /// touched), fsyncs them and their directories, atomically replaces the manifest, drops
     /// the persisted points from memory and returns the LSN up to which everything is now
@@ -517,8 +523,8 @@ impl BucketStore {
             .and_then(|new_files| {
                 let mut files = rd(&self.state).files.clone();
                 files.extend(new_files.iter().cloned());
-                match self.store_manifest(&maint, &files, lsn) {
-                    Ok(()) => Ok(files),
+                match self.store_manifest(&mut maint, &files, lsn) {
+                    Ok(tombs) => Ok((files, tombs)),
                     Err(e) => {
                         for f in &new_files {
                             f.obsolete.store(true, Ordering::Release);
@@ -530,8 +536,9 @@ impl BucketStore {
         drop(frozen);
         let mut st = wr(&self.state);
         match result {
-            Ok(files) => {
+            Ok((files, tombs)) => {
                 st.files = files;
+                st.tombstones = tombs;
                 st.frozen = None;
                 st.generation += 1;
                 st.persisted_lsn = lsn;
@@ -629,15 +636,19 @@ impl BucketStore {
         Ok(Arc::new(file))
     }
 
-    /// Writes the manifest with the schema as it is and the tombstones still needed.
+    /// Writes the manifest with the schema as it is and the tombstones still needed, keeps
+    /// only those in `maint`, and returns them for the state (so neither list outgrows what
+    /// the files and the log can still need).
     fn store_manifest(
         &self,
-        maint: &Maint,
+        maint: &mut Maint,
         files: &[Arc<DataFile>],
         lsn: Option<u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Arc<Vec<Tombstone>>, StoreError> {
         let tombs = tombstone::live_tombstones(&maint.tombstones, files, lsn);
-        self.write_manifest(&rd(&self.schema), maint.next_seq, &tombs, files, lsn)
+        self.write_manifest(&rd(&self.schema), maint.next_seq, &tombs, files, lsn)?;
+        maint.tombstones = tombs.clone();
+        Ok(Arc::new(tombs))
     }
 
     fn write_manifest(
@@ -755,13 +766,17 @@ impl BucketStore {
             .collect();
         kept.extend(new_files.iter().cloned());
         kept.sort_by_key(|f| f.meta.seq);
-        if let Err(e) = self.store_manifest(&maint, &kept, lsn) {
-            fail(&new_files);
-            return Err(e);
-        }
+        let tombs = match self.store_manifest(&mut maint, &kept, lsn) {
+            Ok(t) => t,
+            Err(e) => {
+                fail(&new_files);
+                return Err(e);
+            }
+        };
         {
             let mut st = wr(&self.state);
             st.files = kept;
+            st.tombstones = tombs;
             st.generation += 1;
         }
         for f in files.iter().filter(|f| replaced.contains(&f.meta.seq)) {
@@ -774,7 +789,7 @@ impl BucketStore {
     /// before `cutoff_ns`, and returns how many distinct (measurement, partition) pairs were
     /// removed. Partitions ending after the cutoff are untouched, even if they start before.
     pub fn drop_before(&self, cutoff_ns: i64) -> Result<usize, StoreError> {
-        let maint = lock(&self.maint);
+        let mut maint = lock(&self.maint);
         let dur = self.opts.partition_duration_ns;
         let threshold = partition_start(cutoff_ns, dur);
         let (files, lsn) = {
@@ -789,12 +804,17 @@ impl BucketStore {
             .iter()
             .map(|f| (f.meta.measurement.clone(), f.meta.partition_start))
             .collect();
-        if !dropped.is_empty() {
-            self.store_manifest(&maint, &kept, lsn)?;
-        }
+        let tombs = if dropped.is_empty() {
+            None
+        } else {
+            Some(self.store_manifest(&mut maint, &kept, lsn)?)
+        };
         {
             let mut st = wr(&self.state);
             st.files = kept;
+            if let Some(t) = tombs {
+                st.tombstones = t;
+            }
             st.generation += 1;
             removed.extend(st.active.drop_before(threshold, dur));
         }

@@ -905,6 +905,11 @@ fn drop_measurement_removes_files_schema_and_tombstones_go_with_the_files() {
     let manifest = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
     assert!(!manifest.contains("tombstones"), "{manifest}");
     assert_eq!(
+        store.tombstone_count(),
+        0,
+        "reads no longer go through the deletion"
+    );
+    assert_eq!(
         times_by_host(&store, "cpu"),
         vec![("b".to_string(), vec![10]), ("c".to_string(), vec![1])]
     );
@@ -967,6 +972,11 @@ fn compaction_rewrites_files_a_deletion_hides_rows_of() {
     );
     let manifest = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
     assert!(!manifest.contains("tombstones"), "{manifest}");
+    assert_eq!(
+        store.tombstone_count(),
+        0,
+        "reads no longer go through the deletion"
+    );
     let expect = vec![
         ("a".to_string(), vec![20]),
         ("b".to_string(), vec![10, 20]),
