@@ -370,7 +370,8 @@ def test_influxdb_subquery_inner_limit(peers):
     q = f"SELECT count(mean) FROM ({inner})"
     assert ask(influx.url, q).json()["results"][0]["series"][0]["values"][0][1] == 55
     a = ask(ferry.url, q, token=ferry.token).json()["results"][0]["series"][0]["values"]
-    rows = ask(ferry.url, inner, token=ferry.token).json()["results"][0]["series"]
+    # the inner statement alone is answered as 1.6 answers it, so counting over it checks Ferry
+    rows = both(peers, inner)["results"][0]["series"]
     assert a == [["1970-01-01T00:00:00Z", sum(len(s["values"]) for s in rows)]] and len(rows) == 5
     # grouped by the inner tags, 1.6 agrees
     both(peers, f"{q} GROUP BY host")
