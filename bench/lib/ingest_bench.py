@@ -134,7 +134,7 @@ def wait_ping(srv, url, timeout=30):
 def start_influxd(args, workdir):
     port, rpc = free_port(), free_port()
     for d in ("meta", "data", "wal"):
-        os.makedirs(os.path.join(workdir, d))
+        os.makedirs(os.path.join(workdir, d), exist_ok=True)
     conf = os.path.join(workdir, "influxdb.conf")
     with open(conf, "w") as f:
         f.write(f"""reporting-enabled = false
@@ -181,6 +181,10 @@ def start_ferry(args, workdir):
     data = os.path.join(workdir, "data")
     env = dict(os.environ)
     env.pop("FERRY_LOG", None)
+    try:  # a reused data dir still names the previous run's port
+        os.remove(os.path.join(data, "http-addr"))
+    except FileNotFoundError:
+        pass
     srv = Server("ferry", [args.ferry, "serve", "--data-dir", data, "--http-bind", "127.0.0.1:0",
                            "--init-org", "bench", "--init-bucket", "bench",
                            "--init-token", "benchtoken"], workdir, env)

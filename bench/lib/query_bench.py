@@ -87,20 +87,31 @@ def main():
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--readme", default="")
+    ap.add_argument("--work", default="",
+                    help="keep the loaded data dirs here and reuse them on the next run with the same "
+                         "--work (for comparing builds; the first run loads them)")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="ferry-qbench-")
+    keep = bool(args.work)
+    work = args.work or tempfile.mkdtemp(prefix="ferry-qbench-")
+    loaded = keep and os.path.exists(os.path.join(work, "loaded"))
     lp = os.path.join(work, "cpu.lp")
-    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "gen_cpu_lp.py"),
-                    "--lines", str(args.points), "--series", str(args.series), "--out", lp], check=True)
-    os.makedirs(os.path.join(work, "i")); os.makedirs(os.path.join(work, "f"))
+    if not loaded:
+        os.makedirs(work, exist_ok=True)
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "gen_cpu_lp.py"),
+                        "--lines", str(args.points), "--series", str(args.series), "--out", lp], check=True)
+        os.makedirs(os.path.join(work, "i")); os.makedirs(os.path.join(work, "f"))
     isrv, iurl = ib.start_influxd(args, os.path.join(work, "i"))
     fsrv, furl = ib.start_ferry(args, os.path.join(work, "f"))
     try:
-        run_q(iurl, "CREATE DATABASE bench")
-        t = time.perf_counter(); load(iurl, "/write?db=bench&precision=ns", [], lp)
-        ib.log(f"influxd loaded in {time.perf_counter() - t:.1f}s")
-        t = time.perf_counter(); load(furl, "/write?db=bench&precision=ns", ["Authorization: Token benchtoken"], lp)
-        ib.log(f"ferry loaded in {time.perf_counter() - t:.1f}s")
+        if not loaded:
+            run_q(iurl, "CREATE DATABASE bench")
+            t = time.perf_counter(); load(iurl, "/write?db=bench&precision=ns", [], lp)
+            ib.log(f"influxd loaded in {time.perf_counter() - t:.1f}s")
+            t = time.perf_counter(); load(furl, "/write?db=bench&precision=ns", ["Authorization: Token benchtoken"], lp)
+            ib.log(f"ferry loaded in {time.perf_counter() - t:.1f}s")
+            if keep:
+                os.remove(lp)
+                open(os.path.join(work, "loaded"), "w").close()
         time.sleep(2)
         rows = []
         for name, q in queries(args.points, args.series):
@@ -149,7 +160,8 @@ def main():
         else:
             text = text.rstrip() + "\n\n" + section
         open(args.readme, "w").write(text)
-    subprocess.run(["rm", "-rf", work])
+    if not keep:
+        subprocess.run(["rm", "-rf", work])
 
 
 if __name__ == "__main__":

@@ -1292,8 +1292,7 @@ fn agg_group(
     let mut kept_rows: Vec<(usize, usize)> = Vec::new();
     let (results, acc) = match rows {
         Err(members) => {
-            let win = |t: i64| grid.index(t);
-            match stream_aggs(data, scan_fields, members, aggs, nwin, &win, &mut kept_rows) {
+            match stream_aggs(data, scan_fields, members, aggs, &grid, &mut kept_rows) {
                 Some(results) => (results, Vec::new()),
                 None => return Ok(None),
             }
@@ -1589,6 +1588,34 @@ const STREAMING_AGGS: &[&str] = &[
     "count", "sum", "mean", "min", "max", "first", "last", "spread",
 ];
 
+/// Which streaming aggregate a [`Stream`] feeds (see [`STREAMING_AGGS`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Count,
+    Sum,
+    Mean,
+    Min,
+    Max,
+    First,
+    Last,
+    Spread,
+}
+
+impl StreamKind {
+    fn of(func: &str) -> StreamKind {
+        match func {
+            "count" => StreamKind::Count,
+            "sum" => StreamKind::Sum,
+            "mean" => StreamKind::Mean,
+            "min" => StreamKind::Min,
+            "max" => StreamKind::Max,
+            "first" => StreamKind::First,
+            "last" => StreamKind::Last,
+            _ => StreamKind::Spread,
+        }
+    }
+}
+
 /// Running state of one streaming aggregate in one window. Points are identified by
 /// (time, series index, row index); "earlier" compares (time, series index).
 #[derive(Clone)]
@@ -1627,13 +1654,19 @@ impl Stream {
     }
 
     #[inline]
-    fn add(&mut self, func: &str, v: &FieldValue, at: (i64, usize, usize)) {
+    fn add(&mut self, kind: StreamKind, v: &FieldValue, at: (i64, usize, usize)) {
         self.n += 1;
         if (at.0, at.1) < (self.first.0, self.first.1) {
             self.first = at;
         }
         if (at.0, at.1) > (self.last.0, self.last.1) || self.n == 1 {
             self.last = at;
+        }
+        if matches!(
+            kind,
+            StreamKind::Count | StreamKind::First | StreamKind::Last
+        ) {
+            return; // the point's time and position are all these need
         }
         let (x, int) = match v {
             FieldValue::Float(f) => (*f, None),
@@ -1656,11 +1689,15 @@ impl Stream {
         self.fsum += x;
         self.fmin = self.fmin.min(x);
         self.fmax = self.fmax.max(x);
-        if func == "min" || func == "max" {
+        if matches!(kind, StreamKind::Min | StreamKind::Max) {
             let better = match &self.best {
                 None => true,
                 Some((y, b)) => {
-                    let strictly = if func == "min" { x < *y } else { x > *y };
+                    let strictly = if kind == StreamKind::Min {
+                        x < *y
+                    } else {
+                        x > *y
+                    };
                     strictly || (x == *y && (at.0, at.1) < (b.0, b.1))
                 }
             };
@@ -1679,28 +1716,45 @@ fn stream_aggs(
     scan_fields: &[String],
     members: &[usize],
     aggs: &[AggSpec],
-    nwin: usize,
-    win: &dyn Fn(i64) -> Option<usize>,
+    grid: &Grid,
     kept_rows: &mut Vec<(usize, usize)>,
 ) -> Option<Vec<Vec<Computed>>> {
+    let nwin = grid.n;
     let mut st: Vec<Vec<Stream>> = vec![vec![Stream::new(); aggs.len()]; nwin];
+    let kinds: Vec<StreamKind> = aggs.iter().map(|a| StreamKind::of(&a.func)).collect();
+    // Evenly spaced windows: a series' rows (ascending) stay in one window until its end.
+    let cache_windows = grid.zoned.is_none();
     let mut any = false;
     for &si in members {
         let sd = &data[si];
-        let cols: Vec<Option<&Vec<Option<FieldValue>>>> = aggs
-            .iter()
-            .map(|a| {
-                let name = &scan_fields[a.col?];
-                sd.fields.iter().find(|(n, _)| n == name).map(|(_, c)| c)
-            })
-            .collect();
-        for (ri, &t) in sd.times.iter().enumerate() {
-            let Some(wi) = win(t) else { continue };
-            for (ai, col) in cols.iter().enumerate() {
-                if let Some(Some(v)) = col.map(|c| &c[ri]) {
-                    st[wi][ai].add(&aggs[ai].func, v, (t, si, ri));
-                    any = true;
+        for (ai, a) in aggs.iter().enumerate() {
+            let Some(name) = a.col.map(|c| &scan_fields[c]) else {
+                continue;
+            };
+            let Some((_, col)) = sd.fields.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            let kind = kinds[ai];
+            let (mut wi, mut wstart, mut wend) = (0usize, i64::MAX, i64::MIN);
+            for (ri, (&t, v)) in sd.times.iter().zip(col).enumerate() {
+                let Some(v) = v else { continue };
+                if !cache_windows || t < wstart || t >= wend {
+                    match grid.index(t) {
+                        Some(w) => {
+                            wi = w;
+                            if cache_windows {
+                                wstart = grid.start(w);
+                                wend = grid.end_of(wstart);
+                            }
+                        }
+                        None => {
+                            (wstart, wend) = (i64::MAX, i64::MIN);
+                            continue;
+                        }
+                    }
                 }
+                st[wi][ai].add(kind, v, (t, si, ri));
+                any = true;
             }
         }
     }

@@ -1014,6 +1014,10 @@ impl BucketStore {
         };
         let mut acc = Acc::new(names.len());
         for f in &files {
+            pq::expect_rows(f.index()?, start, end, pred, &mut acc);
+        }
+        acc.reserve_expected();
+        for f in &files {
             tombstone::read_live(f, &tombs, start, end, pred, &names, &mut acc)?;
         }
         acc.absorb(buf_acc);

@@ -258,17 +258,33 @@ impl ColReader<'_> {
         }
     }
 
-    #[inline]
-    fn get(&self, i: usize) -> Option<FieldValue> {
+    /// Appends the values of rows `rows` (`None` where null or missing).
+    fn extend_into(&self, out: &mut Vec<Option<FieldValue>>, rows: std::ops::Range<usize>) {
+        fn ext<A: Array, T>(
+            a: &A,
+            out: &mut Vec<Option<FieldValue>>,
+            rows: std::ops::Range<usize>,
+            vals: &[T],
+            f: impl Fn(&T) -> FieldValue,
+        ) {
+            if a.null_count() == 0 {
+                out.extend(vals[rows].iter().map(|v| Some(f(v))));
+            } else {
+                out.extend(rows.map(|i| a.is_valid(i).then(|| f(&vals[i]))));
+            }
+        }
         match self {
-            ColReader::F(a) => a.is_valid(i).then(|| FieldValue::Float(a.value(i))),
-            ColReader::I(a) => a.is_valid(i).then(|| FieldValue::Integer(a.value(i))),
-            ColReader::U(a) => a.is_valid(i).then(|| FieldValue::UInteger(a.value(i))),
-            ColReader::S(a) => a
-                .is_valid(i)
-                .then(|| FieldValue::String(a.value(i).to_string())),
-            ColReader::B(a) => a.is_valid(i).then(|| FieldValue::Boolean(a.value(i))),
-            ColReader::Missing => None,
+            ColReader::F(a) => ext(*a, out, rows, a.values(), |v| FieldValue::Float(*v)),
+            ColReader::I(a) => ext(*a, out, rows, a.values(), |v| FieldValue::Integer(*v)),
+            ColReader::U(a) => ext(*a, out, rows, a.values(), |v| FieldValue::UInteger(*v)),
+            ColReader::S(a) => out.extend(rows.map(|i| {
+                a.is_valid(i)
+                    .then(|| FieldValue::String(a.value(i).to_string()))
+            })),
+            ColReader::B(a) => {
+                out.extend(rows.map(|i| a.is_valid(i).then(|| FieldValue::Boolean(a.value(i)))))
+            }
+            ColReader::Missing => out.resize(out.len() + rows.len(), None),
         }
     }
 }
@@ -502,6 +518,49 @@ fn time_values<'a>(col: &'a dyn Array, path: &Path) -> Result<&'a [i64], StoreEr
     }
 }
 
+/// Calls `f` with every series entry of the file holding rows in `[start, end)` whose
+/// series satisfies `pred`, in row order.
+fn for_wanted(
+    idx: &FileIndex,
+    start: i64,
+    end: i64,
+    pred: Option<&TagPredicate>,
+    mut f: impl FnMut(&SeriesEntry),
+) {
+    let mut visit = |e: &SeriesEntry| {
+        if e.min_t >= end || e.max_t < start || e.start == e.end {
+            return;
+        }
+        if pred.is_some_and(|p| !p.matches(&e.key)) {
+            return;
+        }
+        f(e)
+    };
+    match pred.and_then(|p| idx.candidates(p)) {
+        Some(c) => c.iter().for_each(|&i| visit(&idx.series[i as usize])),
+        None => idx.series.iter().for_each(visit),
+    }
+}
+
+/// Tells `acc` how many rows a [`read_file`] of the same arguments (fields aside) will add
+/// to each series, estimated from the series' row counts and time bounds in the file.
+pub(crate) fn expect_rows(
+    idx: &FileIndex,
+    start: i64,
+    end: i64,
+    pred: Option<&TagPredicate>,
+    acc: &mut Acc,
+) {
+    for_wanted(idx, start, end, pred, |e| {
+        let rows = e.end - e.start;
+        let span = (e.max_t as i128 - e.min_t as i128).max(0) + 1;
+        let inside = (e.max_t.min(end - 1) as i128 - e.min_t.max(start) as i128).max(0) + 1;
+        let n = ((rows as i128 * inside + span - 1) / span) as usize;
+        let slot = acc.slot(&e.key);
+        acc.expect_rows(slot, n.min(rows));
+    });
+}
+
 /// Reads the rows of one file with `start <= time < end` whose series satisfy `pred`,
 /// projecting the requested `fields` (in that order), into `acc`. Only the row groups and
 /// pages holding the wanted series are read, and the tag columns not at all.
@@ -516,23 +575,9 @@ pub(crate) fn read_file(
 ) -> Result<(), StoreError> {
     // The wanted series, as (first row, last row + 1, accumulator slot).
     let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-    let all: Vec<u32>;
-    let cand = match pred.and_then(|p| idx.candidates(p)) {
-        Some(c) => c,
-        None => {
-            all = (0..idx.series.len() as u32).collect();
-            &all
-        }
-    };
-    for e in cand.iter().map(|&i| &idx.series[i as usize]) {
-        if e.min_t >= end || e.max_t < start || e.start == e.end {
-            continue;
-        }
-        if pred.is_some_and(|p| !p.matches(&e.key)) {
-            continue;
-        }
-        runs.push((e.start, e.end, acc.slot(&e.key)));
-    }
+    for_wanted(idx, start, end, pred, |e| {
+        runs.push((e.start, e.end, acc.slot(&e.key)))
+    });
     if runs.is_empty() {
         return Ok(());
     }
@@ -625,10 +670,31 @@ pub(crate) fn read_file(
                 StoreError::Corrupt(format!("{}: more rows than selected", path.display()))
             })?;
             let n = left.min(times.len() - row);
-            for (r, &t) in times.iter().enumerate().skip(row).take(n) {
-                if t >= start && t < end {
-                    acc.push_row(slot, t, readers.iter().map(|c| c.get(r)));
+            let run = &times[row..row + n];
+            // A series' rows in a file are in time order: the wanted ones are contiguous.
+            if run.windows(2).all(|w| w[0] <= w[1]) {
+                let a = run.partition_point(|&t| t < start);
+                let b = run.partition_point(|&t| t < end);
+                if a < b {
+                    acc.append_run(slot, &run[a..b], |i, col| {
+                        readers[i].extend_into(col, row + a..row + b)
+                    });
                 }
+            } else {
+                let keep: Vec<usize> = (row..row + n)
+                    .filter(|&r| times[r] >= start && times[r] < end)
+                    .collect();
+                let cols = readers
+                    .iter()
+                    .map(|c| {
+                        let mut v = Vec::with_capacity(keep.len());
+                        for &r in &keep {
+                            c.extend_into(&mut v, r..r + 1);
+                        }
+                        v
+                    })
+                    .collect();
+                acc.push_rows(slot, keep.iter().map(|&r| times[r]).collect(), cols);
             }
             cursor.advance(n);
             row += n;

@@ -65,15 +65,19 @@ pub struct SeriesData {
     pub fields: Vec<(String, Vec<Option<FieldValue>>)>,
 }
 
+/// One series' rows so far: times strictly ascending, one column per field.
 struct SeriesAcc {
     key: SeriesKey,
     times: Vec<i64>,
     cols: Vec<Vec<Option<FieldValue>>>,
-    sorted: bool,
+    /// Rows expected (see [`Acc::expect_rows`]).
+    expected: usize,
 }
 
-/// Collects rows from sources given oldest first; `finish` merges them, later sources
-/// winning field by field.
+/// Collects rows from sources given oldest first, merging as they come: every series stays
+/// in ascending unique time order, a later source winning field by field on equal times.
+/// Runs that do not overlap what is already there (the common case: files written one
+/// after the other) are appended; an overlapping run only re-merges the overlapped tail.
 pub(crate) struct Acc {
     nfields: usize,
     index: HashMap<SeriesKey, usize>,
@@ -100,61 +104,97 @@ impl Acc {
             key: key.to_vec(),
             times: Vec::new(),
             cols: (0..self.nfields).map(|_| Vec::new()).collect(),
-            sorted: true,
+            expected: 0,
         });
         i
     }
 
-    /// Appends one row; `vals` yields exactly `nfields` values.
-    pub fn push_row(
-        &mut self,
-        slot: usize,
-        t: i64,
-        vals: impl Iterator<Item = Option<FieldValue>>,
-    ) {
-        let s = &mut self.series[slot];
-        if let Some(&last) = s.times.last() {
-            if t <= last {
-                s.sorted = false;
+    /// Notes that about `n` more rows of the series in `slot` will come; see
+    /// [`reserve_expected`](Self::reserve_expected).
+    pub fn expect_rows(&mut self, slot: usize, n: usize) {
+        self.series[slot].expected += n;
+    }
+
+    /// Allocates every series' expected rows at once, so appending never reallocates.
+    pub fn reserve_expected(&mut self) {
+        for s in &mut self.series {
+            let more = s.expected.saturating_sub(s.times.len());
+            s.times.reserve(more);
+            for c in &mut s.cols {
+                c.reserve(more);
             }
-        }
-        s.times.push(t);
-        for (c, v) in s.cols.iter_mut().zip(vals) {
-            c.push(v);
+            s.expected = 0;
         }
     }
 
-    /// Appends a run of ascending rows.
+    /// Adds a run of ascending unique rows like [`push_rows`](Self::push_rows), `fill(i,
+    /// column)` appending the run's values of field `i` (exactly `times.len()` of them);
+    /// a run after every row already there goes straight into the series' columns.
+    pub fn append_run(
+        &mut self,
+        slot: usize,
+        times: &[i64],
+        mut fill: impl FnMut(usize, &mut Vec<Option<FieldValue>>),
+    ) {
+        let s = &mut self.series[slot];
+        if s.times
+            .last()
+            .is_none_or(|&last| times.first().is_some_and(|&t| t > last))
+        {
+            s.times.extend_from_slice(times);
+            for (i, c) in s.cols.iter_mut().enumerate() {
+                fill(i, c);
+            }
+            return;
+        }
+        let cols = (0..self.nfields)
+            .map(|i| {
+                let mut v = Vec::with_capacity(times.len());
+                fill(i, &mut v);
+                v
+            })
+            .collect();
+        self.push_rows(slot, times.to_vec(), cols);
+    }
+
+    /// Adds a run of rows of one source (`cols` holds `nfields` columns as long as
+    /// `times`), later than every source added before: on equal times its values win.
     pub fn push_rows(&mut self, slot: usize, times: Vec<i64>, cols: Vec<Vec<Option<FieldValue>>>) {
         if times.is_empty() {
             return;
         }
+        let (times, cols) = if times.windows(2).all(|w| w[0] < w[1]) {
+            (times, cols)
+        } else {
+            merge_rows(times, cols)
+        };
         let s = &mut self.series[slot];
-        if let Some(&last) = s.times.last() {
-            if times[0] <= last {
-                s.sorted = false;
-            }
-        }
         if s.times.is_empty() {
             s.times = times;
             s.cols = cols;
             return;
         }
-        s.times.extend(times);
-        for (c, v) in s.cols.iter_mut().zip(cols) {
-            c.extend(v);
+        let last = *s.times.last().expect("non-empty");
+        if times[0] > last {
+            s.times.extend(times);
+            for (c, v) in s.cols.iter_mut().zip(cols) {
+                c.extend(v);
+            }
+            return;
         }
+        // Overlap: merge the new run with the tail of the rows it reaches into.
+        let p = s.times.partition_point(|&t| t < times[0]);
+        let old_t = s.times.split_off(p);
+        let old_c: Vec<Vec<Option<FieldValue>>> =
+            s.cols.iter_mut().map(|c| c.split_off(p)).collect();
+        merge_two(s, old_t, old_c, times, cols);
     }
 
-    /// Appends everything of `later` after this accumulator's rows.
+    /// Appends everything of `later` after this accumulator's rows (its values win).
     pub fn absorb(&mut self, later: Acc) {
         for s in later.series {
             let slot = self.slot(&s.key);
-            let sorted = s.sorted;
             self.push_rows(slot, s.times, s.cols);
-            if !sorted {
-                self.series[slot].sorted = false;
-            }
         }
     }
 
@@ -180,19 +220,13 @@ impl Acc {
         }
     }
 
-    /// Merges rows (last wins per time and field), drops rows without any value, and
-    /// returns the series sorted by key.
+    /// Drops rows without any value and returns the series sorted by key.
     pub fn finish(self) -> Vec<SeriesRows> {
         let mut out: Vec<SeriesRows> = self
             .series
             .into_iter()
             .map(|s| {
-                let (times, cols) = if s.sorted {
-                    (s.times, s.cols)
-                } else {
-                    merge_rows(s.times, s.cols)
-                };
-                let (times, cols) = drop_empty_rows(times, cols);
+                let (times, cols) = drop_empty_rows(s.times, s.cols);
                 SeriesRows {
                     key: s.key,
                     times,
@@ -206,6 +240,51 @@ impl Acc {
     }
 }
 
+/// Appends to `s` the merge of two ascending unique runs, `b` winning field by field on
+/// equal times.
+fn merge_two(
+    s: &mut SeriesAcc,
+    a_t: Vec<i64>,
+    a_c: Vec<Vec<Option<FieldValue>>>,
+    b_t: Vec<i64>,
+    b_c: Vec<Vec<Option<FieldValue>>>,
+) {
+    let mut a_c: Vec<std::vec::IntoIter<Option<FieldValue>>> =
+        a_c.into_iter().map(Vec::into_iter).collect();
+    let mut b_c: Vec<std::vec::IntoIter<Option<FieldValue>>> =
+        b_c.into_iter().map(Vec::into_iter).collect();
+    let (mut i, mut j) = (0, 0);
+    s.times.reserve(a_t.len() + b_t.len());
+    while i < a_t.len() || j < b_t.len() {
+        let take_a = j == b_t.len() || (i < a_t.len() && a_t[i] < b_t[j]);
+        let take_b = i == a_t.len() || (j < b_t.len() && b_t[j] < a_t[i]);
+        if take_a {
+            s.times.push(a_t[i]);
+            for (c, it) in s.cols.iter_mut().zip(a_c.iter_mut()) {
+                c.push(it.next().expect("column as long as times"));
+            }
+            i += 1;
+        } else if take_b {
+            s.times.push(b_t[j]);
+            for (c, it) in s.cols.iter_mut().zip(b_c.iter_mut()) {
+                c.push(it.next().expect("column as long as times"));
+            }
+            j += 1;
+        } else {
+            s.times.push(b_t[j]);
+            for ((c, ia), ib) in s.cols.iter_mut().zip(a_c.iter_mut()).zip(b_c.iter_mut()) {
+                let old = ia.next().expect("column as long as times");
+                let new = ib.next().expect("column as long as times");
+                c.push(new.or(old));
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+}
+
+/// Sorts one source's rows by time (stable), the later of equal times winning field by
+/// field.
 fn merge_rows(
     times: Vec<i64>,
     mut cols: Vec<Vec<Option<FieldValue>>>,
@@ -263,4 +342,97 @@ fn drop_empty_rows(
         })
         .collect();
     (times, cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(v: i64) -> Option<FieldValue> {
+        Some(FieldValue::Integer(v))
+    }
+
+    /// Runs added oldest first merge into ascending unique rows: an overlapping run re-merges
+    /// only the tail it reaches into, a later value wins field by field, a null never
+    /// overwrites, and an unsorted run is sorted (its own later duplicate winning).
+    #[test]
+    fn runs_merge_last_write_wins_per_field() {
+        let mut acc = Acc::new(2);
+        let k = acc.slot(&[("host".to_string(), "a".to_string())]);
+        acc.push_rows(
+            k,
+            vec![1, 3, 5, 7],
+            vec![vec![f(1), f(3), f(5), f(7)], vec![None; 4]],
+        );
+        // overlaps 5 and 7, fills in between and after
+        acc.push_rows(
+            k,
+            vec![5, 6, 7, 9],
+            vec![
+                vec![None, f(60), f(70), f(90)],
+                vec![f(-5), None, f(-7), None],
+            ],
+        );
+        // entirely before the first row
+        acc.append_run(k, &[0], |i, c| c.push(if i == 0 { f(0) } else { None }));
+        // after the last row: appended straight into the columns
+        acc.append_run(k, &[10], |i, c| c.push(f(100 + i as i64)));
+        // unsorted, with a duplicate time: the later (second) 2 wins
+        acc.push_rows(
+            k,
+            vec![4, 2, 2],
+            vec![vec![f(4), f(20), f(21)], vec![None, None, None]],
+        );
+        let out = acc.finish();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].times, vec![0, 1, 2, 3, 4, 5, 6, 7, 9, 10]);
+        assert_eq!(
+            out[0].cols[0],
+            vec![
+                f(0),
+                f(1),
+                f(21),
+                f(3),
+                f(4),
+                f(5),
+                f(60),
+                f(70),
+                f(90),
+                f(100)
+            ]
+        );
+        assert_eq!(
+            out[0].cols[1],
+            vec![
+                None,
+                None,
+                None,
+                None,
+                None,
+                f(-5),
+                None,
+                f(-7),
+                None,
+                f(101)
+            ]
+        );
+    }
+
+    /// Reserving the expected rows keeps the rows appended afterwards intact.
+    #[test]
+    fn expected_rows_are_reserved_once() {
+        let mut acc = Acc::new(1);
+        let k = acc.slot(&[]);
+        acc.expect_rows(k, 1000);
+        acc.reserve_expected();
+        let cap = acc.series[k].times.capacity();
+        assert!(cap >= 1000);
+        for t in 0..1000 {
+            acc.append_run(k, &[t], |_, c| c.push(f(t)));
+        }
+        assert_eq!(acc.series[k].times.capacity(), cap);
+        let out = acc.finish();
+        assert_eq!(out[0].times.len(), 1000);
+        assert_eq!(out[0].cols[0][999], f(999));
+    }
 }
