@@ -7,6 +7,7 @@
 //! tokens and passwords are stored in clear (the node must send them) and never returned by
 //! the API.
 
+mod cache;
 mod error;
 mod ids;
 mod model;

@@ -62,6 +62,8 @@ pub(crate) fn unique_violation(e: &rusqlite::Error) -> bool {
 /// The catalog. Cheap to share behind an `Arc`; calls are serialised on one connection.
 pub struct Catalog {
     conn: Mutex<Connection>,
+    /// Token and `db`/`rp` lookups while the catalog is unchanged.
+    cache: crate::cache::ReadCache,
 }
 
 impl Catalog {
@@ -77,6 +79,7 @@ impl Catalog {
         conn.execute_batch(crate::tasks::SCHEMA)?;
         Ok(Catalog {
             conn: Mutex::new(conn),
+            cache: Default::default(),
         })
     }
 
@@ -87,11 +90,17 @@ impl Catalog {
         conn.execute_batch(crate::tasks::SCHEMA)?;
         Ok(Catalog {
             conn: Mutex::new(conn),
+            cache: Default::default(),
         })
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Rows changed through the connection since it was opened (the cache's validity).
+    fn changes(&self) -> u64 {
+        self.conn().total_changes()
     }
 
     /// Whether initial setup has happened (an org and operator token exist).
@@ -453,12 +462,14 @@ impl Catalog {
 
     /// The authorization a clear token belongs to, if any.
     pub fn authorize(&self, token: &str) -> Result<Option<Authorization>, CatalogError> {
-        let sql = format!("{} WHERE token_sha256 = ?1", Self::AUTH_COLS);
-        Ok(self
-            .conn()
-            .prepare_cached(&sql)?
-            .query_row([hash_token(token)], Self::auth_from_row)
-            .optional()?)
+        self.cache.authorization(self.changes(), token, || {
+            let sql = format!("{} WHERE token_sha256 = ?1", Self::AUTH_COLS);
+            Ok(self
+                .conn()
+                .prepare_cached(&sql)?
+                .query_row([hash_token(token)], Self::auth_from_row)
+                .optional()?)
+        })
     }
 
     /// All tokens (never their clear text), optionally of one org.
@@ -665,6 +676,18 @@ impl Catalog {
     /// (the database's default one when `rp` is empty) wins; failing that, a bucket named
     /// `db/rp` or (with no or the `autogen` rp) named `db`. `org_id` empty searches every org.
     pub fn resolve_dbrp(
+        &self,
+        org_id: &str,
+        db: &str,
+        rp: &str,
+    ) -> Result<Option<Bucket>, CatalogError> {
+        let changes = self.changes();
+        self.cache.dbrp(changes, (org_id, db, rp), || {
+            self.resolve_dbrp_uncached(org_id, db, rp)
+        })
+    }
+
+    fn resolve_dbrp_uncached(
         &self,
         org_id: &str,
         db: &str,

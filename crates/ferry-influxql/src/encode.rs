@@ -152,17 +152,20 @@ fn json_value(out: &mut String, v: &Value, epoch: Epoch) {
         Value::Null => out.push_str("null"),
         Value::Float(f) => {
             let a = f.abs();
-            if f.is_finite() && (a == 0.0 || (1e-6..1e21).contains(&a)) {
+            if (1e-5..1e9).contains(&a) {
+                // ryu writes the same shortest digits as `{f}`, in plain notation in this
+                // range, and "1.0" where Go (and `{f}`) write "1"
+                let mut buf = ryu::Buffer::new();
+                let s = buf.format_finite(*f);
+                out.push_str(s.strip_suffix(".0").unwrap_or(s));
+            } else if f.is_finite() && (a == 0.0 || (1e-6..1e21).contains(&a)) {
                 use std::fmt::Write as _;
                 let _ = write!(out, "{f}");
             } else {
                 out.push_str(&json_float(*f));
             }
         }
-        Value::Int(i) => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         Value::Str(s) => json_str(out, s),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Time(t) => match epoch {
@@ -449,5 +452,40 @@ mod tests {
         assert_eq!(f(3600), "2023-10-29T02:00:00.5+01:00");
         assert_eq!(f(-4 * 3600 - 1800), "2023-10-28T20:30:00.5-04:30");
         assert_eq!(f(0), "2023-10-29T01:00:00.5Z");
+    }
+}
+
+#[cfg(test)]
+mod float_tests {
+    use super::*;
+
+    /// The ryu fast path writes exactly what the general path (`{f}`, Go's format) writes.
+    #[test]
+    fn fast_float_path_matches_display() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut samples = vec![1.0, 0.1, 99.998, 1e-5, 1e9 - 1.0, 123456.789, 2.5, 100.0];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_finite() {
+                samples.push(f);
+            }
+            samples.push((x % 100_000_000) as f64 / 1000.0);
+            let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+            samples.push(unit * 10f64.powi((x % 15) as i32 - 5));
+        }
+        for f in samples {
+            for f in [f, -f] {
+                let a = f.abs();
+                if !(1e-5..1e9).contains(&a) {
+                    continue;
+                }
+                let mut out = String::new();
+                json_value(&mut out, &Value::Float(f), Epoch::Rfc3339);
+                assert_eq!(out, format!("{f}"), "{f:e}");
+            }
+        }
     }
 }

@@ -1123,7 +1123,7 @@ pub(crate) fn select_extended(
                     rows.push((*t, si, ri));
                 }
             }
-            rows.sort();
+            rows.sort_unstable(); // (time, series, row) are unique
         }
         let series = if agg_mode {
             agg_group(

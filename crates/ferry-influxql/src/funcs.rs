@@ -470,23 +470,31 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
             } else {
                 cands.extend(rows.into_iter().filter(|r| r[1].as_f64().is_some()));
             }
-            cands.sort_by(|a, b| {
-                let (x, y) = (a[1].as_f64().unwrap_or(0.0), b[1].as_f64().unwrap_or(0.0));
+            // The n best by value (ties: earlier time, then input order) without sorting
+            // them all.
+            let time_of = |r: &Vec<Value>| match r[0] {
+                Value::Time(t) => t,
+                _ => 0,
+            };
+            let order = |a: &(usize, &Vec<Value>), b: &(usize, &Vec<Value>)| {
+                let (x, y) = (
+                    a.1[1].as_f64().unwrap_or(0.0),
+                    b.1[1].as_f64().unwrap_or(0.0),
+                );
                 let o = if top {
                     y.total_cmp(&x)
                 } else {
                     x.total_cmp(&y)
                 };
-                let ta = match a[0] {
-                    Value::Time(t) => t,
-                    _ => 0,
-                };
-                let tb = match b[0] {
-                    Value::Time(t) => t,
-                    _ => 0,
-                };
-                o.then(ta.cmp(&tb))
-            });
+                o.then(time_of(a.1).cmp(&time_of(b.1))).then(a.0.cmp(&b.0))
+            };
+            let mut ranked: Vec<(usize, &Vec<Value>)> = cands.into_iter().enumerate().collect();
+            if n > 0 && ranked.len() > n {
+                ranked.select_nth_unstable_by(n - 1, order);
+                ranked.truncate(n);
+            }
+            ranked.sort_unstable_by(order);
+            let mut cands: Vec<&Vec<Value>> = ranked.into_iter().map(|(_, r)| r).collect();
             cands.truncate(n);
             cands.sort_by_key(|r| match r[0] {
                 Value::Time(t) => t,

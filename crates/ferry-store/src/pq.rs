@@ -43,6 +43,65 @@ const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// column instead of a whole row group.
 const PAGE_ROWS: usize = 2048;
 
+/// A data file opened once and read with positioned reads (`pread`): scans share the
+/// descriptor and pay no `open`/`dup`/`lseek`/`close` per page, as reading through a
+/// `std::fs::File` would (parquet clones and seeks the handle for every read).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedFile {
+    file: Arc<File>,
+    len: u64,
+}
+
+impl SharedFile {
+    fn open(path: &Path) -> Result<SharedFile, StoreError> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(SharedFile {
+            file: Arc::new(file),
+            len,
+        })
+    }
+}
+
+impl parquet::file::reader::Length for SharedFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// A `Read` over a [`SharedFile`] from a position on.
+pub(crate) struct SharedFileReader {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl std::io::Read for SharedFileReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl parquet::file::reader::ChunkReader for SharedFile {
+    type T = std::io::BufReader<SharedFileReader>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(std::io::BufReader::new(SharedFileReader {
+            file: self.file.clone(),
+            pos: start,
+        }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; length];
+        self.file.read_exact_at(&mut buf, start)?;
+        Ok(buf.into())
+    }
+}
+
 /// One series of a file as stored in its `ferry.series` metadata, in row order.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredSeries {
@@ -207,15 +266,21 @@ pub(crate) fn write_file(
     // Dictionaries only for strings: a numeric column chunk's dictionary page (up to 1 MiB)
     // would be read and decompressed in full for every single-series read of it.
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(Compression::LZ4_RAW)
         .set_max_row_group_size(ROW_GROUP_ROWS)
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_write_batch_size(PAGE_ROWS)
         .set_dictionary_enabled(false)
         .set_key_value_metadata(Some(vec![KeyValue::new(SERIES_META.to_string(), index)]));
     for f in schema.fields() {
-        if f.data_type() == &DataType::Utf8 {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+        let col = ColumnPath::from(f.name().as_str());
+        match f.data_type() {
+            DataType::Utf8 => props = props.set_column_dictionary_enabled(col, true),
+            DataType::Timestamp(..) | DataType::Int64 => {
+                props =
+                    props.set_column_encoding(col, parquet::basic::Encoding::DELTA_BINARY_PACKED)
+            }
+            _ => {}
         }
     }
     let props = props.build();
@@ -318,6 +383,8 @@ pub(crate) struct SeriesEntry {
 /// index, so row selections skip pages), column positions and the series index.
 #[derive(Debug)]
 pub(crate) struct FileIndex {
+    /// The open file (data files never change once written).
+    file: SharedFile,
     meta: ArrowReaderMetadata,
     time_idx: usize,
     /// Field columns by name.
@@ -333,9 +400,9 @@ pub(crate) struct FileIndex {
 impl FileIndex {
     /// Loads the footer and series index of the file at `path`.
     pub fn load(path: &Path) -> Result<FileIndex, StoreError> {
-        let file = File::open(path)?;
+        let shared = SharedFile::open(path)?;
         let meta =
-            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new().with_page_index(true))?;
+            ArrowReaderMetadata::load(&shared, ArrowReaderOptions::new().with_page_index(true))?;
         let schema = meta.schema().clone();
         let mut time_idx = None;
         let mut tag_idx: Vec<usize> = Vec::new();
@@ -388,7 +455,7 @@ impl FileIndex {
                 }
                 out
             }
-            None => build_series_index(file, &meta, path, time_idx, &tag_idx)?,
+            None => build_series_index(File::open(path)?, &meta, path, time_idx, &tag_idx)?,
         };
         let mut postings: HashMap<String, HashMap<String, Vec<u32>>> = HashMap::new();
         for (i, e) in series.iter().enumerate() {
@@ -406,6 +473,7 @@ impl FileIndex {
             }
         }
         Ok(FileIndex {
+            file: shared,
             meta,
             time_idx,
             field_cols,
@@ -642,11 +710,11 @@ pub(crate) fn read_file(
         idx.meta.metadata().file_metadata().schema_descr(),
         roots.iter().copied(),
     );
-    let file = File::open(path)?;
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, idx.meta.clone())
-        .with_projection(mask)
-        .with_row_groups(groups.clone())
-        .with_batch_size(8192);
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(idx.file.clone(), idx.meta.clone())
+            .with_projection(mask)
+            .with_row_groups(groups.clone())
+            .with_batch_size(8192);
     if selected < total {
         builder = builder.with_row_selection(RowSelection::from(selectors));
     }

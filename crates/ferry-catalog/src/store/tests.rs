@@ -165,3 +165,51 @@ fn survives_reopen() {
     assert_eq!(c.bucket_by_id(&id).unwrap().name, "b");
     assert!(c.authorize("t").unwrap().is_some());
 }
+
+/// The cached token and db/rp lookups follow every change: a deactivated or deleted token
+/// stops authenticating at once, a new mapping or bucket is seen at once, a removed one is
+/// gone at once.
+#[test]
+fn cached_lookups_follow_changes() {
+    let (c, s) = setup();
+    let t = c
+        .create_authorization(NewAuthorization {
+            org_id: s.org.id.clone(),
+            description: "t".into(),
+            permissions: all_access(Some(&s.org.id)),
+            token: Some("second-token".into()),
+        })
+        .unwrap();
+    assert_eq!(
+        c.authorize("second-token").unwrap().unwrap().status,
+        "active"
+    );
+    c.set_authorization_status(&t.id, "inactive").unwrap();
+    assert_eq!(
+        c.authorize("second-token").unwrap().unwrap().status,
+        "inactive"
+    );
+    c.delete_authorization(&t.id).unwrap();
+    assert!(c.authorize("second-token").unwrap().is_none());
+    assert!(c.authorize("secret-token").unwrap().is_some());
+
+    let org = s.org.id.as_str();
+    assert!(c.resolve_dbrp(org, "telegraf", "").unwrap().is_none());
+    let b = c.create_bucket(org, "tg", "", 0).unwrap();
+    let m = c
+        .create_dbrp(org, &b.id, "telegraf", "autogen", true)
+        .unwrap();
+    assert_eq!(
+        c.resolve_dbrp(org, "telegraf", "").unwrap().unwrap().id,
+        b.id
+    );
+    c.delete_dbrp(&m.id).unwrap();
+    assert!(c.resolve_dbrp(org, "telegraf", "").unwrap().is_none());
+    let named = c.create_bucket(org, "telegraf", "", 0).unwrap();
+    assert_eq!(
+        c.resolve_dbrp(org, "telegraf", "").unwrap().unwrap().id,
+        named.id
+    );
+    c.delete_bucket(&named.id).unwrap();
+    assert!(c.resolve_dbrp(org, "telegraf", "").unwrap().is_none());
+}
