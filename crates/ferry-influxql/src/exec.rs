@@ -979,7 +979,19 @@ pub(crate) fn select_extended(
         Ok(CExpr::Lit(Value::Null))
     };
 
-    let cond_c = match &cond {
+    let is_tag = |n: &str, k: RefKind| {
+        k != RefKind::Field
+            && tag_keys.contains(n)
+            && (k == RefKind::Tag || !field_types.contains_key(n))
+    };
+    // The residual condition's conjuncts: those the store's tag filter applies exactly are
+    // dropped, those on tags alone are evaluated once per series, the rest per row.
+    let (series_cond, row_cond) = match &cond {
+        Some(c) => split_residual(c, &is_tag),
+        None => (None, None),
+    };
+    let series_c = series_cond.as_ref().map(compile_tag_cond).transpose()?;
+    let cond_c = match &row_cond {
         Some(c) => Some(compile(c, &resolve, &mut |_| {
             Err("aggregate functions are not allowed in WHERE".into())
         })?),
@@ -1069,11 +1081,6 @@ pub(crate) fn select_extended(
         return Ok(vec![]);
     }
 
-    let is_tag = |n: &str, k: RefKind| {
-        k != RefKind::Field
-            && tag_keys.contains(n)
-            && (k == RefKind::Tag || !field_types.contains_key(n))
-    };
     let pushed = cond
         .as_ref()
         .map(|c| pushdown_tags(c, &is_tag))
@@ -1085,6 +1092,13 @@ pub(crate) fn select_extended(
         tag_filter: (!pushed.is_empty()).then_some(TagPredicate::And(pushed)),
         fields: Some(scan_fields.clone()),
     })?;
+    let data: Vec<SeriesData> = match &series_c {
+        Some(c) => data
+            .into_iter()
+            .filter(|sd| truthy(&eval_tags(c, &sd.tags)))
+            .collect(),
+        None => data,
+    };
 
     // groups by dimension tag values
     let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
@@ -2048,6 +2062,61 @@ fn integral_windows(
 /// `tag = 'v'` or `tag != 'v'`. They are pushed down to the store so that other series are
 /// never read; the whole condition is still evaluated row by row afterwards, so this only
 /// narrows the scan and never changes an answer.
+/// Splits a residual WHERE condition into its top-level AND conjuncts, drops those
+/// [`pushdown_tags`] turns into the store's tag filter (which applies them exactly, a missing
+/// tag being `""` there as in a row), and joins the rest into (conjuncts on tags alone,
+/// conjuncts needing the row).
+fn split_residual(
+    cond: &Expr,
+    is_tag: &dyn Fn(&str, RefKind) -> bool,
+) -> (Option<Expr>, Option<Expr>) {
+    fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match e {
+            Expr::Paren(inner) => conjuncts(inner, out),
+            Expr::Binary(l, BinOp::And, r) => {
+                conjuncts(l, out);
+                conjuncts(r, out);
+            }
+            _ => out.push(e),
+        }
+    }
+    fn tags_only(e: &Expr, is_tag: &dyn Fn(&str, RefKind) -> bool) -> bool {
+        match e {
+            Expr::Ref(n, k) => is_tag(n, *k),
+            Expr::Str(_)
+            | Expr::Number(_)
+            | Expr::Integer(_)
+            | Expr::Bool(_)
+            | Expr::Regex(_)
+            | Expr::Duration(_) => true,
+            Expr::Paren(inner) => tags_only(inner, is_tag),
+            Expr::Binary(l, _, r) => tags_only(l, is_tag) && tags_only(r, is_tag),
+            Expr::Wildcard | Expr::Call(..) => false,
+        }
+    }
+    fn join(parts: Vec<&Expr>) -> Option<Expr> {
+        parts
+            .into_iter()
+            .cloned()
+            .reduce(|a, b| Expr::Binary(Box::new(a), BinOp::And, Box::new(b)))
+    }
+    let mut all = Vec::new();
+    conjuncts(cond, &mut all);
+    let (mut on_tags, mut on_rows) = (Vec::new(), Vec::new());
+    for c in all {
+        let pushed = pushdown_tags(c, is_tag);
+        if pushed.len() == 1 {
+            continue;
+        }
+        if tags_only(c, is_tag) {
+            on_tags.push(c);
+        } else {
+            on_rows.push(c);
+        }
+    }
+    (join(on_tags), join(on_rows))
+}
+
 fn pushdown_tags(cond: &Expr, is_tag: &dyn Fn(&str, RefKind) -> bool) -> Vec<TagPredicate> {
     match cond {
         Expr::Paren(e) => pushdown_tags(e, is_tag),

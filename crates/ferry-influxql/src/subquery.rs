@@ -100,8 +100,21 @@ impl Input {
             Input::Store(store) => return store.scan(req).map_err(|e| e.to_string()),
             Input::Rows { data, .. } => (data, req.fields.as_deref()),
         };
+        // The tag filter is the statement's: the executor no longer evaluates what it pushed.
+        let wanted = |tags: &[(String, String)]| {
+            req.tag_filter.as_ref().is_none_or(|p| {
+                if tags.is_sorted_by(|a, b| a.0 <= b.0) {
+                    p.matches(tags)
+                } else {
+                    let mut sorted = tags.to_vec();
+                    sorted.sort();
+                    p.matches(&sorted)
+                }
+            })
+        };
         Ok(data
             .iter()
+            .filter(|sd| wanted(&sd.tags))
             .map(|sd| SeriesData {
                 tags: sd.tags.clone(),
                 times: sd.times.clone(),

@@ -85,15 +85,25 @@ pub async fn query(
         auth,
         rt: tokio::runtime::Handle::current(),
     };
-    let results = tokio::task::spawn_blocking(move || {
+    let run = move || {
         stmts
             .iter()
             .enumerate()
             .map(|(i, s)| ferry_influxql::execute(s, i, &ctx, db.as_deref(), rp.as_deref()))
             .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("query failed: {e}")))?;
+    };
+    // The query blocks (file reads, CPU). On the multi-threaded runtime this worker becomes
+    // a blocking thread in place (its other tasks move to another worker), which spares the
+    // hand-off to and wake-up from the blocking pool that dominates a sub-millisecond query.
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
+    let results = if multi_thread {
+        tokio::task::block_in_place(run)
+    } else {
+        tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|e| ApiError::Internal(format!("query failed: {e}")))?
+    };
 
     let (ctype, text) = if csv {
         ("text/csv", ferry_influxql::encode::csv(&results, epoch))
