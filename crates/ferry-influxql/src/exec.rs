@@ -313,7 +313,9 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
                 if keys.is_empty() {
                     continue;
                 }
-                let mut pairs: BTreeSet<(&str, &str)> = BTreeSet::new();
+                // Series come sorted by tag set, so for one key the pairs are mostly in
+                // order already: a Vec sorted and deduplicated beats a set here.
+                let mut pairs: Vec<(&str, &str)> = Vec::new();
                 let series = series_of(&store, &m)?;
                 for tags in series.iter() {
                     if let Some(c) = &cond {
@@ -323,11 +325,13 @@ fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<
                     }
                     for (k, v) in tags {
                         if keys.contains(k) && !v.is_empty() {
-                            pairs.insert((k, v));
+                            pairs.push((k, v));
                         }
                     }
                 }
-                let pairs = page(pairs.into_iter().collect(), *limit, *offset);
+                pairs.sort_unstable();
+                pairs.dedup();
+                let pairs = page(pairs, *limit, *offset);
                 if pairs.is_empty() {
                     continue;
                 }
