@@ -296,7 +296,13 @@ def test_downsample_replicated_and_query_to_remote(make_node):
     assert r.json()["status"] == "success", r.text
     local = by_key(edge.export_points(bucket="ds"))
     assert len(local) == 15  # 3 hosts × 5 windows
-    wait_until(lambda: by_key(remote.export_points()) == local, 30, "the remote holds exactly the downsampled points")
+    try:
+        wait_until(lambda: by_key(remote.export_points()) == local, 30, "the remote holds exactly the downsampled points")
+    except AssertionError as e:  # say what the remote has and what the stream last saw
+        have = by_key(remote.export_points())
+        reps = api(edge, "GET", f"/api/v2/replications?orgID={edge.org_id()}").json()
+        raise AssertionError(f"{e}\nremote holds {len(have)} points: {sorted(have)[:5]}\n"
+                             f"local: {sorted(local)[:5]}\nreplications: {reps}") from None
 
     # query task: rows written straight to the remote by URL, token from a secret
     edge.cli("secret", "set", "--key", "remote-token", "--value", TOKEN)
