@@ -786,7 +786,9 @@ pub(crate) fn read_file(
             let n = left.min(times.len() - row);
             let run = &times[row..row + n];
             // A series' rows in a file are in time order: the wanted ones are contiguous.
-            if run.windows(2).all(|w| w[0] <= w[1]) {
+            // Only strictly ascending runs take the append path (it promises unique times);
+            // a run with a repeated time goes through `push_rows`, which collapses it.
+            if run.windows(2).all(|w| w[0] < w[1]) {
                 let a = run.partition_point(|&t| t < start);
                 let b = run.partition_point(|&t| t < end);
                 if a < b {
@@ -979,5 +981,26 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].times, (4000..4100).collect::<Vec<i64>>());
         assert_eq!(out[0].cols[0][0], Some(FieldValue::Integer(4000)));
+    }
+
+    /// A file whose series repeats a time (no writer of ours makes one, an old or foreign
+    /// file might) reads as one row per time, the later value winning, also after rows of
+    /// an earlier source.
+    #[test]
+    fn repeated_times_in_a_file_collapse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.parquet");
+        let mut s = rows(&[("host", "a")], &[5, 5, 6]);
+        s.cols[0][1] = Some(FieldValue::Integer(50));
+        write_file(&path, &["v".to_string()], &[s]).unwrap();
+        let idx = FileIndex::load(&path).unwrap();
+        let mut acc = Acc::new(1);
+        let slot = acc.slot(&[("host".to_string(), "a".to_string())]);
+        acc.push_rows(slot, vec![1], vec![vec![Some(FieldValue::Integer(1))]]);
+        read_file(&path, &idx, 0, 10, None, &["v".to_string()], &mut acc).unwrap();
+        let out = acc.finish();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].times, vec![1, 5, 6]);
+        assert_eq!(out[0].cols[0][1], Some(FieldValue::Integer(50)));
     }
 }
