@@ -146,7 +146,7 @@ def test_sync_from_toml_config(loaded_src, node, tmp_path):
     cfg.write_text(f'source-url = "{loaded_src.url}"\nsource-db = "src"\nmeasurement = ["mem"]\n'
                    f'start = "{START}"\nend = "{END}"\nwindow = "15m"\nbatch-size = 700\n'
                    f'bucket = "tomlb"\nhost = "{node.url}"\ntoken = "{node.token}"\norg = "{node.org}"\n'
-                   f'state = "{tmp_path / "t.json"}"\n')
+                   f'state = "{tmp_path / "t.json"}"\ntarget-compression = "none"\n')
     ferry("sync", "--config", str(cfg))
     c = counts_ferry(node, "tomlb")
     assert c[("mem", "free")] == 6000 and c[("cpu", "usage")] == 0

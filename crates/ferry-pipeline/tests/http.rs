@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use ferry_catalog::RemoteKind;
 use ferry_pipeline::{
-    send_with_policy, RemoteWriter, SendHooks, SendOptions, SendResult, WriteOutcome, WriteTarget,
+    send_with_policy, BodyCompression, RemoteWriter, SendHooks, SendOptions, SendResult,
+    WriteOutcome, WriteTarget,
 };
 
 #[derive(Debug, Clone)]
@@ -307,6 +308,34 @@ async fn zstd_only_to_remotes_that_accept_it_and_gzip_again_after_415() {
     w.probe().await;
     assert!(w.write(b"m v=4 4\n", &[]).await.is_success());
     assert_eq!(reqs(&log)[1].header("content-encoding"), Some("gzip"));
+}
+
+#[tokio::test]
+async fn explicit_compression_overrides_the_probe() {
+    // A Ferry remote that accepts zstd: `None` still sends plain bodies without a
+    // Content-Encoding header, `Gzip` still sends gzip.
+    for (compression, expected) in [
+        (BodyCompression::None, None),
+        (BodyCompression::Gzip, Some("gzip")),
+        (BodyCompression::Auto, Some("zstd")),
+    ] {
+        let (base, log) = server(|r| match r.path.as_str() {
+            "/ping" => reply(204).header("Accept-Encoding", "gzip, zstd"),
+            _ => reply(204),
+        })
+        .await;
+        let w = writer(RemoteKind::V1, &base, "db", |_| {}).with_compression(compression);
+        w.probe().await;
+        assert!(w.write(b"m v=1 1\n", &[]).await.is_success());
+        let r = reqs(&log);
+        assert_eq!(r[1].header("content-encoding"), expected, "{compression:?}");
+        assert_eq!(r[1].body, "m v=1 1\n", "{compression:?}");
+    }
+    assert_eq!("none".parse::<BodyCompression>(), Ok(BodyCompression::None));
+    assert!("brotli"
+        .parse::<BodyCompression>()
+        .unwrap_err()
+        .contains("auto, gzip or none"));
 }
 
 #[tokio::test]

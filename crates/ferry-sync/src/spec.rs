@@ -157,6 +157,10 @@ pub struct SyncSpec {
     /// Write line protocol to this file instead of a server.
     #[arg(long = "target-file")]
     pub target_file: Option<PathBuf>,
+    /// How batches are compressed: auto (gzip, or zstd to a Ferry node), gzip, or none
+    /// (for a target on this machine or a fast LAN: compressing only costs both ends CPU).
+    #[arg(long = "target-compression", value_name = "auto|gzip|none")]
+    pub target_compression: Option<String>,
 }
 
 macro_rules! fill {
@@ -215,7 +219,8 @@ impl SyncSpec {
             target_password,
             target_token,
             target_org,
-            target_file
+            target_file,
+            target_compression
         );
         self.verify |= f.verify;
         self.allow_type_conflicts |= f.allow_type_conflicts;

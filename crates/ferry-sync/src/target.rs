@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use ferry_catalog::RemoteKind;
 use ferry_pipeline::{
-    send_with_policy, Backoff, RateLimiter, RejectedLinesFile, RemoteWriter, SendHooks,
-    SendOptions, SendResult, WriteTarget,
+    send_with_policy, Backoff, BodyCompression, RateLimiter, RejectedLinesFile, RemoteWriter,
+    SendHooks, SendOptions, SendResult, WriteTarget,
 };
 use futures_util::StreamExt;
 
@@ -101,7 +101,15 @@ pub fn target_from_spec(spec: &SyncSpec, default: &DefaultTarget) -> Result<Targ
             t
         }
     };
-    let w = RemoteWriter::new(wt).map_err(|e| SyncError::Config(e.to_string()))?;
+    let compression: BodyCompression = match &spec.target_compression {
+        Some(c) => c
+            .parse()
+            .map_err(|e| SyncError::Config(format!("--target-compression: {e}")))?,
+        None => BodyCompression::Auto,
+    };
+    let w = RemoteWriter::new(wt)
+        .map_err(|e| SyncError::Config(e.to_string()))?
+        .with_compression(compression);
     Ok(Target::Remote(w))
 }
 
