@@ -74,7 +74,7 @@ def test_fixture_gz_and_missing_bucket_message(node, tmp_path):
         node.cli("v1", "dbrp", "delete", "--id", d["id"])
     node.cli("v1", "dbrp", "create", "--org", node.org, "--db", "telegraf", "--rp", "autogen",
              "--bucket-id", node2_bucket)
-    write(node, "-f", str(src), "--compression", "gzip")
+    write(node, "-f", str(src), "--compression", "gzip", "--target-compression", "none")
     assert count_points_cli(node, node.bucket, "cpu") == 4000
 
 

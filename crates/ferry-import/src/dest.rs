@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ferry_catalog::RemoteKind;
-use ferry_pipeline::{RemoteWriter, WriteTarget};
+use ferry_pipeline::{BodyCompression, RemoteWriter, WriteTarget};
 use serde_json::{json, Value};
 
 use crate::ImportError;
@@ -69,6 +69,7 @@ pub enum Sink {
 pub struct Resolver {
     cfg: TargetConfig,
     create: bool,
+    compression: BodyCompression,
     http: reqwest::Client,
     cache: HashMap<Dest, Sink>,
     file: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
@@ -100,10 +101,17 @@ impl Resolver {
         Ok(Resolver {
             cfg,
             create,
+            compression: BodyCompression::Auto,
             http: reqwest::Client::new(),
             cache: HashMap::new(),
             file,
         })
+    }
+
+    /// The same resolver, its remote writers compressing batches as `compression` says.
+    pub fn with_compression(mut self, compression: BodyCompression) -> Resolver {
+        self.compression = compression;
+        self
     }
 
     /// Flushes and closes a file target.
@@ -292,7 +300,7 @@ impl Resolver {
                 let mut t = WriteTarget::new(RemoteKind::V2, host.clone(), bucket);
                 t.token = token.clone();
                 t.org = Some(org_id.clone());
-                Sink::Remote(probed(t).await?)
+                Sink::Remote(probed(t, self.compression).await?)
             }
             (
                 TargetConfig::Remote {
@@ -330,7 +338,7 @@ impl Resolver {
                 t.username = user.clone();
                 t.password = password.clone();
                 t.token = token.clone();
-                Sink::Remote(probed(t).await?)
+                Sink::Remote(probed(t, self.compression).await?)
             }
         };
         self.cache.insert(dest.clone(), sink.clone());
@@ -339,9 +347,11 @@ impl Resolver {
 }
 
 /// A writer for `t` that has asked the target which body encodings it accepts (zstd to a
-/// Ferry node, gzip otherwise).
-async fn probed(t: WriteTarget) -> Result<RemoteWriter, ImportError> {
-    let w = RemoteWriter::new(t).map_err(|e| remote_err("target", e))?;
+/// Ferry node, gzip otherwise; with `Auto` compression only).
+async fn probed(t: WriteTarget, compression: BodyCompression) -> Result<RemoteWriter, ImportError> {
+    let w = RemoteWriter::new(t)
+        .map_err(|e| remote_err("target", e))?
+        .with_compression(compression);
     w.probe().await;
     Ok(w)
 }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_pipeline::{
-    send_with_policy, Backoff, RateLimiter, RejectedLinesFile, SendHooks, SendOptions, SendResult,
+    send_with_policy, Backoff, BodyCompression, RateLimiter, RejectedLinesFile, SendHooks,
+    SendOptions, SendResult,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -32,6 +33,8 @@ pub struct ImportConfig {
     pub precision_zeros: usize,
     /// Where to write.
     pub target: TargetConfig,
+    /// How batches to a server are compressed.
+    pub wire_compression: BodyCompression,
     /// Batch size in bytes.
     pub batch_bytes: usize,
     /// Batches in flight.
@@ -466,7 +469,8 @@ pub async fn run(cfg: ImportConfig) -> Result<Summary, ImportError> {
         .unwrap_or_else(|| std::io::stderr().is_terminal());
     let (ticker, pb) = progress_task(stats.clone(), total, bar, cfg.progress_every, start);
 
-    let mut resolver = Resolver::new(cfg.target.clone(), cfg.create_buckets)?;
+    let mut resolver = Resolver::new(cfg.target.clone(), cfg.create_buckets)?
+        .with_compression(cfg.wire_compression);
     let limiter = cfg.rate_limit.map(RateLimiter::new);
     if let Some(l) = &limiter {
         // Start with an empty bucket so the measured rate holds from the first byte.

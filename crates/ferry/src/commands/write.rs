@@ -41,6 +41,10 @@ pub struct TargetArgs {
     /// Write line protocol to this file instead (gzip when it ends in .gz): dry run / conversion.
     #[arg(long)]
     pub target_file: Option<PathBuf>,
+    /// How batches are compressed on the wire: auto (gzip, or zstd to a Ferry node), gzip,
+    /// or none (a target on this machine or a fast LAN: compressing only costs both ends CPU).
+    #[arg(long, value_parser = ["auto", "gzip", "none"], default_value = "auto")]
+    pub target_compression: String,
 }
 
 /// `ferry write`.
@@ -197,6 +201,11 @@ pub async fn run(a: WriteArgs) -> Result<(), ClientError> {
             _ => 0,
         },
         target: target(&a).await?,
+        wire_compression: a
+            .target
+            .target_compression
+            .parse()
+            .map_err(|e: String| usage(format!("--target-compression: {e}")))?,
         batch_bytes: a.batch_size,
         concurrency: a.concurrency,
         rate_limit,
