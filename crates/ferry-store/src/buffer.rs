@@ -8,7 +8,11 @@ pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomSta
 /// Hash sets keyed by user data (see [`HashMap`]).
 pub(crate) type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
+use std::sync::OnceLock;
+
 use ferry_lp::{FieldValue, Point};
+
+use crate::scan::TagPredicate;
 
 /// A series key: the tag set, sorted by key.
 pub(crate) type SeriesKey = Vec<(String, String)>;
@@ -170,9 +174,55 @@ pub(crate) struct MeasBuf {
     /// Earliest and latest buffered time and the number of values, kept up to date on every
     /// change so [`Buffer::time_range`] does not walk the buffer (gap refills ask per window).
     span: Option<(i64, i64, u64)>,
+    /// The series by tag key and value, built on the first scan with a tag condition and
+    /// dropped whenever a series is added or removed, so that `host = 'x'` reads one series
+    /// instead of comparing the tags of every buffered one.
+    tag_index: OnceLock<TagIndex>,
 }
 
+/// Series keys by tag key, then tag value.
+type TagIndex = HashMap<String, HashMap<String, Vec<SeriesKey>>>;
+
 impl MeasBuf {
+    /// Forgets the tag index: the set of series changed.
+    fn series_changed(&mut self) {
+        self.tag_index = OnceLock::new();
+    }
+
+    /// The only series that can match `pred`, when it requires some tag to equal a non-empty
+    /// value (`Eq`, alone or in an `And`): the series with that tag value, which the caller
+    /// still checks against the whole predicate. `None`: every series must be checked.
+    pub fn candidates(&self, pred: &TagPredicate) -> Option<&[SeriesKey]> {
+        fn pinned(p: &TagPredicate) -> Option<(&str, &str)> {
+            match p {
+                TagPredicate::Eq(k, v) if !v.is_empty() => Some((k, v)),
+                TagPredicate::And(ps) => ps.iter().find_map(pinned),
+                _ => None,
+            }
+        }
+        let (k, v) = pinned(pred)?;
+        let index = self.tag_index.get_or_init(|| {
+            let mut index = TagIndex::default();
+            for key in self.series.keys() {
+                for (tk, tv) in key {
+                    index
+                        .entry(tk.clone())
+                        .or_default()
+                        .entry(tv.clone())
+                        .or_default()
+                        .push(key.clone());
+                }
+            }
+            index
+        });
+        Some(
+            index
+                .get(k)
+                .and_then(|vals| vals.get(v))
+                .map_or(&[][..], Vec::as_slice),
+        )
+    }
+
     fn note(&mut self, t: i64, values: u64) {
         self.span = widen(self.span, t, values);
     }
@@ -196,6 +246,7 @@ impl MeasBuf {
             }
         }
         self.series.retain(|_, s| !s.is_empty());
+        self.series_changed();
         self.recompute_span();
     }
 
@@ -267,6 +318,7 @@ impl Buffer {
             Some(s) => s,
             None => {
                 self.bytes += key_bytes(&p.tags);
+                mb.series_changed();
                 mb.series.entry(p.tags.clone()).or_default()
             }
         };
@@ -329,6 +381,9 @@ impl Buffer {
                 })
                 .collect();
             for (key, lsb) in lmb.series {
+                if !mb.series.contains_key(&key) {
+                    mb.series_changed();
+                }
                 let sb = mb.series.entry(key).or_default();
                 for (lid, col) in lsb.cols.into_iter().enumerate() {
                     let id = map[lid];
@@ -358,6 +413,7 @@ impl Buffer {
                 sb.drop_before(threshold, dur, &mut removed);
             }
             mb.series.retain(|_, s| !s.is_empty());
+            mb.series_changed();
             mb.recompute_span();
             removed.sort_unstable();
             removed.dedup();
@@ -394,5 +450,77 @@ impl Buffer {
             }
         }
         self.bytes = bytes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(tags: &[(&str, &str)], t: i64) -> Point {
+        Point {
+            measurement: "m".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            fields: vec![("v".into(), FieldValue::Integer(t))],
+            time: t,
+        }
+    }
+
+    fn hosts(b: &Buffer, pred: &TagPredicate) -> Option<Vec<String>> {
+        let mut out: Vec<String> = b.meas["m"]
+            .candidates(pred)?
+            .iter()
+            .map(|k| format!("{k:?}"))
+            .collect();
+        out.sort();
+        Some(out)
+    }
+
+    /// The tag index answers `Eq` (alone or in `And`) and follows series being added and
+    /// removed; other predicates get no candidates (every series is checked).
+    #[test]
+    fn candidates_follow_the_series() {
+        let mut b = Buffer::default();
+        b.insert(&point(&[("host", "a")], 1), &[true]);
+        b.insert(&point(&[("host", "b")], 1), &[true]);
+        let eq_a = TagPredicate::Eq("host".into(), "a".into());
+        assert_eq!(hosts(&b, &eq_a).unwrap().len(), 1);
+        // a new series with host=a after the index was built
+        b.insert(&point(&[("host", "a"), ("region", "x")], 2), &[true]);
+        assert_eq!(hosts(&b, &eq_a).unwrap().len(), 2);
+        let and = TagPredicate::And(vec![
+            TagPredicate::NotEq("region".into(), "y".into()),
+            TagPredicate::Eq("region".into(), "x".into()),
+        ]);
+        assert_eq!(hosts(&b, &and).unwrap().len(), 1);
+        assert_eq!(
+            hosts(&b, &TagPredicate::Eq("host".into(), "zz".into())),
+            Some(vec![])
+        );
+        // no pinned value: no candidates
+        assert!(hosts(&b, &TagPredicate::Eq("region".into(), "".into())).is_none());
+        assert!(hosts(&b, &TagPredicate::NotEq("host".into(), "a".into())).is_none());
+        assert!(hosts(
+            &b,
+            &TagPredicate::Or(vec![
+                eq_a.clone(),
+                TagPredicate::Eq("host".into(), "b".into())
+            ])
+        )
+        .is_none());
+        // removed series leave the index
+        b.meas
+            .get_mut("m")
+            .unwrap()
+            .remove_where(|k, _| k.len() == 2);
+        assert_eq!(hosts(&b, &eq_a).unwrap().len(), 1);
+        // appended buffers bring their series
+        let mut later = Buffer::default();
+        later.insert(&point(&[("host", "a"), ("rack", "r1")], 3), &[true]);
+        b.append(later);
+        assert_eq!(hosts(&b, &eq_a).unwrap().len(), 2);
     }
 }

@@ -999,14 +999,28 @@ impl BucketStore {
                 if ids.iter().all(|i| i.is_none()) {
                     continue;
                 }
-                for (key, sb) in &mb.series {
+                let mut add = |key: &Vec<(String, String)>, sb: &buffer::SeriesBuf| {
                     if pred.is_some_and(|p| !p.matches(key)) {
-                        continue;
+                        return;
                     }
                     let (times, cols) = sb.rows(&ids, start, end);
                     if !times.is_empty() {
                         let slot = acc.slot(key);
                         acc.push_rows(slot, times, cols);
+                    }
+                };
+                match pred.and_then(|p| mb.candidates(p)) {
+                    Some(keys) => {
+                        for key in keys {
+                            if let Some(sb) = mb.series.get(key) {
+                                add(key, sb);
+                            }
+                        }
+                    }
+                    None => {
+                        for (key, sb) in &mb.series {
+                            add(key, sb);
+                        }
                     }
                 }
             }
