@@ -43,58 +43,126 @@ const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// column instead of a whole row group.
 const PAGE_ROWS: usize = 2048;
 
-/// Data files kept open at once, across all stores of the process: beyond this, a file's
-/// reads open it each time, so the descriptors a node holds stay bounded however many files
-/// its buckets have (the usual soft limit is 1024).
+/// Data files kept open at once, across all stores of the process: past this, the file read
+/// least recently gives its descriptor up, so the descriptors a node holds stay bounded
+/// however many files its buckets have (the usual soft limit is 1024) and go to the files
+/// being read now (the newest ones, for dashboards) rather than to the first ones opened.
 const MAX_RETAINED_FILES: usize = 512;
-static RETAINED_FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// An open data file counted in [`RETAINED_FILES`] until dropped.
+/// The process's kept descriptors (see [`MAX_RETAINED_FILES`]).
+static RETAINED: DescriptorCache = DescriptorCache::new(MAX_RETAINED_FILES);
+
+/// A bounded set of open data files, least recently read given up first.
 #[derive(Debug)]
-struct RetainedFile(File);
+pub(crate) struct DescriptorCache {
+    max: usize,
+    /// Files holding a descriptor (entries of dropped files are cleaned on the next open).
+    open: std::sync::Mutex<Vec<std::sync::Weak<FileSlot>>>,
+    /// Ticks once per read: a file's `used` is the tick of its latest read.
+    clock: std::sync::atomic::AtomicU64,
+}
 
-impl Drop for RetainedFile {
-    fn drop(&mut self) {
-        RETAINED_FILES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+/// One data file: its path and, while it holds one, its open descriptor.
+#[derive(Debug)]
+struct FileSlot {
+    path: Arc<Path>,
+    fd: std::sync::Mutex<Option<Arc<File>>>,
+    used: std::sync::atomic::AtomicU64,
+}
+
+impl DescriptorCache {
+    const fn new(max: usize) -> DescriptorCache {
+        DescriptorCache {
+            max,
+            open: std::sync::Mutex::new(Vec::new()),
+            clock: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The descriptor of `slot`, opening the file (and, with the cache full, closing the
+    /// least recently read one's) if it has none.
+    fn file(&self, slot: &Arc<FileSlot>) -> std::io::Result<Arc<File>> {
+        use std::sync::atomic::Ordering;
+        slot.used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        if let Some(f) = lock(&slot.fd).as_ref() {
+            return Ok(f.clone());
+        }
+        let opened = Arc::new(File::open(&slot.path)?);
+        let mut open = lock(&self.open);
+        // Another reader may have opened it meanwhile: keep that descriptor.
+        if let Some(f) = lock(&slot.fd).as_ref() {
+            return Ok(f.clone());
+        }
+        open.retain(|w| w.strong_count() > 0);
+        if open.len() >= self.max {
+            let victim = open
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| w.upgrade().map(|s| (i, s)))
+                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed));
+            if let Some((i, s)) = victim {
+                // Reads in flight keep their clone; the descriptor closes after them.
+                *lock(&s.fd) = None;
+                open.swap_remove(i);
+            }
+        }
+        *lock(&slot.fd) = Some(opened.clone());
+        open.push(Arc::downgrade(slot));
+        Ok(opened)
+    }
+
+    /// How many files hold a descriptor now.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        lock(&self.open)
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .filter(|s| lock(&s.fd).is_some())
+            .count()
     }
 }
 
-/// A data file read with positioned reads (`pread`): while fewer than
-/// [`MAX_RETAINED_FILES`] are open it stays open, so scans share one descriptor and pay no
-/// `open`/`dup`/`lseek`/`close` per page as reading through a `std::fs::File` would (parquet
-/// clones and seeks the handle for every read); past that, each read opens the file.
+/// A poisoned lock still guards consistent data here (an `Option` or a `Vec` of weak refs).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A data file read with positioned reads (`pread`) through a descriptor kept in a
+/// [`DescriptorCache`], so scans share one descriptor and pay no `open`/`dup`/`lseek`/
+/// `close` per page as reading through a `std::fs::File` would (parquet clones and seeks
+/// the handle for every read); a file whose descriptor was given up reopens it when read.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedFile {
-    path: Arc<Path>,
-    file: Option<Arc<RetainedFile>>,
+    slot: Arc<FileSlot>,
+    cache: &'static DescriptorCache,
     len: u64,
 }
 
 impl SharedFile {
     fn open(path: &Path) -> Result<SharedFile, StoreError> {
-        use std::sync::atomic::Ordering;
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        let kept = RETAINED_FILES.fetch_add(1, Ordering::Relaxed) < MAX_RETAINED_FILES;
-        let file = if kept {
-            Some(Arc::new(RetainedFile(file)))
-        } else {
-            RETAINED_FILES.fetch_sub(1, Ordering::Relaxed);
-            None
-        };
-        Ok(SharedFile {
+        SharedFile::open_in(path, &RETAINED)
+    }
+
+    fn open_in(path: &Path, cache: &'static DescriptorCache) -> Result<SharedFile, StoreError> {
+        let slot = Arc::new(FileSlot {
             path: path.into(),
-            file,
-            len,
-        })
+            fd: std::sync::Mutex::new(None),
+            used: std::sync::atomic::AtomicU64::new(0),
+        });
+        let len = cache.file(&slot)?.metadata()?.len();
+        Ok(SharedFile { slot, cache, len })
     }
 
     fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
         use std::os::unix::fs::FileExt;
-        match &self.file {
-            Some(f) => f.0.read_at(buf, pos),
-            None => File::open(&self.path)?.read_at(buf, pos),
-        }
+        self.cache.file(&self.slot)?.read_at(buf, pos)
+    }
+
+    fn path(&self) -> &Path {
+        &self.slot.path
     }
 }
 
@@ -136,7 +204,7 @@ impl parquet::file::reader::ChunkReader for SharedFile {
                 0 => {
                     return Err(parquet::errors::ParquetError::EOF(format!(
                         "{}: {length} bytes wanted at {start}, file ends",
-                        self.path.display()
+                        self.path().display()
                     )))
                 }
                 n => done += n,
@@ -900,16 +968,22 @@ mod tests {
         }
     }
 
-    /// A file past the retained-descriptor budget is read by opening it per read, with the
-    /// same result as through the kept descriptor.
+    /// With more files than descriptors, the least recently read file gives its descriptor
+    /// up, every file still reads the same, and a file read again gets one back.
     #[test]
-    fn unretained_file_reads_the_same() {
+    fn descriptors_go_to_the_files_read_last() {
+        static SMALL: DescriptorCache = DescriptorCache::new(2);
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.parquet");
         let many: Vec<i64> = (0..5000).collect();
-        write_file(&path, &["v".to_string()], &[rows(&[("host", "a")], &many)]).unwrap();
-        let read_all = |file: SharedFile| -> Vec<i64> {
-            let r = ParquetRecordBatchReaderBuilder::try_new(file)
+        let files: Vec<SharedFile> = (0..3)
+            .map(|i| {
+                let path = dir.path().join(format!("f{i}.parquet"));
+                write_file(&path, &["v".to_string()], &[rows(&[("host", "a")], &many)]).unwrap();
+                SharedFile::open_in(&path, &SMALL).unwrap()
+            })
+            .collect();
+        let read_all = |file: &SharedFile| -> Vec<i64> {
+            let r = ParquetRecordBatchReaderBuilder::try_new(file.clone())
                 .unwrap()
                 .build()
                 .unwrap();
@@ -922,14 +996,23 @@ mod tests {
             }
             out
         };
-        let kept = SharedFile::open(&path).unwrap();
-        assert!(kept.file.is_some());
-        let unkept = SharedFile {
-            file: None,
-            ..kept.clone()
-        };
-        assert_eq!(read_all(kept), many);
-        assert_eq!(read_all(unkept), many);
+        let holds = |f: &SharedFile| lock(&f.slot.fd).is_some();
+        // f0 was opened first and read least recently: f2's open took its descriptor
+        assert_eq!(SMALL.held(), 2);
+        assert!(!holds(&files[0]) && holds(&files[1]) && holds(&files[2]));
+        for f in &files {
+            assert_eq!(read_all(f), many);
+        }
+        // each read took the descriptor of the file read least recently: f1 and f2, read
+        // last, hold one
+        assert_eq!(SMALL.held(), 2);
+        assert!(!holds(&files[0]) && holds(&files[1]) && holds(&files[2]));
+        // reading f0 again takes f1's (read before f2)
+        assert_eq!(read_all(&files[0]), many);
+        assert!(holds(&files[0]) && !holds(&files[1]) && holds(&files[2]));
+        // a dropped file frees its place without an eviction
+        drop(files);
+        assert_eq!(SMALL.held(), 0);
     }
 
     /// Files written before the `ferry.series` metadata get the same index from their tag
