@@ -11,16 +11,22 @@
 #   * Paths, each into a fresh, empty target (REPS repetitions, default 3; order rotated per
 #     repetition; medians reported):
 #     (a) `ferry sync` one-shot (`--start` 1 h before the data, `--end` 1 h after it) into a
-#         second influxd 1.6: `--target-kind v1 --target-url … --target-db bench`.
+#         second influxd 1.6: `--target-kind v1 --target-url … --target-db bench` (gzip bodies,
+#         the default); (a') the same with `--target-compression none` (plain bodies, as
+#         `influx -import` sends them).
 #     (b) the same `ferry sync` into a fresh Ferry node (`ferry serve`), default v2 target:
 #         `--host --token --org --bucket`.
 #     (c) the official path: the data exported in influx_inspect format, then loaded with the
 #         1.x CLI `influx -import -path F -precision ns` into a third, empty influxd 1.6.
 #         `influx_inspect` is NOT installable here (Debian ships none), so the influx_inspect-
 #         format file (DDL / DML / CONTEXT lines + line protocol) is written by
-#         `ferry export --source-url <source> --source-db bench --out F`. That export step (c1)
-#         is timed separately from `influx -import` (c2); ferry sync is compared with c2 alone
-#         AND with c1 + c2.
+#         `ferry export --source-url <source> --source-db bench --out F` (c1, timed), then
+#         rewritten (untimed) by bench/lib/inspect_layout.py into the layout the real tool
+#         writes: one line per field value, sorted by series key, field and time (it
+#         reproduces the TSM part of tests/data/influxdb-1.6-export/all.export byte for byte).
+#         (c2) `influx -import` of that file; (c2w) of the one-line-per-point file, for
+#         reference. ferry sync is compared with c2 alone (a lower bound of the official
+#         path, whatever the export step costs) AND with c1 + c2.
 #   * Per path: wall time (process start to exit), points/s, peak RSS and CPU of the client
 #     process (`ferry sync`, `ferry export`, `influx`): the process is reaped with wait4(), whose
 #     ru_maxrss is the kernel's RSS high-water mark (= VmHWM; VmHWM is also polled from
