@@ -22,12 +22,10 @@ use crate::tz::Location;
 /// not say how many rows: about 2 MiB of scanned values, 4 to 5 MiB of transient memory.
 pub const DEFAULT_SLICE_VALUES: usize = 65_536;
 
-/// GROUP BY groups one scan reads at most (their tag filter is evaluated per series).
-const MAX_GROUPS_PER_SCAN: usize = 256;
-
-/// Beyond this many GROUP BY groups a statement is answered whole: each scan of a group
-/// evaluates its filter on every buffered series, so streaming would cost groups × series.
-const MAX_STREAMED_GROUPS: usize = 4096;
+/// Beyond this many GROUP BY groups a statement is answered whole: the group list is held
+/// (about 100 bytes a group), and each scan evaluates its filter on every series of the
+/// measurement, so very many small scans would cost more than the answer saves.
+const MAX_STREAMED_GROUPS: usize = 100_000;
 
 /// How a chunked query is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,12 +128,11 @@ impl Sink<'_> {
     }
 }
 
-/// One GROUP BY group: its tag values (in the plan's `dim_tags` order), how many of the
-/// measurement's series it holds, and the store filter selecting them.
+/// One GROUP BY group: its tag values (in the plan's `dim_tags` order) and how many of the
+/// measurement's series it holds.
 struct Group {
     key: Vec<String>,
     members: usize,
-    filter: Vec<TagPredicate>,
 }
 
 /// One measurement's part of a streamed statement.
@@ -244,7 +241,6 @@ fn groups_of(s: &Select, plan: &Plan, store: &BucketStore) -> Option<(Vec<Group>
             } else {
                 keys.iter().filter(|t| selected(t)).count()
             },
-            filter: plan.pushed.clone(),
         });
         return Some((groups, total));
     }
@@ -260,21 +256,11 @@ fn groups_of(s: &Select, plan: &Plan, store: &BucketStore) -> Option<(Vec<Group>
             return None;
         }
     }
-    for (key, members) in by_key {
-        let mut filter = plan.pushed.clone();
-        // a missing tag reads as "" in the store's filter too
-        filter.extend(
-            plan.dim_tags
-                .iter()
-                .zip(&key)
-                .map(|(k, v)| TagPredicate::Eq(k.clone(), v.clone())),
-        );
-        groups.push(Group {
-            key,
-            members,
-            filter,
-        });
-    }
+    groups.extend(
+        by_key
+            .into_iter()
+            .map(|(key, members)| Group { key, members }),
+    );
     if s.descending {
         // 1.6 walks the series in descending order too
         groups.reverse();
@@ -361,7 +347,7 @@ impl Part {
             // consecutive groups read by one scan
             let mut j = i + 1;
             let mut rows = estimate(first);
-            while j < self.groups.len() && j - i < MAX_GROUPS_PER_SCAN {
+            while j < self.groups.len() {
                 let more = estimate(&self.groups[j]);
                 if rows + more > slice_rows {
                     break;
@@ -372,17 +358,8 @@ impl Part {
             let batch = &self.groups[i..j];
             let filter = if batch.len() == self.groups.len() {
                 p.pushed.clone()
-            } else if batch.len() == 1 {
-                batch[0].filter.clone()
             } else {
-                let mut f = p.pushed.clone();
-                f.push(TagPredicate::Or(
-                    batch
-                        .iter()
-                        .map(|g| TagPredicate::And(g.filter[p.pushed.len()..].to_vec()))
-                        .collect(),
-                ));
-                f
+                self.filter(batch)
             };
             let data = self.scan(lo, hi, filter).map_err(Stop::Query)?;
             let mut members: std::collections::HashMap<Vec<String>, Vec<usize>> =
@@ -440,15 +417,18 @@ impl Part {
             } else {
                 (next, (next + width - 1).min(hi))
             };
-            let data = self
-                .scan(a as i64, b as i64, g.filter.clone())
-                .map_err(Stop::Query)?;
+            let filter = if self.plan.dim_tags.is_empty() {
+                self.plan.pushed.clone()
+            } else {
+                self.filter(std::slice::from_ref(g))
+            };
+            let data = self.scan(a as i64, b as i64, filter).map_err(Stop::Query)?;
             let all: Vec<usize> = (0..data.len()).collect();
             self.emit(&data, &all, &mut run, count, sink)?;
             let rows: usize = data.iter().map(|d| d.times.len()).sum();
             if rows > slice_rows.saturating_mul(2) {
                 width = (width / 2).max(1);
-            } else if rows < slice_rows / 4 {
+            } else if rows.saturating_mul(4) < slice_rows.max(4) {
                 width = width.saturating_mul(2).min(span);
             }
             next = if self.s.descending { a - 1 } else { b + 1 };
@@ -458,6 +438,27 @@ impl Part {
             sink.flush()?;
         }
         Ok(())
+    }
+
+    /// The store filter of the series of `groups` (consecutive groups of the answer): one
+    /// group's tag values as equalities (the store picks its series by them), several as a
+    /// set of value tuples. A missing tag reads as `""` in the store's filter too.
+    fn filter(&self, groups: &[Group]) -> Vec<TagPredicate> {
+        let p = &self.plan;
+        let mut f = p.pushed.clone();
+        if let [g] = groups {
+            f.extend(
+                p.dim_tags
+                    .iter()
+                    .zip(&g.key)
+                    .map(|(k, v)| TagPredicate::Eq(k.clone(), v.clone())),
+            );
+        } else {
+            let mut tuples: Vec<Vec<String>> = groups.iter().map(|g| g.key.clone()).collect();
+            tuples.sort_unstable(); // reversed with ORDER BY time DESC
+            f.push(TagPredicate::In(p.dim_tags.clone(), tuples));
+        }
+        f
     }
 
     /// The series of `[lo, hi]` passing `filter` and the tag conditions evaluated per series.
@@ -686,6 +687,7 @@ mod tests {
             "SELECT * FROM cpu WHERE host = 'a' OR host = 'c'",
             "SELECT * FROM cpu WHERE host =~ /[abc]/ AND region != 'us' GROUP BY host",
             "SELECT usage FROM cpu WHERE region = 'eu' GROUP BY host",
+            "SELECT usage FROM cpu WHERE host != 'c' GROUP BY region, host ORDER BY time DESC",
             "SELECT usage FROM cpu WHERE usage > 8 AND host != 'b'",
             "SELECT usage, host, region FROM cpu WHERE time > 1700000030000000000 AND time <= 1700000090000000000",
             "SELECT * FROM cpu LIMIT 7",
@@ -769,7 +771,12 @@ mod tests {
             ] {
                 let want = whole(&q, &ctx, epoch, chunk);
                 let one = (chunk == 3).then_some(Some(1));
-                for slice_rows in [Some(2), Some(7), Some(100), None].into_iter().chain(one) {
+                // 300/500: GROUP BY groups share scans (their estimates fit), but not all
+                let shared = [Some(300), Some(500)];
+                let sizes = [Some(2), Some(7), Some(100), None]
+                    .into_iter()
+                    .chain(shared);
+                for slice_rows in sizes.chain(one) {
                     let opts = ChunkedOptions {
                         epoch,
                         chunk_size: chunk,
