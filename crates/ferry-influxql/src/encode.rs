@@ -187,7 +187,7 @@ fn json_value(out: &mut String, v: &Value, epoch: Epoch) {
     }
 }
 
-fn json_series(out: &mut String, s: &Series, rows: &[Vec<Value>], epoch: Epoch, partial: bool) {
+fn json_series_head(out: &mut String, s: &Series) {
     out.push('{');
     let mut first = true;
     if let Some(n) = &s.name {
@@ -222,20 +222,28 @@ fn json_series(out: &mut String, s: &Series, rows: &[Vec<Value>], epoch: Epoch, 
         json_str(out, c);
     }
     out.push(']');
+}
+
+fn json_row(out: &mut String, r: &[Value], epoch: Epoch) {
+    out.push('[');
+    for (j, v) in r.iter().enumerate() {
+        if j > 0 {
+            out.push(',');
+        }
+        json_value(out, v, epoch);
+    }
+    out.push(']');
+}
+
+fn json_series(out: &mut String, s: &Series, rows: &[Vec<Value>], epoch: Epoch, partial: bool) {
+    json_series_head(out, s);
     if !rows.is_empty() {
         out.push_str(",\"values\":[");
         for (i, r) in rows.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push('[');
-            for (j, v) in r.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                json_value(out, v, epoch);
-            }
-            out.push(']');
+            json_row(out, r, epoch);
         }
         out.push(']');
     }
@@ -329,6 +337,204 @@ pub fn json_chunks(r: &StatementResult, epoch: Epoch, chunk_size: usize, out: &m
             s.push_str("}]}\n");
             out.push(s);
         }
+    }
+}
+
+/// Bytes [`ChunkEncoder::take_ready`] waits for before handing out a part of a line.
+const READY_BYTES: usize = 64 << 10;
+
+/// [`json_chunks`] fed incrementally, one row at a time, so a statement's answer can be
+/// written while it is computed. The output is byte for byte what [`json_chunks`] writes for
+/// the same statement; it is handed out in pieces as soon as they are final: a chunk's text
+/// goes out as its rows come (only the closing flags, `"partial"` on the series and on the
+/// result, wait to learn whether more follows), so memory holds about [`READY_BYTES`] of
+/// output whatever the chunk size.
+///
+/// Call [`begin_statement`](Self::begin_statement), then per series
+/// [`begin_series`](Self::begin_series), [`row`](Self::row)s and
+/// [`end_series`](Self::end_series), then [`end_statement`](Self::end_statement) (or
+/// [`fail`](Self::fail)); [`take_ready`](Self::take_ready) and
+/// [`take_all`](Self::take_all) drain the output.
+pub struct ChunkEncoder {
+    epoch: Epoch,
+    chunk_size: usize,
+    statement_id: usize,
+    /// The current series' opening: `{"name":...,"tags":{...},"columns":[...]`; `None`
+    /// outside a series.
+    head: Option<String>,
+    /// Rows in the current chunk.
+    nrows: usize,
+    /// A series ended and its line waits for the result's `"partial"` flag.
+    held: bool,
+    /// Whether the statement has a series yet.
+    any_series: bool,
+    /// Output not handed out yet.
+    out: String,
+    /// Where the current statement starts in `out`, while none of it has been handed out.
+    unsent_from: Option<usize>,
+    /// Whether `out` holds a complete line.
+    line_done: bool,
+}
+
+impl ChunkEncoder {
+    /// An encoder of `chunk_size` rows per chunk (at least 1), times per `epoch`.
+    pub fn new(epoch: Epoch, chunk_size: usize) -> ChunkEncoder {
+        ChunkEncoder {
+            epoch,
+            chunk_size: chunk_size.max(1),
+            statement_id: 0,
+            head: None,
+            nrows: 0,
+            held: false,
+            any_series: false,
+            out: String::new(),
+            unsent_from: Some(0),
+            line_done: false,
+        }
+    }
+
+    /// Starts the answer of statement `statement_id`.
+    pub fn begin_statement(&mut self, statement_id: usize) {
+        self.statement_id = statement_id;
+        self.head = None;
+        self.nrows = 0;
+        self.held = false;
+        self.any_series = false;
+        self.unsent_from = Some(self.out.len());
+    }
+
+    /// Starts a series (its name, tags and columns; `values` is not read).
+    pub fn begin_series(&mut self, s: &Series) {
+        if self.held {
+            // another series follows
+            self.out.push_str(",\"partial\":true}]}\n");
+            self.line_done = true;
+            self.held = false;
+        }
+        let mut head = String::new();
+        json_series_head(&mut head, s);
+        self.head = Some(head);
+        self.any_series = true;
+        self.open_chunk();
+    }
+
+    /// Adds a row to the current series.
+    pub fn row(&mut self, row: &[Value]) {
+        if self.nrows == self.chunk_size {
+            // the chunk is full and the series goes on
+            self.out
+                .push_str("],\"partial\":true}],\"partial\":true}]}\n");
+            self.line_done = true;
+            self.open_chunk();
+        }
+        self.out.push_str(if self.nrows == 0 {
+            ",\"values\":["
+        } else {
+            ","
+        });
+        json_row(&mut self.out, row, self.epoch);
+        self.nrows += 1;
+    }
+
+    /// Ends the current series.
+    pub fn end_series(&mut self) {
+        if self.nrows > 0 {
+            self.out.push(']');
+        }
+        self.out.push_str("}]");
+        self.head = None;
+        self.held = true;
+    }
+
+    /// Ends the statement (which answered no series: with `error` if any).
+    pub fn end_statement(&mut self, error: Option<&str>) {
+        if self.held {
+            self.out.push_str("}]}\n");
+            self.held = false;
+        } else if !self.any_series {
+            self.out.push_str("{\"results\":[");
+            let r = StatementResult {
+                statement_id: self.statement_id,
+                series: Vec::new(),
+                error: error.map(str::to_string),
+            };
+            json_result(&mut self.out, &r, self.epoch);
+            self.out.push_str("]}\n");
+        }
+        self.line_done = true;
+    }
+
+    /// Ends the statement with `error`, found while its rows were being produced. While
+    /// none of its output has been handed out, the statement answers only the error, as a
+    /// statement failing before its answer does; after, the open chunk is closed as partial
+    /// (the answer is not complete) and an error line follows, as 1.6 does when a chunked
+    /// statement fails midway.
+    pub fn fail(&mut self, error: &str) {
+        match self.unsent_from {
+            Some(at) => self.out.truncate(at),
+            None => {
+                if self.head.is_some() {
+                    if self.nrows > 0 {
+                        self.out.push(']');
+                    }
+                    self.out.push_str(",\"partial\":true}]");
+                    self.held = true;
+                }
+                if self.held {
+                    self.out.push_str(",\"partial\":true}]}\n");
+                }
+            }
+        }
+        self.head = None;
+        self.held = false;
+        self.any_series = false;
+        self.end_statement(Some(error));
+    }
+
+    /// Appends one whole statement result, as [`json_chunks`] would write it.
+    pub fn write_result(&mut self, r: &StatementResult) {
+        self.begin_statement(r.statement_id);
+        for s in &r.series {
+            self.begin_series(s);
+            for row in &s.values {
+                self.row(row);
+            }
+            self.end_series();
+        }
+        self.end_statement(r.error.as_deref());
+    }
+
+    /// The output so far once it holds a complete line or [`READY_BYTES`]; `None` before.
+    pub fn take_ready(&mut self) -> Option<String> {
+        if self.line_done || self.out.len() >= READY_BYTES {
+            self.take_all()
+        } else {
+            None
+        }
+    }
+
+    /// All the output so far (`None` when there is none).
+    pub fn take_all(&mut self) -> Option<String> {
+        self.line_done = false;
+        if self.out.is_empty() {
+            return None;
+        }
+        // the statement's start stays known while none of its output leaves
+        self.unsent_from = match self.unsent_from {
+            Some(at) if at >= self.out.len() => Some(0),
+            _ => None,
+        };
+        Some(std::mem::take(&mut self.out))
+    }
+
+    /// Opens a chunk of the current series: the line up to the series' columns.
+    fn open_chunk(&mut self) {
+        self.out.push_str("{\"results\":[{\"statement_id\":");
+        self.out
+            .push_str(itoa::Buffer::new().format(self.statement_id));
+        self.out.push_str(",\"series\":[");
+        self.out.push_str(self.head.as_deref().unwrap_or("{"));
+        self.nrows = 0;
     }
 }
 
@@ -486,6 +692,208 @@ mod float_tests {
                 json_value(&mut out, &Value::Float(f), Epoch::Rfc3339);
                 assert_eq!(out, format!("{f}"), "{f:e}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod chunk_encoder_tests {
+    use super::*;
+
+    fn series(name: Option<&str>, tags: bool, rows: usize, seed: i64) -> Series {
+        Series {
+            name: name.map(str::to_string),
+            tags: tags.then(|| vec![("host".to_string(), format!("h{seed}"))]),
+            columns: vec!["time".into(), "v".into(), "s".into()],
+            values: (0..rows as i64)
+                .map(|i| {
+                    vec![
+                        Value::Time(1_700_000_000_000_000_000 + i * 1_000_000_007),
+                        if i % 3 == 0 {
+                            Value::Null
+                        } else {
+                            Value::Float(i as f64 * 0.25 + seed as f64)
+                        },
+                        Value::Str(format!("r{i}\"<{seed}>")),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    fn whole(r: &StatementResult, epoch: Epoch, n: usize) -> String {
+        let mut lines = Vec::new();
+        json_chunks(r, epoch, n, &mut lines);
+        lines.concat()
+    }
+
+    fn incremental(rs: &[StatementResult], epoch: Epoch, n: usize) -> String {
+        let mut enc = ChunkEncoder::new(epoch, n);
+        let mut out = String::new();
+        for r in rs {
+            enc.begin_statement(r.statement_id);
+            for s in &r.series {
+                enc.begin_series(s);
+                out.extend(enc.take_ready());
+                for row in &s.values {
+                    enc.row(row);
+                    out.extend(enc.take_ready());
+                }
+                enc.end_series();
+                out.extend(enc.take_ready());
+            }
+            enc.end_statement(r.error.as_deref());
+            out.extend(enc.take_ready());
+        }
+        out.extend(enc.take_all());
+        out
+    }
+
+    /// For every split of rows into chunks the incremental encoder writes the same bytes as
+    /// `json_chunks` over the whole result: series of 0..=9 rows, 0..=3 series per statement,
+    /// with and without tags and names, chunk sizes 1..=11, several statements in a row.
+    #[test]
+    fn incremental_chunks_equal_whole_result_chunks() {
+        let mut cases = 0;
+        for epoch in [Epoch::Rfc3339, Epoch::Unit(1_000_000)] {
+            for nseries in 0..=3usize {
+                for rows in 0..=9usize {
+                    for chunk in 1..=11usize {
+                        let r = StatementResult {
+                            statement_id: nseries,
+                            series: (0..nseries)
+                                .map(|i| {
+                                    // series of differing lengths: rows, rows + 1, rows / 2
+                                    let n = [rows, rows + 1, rows / 2][i % 3];
+                                    let name = (i != 2).then_some("cpu");
+                                    series(name, i % 2 == 0, n, i as i64)
+                                })
+                                .collect(),
+                            error: None,
+                        };
+                        let e = StatementResult {
+                            statement_id: 7,
+                            series: vec![],
+                            error: Some("database not found: x".into()),
+                        };
+                        let want = whole(&r, epoch, chunk) + &whole(&e, epoch, chunk);
+                        let got = incremental(&[r.clone(), e.clone()], epoch, chunk);
+                        assert_eq!(got, want, "{nseries} series, {rows} rows, chunk {chunk}");
+                        let mut enc = ChunkEncoder::new(epoch, chunk);
+                        enc.write_result(&r);
+                        assert_eq!(enc.take_all().unwrap(), whole(&r, epoch, chunk));
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 2 * 4 * 10 * 11);
+    }
+
+    /// Output leaves as soon as it is final: a chunk's rows as they come (in pieces of
+    /// `READY_BYTES`, or when a line is complete), only the closing flags wait for what
+    /// follows.
+    #[test]
+    fn output_leaves_as_soon_as_it_is_final() {
+        let s = series(Some("cpu"), false, 4, 0);
+        let mut enc = ChunkEncoder::new(Epoch::Rfc3339, 2);
+        enc.begin_statement(0);
+        enc.begin_series(&s);
+        enc.row(&s.values[0]);
+        enc.row(&s.values[1]);
+        assert_eq!(enc.take_ready(), None, "nothing complete, little buffered");
+        enc.row(&s.values[2]);
+        let out = enc.take_ready().unwrap();
+        let (first, rest) = out.split_once('\n').unwrap();
+        assert!(
+            first.ends_with(",\"partial\":true}],\"partial\":true}]}"),
+            "{first}"
+        );
+        assert!(
+            rest.starts_with("{\"results\":[{\"statement_id\":0,\"series\":[{"),
+            "{rest}"
+        );
+        enc.row(&s.values[3]);
+        enc.end_series();
+        let tail = enc.take_all().unwrap();
+        assert!(tail.ends_with("]]}]"), "the result's flag waits: {tail}");
+        enc.end_statement(None);
+        assert_eq!(enc.take_ready().as_deref(), Some("}]}\n"));
+
+        // a chunk larger than READY_BYTES goes out in pieces before it is complete
+        let big = series(Some("cpu"), false, 5000, 1);
+        let mut enc = ChunkEncoder::new(Epoch::Rfc3339, 1_000_000);
+        enc.begin_statement(0);
+        enc.begin_series(&big);
+        let mut pieces = 0;
+        let mut out = String::new();
+        for row in &big.values {
+            enc.row(row);
+            if let Some(p) = enc.take_ready() {
+                assert!(p.len() < READY_BYTES + 200, "{}", p.len());
+                out.push_str(&p);
+                pieces += 1;
+            }
+        }
+        assert!(pieces >= 3, "{pieces}");
+        enc.end_series();
+        enc.end_statement(None);
+        out.extend(enc.take_all());
+        let r = StatementResult {
+            statement_id: 0,
+            series: vec![big],
+            error: None,
+        };
+        assert_eq!(out, whole(&r, Epoch::Rfc3339, 1_000_000));
+    }
+
+    /// A failure while none of the statement's output has left answers the error alone (as
+    /// a statement failing before its rows); after, the open chunk is closed partial and
+    /// the error follows; earlier statements are kept either way.
+    #[test]
+    fn failures_before_and_after_output_left() {
+        let s = series(Some("cpu"), true, 5, 1);
+        let err = "{\"results\":[{\"statement_id\":3,\"error\":\"boom\"}]}\n";
+        let mut enc = ChunkEncoder::new(Epoch::Rfc3339, 10);
+        enc.write_result(&StatementResult {
+            statement_id: 2,
+            series: vec![],
+            error: None,
+        });
+        enc.begin_statement(3);
+        enc.begin_series(&s);
+        enc.row(&s.values[0]);
+        enc.row(&s.values[1]);
+        enc.end_series();
+        enc.begin_series(&s);
+        enc.row(&s.values[2]);
+        enc.fail("boom");
+        assert_eq!(
+            enc.take_all().unwrap(),
+            format!("{{\"results\":[{{\"statement_id\":2}}]}}\n{err}")
+        );
+
+        let mut enc = ChunkEncoder::new(Epoch::Rfc3339, 2);
+        enc.begin_statement(3);
+        enc.begin_series(&s);
+        let mut sent = String::new();
+        for row in &s.values {
+            enc.row(row);
+            sent.extend(enc.take_ready());
+        }
+        // two whole lines and the third one's start have left
+        assert_eq!(sent.matches('\n').count(), 2, "{sent}");
+        enc.fail("boom");
+        let all = sent + &enc.take_all().unwrap();
+        let lines: Vec<&str> = all.lines().collect();
+        assert_eq!(lines.len(), 4, "{all}");
+        assert!(
+            lines[2].ends_with("]],\"partial\":true}],\"partial\":true}]}"),
+            "{all}"
+        );
+        assert_eq!(format!("{}\n", lines[3]), err);
+        for l in lines {
+            serde_json::from_str::<serde_json::Value>(l).unwrap();
         }
     }
 }

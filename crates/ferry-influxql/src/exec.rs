@@ -15,6 +15,7 @@ use crate::tz::{window_start, window_starts, Location};
 
 mod delete;
 mod multi;
+pub(crate) mod stream;
 
 pub(crate) use multi::is_multi;
 pub use multi::measurements_matching;
@@ -395,7 +396,7 @@ pub(crate) fn compile_regex(p: &str) -> Res<Regex> {
 // Compiled expressions
 
 #[derive(Debug, Clone)]
-enum CExpr {
+pub(crate) enum CExpr {
     Field(usize),
     Tag(String),
     Time,
@@ -909,11 +910,52 @@ pub(crate) fn select_extended(
     rp: Option<&str>,
     extra: (i64, i64),
 ) -> Res<Vec<Series>> {
+    match plan_select(s, ctx, db, rp, extra)? {
+        Some(p) => run_plan(s, &p),
+        None => Ok(vec![]),
+    }
+}
+
+/// A single-measurement SELECT compiled against its input's schema, before any scan.
+pub(crate) struct Plan {
+    pub(crate) input: Input,
+    /// The measurement.
+    pub(crate) m: String,
+    pub(crate) columns: Vec<String>,
+    /// The GROUP BY tags, sorted.
+    pub(crate) dim_tags: Vec<String>,
+    /// The time range, inclusive.
+    pub(crate) lo: i64,
+    pub(crate) hi: i64,
+    pub(crate) scan_fields: Vec<String>,
+    /// The conjuncts on tags alone the store does not apply (evaluated once per series).
+    pub(crate) series_c: Option<CExpr>,
+    /// The conjuncts evaluated per row.
+    cond_c: Option<CExpr>,
+    aggs: Vec<AggSpec>,
+    out_exprs: Vec<CExpr>,
+    field_derived: Vec<bool>,
+    /// The tag conditions the store applies.
+    pub(crate) pushed: Vec<TagPredicate>,
+    /// Whether the select list has aggregates (else it selects raw rows).
+    pub(crate) agg_mode: bool,
+    selector_single: bool,
+}
+
+/// Compiles a single-measurement SELECT ([`select_extended`]'s arguments); `None` when it
+/// answers no series whatever the data (unknown measurement, no field, empty range).
+pub(crate) fn plan_select(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+    extra: (i64, i64),
+) -> Res<Option<Plan>> {
     let input = Input::open(s, ctx, db, rp, extra)?;
     let m = s.source.name.clone();
     let now = ctx.now_ns();
     let Some(schema) = input.schema(&m) else {
-        return Ok(vec![]);
+        return Ok(None);
     };
     let field_types: HashMap<String, FieldType> = schema.fields.iter().cloned().collect();
     let tag_keys: BTreeSet<String> = schema.tag_keys.iter().cloned().collect();
@@ -1082,18 +1124,57 @@ pub(crate) fn select_extended(
         }
     }
     if scan_fields.is_empty() || lo > hi {
-        return Ok(vec![]);
+        return Ok(None);
     }
 
     let pushed = cond
         .as_ref()
         .map(|c| pushdown_tags(c, &is_tag))
         .unwrap_or_default();
+    Ok(Some(Plan {
+        input,
+        m,
+        columns,
+        dim_tags,
+        lo,
+        hi,
+        scan_fields,
+        series_c,
+        cond_c,
+        aggs,
+        out_exprs,
+        field_derived,
+        pushed,
+        agg_mode,
+        selector_single,
+    }))
+}
+
+/// Scans a compiled SELECT's range whole and answers it.
+fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
+    let Plan {
+        input,
+        m,
+        columns,
+        dim_tags,
+        lo,
+        hi,
+        scan_fields,
+        series_c,
+        cond_c,
+        aggs,
+        out_exprs,
+        field_derived,
+        pushed,
+        agg_mode,
+        selector_single,
+    } = p;
+    let (lo, hi, agg_mode, selector_single) = (*lo, *hi, *agg_mode, *selector_single);
     let data = input.scan(&ScanRequest {
         measurement: m.clone(),
         start_ns: lo,
         end_ns: hi.saturating_add(1),
-        tag_filter: (!pushed.is_empty()).then_some(TagPredicate::And(pushed)),
+        tag_filter: (!pushed.is_empty()).then(|| TagPredicate::And(pushed.clone())),
         fields: Some(scan_fields.clone()),
     })?;
     let data: Vec<SeriesData> = match &series_c {
@@ -1147,10 +1228,10 @@ pub(crate) fn select_extended(
             agg_group(
                 s,
                 &data,
-                &scan_fields,
+                scan_fields,
                 (!streaming).then_some(&rows[..]).ok_or(&members[..]),
-                &aggs,
-                &out_exprs,
+                aggs,
+                out_exprs,
                 cond_c.as_ref(),
                 lo,
                 hi,
@@ -1160,10 +1241,10 @@ pub(crate) fn select_extended(
         } else {
             raw_group(
                 &data,
-                &scan_fields,
+                scan_fields,
                 &rows,
-                &out_exprs,
-                &field_derived,
+                out_exprs,
+                field_derived,
                 cond_c.as_ref(),
             )
         };
@@ -1250,7 +1331,33 @@ fn raw_group(
     cond: Option<&CExpr>,
 ) -> Option<Vec<Vec<Value>>> {
     let mut out = Vec::new();
-    for &(t, si, ri) in rows {
+    raw_rows(
+        data,
+        scan_fields,
+        rows.iter().copied(),
+        exprs,
+        field_derived,
+        cond,
+        &mut |row| {
+            out.push(row);
+            true
+        },
+    );
+    Some(out)
+}
+
+/// The output rows of a raw SELECT over the merged `rows` (time, series, row) of `data`, in
+/// that order, each handed to `emit` until it answers `false`.
+pub(crate) fn raw_rows(
+    data: &[SeriesData],
+    scan_fields: &[String],
+    rows: impl Iterator<Item = (i64, usize, usize)>,
+    exprs: &[CExpr],
+    field_derived: &[bool],
+    cond: Option<&CExpr>,
+    emit: &mut dyn FnMut(Vec<Value>) -> bool,
+) {
+    for (t, si, ri) in rows {
         let sd = &data[si];
         let Some(fields) = passing_row(sd, scan_fields, t, ri, cond) else {
             continue;
@@ -1272,11 +1379,10 @@ fn raw_group(
             }
             vals.push(v);
         }
-        if any {
-            out.push(vals);
+        if any && !emit(vals) {
+            return;
         }
     }
-    Some(out)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -31,6 +31,14 @@ fn call_name(e: &Expr) -> Option<&str> {
     }
 }
 
+/// Whether the statement uses one of this module's functions ([`special`] answers it).
+pub(crate) fn is_special(s: &Select) -> bool {
+    s.fields
+        .iter()
+        .filter_map(|f| call_name(&f.expr))
+        .any(|n| TRANSFORMS.contains(&n) || MULTI.contains(&n))
+}
+
 /// Answers the statement when it uses one of this module's functions; `None` otherwise.
 pub(crate) fn special(
     s: &Select,

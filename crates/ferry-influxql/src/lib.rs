@@ -13,6 +13,7 @@ mod subquery;
 pub mod tz;
 
 pub use encode::Epoch;
+pub use exec::stream::{execute_chunked, ChunkedError, ChunkedOptions, DEFAULT_SLICE_VALUES};
 pub use exec::{execute, Context, RetentionPolicy};
 pub use params::{Params, ParamsError};
 pub use parser::{parse_query, parse_query_with, ParseError};

@@ -33,6 +33,10 @@ pub enum TagPredicate {
     And(Vec<TagPredicate>),
     /// At least one sub-predicate holds (false when empty).
     Or(Vec<TagPredicate>),
+    /// The values of the given tags (each `""` when missing), in that order, are one of the
+    /// given tuples, which must be sorted: a set of tag-value combinations (such as a batch
+    /// of GROUP BY groups) matched in logarithmic time.
+    In(Vec<String>, Vec<Vec<String>>),
 }
 
 impl TagPredicate {
@@ -49,6 +53,13 @@ impl TagPredicate {
             TagPredicate::NotEq(k, v) => get(tags, k) != v,
             TagPredicate::And(ps) => ps.iter().all(|p| p.matches(tags)),
             TagPredicate::Or(ps) => ps.iter().any(|p| p.matches(tags)),
+            TagPredicate::In(keys, tuples) => tuples
+                .binary_search_by(|t| {
+                    t.iter()
+                        .map(String::as_str)
+                        .cmp(keys.iter().map(|k| get(tags, k)))
+                })
+                .is_ok(),
         }
     }
 }

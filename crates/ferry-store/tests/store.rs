@@ -322,6 +322,22 @@ fn tag_predicates() {
         );
         assert!(hosts(&store, Or(vec![])).is_empty());
         assert_eq!(hosts(&store, And(vec![])).len(), 3);
+        // In: tuples of values (missing = ""), sorted
+        let tuples = |v: &[&[&str]]| -> Vec<Vec<String>> {
+            v.iter().map(|t| t.iter().map(|x| s(x)).collect()).collect()
+        };
+        let keys = vec![s("dc"), s("host")];
+        let both = tuples(&[&["", "b"], &["y", "c"]]);
+        assert_eq!(hosts(&store, In(keys.clone(), both)), vec!["c", "b"]);
+        let wrong_pair = tuples(&[&["x", "b"], &["y", "a"]]);
+        assert!(hosts(&store, In(keys, wrong_pair)).is_empty());
+        let hosts_a_z = tuples(&[&["a"], &["z"]]);
+        assert_eq!(hosts(&store, In(vec![s("host")], hosts_a_z)), vec!["a"]);
+        assert_eq!(
+            hosts(&store, In(vec![s("dc")], tuples(&[&[""]]))),
+            vec!["b"]
+        );
+        assert!(hosts(&store, In(vec![s("dc")], vec![])).is_empty());
         store.persist().unwrap(); // second round reads from files
     }
 }

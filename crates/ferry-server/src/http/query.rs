@@ -85,6 +85,9 @@ pub async fn query(
         auth,
         rt: tokio::runtime::Handle::current(),
     };
+    if chunked && !csv {
+        return Ok(chunked_response(ctx, stmts, db, rp, epoch, chunk_size));
+    }
     let run = move || {
         stmts
             .iter()
@@ -107,12 +110,6 @@ pub async fn query(
 
     let (ctype, text) = if csv {
         ("text/csv", ferry_influxql::encode::csv(&results, epoch))
-    } else if chunked {
-        let mut lines = Vec::new();
-        for r in &results {
-            ferry_influxql::encode::json_chunks(r, epoch, chunk_size, &mut lines);
-        }
-        ("application/json", lines.concat())
     } else {
         (
             "application/json",
@@ -131,6 +128,67 @@ pub async fn query(
         text,
     )
         .into_response())
+}
+
+/// Rows a streamed chunked statement reads per scan: `FERRY_QUERY_SLICE_ROWS` (read once; a
+/// test knob), else the default of [`ferry_influxql::ChunkedOptions`].
+fn slice_rows() -> Option<usize> {
+    static ROWS: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *ROWS.get_or_init(|| {
+        std::env::var("FERRY_QUERY_SLICE_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+    })
+}
+
+/// A chunked JSON answer, streamed: the statements run on a blocking thread
+/// ([`ferry_influxql::execute_chunked`]) and the answer goes out in pieces as soon as they
+/// are final, through a bounded channel (the query waits while the client is slow and stops
+/// when it goes away), so memory does not grow with the answer.
+fn chunked_response(
+    ctx: NodeContext,
+    stmts: Vec<ferry_influxql::ast::Statement>,
+    db: Option<String>,
+    rp: Option<String>,
+    epoch: Epoch,
+    chunk_size: usize,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::convert::Infallible>>(4);
+    tokio::task::spawn_blocking(move || {
+        let opts = ferry_influxql::ChunkedOptions {
+            slice_rows: slice_rows(),
+            ..ferry_influxql::ChunkedOptions::new(epoch, chunk_size)
+        };
+        let mut send = |piece: String| {
+            tx.blocking_send(Ok(bytes::Bytes::from(piece)))
+                .map_err(|_| ferry_influxql::ChunkedError::Disconnected)
+        };
+        // a disconnected client just ends the query
+        let _ = ferry_influxql::execute_chunked(
+            &stmts,
+            &ctx,
+            db.as_deref(),
+            rp.as_deref(),
+            opts,
+            &mut send,
+        );
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::HeaderName::from_static("x-influxdb-version"),
+                "1.6-ferry",
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 struct NodeContext {
