@@ -100,12 +100,17 @@ pub async fn query(
     // hand-off to and wake-up from the blocking pool that dominates a sub-millisecond query.
     let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
         == tokio::runtime::RuntimeFlavor::MultiThread;
+    // A panic in the executor (a bug) answers 500 instead of dropping the connection.
+    let run = move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .map_err(|p| ApiError::Internal(format!("query failed: {}", panic_text(&*p))))
+    };
     let results = if multi_thread {
-        tokio::task::block_in_place(run)
+        tokio::task::block_in_place(run)?
     } else {
         tokio::task::spawn_blocking(run)
             .await
-            .map_err(|e| ApiError::Internal(format!("query failed: {e}")))?
+            .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??
     };
 
     let (ctype, text) = if csv {
@@ -164,15 +169,22 @@ fn chunked_response(
             tx.blocking_send(Ok(bytes::Bytes::from(piece)))
                 .map_err(|_| ferry_influxql::ChunkedError::Disconnected)
         };
-        // a disconnected client just ends the query
-        let _ = ferry_influxql::execute_chunked(
-            &stmts,
-            &ctx,
-            db.as_deref(),
-            rp.as_deref(),
-            opts,
-            &mut send,
-        );
+        // a disconnected client just ends the query; a panic (a bug) ends the answer with
+        // an error line instead of cutting it off without one
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ferry_influxql::execute_chunked(
+                &stmts,
+                &ctx,
+                db.as_deref(),
+                rp.as_deref(),
+                opts,
+                &mut send,
+            )
+        }));
+        if let Err(p) = run {
+            let line = serde_json::json!({ "error": format!("query failed: {}", panic_text(&*p)) });
+            let _ = send(format!("{line}\n"));
+        }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
@@ -189,6 +201,14 @@ fn chunked_response(
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The message of a caught panic.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "internal error".into())
 }
 
 struct NodeContext {
