@@ -12,6 +12,8 @@ import email.utils
 import json
 import random
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -244,6 +246,29 @@ def test_ferry_to_ferry(make_node):
 
 
 # ---- 2. Ferry -> influxd 1.6 (kind v1, by the CLI) ----------------------------------------------
+def test_writes_right_after_create_are_replicated(make_node):
+    """A write acknowledged after POST /replications answered 201 is replicated, even when the
+    stream's own task (low CPU priority) starts late: the cursor exists before the answer.
+    Busy processes at normal priority starve the stream runtime (nice 19) meanwhile."""
+    remote = make_node()
+    edge = make_node()
+    rem = create_remote(edge, remote.url, TOKEN, remote.org_id())
+    hogs = [subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()+1.5\nwhile time.time()<t: pass"])
+            for _ in range(4)]
+    try:
+        time.sleep(0.3)  # the hogs are spinning
+        for k in range(8):
+            rep = create_replication(edge, rem["id"], BUCKET, name=f"quick-{k}")
+            write_ok(edge, lp(f"quick{k}", range(k * 10, k * 10 + 10)))
+    finally:
+        for h in hogs:
+            h.wait()
+    for k in range(8):
+        # every stream sends what was written after it was created: its own and the later ones
+        wait_remote_keys(remote, f"quick{k}", want(f"quick{k}", range(k * 10, k * 10 + 10)), 30)
+    assert rep["id"]
+
+
 def test_ferry_to_influxd1(make_node, influxd1):
     influxd1.query('CREATE DATABASE "edge_rep"')
     edge = make_node()

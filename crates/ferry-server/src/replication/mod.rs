@@ -194,6 +194,12 @@ impl ReplicationManager {
             node_id: node.node_id.clone(),
             retention_seconds,
         };
+        if let Err(e) = stream.ensure_cursor() {
+            let mut st = lock(&entry.status);
+            st.state = StreamState::NeedsAttention;
+            st.latest_error_message = Some(e);
+            return;
+        }
         let task = background().spawn(stream.run());
         entry.running = Some(Running {
             control: control_tx,

@@ -110,9 +110,46 @@ impl Stream {
             .unwrap_or_else(|| log.durable_end())
     }
 
+    /// Creates a new stream's log cursor at the live end (and, with `backfillFrom`, the gap
+    /// that backfills the stored data), durably; nothing for a stream that has its cursor.
+    /// Called before the stream is reported created, so every write acknowledged after that
+    /// is behind the cursor's start, whenever the stream's task gets to run (its runtime runs
+    /// at a low priority: under load it may start well after the answer).
+    pub fn ensure_cursor(&self) -> Result<(), String> {
+        let name = cursor_name(&self.rep.id);
+        if self.log().cursor(&name).is_some() {
+            return Ok(());
+        }
+        if let Some(from) = self.rep.backfill_from_ns {
+            // Everything stored from `from` on, future timestamps included; writes made from
+            // now on also come through the log (resending is harmless: idempotent). Saved
+            // before the cursor exists, so a crash in between cannot lose the backfill.
+            let mut gaps = Gaps::load(&self.dir)
+                .map_err(|e| format!("cannot read the stream's gap file: {e}"))?;
+            gaps.push(Gap {
+                start_ns: from,
+                end_ns: i64::MAX,
+                lines: 0,
+                bytes: 0,
+                measurement_index: 0,
+                resume_ns: None,
+            });
+            gaps.save()
+                .map_err(|e| format!("cannot write the stream's gap file: {e}"))?;
+        }
+        // A new stream starts at the live end; older data only by explicit backfill.
+        let end = self.log().durable_end();
+        self.log()
+            .set_cursor(&name, end)
+            .map_err(|e| format!("cannot create the stream's log cursor: {e}"))
+    }
+
     /// Runs until told to stop.
     pub async fn run(mut self) {
-        let name = cursor_name(&self.rep.id);
+        if let Err(e) = self.ensure_cursor() {
+            self.attention(None, e);
+            return;
+        }
         let mut gaps = match Gaps::load(&self.dir) {
             Ok(g) => g,
             Err(e) => {
@@ -120,27 +157,6 @@ impl Stream {
                 Gaps::default()
             }
         };
-        if self.log().cursor(&name).is_none() {
-            // A new stream starts at the live end; older data only by explicit backfill.
-            let end = self.log().durable_end();
-            if let Err(e) = self.log().set_cursor(&name, end) {
-                self.attention(None, format!("cannot create the stream's log cursor: {e}"));
-                return;
-            }
-            if let Some(from) = self.rep.backfill_from_ns {
-                // Everything stored from `from` on, future timestamps included; writes made
-                // from now on also come through the log (resending is harmless: idempotent).
-                gaps.push(Gap {
-                    start_ns: from,
-                    end_ns: i64::MAX,
-                    lines: 0,
-                    bytes: 0,
-                    measurement_index: 0,
-                    resume_ns: None,
-                });
-                let _ = gaps.save();
-            }
-        }
         let mut rejected = RejectedLinesFile::new(self.dir.join("rejected.lp"));
         // Capped at 30 s (InfluxDB: 256 s, then 15 min): a returning remote is found quickly,
         // and one small request every 30 s is no hammering.
