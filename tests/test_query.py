@@ -245,6 +245,9 @@ QUERIES = [
     f"SELECT bottom(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(2m), host",
     f"SELECT top(free, 2) AS t FROM mem WHERE {R} GROUP BY host",
     f"SELECT top(usage_user, 2), mean(load) FROM cpu WHERE {R}",
+    # integer values repeat: which of the tied points are kept, and their order
+    f"SELECT top(load, 7) FROM cpu WHERE {R}",
+    f"SELECT bottom(load, 5), host FROM cpu WHERE {R} GROUP BY time(5m)",
     f"SELECT mode(status), distinct(status) FROM cpu WHERE {R}",
     # transformations, raw and over GROUP BY time aggregates
     f"SELECT derivative(usage_user) FROM cpu WHERE {R} AND host='h0' LIMIT 4",

@@ -478,36 +478,9 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
             } else {
                 cands.extend(rows.into_iter().filter(|r| r[1].as_f64().is_some()));
             }
-            // The n best by value (ties: earlier time, then input order) without sorting
-            // them all.
-            let time_of = |r: &Vec<Value>| match r[0] {
-                Value::Time(t) => t,
-                _ => 0,
-            };
-            let order = |a: &(usize, &Vec<Value>), b: &(usize, &Vec<Value>)| {
-                let (x, y) = (
-                    a.1[1].as_f64().unwrap_or(0.0),
-                    b.1[1].as_f64().unwrap_or(0.0),
-                );
-                let o = if top {
-                    y.total_cmp(&x)
-                } else {
-                    x.total_cmp(&y)
-                };
-                o.then(time_of(a.1).cmp(&time_of(b.1))).then(a.0.cmp(&b.0))
-            };
-            let mut ranked: Vec<(usize, &Vec<Value>)> = cands.into_iter().enumerate().collect();
-            if n > 0 && ranked.len() > n {
-                ranked.select_nth_unstable_by(n - 1, order);
-                ranked.truncate(n);
-            }
-            ranked.sort_unstable_by(order);
-            let mut cands: Vec<&Vec<Value>> = ranked.into_iter().map(|(_, r)| r).collect();
-            cands.truncate(n);
-            cands.sort_by_key(|r| match r[0] {
-                Value::Time(t) => t,
-                _ => 0,
-            });
+            // The n best by value (ties: earlier time, then input order), in one pass with a
+            // heap of n: most candidates cost one comparison with the worst kept so far.
+            let cands = n_best(&cands, n, top);
             values.extend(cands.into_iter().cloned());
         }
         if s.descending {
@@ -528,4 +501,41 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
         out.reverse();
     }
     Ok(page(out, s.slimit, s.soffset))
+}
+
+/// The `n` best rows of `cands` (`[time, value, ..]`, values numeric) for top (greatest
+/// first) or bottom (least first), ties going to the earlier time, then to the earlier row;
+/// returned in time order, rows of equal time in that ranking.
+fn n_best<'a>(cands: &[&'a Vec<Value>], n: usize, top: bool) -> Vec<&'a Vec<Value>> {
+    use std::collections::BinaryHeap;
+    // Smaller key = better: f64::total_cmp's order as an i64 (reversed for top), time, index.
+    let key = |i: usize, r: &Vec<Value>| {
+        let bits = r[1].as_f64().unwrap_or(0.0).to_bits() as i64;
+        let v = bits ^ (((bits >> 63) as u64) >> 1) as i64;
+        let t = match r[0] {
+            Value::Time(t) => t,
+            _ => 0,
+        };
+        (if top { !v } else { v }, t, i)
+    };
+    let mut kept: BinaryHeap<(i64, i64, usize)> = BinaryHeap::with_capacity(n + 1);
+    if n > 0 {
+        for (i, r) in cands.iter().enumerate() {
+            let k = key(i, r);
+            if kept.len() < n {
+                kept.push(k);
+            } else if kept.peek().is_some_and(|worst| k < *worst) {
+                kept.pop();
+                kept.push(k);
+            }
+        }
+    }
+    let mut ranked = kept.into_vec();
+    ranked.sort_unstable();
+    let mut out: Vec<&Vec<Value>> = ranked.into_iter().map(|(_, _, i)| cands[i]).collect();
+    out.sort_by_key(|r| match r[0] {
+        Value::Time(t) => t,
+        _ => 0,
+    });
+    out
 }
