@@ -445,8 +445,8 @@ def summarize(args, res, started, elapsed, load0, influx_version, ferry_version)
     L.append("- **Substitution:** `influx_inspect` is not installable here (Debian ships none), so the "
              "influx_inspect-format file (`# DDL` / `# DML` / `# CONTEXT-…` + line protocol) is written by "
              "`ferry export --source-url <source> --source-db bench` over HTTP (c1, timed on its own). The "
-             "real tool reads TSM files and is faster (3.5–3.8 s for 1M such points on a machine like this "
-             "one, measured by the peers' notes), so the comparison that does not lean on the stand-in is "
+             "real tool reads TSM files instead (3.5–3.8 s for 1M such points on the 2-core machine of the "
+             "peers' notes; not measurable here), so the comparison that does not lean on the stand-in is "
              "`ferry sync` vs the import step alone: the official path takes at least that long.")
     if ex:
         e0, l0 = ex[0], off[0]["layout"]
