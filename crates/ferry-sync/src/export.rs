@@ -56,6 +56,9 @@ pub struct RemoteExport {
     pub header: bool,
 }
 
+/// Lines per piece of a window held in memory until the window is complete.
+const EXPORT_PIECE_LINES: usize = 10_000;
+
 /// Exports a remote InfluxDB database to `out`, measurement by measurement, window by window
 /// (halved when the source fails or a window is too large). Returns the lines written.
 pub async fn export_remote(
@@ -111,9 +114,10 @@ pub async fn export_remote(
             plan(m, &IntervalSet::default(), start, end, window_ns).into();
         let mut failures = 0u32;
         while let Some(w) = queue.pop_front() {
-            let mut buf: Vec<u8> = Vec::new();
             // A window's lines are held until it is complete, so a halved window is not printed
-            // twice; the window is bounded by max_points.
+            // twice; the window is bounded by max_points. Held as the reader's pieces of
+            // EXPORT_PIECE_LINES lines, not one growing buffer: no doubling, no copy.
+            let mut parts: Vec<Vec<u8>> = Vec::new();
             let r = source
                 .read_window(
                     m,
@@ -121,11 +125,12 @@ pub async fn export_remote(
                     w.end,
                     &t,
                     crate::source::ReadLimits {
-                        batch_lines: usize::MAX,
+                        batch_lines: EXPORT_PIECE_LINES,
                         max_points,
                     },
-                    |lp, _| {
-                        buf.extend_from_slice(&lp);
+                    |mut lp, _| {
+                        lp.shrink_to_fit();
+                        parts.push(lp);
                         async { Ok(()) }
                     },
                 )
@@ -133,7 +138,9 @@ pub async fn export_remote(
             match r {
                 Ok(n) => {
                     failures = 0;
-                    out.write_all(&buf).map_err(io)?;
+                    for p in &parts {
+                        out.write_all(p).map_err(io)?;
+                    }
                     lines += n;
                     if n == 0 && !queue.is_empty() {
                         // Skip the empty stretch up to the next point in one query.
