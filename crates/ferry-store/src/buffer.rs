@@ -190,17 +190,10 @@ impl MeasBuf {
     }
 
     /// The only series that can match `pred`, when it requires some tag to equal a non-empty
-    /// value (`Eq`, alone or in an `And`): the series with that tag value, which the caller
+    /// value ([`TagPredicate::pinned`]): the series with that tag value, which the caller
     /// still checks against the whole predicate. `None`: every series must be checked.
     pub fn candidates(&self, pred: &TagPredicate) -> Option<&[SeriesKey]> {
-        fn pinned(p: &TagPredicate) -> Option<(&str, &str)> {
-            match p {
-                TagPredicate::Eq(k, v) if !v.is_empty() => Some((k, v)),
-                TagPredicate::And(ps) => ps.iter().find_map(pinned),
-                _ => None,
-            }
-        }
-        let (k, v) = pinned(pred)?;
+        let (k, v) = pred.pinned()?;
         let index = self.tag_index.get_or_init(|| {
             let mut index = TagIndex::default();
             for key in self.series.keys() {

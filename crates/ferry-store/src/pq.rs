@@ -600,14 +600,7 @@ impl FileIndex {
     /// The entries that can satisfy `pred` when it requires some tag to equal a non-empty
     /// value (from the postings; the caller still evaluates `pred`); `None` = all entries.
     fn candidates(&self, pred: &TagPredicate) -> Option<&[u32]> {
-        let (k, v) = match pred {
-            TagPredicate::Eq(k, v) if !v.is_empty() => (k, v),
-            TagPredicate::And(ps) => ps.iter().find_map(|p| match p {
-                TagPredicate::Eq(k, v) if !v.is_empty() => Some((k, v)),
-                _ => None,
-            })?,
-            _ => return None,
-        };
+        let (k, v) = pred.pinned()?;
         Some(
             self.postings
                 .get(k)

@@ -40,6 +40,16 @@ pub enum TagPredicate {
 }
 
 impl TagPredicate {
+    /// A tag this predicate requires to equal a non-empty value (`Eq`, alone or in an `And`),
+    /// so that a tag-value index can give the only series that may match.
+    pub fn pinned(&self) -> Option<(&str, &str)> {
+        match self {
+            TagPredicate::Eq(k, v) if !v.is_empty() => Some((k, v)),
+            TagPredicate::And(ps) => ps.iter().find_map(TagPredicate::pinned),
+            _ => None,
+        }
+    }
+
     /// Evaluates the predicate on a tag set sorted by key.
     pub fn matches(&self, tags: &[(String, String)]) -> bool {
         fn get<'a>(tags: &'a [(String, String)], k: &str) -> &'a str {
