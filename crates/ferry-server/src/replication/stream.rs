@@ -144,12 +144,9 @@ impl Stream {
             .map_err(|e| format!("cannot create the stream's log cursor: {e}"))
     }
 
-    /// Runs until told to stop.
+    /// Runs until told to stop. The caller has created the cursor ([`Stream::ensure_cursor`])
+    /// before reporting the stream created.
     pub async fn run(mut self) {
-        if let Err(e) = self.ensure_cursor() {
-            self.attention(None, e);
-            return;
-        }
         let mut gaps = match Gaps::load(&self.dir) {
             Ok(g) => g,
             Err(e) => {
