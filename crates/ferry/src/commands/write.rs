@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use ferry_catalog::RemoteKind;
 use ferry_import::{ImportConfig, InputSpec, TargetConfig};
+use ferry_pipeline::BodyCompression;
 
 use crate::cli::ClientArgs;
 use crate::client::{Client, ClientError};
@@ -43,8 +44,8 @@ pub struct TargetArgs {
     pub target_file: Option<PathBuf>,
     /// How batches are compressed on the wire: auto (gzip, or zstd to a Ferry node), gzip,
     /// or none (a target on this machine or a fast LAN: compressing only costs both ends CPU).
-    #[arg(long, value_parser = ["auto", "gzip", "none"], default_value = "auto")]
-    pub target_compression: String,
+    #[arg(long, value_name = "auto|gzip|none", default_value = "auto")]
+    pub target_compression: BodyCompression,
 }
 
 /// `ferry write`.
@@ -201,11 +202,7 @@ pub async fn run(a: WriteArgs) -> Result<(), ClientError> {
             _ => 0,
         },
         target: target(&a).await?,
-        wire_compression: a
-            .target
-            .target_compression
-            .parse()
-            .map_err(|e: String| usage(format!("--target-compression: {e}")))?,
+        wire_compression: a.target.target_compression,
         batch_bytes: a.batch_size,
         concurrency: a.concurrency,
         rate_limit,
