@@ -834,14 +834,19 @@ fn select_into(
 fn zoned(mut series: Vec<Series>, loc: &Location) -> Vec<Series> {
     for s in &mut series {
         for row in &mut s.values {
-            for v in row.iter_mut() {
-                if let Value::Time(t) = *v {
-                    *v = Value::ZonedTime(t, loc.offset_secs(t));
-                }
-            }
+            zone_row(row, loc);
         }
     }
     series
+}
+
+/// The time cells of one row shown in `loc` (`tz()`).
+pub(crate) fn zone_row(row: &mut [Value], loc: &Location) {
+    for v in row.iter_mut() {
+        if let Value::Time(t) = *v {
+            *v = Value::ZonedTime(t, loc.offset_secs(t));
+        }
+    }
 }
 
 /// The select list with `*` expanded to `fields` and the `tag_keys` not in `dim_tags`

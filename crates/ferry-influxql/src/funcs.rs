@@ -31,14 +31,6 @@ fn call_name(e: &Expr) -> Option<&str> {
     }
 }
 
-/// Whether the statement uses one of this module's functions ([`special`] answers it).
-pub(crate) fn is_special(s: &Select) -> bool {
-    s.fields
-        .iter()
-        .filter_map(|f| call_name(&f.expr))
-        .any(|n| TRANSFORMS.contains(&n) || MULTI.contains(&n))
-}
-
 /// Answers the statement when it uses one of this module's functions; `None` otherwise.
 pub(crate) fn special(
     s: &Select,
@@ -531,11 +523,6 @@ fn n_best<'a>(cands: &[&'a Vec<Value>], n: usize, top: bool) -> Vec<&'a Vec<Valu
         }
     }
     let mut ranked = kept.into_vec();
-    ranked.sort_unstable();
-    let mut out: Vec<&Vec<Value>> = ranked.into_iter().map(|(_, _, i)| cands[i]).collect();
-    out.sort_by_key(|r| match r[0] {
-        Value::Time(t) => t,
-        _ => 0,
-    });
-    out
+    ranked.sort_unstable_by_key(|&(v, t, i)| (t, v, i));
+    ranked.into_iter().map(|(_, _, i)| cands[i]).collect()
 }
