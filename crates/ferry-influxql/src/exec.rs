@@ -781,19 +781,10 @@ pub(crate) fn answer(
     rp: Option<&str>,
 ) -> Res<Vec<Series>> {
     if multi::is_multi(s) {
-        let store_of = |src: &Source| {
-            ctx.store(
-                need_db(src.db.as_deref(), db)?,
-                src.rp.as_deref().or(rp).unwrap_or(""),
-            )
-        };
-        let (mut each, order) = multi::plan(s, &store_of)?;
         let mut out = Vec::new();
-        for src in order {
-            each.source = src.clone();
-            each.sources = vec![src];
+        for one in multi::each_select(s, ctx, db, rp)? {
             // SLIMIT/SOFFSET count each measurement's series on their own, as in 1.6
-            out.extend(answer(&each, ctx, db, rp)?);
+            out.extend(answer(&one, ctx, db, rp)?);
         }
         return Ok(out);
     }
@@ -838,6 +829,14 @@ fn zoned(mut series: Vec<Series>, loc: &Location) -> Vec<Series> {
         }
     }
     series
+}
+
+/// A series' GROUP BY group: its values of `dim_tags`, in that order (`""` when missing).
+pub(crate) fn group_key(tags: &[(String, String)], dim_tags: &[String]) -> Vec<String> {
+    dim_tags
+        .iter()
+        .map(|k| tag_of(tags, k).unwrap_or("").to_string())
+        .collect()
 }
 
 /// The time cells of one row shown in `loc` (`tz()`).
@@ -1193,11 +1192,10 @@ fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
     // groups by dimension tag values
     let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
     for (i, sd) in data.iter().enumerate() {
-        let key: Vec<String> = dim_tags
-            .iter()
-            .map(|k| tag_of(&sd.tags, k).unwrap_or("").to_string())
-            .collect();
-        groups.entry(key).or_default().push(i);
+        groups
+            .entry(group_key(&sd.tags, dim_tags))
+            .or_default()
+            .push(i);
     }
     let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
     let streaming = agg_mode

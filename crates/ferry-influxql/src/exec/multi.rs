@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ferry_lp::FieldType;
 use ferry_store::BucketStore;
 
-use super::{compile_regex, expand_wildcards, Res};
+use super::{compile_regex, expand_wildcards, need_db, Context, Res};
 use crate::ast::{Select, Source};
 
 /// Whether `s` reads more than one named measurement or a regex (and no subquery).
@@ -31,6 +31,32 @@ pub fn measurements_matching(store: &BucketStore, src: &Source) -> Result<Vec<St
     } else {
         Ok(vec![])
     }
+}
+
+/// The statement as it runs on each matched measurement, in answer order ([`plan`]), the
+/// FROM items' stores opened through `ctx` with the request's `db`/`rp` as defaults.
+pub(crate) fn each_select(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Res<Vec<Select>> {
+    let store_of = |src: &Source| {
+        ctx.store(
+            need_db(src.db.as_deref(), db)?,
+            src.rp.as_deref().or(rp).unwrap_or(""),
+        )
+    };
+    let (each, order) = plan(s, &store_of)?;
+    Ok(order
+        .into_iter()
+        .map(|src| {
+            let mut one = each.clone();
+            one.source = src.clone();
+            one.sources = vec![src];
+            one
+        })
+        .collect())
 }
 
 /// How a SELECT over several measurements runs (see the module's documentation): the

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 
 use super::{
-    eval_tags, execute, has_call, multi, plan_select, raw_rows, tag_of, truthy, zone_row, Context,
-    Plan, Res,
+    eval_tags, execute, group_key, has_call, multi, plan_select, raw_rows, truthy, zone_row,
+    Context, Plan, Res,
 };
 use crate::ast::{Select, Statement};
 use crate::encode::{ChunkEncoder, Epoch};
@@ -168,22 +168,7 @@ fn prepare(
         return None;
     }
     let each: Vec<Select> = if multi::is_multi(s) {
-        let store_of = |src: &crate::ast::Source| {
-            ctx.store(
-                super::need_db(src.db.as_deref(), db)?,
-                src.rp.as_deref().or(rp).unwrap_or(""),
-            )
-        };
-        let (each, order) = multi::plan(s, &store_of).ok()?;
-        order
-            .into_iter()
-            .map(|src| {
-                let mut one = each.clone();
-                one.source = src.clone();
-                one.sources = vec![src];
-                one
-            })
-            .collect()
+        multi::each_select(s, ctx, db, rp).ok()?
     } else {
         vec![(**s).clone()]
     };
@@ -244,12 +229,7 @@ fn groups_of(s: &Select, plan: &Plan, store: &BucketStore) -> Option<(Vec<Group>
     }
     let mut by_key: std::collections::BTreeMap<Vec<String>, usize> = Default::default();
     for tags in keys.iter().filter(|t| selected(t)) {
-        let key: Vec<String> = plan
-            .dim_tags
-            .iter()
-            .map(|k| tag_of(tags, k).unwrap_or("").to_string())
-            .collect();
-        *by_key.entry(key).or_default() += 1;
+        *by_key.entry(group_key(tags, &plan.dim_tags)).or_default() += 1;
         if by_key.len() > MAX_STREAMED_GROUPS {
             return None;
         }
@@ -347,12 +327,10 @@ impl Part {
             let mut members: std::collections::HashMap<Vec<String>, Vec<usize>> =
                 Default::default();
             for (si, sd) in data.iter().enumerate() {
-                let key: Vec<String> = p
-                    .dim_tags
-                    .iter()
-                    .map(|k| tag_of(&sd.tags, k).unwrap_or("").to_string())
-                    .collect();
-                members.entry(key).or_default().push(si);
+                members
+                    .entry(group_key(&sd.tags, &p.dim_tags))
+                    .or_default()
+                    .push(si);
             }
             for g in batch {
                 if self.s.slimit > 0 && count.written >= self.s.slimit {
