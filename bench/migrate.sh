@@ -11,9 +11,10 @@
 #   * Paths, each into a fresh, empty target (REPS repetitions, default 3; order rotated per
 #     repetition; medians reported):
 #     (a) `ferry sync` one-shot (`--start` 1 h before the data, `--end` 1 h after it) into a
-#         second influxd 1.6: `--target-kind v1 --target-url … --target-db bench` (gzip bodies,
-#         the default); (a') the same with `--target-compression none` (plain bodies, as
-#         `influx -import` sends them).
+#         second influxd 1.6: `--target-kind v1 --target-url … --target-db bench` (the
+#         default compression, which sends plain bodies to a target on this machine, as
+#         `influx -import` does); (a') the same with `--target-compression gzip` (what a
+#         target on another machine gets).
 #     (b) the same `ferry sync` into a fresh Ferry node (`ferry serve`), default v2 target:
 #         `--host --token --org --bucket`.
 #     (c) the official path: the data exported in influx_inspect format, then loaded with the

@@ -309,10 +309,10 @@ def main():
     res = dict(points=args.points, reps=[], big=None, errors=[])
     n = args.points
     start, end = time_range(n, args.series)
-    def step_sync_v1_plain(*a):
-        return step_sync_v1(*a, extra=("--target-compression", "none"))
+    def step_sync_v1_gzip(*a):
+        return step_sync_v1(*a, extra=("--target-compression", "gzip"))
 
-    steps = [("v1", step_sync_v1), ("v1plain", step_sync_v1_plain), ("ferry", step_sync_ferry),
+    steps = [("v1", step_sync_v1), ("v1gzip", step_sync_v1_gzip), ("ferry", step_sync_ferry),
              ("official", step_official)]
 
     src = None
@@ -404,7 +404,7 @@ def summarize(args, res, started, elapsed, load0, influx_version, ferry_version)
     n = args.points
     reps = res["reps"]
     v1 = [r["v1"] for r in reps if "v1" in r]
-    v1p = [r["v1plain"] for r in reps if "v1plain" in r]
+    v1g = [r["v1gzip"] for r in reps if "v1gzip" in r]
     fe = [r["ferry"] for r in reps if "ferry" in r]
     off = [r["official"] for r in reps if "official" in r]
     ex = [o["export"] for o in off]
@@ -464,9 +464,9 @@ def summarize(args, res, started, elapsed, load0, influx_version, ferry_version)
     L.append("")
     L.append(f"| path ({n:,} points) | wall time | points/s | peak RSS | CPU s | verified on target |")
     L.append("| --- | ---: | ---: | ---: | ---: | --- |")
-    L.append(row("(a) `ferry sync` → influxd 1.6 (`--target-kind v1`; gzip bodies, the default)", v1))
-    L.append(row("(a′) the same with `--target-compression none` (plain bodies, as `influx -import` "
-                 "sends)", v1p))
+    L.append(row("(a) `ferry sync` → influxd 1.6 (`--target-kind v1`; the default, which sends plain "
+                 "bodies to a target on this machine, as `influx -import` does)", v1))
+    L.append(row("(a′) the same with `--target-compression gzip` (what a remote target gets)", v1g))
     L.append(row("(b) `ferry sync` → Ferry node (v2 target)", fe))
     L.append(row("(c1) export: `ferry export --source-url` (stand-in for `influx_inspect export`)", ex))
     L.append(row("(c2) official loader: `influx -import` of the influx_inspect-layout file → influxd 1.6", im))
@@ -477,7 +477,7 @@ def summarize(args, res, started, elapsed, load0, influx_version, ferry_version)
                  f"{med([a['cpu_s'] + b['cpu_s'] for a, b in zip(ex, im)]):.1f} | – |")
     L.append("")
     busy = [f"{lbl} {100 * med([x['cpu_s'] / x['seconds'] for x in xs]):.0f} %"
-            for lbl, xs in (("(a) sync → influxd", v1), ("(a′) plain", v1p), ("(b) sync → Ferry", fe),
+            for lbl, xs in (("(a) sync → influxd", v1), ("(a′) gzip", v1g), ("(b) sync → Ferry", fe),
                             ("(c1) export", ex), ("(c2) `influx -import`", im),
                             ("(c2w) `influx -import`, whole points", imw)) if xs]
     if busy:
@@ -496,7 +496,7 @@ def summarize(args, res, started, elapsed, load0, influx_version, ferry_version)
         L.append("| | vs `influx -import` alone (c2) | vs export + import (c1 + c2) | "
                  "vs import of whole points (c2w, reference) |")
         L.append("| --- | ---: | ---: | ---: |")
-        for label, key in (("(a) sync → influxd", "v1"), ("(a′) sync → influxd, plain bodies", "v1plain"),
+        for label, key in (("(a) sync → influxd", "v1"), ("(a′) sync → influxd, gzip bodies", "v1gzip"),
                            ("(b) sync → Ferry", "ferry")):
             pi = [r["official"]["import_"]["seconds"] / r[key]["seconds"] for r in reps
                   if key in r and "official" in r]
@@ -547,7 +547,7 @@ def summarize(args, res, started, elapsed, load0, influx_version, ferry_version)
                      f"({med([x['seconds'] for x in ex]):.1f} s), {mb(bex['peak_rss']):.0f} MiB at "
                      f"{args.points_big:,} ({bex['seconds']:.1f} s).")
             L.append("")
-    rss_all = [x["peak_rss"] for x in v1 + v1p + fe] + ([big["peak_rss"]] if big else [])
+    rss_all = [x["peak_rss"] for x in v1 + v1g + fe] + ([big["peak_rss"]] if big else [])
     if rss_all:
         checks.append(f"largest `ferry sync` peak RSS {mb(max(rss_all)):.0f} MiB "
                       f"({'under' if max(rss_all) < 200 * MiB else 'OVER'} the 200 MB target)")

@@ -347,11 +347,12 @@ impl Resolver {
 }
 
 /// A writer for `t` that has asked the target which body encodings it accepts (zstd to a
-/// Ferry node, gzip otherwise; with `Auto` compression only).
+/// Ferry node, gzip otherwise; with `Auto` compression only; `Auto` sends plain bodies to a
+/// target on this machine, [`RemoteWriter::with_bulk_compression`]).
 async fn probed(t: WriteTarget, compression: BodyCompression) -> Result<RemoteWriter, ImportError> {
     let w = RemoteWriter::new(t)
         .map_err(|e| remote_err("target", e))?
-        .with_compression(compression);
+        .with_bulk_compression(compression);
     w.probe().await;
     Ok(w)
 }

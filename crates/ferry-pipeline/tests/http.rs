@@ -339,6 +339,45 @@ async fn explicit_compression_overrides_the_probe() {
 }
 
 #[tokio::test]
+async fn bulk_copies_send_plain_bodies_to_this_machine_unless_told_otherwise() {
+    // The test server is on 127.0.0.1 and lists zstd: a bulk copy's `Auto` sends plain
+    // bodies there; `Gzip` still compresses; a replication stream's `Auto` still negotiates.
+    for (bulk, compression, expected) in [
+        (true, BodyCompression::Auto, None),
+        (true, BodyCompression::Gzip, Some("gzip")),
+        (false, BodyCompression::Auto, Some("zstd")),
+    ] {
+        let (base, log) = server(|r| match r.path.as_str() {
+            "/ping" => reply(204).header("Accept-Encoding", "gzip, zstd"),
+            _ => reply(204),
+        })
+        .await;
+        let w = writer(RemoteKind::V1, &base, "db", |_| {});
+        assert!(w.is_loopback(), "{base}");
+        let w = if bulk {
+            w.with_bulk_compression(compression)
+        } else {
+            w.with_compression(compression)
+        };
+        w.probe().await;
+        assert!(w.write(b"m v=1 1\n", &[]).await.is_success());
+        let r = reqs(&log);
+        assert_eq!(r[1].header("content-encoding"), expected, "{compression:?}");
+        assert_eq!(r[1].body, "m v=1 1\n");
+    }
+    for (url, local) in [
+        ("http://localhost:8086", true),
+        ("http://[::1]:8086", true),
+        ("http://127.3.0.1:8086", true),
+        ("http://10.0.0.7:8086", false),
+        ("https://eu-central-1.aws.cloud2.influxdata.com", false),
+    ] {
+        let w = writer(RemoteKind::V1, url, "db", |_| {});
+        assert_eq!(w.is_loopback(), local, "{url}");
+    }
+}
+
+#[tokio::test]
 async fn retry_answers() {
     let (base, _) =
         server(

@@ -157,8 +157,9 @@ pub struct SyncSpec {
     /// Write line protocol to this file instead of a server.
     #[arg(long = "target-file")]
     pub target_file: Option<PathBuf>,
-    /// How batches are compressed: auto (gzip, or zstd to a Ferry node), gzip, or none
-    /// (for a target on this machine or a fast LAN: compressing only costs both ends CPU).
+    /// How batches are compressed: auto (gzip, or zstd to a Ferry node; plain to a target
+    /// on this machine), gzip, or none (for a target on a fast LAN: compressing only costs
+    /// both ends CPU).
     #[arg(long = "target-compression", value_name = "auto|gzip|none")]
     pub target_compression: Option<String>,
 }

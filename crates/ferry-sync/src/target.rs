@@ -109,7 +109,7 @@ pub fn target_from_spec(spec: &SyncSpec, default: &DefaultTarget) -> Result<Targ
     };
     let w = RemoteWriter::new(wt)
         .map_err(|e| SyncError::Config(e.to_string()))?
-        .with_compression(compression);
+        .with_bulk_compression(compression);
     Ok(Target::Remote(w))
 }
 

@@ -42,8 +42,9 @@ pub struct TargetArgs {
     /// Write line protocol to this file instead (gzip when it ends in .gz): dry run / conversion.
     #[arg(long)]
     pub target_file: Option<PathBuf>,
-    /// How batches are compressed on the wire: auto (gzip, or zstd to a Ferry node), gzip,
-    /// or none (a target on this machine or a fast LAN: compressing only costs both ends CPU).
+    /// How batches are compressed on the wire: auto (gzip, or zstd to a Ferry node; plain to
+    /// a target on this machine), gzip, or none (a target on a fast LAN: compressing only
+    /// costs both ends CPU).
     #[arg(long, value_name = "auto|gzip|none", default_value = "auto")]
     pub target_compression: BodyCompression,
 }
