@@ -23,6 +23,9 @@ struct Parser {
     params: Params,
     /// The first `$name` that could not be bound: the parse fails with its message.
     param_error: std::cell::RefCell<Option<String>>,
+    /// The last token scanned outside regex mode, with the position it was scanned at: the
+    /// parser peeks at one token many times (each keyword it may be) before it takes it.
+    peeked: std::cell::RefCell<Option<(usize, Tok, usize, usize)>>,
 }
 
 type R<T> = Result<T, ParseError>;
@@ -41,6 +44,7 @@ pub fn parse_query_with(q: &str, params: &Params) -> Result<Vec<Statement>, Pars
         pos: 0,
         params: params.clone(),
         param_error: Default::default(),
+        peeked: Default::default(),
     };
     p.statements().map_err(|e| match p.param_error.take() {
         Some(m) => ParseError(m),
@@ -83,11 +87,33 @@ impl Parser {
             }
         }
     }
+    /// `f` of the token at the current position (scanned once however often it is peeked).
+    fn with_peeked<T>(&self, f: impl FnOnce(&Tok) -> T) -> T {
+        {
+            let cached = self.peeked.borrow();
+            if let Some((at, t, _, _)) = cached.as_ref() {
+                if *at == self.pos {
+                    return f(t);
+                }
+            }
+        }
+        let (t, start, end) = self.scan(self.pos, false);
+        let out = f(&t);
+        *self.peeked.borrow_mut() = Some((self.pos, t, start, end));
+        out
+    }
     fn peek(&self) -> Tok {
-        self.scan(self.pos, false).0
+        self.with_peeked(Tok::clone)
     }
     fn next(&mut self) -> Tok {
-        let (t, _, end) = self.scan(self.pos, false);
+        let cached = self.peeked.borrow_mut().take();
+        let (t, end) = match cached {
+            Some((at, t, _, end)) if at == self.pos => (t, end),
+            _ => {
+                let (t, _, end) = self.scan(self.pos, false);
+                (t, end)
+            }
+        };
         self.pos = end;
         t
     }
@@ -133,10 +159,10 @@ impl Parser {
         ))
     }
     fn peek_kw(&self, kw: &str) -> bool {
-        matches!(self.peek(), Tok::Ident(s, false) if s.eq_ignore_ascii_case(kw))
+        self.with_peeked(|t| matches!(t, Tok::Ident(s, false) if s.eq_ignore_ascii_case(kw)))
     }
     fn peek_op(&self, op: &str) -> bool {
-        matches!(self.peek(), Tok::Op(o) if o == op)
+        self.with_peeked(|t| matches!(t, Tok::Op(o) if *o == op))
     }
     fn eat_kw(&mut self, kw: &str) -> bool {
         if self.peek_kw(kw) {
