@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import requests
@@ -565,8 +567,12 @@ def test_chunked_select_streams_in_bounded_memory(make_node):
     server's memory grows by far less than the answer's JSON, and the rows equal the
     non-chunked answer's; the same with GROUP BY * (one series per host). mimalloc keeps
     freed pages committed for a while by default, which makes the peak of the same query
-    vary by 16 MiB from run to run; purging at once makes VmHWM follow live memory."""
-    node = make_node(env={"MIMALLOC_PURGE_DELAY": "0"})
+    vary by 16 MiB from run to run; purging at once makes VmHWM follow live memory.
+
+    The node has one HTTP thread, on which queries start: while the long non-chunked
+    SELECT runs, /ping on other connections is still answered at once (the query hands the
+    thread's other work off after its first half millisecond)."""
+    node = make_node(env={"MIMALLOC_PURGE_DELAY": "0", "FERRY_HTTP_THREADS": "1"})
     base = 1_700_000_000_000_000_000
     for t0 in range(0, BIG_TIMES, 100):
         lines = [f"big,host=h{h:04d} a={h * 0.5 + t},b={t}i,c={(h * 7 + t) % 97}.25 "
@@ -592,8 +598,29 @@ def test_chunked_select_streams_in_bounded_memory(make_node):
                                f"grew by {ggrew / 2**20:.1f} MiB for a {gsize / 2**20:.1f} MiB "
                                f"answer")
 
-    r = requests.get(node.url + "/query", params={"q": "SELECT * FROM big", "db": node.bucket},
-                     headers=node.auth(), timeout=120)
+    answers, started = [], time.monotonic()
+
+    def whole_query():
+        answers.append(requests.get(node.url + "/query",
+                                    params={"q": "SELECT * FROM big", "db": node.bucket},
+                                    headers=node.auth(), timeout=120))
+        answers.append(time.monotonic())
+
+    query = threading.Thread(target=whole_query)
+    query.start()
+    time.sleep(0.2)
+    pings = []
+    while query.is_alive() and len(pings) < 10:
+        t = time.monotonic()
+        assert requests.get(node.url + "/ping", timeout=60).status_code == 204
+        pings.append((time.monotonic() - t, time.monotonic()))
+    query.join()
+    r, finished = answers
+    assert finished - started > 1.0, "the query was too quick to show anything"
+    during = [lat for lat, at in pings if at < finished]
+    assert len(during) >= 3 and max(during) < 0.3, (
+        f"/ping while a {finished - started:.1f} s query ran on the only HTTP thread: "
+        f"{[round(x, 3) for x in during]} s")
     assert r.status_code == 200
     whole = r.json()["results"][0]["series"]
     assert len(whole) == 1 and whole[0]["columns"] == ["time", "a", "b", "c", "host"]

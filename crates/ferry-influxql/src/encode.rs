@@ -242,6 +242,9 @@ fn json_series(out: &mut String, s: &Series, rows: &[Vec<Value>], epoch: Epoch, 
         for (i, r) in rows.iter().enumerate() {
             if i > 0 {
                 out.push(',');
+                if i.is_multiple_of(4096) {
+                    ferry_store::coop::point();
+                }
             }
             json_row(out, r, epoch);
         }
@@ -264,6 +267,7 @@ pub fn json_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
     if !r.series.is_empty() {
         out.push_str(",\"series\":[");
         for (i, s) in r.series.iter().enumerate() {
+            ferry_store::coop::point();
             if i > 0 {
                 out.push(',');
             }
@@ -584,7 +588,10 @@ pub fn csv(results: &[StatementResult], epoch: Epoch) -> String {
                     tags.push_str(&ferry_lp::escape_tag(v));
                 }
             }
-            for row in &s.values {
+            for (n, row) in s.values.iter().enumerate() {
+                if n.is_multiple_of(4096) {
+                    ferry_store::coop::point();
+                }
                 csv_field(&mut out, s.name.as_deref().unwrap_or(""));
                 out.push(',');
                 csv_field(&mut out, &tags);

@@ -1206,6 +1206,7 @@ fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
 
     let mut out = Vec::new();
     for (key, members) in groups {
+        ferry_store::coop::point();
         let tags = if dim_tags.is_empty() {
             None
         } else {
@@ -1221,6 +1222,7 @@ fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
         let mut rows: Vec<(i64, usize, usize)> = Vec::new();
         if !streaming {
             for &si in &members {
+                ferry_store::coop::point();
                 for (ri, t) in data[si].times.iter().enumerate() {
                     rows.push((*t, si, ri));
                 }
@@ -1360,7 +1362,10 @@ pub(crate) fn raw_rows(
     cond: Option<&CExpr>,
     emit: &mut dyn FnMut(Vec<Value>) -> bool,
 ) {
-    for (t, si, ri) in rows {
+    for (n, (t, si, ri)) in rows.enumerate() {
+        if n % 4096 == 4095 {
+            ferry_store::coop::point();
+        }
         let sd = &data[si];
         let Some(fields) = passing_row(sd, scan_fields, t, ri, cond) else {
             continue;

@@ -180,6 +180,12 @@ impl BucketEngine {
         self.store.clone()
     }
 
+    /// The store if it has applied every acknowledged write already (never waits): the fast
+    /// path of [`readable_store`](Self::readable_store).
+    pub fn readable_store_now(&self) -> Option<Arc<BucketStore>> {
+        (*self.applied.borrow() >= self.log.durable_end()).then(|| self.store.clone())
+    }
+
     /// [`readable_store`](Self::readable_store) for blocking callers (not on a runtime thread).
     fn wait_applied_blocking(&self) {
         let target = self.log.durable_end();

@@ -78,6 +78,12 @@ impl Node {
         self.config.data_dir.join("buckets").join(bucket_id)
     }
 
+    /// The bucket's engine if it is open and the engine map is not locked at this instant
+    /// (never waits): the fast path of [`Node::engine`] for callers on a runtime thread.
+    pub fn engine_if_open(&self, bucket_id: &str) -> Option<Arc<BucketEngine>> {
+        self.engines.try_lock().ok()?.get(bucket_id).cloned()
+    }
+
     /// The engine of a bucket, opened (and its log replayed) on first use.
     pub async fn engine(&self, bucket_id: &str) -> Result<Arc<BucketEngine>, ApiError> {
         let mut engines = self.engines.lock().await;

@@ -14,6 +14,7 @@
 //!   measurement, and sequence numbers are unique across the bucket.
 
 mod buffer;
+pub mod coop;
 mod manifest;
 mod pq;
 mod scan;
@@ -905,7 +906,10 @@ impl BucketStore {
                 .chain(std::iter::once(&st.active))
             {
                 if let Some(mb) = buf.meas.get(measurement) {
-                    for (k, sb) in &mb.series {
+                    for (n, (k, sb)) in mb.series.iter().enumerate() {
+                        if n % 256 == 255 {
+                            coop::point();
+                        }
                         if !sb.is_empty() {
                             keys.insert(k.clone());
                         }
@@ -921,6 +925,7 @@ impl BucketStore {
             )
         };
         for f in &files {
+            coop::point();
             let dead = tombstone::file_tombstones(&tombs, f);
             for e in &f.index()?.series {
                 if e.start < e.end
@@ -999,7 +1004,12 @@ impl BucketStore {
                 if ids.iter().all(|i| i.is_none()) {
                     continue;
                 }
+                let mut seen = 0usize;
                 let mut add = |key: &Vec<(String, String)>, sb: &buffer::SeriesBuf| {
+                    seen += 1;
+                    if seen.is_multiple_of(256) {
+                        coop::point();
+                    }
                     if pred.is_some_and(|p| !p.matches(key)) {
                         return;
                     }
@@ -1028,10 +1038,12 @@ impl BucketStore {
         };
         let mut acc = Acc::new(names.len());
         for f in &files {
+            coop::point();
             pq::expect_rows(f.index()?, start, end, pred, &mut acc);
         }
         acc.reserve_expected();
         for f in &files {
+            coop::point();
             tombstone::read_live(f, &tombs, start, end, pred, &names, &mut acc)?;
         }
         acc.absorb(buf_acc);

@@ -830,6 +830,7 @@ pub(crate) fn read_file(
     // Walk the selected rows in file order alongside the runs they belong to.
     let mut cursor = RunCursor::new(&runs, &groups, rg);
     for batch in reader {
+        crate::coop::point();
         let batch = batch?;
         let times = time_values(batch.column(pos(idx.time_idx)).as_ref(), path)?;
         let readers: Vec<ColReader> = field_idx

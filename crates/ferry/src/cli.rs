@@ -133,6 +133,24 @@ pub struct ServeArgs {
     /// Skip fsync before acknowledging writes. Unsafe: for benchmarks only.
     #[arg(long, env = "FERRY_UNSAFE_NO_FSYNC", hide = true)]
     pub unsafe_no_fsync: bool,
+    /// Threads that serve HTTP connections (default: half the cores, at least 1). Parsing,
+    /// long queries and persists run on threads of their own; fewer connection threads
+    /// answer short queries sooner (no thread wakes another to look for work).
+    #[arg(long, env = "FERRY_HTTP_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_threads: Option<u16>,
+}
+
+impl ServeArgs {
+    /// The number of HTTP connection threads: `--http-threads`, else half the cores (at
+    /// least 1).
+    pub fn connection_threads(&self) -> usize {
+        match self.http_threads {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| n.get() / 2)
+                .max(1),
+        }
+    }
 }
 
 /// Flags every client command takes (as the influx CLI does).

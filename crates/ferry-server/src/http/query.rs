@@ -80,46 +80,44 @@ pub async fn query(
 
     let db = p("db").map(str::to_string);
     let rp = p("rp").map(str::to_string);
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
+    let streamed = chunked && !csv;
     let ctx = NodeContext {
         node: node.clone(),
         auth,
         rt: tokio::runtime::Handle::current(),
+        on_worker: multi_thread && !streamed,
     };
-    if chunked && !csv {
+    if streamed {
         return Ok(chunked_response(ctx, stmts, db, rp, epoch, chunk_size));
     }
     let run = move || {
-        stmts
+        let results: Vec<_> = stmts
             .iter()
             .enumerate()
             .map(|(i, s)| ferry_influxql::execute(s, i, &ctx, db.as_deref(), rp.as_deref()))
-            .collect::<Vec<_>>()
+            .collect();
+        if csv {
+            ("text/csv", ferry_influxql::encode::csv(&results, epoch))
+        } else {
+            (
+                "application/json",
+                ferry_influxql::encode::json_results(&results, epoch, pretty),
+            )
+        }
     };
-    // The query blocks (file reads, CPU). On the multi-threaded runtime this worker becomes
-    // a blocking thread in place (its other tasks move to another worker), which spares the
-    // hand-off to and wake-up from the blocking pool that dominates a sub-millisecond query.
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread;
     // A panic in the executor (a bug) answers 500 instead of dropping the connection.
     let run = move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .map_err(|p| ApiError::Internal(format!("query failed: {}", panic_text(&*p))))
     };
-    let results = if multi_thread {
-        tokio::task::block_in_place(run)?
+    let (ctype, text) = if multi_thread {
+        run_on_this_worker(run)?
     } else {
         tokio::task::spawn_blocking(run)
             .await
             .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??
-    };
-
-    let (ctype, text) = if csv {
-        ("text/csv", ferry_influxql::encode::csv(&results, epoch))
-    } else {
-        (
-            "application/json",
-            ferry_influxql::encode::json_results(&results, epoch, pretty),
-        )
     };
     Ok((
         StatusCode::OK,
@@ -133,6 +131,47 @@ pub async fn query(
         text,
     )
         .into_response())
+}
+
+/// How long a query runs on the async worker that received it before the worker hands its
+/// other tasks to another thread.
+const INLINE_BUDGET: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// Runs a (blocking) query on this async worker thread itself. Most dashboard queries take
+/// well under a millisecond, and running them where the request arrived spares the two
+/// thread wake-ups of a hand-off (to a blocking thread and back), which on a small machine
+/// cost about as much as the query (docs/ARCHITECTURE.md, "Queries on the worker"). So that
+/// a long query does not hold up the requests queued behind it, the store and the engine
+/// reach [`ferry_store::coop::point`]s between bounded pieces of work; at the first one
+/// after [`INLINE_BUDGET`] the worker becomes a blocking thread (`block_in_place`: the
+/// runtime moves its other tasks to a fresh worker) and the query runs on to the end.
+fn run_on_this_worker<R>(run: impl FnOnce() -> R) -> R {
+    let started = std::time::Instant::now();
+    let handle = tokio::runtime::Handle::current();
+    let mut handed_off = false;
+    let hook = Box::new(move || {
+        if !handed_off && started.elapsed() >= INLINE_BUDGET {
+            handed_off = true;
+            hand_off_worker(&handle);
+        }
+    });
+    ferry_store::coop::with_hook(hook, run)
+}
+
+/// Makes this worker thread a blocking one for the rest of the task it is running: its
+/// scheduler core (the other tasks, the I/O driver) goes to a fresh thread. Returns once
+/// that thread runs: `block_in_place` would take the core back if it returned before the
+/// new thread had taken it, so it waits for a task spawned meanwhile to run (which needs a
+/// core: with one worker, the one handed over; with several, perhaps another, which is
+/// as good). Gives up waiting after 100 ms.
+fn hand_off_worker(handle: &tokio::runtime::Handle) {
+    tokio::task::block_in_place(|| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        handle.spawn(async move {
+            let _ = tx.send(());
+        });
+        let _ = rx.recv_timeout(std::time::Duration::from_millis(100));
+    });
 }
 
 /// Rows a streamed chunked statement reads per scan: `FERRY_QUERY_SLICE_ROWS` (read once; a
@@ -215,6 +254,8 @@ struct NodeContext {
     node: Arc<Node>,
     auth: Option<Authorization>,
     rt: tokio::runtime::Handle,
+    /// The query runs on a runtime worker thread itself (not a blocking thread).
+    on_worker: bool,
 }
 
 impl NodeContext {
@@ -290,9 +331,22 @@ impl NodeContext {
                 Some(&bucket.id),
             )
             .map_err(|e| e.to_string())?;
-        self.rt
-            .block_on(self.node.engine(&bucket.id))
+        if let Some(e) = self.node.engine_if_open(&bucket.id) {
+            return Ok(e);
+        }
+        self.block_on(self.node.engine(&bucket.id))
             .map_err(|e| e.to_string())
+    }
+
+    /// Runs `f` to completion from this (blocking) query thread: when the query runs on a
+    /// runtime worker ([`NodeContext::on_worker`]), the worker first becomes a blocking
+    /// thread (`block_in_place`), as a worker may not block on a future itself.
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        if self.on_worker {
+            tokio::task::block_in_place(|| self.rt.block_on(f))
+        } else {
+            self.rt.block_on(f)
+        }
     }
 
     fn can_read(&self, b: &ferry_catalog::Bucket) -> bool {
@@ -305,7 +359,10 @@ impl NodeContext {
 impl Context for NodeContext {
     fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
         let engine = self.engine(db, rp, Action::Read)?;
-        Ok(self.rt.block_on(engine.readable_store()))
+        if let Some(store) = engine.readable_store_now() {
+            return Ok(store);
+        }
+        Ok(self.block_on(engine.readable_store()))
     }
 
     fn write_series(
@@ -321,7 +378,6 @@ impl Context for NodeContext {
             return Ok(0);
         }
         let out = self
-            .rt
             .block_on(engine.write(points, None, None))
             .map_err(|e| e.to_string())?;
         match out.conflicts.first() {
@@ -438,7 +494,7 @@ impl Context for NodeContext {
                 .catalog
                 .delete_bucket_and_replications(&id)
                 .map_err(|e| e.to_string())?;
-            self.rt.block_on(async {
+            self.block_on(async {
                 for rep in reps {
                     self.node.replications.stop(&rep).await;
                 }
@@ -453,7 +509,7 @@ impl Context for NodeContext {
         if buckets.is_empty() {
             return Err(format!("database not found: {db}"));
         }
-        self.rt.block_on(async {
+        self.block_on(async {
             let mut stores = Vec::with_capacity(buckets.len());
             for id in &buckets {
                 let engine = self.node.engine(id).await.map_err(|e| e.to_string())?;
