@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use ferry_catalog::{Action, Authorization};
@@ -19,14 +19,10 @@ use crate::node::Node;
 /// Largest form body accepted (the query text).
 const MAX_FORM_BYTES: usize = 16 << 20;
 
-fn parse_form(s: &str) -> HashMap<String, String> {
-    let uri: Uri = match format!("/?{s}").parse() {
-        Ok(u) => u,
-        Err(_) => return HashMap::new(),
-    };
-    Query::<HashMap<String, String>>::try_from_uri(&uri)
-        .map(|Query(m)| m)
-        .unwrap_or_default()
+/// The `k=v&…` pairs of a query string or form body, percent- and `+`-decoded (invalid
+/// UTF-8 replaced); a key given twice keeps its last value.
+fn parse_form(s: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(s).into_owned().collect()
 }
 
 /// The `/query` handler.
@@ -36,7 +32,7 @@ pub async fn query(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, V1Error> {
-    let mut params = parse_form(uri.query().unwrap_or(""));
+    let mut params = parse_form(uri.query().unwrap_or("").as_bytes());
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -45,7 +41,7 @@ pub async fn query(
         let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
             .await
             .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
-        let form = parse_form(&String::from_utf8_lossy(&bytes));
+        let form = parse_form(&bytes);
         params.extend(form);
     }
     let p = |k: &str| params.get(k).map(String::as_str).filter(|s| !s.is_empty());
