@@ -6,7 +6,9 @@
 # 5000-line batches, 2 connections), then run a dozen dashboard queries (lib/query_bench.py:
 # last hour per host, mean per 1m window across the 1000 series, top 10, SHOW TAG VALUES, a raw
 # range, ...) RUNS times each against both, after one warm-up, over one keep-alive connection per
-# server (as a dashboard keeps its connections). Reports the median latency of
+# server (as a dashboard keeps its connections), timed by bench/lib/qclient.rs (a lean Rust
+# HTTP client built with `rustc -O`; the sub-10 ms queries are timed through Python's
+# http.client too, in their own column). Reports the median latency of
 # each and Ferry/influxd (target ≤ 0.5), and rewrites the "## Query — latest figures" section
 # of bench/README.md (plus a `/ping` row: the client's own round trip, the floor of every
 # latency). POINTS defaults to 1M for a quick run (~1.5 min); POINTS=10000000, the issue's
