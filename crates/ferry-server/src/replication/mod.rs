@@ -195,9 +195,7 @@ impl ReplicationManager {
             retention_seconds,
         };
         if let Err(e) = stream.ensure_cursor() {
-            let mut st = lock(&entry.status);
-            st.state = StreamState::NeedsAttention;
-            st.latest_error_message = Some(e);
+            stream.attention(None, e);
             return;
         }
         let task = background().spawn(stream.run());

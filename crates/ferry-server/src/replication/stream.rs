@@ -276,7 +276,9 @@ impl Stream {
         lock(&self.status).state = s;
     }
 
-    fn attention(&self, code: Option<u16>, message: String) {
+    /// Marks the stream as needing attention with `message` (and the remote's `code`), and
+    /// logs it.
+    pub(super) fn attention(&self, code: Option<u16>, message: String) {
         tracing::warn!(replication = %self.rep.id, name = %self.rep.name, %message, "replication needs attention");
         let mut st = lock(&self.status);
         st.state = StreamState::NeedsAttention;
