@@ -257,8 +257,9 @@ def test_writes_right_after_create_are_replicated(make_node):
             for _ in range(4)]
     try:
         time.sleep(0.3)  # the hogs are spinning
+        reps = []
         for k in range(8):
-            rep = create_replication(edge, rem["id"], BUCKET, name=f"quick-{k}")
+            reps.append(create_replication(edge, rem["id"], BUCKET, name=f"quick-{k}"))
             write_ok(edge, lp(f"quick{k}", range(k * 10, k * 10 + 10)))
     finally:
         for h in hogs:
@@ -266,7 +267,9 @@ def test_writes_right_after_create_are_replicated(make_node):
     for k in range(8):
         # every stream sends what was written after it was created: its own and the later ones
         wait_remote_keys(remote, f"quick{k}", want(f"quick{k}", range(k * 10, k * 10 + 10)), 30)
-    assert rep["id"]
+    for rep in reps:
+        st = status(edge, rep["id"])
+        assert "latestErrorMessage" not in st, st
 
 
 def test_ferry_to_influxd1(make_node, influxd1):
