@@ -1363,7 +1363,7 @@ pub(crate) fn raw_rows(
     emit: &mut dyn FnMut(Vec<Value>) -> bool,
 ) {
     for (n, (t, si, ri)) in rows.enumerate() {
-        if n % 4096 == 4095 {
+        if n.is_multiple_of(4096) {
             ferry_store::coop::point();
         }
         let sd = &data[si];

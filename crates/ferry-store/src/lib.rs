@@ -907,7 +907,7 @@ impl BucketStore {
             {
                 if let Some(mb) = buf.meas.get(measurement) {
                     for (n, (k, sb)) in mb.series.iter().enumerate() {
-                        if n % 256 == 255 {
+                        if n.is_multiple_of(256) {
                             coop::point();
                         }
                         if !sb.is_empty() {

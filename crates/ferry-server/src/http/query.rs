@@ -76,13 +76,13 @@ pub async fn query(
 
     let db = p("db").map(str::to_string);
     let rp = p("rp").map(str::to_string);
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread;
+    let rt = tokio::runtime::Handle::current();
+    let multi_thread = rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
     let streamed = chunked && !csv;
     let ctx = NodeContext {
         node: node.clone(),
         auth,
-        rt: tokio::runtime::Handle::current(),
+        rt: rt.clone(),
         on_worker: multi_thread && !streamed,
     };
     if streamed {
@@ -109,7 +109,7 @@ pub async fn query(
             .map_err(|p| ApiError::Internal(format!("query failed: {}", panic_text(&*p))))
     };
     let (ctype, text) = if multi_thread {
-        run_on_this_worker(run)?
+        run_on_this_worker(rt, run)?
     } else {
         tokio::task::spawn_blocking(run)
             .await
@@ -141,9 +141,8 @@ const INLINE_BUDGET: std::time::Duration = std::time::Duration::from_micros(500)
 /// reach [`ferry_store::coop::point`]s between bounded pieces of work; at the first one
 /// after [`INLINE_BUDGET`] the worker becomes a blocking thread (`block_in_place`: the
 /// runtime moves its other tasks to a fresh worker) and the query runs on to the end.
-fn run_on_this_worker<R>(run: impl FnOnce() -> R) -> R {
+fn run_on_this_worker<R>(handle: tokio::runtime::Handle, run: impl FnOnce() -> R) -> R {
     let started = std::time::Instant::now();
-    let handle = tokio::runtime::Handle::current();
     let mut handed_off = false;
     let hook = Box::new(move || {
         if !handed_off && started.elapsed() >= INLINE_BUDGET {
