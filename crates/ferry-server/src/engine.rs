@@ -290,7 +290,6 @@ impl BucketEngine {
             self.log.set_cursor(STORE_CURSOR, lsn)?;
         }
         *self.last_persist.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        self.store.compact()?;
         Ok(true)
     }
 

@@ -2,7 +2,7 @@
 //!
 //! Writes are applied (after being logged elsewhere) to an in-memory buffer, in log order,
 //! each batch with its log sequence number. [`BucketStore::persist`] writes the buffer out as
-//! immutable, snappy-compressed Parquet files (one per measurement and time partition) and
+//! immutable, LZ4-compressed Parquet files (one per measurement and time partition) and
 //! atomically replaces `manifest.json`, which holds the schema and the index of live files.
 //! Reads ([`BucketStore::scan`]) merge files (in sequence order) and the buffer, last write
 //! winning per series, time and field.
@@ -14,6 +14,7 @@
 //!   measurement, and sequence numbers are unique across the bucket.
 
 mod buffer;
+mod compact;
 pub mod coop;
 mod manifest;
 mod pq;
@@ -48,11 +49,11 @@ pub struct StoreOptions {
     /// Buffer size above which the caller should persist (default 16 MiB); see
     /// [`BucketStore::needs_persist`]. The store never persists on its own.
     pub buffer_limit_bytes: usize,
-    /// [`BucketStore::compact`] merges partitions holding more files than this (default 8).
+    /// [`BucketStore::compact`] merges the newest run of similar-sized files of a partition
+    /// when it holds more files than this (default 3; the policy is in the `compact` module).
     pub max_files_per_partition: usize,
-    /// Compaction reads the files it merges into memory, so it merges at most this many rows
-    /// at once (default 500,000): memory stays bounded however large a partition grows. Files
-    /// already this large are left as they are.
+    /// The most rows compaction writes into one file (default 4,000,000); files already this
+    /// large are left as they are. Merges stream, so memory does not depend on it.
     pub compaction_max_rows: u64,
 }
 
@@ -61,8 +62,8 @@ impl Default for StoreOptions {
         StoreOptions {
             partition_duration_ns: DAY_NS,
             buffer_limit_bytes: 16 << 20,
-            max_files_per_partition: 8,
-            compaction_max_rows: 500_000,
+            max_files_per_partition: 3,
+            compaction_max_rows: 4_000_000,
         }
     }
 }
@@ -144,6 +145,27 @@ impl Drop for DataFile {
     }
 }
 
+/// The order to read `files` (of one measurement, ascending sequence) in so that a later
+/// file still wins on equal series and time, yet rows arrive in time order where they can:
+/// partitions by time, and within a partition by time when no two files share a time
+/// (then their order cannot matter), else by sequence. Rows arriving in time order append
+/// to a series instead of merging into it (compaction can leave a merged file newer in
+/// sequence than a file holding later times: see the `compact` module).
+fn read_order(mut files: Vec<Arc<DataFile>>) -> Vec<Arc<DataFile>> {
+    files.sort_by_key(|f| (f.meta.partition_start, f.meta.seq));
+    for part in files.chunk_by_mut(|a, b| a.meta.partition_start == b.meta.partition_start) {
+        let mut by_time: Vec<&Arc<DataFile>> = part.iter().collect();
+        by_time.sort_by_key(|f| f.meta.min_time);
+        if by_time
+            .windows(2)
+            .all(|w| w[0].meta.max_time < w[1].meta.min_time)
+        {
+            part.sort_by_key(|f| f.meta.min_time);
+        }
+    }
+    files
+}
+
 #[derive(Debug, Default)]
 struct State {
     active: Buffer,
@@ -162,34 +184,19 @@ struct State {
 
 #[derive(Debug)]
 struct Maint {
+    /// The sequence number the next data file takes.
     next_seq: u64,
     /// The tombstones in the manifest (see the `tombstone` module).
     tombstones: Vec<Tombstone>,
 }
 
-/// The files of one partition (ascending sequence) worth merging: the longest run of the
-/// newest files whose rows add up to at most `max_rows`, when it holds more than
-/// `max_files` files. Only a newest run may be merged: the merged file gets a new, highest
-/// sequence number, which keeps "later file wins" true.
-fn compaction_run<'a>(
-    group: &[&'a Arc<DataFile>],
-    max_files: usize,
-    max_rows: u64,
-) -> Vec<&'a Arc<DataFile>> {
-    let mut rows = 0u64;
-    let mut run = Vec::new();
-    for f in group.iter().rev() {
-        if rows + f.meta.rows > max_rows {
-            break;
-        }
-        rows += f.meta.rows;
-        run.push(*f);
+impl Maint {
+    /// A new file sequence number, higher than every one taken before.
+    fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
     }
-    if run.len() <= max_files {
-        return Vec::new();
-    }
-    run.reverse();
-    run
 }
 
 /// What [`BucketStore::time_range`] reports.
@@ -205,7 +212,8 @@ pub struct TimeRange {
 
 /// The store of one bucket. `Send + Sync`; all methods take `&self`.
 ///
-/// Lock order: `maint` (persist/compact/retention, serialized), then `schema`, then `state`.
+/// Lock order: `compacting`, then `maint` (persist, retention, deletion and the commit of a
+/// compaction, serialized), then `schema`, then `state`.
 #[derive(Debug)]
 pub struct BucketStore {
     dir: PathBuf,
@@ -213,6 +221,8 @@ pub struct BucketStore {
     schema: RwLock<Schema>,
     state: RwLock<State>,
     maint: Mutex<Maint>,
+    /// Held by [`compact`](Self::compact) (one at a time; its merges run without `maint`).
+    compacting: Mutex<()>,
     /// [`series_keys`](Self::series_keys) answers per measurement, valid while the state's
     /// generation and the active buffer's series count are unchanged.
     series_cache: Mutex<buffer::HashMap<String, SeriesCache>>,
@@ -354,6 +364,7 @@ impl BucketStore {
                 tombstones: Arc::new(manifest.tombstones.clone()),
                 ..State::default()
             }),
+            compacting: Mutex::new(()),
             maint: Mutex::new(Maint {
                 next_seq: manifest.next_seq,
                 tombstones: manifest.tombstones,
@@ -601,8 +612,22 @@ impl BucketStore {
         series: &[SeriesRows],
         maint: &mut Maint,
     ) -> Result<Arc<DataFile>, StoreError> {
-        let seq = maint.next_seq;
-        maint.next_seq += 1;
+        self.new_data_file(measurement, partition, maint.take_seq(), |path| {
+            pq::write_file(path, field_names, series)
+        })
+    }
+
+    /// A new data file of `measurement` and `partition` with sequence number `seq`, written
+    /// by `write` at the path it is given, fsynced with its directory and its index loaded.
+    /// It is deleted if `write` fails or when it is dropped before being committed to the
+    /// manifest.
+    fn new_data_file(
+        &self,
+        measurement: &str,
+        partition: i64,
+        seq: u64,
+        write: impl FnOnce(&Path) -> Result<pq::Written, StoreError>,
+    ) -> Result<Arc<DataFile>, StoreError> {
         let dname = measurement_dir(measurement);
         let mdir = self.dir.join(&dname);
         if !mdir.is_dir() {
@@ -625,7 +650,7 @@ impl BucketStore {
             // Deleted if we fail before handing it out.
             true,
         );
-        let w = pq::write_file(&file.path, field_names, series)?;
+        let w = write(&file.path)?;
         sync_dir(&mdir)?;
         let mut file = file;
         file.meta.min_time = w.min_time;
@@ -688,102 +713,22 @@ impl BucketStore {
         manifest.store(&self.dir)
     }
 
-    /// Merges (deduplicating, last write wins) the files of every partition holding more than
-    /// `max_files_per_partition` files into one file, and rewrites the newest run of files
+    /// Merges (deduplicating, last write wins) the newest run of similar-sized files of every
+    /// partition where it holds more than `max_files_per_partition` files (see the `compact`
+    /// module for the policy) into one file, and rewrites the newest run of files
     /// from the oldest one a deletion still hides rows of (within the row cap), so deleted
     /// rows leave the disk and their tombstones the manifest. Scan results are unchanged; replaced
     /// files are deleted once no scan uses them. On error nothing changes.
+    ///
+    /// Merges run without the maintenance lock (persists, deletions and retention go on
+    /// meanwhile; only the plan and the commit take it), one compaction at a time. A merged
+    /// file takes its sequence number with the file list it is planned from, so files
+    /// persisted later are newer and win; if a deletion or retention removed one of the merged files meanwhile,
+    /// the merge is discarded and planned again next time.
     pub fn compact(&self) -> Result<(), StoreError> {
-        let mut maint = lock(&self.maint);
-        let (files, lsn, tombs) = {
-            let st = rd(&self.state);
-            (st.files.clone(), st.persisted_lsn, st.tombstones.clone())
-        };
-        let mut groups: BTreeMap<(&str, i64), Vec<&Arc<DataFile>>> = BTreeMap::new();
-        for f in &files {
-            groups
-                .entry((f.meta.measurement.as_str(), f.meta.partition_start))
-                .or_default()
-                .push(f);
-        }
-        let mut replaced: HashSet<u64> = HashSet::new();
-        let mut new_files: Vec<Arc<DataFile>> = Vec::new();
-        let fail = |new_files: &[Arc<DataFile>]| {
-            for f in new_files {
-                f.obsolete.store(true, Ordering::Release);
-            }
-        };
-        for ((m, ps), group) in groups {
-            let mut run = compaction_run(
-                &group,
-                self.opts.max_files_per_partition.max(1),
-                self.opts.compaction_max_rows,
-            );
-            if run.is_empty() {
-                run = tombstone::rewrite_run(&group, &tombs, self.opts.compaction_max_rows);
-            }
-            let group = run;
-            if group.is_empty() {
-                continue;
-            }
-            let fields: Vec<String> = rd(&self.schema)
-                .get(m)
-                .map(|ms| ms.fields.keys().cloned().collect())
-                .unwrap_or_default();
-            let mut acc = Acc::new(fields.len());
-            for f in &group {
-                let read =
-                    tombstone::read_live(f, &tombs, i64::MIN, i64::MAX, None, &fields, &mut acc);
-                if let Err(e) = read {
-                    fail(&new_files);
-                    return Err(e);
-                }
-            }
-            let rows = acc.finish();
-            if !rows.is_empty() {
-                match self.write_data_file(m, ps, &fields, &rows, &mut maint) {
-                    Ok(f) => new_files.push(f),
-                    Err(e) => {
-                        fail(&new_files);
-                        return Err(e);
-                    }
-                }
-            }
-            replaced.extend(group.iter().map(|f| f.meta.seq));
-            tracing::debug!(
-                measurement = m,
-                partition = ps,
-                files = group.len(),
-                "compacted"
-            );
-        }
-        if replaced.is_empty() {
-            return Ok(());
-        }
-        let mut kept: Vec<Arc<DataFile>> = files
-            .iter()
-            .filter(|f| !replaced.contains(&f.meta.seq))
-            .cloned()
-            .collect();
-        kept.extend(new_files.iter().cloned());
-        kept.sort_by_key(|f| f.meta.seq);
-        let tombs = match self.store_manifest(&mut maint, &kept, lsn) {
-            Ok(t) => t,
-            Err(e) => {
-                fail(&new_files);
-                return Err(e);
-            }
-        };
-        {
-            let mut st = wr(&self.state);
-            st.files = kept;
-            st.tombstones = tombs;
-            st.generation += 1;
-        }
-        for f in files.iter().filter(|f| replaced.contains(&f.meta.seq)) {
-            f.obsolete.store(true, Ordering::Release);
-        }
-        Ok(())
+        let _one_at_a_time = lock(&self.compacting);
+        let plan = self.plan_compaction();
+        self.carry_out(plan)
     }
 
     /// Retention: removes every partition (files and buffered points) whose end is at or
@@ -990,6 +935,7 @@ impl BucketStore {
                 })
                 .cloned()
                 .collect();
+            let files = read_order(files);
             let mut acc = Acc::new(names.len());
             for buf in st
                 .frozen
@@ -1141,4 +1087,39 @@ fn remove_orphans(dir: &Path, live: &HashSet<String>) -> Result<(), StoreError> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(partition_start: i64, seq: u64, min_time: i64, max_time: i64) -> Arc<DataFile> {
+        let meta = FileMeta {
+            measurement: "m".into(),
+            partition_start,
+            seq,
+            path: format!("{seq}.parquet"),
+            min_time,
+            max_time,
+            rows: 1,
+        };
+        Arc::new(DataFile::new(meta, PathBuf::from("/nonexistent"), false))
+    }
+
+    fn seqs(files: Vec<Arc<DataFile>>) -> Vec<u64> {
+        read_order(files).iter().map(|f| f.meta.seq).collect()
+    }
+
+    #[test]
+    fn read_order_is_by_time_only_where_files_share_no_time() {
+        // Partition 0: seq 3 (a merged file) holds times before seq 2's: time order.
+        // Partition 100: seq 4 and 5 overlap at 150: sequence order, whatever their times.
+        let files = vec![
+            file(0, 2, 50, 60),
+            file(0, 3, 0, 40),
+            file(100, 5, 100, 150),
+            file(100, 4, 150, 190),
+        ];
+        assert_eq!(seqs(files), vec![3, 2, 4, 5]);
+    }
 }

@@ -256,158 +256,238 @@ pub(crate) fn write_file(
     field_names: &[String],
     series: &[SeriesRows],
 ) -> Result<Written, StoreError> {
-    let rows: usize = series.iter().map(|s| s.times.len()).sum();
     let tag_keys: BTreeSet<&str> = series
         .iter()
         .flat_map(|s| s.key.iter().map(|(k, _)| k.as_str()))
         .collect();
-
-    let mut fields = vec![field_with_kind(
-        "time",
-        DataType::Timestamp(TimeUnit::Nanosecond, None),
-        false,
-        "time",
-    )];
-    let mut cols: Vec<ArrayRef> = Vec::new();
-
-    let mut times = Vec::with_capacity(rows);
-    for s in series {
-        times.extend_from_slice(&s.times);
-    }
-    let min_time = times.iter().copied().min().unwrap_or(0);
-    let max_time = times.iter().copied().max().unwrap_or(0);
-    cols.push(Arc::new(TimestampNanosecondArray::from(times)));
-
-    for k in &tag_keys {
-        let mut b = StringBuilder::with_capacity(rows, rows * 8);
-        for s in series {
-            let v = s
-                .key
-                .binary_search_by(|(tk, _)| tk.as_str().cmp(k))
-                .ok()
-                .map(|i| s.key[i].1.as_str());
-            for _ in 0..s.times.len() {
-                b.append_option(v);
-            }
-        }
-        fields.push(field_with_kind(k, DataType::Utf8, true, "tag"));
-        cols.push(Arc::new(b.finish()));
-    }
-
-    for (fi, name) in field_names.iter().enumerate() {
-        let ty = series
-            .iter()
-            .flat_map(|s| s.cols.get(fi).into_iter().flatten())
-            .find_map(|v| v.as_ref().map(|v| v.field_type()));
-        let Some(ty) = ty else { continue };
-        let values = series.iter().flat_map(|s| {
-            let n = s.times.len();
-            let col = s.cols.get(fi);
-            (0..n).map(move |i| col.and_then(|c| c[i].as_ref()))
-        });
-        let arr: ArrayRef = match ty {
-            FieldType::Float => {
-                let mut b = Float64Builder::with_capacity(rows);
-                for v in values {
-                    b.append_option(match v {
-                        Some(FieldValue::Float(x)) => Some(*x),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-            FieldType::Integer => {
-                let mut b = Int64Builder::with_capacity(rows);
-                for v in values {
-                    b.append_option(match v {
-                        Some(FieldValue::Integer(x)) => Some(*x),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-            FieldType::UInteger => {
-                let mut b = UInt64Builder::with_capacity(rows);
-                for v in values {
-                    b.append_option(match v {
-                        Some(FieldValue::UInteger(x)) => Some(*x),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-            FieldType::String => {
-                let mut b = StringBuilder::with_capacity(rows, rows * 8);
-                for v in values {
-                    b.append_option(match v {
-                        Some(FieldValue::String(x)) => Some(x.as_str()),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-            FieldType::Boolean => {
-                let mut b = BooleanBuilder::with_capacity(rows);
-                for v in values {
-                    b.append_option(match v {
-                        Some(FieldValue::Boolean(x)) => Some(*x),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-        };
-        fields.push(field_with_kind(name, arrow_type(ty), true, "field"));
-        cols.push(arr);
-    }
-
-    let index: Vec<StoredSeries> = series
+    let fields: Vec<(String, FieldType)> = field_names
         .iter()
-        .filter(|s| !s.times.is_empty())
-        .map(|s| StoredSeries {
-            k: s.key.clone(),
-            n: s.times.len() as u64,
-            lo: s.times[0],
-            hi: s.times[s.times.len() - 1],
+        .enumerate()
+        .filter_map(|(fi, name)| {
+            let ty = series
+                .iter()
+                .flat_map(|s| s.cols.get(fi).into_iter().flatten())
+                .find_map(|v| v.as_ref().map(|v| v.field_type()))?;
+            Some((name.clone(), ty))
         })
         .collect();
-    let index = serde_json::to_string(&index).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let positions: Vec<usize> = fields
+        .iter()
+        .map(|(n, _)| field_names.iter().position(|f| f == n).expect("listed"))
+        .collect();
+    let mut w = FileWriter::create(path, tag_keys.into_iter().map(String::from), fields)?;
+    w.write_cols(series, &positions)?;
+    w.finish()
+}
 
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), cols)?;
-    // Dictionaries only for strings: a numeric column chunk's dictionary page (up to 1 MiB)
-    // would be read and decompressed in full for every single-series read of it.
-    let mut props = WriterProperties::builder()
-        .set_compression(Compression::LZ4_RAW)
-        .set_max_row_group_size(ROW_GROUP_ROWS)
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_write_batch_size(PAGE_ROWS)
-        .set_dictionary_enabled(false)
-        .set_key_value_metadata(Some(vec![KeyValue::new(SERIES_META.to_string(), index)]));
-    for f in schema.fields() {
-        let col = ColumnPath::from(f.name().as_str());
-        match f.data_type() {
-            DataType::Utf8 => props = props.set_column_dictionary_enabled(col, true),
-            // Time and integers as deltas: 10M cpu points take 333 MB instead of 370 MB
-            // (PLAIN), and whole-range counts read them faster.
-            DataType::Timestamp(..) | DataType::Int64 => {
-                props =
-                    props.set_column_encoding(col, parquet::basic::Encoding::DELTA_BINARY_PACKED)
+/// A data file written a batch of series at a time, so a merge of large files never holds
+/// more than a batch: rows must come sorted by series key (across batches too), each series
+/// once, with ascending unique times. The file is complete and fsynced after
+/// [`finish`](Self::finish); before that it holds no series index and must not be used.
+pub(crate) struct FileWriter {
+    w: ArrowWriter<File>,
+    path: std::path::PathBuf,
+    schema: Arc<Schema>,
+    tag_keys: Vec<String>,
+    fields: Vec<(String, FieldType)>,
+    index: Vec<StoredSeries>,
+    min_time: i64,
+    max_time: i64,
+    rows: u64,
+}
+
+impl FileWriter {
+    /// Creates the file with the given tag keys and fields (in column order).
+    pub fn create(
+        path: &Path,
+        tag_keys: impl IntoIterator<Item = String>,
+        fields: Vec<(String, FieldType)>,
+    ) -> Result<FileWriter, StoreError> {
+        let mut tag_keys: Vec<String> = tag_keys.into_iter().collect();
+        tag_keys.sort();
+        tag_keys.dedup();
+        let mut cols = vec![field_with_kind(
+            "time",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+            "time",
+        )];
+        for k in &tag_keys {
+            cols.push(field_with_kind(k, DataType::Utf8, true, "tag"));
+        }
+        for (name, ty) in &fields {
+            cols.push(field_with_kind(name, arrow_type(*ty), true, "field"));
+        }
+        let schema = Arc::new(Schema::new(cols));
+        // Dictionaries only for strings: a numeric column chunk's dictionary page (up to 1 MiB)
+        // would be read and decompressed in full for every single-series read of it.
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::LZ4_RAW)
+            .set_max_row_group_size(ROW_GROUP_ROWS)
+            .set_data_page_row_count_limit(PAGE_ROWS)
+            .set_write_batch_size(PAGE_ROWS)
+            .set_dictionary_enabled(false);
+        for f in schema.fields() {
+            let col = ColumnPath::from(f.name().as_str());
+            match f.data_type() {
+                DataType::Utf8 => props = props.set_column_dictionary_enabled(col, true),
+                // Time and integers as deltas: 10M cpu points take 333 MB instead of 370 MB
+                // (PLAIN), and whole-range counts read them faster.
+                DataType::Timestamp(..) | DataType::Int64 => {
+                    props = props
+                        .set_column_encoding(col, parquet::basic::Encoding::DELTA_BINARY_PACKED)
+                }
+                _ => {}
             }
-            _ => {}
+        }
+        let file = File::create(path)?;
+        let w = ArrowWriter::try_new(file, schema.clone(), Some(props.build()))?;
+        Ok(FileWriter {
+            w,
+            path: path.to_path_buf(),
+            schema,
+            tag_keys,
+            fields,
+            index: Vec::new(),
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+            rows: 0,
+        })
+    }
+
+    /// Appends `series`, whose value columns are in the writer's field order.
+    pub fn write(&mut self, series: &[SeriesRows]) -> Result<(), StoreError> {
+        let positions: Vec<usize> = (0..self.fields.len()).collect();
+        self.write_cols(series, &positions)
+    }
+
+    /// Appends `series`; the writer's field `i` is value column `positions[i]` of each.
+    fn write_cols(&mut self, series: &[SeriesRows], positions: &[usize]) -> Result<(), StoreError> {
+        let rows: usize = series.iter().map(|s| s.times.len()).sum();
+        if rows == 0 {
+            return Ok(());
+        }
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        let mut times = Vec::with_capacity(rows);
+        for s in series {
+            times.extend_from_slice(&s.times);
+        }
+        for &t in &times {
+            self.min_time = self.min_time.min(t);
+            self.max_time = self.max_time.max(t);
+        }
+        cols.push(Arc::new(TimestampNanosecondArray::from(times)));
+        for k in &self.tag_keys {
+            let mut b = StringBuilder::with_capacity(rows, rows * 8);
+            for s in series {
+                let v = s
+                    .key
+                    .binary_search_by(|(tk, _)| tk.cmp(k))
+                    .ok()
+                    .map(|i| s.key[i].1.as_str());
+                for _ in 0..s.times.len() {
+                    b.append_option(v);
+                }
+            }
+            cols.push(Arc::new(b.finish()));
+        }
+        for ((_, ty), &fi) in self.fields.iter().zip(positions) {
+            let values = series.iter().flat_map(|s| {
+                let n = s.times.len();
+                let col = s.cols.get(fi);
+                (0..n).map(move |i| col.and_then(|c| c[i].as_ref()))
+            });
+            cols.push(value_array(*ty, rows, values));
+        }
+        for s in series.iter().filter(|s| !s.times.is_empty()) {
+            self.index.push(StoredSeries {
+                k: s.key.clone(),
+                n: s.times.len() as u64,
+                lo: s.times[0],
+                hi: s.times[s.times.len() - 1],
+            });
+        }
+        self.rows += rows as u64;
+        let batch = RecordBatch::try_new(self.schema.clone(), cols)?;
+        self.w.write(&batch)?;
+        Ok(())
+    }
+
+    /// Writes the series index and the footer, and fsyncs the file.
+    pub fn finish(mut self) -> Result<Written, StoreError> {
+        let index =
+            serde_json::to_string(&self.index).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.w
+            .append_key_value_metadata(KeyValue::new(SERIES_META.to_string(), index));
+        self.w.close()?;
+        File::open(&self.path)?.sync_all()?;
+        let empty = self.rows == 0;
+        Ok(Written {
+            min_time: if empty { 0 } else { self.min_time },
+            max_time: if empty { 0 } else { self.max_time },
+            rows: self.rows,
+        })
+    }
+}
+
+/// One field's column of `rows` values; a value of another type than `ty` is stored as null.
+fn value_array<'a>(
+    ty: FieldType,
+    rows: usize,
+    values: impl Iterator<Item = Option<&'a FieldValue>>,
+) -> ArrayRef {
+    match ty {
+        FieldType::Float => {
+            let mut b = Float64Builder::with_capacity(rows);
+            for v in values {
+                b.append_option(match v {
+                    Some(FieldValue::Float(x)) => Some(*x),
+                    _ => None,
+                });
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::Integer => {
+            let mut b = Int64Builder::with_capacity(rows);
+            for v in values {
+                b.append_option(match v {
+                    Some(FieldValue::Integer(x)) => Some(*x),
+                    _ => None,
+                });
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::UInteger => {
+            let mut b = UInt64Builder::with_capacity(rows);
+            for v in values {
+                b.append_option(match v {
+                    Some(FieldValue::UInteger(x)) => Some(*x),
+                    _ => None,
+                });
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::String => {
+            let mut b = StringBuilder::with_capacity(rows, rows * 8);
+            for v in values {
+                b.append_option(match v {
+                    Some(FieldValue::String(x)) => Some(x.as_str()),
+                    _ => None,
+                });
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::Boolean => {
+            let mut b = BooleanBuilder::with_capacity(rows);
+            for v in values {
+                b.append_option(match v {
+                    Some(FieldValue::Boolean(x)) => Some(*x),
+                    _ => None,
+                });
+            }
+            Arc::new(b.finish())
         }
     }
-    let props = props.build();
-    let file = File::create(path)?;
-    let mut w = ArrowWriter::try_new(file, schema, Some(props))?;
-    w.write(&batch)?;
-    w.close()?;
-    File::open(path)?.sync_all()?;
-    Ok(Written {
-        min_time,
-        max_time,
-        rows: rows as u64,
-    })
 }
 
 enum ColReader<'a> {
@@ -507,11 +587,18 @@ pub(crate) struct FileIndex {
     rg_starts: Vec<usize>,
     /// Series in row order.
     pub series: Vec<SeriesEntry>,
+    /// Whether `series` is also in key order (true of every file the store writes).
+    keys_sorted: bool,
     /// Entries (ascending) by tag key and value, for `tag = 'value'` predicates.
     postings: HashMap<String, HashMap<String, Vec<u32>>>,
 }
 
 impl FileIndex {
+    /// Whether the file has a column for field `name`.
+    pub fn has_field(&self, name: &str) -> bool {
+        self.field_cols.contains_key(name)
+    }
+
     /// Loads the footer and series index of the file at `path`.
     pub fn load(path: &Path) -> Result<FileIndex, StoreError> {
         let shared = SharedFile::open(path)?;
@@ -586,6 +673,7 @@ impl FileIndex {
                 }
             }
         }
+        let keys_sorted = series.windows(2).all(|w| w[0].key < w[1].key);
         Ok(FileIndex {
             file: shared,
             meta,
@@ -593,6 +681,7 @@ impl FileIndex {
             field_cols,
             rg_starts,
             series,
+            keys_sorted,
             postings,
         })
     }
@@ -753,6 +842,47 @@ pub(crate) fn read_file(
     for_wanted(idx, start, end, pred, |e| {
         runs.push((e.start, e.end, acc.slot(&e.key)))
     });
+    read_runs(path, idx, &runs, start, end, fields, acc)
+}
+
+/// Reads every row of the series whose keys lie in `lo..=hi` (in key order), projecting
+/// `fields`, into `acc`: a merge reads its files this way, a range of series at a time.
+pub(crate) fn read_key_range(
+    path: &Path,
+    idx: &FileIndex,
+    lo: &SeriesKey,
+    hi: &SeriesKey,
+    fields: &[String],
+    acc: &mut Acc,
+) -> Result<(), StoreError> {
+    let in_range = |e: &&SeriesEntry| e.start < e.end && &e.key >= lo && &e.key <= hi;
+    // Files written by the store list their series in key order: the range is one slice.
+    let entries: &[SeriesEntry] = if idx.keys_sorted {
+        let a = idx.series.partition_point(|e| &e.key < lo);
+        let b = idx.series.partition_point(|e| &e.key <= hi);
+        &idx.series[a..b]
+    } else {
+        &idx.series
+    };
+    let runs: Vec<(usize, usize, usize)> = entries
+        .iter()
+        .filter(in_range)
+        .map(|e| (e.start, e.end, acc.slot(&e.key)))
+        .collect();
+    read_runs(path, idx, &runs, i64::MIN, i64::MAX, fields, acc)
+}
+
+/// Reads the rows `runs` name ((first row, last row + 1, accumulator slot), ascending and
+/// disjoint) with `start <= time < end` into `acc`.
+fn read_runs(
+    path: &Path,
+    idx: &FileIndex,
+    runs: &[(usize, usize, usize)],
+    start: i64,
+    end: i64,
+    fields: &[String],
+    acc: &mut Acc,
+) -> Result<(), StoreError> {
     if runs.is_empty() {
         return Ok(());
     }
@@ -828,7 +958,7 @@ pub(crate) fn read_file(
     let reader = builder.build()?;
 
     // Walk the selected rows in file order alongside the runs they belong to.
-    let mut cursor = RunCursor::new(&runs, &groups, rg);
+    let mut cursor = RunCursor::new(runs, &groups, rg);
     for batch in reader {
         crate::coop::point();
         let batch = batch?;

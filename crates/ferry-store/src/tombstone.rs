@@ -174,12 +174,39 @@ pub(crate) fn read_live(
     fields: &[String],
     acc: &mut Acc,
 ) -> Result<(), StoreError> {
+    live(f, tombs, fields.len(), acc, |idx, acc| {
+        pq::read_file(&f.path, idx, start, end, pred, fields, acc)
+    })
+}
+
+/// [`pq::read_key_range`] of a file without the rows `tombs` hide.
+pub(crate) fn read_live_keys(
+    f: &DataFile,
+    tombs: &[Tombstone],
+    lo: &SeriesKey,
+    hi: &SeriesKey,
+    fields: &[String],
+    acc: &mut Acc,
+) -> Result<(), StoreError> {
+    live(f, tombs, fields.len(), acc, |idx, acc| {
+        pq::read_key_range(&f.path, idx, lo, hi, fields, acc)
+    })
+}
+
+/// Runs `read` of file `f` into `acc`, dropping the rows `tombs` hide.
+fn live(
+    f: &DataFile,
+    tombs: &[Tombstone],
+    nfields: usize,
+    acc: &mut Acc,
+    read: impl FnOnce(&pq::FileIndex, &mut Acc) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let dead = file_tombstones(tombs, f);
     if dead.is_empty() {
-        return pq::read_file(&f.path, f.index()?, start, end, pred, fields, acc);
+        return read(f.index()?, acc);
     }
-    let mut one = Acc::new(fields.len());
-    pq::read_file(&f.path, f.index()?, start, end, pred, fields, &mut one)?;
+    let mut one = Acc::new(nfields);
+    read(f.index()?, &mut one)?;
     one.remove_where(|key| {
         dead.iter()
             .filter(|t| t.matches_key(key))
