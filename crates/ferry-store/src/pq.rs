@@ -224,6 +224,46 @@ struct StoredSeries {
     /// Earliest and latest time.
     lo: i64,
     hi: i64,
+    /// Time marks: `t[k]` is the time of row `(k + 1) * r` of the series (absent for
+    /// series of at most [`MARK_MIN_ROWS`] rows and in files written before them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<TimeMarks>,
+}
+
+/// Fewest rows between two time marks of a series.
+const MARK_MIN_ROWS: usize = 128;
+/// Most time marks per series and file.
+const MARK_MAX: usize = 64;
+
+/// Sparse times of one series in a file, so a scan of a time range reads the rows near it
+/// rather than the series' whole run (a compacted file holds hours of every series).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TimeMarks {
+    /// Rows between two marks.
+    r: usize,
+    /// The time at rows `r`, `2r`, … of the series.
+    t: Vec<i64>,
+}
+
+impl TimeMarks {
+    /// Marks for a series with these (ascending) times; `None` when it is too short.
+    fn of(times: &[i64]) -> Option<TimeMarks> {
+        if times.len() <= MARK_MIN_ROWS {
+            return None;
+        }
+        let r = MARK_MIN_ROWS.max(times.len().div_ceil(MARK_MAX + 1));
+        let t: Vec<i64> = times.iter().copied().step_by(r).skip(1).collect();
+        (!t.is_empty()).then_some(TimeMarks { r, t })
+    }
+
+    /// The rows (relative to the series' first, of `n`) that can hold times in
+    /// `[start, end)`: rows before a mark earlier than `start` are earlier than `start`,
+    /// rows from a mark at or after `end` on are not earlier than `end`.
+    fn rows(&self, n: usize, start: i64, end: i64) -> std::ops::Range<usize> {
+        let from = self.t.partition_point(|&t| t < start) * self.r;
+        let to = (self.t.partition_point(|&t| t < end) + 1) * self.r;
+        from.min(n)..to.min(n)
+    }
 }
 
 fn field_with_kind(name: &str, dt: DataType, nullable: bool, kind: &str) -> Field {
@@ -405,6 +445,7 @@ impl FileWriter {
                 n: s.times.len() as u64,
                 lo: s.times[0],
                 hi: s.times[s.times.len() - 1],
+                m: TimeMarks::of(&s.times),
             });
         }
         self.rows += rows as u64;
@@ -571,6 +612,21 @@ pub(crate) struct SeriesEntry {
     pub end: usize,
     pub min_t: i64,
     pub max_t: i64,
+    marks: Option<TimeMarks>,
+}
+
+impl SeriesEntry {
+    /// The rows of the series (in file order) that can hold times in `[start, end)`: all of
+    /// them, or fewer when the file has time marks.
+    fn rows_for(&self, start: i64, end: i64) -> (usize, usize) {
+        match &self.marks {
+            Some(m) => {
+                let r = m.rows(self.end - self.start, start, end);
+                (self.start + r.start, self.start + r.end)
+            }
+            None => (self.start, self.end),
+        }
+    }
 }
 
 /// What a scan needs to know about a file, loaded once: the parsed footer (with the page
@@ -645,6 +701,7 @@ impl FileIndex {
                         end: row + n,
                         min_t: s.lo,
                         max_t: s.hi,
+                        marks: s.m,
                     });
                     row += n;
                 }
@@ -761,6 +818,7 @@ fn build_series_index(
                     end: row + 1,
                     min_t: t,
                     max_t: t,
+                    marks: None,
                 });
             }
             row += 1;
@@ -840,7 +898,10 @@ pub(crate) fn read_file(
     // The wanted series, as (first row, last row + 1, accumulator slot).
     let mut runs: Vec<(usize, usize, usize)> = Vec::new();
     for_wanted(idx, start, end, pred, |e| {
-        runs.push((e.start, e.end, acc.slot(&e.key)))
+        let (a, b) = e.rows_for(start, end);
+        if a < b {
+            runs.push((a, b, acc.slot(&e.key)))
+        }
     });
     read_runs(path, idx, &runs, start, end, fields, acc)
 }
@@ -1077,6 +1138,52 @@ fn same_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rows time marks keep for a range hold every row of that range, for series of
+    /// every length around the mark spacing and ranges across every boundary.
+    #[test]
+    fn time_marks_keep_every_row_in_range() {
+        for n in [1usize, 128, 129, 200, 256, 257, 1000, 8_321, 100_000] {
+            let times: Vec<i64> = (0..n as i64).map(|i| i * 10).collect();
+            let Some(m) = TimeMarks::of(&times) else {
+                assert!(n <= MARK_MIN_ROWS, "{n} rows without marks");
+                continue;
+            };
+            assert!(m.t.len() <= MARK_MAX, "{n} rows: {} marks", m.t.len());
+            let last = *times.last().unwrap();
+            let probes = [
+                i64::MIN,
+                -5,
+                0,
+                5,
+                1275,
+                1280,
+                1285,
+                last / 2,
+                last - 10,
+                last,
+                last + 1,
+            ];
+            for &start in &probes {
+                for &end in &probes {
+                    if start >= end {
+                        continue;
+                    }
+                    let r = m.rows(n, start, end);
+                    let want = times.iter().filter(|&&t| t >= start && t < end).count();
+                    let kept = times[r.clone()]
+                        .iter()
+                        .filter(|&&t| t >= start && t < end)
+                        .count();
+                    assert_eq!(kept, want, "{n} rows, [{start}, {end}): kept {r:?}");
+                    assert!(
+                        r.len() <= want + 2 * m.r,
+                        "{n} rows, [{start}, {end}): {r:?}"
+                    );
+                }
+            }
+        }
+    }
 
     fn rows(key: &[(&str, &str)], times: &[i64]) -> SeriesRows {
         SeriesRows {

@@ -693,6 +693,8 @@ fn compaction_merges_only_a_newest_run_within_the_row_cap() {
     let big: Vec<Point> = (0..20)
         .map(|j| pt("cpu", &[("host", "a")], &[("v", FieldValue::Integer(j))], j))
         .collect();
+    // A point in a later partition too: the one under test is not the newest (hot) one.
+    let big: Vec<Point> = big.into_iter().chain([usage("later", 30 * DAY)]).collect();
     store.apply(1, &big);
     store.persist().unwrap();
     // files 2..=4: 5 rows each, overwriting some of file 1's points
@@ -711,11 +713,11 @@ fn compaction_merges_only_a_newest_run_within_the_row_cap() {
         store.persist().unwrap();
     }
     let before = store.scan(&all("cpu")).unwrap();
-    assert_eq!(store.file_count(), 4);
+    assert_eq!(store.file_count(), 5);
     store.compact().unwrap();
     assert_eq!(
         store.file_count(),
-        2,
+        3,
         "the three small newest files merged, the big one kept"
     );
     let after = store.scan(&all("cpu")).unwrap();
@@ -1023,6 +1025,9 @@ fn tiered_compaction_streams_large_merges_without_losing_rows() {
         ..StoreOptions::default()
     };
     let store = BucketStore::open(dir.path(), opts.clone()).unwrap();
+    // A point in a later partition: the one under test is not the newest (hot) one.
+    store.apply(1, &[usage("later", 30 * DAY)]);
+    store.persist().unwrap();
     // 300 series x 100 times per persist = 30,000 rows a file: 4 files are 120,000 rows,
     // two merge batches at least.
     let persist = |store: &BucketStore, n: i64| {
@@ -1043,20 +1048,20 @@ fn tiered_compaction_streams_large_merges_without_losing_rows() {
                 pts.push(pt("cpu", &tags, &fields, t));
             }
         }
-        store.apply(n as u64 + 1, &pts);
+        store.apply(n as u64 + 2, &pts);
         store.persist().unwrap();
         store.compact().unwrap();
     };
     for n in 0..3 {
         persist(&store, n);
     }
-    assert_eq!(store.file_count(), 3, "three files: not more than 3 yet");
+    assert_eq!(store.file_count(), 4, "three files: not more than 3 yet");
     store
         .delete(vec![del("cpu", Some(&[&[("host", "h007")]]), 0, 49_000)])
         .unwrap();
     let before = store.scan(&all("cpu")).unwrap();
     persist(&store, 3);
-    assert_eq!(store.file_count(), 1, "the fourth file merged all four");
+    assert_eq!(store.file_count(), 2, "the fourth file merged all four");
     let after = store.scan(&all("cpu")).unwrap();
     let with_fourth = |mut v: Vec<SeriesData>| {
         v.sort_by(|a, b| a.tags.cmp(&b.tags));
@@ -1064,10 +1069,10 @@ fn tiered_compaction_streams_large_merges_without_losing_rows() {
     };
     let after = with_fourth(after);
     // 300 series without the rack tag (files 0..2) and 300 with it (file 3).
-    assert_eq!(after.len(), 600);
+    assert_eq!(after.len(), 601); // and the later partition's
     let rows: usize = after.iter().map(|s| s.times.len()).sum();
     // Files 0..2 cover times 0..199 (200 distinct) minus h007's 0..49; file 3: 100 times.
-    assert_eq!(rows, 300 * 200 - 50 + 300 * 100);
+    assert_eq!(rows, 300 * 200 - 50 + 300 * 100 + 1);
     let h7 = after
         .iter()
         .find(|s| s.tags == vec![("host".to_string(), "h007".to_string())])
@@ -1102,13 +1107,13 @@ fn tiered_compaction_streams_large_merges_without_losing_rows() {
     }
     assert_eq!(
         store.file_count(),
-        3,
+        4,
         "two new files are not more than 3 files"
     );
     persist(&store, 6);
     assert_eq!(
         store.file_count(),
-        1,
+        2,
         "3 new files as large as the merged one: one file"
     );
     // Small files never pull a larger (not small) one into their merge: 4 one-row files
@@ -1120,7 +1125,7 @@ fn tiered_compaction_streams_large_merges_without_losing_rows() {
     }
     assert_eq!(
         store.file_count(),
-        2,
+        3,
         "the large file and the merged small ones"
     );
     let rows: usize = store
@@ -1130,7 +1135,7 @@ fn tiered_compaction_streams_large_merges_without_losing_rows() {
         .map(|s| s.times.len())
         .sum();
     // Host-only series: times 0..399 (files 0-2 and 4-6); rack series: 150..249.
-    assert_eq!(rows, 300 * 400 - 50 + 300 * 100 + 4);
+    assert_eq!(rows, 300 * 400 - 50 + 300 * 100 + 4 + 1);
 }
 
 /// A run of files may be merged past a newer file only when that file shares no time with
@@ -1148,13 +1153,15 @@ fn compaction_passes_a_newer_file_only_when_its_times_are_apart() {
         store.apply(lsn, &pts);
         store.persist().unwrap();
     };
-    for (last, merged) in [((5_000..5_001), 2), ((100..101), 5)] {
+    for (last, merged) in [((5_000..5_001), 3), ((100..101), 6)] {
         let dir = tempfile::tempdir().unwrap();
         let store = BucketStore::open(dir.path(), opts.clone()).unwrap();
+        store.apply(1, &[usage("later", 30 * DAY)]); // partition 0 is not the newest
+        store.persist().unwrap();
         for i in 0..4 {
             write(
                 &store,
-                i + 1,
+                i + 2,
                 i as i64 * 1_000..(i as i64 + 1) * 1_000 + 500,
                 i as i64,
             );
@@ -1235,4 +1242,97 @@ fn compaction_alongside_persists_keeps_the_newest_values() {
     assert!(store.file_count() <= 4, "{} files", store.file_count());
     drop(store);
     check(&open(dir.path()));
+}
+
+/// A scan of part of a long series in a file (time marks narrow what it reads) returns
+/// exactly the rows of its range, at every boundary.
+#[test]
+fn range_scans_of_long_series_in_files_are_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let pts: Vec<Point> = (0..5_000i64)
+        .flat_map(|i| {
+            ["a", "b"].map(|h| {
+                pt(
+                    "cpu",
+                    &[("host", h)],
+                    &[("v", FieldValue::Integer(i))],
+                    i * 10,
+                )
+            })
+        })
+        .collect();
+    store.apply(1, &pts);
+    store.persist().unwrap();
+    assert_eq!(store.file_count(), 1);
+    for (start, end) in [
+        (0, 1),
+        (5, 15),
+        (1_270, 1_290),
+        (1_280, 1_281),
+        (24_990, 50_000),
+        (-9, 49_991),
+    ] {
+        let mut req = all("cpu");
+        req.start_ns = start;
+        req.end_ns = end;
+        req.tag_filter = Some(TagPredicate::Eq("host".into(), "b".into()));
+        let got = store.scan(&req).unwrap();
+        let want: Vec<i64> = (0..5_000i64)
+            .map(|i| i * 10)
+            .filter(|t| *t >= start && *t < end)
+            .collect();
+        assert_eq!(got.len(), 1, "[{start}, {end})");
+        assert_eq!(got[0].times, want, "[{start}, {end})");
+        let values: Vec<Option<FieldValue>> = want
+            .iter()
+            .map(|t| Some(FieldValue::Integer(t / 10)))
+            .collect();
+        assert_eq!(field(&got[0], "v"), values.as_slice(), "[{start}, {end})");
+    }
+}
+
+/// In a measurement's newest partition only small files (up to 1/16 of the maximum) merge,
+/// so its files stay slices of time; once a later partition exists, they merge in full.
+#[test]
+fn the_newest_partition_merges_only_small_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        compaction_max_rows: 1_600, // small: at most 100 rows
+        ..StoreOptions::default()
+    };
+    let store = BucketStore::open(dir.path(), opts).unwrap();
+    for i in 0..4i64 {
+        let pts: Vec<Point> = (0..60).map(|j| usage("a", i * 1_000 + j)).collect();
+        store.apply(i as u64 + 1, &pts);
+        store.persist().unwrap();
+        store.compact().unwrap();
+    }
+    assert_eq!(
+        store.file_count(),
+        4,
+        "files of 60 rows: two would pass 100"
+    );
+    for i in 0..4i64 {
+        store.apply(10 + i as u64, &[usage("b", 5_000 + i)]);
+        store.persist().unwrap();
+    }
+    store.compact().unwrap();
+    assert_eq!(store.file_count(), 5, "the four one-row files merged");
+    let before = store.scan(&all("cpu")).unwrap();
+    store.apply(20, &[usage("c", 3 * DAY)]);
+    store.persist().unwrap();
+    store.compact().unwrap();
+    assert_eq!(
+        store.file_count(),
+        2,
+        "no longer the newest partition: one file"
+    );
+    let after: Vec<SeriesData> = store
+        .scan(&all("cpu"))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.tags[0].1 != "c")
+        .collect();
+    assert_eq!(after, before);
 }
