@@ -49,8 +49,8 @@ pub struct StoreOptions {
     /// Buffer size above which the caller should persist (default 16 MiB); see
     /// [`BucketStore::needs_persist`]. The store never persists on its own.
     pub buffer_limit_bytes: usize,
-    /// [`BucketStore::compact`] merges the newest run of similar-sized files of a partition
-    /// when it holds more files than this (default 3; the policy is in the `compact` module).
+    /// [`BucketStore::compact`] merges a run of similar-sized files of a partition when it
+    /// holds more files than this (default 3; the policy is in the `compact` module).
     pub max_files_per_partition: usize,
     /// The most rows compaction writes into one file (default 4,000,000); files already this
     /// large are left as they are. Merges stream, so memory does not depend on it.
@@ -152,15 +152,13 @@ impl Drop for DataFile {
 /// to a series instead of merging into it (compaction can leave a merged file newer in
 /// sequence than a file holding later times: see the `compact` module).
 fn read_order(mut files: Vec<Arc<DataFile>>) -> Vec<Arc<DataFile>> {
-    files.sort_by_key(|f| (f.meta.partition_start, f.meta.seq));
+    files.sort_by_key(|f| (f.meta.partition_start, f.meta.min_time));
     for part in files.chunk_by_mut(|a, b| a.meta.partition_start == b.meta.partition_start) {
-        let mut by_time: Vec<&Arc<DataFile>> = part.iter().collect();
-        by_time.sort_by_key(|f| f.meta.min_time);
-        if by_time
+        if part
             .windows(2)
-            .all(|w| w[0].meta.max_time < w[1].meta.min_time)
+            .any(|w| w[0].meta.max_time >= w[1].meta.min_time)
         {
-            part.sort_by_key(|f| f.meta.min_time);
+            part.sort_by_key(|f| f.meta.seq);
         }
     }
     files
@@ -713,18 +711,18 @@ impl BucketStore {
         manifest.store(&self.dir)
     }
 
-    /// Merges (deduplicating, last write wins) the newest run of similar-sized files of every
+    /// Merges (deduplicating, last write wins) a run of similar-sized files of every
     /// partition where it holds more than `max_files_per_partition` files (see the `compact`
-    /// module for the policy) into one file, and rewrites the newest run of files
-    /// from the oldest one a deletion still hides rows of (within the row cap), so deleted
-    /// rows leave the disk and their tombstones the manifest. Scan results are unchanged; replaced
-    /// files are deleted once no scan uses them. On error nothing changes.
+    /// module for the policy) into one file, and rewrites the newest run of files from the
+    /// oldest one a deletion still hides rows of (within the row cap), so deleted rows leave
+    /// the disk and their tombstones the manifest. Scan results are unchanged; replaced files
+    /// are deleted once no scan uses them. On error nothing changes.
     ///
     /// Merges run without the maintenance lock (persists, deletions and retention go on
     /// meanwhile; only the plan and the commit take it), one compaction at a time. A merged
     /// file takes its sequence number with the file list it is planned from, so files
-    /// persisted later are newer and win; if a deletion or retention removed one of the merged files meanwhile,
-    /// the merge is discarded and planned again next time.
+    /// persisted later are newer and win; if a deletion or retention removed one of the
+    /// merged files meanwhile, the merge is discarded and planned again next time.
     pub fn compact(&self) -> Result<(), StoreError> {
         let _one_at_a_time = lock(&self.compacting);
         let plan = self.plan_compaction();

@@ -11,9 +11,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt64Builder,
-};
+use arrow_array::builder::StringBuilder;
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampNanosecondArray, UInt64Array,
@@ -300,7 +298,8 @@ pub(crate) fn write_file(
         .iter()
         .flat_map(|s| s.key.iter().map(|(k, _)| k.as_str()))
         .collect();
-    let fields: Vec<(String, FieldType)> = field_names
+    // The fields with at least one value, with their type and value column.
+    let (fields, positions): (Vec<(String, FieldType)>, Vec<usize>) = field_names
         .iter()
         .enumerate()
         .filter_map(|(fi, name)| {
@@ -308,13 +307,9 @@ pub(crate) fn write_file(
                 .iter()
                 .flat_map(|s| s.cols.get(fi).into_iter().flatten())
                 .find_map(|v| v.as_ref().map(|v| v.field_type()))?;
-            Some((name.clone(), ty))
+            Some(((name.clone(), ty), fi))
         })
-        .collect();
-    let positions: Vec<usize> = fields
-        .iter()
-        .map(|(n, _)| field_names.iter().position(|f| f == n).expect("listed"))
-        .collect();
+        .unzip();
     let mut w = FileWriter::create(path, tag_keys.into_iter().map(String::from), fields)?;
     w.write_cols(series, &positions)?;
     w.finish()
@@ -412,10 +407,6 @@ impl FileWriter {
         for s in series {
             times.extend_from_slice(&s.times);
         }
-        for &t in &times {
-            self.min_time = self.min_time.min(t);
-            self.max_time = self.max_time.max(t);
-        }
         cols.push(Arc::new(TimestampNanosecondArray::from(times)));
         for k in &self.tag_keys {
             let mut b = StringBuilder::with_capacity(rows, rows * 8);
@@ -437,14 +428,17 @@ impl FileWriter {
                 let col = s.cols.get(fi);
                 (0..n).map(move |i| col.and_then(|c| c[i].as_ref()))
             });
-            cols.push(value_array(*ty, rows, values));
+            cols.push(value_array(*ty, values));
         }
         for s in series.iter().filter(|s| !s.times.is_empty()) {
+            let (lo, hi) = (s.times[0], s.times[s.times.len() - 1]);
+            self.min_time = self.min_time.min(lo);
+            self.max_time = self.max_time.max(hi);
             self.index.push(StoredSeries {
                 k: s.key.clone(),
                 n: s.times.len() as u64,
-                lo: s.times[0],
-                hi: s.times[s.times.len() - 1],
+                lo,
+                hi,
                 m: TimeMarks::of(&s.times),
             });
         }
@@ -471,63 +465,37 @@ impl FileWriter {
     }
 }
 
-/// One field's column of `rows` values; a value of another type than `ty` is stored as null.
+/// One field's column; a value of another type than `ty` is stored as null.
 fn value_array<'a>(
     ty: FieldType,
-    rows: usize,
     values: impl Iterator<Item = Option<&'a FieldValue>>,
 ) -> ArrayRef {
     match ty {
-        FieldType::Float => {
-            let mut b = Float64Builder::with_capacity(rows);
-            for v in values {
-                b.append_option(match v {
-                    Some(FieldValue::Float(x)) => Some(*x),
-                    _ => None,
-                });
-            }
-            Arc::new(b.finish())
-        }
-        FieldType::Integer => {
-            let mut b = Int64Builder::with_capacity(rows);
-            for v in values {
-                b.append_option(match v {
-                    Some(FieldValue::Integer(x)) => Some(*x),
-                    _ => None,
-                });
-            }
-            Arc::new(b.finish())
-        }
-        FieldType::UInteger => {
-            let mut b = UInt64Builder::with_capacity(rows);
-            for v in values {
-                b.append_option(match v {
-                    Some(FieldValue::UInteger(x)) => Some(*x),
-                    _ => None,
-                });
-            }
-            Arc::new(b.finish())
-        }
-        FieldType::String => {
-            let mut b = StringBuilder::with_capacity(rows, rows * 8);
-            for v in values {
-                b.append_option(match v {
-                    Some(FieldValue::String(x)) => Some(x.as_str()),
-                    _ => None,
-                });
-            }
-            Arc::new(b.finish())
-        }
-        FieldType::Boolean => {
-            let mut b = BooleanBuilder::with_capacity(rows);
-            for v in values {
-                b.append_option(match v {
+        FieldType::Float => Arc::new(Float64Array::from_iter(values.map(|v| match v {
+            Some(FieldValue::Float(x)) => Some(*x),
+            _ => None,
+        }))),
+        FieldType::Integer => Arc::new(Int64Array::from_iter(values.map(|v| match v {
+            Some(FieldValue::Integer(x)) => Some(*x),
+            _ => None,
+        }))),
+        FieldType::UInteger => Arc::new(UInt64Array::from_iter(values.map(|v| match v {
+            Some(FieldValue::UInteger(x)) => Some(*x),
+            _ => None,
+        }))),
+        FieldType::String => Arc::new(StringArray::from_iter(values.map(|v| match v {
+            Some(FieldValue::String(x)) => Some(x.as_str()),
+            _ => None,
+        }))),
+        // (BooleanArray's FromIterator needs an upper size bound, which flat_map lacks.)
+        FieldType::Boolean => Arc::new(BooleanArray::from(
+            values
+                .map(|v| match v {
                     Some(FieldValue::Boolean(x)) => Some(*x),
                     _ => None,
-                });
-            }
-            Arc::new(b.finish())
-        }
+                })
+                .collect::<Vec<_>>(),
+        )),
     }
 }
 
