@@ -1157,46 +1157,22 @@ pub(crate) fn plan_select(
 /// Scans a compiled SELECT's range whole and answers it.
 fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
     let Plan {
-        input,
         m,
         columns,
         dim_tags,
         lo,
         hi,
         scan_fields,
-        series_c,
         cond_c,
         aggs,
         out_exprs,
         field_derived,
-        pushed,
         agg_mode,
         selector_single,
+        ..
     } = p;
     let (lo, hi, agg_mode, selector_single) = (*lo, *hi, *agg_mode, *selector_single);
-    let data = input.scan(&ScanRequest {
-        measurement: m.clone(),
-        start_ns: lo,
-        end_ns: hi.saturating_add(1),
-        tag_filter: (!pushed.is_empty()).then(|| TagPredicate::And(pushed.clone())),
-        fields: Some(scan_fields.clone()),
-    })?;
-    let data: Vec<SeriesData> = match &series_c {
-        Some(c) => data
-            .into_iter()
-            .filter(|sd| truthy(&eval_tags(c, &sd.tags)))
-            .collect(),
-        None => data,
-    };
-
-    // groups by dimension tag values
-    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
-    for (i, sd) in data.iter().enumerate() {
-        groups
-            .entry(group_key(&sd.tags, dim_tags))
-            .or_default()
-            .push(i);
-    }
+    let (data, groups) = scan_groups(p)?;
     let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
     let streaming = agg_mode
         && cond_c.is_none()
@@ -1301,6 +1277,101 @@ fn aligned(sd: &SeriesData, scan_fields: &[String], ri: usize) -> Vec<Option<Val
                 .and_then(|(_, c)| c[ri].as_ref().map(fv))
         })
         .collect()
+}
+
+/// GROUP BY tag values -> the positions of their series in the scan's answer, ascending.
+type Groups = BTreeMap<Vec<String>, Vec<usize>>;
+
+/// Scans the plan's input and groups the series that pass its tag conditions by their
+/// GROUP BY tag values: (the series sorted by tag set, each group's members in that order).
+fn scan_groups(p: &Plan) -> Res<(Vec<SeriesData>, Groups)> {
+    let data = p.input.scan(&ScanRequest {
+        measurement: p.m.clone(),
+        start_ns: p.lo,
+        end_ns: p.hi.saturating_add(1),
+        tag_filter: (!p.pushed.is_empty()).then(|| TagPredicate::And(p.pushed.clone())),
+        fields: Some(p.scan_fields.clone()),
+    })?;
+    let data: Vec<SeriesData> = match &p.series_c {
+        Some(c) => data
+            .into_iter()
+            .filter(|sd| truthy(&eval_tags(c, &sd.tags)))
+            .collect(),
+        None => data,
+    };
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for (i, sd) in data.iter().enumerate() {
+        groups
+            .entry(group_key(&sd.tags, &p.dim_tags))
+            .or_default()
+            .push(i);
+    }
+    Ok((data, groups))
+}
+
+/// One output series of a raw one-field SELECT, its rows not merged into time order.
+pub(crate) struct FieldGroup {
+    /// The measurement.
+    pub name: String,
+    /// The GROUP BY tags and their values (`None` without GROUP BY tags).
+    pub tags: Option<Vec<(String, String)>>,
+    /// Every row with a value, as (time, series, row, value): sorted by (time, series,
+    /// row), they are in the order [`select_plain`] returns them.
+    pub rows: Vec<(i64, usize, usize, Value)>,
+}
+
+/// The rows of `s` when it is a raw SELECT of one field (no aggregate, no GROUP BY time),
+/// per output series in output order, without building or sorting rows: for callers that
+/// reduce them in an order of their own (top, bottom). `None` when `s` has another shape
+/// (use [`select_plain`]).
+pub(crate) fn field_groups(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Res<Option<Vec<FieldGroup>>> {
+    let Some(p) = plan_select(s, ctx, db, rp, (0, 0))? else {
+        return Ok(Some(Vec::new()));
+    };
+    if p.agg_mode
+        || s.dims.time.is_some()
+        || p.scan_fields.len() != 1
+        || !matches!(p.out_exprs.as_slice(), [CExpr::Field(0)])
+    {
+        return Ok(None);
+    }
+    let (data, groups) = scan_groups(&p)?;
+    let mut out = Vec::new();
+    for (key, members) in groups {
+        ferry_store::coop::point();
+        let mut rows = Vec::new();
+        for si in members {
+            let sd = &data[si];
+            let direct = p.cond_c.is_none() && sd.fields.len() == 1;
+            for (ri, &t) in sd.times.iter().enumerate() {
+                let v = if direct {
+                    sd.fields[0].1[ri].as_ref().map(fv)
+                } else {
+                    passing_row(sd, &p.scan_fields, t, ri, p.cond_c.as_ref())
+                        .and_then(|mut f| f.swap_remove(0))
+                };
+                if let Some(v) = v.filter(|v| !v.is_null()) {
+                    rows.push((t, si, ri, v));
+                }
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let tags = (!p.dim_tags.is_empty())
+            .then(|| p.dim_tags.iter().cloned().zip(key).collect::<Vec<_>>());
+        out.push(FieldGroup {
+            name: p.m.clone(),
+            tags,
+            rows,
+        });
+    }
+    Ok(Some(out))
 }
 
 /// The row's field values when it satisfies the residual condition.

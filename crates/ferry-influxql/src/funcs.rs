@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ast::*;
-use crate::exec::{page, select_extended, select_plain, split_time_in, Context, Res};
+use crate::exec::{field_groups, page, select_extended, select_plain, split_time_in, Context, Res};
 use crate::result::{Series, Value};
 use crate::tz::window_start;
 
@@ -416,6 +416,55 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
     let columns = col_names(&bases);
     let ntags = tag_args.len();
     let mut out = Vec::new();
+    let finish = |mut values: Vec<Vec<Value>>| {
+        if s.descending {
+            values.reverse();
+        }
+        page(values, s.limit, s.offset)
+    };
+    // top/bottom of a field alone: the rows are ranked where the scan left them, without
+    // building and sorting every raw row first (the same answer; see `field_groups`).
+    let fast = name != "distinct" && ntags == 0 && aux.is_empty();
+    if let Some(groups) = fast
+        .then(|| field_groups(&inner, ctx, db, rp))
+        .transpose()?
+        .flatten()
+    {
+        for g in groups {
+            let mut wins: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+            for (i, (t, _, _, v)) in g.rows.iter().enumerate() {
+                if *t < lo || *t > hi || v.as_f64().is_none() {
+                    continue;
+                }
+                wins.entry(window(*t)).or_default().push(i);
+            }
+            let mut values: Vec<Vec<Value>> = Vec::new();
+            for cands in wins.into_values() {
+                let best = n_best(cands.len(), n, name == "top", |k| {
+                    let (t, si, ri, v) = &g.rows[cands[k]];
+                    (v, *t, (*si, *ri))
+                });
+                values.extend(best.into_iter().map(|k| {
+                    let (t, _, _, v) = &g.rows[cands[k]];
+                    vec![Value::Time(*t), v.clone()]
+                }));
+            }
+            let values = finish(values);
+            if values.is_empty() {
+                continue;
+            }
+            out.push(Series {
+                name: Some(g.name),
+                tags: g.tags,
+                columns: columns.clone(),
+                values,
+            });
+        }
+        if s.descending {
+            out.reverse();
+        }
+        return Ok(page(out, s.slimit, s.soffset));
+    }
     for series in select_plain(&inner, ctx, db, rp)? {
         // windows in time order
         let mut wins: BTreeMap<i64, Vec<&Vec<Value>>> = BTreeMap::new();
@@ -470,15 +519,17 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
             } else {
                 cands.extend(rows.into_iter().filter(|r| r[1].as_f64().is_some()));
             }
-            // The n best by value (ties: earlier time, then input order), in one pass with a
-            // heap of n: most candidates cost one comparison with the worst kept so far.
-            let cands = n_best(&cands, n, top);
-            values.extend(cands.into_iter().cloned());
+            // The n best by value (ties: earlier time, then input order).
+            let best = n_best(cands.len(), n, top, |k| {
+                let t = match cands[k][0] {
+                    Value::Time(t) => t,
+                    _ => 0,
+                };
+                (&cands[k][1], t, (k, 0))
+            });
+            values.extend(best.into_iter().map(|k| cands[k].clone()));
         }
-        if s.descending {
-            values.reverse();
-        }
-        let values = page(values, s.limit, s.offset);
+        let values = finish(values);
         if values.is_empty() {
             continue;
         }
@@ -495,34 +546,39 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
     Ok(page(out, s.slimit, s.soffset))
 }
 
-/// The `n` best rows of `cands` (`[time, value, ..]`, values numeric) for top (greatest
-/// first) or bottom (least first), ties going to the earlier time, then to the earlier row;
-/// returned in time order, rows of equal time in that ranking.
-fn n_best<'a>(cands: &[&'a Vec<Value>], n: usize, top: bool) -> Vec<&'a Vec<Value>> {
+/// The `n` best of `len` candidates for top (greatest value first) or bottom (least first),
+/// `key(k)` giving candidate k's (numeric value, time, tie-break): ties on value go to the
+/// earlier time, then to the smaller tie-break. Returns the chosen candidates in time
+/// order, those of equal time in that ranking. One pass with a heap of n: most candidates
+/// cost one comparison with the worst kept so far.
+fn n_best<'v>(
+    len: usize,
+    n: usize,
+    top: bool,
+    key: impl Fn(usize) -> (&'v Value, i64, (usize, usize)),
+) -> Vec<usize> {
     use std::collections::BinaryHeap;
-    // Smaller key = better: f64::total_cmp's order as an i64 (reversed for top), time, index.
-    let key = |i: usize, r: &Vec<Value>| {
-        let bits = r[1].as_f64().unwrap_or(0.0).to_bits() as i64;
+    // Smaller key = better: f64::total_cmp's order as an i64 (reversed for top), time,
+    // tie-break, candidate.
+    let rank = |k: usize| {
+        let (v, t, tie) = key(k);
+        let bits = v.as_f64().unwrap_or(0.0).to_bits() as i64;
         let v = bits ^ (((bits >> 63) as u64) >> 1) as i64;
-        let t = match r[0] {
-            Value::Time(t) => t,
-            _ => 0,
-        };
-        (if top { !v } else { v }, t, i)
+        (if top { !v } else { v }, t, tie, k)
     };
-    let mut kept: BinaryHeap<(i64, i64, usize)> = BinaryHeap::with_capacity(n + 1);
+    let mut kept: BinaryHeap<(i64, i64, (usize, usize), usize)> = BinaryHeap::with_capacity(n + 1);
     if n > 0 {
-        for (i, r) in cands.iter().enumerate() {
-            let k = key(i, r);
+        for k in 0..len {
+            let r = rank(k);
             if kept.len() < n {
-                kept.push(k);
-            } else if kept.peek().is_some_and(|worst| k < *worst) {
+                kept.push(r);
+            } else if kept.peek().is_some_and(|worst| r < *worst) {
                 kept.pop();
-                kept.push(k);
+                kept.push(r);
             }
         }
     }
     let mut ranked = kept.into_vec();
-    ranked.sort_unstable_by_key(|&(v, t, i)| (t, v, i));
-    ranked.into_iter().map(|(_, _, i)| cands[i]).collect()
+    ranked.sort_unstable_by_key(|&(v, t, tie, _)| (t, v, tie));
+    ranked.into_iter().map(|(_, _, _, k)| k).collect()
 }

@@ -19,6 +19,7 @@ pub mod coop;
 mod manifest;
 mod pq;
 mod scan;
+pub mod slices;
 mod tombstone;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -55,6 +56,9 @@ pub struct StoreOptions {
     /// The most rows compaction writes into one file (default 4,000,000); files already this
     /// large are left as they are. Merges stream, so memory does not depend on it.
     pub compaction_max_rows: u64,
+    /// Whether small scans read through the process's slice cache (default true; see the
+    /// `slices` module). Answers are the same either way; off, every scan decodes its pages.
+    pub slice_cache: bool,
 }
 
 impl Default for StoreOptions {
@@ -64,6 +68,7 @@ impl Default for StoreOptions {
             buffer_limit_bytes: 16 << 20,
             max_files_per_partition: 3,
             compaction_max_rows: 4_000_000,
+            slice_cache: true,
         }
     }
 }
@@ -899,7 +904,20 @@ impl BucketStore {
     /// matching series sorted by tag set, each with ascending unique times and one column per
     /// requested field known to the schema; rows without any requested value are omitted, and
     /// so are series left without rows. An unknown measurement yields no series.
+    ///
+    /// A small scan reads through the slice cache (see [`StoreOptions::slice_cache`]).
     pub fn scan(&self, req: &ScanRequest) -> Result<Vec<SeriesData>, StoreError> {
+        self.scan_with(req, self.opts.slice_cache)
+    }
+
+    /// [`scan`](Self::scan) for one piece of a long read that will not be repeated (a
+    /// streamed answer): it neither uses nor fills the slice cache, so such a read leaves
+    /// the cache to the queries that come back.
+    pub fn scan_once(&self, req: &ScanRequest) -> Result<Vec<SeriesData>, StoreError> {
+        self.scan_with(req, false)
+    }
+
+    fn scan_with(&self, req: &ScanRequest, cache: bool) -> Result<Vec<SeriesData>, StoreError> {
         let names: Vec<String> = {
             let schema = rd(&self.schema);
             let Some(ms) = schema.get(req.measurement.as_str()) else {
@@ -985,10 +1003,11 @@ impl BucketStore {
             coop::point();
             pq::expect_rows(f.index()?, start, end, pred, &mut acc);
         }
+        let cached = cache && uses_slice_cache(acc.expected_total(), names.len());
         acc.reserve_expected();
         for f in &files {
             coop::point();
-            tombstone::read_live(f, &tombs, start, end, pred, &names, &mut acc)?;
+            tombstone::read_live(f, &tombs, start, end, pred, &names, &mut acc, cached)?;
         }
         acc.absorb(buf_acc);
         Ok(acc
@@ -1001,6 +1020,15 @@ impl BucketStore {
             })
             .collect())
     }
+}
+
+/// Whether a scan expected to read `rows` rows of `fields` fields from files goes through
+/// the slice cache: only when its decoded columns would take at most an eighth of the
+/// cache's budget, so that the small scans dashboards repeat are served from memory and a
+/// scan of a whole range neither pays for filling the cache nor pushes those out.
+fn uses_slice_cache(rows: usize, fields: usize) -> bool {
+    let budget = slices::SLICES.budget();
+    budget > 0 && rows.saturating_mul(8 * (fields + 1)) <= budget / 8
 }
 
 /// Same measurement and the same field names with the same types, in the same order.

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::buffer::{SeriesKey, SeriesRows};
 use crate::scan::{Acc, TagPredicate};
+use crate::slices::{self, SLICES};
 use crate::StoreError;
 
 const KIND: &str = "ferry.kind";
@@ -601,6 +602,8 @@ impl SeriesEntry {
 /// index, so row selections skip pages), column positions and the series index.
 #[derive(Debug)]
 pub(crate) struct FileIndex {
+    /// The file's id in the slice cache (unique per loaded index).
+    cache_id: u64,
     /// The open file (data files never change once written).
     file: SharedFile,
     meta: ArrowReaderMetadata,
@@ -700,6 +703,7 @@ impl FileIndex {
         }
         let keys_sorted = series.windows(2).all(|w| w[0].key < w[1].key);
         Ok(FileIndex {
+            cache_id: slices::new_file_id(),
             file: shared,
             meta,
             time_idx,
@@ -721,6 +725,12 @@ impl FileIndex {
                 .and_then(|m| m.get(v))
                 .map_or(&[][..], |l| l.as_slice()),
         )
+    }
+}
+
+impl Drop for FileIndex {
+    fn drop(&mut self) {
+        SLICES.forget_file(self.cache_id);
     }
 }
 
@@ -808,27 +818,28 @@ fn time_values<'a>(col: &'a dyn Array, path: &Path) -> Result<&'a [i64], StoreEr
     }
 }
 
-/// Calls `f` with every series entry of the file holding rows in `[start, end)` whose
-/// series satisfies `pred`, in row order.
+/// Calls `f` with every series entry (and its position in the index) of the file holding
+/// rows in `[start, end)` whose series satisfies `pred`, in row order.
 fn for_wanted(
     idx: &FileIndex,
     start: i64,
     end: i64,
     pred: Option<&TagPredicate>,
-    mut f: impl FnMut(&SeriesEntry),
+    mut f: impl FnMut(usize, &SeriesEntry),
 ) {
-    let mut visit = |e: &SeriesEntry| {
+    let mut visit = |i: usize| {
+        let e = &idx.series[i];
         if e.min_t >= end || e.max_t < start || e.start == e.end {
             return;
         }
         if pred.is_some_and(|p| !p.matches(&e.key)) {
             return;
         }
-        f(e)
+        f(i, e)
     };
     match pred.and_then(|p| idx.candidates(p)) {
-        Some(c) => c.iter().for_each(|&i| visit(&idx.series[i as usize])),
-        None => idx.series.iter().for_each(visit),
+        Some(c) => c.iter().for_each(|&i| visit(i as usize)),
+        None => (0..idx.series.len()).for_each(visit),
     }
 }
 
@@ -841,7 +852,7 @@ pub(crate) fn expect_rows(
     pred: Option<&TagPredicate>,
     acc: &mut Acc,
 ) {
-    for_wanted(idx, start, end, pred, |e| {
+    for_wanted(idx, start, end, pred, |_, e| {
         let rows = e.end - e.start;
         let span = (e.max_t as i128 - e.min_t as i128).max(0) + 1;
         let inside = (e.max_t.min(end - 1) as i128 - e.min_t.max(start) as i128).max(0) + 1;
@@ -853,7 +864,11 @@ pub(crate) fn expect_rows(
 
 /// Reads the rows of one file with `start <= time < end` whose series satisfy `pred`,
 /// projecting the requested `fields` (in that order), into `acc`. Only the row groups and
-/// pages holding the wanted series are read, and the tag columns not at all.
+/// pages holding the wanted series are read, and the tag columns not at all. With `cached`,
+/// series entries of up to [`slices::MAX_ENTRY_ROWS`] rows come from the slice cache, and
+/// those not there yet are read whole and kept in it (for small scans that repeat); the
+/// rows added to `acc` are the same either way.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_file(
     path: &Path,
     idx: &FileIndex,
@@ -862,16 +877,86 @@ pub(crate) fn read_file(
     pred: Option<&TagPredicate>,
     fields: &[String],
     acc: &mut Acc,
+    cached: bool,
 ) -> Result<(), StoreError> {
-    // The wanted series, as (first row, last row + 1, accumulator slot).
+    // One file lists a series once only when its keys are sorted (every file the store
+    // writes); only then can entries be read in any order.
+    let cached = cached && idx.keys_sorted && SLICES.budget() > 0;
+    let roots = projected_roots(idx, fields);
+    // The wanted series read from the file, as (first row, last row + 1, accumulator slot),
+    // and those that go through the cache, as (entry, slot).
     let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-    for_wanted(idx, start, end, pred, |e| {
+    let mut via_cache: Vec<(usize, usize)> = Vec::new();
+    for_wanted(idx, start, end, pred, |i, e| {
         let (a, b) = e.rows_for(start, end);
-        if a < b {
+        if a >= b {
+            return;
+        }
+        if cached && e.end - e.start <= slices::MAX_ENTRY_ROWS {
+            via_cache.push((i, acc.slot(&e.key)));
+        } else {
             runs.push((a, b, acc.slot(&e.key)))
         }
     });
-    read_runs(path, idx, &runs, start, end, fields, acc)
+    read_runs(path, idx, &runs, &roots, |batch, pieces| {
+        take_pieces(path, idx, &roots, fields, batch, pieces, start, end, acc)
+    })?;
+    if via_cache.is_empty() {
+        return Ok(());
+    }
+    // Cached entries first, then the misses read whole (in one pass over the file).
+    let mut misses: Vec<(usize, usize, usize)> = Vec::new();
+    for &(i, slot) in &via_cache {
+        match SLICES.get(idx.cache_id, i as u32, &roots) {
+            Some(cols) => take_entry(
+                path,
+                idx,
+                &roots,
+                fields,
+                &idx.series[i],
+                &cols,
+                start,
+                end,
+                slot,
+                acc,
+            )?,
+            None => misses.push((i, slot, 0)),
+        }
+    }
+    if misses.is_empty() {
+        return Ok(());
+    }
+    let whole: Vec<(usize, usize, usize)> = misses
+        .iter()
+        .enumerate()
+        .map(|(k, &(i, _, _))| (idx.series[i].start, idx.series[i].end, k))
+        .collect();
+    let mut pieces: Vec<Vec<Vec<ArrayRef>>> = vec![vec![Vec::new(); roots.len()]; misses.len()];
+    read_runs(path, idx, &whole, &roots, |batch, runs| {
+        for &(k, ref rows) in runs {
+            for (c, col) in batch.columns().iter().enumerate() {
+                pieces[k][c].push(col.slice(rows.start, rows.len()));
+            }
+        }
+        Ok(())
+    })?;
+    for ((i, slot, _), cols) in misses.into_iter().zip(pieces) {
+        let cols: Vec<ArrayRef> = cols.iter().map(|p| slices::own(p)).collect();
+        let e = &idx.series[i];
+        if cols.first().is_none_or(|t| t.len() != e.end - e.start) {
+            return Err(StoreError::Corrupt(format!(
+                "{}: series entry {i} read short",
+                path.display()
+            )));
+        }
+        take_entry(path, idx, &roots, fields, e, &cols, start, end, slot, acc)?;
+        SLICES.put(
+            idx.cache_id,
+            i as u32,
+            roots.iter().copied().zip(cols).collect(),
+        );
+    }
+    Ok(())
 }
 
 /// Reads every row of the series whose keys lie in `lo..=hi` (in key order), projecting
@@ -898,19 +983,41 @@ pub(crate) fn read_key_range(
         .filter(in_range)
         .map(|e| (e.start, e.end, acc.slot(&e.key)))
         .collect();
-    read_runs(path, idx, &runs, i64::MIN, i64::MAX, fields, acc)
+    let roots = projected_roots(idx, fields);
+    read_runs(path, idx, &runs, &roots, |batch, pieces| {
+        take_pieces(
+            path,
+            idx,
+            &roots,
+            fields,
+            batch,
+            pieces,
+            i64::MIN,
+            i64::MAX,
+            acc,
+        )
+    })
 }
 
-/// Reads the rows `runs` name ((first row, last row + 1, accumulator slot), ascending and
-/// disjoint) with `start <= time < end` into `acc`.
+/// The Parquet root columns a read of `fields` projects, ascending: time and the fields the
+/// file has. A projected batch's column `c` is root `roots[c]`.
+fn projected_roots(idx: &FileIndex, fields: &[String]) -> Vec<usize> {
+    let mut roots: Vec<usize> = vec![idx.time_idx];
+    roots.extend(fields.iter().filter_map(|n| idx.field_cols.get(n).copied()));
+    roots.sort_unstable();
+    roots.dedup();
+    roots
+}
+
+/// Reads the rows `runs` name ((first row, last row + 1, tag), ascending and disjoint),
+/// projecting `roots`, and calls `f` with each batch and its pieces: (tag, rows of the
+/// batch), in file order. Only the row groups and pages holding those rows are read.
 fn read_runs(
     path: &Path,
     idx: &FileIndex,
     runs: &[(usize, usize, usize)],
-    start: i64,
-    end: i64,
-    fields: &[String],
-    acc: &mut Acc,
+    roots: &[usize],
+    mut f: impl FnMut(&RecordBatch, &[(usize, std::ops::Range<usize>)]) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     if runs.is_empty() {
         return Ok(());
@@ -963,15 +1070,6 @@ fn read_runs(
         }
     }
 
-    let field_idx: Vec<Option<usize>> = fields
-        .iter()
-        .map(|n| idx.field_cols.get(n).copied())
-        .collect();
-    let mut roots: Vec<usize> = vec![idx.time_idx];
-    roots.extend(field_idx.iter().flatten());
-    roots.sort_unstable();
-    roots.dedup();
-    let pos = |i: usize| roots.binary_search(&i).expect("projected");
     let mask = ProjectionMask::roots(
         idx.meta.metadata().file_metadata().schema_descr(),
         roots.iter().copied(),
@@ -988,56 +1086,136 @@ fn read_runs(
 
     // Walk the selected rows in file order alongside the runs they belong to.
     let mut cursor = RunCursor::new(runs, &groups, rg);
+    let mut pieces: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for batch in reader {
         crate::coop::point();
         let batch = batch?;
-        let times = time_values(batch.column(pos(idx.time_idx)).as_ref(), path)?;
-        let readers: Vec<ColReader> = field_idx
-            .iter()
-            .map(|fi| match fi {
-                Some(i) => ColReader::new(batch.column(pos(*i)).as_ref()),
-                None => ColReader::Missing,
-            })
-            .collect();
+        pieces.clear();
         let mut row = 0usize;
-        while row < times.len() {
-            let (slot, left) = cursor.current().ok_or_else(|| {
+        while row < batch.num_rows() {
+            let (tag, left) = cursor.current().ok_or_else(|| {
                 StoreError::Corrupt(format!("{}: more rows than selected", path.display()))
             })?;
-            let n = left.min(times.len() - row);
-            let run = &times[row..row + n];
-            // A series' rows in a file are in time order: the wanted ones are contiguous.
-            // Only strictly ascending runs take the append path (it promises unique times);
-            // a run with a repeated time goes through `push_rows`, which collapses it.
-            if run.windows(2).all(|w| w[0] < w[1]) {
-                let a = run.partition_point(|&t| t < start);
-                let b = run.partition_point(|&t| t < end);
-                if a < b {
-                    acc.append_run(slot, &run[a..b], |i, col| {
-                        readers[i].extend_into(col, row + a..row + b)
-                    });
-                }
-            } else {
-                let keep: Vec<usize> = (row..row + n)
-                    .filter(|&r| times[r] >= start && times[r] < end)
-                    .collect();
-                let cols = readers
-                    .iter()
-                    .map(|c| {
-                        let mut v = Vec::with_capacity(keep.len());
-                        for &r in &keep {
-                            c.extend_into(&mut v, r..r + 1);
-                        }
-                        v
-                    })
-                    .collect();
-                acc.push_rows(slot, keep.iter().map(|&r| times[r]).collect(), cols);
-            }
+            let n = left.min(batch.num_rows() - row);
+            pieces.push((tag, row..row + n));
             cursor.advance(n);
             row += n;
         }
+        f(&batch, &pieces)?;
     }
     Ok(())
+}
+
+/// The value readers of `fields` (in that order) over projected columns `cols` (`Missing`
+/// for a field the file lacks).
+fn field_readers<'a>(
+    idx: &FileIndex,
+    roots: &[usize],
+    fields: &[String],
+    cols: &'a [ArrayRef],
+) -> Vec<ColReader<'a>> {
+    fields
+        .iter()
+        .map(|n| match idx.field_cols.get(n) {
+            Some(i) => ColReader::new(cols[roots.binary_search(i).expect("projected")].as_ref()),
+            None => ColReader::Missing,
+        })
+        .collect()
+}
+
+/// Adds the rows of `pieces` ((slot, rows of `batch`)) with `start <= time < end` to `acc`.
+#[allow(clippy::too_many_arguments)]
+fn take_pieces(
+    path: &Path,
+    idx: &FileIndex,
+    roots: &[usize],
+    fields: &[String],
+    batch: &RecordBatch,
+    pieces: &[(usize, std::ops::Range<usize>)],
+    start: i64,
+    end: i64,
+    acc: &mut Acc,
+) -> Result<(), StoreError> {
+    let tpos = roots.binary_search(&idx.time_idx).expect("projected");
+    let times = time_values(batch.column(tpos).as_ref(), path)?;
+    let readers = field_readers(idx, roots, fields, batch.columns());
+    for (slot, rows) in pieces {
+        take_rows(acc, *slot, times, &readers, rows.clone(), start, end);
+    }
+    Ok(())
+}
+
+/// Adds the rows of entry `e` with `start <= time < end` to `acc` from `cols` (the entry's
+/// whole rows of `roots`, from the slice cache).
+#[allow(clippy::too_many_arguments)]
+fn take_entry(
+    path: &Path,
+    idx: &FileIndex,
+    roots: &[usize],
+    fields: &[String],
+    e: &SeriesEntry,
+    cols: &[ArrayRef],
+    start: i64,
+    end: i64,
+    slot: usize,
+    acc: &mut Acc,
+) -> Result<(), StoreError> {
+    let tpos = roots.binary_search(&idx.time_idx).expect("projected");
+    let times = time_values(cols[tpos].as_ref(), path)?;
+    let readers = field_readers(idx, roots, fields, cols);
+    let (a, b) = e.rows_for(start, end);
+    take_rows(
+        acc,
+        slot,
+        times,
+        &readers,
+        a - e.start..b - e.start,
+        start,
+        end,
+    );
+    Ok(())
+}
+
+/// Adds `rows` (of one series, in time order) of `times` and `readers` with
+/// `start <= time < end` to the series in `slot`.
+fn take_rows(
+    acc: &mut Acc,
+    slot: usize,
+    times: &[i64],
+    readers: &[ColReader],
+    rows: std::ops::Range<usize>,
+    start: i64,
+    end: i64,
+) {
+    let row = rows.start;
+    let run = &times[rows.clone()];
+    // A series' rows in a file are in time order: the wanted ones are contiguous. Only
+    // strictly ascending runs take the append path (it promises unique times); a run with
+    // a repeated time goes through `push_rows`, which collapses it.
+    if run.windows(2).all(|w| w[0] < w[1]) {
+        let a = run.partition_point(|&t| t < start);
+        let b = run.partition_point(|&t| t < end);
+        if a < b {
+            acc.append_run(slot, &run[a..b], |i, col| {
+                readers[i].extend_into(col, row + a..row + b)
+            });
+        }
+    } else {
+        let keep: Vec<usize> = rows
+            .filter(|&r| times[r] >= start && times[r] < end)
+            .collect();
+        let cols = readers
+            .iter()
+            .map(|c| {
+                let mut v = Vec::with_capacity(keep.len());
+                for &r in &keep {
+                    c.extend_into(&mut v, r..r + 1);
+                }
+                v
+            })
+            .collect();
+        acc.push_rows(slot, keep.iter().map(|&r| times[r]).collect(), cols);
+    }
 }
 
 /// Walks the selected rows: which run (slot) the next row belongs to and how many rows of
@@ -1253,7 +1431,17 @@ mod tests {
             let mut acc = Acc::new(1);
             let pred = TagPredicate::Eq("host".into(), host.into());
             let fields = ["v".to_string()];
-            read_file(&path, &idx, start, end, Some(&pred), &fields, &mut acc).unwrap();
+            read_file(
+                &path,
+                &idx,
+                start,
+                end,
+                Some(&pred),
+                &fields,
+                &mut acc,
+                false,
+            )
+            .unwrap();
             acc.finish()
         };
         let out = read("b", 0, 10);
@@ -1279,10 +1467,92 @@ mod tests {
         let mut acc = Acc::new(1);
         let slot = acc.slot(&[("host".to_string(), "a".to_string())]);
         acc.push_rows(slot, vec![1], vec![vec![Some(FieldValue::Integer(1))]]);
-        read_file(&path, &idx, 0, 10, None, &["v".to_string()], &mut acc).unwrap();
+        read_file(
+            &path,
+            &idx,
+            0,
+            10,
+            None,
+            &["v".to_string()],
+            &mut acc,
+            false,
+        )
+        .unwrap();
         let out = acc.finish();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].times, vec![1, 5, 6]);
         assert_eq!(out[0].cols[0][1], Some(FieldValue::Integer(50)));
+    }
+
+    /// A cached read decodes a series once: a repeat is answered from memory (here, after
+    /// the file's pages were overwritten, which the uncached read then trips over), ranges
+    /// inside the cached entry are cut exactly, and dropping the index frees its entries.
+    #[test]
+    fn cached_reads_come_from_memory_and_go_with_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.parquet");
+        let many: Vec<i64> = (0..5000).collect();
+        write_file(
+            &path,
+            &["v".to_string()],
+            &[
+                rows(&[("host", "a")], &many),
+                rows(&[("host", "b")], &[3, 4]),
+            ],
+        )
+        .unwrap();
+        let idx = FileIndex::load(&path).unwrap();
+        let read = |start: i64, end: i64, cached: bool| {
+            let mut acc = Acc::new(1);
+            let pred = TagPredicate::Eq("host".into(), "a".into());
+            read_file(
+                &path,
+                &idx,
+                start,
+                end,
+                Some(&pred),
+                &["v".to_string()],
+                &mut acc,
+                cached,
+            )
+            .map(|()| acc.finish())
+        };
+        let direct = read(1000, 1100, false).unwrap();
+        assert_eq!(read(1000, 1100, true).unwrap()[0].times, direct[0].times);
+        assert!(SLICES.holds(idx.cache_id, 0), "entry of host a cached");
+        assert!(!SLICES.holds(idx.cache_id, 1), "host b was not read");
+
+        // Overwrite every column chunk's pages: only memory can still answer.
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        for rg in idx.meta.metadata().row_groups() {
+            for c in rg.columns() {
+                let (at, n) = c.byte_range();
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(at)).unwrap();
+                std::io::Write::write_all(&mut f, &vec![0xA5u8; n as usize]).unwrap();
+            }
+        }
+        drop(f);
+        let direct_after = read(1000, 1100, false);
+        assert!(
+            direct_after
+                .as_ref()
+                .map_or(true, |o| o[0].times != direct[0].times
+                    || o[0].cols != direct[0].cols),
+            "the overwrite did not reach the pages"
+        );
+        for (start, end) in [(1000, 1100), (0, 1), (4999, 9999), (-5, 3), (2500, 2501)] {
+            let got = read(start, end, true).unwrap();
+            let want: Vec<i64> = (start.max(0)..end.min(5000)).collect();
+            assert_eq!(got[0].times, want, "[{start}, {end})");
+            let values: Vec<Option<FieldValue>> =
+                want.iter().map(|&t| Some(FieldValue::Integer(t))).collect();
+            assert_eq!(got[0].cols[0], values, "[{start}, {end})");
+        }
+        let id = idx.cache_id;
+        drop(idx);
+        assert!(
+            !SLICES.holds(id, 0),
+            "a dropped index leaves no entries behind"
+        );
     }
 }

@@ -136,6 +136,11 @@ impl Acc {
         self.series[slot].expected += n;
     }
 
+    /// The rows noted by [`expect_rows`](Self::expect_rows) since the last reservation.
+    pub fn expected_total(&self) -> usize {
+        self.series.iter().map(|s| s.expected).sum()
+    }
+
     /// Allocates every series' expected rows at once, so appending never reallocates.
     pub fn reserve_expected(&mut self) {
         for s in &mut self.series {

@@ -164,7 +164,8 @@ pub(crate) fn coverage(
 }
 
 /// Reads the rows of `f` in `[start, end)` whose series satisfy `pred` into `acc`, without
-/// the rows `tombs` hide.
+/// the rows `tombs` hide; `cached` as in [`pq::read_file`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_live(
     f: &DataFile,
     tombs: &[Tombstone],
@@ -173,9 +174,10 @@ pub(crate) fn read_live(
     pred: Option<&TagPredicate>,
     fields: &[String],
     acc: &mut Acc,
+    cached: bool,
 ) -> Result<(), StoreError> {
     live(f, tombs, fields.len(), acc, |idx, acc| {
-        pq::read_file(&f.path, idx, start, end, pred, fields, acc)
+        pq::read_file(&f.path, idx, start, end, pred, fields, acc, cached)
     })
 }
 
@@ -370,7 +372,16 @@ impl BucketStore {
                 let mut acc = Acc::new(fields.len());
                 let owned: Vec<Tombstone> = dead.iter().map(|t| (*t).clone()).collect();
                 let end = e.max_t.saturating_add(1);
-                read_live(f, &owned, e.min_t, end, Some(&exact), &fields, &mut acc)?;
+                read_live(
+                    f,
+                    &owned,
+                    e.min_t,
+                    end,
+                    Some(&exact),
+                    &fields,
+                    &mut acc,
+                    false,
+                )?;
                 Ok(acc.finish().iter().any(|s| s.key == e.key))
             }
         }

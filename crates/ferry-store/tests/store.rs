@@ -1336,3 +1336,86 @@ fn the_newest_partition_merges_only_small_files() {
         .collect();
     assert_eq!(after, before);
 }
+
+/// Scans through the slice cache answer exactly what scans that decode every page answer:
+/// two stores get the same writes (overwrites across files, fields missing from some
+/// points, a string field, deletions, merges), and after every round the same scans (time
+/// ranges cutting series anywhere, tag predicates, field lists) are run twice on each, the
+/// second time from the cache on the store that has it.
+#[test]
+fn scans_through_the_slice_cache_answer_like_scans_that_decode() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let opts = |cache: bool| StoreOptions {
+        partition_duration_ns: 10_000,
+        slice_cache: cache,
+        ..StoreOptions::default()
+    };
+    let cached = BucketStore::open(da.path(), opts(true)).unwrap();
+    let direct = BucketStore::open(db.path(), opts(false)).unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let hosts = ["a", "b", "c", "d", "e"];
+    let mut scans = 0;
+    for round in 0..40u64 {
+        let mut pts = Vec::new();
+        for _ in 0..300 {
+            let host = hosts[rnd(hosts.len() as u64) as usize];
+            let t = rnd(30_000) as i64;
+            let mut fields = vec![("v", FieldValue::Integer(round as i64 * 1000 + t % 1000))];
+            if rnd(3) > 0 {
+                fields.push(("w", f(t as f64 / 7.0)));
+            }
+            if rnd(5) == 0 {
+                fields.push(("s", FieldValue::String(format!("r{round}"))));
+            }
+            pts.push(pt("cpu", &[("host", host)], &fields, t));
+        }
+        for store in [&cached, &direct] {
+            store.apply(round + 1, &pts);
+            store.persist().unwrap();
+            if round % 7 == 6 {
+                store.compact().unwrap();
+            }
+            if round % 11 == 10 {
+                let lo = round as i64 * 500;
+                store
+                    .delete(vec![del("cpu", Some(&[&[("host", "c")]]), lo, lo + 2_000)])
+                    .unwrap();
+            }
+        }
+        for q in 0..6 {
+            let a = rnd(32_000) as i64 - 1_000;
+            let mut req = all("cpu");
+            req.start_ns = a;
+            req.end_ns = a + 1 + rnd(12_000) as i64;
+            req.tag_filter = match q % 3 {
+                0 => None,
+                1 => Some(TagPredicate::Eq("host".into(), hosts[q % 5].into())),
+                _ => Some(TagPredicate::NotEq("host".into(), "a".into())),
+            };
+            req.fields = match q % 4 {
+                0 => None,
+                1 => Some(vec!["w".into()]),
+                2 => Some(vec!["s".into(), "v".into()]),
+                _ => Some(vec!["v".into(), "w".into()]),
+            };
+            let want = direct.scan(&req).unwrap();
+            assert_eq!(direct.scan(&req).unwrap(), want);
+            for pass in ["first (fills the cache)", "second (from the cache)"] {
+                assert_eq!(
+                    cached.scan(&req).unwrap(),
+                    want,
+                    "round {round}, {pass}: {req:?}"
+                );
+            }
+            scans += usize::from(!want.is_empty());
+        }
+    }
+    assert!(scans > 150, "only {scans} scans returned rows");
+    assert!(cached.file_count() > 1);
+}

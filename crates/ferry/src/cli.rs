@@ -127,6 +127,10 @@ pub struct ServeArgs {
     /// Persist a bucket's in-memory buffer to Parquet past this many bytes.
     #[arg(long, env = "FERRY_BUFFER_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub buffer_bytes: usize,
+    /// Memory for decoded series kept for repeated small queries (a dashboard refreshing a
+    /// host's last hours), in bytes; 0 turns the cache off. Large scans bypass it.
+    #[arg(long, env = "FERRY_QUERY_CACHE_BYTES", default_value_t = ferry_store::slices::DEFAULT_BUDGET_BYTES)]
+    pub query_cache_bytes: usize,
     /// Persist buffers at least this often, in seconds.
     #[arg(long, env = "FERRY_PERSIST_INTERVAL", default_value_t = 60)]
     pub persist_interval_secs: u64,

@@ -424,7 +424,7 @@ impl Part {
         let p = &self.plan;
         let data = self
             .store
-            .scan(&ScanRequest {
+            .scan_once(&ScanRequest {
                 measurement: p.m.clone(),
                 start_ns: lo,
                 end_ns: hi.saturating_add(1),

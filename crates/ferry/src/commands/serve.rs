@@ -10,6 +10,7 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
     if a.unsafe_no_fsync {
         tracing::warn!("--unsafe-no-fsync: writes are acknowledged before they are durable");
     }
+    ferry_store::slices::set_budget(a.query_cache_bytes);
     let opts = ServeOptions {
         node: NodeConfig {
             data_dir: a.data_dir,
