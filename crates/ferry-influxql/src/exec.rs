@@ -1172,13 +1172,18 @@ fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
         ..
     } = p;
     let (lo, hi, agg_mode, selector_single) = (*lo, *hi, *agg_mode, *selector_single);
-    let (data, groups) = scan_groups(p)?;
-    let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
     let streaming = agg_mode
         && cond_c.is_none()
         && aggs
             .iter()
             .all(|a| STREAMING_AGGS.contains(&a.func.as_str()));
+    if let (true, Input::Store(store)) = (streaming, &p.input) {
+        if in_pieces(s, p) {
+            return run_in_pieces(s, p, store);
+        }
+    }
+    let (data, groups) = scan_groups(p)?;
+    let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
 
     let mut out = Vec::new();
     for (key, members) in groups {
@@ -1246,11 +1251,122 @@ fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
             values,
         });
     }
+    Ok(finish_series(s, out))
+}
+
+/// The statement's series in output order (1.6 walks them backwards with ORDER BY time
+/// DESC), within SLIMIT/SOFFSET.
+fn finish_series(s: &Select, mut out: Vec<Series>) -> Vec<Series> {
     if s.descending {
-        // 1.6 walks the series in descending order too
         out.reverse();
     }
-    Ok(page(out, s.slimit, s.soffset))
+    page(out, s.slimit, s.soffset)
+}
+
+/// Values a statement answered in pieces reads per scan (see [`run_in_pieces`]): about
+/// 32 MiB of scanned rows.
+const PIECE_VALUES: usize = 1 << 20;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests' piece size for statements run on this thread: `Some(0)` answers them whole
+    /// ([`run_plan`]'s own scan), `Some(n)` in pieces of `n` values.
+    pub(crate) static TEST_PIECE_VALUES: std::cell::Cell<Option<usize>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The values per piece ([`PIECE_VALUES`], unless a test says otherwise); 0 = no pieces.
+fn piece_values() -> usize {
+    #[cfg(test)]
+    if let Some(n) = TEST_PIECE_VALUES.with(|c| c.get()) {
+        return n;
+    }
+    PIECE_VALUES
+}
+
+/// Whether a streaming aggregate statement is answered from scans of a few series at a time
+/// ([`run_in_pieces`]): when its aggregates need no point's value kept (count, sum, mean,
+/// spread), its windows need no point times (no `tz()`, no open range with GROUP BY time).
+fn in_pieces(s: &Select, p: &Plan) -> bool {
+    piece_values() > 0
+        && s.location.is_none()
+        && (s.dims.time.is_none() || p.lo != i64::MIN)
+        && p.aggs
+            .iter()
+            .all(|a| matches!(a.func.as_str(), "count" | "sum" | "mean" | "spread"))
+}
+
+/// Answers a streaming aggregate statement (see [`in_pieces`]) from the store's scan in
+/// pieces: each piece's series feed their group's running aggregates and are dropped, so
+/// memory holds one piece and the aggregates, however many points the range has. The
+/// answer equals [`run_plan`]'s: series are fed in the same order.
+fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> {
+    let Some(grid) = Grid::new(s, p.lo, p.hi, None, &Vec::new)? else {
+        return Ok(Vec::new());
+    };
+    let kinds: Vec<StreamKind> = p.aggs.iter().map(|a| StreamKind::of(&a.func)).collect();
+    let mut groups: BTreeMap<Vec<String>, (Vec<Vec<Stream>>, bool)> = BTreeMap::new();
+    let req = ScanRequest {
+        measurement: p.m.clone(),
+        start_ns: p.lo,
+        end_ns: p.hi.saturating_add(1),
+        tag_filter: (!p.pushed.is_empty()).then(|| TagPredicate::And(p.pushed.clone())),
+        fields: Some(p.scan_fields.clone()),
+    };
+    let mut si = 0usize;
+    let rows = (piece_values() / (p.scan_fields.len() + 1)).max(1);
+    store
+        .scan_pieces::<ferry_store::StoreError>(&req, rows, &mut |data| {
+            for sd in &data {
+                ferry_store::coop::point();
+                if p.series_c
+                    .as_ref()
+                    .is_some_and(|c| !truthy(&eval_tags(c, &sd.tags)))
+                {
+                    continue;
+                }
+                let (st, any) = groups
+                    .entry(group_key(&sd.tags, &p.dim_tags))
+                    .or_insert_with(|| (vec![vec![Stream::new(); p.aggs.len()]; grid.n], false));
+                *any |= feed_series(st, &kinds, sd, si, &p.scan_fields, &p.aggs, &grid);
+                si += 1;
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (key, (st, any)) in groups {
+        if !any {
+            continue;
+        }
+        let mut kept_rows = Vec::new();
+        let results = stream_results(st, &p.aggs, &|_, _| Value::Null, &mut kept_rows);
+        let Some(mut values) = finish_windows(
+            s,
+            &[],
+            &p.scan_fields,
+            &p.aggs,
+            &p.out_exprs,
+            &grid,
+            results,
+            &[],
+            &kept_rows,
+            false,
+        )?
+        else {
+            continue;
+        };
+        if s.descending {
+            values.reverse();
+        }
+        out.push(Series {
+            name: Some(p.m.clone()),
+            tags: (!p.dim_tags.is_empty()).then(|| p.dim_tags.iter().cloned().zip(key).collect()),
+            columns: p.columns.clone(),
+            values: page(values, s.limit, s.offset),
+        });
+    }
+    Ok(finish_series(s, out))
 }
 
 fn row_fields(sd: &SeriesData, nfields: usize, ri: usize) -> Vec<Option<Value>> {
@@ -1922,44 +2038,11 @@ fn stream_aggs(
     grid: &Grid,
     kept_rows: &mut Vec<(usize, usize)>,
 ) -> Option<Vec<Vec<Computed>>> {
-    let nwin = grid.n;
-    let mut st: Vec<Vec<Stream>> = vec![vec![Stream::new(); aggs.len()]; nwin];
+    let mut st: Vec<Vec<Stream>> = vec![vec![Stream::new(); aggs.len()]; grid.n];
     let kinds: Vec<StreamKind> = aggs.iter().map(|a| StreamKind::of(&a.func)).collect();
-    // Evenly spaced windows: a series' rows (ascending) stay in one window until its end.
-    let cache_windows = grid.zoned.is_none();
     let mut any = false;
     for &si in members {
-        let sd = &data[si];
-        for (ai, a) in aggs.iter().enumerate() {
-            let Some(name) = a.col.map(|c| &scan_fields[c]) else {
-                continue;
-            };
-            let Some((_, col)) = sd.fields.iter().find(|(n, _)| n == name) else {
-                continue;
-            };
-            let kind = kinds[ai];
-            let (mut wi, mut wstart, mut wend) = (0usize, i64::MAX, i64::MIN);
-            for (ri, (&t, v)) in sd.times.iter().zip(col).enumerate() {
-                let Some(v) = v else { continue };
-                if !cache_windows || t < wstart || t >= wend {
-                    match grid.index(t) {
-                        Some(w) => {
-                            wi = w;
-                            if cache_windows {
-                                wstart = grid.start(w);
-                                wend = grid.end_of(wstart);
-                            }
-                        }
-                        None => {
-                            (wstart, wend) = (i64::MAX, i64::MIN);
-                            continue;
-                        }
-                    }
-                }
-                st[wi][ai].add(kind, v, (t, si, ri));
-                any = true;
-            }
-        }
+        any |= feed_series(&mut st, &kinds, &data[si], si, scan_fields, aggs, grid);
     }
     if !any {
         return None;
@@ -1973,7 +2056,66 @@ fn stream_aggs(
             .and_then(|(_, c)| c[ri].as_ref())
             .map_or(Value::Null, fv)
     };
-    let mut out = Vec::with_capacity(nwin);
+    Some(stream_results(st, aggs, &value_at, kept_rows))
+}
+
+/// Adds the rows of series `sd` (number `si` of the answer, which orders points of equal
+/// time) to the running aggregates `st` (windows × aggregates); true when any row counted.
+fn feed_series(
+    st: &mut [Vec<Stream>],
+    kinds: &[StreamKind],
+    sd: &SeriesData,
+    si: usize,
+    scan_fields: &[String],
+    aggs: &[AggSpec],
+    grid: &Grid,
+) -> bool {
+    // Evenly spaced windows: a series' rows (ascending) stay in one window until its end.
+    let cache_windows = grid.zoned.is_none();
+    let mut any = false;
+    for (ai, a) in aggs.iter().enumerate() {
+        let Some(name) = a.col.map(|c| &scan_fields[c]) else {
+            continue;
+        };
+        let Some((_, col)) = sd.fields.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        let kind = kinds[ai];
+        let (mut wi, mut wstart, mut wend) = (0usize, i64::MAX, i64::MIN);
+        for (ri, (&t, v)) in sd.times.iter().zip(col).enumerate() {
+            let Some(v) = v else { continue };
+            if !cache_windows || t < wstart || t >= wend {
+                match grid.index(t) {
+                    Some(w) => {
+                        wi = w;
+                        if cache_windows {
+                            wstart = grid.start(w);
+                            wend = grid.end_of(wstart);
+                        }
+                    }
+                    None => {
+                        (wstart, wend) = (i64::MAX, i64::MIN);
+                        continue;
+                    }
+                }
+            }
+            st[wi][ai].add(kind, v, (t, si, ri));
+            any = true;
+        }
+    }
+    any
+}
+
+/// The answers of running aggregates `st` (windows × aggregates); `value_at(aggregate,
+/// point)` gives a selected point's value (min, max, first, last), and every selected point
+/// is listed in `kept_rows` as (series, row).
+fn stream_results(
+    st: Vec<Vec<Stream>>,
+    aggs: &[AggSpec],
+    value_at: &dyn Fn(usize, (i64, usize, usize)) -> Value,
+    kept_rows: &mut Vec<(usize, usize)>,
+) -> Vec<Vec<Computed>> {
+    let mut out = Vec::with_capacity(st.len());
     for w in st {
         let mut row = Vec::with_capacity(aggs.len());
         for (ai, x) in w.into_iter().enumerate() {
@@ -2004,7 +2146,7 @@ fn stream_aggs(
         }
         out.push(row);
     }
-    Some(out)
+    out
 }
 
 /// One aggregate over one window's points (in time order): the value, the time of the

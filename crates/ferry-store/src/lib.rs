@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLoc
 
 use ferry_lp::{FieldType, Point};
 
-use buffer::{Buffer, SeriesRows};
+use buffer::{Buffer, SeriesKey, SeriesRows};
 use manifest::{sync_dir, FileMeta, Manifest, ManifestMeasurement, MANIFEST};
 use scan::Acc;
 pub use scan::{ScanRequest, SeriesData, TagPredicate};
@@ -915,6 +915,69 @@ impl BucketStore {
     /// the cache to the queries that come back.
     pub fn scan_once(&self, req: &ScanRequest) -> Result<Vec<SeriesData>, StoreError> {
         self.scan_with(req, false)
+    }
+
+    /// [`scan`](Self::scan)'s answer in pieces of about `rows` rows (estimated from the
+    /// files' series indexes; a series is never split), handed to `f` in order: one after
+    /// the other, the pieces are `scan`'s answer. One piece is held at a time, so a scan of
+    /// any size reads in bounded memory. A scan cut into pieces bypasses the slice cache.
+    /// Stops at the first error, of the store or of `f`.
+    pub fn scan_pieces<E: From<StoreError>>(
+        &self,
+        req: &ScanRequest,
+        rows: usize,
+        f: &mut dyn FnMut(Vec<SeriesData>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let files: Vec<Arc<DataFile>> = rd(&self.state)
+            .files
+            .iter()
+            .filter(|f| {
+                f.meta.measurement == req.measurement
+                    && f.meta.min_time < req.end_ns
+                    && f.meta.max_time >= req.start_ns
+            })
+            .cloned()
+            .collect();
+        let mut acc = Acc::new(0);
+        for file in &files {
+            let idx = file.index()?;
+            pq::expect_rows(
+                idx,
+                req.start_ns,
+                req.end_ns,
+                req.tag_filter.as_ref(),
+                &mut acc,
+            );
+        }
+        let mut expected = acc.expected_by_key();
+        expected.sort_unstable();
+        // Cut before the series that would take a piece past `rows`. Series only in the
+        // buffer fall in whichever range holds them (the buffer is bounded).
+        let mut cuts: Vec<SeriesKey> = Vec::new();
+        let mut held = 0usize;
+        for (key, n) in expected {
+            if held > 0 && held.saturating_add(n) > rows {
+                cuts.push(key.clone());
+                held = 0;
+            }
+            held = held.saturating_add(n);
+        }
+        if cuts.is_empty() {
+            // One piece: an ordinary scan, small ones through the cache.
+            return f(self.scan(req)?);
+        }
+        let mut from: Option<SeriesKey> = None;
+        for to in cuts.into_iter().map(Some).chain(std::iter::once(None)) {
+            let range = TagPredicate::KeyRange(from.take(), to.clone());
+            let mut piece = req.clone();
+            piece.tag_filter = Some(match req.tag_filter.clone() {
+                Some(p) => TagPredicate::And(vec![p, range]),
+                None => range,
+            });
+            f(self.scan_with(&piece, false)?)?;
+            from = to;
+        }
+        Ok(())
     }
 
     fn scan_with(&self, req: &ScanRequest, cache: bool) -> Result<Vec<SeriesData>, StoreError> {

@@ -839,7 +839,21 @@ fn for_wanted(
     };
     match pred.and_then(|p| idx.candidates(p)) {
         Some(c) => c.iter().for_each(|&i| visit(i as usize)),
-        None => (0..idx.series.len()).for_each(visit),
+        None => {
+            // A range of series in a file listing its series in key order is one slice.
+            let (mut a, mut b) = (0, idx.series.len());
+            if let Some((from, to)) = pred.and_then(TagPredicate::key_range) {
+                if idx.keys_sorted {
+                    if let Some(from) = from {
+                        a = idx.series.partition_point(|e| &e.key < from);
+                    }
+                    if let Some(to) = to {
+                        b = idx.series.partition_point(|e| &e.key < to).max(a);
+                    }
+                }
+            }
+            (a..b).for_each(visit)
+        }
     }
 }
 

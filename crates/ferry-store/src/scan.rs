@@ -37,6 +37,10 @@ pub enum TagPredicate {
     /// given tuples, which must be sorted: a set of tag-value combinations (such as a batch
     /// of GROUP BY groups) matched in logarithmic time.
     In(Vec<String>, Vec<Vec<String>>),
+    /// The tag set itself, as a list of (key, value) sorted by key, lies in `[from, to)`
+    /// (`None`: unbounded on that side), in the order scans return series in: a range of
+    /// series, as [`BucketStore::scan_pieces`](crate::BucketStore::scan_pieces) reads them.
+    KeyRange(Option<Vec<(String, String)>>, Option<Vec<(String, String)>>),
 }
 
 impl TagPredicate {
@@ -46,6 +50,16 @@ impl TagPredicate {
         match self {
             TagPredicate::Eq(k, v) if !v.is_empty() => Some((k, v)),
             TagPredicate::And(ps) => ps.iter().find_map(TagPredicate::pinned),
+            _ => None,
+        }
+    }
+
+    /// The series range this predicate requires (`KeyRange`, alone or in an `And`), so that
+    /// an index sorted by series can skip to it.
+    pub fn key_range(&self) -> Option<(Option<&SeriesKey>, Option<&SeriesKey>)> {
+        match self {
+            TagPredicate::KeyRange(a, b) => Some((a.as_ref(), b.as_ref())),
+            TagPredicate::And(ps) => ps.iter().find_map(TagPredicate::key_range),
             _ => None,
         }
     }
@@ -70,6 +84,10 @@ impl TagPredicate {
                         .cmp(keys.iter().map(|k| get(tags, k)))
                 })
                 .is_ok(),
+            TagPredicate::KeyRange(from, to) => {
+                from.as_ref().is_none_or(|a| tags >= a.as_slice())
+                    && to.as_ref().is_none_or(|b| tags < b.as_slice())
+            }
         }
     }
 }
@@ -134,6 +152,11 @@ impl Acc {
     /// [`reserve_expected`](Self::reserve_expected).
     pub fn expect_rows(&mut self, slot: usize, n: usize) {
         self.series[slot].expected += n;
+    }
+
+    /// Every series with the rows noted for it (see [`expect_rows`](Self::expect_rows)).
+    pub fn expected_by_key(&self) -> Vec<(&SeriesKey, usize)> {
+        self.series.iter().map(|s| (&s.key, s.expected)).collect()
     }
 
     /// The rows noted by [`expect_rows`](Self::expect_rows) since the last reservation.

@@ -1419,3 +1419,75 @@ fn scans_through_the_slice_cache_answer_like_scans_that_decode() {
     assert!(scans > 150, "only {scans} scans returned rows");
     assert!(cached.file_count() > 1);
 }
+
+/// A scan read in pieces is the whole scan cut at series boundaries: for any piece size,
+/// with a tag predicate, series only in the buffer, overwrites and a deletion; pieces hold
+/// about the rows asked for.
+#[test]
+fn scans_in_pieces_concatenate_to_the_whole_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let point = |h: usize, t: i64, v: i64| {
+        let host = format!("h{h:02}");
+        let region = if h.is_multiple_of(3) { "eu" } else { "us" };
+        pt(
+            "cpu",
+            &[("host", &host), ("region", region)],
+            &[("v", FieldValue::Integer(v))],
+            t,
+        )
+    };
+    let mut lsn = 0;
+    for round in 0..3i64 {
+        let pts: Vec<Point> = (0..40)
+            .flat_map(|h| (0..50).map(move |i| (h, round * 40 + i)))
+            .map(|(h, t)| point(h, t, round * 1000 + t))
+            .collect();
+        lsn += 1;
+        store.apply(lsn, &pts);
+        store.persist().unwrap();
+    }
+    store
+        .delete(vec![del(
+            "cpu",
+            Some(&[&[("host", "h07"), ("region", "us")]]),
+            10,
+            60,
+        )])
+        .unwrap();
+    // Unpersisted: new series (h40..h44) and new rows of old ones.
+    let pts: Vec<Point> = (35..45).map(|h| point(h, 500, 7)).collect();
+    store.apply(lsn + 1, &pts);
+
+    for pred in [None, Some(TagPredicate::Eq("region".into(), "us".into()))] {
+        let mut req = all("cpu");
+        req.start_ns = 20;
+        req.end_ns = 501;
+        req.tag_filter = pred.clone();
+        let whole = store.scan(&req).unwrap();
+        assert!(whole.len() > 20);
+        for rows in [1, 90, 1000, 5000, usize::MAX] {
+            let mut pieces: Vec<Vec<SeriesData>> = Vec::new();
+            store
+                .scan_pieces::<ferry_store::StoreError>(&req, rows, &mut |p| {
+                    pieces.push(p);
+                    Ok(())
+                })
+                .unwrap();
+            let joined: Vec<SeriesData> = pieces.iter().flatten().cloned().collect();
+            assert_eq!(joined, whole, "pieces of {rows} rows, {pred:?}");
+            let largest = pieces
+                .iter()
+                .map(|p| p.iter().map(|s| s.times.len()).sum::<usize>())
+                .max()
+                .unwrap();
+            if rows == 1000 {
+                assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+                assert!(largest <= 1000 + 150, "a piece of {largest} rows");
+            }
+            if rows == usize::MAX {
+                assert_eq!(pieces.len(), 1);
+            }
+        }
+    }
+}

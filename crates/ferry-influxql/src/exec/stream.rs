@@ -713,6 +713,44 @@ mod tests {
         out
     }
 
+    /// Aggregates answered from scans in pieces (a few series at a time) equal those
+    /// answered from one scan, for pieces from one series to all.
+    #[test]
+    fn aggregates_in_pieces_equal_aggregates_of_one_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx(store(dir.path()));
+        let queries = [
+            format!("SELECT count(usage) FROM cpu WHERE {R}"),
+            format!("SELECT count(usage), sum(load), mean(usage), spread(load) FROM cpu WHERE {R} GROUP BY time(20s)"),
+            format!("SELECT mean(usage) FROM cpu WHERE {R} GROUP BY time(30s), host fill(none)"),
+            format!("SELECT sum(usage) FROM cpu WHERE {R} GROUP BY region fill(previous)"),
+            format!("SELECT count(status), count(ok) FROM cpu WHERE {R} GROUP BY time(15s) fill(7)"),
+            format!("SELECT sum(load) * 2 + count(usage) FROM cpu WHERE {R} AND host =~ /[abe]/ GROUP BY time(40s), region"),
+            format!("SELECT spread(usage) FROM cpu WHERE {R} AND (host = 'a' OR region = 'us') GROUP BY time(20s), host ORDER BY time DESC LIMIT 2 OFFSET 1 SLIMIT 3 SOFFSET 1"),
+            format!("SELECT count(usage) FROM cpu WHERE {R} AND region != 'eu' GROUP BY *"),
+            format!("SELECT mean(free), count(used) FROM mem WHERE {R} GROUP BY time(25s), host fill(linear)"),
+            "SELECT count(usage), mean(load) FROM cpu GROUP BY host".to_string(),
+            format!("SELECT count(nosuch) FROM cpu WHERE {R}"),
+        ];
+        for q in &queries {
+            crate::exec::TEST_PIECE_VALUES.with(|c| c.set(Some(0)));
+            let want = whole(q, &ctx, Epoch::Unit(1), 10_000);
+            assert!(
+                q.contains("nosuch") || want.contains("\"values\""),
+                "{q}: {want}"
+            );
+            for piece in [2, 10, 100, 1_000, usize::MAX / 2] {
+                crate::exec::TEST_PIECE_VALUES.with(|c| c.set(Some(piece)));
+                assert_eq!(
+                    whole(q, &ctx, Epoch::Unit(1), 10_000),
+                    want,
+                    "{q}, pieces of {piece} values"
+                );
+            }
+        }
+        crate::exec::TEST_PIECE_VALUES.with(|c| c.set(None));
+    }
+
     /// Every query answers, line for line, what the whole-result path answers, for chunk
     /// sizes from 1 row to all and scans from 1 row (a time slice or group per scan) to all.
     #[test]
