@@ -1288,24 +1288,38 @@ fn piece_values() -> usize {
 /// ([`run_in_pieces`]): when its aggregates need no point's value kept (count, sum, mean,
 /// spread), its windows need no point times (no `tz()`, no open range with GROUP BY time).
 fn in_pieces(s: &Select, p: &Plan) -> bool {
+    // A lone selector's row lends the answer its other columns: only when no output
+    // column reads that row (its fields or tags) is the row not needed after its piece.
+    fn reads_row(e: &CExpr) -> bool {
+        match e {
+            CExpr::Field(_) | CExpr::Tag(_) => true,
+            CExpr::Bin(a, _, b) => reads_row(a) || reads_row(b),
+            _ => false,
+        }
+    }
     piece_values() > 0
         && s.location.is_none()
         && (s.dims.time.is_none() || p.lo != i64::MIN)
-        && p.aggs
-            .iter()
-            .all(|a| matches!(a.func.as_str(), "count" | "sum" | "mean" | "spread"))
+        && !(p.selector_single && p.out_exprs.iter().any(reads_row))
 }
 
 /// Answers a streaming aggregate statement (see [`in_pieces`]) from the store's scan in
 /// pieces: each piece's series feed their group's running aggregates and are dropped, so
 /// memory holds one piece and the aggregates, however many points the range has. The
-/// answer equals [`run_plan`]'s: series are fed in the same order.
+/// values of the points a selector holds (min, max, first, last) are kept at the end of
+/// the piece they are in. The answer equals [`run_plan`]'s: series are fed in the same
+/// order.
 fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> {
     let Some(grid) = Grid::new(s, p.lo, p.hi, None, &Vec::new)? else {
         return Ok(Vec::new());
     };
     let kinds: Vec<StreamKind> = p.aggs.iter().map(|a| StreamKind::of(&a.func)).collect();
-    let mut groups: BTreeMap<Vec<String>, (Vec<Vec<Stream>>, bool)> = BTreeMap::new();
+    let selects = kinds.iter().any(|k| k.selects());
+    // Group key -> its position in `states`: (running aggregates, any row fed).
+    let mut groups: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    let mut states: Vec<(Vec<Vec<Stream>>, bool)> = Vec::new();
+    // The values of points selectors held at the end of their piece, by (aggregate, point).
+    let mut held: HashMap<(usize, (i64, usize, usize)), Value> = HashMap::new();
     let req = ScanRequest {
         measurement: p.m.clone(),
         start_ns: p.lo,
@@ -1317,7 +1331,11 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
     let rows = (piece_values() / (p.scan_fields.len() + 1)).max(1);
     store
         .scan_pieces::<ferry_store::StoreError>(&req, rows, &mut |data| {
-            for sd in &data {
+            let base = si;
+            // (series number, position in `data`) of the piece's series that passed
+            let mut fed: Vec<(usize, usize)> = Vec::new();
+            let mut touched: Vec<usize> = Vec::new();
+            for (di, sd) in data.iter().enumerate() {
                 ferry_store::coop::point();
                 if p.series_c
                     .as_ref()
@@ -1325,22 +1343,56 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
                 {
                     continue;
                 }
-                let (st, any) = groups
+                let gi = *groups
                     .entry(group_key(&sd.tags, &p.dim_tags))
-                    .or_insert_with(|| (vec![vec![Stream::new(); p.aggs.len()]; grid.n], false));
+                    .or_insert_with(|| {
+                        states.push((vec![vec![Stream::new(); p.aggs.len()]; grid.n], false));
+                        states.len() - 1
+                    });
+                let (st, any) = &mut states[gi];
                 *any |= feed_series(st, &kinds, sd, si, &p.scan_fields, &p.aggs, &grid);
+                fed.push((si, di));
+                touched.push(gi);
                 si += 1;
+            }
+            if selects {
+                touched.sort_unstable();
+                touched.dedup();
+                let in_piece = |at: (i64, usize, usize)| {
+                    (base..si).contains(&at.1).then(|| {
+                        let di = fed[fed.partition_point(|f| f.0 < at.1)].1;
+                        (at, &data[di])
+                    })
+                };
+                for &gi in &touched {
+                    for w in &states[gi].0 {
+                        for (ai, x) in w.iter().enumerate() {
+                            if x.n == 0 || !kinds[ai].selects() {
+                                continue;
+                            }
+                            let points = [Some(x.first), Some(x.last), x.best.map(|b| b.1)];
+                            for (at, sd) in points.into_iter().flatten().filter_map(in_piece) {
+                                held.entry((ai, at)).or_insert_with(|| {
+                                    series_value(sd, &p.scan_fields, &p.aggs[ai], at.2)
+                                });
+                            }
+                        }
+                    }
+                }
             }
             Ok(())
         })
         .map_err(|e| e.to_string())?;
+    let value_at =
+        |ai: usize, at: (i64, usize, usize)| held.get(&(ai, at)).cloned().unwrap_or(Value::Null);
     let mut out = Vec::new();
-    for (key, (st, any)) in groups {
+    for (key, gi) in groups {
+        let (st, any) = std::mem::take(&mut states[gi]);
         if !any {
             continue;
         }
         let mut kept_rows = Vec::new();
-        let results = stream_results(st, &p.aggs, &|_, _| Value::Null, &mut kept_rows);
+        let results = stream_results(st, &p.aggs, &value_at, &mut kept_rows);
         let Some(mut values) = finish_windows(
             s,
             &[],
@@ -1351,7 +1403,7 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
             results,
             &[],
             &kept_rows,
-            false,
+            p.selector_single,
         )?
         else {
             continue;
@@ -1878,9 +1930,12 @@ fn finish_windows(
                 if s.dims.time.is_none() {
                     time = *t;
                 }
+                // Answers made in pieces keep no rows (their columns read none).
                 let (si, ri) = kept_rows[*rid];
-                aux_fields = aligned(&data[si], scan_fields, ri);
-                aux_tags = &data[si].tags;
+                if let Some(sd) = data.get(si) {
+                    aux_fields = aligned(sd, scan_fields, ri);
+                    aux_tags = &sd.tags;
+                }
             }
         }
         let row = Row {
@@ -1921,6 +1976,14 @@ enum StreamKind {
 }
 
 impl StreamKind {
+    /// Whether the answer is one of the points' values (min, max, first, last).
+    fn selects(self) -> bool {
+        matches!(
+            self,
+            StreamKind::Min | StreamKind::Max | StreamKind::First | StreamKind::Last
+        )
+    }
+
     fn of(func: &str) -> StreamKind {
         match func {
             "count" => StreamKind::Count,
@@ -2048,15 +2111,21 @@ fn stream_aggs(
         return None;
     }
     let value_at = |ai: usize, (_, si, ri): (i64, usize, usize)| -> Value {
-        let name = &scan_fields[aggs[ai].col.expect("has values")];
-        data[si]
-            .fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, c)| c[ri].as_ref())
-            .map_or(Value::Null, fv)
+        series_value(&data[si], scan_fields, &aggs[ai], ri)
     };
     Some(stream_results(st, aggs, &value_at, kept_rows))
+}
+
+/// The value of aggregate `a`'s field in row `ri` of `sd` (null where it has none).
+fn series_value(sd: &SeriesData, scan_fields: &[String], a: &AggSpec, ri: usize) -> Value {
+    let Some(name) = a.col.map(|c| &scan_fields[c]) else {
+        return Value::Null;
+    };
+    sd.fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, c)| c[ri].as_ref())
+        .map_or(Value::Null, fv)
 }
 
 /// Adds the rows of series `sd` (number `si` of the answer, which orders points of equal

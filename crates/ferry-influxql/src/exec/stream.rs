@@ -731,6 +731,16 @@ mod tests {
             format!("SELECT mean(free), count(used) FROM mem WHERE {R} GROUP BY time(25s), host fill(linear)"),
             "SELECT count(usage), mean(load) FROM cpu GROUP BY host".to_string(),
             format!("SELECT count(nosuch) FROM cpu WHERE {R}"),
+            format!("SELECT max(usage) FROM cpu WHERE {R}"),
+            format!("SELECT min(usage) FROM cpu WHERE {R} GROUP BY region"),
+            format!("SELECT max(load) FROM cpu WHERE {R} GROUP BY time(30s), region fill(none)"),
+            format!("SELECT first(status), last(status), max(load), min(usage), count(ok) FROM cpu WHERE {R} GROUP BY time(45s)"),
+            format!("SELECT last(usage) FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC"),
+            format!("SELECT first(ok) FROM cpu WHERE {R} AND host != 'b' GROUP BY *"),
+            format!("SELECT max(usage) * 2 FROM cpu WHERE {R} GROUP BY time(20s)"),
+            format!("SELECT max(usage), host FROM cpu WHERE {R}"),
+            format!("SELECT last(free), first(used) FROM mem WHERE {R} GROUP BY time(30s) fill(previous)"),
+            "SELECT min(load), max(load) FROM cpu GROUP BY region".to_string(),
         ];
         for q in &queries {
             crate::exec::TEST_PIECE_VALUES.with(|c| c.set(Some(0)));
