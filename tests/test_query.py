@@ -72,11 +72,15 @@ def peers(module_node, influxd1):
 def persisted(ferry_path, tmp_path_factory, peers):
     """A second node with the same data spread over Parquet files and the buffer: the lines
     in three interleaved parts, a restart (which persists) after each of the first two, so
-    every series is read from two files and the buffer, last write winning."""
+    every series is read from two files and the buffer, last write winning. It reads
+    without the slice cache, and answers streaming aggregates from scans of a few series
+    at a time (pieces of 7 values), so both read paths and the piecewise aggregates are
+    compared with influxd (the first node reads through the cache, in one piece)."""
     from harness import FerryNode
 
     base = tmp_path_factory.mktemp("ferry-persisted")
-    node = FerryNode(base / "data", base / "logs").start()
+    env = {"FERRY_QUERY_CACHE_BYTES": "0", "FERRY_QUERY_PIECE_VALUES": "7"}
+    node = FerryNode(base / "data", base / "logs", env=env).start()
     r = requests.post(node.url + "/api/v2/buckets", headers=node.auth(), timeout=30,
                       json={"name": DB, "orgID": node.org_id(), "retentionRules": []})
     assert r.status_code == 201, r.text
