@@ -2043,6 +2043,19 @@ impl Stream {
         }
     }
 
+    /// What [`add`](Self::add) of each of `n` rows of one series, ascending from `first`
+    /// to `last`, does for count, first and last.
+    fn add_run(&mut self, first: (i64, usize, usize), last: (i64, usize, usize), n: usize) {
+        let was = self.n;
+        self.n += n;
+        if (first.0, first.1) < (self.first.0, self.first.1) {
+            self.first = first;
+        }
+        if (last.0, last.1) > (self.last.0, self.last.1) || was == 0 {
+            self.last = last;
+        }
+    }
+
     #[inline]
     fn add(&mut self, kind: StreamKind, v: &FieldValue, at: (i64, usize, usize)) {
         self.n += 1;
@@ -2158,6 +2171,33 @@ fn feed_series(
             continue;
         };
         let kind = kinds[ai];
+        // count, first and last need no value, and with one field scanned every row the
+        // store returns has one: each window's rows count as one run, found by search.
+        let runs = cache_windows
+            && sd.fields.len() == 1
+            && matches!(
+                kind,
+                StreamKind::Count | StreamKind::First | StreamKind::Last
+            );
+        if runs {
+            let times = &sd.times;
+            let mut i = 0;
+            while i < times.len() {
+                let Some(w) = grid.index(times[i]) else {
+                    i += 1;
+                    continue;
+                };
+                let end = match grid.dims {
+                    Some(_) => grid.end_of(grid.start(w)),
+                    None => i64::MAX,
+                };
+                let j = i + times[i..].partition_point(|&x| x < end);
+                st[w][ai].add_run((times[i], si, i), (times[j - 1], si, j - 1), j - i);
+                any = true;
+                i = j;
+            }
+            continue;
+        }
         let (mut wi, mut wstart, mut wend) = (0usize, i64::MAX, i64::MIN);
         for (ri, (&t, v)) in sd.times.iter().zip(col).enumerate() {
             let Some(v) = v else { continue };

@@ -1425,8 +1425,20 @@ fn scans_through_the_slice_cache_answer_like_scans_that_decode() {
 /// about the rows asked for.
 #[test]
 fn scans_in_pieces_concatenate_to_the_whole_scan() {
+    for slice_cache in [false, true] {
+        scans_in_pieces_concatenate(slice_cache);
+    }
+}
+
+/// With the slice cache, a scan as small as this one reads whole through it (one piece);
+/// without, it is cut as asked.
+fn scans_in_pieces_concatenate(slice_cache: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let opts = StoreOptions {
+        slice_cache,
+        ..StoreOptions::default()
+    };
+    let store = BucketStore::open(dir.path(), opts).unwrap();
     let point = |h: usize, t: i64, v: i64| {
         let host = format!("h{h:02}");
         let region = if h.is_multiple_of(3) { "eu" } else { "us" };
@@ -1481,7 +1493,9 @@ fn scans_in_pieces_concatenate_to_the_whole_scan() {
                 .map(|p| p.iter().map(|s| s.times.len()).sum::<usize>())
                 .max()
                 .unwrap();
-            if rows == 1000 {
+            if slice_cache {
+                assert_eq!(pieces.len(), 1, "pieces of {rows} rows through the cache");
+            } else if rows == 1000 {
                 assert!(pieces.len() >= 3, "{} pieces", pieces.len());
                 assert!(largest <= 1000 + 150, "a piece of {largest} rows");
             }
