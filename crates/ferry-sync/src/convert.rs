@@ -8,6 +8,8 @@
 //! is skipped. Field types come from `SHOW FIELD KEYS`, because JSON cannot tell the float
 //! `1` from the integer `1`.
 
+mod streaming;
+
 use std::collections::{BTreeMap, HashMap};
 
 use ferry_lp::{escape_measurement, escape_string_field, escape_tag, FieldType};
@@ -64,18 +66,7 @@ pub fn series_to_lp(series: &Series, types: &FieldTypes, out: &mut Vec<u8>) -> u
     };
     // The series key prefix, escaped once.
     let mut key = Vec::with_capacity(64);
-    key.extend_from_slice(escape_measurement(&series.name).as_bytes());
-    if let Some(tags) = &series.tags {
-        for (k, v) in tags {
-            if v.is_empty() {
-                continue; // GROUP BY * reports absent tags as ""
-            }
-            key.push(b',');
-            key.extend_from_slice(escape_tag(k).as_bytes());
-            key.push(b'=');
-            key.extend_from_slice(escape_tag(v).as_bytes());
-        }
-    }
+    series_key(&mut key, &series.name, series.tags.as_ref());
     let cols: Vec<(usize, Vec<u8>, Option<FieldType>)> = series
         .columns
         .iter()
@@ -124,48 +115,72 @@ pub fn series_to_lp(series: &Series, types: &FieldTypes, out: &mut Vec<u8>) -> u
     n
 }
 
+/// Appends the escaped series key: the measurement, then `,tag=value` for each tag with a
+/// value (`GROUP BY *` reports a tag the series lacks as "").
+fn series_key(out: &mut Vec<u8>, name: &str, tags: Option<&BTreeMap<String, String>>) {
+    out.extend_from_slice(escape_measurement(name).as_bytes());
+    for (k, v) in tags.into_iter().flatten() {
+        if v.is_empty() {
+            continue;
+        }
+        out.push(b',');
+        out.extend_from_slice(escape_tag(k).as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(escape_tag(v).as_bytes());
+    }
+}
+
 /// Writes one field value; `false` when it cannot be written (an array or object).
 fn write_value(out: &mut Vec<u8>, v: &Value, ty: Option<FieldType>) -> bool {
     match v {
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::String(s) => {
-            out.push(b'"');
-            out.extend_from_slice(escape_string_field(s).as_bytes());
-            out.push(b'"');
+        Value::Bool(b) => write_bool(out, *b),
+        Value::String(s) => write_str(out, s),
+        Value::Number(num) => {
+            if let Some(i) = num.as_i64() {
+                write_i64(out, i, ty);
+            } else if let Some(u) = num.as_u64() {
+                write_u64(out, u, ty);
+            } else {
+                // a non-integral value stays a float, whatever the field's type
+                write_f64(out, num.as_f64().unwrap_or(0.0));
+            }
         }
-        Value::Number(num) => match ty {
-            Some(FieldType::Integer) | Some(FieldType::UInteger) => {
-                if let Some(i) = num.as_i64() {
-                    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
-                } else if let Some(u) = num.as_u64() {
-                    out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
-                } else {
-                    // an integer field with a non-integral value: keep it as a float
-                    write_float(out, num.as_f64().unwrap_or(0.0));
-                    return true;
-                }
-                out.push(if ty == Some(FieldType::UInteger) {
-                    b'u'
-                } else {
-                    b'i'
-                });
-            }
-            _ => {
-                if let Some(i) = num.as_i64() {
-                    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
-                } else if let Some(u) = num.as_u64() {
-                    out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
-                } else {
-                    write_float(out, num.as_f64().unwrap_or(0.0));
-                }
-            }
-        },
         Value::Null | Value::Array(_) | Value::Object(_) => return false,
     }
     true
 }
 
-fn write_float(out: &mut Vec<u8>, f: f64) {
+fn write_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    out.extend_from_slice(escape_string_field(s).as_bytes());
+    out.push(b'"');
+}
+
+/// An integer: with the `i`/`u` suffix of an integer field, bare (a float) otherwise.
+fn write_i64(out: &mut Vec<u8>, i: i64, ty: Option<FieldType>) {
+    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+    int_suffix(out, ty);
+}
+
+/// Like [`write_i64`].
+fn write_u64(out: &mut Vec<u8>, u: u64, ty: Option<FieldType>) {
+    out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
+    int_suffix(out, ty);
+}
+
+fn int_suffix(out: &mut Vec<u8>, ty: Option<FieldType>) {
+    match ty {
+        Some(FieldType::Integer) => out.push(b'i'),
+        Some(FieldType::UInteger) => out.push(b'u'),
+        _ => {}
+    }
+}
+
+fn write_f64(out: &mut Vec<u8>, f: f64) {
     if f.is_finite() {
         out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
     } else {
@@ -173,7 +188,69 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
     }
 }
 
-/// Converts one chunk (a JSON document) into line protocol appended to `out`.
+/// Converts one JSON document of a `/query` answer into line protocol appended to `out`
+/// as it is decoded (no tree of values in between). Returns the points (lines) written; an
+/// unreadable document, or an `error` in the answer, is `Err`, and then nothing is appended.
+pub fn json_chunk_to_lp(
+    doc: &[u8],
+    types: &FieldTypes,
+    out: &mut Vec<u8>,
+) -> Result<usize, String> {
+    let mark = out.len();
+    let mut de = serde_json::Deserializer::from_slice(doc);
+    let r = streaming::document_to_lp(&mut de, types, out).and_then(|c| de.end().map(|()| c));
+    let r = match r {
+        Ok(streaming::Converted { error: None, lines }) => Ok(lines),
+        Ok(streaming::Converted { error: Some(e), .. }) => Err(e),
+        Err(e) => Err(format!("unreadable query answer: {e}")),
+    };
+    if r.is_err() {
+        out.truncate(mark);
+    }
+    r
+}
+
+/// What [`msgpack_chunk_to_lp`] found at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MsgpackLp {
+    /// A whole document: the points (lines) it gave and the bytes it took.
+    Complete {
+        /// Lines appended.
+        lines: usize,
+        /// Bytes of the buffer the document took.
+        used: usize,
+    },
+    /// The buffer ends inside the document: read more (nothing was appended).
+    Incomplete,
+}
+
+/// Converts the MessagePack document at the start of `buf` (chunked answers are documents
+/// one after the other, with nothing between them) like [`json_chunk_to_lp`].
+pub fn msgpack_chunk_to_lp(
+    buf: &[u8],
+    types: &FieldTypes,
+    out: &mut Vec<u8>,
+) -> Result<MsgpackLp, String> {
+    let mark = out.len();
+    let mut cursor = std::io::Cursor::new(buf);
+    let mut de = rmp_serde::Deserializer::new(&mut cursor);
+    let r = match streaming::document_to_lp(&mut de, types, out) {
+        Ok(streaming::Converted { error: None, lines }) => Ok(MsgpackLp::Complete {
+            lines,
+            used: cursor.position() as usize,
+        }),
+        Ok(streaming::Converted { error: Some(e), .. }) => Err(e),
+        Err(e) if is_eof(&e) => Ok(MsgpackLp::Incomplete),
+        Err(e) => Err(format!("unreadable MessagePack query answer: {e}")),
+    };
+    if !matches!(r, Ok(MsgpackLp::Complete { .. })) {
+        out.truncate(mark);
+    }
+    r
+}
+
+/// Converts one chunk (a JSON document) into line protocol appended to `out`, through a
+/// decoded [`QueryChunk`] (the reference [`json_chunk_to_lp`] is held to in tests).
 /// Returns the points written; an `error` in the answer is returned as `Err`.
 pub fn chunk_to_lp(chunk: &[u8], types: &FieldTypes, out: &mut Vec<u8>) -> Result<usize, String> {
     decoded_chunk_to_lp(json_chunk(chunk)?, types, out)
@@ -336,6 +413,103 @@ mod tests {
             msgpack_chunk(&[0xc1]).is_err(),
             "0xc1 is never used in MessagePack"
         );
+    }
+
+    /// The streaming conversion writes what the value-tree one writes, for JSON and for
+    /// MessagePack, whatever order a series' keys come in; an error appends nothing.
+    #[test]
+    fn streaming_conversion_equals_the_value_tree() {
+        let docs = [
+            // every type, escaping, a null row, a tag absent from the series ("")
+            r#"{"results":[{"statement_id":0,"series":[{"name":"weird meas,1","tags":{"host":"a b","rack id":"r=0,x","empty":""},"columns":["time","a=b c,d","b","f","i","s"],"values":[[1700000000000000000,null,true,1,-9223372036854775808,"hi \"there\" \\ x"],[1700000000000000001,2.5,false,1e21,7,null],[1700000000000000002,null,null,null,null,null]],"partial":true}],"partial":true}]}"#,
+            // two statements, two series, no tags, time not first, extra cells, a huge time
+            r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["f","time"],"values":[[1.5,10],[2,20,99],[3,18446744073709551615],[4,"x"],[[1],30],[5,{"a":1}]]},{"name":"n","tags":{"t":"v"},"columns":["time","s"],"values":[[1,"a"]]}]},{"statement_id":1,"series":[{"name":"o","columns":["time","u"],"values":[[5,18446744073709551615],[6,-1]]}]}]}"#,
+            // tags after the rows, values before the columns, no time column, nulls
+            r#"{"results":[{"series":[{"name":"late","columns":["time","f"],"values":[[1,1.25],[2,null]],"tags":{"h":"x y","z":""}},{"values":[[3,4]],"name":"early","columns":["time","i"]},{"name":"notime","columns":["f"],"values":[[1]]},{"name":"empty","columns":["time","f"],"values":[]}]}],"error":null}"#,
+            r#"{"results":[{"statement_id":0}]}"#,
+        ];
+        let mut types = types();
+        types.insert("u".into(), FieldType::UInteger);
+        for doc in docs {
+            let mut tree = b"kept\n".to_vec();
+            let n = chunk_to_lp(doc.as_bytes(), &types, &mut tree).unwrap();
+            let mut streamed = b"kept\n".to_vec();
+            assert_eq!(
+                json_chunk_to_lp(doc.as_bytes(), &types, &mut streamed),
+                Ok(n)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&streamed),
+                String::from_utf8_lossy(&tree)
+            );
+            let packed =
+                rmp_serde::to_vec_named(&serde_json::from_str::<Value>(doc).unwrap()).unwrap();
+            let mut from_mp = b"kept\n".to_vec();
+            assert_eq!(
+                msgpack_chunk_to_lp(&packed, &types, &mut from_mp),
+                Ok(MsgpackLp::Complete {
+                    lines: n,
+                    used: packed.len()
+                })
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&from_mp),
+                String::from_utf8_lossy(&tree)
+            );
+            // cut anywhere, a MessagePack document appends nothing and asks for more
+            for cut in 0..packed.len() {
+                let mut out = b"kept\n".to_vec();
+                assert_eq!(
+                    msgpack_chunk_to_lp(&packed[..cut], &types, &mut out),
+                    Ok(MsgpackLp::Incomplete),
+                    "cut {cut}"
+                );
+                assert_eq!(out, b"kept\n");
+            }
+        }
+        let text = {
+            let mut out = Vec::new();
+            json_chunk_to_lp(docs[2].as_bytes(), &types, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text, "late,h=x\\ y f=1.25 1\nearly i=4i 3\n");
+        // errors: the answer's, in a statement after good rows, and unreadable documents
+        for bad in [
+            r#"{"results":[{"series":[{"name":"m","columns":["time","f"],"values":[[1,1.5]]}]},{"error":"boom"}]}"#,
+            r#"{"error":"authorization failed"}"#,
+            r#"{"results":[{"series":[{"name":"m","columns":["time","f"],"values":[[1,1.5]"#,
+            r#"{"results":7}"#,
+            "not json",
+        ] {
+            let mut out = b"kept\n".to_vec();
+            assert!(
+                json_chunk_to_lp(bad.as_bytes(), &types, &mut out).is_err(),
+                "{bad}"
+            );
+            assert_eq!(out, b"kept\n", "{bad}");
+        }
+        let mut out = Vec::new();
+        assert_eq!(
+            json_chunk_to_lp(
+                br#"{"results":[{"error":"database not found: x"}]}"#,
+                &types,
+                &mut out
+            ),
+            Err("database not found: x".to_string())
+        );
+        let nan = rmp_serde::to_vec_named(&serde_json::json!({"results":[{"series":[{"name":"m","columns":["time","f","g"],"values":[[1, 1.5, 0]]}]}]})).unwrap();
+        // a NaN in place of the 0 (float64 NaN): no field g, as the value tree has it
+        let mut nan = nan;
+        let zero = nan.len() - 1;
+        nan.truncate(zero);
+        nan.push(0xcb);
+        nan.extend_from_slice(&f64::NAN.to_be_bytes());
+        let mut out = Vec::new();
+        assert!(matches!(
+            msgpack_chunk_to_lp(&nan, &types, &mut out),
+            Ok(MsgpackLp::Complete { lines: 1, .. })
+        ));
+        assert_eq!(out, b"m f=1.5 1\n");
     }
 
     #[test]

@@ -8,9 +8,7 @@ use futures_util::StreamExt;
 use reqwest::{Client, Url};
 use serde_json::Value;
 
-use crate::convert::{
-    decoded_chunk_to_lp, json_chunk, msgpack_chunk, FieldTypes, MsgpackChunk, QueryChunk,
-};
+use crate::convert::{json_chunk_to_lp, msgpack_chunk_to_lp, FieldTypes, MsgpackLp, QueryChunk};
 use crate::spec::SourceArgs;
 use crate::SyncError;
 
@@ -413,9 +411,7 @@ impl Source {
                     chunk.map_err(|e| ReadError::Transient(format!("read cut: {}", chain(&e))))?;
                 docs.pending.extend_from_slice(&chunk);
             }
-            while let Some(doc) = docs.next(eof)? {
-                let n =
-                    decoded_chunk_to_lp(doc, types, &mut out).map_err(classify_statement_error)?;
+            while let Some(n) = docs.next(eof, types, &mut out)? {
                 out_lines += n;
                 total += n as u64;
                 if total > max_points {
@@ -440,11 +436,11 @@ impl Source {
 /// The media type of InfluxDB 1.x's MessagePack answers.
 const MSGPACK: &str = "application/x-msgpack";
 
-/// Cuts a chunked `/query` answer into its documents as the bytes arrive: JSON documents end
-/// at a newline; MessagePack documents follow each other with no separator, so one is decoded
-/// once the buffer holds all of it. After a MessagePack try finds the buffer short, the next
-/// waits until the buffer has doubled, so the bytes decoded stay proportional to the bytes
-/// received.
+/// Cuts a chunked `/query` answer into its documents as the bytes arrive and converts each
+/// to line protocol: JSON documents end at a newline; MessagePack documents follow each other
+/// with no separator, so one is converted once the buffer holds all of it. After a
+/// MessagePack try finds the buffer short, the next waits until the buffer has doubled, so
+/// the bytes decoded stay proportional to the bytes received.
 struct DocSplitter {
     msgpack: bool,
     /// Received, not yet decoded.
@@ -465,13 +461,18 @@ impl DocSplitter {
         }
     }
 
-    /// The next whole document, `None` when more bytes are needed (or, at `eof`, when none is
-    /// left).
-    fn next(&mut self, eof: bool) -> Result<Option<QueryChunk>, ReadError> {
+    /// Converts the next whole document, appending its lines to `out`; returns how many, or
+    /// `None` when more bytes are needed (or, at `eof`, when no document is left).
+    fn next(
+        &mut self,
+        eof: bool,
+        types: &FieldTypes,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>, ReadError> {
         let doc = if self.msgpack {
-            self.next_msgpack(eof)?
+            self.next_msgpack(eof, types, out)?
         } else {
-            self.next_json(eof)?
+            self.next_json(eof, types, out)?
         };
         if doc.is_none() || self.at == self.pending.len() {
             self.pending.drain(..self.at);
@@ -480,7 +481,12 @@ impl DocSplitter {
         Ok(doc)
     }
 
-    fn next_json(&mut self, eof: bool) -> Result<Option<QueryChunk>, ReadError> {
+    fn next_json(
+        &mut self,
+        eof: bool,
+        types: &FieldTypes,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>, ReadError> {
         loop {
             let rest = &self.pending[self.at..];
             let (doc, used) = match rest.iter().position(|&b| b == b'\n') {
@@ -495,27 +501,32 @@ impl DocSplitter {
                 self.at += used;
                 continue;
             }
-            let parsed = json_chunk(doc).map_err(classify_statement_error)?;
+            let lines = json_chunk_to_lp(doc, types, out).map_err(classify_statement_error)?;
             self.at += used;
-            return Ok(Some(parsed));
+            return Ok(Some(lines));
         }
     }
 
-    fn next_msgpack(&mut self, eof: bool) -> Result<Option<QueryChunk>, ReadError> {
+    fn next_msgpack(
+        &mut self,
+        eof: bool,
+        types: &FieldTypes,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>, ReadError> {
         let rest = &self.pending[self.at..];
         if rest.is_empty() || (!eof && rest.len() < self.need) {
             return Ok(None);
         }
-        match msgpack_chunk(rest).map_err(ReadError::Transient)? {
-            MsgpackChunk::Complete(doc, used) => {
+        match msgpack_chunk_to_lp(rest, types, out).map_err(classify_statement_error)? {
+            MsgpackLp::Complete { lines, used } => {
                 self.at += used;
                 self.need = 1;
-                Ok(Some(doc))
+                Ok(Some(lines))
             }
-            MsgpackChunk::Incomplete if eof => Err(ReadError::Transient(
+            MsgpackLp::Incomplete if eof => Err(ReadError::Transient(
                 "read cut: the answer ends inside a MessagePack document".into(),
             )),
-            MsgpackChunk::Incomplete => {
+            MsgpackLp::Incomplete => {
                 self.need = rest.len() * 2;
                 Ok(None)
             }
