@@ -315,6 +315,15 @@ SUBQUERIES = [
     f"SELECT max(load) FROM (SELECT * FROM cpu WHERE {R}) WHERE {R} GROUP BY time(5m), host",
     f"SELECT mean(usage_user) FROM (SELECT * FROM cpu WHERE {R}) WHERE {R} AND region = 'us west' "
     "GROUP BY time(5m)",
+    # inner rows without a value (windows before the data, filled with null): the outer
+    # count, first and last take only the rows that have one
+    f"SELECT count(mean), first(mean), last(mean) FROM (SELECT mean(usage_user) FROM cpu "
+    f"WHERE time >= {BASE - 600_000_000_000} AND time < {BASE + 300_000_000_000} AND host = 'h0' "
+    "GROUP BY time(1m))",
+    f"SELECT count(mean), first(mean), last(mean) FROM (SELECT mean(usage_user) FROM cpu "
+    f"WHERE time >= {BASE - 600_000_000_000} AND time < {BASE + 300_000_000_000} AND host = 'h0' "
+    f"GROUP BY time(1m)) WHERE time >= {BASE - 600_000_000_000} AND time < {BASE + 300_000_000_000} "
+    "GROUP BY time(5m)",
     # dashboards: per-host last values summed, counter rates summed, percentiles of means
     f"SELECT sum(last) FROM (SELECT last(load) FROM cpu GROUP BY time(1m), host fill(none)) "
     f"WHERE {R} GROUP BY time(1m)",

@@ -2171,14 +2171,15 @@ fn feed_series(
             continue;
         };
         let kind = kinds[ai];
-        // count, first and last need no value, and with one field scanned every row the
-        // store returns has one: each window's rows count as one run, found by search.
+        // count, first and last need no value: when every row has one (one field scanned
+        // from the store; not always rows of a subquery), each window's rows count as one
+        // run, found by search.
         let runs = cache_windows
-            && sd.fields.len() == 1
             && matches!(
                 kind,
                 StreamKind::Count | StreamKind::First | StreamKind::Last
-            );
+            )
+            && col.iter().all(Option::is_some);
         if runs {
             let times = &sd.times;
             let mut i = 0;
@@ -2187,11 +2188,13 @@ fn feed_series(
                     i += 1;
                     continue;
                 };
-                let end = match grid.dims {
-                    Some(_) => grid.end_of(grid.start(w)),
-                    None => i64::MAX,
+                let j = match grid.dims {
+                    Some(_) => {
+                        let end = grid.end_of(grid.start(w));
+                        i + 1 + times[i + 1..].partition_point(|&x| x < end)
+                    }
+                    None => times.len(),
                 };
-                let j = i + times[i..].partition_point(|&x| x < end);
                 st[w][ai].add_run((times[i], si, i), (times[j - 1], si, j - 1), j - i);
                 any = true;
                 i = j;

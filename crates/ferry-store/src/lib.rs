@@ -954,7 +954,12 @@ impl BucketStore {
         // A scan small enough for the slice cache reads through it whole (a dashboard's
         // repeated aggregate), which is faster than pieces that decode their pages again.
         let total: usize = expected.iter().map(|(_, n)| n).sum();
-        let nfields = req.fields.as_ref().map_or(1, Vec::len);
+        let nfields = match &req.fields {
+            Some(list) => list.len(),
+            None => rd(&self.schema)
+                .get(req.measurement.as_str())
+                .map_or(0, |ms| ms.fields.len()),
+        };
         if self.opts.slice_cache && uses_slice_cache(total, nfields) {
             return f(self.scan(req)?);
         }

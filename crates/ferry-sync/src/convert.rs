@@ -488,6 +488,33 @@ mod tests {
             );
             assert_eq!(out, b"kept\n", "{bad}");
         }
+        // a key twice is an error in both (a tag twice would make a line no server takes)
+        for dup in [
+            r#"{"results":[{"series":[{"name":"m","columns":["time","f"],"values":[[1,1]],"tags":{"a":"1"},"tags":{"a":"1"}}]}]}"#,
+            r#"{"results":[{"series":[{"name":"m","columns":["time","f"],"values":[[1,1]],"values":[[2,1]]}]}]}"#,
+            r#"{"results":[],"results":[]}"#,
+        ] {
+            let mut out = b"kept\n".to_vec();
+            assert!(
+                chunk_to_lp(dup.as_bytes(), &types, &mut Vec::new()).is_err(),
+                "{dup}"
+            );
+            assert!(
+                json_chunk_to_lp(dup.as_bytes(), &types, &mut out).is_err(),
+                "{dup}"
+            );
+            assert_eq!(out, b"kept\n", "{dup}");
+        }
+        // the answer's own error wins over a statement's, as in the value tree
+        let both = r#"{"results":[{"error":"timeout"}],"error":"authorization failed"}"#;
+        assert_eq!(
+            chunk_to_lp(both.as_bytes(), &types, &mut Vec::new()),
+            Err("authorization failed".to_string())
+        );
+        assert_eq!(
+            json_chunk_to_lp(both.as_bytes(), &types, &mut Vec::new()),
+            Err("authorization failed".to_string())
+        );
         let mut out = Vec::new();
         assert_eq!(
             json_chunk_to_lp(

@@ -11,6 +11,9 @@
 //! (and Ferry) writes. If `values` comes before `name` or `columns`, its rows are decoded into
 //! values and converted at the end of the series; if `tags` come after the rows were written
 //! (a server that orders keys otherwise), the tags are put into the lines already written.
+//! A key twice is an error, as in the tree. Where the tree is stricter on malformed answers
+//! (`null` for a list, a struct written as an array, undecodable cells nobody reads), this
+//! takes `null` as empty and refuses the array.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,27 +42,26 @@ pub(crate) fn document_to_lp<'de, D: Deserializer<'de>>(
         types,
         out,
         done: Converted::default(),
+        statement_error: None,
     };
     de.deserialize_map(ListAndError {
         cx: &mut cx,
         key: "results",
         elem: Statement,
     })?;
-    Ok(cx.done)
+    // the answer's own error first, as the value tree reports it
+    let mut done = cx.done;
+    done.error = done.error.or(cx.statement_error);
+    Ok(done)
 }
 
 struct Cx<'t> {
     types: &'t FieldTypes,
     out: &'t mut Vec<u8>,
+    /// The lines, and the top-level `error`.
     done: Converted,
-}
-
-impl Cx<'_> {
-    fn error(&mut self, e: Option<String>) {
-        if let Some(e) = e {
-            self.done.error.get_or_insert(e);
-        }
-    }
+    /// The first statement's `error`.
+    statement_error: Option<String>,
 }
 
 /// A map with a list under `key`, each element read by `E`, and maybe an `error`: the
@@ -76,12 +78,26 @@ impl<'de, E: Element> Visitor<'de> for ListAndError<'_, '_, E> {
         write!(f, "a map with {:?}", self.key)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let (mut list_seen, mut error_seen) = (false, false);
         while let Some(k) = m.next_key::<String>()? {
             if k == self.key {
+                if std::mem::replace(&mut list_seen, true) {
+                    return Err(serde::de::Error::duplicate_field(self.key));
+                }
                 m.next_value_seed(SeqOf(&mut *self.cx, &self.elem))?;
             } else if k == "error" {
+                if std::mem::replace(&mut error_seen, true) {
+                    return Err(serde::de::Error::duplicate_field("error"));
+                }
                 let e = m.next_value::<Option<String>>()?;
-                self.cx.error(e);
+                let slot = if self.key == "results" {
+                    &mut self.cx.done.error
+                } else {
+                    &mut self.cx.statement_error
+                };
+                if slot.is_none() {
+                    *slot = e;
+                }
             } else {
                 m.next_value::<IgnoredAny>()?;
             }
@@ -178,7 +194,19 @@ impl<'de> Visitor<'de> for SeriesV<'_, '_> {
         let mut columns: Option<Vec<String>> = None;
         let mut buffered: Option<Vec<Vec<Value>>> = None;
         let mut streamed: Option<Streamed> = None;
+        let mut seen = [false; 4];
         while let Some(k) = m.next_key::<String>()? {
+            // a key twice is an error, as in the value tree
+            let slot = ["name", "tags", "columns", "values"]
+                .iter()
+                .position(|n| *n == k);
+            if let Some(i) = slot {
+                if std::mem::replace(&mut seen[i], true) {
+                    return Err(serde::de::Error::duplicate_field(
+                        ["name", "tags", "columns", "values"][i],
+                    ));
+                }
+            }
             match k.as_str() {
                 "name" => name = Some(m.next_value::<Option<String>>()?.unwrap_or_default()),
                 "tags" => {
@@ -192,7 +220,7 @@ impl<'de> Visitor<'de> for SeriesV<'_, '_> {
                     columns = Some(m.next_value::<Option<Vec<String>>>()?.unwrap_or_default())
                 }
                 "values" => match (&name, &columns) {
-                    (Some(n), Some(c)) if streamed.is_none() && buffered.is_none() => {
+                    (Some(n), Some(c)) => {
                         let layout = Layout::new(n, tags.as_ref(), c, cx.types);
                         streamed = Some(Streamed {
                             from: cx.out.len(),
