@@ -11,7 +11,7 @@ import pytest
 import requests
 
 import test_query
-from test_query import BASE, DB, R, ask, peers, persisted, same  # noqa: F401 (fixtures)
+from test_query import BASE, DB, R, T_END, ask, peers, persisted, same  # noqa: F401 (fixtures)
 
 TZDB = "tzdb"
 HOUR = 3_600_000_000_000
@@ -442,6 +442,39 @@ MULTI = [
     "SHOW FIELD KEYS FROM qdb.autogen./m/",
     "SHOW TAG VALUES FROM /./ WITH KEY = host",
 ]
+
+
+# A lone last (first) reads the newest (oldest) 64th of the range first, then the rest only
+# for the series without a value there: ranges whose edge holds some series' points and not
+# others', fields some series lack at the edge (status, ok), series filters, no edge point
+S = 1_000_000_000
+EDGE = [
+    f"SELECT last(usage_user) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT last(status) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT last(ok), host FROM cpu WHERE {R}",
+    f"SELECT last(free) FROM mem WHERE {R} GROUP BY host",
+    f"SELECT last(usage_user) FROM cpu WHERE time >= {BASE} AND time < {BASE + 330 * S + 3_000_000} GROUP BY host",
+    f"SELECT last(usage_user) FROM cpu WHERE time >= {BASE} AND time < {BASE + 330 * S + 3_000_000}",
+    f"SELECT last(usage_user) FROM cpu WHERE time >= {BASE} AND time < {BASE + 320 * S} GROUP BY region",
+    f"SELECT last(load) FROM cpu WHERE time >= {BASE} AND time < {BASE + 330 * S + 3_000_000} "
+    "AND host != 'h2' GROUP BY *",
+    f"SELECT last(usage_system) FROM cpu WHERE time >= {BASE} AND time < {BASE + 330 * S + 3_000_000} "
+    "AND region =~ /us/ GROUP BY host",
+    f"SELECT first(usage_user) FROM cpu WHERE time >= {BASE + 1_000_000} AND time < {T_END} GROUP BY host",
+    f"SELECT first(status) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT first(usage_user) FROM cpu WHERE time >= {BASE + 100 * S - 5 * S} AND time < {T_END} GROUP BY host",
+    f"SELECT first(used) FROM mem WHERE time >= {BASE + 1} AND time < {T_END}",
+]
+
+
+@pytest.mark.parametrize("q", EDGE)
+def test_edge_selectors_same_as_influxd(peers, q):
+    both(peers, q)
+
+
+@pytest.mark.parametrize("q", EDGE)
+def test_edge_selectors_same_as_influxd_from_files(persisted, q):
+    both(persisted, q)
 
 
 @pytest.mark.parametrize("q", MULTI)

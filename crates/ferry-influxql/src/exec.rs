@@ -1337,60 +1337,98 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
     };
     let mut si = 0usize;
     let rows = (piece_values() / (p.scan_fields.len() + 1)).max(1);
-    store
-        .scan_pieces::<ferry_store::StoreError>(&req, rows, &mut |data| {
-            let base = si;
-            // (series number, position in `data`) of the piece's series that passed
-            let mut fed: Vec<(usize, usize)> = Vec::new();
-            let mut touched: Vec<usize> = Vec::new();
-            for (di, sd) in data.iter().enumerate() {
-                ferry_store::coop::point();
-                if p.series_c
-                    .as_ref()
-                    .is_some_and(|c| !truthy(&eval_tags(c, &sd.tags)))
-                {
-                    continue;
-                }
-                let gi = *groups
-                    .entry(group_key(&sd.tags, &p.dim_tags))
-                    .or_insert_with(|| {
-                        states.push((vec![vec![Stream::new(); p.aggs.len()]; grid.n], false));
-                        states.len() - 1
-                    });
-                let (st, any) = &mut states[gi];
-                *any |= feed_series(st, &kinds, sd, si, &p.scan_fields, &p.aggs, &grid);
-                fed.push((si, di));
-                touched.push(gi);
-                si += 1;
+    // The tag sets of the series that gave the aggregate a value, while `recording`.
+    let found: std::cell::RefCell<Vec<Vec<(String, String)>>> = Default::default();
+    let recording = std::cell::Cell::new(false);
+    let mut on_piece = |data: Vec<SeriesData>| -> Result<(), ferry_store::StoreError> {
+        let base = si;
+        // (series number, position in `data`) of the piece's series that passed
+        let mut fed: Vec<(usize, usize)> = Vec::new();
+        let mut touched: Vec<usize> = Vec::new();
+        for (di, sd) in data.iter().enumerate() {
+            ferry_store::coop::point();
+            if p.series_c
+                .as_ref()
+                .is_some_and(|c| !truthy(&eval_tags(c, &sd.tags)))
+            {
+                continue;
             }
-            if selects {
-                touched.sort_unstable();
-                touched.dedup();
-                let in_piece = |at: (i64, usize, usize)| {
-                    (base..si).contains(&at.1).then(|| {
-                        let di = fed[fed.partition_point(|f| f.0 < at.1)].1;
-                        (at, &data[di])
-                    })
-                };
-                for &gi in &touched {
-                    for w in &states[gi].0 {
-                        for (ai, x) in w.iter().enumerate() {
-                            if x.n == 0 || !kinds[ai].selects() {
-                                continue;
-                            }
-                            let points = [Some(x.first), Some(x.last), x.best.map(|b| b.1)];
-                            for (at, sd) in points.into_iter().flatten().filter_map(in_piece) {
-                                held.entry((ai, at)).or_insert_with(|| {
-                                    series_value(sd, &p.scan_fields, &p.aggs[ai], at.2)
-                                });
-                            }
+            let gi = *groups
+                .entry(group_key(&sd.tags, &p.dim_tags))
+                .or_insert_with(|| {
+                    states.push((vec![vec![Stream::new(); p.aggs.len()]; grid.n], false));
+                    states.len() - 1
+                });
+            let (st, any) = &mut states[gi];
+            let counted = feed_series(st, &kinds, sd, si, &p.scan_fields, &p.aggs, &grid);
+            *any |= counted;
+            if counted && recording.get() {
+                found.borrow_mut().push(sd.tags.clone());
+            }
+            fed.push((si, di));
+            touched.push(gi);
+            si += 1;
+        }
+        if selects {
+            touched.sort_unstable();
+            touched.dedup();
+            let in_piece = |at: (i64, usize, usize)| {
+                (base..si).contains(&at.1).then(|| {
+                    let di = fed[fed.partition_point(|f| f.0 < at.1)].1;
+                    (at, &data[di])
+                })
+            };
+            for &gi in &touched {
+                for w in &states[gi].0 {
+                    for (ai, x) in w.iter().enumerate() {
+                        if x.n == 0 || !kinds[ai].selects() {
+                            continue;
+                        }
+                        let points = [Some(x.first), Some(x.last), x.best.map(|b| b.1)];
+                        for (at, sd) in points.into_iter().flatten().filter_map(in_piece) {
+                            held.entry((ai, at)).or_insert_with(|| {
+                                series_value(sd, &p.scan_fields, &p.aggs[ai], at.2)
+                            });
                         }
                     }
                 }
             }
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    match edge_scans(&kinds, &grid, p) {
+        Some((edge, rest)) => {
+            // the edge of the range first; then the rest, of the series it did not answer
+            recording.set(true);
+            let at_edge = ScanRequest {
+                start_ns: edge.0,
+                end_ns: edge.1,
+                ..req.clone()
+            };
+            store
+                .scan_pieces(&at_edge, rows, &mut on_piece)
+                .map_err(|e| e.to_string())?;
+            recording.set(false);
+            let mut answered = found.take();
+            answered.sort_unstable();
+            let others = TagPredicate::NoneOf(answered);
+            let rest = ScanRequest {
+                start_ns: rest.0,
+                end_ns: rest.1,
+                tag_filter: Some(match req.tag_filter.clone() {
+                    Some(t) => TagPredicate::And(vec![t, others]),
+                    None => others,
+                }),
+                ..req.clone()
+            };
+            store
+                .scan_pieces(&rest, rows, &mut on_piece)
+                .map_err(|e| e.to_string())?;
+        }
+        None => store
+            .scan_pieces(&req, rows, &mut on_piece)
+            .map_err(|e| e.to_string())?,
+    }
     let value_at =
         |ai: usize, at: (i64, usize, usize)| held.get(&(ai, at)).cloned().unwrap_or(Value::Null);
     let mut out = Vec::new();
@@ -1427,6 +1465,23 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
         });
     }
     Ok(finish_series(s, out))
+}
+
+/// For a lone `last` (`first`) over a bounded range without `GROUP BY time`: the newest
+/// (oldest) 64th of the range, `[start, end)`, and the rest. A series with a value in that
+/// edge has its answer there, so the rest need only be read for the series without one;
+/// dense data (a dashboard's last value per host) then reads a 64th of its points.
+fn edge_scans(kinds: &[StreamKind], grid: &Grid, p: &Plan) -> Option<((i64, i64), (i64, i64))> {
+    let (lo, end) = (p.lo, p.hi.checked_add(1)?);
+    if grid.dims.is_some() || kinds.len() != 1 || lo == i64::MIN || end == i64::MAX {
+        return None;
+    }
+    let edge = (end.checked_sub(lo)? / 64).max(1);
+    match kinds[0] {
+        StreamKind::Last => Some(((end - edge, end), (lo, end - edge))),
+        StreamKind::First => Some(((lo, lo + edge), (lo + edge, end))),
+        _ => None,
+    }
 }
 
 fn row_fields(sd: &SeriesData, nfields: usize, ri: usize) -> Vec<Option<Value>> {

@@ -41,6 +41,9 @@ pub enum TagPredicate {
     /// (`None`: unbounded on that side), in the order scans return series in: a range of
     /// series, as [`BucketStore::scan_pieces`](crate::BucketStore::scan_pieces) reads them.
     KeyRange(Option<Vec<(String, String)>>, Option<Vec<(String, String)>>),
+    /// The tag set (sorted by key) is none of these, which must be sorted: every series but
+    /// some already read.
+    NoneOf(Vec<Vec<(String, String)>>),
 }
 
 impl TagPredicate {
@@ -87,6 +90,9 @@ impl TagPredicate {
             TagPredicate::KeyRange(from, to) => {
                 from.as_ref().is_none_or(|a| tags >= a.as_slice())
                     && to.as_ref().is_none_or(|b| tags < b.as_slice())
+            }
+            TagPredicate::NoneOf(sets) => {
+                sets.binary_search_by(|s| s.as_slice().cmp(tags)).is_err()
             }
         }
     }
