@@ -468,13 +468,11 @@ EDGE = [
 
 
 @pytest.mark.parametrize("q", EDGE)
-def test_edge_selectors_same_as_influxd(peers, q):
-    both(peers, q)
-
-
-@pytest.mark.parametrize("q", EDGE)
-def test_edge_selectors_same_as_influxd_from_files(persisted, q):
-    both(persisted, q)
+@pytest.mark.parametrize("pair", ["peers", "persisted"])
+def test_edge_selectors_same_as_influxd(request, pair, q):
+    """On the node that reads one piece through the cache and on the one of files and
+    pieces of 7 values."""
+    both(request.getfixturevalue(pair), q)
 
 
 @pytest.mark.parametrize("q", MULTI)
