@@ -1337,9 +1337,8 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
     };
     let mut si = 0usize;
     let rows = (piece_values() / (p.scan_fields.len() + 1)).max(1);
-    // The tag sets of the series that gave the aggregate a value, while `recording`.
-    let found: std::cell::RefCell<Vec<Vec<(String, String)>>> = Default::default();
-    let recording = std::cell::Cell::new(false);
+    // While `Some`: the tag sets of the series that gave the aggregate a value.
+    let found: std::cell::RefCell<Option<Vec<TagSet>>> = Default::default();
     let mut on_piece = |data: Vec<SeriesData>| -> Result<(), ferry_store::StoreError> {
         let base = si;
         // (series number, position in `data`) of the piece's series that passed
@@ -1362,8 +1361,8 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
             let (st, any) = &mut states[gi];
             let counted = feed_series(st, &kinds, sd, si, &p.scan_fields, &p.aggs, &grid);
             *any |= counted;
-            if counted && recording.get() {
-                found.borrow_mut().push(sd.tags.clone());
+            if let Some(found) = found.borrow_mut().as_mut().filter(|_| counted) {
+                found.push(sd.tags.clone());
             }
             fed.push((si, di));
             touched.push(gi);
@@ -1399,7 +1398,7 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
     match edge_scans(&kinds, &grid, p) {
         Some((edge, rest)) => {
             // the edge of the range first; then the rest, of the series it did not answer
-            recording.set(true);
+            *found.borrow_mut() = Some(Vec::new());
             let at_edge = ScanRequest {
                 start_ns: edge.0,
                 end_ns: edge.1,
@@ -1408,8 +1407,7 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
             store
                 .scan_pieces(&at_edge, rows, &mut on_piece)
                 .map_err(|e| e.to_string())?;
-            recording.set(false);
-            let mut answered = found.take();
+            let mut answered = found.take().unwrap_or_default();
             answered.sort_unstable();
             let others = TagPredicate::NoneOf(answered);
             let rest = ScanRequest {
@@ -1466,6 +1464,9 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
     }
     Ok(finish_series(s, out))
 }
+
+/// A series' tags, sorted by key (as [`SeriesData::tags`]).
+type TagSet = Vec<(String, String)>;
 
 /// For a lone `last` (`first`) over a bounded range without `GROUP BY time`: the newest
 /// (oldest) 64th of the range, `[start, end)`, and the rest. A series with a value in that

@@ -954,13 +954,7 @@ impl BucketStore {
         // A scan small enough for the slice cache reads through it whole (a dashboard's
         // repeated aggregate), which is faster than pieces that decode their pages again.
         let total: usize = expected.iter().map(|(_, n)| n).sum();
-        let nfields = match &req.fields {
-            Some(list) => list.len(),
-            None => rd(&self.schema)
-                .get(req.measurement.as_str())
-                .map_or(0, |ms| ms.fields.len()),
-        };
-        if self.opts.slice_cache && uses_slice_cache(total, nfields) {
+        if self.opts.slice_cache && uses_slice_cache(total, self.scan_field_names(req).len()) {
             return f(self.scan(req)?);
         }
         expected.sort_unstable();
@@ -993,23 +987,27 @@ impl BucketStore {
         Ok(())
     }
 
-    fn scan_with(&self, req: &ScanRequest, cache: bool) -> Result<Vec<SeriesData>, StoreError> {
-        let names: Vec<String> = {
-            let schema = rd(&self.schema);
-            let Some(ms) = schema.get(req.measurement.as_str()) else {
-                return Ok(Vec::new());
-            };
-            match &req.fields {
-                None => ms.fields.keys().cloned().collect(),
-                Some(list) => {
-                    let mut seen = HashSet::new();
-                    list.iter()
-                        .filter(|f| ms.fields.contains_key(f.as_str()) && seen.insert(f.as_str()))
-                        .cloned()
-                        .collect()
-                }
-            }
+    /// The fields a scan returns, in order: those asked for that the measurement has (each
+    /// once), or all of them; none for an unknown measurement.
+    fn scan_field_names(&self, req: &ScanRequest) -> Vec<String> {
+        let schema = rd(&self.schema);
+        let Some(ms) = schema.get(req.measurement.as_str()) else {
+            return Vec::new();
         };
+        match &req.fields {
+            None => ms.fields.keys().cloned().collect(),
+            Some(list) => {
+                let mut seen = HashSet::new();
+                list.iter()
+                    .filter(|f| ms.fields.contains_key(f.as_str()) && seen.insert(f.as_str()))
+                    .cloned()
+                    .collect()
+            }
+        }
+    }
+
+    fn scan_with(&self, req: &ScanRequest, cache: bool) -> Result<Vec<SeriesData>, StoreError> {
+        let names = self.scan_field_names(req);
         let (start, end) = (req.start_ns, req.end_ns);
         if names.is_empty() || start >= end {
             return Ok(Vec::new());

@@ -198,10 +198,9 @@ pub fn json_chunk_to_lp(
 ) -> Result<usize, String> {
     let mark = out.len();
     let mut de = serde_json::Deserializer::from_slice(doc);
-    let r = streaming::document_to_lp(&mut de, types, out).and_then(|c| de.end().map(|()| c));
-    let r = match r {
-        Ok(streaming::Converted { error: None, lines }) => Ok(lines),
-        Ok(streaming::Converted { error: Some(e), .. }) => Err(e),
+    let r = match streaming::document_to_lp(&mut de, types, out).and_then(|c| de.end().map(|()| c))
+    {
+        Ok(c) => c.lines(),
         Err(e) => Err(format!("unreadable query answer: {e}")),
     };
     if r.is_err() {
@@ -235,11 +234,10 @@ pub fn msgpack_chunk_to_lp(
     let mut cursor = std::io::Cursor::new(buf);
     let mut de = rmp_serde::Deserializer::new(&mut cursor);
     let r = match streaming::document_to_lp(&mut de, types, out) {
-        Ok(streaming::Converted { error: None, lines }) => Ok(MsgpackLp::Complete {
+        Ok(c) => c.lines().map(|lines| MsgpackLp::Complete {
             lines,
             used: cursor.position() as usize,
         }),
-        Ok(streaming::Converted { error: Some(e), .. }) => Err(e),
         Err(e) if is_eof(&e) => Ok(MsgpackLp::Incomplete),
         Err(e) => Err(format!("unreadable MessagePack query answer: {e}")),
     };
@@ -247,39 +245,6 @@ pub fn msgpack_chunk_to_lp(
         out.truncate(mark);
     }
     r
-}
-
-/// Converts one chunk (a JSON document) into line protocol appended to `out`, through a
-/// decoded [`QueryChunk`] (the reference [`json_chunk_to_lp`] is held to in tests).
-/// Returns the points written; an `error` in the answer is returned as `Err`.
-pub fn chunk_to_lp(chunk: &[u8], types: &FieldTypes, out: &mut Vec<u8>) -> Result<usize, String> {
-    decoded_chunk_to_lp(json_chunk(chunk)?, types, out)
-}
-
-/// Decodes one JSON document of a `/query` answer.
-pub fn json_chunk(doc: &[u8]) -> Result<QueryChunk, String> {
-    serde_json::from_slice(doc).map_err(|e| format!("unreadable query answer: {e}"))
-}
-
-/// What [`msgpack_chunk`] found at the start of a buffer.
-#[derive(Debug)]
-pub enum MsgpackChunk {
-    /// A whole document and the bytes it took.
-    Complete(QueryChunk, usize),
-    /// The buffer ends inside the document: read more.
-    Incomplete,
-}
-
-/// Decodes the MessagePack document at the start of `buf` (chunked answers are documents
-/// one after the other, with nothing between them).
-pub fn msgpack_chunk(buf: &[u8]) -> Result<MsgpackChunk, String> {
-    let mut cursor = std::io::Cursor::new(buf);
-    let mut de = rmp_serde::Deserializer::new(&mut cursor);
-    match <QueryChunk as Deserialize>::deserialize(&mut de) {
-        Ok(c) => Ok(MsgpackChunk::Complete(c, cursor.position() as usize)),
-        Err(e) if is_eof(&e) => Ok(MsgpackChunk::Incomplete),
-        Err(e) => Err(format!("unreadable MessagePack query answer: {e}")),
-    }
 }
 
 fn is_eof(e: &rmp_serde::decode::Error) -> bool {
@@ -292,30 +257,29 @@ fn is_eof(e: &rmp_serde::decode::Error) -> bool {
     }
 }
 
-/// Converts one decoded chunk into line protocol appended to `out`, like [`chunk_to_lp`].
-pub fn decoded_chunk_to_lp(
-    c: QueryChunk,
-    types: &FieldTypes,
-    out: &mut Vec<u8>,
-) -> Result<usize, String> {
-    if let Some(e) = c.error {
-        return Err(e);
-    }
-    let mut n = 0;
-    for r in &c.results {
-        if let Some(e) = &r.error {
-            return Err(e.clone());
-        }
-        for s in &r.series {
-            n += series_to_lp(s, types, out);
-        }
-    }
-    Ok(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The value-tree conversion the streaming one is held to: the document decoded into a
+    /// [`QueryChunk`], then each series through [`series_to_lp`].
+    fn chunk_to_lp(chunk: &[u8], types: &FieldTypes, out: &mut Vec<u8>) -> Result<usize, String> {
+        let c: QueryChunk =
+            serde_json::from_slice(chunk).map_err(|e| format!("unreadable query answer: {e}"))?;
+        if let Some(e) = c.error {
+            return Err(e);
+        }
+        let mut n = 0;
+        for r in &c.results {
+            if let Some(e) = &r.error {
+                return Err(e.clone());
+            }
+            for s in &r.series {
+                n += series_to_lp(s, types, out);
+            }
+        }
+        Ok(n)
+    }
 
     fn types() -> FieldTypes {
         [
@@ -334,7 +298,7 @@ mod tests {
     fn every_type_and_escaping() {
         let doc = r#"{"results":[{"statement_id":0,"series":[{"name":"weird meas,1","tags":{"host":"a b","rack id":"r=0,x","empty":""},"columns":["time","a=b c,d","b","f","i","s"],"values":[[1700000000000000000,null,true,1,-9223372036854775808,"hi \"there\" \\ x"],[1700000000000000001,2.5,false,1e21,7,null],[1700000000000000002,null,null,null,null,null]],"partial":true}],"partial":true}]}"#;
         let mut out = Vec::new();
-        let n = chunk_to_lp(doc.as_bytes(), &types(), &mut out).unwrap();
+        let n = json_chunk_to_lp(doc.as_bytes(), &types(), &mut out).unwrap();
         assert_eq!(n, 2);
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -358,17 +322,19 @@ mod tests {
     fn errors_are_reported() {
         let mut out = Vec::new();
         assert_eq!(
-            chunk_to_lp(
+            json_chunk_to_lp(
                 br#"{"results":[{"statement_id":0,"error":"database not found: x"}]}"#,
                 &types(),
                 &mut out
             ),
             Err("database not found: x".to_string())
         );
-        assert!(chunk_to_lp(br#"{"error":"authorization failed"}"#, &types(), &mut out).is_err());
-        assert!(chunk_to_lp(b"not json", &types(), &mut out).is_err());
+        assert!(
+            json_chunk_to_lp(br#"{"error":"authorization failed"}"#, &types(), &mut out).is_err()
+        );
+        assert!(json_chunk_to_lp(b"not json", &types(), &mut out).is_err());
         assert_eq!(
-            chunk_to_lp(br#"{"results":[{"statement_id":0}]}"#, &types(), &mut out),
+            json_chunk_to_lp(br#"{"results":[{"statement_id":0}]}"#, &types(), &mut out),
             Ok(0)
         );
     }
@@ -383,19 +349,23 @@ mod tests {
         let one = packed.len();
         packed.extend_from_slice(&rmp_serde::to_vec_named(&value).unwrap());
         for cut in 0..one {
-            assert!(
-                matches!(msgpack_chunk(&packed[..cut]), Ok(MsgpackChunk::Incomplete)),
+            let mut out = Vec::new();
+            assert_eq!(
+                msgpack_chunk_to_lp(&packed[..cut], &types(), &mut out),
+                Ok(MsgpackLp::Incomplete),
                 "cut {cut}"
             );
         }
-        let MsgpackChunk::Complete(c, used) = msgpack_chunk(&packed).unwrap() else {
-            panic!("complete document expected")
-        };
-        assert_eq!(used, one);
         let (mut from_mp, mut from_json) = (Vec::new(), Vec::new());
-        assert_eq!(decoded_chunk_to_lp(c, &types(), &mut from_mp), Ok(2));
         assert_eq!(
-            chunk_to_lp(json.as_bytes(), &types(), &mut from_json),
+            msgpack_chunk_to_lp(&packed, &types(), &mut from_mp),
+            Ok(MsgpackLp::Complete {
+                lines: 2,
+                used: one
+            })
+        );
+        assert_eq!(
+            json_chunk_to_lp(json.as_bytes(), &types(), &mut from_json),
             Ok(2)
         );
         let text = String::from_utf8(from_mp).unwrap();
@@ -405,12 +375,9 @@ mod tests {
         // A statement error travels in MessagePack too.
         let err =
             rmp_serde::to_vec_named(&serde_json::json!({"error": "authorization failed"})).unwrap();
-        let MsgpackChunk::Complete(c, _) = msgpack_chunk(&err).unwrap() else {
-            panic!()
-        };
-        assert!(decoded_chunk_to_lp(c, &types(), &mut Vec::new()).is_err());
+        assert!(msgpack_chunk_to_lp(&err, &types(), &mut Vec::new()).is_err());
         assert!(
-            msgpack_chunk(&[0xc1]).is_err(),
+            msgpack_chunk_to_lp(&[0xc1], &types(), &mut Vec::new()).is_err(),
             "0xc1 is never used in MessagePack"
         );
     }

@@ -28,8 +28,18 @@ use super::{series_key, write_bool, write_f64, write_i64, write_str, write_u64, 
 /// itself carries (`{"error": …}` at the top or in a statement), if any.
 #[derive(Debug, Default)]
 pub(crate) struct Converted {
-    pub lines: usize,
-    pub error: Option<String>,
+    lines: usize,
+    error: Option<String>,
+}
+
+impl Converted {
+    /// The lines written, or the answer's error.
+    pub(crate) fn lines(self) -> Result<usize, String> {
+        match self.error {
+            None => Ok(self.lines),
+            Some(e) => Err(e),
+        }
+    }
 }
 
 /// Converts the document `de` reads, appending its lines to `out`.
