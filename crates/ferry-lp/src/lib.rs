@@ -3,10 +3,12 @@
 //! * [`parse_lines`] parses a whole write body into a [`ParsedBatch`] of points and per-line
 //!   errors ([`LineError`]).
 //! * [`write_point`] and [`write_series_key`] serialize; [`escape_measurement`],
-//!   [`escape_tag`] and [`escape_string_field`] escape single elements.
+//!   [`escape_tag`] and [`escape_string_field`] escape single elements; [`write_f64`] writes a
+//!   float's shortest round-trip text.
 
 mod error;
 mod escape;
+mod float;
 mod number;
 mod parse;
 mod serialize;
@@ -14,6 +16,7 @@ mod types;
 
 pub use error::{LineError, LineErrorKind, MAX_ERROR_TEXT};
 pub use escape::{escape_measurement, escape_string_field, escape_tag};
+pub use float::write_f64;
 pub use parse::{
     parse_line, parse_lines, scale_timestamp, ParsedBatch, MAX_NANO_TIME, MIN_NANO_TIME,
 };

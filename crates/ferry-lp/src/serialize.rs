@@ -54,7 +54,7 @@ pub fn write_field_value(out: &mut Vec<u8>, v: &FieldValue) {
     match v {
         FieldValue::Float(f) => {
             if f.is_finite() {
-                out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes());
+                crate::float::write_f64(out, *f);
             } else {
                 out.extend_from_slice(f.to_string().as_bytes());
             }

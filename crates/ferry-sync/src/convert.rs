@@ -182,7 +182,7 @@ fn int_suffix(out: &mut Vec<u8>, ty: Option<FieldType>) {
 
 fn write_f64(out: &mut Vec<u8>, f: f64) {
     if f.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+        ferry_lp::write_f64(out, f);
     } else {
         out.extend_from_slice(b"0");
     }
