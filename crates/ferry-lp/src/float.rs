@@ -23,9 +23,9 @@ const SCALE: f64 = 1e6;
 const SCALE_INT: u64 = 1_000_000;
 
 /// Appends the shortest decimal text that parses back to exactly `f`, identical to
-/// `ryu::Buffer::format_finite(f)` (`1.5`, `3.0`, `-0.25`, `1e-7`, `1e21`). `f` must be
-/// finite; a NaN or an infinity is written as ryu writes it (`NaN`, `inf`), which line
-/// protocol refuses, so callers deal with those first.
+/// `ryu::Buffer::format_finite(f)` (`1.5`, `3.0`, `-0.25`, `1e-7`, `1e21`). A NaN or an
+/// infinity comes out as ryu writes it (`NaN`, `inf`, `-inf`), which line protocol refuses:
+/// callers deal with those first.
 pub fn write_f64(out: &mut Vec<u8>, f: f64) {
     if !write_f64_fast(out, f) {
         out.extend_from_slice(ryu::Buffer::new().format(f).as_bytes());
@@ -40,8 +40,8 @@ fn write_f64_fast(out: &mut Vec<u8>, f: f64) -> bool {
     if !(FAST_MIN..FAST_MAX).contains(&a) {
         return false;
     }
-    // a * 1e6 < 2^52, so the cast is exact after the +0.5 (round half up; an off-by-one
-    // from the product's rounding only fails the check below and falls back)
+    // a * 1e6 + 0.5 < 2^52, where the cast's truncation is exact: m is the product rounded
+    // half up (an off-by-one from the product's own rounding only fails the check below)
     let m = (a * SCALE + 0.5) as u64;
     if m as f64 / SCALE != a {
         return false;
