@@ -418,7 +418,9 @@ impl Source {
                     return Err(ReadError::TooLarge(max_points));
                 }
                 if out_lines >= batch_lines {
-                    sink(std::mem::take(&mut out), out_lines).await?;
+                    // the next batch starts at this one's size: no doubling from empty
+                    let next = Vec::with_capacity(out.len() + out.len() / 8);
+                    sink(std::mem::replace(&mut out, next), out_lines).await?;
                     out_lines = 0;
                 }
             }
