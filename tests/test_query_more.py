@@ -464,6 +464,14 @@ EDGE = [
     f"SELECT first(status) FROM cpu WHERE {R} GROUP BY host",
     f"SELECT first(usage_user) FROM cpu WHERE time >= {BASE + 100 * S - 5 * S} AND time < {T_END} GROUP BY host",
     f"SELECT first(used) FROM mem WHERE time >= {BASE + 1} AND time < {T_END}",
+    # open ends, closed by the node at its stored data's newest (oldest) time
+    f"SELECT last(usage_user) FROM cpu WHERE time >= {BASE} GROUP BY host",
+    f"SELECT last(status) FROM cpu WHERE time > {BASE + 100 * S} GROUP BY host",
+    f"SELECT last(free), host FROM mem WHERE time >= {BASE}",
+    "SELECT last(usage_user) FROM cpu GROUP BY host",
+    f"SELECT first(usage_user) FROM cpu WHERE time < {T_END} GROUP BY host",
+    f"SELECT first(ok) FROM cpu WHERE time <= {BASE + 200 * S} GROUP BY host",
+    "SELECT first(load) FROM cpu",
 ]
 
 

@@ -1395,7 +1395,8 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
         }
         Ok(())
     };
-    match edge_scans(&kinds, &grid, p) {
+    let stored = store.time_range(&p.m).map(|r| (r.min_time, r.max_time));
+    match edge_scans(&kinds, &grid, p, stored) {
         Some((edge, rest)) => {
             // the edge of the range first; then the rest, of the series it did not answer
             *found.borrow_mut() = Some(Vec::new());
@@ -1468,13 +1469,25 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
 /// A series' tags, sorted by key (as [`SeriesData::tags`]).
 type TagSet = Vec<(String, String)>;
 
-/// For a lone `last` (`first`) over a bounded range without `GROUP BY time`: the newest
-/// (oldest) 64th of the range, `[start, end)`, and the rest. A series with a value in that
-/// edge has its answer there, so the rest need only be read for the series without one;
-/// dense data (a dashboard's last value per host) then reads a 64th of its points.
-fn edge_scans(kinds: &[StreamKind], grid: &Grid, p: &Plan) -> Option<((i64, i64), (i64, i64))> {
-    let (lo, end) = (p.lo, p.hi.checked_add(1)?);
-    if grid.dims.is_some() || kinds.len() != 1 || lo == i64::MIN || end == i64::MAX {
+/// For a lone `last` (`first`) without `GROUP BY time`: the newest (oldest) 64th of the
+/// range, `[start, end)`, and the rest. A series with a value in that edge has its answer
+/// there, so the rest need only be read for the series without one; dense data (a
+/// dashboard's last value per host) then reads a 64th of its points. An open end of the
+/// range (`time > now() - 1h`, Grafana's `$timeFilter`) is closed at the stored data's
+/// newest (oldest) time, `stored` (from [`BucketStore::time_range`]: files and buffers,
+/// deleted rows included, so never inside the data).
+fn edge_scans(
+    kinds: &[StreamKind],
+    grid: &Grid,
+    p: &Plan,
+    stored: Option<(i64, i64)>,
+) -> Option<((i64, i64), (i64, i64))> {
+    let (mut lo, mut end) = (p.lo, p.hi.saturating_add(1));
+    if let Some((oldest, newest)) = stored {
+        lo = lo.max(oldest);
+        end = end.min(newest.saturating_add(1));
+    }
+    if grid.dims.is_some() || kinds.len() != 1 || lo == i64::MIN || end == i64::MAX || end <= lo {
         return None;
     }
     let edge = (end.checked_sub(lo)? / 64).max(1);
