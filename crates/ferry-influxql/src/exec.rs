@@ -1395,7 +1395,7 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
         }
         Ok(())
     };
-    let stored = store.time_range(&p.m).map(|r| (r.min_time, r.max_time));
+    let stored = || store.time_range(&p.m).map(|r| (r.min_time, r.max_time));
     match edge_scans(&kinds, &grid, p, stored) {
         Some((edge, rest)) => {
             // the edge of the range first; then the rest, of the series it did not answer
@@ -1474,28 +1474,37 @@ type TagSet = Vec<(String, String)>;
 /// there, so the rest need only be read for the series without one; dense data (a
 /// dashboard's last value per host) then reads a 64th of its points. An open end of the
 /// range (`time > now() - 1h`, Grafana's `$timeFilter`) is closed at the stored data's
-/// newest (oldest) time, `stored` (from [`BucketStore::time_range`]: files and buffers,
-/// deleted rows included, so never inside the data).
+/// oldest and newest time, which `stored` looks up (from [`BucketStore::time_range`]: files
+/// and buffers, deleted rows included, so never inside the data) only for such a range.
 fn edge_scans(
     kinds: &[StreamKind],
     grid: &Grid,
     p: &Plan,
-    stored: Option<(i64, i64)>,
+    stored: impl FnOnce() -> Option<(i64, i64)>,
 ) -> Option<((i64, i64), (i64, i64))> {
+    let last = match kinds {
+        [StreamKind::Last] => true,
+        [StreamKind::First] => false,
+        _ => return None,
+    };
+    if grid.dims.is_some() {
+        return None;
+    }
     let (mut lo, mut end) = (p.lo, p.hi.saturating_add(1));
-    if let Some((oldest, newest)) = stored {
+    if lo == i64::MIN || end == i64::MAX {
+        let (oldest, newest) = stored()?;
         lo = lo.max(oldest);
         end = end.min(newest.saturating_add(1));
     }
-    if grid.dims.is_some() || kinds.len() != 1 || lo == i64::MIN || end == i64::MAX || end <= lo {
+    if end <= lo {
         return None;
     }
     let edge = (end.checked_sub(lo)? / 64).max(1);
-    match kinds[0] {
-        StreamKind::Last => Some(((end - edge, end), (lo, end - edge))),
-        StreamKind::First => Some(((lo, lo + edge), (lo + edge, end))),
-        _ => None,
-    }
+    Some(if last {
+        ((end - edge, end), (lo, end - edge))
+    } else {
+        ((lo, lo + edge), (lo + edge, end))
+    })
 }
 
 fn row_fields(sd: &SeriesData, nfields: usize, ri: usize) -> Vec<Option<Value>> {
