@@ -18,6 +18,7 @@ mod tasks;
 
 pub use error::CatalogError;
 pub use ids::{generate_token, new_id, parse_id};
+pub use model::retention_cutoff_ns;
 pub use model::{
     Action, Authorization, Bucket, BucketUpdate, Dbrp, NewAuthorization, Org, Permission,
     ResourceType, SetupResult,

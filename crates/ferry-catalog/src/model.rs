@@ -96,6 +96,14 @@ impl Permission {
     }
 }
 
+/// The oldest time (ns) a bucket whose retention is `retention_seconds` keeps at `now_ns`,
+/// or `None` for infinite retention (0). Saturating: a retention longer than the time
+/// range (about 292 years; clients send ~585 years for "forever") keeps everything.
+pub fn retention_cutoff_ns(retention_seconds: i64, now_ns: i64) -> Option<i64> {
+    (retention_seconds > 0)
+        .then(|| now_ns.saturating_sub(retention_seconds.saturating_mul(1_000_000_000)))
+}
+
 /// Every resource type an all-access (operator) token covers.
 pub const ALL_RESOURCE_TYPES: &[&str] = &[
     "authorizations",

@@ -59,6 +59,33 @@ pub(crate) fn unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
+/// Changes to the tables made after the first release, in order; `PRAGMA user_version` is
+/// how many of them a catalog has had. A new catalog gets the first release's tables
+/// ([`SCHEMA`]) and then every step, so both go the same way.
+const MIGRATIONS: &[&str] = &[
+    // 1: tasks run with the authority of the token that made them
+    "ALTER TABLE tasks ADD COLUMN authorization_id TEXT;",
+];
+
+/// Applies the [`MIGRATIONS`] the catalog has not had, each in one transaction with its
+/// version; refuses a catalog written by a newer release.
+fn migrate(conn: &mut Connection) -> Result<(), CatalogError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(CatalogError::Invalid(format!(
+            "the catalog is of schema version {version}, newer than this release knows ({known}): run a newer ferry"
+        )));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 /// The catalog. Cheap to share behind an `Arc`; calls are serialised on one connection.
 pub struct Catalog {
     conn: Mutex<Connection>,
@@ -75,19 +102,19 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Every statement is prepared once (requests repeat a handful of lookups).
         conn.set_prepared_statement_cache_capacity(128);
-        conn.execute_batch(SCHEMA)?;
-        conn.execute_batch(crate::tasks::SCHEMA)?;
-        Ok(Catalog {
-            conn: Mutex::new(conn),
-            cache: Default::default(),
-        })
+        Self::with_schema(conn)
     }
 
     /// An in-memory catalog, for tests.
     pub fn open_in_memory() -> Result<Catalog, CatalogError> {
-        let conn = Connection::open_in_memory()?;
+        Self::with_schema(Connection::open_in_memory()?)
+    }
+
+    /// Creates the tables a new catalog lacks and brings an older one up to date.
+    fn with_schema(mut conn: Connection) -> Result<Catalog, CatalogError> {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::tasks::SCHEMA)?;
+        migrate(&mut conn)?;
         Ok(Catalog {
             conn: Mutex::new(conn),
             cache: Default::default(),

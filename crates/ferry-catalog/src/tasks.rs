@@ -76,6 +76,10 @@ pub struct Task {
     pub created_at: String,
     /// RFC3339 time of the last change.
     pub updated_at: String,
+    /// The token whose authority the task runs with (the one that created it, or last
+    /// changed what it reads and writes); `None` for a node without auth and for tasks
+    /// made before tasks carried one.
+    pub authorization_id: Option<String>,
 }
 
 /// A task to create.
@@ -101,6 +105,8 @@ pub struct NewTask {
     pub spec: String,
     /// Initial progress: ranges start here.
     pub latest_completed_ns: Option<i64>,
+    /// The token whose authority it runs with ([`Task::authorization_id`]).
+    pub authorization_id: Option<String>,
 }
 
 /// Task fields to change; `None` leaves a field as it is.
@@ -122,6 +128,8 @@ pub struct TaskUpdate {
     pub spec: Option<String>,
     /// Set progress explicitly (e.g. to re-process from a time).
     pub latest_completed_ns: Option<i64>,
+    /// A new authority ([`Task::authorization_id`]).
+    pub authorization_id: Option<Option<String>>,
 }
 
 /// One run of a task.
@@ -165,7 +173,7 @@ fn check_status(s: &str) -> Result<(), CatalogError> {
 impl Catalog {
     const TASK_COLS: &'static str = "SELECT id, org_id, name, description, status, every, cron, \
         offset_text, kind, spec, latest_completed_ns, last_run_status, last_run_error, \
-        created_at, updated_at FROM tasks";
+        created_at, updated_at, authorization_id FROM tasks";
 
     fn task_from_row(r: &Row) -> rusqlite::Result<Task> {
         Ok(Task {
@@ -184,6 +192,7 @@ impl Catalog {
             last_run_error: r.get(12)?,
             created_at: r.get(13)?,
             updated_at: r.get(14)?,
+            authorization_id: r.get(15)?,
         })
     }
 
@@ -191,11 +200,13 @@ impl Catalog {
         let sql = if insert {
             "INSERT INTO tasks (id, org_id, name, description, status, every, cron, offset_text,
                 kind, spec, latest_completed_ns, last_run_status, last_run_error, created_at,
-                updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
+                updated_at, authorization_id)
+                VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
         } else {
             "UPDATE tasks SET org_id = ?2, name = ?3, description = ?4, status = ?5, every = ?6,
                 cron = ?7, offset_text = ?8, kind = ?9, spec = ?10, latest_completed_ns = ?11,
-                last_run_status = ?12, last_run_error = ?13, created_at = ?14, updated_at = ?15
+                last_run_status = ?12, last_run_error = ?13, created_at = ?14, updated_at = ?15,
+                authorization_id = ?16
              WHERE id = ?1"
         };
         self.conn()
@@ -216,7 +227,8 @@ impl Catalog {
                     t.last_run_status,
                     t.last_run_error,
                     t.created_at,
-                    t.updated_at
+                    t.updated_at,
+                    t.authorization_id
                 ],
             )
             .map_err(|e| {
@@ -265,6 +277,7 @@ impl Catalog {
             last_run_error: None,
             created_at: t.clone(),
             updated_at: t,
+            authorization_id: new.authorization_id,
         };
         self.write_task(&task, true)?;
         Ok(task)
@@ -325,6 +338,9 @@ impl Catalog {
         }
         if let Some(v) = upd.latest_completed_ns {
             t.latest_completed_ns = Some(v);
+        }
+        if let Some(v) = upd.authorization_id {
+            t.authorization_id = v;
         }
         t.updated_at = now();
         self.write_task(&t, false)?;

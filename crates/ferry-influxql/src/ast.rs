@@ -248,6 +248,8 @@ pub enum Show {
         /// OFFSET
         offset: usize,
     },
+    /// SHOW QUERIES
+    Queries,
 }
 
 /// One statement.
@@ -263,6 +265,8 @@ pub enum Statement {
     DropDatabase(String),
     /// DROP MEASUREMENT, DROP SERIES, DELETE
     Delete(Delete),
+    /// KILL QUERY qid [ON host] (the host is ignored: one node)
+    KillQuery(u64),
 }
 
 /// What a deleting statement is.

@@ -31,6 +31,19 @@ pub struct RetentionPolicy {
     pub default: bool,
 }
 
+/// A query SHOW QUERIES lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningQuery {
+    /// Its ID (for KILL QUERY).
+    pub qid: u64,
+    /// Its text.
+    pub query: String,
+    /// The request's database.
+    pub database: String,
+    /// How long it has run.
+    pub duration: std::time::Duration,
+}
+
 /// What the executor needs from the server.
 pub trait Context {
     /// The store of `db`/`rp` (`rp` empty = the default); the error is the statement's message.
@@ -61,6 +74,14 @@ pub trait Context {
     fn drop_database(&self, _name: &str) -> Result<(), String> {
         Err("DROP DATABASE is not supported here".into())
     }
+    /// SHOW QUERIES: the queries running now.
+    fn running_queries(&self) -> Vec<RunningQuery> {
+        Vec::new()
+    }
+    /// KILL QUERY: stops a running query at its next cooperation point.
+    fn kill_query(&self, qid: u64) -> Result<(), String> {
+        Err(format!("no such query id: {qid}"))
+    }
     /// DROP MEASUREMENT, DROP SERIES, DELETE: the stores of every bucket the database maps
     /// to (all its retention policies), each writable by the caller, holding every write
     /// acknowledged before the call.
@@ -77,13 +98,19 @@ pub fn execute(
     db: Option<&str>,
     rp: Option<&str>,
 ) -> StatementResult {
-    let r = match stmt {
+    // what the statement builds is released when it ends; its answer is held until the
+    // whole request is answered
+    let r = ferry_store::coop::scoped(|| match stmt {
         Statement::Select(s) => select(s, ctx, db, rp),
         Statement::Show(s) => show(s, ctx, db, rp),
         Statement::CreateDatabase(n) => ctx.create_database(n).map(|_| vec![]),
         Statement::DropDatabase(n) => ctx.drop_database(n).map(|_| vec![]),
         Statement::Delete(d) => delete::execute(d, ctx, db),
-    };
+        Statement::KillQuery(qid) => ctx.kill_query(*qid).map(|_| vec![]),
+    });
+    if let Ok(series) = &r {
+        ferry_store::coop::charge(answer_bytes(series));
+    }
     match r {
         Ok(series) => StatementResult {
             statement_id: id,
@@ -100,6 +127,34 @@ pub fn execute(
 
 pub(crate) type Res<T> = Result<T, String>;
 
+/// About how much memory an answer takes (rows of values).
+pub(crate) fn answer_bytes(series: &[Series]) -> usize {
+    series
+        .iter()
+        .map(|s| {
+            s.values.len()
+                * (std::mem::size_of::<Vec<Value>>()
+                    + s.columns.len() * std::mem::size_of::<Value>())
+        })
+        .sum()
+}
+
+/// About how much memory one window of one aggregate takes while a statement with GROUP BY
+/// time runs (its running state, its result, its filled value and its answer cell).
+const WINDOW_BYTES: usize = std::mem::size_of::<Stream>()
+    + std::mem::size_of::<Computed>()
+    + 2 * std::mem::size_of::<Value>();
+
+/// Charges the windows of one group (see [`ferry_store::coop::charge`]): a statement whose
+/// windows would take more memory than the query may use stops before allocating them.
+fn charge_windows(windows: usize, aggs: usize) {
+    ferry_store::coop::charge(
+        windows
+            .saturating_mul(aggs.max(1))
+            .saturating_mul(WINDOW_BYTES),
+    );
+}
+
 pub(crate) fn need_db<'a>(on: Option<&'a str>, default: Option<&'a str>) -> Res<&'a str> {
     on.or(default)
         .filter(|d| !d.is_empty())
@@ -112,6 +167,42 @@ fn go_duration(ns: i64) -> String {
     }
     let s = ns / 1_000_000_000;
     format!("{}h{}m{}s", s / 3600, (s % 3600) / 60, s % 60)
+}
+
+/// `d` as Go's `time.Duration.String` writes it (`14µs`, `1.5ms`, `2m3.25s`), as 1.x's
+/// SHOW QUERIES shows a query's duration.
+fn go_duration_text(d: std::time::Duration) -> String {
+    let ns = d.as_nanos();
+    // a whole number and its fraction of `unit` ns, without trailing zeros
+    let frac = |unit: u128, suffix: &str| {
+        let (int, rest) = (ns / unit, ns % unit);
+        let digits = unit.ilog10() as usize;
+        let f = format!("{rest:0digits$}");
+        let f = f.trim_end_matches('0');
+        if f.is_empty() {
+            format!("{int}{suffix}")
+        } else {
+            format!("{int}.{f}{suffix}")
+        }
+    };
+    match ns {
+        0 => "0s".into(),
+        1..=999 => format!("{ns}ns"),
+        1_000..=999_999 => frac(1_000, "µs"),
+        1_000_000..=999_999_999 => frac(1_000_000, "ms"),
+        _ => {
+            let secs = ns / 1_000_000_000;
+            let (h, m) = (secs / 3600, secs % 3600 / 60);
+            let s = frac(1_000_000_000, "s");
+            let s = s.trim_start_matches(|c: char| c.is_ascii_digit());
+            let s = format!("{}{s}", secs % 60);
+            match (h, m) {
+                (0, 0) => s,
+                (0, m) => format!("{m}m{s}"),
+                (h, m) => format!("{h}h{m}m{s}"),
+            }
+        }
+    }
 }
 
 pub(crate) fn page<T>(v: Vec<T>, limit: usize, offset: usize) -> Vec<T> {
@@ -148,6 +239,26 @@ fn series_of(store: &BucketStore, m: &str) -> Res<Arc<Vec<ferry_store::SeriesTag
 fn show(s: &Show, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
     let rp = rp.unwrap_or("");
     match s {
+        Show::Queries => Ok(vec![Series {
+            name: None,
+            tags: None,
+            columns: ["qid", "query", "database", "duration", "status"]
+                .map(String::from)
+                .to_vec(),
+            values: ctx
+                .running_queries()
+                .into_iter()
+                .map(|q| {
+                    vec![
+                        Value::Int(q.qid as i64),
+                        Value::Str(q.query),
+                        Value::Str(q.database),
+                        Value::Str(go_duration_text(q.duration)),
+                        Value::Str("running".into()),
+                    ]
+                })
+                .collect(),
+        }]),
         Show::Databases => Ok(vec![Series {
             name: Some("databases".into()),
             tags: None,
@@ -1355,6 +1466,7 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
             let gi = *groups
                 .entry(group_key(&sd.tags, &p.dim_tags))
                 .or_insert_with(|| {
+                    charge_windows(grid.n, p.aggs.len());
                     states.push((vec![vec![Stream::new(); p.aggs.len()]; grid.n], false));
                     states.len() - 1
                 });
@@ -1745,6 +1857,7 @@ fn agg_group(
     let Some(grid) = Grid::new(s, lo, hi, data_min, &times)? else {
         return Ok(None);
     };
+    charge_windows(grid.n, aggs.len());
     let nwin = grid.n;
     let mut kept_rows: Vec<(usize, usize)> = Vec::new();
     let (results, acc) = match rows {
@@ -1845,6 +1958,11 @@ impl Grid {
             (i64::MIN, Some(t)) => t,
             (lo, _) => lo,
         };
+        // in i128: a range from the earliest time to the latest spans more than i64 has
+        let count = |from: i64, to: i64| {
+            usize::try_from(((i128::from(to) - i128::from(from)) / i128::from(iv)).max(0))
+                .unwrap_or(usize::MAX)
+        };
         let check = |n: usize| {
             if n > 5_000_000 {
                 return Err(format!("max-select-buckets limit exceeded: ({n}/5000000)"));
@@ -1859,7 +1977,7 @@ impl Grid {
         };
         match &s.location {
             Some(loc) => {
-                check(((hi - start) / iv) as usize)?;
+                check(count(start, hi))?;
                 let mut data: Vec<i64> = times()
                     .into_iter()
                     .map(|t| window_start(t, iv, off, Some(loc)))
@@ -1871,7 +1989,7 @@ impl Grid {
                 g.n = starts.len();
                 g.zoned = Some((loc.clone(), starts));
             }
-            None => g.n = check(((window_start(hi, iv, off, None) - g.first) / iv + 1) as usize)?,
+            None => g.n = check(count(g.first, window_start(hi, iv, off, None)).saturating_add(1))?,
         }
         Ok(Some(g))
     }
@@ -1895,7 +2013,7 @@ impl Grid {
         if t < self.first {
             return None;
         }
-        let wi = ((t - self.first) / iv) as usize;
+        let wi = ((i128::from(t) - i128::from(self.first)) / i128::from(iv)) as usize;
         (wi < self.n).then_some(wi)
     }
 

@@ -26,7 +26,22 @@ struct Parser {
     /// The last token scanned outside regex mode, with the position it was scanned at: the
     /// parser peeks at one token many times (each keyword it may be) before it takes it.
     peeked: std::cell::RefCell<Option<(usize, Tok, usize, usize)>>,
+    /// How many parentheses, calls, unary minuses and subqueries enclose the position.
+    nesting: usize,
+    /// How many subqueries enclose the position.
+    subqueries: usize,
 }
+
+/// The deepest expression (and subquery nesting) a query may have. InfluxDB 1.x has no
+/// limit (Go's stacks grow); a Rust thread's does not, and running out of it aborts the
+/// process. Every part of the engine walks the tree recursively, so this bounds them all;
+/// no query written by a person or a dashboard comes near it.
+pub const MAX_EXPR_DEPTH: usize = 500;
+
+/// The deepest nesting of subqueries (`FROM (SELECT … FROM (SELECT …))`): each level runs
+/// the whole engine once more on the stack (about 500 levels overflow a 2 MiB thread
+/// stack; 300 were tried and answer), and real queries nest two or three.
+pub const MAX_SUBQUERY_DEPTH: usize = 100;
 
 type R<T> = Result<T, ParseError>;
 
@@ -45,6 +60,8 @@ pub fn parse_query_with(q: &str, params: &Params) -> Result<Vec<Statement>, Pars
         params: params.clone(),
         param_error: Default::default(),
         peeked: Default::default(),
+        nesting: 0,
+        subqueries: 0,
     };
     p.statements().map_err(|e| match p.param_error.take() {
         Some(m) => ParseError(m),
@@ -232,6 +249,14 @@ impl Parser {
         if self.eat_kw("DELETE") {
             return self.delete_statement();
         }
+        if self.eat_kw("KILL") {
+            self.expect_kw("QUERY")?;
+            let qid = self.uint()? as u64;
+            if self.eat_kw("ON") {
+                self.ident()?;
+            }
+            return Ok(Statement::KillQuery(qid));
+        }
         Err(self.err(&[
             "SELECT", "DELETE", "SHOW", "CREATE", "DROP", "EXPLAIN", "GRANT", "REVOKE", "ALTER",
             "SET", "KILL",
@@ -277,6 +302,9 @@ impl Parser {
     fn show(&mut self) -> R<Show> {
         if self.eat_kw("DATABASES") {
             return Ok(Show::Databases);
+        }
+        if self.eat_kw("QUERIES") {
+            return Ok(Show::Queries);
         }
         if self.eat_kw("RETENTION") {
             self.expect_kw("POLICIES")?;
@@ -481,7 +509,16 @@ impl Parser {
         let (source, subquery) = if self.peek_op("(") {
             self.next();
             self.expect_kw("SELECT")?;
-            let inner = self.select()?;
+            if self.subqueries >= MAX_SUBQUERY_DEPTH {
+                return Err(ParseError(format!(
+                    "subqueries nested too deeply: more than {MAX_SUBQUERY_DEPTH} levels at {}",
+                    self.position(self.pos)
+                )));
+            }
+            self.subqueries += 1;
+            let inner = self.select();
+            self.subqueries -= 1;
+            let inner = inner?;
             self.expect_op(")")?;
             (inner.source.clone(), Some(Box::new(inner)))
         } else {
@@ -686,23 +723,31 @@ impl Parser {
 
     /// expr := and (OR and)*
     fn expr(&mut self) -> R<Expr> {
-        let mut l = self.and_expr()?;
+        self.or_expr().map(|(e, _)| e)
+    }
+
+    /// Each expression rule returns the expression and its tree depth; a node deeper than
+    /// [`MAX_EXPR_DEPTH`] (nested parentheses, calls, unary minus, or a long chain of
+    /// binary operators, which nests to the left) is refused, so that neither this parser
+    /// nor anything that walks the tree later can run out of stack.
+    fn or_expr(&mut self) -> R<(Expr, usize)> {
+        let (mut l, mut d) = self.and_expr()?;
         while self.eat_kw("OR") {
-            let r = self.and_expr()?;
-            l = Expr::Binary(Box::new(l), BinOp::Or, Box::new(r));
+            let (r, rd) = self.and_expr()?;
+            (l, d) = self.binary(l, d, BinOp::Or, r, rd)?;
         }
-        Ok(l)
+        Ok((l, d))
     }
-    fn and_expr(&mut self) -> R<Expr> {
-        let mut l = self.cmp_expr()?;
+    fn and_expr(&mut self) -> R<(Expr, usize)> {
+        let (mut l, mut d) = self.cmp_expr()?;
         while self.eat_kw("AND") {
-            let r = self.cmp_expr()?;
-            l = Expr::Binary(Box::new(l), BinOp::And, Box::new(r));
+            let (r, rd) = self.cmp_expr()?;
+            (l, d) = self.binary(l, d, BinOp::And, r, rd)?;
         }
-        Ok(l)
+        Ok((l, d))
     }
-    fn cmp_expr(&mut self) -> R<Expr> {
-        let l = self.add_expr()?;
+    fn cmp_expr(&mut self) -> R<(Expr, usize)> {
+        let (l, d) = self.add_expr()?;
         let op = match self.peek() {
             Tok::Op("=") => BinOp::Eq,
             Tok::Op("!=") | Tok::Op("<>") => BinOp::Neq,
@@ -712,87 +757,124 @@ impl Parser {
             Tok::Op(">=") => BinOp::Gte,
             Tok::Op("=~") => BinOp::EqRegex,
             Tok::Op("!~") => BinOp::NeqRegex,
-            _ => return Ok(l),
+            _ => return Ok((l, d)),
         };
         self.next();
-        let r = if matches!(op, BinOp::EqRegex | BinOp::NeqRegex) {
-            Expr::Regex(self.next_regex()?)
+        let (r, rd) = if matches!(op, BinOp::EqRegex | BinOp::NeqRegex) {
+            (Expr::Regex(self.next_regex()?), 1)
         } else {
             self.add_expr()?
         };
-        Ok(Expr::Binary(Box::new(l), op, Box::new(r)))
+        self.binary(l, d, op, r, rd)
     }
-    fn add_expr(&mut self) -> R<Expr> {
-        let mut l = self.mul_expr()?;
+    fn add_expr(&mut self) -> R<(Expr, usize)> {
+        let (mut l, mut d) = self.mul_expr()?;
         loop {
             let op = match self.peek() {
                 Tok::Op("+") => BinOp::Add,
                 Tok::Op("-") => BinOp::Sub,
-                _ => return Ok(l),
+                _ => return Ok((l, d)),
             };
             self.next();
-            let r = self.mul_expr()?;
-            l = Expr::Binary(Box::new(l), op, Box::new(r));
+            let (r, rd) = self.mul_expr()?;
+            (l, d) = self.binary(l, d, op, r, rd)?;
         }
     }
-    fn mul_expr(&mut self) -> R<Expr> {
-        let mut l = self.unary()?;
+    fn mul_expr(&mut self) -> R<(Expr, usize)> {
+        let (mut l, mut d) = self.unary()?;
         loop {
             let op = match self.peek() {
                 Tok::Op("*") => BinOp::Mul,
                 Tok::Op("/") => BinOp::Div,
                 Tok::Op("%") => BinOp::Mod,
-                _ => return Ok(l),
+                _ => return Ok((l, d)),
             };
             self.next();
-            let r = self.unary()?;
-            l = Expr::Binary(Box::new(l), op, Box::new(r));
+            let (r, rd) = self.unary()?;
+            (l, d) = self.binary(l, d, op, r, rd)?;
         }
     }
-    fn unary(&mut self) -> R<Expr> {
+    /// `l op r`, refused when it would nest deeper than [`MAX_EXPR_DEPTH`].
+    fn binary(&self, l: Expr, ld: usize, op: BinOp, r: Expr, rd: usize) -> R<(Expr, usize)> {
+        let d = self.deeper(ld.max(rd))?;
+        Ok((Expr::Binary(Box::new(l), op, Box::new(r)), d))
+    }
+    /// `depth + 1`, or the error for an expression nested too deeply.
+    fn deeper(&self, depth: usize) -> R<usize> {
+        if depth >= MAX_EXPR_DEPTH {
+            return Err(ParseError(format!(
+                "expression too deep: more than {MAX_EXPR_DEPTH} levels of nesting at {}",
+                self.position(self.pos)
+            )));
+        }
+        Ok(depth + 1)
+    }
+    /// Enters a rule that recurses (parentheses, a call's arguments, unary minus, a
+    /// subquery): refused past [`MAX_EXPR_DEPTH`] levels before the recursion goes deeper.
+    fn enter(&mut self) -> R<()> {
+        self.nesting = self.deeper(self.nesting)?;
+        Ok(())
+    }
+    fn leave(&mut self) {
+        self.nesting -= 1;
+    }
+    fn unary(&mut self) -> R<(Expr, usize)> {
         if self.peek_op("-") {
             self.next();
-            return Ok(match self.unary()? {
-                Expr::Integer(i) => Expr::Integer(-i),
-                Expr::Number(f) => Expr::Number(-f),
-                Expr::Duration(d) => Expr::Duration(-d),
-                e => Expr::Binary(Box::new(Expr::Integer(-1)), BinOp::Mul, Box::new(e)),
+            self.enter()?;
+            let inner = self.unary();
+            self.leave();
+            let (e, d) = inner?;
+            return Ok(match e {
+                Expr::Integer(i) => (Expr::Integer(-i), d),
+                Expr::Number(f) => (Expr::Number(-f), d),
+                Expr::Duration(d2) => (Expr::Duration(-d2), d),
+                e => {
+                    let d = self.deeper(d)?;
+                    (
+                        Expr::Binary(Box::new(Expr::Integer(-1)), BinOp::Mul, Box::new(e)),
+                        d,
+                    )
+                }
             });
         }
         self.primary()
     }
-    fn primary(&mut self) -> R<Expr> {
+    fn primary(&mut self) -> R<(Expr, usize)> {
         const EXPECTED: &[&str] = &["identifier", "string", "number", "bool"];
         match self.peek() {
             Tok::Op("(") => {
                 self.next();
-                let e = self.expr()?;
+                self.enter()?;
+                let inner = self.or_expr();
+                self.leave();
+                let (e, d) = inner?;
                 self.expect_op(")")?;
-                Ok(Expr::Paren(Box::new(e)))
+                Ok((Expr::Paren(Box::new(e)), self.deeper(d)?))
             }
             Tok::Str(s) => {
                 self.next();
-                Ok(Expr::Str(s))
+                Ok((Expr::Str(s), 1))
             }
             Tok::Int(i) => {
                 self.next();
-                Ok(Expr::Integer(i))
+                Ok((Expr::Integer(i), 1))
             }
             Tok::Num(f) => {
                 self.next();
-                Ok(Expr::Number(f))
+                Ok((Expr::Number(f), 1))
             }
             Tok::Dur(d) => {
                 self.next();
-                Ok(Expr::Duration(d))
+                Ok((Expr::Duration(d), 1))
             }
             Tok::Ident(s, false) if s.eq_ignore_ascii_case("true") => {
                 self.next();
-                Ok(Expr::Bool(true))
+                Ok((Expr::Bool(true), 1))
             }
             Tok::Ident(s, false) if s.eq_ignore_ascii_case("false") => {
                 self.next();
-                Ok(Expr::Bool(false))
+                Ok((Expr::Bool(false), 1))
             }
             Tok::Ident(s, quoted) => {
                 let distinct_call = !quoted && s.eq_ignore_ascii_case("distinct") && {
@@ -805,25 +887,12 @@ impl Parser {
                 self.next();
                 if !quoted && self.peek_op("(") {
                     self.next();
-                    let mut args = Vec::new();
-                    if !self.peek_op(")") {
-                        loop {
-                            if self.peek_op("*") {
-                                self.next();
-                                args.push(Expr::Wildcard);
-                            } else if self.peek_op("/") {
-                                args.push(Expr::Regex(self.next_regex()?));
-                            } else {
-                                args.push(self.expr()?);
-                            }
-                            if !self.peek_op(",") {
-                                break;
-                            }
-                            self.next();
-                        }
-                    }
+                    self.enter()?;
+                    let args = self.call_args();
+                    self.leave();
+                    let (args, d) = args?;
                     self.expect_op(")")?;
-                    return Ok(Expr::Call(s.to_ascii_lowercase(), args));
+                    return Ok((Expr::Call(s.to_ascii_lowercase(), args), self.deeper(d)?));
                 }
                 let mut kind = RefKind::Any;
                 if self.peek_op("::") {
@@ -838,9 +907,34 @@ impl Parser {
                         _ => return Err(ParseError(format!("invalid type {t}"))),
                     };
                 }
-                Ok(Expr::Ref(s, kind))
+                Ok((Expr::Ref(s, kind), 1))
             }
             _ => Err(self.err(EXPECTED)),
+        }
+    }
+
+    /// A call's arguments up to its `)`, and the deepest one's depth.
+    fn call_args(&mut self) -> R<(Vec<Expr>, usize)> {
+        let mut args = Vec::new();
+        let mut depth = 0;
+        if self.peek_op(")") {
+            return Ok((args, depth));
+        }
+        loop {
+            if self.peek_op("*") {
+                self.next();
+                args.push(Expr::Wildcard);
+            } else if self.peek_op("/") {
+                args.push(Expr::Regex(self.next_regex()?));
+            } else {
+                let (e, d) = self.or_expr()?;
+                depth = depth.max(d);
+                args.push(e);
+            }
+            if !self.peek_op(",") {
+                return Ok((args, depth));
+            }
+            self.next();
         }
     }
 }
@@ -1054,5 +1148,74 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.len(), 1);
+    }
+
+    /// Runs `f` on a thread with a 1 MiB stack (half a server thread's): a parse that recursed without bound
+    /// would overflow it (and abort the test binary) long before 100,000 levels.
+    fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn hostile_nesting_is_refused_without_running_out_of_stack() {
+        on_small_stack(|| {
+            let n = 100_000;
+            let hostile = [
+                format!(
+                    "SELECT v FROM m WHERE {}v > 1{}",
+                    "(".repeat(n),
+                    ")".repeat(n)
+                ),
+                format!("SELECT {}v{} FROM m", "mean(".repeat(n), ")".repeat(n)),
+                format!("SELECT {}v FROM m", "- ".repeat(n)),
+                format!("SELECT v FROM m WHERE {}", vec!["v > 1"; n].join(" OR ")),
+                format!("SELECT {} FROM m", vec!["v"; n].join(" + ")),
+                format!("SELECT v FROM m WHERE v = {}1", "-(".repeat(n)),
+            ];
+            for q in &hostile {
+                let e = parse_query(q).unwrap_err();
+                assert!(e.0.starts_with("expression too deep"), "{e}");
+            }
+            let subs = format!(
+                "SELECT v FROM {}m{}",
+                "(SELECT v FROM ".repeat(n),
+                ")".repeat(n)
+            );
+            let e = parse_query(&subs).unwrap_err();
+            assert!(e.0.starts_with("subqueries nested too deeply"), "{e}");
+        });
+    }
+
+    #[test]
+    fn nesting_up_to_the_limits_parses() {
+        on_small_stack(|| {
+            let n = MAX_EXPR_DEPTH - 2; // the comparison and its operands are two levels
+            let q = format!(
+                "SELECT v FROM m WHERE {}v > 1{}",
+                "(".repeat(n),
+                ")".repeat(n)
+            );
+            parse_query(&q).unwrap();
+            let q = format!("SELECT v FROM m WHERE {}", vec!["v > 1"; n].join(" OR "));
+            parse_query(&q).unwrap();
+            let n = MAX_SUBQUERY_DEPTH;
+            let q = format!(
+                "SELECT v FROM {}m{}",
+                "(SELECT v FROM ".repeat(n),
+                ")".repeat(n)
+            );
+            parse_query(&q).unwrap();
+            let q = format!(
+                "SELECT v FROM {}m{}",
+                "(SELECT v FROM ".repeat(n + 1),
+                ")".repeat(n + 1)
+            );
+            assert!(parse_query(&q).is_err());
+        });
     }
 }

@@ -105,18 +105,22 @@ impl Location {
 /// (1.6's `IteratorOptions.Window`).
 pub fn window_start(t: i64, interval: i64, offset: i64, loc: Option<&Location>) -> i64 {
     let Some(loc) = loc else {
-        return t - (t - offset).rem_euclid(interval);
+        // in i128: near the ends of the time range `t - offset` and the start overflow i64
+        // (a start before the earliest time is clamped to it)
+        let t = i128::from(t);
+        let start = t - (t - i128::from(offset)).rem_euclid(i128::from(interval));
+        return start.max(i128::from(i64::MIN)) as i64;
     };
-    let t = t - offset;
+    let t = t.saturating_sub(offset);
     let zone = loc.offset_ns(t);
-    let dt = (t + zone).rem_euclid(interval);
-    let mut start = t - dt;
+    let dt = t.saturating_add(zone).rem_euclid(interval);
+    let mut start = t.saturating_sub(dt);
     // the first time may lie after an offset change: look the offset up again at the start
     let o = zone - loc.offset_ns(start);
     if o != 0 && o.abs() < interval {
         start += o;
     }
-    start + offset
+    start.saturating_add(offset)
 }
 
 /// The windows a group answers, as 1.6's fill iterator walks them: from the window of `lo`

@@ -990,6 +990,11 @@ impl Log {
         ))
     }
 
+    /// The largest payload [`Log::append`] takes ([`LogOptions::max_record_bytes`]).
+    pub fn max_record_bytes(&self) -> usize {
+        self.shared().opts.max_record_bytes as usize
+    }
+
     /// Queues `payload` for the next group commit. The returned handle
     /// resolves to the record's LSN only after it is written, fsynced and
     /// passed to `on_commit`; an error means it was not acknowledged (it may

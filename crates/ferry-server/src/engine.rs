@@ -28,6 +28,16 @@ pub enum EngineError {
     /// The store could not be opened or persisted.
     #[error("bucket store: {0}")]
     Store(#[from] ferry_store::StoreError),
+    /// One point's line protocol is larger than a log record may be; nothing was written.
+    #[error(
+        "a point of {len} bytes of line protocol exceeds the largest log record ({max} bytes)"
+    )]
+    PointTooLarge {
+        /// Its size.
+        len: usize,
+        /// The log's record limit.
+        max: usize,
+    },
 }
 
 /// What a write did.
@@ -246,10 +256,9 @@ impl BucketEngine {
         };
         let written = accepted.len();
         if written > 0 {
-            let mut payload = match origin {
+            let prefix = match origin {
                 Some(ids) => {
-                    let body = raw.as_ref().map_or(written * 128, Vec::len);
-                    let mut p = Vec::with_capacity(ORIGIN_PREFIX.len() + ids.len() + 1 + body);
+                    let mut p = Vec::with_capacity(ORIGIN_PREFIX.len() + ids.len() + 1);
                     p.extend_from_slice(ORIGIN_PREFIX);
                     p.extend(ids.bytes().filter(|b| !b.is_ascii_control()));
                     p.push(b'\n');
@@ -257,19 +266,60 @@ impl BucketEngine {
                 }
                 None => Vec::new(),
             };
+            let max = self.log.max_record_bytes();
             match raw {
-                Some(raw) if conflicts.is_empty() && payload.is_empty() => payload = raw,
-                Some(raw) if conflicts.is_empty() => payload.extend_from_slice(&raw),
-                _ => {
-                    payload.reserve(written * 128);
-                    for p in &accepted {
-                        ferry_lp::write_point(&mut payload, p);
+                Some(raw) if conflicts.is_empty() && prefix.len() + raw.len() <= max => {
+                    let mut payload = prefix;
+                    if payload.is_empty() {
+                        payload = raw;
+                    } else {
+                        payload.extend_from_slice(&raw);
                     }
+                    self.log.append(payload, Box::new(accepted)).await?;
                 }
+                _ => self.append_in_records(accepted, &prefix, max).await?,
             }
-            self.log.append(payload, Box::new(accepted)).await?;
         }
         Ok(WriteOutcome { written, conflicts })
+    }
+
+    /// Appends `points` re-serialized, in as few records of at most `max` bytes as they fit
+    /// in (each starting with `prefix`), queued together so that one group commit covers
+    /// them, and waits for all. A body larger than one record (the HTTP limit may exceed
+    /// it, and re-serializing adds each line's timestamp) is so acknowledged whole or not
+    /// at all; a crash before the answer may keep some of its records, as it may keep any
+    /// write that was not acknowledged. A single point larger than a record is refused.
+    async fn append_in_records(
+        &self,
+        points: Vec<Point>,
+        prefix: &[u8],
+        max: usize,
+    ) -> Result<(), EngineError> {
+        let mut handles = Vec::new();
+        let mut payload = prefix.to_vec();
+        let mut batch: Vec<Point> = Vec::new();
+        let mut line = Vec::new();
+        for p in points {
+            line.clear();
+            ferry_lp::write_point(&mut line, &p);
+            if prefix.len() + line.len() > max {
+                return Err(EngineError::PointTooLarge {
+                    len: line.len(),
+                    max,
+                });
+            }
+            if payload.len() + line.len() > max {
+                let full = std::mem::replace(&mut payload, prefix.to_vec());
+                handles.push(self.log.append(full, Box::new(std::mem::take(&mut batch))));
+            }
+            payload.extend_from_slice(&line);
+            batch.push(p);
+        }
+        handles.push(self.log.append(payload, Box::new(batch)));
+        for h in handles {
+            h.await?;
+        }
+        Ok(())
     }
 
     /// Persists the store's buffer when it is over its limit or older than `max_age`, then

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 mod lpout;
 pub mod node;
+pub mod queries;
 pub mod replication;
 pub mod tasks;
 pub mod timeparse;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 pub use error::ApiError;
 pub use node::{Node, NodeConfig};
+pub use queries::QueryLimits;
 
 /// First-start initialisation: the org, bucket and operator token to create.
 #[derive(Debug, Clone)]
@@ -180,8 +182,8 @@ async fn background_loop(node: Arc<Node>) {
             let e = engine.clone();
             let res = tokio::task::spawn_blocking(move || -> Result<(), String> {
                 e.maybe_persist(interval, false).map_err(|x| x.to_string())?;
-                if let Some(secs) = retention.filter(|s| *s > 0) {
-                    let cutoff = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - secs * 1_000_000_000;
+                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+                if let Some(cutoff) = retention.and_then(|s| ferry_catalog::retention_cutoff_ns(s, now)) {
                     let dropped = e.store().drop_before(cutoff).map_err(|x| x.to_string())?;
                     if dropped > 0 {
                         tracing::info!(bucket = %e.bucket_id, partitions = dropped, "retention dropped old partitions");

@@ -26,6 +26,8 @@ pub struct NodeConfig {
     pub buffer_limit_bytes: usize,
     /// ... or when its oldest unpersisted data is this old.
     pub persist_interval: Duration,
+    /// What a query may take.
+    pub query_limits: crate::queries::QueryLimits,
 }
 
 /// How a write treats bad lines.
@@ -50,23 +52,30 @@ pub struct Node {
     pub replications: Arc<crate::replication::ReplicationManager>,
     /// The scheduled tasks' runner.
     pub tasks: Arc<crate::tasks::TaskManager>,
+    /// The queries running now, and the limits they run under.
+    pub queries: crate::queries::Queries,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
 }
 
 impl Node {
     /// Opens the catalog in `config.data_dir`.
     pub fn open(config: NodeConfig) -> Result<Node, ApiError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        private_data_dir(&config.data_dir).map_err(|e| {
             ApiError::Internal(format!(
                 "cannot create data dir {}: {e}",
                 config.data_dir.display()
             ))
         })?;
-        let catalog = Catalog::open(&config.data_dir.join("catalog.sqlite"))?;
+        let catalog_path = config.data_dir.join("catalog.sqlite");
+        private_file(&catalog_path).map_err(|e| {
+            ApiError::Internal(format!("cannot create {}: {e}", catalog_path.display()))
+        })?;
+        let catalog = Catalog::open(&catalog_path)?;
         let node_id = load_node_id(&config.data_dir)?;
         Ok(Node {
             catalog,
             node_id,
+            queries: crate::queries::Queries::new(config.query_limits),
             config,
             replications: crate::replication::ReplicationManager::new(),
             tasks: crate::tasks::TaskManager::new(),
@@ -289,7 +298,43 @@ fn describe_parse_errors(errors: &[ferry_lp::LineError]) -> String {
 
 /// Maps a bucket engine failure to an API error: nothing was acknowledged.
 pub fn engine_error(e: EngineError) -> ApiError {
-    ApiError::Internal(format!("write not acknowledged: {e}"))
+    match e {
+        // not a fault of the node: a retry would fail the same way
+        EngineError::PointTooLarge { .. } => ApiError::TooLarge(format!("write refused: {e}")),
+        e => ApiError::Internal(format!("write not acknowledged: {e}")),
+    }
+}
+
+/// Creates the data dir readable by its owner only (0700), or makes an existing one so:
+/// the catalog in it holds remote tokens, passwords and secrets.
+fn private_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "the data dir was readable by others; it is now 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` empty with mode 0600 if it is missing, or takes group and other access
+/// away from it (SQLite gives its `-wal` and `-shm` files the database file's mode).
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = f.metadata()?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
 }
 
 /// Reads `<data-dir>/node-id`, creating it with a new ID on first start.

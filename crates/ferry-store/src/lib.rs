@@ -981,7 +981,9 @@ impl BucketStore {
                 Some(p) => TagPredicate::And(vec![p, range]),
                 None => range,
             });
-            f(self.scan_with(&piece, false)?)?;
+            // a piece is charged while it is read, not while `f` holds it (one piece at a
+            // time, of about `rows` rows): `f`'s own charges for what it keeps stand
+            f(coop::scoped(|| self.scan_with(&piece, false))?)?;
             from = to;
         }
         Ok(())
@@ -1078,6 +1080,11 @@ impl BucketStore {
             pq::expect_rows(f.index()?, start, end, pred, &mut acc);
         }
         let cached = cache && uses_slice_cache(acc.expected_total(), names.len());
+        // what the scan is about to decode counts against a guarded query's memory
+        coop::charge(acc.expected_total().saturating_mul(
+            std::mem::size_of::<i64>()
+                + names.len() * std::mem::size_of::<Option<ferry_lp::FieldValue>>(),
+        ));
         acc.reserve_expected();
         for f in &files {
             coop::point();

@@ -131,6 +131,22 @@ pub struct ServeArgs {
     /// host's last hours), in bytes; 0 turns the cache off. Large scans bypass it.
     #[arg(long, env = "FERRY_QUERY_CACHE_BYTES", default_value_t = ferry_store::slices::DEFAULT_BUDGET_BYTES)]
     pub query_cache_bytes: usize,
+    /// Longest a query may run (InfluxDB 1.x's query-timeout), e.g. `2m`, `30s`; 0 for no
+    /// limit. A query past it answers "query-timeout limit exceeded".
+    #[arg(long, env = "FERRY_QUERY_TIMEOUT", default_value = "2m", value_parser = parse_secs)]
+    pub query_timeout: std::time::Duration,
+    /// Memory one query may use for what it reads and builds (scanned series, GROUP BY time
+    /// windows, its answer), in bytes; 0 for no limit. A query past it stops with an error
+    /// instead of taking the node's memory. Chunked raw queries stream in bounded memory.
+    #[arg(long, env = "FERRY_QUERY_MEMORY_BYTES", default_value_t = ferry_server::QueryLimits::default().memory_bytes)]
+    pub query_memory_bytes: usize,
+    /// Memory all running queries may use together, in bytes; 0 for no limit.
+    #[arg(long, env = "FERRY_QUERIES_MEMORY_BYTES", default_value_t = ferry_server::QueryLimits::default().total_memory_bytes)]
+    pub queries_memory_bytes: usize,
+    /// Queries that may run at once (InfluxDB 1.x's max-concurrent-queries); more are
+    /// refused. 0 for no limit.
+    #[arg(long, env = "FERRY_MAX_CONCURRENT_QUERIES", default_value_t = ferry_server::QueryLimits::default().max_concurrent)]
+    pub max_concurrent_queries: usize,
     /// Persist buffers at least this often, in seconds.
     #[arg(long, env = "FERRY_PERSIST_INTERVAL", default_value_t = 60)]
     pub persist_interval_secs: u64,
@@ -813,4 +829,13 @@ pub enum ReplicationCmd {
         #[arg(long, short = 'i')]
         id: String,
     },
+}
+
+/// A duration flag (`2m`, `30s`, `1h`, `0`), with the retention grammar of
+/// [`crate::output::parse_duration`].
+fn parse_secs(s: &str) -> Result<std::time::Duration, String> {
+    let secs = crate::output::parse_duration(s)?;
+    u64::try_from(secs)
+        .map(std::time::Duration::from_secs)
+        .map_err(|_| format!("invalid duration {s:?}: must not be negative"))
 }

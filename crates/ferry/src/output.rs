@@ -85,7 +85,10 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
                 ))
             }
         };
-        total += n * mult;
+        total = n
+            .checked_mul(mult)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(|| format!("invalid duration {s:?}: too long"))?;
     }
     if !num.is_empty() {
         return Err(format!(

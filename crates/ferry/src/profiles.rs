@@ -88,12 +88,19 @@ impl Profiles {
         }
         let tmp = self.path.with_extension("tmp");
         let data = serde_json::to_vec_pretty(&self.list).expect("profiles serialize");
-        std::fs::write(&tmp, data).map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        }
+        // owner-only from its creation: the file holds tokens
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io)?
+        };
+        std::io::Write::write_all(&mut f, &data).map_err(io)?;
+        f.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(io)
     }
 

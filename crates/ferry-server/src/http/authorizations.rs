@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{json as shape, AppState};
 use crate::error::ApiError;
-use ferry_catalog::{Action, NewAuthorization};
+use ferry_catalog::{Action, Authorization, NewAuthorization, Permission};
 
 /// List filters.
 #[derive(Debug, Deserialize)]
@@ -67,14 +67,19 @@ pub async fn create(
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
     node.require(&auth, Action::Write, "authorizations", &org.id, None)?;
-    let permissions = body
+    let mut permissions = body
         .get("permissions")
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::BadRequest("permissions (an array) is required".into()))?
         .iter()
         .map(shape::parse_permission)
         .collect::<Result<Vec<_>, _>>()?;
-    for p in &permissions {
+    for p in &mut permissions {
+        // A permission without an org covers every org. Only a creator who holds it for
+        // every org may grant it so; anyone else grants it for the new token's org.
+        if p.org_id.is_none() && !holds_for_every_org(&auth, p) {
+            p.org_id = Some(org.id.clone());
+        }
         let target_org = p.org_id.as_deref().unwrap_or(&org.id);
         node.require(
             &auth,
@@ -108,6 +113,18 @@ pub async fn create(
         StatusCode::CREATED,
         Json(shape::authorization(&a, &org.name)),
     ))
+}
+
+/// Whether the creating token (none: `--no-auth`) holds `p` for every org, i.e. through a
+/// permission of its own that names no org.
+fn holds_for_every_org(auth: &Option<Authorization>, p: &Permission) -> bool {
+    let Some(a) = auth else {
+        return true;
+    };
+    a.status == "active"
+        && a.permissions.iter().any(|mine| {
+            mine.org_id.is_none() && mine.allows(p.action, &p.resource_type, "", p.id.as_deref())
+        })
 }
 
 /// `GET /api/v2/authorizations/{id}`.

@@ -76,6 +76,8 @@ pub async fn query(
 
     let db = p("db").map(str::to_string);
     let rp = p("rp").map(str::to_string);
+    // registered (for SHOW QUERIES, KILL QUERY and the concurrency limit) until answered
+    let registered = node.queries.start(q, db.as_deref().unwrap_or(""));
     let rt = tokio::runtime::Handle::current();
     let multi_thread = rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
     let streamed = chunked && !csv;
@@ -85,15 +87,46 @@ pub async fn query(
         rt: rt.clone(),
         on_worker: multi_thread && !streamed,
     };
+    let registered = match registered {
+        Ok(r) => r,
+        Err(refused) => {
+            let results = [ferry_influxql::StatementResult {
+                statement_id: 0,
+                series: Vec::new(),
+                error: Some(refused),
+            }];
+            let text = ferry_influxql::encode::json_results(&results, epoch, pretty);
+            return Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                text,
+            )
+                .into_response());
+        }
+    };
     if streamed {
-        return Ok(chunked_response(ctx, stmts, db, rp, epoch, chunk_size));
+        return Ok(chunked_response(
+            ctx, registered, stmts, db, rp, epoch, chunk_size,
+        ));
     }
     let run = move || {
-        let results: Vec<_> = stmts
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ferry_influxql::execute(s, i, &ctx, db.as_deref(), rp.as_deref()))
-            .collect();
+        // the statements run under the query's limits; one stopped by a limit answers its
+        // reason, and the statements after it do not run (as in InfluxDB 1.x)
+        let mut results = Vec::with_capacity(stmts.len());
+        let stopped = ferry_store::coop::guarded(registered.limits(), || {
+            for (i, s) in stmts.iter().enumerate() {
+                let r = ferry_influxql::execute(s, i, &ctx, db.as_deref(), rp.as_deref());
+                results.push(r);
+            }
+        });
+        if let Err(why) = stopped {
+            results.push(ferry_influxql::StatementResult {
+                statement_id: results.len(),
+                series: Vec::new(),
+                error: Some(why.to_string()),
+            });
+        }
+        drop(registered);
         if csv {
             ("text/csv", ferry_influxql::encode::csv(&results, epoch))
         } else {
@@ -187,6 +220,7 @@ fn slice_rows() -> Option<usize> {
 /// when it goes away), so memory does not grow with the answer.
 fn chunked_response(
     ctx: NodeContext,
+    registered: crate::queries::Registered,
     stmts: Vec<ferry_influxql::ast::Statement>,
     db: Option<String>,
     rp: Option<String>,
@@ -206,17 +240,25 @@ fn chunked_response(
         // a disconnected client just ends the query; a panic (a bug) ends the answer with
         // an error line instead of cutting it off without one
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ferry_influxql::execute_chunked(
-                &stmts,
-                &ctx,
-                db.as_deref(),
-                rp.as_deref(),
-                opts,
-                &mut send,
-            )
+            ferry_store::coop::guarded(registered.limits(), || {
+                ferry_influxql::execute_chunked(
+                    &stmts,
+                    &ctx,
+                    db.as_deref(),
+                    rp.as_deref(),
+                    opts,
+                    &mut send,
+                )
+            })
         }));
-        if let Err(p) = run {
-            let line = serde_json::json!({ "error": format!("query failed: {}", panic_text(&*p)) });
+        drop(registered);
+        let failed = match run {
+            Ok(Ok(_)) => None,
+            Ok(Err(why)) => Some(why.to_string()),
+            Err(p) => Some(format!("query failed: {}", panic_text(&*p))),
+        };
+        if let Some(e) = failed {
+            let line = serde_json::json!({ "error": e });
             let _ = send(format!("{line}\n"));
         }
     });
@@ -254,6 +296,14 @@ struct NodeContext {
 }
 
 impl NodeContext {
+    /// Whether the caller may see and stop every query: no auth, or a token holding a
+    /// permission for every org (the operator's).
+    fn operator(&self) -> bool {
+        self.auth.as_ref().is_none_or(|a| {
+            a.status == "active" && a.permissions.iter().any(|p| p.org_id.is_none())
+        })
+    }
+
     fn org_scope(&self) -> String {
         self.auth
             .as_ref()
@@ -352,6 +402,20 @@ impl NodeContext {
 }
 
 impl Context for NodeContext {
+    fn running_queries(&self) -> Vec<ferry_influxql::exec::RunningQuery> {
+        match self.operator() {
+            true => self.node.queries.list(),
+            false => Vec::new(),
+        }
+    }
+
+    fn kill_query(&self, qid: u64) -> Result<(), String> {
+        if !self.operator() {
+            return Err("KILL QUERY needs a token with access to every org".into());
+        }
+        self.node.queries.kill(qid)
+    }
+
     fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
         let engine = self.engine(db, rp, Action::Read)?;
         if let Some(store) = engine.readable_store_now() {

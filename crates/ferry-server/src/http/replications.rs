@@ -144,6 +144,13 @@ pub async fn create(
         .ok_or_else(|| ApiError::BadRequest("remoteID is required".into()))?;
     let local_bucket_id = opt_id(&b, "localBucketID")?
         .ok_or_else(|| ApiError::BadRequest("localBucketID is required".into()))?;
+    // a stream sends the bucket elsewhere: only a token that may read it can set one up
+    node.require(&auth, Action::Read, "buckets", &org.id, Some(&local_bucket_id))
+        .map_err(|_| {
+            ApiError::Forbidden(format!(
+                "insufficient permissions: replicating bucket {local_bucket_id} needs read access to it"
+            ))
+        })?;
     let remote_bucket_id = b.str("remoteBucketID")?.filter(|s| !s.is_empty());
     let remote_bucket_name = remote_bucket_name(&b)?.filter(|s| !s.is_empty());
     if remote_bucket_id.is_none() && remote_bucket_name.is_none() {

@@ -38,7 +38,7 @@ pub async fn setup(
         .or_else(|| {
             body.get("retentionPeriodHrs")
                 .and_then(Value::as_i64)
-                .map(|h| h * 3600)
+                .map(|h| h.saturating_mul(3600))
         })
         .unwrap_or(0);
     let r = node

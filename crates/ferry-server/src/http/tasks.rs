@@ -218,6 +218,7 @@ pub async fn create(
         kind,
         spec,
         latest_completed_ns: latest,
+        authorization_id: auth.as_ref().map(|a| a.id.clone()),
     };
     let draft = Task {
         id: String::new(),
@@ -235,8 +236,10 @@ pub async fn create(
         last_run_error: None,
         created_at: String::new(),
         updated_at: String::new(),
+        authorization_id: None,
     };
     let p = check(&node, &draft)?;
+    crate::tasks::authorize(&node, &auth, &org, &p).map_err(ApiError::Forbidden)?;
     let new = NewTask {
         spec: p.spec.to_json().to_string(),
         latest_completed_ns: Some(
@@ -295,6 +298,7 @@ pub async fn update(
             .str("latestCompleted")?
             .map(|s| parse_time(&s))
             .transpose()?,
+        authorization_id: None,
     };
     // every and cron exclude each other: setting one clears the other
     if matches!(upd.every, Some(Some(_))) && upd.cron.is_none() {
@@ -318,7 +322,11 @@ pub async fn update(
     }
     let p = check(&node, &draft)?;
     if upd.spec.is_some() {
+        // what the task reads and writes changed: it runs with the changer's authority
+        let org = node.catalog.org_by_id(&t.org_id)?;
+        crate::tasks::authorize(&node, &auth, &org, &p).map_err(ApiError::Forbidden)?;
         upd.spec = Some(p.spec.to_json().to_string());
+        upd.authorization_id = Some(auth.as_ref().map(|a| a.id.clone()));
     }
     let t = node.catalog.update_task(&t.id, upd)?;
     node.tasks.changed(&t.id, false);

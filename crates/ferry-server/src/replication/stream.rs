@@ -692,9 +692,8 @@ impl Stream {
             measurements.retain(|m| self.rep.measurements.contains(m));
         }
         let gap = gaps.list[0].clone();
-        if self.retention_seconds > 0 {
-            let cutoff = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-                - self.retention_seconds * 1_000_000_000;
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        if let Some(cutoff) = ferry_catalog::retention_cutoff_ns(self.retention_seconds, now) {
             if gap.start_ns < cutoff && gap.measurement_index == 0 && gap.resume_ns.is_none() {
                 let expired = (cutoff.min(gap.end_ns) as i128 - gap.start_ns as i128) as f64
                     / (gap.end_ns as i128 - gap.start_ns as i128).max(1) as f64;

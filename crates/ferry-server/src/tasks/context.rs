@@ -1,4 +1,5 @@
-//! The InfluxQL executor's view of the node for a query task: the task's org only.
+//! The InfluxQL executor's view of the node for a query task: the task's org only, and in
+//! it the buckets the task's token may read.
 
 use std::sync::Arc;
 
@@ -10,6 +11,8 @@ use crate::node::Node;
 pub(crate) struct TaskContext {
     pub node: Arc<Node>,
     pub org_id: String,
+    /// The token the task runs with (`None`: a node without auth, or an older task).
+    pub auth: Option<ferry_catalog::Authorization>,
     pub rt: tokio::runtime::Handle,
 }
 
@@ -21,6 +24,19 @@ impl Context for TaskContext {
             .resolve_dbrp(&self.org_id, db, rp)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("database not found: {db}"))?;
+        if let Some(a) = &self.auth {
+            if !a.allows(
+                ferry_catalog::Action::Read,
+                "buckets",
+                &self.org_id,
+                Some(&bucket.id),
+            ) {
+                return Err(format!(
+                    "the task's token may not read bucket {:?}",
+                    bucket.name
+                ));
+            }
+        }
         let engine = self
             .rt
             .block_on(self.node.engine(&bucket.id))

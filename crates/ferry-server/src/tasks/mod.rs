@@ -8,6 +8,7 @@
 //! run's writes were acknowledged (local bucket: fsynced; remote: 2xx), range chunk by range
 //! chunk. Failed runs are retried with the shared [`ferry_pipeline::Backoff`].
 
+mod authority;
 mod context;
 mod run;
 mod sink;
@@ -21,6 +22,7 @@ use ferry_pipeline::Backoff;
 
 use crate::node::Node;
 
+pub(crate) use authority::authorize;
 pub(crate) use run::fmt_ns;
 pub use run::{initial_latest_completed, parse_task, ParsedTask};
 

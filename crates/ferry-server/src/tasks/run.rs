@@ -202,6 +202,14 @@ async fn run_parsed(
     run: &mut TaskRun,
     log: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
+    // first of all: a run whose token may no longer do what the task does fails, even one
+    // that would have nothing to do
+    let org = node
+        .catalog
+        .org_by_id(&task.org_id)
+        .map_err(|e| e.to_string())?;
+    let auth = super::authority::task_authority(node, task)?;
+    super::authority::authorize(node, &auth, &org, p)?;
     let lc = match task.latest_completed_ns {
         Some(lc) => lc,
         None => {
@@ -229,10 +237,6 @@ async fn run_parsed(
             fmt_ns(range.end)
         ),
     ));
-    let org = node
-        .catalog
-        .org_by_id(&task.org_id)
-        .map_err(|e| e.to_string())?;
     let sink = Sink::open(node, &org, p.spec.destination()).await?;
     let producer = match &p.spec {
         TaskSpec::Downsample(d) => {
@@ -266,6 +270,7 @@ async fn run_parsed(
                 measurements: Arc::new(measurements),
                 spec: Arc::new(d.clone()),
                 window: d.window_ns()?,
+                limits: node.queries.background_limits(),
             }
         }
         TaskSpec::Query(q) => Producer::Query {
@@ -273,6 +278,7 @@ async fn run_parsed(
             ctx: Arc::new(TaskContext {
                 node: node.clone(),
                 org_id: org.id.clone(),
+                auth,
                 rt: tokio::runtime::Handle::current(),
             }),
         },
@@ -317,6 +323,8 @@ enum Producer {
         measurements: Arc<Vec<String>>,
         spec: Arc<DownsampleSpec>,
         window: i64,
+        /// The memory budgets its reads run under.
+        limits: ferry_store::coop::Limits,
     },
     Query {
         spec: Arc<QuerySpec>,
@@ -377,31 +385,36 @@ impl Producer {
                 measurements,
                 spec,
                 window,
+                limits,
             } => {
                 let (store, ms, spec, window) =
                     (store.clone(), measurements.clone(), spec.clone(), *window);
+                let limits = limits.clone();
                 tokio::task::spawn_blocking(move || -> Result<_, String> {
-                    let mut points = Vec::new();
-                    for m in ms.iter() {
-                        let series = store
-                            .scan(&ScanRequest {
-                                measurement: m.clone(),
-                                start_ns: start,
-                                end_ns: end,
-                                tag_filter: None,
-                                fields: None,
-                            })
-                            .map_err(|e| format!("reading {m}: {e}"))?;
-                        let out = format!("{m}{}", spec.measurement_suffix);
-                        points.extend(aggregate_series(
-                            &out,
-                            &series,
-                            window,
-                            spec.aggregate,
-                            spec.keep_integers,
-                        ));
-                    }
-                    Ok(points)
+                    ferry_store::coop::guarded(limits, || -> Result<_, String> {
+                        let mut points = Vec::new();
+                        for m in ms.iter() {
+                            let series = store
+                                .scan(&ScanRequest {
+                                    measurement: m.clone(),
+                                    start_ns: start,
+                                    end_ns: end,
+                                    tag_filter: None,
+                                    fields: None,
+                                })
+                                .map_err(|e| format!("reading {m}: {e}"))?;
+                            let out = format!("{m}{}", spec.measurement_suffix);
+                            points.extend(aggregate_series(
+                                &out,
+                                &series,
+                                window,
+                                spec.aggregate,
+                                spec.keep_integers,
+                            ));
+                        }
+                        Ok(points)
+                    })
+                    .map_err(|why| format!("downsample: {why}"))?
                 })
                 .await
                 .map_err(|e| format!("downsample task failed: {e}"))?
@@ -422,17 +435,21 @@ impl Producer {
                     }
                 }
                 let (spec2, ctx) = (spec.clone(), ctx.clone());
+                let limits = ctx.node.queries.background_limits();
                 let res = tokio::task::spawn_blocking(move || {
-                    ferry_influxql::execute(
-                        &stmt,
-                        0,
-                        &*ctx,
-                        Some(spec2.database.as_str()).filter(|s| !s.is_empty()),
-                        Some(spec2.retention_policy.as_str()).filter(|s| !s.is_empty()),
-                    )
+                    ferry_store::coop::guarded(limits, || {
+                        ferry_influxql::execute(
+                            &stmt,
+                            0,
+                            &*ctx,
+                            Some(spec2.database.as_str()).filter(|s| !s.is_empty()),
+                            Some(spec2.retention_policy.as_str()).filter(|s| !s.is_empty()),
+                        )
+                    })
                 })
                 .await
-                .map_err(|e| format!("query failed: {e}"))?;
+                .map_err(|e| format!("query failed: {e}"))?
+                .map_err(|why| format!("query: {why}"))?;
                 if let Some(e) = res.error {
                     return Err(format!("query: {e}"));
                 }

@@ -19,6 +19,12 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
             fsync: !a.unsafe_no_fsync,
             buffer_limit_bytes: a.buffer_bytes,
             persist_interval: Duration::from_secs(a.persist_interval_secs.max(1)),
+            query_limits: ferry_server::QueryLimits {
+                timeout: a.query_timeout,
+                memory_bytes: a.query_memory_bytes,
+                total_memory_bytes: a.queries_memory_bytes,
+                max_concurrent: a.max_concurrent_queries,
+            },
         },
         bind: a.http_bind,
         init: (!a.no_init).then_some(InitOptions {

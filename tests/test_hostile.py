@@ -1,0 +1,299 @@
+"""Hostile and broken clients: what an attacker or a buggy script sends must not crash the node,
+exhaust it, or reach what its token does not grant.
+
+Each test names the request, what it must get, and checks that the node still answers /ping
+afterwards (a crash of the process shows as a dead node, not as a failed request).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import requests
+
+from harness import post_raw, wait_ping
+
+
+def q(node, text, token=None, **params):
+    r = requests.post(node.url + "/query", data={"db": node.bucket, "q": text, **params},
+                      headers=node.auth(token), timeout=120)
+    return r
+
+
+def test_deeply_nested_queries_are_refused_and_the_node_lives(module_node):
+    n = module_node
+    assert n.write_v2("deep,host=a v=1 1000000000\ndeep,host=b v=2 2000000000\n").status_code == 204
+    hostile = {
+        "parentheses": "SELECT v FROM deep WHERE " + "(" * 5000 + "v > 1" + ")" * 5000,
+        "calls": "SELECT " + "mean(" * 5000 + "v" + ")" * 5000 + " FROM deep",
+        "or chain": "SELECT v FROM deep WHERE " + " OR ".join(["v > 1"] * 20000),
+        "subqueries": "SELECT v FROM " + "(SELECT v FROM " * 2000 + "deep" + ")" * 2000,
+        "unary minus": "SELECT v FROM deep WHERE v = " + "-(" * 5000 + "1" + ")" * 5000,
+    }
+    for name, text in hostile.items():
+        r = q(n, text)
+        assert r.status_code == 400, (name, r.status_code, r.text[:200])
+        assert "too deep" in r.json()["error"], (name, r.text[:200])
+        assert n.alive(), name
+    # the same shapes within the limits still answer
+    ok = {
+        "parentheses": "SELECT v FROM deep WHERE " + "(" * 400 + "v > 1" + ")" * 400,
+        "or chain": "SELECT v FROM deep WHERE " + " OR ".join(["v > 1"] * 400),
+        "subqueries": "SELECT v FROM " + "(SELECT v FROM " * 100 + "deep WHERE v > 1" + ")" * 100,
+    }
+    for name, text in ok.items():
+        r = q(n, text)
+        assert r.status_code == 200, (name, r.text[:200])
+        assert r.json()["results"][0]["series"][0]["values"] == [["1970-01-01T00:00:02Z", 2]], name
+    wait_ping(n.url)
+
+
+def test_body_between_log_record_and_http_limits_is_written(module_node):
+    """A 20 MiB body passes the 25 MiB HTTP limit but exceeds one 16 MiB log record: it used
+    to get a retryable 500 (so clients retried it forever); it is now written whole."""
+    n = module_node
+    lines = 700_000
+    body = b"".join(b"bigbody,host=h%d v=%di %d\n" % (i % 100, i, i) for i in range(lines))
+    assert 16 << 20 < len(body) < 25 << 20
+    status, text = post_raw(n.url + f"/api/v2/write?org={n.org}&bucket={n.bucket}", body,
+                            {"Authorization": f"Token {n.token}"})
+    assert status == 204, text[:300]
+    r = q(n, "SELECT count(v) FROM bigbody")
+    assert r.json()["results"][0]["series"][0]["values"][0][1] == lines
+    # without timestamps, the stored lines grow by their times: still written
+    body = b"".join(b"bigbody2,host=h%d v=%di\n" % (i % 100, i) for i in range(700_000))
+    assert len(body) < 25 << 20
+    status, text = post_raw(n.url + f"/api/v2/write?org={n.org}&bucket={n.bucket}&precision=s",
+                            body, {"Authorization": f"Token {n.token}"})
+    assert status == 204, text[:300]
+    r = q(n, "SELECT count(v) FROM bigbody2 GROUP BY host")
+    assert len(r.json()["results"][0]["series"]) == 100
+
+
+def test_retention_of_forever_keeps_everything(make_node):
+    """everySeconds near 2^64 / 1e9 (what clients send for "forever") used to wrap the cutoff
+    into the future, and retention dropped the whole bucket."""
+    n = make_node(extra_args=["--persist-interval-secs", "1"])
+    org_id = n.org_id()
+    for every in (17446744073, 9223372036854775807 // 1_000_000_000 + 1, 2**62):
+        r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30, json={
+            "orgID": org_id, "name": f"forever{every}",
+            "retentionRules": [{"type": "expire", "everySeconds": every}]})
+        assert r.status_code == 201, r.text
+        body = "".join(f"keep v={i} {1_600_000_000_000_000_000 + i}\n" for i in range(100))
+        assert n.write_v2(body, bucket=f"forever{every}").status_code == 204
+    n.restart()  # retention runs at start and with each persist
+    time.sleep(3)
+    for every in (17446744073, 9223372036854775807 // 1_000_000_000 + 1, 2**62):
+        assert len(n.export(bucket=f"forever{every}")) == 100, every
+    assert "retention dropped" not in n.all_output()
+
+
+def test_data_dir_and_catalog_are_private(node):
+    mode = stat.S_IMODE(os.stat(node.data_dir).st_mode)
+    assert mode == 0o700, oct(mode)
+    for f in node.data_dir.iterdir():
+        if f.name.startswith("catalog.sqlite"):
+            mode = stat.S_IMODE(os.stat(f).st_mode)
+            assert mode & 0o077 == 0, (f.name, oct(mode))
+
+
+def test_an_existing_open_data_dir_is_made_private(make_node):
+    n = make_node(start=False)
+    n.data_dir.mkdir(parents=True)
+    os.chmod(n.data_dir, 0o755)
+    n.start()
+    assert stat.S_IMODE(os.stat(n.data_dir).st_mode) == 0o700
+
+
+# ---- authorization ---------------------------------------------------------------------
+
+def _create_org(n, name):
+    r = requests.post(n.url + "/api/v2/orgs", json={"name": name}, headers=n.auth(), timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _token(n, org_id, perms, token=None):
+    r = requests.post(n.url + "/api/v2/authorizations", headers=n.auth(token), timeout=30,
+                      json={"orgID": org_id, "permissions": perms})
+    return r
+
+
+def _perm(action, typ, org_id=None, rid=None):
+    res = {"type": typ}
+    if org_id:
+        res["orgID"] = org_id
+    if rid:
+        res["id"] = rid
+    return {"action": action, "resource": res}
+
+
+def test_an_org_scoped_token_cannot_mint_a_token_for_every_org(node):
+    n = node
+    a = n.org_id()
+    b = _create_org(n, "victim")
+    r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                      json={"orgID": b, "name": "secret-bucket", "retentionRules": []})
+    assert r.status_code == 201, r.text
+    r = requests.post(n.url + "/api/v2/write", params={"org": "victim", "bucket": "secret-bucket"},
+                      data=b"loot v=1 1", headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    t1 = _token(n, a, [_perm(act, typ, a) for act in ("read", "write")
+                       for typ in ("authorizations", "buckets")])
+    assert t1.status_code == 201, t1.text
+    t1 = t1.json()["token"]
+    # permissions without orgID: stored for the new token's org, not for every org
+    t2 = _token(n, a, [_perm("write", "buckets"), _perm("read", "buckets")], token=t1)
+    assert t2.status_code == 201, t2.text
+    for p in t2.json()["permissions"]:
+        assert p["resource"].get("orgID") == a, p
+    t2 = t2.json()["token"]
+    r = requests.post(n.url + "/api/v2/write", params={"org": "victim", "bucket": "secret-bucket"},
+                      data=b"evil v=1 2", headers=n.auth(t2), timeout=30)
+    assert r.status_code in (403, 404), r.text
+    r = q(n, "SELECT * FROM loot", token=t2, db="secret-bucket")
+    assert "loot" not in r.text
+    # and asking for the other org outright is refused
+    t3 = _token(n, a, [_perm("write", "buckets", b)], token=t1)
+    assert t3.status_code == 403, t3.text
+    # the operator can still grant for every org
+    t4 = _token(n, a, [_perm("read", "buckets")])
+    assert t4.status_code == 201
+    assert "orgID" not in t4.json()["permissions"][0]["resource"]
+
+
+def test_tasks_act_with_their_creators_authority(node):
+    """A token with only tasks permissions used to create a task that read a bucket it could
+    not read and sent it, with an org secret's clear value, to any URL."""
+    n = node
+    org = n.org_id()
+    bucket_id = n.bucket_info()["id"]
+    r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                      json={"orgID": org, "name": "rollup", "retentionRules": []})
+    assert r.status_code == 201, r.text
+    rollup_id = r.json()["id"]
+    r = requests.patch(n.url + f"/api/v2/orgs/{org}/secrets", headers=n.auth(), timeout=30,
+                       json={"prod_token": "S3CR3T-REMOTE-TOKEN"})
+    assert r.status_code == 204, r.text
+    tasks_only = _token(n, org, [_perm(a, "tasks", org) for a in ("read", "write")]).json()["token"]
+
+    def create(token, spec, kind="downsample"):
+        return requests.post(n.url + "/api/v2/tasks", headers=n.auth(token), timeout=30, json={
+            "orgID": org, "name": f"t{time.monotonic_ns()}", "kind": kind, "spec": spec,
+            **({"every": "1m"} if kind == "query" else {})})
+
+    exfiltrate = {"sourceBucket": n.bucket, "window": "1m",
+                  "destination": {"url": "http://127.0.0.1:9", "bucket": "loot",
+                                  "tokenSecret": "prod_token"}}
+    r = create(tasks_only, exfiltrate)
+    assert r.status_code == 403 and "may not read bucket" in r.text, r.text
+    query = {"query": "SELECT * FROM cpu WHERE time >= :start: AND time < :stop:",
+             "database": n.bucket, "destination": {"bucket": "rollup"}}
+    r = create(tasks_only, query, kind="query")
+    assert r.status_code == 403, r.text
+    # reading the source is not enough to send with a secret, nor to write a bucket
+    reader = _token(n, org, [_perm("read", "tasks", org), _perm("write", "tasks", org),
+                             _perm("read", "buckets", org, bucket_id)]).json()["token"]
+    r = create(reader, exfiltrate)
+    assert r.status_code == 403 and "secret" in r.text, r.text
+    r = create(reader, {"sourceBucket": n.bucket, "window": "1m", "destination": {"bucket": "rollup"}})
+    assert r.status_code == 403 and "may not write bucket" in r.text, r.text
+    # with read on the source and write on the destination, the task is made, and runs
+    full = _token(n, org, [_perm("read", "tasks", org), _perm("write", "tasks", org),
+                           _perm("read", "buckets", org, bucket_id),
+                           _perm("write", "buckets", org, rollup_id)]).json()
+    r = create(full["token"], {"sourceBucket": n.bucket, "window": "1m",
+                               "destination": {"bucket": "rollup"}})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    run = requests.post(n.url + f"/api/v2/tasks/{tid}/runs", headers=n.auth(), timeout=60).json()
+    assert run["status"] == "success", run
+    # once its token is deleted, every run fails and says why
+    r = requests.delete(n.url + f"/api/v2/authorizations/{full['id']}", headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    run = requests.post(n.url + f"/api/v2/tasks/{tid}/runs", headers=n.auth(), timeout=60).json()
+    assert run["status"] == "failed" and "was deleted" in run["error"], run
+
+
+def test_replicating_a_bucket_needs_read_on_it(node):
+    n = node
+    org = n.org_id()
+    r = requests.post(n.url + "/api/v2/remotes", headers=n.auth(), timeout=30, json={
+        "orgID": org, "name": "elsewhere", "remoteURL": "http://127.0.0.1:9",
+        "remoteAPIToken": "x", "remoteOrgID": "0123456789abcdef"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    reps_only = _token(n, org, [_perm(a, t, org) for a in ("read", "write")
+                                for t in ("replications", "remotes")]).json()["token"]
+    body = {"orgID": org, "name": "ship", "remoteID": rid,
+            "localBucketID": n.bucket_info()["id"], "remoteBucketName": "b"}
+    r = requests.post(n.url + "/api/v2/replications", headers=n.auth(reps_only), json=body, timeout=30)
+    assert r.status_code == 403, r.text
+    r = requests.post(n.url + "/api/v2/replications", headers=n.auth(), json=body, timeout=30)
+    assert r.status_code == 201, r.text
+
+
+def _vm_hwm_mib(node) -> int:
+    with open(f"/proc/{node.proc.pid}/status") as f:
+        return int(next(l for l in f if l.startswith("VmHWM")).split()[1]) // 1024
+
+
+def test_huge_window_grids_are_refused_within_the_memory_budget(make_node):
+    """4 series over 816000h in 10m windows used to take 4.3 GB; extreme ranges overflowed
+    the window arithmetic and still allocated 2.2 GB."""
+    n = make_node(extra_args=["--query-memory-bytes", str(64 << 20)])
+    now = time.time_ns()
+    assert n.write_v2("".join(f"m,host=h{i} v={i} {now - i * 10**9}\n" for i in range(4))).status_code == 204
+    for text in ["SELECT count(v) FROM m WHERE time > now()-816000h GROUP BY time(10m), host fill(none)",
+                 "SELECT count(v) FROM m WHERE time > now()-816000h GROUP BY time(10m), * fill(none)",
+                 "SELECT count(v) FROM m WHERE time > now()-4999990h GROUP BY time(1h)",
+                 "SELECT mean(v) FROM m WHERE time > now()-8000h GROUP BY time(1m), host"]:
+        r = q(n, text)
+        assert r.status_code == 200, r.text
+        assert "query-memory limit exceeded" in r.json()["results"][0]["error"], (text, r.text[:300])
+        assert n.alive()
+    assert _vm_hwm_mib(n) < 150, _vm_hwm_mib(n)
+    # an ordinary query still answers
+    r = q(n, "SELECT count(v) FROM m WHERE time > now()-1h GROUP BY time(1m), host fill(none)")
+    assert len(r.json()["results"][0]["series"]) == 4, r.text
+
+
+def test_query_timeout_show_queries_and_kill_query(make_node):
+    n = make_node(extra_args=["--query-timeout", "1s", "--query-memory-bytes", "0",
+                              "--queries-memory-bytes", "0"])
+    base = 1_600_000_000_000_000_000
+    for b in range(20):
+        body = "".join(f"slow,host=h{i % 500} v={i} {base + (b * 50_000 + i) * 10**6}\n" for i in range(50_000))
+        assert n.write_v2(body).status_code == 204
+    heavy = "SELECT count(v) FROM slow WHERE v > 0 GROUP BY host"
+    # heavy statements repeated until one runs past the second; the timeout stops it
+    texts = ";".join([heavy] * 200)
+    r = q(n, texts)
+    errors = [s.get("error") for s in r.json()["results"] if s.get("error")]
+    assert errors == ["query-timeout limit exceeded"], (errors, len(r.json()["results"]))
+    # SHOW QUERIES lists itself with 1.x's columns; KILL QUERY of an unknown id says so
+    r = q(n, "SHOW QUERIES").json()["results"][0]["series"][0]
+    assert r["columns"] == ["qid", "query", "database", "duration", "status"]
+    assert r["values"][0][1] == "SHOW QUERIES" and r["values"][0][4] == "running"
+    assert q(n, "KILL QUERY 999999").json()["results"][0]["error"] == "no such query id: 999999"
+    # a running query is killed from another connection
+    import threading
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", q(n, texts)))
+    t.start()
+    qid = None
+    for _ in range(100):
+        rows = q(n, "SHOW QUERIES").json()["results"][0]["series"][0]["values"]
+        others = [row for row in rows if row[1] != "SHOW QUERIES"]
+        if others:
+            qid = others[0][0]
+            break
+        time.sleep(0.02)
+    assert qid is not None
+    assert "error" not in q(n, f"KILL QUERY {qid}").json()["results"][0]
+    t.join(30)
+    errors = [s.get("error") for s in out["r"].json()["results"] if s.get("error")]
+    assert errors == ["query interrupted"], errors
