@@ -59,15 +59,17 @@ pub(crate) fn authorize(
         node.resolve_bucket(org, name)
             .map_err(|e| format!("bucket {name:?}: {e}"))
     };
+    let need_bucket = |action: Action, b: &ferry_catalog::Bucket| {
+        need(
+            action,
+            "buckets",
+            Some(&b.id),
+            format!("bucket {:?}", b.name),
+        )
+    };
     match &p.spec {
         TaskSpec::Downsample(d) => {
-            let b = bucket(&d.source_bucket)?;
-            need(
-                Action::Read,
-                "buckets",
-                Some(&b.id),
-                format!("bucket {:?}", b.name),
-            )?;
+            need_bucket(Action::Read, &bucket(&d.source_bucket)?)?;
         }
         TaskSpec::Query(q) => {
             if !q.database.is_empty() {
@@ -75,12 +77,7 @@ pub(crate) fn authorize(
                     node.catalog
                         .resolve_dbrp(&org.id, &q.database, &q.retention_policy)
                 {
-                    need(
-                        Action::Read,
-                        "buckets",
-                        Some(&b.id),
-                        format!("bucket {:?}", b.name),
-                    )?;
+                    need_bucket(Action::Read, &b)?;
                 }
             }
         }
@@ -89,12 +86,9 @@ pub(crate) fn authorize(
     if let Some(id) = &dest.remote_id {
         need(Action::Read, "remotes", Some(id), format!("remote {id}"))?;
     } else if dest.is_local() {
-        let b = bucket(dest.bucket.as_deref().unwrap_or_default())?;
-        need(
+        need_bucket(
             Action::Write,
-            "buckets",
-            Some(&b.id),
-            format!("bucket {:?}", b.name),
+            &bucket(dest.bucket.as_deref().unwrap_or_default())?,
         )?;
     }
     if let Some(key) = &dest.token_secret {
