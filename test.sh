@@ -4,7 +4,9 @@
 # Non-interactive; works on a fresh Debian/Ubuntu clone as root (or with sudo).
 #   1. installs InfluxDB 1.6 (Debian packages influxdb, influxdb-client) if `influxd` is missing
 #      -- used as the reference peer for the v1 /write parity tests
-#   2. creates/updates the Python venv .venv from tests/requirements.txt
+#   2. creates/updates the Python venv .venv from tests/requirements.txt, and installs the
+#      Flux parse oracle (npm @influxdata/flux-lsp-browser) into ~/.cache/ferry
+#      -- ferry-flux's parser is checked against it, script by script
 #   3. cargo build --release -p ferry; cargo test --release --workspace; pytest tests
 # Extra arguments are passed to pytest (e.g. ./test.sh -k crash -x).
 set -euo pipefail
@@ -50,6 +52,14 @@ if [[ ! -x .venv/bin/python ]]; then
   fi
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+# ---- 2b. the Flux parse oracle (npm @influxdata/flux-lsp-browser: libflux as WASM) ----
+stage "2b/5 Flux parse oracle (node, npm package in a cache outside the repo)"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
+fi
+bash crates/ferry-flux/oracle/setup.sh >/dev/null
+export FERRY_FLUX_ORACLE="$ROOT/crates/ferry-flux/oracle/oracle.mjs"
 
 # ---- 3. build -------------------------------------------------------------------
 stage "3/5 cargo build --release -p ferry"

@@ -1,0 +1,25 @@
+//! Ferry's Flux front end: lexer, parser and AST for InfluxData's Flux query language.
+//!
+//! * [`parse`] turns source text into an [`ast::File`], or a typed [`ParseError`] with its
+//!   position (`error @1:5-1:9: …`).
+//! * The AST serializes with serde to the JSON shape of libflux (the reference implementation),
+//!   and reads that shape back, which is how clients send `extern` option statements.
+//! * [`eval::Evaluator`] evaluates scalar expressions to [`value::Value`]s with Flux's type
+//!   rules; the table engine and the standard library plug in later as builtins.
+//! * Nesting is bounded by [`MAX_NESTING`] (parser recursion) and [`MAX_DEPTH`] (tree height),
+//!   so hostile input yields an error, never a stack overflow.
+#![forbid(unsafe_code)]
+
+pub mod ast;
+pub mod datetime;
+pub mod error;
+pub mod eval;
+pub mod parser;
+pub mod scanner;
+pub mod token;
+pub mod value;
+
+pub use error::{ParseError, ParseErrorKind, Position};
+pub use eval::{EvalError, EvalErrorKind, Evaluator, Scope};
+pub use parser::{parse, parse_with, ParseOptions, MAX_DEPTH, MAX_NESTING};
+pub use value::Value;

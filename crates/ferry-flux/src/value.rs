@@ -1,0 +1,528 @@
+//! Flux runtime values.
+//!
+//! Compound values are reference-counted (`Arc`), so cloning a value is cheap and values can
+//! cross threads. Regular expressions are kept as their pattern text: matching is delegated to
+//! a [`crate::eval::RegexMatcher`] supplied by the caller (Ferry plugs in the `regex` crate).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::ast::FunctionExpression;
+use crate::eval::{Builtin, Scope};
+
+/// The type of a value, as Flux names it in messages (`expected float but found int`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `null`
+    Null,
+    /// `bool`
+    Bool,
+    /// `int`
+    Int,
+    /// `uint`
+    UInt,
+    /// `float`
+    Float,
+    /// `string`
+    String,
+    /// `time`
+    Time,
+    /// `duration`
+    Duration,
+    /// `regexp`
+    Regexp,
+    /// `array`
+    Array,
+    /// `record`
+    Record,
+    /// `dict`
+    Dict,
+    /// `function`
+    Function,
+}
+
+impl Kind {
+    /// Flux's name for the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "bool",
+            Kind::Int => "int",
+            Kind::UInt => "uint",
+            Kind::Float => "float",
+            Kind::String => "string",
+            Kind::Time => "time",
+            Kind::Duration => "duration",
+            Kind::Regexp => "regexp",
+            Kind::Array => "array",
+            Kind::Record => "record",
+            Kind::Dict => "dict",
+            Kind::Function => "function",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A Flux duration: calendar months plus nanoseconds, both with the same sign.
+///
+/// `1y2mo3d` is 14 months and 3 × 24 h of nanoseconds. Months cannot be converted to
+/// nanoseconds without a calendar, so the two parts are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Duration {
+    /// Calendar months (years count 12).
+    pub months: i64,
+    /// Nanoseconds (weeks, days, hours, … down to ns).
+    pub nanos: i64,
+}
+
+impl Duration {
+    /// A duration of `nanos` nanoseconds.
+    pub fn from_nanos(nanos: i64) -> Self {
+        Duration { months: 0, nanos }
+    }
+
+    /// Whether the duration is below zero.
+    pub fn is_negative(&self) -> bool {
+        self.months < 0 || self.nanos < 0
+    }
+
+    /// The negated duration, or `None` on overflow.
+    pub fn checked_neg(&self) -> Option<Self> {
+        Some(Duration {
+            months: self.months.checked_neg()?,
+            nanos: self.nanos.checked_neg()?,
+        })
+    }
+
+    /// Orders durations by months, then nanoseconds (as Flux does).
+    pub fn compare(&self, other: &Self) -> Ordering {
+        (self.months, self.nanos).cmp(&(other.months, other.nanos))
+    }
+}
+
+impl fmt::Display for Duration {
+    /// Formats like Flux: `1y2mo3d4h5m6s7ms8us9ns`, `0s` for zero, a leading `-` if negative.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.months == 0 && self.nanos == 0 {
+            return f.write_str("0s");
+        }
+        if self.is_negative() {
+            f.write_str("-")?;
+        }
+        let months = self.months.unsigned_abs();
+        let (y, mo) = (months / 12, months % 12);
+        if y > 0 {
+            write!(f, "{y}y")?;
+        }
+        if mo > 0 {
+            write!(f, "{mo}mo")?;
+        }
+        let mut n = self.nanos.unsigned_abs();
+        const UNITS: [(&str, u64); 8] = [
+            ("w", 7 * 24 * 3_600_000_000_000),
+            ("d", 24 * 3_600_000_000_000),
+            ("h", 3_600_000_000_000),
+            ("m", 60_000_000_000),
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+            ("us", 1_000),
+            ("ns", 1),
+        ];
+        for (unit, size) in UNITS {
+            if n >= size {
+                write!(f, "{}{unit}", n / size)?;
+                n %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A record: fields in insertion order, names unique.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Record {
+    fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new() -> Self {
+        Record::default()
+    }
+
+    /// Sets `name` (replacing an existing field of that name in place).
+    pub fn set(&mut self, name: impl Into<String>, value: Value) {
+        let name = name.into();
+        match self.fields.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+
+    /// The field `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Fields in order.
+    pub fn fields(&self) -> &[(String, Value)] {
+        &self.fields
+    }
+}
+
+/// A dictionary: entries in insertion order, keys unique and of one type.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Dict {
+    entries: Vec<(Value, Value)>,
+}
+
+impl Dict {
+    /// An empty dictionary.
+    pub fn new() -> Self {
+        Dict::default()
+    }
+
+    /// Inserts or replaces the entry for `key`.
+    pub fn insert(&mut self, key: Value, value: Value) {
+        match self.entries.iter_mut().find(|(k, _)| k.equals(&key)) {
+            Some(slot) => slot.1 = value,
+            None => self.entries.push((key, value)),
+        }
+    }
+
+    /// The value for `key`, if present.
+    pub fn get(&self, key: &Value) -> Option<&Value> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.equals(key))
+            .map(|(_, v)| v)
+    }
+
+    /// Entries in order.
+    pub fn entries(&self) -> &[(Value, Value)] {
+        &self.entries
+    }
+}
+
+/// A function literal closed over the scope it was created in.
+#[derive(Debug)]
+pub struct Closure {
+    /// The function literal.
+    pub expr: FunctionExpression,
+    /// The scope at creation.
+    pub scope: Scope,
+}
+
+/// A Flux value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// `null`
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    Int(i64),
+    /// An unsigned 64-bit integer.
+    UInt(u64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A string.
+    String(Arc<str>),
+    /// An instant: nanoseconds since the Unix epoch (UTC).
+    Time(i64),
+    /// A duration.
+    Duration(Duration),
+    /// A regular expression (its pattern).
+    Regexp(Arc<str>),
+    /// An array.
+    Array(Arc<Vec<Value>>),
+    /// A record.
+    Record(Arc<Record>),
+    /// A dictionary.
+    Dict(Arc<Dict>),
+    /// A function literal with its scope.
+    Function(Arc<Closure>),
+    /// A function implemented in Rust.
+    Builtin(Arc<Builtin>),
+}
+
+impl Value {
+    /// The value's type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Null => Kind::Null,
+            Value::Bool(_) => Kind::Bool,
+            Value::Int(_) => Kind::Int,
+            Value::UInt(_) => Kind::UInt,
+            Value::Float(_) => Kind::Float,
+            Value::String(_) => Kind::String,
+            Value::Time(_) => Kind::Time,
+            Value::Duration(_) => Kind::Duration,
+            Value::Regexp(_) => Kind::Regexp,
+            Value::Array(_) => Kind::Array,
+            Value::Record(_) => Kind::Record,
+            Value::Dict(_) => Kind::Dict,
+            Value::Function(_) | Value::Builtin(_) => Kind::Function,
+        }
+    }
+
+    /// A string value.
+    pub fn string(s: impl AsRef<str>) -> Self {
+        Value::String(Arc::from(s.as_ref()))
+    }
+
+    /// A record value from `(name, value)` pairs.
+    pub fn record<I, S>(fields: I) -> Self
+    where
+        I: IntoIterator<Item = (S, Value)>,
+        S: Into<String>,
+    {
+        let mut r = Record::new();
+        for (k, v) in fields {
+            r.set(k, v);
+        }
+        Value::Record(Arc::new(r))
+    }
+
+    /// Whether the value is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Flux equality (`==`): numbers compare across int, uint and float; values of other
+    /// different types are unequal; functions are never equal.
+    pub fn equals(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Null, Null) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (String(a), String(b)) => a == b,
+            (Time(a), Time(b)) => a == b,
+            (Duration(a), Duration(b)) => a == b,
+            (Regexp(a), Regexp(b)) => a == b,
+            (Array(a), Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
+            }
+            (Record(a), Record(b)) => {
+                a.fields().len() == b.fields().len()
+                    && a.fields()
+                        .iter()
+                        .all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
+            }
+            (Dict(a), Dict(b)) => {
+                a.entries().len() == b.entries().len()
+                    && a.entries()
+                        .iter()
+                        .all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
+            }
+            _ => matches!(compare_numbers(self, other), Some(Ordering::Equal)),
+        }
+    }
+}
+
+/// Orders two numbers of any numeric types exactly (no float rounding of large integers).
+pub fn compare_numbers(a: &Value, b: &Value) -> Option<Ordering> {
+    use Value::*;
+    match (a, b) {
+        (Int(x), Int(y)) => Some(x.cmp(y)),
+        (UInt(x), UInt(y)) => Some(x.cmp(y)),
+        (Float(x), Float(y)) => x.partial_cmp(y),
+        (Int(x), UInt(y)) => Some(if *x < 0 {
+            Ordering::Less
+        } else {
+            (*x as u64).cmp(y)
+        }),
+        (UInt(_), Int(_)) => compare_numbers(b, a).map(Ordering::reverse),
+        (Int(x), Float(y)) => cmp_i128_f64(i128::from(*x), *y),
+        (UInt(x), Float(y)) => cmp_i128_f64(i128::from(*x), *y),
+        (Float(_), Int(_) | UInt(_)) => compare_numbers(b, a).map(Ordering::reverse),
+        _ => None,
+    }
+}
+
+fn cmp_i128_f64(i: i128, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 1e38 {
+        return Some(Ordering::Less);
+    }
+    if f <= -1e38 {
+        return Some(Ordering::Greater);
+    }
+    let t = f.trunc() as i128;
+    Some(match i.cmp(&t) {
+        Ordering::Equal => 0f64.partial_cmp(&(f - f.trunc()))?,
+        o => o,
+    })
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Int(_), Value::Float(_) | Value::UInt(_))
+            | (Value::Float(_) | Value::UInt(_), Value::Int(_))
+            | (Value::Float(_), Value::UInt(_))
+            | (Value::UInt(_), Value::Float(_)) => false,
+            (Value::Function(a), Value::Function(b)) => Arc::ptr_eq(a, b),
+            (Value::Builtin(a), Value::Builtin(b)) => Arc::ptr_eq(a, b),
+            _ => self.equals(other),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// Formats like Flux's `string()` conversion for scalars.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::UInt(u) => write!(f, "{u}"),
+            Value::Float(x) => f.write_str(&format_float(*x)),
+            Value::String(s) => f.write_str(s),
+            Value::Time(t) => f.write_str(&format_time(*t)),
+            Value::Duration(d) => write!(f, "{d}"),
+            Value::Regexp(r) => write!(f, "/{r}/"),
+            Value::Array(a) => {
+                f.write_str("[")?;
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Record(r) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in r.fields().iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Dict(d) => {
+                f.write_str("[")?;
+                for (i, (k, v)) in d.entries().iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Function(_) | Value::Builtin(_) => f.write_str("<function>"),
+        }
+    }
+}
+
+/// Formats a float like Go's `strconv.FormatFloat(x, 'f', -1, 64)`, which Flux's `string()`
+/// uses: the shortest decimal that round-trips, never in exponent form.
+pub fn format_float(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let s = format!("{x}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// Formats epoch nanoseconds as RFC 3339 in UTC with the fewest fraction digits needed
+/// (Go's `time.RFC3339Nano`), e.g. `2021-01-01T00:00:00.5Z`.
+pub fn format_time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    );
+    if frac != 0 {
+        let f = format!("{frac:09}");
+        out.push('.');
+        out.push_str(f.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_format_like_flux() {
+        let d = Duration {
+            months: 14,
+            nanos: 3 * 86_400_000_000_000 + 1_500_000,
+        };
+        assert_eq!(d.to_string(), "1y2mo3d1ms500us");
+        assert_eq!(d.checked_neg().unwrap().to_string(), "-1y2mo3d1ms500us");
+        assert_eq!(Duration::default().to_string(), "0s");
+    }
+
+    #[test]
+    fn times_format_rfc3339nano() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_time(1_609_459_200_500_000_000),
+            "2021-01-01T00:00:00.5Z"
+        );
+        assert_eq!(format_time(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn numeric_comparison_is_exact() {
+        let big = Value::Int(9_007_199_254_740_993);
+        assert_eq!(
+            compare_numbers(&big, &Value::Float(9_007_199_254_740_992.0)),
+            Some(Ordering::Greater)
+        );
+        assert!(Value::Int(1).equals(&Value::Float(1.0)));
+        assert!(Value::UInt(u64::MAX).equals(&Value::UInt(u64::MAX)));
+        assert_eq!(
+            compare_numbers(&Value::Int(-1), &Value::UInt(0)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare_numbers(&Value::Float(0.5), &Value::Int(0)),
+            Some(Ordering::Greater)
+        );
+    }
+
+    #[test]
+    fn floats_format_like_go() {
+        assert_eq!(format_float(1.0), "1");
+        assert_eq!(format_float(0.1), "0.1");
+        assert_eq!(format_float(1e21), "1000000000000000000000");
+    }
+}
