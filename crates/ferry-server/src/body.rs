@@ -92,6 +92,10 @@ async fn decode_blocking(
         .map_err(|e| ApiError::Internal(format!("decompression task failed: {e}")))?
 }
 
+/// The largest zstd window a streamed body may use: 2^24 = 16 MiB (levels up to 19 use at
+/// most 8 MiB).
+const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
 /// Decompresses zstd (several frames allowed), refusing output past `limit` bytes. A single
 /// frame that states its size (as zstd's one-shot API writes it) is decoded in one pass into
 /// an exact allocation; anything else is streamed with the same cap.
@@ -108,7 +112,11 @@ pub fn unzstd_limited(compressed: &[u8], limit: usize) -> Result<Vec<u8>, ApiErr
         Ok(Some(n)) if single_frame => zstd::bulk::decompress(compressed, n as usize).map_err(bad),
         _ => {
             let mut out = Vec::new();
-            let decoder = zstd::stream::read::Decoder::with_buffer(compressed).map_err(bad)?;
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed).map_err(bad)?;
+            // a frame may declare a window of up to 2 GiB (the decoder's default allows 128
+            // MiB), allocated before any output: no encoder at an ordinary level uses more
+            // than 8 MiB
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(bad)?;
             match decoder.take(limit as u64 + 1).read_to_end(&mut out) {
                 Ok(_) if out.len() > limit => Err(too_large(limit)),
                 Ok(_) => Ok(out),
@@ -156,6 +164,21 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn zstd_frames_with_a_huge_window_are_refused() {
+        let frame = |log: u32| {
+            let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+            e.include_contentsize(false).unwrap();
+            e.set_parameter(zstd::zstd_safe::CParameter::WindowLog(log))
+                .unwrap();
+            e.write_all(&vec![b'y'; 100_000]).unwrap();
+            e.finish().unwrap()
+        };
+        let e = unzstd_limited(&frame(27), 1 << 20).unwrap_err();
+        assert!(matches!(e, ApiError::BadRequest(_)), "{e:?}");
+        assert_eq!(unzstd_limited(&frame(23), 1 << 20).unwrap().len(), 100_000);
     }
 
     #[test]
