@@ -279,6 +279,12 @@ def test_query_timeout_show_queries_and_kill_query(make_node):
     assert r["columns"] == ["qid", "query", "database", "duration", "status"]
     assert r["values"][0][1] == "SHOW QUERIES" and r["values"][0][4] == "running"
     assert q(n, "KILL QUERY 999999").json()["results"][0]["error"] == "no such query id: 999999"
+    # a token scoped to one org neither sees other queries nor stops them
+    org = n.org_id()
+    reader = _token(n, org, [_perm("read", "buckets", org)]).json()["token"]
+    shown = q(n, "SHOW QUERIES", token=reader).json()["results"][0]["series"][0]
+    assert shown.get("values", []) == [], shown
+    assert "every org" in q(n, "KILL QUERY 1", token=reader).json()["results"][0]["error"]
     # a running query is killed from another connection
     import threading
     out = {}
@@ -297,3 +303,31 @@ def test_query_timeout_show_queries_and_kill_query(make_node):
     t.join(30)
     errors = [s.get("error") for s in out["r"].json()["results"] if s.get("error")]
     assert errors == ["query interrupted"], errors
+
+
+def test_queries_over_the_concurrency_limit_are_refused_in_the_format_asked(make_node):
+    import threading
+    n = make_node(extra_args=["--max-concurrent-queries", "1"])
+    base = 1_600_000_000_000_000_000
+    for b in range(4):
+        body = "".join(f"busy,host=h{i % 100} v={i} {base + (b * 50_000 + i) * 10**6}\n"
+                       for i in range(50_000))
+        assert n.write_v2(body).status_code == 204
+    long = ";".join(["SELECT count(v) FROM busy WHERE v > 0 GROUP BY host"] * 2000)
+    def busy():
+        try:
+            q(n, long)
+        except requests.RequestException:
+            pass  # the node is stopped under it at the end of the test
+    threading.Thread(target=busy, daemon=True).start()
+    refused = None
+    for _ in range(200):
+        r = requests.post(n.url + "/query", data={"db": n.bucket, "q": "SHOW DATABASES"},
+                          headers={**n.auth(), "Accept": "application/csv"}, timeout=30)
+        if "limit exceeded" in r.text:
+            refused = r
+            break
+        time.sleep(0.01)
+    assert refused is not None, "the second query was never refused"
+    assert refused.headers["Content-Type"].startswith("text/csv"), refused.headers
+    assert "max-concurrent-queries limit exceeded(1, 1)" in refused.text, refused.text

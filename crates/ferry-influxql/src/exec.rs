@@ -117,11 +117,7 @@ pub fn execute(
             series,
             error: None,
         },
-        Err(e) => StatementResult {
-            statement_id: id,
-            series: Vec::new(),
-            error: Some(e),
-        },
+        Err(e) => StatementResult::failed(id, e),
     }
 }
 

@@ -67,3 +67,14 @@ pub struct StatementResult {
     /// Statement-level error.
     pub error: Option<String>,
 }
+
+impl StatementResult {
+    /// Statement `statement_id` failed with `error`.
+    pub fn failed(statement_id: usize, error: String) -> StatementResult {
+        StatementResult {
+            statement_id,
+            series: Vec::new(),
+            error: Some(error),
+        }
+    }
+}

@@ -298,21 +298,23 @@ impl BucketEngine {
         let mut handles = Vec::new();
         let mut payload = prefix.to_vec();
         let mut batch: Vec<Point> = Vec::new();
-        let mut line = Vec::new();
         for p in points {
-            line.clear();
-            ferry_lp::write_point(&mut line, &p);
-            if prefix.len() + line.len() > max {
-                return Err(EngineError::PointTooLarge {
-                    len: line.len(),
-                    max,
-                });
-            }
-            if payload.len() + line.len() > max {
-                let full = std::mem::replace(&mut payload, prefix.to_vec());
+            // written in place; a line that does not fit starts the next record
+            let at = payload.len();
+            ferry_lp::write_point(&mut payload, &p);
+            if payload.len() > max {
+                let line = payload.split_off(at);
+                if prefix.len() + line.len() > max {
+                    return Err(EngineError::PointTooLarge {
+                        len: line.len(),
+                        max,
+                    });
+                }
+                let mut next = prefix.to_vec();
+                next.extend_from_slice(&line);
+                let full = std::mem::replace(&mut payload, next);
                 handles.push(self.log.append(full, Box::new(std::mem::take(&mut batch))));
             }
-            payload.extend_from_slice(&line);
             batch.push(p);
         }
         handles.push(self.log.append(payload, Box::new(batch)));

@@ -87,46 +87,32 @@ pub async fn query(
         rt: rt.clone(),
         on_worker: multi_thread && !streamed,
     };
+    // a refused query answers its one error whole, in the format asked for
     let registered = match registered {
-        Ok(r) => r,
-        Err(refused) => {
-            let results = [ferry_influxql::StatementResult {
-                statement_id: 0,
-                series: Vec::new(),
-                error: Some(refused),
-            }];
-            let text = ferry_influxql::encode::json_results(&results, epoch, pretty);
-            return Ok((
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json")],
-                text,
-            )
-                .into_response());
+        Ok(r) if streamed => {
+            return Ok(chunked_response(ctx, r, stmts, db, rp, epoch, chunk_size));
         }
+        other => other,
     };
-    if streamed {
-        return Ok(chunked_response(
-            ctx, registered, stmts, db, rp, epoch, chunk_size,
-        ));
-    }
     let run = move || {
         // the statements run under the query's limits; one stopped by a limit answers its
         // reason, and the statements after it do not run (as in InfluxDB 1.x)
         let mut results = Vec::with_capacity(stmts.len());
-        let stopped = ferry_store::coop::guarded(registered.limits(), || {
-            for (i, s) in stmts.iter().enumerate() {
-                let r = ferry_influxql::execute(s, i, &ctx, db.as_deref(), rp.as_deref());
-                results.push(r);
+        match registered {
+            Err(refused) => results.push(ferry_influxql::StatementResult::failed(0, refused)),
+            Ok(registered) => {
+                let stopped = ferry_store::coop::guarded(registered.limits(), || {
+                    for (i, s) in stmts.iter().enumerate() {
+                        let r = ferry_influxql::execute(s, i, &ctx, db.as_deref(), rp.as_deref());
+                        results.push(r);
+                    }
+                });
+                if let Err(why) = stopped {
+                    let id = results.len();
+                    results.push(ferry_influxql::StatementResult::failed(id, why.to_string()));
+                }
             }
-        });
-        if let Err(why) = stopped {
-            results.push(ferry_influxql::StatementResult {
-                statement_id: results.len(),
-                series: Vec::new(),
-                error: Some(why.to_string()),
-            });
         }
-        drop(registered);
         if csv {
             ("text/csv", ferry_influxql::encode::csv(&results, epoch))
         } else {
