@@ -709,16 +709,6 @@ fn same_kind(values: &[Value]) -> EResult<()> {
 }
 
 fn duration_literal(values: &[ast::Duration]) -> EResult<Duration> {
-    const NS: [(&str, i64); 8] = [
-        ("w", 7 * 86_400_000_000_000),
-        ("d", 86_400_000_000_000),
-        ("h", 3_600_000_000_000),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-        ("ns", 1),
-    ];
     let overflow = || EvalError::from(EvalErrorKind::OutOfRange("duration".into()));
     let mut d = Duration::default();
     for v in values {
@@ -729,7 +719,7 @@ fn duration_literal(values: &[ast::Duration]) -> EResult<Duration> {
             }
             "mo" => d.months = d.months.checked_add(v.magnitude).ok_or_else(overflow)?,
             unit => {
-                let size = NS
+                let size = crate::value::NANOS_PER_UNIT
                     .iter()
                     .find(|(u, _)| *u == unit)
                     .map(|(_, s)| *s)

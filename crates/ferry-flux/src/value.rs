@@ -11,6 +11,19 @@ use std::sync::Arc;
 use crate::ast::FunctionExpression;
 use crate::eval::{Builtin, Scope};
 
+/// The fixed-length duration units, longest first, with their length in ns (months and years
+/// are calendar units, kept apart).
+pub(crate) const NANOS_PER_UNIT: [(&str, i64); 8] = [
+    ("w", 7 * 86_400_000_000_000),
+    ("d", 86_400_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("m", 60_000_000_000),
+    ("s", 1_000_000_000),
+    ("ms", 1_000_000),
+    ("us", 1_000),
+    ("ns", 1),
+];
+
 /// The type of a value, as Flux names it in messages (`expected float but found int`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -124,17 +137,8 @@ impl fmt::Display for Duration {
             write!(f, "{mo}mo")?;
         }
         let mut n = self.nanos.unsigned_abs();
-        const UNITS: [(&str, u64); 8] = [
-            ("w", 7 * 24 * 3_600_000_000_000),
-            ("d", 24 * 3_600_000_000_000),
-            ("h", 3_600_000_000_000),
-            ("m", 60_000_000_000),
-            ("s", 1_000_000_000),
-            ("ms", 1_000_000),
-            ("us", 1_000),
-            ("ns", 1),
-        ];
-        for (unit, size) in UNITS {
+        for (unit, size) in NANOS_PER_UNIT {
+            let size = size as u64;
             if n >= size {
                 write!(f, "{}{unit}", n / size)?;
                 n %= size;
