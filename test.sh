@@ -41,6 +41,11 @@ else
   command -v influxd >/dev/null || { echo "ERROR: influxd still missing" >&2; exit 1; }
 fi
 
+# openssl makes the TLS tests' certificates (a private CA and a server certificate).
+if ! command -v openssl >/dev/null 2>&1; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl
+fi
+
 # ---- 2. Python venv -----------------------------------------------------------
 stage "2/5 Python venv (.venv, tests/requirements.txt)"
 PY="${PYTHON:-python3}"

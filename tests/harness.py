@@ -60,13 +60,15 @@ class FerryNode:
 
     def __init__(self, data_dir: Path, log_dir: Path | None = None, *, org=ORG, bucket=BUCKET,
                  token=TOKEN, extra_args: Iterable[str] = (), env: dict | None = None,
-                 init: bool = True):
+                 init: bool = True, tls_ca: Path | None = None):
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir) if log_dir else self.data_dir.parent / (self.data_dir.name + "-logs")
         self.org, self.bucket, self.token = org, bucket, token
         self.extra_args = list(extra_args)
         self.env = env
         self.init = init
+        # When set, the node serves HTTPS (--tls-cert); requests verify against this file.
+        self.tls_ca = tls_ca
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
         self.starts = 0
@@ -111,10 +113,12 @@ class FerryNode:
             if self.url is None and addr_file.exists():
                 m = _ADDR_RE.match(addr_file.read_text().strip())
                 if m:
-                    self.url = f"http://127.0.0.1:{m.group(1)}"
+                    scheme = "https" if self.tls_ca else "http"
+                    self.url = f"{scheme}://127.0.0.1:{m.group(1)}"
             if self.url is not None:
                 try:
-                    if requests.get(self.url + "/ping", timeout=2).status_code == 204:
+                    verify = str(self.tls_ca) if self.tls_ca else True
+                    if requests.get(self.url + "/ping", timeout=2, verify=verify).status_code == 204:
                         return self
                 except requests.RequestException:
                     pass
@@ -169,6 +173,7 @@ class FerryNode:
         return {"Authorization": f"Token {token or self.token}"}
 
     def get(self, path: str, token: str | None = None, **kw) -> requests.Response:
+        kw.setdefault("verify", str(self.tls_ca) if self.tls_ca else True)
         return requests.get(self.url + path, headers=self.auth(token), timeout=30, **kw)
 
     def write_v2(self, body: str | bytes, bucket: str | None = None, precision: str = "ns",

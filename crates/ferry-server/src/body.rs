@@ -15,6 +15,19 @@ fn too_large(limit: usize) -> ApiError {
     ))
 }
 
+/// The answer to a body that could not be read: 408 when the client paused past
+/// `--http-body-idle-timeout`, else 400.
+pub fn body_read_error(e: axum::Error) -> ApiError {
+    if crate::listen::is_body_timeout(&e) {
+        ApiError::Timeout(
+            "the request body stopped arriving (longer than --http-body-idle-timeout between pieces)"
+                .into(),
+        )
+    } else {
+        ApiError::BadRequest(format!("unable to read request body: {e}"))
+    }
+}
+
 /// Reads the whole body, decompressing it when `Content-Encoding` is `gzip` or `zstd`.
 ///
 /// Guarantees: never holds more than `limit` bytes of compressed input plus `limit + 1` bytes
@@ -32,8 +45,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     let mut raw = Vec::with_capacity(declared.unwrap_or(0) as usize);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("unable to read request body: {e}")))?;
+        let chunk = chunk.map_err(body_read_error)?;
         if raw.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// Part of a write was refused, e.g. field type conflicts (422; v1 answers 400).
     #[error("{0}")]
     Unprocessable(String),
+    /// The client stopped sending its request body (408); the connection is closed.
+    #[error("{0}")]
+    Timeout(String),
     /// The node could not do it: storage failure (500).
     #[error("{0}")]
     Internal(String),
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::InUse(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +76,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => "unprocessable entity",
             ApiError::TooLarge(_) => "request too large",
             ApiError::UnsupportedEncoding(_) => "unsupported media type",
+            ApiError::Timeout(_) => "request timeout",
             ApiError::Internal(_) => "internal error",
         }
     }

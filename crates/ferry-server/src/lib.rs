@@ -10,6 +10,7 @@ pub mod delete_predicate;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod listen;
 mod lpout;
 pub mod node;
 pub mod queries;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::ApiError;
+pub use listen::{HttpLimits, TlsFiles};
 pub use node::{Node, NodeConfig};
 pub use queries::QueryLimits;
 
@@ -46,6 +48,10 @@ pub struct ServeOptions {
     pub bind: SocketAddr,
     /// Initialise on first start; `None` leaves the node for `/api/v2/setup`.
     pub init: Option<InitOptions>,
+    /// Timeouts and the connection limit of the listener.
+    pub http: HttpLimits,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Errors that stop the server.
@@ -62,31 +68,40 @@ pub enum ServeError {
         /// why
         source: std::io::Error,
     },
-    /// The bound address could not be written to the data dir.
+    /// A file of the data dir (the bound address, the operator token) could not be written.
     #[error("writing {path}: {source}")]
-    AddrFile {
+    DataFile {
         /// the file
         path: std::path::PathBuf,
         /// why
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("{0}")]
+    Tls(#[from] listen::TlsError),
     /// The compaction thread could not be started.
     #[error("starting the compaction thread: {0}")]
     Compactor(std::io::Error),
 }
 
 /// Runs the node until SIGINT/SIGTERM. On first start with `init`, creates the org, bucket
-/// and operator token and prints the token once on stdout.
+/// and operator token; a generated token is kept in `<data-dir>/operator-token` and shown
+/// on stdout when that is a terminal.
 pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
+    let tls = opts.tls.as_ref().map(listen::tls_acceptor).transpose()?;
     let node = Arc::new(Node::open(opts.node.clone())?);
     let mut first_start = None;
     if let Some(init) = &opts.init {
         if !node.catalog.is_set_up().map_err(ApiError::from)? {
-            first_start = Some(
-                node.catalog
-                    .setup(&init.org, &init.bucket, 0, init.token.clone())
-                    .map_err(ApiError::from)?,
-            );
+            let r = node
+                .catalog
+                .setup(&init.org, &init.bucket, 0, init.token.clone())
+                .map_err(ApiError::from)?;
+            let token_file = match (&init.token, &r.auth.token) {
+                (None, Some(token)) => Some(keep_operator_token(&opts.node.data_dir, token)?),
+                _ => None,
+            };
+            first_start = Some((r, token_file));
         }
     }
     node.open_all().await?;
@@ -103,23 +118,21 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         source,
     })?;
     let addr_path = opts.node.data_dir.join("http-addr");
-    std::fs::write(&addr_path, format!("{addr}\n")).map_err(|source| ServeError::AddrFile {
+    std::fs::write(&addr_path, format!("{addr}\n")).map_err(|source| ServeError::DataFile {
         path: addr_path.clone(),
         source,
     })?;
-    if let Some(r) = first_start {
-        print_first_start(&opts.node.data_dir, addr, &r);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some((r, token_file)) = first_start {
+        print_first_start(&opts.node.data_dir, scheme, addr, &r, token_file.as_deref());
     }
-    tracing::info!(%addr, data_dir = %opts.node.data_dir.display(), auth = opts.node.auth_enabled, "ferry listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %opts.node.data_dir.display(), auth = opts.node.auth_enabled, "ferry listening on {scheme}://{addr}");
 
     let background = tokio::spawn(background_loop(node.clone()));
     let compaction = Arc::new(std::sync::atomic::AtomicBool::new(false));
     spawn_compactor(node.clone(), compaction.clone())?;
     let app = http::router(node.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| ServeError::Listen { addr, source })?;
+    listen::serve(listener, app, opts.http.clone(), tls, shutdown_signal()).await;
     background.abort();
     compaction.store(true, std::sync::atomic::Ordering::Release);
     node.tasks.shutdown().await;
@@ -139,9 +152,47 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Prints what the first start created, with the operator token, once.
-fn print_first_start(data_dir: &std::path::Path, addr: SocketAddr, r: &ferry_catalog::SetupResult) {
-    let token = r.auth.token.as_deref().unwrap_or_default();
+/// Where the first start leaves a generated operator token: readable by the node's user only.
+pub const OPERATOR_TOKEN_FILE: &str = "operator-token";
+
+/// Keeps a generated operator token in `<data-dir>/operator-token` (0600, fsynced): the
+/// token must not depend on someone reading the first start's output, and output is often a
+/// journal that other users can read.
+fn keep_operator_token(
+    data_dir: &std::path::Path,
+    token: &str,
+) -> Result<std::path::PathBuf, ServeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(OPERATOR_TOKEN_FILE);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(format!("{token}\n").as_bytes())?;
+        f.sync_all()
+    };
+    write().map_err(|source| ServeError::DataFile {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Says what the first start created. The operator token itself is shown only on a terminal:
+/// a service's output goes to a journal; there the token's file is named instead. A token
+/// given with `--init-token` is never echoed.
+fn print_first_start(
+    data_dir: &std::path::Path,
+    scheme: &str,
+    addr: SocketAddr,
+    r: &ferry_catalog::SetupResult,
+    token_file: Option<&std::path::Path>,
+) {
+    use std::io::IsTerminal;
     println!(
         "Ferry initialised {}: org {:?} ({}), bucket {:?} ({}), also 1.x database {:?} rp \"autogen\".",
         data_dir.display(),
@@ -151,9 +202,29 @@ fn print_first_start(data_dir: &std::path::Path, addr: SocketAddr, r: &ferry_cat
         r.bucket.id,
         r.bucket.name
     );
-    println!("Operator token (all access; shown only this once, keep it safe):\n{token}");
+    let shown = match token_file {
+        None => {
+            println!("Operator token: the one given with --init-token (FERRY_INIT_TOKEN).");
+            "<your token>".to_string()
+        }
+        Some(path) if std::io::stdout().is_terminal() => {
+            let token = r.auth.token.as_deref().unwrap_or_default();
+            println!(
+                "Operator token (all access; also kept in {}, readable by this user only):\n{token}",
+                path.display()
+            );
+            token.to_string()
+        }
+        Some(path) => {
+            println!(
+                "Operator token (all access) written to {} (readable by this user only); not printed, since this output is not a terminal.",
+                path.display()
+            );
+            format!("$(cat {})", path.display())
+        }
+    };
     println!(
-        "Try: curl -i -H 'Authorization: Token {token}' --data-binary 'cpu,host=a usage=0.5' 'http://{addr}/api/v2/write?org={}&bucket={}'",
+        "Try: curl -i -H \"Authorization: Token {shown}\" --data-binary 'cpu,host=a usage=0.5' '{scheme}://{addr}/api/v2/write?org={}&bucket={}'",
         r.org.name, r.bucket.name
     );
 }

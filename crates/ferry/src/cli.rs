@@ -153,6 +153,28 @@ pub struct ServeArgs {
     /// Skip fsync before acknowledging writes. Unsafe: for benchmarks only.
     #[arg(long, env = "FERRY_UNSAFE_NO_FSYNC", hide = true)]
     pub unsafe_no_fsync: bool,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Without
+    /// it the node speaks plain HTTP: keep it on the loopback or behind a TLS proxy, since
+    /// tokens cross the network in every request.
+    #[arg(long, env = "FERRY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, env = "FERRY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Longest wait for a request's headers, and for the next request on an idle kept-alive
+    /// connection (slow or stalled clients are disconnected), e.g. `30s`.
+    #[arg(long, env = "FERRY_HTTP_READ_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_positive_secs)]
+    pub http_read_header_timeout: std::time::Duration,
+    /// Longest pause while a request body is arriving; past it the request answers 408.
+    #[arg(long, env = "FERRY_HTTP_BODY_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_positive_secs)]
+    pub http_body_idle_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the kernel's queue until one closes.
+    #[arg(long, env = "FERRY_HTTP_MAX_CONNECTIONS", default_value_t = ferry_server::HttpLimits::default().max_connections as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub http_max_connections: u32,
+    /// On SIGTERM, how long open requests may take to finish before their connections are
+    /// dropped (unacknowledged) and the node persists and exits.
+    #[arg(long, env = "FERRY_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_secs)]
+    pub shutdown_timeout: std::time::Duration,
     /// Threads that serve HTTP connections (default: half the cores, at least 1). Parsing,
     /// long queries and persists run on threads of their own; fewer connection threads
     /// answer short queries sooner (no thread wakes another to look for work).
@@ -833,6 +855,13 @@ pub enum ReplicationCmd {
 
 /// A duration flag (`2m`, `30s`, `1h`, `0`), with the retention grammar of
 /// [`crate::output::parse_duration`].
+fn parse_positive_secs(s: &str) -> Result<std::time::Duration, String> {
+    match parse_secs(s)? {
+        d if d.is_zero() => Err(format!("invalid duration {s:?}: must be at least 1s")),
+        d => Ok(d),
+    }
+}
+
 fn parse_secs(s: &str) -> Result<std::time::Duration, String> {
     let secs = crate::output::parse_duration(s)?;
     u64::try_from(secs)

@@ -32,6 +32,16 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
             bucket: a.init_bucket,
             token: a.init_token,
         }),
+        http: ferry_server::HttpLimits {
+            read_header_timeout: a.http_read_header_timeout,
+            body_idle_timeout: a.http_body_idle_timeout,
+            max_connections: a.http_max_connections as usize,
+            shutdown_timeout: a.shutdown_timeout,
+        },
+        tls: a
+            .tls_cert
+            .zip(a.tls_key)
+            .map(|(cert, key)| ferry_server::TlsFiles { cert, key }),
     };
     ferry_server::run(opts).await
 }
