@@ -331,3 +331,68 @@ def test_queries_over_the_concurrency_limit_are_refused_in_the_format_asked(make
     assert refused is not None, "the second query was never refused"
     assert refused.headers["Content-Type"].startswith("text/csv"), refused.headers
     assert "max-concurrent-queries limit exceeded(1, 1)" in refused.text, refused.text
+
+
+# ---- names line protocol cannot carry ----------------------------------------------------
+
+def test_select_into_refuses_names_line_protocol_cannot_carry(node):
+    """Acknowledged and then lost or renamed after a crash (AUDIT #7): the log, replication and
+    export carry line protocol, so a name it cannot carry is refused where it enters."""
+    assert node.write_v2("src,host=a v=1.5 1000000000\nsrc,host=b v=2.5 2000000000").status_code == 204
+    bad = {
+        'SELECT v INTO "#hidden" FROM src': "starts with '#'",
+        'SELECT v INTO "\ttab" FROM src': "starts with a tab",
+        'SELECT v INTO "bs\\\\" FROM src': "ends with a backslash",
+        'SELECT v AS "f\\\\" INTO fieldbs FROM src': "ends with a backslash",
+        'SELECT v AS "time" INTO timefield FROM src': "reserved",
+    }
+    for text, why in bad.items():
+        r = q(node, text)
+        assert r.status_code == 200, r.text
+        res = r.json()["results"][0]
+        assert why in res.get("error", ""), (text, res)
+    # names that look odd but survive are written
+    r = q(node, 'SELECT v INTO "a b,c=d" FROM src GROUP BY *')
+    assert r.json()["results"][0]["series"][0]["values"][0][1] == 2, r.text
+    before = sorted(node.export())
+    node.restart(crash=True)
+    after = sorted(node.export())
+    assert after == before, (before, after)
+    assert any(ln.startswith("a\\ b\\,c=d,host=a ") for ln in after), after
+    assert not any("hidden" in ln or "tab" in ln or "fieldbs" in ln for ln in after), after
+
+
+def test_only_replication_may_mark_where_points_came_from(make_node):
+    """The loop-prevention marker keeps points from replicating to the nodes it lists: a plain
+    writer must not be able to set it (AUDIT #23)."""
+    edge, remote = make_node(), make_node()
+    remote_id = requests.get(remote.url + "/ping", timeout=10).headers["X-Ferry-Node-Id"]
+    org = edge.org_id()
+    writer = _token(edge, org, [_perm("write", "buckets", org)]).json()["token"]
+    # the header: refused for a writer, taken from a token that may write replications
+    params = {"org": edge.org, "bucket": edge.bucket}
+    r = requests.post(edge.url + "/api/v2/write", params=params, data=b"m v=1 1000000000",
+                      headers={**edge.auth(writer), "X-Ferry-Origin": remote_id}, timeout=10)
+    assert r.status_code == 403 and "X-Ferry-Origin" in r.text, r.text
+    r = requests.post(edge.url + "/write", params={"db": edge.bucket}, data=b"m v=1 1000000000",
+                      headers={**edge.auth(writer), "X-Ferry-Origin": remote_id}, timeout=10)
+    assert r.status_code == 403, r.text
+    # the body's leading comment line: written, and it replicates like any other point
+    r = requests.post(edge.url + "/api/v2/remotes", headers=edge.auth(), timeout=10, json={
+        "orgID": org, "name": "r", "remoteURL": remote.url, "remoteAPIToken": remote.token,
+        "remoteOrgID": remote.org_id()})
+    assert r.status_code == 201, r.text
+    r = requests.post(edge.url + "/api/v2/replications", headers=edge.auth(), timeout=10, json={
+        "orgID": org, "name": "up", "remoteID": r.json()["id"],
+        "localBucketID": edge.bucket_info()["id"], "remoteBucketName": remote.bucket})
+    assert r.status_code == 201, r.text
+    forged = f"# ferry-origin:{remote_id}\nm,by=comment v=2 2000000000\n".encode()
+    r = requests.post(edge.url + "/api/v2/write", params=params, data=forged,
+                      headers=edge.auth(writer), timeout=10)
+    assert r.status_code == 204, r.text
+    assert edge.write_v2("m,by=plain v=3 3000000000", token=writer).status_code == 204
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(remote.export()) < 2:
+        time.sleep(0.2)
+    assert sorted(remote.export()) == ["m,by=comment v=2.0 2000000000",
+                                       "m,by=plain v=3.0 3000000000"]

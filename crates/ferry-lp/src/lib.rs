@@ -5,12 +5,14 @@
 //! * [`write_point`] and [`write_series_key`] serialize; [`escape_measurement`],
 //!   [`escape_tag`] and [`escape_string_field`] escape single elements; [`write_f64`] writes a
 //!   float's shortest round-trip text.
+//! * [`unrepresentable`] says why a point made by the node (not parsed) cannot be written.
 
 mod error;
 mod escape;
 mod float;
 mod number;
 mod parse;
+mod represent;
 mod serialize;
 mod types;
 
@@ -20,5 +22,6 @@ pub use float::write_f64;
 pub use parse::{
     parse_line, parse_lines, scale_timestamp, ParsedBatch, MAX_NANO_TIME, MIN_NANO_TIME,
 };
+pub use represent::{unrepresentable, Unrepresentable};
 pub use serialize::{write_field_value, write_point, write_series_key};
 pub use types::{FieldType, FieldValue, Point, Precision};

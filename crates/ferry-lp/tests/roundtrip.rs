@@ -1,6 +1,8 @@
 //! Round-trip property: `parse(write_point(p)) == p` over a generated set of tricky points.
 
-use ferry_lp::{parse_lines, write_point, write_series_key, FieldValue, Point, Precision};
+use ferry_lp::{
+    parse_lines, unrepresentable, write_point, write_series_key, FieldValue, Point, Precision,
+};
 
 const NAMES: &[&str] = &[
     "cpu",
@@ -43,33 +45,40 @@ const STRINGS: &[&str] = &[
     "#",
 ];
 
-/// Can `s` survive escape + parse? (InfluxDB's escaping has no way to write these.)
-fn representable(s: &str, specials: &[u8]) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            let start = i;
-            while i < b.len() && b[i] == b'\\' {
-                i += 1;
-            }
-            let odd = (i - start) % 2 == 1;
-            if odd && (i == b.len() || specials.contains(&b[i])) {
-                return false;
-            }
-        } else {
-            i += 1;
-        }
+fn point(measurement: &str, tags: &[(&str, &str)], fields: Vec<(&str, FieldValue)>) -> Point {
+    Point {
+        measurement: measurement.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        time: 7,
     }
-    true
 }
 
 fn ok_measurement(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with('#') && !s.starts_with('\t') && representable(s, b", =")
+    unrepresentable(&point(s, &[], vec![("f", FieldValue::Integer(1))])).is_none()
 }
 
 fn ok_key(s: &str) -> bool {
-    !s.is_empty() && s != "time" && representable(s, b", =")
+    unrepresentable(&point(
+        "m",
+        &[(s, "v")],
+        vec![("f", FieldValue::Integer(1))],
+    ))
+    .is_none()
+}
+
+/// Does `p` come back unchanged from `write_point` and a parse?
+fn round_trips(p: &Point) -> bool {
+    let mut line = Vec::new();
+    write_point(&mut line, p);
+    let b = parse_lines(&line, Precision::Nanoseconds, 0);
+    b.errors.is_empty() && b.points == vec![p.clone()]
 }
 
 fn floats() -> Vec<f64> {
@@ -250,9 +259,57 @@ fn series_key_matches_written_prefix() {
 }
 
 #[test]
-fn unrepresentable_names_are_known() {
-    // Documented limitation shared with InfluxDB: odd backslash runs before a delimiter.
-    assert!(!representable("odd\\", b", ="));
-    assert!(!representable("odd\\,x", b", ="));
-    assert!(representable("dbl\\\\,", b", ="));
+fn unrepresentable_predicts_the_round_trip_exactly() {
+    // `unrepresentable` is what SELECT INTO and tasks check before writing: it must refuse
+    // exactly the points that would not survive the log, no more.
+    let mut names: Vec<&str> = NAMES.to_vec();
+    names.extend([
+        "a\nb", "a\nb", "a\rb", "\tlead", "#x", "x\\=y", "x\\\\=y", "x\\ y", "end\\", "time",
+        "tab\t",
+    ]);
+    let mut checked = 0;
+    let mut refused = 0;
+    let mut check = |p: Point| {
+        let predicted = unrepresentable(&p).is_none();
+        assert_eq!(
+            predicted,
+            round_trips(&p),
+            "{p:?}: unrepresentable says {:?}",
+            unrepresentable(&p)
+        );
+        checked += 1;
+        refused += usize::from(!predicted);
+    };
+    let one = || vec![("f", FieldValue::Integer(1))];
+    for n in &names {
+        check(point(n, &[], one()));
+        check(point("m", &[(n, "v")], one()));
+        check(point("m", &[("k", n)], one()));
+        check(point("m", &[], vec![(n, FieldValue::Integer(1))]));
+        check(point(
+            "m",
+            &[],
+            vec![("f", FieldValue::String(n.to_string()))],
+        ));
+    }
+    for s in STRINGS.iter().chain(&["line\nbreak", "cr\rhere", "\n"]) {
+        check(point(
+            "m",
+            &[],
+            vec![("f", FieldValue::String(s.to_string()))],
+        ));
+    }
+    for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5] {
+        check(point("m", &[], vec![("f", FieldValue::Float(f))]));
+        check(point(
+            "m",
+            &[],
+            vec![("g", FieldValue::Integer(1)), ("f", FieldValue::Float(f))],
+        ));
+    }
+    check(point("m", &[], vec![]));
+    assert!(
+        checked > 150 && refused > 40,
+        "{checked} checked, {refused} refused"
+    );
 }

@@ -38,6 +38,10 @@ pub enum EngineError {
         /// The log's record limit.
         max: usize,
     },
+    /// A point made by the node (`SELECT … INTO`, a task) that line protocol cannot carry,
+    /// so neither the log nor a replication stream could; nothing was written.
+    #[error("write refused: {0}")]
+    Unrepresentable(#[from] ferry_lp::Unrepresentable),
 }
 
 /// What a write did.
@@ -235,6 +239,12 @@ impl BucketEngine {
         raw: Option<Vec<u8>>,
         origin: Option<&str>,
     ) -> Result<WriteOutcome, EngineError> {
+        if raw.is_none() {
+            // Parsed points always survive; made ones are checked (one pass over names).
+            if let Some(why) = points.iter().find_map(ferry_lp::unrepresentable) {
+                return Err(why.into());
+            }
+        }
         let conflicts = self.store.check_types(&points);
         let accepted: Vec<Point> = if conflicts.is_empty() {
             points
@@ -267,6 +277,9 @@ impl BucketEngine {
                 None => Vec::new(),
             };
             let max = self.log.max_record_bytes();
+            // A client's body that starts like the origin line would be read as one by the
+            // streams: it is logged re-serialized instead (comments dropped).
+            let raw = raw.filter(|r| !r.starts_with(ORIGIN_PREFIX));
             match raw {
                 Some(raw) if conflicts.is_empty() && prefix.len() + raw.len() <= max => {
                     let mut payload = prefix;

@@ -301,6 +301,7 @@ pub fn engine_error(e: EngineError) -> ApiError {
     match e {
         // not a fault of the node: a retry would fail the same way
         EngineError::PointTooLarge { .. } => ApiError::TooLarge(format!("write refused: {e}")),
+        EngineError::Unrepresentable(_) => ApiError::BadRequest(e.to_string()),
         e => ApiError::Internal(format!("write not acknowledged: {e}")),
     }
 }

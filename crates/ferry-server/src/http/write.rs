@@ -43,8 +43,9 @@ pub async fn write_v2(
     let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
     let bucket = node.resolve_bucket(&org, &bucket_name)?;
     node.require(&auth, Action::Write, "buckets", &org.id, Some(&bucket.id))?;
+    let origin = origin(&node, &auth, &org.id, &headers)?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
-    node.write_lp(&bucket, body, precision, WriteApi::V2, origin(&headers))
+    node.write_lp(&bucket, body, precision, WriteApi::V2, origin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -99,19 +100,39 @@ pub async fn write_v1(
         &bucket.org_id,
         Some(&bucket.id),
     )?;
+    let origin = origin(&node, &auth, &bucket.org_id, &headers)?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
-    node.write_lp(&bucket, body, precision, WriteApi::V1, origin(&headers))
+    node.write_lp(&bucket, body, precision, WriteApi::V1, origin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The `X-Ferry-Origin` header a replicating Ferry sends: the node IDs the data passed through.
-fn origin(headers: &HeaderMap) -> Option<&str> {
-    headers
+/// The `X-Ferry-Origin` header a replicating Ferry sends: the node IDs the data passed
+/// through, which this node's streams will not send it back to. It decides where data
+/// replicates, so only a token that may write the org's replications may send it: otherwise
+/// any writer could keep its points from reaching a node (a 403 says so; silently ignoring
+/// it would let a misconfigured pair of streams bounce data between them forever).
+fn origin<'h>(
+    node: &crate::node::Node,
+    auth: &Option<ferry_catalog::Authorization>,
+    org_id: &str,
+    headers: &'h HeaderMap,
+) -> Result<Option<&'h str>, ApiError> {
+    let Some(ids) = headers
         .get(ORIGIN_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    node.require(auth, Action::Write, "replications", org_id, None)
+        .map_err(|_| {
+            ApiError::Forbidden(format!(
+                "{ORIGIN_HEADER} is sent by replication streams only: the token needs write permission on the org's replications to send it"
+            ))
+        })?;
+    Ok(Some(ids))
 }
 
 /// Header carrying the node IDs a replicated write passed through (loop prevention).

@@ -90,6 +90,9 @@ impl Sink {
             Sink::Remote(writer) => {
                 let mut lp = Vec::with_capacity(points.len() * 96);
                 for p in &points {
+                    if let Some(why) = ferry_lp::unrepresentable(p) {
+                        return Err(format!("cannot send to the remote: {why}"));
+                    }
                     ferry_lp::write_point(&mut lp, p);
                 }
                 let opts = SendOptions::default();
