@@ -180,13 +180,14 @@ impl Node {
         match auth {
             None => Ok(()),
             Some(a) if a.allows(action, resource_type, org_id, id) => Ok(()),
+            // The resource's ID is not repeated: a client that named it (a v1 database, a
+            // bucket name) must not learn it from a refusal.
             Some(_) => Err(ApiError::Forbidden(format!(
-                "insufficient permissions: the token may not {} {resource_type}{}",
+                "insufficient permissions: the token may not {} {resource_type}",
                 match action {
                     Action::Read => "read",
                     Action::Write => "write",
                 },
-                id.map(|i| format!(" {i}")).unwrap_or_default()
             ))),
         }
     }

@@ -1,8 +1,8 @@
 //! `/api/v2/authorizations`: tokens. Clear tokens are shown once, when created.
 
-use super::extract::{JsonBody, Q};
+use super::extract::{Auth, JsonBody, Q};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,10 +29,9 @@ fn org_name(node: &crate::node::Node, id: &str) -> String {
 /// `GET /api/v2/authorizations` → `{"authorizations":[...]}` (never the tokens).
 pub async fn list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ListParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = if q.org.is_some() || q.org_id.is_some() {
         Some(
             node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?
@@ -60,10 +59,9 @@ pub async fn list(
 /// token. A token can only grant what its creator's token has.
 pub async fn create(
     State(node): State<AppState>,
-    headers: HeaderMap,
+    Auth(auth): Auth,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
     node.require(&auth, Action::Write, "authorizations", &org.id, None)?;
@@ -130,10 +128,9 @@ fn holds_for_every_org(auth: &Option<Authorization>, p: &Permission) -> bool {
 /// `GET /api/v2/authorizations/{id}`.
 pub async fn get_one(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let a = node.catalog.authorization_by_id(&id)?;
     node.require(&auth, Action::Read, "authorizations", &a.org_id, None)?;
     Ok(Json(shape::authorization(&a, &org_name(&node, &a.org_id))))
@@ -142,11 +139,10 @@ pub async fn get_one(
 /// `PATCH /api/v2/authorizations/{id}` `{"status":"active"|"inactive"}`.
 pub async fn update(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let a = node.catalog.authorization_by_id(&id)?;
     node.require(&auth, Action::Write, "authorizations", &a.org_id, None)?;
     let a = match body.get("status").and_then(Value::as_str) {
@@ -159,10 +155,9 @@ pub async fn update(
 /// `DELETE /api/v2/authorizations/{id}` → 204.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let a = node.catalog.authorization_by_id(&id)?;
     node.require(&auth, Action::Write, "authorizations", &a.org_id, None)?;
     node.catalog.delete_authorization(&id)?;

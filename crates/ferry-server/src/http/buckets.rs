@@ -1,8 +1,8 @@
 //! `/api/v2/buckets`.
 
-use super::extract::{JsonBody, Q};
+use super::extract::{Auth, JsonBody, Q};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -26,10 +26,9 @@ pub struct ListParams {
 /// `GET /api/v2/buckets` → `{"buckets":[...]}`; only buckets the token may read.
 pub async fn list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ListParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org_filter = if q.org.is_some() || q.org_id.is_some() {
         Some(
             node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?
@@ -60,10 +59,9 @@ pub async fn list(
 /// `POST /api/v2/buckets` `{"orgID","name","description","retentionRules"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
-    headers: HeaderMap,
+    Auth(auth): Auth,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
     node.require(&auth, Action::Write, "buckets", &org.id, None)?;
@@ -79,10 +77,9 @@ pub async fn create(
 /// `GET /api/v2/buckets/{id}`.
 pub async fn get_one(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Read, "buckets", &b.org_id, Some(&b.id))?;
     Ok(Json(shape::bucket(&b)))
@@ -91,11 +88,10 @@ pub async fn get_one(
 /// `PATCH /api/v2/buckets/{id}` `{"name","description","retentionRules"}`.
 pub async fn update(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
     let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
@@ -110,10 +106,9 @@ pub async fn update(
 /// `DELETE /api/v2/buckets/{id}` → 204; its data and its replications go too.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
     let (_, replications) = node.catalog.delete_bucket_and_replications(&id)?;

@@ -1,8 +1,8 @@
 //! `/api/v2/dbrps`: 1.x database/retention-policy → bucket mappings.
 
-use super::extract::{JsonBody, Q};
+use super::extract::{Auth, JsonBody, Q};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -28,10 +28,9 @@ pub struct ListParams {
 /// `GET /api/v2/dbrps?orgID=` → `{"content":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ListParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
     node.require(&auth, Action::Read, "dbrp", &org.id, None)?;
     let content: Vec<Value> = node
@@ -50,10 +49,9 @@ pub async fn list(
 /// `POST /api/v2/dbrps` `{"orgID"|"org","bucketID","database","retention_policy","default"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
-    headers: HeaderMap,
+    Auth(auth): Auth,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
     node.require(&auth, Action::Write, "dbrp", &org.id, None)?;
@@ -79,10 +77,9 @@ pub async fn create(
 /// `GET /api/v2/dbrps/{id}` → `{"content": {...}}`.
 pub async fn get_one(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let d = node.catalog.dbrp_by_id(&id)?;
     node.require(&auth, Action::Read, "dbrp", &d.org_id, None)?;
     Ok(Json(json!({ "content": shape::dbrp(&d) })))
@@ -91,11 +88,10 @@ pub async fn get_one(
 /// `PATCH /api/v2/dbrps/{id}` `{"retention_policy","default"}` → `{"content": {...}}`.
 pub async fn update(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let d = node.catalog.dbrp_by_id(&id)?;
     node.require(&auth, Action::Write, "dbrp", &d.org_id, None)?;
     let d = node.catalog.update_dbrp(
@@ -109,10 +105,9 @@ pub async fn update(
 /// `DELETE /api/v2/dbrps/{id}` → 204.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let d = node.catalog.dbrp_by_id(&id)?;
     node.require(&auth, Action::Write, "dbrp", &d.org_id, None)?;
     node.catalog.delete_dbrp(&id)?;

@@ -9,7 +9,7 @@ use ferry_catalog::Action;
 use ferry_store::Deletion;
 use serde::Deserialize;
 
-use super::extract::{BucketParams, Q};
+use super::extract::{Auth, BucketParams, Q};
 use super::AppState;
 use crate::body::read_body;
 use crate::delete_predicate::DeletePredicate;
@@ -47,11 +47,11 @@ fn time_of(field: &str, v: &str, example: &str) -> Result<i64, ApiError> {
 /// `POST /api/v2/delete` → 204; both `start` and `stop` are inclusive, as in InfluxDB 2.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<BucketParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
     let req: DeleteBody = serde_json::from_slice(&body).map_err(invalid)?;
     let start = time_of("start", &req.start, "2009-01-02T23:00:00Z")?;

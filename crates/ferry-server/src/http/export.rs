@@ -1,9 +1,9 @@
 //! `GET /api/ferry/v1/export`: a bucket's points as line protocol, one whole point per line.
 
-use super::extract::{BucketParams, Q};
+use super::extract::{Auth, BucketParams, Q};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -26,10 +26,9 @@ pub struct ExportParams {
 /// exclusive; RFC3339 or integer ns) as line protocol with ns timestamps.
 pub async fn export(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ExportParams>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let bucket = q.target.resolve(&node, &auth)?;
     node.require(
         &auth,

@@ -9,6 +9,26 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+/// The request's authorization, from its `Authorization` header (`None` when the node runs
+/// with `--no-auth`). A handler that takes one cannot run without a valid token: a missing
+/// or unknown token is answered 401 before the handler is called, so no handler can forget
+/// the check. Whether the token may do what is asked stays the handler's `node.require`.
+/// The v1 routes (`/write`, `/query`) also take the token from `p` (a query or form
+/// parameter) and authenticate themselves.
+pub struct Auth(pub Option<ferry_catalog::Authorization>);
+
+impl FromRequestParts<super::AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        node: &super::AppState,
+    ) -> Result<Self, ApiError> {
+        let token = crate::auth::request_token(&parts.headers, None);
+        node.authenticate(token.as_deref()).map(Auth)
+    }
+}
+
 /// Largest JSON body accepted by the management API.
 const MAX_JSON_BYTES: usize = 1 << 20;
 

@@ -21,13 +21,10 @@ pub use write::ORIGIN_HEADER;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::error::ApiError;
 use crate::node::Node;
-use ferry_catalog::Authorization;
 
 /// Shared state of every handler.
 pub type AppState = Arc<Node>;
@@ -128,13 +125,4 @@ pub fn router(node: Arc<Node>) -> Router {
         // bodies are read by `body::read_body` with the node's own limit
         .layer(DefaultBodyLimit::disable())
         .with_state(node)
-}
-
-/// Authenticates a v2 request from its `Authorization` header.
-pub(crate) fn authenticate(
-    node: &Node,
-    headers: &HeaderMap,
-) -> Result<Option<Authorization>, ApiError> {
-    let token = crate::auth::request_token(headers, None);
-    node.authenticate(token.as_deref())
 }

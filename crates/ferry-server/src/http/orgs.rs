@@ -1,8 +1,8 @@
 //! `/api/v2/orgs`.
 
-use super::extract::{JsonBody, Q};
+use super::extract::{Auth, JsonBody, Q};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,10 +32,9 @@ fn readable(
 /// `GET /api/v2/orgs[?org=&orgID=]` → `{"orgs":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ListParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let orgs: Vec<Value> = node
         .catalog
         .list_orgs()?
@@ -59,10 +58,9 @@ pub async fn list(
 /// `POST /api/v2/orgs` `{"name","description"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
-    headers: HeaderMap,
+    Auth(auth): Auth,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     if let Some(a) = &auth {
         if !a.allows(Action::Write, "orgs", &a.org_id, None)
             || a.permissions.iter().any(|p| p.org_id.is_some())
@@ -87,10 +85,9 @@ pub async fn create(
 /// `GET /api/v2/orgs/{id}`.
 pub async fn get_one(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = node.catalog.org_by_id(&id)?;
     if !readable(&node, &auth, &org.id) {
         return Err(ApiError::Forbidden(format!(
@@ -104,11 +101,10 @@ pub async fn get_one(
 /// refused for now (buckets are addressed by org name in writes).
 pub async fn update(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     node.require(&auth, Action::Write, "orgs", &id, Some(&id))?;
     let org = node.catalog.org_by_id(&id)?;
     if body
@@ -126,10 +122,9 @@ pub async fn update(
 /// `DELETE /api/v2/orgs/{id}` → 204; deletes its buckets and their data.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     node.require(&auth, Action::Write, "orgs", &id, Some(&id))?;
     let replications = node.catalog.list_replications(&id, None, None, None)?;
     let buckets = node.catalog.delete_org(&id)?;

@@ -2,9 +2,9 @@
 //! `kind`, `remoteUsername`, `remotePassword`, `caCertFile`). Tokens and passwords go in,
 //! never out.
 
-use super::extract::{JsonBody, Q};
+use super::extract::{Auth, JsonBody, Q};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -37,10 +37,9 @@ fn kind(b: &Body) -> Result<Option<RemoteKind>, ApiError> {
 /// `GET /api/v2/remotes?orgID=` → `{"remotes":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ListParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org_id = q
         .org_id
         .as_deref()
@@ -63,10 +62,9 @@ pub async fn list(
 /// `POST /api/v2/remotes` → 201.
 pub async fn create(
     State(node): State<AppState>,
-    headers: HeaderMap,
+    Auth(auth): Auth,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "remotes", &org.id, None)?;
@@ -95,10 +93,9 @@ pub async fn create(
 /// `GET /api/v2/remotes/{id}`.
 pub async fn get_one(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let id = id_param("remote ID", &id)?;
     let r = node.catalog.remote_by_id(&id)?;
     node.require(&auth, Action::Read, "remotes", &r.org_id, Some(&r.id))?;
@@ -109,11 +106,10 @@ pub async fn get_one(
 /// restart with the new settings.
 pub async fn update(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let id = id_param("remote ID", &id)?;
     let r = node.catalog.remote_by_id(&id)?;
     node.require(&auth, Action::Write, "remotes", &r.org_id, Some(&r.id))?;
@@ -140,10 +136,9 @@ pub async fn update(
 /// `DELETE /api/v2/remotes/{id}` → 204; 409 naming the replications that still use it.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let id = id_param("remote ID", &id)?;
     let r = node.catalog.remote_by_id(&id)?;
     node.require(&auth, Action::Write, "remotes", &r.org_id, Some(&r.id))?;

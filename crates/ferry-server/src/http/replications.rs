@@ -2,9 +2,9 @@
 //! (measurement filter, rate limit, added tags, backfill, batch size) and pause/resume.
 //! The catalog keeps the settings; `node.replications` runs the streams and reports status.
 
-use super::extract::{JsonBody, Q};
+use super::extract::{Auth, JsonBody, Q};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -83,24 +83,22 @@ async fn apply(node: &Node, rep: &Replication) -> Result<(), ApiError> {
 /// The replication named by a path ID, checked for `action`.
 fn lookup(
     node: &Node,
-    headers: &HeaderMap,
+    auth: &Option<ferry_catalog::Authorization>,
     id: &str,
     action: Action,
 ) -> Result<Replication, ApiError> {
-    let auth = super::authenticate(node, headers)?;
     let id = id_param("replication ID", id)?;
     let r = node.catalog.replication_by_id(&id)?;
-    node.require(&auth, action, "replications", &r.org_id, Some(&r.id))?;
+    node.require(auth, action, "replications", &r.org_id, Some(&r.id))?;
     Ok(r)
 }
 
 /// `GET /api/v2/replications?orgID=` → `{"replications":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ListParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org_id = q
         .org_id
         .as_deref()
@@ -128,11 +126,10 @@ pub async fn list(
 /// `POST /api/v2/replications[?validate=true]` → 201.
 pub async fn create(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(v): Q<ValidateParam>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "replications", &org.id, None)?;
@@ -194,22 +191,22 @@ pub async fn create(
 /// `GET /api/v2/replications/{id}`.
 pub async fn get_one(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let r = lookup(&node, &headers, &id, Action::Read)?;
+    let r = lookup(&node, &auth, &id, Action::Read)?;
     Ok(Json(render(&node, &r)))
 }
 
 /// `PATCH /api/v2/replications/{id}[?validate=true]` with the fields to change.
 pub async fn update(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
     Q(v): Q<ValidateParam>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let r = lookup(&node, &headers, &id, Action::Write)?;
+    let r = lookup(&node, &auth, &id, Action::Write)?;
     let b = Body(&body);
     if b.has("backfillFrom") {
         return Err(ApiError::BadRequest(
@@ -249,10 +246,10 @@ pub async fn update(
 /// `DELETE /api/v2/replications/{id}` → 204; the stream stops and its log cursor goes.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let r = lookup(&node, &headers, &id, Action::Write)?;
+    let r = lookup(&node, &auth, &id, Action::Write)?;
     node.catalog.delete_replication(&r.id)?;
     node.replications.stop(&r.id).await;
     Ok(StatusCode::NO_CONTENT)
@@ -261,21 +258,21 @@ pub async fn delete(
 /// `POST /api/v2/replications/{id}/validate` → 204, or 400 with the remote's answer.
 pub async fn validate(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let r = lookup(&node, &headers, &id, Action::Write)?;
+    let r = lookup(&node, &auth, &id, Action::Write)?;
     validate_against_remote(&node, &r).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn set_paused(
     node: &Node,
-    headers: &HeaderMap,
+    auth: &Option<ferry_catalog::Authorization>,
     id: &str,
     paused: bool,
 ) -> Result<StatusCode, ApiError> {
-    let r = lookup(node, headers, id, Action::Write)?;
+    let r = lookup(node, auth, id, Action::Write)?;
     node.catalog.set_replication_paused(&r.id, paused)?;
     node.replications.set_paused(&r.id, paused).await;
     Ok(StatusCode::NO_CONTENT)
@@ -284,17 +281,17 @@ async fn set_paused(
 /// `POST /api/v2/replications/{id}/pause` → 204 (Ferry's): stop sending, keep the data.
 pub async fn pause(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    set_paused(&node, &headers, &id, true).await
+    set_paused(&node, &auth, &id, true).await
 }
 
 /// `POST /api/v2/replications/{id}/resume` → 204 (Ferry's).
 pub async fn resume(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    set_paused(&node, &headers, &id, false).await
+    set_paused(&node, &auth, &id, false).await
 }

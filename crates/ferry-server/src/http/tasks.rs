@@ -2,12 +2,12 @@
 //! and logs, and `/api/v2/orgs/{id}/secrets` (keys only ever leave the node, never values).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{JsonBody, Q};
+use super::extract::{Auth, JsonBody, Q};
 use super::json::{id_param, Body};
 use super::AppState;
 use crate::error::ApiError;
@@ -155,10 +155,9 @@ pub struct ListParams {
 /// `GET /api/v2/tasks?orgID=` → `{"tasks":[...]}`.
 pub async fn list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<ListParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
     let tasks: Vec<Value> = node
         .catalog
@@ -189,10 +188,9 @@ fn spec_text(b: &Body) -> Result<Option<String>, ApiError> {
 /// earlier time (e.g. to downsample data already in the bucket).
 pub async fn create(
     State(node): State<AppState>,
-    headers: HeaderMap,
+    Auth(auth): Auth,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "tasks", &org.id, None)?;
@@ -267,10 +265,9 @@ fn load(
 /// `GET /api/v2/tasks/{id}`.
 pub async fn get_one(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let t = load(&node, &id, &auth, Action::Read)?;
     Ok(Json(task_json(&node, &t)))
 }
@@ -279,11 +276,10 @@ pub async fn get_one(
 /// latestCompleted.
 pub async fn update(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let t = load(&node, &id, &auth, Action::Write)?;
     let b = Body(&body);
     let mut upd = TaskUpdate {
@@ -336,10 +332,9 @@ pub async fn update(
 /// `DELETE /api/v2/tasks/{id}` → 204.
 pub async fn delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let t = load(&node, &id, &auth, Action::Write)?;
     node.catalog.delete_task(&t.id)?;
     node.tasks.changed(&t.id, true);
@@ -350,10 +345,9 @@ pub async fn delete(
 /// answers when it ended; a failed run is reported in the run, not as an HTTP error).
 pub async fn run_now(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let t = load(&node, &id, &auth, Action::Write)?;
     let run = node.tasks.run_now(&t.id).await?;
     Ok((StatusCode::CREATED, Json(run_json(&run))))
@@ -368,11 +362,10 @@ pub struct RunParams {
 /// `GET /api/v2/tasks/{id}/runs?limit=` → `{"runs":[...]}`, newest first.
 pub async fn runs(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
     Q(q): Q<RunParams>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let t = load(&node, &id, &auth, Action::Read)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let runs: Vec<Value> = node
@@ -389,10 +382,9 @@ pub async fn runs(
 /// `GET /api/v2/tasks/{id}/logs` → `{"events":[...]}`, oldest first.
 pub async fn logs(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let t = load(&node, &id, &auth, Action::Read)?;
     let mut events = Vec::new();
     for r in node
@@ -425,10 +417,9 @@ fn secrets_org(
 /// `GET /api/v2/orgs/{id}/secrets` → `{"secrets":[keys]}`.
 pub async fn secret_list(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = secrets_org(&node, &id, &auth, Action::Read)?;
     let keys = node.catalog.secret_keys(&org)?;
     Ok(Json(json!({
@@ -440,11 +431,10 @@ pub async fn secret_list(
 /// `PATCH /api/v2/orgs/{id}/secrets` with `{"key": "value", ...}` → 204.
 pub async fn secret_put(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = secrets_org(&node, &id, &auth, Action::Write)?;
     let Value::Object(m) = body else {
         return Err(ApiError::BadRequest(
@@ -465,11 +455,10 @@ pub async fn secret_put(
 /// `POST /api/v2/orgs/{id}/secrets/delete` with `{"secrets": [keys]}` → 204.
 pub async fn secret_delete_many(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = secrets_org(&node, &id, &auth, Action::Write)?;
     for k in Body(&body).strings("secrets")?.unwrap_or_default() {
         match node.catalog.delete_secret(&org, &k) {
@@ -483,10 +472,9 @@ pub async fn secret_delete_many(
 /// `DELETE /api/v2/orgs/{id}/secrets/{key}` → 204 (404 when there is no such secret).
 pub async fn secret_delete(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Path((id, key)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let org = secrets_org(&node, &id, &auth, Action::Write)?;
     node.catalog.delete_secret(&org, &key)?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,6 +1,6 @@
 //! `POST /api/v2/write` and `POST /write` (v1).
 
-use super::extract::Q;
+use super::extract::{Auth, Q};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -26,11 +26,11 @@ pub struct V2Params {
 /// `POST /api/v2/write?org=&orgID=&bucket=&precision=` → 204.
 pub async fn write_v2(
     State(node): State<AppState>,
+    Auth(auth): Auth,
     Q(q): Q<V2Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let auth = super::authenticate(&node, &headers)?;
     let bucket_name = q.bucket.filter(|b| !b.is_empty()).ok_or_else(|| {
         ApiError::BadRequest("bucket is required: add ?bucket=<name or id> to the URL".into())
     })?;
