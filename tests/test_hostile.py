@@ -396,3 +396,55 @@ def test_only_replication_may_mark_where_points_came_from(make_node):
         time.sleep(0.2)
     assert sorted(remote.export()) == ["m,by=comment v=2.0 2000000000",
                                        "m,by=plain v=3.0 3000000000"]
+
+
+def test_a_replication_stops_when_its_creators_token_goes(make_node):
+    """A stream ships with the authority of the token that made it: deactivating that token
+    stops it (with the reason in its status) and reactivating resumes it; deleting it stops it
+    for good, and nothing written meanwhile is shipped."""
+    edge, remote = make_node(), make_node()
+    org = edge.org_id()
+    t = _token(edge, org, [_perm(a, k, org) for a in ("read", "write")
+                           for k in ("buckets", "replications", "remotes")]).json()
+    h = edge.auth(t["token"])
+    r = requests.post(edge.url + "/api/v2/remotes", headers=h, timeout=10, json={
+        "orgID": org, "name": "r", "remoteURL": remote.url, "remoteAPIToken": remote.token,
+        "remoteOrgID": remote.org_id()})
+    assert r.status_code == 201, r.text
+    r = requests.post(edge.url + "/api/v2/replications", headers=h, timeout=10, json={
+        "orgID": org, "name": "up", "remoteID": r.json()["id"],
+        "localBucketID": edge.bucket_info()["id"], "remoteBucketName": remote.bucket})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+
+    def status():
+        r = requests.get(edge.url + f"/api/v2/replications/{rid}", headers=edge.auth(), timeout=10)
+        return r.json()
+
+    def wait_remote(n):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(remote.export()) < n:
+            time.sleep(0.2)
+        return len(remote.export())
+
+    assert edge.write_v2("m v=1 1000000000").status_code == 204
+    assert wait_remote(1) == 1
+    auth_url = edge.url + f"/api/v2/authorizations/{t['id']}"
+    r = requests.patch(auth_url, json={"status": "inactive"}, headers=edge.auth(), timeout=10)
+    assert r.status_code == 200, r.text
+    st = status()
+    assert "inactive" in (st.get("latestErrorMessage") or ""), st
+    assert edge.write_v2("m v=2 2000000000").status_code == 204
+    time.sleep(1.5)
+    assert len(remote.export()) == 1
+    r = requests.patch(auth_url, json={"status": "active"}, headers=edge.auth(), timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_remote(2) == 2
+    assert requests.delete(auth_url, headers=edge.auth(), timeout=10).status_code == 204
+    assert "was deleted" in (status().get("latestErrorMessage") or ""), status()
+    assert edge.write_v2("m v=3 3000000000").status_code == 204
+    # a restart does not bring it back
+    edge.restart()
+    time.sleep(1.5)
+    assert len(remote.export()) == 2
+    assert "was deleted" in (status().get("latestErrorMessage") or ""), status()

@@ -105,6 +105,8 @@ pub struct NewReplication {
     pub backfill_from_ns: Option<i64>,
     /// Largest batch in bytes.
     pub max_batch_bytes: u64,
+    /// The creating token ([`Replication::authorization_id`]).
+    pub authorization_id: Option<String>,
 }
 
 impl Default for NewReplication {
@@ -126,6 +128,7 @@ impl Default for NewReplication {
             add_tags: vec![],
             backfill_from_ns: None,
             max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            authorization_id: None,
         }
     }
 }
@@ -160,6 +163,8 @@ pub struct ReplicationUpdate {
     pub add_tags: Option<Vec<(String, String)>>,
     /// New batch size.
     pub max_batch_bytes: Option<u64>,
+    /// A new authority ([`Replication::authorization_id`]).
+    pub authorization_id: Option<Option<String>>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -410,7 +415,8 @@ impl Catalog {
     const REP_COLS: &'static str = "SELECT id, org_id, name, description, remote_id, \
         local_bucket_id, remote_bucket_id, remote_bucket_name, max_queue_size_bytes, \
         drop_non_retryable_data, max_age_seconds, paused, measurements, rate_limit_bytes_per_sec, \
-        add_tags, backfill_from_ns, max_batch_bytes, created_at, updated_at FROM replications";
+        add_tags, backfill_from_ns, max_batch_bytes, created_at, updated_at, authorization_id \
+        FROM replications";
 
     fn replication_from_row(r: &Row) -> rusqlite::Result<Replication> {
         let measurements: String = r.get(12)?;
@@ -437,6 +443,7 @@ impl Catalog {
             max_batch_bytes: batch.max(0) as u64,
             created_at: r.get(17)?,
             updated_at: r.get(18)?,
+            authorization_id: r.get(19)?,
         })
     }
 
@@ -515,14 +522,15 @@ impl Catalog {
             "INSERT INTO replications (id, org_id, name, description, remote_id, local_bucket_id,
                 remote_bucket_id, remote_bucket_name, max_queue_size_bytes, drop_non_retryable_data,
                 max_age_seconds, paused, measurements, rate_limit_bytes_per_sec, add_tags,
-                backfill_from_ns, max_batch_bytes, created_at, updated_at)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
+                backfill_from_ns, max_batch_bytes, created_at, updated_at, authorization_id)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
         } else {
             "UPDATE replications SET org_id = ?2, name = ?3, description = ?4, remote_id = ?5,
                 local_bucket_id = ?6, remote_bucket_id = ?7, remote_bucket_name = ?8,
                 max_queue_size_bytes = ?9, drop_non_retryable_data = ?10, max_age_seconds = ?11,
                 paused = ?12, measurements = ?13, rate_limit_bytes_per_sec = ?14, add_tags = ?15,
-                backfill_from_ns = ?16, max_batch_bytes = ?17, created_at = ?18, updated_at = ?19
+                backfill_from_ns = ?16, max_batch_bytes = ?17, created_at = ?18, updated_at = ?19,
+                authorization_id = ?20
              WHERE id = ?1"
         };
         let measurements = serde_json::to_string(&r.measurements).expect("strings serialize");
@@ -554,7 +562,8 @@ impl Catalog {
                     r.backfill_from_ns,
                     batch,
                     r.created_at,
-                    r.updated_at
+                    r.updated_at,
+                    r.authorization_id
                 ],
             )
             .map_err(|e| {
@@ -594,6 +603,7 @@ impl Catalog {
             max_batch_bytes: new.max_batch_bytes,
             created_at: t.clone(),
             updated_at: t,
+            authorization_id: new.authorization_id,
         };
         self.check_replication(&rep)?;
         Ok(rep)
@@ -721,6 +731,9 @@ impl Catalog {
         }
         if let Some(v) = upd.max_batch_bytes {
             r.max_batch_bytes = v;
+        }
+        if let Some(v) = upd.authorization_id {
+            r.authorization_id = v;
         }
         self.check_replication(&r)?;
         r.updated_at = now();

@@ -116,6 +116,10 @@ pub struct Replication {
     pub created_at: String,
     /// RFC3339 time of the last change.
     pub updated_at: String,
+    /// The token whose authority the stream acts with (read on the local bucket): the one
+    /// that created it or last changed its remote; `None` for replications made before
+    /// replications carried one, and on a node without auth.
+    pub authorization_id: Option<String>,
 }
 
 /// InfluxDB's default `maxQueueSizeBytes`.

@@ -65,6 +65,8 @@ pub(crate) fn unique_violation(e: &rusqlite::Error) -> bool {
 const MIGRATIONS: &[&str] = &[
     // 1: tasks run with the authority of the token that made them
     "ALTER TABLE tasks ADD COLUMN authorization_id TEXT;",
+    // 2: so do replications
+    "ALTER TABLE replications ADD COLUMN authorization_id TEXT;",
 ];
 
 /// Applies the [`MIGRATIONS`] the catalog has not had, each in one transaction with its

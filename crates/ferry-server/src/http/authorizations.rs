@@ -149,6 +149,7 @@ pub async fn update(
         Some(st) => node.catalog.set_authorization_status(&id, st)?,
         None => a,
     };
+    node.replications.recheck_authority(&node, &id).await;
     Ok(Json(shape::authorization(&a, &org_name(&node, &a.org_id))))
 }
 
@@ -161,5 +162,6 @@ pub async fn delete(
     let a = node.catalog.authorization_by_id(&id)?;
     node.require(&auth, Action::Write, "authorizations", &a.org_id, None)?;
     node.catalog.delete_authorization(&id)?;
+    node.replications.recheck_authority(&node, &id).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -178,6 +178,7 @@ pub async fn create(
         add_tags: b.string_map("addTags")?.unwrap_or_default(),
         backfill_from_ns,
         max_batch_bytes: b.u64("maxBatchBytes")?.unwrap_or(DEFAULT_MAX_BATCH_BYTES),
+        authorization_id: auth.as_ref().map(|a| a.id.clone()),
     };
     if v.on() {
         let rep = node.catalog.prepare_replication(new.clone())?;
@@ -213,10 +214,25 @@ pub async fn update(
             "backfillFrom can only be set when the replication is created".into(),
         ));
     }
+    let remote_id = opt_id(&b, "remoteID")?;
+    // Sending the bucket somewhere else is a new decision to ship it: the token that makes
+    // it must read the bucket, and the stream acts with its authority from then on.
+    let authorization_id = match &remote_id {
+        Some(new_remote) if *new_remote != r.remote_id => {
+            node.require(&auth, Action::Read, "buckets", &r.org_id, Some(&r.local_bucket_id))
+                .map_err(|_| {
+                    ApiError::Forbidden(
+                        "insufficient permissions: sending the bucket to another remote needs read access to it".into(),
+                    )
+                })?;
+            Some(auth.as_ref().map(|a| a.id.clone()))
+        }
+        _ => None,
+    };
     let upd = ReplicationUpdate {
         name: b.str("name")?,
         description: b.str("description")?,
-        remote_id: opt_id(&b, "remoteID")?,
+        remote_id,
         remote_bucket_id: b.str("remoteBucketID")?,
         remote_bucket_name: remote_bucket_name(&b)?,
         max_queue_size_bytes: b.i64("maxQueueSizeBytes")?,
@@ -231,6 +247,7 @@ pub async fn update(
         },
         add_tags: b.string_map("addTags")?,
         max_batch_bytes: b.u64("maxBatchBytes")?,
+        authorization_id,
     };
     if v.on() {
         let preview = node

@@ -3,6 +3,7 @@
 //! is the log bytes behind its cursor, and nothing is acknowledged to a client that is not in
 //! the log, so a point is either in every stream's future or was never accepted.
 
+mod authority;
 mod gaps;
 mod metrics;
 mod status;
@@ -156,6 +157,12 @@ impl ReplicationManager {
         let Some(node) = self.node.get().and_then(Weak::upgrade) else {
             return; // not started yet: start_all picks it up
         };
+        if let Err(e) = authority::check(&node, rep) {
+            let mut st = lock(&entry.status);
+            st.state = StreamState::NeedsAttention;
+            st.latest_error_message = Some(e);
+            return;
+        }
         let engine = match node.engine(&rep.local_bucket_id).await {
             Ok(e) => e,
             Err(e) => {
@@ -203,6 +210,25 @@ impl ReplicationManager {
             control: control_tx,
             task,
         });
+    }
+
+    /// Restarts the streams that act with token `authorization_id` after it was changed or
+    /// deleted: each start checks the token again (see [`authority`]).
+    pub async fn recheck_authority(&self, node: &Node, authorization_id: &str) {
+        for org in node.catalog.list_orgs().unwrap_or_default() {
+            for rep in node
+                .catalog
+                .list_replications(&org.id, None, None, None)
+                .unwrap_or_default()
+            {
+                if rep.authorization_id.as_deref() != Some(authorization_id) {
+                    continue;
+                }
+                if let Ok(remote) = node.catalog.remote_by_id(&rep.remote_id) {
+                    self.start_or_update(&rep, &remote).await;
+                }
+            }
+        }
     }
 
     /// Stops and forgets the stream of replication `id` (after it was deleted), removes its
