@@ -13,6 +13,7 @@ mod ids;
 mod model;
 mod remotes;
 mod replication_model;
+pub mod sealing;
 mod store;
 mod tasks;
 

@@ -9,6 +9,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use crate::ids::{new_id, parse_id};
 use crate::replication_model::*;
+use crate::sealing::Sealer;
 use crate::store::{now, unique_violation, Catalog};
 use crate::CatalogError;
 
@@ -167,6 +168,15 @@ pub struct ReplicationUpdate {
     pub authorization_id: Option<Option<String>>,
 }
 
+/// Where a remote's token is sealed (its associated data, see [`crate::sealing`]).
+fn token_place(id: &str) -> String {
+    format!("remote:{id}:token")
+}
+
+fn password_place(id: &str) -> String {
+    format!("remote:{id}:password")
+}
+
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
@@ -248,6 +258,11 @@ impl Catalog {
                 remote_username = ?10, remote_password = ?11, ca_cert_file = ?12,
                 created_at = ?13, updated_at = ?14 WHERE id = ?1"
         };
+        let token = self.sealer.seal(&token_place(&r.id), &r.remote_api_token);
+        let password = r
+            .remote_password
+            .as_ref()
+            .map(|p| self.sealer.seal(&password_place(&r.id), p));
         self.conn()
             .execute(
                 sql,
@@ -257,12 +272,12 @@ impl Catalog {
                     r.name,
                     r.description,
                     r.remote_url,
-                    r.remote_api_token,
+                    token,
                     r.remote_org_id,
                     r.allow_insecure_tls,
                     r.kind.as_str(),
                     r.remote_username,
-                    r.remote_password,
+                    password,
                     r.ca_cert_file,
                     r.created_at,
                     r.updated_at
@@ -321,20 +336,103 @@ impl Catalog {
         );
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(params![org_id, name, remote_url], Self::remote_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let sealed: Vec<Remote> = rows.collect::<Result<_, _>>()?;
+        drop(st);
+        drop(conn);
+        // A list never shows credentials: one that does not open (another key file) is
+        // left empty here, and reported by `remote_by_id`, which the streams use.
+        Ok(sealed
+            .into_iter()
+            .map(|r| {
+                let mut blank = r.clone();
+                self.unseal_remote(r).unwrap_or_else(|_| {
+                    blank.remote_api_token.clear();
+                    blank.remote_password = None;
+                    blank
+                })
+            })
+            .collect())
     }
 
-    /// The remote with this ID.
+    /// The remote with this ID, its credentials opened.
     pub fn remote_by_id(&self, id: &str) -> Result<Remote, CatalogError> {
         let sql = format!("{} WHERE id = ?1", Self::REMOTE_COLS);
-        self.conn()
+        let sealed = self
+            .conn()
             .prepare_cached(&sql)?
             .query_row([id], Self::remote_from_row)
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "remote",
                 what: id.into(),
+            })?;
+        self.unseal_remote(sealed)
+    }
+
+    fn unseal_remote(&self, mut r: Remote) -> Result<Remote, CatalogError> {
+        r.remote_api_token = self.sealer.open(&token_place(&r.id), &r.remote_api_token)?;
+        r.remote_password = r
+            .remote_password
+            .map(|p| self.sealer.open(&password_place(&r.id), &p))
+            .transpose()?;
+        Ok(r)
+    }
+
+    /// The remotes and secrets whose sealed values do not open with this catalog's key (the
+    /// key file was lost or replaced): each needs its credential set again.
+    pub fn unopenable_credentials(&self) -> Result<Vec<String>, CatalogError> {
+        let rows: Vec<(String, String, String)> = {
+            let conn = self.conn();
+            let mut st = conn.prepare(
+                "SELECT 'remote', id, remote_api_token FROM remotes
+                 UNION ALL SELECT 'remote password', id, remote_password FROM remotes
+                   WHERE remote_password IS NOT NULL
+                 UNION ALL SELECT 'secret', org_id || ':' || key, value FROM secrets",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Ok(rows
+            .into_iter()
+            .filter(|(kind, id, value)| {
+                let place = match kind.as_str() {
+                    "remote" => token_place(id),
+                    "remote password" => password_place(id),
+                    _ => {
+                        let (org, key) = id.split_once(':').unwrap_or((id, ""));
+                        crate::tasks::secret_place(org, key)
+                    }
+                };
+                self.sealer.open(&place, value).is_err()
             })
+            .map(|(kind, id, _)| format!("{kind} {id}"))
+            .collect())
+    }
+
+    /// Seals the remote credentials and secret values an older release stored in clear.
+    pub(crate) fn seal_clear_values(&self) -> Result<(), CatalogError> {
+        let clear: Vec<(String, String, Option<String>)> = {
+            let conn = self.conn();
+            let mut st =
+                conn.prepare("SELECT id, remote_api_token, remote_password FROM remotes")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, token, password) in clear {
+            if !Sealer::is_sealed(&token) {
+                self.conn().execute(
+                    "UPDATE remotes SET remote_api_token = ?2 WHERE id = ?1",
+                    params![id, self.sealer.seal(&token_place(&id), &token)],
+                )?;
+            }
+            if let Some(p) = password.filter(|p| !Sealer::is_sealed(p)) {
+                self.conn().execute(
+                    "UPDATE remotes SET remote_password = ?2 WHERE id = ?1",
+                    params![id, self.sealer.seal(&password_place(&id), &p)],
+                )?;
+            }
+        }
+        self.seal_clear_secrets()
     }
 
     /// Changes a remote. The caller restarts the streams of its replications

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::{generate_token, new_id};
 use crate::model::*;
+use crate::sealing::Sealer;
 use crate::CatalogError;
 
 const SCHEMA: &str = "
@@ -93,34 +94,41 @@ pub struct Catalog {
     conn: Mutex<Connection>,
     /// Token and `db`/`rp` lookups while the catalog is unchanged.
     cache: crate::cache::ReadCache,
+    /// Seals remote credentials and secret values.
+    pub(crate) sealer: Sealer,
 }
 
 impl Catalog {
-    /// Opens (creating if needed) the catalog at `path`.
-    pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
+    /// Opens (creating if needed) the catalog at `path`, its secrets sealed with the key in
+    /// `key_file` (created when missing; see [`crate::sealing`]).
+    pub fn open(path: &Path, key_file: &Path) -> Result<Catalog, CatalogError> {
+        let sealer = Sealer::load_or_create(key_file)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Every statement is prepared once (requests repeat a handful of lookups).
         conn.set_prepared_statement_cache_capacity(128);
-        Self::with_schema(conn)
+        Self::with_schema(conn, sealer)
     }
 
     /// An in-memory catalog, for tests.
     pub fn open_in_memory() -> Result<Catalog, CatalogError> {
-        Self::with_schema(Connection::open_in_memory()?)
+        Self::with_schema(Connection::open_in_memory()?, Sealer::ephemeral())
     }
 
     /// Creates the tables a new catalog lacks and brings an older one up to date.
-    fn with_schema(mut conn: Connection) -> Result<Catalog, CatalogError> {
+    fn with_schema(mut conn: Connection, sealer: Sealer) -> Result<Catalog, CatalogError> {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::tasks::SCHEMA)?;
         migrate(&mut conn)?;
-        Ok(Catalog {
+        let catalog = Catalog {
             conn: Mutex::new(conn),
             cache: Default::default(),
-        })
+            sealer,
+        };
+        catalog.seal_clear_values()?;
+        Ok(catalog)
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -494,7 +494,12 @@ impl Catalog {
             "INSERT INTO secrets (org_id, key, value, updated_at) VALUES (?1,?2,?3,?4)
              ON CONFLICT (org_id, key) DO UPDATE SET value = excluded.value,
                 updated_at = excluded.updated_at",
-            params![org_id, key, value, now()],
+            params![
+                org_id,
+                key,
+                self.sealer.seal(&secret_place(org_id, key), value),
+                now()
+            ],
         )?;
         Ok(())
     }
@@ -510,14 +515,39 @@ impl Catalog {
 
     /// A secret's value, for the node's own use (sending it to a remote).
     pub fn secret_value(&self, org_id: &str, key: &str) -> Result<String, CatalogError> {
-        self.conn()
+        let sealed: String = self
+            .conn()
             .prepare_cached("SELECT value FROM secrets WHERE org_id = ?1 AND key = ?2")?
             .query_row([org_id, key], |r| r.get(0))
             .optional()?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "secret",
                 what: key.into(),
-            })
+            })?;
+        self.sealer.open(&secret_place(org_id, key), &sealed)
+    }
+
+    /// Seals the secret values an older release stored in clear.
+    pub(crate) fn seal_clear_secrets(&self) -> Result<(), CatalogError> {
+        let clear: Vec<(String, String, String)> = {
+            let conn = self.conn();
+            let mut st = conn.prepare("SELECT org_id, key, value FROM secrets")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (org, key, value) in clear {
+            if !crate::sealing::Sealer::is_sealed(&value) {
+                self.conn().execute(
+                    "UPDATE secrets SET value = ?3 WHERE org_id = ?1 AND key = ?2",
+                    params![
+                        org,
+                        key,
+                        self.sealer.seal(&secret_place(&org, &key), &value)
+                    ],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes an org secret.
@@ -534,6 +564,11 @@ impl Catalog {
         }
         Ok(())
     }
+}
+
+/// Where an org secret is sealed (its associated data, see [`crate::sealing`]).
+pub(crate) fn secret_place(org_id: &str, key: &str) -> String {
+    format!("secret:{org_id}:{key}")
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub struct NodeConfig {
     pub persist_interval: Duration,
     /// What a query may take.
     pub query_limits: crate::queries::QueryLimits,
+    /// The key that seals remote credentials and secrets in the catalog; `None`:
+    /// `<data-dir>/secret.key`. Created on first start.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// How a write treats bad lines.
@@ -70,7 +73,20 @@ impl Node {
         private_file(&catalog_path).map_err(|e| {
             ApiError::Internal(format!("cannot create {}: {e}", catalog_path.display()))
         })?;
-        let catalog = Catalog::open(&catalog_path)?;
+        let key_file = config
+            .secret_key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("secret.key"));
+        let catalog = Catalog::open(&catalog_path, &key_file)?;
+        match catalog.unopenable_credentials() {
+            Ok(lost) if !lost.is_empty() => tracing::error!(
+                key_file = %key_file.display(),
+                credentials = %lost.join(", "),
+                "stored credentials do not open with this key file (was it lost or replaced?): set them again, or restore the key file and restart"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check the stored credentials"),
+        }
         let node_id = load_node_id(&config.data_dir)?;
         Ok(Node {
             catalog,

@@ -153,6 +153,11 @@ pub struct ServeArgs {
     /// Skip fsync before acknowledging writes. Unsafe: for benchmarks only.
     #[arg(long, env = "FERRY_UNSAFE_NO_FSYNC", hide = true)]
     pub unsafe_no_fsync: bool,
+    /// The key that seals remote tokens, passwords and secrets in the catalog (created on
+    /// first start, 0600). Default: <data-dir>/secret.key. Keep a copy with your backups:
+    /// without it the stored credentials cannot be read and must be set again.
+    #[arg(long, env = "FERRY_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Without
     /// it the node speaks plain HTTP: keep it on the loopback or behind a TLS proxy, since
     /// tokens cross the network in every request.

@@ -307,7 +307,7 @@ fn deleting_a_bucket_deletes_its_replications() {
 #[test]
 fn foreign_keys_hold_in_a_file_catalog() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Catalog::open(&dir.path().join("c.sqlite")).unwrap();
+    let c = Catalog::open(&dir.path().join("c.sqlite"), &dir.path().join("k")).unwrap();
     let s = c.setup("acme", "default", 0, None).unwrap();
     let r = remote(&c, &s.org.id, "r1");
     c.create_replication(new_rep(&s, &r.id, "a")).unwrap();
@@ -319,4 +319,63 @@ fn foreign_keys_hold_in_a_file_catalog() {
     n.local_bucket_id = b.id;
     c.create_replication(n).unwrap();
     c.delete_org(&s.org.id).unwrap();
+}
+
+/// Remote credentials and secret values are sealed in the file, open with the key file,
+/// not with another one; clear values of an older release are sealed on the next open.
+#[test]
+fn credentials_are_sealed_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, key) = (dir.path().join("c.sqlite"), dir.path().join("k"));
+    let raw = |sql: &str| -> Vec<String> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let mut st = conn.prepare(sql).unwrap();
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let (org, rid) = {
+        let c = Catalog::open(&db, &key).unwrap();
+        let s = c.setup("acme", "default", 0, None).unwrap();
+        let r = remote(&c, &s.org.id, "r1");
+        c.put_secret(&s.org.id, "cloud", "SECRET-VALUE").unwrap();
+        assert_eq!(
+            c.remote_by_id(&r.id).unwrap().remote_api_token,
+            "remote-secret"
+        );
+        assert_eq!(c.secret_value(&s.org.id, "cloud").unwrap(), "SECRET-VALUE");
+        (s.org.id, r.id)
+    };
+    let stored = raw("SELECT remote_api_token FROM remotes UNION ALL SELECT value FROM secrets");
+    assert!(
+        stored.iter().all(|v| v.starts_with("sealed:v1:")),
+        "{stored:?}"
+    );
+    // an older release's clear values
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute("UPDATE remotes SET remote_api_token = 'old-clear'", [])
+            .unwrap();
+        conn.execute("UPDATE secrets SET value = 'old-secret'", [])
+            .unwrap();
+    }
+    let c = Catalog::open(&db, &key).unwrap();
+    assert_eq!(c.remote_by_id(&rid).unwrap().remote_api_token, "old-clear");
+    assert_eq!(c.secret_value(&org, "cloud").unwrap(), "old-secret");
+    assert!(c.unopenable_credentials().unwrap().is_empty());
+    drop(c);
+    let stored = raw("SELECT remote_api_token FROM remotes UNION ALL SELECT value FROM secrets");
+    assert!(
+        stored.iter().all(|v| v.starts_with("sealed:v1:")),
+        "{stored:?}"
+    );
+    // another key file: nothing opens, and the catalog says which
+    let c = Catalog::open(&db, &dir.path().join("other-key")).unwrap();
+    let e = c.remote_by_id(&rid).unwrap_err().to_string();
+    assert!(e.contains("another key file"), "{e}");
+    assert!(c.secret_value(&org, "cloud").is_err());
+    assert_eq!(c.unopenable_credentials().unwrap().len(), 2);
+    assert_eq!(
+        c.list_remotes(&org, None, None).unwrap()[0].remote_api_token,
+        ""
+    );
 }

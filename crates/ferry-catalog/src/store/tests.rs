@@ -157,10 +157,10 @@ fn survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("catalog.sqlite");
     let id = {
-        let c = Catalog::open(&path).unwrap();
+        let c = Catalog::open(&path, &dir.path().join("k")).unwrap();
         c.setup("o", "b", 0, Some("t".into())).unwrap().bucket.id
     };
-    let c = Catalog::open(&path).unwrap();
+    let c = Catalog::open(&path, &dir.path().join("k")).unwrap();
     assert!(c.is_set_up().unwrap());
     assert_eq!(c.bucket_by_id(&id).unwrap().name, "b");
     assert!(c.authorize("t").unwrap().is_some());

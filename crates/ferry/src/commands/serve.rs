@@ -25,6 +25,7 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
                 total_memory_bytes: a.queries_memory_bytes,
                 max_concurrent: a.max_concurrent_queries,
             },
+            secret_key_file: a.secret_key_file,
         },
         bind: a.http_bind,
         init: (!a.no_init).then_some(InitOptions {
