@@ -1413,6 +1413,7 @@ fn in_pieces(s: &Select, p: &Plan) -> bool {
         }
     }
     piece_values() > 0
+        && !Grid::goes_sparse(s, p.lo, p.hi)
         && s.location.is_none()
         && (s.dims.time.is_none() || p.lo != i64::MIN)
         && !(p.selector_single && p.out_exprs.iter().any(reads_row))
@@ -1929,7 +1930,17 @@ struct Grid {
     n: usize,
     /// With `tz()`: the zone and every window's start.
     zoned: Option<(Location, Vec<i64>)>,
+    /// With `fill(none)` over many windows: only the windows holding data, by start
+    /// (sorted); `n` counts them. See [`SPARSE_FROM_WINDOWS`].
+    sparse: Option<Vec<i64>>,
 }
+
+/// From how many evenly spaced windows a `fill(none)` grid keeps state for the windows
+/// holding data only. `fill(none)` answers nothing for an empty window, so state for
+/// every window of a long range (`time > now() - 816000h GROUP BY time(10m)`: 4.9M windows
+/// per group and aggregate, ~150 B each) is waste; below this a dense grid is cheaper than
+/// finding the windows with data (a pass over the group's times and a sort).
+const SPARSE_FROM_WINDOWS: usize = 1 << 16;
 
 impl Grid {
     /// `None` when an open range has no data to start from; `times` lists the group's
@@ -1947,6 +1958,7 @@ impl Grid {
                 first: if lo == i64::MIN { 0 } else { lo },
                 n: 1,
                 zoned: None,
+                sparse: None,
             }));
         };
         let start = match (lo, data_min) {
@@ -1970,6 +1982,7 @@ impl Grid {
             first: window_start(start, iv, off, None),
             n: 0,
             zoned: None,
+            sparse: None,
         };
         match &s.location {
             Some(loc) => {
@@ -1985,9 +1998,46 @@ impl Grid {
                 g.n = starts.len();
                 g.zoned = Some((loc.clone(), starts));
             }
-            None => g.n = check(count(g.first, window_start(hi, iv, off, None)).saturating_add(1))?,
+            None => {
+                let dense = count(g.first, window_start(hi, iv, off, None)).saturating_add(1);
+                if s.fill == Fill::None && dense >= SPARSE_FROM_WINDOWS {
+                    // (the pieces path has no times to place; it is not taken then: `goes_sparse`)
+                    let last = window_start(hi, iv, off, None);
+                    let mut starts: Vec<i64> = Vec::new();
+                    for t in times() {
+                        let w = window_start(t, iv, off, None);
+                        // a series' times ascend: most repeats are next to each other
+                        if starts.last() != Some(&w) && (g.first..=last).contains(&w) {
+                            starts.push(w);
+                        }
+                    }
+                    starts.sort_unstable();
+                    starts.dedup();
+                    g.n = check(starts.len())?;
+                    g.sparse = Some(starts);
+                } else {
+                    g.n = check(dense)?;
+                }
+            }
         }
         Ok(Some(g))
+    }
+
+    /// Whether the grid of a range from `lo` to `hi` keeps only the windows with data
+    /// (see [`Grid::sparse`]); the answer in pieces, which places no point times
+    /// beforehand, is not used then.
+    fn goes_sparse(s: &Select, lo: i64, hi: i64) -> bool {
+        let Some((iv, off)) = s.dims.time else {
+            return false;
+        };
+        if s.fill != Fill::None || s.location.is_some() || lo == i64::MIN {
+            return false;
+        }
+        let (first, last) = (
+            window_start(lo, iv, off, None),
+            window_start(hi, iv, off, None),
+        );
+        (i128::from(last) - i128::from(first)) / i128::from(iv) + 1 >= SPARSE_FROM_WINDOWS as i128
     }
 
     /// The start of the window holding `t`.
@@ -2003,7 +2053,7 @@ impl Grid {
         let Some((iv, _)) = self.dims else {
             return Some(0);
         };
-        if let Some((_, starts)) = &self.zoned {
+        if let Some(starts) = self.sparse.as_ref().or(self.zoned.as_ref().map(|z| &z.1)) {
             return starts.binary_search(&self.window_of(t)).ok();
         }
         if t < self.first {
@@ -2015,6 +2065,9 @@ impl Grid {
 
     /// The start time of window `wi`.
     fn start(&self, wi: usize) -> i64 {
+        if let Some(starts) = &self.sparse {
+            return starts[wi];
+        }
         match (&self.zoned, self.dims) {
             (Some((_, starts)), _) => starts[wi],
             (None, Some((iv, _))) => self.first + wi as i64 * iv,

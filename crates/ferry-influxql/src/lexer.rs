@@ -185,7 +185,16 @@ pub fn scan(src: &[char], mut pos: usize, regex: bool) -> (Tok, usize, usize) {
                     "w" => 604_800_000_000_000,
                     _ => return (Tok::Bad("invalid duration".into()), start, p),
                 };
-                total = total.saturating_add(n.saturating_mul(mult));
+                match n.checked_mul(mult).and_then(|d| total.checked_add(d)) {
+                    Some(t) => total = t,
+                    None => {
+                        while p < src.len() && (src[p].is_ascii_alphanumeric()) {
+                            p += 1;
+                        }
+                        let text: String = src[start..p].iter().collect();
+                        return (Tok::Bad(overflowed_duration(&text)), start, p);
+                    }
+                }
             }
             return (Tok::Dur(total), start, p);
         }
@@ -226,4 +235,14 @@ pub fn scan(src: &[char], mut pos: usize, regex: bool) -> (Tok, usize, usize) {
         _ => return (Tok::Bad(c.to_string()), start, pos + 1),
     };
     (Tok::Op(op), start, pos + 1)
+}
+
+/// InfluxDB 1.x's text for a duration literal past ±292 years (it does not saturate).
+pub(crate) fn overflowed_duration(text: &str) -> String {
+    format!("overflowed duration {text}: choose a smaller duration or INF")
+}
+
+/// Whether a [`Tok::Bad`] carries an error to report as it is.
+pub(crate) fn is_reported(bad: &str) -> bool {
+    bad.starts_with("overflowed duration ")
 }

@@ -21,8 +21,9 @@ struct Parser {
     src: Vec<char>,
     pos: usize,
     params: Params,
-    /// The first `$name` that could not be bound: the parse fails with its message.
-    param_error: std::cell::RefCell<Option<String>>,
+    /// The first token error the parse fails with as it is (a `$name` that could not be
+    /// bound, an overflowed duration) rather than as "found …, expected …".
+    scan_error: std::cell::RefCell<Option<String>>,
     /// The last token scanned outside regex mode, with the position it was scanned at: the
     /// parser peeks at one token many times (each keyword it may be) before it takes it.
     peeked: std::cell::RefCell<Option<(usize, Tok, usize, usize)>>,
@@ -58,12 +59,12 @@ pub fn parse_query_with(q: &str, params: &Params) -> Result<Vec<Statement>, Pars
         src: q.chars().collect(),
         pos: 0,
         params: params.clone(),
-        param_error: Default::default(),
+        scan_error: Default::default(),
         peeked: Default::default(),
         nesting: 0,
         subqueries: 0,
     };
-    p.statements().map_err(|e| match p.param_error.take() {
+    p.statements().map_err(|e| match p.scan_error.take() {
         Some(m) => ParseError(m),
         None => e,
     })
@@ -93,13 +94,18 @@ impl Parser {
     /// The token at `pos`, a bound parameter replaced by its value's token.
     fn scan(&self, pos: usize, regex: bool) -> (Tok, usize, usize) {
         let (t, start, end) = scan(&self.src, pos, regex);
+        if let Tok::Bad(m) = &t {
+            if crate::lexer::is_reported(m) {
+                self.scan_error.borrow_mut().get_or_insert(m.clone());
+            }
+        }
         let Tok::Param(name) = &t else {
             return (t, start, end);
         };
         match self.params.token(name) {
             Ok(t) => (t, start, end),
             Err(m) => {
-                self.param_error.borrow_mut().get_or_insert(m);
+                self.scan_error.borrow_mut().get_or_insert(m);
                 (Tok::Bad(format!("${name}")), start, end)
             }
         }
