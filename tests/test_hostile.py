@@ -505,3 +505,23 @@ def test_credentials_are_not_in_the_catalog_file_in_clear(make_node):
     key.rename(key.with_suffix(".moved"))
     n.start()
     assert "do not open with this key file" in n.stderr_text()
+
+
+def test_select_limits_as_influxd_has_them(make_node):
+    n = make_node(extra_args=["--max-select-series", "3", "--max-select-point", "15",
+                              "--max-select-buckets", "100"])
+    lp = "".join(f"lim,host=h0 v={i} {(i + 1) * 10**9}\n" for i in range(20))
+    lp += "".join(f"lim,host=h{h} v={i} {(i + 1) * 10**9}\n" for h in range(1, 5) for i in range(5))
+    assert n.write_v2(lp).status_code == 204
+    cases = {
+        "SELECT v FROM lim": "max-select-series limit exceeded: (5/3)",
+        "SELECT v FROM lim WHERE host = 'h0'": "max-select-point limit exceeded: (20/15)",
+        "SELECT count(v) FROM lim WHERE host = 'h1' AND time >= 0 AND time < 1000s GROUP BY time(1s)":
+            "max-select-buckets limit exceeded: (1000/100)",
+    }
+    for text, want in cases.items():
+        r = q(n, text)
+        assert r.status_code == 200, r.text
+        assert want in r.json()["results"][0].get("error", ""), (text, r.text[:300])
+    r = q(n, "SELECT count(v) FROM lim WHERE host = 'h1' AND time >= 0 AND time < 50s GROUP BY time(1s)")
+    assert "series" in r.json()["results"][0], r.text

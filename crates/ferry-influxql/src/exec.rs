@@ -1971,9 +1971,10 @@ impl Grid {
             usize::try_from(((i128::from(to) - i128::from(from)) / i128::from(iv)).max(0))
                 .unwrap_or(usize::MAX)
         };
+        let max = ferry_store::coop::max_buckets();
         let check = |n: usize| {
-            if n > 5_000_000 {
-                return Err(format!("max-select-buckets limit exceeded: ({n}/5000000)"));
+            if max > 0 && n > max {
+                return Err(format!("max-select-buckets limit exceeded: ({n}/{max})"));
             }
             Ok(n)
         };

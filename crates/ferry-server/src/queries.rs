@@ -26,6 +26,12 @@ pub struct QueryLimits {
     pub total_memory_bytes: usize,
     /// Queries running at once; more are refused.
     pub max_concurrent: usize,
+    /// Series one query may read (`max-select-series`).
+    pub max_series: usize,
+    /// Points one query may read (`max-select-point`).
+    pub max_points: usize,
+    /// GROUP BY time windows one group may have (`max-select-buckets`).
+    pub max_buckets: usize,
 }
 
 impl Default for QueryLimits {
@@ -33,12 +39,17 @@ impl Default for QueryLimits {
     /// dashboard, and a non-chunked raw SELECT of a million 3-field points (its scan and
     /// answer are charged about 230 MiB): 256 MiB for one query, 384 MiB for all, 2
     /// minutes, 16 at once. Chunked raw SELECTs stream and are not bounded by the answer.
+    /// Series, points and windows are not limited (influxd's defaults): the memory budget
+    /// bounds what they cost.
     fn default() -> Self {
         QueryLimits {
             timeout: Duration::from_secs(120),
             memory_bytes: 256 << 20,
             total_memory_bytes: 384 << 20,
             max_concurrent: 16,
+            max_series: 0,
+            max_points: 0,
+            max_buckets: 0,
         }
     }
 }
@@ -132,6 +143,9 @@ impl Queries {
                 memory_bytes: l.memory_bytes,
                 total_memory_bytes: l.total_memory_bytes,
                 cancel,
+                max_series: l.max_series,
+                max_points: l.max_points,
+                max_buckets: l.max_buckets,
             },
             running: self.running.clone(),
         })
@@ -145,6 +159,9 @@ impl Queries {
             memory_bytes: self.limits.memory_bytes,
             total_memory_bytes: self.limits.total_memory_bytes,
             cancel: Default::default(),
+            max_series: self.limits.max_series,
+            max_points: self.limits.max_points,
+            max_buckets: self.limits.max_buckets,
         }
     }
 

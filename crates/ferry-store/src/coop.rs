@@ -44,6 +44,12 @@ pub struct Limits {
     pub total_memory_bytes: usize,
     /// Set to stop it (`KILL QUERY`, a client gone).
     pub cancel: Arc<AtomicBool>,
+    /// Series it may read (InfluxDB 1.x's `max-select-series`).
+    pub max_series: usize,
+    /// Points it may read (InfluxDB 1.x's `max-select-point`).
+    pub max_points: usize,
+    /// GROUP BY time windows one group may have (InfluxDB 1.x's `max-select-buckets`).
+    pub max_buckets: usize,
 }
 
 /// Why a guarded query stopped.
@@ -61,6 +67,20 @@ pub enum Interrupted {
     /// The state of all queries would have passed [`Limits::total_memory_bytes`].
     TotalMemory {
         /// The limit, bytes.
+        limit: usize,
+    },
+    /// It would read more series than [`Limits::max_series`].
+    Series {
+        /// Series read so far.
+        n: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// It would read more points than [`Limits::max_points`].
+    Points {
+        /// Points read so far.
+        n: usize,
+        /// The limit.
         limit: usize,
     },
 }
@@ -81,6 +101,12 @@ impl std::fmt::Display for Interrupted {
                 "queries-memory limit exceeded: the queries running now would need more than {} MiB together; try again shortly",
                 limit >> 20
             ),
+            Interrupted::Series { n, limit } => {
+                write!(f, "max-select-series limit exceeded: ({n}/{limit})")
+            }
+            Interrupted::Points { n, limit } => {
+                write!(f, "max-select-point limit exceeded: ({n}/{limit})")
+            }
         }
     }
 }
@@ -91,6 +117,8 @@ struct Guard {
     limits: Limits,
     /// Bytes this query has charged and not released.
     charged: usize,
+    /// Series and points it has read.
+    read: (usize, usize),
 }
 
 /// Runs `f` with `hook` called at every [`point`] reached on this thread until `f` returns
@@ -125,7 +153,13 @@ pub fn guarded<R>(limits: Limits, f: impl FnOnce() -> R) -> Result<R, Interrupte
             SCOPE.with(|s| s.set(0));
         }
     }
-    GUARD.with(|g| *g.borrow_mut() = Some(Guard { limits, charged: 0 }));
+    GUARD.with(|g| {
+        *g.borrow_mut() = Some(Guard {
+            limits,
+            charged: 0,
+            read: (0, 0),
+        })
+    });
     let _remove = Remove;
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => Ok(r),
@@ -188,6 +222,39 @@ pub fn charge(bytes: usize) {
     if let Some(why) = why {
         std::panic::resume_unwind(Box::new(why));
     }
+}
+
+/// Counts `series` and `points` read by the running query (none: nothing happens); past
+/// its `max_series` or `max_points` the query stops here.
+pub fn count_read(series: usize, points: usize) {
+    let why = GUARD.with(|g| {
+        let mut g = g.borrow_mut();
+        let g = g.as_mut()?;
+        g.read.0 = g.read.0.saturating_add(series);
+        g.read.1 = g.read.1.saturating_add(points);
+        let l = &g.limits;
+        if l.max_series > 0 && g.read.0 > l.max_series {
+            return Some(Interrupted::Series {
+                n: g.read.0,
+                limit: l.max_series,
+            });
+        }
+        if l.max_points > 0 && g.read.1 > l.max_points {
+            return Some(Interrupted::Points {
+                n: g.read.1,
+                limit: l.max_points,
+            });
+        }
+        None
+    });
+    if let Some(why) = why {
+        std::panic::resume_unwind(Box::new(why));
+    }
+}
+
+/// The running query's `max-select-buckets` (0: no limit, also outside a query).
+pub fn max_buckets() -> usize {
+    GUARD.with(|g| g.borrow().as_ref().map_or(0, |g| g.limits.max_buckets))
 }
 
 /// A cooperation point: calls this thread's hook, if one is installed (a hook that reaches

@@ -1091,7 +1091,7 @@ impl BucketStore {
             tombstone::read_live(f, &tombs, start, end, pred, &names, &mut acc, cached)?;
         }
         acc.absorb(buf_acc);
-        Ok(acc
+        let out: Vec<SeriesData> = acc
             .finish()
             .into_iter()
             .map(|s| SeriesData {
@@ -1099,7 +1099,9 @@ impl BucketStore {
                 times: s.times,
                 fields: names.iter().cloned().zip(s.cols).collect(),
             })
-            .collect())
+            .collect();
+        coop::count_read(out.len(), out.iter().map(|s| s.times.len()).sum());
+        Ok(out)
     }
 }
 

@@ -147,6 +147,16 @@ pub struct ServeArgs {
     /// refused. 0 for no limit.
     #[arg(long, env = "FERRY_MAX_CONCURRENT_QUERIES", default_value_t = ferry_server::QueryLimits::default().max_concurrent)]
     pub max_concurrent_queries: usize,
+    /// Series one query may read (InfluxDB 1.x's max-select-series); 0 for no limit.
+    #[arg(long, env = "FERRY_MAX_SELECT_SERIES", default_value_t = 0)]
+    pub max_select_series: usize,
+    /// Points one query may read (InfluxDB 1.x's max-select-point); 0 for no limit.
+    #[arg(long, env = "FERRY_MAX_SELECT_POINT", default_value_t = 0)]
+    pub max_select_point: usize,
+    /// GROUP BY time windows one series group may have (InfluxDB 1.x's
+    /// max-select-buckets); 0 for no limit (the memory budget still bounds them).
+    #[arg(long, env = "FERRY_MAX_SELECT_BUCKETS", default_value_t = 0)]
+    pub max_select_buckets: usize,
     /// Persist buffers at least this often, in seconds.
     #[arg(long, env = "FERRY_PERSIST_INTERVAL", default_value_t = 60)]
     pub persist_interval_secs: u64,
