@@ -11,7 +11,8 @@ use regex::Regex;
 use crate::ast::*;
 use crate::result::{Series, StatementResult, Value};
 use crate::subquery::Input;
-use crate::tz::{window_start, window_starts, Location};
+use crate::tz::Location;
+use crate::windowed::{Answer, Grid, GridSpec, Stream, StreamKind, STREAMING_AGGS};
 
 mod delete;
 mod multi;
@@ -1413,7 +1414,7 @@ fn in_pieces(s: &Select, p: &Plan) -> bool {
         }
     }
     piece_values() > 0
-        && !Grid::goes_sparse(s, p.lo, p.hi)
+        && !Grid::goes_sparse(&grid_spec(s), p.lo, p.hi)
         && s.location.is_none()
         && (s.dims.time.is_none() || p.lo != i64::MIN)
         && !(p.selector_single && p.out_exprs.iter().any(reads_row))
@@ -1426,7 +1427,7 @@ fn in_pieces(s: &Select, p: &Plan) -> bool {
 /// the piece they are in. The answer equals [`run_plan`]'s: series are fed in the same
 /// order.
 fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> {
-    let Some(grid) = Grid::new(s, p.lo, p.hi, None, &Vec::new)? else {
+    let Some(grid) = Grid::new(&grid_spec(s), p.lo, p.hi, None, &Vec::new)? else {
         return Ok(Vec::new());
     };
     let kinds: Vec<StreamKind> = p.aggs.iter().map(|a| StreamKind::of(&a.func)).collect();
@@ -1851,7 +1852,7 @@ fn agg_group(
                 .collect(),
         }
     };
-    let Some(grid) = Grid::new(s, lo, hi, data_min, &times)? else {
+    let Some(grid) = Grid::new(&grid_spec(s), lo, hi, data_min, &times)? else {
         return Ok(None);
     };
     charge_windows(grid.n, aggs.len());
@@ -1920,172 +1921,13 @@ fn agg_group(
     )
 }
 
-/// The windows of a statement's groups: one without `GROUP BY time`, else evenly spaced
-/// from the window of the range's start to the window of its end, or with `tz()` the
-/// starts 1.6's fill iterator steps through.
-struct Grid {
-    /// `GROUP BY time(interval, offset)`.
-    dims: Option<(i64, i64)>,
-    first: i64,
-    n: usize,
-    /// With `tz()`: the zone and every window's start.
-    zoned: Option<(Location, Vec<i64>)>,
-    /// With `fill(none)` over many windows: only the windows holding data, by start
-    /// (sorted); `n` counts them. See [`SPARSE_FROM_WINDOWS`].
-    sparse: Option<Vec<i64>>,
-}
-
-/// From how many evenly spaced windows a `fill(none)` grid keeps state for the windows
-/// holding data only. `fill(none)` answers nothing for an empty window, so state for
-/// every window of a long range (`time > now() - 816000h GROUP BY time(10m)`: 4.9M windows
-/// per group and aggregate, ~150 B each) is waste; below this a dense grid is cheaper than
-/// finding the windows with data (a pass over the group's times and a sort).
-const SPARSE_FROM_WINDOWS: usize = 1 << 16;
-
-impl Grid {
-    /// `None` when an open range has no data to start from; `times` lists the group's
-    /// point times (only read with `tz()`).
-    fn new(
-        s: &Select,
-        lo: i64,
-        hi: i64,
-        data_min: Option<i64>,
-        times: &dyn Fn() -> Vec<i64>,
-    ) -> Res<Option<Grid>> {
-        let Some((iv, off)) = s.dims.time else {
-            return Ok(Some(Grid {
-                dims: None,
-                first: if lo == i64::MIN { 0 } else { lo },
-                n: 1,
-                zoned: None,
-                sparse: None,
-            }));
-        };
-        let start = match (lo, data_min) {
-            (i64::MIN, None) => return Ok(None),
-            (i64::MIN, Some(t)) => t,
-            (lo, _) => lo,
-        };
-        // in i128: a range from the earliest time to the latest spans more than i64 has
-        let count = |from: i64, to: i64| {
-            usize::try_from(((i128::from(to) - i128::from(from)) / i128::from(iv)).max(0))
-                .unwrap_or(usize::MAX)
-        };
-        let max = ferry_store::coop::max_buckets();
-        let check = |n: usize| {
-            if max > 0 && n > max {
-                return Err(format!("max-select-buckets limit exceeded: ({n}/{max})"));
-            }
-            Ok(n)
-        };
-        let mut g = Grid {
-            dims: s.dims.time,
-            first: window_start(start, iv, off, None),
-            n: 0,
-            zoned: None,
-            sparse: None,
-        };
-        match &s.location {
-            Some(loc) => {
-                check(count(start, hi))?;
-                let mut data: Vec<i64> = times()
-                    .into_iter()
-                    .map(|t| window_start(t, iv, off, Some(loc)))
-                    .collect();
-                data.sort_unstable();
-                data.dedup();
-                let starts = window_starts(start, hi, iv, off, loc, &data);
-                g.first = starts.first().copied().unwrap_or(g.first);
-                g.n = starts.len();
-                g.zoned = Some((loc.clone(), starts));
-            }
-            None => {
-                let dense = count(g.first, window_start(hi, iv, off, None)).saturating_add(1);
-                if s.fill == Fill::None && dense >= SPARSE_FROM_WINDOWS {
-                    // (the pieces path has no times to place; it is not taken then: `goes_sparse`)
-                    let last = window_start(hi, iv, off, None);
-                    let mut starts: Vec<i64> = Vec::new();
-                    for t in times() {
-                        let w = window_start(t, iv, off, None);
-                        // a series' times ascend: most repeats are next to each other
-                        if starts.last() != Some(&w) && (g.first..=last).contains(&w) {
-                            starts.push(w);
-                        }
-                    }
-                    starts.sort_unstable();
-                    starts.dedup();
-                    g.n = check(starts.len())?;
-                    g.sparse = Some(starts);
-                } else {
-                    g.n = check(dense)?;
-                }
-            }
-        }
-        Ok(Some(g))
-    }
-
-    /// Whether the grid of a range from `lo` to `hi` keeps only the windows with data
-    /// (see [`Grid::sparse`]); the answer in pieces, which places no point times
-    /// beforehand, is not used then.
-    fn goes_sparse(s: &Select, lo: i64, hi: i64) -> bool {
-        let Some((iv, off)) = s.dims.time else {
-            return false;
-        };
-        if s.fill != Fill::None || s.location.is_some() || lo == i64::MIN {
-            return false;
-        }
-        let (first, last) = (
-            window_start(lo, iv, off, None),
-            window_start(hi, iv, off, None),
-        );
-        (i128::from(last) - i128::from(first)) / i128::from(iv) + 1 >= SPARSE_FROM_WINDOWS as i128
-    }
-
-    /// The start of the window holding `t`.
-    fn window_of(&self, t: i64) -> i64 {
-        match self.dims {
-            Some((iv, off)) => window_start(t, iv, off, self.zoned.as_ref().map(|z| &z.0)),
-            None => self.first,
-        }
-    }
-
-    /// The index of the window holding `t`.
-    fn index(&self, t: i64) -> Option<usize> {
-        let Some((iv, _)) = self.dims else {
-            return Some(0);
-        };
-        if let Some(starts) = self.sparse.as_ref().or(self.zoned.as_ref().map(|z| &z.1)) {
-            return starts.binary_search(&self.window_of(t)).ok();
-        }
-        if t < self.first {
-            return None;
-        }
-        let wi = ((i128::from(t) - i128::from(self.first)) / i128::from(iv)) as usize;
-        (wi < self.n).then_some(wi)
-    }
-
-    /// The start time of window `wi`.
-    fn start(&self, wi: usize) -> i64 {
-        if let Some(starts) = &self.sparse {
-            return starts[wi];
-        }
-        match (&self.zoned, self.dims) {
-            (Some((_, starts)), _) => starts[wi],
-            (None, Some((iv, _))) => self.first + wi as i64 * iv,
-            (None, None) => self.first,
-        }
-    }
-
-    /// The end (exclusive) of the window starting at `start`.
-    fn end_of(&self, start: i64) -> i64 {
-        let iv = self.dims.map_or(i64::MAX, |d| d.0);
-        match &self.zoned {
-            Some((_, starts)) => match starts.binary_search(&start) {
-                Ok(i) if i + 1 < starts.len() => starts[i + 1],
-                _ => start.saturating_add(iv),
-            },
-            None => start.saturating_add(iv),
-        }
+/// How statement `s` cuts time into windows.
+fn grid_spec(s: &Select) -> GridSpec {
+    GridSpec {
+        every_offset: s.dims.time,
+        location: s.location.clone(),
+        skip_empty: s.fill == Fill::None,
+        max_windows: ferry_store::coop::max_buckets(),
     }
 }
 
@@ -2206,155 +2048,6 @@ fn finish_windows(
         out.push(vals);
     }
     Ok(Some(out))
-}
-
-/// Aggregates computed in one pass over each series, without merging the group's rows in
-/// time order first: the answers equal [`compute`]'s over the merged points (ties between
-/// points of equal time go to the earlier series, as in the merged order; float sums may
-/// differ in the last bits from summing in time order).
-const STREAMING_AGGS: &[&str] = &[
-    "count", "sum", "mean", "min", "max", "first", "last", "spread",
-];
-
-/// Which streaming aggregate a [`Stream`] feeds (see [`STREAMING_AGGS`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum StreamKind {
-    Count,
-    Sum,
-    Mean,
-    Min,
-    Max,
-    First,
-    Last,
-    Spread,
-}
-
-impl StreamKind {
-    /// Whether the answer is one of the points' values (min, max, first, last).
-    fn selects(self) -> bool {
-        matches!(
-            self,
-            StreamKind::Min | StreamKind::Max | StreamKind::First | StreamKind::Last
-        )
-    }
-
-    fn of(func: &str) -> StreamKind {
-        match func {
-            "count" => StreamKind::Count,
-            "sum" => StreamKind::Sum,
-            "mean" => StreamKind::Mean,
-            "min" => StreamKind::Min,
-            "max" => StreamKind::Max,
-            "first" => StreamKind::First,
-            "last" => StreamKind::Last,
-            _ => StreamKind::Spread,
-        }
-    }
-}
-
-/// Running state of one streaming aggregate in one window. Points are identified by
-/// (time, series index, row index); "earlier" compares (time, series index).
-#[derive(Clone)]
-struct Stream {
-    n: usize,
-    first: (i64, usize, usize),
-    last: (i64, usize, usize),
-    nums: usize,
-    all_int: bool,
-    fsum: f64,
-    isum: i64,
-    /// Best point for min/max and its value.
-    best: Option<(f64, (i64, usize, usize))>,
-    fmin: f64,
-    fmax: f64,
-    imin: i64,
-    imax: i64,
-}
-
-impl Stream {
-    fn new() -> Stream {
-        Stream {
-            n: 0,
-            first: (i64::MAX, usize::MAX, 0),
-            last: (i64::MIN, 0, 0),
-            nums: 0,
-            all_int: true,
-            fsum: 0.0,
-            isum: 0,
-            best: None,
-            fmin: f64::MAX,
-            fmax: f64::MIN,
-            imin: i64::MAX,
-            imax: i64::MIN,
-        }
-    }
-
-    /// What [`add`](Self::add) of each of `n` rows of one series, ascending from `first`
-    /// to `last`, does for count, first and last.
-    fn add_run(&mut self, first: (i64, usize, usize), last: (i64, usize, usize), n: usize) {
-        let was = self.n;
-        self.n += n;
-        if (first.0, first.1) < (self.first.0, self.first.1) {
-            self.first = first;
-        }
-        if (last.0, last.1) > (self.last.0, self.last.1) || was == 0 {
-            self.last = last;
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, kind: StreamKind, v: &FieldValue, at: (i64, usize, usize)) {
-        self.n += 1;
-        if (at.0, at.1) < (self.first.0, self.first.1) {
-            self.first = at;
-        }
-        if (at.0, at.1) > (self.last.0, self.last.1) || self.n == 1 {
-            self.last = at;
-        }
-        if matches!(
-            kind,
-            StreamKind::Count | StreamKind::First | StreamKind::Last
-        ) {
-            return; // the point's time and position are all these need
-        }
-        let (x, int) = match v {
-            FieldValue::Float(f) => (*f, None),
-            FieldValue::Integer(i) => (*i as f64, Some(*i)),
-            FieldValue::UInteger(u) => (*u as i64 as f64, Some(*u as i64)),
-            _ => {
-                self.all_int = false;
-                return;
-            }
-        };
-        self.nums += 1;
-        match int {
-            Some(i) => {
-                self.isum = self.isum.wrapping_add(i);
-                self.imin = self.imin.min(i);
-                self.imax = self.imax.max(i);
-            }
-            None => self.all_int = false,
-        }
-        self.fsum += x;
-        self.fmin = self.fmin.min(x);
-        self.fmax = self.fmax.max(x);
-        if matches!(kind, StreamKind::Min | StreamKind::Max) {
-            let better = match &self.best {
-                None => true,
-                Some((y, b)) => {
-                    let strictly = if kind == StreamKind::Min {
-                        x < *y
-                    } else {
-                        x > *y
-                    };
-                    strictly || (x == *y && (at.0, at.1) < (b.0, b.1))
-                }
-            };
-            if better {
-                self.best = Some((x, at));
-            }
-        }
-    }
 }
 
 /// The streaming aggregates of one group (see [`STREAMING_AGGS`]) per window; `None` when
@@ -2485,27 +2178,12 @@ fn stream_results(
     for w in st {
         let mut row = Vec::with_capacity(aggs.len());
         for (ai, x) in w.into_iter().enumerate() {
-            if x.n == 0 {
-                row.push(None);
-                continue;
-            }
-            let func = aggs[ai].func.as_str();
-            let (v, at) = match func {
-                "count" => (Some(Value::Int(x.n as i64)), x.first),
-                "sum" if x.nums > 0 && x.all_int => (Some(Value::Int(x.isum)), x.first),
-                "sum" if x.nums > 0 => (Some(Value::Float(x.fsum)), x.first),
-                "mean" if x.nums > 0 => (Some(Value::Float(x.fsum / x.nums as f64)), x.first),
-                "spread" if x.nums > 0 && x.all_int => (Some(Value::Int(x.imax - x.imin)), x.first),
-                "spread" if x.nums > 0 => (Some(Value::Float(x.fmax - x.fmin)), x.first),
-                "min" | "max" => match x.best {
-                    Some((_, at)) => (Some(value_at(ai, at)), at),
-                    None => (None, x.first),
-                },
-                "first" => (Some(value_at(ai, x.first)), x.first),
-                "last" => (Some(value_at(ai, x.last)), x.last),
-                _ => (None, x.first),
+            let answer = match x.answer(StreamKind::of(&aggs[ai].func)) {
+                Some(Answer::Computed(v, at)) => Some((v, at)),
+                Some(Answer::Selected(at)) => Some((value_at(ai, at), at)),
+                None => None,
             };
-            row.push(v.map(|v| {
+            row.push(answer.map(|(v, at)| {
                 kept_rows.push((at.1, at.2));
                 (v, at.0, kept_rows.len() - 1)
             }));

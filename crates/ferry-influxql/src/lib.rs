@@ -11,6 +11,7 @@ pub mod parser;
 pub mod result;
 mod subquery;
 pub mod tz;
+pub mod windowed;
 
 pub use encode::Epoch;
 pub use exec::stream::{execute_chunked, ChunkedError, ChunkedOptions, DEFAULT_SLICE_VALUES};

@@ -832,9 +832,20 @@ impl Parser {
             self.leave();
             let (e, d) = inner?;
             return Ok(match e {
-                Expr::Integer(i) => (Expr::Integer(-i), d),
+                // a bound parameter can be i64::MIN, whose negation does not exist
+                Expr::Integer(i) => match i.checked_neg() {
+                    Some(n) => (Expr::Integer(n), d),
+                    None => return Err(ParseError(format!("integer -({i}) is out of range"))),
+                },
                 Expr::Number(f) => (Expr::Number(-f), d),
-                Expr::Duration(d2) => (Expr::Duration(-d2), d),
+                Expr::Duration(d2) => match d2.checked_neg() {
+                    Some(n) => (Expr::Duration(n), d),
+                    None => {
+                        return Err(ParseError(crate::lexer::overflowed_duration(&format!(
+                            "-({d2}ns)"
+                        ))))
+                    }
+                },
                 e => {
                     let d = self.deeper(d)?;
                     (
@@ -1027,6 +1038,16 @@ fn is_reserved(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// Found by fuzzing: negating a parameter bound to i64::MIN panicked in debug builds
+    /// and wrapped in release builds.
+    #[test]
+    fn negating_the_smallest_bound_integer_is_an_error() {
+        let p = crate::Params::from_json(r#"{"p":-9223372036854775808}"#).unwrap();
+        assert!(super::parse_query_with("SELECT -$p FROM m", &p).is_err());
+        let p = crate::Params::from_json(r#"{"p":-9223372036854775807}"#).unwrap();
+        assert!(super::parse_query_with("SELECT -$p FROM m", &p).is_ok());
+    }
+
     use super::*;
 
     #[test]

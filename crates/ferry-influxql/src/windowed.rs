@@ -1,0 +1,415 @@
+//! Windowed streaming aggregates, shared by the query languages: the windows a range is cut
+//! into ([`Grid`]: evenly spaced, aligned to a zone, or only those holding points) and the
+//! running state of `count`, `sum`, `mean`, `min`, `max`, `first`, `last` and `spread`
+//! ([`Stream`]), fed one point at a time in any series order and answered per window.
+//!
+//! InfluxQL's `GROUP BY time` uses them (crate `exec`); Flux's `aggregateWindow` and
+//! `window |> agg` are meant to, so that both languages answer with the same arithmetic.
+//! Window arithmetic is done in i128 where a range may span more than i64 holds.
+
+use ferry_lp::FieldValue;
+
+use crate::tz::{window_start, window_starts, Location};
+
+/// How a statement (or a Flux `window`) cuts time: the `GROUP BY time(every, offset)`
+/// dimensions, the `tz()` zone, and whether empty windows are answered at all.
+#[derive(Debug, Clone, Default)]
+pub struct GridSpec {
+    /// `(every, offset)` in ns; `None`: one window for the whole range.
+    pub every_offset: Option<(i64, i64)>,
+    /// Windows are aligned to this zone's local midnight (InfluxQL's `tz()`).
+    pub location: Option<Location>,
+    /// Empty windows are left out of the answer (`fill(none)`): state is kept only for the
+    /// windows holding points when there are many (see [`SPARSE_FROM_WINDOWS`]).
+    pub skip_empty: bool,
+    /// Windows one grid may have; 0 for no limit (`max-select-buckets`).
+    pub max_windows: usize,
+}
+
+/// The windows of a group: one without `GROUP BY time`, else evenly spaced
+/// from the window of the range's start to the window of its end, or with `tz()` the
+/// starts 1.6's fill iterator steps through.
+pub struct Grid {
+    /// `GROUP BY time(interval, offset)`.
+    pub dims: Option<(i64, i64)>,
+    /// The first window's start.
+    /// The earliest point.
+    pub first: i64,
+    /// How many windows it has.
+    /// Points added.
+    pub n: usize,
+    /// With `tz()`: the zone and every window's start.
+    pub zoned: Option<(Location, Vec<i64>)>,
+    /// With `fill(none)` over many windows: only the windows holding data, by start
+    /// (sorted); `n` counts them. See [`SPARSE_FROM_WINDOWS`].
+    pub sparse: Option<Vec<i64>>,
+}
+
+/// From how many evenly spaced windows a `fill(none)` grid keeps state for the windows
+/// holding data only. `fill(none)` answers nothing for an empty window, so state for
+/// every window of a long range (`time > now() - 816000h GROUP BY time(10m)`: 4.9M windows
+/// per group and aggregate, ~150 B each) is waste; below this a dense grid is cheaper than
+/// finding the windows with data (a pass over the group's times and a sort).
+pub const SPARSE_FROM_WINDOWS: usize = 1 << 16;
+
+impl Grid {
+    /// `None` when an open range has no data to start from; `times` lists the group's
+    /// point times (only read with `tz()`).
+    pub fn new(
+        s: &GridSpec,
+        lo: i64,
+        hi: i64,
+        data_min: Option<i64>,
+        times: &dyn Fn() -> Vec<i64>,
+    ) -> Result<Option<Grid>, String> {
+        let Some((iv, off)) = s.every_offset else {
+            return Ok(Some(Grid {
+                dims: None,
+                first: if lo == i64::MIN { 0 } else { lo },
+                n: 1,
+                zoned: None,
+                sparse: None,
+            }));
+        };
+        let start = match (lo, data_min) {
+            (i64::MIN, None) => return Ok(None),
+            (i64::MIN, Some(t)) => t,
+            (lo, _) => lo,
+        };
+        // in i128: a range from the earliest time to the latest spans more than i64 has
+        let count = |from: i64, to: i64| {
+            usize::try_from(((i128::from(to) - i128::from(from)) / i128::from(iv)).max(0))
+                .unwrap_or(usize::MAX)
+        };
+        let max = s.max_windows;
+        let check = |n: usize| {
+            if max > 0 && n > max {
+                return Err(format!("max-select-buckets limit exceeded: ({n}/{max})"));
+            }
+            Ok(n)
+        };
+        let mut g = Grid {
+            dims: s.every_offset,
+            first: window_start(start, iv, off, None),
+            n: 0,
+            zoned: None,
+            sparse: None,
+        };
+        match &s.location {
+            Some(loc) => {
+                check(count(start, hi))?;
+                let mut data: Vec<i64> = times()
+                    .into_iter()
+                    .map(|t| window_start(t, iv, off, Some(loc)))
+                    .collect();
+                data.sort_unstable();
+                data.dedup();
+                let starts = window_starts(start, hi, iv, off, loc, &data);
+                g.first = starts.first().copied().unwrap_or(g.first);
+                g.n = starts.len();
+                g.zoned = Some((loc.clone(), starts));
+            }
+            None => {
+                let dense = count(g.first, window_start(hi, iv, off, None)).saturating_add(1);
+                if s.skip_empty && dense >= SPARSE_FROM_WINDOWS {
+                    // (the pieces path has no times to place; it is not taken then: `goes_sparse`)
+                    let last = window_start(hi, iv, off, None);
+                    let mut starts: Vec<i64> = Vec::new();
+                    for t in times() {
+                        let w = window_start(t, iv, off, None);
+                        // a series' times ascend: most repeats are next to each other
+                        if starts.last() != Some(&w) && (g.first..=last).contains(&w) {
+                            starts.push(w);
+                        }
+                    }
+                    starts.sort_unstable();
+                    starts.dedup();
+                    g.n = check(starts.len())?;
+                    g.sparse = Some(starts);
+                } else {
+                    g.n = check(dense)?;
+                }
+            }
+        }
+        Ok(Some(g))
+    }
+
+    /// Whether the grid of a range from `lo` to `hi` keeps only the windows with data
+    /// (see [`Grid::sparse`]); the answer in pieces, which places no point times
+    /// beforehand, is not used then.
+    pub fn goes_sparse(s: &GridSpec, lo: i64, hi: i64) -> bool {
+        let Some((iv, off)) = s.every_offset else {
+            return false;
+        };
+        if !s.skip_empty || s.location.is_some() || lo == i64::MIN {
+            return false;
+        }
+        let (first, last) = (
+            window_start(lo, iv, off, None),
+            window_start(hi, iv, off, None),
+        );
+        (i128::from(last) - i128::from(first)) / i128::from(iv) + 1 >= SPARSE_FROM_WINDOWS as i128
+    }
+
+    /// The start of the window holding `t`.
+    pub fn window_of(&self, t: i64) -> i64 {
+        match self.dims {
+            Some((iv, off)) => window_start(t, iv, off, self.zoned.as_ref().map(|z| &z.0)),
+            None => self.first,
+        }
+    }
+
+    /// The index of the window holding `t`.
+    pub fn index(&self, t: i64) -> Option<usize> {
+        let Some((iv, _)) = self.dims else {
+            return Some(0);
+        };
+        if let Some(starts) = self.sparse.as_ref().or(self.zoned.as_ref().map(|z| &z.1)) {
+            return starts.binary_search(&self.window_of(t)).ok();
+        }
+        if t < self.first {
+            return None;
+        }
+        let wi = ((i128::from(t) - i128::from(self.first)) / i128::from(iv)) as usize;
+        (wi < self.n).then_some(wi)
+    }
+
+    /// The start time of window `wi`.
+    pub fn start(&self, wi: usize) -> i64 {
+        if let Some(starts) = &self.sparse {
+            return starts[wi];
+        }
+        match (&self.zoned, self.dims) {
+            (Some((_, starts)), _) => starts[wi],
+            (None, Some((iv, _))) => self.first + wi as i64 * iv,
+            (None, None) => self.first,
+        }
+    }
+
+    /// The end (exclusive) of the window starting at `start`.
+    pub fn end_of(&self, start: i64) -> i64 {
+        let iv = self.dims.map_or(i64::MAX, |d| d.0);
+        match &self.zoned {
+            Some((_, starts)) => match starts.binary_search(&start) {
+                Ok(i) if i + 1 < starts.len() => starts[i + 1],
+                _ => start.saturating_add(iv),
+            },
+            None => start.saturating_add(iv),
+        }
+    }
+}
+
+/// Aggregates computed in one pass over each series, without merging the group's rows in
+/// time order first: the answers equal [`compute`]'s over the merged points (ties between
+/// points of equal time go to the earlier series, as in the merged order; float sums may
+/// differ in the last bits from summing in time order).
+pub const STREAMING_AGGS: &[&str] = &[
+    "count", "sum", "mean", "min", "max", "first", "last", "spread",
+];
+
+/// Which streaming aggregate a [`Stream`] feeds (see [`STREAMING_AGGS`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StreamKind {
+    /// `count`: points.
+    Count,
+    /// `sum`: of the numeric values.
+    Sum,
+    /// `mean`: of the numeric values.
+    Mean,
+    /// `min`: the smallest value's point (the earliest on ties).
+    Min,
+    /// `max`: the largest value's point (the earliest on ties).
+    Max,
+    /// `first`: the earliest point.
+    First,
+    /// `last`: the latest point.
+    Last,
+    /// `spread`: largest minus smallest value.
+    Spread,
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Stream::new()
+    }
+}
+
+impl StreamKind {
+    /// Whether the answer is one of the points' values (min, max, first, last).
+    pub fn selects(self) -> bool {
+        matches!(
+            self,
+            StreamKind::Min | StreamKind::Max | StreamKind::First | StreamKind::Last
+        )
+    }
+
+    /// The kind of a streaming aggregate by its name (see [`STREAMING_AGGS`]).
+    pub fn of(func: &str) -> StreamKind {
+        match func {
+            "count" => StreamKind::Count,
+            "sum" => StreamKind::Sum,
+            "mean" => StreamKind::Mean,
+            "min" => StreamKind::Min,
+            "max" => StreamKind::Max,
+            "first" => StreamKind::First,
+            "last" => StreamKind::Last,
+            _ => StreamKind::Spread,
+        }
+    }
+}
+
+/// Running state of one streaming aggregate in one window. Points are identified by
+/// (time, series index, row index); "earlier" compares (time, series index).
+#[derive(Clone, Debug)]
+pub struct Stream {
+    /// Points added.
+    pub n: usize,
+    /// The earliest point.
+    pub first: (i64, usize, usize),
+    /// The latest point.
+    pub last: (i64, usize, usize),
+    /// Points with a numeric value.
+    pub nums: usize,
+    /// Whether every numeric value was an integer.
+    pub all_int: bool,
+    /// Sum of the values as floats.
+    pub fsum: f64,
+    /// Sum of the values as integers (wrapping, as 1.x).
+    pub isum: i64,
+    /// Best point for min/max and its value.
+    pub best: Option<(f64, (i64, usize, usize))>,
+    /// Smallest value as a float.
+    pub fmin: f64,
+    /// Largest value as a float.
+    pub fmax: f64,
+    /// Smallest integer value.
+    pub imin: i64,
+    /// Largest integer value.
+    pub imax: i64,
+}
+
+impl Stream {
+    /// No point yet.
+    pub fn new() -> Stream {
+        Stream {
+            n: 0,
+            first: (i64::MAX, usize::MAX, 0),
+            last: (i64::MIN, 0, 0),
+            nums: 0,
+            all_int: true,
+            fsum: 0.0,
+            isum: 0,
+            best: None,
+            fmin: f64::MAX,
+            fmax: f64::MIN,
+            imin: i64::MAX,
+            imax: i64::MIN,
+        }
+    }
+
+    /// What [`add`](Self::add) of each of `n` rows of one series, ascending from `first`
+    /// to `last`, does for count, first and last.
+    pub fn add_run(&mut self, first: (i64, usize, usize), last: (i64, usize, usize), n: usize) {
+        let was = self.n;
+        self.n += n;
+        if (first.0, first.1) < (self.first.0, self.first.1) {
+            self.first = first;
+        }
+        if (last.0, last.1) > (self.last.0, self.last.1) || was == 0 {
+            self.last = last;
+        }
+    }
+
+    /// Adds one point of value `v` at `at`.
+    #[inline]
+    pub fn add(&mut self, kind: StreamKind, v: &FieldValue, at: (i64, usize, usize)) {
+        self.n += 1;
+        if (at.0, at.1) < (self.first.0, self.first.1) {
+            self.first = at;
+        }
+        if (at.0, at.1) > (self.last.0, self.last.1) || self.n == 1 {
+            self.last = at;
+        }
+        if matches!(
+            kind,
+            StreamKind::Count | StreamKind::First | StreamKind::Last
+        ) {
+            return; // the point's time and position are all these need
+        }
+        let (x, int) = match v {
+            FieldValue::Float(f) => (*f, None),
+            FieldValue::Integer(i) => (*i as f64, Some(*i)),
+            FieldValue::UInteger(u) => (*u as i64 as f64, Some(*u as i64)),
+            _ => {
+                self.all_int = false;
+                return;
+            }
+        };
+        self.nums += 1;
+        match int {
+            Some(i) => {
+                self.isum = self.isum.wrapping_add(i);
+                self.imin = self.imin.min(i);
+                self.imax = self.imax.max(i);
+            }
+            None => self.all_int = false,
+        }
+        self.fsum += x;
+        self.fmin = self.fmin.min(x);
+        self.fmax = self.fmax.max(x);
+        if matches!(kind, StreamKind::Min | StreamKind::Max) {
+            let better = match &self.best {
+                None => true,
+                Some((y, b)) => {
+                    let strictly = if kind == StreamKind::Min {
+                        x < *y
+                    } else {
+                        x > *y
+                    };
+                    strictly || (x == *y && (at.0, at.1) < (b.0, b.1))
+                }
+            };
+            if better {
+                self.best = Some((x, at));
+            }
+        }
+    }
+}
+
+/// A window's answer for one streaming aggregate: a value computed from the points, or the
+/// point a selector chose (whose value the caller looks up, and whose row may lend the
+/// answer its other columns).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// count, sum, mean, spread; with the time of the window's first point.
+    Computed(crate::result::Value, (i64, usize, usize)),
+    /// min, max, first, last.
+    Selected((i64, usize, usize)),
+}
+
+impl Stream {
+    /// The answer of aggregate `kind` over the points added; `None` when no point (with a
+    /// numeric value, where it needs one) was added.
+    pub fn answer(&self, kind: StreamKind) -> Option<Answer> {
+        use crate::result::Value;
+        if self.n == 0 {
+            return None;
+        }
+        let numeric = self.nums > 0;
+        let computed = |v: Value| Some(Answer::Computed(v, self.first));
+        match kind {
+            StreamKind::Count => computed(Value::Int(self.n as i64)),
+            StreamKind::Sum if numeric && self.all_int => computed(Value::Int(self.isum)),
+            StreamKind::Sum if numeric => computed(Value::Float(self.fsum)),
+            StreamKind::Mean if numeric => computed(Value::Float(self.fsum / self.nums as f64)),
+            StreamKind::Spread if numeric && self.all_int => {
+                computed(Value::Int(self.imax - self.imin))
+            }
+            StreamKind::Spread if numeric => computed(Value::Float(self.fmax - self.fmin)),
+            StreamKind::Min | StreamKind::Max => self.best.map(|(_, at)| Answer::Selected(at)),
+            StreamKind::First => Some(Answer::Selected(self.first)),
+            StreamKind::Last => Some(Answer::Selected(self.last)),
+            _ => None,
+        }
+    }
+}
