@@ -11,6 +11,7 @@ mod cache;
 mod error;
 mod ids;
 mod model;
+pub mod private_file;
 mod remotes;
 mod replication_model;
 pub mod sealing;

@@ -12,8 +12,7 @@
 //! value copied into another row does not open. Values stored in clear by older releases
 //! are read as they are and sealed the next time the catalog opens.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use rand::RngCore;
@@ -128,25 +127,13 @@ impl Sealer {
     }
 }
 
-/// Writes a new random key to `path` (0600, created only if missing, fsynced with its
-/// directory) and returns its text.
+/// Writes a new random key to `path` (see [`crate::private_file::write`]) and returns its
+/// text.
 fn create_key_file(path: &Path) -> std::io::Result<String> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut bytes = [0u8; KEY_LEN];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(format!("{text}\n").as_bytes())?;
-    f.sync_all()?;
-    let dir: PathBuf = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    std::fs::File::open(dir)?.sync_all()?;
+    crate::private_file::write(path, format!("{text}\n").as_bytes())?;
     Ok(text)
 }
 

@@ -1547,7 +1547,7 @@ fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> 
             continue;
         }
         let mut kept_rows = Vec::new();
-        let results = stream_results(st, &p.aggs, &value_at, &mut kept_rows);
+        let results = stream_results(st, &kinds, &value_at, &mut kept_rows);
         let Some(mut values) = finish_windows(
             s,
             &[],
@@ -2073,7 +2073,7 @@ fn stream_aggs(
     let value_at = |ai: usize, (_, si, ri): (i64, usize, usize)| -> Value {
         series_value(&data[si], scan_fields, &aggs[ai], ri)
     };
-    Some(stream_results(st, aggs, &value_at, kept_rows))
+    Some(stream_results(st, &kinds, &value_at, kept_rows))
 }
 
 /// The value of aggregate `a`'s field in row `ri` of `sd` (null where it has none).
@@ -2170,15 +2170,15 @@ fn feed_series(
 /// is listed in `kept_rows` as (series, row).
 fn stream_results(
     st: Vec<Vec<Stream>>,
-    aggs: &[AggSpec],
+    kinds: &[StreamKind],
     value_at: &dyn Fn(usize, (i64, usize, usize)) -> Value,
     kept_rows: &mut Vec<(usize, usize)>,
 ) -> Vec<Vec<Computed>> {
     let mut out = Vec::with_capacity(st.len());
     for w in st {
-        let mut row = Vec::with_capacity(aggs.len());
-        for (ai, x) in w.into_iter().enumerate() {
-            let answer = match x.answer(StreamKind::of(&aggs[ai].func)) {
+        let mut row = Vec::with_capacity(kinds.len());
+        for (ai, (x, &kind)) in w.into_iter().zip(kinds).enumerate() {
+            let answer = match x.answer(kind) {
                 Some(Answer::Computed(v, at)) => Some((v, at)),
                 Some(Answer::Selected(at)) => Some((value_at(ai, at), at)),
                 None => None,

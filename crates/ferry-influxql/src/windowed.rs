@@ -110,10 +110,9 @@ impl Grid {
                 g.zoned = Some((loc.clone(), starts));
             }
             None => {
-                let dense = count(g.first, window_start(hi, iv, off, None)).saturating_add(1);
-                if s.skip_empty && dense >= SPARSE_FROM_WINDOWS {
-                    // (the pieces path has no times to place; it is not taken then: `goes_sparse`)
-                    let last = window_start(hi, iv, off, None);
+                let last = window_start(hi, iv, off, None);
+                if Grid::goes_sparse(s, start, hi) {
+                    // (the pieces path has no times to place; it is not taken then)
                     let mut starts: Vec<i64> = Vec::new();
                     for t in times() {
                         let w = window_start(t, iv, off, None);
@@ -127,7 +126,7 @@ impl Grid {
                     g.n = check(starts.len())?;
                     g.sparse = Some(starts);
                 } else {
-                    g.n = check(dense)?;
+                    g.n = check(count(g.first, last).saturating_add(1))?;
                 }
             }
         }

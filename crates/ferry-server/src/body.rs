@@ -15,17 +15,15 @@ fn too_large(limit: usize) -> ApiError {
     ))
 }
 
-/// The answer to a body that could not be read: 408 when the client paused past
-/// `--http-body-idle-timeout`, else 400.
-pub fn body_read_error(e: axum::Error) -> ApiError {
-    if crate::listen::is_body_timeout(&e) {
+/// The 408 for a body read that failed because the client paused past
+/// `--http-body-idle-timeout`; `None` for any other failure.
+pub fn timed_out(e: &axum::Error) -> Option<ApiError> {
+    crate::listen::is_body_timeout(e).then(|| {
         ApiError::Timeout(
             "the request body stopped arriving (longer than --http-body-idle-timeout between pieces)"
                 .into(),
         )
-    } else {
-        ApiError::BadRequest(format!("unable to read request body: {e}"))
-    }
+    })
 }
 
 /// Reads the whole body, decompressing it when `Content-Encoding` is `gzip` or `zstd`.
@@ -45,7 +43,11 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     let mut raw = Vec::with_capacity(declared.unwrap_or(0) as usize);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(body_read_error)?;
+        let chunk = chunk.map_err(|e| {
+            timed_out(&e).unwrap_or_else(|| {
+                ApiError::BadRequest(format!("unable to read request body: {e}"))
+            })
+        })?;
         if raw.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }

@@ -239,12 +239,6 @@ impl BucketEngine {
         raw: Option<Vec<u8>>,
         origin: Option<&str>,
     ) -> Result<WriteOutcome, EngineError> {
-        if raw.is_none() {
-            // Parsed points always survive; made ones are checked (one pass over names).
-            if let Some(why) = points.iter().find_map(ferry_lp::unrepresentable) {
-                return Err(why.into());
-            }
-        }
         let conflicts = self.store.check_types(&points);
         let accepted: Vec<Point> = if conflicts.is_empty() {
             points
@@ -294,6 +288,17 @@ impl BucketEngine {
             }
         }
         Ok(WriteOutcome { written, conflicts })
+    }
+
+    /// [`write`](Self::write) for points the node made itself (`SELECT … INTO`, a task's
+    /// output) rather than parsed from a client's line protocol: a point whose names line
+    /// protocol cannot carry is refused first (parsed points always survive, so writes from
+    /// clients skip this pass).
+    pub async fn write_made(&self, points: Vec<Point>) -> Result<WriteOutcome, EngineError> {
+        if let Some(why) = points.iter().find_map(ferry_lp::unrepresentable) {
+            return Err(why.into());
+        }
+        self.write(points, None, None).await
     }
 
     /// Appends `points` re-serialized, in as few records of at most `max` bytes as they fit

@@ -162,23 +162,13 @@ fn keep_operator_token(
     data_dir: &std::path::Path,
     token: &str,
 ) -> Result<std::path::PathBuf, ServeError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = data_dir.join(OPERATOR_TOKEN_FILE);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)?;
-        f.write_all(format!("{token}\n").as_bytes())?;
-        f.sync_all()
-    };
-    write().map_err(|source| ServeError::DataFile {
-        path: path.clone(),
-        source,
-    })?;
+    ferry_catalog::private_file::write(&path, format!("{token}\n").as_bytes()).map_err(
+        |source| ServeError::DataFile {
+            path: path.clone(),
+            source,
+        },
+    )?;
     Ok(path)
 }
 

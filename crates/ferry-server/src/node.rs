@@ -313,6 +313,37 @@ fn describe_parse_errors(errors: &[ferry_lp::LineError]) -> String {
     s.join("; ")
 }
 
+/// Why the stored token a task or replication acts with can no longer be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UnusableToken {
+    /// Deactivated: activating it again brings its work back.
+    Inactive,
+    /// Deleted.
+    Deleted,
+}
+
+impl UnusableToken {
+    /// What the token's state is ("is inactive", "was deleted") followed by the first
+    /// remedy that applies ("activate it, or "), for a message that ends with the rest.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            UnusableToken::Inactive => "is inactive: activate it, or ",
+            UnusableToken::Deleted => "was deleted: ",
+        }
+    }
+}
+
+impl Node {
+    /// The stored token `id` that a task or replication acts with, while it is usable.
+    pub(crate) fn acting_token(&self, id: &str) -> Result<Authorization, UnusableToken> {
+        match self.catalog.authorization_by_id(id) {
+            Ok(a) if a.status == "active" => Ok(a),
+            Ok(_) => Err(UnusableToken::Inactive),
+            Err(_) => Err(UnusableToken::Deleted),
+        }
+    }
+}
+
 /// Maps a bucket engine failure to an API error: nothing was acknowledged.
 pub fn engine_error(e: EngineError) -> ApiError {
     match e {

@@ -42,12 +42,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
             .await
             .map_err(|e| {
-                if crate::listen::is_body_timeout(&e) {
-                    return crate::body::body_read_error(e);
-                }
-                ApiError::BadRequest(format!(
+                crate::body::timed_out(&e).unwrap_or_else(|| {
+                    ApiError::BadRequest(format!(
                     "cannot read the request body (at most {MAX_JSON_BYTES} bytes of JSON): {e}"
                 ))
+                })
             })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::BadRequest(

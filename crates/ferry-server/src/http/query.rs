@@ -423,7 +423,7 @@ impl Context for NodeContext {
             return Ok(0);
         }
         let out = self
-            .block_on(engine.write(points, None, None))
+            .block_on(engine.write_made(points))
             .map_err(|e| e.to_string())?;
         match out.conflicts.first() {
             Some((_, msg)) => Err(format!(

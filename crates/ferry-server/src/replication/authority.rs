@@ -16,18 +16,21 @@ pub(crate) fn check(node: &Node, rep: &Replication) -> Result<(), String> {
     };
     let fix =
         "recreate the replication (or change its remote) with a token that may read the bucket";
-    match node.catalog.authorization_by_id(id) {
-        Ok(a) if a.status != "active" => Err(format!(
-            "the token this replication acts with ({id}) is inactive: activate it, or {fix}"
-        )),
-        Ok(a) if !a.allows(Action::Read, "buckets", &rep.org_id, Some(&rep.local_bucket_id)) => {
-            Err(format!(
-                "the token this replication acts with ({id}) may no longer read the local bucket: {fix}"
-            ))
-        }
-        Ok(_) => Ok(()),
-        Err(_) => Err(format!(
-            "the token this replication acts with ({id}) was deleted: {fix}"
-        )),
+    let a = node.acting_token(id).map_err(|why| {
+        format!(
+            "the token this replication acts with ({id}) {}{fix}",
+            why.describe()
+        )
+    })?;
+    if !a.allows(
+        Action::Read,
+        "buckets",
+        &rep.org_id,
+        Some(&rep.local_bucket_id),
+    ) {
+        return Err(format!(
+            "the token this replication acts with ({id}) may no longer read the local bucket: {fix}"
+        ));
     }
+    Ok(())
 }

@@ -215,18 +215,12 @@ impl ReplicationManager {
     /// Restarts the streams that act with token `authorization_id` after it was changed or
     /// deleted: each start checks the token again (see [`authority`]).
     pub async fn recheck_authority(&self, node: &Node, authorization_id: &str) {
-        for org in node.catalog.list_orgs().unwrap_or_default() {
-            for rep in node
-                .catalog
-                .list_replications(&org.id, None, None, None)
-                .unwrap_or_default()
-            {
-                if rep.authorization_id.as_deref() != Some(authorization_id) {
-                    continue;
-                }
-                if let Ok(remote) = node.catalog.remote_by_id(&rep.remote_id) {
-                    self.start_or_update(&rep, &remote).await;
-                }
+        for rep in node.catalog.all_replications().unwrap_or_default() {
+            if rep.authorization_id.as_deref() != Some(authorization_id) {
+                continue;
+            }
+            if let Ok(remote) = node.catalog.remote_by_id(&rep.remote_id) {
+                self.start_or_update(&rep, &remote).await;
             }
         }
     }

@@ -17,15 +17,12 @@ pub(crate) fn task_authority(node: &Node, task: &Task) -> Result<Option<Authoriz
     let Some(id) = &task.authorization_id else {
         return Ok(None);
     };
-    match node.catalog.authorization_by_id(id) {
-        Ok(a) if a.status == "active" => Ok(Some(a)),
-        Ok(_) => Err(format!(
-            "the token this task runs with ({id}) is inactive: activate it, or update the task with a token that may do what it does"
-        )),
-        Err(_) => Err(format!(
-            "the token this task runs with ({id}) was deleted: update the task with a token that may do what it does"
-        )),
-    }
+    node.acting_token(id).map(Some).map_err(|why| {
+        format!(
+            "the token this task runs with ({id}) {}update the task with a token that may do what it does",
+            why.describe()
+        )
+    })
 }
 
 /// Checks that `auth` (none: a node without auth) may do everything task `p` of `org`

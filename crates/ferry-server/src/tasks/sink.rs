@@ -76,7 +76,7 @@ impl Sink {
         match self {
             Sink::Local(engine) => {
                 let out = engine
-                    .write(points, None, None)
+                    .write_made(points)
                     .await
                     .map_err(|e| format!("local write failed: {e}"))?;
                 if let Some((_, msg)) = out.conflicts.first() {
