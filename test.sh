@@ -7,7 +7,8 @@
 #   2. creates/updates the Python venv .venv from tests/requirements.txt, and installs the
 #      Flux parse oracle (npm @influxdata/flux-lsp-browser) into ~/.cache/ferry
 #      -- ferry-flux's parser is checked against it, script by script
-#   3. cargo build --release -p ferry; cargo test --release --workspace; pytest tests
+#   3. cargo build --release -p ferry; cargo test --release --workspace; fuzz/smoke.sh 10
+#      (each fuzz target for 10 s; FERRY_SKIP_FUZZ=1 skips it); pytest tests
 # Extra arguments are passed to pytest (e.g. ./test.sh -k crash -x).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -78,6 +79,14 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 # ---- 4. Rust tests ----------------------------------------------------------------
 stage "4/5 cargo test --release --workspace"
 cargo test --release --workspace
+
+# ---- 4b. fuzz smoke: every cargo-fuzz target for 10 s over its committed corpus ----------
+# (nightly toolchain; cargo-fuzz installed on first use; about 5 min cold, 70 s warm).
+# FERRY_SKIP_FUZZ=1 skips it for quick local runs; CI never sets it.
+if [[ "${FERRY_SKIP_FUZZ:-0}" != 1 ]]; then
+  stage "4b/5 fuzz smoke (fuzz/smoke.sh 10, CARGO_TARGET_DIR=target/fuzz)"
+  CARGO_TARGET_DIR="$ROOT/target/fuzz" bash fuzz/smoke.sh 10
+fi
 
 # ---- 5. end-to-end tests ------------------------------------------------------------
 stage "5/5 pytest tests (end-to-end, FERRY_BIN=target/release/ferry)"

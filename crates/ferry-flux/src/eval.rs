@@ -26,11 +26,19 @@ use std::sync::Arc;
 use crate::ast::{self, Expression, FunctionBody, Operator, Statement};
 use crate::datetime;
 use crate::error::Position;
-use crate::value::{compare_numbers, Closure, Dict, Duration, Kind, Record, Value};
+use crate::value::{
+    compare_numbers, Array, Closure, Dict, Duration, Kind, Record, Value, MAX_VALUE_NESTING,
+};
 
 /// The deepest evaluation recursion accepted (nested expressions plus nested calls). It is
 /// above [`crate::MAX_DEPTH`], so every tree the parser accepts can be evaluated.
 pub const MAX_EVAL_DEPTH: u32 = 320;
+
+/// The default for [`Evaluator::with_memory_limit`]: the bytes of strings, arrays, records,
+/// dictionaries and closures one evaluation may build. Charged as values are built and never
+/// refunded, so it bounds what the evaluation can hold at once. Doubling a string thirty times
+/// (8 GiB) is refused at this limit instead of exhausting the node.
+pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
 
 /// What went wrong during evaluation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -100,6 +108,12 @@ pub enum EvalErrorKind {
     /// Evaluation nested deeper than [`MAX_EVAL_DEPTH`].
     #[error("evaluation is nested too deeply (limit {0})")]
     TooDeep(u32),
+    /// A value nested deeper than [`MAX_VALUE_NESTING`].
+    #[error("value is nested too deeply (limit {0} levels)")]
+    ValueTooDeep(u32),
+    /// The values built exceed the evaluator's memory limit.
+    #[error("evaluation exceeded its memory limit of {0} bytes")]
+    MemoryLimit(usize),
     /// An error raised by a builtin function.
     #[error("{0}")]
     Builtin(String),
@@ -195,6 +209,8 @@ struct Frame {
     name: String,
     value: Value,
     parent: Scope,
+    /// The deepest nesting of a value bound here or in a parent.
+    nesting: u32,
 }
 
 impl Drop for Frame {
@@ -229,9 +245,15 @@ impl Scope {
     pub fn bind(&self, name: impl Into<String>, value: Value) -> Scope {
         Scope(Some(Arc::new(Frame {
             name: name.into(),
+            nesting: value.nesting().max(self.nesting()),
             value,
             parent: self.clone(),
         })))
+    }
+
+    /// The deepest nesting of a value bound in this scope (0 when empty).
+    pub fn nesting(&self) -> u32 {
+        self.0.as_ref().map_or(0, |f| f.nesting)
     }
 
     /// The innermost binding of `name`.
@@ -258,16 +280,53 @@ pub struct FileResult {
     pub values: Vec<Value>,
 }
 
-/// Evaluates expressions. Holds the regular-expression matcher and the recursion counter.
+/// Evaluates expressions. Holds the regular-expression matcher, the recursion counter and the
+/// memory charged so far.
 pub struct Evaluator<'a> {
     regex: &'a dyn RegexMatcher,
     depth: u32,
+    allocated: usize,
+    memory_limit: usize,
 }
 
 impl<'a> Evaluator<'a> {
-    /// An evaluator using `regex` for `=~` and `!~`.
+    /// An evaluator using `regex` for `=~` and `!~`, with [`DEFAULT_MEMORY_LIMIT`].
     pub fn new(regex: &'a dyn RegexMatcher) -> Self {
-        Evaluator { regex, depth: 0 }
+        Evaluator {
+            regex,
+            depth: 0,
+            allocated: 0,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+
+    /// The same evaluator with `bytes` as its memory limit.
+    #[must_use]
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Bytes charged for the values built so far.
+    pub fn allocated(&self) -> usize {
+        self.allocated
+    }
+
+    /// Charges `bytes` against the memory limit.
+    fn charge(&mut self, bytes: usize) -> EResult<()> {
+        self.allocated = self.allocated.saturating_add(bytes);
+        if self.allocated > self.memory_limit {
+            return err(EvalErrorKind::MemoryLimit(self.memory_limit));
+        }
+        Ok(())
+    }
+
+    /// Refuses a value nested deeper than [`MAX_VALUE_NESTING`].
+    fn shallow(v: Value) -> EResult<Value> {
+        if v.nesting() > MAX_VALUE_NESTING {
+            return err(EvalErrorKind::ValueTooDeep(MAX_VALUE_NESTING));
+        }
+        Ok(v)
     }
 
     /// Evaluates the statements of a file in `scope`. Imports are ignored (packages are
@@ -371,10 +430,13 @@ impl<'a> Evaluator<'a> {
             E::StringExpression(s) => self.string_expression(s, scope),
             E::ArrayExpression(a) => self.array(a, scope),
             E::DictExpression(d) => self.dict(d, scope),
-            E::ObjectExpression(o) => self.record(o, scope).map(|r| Value::Record(Arc::new(r))),
+            E::ObjectExpression(o) => {
+                let r = self.record(o, scope)?;
+                Self::shallow(Value::Record(Arc::new(r)))
+            }
             E::MemberExpression(m) => self.member_expression(m, scope),
             E::IndexExpression(ix) => self.index_expression(ix, scope),
-            E::FunctionExpression(f) => Ok(closure(f, scope)),
+            E::FunctionExpression(f) => self.closure(f, scope),
             E::CallExpression(c) => self.call_expression(c, scope, None),
             E::PipeExpression(p) => self.pipe_expression(p, scope),
             E::UnaryExpression(u) => self.unary_expression(u, scope),
@@ -392,7 +454,8 @@ impl<'a> Evaluator<'a> {
             out.push(self.ev(e, scope)?);
         }
         same_kind(&out)?;
-        Ok(Value::Array(Arc::new(out)))
+        self.charge(out.len() * std::mem::size_of::<Value>())?;
+        Self::shallow(Value::Array(Arc::new(Array::new(out))))
     }
 
     #[inline(never)]
@@ -406,7 +469,8 @@ impl<'a> Evaluator<'a> {
             dict.insert(k, v);
         }
         same_kind(&keys)?;
-        Ok(Value::Dict(Arc::new(dict)))
+        self.charge(keys.len() * 2 * std::mem::size_of::<Value>())?;
+        Self::shallow(Value::Dict(Arc::new(dict)))
     }
 
     #[inline(never)]
@@ -450,6 +514,17 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// A closure over `scope` (charged for itself; its copy of the literal is bounded by the
+    /// script's size).
+    #[inline(never)]
+    fn closure(&mut self, f: &ast::FunctionExpression, scope: &Scope) -> EResult<Value> {
+        self.charge(std::mem::size_of::<Closure>())?;
+        Self::shallow(Value::Function(Arc::new(Closure::new(
+            f.clone(),
+            scope.clone(),
+        ))))
+    }
+
     fn string_expression(&mut self, s: &ast::StringExpression, scope: &Scope) -> EResult<Value> {
         let mut out = String::new();
         for part in &s.parts {
@@ -464,7 +539,11 @@ impl<'a> Evaluator<'a> {
                         | Value::Float(_)
                         | Value::Bool(_)
                         | Value::Time(_)
-                        | Value::Duration(_) => out.push_str(&v.to_string()),
+                        | Value::Duration(_) => {
+                            let text = v.to_string();
+                            self.charge(text.len())?;
+                            out.push_str(&text);
+                        }
                         other => return mismatch(Kind::String, other.kind()),
                     }
                 }
@@ -491,6 +570,7 @@ impl<'a> Evaluator<'a> {
                     .cloned()
                     .ok_or_else(|| EvalErrorKind::Undefined(name.to_string()))?,
             };
+            self.charge(std::mem::size_of::<(String, Value)>() + name.len())?;
             rec.set(name, v);
         }
         Ok(rec)
@@ -619,10 +699,13 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn binary(&self, op: Operator, left: Value, right: Value) -> EResult<Value> {
+    fn binary(&mut self, op: Operator, left: Value, right: Value) -> EResult<Value> {
         use Operator::*;
         match op {
             Addition | Subtraction | Multiplication | Division | Modulo | Power => {
+                if let (Value::String(a), Value::String(b)) = (&left, &right) {
+                    self.charge(a.len() + b.len())?;
+                }
                 arithmetic(op, left, right)
             }
             LessThan | LessThanEqual | GreaterThan | GreaterThanEqual => {
@@ -658,14 +741,6 @@ impl<'a> Evaluator<'a> {
             ))),
         }
     }
-}
-
-#[inline(never)]
-fn closure(f: &ast::FunctionExpression, scope: &Scope) -> Value {
-    Value::Function(Arc::new(Closure {
-        expr: f.clone(),
-        scope: scope.clone(),
-    }))
 }
 
 /// The value of a literal (or the error for a node that cannot be evaluated).

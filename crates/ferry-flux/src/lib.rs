@@ -7,7 +7,10 @@
 //! * [`eval::Evaluator`] evaluates scalar expressions to [`value::Value`]s with Flux's type
 //!   rules; the table engine and the standard library plug in later as builtins.
 //! * Nesting is bounded by [`MAX_NESTING`] (parser recursion) and [`MAX_DEPTH`] (tree height),
-//!   so hostile input yields an error, never a stack overflow.
+//!   evaluation by [`eval::MAX_EVAL_DEPTH`], the values it builds by
+//!   [`value::MAX_VALUE_NESTING`] and by the evaluator's memory limit
+//!   ([`eval::DEFAULT_MEMORY_LIMIT`]), so hostile input yields an error, never a stack
+//!   overflow or an exhausted node.
 #![forbid(unsafe_code)]
 
 pub mod ast;

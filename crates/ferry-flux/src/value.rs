@@ -148,10 +148,60 @@ impl fmt::Display for Duration {
     }
 }
 
+/// The deepest nesting of values (arrays, records, dictionaries, closures) the evaluator
+/// builds. Composed functions can nest a value exponentially deeper than the script is long
+/// (ten 10-deep wrappers make 10^10 levels), and dropping, printing or comparing a value
+/// recurses once per level: past this limit the evaluator refuses to build it, so a
+/// 2 MiB server thread never overflows its stack (a test drops, prints and compares a
+/// value at the limit on a 512 KiB thread in release builds; it needs about 400 KiB).
+/// libflux has no such limit; no real script comes near.
+pub const MAX_VALUE_NESTING: u32 = 2000;
+
+/// An array: its elements and its nesting (see [`MAX_VALUE_NESTING`]).
+#[derive(Debug, Clone, Default)]
+pub struct Array {
+    items: Vec<Value>,
+    nesting: u32,
+}
+
+impl Array {
+    /// An array of `items`.
+    pub fn new(items: Vec<Value>) -> Self {
+        let nesting = 1 + items.iter().map(Value::nesting).max().unwrap_or(0);
+        Array { items, nesting }
+    }
+
+    /// The elements.
+    pub fn items(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+impl std::ops::Deref for Array {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+impl PartialEq for Array {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items
+    }
+}
+
 /// A record: fields in insertion order, names unique.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Record {
     fields: Vec<(String, Value)>,
+    /// The deepest field's nesting (an upper bound once a field is replaced).
+    inner: u32,
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+    }
 }
 
 impl Record {
@@ -163,6 +213,7 @@ impl Record {
     /// Sets `name` (replacing an existing field of that name in place).
     pub fn set(&mut self, name: impl Into<String>, value: Value) {
         let name = name.into();
+        self.inner = self.inner.max(value.nesting());
         match self.fields.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
             None => self.fields.push((name, value)),
@@ -181,9 +232,17 @@ impl Record {
 }
 
 /// A dictionary: entries in insertion order, keys unique and of one type.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Dict {
     entries: Vec<(Value, Value)>,
+    /// The deepest key's or value's nesting (an upper bound once an entry is replaced).
+    inner: u32,
+}
+
+impl PartialEq for Dict {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
 }
 
 impl Dict {
@@ -194,6 +253,7 @@ impl Dict {
 
     /// Inserts or replaces the entry for `key`.
     pub fn insert(&mut self, key: Value, value: Value) {
+        self.inner = self.inner.max(key.nesting()).max(value.nesting());
         match self.entries.iter_mut().find(|(k, _)| k.equals(&key)) {
             Some(slot) => slot.1 = value,
             None => self.entries.push((key, value)),
@@ -221,6 +281,20 @@ pub struct Closure {
     pub expr: FunctionExpression,
     /// The scope at creation.
     pub scope: Scope,
+    /// One more than the deepest value the scope holds (see [`MAX_VALUE_NESTING`]).
+    pub nesting: u32,
+}
+
+impl Closure {
+    /// The closure of `expr` over `scope`.
+    pub fn new(expr: FunctionExpression, scope: Scope) -> Self {
+        let nesting = 1 + scope.nesting();
+        Closure {
+            expr,
+            scope,
+            nesting,
+        }
+    }
 }
 
 /// A Flux value.
@@ -245,7 +319,7 @@ pub enum Value {
     /// A regular expression (its pattern).
     Regexp(Arc<str>),
     /// An array.
-    Array(Arc<Vec<Value>>),
+    Array(Arc<Array>),
     /// A record.
     Record(Arc<Record>),
     /// A dictionary.
@@ -257,6 +331,19 @@ pub enum Value {
 }
 
 impl Value {
+    /// How deeply the value nests: 0 for scalars and builtins, one more than the deepest
+    /// element for arrays, records and dictionaries (1 when empty), one more than the deepest
+    /// captured value for closures. Constant time: compound values keep theirs.
+    pub fn nesting(&self) -> u32 {
+        match self {
+            Value::Array(a) => a.nesting,
+            Value::Record(r) => 1 + r.inner,
+            Value::Dict(d) => 1 + d.inner,
+            Value::Function(c) => c.nesting,
+            _ => 0,
+        }
+    }
+
     /// The value's type.
     pub fn kind(&self) -> Kind {
         match self {

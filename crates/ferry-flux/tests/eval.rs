@@ -445,3 +445,129 @@ fn long_scopes_drop_without_recursion() {
         .join()
         .unwrap();
 }
+
+/// The error of a script that must fail, without printing the (deep) value if it does not.
+fn refused(src: &str) -> EvalErrorKind {
+    match run(src) {
+        Ok(v) => panic!("evaluated to a value nested {} deep", v.nesting()),
+        Err(e) => e.kind,
+    }
+}
+
+/// Runs `f` on a thread with a quarter of the server's worker stack (2 MiB) in release builds:
+/// the margin the nesting limit keeps (the value at the limit overflows 256 KiB).
+/// Unoptimized frames are several times larger.
+fn on_server_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(if cfg!(debug_assertions) {
+            16 << 20
+        } else {
+            512 << 10
+        })
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// `f` wraps in ten arrays, `g` applies `f` ten times (100 levels), `h` applies `g` ten times
+/// (1000 levels).
+const WRAPPERS: &str = "f = (x) => [[[[[[[[[[x]]]]]]]]]]
+g = (x) => f(x: f(x: f(x: f(x: f(x: f(x: f(x: f(x: f(x: f(x: x))))))))))
+h = (x) => g(x: g(x: g(x: g(x: g(x: g(x: g(x: g(x: g(x: g(x: x))))))))))
+";
+
+#[test]
+fn values_at_the_nesting_limit_drop_print_and_compare() {
+    assert_eq!(ferry_flux::value::MAX_VALUE_NESTING, 2000);
+    on_server_stack(|| {
+        let deepest = ok(&format!("{WRAPPERS}h(x: h(x: 1))"));
+        assert_eq!(deepest.nesting(), 2000);
+        let again = ok(&format!("{WRAPPERS}h(x: h(x: 1))"));
+        assert!(deepest.equals(&again));
+        assert_eq!(deepest, again);
+        let text = deepest.to_string();
+        assert_eq!(text.len(), 2 * 2000 + 1);
+        drop((deepest, again));
+        assert_eq!(
+            refused(&format!("{WRAPPERS}a = [h(x: h(x: 1))]\na")),
+            EvalErrorKind::ValueTooDeep(2000)
+        );
+        assert_eq!(
+            refused(&format!("{WRAPPERS}r = {{a: h(x: h(x: 1))}}\nr")),
+            EvalErrorKind::ValueTooDeep(2000)
+        );
+        assert_eq!(
+            refused(&format!("{WRAPPERS}d = [h(x: h(x: 1)): 1]\nd")),
+            EvalErrorKind::ValueTooDeep(2000)
+        );
+    });
+}
+
+#[test]
+fn composed_wrappers_cannot_nest_past_the_limit() {
+    // Fuzz finding F2: five composed wrappers build a 100 000-deep array, whose drop used to
+    // overflow a 2 MiB stack after evaluation succeeded.
+    let src = include_str!("../../../fuzz/crashes/flux/eval-value-depth-drop-overflow.flux");
+    on_server_stack(move || {
+        assert_eq!(
+            refused(&format!("{src}\nv")),
+            EvalErrorKind::ValueTooDeep(2000)
+        );
+        // The same through closures that capture closures instead of arrays.
+        let closures = "w = (x) => () => x
+g = (x) => w(x: w(x: w(x: w(x: w(x: w(x: w(x: w(x: w(x: w(x: x))))))))))
+h = (x) => g(x: g(x: g(x: g(x: g(x: g(x: g(x: g(x: g(x: g(x: x))))))))))
+i = (x) => h(x: h(x: h(x: h(x: h(x: h(x: h(x: h(x: h(x: h(x: x))))))))))
+j = (x) => i(x: i(x: i(x: i(x: i(x: i(x: i(x: i(x: i(x: i(x: x))))))))))
+j(x: 1)";
+        assert_eq!(refused(closures), EvalErrorKind::ValueTooDeep(2000));
+    });
+}
+
+#[test]
+fn building_values_is_charged_against_a_memory_limit() {
+    // Fuzz finding F4: thirty doublings ask for an 8 GiB string.
+    let src = include_str!("../../../fuzz/crashes/flux/eval-string-doubling-oom.flux");
+    let e = run(src).unwrap_err();
+    assert_eq!(
+        e.kind,
+        EvalErrorKind::MemoryLimit(ferry_flux::eval::DEFAULT_MEMORY_LIMIT)
+    );
+    assert_eq!(ferry_flux::eval::DEFAULT_MEMORY_LIMIT, 256 << 20);
+    let limited = |src: &str| {
+        let file = parse(src).unwrap();
+        let mut ev = Evaluator::new(&TestRegex).with_memory_limit(1 << 20);
+        ev.eval_file(&file, Scope::universe())
+            .map(|_| ev.allocated())
+    };
+    // Below the limit the charge is what was built: two 300 KiB strings and their sum.
+    let k300 = "a = \"".to_string() + &"x".repeat(300 << 10) + "\"\n";
+    assert_eq!(limited(&format!("{k300}b = a + a")), Ok(600 << 10));
+    // Every way of building a string or a container is charged.
+    for build in [
+        "b = a + a + a + a",
+        "b = \"${a}${a}${a}${a}\"",
+        "f = (x) => x + x\nb = f(x: f(x: a))",
+    ] {
+        let e = limited(&format!("{k300}{build}")).unwrap_err();
+        assert_eq!(e.kind, EvalErrorKind::MemoryLimit(1 << 20), "{build}");
+    }
+    let many = format!(
+        "a = [{}]\nb = [a, a, a, a, a]",
+        vec!["1"; 20_000].join(", ")
+    );
+    let charged = limited(&many).unwrap();
+    assert!(
+        charged >= 20_005 * std::mem::size_of::<Value>(),
+        "{charged}"
+    );
+    let records = format!(
+        "f = (x) => ({{a: x, b: x, c: x}})\nb = [{}]",
+        vec!["f(x: 1)"; 20_000].join(", ")
+    );
+    assert_eq!(
+        limited(&records).unwrap_err().kind,
+        EvalErrorKind::MemoryLimit(1 << 20)
+    );
+}
