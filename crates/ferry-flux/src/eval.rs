@@ -117,6 +117,24 @@ pub enum EvalErrorKind {
     /// An error raised by a builtin function.
     #[error("{0}")]
     Builtin(String),
+    /// A builtin's argument names something that does not exist (a bucket): HTTP 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// The query's token may not read or write what a builtin names: HTTP 403.
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl From<String> for EvalErrorKind {
+    fn from(message: String) -> Self {
+        EvalErrorKind::Builtin(message)
+    }
+}
+
+impl From<&str> for EvalErrorKind {
+    fn from(message: &str) -> Self {
+        EvalErrorKind::Builtin(message.to_string())
+    }
 }
 
 /// An evaluation error, located at the innermost expression it arose in when known.
@@ -178,8 +196,10 @@ impl RegexMatcher for NoRegex {
     }
 }
 
-/// Signature of a builtin: named arguments in, value out.
-pub type BuiltinFn = dyn Fn(&Record) -> Result<Value, String> + Send + Sync;
+/// Signature of a builtin: the evaluator (to call function arguments and charge memory) and
+/// the named arguments in, value out.
+pub type BuiltinFn =
+    dyn Fn(&mut Evaluator<'_>, &Record) -> Result<Value, EvalErrorKind> + Send + Sync;
 
 /// A function implemented in Rust.
 pub struct Builtin {
@@ -314,11 +334,21 @@ impl<'a> Evaluator<'a> {
 
     /// Charges `bytes` against the memory limit.
     fn charge(&mut self, bytes: usize) -> EResult<()> {
+        self.charge_bytes(bytes).map_err(Box::<EvalError>::from)
+    }
+
+    /// Charges `bytes` against the memory limit (for builtins building tables).
+    pub fn charge_bytes(&mut self, bytes: usize) -> Result<(), EvalErrorKind> {
         self.allocated = self.allocated.saturating_add(bytes);
         if self.allocated > self.memory_limit {
-            return err(EvalErrorKind::MemoryLimit(self.memory_limit));
+            return Err(EvalErrorKind::MemoryLimit(self.memory_limit));
         }
         Ok(())
+    }
+
+    /// Bytes the evaluation may still charge.
+    pub fn memory_left(&self) -> usize {
+        self.memory_limit.saturating_sub(self.allocated)
     }
 
     /// Refuses a value nested deeper than [`MAX_VALUE_NESTING`].
@@ -610,7 +640,7 @@ impl<'a> Evaluator<'a> {
                         None => return err(EvalErrorKind::NoPipeParameter),
                     }
                 }
-                (b.func)(&args).map_err(|m| EvalErrorKind::Builtin(m).into())
+                (b.func)(self, &args).map_err(Box::<EvalError>::from)
             }
             other => err(EvalErrorKind::NotCallable(other.kind())),
         }

@@ -4,8 +4,10 @@
 //!   position (`error @1:5-1:9: …`).
 //! * The AST serializes with serde to the JSON shape of libflux (the reference implementation),
 //!   and reads that shape back, which is how clients send `extern` option statements.
-//! * [`eval::Evaluator`] evaluates scalar expressions to [`value::Value`]s with Flux's type
-//!   rules; the table engine and the standard library plug in later as builtins.
+//! * [`eval::Evaluator`] evaluates expressions to [`value::Value`]s with Flux's type rules;
+//!   [`stdlib`] binds the table functions as builtins over a [`table::Source`] (the store),
+//!   and [`query::run`] runs a script to named results of [`table::Table`]s, which [`csv`]
+//!   writes as annotated CSV.
 //! * Nesting is bounded by [`MAX_NESTING`] (parser recursion) and [`MAX_DEPTH`] (tree height),
 //!   evaluation by [`eval::MAX_EVAL_DEPTH`], the values it builds by
 //!   [`value::MAX_VALUE_NESTING`] and by the evaluator's memory limit
@@ -14,11 +16,15 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+pub mod csv;
 pub mod datetime;
 pub mod error;
 pub mod eval;
 pub mod parser;
+pub mod query;
 pub mod scanner;
+pub mod stdlib;
+pub mod table;
 pub mod token;
 pub mod value;
 

@@ -53,6 +53,8 @@ pub enum Kind {
     Dict,
     /// `function`
     Function,
+    /// `stream[A]`: a stream of tables.
+    Stream,
 }
 
 impl Kind {
@@ -72,6 +74,7 @@ impl Kind {
             Kind::Record => "record",
             Kind::Dict => "dict",
             Kind::Function => "function",
+            Kind::Stream => "stream",
         }
     }
 }
@@ -328,6 +331,8 @@ pub enum Value {
     Function(Arc<Closure>),
     /// A function implemented in Rust.
     Builtin(Arc<Builtin>),
+    /// A stream of tables (see [`crate::table`]).
+    Tables(Arc<crate::table::Stream>),
 }
 
 impl Value {
@@ -360,6 +365,7 @@ impl Value {
             Value::Record(_) => Kind::Record,
             Value::Dict(_) => Kind::Dict,
             Value::Function(_) | Value::Builtin(_) => Kind::Function,
+            Value::Tables(_) => Kind::Stream,
         }
     }
 
@@ -512,6 +518,7 @@ impl fmt::Display for Value {
                 f.write_str("]")
             }
             Value::Function(_) | Value::Builtin(_) => f.write_str("<function>"),
+            Value::Tables(_) => f.write_str("<stream>"),
         }
     }
 }

@@ -300,7 +300,7 @@ fn builtins_plug_in() {
         name: "double".into(),
         params: vec!["v".into()],
         pipe: Some("tables".into()),
-        func: Box::new(|args| match (args.get("v"), args.get("tables")) {
+        func: Box::new(|_, args| match (args.get("v"), args.get("tables")) {
             (Some(Value::Int(i)), None) | (None, Some(Value::Int(i))) => Ok(Value::Int(i * 2)),
             _ => Err("double: expected an int".into()),
         }),

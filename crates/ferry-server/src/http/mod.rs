@@ -6,6 +6,7 @@ mod dbrps;
 mod delete;
 mod export;
 mod extract;
+mod flux;
 mod json;
 mod orgs;
 mod query;
@@ -39,6 +40,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/write", post(write::write_v1))
         .route("/query", get(query::query).post(query::query))
         .route("/api/v2/write", post(write::write_v2))
+        .route("/api/v2/query", post(flux::query))
         .route("/api/v2/delete", post(delete::delete))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
         .route("/api/v2/orgs", get(orgs::list).post(orgs::create))

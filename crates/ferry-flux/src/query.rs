@@ -1,0 +1,126 @@
+//! Running a Flux query: parse, evaluate with the standard library over a [`Source`], and
+//! collect the streams the script yields as named results of tables.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::ast::File;
+use crate::eval::{EvalError, EvalErrorKind, Evaluator, RegexMatcher};
+use crate::stdlib::{self, Env};
+use crate::table::{Source, Table};
+use crate::value::Value;
+
+/// A query to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// The script.
+    pub script: &'a str,
+    /// Statements evaluated before the script (the request's `extern`: option statements
+    /// such as the Python client's query parameters).
+    pub extern_file: Option<&'a File>,
+    /// `now()`, in ns.
+    pub now: i64,
+    /// Bytes the evaluation may hold (strings, containers and tables).
+    pub memory_limit: usize,
+}
+
+/// How a query failed, in the classes InfluxDB's HTTP API maps to statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryErrorKind {
+    /// The script or a value in it is wrong (400).
+    Invalid,
+    /// A bucket it names does not exist (404).
+    NotFound,
+    /// The token may not read what it names (403).
+    Forbidden,
+}
+
+/// A failed query: its class and InfluxDB-style message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    /// The class.
+    pub kind: QueryErrorKind,
+    /// The message.
+    pub message: String,
+}
+
+impl QueryError {
+    fn invalid(message: impl Into<String>) -> Self {
+        QueryError {
+            kind: QueryErrorKind::Invalid,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EvalError> for QueryError {
+    fn from(e: EvalError) -> Self {
+        let kind = match e.kind {
+            EvalErrorKind::NotFound(_) => QueryErrorKind::NotFound,
+            EvalErrorKind::Forbidden(_) => QueryErrorKind::Forbidden,
+            _ => QueryErrorKind::Invalid,
+        };
+        QueryError {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Results: name and tables, in the order the script yields them.
+pub type Results = Vec<(String, Vec<Table>)>;
+
+/// Runs `q` reading through `source`.
+pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError> {
+    let file = crate::parse(q.script)
+        .map_err(|e| QueryError::invalid(format!("compilation failed: {e}")))?;
+    let env = Env { source, now: q.now };
+    let regex = CachedRegex::default();
+    let mut ev = Evaluator::new(&regex).with_memory_limit(q.memory_limit);
+    let mut scope = stdlib::universe(env.clone());
+    if let Some(ext) = q.extern_file {
+        scope = ev.eval_file(ext, scope)?.scope;
+    }
+    let out = ev.eval_file(&file, scope)?;
+    let mut results: Results = Vec::new();
+    for v in &out.values {
+        let Value::Tables(s) = v else { continue };
+        let name = s.name.clone().unwrap_or_else(|| "_result".to_string());
+        if results.iter().any(|(n, _)| *n == name) {
+            return Err(QueryError::invalid(if s.name.is_some() {
+                format!("found more than one call to yield() with the name {name:?}")
+            } else {
+                format!("tried to produce more than one result with the name {name:?}")
+            }));
+        }
+        let tables = stdlib::tables(&mut ev, &env, s).map_err(EvalError::from)?;
+        results.push((name, Arc::unwrap_or_clone(tables)));
+    }
+    if results.is_empty() {
+        return Err(QueryError::invalid(
+            "this Flux script returns no streaming data. Consider adding a \"yield\" or invoking \
+             streaming functions directly, without performing an assignment",
+        ));
+    }
+    Ok(results)
+}
+
+/// RE2-compatible matching through the `regex` crate, each pattern compiled once per query.
+#[derive(Default)]
+pub struct CachedRegex {
+    compiled: Mutex<HashMap<String, regex::Regex>>,
+}
+
+impl RegexMatcher for CachedRegex {
+    fn is_match(&self, pattern: &str, text: &str) -> Result<bool, String> {
+        let mut cache = self.compiled.lock().map_err(|e| e.to_string())?;
+        if let Some(re) = cache.get(pattern) {
+            return Ok(re.is_match(text));
+        }
+        let re = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
+        let m = re.is_match(text);
+        cache.insert(pattern.to_string(), re);
+        Ok(m)
+    }
+}

@@ -1,0 +1,336 @@
+//! Aggregates and selectors (`count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread`)
+//! over each table, and `aggregateWindow` over time windows of each table.
+//!
+//! Both feed `ferry_influxql::windowed::Stream`, the InfluxQL engine's streaming aggregate
+//! state, and cut time with its `Grid`, so Flux and InfluxQL compute the same answers.
+//! Flux's rules on top of that state (FLUX.md §4 in the design notes, checked against
+//! InfluxDB's tests): nulls are skipped; an aggregate keeps the group key and `_value`
+//! (`mean` gives a float, `count` an int, `sum` and `spread` the input's type); a selector keeps
+//! its row; `aggregateWindow` emits every window of the range unless `createEmpty: false`,
+//! an empty window's value being null (0 for `count`), and stamps each with its stop
+//! (`timeSrc: "_stop"`) clipped to the range.
+
+use ferry_influxql::result::Value as QlValue;
+use ferry_influxql::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
+use ferry_lp::FieldValue;
+
+use super::{
+    bool_arg, builtin, duration_arg, output, required, stream_arg, string_arg, tables, BResult, Env,
+};
+use crate::eval::{Builtin, Evaluator};
+use crate::table::{ColKind, Column, Table};
+use crate::value::{Record, Value};
+
+const AGGREGATES: [&str; 8] = [
+    "count", "sum", "mean", "min", "max", "first", "last", "spread",
+];
+
+pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+    let mut out: Vec<Builtin> = AGGREGATES
+        .iter()
+        .map(|&name| {
+            let env = env.clone();
+            builtin(name, &["column"], true, move |ev, a| {
+                let s = stream_arg(name, a)?;
+                let input = tables(ev, &env, s)?;
+                let column = string_arg(name, a, "column", "_value")?;
+                let kind = StreamKind::of(name);
+                let mut out = Vec::with_capacity(input.len());
+                for t in input.iter() {
+                    out.push(whole_table(name, kind, t, &column)?);
+                }
+                Ok(output(s, out))
+            })
+        })
+        .collect();
+    out.push(builtin(
+        "aggregateWindow",
+        &[
+            "every",
+            "period",
+            "offset",
+            "fn",
+            "location",
+            "column",
+            "timeSrc",
+            "timeDst",
+            "createEmpty",
+        ],
+        true,
+        {
+            let env = env.clone();
+            move |ev, a| aggregate_window(ev, &env, a)
+        },
+    ));
+    out
+}
+
+/// The numeric or selected answer of one aggregate over one table.
+fn whole_table(name: &str, kind: StreamKind, t: &Table, column: &str) -> BResult<Table> {
+    let col = t
+        .column(column)
+        .ok_or_else(|| format!("{name}: column {column:?} does not exist"))?;
+    check_input(name, kind, col.kind)?;
+    let mut state = AggState::new();
+    let times = t.column("_time");
+    for (row, v) in col.values.iter().enumerate() {
+        if let Some(fv) = field_value(v) {
+            let at = times
+                .and_then(|c| match c.values[row] {
+                    Value::Time(x) => Some(x),
+                    _ => None,
+                })
+                .unwrap_or(row as i64);
+            // time order within a table is row order; the row index breaks no ties
+            state.add(kind, &fv, (at, 0, row));
+        }
+    }
+    Ok(match state.answer(kind) {
+        Some(Answer::Selected((_, _, row))) => {
+            let keep: Vec<bool> = (0..t.len()).map(|i| i == row).collect();
+            t.filter_rows(&keep)
+        }
+        answer => {
+            let value = match answer {
+                Some(Answer::Computed(v, _)) => from_ql(v, col.kind),
+                _ if kind == StreamKind::Count => Value::Int(0),
+                _ => Value::Null,
+            };
+            let mut columns: Vec<Column> =
+                t.columns
+                    .iter()
+                    .filter(|c| t.in_key(&c.label))
+                    .map(|c| Column {
+                        label: c.label.clone(),
+                        kind: c.kind,
+                        values: vec![c.values.first().cloned().unwrap_or_else(|| {
+                            t.key_value(&c.label).cloned().unwrap_or(Value::Null)
+                        })],
+                    })
+                    .collect();
+            columns.push(Column {
+                label: column.to_string(),
+                kind: out_kind(kind, col.kind),
+                values: vec![value],
+            });
+            Table {
+                key: t.key.clone(),
+                columns,
+            }
+        }
+    })
+}
+
+/// Refuses an aggregate over values it cannot add (Flux's message).
+fn check_input(name: &str, kind: StreamKind, input: ColKind) -> BResult<()> {
+    let numeric = matches!(input, ColKind::Int | ColKind::UInt | ColKind::Float);
+    let needs_numbers = !matches!(
+        kind,
+        StreamKind::Count | StreamKind::First | StreamKind::Last
+    );
+    if needs_numbers && !numeric {
+        let found = match input {
+            ColKind::Bool => "bool",
+            ColKind::String => "string",
+            ColKind::Time => "time",
+            _ => "unknown",
+        };
+        return Err(format!("unsupported input type for {name} aggregate: {found}").into());
+    }
+    Ok(())
+}
+
+fn out_kind(kind: StreamKind, input: ColKind) -> ColKind {
+    match kind {
+        StreamKind::Count => ColKind::Int,
+        StreamKind::Mean => ColKind::Float,
+        _ => input,
+    }
+}
+
+/// A computed answer in the input column's type (`sum` of uints stays a uint).
+fn from_ql(v: QlValue, input: ColKind) -> Value {
+    match (v, input) {
+        (QlValue::Int(i), ColKind::UInt) => Value::UInt(i as u64),
+        (QlValue::Int(i), _) => Value::Int(i),
+        (QlValue::Float(f), _) => Value::Float(f),
+        _ => Value::Null,
+    }
+}
+
+fn field_value(v: &Value) -> Option<FieldValue> {
+    Some(match v {
+        Value::Float(f) => FieldValue::Float(*f),
+        Value::Int(i) => FieldValue::Integer(*i),
+        Value::UInt(u) => FieldValue::UInteger(*u),
+        Value::Bool(b) => FieldValue::Boolean(*b),
+        Value::String(s) => FieldValue::String(s.to_string()),
+        Value::Time(t) => FieldValue::Integer(*t),
+        _ => return None,
+    })
+}
+
+fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
+    const F: &str = "aggregateWindow";
+    let s = stream_arg(F, a)?;
+    let every = duration_arg(F, a, "every")?
+        .ok_or_else(|| format!("{F}: missing required argument every"))?;
+    let offset = duration_arg(F, a, "offset")?.unwrap_or_default();
+    if let Some(p) = duration_arg(F, a, "period")? {
+        if p != every {
+            return Err(format!("{F}: a period other than every is not supported yet").into());
+        }
+    }
+    if every.months != 0 || offset.months != 0 {
+        return Err(format!("{F}: calendar (mo, y) windows are not supported yet").into());
+    }
+    if every.nanos <= 0 {
+        return Err(if every.nanos < 0 {
+            "parameter \"every\" must be non-negative".into()
+        } else {
+            "duration used as an interval cannot be zero".into()
+        });
+    }
+    if a.get("location").is_some_and(|v| !v.is_null()) {
+        return Err(format!("{F}: location is not supported yet").into());
+    }
+    let name = match required(F, a, "fn")? {
+        Value::Builtin(b) if AGGREGATES.contains(&b.name.as_str()) => b.name.clone(),
+        _ => {
+            return Err(format!("{F}: fn must be one of {} for now", AGGREGATES.join(", ")).into())
+        }
+    };
+    let kind = StreamKind::of(&name);
+    let column = string_arg(F, a, "column", "_value")?;
+    let time_src = string_arg(F, a, "timeSrc", "_stop")?;
+    let time_dst = string_arg(F, a, "timeDst", "_time")?;
+    if time_src != "_stop" && time_src != "_start" {
+        return Err(format!("{F}: timeSrc must be \"_start\" or \"_stop\"").into());
+    }
+    let create_empty = bool_arg(F, a, "createEmpty", true)?;
+    let input = tables(ev, env, s)?;
+    let mut out = Vec::with_capacity(input.len());
+    for t in input.iter() {
+        let bound = |label: &str| match t.key_value(label) {
+            Some(Value::Time(x)) => Ok(*x),
+            _ => Err(format!(
+                "{F}: missing time bound column {label} (add a range())"
+            )),
+        };
+        let (start, stop) = (bound("_start")?, bound("_stop")?);
+        let windows =
+            ((i128::from(stop) - i128::from(start)) / i128::from(every.nanos)) as usize + 1;
+        if create_empty {
+            // every window becomes a row: charge the rows before building them
+            ev.charge_bytes(windows.saturating_mul(t.key.len() + 2).saturating_mul(32))?;
+        }
+        out.push(windowed(
+            &name,
+            kind,
+            t,
+            &column,
+            (start, stop),
+            (every.nanos, offset.nanos.rem_euclid(every.nanos)),
+            (&time_src, &time_dst),
+            create_empty,
+        )?);
+    }
+    Ok(output(s, out))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn windowed(
+    name: &str,
+    kind: StreamKind,
+    t: &Table,
+    column: &str,
+    (start, stop): (i64, i64),
+    every_offset: (i64, i64),
+    (time_src, time_dst): (&str, &str),
+    create_empty: bool,
+) -> BResult<Table> {
+    let col = t
+        .column(column)
+        .ok_or_else(|| format!("aggregateWindow: column {column:?} does not exist"))?;
+    check_input(name, kind, col.kind)?;
+    let times: Vec<i64> = match t.column("_time") {
+        Some(c) => c
+            .values
+            .iter()
+            .map(|v| match v {
+                Value::Time(x) => *x,
+                _ => i64::MIN,
+            })
+            .collect(),
+        None => return Err("aggregateWindow: missing column _time".into()),
+    };
+    let spec = GridSpec {
+        every_offset: Some(every_offset),
+        location: None,
+        skip_empty: !create_empty,
+        max_windows: 0,
+    };
+    let grid = Grid::new(&spec, start, stop - 1, times.first().copied(), &|| {
+        times.clone()
+    })
+    .map_err(|e| format!("aggregateWindow: {e}"))?
+    .ok_or("aggregateWindow: no windows")?;
+    let mut states = vec![AggState::new(); grid.n];
+    for (row, v) in col.values.iter().enumerate() {
+        let at = times[row];
+        if !(start..stop).contains(&at) {
+            continue;
+        }
+        if let (Some(fv), Some(wi)) = (field_value(v), grid.index(at)) {
+            states[wi].add(kind, &fv, (at, 0, row));
+        }
+    }
+    let value_kind = out_kind(kind, col.kind);
+    let rest: Vec<&Column> = t
+        .columns
+        .iter()
+        .filter(|c| t.in_key(&c.label) && c.label != "_start" && c.label != "_stop")
+        .collect();
+    let mut stamps = Vec::new();
+    let mut values = Vec::new();
+    for (wi, state) in states.iter().enumerate() {
+        let w_start = grid.start(wi);
+        let w_stop = grid.end_of(w_start);
+        let (lo, hi) = (w_start.max(start), w_stop.min(stop));
+        if lo >= hi {
+            continue;
+        }
+        let value = match state.answer(kind) {
+            Some(Answer::Computed(v, _)) => from_ql(v, col.kind),
+            Some(Answer::Selected((_, _, row))) => col.values[row].clone(),
+            None if !create_empty => continue,
+            None if kind == StreamKind::Count => Value::Int(0),
+            None => Value::Null,
+        };
+        stamps.push(Value::Time(if time_src == "_stop" { hi } else { lo }));
+        values.push(value);
+    }
+    let n = values.len();
+    let mut columns = vec![
+        crate::table::constant("_start", ColKind::Time, Value::Time(start), n),
+        crate::table::constant("_stop", ColKind::Time, Value::Time(stop), n),
+        Column {
+            label: time_dst.to_string(),
+            kind: ColKind::Time,
+            values: stamps,
+        },
+        Column {
+            label: column.to_string(),
+            kind: value_kind,
+            values,
+        },
+    ];
+    for c in rest {
+        let v = t.key_value(&c.label).cloned().unwrap_or(Value::Null);
+        columns.push(crate::table::constant(&c.label, c.kind, v, n));
+    }
+    Ok(Table {
+        key: t.key.clone(),
+        columns,
+    })
+}

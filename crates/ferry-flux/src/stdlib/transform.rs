@@ -1,0 +1,517 @@
+//! Table functions that select and reshape: `from`, `range`, `filter` (with push-down of
+//! `_measurement`, `_field` and tag equality into the storage read), `yield`, `limit`, `keep`,
+//! `drop`, `group`, `sort`, plus `buckets` and `now`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{
+    bool_arg, builtin, int_arg, output, required, source_error, stream_arg, string_arg,
+    strings_arg, tables, time_arg, BResult, Env,
+};
+use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
+use crate::eval::{Builtin, EvalErrorKind, Evaluator};
+use crate::table::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};
+use crate::value::{Closure, Record, Value};
+
+pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+    let from = builtin(
+        "from",
+        &["bucket", "bucketID", "org", "orgID", "host", "token"],
+        false,
+        move |_, a| {
+            if a.get("host").is_some_and(|h| !h.is_null()) {
+                return Err("from: reading from a remote host is not supported".into());
+            }
+            let bucket = match a.get("bucket") {
+                Some(Value::String(s)) => s.to_string(),
+                _ => return Err("from: missing required argument bucket".into()),
+            };
+            Ok(Value::Tables(Arc::new(Stream {
+                body: StreamBody::Read(ReadSpec {
+                    bucket,
+                    range: None,
+                    preds: Vec::new(),
+                }),
+                name: None,
+            })))
+        },
+    );
+    let range_env = env.clone();
+    let range = builtin("range", &["start", "stop"], true, move |ev, a| {
+        range(ev, &range_env, a)
+    });
+    let filter_env = env.clone();
+    let filter = builtin("filter", &["fn", "onEmpty"], true, move |ev, a| {
+        filter(ev, &filter_env, a)
+    });
+    let yield_ = builtin("yield", &["name"], true, |_, a| {
+        let s = stream_arg("yield", a)?;
+        let name = string_arg("yield", a, "name", "_result")?;
+        Ok(Value::Tables(Arc::new(Stream {
+            body: s.body.clone(),
+            name: Some(name),
+        })))
+    });
+    let per_table = |name: &'static str,
+                     params: &[&str],
+                     f: fn(&Record, &Table) -> BResult<Option<Table>>,
+                     env: Env| {
+        builtin(name, params, true, move |ev, a| {
+            let s = stream_arg(name, a)?;
+            let input = tables(ev, &env, s)?;
+            let mut out = Vec::with_capacity(input.len());
+            for t in input.iter() {
+                if let Some(t) = f(a, t)? {
+                    out.push(t);
+                }
+            }
+            Ok(output(s, out))
+        })
+    };
+    let group_env = env.clone();
+    let group = builtin("group", &["columns", "mode"], true, move |ev, a| {
+        let s = stream_arg("group", a)?;
+        let input = tables(ev, &group_env, s)?;
+        let columns = strings_arg("group", a, "columns")?.unwrap_or_default();
+        let except = match string_arg("group", a, "mode", "by")?.as_str() {
+            "by" => false,
+            "except" => true,
+            other => return Err(format!("group: unknown group mode {other:?}").into()),
+        };
+        Ok(output(s, regroup(&input, &columns, except)))
+    });
+    let now = env.now;
+    vec![
+        from,
+        range,
+        filter,
+        yield_,
+        group,
+        per_table("limit", &["n", "offset"], limit, env.clone()),
+        per_table(
+            "keep",
+            &["columns", "fn"],
+            |a, t| keep_drop("keep", a, t, true),
+            env.clone(),
+        ),
+        per_table(
+            "drop",
+            &["columns", "fn"],
+            |a, t| keep_drop("drop", a, t, false),
+            env.clone(),
+        ),
+        per_table("sort", &["columns", "desc"], sort, env.clone()),
+        buckets(env.clone()),
+        builtin("now", &[], false, move |_, _| Ok(Value::Time(now))),
+    ]
+}
+
+fn range(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
+    let s = stream_arg("range", a)?;
+    let start = time_arg("range", "start", required("range", a, "start")?, env.now)?;
+    let stop = match a.get("stop") {
+        None | Some(Value::Null) => env.now,
+        Some(v) => time_arg("range", "stop", v, env.now)?,
+    };
+    if start >= stop {
+        return Err("cannot query an empty range".into());
+    }
+    if let StreamBody::Read(spec) = &s.body {
+        if spec.range.is_none() {
+            let mut spec = spec.clone();
+            spec.range = Some((start, stop));
+            return Ok(Value::Tables(Arc::new(Stream {
+                body: StreamBody::Read(spec),
+                name: s.name.clone(),
+            })));
+        }
+    }
+    let input = tables(ev, env, s)?;
+    let mut out = Vec::with_capacity(input.len());
+    for t in input.iter() {
+        let keep: Vec<bool> = match t.column("_time") {
+            Some(c) => c
+                .values
+                .iter()
+                .map(|v| matches!(v, Value::Time(x) if (start..stop).contains(x)))
+                .collect(),
+            None => return Err("range: missing column _time".into()),
+        };
+        let mut t = t.filter_rows(&keep);
+        let n = t.len();
+        for (label, v) in [("_start", start), ("_stop", stop)] {
+            let col = crate::table::constant(label, ColKind::Time, Value::Time(v), n);
+            match t.index_of(label) {
+                Some(i) => t.columns[i] = col,
+                None => t.columns.insert(0, col),
+            }
+            match t.key.iter_mut().find(|(k, _)| k == label) {
+                Some(slot) => slot.1 = Value::Time(v),
+                None => t.key.insert(0, (label.to_string(), Value::Time(v))),
+            }
+        }
+        reorder_start_stop(&mut t);
+        out.push(t);
+    }
+    Ok(super::output(s, out))
+}
+
+/// Puts `_start`, `_stop` first, in that order, in the columns and the key.
+fn reorder_start_stop(t: &mut Table) {
+    let rank = |l: &str| match l {
+        "_start" => 0,
+        "_stop" => 1,
+        _ => 2,
+    };
+    t.columns.sort_by_key(|c| rank(&c.label));
+    t.key.sort_by_key(|(k, _)| rank(k));
+}
+
+fn filter(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
+    let s = stream_arg("filter", a)?;
+    let f = required("filter", a, "fn")?.clone();
+    let keep_empty = match string_arg("filter", a, "onEmpty", "drop")?.as_str() {
+        "drop" => false,
+        "keep" => true,
+        other => {
+            return Err(
+                format!("filter: onEmpty must be \"drop\" or \"keep\", not {other:?}").into(),
+            )
+        }
+    };
+    let (pushed, rest) = match &f {
+        Value::Function(c) => split_pushdown(c),
+        _ => (Vec::new(), true),
+    };
+    if let StreamBody::Read(spec) = &s.body {
+        if !pushed.is_empty() && !keep_empty {
+            let mut spec = spec.clone();
+            spec.preds.extend(pushed);
+            let narrowed = Stream {
+                body: StreamBody::Read(spec),
+                name: s.name.clone(),
+            };
+            if !rest {
+                return Ok(Value::Tables(Arc::new(narrowed)));
+            }
+            return filter_rows(ev, env, &narrowed, &f, keep_empty);
+        }
+    }
+    filter_rows(ev, env, s, &f, keep_empty)
+}
+
+/// Evaluates `f` on every row.
+fn filter_rows(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    s: &Stream,
+    f: &Value,
+    keep_empty: bool,
+) -> BResult<Value> {
+    let input = tables(ev, env, s)?;
+    let param = match f {
+        Value::Function(c) => c
+            .expr
+            .params
+            .first()
+            .map(|p| p.key.name().to_string())
+            .unwrap_or_else(|| "r".into()),
+        _ => "r".into(),
+    };
+    let mut out = Vec::with_capacity(input.len());
+    for t in input.iter() {
+        let mut keep = Vec::with_capacity(t.len());
+        for row in 0..t.len() {
+            let r = row_record(t, row);
+            let mut args = Record::new();
+            args.set(param.clone(), Value::Record(Arc::new(r)));
+            let v = ev
+                .call(f, args, None)
+                .map_err(|e| EvalErrorKind::Builtin(e.to_string()))?;
+            keep.push(match v {
+                Value::Bool(b) => b,
+                Value::Null => false,
+                other => {
+                    return Err(
+                        format!("filter: fn must return bool, found {}", other.kind()).into(),
+                    )
+                }
+            });
+        }
+        let t = t.filter_rows(&keep);
+        if !t.is_empty() || keep_empty {
+            out.push(t);
+        }
+    }
+    Ok(super::output(s, out))
+}
+
+/// Row `row` of `t` as a record (the `r` a row function receives).
+pub(crate) fn row_record(t: &Table, row: usize) -> Record {
+    let mut r = Record::new();
+    for c in &t.columns {
+        r.set(c.label.clone(), c.values[row].clone());
+    }
+    r
+}
+
+/// The conjuncts of a filter function a storage read can apply (tests of `_measurement`,
+/// `_field` and tags against string literals), and whether anything is left to evaluate
+/// per row.
+fn split_pushdown(c: &Closure) -> (Vec<Pred>, bool) {
+    let param = match c.expr.params.as_slice() {
+        [p] => p.key.name().to_string(),
+        _ => return (Vec::new(), true),
+    };
+    let FunctionBody::Expression(body) = &c.expr.body else {
+        return (Vec::new(), true);
+    };
+    let mut conjuncts = Vec::new();
+    flatten_and(body, &mut conjuncts);
+    let mut pushed = Vec::new();
+    let mut rest = false;
+    for e in conjuncts {
+        match pushable(e, &param) {
+            Some(p) => pushed.push(p),
+            None => rest = true,
+        }
+    }
+    (pushed, rest)
+}
+
+fn flatten_and<'a>(e: &'a Expression, out: &mut Vec<&'a Expression>) {
+    match e {
+        Expression::ParenExpression(p) => flatten_and(&p.expression, out),
+        Expression::LogicalExpression(l) if l.operator == LogicalOperator::And => {
+            flatten_and(&l.left, out);
+            flatten_and(&l.right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// A predicate on a column a storage read knows (anything but `_value`, `_time`, `_start`,
+/// `_stop`), if `e` is one.
+fn pushable(e: &Expression, param: &str) -> Option<Pred> {
+    match e {
+        Expression::ParenExpression(p) => pushable(&p.expression, param),
+        Expression::LogicalExpression(l) => {
+            let (a, b) = (pushable(&l.left, param)?, pushable(&l.right, param)?);
+            Some(match l.operator {
+                LogicalOperator::And => Pred::And(vec![a, b]),
+                LogicalOperator::Or => Pred::Or(vec![a, b]),
+            })
+        }
+        Expression::BinaryExpression(b)
+            if matches!(b.operator, Operator::Equal | Operator::NotEqual) =>
+        {
+            let (col, lit) = match (&b.left, &b.right) {
+                (Expression::MemberExpression(m), Expression::StringLiteral(s))
+                | (Expression::StringLiteral(s), Expression::MemberExpression(m)) => (m, s),
+                _ => return None,
+            };
+            match &col.object {
+                Expression::Identifier(i) if i.name == param => {}
+                _ => return None,
+            }
+            let name = col.property.name();
+            if matches!(name, "_value" | "_time" | "_start" | "_stop") {
+                return None;
+            }
+            Some(if b.operator == Operator::Equal {
+                Pred::Eq(name.to_string(), lit.value.clone())
+            } else {
+                Pred::NotEq(name.to_string(), lit.value.clone())
+            })
+        }
+        _ => None,
+    }
+}
+
+fn limit(a: &Record, t: &Table) -> BResult<Option<Table>> {
+    let n = int_arg("limit", a, "n", None)?;
+    let offset = int_arg("limit", a, "offset", Some(0))?;
+    if n < 0 || offset < 0 {
+        return Err("limit: n and offset must not be negative".into());
+    }
+    let (n, offset) = (n as usize, offset as usize);
+    let keep: Vec<bool> = (0..t.len())
+        .map(|i| i >= offset && i - offset < n)
+        .collect();
+    Ok(Some(t.filter_rows(&keep)))
+}
+
+fn keep_drop(f: &str, a: &Record, t: &Table, keep: bool) -> BResult<Option<Table>> {
+    if a.get("fn").is_some_and(|v| !v.is_null()) {
+        return Err(format!("{f}: the fn parameter is not supported yet; use columns").into());
+    }
+    let columns = strings_arg(f, a, "columns")?.unwrap_or_default();
+    let chosen = |label: &str| columns.iter().any(|c| c == label) == keep;
+    Ok(Some(Table {
+        key: t.key.iter().filter(|(k, _)| chosen(k)).cloned().collect(),
+        columns: t
+            .columns
+            .iter()
+            .filter(|c| chosen(&c.label))
+            .cloned()
+            .collect(),
+    }))
+}
+
+fn sort(a: &Record, t: &Table) -> BResult<Option<Table>> {
+    let columns = strings_arg("sort", a, "columns")?.unwrap_or_else(|| vec!["_value".into()]);
+    let desc = bool_arg("sort", a, "desc", false)?;
+    let idx: Vec<usize> = columns.iter().filter_map(|c| t.index_of(c)).collect();
+    let mut order: Vec<usize> = (0..t.len()).collect();
+    order.sort_by(|&x, &y| {
+        let o = idx
+            .iter()
+            .map(|&c| compare_cells(&t.columns[c].values[x], &t.columns[c].values[y]))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal);
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    Ok(Some(Table {
+        key: t.key.clone(),
+        columns: t
+            .columns
+            .iter()
+            .map(|c| Column {
+                label: c.label.clone(),
+                kind: c.kind,
+                values: order.iter().map(|&i| c.values[i].clone()).collect(),
+            })
+            .collect(),
+    }))
+}
+
+/// Orders two cells of one column: nulls first, then by value.
+pub(crate) fn compare_cells(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a, b) {
+        (Value::Null, Value::Null) => Equal,
+        (Value::Null, _) => Less,
+        (_, Value::Null) => Greater,
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Time(x), Value::Time(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => crate::value::compare_numbers(a, b).unwrap_or(Equal),
+    }
+}
+
+/// `group(columns:, mode:)`: rows regrouped by the values of the key columns, tables in order
+/// of their first row; a column missing from some input tables is null there.
+fn regroup(input: &[Table], columns: &[String], except: bool) -> Vec<Table> {
+    struct Builder {
+        key: Vec<(String, Value)>,
+        columns: Vec<Column>,
+        rows: usize,
+    }
+    let mut groups: Vec<Builder> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for t in input {
+        let key_labels: Vec<&Column> = t
+            .columns
+            .iter()
+            .filter(|c| columns.contains(&c.label) != except)
+            .collect();
+        for row in 0..t.len() {
+            let key: Vec<(String, Value)> = key_labels
+                .iter()
+                .map(|c| (c.label.clone(), c.values[row].clone()))
+                .collect();
+            let fingerprint = key
+                .iter()
+                .map(|(k, v)| format!("{k}\u{0}{v:?}"))
+                .collect::<Vec<_>>()
+                .join("\u{1}");
+            let gi = *by_key.entry(fingerprint).or_insert_with(|| {
+                groups.push(Builder {
+                    key,
+                    columns: Vec::new(),
+                    rows: 0,
+                });
+                groups.len() - 1
+            });
+            let g = &mut groups[gi];
+            for c in &t.columns {
+                let col = match g.columns.iter().position(|x| x.label == c.label) {
+                    Some(i) => i,
+                    None => {
+                        g.columns.push(Column {
+                            label: c.label.clone(),
+                            kind: c.kind,
+                            values: vec![Value::Null; g.rows],
+                        });
+                        g.columns.len() - 1
+                    }
+                };
+                g.columns[col].values.push(c.values[row].clone());
+            }
+            g.rows += 1;
+            for c in &mut g.columns {
+                if c.values.len() < g.rows {
+                    c.values.push(Value::Null);
+                }
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| Table {
+            key: g.key,
+            columns: g.columns,
+        })
+        .collect()
+}
+
+fn buckets(env: Env) -> Builtin {
+    builtin(
+        "buckets",
+        &["org", "orgID", "host", "token"],
+        false,
+        move |_, _| {
+            let list = env.source.buckets().map_err(source_error)?;
+            let mut by_org: Vec<(String, Vec<usize>)> = Vec::new();
+            for (i, b) in list.iter().enumerate() {
+                match by_org.iter_mut().find(|(o, _)| *o == b.org_id) {
+                    Some((_, v)) => v.push(i),
+                    None => by_org.push((b.org_id.clone(), vec![i])),
+                }
+            }
+            let tables = by_org
+                .into_iter()
+                .map(|(org, idx)| {
+                    let col = |label: &str, kind, f: &dyn Fn(usize) -> Value| Column {
+                        label: label.into(),
+                        kind,
+                        values: idx.iter().map(|&i| f(i)).collect(),
+                    };
+                    Table {
+                        key: vec![("organizationID".into(), Value::string(&org))],
+                        columns: vec![
+                            col("name", ColKind::String, &|i| Value::string(&list[i].name)),
+                            col("id", ColKind::String, &|i| Value::string(&list[i].id)),
+                            col("organizationID", ColKind::String, &|i| {
+                                Value::string(&list[i].org_id)
+                            }),
+                            col("retentionPolicy", ColKind::String, &|_| Value::Null),
+                            col("retentionPeriod", ColKind::Int, &|i| {
+                                Value::Int(list[i].retention_ns)
+                            }),
+                        ],
+                    }
+                })
+                .collect();
+            Ok(Value::Tables(Arc::new(Stream {
+                body: StreamBody::Tables(Arc::new(tables)),
+                name: None,
+            })))
+        },
+    )
+}

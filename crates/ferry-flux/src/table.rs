@@ -1,0 +1,300 @@
+//! Flux tables, streams of tables, and the storage read a stream starts from.
+//!
+//! A [`Table`] is columns of equal length plus its group key (the columns whose value is the
+//! same on every row, and which tell tables apart). A [`Stream`] is either tables already
+//! computed or a [`ReadSpec`] not yet read: `from()` starts one, `range()` and the filters
+//! that only test `_measurement`, `_field` and tags narrow it, and the first transformation
+//! that needs rows reads it through a [`Source`] (which Ferry's server implements over its
+//! store). So `from |> range |> filter` reads only the series and fields asked for.
+
+use std::sync::Arc;
+
+use crate::value::Value;
+
+/// The type of a column, named as annotated CSV's `#datatype` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColKind {
+    /// `boolean`
+    Bool,
+    /// `long`
+    Int,
+    /// `unsignedLong`
+    UInt,
+    /// `double`
+    Float,
+    /// `string`
+    String,
+    /// `dateTime:RFC3339`
+    Time,
+}
+
+impl ColKind {
+    /// The column type of a value (`None` for null and for values no column can hold).
+    pub fn of(v: &Value) -> Option<ColKind> {
+        Some(match v {
+            Value::Bool(_) => ColKind::Bool,
+            Value::Int(_) => ColKind::Int,
+            Value::UInt(_) => ColKind::UInt,
+            Value::Float(_) => ColKind::Float,
+            Value::String(_) => ColKind::String,
+            Value::Time(_) => ColKind::Time,
+            _ => return None,
+        })
+    }
+
+    /// The `#datatype` annotation.
+    pub fn csv_name(self) -> &'static str {
+        match self {
+            ColKind::Bool => "boolean",
+            ColKind::Int => "long",
+            ColKind::UInt => "unsignedLong",
+            ColKind::Float => "double",
+            ColKind::String => "string",
+            ColKind::Time => "dateTime:RFC3339",
+        }
+    }
+}
+
+/// One column: its label, its type and a value per row (`Value::Null` for a null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The column's name.
+    pub label: String,
+    /// The column's type.
+    pub kind: ColKind,
+    /// One value per row.
+    pub values: Vec<Value>,
+}
+
+/// A table: columns of equal length and the group key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The group key: labels and values, in column order.
+    pub key: Vec<(String, Value)>,
+    /// The columns (the key's among them).
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.columns.first().map_or(0, |c| c.values.len())
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The column labelled `label`.
+    pub fn column(&self, label: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.label == label)
+    }
+
+    /// Position of the column labelled `label`.
+    pub fn index_of(&self, label: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.label == label)
+    }
+
+    /// Whether `label` is a group-key column.
+    pub fn in_key(&self, label: &str) -> bool {
+        self.key.iter().any(|(k, _)| k == label)
+    }
+
+    /// The value of key column `label`.
+    pub fn key_value(&self, label: &str) -> Option<&Value> {
+        self.key.iter().find(|(k, _)| k == label).map(|(_, v)| v)
+    }
+
+    /// Bytes the table holds, roughly (charged against a query's memory limit).
+    pub fn weight(&self) -> usize {
+        self.columns.len() * self.len() * std::mem::size_of::<Value>()
+    }
+
+    /// The same table keeping only the rows for which `keep` says yes.
+    pub fn filter_rows(&self, keep: &[bool]) -> Table {
+        Table {
+            key: self.key.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column {
+                    label: c.label.clone(),
+                    kind: c.kind,
+                    values: c
+                        .values
+                        .iter()
+                        .zip(keep)
+                        .filter(|(_, k)| **k)
+                        .map(|(v, _)| v.clone())
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A predicate on the columns a storage read knows before reading rows: `_measurement`,
+/// `_field` and tag columns. A column a series does not have makes `==` false (as `null ==
+/// "x"` is in Flux).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pred {
+    /// The column equals the string.
+    Eq(String, String),
+    /// The column exists and differs from the string.
+    NotEq(String, String),
+    /// All hold.
+    And(Vec<Pred>),
+    /// One holds.
+    Or(Vec<Pred>),
+}
+
+impl Pred {
+    /// Evaluates the predicate with `get` giving a column's value (`None`: no such column).
+    pub fn eval(&self, get: &dyn Fn(&str) -> Option<String>) -> bool {
+        match self {
+            Pred::Eq(c, v) => get(c).is_some_and(|x| x == *v),
+            Pred::NotEq(c, v) => get(c).is_some_and(|x| x != *v),
+            Pred::And(ps) => ps.iter().all(|p| p.eval(get)),
+            Pred::Or(ps) => ps.iter().any(|p| p.eval(get)),
+        }
+    }
+
+    /// Whether the predicate can hold for some series of measurement `m` (tags and fields
+    /// unknown).
+    pub fn may_match_measurement(&self, m: &str) -> bool {
+        match self {
+            Pred::Eq(c, v) if c == "_measurement" => v == m,
+            Pred::NotEq(c, v) if c == "_measurement" => v != m,
+            Pred::Eq(..) | Pred::NotEq(..) => true,
+            Pred::And(ps) => ps.iter().all(|p| p.may_match_measurement(m)),
+            Pred::Or(ps) => ps.iter().any(|p| p.may_match_measurement(m)),
+        }
+    }
+}
+
+/// A storage read not yet made: `from(bucket:)` narrowed by `range()` and pushed-down filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadSpec {
+    /// The bucket's name.
+    pub bucket: String,
+    /// `[start, stop)` in ns, once `range()` has set it.
+    pub range: Option<(i64, i64)>,
+    /// Filters pushed down (all must hold).
+    pub preds: Vec<Pred>,
+}
+
+/// What a stream holds.
+#[derive(Debug, Clone)]
+pub enum StreamBody {
+    /// A storage read to make.
+    Read(ReadSpec),
+    /// Tables computed.
+    Tables(Arc<Vec<Table>>),
+}
+
+/// A stream of tables, with the result name `yield()` gave it.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// The tables, or the read that gives them.
+    pub body: StreamBody,
+    /// The name set by `yield(name:)`.
+    pub name: Option<String>,
+}
+
+/// Why a storage read failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SourceError {
+    /// No bucket of that name (InfluxDB's wording).
+    #[error("could not find bucket {0:?}")]
+    NotFound(String),
+    /// The query's token may not read the bucket.
+    #[error("insufficient permissions to read bucket {0:?}")]
+    Forbidden(String),
+    /// The read would exceed the query's memory limit.
+    #[error("query-memory limit exceeded: the query needs more than {0} MiB; narrow its time range or filter its series")]
+    MemoryLimit(usize),
+    /// The store failed.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// One bucket as `buckets()` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketInfo {
+    /// Name.
+    pub name: String,
+    /// ID.
+    pub id: String,
+    /// Its organization's ID.
+    pub org_id: String,
+    /// Retention in ns (0: forever).
+    pub retention_ns: i64,
+}
+
+/// Where `from()` reads: Ferry's server implements it over its store, tests over tables.
+pub trait Source: Send + Sync {
+    /// The tables of `spec` (whose range is set): one per series and field, columns
+    /// `_start, _stop, _time, _value`, then `_field`, `_measurement` and the tags sorted by
+    /// label; group key `_start, _stop` and the tags, `_field`, `_measurement`; rows in time
+    /// order; tables in series order. At most `max_bytes` (by [`Table::weight`]).
+    fn read(&self, spec: &ReadSpec, max_bytes: usize) -> Result<Vec<Table>, SourceError>;
+
+    /// The buckets the query's token may read.
+    fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError>;
+}
+
+/// Builds the table of one series and field as [`Source::read`] describes it.
+pub fn series_table(
+    (start, stop): (i64, i64),
+    measurement: &str,
+    tags: &[(String, String)],
+    field: &str,
+    rows: Vec<(i64, Value)>,
+) -> Option<Table> {
+    let kind = rows.iter().find_map(|(_, v)| ColKind::of(v))?;
+    let n = rows.len();
+    let (times, values): (Vec<Value>, Vec<Value>) =
+        rows.into_iter().map(|(t, v)| (Value::Time(t), v)).unzip();
+    let mut key_cols: Vec<(String, Value)> = tags
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::string(v)))
+        .chain([
+            ("_field".to_string(), Value::string(field)),
+            ("_measurement".to_string(), Value::string(measurement)),
+        ])
+        .collect();
+    key_cols.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut columns = vec![
+        constant("_start", ColKind::Time, Value::Time(start), n),
+        constant("_stop", ColKind::Time, Value::Time(stop), n),
+        Column {
+            label: "_time".into(),
+            kind: ColKind::Time,
+            values: times,
+        },
+        Column {
+            label: "_value".into(),
+            kind,
+            values,
+        },
+    ];
+    let mut key = vec![
+        ("_start".to_string(), Value::Time(start)),
+        ("_stop".to_string(), Value::Time(stop)),
+    ];
+    for (k, v) in key_cols {
+        columns.push(constant(&k, ColKind::String, v.clone(), n));
+        key.push((k, v));
+    }
+    Some(Table { key, columns })
+}
+
+/// A column holding `v` on each of `n` rows.
+pub fn constant(label: &str, kind: ColKind, v: Value, n: usize) -> Column {
+    Column {
+        label: label.to_string(),
+        kind,
+        values: vec![v; n],
+    }
+}

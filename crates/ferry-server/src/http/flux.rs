@@ -1,0 +1,205 @@
+//! `POST /api/v2/query?org=&orgID=`: Flux, answered in annotated CSV as InfluxDB 2 answers it.
+//!
+//! The body is JSON (`query`, `type`, `dialect`, `now`, `extern`: what InfluxDB 2's clients
+//! send) or, with `Content-Type: application/vnd.flux`, the script itself. The query runs under
+//! the node's query limits (registered like an InfluxQL query: counted by the concurrency
+//! limit, its memory charged to the query budget) and reads only buckets of the org that the
+//! token may read. Errors come before any data, as InfluxDB's JSON error with its status.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ferry_flux::csv::{Annotation, Dialect};
+use ferry_flux::query::{Query, QueryErrorKind};
+use serde::Deserialize;
+
+use super::extract::{Auth, Q};
+use super::AppState;
+use crate::body::read_body;
+use crate::error::ApiError;
+use crate::flux_source::NodeSource;
+
+/// The `org`/`orgID` query parameters.
+#[derive(Debug, Deserialize)]
+pub struct OrgParams {
+    org: Option<String>,
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+}
+
+/// The JSON body.
+#[derive(Debug, Deserialize)]
+struct QueryBody {
+    query: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    dialect: Option<DialectBody>,
+    now: Option<String>,
+    #[serde(rename = "extern")]
+    extern_file: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DialectBody {
+    header: Option<bool>,
+    delimiter: Option<String>,
+    #[serde(default)]
+    annotations: Vec<String>,
+    #[serde(rename = "commentPrefix")]
+    comment_prefix: Option<String>,
+    #[serde(rename = "dateTimeFormat")]
+    date_time_format: Option<String>,
+}
+
+fn dialect(d: Option<DialectBody>) -> Result<Dialect, ApiError> {
+    let mut out = Dialect::default();
+    let Some(d) = d else { return Ok(out) };
+    if let Some(h) = d.header {
+        out.header = h;
+    }
+    if let Some(delim) = d.delimiter {
+        let mut chars = delim.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => out.delimiter = c,
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "invalid dialect delimiter: must be one character".into(),
+                ))
+            }
+        }
+    }
+    for a in &d.annotations {
+        out.annotations.push(
+            Annotation::parse(a)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown annotation {a:?}")))?,
+        );
+    }
+    if d.comment_prefix.is_some_and(|c| c.chars().count() > 1) {
+        return Err(ApiError::BadRequest(
+            "invalid dialect comment prefix: must be at most one character".into(),
+        ));
+    }
+    if let Some(f) = d.date_time_format {
+        if f != "RFC3339" && f != "RFC3339Nano" {
+            return Err(ApiError::BadRequest(format!(
+                "invalid dateTimeFormat {f:?}"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// The handler.
+pub async fn query(
+    State(node): State<AppState>,
+    Auth(auth): Auth,
+    Q(params): Q<OrgParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let org = node.resolve_org(params.org_id.as_deref(), params.org.as_deref(), &auth)?;
+    let raw = read_body(&headers, body, node.config.max_body_bytes).await?;
+    let is_flux = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/vnd.flux"));
+    let (script, dialect, now, extern_file) = if is_flux {
+        let script = String::from_utf8(raw)
+            .map_err(|_| ApiError::BadRequest("the query is not UTF-8".into()))?;
+        (script, Dialect::default(), None, None)
+    } else {
+        let body: QueryBody = serde_json::from_slice(&raw).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "failed parsing request body as JSON; if sending a raw Flux script, set \
+                 'Content-Type: application/vnd.flux' in your request headers: {e}"
+            ))
+        })?;
+        if let Some(k) = body.kind.as_deref().filter(|k| *k != "flux") {
+            return Err(ApiError::BadRequest(format!("unknown query type: {k}")));
+        }
+        let script = body.query.filter(|q| !q.is_empty()).ok_or_else(|| {
+            ApiError::BadRequest("request body requires either query or AST".into())
+        })?;
+        let now = match body.now.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .ok()
+                    .and_then(|t| t.timestamp_nanos_opt())
+                    .ok_or_else(|| ApiError::BadRequest(format!("invalid now time {t:?}")))?,
+            ),
+        };
+        let extern_file = match body.extern_file {
+            None | Some(serde_json::Value::Null) => None,
+            Some(mut v) => {
+                if let Some(o) = v.as_object_mut() {
+                    o.entry("type").or_insert_with(|| "File".into());
+                }
+                Some(
+                    serde_json::from_value::<ferry_flux::ast::File>(v)
+                        .map_err(|e| ApiError::BadRequest(format!("invalid extern: {e}")))?,
+                )
+            }
+        };
+        (script, dialect(body.dialect)?, now, extern_file)
+    };
+    let no_content = headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("return-no-content"));
+    let now = now.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
+    let registered = node
+        .queries
+        .start(&script, &org.name)
+        .map_err(ApiError::BadRequest)?;
+    let source = Arc::new(NodeSource {
+        node: node.clone(),
+        auth,
+        org,
+        rt: tokio::runtime::Handle::current(),
+    });
+    let run = move || {
+        let limits = registered.limits();
+        let memory_limit = limits.memory_bytes;
+        let q = Query {
+            script: &script,
+            extern_file: extern_file.as_ref(),
+            now,
+            memory_limit: if memory_limit == 0 {
+                usize::MAX
+            } else {
+                memory_limit
+            },
+        };
+        let answered = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source));
+        drop(registered);
+        match answered {
+            Err(interrupted) => Err(ApiError::BadRequest(interrupted.to_string())),
+            Ok(Err(e)) => Err(match e.kind {
+                QueryErrorKind::NotFound => ApiError::NotFound(e.message),
+                QueryErrorKind::Forbidden => ApiError::Forbidden(e.message),
+                QueryErrorKind::Invalid => ApiError::BadRequest(e.message),
+            }),
+            Ok(Ok(results)) => Ok(ferry_flux::csv::encode(&results, &dialect)),
+        }
+    };
+    let run = move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .unwrap_or_else(|_| Err(ApiError::Internal("the Flux query failed (a bug)".into())))
+    };
+    let csv = tokio::task::spawn_blocking(run)
+        .await
+        .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??;
+    if no_content {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        csv,
+    )
+        .into_response())
+}

@@ -1,0 +1,300 @@
+"""Flux on `POST /api/v2/query`: InfluxDB 2's official Python client, annotated CSV as InfluxDB
+writes it, the window rules of aggregateWindow, errors with InfluxDB's statuses and texts,
+permissions, and hostile scripts.
+
+The data is written at fixed times and every query passes `now`, so answers are exact.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+from influxdb_client import InfluxDBClient
+from influxdb_client.rest import ApiException
+
+T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
+NOW = "2024-01-01T01:00:00Z"
+ANNOTATED = {"annotations": ["datatype", "group", "default"]}
+REPO = Path(__file__).resolve().parent.parent
+
+
+def lines() -> str:
+    out = []
+    for i in range(6):  # every 5 minutes from 00:00 to 00:25
+        t = T0 + 300 * i
+        out.append(f"cpu,host=a usage={1.5 + i},procs={10 + i}i {t}")
+        out.append(f"cpu,host=b usage={10 * (i + 1)} {t}")
+    out.append(f"mem,host=a used=7i {T0 + 60}")
+    out.append(f"cpu,host=a,Zone=north usage=99 {T0 + 3000}")  # 00:50
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module")
+def fx(module_node):
+    n = module_node
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data=lines().encode(), headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    return n
+
+
+def flux(n, script, token=None, dialect=None, raw=False, headers=None, **extra):
+    h = dict(n.auth(token))
+    h.update(headers or {})
+    if raw:
+        h["Content-Type"] = "application/vnd.flux"
+        return requests.post(n.url + "/api/v2/query", params={"org": n.org}, data=script.encode(),
+                             headers=h, timeout=60)
+    body = {"query": script, "now": NOW, **extra}
+    if dialect is not None:
+        body["dialect"] = dialect
+    return requests.post(n.url + "/api/v2/query", params={"org": n.org}, json=body, headers=h, timeout=60)
+
+
+def rows(text: str) -> list[list[str]]:
+    """Data rows of an un-annotated answer (header rows and empty lines skipped)."""
+    out = []
+    for line in text.split("\r\n"):
+        cells = line.split(",")
+        if line and cells[1] != "result":
+            out.append(cells)
+    return out
+
+
+def test_the_python_client_reads_tables_with_params(fx):
+    n = fx
+    with InfluxDBClient(url=n.url, token=n.token, org=n.org) as c:
+        tables = c.query_api().query(
+            'from(bucket: b) |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z)'
+            ' |> filter(fn: (r) => r._measurement == "cpu" and r._field == f)',
+            params={"b": n.bucket, "f": "usage"})
+        assert [t.get_group_key()[-1].label for t in tables] == ["host", "host"]
+        got = {(r.values["host"], r.get_time().isoformat(), r.get_value())
+               for t in tables for r in t.records}
+        want = {("a", f"2024-01-01T00:{5 * i:02d}:00+00:00", 1.5 + i) for i in range(6)}
+        want |= {("b", f"2024-01-01T00:{5 * i:02d}:00+00:00", 10.0 * (i + 1)) for i in range(6)}
+        assert got == want
+        # every table carries its range bounds and its key
+        rec = tables[0].records[0]
+        assert rec.get_start().isoformat() == "2024-01-01T00:00:00+00:00"
+        assert rec.get_stop().isoformat() == "2024-01-01T00:30:00+00:00"
+        assert rec.get_measurement() == "cpu" and rec.get_field() == "usage"
+        # an int field keeps its type
+        procs = c.query_api().query(
+            f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z)'
+            ' |> filter(fn: (r) => r._field == "procs") |> sum()')
+        assert [r.get_value() for t in procs for r in t.records] == [sum(range(10, 16))]
+
+
+def test_annotated_csv_is_written_as_influxdb_writes_it(fx):
+    n = fx
+    script = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z)'
+              ' |> filter(fn: (r) => r._field == "usage" and r._time == 2024-01-01T00:10:00Z)')
+    r = flux(n, script, dialect=ANNOTATED)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert r.text == (
+        "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string,string\r\n"
+        "#group,false,false,true,true,false,false,true,true,true\r\n"
+        "#default,_result,,,,,,,,\r\n"
+        ",result,table,_start,_stop,_time,_value,_field,_measurement,host\r\n"
+        ",,0,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:10:00Z,3.5,usage,cpu,a\r\n"
+        ",,1,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:10:00Z,30,usage,cpu,b\r\n"
+        "\r\n")
+    # a raw script: no annotations, the result name on every row
+    raw = flux(n, script, raw=True)
+    assert raw.status_code == 200, raw.text
+    assert raw.text.split("\r\n")[1].startswith(",_result,0,2024-01-01T00:00:00Z,")
+    # a series with another tag set is a new block (an empty line, annotations, header)
+    both = flux(n, f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:45:00Z, stop: 2024-01-01T01:00:00Z)',
+                dialect=ANNOTATED)
+    assert both.text.count("#datatype") == 1  # only the Zone=north series in range
+    wide = flux(n, f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:20:00Z, stop: 2024-01-01T01:00:00Z)'
+                   ' |> filter(fn: (r) => r._field == "usage")', dialect=ANNOTATED)
+    blocks = wide.text.split("\r\n\r\n")
+    assert len(blocks) == 3 and blocks[-1] == "", wide.text  # two blocks, then the result's end
+    # tables come in series-key order: `Zone` sorts before `host`
+    assert ",_value,Zone,_field,_measurement,host\r\n" in blocks[0]
+    assert ",_value,_field,_measurement,host\r\n" in blocks[1]
+    # nothing matched: the body is one empty line
+    none = flux(n, f'from(bucket: "{n.bucket}") |> range(start: 2020-01-01T00:00:00Z, stop: 2020-01-02T00:00:00Z)',
+                dialect=ANNOTATED)
+    assert none.status_code == 200 and none.text == "\r\n"
+    # two yields: two results, each ending in an empty line
+    two = flux(n, f'''d = from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:10:00Z)
+d |> filter(fn: (r) => r.host == "a" and r._field == "usage") |> count() |> yield(name: "na")
+d |> filter(fn: (r) => r.host == "b") |> count() |> yield(name: "nb")''')
+    assert rows(two.text) == [["", "na", "0", "2024-01-01T00:00:00Z", "2024-01-01T00:10:00Z", "usage", "cpu", "a", "2"],
+                              ["", "nb", "0", "2024-01-01T00:00:00Z", "2024-01-01T00:10:00Z", "usage", "cpu", "b", "2"]]
+    assert two.text.count("\r\n\r\n") == 2
+
+
+def test_aggregate_window_cuts_clips_and_stamps_windows_as_flux_does(fx):
+    n = fx
+    base = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:02:00Z, stop: 2024-01-01T00:31:00Z)'
+            ' |> filter(fn: (r) => r._field == "usage" and r.host == "a")')
+    r = flux(n, base + " |> aggregateWindow(every: 10m, fn: mean)")
+    got = [(c[5], c[6]) for c in rows(r.text)]
+    # windows [00:02,00:10) [00:10,00:20) [00:20,00:30) [00:30,00:31): stamped with their
+    # stop, the first and last clipped to the range; 00:00 lies before the range
+    assert got == [("2024-01-01T00:10:00Z", "2.5"), ("2024-01-01T00:20:00Z", "4"),
+                   ("2024-01-01T00:30:00Z", "6"), ("2024-01-01T00:31:00Z", "")], r.text
+    r = flux(n, base + " |> aggregateWindow(every: 10m, fn: count)")
+    assert [c[6] for c in rows(r.text)] == ["1", "2", "2", "0"]
+    r = flux(n, base + " |> aggregateWindow(every: 10m, fn: count, createEmpty: false)")
+    assert [c[6] for c in rows(r.text)] == ["1", "2", "2"]
+    r = flux(n, base + ' |> aggregateWindow(every: 10m, fn: max, timeSrc: "_start")')
+    assert [(c[5], c[6]) for c in rows(r.text)] == [
+        ("2024-01-01T00:02:00Z", "2.5"), ("2024-01-01T00:10:00Z", "4.5"),
+        ("2024-01-01T00:20:00Z", "6.5"), ("2024-01-01T00:30:00Z", "")]
+    r = flux(n, base + " |> aggregateWindow(every: 10m, fn: sum, offset: 5m)")
+    assert [(c[5], c[6]) for c in rows(r.text)] == [
+        ("2024-01-01T00:05:00Z", ""), ("2024-01-01T00:15:00Z", "6"),
+        ("2024-01-01T00:25:00Z", "10"), ("2024-01-01T00:31:00Z", "6.5")]
+    # the same means as InfluxQL's GROUP BY time over the same points (shared arithmetic)
+    ql = requests.post(n.url + "/query", headers=n.auth(), timeout=30, data={
+        "db": n.bucket, "epoch": "s",
+        "q": "SELECT mean(usage) FROM cpu WHERE host = 'a' AND time >= '2024-01-01T00:00:00Z'"
+             " AND time < '2024-01-01T00:30:00Z' GROUP BY time(10m)"}).json()
+    ql_means = [v[1] for v in ql["results"][0]["series"][0]["values"]]
+    fl = flux(n, f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z)'
+                 ' |> filter(fn: (r) => r._field == "usage" and r.host == "a")'
+                 ' |> aggregateWindow(every: 10m, fn: mean)')
+    assert [float(c[6]) for c in rows(fl.text)] == ql_means
+    # wrong inputs answer Flux's errors
+    bad = flux(n, base + ' |> filter(fn: (r) => r.host == "a") |> map(fn: (r) => r)')
+    assert bad.status_code == 400
+    neg = flux(n, base + " |> aggregateWindow(every: -10m, fn: mean)")
+    assert neg.status_code == 400 and "must be non-negative" in neg.json()["message"]
+
+
+def test_row_filters_and_pushed_down_filters_agree(fx):
+    n = fx
+    rng = f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z)'
+    pushed = flux(n, rng + ' |> filter(fn: (r) => r.host == "a" and r._field == "usage")')
+    by_row = flux(n, rng + ' |> filter(fn: (r) => r.host =~ /^a$/ and r._field + "" == "usage")')
+    assert pushed.status_code == by_row.status_code == 200
+    assert rows(pushed.text) == rows(by_row.text) and len(rows(pushed.text)) == 7
+    # a tag some series lack reads as null: == is false, != too
+    zone = flux(n, rng + ' |> filter(fn: (r) => r.Zone == "north")')
+    assert [c[6] for c in rows(zone.text)] == ["99"]
+    not_zone = flux(n, rng + ' |> filter(fn: (r) => r.Zone != "south")')
+    assert [c[6] for c in rows(not_zone.text)] == ["99"]
+    # value predicates run per row
+    big = flux(n, rng + ' |> filter(fn: (r) => r._field == "usage" and r._value > 40.0)')
+    assert sorted(float(c[6]) for c in rows(big.text)) == [50.0, 60.0, 99.0]
+
+
+def test_group_sort_limit_keep_drop(fx):
+    n = fx
+    rng = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z)'
+           ' |> filter(fn: (r) => r._field == "usage")')
+    r = flux(n, rng + ' |> group() |> sort(columns: ["_value"], desc: true) |> limit(n: 3)'
+                      ' |> keep(columns: ["_value", "host"])')
+    assert rows(r.text) == [["", "_result", "0", "60", "b"], ["", "_result", "0", "50", "b"],
+                            ["", "_result", "0", "40", "b"]]
+    r = flux(n, rng + ' |> group(columns: ["_field"]) |> max()')
+    assert len(rows(r.text)) == 1 and rows(r.text)[0][6] == "60"
+    r = flux(n, rng + ' |> drop(columns: ["_start", "_stop"]) |> first()', dialect=ANNOTATED)
+    assert ",result,table,_time,_value,_field,_measurement,host\r\n" in r.text
+    assert "#group,false,false,false,false,true,true,true\r\n" in r.text
+
+
+def test_errors_come_with_influxdb_statuses_and_texts(fx):
+    n = fx
+
+    def err(resp, status, text):
+        assert resp.status_code == status, resp.text
+        assert resp.headers["Content-Type"].startswith("application/json")
+        assert text in resp.json()["message"], resp.json()
+        assert resp.headers["X-Platform-Error-Code"] == resp.json()["code"]
+
+    err(flux(n, 'from(bucket: "nope") |> range(start: -1h)'), 404,
+        'failed to initialize execute state: could not find bucket "nope"')
+    err(flux(n, f'from(bucket: "{n.bucket}")'), 400,
+        f'cannot submit unbounded read to "{n.bucket}"; try bounding \'from\' with a call to \'range\'')
+    err(flux(n, 'from(bucket: "x" |> '), 400, "compilation failed: error @1:")
+    err(flux(n, "x = 1"), 400, "this Flux script returns no streaming data")
+    err(flux(n, f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T01:00:00Z, stop: 2024-01-01T00:00:00Z)'),
+        400, "cannot query an empty range")
+    err(flux(n, "buckets()", type="sql"), 400, "unknown query type: sql")
+    d = f'from(bucket: "{n.bucket}") |> range(start: -1h)'
+    err(flux(n, f"{d} |> yield(name: \"a\")\n{d} |> yield(name: \"a\")"), 400,
+        'found more than one call to yield() with the name "a"')
+    r = requests.post(n.url + "/api/v2/query", params={"org": n.org}, data=b"buckets()",
+                      headers={**n.auth(), "Content-Type": "application/json"}, timeout=30)
+    err(r, 400, "failed parsing request body as JSON; if sending a raw Flux script, set "
+                "'Content-Type: application/vnd.flux'")
+    err(flux(n, "buckets()", dialect={"annotations": ["colour"]}), 400, 'unknown annotation "colour"')
+    # Prefer: return-no-content runs the query and answers 204 (tasks send it)
+    r = flux(n, "buckets()", headers={"Prefer": "return-no-content"})
+    assert r.status_code == 204 and r.content == b""
+
+
+def test_tokens_read_only_what_they_may(fx):
+    n = fx
+    org = n.org_id()
+    other = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                          json={"orgID": org, "name": "other", "retentionRules": []}).json()
+
+    def token(perms, org_id=org):
+        r = requests.post(n.url + "/api/v2/authorizations", headers=n.auth(), timeout=30,
+                          json={"orgID": org_id, "permissions": perms})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    only_other = token([{"action": "read", "resource": {"type": "buckets", "orgID": org, "id": other["id"]}}])
+    q = f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z)'
+    r = flux(n, q, token=only_other)
+    assert r.status_code == 403, r.text
+    assert "Token" not in r.text and n.bucket in r.json()["message"]
+    # buckets() lists only what the token may read
+    r = flux(n, "buckets()", token=only_other)
+    assert [c[3] for c in rows(r.text)] == ["other"]
+    # another org's token does not see this org's bucket
+    org2 = requests.post(n.url + "/api/v2/orgs", headers=n.auth(), json={"name": "flux-other-org"},
+                         timeout=30).json()["id"]
+    t2 = token([{"action": "read", "resource": {"type": "buckets", "orgID": org2}}], org_id=org2)
+    r = requests.post(n.url + "/api/v2/query", params={"orgID": org2}, headers=n.auth(t2), timeout=30,
+                      json={"query": q})
+    assert r.status_code == 404, r.text
+    r = flux(n, q, token=t2)  # naming this org with a token of another
+    assert r.status_code in (403, 404), r.text
+    r = requests.post(n.url + "/api/v2/query", params={"org": n.org}, json={"query": q}, timeout=30)
+    assert r.status_code == 401
+
+
+def test_hostile_scripts_are_refused_and_the_node_lives(fx):
+    n = fx
+    crashes = REPO / "fuzz" / "crashes" / "flux"
+    cases = {
+        "100k parentheses": ("(" * 100_000 + "1" + ")" * 100_000, "compilation failed"),
+        "values nested 100k deep": ((crashes / "eval-value-depth-drop-overflow.flux").read_text()
+                                    + "\nbuckets()", "value is nested too deeply"),
+        "an 8 GiB string": ((crashes / "eval-string-doubling-oom.flux").read_text() + "\nbuckets()",
+                            "memory limit"),
+        "a year of 1s windows": (f'from(bucket: "{n.bucket}") |> range(start: 2023-01-01T00:00:00Z, '
+                                 'stop: 2024-01-01T01:00:00Z) |> aggregateWindow(every: 1s, fn: count)',
+                                 "memory limit"),
+        "self application": ("f = (g) => g(g: g)\nf(g: f)\nbuckets()", "nested too deeply"),
+    }
+    for name, (script, text) in cases.items():
+        r = flux(n, script, raw=True)
+        assert r.status_code == 400, (name, r.text[:300])
+        assert text in r.json()["message"], (name, r.json())
+        assert requests.get(n.url + "/ping", timeout=5).status_code == 204, name
+    # the node still answers queries
+    assert flux(n, "buckets()").status_code == 200
+
+
+def test_grafana_health_check_shape(fx):
+    n = fx
+    r = flux(n, "buckets()", dialect=ANNOTATED)
+    assert r.status_code == 200
+    head = [line for line in r.text.split("\r\n") if line.startswith(",result")][0]
+    assert head == ",result,table,name,id,organizationID,retentionPolicy,retentionPeriod"
+    assert "#group,false,false,false,false,true,false,false" in r.text
+    assert json.dumps(n.bucket)[1:-1] in r.text
