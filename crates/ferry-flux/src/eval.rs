@@ -346,6 +346,11 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// The memory limit.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+
     /// Bytes the evaluation may still charge.
     pub fn memory_left(&self) -> usize {
         self.memory_limit.saturating_sub(self.allocated)

@@ -217,6 +217,9 @@ pub enum SourceError {
     /// The store failed.
     #[error("{0}")]
     Store(String),
+    /// The consumer of [`Source::read_each`] stopped the read (it keeps its own error).
+    #[error("the read was stopped")]
+    Stopped,
 }
 
 /// One bucket as `buckets()` lists it.
@@ -234,11 +237,33 @@ pub struct BucketInfo {
 
 /// Where `from()` reads: Ferry's server implements it over its store, tests over tables.
 pub trait Source: Send + Sync {
-    /// The tables of `spec` (whose range is set): one per series and field, columns
-    /// `_start, _stop, _time, _value`, then `_field`, `_measurement` and the tags sorted by
-    /// label; group key `_start, _stop` and the tags, `_field`, `_measurement`; rows in time
-    /// order; tables in series order. At most `max_bytes` (by [`Table::weight`]).
-    fn read(&self, spec: &ReadSpec, max_bytes: usize) -> Result<Vec<Table>, SourceError>;
+    /// Hands the tables of `spec` (whose range is set) to `each`, one at a time: one per
+    /// series and field, columns `_start, _stop, _time, _value`, then `_field`,
+    /// `_measurement` and the tags sorted by label; group key `_start, _stop` and the tags,
+    /// `_field`, `_measurement`; rows in time order; tables in series order. Stops at the
+    /// first error of `each`. A transformation that works table by table (a filter, an
+    /// aggregate, `aggregateWindow`) keeps only its output, so a long read runs in the
+    /// memory of one series plus the answer.
+    fn read_each(
+        &self,
+        spec: &ReadSpec,
+        each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
+    ) -> Result<(), SourceError>;
+
+    /// All the tables of `spec`, at most `max_bytes` of them (by [`Table::weight`]).
+    fn read(&self, spec: &ReadSpec, max_bytes: usize) -> Result<Vec<Table>, SourceError> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        self.read_each(spec, &mut |t| {
+            bytes = bytes.saturating_add(t.weight());
+            if bytes > max_bytes {
+                return Err(SourceError::MemoryLimit(max_bytes >> 20));
+            }
+            out.push(t);
+            Ok(())
+        })?;
+        Ok(out)
+    }
 
     /// The buckets the query's token may read.
     fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError>;

@@ -7,7 +7,7 @@ use ferry_catalog::{Action, Authorization, Org};
 use ferry_flux::table::{series_table, BucketInfo, Pred, ReadSpec, Source, SourceError, Table};
 use ferry_flux::Value;
 use ferry_lp::FieldValue;
-use ferry_store::ScanRequest;
+use ferry_store::{ScanRequest, TagPredicate};
 
 use crate::node::Node;
 
@@ -23,8 +23,15 @@ pub struct NodeSource {
     pub rt: tokio::runtime::Handle,
 }
 
+/// Rows a scan hands over at a time (a series is never split).
+const PIECE_ROWS: usize = 100_000;
+
 impl Source for NodeSource {
-    fn read(&self, spec: &ReadSpec, max_bytes: usize) -> Result<Vec<Table>, SourceError> {
+    fn read_each(
+        &self,
+        spec: &ReadSpec,
+        each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
+    ) -> Result<(), SourceError> {
         let (start, stop) = spec
             .range
             .ok_or_else(|| SourceError::Store("a storage read needs a range".into()))?;
@@ -48,56 +55,58 @@ impl Source for NodeSource {
             .map_err(|e| SourceError::Store(e.to_string()))?;
         let store = self.rt.block_on(engine.readable_store());
         let pred = Pred::And(spec.preds.clone());
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
         let mut measurements = store.measurements();
         measurements.sort();
         for m in measurements {
             if !pred.may_match_measurement(&m) {
                 continue;
             }
-            let series = store
-                .scan(&ScanRequest {
-                    measurement: m.clone(),
-                    start_ns: start,
-                    end_ns: stop,
-                    tag_filter: None,
-                    fields: None,
-                })
-                .map_err(|e| SourceError::Store(e.to_string()))?;
-            for s in series {
-                for (field, column) in &s.fields {
-                    let get = |c: &str| -> Option<String> {
-                        match c {
-                            "_measurement" => Some(m.clone()),
-                            "_field" => Some(field.clone()),
-                            tag => s
-                                .tags
+            let req = ScanRequest {
+                measurement: m.clone(),
+                start_ns: start,
+                end_ns: stop,
+                tag_filter: tag_filter(&pred),
+                fields: fields_needed(&pred),
+            };
+            store
+                .scan_pieces(&req, PIECE_ROWS, &mut |series: Vec<
+                    ferry_store::SeriesData,
+                >| {
+                    for s in series {
+                        for (field, column) in &s.fields {
+                            let get = |c: &str| -> Option<String> {
+                                match c {
+                                    "_measurement" => Some(m.clone()),
+                                    "_field" => Some(field.clone()),
+                                    tag => s
+                                        .tags
+                                        .iter()
+                                        .find(|(k, _)| k == tag)
+                                        .map(|(_, v)| v.clone()),
+                                }
+                            };
+                            if !pred.eval(&get) {
+                                continue;
+                            }
+                            let rows: Vec<(i64, Value)> = s
+                                .times
                                 .iter()
-                                .find(|(k, _)| k == tag)
-                                .map(|(_, v)| v.clone()),
+                                .zip(column)
+                                .filter_map(|(t, v)| v.as_ref().map(|v| (*t, flux_value(v))))
+                                .collect();
+                            if let Some(t) = series_table((start, stop), &m, &s.tags, field, rows) {
+                                each(t)?;
+                            }
                         }
-                    };
-                    if !pred.eval(&get) {
-                        continue;
                     }
-                    let rows: Vec<(i64, Value)> = s
-                        .times
-                        .iter()
-                        .zip(column)
-                        .filter_map(|(t, v)| v.as_ref().map(|v| (*t, flux_value(v))))
-                        .collect();
-                    if let Some(t) = series_table((start, stop), &m, &s.tags, field, rows) {
-                        bytes += t.weight();
-                        if bytes > max_bytes {
-                            return Err(SourceError::MemoryLimit(max_bytes >> 20));
-                        }
-                        out.push(t);
-                    }
-                }
-            }
+                    Ok::<(), ScanError>(())
+                })
+                .map_err(|e| match e {
+                    ScanError::Source(e) => e,
+                    ScanError::Store(e) => SourceError::Store(e.to_string()),
+                })?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError> {
@@ -120,6 +129,60 @@ impl Source for NodeSource {
                 retention_ns: b.retention_seconds.saturating_mul(1_000_000_000),
             })
             .collect())
+    }
+}
+
+/// A scan's failure: the store's, or the consumer's.
+enum ScanError {
+    Source(SourceError),
+    Store(ferry_store::StoreError),
+}
+
+impl From<ferry_store::StoreError> for ScanError {
+    fn from(e: ferry_store::StoreError) -> Self {
+        ScanError::Store(e)
+    }
+}
+
+impl From<SourceError> for ScanError {
+    fn from(e: SourceError) -> Self {
+        ScanError::Source(e)
+    }
+}
+
+/// The part of a predicate the store's series index can apply: tests of tags against
+/// non-empty values (a missing tag reads as `""` there but as null in Flux, so `!=` and
+/// tests of `""` are left to [`Pred::eval`], which every series passes through anyway).
+fn tag_filter(p: &Pred) -> Option<TagPredicate> {
+    match p {
+        Pred::Eq(c, v) if !c.starts_with('_') && !v.is_empty() => {
+            Some(TagPredicate::Eq(c.clone(), v.clone()))
+        }
+        Pred::Eq(..) | Pred::NotEq(..) => None,
+        Pred::And(ps) => {
+            let parts: Vec<TagPredicate> = ps.iter().filter_map(tag_filter).collect();
+            (!parts.is_empty()).then_some(TagPredicate::And(parts))
+        }
+        Pred::Or(ps) => ps
+            .iter()
+            .map(tag_filter)
+            .collect::<Option<Vec<_>>>()
+            .map(TagPredicate::Or),
+    }
+}
+
+/// The fields a predicate allows, when it names them (`r._field == "x"` or a disjunction of
+/// such); `None`: any field.
+fn fields_needed(p: &Pred) -> Option<Vec<String>> {
+    match p {
+        Pred::Eq(c, v) if c == "_field" => Some(vec![v.clone()]),
+        Pred::Eq(..) | Pred::NotEq(..) => None,
+        Pred::And(ps) => ps.iter().find_map(fields_needed),
+        Pred::Or(ps) => ps
+            .iter()
+            .map(fields_needed)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.concat()),
     }
 }
 

@@ -15,7 +15,7 @@ use ferry_influxql::windowed::{Answer, Grid, GridSpec, Stream as AggState, Strea
 use ferry_lp::FieldValue;
 
 use super::{
-    bool_arg, builtin, duration_arg, output, required, stream_arg, string_arg, tables, BResult, Env,
+    bool_arg, builtin, duration_arg, map_tables, required, stream_arg, string_arg, BResult, Env,
 };
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{ColKind, Column, Table};
@@ -32,14 +32,11 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             let env = env.clone();
             builtin(name, &["column"], true, move |ev, a| {
                 let s = stream_arg(name, a)?;
-                let input = tables(ev, &env, s)?;
                 let column = string_arg(name, a, "column", "_value")?;
                 let kind = StreamKind::of(name);
-                let mut out = Vec::with_capacity(input.len());
-                for t in input.iter() {
-                    out.push(whole_table(name, kind, t, &column)?);
-                }
-                Ok(output(s, out))
+                map_tables(ev, &env, s, &mut |_, t| {
+                    whole_table(name, kind, t, &column).map(Some)
+                })
             })
         })
         .collect();
@@ -208,9 +205,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         return Err(format!("{F}: timeSrc must be \"_start\" or \"_stop\"").into());
     }
     let create_empty = bool_arg(F, a, "createEmpty", true)?;
-    let input = tables(ev, env, s)?;
-    let mut out = Vec::with_capacity(input.len());
-    for t in input.iter() {
+    map_tables(ev, env, s, &mut |ev, t| {
         let bound = |label: &str| match t.key_value(label) {
             Some(Value::Time(x)) => Ok(*x),
             _ => Err(format!(
@@ -224,7 +219,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
             // every window becomes a row: charge the rows before building them
             ev.charge_bytes(windows.saturating_mul(t.key.len() + 2).saturating_mul(32))?;
         }
-        out.push(windowed(
+        windowed(
             &name,
             kind,
             t,
@@ -233,9 +228,9 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
             (every.nanos, offset.nanos.rem_euclid(every.nanos)),
             (&time_src, &time_dst),
             create_empty,
-        )?);
-    }
-    Ok(output(s, out))
+        )
+        .map(Some)
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

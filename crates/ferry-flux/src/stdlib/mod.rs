@@ -152,13 +152,60 @@ pub(crate) fn tables(ev: &mut Evaluator<'_>, env: &Env, s: &Stream) -> BResult<A
     }
 }
 
+/// Applies `f` to each table of a stream and collects what it returns, charging only that:
+/// a pending storage read is streamed table by table, so its rows are never all held.
+pub(crate) fn map_tables(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    s: &Stream,
+    f: &mut dyn FnMut(&mut Evaluator<'_>, &Table) -> BResult<Option<Table>>,
+) -> BResult<Value> {
+    let mut out = Vec::new();
+    let mut keep = |ev: &mut Evaluator<'_>, t: &Table| -> BResult<()> {
+        if let Some(t) = f(ev, t)? {
+            ev.charge_bytes(t.weight())?;
+            out.push(t);
+        }
+        Ok(())
+    };
+    match &s.body {
+        StreamBody::Tables(ts) => {
+            for t in ts.iter() {
+                keep(ev, t)?;
+            }
+        }
+        StreamBody::Read(spec) => {
+            if spec.range.is_none() {
+                return tables(ev, env, s).map(|_| Value::Null);
+            }
+            let mut failed: Option<EvalErrorKind> = None;
+            let read = env.source.read_each(spec, &mut |t| {
+                // one series' rows may not exceed what the query has left
+                if t.weight() > ev.memory_left() {
+                    failed = Some(EvalErrorKind::MemoryLimit(ev.memory_limit()));
+                    return Err(SourceError::Stopped);
+                }
+                keep(ev, &t).map_err(|e| {
+                    failed = Some(e);
+                    SourceError::Stopped
+                })
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            read.map_err(source_error)?;
+        }
+    }
+    Ok(output(s, out))
+}
+
 pub(crate) fn source_error(e: SourceError) -> EvalErrorKind {
     match e {
         SourceError::NotFound(_) => {
             EvalErrorKind::NotFound(format!("failed to initialize execute state: {e}"))
         }
         SourceError::Forbidden(_) => EvalErrorKind::Forbidden(e.to_string()),
-        SourceError::MemoryLimit(_) | SourceError::Store(_) => {
+        SourceError::MemoryLimit(_) | SourceError::Store(_) | SourceError::Stopped => {
             EvalErrorKind::Builtin(e.to_string())
         }
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{
-    bool_arg, builtin, int_arg, output, required, source_error, stream_arg, string_arg,
+    bool_arg, builtin, int_arg, map_tables, output, required, source_error, stream_arg, string_arg,
     strings_arg, tables, time_arg, BResult, Env,
 };
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
@@ -59,14 +59,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
                      env: Env| {
         builtin(name, params, true, move |ev, a| {
             let s = stream_arg(name, a)?;
-            let input = tables(ev, &env, s)?;
-            let mut out = Vec::with_capacity(input.len());
-            for t in input.iter() {
-                if let Some(t) = f(a, t)? {
-                    out.push(t);
-                }
-            }
-            Ok(output(s, out))
+            map_tables(ev, &env, s, &mut |_, t| f(a, t))
         })
     };
     let group_env = env.clone();
@@ -127,9 +120,7 @@ fn range(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
             })));
         }
     }
-    let input = tables(ev, env, s)?;
-    let mut out = Vec::with_capacity(input.len());
-    for t in input.iter() {
+    map_tables(ev, env, s, &mut |_, t| {
         let keep: Vec<bool> = match t.column("_time") {
             Some(c) => c
                 .values
@@ -152,9 +143,8 @@ fn range(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
             }
         }
         reorder_start_stop(&mut t);
-        out.push(t);
-    }
-    Ok(super::output(s, out))
+        Ok(Some(t))
+    })
 }
 
 /// Puts `_start`, `_stop` first, in that order, in the columns and the key.
@@ -209,7 +199,6 @@ fn filter_rows(
     f: &Value,
     keep_empty: bool,
 ) -> BResult<Value> {
-    let input = tables(ev, env, s)?;
     let param = match f {
         Value::Function(c) => c
             .expr
@@ -219,8 +208,7 @@ fn filter_rows(
             .unwrap_or_else(|| "r".into()),
         _ => "r".into(),
     };
-    let mut out = Vec::with_capacity(input.len());
-    for t in input.iter() {
+    map_tables(ev, env, s, &mut |ev, t| {
         let mut keep = Vec::with_capacity(t.len());
         for row in 0..t.len() {
             let r = row_record(t, row);
@@ -240,11 +228,8 @@ fn filter_rows(
             });
         }
         let t = t.filter_rows(&keep);
-        if !t.is_empty() || keep_empty {
-            out.push(t);
-        }
-    }
-    Ok(super::output(s, out))
+        Ok((!t.is_empty() || keep_empty).then_some(t))
+    })
 }
 
 /// Row `row` of `t` as a record (the `r` a row function receives).
