@@ -71,10 +71,11 @@ export FERRY_FLUX_ORACLE="$ROOT/crates/ferry-flux/oracle/oracle.mjs"
 stage "3/5 cargo build --release -p ferry"
 cargo build --release -p ferry
 
-# ---- 3b. style gates: formatting and lints are part of the test ---------------------
-stage "3b/5 cargo fmt --check, cargo clippy -D warnings"
+# ---- 3b. style gates: formatting, lints and module cycles are part of the test ---------
+stage "3b/5 cargo fmt --check, cargo clippy -D warnings, tools/check_cycles.py"
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
+python3 tools/check_cycles.py
 
 # ---- 4. Rust tests ----------------------------------------------------------------
 stage "4/5 cargo test --release --workspace"

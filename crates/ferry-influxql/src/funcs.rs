@@ -5,12 +5,15 @@
 //! Both run the statement's inner query through the plain executor (raw points, or one
 //! aggregate per `GROUP BY time` window), then reduce each output series the way 1.6 does.
 //! Several transformations in one statement are computed separately (each with its own
-//! LIMIT/OFFSET) and joined on time, as 1.6 does.
+//! LIMIT/OFFSET) and joined on time, as 1.6 does. The plain executor comes in as a
+//! [`Plain`] from the executor, which calls [`special`].
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ast::*;
-use crate::exec::{field_groups, page, select_extended, select_plain, split_time_in, Context, Res};
+use crate::exec::context::{page, Res};
+use crate::exec::rows::FieldGroup;
+use crate::exec::time::split_time_in;
 use crate::result::{Series, Value};
 use crate::tz::window_start;
 
@@ -24,6 +27,20 @@ const TRANSFORMS: &[&str] = &[
 ];
 const MULTI: &[&str] = &["top", "bottom", "distinct"];
 
+/// The plain executor in the statement's request: what this module's functions read their
+/// inner statements through.
+pub(crate) trait Plain {
+    /// The current time in ns.
+    fn now_ns(&self) -> i64;
+    /// The answer of a single-measurement SELECT of raw fields or single-valued aggregates,
+    /// its time range widened by `extra.0` ns before its start and `extra.1` ns after its end.
+    fn select(&self, s: &Select, extra: (i64, i64)) -> Res<Vec<Series>>;
+    /// The rows of `s` when it is a raw SELECT of one field (no aggregate, no GROUP BY
+    /// time), per output series in output order and not merged into time order; `None`
+    /// when `s` has another shape (use [`Plain::select`]).
+    fn field_groups(&self, s: &Select) -> Res<Option<Vec<FieldGroup>>>;
+}
+
 fn call_name(e: &Expr) -> Option<&str> {
     match e {
         Expr::Call(n, _) => Some(n.as_str()),
@@ -32,18 +49,13 @@ fn call_name(e: &Expr) -> Option<&str> {
 }
 
 /// Answers the statement when it uses one of this module's functions; `None` otherwise.
-pub(crate) fn special(
-    s: &Select,
-    ctx: &dyn Context,
-    db: Option<&str>,
-    rp: Option<&str>,
-) -> Option<Res<Vec<Series>>> {
+pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>> {
     let names: Vec<Option<&str>> = s.fields.iter().map(|f| call_name(&f.expr)).collect();
     if names.iter().flatten().any(|n| TRANSFORMS.contains(n)) {
-        return Some(transforms(s, ctx, db, rp));
+        return Some(transforms(s, plain));
     }
     if names.iter().flatten().any(|n| MULTI.contains(n)) {
-        return Some(multi(s, ctx, db, rp));
+        return Some(multi(s, plain));
     }
     None
 }
@@ -80,12 +92,7 @@ fn col_names(bases: &[String]) -> Vec<String> {
 
 type Key = (Option<String>, Option<Vec<(String, String)>>);
 
-fn transforms(
-    s: &Select,
-    ctx: &dyn Context,
-    db: Option<&str>,
-    rp: Option<&str>,
-) -> Res<Vec<Series>> {
+fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     let mut bases = Vec::new();
     // per output series: time -> one value per field
     let mut order: Vec<Key> = Vec::new();
@@ -159,7 +166,7 @@ fn transforms(
             (_, Some((iv, _))) if s.descending => (0, iv),
             (_, Some((iv, _))) => (iv, 0),
         };
-        for series in select_extended(&sel, ctx, db, rp, extra)? {
+        for series in plain.select(&sel, extra)? {
             let mut pts: Vec<(i64, Value)> = series
                 .values
                 .iter()
@@ -291,7 +298,7 @@ fn transform(name: &str, param: i64, pts: &[(i64, Value)]) -> Vec<(i64, Value)> 
     out
 }
 
-fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
+fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     let calls: Vec<&Field> = s
         .fields
         .iter()
@@ -387,7 +394,7 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
     let mut lo = i64::MIN;
     let mut hi = i64::MAX;
     if let Some(c) = &s.condition {
-        split_time_in(c, ctx.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
+        split_time_in(c, plain.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
     }
     let window = |t: i64| -> i64 {
         match s.dims.time {
@@ -423,10 +430,10 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
         page(values, s.limit, s.offset)
     };
     // top/bottom of a field alone: the rows are ranked where the scan left them, without
-    // building and sorting every raw row first (the same answer; see `field_groups`).
+    // building and sorting every raw row first (the same answer; see [`Plain::field_groups`]).
     let fast = name != "distinct" && ntags == 0 && aux.is_empty();
     if let Some(groups) = fast
-        .then(|| field_groups(&inner, ctx, db, rp))
+        .then(|| plain.field_groups(&inner))
         .transpose()?
         .flatten()
     {
@@ -465,7 +472,7 @@ fn multi(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> R
         }
         return Ok(page(out, s.slimit, s.soffset));
     }
-    for series in select_plain(&inner, ctx, db, rp)? {
+    for series in plain.select(&inner, (0, 0))? {
         // windows in time order
         let mut wins: BTreeMap<i64, Vec<&Vec<Value>>> = BTreeMap::new();
         for r in &series.values {

@@ -2,132 +2,78 @@
 //! (`SELECT … FROM (SELECT …)`), which the outer statement then reads as InfluxDB 1.6 does:
 //! the inner answer's GROUP BY tags are tags, its other columns fields, its row times the
 //! points' times; the outer WHERE's time range is added to the inner statement's.
+//!
+//! The inner statement is answered by the runner the caller hands in (the executor's
+//! `answer`), so this module names no part of the executor that could lead back to it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use ferry_lp::{FieldType, FieldValue};
-use ferry_store::{BucketStore, MeasurementSchema, ScanRequest, SeriesData};
+use ferry_store::{MeasurementSchema, SeriesData};
 
 use crate::ast::{BinOp, Expr, RefKind, Select};
-use crate::exec::{answer, need_db, split_time_in, Context, Res};
+use crate::exec::context::{need_db, Context, Input, Res};
+use crate::exec::multi::is_multi;
+use crate::exec::time::split_time_in;
 use crate::result::{Series, Value};
 
-/// The data a SELECT reads.
-pub(crate) enum Input {
-    /// A measurement of a bucket.
-    Store(Arc<BucketStore>),
-    /// The answer of a subquery, as series (several per tag set when times repeat).
-    Rows {
-        schema: MeasurementSchema,
-        data: Vec<SeriesData>,
-    },
-}
+/// Answers a SELECT (without INTO) in the request the outer statement runs in.
+pub(crate) type Runner<'a> = dyn Fn(&Select) -> Res<Vec<Series>> + 'a;
 
-impl Input {
-    /// Opens the statement's source; a subquery is run with the outer time range widened
-    /// by `extra` (ns before, ns after) as [`crate::exec::select_extended`] widens its own.
-    pub(crate) fn open(
-        s: &Select,
-        ctx: &dyn Context,
-        db: Option<&str>,
-        rp: Option<&str>,
-        extra: (i64, i64),
-    ) -> Res<Input> {
-        let Some(inner) = &s.subquery else {
-            if s.source.regex {
-                return Err("a regex FROM must be expanded before the scan".into());
-            }
-            let db = need_db(s.source.db.as_deref(), db)?;
-            let rp = s.source.rp.as_deref().or(rp).unwrap_or("");
-            return Ok(Input::Store(ctx.store(db, rp)?));
-        };
-        let mut lo = i64::MIN;
-        let mut hi = i64::MAX;
-        if let Some(c) = &s.condition {
-            split_time_in(c, ctx.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
+/// Opens the statement's source; a subquery is answered by `run`, with the outer time range
+/// widened by `extra` (ns before, ns after) as the executor widens its own range.
+pub(crate) fn open(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+    extra: (i64, i64),
+    run: &Runner,
+) -> Res<Input> {
+    let Some(inner) = &s.subquery else {
+        if s.source.regex {
+            return Err("a regex FROM must be expanded before the scan".into());
         }
-        if inner.descending && !s.descending {
-            return Err(
-                "subqueries must be ordered in the same direction as the query itself".into(),
-            );
-        }
-        if s.sources.len() > 1 || crate::exec::is_multi(inner) {
-            return Err(
-                "subqueries with several measurements or a regex are not supported: \
-                 FROM (SELECT …) must be the only source and read one named measurement"
-                    .into(),
-            );
-        }
-        let mut inner = (**inner).clone();
-        let mut bounds = Vec::new();
-        if lo != i64::MIN {
-            bounds.push((BinOp::Gte, lo.saturating_sub(extra.0)));
-        }
-        if hi != i64::MAX {
-            bounds.push((BinOp::Lte, hi.saturating_add(extra.1)));
-        }
-        for (op, t) in bounds {
-            let c = Expr::Binary(
-                Box::new(Expr::Ref("time".into(), RefKind::Any)),
-                op,
-                Box::new(Expr::Integer(t)),
-            );
-            inner.condition = Some(match inner.condition.take() {
-                Some(e) => {
-                    Expr::Binary(Box::new(Expr::Paren(Box::new(e))), BinOp::And, Box::new(c))
-                }
-                None => c,
-            });
-        }
-        let tag_cols = tag_columns(&inner, ctx, db, rp);
-        Ok(rows_input(&answer(&inner, ctx, db, rp)?, &tag_cols))
+        let db = need_db(s.source.db.as_deref(), db)?;
+        let rp = s.source.rp.as_deref().or(rp).unwrap_or("");
+        return Ok(Input::Store(ctx.store(db, rp)?));
+    };
+    let mut lo = i64::MIN;
+    let mut hi = i64::MAX;
+    if let Some(c) = &s.condition {
+        split_time_in(c, ctx.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
     }
-
-    /// The schema of measurement `m` (a subquery's whatever `m`); `None` when it has none.
-    pub(crate) fn schema(&self, m: &str) -> Option<MeasurementSchema> {
-        match self {
-            Input::Store(store) => store.schema(m),
-            Input::Rows { data, .. } if data.is_empty() => None,
-            Input::Rows { schema, .. } => Some(schema.clone()),
-        }
+    if inner.descending && !s.descending {
+        return Err("subqueries must be ordered in the same direction as the query itself".into());
     }
-
-    /// The requested fields of every series; a subquery's rows are not cut to the range
-    /// (1.6 reads the inner answer whole: a window starting before the range is kept).
-    pub(crate) fn scan(&self, req: &ScanRequest) -> Res<Vec<SeriesData>> {
-        let (data, want) = match self {
-            Input::Store(store) => return store.scan(req).map_err(|e| e.to_string()),
-            Input::Rows { data, .. } => (data, req.fields.as_deref()),
-        };
-        // The tag filter is the statement's: the executor no longer evaluates what it pushed.
-        let wanted = |tags: &[(String, String)]| {
-            req.tag_filter.as_ref().is_none_or(|p| {
-                if tags.is_sorted_by(|a, b| a.0 <= b.0) {
-                    p.matches(tags)
-                } else {
-                    let mut sorted = tags.to_vec();
-                    sorted.sort();
-                    p.matches(&sorted)
-                }
-            })
-        };
-        Ok(data
-            .iter()
-            .filter(|sd| wanted(&sd.tags))
-            .map(|sd| SeriesData {
-                tags: sd.tags.clone(),
-                times: sd.times.clone(),
-                fields: match want {
-                    None => sd.fields.clone(),
-                    Some(names) => names
-                        .iter()
-                        .filter_map(|n| sd.fields.iter().find(|(f, _)| f == n).cloned())
-                        .collect(),
-                },
-            })
-            .collect())
+    if s.sources.len() > 1 || is_multi(inner) {
+        return Err(
+            "subqueries with several measurements or a regex are not supported: \
+             FROM (SELECT …) must be the only source and read one named measurement"
+                .into(),
+        );
     }
+    let mut inner = (**inner).clone();
+    let mut bounds = Vec::new();
+    if lo != i64::MIN {
+        bounds.push((BinOp::Gte, lo.saturating_sub(extra.0)));
+    }
+    if hi != i64::MAX {
+        bounds.push((BinOp::Lte, hi.saturating_add(extra.1)));
+    }
+    for (op, t) in bounds {
+        let c = Expr::Binary(
+            Box::new(Expr::Ref("time".into(), RefKind::Any)),
+            op,
+            Box::new(Expr::Integer(t)),
+        );
+        inner.condition = Some(match inner.condition.take() {
+            Some(e) => Expr::Binary(Box::new(Expr::Paren(Box::new(e))), BinOp::And, Box::new(c)),
+            None => c,
+        });
+    }
+    let tag_cols = tag_columns(&inner, ctx, db, rp);
+    Ok(rows_input(&run(&inner)?, &tag_cols))
 }
 
 fn field_value(v: &Value) -> Option<FieldValue> {

@@ -199,9 +199,9 @@ impl Grid {
 }
 
 /// Aggregates computed in one pass over each series, without merging the group's rows in
-/// time order first: the answers equal [`compute`]'s over the merged points (ties between
-/// points of equal time go to the earlier series, as in the merged order; float sums may
-/// differ in the last bits from summing in time order).
+/// time order first: the answers equal `exec::reduce::compute`'s over the merged points
+/// (ties between points of equal time go to the earlier series, as in the merged order;
+/// float sums may differ in the last bits from summing in time order).
 pub const STREAMING_AGGS: &[&str] = &[
     "count", "sum", "mean", "min", "max", "first", "last", "spread",
 ];

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use ferry_store::{BucketStore, Deletion};
 
-use super::{
-    compile_regex, compile_tag_cond, eval_tags, is_time_ref, refs_field, split_time_in, truthy,
-    Context, Res,
-};
+use super::context::{Context, Res};
+use super::expr::{compile_regex, compile_tag_cond, eval_tags, truthy};
+use super::plan::refs_field;
+use super::time::{is_time_ref, split_time_in};
 use crate::ast::*;
 use crate::result::Series;
 

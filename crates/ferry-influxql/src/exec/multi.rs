@@ -10,7 +10,9 @@ use std::sync::Arc;
 use ferry_lp::FieldType;
 use ferry_store::BucketStore;
 
-use super::{compile_regex, expand_wildcards, need_db, Context, Res};
+use super::context::{need_db, Context, Res};
+use super::expr::compile_regex;
+use super::plan::expand_wildcards;
 use crate::ast::{Select, Source};
 
 /// Whether `s` reads more than one named measurement or a regex (and no subquery).

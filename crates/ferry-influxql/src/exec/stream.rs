@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 
-use super::{
-    eval_tags, execute, group_key, has_call, multi, plan_select, raw_rows, truthy, zone_row,
-    Context, Plan, Res,
-};
+use super::context::{Context, Input, Res};
+use super::expr::{eval_tags, truthy};
+use super::plan::{group_key, has_call, Plan};
+use super::rows::raw_rows;
+use super::time::zone_row;
+use super::{execute, multi, plan};
 use crate::ast::{Select, Statement};
 use crate::encode::{ChunkEncoder, Epoch};
 use crate::result::{Series, Value};
-use crate::subquery::Input;
 
 /// Values (rows × (fields + 1)) a streamed statement reads per scan when the caller does
 /// not say how many rows: about 2 MiB of scanned values, 4 to 5 MiB of transient memory.
@@ -178,7 +179,7 @@ fn prepare(
         if one.subquery.is_some() {
             return None;
         }
-        let Some(plan) = plan_select(&one, ctx, db, rp, (0, 0)).ok()? else {
+        let Some(plan) = plan(&one, ctx, db, rp, (0, 0)).ok()? else {
             continue;
         };
         debug_assert!(
@@ -743,14 +744,14 @@ mod tests {
             "SELECT min(load), max(load) FROM cpu GROUP BY region".to_string(),
         ];
         for q in &queries {
-            crate::exec::TEST_PIECE_VALUES.with(|c| c.set(Some(0)));
+            crate::exec::pieces::TEST_PIECE_VALUES.with(|c| c.set(Some(0)));
             let want = whole(q, &ctx, Epoch::Unit(1), 10_000);
             assert!(
                 q.contains("nosuch") || want.contains("\"values\""),
                 "{q}: {want}"
             );
             for piece in [2, 10, 100, 1_000, usize::MAX / 2] {
-                crate::exec::TEST_PIECE_VALUES.with(|c| c.set(Some(piece)));
+                crate::exec::pieces::TEST_PIECE_VALUES.with(|c| c.set(Some(piece)));
                 assert_eq!(
                     whole(q, &ctx, Epoch::Unit(1), 10_000),
                     want,
@@ -758,7 +759,7 @@ mod tests {
                 );
             }
         }
-        crate::exec::TEST_PIECE_VALUES.with(|c| c.set(None));
+        crate::exec::pieces::TEST_PIECE_VALUES.with(|c| c.set(None));
     }
 
     /// Every query answers, line for line, what the whole-result path answers, for chunk

@@ -1,0 +1,217 @@
+//! Compiled expressions: a WHERE condition or select-list expression resolved against a
+//! measurement's fields and tags ([`CExpr`], [`compile`]), and their evaluation over a row
+//! ([`eval`], [`binop`]) with InfluxDB 1.6's arithmetic and comparison rules.
+
+use ferry_lp::FieldValue;
+use regex::Regex;
+
+use super::context::Res;
+use crate::ast::*;
+use crate::result::Value;
+
+/// A statement's regex; an invalid one is the statement's error.
+pub(super) fn compile_regex(p: &str) -> Res<Regex> {
+    Regex::new(p).map_err(|e| format!("invalid regex: {e}"))
+}
+
+/// An expression compiled against a statement's input: a field by its scan column, a tag
+/// by its key, an aggregate by its place in the plan's list.
+#[derive(Debug, Clone)]
+pub(super) enum CExpr {
+    Field(usize),
+    Tag(String),
+    Time,
+    Lit(Value),
+    Re(Regex),
+    Agg(usize),
+    Bin(Box<CExpr>, BinOp, Box<CExpr>),
+}
+
+/// A row being evaluated: its series' tags, field values and time; aggregates in agg mode.
+pub(super) struct Row<'a> {
+    pub(super) tags: &'a [(String, String)],
+    pub(super) fields: &'a [Option<Value>],
+    pub(super) time: i64,
+    pub(super) aggs: &'a [Value],
+    /// Tags read as `null` when missing (select lists) rather than `""` (conditions).
+    pub(super) missing_null: bool,
+}
+
+pub(super) fn fv(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::Float(f) => Value::Float(*f),
+        FieldValue::Integer(i) => Value::Int(*i),
+        FieldValue::UInteger(u) => Value::Int(*u as i64),
+        FieldValue::String(s) => Value::Str(s.clone()),
+        FieldValue::Boolean(b) => Value::Bool(*b),
+    }
+}
+
+pub(super) fn tag_of<'a>(tags: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.as_str())
+}
+
+pub(super) fn eval(e: &CExpr, row: &Row) -> Value {
+    match e {
+        CExpr::Field(i) => row.fields.get(*i).cloned().flatten().unwrap_or(Value::Null),
+        CExpr::Tag(k) => match tag_of(row.tags, k) {
+            Some(v) => Value::Str(v.to_string()),
+            None if row.missing_null => Value::Null,
+            None => Value::Str(String::new()),
+        },
+        CExpr::Time => Value::Int(row.time),
+        CExpr::Lit(v) => v.clone(),
+        CExpr::Re(_) => Value::Null,
+        CExpr::Agg(i) => row.aggs.get(*i).cloned().unwrap_or(Value::Null),
+        CExpr::Bin(l, op, r) => {
+            if let (BinOp::EqRegex | BinOp::NeqRegex, CExpr::Re(re)) = (op, r.as_ref()) {
+                let lv = eval(l, row);
+                return match lv {
+                    Value::Str(s) => Value::Bool(re.is_match(&s) == (*op == BinOp::EqRegex)),
+                    _ => Value::Bool(false),
+                };
+            }
+            let lv = eval(l, row);
+            match op {
+                BinOp::And => {
+                    return Value::Bool(truthy(&lv) && truthy(&eval(r, row)));
+                }
+                BinOp::Or => {
+                    return Value::Bool(truthy(&lv) || truthy(&eval(r, row)));
+                }
+                _ => {}
+            }
+            let rv = eval(r, row);
+            binop(&lv, *op, &rv)
+        }
+    }
+}
+
+pub(super) fn truthy(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+fn binop(l: &Value, op: BinOp, r: &Value) -> Value {
+    use Value::*;
+    match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => match (l, r) {
+            (Int(a), Int(b)) => match op {
+                BinOp::Add => Int(a.wrapping_add(*b)),
+                BinOp::Sub => Int(a.wrapping_sub(*b)),
+                BinOp::Mul => Int(a.wrapping_mul(*b)),
+                BinOp::Div => {
+                    if *b == 0 {
+                        Float(0.0)
+                    } else {
+                        Float(*a as f64 / *b as f64)
+                    }
+                }
+                _ => {
+                    if *b == 0 {
+                        Int(0)
+                    } else {
+                        Int(a.wrapping_rem(*b))
+                    }
+                }
+            },
+            _ => match (l.as_f64(), r.as_f64()) {
+                (Some(a), Some(b)) => Float(match op {
+                    BinOp::Add => a + b,
+                    BinOp::Sub => a - b,
+                    BinOp::Mul => a * b,
+                    BinOp::Div => {
+                        if b == 0.0 {
+                            0.0
+                        } else {
+                            a / b
+                        }
+                    }
+                    _ => a % b,
+                }),
+                _ => Null,
+            },
+        },
+        _ => {
+            let ord = match (l, r) {
+                (Str(a), Str(b)) => Some(a.cmp(b)),
+                (Bool(a), Bool(b)) => {
+                    if matches!(op, BinOp::Eq | BinOp::Neq) {
+                        Some(a.cmp(b))
+                    } else {
+                        None
+                    }
+                }
+                (Int(a), Int(b)) => Some(a.cmp(b)),
+                _ => match (l.as_f64(), r.as_f64()) {
+                    (Some(a), Some(b)) => a.partial_cmp(&b),
+                    _ => None,
+                },
+            };
+            let Some(o) = ord else {
+                return Bool(false);
+            };
+            use std::cmp::Ordering::*;
+            Bool(match op {
+                BinOp::Eq => o == Equal,
+                BinOp::Neq => o != Equal,
+                BinOp::Lt => o == Less,
+                BinOp::Lte => o != Greater,
+                BinOp::Gt => o == Greater,
+                BinOp::Gte => o != Less,
+                _ => false,
+            })
+        }
+    }
+}
+
+pub(super) fn compile_tag_cond(e: &Expr) -> Res<CExpr> {
+    compile(e, &|name, _| Ok(CExpr::Tag(name.to_string())), &mut |_| {
+        Err("functions are not allowed here".into())
+    })
+}
+
+pub(super) fn eval_tags(c: &CExpr, tags: &[(String, String)]) -> Value {
+    eval(
+        c,
+        &Row {
+            tags,
+            fields: &[],
+            time: 0,
+            aggs: &[],
+            missing_null: false,
+        },
+    )
+}
+
+type RefFn<'a> = dyn Fn(&str, RefKind) -> Res<CExpr> + 'a;
+
+pub(super) fn compile(
+    e: &Expr,
+    refs: &RefFn,
+    calls: &mut dyn FnMut(&Expr) -> Res<CExpr>,
+) -> Res<CExpr> {
+    Ok(match e {
+        Expr::Ref(n, k) => {
+            if n.eq_ignore_ascii_case("time") {
+                CExpr::Time
+            } else {
+                refs(n, *k)?
+            }
+        }
+        Expr::Str(s) => CExpr::Lit(Value::Str(s.clone())),
+        Expr::Number(f) => CExpr::Lit(Value::Float(*f)),
+        Expr::Integer(i) => CExpr::Lit(Value::Int(*i)),
+        Expr::Duration(d) => CExpr::Lit(Value::Int(*d)),
+        Expr::Bool(b) => CExpr::Lit(Value::Bool(*b)),
+        Expr::Regex(r) => CExpr::Re(compile_regex(r)?),
+        Expr::Wildcard => return Err("unexpected wildcard".into()),
+        Expr::Call(name, args) if name == "now" && args.is_empty() => calls(e)?,
+        Expr::Call(..) => calls(e)?,
+        Expr::Paren(inner) => compile(inner, refs, calls)?,
+        Expr::Binary(l, op, r) => CExpr::Bin(
+            Box::new(compile(l, refs, calls)?),
+            *op,
+            Box::new(compile(r, refs, calls)?),
+        ),
+    })
+}

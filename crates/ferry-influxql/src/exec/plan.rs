@@ -1,0 +1,448 @@
+//! Compiling a single-measurement SELECT against its input's schema ([`plan_select`] into a
+//! [`Plan`]): wildcard expansion, column names, the time range, the WHERE split into what
+//! the store applies (tag pushdown), what is checked once per series and what per row, and
+//! the aggregates the select list calls.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ferry_lp::FieldType;
+use ferry_store::TagPredicate;
+
+use super::context::{Input, Res};
+use super::expr::{compile, compile_tag_cond, tag_of, CExpr};
+use super::time::{is_time_ref, split_time_in};
+use crate::ast::*;
+use crate::result::Value;
+
+/// The aggregates a plan computes (`funcs.rs` answers the other functions).
+const AGGS: &[&str] = &[
+    "count",
+    "sum",
+    "mean",
+    "median",
+    "min",
+    "max",
+    "first",
+    "last",
+    "spread",
+    "stddev",
+    "mode",
+    "percentile",
+    "integral",
+];
+
+/// Whether `e` calls a function other than `now()`: a select list with one aggregates.
+pub(super) fn has_call(e: &Expr) -> bool {
+    match e {
+        Expr::Call(n, _) => n != "now",
+        Expr::Binary(l, _, r) => has_call(l) || has_call(r),
+        Expr::Paren(x) => has_call(x),
+        _ => false,
+    }
+}
+
+/// The column 1.6 names an unaliased expression: its references and calls joined by `_`.
+fn column_name(e: &Expr) -> String {
+    fn leaves(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::Ref(n, _) => out.push(n.clone()),
+            Expr::Call(n, _) => out.push(n.clone()),
+            Expr::Binary(l, _, r) => {
+                leaves(l, out);
+                leaves(r, out);
+            }
+            Expr::Paren(x) => leaves(x, out),
+            _ => {}
+        }
+    }
+    let mut v = Vec::new();
+    leaves(e, &mut v);
+    v.join("_")
+}
+
+/// Whether `e` reads a field (a call counts): a raw row where every such column is null
+/// is left out.
+pub(super) fn refs_field(e: &Expr, fields: &HashMap<String, FieldType>) -> bool {
+    match e {
+        Expr::Ref(n, k) => *k != RefKind::Tag && fields.contains_key(n),
+        Expr::Call(..) => true,
+        Expr::Binary(l, _, r) => refs_field(l, fields) || refs_field(r, fields),
+        Expr::Paren(x) => refs_field(x, fields),
+        _ => false,
+    }
+}
+
+/// An aggregate the select list calls.
+pub(super) struct AggSpec {
+    /// The function's name.
+    pub(super) func: String,
+    /// The numeric argument (percentile N, integral unit in ns).
+    pub(super) arg: f64,
+    pub(super) col: Option<usize>,
+}
+
+/// A series' GROUP BY group: its values of `dim_tags`, in that order (`""` when missing).
+pub(super) fn group_key(tags: &[(String, String)], dim_tags: &[String]) -> Vec<String> {
+    dim_tags
+        .iter()
+        .map(|k| tag_of(tags, k).unwrap_or("").to_string())
+        .collect()
+}
+
+/// The select list with `*` expanded to `fields` and the `tag_keys` not in `dim_tags`
+/// (in name order), `f(*)` to `f` of each field it takes, and `time` left out.
+pub(super) fn expand_wildcards(
+    list: &[Field],
+    fields: &[(String, FieldType)],
+    tag_keys: &BTreeSet<String>,
+    dim_tags: &[String],
+) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    for f in list {
+        match &f.expr {
+            Expr::Wildcard => {
+                let mut names: BTreeSet<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+                for t in tag_keys {
+                    if !dim_tags.contains(t) {
+                        names.insert(t.clone());
+                    }
+                }
+                for n in names {
+                    out.push(Field {
+                        expr: Expr::Ref(n, RefKind::Any),
+                        alias: None,
+                    });
+                }
+            }
+            Expr::Call(func, args)
+                if args.len() == 1 && args[0] == Expr::Wildcard && f.alias.is_none() =>
+            {
+                let numeric_only = func != "count" && func != "first" && func != "last";
+                for (n, t) in fields {
+                    if numeric_only && !matches!(t, FieldType::Float | FieldType::Integer) {
+                        continue;
+                    }
+                    out.push(Field {
+                        expr: Expr::Call(func.clone(), vec![Expr::Ref(n.clone(), RefKind::Field)]),
+                        alias: Some(format!("{func}_{n}")),
+                    });
+                }
+            }
+            e if is_time_ref(e) => {}
+            _ => out.push(f.clone()),
+        }
+    }
+    out
+}
+
+/// A single-measurement SELECT compiled against its input's schema, before any scan.
+pub(super) struct Plan {
+    pub(super) input: Input,
+    /// The measurement.
+    pub(super) m: String,
+    pub(super) columns: Vec<String>,
+    /// The GROUP BY tags, sorted.
+    pub(super) dim_tags: Vec<String>,
+    /// The time range, inclusive.
+    pub(super) lo: i64,
+    pub(super) hi: i64,
+    pub(super) scan_fields: Vec<String>,
+    /// The conjuncts on tags alone the store does not apply (evaluated once per series).
+    pub(super) series_c: Option<CExpr>,
+    /// The conjuncts evaluated per row.
+    pub(super) cond_c: Option<CExpr>,
+    pub(super) aggs: Vec<AggSpec>,
+    pub(super) out_exprs: Vec<CExpr>,
+    pub(super) field_derived: Vec<bool>,
+    /// The tag conditions the store applies.
+    pub(super) pushed: Vec<TagPredicate>,
+    /// Whether the select list has aggregates (else it selects raw rows).
+    pub(super) agg_mode: bool,
+    pub(super) selector_single: bool,
+}
+
+/// Compiles single-measurement SELECT `s` against its `input` at time `now`, its time range
+/// widened by `extra.0` ns before its start and `extra.1` ns after its end; `None` when it
+/// answers no series whatever the data (unknown measurement, no field, empty range).
+pub(super) fn plan_select(
+    s: &Select,
+    input: Input,
+    now: i64,
+    extra: (i64, i64),
+) -> Res<Option<Plan>> {
+    let m = s.source.name.clone();
+    let Some(schema) = input.schema(&m) else {
+        return Ok(None);
+    };
+    let field_types: HashMap<String, FieldType> = schema.fields.iter().cloned().collect();
+    let tag_keys: BTreeSet<String> = schema.tag_keys.iter().cloned().collect();
+    let dim_tags: Vec<String> = if s.dims.all_tags {
+        schema.tag_keys.clone()
+    } else {
+        let mut d = s.dims.tags.clone();
+        d.sort();
+        d.dedup();
+        d
+    };
+
+    let fields = expand_wildcards(&s.fields, &schema.fields, &tag_keys, &dim_tags);
+    if fields.is_empty() {
+        return Err("at least 1 non-time field must be queried".into());
+    }
+    let agg_mode = fields.iter().any(|f| has_call(&f.expr));
+
+    // column names
+    let mut columns = vec!["time".to_string()];
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for f in &fields {
+        let base = f.alias.clone().unwrap_or_else(|| column_name(&f.expr));
+        let mut name = base.clone();
+        while seen.contains_key(&name) {
+            let n = seen.get_mut(&base).map(|c| {
+                *c += 1;
+                *c
+            });
+            name = format!("{base}_{}", n.unwrap_or(1));
+        }
+        seen.insert(name.clone(), 0);
+        seen.entry(base).or_insert(0);
+        columns.push(name);
+    }
+
+    // time range and residual condition
+    let mut lo = i64::MIN;
+    let mut hi = i64::MAX;
+    let cond = match &s.condition {
+        Some(c) => split_time_in(c, now, s.location.as_ref(), &mut lo, &mut hi)?,
+        None => None,
+    };
+    if agg_mode && s.dims.time.is_some() && hi == i64::MAX {
+        hi = now;
+    }
+    if lo != i64::MIN {
+        lo = lo.saturating_sub(extra.0);
+    }
+    if hi != i64::MAX {
+        hi = hi.saturating_add(extra.1);
+    }
+
+    // fields to scan
+    let mut scan_fields: Vec<String> = Vec::new();
+    let field_index = std::cell::RefCell::new(HashMap::<String, usize>::new());
+    let resolve = |n: &str, k: RefKind| -> Res<CExpr> {
+        if k != RefKind::Tag && field_types.contains_key(n) {
+            let mut fi = field_index.borrow_mut();
+            let next = fi.len();
+            let i = *fi.entry(n.to_string()).or_insert(next);
+            return Ok(CExpr::Field(i));
+        }
+        if k != RefKind::Field && tag_keys.contains(n) {
+            return Ok(CExpr::Tag(n.to_string()));
+        }
+        Ok(CExpr::Lit(Value::Null))
+    };
+
+    let is_tag = |n: &str, k: RefKind| {
+        k != RefKind::Field
+            && tag_keys.contains(n)
+            && (k == RefKind::Tag || !field_types.contains_key(n))
+    };
+    // The residual condition's conjuncts: those the store's tag filter applies exactly are
+    // dropped, those on tags alone are evaluated once per series, the rest per row.
+    let (series_cond, row_cond) = match &cond {
+        Some(c) => split_residual(c, &is_tag),
+        None => (None, None),
+    };
+    let series_c = series_cond.as_ref().map(compile_tag_cond).transpose()?;
+    let cond_c = match &row_cond {
+        Some(c) => Some(compile(c, &resolve, &mut |_| {
+            Err("aggregate functions are not allowed in WHERE".into())
+        })?),
+        None => None,
+    };
+    let mut aggs: Vec<AggSpec> = Vec::new();
+    let mut out_exprs = Vec::new();
+    let mut field_derived = Vec::new();
+    for f in &fields {
+        let mut call_fn = |e: &Expr| -> Res<CExpr> {
+            let Expr::Call(name, args) = e else {
+                return Err("bad call".into());
+            };
+            if name == "now" {
+                return Ok(CExpr::Lit(Value::Int(now)));
+            }
+            if !AGGS.contains(&name.as_str()) {
+                return Err(format!("undefined function {name}()"));
+            }
+            let mut arg = 0.0;
+            let want = match name.as_str() {
+                "percentile" => 2,
+                "integral" if args.len() == 2 => 2,
+                _ => 1,
+            };
+            if want == 2 && args.len() == 2 {
+                arg = match (&args[1], name.as_str()) {
+                    (Expr::Integer(i), "percentile") => *i as f64,
+                    (Expr::Number(f), "percentile") => *f,
+                    (Expr::Duration(d), "integral") => *d as f64,
+                    _ => {
+                        return Err(format!(
+                            "expected {} as the second argument of {name}()",
+                            if name == "integral" {
+                                "duration"
+                            } else {
+                                "float"
+                            }
+                        ))
+                    }
+                };
+            } else if name == "integral" {
+                arg = 1e9;
+            }
+            if args.len() != want {
+                return Err(format!(
+                    "invalid number of arguments for {name}, expected {want}, got {}",
+                    args.len()
+                ));
+            }
+            let col = match &args[0] {
+                Expr::Ref(n, k) => match resolve(n, *k)? {
+                    CExpr::Field(i) => Some(i),
+                    _ => None,
+                },
+                _ => return Err(format!("expected field argument in {name}()")),
+            };
+            aggs.push(AggSpec {
+                func: name.clone(),
+                arg,
+                col,
+            });
+            Ok(CExpr::Agg(aggs.len() - 1))
+        };
+        out_exprs.push(compile(&f.expr, &resolve, &mut call_fn)?);
+        field_derived.push(refs_field(&f.expr, &field_types));
+    }
+    let selector_single = aggs.len() == 1
+        && matches!(
+            aggs[0].func.as_str(),
+            "min" | "max" | "first" | "last" | "percentile"
+        );
+    if agg_mode {
+        let bare = fields.iter().any(|f| !has_call(&f.expr));
+        if bare && !selector_single {
+            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+        }
+    }
+    {
+        let fi = field_index.borrow();
+        scan_fields.resize(fi.len(), String::new());
+        for (n, i) in fi.iter() {
+            scan_fields[*i] = n.clone();
+        }
+    }
+    if scan_fields.is_empty() || lo > hi {
+        return Ok(None);
+    }
+
+    let pushed = cond
+        .as_ref()
+        .map(|c| pushdown_tags(c, &is_tag))
+        .unwrap_or_default();
+    Ok(Some(Plan {
+        input,
+        m,
+        columns,
+        dim_tags,
+        lo,
+        hi,
+        scan_fields,
+        series_c,
+        cond_c,
+        aggs,
+        out_exprs,
+        field_derived,
+        pushed,
+        agg_mode,
+        selector_single,
+    }))
+}
+
+/// Splits a residual WHERE condition into its top-level AND conjuncts, drops those
+/// [`pushdown_tags`] turns into the store's tag filter (which applies them exactly, a missing
+/// tag being `""` there as in a row), and joins the rest into (conjuncts on tags alone,
+/// conjuncts needing the row).
+fn split_residual(
+    cond: &Expr,
+    is_tag: &dyn Fn(&str, RefKind) -> bool,
+) -> (Option<Expr>, Option<Expr>) {
+    fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match e {
+            Expr::Paren(inner) => conjuncts(inner, out),
+            Expr::Binary(l, BinOp::And, r) => {
+                conjuncts(l, out);
+                conjuncts(r, out);
+            }
+            _ => out.push(e),
+        }
+    }
+    fn tags_only(e: &Expr, is_tag: &dyn Fn(&str, RefKind) -> bool) -> bool {
+        match e {
+            Expr::Ref(n, k) => is_tag(n, *k),
+            Expr::Str(_)
+            | Expr::Number(_)
+            | Expr::Integer(_)
+            | Expr::Bool(_)
+            | Expr::Regex(_)
+            | Expr::Duration(_) => true,
+            Expr::Paren(inner) => tags_only(inner, is_tag),
+            Expr::Binary(l, _, r) => tags_only(l, is_tag) && tags_only(r, is_tag),
+            Expr::Wildcard | Expr::Call(..) => false,
+        }
+    }
+    fn join(parts: Vec<&Expr>) -> Option<Expr> {
+        parts
+            .into_iter()
+            .cloned()
+            .reduce(|a, b| Expr::Binary(Box::new(a), BinOp::And, Box::new(b)))
+    }
+    let mut all = Vec::new();
+    conjuncts(cond, &mut all);
+    let (mut on_tags, mut on_rows) = (Vec::new(), Vec::new());
+    for c in all {
+        let pushed = pushdown_tags(c, is_tag);
+        if pushed.len() == 1 {
+            continue;
+        }
+        if tags_only(c, is_tag) {
+            on_tags.push(c);
+        } else {
+            on_rows.push(c);
+        }
+    }
+    (join(on_tags), join(on_rows))
+}
+
+/// The tag conditions every matching row must satisfy: top-level `AND` terms of the form
+/// `tag = 'v'` or `tag != 'v'`. They are pushed down to the store so that other series are
+/// never read.
+fn pushdown_tags(cond: &Expr, is_tag: &dyn Fn(&str, RefKind) -> bool) -> Vec<TagPredicate> {
+    match cond {
+        Expr::Paren(e) => pushdown_tags(e, is_tag),
+        Expr::Binary(l, BinOp::And, r) => {
+            let mut v = pushdown_tags(l, is_tag);
+            v.extend(pushdown_tags(r, is_tag));
+            v
+        }
+        Expr::Binary(l, op @ (BinOp::Eq | BinOp::Neq), r) => match (&**l, &**r) {
+            (Expr::Ref(n, k), Expr::Str(v)) | (Expr::Str(v), Expr::Ref(n, k)) if is_tag(n, *k) => {
+                vec![if *op == BinOp::Eq {
+                    TagPredicate::Eq(n.clone(), v.clone())
+                } else {
+                    TagPredicate::NotEq(n.clone(), v.clone())
+                }]
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}

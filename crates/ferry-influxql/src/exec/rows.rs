@@ -1,0 +1,218 @@
+//! Raw rows: a plan's input scanned and grouped by its GROUP BY tags, a row's field values
+//! when it passes the residual condition, the output rows of a raw SELECT, and the
+//! one-field groups `top` and `bottom` rank where the scan left them ([`field_groups`]).
+
+use std::collections::BTreeMap;
+
+use ferry_store::{ScanRequest, SeriesData, TagPredicate};
+
+use super::context::Res;
+use super::expr::{eval, eval_tags, fv, truthy, CExpr, Row};
+use super::plan::{group_key, Plan};
+use crate::ast::Select;
+use crate::result::Value;
+
+/// The field values of row `ri` of `sd`, whose columns are the scan's in order.
+fn row_fields(sd: &SeriesData, nfields: usize, ri: usize) -> Vec<Option<Value>> {
+    let mut v = vec![None; nfields];
+    for (ci, (_, col)) in sd.fields.iter().enumerate() {
+        if ci < nfields {
+            v[ci] = col[ri].as_ref().map(fv);
+        }
+    }
+    v
+}
+
+/// Maps the scan's returned columns to our field indexes (the store skips unknown names).
+pub(super) fn aligned(sd: &SeriesData, scan_fields: &[String], ri: usize) -> Vec<Option<Value>> {
+    if sd.fields.len() == scan_fields.len() {
+        return row_fields(sd, scan_fields.len(), ri);
+    }
+    scan_fields
+        .iter()
+        .map(|n| {
+            sd.fields
+                .iter()
+                .find(|(fname, _)| fname == n)
+                .and_then(|(_, c)| c[ri].as_ref().map(fv))
+        })
+        .collect()
+}
+
+/// GROUP BY tag values -> the positions of their series in the scan's answer, ascending.
+type Groups = BTreeMap<Vec<String>, Vec<usize>>;
+
+/// Scans the plan's input and groups the series that pass its tag conditions by their
+/// GROUP BY tag values: (the series sorted by tag set, each group's members in that order).
+pub(super) fn scan_groups(p: &Plan) -> Res<(Vec<SeriesData>, Groups)> {
+    let data = p.input.scan(&ScanRequest {
+        measurement: p.m.clone(),
+        start_ns: p.lo,
+        end_ns: p.hi.saturating_add(1),
+        tag_filter: (!p.pushed.is_empty()).then(|| TagPredicate::And(p.pushed.clone())),
+        fields: Some(p.scan_fields.clone()),
+    })?;
+    let data: Vec<SeriesData> = match &p.series_c {
+        Some(c) => data
+            .into_iter()
+            .filter(|sd| truthy(&eval_tags(c, &sd.tags)))
+            .collect(),
+        None => data,
+    };
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for (i, sd) in data.iter().enumerate() {
+        groups
+            .entry(group_key(&sd.tags, &p.dim_tags))
+            .or_default()
+            .push(i);
+    }
+    Ok((data, groups))
+}
+
+/// One output series of a raw one-field SELECT, its rows not merged into time order.
+pub(crate) struct FieldGroup {
+    /// The measurement.
+    pub name: String,
+    /// The GROUP BY tags and their values (`None` without GROUP BY tags).
+    pub tags: Option<Vec<(String, String)>>,
+    /// Every row with a value, as (time, series, row, value): sorted by (time, series,
+    /// row), they are in the order the whole answer has them.
+    pub rows: Vec<(i64, usize, usize, Value)>,
+}
+
+/// The rows of `s`, compiled as `p`, when it is a raw SELECT of one field (no aggregate,
+/// no GROUP BY time), per output series in output order, without building or sorting rows:
+/// for callers that reduce them in an order of their own (top, bottom). `None` when `s` has
+/// another shape (answer it whole).
+pub(super) fn field_groups(s: &Select, p: &Plan) -> Res<Option<Vec<FieldGroup>>> {
+    if p.agg_mode
+        || s.dims.time.is_some()
+        || p.scan_fields.len() != 1
+        || !matches!(p.out_exprs.as_slice(), [CExpr::Field(0)])
+    {
+        return Ok(None);
+    }
+    let (data, groups) = scan_groups(p)?;
+    let mut out = Vec::new();
+    for (key, members) in groups {
+        ferry_store::coop::point();
+        let mut rows = Vec::new();
+        for si in members {
+            let sd = &data[si];
+            let direct = p.cond_c.is_none() && sd.fields.len() == 1;
+            for (ri, &t) in sd.times.iter().enumerate() {
+                let v = if direct {
+                    sd.fields[0].1[ri].as_ref().map(fv)
+                } else {
+                    passing_row(sd, &p.scan_fields, t, ri, p.cond_c.as_ref())
+                        .and_then(|mut f| f.swap_remove(0))
+                };
+                if let Some(v) = v.filter(|v| !v.is_null()) {
+                    rows.push((t, si, ri, v));
+                }
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let tags = (!p.dim_tags.is_empty())
+            .then(|| p.dim_tags.iter().cloned().zip(key).collect::<Vec<_>>());
+        out.push(FieldGroup {
+            name: p.m.clone(),
+            tags,
+            rows,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The row's field values when it satisfies the residual condition.
+pub(super) fn passing_row(
+    sd: &SeriesData,
+    scan_fields: &[String],
+    t: i64,
+    ri: usize,
+    cond: Option<&CExpr>,
+) -> Option<Vec<Option<Value>>> {
+    let fields = aligned(sd, scan_fields, ri);
+    if let Some(c) = cond {
+        let row = Row {
+            tags: &sd.tags,
+            fields: &fields,
+            time: t,
+            aggs: &[],
+            missing_null: false,
+        };
+        if !truthy(&eval(c, &row)) {
+            return None;
+        }
+    }
+    Some(fields)
+}
+
+/// The output rows of a raw SELECT's group, its rows merged in time order.
+pub(super) fn raw_group(
+    data: &[SeriesData],
+    scan_fields: &[String],
+    rows: &[(i64, usize, usize)],
+    exprs: &[CExpr],
+    field_derived: &[bool],
+    cond: Option<&CExpr>,
+) -> Option<Vec<Vec<Value>>> {
+    let mut out = Vec::new();
+    raw_rows(
+        data,
+        scan_fields,
+        rows.iter().copied(),
+        exprs,
+        field_derived,
+        cond,
+        &mut |row| {
+            out.push(row);
+            true
+        },
+    );
+    Some(out)
+}
+
+/// The output rows of a raw SELECT over the merged `rows` (time, series, row) of `data`, in
+/// that order, each handed to `emit` until it answers `false`.
+pub(super) fn raw_rows(
+    data: &[SeriesData],
+    scan_fields: &[String],
+    rows: impl Iterator<Item = (i64, usize, usize)>,
+    exprs: &[CExpr],
+    field_derived: &[bool],
+    cond: Option<&CExpr>,
+    emit: &mut dyn FnMut(Vec<Value>) -> bool,
+) {
+    for (n, (t, si, ri)) in rows.enumerate() {
+        if n.is_multiple_of(4096) {
+            ferry_store::coop::point();
+        }
+        let sd = &data[si];
+        let Some(fields) = passing_row(sd, scan_fields, t, ri, cond) else {
+            continue;
+        };
+        let row = Row {
+            tags: &sd.tags,
+            fields: &fields,
+            time: t,
+            aggs: &[],
+            missing_null: true,
+        };
+        let mut vals = Vec::with_capacity(exprs.len() + 1);
+        vals.push(Value::Time(t));
+        let mut any = false;
+        for (e, fd) in exprs.iter().zip(field_derived) {
+            let v = eval(e, &row);
+            if *fd && !v.is_null() {
+                any = true;
+            }
+            vals.push(v);
+        }
+        if any && !emit(vals) {
+            return;
+        }
+    }
+}

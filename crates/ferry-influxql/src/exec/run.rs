@@ -1,0 +1,123 @@
+//! Answering a compiled plan: scanned whole and computed group by group (raw rows or
+//! aggregates over windows), or, for streaming aggregates over a store, read in pieces.
+
+use ferry_store::coop;
+
+use super::aggregate::agg_group;
+use super::context::{page, Input, Res};
+use super::pieces::{in_pieces, run_in_pieces};
+use super::plan::Plan;
+use super::rows::{raw_group, scan_groups};
+use crate::ast::Select;
+use crate::result::Series;
+use crate::windowed::STREAMING_AGGS;
+
+/// Answers a compiled SELECT: streaming aggregates over a store in pieces when they can be
+/// ([`in_pieces`]), anything else from one scan of its whole range, group by group.
+pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
+    let Plan {
+        m,
+        columns,
+        dim_tags,
+        lo,
+        hi,
+        scan_fields,
+        cond_c,
+        aggs,
+        out_exprs,
+        field_derived,
+        agg_mode,
+        selector_single,
+        ..
+    } = p;
+    let (lo, hi, agg_mode, selector_single) = (*lo, *hi, *agg_mode, *selector_single);
+    let streaming = agg_mode
+        && cond_c.is_none()
+        && aggs
+            .iter()
+            .all(|a| STREAMING_AGGS.contains(&a.func.as_str()));
+    if let (true, Input::Store(store)) = (streaming, &p.input) {
+        if in_pieces(s, p) {
+            return Ok(finish_series(s, run_in_pieces(s, p, store)?));
+        }
+    }
+    let (data, groups) = scan_groups(p)?;
+    let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
+
+    let mut out = Vec::new();
+    for (key, members) in groups {
+        coop::point();
+        let tags = if dim_tags.is_empty() {
+            None
+        } else {
+            Some(
+                dim_tags
+                    .iter()
+                    .cloned()
+                    .zip(key.iter().cloned())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // merged rows in time order (the streaming aggregates need none)
+        let mut rows: Vec<(i64, usize, usize)> = Vec::new();
+        if !streaming {
+            for &si in &members {
+                coop::point();
+                for (ri, t) in data[si].times.iter().enumerate() {
+                    rows.push((*t, si, ri));
+                }
+            }
+            rows.sort_unstable(); // (time, series, row) are unique
+        }
+        let series = if agg_mode {
+            agg_group(
+                s,
+                &data,
+                scan_fields,
+                (!streaming).then_some(&rows[..]).ok_or(&members[..]),
+                aggs,
+                out_exprs,
+                cond_c.as_ref(),
+                lo,
+                hi,
+                data_min,
+                selector_single,
+            )?
+        } else {
+            raw_group(
+                &data,
+                scan_fields,
+                &rows,
+                out_exprs,
+                field_derived,
+                cond_c.as_ref(),
+            )
+        };
+        let Some(mut values) = series else {
+            continue;
+        };
+        if s.descending {
+            values.reverse();
+        }
+        let values = page(values, s.limit, s.offset);
+        if values.is_empty() && !agg_mode {
+            continue;
+        }
+        out.push(Series {
+            name: Some(m.clone()),
+            tags,
+            columns: columns.clone(),
+            values,
+        });
+    }
+    Ok(finish_series(s, out))
+}
+
+/// The statement's series in output order (1.6 walks them backwards with ORDER BY time
+/// DESC), within SLIMIT/SOFFSET.
+fn finish_series(s: &Select, mut out: Vec<Series>) -> Vec<Series> {
+    if s.descending {
+        out.reverse();
+    }
+    page(out, s.slimit, s.soffset)
+}
