@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::ast::File;
 use crate::eval::{EvalError, EvalErrorKind, Evaluator, RegexMatcher};
-use crate::stdlib::{self, Env};
+use crate::stdlib::{self, streams, Env};
 use crate::table::{Source, Table};
 use crate::value::Value;
 
@@ -94,7 +94,7 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError
                 format!("tried to produce more than one result with the name {name:?}")
             }));
         }
-        let tables = stdlib::tables(&mut ev, &env, s).map_err(EvalError::from)?;
+        let tables = streams::tables(&mut ev, &env, s).map_err(EvalError::from)?;
         results.push((name, Arc::unwrap_or_clone(tables)));
     }
     if results.is_empty() {

@@ -6,27 +6,12 @@
 //! that only test `_measurement`, `_field` and tags narrow it, and the first transformation
 //! that needs rows reads it through a [`Source`] (which Ferry's server implements over its
 //! store). So `from |> range |> filter` reads only the series and fields asked for.
-
-use std::sync::Arc;
+//!
+//! The types are defined in [`crate::value`] (a value may be a stream, and tables hold
+//! values, so they are one data model); their behaviour is here.
 
 use crate::value::Value;
-
-/// The type of a column, named as annotated CSV's `#datatype` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColKind {
-    /// `boolean`
-    Bool,
-    /// `long`
-    Int,
-    /// `unsignedLong`
-    UInt,
-    /// `double`
-    Float,
-    /// `string`
-    String,
-    /// `dateTime:RFC3339`
-    Time,
-}
+pub use crate::value::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};
 
 impl ColKind {
     /// The column type of a value (`None` for null and for values no column can hold).
@@ -53,26 +38,6 @@ impl ColKind {
             ColKind::Time => "dateTime:RFC3339",
         }
     }
-}
-
-/// One column: its label, its type and a value per row (`Value::Null` for a null).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// The column's name.
-    pub label: String,
-    /// The column's type.
-    pub kind: ColKind,
-    /// One value per row.
-    pub values: Vec<Value>,
-}
-
-/// A table: columns of equal length and the group key.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// The group key: labels and values, in column order.
-    pub key: Vec<(String, Value)>,
-    /// The columns (the key's among them).
-    pub columns: Vec<Column>,
 }
 
 impl Table {
@@ -134,21 +99,6 @@ impl Table {
     }
 }
 
-/// A predicate on the columns a storage read knows before reading rows: `_measurement`,
-/// `_field` and tag columns. A column a series does not have makes `==` false (as `null ==
-/// "x"` is in Flux).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Pred {
-    /// The column equals the string.
-    Eq(String, String),
-    /// The column exists and differs from the string.
-    NotEq(String, String),
-    /// All hold.
-    And(Vec<Pred>),
-    /// One holds.
-    Or(Vec<Pred>),
-}
-
 impl Pred {
     /// Evaluates the predicate with `get` giving a column's value (`None`: no such column).
     pub fn eval(&self, get: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -171,35 +121,6 @@ impl Pred {
             Pred::Or(ps) => ps.iter().any(|p| p.may_match_measurement(m)),
         }
     }
-}
-
-/// A storage read not yet made: `from(bucket:)` narrowed by `range()` and pushed-down filters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReadSpec {
-    /// The bucket's name.
-    pub bucket: String,
-    /// `[start, stop)` in ns, once `range()` has set it.
-    pub range: Option<(i64, i64)>,
-    /// Filters pushed down (all must hold).
-    pub preds: Vec<Pred>,
-}
-
-/// What a stream holds.
-#[derive(Debug, Clone)]
-pub enum StreamBody {
-    /// A storage read to make.
-    Read(ReadSpec),
-    /// Tables computed.
-    Tables(Arc<Vec<Table>>),
-}
-
-/// A stream of tables, with the result name `yield()` gave it.
-#[derive(Debug, Clone)]
-pub struct Stream {
-    /// The tables, or the read that gives them.
-    pub body: StreamBody,
-    /// The name set by `yield(name:)`.
-    pub name: Option<String>,
 }
 
 /// Why a storage read failed.

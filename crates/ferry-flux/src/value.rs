@@ -332,7 +332,7 @@ pub enum Value {
     /// A function implemented in Rust.
     Builtin(Arc<Builtin>),
     /// A stream of tables (see [`crate::table`]).
-    Tables(Arc<crate::table::Stream>),
+    Tables(Arc<Stream>),
 }
 
 impl Value {
@@ -571,6 +571,89 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+// ---- tables and streams (behaviour in `crate::table`) ----
+
+/// The type of a column, named as annotated CSV's `#datatype` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColKind {
+    /// `boolean`
+    Bool,
+    /// `long`
+    Int,
+    /// `unsignedLong`
+    UInt,
+    /// `double`
+    Float,
+    /// `string`
+    String,
+    /// `dateTime:RFC3339`
+    Time,
+}
+
+/// One column: its label, its type and a value per row (`Value::Null` for a null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The column's name.
+    pub label: String,
+    /// The column's type.
+    pub kind: ColKind,
+    /// One value per row.
+    pub values: Vec<Value>,
+}
+
+/// A table: columns of equal length and the group key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The group key: labels and values, in column order.
+    pub key: Vec<(String, Value)>,
+    /// The columns (the key's among them).
+    pub columns: Vec<Column>,
+}
+
+/// A predicate on the columns a storage read knows before reading rows: `_measurement`,
+/// `_field` and tag columns. A column a series does not have makes `==` false (as `null ==
+/// "x"` is in Flux).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pred {
+    /// The column equals the string.
+    Eq(String, String),
+    /// The column exists and differs from the string.
+    NotEq(String, String),
+    /// All hold.
+    And(Vec<Pred>),
+    /// One holds.
+    Or(Vec<Pred>),
+}
+
+/// A storage read not yet made: `from(bucket:)` narrowed by `range()` and pushed-down filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadSpec {
+    /// The bucket's name.
+    pub bucket: String,
+    /// `[start, stop)` in ns, once `range()` has set it.
+    pub range: Option<(i64, i64)>,
+    /// Filters pushed down (all must hold).
+    pub preds: Vec<Pred>,
+}
+
+/// What a stream holds.
+#[derive(Debug, Clone)]
+pub enum StreamBody {
+    /// A storage read to make.
+    Read(ReadSpec),
+    /// Tables computed.
+    Tables(Arc<Vec<Table>>),
+}
+
+/// A stream of tables, with the result name `yield()` gave it.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// The tables, or the read that gives them.
+    pub body: StreamBody,
+    /// The name set by `yield(name:)`.
+    pub name: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,32 +1,31 @@
-//! Where Flux's `from()` reads on this node: the buckets of the query's org, through the
-//! store's scans, as the token allows.
+//! Where Flux's `from()` reads on this node: the stores of the buckets a query may read,
+//! through their scans. Which buckets those are is the caller's [`Buckets`] (the HTTP
+//! handler answers it from the catalog and the query's token), so this module knows only
+//! stores.
 
 use std::sync::Arc;
 
-use ferry_catalog::{Action, Authorization, Org};
 use ferry_flux::table::{series_table, BucketInfo, Pred, ReadSpec, Source, SourceError, Table};
 use ferry_flux::Value;
 use ferry_lp::FieldValue;
-use ferry_store::{ScanRequest, TagPredicate};
+use ferry_store::{BucketStore, ScanRequest, TagPredicate};
 
-use crate::node::Node;
-
-/// The node's buckets as one query's token sees them.
-pub struct NodeSource {
-    /// The node.
-    pub node: Arc<Node>,
-    /// The query's token (`None` with auth off).
-    pub auth: Option<Authorization>,
-    /// The query's org: `from(bucket:)` names a bucket of it.
-    pub org: Org,
-    /// The runtime, to open a bucket's engine from the query's blocking thread.
-    pub rt: tokio::runtime::Handle,
+/// The buckets one query may read.
+pub trait Buckets: Send + Sync {
+    /// The store of the bucket named `name`: `NotFound` when there is none, `Forbidden`
+    /// when the query's token may not read it.
+    fn readable(&self, name: &str) -> Result<Arc<BucketStore>, SourceError>;
+    /// The buckets the query's token may read.
+    fn list(&self) -> Result<Vec<BucketInfo>, SourceError>;
 }
+
+/// A [`Source`] over stores.
+pub struct StoreSource<B>(pub B);
 
 /// Rows a scan hands over at a time (a series is never split).
 const PIECE_ROWS: usize = 100_000;
 
-impl Source for NodeSource {
+impl<B: Buckets> Source for StoreSource<B> {
     fn read_each(
         &self,
         spec: &ReadSpec,
@@ -35,25 +34,7 @@ impl Source for NodeSource {
         let (start, stop) = spec
             .range
             .ok_or_else(|| SourceError::Store("a storage read needs a range".into()))?;
-        let bucket = self
-            .node
-            .catalog
-            .bucket_by_name(&self.org.id, &spec.bucket)
-            .map_err(|_| SourceError::NotFound(spec.bucket.clone()))?;
-        self.node
-            .require(
-                &self.auth,
-                Action::Read,
-                "buckets",
-                &bucket.org_id,
-                Some(&bucket.id),
-            )
-            .map_err(|_| SourceError::Forbidden(spec.bucket.clone()))?;
-        let engine = self
-            .rt
-            .block_on(self.node.engine(&bucket.id))
-            .map_err(|e| SourceError::Store(e.to_string()))?;
-        let store = self.rt.block_on(engine.readable_store());
+        let store = self.0.readable(&spec.bucket)?;
         let pred = Pred::And(spec.preds.clone());
         let mut measurements = store.measurements();
         measurements.sort();
@@ -110,25 +91,7 @@ impl Source for NodeSource {
     }
 
     fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError> {
-        let list = self
-            .node
-            .catalog
-            .list_buckets(Some(&self.org.id))
-            .map_err(|e| SourceError::Store(e.to_string()))?;
-        Ok(list
-            .into_iter()
-            .filter(|b| {
-                self.node
-                    .require(&self.auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
-                    .is_ok()
-            })
-            .map(|b| BucketInfo {
-                name: b.name,
-                id: b.id,
-                org_id: b.org_id,
-                retention_ns: b.retention_seconds.saturating_mul(1_000_000_000),
-            })
-            .collect())
+        self.0.list()
     }
 }
 

@@ -14,9 +14,8 @@ use ferry_influxql::result::Value as QlValue;
 use ferry_influxql::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
 use ferry_lp::FieldValue;
 
-use super::{
-    bool_arg, builtin, duration_arg, map_tables, required, stream_arg, string_arg, BResult, Env,
-};
+use super::args::{bool_arg, builtin, duration_arg, required, string_arg, BResult};
+use super::streams::{map_tables, stream_arg, Env};
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{ColKind, Column, Table};
 use crate::value::{Record, Value};

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{
-    bool_arg, builtin, int_arg, map_tables, output, required, source_error, stream_arg, string_arg,
-    strings_arg, tables, time_arg, BResult, Env,
+use super::args::{
+    bool_arg, builtin, int_arg, required, string_arg, strings_arg, time_arg, BResult,
 };
+use super::streams::{map_tables, output, source_error, stream_arg, tables, Env};
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
 use crate::table::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};

@@ -1,0 +1,116 @@
+//! Streams inside builtins: what the builtins share ([`Env`]), reading a pending storage
+//! read, and applying a function table by table.
+
+use std::sync::Arc;
+
+use super::args::{wrong_type, BResult};
+use crate::eval::{EvalErrorKind, Evaluator};
+use crate::table::{Source, SourceError, Stream, StreamBody, Table};
+use crate::value::{Kind, Record, Value};
+
+/// What the builtins share: where `from()` reads and the query's `now`.
+#[derive(Clone)]
+pub struct Env {
+    /// The storage.
+    pub source: Arc<dyn Source>,
+    /// `now()`, in ns.
+    pub now: i64,
+}
+
+/// The piped stream.
+pub(crate) fn stream_arg<'a>(f: &str, args: &'a Record) -> BResult<&'a Arc<Stream>> {
+    match args.get("tables") {
+        Some(Value::Tables(s)) => Ok(s),
+        Some(other) => Err(wrong_type(f, "tables", Kind::Stream, other)),
+        None => Err(format!("{f}: missing required argument tables").into()),
+    }
+}
+
+/// The tables of a stream: reads a pending storage read (charging what it holds).
+pub(crate) fn tables(ev: &mut Evaluator<'_>, env: &Env, s: &Stream) -> BResult<Arc<Vec<Table>>> {
+    match &s.body {
+        StreamBody::Tables(t) => Ok(t.clone()),
+        StreamBody::Read(spec) => {
+            if spec.range.is_none() {
+                return Err(format!(
+                    "cannot submit unbounded read to {:?}; try bounding 'from' with a call to 'range'",
+                    spec.bucket
+                )
+                .into());
+            }
+            let read = env
+                .source
+                .read(spec, ev.memory_left())
+                .map_err(source_error)?;
+            ev.charge_bytes(read.iter().map(Table::weight).sum())?;
+            Ok(Arc::new(read))
+        }
+    }
+}
+
+/// Applies `f` to each table of a stream and collects what it returns, charging only that:
+/// a pending storage read is streamed table by table, so its rows are never all held.
+pub(crate) fn map_tables(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    s: &Stream,
+    f: &mut dyn FnMut(&mut Evaluator<'_>, &Table) -> BResult<Option<Table>>,
+) -> BResult<Value> {
+    let mut out = Vec::new();
+    let mut keep = |ev: &mut Evaluator<'_>, t: &Table| -> BResult<()> {
+        if let Some(t) = f(ev, t)? {
+            ev.charge_bytes(t.weight())?;
+            out.push(t);
+        }
+        Ok(())
+    };
+    match &s.body {
+        StreamBody::Tables(ts) => {
+            for t in ts.iter() {
+                keep(ev, t)?;
+            }
+        }
+        StreamBody::Read(spec) => {
+            if spec.range.is_none() {
+                return tables(ev, env, s).map(|_| Value::Null);
+            }
+            let mut failed: Option<EvalErrorKind> = None;
+            let read = env.source.read_each(spec, &mut |t| {
+                // one series' rows may not exceed what the query has left
+                if t.weight() > ev.memory_left() {
+                    failed = Some(EvalErrorKind::MemoryLimit(ev.memory_limit()));
+                    return Err(SourceError::Stopped);
+                }
+                keep(ev, &t).map_err(|e| {
+                    failed = Some(e);
+                    SourceError::Stopped
+                })
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            read.map_err(source_error)?;
+        }
+    }
+    Ok(output(s, out))
+}
+
+pub(crate) fn source_error(e: SourceError) -> EvalErrorKind {
+    match e {
+        SourceError::NotFound(_) => {
+            EvalErrorKind::NotFound(format!("failed to initialize execute state: {e}"))
+        }
+        SourceError::Forbidden(_) => EvalErrorKind::Forbidden(e.to_string()),
+        SourceError::MemoryLimit(_) | SourceError::Store(_) | SourceError::Stopped => {
+            EvalErrorKind::Builtin(e.to_string())
+        }
+    }
+}
+
+/// A stream of computed tables, keeping the input's result name.
+pub(crate) fn output(input: &Stream, tables: Vec<Table>) -> Value {
+    Value::Tables(Arc::new(Stream {
+        body: StreamBody::Tables(Arc::new(tables)),
+        name: input.name.clone(),
+    }))
+}
