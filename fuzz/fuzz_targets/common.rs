@@ -40,7 +40,8 @@ pub fn report_stack_overflows() {
         };
         assert_eq!(libc::sigaltstack(&ss, ptr::null_mut()), 0);
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_segv as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
+        sa.sa_sigaction =
+            on_segv as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         libc::sigemptyset(&mut sa.sa_mask);
         assert_eq!(libc::sigaction(libc::SIGSEGV, &sa, ptr::null_mut()), 0);

@@ -2,12 +2,19 @@
 //! libflux JSON (`serde_json::to_string`) must read back (`serde_json::from_str::<File>`) to
 //! the same AST when serde_json's own recursion limit lets it, and the scalar evaluator
 //! (`Evaluator::new(&NoRegex).eval_file(&file, Scope::universe())`, 64 MiB memory limit)
-//! runs on it; the values it returns are printed and dropped.
+//! runs on it; the values it returns are printed and dropped. Then the whole query
+//! (`ferry_flux::query::run`, the table functions over an in-memory bucket `b`, 64 MiB) and
+//! the annotated CSV of its answer.
 #![no_main]
 
+use std::sync::Arc;
+
 use ferry_flux::ast::File;
+use ferry_flux::csv::{Annotation, Dialect};
 use ferry_flux::eval::NoRegex;
-use ferry_flux::{parse, parse_with, Evaluator, ParseOptions, Scope};
+use ferry_flux::query::Query;
+use ferry_flux::table::{series_table, BucketInfo, Pred, ReadSpec, Source, SourceError, Table};
+use ferry_flux::{parse, parse_with, Evaluator, ParseOptions, Scope, Value};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -44,4 +51,78 @@ fuzz_target!(init: common::report_stack_overflows(), |data: &[u8]| {
             let _ = v.to_string();
         }
     }
+    // The whole query path with the table functions over a small in-memory bucket, and the
+    // annotated CSV of what it answers.
+    let q = Query {
+        script: s,
+        extern_file: None,
+        now: NOW,
+        memory_limit: 64 << 20,
+    };
+    if let Ok(results) = ferry_flux::query::run(&q, Arc::new(MemSource)) {
+        let d = Dialect {
+            annotations: vec![Annotation::Datatype, Annotation::Group, Annotation::Default],
+            ..Dialect::default()
+        };
+        let _ = ferry_flux::csv::encode(&results, &d);
+    }
 });
+
+const NOW: i64 = 1_704_070_800_000_000_000; // 2024-01-01T01:00:00Z
+
+/// Bucket `b`: `cpu` with tags `host` a/b and fields `usage` (float), `n` (int), `s`
+/// (string), one point a minute for the hour before NOW.
+struct MemSource;
+
+impl Source for MemSource {
+    fn read_each(
+        &self,
+        spec: &ReadSpec,
+        each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
+    ) -> Result<(), SourceError> {
+        if spec.bucket != "b" {
+            return Err(SourceError::NotFound(spec.bucket.clone()));
+        }
+        let (start, stop) = spec.range.unwrap_or((i64::MIN, i64::MAX));
+        let pred = Pred::And(spec.preds.clone());
+        for host in ["a", "b"] {
+            for field in ["n", "s", "usage"] {
+                let tags = [("host".to_string(), host.to_string())];
+                let get = |c: &str| match c {
+                    "_measurement" => Some("cpu".to_string()),
+                    "_field" => Some(field.to_string()),
+                    "host" => Some(host.to_string()),
+                    _ => None,
+                };
+                if !pred.eval(&get) {
+                    continue;
+                }
+                let rows = (0..60)
+                    .map(|i| (NOW - 3_600_000_000_000 + i * 60_000_000_000, i))
+                    .filter(|(t, _)| (start..stop).contains(t))
+                    .map(|(t, i)| {
+                        let v = match field {
+                            "n" => Value::Int(i),
+                            "s" => Value::string(format!("v{i}")),
+                            _ => Value::Float(i as f64 / 3.0),
+                        };
+                        (t, v)
+                    })
+                    .collect();
+                if let Some(t) = series_table((start, stop), "cpu", &tags, field, rows) {
+                    each(t)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError> {
+        Ok(vec![BucketInfo {
+            name: "b".into(),
+            id: "0000000000000001".into(),
+            org_id: "0000000000000002".into(),
+            retention_ns: 0,
+        }])
+    }
+}

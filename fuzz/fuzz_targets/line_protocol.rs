@@ -69,7 +69,10 @@ fn check_invariants(p: &Point) {
         p.tags.windows(2).all(|w| w[0].0 < w[1].0),
         "tags not sorted/unique: {p:?}"
     );
-    assert!(p.tags.iter().all(|(_, v)| !v.is_empty()), "empty tag value: {p:?}");
+    assert!(
+        p.tags.iter().all(|(_, v)| !v.is_empty()),
+        "empty tag value: {p:?}"
+    );
     for (i, (k, v)) in p.fields.iter().enumerate() {
         assert!(
             p.fields[..i].iter().all(|(k2, _)| k2 != k),
@@ -114,10 +117,18 @@ fn check_number_token(data: &[u8]) {
             assert_eq!(t.parse::<f64>().ok(), Some(*v), "float {t:?} read as {v:?}")
         }
         FieldValue::Integer(v) => {
-            assert_eq!(t[..t.len() - 1].parse::<i64>().ok(), Some(*v), "integer {t:?}")
+            assert_eq!(
+                t[..t.len() - 1].parse::<i64>().ok(),
+                Some(*v),
+                "integer {t:?}"
+            )
         }
         FieldValue::UInteger(v) => {
-            assert_eq!(t[..t.len() - 1].parse::<u64>().ok(), Some(*v), "unsigned {t:?}")
+            assert_eq!(
+                t[..t.len() - 1].parse::<u64>().ok(),
+                Some(*v),
+                "unsigned {t:?}"
+            )
         }
         FieldValue::Boolean(_) | FieldValue::String(_) => {}
     }
