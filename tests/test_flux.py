@@ -298,3 +298,60 @@ def test_grafana_health_check_shape(fx):
     assert head == ",result,table,name,id,organizationID,retentionPolicy,retentionPeriod"
     assert "#group,false,false,false,false,true,false,false" in r.text
     assert json.dumps(n.bucket)[1:-1] in r.text
+
+
+GUIDE_DOWNSAMPLE = """import "types"
+import "influxdata/influxdb/tasks"
+
+option task = {name: "downsample-raw-data", every: 10m}
+
+data = () => from(bucket: "SRC")
+    |> range(start: tasks.lastSuccess(orTime: -task.every))
+
+numeric = data()
+    |> filter(fn: (r) => types.isType(v: r._value, type: "float") or types.isType(v: r._value, type: "int") or types.isType(v: r._value, type: "uint"))
+    |> aggregateWindow(every: task.every, fn: mean)
+
+nonNumeric = data()
+    |> filter(fn: (r) => types.isType(v: r._value, type: "string") or types.isType(v: r._value, type: "bool"))
+    |> aggregateWindow(every: task.every, fn: last)
+
+union(tables: [numeric, nonNumeric])
+    |> to(bucket: "DST")
+"""
+
+
+def test_the_edge_replication_guides_downsampling_script_writes_its_bucket(node):
+    """The Flux of InfluxDB's "replicate downsampled data" guide, run as a query at a fixed now."""
+    n = node
+    org = n.org_id()
+    r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                      json={"orgID": org, "name": "down", "retentionRules": []})
+    assert r.status_code == 201, r.text
+    body = "\n".join([f'm,host=a v={v},s="x{v}" {T0 + 60 * v}' for v in range(1, 5)]
+                     + [f"m,host=b ok=true {T0 + 90}", f"m,host=b n=4i {T0 + 30}"]) + "\n"
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data=body.encode(), headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    script = GUIDE_DOWNSAMPLE.replace("SRC", n.bucket).replace("DST", "down")
+    r = requests.post(n.url + "/api/v2/query", params={"org": n.org}, headers=n.auth(), timeout=60,
+                      json={"query": script, "now": "2024-01-01T00:10:00Z"})
+    assert r.status_code == 200, r.text
+    # the one 10-minute window [00:00, 00:10) of each series and field, stamped 00:10
+    r = requests.post(n.url + "/query", headers=n.auth(), timeout=30, data={
+        "db": "down", "q": "SELECT * FROM m GROUP BY host", "epoch": "s"}).json()
+    series = {s["tags"]["host"]: (s["columns"], s["values"]) for s in r["results"][0]["series"]}
+    cols, vals = series["a"]
+    row = dict(zip(cols, vals[0]))
+    assert len(vals) == 1 and row["time"] == T0 + 600
+    assert row["v"] == 2.5 and row["s"] == "x4"  # mean of 1..4, last string
+    cols, vals = series["b"]
+    row = dict(zip(cols, vals[0]))
+    assert row["n"] == 4.0 and row["ok"] is True  # the mean of an int is a float
+    # secrets: an unknown key fails the script with InfluxDB's message
+    bad = 'import "influxdata/influxdb/secrets"\nsecrets.get(key: "nope")\nbuckets()'
+    r = flux(n, bad, raw=True)
+    assert r.status_code == 400, r.text
+    assert 'cannot retrieve secret "nope": secret not found' in r.json()["message"]
+    r = flux(n, 'import "nosuch/pkg"\nbuckets()', raw=True)
+    assert r.status_code == 400 and "invalid import path nosuch/pkg" in r.json()["message"]

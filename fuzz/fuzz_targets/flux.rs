@@ -58,6 +58,7 @@ fuzz_target!(init: common::report_stack_overflows(), |data: &[u8]| {
         extern_file: None,
         now: NOW,
         memory_limit: 64 << 20,
+        last_success: None,
     };
     if let Ok(results) = ferry_flux::query::run(&q, Arc::new(MemSource)) {
         let d = Dialect {

@@ -22,6 +22,8 @@ pub struct Query<'a> {
     pub now: i64,
     /// Bytes the evaluation may hold (strings, containers and tables).
     pub memory_limit: usize,
+    /// For a task run: the scheduled time of its last successful run.
+    pub last_success: Option<i64>,
 }
 
 /// How a query failed, in the classes InfluxDB's HTTP API maps to statuses.
@@ -75,10 +77,24 @@ pub type Results = Vec<(String, Vec<Table>)>;
 pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError> {
     let file = crate::parse(q.script)
         .map_err(|e| QueryError::invalid(format!("compilation failed: {e}")))?;
-    let env = Env { source, now: q.now };
+    let env = Env {
+        source,
+        now: q.now,
+        last_success: q.last_success,
+    };
     let regex = CachedRegex::default();
     let mut ev = Evaluator::new(&regex).with_memory_limit(q.memory_limit);
     let mut scope = stdlib::universe(env.clone());
+    for import in &file.imports {
+        let path = &import.path.value;
+        let pkg = stdlib::packages::package(path, &env)
+            .ok_or_else(|| QueryError::invalid(format!("invalid import path {path}")))?;
+        let name = match &import.alias {
+            Some(a) => a.name.clone(),
+            None => path.rsplit('/').next().unwrap_or(path).to_string(),
+        };
+        scope = scope.bind(name, pkg);
+    }
     if let Some(ext) = q.extern_file {
         scope = ev.eval_file(ext, scope)?.scope;
     }

@@ -138,6 +138,9 @@ pub enum SourceError {
     /// The store failed.
     #[error("{0}")]
     Store(String),
+    /// No org secret of that name (InfluxDB's wording).
+    #[error("cannot retrieve secret {0:?}: secret not found")]
+    SecretNotFound(String),
     /// The consumer of [`Source::read_each`] stopped the read (it keeps its own error).
     #[error("the read was stopped")]
     Stopped,
@@ -156,7 +159,8 @@ pub struct BucketInfo {
     pub retention_ns: i64,
 }
 
-/// Where `from()` reads: Ferry's server implements it over its store, tests over tables.
+/// Where `from()` reads and `to()` writes, and where `secrets.get()` looks: Ferry's server
+/// implements it over its stores and catalog for one token, tests over tables.
 pub trait Source: Send + Sync {
     /// Hands the tables of `spec` (whose range is set) to `each`, one at a time: one per
     /// series and field, columns `_start, _stop, _time, _value`, then `_field`,
@@ -188,6 +192,17 @@ pub trait Source: Send + Sync {
 
     /// The buckets the query's token may read.
     fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError>;
+
+    /// Writes `points` into bucket `bucket` (`to()`); returns how many were written.
+    fn write(&self, bucket: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
+        let _ = points;
+        Err(SourceError::Forbidden(bucket.to_string()))
+    }
+
+    /// The value of the org secret `key` (`secrets.get()`).
+    fn secret(&self, key: &str) -> Result<String, SourceError> {
+        Err(SourceError::SecretNotFound(key.to_string()))
+    }
 }
 
 /// Builds the table of one series and field as [`Source::read`] describes it.

@@ -17,6 +17,10 @@ pub trait Buckets: Send + Sync {
     fn readable(&self, name: &str) -> Result<Arc<BucketStore>, SourceError>;
     /// The buckets the query's token may read.
     fn list(&self) -> Result<Vec<BucketInfo>, SourceError>;
+    /// Writes points into the bucket named `name` (`Forbidden` without write on it).
+    fn write(&self, name: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError>;
+    /// An org secret's value (`Forbidden` without read on secrets).
+    fn secret(&self, key: &str) -> Result<String, SourceError>;
 }
 
 /// A [`Source`] over stores.
@@ -92,6 +96,14 @@ impl<B: Buckets> Source for StoreSource<B> {
 
     fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError> {
         self.0.list()
+    }
+
+    fn write(&self, bucket: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
+        self.0.write(bucket, points)
+    }
+
+    fn secret(&self, key: &str) -> Result<String, SourceError> {
+        self.0.secret(key)
     }
 }
 

@@ -6,10 +6,14 @@
 //! * [`aggregate`]: `count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread` and
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
+//! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,
+//!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`);
 //! * [`args`] and [`streams`]: what the builtins share.
 
 pub mod aggregate;
 pub mod args;
+pub mod packages;
+pub mod sink;
 pub mod streams;
 pub mod transform;
 
@@ -25,6 +29,7 @@ pub fn universe(env: Env) -> Scope {
     for b in transform::builtins(&env)
         .into_iter()
         .chain(aggregate::builtins(&env))
+        .chain(sink::builtins(&env))
     {
         let name = b.name.clone();
         scope = scope.bind(name, Value::Builtin(Arc::new(b)));

@@ -15,6 +15,9 @@ pub struct Env {
     pub source: Arc<dyn Source>,
     /// `now()`, in ns.
     pub now: i64,
+    /// For a task run: the scheduled time of the task's last successful run
+    /// (`tasks.lastSuccess`).
+    pub last_success: Option<i64>,
 }
 
 /// The piped stream.
@@ -101,9 +104,10 @@ pub(crate) fn source_error(e: SourceError) -> EvalErrorKind {
             EvalErrorKind::NotFound(format!("failed to initialize execute state: {e}"))
         }
         SourceError::Forbidden(_) => EvalErrorKind::Forbidden(e.to_string()),
-        SourceError::MemoryLimit(_) | SourceError::Store(_) | SourceError::Stopped => {
-            EvalErrorKind::Builtin(e.to_string())
-        }
+        SourceError::MemoryLimit(_)
+        | SourceError::Store(_)
+        | SourceError::Stopped
+        | SourceError::SecretNotFound(_) => EvalErrorKind::Builtin(e.to_string()),
     }
 }
 

@@ -74,8 +74,26 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         };
         Ok(output(s, regroup(&input, &columns, except)))
     });
+    let union_env = env.clone();
+    let union = builtin("union", &["tables"], false, move |ev, a| {
+        let Some(Value::Array(streams)) = a.get("tables") else {
+            return Err("union: tables must be an array of streams".into());
+        };
+        let mut out = Vec::new();
+        for v in streams.iter() {
+            let Value::Tables(s) = v else {
+                return Err(format!("union: expected stream but found {}", v.kind()).into());
+            };
+            out.extend(tables(ev, &union_env, s)?.iter().cloned());
+        }
+        Ok(Value::Tables(Arc::new(Stream {
+            body: StreamBody::Tables(Arc::new(out)),
+            name: None,
+        })))
+    });
     let now = env.now;
     vec![
+        union,
         from,
         range,
         filter,

@@ -60,6 +60,45 @@ impl Buckets for TokenBuckets {
         Ok(self.rt.block_on(engine.readable_store()))
     }
 
+    fn write(&self, name: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
+        let bucket = self
+            .node
+            .catalog
+            .bucket_by_name(&self.org.id, name)
+            .map_err(|_| SourceError::NotFound(name.to_string()))?;
+        self.node
+            .require(
+                &self.auth,
+                Action::Write,
+                "buckets",
+                &bucket.org_id,
+                Some(&bucket.id),
+            )
+            .map_err(|_| SourceError::Forbidden(name.to_string()))?;
+        let n = points.len();
+        self.rt
+            .block_on(async {
+                let engine = self
+                    .node
+                    .engine(&bucket.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                engine.write_made(points).await.map_err(|e| e.to_string())
+            })
+            .map_err(|e| SourceError::Store(format!("to(): writing to {name:?}: {e}")))?;
+        Ok(n)
+    }
+
+    fn secret(&self, key: &str) -> Result<String, SourceError> {
+        self.node
+            .require(&self.auth, Action::Read, "secrets", &self.org.id, None)
+            .map_err(|_| SourceError::Forbidden(format!("secret {key}")))?;
+        self.node
+            .catalog
+            .secret_value(&self.org.id, key)
+            .map_err(|_| SourceError::SecretNotFound(key.to_string()))
+    }
+
     fn list(&self) -> Result<Vec<BucketInfo>, SourceError> {
         let list = self
             .node
@@ -230,6 +269,7 @@ pub async fn query(
             } else {
                 memory_limit
             },
+            last_success: None,
         };
         let answered = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source));
         drop(registered);
