@@ -355,3 +355,77 @@ def test_the_edge_replication_guides_downsampling_script_writes_its_bucket(node)
     assert 'cannot retrieve secret "nope": secret not found' in r.json()["message"]
     r = flux(n, 'import "nosuch/pkg"\nbuckets()', raw=True)
     assert r.status_code == 400 and "invalid import path nosuch/pkg" in r.json()["message"]
+
+
+def test_a_flux_task_made_with_the_python_client_downsamples_on_its_schedule(node):
+    """InfluxDB 2's task API with a `flux` field, through the official client: the schedule
+    comes from `option task`, a run executes the guide's script with now() at its scheduled
+    time and tasks.lastSuccess at the previous one, and to() fills the downsampled bucket."""
+    import time as _time
+    n = node
+    org = n.org_id()
+    r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                      json={"orgID": org, "name": "down", "retentionRules": []})
+    assert r.status_code == 201, r.text
+    hour = 3600
+    sp = int(_time.time()) // hour * hour  # the schedule point a run now executes
+    body = "".join(f"m,host=a v={i} {sp - hour + 600 * i}\n" for i in range(6))
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data=body.encode(), headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    script = GUIDE_DOWNSAMPLE.replace("SRC", n.bucket).replace("DST", "down")
+    script = script.replace('option task = {name: "downsample-raw-data", every: 10m}\n', "")
+    script = script.replace("every: task.every", "every: 20m")
+    with InfluxDBClient(url=n.url, token=n.token, org=n.org) as c:
+        organization = c.organizations_api().find_organizations(org=n.org)[0]
+        task = c.tasks_api().create_task_every("downsample-raw-data", script, "1h", organization)
+        assert task.name == "downsample-raw-data" and task.every == "1h"
+        assert "option task" in task.flux and "to(bucket: \"down\")" in task.flux
+    # start from the hour before, so the run has one period to do
+    r = requests.patch(n.url + f"/api/v2/tasks/{task.id}", headers=n.auth(), timeout=30,
+                       json={"latestCompleted": _rfc(sp - hour)})
+    assert r.status_code == 200, r.text
+    run = requests.post(n.url + f"/api/v2/tasks/{task.id}/runs", headers=n.auth(), timeout=60).json()
+    assert run["status"] == "success", run
+    got = requests.post(n.url + "/query", headers=n.auth(), timeout=30, data={
+        "db": "down", "q": "SELECT v FROM m", "epoch": "s"}).json()
+    values = got["results"][0]["series"][0]["values"]
+    # three 20-minute windows of the hour, two points each, stamped with their stops
+    assert values == [[sp - hour + 1200, 0.5], [sp - hour + 2400, 2.5], [sp, 4.5]], values
+    # the run moved the task on: the next manual run has nothing new to do
+    t = requests.get(n.url + f"/api/v2/tasks/{task.id}", headers=n.auth(), timeout=30).json()
+    assert t["latestCompleted"] == _rfc(sp) and t["kind"] == "flux"
+    # a script without option task, or with both every and cron, is refused as InfluxDB does
+    for flux_text, msg in [("buckets()", "no task options defined"),
+                           ('option task = {name: "x", every: 1h, cron: "* * * * *"}\nbuckets()',
+                            "cannot use both cron and every in task options")]:
+        r = requests.post(n.url + "/api/v2/tasks", headers=n.auth(), timeout=30,
+                          json={"orgID": org, "flux": flux_text})
+        assert r.status_code == 400 and msg in r.json()["message"], r.text
+
+
+def test_a_flux_task_acts_with_its_creators_authority(node):
+    """A token with tasks permissions only can make a Flux task, but its runs cannot read a
+    bucket the token cannot read, nor write one it cannot write."""
+    n = node
+    org = n.org_id()
+    r = requests.post(n.url + "/api/v2/authorizations", headers=n.auth(), timeout=30, json={
+        "orgID": org, "permissions": [{"action": a, "resource": {"type": "tasks", "orgID": org}}
+                                      for a in ("read", "write")]})
+    tasks_only = r.json()["token"]
+    script = (f'option task = {{name: "steal", every: 1h}}\nfrom(bucket: "{n.bucket}") |> range(start: -1d)'
+              ' |> to(bucket: "loot")')
+    r = requests.post(n.url + "/api/v2/tasks", headers=n.auth(tasks_only), timeout=30,
+                      json={"orgID": org, "flux": script})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    requests.patch(n.url + f"/api/v2/tasks/{tid}", headers=n.auth(), timeout=30,
+                   json={"latestCompleted": "2020-01-01T00:00:00Z"})
+    run = requests.post(n.url + f"/api/v2/tasks/{tid}/runs", headers=n.auth(), timeout=60).json()
+    assert run["status"] == "failed", run
+    assert f'insufficient permissions to read bucket "{n.bucket}"' in run["error"], run
+
+
+def _rfc(secs: int) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(secs, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -25,6 +25,7 @@ pub mod query;
 pub mod scanner;
 pub mod stdlib;
 pub mod table;
+pub mod task;
 pub mod token;
 pub mod value;
 

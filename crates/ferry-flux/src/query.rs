@@ -98,6 +98,19 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError
     if let Some(ext) = q.extern_file {
         scope = ev.eval_file(ext, scope)?.scope;
     }
+    // Options hold for the whole script wherever they are written: InfluxDB's clients append
+    // `option task = {…}` after a script that uses `task.every`. Each option that evaluates
+    // on its own (a literal record, a duration) is bound first; the statements then run in
+    // order (an option depending on the script's variables is bound where it stands).
+    for st in &file.body {
+        if let crate::ast::Statement::OptionStatement(o) = st {
+            if let crate::ast::Assignment::VariableAssignment(va) = &o.assignment {
+                if let Ok(v) = ev.eval(&va.init, &scope) {
+                    scope = scope.bind(va.id.name.clone(), v);
+                }
+            }
+        }
+    }
     let out = ev.eval_file(&file, scope)?;
     let mut results: Results = Vec::new();
     for v in &out.values {

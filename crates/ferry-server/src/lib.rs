@@ -9,6 +9,7 @@ pub mod clock;
 pub mod delete_predicate;
 pub mod engine;
 pub mod error;
+pub mod flux_access;
 pub mod flux_source;
 pub mod http;
 pub mod listen;

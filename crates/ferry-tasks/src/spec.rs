@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::downsample::Aggregate;
 use crate::schedule::parse_duration;
 
-/// The two kinds of task.
+/// The kinds of task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
@@ -13,14 +13,17 @@ pub enum TaskKind {
     Downsample,
     /// Run an InfluxQL SELECT and write its rows.
     Query,
+    /// Run a Flux script (InfluxDB 2's tasks); it writes with `to()` itself.
+    Flux,
 }
 
 impl TaskKind {
-    /// `downsample` or `query`.
+    /// `downsample`, `query` or `flux`.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::Downsample => "downsample",
             TaskKind::Query => "query",
+            TaskKind::Flux => "flux",
         }
     }
 
@@ -29,6 +32,7 @@ impl TaskKind {
         match s {
             "downsample" => Some(TaskKind::Downsample),
             "query" => Some(TaskKind::Query),
+            "flux" => Some(TaskKind::Flux),
             _ => None,
         }
     }
@@ -281,6 +285,15 @@ impl QuerySpec {
     }
 }
 
+/// A Flux task: its script. Its schedule comes from the script's `option task` (kept in the
+/// task's `every`/`cron`/`offset`); each run executes it with `now()` at the scheduled time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FluxSpec {
+    /// The script.
+    pub flux: String,
+}
+
 /// A task's spec by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskSpec {
@@ -288,6 +301,8 @@ pub enum TaskSpec {
     Downsample(DownsampleSpec),
     /// Query.
     Query(QuerySpec),
+    /// Flux.
+    Flux(FluxSpec),
 }
 
 impl TaskSpec {
@@ -300,10 +315,17 @@ impl TaskSpec {
             TaskKind::Query => TaskSpec::Query(
                 serde_json::from_value(v.clone()).map_err(|e| format!("spec: {e}"))?,
             ),
+            TaskKind::Flux => {
+                TaskSpec::Flux(serde_json::from_value(v.clone()).map_err(|e| format!("spec: {e}"))?)
+            }
         };
         match &spec {
             TaskSpec::Downsample(d) => d.validate()?,
             TaskSpec::Query(q) => q.validate()?,
+            TaskSpec::Flux(f) if f.flux.trim().is_empty() => {
+                return Err("spec.flux: the script is empty".into())
+            }
+            TaskSpec::Flux(_) => {}
         }
         Ok(spec)
     }
@@ -313,6 +335,7 @@ impl TaskSpec {
         match self {
             TaskSpec::Downsample(d) => serde_json::to_value(d),
             TaskSpec::Query(q) => serde_json::to_value(q),
+            TaskSpec::Flux(f) => serde_json::to_value(f),
         }
         .unwrap_or_default()
     }
@@ -322,14 +345,16 @@ impl TaskSpec {
         match self {
             TaskSpec::Downsample(_) => TaskKind::Downsample,
             TaskSpec::Query(_) => TaskKind::Query,
+            TaskSpec::Flux(_) => TaskKind::Flux,
         }
     }
 
-    /// The destination.
-    pub fn destination(&self) -> &Destination {
+    /// The destination; a Flux task has none (its script writes with `to()`).
+    pub fn destination(&self) -> Option<&Destination> {
         match self {
-            TaskSpec::Downsample(d) => &d.destination,
-            TaskSpec::Query(q) => &q.destination,
+            TaskSpec::Downsample(d) => Some(&d.destination),
+            TaskSpec::Query(q) => Some(&q.destination),
+            TaskSpec::Flux(_) => None,
         }
     }
 }

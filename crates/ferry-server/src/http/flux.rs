@@ -20,103 +20,8 @@ use super::extract::{Auth, Q};
 use super::AppState;
 use crate::body::read_body;
 use crate::error::ApiError;
-use crate::flux_source::{Buckets, StoreSource};
-use crate::node::Node;
-use ferry_catalog::{Action, Authorization, Org};
-use ferry_flux::table::{BucketInfo, SourceError};
-use ferry_store::BucketStore;
-
-/// The buckets of the query's org, as its token may read them.
-struct TokenBuckets {
-    node: Arc<Node>,
-    auth: Option<Authorization>,
-    org: Org,
-    /// To open a bucket's engine from the query's blocking thread.
-    rt: tokio::runtime::Handle,
-}
-
-impl TokenBuckets {
-    fn may_read(&self, b: &ferry_catalog::Bucket) -> bool {
-        self.node
-            .require(&self.auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
-            .is_ok()
-    }
-}
-
-impl Buckets for TokenBuckets {
-    fn readable(&self, name: &str) -> Result<Arc<BucketStore>, SourceError> {
-        let bucket = self
-            .node
-            .catalog
-            .bucket_by_name(&self.org.id, name)
-            .map_err(|_| SourceError::NotFound(name.to_string()))?;
-        if !self.may_read(&bucket) {
-            return Err(SourceError::Forbidden(name.to_string()));
-        }
-        let engine = self
-            .rt
-            .block_on(self.node.engine(&bucket.id))
-            .map_err(|e| SourceError::Store(e.to_string()))?;
-        Ok(self.rt.block_on(engine.readable_store()))
-    }
-
-    fn write(&self, name: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
-        let bucket = self
-            .node
-            .catalog
-            .bucket_by_name(&self.org.id, name)
-            .map_err(|_| SourceError::NotFound(name.to_string()))?;
-        self.node
-            .require(
-                &self.auth,
-                Action::Write,
-                "buckets",
-                &bucket.org_id,
-                Some(&bucket.id),
-            )
-            .map_err(|_| SourceError::Forbidden(name.to_string()))?;
-        let n = points.len();
-        self.rt
-            .block_on(async {
-                let engine = self
-                    .node
-                    .engine(&bucket.id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                engine.write_made(points).await.map_err(|e| e.to_string())
-            })
-            .map_err(|e| SourceError::Store(format!("to(): writing to {name:?}: {e}")))?;
-        Ok(n)
-    }
-
-    fn secret(&self, key: &str) -> Result<String, SourceError> {
-        self.node
-            .require(&self.auth, Action::Read, "secrets", &self.org.id, None)
-            .map_err(|_| SourceError::Forbidden(format!("secret {key}")))?;
-        self.node
-            .catalog
-            .secret_value(&self.org.id, key)
-            .map_err(|_| SourceError::SecretNotFound(key.to_string()))
-    }
-
-    fn list(&self) -> Result<Vec<BucketInfo>, SourceError> {
-        let list = self
-            .node
-            .catalog
-            .list_buckets(Some(&self.org.id))
-            .map_err(|e| SourceError::Store(e.to_string()))?;
-        Ok(list
-            .into_iter()
-            .filter(|b| self.may_read(b))
-            .map(|b| BucketInfo {
-                name: b.name,
-                id: b.id,
-                org_id: b.org_id,
-                retention_ns: b.retention_seconds.saturating_mul(1_000_000_000),
-            })
-            .collect())
-    }
-}
+use crate::flux_access::TokenBuckets;
+use crate::flux_source::StoreSource;
 
 /// The `org`/`orgID` query parameters.
 #[derive(Debug, Deserialize)]
@@ -251,12 +156,7 @@ pub async fn query(
         .queries
         .start(&script, &org.name)
         .map_err(ApiError::BadRequest)?;
-    let source = Arc::new(StoreSource(TokenBuckets {
-        node: node.clone(),
-        auth,
-        org,
-        rt: tokio::runtime::Handle::current(),
-    }));
+    let source = Arc::new(StoreSource(TokenBuckets::new(node.clone(), auth, org)));
     let run = move || {
         let limits = registered.limits();
         let memory_limit = limits.memory_bytes;

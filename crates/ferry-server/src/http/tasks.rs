@@ -42,6 +42,9 @@ fn task_json(node: &Node, t: &Task) -> Value {
     if let Ok(o) = node.catalog.org_by_id(&t.org_id) {
         v["org"] = json!(o.name);
     }
+    if let Some(flux) = spec.get("flux").filter(|_| t.kind == "flux") {
+        v["flux"] = flux.clone();
+    }
     if let Some(e) = &t.every {
         v["every"] = json!(e);
     }
@@ -109,35 +112,40 @@ fn check(node: &Node, t: &Task) -> Result<ParsedTask, ApiError> {
         node.resolve_bucket(&org, &d.source_bucket)
             .map_err(|e| bad(format!("spec.sourceBucket: {e}")))?;
     }
-    let dest = p.spec.destination();
-    if let Some(id) = &dest.remote_id {
-        match node.catalog.remote_by_id(id) {
-            Ok(r) if r.org_id == org.id => {}
-            _ => {
-                return Err(bad(format!(
-                    "spec.destination.remoteID {id:?} not found in this organization"
-                )))
-            }
-        }
-    } else if dest.is_local() {
-        let b = node
-            .resolve_bucket(&org, dest.bucket.as_deref().unwrap_or_default())
-            .map_err(|e| bad(format!("spec.destination.bucket: {e}")))?;
-        if let TaskSpec::Downsample(d) = &p.spec {
-            let src = node.resolve_bucket(&org, &d.source_bucket)?;
-            if src.id == b.id && d.measurement_suffix.is_empty() {
-                return Err(bad(
-                    "the destination is the source bucket: set spec.measurementSuffix so outputs do not mix with raw data".into(),
-                ));
-            }
-        }
+    if let TaskSpec::Flux(f) = &p.spec {
+        let file = ferry_flux::parse(&f.flux).map_err(|e| bad(format!("flux: {e}")))?;
+        ferry_flux::task::options(&file).map_err(bad)?;
     }
-    if let Some(key) = &dest.token_secret {
-        node.catalog.secret_value(&org.id, key).map_err(|_| {
-            bad(format!(
-                "secret {key:?} not found: create it first (ferry secret set {key})"
-            ))
-        })?;
+    if let Some(dest) = p.spec.destination() {
+        if let Some(id) = &dest.remote_id {
+            match node.catalog.remote_by_id(id) {
+                Ok(r) if r.org_id == org.id => {}
+                _ => {
+                    return Err(bad(format!(
+                        "spec.destination.remoteID {id:?} not found in this organization"
+                    )))
+                }
+            }
+        } else if dest.is_local() {
+            let b = node
+                .resolve_bucket(&org, dest.bucket.as_deref().unwrap_or_default())
+                .map_err(|e| bad(format!("spec.destination.bucket: {e}")))?;
+            if let TaskSpec::Downsample(d) = &p.spec {
+                let src = node.resolve_bucket(&org, &d.source_bucket)?;
+                if src.id == b.id && d.measurement_suffix.is_empty() {
+                    return Err(bad(
+                        "the destination is the source bucket: set spec.measurementSuffix so outputs do not mix with raw data".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(key) = &dest.token_secret {
+            node.catalog.secret_value(&org.id, key).map_err(|_| {
+                bad(format!(
+                    "secret {key:?} not found: create it first (ferry secret set {key})"
+                ))
+            })?;
+        }
     }
     Ok(p)
 }
@@ -194,13 +202,32 @@ pub async fn create(
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "tasks", &org.id, None)?;
-    let name = b
-        .str("name")?
-        .ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
-    let kind = b
-        .str("kind")?
-        .ok_or_else(|| ApiError::BadRequest("kind is required: downsample or query".into()))?;
-    let spec = spec_text(&b)?.ok_or_else(|| ApiError::BadRequest("spec is required".into()))?;
+    let flux = b.str("flux")?;
+    // A Flux task (InfluxDB 2's form) takes its name and schedule from `option task`.
+    let flux_options = match &flux {
+        Some(script) => {
+            let file = ferry_flux::parse(script)
+                .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
+            Some(ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?)
+        }
+        None => None,
+    };
+    let name = match &flux_options {
+        Some(o) => o.name.clone(),
+        None => b
+            .str("name")?
+            .ok_or_else(|| ApiError::BadRequest("name is required".into()))?,
+    };
+    let kind = match &flux {
+        Some(_) => "flux".to_string(),
+        None => b.str("kind")?.ok_or_else(|| {
+            ApiError::BadRequest("kind is required: downsample or query (or send flux)".into())
+        })?,
+    };
+    let spec = match &flux {
+        Some(script) => json!({ "flux": script }).to_string(),
+        None => spec_text(&b)?.ok_or_else(|| ApiError::BadRequest("spec is required".into()))?,
+    };
     let latest = b
         .str("latestCompleted")?
         .map(|s| parse_time(&s))
@@ -210,9 +237,18 @@ pub async fn create(
         name,
         description: b.str("description")?.unwrap_or_default(),
         status: b.str("status")?.unwrap_or_else(|| "active".into()),
-        every: b.str("every")?,
-        cron: b.str("cron")?,
-        offset: b.str("offset")?.unwrap_or_else(|| "0s".into()),
+        every: match &flux_options {
+            Some(o) => o.every.clone(),
+            None => b.str("every")?,
+        },
+        cron: match &flux_options {
+            Some(o) => o.cron.clone(),
+            None => b.str("cron")?,
+        },
+        offset: match flux_options.as_ref().and_then(|o| o.offset.clone()) {
+            Some(off) => off,
+            None => b.str("offset")?.unwrap_or_else(|| "0s".into()),
+        },
         kind,
         spec,
         latest_completed_ns: latest,

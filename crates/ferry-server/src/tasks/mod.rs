@@ -10,6 +10,7 @@
 
 mod authority;
 mod context;
+mod flux;
 mod run;
 mod sink;
 

@@ -74,6 +74,7 @@ impl ParsedTask {
         };
         Ok(match &self.spec {
             TaskSpec::Downsample(d) => downsample_range(lc, sp, d.window_ns()?, d.lateness_ns()?),
+            TaskSpec::Flux(_) => (sp > lc).then_some(RunRange { start: lc, end: sp }),
             TaskSpec::Query(q) => match q.window_ns()? {
                 Some(w) => window_range(lc, sp, w, q.window_offset_ns()?, q.lateness_ns()?),
                 None => (sp > lc).then(|| RunRange {
@@ -88,6 +89,7 @@ impl ParsedTask {
     fn window(&self) -> Option<(i64, i64)> {
         match &self.spec {
             TaskSpec::Downsample(d) => d.window_ns().ok().map(|w| (w, 0)),
+            TaskSpec::Flux(_) => None,
             TaskSpec::Query(q) => q
                 .window_ns()
                 .ok()
@@ -237,7 +239,16 @@ async fn run_parsed(
             fmt_ns(range.end)
         ),
     ));
-    let sink = Sink::open(node, &org, p.spec.destination()).await?;
+    if let TaskSpec::Flux(f) = &p.spec {
+        // `now()` is the scheduled time; tasks.lastSuccess the previous one that succeeded
+        run.points = super::flux::run(node, org, auth, &f.flux, range.end, lc).await? as i64;
+        return node
+            .catalog
+            .advance_task(&task.id, range.end)
+            .map_err(|e| e.to_string());
+    }
+    let dest = p.spec.destination().ok_or("the task has no destination")?;
+    let sink = Sink::open(node, &org, dest).await?;
     let producer = match &p.spec {
         TaskSpec::Downsample(d) => {
             let src = node
@@ -273,6 +284,7 @@ async fn run_parsed(
                 limits: node.queries.background_limits(),
             }
         }
+        TaskSpec::Flux(_) => return Err("a Flux task has no producer".into()),
         TaskSpec::Query(q) => Producer::Query {
             spec: Arc::new(q.clone()),
             ctx: Arc::new(TaskContext {

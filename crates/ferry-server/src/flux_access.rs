@@ -1,0 +1,123 @@
+//! The buckets, secrets and writes a Flux query or task may use: those of its org that its
+//! token allows, answered from the catalog and the bucket engines.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use ferry_catalog::{Action, Authorization, Org};
+use ferry_flux::table::{BucketInfo, SourceError};
+use ferry_store::BucketStore;
+
+use crate::flux_source::Buckets;
+use crate::node::Node;
+
+/// The buckets of the query's org, as its token may read them.
+pub struct TokenBuckets {
+    node: Arc<Node>,
+    auth: Option<Authorization>,
+    org: Org,
+    /// To open a bucket's engine from the query's blocking thread.
+    rt: tokio::runtime::Handle,
+    /// Points `to()` wrote.
+    written: AtomicUsize,
+}
+
+impl TokenBuckets {
+    /// The buckets of `org` as `auth` (none: auth off) may use them; call on the runtime.
+    pub fn new(node: Arc<Node>, auth: Option<Authorization>, org: Org) -> Self {
+        TokenBuckets {
+            node,
+            auth,
+            org,
+            rt: tokio::runtime::Handle::current(),
+            written: AtomicUsize::new(0),
+        }
+    }
+
+    /// Points written so far.
+    pub fn written(&self) -> usize {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    fn may_read(&self, b: &ferry_catalog::Bucket) -> bool {
+        self.node
+            .require(&self.auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
+            .is_ok()
+    }
+}
+
+impl Buckets for TokenBuckets {
+    fn readable(&self, name: &str) -> Result<Arc<BucketStore>, SourceError> {
+        let bucket = self
+            .node
+            .catalog
+            .bucket_by_name(&self.org.id, name)
+            .map_err(|_| SourceError::NotFound(name.to_string()))?;
+        if !self.may_read(&bucket) {
+            return Err(SourceError::Forbidden(name.to_string()));
+        }
+        let engine = self
+            .rt
+            .block_on(self.node.engine(&bucket.id))
+            .map_err(|e| SourceError::Store(e.to_string()))?;
+        Ok(self.rt.block_on(engine.readable_store()))
+    }
+
+    fn write(&self, name: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
+        let bucket = self
+            .node
+            .catalog
+            .bucket_by_name(&self.org.id, name)
+            .map_err(|_| SourceError::NotFound(name.to_string()))?;
+        self.node
+            .require(
+                &self.auth,
+                Action::Write,
+                "buckets",
+                &bucket.org_id,
+                Some(&bucket.id),
+            )
+            .map_err(|_| SourceError::Forbidden(name.to_string()))?;
+        let n = points.len();
+        self.rt
+            .block_on(async {
+                let engine = self
+                    .node
+                    .engine(&bucket.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                engine.write_made(points).await.map_err(|e| e.to_string())
+            })
+            .map_err(|e| SourceError::Store(format!("to(): writing to {name:?}: {e}")))?;
+        self.written.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn secret(&self, key: &str) -> Result<String, SourceError> {
+        self.node
+            .require(&self.auth, Action::Read, "secrets", &self.org.id, None)
+            .map_err(|_| SourceError::Forbidden(format!("secret {key}")))?;
+        self.node
+            .catalog
+            .secret_value(&self.org.id, key)
+            .map_err(|_| SourceError::SecretNotFound(key.to_string()))
+    }
+
+    fn list(&self) -> Result<Vec<BucketInfo>, SourceError> {
+        let list = self
+            .node
+            .catalog
+            .list_buckets(Some(&self.org.id))
+            .map_err(|e| SourceError::Store(e.to_string()))?;
+        Ok(list
+            .into_iter()
+            .filter(|b| self.may_read(b))
+            .map(|b| BucketInfo {
+                name: b.name,
+                id: b.id,
+                org_id: b.org_id,
+                retention_ns: b.retention_seconds.saturating_mul(1_000_000_000),
+            })
+            .collect())
+    }
+}
