@@ -165,8 +165,8 @@ def test_aggregate_window_cuts_clips_and_stamps_windows_as_flux_does(fx):
                  ' |> aggregateWindow(every: 10m, fn: mean)')
     assert [float(c[6]) for c in rows(fl.text)] == ql_means
     # wrong inputs answer Flux's errors
-    bad = flux(n, base + ' |> filter(fn: (r) => r.host == "a") |> map(fn: (r) => r)')
-    assert bad.status_code == 400
+    bad = flux(n, base + " |> aggregateWindow(every: 10m, fn: (tables=<-, column) => tables)")
+    assert bad.status_code == 400 and "fn must be one of" in bad.json()["message"]
     neg = flux(n, base + " |> aggregateWindow(every: -10m, fn: mean)")
     assert neg.status_code == 400 and "must be non-negative" in neg.json()["message"]
 
@@ -429,3 +429,45 @@ def test_a_flux_task_acts_with_its_creators_authority(node):
 def _rfc(secs: int) -> str:
     import datetime
     return datetime.datetime.fromtimestamp(secs, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_map_set_rename_duplicate_fill_timeshift_and_conversions(fx):
+    n = fx
+    rng = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:15:00Z)'
+           ' |> filter(fn: (r) => r._field == "usage" and r.host == "a")')
+    r = flux(n, rng + ' |> map(fn: (r) => ({r with _value: r._value * 2.0, doubled: true}))'
+                      ' |> keep(columns: ["_time", "_value", "doubled", "host"])')
+    # (keep keeps the table's column order; `with` appends the new column)
+    assert [c[3:] for c in rows(r.text)] == [
+        ["2024-01-01T00:00:00Z", "3", "a", "true"], ["2024-01-01T00:05:00Z", "5", "a", "true"],
+        ["2024-01-01T00:10:00Z", "7", "a", "true"]], r.text
+    # map without `with` keeps only what the record names; a key column it drops leaves the key
+    r = flux(n, rng + ' |> map(fn: (r) => ({v: r._value, host: r.host}))', dialect=ANNOTATED)
+    assert ",result,table,v,host\r\n" in r.text and "#group,false,false,false,true\r\n" in r.text
+    # a changed key value moves the row to another table
+    r = flux(n, rng + ' |> map(fn: (r) => ({r with host: if r._value > 3.0 then "hot" else "cold"}))')
+    by_table = {}
+    for c in rows(r.text):
+        by_table.setdefault(c[2], set()).add(c[-1])
+    assert sorted(by_table.values(), key=sorted) == [{"cold"}, {"hot"}], r.text
+    # the docs' CQ conversion: aggregate, rename the measurement with set(), write
+    r = flux(n, rng + ' |> aggregateWindow(every: 15m, fn: mean) |> set(key: "_measurement", value: "cpu_15m")'
+                      ' |> rename(columns: {host: "node"}) |> duplicate(column: "_value", as: "copy")'
+                      ' |> timeShift(duration: -15m) |> toInt()')
+    cells = rows(r.text)
+    header = [line for line in r.text.split("\r\n") if line.startswith(",result")][0].split(",")
+    row = dict(zip(header, cells[0]))
+    assert row["_measurement"] == "cpu_15m" and row["node"] == "a" and row["_value"] == "2"
+    assert row["copy"] == "2.5" and row["_time"] == "2024-01-01T00:00:00Z", row
+    # fill: a value, or the previous one
+    win = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:15:00Z, stop: 2024-01-01T00:45:00Z)'
+           ' |> filter(fn: (r) => r._field == "usage" and r.host == "b")'
+           ' |> aggregateWindow(every: 10m, fn: max)')
+    assert [c[6] for c in rows(flux(n, win).text)] == ["40", "60", "", ""]
+    assert [c[6] for c in rows(flux(n, win + " |> fill(value: 0.0)").text)] == ["40", "60", "0", "0"]
+    assert [c[6] for c in rows(flux(n, win + " |> fill(usePrevious: true)").text)] == ["40", "60", "60", "60"]
+    # scalar conversions inside a row function
+    r = flux(n, rng + ' |> map(fn: (r) => ({_time: r._time, s: string(v: r._value), i: int(v: r._value)}))')
+    assert [c[3:] for c in rows(r.text)][0] == ["2024-01-01T00:00:00Z", "1.5", "1"]
+    bad = flux(n, rng + ' |> map(fn: (r) => ({r with _value: r._value * 2}))')
+    assert bad.status_code == 400 and "expected float but found int" in bad.json()["message"]

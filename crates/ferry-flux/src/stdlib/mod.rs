@@ -6,13 +6,17 @@
 //! * [`aggregate`]: `count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread` and
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
+//! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`;
+//!   [`convert`]: `float()`, `int()`, `string()`, … and `toFloat()`, `toInt()`, …;
 //! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,
 //!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`);
 //! * [`args`] and [`streams`]: what the builtins share.
 
 pub mod aggregate;
 pub mod args;
+pub mod convert;
 pub mod packages;
+pub mod reshape;
 pub mod sink;
 pub mod streams;
 pub mod transform;
@@ -30,6 +34,8 @@ pub fn universe(env: Env) -> Scope {
         .into_iter()
         .chain(aggregate::builtins(&env))
         .chain(sink::builtins(&env))
+        .chain(reshape::builtins(&env))
+        .chain(convert::builtins(&env))
     {
         let name = b.name.clone();
         scope = scope.bind(name, Value::Builtin(Arc::new(b)));

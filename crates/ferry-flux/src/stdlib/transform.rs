@@ -217,15 +217,7 @@ fn filter_rows(
     f: &Value,
     keep_empty: bool,
 ) -> BResult<Value> {
-    let param = match f {
-        Value::Function(c) => c
-            .expr
-            .params
-            .first()
-            .map(|p| p.key.name().to_string())
-            .unwrap_or_else(|| "r".into()),
-        _ => "r".into(),
-    };
+    let param = row_param(f);
     map_tables(ev, env, s, &mut |ev, t| {
         let mut keep = Vec::with_capacity(t.len());
         for row in 0..t.len() {
@@ -248,6 +240,19 @@ fn filter_rows(
         let t = t.filter_rows(&keep);
         Ok((!t.is_empty() || keep_empty).then_some(t))
     })
+}
+
+/// The name of a row function's parameter (`r` in `(r) => …`).
+pub(crate) fn row_param(f: &Value) -> String {
+    match f {
+        Value::Function(c) => c
+            .expr
+            .params
+            .first()
+            .map(|p| p.key.name().to_string())
+            .unwrap_or_else(|| "r".into()),
+        _ => "r".into(),
+    }
 }
 
 /// Row `row` of `t` as a record (the `r` a row function receives).
