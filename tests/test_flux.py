@@ -471,3 +471,34 @@ def test_map_set_rename_duplicate_fill_timeshift_and_conversions(fx):
     assert [c[3:] for c in rows(r.text)][0] == ["2024-01-01T00:00:00Z", "1.5", "1"]
     bad = flux(n, rng + ' |> map(fn: (r) => ({r with _value: r._value * 2}))')
     assert bad.status_code == 400 and "expected float but found int" in bad.json()["message"]
+
+
+def test_to_a_remote_with_a_token_from_a_secret_as_the_oss_to_cloud_guide_does(make_node):
+    """The OSS → Cloud guide: `to(host:, org:, bucket:, token: secrets.get(...))`, here with a
+    second node as the cloud."""
+    edge, cloud = make_node(), make_node()
+    body = "".join(f"cpu,host=e{i % 2} usage={i}.5 {T0 + 60 * i}\n" for i in range(10))
+    r = requests.post(edge.url + "/api/v2/write", params={"org": edge.org, "bucket": edge.bucket, "precision": "s"},
+                      data=body.encode(), headers=edge.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    r = requests.patch(edge.url + f"/api/v2/orgs/{edge.org_id()}/secrets", headers=edge.auth(), timeout=30,
+                       json={"cloud_token": cloud.token})
+    assert r.status_code == 204, r.text
+    script = f'''import "influxdata/influxdb/secrets"
+
+token = secrets.get(key: "cloud_token")
+
+from(bucket: "{edge.bucket}")
+    |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z)
+    |> filter(fn: (r) => r._measurement == "cpu")
+    |> to(host: "{cloud.url}", org: "{cloud.org}", bucket: "{cloud.bucket}", token: token)'''
+    r = flux(edge, script, raw=True)
+    assert r.status_code == 200, r.text
+    got = requests.post(cloud.url + "/query", headers=cloud.auth(), timeout=30, data={
+        "db": cloud.bucket, "q": "SELECT usage FROM cpu GROUP BY host", "epoch": "s"}).json()
+    series = {s["tags"]["host"]: s["values"] for s in got["results"][0]["series"]}
+    assert series["e0"] == [[T0 + 60 * i, i + 0.5] for i in range(0, 10, 2)]
+    assert series["e1"] == [[T0 + 60 * i, i + 0.5] for i in range(1, 10, 2)]
+    # a wrong token is the remote's refusal, reported, not retried forever
+    r = flux(edge, script.replace('secrets.get(key: "cloud_token")', '"wrong"'), raw=True)
+    assert r.status_code == 400 and "refused (401)" in r.json()["message"], r.text

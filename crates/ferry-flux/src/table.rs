@@ -146,6 +146,19 @@ pub enum SourceError {
     Stopped,
 }
 
+/// Where `to(host:, org:, bucket:, token:)` writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteTarget {
+    /// The InfluxDB's URL.
+    pub host: String,
+    /// Its organization (name or ID).
+    pub org: String,
+    /// Its bucket.
+    pub bucket: String,
+    /// The token to write with.
+    pub token: Option<String>,
+}
+
 /// One bucket as `buckets()` lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BucketInfo {
@@ -197,6 +210,19 @@ pub trait Source: Send + Sync {
     fn write(&self, bucket: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
         let _ = points;
         Err(SourceError::Forbidden(bucket.to_string()))
+    }
+
+    /// Writes `points` to another InfluxDB's v2 write API (`to(host:, org:, token:)`).
+    fn write_remote(
+        &self,
+        target: &RemoteTarget,
+        points: Vec<ferry_lp::Point>,
+    ) -> Result<usize, SourceError> {
+        let _ = points;
+        Err(SourceError::Forbidden(format!(
+            "bucket {:?} at {}",
+            target.bucket, target.host
+        )))
     }
 
     /// The value of the org secret `key` (`secrets.get()`).

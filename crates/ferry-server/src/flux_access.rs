@@ -4,12 +4,14 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use ferry_catalog::{Action, Authorization, Org};
-use ferry_flux::table::{BucketInfo, SourceError};
+use ferry_catalog::{Action, Authorization, Org, RemoteKind};
+use ferry_flux::table::{BucketInfo, RemoteTarget, SourceError};
+use ferry_pipeline::{RemoteWriter, WriteTarget};
 use ferry_store::BucketStore;
 
 use crate::flux_source::Buckets;
 use crate::node::Node;
+use crate::tasks::Sink;
 
 /// The buckets of the query's org, as its token may read them.
 pub struct TokenBuckets {
@@ -89,6 +91,23 @@ impl Buckets for TokenBuckets {
                 engine.write_made(points).await.map_err(|e| e.to_string())
             })
             .map_err(|e| SourceError::Store(format!("to(): writing to {name:?}: {e}")))?;
+        self.written.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn write_remote(
+        &self,
+        target: &RemoteTarget,
+        points: Vec<ferry_lp::Point>,
+    ) -> Result<usize, SourceError> {
+        let mut t = WriteTarget::new(RemoteKind::V2, target.host.clone(), target.bucket.clone());
+        t.org = Some(target.org.clone()).filter(|o| !o.is_empty());
+        t.token = target.token.clone();
+        let writer = RemoteWriter::new(t).map_err(|e| SourceError::Store(e.to_string()))?;
+        let n = points.len();
+        self.rt
+            .block_on(Sink::Remote(writer).write(points))
+            .map_err(|e| SourceError::Store(format!("to(): {e}")))?;
         self.written.fetch_add(n, Ordering::Relaxed);
         Ok(n)
     }

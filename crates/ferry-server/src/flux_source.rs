@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use ferry_flux::table::{series_table, BucketInfo, Pred, ReadSpec, Source, SourceError, Table};
+use ferry_flux::table::{
+    series_table, BucketInfo, Pred, ReadSpec, RemoteTarget, Source, SourceError, Table,
+};
 use ferry_flux::Value;
 use ferry_lp::FieldValue;
 use ferry_store::{BucketStore, ScanRequest, TagPredicate};
@@ -21,6 +23,12 @@ pub trait Buckets: Send + Sync {
     fn write(&self, name: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError>;
     /// An org secret's value (`Forbidden` without read on secrets).
     fn secret(&self, key: &str) -> Result<String, SourceError>;
+    /// Writes points to another InfluxDB.
+    fn write_remote(
+        &self,
+        target: &RemoteTarget,
+        points: Vec<ferry_lp::Point>,
+    ) -> Result<usize, SourceError>;
 }
 
 /// A [`Source`] over stores.
@@ -104,6 +112,14 @@ impl<B: Buckets> Source for StoreSource<B> {
 
     fn secret(&self, key: &str) -> Result<String, SourceError> {
         self.0.secret(key)
+    }
+
+    fn write_remote(
+        &self,
+        target: &RemoteTarget,
+        points: Vec<ferry_lp::Point>,
+    ) -> Result<usize, SourceError> {
+        self.0.write_remote(target, points)
     }
 }
 

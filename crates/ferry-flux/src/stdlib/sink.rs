@@ -3,14 +3,15 @@
 //! InfluxDB's rules (`to.go`): `_measurement`, `_time`, `_field` and `_value` are required;
 //! every other string column is a tag (empty values skipped), sorted by name; a row without a
 //! time or with a null, NaN or infinite value writes nothing; a time value is written as its
-//! integer nanoseconds.
+//! integer nanoseconds. With `host` (and `org`, `token`) the points go to that InfluxDB's
+//! v2 write API through the node's remote writer and retry policy.
 
 use ferry_lp::{FieldValue, Point};
 
 use super::args::{builtin, string_arg, BResult};
 use super::streams::{map_tables, source_error, stream_arg, Env};
 use crate::eval::Builtin;
-use crate::table::Table;
+use crate::table::{RemoteTarget, Table};
 use crate::value::Value;
 
 /// Points handed to the storage at a time.
@@ -36,7 +37,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         move |ev, a| {
             const F: &str = "to";
             let s = stream_arg(F, a)?;
-            for unsupported in ["host", "bucketID", "orgID", "org", "tagColumns", "fieldFn"] {
+            for unsupported in ["bucketID", "orgID", "tagColumns", "fieldFn"] {
                 if a.get(unsupported).is_some_and(|v| !v.is_null()) {
                     return Err(format!("to: {unsupported} is not supported yet").into());
                 }
@@ -47,13 +48,28 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             }
             let time_col = string_arg(F, a, "timeColumn", "_time")?;
             let m_col = string_arg(F, a, "measurementColumn", "_measurement")?;
+            let host = string_arg(F, a, "host", "")?;
+            let remote = (!host.is_empty()).then(|| -> BResult<RemoteTarget> {
+                Ok(RemoteTarget {
+                    host: host.clone(),
+                    org: string_arg(F, a, "org", "")?,
+                    bucket: bucket.clone(),
+                    token: Some(string_arg(F, a, "token", "")?).filter(|t| !t.is_empty()),
+                })
+            });
+            let remote = remote.transpose()?;
+            if remote.is_none() && a.get("org").is_some_and(|v| !v.is_null()) {
+                return Err("to: org without host is not supported yet".into());
+            }
             let env = env.clone();
             map_tables(ev, &env.clone(), s, &mut |_, t| {
                 let points = points(t, &time_col, &m_col)?;
                 for chunk in points.chunks(BATCH) {
-                    env.source
-                        .write(&bucket, chunk.to_vec())
-                        .map_err(source_error)?;
+                    match &remote {
+                        Some(r) => env.source.write_remote(r, chunk.to_vec()),
+                        None => env.source.write(&bucket, chunk.to_vec()),
+                    }
+                    .map_err(source_error)?;
                 }
                 Ok(Some(t.clone()))
             })

@@ -13,6 +13,7 @@ mod context;
 mod flux;
 mod run;
 mod sink;
+pub(crate) use sink::Sink;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
