@@ -94,6 +94,8 @@ def request_for(method: str, path: str, w: dict, bucket_name: str) -> dict:
         ("POST", "/query"): dict(data={"db": bucket_name, "q": "SELECT * FROM secretm"}),
         ("POST", "/api/v2/write"): dict(params={"orgID": a, "bucket": w["bucket"]},
                                         data=b"secretm v=1 3000000000"),
+        ("POST", "/api/v2/query"): dict(params={"orgID": a}, json={
+            "query": f'from(bucket: "{bucket_name}") |> range(start: 0)'}),
         ("POST", "/api/v2/delete"): dict(params={"orgID": a, "bucket": w["bucket"]},
                                          json={"start": "1970-01-01T00:00:00Z",
                                                "stop": "2100-01-01T00:00:00Z"}),

@@ -102,6 +102,20 @@ pub async fn query(
     body: Body,
 ) -> Result<Response, ApiError> {
     let org = node.resolve_org(params.org_id.as_deref(), params.org.as_deref(), &auth)?;
+    // A token that may read no bucket of the org has nothing to query: refused before its
+    // body is read (each bucket is checked again as the script names it).
+    if let Some(a) = &auth {
+        let reads_some_bucket = a.permissions.iter().any(|p| {
+            p.action == ferry_catalog::Action::Read
+                && p.resource_type == "buckets"
+                && p.org_id.as_deref().is_none_or(|o| o == org.id)
+        });
+        if !reads_some_bucket {
+            return Err(ApiError::Forbidden(
+                "insufficient permissions: the token may not read buckets".into(),
+            ));
+        }
+    }
     let raw = read_body(&headers, body, node.config.max_body_bytes).await?;
     let is_flux = headers
         .get(header::CONTENT_TYPE)
