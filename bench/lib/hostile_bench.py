@@ -355,22 +355,13 @@ def report(rows, readme):
     table = "\n".join(lines) + "\n\n" + summary + "\n"
     print(table)
     if readme:
-        text = open(readme).read()
-        head = "## Hostile requests — latest figures"
         stamp = time.strftime("%Y-%m-%d", time.gmtime())
-        section = (f"{head}\n\n{stamp}, `bench/hostile.sh` (about 4 minutes; the method is in its "
-                   f"header): a fresh influxd 1.6 and a fresh Ferry with their default limits, 20 "
-                   f"series each. RSS: the peak sampled every 50 ms during the request. /ping ok: "
-                   f"pings answered within 2 s on a keep-alive connection, one every 100 ms, "
-                   f"during the request. A server past 6 GiB is killed and restarted.\n\n{table}")
-        if head in text:
-            start = text.index(head)
-            nxt = text.find("\n## ", start + len(head))
-            text = text[:start] + section + (text[nxt + 1:] if nxt != -1 else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        open(readme, "w").write(text)
-
+        ib.write_readme(readme, (
+            f"## Hostile requests — latest figures\n\n{stamp}, `bench/hostile.sh` (about 4 minutes; "
+            f"the method is in its header): a fresh influxd 1.6 and a fresh Ferry with their default "
+            f"limits, 20 series each. RSS: the peak sampled every 50 ms during the request. /ping ok: "
+            f"pings answered within 2 s on a keep-alive connection, one every 100 ms, during the "
+            f"request. A server past 6 GiB is killed and restarted.\n\n{table}"))
 
 if __name__ == "__main__":
     main()

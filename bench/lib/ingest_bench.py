@@ -461,8 +461,10 @@ def machine():
 
 
 def write_readme(path, section):
+    """Replaces the README section that starts with `section`'s first line (its `## ` head),
+    or appends it; atomically."""
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    head = "## Latest figures"
+    head = section.split("\n", 1)[0]
     i = text.find(head)
     if i >= 0:
         j = text.find("\n## ", i + len(head))

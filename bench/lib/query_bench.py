@@ -249,15 +249,7 @@ def main():
     section = "\n".join(out) + "\n"
     print(section)
     if args.readme:
-        text = open(args.readme).read()
-        head = "## Query — latest figures"
-        i = text.find(head)
-        if i >= 0:
-            j = text.find("\n## ", i + len(head))
-            text = text[:i] + section + (text[j:] if j >= 0 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        open(args.readme, "w").write(text)
+        ib.write_readme(args.readme, section)
     if not keep:
         subprocess.run(["rm", "-rf", work])
 

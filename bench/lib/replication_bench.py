@@ -22,7 +22,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from ingest_bench import (BenchError, Server, free_port, log, machine, proc_cpu_s,  # noqa: E402
-                          tail, wait_ping)
+                          tail, wait_ping, write_readme)
 
 TOKEN, ORG, BUCKET = "benchtoken", "bench", "bench"
 MIN_QUEUE = 33554430
@@ -513,21 +513,6 @@ def shown_path(p):
     repo = os.path.abspath(os.path.join(HERE, "..", ".."))
     p = os.path.abspath(p)
     return os.path.relpath(p, repo) if p.startswith(repo + os.sep) else p + " (FERRY_BIN)"
-
-
-def write_readme(path, section):
-    head = "## Replication — latest figures"
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    i = text.find(head)
-    if i >= 0:
-        j = text.find("\n## ", i + len(head))
-        rest = text[j + 1:] if j >= 0 else ""
-        text = text[:i] + section.rstrip() + "\n" + ("\n" + rest if rest else "")
-    else:
-        text = text.rstrip() + "\n\n" + section.rstrip() + "\n"
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
 
 
 def main():
