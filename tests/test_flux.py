@@ -251,6 +251,12 @@ def test_tokens_read_only_what_they_may(fx):
     r = flux(n, q, token=only_other)
     assert r.status_code == 403, r.text
     assert "Token" not in r.text and n.bucket in r.json()["message"]
+    # nor read a secret, nor write a bucket, without the permission
+    r = flux(n, 'import "influxdata/influxdb/secrets"\nsecrets.get(key: "k")\nbuckets()',
+             token=only_other, raw=True)
+    assert r.status_code == 403 and 'insufficient permissions to read secret "k"' in r.json()["message"], r.text
+    r = flux(n, 'from(bucket: "other") |> range(start: -1h) |> to(bucket: "other")', token=only_other)
+    assert r.status_code == 403, r.text
     # buckets() lists only what the token may read
     r = flux(n, "buckets()", token=only_other)
     assert [c[3] for c in rows(r.text)] == ["other"]
@@ -405,13 +411,16 @@ def test_a_flux_task_made_with_the_python_client_downsamples_on_its_schedule(nod
 
 
 def test_a_flux_task_acts_with_its_creators_authority(node):
-    """A token with tasks permissions only can make a Flux task, but its runs cannot read a
-    bucket the token cannot read, nor write one it cannot write."""
+    """A token with tasks permissions (and write on one bucket) can make a Flux task, but its
+    runs cannot read a bucket the token cannot read."""
     n = node
     org = n.org_id()
+    loot = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                         json={"orgID": org, "name": "loot", "retentionRules": []}).json()["id"]
     r = requests.post(n.url + "/api/v2/authorizations", headers=n.auth(), timeout=30, json={
         "orgID": org, "permissions": [{"action": a, "resource": {"type": "tasks", "orgID": org}}
-                                      for a in ("read", "write")]})
+                                      for a in ("read", "write")]
+        + [{"action": "write", "resource": {"type": "buckets", "orgID": org, "id": loot}}]})
     tasks_only = r.json()["token"]
     script = (f'option task = {{name: "steal", every: 1h}}\nfrom(bucket: "{n.bucket}") |> range(start: -1d)'
               ' |> to(bucket: "loot")')

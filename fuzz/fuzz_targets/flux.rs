@@ -89,13 +89,7 @@ impl Source for MemSource {
         for host in ["a", "b"] {
             for field in ["n", "s", "usage"] {
                 let tags = [("host".to_string(), host.to_string())];
-                let get = |c: &str| match c {
-                    "_measurement" => Some("cpu".to_string()),
-                    "_field" => Some(field.to_string()),
-                    "host" => Some(host.to_string()),
-                    _ => None,
-                };
-                if !pred.eval(&get) {
+                if !pred.matches("cpu", field, &tags) {
                     continue;
                 }
                 let rows = (0..60)

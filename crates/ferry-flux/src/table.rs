@@ -10,21 +10,38 @@
 //! The types are defined in [`crate::value`] (a value may be a stream, and tables hold
 //! values, so they are one data model); their behaviour is here.
 
-use crate::value::Value;
 pub use crate::value::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};
+use crate::value::{Kind, Value};
 
 impl ColKind {
     /// The column type of a value (`None` for null and for values no column can hold).
     pub fn of(v: &Value) -> Option<ColKind> {
-        Some(match v {
-            Value::Bool(_) => ColKind::Bool,
-            Value::Int(_) => ColKind::Int,
-            Value::UInt(_) => ColKind::UInt,
-            Value::Float(_) => ColKind::Float,
-            Value::String(_) => ColKind::String,
-            Value::Time(_) => ColKind::Time,
+        ColKind::of_kind(v.kind())
+    }
+
+    /// The column type holding values of type `k`, if a column can hold them.
+    pub fn of_kind(k: Kind) -> Option<ColKind> {
+        Some(match k {
+            Kind::Bool => ColKind::Bool,
+            Kind::Int => ColKind::Int,
+            Kind::UInt => ColKind::UInt,
+            Kind::Float => ColKind::Float,
+            Kind::String => ColKind::String,
+            Kind::Time => ColKind::Time,
             _ => return None,
         })
+    }
+
+    /// The type of the column's values.
+    pub fn kind(self) -> Kind {
+        match self {
+            ColKind::Bool => Kind::Bool,
+            ColKind::Int => Kind::Int,
+            ColKind::UInt => Kind::UInt,
+            ColKind::Float => Kind::Float,
+            ColKind::String => Kind::String,
+            ColKind::Time => Kind::Time,
+        }
     }
 
     /// The `#datatype` annotation.
@@ -100,13 +117,22 @@ impl Table {
 }
 
 impl Pred {
-    /// Evaluates the predicate with `get` giving a column's value (`None`: no such column).
-    pub fn eval(&self, get: &dyn Fn(&str) -> Option<String>) -> bool {
+    /// Whether the table of `field` of the series `measurement` + `tags` (sorted by key)
+    /// passes the predicate.
+    pub fn matches(&self, measurement: &str, field: &str, tags: &[(String, String)]) -> bool {
+        let get = |c: &str| match c {
+            "_measurement" => Some(measurement),
+            "_field" => Some(field),
+            tag => tags
+                .binary_search_by(|(k, _)| k.as_str().cmp(tag))
+                .ok()
+                .map(|i| tags[i].1.as_str()),
+        };
         match self {
-            Pred::Eq(c, v) => get(c).is_some_and(|x| x == *v),
-            Pred::NotEq(c, v) => get(c).is_some_and(|x| x != *v),
-            Pred::And(ps) => ps.iter().all(|p| p.eval(get)),
-            Pred::Or(ps) => ps.iter().any(|p| p.eval(get)),
+            Pred::Eq(c, v) => get(c) == Some(v.as_str()),
+            Pred::NotEq(c, v) => get(c).is_some_and(|x| x != v),
+            Pred::And(ps) => ps.iter().all(|p| p.matches(measurement, field, tags)),
+            Pred::Or(ps) => ps.iter().any(|p| p.matches(measurement, field, tags)),
         }
     }
 
@@ -129,8 +155,8 @@ pub enum SourceError {
     /// No bucket of that name (InfluxDB's wording).
     #[error("could not find bucket {0:?}")]
     NotFound(String),
-    /// The query's token may not read the bucket.
-    #[error("insufficient permissions to read bucket {0:?}")]
+    /// The query's token may not do this (`"read bucket \"b\""`, `"read secret \"k\""`).
+    #[error("insufficient permissions to {0}")]
     Forbidden(String),
     /// The read would exceed the query's memory limit.
     #[error("query-memory limit exceeded: the query needs more than {0} MiB; narrow its time range or filter its series")]
@@ -206,10 +232,11 @@ pub trait Source: Send + Sync {
     /// The buckets the query's token may read.
     fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError>;
 
-    /// Writes `points` into bucket `bucket` (`to()`); returns how many were written.
+    /// Writes `points` into bucket `bucket` (`to()`); returns how many were written. With no
+    /// points it only checks that the bucket exists and may be written.
     fn write(&self, bucket: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
         let _ = points;
-        Err(SourceError::Forbidden(bucket.to_string()))
+        Err(SourceError::Forbidden(format!("write bucket {bucket:?}")))
     }
 
     /// Writes `points` to another InfluxDB's v2 write API (`to(host:, org:, token:)`).
@@ -220,7 +247,7 @@ pub trait Source: Send + Sync {
     ) -> Result<usize, SourceError> {
         let _ = points;
         Err(SourceError::Forbidden(format!(
-            "bucket {:?} at {}",
+            "write to bucket {:?} at {}",
             target.bucket, target.host
         )))
     }

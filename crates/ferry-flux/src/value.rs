@@ -213,6 +213,13 @@ impl Record {
         Record::default()
     }
 
+    /// A record of fields whose names are already unique (a table row's columns): built
+    /// without the search [`set`](Self::set) makes per field.
+    pub fn from_unique(fields: Vec<(String, Value)>) -> Self {
+        let inner = fields.iter().map(|(_, v)| v.nesting()).max().unwrap_or(0);
+        Record { fields, inner }
+    }
+
     /// Sets `name` (replacing an existing field of that name in place).
     pub fn set(&mut self, name: impl Into<String>, value: Value) {
         let name = name.into();

@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ferry_catalog::{Action, Authorization, Org, RemoteKind};
+use ferry_flux::query::{Query, QueryError, QueryErrorKind, Results};
 use ferry_flux::table::{BucketInfo, RemoteTarget, SourceError};
 use ferry_pipeline::{RemoteWriter, WriteTarget};
 use ferry_store::BucketStore;
 
-use crate::flux_source::Buckets;
+use crate::flux_source::{Buckets, StoreSource};
 use crate::node::Node;
 use crate::tasks::Sink;
 
@@ -56,7 +57,7 @@ impl Buckets for TokenBuckets {
             .bucket_by_name(&self.org.id, name)
             .map_err(|_| SourceError::NotFound(name.to_string()))?;
         if !self.may_read(&bucket) {
-            return Err(SourceError::Forbidden(name.to_string()));
+            return Err(SourceError::Forbidden(format!("read bucket {name:?}")));
         }
         let engine = self
             .rt
@@ -79,8 +80,11 @@ impl Buckets for TokenBuckets {
                 &bucket.org_id,
                 Some(&bucket.id),
             )
-            .map_err(|_| SourceError::Forbidden(name.to_string()))?;
+            .map_err(|_| SourceError::Forbidden(format!("write bucket {name:?}")))?;
         let n = points.len();
+        if n == 0 {
+            return Ok(0);
+        }
         self.rt
             .block_on(async {
                 let engine = self
@@ -115,7 +119,7 @@ impl Buckets for TokenBuckets {
     fn secret(&self, key: &str) -> Result<String, SourceError> {
         self.node
             .require(&self.auth, Action::Read, "secrets", &self.org.id, None)
-            .map_err(|_| SourceError::Forbidden(format!("secret {key}")))?;
+            .map_err(|_| SourceError::Forbidden(format!("read secret {key:?}")))?;
         self.node
             .catalog
             .secret_value(&self.org.id, key)
@@ -139,4 +143,34 @@ impl Buckets for TokenBuckets {
             })
             .collect())
     }
+}
+
+/// Runs a Flux query (or task run) on the calling blocking thread over the buckets of
+/// `buckets`, under `limits` (its memory budget is the evaluation's memory limit too);
+/// returns the results and the points its `to()` calls wrote.
+pub fn run_query(
+    buckets: TokenBuckets,
+    script: &str,
+    extern_file: Option<&ferry_flux::ast::File>,
+    now: i64,
+    last_success: Option<i64>,
+    limits: ferry_store::coop::Limits,
+) -> Result<(Results, usize), QueryError> {
+    let q = Query {
+        script,
+        extern_file,
+        now,
+        memory_limit: match limits.memory_bytes {
+            0 => usize::MAX,
+            n => n,
+        },
+        last_success,
+    };
+    let source = Arc::new(StoreSource(buckets));
+    let results = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source.clone()))
+        .map_err(|stopped| QueryError {
+            kind: QueryErrorKind::Invalid,
+            message: stopped.to_string(),
+        })??;
+    Ok((results, source.0.written()))
 }

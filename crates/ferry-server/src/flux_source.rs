@@ -67,18 +67,7 @@ impl<B: Buckets> Source for StoreSource<B> {
                 >| {
                     for s in series {
                         for (field, column) in &s.fields {
-                            let get = |c: &str| -> Option<String> {
-                                match c {
-                                    "_measurement" => Some(m.clone()),
-                                    "_field" => Some(field.clone()),
-                                    tag => s
-                                        .tags
-                                        .iter()
-                                        .find(|(k, _)| k == tag)
-                                        .map(|(_, v)| v.clone()),
-                                }
-                            };
-                            if !pred.eval(&get) {
+                            if !pred.matches(&m, field, &s.tags) {
                                 continue;
                             }
                             let rows: Vec<(i64, Value)> = s

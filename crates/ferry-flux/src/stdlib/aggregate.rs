@@ -125,13 +125,11 @@ fn check_input(name: &str, kind: StreamKind, input: ColKind) -> BResult<()> {
         StreamKind::Count | StreamKind::First | StreamKind::Last
     );
     if needs_numbers && !numeric {
-        let found = match input {
-            ColKind::Bool => "bool",
-            ColKind::String => "string",
-            ColKind::Time => "time",
-            _ => "unknown",
-        };
-        return Err(format!("unsupported input type for {name} aggregate: {found}").into());
+        return Err(format!(
+            "unsupported input type for {name} aggregate: {}",
+            input.kind()
+        )
+        .into());
     }
     Ok(())
 }

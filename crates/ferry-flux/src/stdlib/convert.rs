@@ -44,14 +44,7 @@ fn convert_value_column(t: &Table, kind: Kind) -> BResult<Table> {
                 *v = convert(v, kind)?;
             }
         }
-        c.kind = match kind {
-            Kind::Float => ColKind::Float,
-            Kind::Int => ColKind::Int,
-            Kind::UInt => ColKind::UInt,
-            Kind::Bool => ColKind::Bool,
-            Kind::Time => ColKind::Time,
-            _ => ColKind::String,
-        };
+        c.kind = ColKind::of_kind(kind).unwrap_or(ColKind::String);
     }
     Ok(t)
 }

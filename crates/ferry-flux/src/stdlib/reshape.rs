@@ -193,6 +193,11 @@ fn rename(a: &Record, t: &Table) -> BResult<Option<Table>> {
             *k = n;
         }
     }
+    for (i, c) in t.columns.iter().enumerate() {
+        if t.columns[..i].iter().any(|d| d.label == c.label) {
+            return Err(format!("rename: two columns would be named {:?}", c.label).into());
+        }
+    }
     Ok(Some(t))
 }
 

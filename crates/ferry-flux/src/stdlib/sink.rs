@@ -61,6 +61,13 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             if remote.is_none() && a.get("org").is_some_and(|v| !v.is_null()) {
                 return Err("to: org without host is not supported yet".into());
             }
+            if remote.is_none() {
+                // an empty write checks the bucket and the permission first, so a script that
+                // may not write is refused even when it has nothing to write (as InfluxDB does)
+                env.source
+                    .write(&bucket, Vec::new())
+                    .map_err(source_error)?;
+            }
             let env = env.clone();
             map_tables(ev, &env.clone(), s, &mut |_, t| {
                 let points = points(t, &time_col, &m_col)?;

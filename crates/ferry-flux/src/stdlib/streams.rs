@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::args::{wrong_type, BResult};
 use crate::eval::{EvalErrorKind, Evaluator};
-use crate::table::{Source, SourceError, Stream, StreamBody, Table};
+use crate::table::{ReadSpec, Source, SourceError, Stream, StreamBody, Table};
 use crate::value::{Kind, Record, Value};
 
 /// What the builtins share: where `from()` reads and the query's `now`.
@@ -35,11 +35,7 @@ pub(crate) fn tables(ev: &mut Evaluator<'_>, env: &Env, s: &Stream) -> BResult<A
         StreamBody::Tables(t) => Ok(t.clone()),
         StreamBody::Read(spec) => {
             if spec.range.is_none() {
-                return Err(format!(
-                    "cannot submit unbounded read to {:?}; try bounding 'from' with a call to 'range'",
-                    spec.bucket
-                )
-                .into());
+                return Err(unbounded(spec));
             }
             let read = env
                 .source
@@ -49,6 +45,15 @@ pub(crate) fn tables(ev: &mut Evaluator<'_>, env: &Env, s: &Stream) -> BResult<A
             Ok(Arc::new(read))
         }
     }
+}
+
+/// InfluxDB's refusal of a read without `range()`.
+fn unbounded(spec: &ReadSpec) -> EvalErrorKind {
+    format!(
+        "cannot submit unbounded read to {:?}; try bounding 'from' with a call to 'range'",
+        spec.bucket
+    )
+    .into()
 }
 
 /// Applies `f` to each table of a stream and collects what it returns, charging only that:
@@ -75,7 +80,7 @@ pub(crate) fn map_tables(
         }
         StreamBody::Read(spec) => {
             if spec.range.is_none() {
-                return tables(ev, env, s).map(|_| Value::Null);
+                return Err(unbounded(spec));
             }
             let mut failed: Option<EvalErrorKind> = None;
             let read = env.source.read_each(spec, &mut |t| {

@@ -257,11 +257,12 @@ pub(crate) fn row_param(f: &Value) -> String {
 
 /// Row `row` of `t` as a record (the `r` a row function receives).
 pub(crate) fn row_record(t: &Table, row: usize) -> Record {
-    let mut r = Record::new();
-    for c in &t.columns {
-        r.set(c.label.clone(), c.values[row].clone());
-    }
-    r
+    Record::from_unique(
+        t.columns
+            .iter()
+            .map(|c| (c.label.clone(), c.values[row].clone()))
+            .collect(),
+    )
 }
 
 /// The conjuncts of a filter function a storage read can apply (tests of `_measurement`,

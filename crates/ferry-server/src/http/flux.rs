@@ -6,22 +6,19 @@
 //! limit, its memory charged to the query budget) and reads only buckets of the org that the
 //! token may read. Errors come before any data, as InfluxDB's JSON error with its status.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferry_flux::csv::{Annotation, Dialect};
-use ferry_flux::query::{Query, QueryErrorKind};
+use ferry_flux::query::QueryErrorKind;
 use serde::Deserialize;
 
 use super::extract::{Auth, Q};
 use super::AppState;
 use crate::body::read_body;
 use crate::error::ApiError;
-use crate::flux_access::TokenBuckets;
-use crate::flux_source::StoreSource;
+use crate::flux_access::{run_query, TokenBuckets};
 
 /// The `org`/`orgID` query parameters.
 #[derive(Debug, Deserialize)]
@@ -170,31 +167,18 @@ pub async fn query(
         .queries
         .start(&script, &org.name)
         .map_err(ApiError::BadRequest)?;
-    let source = Arc::new(StoreSource(TokenBuckets::new(node.clone(), auth, org)));
+    let buckets = TokenBuckets::new(node.clone(), auth, org);
     let run = move || {
         let limits = registered.limits();
-        let memory_limit = limits.memory_bytes;
-        let q = Query {
-            script: &script,
-            extern_file: extern_file.as_ref(),
-            now,
-            memory_limit: if memory_limit == 0 {
-                usize::MAX
-            } else {
-                memory_limit
-            },
-            last_success: None,
-        };
-        let answered = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source));
+        let answered = run_query(buckets, &script, extern_file.as_ref(), now, None, limits);
         drop(registered);
         match answered {
-            Err(interrupted) => Err(ApiError::BadRequest(interrupted.to_string())),
-            Ok(Err(e)) => Err(match e.kind {
+            Err(e) => Err(match e.kind {
                 QueryErrorKind::NotFound => ApiError::NotFound(e.message),
                 QueryErrorKind::Forbidden => ApiError::Forbidden(e.message),
                 QueryErrorKind::Invalid => ApiError::BadRequest(e.message),
             }),
-            Ok(Ok(results)) => Ok(ferry_flux::csv::encode(&results, &dialect)),
+            Ok((results, _)) => Ok(ferry_flux::csv::encode(&results, &dialect)),
         }
     };
     let run = move || {

@@ -192,6 +192,48 @@ fn spec_text(b: &Body) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// What a new task does and when, from a create request: Ferry's fields (`name`, `kind`,
+/// `spec`, `every`/`cron`, `offset`), or InfluxDB 2's `flux`, whose `option task` gives the
+/// name and schedule.
+struct TaskShape {
+    name: String,
+    kind: String,
+    spec: String,
+    every: Option<String>,
+    cron: Option<String>,
+    offset: String,
+}
+
+impl TaskShape {
+    fn of(b: &Body) -> Result<TaskShape, ApiError> {
+        if let Some(script) = b.str("flux")? {
+            let file = ferry_flux::parse(&script)
+                .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
+            let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
+            return Ok(TaskShape {
+                name: o.name,
+                kind: "flux".into(),
+                spec: json!({ "flux": script }).to_string(),
+                every: o.every,
+                cron: o.cron,
+                offset: o.offset.unwrap_or_else(|| "0s".into()),
+            });
+        }
+        Ok(TaskShape {
+            name: b
+                .str("name")?
+                .ok_or_else(|| ApiError::BadRequest("name is required".into()))?,
+            kind: b.str("kind")?.ok_or_else(|| {
+                ApiError::BadRequest("kind is required: downsample or query (or send flux)".into())
+            })?,
+            spec: spec_text(b)?.ok_or_else(|| ApiError::BadRequest("spec is required".into()))?,
+            every: b.str("every")?,
+            cron: b.str("cron")?,
+            offset: b.str("offset")?.unwrap_or_else(|| "0s".into()),
+        })
+    }
+}
+
 /// `POST /api/v2/tasks` → 201. Ferry accepts `latestCompleted` (RFC3339) to start from an
 /// earlier time (e.g. to downsample data already in the bucket).
 pub async fn create(
@@ -202,55 +244,21 @@ pub async fn create(
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "tasks", &org.id, None)?;
-    let flux = b.str("flux")?;
-    // A Flux task (InfluxDB 2's form) takes its name and schedule from `option task`.
-    let flux_options = match &flux {
-        Some(script) => {
-            let file = ferry_flux::parse(script)
-                .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
-            Some(ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?)
-        }
-        None => None,
-    };
-    let name = match &flux_options {
-        Some(o) => o.name.clone(),
-        None => b
-            .str("name")?
-            .ok_or_else(|| ApiError::BadRequest("name is required".into()))?,
-    };
-    let kind = match &flux {
-        Some(_) => "flux".to_string(),
-        None => b.str("kind")?.ok_or_else(|| {
-            ApiError::BadRequest("kind is required: downsample or query (or send flux)".into())
-        })?,
-    };
-    let spec = match &flux {
-        Some(script) => json!({ "flux": script }).to_string(),
-        None => spec_text(&b)?.ok_or_else(|| ApiError::BadRequest("spec is required".into()))?,
-    };
+    let shape = TaskShape::of(&b)?;
     let latest = b
         .str("latestCompleted")?
         .map(|s| parse_time(&s))
         .transpose()?;
     let new = NewTask {
         org_id: org.id.clone(),
-        name,
+        name: shape.name,
         description: b.str("description")?.unwrap_or_default(),
         status: b.str("status")?.unwrap_or_else(|| "active".into()),
-        every: match &flux_options {
-            Some(o) => o.every.clone(),
-            None => b.str("every")?,
-        },
-        cron: match &flux_options {
-            Some(o) => o.cron.clone(),
-            None => b.str("cron")?,
-        },
-        offset: match flux_options.as_ref().and_then(|o| o.offset.clone()) {
-            Some(off) => off,
-            None => b.str("offset")?.unwrap_or_else(|| "0s".into()),
-        },
-        kind,
-        spec,
+        every: shape.every,
+        cron: shape.cron,
+        offset: shape.offset,
+        kind: shape.kind,
+        spec: shape.spec,
         latest_completed_ns: latest,
         authorization_id: auth.as_ref().map(|a| a.id.clone()),
     };
