@@ -124,3 +124,80 @@ def test_clean_restart_keeps_everything(written):
     assert node.stop() == 0
     node.start()
     assert stored_batches(node) == {b: PER_BATCH for b in range(BATCHES)}
+
+
+# -- damage below what the store has persisted (issue: acknowledged writes vanished) ---------
+
+@pytest.fixture
+def persisted(node):
+    """BATCHES batches written, then a clean stop: the store persisted them all (its cursor is
+    at the log's end), so the log's records are only needed by nobody but a reader."""
+    write_batches(node, 0, BATCHES)
+    node.bucket_id = node.bucket_info()["id"]
+    assert node.stop() == 0
+    return node
+
+
+def _after_damage_writes_are_kept(node) -> None:
+    """Every batch is still readable, new writes are readable, and both survive a crash."""
+    assert stored_batches(node) == {b: PER_BATCH for b in range(BATCHES)}
+    write_batches(node, 200, 1)
+    got = stored_batches(node)
+    assert got.get(200) == PER_BATCH, f"a write acknowledged after recovery is not readable: {got}"
+    node.kill()
+    node.start()
+    got = stored_batches(node)
+    assert got == {**{b: PER_BATCH for b in range(BATCHES)}, 200: PER_BATCH}, got
+
+
+def test_byte_flipped_mid_log_keeps_later_records_and_new_writes(persisted):
+    node = persisted
+    segs = [s for s in segments(node.data_dir, node.bucket_id) if parse_segment(s)]
+    seg = segs[-1]
+    recs = parse_segment(seg)
+    assert len(recs) >= 4, recs
+    victim = recs[2]
+    with open(seg, "r+b") as f:
+        f.seek(victim.offset + 8 + victim.length // 2)
+        b = f.read(1)
+        f.seek(victim.offset + 8 + victim.length // 2)
+        f.write(bytes([b[0] ^ 0x20]))
+    node.start()
+    out = node.stderr_text()
+    assert re.search(r"unreadable range", out), out[-2000:]
+    # the damaged bytes stay in place (no cut, nothing moved aside) and later records are kept
+    assert not list(seg.parent.glob("*.corrupt*")), os.listdir(seg.parent)
+    assert seg.stat().st_size >= recs[-1].offset + 8 + recs[-1].length
+    _after_damage_writes_are_kept(node)
+
+
+def test_log_lost_its_tail_below_the_store_does_not_reuse_lsns(persisted):
+    node = persisted
+    seg = [s for s in segments(node.data_dir, node.bucket_id) if parse_segment(s)][-1]
+    recs = parse_segment(seg)
+    os.truncate(seg, recs[1].offset + 3)  # a file system that lost the newest data
+    node.start()
+    assert re.search(r"ends below what its consumers have seen", node.stderr_text()), \
+        node.stderr_text()[-2000:]
+    _after_damage_writes_are_kept(node)
+
+
+def test_deleted_log_dir(persisted):
+    import shutil
+    node = persisted
+    log_dir = Path(node.data_dir) / "buckets" / node.bucket_id / "log"
+    shutil.rmtree(log_dir)
+    node.start()
+    _after_damage_writes_are_kept(node)
+
+
+def test_second_node_on_the_same_data_dir_is_refused(node, make_node):
+    from harness import FerryNode
+    other = FerryNode(node.data_dir, Path(str(node.log_dir) + "-2"), init=False)
+    with pytest.raises(RuntimeError) as e:
+        other.start(timeout=10)
+    assert "in use by another process" in str(e.value), str(e.value)
+    assert f"pid {node.proc.pid}" in str(e.value), str(e.value)
+    # the first node is untouched and keeps serving
+    write_batches(node, 300, 1)
+    assert stored_batches(node) == {300: PER_BATCH}

@@ -2,8 +2,7 @@
 //! every line was acknowledged, replaced atomically and fsynced.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,30 +35,15 @@ impl Checkpoint {
         serde_json::from_slice(&text).ok()
     }
 
-    /// Writes the checkpoint: temp file, fsync, rename, fsync the directory.
+    /// Writes the checkpoint atomically and durably ([`ferry_fs::atomic_write`]).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = tmp_path(path);
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        let body = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        Ok(ferry_fs::atomic_write(
+            path,
+            &body,
+            ferry_fs::Access::Default,
+        )?)
     }
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
 }
 
 /// Tracks acknowledged batches (numbered in input order) and yields the checkpoint offset:
@@ -140,6 +124,6 @@ mod tests {
         };
         c.save(&p).unwrap();
         assert_eq!(Checkpoint::load(&p), Some(c));
-        assert!(!tmp_path(&p).exists());
+        assert!(!ferry_fs::temp_path(&p).exists());
     }
 }

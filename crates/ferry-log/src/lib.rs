@@ -90,17 +90,32 @@
 //! [`Log::open`] creates a missing directory, removes `.tmp` leftovers, loads
 //! the cursors, deletes segments that are fully consumed and then validates
 //! every remaining record: the header must be complete, the length non-zero
-//! and inside the file (and not crossing the next segment's base), and the
-//! CRC must match. At the first bad record the segment is cut: the bytes
-//! from that record to the end of the file are first copied to
-//! `<segment>.corrupt-<lsn>` (and fsynced), then the segment is truncated to
-//! the last good record and fsynced. If the cut segment is not the last one,
-//! or a segment ends short of its successor's base, all later segments are
-//! renamed to `<segment>.corrupt` - nothing is ever destroyed silently. Each
-//! cut is returned in the [`RecoveryReport`] and logged with
-//! `tracing::warn!`. Appends then continue at the cut LSN, which means LSNs
-//! of lost, never-acknowledged records are reused; cursors pointing past the
-//! recovered end are clamped to it. `on_commit` is not called for records
+//! and inside the segment (not crossing the next segment's base), and the CRC
+//! must match. It tells a torn tail from damage:
+//!
+//! - At a bad record it searches the rest of the segment for the next offset
+//!   where a valid (checksummed) record starts. If there is one, the bytes in
+//!   between are a [`Hole`] and every record after it is kept, at its own LSN.
+//! - If nothing valid follows and the segment is the newest, the bad bytes are
+//!   a torn (or damaged) tail: they are copied to `<segment>.corrupt-<lsn>`
+//!   (fsynced), the segment is truncated to the last good record and fsynced,
+//!   and the cut is reported in [`RecoveryReport::truncated`]. A tail only ever
+//!   holds a group whose fsync never returned, so nothing acknowledged is cut.
+//! - If an older segment is damaged to its end or ends short of its
+//!   successor's base, the missing range is a hole and the later segments are
+//!   kept.
+//!
+//! Holes are found again at every open (the damaged bytes stay where they
+//! are) and listed in [`RecoveryReport::holes`] and [`Log::holes`]; readers
+//! skip them. Nothing is ever destroyed silently.
+//!
+//! LSNs are never reused. [`LogOptions::min_next_lsn`] (the store's persisted
+//! LSN) and every cursor say how far consumers have read; if the recovered end
+//! lies below that (a damaged or deleted log, a file system that lost data),
+//! appends continue in a new segment based at that floor and the missing range
+//! becomes a hole. A reused LSN would be skipped by a consumer that believes it
+//! has already seen it: an acknowledged write would vanish from the store
+//! while replication still shipped it. `on_commit` is not called for records
 //! that already exist at open; callers replay them with [`Log::read_from`]
 //! from their cursor.
 //!
@@ -108,7 +123,7 @@
 //!
 //! [`Log::read_from`] returns a [`LogReader`] that opens segment files by
 //! name (independently of the writer), verifies each CRC and yields records
-//! up to the durable end. When it is caught up it returns `None`; calling
+//! up to the durable end, skipping holes. When it is caught up it returns `None`; calling
 //! `next` again after [`Log::subscribe`] signals progress yields the new
 //! records.
 
@@ -171,6 +186,12 @@ pub struct LogOptions {
     /// Largest accepted payload; bigger appends fail immediately with
     /// [`LogError::RecordTooLarge`] (default 16 MiB).
     pub max_record_bytes: u32,
+    /// The lowest LSN the next append may get: the highest LSN a consumer outside the log has
+    /// recorded as consumed (the store's persisted LSN). If the recovered log ends below it
+    /// (or below any cursor) because records were lost, appends continue at the floor in a
+    /// new segment and the missing range becomes a [`Hole`]: an LSN a consumer has seen is
+    /// never given to a new record, which that consumer would skip. Default 0.
+    pub min_next_lsn: Lsn,
 }
 
 impl Default for LogOptions {
@@ -179,6 +200,7 @@ impl Default for LogOptions {
             segment_bytes: 64 * 1024 * 1024,
             fsync: true,
             max_record_bytes: 16 * 1024 * 1024,
+            min_next_lsn: 0,
         }
     }
 }
@@ -208,13 +230,43 @@ pub struct TruncatedTail {
     pub reason: String,
 }
 
+/// A range of LSNs `[from, to)` inside the retained log that holds no readable record:
+/// damaged bytes with valid records after them, a segment that ends short of its successor,
+/// or records that consumers had already seen but that the log no longer has (see
+/// [`LogOptions::min_next_lsn`]). Readers skip holes; nothing is ever appended into one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hole {
+    /// First LSN of the hole (the end of the last valid record before it).
+    pub from: Lsn,
+    /// First LSN after it (the next valid record, or the next segment's base).
+    pub to: Lsn,
+    /// What is there instead of records.
+    pub reason: String,
+}
+
+impl Hole {
+    /// Bytes of log the hole spans.
+    pub fn len(&self) -> u64 {
+        self.to - self.from
+    }
+
+    /// Whether the hole spans no byte (never true for a hole the log reports).
+    pub fn is_empty(&self) -> bool {
+        self.to == self.from
+    }
+}
+
 /// What [`Log::open`] found and repaired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// LSN the next append will get; everything below it is valid.
+    /// LSN the next append will get; everything below it is valid or a hole.
     pub end_lsn: Lsn,
-    /// Every cut made, in LSN order; empty after a clean shutdown.
+    /// Every torn or damaged tail cut from the newest segment (at most one per open);
+    /// empty after a clean shutdown.
     pub truncated: Vec<TruncatedTail>,
+    /// Every hole of the retained log, in LSN order: found again at each open until
+    /// retention deletes the segments around it.
+    pub holes: Vec<Hole>,
 }
 
 /// Counters since [`Log::open`] (not persisted).
@@ -306,9 +358,7 @@ fn parse_segment_name(name: &str) -> Option<Lsn> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_err(dir, e))
+    ferry_fs::sync_dir(dir).map_err(|e| io_err(dir, e))
 }
 
 fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
@@ -318,23 +368,16 @@ fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
     h
 }
 
-/// Creates segment `base` atomically (tmp + fsync + rename + dir fsync) and
-/// returns it opened for writing, positioned after the header.
+/// Creates segment `base` atomically ([`ferry_fs::atomic_write`] of its header) and
+/// returns it opened for appending, positioned after the header.
 fn create_segment(dir: &Path, base: Lsn) -> Result<File, LogError> {
     let path = dir.join(segment_name(base));
-    let tmp = dir.join(format!("{}.tmp", segment_name(base)));
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&tmp)
-        .map_err(|e| io_err(&tmp, e))?;
-    f.write_all(&segment_header())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| io_err(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-    sync_dir(dir)?;
-    Ok(f)
+    ferry_fs::atomic_write(&path, &segment_header(), ferry_fs::Access::Default)
+        .map_err(|e| io_err(&path, e.into()))?;
+    OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))
 }
 
 fn validate_cursor_name(name: &str) -> Result<(), LogError> {
@@ -398,42 +441,59 @@ fn persist_cursors(dir: &Path, cursors: &BTreeMap<String, Lsn>) -> Result<(), Lo
     }
     let crc = crc32c::crc32c(body.as_bytes());
     body.push_str(&format!("crc32c {crc:08x}\n"));
-    let tmp = dir.join(CURSORS_TMP);
     let path = dir.join(CURSORS_FILE);
-    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(body.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| io_err(&tmp, e))?;
-    drop(f);
-    fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-    sync_dir(dir)
+    ferry_fs::atomic_write(&path, body.as_bytes(), ferry_fs::Access::Default)
+        .map_err(|e| io_err(&path, e.into()))
 }
 
-/// Result of validating one segment during recovery.
+/// Result of validating one segment during recovery (positions are file offsets).
 struct Scan {
-    /// File offset up to which the segment is valid.
+    /// Damaged ranges `[from, to)` with a valid record at `to`, in order.
+    holes: Vec<(u64, u64, String)>,
+    /// File offset after the last valid record.
     good_pos: u64,
-    /// Why validation stopped before the end of the file, if it did.
+    /// Why the bytes from `good_pos` on are not records, if there are any.
     bad: Option<String>,
     file_len: u64,
 }
 
+/// The record at `buf[at..]` if it is a whole, checksummed record ending at or before
+/// `limit` (an offset in `buf`): its total length.
+fn valid_record_at(buf: &[u8], at: usize, limit: usize) -> Option<usize> {
+    let hdr = buf.get(at..at + RECORD_HEADER_LEN as usize)?;
+    let len = u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(hdr[4..].try_into().expect("4 bytes"));
+    let end = at + RECORD_HEADER_LEN as usize + len;
+    if len == 0 || end > limit {
+        return None;
+    }
+    (crc32c::crc32c(&buf[at + RECORD_HEADER_LEN as usize..end]) == crc).then_some(end - at)
+}
+
+/// Validates every record of a segment. At a bad record it looks for the next offset where a
+/// valid record starts (damage followed by valid records is a hole, the records after it are
+/// kept); with none, everything from the bad record on is a bad tail. Streams the segment
+/// and reads it into memory only from the first bad record on (recovery of an undamaged log
+/// costs no more memory than its read buffer).
 fn scan_segment(path: &Path, base: Lsn, next_base: Option<Lsn>) -> Result<Scan, LogError> {
     let f = File::open(path).map_err(|e| io_err(path, e))?;
     let file_len = f.metadata().map_err(|e| io_err(path, e))?.len();
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let bad = |good_pos: u64, reason: String| Scan {
-        good_pos,
-        bad: Some(reason),
+    let mut scan = Scan {
+        holes: Vec::new(),
+        good_pos: 0,
+        bad: None,
         file_len,
     };
     if file_len < SEGMENT_HEADER_LEN {
-        return Ok(bad(0, format!("short segment header ({file_len} bytes)")));
+        scan.bad = Some(format!("short segment header ({file_len} bytes)"));
+        return Ok(scan);
     }
+    let mut r = BufReader::with_capacity(1 << 20, f);
     let mut hdr = [0u8; SEGMENT_HEADER_LEN as usize];
     r.read_exact(&mut hdr).map_err(|e| io_err(path, e))?;
     if &hdr[..8] != SEGMENT_MAGIC {
-        return Ok(bad(0, "bad segment magic".into()));
+        scan.bad = Some("bad segment magic".into());
+        return Ok(scan);
     }
     let version = u32::from_le_bytes(hdr[8..12].try_into().expect("4 bytes"));
     if version != FORMAT_VERSION {
@@ -444,43 +504,86 @@ fn scan_segment(path: &Path, base: Lsn, next_base: Option<Lsn>) -> Result<Scan, 
             reason: format!("unsupported format version {version}"),
         });
     }
-    let max_pos = next_base.map_or(u64::MAX, |n| SEGMENT_HEADER_LEN + (n - base));
+    // Records of this segment end at the next segment's base.
+    let limit = next_base.map_or(file_len, |n| file_len.min(SEGMENT_HEADER_LEN + (n - base)));
+    let past_limit = |scan: &mut Scan| {
+        if limit < file_len {
+            scan.bad = Some("bytes past the next segment's base".into());
+        }
+    };
+    // The fast path: every record valid.
     let mut pos = SEGMENT_HEADER_LEN;
     let mut payload = Vec::new();
     loop {
-        if pos == file_len {
-            return Ok(Scan {
-                good_pos: pos,
-                bad: None,
-                file_len,
-            });
+        if pos == limit {
+            scan.good_pos = pos;
+            past_limit(&mut scan);
+            return Ok(scan);
         }
-        if file_len - pos < RECORD_HEADER_LEN {
-            return Ok(bad(pos, "partial record header".into()));
+        if limit - pos < RECORD_HEADER_LEN {
+            break;
         }
         let mut rh = [0u8; RECORD_HEADER_LEN as usize];
         r.read_exact(&mut rh).map_err(|e| io_err(path, e))?;
         let len = u32::from_le_bytes(rh[..4].try_into().expect("4 bytes")) as u64;
         let crc = u32::from_le_bytes(rh[4..].try_into().expect("4 bytes"));
-        let end = pos + RECORD_HEADER_LEN + len;
-        if len == 0 {
-            return Ok(bad(pos, "zero-length record".into()));
-        }
-        if end > file_len {
-            return Ok(bad(
-                pos,
-                format!("record of {len} bytes extends past end of file"),
-            ));
-        }
-        if end > max_pos {
-            return Ok(bad(pos, "record crosses the next segment's base".into()));
+        if len == 0 || pos + RECORD_HEADER_LEN + len > limit {
+            break;
         }
         payload.resize(len as usize, 0);
         r.read_exact(&mut payload).map_err(|e| io_err(path, e))?;
         if crc32c::crc32c(&payload) != crc {
-            return Ok(bad(pos, "checksum mismatch".into()));
+            break;
         }
-        pos = end;
+        pos += RECORD_HEADER_LEN + len;
+    }
+    // Damage at `pos`: the rest of the segment, in memory, searched for valid records.
+    drop(payload);
+    let mut f = r.into_inner();
+    f.seek(SeekFrom::Start(pos)).map_err(|e| io_err(path, e))?;
+    let mut rest = Vec::with_capacity((limit - pos) as usize);
+    f.take(limit - pos)
+        .read_to_end(&mut rest)
+        .map_err(|e| io_err(path, e))?;
+    let end = rest.len();
+    let mut at = 0usize;
+    loop {
+        if at == end {
+            scan.good_pos = pos + at as u64;
+            past_limit(&mut scan);
+            return Ok(scan);
+        }
+        if let Some(n) = valid_record_at(&rest, at, end) {
+            at += n;
+            continue;
+        }
+        let reason = describe_bad_record(&rest, at, end);
+        match (at + 1..end).find(|&q| valid_record_at(&rest, q, end).is_some()) {
+            Some(q) => {
+                scan.holes.push((pos + at as u64, pos + q as u64, reason));
+                at = q;
+            }
+            None => {
+                scan.good_pos = pos + at as u64;
+                scan.bad = Some(reason);
+                return Ok(scan);
+            }
+        }
+    }
+}
+
+/// Why the bytes at `buf[at..]` are not a valid record.
+fn describe_bad_record(buf: &[u8], at: usize, limit: usize) -> String {
+    if limit - at < RECORD_HEADER_LEN as usize {
+        return "partial record header".into();
+    }
+    let len = u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
+    if len == 0 {
+        "zero-length record".into()
+    } else if at + RECORD_HEADER_LEN as usize + len > limit {
+        format!("record of {len} bytes extends past the end of the segment")
+    } else {
+        "checksum mismatch".into()
     }
 }
 
@@ -555,6 +658,8 @@ struct Shared {
     queue_cv: Condvar,
     /// Base LSNs of the segments on disk, ascending; the last is active.
     segments: Mutex<Vec<Lsn>>,
+    /// Holes of the retained log, ascending (readers skip them).
+    holes: Mutex<Vec<Hole>>,
     cursors: Mutex<BTreeMap<String, Lsn>>,
     durable: AtomicU64,
     durable_tx: watch::Sender<Lsn>,
@@ -862,10 +967,12 @@ impl Log {
             }
         }
         bases.sort_unstable();
-        let mut cursors = load_cursors(&dir)?;
+        let cursors = load_cursors(&dir)?;
         if bases.is_empty() {
-            create_segment(&dir, 0)?;
-            bases.push(0);
+            // A new log, or one whose segments are all gone: it starts where its consumers
+            // stopped, and what lay below is reported as truncated to readers.
+            create_segment(&dir, opts.min_next_lsn)?;
+            bases.push(opts.min_next_lsn);
         }
         if let Some(&min) = cursors.values().min() {
             delete_consumed(&dir, &mut bases, min);
@@ -874,66 +981,89 @@ impl Log {
         let mut report = RecoveryReport {
             end_lsn: 0,
             truncated: Vec::new(),
+            holes: Vec::new(),
         };
-        let mut i = 0;
-        let end = loop {
-            let base = bases[i];
+        let last = bases.len() - 1;
+        let mut end = 0;
+        for (i, &base) in bases.iter().enumerate() {
             let next_base = bases.get(i + 1).copied();
             let path = dir.join(segment_name(base));
             let scan = scan_segment(&path, base, next_base)?;
-            let good_end = base + scan.good_pos.saturating_sub(SEGMENT_HEADER_LEN);
-            if let Some(reason) = scan.bad {
-                cut_tail(&dir, &path, scan.good_pos, good_end)?;
-                let bytes_cut = scan.file_len - scan.good_pos;
-                tracing::warn!(segment = %path.display(), at_lsn = good_end, bytes_cut, %reason,
-                    "log recovery cut a damaged tail (preserved in a .corrupt file)");
-                report.truncated.push(TruncatedTail {
-                    segment: path.clone(),
-                    at_lsn: good_end,
-                    bytes_cut,
-                    reason,
+            let lsn_at = |pos: u64| base + pos.saturating_sub(SEGMENT_HEADER_LEN);
+            for (from, to, reason) in scan.holes {
+                report.holes.push(Hole {
+                    from: lsn_at(from),
+                    to: lsn_at(to),
+                    reason: format!("damaged records in {}: {reason}", path.display()),
                 });
             }
+            let good_end = lsn_at(scan.good_pos);
             match next_base {
-                Some(next) if good_end == next => i += 1,
+                // An older segment: whatever is missing or damaged at its end is a hole up to
+                // its successor, whose records are kept.
                 Some(next) => {
-                    for &b in &bases[i + 1..] {
-                        let p = dir.join(segment_name(b));
-                        let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-                        let dest = unique_path(&dir, &format!("{}.corrupt", segment_name(b)));
-                        fs::rename(&p, &dest).map_err(|e| io_err(&p, e))?;
-                        let reason = format!(
-                            "follows a gap or corruption: previous segment ends at LSN {good_end}, expected {next}"
-                        );
-                        tracing::warn!(segment = %p.display(), moved_to = %dest.display(), %reason,
-                            "log recovery moved a segment aside");
-                        report.truncated.push(TruncatedTail {
-                            segment: p,
-                            at_lsn: b,
-                            bytes_cut: len,
+                    if good_end < next {
+                        let reason = match &scan.bad {
+                            Some(r) => format!("damaged records in {}: {r}", path.display()),
+                            None => format!(
+                                "{} ends at LSN {good_end}, its successor starts at {next}",
+                                path.display()
+                            ),
+                        };
+                        report.holes.push(Hole {
+                            from: good_end,
+                            to: next,
                             reason,
                         });
                     }
-                    sync_dir(&dir)?;
-                    bases.truncate(i + 1);
-                    break good_end;
                 }
-                None => break good_end,
+                // The newest segment: a bad tail is a torn write (or damage nothing valid
+                // follows): preserved in a .corrupt file and cut.
+                None => {
+                    debug_assert_eq!(i, last);
+                    if let Some(reason) = scan.bad {
+                        cut_tail(&dir, &path, scan.good_pos, good_end)?;
+                        let bytes_cut = scan.file_len - scan.good_pos;
+                        tracing::warn!(segment = %path.display(), at_lsn = good_end, bytes_cut, %reason,
+                            "log recovery cut a damaged tail (preserved in a .corrupt file)");
+                        report.truncated.push(TruncatedTail {
+                            segment: path.clone(),
+                            at_lsn: good_end,
+                            bytes_cut,
+                            reason,
+                        });
+                    }
+                    end = good_end;
+                }
             }
-        };
-        report.end_lsn = end;
+        }
+        for h in &report.holes {
+            tracing::warn!(dir = %dir.display(), from = h.from, to = h.to, reason = %h.reason,
+                "log hole: no readable records in this range; records after it are kept");
+        }
 
-        let mut clamped = false;
-        for (name, lsn) in cursors.iter_mut() {
-            if *lsn > end {
-                tracing::warn!(cursor = %name, lsn = *lsn, end, "cursor beyond recovered log end; clamping");
-                *lsn = end;
-                clamped = true;
-            }
+        // Never hand out an LSN a consumer has already seen: it would skip the new record.
+        let floor = cursors
+            .values()
+            .copied()
+            .chain([opts.min_next_lsn])
+            .max()
+            .unwrap_or(0);
+        if end < floor {
+            let reason = format!(
+                "records up to LSN {floor} were consumed (store or cursor) but the log ends at {end}: they are missing"
+            );
+            tracing::error!(dir = %dir.display(), end, floor, "log ends below what its consumers have seen; continuing at {floor}");
+            create_segment(&dir, floor)?;
+            bases.push(floor);
+            report.holes.push(Hole {
+                from: end,
+                to: floor,
+                reason,
+            });
+            end = floor;
         }
-        if clamped {
-            persist_cursors(&dir, &cursors)?;
-        }
+        report.end_lsn = end;
 
         let base = *bases.last().expect("at least one segment");
         let path = dir.join(segment_name(base));
@@ -960,6 +1090,7 @@ impl Log {
             }),
             queue_cv: Condvar::new(),
             segments: Mutex::new(bases),
+            holes: Mutex::new(report.holes.clone()),
             cursors: Mutex::new(cursors),
             durable: AtomicU64::new(end),
             durable_tx,
@@ -1059,6 +1190,12 @@ impl Log {
     pub fn read_from(&self, from: Lsn) -> Result<LogReader, LogError> {
         let sh = self.handle.shared.clone();
         let end = self.durable_end();
+        // A position inside a hole (a cursor set before the damage) reads on after it.
+        let holes = lock(&sh.holes).clone();
+        let from = holes
+            .iter()
+            .find(|h| h.from <= from && from < h.to)
+            .map_or(from, |h| h.to);
         if from > end {
             return Err(LogError::InvalidArgument(format!(
                 "LSN {from} is beyond the durable end {end}"
@@ -1083,10 +1220,16 @@ impl Log {
         }
         reader.open_segment()?;
         let cur = reader.cur.as_mut().expect("segment opened");
-        // Walk record headers from the segment base to `from`.
-        let mut pos = cur.base;
+        // Walk record headers to `from`, from the segment base or the end of the last hole
+        // before it in this segment (damaged bytes have no headers to walk).
+        let mut pos = holes
+            .iter()
+            .map(|h| h.to)
+            .filter(|&t| t > cur.base && t <= from)
+            .max()
+            .unwrap_or(cur.base);
         cur.reader
-            .seek(SeekFrom::Start(SEGMENT_HEADER_LEN))
+            .seek(SeekFrom::Start(SEGMENT_HEADER_LEN + (pos - cur.base)))
             .map_err(|e| io_err(&cur.path, e))?;
         while pos < from {
             let mut rh = [0u8; RECORD_HEADER_LEN as usize];
@@ -1168,8 +1311,18 @@ impl Log {
     fn gc(&self, cursors: &BTreeMap<String, Lsn>) {
         if let Some(&min) = cursors.values().min() {
             let sh = self.shared();
-            delete_consumed(&sh.dir, &mut lock(&sh.segments), min);
+            let mut segments = lock(&sh.segments);
+            delete_consumed(&sh.dir, &mut segments, min);
+            let oldest = segments[0];
+            drop(segments);
+            lock(&sh.holes).retain(|h| h.to > oldest);
         }
+    }
+
+    /// The holes of the retained log (see [`Hole`]), ascending. They are found at open;
+    /// those below the oldest retained segment are forgotten.
+    pub fn holes(&self) -> Vec<Hole> {
+        lock(&self.shared().holes).clone()
     }
 
     /// Oldest LSN still retained (base of the oldest segment).
@@ -1338,6 +1491,15 @@ impl LogReader {
 
     fn read_next(&mut self) -> Result<Option<(Lsn, Vec<u8>)>, LogError> {
         let end = self.shared.durable.load(Ordering::SeqCst);
+        // Skip a hole starting here; learn where the next one starts.
+        let next_hole = {
+            let holes = lock(&self.shared.holes);
+            if let Some(h) = holes.iter().find(|h| h.from <= self.lsn && self.lsn < h.to) {
+                self.lsn = h.to;
+                self.cur = None;
+            }
+            holes.iter().find(|h| h.from >= self.lsn).map(|h| h.from)
+        };
         if self.lsn >= end {
             return Ok(None);
         }
@@ -1355,7 +1517,10 @@ impl LogReader {
             self.open_segment()?;
         }
         let cur = self.cur.as_mut().expect("segment open");
-        let limit = cur.next_base.map_or(end, |n| n.min(end));
+        let limit = cur
+            .next_base
+            .map_or(end, |n| n.min(end))
+            .min(next_hole.unwrap_or(Lsn::MAX));
         let lsn = self.lsn;
         let corrupt = |path: &Path, reason: String| LogError::Corrupt {
             path: path.to_path_buf(),

@@ -20,6 +20,7 @@ fn opts(segment_bytes: u64, fsync: bool) -> LogOptions {
         segment_bytes,
         fsync,
         max_record_bytes: 1 << 20,
+        min_next_lsn: 0,
     }
 }
 
@@ -415,15 +416,16 @@ fn recovery_zero_filled_tail() {
 }
 
 #[test]
-fn recovery_corruption_in_older_segment_moves_later_segments_aside() {
+fn damage_in_an_older_segment_is_a_hole_and_later_segments_are_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (log, _) = open(dir, opts(1024, true));
     let written = fill(&log, 100);
+    let end = log.durable_end();
     drop(log);
     let segs = segments(dir);
     assert!(segs.len() >= 4);
-    // Damage the second record of the second segment.
+    // Damage the payload of the second record of the second segment.
     let (base, seg) = segs[1].clone();
     let idx = written.iter().position(|w| w.0 > base).unwrap();
     let (lsn, _) = written[idx];
@@ -432,13 +434,169 @@ fn recovery_corruption_in_older_segment_moves_later_segments_aside() {
     fs::write(&seg, bytes).unwrap();
 
     let (log, report) = open(dir, opts(1024, true));
-    assert_eq!(report.end_lsn, lsn);
-    assert_eq!(report.truncated.len(), 1 + segs.len() - 2);
-    assert_eq!(report.truncated[0].at_lsn, lsn);
-    assert_eq!(segments(dir).len(), 2);
-    assert_eq!(corrupt_files(dir).len(), 1 + segs.len() - 2);
-    assert_eq!(read_all(&log, 0), written[..idx].to_vec());
-    assert_eq!(log.append_blocking(vec![7; 20], Box::new(())).unwrap(), lsn);
+    assert_eq!(report.end_lsn, end, "{report:?}");
+    assert!(report.truncated.is_empty(), "{report:?}");
+    assert_eq!(report.holes.len(), 1, "{report:?}");
+    let hole = &report.holes[0];
+    assert_eq!(
+        (hole.from, hole.to),
+        (lsn, written[idx + 1].0),
+        "{report:?}"
+    );
+    assert!(hole.reason.contains("checksum"), "{}", hole.reason);
+    assert_eq!(segments(dir).len(), segs.len());
+    assert!(corrupt_files(dir).is_empty());
+    // Every record but the damaged one, at its own LSN.
+    let mut expected = written.clone();
+    expected.remove(idx);
+    assert_eq!(read_all(&log, 0), expected);
+    // Reading from inside or right before the hole continues after it.
+    assert_eq!(read_all(&log, lsn), expected[idx..].to_vec());
+    assert_eq!(read_all(&log, lsn + 1), expected[idx..].to_vec());
+    assert_eq!(log.append_blocking(vec![7; 20], Box::new(())).unwrap(), end);
+    drop(log);
+    // Found again at the next open, with the new record kept.
+    let (log, report) = open(dir, opts(1024, true));
+    assert_eq!(report.holes.len(), 1);
+    assert_eq!(read_all(&log, 0).len(), expected.len() + 1);
+}
+
+#[test]
+fn a_damaged_length_resynchronises_at_the_next_valid_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (log, _) = open(dir, opts(1 << 20, true));
+    let written = fill(&log, 50);
+    let end = log.durable_end();
+    drop(log);
+    let (_, seg) = segments(dir)[0].clone();
+    // Record 10's length field becomes huge; records 11.. are intact.
+    let (lsn, _) = written[10];
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[(SEGMENT_HEADER_LEN + lsn + 3) as usize] = 0x7f;
+    fs::write(&seg, bytes).unwrap();
+    let (log, report) = open(dir, opts(1 << 20, true));
+    assert_eq!(report.end_lsn, end, "{report:?}");
+    assert!(report.truncated.is_empty(), "{report:?}");
+    assert_eq!(report.holes.len(), 1, "{report:?}");
+    assert_eq!(
+        (report.holes[0].from, report.holes[0].to),
+        (lsn, written[11].0)
+    );
+    let mut expected = written.clone();
+    expected.remove(10);
+    assert_eq!(read_all(&log, 0), expected);
+}
+
+#[test]
+fn a_missing_middle_segment_is_a_hole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (log, _) = open(dir, opts(1024, true));
+    let written = fill(&log, 100);
+    drop(log);
+    let segs = segments(dir);
+    assert!(segs.len() >= 4);
+    fs::remove_file(&segs[1].1).unwrap();
+    let (log, report) = open(dir, opts(1024, true));
+    assert_eq!(report.holes.len(), 1, "{report:?}");
+    assert_eq!(
+        (report.holes[0].from, report.holes[0].to),
+        (segs[1].0, segs[2].0)
+    );
+    let expected: Vec<_> = written
+        .iter()
+        .filter(|w| w.0 < segs[1].0 || w.0 >= segs[2].0)
+        .cloned()
+        .collect();
+    assert_eq!(read_all(&log, 0), expected);
+}
+
+/// The store has persisted up to some LSN; the log lost records below it. New records must
+/// get LSNs above what the store has seen, or it would skip them.
+#[test]
+fn lsns_are_never_reused_below_the_floor_or_a_cursor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (log, _) = open(dir, opts(1 << 20, true));
+    let written = fill(&log, 40);
+    let end = log.durable_end();
+    log.set_cursor("replication", written[30].0).unwrap();
+    drop(log);
+    // The newest records' bytes are lost (a file system that lost data): a torn-looking tail.
+    let (_, seg) = segments(dir)[0].clone();
+    let f = OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(SEGMENT_HEADER_LEN + written[20].0 + 3).unwrap();
+    drop(f);
+    let floor = end; // the store had persisted everything
+    let mut o = opts(1 << 20, true);
+    o.min_next_lsn = floor;
+    let (log, report) = open(dir, o.clone());
+    assert_eq!(report.end_lsn, floor, "{report:?}");
+    assert_eq!(report.truncated.len(), 1, "{report:?}");
+    assert_eq!(report.holes.len(), 1, "{report:?}");
+    assert_eq!(
+        (report.holes[0].from, report.holes[0].to),
+        (written[20].0, floor)
+    );
+    // The replication cursor is not moved back: it still says what it saw.
+    assert_eq!(log.cursor("replication"), Some(written[30].0));
+    let lsn = log.append_blocking(b"new".to_vec(), Box::new(())).unwrap();
+    assert_eq!(lsn, floor);
+    let all = read_all(&log, 0);
+    assert_eq!(all[..20].to_vec(), written[..20].to_vec());
+    assert_eq!(all[20], (floor, b"new".to_vec()));
+    assert_eq!(
+        read_all(&log, written[30].0),
+        vec![(floor, b"new".to_vec())]
+    );
+    drop(log);
+    // The hole stays known across opens, without a floor given.
+    let (log, report) = open(dir, opts(1 << 20, true));
+    assert!(report.truncated.is_empty());
+    assert_eq!(report.holes.len(), 1, "{report:?}");
+    assert_eq!(read_all(&log, 0).len(), 21);
+
+    // A cursor alone is a floor too.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (log, _) = open(dir, opts(1 << 20, true));
+    let written = fill(&log, 10);
+    log.set_cursor("store", log.durable_end()).unwrap();
+    let end = log.durable_end();
+    drop(log);
+    let (_, seg) = segments(dir)[0].clone();
+    OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(SEGMENT_HEADER_LEN + written[5].0)
+        .unwrap();
+    let (log, report) = open(dir, opts(1 << 20, true));
+    assert_eq!(report.end_lsn, end, "{report:?}");
+    assert_eq!(
+        log.append_blocking(b"x".to_vec(), Box::new(())).unwrap(),
+        end
+    );
+}
+
+#[test]
+fn a_deleted_log_starts_at_the_floor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut o = opts(1 << 20, true);
+    o.min_next_lsn = 12345;
+    let (log, report) = open(dir, o);
+    assert_eq!(report.end_lsn, 12345);
+    assert_eq!(
+        log.append_blocking(b"a".to_vec(), Box::new(())).unwrap(),
+        12345
+    );
+    assert!(matches!(
+        log.read_from(0),
+        Err(LogError::Truncated { oldest: 12345, .. })
+    ));
+    assert_eq!(read_all(&log, 12345).len(), 1);
 }
 
 #[test]

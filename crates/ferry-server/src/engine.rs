@@ -122,7 +122,28 @@ impl BucketEngine {
                 raise_watermark(&commit_applied, end);
             }
         });
+        // The log never gives a new record an LSN the store has already persisted past
+        // (it would be skipped now and on every replay).
+        let persisted = store.persisted_lsn().unwrap_or(0);
+        let log_opts = LogOptions {
+            min_next_lsn: log_opts.min_next_lsn.max(persisted),
+            ..log_opts
+        };
         let (log, report) = Log::open(&dir.join("log"), log_opts, on_commit)?;
+        for hole in &report.holes {
+            // Records the store persisted before the damage are in its files; only the part
+            // of a hole above the persisted LSN held writes the store never got.
+            let unpersisted = hole.to.saturating_sub(hole.from.max(persisted));
+            tracing::error!(
+                bucket = bucket_id,
+                from_lsn = hole.from,
+                to_lsn = hole.to,
+                bytes = hole.len(),
+                bytes_not_in_store = unpersisted,
+                reason = %hole.reason,
+                "bucket log: unreadable range (records after it are kept; `ferry check` shows the details)"
+            );
+        }
         for cut in &report.truncated {
             tracing::warn!(
                 bucket = bucket_id,

@@ -58,6 +58,9 @@ pub struct Node {
     /// The queries running now, and the limits they run under.
     pub queries: crate::queries::Queries,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
+    /// Held while the node lives: a second node on the same data dir would append to the
+    /// same logs and rewrite the same manifests.
+    _data_dir_lock: ferry_fs::DataDirLock,
 }
 
 impl Node {
@@ -69,6 +72,8 @@ impl Node {
                 config.data_dir.display()
             ))
         })?;
+        let data_dir_lock = ferry_fs::DataDirLock::acquire(&config.data_dir)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         let catalog_path = config.data_dir.join("catalog.sqlite");
         private_file(&catalog_path).map_err(|e| {
             ApiError::Internal(format!("cannot create {}: {e}", catalog_path.display()))
@@ -96,6 +101,7 @@ impl Node {
             replications: crate::replication::ReplicationManager::new(),
             tasks: crate::tasks::TaskManager::new(),
             engines: Default::default(),
+            _data_dir_lock: data_dir_lock,
         })
     }
 

@@ -198,7 +198,9 @@ impl BucketStore {
         let tombs = match self.store_manifest(&mut maint, &kept, lsn) {
             Ok(t) => t,
             Err(e) => {
-                discard(&new_files);
+                if !e.keeps_new_files() {
+                    discard(&new_files);
+                }
                 return Err(e);
             }
         };

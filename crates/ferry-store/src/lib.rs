@@ -89,6 +89,19 @@ pub enum StoreError {
     /// The manifest or a data file is not what this store wrote.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The new manifest replaced the old one, but its directory fsync failed, so a power cut
+    /// may still bring back the old one: files either manifest lists are kept, and the change
+    /// does not count as persisted.
+    #[error("manifest not durable: {0}")]
+    ManifestNotDurable(#[source] std::io::Error),
+}
+
+impl StoreError {
+    /// Whether files written for the failed change must be kept, because a manifest on disk
+    /// may list them (see [`StoreError::ManifestNotDurable`]).
+    pub fn keeps_new_files(&self) -> bool {
+        matches!(self, StoreError::ManifestNotDurable(_))
+    }
 }
 
 /// The schema of one measurement.
@@ -541,8 +554,10 @@ impl BucketStore {
                 match self.store_manifest(&mut maint, &files, lsn) {
                     Ok(tombs) => Ok((files, tombs)),
                     Err(e) => {
-                        for f in &new_files {
-                            f.obsolete.store(true, Ordering::Release);
+                        if !e.keeps_new_files() {
+                            for f in &new_files {
+                                f.obsolete.store(true, Ordering::Release);
+                            }
                         }
                         Err(e)
                     }

@@ -1,8 +1,7 @@
 //! `manifest.json`: the schema and the index of live Parquet files, replaced atomically.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,6 @@ use crate::StoreError;
 
 /// Name of the manifest file inside the bucket directory.
 pub(crate) const MANIFEST: &str = "manifest.json";
-const MANIFEST_TMP: &str = "manifest.json.tmp";
 
 /// One measurement's schema as stored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -70,22 +68,18 @@ impl Manifest {
 
     /// Writes the manifest atomically: temp file, fsync, rename, directory fsync.
     pub fn store(&self, dir: &Path) -> Result<(), StoreError> {
-        let tmp = dir.join(MANIFEST_TMP);
         let bytes =
             serde_json::to_vec_pretty(self).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, dir.join(MANIFEST))?;
-        sync_dir(dir)?;
-        Ok(())
+        ferry_fs::atomic_write(&dir.join(MANIFEST), &bytes, ferry_fs::Access::Default).map_err(
+            |e| match e {
+                ferry_fs::WriteError::NotReplaced(e) => StoreError::Io(e),
+                ferry_fs::WriteError::ReplacedNotDurable(e) => StoreError::ManifestNotDurable(e),
+            },
+        )
     }
 }
 
 /// Fsyncs a directory so that entries created or renamed in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
+    Ok(ferry_fs::sync_dir(dir)?)
 }

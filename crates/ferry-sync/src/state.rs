@@ -2,7 +2,6 @@
 //! (written to a temporary file, fsynced, renamed over the old one, directory fsynced).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -61,30 +60,10 @@ impl SyncState {
 
     /// Saves atomically and durably.
     pub fn save(&self, path: &Path) -> Result<(), SyncError> {
-        let tmp = tmp_path(path);
         let body = serde_json::to_vec_pretty(self).expect("state serializes");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        };
-        write().map_err(|e| SyncError::io(path, e))
+        ferry_fs::atomic_write(path, &body, ferry_fs::Access::Default)
+            .map_err(|e| SyncError::io(path, e.into()))
     }
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
 }
 
 /// The default state file name: `./ferry-sync-<first 12 hex of sha256(identity)>.json`.
@@ -109,7 +88,7 @@ mod tests {
         s.done.entry("cpu".into()).or_default().insert(200, 300);
         s.points = 42;
         s.save(&path).unwrap();
-        assert!(!tmp_path(&path).exists());
+        assert!(!ferry_fs::temp_path(&path).exists());
         let back = SyncState::load(&path, "id").unwrap();
         assert_eq!(back, s);
         let todo: Vec<_> = plan("cpu", &back.done["cpu"], 0, 400, 100)

@@ -86,22 +86,10 @@ impl Profiles {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let tmp = self.path.with_extension("tmp");
         let data = serde_json::to_vec_pretty(&self.list).expect("profiles serialize");
         // owner-only from its creation: the file holds tokens
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io)?
-        };
-        std::io::Write::write_all(&mut f, &data).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        ferry_fs::atomic_write(&self.path, &data, ferry_fs::Access::OwnerOnly)
+            .map_err(|e| io(e.into()))
     }
 
     /// The profile named `name`, or the active one.

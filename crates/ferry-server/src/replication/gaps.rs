@@ -46,19 +46,18 @@ impl Gaps {
         Ok(Gaps { path, list })
     }
 
-    /// Writes the list durably (tmp file, fsync, rename).
+    /// Writes the list durably ([`ferry_fs::atomic_write`]): a cursor moved after this
+    /// returns can never be on disk without the gap that covers what it skipped.
     pub fn save(&self) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec(&self.list).map_err(std::io::Error::other)?)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &self.path)
+        let body = serde_json::to_vec(&self.list).map_err(std::io::Error::other)?;
+        Ok(ferry_fs::atomic_write(
+            &self.path,
+            &body,
+            ferry_fs::Access::Default,
+        )?)
     }
 
     /// Adds a gap, merging it into the last one when the two overlap or touch and the last

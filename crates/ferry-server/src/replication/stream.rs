@@ -154,6 +154,9 @@ impl Stream {
                 Gaps::default()
             }
         };
+        if let Err(e) = self.cover_log_holes(&mut gaps) {
+            self.attention(None, e);
+        }
         let mut rejected = RejectedLinesFile::new(self.dir.join("rejected.lp"));
         // Capped at 30 s (InfluxDB: 256 s, then 15 min): a returning remote is found quickly,
         // and one small request every 30 s is no hammering.
@@ -316,6 +319,38 @@ impl Stream {
                 Sent::Attention
             }
         }
+    }
+
+    /// Holes in the log ahead of the cursor (damage found at open) held records that can
+    /// only be sent again from the store, and their times are unknown: the whole store
+    /// becomes one gap (resending is harmless: the remote keeps the last value of a point),
+    /// saved before the cursor jumps past the last hole, so a crash in between resends twice
+    /// rather than never.
+    fn cover_log_holes(&self, gaps: &mut Gaps) -> Result<(), String> {
+        let cursor = self.cursor();
+        let holes = self.log().holes();
+        let Some(last) = holes.iter().rev().find(|h| h.to > cursor) else {
+            return Ok(());
+        };
+        let lost: u64 = holes
+            .iter()
+            .filter(|h| h.to > cursor)
+            .map(|h| h.len())
+            .sum();
+        tracing::warn!(replication = %self.rep.id, lost_log_bytes = lost, "the bucket log lost records this stream had not sent: everything stored will be sent again from the store");
+        gaps.push(Gap {
+            start_ns: i64::MIN,
+            end_ns: i64::MAX,
+            lines: 0,
+            bytes: lost,
+            measurement_index: 0,
+            resume_ns: None,
+        });
+        gaps.save()
+            .map_err(|e| format!("cannot save the stream's gaps: {e}"))?;
+        self.log()
+            .set_cursor(&cursor_name(&self.rep.id), last.to)
+            .map_err(|e| format!("cannot move the stream's log cursor: {e}"))
     }
 
     /// Past `maxQueueSizeBytes` or `maxAgeSeconds`, the log range behind the cursor becomes a
