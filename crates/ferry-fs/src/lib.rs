@@ -5,17 +5,27 @@
 //!   rename, directory fsync), created with its final permissions from the first byte.
 //! - [`sync_dir`]: make the entries created or renamed in a directory durable.
 //! - [`DataDirLock`]: one process per data dir.
+//! - [`Fs`]: the seam those operations (and the bucket log's) go through: [`RealFs`] in
+//!   production, [`sim::SimFs`] in tests, an in-memory file system that injects `ENOSPC`,
+//!   `EIO`, failed fsyncs and renames, and simulates power loss by dropping every byte that
+//!   was not fsynced and every directory change whose directory was not fsynced.
 //!
-//! There is one way to do each of these in Ferry, and it is here: the log's cursors, the
-//! store's manifest, replication gaps, import and sync checkpoints, CLI profiles, the seal
-//! key and the first token all use it.
+//! There is one way to do each of these in Ferry, and it is here: the log's segments and
+//! cursors, the store's manifest, replication gaps, import and sync checkpoints, CLI
+//! profiles, the seal key and the first token all use it.
 
 #![deny(unsafe_code)]
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fmt;
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
+
+mod lock;
+mod real;
+pub mod sim;
+
+pub use lock::{DataDirLock, LockError, LOCK_FILE};
+pub use real::RealFs;
 
 /// Who may read a file written by [`atomic_write`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +34,16 @@ pub enum Access {
     Default,
     /// 0600: tokens, keys, anything that opens something else.
     OwnerOnly,
+}
+
+impl Access {
+    /// The mode bits a new file gets.
+    pub fn mode(self) -> u32 {
+        match self {
+            Access::Default => 0o644,
+            Access::OwnerOnly => 0o600,
+        }
+    }
 }
 
 /// An I/O error with the operation and the path it happened on, kept as the source of an
@@ -40,7 +60,8 @@ pub struct PathError {
     pub source: io::Error,
 }
 
-fn at<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> io::Error + 'a {
+/// Wraps an error of `op` on `path` into an [`io::Error`] of the same kind naming both.
+pub fn at<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> io::Error + 'a {
     move |source| {
         io::Error::new(
             source.kind(),
@@ -53,6 +74,56 @@ fn at<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> io::Err
     }
 }
 
+/// A file opened for reading: reads see appends made after it was opened.
+pub trait ReadFile: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadFile for T {}
+
+/// A file opened for appending (the log's active segment).
+pub trait AppendFile: Send {
+    /// Appends all of `buf` (on error, a prefix may have been written).
+    fn append(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// `fdatasync`: the appended bytes survive a power cut once this returns `Ok`.
+    fn sync_data(&mut self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes (not durable until [`AppendFile::sync_data`]).
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// The file's current length.
+    fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}
+
+/// The file-system operations of Ferry's durable files. Paths are absolute or relative to
+/// the process's working directory, as with `std::fs`.
+pub trait Fs: Send + Sync + fmt::Debug {
+    /// Creates `dir` and its parents (durably: their entries are fsynced).
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// The names of the entries of `dir`.
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// The whole file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Opens `path` for reading.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadFile>>;
+    /// Opens an existing `path` for appending.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
+    /// Creates `path`, which must not exist, with `contents` and `access`'s mode, and fsyncs
+    /// it (not its directory entry).
+    fn write_new(&self, path: &Path, contents: &[u8], access: Access) -> io::Result<()>;
+    /// Renames `from` to `to`, replacing `to` (not durable until [`Fs::sync_dir`]).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file (not durable until [`Fs::sync_dir`]).
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Fsyncs directory `dir`: the entries created, renamed or removed in it are durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// The length of `path`.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> bool {
+        self.file_len(path).is_ok()
+    }
+}
+
 /// The temporary name [`atomic_write`] uses for `path` (`<name>.tmp` in the same directory).
 /// Readers of a directory may delete such leftovers of a crash.
 pub fn temp_path(path: &Path) -> PathBuf {
@@ -61,7 +132,8 @@ pub fn temp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn parent_dir(path: &Path) -> &Path {
+/// The directory `path` is in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> &Path {
     path.parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
@@ -101,128 +173,38 @@ impl From<WriteError> for io::Error {
 /// contents survive a power cut; the error says whether the file was replaced
 /// ([`WriteError`]); the temp file is removed where possible.
 pub fn atomic_write(path: &Path, contents: &[u8], access: Access) -> Result<(), WriteError> {
+    atomic_write_in(&RealFs, path, contents, access)
+}
+
+/// [`atomic_write`] on a given [`Fs`].
+pub fn atomic_write_in(
+    fs: &dyn Fs,
+    path: &Path,
+    contents: &[u8],
+    access: Access,
+) -> Result<(), WriteError> {
     let tmp = temp_path(path);
     // A leftover temp file keeps its old mode when opened again: start from none.
-    match std::fs::remove_file(&tmp) {
+    match fs.remove_file(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(WriteError::NotReplaced(at("remove", &tmp)(e))),
     }
-    let mode = match access {
-        Access::Default => 0o644,
-        Access::OwnerOnly => 0o600,
-    };
-    let written = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(at("create", &tmp))?;
-        f.write_all(contents).map_err(at("write", &tmp))?;
-        f.sync_all().map_err(at("fsync", &tmp))
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(WriteError::NotReplaced(e));
+    if let Err(e) = fs.write_new(&tmp, contents, access) {
+        let _ = fs.remove_file(&tmp);
+        return Err(WriteError::NotReplaced(at("write", &tmp)(e)));
     }
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
+    if let Err(e) = fs.rename(&tmp, path) {
+        let _ = fs.remove_file(&tmp);
         return Err(WriteError::NotReplaced(at("rename", path)(e)));
     }
-    sync_dir(parent_dir(path)).map_err(WriteError::ReplacedNotDurable)
+    fs.sync_dir(parent_dir(path))
+        .map_err(|e| WriteError::ReplacedNotDurable(at("fsync directory", parent_dir(path))(e)))
 }
 
 /// Fsyncs directory `dir`, making the entries created, renamed or removed in it durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(at("fsync directory", dir))
-}
-
-/// Why a data dir could not be locked.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// Another process holds the lock.
-    #[error("the data dir {} is in use by another process{}; stop it first, or give this one its own --data-dir", dir.display(), holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
-    InUse {
-        /// The data dir.
-        dir: PathBuf,
-        /// What the holder wrote into the lock file (its PID), if readable.
-        holder: Option<String>,
-    },
-    /// The lock file could not be created or locked.
-    #[error("cannot lock the data dir {}: {source}", dir.display())]
-    Io {
-        /// The data dir.
-        dir: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-}
-
-/// The name of the lock file in a data dir.
-pub const LOCK_FILE: &str = "ferry.lock";
-
-/// An exclusive advisory lock (`flock`) on `<data-dir>/ferry.lock`, held while this value
-/// lives. The kernel releases it when the process dies, however it dies, so a crash never
-/// leaves a stale lock behind; the PID written into the file is only for the message.
-#[derive(Debug)]
-pub struct DataDirLock {
-    file: File,
-    dir: PathBuf,
-}
-
-impl DataDirLock {
-    /// Takes the lock or says who holds it. Never waits.
-    pub fn acquire(dir: &Path) -> Result<DataDirLock, LockError> {
-        let path = dir.join(LOCK_FILE);
-        let io = |source| LockError::Io {
-            dir: dir.to_path_buf(),
-            source,
-        };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path)
-                    .ok()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty());
-                return Err(LockError::InUse {
-                    dir: dir.to_path_buf(),
-                    holder,
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
-        file.set_len(0)
-            .and_then(|_| file.write_all(format!("pid {}\n", std::process::id()).as_bytes()))
-            .map_err(io)?;
-        Ok(DataDirLock {
-            file,
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// The locked data dir.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-}
-
-impl Drop for DataDirLock {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
+    RealFs.sync_dir(dir).map_err(at("fsync directory", dir))
 }
 
 #[cfg(test)]
@@ -262,20 +244,5 @@ mod tests {
         let e = io::Error::from(e);
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         assert!(e.to_string().contains("missing-dir"), "{e}");
-    }
-
-    #[test]
-    fn second_lock_is_refused_with_the_holder_and_freed_on_drop() {
-        let d = tempfile::tempdir().unwrap();
-        let first = DataDirLock::acquire(d.path()).unwrap();
-        let e = DataDirLock::acquire(d.path()).unwrap_err();
-        let msg = e.to_string();
-        assert!(matches!(e, LockError::InUse { .. }), "{msg}");
-        assert!(
-            msg.contains(&format!("pid {}", std::process::id())),
-            "{msg}"
-        );
-        drop(first);
-        DataDirLock::acquire(d.path()).unwrap();
     }
 }

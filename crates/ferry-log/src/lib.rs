@@ -63,14 +63,23 @@
 //! it handled and lets readers wait for it to reach [`Log::durable_end`]
 //! (the bucket engine does).
 //!
-//! If a write or fsync fails, every append of that group gets the error and
-//! the log enters a *failed* state in which all further appends fail with
-//! [`LogError::Failed`]: data whose durability is unknown is never
-//! acknowledged. Records of a failed group may nevertheless survive on disk
-//! and reappear after a restart (at-least-once, never at-most-once). If
-//! `on_commit` panics, the log fails the same way for later groups; the
-//! group it was handling was already durable and acknowledged, and its
-//! consumer replays it from the log after a restart.
+//! If a write, fsync or segment roll fails (a full disk, an I/O error), every
+//! append of that group gets the error: data whose durability is unknown is
+//! never acknowledged. Groups already durable are still acknowledged and
+//! handed to `on_commit`. The next group first *repairs* the log: it removes
+//! segments the failed group created, cuts the active segment back to the end
+//! of the last durable group and fsyncs it, then writes as usual; if the
+//! repair fails too, that group gets the error and the next one tries again.
+//! So a freed disk makes appends work again without a restart, and an LSN is
+//! never given to two records. (After a failed fsync Linux may drop the
+//! unwritten pages and report success to a later fsync, which is why the
+//! failed bytes are cut rather than synced again.) Records of a failed group
+//! that reached the disk before the repair may reappear after a crash
+//! (at-least-once, never at-most-once). If `on_commit` panics, the log fails
+//! for good: later appends fail with [`LogError::Failed`] until it is reopened;
+//! the group it was handling was already durable and acknowledged, and its
+//! consumer replays it from the log after a restart. [`Log::failure`] says
+//! whether the log is failing now.
 //!
 //! # Cursors and retention
 //!
@@ -131,9 +140,8 @@ use std::{
     any::Any,
     collections::BTreeMap,
     fmt,
-    fs::{self, File, OpenOptions},
     future::Future,
-    io::{self, BufReader, Read, Seek, SeekFrom, Write},
+    io::{self, BufReader, Read, Seek, SeekFrom},
     panic::{catch_unwind, AssertUnwindSafe},
     path::{Path, PathBuf},
     pin::Pin,
@@ -145,6 +153,7 @@ use std::{
     thread,
 };
 
+use ferry_fs::{AppendFile, Fs, ReadFile};
 use tokio::sync::{oneshot, watch};
 
 /// Log sequence number: the logical byte offset of a record in the
@@ -192,6 +201,8 @@ pub struct LogOptions {
     /// new segment and the missing range becomes a [`Hole`]: an LSN a consumer has seen is
     /// never given to a new record, which that consumer would skip. Default 0.
     pub min_next_lsn: Lsn,
+    /// The file system the log lives on: [`ferry_fs::RealFs`], or a simulated one in tests.
+    pub fs: Arc<dyn Fs>,
 }
 
 impl Default for LogOptions {
@@ -201,6 +212,7 @@ impl Default for LogOptions {
             fsync: true,
             max_record_bytes: 16 * 1024 * 1024,
             min_next_lsn: 0,
+            fs: Arc::new(ferry_fs::RealFs),
         }
     }
 }
@@ -357,8 +369,8 @@ fn parse_segment_name(name: &str) -> Option<Lsn> {
     stem.parse().ok()
 }
 
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    ferry_fs::sync_dir(dir).map_err(|e| io_err(dir, e))
+fn sync_dir(fs: &dyn Fs, dir: &Path) -> Result<(), LogError> {
+    fs.sync_dir(dir).map_err(|e| io_err(dir, e))
 }
 
 fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
@@ -370,14 +382,11 @@ fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
 
 /// Creates segment `base` atomically ([`ferry_fs::atomic_write`] of its header) and
 /// returns it opened for appending, positioned after the header.
-fn create_segment(dir: &Path, base: Lsn) -> Result<File, LogError> {
+fn create_segment(fs: &dyn Fs, dir: &Path, base: Lsn) -> Result<Box<dyn AppendFile>, LogError> {
     let path = dir.join(segment_name(base));
-    ferry_fs::atomic_write(&path, &segment_header(), ferry_fs::Access::Default)
+    ferry_fs::atomic_write_in(fs, &path, &segment_header(), ferry_fs::Access::Default)
         .map_err(|e| io_err(&path, e.into()))?;
-    OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .map_err(|e| io_err(&path, e))
+    fs.open_append(&path).map_err(|e| io_err(&path, e))
 }
 
 fn validate_cursor_name(name: &str) -> Result<(), LogError> {
@@ -392,9 +401,9 @@ fn validate_cursor_name(name: &str) -> Result<(), LogError> {
     Ok(())
 }
 
-fn load_cursors(dir: &Path) -> Result<BTreeMap<String, Lsn>, LogError> {
+fn load_cursors(fs: &dyn Fs, dir: &Path) -> Result<BTreeMap<String, Lsn>, LogError> {
     let path = dir.join(CURSORS_FILE);
-    let text = match fs::read(&path) {
+    let text = match fs.read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(io_err(&path, e)),
@@ -434,7 +443,11 @@ fn load_cursors(dir: &Path) -> Result<BTreeMap<String, Lsn>, LogError> {
     Ok(map)
 }
 
-fn persist_cursors(dir: &Path, cursors: &BTreeMap<String, Lsn>) -> Result<(), LogError> {
+fn persist_cursors(
+    fs: &dyn Fs,
+    dir: &Path,
+    cursors: &BTreeMap<String, Lsn>,
+) -> Result<(), LogError> {
     let mut body = format!("{CURSORS_MAGIC}\n");
     for (name, lsn) in cursors {
         body.push_str(&format!("{name} {lsn}\n"));
@@ -442,7 +455,7 @@ fn persist_cursors(dir: &Path, cursors: &BTreeMap<String, Lsn>) -> Result<(), Lo
     let crc = crc32c::crc32c(body.as_bytes());
     body.push_str(&format!("crc32c {crc:08x}\n"));
     let path = dir.join(CURSORS_FILE);
-    ferry_fs::atomic_write(&path, body.as_bytes(), ferry_fs::Access::Default)
+    ferry_fs::atomic_write_in(fs, &path, body.as_bytes(), ferry_fs::Access::Default)
         .map_err(|e| io_err(&path, e.into()))
 }
 
@@ -475,9 +488,14 @@ fn valid_record_at(buf: &[u8], at: usize, limit: usize) -> Option<usize> {
 /// kept); with none, everything from the bad record on is a bad tail. Streams the segment
 /// and reads it into memory only from the first bad record on (recovery of an undamaged log
 /// costs no more memory than its read buffer).
-fn scan_segment(path: &Path, base: Lsn, next_base: Option<Lsn>) -> Result<Scan, LogError> {
-    let f = File::open(path).map_err(|e| io_err(path, e))?;
-    let file_len = f.metadata().map_err(|e| io_err(path, e))?.len();
+fn scan_segment(
+    fs: &dyn Fs,
+    path: &Path,
+    base: Lsn,
+    next_base: Option<Lsn>,
+) -> Result<Scan, LogError> {
+    let f = fs.open_read(path).map_err(|e| io_err(path, e))?;
+    let file_len = fs.file_len(path).map_err(|e| io_err(path, e))?;
     let mut scan = Scan {
         holes: Vec::new(),
         good_pos: 0,
@@ -588,10 +606,10 @@ fn describe_bad_record(buf: &[u8], at: usize, limit: usize) -> String {
 }
 
 /// Returns `base_name` or `base_name.N` so that no existing file is overwritten.
-fn unique_path(dir: &Path, base_name: &str) -> PathBuf {
+fn unique_path(fs: &dyn Fs, dir: &Path, base_name: &str) -> PathBuf {
     let mut p = dir.join(base_name);
     let mut n = 1;
-    while p.exists() {
+    while fs.exists(&p) {
         p = dir.join(format!("{base_name}.{n}"));
         n += 1;
     }
@@ -600,34 +618,38 @@ fn unique_path(dir: &Path, base_name: &str) -> PathBuf {
 
 /// Copies `path[keep_pos..]` into a `.corrupt-<lsn>` file, then truncates the
 /// segment to `keep_pos` (rewriting the header if it was damaged).
-fn cut_tail(dir: &Path, path: &Path, keep_pos: u64, at_lsn: Lsn) -> Result<(), LogError> {
+fn cut_tail(
+    fs: &dyn Fs,
+    dir: &Path,
+    path: &Path,
+    keep_pos: u64,
+    at_lsn: Lsn,
+) -> Result<(), LogError> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let corrupt_path = unique_path(dir, &format!("{name}.corrupt-{at_lsn}"));
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
+    let corrupt_path = unique_path(fs, dir, &format!("{name}.corrupt-{at_lsn}"));
+    let mut tail = Vec::new();
+    let mut r = fs.open_read(path).map_err(|e| io_err(path, e))?;
+    r.seek(SeekFrom::Start(keep_pos))
+        .and_then(|_| r.read_to_end(&mut tail))
         .map_err(|e| io_err(path, e))?;
-    f.seek(SeekFrom::Start(keep_pos))
-        .map_err(|e| io_err(path, e))?;
-    let mut out = File::create(&corrupt_path).map_err(|e| io_err(&corrupt_path, e))?;
-    io::copy(&mut f, &mut out).map_err(|e| io_err(&corrupt_path, e))?;
-    out.sync_all().map_err(|e| io_err(&corrupt_path, e))?;
-    sync_dir(dir)?;
-    f.set_len(keep_pos).map_err(|e| io_err(path, e))?;
+    ferry_fs::atomic_write_in(fs, &corrupt_path, &tail, ferry_fs::Access::Default)
+        .map_err(|e| io_err(&corrupt_path, e.into()))?;
+    let mut f = fs.open_append(path).map_err(|e| io_err(path, e))?;
     if keep_pos < SEGMENT_HEADER_LEN {
-        f.seek(SeekFrom::Start(0))
-            .and_then(|_| f.write_all(&segment_header()))
+        f.truncate(0)
+            .and_then(|_| f.append(&segment_header()))
             .map_err(|e| io_err(path, e))?;
+    } else {
+        f.truncate(keep_pos).map_err(|e| io_err(path, e))?;
     }
-    f.sync_all().map_err(|e| io_err(path, e))
+    f.sync_data().map_err(|e| io_err(path, e))
 }
 
 /// Deletes non-active segments whose successor's base is `<= min`.
-fn delete_consumed(dir: &Path, segments: &mut Vec<Lsn>, min: Lsn) {
+fn delete_consumed(fs: &dyn Fs, dir: &Path, segments: &mut Vec<Lsn>, min: Lsn) {
     while segments.len() >= 2 && segments[1] <= min {
         let path = dir.join(segment_name(segments[0]));
-        match fs::remove_file(&path) {
+        match fs.remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -663,7 +685,7 @@ struct Shared {
     cursors: Mutex<BTreeMap<String, Lsn>>,
     durable: AtomicU64,
     durable_tx: watch::Sender<Lsn>,
-    failed: Mutex<Option<String>>,
+    failed: Mutex<Option<Failure>>,
     appends: AtomicU64,
     fsyncs: AtomicU64,
     bytes: AtomicU64,
@@ -671,13 +693,32 @@ struct Shared {
 }
 
 impl Shared {
-    fn failed_reason(&self) -> Option<String> {
+    fn failure(&self) -> Option<Failure> {
         lock(&self.failed).clone()
     }
 
-    fn fail(&self, reason: String) {
-        tracing::error!(dir = %self.dir.display(), %reason, "log failed; rejecting further appends");
-        lock(&self.failed).get_or_insert(reason);
+    /// The reason appends are refused for good (the consumer or a thread broke), if so.
+    fn fatal_reason(&self) -> Option<String> {
+        match self.failure() {
+            Some(Failure::Fatal(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn fail(&self, failure: Failure) {
+        let mut f = lock(&self.failed);
+        match (&*f, &failure) {
+            (Some(Failure::Fatal(_)), _) => return,
+            (Some(Failure::Io(_)), Failure::Io(_)) => return,
+            _ => {}
+        }
+        match &failure {
+            Failure::Io(reason) => tracing::error!(dir = %self.dir.display(), %reason,
+                "log write failed; appends fail until the writer can repair the segment"),
+            Failure::Fatal(reason) => tracing::error!(dir = %self.dir.display(), %reason,
+                "log failed; rejecting further appends until it is reopened"),
+        }
+        *f = Some(failure);
     }
 
     fn close(&self) {
@@ -693,12 +734,24 @@ impl Shared {
     }
 }
 
+/// Why the log refuses appends.
+#[derive(Debug, Clone)]
+enum Failure {
+    /// A write, fsync or roll failed (a full disk, an I/O error): the next group first cuts
+    /// the active segment back to the last durable record and, if that works, goes on.
+    Io(String),
+    /// `on_commit` panicked or a thread is gone: only reopening helps.
+    Fatal(String),
+}
+
 struct Writer {
     shared: Arc<Shared>,
-    file: File,
+    file: Box<dyn AppendFile>,
     path: PathBuf,
     base: Lsn,
     end: Lsn,
+    /// End of the last group whose write and fsync succeeded: everything below is durable.
+    synced_end: Lsn,
     buf: Vec<u8>,
 }
 
@@ -724,7 +777,9 @@ struct Committer {
 impl Committer {
     fn run(mut self, jobs: mpsc::Receiver<CommitJob>) {
         for job in jobs {
-            if let Some(reason) = self.shared.failed_reason() {
+            // A job here is durable; only a broken consumer keeps it from being acknowledged
+            // (an I/O failure of a later group does not).
+            if let Some(reason) = self.shared.fatal_reason() {
                 for (tx, _) in job.txs {
                     let _ = tx.send(Err(LogError::Failed {
                         reason: reason.clone(),
@@ -745,7 +800,8 @@ impl Committer {
             let records = job.records;
             let callback = catch_unwind(AssertUnwindSafe(|| on_commit(records)));
             if callback.is_err() {
-                self.shared.fail("on_commit panicked".to_string());
+                self.shared
+                    .fail(Failure::Fatal("on_commit panicked".to_string()));
             }
         }
     }
@@ -764,8 +820,9 @@ impl Writer {
         {
             Ok(h) => h,
             Err(e) => {
-                self.shared
-                    .fail(format!("cannot start the commit thread: {e}"));
+                self.shared.fail(Failure::Fatal(format!(
+                    "cannot start the commit thread: {e}"
+                )));
                 return;
             }
         };
@@ -791,7 +848,8 @@ impl Writer {
             };
             if let Some(job) = self.commit(batch) {
                 if jobs_tx.send(job).is_err() {
-                    self.shared.fail("the commit thread stopped".into());
+                    self.shared
+                        .fail(Failure::Fatal("the commit thread stopped".into()));
                 }
             }
         }
@@ -806,24 +864,43 @@ impl Writer {
             attachments.push(p.attachment);
             txs.push(p.tx);
         }
-        if let Some(reason) = self.shared.failed_reason() {
+        let refuse = |txs: Vec<oneshot::Sender<Result<Lsn, LogError>>>, e: LogError| {
             for tx in txs {
-                let _ = tx.send(Err(LogError::Failed {
-                    reason: reason.clone(),
-                }));
+                let _ = tx.send(Err(e.clone()));
             }
-            return None;
+        };
+        match self.shared.failure() {
+            None => {}
+            Some(Failure::Fatal(reason)) => {
+                refuse(txs, LogError::Failed { reason });
+                return None;
+            }
+            Some(Failure::Io(reason)) => match self.repair() {
+                Ok(()) => {
+                    tracing::info!(dir = %self.shared.dir.display(), end = self.end, %reason,
+                        "log writer repaired its segment after a failed write; appends resume");
+                    *lock(&self.shared.failed) = None;
+                }
+                Err(e) => {
+                    refuse(
+                        txs,
+                        LogError::Failed {
+                            reason: format!("{reason}; repair failed: {e}"),
+                        },
+                    );
+                    return None;
+                }
+            },
         }
         let lsns = match self.write_group(&payloads) {
             Ok(l) => l,
             Err(e) => {
-                self.shared.fail(e.to_string());
-                for tx in txs {
-                    let _ = tx.send(Err(e.clone()));
-                }
+                self.shared.fail(Failure::Io(e.to_string()));
+                refuse(txs, e);
                 return None;
             }
         };
+        self.synced_end = self.end;
         let bytes: u64 = payloads
             .iter()
             .map(|p| RECORD_HEADER_LEN + p.len() as u64)
@@ -875,9 +952,51 @@ impl Writer {
         Ok(lsns)
     }
 
+    /// After a failed group: removes what it left (segments it created, bytes past the
+    /// last durable record), fsyncs that, and continues from the last durable record. A
+    /// segment file whose base lies past the active segment would, at the next open, cut
+    /// the records written meanwhile into a hole: none may stay.
+    fn repair(&mut self) -> Result<(), LogError> {
+        let fs = self.shared.opts.fs.clone();
+        let fs = fs.as_ref();
+        let dir = self.shared.dir.clone();
+        let durable = self.synced_end;
+        let base = {
+            let mut segs = lock(&self.shared.segments);
+            while segs.len() > 1 && segs.last().is_some_and(|&b| b > durable) {
+                segs.pop();
+            }
+            *segs.last().expect("at least one segment")
+        };
+        for name in fs.list_dir(&dir).map_err(|e| io_err(&dir, e))? {
+            let stray =
+                parse_segment_name(&name).is_some_and(|b| b > base) || name.ends_with(".seg.tmp");
+            if stray {
+                let p = dir.join(&name);
+                match fs.remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&p, e)),
+                }
+            }
+        }
+        sync_dir(fs, &dir)?;
+        let path = dir.join(segment_name(base));
+        let mut file = fs.open_append(&path).map_err(|e| io_err(&path, e))?;
+        file.truncate(SEGMENT_HEADER_LEN + (durable - base))
+            .and_then(|_| file.sync_data())
+            .map_err(|e| io_err(&path, e))?;
+        self.file = file;
+        self.path = path;
+        self.base = base;
+        self.end = durable;
+        self.buf.clear();
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), LogError> {
         if !self.buf.is_empty() {
-            let r = self.file.write_all(&self.buf);
+            let r = self.file.append(&self.buf);
             self.buf.clear();
             r.map_err(|e| io_err(&self.path, e))?;
         }
@@ -893,7 +1012,7 @@ impl Writer {
     }
 
     fn roll(&mut self) -> Result<(), LogError> {
-        let file = create_segment(&self.shared.dir, self.end)?;
+        let file = create_segment(self.shared.opts.fs.as_ref(), &self.shared.dir, self.end)?;
         self.file = file;
         self.base = self.end;
         self.path = self.shared.dir.join(segment_name(self.base));
@@ -952,30 +1071,29 @@ impl Log {
                 "segment_bytes and max_record_bytes must be > 0".into(),
             ));
         }
-        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let fs = opts.fs.clone();
+        let fs = fs.as_ref();
+        fs.create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         let dir = dir.to_path_buf();
         let mut bases = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
-            let entry = entry.map_err(|e| io_err(&dir, e))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(base) = parse_segment_name(name) {
+        for name in fs.list_dir(&dir).map_err(|e| io_err(&dir, e))? {
+            if let Some(base) = parse_segment_name(&name) {
                 bases.push(base);
             } else if name == CURSORS_TMP || name.ends_with(".seg.tmp") {
-                let p = entry.path();
-                fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
+                let p = dir.join(&name);
+                fs.remove_file(&p).map_err(|e| io_err(&p, e))?;
             }
         }
         bases.sort_unstable();
-        let cursors = load_cursors(&dir)?;
+        let cursors = load_cursors(fs, &dir)?;
         if bases.is_empty() {
             // A new log, or one whose segments are all gone: it starts where its consumers
             // stopped, and what lay below is reported as truncated to readers.
-            create_segment(&dir, opts.min_next_lsn)?;
+            create_segment(fs, &dir, opts.min_next_lsn)?;
             bases.push(opts.min_next_lsn);
         }
         if let Some(&min) = cursors.values().min() {
-            delete_consumed(&dir, &mut bases, min);
+            delete_consumed(fs, &dir, &mut bases, min);
         }
 
         let mut report = RecoveryReport {
@@ -988,7 +1106,7 @@ impl Log {
         for (i, &base) in bases.iter().enumerate() {
             let next_base = bases.get(i + 1).copied();
             let path = dir.join(segment_name(base));
-            let scan = scan_segment(&path, base, next_base)?;
+            let scan = scan_segment(fs, &path, base, next_base)?;
             let lsn_at = |pos: u64| base + pos.saturating_sub(SEGMENT_HEADER_LEN);
             for (from, to, reason) in scan.holes {
                 report.holes.push(Hole {
@@ -1022,7 +1140,7 @@ impl Log {
                 None => {
                     debug_assert_eq!(i, last);
                     if let Some(reason) = scan.bad {
-                        cut_tail(&dir, &path, scan.good_pos, good_end)?;
+                        cut_tail(fs, &dir, &path, scan.good_pos, good_end)?;
                         let bytes_cut = scan.file_len - scan.good_pos;
                         tracing::warn!(segment = %path.display(), at_lsn = good_end, bytes_cut, %reason,
                             "log recovery cut a damaged tail (preserved in a .corrupt file)");
@@ -1054,7 +1172,7 @@ impl Log {
                 "records up to LSN {floor} were consumed (store or cursor) but the log ends at {end}: they are missing"
             );
             tracing::error!(dir = %dir.display(), end, floor, "log ends below what its consumers have seen; continuing at {floor}");
-            create_segment(&dir, floor)?;
+            create_segment(fs, &dir, floor)?;
             bases.push(floor);
             report.holes.push(Hole {
                 from: end,
@@ -1067,11 +1185,8 @@ impl Log {
 
         let base = *bases.last().expect("at least one segment");
         let path = dir.join(segment_name(base));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_err(&path, e))?;
-        let pos = file.seek(SeekFrom::End(0)).map_err(|e| io_err(&path, e))?;
+        let file = fs.open_append(&path).map_err(|e| io_err(&path, e))?;
+        let pos = file.len().map_err(|e| io_err(&path, e))?;
         if pos != SEGMENT_HEADER_LEN + (end - base) {
             return Err(LogError::Corrupt {
                 path,
@@ -1106,6 +1221,7 @@ impl Log {
             path,
             base,
             end,
+            synced_end: end,
             buf: Vec::new(),
         };
         let jh = thread::Builder::new()
@@ -1142,7 +1258,8 @@ impl Log {
                 max: sh.opts.max_record_bytes,
             }));
         }
-        if let Some(reason) = sh.failed_reason() {
+        // After an I/O failure appends still queue: the writer tries to repair first.
+        if let Some(reason) = sh.fatal_reason() {
             return AppendHandle::ready(Err(LogError::Failed { reason }));
         }
         let (tx, rx) = oneshot::channel();
@@ -1273,7 +1390,7 @@ impl Log {
         let mut cursors = lock(&sh.cursors);
         let mut next = cursors.clone();
         next.insert(name.to_string(), lsn);
-        persist_cursors(&sh.dir, &next)?;
+        persist_cursors(sh.opts.fs.as_ref(), &sh.dir, &next)?;
         *cursors = next;
         self.gc(&cursors);
         Ok(())
@@ -1294,7 +1411,7 @@ impl Log {
         }
         let mut next = cursors.clone();
         next.remove(name);
-        persist_cursors(&sh.dir, &next)?;
+        persist_cursors(sh.opts.fs.as_ref(), &sh.dir, &next)?;
         *cursors = next;
         self.gc(&cursors);
         Ok(true)
@@ -1312,7 +1429,7 @@ impl Log {
         if let Some(&min) = cursors.values().min() {
             let sh = self.shared();
             let mut segments = lock(&sh.segments);
-            delete_consumed(&sh.dir, &mut segments, min);
+            delete_consumed(sh.opts.fs.as_ref(), &sh.dir, &mut segments, min);
             let oldest = segments[0];
             drop(segments);
             lock(&sh.holes).retain(|h| h.to > oldest);
@@ -1336,9 +1453,17 @@ impl Log {
         let bases = lock(&sh.segments).clone();
         bases
             .iter()
-            .filter_map(|b| fs::metadata(sh.dir.join(segment_name(*b))).ok())
-            .map(|m| m.len())
+            .filter_map(|b| sh.opts.fs.file_len(&sh.dir.join(segment_name(*b))).ok())
             .sum()
+    }
+
+    /// Why appends fail now, if they do: the last write failed and has not been repaired
+    /// yet (the next append tries), or the log failed for good.
+    pub fn failure(&self) -> Option<String> {
+        self.shared().failure().map(|f| match f {
+            Failure::Io(r) => r,
+            Failure::Fatal(r) => format!("{r} (until the log is reopened)"),
+        })
     }
 
     /// Counters since open.
@@ -1422,7 +1547,7 @@ struct SegmentCursor {
     /// Base of the following segment once known.
     next_base: Option<Lsn>,
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<Box<dyn ReadFile>>,
 }
 
 /// Iterator over durable records `(lsn, payload)` starting at a given LSN.
@@ -1464,7 +1589,7 @@ impl LogReader {
             (segs[idx], segs.get(idx + 1).copied())
         };
         let path = self.shared.dir.join(segment_name(base));
-        let file = match File::open(&path) {
+        let file = match self.shared.opts.fs.open_read(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Deleted by retention between the lookup and the open.

@@ -46,7 +46,14 @@ pub enum ApiError {
     /// The node could not do it: storage failure (500).
     #[error("{0}")]
     Internal(String),
+    /// Not now, but probably later: a bucket whose disk is full or failing, or one that is
+    /// quarantined (503 with `Retry-After`).
+    #[error("{0}")]
+    Unavailable(String),
 }
+
+/// The `Retry-After` of a 503: the log repairs itself on the next write, so a few seconds.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
     /// HTTP status of this error on v2 routes.
@@ -62,6 +69,7 @@ impl ApiError {
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -78,6 +86,7 @@ impl ApiError {
             ApiError::UnsupportedEncoding(_) => "unsupported media type",
             ApiError::Timeout(_) => "request timeout",
             ApiError::Internal(_) => "internal error",
+            ApiError::Unavailable(_) => "unavailable",
         }
     }
 
@@ -116,7 +125,7 @@ impl From<ferry_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if matches!(self, ApiError::Internal(_)) {
+        if matches!(self, ApiError::Internal(_) | ApiError::Unavailable(_)) {
             tracing::error!(error = %self, "request failed");
         }
         let status = self.status();
@@ -125,6 +134,12 @@ impl IntoResponse for ApiError {
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut()
             .insert("X-Platform-Error-Code", HeaderValue::from_static(code));
+        if matches!(self, ApiError::Unavailable(_)) {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+            );
+        }
         resp
     }
 }
@@ -157,6 +172,12 @@ impl IntoResponse for V1Error {
             .collect();
         if let Ok(v) = HeaderValue::from_str(&header) {
             resp.headers_mut().insert("X-Influxdb-Error", v);
+        }
+        if matches!(self.0, ApiError::Unavailable(_)) {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+            );
         }
         resp
     }

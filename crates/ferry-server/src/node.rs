@@ -11,6 +11,13 @@ use ferry_lp::Precision;
 use crate::engine::{BucketEngine, EngineError};
 use crate::error::ApiError;
 
+/// How often a quarantined bucket is tried again on use.
+pub const QUARANTINE_RETRY: Duration = Duration::from_secs(30);
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Settings of a running node.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -58,6 +65,9 @@ pub struct Node {
     /// The queries running now, and the limits they run under.
     pub queries: crate::queries::Queries,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
+    /// Buckets that could not be opened (damaged files): why, and when it was last tried.
+    /// The rest of the node serves; these answer 503 until an open works.
+    quarantined: std::sync::Mutex<HashMap<String, (String, std::time::Instant)>>,
     /// Held while the node lives: a second node on the same data dir would append to the
     /// same logs and rewrite the same manifests.
     _data_dir_lock: ferry_fs::DataDirLock,
@@ -101,6 +111,7 @@ impl Node {
             replications: crate::replication::ReplicationManager::new(),
             tasks: crate::tasks::TaskManager::new(),
             engines: Default::default(),
+            quarantined: Default::default(),
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -115,11 +126,17 @@ impl Node {
         self.engines.try_lock().ok()?.get(bucket_id).cloned()
     }
 
-    /// The engine of a bucket, opened (and its log replayed) on first use.
+    /// The engine of a bucket, opened (and its log replayed) on first use. A bucket that
+    /// cannot be opened is quarantined: it answers 503 with the reason, and opening is tried
+    /// again at most every [`QUARANTINE_RETRY`].
     pub async fn engine(&self, bucket_id: &str) -> Result<Arc<BucketEngine>, ApiError> {
         let mut engines = self.engines.lock().await;
         if let Some(e) = engines.get(bucket_id) {
             return Ok(e.clone());
+        }
+        let quarantine = self.quarantine_reason(bucket_id, true);
+        if let Some(reason) = quarantine {
+            return Err(ApiError::Unavailable(reason));
         }
         let dir = self.bucket_dir(bucket_id);
         let id = bucket_id.to_string();
@@ -135,19 +152,65 @@ impl Node {
             BucketEngine::open(&id, &dir, log_opts, store_opts)
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("opening bucket: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("opening bucket {bucket_id}: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("opening bucket: {e}")))?;
+        let engine = match engine {
+            Ok(e) => e,
+            Err(e) => {
+                let reason = format!(
+                    "bucket {bucket_id} is quarantined: it cannot be opened: {e}. The rest of the node serves; stop the node and run `ferry check --data-dir {}` to see and repair the damage",
+                    self.config.data_dir.display()
+                );
+                tracing::error!(bucket = bucket_id, error = %e, "bucket quarantined: it cannot be opened");
+                lock(&self.quarantined).insert(
+                    bucket_id.to_string(),
+                    (reason.clone(), std::time::Instant::now()),
+                );
+                return Err(ApiError::Unavailable(reason));
+            }
+        };
+        lock(&self.quarantined).remove(bucket_id);
         let engine = Arc::new(engine);
         engines.insert(bucket_id.to_string(), engine.clone());
         Ok(engine)
     }
 
-    /// Opens every bucket's engine (replaying logs) before the node answers requests.
+    /// Why `bucket_id` is quarantined, if it is; with `retry_due`, `None` also once the
+    /// last attempt is [`QUARANTINE_RETRY`] old (the caller tries again).
+    fn quarantine_reason(&self, bucket_id: &str, retry_due: bool) -> Option<String> {
+        let q = lock(&self.quarantined);
+        let (reason, at) = q.get(bucket_id)?;
+        if retry_due && at.elapsed() >= QUARANTINE_RETRY {
+            return None;
+        }
+        Some(reason.clone())
+    }
+
+    /// Opens every bucket's engine (replaying logs) before the node answers requests. A
+    /// bucket that cannot be opened is quarantined (logged, and listed by `/health`); the
+    /// others open and serve.
     pub async fn open_all(&self) -> Result<(), ApiError> {
         for b in self.catalog.list_buckets(None)? {
-            self.engine(&b.id).await?;
+            if let Err(e) = self.engine(&b.id).await {
+                tracing::error!(bucket = %b.name, id = %b.id, error = %e, "bucket not opened");
+            }
         }
         Ok(())
+    }
+
+    /// Buckets that cannot take writes now: `(bucket ID, why)`: quarantined ones, and those
+    /// whose log's last write failed (a full or failing disk).
+    pub async fn failing_buckets(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = lock(&self.quarantined)
+            .iter()
+            .map(|(id, (reason, _))| (id.clone(), reason.clone()))
+            .collect();
+        for (id, e) in self.engines.lock().await.iter() {
+            if let Some(reason) = e.log().failure() {
+                out.push((id.clone(), format!("writes failing: {reason}")));
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Every open engine.
@@ -356,6 +419,10 @@ pub fn engine_error(e: EngineError) -> ApiError {
         // not a fault of the node: a retry would fail the same way
         EngineError::PointTooLarge { .. } => ApiError::TooLarge(format!("write refused: {e}")),
         EngineError::Unrepresentable(_) => ApiError::BadRequest(e.to_string()),
+        // A full or failing disk: the log repairs itself on a later write once it can.
+        EngineError::Log(_) => ApiError::Unavailable(format!(
+            "write not acknowledged: {e}; retry later (the bucket's writes resume once its disk accepts them again)"
+        )),
         e => ApiError::Internal(format!("write not acknowledged: {e}")),
     }
 }

@@ -44,23 +44,62 @@ pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// `GET /health` → 200 `{"name":"ferry","status":"pass",...}` (InfluxDB 2's shape).
-pub async fn health() -> impl IntoResponse {
+/// One failing bucket as an InfluxDB 2 health check.
+fn bucket_checks(node: &crate::node::Node, failing: &[(String, String)]) -> Vec<serde_json::Value> {
+    failing
+        .iter()
+        .map(|(id, why)| {
+            let name = node
+                .catalog
+                .bucket_by_id(id)
+                .map(|b| b.name)
+                .unwrap_or_default();
+            serde_json::json!({
+                "name": format!("bucket {name} ({id})"),
+                "status": "fail",
+                "message": why,
+            })
+        })
+        .collect()
+}
+
+/// `GET /health` in InfluxDB 2's shape: 200 `{"name":"ferry","status":"pass","checks":[]}`
+/// when every bucket takes writes; 503 with `"status":"fail"` and one check per failing or
+/// quarantined bucket otherwise (the other buckets still serve).
+pub async fn health(State(node): State<AppState>) -> impl IntoResponse {
+    let failing = node.failing_buckets().await;
+    let checks = bucket_checks(&node, &failing);
+    let (status, code, message) = if failing.is_empty() {
+        (
+            "pass",
+            StatusCode::OK,
+            "ready for queries and writes".to_string(),
+        )
+    } else {
+        (
+            "fail",
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} bucket(s) cannot take writes", failing.len()),
+        )
+    };
     (
+        code,
         version_headers(),
         Json(serde_json::json!({
             "name": "ferry",
-            "message": "ready for queries and writes",
-            "status": "pass",
-            "checks": [],
+            "message": message,
+            "status": status,
+            "checks": checks,
             "version": VERSION,
         })),
     )
 }
 
-/// `GET /ready` → 200 `{"status":"ready"}`.
-pub async fn ready() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ready" }))
+/// `GET /ready` → 200 `{"status":"ready"}` once the node serves (it does while some buckets
+/// fail: they are listed in `checks`, as in `/health`).
+pub async fn ready(State(node): State<AppState>) -> impl IntoResponse {
+    let failing = node.failing_buckets().await;
+    Json(serde_json::json!({ "status": "ready", "checks": bucket_checks(&node, &failing) }))
 }
 
 /// Any other route → 404 in InfluxDB's error shape.
