@@ -618,3 +618,20 @@ def prometheus_samples(text: str) -> list[tuple[str, dict, float]]:
         except ValueError:
             pass
     return out
+
+
+def replication_acting_as(edge: "FerryNode", remote: "FerryNode", token: str, name: str = "up",
+                          **extra) -> str:
+    """A remote and a replication to `remote`, both created with `token` (so the stream acts
+    with its authority); returns the replication's ID."""
+    h = edge.auth(token)
+    org = edge.org_id()
+    r = requests.post(edge.url + "/api/v2/remotes", headers=h, timeout=10, json={
+        "orgID": org, "name": f"{name}-remote", "remoteURL": remote.url,
+        "remoteAPIToken": remote.token, "remoteOrgID": remote.org_id()})
+    assert r.status_code == 201, r.text
+    r = requests.post(edge.url + "/api/v2/replications", headers=h, timeout=10, json={
+        "orgID": org, "name": name, "remoteID": r.json()["id"],
+        "localBucketID": edge.bucket_info()["id"], "remoteBucketName": remote.bucket, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from harness import post_raw, wait_ping
+from harness import post_raw, replication_acting_as, wait_ping
 
 
 def q(node, text, token=None, **params):
@@ -435,16 +435,7 @@ def test_a_replication_stops_when_its_creators_token_goes(make_node):
     org = edge.org_id()
     t = _token(edge, org, [_perm(a, k, org) for a in ("read", "write")
                            for k in ("buckets", "replications", "remotes")]).json()
-    h = edge.auth(t["token"])
-    r = requests.post(edge.url + "/api/v2/remotes", headers=h, timeout=10, json={
-        "orgID": org, "name": "r", "remoteURL": remote.url, "remoteAPIToken": remote.token,
-        "remoteOrgID": remote.org_id()})
-    assert r.status_code == 201, r.text
-    r = requests.post(edge.url + "/api/v2/replications", headers=h, timeout=10, json={
-        "orgID": org, "name": "up", "remoteID": r.json()["id"],
-        "localBucketID": edge.bucket_info()["id"], "remoteBucketName": remote.bucket})
-    assert r.status_code == 201, r.text
-    rid = r.json()["id"]
+    rid = replication_acting_as(edge, remote, t["token"])
 
     def status():
         r = requests.get(edge.url + f"/api/v2/replications/{rid}", headers=edge.auth(), timeout=10)

@@ -16,13 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from fake_remote import Reply, error_body, first_n, ok, reject_lines_containing, too_large_over
 from harness import (BUCKET, ORG, TOKEN, count_points_cli, parse_line, prometheus_samples,
-                     wait_until)
+                     replication_acting_as, wait_until)
 
 BASE_TS = 1_800_000_000_000_000_000
 DEFAULT_MAX_QUEUE = 67108860
@@ -753,3 +754,67 @@ def test_fake_filter_tags_and_backfill(make_node, fake_remote):
     time.sleep(1)
     got = keys_of(fake.stored_lines())
     assert got == expected, f"unexpected points: {sorted(got - expected)[:5]}"
+
+
+# ---- stale cursors: a stream that cannot run, or is gone, never pins the log --------------------
+
+def _cursors(node, bucket_id: str) -> dict[str, int]:
+    text = (Path(node.data_dir) / "buckets" / bucket_id / "log" / "cursors").read_text()
+    out = {}
+    for line in text.splitlines()[1:-1]:
+        name, lsn = line.split(" ")
+        out[name] = int(lsn)
+    return out
+
+
+def test_cursor_of_a_replication_deleted_behind_the_nodes_back_is_removed(make_node):
+    """A crash between the catalog delete and the cursor removal left the cursor behind: the
+    next start removes it, so it does not hold the log's segments forever."""
+    import sqlite3
+    edge = make_node()
+    rem = create_remote(edge, "http://127.0.0.1:9", TOKEN, "0000000000000001")
+    rid = create_replication(edge, rem["id"], BUCKET)["id"]
+    bucket_id = edge.bucket_info()["id"]
+    write_ok(edge, lp("pin", range(100)))
+    assert edge.stop() == 0
+    assert f"replication-{rid}" in _cursors(edge, bucket_id)
+    db = sqlite3.connect(Path(edge.data_dir) / "catalog.sqlite")
+    assert db.execute("DELETE FROM replications WHERE id = ?", (rid,)).rowcount == 1
+    db.commit()
+    db.close()
+    edge.start()
+    assert f"replication-{rid}" not in _cursors(edge, bucket_id), _cursors(edge, bucket_id)
+    assert "removed the log cursor of a replication that no longer exists" in edge.stderr_text()
+    assert not (Path(edge.data_dir) / "replications" / rid).exists()
+
+
+def test_a_stream_that_cannot_run_still_keeps_its_queue_bound(make_node, make_fixed_node):
+    """Its creator's token is deactivated, so the stream cannot send: the log behind its cursor
+    still stays within maxQueueSizeBytes (the rest becomes a gap), and once the token is back
+    everything arrives."""
+    remote = make_fixed_node()
+    edge = make_node()
+    org = edge.org_id()
+    perms = [{"action": a, "resource": {"type": k, "orgID": org}}
+             for a in ("read", "write") for k in ("buckets", "replications", "remotes")]
+    t = requests.post(edge.url + "/api/v2/authorizations", headers=edge.auth(), timeout=10,
+                      json={"orgID": org, "permissions": perms}).json()
+    rid = replication_acting_as(edge, remote, t["token"], "held", maxQueueSizeBytes=MIN_MAX_QUEUE)
+    auth_url = edge.url + f"/api/v2/authorizations/{t['id']}"
+    r = requests.patch(auth_url, json={"status": "inactive"}, headers=edge.auth(), timeout=10)
+    assert r.status_code == 200, r.text
+    batch, total, written = 5000, 0, 0
+    s = requests.Session()
+    while written < 36_000_000:
+        body = lp("held", range(total, total + batch), extra=f',pad="{PAD}"')
+        assert edge.write_v2(body, session=s).status_code == 204
+        written += len(body)
+        total += batch
+    st = wait_status(edge, rid, lambda s: s["pendingGaps"] >= 1
+                     and s["currentQueueSizeBytes"] <= MIN_MAX_QUEUE,
+                     20, "a gap recorded and a bounded queue while the stream cannot run")
+    assert st["state"] == "needs_attention" and "inactive" in st["latestErrorMessage"], st
+    r = requests.patch(auth_url, json={"status": "active"}, headers=edge.auth(), timeout=10)
+    assert r.status_code == 200, r.text
+    got = wait_remote_keys(remote, "held", want("held", range(total)), 120, edge, rid)
+    assert got == want("held", range(total))

@@ -4,11 +4,14 @@
 //! the log, so a point is either in every stream's future or was never accepted.
 
 mod authority;
+mod bounds;
+mod control;
 mod gaps;
 mod metrics;
 mod status;
 mod stream;
 
+pub(crate) use control::Control;
 pub use status::{ReplicationStatus, StreamState};
 
 use std::collections::{BTreeMap, HashMap};
@@ -49,13 +52,6 @@ fn background() -> &'static tokio::runtime::Handle {
             .expect("the replication runtime starts")
     })
     .handle()
-}
-
-/// What the manager tells a running stream.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Control {
-    pub paused: bool,
-    pub stop: bool,
 }
 
 /// Counters for `/metrics` (InfluxDB's replication metric names).
@@ -114,6 +110,7 @@ impl ReplicationManager {
     /// Connects the manager to its node and starts every replication in the catalog.
     pub async fn start_all(&self, node: &Arc<Node>) {
         let _ = self.node.set(Arc::downgrade(node));
+        self.remove_orphan_cursors(node).await;
         let orgs = node.catalog.list_orgs().unwrap_or_default();
         for org in orgs {
             let reps = match node.catalog.list_replications(&org.id, None, None, None) {
@@ -129,6 +126,47 @@ impl ReplicationManager {
                     Err(e) => {
                         tracing::error!(replication = %rep.id, error = %e, "replication's remote is missing")
                     }
+                }
+            }
+        }
+    }
+
+    /// Removes the log cursors (and stream directories) of replications the catalog no longer
+    /// has for that bucket: a crash between deleting a replication and removing its cursor
+    /// would otherwise pin the bucket's log forever.
+    async fn remove_orphan_cursors(&self, node: &Node) {
+        let reps = match node.catalog.all_replications() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list replications; stale log cursors are kept");
+                return;
+            }
+        };
+        let live: std::collections::HashSet<(&str, &str)> = reps
+            .iter()
+            .map(|r| (r.id.as_str(), r.local_bucket_id.as_str()))
+            .collect();
+        for engine in node.engines().await {
+            for (cursor, _) in engine.log().cursors() {
+                let Some(id) = bounds::replication_of_cursor(&cursor) else {
+                    continue;
+                };
+                if live.contains(&(id, engine.bucket_id.as_str())) {
+                    continue;
+                }
+                match engine.log().remove_cursor(&cursor) {
+                    Ok(_) => tracing::warn!(bucket = %engine.bucket_id, replication = id,
+                        "removed the log cursor of a replication that no longer exists"),
+                    Err(e) => {
+                        tracing::error!(bucket = %engine.bucket_id, replication = id, error = %e,
+                        "cannot remove a deleted replication's log cursor")
+                    }
+                }
+                if !reps.iter().any(|r| r.id == id) {
+                    let _ = tokio::fs::remove_dir_all(
+                        node.config.data_dir.join("replications").join(id),
+                    )
+                    .await;
                 }
             }
         }
@@ -157,12 +195,6 @@ impl ReplicationManager {
         let Some(node) = self.node.get().and_then(Weak::upgrade) else {
             return; // not started yet: start_all picks it up
         };
-        if let Err(e) = authority::check(&node, rep) {
-            let mut st = lock(&entry.status);
-            st.state = StreamState::NeedsAttention;
-            st.latest_error_message = Some(e);
-            return;
-        }
         let engine = match node.engine(&rep.local_bucket_id).await {
             Ok(e) => e,
             Err(e) => {
@@ -172,12 +204,30 @@ impl ReplicationManager {
                 return;
             }
         };
-        let writer = match writer_for(rep, remote) {
+        let dir = node.config.data_dir.join("replications").join(&rep.id);
+        let (control_tx, control_rx) = watch::channel(Control {
+            paused: rep.paused,
+            stop: false,
+        });
+        let writer = authority::check(&node, rep).and_then(|()| {
+            writer_for(rep, remote).map_err(|e| format!("cannot set up the remote writer: {e}"))
+        });
+        let writer = match writer {
             Ok(w) => w,
-            Err(e) => {
-                let mut st = lock(&entry.status);
-                st.state = StreamState::NeedsAttention;
-                st.latest_error_message = Some(format!("cannot set up the remote writer: {e}"));
+            Err(why) => {
+                // It keeps its cursor (it resumes there once fixed) and its queue bounds.
+                let task = background().spawn(bounds::hold(
+                    rep.clone(),
+                    engine,
+                    dir,
+                    entry.status.clone(),
+                    control_rx,
+                    why,
+                ));
+                entry.running = Some(Running {
+                    control: control_tx,
+                    task,
+                });
                 return;
             }
         };
@@ -186,10 +236,6 @@ impl ReplicationManager {
             .bucket_by_id(&rep.local_bucket_id)
             .map(|b| b.retention_seconds)
             .unwrap_or(0);
-        let (control_tx, control_rx) = watch::channel(Control {
-            paused: rep.paused,
-            stop: false,
-        });
         let stream = stream::Stream {
             rep: rep.clone(),
             engine,
@@ -197,7 +243,7 @@ impl ReplicationManager {
             status: entry.status.clone(),
             counters: entry.counters.clone(),
             control: control_rx,
-            dir: node.config.data_dir.join("replications").join(&rep.id),
+            dir,
             node_id: node.node_id.clone(),
             retention_seconds,
         };
@@ -240,7 +286,7 @@ impl ReplicationManager {
         }
         if let Some(node) = self.node.get().and_then(Weak::upgrade) {
             for engine in node.engines().await {
-                let _ = engine.log().remove_cursor(&stream::cursor_name(id));
+                let _ = engine.log().remove_cursor(&bounds::cursor_name(id));
             }
             let _ =
                 tokio::fs::remove_dir_all(node.config.data_dir.join("replications").join(id)).await;

@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ferry_catalog::Replication;
 use ferry_lp::Precision;
@@ -23,7 +23,8 @@ use ferry_pipeline::{
 };
 use tokio::sync::watch;
 
-use super::gaps::{time_span, Gap, Gaps};
+use super::bounds::cursor_name;
+use super::gaps::{Gap, Gaps};
 use super::{Control, Counters, ReplicationStatus, StreamState};
 use crate::engine::{BucketEngine, ORIGIN_PREFIX};
 use crate::http::ORIGIN_HEADER;
@@ -69,11 +70,6 @@ pub(crate) struct Stream {
     pub dir: PathBuf,
     pub node_id: String,
     pub retention_seconds: i64,
-}
-
-/// The name of a stream's cursor in its bucket log.
-pub(crate) fn cursor_name(replication_id: &str) -> String {
-    format!("replication-{replication_id}")
 }
 
 /// A batch read from the log: the bytes to send and where the cursor goes after it.
@@ -292,23 +288,7 @@ impl Stream {
     }
 
     fn refresh_queue(&self, gaps: &Gaps) {
-        let cursor = self.cursor();
-        let end = self.log().durable_end();
-        let q = end.saturating_sub(cursor);
-        let lag = if q == 0 {
-            0.0
-        } else {
-            self.engine
-                .clock()
-                .time_of(cursor)
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .map_or(0.0, |d| d.as_secs_f64())
-        };
-        let mut st = lock(&self.status);
-        st.current_queue_size_bytes = q;
-        st.remaining_bytes_to_be_synced = q + gaps.pending_bytes();
-        st.pending_gaps = gaps.list.len() as u64;
-        st.lag_seconds = lag;
+        super::bounds::refresh_queue(&self.rep, &self.engine, gaps, &self.status);
     }
 
     fn advance(&self, next_lsn: u64) -> Sent {
@@ -354,61 +334,9 @@ impl Stream {
     }
 
     /// Past `maxQueueSizeBytes` or `maxAgeSeconds`, the log range behind the cursor becomes a
-    /// gap (refilled from the store later) and the cursor jumps to the live end, so the log
-    /// can drop those segments. Nothing is lost unless the bucket's retention expires it.
+    /// gap (see [`super::bounds::enforce`]).
     async fn enforce_bounds(&self, gaps: &mut Gaps) -> Result<(), String> {
-        let cursor = self.cursor();
-        let end = self.log().durable_end();
-        let queued = end.saturating_sub(cursor);
-        let too_big =
-            self.rep.max_queue_size_bytes > 0 && queued > self.rep.max_queue_size_bytes as u64;
-        let too_old = self.rep.max_age_seconds > 0
-            && queued > 0
-            && self
-                .engine
-                .clock()
-                .time_of(cursor)
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .is_some_and(|age| age.as_secs() as i64 > self.rep.max_age_seconds);
-        if !too_big && !too_old {
-            return Ok(());
-        }
-        let log = self.log().clone();
-        let span =
-            tokio::task::spawn_blocking(move || -> Result<Option<(i64, i64, u64)>, String> {
-                let mut acc: Option<(i64, i64, u64)> = None;
-                for rec in log.read_from(cursor).map_err(|e| e.to_string())? {
-                    let (lsn, payload) = rec.map_err(|e| e.to_string())?;
-                    if lsn >= end {
-                        break;
-                    }
-                    if let Some((lo, hi, n)) = time_span(&payload) {
-                        acc = Some(match acc {
-                            None => (lo, hi, n),
-                            Some((a, b, c)) => (a.min(lo), b.max(hi), c + n),
-                        });
-                    }
-                }
-                Ok(acc)
-            })
-            .await
-            .map_err(|e| e.to_string())??;
-        if let Some((lo, hi, lines)) = span {
-            gaps.push(Gap {
-                start_ns: lo,
-                end_ns: hi.saturating_add(1),
-                lines,
-                bytes: queued,
-                measurement_index: 0,
-                resume_ns: None,
-            });
-            gaps.save()
-                .map_err(|e| format!("cannot save the stream's gaps: {e}"))?;
-        }
-        tracing::warn!(replication = %self.rep.id, queued_bytes = queued, reason = if too_big { "maxQueueSizeBytes" } else { "maxAgeSeconds" }, "replication fell too far behind: the skipped range will be refilled from the store");
-        self.log()
-            .set_cursor(&cursor_name(&self.rep.id), end)
-            .map_err(|e| format!("cannot move the stream's log cursor: {e}"))
+        super::bounds::enforce(&self.rep, &self.engine, gaps).await
     }
 
     /// Reads the next batch from the log (at most `max_batch_bytes` unless one record is
