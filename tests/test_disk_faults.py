@@ -157,3 +157,134 @@ def test_damaged_bucket_is_quarantined_and_the_rest_serves(node):
     ready = requests.get(f"{node.url}/ready", timeout=10)
     assert ready.status_code == 200 and ready.json()["checks"], ready.text
     wait_until(lambda: node.alive(), 1, "node alive")
+
+
+# -- ferry check: what it reports on each damaged data dir, and what --repair makes of it -------
+
+def _check(node, *extra) -> subprocess.CompletedProcess:
+    from harness import ferry_bin
+    return subprocess.run([str(ferry_bin()), "check", "--data-dir", str(node.data_dir), *extra],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def stopped(node):
+    """A node with data in the store (persisted) and in the log only, stopped."""
+    for b in range(3):
+        r = node.write_v2(batch_body(b, 20))
+        assert r.status_code == 204, r.text
+    assert node.stop() == 0
+    node.start()
+    for b in range(3, 6):
+        r = node.write_v2(batch_body(b, 20))
+        assert r.status_code == 204, r.text
+    node.bucket_id = node.bucket_info()["id"]
+    node.kill()
+    return node
+
+
+def _bucket(node) -> Path:
+    return Path(node.data_dir) / "buckets" / node.bucket_id
+
+
+def test_check_a_sound_data_dir_and_refuse_a_running_node(stopped):
+    node = stopped
+    r = _check(node)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no problem found" in r.stdout and "PROBLEM" not in r.stdout, r.stdout
+    assert "catalog: ok: schema version" in r.stdout, r.stdout
+    node.start()
+    r = _check(node)
+    assert r.returncode != 0 and "in use by another process" in r.stderr, r.stdout + r.stderr
+
+
+def test_check_torn_tail_then_repair(stopped):
+    node = stopped
+    seg = sorted((_bucket(node) / "log").glob("*.seg"))[-1]
+    os.truncate(seg, seg.stat().st_size - 7)
+    r = _check(node)
+    assert r.returncode == 1, r.stdout
+    assert "PROBLEM: log: a torn or damaged tail" in r.stdout, r.stdout
+    r = _check(node, "--repair")
+    assert r.returncode == 0 and "REPAIRED: log: a torn or damaged tail" in r.stdout, r.stdout
+    r = _check(node)
+    assert r.returncode == 0 and "no problem found" in r.stdout, r.stdout
+    node.start()
+    got = stored_batches(node, "full")
+    assert all(got.get(b) == 20 for b in range(5)), got  # the last batch was the torn record
+
+
+def test_check_hole_below_the_store_is_reported_as_harmless(persisted_and_flipped):
+    r = _check(persisted_and_flipped)
+    assert r.returncode == 0, r.stdout
+    assert "unreadable at LSN" in r.stdout and "nothing is lost" in r.stdout, r.stdout
+
+
+@pytest.fixture
+def persisted_and_flipped(node):
+    for b in range(6):
+        assert node.write_v2(batch_body(b, 20)).status_code == 204
+    node.bucket_id = node.bucket_info()["id"]
+    assert node.stop() == 0
+    seg = sorted((_bucket(node) / "log").glob("*.seg"))[-1]
+    data = bytearray(seg.read_bytes())
+    data[12 + 8 + 30] ^= 0x55  # the first record's payload
+    seg.write_bytes(bytes(data))
+    return node
+
+
+def test_check_unreadable_cursors_then_repair(stopped):
+    node = stopped
+    (_bucket(node) / "log" / "cursors").write_text("garbage\n")
+    r = _check(node)
+    assert r.returncode == 1 and "PROBLEM: log: the cursors file does not read" in r.stdout, r.stdout
+    r = _check(node, "--repair")
+    assert r.returncode == 0 and "REPAIRED: log: the cursors file did not read" in r.stdout, r.stdout
+    assert (_bucket(node) / "log" / "cursors.corrupt").exists()
+    node.start()
+    assert stored_batches(node, "full") == {b: 20 for b in range(6)}
+
+
+def test_check_missing_data_file_then_repair(stopped):
+    node = stopped
+    files = sorted((_bucket(node) / "store").glob("m_*/*.parquet"))
+    assert files, "the clean stop persisted nothing"
+    files[0].unlink()
+    r = _check(node)
+    assert r.returncode == 1 and "cannot be read" in r.stdout and "missing" in r.stdout, r.stdout
+    node.start()  # quarantined, but the node serves
+    w = node.write_v2(batch_body(9, 5))
+    assert w.status_code == 503 and "quarantined" in w.text, w.text
+    node.kill()
+    r = _check(node, "--repair")
+    assert r.returncode == 0 and "REPAIRED: store: dropped 1 unreadable file(s)" in r.stdout, r.stdout
+    node.start()
+    assert node.write_v2(batch_body(9, 5)).status_code == 204
+    got = stored_batches(node, "full")
+    # the log-only batches are whole; the persisted ones lost with the file are gone
+    assert all(got.get(b) == 20 for b in range(3, 6)), got
+    assert got.get(9) == 5, got
+
+
+def test_check_corrupt_manifest_is_reported(stopped):
+    node = stopped
+    (_bucket(node) / "store" / "manifest.json").write_text("{not json")
+    for extra in ((), ("--repair",)):
+        r = _check(node, *extra)
+        assert r.returncode == 1, r.stdout
+        assert "store: the manifest cannot be read" in r.stdout, r.stdout
+
+
+def test_check_deleted_log_then_repair(stopped):
+    import shutil
+    node = stopped
+    shutil.rmtree(_bucket(node) / "log")
+    r = _check(node)
+    assert r.returncode == 1 and "log: missing" in r.stdout, r.stdout
+    r = _check(node, "--repair")
+    assert r.returncode == 0 and "REPAIRED: log: was missing" in r.stdout, r.stdout
+    node.start()
+    got = stored_batches(node, "full")
+    assert got == {b: 20 for b in range(3)}, got  # the store's; the log-only batches are lost
+    assert node.write_v2(batch_body(7, 5)).status_code == 204
+    assert stored_batches(node, "full").get(7) == 5

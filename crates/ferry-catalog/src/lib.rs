@@ -10,6 +10,7 @@
 mod cache;
 mod error;
 mod ids;
+pub mod inspect;
 mod model;
 pub mod private_file;
 mod remotes;

@@ -63,7 +63,7 @@ pub(crate) fn unique_violation(e: &rusqlite::Error) -> bool {
 /// Changes to the tables made after the first release, in order; `PRAGMA user_version` is
 /// how many of them a catalog has had. A new catalog gets the first release's tables
 /// ([`SCHEMA`]) and then every step, so both go the same way.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: tasks run with the authority of the token that made them
     "ALTER TABLE tasks ADD COLUMN authorization_id TEXT;",
     // 2: so do replications

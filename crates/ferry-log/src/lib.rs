@@ -662,6 +662,163 @@ fn delete_consumed(fs: &dyn Fs, dir: &Path, segments: &mut Vec<Lsn>, min: Lsn) {
     }
 }
 
+/// The newest segment's bad tail, found by [`survey`].
+struct BadTail {
+    segment: PathBuf,
+    /// File offset of the first bad byte (where the segment is cut).
+    file_pos: u64,
+    at_lsn: Lsn,
+    bytes_cut: u64,
+    reason: String,
+}
+
+/// What the segments hold, read without changing anything.
+struct Survey {
+    /// End of the last valid record of the newest segment.
+    end: Lsn,
+    holes: Vec<Hole>,
+    bad_tail: Option<BadTail>,
+}
+
+/// Validates the segments `bases` (ascending, non-empty) of `dir`: the holes between and
+/// inside them, and the newest segment's bad tail (see the crate docs, "Recovery").
+fn survey(fs: &dyn Fs, dir: &Path, bases: &[Lsn]) -> Result<Survey, LogError> {
+    let mut out = Survey {
+        end: 0,
+        holes: Vec::new(),
+        bad_tail: None,
+    };
+    for (i, &base) in bases.iter().enumerate() {
+        let next_base = bases.get(i + 1).copied();
+        let path = dir.join(segment_name(base));
+        let scan = scan_segment(fs, &path, base, next_base)?;
+        let lsn_at = |pos: u64| base + pos.saturating_sub(SEGMENT_HEADER_LEN);
+        for (from, to, reason) in scan.holes {
+            out.holes.push(Hole {
+                from: lsn_at(from),
+                to: lsn_at(to),
+                reason: format!("damaged records in {}: {reason}", path.display()),
+            });
+        }
+        let good_end = lsn_at(scan.good_pos);
+        match next_base {
+            // An older segment: whatever is missing or damaged at its end is a hole up to
+            // its successor, whose records are kept.
+            Some(next) => {
+                if good_end < next {
+                    let reason = match &scan.bad {
+                        Some(r) => format!("damaged records in {}: {r}", path.display()),
+                        None => format!(
+                            "{} ends at LSN {good_end}, its successor starts at {next}",
+                            path.display()
+                        ),
+                    };
+                    out.holes.push(Hole {
+                        from: good_end,
+                        to: next,
+                        reason,
+                    });
+                }
+            }
+            // The newest segment: a bad tail is a torn write (or damage nothing valid
+            // follows).
+            None => {
+                if let Some(reason) = scan.bad {
+                    out.bad_tail = Some(BadTail {
+                        segment: path.clone(),
+                        file_pos: scan.good_pos,
+                        at_lsn: good_end,
+                        bytes_cut: scan.file_len - scan.good_pos,
+                        reason,
+                    });
+                }
+                out.end = good_end;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the cursors file of the stopped log in `dir` (one that does not read, see
+/// [`Inspection::cursors`]) with `cursors`; an existing file is kept as `cursors.corrupt`.
+/// For `ferry check --repair`.
+pub fn replace_cursors(dir: &Path, cursors: &BTreeMap<String, Lsn>) -> Result<(), LogError> {
+    let fs = ferry_fs::RealFs;
+    let path = dir.join(CURSORS_FILE);
+    if fs.exists(&path) {
+        let aside = unique_path(&fs, dir, &format!("{CURSORS_FILE}.corrupt"));
+        fs.rename(&path, &aside).map_err(|e| io_err(&path, e))?;
+    }
+    persist_cursors(&fs, dir, cursors)
+}
+
+/// What [`inspect`] found in a log directory, which it does not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// Base LSNs of the segments, ascending.
+    pub segments: Vec<Lsn>,
+    /// Bytes of segment files.
+    pub bytes: u64,
+    /// End of the last valid record.
+    pub end_lsn: Lsn,
+    /// Holes (see [`Hole`]).
+    pub holes: Vec<Hole>,
+    /// The newest segment's torn or damaged tail, which the next open cuts: `(at_lsn, bytes,
+    /// reason)`.
+    pub bad_tail: Option<(Lsn, u64, String)>,
+    /// The cursors, or why the cursors file cannot be read.
+    pub cursors: Result<BTreeMap<String, Lsn>, String>,
+    /// Leftovers of interrupted writes (`.tmp` files), which the next open removes.
+    pub temp_files: Vec<String>,
+    /// Data moved aside by earlier recoveries (`.corrupt` files).
+    pub corrupt_files: Vec<String>,
+}
+
+/// Reads the log in `dir` the way [`Log::open`] would, without changing a byte: for
+/// `ferry check` on a stopped node.
+pub fn inspect(dir: &Path) -> Result<Inspection, LogError> {
+    let fs = ferry_fs::RealFs;
+    let mut bases = Vec::new();
+    let mut temp_files = Vec::new();
+    let mut corrupt_files = Vec::new();
+    for name in fs.list_dir(dir).map_err(|e| io_err(dir, e))? {
+        if let Some(base) = parse_segment_name(&name) {
+            bases.push(base);
+        } else if name.ends_with(".tmp") {
+            temp_files.push(name);
+        } else if name.contains(".corrupt") {
+            corrupt_files.push(name);
+        }
+    }
+    bases.sort_unstable();
+    temp_files.sort();
+    corrupt_files.sort();
+    let cursors = load_cursors(&fs, dir).map_err(|e| e.to_string());
+    let survey = if bases.is_empty() {
+        Survey {
+            end: 0,
+            holes: Vec::new(),
+            bad_tail: None,
+        }
+    } else {
+        survey(&fs, dir, &bases)?
+    };
+    let bytes = bases
+        .iter()
+        .filter_map(|b| fs.file_len(&dir.join(segment_name(*b))).ok())
+        .sum();
+    Ok(Inspection {
+        segments: bases,
+        bytes,
+        end_lsn: survey.end,
+        holes: survey.holes,
+        bad_tail: survey.bad_tail.map(|t| (t.at_lsn, t.bytes_cut, t.reason)),
+        cursors,
+        temp_files,
+        corrupt_files,
+    })
+}
+
 struct Pending {
     payload: Vec<u8>,
     attachment: Attachment,
@@ -1096,64 +1253,23 @@ impl Log {
             delete_consumed(fs, &dir, &mut bases, min);
         }
 
+        let survey = survey(fs, &dir, &bases)?;
         let mut report = RecoveryReport {
-            end_lsn: 0,
+            end_lsn: survey.end,
             truncated: Vec::new(),
-            holes: Vec::new(),
+            holes: survey.holes,
         };
-        let last = bases.len() - 1;
-        let mut end = 0;
-        for (i, &base) in bases.iter().enumerate() {
-            let next_base = bases.get(i + 1).copied();
-            let path = dir.join(segment_name(base));
-            let scan = scan_segment(fs, &path, base, next_base)?;
-            let lsn_at = |pos: u64| base + pos.saturating_sub(SEGMENT_HEADER_LEN);
-            for (from, to, reason) in scan.holes {
-                report.holes.push(Hole {
-                    from: lsn_at(from),
-                    to: lsn_at(to),
-                    reason: format!("damaged records in {}: {reason}", path.display()),
-                });
-            }
-            let good_end = lsn_at(scan.good_pos);
-            match next_base {
-                // An older segment: whatever is missing or damaged at its end is a hole up to
-                // its successor, whose records are kept.
-                Some(next) => {
-                    if good_end < next {
-                        let reason = match &scan.bad {
-                            Some(r) => format!("damaged records in {}: {r}", path.display()),
-                            None => format!(
-                                "{} ends at LSN {good_end}, its successor starts at {next}",
-                                path.display()
-                            ),
-                        };
-                        report.holes.push(Hole {
-                            from: good_end,
-                            to: next,
-                            reason,
-                        });
-                    }
-                }
-                // The newest segment: a bad tail is a torn write (or damage nothing valid
-                // follows): preserved in a .corrupt file and cut.
-                None => {
-                    debug_assert_eq!(i, last);
-                    if let Some(reason) = scan.bad {
-                        cut_tail(fs, &dir, &path, scan.good_pos, good_end)?;
-                        let bytes_cut = scan.file_len - scan.good_pos;
-                        tracing::warn!(segment = %path.display(), at_lsn = good_end, bytes_cut, %reason,
-                            "log recovery cut a damaged tail (preserved in a .corrupt file)");
-                        report.truncated.push(TruncatedTail {
-                            segment: path.clone(),
-                            at_lsn: good_end,
-                            bytes_cut,
-                            reason,
-                        });
-                    }
-                    end = good_end;
-                }
-            }
+        let mut end = survey.end;
+        if let Some(tail) = survey.bad_tail {
+            cut_tail(fs, &dir, &tail.segment, tail.file_pos, tail.at_lsn)?;
+            tracing::warn!(segment = %tail.segment.display(), at_lsn = tail.at_lsn, bytes_cut = tail.bytes_cut,
+                reason = %tail.reason, "log recovery cut a damaged tail (preserved in a .corrupt file)");
+            report.truncated.push(TruncatedTail {
+                segment: tail.segment,
+                at_lsn: tail.at_lsn,
+                bytes_cut: tail.bytes_cut,
+                reason: tail.reason,
+            });
         }
         for h in &report.holes {
             tracing::warn!(dir = %dir.display(), from = h.from, to = h.to, reason = %h.reason,

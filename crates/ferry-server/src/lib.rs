@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod check;
 pub mod clock;
 pub mod delete_predicate;
 pub mod engine;

@@ -16,6 +16,7 @@
 mod buffer;
 mod compact;
 pub mod coop;
+pub mod inspect;
 mod manifest;
 mod pq;
 mod scan;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod bucket;
+mod check;
 mod config;
 mod dbrp;
 mod export;
@@ -28,6 +29,9 @@ pub enum CommandError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ferry_server::ServeError),
+    /// `ferry check` could not run, or found problems.
+    #[error(transparent)]
+    Check(#[from] check::CheckFailed),
 }
 
 /// Runs one command.
@@ -48,6 +52,7 @@ pub async fn run(cmd: Command) -> Result<(), CommandError> {
         Command::Task(c) => task::run(*c).await?,
         Command::Secret(c) => secret::run(c).await?,
         Command::Query(a) => query::run(*a).await?,
+        Command::Check(a) => check::run(a)?,
     }
     Ok(())
 }
