@@ -20,6 +20,8 @@ use std::fmt;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "inject")]
+pub mod inject;
 mod lock;
 mod real;
 pub mod sim;

@@ -78,6 +78,10 @@ impl Fs for RealFs {
     }
 
     fn write_new(&self, path: &Path, contents: &[u8], access: Access) -> io::Result<()> {
+        #[cfg(feature = "inject")]
+        if let Some(e) = crate::inject::take(crate::inject::Op::WriteNew, path) {
+            return Err(e);
+        }
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -88,6 +92,10 @@ impl Fs for RealFs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        #[cfg(feature = "inject")]
+        if let Some(e) = crate::inject::take(crate::inject::Op::Rename, to) {
+            return Err(e);
+        }
         std::fs::rename(from, to)
     }
 
@@ -96,6 +104,10 @@ impl Fs for RealFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        #[cfg(feature = "inject")]
+        if let Some(e) = crate::inject::take(crate::inject::Op::SyncDir, dir) {
+            return Err(e);
+        }
         File::open(dir)?.sync_all()
     }
 

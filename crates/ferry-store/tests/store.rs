@@ -1505,3 +1505,62 @@ fn scans_in_pieces_concatenate(slice_cache: bool) {
         }
     }
 }
+
+/// A failed directory fsync after the manifest's rename: the new manifest is in place (and
+/// may or may not survive a power cut), so the files it lists must stay; the persist does
+/// not count. The store reopens and reads everything (it used to delete the files the
+/// manifest on disk listed, and then refused to open).
+#[test]
+fn manifest_replaced_but_not_durable_keeps_the_files_it_lists() {
+    use ferry_fs::inject::{fail_next, Op};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let points = cpu_points();
+        // A first persist makes the measurements' directories, so the only fsync of the
+        // store directory left is the manifest's.
+        store.apply(1, &[points[0].clone(), points[3].clone()]);
+        assert_eq!(store.persist().unwrap(), Some(1));
+        store.apply(2, &points[1..3]);
+        fail_next(Op::SyncDir, &dir.path().to_string_lossy(), 5);
+        let e = store.persist().unwrap_err();
+        assert!(e.keeps_new_files(), "{e}");
+        assert_eq!(
+            store.persisted_lsn(),
+            Some(1),
+            "a persist that is not durable does not count"
+        );
+        check_cpu(&store);
+    }
+    let store = open(dir.path());
+    check_cpu(&store);
+}
+
+/// The manifest's temp file cannot be written (a full disk): nothing is replaced, the new
+/// files go, the points stay buffered, and the next persist works.
+#[test]
+fn manifest_not_written_keeps_the_points_buffered() {
+    use ferry_fs::inject::{fail_next, Op};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.apply(1, &cpu_points());
+        let tmp = dir.path().join("manifest.json.tmp");
+        fail_next(Op::WriteNew, &tmp.to_string_lossy(), 28);
+        let e = store.persist().unwrap_err();
+        assert!(!e.keeps_new_files(), "{e}");
+        check_cpu(&store);
+        assert_eq!(store.persist().unwrap(), Some(1));
+    }
+    let store = open(dir.path());
+    check_cpu(&store);
+    let parquet: Vec<_> = std::fs::read_dir(dir.path().join("m_cpu"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        parquet.len(),
+        1,
+        "the failed persist's file was not removed: {parquet:?}"
+    );
+}
