@@ -511,3 +511,129 @@ from(bucket: "{edge.bucket}")
     # a wrong token is the remote's refusal, reported, not retried forever
     r = flux(edge, script.replace('secrets.get(key: "cloud_token")', '"wrong"'), raw=True)
     assert r.status_code == 400 and "refused (401)" in r.json()["message"], r.text
+
+
+def _write(n, body: str) -> None:
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data=body.encode(), headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+
+
+# Flux's own pivot_test.flux data (universe), at its times: load1/load15/load5 of system and
+# used_percent of swap, host.local, every 10 s from 19:53:26.
+PIVOT_T0 = 1_527_018_806  # 2018-05-22T19:53:26Z
+PIVOT_DATA = {
+    ("system", "load1"): [1.83, 1.7, 1.74, 1.63, 1.91, 1.84],
+    ("system", "load15"): [1.98, 1.97, 1.97, 1.96, 1.98, 1.97],
+    ("system", "load5"): [1.95, 1.92, 1.92, 1.89, 1.94, 1.93],
+    ("swap", "used_percent"): [82.9833984375, 82.598876953125, 82.598876953125, 82.598876953125,
+                               82.598876953125, 82.6416015625],
+}
+
+
+def test_pivot_as_fluxs_own_test_answers(node):
+    _write(node, "".join(f"{m},host=host.local {f}={v} {PIVOT_T0 + 10 * i}\n"
+                         for (m, f), vals in PIVOT_DATA.items() for i, v in enumerate(vals)))
+    r = flux(node, f'from(bucket: "{node.bucket}") |> range(start: 2018-05-22T19:53:26Z, stop: 2030-01-01T00:00:00Z)'
+                   ' |> pivot(rowKey: ["_time"], columnKey: ["_field", "_measurement"], valueColumn: "_value")',
+             dialect=ANNOTATED)
+    assert r.status_code == 200, r.text
+    lines_ = r.text.split("\r\n")
+    assert lines_[0] == "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,string,double,double,double,double", lines_[:4]
+    assert lines_[2] == "#default,_result,,,,,,,,,", lines_[:4]
+    assert lines_[1] == "#group,false,false,true,true,false,true,false,false,false,false", lines_[:4]
+    header = lines_[3].split(",")
+    # new columns in order of first appearance (Flux's rule): storage reads series by key, so
+    # swap's before system's (Flux's own test feeds system's first and gets them first)
+    assert header[3:] == ["_start", "_stop", "_time", "host", "used_percent_swap", "load1_system",
+                          "load15_system", "load5_system"], header
+    data = [ln.split(",") for ln in lines_[4:] if ln]
+    assert len(data) == 6, data
+    for i, row in enumerate(data):
+        assert row[5] == f"2018-05-22T19:{53 + (26 + 10 * i) // 60:02d}:{(26 + 10 * i) % 60:02d}Z", row
+        assert [float(x) for x in row[7:]] == [PIVOT_DATA[k][i] for k in (
+            ("swap", "used_percent"), ("system", "load1"), ("system", "load15"), ("system", "load5"))]
+    # columnKey left the group key: one table; _field in the key → not pivoted for experimental.to
+    r = flux(node, f'import "experimental"\nfrom(bucket: "{node.bucket}") |> range(start: 2018-05-22T19:53:26Z, stop: 2030-01-01T00:00:00Z)'
+                   f' |> experimental.to(bucket: "{node.bucket}")')
+    assert r.status_code == 400 and "wideTo() expects pivoted data" in r.json()["message"], r.text
+
+
+def test_pivot_then_experimental_to_as_the_oss_to_cloud_guide_does(make_node):
+    """The guide's variant: `pivot(rowKey: ["_time"], columnKey: ["_field"], ...) |>
+    experimental.to(...)` writes one point per row with every field, to a second node."""
+    edge, cloud = make_node(), make_node()
+    _write(edge, "".join(f"cpu,host=e{i % 2} usage={i}.5,idle={100 - i}i {T0 + 60 * i}\n" for i in range(10)))
+    script = f'''import "experimental"
+
+from(bucket: "{edge.bucket}")
+    |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z)
+    |> filter(fn: (r) => r._measurement == "cpu")
+    |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+    |> experimental.to(host: "{cloud.url}", org: "{cloud.org}", bucket: "{cloud.bucket}", token: "{cloud.token}")'''
+    r = flux(edge, script, raw=True)
+    assert r.status_code == 200, r.text
+    got = requests.post(cloud.url + "/query", headers=cloud.auth(), timeout=30, data={
+        "db": cloud.bucket, "q": "SELECT idle, usage FROM cpu GROUP BY host", "epoch": "s"}).json()
+    series = {s["tags"]["host"]: s["values"] for s in got["results"][0]["series"]}
+    assert series["e0"] == [[T0 + 60 * i, 100 - i, i + 0.5] for i in range(0, 10, 2)], series
+    assert series["e1"] == [[T0 + 60 * i, 100 - i, i + 0.5] for i in range(1, 10, 2)], series
+    # and to a local bucket
+    r = requests.post(edge.url + "/api/v2/buckets", headers=edge.auth(), timeout=10,
+                      json={"orgID": edge.org_id(), "name": "wide"})
+    assert r.status_code == 201, r.text
+    local = script.split("|> experimental.to(")[0] + '|> experimental.to(bucket: "wide")'
+    assert flux(edge, local, raw=True).status_code == 200
+    got = requests.post(edge.url + "/query", headers=edge.auth(), timeout=30, data={
+        "db": "wide", "q": "SELECT count(idle), count(usage) FROM cpu"}).json()
+    assert got["results"][0]["series"][0]["values"][0][1:] == [10, 10], got
+
+
+# Flux's own derivative_test.flux data: t0 = a and b, every 10 s from 20:00:00.
+DERIV_T0 = 1_527_019_200  # 2018-05-22T20:00:00Z
+DERIV = {"a": [6.05, 9.41, 6.65, 4.37, 4.25], "b": [6.87, 0.66, 1.57, 0.97, 3.01]}
+
+
+def test_difference_derivative_cumulative_sum_and_tail(node):
+    _write(node, "".join(f"m0,t0={t} f0={v},n={int(v * 100)}i {DERIV_T0 + 10 * i}\n"
+                         for t, vals in DERIV.items() for i, v in enumerate(vals)))
+    base = (f'from(bucket: "{node.bucket}") |> range(start: 2018-05-22T20:00:00Z, stop: 2018-05-22T20:01:00Z)'
+            ' |> filter(fn: (r) => r._field == "{f}")')
+
+    def values(script, col=-1):
+        r = flux(node, script)
+        assert r.status_code == 200, r.text
+        out = {}
+        header = None
+        for line in r.text.split("\r\n"):
+            cells = line.split(",")
+            if not line:
+                header = None
+                continue
+            if header is None:
+                header = cells
+                continue
+            row = dict(zip(header, cells))
+            out.setdefault(row["t0"], []).append(row["_value"])
+        return out
+
+    got = values(base.replace("{f}", "f0") + " |> derivative()")
+    want = {"a": [0.336, -0.276, -0.228, -0.012], "b": [-0.621, 0.091, -0.06, 0.204]}
+    assert {k: [round(float(x), 6) for x in v] for k, v in got.items()} == want, got
+    got = values(base.replace("{f}", "f0") + " |> derivative(nonNegative: true)")
+    # the same float arithmetic in Python, printed as Go prints floats (shortest round trip)
+    want = {t: [repr((v[i] - v[i - 1]) / 10) if v[i] >= v[i - 1] else "" for i in range(1, 5)]
+            for t, v in DERIV.items()}
+    assert got == want, got
+    got = values(base.replace("{f}", "n") + " |> difference()")
+    assert got == {"a": ["336", "-276", "-228", "-12"], "b": ["-621", "91", "-60", "204"]}, got
+    got = values(base.replace("{f}", "n") + " |> difference(nonNegative: true, keepFirst: true)")
+    assert got == {"a": ["", "336", "", "", ""], "b": ["", "", "91", "", "204"]}, got
+    got = values(base.replace("{f}", "n") + " |> cumulativeSum()")
+    assert got == {"a": ["605", "1546", "2211", "2648", "3073"], "b": ["687", "753", "910", "1007", "1308"]}, got
+    got = values(base.replace("{f}", "n") + " |> tail(n: 2)")
+    assert got == {"a": ["437", "425"], "b": ["97", "301"]}, got
+    got = values(base.replace("{f}", "n") + " |> tail(n: 2, offset: 1)")
+    assert got == {"a": ["665", "437"], "b": ["157", "97"]}, got
+    r = flux(node, base.replace("{f}", "n") + ' |> map(fn: (r) => ({r with _value: "x"})) |> difference()')
+    assert r.status_code == 400 and "unsupported type for difference: string" in r.text, r.text

@@ -119,6 +119,9 @@ impl Catalog {
 
     /// Creates the tables a new catalog lacks and brings an older one up to date.
     fn with_schema(mut conn: Connection, sealer: Sealer) -> Result<Catalog, CatalogError> {
+        // Deleted or overwritten rows (a revoked token, a replaced secret, a clear value of
+        // an older release once sealed) are zeroed in their pages, not left readable.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::tasks::SCHEMA)?;
         migrate(&mut conn)?;
@@ -128,7 +131,20 @@ impl Catalog {
             sealer,
         };
         catalog.seal_clear_values()?;
+        // The pages that held clear values may still be in the WAL (older releases never
+        // checkpointed it): fold it into the database, whose copies were just zeroed or
+        // overwritten, and empty it.
+        catalog.checkpoint()?;
         Ok(catalog)
+    }
+
+    /// Moves the write-ahead log into the database file and truncates it, so the database
+    /// file alone holds the catalog (a backup that copies it misses nothing) and old page
+    /// images are gone from the WAL.
+    pub fn checkpoint(&self) -> Result<(), CatalogError> {
+        self.conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

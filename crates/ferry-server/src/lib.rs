@@ -151,6 +151,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             Err(err) => tracing::error!(error = %err, "shutdown task failed"),
         }
     }
+    // The catalog file alone then holds the catalog (a copy of it misses nothing).
+    if let Err(e) = node.catalog.checkpoint() {
+        tracing::warn!(error = %e, "could not checkpoint the catalog's write-ahead log");
+    }
     let _ = std::fs::remove_file(&addr_path);
     Ok(())
 }

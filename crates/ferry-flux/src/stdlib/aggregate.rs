@@ -12,7 +12,6 @@
 
 use ferry_influxql::result::Value as QlValue;
 use ferry_influxql::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
-use ferry_lp::FieldValue;
 
 use super::args::{bool_arg, builtin, duration_arg, required, string_arg, BResult};
 use super::streams::{map_tables, stream_arg, Env};
@@ -152,17 +151,7 @@ fn from_ql(v: QlValue, input: ColKind) -> Value {
     }
 }
 
-fn field_value(v: &Value) -> Option<FieldValue> {
-    Some(match v {
-        Value::Float(f) => FieldValue::Float(*f),
-        Value::Int(i) => FieldValue::Integer(*i),
-        Value::UInt(u) => FieldValue::UInteger(*u),
-        Value::Bool(b) => FieldValue::Boolean(*b),
-        Value::String(s) => FieldValue::String(s.to_string()),
-        Value::Time(t) => FieldValue::Integer(*t),
-        _ => return None,
-    })
-}
+use super::convert::field_value;
 
 fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
     const F: &str = "aggregateWindow";

@@ -110,3 +110,18 @@ pub fn convert(v: &Value, kind: Kind) -> BResult<Value> {
         _ => return fail(),
     })
 }
+
+/// A cell as a line-protocol field value (a time as its integer nanoseconds); `None` for a
+/// null or a type a field cannot hold.
+pub(crate) fn field_value(v: &Value) -> Option<ferry_lp::FieldValue> {
+    use ferry_lp::FieldValue;
+    Some(match v {
+        Value::Float(f) => FieldValue::Float(*f),
+        Value::Int(i) => FieldValue::Integer(*i),
+        Value::UInt(u) => FieldValue::UInteger(*u),
+        Value::Bool(b) => FieldValue::Boolean(*b),
+        Value::String(s) => FieldValue::String(s.to_string()),
+        Value::Time(t) => FieldValue::Integer(*t),
+        _ => return None,
+    })
+}

@@ -6,7 +6,8 @@
 //! * [`aggregate`]: `count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread` and
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
-//! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`;
+//! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
+//! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `tail`;
 //!   [`convert`]: `float()`, `int()`, `string()`, … and `toFloat()`, `toInt()`, …;
 //! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,
 //!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`);
@@ -16,7 +17,9 @@ pub mod aggregate;
 pub mod args;
 pub mod convert;
 pub mod packages;
+pub mod pivot;
 pub mod reshape;
+pub mod series;
 pub mod sink;
 pub mod streams;
 pub mod transform;
@@ -36,6 +39,8 @@ pub fn universe(env: Env) -> Scope {
         .chain(sink::builtins(&env))
         .chain(reshape::builtins(&env))
         .chain(convert::builtins(&env))
+        .chain(series::builtins(&env))
+        .chain(std::iter::once(pivot::builtin(&env)))
     {
         let name = b.name.clone();
         scope = scope.bind(name, Value::Builtin(Arc::new(b)));

@@ -1,7 +1,8 @@
 //! The packages a script can `import`, each a record of builtins bound under its alias (or the
 //! last segment of its path): `types`, `strings`, `influxdata/influxdb/tasks`,
 //! `influxdata/influxdb/secrets` (also under the path `secrets`, which the edge replication
-//! guide imports and no real package has), and `profiler` (accepted, does nothing).
+//! guide imports and no real package has), `experimental` (`to`, `addDuration`,
+//! `subDuration`) and `profiler` (accepted, does nothing).
 
 use std::sync::Arc;
 
@@ -40,6 +41,34 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
             })]
         }
         "strings" => strings(),
+        "experimental" => {
+            let now = env.now;
+            let shift = move |name: &'static str, sign: i64| {
+                builtin(name, &["d", "to"], false, move |_, a| {
+                    let f = if sign > 0 {
+                        "experimental.addDuration"
+                    } else {
+                        "experimental.subDuration"
+                    };
+                    let d = match required(f, a, "d")? {
+                        Value::Duration(d) if sign > 0 => *d,
+                        Value::Duration(d) => d
+                            .checked_neg()
+                            .ok_or_else(|| format!("{f}: duration out of range"))?,
+                        other => return Err(wrong_type(f, "d", Kind::Duration, other)),
+                    };
+                    let to = time_arg(f, "to", required(f, a, "to")?, now)?;
+                    super::args::add_duration(to, d)
+                        .map(Value::Time)
+                        .ok_or_else(|| format!("{f}: time out of range").into())
+                })
+            };
+            vec![
+                super::sink::wide_to(env),
+                shift("addDuration", 1),
+                shift("subDuration", -1),
+            ]
+        }
         "profiler" => Vec::new(),
         _ => return None,
     };
