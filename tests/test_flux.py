@@ -637,3 +637,54 @@ def test_difference_derivative_cumulative_sum_and_tail(node):
     assert got == {"a": ["665", "437"], "b": ["157", "97"]}, got
     r = flux(node, base.replace("{f}", "n") + ' |> map(fn: (r) => ({r with _value: "x"})) |> difference()')
     assert r.status_code == 400 and "unsupported type for difference: string" in r.text, r.text
+
+
+def test_schema_package_answers_what_grafana_variables_ask(fx):
+    """Grafana's template variables and the Data Explorer ask `schema.*` (and the older
+    `v1.*`): one table, one `_value` column."""
+    n = fx
+
+    def values(script):
+        r = flux(n, script, dialect=ANNOTATED)
+        assert r.status_code == 200, r.text
+        lines_ = [ln for ln in r.text.split("\r\n") if ln]
+        if not lines_:
+            return []  # no table at all: an empty answer
+        header = next(ln for ln in lines_ if ln.startswith(",result,table"))
+        assert header == ",result,table,_value", header
+        tables = {ln.split(",")[2] for ln in lines_ if not ln.startswith(("#", ",result"))}
+        assert len(tables) <= 1, tables
+        return [ln.split(",")[3] for ln in lines_ if not ln.startswith(("#", ",result"))]
+
+    b = n.bucket
+    imp = 'import "influxdata/influxdb/schema"\n'
+    assert sorted(values(imp + f'schema.measurements(bucket: "{b}")')) == ["cpu", "mem"]
+    assert sorted(values(imp + f'schema.tagValues(bucket: "{b}", tag: "host")')) == ["a", "b"]
+    assert values(imp + f'schema.measurementTagValues(bucket: "{b}", measurement: "mem", tag: "host")') == ["a"]
+    assert sorted(values(imp + f'schema.fieldKeys(bucket: "{b}")')) == ["procs", "usage", "used"]
+    assert sorted(values(imp + f'schema.measurementFieldKeys(bucket: "{b}", measurement: "cpu")')) == ["procs", "usage"]
+    # tag keys are the group key's columns, _start and _stop included, as InfluxDB answers
+    assert sorted(values(imp + f'schema.tagKeys(bucket: "{b}")')) == sorted(
+        ["Zone", "_field", "_measurement", "_start", "_stop", "host"])
+    assert sorted(values(imp + f'schema.measurementTagKeys(bucket: "{b}", measurement: "mem")')) == sorted(
+        ["_field", "_measurement", "_start", "_stop", "host"])
+    # a range that holds nothing answers nothing
+    assert values(imp + f'schema.measurements(bucket: "{b}", start: 2020-01-01T00:00:00Z, stop: 2020-01-02T00:00:00Z)') == []
+    assert sorted(values(f'import "influxdata/influxdb/v1"\nv1.measurements(bucket: "{b}")')) == ["cpu", "mem"]
+
+
+def test_distinct_unique_and_keys(fx):
+    n = fx
+    base = f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z) |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage")'
+    r = flux(n, base + ' |> group() |> map(fn: (r) => ({r with _value: r._value > 5.0})) |> distinct()')
+    assert r.status_code == 200, r.text
+    assert [row[-1] for row in rows(r.text)] == ["false", "true"], r.text
+    r = flux(n, base + ' |> group() |> map(fn: (r) => ({r with _value: r._value > 5.0})) |> unique() |> keep(columns: ["host", "_value"])')
+    assert r.status_code == 200, r.text
+    # group() puts host a's rows before host b's: the first false is a's 1.5 at 00:00, the
+    # first true a's 5.5 at 00:20, before any of b's
+    assert [row[3:] for row in rows(r.text)] == [["false", "a"], ["true", "a"]], r.text
+    r = flux(n, base + ' |> limit(n: 1) |> keys() |> keep(columns: ["host", "_value"])')
+    assert r.status_code == 200, r.text
+    got = {(row[-2], row[-1]) for row in rows(r.text)}
+    assert {lbl for _, lbl in got} == {"_start", "_stop", "_field", "_measurement", "host"}, got

@@ -87,8 +87,14 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError
     let mut scope = stdlib::universe(env.clone());
     for import in &file.imports {
         let path = &import.path.value;
-        let pkg = stdlib::packages::package(path, &env)
-            .ok_or_else(|| QueryError::invalid(format!("invalid import path {path}")))?;
+        let pkg = match stdlib::packages::package(path, &env) {
+            Some(p) => p,
+            None => {
+                let src = stdlib::packages::flux_source(path)
+                    .ok_or_else(|| QueryError::invalid(format!("invalid import path {path}")))?;
+                flux_package(&mut ev, src, &env)?
+            }
+        };
         let name = match &import.alias {
             Some(a) => a.name.clone(),
             None => path.rsplit('/').next().unwrap_or(path).to_string(),
@@ -133,6 +139,23 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError
         ));
     }
     Ok(results)
+}
+
+/// A package written in Flux: its file evaluated in the universe, its top-level bindings as
+/// the members.
+fn flux_package(ev: &mut Evaluator<'_>, src: &str, env: &Env) -> Result<Value, QueryError> {
+    let file = crate::parse(src)
+        .map_err(|e| QueryError::invalid(format!("package does not compile: {e}")))?;
+    let out = ev.eval_file(&file, stdlib::universe(env.clone()))?;
+    let mut members = crate::value::Record::new();
+    for st in &file.body {
+        if let crate::ast::Statement::VariableAssignment(va) = st {
+            if let Some(v) = out.scope.lookup(&va.id.name) {
+                members.set(va.id.name.clone(), v.clone());
+            }
+        }
+    }
+    Ok(Value::Record(Arc::new(members)))
 }
 
 /// RE2-compatible matching through the `regex` crate, each pattern compiled once per query.

@@ -7,7 +7,8 @@
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
 //! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
-//! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `tail`;
+//! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `tail`; [`distinct`]:
+//!   `distinct`, `unique`, `keys`;
 //!   [`convert`]: `float()`, `int()`, `string()`, … and `toFloat()`, `toInt()`, …;
 //! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,
 //!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`);
@@ -16,6 +17,7 @@
 pub mod aggregate;
 pub mod args;
 pub mod convert;
+pub mod distinct;
 pub mod packages;
 pub mod pivot;
 pub mod reshape;
@@ -40,6 +42,7 @@ pub fn universe(env: Env) -> Scope {
         .chain(reshape::builtins(&env))
         .chain(convert::builtins(&env))
         .chain(series::builtins(&env))
+        .chain(distinct::builtins(&env))
         .chain(std::iter::once(pivot::builtin(&env)))
     {
         let name = b.name.clone();

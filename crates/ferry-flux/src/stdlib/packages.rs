@@ -11,6 +11,17 @@ use super::streams::{source_error, Env};
 use crate::eval::Builtin;
 use crate::value::{Kind, Record, Value};
 
+/// The packages written in Flux: their source, evaluated in the universe on import (see
+/// `query::run`); every top-level binding is a member.
+pub fn flux_source(path: &str) -> Option<&'static str> {
+    match path {
+        "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => {
+            Some(include_str!("schema.flux"))
+        }
+        _ => None,
+    }
+}
+
 /// The package at `path`, or `None` for a path no package has.
 pub fn package(path: &str, env: &Env) -> Option<Value> {
     let members: Vec<Builtin> = match path {

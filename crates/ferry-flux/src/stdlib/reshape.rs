@@ -15,14 +15,7 @@ use crate::table::{ColKind, Column, Table};
 use crate::value::{Record, Value};
 
 pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
-    let per_table =
-        |name: &'static str, params: &[&str], f: fn(&Record, &Table) -> BResult<Option<Table>>| {
-            let env = env.clone();
-            builtin(name, params, true, move |ev, a| {
-                let s = stream_arg(name, a)?;
-                map_tables(ev, &env, s, &mut |_, t| f(a, t))
-            })
-        };
+    let per_table = |name, params, f| super::streams::per_table(name, params, f, env);
     let map_env = env.clone();
     vec![
         builtin("map", &["fn", "mergeKey"], true, move |ev, a| {

@@ -14,23 +14,14 @@
 //!
 //! Other columns keep the current row's values.
 
-use super::args::{bool_arg, builtin, duration_arg, int_arg, string_arg, strings_arg, BResult};
-use super::streams::{map_tables, stream_arg, Env};
+use super::args::{bool_arg, duration_arg, int_arg, string_arg, strings_arg, BResult};
+use super::streams::Env;
 use crate::eval::{Builtin, EvalErrorKind};
 use crate::table::{ColKind, Column, Table};
 use crate::value::Value;
 
 pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
-    let per_table =
-        |name: &'static str,
-         params: &[&str],
-         f: fn(&crate::value::Record, &Table) -> BResult<Option<Table>>| {
-            let env = env.clone();
-            builtin(name, params, true, move |ev, a| {
-                let s = stream_arg(name, a)?;
-                map_tables(ev, &env, s, &mut |_, t| f(a, t))
-            })
-        };
+    let per_table = |name, params, f| super::streams::per_table(name, params, f, env);
     vec![
         per_table(
             "difference",

@@ -20,6 +20,21 @@ pub struct Env {
     pub last_success: Option<i64>,
 }
 
+/// A builtin that applies `f` (which reads only its arguments and the table) to each table of
+/// the piped stream.
+pub(crate) fn per_table(
+    name: &'static str,
+    params: &[&str],
+    f: fn(&Record, &Table) -> BResult<Option<Table>>,
+    env: &Env,
+) -> crate::eval::Builtin {
+    let env = env.clone();
+    super::args::builtin(name, params, true, move |ev, a| {
+        let s = stream_arg(name, a)?;
+        map_tables(ev, &env, s, &mut |_, t| f(a, t))
+    })
+}
+
 /// The piped stream.
 pub(crate) fn stream_arg<'a>(f: &str, args: &'a Record) -> BResult<&'a Arc<Stream>> {
     match args.get("tables") {

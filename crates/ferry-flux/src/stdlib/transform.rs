@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::args::{
     bool_arg, builtin, int_arg, required, string_arg, strings_arg, time_arg, BResult,
 };
-use super::streams::{map_tables, output, source_error, stream_arg, tables, Env};
+use super::streams::{map_tables, output, per_table, source_error, stream_arg, tables, Env};
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
 use crate::table::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};
@@ -53,15 +53,6 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             name: Some(name),
         })))
     });
-    let per_table = |name: &'static str,
-                     params: &[&str],
-                     f: fn(&Record, &Table) -> BResult<Option<Table>>,
-                     env: Env| {
-        builtin(name, params, true, move |ev, a| {
-            let s = stream_arg(name, a)?;
-            map_tables(ev, &env, s, &mut |_, t| f(a, t))
-        })
-    };
     let group_env = env.clone();
     let group = builtin("group", &["columns", "mode"], true, move |ev, a| {
         let s = stream_arg("group", a)?;
@@ -99,20 +90,20 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         filter,
         yield_,
         group,
-        per_table("limit", &["n", "offset"], limit, env.clone()),
+        per_table("limit", &["n", "offset"], limit, env),
         per_table(
             "keep",
             &["columns", "fn"],
             |a, t| keep_drop("keep", a, t, true),
-            env.clone(),
+            env,
         ),
         per_table(
             "drop",
             &["columns", "fn"],
             |a, t| keep_drop("drop", a, t, false),
-            env.clone(),
+            env,
         ),
-        per_table("sort", &["columns", "desc"], sort, env.clone()),
+        per_table("sort", &["columns", "desc"], sort, env),
         buckets(env.clone()),
         builtin("now", &[], false, move |_, _| Ok(Value::Time(now))),
     ]
