@@ -688,3 +688,61 @@ def test_distinct_unique_and_keys(fx):
     assert r.status_code == 200, r.text
     got = {(row[-2], row[-1]) for row in rows(r.text)}
     assert {lbl for _, lbl in got} == {"_start", "_stop", "_field", "_measurement", "host"}, got
+
+
+def test_window_then_aggregate_is_aggregate_window(fx):
+    """aggregateWindow is defined in Flux as `window |> fn |> duplicate(_stop as _time) |>
+    window(every: inf)`: written out, it answers what aggregateWindow answers."""
+    n = fx
+    base = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z)'
+            ' |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage")')
+
+    def by_series(script):
+        r = flux(n, script)
+        assert r.status_code == 200, r.text
+        out, header = {}, None
+        for line in r.text.split("\r\n"):
+            if not line:
+                header = None
+                continue
+            cells = line.split(",")
+            if header is None:
+                header = cells
+                continue
+            row = dict(zip(header, cells))
+            out.setdefault(row["host"], []).append((row["_start"], row["_stop"], row["_time"], row["_value"]))
+        return out
+
+    native = by_series(base + " |> aggregateWindow(every: 10m, fn: mean)")
+    written = by_series(base + ' |> window(every: 10m) |> mean() |> duplicate(column: "_stop", as: "_time")'
+                               " |> window(every: inf)")
+    assert written == native, (written, native)
+    assert [v for *_, v in native["a"]] == ["2", "4", "6"], native
+    # window(every: inf) spans the range again
+    assert {(s, e) for s, e, *_ in written["a"]} == {("2024-01-01T00:00:00Z", "2024-01-01T00:30:00Z")}
+
+    # windowed tables carry their bounds; rows keep their times
+    r = flux(n, base + ' |> filter(fn: (r) => r.host == "a") |> window(every: 10m) |> keep(columns: ["_start", "_stop", "_time"])')
+    assert r.status_code == 200, r.text
+    got = [row[3:] for row in rows(r.text)]
+    assert got == [["2024-01-01T00:00:00Z", "2024-01-01T00:10:00Z", f"2024-01-01T00:{m:02d}:00Z"] for m in (0, 5)] + \
+        [["2024-01-01T00:10:00Z", "2024-01-01T00:20:00Z", f"2024-01-01T00:{m:02d}:00Z"] for m in (10, 15)] + \
+        [["2024-01-01T00:20:00Z", "2024-01-01T00:30:00Z", f"2024-01-01T00:{m:02d}:00Z"] for m in (20, 25)], got
+
+    # empty windows on request; a longer period puts a row in several windows; offset shifts them
+    wide = base.replace("stop: 2024-01-01T00:30:00Z", "stop: 2024-01-01T01:00:00Z") + \
+        ' |> filter(fn: (r) => r.host == "a" and not exists r.Zone)'
+    r = flux(n, wide + " |> window(every: 20m, createEmpty: true) |> count()")
+    assert [row[-1] for row in rows(r.text)] == ["4", "2", "0"], r.text
+    r = flux(n, wide + " |> window(every: 20m) |> count()")
+    assert [row[-1] for row in rows(r.text)] == ["4", "2"], r.text
+    r = flux(n, wide + " |> window(every: 10m, period: 20m) |> count()")
+    assert [row[-1] for row in rows(r.text)] == ["2", "4", "4", "2"], r.text
+    r = flux(n, wide + " |> window(every: 20m, offset: 5m) |> count()")
+    # windows [-15m, 05), [05, 25), [25, 45): clipped to the range
+    got = [(row[3], row[4], row[-1]) for row in rows(r.text)]
+    assert got == [("2024-01-01T00:00:00Z", "2024-01-01T00:05:00Z", "1"),
+                   ("2024-01-01T00:05:00Z", "2024-01-01T00:25:00Z", "4"),
+                   ("2024-01-01T00:25:00Z", "2024-01-01T00:45:00Z", "1")], got
+    r = flux(n, wide + " |> window(every: 1mo)")
+    assert r.status_code == 400 and "calendar durations" in r.text, r.text

@@ -661,6 +661,20 @@ pub struct Stream {
     pub body: StreamBody,
     /// The name set by `yield(name:)`.
     pub name: Option<String>,
+    /// The `range()` the tables come from, once known: `[start, stop)` in ns. Flux's
+    /// execution bounds: `window()` clips to them and `window(every: inf)` spans them,
+    /// whatever `_start`/`_stop` the tables carry by then.
+    pub bounds: Option<(i64, i64)>,
+}
+
+impl Stream {
+    /// The range bounds: set ones, or a pending read's range.
+    pub fn bounds(&self) -> Option<(i64, i64)> {
+        self.bounds.or(match &self.body {
+            StreamBody::Read(spec) => spec.range,
+            StreamBody::Tables(_) => None,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
 //! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
 //! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `tail`; [`distinct`]:
-//!   `distinct`, `unique`, `keys`;
+//!   `distinct`, `unique`, `keys`; [`window`] (and `inf`);
 //!   [`convert`]: `float()`, `int()`, `string()`, … and `toFloat()`, `toInt()`, …;
 //! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,
 //!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`);
@@ -25,6 +25,7 @@ pub mod series;
 pub mod sink;
 pub mod streams;
 pub mod transform;
+pub mod window;
 
 use std::sync::Arc;
 
@@ -43,10 +44,10 @@ pub fn universe(env: Env) -> Scope {
         .chain(convert::builtins(&env))
         .chain(series::builtins(&env))
         .chain(distinct::builtins(&env))
-        .chain(std::iter::once(pivot::builtin(&env)))
+        .chain([pivot::builtin(&env), window::builtin(&env)])
     {
         let name = b.name.clone();
         scope = scope.bind(name, Value::Builtin(Arc::new(b)));
     }
-    scope
+    scope.bind("inf", Value::Duration(window::INF))
 }

@@ -136,5 +136,6 @@ pub(crate) fn output(input: &Stream, tables: Vec<Table>) -> Value {
     Value::Tables(Arc::new(Stream {
         body: StreamBody::Tables(Arc::new(tables)),
         name: input.name.clone(),
+        bounds: input.bounds(),
     }))
 }

@@ -34,6 +34,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
                     preds: Vec::new(),
                 }),
                 name: None,
+                bounds: None,
             })))
         },
     );
@@ -51,6 +52,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         Ok(Value::Tables(Arc::new(Stream {
             body: s.body.clone(),
             name: Some(name),
+            bounds: s.bounds,
         })))
     });
     let group_env = env.clone();
@@ -71,15 +73,18 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             return Err("union: tables must be an array of streams".into());
         };
         let mut out = Vec::new();
+        let mut bounds = None;
         for v in streams.iter() {
             let Value::Tables(s) = v else {
                 return Err(format!("union: expected stream but found {}", v.kind()).into());
             };
+            bounds = bounds.or(s.bounds());
             out.extend(tables(ev, &union_env, s)?.iter().cloned());
         }
         Ok(Value::Tables(Arc::new(Stream {
             body: StreamBody::Tables(Arc::new(out)),
             name: None,
+            bounds,
         })))
     });
     let now = env.now;
@@ -126,10 +131,11 @@ fn range(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
             return Ok(Value::Tables(Arc::new(Stream {
                 body: StreamBody::Read(spec),
                 name: s.name.clone(),
+                bounds: s.bounds,
             })));
         }
     }
-    map_tables(ev, env, s, &mut |_, t| {
+    let ranged = map_tables(ev, env, s, &mut |_, t| {
         let keep: Vec<bool> = match t.column("_time") {
             Some(c) => c
                 .values
@@ -153,6 +159,14 @@ fn range(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
         }
         reorder_start_stop(&mut t);
         Ok(Some(t))
+    })?;
+    Ok(match ranged {
+        Value::Tables(out) => Value::Tables(Arc::new(Stream {
+            body: out.body.clone(),
+            name: out.name.clone(),
+            bounds: Some((start, stop)),
+        })),
+        other => other,
     })
 }
 
@@ -190,6 +204,7 @@ fn filter(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
             let narrowed = Stream {
                 body: StreamBody::Read(spec),
                 name: s.name.clone(),
+                bounds: s.bounds,
             };
             if !rest {
                 return Ok(Value::Tables(Arc::new(narrowed)));
@@ -511,6 +526,7 @@ fn buckets(env: Env) -> Builtin {
             Ok(Value::Tables(Arc::new(Stream {
                 body: StreamBody::Tables(Arc::new(tables)),
                 name: None,
+                bounds: None,
             })))
         },
     )
