@@ -47,6 +47,12 @@ if ! command -v openssl >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl
 fi
 
+# FUSE (fusermount and libfuse2, which the fusepy package loads) mounts tests/lazyfs.py,
+# the file system that forgets unsynced data, for the power-loss tests.
+if ! command -v fusermount >/dev/null 2>&1 || ! ldconfig -p | grep -q 'libfuse\.so\.2'; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fuse libfuse2
+fi
+
 # ---- 2. Python venv -----------------------------------------------------------
 stage "2/5 Python venv (.venv, tests/requirements.txt)"
 PY="${PYTHON:-python3}"
