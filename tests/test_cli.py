@@ -202,3 +202,81 @@ def test_serve_flags_from_env(ferry_path, tmp_path):
         assert node.export() == ["envm v=1i 1"]
     finally:
         node.kill()
+
+
+def test_replication_create_bucket_ids_or_names(n):
+    """`influx replication create --local-bucket <bucket ID> --remote-bucket <bucket ID>`, the
+    command of InfluxDB's OSS→Cloud guide, makes the replication with those IDs; bucket names
+    (Ferry's own examples) work too, and the command says which buckets it meant."""
+    org_id = n.org_id()
+    src = jlist(n.cli("bucket", "create", "--name", "rep-src", "--org", ORG, "--json"))[0]
+    # A bucket whose *name* is 16 hex digits, and no bucket has that ID: still a name.
+    hexname = jlist(n.cli("bucket", "create", "--name", "00000000000000ab", "--org", ORG,
+                          "--json"))[0]
+    assert hexname["id"] != "00000000000000ab"
+    remote = jlist(n.cli("remote", "create", "--org", ORG, "--name", "rep-cloud",
+                         "--remote-url", n.url, "--remote-api-token", n.token,
+                         "--remote-org-id", org_id, "--json"))[0]
+    remote_bucket_id = "0a1b2c3d4e5f6789"
+    made = []
+    try:
+        # The guide's shape, with IDs.
+        p = n.cli("replication", "create", "--org", ORG, "--name", "by-ids",
+                  "--remote-id", remote["id"], "--local-bucket", src["id"],
+                  "--remote-bucket", remote_bucket_id, "--json")
+        r = jlist(p)[0]
+        made.append(r["id"])
+        assert r["localBucketID"] == src["id"]
+        assert r["remoteBucketID"] == remote_bucket_id
+        assert not r.get("RemoteBucketName")
+        assert f'"rep-src" (ID {src["id"]})' in p.stderr, p.stderr
+        assert f"Remote bucket: ID {remote_bucket_id}" in p.stderr, p.stderr
+
+        # Names.
+        p = n.cli("replication", "create", "--org", ORG, "--name", "by-names",
+                  "--remote-id", remote["id"], "--local-bucket", "rep-src",
+                  "--remote-bucket", "telegraf", "--json")
+        r = jlist(p)[0]
+        made.append(r["id"])
+        assert r["localBucketID"] == src["id"]
+        assert not r.get("remoteBucketID")
+        assert r["RemoteBucketName"] == "telegraf"
+        assert f'"rep-src" (ID {src["id"]})' in p.stderr, p.stderr
+        assert 'Remote bucket: name "telegraf"' in p.stderr, p.stderr
+
+        # Today's influx CLI flags: --local-bucket-id, --remote-bucket-id; and a name that
+        # looks like an ID, given as a name.
+        p = n.cli("replication", "create", "--org", ORG, "--name", "by-flags",
+                  "--remote-id", remote["id"], "--local-bucket-id", src["id"],
+                  "--remote-bucket-name", "00000000000000cd", "--json")
+        r = jlist(p)[0]
+        made.append(r["id"])
+        assert r["localBucketID"] == src["id"]
+        assert r["RemoteBucketName"] == "00000000000000cd"
+        assert not r.get("remoteBucketID")
+
+        p = n.cli("replication", "create", "--org", ORG, "--name", "hex-name",
+                  "--remote-id", remote["id"], "--local-bucket", "00000000000000ab",
+                  "--remote-bucket", "edge/autogen", "--json")
+        r = jlist(p)[0]
+        made.append(r["id"])
+        assert r["localBucketID"] == hexname["id"]
+        assert r["RemoteBucketName"] == "edge/autogen"
+
+        # Neither an ID nor a name of the org: refused, saying so.
+        p = n.cli("replication", "create", "--org", ORG, "--name", "nowhere",
+                  "--remote-id", remote["id"], "--local-bucket", "9a9a9a9a9a9a9a9a",
+                  "--remote-bucket", remote_bucket_id, check=False)
+        assert p.returncode != 0
+        assert '"9a9a9a9a9a9a9a9a" not found' in p.stderr, p.stderr
+
+        # update: --remote-bucket by shape too.
+        p = n.cli("replication", "update", "--id", made[1], "--remote-bucket",
+                  remote_bucket_id, "--json")
+        r = jlist(p)[0]
+        assert r["remoteBucketID"] == remote_bucket_id
+        assert not r.get("RemoteBucketName")
+    finally:
+        for rid in made:
+            n.cli("replication", "delete", "--id", rid, check=False)
+        n.cli("remote", "delete", "--id", remote["id"], check=False)

@@ -280,6 +280,15 @@ QUERIES = [
     f"SELECT moving_average(mean(usage_user), 3) FROM cpu WHERE time >= {BASE + 20 * STEP} AND time < {T_END} AND host='h0' GROUP BY time(1m)",
     f"SELECT cumulative_sum(max(load)) FROM cpu WHERE time >= {BASE + 20 * STEP} AND time < {T_END} AND host='h0' GROUP BY time(1m)",
     f"SELECT derivative(max(load), 1m) FROM cpu WHERE time >= {BASE + 6 * STEP} AND time < {BASE + 40 * STEP} AND host='h0' GROUP BY time(1m) ORDER BY time DESC",
+    # Go regexp's Unicode features: (?i) with Unicode case folding, \pL and scripts
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /(?i)H[12]/",
+    f"SELECT usage_user FROM cpu WHERE {R} AND region !~ /(?i)US WEST/",
+    f'SELECT "a=b" FROM "weird meas,1" WHERE {R} AND "rack id" =~ /(?i)ZÜRICH/',
+    fr'SELECT count("a=b") FROM "weird meas,1" WHERE {R} AND "rack id" =~ /\p{{Han}}/ GROUP BY "rack id"',
+    fr'SELECT count("a=b") FROM "weird meas,1" WHERE {R} AND "rack id" =~ /^\pL+\s\p{{Lo}}+$/',
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)^CPU|MEM$/",
+    "SHOW TAG VALUES WITH KEY =~ /(?i)RACK/",
+    f"SELECT count(load) FROM /(?i)^CPU$/ WHERE {R}",
 ]
 
 

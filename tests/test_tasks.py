@@ -86,6 +86,12 @@ def test_task_api_cli_and_secrets(node):
     r = api(node, "PATCH", f"/api/v2/tasks/{tid}", json={"status": "inactive", "cron": "*/5 * * * *"})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "inactive" and r.json()["cron"] == "*/5 * * * *" and "every" not in r.json()
+    # day-of-week 7 is Sunday, in ranges and steps too; 8 is out of range
+    for cron in ("0 0 * * 5-7", "0 0 * * 1-7", "0 0 * * */7", "0 0 * * 7", "0 0 * * SAT,SUN", "*/5 * * * *"):
+        r = api(node, "PATCH", f"/api/v2/tasks/{tid}", json={"cron": cron})
+        assert r.status_code == 200 and r.json()["cron"] == cron, (cron, r.status_code, r.text)
+    r = api(node, "PATCH", f"/api/v2/tasks/{tid}", json={"cron": "0 0 * * 8"})
+    assert r.status_code == 400, r.text
     assert api(node, "PATCH", f"/api/v2/tasks/{tid}", json={"status": "paused"}).status_code == 400
     # run now: nothing to do yet, still a successful run in the history
     r = api(node, "POST", f"/api/v2/tasks/{tid}/runs")

@@ -176,3 +176,21 @@ impl RegexMatcher for CachedRegex {
         Ok(m)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Flux regexes are Go's: Unicode case folding, categories and scripts work.
+    #[test]
+    fn regexes_with_go_unicode_features() {
+        let r = CachedRegex::default();
+        assert_eq!(r.is_match("(?i)server", "SERVER01"), Ok(true));
+        assert_eq!(r.is_match("(?i)zürich", "ZÜRICH"), Ok(true));
+        assert_eq!(r.is_match(r"^\p{Greek}+$", "λόγος"), Ok(true));
+        assert_eq!(r.is_match(r"^\pL+$", "héllo"), Ok(true));
+        // Cached: the same pattern again.
+        assert_eq!(r.is_match("(?i)server", "a server"), Ok(true));
+        assert!(r.is_match(r"(a)\1", "aa").is_err());
+    }
+}

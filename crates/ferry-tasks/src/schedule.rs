@@ -7,7 +7,7 @@
 //! to its window), so consecutive runs tile time with no gap and no overlap, and one run after
 //! a downtime covers every missed period at once.
 
-use chrono::{DateTime, Datelike, Duration as ChronoDuration, TimeZone, Timelike, Utc};
+use chrono::{Duration as ChronoDuration, TimeZone, Utc};
 
 const NS: i64 = 1_000_000_000;
 
@@ -152,57 +152,27 @@ impl Schedule {
     }
 }
 
-/// A cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6 (with
-/// seconds first), each `*`, `*/n`, `a`, `a-b`, `a-b/n` or a comma list; also `@hourly`,
-/// `@daily`/`@midnight`, `@weekly`, `@monthly`, `@yearly`/`@annually`. Evaluated in UTC.
-#[derive(Debug, Clone, PartialEq)]
+/// A cron expression, evaluated in UTC by the `croner` crate: 5 fields (minute hour
+/// day-of-month month day-of-week) or 6 (with seconds first), each `*`, `*/n`, `a`, `a-b`,
+/// `a-b/n` or a comma list; day-of-week 0-7 (0 and 7 are Sunday, so `5-7` is Friday to
+/// Sunday) or `SUN`-`SAT`, months 1-12 or `JAN`-`DEC`; also `@hourly`, `@daily`/`@midnight`,
+/// `@weekly`, `@monthly`, `@yearly`/`@annually`. When both day-of-month and day-of-week are
+/// restricted, a day matching either fires (as in Vixie cron).
+#[derive(Debug, Clone)]
 pub struct Cron {
     text: String,
-    sec: u64,
-    min: u64,
-    hour: u64,
-    dom: u64,
-    month: u64,
-    dow: u64,
-    dom_star: bool,
-    dow_star: bool,
+    /// Boxed: the parsed pattern is ~250 bytes, and `Schedule` is mostly `Every`.
+    pattern: Box<croner::Cron>,
 }
 
-fn parse_field(f: &str, lo: u32, hi: u32) -> Result<(u64, bool), String> {
-    let mut bits = 0u64;
-    for part in f.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (
-                r,
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("bad step in {part:?}"))?,
-            ),
-            None => (part, 1),
-        };
-        let (a, b) = if range == "*" {
-            (lo, hi)
-        } else if let Some((a, b)) = range.split_once('-') {
-            (
-                a.parse().map_err(|_| format!("bad value {a:?}"))?,
-                b.parse().map_err(|_| format!("bad value {b:?}"))?,
-            )
-        } else {
-            let v: u32 = range.parse().map_err(|_| format!("bad value {range:?}"))?;
-            (v, if part.contains('/') { hi } else { v })
-        };
-        if a < lo || b > hi || a > b {
-            return Err(format!("{part:?} is out of range {lo}-{hi}"));
-        }
-        let mut v = a;
-        while v <= b {
-            bits |= 1 << v;
-            v += step;
-        }
+impl PartialEq for Cron {
+    fn eq(&self, other: &Cron) -> bool {
+        self.text == other.text
     }
-    Ok((bits, f == "*"))
 }
+
+/// How far ahead [`Cron::next_after`] looks (a pattern like `0 0 30 2 *` never fires).
+const CRON_HORIZON_DAYS: i64 = 5 * 366;
 
 impl Cron {
     /// Parses a cron expression.
@@ -216,33 +186,19 @@ impl Cron {
             "@hourly" => "0 * * * *",
             other => other,
         };
-        let mut fields: Vec<&str> = expanded.split_whitespace().collect();
-        if fields.len() == 5 {
-            fields.insert(0, "0");
-        }
-        if fields.len() != 6 {
+        let fields = expanded.split_whitespace().count();
+        if !(5..=6).contains(&fields) || expanded.contains('@') {
             return Err(format!(
                 "invalid cron {s:?}: 5 fields (minute hour day month weekday) or 6 (with seconds)"
             ));
         }
-        let e = |r: Result<(u64, bool), String>| r.map_err(|m| format!("invalid cron {s:?}: {m}"));
-        let (sec, _) = e(parse_field(fields[0], 0, 59))?;
-        let (min, _) = e(parse_field(fields[1], 0, 59))?;
-        let (hour, _) = e(parse_field(fields[2], 0, 23))?;
-        let (dom, dom_star) = e(parse_field(fields[3], 1, 31))?;
-        let (month, _) = e(parse_field(fields[4], 1, 12))?;
-        let (mut dow, dow_star) = e(parse_field(&fields[5].replace('7', "0"), 0, 6))?;
-        dow &= 0x7f;
+        let pattern = croner::Cron::new(expanded)
+            .with_seconds_optional()
+            .parse()
+            .map_err(|e| format!("invalid cron {s:?}: {e}"))?;
         Ok(Cron {
             text: text.to_string(),
-            sec,
-            min,
-            hour,
-            dom,
-            month,
-            dow,
-            dom_star,
-            dow_star,
+            pattern: Box::new(pattern),
         })
     }
 
@@ -251,57 +207,14 @@ impl Cron {
         &self.text
     }
 
-    fn day_matches(&self, d: &DateTime<Utc>) -> bool {
-        let dom = self.dom & (1 << d.day()) != 0;
-        let dow = self.dow & (1 << d.weekday().num_days_from_sunday()) != 0;
-        match (self.dom_star, self.dow_star) {
-            (true, true) => true,
-            (true, false) => dow,
-            (false, true) => dom,
-            (false, false) => dom || dow,
-        }
-    }
-
     /// The first fire time strictly after `t_ns` (whole seconds), within 5 years.
     pub fn next_after(&self, t_ns: i64) -> Option<i64> {
-        let secs = t_ns.div_euclid(NS) + 1;
-        let mut d = Utc.timestamp_opt(secs, 0).single()?;
-        let limit = d + ChronoDuration::days(5 * 366);
-        while d < limit {
-            if self.month & (1 << d.month()) == 0 {
-                // first day of the next month
-                let (y, m) = if d.month() == 12 {
-                    (d.year() + 1, 1)
-                } else {
-                    (d.year(), d.month() + 1)
-                };
-                d = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()?;
-                continue;
-            }
-            if !self.day_matches(&d) {
-                d = (d + ChronoDuration::days(1))
-                    .with_hour(0)?
-                    .with_minute(0)?
-                    .with_second(0)?;
-                continue;
-            }
-            if self.hour & (1 << d.hour()) == 0 {
-                d = (d + ChronoDuration::hours(1))
-                    .with_minute(0)?
-                    .with_second(0)?;
-                continue;
-            }
-            if self.min & (1 << d.minute()) == 0 {
-                d = (d + ChronoDuration::minutes(1)).with_second(0)?;
-                continue;
-            }
-            if self.sec & (1 << d.second()) == 0 {
-                d += ChronoDuration::seconds(1);
-                continue;
-            }
-            return d.timestamp().checked_mul(NS);
+        let from = Utc.timestamp_opt(t_ns.div_euclid(NS), 0).single()?;
+        let next = self.pattern.find_next_occurrence(&from, false).ok()?;
+        if next > from + ChronoDuration::days(CRON_HORIZON_DAYS) {
+            return None;
         }
-        None
+        next.timestamp().checked_mul(NS)
     }
 }
 
@@ -414,5 +327,97 @@ mod tests {
         let m = d.next_after(t0).unwrap(); // 2024-01-01 is a Monday, 10:07 → next Monday
         assert_eq!(m, t0 - (7 * 3600 + 7 * 60 + 3) * NS + 7 * 86_400 * NS);
         assert!(Cron::parse("61 * * * *").is_err());
+    }
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .unwrap()
+            .timestamp()
+            * NS
+    }
+
+    /// The next `n` fire times after `t`.
+    fn fires(c: &str, t: i64, n: usize) -> Vec<i64> {
+        let c = Cron::parse(c).unwrap();
+        let mut out = vec![];
+        let mut t = t;
+        for _ in 0..n {
+            t = c.next_after(t).unwrap();
+            out.push(t);
+        }
+        out
+    }
+
+    /// Day-of-week 7 is Sunday, in ranges and steps too (it used to be rewritten to 0,
+    /// which made `5-7` the invalid range `5-0`).
+    #[test]
+    fn cron_sunday_is_7() {
+        let mon = at(2024, 1, 1, 10, 7, 3); // a Monday
+        let day = |d| at(2024, 1, d, 0, 0, 0);
+        assert_eq!(
+            fires("0 0 * * 5-7", mon, 4),
+            [day(5), day(6), day(7), day(12)]
+        );
+        assert_eq!(
+            fires("0 0 * * 1-7", mon, 7),
+            [day(2), day(3), day(4), day(5), day(6), day(7), day(8)]
+        );
+        assert_eq!(fires("0 0 * * */7", mon, 2), [day(7), day(14)]);
+        assert_eq!(fires("0 0 * * 7", mon, 2), [day(7), day(14)]);
+        assert_eq!(fires("0 0 * * 0", mon, 2), [day(7), day(14)]);
+        assert_eq!(fires("0 0 * * 6,7", mon, 2), [day(6), day(7)]);
+        assert_eq!(fires("0 0 * * FRI-SUN", mon, 3), [day(5), day(6), day(7)]);
+        assert_eq!(fires("0 0 * * mon", mon, 1), [day(8)]);
+        assert!(Cron::parse("0 0 * * 8").is_err());
+    }
+
+    #[test]
+    fn cron_forms() {
+        let t = at(2024, 1, 1, 10, 7, 3);
+        // 6 fields: seconds first.
+        assert_eq!(
+            fires("30 */15 * * * *", t, 2),
+            [at(2024, 1, 1, 10, 15, 30), at(2024, 1, 1, 10, 30, 30)]
+        );
+        assert_eq!(fires("@midnight", t, 1), [at(2024, 1, 2, 0, 0, 0)]);
+        assert_eq!(fires("@weekly", t, 1), [at(2024, 1, 7, 0, 0, 0)]);
+        assert_eq!(fires("@hourly", t, 1), [at(2024, 1, 1, 11, 0, 0)]);
+        assert_eq!(fires("@yearly", t, 1), [at(2025, 1, 1, 0, 0, 0)]);
+        assert_eq!(
+            fires("0 12 1 JAN-MAR *", t, 3),
+            [
+                at(2024, 1, 1, 12, 0, 0),
+                at(2024, 2, 1, 12, 0, 0),
+                at(2024, 3, 1, 12, 0, 0)
+            ]
+        );
+        // Day-of-month and day-of-week both restricted: either (the 13th, or a Friday).
+        assert_eq!(
+            fires("0 0 13 * 5", t, 3),
+            [
+                at(2024, 1, 5, 0, 0, 0),
+                at(2024, 1, 12, 0, 0, 0),
+                at(2024, 1, 13, 0, 0, 0)
+            ]
+        );
+        assert_eq!(fires("0 0 29 2 *", t, 1), [at(2024, 2, 29, 0, 0, 0)]);
+        // Never: no fire time, not a hang.
+        assert_eq!(Cron::parse("0 0 30 2 *").unwrap().next_after(t), None);
+        // A fire time exactly at `t` is not "after" it.
+        assert_eq!(
+            fires("0 0 * * *", at(2024, 1, 2, 0, 0, 0), 1),
+            [at(2024, 1, 3, 0, 0, 0)]
+        );
+        for bad in [
+            "",
+            "* * * *",
+            "* * * * * * *",
+            "*/0 * * * *",
+            "0 24 * * *",
+            "@often",
+            "x * * * *",
+        ] {
+            assert!(Cron::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

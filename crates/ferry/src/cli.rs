@@ -729,26 +729,24 @@ pub enum ReplicationCmd {
         /// Remote to write to.
         #[arg(long = "remote-id")]
         remote_id: String,
-        /// Local bucket to replicate, by ID.
+        /// Local bucket to replicate: its ID (16 hex digits) or its name. An ID of an existing
+        /// bucket is taken as that bucket; any other value as a name.
+        #[arg(long = "local-bucket", visible_alias = "local-bucket-id")]
+        local_bucket: String,
+        /// Remote bucket: 16 hex digits are sent as its ID, anything else as its name (`db/rp`
+        /// or `db` for 1.x remotes).
         #[arg(
-            long = "local-bucket-id",
-            required_unless_present = "local_bucket",
-            conflicts_with = "local_bucket"
+            long = "remote-bucket",
+            required_unless_present_any = ["remote_bucket_id", "remote_bucket_name"],
+            conflicts_with_all = ["remote_bucket_id", "remote_bucket_name"]
         )]
-        local_bucket_id: Option<String>,
-        /// Local bucket to replicate, by name.
-        #[arg(long = "local-bucket")]
-        local_bucket: Option<String>,
-        /// Remote bucket, by ID.
-        #[arg(
-            long = "remote-bucket-id",
-            required_unless_present = "remote_bucket",
-            conflicts_with = "remote_bucket"
-        )]
-        remote_bucket_id: Option<String>,
-        /// Remote bucket, by name (`db/rp` or `db` for 1.x remotes).
-        #[arg(long = "remote-bucket", alias = "remote-bucket-name")]
         remote_bucket: Option<String>,
+        /// Remote bucket, by ID.
+        #[arg(long = "remote-bucket-id")]
+        remote_bucket_id: Option<String>,
+        /// Remote bucket, by name (even one that looks like an ID).
+        #[arg(long = "remote-bucket-name")]
+        remote_bucket_name: Option<String>,
         /// Bytes the stream may hold back before it records a gap (at least 33554430).
         #[arg(long = "max-queue-bytes", default_value_t = 67_108_860)]
         max_queue_bytes: i64,
@@ -794,12 +792,18 @@ pub enum ReplicationCmd {
         /// New remote.
         #[arg(long = "remote-id")]
         remote_id: Option<String>,
-        /// New remote bucket, by ID.
-        #[arg(long = "remote-bucket-id", conflicts_with = "remote_bucket")]
-        remote_bucket_id: Option<String>,
-        /// New remote bucket, by name.
-        #[arg(long = "remote-bucket", alias = "remote-bucket-name")]
+        /// New remote bucket: 16 hex digits are sent as its ID, anything else as its name.
+        #[arg(
+            long = "remote-bucket",
+            conflicts_with_all = ["remote_bucket_id", "remote_bucket_name"]
+        )]
         remote_bucket: Option<String>,
+        /// New remote bucket, by ID.
+        #[arg(long = "remote-bucket-id")]
+        remote_bucket_id: Option<String>,
+        /// New remote bucket, by name (even one that looks like an ID).
+        #[arg(long = "remote-bucket-name")]
+        remote_bucket_name: Option<String>,
         /// New queue bound in bytes.
         #[arg(long = "max-queue-bytes")]
         max_queue_bytes: Option<i64>,

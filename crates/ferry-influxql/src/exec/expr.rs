@@ -215,3 +215,29 @@ pub(super) fn compile(
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::compile_regex;
+
+    /// What Go's regexp (RE2 syntax) accepts in an InfluxQL regex, Unicode included.
+    #[test]
+    fn regexes_with_go_unicode_features() {
+        let m = |p: &str, s: &str| compile_regex(p).unwrap().is_match(s);
+        assert!(m("(?i)server", "SERVER01"));
+        assert!(m("(?i)ZÜRICH", "zürich"));
+        assert!(m("(?i)σας", "ΣΑΣ"));
+        assert!(m(r"^\pL+$", "héllo"));
+        assert!(m(r"^\p{Lu}", "Élan"));
+        assert!(!m(r"^\p{Lu}", "élan"));
+        assert!(m(r"\p{Greek}", "x λ"));
+        assert!(m(r"\p{Han}", "東京"));
+        assert!(m(r"^\PL+$", "123"));
+        assert!(m(r"^[[:alpha:]]+$", "abc"));
+        assert!(m(r"(?i:a)B", "AB"));
+        // Refused by Go too: backreferences, Unicode properties other than categories and
+        // scripts.
+        assert!(compile_regex(r"(a)\1").is_err());
+        assert!(compile_regex(r"\p{Alphabetic}").is_err());
+    }
+}

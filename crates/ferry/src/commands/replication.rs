@@ -154,18 +154,65 @@ fn add_extras(body: &mut Value, x: &ReplicationExtras) -> Result<(), ClientError
     Ok(())
 }
 
-async fn bucket_id_by_name(c: &Client, org_id: &str, name: &str) -> Result<String, ClientError> {
-    let v = c
-        .json(
-            c.request(Method::GET, "/api/v2/buckets")
-                .query(&[("orgID", org_id), ("name", name)]),
+/// The local bucket a `--local-bucket` value means, as (ID, name): the bucket with that ID
+/// when the value is one (16 hex digits) and such a bucket exists in the org, else the bucket
+/// of that name. The guide for InfluxDB 2.1 passes an ID there, today's influx CLI
+/// (`--local-bucket-id`) too, Ferry's own examples a name.
+async fn find_local_bucket(
+    c: &Client,
+    org_id: &str,
+    value: &str,
+) -> Result<(String, String), ClientError> {
+    let find = |key: &'static str, v: String| async move {
+        let r = c
+            .json(
+                c.request(Method::GET, "/api/v2/buckets")
+                    .query(&[("orgID", org_id), (key, v.as_str())]),
+            )
+            .await?;
+        Ok::<_, ClientError>(
+            r["buckets"]
+                .as_array()
+                .and_then(|a| a.first())
+                .map(|b| (s(b, "id"), s(b, "name"))),
         )
-        .await?;
-    v["buckets"]
-        .as_array()
-        .and_then(|a| a.first())
-        .map(|b| s(b, "id"))
-        .ok_or_else(|| ClientError::Usage(format!("local bucket {name:?} not found")))
+    };
+    if let Some(id) = ferry_catalog::parse_id(value) {
+        if let Some(found) = find("id", id).await? {
+            return Ok(found);
+        }
+    }
+    find("name", value.to_string()).await?.ok_or_else(|| {
+        ClientError::Usage(format!(
+            "local bucket {value:?} not found: no bucket of the org has that ID or that name"
+        ))
+    })
+}
+
+/// Where the remote bucket flags go, as (`remoteBucketID`, `remoteBucketName`):
+/// `--remote-bucket` by its shape (16 hex digits are an ID, as in the InfluxDB 2.1 guide,
+/// anything else a name, as in today's influx CLI), `--remote-bucket-id` and
+/// `--remote-bucket-name` as they say.
+fn remote_bucket_fields(
+    either: Option<String>,
+    id: Option<String>,
+    name: Option<String>,
+) -> (Option<String>, Option<String>) {
+    match either {
+        Some(v) if ferry_catalog::parse_id(&v).is_some() => (Some(v), name),
+        Some(v) => (id, Some(v)),
+        None => (id, name),
+    }
+}
+
+/// Says on stderr (stdout may be JSON) which remote bucket the replication writes to.
+fn say_remote_bucket(id: &Option<String>, name: &Option<String>) {
+    match (id, name) {
+        (Some(i), Some(n)) => eprintln!("Remote bucket: ID {i}, name {n:?}"),
+        (Some(i), None) => eprintln!("Remote bucket: ID {i}"),
+        (None, Some(n)) => eprintln!("Remote bucket: name {n:?}"),
+        (None, None) => {}
+    }
 }
 
 fn validate_query(validate: bool) -> Vec<(&'static str, &'static str)> {
@@ -184,10 +231,10 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
             name,
             description,
             remote_id,
-            local_bucket_id,
             local_bucket,
+            remote_bucket: either,
             remote_bucket_id,
-            remote_bucket,
+            remote_bucket_name,
             max_queue_bytes,
             drop_non_retryable_data,
             no_drop_non_retryable_data: _,
@@ -199,15 +246,12 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
         } => {
             let c = Client::new(&client)?;
             let org_id = c.org_id().await?;
-            let local_bucket_id = match (local_bucket_id, local_bucket) {
-                (Some(id), _) => id,
-                (None, Some(n)) => bucket_id_by_name(&c, &org_id, &n).await?,
-                (None, None) => {
-                    return Err(ClientError::Usage(
-                        "give --local-bucket-id or --local-bucket".into(),
-                    ))
-                }
-            };
+            let (local_bucket_id, local_name) =
+                find_local_bucket(&c, &org_id, &local_bucket).await?;
+            eprintln!("Local bucket: {local_name:?} (ID {local_bucket_id})");
+            let (remote_bucket_id, remote_bucket_name) =
+                remote_bucket_fields(either, remote_bucket_id, remote_bucket_name);
+            say_remote_bucket(&remote_bucket_id, &remote_bucket_name);
             let mut body = json!({
                 "orgID": org_id,
                 "name": name,
@@ -221,7 +265,7 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
             if let Some(id) = remote_bucket_id {
                 body["remoteBucketID"] = json!(id);
             }
-            if let Some(n) = remote_bucket {
+            if let Some(n) = remote_bucket_name {
                 body["remoteBucketName"] = json!(n);
             }
             if let Some(t) = backfill_from {
@@ -243,8 +287,9 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
             name,
             description,
             remote_id,
+            remote_bucket: either,
             remote_bucket_id,
-            remote_bucket,
+            remote_bucket_name,
             max_queue_bytes,
             drop_non_retryable_data,
             no_drop_non_retryable_data,
@@ -266,10 +311,13 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
             if let Some(v) = remote_id {
                 body["remoteID"] = json!(v);
             }
+            let (remote_bucket_id, remote_bucket_name) =
+                remote_bucket_fields(either, remote_bucket_id, remote_bucket_name);
+            say_remote_bucket(&remote_bucket_id, &remote_bucket_name);
             if let Some(v) = remote_bucket_id {
                 body["remoteBucketID"] = json!(v);
             }
-            if let Some(v) = remote_bucket {
+            if let Some(v) = remote_bucket_name {
                 body["remoteBucketName"] = json!(v);
             }
             if let Some(v) = max_queue_bytes {
@@ -388,6 +436,42 @@ mod tests {
         assert_eq!(lag(4.24), "4.2s");
         assert_eq!(lag(192.0), "3m12s");
         assert_eq!(lag(7500.0), "2h5m");
+    }
+
+    #[test]
+    fn remote_bucket_by_shape() {
+        let some = |v: &str| Some(v.to_string());
+        // The InfluxDB 2.1 guide's `--remote-bucket <bucket ID>`.
+        assert_eq!(
+            remote_bucket_fields(some("0a1B2c3D4e5F6789"), None, None),
+            (some("0a1B2c3D4e5F6789"), None)
+        );
+        assert_eq!(
+            remote_bucket_fields(some("telegraf"), None, None),
+            (None, some("telegraf"))
+        );
+        assert_eq!(
+            remote_bucket_fields(some("edge/autogen"), None, None),
+            (None, some("edge/autogen"))
+        );
+        // 15 or 17 digits, or not hex: a name.
+        assert_eq!(
+            remote_bucket_fields(some("0a1b2c3d4e5f678"), None, None),
+            (None, some("0a1b2c3d4e5f678"))
+        );
+        assert_eq!(
+            remote_bucket_fields(some("0a1b2c3d4e5f678g"), None, None),
+            (None, some("0a1b2c3d4e5f678g"))
+        );
+        // The explicit flags say which.
+        assert_eq!(
+            remote_bucket_fields(None, None, some("0a1b2c3d4e5f6789")),
+            (None, some("0a1b2c3d4e5f6789"))
+        );
+        assert_eq!(
+            remote_bucket_fields(None, some("0a1b2c3d4e5f6789"), some("t")),
+            (some("0a1b2c3d4e5f6789"), some("t"))
+        );
     }
 
     #[test]
