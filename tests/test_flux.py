@@ -746,3 +746,29 @@ def test_window_then_aggregate_is_aggregate_window(fx):
                    ("2024-01-01T00:25:00Z", "2024-01-01T00:45:00Z", "1")], got
     r = flux(n, wide + " |> window(every: 1mo)")
     assert r.status_code == 400 and "calendar durations" in r.text, r.text
+
+
+def test_increase_as_fluxs_own_test_answers(node):
+    """increase_test.flux's counters (usage_guest resets from 5 to 0; usage_guest_nice drops
+    several times) and its answers."""
+    t0 = 1_527_018_806  # 2018-05-22T19:53:26Z
+    counters = {"usage_guest": [1, 2, 3, 5, 0, 1],
+                "usage_guest_nice": [2, 4, 4, 0, 2, 10, 4, 20, 7, 10]}
+    _write(node, "".join(f"cpu,cpu=cpu-total,host=host.local {f}={float(v)} {t0 + 10 * i}\n"
+                         for f, vals in counters.items() for i, v in enumerate(vals)))
+    r = flux(node, f'from(bucket: "{node.bucket}") |> range(start: 2018-05-22T19:53:26Z, stop: 2030-01-01T00:00:00Z) |> increase()')
+    assert r.status_code == 200, r.text
+    got: dict[str, list[str]] = {}
+    header = None
+    for line in r.text.split("\r\n"):
+        if not line:
+            header = None
+            continue
+        cells = line.split(",")
+        if header is None:
+            header = cells
+            continue
+        row = dict(zip(header, cells))
+        got.setdefault(row["_field"], []).append(row["_value"])
+    assert got == {"usage_guest": ["0", "1", "2", "4", "4", "5"],
+                   "usage_guest_nice": ["0", "2", "2", "2", "4", "12", "16", "32", "39", "42"]}, got

@@ -7,7 +7,7 @@
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
 //! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
-//! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `tail`; [`distinct`]:
+//! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `increase`, `tail`; [`distinct`]:
 //!   `distinct`, `unique`, `keys`; [`window`] (and `inf`);
 //!   [`convert`]: `float()`, `int()`, `string()`, … and `toFloat()`, `toInt()`, …;
 //! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,

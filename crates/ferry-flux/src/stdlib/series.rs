@@ -10,6 +10,9 @@
 //!   goes, and a row whose time equals the previous kept row's goes too; non-numeric columns
 //!   pass through with the current row's value.
 //! * `cumulativeSum(columns: ["_value"])`: running sums; a null stays null.
+//! * `increase(columns: ["_value"])`: how much a counter grew since the first row (0 there),
+//!   a drop counting as a reset to zero: the value itself is added (0 if it is negative), as
+//!   Flux's `increase_test.flux` answers.
 //! * `tail(n:, offset: 0)`: the last `n` rows (before the last `offset`).
 //!
 //! Other columns keep the current row's values.
@@ -40,6 +43,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             derivative,
         ),
         per_table("cumulativeSum", &["columns"], cumulative_sum),
+        per_table("increase", &["columns"], increase),
         per_table("tail", &["n", "offset"], tail),
     ]
 }
@@ -269,6 +273,50 @@ fn cumulative_sum(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>>
                 })
                 .collect::<BResult<Vec<Value>>>()?;
             Ok((c, col.kind, values))
+        })
+        .collect::<BResult<Vec<_>>>()?;
+    Ok(Some(with_rows(t, &rows, computed)))
+}
+
+fn increase(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
+    const F: &str = "increase";
+    let cols = value_columns(F, a, t)?;
+    let rows: Vec<usize> = (0..t.len()).collect();
+    let computed = cols
+        .iter()
+        .map(|&c| {
+            let col = &t.columns[c];
+            let float = match col.kind {
+                ColKind::Float => true,
+                ColKind::Int | ColKind::UInt => false,
+                other => {
+                    return Err(EvalErrorKind::from(format!(
+                        "{F}: unsupported type for increase: {}",
+                        other.kind()
+                    )))
+                }
+            };
+            let mut total = 0.0f64;
+            let mut prev: Option<f64> = None;
+            let values = col
+                .values
+                .iter()
+                .map(|v| {
+                    let Some(x) = as_f64(v) else {
+                        return Value::Null;
+                    };
+                    if let Some(p) = prev {
+                        total += if x >= p { x - p } else { x.max(0.0) };
+                    }
+                    prev = Some(x);
+                    if float {
+                        Value::Float(total)
+                    } else {
+                        Value::Int(total as i64)
+                    }
+                })
+                .collect();
+            Ok((c, if float { ColKind::Float } else { ColKind::Int }, values))
         })
         .collect::<BResult<Vec<_>>>()?;
     Ok(Some(with_rows(t, &rows, computed)))
