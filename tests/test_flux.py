@@ -54,6 +54,21 @@ def flux(n, script, token=None, dialect=None, raw=False, headers=None, **extra):
     return requests.post(n.url + "/api/v2/query", params={"org": n.org}, json=body, headers=h, timeout=60)
 
 
+def records(text: str) -> list[dict[str, str]]:
+    """Data rows of an un-annotated answer as {column: cell} (each table has its header)."""
+    out, header = [], None
+    for line in text.split("\r\n"):
+        if not line:
+            header = None
+            continue
+        cells = line.split(",")
+        if header is None:
+            header = cells
+            continue
+        out.append(dict(zip(header, cells)))
+    return out
+
+
 def rows(text: str) -> list[list[str]]:
     """Data rows of an un-annotated answer (header rows and empty lines skipped)."""
     out = []
@@ -604,16 +619,7 @@ def test_difference_derivative_cumulative_sum_and_tail(node):
         r = flux(node, script)
         assert r.status_code == 200, r.text
         out = {}
-        header = None
-        for line in r.text.split("\r\n"):
-            cells = line.split(",")
-            if not line:
-                header = None
-                continue
-            if header is None:
-                header = cells
-                continue
-            row = dict(zip(header, cells))
+        for row in records(r.text):
             out.setdefault(row["t0"], []).append(row["_value"])
         return out
 
@@ -700,16 +706,8 @@ def test_window_then_aggregate_is_aggregate_window(fx):
     def by_series(script):
         r = flux(n, script)
         assert r.status_code == 200, r.text
-        out, header = {}, None
-        for line in r.text.split("\r\n"):
-            if not line:
-                header = None
-                continue
-            cells = line.split(",")
-            if header is None:
-                header = cells
-                continue
-            row = dict(zip(header, cells))
+        out = {}
+        for row in records(r.text):
             out.setdefault(row["host"], []).append((row["_start"], row["_stop"], row["_time"], row["_value"]))
         return out
 
@@ -759,16 +757,7 @@ def test_increase_as_fluxs_own_test_answers(node):
     r = flux(node, f'from(bucket: "{node.bucket}") |> range(start: 2018-05-22T19:53:26Z, stop: 2030-01-01T00:00:00Z) |> increase()')
     assert r.status_code == 200, r.text
     got: dict[str, list[str]] = {}
-    header = None
-    for line in r.text.split("\r\n"):
-        if not line:
-            header = None
-            continue
-        cells = line.split(",")
-        if header is None:
-            header = cells
-            continue
-        row = dict(zip(header, cells))
+    for row in records(r.text):
         got.setdefault(row["_field"], []).append(row["_value"])
     assert got == {"usage_guest": ["0", "1", "2", "4", "4", "5"],
                    "usage_guest_nice": ["0", "2", "2", "2", "4", "12", "16", "32", "39", "42"]}, got

@@ -240,86 +240,88 @@ fn derivative(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
     Ok(Some(with_rows(t, &rows, computed)))
 }
 
-fn cumulative_sum(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
-    const F: &str = "cumulativeSum";
-    let cols = value_columns(F, a, t)?;
+/// The table with each of the `columns` argument's columns (default `_value`) replaced by
+/// what `per_column` makes of it, every row kept.
+fn map_columns(
+    f: &str,
+    a: &crate::value::Record,
+    t: &Table,
+    per_column: impl Fn(&Column) -> BResult<(ColKind, Vec<Value>)>,
+) -> BResult<Option<Table>> {
     let rows: Vec<usize> = (0..t.len()).collect();
-    let computed = cols
-        .iter()
-        .map(|&c| {
-            let col = &t.columns[c];
-            let mut acc: Option<Value> = None;
-            let values = col
-                .values
-                .iter()
-                .map(|v| {
-                    if v.is_null() {
-                        return Ok(Value::Null);
-                    }
-                    let next = match (&acc, v) {
-                        (None, v) => v.clone(),
-                        (Some(Value::Int(x)), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
-                        (Some(Value::UInt(x)), Value::UInt(y)) => Value::UInt(x.wrapping_add(*y)),
-                        (Some(Value::Float(x)), Value::Float(y)) => Value::Float(x + y),
-                        (_, other) => {
-                            return Err(EvalErrorKind::from(format!(
-                                "{F}: unsupported type {}",
-                                other.kind()
-                            )))
-                        }
-                    };
-                    acc = Some(next.clone());
-                    Ok(next)
-                })
-                .collect::<BResult<Vec<Value>>>()?;
-            Ok((c, col.kind, values))
-        })
+    let computed = value_columns(f, a, t)?
+        .into_iter()
+        .map(|c| per_column(&t.columns[c]).map(|(kind, values)| (c, kind, values)))
         .collect::<BResult<Vec<_>>>()?;
     Ok(Some(with_rows(t, &rows, computed)))
 }
 
+fn cumulative_sum(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
+    const F: &str = "cumulativeSum";
+    map_columns(F, a, t, |col| {
+        let mut acc: Option<Value> = None;
+        let values = col
+            .values
+            .iter()
+            .map(|v| {
+                if v.is_null() {
+                    return Ok(Value::Null);
+                }
+                let next = match (&acc, v) {
+                    (None, v) => v.clone(),
+                    (Some(Value::Int(x)), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
+                    (Some(Value::UInt(x)), Value::UInt(y)) => Value::UInt(x.wrapping_add(*y)),
+                    (Some(Value::Float(x)), Value::Float(y)) => Value::Float(x + y),
+                    (_, other) => {
+                        return Err(EvalErrorKind::from(format!(
+                            "{F}: unsupported type {}",
+                            other.kind()
+                        )))
+                    }
+                };
+                acc = Some(next.clone());
+                Ok(next)
+            })
+            .collect::<BResult<Vec<Value>>>()?;
+        Ok((col.kind, values))
+    })
+}
+
 fn increase(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
     const F: &str = "increase";
-    let cols = value_columns(F, a, t)?;
-    let rows: Vec<usize> = (0..t.len()).collect();
-    let computed = cols
-        .iter()
-        .map(|&c| {
-            let col = &t.columns[c];
-            let float = match col.kind {
-                ColKind::Float => true,
-                ColKind::Int | ColKind::UInt => false,
-                other => {
-                    return Err(EvalErrorKind::from(format!(
-                        "{F}: unsupported type for increase: {}",
-                        other.kind()
-                    )))
+    map_columns(F, a, t, |col| {
+        let float = match col.kind {
+            ColKind::Float => true,
+            ColKind::Int | ColKind::UInt => false,
+            other => {
+                return Err(EvalErrorKind::from(format!(
+                    "{F}: unsupported type for increase: {}",
+                    other.kind()
+                )))
+            }
+        };
+        let mut total = 0.0f64;
+        let mut prev: Option<f64> = None;
+        let values = col
+            .values
+            .iter()
+            .map(|v| {
+                let Some(x) = as_f64(v) else {
+                    return Value::Null;
+                };
+                if let Some(p) = prev {
+                    total += if x >= p { x - p } else { x.max(0.0) };
                 }
-            };
-            let mut total = 0.0f64;
-            let mut prev: Option<f64> = None;
-            let values = col
-                .values
-                .iter()
-                .map(|v| {
-                    let Some(x) = as_f64(v) else {
-                        return Value::Null;
-                    };
-                    if let Some(p) = prev {
-                        total += if x >= p { x - p } else { x.max(0.0) };
-                    }
-                    prev = Some(x);
-                    if float {
-                        Value::Float(total)
-                    } else {
-                        Value::Int(total as i64)
-                    }
-                })
-                .collect();
-            Ok((c, if float { ColKind::Float } else { ColKind::Int }, values))
-        })
-        .collect::<BResult<Vec<_>>>()?;
-    Ok(Some(with_rows(t, &rows, computed)))
+                prev = Some(x);
+                if float {
+                    Value::Float(total)
+                } else {
+                    Value::Int(total as i64)
+                }
+            })
+            .collect();
+        Ok((if float { ColKind::Float } else { ColKind::Int }, values))
+    })
 }
 
 fn tail(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
