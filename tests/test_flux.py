@@ -761,3 +761,26 @@ def test_increase_as_fluxs_own_test_answers(node):
         got.setdefault(row["_field"], []).append(row["_value"])
     assert got == {"usage_guest": ["0", "1", "2", "4", "4", "5"],
                    "usage_guest_nice": ["0", "2", "2", "2", "4", "12", "16", "32", "39", "42"]}, got
+
+
+def test_top_bottom_and_keep_drop_by_function(fx):
+    n = fx
+    base = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z)'
+            ' |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage")')
+    r = flux(n, base + " |> top(n: 2)")
+    assert r.status_code == 200, r.text
+    got = {}
+    for row in records(r.text):
+        got.setdefault(row["host"], []).append(row["_value"])
+    assert got == {"a": ["6.5", "5.5"], "b": ["60", "50"]}, got
+    r = flux(n, base + ' |> group() |> bottom(n: 3, columns: ["_value"])')
+    assert [row["_value"] for row in records(r.text)] == ["1.5", "2.5", "3.5"], r.text
+    r = flux(n, base + ' |> limit(n: 1) |> keep(fn: (column) => column == "_value" or column =~ /^h/)')
+    assert r.status_code == 200, r.text
+    assert [sorted(k for k in row if k not in ("", "result", "table")) for row in records(r.text)] == \
+        [["_value", "host"], ["_value", "host"]], r.text
+    r = flux(n, base + ' |> limit(n: 1) |> drop(fn: (column) => column =~ /^_(start|stop|time)$/)')
+    assert sorted(k for k in records(r.text)[0] if k not in ("", "result", "table")) == \
+        ["_field", "_measurement", "_value", "host"], r.text
+    r = flux(n, base + ' |> keep(fn: (column) => 1)')
+    assert r.status_code == 400 and "fn must return a bool" in r.text, r.text

@@ -84,7 +84,7 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError
     };
     let regex = CachedRegex::default();
     let mut ev = Evaluator::new(&regex).with_memory_limit(q.memory_limit);
-    let mut scope = stdlib::universe(env.clone());
+    let mut scope = universe(&mut ev, &env)?;
     for import in &file.imports {
         let path = &import.path.value;
         let pkg = match stdlib::packages::package(path, &env) {
@@ -141,12 +141,27 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Results, QueryError
     Ok(results)
 }
 
+/// The universe: the builtins, and the functions written in Flux on top of them
+/// (`stdlib/universe.flux`, parsed once per process).
+fn universe(ev: &mut Evaluator<'_>, env: &Env) -> Result<crate::eval::Scope, QueryError> {
+    static PRELUDE: std::sync::OnceLock<Result<crate::ast::File, String>> =
+        std::sync::OnceLock::new();
+    let prelude = PRELUDE
+        .get_or_init(|| {
+            crate::parse(include_str!("stdlib/universe.flux")).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| QueryError::invalid(format!("the universe does not compile: {e}")))?;
+    Ok(ev.eval_file(prelude, stdlib::universe(env.clone()))?.scope)
+}
+
 /// A package written in Flux: its file evaluated in the universe, its top-level bindings as
 /// the members.
 fn flux_package(ev: &mut Evaluator<'_>, src: &str, env: &Env) -> Result<Value, QueryError> {
     let file = crate::parse(src)
         .map_err(|e| QueryError::invalid(format!("package does not compile: {e}")))?;
-    let out = ev.eval_file(&file, stdlib::universe(env.clone()))?;
+    let scope = universe(ev, env)?;
+    let out = ev.eval_file(&file, scope)?;
     let mut members = crate::value::Record::new();
     for st in &file.body {
         if let crate::ast::Statement::VariableAssignment(va) = st {

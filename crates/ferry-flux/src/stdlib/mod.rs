@@ -1,8 +1,9 @@
 //! The standard library the evaluator runs scripts with: the universe's table functions over a
 //! [`Source`](crate::table::Source), bound as builtins in a [`Scope`].
 //!
-//! * [`transform`]: `from`, `range`, `filter`, `yield`, `limit`, `keep`, `drop`, `group`,
-//!   `sort`, `buckets`, `now`;
+//! * [`transform`]: `from`, `range`, `filter`, `yield`, `limit`, `keep`, `drop` (by name or
+//!   `fn`), `group`, `sort`, `buckets`, `now`; `top` and `bottom` are written in Flux
+//!   (`universe.flux`, as InfluxDB's are);
 //! * [`aggregate`]: `count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread` and
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;

@@ -96,18 +96,8 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         yield_,
         group,
         per_table("limit", &["n", "offset"], limit, env),
-        per_table(
-            "keep",
-            &["columns", "fn"],
-            |a, t| keep_drop("keep", a, t, true),
-            env,
-        ),
-        per_table(
-            "drop",
-            &["columns", "fn"],
-            |a, t| keep_drop("drop", a, t, false),
-            env,
-        ),
+        keep_drop("keep", true, env),
+        keep_drop("drop", false, env),
         per_table("sort", &["columns", "desc"], sort, env),
         buckets(env.clone()),
         builtin("now", &[], false, move |_, _| Ok(Value::Time(now))),
@@ -357,21 +347,65 @@ fn limit(a: &Record, t: &Table) -> BResult<Option<Table>> {
     Ok(Some(t.filter_rows(&keep)))
 }
 
-fn keep_drop(f: &str, a: &Record, t: &Table, keep: bool) -> BResult<Option<Table>> {
-    if a.get("fn").is_some_and(|v| !v.is_null()) {
-        return Err(format!("{f}: the fn parameter is not supported yet; use columns").into());
-    }
-    let columns = strings_arg(f, a, "columns")?.unwrap_or_default();
-    let chosen = |label: &str| columns.iter().any(|c| c == label) == keep;
-    Ok(Some(Table {
-        key: t.key.iter().filter(|(k, _)| chosen(k)).cloned().collect(),
-        columns: t
-            .columns
-            .iter()
-            .filter(|c| chosen(&c.label))
-            .cloned()
-            .collect(),
-    }))
+/// `keep` / `drop` (`keep` false): the columns named in `columns`, or those for which
+/// `fn: (column) => bool` is true, are kept (dropped); the group key follows.
+fn keep_drop(name: &'static str, keep: bool, env: &Env) -> Builtin {
+    let env = env.clone();
+    builtin(name, &["columns", "fn"], true, move |ev, a| {
+        let s = stream_arg(name, a)?;
+        let f = a.get("fn").filter(|v| !v.is_null()).cloned();
+        let columns = strings_arg(name, a, "columns")?.unwrap_or_default();
+        if f.is_some() && !columns.is_empty() {
+            return Err(format!("{name}: give columns or fn, not both").into());
+        }
+        let param = f.as_ref().map(row_param).unwrap_or_default();
+        map_tables(ev, &env, s, &mut |ev, t| {
+            let mut chosen = Vec::with_capacity(t.columns.len());
+            for c in &t.columns {
+                let named = match &f {
+                    None => columns.contains(&c.label),
+                    Some(f) => {
+                        let mut args = Record::new();
+                        args.set(param.clone(), Value::string(&c.label));
+                        match ev.call(f, args, None) {
+                            Ok(Value::Bool(b)) => b,
+                            Ok(Value::Null) => false,
+                            Ok(other) => {
+                                return Err(format!(
+                                    "{name}: fn must return a bool, found {}",
+                                    other.kind()
+                                )
+                                .into())
+                            }
+                            Err(e) => return Err(EvalErrorKind::Builtin(e.to_string())),
+                        }
+                    }
+                };
+                chosen.push(named == keep);
+            }
+            let is_chosen = |label: &str| {
+                t.columns
+                    .iter()
+                    .zip(&chosen)
+                    .any(|(c, &k)| k && c.label == label)
+            };
+            Ok(Some(Table {
+                key: t
+                    .key
+                    .iter()
+                    .filter(|(k, _)| is_chosen(k))
+                    .cloned()
+                    .collect(),
+                columns: t
+                    .columns
+                    .iter()
+                    .zip(&chosen)
+                    .filter(|(_, &k)| k)
+                    .map(|(c, _)| c.clone())
+                    .collect(),
+            }))
+        })
+    })
 }
 
 fn sort(a: &Record, t: &Table) -> BResult<Option<Table>> {

@@ -1,0 +1,6 @@
+// Universe functions that InfluxDB defines in Flux (stdlib/universe/universe.flux), defined
+// the same way on Ferry's builtins and bound with them in every query's universe.
+
+top = (n, columns=["_value"], tables=<-) => tables |> sort(columns: columns, desc: true) |> limit(n: n)
+
+bottom = (n, columns=["_value"], tables=<-) => tables |> sort(columns: columns, desc: false) |> limit(n: n)
