@@ -13,7 +13,7 @@
 //!   cells quoted as Go's `encoding/csv` quotes them.
 
 use crate::table::Table;
-use crate::value::{format_float, format_time, Value};
+use crate::value::{format_float, write_time, Value};
 
 /// An annotation row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +214,7 @@ fn push_value(out: &mut String, v: &Value, sep: char) {
         Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
         Value::Float(f) => out.push_str(&format_float(*f)),
-        Value::Time(t) => out.push_str(&format_time(*t)),
+        Value::Time(t) => write_time(out, *t),
         Value::String(s) => push_cell(out, s, sep),
         other => push_cell(out, &other.to_string(), sep),
     }

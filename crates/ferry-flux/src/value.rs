@@ -546,24 +546,50 @@ pub fn format_float(x: f64) -> String {
 /// Formats epoch nanoseconds as RFC 3339 in UTC with the fewest fraction digits needed
 /// (Go's `time.RFC3339Nano`), e.g. `2021-01-01T00:00:00.5Z`.
 pub fn format_time(ns: i64) -> String {
+    let mut out = String::with_capacity(30);
+    write_time(&mut out, ns);
+    out
+}
+
+/// [`format_time`] appended to `out`, digit by digit: the annotated CSV writes three times per
+/// row, and `format!` was a quarter of a small query's CPU.
+pub fn write_time(out: &mut String, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
-    let frac = ns.rem_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000) as u32;
     let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
     let (y, m, d) = civil_from_days(days);
-    let mut out = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    );
+    let push = |out: &mut String, v: u32, width: u32| {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (v / 10u32.pow(p) % 10) as u8));
+        }
+    };
+    if (0..=9999).contains(&y) {
+        push(out, y as u32, 4);
+    } else {
+        out.push_str(&format!("{y:04}"));
+    }
+    out.push('-');
+    push(out, m, 2);
+    out.push('-');
+    push(out, d, 2);
+    out.push('T');
+    push(out, sod / 3600, 2);
+    out.push(':');
+    push(out, sod % 3600 / 60, 2);
+    out.push(':');
+    push(out, sod % 60, 2);
     if frac != 0 {
-        let f = format!("{frac:09}");
         out.push('.');
-        out.push_str(f.trim_end_matches('0'));
+        let mut digits = 9;
+        let mut f = frac;
+        while f % 10 == 0 {
+            f /= 10;
+            digits -= 1;
+        }
+        push(out, f, digits);
     }
     out.push('Z');
-    out
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01.
@@ -700,6 +726,13 @@ mod tests {
             "2021-01-01T00:00:00.5Z"
         );
         assert_eq!(format_time(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(format_time(1_000_000), "1970-01-01T00:00:00.001Z");
+        assert_eq!(
+            format_time(1_704_067_200_120_000_000),
+            "2024-01-01T00:00:00.12Z"
+        );
+        assert_eq!(format_time(i64::MIN), "1677-09-21T00:12:43.145224192Z");
+        assert_eq!(format_time(i64::MAX), "2262-04-11T23:47:16.854775807Z");
     }
 
     #[test]
