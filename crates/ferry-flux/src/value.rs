@@ -583,7 +583,7 @@ pub fn write_time(out: &mut String, ns: i64) {
         out.push('.');
         let mut digits = 9;
         let mut f = frac;
-        while f % 10 == 0 {
+        while f.is_multiple_of(10) {
             f /= 10;
             digits -= 1;
         }
