@@ -274,3 +274,36 @@ def test_earlier_data_still_there(peers):
     ferry.restart()
     got = sorted(p.frozen() for p in ferry.export_points(measurement="sentinel"))
     assert got == want
+
+
+def test_management_patch_bodies_of_the_wrong_type_are_refused(node):
+    """`PATCH {"name": 5}` used to answer 200 and change nothing; a field of the wrong type is
+    a 400 naming the problem, the object stays as it was, and extra fields (InfluxDB's UI
+    sends whole objects back) are fine."""
+    h = node.auth()
+    b = node.bucket_info()
+    url = f"{node.url}/api/v2/buckets/{b['id']}"
+    r = requests.patch(url, json={"name": 5}, headers=h, timeout=10)
+    assert r.status_code == 400 and "invalid type" in r.json()["message"], r.text
+    r = requests.patch(url, json={"retentionRules": "forever"}, headers=h, timeout=10)
+    assert r.status_code == 400, r.text
+    assert node.bucket_info()["name"] == b["name"]
+    r = requests.patch(url, json={**b, "description": "kept"}, headers=h, timeout=10)
+    assert r.status_code == 200 and r.json()["description"] == "kept", r.text
+
+    org = node.org_id()
+    r = requests.patch(f"{node.url}/api/v2/orgs/{org}", json={"name": 5}, headers=h, timeout=10)
+    assert r.status_code == 400 and "invalid type" in r.json()["message"], r.text
+
+    t = requests.post(f"{node.url}/api/v2/authorizations", headers=h, timeout=10, json={
+        "orgID": org, "permissions": [{"action": "read", "resource": {"type": "buckets", "orgID": org}}]}).json()
+    r = requests.patch(f"{node.url}/api/v2/authorizations/{t['id']}", json={"status": False}, headers=h, timeout=10)
+    assert r.status_code == 400 and "invalid type" in r.json()["message"], r.text
+    r = requests.get(f"{node.url}/api/v2/authorizations/{t['id']}", headers=h, timeout=10)
+    assert r.json()["status"] == "active", r.text
+
+    r = requests.get(f"{node.url}/api/v2/dbrps", params={"orgID": org}, headers=h, timeout=10)
+    dbrp = r.json()["content"][0]
+    r = requests.patch(f"{node.url}/api/v2/dbrps/{dbrp['id']}", params={"orgID": org},
+                       json={"default": "yes"}, headers=h, timeout=10)
+    assert r.status_code == 400 and "invalid type" in r.json()["message"], r.text

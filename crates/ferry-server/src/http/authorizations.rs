@@ -1,6 +1,6 @@
 //! `/api/v2/authorizations`: tokens. Clear tokens are shown once, when created.
 
-use super::extract::{Auth, JsonBody, Q};
+use super::extract::{Auth, JsonBody, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -136,16 +136,22 @@ pub async fn get_one(
     Ok(Json(shape::authorization(&a, &org_name(&node, &a.org_id))))
 }
 
+/// The body of `PATCH /api/v2/authorizations/{id}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct AuthorizationPatch {
+    status: Option<String>,
+}
+
 /// `PATCH /api/v2/authorizations/{id}` `{"status":"active"|"inactive"}`.
 pub async fn update(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<AuthorizationPatch>,
 ) -> Result<Json<Value>, ApiError> {
     let a = node.catalog.authorization_by_id(&id)?;
     node.require(&auth, Action::Write, "authorizations", &a.org_id, None)?;
-    let a = match body.get("status").and_then(Value::as_str) {
+    let a = match body.status.as_deref() {
         Some(st) => node.catalog.set_authorization_status(&id, st)?,
         None => a,
     };

@@ -1,6 +1,6 @@
 //! `/api/v2/buckets`.
 
-use super::extract::{Auth, JsonBody, Q};
+use super::extract::{Auth, JsonBody, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -85,20 +85,28 @@ pub async fn get_one(
     Ok(Json(shape::bucket(&b)))
 }
 
+/// The body of `PATCH /api/v2/buckets/{id}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketPatch {
+    name: Option<String>,
+    description: Option<String>,
+    retention_rules: Option<Value>,
+}
+
 /// `PATCH /api/v2/buckets/{id}` `{"name","description","retentionRules"}`.
 pub async fn update(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<BucketPatch>,
 ) -> Result<Json<Value>, ApiError> {
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
-    let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
     let upd = BucketUpdate {
-        name: s("name"),
-        description: s("description"),
-        retention_seconds: shape::retention_from_rules(body.get("retentionRules"))?,
+        name: body.name,
+        description: body.description,
+        retention_seconds: shape::retention_from_rules(body.retention_rules.as_ref())?,
     };
     Ok(Json(shape::bucket(&node.catalog.update_bucket(&id, upd)?)))
 }

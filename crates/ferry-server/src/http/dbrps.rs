@@ -1,6 +1,6 @@
 //! `/api/v2/dbrps`: 1.x database/retention-policy → bucket mappings.
 
-use super::extract::{Auth, JsonBody, Q};
+use super::extract::{Auth, JsonBody, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -85,20 +85,25 @@ pub async fn get_one(
     Ok(Json(json!({ "content": shape::dbrp(&d) })))
 }
 
+/// The body of `PATCH /api/v2/dbrps/{id}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct DbrpPatch {
+    retention_policy: Option<String>,
+    default: Option<bool>,
+}
+
 /// `PATCH /api/v2/dbrps/{id}` `{"retention_policy","default"}` → `{"content": {...}}`.
 pub async fn update(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<DbrpPatch>,
 ) -> Result<Json<Value>, ApiError> {
     let d = node.catalog.dbrp_by_id(&id)?;
     node.require(&auth, Action::Write, "dbrp", &d.org_id, None)?;
-    let d = node.catalog.update_dbrp(
-        &id,
-        body.get("retention_policy").and_then(Value::as_str),
-        body.get("default").and_then(Value::as_bool),
-    )?;
+    let d = node
+        .catalog
+        .update_dbrp(&id, body.retention_policy.as_deref(), body.default)?;
     Ok(Json(json!({ "content": shape::dbrp(&d) })))
 }
 

@@ -59,6 +59,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// A JSON request body read into `T`: a field of the wrong type (`{"name": 5}`) is a 400
+/// naming it instead of being ignored. Unknown fields are allowed (InfluxDB's UI sends whole
+/// objects back on PATCH).
+pub struct TypedJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for TypedJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(v) = JsonBody::from_request(req, state).await?;
+        serde_json::from_value(v)
+            .map(TypedJson)
+            .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
+    }
+}
+
 /// Query parameters; a malformed one is a 400 naming it.
 pub struct Q<T>(pub T);
 

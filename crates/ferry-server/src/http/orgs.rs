@@ -1,6 +1,6 @@
 //! `/api/v2/orgs`.
 
-use super::extract::{Auth, JsonBody, Q};
+use super::extract::{Auth, JsonBody, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -97,21 +97,25 @@ pub async fn get_one(
     Ok(Json(shape::org(&org)))
 }
 
+/// The body of `PATCH /api/v2/orgs/{id}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct OrgPatch {
+    name: Option<String>,
+    #[allow(dead_code)] // accepted and type-checked; descriptions are not stored yet
+    description: Option<String>,
+}
+
 /// `PATCH /api/v2/orgs/{id}`: only the description and name are changeable; name changes are
 /// refused for now (buckets are addressed by org name in writes).
 pub async fn update(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<OrgPatch>,
 ) -> Result<Json<Value>, ApiError> {
     node.require(&auth, Action::Write, "orgs", &id, Some(&id))?;
     let org = node.catalog.org_by_id(&id)?;
-    if body
-        .get("name")
-        .and_then(Value::as_str)
-        .is_some_and(|n| n != org.name)
-    {
+    if body.name.as_deref().is_some_and(|n| n != org.name) {
         return Err(ApiError::BadRequest(
             "renaming an org is not supported yet".into(),
         ));
