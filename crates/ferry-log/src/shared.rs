@@ -1,0 +1,93 @@
+//! What the log's clones, its writer and its readers share: the queue, the segment list,
+//! holes, cursors, the durable end, the failure state.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Condvar, Mutex};
+use std::thread;
+
+use tokio::sync::{oneshot, watch};
+
+use crate::types::{lock, Attachment, Hole, LogError, LogOptions, Lsn};
+pub(crate) struct Pending {
+    pub(crate) payload: Vec<u8>,
+    pub(crate) attachment: Attachment,
+    pub(crate) tx: oneshot::Sender<Result<Lsn, LogError>>,
+}
+
+pub(crate) struct Queue {
+    pub(crate) pending: Vec<Pending>,
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct Shared {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: LogOptions,
+    pub(crate) queue: Mutex<Queue>,
+    pub(crate) queue_cv: Condvar,
+    /// Base LSNs of the segments on disk, ascending; the last is active.
+    pub(crate) segments: Mutex<Vec<Lsn>>,
+    /// Holes of the retained log, ascending (readers skip them).
+    pub(crate) holes: Mutex<Vec<Hole>>,
+    pub(crate) cursors: Mutex<BTreeMap<String, Lsn>>,
+    pub(crate) durable: AtomicU64,
+    pub(crate) durable_tx: watch::Sender<Lsn>,
+    pub(crate) failed: Mutex<Option<Failure>>,
+    pub(crate) appends: AtomicU64,
+    pub(crate) fsyncs: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) writer: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl Shared {
+    pub(crate) fn failure(&self) -> Option<Failure> {
+        lock(&self.failed).clone()
+    }
+
+    /// The reason appends are refused for good (the consumer or a thread broke), if so.
+    pub(crate) fn fatal_reason(&self) -> Option<String> {
+        match self.failure() {
+            Some(Failure::Fatal(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn fail(&self, failure: Failure) {
+        let mut f = lock(&self.failed);
+        match (&*f, &failure) {
+            (Some(Failure::Fatal(_)), _) => return,
+            (Some(Failure::Io(_)), Failure::Io(_)) => return,
+            _ => {}
+        }
+        match &failure {
+            Failure::Io(reason) => tracing::error!(dir = %self.dir.display(), %reason,
+                "log write failed; appends fail until the writer can repair the segment"),
+            Failure::Fatal(reason) => tracing::error!(dir = %self.dir.display(), %reason,
+                "log failed; rejecting further appends until it is reopened"),
+        }
+        *f = Some(failure);
+    }
+
+    pub(crate) fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.queue_cv.notify_all();
+        let handle = lock(&self.writer).take();
+        if let Some(h) = handle {
+            // Closing from inside `on_commit` must not join the writer itself.
+            if h.thread().id() != thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+/// Why the log refuses appends.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// A write, fsync or roll failed (a full disk, an I/O error): the next group first cuts
+    /// the active segment back to the last durable record and, if that works, goes on.
+    Io(String),
+    /// `on_commit` panicked or a thread is gone: only reopening helps.
+    Fatal(String),
+}
