@@ -315,7 +315,7 @@ impl Log {
             }),
             queue_cv: Condvar::new(),
             segments: Mutex::new(bases),
-            holes: Mutex::new(report.holes.clone()),
+            holes: Mutex::new(Arc::new(report.holes.clone())),
             cursors: Mutex::new(cursors),
             durable: AtomicU64::new(end),
             durable_tx,
@@ -476,14 +476,17 @@ impl Log {
             delete_consumed(sh.opts.fs.as_ref(), &sh.dir, &mut segments, min);
             let oldest = segments[0];
             drop(segments);
-            lock(&sh.holes).retain(|h| h.to > oldest);
+            let mut holes = lock(&sh.holes);
+            if holes.iter().any(|h| h.to <= oldest) {
+                *holes = Arc::new(holes.iter().filter(|h| h.to > oldest).cloned().collect());
+            }
         }
     }
 
     /// The holes of the retained log (see [`Hole`]), ascending. They are found at open;
     /// those below the oldest retained segment are forgotten.
     pub fn holes(&self) -> Vec<Hole> {
-        lock(&self.shared().holes).clone()
+        lock(&self.shared().holes).to_vec()
     }
 
     /// Oldest LSN still retained (base of the oldest segment).

@@ -10,7 +10,7 @@ use ferry_fs::ReadFile;
 
 use crate::segment::segment_name;
 use crate::shared::Shared;
-use crate::types::{io_err, lock, LogError, Lsn, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::types::{io_err, lock, Hole, LogError, Lsn, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 pub(crate) struct SegmentCursor {
     pub(crate) base: Lsn,
     /// Base of the following segment once known.
@@ -28,6 +28,8 @@ pub struct LogReader {
     lsn: Lsn,
     cur: Option<SegmentCursor>,
     done: bool,
+    /// The log's holes when the reader was made (see `Shared::holes`).
+    holes: Arc<Vec<Hole>>,
 }
 
 impl fmt::Debug for LogReader {
@@ -56,6 +58,7 @@ impl LogReader {
             lsn: from,
             cur: None,
             done: false,
+            holes: holes.clone(),
         };
         if from == end {
             // Still check retention so callers learn about deleted data.
@@ -157,7 +160,7 @@ impl LogReader {
         let end = self.shared.durable.load(Ordering::SeqCst);
         // Skip a hole starting here; learn where the next one starts.
         let next_hole = {
-            let holes = lock(&self.shared.holes);
+            let holes = &self.holes;
             if let Some(h) = holes.iter().find(|h| h.from <= self.lsn && self.lsn < h.to) {
                 self.lsn = h.to;
                 self.cur = None;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use tokio::sync::{oneshot, watch};
@@ -29,7 +29,9 @@ pub(crate) struct Shared {
     /// Base LSNs of the segments on disk, ascending; the last is active.
     pub(crate) segments: Mutex<Vec<Lsn>>,
     /// Holes of the retained log, ascending (readers skip them).
-    pub(crate) holes: Mutex<Vec<Hole>>,
+    /// Holes are found at open and only ever pruned (by retention), so a reader keeps the
+    /// set it started with and never locks this again.
+    pub(crate) holes: Mutex<Arc<Vec<Hole>>>,
     pub(crate) cursors: Mutex<BTreeMap<String, Lsn>>,
     pub(crate) durable: AtomicU64,
     pub(crate) durable_tx: watch::Sender<Lsn>,
