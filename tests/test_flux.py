@@ -301,6 +301,12 @@ def test_hostile_scripts_are_refused_and_the_node_lives(fx):
                                  'stop: 2024-01-01T01:00:00Z) |> aggregateWindow(every: 1s, fn: count)',
                                  "memory limit"),
         "self application": ("f = (g) => g(g: g)\nf(g: f)\nbuckets()", "nested too deeply"),
+        "a year of 1ns empty windows": (f'from(bucket: "{n.bucket}") |> range(start: 2023-01-01T00:00:00Z, '
+                                        'stop: 2024-01-01T01:00:00Z) |> window(every: 1ns, createEmpty: true)',
+                                        "memory limit"),
+        "every row in an hour of 1ns windows": (
+            f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z)'
+            ' |> window(every: 1ns, period: 1h)', "memory limit"),
     }
     for name, (script, text) in cases.items():
         r = flux(n, script, raw=True)
@@ -784,3 +790,21 @@ def test_top_bottom_and_keep_drop_by_function(fx):
         ["_field", "_measurement", "_value", "host"], r.text
     r = flux(n, base + ' |> keep(fn: (column) => 1)')
     assert r.status_code == 400 and "fn must return a bool" in r.text, r.text
+
+
+def test_a_pivot_of_distinct_keys_is_refused_before_it_is_built(node):
+    """A row key and a column key per point makes rows × columns cells from a few thousand
+    points (16M cells from 4000): refused with the memory limit, not built."""
+    _write(node, "".join(f"m f={i} {T0 + i}\n" for i in range(4000)))
+    def peak_rss_mib() -> float:
+        status = Path(f"/proc/{node.proc.pid}/status").read_text()
+        return int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM:")).split()[1]) / 1024
+
+    before = peak_rss_mib()
+    r = flux(node, f'from(bucket: "{node.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-02T00:00:00Z)'
+                   ' |> map(fn: (r) => ({r with k: string(v: r._value)}))'
+                   ' |> pivot(rowKey: ["_time"], columnKey: ["k"], valueColumn: "_value")')
+    assert r.status_code == 400 and "memory limit" in r.json()["message"], r.text[:300]
+    # refused before the cells were made (building them would take 400+ MiB)
+    assert peak_rss_mib() - before < 150, (before, peak_rss_mib())
+    assert requests.get(node.url + "/ping", timeout=5).status_code == 204

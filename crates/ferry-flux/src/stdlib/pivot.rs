@@ -36,7 +36,13 @@ pub(super) fn builtin(env: &Env) -> Builtin {
                 return Err("pivot: missing required argument valueColumn".into());
             }
             let input = tables(ev, &env, s)?;
-            let out = pivot(&input, &row_key, &col_key, &value_col)?;
+            let out = pivot(
+                &input,
+                &row_key,
+                &col_key,
+                &value_col,
+                (ev.memory_left(), ev.memory_limit()),
+            )?;
             for t in &out {
                 ev.charge_bytes(t.weight())?;
             }
@@ -89,6 +95,7 @@ fn pivot(
     row_key: &[String],
     col_key: &[String],
     value_col: &str,
+    (memory_left, memory_limit): (usize, usize),
 ) -> BResult<Vec<Table>> {
     let mut builders: Vec<Builder> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
@@ -180,6 +187,15 @@ fn pivot(
             });
             entry.1.insert(ni, t.columns[vi].values[row].clone());
         }
+    }
+    // Distinct row keys times distinct column keys can be far more cells than the input
+    // had (a row key and a column per point): count them before making them.
+    let cells: u128 = builders
+        .iter()
+        .map(|b| b.rows.len() as u128 * (b.kept.len() + b.new.len()) as u128)
+        .sum();
+    if cells.saturating_mul(std::mem::size_of::<Value>() as u128) > memory_left as u128 {
+        return Err(EvalErrorKind::MemoryLimit(memory_limit));
     }
     Ok(builders
         .into_iter()

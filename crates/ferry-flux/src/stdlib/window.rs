@@ -70,6 +70,11 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             };
             let bounds = s.bounds();
             let input = tables(ev, &env, s)?;
+            // A tiny `every` over a long range (or a long `period`) asks for more windows than
+            // the query may hold: refuse before making them, not after.
+            if spec.cost(&input, bounds) > ev.memory_left() as u128 {
+                return Err(crate::eval::EvalErrorKind::MemoryLimit(ev.memory_limit()));
+            }
             let out = window(&input, &spec, bounds)?;
             for t in &out {
                 ev.charge_bytes(t.weight())?;
@@ -90,7 +95,42 @@ struct Spec {
     infinite: bool,
 }
 
+/// Bytes an empty window table takes at the least (its key and column headers), and what a
+/// row costs each window it joins: what [`Spec::cost`] counts before windowing.
+const WINDOW_BYTES: u128 = 256;
+const ROW_BYTES: u128 = 64;
+
 impl Spec {
+    /// A lower bound of the bytes windowing `input` makes: each row once per window holding it,
+    /// and with `createEmpty` every window of the range.
+    fn cost(&self, input: &[Table], bounds: Option<(i64, i64)>) -> u128 {
+        if self.infinite {
+            return 0;
+        }
+        let per_row =
+            (u128::from(self.period.unsigned_abs()) / u128::from(self.every.unsigned_abs())).max(1);
+        let mut total: u128 = 0;
+        for t in input {
+            total = total.saturating_add(per_row * t.len() as u128 * ROW_BYTES);
+            if self.create_empty {
+                let range =
+                    bounds.or_else(
+                        || match (t.key_value(&self.start), t.key_value(&self.stop)) {
+                            (Some(Value::Time(a)), Some(Value::Time(b))) => Some((*a, *b)),
+                            _ => None,
+                        },
+                    );
+                if let Some((lo, hi)) = range {
+                    let span = (i128::from(hi) - i128::from(lo)).max(0) as u128;
+                    total = total.saturating_add(
+                        span / u128::from(self.every.unsigned_abs()) * WINDOW_BYTES,
+                    );
+                }
+            }
+        }
+        total
+    }
+
     /// The start of the last window starting at or before `t`.
     fn floor(&self, t: i64) -> i64 {
         let k = (i128::from(t) - i128::from(self.offset)).div_euclid(i128::from(self.every));
