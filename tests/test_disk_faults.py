@@ -83,12 +83,16 @@ def test_full_disk_refuses_writes_then_resumes_without_restart(small_disk, make_
         if refused:
             break
     assert refused, "writes were still acknowledged on a full disk"
-    h = requests.get(f"{node.url}/health", timeout=10)
+    h = requests.get(f"{node.url}/health", headers=node.auth(), timeout=10)
     assert h.status_code == 503, h.text
     body = h.json()
     assert body["status"] == "fail" and body["checks"], body
     assert "writes failing" in json.dumps(body["checks"]), body
     assert node.bucket in body["checks"][0]["name"], body
+    # without a token /health still fails, but names no bucket
+    h = requests.get(f"{node.url}/health", timeout=10)
+    assert h.status_code == 503 and h.json()["status"] == "fail", h.text
+    assert node.bucket not in h.text and "1 bucket(s) cannot take writes" in h.text, h.text
     # Reads still work, and every acknowledged batch is whole.
     got = stored_batches(node, "full")
     assert all(got.get(a) == 200 for a in acked), (sorted(acked), got)
@@ -149,13 +153,21 @@ def test_damaged_bucket_is_quarantined_and_the_rest_serves(node):
     assert r.status_code == 503, (r.status_code, r.text)
     assert "quarantined" in r.text and "ferry check" in r.text, r.text
     assert r.headers.get("Retry-After")
-    h = requests.get(f"{node.url}/health", timeout=10)
+    h = requests.get(f"{node.url}/health", headers=node.auth(), timeout=10)
     assert h.status_code == 503, h.text
     checks = h.json()["checks"]
     assert len(checks) == 1 and second_id in checks[0]["name"], checks
     assert "second" in checks[0]["name"], checks
-    ready = requests.get(f"{node.url}/ready", timeout=10)
+    ready = requests.get(f"{node.url}/ready", headers=node.auth(), timeout=10)
     assert ready.status_code == 200 and ready.json()["checks"], ready.text
+    # a token that may read only the healthy bucket, and no token: no name, no ID
+    first_id = node.bucket_info()["id"]
+    t = requests.post(f"{node.url}/api/v2/authorizations", headers=node.auth(), timeout=10, json={
+        "orgID": org_id, "permissions": [{"action": "read", "resource": {
+            "type": "buckets", "orgID": org_id, "id": first_id}}]}).json()
+    for headers in ({"Authorization": f"Token {t['token']}"}, {}):
+        h = requests.get(f"{node.url}/health", headers=headers, timeout=10)
+        assert h.status_code == 503 and second_id not in h.text and "second" not in h.text, h.text
     wait_until(lambda: node.alive(), 1, "node alive")
 
 

@@ -7,6 +7,7 @@ use axum::Json;
 use super::AppState;
 use crate::error::ApiError;
 use axum::extract::State;
+use ferry_catalog::Action;
 
 /// The version Ferry reports in `X-Influxdb-Version`.
 pub const VERSION: &str = concat!("ferry-", env!("CARGO_PKG_VERSION"));
@@ -44,31 +45,52 @@ pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// One failing bucket as an InfluxDB 2 health check.
-fn bucket_checks(node: &crate::node::Node, failing: &[(String, String)]) -> Vec<serde_json::Value> {
-    failing
-        .iter()
-        .map(|(id, why)| {
-            let name = node
-                .catalog
-                .bucket_by_id(id)
-                .map(|b| b.name)
-                .unwrap_or_default();
-            serde_json::json!({
-                "name": format!("bucket {name} ({id})"),
-                "status": "fail",
-                "message": why,
-            })
-        })
-        .collect()
+/// The failing buckets as InfluxDB 2 health checks. `/health` needs no token, so a bucket is
+/// named (with its reason) only to a request whose token may read it (or to any request when
+/// the node runs without auth); the others are counted in one check without names.
+fn bucket_checks(
+    node: &crate::node::Node,
+    headers: &HeaderMap,
+    failing: &[(String, String)],
+) -> Vec<serde_json::Value> {
+    let token = crate::auth::request_token(headers, None);
+    let auth = node.authenticate(token.as_deref());
+    let mut checks = Vec::new();
+    let mut unnamed = 0;
+    for (id, why) in failing {
+        let bucket = node.catalog.bucket_by_id(id).ok();
+        let may_read = match (&auth, &bucket) {
+            (Ok(None), _) => true, // auth is off
+            (Ok(Some(a)), Some(b)) => a.allows(Action::Read, "buckets", &b.org_id, Some(&b.id)),
+            _ => false,
+        };
+        if !may_read {
+            unnamed += 1;
+            continue;
+        }
+        let name = bucket.map(|b| b.name).unwrap_or_default();
+        checks.push(serde_json::json!({
+            "name": format!("bucket {name} ({id})"),
+            "status": "fail",
+            "message": why,
+        }));
+    }
+    if unnamed > 0 {
+        checks.push(serde_json::json!({
+            "name": "buckets",
+            "status": "fail",
+            "message": format!("{unnamed} bucket(s) cannot take writes (a token that may read them sees which)"),
+        }));
+    }
+    checks
 }
 
 /// `GET /health` in InfluxDB 2's shape: 200 `{"name":"ferry","status":"pass","checks":[]}`
 /// when every bucket takes writes; 503 with `"status":"fail"` and one check per failing or
 /// quarantined bucket otherwise (the other buckets still serve).
-pub async fn health(State(node): State<AppState>) -> impl IntoResponse {
+pub async fn health(State(node): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let failing = node.failing_buckets().await;
-    let checks = bucket_checks(&node, &failing);
+    let checks = bucket_checks(&node, &headers, &failing);
     let (status, code, message) = if failing.is_empty() {
         (
             "pass",
@@ -97,9 +119,11 @@ pub async fn health(State(node): State<AppState>) -> impl IntoResponse {
 
 /// `GET /ready` → 200 `{"status":"ready"}` once the node serves (it does while some buckets
 /// fail: they are listed in `checks`, as in `/health`).
-pub async fn ready(State(node): State<AppState>) -> impl IntoResponse {
+pub async fn ready(State(node): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let failing = node.failing_buckets().await;
-    Json(serde_json::json!({ "status": "ready", "checks": bucket_checks(&node, &failing) }))
+    Json(
+        serde_json::json!({ "status": "ready", "checks": bucket_checks(&node, &headers, &failing) }),
+    )
 }
 
 /// Any other route → 404 in InfluxDB's error shape.
