@@ -272,6 +272,14 @@ def test_tokens_read_only_what_they_may(fx):
     assert r.status_code == 403 and 'insufficient permissions to read secret "k"' in r.json()["message"], r.text
     r = flux(n, 'from(bucket: "other") |> range(start: -1h) |> to(bucket: "other")', token=only_other)
     assert r.status_code == 403, r.text
+    r = flux(n, 'import "experimental"\nfrom(bucket: "other") |> range(start: -1h)'
+                ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+                ' |> experimental.to(bucket: "other")', token=only_other)
+    assert r.status_code == 403, r.text
+    # the schema package reads through from(): a bucket the token may not read stays closed
+    r = flux(n, f'import "influxdata/influxdb/schema"\nschema.measurements(bucket: "{n.bucket}")',
+             token=only_other)
+    assert r.status_code == 403, r.text
     # buckets() lists only what the token may read
     r = flux(n, "buckets()", token=only_other)
     assert [c[3] for c in rows(r.text)] == ["other"]

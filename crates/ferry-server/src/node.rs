@@ -134,8 +134,7 @@ impl Node {
         if let Some(e) = engines.get(bucket_id) {
             return Ok(e.clone());
         }
-        let quarantine = self.quarantine_reason(bucket_id, true);
-        if let Some(reason) = quarantine {
+        if let Some(reason) = self.quarantined_until_retry(bucket_id) {
             return Err(ApiError::Unavailable(reason));
         }
         let dir = self.bucket_dir(bucket_id);
@@ -174,15 +173,12 @@ impl Node {
         Ok(engine)
     }
 
-    /// Why `bucket_id` is quarantined, if it is; with `retry_due`, `None` also once the
-    /// last attempt is [`QUARANTINE_RETRY`] old (the caller tries again).
-    fn quarantine_reason(&self, bucket_id: &str, retry_due: bool) -> Option<String> {
+    /// Why `bucket_id` is quarantined, while its last open failed less than
+    /// [`QUARANTINE_RETRY`] ago (after that the caller tries again).
+    fn quarantined_until_retry(&self, bucket_id: &str) -> Option<String> {
         let q = lock(&self.quarantined);
         let (reason, at) = q.get(bucket_id)?;
-        if retry_due && at.elapsed() >= QUARANTINE_RETRY {
-            return None;
-        }
-        Some(reason.clone())
+        (at.elapsed() < QUARANTINE_RETRY).then(|| reason.clone())
     }
 
     /// Opens every bucket's engine (replaying logs) before the node answers requests. A

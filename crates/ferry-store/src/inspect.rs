@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
-use crate::manifest::{Manifest, MANIFEST};
+use crate::manifest::Manifest;
 use crate::{pq, StoreError};
 
 /// One data file the manifest lists that cannot be read.
@@ -43,8 +43,13 @@ pub struct StoreInspection {
 /// Reads the manifest of the store in `dir` and the footer of every file it lists; changes
 /// nothing. An unreadable manifest is the error.
 pub fn inspect(dir: &Path) -> Result<StoreInspection, StoreError> {
+    Ok(read(dir)?.0)
+}
+
+/// [`inspect`], and the manifest it read (`None` when there is none).
+fn read(dir: &Path) -> Result<(StoreInspection, Option<Manifest>), StoreError> {
     let Some(m) = Manifest::load(dir)? else {
-        return Ok(StoreInspection {
+        let found = StoreInspection {
             has_manifest: false,
             persisted_lsn: None,
             files: 0,
@@ -52,20 +57,22 @@ pub fn inspect(dir: &Path) -> Result<StoreInspection, StoreError> {
             bad_files: Vec::new(),
             unlisted_files: unlisted(dir, &HashSet::new())?,
             tombstones: 0,
-        });
+        };
+        return Ok((found, None));
     };
-    let mut bad_files = Vec::new();
-    for f in &m.files {
-        if let Some(reason) = unreadable(dir, &f.path) {
-            bad_files.push(BadFile {
+    let bad_files = m
+        .files
+        .iter()
+        .filter_map(|f| {
+            unreadable(dir, &f.path).map(|reason| BadFile {
                 path: f.path.clone(),
                 rows: f.rows,
                 reason,
-            });
-        }
-    }
+            })
+        })
+        .collect();
     let listed: HashSet<String> = m.files.iter().map(|f| f.path.clone()).collect();
-    Ok(StoreInspection {
+    let found = StoreInspection {
         has_manifest: true,
         persisted_lsn: m.persisted_lsn,
         files: m.files.len(),
@@ -73,7 +80,8 @@ pub fn inspect(dir: &Path) -> Result<StoreInspection, StoreError> {
         bad_files,
         unlisted_files: unlisted(dir, &listed)?,
         tombstones: m.tombstones.len(),
-    })
+    };
+    Ok((found, Some(m)))
 }
 
 /// Why the data file at `rel` cannot be read, if it cannot.
@@ -114,12 +122,10 @@ fn unlisted(dir: &Path, listed: &HashSet<String>) -> Result<Vec<String>, StoreEr
 /// lost; everything else stays readable) and returns them. The persisted LSN is kept: the
 /// log records those files came from may be gone already.
 pub fn drop_bad_files(dir: &Path) -> Result<Vec<BadFile>, StoreError> {
-    let found = inspect(dir)?;
-    if found.bad_files.is_empty() {
+    let (found, manifest) = read(dir)?;
+    let Some(mut m) = manifest.filter(|_| !found.bad_files.is_empty()) else {
         return Ok(Vec::new());
-    }
-    let mut m = Manifest::load(dir)?
-        .ok_or_else(|| StoreError::Corrupt(format!("{}: gone", dir.join(MANIFEST).display())))?;
+    };
     let bad: HashSet<&str> = found.bad_files.iter().map(|b| b.path.as_str()).collect();
     m.files.retain(|f| !bad.contains(f.path.as_str()));
     m.store(dir)?;

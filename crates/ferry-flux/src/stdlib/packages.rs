@@ -54,15 +54,11 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
         "strings" => strings(),
         "experimental" => {
             let now = env.now;
-            let shift = move |name: &'static str, sign: i64| {
+            // `add` false: subDuration, which adds the negated duration
+            let shift = move |name: &'static str, f: &'static str, add: bool| {
                 builtin(name, &["d", "to"], false, move |_, a| {
-                    let f = if sign > 0 {
-                        "experimental.addDuration"
-                    } else {
-                        "experimental.subDuration"
-                    };
                     let d = match required(f, a, "d")? {
-                        Value::Duration(d) if sign > 0 => *d,
+                        Value::Duration(d) if add => *d,
                         Value::Duration(d) => d
                             .checked_neg()
                             .ok_or_else(|| format!("{f}: duration out of range"))?,
@@ -76,8 +72,8 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
             };
             vec![
                 super::sink::wide_to(env),
-                shift("addDuration", 1),
-                shift("subDuration", -1),
+                shift("addDuration", "experimental.addDuration", true),
+                shift("subDuration", "experimental.subDuration", false),
             ]
         }
         "profiler" => Vec::new(),

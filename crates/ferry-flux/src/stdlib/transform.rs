@@ -383,26 +383,21 @@ fn keep_drop(name: &'static str, keep: bool, env: &Env) -> Builtin {
                 };
                 chosen.push(named == keep);
             }
-            let is_chosen = |label: &str| {
-                t.columns
-                    .iter()
-                    .zip(&chosen)
-                    .any(|(c, &k)| k && c.label == label)
-            };
+            let columns: Vec<Column> = t
+                .columns
+                .iter()
+                .zip(&chosen)
+                .filter(|(_, &k)| k)
+                .map(|(c, _)| c.clone())
+                .collect();
             Ok(Some(Table {
                 key: t
                     .key
                     .iter()
-                    .filter(|(k, _)| is_chosen(k))
+                    .filter(|(k, _)| columns.iter().any(|c| c.label == *k))
                     .cloned()
                     .collect(),
-                columns: t
-                    .columns
-                    .iter()
-                    .zip(&chosen)
-                    .filter(|(_, &k)| k)
-                    .map(|(c, _)| c.clone())
-                    .collect(),
+                columns,
             }))
         })
     })
