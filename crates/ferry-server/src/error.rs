@@ -56,6 +56,17 @@ pub enum ApiError {
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
+    /// Tells the client when to try again, on both APIs' answers: for a 503, in
+    /// [`UNAVAILABLE_RETRY_AFTER_SECS`].
+    fn add_retry_after(&self, resp: &mut Response) {
+        if matches!(self, ApiError::Unavailable(_)) {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+            );
+        }
+    }
+
     /// HTTP status of this error on v2 routes.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -134,12 +145,7 @@ impl IntoResponse for ApiError {
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut()
             .insert("X-Platform-Error-Code", HeaderValue::from_static(code));
-        if matches!(self, ApiError::Unavailable(_)) {
-            resp.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
-            );
-        }
+        self.add_retry_after(&mut resp);
         resp
     }
 }
@@ -173,12 +179,7 @@ impl IntoResponse for V1Error {
         if let Ok(v) = HeaderValue::from_str(&header) {
             resp.headers_mut().insert("X-Influxdb-Error", v);
         }
-        if matches!(self.0, ApiError::Unavailable(_)) {
-            resp.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
-            );
-        }
+        self.0.add_retry_after(&mut resp);
         resp
     }
 }
