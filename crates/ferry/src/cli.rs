@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Ferry: an InfluxDB-compatible edge node that moves InfluxDB data without losing any.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, about, long_about = None, propagate_version = true)]
+#[command(name = "ferry", version = crate::version::LONG, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Log level (error, warn, info, debug, trace); `FERRY_LOG` takes a full filter.
     #[arg(long, global = true, env = "FERRY_LOG_LEVEL")]
@@ -62,6 +62,19 @@ pub enum Command {
     /// Verify a stopped node's files (catalog, bucket logs and stores) and, with --repair,
     /// repair what can be repaired without losing anything still readable.
     Check(CheckArgs),
+    /// Print Ferry's version and the commit it was built from.
+    Version,
+    /// Print a shell completion script, e.g. `ferry completion bash > /etc/bash_completion.d/ferry`
+    /// (zsh: into a directory of your `fpath` as `_ferry`; fish: `~/.config/fish/completions/ferry.fish`).
+    Completion(CompletionArgs),
+}
+
+/// `ferry completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `ferry check`.
@@ -119,7 +132,19 @@ pub struct SyncArgs {
 
 /// `ferry serve`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Every flag can also be set in a TOML file given with --config (keys are the flag names: \
+`data-dir = \"/var/lib/ferry\"`, `http-bind = \"0.0.0.0:8086\"`). Precedence: flag > environment variable > file > default. \
+`--print-config` shows the effective values and where each came from."
+)]
 pub struct ServeArgs {
+    /// A TOML file of settings; its keys are these flags' names (e.g. `data-dir`). Flags and
+    /// environment variables override it; unknown keys are refused.
+    #[arg(long, env = "FERRY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration (with where each value came from) and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Where the catalog, logs and Parquet files live.
     #[arg(long, env = "FERRY_DATA_DIR", default_value = "./ferry-data")]
     pub data_dir: PathBuf,

@@ -53,6 +53,12 @@ pub async fn run(cmd: Command) -> Result<(), CommandError> {
         Command::Secret(c) => secret::run(c).await?,
         Command::Query(a) => query::run(*a).await?,
         Command::Check(a) => check::run(a)?,
+        Command::Version => crate::version::run(),
+        Command::Completion(a) => {
+            use clap::CommandFactory;
+            let mut cmd = crate::cli::Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "ferry", &mut std::io::stdout());
+        }
     }
     Ok(())
 }
