@@ -87,13 +87,15 @@ def test_errors_file_gets_exactly_the_bad_lines(node, tmp_path):
     src = tmp_path / "in.lp"
     src.write_text("\n".join(body) + "\n")
     ef = tmp_path / "errors.lp"
-    p = write(node, "--bucket", node.bucket, "-f", str(src), "--errors-file", str(ef))
+    p = write(node, "--bucket", node.bucket, "-f", str(src), "--errors-file", str(ef), check=False)
+    assert p.returncode == 3, p  # finished, but some lines were refused
     assert "3 refused" in p.stderr, p.stderr
     text = ef.read_text().splitlines()
     assert len(text) == 6
     assert text[1::2] == bad
-    for msg in text[0::2]:
+    for msg, line_no in zip(text[0::2], (31, 72, 103)):
         assert msg.startswith("# ") and "status=400" in msg
+        assert f" {src}:{line_no}: " in msg, msg  # the line in the input file
     assert count_points_cli(node) == 100
     # without --errors-file / --skipRowOnError the first refusal stops the write
     p = write(node, "--bucket", node.bucket, "-f", str(src), "--no-checkpoint", check=False)

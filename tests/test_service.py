@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness import wait_ping
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -128,15 +130,7 @@ def test_node_serves_with_the_file_settings(ferry_path, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(url + "/ping", timeout=1).status_code == 204:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("node did not answer on the file's http-bind")
+        wait_ping(url, timeout=30)  # on the file's http-bind
         r = requests.get(url + "/api/v2/buckets?name=filebucket",
                          headers={"Authorization": "Token file-token"}, timeout=5)
         assert r.status_code == 200

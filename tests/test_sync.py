@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -120,12 +121,21 @@ def test_sync_into_ferry_and_influxd(loaded_src, node, influxd_b, tmp_path):
               "--state", str(tmp_path / "a.json"), "--verify")
     assert "synced" in p.stdout, p.stdout
     assert counts_ferry(node, "mig") == src
+    # --verify always prints its verdict: what it compared, and that it matched
+    m = re.search(r"verify: OK: (\d+) windows compared field by field, (\d+) source points", p.stdout)
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) == sum(src.values()), p.stdout
+    # run again on the same state: everything was synced, nothing to compare, and it says so
+    again = ferry("sync", *src_args(loaded_src, "src"), *ferry_target(node, "mig"),
+                  "--start", START, "--end", END, "--window", "10m", "--delay", "0s",
+                  "--state", str(tmp_path / "a.json"), "--verify")
+    assert "verify: nothing compared" in again.stdout, again.stdout
     # the same into a second influxd 1.6
     influxd_b.query("CREATE DATABASE dst")
-    ferry("sync", *src_args(loaded_src, "src"), "--target-kind", "v1", "--target-url", influxd_b.url,
-          "--target-db", "dst", "--start", START, "--end", END, "--window", "30m",
-          "--state", str(tmp_path / "b.json"), "--verify", "--batch-size", "1000")
+    p = ferry("sync", *src_args(loaded_src, "src"), "--target-kind", "v1", "--target-url",
+              influxd_b.url, "--target-db", "dst", "--start", START, "--end", END, "--window", "30m",
+              "--state", str(tmp_path / "b.json"), "--verify", "--batch-size", "1000")
     assert counts_influx(influxd_b, "dst") == src
+    assert "verify: OK:" in p.stdout and f"{sum(src.values())} source points" in p.stdout
     # types survive: integers stay integers, strings strings, booleans booleans
     fk = influxd_b.query("SHOW FIELD KEYS FROM cpu", db="dst")["results"][0]["series"][0]["values"]
     assert sorted(map(tuple, fk)) == [("count", "integer"), ("msg", "string"),

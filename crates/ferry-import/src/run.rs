@@ -99,6 +99,7 @@ enum Item {
         dest: Dest,
         data: Vec<u8>,
         end: u64,
+        origins: Origins,
     },
     Ddl(String, String),
     TooLong {
@@ -118,6 +119,29 @@ struct Reader {
     co: Coalescer,
     buf: Vec<u8>,
     seq: u64,
+    /// Where the lines of `buf` came from.
+    origins: Origins,
+    /// The bytes of `buf` whose lines `origins` accounts for.
+    accounted: usize,
+}
+
+/// The input and line number of each line of a batch, so that a refused line is reported
+/// where the user can find it (the server's own line numbers count within what it was sent).
+#[derive(Debug, Default)]
+struct Origins {
+    input: Arc<str>,
+    /// 1-based line numbers in `input`; 0 for a line the coalescer merged from several.
+    lines: Vec<u64>,
+}
+
+impl Origins {
+    /// "file.lp:12" for the `index`th line of the batch, or the input alone when unknown.
+    fn describe(&self, index: usize) -> String {
+        match self.lines.get(index) {
+            Some(&n) if n > 0 => format!("{}:{n}", self.input),
+            _ => self.input.to_string(),
+        }
+    }
 }
 
 impl Reader {
@@ -132,19 +156,36 @@ impl Reader {
         if self.buf.is_empty() {
             return Ok(());
         }
+        self.account_merged();
         let end = self.co.min_offset().unwrap_or(next).min(next);
         let data = std::mem::replace(
             &mut self.buf,
             Vec::with_capacity(self.cfg.batch_bytes + 4096),
         );
+        let origins = Origins {
+            input: self.origins.input.clone(),
+            lines: std::mem::take(&mut self.origins.lines),
+        };
+        self.accounted = 0;
         let item = Item::Batch {
             seq: self.seq,
             dest: self.dest.clone(),
             data,
             end,
+            origins,
         };
         self.seq += 1;
         self.send(item)
+    }
+
+    /// Accounts for lines the coalescer wrote into `buf` (merged from several input lines).
+    fn account_merged(&mut self) {
+        let new = self.buf[self.accounted..]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.origins.lines.extend(std::iter::repeat_n(0, new));
+        self.accounted = self.buf.len();
     }
 
     /// Flushes the coalescer and the batch (before a context change).
@@ -158,6 +199,8 @@ impl Reader {
         let mut line = Vec::new();
         let inputs = self.cfg.inputs.clone();
         for spec in &inputs {
+            self.origins.input = spec.name().into();
+            let mut line_no = 0u64;
             let r = open(spec, self.cfg.gzip, self.stats.raw.clone(), rt)?;
             let mut lr = LineReader::new(r, base, self.cfg.max_line_length);
             self.dest = Dest::Default;
@@ -165,6 +208,7 @@ impl Reader {
             self.export = false;
             self.sorted = false;
             while let Some(info) = lr.next_line(&mut line)? {
+                line_no += 1;
                 self.stats.bytes.store(info.end, Ordering::Relaxed);
                 let skipping = info.end <= resume;
                 match classify(&line) {
@@ -212,11 +256,14 @@ impl Reader {
                             && self.cfg.precision_zeros == 0
                             && self.co.add(d, info.start, self.sorted, &mut self.buf);
                         if !taken {
+                            self.account_merged();
+                            self.origins.lines.push(line_no);
                             match scale_timestamp(d, self.cfg.precision_zeros) {
                                 Some(s) => self.buf.extend_from_slice(&s),
                                 None => self.buf.extend_from_slice(d),
                             }
                             self.buf.push(b'\n');
+                            self.accounted = self.buf.len();
                         }
                         if self.buf.len() >= self.cfg.batch_bytes {
                             self.emit(info.end)?;
@@ -234,20 +281,43 @@ impl Reader {
 /// Collects what one send reported.
 #[derive(Default)]
 struct Hooks {
-    rejected: Vec<(Vec<u8>, u16, String)>,
+    /// Where the sent part starts in the batch.
+    base: usize,
+    /// Refused lines: offset in the batch, line, status, message.
+    rejected: Vec<(usize, Vec<u8>, u16, String)>,
     sent_lines: u64,
     sent_bytes: u64,
 }
 
 impl SendHooks for Hooks {
-    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
+    fn rejected(&mut self, at: usize, line: &[u8], status: u16, message: &str) {
         self.rejected
-            .push((line.to_vec(), status, message.to_string()));
+            .push((self.base + at, line.to_vec(), status, message.to_string()));
     }
     fn sent(&mut self, bytes: usize, lines: usize) {
         self.sent_bytes += bytes as u64;
         self.sent_lines += lines as u64;
     }
+}
+
+/// The server's message for a refused line without what only held for the request it
+/// isolated the line with: its line number within that request, and "nothing was written"
+/// (the rest of the input was written).
+fn refusal(message: &str) -> String {
+    let mut m = message
+        .split("; nothing was written")
+        .next()
+        .unwrap_or(message)
+        .to_string();
+    while let Some(i) = m.find(" (line ") {
+        match m[i + 7..].find(')') {
+            Some(j) if m[i + 7..i + 7 + j].bytes().all(|b| b.is_ascii_digit()) => {
+                m.replace_range(i..i + 8 + j, "");
+            }
+            _ => break,
+        }
+    }
+    m
 }
 
 struct Shared {
@@ -258,7 +328,12 @@ struct Shared {
     max_retries: u32,
 }
 
-async fn send_batch(sink: Sink, data: Vec<u8>, sh: Arc<Shared>) -> Result<(), ImportError> {
+async fn send_batch(
+    sink: Sink,
+    data: Vec<u8>,
+    origins: Origins,
+    sh: Arc<Shared>,
+) -> Result<(), ImportError> {
     let w = match sink {
         Sink::File(f) => {
             let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
@@ -277,7 +352,10 @@ async fn send_batch(sink: Sink, data: Vec<u8>, sh: Arc<Shared>) -> Result<(), Im
     let mut off = 0usize;
     let mut attempt = 0u32;
     loop {
-        let mut hooks = Hooks::default();
+        let mut hooks = Hooks {
+            base: off,
+            ..Hooks::default()
+        };
         let res = send_with_policy(&w, &data[off..], &sh.opts, &mut hooks).await;
         sh.stats
             .points
@@ -293,8 +371,10 @@ async fn send_batch(sink: Sink, data: Vec<u8>, sh: Arc<Shared>) -> Result<(), Im
                 let mut ef = ef
                     .lock()
                     .map_err(|_| ImportError::Target("errors file".into()))?;
-                for (line, status, msg) in &hooks.rejected {
-                    ef.append(line, *status, msg)
+                for (at, line, status, msg) in &hooks.rejected {
+                    let index = data[..*at].iter().filter(|&&b| b == b'\n').count();
+                    let msg = format!("{}: {}", origins.describe(index), refusal(msg));
+                    ef.append(line, *status, &msg)
                         .map_err(|e| ImportError::Target(e.to_string()))?;
                 }
             }
@@ -459,6 +539,8 @@ pub async fn run(cfg: ImportConfig) -> Result<Summary, ImportError> {
         co: Coalescer::new(cfg.coalesce_bytes),
         buf: Vec::with_capacity(cfg.batch_bytes + 4096),
         seq: 0,
+        origins: Origins::default(),
+        accounted: 0,
     };
     let rt = tokio::runtime::Handle::current();
     let reader_task = tokio::task::spawn_blocking(move || reader.read_all(resume, &rt));
@@ -537,6 +619,7 @@ pub async fn run(cfg: ImportConfig) -> Result<Summary, ImportError> {
                     dest,
                     data,
                     end,
+                    origins,
                 } => {
                     let sink = resolver.sink(&dest).await?;
                     while inflight.len() >= conc {
@@ -552,7 +635,7 @@ pub async fn run(cfg: ImportConfig) -> Result<Summary, ImportError> {
                     }
                     let sh = shared.clone();
                     inflight.spawn(async move {
-                        send_batch(sink, data, sh).await?;
+                        send_batch(sink, data, origins, sh).await?;
                         Ok((seq, end))
                     });
                 }

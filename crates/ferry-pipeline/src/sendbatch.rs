@@ -22,9 +22,10 @@ pub struct SendOptions {
 
 /// Callbacks of [`send_with_policy`].
 pub trait SendHooks {
-    /// A line the remote refused (without its line ending), with the status and message of the
-    /// answer that isolated it. Called in input order, only when dropping bad lines.
-    fn rejected(&mut self, line: &[u8], status: u16, message: &str);
+    /// A line the remote refused (without its line ending) and its byte offset in the batch
+    /// given to [`send_with_policy`], with the status and message of the answer that isolated
+    /// it. Called in input order, only when dropping bad lines.
+    fn rejected(&mut self, at: usize, line: &[u8], status: u16, message: &str);
 
     /// A part of the batch was stored by the remote (`bytes` of line protocol, `lines` points).
     fn sent(&mut self, bytes: usize, lines: usize) {
@@ -37,7 +38,7 @@ pub trait SendHooks {
 pub struct NoHooks;
 
 impl SendHooks for NoHooks {
-    fn rejected(&mut self, _line: &[u8], _status: u16, _message: &str) {}
+    fn rejected(&mut self, _at: usize, _line: &[u8], _status: u16, _message: &str) {}
 }
 
 /// The end of one [`send_with_policy`] call.
@@ -162,7 +163,7 @@ pub async fn send_with_policy(
         if !opts.drop_bad_lines {
             return SendResult::Stopped {
                 status,
-                line: (points == 1).then(|| point_line(part).to_vec()),
+                line: (points == 1).then(|| point_line(part).1.to_vec()),
                 message,
                 handled: s,
             };
@@ -175,7 +176,8 @@ pub async fn send_with_policy(
             }
         }
         rejected_lines += 1;
-        hooks.rejected(point_line(part), status, &message);
+        let (at, line) = point_line(part);
+        hooks.rejected(s + at, line, status, &message);
     }
     SendResult::Done {
         sent_bytes,
@@ -184,16 +186,18 @@ pub async fn send_with_policy(
     }
 }
 
-/// The first point line of `part`, without its line ending.
-fn point_line(part: &[u8]) -> &[u8] {
+/// The first point line of `part`, without its line ending, and its offset in `part`.
+fn point_line(part: &[u8]) -> (usize, &[u8]) {
     let line = crate::batch::lines(part)
         .find(|l| count_lines(l) == 1)
         .unwrap_or(part);
+    // `line` is a sub-slice of `part`: its offset is the distance between their starts.
+    let at = line.as_ptr() as usize - part.as_ptr() as usize;
     let mut end = line.len();
     while end > 0 && (line[end - 1] == b'\n' || line[end - 1] == b'\r') {
         end -= 1;
     }
-    &line[..end]
+    (at, &line[..end])
 }
 
 /// An append-only file of refused lines: each entry is
@@ -262,7 +266,7 @@ impl RejectedLinesFile {
 }
 
 impl SendHooks for RejectedLinesFile {
-    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
+    fn rejected(&mut self, _at: usize, line: &[u8], status: u16, message: &str) {
         if let Err(e) = self.append(line, status, message) {
             tracing::warn!("cannot record a rejected line: {e}");
         }
@@ -280,7 +284,7 @@ mod tests {
         let mut f = RejectedLinesFile::new(&path);
         assert!(!path.exists());
         f.append(b"m bad=", 400, "unable to parse\nline 1").unwrap();
-        f.rejected(b"m x=1i 1\n", 413, "too big");
+        f.rejected(0, b"m x=1i 1\n", 413, "too big");
         assert_eq!(f.count(), 2);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -297,6 +301,6 @@ mod tests {
 
     #[test]
     fn point_line_strips() {
-        assert_eq!(point_line(b"# c\n\nm v=1\r\n"), b"m v=1");
+        assert_eq!(point_line(b"# c\n\nm v=1\r\n"), (5, &b"m v=1"[..]));
     }
 }

@@ -557,7 +557,7 @@ struct Hooks {
 }
 
 impl SendHooks for Hooks {
-    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
+    fn rejected(&mut self, _at: usize, line: &[u8], status: u16, message: &str) {
         self.rejected.push((
             String::from_utf8_lossy(line).into_owned(),
             status,

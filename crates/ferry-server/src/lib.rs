@@ -17,6 +17,7 @@ pub mod listen;
 mod lpout;
 pub mod node;
 pub mod queries;
+pub mod recovery;
 pub mod replication;
 pub mod tasks;
 pub mod timeparse;
@@ -159,24 +160,17 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Where the first start leaves a generated operator token: readable by the node's user only.
-pub const OPERATOR_TOKEN_FILE: &str = "operator-token";
+pub use recovery::OPERATOR_TOKEN_FILE;
 
-/// Keeps a generated operator token in `<data-dir>/operator-token` (0600, fsynced): the
-/// token must not depend on someone reading the first start's output, and output is often a
-/// journal that other users can read.
+/// Keeps a generated operator token in `<data-dir>/operator-token` (0600, fsynced).
 fn keep_operator_token(
     data_dir: &std::path::Path,
     token: &str,
 ) -> Result<std::path::PathBuf, ServeError> {
-    let path = data_dir.join(OPERATOR_TOKEN_FILE);
-    ferry_catalog::private_file::write(&path, format!("{token}\n").as_bytes()).map_err(
-        |source| ServeError::DataFile {
-            path: path.clone(),
-            source,
-        },
-    )?;
-    Ok(path)
+    recovery::keep_operator_token(data_dir, token).map_err(|e| ServeError::DataFile {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Says what the first start created. The operator token itself is shown only on a terminal:
@@ -220,6 +214,12 @@ fn print_first_start(
             format!("$(cat {})", path.display())
         }
     };
+    if token_file.is_some() {
+        println!(
+            "Lost it? Stop the node and run `ferry recovery create-operator --data-dir {}` for a new one.",
+            data_dir.display()
+        );
+    }
     println!(
         "Try: curl -i -H \"Authorization: Token {shown}\" --data-binary 'cpu,host=a usage=0.5' '{scheme}://{addr}/api/v2/write?org={}&bucket={}'",
         r.org.name, r.bucket.name

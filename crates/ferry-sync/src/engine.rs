@@ -30,10 +30,23 @@ pub struct SyncSummary {
     pub refused: u64,
     /// Verification mismatches (`measurement [start, end) field: source N, target M`).
     pub mismatches: Vec<String>,
+    /// With `--verify`: what was compared (the verdict is `mismatches`).
+    pub verified: Option<Verified>,
     /// Seconds taken.
     pub seconds: f64,
     /// The state file.
     pub state_path: PathBuf,
+}
+
+/// What `--verify` compared in one run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Windows whose per-field counts were compared on both ends.
+    pub windows: u64,
+    /// Points counted on the source in those windows.
+    pub source_points: u64,
+    /// Windows that could not be compared (the target cannot be queried for counts).
+    pub uncountable_windows: u64,
 }
 
 struct Ctx {
@@ -129,6 +142,7 @@ pub async fn run_sync(spec: SyncSpec, default: DefaultTarget) -> Result<SyncSumm
     );
     let mut summary = SyncSummary {
         state_path: state_path.clone(),
+        verified: spec.verify.then(Verified::default),
         ..Default::default()
     };
     let mut first_round = true;
@@ -184,6 +198,11 @@ pub async fn run_sync(spec: SyncSpec, default: DefaultTarget) -> Result<SyncSumm
             summary.points += r.points;
             summary.windows += r.windows;
             summary.mismatches.extend(r.mismatches);
+            if let Some(v) = summary.verified.as_mut() {
+                v.windows += r.verified.windows;
+                v.source_points += r.verified.source_points;
+                v.uncountable_windows += r.verified.uncountable_windows;
+            }
         }
         if p.end.is_some() {
             break;
@@ -201,6 +220,7 @@ struct RoundResult {
     points: u64,
     windows: u64,
     mismatches: Vec<String>,
+    verified: Verified,
 }
 
 struct Progress {
@@ -281,6 +301,7 @@ async fn run_round(
         points: 0,
         windows: 0,
         mismatches: Vec::new(),
+        verified: Verified::default(),
     };
     let mut running: JoinSet<(Window, Result<u64, ReadError>)> = JoinSet::new();
     let mut failures = 0u32;
@@ -303,7 +324,14 @@ async fn run_round(
             Ok(points) => {
                 failures = 0;
                 if ctx.verify {
-                    res.mismatches.extend(verify_window(ctx, &w).await?);
+                    match verify_window(ctx, &w).await? {
+                        None => res.verified.uncountable_windows += 1,
+                        Some((source_points, mismatches)) => {
+                            res.verified.windows += 1;
+                            res.verified.source_points += source_points;
+                            res.mismatches.extend(mismatches);
+                        }
+                    }
                 }
                 state
                     .done
@@ -482,7 +510,12 @@ async fn read_and_write(ctx: &Arc<Ctx>, w: &Window, types: &FieldTypes) -> Resul
     read
 }
 
-async fn verify_window(ctx: &Arc<Ctx>, w: &Window) -> Result<Vec<String>, SyncError> {
+/// Compares a window's per-field counts: the source's point count and the mismatches, or
+/// `None` when the target cannot be counted.
+async fn verify_window(
+    ctx: &Arc<Ctx>,
+    w: &Window,
+) -> Result<Option<(u64, Vec<String>)>, SyncError> {
     let src = ctx
         .source
         .count(&w.measurement, w.start, w.end)
@@ -490,7 +523,7 @@ async fn verify_window(ctx: &Arc<Ctx>, w: &Window) -> Result<Vec<String>, SyncEr
         .map_err(|e| SyncError::Source(format!("count: {e}")))?;
     let Some(tgt) = target_counts(&ctx.target, &ctx.http, &w.measurement, w.start, w.end).await?
     else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let mut out = Vec::new();
     let keys: std::collections::BTreeSet<&String> = src.keys().chain(tgt.keys()).collect();
@@ -510,7 +543,7 @@ async fn verify_window(ctx: &Arc<Ctx>, w: &Window) -> Result<Vec<String>, SyncEr
             out.push(m);
         }
     }
-    Ok(out)
+    Ok(Some((src.values().sum(), out)))
 }
 
 /// The result of `ferry sync check`: one line per check, and whether all passed.

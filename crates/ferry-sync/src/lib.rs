@@ -19,7 +19,7 @@ pub mod window;
 
 use std::path::Path;
 
-pub use engine::{check, run_sync, CheckReport, SyncSummary};
+pub use engine::{check, run_sync, CheckReport, SyncSummary, Verified};
 pub use spec::{SourceArgs, SyncSpec};
 pub use target::{DefaultTarget, Target};
 

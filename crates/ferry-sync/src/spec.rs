@@ -96,7 +96,8 @@ pub struct SyncSpec {
     /// Bandwidth limit in InfluxDB's grammar, e.g. 5MB/s, 500kB/s, 30MB/min.
     #[arg(long = "rate-limit")]
     pub rate_limit: Option<String>,
-    /// Progress file (default ./ferry-sync-<hash of source+target+db>.json).
+    /// Progress file (default ferry-sync-<hash of source+target+db>.json in $FERRY_STATE_DIR,
+    /// else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry); refused lines go beside it.
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// Compare point counts per window and measurement on source and target.

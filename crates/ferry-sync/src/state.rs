@@ -61,16 +61,42 @@ impl SyncState {
     /// Saves atomically and durably.
     pub fn save(&self, path: &Path) -> Result<(), SyncError> {
         let body = serde_json::to_vec_pretty(self).expect("state serializes");
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| SyncError::io(dir, e))?;
+        }
         ferry_fs::atomic_write(path, &body, ferry_fs::Access::Default)
             .map_err(|e| SyncError::io(path, e.into()))
     }
 }
 
-/// The default state file name: `./ferry-sync-<first 12 hex of sha256(identity)>.json`.
+/// The default state file: `ferry-sync-<first 12 hex of sha256(identity)>.json` in
+/// [`state_dir`], so the same source, target and database resume wherever the command is
+/// run from. A file of that name in the current directory (where releases before 0.1 kept
+/// it) is used when present, so an interrupted sync still resumes.
 pub fn default_state_path(identity: &str) -> PathBuf {
     let h = Sha256::digest(identity.as_bytes());
     let hex: String = h.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    PathBuf::from(format!("ferry-sync-{hex}.json"))
+    let name = format!("ferry-sync-{hex}.json");
+    if Path::new(&name).is_file() {
+        return PathBuf::from(name);
+    }
+    state_dir(|k| std::env::var_os(k)).join(name)
+}
+
+/// Where client commands keep their progress: `$FERRY_STATE_DIR`, else
+/// `$XDG_STATE_HOME/ferry`, else `$HOME/.local/state/ferry` (the XDG base directory
+/// default), else the current directory.
+pub fn state_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> PathBuf {
+    let set = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    set("FERRY_STATE_DIR")
+        .or_else(|| set("XDG_STATE_HOME").map(|d| d.join("ferry")))
+        .or_else(|| set("HOME").map(|h| h.join(".local/state/ferry")))
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 #[cfg(test)]
@@ -106,6 +132,32 @@ mod tests {
         let a = default_state_path("x");
         assert_eq!(a, default_state_path("x"));
         assert_ne!(a, default_state_path("y"));
-        assert!(a.to_string_lossy().starts_with("ferry-sync-"));
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("ferry-sync-") && name.ends_with(".json"));
+    }
+
+    #[test]
+    fn state_dir_follows_xdg() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        assert_eq!(
+            state_dir(env(&[("FERRY_STATE_DIR", "/s"), ("HOME", "/h")])),
+            PathBuf::from("/s")
+        );
+        assert_eq!(
+            state_dir(env(&[("XDG_STATE_HOME", "/x"), ("HOME", "/h")])),
+            PathBuf::from("/x/ferry")
+        );
+        assert_eq!(
+            state_dir(env(&[("XDG_STATE_HOME", ""), ("HOME", "/h")])),
+            PathBuf::from("/h/.local/state/ferry")
+        );
+        assert_eq!(state_dir(env(&[])), PathBuf::from("."));
     }
 }

@@ -129,7 +129,7 @@ impl Target {
 struct Collect(Vec<(Vec<u8>, u16, String)>);
 
 impl SendHooks for Collect {
-    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
+    fn rejected(&mut self, _at: usize, line: &[u8], status: u16, message: &str) {
         self.0.push((line.to_vec(), status, message.to_string()));
     }
 }

@@ -57,16 +57,39 @@ pub enum Command {
     /// Org secrets (e.g. task destination tokens); values are never printed.
     #[command(subcommand)]
     Secret(crate::commands::secret::SecretCmd),
-    /// Run InfluxQL (`/query`) and print a table, CSV or JSON.
+    /// Run Flux (`/api/v2/query`, as `influx query`) or InfluxQL (`/query`) and print tables.
     Query(Box<QueryArgs>),
     /// Verify a stopped node's files (catalog, bucket logs and stores) and, with --repair,
     /// repair what can be repaired without losing anything still readable.
     Check(CheckArgs),
+    /// Repair access to a stopped node: `ferry recovery create-operator` makes a new
+    /// all-access token when the operator token was lost.
+    #[command(subcommand)]
+    Recovery(RecoveryCmd),
     /// Print Ferry's version and the commit it was built from.
     Version,
     /// Print a shell completion script, e.g. `ferry completion bash > /etc/bash_completion.d/ferry`
     /// (zsh: into a directory of your `fpath` as `_ferry`; fish: `~/.config/fish/completions/ferry.fish`).
     Completion(CompletionArgs),
+}
+
+/// `ferry recovery …`.
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCmd {
+    /// Make a new all-access operator token in a stopped node's catalog, print it and write
+    /// it to <data-dir>/operator-token (0600), as `influxd recovery auth create-operator`.
+    /// Needs no token, only access to the data dir's files; stop the node first.
+    CreateOperator {
+        /// The data dir of the stopped node.
+        #[arg(long, env = "FERRY_DATA_DIR", default_value = "./ferry-data")]
+        data_dir: PathBuf,
+        /// The org the token belongs to (its name; default: the first org).
+        #[arg(long)]
+        org: Option<String>,
+        /// The key that seals stored credentials, when not <data-dir>/secret.key.
+        #[arg(long, env = "FERRY_SECRET_KEY_FILE")]
+        secret_key_file: Option<PathBuf>,
+    },
 }
 
 /// `ferry completion`.
@@ -96,19 +119,41 @@ pub struct CheckArgs {
 
 /// `ferry query`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+ferry query 'from(bucket: \"default\") |> range(start: -1h) |> filter(fn: (r) => r._measurement == \"cpu\")'\n  \
+ferry query --file downsample.flux --raw        # Flux from a file, annotated CSV as the node sends it\n  \
+echo 'buckets()' | ferry query -                 # Flux from stdin\n  \
+ferry query 'SELECT mean(usage) FROM cpu WHERE time > now() - 1h GROUP BY time(5m)' --db default\n  \
+ferry query 'SHOW DATABASES'\n\n\
+Flux runs in the org of --org/--org-id or the active config (POST /api/v2/query). Text that starts with an InfluxQL \
+statement (SELECT, SHOW, CREATE, DROP, DELETE, ALTER, GRANT, REVOKE, KILL, EXPLAIN), or that comes with --db, is \
+InfluxQL (/query); --flux or --influxql decide when the guess is wrong.")]
 pub struct QueryArgs {
-    /// The InfluxQL text (several statements separated by `;`).
-    pub query: String,
-    /// Database (a DBRP mapping, or a bucket name).
+    /// The query: Flux, or InfluxQL (see below); `-` reads it from stdin.
+    #[arg(required_unless_present = "file")]
+    pub query: Option<String>,
+    /// Read the query from this file (`-` for stdin), as the influx CLI's --file.
+    #[arg(long, short = 'f', conflicts_with = "query")]
+    pub file: Option<PathBuf>,
+    /// The query is Flux, whatever it starts with.
+    #[arg(long, conflicts_with = "influxql")]
+    pub flux: bool,
+    /// The query is InfluxQL, whatever it starts with.
+    #[arg(long)]
+    pub influxql: bool,
+    /// Flux: print the annotated CSV as the node sends it instead of tables.
+    #[arg(long, short = 'r')]
+    pub raw: bool,
+    /// InfluxQL: the database (a bucket's name, or the database of a 1.x mapping).
     #[arg(long)]
     pub db: Option<String>,
-    /// Retention policy.
+    /// InfluxQL: the retention policy.
     #[arg(long)]
     pub rp: Option<String>,
-    /// Output format.
+    /// InfluxQL: output format.
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
     pub format: String,
-    /// Epoch precision of times (ns, u, ms, s, m, h); RFC3339 when not given.
+    /// InfluxQL: epoch precision of times (ns, u, ms, s, m, h); RFC3339 when not given.
     #[arg(long)]
     pub epoch: Option<String>,
     /// Connection.

@@ -38,6 +38,9 @@ pub enum ClientError {
     /// Local I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The command finished, but the target refused some of the input (exit status 3).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A connection to a node.

@@ -223,10 +223,28 @@ impl Stream {
                 continue;
             };
             match outcome {
-                Sent::Ok => attempt = 0,
+                Sent::Ok => {
+                    if attempt > 0 {
+                        tracing::info!(replication = %self.rep.id, name = %self.rep.name, failed_attempts = attempt, "the remote accepts writes again");
+                    }
+                    attempt = 0;
+                }
                 Sent::Retry { delay, wake } => {
                     attempt = attempt.saturating_add(1);
                     self.set_state(StreamState::BackingOff);
+                    // The first failure and then the 2nd, 4th, 8th…: an outage is seen in the
+                    // log without a line per retry.
+                    if attempt.is_power_of_two() {
+                        let error = lock(&self.status).latest_error_message.clone();
+                        tracing::warn!(
+                            replication = %self.rep.id,
+                            name = %self.rep.name,
+                            attempt,
+                            retry_in = ?delay,
+                            error = error.as_deref().unwrap_or("unknown"),
+                            "cannot write to the remote; the data stays queued and is retried"
+                        );
+                    }
                     if !self.wait(delay, &mut gaps, wake).await {
                         return;
                     }
@@ -771,7 +789,7 @@ struct PiecesResult {
 struct Collect(Vec<(Vec<u8>, u16, String)>);
 
 impl SendHooks for Collect {
-    fn rejected(&mut self, line: &[u8], status: u16, message: &str) {
+    fn rejected(&mut self, _at: usize, line: &[u8], status: u16, message: &str) {
         self.0.push((line.to_vec(), status, message.to_string()));
     }
 }

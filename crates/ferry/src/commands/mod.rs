@@ -32,6 +32,20 @@ pub enum CommandError {
     /// `ferry check` could not run, or found problems.
     #[error(transparent)]
     Check(#[from] check::CheckFailed),
+    /// `ferry recovery` could not make a token.
+    #[error(transparent)]
+    Recovery(#[from] ferry_server::recovery::RecoveryError),
+}
+
+impl CommandError {
+    /// The process exit status: 3 when a command finished but the target refused part of
+    /// the input (written elsewhere: the errors file), 1 for every other failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Client(ClientError::Refused(_)) => 3,
+            _ => 1,
+        }
+    }
 }
 
 /// Runs one command.
@@ -53,6 +67,23 @@ pub async fn run(cmd: Command) -> Result<(), CommandError> {
         Command::Secret(c) => secret::run(c).await?,
         Command::Query(a) => query::run(*a).await?,
         Command::Check(a) => check::run(a)?,
+        Command::Recovery(crate::cli::RecoveryCmd::CreateOperator {
+            data_dir,
+            org,
+            secret_key_file,
+        }) => {
+            let r = ferry_server::recovery::create_operator(
+                &data_dir,
+                secret_key_file.as_deref(),
+                org.as_deref(),
+            )?;
+            println!(
+                "New operator token (all access, org {:?}; also written to {}):\n{}",
+                r.org,
+                r.file.display(),
+                r.token
+            );
+        }
         Command::Version => crate::version::run(),
         Command::Completion(a) => {
             use clap::CommandFactory;

@@ -56,6 +56,9 @@ pub async fn run(a: SyncArgs) -> Result<(), ClientError> {
         s.refused,
         s.state_path.display()
     );
+    if let Some(v) = &s.verified {
+        print_verdict(v, s.mismatches.len());
+    }
     if !s.mismatches.is_empty() {
         println!("verify: {} mismatches:", s.mismatches.len());
         for m in &s.mismatches {
@@ -67,4 +70,35 @@ pub async fn run(a: SyncArgs) -> Result<(), ClientError> {
         )));
     }
     Ok(())
+}
+
+/// `--verify`'s verdict, always printed: what was compared, and whether it matched.
+fn print_verdict(v: &ferry_sync::Verified, mismatches: usize) {
+    if v.windows == 0 && v.uncountable_windows == 0 {
+        println!(
+            "verify: nothing compared: every window was synced by an earlier run \
+             (verification covers the windows a run copies; use a new --state to copy and verify again)"
+        );
+    } else if v.windows == 0 {
+        println!(
+            "verify: NOT VERIFIED: the target cannot be queried for counts ({} windows copied unverified)",
+            v.uncountable_windows
+        );
+    } else if mismatches == 0 {
+        println!(
+            "verify: OK: {} windows compared field by field, {} source points, every count matches on the target{}",
+            v.windows,
+            v.source_points,
+            if v.uncountable_windows > 0 {
+                format!(" ({} windows could not be compared)", v.uncountable_windows)
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        println!(
+            "verify: FAILED: {mismatches} mismatches in {} windows compared",
+            v.windows
+        );
+    }
 }

@@ -298,20 +298,29 @@ fn print_tasks(list: &[Value], as_json: bool) {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|t| {
-            let sched = if t.get("cron").is_some() {
+            let sched = if t.get("cron").is_some_and(|c| !c.is_null()) {
                 format!("cron {}", s(t, "cron"))
-            } else {
+            } else if !s(t, "every").is_empty() {
                 s(t, "every")
+            } else {
+                // a downsample task runs once per window unless --every says otherwise
+                s(&t["spec"], "window")
             };
+            let or_dash = |v: String| if v.is_empty() { "-".to_string() } else { v };
             vec![
                 s(t, "id"),
                 s(t, "name"),
                 s(t, "kind"),
                 s(t, "status"),
-                sched,
-                s(t, "latestCompleted"),
-                s(t, "lastRunStatus"),
-                s(t, "lastRunError"),
+                or_dash(sched),
+                or_dash(s(t, "latestCompleted")),
+                or_dash(s(t, "nextRun")),
+                // no run yet: say so instead of leaving the column blank
+                match s(t, "lastRunStatus") {
+                    st if st.is_empty() => "not run yet".into(),
+                    st => st,
+                },
+                or_dash(s(t, "lastRunError")),
             ]
         })
         .collect();
@@ -323,6 +332,7 @@ fn print_tasks(list: &[Value], as_json: bool) {
             "Status",
             "Every",
             "Latest Completed",
+            "Next Run",
             "Last Run",
             "Last Error",
         ],

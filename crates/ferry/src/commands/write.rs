@@ -51,6 +51,12 @@ pub struct TargetArgs {
 
 /// `ferry write`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 when every line was written; 3 when the import finished but the \
+target refused some lines (with --errors-file they are in that file, each after a comment naming its input \
+line and the reason; with --skipRowOnError they are counted and dropped); 1 when the import stopped \
+(rerun the same command to resume from the checkpoint). The influx CLI exits 0 in the second case."
+)]
 pub struct WriteArgs {
     /// Client connection flags.
     #[command(flatten)]
@@ -217,8 +223,21 @@ pub async fn run(a: WriteArgs) -> Result<(), ClientError> {
         progress_bar: None,
         progress_every: Duration::from_secs_f64(a.progress_interval.max(0.1)),
     };
-    ferry_import::run(cfg)
+    let errors_file = cfg.errors_file.clone();
+    let summary = ferry_import::run(cfg)
         .await
         .map_err(|e| usage(e.to_string()))?;
+    if summary.refused > 0 {
+        // The influx CLI exits 0 here; a script should not have to read the errors file to
+        // learn that some lines were not written.
+        return Err(ClientError::Refused(format!(
+            "{} lines were refused and not written ({}); every other line was written",
+            summary.refused,
+            errors_file.map_or("they were skipped".to_string(), |p| format!(
+                "they are in {}, each after a comment with its input line and the reason",
+                p.display()
+            )),
+        )));
+    }
     Ok(())
 }

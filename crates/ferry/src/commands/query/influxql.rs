@@ -1,5 +1,4 @@
-//! `ferry query 'SELECT …'`: runs InfluxQL through the node's `/query` and prints the answer
-//! as a table (default), CSV or JSON.
+//! InfluxQL through the node's `/query`, printed as a table (default), CSV or JSON.
 
 use reqwest::Method;
 use serde_json::Value;
@@ -15,10 +14,12 @@ fn cell(v: &Value) -> String {
     }
 }
 
-/// Runs `ferry query`.
-pub async fn run(a: QueryArgs) -> Result<(), ClientError> {
-    let c = Client::new(&a.client)?;
-    let mut form: Vec<(&str, String)> = vec![("q", a.query.clone())];
+/// What the node answers when an InfluxQL statement needs a database and none was given.
+const NO_DATABASE: &str = "database name required";
+
+/// Runs InfluxQL `text`.
+pub async fn run(c: &Client, text: &str, a: &QueryArgs) -> Result<(), ClientError> {
+    let mut form: Vec<(&str, String)> = vec![("q", text.to_string())];
     if let Some(db) = &a.db {
         form.push(("db", db.clone()));
     }
@@ -101,6 +102,10 @@ pub async fn run(a: QueryArgs) -> Result<(), ClientError> {
         }
     }
     match failed {
+        Some(e) if e == NO_DATABASE && a.db.is_none() => Err(ClientError::Usage(format!(
+            "{e}: add --db NAME (a bucket's name, or the database of a 1.x mapping: \
+             `ferry v1 dbrp list`; `SHOW DATABASES` lists them)"
+        ))),
         Some(e) => Err(ClientError::Usage(e)),
         None => Ok(()),
     }
