@@ -271,6 +271,7 @@
     });
     $("tasks").tBodies[0].replaceChildren(...rows);
     $("tasks-empty").hidden = tasks.length > 0;
+    $("tasks").hidden = tasks.length === 0;
   }
 
   async function loadTasks(orgs) {
