@@ -120,6 +120,12 @@ def sign_in(browser, node, token: str) -> None:
     browser.find_element("id", "signin-button").click()
 
 
+def shown_time(rfc3339: str) -> str:
+    """An API time as the page shows it (UTC, to the second)."""
+    from datetime import datetime
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def urls_loaded(browser) -> list[str]:
     return [browser.current_url] + browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
@@ -341,3 +347,58 @@ def test_status_json_needs_a_token_and_shows_only_what_it_may_read(make_node):
     theirs = api(edge, "GET", "/api/ferry/v1/status", token=other).json()
     assert theirs["streams"] == [] and theirs["buckets"] == [] and org not in theirs["orgs"], theirs
     assert rid not in str(theirs)
+
+
+def test_tasks_show_their_runs_next_run_and_failures(make_node, browser):
+    edge = make_node(extra_args=SAMPLE)
+    org = edge.org_id()
+    ns, w = 1_000_000_000, 60_000_000_000
+    base = (time.time_ns() // w) * w - 3 * w
+    write_body = "".join(f"cpu,host=h{k % 2} f={k}.5 {base + k * 10 * ns}\n" for k in range(18))
+    assert edge.write_v2(write_body).status_code == 204
+    assert api(edge, "POST", "/api/v2/buckets", json={"orgID": org, "name": "ds"}).status_code == 201
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base // ns))
+
+    def task(**body):
+        r = api(edge, "POST", "/api/v2/tasks", json={"orgID": org, **body})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    good = task(name="a-downsample", kind="downsample", latestCompleted=since,
+                spec={"sourceBucket": BUCKET, "window": "1m", "destination": {"bucket": "ds"}})
+    r = api(edge, "POST", "/api/v2/remotes", json={
+        "name": "dead", "orgID": org, "remoteURL": "http://127.0.0.1:9", "remoteAPIToken": TOKEN,
+        "remoteOrgID": "0123456789abcdef"})
+    assert r.status_code == 201, r.text
+    bad = task(name="b-to-dead-remote", kind="query", every="1m", latestCompleted=since,
+               spec={"query": "SELECT max(f) FROM cpu WHERE time >= :start: AND time < :stop: GROUP BY time(1m)",
+                     "database": BUCKET, "destination": {"remoteID": r.json()["id"], "bucket": "x"}})
+    assert api(edge, "POST", f"/api/v2/tasks/{good['id']}/runs").json()["status"] == "success"
+    failed = api(edge, "POST", f"/api/v2/tasks/{bad['id']}/runs").json()
+    assert failed["status"] == "failed" and failed["error"], failed
+    next_run = api(edge, "GET", f"/api/v2/tasks/{good['id']}").json()["nextRun"]
+
+    sign_in(browser, edge, TOKEN)
+
+    def row(tid):
+        r = browser.find_element("css selector", f'tr[data-task-id="{tid}"]')
+        return {k: r.find_element("css selector", f'[data-field="{k}"]') for k in
+                ("name", "status", "last-runs", "next-run", "failures")}, r
+
+    g, _ = wait_for(lambda: browser.find_elements("css selector", f'tr[data-task-id="{good["id"]}"]')
+                    and row(good["id"]), 15, "the tasks table", browser)
+    assert g["name"].text == "a-downsample" and g["status"].text == "active"
+    assert g["last-runs"].text.startswith("success"), g["last-runs"].text
+    # as the API says it (read again: a minute boundary may have passed meanwhile)
+    next_runs = {shown_time(next_run), shown_time(api(edge, "GET", f"/api/v2/tasks/{good['id']}").json()["nextRun"])}
+    assert g["next-run"].text in next_runs, (g["next-run"].text, next_runs)
+    assert g["failures"].get_attribute("data-value") == "0"
+    b, brow = row(bad["id"])
+    # the run above (the scheduler may have tried again since, at a minute boundary)
+    assert int(b["failures"].get_attribute("data-value")) >= 1, b["failures"].text
+    assert b["last-runs"].text.startswith("failed"), b["last-runs"].text
+    assert brow.get_attribute("data-last-status") == "failed"
+    shown_error = brow.find_element("css selector", '[data-field="error"]').text
+    assert shown_error and shown_error == failed["error"].strip(), (shown_error, failed["error"])
+    browser.execute_script("document.getElementById('tasks').scrollIntoView()")
+    screenshot(browser, "tasks")
