@@ -322,6 +322,10 @@
       set($("updated"), "updated " + fmtTime(st.now));
       $("updated").setAttribute("data-at", String(st.now));
       $("load-error").hidden = true;
+      if (!document.body.hasAttribute("data-rendered")) {
+        document.body.setAttribute("data-rendered", "1");
+        performance.mark("ferry:first-render"); // for bench/status_page.sh
+      }
     } catch (e) {
       if (e.status === 401) { signOut("Signed out: " + e.message); return; }
       $("load-error").textContent = "Cannot load the status: " + e.message;
@@ -353,6 +357,7 @@
     clearTimeout(timer);
     token = null;
     sessionStorage.removeItem(KEY);
+    document.body.removeAttribute("data-rendered");
     cards.forEach((c) => c.remove());
     cards.clear();
     hist.clear();
