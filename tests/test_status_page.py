@@ -109,6 +109,7 @@ def card(browser, rid: str) -> dict | None:
         "lag_points": int(lag_chart.get_attribute("data-points") or 0),
         "lag_last": lag_chart.get_attribute("data-last"),
         "tp_points": int(c.find_element("css selector", 'svg[data-chart="throughput"]').get_attribute("data-points") or 0),
+        "tp_max": float(c.find_element("css selector", 'svg[data-chart="throughput"]').get_attribute("data-max") or 0),
     }
 
 
@@ -231,6 +232,9 @@ def test_page_follows_a_stream_through_an_outage_and_pauses_it(make_node, make_f
     assert back["error"] == "–", back
     wait_for(lambda: remote_count(remote, "sp") == 310, 20, "310 points at the remote")
     assert back["tp_points"] >= 2, back
+    # the catch-up (110 points) shows in the throughput chart once a sample has seen it
+    wait_for(lambda: (v := card(browser, rid)) and v["tp_max"] > 0 and v, 10,
+             "the throughput chart to show the catch-up", browser)
     screenshot(browser, "recovered")
 
     # the pause button pauses it

@@ -96,6 +96,7 @@
     }
     flush();
     svg.setAttribute("data-points", String(t.length));
+    svg.setAttribute("data-max", String(max));
     svg.setAttribute("data-last", t.length ? String(v[v.length - 1]) : "");
     return max;
   }
@@ -200,6 +201,7 @@
         r.latestResponseCode === undefined ? "" : r.latestResponseCode);
       set(field(card, "dropped"), fmtNum(r.pointsDropped) + " points" + (r.pendingGaps ? ", " + r.pendingGaps + " gaps to refill" : ""));
       set(field(card, "error"), r.latestErrorMessage || "–");
+      field(card, "error").classList.toggle("error", !!r.latestErrorMessage);
       setActions(card, r, s.mayWrite);
       const h = hist.get(r.id);
       set(field(card, "window"), fmtSeconds(samplesMax * intervalMs / 1000));
