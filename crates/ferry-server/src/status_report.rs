@@ -82,6 +82,8 @@ impl StatusReport for Node {
         }
         let interval = history.interval().as_secs().max(1);
         Ok(json!({
+            // what `/health` and `X-Influxdb-Version` say (http/system.rs: not named from
+            // here, that module is in the HTTP module cycle)
             "version": concat!("ferry-", env!("CARGO_PKG_VERSION")),
             "nodeID": self.node_id,
             "authEnabled": self.config.auth_enabled,
