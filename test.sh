@@ -53,6 +53,12 @@ if ! command -v fusermount >/dev/null 2>&1 || ! ldconfig -p | grep -q 'libfuse\.
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fuse libfuse2
 fi
 
+# Headless chromium and its WebDriver: tests/test_status_page.py drives the status page in a
+# real browser through selenium.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
+fi
+
 # ---- 2. Python venv -----------------------------------------------------------
 stage "2/5 Python venv (.venv, tests/requirements.txt)"
 PY="${PYTHON:-python3}"

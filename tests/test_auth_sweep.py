@@ -16,7 +16,9 @@ import requests
 from harness import REPO
 
 PUBLIC = {("GET", "/ping"), ("HEAD", "/ping"), ("GET", "/health"), ("GET", "/ready"),
-          ("GET", "/metrics"), ("GET", "/api/v2/setup"), ("POST", "/api/v2/setup")}
+          ("GET", "/metrics"), ("GET", "/api/v2/setup"), ("POST", "/api/v2/setup"),
+          # the status page's HTML, script and style: no data, it asks for a token itself
+          ("GET", "/"), ("GET", "/ui/status.js"), ("GET", "/ui/status.css")}
 
 
 def router_routes() -> list[tuple[str, str]]:

@@ -19,6 +19,9 @@ pub mod node;
 pub mod queries;
 pub mod recovery;
 pub mod replication;
+pub mod status_history;
+mod status_readings;
+mod status_report;
 pub mod tasks;
 pub mod timeparse;
 pub mod windows;
@@ -133,11 +136,22 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     tracing::info!(%addr, data_dir = %opts.node.data_dir.display(), auth = opts.node.auth_enabled, "ferry listening on {scheme}://{addr}");
 
     let background = tokio::spawn(background_loop(node.clone()));
+    let sampler = {
+        let n = node.clone();
+        tokio::spawn(status_history::run(
+            node.status_history.clone(),
+            move || {
+                let n = n.clone();
+                async move { status_readings::read(&n).await }
+            },
+        ))
+    };
     let compaction = Arc::new(std::sync::atomic::AtomicBool::new(false));
     spawn_compactor(node.clone(), compaction.clone())?;
     let app = http::router(node.clone());
     listen::serve(listener, app, opts.http.clone(), tls, shutdown_signal()).await;
     background.abort();
+    sampler.abort();
     compaction.store(true, std::sync::atomic::Ordering::Release);
     node.tasks.shutdown().await;
     node.replications.shutdown().await;

@@ -38,6 +38,8 @@ pub struct NodeConfig {
     /// The key that seals remote credentials and secrets in the catalog; `None`:
     /// `<data-dir>/secret.key`. Created on first start.
     pub secret_key_file: Option<PathBuf>,
+    /// How often the status page's history samples the streams and buckets.
+    pub status_sample_interval: Duration,
 }
 
 /// How a write treats bad lines.
@@ -64,6 +66,8 @@ pub struct Node {
     pub tasks: Arc<crate::tasks::TaskManager>,
     /// The queries running now, and the limits they run under.
     pub queries: crate::queries::Queries,
+    /// What the status page charts: sampled stream and bucket figures.
+    pub status_history: Arc<crate::status_history::StatusHistory>,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
     /// Buckets that could not be opened (damaged files): why, and when it was last tried.
     /// The rest of the node serves; these answer 503 until an open works.
@@ -107,6 +111,9 @@ impl Node {
             catalog,
             node_id,
             queries: crate::queries::Queries::new(config.query_limits),
+            status_history: Arc::new(crate::status_history::StatusHistory::new(
+                config.status_sample_interval,
+            )),
             config,
             replications: crate::replication::ReplicationManager::new(),
             tasks: crate::tasks::TaskManager::new(),

@@ -285,6 +285,11 @@ pub struct ServeArgs {
     /// answer short queries sooner (no thread wakes another to look for work).
     #[arg(long, env = "FERRY_HTTP_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub http_threads: Option<u16>,
+    /// How often the status page (http://<bind>/) samples each replication stream's lag,
+    /// queue and bytes sent for its charts, e.g. `10s`; it keeps 360 samples per stream
+    /// (an hour at 10 s). The page refreshes at this interval too, at most every 5 s.
+    #[arg(long, env = "FERRY_STATUS_SAMPLE_INTERVAL", default_value = "10s", value_parser = parse_positive_secs)]
+    pub status_sample_interval: std::time::Duration,
 }
 
 impl ServeArgs {

@@ -13,10 +13,12 @@ mod query;
 mod remotes;
 mod replications;
 mod setup;
+mod status_page;
 mod system;
 mod tasks;
 mod write;
 
+pub use status_page::StatusReport;
 pub use write::ORIGIN_HEADER;
 
 use std::sync::Arc;
@@ -33,6 +35,9 @@ pub type AppState = Arc<Node>;
 /// The node's routes.
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
+        .route("/", get(status_page::page))
+        .route("/ui/status.js", get(status_page::script))
+        .route("/ui/status.css", get(status_page::style))
         .route("/ping", get(system::ping).head(system::ping))
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
@@ -123,6 +128,7 @@ pub fn router(node: Arc<Node>) -> Router {
             axum::routing::delete(tasks::secret_delete),
         )
         .route("/api/ferry/v1/export", get(export::export))
+        .route("/api/ferry/v1/status", get(status_page::status::<Node>))
         .fallback(system::not_found)
         // bodies are read by `body::read_body` with the node's own limit
         .layer(DefaultBodyLimit::disable())
