@@ -439,6 +439,60 @@ def test_a_flux_task_made_with_the_python_client_downsamples_on_its_schedule(nod
         assert r.status_code == 400 and msg in r.json()["message"], r.text
 
 
+def test_python_client_lists_and_updates_every_kind_of_task(node):
+    """The official client refuses a task without `flux` (find_tasks raised "Invalid value for
+    flux, must not be None" on downsample and InfluxQL tasks); every kind now carries one: the
+    equivalent Flux task for a downsample (it parses), the query in comments for InfluxQL. Its
+    update_task sends the task back whole: that keeps a downsample a downsample, and a Flux task
+    takes a new script with its options."""
+    n = node
+    org = n.org_id()
+    for name in ("rollups",):
+        requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                      json={"orgID": org, "name": name, "retentionRules": []})
+    mk = lambda body: requests.post(n.url + "/api/v2/tasks", headers=n.auth(), timeout=30,
+                                    json={"orgID": org, **body})
+    ds = mk({"name": "ds", "kind": "downsample", "spec": {
+        "sourceBucket": n.bucket, "measurements": ["cpu"], "window": "5m", "aggregate": "max",
+        "destination": {"bucket": "rollups"}}})
+    assert ds.status_code == 201, ds.text
+    q = mk({"name": "q", "kind": "query", "every": "1m", "spec": {
+        "query": "SELECT max(v) FROM cpu WHERE time >= :start: AND time < :stop: GROUP BY time(1m)",
+        "database": n.bucket, "destination": {"bucket": "rollups"}}})
+    assert q.status_code == 201, q.text
+    fx = mk({"flux": 'option task = {name: "fx", every: 1h}\nfrom(bucket: "%s") |> range(start: -1h) '
+                     '|> to(bucket: "rollups")' % n.bucket})
+    assert fx.status_code == 201, fx.text
+    with InfluxDBClient(url=n.url, token=n.token, org=n.org) as c:
+        api = c.tasks_api()
+        tasks = {t.name: t for t in api.find_tasks()}
+        assert set(tasks) == {"ds", "q", "fx"}
+        ds_flux = tasks["ds"].flux
+        assert 'aggregateWindow(every: 5m, fn: max, createEmpty: false)' in ds_flux
+        assert '|> to(bucket: "rollups")' in ds_flux and "every: 5m" in ds_flux
+        assert "//   SELECT max(v) FROM cpu" in tasks["q"].flux
+        # update_task sends everything back, flux included: the downsample stays one
+        t = tasks["ds"]
+        t.status = "inactive"
+        back = api.update_task(t)
+        assert back.status == "inactive" and back.flux == ds_flux
+        got = requests.get(n.url + f"/api/v2/tasks/{t.id}", headers=n.auth(), timeout=30).json()
+        assert got["kind"] == "downsample" and got["spec"]["aggregate"] == "max"
+        # a Flux task takes a new script, and the schedule of its option task
+        f = tasks["fx"]
+        f.flux = 'option task = {name: "fx2", every: 2h}\nbuckets()'
+        f.every = None
+        back = api.update_task(f)
+        assert back.name == "fx2" and back.every == "2h" and back.flux.endswith("buckets()")
+    # a different flux for a downsample is refused, not turned into a Flux task
+    r = requests.patch(n.url + f"/api/v2/tasks/{t.id}", headers=n.auth(), timeout=30,
+                       json={"flux": 'option task = {name: "x", every: 1h}\nbuckets()'})
+    assert r.status_code == 400 and "downsample task" in r.json()["message"], r.text
+    # the equivalent Flux of the downsample makes a valid Flux task of its own
+    r = mk({"flux": ds_flux.replace('name: "ds"', 'name: "ds-as-flux"')})
+    assert r.status_code == 201, r.text
+
+
 def test_a_flux_task_acts_with_its_creators_authority(node):
     """A token with tasks permissions (and write on one bucket) can make a Flux task, but its
     runs cannot read a bucket the token cannot read."""

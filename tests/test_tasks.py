@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import math
 import random
+import subprocess
 import time
 from collections import defaultdict
 
 import requests
 
-from harness import BUCKET, TOKEN, parse_line, wait_until
+from harness import BUCKET, TOKEN, ferry_bin, parse_line, wait_until
 
 NS = 1_000_000_000
 
@@ -516,3 +517,30 @@ CREATE CONTINUOUS QUERY broken ON cqdb BEGIN SELECT mean(v) INTO x FROM m END
     p = node.cli("task", "import-cq", "--file", str(cq_file), "--cq", "elsewhere", "--cq", "good")
     assert "already exists" in p.stdout and 'created task' in p.stdout, p.stdout
     assert sorted(t["name"] for t in api(node, "GET", "/api/v2/tasks").json()["tasks"]) == ["cqdb.elsewhere", "cqdb.good"]
+
+
+def test_cli_creates_and_updates_a_flux_task_from_a_file(node, tmp_path):
+    """`ferry task create --file x.flux` / `-` and `task update --file`, as the influx CLI's:
+    the name and schedule come from the script's `option task`."""
+    script = tmp_path / "down.flux"
+    script.write_text('option task = {name: "from-file", every: 30m, offset: 1m}\n'
+                      f'from(bucket: "{node.bucket}") |> range(start: -task.every) '
+                      '|> aggregateWindow(every: 5m, fn: mean)\n')
+    p = node.cli("task", "create", "--file", str(script), "--json")
+    t = json.loads(p.stdout)[0]
+    assert (t["name"], t["every"], t["offset"], t["kind"]) == ("from-file", "30m", "1m", "flux")
+    assert t["flux"] == script.read_text()
+    # from stdin, as the argument `-`
+    p = subprocess.run([str(ferry_bin()), "task", "create", "-", "--json", "--host", node.url,
+                        "--token", node.token, "--org", node.org], capture_output=True, text=True,
+                       input=script.read_text().replace("from-file", "from-stdin"), timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)[0]["name"] == "from-stdin"
+    newer = tmp_path / "newer.flux"
+    newer.write_text('option task = {name: "renamed", every: 2h}\nbuckets()\n')
+    p = node.cli("task", "update", "--id", t["id"], "--file", str(newer), "--json")
+    u = json.loads(p.stdout)[0]
+    assert (u["name"], u["every"], u["flux"]) == ("renamed", "2h", newer.read_text())
+    # a Flux task's name and schedule come from the script: the flags are refused with it
+    p = node.cli("task", "create", "--file", str(script), "--name", "x", check=False)
+    assert p.returncode != 0 and "option task" in p.stderr

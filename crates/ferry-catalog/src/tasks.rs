@@ -44,7 +44,7 @@ pub(crate) fn delete_org_tasks(tx: &Transaction, org_id: &str) -> rusqlite::Resu
 }
 
 /// A scheduled task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Task {
     /// 16-hex-digit ID.
     pub id: String,

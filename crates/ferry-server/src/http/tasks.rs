@@ -42,8 +42,8 @@ fn task_json(node: &Node, t: &Task) -> Value {
     if let Ok(o) = node.catalog.org_by_id(&t.org_id) {
         v["org"] = json!(o.name);
     }
-    if let Some(flux) = spec.get("flux").filter(|_| t.kind == "flux") {
-        v["flux"] = flux.clone();
+    if let Some(flux) = crate::tasks::flux_text::describe(t, &spec) {
+        v["flux"] = json!(flux);
     }
     if let Some(e) = &t.every {
         v["every"] = json!(e);
@@ -273,12 +273,7 @@ pub async fn create(
         offset: new.offset.clone(),
         kind: new.kind.clone(),
         spec: new.spec.clone(),
-        latest_completed_ns: None,
-        last_run_status: None,
-        last_run_error: None,
-        created_at: String::new(),
-        updated_at: String::new(),
-        authorization_id: None,
+        ..Task::default()
     };
     let p = check(&node, &draft)?;
     crate::tasks::authorize(&node, &auth, &org, &p).map_err(ApiError::Forbidden)?;
@@ -340,6 +335,9 @@ pub async fn update(
             .transpose()?,
         authorization_id: None,
     };
+    if let Some(script) = b.str("flux")? {
+        flux_update(&t, &script, &mut upd)?;
+    }
     // every and cron exclude each other: setting one clears the other
     if matches!(upd.every, Some(Some(_))) && upd.cron.is_none() {
         upd.cron = Some(None);
@@ -371,6 +369,40 @@ pub async fn update(
     let t = node.catalog.update_task(&t.id, upd)?;
     node.tasks.changed(&t.id, false);
     Ok(Json(task_json(&node, &t)))
+}
+
+/// A PATCH's `flux`, as InfluxDB 2 takes it (the influx CLI's `task update --file`, the
+/// clients' `update_task`, which send the task back whole): a Flux task gets the new script,
+/// and the name and schedule of its `option task` unless the request sets them itself. Other
+/// kinds show their spec as Flux: the same text back changes nothing, another is refused
+/// (it would silently turn a downsample into something else).
+fn flux_update(t: &Task, script: &str, upd: &mut TaskUpdate) -> Result<(), ApiError> {
+    if t.kind != "flux" {
+        let spec: Value = serde_json::from_str(&t.spec).unwrap_or(Value::Null);
+        if crate::tasks::flux_text::describe(t, &spec).as_deref() == Some(script) {
+            return Ok(());
+        }
+        return Err(ApiError::BadRequest(format!(
+            "this is a {} task: its flux field describes its spec and cannot be set; change \
+             `spec`, or create a Flux task instead",
+            t.kind
+        )));
+    }
+    let file = ferry_flux::parse(script)
+        .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
+    let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
+    upd.spec = Some(json!({ "flux": script }).to_string());
+    if upd.name.is_none() {
+        upd.name = Some(o.name);
+    }
+    if upd.every.is_none() && upd.cron.is_none() {
+        upd.every = Some(o.every);
+        upd.cron = Some(o.cron);
+    }
+    if upd.offset.is_none() {
+        upd.offset = Some(o.offset.unwrap_or_else(|| "0s".into()));
+    }
+    Ok(())
 }
 
 /// `DELETE /api/v2/tasks/{id}` → 204.

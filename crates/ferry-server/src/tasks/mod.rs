@@ -11,6 +11,7 @@
 mod authority;
 mod context;
 mod flux;
+pub mod flux_text;
 mod run;
 mod sink;
 pub(crate) use sink::Sink;

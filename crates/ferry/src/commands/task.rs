@@ -171,14 +171,22 @@ impl SpecArgs {
 /// `ferry task ...`.
 #[derive(Debug, Subcommand)]
 pub enum TaskCmd {
-    /// Create a task: a downsample (--source-bucket, --window) or an InfluxQL query (--query).
+    /// Create a task: a Flux task (the script as an argument, or --file; its `option task`
+    /// names and schedules it, as `influx task create`), a downsample (--source-bucket,
+    /// --window) or an InfluxQL query (--query).
     Create {
         /// Client connection flags.
         #[command(flatten)]
         client: ClientArgs,
-        /// Task name.
-        #[arg(long, short = 'n')]
-        name: String,
+        /// A Flux task's script (`-` reads stdin).
+        #[arg(value_name = "FLUX", conflicts_with = "file")]
+        flux: Option<String>,
+        /// Read the Flux task's script from this file (`-` for stdin).
+        #[arg(long, short = 'f')]
+        file: Option<std::path::PathBuf>,
+        /// Task name (a Flux task takes its name from `option task`).
+        #[arg(long, short = 'n', required_unless_present_any = ["flux", "file"])]
+        name: Option<String>,
         /// Description.
         #[arg(long, short = 'd', default_value = "")]
         description: String,
@@ -213,7 +221,7 @@ pub enum TaskCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Change a task (schedule, status, spec).
+    /// Change a task (schedule, status, spec; a Flux task's script with --file).
     Update {
         /// Client connection flags.
         #[command(flatten)]
@@ -221,6 +229,10 @@ pub enum TaskCmd {
         /// Task ID.
         #[arg(long, short = 'i')]
         id: String,
+        /// A Flux task's new script, from this file (`-` for stdin); its `option task` gives
+        /// the name and schedule unless --name/--every/--cron are given.
+        #[arg(long, short = 'f')]
+        file: Option<std::path::PathBuf>,
         /// New name.
         #[arg(long, short = 'n')]
         name: Option<String>,
@@ -373,11 +385,36 @@ fn print_runs(list: &[Value], as_json: bool) {
     );
 }
 
+/// A Flux script from the argument or `--file` (`-` for stdin), when one was given.
+fn flux_script(
+    arg: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, ClientError> {
+    use std::io::Read;
+    let stdin = || {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok::<_, ClientError>(s)
+    };
+    Ok(match (arg, file) {
+        (Some("-"), _) => Some(stdin()?),
+        (Some(script), _) => Some(script.to_string()),
+        (None, Some(f)) if f.as_os_str() == "-" => Some(stdin()?),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .map_err(|e| ClientError::Usage(format!("cannot read {}: {e}", f.display())))?,
+        ),
+        (None, None) => None,
+    })
+}
+
 /// Runs a task command.
 pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
     match cmd {
         TaskCmd::Create {
             client,
+            flux,
+            file,
             name,
             description,
             every,
@@ -389,15 +426,35 @@ pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
             json,
         } => {
             let c = Client::new(&client)?;
-            let (kind, spec) = spec.to_json()?;
-            let mut body = json!({
-                "orgID": c.org_id().await?,
-                "name": name,
-                "description": description,
-                "status": if inactive { "inactive" } else { "active" },
-                "kind": kind,
-                "spec": spec,
-            });
+            let status = if inactive { "inactive" } else { "active" };
+            let mut body = match flux_script(flux.as_deref(), file.as_deref())? {
+                Some(script) => {
+                    if name.is_some() || every.is_some() || cron.is_some() || spec.any() {
+                        return Err(ClientError::Usage(
+                            "a Flux task takes its name and schedule from its `option task = {…}`: \
+                             drop --name/--every/--cron and the spec flags (--offset stays allowed)"
+                                .into(),
+                        ));
+                    }
+                    json!({
+                        "orgID": c.org_id().await?,
+                        "flux": script,
+                        "description": description,
+                        "status": status,
+                    })
+                }
+                None => {
+                    let (kind, spec) = spec.to_json()?;
+                    json!({
+                        "orgID": c.org_id().await?,
+                        "name": name,
+                        "description": description,
+                        "status": status,
+                        "kind": kind,
+                        "spec": spec,
+                    })
+                }
+            };
             for (k, v) in [
                 ("every", every),
                 ("cron", cron),
@@ -429,6 +486,7 @@ pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
         TaskCmd::Update {
             client,
             id,
+            file,
             name,
             description,
             status,
@@ -457,6 +515,9 @@ pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
             if spec.any() {
                 let (_, sp) = spec.to_json()?;
                 body["spec"] = sp;
+            }
+            if let Some(script) = flux_script(None, file.as_deref())? {
+                body["flux"] = json!(script);
             }
             let t = c
                 .json(
