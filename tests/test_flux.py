@@ -182,8 +182,13 @@ def test_aggregate_window_cuts_clips_and_stamps_windows_as_flux_does(fx):
     # wrong inputs answer Flux's errors
     bad = flux(n, base + " |> aggregateWindow(every: 10m, fn: (tables=<-, column) => tables)")
     assert bad.status_code == 400 and "fn must be one of" in bad.json()["message"]
-    neg = flux(n, base + " |> aggregateWindow(every: -10m, fn: mean)")
+    neg = flux(n, base + " |> aggregateWindow(every: -10m, fn: mean)",
+               headers={"Ferry-Flux-Strict": "true"})
     assert neg.status_code == 400 and "must be non-negative" in neg.json()["message"]
+    # (without strict mode, the guides' negative every runs as |every|, with a note)
+    lenient = flux(n, base + " |> aggregateWindow(every: -10m, fn: mean)")
+    assert lenient.status_code == 200 and "negative every" in lenient.headers["Ferry-Flux-Leniency"]
+    assert lenient.text == flux(n, base + " |> aggregateWindow(every: 10m, fn: mean)").text
 
 
 def test_row_filters_and_pushed_down_filters_agree(fx):
@@ -390,6 +395,66 @@ def test_the_edge_replication_guides_downsampling_script_writes_its_bucket(node)
     assert 'cannot retrieve secret "nope": secret not found' in r.json()["message"]
     r = flux(n, 'import "nosuch/pkg"\nbuckets()', raw=True)
     assert r.status_code == 400 and "invalid import path nosuch/pkg" in r.json()["message"]
+
+
+# The guide's script as printed: `every: -task.every`, a stray `]` in `to(...)`, and the OSS →
+# Cloud guide's `import "secrets"`. A real InfluxDB refuses each; Ferry runs them with notes.
+GUIDE_AS_PRINTED = (GUIDE_DOWNSAMPLE
+                    .replace('import "types"\n', 'import "types"\nimport "secrets"\n')
+                    .replace("every: task.every", "every: -task.every")
+                    .replace('to(bucket: "DST")', 'to(bucket: "DST"])'))
+
+
+def test_the_guides_script_as_printed_runs_with_notes_and_strict_mode_refuses_it(node):
+    n = node
+    org = n.org_id()
+    for name in ("down", "down2"):
+        r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                          json={"orgID": org, "name": name, "retentionRules": []})
+        assert r.status_code == 201, r.text
+    body = "".join(f"m,host=a v={v} {T0 + 60 * v}\n" for v in range(1, 5))
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data=body.encode(), headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    printed = GUIDE_AS_PRINTED.replace("SRC", n.bucket)
+    fixed = GUIDE_DOWNSAMPLE.replace("SRC", n.bucket)
+    now = {"now": "2024-01-01T00:10:00Z"}
+    lenient = flux(n, printed.replace("DST", "down"), **now)
+    assert lenient.status_code == 200, lenient.text
+    notes = lenient.headers["Ferry-Flux-Leniency"]
+    assert 'import "secrets" read as "influxdata/influxdb/secrets"' in notes
+    assert "aggregateWindow: a negative every taken as its absolute value" in notes
+    assert "dropped a stray `]` before `)` at 19:25" in notes
+    # the same answer as the corrected script (which runs without notes)
+    right = flux(n, fixed.replace("DST", "down2"), **now)
+    assert right.status_code == 200 and "Ferry-Flux-Leniency" not in right.headers
+    assert lenient.text == right.text
+    # strict: InfluxDB's own errors, one mistake at a time
+    strict = {"Ferry-Flux-Strict": "true"}
+    r = flux(n, printed.replace("DST", "down"), headers=strict, **now)
+    assert r.status_code == 400 and "compilation failed" in r.json()["message"], r.text
+    no_bracket = printed.replace('"DST"])', '"down")')
+    r = flux(n, no_bracket, headers=strict, **now)
+    assert r.status_code == 400 and "invalid import path secrets" in r.json()["message"], r.text
+    r = flux(n, no_bracket.replace('import "secrets"\n', ""), headers=strict, **now)
+    assert r.status_code == 400, r.text
+    assert 'parameter "every" must be non-negative' in r.json()["message"], r.text
+    # as a task: it is accepted, and its run's log names each leniency
+    r = requests.post(n.url + "/api/v2/tasks", headers=n.auth(), timeout=30,
+                      json={"orgID": org, "flux": printed.replace("DST", "down")})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    import time as _time
+    sp = int(_time.time()) // 600 * 600  # the schedule point a run now executes
+    r = requests.patch(n.url + f"/api/v2/tasks/{tid}", headers=n.auth(), timeout=30,
+                       json={"latestCompleted": _rfc(sp - 600)})
+    assert r.status_code == 200, r.text
+    run = requests.post(n.url + f"/api/v2/tasks/{tid}/runs", headers=n.auth(), timeout=60).json()
+    assert run["status"] == "success", run
+    logs = requests.get(n.url + f"/api/v2/tasks/{tid}/logs", headers=n.auth(),
+                        timeout=30).json()["events"]
+    lenient_lines = [e["message"] for e in logs if e["message"].startswith("lenient: ")]
+    assert len(lenient_lines) == 3, logs
 
 
 def test_a_flux_task_made_with_the_python_client_downsamples_on_its_schedule(node):

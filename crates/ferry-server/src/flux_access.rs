@@ -145,32 +145,57 @@ impl Buckets for TokenBuckets {
     }
 }
 
+/// What a Flux query or task run did.
+pub struct Ran {
+    /// Its results.
+    pub results: Results,
+    /// The leniencies that applied (`ferry_flux::leniency`).
+    pub notes: Vec<String>,
+    /// The points its `to()` calls wrote.
+    pub written: usize,
+}
+
+/// A Flux script and what it runs as of.
+pub struct FluxRun<'a> {
+    /// The script.
+    pub script: &'a str,
+    /// The request's `extern` statements.
+    pub extern_file: Option<&'a ferry_flux::ast::File>,
+    /// `now()`, in ns.
+    pub now: i64,
+    /// For a task run: `tasks.lastSuccess`.
+    pub last_success: Option<i64>,
+    /// Refuse the guides' mistakes as InfluxDB does.
+    pub strict: bool,
+}
+
 /// Runs a Flux query (or task run) on the calling blocking thread over the buckets of
-/// `buckets`, under `limits` (its memory budget is the evaluation's memory limit too);
-/// returns the results and the points its `to()` calls wrote.
+/// `buckets`, under `limits` (its memory budget is the evaluation's memory limit too).
 pub fn run_query(
     buckets: TokenBuckets,
-    script: &str,
-    extern_file: Option<&ferry_flux::ast::File>,
-    now: i64,
-    last_success: Option<i64>,
+    run: FluxRun<'_>,
     limits: ferry_store::coop::Limits,
-) -> Result<(Results, usize), QueryError> {
+) -> Result<Ran, QueryError> {
     let q = Query {
-        script,
-        extern_file,
-        now,
+        script: run.script,
+        extern_file: run.extern_file,
+        now: run.now,
         memory_limit: match limits.memory_bytes {
             0 => usize::MAX,
             n => n,
         },
-        last_success,
+        last_success: run.last_success,
+        strict: run.strict,
     };
     let source = Arc::new(StoreSource(buckets));
-    let results = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source.clone()))
+    let answer = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source.clone()))
         .map_err(|stopped| QueryError {
             kind: QueryErrorKind::Invalid,
             message: stopped.to_string(),
         })??;
-    Ok((results, source.0.written()))
+    Ok(Ran {
+        results: answer.results,
+        notes: answer.notes,
+        written: source.0.written(),
+    })
 }

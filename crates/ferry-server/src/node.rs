@@ -40,6 +40,9 @@ pub struct NodeConfig {
     pub secret_key_file: Option<PathBuf>,
     /// How often the status page's history samples the streams and buckets.
     pub status_sample_interval: Duration,
+    /// Refuse the InfluxDB guides' three script mistakes as InfluxDB does, instead of running
+    /// them with a note (`ferry_flux::leniency`).
+    pub flux_strict: bool,
 }
 
 /// How a write treats bad lines.

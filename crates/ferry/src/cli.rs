@@ -280,6 +280,12 @@ pub struct ServeArgs {
     /// dropped (unacknowledged) and the node persists and exits.
     #[arg(long, env = "FERRY_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_secs)]
     pub shutdown_timeout: std::time::Duration,
+    /// Refuse the InfluxDB guides' three Flux mistakes (`import "secrets"`, a negative
+    /// `every`, a stray `]` before `)`) with InfluxDB's errors, instead of running them with a
+    /// note (a query's `Ferry-Flux-Leniency` header, a task run's log). A query can ask for it
+    /// alone with the header `Ferry-Flux-Strict: true`.
+    #[arg(long, env = "FERRY_FLUX_STRICT")]
+    pub flux_strict: bool,
     /// Threads that serve HTTP connections (default: half the cores, at least 1). Parsing,
     /// long queries and persists run on threads of their own; fewer connection threads
     /// answer short queries sooner (no thread wakes another to look for work).

@@ -158,6 +158,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     let s = stream_arg(F, a)?;
     let every = duration_arg(F, a, "every")?
         .ok_or_else(|| format!("{F}: missing required argument every"))?;
+    let every = super::args::lenient_every(F, every, &env.leniency);
     let offset = duration_arg(F, a, "offset")?.unwrap_or_default();
     if let Some(p) = duration_arg(F, a, "period")? {
         if p != every {

@@ -79,6 +79,28 @@ pub(crate) fn duration_arg(f: &str, args: &Record, name: &str) -> BResult<Option
     }
 }
 
+/// A negative `every` (the guides' `every: -task.every`) as its absolute value, with a note,
+/// unless strict (then the caller's check refuses it as InfluxDB does).
+pub(crate) fn lenient_every(
+    f: &str,
+    every: Duration,
+    leniency: &crate::leniency::Leniency,
+) -> Duration {
+    let negative = every.nanos < 0 || every.months < 0;
+    if negative
+        && leniency.allow(format!(
+            "{f}: a negative every taken as its absolute value (InfluxDB refuses it: \
+             parameter \"every\" must be non-negative)"
+        ))
+    {
+        return Duration {
+            months: every.months.saturating_abs(),
+            nanos: every.nanos.saturating_abs(),
+        };
+    }
+    every
+}
+
 pub(crate) fn wrong_type(f: &str, name: &str, want: Kind, got: &Value) -> EvalErrorKind {
     format!(
         "{f}: argument {name}: expected {want} but found {}",

@@ -44,7 +44,7 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
                 })
             })]
         }
-        "influxdata/influxdb/secrets" | "secrets" => {
+        "influxdata/influxdb/secrets" => {
             let source = env.source.clone();
             vec![builtin("get", &["key"], false, move |_, a| {
                 let key = string_arg("secrets.get", a, "key", "")?;

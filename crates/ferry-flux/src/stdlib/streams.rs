@@ -18,6 +18,8 @@ pub struct Env {
     /// For a task run: the scheduled time of the task's last successful run
     /// (`tasks.lastSuccess`).
     pub last_success: Option<i64>,
+    /// Whether the guides' mistakes run (with a note) or fail as in InfluxDB.
+    pub leniency: Arc<crate::leniency::Leniency>,
 }
 
 /// A builtin that applies `f` (which reads only its arguments and the table) to each table of

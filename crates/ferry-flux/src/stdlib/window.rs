@@ -45,6 +45,7 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             let s = stream_arg(F, a)?;
             let every = duration_arg(F, a, "every")?
                 .ok_or_else(|| format!("{F}: missing required argument every"))?;
+            let every = super::args::lenient_every(F, every, &env.leniency);
             let period = duration_arg(F, a, "period")?.unwrap_or(every);
             let offset = duration_arg(F, a, "offset")?.unwrap_or_default();
             if every.months != 0 || period.months != 0 || offset.months != 0 {

@@ -18,7 +18,12 @@ use super::extract::{Auth, Q};
 use super::AppState;
 use crate::body::read_body;
 use crate::error::ApiError;
-use crate::flux_access::{run_query, TokenBuckets};
+use crate::flux_access::{run_query, FluxRun, TokenBuckets};
+
+/// The request header that turns the guides' leniencies off for one query.
+pub const STRICT_HEADER: &str = "ferry-flux-strict";
+/// The response header that lists the leniencies a query ran with.
+pub const LENIENCY_HEADER: &str = "ferry-flux-leniency";
 
 /// The `org`/`orgID` query parameters.
 #[derive(Debug, Deserialize)]
@@ -163,6 +168,11 @@ pub async fn query(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("return-no-content"));
     let now = now.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
+    let strict = node.config.flux_strict
+        || headers
+            .get(STRICT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let registered = node
         .queries
         .start(&script, &org.name)
@@ -170,7 +180,14 @@ pub async fn query(
     let buckets = TokenBuckets::new(node.clone(), auth, org);
     let run = move || {
         let limits = registered.limits();
-        let answered = run_query(buckets, &script, extern_file.as_ref(), now, None, limits);
+        let run = FluxRun {
+            script: &script,
+            extern_file: extern_file.as_ref(),
+            now,
+            last_success: None,
+            strict,
+        };
+        let answered = run_query(buckets, run, limits);
         drop(registered);
         match answered {
             Err(e) => Err(match e.kind {
@@ -178,23 +195,32 @@ pub async fn query(
                 QueryErrorKind::Forbidden => ApiError::Forbidden(e.message),
                 QueryErrorKind::Invalid => ApiError::BadRequest(e.message),
             }),
-            Ok((results, _)) => Ok(ferry_flux::csv::encode(&results, &dialect)),
+            Ok(ran) => Ok((ferry_flux::csv::encode(&ran.results, &dialect), ran.notes)),
         }
     };
     let run = move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .unwrap_or_else(|_| Err(ApiError::Internal("the Flux query failed (a bug)".into())))
     };
-    let csv = tokio::task::spawn_blocking(run)
+    let (csv, notes) = tokio::task::spawn_blocking(run)
         .await
         .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??;
-    if no_content {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+    let mut response = if no_content {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            csv,
+        )
+            .into_response()
+    };
+    if !notes.is_empty() {
+        tracing::info!(notes = %notes.join("; "), "a Flux query ran with leniencies");
+        // header values are visible ASCII: the notes are ours and ASCII but for backticks
+        if let Ok(v) = axum::http::HeaderValue::from_str(&notes.join("; ")) {
+            response.headers_mut().insert(LENIENCY_HEADER, v);
+        }
     }
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-        csv,
-    )
-        .into_response())
+    Ok(response)
 }

@@ -103,6 +103,15 @@ fn run_json(r: &TaskRun) -> Value {
     v
 }
 
+/// A task's script parsed as its runs will parse it (a stray `]` before `)` dropped unless
+/// the node is strict: `ferry_flux::leniency`); each run logs the leniencies it needed.
+fn lenient_parse(
+    script: &str,
+    strict: bool,
+) -> Result<ferry_flux::ast::File, ferry_flux::ParseError> {
+    ferry_flux::leniency::parse(script, &ferry_flux::leniency::Leniency::new(strict))
+}
+
 /// Validates a task as it would be stored, including that its buckets and remote exist.
 fn check(node: &Node, t: &Task) -> Result<ParsedTask, ApiError> {
     let p = parse_task(t).map_err(ApiError::BadRequest)?;
@@ -113,7 +122,8 @@ fn check(node: &Node, t: &Task) -> Result<ParsedTask, ApiError> {
             .map_err(|e| bad(format!("spec.sourceBucket: {e}")))?;
     }
     if let TaskSpec::Flux(f) = &p.spec {
-        let file = ferry_flux::parse(&f.flux).map_err(|e| bad(format!("flux: {e}")))?;
+        let file = lenient_parse(&f.flux, node.config.flux_strict)
+            .map_err(|e| bad(format!("flux: {e}")))?;
         ferry_flux::task::options(&file).map_err(bad)?;
     }
     if let Some(dest) = p.spec.destination() {
@@ -205,9 +215,9 @@ struct TaskShape {
 }
 
 impl TaskShape {
-    fn of(b: &Body) -> Result<TaskShape, ApiError> {
+    fn of(b: &Body, strict: bool) -> Result<TaskShape, ApiError> {
         if let Some(script) = b.str("flux")? {
-            let file = ferry_flux::parse(&script)
+            let file = lenient_parse(&script, strict)
                 .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
             let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
             return Ok(TaskShape {
@@ -244,7 +254,7 @@ pub async fn create(
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "tasks", &org.id, None)?;
-    let shape = TaskShape::of(&b)?;
+    let shape = TaskShape::of(&b, node.config.flux_strict)?;
     let latest = b
         .str("latestCompleted")?
         .map(|s| parse_time(&s))
@@ -336,7 +346,7 @@ pub async fn update(
         authorization_id: None,
     };
     if let Some(script) = b.str("flux")? {
-        flux_update(&t, &script, &mut upd)?;
+        flux_update(&t, &script, node.config.flux_strict, &mut upd)?;
     }
     // every and cron exclude each other: setting one clears the other
     if matches!(upd.every, Some(Some(_))) && upd.cron.is_none() {
@@ -376,7 +386,7 @@ pub async fn update(
 /// and the name and schedule of its `option task` unless the request sets them itself. Other
 /// kinds show their spec as Flux: the same text back changes nothing, another is refused
 /// (it would silently turn a downsample into something else).
-fn flux_update(t: &Task, script: &str, upd: &mut TaskUpdate) -> Result<(), ApiError> {
+fn flux_update(t: &Task, script: &str, strict: bool, upd: &mut TaskUpdate) -> Result<(), ApiError> {
     if t.kind != "flux" {
         let spec: Value = serde_json::from_str(&t.spec).unwrap_or(Value::Null);
         if crate::tasks::flux_text::describe(t, &spec).as_deref() == Some(script) {
@@ -388,7 +398,7 @@ fn flux_update(t: &Task, script: &str, upd: &mut TaskUpdate) -> Result<(), ApiEr
             t.kind
         )));
     }
-    let file = ferry_flux::parse(script)
+    let file = lenient_parse(script, strict)
         .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
     let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
     upd.spec = Some(json!({ "flux": script }).to_string());

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::flux_access::{run_query, TokenBuckets};
+use crate::flux_access::{run_query, FluxRun, TokenBuckets};
 use crate::node::Node;
 use ferry_catalog::{Authorization, Org};
 
 /// Runs `script` as of `now` with `tasks.lastSuccess` at `last_success`; returns the points
-/// its `to()` calls wrote. Results are drained and discarded, as InfluxDB's task executor does.
+/// its `to()` calls wrote and the leniencies that applied (for the run log). Results are
+/// drained and discarded, as InfluxDB's task executor does.
 pub(crate) async fn run(
     node: &Arc<Node>,
     org: Org,
@@ -16,13 +17,21 @@ pub(crate) async fn run(
     script: &str,
     now: i64,
     last_success: i64,
-) -> Result<usize, String> {
+) -> Result<(usize, Vec<String>), String> {
     let limits = node.queries.background_limits();
     let buckets = TokenBuckets::new(node.clone(), auth, org);
     let script = script.to_string();
+    let strict = node.config.flux_strict;
     tokio::task::spawn_blocking(move || {
-        run_query(buckets, &script, None, now, Some(last_success), limits)
-            .map(|(_, written)| written)
+        let run = FluxRun {
+            script: &script,
+            extern_file: None,
+            now,
+            last_success: Some(last_success),
+            strict,
+        };
+        run_query(buckets, run, limits)
+            .map(|ran| (ran.written, ran.notes))
             .map_err(|e| e.message)
     })
     .await

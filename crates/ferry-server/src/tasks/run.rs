@@ -241,7 +241,11 @@ async fn run_parsed(
     ));
     if let TaskSpec::Flux(f) = &p.spec {
         // `now()` is the scheduled time; tasks.lastSuccess the previous one that succeeded
-        run.points = super::flux::run(node, org, auth, &f.flux, range.end, lc).await? as i64;
+        let (points, notes) = super::flux::run(node, org, auth, &f.flux, range.end, lc).await?;
+        run.points = points as i64;
+        for note in notes {
+            log.push((stamp(), format!("lenient: {note}")));
+        }
         return node
             .catalog
             .advance_task(&task.id, range.end)

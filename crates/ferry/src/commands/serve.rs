@@ -29,6 +29,7 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
                 max_buckets: a.max_select_buckets,
             },
             secret_key_file: a.secret_key_file,
+            flux_strict: a.flux_strict,
             status_sample_interval: a.status_sample_interval,
         },
         bind: a.http_bind,
