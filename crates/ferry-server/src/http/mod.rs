@@ -22,6 +22,7 @@ pub use write::ORIGIN_HEADER;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -32,15 +33,31 @@ pub type AppState = Arc<Node>;
 
 /// The node's routes.
 pub fn router(node: Arc<Node>) -> Router {
+    // layers that record a route's answers in the node's metrics (`crate::metrics`)
+    let counted = || node.clone();
     Router::new()
         .route("/ping", get(system::ping).head(system::ping))
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))
-        .route("/write", post(write::write_v1))
-        .route("/query", get(query::query).post(query::query))
-        .route("/api/v2/write", post(write::write_v2))
-        .route("/api/v2/query", post(flux::query))
+        .route(
+            "/write",
+            post(write::write_v1).layer(from_fn_with_state(counted(), write::count_v1)),
+        )
+        .route(
+            "/query",
+            get(query::query)
+                .post(query::query)
+                .layer(from_fn_with_state(counted(), query::count_influxql)),
+        )
+        .route(
+            "/api/v2/write",
+            post(write::write_v2).layer(from_fn_with_state(counted(), write::count_v2)),
+        )
+        .route(
+            "/api/v2/query",
+            post(flux::query).layer(from_fn_with_state(counted(), query::count_flux)),
+        )
         .route("/api/v2/delete", post(delete::delete))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
         .route("/api/v2/orgs", get(orgs::list).post(orgs::create))

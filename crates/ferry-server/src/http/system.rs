@@ -34,14 +34,21 @@ pub async fn ping(State(node): State<AppState>) -> impl IntoResponse {
     (StatusCode::NO_CONTENT, h)
 }
 
-/// `GET /metrics`: Prometheus text format (replication streams so far).
+/// `GET /metrics`: every subsystem's metrics in the Prometheus text format (0.0.4). Like
+/// influxd's, it takes no token; it names no bucket (sums over the buckets only).
 pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
+    let engines = node.engines().await;
+    let streams = node.replications.metrics();
+    // reading the logs' sizes stats their segment files: off the async workers
+    let text = tokio::task::spawn_blocking(move || node.metrics.render(engines, streams))
+        .await
+        .unwrap_or_default();
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            crate::metrics::CONTENT_TYPE,
         )],
-        node.replications.metrics(),
+        text,
     )
 }
 
