@@ -23,7 +23,7 @@ pub(crate) fn snapshot(id: &str, s: &ReplicationStatus, c: &Counters) -> Stream 
         bytes_sent: s.bytes_sent,
         bytes_dropped: s.bytes_dropped,
         lag_seconds: s.lag_seconds,
-        pending_gaps: s.pending_gaps as u64,
+        pending_gaps: s.pending_gaps,
         points_lost_to_retention: s.points_lost_to_retention,
         states: STATES
             .iter()
