@@ -203,3 +203,65 @@ def test_metrics_need_no_token_and_keep_working_after_restart(make_node):
     assert val(s, "ferry_write_lines_total", api="v2") == 0
     assert val(s, "ferry_log_disk_bytes") > 0
     assert val(s, "ferry_buckets_open") == 1
+
+
+def test_metrics_tasks_replication_and_403(make_node):
+    remote = make_node()
+    node = make_node()
+    before, _ = scrape(node)
+    h = node.auth()
+    org = node.org_id()
+
+    def call(method: str, path: str, want: int, **kw) -> dict:
+        r = requests.request(method, node.url + path, headers=h, timeout=60, **kw)
+        assert r.status_code == want, f"{method} {path} -> {r.status_code} {r.text[:300]}"
+        return r.json() if r.text else {}
+
+    # a token that may read the bucket but not write it: 403 on both write APIs
+    reader = call("POST", "/api/v2/authorizations", 201, json={
+        "orgID": org, "permissions": [{"action": "read", "resource": {"type": "buckets", "orgID": org}}]})["token"]
+    assert node.write_v2(lines("m", 0, 1, 60), token=reader).status_code == 403
+    r = requests.post(node.url + "/write", params={"db": node.bucket}, data=lines("m", 0, 1, 60).encode(),
+                      headers=node.auth(reader), timeout=30)
+    assert r.status_code == 403, r.text
+
+    # task runs: two that succeed, one that fails (its destination bucket was deleted)
+    call("POST", "/api/v2/buckets", 201, json={"orgID": org, "name": "ds"})
+    gone = call("POST", "/api/v2/buckets", 201, json={"orgID": org, "name": "gone"})
+    task = {"every": "1h", "kind": "downsample", "orgID": org}
+    ok = call("POST", "/api/v2/tasks", 201, json={**task, "name": "ok", "spec": {
+        "sourceBucket": node.bucket, "window": "1m", "destination": {"bucket": "ds"}}})
+    bad = call("POST", "/api/v2/tasks", 201, json={**task, "name": "bad", "spec": {
+        "sourceBucket": node.bucket, "window": "1m", "destination": {"bucket": "gone"}}})
+    call("DELETE", f"/api/v2/buckets/{gone['id']}", 204)
+    for _ in range(2):
+        assert call("POST", f"/api/v2/tasks/{ok['id']}/runs", 201)["status"] == "success"
+    assert call("POST", f"/api/v2/tasks/{bad['id']}/runs", 201)["status"] == "failed"
+
+    # a replication stream to another node
+    from harness import replication_acting_as
+    rid = replication_acting_as(node, remote, node.token, name="to-remote")
+    body = lines("rep", 0, 50, 80)
+    assert node.write_v2(body).status_code == 204
+
+    def sent():
+        s, _ = scrape(node)
+        return val(s, "replications_queue_remote_write_bytes_sent", replicationID=rid) > 0 and s
+    s = wait_until(sent, 30, "bytes sent by the stream")
+    d = lambda name, **lb: val(s, name, **lb) - val(before, name, **lb)  # noqa: E731
+
+    assert d("ferry_write_requests_total", api="v2", code="403") == 1
+    assert d("ferry_write_requests_total", api="v1", code="403") == 1
+    assert d("ferry_task_runs_total", status="success") == 2
+    assert d("ferry_task_runs_total", status="failed") == 1
+    assert d("ferry_task_runs_total", status="canceled") == 0
+    assert val(s, "replications_queue_total_points_queued", replicationID=rid) == 50
+    assert val(s, "replications_queue_total_bytes_queued", replicationID=rid) >= len(body)
+    assert val(s, "replications_queue_points_failed_to_queue", replicationID=rid) == 0
+    assert val(s, "ferry_replication_state", replicationID=rid, state="running") == 1
+    assert val(s, "ferry_replication_state", replicationID=rid, state="paused") == 0
+    assert ("ferry_replication_lag_seconds", (("replicationID", rid),)) in s
+    assert ("ferry_replication_points_lost_to_retention_total", (("replicationID", rid),)) in s
+    # the remote counted the stream's write as a v2 write
+    rs, _ = scrape(remote)
+    assert val(rs, "ferry_write_lines_total", api="v2") == 50
