@@ -33,30 +33,29 @@ pub type AppState = Arc<Node>;
 
 /// The node's routes.
 pub fn router(node: Arc<Node>) -> Router {
-    // layers that record a route's answers in the node's metrics (`crate::metrics`)
-    let counted = || node.clone();
     Router::new()
         .route("/ping", get(system::ping).head(system::ping))
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))
+        // the write and query routes' layers count their answers for `/metrics`
         .route(
             "/write",
-            post(write::write_v1).layer(from_fn_with_state(counted(), write::count_v1)),
+            post(write::write_v1).layer(from_fn_with_state(node.clone(), write::count_v1)),
         )
         .route(
             "/query",
             get(query::query)
                 .post(query::query)
-                .layer(from_fn_with_state(counted(), query::count_influxql)),
+                .layer(from_fn_with_state(node.clone(), query::count_influxql)),
         )
         .route(
             "/api/v2/write",
-            post(write::write_v2).layer(from_fn_with_state(counted(), write::count_v2)),
+            post(write::write_v2).layer(from_fn_with_state(node.clone(), write::count_v2)),
         )
         .route(
             "/api/v2/query",
-            post(flux::query).layer(from_fn_with_state(counted(), query::count_flux)),
+            post(flux::query).layer(from_fn_with_state(node.clone(), query::count_flux)),
         )
         .route("/api/v2/delete", post(delete::delete))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))

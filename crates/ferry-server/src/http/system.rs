@@ -36,20 +36,20 @@ pub async fn ping(State(node): State<AppState>) -> impl IntoResponse {
 
 /// `GET /metrics`: every subsystem's metrics in the Prometheus text format (0.0.4). Like
 /// influxd's, it takes no token; it names no bucket (sums over the buckets only).
-pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(node): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let engines = node.engines().await;
     let streams = node.replications.metrics();
     // reading the logs' sizes stats their segment files: off the async workers
     let text = tokio::task::spawn_blocking(move || node.metrics.render(engines, streams))
         .await
-        .unwrap_or_default();
-    (
+        .map_err(|e| ApiError::Internal(format!("collecting the metrics failed: {e}")))?;
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             crate::metrics::CONTENT_TYPE,
         )],
         text,
-    )
+    ))
 }
 
 /// The failing buckets as InfluxDB 2 health checks. `/health` needs no token, so a bucket is
