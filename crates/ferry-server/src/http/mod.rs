@@ -38,7 +38,6 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))
-        // the write and query routes' layers count their answers for `/metrics`
         .route(
             "/write",
             post(write::write_v1).layer(from_fn_with_state(node.clone(), write::count_v1)),
