@@ -126,7 +126,7 @@ fn encode_totals(mut enc: DescriptorEncoder, t: &Totals, fsync: &FsyncLatency) -
     encode::counter(
         &mut enc,
         "ferry_log_appended_records",
-        "Records (one per write request) made durable in the bucket logs since their open.",
+        "Records made durable in the bucket logs since their open (one per written request).",
         one(t.log_appends),
     )?;
     encode::counter(
