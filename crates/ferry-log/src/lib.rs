@@ -161,8 +161,8 @@ pub use cursors::replace_cursors;
 pub use reader::LogReader;
 pub use recovery::{inspect, Inspection};
 pub use types::{
-    Attachment, CommittedRecord, Hole, LogError, LogOptions, LogStats, Lsn, OnCommit,
-    RecoveryReport, TruncatedTail, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    Attachment, CommittedRecord, FsyncObserver, Hole, LogError, LogOptions, LogStats, Lsn,
+    OnCommit, RecoveryReport, TruncatedTail, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
     SEGMENT_MAGIC,
 };
 
@@ -502,6 +502,11 @@ impl Log {
             .iter()
             .filter_map(|b| sh.opts.fs.file_len(&sh.dir.join(segment_name(*b))).ok())
             .sum()
+    }
+
+    /// Number of segment files currently retained.
+    pub fn segment_count(&self) -> usize {
+        lock(&self.shared().segments).len()
     }
 
     /// Why appends fail now, if they do: the last write failed and has not been repaired

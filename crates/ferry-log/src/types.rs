@@ -48,6 +48,20 @@ pub struct LogOptions {
     pub min_next_lsn: Lsn,
     /// The file system the log lives on: [`ferry_fs::RealFs`], or a simulated one in tests.
     pub fs: Arc<dyn Fs>,
+    /// Told how long each `fdatasync` of segment data took (default none): the server's
+    /// fsync latency histogram. Called on the writer thread once per group (and per roll).
+    pub on_fsync: Option<FsyncObserver>,
+}
+
+/// A callback told the duration of every `fdatasync` of segment data (see
+/// [`LogOptions::on_fsync`]); it must be cheap, it runs on the writer thread.
+#[derive(Clone)]
+pub struct FsyncObserver(pub Arc<dyn Fn(std::time::Duration) + Send + Sync>);
+
+impl std::fmt::Debug for FsyncObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FsyncObserver")
+    }
 }
 
 impl Default for LogOptions {
@@ -58,6 +72,7 @@ impl Default for LogOptions {
             max_record_bytes: 16 * 1024 * 1024,
             min_next_lsn: 0,
             fs: Arc::new(ferry_fs::RealFs),
+            on_fsync: None,
         }
     }
 }

@@ -279,8 +279,12 @@ impl Writer {
 
     pub(crate) fn sync(&mut self) -> Result<(), LogError> {
         if self.shared.opts.fsync {
+            let started = std::time::Instant::now();
             self.file.sync_data().map_err(|e| io_err(&self.path, e))?;
             self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+            if let Some(observe) = &self.shared.opts.on_fsync {
+                (observe.0)(started.elapsed());
+            }
         }
         Ok(())
     }

@@ -862,3 +862,30 @@ fn simulated_faults_and_power_loss_lose_no_acknowledged_record() {
     );
     assert!(total.faults > 0 && total.power_losses > 0 && total.acked > 0);
 }
+
+#[test]
+fn fsync_observer_sees_every_fsync_and_segments_are_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = seen.clone();
+    let o = LogOptions {
+        on_fsync: Some(ferry_log::FsyncObserver(Arc::new(move |_| {
+            s.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }))),
+        ..opts(256, true)
+    };
+    let (log, _) = open(tmp.path(), o);
+    assert_eq!(log.segment_count(), 1);
+    for i in 0..20 {
+        log.append_blocking(vec![b'x'; 100 + i], Box::new(()))
+            .unwrap();
+    }
+    let stats = log.stats();
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::Relaxed),
+        stats.fsyncs
+    );
+    assert!(stats.fsyncs >= 20, "{stats:?}");
+    assert!(log.segment_count() > 1, "256-byte segments roll");
+    log.close();
+}

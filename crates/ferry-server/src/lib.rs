@@ -15,6 +15,7 @@ pub mod flux_source;
 pub mod http;
 pub mod listen;
 mod lpout;
+pub mod metrics;
 pub mod node;
 pub mod queries;
 pub mod recovery;

@@ -71,6 +71,8 @@ pub struct Node {
     pub queries: crate::queries::Queries,
     /// What the status page charts: sampled stream and bucket figures.
     pub status_history: Arc<crate::status_history::StatusHistory>,
+    /// The counters `/metrics` reads.
+    pub metrics: crate::metrics::Metrics,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
     /// Buckets that could not be opened (damaged files): why, and when it was last tried.
     /// The rest of the node serves; these answer 503 until an open works.
@@ -120,6 +122,7 @@ impl Node {
             config,
             replications: crate::replication::ReplicationManager::new(),
             tasks: crate::tasks::TaskManager::new(),
+            metrics: Default::default(),
             engines: Default::default(),
             quarantined: Default::default(),
             _data_dir_lock: data_dir_lock,
@@ -151,6 +154,7 @@ impl Node {
         let id = bucket_id.to_string();
         let log_opts = ferry_log::LogOptions {
             fsync: self.config.fsync,
+            on_fsync: Some(self.metrics.fsync.observer()),
             ..Default::default()
         };
         let store_opts = ferry_store::StoreOptions {
@@ -337,6 +341,7 @@ impl Node {
         origin: Option<&str>,
     ) -> Result<(), ApiError> {
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        let body_bytes = body.len();
         let (batch, body) = tokio::task::spawn_blocking(move || {
             let batch = ferry_lp::parse_lines(&body, precision, now);
             (batch, body)
@@ -361,6 +366,15 @@ impl Node {
             .write(batch.points, raw, origin)
             .await
             .map_err(engine_error)?;
+        if outcome.written > 0 {
+            let api = match api {
+                WriteApi::V1 => crate::metrics::writes::Api::V1,
+                WriteApi::V2 => crate::metrics::writes::Api::V2,
+            };
+            self.metrics
+                .writes
+                .written(api, outcome.written, body_bytes);
+        }
         let mut problems = Vec::new();
         if !parse_errors.is_empty() {
             problems.push(parse_errors);

@@ -213,6 +213,7 @@ impl BucketStore {
         for f in files.iter().filter(|f| replaced.contains(&f.meta.seq)) {
             f.obsolete.store(true, Ordering::Release);
         }
+        self.counters.compacted(replaced.len());
         Ok(())
     }
 

@@ -21,6 +21,7 @@ mod manifest;
 mod pq;
 mod scan;
 pub mod slices;
+mod stats;
 mod tombstone;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -36,6 +37,7 @@ use buffer::{Buffer, SeriesKey, SeriesRows};
 use manifest::{sync_dir, FileMeta, Manifest, ManifestMeasurement, MANIFEST};
 use scan::Acc;
 pub use scan::{ScanRequest, SeriesData, TagPredicate};
+pub use stats::StoreStats;
 pub use tombstone::Deletion;
 use tombstone::Tombstone;
 
@@ -243,6 +245,8 @@ pub struct BucketStore {
     /// [`series_keys`](Self::series_keys) answers per measurement, valid while the state's
     /// generation and the active buffer's series count are unchanged.
     series_cache: Mutex<buffer::HashMap<String, SeriesCache>>,
+    /// Persists and compactions since open (for `/metrics`).
+    counters: stats::Counters,
 }
 
 #[derive(Debug)]
@@ -387,7 +391,13 @@ impl BucketStore {
                 tombstones: manifest.tombstones,
             }),
             series_cache: Mutex::new(Default::default()),
+            counters: Default::default(),
         })
+    }
+
+    /// Persists and compactions since open.
+    pub fn stats(&self) -> StoreStats {
+        self.counters.snapshot()
     }
 
     /// The options in effect (the partition duration is the bucket's stored one).
@@ -547,6 +557,7 @@ impl BucketStore {
             st.generation += 1;
             (frozen, st.applied_lsn)
         };
+        let started = std::time::Instant::now();
         let result = self
             .write_buffer(&frozen, &mut maint)
             .and_then(|new_files| {
@@ -565,6 +576,7 @@ impl BucketStore {
                 }
             });
         drop(frozen);
+        self.counters.persisted(result.is_ok(), started.elapsed());
         let mut st = wr(&self.state);
         match result {
             Ok((files, tombs)) => {

@@ -418,9 +418,18 @@ fn compaction_keeps_answer_and_reduces_files() {
     );
     store.persist().unwrap();
     assert_eq!(store.file_count(), 6);
+    store.persist().unwrap(); // nothing buffered: not counted
+    let stats = store.stats();
+    assert_eq!((stats.persists, stats.compactions), (6, 0), "{stats:?}");
     let before = store.scan(&all("cpu")).unwrap();
     store.compact().unwrap();
     assert_eq!(store.file_count(), 2);
+    let stats = store.stats();
+    assert_eq!(
+        (stats.compactions, stats.compacted_files),
+        (1, 5),
+        "{stats:?}"
+    );
     assert_eq!(store.scan(&all("cpu")).unwrap(), before);
     let parquet_files = walk(dir.path());
     assert_eq!(parquet_files, 2, "replaced files are deleted");

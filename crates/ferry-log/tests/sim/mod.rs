@@ -137,6 +137,7 @@ pub fn run(seed: u64) -> RunStats {
         max_record_bytes: 1 << 16,
         min_next_lsn: 0,
         fs: Arc::new(fs.clone()),
+        on_fsync: None,
     };
     let mut model = Model::default();
     let mut stats = RunStats::default();

@@ -24,6 +24,7 @@ pub use write::ORIGIN_HEADER;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -42,10 +43,24 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))
-        .route("/write", post(write::write_v1))
-        .route("/query", get(query::query).post(query::query))
-        .route("/api/v2/write", post(write::write_v2))
-        .route("/api/v2/query", post(flux::query))
+        .route(
+            "/write",
+            post(write::write_v1).layer(from_fn_with_state(node.clone(), write::count_v1)),
+        )
+        .route(
+            "/query",
+            get(query::query)
+                .post(query::query)
+                .layer(from_fn_with_state(node.clone(), query::count_influxql)),
+        )
+        .route(
+            "/api/v2/write",
+            post(write::write_v2).layer(from_fn_with_state(node.clone(), write::count_v2)),
+        )
+        .route(
+            "/api/v2/query",
+            post(flux::query).layer(from_fn_with_state(node.clone(), query::count_flux)),
+        )
         .route("/api/v2/delete", post(delete::delete))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
         .route("/api/v2/orgs", get(orgs::list).post(orgs::create))

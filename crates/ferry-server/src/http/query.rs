@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferry_catalog::{Action, Authorization};
 use ferry_influxql::{Context, Epoch, RetentionPolicy};
@@ -14,6 +15,7 @@ use ferry_store::BucketStore;
 use super::AppState;
 use crate::engine::BucketEngine;
 use crate::error::{ApiError, V1Error};
+use crate::metrics::queries::{Kind, QueryFailed};
 use crate::node::Node;
 
 /// Largest form body accepted (the query text).
@@ -113,28 +115,30 @@ pub async fn query(
                 }
             }
         }
-        if csv {
+        let failed = results.iter().any(|r| r.error.is_some());
+        let (ctype, text) = if csv {
             ("text/csv", ferry_influxql::encode::csv(&results, epoch))
         } else {
             (
                 "application/json",
                 ferry_influxql::encode::json_results(&results, epoch, pretty),
             )
-        }
+        };
+        (ctype, text, failed)
     };
     // A panic in the executor (a bug) answers 500 instead of dropping the connection.
     let run = move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .map_err(|p| ApiError::Internal(format!("query failed: {}", panic_text(&*p))))
     };
-    let (ctype, text) = if multi_thread {
+    let (ctype, text, failed) = if multi_thread {
         run_on_this_worker(rt, run)?
     } else {
         tokio::task::spawn_blocking(run)
             .await
             .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??
     };
-    Ok((
+    let mut res = (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, ctype),
@@ -145,7 +149,29 @@ pub async fn query(
         ],
         text,
     )
-        .into_response())
+        .into_response();
+    if failed {
+        res.extensions_mut().insert(QueryFailed);
+    }
+    Ok(res)
+}
+
+/// Layer of `/query`: records each request's latency and outcome in the metrics.
+pub async fn count_influxql(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    count(&node, Kind::InfluxQl, req, next).await
+}
+
+/// Layer of `/api/v2/query`: records each request's latency and outcome in the metrics.
+pub async fn count_flux(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    count(&node, Kind::Flux, req, next).await
+}
+
+async fn count(node: &Node, kind: Kind, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    let ok = res.status().is_success() && res.extensions().get::<QueryFailed>().is_none();
+    node.metrics.queries.answered(kind, ok, started.elapsed());
+    res
 }
 
 /// How long a query runs on the async worker that received it before the worker hands its

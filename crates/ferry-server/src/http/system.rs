@@ -34,15 +34,22 @@ pub async fn ping(State(node): State<AppState>) -> impl IntoResponse {
     (StatusCode::NO_CONTENT, h)
 }
 
-/// `GET /metrics`: Prometheus text format (replication streams so far).
-pub async fn metrics(State(node): State<AppState>) -> impl IntoResponse {
-    (
+/// `GET /metrics`: every subsystem's metrics in the Prometheus text format (0.0.4). Like
+/// influxd's, it takes no token; it names no bucket (sums over the buckets only).
+pub async fn metrics(State(node): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let engines = node.engines().await;
+    let streams = node.replications.metrics();
+    // reading the logs' sizes stats their segment files: off the async workers
+    let text = tokio::task::spawn_blocking(move || node.metrics.render(engines, streams))
+        .await
+        .map_err(|e| ApiError::Internal(format!("collecting the metrics failed: {e}")))?;
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            crate::metrics::CONTENT_TYPE,
         )],
-        node.replications.metrics(),
-    )
+        text,
+    ))
 }
 
 /// The failing buckets as InfluxDB 2 health checks. `/health` needs no token, so a bucket is

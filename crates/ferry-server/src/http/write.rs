@@ -2,13 +2,16 @@
 
 use super::extract::{Auth, Q};
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
 use crate::body::read_body;
 use crate::error::{ApiError, V1Error};
+use crate::metrics::writes::Api;
 use crate::node::WriteApi;
 use ferry_catalog::Action;
 use ferry_lp::Precision;
@@ -137,3 +140,19 @@ fn origin<'h>(
 
 /// Header carrying the node IDs a replicated write passed through (loop prevention).
 pub const ORIGIN_HEADER: &str = "X-Ferry-Origin";
+
+/// Layer of `POST /write`: counts its answers (refusals before the handler included).
+pub async fn count_v1(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    count(&node, Api::V1, req, next).await
+}
+
+/// Layer of `POST /api/v2/write`: counts its answers (refusals before the handler included).
+pub async fn count_v2(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    count(&node, Api::V2, req, next).await
+}
+
+async fn count(node: &crate::node::Node, api: Api, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    node.metrics.writes.answered(api, res.status().as_u16());
+    res
+}

@@ -343,13 +343,12 @@ impl ReplicationManager {
         }
     }
 
-    /// `/metrics` lines for every stream, in Prometheus text format.
-    pub fn metrics(&self) -> String {
-        let snapshot: Vec<(String, ReplicationStatus, Counters)> = lock(&self.statuses)
+    /// Every stream's numbers for `/metrics`.
+    pub fn metrics(&self) -> Vec<crate::metrics::replication::Stream> {
+        lock(&self.statuses)
             .iter()
-            .map(|(id, (s, c))| (id.clone(), lock(s).clone(), lock(c).clone()))
-            .collect();
-        metrics::render(&snapshot)
+            .map(|(id, (s, c))| metrics::snapshot(id, &lock(s), &lock(c)))
+            .collect()
     }
 }
 

@@ -190,6 +190,7 @@ pub(crate) async fn execute(node: &Arc<Node>, task: &Task, manual: bool) -> Task
         }
     }
     run.log = log;
+    node.metrics.tasks.finished(&run.status);
     if let Err(e) = node.catalog.finish_run(&run) {
         tracing::error!(task = %task.id, error = %e, "cannot record a task run's end");
     }
