@@ -274,6 +274,23 @@ def post_raw(url: str, body: bytes, headers: dict, timeout: float = 120) -> tupl
         conn.close()
 
 
+def load_both(node: "FerryNode", influxd: "Influxd1", db: str, lp: bytes,
+              precision: str = "ns") -> None:
+    """The same line protocol into database `db` of a real influxd 1.x and bucket `db` of a
+    Ferry node (reachable as 1.x database `db`): the two sides of a differential test."""
+    r = requests.post(influxd.url + "/query", params={"q": f'CREATE DATABASE "{db}"'}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(influxd.url + "/write", params={"db": db, "precision": precision}, data=lp,
+                      timeout=60)
+    assert r.status_code == 204, r.text
+    r = requests.post(node.url + "/api/v2/buckets", headers=node.auth(), timeout=30,
+                      json={"name": db, "orgID": node.org_id(), "retentionRules": []})
+    assert r.status_code == 201, r.text
+    r = requests.post(node.url + "/write", params={"db": db, "precision": precision}, data=lp,
+                      headers=node.auth(), timeout=60)
+    assert r.status_code == 204, r.text
+
+
 def wait_ping(url: str, timeout: float = 10) -> int:
     deadline = time.monotonic() + timeout
     last = None

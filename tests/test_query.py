@@ -10,6 +10,8 @@ import random
 import pytest
 import requests
 
+from harness import load_both
+
 DB = "qdb"
 BASE = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z
 STEP = 10_000_000_000  # 10 s
@@ -53,18 +55,7 @@ def gen_lp() -> str:
 
 @pytest.fixture(scope="module")
 def peers(module_node, influxd1):
-    lp = gen_lp().encode()
-    r = requests.post(influxd1.url + "/query", params={"q": f'CREATE DATABASE "{DB}"'}, timeout=30)
-    assert r.status_code == 200, r.text
-    r = requests.post(influxd1.url + "/write", params={"db": DB}, data=lp, timeout=60)
-    assert r.status_code == 204, r.text
-    org_id = module_node.org_id()
-    r = requests.post(module_node.url + "/api/v2/buckets", headers=module_node.auth(), timeout=30,
-                      json={"name": DB, "orgID": org_id, "retentionRules": []})
-    assert r.status_code == 201, r.text
-    r = requests.post(module_node.url + "/write", params={"db": DB}, data=lp,
-                      headers=module_node.auth(), timeout=60)
-    assert r.status_code == 204, r.text
+    load_both(module_node, influxd1, DB, gen_lp().encode())
     return module_node, influxd1
 
 

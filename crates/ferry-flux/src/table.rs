@@ -93,6 +93,32 @@ impl Table {
         self.columns.len() * self.len() * std::mem::size_of::<Value>()
     }
 
+    /// One row: the group key's columns and `column` holding `value` (of `kind`), what an
+    /// aggregate (`mean`, `median`, …) answers for the table.
+    pub fn reduced(&self, column: &str, kind: ColKind, value: Value) -> Table {
+        let mut columns: Vec<Column> =
+            self.columns
+                .iter()
+                .filter(|c| self.in_key(&c.label))
+                .map(|c| Column {
+                    label: c.label.clone(),
+                    kind: c.kind,
+                    values: vec![c.values.first().cloned().unwrap_or_else(|| {
+                        self.key_value(&c.label).cloned().unwrap_or(Value::Null)
+                    })],
+                })
+                .collect();
+        columns.push(Column {
+            label: column.to_string(),
+            kind,
+            values: vec![value],
+        });
+        Table {
+            key: self.key.clone(),
+            columns,
+        }
+    }
+
     /// The same table keeping only the rows for which `keep` says yes.
     pub fn filter_rows(&self, keep: &[bool]) -> Table {
         Table {

@@ -9,6 +9,7 @@ pub mod lexer;
 pub mod params;
 pub mod parser;
 pub mod result;
+pub mod stats;
 mod subquery;
 pub mod tz;
 pub mod windowed;

@@ -14,6 +14,7 @@ use ferry_influxql::result::Value as QlValue;
 use ferry_influxql::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
 
 use super::args::{bool_arg, builtin, duration_arg, required, string_arg, BResult};
+use super::stats::{number, Stat, WINDOWABLE};
 use super::streams::{map_tables, stream_arg, Env};
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{ColKind, Column, Table};
@@ -91,27 +92,7 @@ fn whole_table(name: &str, kind: StreamKind, t: &Table, column: &str) -> BResult
                 _ if kind == StreamKind::Count => Value::Int(0),
                 _ => Value::Null,
             };
-            let mut columns: Vec<Column> =
-                t.columns
-                    .iter()
-                    .filter(|c| t.in_key(&c.label))
-                    .map(|c| Column {
-                        label: c.label.clone(),
-                        kind: c.kind,
-                        values: vec![c.values.first().cloned().unwrap_or_else(|| {
-                            t.key_value(&c.label).cloned().unwrap_or(Value::Null)
-                        })],
-                    })
-                    .collect();
-            columns.push(Column {
-                label: column.to_string(),
-                kind: out_kind(kind, col.kind),
-                values: vec![value],
-            });
-            Table {
-                key: t.key.clone(),
-                columns,
-            }
+            t.reduced(column, out_kind(kind, col.kind), value)
         }
     })
 }
@@ -179,12 +160,27 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         return Err(format!("{F}: location is not supported yet").into());
     }
     let name = match required(F, a, "fn")? {
-        Value::Builtin(b) if AGGREGATES.contains(&b.name.as_str()) => b.name.clone(),
+        Value::Builtin(b)
+            if AGGREGATES.contains(&b.name.as_str()) || WINDOWABLE.contains(&b.name.as_str()) =>
+        {
+            b.name.clone()
+        }
         _ => {
-            return Err(format!("{F}: fn must be one of {} for now", AGGREGATES.join(", ")).into())
+            return Err(format!(
+                "{F}: fn must be one of {}, {} for now",
+                AGGREGATES.join(", "),
+                WINDOWABLE.join(", ")
+            )
+            .into())
         }
     };
-    let kind = StreamKind::of(&name);
+    let stat = Stat::by_name(&name);
+    // a statistic reads numbers and answers floats, as mean does
+    let kind = if stat.is_some() {
+        StreamKind::Mean
+    } else {
+        StreamKind::of(&name)
+    };
     let column = string_arg(F, a, "column", "_value")?;
     let time_src = string_arg(F, a, "timeSrc", "_stop")?;
     let time_dst = string_arg(F, a, "timeDst", "_time")?;
@@ -192,14 +188,18 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         return Err(format!("{F}: timeSrc must be \"_start\" or \"_stop\"").into());
     }
     let create_empty = bool_arg(F, a, "createEmpty", true)?;
+    // The window bounds: the table's `_start`/`_stop` key, else the stream's range (a table
+    // grouped without them, `group(columns: ["_measurement", "_field"])`, still has one).
+    let stream_bounds = s.bounds();
     map_tables(ev, env, s, &mut |ev, t| {
-        let bound = |label: &str| match t.key_value(label) {
-            Some(Value::Time(x)) => Ok(*x),
+        let bound = |label: &str, i: usize| match (t.key_value(label), stream_bounds) {
+            (Some(Value::Time(x)), _) => Ok(*x),
+            (_, Some(b)) => Ok(if i == 0 { b.0 } else { b.1 }),
             _ => Err(format!(
                 "{F}: missing time bound column {label} (add a range())"
             )),
         };
-        let (start, stop) = (bound("_start")?, bound("_stop")?);
+        let (start, stop) = (bound("_start", 0)?, bound("_stop", 1)?);
         let windows =
             ((i128::from(stop) - i128::from(start)) / i128::from(every.nanos)) as usize + 1;
         if create_empty {
@@ -208,7 +208,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         }
         windowed(
             &name,
-            kind,
+            (kind, stat),
             t,
             &column,
             (start, stop),
@@ -223,7 +223,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
 #[allow(clippy::too_many_arguments)]
 fn windowed(
     name: &str,
-    kind: StreamKind,
+    (kind, stat): (StreamKind, Option<Stat>),
     t: &Table,
     column: &str,
     (start, stop): (i64, i64),
@@ -257,13 +257,17 @@ fn windowed(
     })
     .map_err(|e| format!("aggregateWindow: {e}"))?
     .ok_or("aggregateWindow: no windows")?;
-    let mut states = vec![AggState::new(); grid.n];
+    let mut states = vec![AggState::new(); if stat.is_none() { grid.n } else { 0 }];
+    let mut numbers: Vec<Vec<f64>> = vec![Vec::new(); if stat.is_some() { grid.n } else { 0 }];
     for (row, v) in col.values.iter().enumerate() {
         let at = times[row];
         if !(start..stop).contains(&at) {
             continue;
         }
-        if let (Some(fv), Some(wi)) = (field_value(v), grid.index(at)) {
+        let Some(wi) = grid.index(at) else { continue };
+        if stat.is_some() {
+            numbers[wi].extend(number(v));
+        } else if let Some(fv) = field_value(v) {
             states[wi].add(kind, &fv, (at, 0, row));
         }
     }
@@ -274,15 +278,24 @@ fn windowed(
         .filter(|c| t.in_key(&c.label) && c.label != "_start" && c.label != "_stop")
         .collect();
     let mut stamps = Vec::new();
-    let mut values = Vec::new();
-    for (wi, state) in states.iter().enumerate() {
+    let mut values_out = Vec::new();
+    for wi in 0..grid.n {
         let w_start = grid.start(wi);
         let w_stop = grid.end_of(w_start);
         let (lo, hi) = (w_start.max(start), w_stop.min(stop));
         if lo >= hi {
             continue;
         }
-        let value = match state.answer(kind) {
+        if let Some(stat) = stat {
+            let values = &mut numbers[wi];
+            if values.is_empty() && !create_empty {
+                continue;
+            }
+            stamps.push(Value::Time(if time_src == "_stop" { hi } else { lo }));
+            values_out.push(stat.compute(values));
+            continue;
+        }
+        let value = match states[wi].answer(kind) {
             Some(Answer::Computed(v, _)) => from_ql(v, col.kind),
             Some(Answer::Selected((_, _, row))) => col.values[row].clone(),
             None if !create_empty => continue,
@@ -290,9 +303,9 @@ fn windowed(
             None => Value::Null,
         };
         stamps.push(Value::Time(if time_src == "_stop" { hi } else { lo }));
-        values.push(value);
+        values_out.push(value);
     }
-    let n = values.len();
+    let n = values_out.len();
     let mut columns = vec![
         crate::table::constant("_start", ColKind::Time, Value::Time(start), n),
         crate::table::constant("_stop", ColKind::Time, Value::Time(stop), n),
@@ -304,7 +317,7 @@ fn windowed(
         Column {
             label: column.to_string(),
             kind: value_kind,
-            values,
+            values: values_out,
         },
     ];
     for c in rest {

@@ -24,6 +24,7 @@ pub mod pivot;
 pub mod reshape;
 pub mod series;
 pub mod sink;
+pub mod stats;
 pub mod streams;
 pub mod transform;
 pub mod window;
@@ -40,6 +41,7 @@ pub fn universe(env: Env) -> Scope {
     for b in transform::builtins(&env)
         .into_iter()
         .chain(aggregate::builtins(&env))
+        .chain(stats::builtins(&env))
         .chain(sink::builtins(&env))
         .chain(reshape::builtins(&env))
         .chain(convert::builtins(&env))

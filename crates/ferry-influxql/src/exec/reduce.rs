@@ -44,18 +44,8 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             ))
         }
         "median" => {
-            if nums.is_empty() {
-                return None;
-            }
             let mut v = nums.clone();
-            v.sort_by(|a, b| a.total_cmp(b));
-            let n = v.len();
-            let m = if n % 2 == 1 {
-                v[n / 2]
-            } else {
-                v[n / 2 - 1] + (v[n / 2] - v[n / 2 - 1]) / 2.0
-            };
-            Some((Value::Float(m), t0, r0))
+            crate::stats::median(&mut v).map(|m| (Value::Float(m), t0, r0))
         }
         "min" | "max" => {
             let mut best: Option<&(i64, Value, usize)> = None;
@@ -151,18 +141,11 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
                 Some((Value::Float(mx - mn), t0, r0))
             }
         }
-        "stddev" => {
-            if nums.is_empty() {
-                return None;
-            }
-            if nums.len() < 2 {
-                return Some((Value::Null, t0, r0));
-            }
-            let n = nums.len() as f64;
-            let mean = nums.iter().sum::<f64>() / n;
-            let var = nums.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
-            Some((Value::Float(var.sqrt()), t0, r0))
-        }
+        "stddev" => match crate::stats::stddev(&nums, crate::stats::Deviation::Sample)? {
+            // InfluxQL answers null where there are too few points (Flux: NaN)
+            sd if sd.is_nan() => Some((Value::Null, t0, r0)),
+            sd => Some((Value::Float(sd), t0, r0)),
+        },
         _ => None,
     }
 }

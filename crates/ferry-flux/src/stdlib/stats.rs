@@ -1,0 +1,156 @@
+//! `median`, `quantile` and `stddev`: over each table, and as `aggregateWindow`'s `fn`. The
+//! arithmetic is InfluxQL's (`ferry_influxql::stats`), so `median()` here and `MEDIAN()` on
+//! `/query` answer the same. Flux's `median` is `quantile(q: 0.5)` with a t-digest estimate;
+//! Ferry computes the quantile exactly (linear interpolation between the closest ranks, the
+//! t-digest's answer on the small sizes it keeps whole), so `estimate_tdigest` and
+//! `exact_mean` answer alike. Nulls are skipped; the answer is a float; a table without
+//! values answers null.
+
+use ferry_influxql::stats::{self, Deviation};
+
+use super::args::{builtin, string_arg, BResult};
+use super::streams::{map_tables, stream_arg, Env};
+use crate::eval::Builtin;
+use crate::table::{ColKind, Table};
+use crate::value::{Record, Value};
+
+/// What one of these functions computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Stat {
+    /// The `q` quantile (`median`: 0.5).
+    Quantile(f64),
+    /// The standard deviation.
+    Stddev(Deviation),
+}
+
+/// The names `aggregateWindow(fn:)` takes from this module, with their default arguments.
+pub(super) const WINDOWABLE: [&str; 2] = ["median", "stddev"];
+
+impl Stat {
+    /// The statistic of `values` (a float; null when there are none).
+    pub(super) fn compute(self, values: &mut [f64]) -> Value {
+        let answer = match self {
+            Stat::Quantile(q) => stats::quantile(values, q),
+            Stat::Stddev(mode) => stats::stddev(values, mode),
+        };
+        answer.map_or(Value::Null, Value::Float)
+    }
+
+    /// `median` or `stddev` with their defaults (for `aggregateWindow(fn: median)`).
+    pub(super) fn by_name(name: &str) -> Option<Stat> {
+        match name {
+            "median" => Some(Stat::Quantile(0.5)),
+            "stddev" => Some(Stat::Stddev(Deviation::Sample)),
+            _ => None,
+        }
+    }
+}
+
+/// A value as a number, when it is one.
+pub(super) fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(f) => Some(*f),
+        Value::Int(i) => Some(*i as f64),
+        Value::UInt(u) => Some(*u as f64),
+        _ => None,
+    }
+}
+
+/// The methods Ferry computes (see the module doc).
+fn method(f: &str, a: &Record) -> BResult<()> {
+    match string_arg(f, a, "method", "estimate_tdigest")?.as_str() {
+        "estimate_tdigest" | "exact_mean" => Ok(()),
+        "exact_selector" => {
+            Err(format!("{f}: method \"exact_selector\" is not supported yet").into())
+        }
+        m => Err(format!("{f}: unknown method {m:?}").into()),
+    }
+}
+
+pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+    let median = {
+        let env = env.clone();
+        builtin(
+            "median",
+            &["column", "method", "compression"],
+            true,
+            move |ev, a| {
+                method("median", a)?;
+                let column = string_arg("median", a, "column", "_value")?;
+                let s = stream_arg("median", a)?;
+                map_tables(ev, &env, s, &mut |_, t| {
+                    whole_table("median", Stat::Quantile(0.5), t, &column).map(Some)
+                })
+            },
+        )
+    };
+    let quantile = {
+        let env = env.clone();
+        builtin(
+            "quantile",
+            &["column", "q", "method", "compression"],
+            true,
+            move |ev, a| {
+                const F: &str = "quantile";
+                method(F, a)?;
+                let q = match a.get("q") {
+                    Some(Value::Float(q)) => *q,
+                    Some(Value::Int(q)) => *q as f64,
+                    Some(other) => {
+                        return Err(format!(
+                            "{F}: argument q: expected float but found {}",
+                            other.kind()
+                        )
+                        .into())
+                    }
+                    None => return Err(format!("{F}: missing required argument q").into()),
+                };
+                if !(0.0..=1.0).contains(&q) {
+                    return Err("quantile must be between 0 and 1".into());
+                }
+                let column = string_arg(F, a, "column", "_value")?;
+                let s = stream_arg(F, a)?;
+                map_tables(ev, &env, s, &mut |_, t| {
+                    whole_table(F, Stat::Quantile(q), t, &column).map(Some)
+                })
+            },
+        )
+    };
+    let stddev = {
+        let env = env.clone();
+        builtin("stddev", &["column", "mode"], true, move |ev, a| {
+            const F: &str = "stddev";
+            let mode = match string_arg(F, a, "mode", "sample")?.as_str() {
+                "sample" => Deviation::Sample,
+                "population" => Deviation::Population,
+                m => return Err(format!("{F}: unknown mode {m:?}").into()),
+            };
+            let column = string_arg(F, a, "column", "_value")?;
+            let s = stream_arg(F, a)?;
+            map_tables(ev, &env, s, &mut |_, t| {
+                whole_table(F, Stat::Stddev(mode), t, &column).map(Some)
+            })
+        })
+    };
+    vec![median, quantile, stddev]
+}
+
+/// The numbers of `column` (nulls skipped), or Flux's error for a column that holds none.
+pub(super) fn numbers(f: &str, t: &Table, column: &str) -> BResult<Vec<f64>> {
+    let col = t
+        .column(column)
+        .ok_or_else(|| format!("{f}: column {column:?} does not exist"))?;
+    if !matches!(col.kind, ColKind::Int | ColKind::UInt | ColKind::Float) {
+        return Err(format!(
+            "unsupported input type for {f} aggregate: {}",
+            col.kind.kind()
+        )
+        .into());
+    }
+    Ok(col.values.iter().filter_map(number).collect())
+}
+
+fn whole_table(f: &str, stat: Stat, t: &Table, column: &str) -> BResult<Table> {
+    let mut values = numbers(f, t, column)?;
+    Ok(t.reduced(column, ColKind::Float, stat.compute(&mut values)))
+}
