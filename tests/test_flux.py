@@ -935,3 +935,72 @@ def test_a_pivot_of_distinct_keys_is_refused_before_it_is_built(node):
     # refused before the cells were made (building them would take 400+ MiB)
     assert peak_rss_mib() - before < 150, (before, peak_rss_mib())
     assert requests.get(node.url + "/ping", timeout=5).status_code == 204
+
+
+def csv_records(text: str) -> list[dict]:
+    """The data rows of an annotated-CSV answer as dicts (annotation rows skipped)."""
+    import csv as _csv
+    import io as _io
+    header, out = None, []
+    for row in _csv.reader(_io.StringIO(text)):
+        if not row or row[0].startswith("#"):
+            header = None if not row else header
+            continue
+        if header is None:
+            header = row
+        else:
+            out.append(dict(zip(header, row)))
+    return out
+
+
+def test_date_array_and_truncate_time_column(node):
+    """date.*, array.from, truncateTimeColumn and v1.databases(), with the values of Flux's
+    documentation examples."""
+    n = node
+    script = '''import "date"
+import "array"
+t = 2020-02-11T12:21:03.29353494Z
+array.from(rows: [{
+    second: date.second(t: t), minute: date.minute(t: t), hour: date.hour(t: t),
+    weekDay: date.weekDay(t: t), monthDay: date.monthDay(t: t), yearDay: date.yearDay(t: t),
+    month: date.month(t: t), year: date.year(t: t), week: date.week(t: t),
+    quarter: date.quarter(t: t), ms: date.millisecond(t: t),
+    day: date.truncate(t: t, unit: 1d), mo: date.truncate(t: t, unit: 1mo),
+    week_start: date.truncate(t: 2019-06-03T13:59:01Z, unit: 1w),
+    plus: date.add(d: 1mo, to: 2020-01-31T00:00:00Z), minus: date.sub(d: 6h, from: t),
+}])'''
+    r = flux(n, script)
+    assert r.status_code == 200, r.text
+    rec = csv_records(r.text)[0]
+    assert {k: rec[k] for k in ("second", "minute", "hour", "weekDay", "monthDay", "yearDay",
+                                "month", "year", "week", "quarter", "ms")} == {
+        "second": "3", "minute": "21", "hour": "12", "weekDay": "2", "monthDay": "11",
+        "yearDay": "42", "month": "2", "year": "2020", "week": "7", "quarter": "1", "ms": "293"}
+    assert rec["day"] == "2020-02-11T00:00:00Z" and rec["mo"] == "2020-02-01T00:00:00Z"
+    assert rec["week_start"] == "2019-05-30T00:00:00Z"
+    assert rec["plus"] == "2020-03-02T00:00:00Z"  # Go's AddDate carries Feb 31 into March
+    assert rec["minus"] == "2020-02-11T06:21:03.29353494Z"
+    # a location other than UTC is refused, not silently ignored
+    r = flux(n, 'import "date"\nimport "array"\narray.from(rows: [{h: date.hour(t: now(), '
+                'location: {zone: "Europe/Paris", offset: 0s})}])')
+    assert r.status_code == 400 and "UTC" in r.json()["message"]
+    # array.from refuses rows whose columns differ
+    r = flux(n, 'import "array"\narray.from(rows: [{a: 1}, {b: 2}])')
+    assert r.status_code == 400 and "same columns" in r.json()["message"]
+    # truncateTimeColumn on stored points, then an aggregate per truncated time
+    body = "".join(f"m v={i} {T0 + 17 * i}\n" for i in range(10))
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data=body.encode(), headers=n.auth(), timeout=30)
+    assert r.status_code == 204, r.text
+    r = flux(n, f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z)'
+                ' |> truncateTimeColumn(unit: 1m) |> group(columns: ["_time"]) |> count()'
+                ' |> group() |> keep(columns: ["_time", "_value"])')
+    assert r.status_code == 200, r.text
+    rows = [(x["_time"], x["_value"]) for x in csv_records(r.text)]
+    # points every 17 s: 0 17 34 51 | 68 85 102 119 | 136 153
+    assert rows == [("2024-01-01T00:00:00Z", "4"), ("2024-01-01T00:01:00Z", "4"),
+                    ("2024-01-01T00:02:00Z", "2")], r.text
+    # v1.databases(): Grafana's and the 1.x habit's list of databases
+    r = flux(n, 'import "influxdata/influxdb/v1"\nv1.databases()')
+    assert r.status_code == 200, r.text
+    assert f",{n.bucket},autogen," in r.text and "databaseName" in r.text

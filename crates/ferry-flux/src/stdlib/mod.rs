@@ -17,7 +17,9 @@
 
 pub mod aggregate;
 pub mod args;
+pub mod array;
 pub mod convert;
+pub mod date;
 pub mod distinct;
 pub mod packages;
 pub mod pivot;
@@ -47,7 +49,11 @@ pub fn universe(env: Env) -> Scope {
         .chain(convert::builtins(&env))
         .chain(series::builtins(&env))
         .chain(distinct::builtins(&env))
-        .chain([pivot::builtin(&env), window::builtin(&env)])
+        .chain([
+            pivot::builtin(&env),
+            window::builtin(&env),
+            date::truncate_time_column(&env),
+        ])
     {
         let name = b.name.clone();
         scope = scope.bind(name, Value::Builtin(Arc::new(b)));

@@ -76,6 +76,8 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
                 shift("subDuration", "experimental.subDuration", false),
             ]
         }
+        "date" => super::date::members(env),
+        "array" => vec![super::array::from(env)],
         "profiler" => Vec::new(),
         _ => return None,
     };

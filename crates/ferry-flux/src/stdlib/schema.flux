@@ -49,3 +49,19 @@ measurementFieldKeys = (bucket, measurement, start=-30d, stop=now()) =>
 
 measurements = (bucket, start=-30d, stop=now()) =>
     tagValues(bucket: bucket, tag: "_measurement", start: start, stop: stop)
+
+// v1.databases(): the buckets as 1.x databases (each bucket's default mapping is
+// database = its name, retention policy "autogen").
+databases = (org="", host="", token="") =>
+    buckets()
+        |> map(
+            fn: (r) =>
+                ({
+                    organizationID: r.organizationID,
+                    databaseName: r.name,
+                    retentionPolicy: "autogen",
+                    retentionPeriod: r.retentionPeriod,
+                    default: true,
+                    bucketId: r.id,
+                }),
+        )
