@@ -1004,3 +1004,15 @@ array.from(rows: [{
     r = flux(n, 'import "influxdata/influxdb/v1"\nv1.databases()')
     assert r.status_code == 200, r.text
     assert f",{n.bucket},autogen," in r.text and "databaseName" in r.text
+
+
+def test_moving_average_as_fluxs_own_test(node):
+    """moving_average_test.flux's data (n: 3 over 30 30 30 40 40 40); the differential suite
+    checks it against InfluxQL's moving_average on stored data."""
+    rows = ", ".join(f"{{_value: {v}.0}}" for v in (30, 30, 30, 40, 40, 40))
+    r = flux(node, f'import "array"\narray.from(rows: [{rows}]) |> movingAverage(n: 3)')
+    assert r.status_code == 200, r.text
+    assert [x["_value"] for x in csv_records(r.text)] == [
+        "30", "33.333333333333336", "36.666666666666664", "40"]
+    r = flux(node, 'import "array"\narray.from(rows: [{_value: 1.0}]) |> movingAverage(n: 0)')
+    assert r.status_code == 400 and "n must be greater than 0" in r.json()["message"]

@@ -201,6 +201,8 @@ TRANSFORMS = [
     ("derivative(unit: 1s, nonNegative: false)", "derivative({f}, 1s)"),
     ("derivative(unit: 1m, nonNegative: false)", "derivative({f}, 1m)"),
     ("cumulativeSum()", "cumulative_sum({f})"),
+    ("movingAverage(n: 3)", "moving_average({f}, 3)"),
+    ("movingAverage(n: 10)", "moving_average({f}, 10)"),
     ("limit(n: 3)", "{f} LIMIT"),
 ]
 

@@ -14,6 +14,10 @@
 //!   a drop counting as a reset to zero: the value itself is added (0 if it is negative), as
 //!   Flux's `increase_test.flux` answers.
 //! * `tail(n:, offset: 0)`: the last `n` rows (before the last `offset`).
+//! * `movingAverage(n:, column: "_value")`: from the `n`th value on, the mean of it and the
+//!   `n − 1` before it, as a float; the earlier rows go. The sum runs (the oldest value leaves
+//!   as the newest enters), as InfluxQL 1.6's `moving_average` computes it, so both answer
+//!   the same bits; null values are skipped (their rows go).
 //!
 //! Other columns keep the current row's values.
 
@@ -45,6 +49,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         per_table("cumulativeSum", &["columns"], cumulative_sum),
         per_table("increase", &["columns"], increase),
         per_table("tail", &["n", "offset"], tail),
+        per_table("movingAverage", &["n", "column"], moving_average),
     ]
 }
 
@@ -322,6 +327,45 @@ fn increase(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
             .collect();
         Ok((if float { ColKind::Float } else { ColKind::Int }, values))
     })
+}
+
+fn moving_average(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
+    const F: &str = "movingAverage";
+    let n = int_arg(F, a, "n", None)?;
+    if n <= 0 {
+        return Err(format!("{F}: n must be greater than 0").into());
+    }
+    let n = n as usize;
+    let label = string_arg(F, a, "column", "_value")?;
+    let c = t
+        .index_of(&label)
+        .ok_or_else(|| format!("{F}: column {label:?} does not exist"))?;
+    if !matches!(
+        t.columns[c].kind,
+        ColKind::Float | ColKind::Int | ColKind::UInt
+    ) {
+        return Err(format!(
+            "{F}: unsupported type for movingAverage: {}",
+            t.columns[c].kind.kind()
+        )
+        .into());
+    }
+    let mut window: std::collections::VecDeque<f64> = std::collections::VecDeque::with_capacity(n);
+    let mut sum = 0.0f64;
+    let (mut rows, mut values) = (Vec::new(), Vec::new());
+    for (row, v) in t.columns[c].values.iter().enumerate() {
+        let Some(x) = as_f64(v) else { continue };
+        if window.len() == n {
+            sum -= window.pop_front().unwrap_or(0.0);
+        }
+        window.push_back(x);
+        sum += x;
+        if window.len() == n {
+            rows.push(row);
+            values.push(Value::Float(sum / n as f64));
+        }
+    }
+    Ok(Some(with_rows(t, &rows, vec![(c, ColKind::Float, values)])))
 }
 
 fn tail(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>> {
