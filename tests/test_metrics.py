@@ -265,3 +265,44 @@ def test_metrics_tasks_replication_and_403(make_node):
     # the remote counted the stream's write as a v2 write
     rs, _ = scrape(remote)
     assert val(rs, "ferry_write_lines_total", api="v2") == 50
+
+
+def test_replication_streams_share_one_memory_budget(make_node):
+    """Eight streams catching up at once hold at most --replication-memory-bytes of batches
+    (1 MiB here: two 500 KB batches), and every stream still delivers everything: streams past
+    the budget wait for a share instead of growing the node (in the status page bench, a
+    hundred streams catching up held 300-470 MiB before there was a budget)."""
+    from harness import replication_acting_as
+    remote = make_node()
+    edge = make_node(extra_args=["--replication-memory-bytes", str(1024 * 1024)])
+    org = remote.org_id()
+    for i in range(8):
+        r = requests.post(remote.url + "/api/v2/buckets", headers=remote.auth(), timeout=10,
+                          json={"orgID": org, "name": f"copy{i}", "retentionRules": []})
+        assert r.status_code == 201, r.text
+    # eight paused streams; 4.8 MB into the edge's log; then all resume and drain at once
+    ids = [replication_acting_as(edge, remote, edge.token, name=f"s{i}",
+                                 remoteBucketName=f"copy{i}", paused=True) for i in range(8)]
+    for part in range(4):
+        body = lines("cpu", part * 20_000, 20_000, 60)
+        r = requests.post(edge.url + "/api/v2/write", params={"org": edge.org, "bucket": edge.bucket},
+                          data=body.encode(), headers=edge.auth(), timeout=60)
+        assert r.status_code == 204, r.text
+    for rid in ids:
+        r = requests.post(edge.url + f"/api/v2/replications/{rid}/resume", headers=edge.auth(),
+                          timeout=10)
+        assert r.status_code in (200, 204), r.text
+
+    def copied(i: int) -> int:
+        r = requests.post(remote.url + "/query", headers=remote.auth(), timeout=30,
+                          data={"db": f"copy{i}", "q": "SELECT count(v) FROM cpu"}).json()
+        series = r["results"][0].get("series")
+        return series[0]["values"][0][1] if series else 0
+
+    wait_until(lambda: all(copied(i) == 80_000 for i in range(8)), 180, "every stream delivered")
+    samples, _ = scrape(edge)
+    limit = val(samples, "ferry_replication_memory_limit_bytes")
+    peak = val(samples, "ferry_replication_memory_peak_bytes")
+    assert limit == 1024 * 1024
+    assert 0 < peak <= limit, (peak, limit)
+    assert val(samples, "ferry_replication_memory_bytes") == 0  # all given back

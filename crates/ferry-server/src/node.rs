@@ -43,6 +43,9 @@ pub struct NodeConfig {
     /// Refuse the InfluxDB guides' three script mistakes as InfluxDB does, instead of running
     /// them with a note (`ferry_flux::leniency`).
     pub flux_strict: bool,
+    /// The memory all replication streams' batches share (`replication/memory.rs`); 0: no
+    /// limit.
+    pub replication_memory_bytes: u64,
 }
 
 /// How a write treats bad lines.
@@ -85,6 +88,7 @@ pub struct Node {
 impl Node {
     /// Opens the catalog in `config.data_dir`.
     pub fn open(config: NodeConfig) -> Result<Node, ApiError> {
+        let replication_memory = config.replication_memory_bytes;
         private_data_dir(&config.data_dir).map_err(|e| {
             ApiError::Internal(format!(
                 "cannot create data dir {}: {e}",
@@ -120,7 +124,7 @@ impl Node {
                 config.status_sample_interval,
             )),
             config,
-            replications: crate::replication::ReplicationManager::new(),
+            replications: crate::replication::ReplicationManager::new(replication_memory),
             tasks: crate::tasks::TaskManager::new(),
             metrics: Default::default(),
             engines: Default::default(),

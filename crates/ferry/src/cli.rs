@@ -280,6 +280,11 @@ pub struct ServeArgs {
     /// dropped (unacknowledged) and the node persists and exits.
     #[arg(long, env = "FERRY_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_secs)]
     pub shutdown_timeout: std::time::Duration,
+    /// Memory all replication streams' batches may hold at once, in bytes (each batch holds
+    /// its `max_batch_bytes` from read to answer); streams past it wait their turn instead of
+    /// growing the node. 0 for no limit.
+    #[arg(long, env = "FERRY_REPLICATION_MEMORY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub replication_memory_bytes: u64,
     /// Refuse the InfluxDB guides' three Flux mistakes (`import "secrets"`, a negative
     /// `every`, a stray `]` before `)`) with InfluxDB's errors, instead of running them with a
     /// note (a query's `Ferry-Flux-Leniency` header, a task run's log). A query can ask for it

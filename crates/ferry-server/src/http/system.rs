@@ -39,8 +39,9 @@ pub async fn ping(State(node): State<AppState>) -> impl IntoResponse {
 pub async fn metrics(State(node): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let engines = node.engines().await;
     let streams = node.replications.metrics();
+    let memory = node.replications.memory();
     // reading the logs' sizes stats their segment files: off the async workers
-    let text = tokio::task::spawn_blocking(move || node.metrics.render(engines, streams))
+    let text = tokio::task::spawn_blocking(move || node.metrics.render(engines, streams, memory))
         .await
         .map_err(|e| ApiError::Internal(format!("collecting the metrics failed: {e}")))?;
     Ok((

@@ -43,6 +43,7 @@ impl Metrics {
         &self,
         engines: Vec<Arc<BucketEngine>>,
         streams: Vec<replication::Stream>,
+        replication_memory: crate::replication::memory::BudgetFigures,
     ) -> String {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(writes::WritesCollector(self.writes.clone())));
@@ -52,7 +53,10 @@ impl Metrics {
         }));
         registry.register_collector(Box::new(queries::QueriesCollector(self.queries.clone())));
         registry.register_collector(Box::new(tasks::TasksCollector(self.tasks.clone())));
-        registry.register_collector(Box::new(replication::ReplicationCollector(streams)));
+        registry.register_collector(Box::new(replication::ReplicationCollector(
+            streams,
+            replication_memory,
+        )));
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry) {
             // only a collector's own error could get here: they write to a String

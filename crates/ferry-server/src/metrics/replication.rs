@@ -37,9 +37,12 @@ pub struct Stream {
     pub states: Vec<(&'static str, bool)>,
 }
 
-/// Encodes the streams' snapshots.
+/// Encodes the streams' snapshots and their shared memory budget.
 #[derive(Debug)]
-pub(crate) struct ReplicationCollector(pub Vec<Stream>);
+pub(crate) struct ReplicationCollector(
+    pub Vec<Stream>,
+    pub crate::replication::memory::BudgetFigures,
+);
 
 fn id(s: &Stream) -> [(&'static str, &str); 1] {
     [("replicationID", s.id.as_str())]
@@ -48,6 +51,25 @@ fn id(s: &Stream) -> [(&'static str, &str); 1] {
 impl Collector for ReplicationCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
         let streams = &self.0;
+        let memory = &self.1;
+        encode::gauge(
+            &mut enc,
+            "ferry_replication_memory_bytes",
+            "Bytes the streams' in-flight batches hold now (of the shared budget).",
+            encode::single(memory.held as i64),
+        )?;
+        encode::gauge(
+            &mut enc,
+            "ferry_replication_memory_peak_bytes",
+            "The most the streams' batches held at once since the start.",
+            encode::single(memory.peak as i64),
+        )?;
+        encode::gauge(
+            &mut enc,
+            "ferry_replication_memory_limit_bytes",
+            "The streams' shared memory budget (--replication-memory-bytes).",
+            encode::single(memory.limit as i64),
+        )?;
         encode::untyped(
             &mut enc,
             "replications_queue_total_points_queued",
@@ -158,10 +180,18 @@ mod tests {
             ..Stream::default()
         };
         let mut reg = prometheus_client::registry::Registry::default();
-        reg.register_collector(Box::new(ReplicationCollector(vec![s])));
+        let memory = crate::replication::memory::BudgetFigures {
+            held: 1024,
+            peak: 4096,
+            limit: 8192,
+        };
+        reg.register_collector(Box::new(ReplicationCollector(vec![s], memory)));
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &reg).unwrap();
         for line in [
+            "ferry_replication_memory_bytes 1024",
+            "ferry_replication_memory_peak_bytes 4096",
+            "ferry_replication_memory_limit_bytes 8192",
             "# TYPE replications_queue_total_points_queued untyped",
             "replications_queue_total_points_queued{replicationID=\"0a1b\"} 7",
             "replications_queue_total_bytes_queued{replicationID=\"0a1b\"} 70",

@@ -7,6 +7,7 @@ mod authority;
 mod bounds;
 mod control;
 mod gaps;
+pub mod memory;
 mod metrics;
 mod status;
 mod stream;
@@ -80,9 +81,10 @@ struct Entry {
 ///
 /// The HTTP layer tells it about catalog changes (`start_or_update` after create/update,
 /// `stop` after delete, `set_paused`); it answers status for list/get and `/metrics`.
-#[derive(Default)]
 pub struct ReplicationManager {
     node: OnceLock<Weak<Node>>,
+    /// The memory the streams' batches share.
+    budget: Arc<memory::SendBudget>,
     streams: tokio::sync::Mutex<HashMap<String, Entry>>,
     statuses: Mutex<HashMap<String, SharedStatus>>,
 }
@@ -103,8 +105,18 @@ fn writer_for(rep: &Replication, remote: &Remote) -> Result<RemoteWriter, String
 
 impl ReplicationManager {
     /// A manager with no streams.
-    pub fn new() -> Arc<ReplicationManager> {
-        Arc::new(ReplicationManager::default())
+    pub fn new(memory_bytes: u64) -> Arc<ReplicationManager> {
+        Arc::new(ReplicationManager {
+            node: OnceLock::new(),
+            budget: memory::SendBudget::new(memory_bytes),
+            streams: Default::default(),
+            statuses: Default::default(),
+        })
+    }
+
+    /// The streams' shared memory budget, as `/metrics` shows it.
+    pub fn memory(&self) -> memory::BudgetFigures {
+        self.budget.figures()
     }
 
     /// Connects the manager to its node and starts every replication in the catalog.
@@ -246,6 +258,7 @@ impl ReplicationManager {
             dir,
             node_id: node.node_id.clone(),
             retention_seconds,
+            budget: self.budget.clone(),
         };
         if let Err(e) = stream.ensure_cursor() {
             stream.attention(None, e);

@@ -70,6 +70,8 @@ pub(crate) struct Stream {
     pub dir: PathBuf,
     pub node_id: String,
     pub retention_seconds: i64,
+    /// The memory all streams' batches share (`memory.rs`).
+    pub budget: Arc<super::memory::SendBudget>,
 }
 
 /// A batch read from the log: the bytes to send and where the cursor goes after it.
@@ -473,8 +475,12 @@ impl Stream {
     ) -> Sent {
         let max = self.rep.max_batch_bytes.max(1) as usize;
         let mut read_pos = self.cursor();
-        let mut inflight: std::collections::VecDeque<(u64, tokio::task::JoinHandle<PiecesResult>)> =
-            std::collections::VecDeque::new();
+        type InFlight = (
+            u64,
+            tokio::task::JoinHandle<PiecesResult>,
+            super::memory::Share,
+        );
+        let mut inflight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
         let mut done = 0usize;
         // The cursor is persisted (two fsyncs) at most every CURSOR_SYNC, not per batch: after
         // a crash at most that much is sent again, which the remote absorbs (idempotent).
@@ -488,6 +494,16 @@ impl Stream {
                 && read_pos < self.log().durable_end()
                 && done + inflight.len() < DRAIN_BATCHES
             {
+                // holding nothing, wait for a share; holding batches, take one only if it is
+                // free now, else settle what is held first (memory.rs: never wait holding)
+                let share = if inflight.is_empty() {
+                    self.budget.wait_for(max).await
+                } else {
+                    match self.budget.try_take(max) {
+                        Some(share) => share,
+                        None => break,
+                    }
+                };
                 let batch = match self.read_batch(read_pos, remote_node_id).await {
                     Ok(b) => b,
                     Err(e) => {
@@ -508,9 +524,9 @@ impl Stream {
                     max,
                     1, // a log batch is one piece; batches are what the drain pipelines
                 ));
-                inflight.push_back((batch.next_lsn, task));
+                inflight.push_back((batch.next_lsn, task, share));
             }
-            let Some((next_lsn, task)) = inflight.pop_front() else {
+            let Some((next_lsn, task, _share)) = inflight.pop_front() else {
                 // Caught up (or at the batch budget), unless reading the log failed (reported
                 // above). Not re-derived from the log's end: a write landing meanwhile is no
                 // failure.
@@ -561,10 +577,15 @@ impl Stream {
     /// in the error metrics (the data is resent from the cursor either way).
     async fn cancel_inflight(
         &self,
-        inflight: std::collections::VecDeque<(u64, tokio::task::JoinHandle<PiecesResult>)>,
+        inflight: std::collections::VecDeque<(
+            u64,
+            tokio::task::JoinHandle<PiecesResult>,
+            super::memory::Share,
+        )>,
     ) {
         let deadline = tokio::time::Instant::now() + CANCEL_GRACE;
-        for (_, mut h) in inflight {
+        // each share is given back as its batch is settled or aborted
+        for (_, mut h, _share) in inflight {
             match tokio::time::timeout_at(deadline, &mut h).await {
                 Ok(Ok(r)) => self.count_failure(&r),
                 _ => h.abort(),
@@ -705,6 +726,11 @@ impl Stream {
             let _ = gaps.save();
             return Sent::Ok;
         };
+        // a refill window is read whole: hold one batch's share meanwhile (memory.rs)
+        let _share = self
+            .budget
+            .wait_for(self.rep.max_batch_bytes.max(1) as usize)
+            .await;
         let add_tags = self.rep.add_tags.clone();
         let mm = m.clone();
         let lp = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {

@@ -30,6 +30,7 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
             },
             secret_key_file: a.secret_key_file,
             flux_strict: a.flux_strict,
+            replication_memory_bytes: a.replication_memory_bytes,
             status_sample_interval: a.status_sample_interval,
         },
         bind: a.http_bind,
