@@ -235,7 +235,7 @@ def main():
         full_hour = len(zero) + per_sample * st["historySamples"]
         _, reps, _ = http(edge.url + f"/api/v2/replications?orgID={st['orgs'][0]}")
         _, buckets, _ = http(edge.url + "/api/v2/buckets")
-        series_shown = sum(b["series"] or 0 for b in st["buckets"])
+        rows_shown = sum(b["rows"] or 0 for b in st["buckets"])
         log(f"measuring {a.runs} page loads in headless chromium")
         loads, chromium = measure_browser(edge, a.runs, a.streams)
         rss = proc_status(edge.proc.pid)
@@ -253,7 +253,7 @@ def main():
                    for x in loads]
     res = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "streams": a.streams, "down": a.down, "series": series_shown, "points_written": written,
+        "streams": a.streams, "down": a.down, "rows": rows_shown, "points_written": written,
         "assets": assets, "status_json_bytes": len(full), "status_json_since_bytes": len(inc),
         "status_json_no_history_bytes": len(zero), "samples": samples_now,
         "status_json_full_hour_bytes": round(full_hour),
@@ -274,7 +274,7 @@ def main():
 - Command: `{a.command}`
 - Machine: {machine()}; load average at start {load_before:.2f} (other work may share this machine)
 - Browser: {chromium} (headless, selenium + chromedriver), {a.runs} loads of `/` with the token in the tab's sessionStorage; medians
-- Node: `target/release/ferry`, `--status-sample-interval 1s`, {a.streams} replication streams of one bucket ({a.streams - a.down} to a second Ferry node, {a.down} to a remote that is down), {series_shown:,} series ({written:,} points)
+- Node: `target/release/ferry`, `--status-sample-interval 1s`, {a.streams} replication streams of one bucket ({a.streams - a.down} to a second Ferry node, {a.down} to a remote that is down), {a.series:,} series ({written:,} points written, {rows_shown:,} rows shown)
 
 | what | figure |
 | --- | ---: |

@@ -49,8 +49,10 @@ pub struct StreamReading {
 pub struct BucketReading {
     /// Bucket ID.
     pub id: String,
-    /// Series stored (files and buffer).
-    pub series: u64,
+    /// Rows stored, as an upper bound from metadata: the files' rows (a timestamp of a series
+    /// with its fields) plus the buffers' values (one per field until a persist makes rows),
+    /// before compaction merges duplicates.
+    pub rows: u64,
     /// Bytes of the bucket's directory (log segments and Parquet files).
     pub disk_bytes: u64,
     /// Bytes appended to the bucket's log since the node started (a counter).
@@ -234,7 +236,7 @@ mod tests {
         let h = StatusHistory::new(Duration::from_secs(10));
         let b = |bytes| BucketReading {
             id: "b".into(),
-            series: 3,
+            rows: 3,
             disk_bytes: 10,
             log_bytes: bytes,
         };

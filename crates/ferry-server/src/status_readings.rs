@@ -1,5 +1,5 @@
 //! What the status page's sampler reads from the node each interval: every replication
-//! stream's status and every open bucket's size (series, bytes on disk, log bytes written).
+//! stream's status and every open bucket's size (rows, bytes on disk, log bytes written).
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use crate::node::Node;
 use crate::status_history::{BucketReading, StreamReading, StreamSample};
 
 /// One round of readings (streams, then buckets). Bucket sizes are read on a blocking
-/// thread: they walk the bucket's directory and its files' series indexes.
+/// thread: they walk the bucket's directory.
 pub async fn read(node: &Node) -> (Vec<StreamReading>, Vec<BucketReading>) {
     let streams = node
         .catalog
@@ -34,14 +34,18 @@ pub async fn read(node: &Node) -> (Vec<StreamReading>, Vec<BucketReading>) {
             .iter()
             .map(|e| {
                 let store = e.store();
-                let series = store
+                // From the files' metadata and the buffers' counts: no index is read or built
+                // (counting series built every measurement's series-key cache every sample,
+                // megabytes at each persist on a big bucket).
+                let rows = store
                     .measurements()
                     .iter()
-                    .map(|m| store.series_keys(m).map_or(0, |k| k.len() as u64))
+                    .filter_map(|m| store.time_range(m))
+                    .map(|r| r.rows_upper_bound)
                     .sum();
                 BucketReading {
                     id: e.bucket_id.clone(),
-                    series,
+                    rows,
                     disk_bytes: dir_bytes(e.dir()),
                     log_bytes: e.log().stats().bytes,
                 }

@@ -44,7 +44,7 @@ impl StatusReport for Node {
                 json!({
                     "id": b.id,
                     "orgID": b.org_id,
-                    "series": f.as_ref().map(|f| f.reading.series),
+                    "rows": f.as_ref().map(|f| f.reading.rows),
                     "diskBytes": f.as_ref().map(|f| f.reading.disk_bytes),
                     "ingestBytesPerSecond": f.as_ref().map(|f| (f.ingest_bytes_per_second * 10.0).round() / 10.0),
                     "sampledAt": f.as_ref().map(|f| f.t_ms),

@@ -246,7 +246,7 @@
       const ret = rr && rr.everySeconds ? fmtSeconds(rr.everySeconds) : "forever";
       return el("tr", { "data-bucket-id": b.id },
         el("td", { "data-field": "name" }, b.name),
-        el("td", { class: "num", "data-field": "series", "data-value": String(f.series ?? "") }, fmtNum(f.series)),
+        el("td", { class: "num", "data-field": "rows", "data-value": String(f.rows ?? "") }, fmtNum(f.rows)),
         el("td", { class: "num", "data-field": "disk", "data-value": String(f.diskBytes ?? "") }, fmtBytes(f.diskBytes)),
         el("td", { class: "num", "data-field": "ingest", "data-value": String(f.ingestBytesPerSecond ?? "") },
           f.ingestBytesPerSecond === undefined || f.ingestBytesPerSecond === null ? "–" : fmtBytes(f.ingestBytesPerSecond) + "/s"),
