@@ -1014,5 +1014,8 @@ def test_moving_average_as_fluxs_own_test(node):
     assert r.status_code == 200, r.text
     assert [x["_value"] for x in csv_records(r.text)] == [
         "30", "33.333333333333336", "36.666666666666664", "40"]
+    # a hostile n: no allocation of that size, just no rows (fewer values than n)
+    r = flux(node, f'import "array"\narray.from(rows: [{rows}]) |> movingAverage(n: {2**62})')
+    assert r.status_code == 200 and csv_records(r.text) == [], r.text
     r = flux(node, 'import "array"\narray.from(rows: [{_value: 1.0}]) |> movingAverage(n: 0)')
     assert r.status_code == 400 and "n must be greater than 0" in r.json()["message"]

@@ -81,7 +81,8 @@ fn is_negative(v: &Value) -> bool {
     }
 }
 
-fn as_f64(v: &Value) -> Option<f64> {
+/// A numeric value as a float (ints and uints converted); `None` for anything else.
+pub(super) fn as_f64(v: &Value) -> Option<f64> {
     match v {
         Value::Int(i) => Some(*i as f64),
         Value::UInt(u) => Some(*u as f64),
@@ -350,7 +351,9 @@ fn moving_average(a: &crate::value::Record, t: &Table) -> BResult<Option<Table>>
         )
         .into());
     }
-    let mut window: std::collections::VecDeque<f64> = std::collections::VecDeque::with_capacity(n);
+    // n comes from the script: never reserve more than the table has
+    let mut window: std::collections::VecDeque<f64> =
+        std::collections::VecDeque::with_capacity(n.min(t.len()));
     let mut sum = 0.0f64;
     let (mut rows, mut values) = (Vec::new(), Vec::new());
     for (row, v) in t.columns[c].values.iter().enumerate() {
