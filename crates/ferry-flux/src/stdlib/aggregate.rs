@@ -14,7 +14,8 @@ use ferry_influxql::result::Value as QlValue;
 use ferry_influxql::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
 
 use super::args::{bool_arg, builtin, duration_arg, required, string_arg, BResult};
-use super::stats::{number, Stat, WINDOWABLE};
+use super::series::as_f64;
+use super::stats::{Stat, WINDOWABLE};
 use super::streams::{map_tables, stream_arg, Env};
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{ColKind, Column, Table};
@@ -266,7 +267,7 @@ fn windowed(
         }
         let Some(wi) = grid.index(at) else { continue };
         if stat.is_some() {
-            numbers[wi].extend(number(v));
+            numbers[wi].extend(as_f64(v));
         } else if let Some(fv) = field_value(v) {
             states[wi].add(kind, &fv, (at, 0, row));
         }

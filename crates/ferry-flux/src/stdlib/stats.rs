@@ -9,6 +9,7 @@
 use ferry_influxql::stats::{self, Deviation};
 
 use super::args::{builtin, string_arg, BResult};
+use super::series::as_f64;
 use super::streams::{map_tables, stream_arg, Env};
 use crate::eval::Builtin;
 use crate::table::{ColKind, Table};
@@ -43,16 +44,6 @@ impl Stat {
             "stddev" => Some(Stat::Stddev(Deviation::Sample)),
             _ => None,
         }
-    }
-}
-
-/// A value as a number, when it is one.
-pub(super) fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        Value::UInt(u) => Some(*u as f64),
-        _ => None,
     }
 }
 
@@ -147,7 +138,7 @@ pub(super) fn numbers(f: &str, t: &Table, column: &str) -> BResult<Vec<f64>> {
         )
         .into());
     }
-    Ok(col.values.iter().filter_map(number).collect())
+    Ok(col.values.iter().filter_map(as_f64).collect())
 }
 
 fn whole_table(f: &str, stat: Stat, t: &Table, column: &str) -> BResult<Table> {

@@ -11,6 +11,19 @@ pub(crate) fn single<V>(v: V) -> [([(&'static str, &'static str); 0], V); 1] {
     [([], v)]
 }
 
+/// One family of `kind`: each series' labels and its metric.
+fn family<L: EncodeLabelSet, M: EncodeMetric>(
+    enc: &mut DescriptorEncoder,
+    (name, help, kind): (&str, &str, MetricType),
+    series: impl IntoIterator<Item = (L, M)>,
+) -> std::fmt::Result {
+    let mut family = enc.encode_descriptor(name, help, None, kind)?;
+    for (labels, metric) in series {
+        metric.encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
 /// A counter family: the library appends `_total` to `name`.
 pub(crate) fn counter<L, V>(
     enc: &mut DescriptorEncoder,
@@ -22,11 +35,8 @@ where
     L: EncodeLabelSet,
     V: prometheus_client::encoding::EncodeCounterValue,
 {
-    let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, v) in series {
-        ConstCounter::new(v).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
+    let metrics = series.into_iter().map(|(l, v)| (l, ConstCounter::new(v)));
+    family(enc, (name, help, MetricType::Counter), metrics)
 }
 
 /// A gauge family.
@@ -40,11 +50,8 @@ where
     L: EncodeLabelSet,
     V: prometheus_client::encoding::EncodeGaugeValue,
 {
-    let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, v) in series {
-        ConstGauge::new(v).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
+    let metrics = series.into_iter().map(|(l, v)| (l, ConstGauge::new(v)));
+    family(enc, (name, help, MetricType::Gauge), metrics)
 }
 
 /// An untyped family, whose samples carry `name` exactly: for InfluxDB 2's counters whose

@@ -119,7 +119,6 @@ fn parse(body: &[u8]) -> Result<Vec<Table>, ClientError> {
                 let table_id = col("table").and_then(|i| cells.get(i)).cloned();
                 if current_table.is_none() || current_table != table_id {
                     current_table = table_id;
-                    let skip = |i: usize, name: &str| i == 0 || name == "result" || name == "table";
                     tables.push(Table {
                         result: col("result")
                             .and_then(|i| cells.get(i))
@@ -128,7 +127,7 @@ fn parse(body: &[u8]) -> Result<Vec<Table>, ClientError> {
                         columns: h
                             .iter()
                             .enumerate()
-                            .filter(|(i, n)| !skip(*i, n))
+                            .filter(|(i, n)| is_data_column(*i, n))
                             .map(|(i, n)| {
                                 let ty = types.get(i).cloned().unwrap_or_default();
                                 let ty = cli_type(&ty).to_string();
@@ -141,7 +140,7 @@ fn parse(body: &[u8]) -> Result<Vec<Table>, ClientError> {
                 let kept = h
                     .iter()
                     .enumerate()
-                    .filter(|(i, n)| !(*i == 0 || *n == "result" || *n == "table"))
+                    .filter(|(i, n)| is_data_column(*i, n))
                     .map(|(i, _)| cells.get(i).cloned().unwrap_or_default())
                     .collect();
                 if let Some(t) = tables.last_mut() {
@@ -151,6 +150,12 @@ fn parse(body: &[u8]) -> Result<Vec<Table>, ClientError> {
         }
     }
     Ok(tables)
+}
+
+/// Whether header column `i` named `name` is shown: not the annotation column, `result` or
+/// `table`.
+fn is_data_column(i: usize, name: &str) -> bool {
+    !(i == 0 || name == "result" || name == "table")
 }
 
 /// The influx CLI's name for an annotated-CSV datatype (Flux's own type names).
