@@ -31,7 +31,7 @@ pub use remotes::{
     MIN_MAX_AGE_SECONDS,
 };
 pub use replication_model::{
-    Remote, RemoteKind, Replication, DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_BATCH_BYTES,
+    Remote, Replication, DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_BATCH_BYTES,
     DEFAULT_MAX_QUEUE_SIZE_BYTES, MIN_MAX_QUEUE_SIZE_BYTES,
 };
 pub use store::{all_access, Catalog};

@@ -5,6 +5,7 @@
 //! replications go with it ([`CatalogError::InUse`] names them). Remote tokens and passwords
 //! are stored in clear because the node must send them; the API never returns them.
 
+use ferry_lp::RemoteKind;
 use rusqlite::{params, OptionalExtension, Row};
 
 use crate::ids::{new_id, parse_id};

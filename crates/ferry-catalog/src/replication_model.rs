@@ -1,45 +1,6 @@
 //! Remotes and replications (Edge Data Replication), InfluxDB 2's fields plus Ferry's.
 
-use serde::{Deserialize, Serialize};
-
-/// Which write API a remote speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RemoteKind {
-    /// InfluxDB 2.x, Cloud, or Ferry: `POST /api/v2/write?org=&bucket=`, `Authorization: Token`.
-    #[default]
-    V2,
-    /// InfluxDB 1.x: `POST /write?db=&rp=` (remote bucket name `db/rp` or `db`), user/password
-    /// (Basic) or token.
-    V1,
-    /// InfluxDB 3: `POST /api/v3/write_lp?db=` with a Bearer token.
-    V3,
-    /// TDengine taosAdapter: `POST /influxdb/v1/write?db=`, Basic auth.
-    Tdengine,
-}
-
-impl RemoteKind {
-    /// `v2`, `v1`, `v3` or `tdengine`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RemoteKind::V2 => "v2",
-            RemoteKind::V1 => "v1",
-            RemoteKind::V3 => "v3",
-            RemoteKind::Tdengine => "tdengine",
-        }
-    }
-
-    /// Parses [`RemoteKind::as_str`]'s names (also `influxdb2`, `influxdb1`, `influxdb3`, `ferry`, `cloud`).
-    pub fn parse(s: &str) -> Option<RemoteKind> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "v2" | "influxdb2" | "cloud" | "ferry" => RemoteKind::V2,
-            "v1" | "influxdb1" => RemoteKind::V1,
-            "v3" | "influxdb3" => RemoteKind::V3,
-            "tdengine" | "taosadapter" => RemoteKind::Tdengine,
-            _ => return None,
-        })
-    }
-}
+use ferry_lp::RemoteKind;
 
 /// A remote server that replications write to. Its token and password are secrets: stored so
 /// the node can send them, never returned by the API or printed by the CLI.

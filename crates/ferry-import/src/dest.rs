@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use ferry_catalog::RemoteKind;
+use ferry_lp::RemoteKind;
 use ferry_pipeline::{BodyCompression, RemoteWriter, WriteTarget};
 use serde_json::{json, Value};
 

@@ -2,15 +2,14 @@
 //! them (rate limit, concurrency, THE retry policy), tracks the contiguous acknowledged prefix
 //! for the checkpoint, and shows progress.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_pipeline::{
-    send_with_policy, Backoff, BodyCompression, RateLimiter, RejectedLinesFile, SendHooks,
-    SendOptions, SendResult,
+    send_with_policy, Backoff, BodyCompression, ProgressView, RateLimiter, RejectedLinesFile,
+    SendHooks, SendOptions, SendResult,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -55,8 +54,8 @@ pub struct ImportConfig {
     pub max_retries: u32,
     /// Bound of the coalescing buffer in bytes.
     pub coalesce_bytes: usize,
-    /// Progress: `Some(true)` bar, `Some(false)` log lines, `None` by whether stderr is a TTY.
-    pub progress_bar: Option<bool>,
+    /// Where progress is drawn; `None` prints a plain line every `progress_every`.
+    pub progress: Option<Arc<dyn ProgressView>>,
     /// Seconds between plain progress lines.
     pub progress_every: Duration,
 }
@@ -446,26 +445,15 @@ fn human(b: u64) -> String {
 fn progress_task(
     stats: Arc<Stats>,
     total: Option<u64>,
-    bar: bool,
+    view: Option<Arc<dyn ProgressView>>,
     every: Duration,
     start: Instant,
-) -> (tokio::task::JoinHandle<()>, Option<indicatif::ProgressBar>) {
-    let pb = bar.then(|| {
-        let pb = match total {
-            Some(t) => indicatif::ProgressBar::new(t),
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        let style = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] [{wide_bar}] {bytes}/{total_bytes} {msg} ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        pb.set_style(style);
-        pb
-    });
-    let pb2 = pb.clone();
-    let h = tokio::spawn(async move {
-        let tick = if pb2.is_some() {
+) -> tokio::task::JoinHandle<()> {
+    if let Some(v) = &view {
+        v.start(total);
+    }
+    tokio::spawn(async move {
+        let tick = if view.is_some() {
             Duration::from_millis(200)
         } else {
             every
@@ -476,11 +464,8 @@ fn progress_task(
             let pts = stats.points.load(Ordering::Relaxed);
             let raw = stats.raw.load(Ordering::Relaxed);
             let rate = pts as f64 / secs;
-            match &pb2 {
-                Some(pb) => {
-                    pb.set_position(raw);
-                    pb.set_message(format!("{pts} points, {rate:.0} lines/s"));
-                }
+            match &view {
+                Some(v) => v.update(raw, &format!("{pts} points, {rate:.0} lines/s")),
                 None => {
                     let pct = total
                         .filter(|&t| t > 0)
@@ -493,8 +478,7 @@ fn progress_task(
                 }
             }
         }
-    });
-    (h, pb)
+    })
 }
 
 /// Runs an import to the end (or the first fatal error), printing progress and a summary on
@@ -546,10 +530,13 @@ pub async fn run(cfg: ImportConfig) -> Result<Summary, ImportError> {
     let reader_task = tokio::task::spawn_blocking(move || reader.read_all(resume, &rt));
 
     let total: Option<u64> = ids.iter().map(|i| i.size).sum();
-    let bar = cfg
-        .progress_bar
-        .unwrap_or_else(|| std::io::stderr().is_terminal());
-    let (ticker, pb) = progress_task(stats.clone(), total, bar, cfg.progress_every, start);
+    let ticker = progress_task(
+        stats.clone(),
+        total,
+        cfg.progress.clone(),
+        cfg.progress_every,
+        start,
+    );
 
     let mut resolver = Resolver::new(cfg.target.clone(), cfg.create_buckets)?
         .with_compression(cfg.wire_compression);
@@ -651,8 +638,8 @@ pub async fn run(cfg: ImportConfig) -> Result<Summary, ImportError> {
     }
     .await;
     ticker.abort();
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
+    if let Some(v) = &cfg.progress {
+        v.finish();
     }
     if let Err(e) = result {
         inflight.abort_all();

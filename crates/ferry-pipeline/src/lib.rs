@@ -9,9 +9,11 @@
 //!   sleeps: the caller owns the schedule.
 //! * [`batch`] splits line protocol at line boundaries; [`RateLimiter`] caps bytes per second
 //!   with the `influx write --rate-limit` grammar.
+//! * [`ProgressView`] is how a movement reports progress to whoever draws it.
 
 pub mod batch;
 mod error;
+pub mod progress;
 pub mod ratelimit;
 pub mod retry;
 pub mod sendbatch;
@@ -19,6 +21,7 @@ pub mod target;
 pub mod writer;
 
 pub use error::SinkError;
+pub use progress::ProgressView;
 pub use ratelimit::{parse_rate_limit, RateLimiter};
 pub use retry::{classify, parse_retry_after, Backoff, WriteOutcome};
 pub use sendbatch::{

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use ferry_catalog::RemoteKind;
+use ferry_lp::RemoteKind;
 use rand::Rng;
 
 /// Longest `Retry-After` honoured (a guard against absurd values): one day.

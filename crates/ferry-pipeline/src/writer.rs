@@ -393,7 +393,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_catalog::RemoteKind;
+    use ferry_lp::RemoteKind;
     use std::io::Read as _;
 
     #[test]

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use ferry_catalog::RemoteKind;
+use ferry_lp::RemoteKind;
 use ferry_pipeline::{
     send_with_policy, BodyCompression, RemoteWriter, SendHooks, SendOptions, SendResult,
     WriteOutcome, WriteTarget,

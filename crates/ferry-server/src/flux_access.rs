@@ -4,9 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use ferry_catalog::{Action, Authorization, Org, RemoteKind};
+use ferry_catalog::{Action, Authorization, Org};
 use ferry_flux::query::{Query, QueryError, QueryErrorKind, Results};
 use ferry_flux::table::{BucketInfo, RemoteTarget, SourceError};
+use ferry_lp::RemoteKind;
 use ferry_pipeline::{RemoteWriter, WriteTarget};
 use ferry_store::BucketStore;
 

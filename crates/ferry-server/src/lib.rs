@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod node;
 pub mod queries;
 pub mod recovery;
+pub mod remote_target;
 pub mod replication;
 pub mod status_history;
 mod status_readings;

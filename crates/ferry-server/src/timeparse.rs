@@ -2,19 +2,10 @@
 
 use crate::error::ApiError;
 
-/// Parses `2024-01-01T00:00:00Z` (any RFC3339) or an integer of nanoseconds since the epoch.
+/// Parses `2024-01-01T00:00:00Z` (any RFC3339) or an integer of nanoseconds since the epoch
+/// with ferry-lp's one time parser; a refusal is a 400.
 pub fn parse_time(s: &str) -> Result<i64, ApiError> {
-    if let Ok(ns) = s.parse::<i64>() {
-        return Ok(ns);
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "invalid time {s:?}: use RFC3339 (2024-01-01T00:00:00Z) or integer nanoseconds"
-            ))
-        })
+    ferry_lp::parse_time(s).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 #[cfg(test)]

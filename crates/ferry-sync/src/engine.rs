@@ -2,12 +2,13 @@
 //! progress per window, shrink windows that fail, verify, follow new data.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_pipeline::{parse_rate_limit, Backoff, RateLimiter, RejectedLinesFile, WriteOutcome};
+use ferry_pipeline::{
+    parse_rate_limit, Backoff, ProgressView, RateLimiter, RejectedLinesFile, WriteOutcome,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -59,6 +60,7 @@ struct Ctx {
     max_points: u64,
     verify: bool,
     http: reqwest::Client,
+    progress: Option<Arc<dyn ProgressView>>,
 }
 
 /// Resolved settings.
@@ -73,8 +75,13 @@ struct Plan {
 }
 
 /// Runs a sync described by `spec` (already merged with its TOML file). Returns when the range
-/// is copied (with `--end`), or never in follow mode unless an error stops it.
-pub async fn run_sync(spec: SyncSpec, default: DefaultTarget) -> Result<SyncSummary, SyncError> {
+/// is copied (with `--end`), or never in follow mode unless an error stops it. Progress goes to
+/// `progress`, or without one to a log line every two seconds.
+pub async fn run_sync(
+    spec: SyncSpec,
+    default: DefaultTarget,
+    progress: Option<Arc<dyn ProgressView>>,
+) -> Result<SyncSummary, SyncError> {
     let began = Instant::now();
     let src_cfg = SourceConfig::from_args(&spec.source)?;
     let source = Source::new(src_cfg.clone())?;
@@ -133,6 +140,7 @@ pub async fn run_sync(spec: SyncSpec, default: DefaultTarget) -> Result<SyncSumm
         max_points: spec.source.max_window_points.unwrap_or(500_000).max(1),
         verify: spec.verify,
         http: reqwest::Client::new(),
+        progress,
     });
     tracing::info!(
         "sync {} from {} (state {})",
@@ -224,7 +232,7 @@ struct RoundResult {
 }
 
 struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+    view: Option<Arc<dyn ProgressView>>,
     total_ns: i64,
     done_ns: i64,
     points: u64,
@@ -233,19 +241,12 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total_ns: i64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new(10_000);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {percent}% {msg} ETA {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b
-        });
+    fn new(total_ns: i64, view: Option<Arc<dyn ProgressView>>) -> Progress {
+        if let Some(v) = &view {
+            v.start(Some(10_000));
+        }
         Progress {
-            bar,
+            view,
             total_ns: total_ns.max(1),
             done_ns: 0,
             points: 0,
@@ -260,9 +261,11 @@ impl Progress {
         let frac = (self.done_ns as f64 / self.total_ns as f64).clamp(0.0, 1.0);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = self.points as f64 / secs;
-        if let Some(b) = &self.bar {
-            b.set_position((frac * 10_000.0) as u64);
-            b.set_message(format!("{} points, {:.0} points/s", self.points, rate));
+        if let Some(v) = &self.view {
+            v.update(
+                (frac * 10_000.0) as u64,
+                &format!("{} points, {:.0} points/s", self.points, rate),
+            );
         } else if self.last_log.elapsed() >= Duration::from_secs(2) || frac >= 1.0 {
             self.last_log = Instant::now();
             let eta = if frac > 0.0 {
@@ -281,8 +284,8 @@ impl Progress {
     }
 
     fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
+        if let Some(v) = &self.view {
+            v.finish();
         }
     }
 }
@@ -296,7 +299,7 @@ async fn run_round(
     types: &BTreeMap<String, FieldTypes>,
 ) -> Result<RoundResult, SyncError> {
     let total: i64 = queue.iter().map(|w| w.end - w.start).sum();
-    let mut progress = Progress::new(total);
+    let mut progress = Progress::new(total, ctx.progress.clone());
     let mut res = RoundResult {
         points: 0,
         windows: 0,

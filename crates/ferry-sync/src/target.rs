@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use ferry_catalog::RemoteKind;
+use ferry_lp::RemoteKind;
 use ferry_pipeline::{
     send_with_policy, Backoff, BodyCompression, RateLimiter, RejectedLinesFile, RemoteWriter,
     SendHooks, SendOptions, SendResult, WriteTarget,

@@ -18,5 +18,5 @@ pub mod schedule;
 pub mod spec;
 
 pub use downsample::{aggregate_series, Aggregate};
-pub use schedule::{parse_duration, Cron, Schedule};
+pub use schedule::{Cron, Schedule};
 pub use spec::{Destination, DownsampleSpec, QuerySpec, TaskKind, TaskSpec};

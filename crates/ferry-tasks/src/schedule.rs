@@ -1,4 +1,4 @@
-//! Durations, schedules and window math.
+//! Schedules and window math (durations are read with ferry-lp's one grammar).
 //!
 //! A task's **schedule point** at wall-clock `now` is the latest scheduled time at or before
 //! `now - offset`: for `every: 1m` that is `now - offset` truncated to the minute (aligned to
@@ -8,53 +8,9 @@
 //! a downtime covers every missed period at once.
 
 use chrono::{Duration as ChronoDuration, TimeZone, Utc};
+use ferry_lp::parse_duration;
 
 const NS: i64 = 1_000_000_000;
-
-/// Parses a duration such as `500ms`, `5s`, `1m`, `1h30m`, `1d`, `1w` (also `0`) into
-/// nanoseconds. Units: `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`, `d`, `w`.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    if t == "0" {
-        return Ok(0);
-    }
-    if t.is_empty() {
-        return Err("empty duration".into());
-    }
-    let bad = || format!("invalid duration {s:?}: use e.g. 30s, 1m, 1h30m, 1d");
-    let b = t.as_bytes();
-    let (mut i, mut total) = (0usize, 0i64);
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return Err(bad());
-        }
-        let n: i64 = t[start..i].parse().map_err(|_| bad())?;
-        let ustart = i;
-        while i < b.len() && !b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let mult = match &t[ustart..i] {
-            "ns" => 1,
-            "us" | "µs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => NS,
-            "m" => 60 * NS,
-            "h" => 3600 * NS,
-            "d" => 86_400 * NS,
-            "w" => 7 * 86_400 * NS,
-            _ => return Err(bad()),
-        };
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    Ok(total)
-}
 
 /// Formats nanoseconds as a compact duration (`1h30m`, `5s`, `250ms`, `0s`).
 pub fn format_duration(ns: i64) -> String {
@@ -112,7 +68,7 @@ impl Schedule {
             (Some(_), Some(_)) => Err("give either every or cron, not both".into()),
             (None, None) => Err("every or cron is required".into()),
             (Some(e), None) => {
-                let ns = parse_duration(e)?;
+                let ns = parse_duration(e).map_err(|e| e.to_string())?;
                 if ns < 1_000_000 {
                     return Err(format!("every {e:?} is too short: at least 1ms"));
                 }

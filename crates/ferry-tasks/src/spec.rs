@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::downsample::Aggregate;
-use crate::schedule::parse_duration;
+use ferry_lp::parse_duration;
 
 /// The kinds of task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +123,7 @@ pub struct DownsampleSpec {
 impl DownsampleSpec {
     /// The window in ns.
     pub fn window_ns(&self) -> Result<i64, String> {
-        let w = parse_duration(&self.window)?;
+        let w = parse_duration(&self.window).map_err(|e| e.to_string())?;
         if w < 1_000_000 {
             return Err(format!(
                 "window {:?} is too short: at least 1ms",
@@ -140,6 +140,7 @@ impl DownsampleSpec {
             .filter(|s| !s.is_empty())
             .map(parse_duration)
             .transpose()
+            .map_err(|e| e.to_string())
             .map(|v| v.unwrap_or(0))
     }
 

@@ -979,7 +979,7 @@ pub enum ReplicationCmd {
 }
 
 /// A duration flag (`2m`, `30s`, `1h`, `0`), with the retention grammar of
-/// [`crate::output::parse_duration`].
+/// [`crate::output::parse_seconds`].
 fn parse_positive_secs(s: &str) -> Result<std::time::Duration, String> {
     match parse_secs(s)? {
         d if d.is_zero() => Err(format!("invalid duration {s:?}: must be at least 1s")),
@@ -988,7 +988,7 @@ fn parse_positive_secs(s: &str) -> Result<std::time::Duration, String> {
 }
 
 fn parse_secs(s: &str) -> Result<std::time::Duration, String> {
-    let secs = crate::output::parse_duration(s)?;
+    let secs = crate::output::parse_seconds(s)?;
     u64::try_from(secs)
         .map(std::time::Duration::from_secs)
         .map_err(|_| format!("invalid duration {s:?}: must not be negative"))

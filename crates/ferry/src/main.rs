@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod output;
 mod profiles;
+mod progress_bar;
 mod serve_config;
 mod version;
 

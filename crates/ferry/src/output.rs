@@ -46,56 +46,18 @@ pub fn duration(secs: i64) -> String {
     format!("{}h{}m{}s", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
-/// Parses a retention like `30d`, `72h`, `90m`, `3600s`, `1w`, `0` or `infinite` into seconds.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    if s == "0" || s.eq_ignore_ascii_case("infinite") || s.is_empty() {
+/// Parses a duration flag in whole seconds with ferry-lp's one grammar (`30d`, `72h`,
+/// `1h30m`, `0`); `infinite` and an empty value also mean 0 (a retention that keeps forever).
+pub fn parse_seconds(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("infinite") {
         return Ok(0);
     }
-    let mut total: i64 = 0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(&n) = chars.peek() {
-            if n.is_ascii_alphabetic() {
-                unit.push(n);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let n: i64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}: a number must come before {unit:?}"))?;
-        num.clear();
-        let mult = match unit.as_str() {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 604_800,
-            _ => {
-                return Err(format!(
-                    "invalid duration {s:?}: unknown unit {unit:?} (use s, m, h, d, w)"
-                ))
-            }
-        };
-        total = n
-            .checked_mul(mult)
-            .and_then(|x| total.checked_add(x))
-            .ok_or_else(|| format!("invalid duration {s:?}: too long"))?;
+    let ns = ferry_lp::parse_duration(t).map_err(|e| e.to_string())?;
+    if ns % 1_000_000_000 != 0 {
+        return Err(format!("invalid duration {t:?}: use whole seconds"));
     }
-    if !num.is_empty() {
-        return Err(format!(
-            "invalid duration {s:?}: add a unit (s, m, h, d, w) after {num}"
-        ));
-    }
-    Ok(total)
+    Ok(ns / 1_000_000_000)
 }
 
 #[cfg(test)]
@@ -104,11 +66,15 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("0"), Ok(0));
-        assert_eq!(parse_duration("30d"), Ok(30 * 86_400));
-        assert_eq!(parse_duration("1h30m"), Ok(5400));
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("5y").is_err());
+        assert_eq!(parse_seconds("0"), Ok(0));
+        assert_eq!(parse_seconds("infinite"), Ok(0));
+        assert_eq!(parse_seconds("30d"), Ok(30 * 86_400));
+        assert_eq!(parse_seconds("1h30m"), Ok(5400));
+        assert!(parse_seconds("10").is_err());
+        assert!(parse_seconds("5y").is_err());
+        assert!(parse_seconds("1500ms")
+            .unwrap_err()
+            .contains("whole seconds"));
         assert_eq!(duration(604_800), "168h0m0s");
         assert_eq!(duration(0), "infinite");
     }

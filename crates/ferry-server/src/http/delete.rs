@@ -34,10 +34,7 @@ fn invalid(msg: impl std::fmt::Display) -> ApiError {
 }
 
 fn time_of(field: &str, v: &str, example: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(v)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| {
+    ferry_lp::parse_rfc3339(v).ok_or_else(|| {
             invalid(format!(
                 "invalid RFC3339Nano for field {field}, please format your time with RFC3339Nano format, example: {example}"
             ))

@@ -143,9 +143,7 @@ pub async fn query(
         let now = match body.now.as_deref() {
             None | Some("") => None,
             Some(t) => Some(
-                chrono::DateTime::parse_from_rfc3339(t)
-                    .ok()
-                    .and_then(|t| t.timestamp_nanos_opt())
+                ferry_lp::parse_rfc3339(t)
                     .ok_or_else(|| ApiError::BadRequest(format!("invalid now time {t:?}")))?,
             ),
         };

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use super::json::{self as shape, id_param, Body};
 use super::AppState;
 use crate::error::ApiError;
-use ferry_catalog::{Action, NewRemote, RemoteKind, RemoteUpdate};
+use ferry_catalog::{Action, NewRemote, RemoteUpdate};
+use ferry_lp::RemoteKind;
 
 /// List filters (InfluxDB's, exact matches).
 #[derive(Debug, Deserialize)]

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use ferry_catalog::{Remote, Replication};
-use ferry_pipeline::{RemoteWriter, WriteOutcome, WriteTarget};
+use ferry_pipeline::{RemoteWriter, WriteOutcome};
 use tokio::sync::watch;
 
 use crate::node::Node;
@@ -107,7 +107,7 @@ fn writer_for(rep: &Replication, remote: &Remote) -> Result<RemoteWriter, String
         .clone()
         .or_else(|| rep.remote_bucket_name.clone())
         .ok_or("the replication names no remote bucket")?;
-    let target = WriteTarget::from_remote(remote, &bucket).map_err(|e| e.to_string())?;
+    let target = crate::remote_target::write_target(remote, &bucket).map_err(|e| e.to_string())?;
     RemoteWriter::new(target).map_err(|e| e.to_string())
 }
 

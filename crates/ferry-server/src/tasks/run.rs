@@ -5,10 +5,11 @@ use std::sync::Arc;
 use ferry_catalog::{Task, TaskRun};
 use ferry_influxql::ast::{Fill, Statement};
 use ferry_influxql::Context;
+use ferry_lp::parse_duration;
 use ferry_lp::Point;
 use ferry_store::{BucketStore, ScanRequest};
 use ferry_tasks::schedule::{
-    align_down, align_down_offset, downsample_range, parse_duration, window_range, RunRange,
+    align_down, align_down_offset, downsample_range, window_range, RunRange,
 };
 use ferry_tasks::{aggregate_series, DownsampleSpec, QuerySpec, Schedule, TaskKind, TaskSpec};
 

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_catalog::{Org, RemoteKind};
+use ferry_catalog::Org;
 use ferry_lp::Point;
+use ferry_lp::RemoteKind;
 use ferry_pipeline::{
     send_with_policy, Backoff, NoHooks, RemoteWriter, SendOptions, SendResult, WriteTarget,
 };
@@ -35,7 +36,8 @@ impl Sink {
                 .ok()
                 .filter(|r| r.org_id == org.id)
                 .ok_or_else(|| format!("remote {id:?} not found in this organization"))?;
-            let target = WriteTarget::from_remote(&remote, &bucket).map_err(|e| e.to_string())?;
+            let target =
+                crate::remote_target::write_target(&remote, &bucket).map_err(|e| e.to_string())?;
             return RemoteWriter::new(target)
                 .map(Sink::Remote)
                 .map_err(|e| e.to_string());

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::cli::BucketCmd;
 use crate::client::{Client, ClientError};
-use crate::output::{duration, json as print_json, parse_duration, s, table};
+use crate::output::{duration, json as print_json, parse_seconds, s, table};
 
 fn retention_rules(secs: i64) -> Value {
     if secs == 0 {
@@ -86,7 +86,7 @@ pub async fn run(cmd: BucketCmd) -> Result<(), ClientError> {
             json,
         } => {
             let c = Client::new(&client)?;
-            let secs = parse_duration(&retention).map_err(ClientError::Usage)?;
+            let secs = parse_seconds(&retention).map_err(ClientError::Usage)?;
             let org_id = c.org_id().await?;
             let body = json!({ "orgID": org_id, "name": name, "description": description, "retentionRules": retention_rules(secs) });
             let b = c
@@ -135,7 +135,7 @@ pub async fn run(cmd: BucketCmd) -> Result<(), ClientError> {
             }
             if let Some(r) = retention {
                 body["retentionRules"] =
-                    retention_rules(parse_duration(&r).map_err(ClientError::Usage)?);
+                    retention_rules(parse_seconds(&r).map_err(ClientError::Usage)?);
             }
             let b = c
                 .json(

@@ -42,7 +42,7 @@ fn print(list: &[Value], as_json: bool) {
 }
 
 fn check_kind(kind: &str) -> Result<String, ClientError> {
-    ferry_catalog::RemoteKind::parse(kind)
+    ferry_lp::RemoteKind::parse(kind)
         .map(|k| k.as_str().to_string())
         .ok_or_else(|| {
             ClientError::Usage(format!(

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::{ReplicationCmd, ReplicationExtras};
 use crate::client::{Client, ClientError};
-use crate::output::{json as print_json, parse_duration, s, table};
+use crate::output::{json as print_json, parse_seconds, s, table};
 
 /// A table that fits a terminal: the influx CLI's 14 columns run to ~240 characters, so the
 /// queue is one `current / max` column, the route one `local bucket -> remote bucket` column,
@@ -134,7 +134,7 @@ fn parse_max_age(s: &str) -> Result<i64, ClientError> {
     if let Ok(n) = s.trim().parse::<i64>() {
         return Ok(n);
     }
-    parse_duration(s).map_err(ClientError::Usage)
+    parse_seconds(s).map_err(ClientError::Usage)
 }
 
 fn parse_tags(tags: &[String]) -> Result<Map<String, Value>, ClientError> {

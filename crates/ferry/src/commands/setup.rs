@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::cli::SetupArgs;
 use crate::client::{Client, ClientError};
-use crate::output::{parse_duration, s};
+use crate::output::{parse_seconds, s};
 use crate::profiles::{Profile, Profiles};
 
 /// Calls `POST /api/v2/setup` and prints the operator token once.
@@ -15,7 +15,7 @@ pub async fn run(a: SetupArgs) -> Result<(), ClientError> {
     if allowed.get("allowed").and_then(|v| v.as_bool()) == Some(false) {
         return Err(ClientError::Usage(format!("{} is already set up", c.host)));
     }
-    let retention = parse_duration(&a.retention).map_err(ClientError::Usage)?;
+    let retention = parse_seconds(&a.retention).map_err(ClientError::Usage)?;
     let mut body = json!({
         "username": a.username, "org": a.org_name, "bucket": a.bucket,
         "retentionPeriodSeconds": retention,

@@ -34,7 +34,16 @@ pub fn default_target(
 
 /// Runs a sync (or its check) and prints the summary.
 pub async fn run(a: SyncArgs) -> Result<(), ClientError> {
-    let spec = a.spec.merge_config_file().map_err(usage)?;
+    let spec = match a.spec.config.clone() {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ClientError::Usage(format!("{}: {e}", path.display())))?;
+            let file: ferry_sync::SyncSpec = toml::from_str(&text)
+                .map_err(|e| ClientError::Usage(format!("{}: {e}", path.display())))?;
+            a.spec.merge(file)
+        }
+        None => a.spec,
+    };
     let default = default_target(&a.client)?;
     if a.action.as_deref() == Some("check") {
         let rep = ferry_sync::check(spec, default).await.map_err(usage)?;
@@ -46,7 +55,13 @@ pub async fn run(a: SyncArgs) -> Result<(), ClientError> {
         }
         return Ok(());
     }
-    let s = ferry_sync::run_sync(spec, default).await.map_err(usage)?;
+    let s = ferry_sync::run_sync(
+        spec,
+        default,
+        crate::progress_bar::on_terminal(crate::progress_bar::PERCENT),
+    )
+    .await
+    .map_err(usage)?;
     println!(
         "synced {} points in {} windows in {:.1}s ({:.0} points/s); {} lines refused; state {}",
         s.points,

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use ferry_catalog::RemoteKind;
 use ferry_import::{ImportConfig, InputSpec, TargetConfig};
+use ferry_lp::RemoteKind;
 use ferry_pipeline::BodyCompression;
 
 use crate::cli::ClientArgs;
@@ -220,7 +220,7 @@ pub async fn run(a: WriteArgs) -> Result<(), ClientError> {
         create_buckets: a.create_buckets,
         max_retries: a.max_retries,
         coalesce_bytes: 64 * 1024 * 1024,
-        progress_bar: None,
+        progress: crate::progress_bar::on_terminal(crate::progress_bar::BYTES),
         progress_every: Duration::from_secs_f64(a.progress_interval.max(0.1)),
     };
     let errors_file = cfg.errors_file.clone();
