@@ -40,7 +40,7 @@ pub fn inspect(path: &Path) -> Result<CatalogInspection, CatalogError> {
     };
     Ok(CatalogInspection {
         schema_version,
-        known_version: crate::store::MIGRATIONS.len() as i64,
+        known_version: crate::schema::MIGRATIONS.len() as i64,
         integrity,
         buckets: pairs("SELECT id, name FROM buckets ORDER BY name")?,
         replications: pairs("SELECT id, local_bucket_id FROM replications ORDER BY id")?,

@@ -15,7 +15,9 @@ mod model;
 pub mod private_file;
 mod remotes;
 mod replication_model;
+mod schema;
 pub mod sealing;
+mod sql;
 mod store;
 mod tasks;
 

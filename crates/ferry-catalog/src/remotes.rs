@@ -11,7 +11,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use crate::ids::{new_id, parse_id};
 use crate::replication_model::*;
 use crate::sealing::Sealer;
-use crate::store::{now, unique_violation, Catalog};
+use crate::sql::{now, unique_violation};
+use crate::store::Catalog;
 use crate::CatalogError;
 
 /// Smallest `maxAgeSeconds` other than 0 (InfluxDB's bound).

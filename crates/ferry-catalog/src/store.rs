@@ -9,84 +9,12 @@ use sha2::{Digest, Sha256};
 use crate::ids::{generate_token, new_id};
 use crate::model::*;
 use crate::sealing::Sealer;
+use crate::sql::{now, unique_violation};
 use crate::CatalogError;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS orgs (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS buckets (
-    id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '', retention_seconds INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org_id, name));
-CREATE TABLE IF NOT EXISTS authorizations (
-    id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
-    org_id TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'active', permissions TEXT NOT NULL,
-    created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS dbrps (
-    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, bucket_id TEXT NOT NULL REFERENCES buckets(id),
-    database TEXT NOT NULL, retention_policy TEXT NOT NULL, is_default INTEGER NOT NULL,
-    UNIQUE (org_id, database, retention_policy));
-CREATE TABLE IF NOT EXISTS remotes (
-    id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '', remote_url TEXT NOT NULL,
-    remote_api_token TEXT NOT NULL DEFAULT '', remote_org_id TEXT,
-    allow_insecure_tls INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL DEFAULT 'v2',
-    remote_username TEXT, remote_password TEXT, ca_cert_file TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org_id, name));
-CREATE TABLE IF NOT EXISTS replications (
-    id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '', remote_id TEXT NOT NULL REFERENCES remotes(id),
-    local_bucket_id TEXT NOT NULL REFERENCES buckets(id), remote_bucket_id TEXT,
-    remote_bucket_name TEXT, max_queue_size_bytes INTEGER NOT NULL,
-    drop_non_retryable_data INTEGER NOT NULL DEFAULT 0, max_age_seconds INTEGER NOT NULL,
-    paused INTEGER NOT NULL DEFAULT 0, measurements TEXT NOT NULL DEFAULT '[]',
-    rate_limit_bytes_per_sec INTEGER, add_tags TEXT NOT NULL DEFAULT '[]',
-    backfill_from_ns INTEGER, max_batch_bytes INTEGER NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org_id, name));
-";
-
-pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(crate) fn unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
-}
-
-/// Changes to the tables made after the first release, in order; `PRAGMA user_version` is
-/// how many of them a catalog has had. A new catalog gets the first release's tables
-/// ([`SCHEMA`]) and then every step, so both go the same way.
-pub(crate) const MIGRATIONS: &[&str] = &[
-    // 1: tasks run with the authority of the token that made them
-    "ALTER TABLE tasks ADD COLUMN authorization_id TEXT;",
-    // 2: so do replications
-    "ALTER TABLE replications ADD COLUMN authorization_id TEXT;",
-];
-
-/// Applies the [`MIGRATIONS`] the catalog has not had, each in one transaction with its
-/// version; refuses a catalog written by a newer release.
-fn migrate(conn: &mut Connection) -> Result<(), CatalogError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(CatalogError::Invalid(format!(
-            "the catalog is of schema version {version}, newer than this release knows ({known}): run a newer ferry"
-        )));
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
 }
 
 /// The catalog. Cheap to share behind an `Arc`; calls are serialised on one connection.
@@ -122,9 +50,7 @@ impl Catalog {
         // Deleted or overwritten rows (a revoked token, a replaced secret, a clear value of
         // an older release once sealed) are zeroed in their pages, not left readable.
         conn.pragma_update(None, "secure_delete", "ON")?;
-        conn.execute_batch(SCHEMA)?;
-        conn.execute_batch(crate::tasks::SCHEMA)?;
-        migrate(&mut conn)?;
+        crate::schema::create_and_migrate(&mut conn)?;
         let catalog = Catalog {
             conn: Mutex::new(conn),
             cache: Default::default(),
@@ -287,13 +213,7 @@ impl Catalog {
             .collect();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute("DELETE FROM dbrps WHERE org_id = ?1", [id])?;
-        crate::tasks::delete_org_tasks(&tx, id)?;
-        tx.execute("DELETE FROM replications WHERE org_id = ?1", [id])?;
-        tx.execute("DELETE FROM remotes WHERE org_id = ?1", [id])?;
-        tx.execute("DELETE FROM buckets WHERE org_id = ?1", [id])?;
-        tx.execute("DELETE FROM authorizations WHERE org_id = ?1", [id])?;
-        tx.execute("DELETE FROM orgs WHERE id = ?1", [id])?;
+        crate::schema::delete_org_rows(&tx, id)?;
         tx.commit()?;
         Ok(buckets)
     }

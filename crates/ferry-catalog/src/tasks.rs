@@ -6,42 +6,15 @@
 //! after the run's writes were acknowledged. Secrets are stored in clear (the node must send
 //! them) and never returned by any list call: [`Catalog::secret_keys`] gives names only.
 
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{params, OptionalExtension, Row};
 
 use crate::ids::new_id;
-use crate::store::{now, unique_violation, Catalog};
+use crate::sql::{now, unique_violation};
+use crate::store::Catalog;
 use crate::CatalogError;
 
 /// Runs kept per task; older ones are deleted when a run finishes.
 pub const MAX_RUNS_KEPT: i64 = 100;
-
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'active',
-    every TEXT, cron TEXT, offset_text TEXT NOT NULL DEFAULT '0s', kind TEXT NOT NULL,
-    spec TEXT NOT NULL, latest_completed_ns INTEGER, last_run_status TEXT, last_run_error TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org_id, name));
-CREATE TABLE IF NOT EXISTS task_runs (
-    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, status TEXT NOT NULL,
-    scheduled_for_ns INTEGER NOT NULL, range_start_ns INTEGER, range_end_ns INTEGER,
-    points INTEGER NOT NULL DEFAULT 0, error TEXT, log TEXT NOT NULL DEFAULT '[]',
-    manual INTEGER NOT NULL DEFAULT 0, started_at TEXT NOT NULL, finished_at TEXT);
-CREATE INDEX IF NOT EXISTS task_runs_by_task ON task_runs (task_id, started_at);
-CREATE TABLE IF NOT EXISTS secrets (
-    org_id TEXT NOT NULL REFERENCES orgs(id), key TEXT NOT NULL, value TEXT NOT NULL,
-    updated_at TEXT NOT NULL, PRIMARY KEY (org_id, key));
-";
-
-pub(crate) fn delete_org_tasks(tx: &Transaction, org_id: &str) -> rusqlite::Result<()> {
-    tx.execute(
-        "DELETE FROM task_runs WHERE task_id IN (SELECT id FROM tasks WHERE org_id = ?1)",
-        [org_id],
-    )?;
-    tx.execute("DELETE FROM tasks WHERE org_id = ?1", [org_id])?;
-    tx.execute("DELETE FROM secrets WHERE org_id = ?1", [org_id])?;
-    Ok(())
-}
 
 /// A scheduled task.
 #[derive(Debug, Clone, PartialEq, Default)]

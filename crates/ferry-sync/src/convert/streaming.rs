@@ -4,7 +4,7 @@
 //! `ferry sync`'s CPU (building, then dropping, a `Vec` and a `Value` per cell) and held the
 //! whole decoded chunk in memory beside its lines. These seeds walk the document with serde
 //! (the same code for JSON and MessagePack) and write each row's line as soon as its cells
-//! are read. The lines are exactly those of [`super::series_to_lp`] for the same document
+//! are read. The lines are exactly those of [`super::series::series_to_lp`] for the same document
 //! (the tests hold the two to each other).
 //!
 //! A series' `name`, `tags` and `columns` come before its `values` in every answer InfluxDB
@@ -22,7 +22,10 @@ use ferry_lp::{escape_measurement, escape_tag, FieldType};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{series_key, write_bool, write_f64, write_i64, write_str, write_u64, FieldTypes};
+use super::series::{
+    series_key, series_to_lp, write_bool, write_f64, write_i64, write_str, write_u64, FieldTypes,
+    Series,
+};
 
 /// What converting one document found: the lines written, and the first error the answer
 /// itself carries (`{"error": …}` at the top or in a statement), if any.
@@ -255,13 +258,13 @@ impl<'de> Visitor<'de> for SeriesV<'_, '_> {
             }
         }
         if let Some(values) = buffered {
-            let series = super::Series {
+            let series = Series {
                 name: name.unwrap_or_default(),
                 tags,
                 columns: columns.unwrap_or_default(),
                 values,
             };
-            cx.done.lines += super::series_to_lp(&series, cx.types, cx.out);
+            cx.done.lines += series_to_lp(&series, cx.types, cx.out);
         }
         Ok(())
     }
