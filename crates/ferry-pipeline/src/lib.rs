@@ -28,4 +28,4 @@ pub use sendbatch::{
     send_with_policy, NoHooks, RejectedLinesFile, SendHooks, SendOptions, SendResult,
 };
 pub use target::WriteTarget;
-pub use writer::{error_chain, BodyCompression, RemoteWriter, NODE_ID_HEADER};
+pub use writer::{error_chain, BodyCompression, RemoteWriter, NODE_ID_HEADER, ORIGIN_HEADER};

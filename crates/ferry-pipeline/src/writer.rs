@@ -19,6 +19,10 @@ use crate::{SinkError, WriteOutcome, WriteTarget};
 /// Header a Ferry node puts on its `/ping` answer with its node ID (loop prevention).
 pub const NODE_ID_HEADER: &str = "X-Ferry-Node-Id";
 
+/// Header carrying the node IDs a replicated write passed through (loop prevention): the
+/// streams send it, the write handlers read it.
+pub const ORIGIN_HEADER: &str = "X-Ferry-Origin";
+
 /// Most bytes of an answer body read (for its error message).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 

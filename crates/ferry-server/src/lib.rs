@@ -3,6 +3,7 @@
 //! [`run`] opens the node, replays every bucket log, binds the listener, serves until a
 //! shutdown signal, then persists every store and closes the logs.
 
+pub mod app;
 pub mod auth;
 pub mod body;
 pub mod check;
@@ -114,8 +115,9 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         }
     }
     node.open_all().await?;
-    node.replications.start_all(&node).await;
-    node.tasks.start(&node);
+    let app = Arc::new(app::App::new(node.clone()));
+    app.replications.start_all(&node).await;
+    app.tasks.start(&node);
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| ServeError::Listen {
@@ -139,7 +141,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
 
     let background = tokio::spawn(background_loop(node.clone()));
     let sampler = {
-        let n = node.clone();
+        let n = app.clone();
         tokio::spawn(status_history::run(
             node.status_history.clone(),
             move || {
@@ -150,13 +152,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     };
     let compaction = Arc::new(std::sync::atomic::AtomicBool::new(false));
     spawn_compactor(node.clone(), compaction.clone())?;
-    let app = http::router(node.clone());
-    listen::serve(listener, app, opts.http.clone(), tls, shutdown_signal()).await;
+    let router = http::router(app.clone());
+    listen::serve(listener, router, opts.http.clone(), tls, shutdown_signal()).await;
     background.abort();
     sampler.abort();
     compaction.store(true, std::sync::atomic::Ordering::Release);
-    node.tasks.shutdown().await;
-    node.replications.shutdown().await;
+    app.tasks.shutdown().await;
+    app.replications.shutdown().await;
     tracing::info!("shutting down: persisting buffers");
     for engine in node.engines().await {
         let e = engine.clone();

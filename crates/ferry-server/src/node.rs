@@ -66,10 +66,6 @@ pub struct Node {
     /// This node's ID (16 hex digits, made on first start, kept in `<data-dir>/node-id`); sent
     /// as `X-Ferry-Node-Id` and used for replication loop prevention.
     pub node_id: String,
-    /// The replication streams.
-    pub replications: Arc<crate::replication::ReplicationManager>,
-    /// The scheduled tasks' runner.
-    pub tasks: Arc<crate::tasks::TaskManager>,
     /// The queries running now, and the limits they run under.
     pub queries: crate::queries::Queries,
     /// What the status page charts: sampled stream and bucket figures.
@@ -88,7 +84,6 @@ pub struct Node {
 impl Node {
     /// Opens the catalog in `config.data_dir`.
     pub fn open(config: NodeConfig) -> Result<Node, ApiError> {
-        let replication_memory = config.replication_memory_bytes;
         private_data_dir(&config.data_dir).map_err(|e| {
             ApiError::Internal(format!(
                 "cannot create data dir {}: {e}",
@@ -124,8 +119,6 @@ impl Node {
                 config.status_sample_interval,
             )),
             config,
-            replications: crate::replication::ReplicationManager::new(replication_memory),
-            tasks: crate::tasks::TaskManager::new(),
             metrics: Default::default(),
             engines: Default::default(),
             quarantined: Default::default(),

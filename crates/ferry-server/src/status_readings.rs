@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use crate::node::Node;
+use crate::app::App;
 use crate::status_history::{BucketReading, StreamReading, StreamSample};
 
 /// One round of readings (streams, then buckets). Bucket sizes are read on a blocking
 /// thread: they walk the bucket's directory.
-pub async fn read(node: &Node) -> (Vec<StreamReading>, Vec<BucketReading>) {
+pub async fn read(node: &App) -> (Vec<StreamReading>, Vec<BucketReading>) {
     let streams = node
         .catalog
         .all_replications()

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use ferry_catalog::Action;
 use serde_json::{json, Value};
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::http::StatusReport;
-use crate::node::Node;
 use crate::status_history::{StreamSample, MAX_STREAMS, SAMPLES};
 
 /// Longest refresh period of the page, whatever the sample interval.
@@ -25,7 +25,7 @@ fn columns(samples: &[StreamSample]) -> Value {
     })
 }
 
-impl StatusReport for Node {
+impl StatusReport for App {
     fn status_report(&self, token: Option<&str>, since_ms: i64) -> Result<Value, ApiError> {
         let auth = self.authenticate(token)?;
         let history = &self.status_history;

@@ -175,7 +175,7 @@ pub async fn query(
         .queries
         .start(&script, &org.name)
         .map_err(ApiError::BadRequest)?;
-    let buckets = TokenBuckets::new(node.clone(), auth, org);
+    let buckets = TokenBuckets::new(node.node.clone(), auth, org);
     let run = move || {
         let limits = registered.limits();
         let run = FluxRun {

@@ -19,22 +19,16 @@ mod tasks;
 mod write;
 
 pub use status_page::StatusReport;
-pub use write::ORIGIN_HEADER;
-
-use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::node::Node;
-
-/// Shared state of every handler.
-pub type AppState = Arc<Node>;
+pub use crate::app::AppState;
 
 /// The node's routes.
-pub fn router(node: Arc<Node>) -> Router {
+pub fn router(node: AppState) -> Router {
     Router::new()
         .route("/", get(status_page::page))
         .route("/ui/status.js", get(status_page::script))
@@ -143,7 +137,10 @@ pub fn router(node: Arc<Node>) -> Router {
             axum::routing::delete(tasks::secret_delete),
         )
         .route("/api/ferry/v1/export", get(export::export))
-        .route("/api/ferry/v1/status", get(status_page::status::<Node>))
+        .route(
+            "/api/ferry/v1/status",
+            get(status_page::status::<crate::app::App>),
+        )
         .fallback(system::not_found)
         // bodies are read by `body::read_body` with the node's own limit
         .layer(DefaultBodyLimit::disable())

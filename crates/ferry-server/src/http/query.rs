@@ -300,7 +300,7 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 struct NodeContext {
-    node: Arc<Node>,
+    node: AppState,
     auth: Option<Authorization>,
     rt: tokio::runtime::Handle,
     /// The query runs on a runtime worker thread itself (not a blocking thread).

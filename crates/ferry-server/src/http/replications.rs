@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::json::{self as shape, id_param, Body};
 use super::AppState;
+use crate::app::App;
 use crate::error::ApiError;
-use crate::node::Node;
 use ferry_catalog::{
     Action, NewReplication, Replication, ReplicationUpdate, DEFAULT_MAX_AGE_SECONDS,
     DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_QUEUE_SIZE_BYTES,
@@ -48,7 +48,7 @@ impl ValidateParam {
     }
 }
 
-fn render(node: &Node, r: &Replication) -> Value {
+fn render(node: &App, r: &Replication) -> Value {
     shape::replication(r, &node.replications.status(&r.id))
 }
 
@@ -65,7 +65,7 @@ fn opt_id(b: &Body, k: &str) -> Result<Option<String>, ApiError> {
 }
 
 /// Asks the remote whether it accepts the replication's writes; 400 with its answer if not.
-async fn validate_against_remote(node: &Node, rep: &Replication) -> Result<(), ApiError> {
+async fn validate_against_remote(node: &App, rep: &Replication) -> Result<(), ApiError> {
     let remote = node.catalog.remote_by_id(&rep.remote_id)?;
     node.replications
         .validate(rep, &remote)
@@ -74,7 +74,7 @@ async fn validate_against_remote(node: &Node, rep: &Replication) -> Result<(), A
 }
 
 /// Starts or restarts the stream of `rep`.
-async fn apply(node: &Node, rep: &Replication) -> Result<(), ApiError> {
+async fn apply(node: &App, rep: &Replication) -> Result<(), ApiError> {
     let remote = node.catalog.remote_by_id(&rep.remote_id)?;
     node.replications.start_or_update(rep, &remote).await;
     Ok(())
@@ -82,7 +82,7 @@ async fn apply(node: &Node, rep: &Replication) -> Result<(), ApiError> {
 
 /// The replication named by a path ID, checked for `action`.
 fn lookup(
-    node: &Node,
+    node: &App,
     auth: &Option<ferry_catalog::Authorization>,
     id: &str,
     action: Action,
@@ -284,7 +284,7 @@ pub async fn validate(
 }
 
 async fn set_paused(
-    node: &Node,
+    node: &App,
     auth: &Option<ferry_catalog::Authorization>,
     id: &str,
     paused: bool,

@@ -15,6 +15,7 @@ use crate::metrics::writes::Api;
 use crate::node::WriteApi;
 use ferry_catalog::Action;
 use ferry_lp::Precision;
+use ferry_pipeline::ORIGIN_HEADER;
 
 /// v2 write parameters.
 #[derive(Debug, Deserialize)]
@@ -137,9 +138,6 @@ fn origin<'h>(
         })?;
     Ok(Some(ids))
 }
-
-/// Header carrying the node IDs a replicated write passed through (loop prevention).
-pub const ORIGIN_HEADER: &str = "X-Ferry-Origin";
 
 /// Layer of `POST /write`: counts its answers (refusals before the handler included).
 pub async fn count_v1(State(node): State<AppState>, req: Request, next: Next) -> Response {

@@ -1,7 +1,7 @@
 //! A stream's status and counters as the numbers `/metrics` exposes for it (see
 //! [`crate::metrics::replication`], which encodes them with InfluxDB 2's names).
 
-use super::{Counters, ReplicationStatus, StreamState};
+use super::status::{Counters, ReplicationStatus, StreamState};
 use crate::metrics::replication::Stream;
 
 /// Every state, in the order `/metrics` lists them.

@@ -13,9 +13,10 @@ mod status;
 mod stream;
 
 pub(crate) use control::Control;
+use status::Counters;
 pub use status::{ReplicationStatus, StreamState};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use ferry_catalog::{Remote, Replication};
@@ -61,14 +62,6 @@ fn background() -> &'static tokio::runtime::Handle {
             .expect("the replication runtime starts")
     })
     .handle()
-}
-
-/// Counters for `/metrics` (InfluxDB's replication metric names).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Counters {
-    pub points_queued: u64,
-    pub bytes_queued: u64,
-    pub errors_by_code: BTreeMap<u16, u64>,
 }
 
 /// A stream's status and counters, shared with its task.

@@ -1,4 +1,7 @@
-//! What a stream reports: InfluxDB's fields plus what its users asked for.
+//! What a stream reports: InfluxDB's fields plus what its users asked for, and the counters
+//! `/metrics` reads.
+
+use std::collections::BTreeMap;
 
 /// The state of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,4 +57,12 @@ pub struct ReplicationStatus {
     pub pending_gaps: u64,
     /// Points that could not be refilled because the bucket's retention had expired them.
     pub points_lost_to_retention: u64,
+}
+
+/// Counters for `/metrics` (InfluxDB's replication metric names).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub points_queued: u64,
+    pub bytes_queued: u64,
+    pub errors_by_code: BTreeMap<u16, u64>,
 }

@@ -24,10 +24,11 @@ use ferry_pipeline::{
 use tokio::sync::watch;
 
 use super::bounds::cursor_name;
+use super::control::Control;
 use super::gaps::{Gap, Gaps};
-use super::{Control, Counters, ReplicationStatus, StreamState};
+use super::status::{Counters, ReplicationStatus, StreamState};
 use crate::engine::{BucketEngine, ORIGIN_PREFIX};
-use crate::http::ORIGIN_HEADER;
+use ferry_pipeline::ORIGIN_HEADER;
 
 /// How long a stream that needs attention waits before trying again on its own.
 const ATTENTION_RETRY: Duration = Duration::from_secs(300);

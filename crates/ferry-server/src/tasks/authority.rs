@@ -8,7 +8,7 @@
 use ferry_catalog::{Action, Authorization, Org, Task};
 use ferry_tasks::TaskSpec;
 
-use super::run::ParsedTask;
+use super::parsed::ParsedTask;
 use crate::node::Node;
 
 /// The token a task runs with: `Ok(None)` on a node without auth and for tasks made before

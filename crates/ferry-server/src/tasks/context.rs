@@ -72,6 +72,6 @@ impl Context for TaskContext {
     }
 
     fn now_ns(&self) -> i64 {
-        super::run::now_ns()
+        super::parsed::now_ns()
     }
 }

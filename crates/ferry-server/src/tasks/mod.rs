@@ -12,6 +12,7 @@ mod authority;
 mod context;
 mod flux;
 pub mod flux_text;
+mod parsed;
 mod run;
 mod sink;
 pub(crate) use sink::Sink;
@@ -26,8 +27,9 @@ use ferry_pipeline::Backoff;
 use crate::node::Node;
 
 pub(crate) use authority::authorize;
+use parsed::now_ns;
+pub use parsed::{initial_latest_completed, parse_task, ParsedTask};
 pub(crate) use run::fmt_ns;
-pub use run::{initial_latest_completed, parse_task, ParsedTask};
 
 /// How often the scheduler looks at the tasks.
 const TICK: Duration = Duration::from_millis(250);
@@ -87,7 +89,7 @@ impl TaskManager {
                     continue;
                 }
             };
-            let now = run::now_ns();
+            let now = now_ns();
             for task in tasks.into_iter().filter(|t| t.status == "active") {
                 if let Some((_, at)) = lock(&self.retry).get(&task.id) {
                     if Instant::now() < *at {
@@ -172,14 +174,14 @@ impl TaskManager {
 
 /// Wall-clock now in ns.
 pub fn now() -> i64 {
-    run::now_ns()
+    now_ns()
 }
 
 /// A task's runtime view for the API: the parsed spec and the next scheduled time.
 pub fn next_run_ns(task: &Task) -> Option<i64> {
     let p = parse_task(task).ok()?;
-    let from = task.latest_completed_ns.unwrap_or_else(run::now_ns);
+    let from = task.latest_completed_ns.unwrap_or_else(now_ns);
     p.schedule
-        .next_after(from.max(run::now_ns() - p.offset_ns))
+        .next_after(from.max(now_ns() - p.offset_ns))
         .map(|t| t + p.offset_ns)
 }
