@@ -1,29 +1,12 @@
 //! The in-memory write buffer: an append log per (measurement, series, field), deduplicated
 //! (last write wins) when it is read.
 
-/// Hash maps keyed by user data (measurement, tags, field names): aHash is several times
-/// faster than SipHash on these short keys and, randomly seeded per process, still resists
-/// collision floods.
-pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
-/// Hash sets keyed by user data (see [`HashMap`]).
-pub(crate) type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
-
 use std::sync::OnceLock;
 
 use ferry_lp::{FieldValue, Point};
 
 use crate::scan::TagPredicate;
-
-/// A series key: the tag set, sorted by key.
-pub(crate) type SeriesKey = Vec<(String, String)>;
-
-/// Rows of one series: unique ascending times and one column per field.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SeriesRows {
-    pub key: SeriesKey,
-    pub times: Vec<i64>,
-    pub cols: Vec<Vec<Option<FieldValue>>>,
-}
+use crate::types::{partition_start, HashMap, SeriesKey};
 
 /// One field's values in one series, in apply order.
 #[derive(Debug, Clone)]
@@ -148,7 +131,7 @@ impl SeriesBuf {
     fn drop_before(&mut self, threshold: i64, dur: i64, removed: &mut Vec<i64>) {
         for c in &mut self.cols {
             for e in c.entries.iter().filter(|e| e.0 < threshold) {
-                removed.push(crate::partition_start(e.0, dur));
+                removed.push(partition_start(e.0, dur));
             }
             c.entries.retain(|e| e.0 >= threshold);
         }

@@ -38,10 +38,13 @@ use std::sync::Arc;
 
 use ferry_lp::FieldType;
 
-use crate::buffer::SeriesKey;
+use crate::error::StoreError;
+use crate::files::{read_order, DataFile};
+use crate::pq;
 use crate::scan::Acc;
 use crate::tombstone::{self, Tombstone};
-use crate::{lock, pq, rd, read_order, wr, BucketStore, DataFile, StoreError};
+use crate::types::{lock, rd, wr, SeriesKey};
+use crate::BucketStore;
 
 /// Files of at most `max_rows / SMALL_SHARE` rows count as similar to any run (as
 /// Cassandra's size-tiered compaction buckets all small tables together), so persists of
@@ -103,6 +106,24 @@ struct PlannedRun {
 }
 
 impl BucketStore {
+    /// Merges (deduplicating, last write wins) a run of similar-sized files of every
+    /// partition where it holds more than `max_files_per_partition` files (see the module
+    /// docs for the policy) into one file, and rewrites the newest run of files from the
+    /// oldest one a deletion still hides rows of (within the row cap), so deleted rows leave
+    /// the disk and their tombstones the manifest. Scan results are unchanged; replaced files
+    /// are deleted once no scan uses them. On error nothing changes.
+    ///
+    /// Merges run without the maintenance lock (persists, deletions and retention go on
+    /// meanwhile; only the plan and the commit take it), one compaction at a time. A merged
+    /// file takes its sequence number with the file list it is planned from, so files
+    /// persisted later are newer and win; if a deletion or retention removed one of the
+    /// merged files meanwhile, the merge is discarded and planned again next time.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = lock(&self.compacting);
+        let plan = self.plan_compaction();
+        self.carry_out(plan)
+    }
+
     /// Picks the runs to merge, under the maintenance lock: each merged file's sequence
     /// number is taken with the file list it merges from, so every file persisted after the
     /// plan is newer than it and wins.

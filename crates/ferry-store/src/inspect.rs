@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
+use crate::error::StoreError;
 use crate::manifest::Manifest;
-use crate::{pq, StoreError};
+use crate::pq;
 
 /// One data file the manifest lists that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::StoreError;
+use crate::error::StoreError;
+use crate::files::FileMeta;
 
 /// Name of the manifest file inside the bucket directory.
 pub(crate) const MANIFEST: &str = "manifest.json";
@@ -17,19 +18,6 @@ pub(crate) struct ManifestMeasurement {
     pub tags: Vec<String>,
     /// Field name → type name (`float`, `integer`, `unsigned`, `string`, `boolean`).
     pub fields: BTreeMap<String, String>,
-}
-
-/// One live Parquet file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub(crate) struct FileMeta {
-    pub measurement: String,
-    pub partition_start: i64,
-    pub seq: u64,
-    /// Path relative to the bucket directory.
-    pub path: String,
-    pub min_time: i64,
-    pub max_time: i64,
-    pub rows: u64,
 }
 
 /// The whole manifest.

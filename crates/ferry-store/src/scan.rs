@@ -1,10 +1,8 @@
 //! Scan requests, tag predicates, and the merge accumulator (last write wins).
 
-use crate::buffer::HashMap;
-
 use ferry_lp::FieldValue;
 
-use crate::buffer::{SeriesKey, SeriesRows};
+use crate::types::{HashMap, SeriesKey, SeriesRows};
 
 /// What to read from one measurement.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,45 @@
+//! The vocabulary every part of the store shares: series keys and rows, the hash maps keyed
+//! by user data, partition arithmetic and the lock helpers. It names no other module of
+//! the crate, so the buffer, the file format, scans and deletions get these from here
+//! instead of from the façade (`lib.rs`), which uses them in turn (see docs/ARCHITECTURE.md,
+//! Module cycles).
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use ferry_lp::FieldValue;
+
+/// Hash maps keyed by user data (measurement, tags, field names): aHash is several times
+/// faster than SipHash on these short keys and, randomly seeded per process, still resists
+/// collision floods.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+/// Hash sets keyed by user data (see [`HashMap`]).
+pub(crate) type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
+
+/// A series key: the tag set, sorted by key.
+pub(crate) type SeriesKey = Vec<(String, String)>;
+
+/// A series' tag set, sorted by key.
+pub type SeriesTags = Vec<(String, String)>;
+
+/// Rows of one series: unique ascending times and one column per field.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeriesRows {
+    pub key: SeriesKey,
+    pub times: Vec<i64>,
+    pub cols: Vec<Vec<Option<FieldValue>>>,
+}
+
+/// Start of the partition holding time `t`.
+pub(crate) fn partition_start(t: i64, dur: i64) -> i64 {
+    t.div_euclid(dur).checked_mul(dur).unwrap_or(i64::MIN)
+}
+
+pub(crate) fn rd<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+pub(crate) fn wr<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+pub(crate) fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}
