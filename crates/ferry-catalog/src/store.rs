@@ -675,24 +675,14 @@ impl Catalog {
         if let Some(m) = hit {
             return Ok(Some(self.bucket_by_id(&m.bucket_id)?));
         }
-        let mut names = vec![];
-        if !rp.is_empty() {
-            names.push(format!("{db}/{rp}"));
-        }
-        if rp.is_empty() || rp == "autogen" {
-            names.push(db.to_string());
-            names.push(format!("{db}/autogen"));
-        }
-        for b in self.list_buckets(if org_id.is_empty() {
+        let buckets = self.list_buckets(if org_id.is_empty() {
             None
         } else {
             Some(org_id)
-        })? {
-            if names.contains(&b.name) {
-                return Ok(Some(b));
-            }
-        }
-        Ok(None)
+        })?;
+        Ok(ferry_lp::dbrp_fallback_names(db, rp)
+            .iter()
+            .find_map(|name| buckets.iter().find(|b| &b.name == name).cloned()))
     }
 }
 

@@ -14,18 +14,9 @@ use crate::ast::*;
 use crate::exec::context::{page, Res};
 use crate::exec::rows::FieldGroup;
 use crate::exec::time::split_time_in;
+use crate::functions::{MULTI_ROW, TRANSFORMS};
 use crate::result::{Series, Value};
 use crate::tz::window_start;
-
-const TRANSFORMS: &[&str] = &[
-    "derivative",
-    "non_negative_derivative",
-    "difference",
-    "non_negative_difference",
-    "moving_average",
-    "cumulative_sum",
-];
-const MULTI: &[&str] = &["top", "bottom", "distinct"];
 
 /// The plain executor in the statement's request: what this module's functions read their
 /// inner statements through.
@@ -54,7 +45,7 @@ pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>>
     if names.iter().flatten().any(|n| TRANSFORMS.contains(n)) {
         return Some(transforms(s, plain));
     }
-    if names.iter().flatten().any(|n| MULTI.contains(n)) {
+    if names.iter().flatten().any(|n| MULTI_ROW.contains(n)) {
         return Some(multi(s, plain));
     }
     None

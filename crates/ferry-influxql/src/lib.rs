@@ -5,6 +5,7 @@ pub mod ast;
 pub mod encode;
 pub mod exec;
 mod funcs;
+pub mod functions;
 pub mod lexer;
 pub mod params;
 pub mod parser;

@@ -21,6 +21,7 @@ mod represent;
 mod serialize;
 mod time_text;
 mod types;
+mod v1_names;
 
 pub use duration::{parse_duration, DurationError};
 pub use error::{LineError, LineErrorKind, MAX_ERROR_TEXT};
@@ -34,3 +35,4 @@ pub use represent::{unrepresentable, Unrepresentable};
 pub use serialize::{write_field_value, write_point, write_series_key};
 pub use time_text::{parse_rfc3339, parse_time, TimeError};
 pub use types::{FieldType, FieldValue, Point, Precision};
+pub use v1_names::dbrp_fallback_names;

@@ -25,6 +25,7 @@
 use std::collections::HashMap;
 
 use ferry_influxql::ast::{Expr, Statement};
+use ferry_influxql::functions;
 use ferry_influxql::lexer::{scan, Tok};
 use serde_json::{json, Value};
 
@@ -55,34 +56,6 @@ pub struct ContinuousQuery {
     /// The whole statement.
     pub text: String,
 }
-
-/// The functions `ferry-influxql`'s executor implements (its `AGGS`, the selectors and
-/// transformations of `funcs.rs`, and `now()`); any other call is reported as unsupported.
-const SUPPORTED_FUNCTIONS: &[&str] = &[
-    "count",
-    "sum",
-    "mean",
-    "median",
-    "min",
-    "max",
-    "first",
-    "last",
-    "spread",
-    "stddev",
-    "mode",
-    "percentile",
-    "integral",
-    "top",
-    "bottom",
-    "distinct",
-    "derivative",
-    "non_negative_derivative",
-    "difference",
-    "non_negative_difference",
-    "moving_average",
-    "cumulative_sum",
-    "now",
-];
 
 /// One token with its char span.
 #[derive(Debug, Clone)]
@@ -354,15 +327,7 @@ impl BucketMap {
                 .find(|b| b.0 == m.3)
                 .map(|b| b.1.clone());
         }
-        let mut names = vec![];
-        if !rp.is_empty() {
-            names.push(format!("{db}/{rp}"));
-        }
-        if rp.is_empty() || rp == "autogen" {
-            names.push(db.to_string());
-            names.push(format!("{db}/autogen"));
-        }
-        names
+        ferry_lp::dbrp_fallback_names(db, rp)
             .iter()
             .find_map(|n| self.buckets.iter().find(|b| &b.1 == n).map(|b| b.1.clone()))
     }
@@ -603,7 +568,7 @@ fn check_query(query: &str, own_condition: bool, reasons: &mut Vec<String>) -> O
     names.dedup();
     let unsupported: Vec<String> = names
         .into_iter()
-        .filter(|n| !SUPPORTED_FUNCTIONS.contains(&n.as_str()))
+        .filter(|n| !functions::is_supported(n))
         .map(|n| format!("{n}()"))
         .collect();
     if !unsupported.is_empty() {
@@ -611,7 +576,10 @@ fn check_query(query: &str, own_condition: bool, reasons: &mut Vec<String>) -> O
             "unsupported function{} {}: Ferry's InfluxQL has {}",
             if unsupported.len() > 1 { "s" } else { "" },
             unsupported.join(", "),
-            SUPPORTED_FUNCTIONS[..SUPPORTED_FUNCTIONS.len() - 1].join(", ")
+            functions::supported()
+                .filter(|f| *f != "now")
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     // the CQ's own condition is the left side of `(cond) AND time >= … AND time < …`
@@ -883,8 +851,8 @@ mod tests {
         .is_err());
     }
 
-    /// The executor answers every function of [`SUPPORTED_FUNCTIONS`] and refuses others, so
-    /// the list cannot drift from ferry-influxql's without this test failing.
+    /// The executor answers every function its list ([`functions::supported`]) names: the
+    /// list cannot claim a function the executor refuses without this test failing.
     #[test]
     fn supported_functions_are_the_executors() {
         use ferry_lp::{FieldValue, Point};
@@ -932,7 +900,7 @@ mod tests {
             let stmt = ferry_influxql::parse_query(&q).unwrap().remove(0);
             ferry_influxql::execute(&stmt, 0, &ctx, Some("db"), None).error
         };
-        for f in SUPPORTED_FUNCTIONS.iter().filter(|f| **f != "now") {
+        for f in functions::supported().filter(|f| *f != "now") {
             assert_eq!(run(f), None, "{f}() should be supported");
         }
         for f in [

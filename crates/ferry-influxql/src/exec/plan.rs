@@ -12,24 +12,8 @@ use super::context::{Input, Res};
 use super::expr::{compile, compile_tag_cond, tag_of, CExpr};
 use super::time::{is_time_ref, split_time_in};
 use crate::ast::*;
+use crate::functions::AGGREGATES;
 use crate::result::Value;
-
-/// The aggregates a plan computes (`funcs.rs` answers the other functions).
-const AGGS: &[&str] = &[
-    "count",
-    "sum",
-    "mean",
-    "median",
-    "min",
-    "max",
-    "first",
-    "last",
-    "spread",
-    "stddev",
-    "mode",
-    "percentile",
-    "integral",
-];
 
 /// Whether `e` calls a function other than `now()`: a select list with one aggregates.
 pub(super) fn has_call(e: &Expr) -> bool {
@@ -271,7 +255,7 @@ pub(super) fn plan_select(
             if name == "now" {
                 return Ok(CExpr::Lit(Value::Int(now)));
             }
-            if !AGGS.contains(&name.as_str()) {
+            if !AGGREGATES.contains(&name.as_str()) {
                 return Err(format!("undefined function {name}()"));
             }
             let mut arg = 0.0;

@@ -1,0 +1,48 @@
+//! The functions the executor implements, by how it answers them: one list that the planner
+//! (`exec/plan.rs`), the transformations and selectors (`funcs.rs`) and, outside this crate,
+//! the continuous-query importer read, so what is "supported" cannot drift between them.
+
+/// Aggregates a plan computes per window (`exec/plan.rs`).
+pub const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "mean",
+    "median",
+    "min",
+    "max",
+    "first",
+    "last",
+    "spread",
+    "stddev",
+    "mode",
+    "percentile",
+    "integral",
+];
+
+/// Transformations over an inner aggregate or raw series (`funcs.rs`).
+pub const TRANSFORMS: &[&str] = &[
+    "derivative",
+    "non_negative_derivative",
+    "difference",
+    "non_negative_difference",
+    "moving_average",
+    "cumulative_sum",
+];
+
+/// Selectors that return several rows per window (`funcs.rs`).
+pub const MULTI_ROW: &[&str] = &["top", "bottom", "distinct"];
+
+/// Every function a SELECT may call, `now()` included, in the order the lists above give.
+pub fn supported() -> impl Iterator<Item = &'static str> {
+    AGGREGATES
+        .iter()
+        .chain(TRANSFORMS)
+        .chain(MULTI_ROW)
+        .copied()
+        .chain(["now"])
+}
+
+/// Whether a SELECT may call `name`.
+pub fn is_supported(name: &str) -> bool {
+    supported().any(|f| f == name)
+}
