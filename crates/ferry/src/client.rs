@@ -1,11 +1,37 @@
 //! The HTTP client behind every client command: resolves host, token and org from flags,
 //! environment and the active config profile, and turns error answers into readable errors.
+//! Also the connection flags every client command takes ([`ClientArgs`]).
 
+use std::path::PathBuf;
+
+use clap::Args;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
-use crate::cli::ClientArgs;
 use crate::profiles::{ProfileError, Profiles};
+
+/// Flags every client command takes (as the influx CLI does).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClientArgs {
+    /// URL of the node (default: the active config, else http://127.0.0.1:8086).
+    #[arg(long, env = "FERRY_HOST")]
+    pub host: Option<String>,
+    /// API token (default: the active config's).
+    #[arg(long, short = 't', env = "FERRY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Organization name (default: the active config's, else the token's org).
+    #[arg(long, short = 'o', env = "FERRY_ORG")]
+    pub org: Option<String>,
+    /// Organization ID (instead of --org).
+    #[arg(long, env = "FERRY_ORG_ID")]
+    pub org_id: Option<String>,
+    /// Use this config profile instead of the active one.
+    #[arg(long = "active-config", short = 'c', env = "FERRY_ACTIVE_CONFIG")]
+    pub config_name: Option<String>,
+    /// Where config profiles are stored.
+    #[arg(long, env = "FERRY_CONFIGS_PATH")]
+    pub configs_path: Option<PathBuf>,
+}
 
 /// The default node URL.
 pub const DEFAULT_HOST: &str = "http://127.0.0.1:8086";

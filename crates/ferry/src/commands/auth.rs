@@ -1,11 +1,62 @@
-//! `ferry auth create|list|delete`.
+//! `ferry auth create|list|delete`: the subcommands' flags ([`AuthCmd`]) and what each does.
 
+use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::AuthCmd;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{json as print_json, s, table};
+
+/// `ferry auth ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuthCmd {
+    /// Create a token: all-access, or read/write on given buckets.
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Every permission in the org.
+        #[arg(long)]
+        all_access: bool,
+        /// Read permission on this bucket ID (repeatable).
+        #[arg(long = "read-bucket")]
+        read_bucket: Vec<String>,
+        /// Write permission on this bucket ID (repeatable).
+        #[arg(long = "write-bucket")]
+        write_bucket: Vec<String>,
+        /// Read permission on every bucket of the org.
+        #[arg(long = "read-buckets")]
+        read_buckets: bool,
+        /// Write permission on every bucket of the org.
+        #[arg(long = "write-buckets")]
+        write_buckets: bool,
+        /// Description.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (their secrets are never shown again).
+    #[command(alias = "ls")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a token.
+    Delete {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Token ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+}
 
 const ALL_TYPES: &[&str] = &[
     "authorizations",

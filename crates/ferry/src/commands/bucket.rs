@@ -1,11 +1,84 @@
-//! `ferry bucket create|list|update|delete`.
+//! `ferry bucket create|list|update|delete`: the subcommands' flags ([`BucketCmd`]) and what
+//! each does.
 
+use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::BucketCmd;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{duration, json as print_json, parse_seconds, s, table};
+
+/// `ferry bucket ...`.
+#[derive(Debug, Subcommand)]
+pub enum BucketCmd {
+    /// Create a bucket.
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Bucket name.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Description.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+        /// Retention: 0 (forever) or a duration like 30d, 72h, 90m.
+        #[arg(long, short = 'r', default_value = "0")]
+        retention: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List buckets.
+    #[command(alias = "ls", alias = "find")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only the bucket with this name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// Only the bucket with this ID.
+        #[arg(long, short = 'i')]
+        id: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a bucket's name, description or retention.
+    Update {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Bucket ID.
+        #[arg(long, short = 'i')]
+        id: String,
+        /// New name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// New description.
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        /// New retention (0 = forever).
+        #[arg(long, short = 'r')]
+        retention: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a bucket and all its data.
+    Delete {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Bucket ID.
+        #[arg(long, short = 'i', required_unless_present = "name")]
+        id: Option<String>,
+        /// Bucket name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+    },
+}
 
 fn retention_rules(secs: i64) -> Value {
     if secs == 0 {

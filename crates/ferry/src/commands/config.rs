@@ -1,11 +1,67 @@
-//! `ferry config create|list|use|delete`.
+//! `ferry config create|list|use|delete`: the subcommands' flags ([`ConfigCmd`]) and what each
+//! does to the stored connection profiles.
 
+use std::path::PathBuf;
+
+use clap::Subcommand;
 use serde_json::json;
 
-use crate::cli::ConfigCmd;
 use crate::client::ClientError;
 use crate::output::{json as print_json, table};
 use crate::profiles::{Profile, Profiles};
+
+/// `ferry config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Save a connection profile.
+    Create {
+        /// Where config profiles are stored.
+        #[arg(long, env = "FERRY_CONFIGS_PATH")]
+        configs_path: Option<PathBuf>,
+        /// Profile name.
+        #[arg(long = "config-name", short = 'n')]
+        config_name: String,
+        /// Node URL, e.g. http://127.0.0.1:8086.
+        #[arg(long = "host-url", short = 'u')]
+        host_url: String,
+        /// Organization name.
+        #[arg(long, short = 'o', default_value = "")]
+        org: String,
+        /// API token.
+        #[arg(long, short = 't')]
+        token: String,
+        /// Make it the active profile.
+        #[arg(long, short = 'a')]
+        active: bool,
+    },
+    /// List profiles (tokens are not shown).
+    #[command(alias = "ls")]
+    List {
+        /// Where config profiles are stored.
+        #[arg(long, env = "FERRY_CONFIGS_PATH")]
+        configs_path: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a profile the active one.
+    Use {
+        /// Where config profiles are stored.
+        #[arg(long, env = "FERRY_CONFIGS_PATH")]
+        configs_path: Option<PathBuf>,
+        /// Profile name.
+        name: String,
+    },
+    /// Delete a profile.
+    #[command(alias = "rm")]
+    Delete {
+        /// Where config profiles are stored.
+        #[arg(long, env = "FERRY_CONFIGS_PATH")]
+        configs_path: Option<PathBuf>,
+        /// Profile name.
+        name: String,
+    },
+}
 
 /// Runs a config command (local only; tokens are never printed).
 pub fn run(cmd: ConfigCmd) -> Result<(), ClientError> {

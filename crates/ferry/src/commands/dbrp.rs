@@ -1,11 +1,68 @@
-//! `ferry v1 dbrp create|list|delete`, with the influx CLI's flags.
+//! `ferry v1 dbrp create|list|delete`, with the influx CLI's flags: the `v1` and `v1 dbrp`
+//! subcommands ([`V1Cmd`], [`DbrpCmd`]) and what each does.
 
+use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::DbrpCmd;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{json as print_json, s, table};
+
+/// `ferry v1 ...`.
+#[derive(Debug, Subcommand)]
+pub enum V1Cmd {
+    /// Database/retention-policy → bucket mappings.
+    #[command(subcommand)]
+    Dbrp(DbrpCmd),
+}
+
+/// `ferry v1 dbrp ...`.
+#[derive(Debug, Subcommand)]
+pub enum DbrpCmd {
+    /// Map a 1.x database and retention policy to a bucket.
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// 1.x database name.
+        #[arg(long)]
+        db: String,
+        /// 1.x retention policy name.
+        #[arg(long)]
+        rp: String,
+        /// Target bucket ID.
+        #[arg(long = "bucket-id")]
+        bucket_id: String,
+        /// Make this the database's default retention policy.
+        #[arg(long)]
+        default: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List mappings.
+    #[command(alias = "ls")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only this database.
+        #[arg(long)]
+        db: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a mapping.
+    Delete {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Mapping ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+}
 
 fn print(list: &[Value], as_json: bool) {
     if as_json {

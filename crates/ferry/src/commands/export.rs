@@ -1,15 +1,52 @@
 //! `ferry export`: a bucket's (or every bucket's) points in `influx_inspect export` format
 //! (default) or plain line protocol (`--lponly`), optionally gzipped; or a remote InfluxDB's
-//! database read over HTTP in windows (`--source-url`, through `ferry-sync`).
+//! database read over HTTP in windows (`--source-url`, through `ferry-sync`). Holds its flags
+//! ([`ExportArgs`]) and the export.
 
 use std::io::Write;
+use std::path::PathBuf;
 
+use clap::Args;
 use ferry_sync::export::{parse_bounds, write_context, write_header, RemoteExport};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::cli::ExportArgs;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
+
+/// `ferry export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Client connection flags.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Bucket name.
+    #[arg(long, short = 'b', required_unless_present_any = ["bucket_id", "all_buckets", "source_url"])]
+    pub bucket: Option<String>,
+    /// Bucket ID (instead of --bucket).
+    #[arg(long = "bucket-id")]
+    pub bucket_id: Option<String>,
+    /// Every bucket of the org (each in its own CONTEXT-DATABASE/RETENTION-POLICY section).
+    #[arg(long = "all-buckets")]
+    pub all_buckets: bool,
+    /// Only points at or after this time (RFC3339 or ns).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Only points before this time (RFC3339 or ns).
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Only line protocol (no influx_inspect DDL/DML/CONTEXT lines).
+    #[arg(long)]
+    pub lponly: bool,
+    /// Gzip the output.
+    #[arg(long)]
+    pub compress: bool,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Export from a remote InfluxDB over HTTP instead (--source-url ...), and --measurement.
+    #[command(flatten)]
+    pub source: ferry_sync::SourceArgs,
+}
 
 fn out_writer(a: &ExportArgs) -> Result<Box<dyn Write>, ClientError> {
     let base: Box<dyn Write> = match &a.out {

@@ -1,24 +1,28 @@
-//! One module per command group; [`run`] dispatches.
+//! One module per command group, each holding its command's clap flags and what it does;
+//! [`run`] dispatches.
 
-mod auth;
-mod bucket;
-mod check;
-mod config;
-mod dbrp;
-mod export;
-mod org;
-mod query;
-mod remote;
-mod replication;
+pub mod auth;
+pub mod bucket;
+pub mod check;
+pub mod completion;
+pub mod config;
+pub mod dbrp;
+pub mod export;
+pub mod org;
+pub mod query;
+pub mod recovery;
+pub mod remote;
+pub mod replication;
 pub mod secret;
-mod serve;
-mod setup;
-mod sync;
+pub mod serve;
+pub mod setup;
+pub mod sync;
 pub mod task;
 pub mod write;
 
-use crate::cli::{Command, V1Cmd};
+use crate::cli::Command;
 use crate::client::ClientError;
+use dbrp::V1Cmd;
 
 /// Any command's failure, printed as `Error: ...` with exit code 1.
 #[derive(Debug, thiserror::Error)]
@@ -67,28 +71,11 @@ pub async fn run(cmd: Command) -> Result<(), CommandError> {
         Command::Secret(c) => secret::run(c).await?,
         Command::Query(a) => query::run(*a).await?,
         Command::Check(a) => check::run(a)?,
-        Command::Recovery(crate::cli::RecoveryCmd::CreateOperator {
-            data_dir,
-            org,
-            secret_key_file,
-        }) => {
-            let r = ferry_server::recovery::create_operator(
-                &data_dir,
-                secret_key_file.as_deref(),
-                org.as_deref(),
-            )?;
-            println!(
-                "New operator token (all access, org {:?}; also written to {}):\n{}",
-                r.org,
-                r.file.display(),
-                r.token
-            );
-        }
+        Command::Recovery(c) => recovery::run(c)?,
         Command::Version => crate::version::run(),
         Command::Completion(a) => {
             use clap::CommandFactory;
-            let mut cmd = crate::cli::Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "ferry", &mut std::io::stdout());
+            completion::run(a, crate::cli::Cli::command());
         }
     }
     Ok(())

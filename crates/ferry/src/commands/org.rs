@@ -1,11 +1,41 @@
-//! `ferry org list|create`.
+//! `ferry org list|create`: the subcommands' flags ([`OrgCmd`]) and what each does.
 
+use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::OrgCmd;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{json as print_json, s, table};
+
+/// `ferry org ...`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// List organizations.
+    #[command(alias = "ls")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an organization (needs an operator token).
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Org name.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Description.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 fn print(orgs: &[Value], as_json: bool) {
     if as_json {

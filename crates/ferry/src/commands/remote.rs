@@ -1,12 +1,131 @@
 //! `ferry remote create|update|delete|list`, with the influx CLI's flags. Tokens and passwords
-//! are sent to the node, which never returns them.
+//! are sent to the node, which never returns them. Holds the subcommands' flags ([`RemoteCmd`])
+//! and what each does.
 
+use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::RemoteCmd;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{json as print_json, s, table};
+
+/// `ferry remote ...` (the influx CLI's flags, plus `--kind` and Basic-auth credentials).
+#[derive(Debug, Subcommand)]
+pub enum RemoteCmd {
+    /// Create a remote connection.
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Remote name.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Description.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+        /// Base URL of the remote, e.g. https://cloud2.influxdata.com (a path prefix is kept).
+        #[arg(long = "remote-url")]
+        remote_url: String,
+        /// API token for the remote (stored on the node, never shown again).
+        #[arg(
+            long = "remote-api-token",
+            default_value = "",
+            hide_default_value = true
+        )]
+        remote_api_token: String,
+        /// Org ID on the remote (v2 remotes; 1.x remotes have none).
+        #[arg(long = "remote-org-id")]
+        remote_org_id: Option<String>,
+        /// Skip TLS certificate verification for this remote.
+        #[arg(long = "allow-insecure-tls")]
+        allow_insecure_tls: bool,
+        /// Write API the remote speaks: v2 (InfluxDB 2, Cloud, Ferry), v1, v3, tdengine.
+        #[arg(long, default_value = "v2")]
+        kind: String,
+        /// Username for Basic auth (v1, tdengine).
+        #[arg(long = "remote-username")]
+        remote_username: Option<String>,
+        /// Password for Basic auth (stored on the node, never shown again).
+        #[arg(long = "remote-password")]
+        remote_password: Option<String>,
+        /// PEM file of an extra CA certificate to trust for this remote (path on the node).
+        #[arg(long = "ca-cert-file")]
+        ca_cert_file: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a remote connection.
+    Update {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Remote ID.
+        #[arg(long, short = 'i')]
+        id: String,
+        /// New name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// New description.
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        /// New base URL.
+        #[arg(long = "remote-url")]
+        remote_url: Option<String>,
+        /// New API token.
+        #[arg(long = "remote-api-token")]
+        remote_api_token: Option<String>,
+        /// New remote org ID ("" clears it).
+        #[arg(long = "remote-org-id")]
+        remote_org_id: Option<String>,
+        /// Skip TLS certificate verification (`--allow-insecure-tls=false` turns it off).
+        #[arg(long = "allow-insecure-tls", num_args = 0..=1, default_missing_value = "true")]
+        allow_insecure_tls: Option<bool>,
+        /// New kind: v2, v1, v3, tdengine.
+        #[arg(long)]
+        kind: Option<String>,
+        /// New Basic-auth username ("" clears it).
+        #[arg(long = "remote-username")]
+        remote_username: Option<String>,
+        /// New Basic-auth password ("" clears it).
+        #[arg(long = "remote-password")]
+        remote_password: Option<String>,
+        /// New CA certificate file ("" clears it).
+        #[arg(long = "ca-cert-file")]
+        ca_cert_file: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a remote connection.
+    Delete {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Remote ID.
+        #[arg(long, short = 'i')]
+        id: String,
+        /// Delete the replications that use it first.
+        #[arg(long = "delete-replications")]
+        delete_replications: bool,
+    },
+    /// List remote connections.
+    #[command(alias = "ls", alias = "find")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only the remote with this name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// Only remotes with this URL.
+        #[arg(long = "remote-url")]
+        remote_url: Option<String>,
+        /// Print JSON (every field; tokens are never returned).
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 fn print(list: &[Value], as_json: bool) {
     if as_json {

@@ -1,12 +1,211 @@
 //! `ferry replication create|update|delete|list|pause|resume|validate`, with the influx CLI's
-//! flags plus Ferry's (measurement filter, rate limit, added tags, backfill, batch size).
+//! flags plus Ferry's (measurement filter, rate limit, added tags, backfill, batch size). Holds
+//! the subcommands' flags ([`ReplicationCmd`], [`ReplicationExtras`]) and what each does.
 
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use crate::cli::{ReplicationCmd, ReplicationExtras};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{json as print_json, parse_seconds, s, table};
+
+/// Settings of `ferry replication create` and `update` beyond InfluxDB's.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReplicationExtras {
+    /// Replicate only this measurement (repeatable; default all).
+    #[arg(long = "measurement")]
+    pub measurement: Vec<String>,
+    /// Bandwidth limit, e.g. 5MB/s, 500kB/s, 30MB/min (uncompressed line protocol; kB =
+    /// 1024 bytes, MB = 1024², as in `influx write --rate-limit`).
+    #[arg(long = "rate-limit")]
+    pub rate_limit: Option<String>,
+    /// Tag added to every replicated point, key=value (repeatable), e.g. _instance_id=edge-7.
+    #[arg(long = "add-tag")]
+    pub add_tag: Vec<String>,
+    /// Largest batch sent, in bytes of line protocol (default 500000).
+    #[arg(long = "max-batch-bytes")]
+    pub max_batch_bytes: Option<u64>,
+}
+
+/// `ferry replication ...` (the influx CLI's flags, plus Ferry's).
+#[derive(Debug, Subcommand)]
+pub enum ReplicationCmd {
+    /// Create a replication.
+    Create {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication name.
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Description.
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+        /// Remote to write to.
+        #[arg(long = "remote-id")]
+        remote_id: String,
+        /// Local bucket to replicate: its ID (16 hex digits) or its name. An ID of an existing
+        /// bucket is taken as that bucket; any other value as a name.
+        #[arg(long = "local-bucket", visible_alias = "local-bucket-id")]
+        local_bucket: String,
+        /// Remote bucket: 16 hex digits are sent as its ID, anything else as its name (`db/rp`
+        /// or `db` for 1.x remotes).
+        #[arg(
+            long = "remote-bucket",
+            required_unless_present_any = ["remote_bucket_id", "remote_bucket_name"],
+            conflicts_with_all = ["remote_bucket_id", "remote_bucket_name"]
+        )]
+        remote_bucket: Option<String>,
+        /// Remote bucket, by ID.
+        #[arg(long = "remote-bucket-id")]
+        remote_bucket_id: Option<String>,
+        /// Remote bucket, by name (even one that looks like an ID).
+        #[arg(long = "remote-bucket-name")]
+        remote_bucket_name: Option<String>,
+        /// Bytes the stream may hold back before it records a gap (at least 33554430).
+        #[arg(long = "max-queue-bytes", default_value_t = 67_108_860)]
+        max_queue_bytes: i64,
+        /// Drop lines the remote refuses as bad (400) instead of stopping on them.
+        #[arg(
+            long = "drop-non-retryable-data",
+            conflicts_with = "no_drop_non_retryable_data"
+        )]
+        drop_non_retryable_data: bool,
+        /// Do not drop lines the remote refuses (the default).
+        #[arg(long = "no-drop-non-retryable-data")]
+        no_drop_non_retryable_data: bool,
+        /// Oldest unsent data held back: seconds or a duration like 7d (0 = no limit; else 60s to 60d).
+        #[arg(long = "max-age", default_value = "604800")]
+        max_age: String,
+        /// Also send the data already in the bucket from this time (RFC3339).
+        #[arg(long = "backfill-from")]
+        backfill_from: Option<String>,
+        /// Ferry's extra settings.
+        #[command(flatten)]
+        extras: ReplicationExtras,
+        /// Check first that the remote accepts writes (an empty write).
+        #[arg(long)]
+        validate: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a replication.
+    Update {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+        /// New name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// New description.
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        /// New remote.
+        #[arg(long = "remote-id")]
+        remote_id: Option<String>,
+        /// New remote bucket: 16 hex digits are sent as its ID, anything else as its name.
+        #[arg(
+            long = "remote-bucket",
+            conflicts_with_all = ["remote_bucket_id", "remote_bucket_name"]
+        )]
+        remote_bucket: Option<String>,
+        /// New remote bucket, by ID.
+        #[arg(long = "remote-bucket-id")]
+        remote_bucket_id: Option<String>,
+        /// New remote bucket, by name (even one that looks like an ID).
+        #[arg(long = "remote-bucket-name")]
+        remote_bucket_name: Option<String>,
+        /// New queue bound in bytes.
+        #[arg(long = "max-queue-bytes")]
+        max_queue_bytes: Option<i64>,
+        /// Drop lines the remote refuses as bad.
+        #[arg(
+            long = "drop-non-retryable-data",
+            conflicts_with = "no_drop_non_retryable_data"
+        )]
+        drop_non_retryable_data: bool,
+        /// Stop dropping lines the remote refuses.
+        #[arg(long = "no-drop-non-retryable-data")]
+        no_drop_non_retryable_data: bool,
+        /// New age bound: seconds or a duration (0 = no limit).
+        #[arg(long = "max-age")]
+        max_age: Option<String>,
+        /// Ferry's extra settings (`--measurement` replaces the list, `--rate-limit none` removes the limit, `--add-tag` replaces the tags).
+        #[command(flatten)]
+        extras: ReplicationExtras,
+        /// Replicate every measurement again.
+        #[arg(long = "all-measurements", conflicts_with = "measurement")]
+        all_measurements: bool,
+        /// Remove the added tags.
+        #[arg(long = "no-add-tags", conflicts_with = "add_tag")]
+        no_add_tags: bool,
+        /// Check first that the remote accepts writes.
+        #[arg(long)]
+        validate: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a replication (its unsent data is no longer kept for it).
+    Delete {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+    /// List replications with their status.
+    #[command(alias = "ls", alias = "find")]
+    List {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only the replication with this name.
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// Only replications to this remote.
+        #[arg(long = "remote-id")]
+        remote_id: Option<String>,
+        /// Only replications of this local bucket.
+        #[arg(long = "local-bucket-id")]
+        local_bucket_id: Option<String>,
+        /// Print JSON (every field).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a replication: nothing is sent; the node keeps its data (up to the queue bounds).
+    Pause {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+    /// Resume a paused (or stopped on an error) replication.
+    Resume {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+    /// Check that the remote accepts the replication's writes (an empty write).
+    Validate {
+        /// Client connection flags.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Replication ID.
+        #[arg(long, short = 'i')]
+        id: String,
+    },
+}
 
 /// A table that fits a terminal: the influx CLI's 14 columns run to ~240 characters, so the
 /// queue is one `current / max` column, the route one `local bucket -> remote bucket` column,

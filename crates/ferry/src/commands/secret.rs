@@ -7,8 +7,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::ClientArgs;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 
 /// `ferry secret ...`.
 #[derive(Debug, Subcommand)]

@@ -1,12 +1,39 @@
-//! `ferry setup`: onboarding of a node started with `--no-init`.
+//! `ferry setup`: onboarding of a node started with `--no-init`; its flags ([`SetupArgs`]) and
+//! the onboarding request.
 
+use clap::Args;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cli::SetupArgs;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{parse_seconds, s};
 use crate::profiles::{Profile, Profiles};
+
+/// `ferry setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Client connection flags.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Primary username (kept for influx compatibility).
+    #[arg(long, short = 'u', default_value = "admin")]
+    pub username: String,
+    /// Org to create.
+    #[arg(long = "org-name", default_value = "ferry")]
+    pub org_name: String,
+    /// Bucket to create.
+    #[arg(long, short = 'b', default_value = "default")]
+    pub bucket: String,
+    /// Bucket retention, e.g. 30d, 12h, 0 = forever.
+    #[arg(long, short = 'r', default_value = "0")]
+    pub retention: String,
+    /// Operator token to use (generated when absent).
+    #[arg(long = "operator-token")]
+    pub operator_token: Option<String>,
+    /// Also save a config profile with this name pointing at the node.
+    #[arg(long = "name")]
+    pub config_name: Option<String>,
+}
 
 /// Calls `POST /api/v2/setup` and prints the operator token once.
 pub async fn run(a: SetupArgs) -> Result<(), ClientError> {

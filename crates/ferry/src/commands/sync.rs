@@ -1,17 +1,31 @@
-//! `ferry sync` and `ferry sync check`: the pull connector (logic in `ferry-sync`).
+//! `ferry sync` and `ferry sync check`: the pull connector (logic in `ferry-sync`); its flags
+//! ([`SyncArgs`]) and the default target taken from them.
 
-use crate::cli::SyncArgs;
-use crate::client::{ClientError, DEFAULT_HOST};
+use clap::Args;
+
+use crate::client::{ClientArgs, ClientError, DEFAULT_HOST};
 use crate::profiles::Profiles;
+
+/// `ferry sync [check]`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// `check`: test both ends (reachable, authenticated, database exists, target writable) and copy nothing.
+    #[arg(value_parser = ["check"])]
+    pub action: Option<String>,
+    /// Default target connection (Ferry / InfluxDB 2), with --bucket.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Source, range, windows, concurrency, target.
+    #[command(flatten)]
+    pub spec: ferry_sync::SyncSpec,
+}
 
 fn usage(e: ferry_sync::SyncError) -> ClientError {
     ClientError::Usage(e.to_string())
 }
 
 /// The default target connection: flags, else the active config profile.
-pub fn default_target(
-    client: &crate::cli::ClientArgs,
-) -> Result<ferry_sync::DefaultTarget, ClientError> {
+pub fn default_target(client: &ClientArgs) -> Result<ferry_sync::DefaultTarget, ClientError> {
     let profiles = Profiles::load(client.configs_path.as_deref())?;
     let profile = profiles.pick(client.config_name.as_deref())?.cloned();
     Ok(ferry_sync::DefaultTarget {

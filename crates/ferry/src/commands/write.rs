@@ -10,8 +10,7 @@ use ferry_import::{ImportConfig, InputSpec, TargetConfig};
 use ferry_lp::RemoteKind;
 use ferry_pipeline::BodyCompression;
 
-use crate::cli::ClientArgs;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientArgs, ClientError};
 use crate::profiles::Profiles;
 
 /// Where a command writes (every command that writes takes these): by default the node or

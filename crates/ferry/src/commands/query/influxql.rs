@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::cli::QueryArgs;
+use super::args::QueryArgs;
 use crate::client::{Client, ClientError};
 
 fn cell(v: &Value) -> String {

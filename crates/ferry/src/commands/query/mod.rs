@@ -1,13 +1,15 @@
 //! `ferry query`: Flux through `/api/v2/query` (as the influx CLI's `influx query`) or
 //! InfluxQL through `/query`, the language told by the text or by `--flux`/`--influxql`.
 
+mod args;
 mod flux;
 mod influxql;
 
 use std::io::Read;
 
-use crate::cli::QueryArgs;
 use crate::client::{Client, ClientError};
+
+pub use args::QueryArgs;
 
 /// The first words of InfluxQL statements; Flux has no statement that starts with one.
 const INFLUXQL_KEYWORDS: &[&str] = &[
