@@ -307,3 +307,38 @@ def test_management_patch_bodies_of_the_wrong_type_are_refused(node):
     r = requests.patch(f"{node.url}/api/v2/dbrps/{dbrp['id']}", params={"orgID": org},
                        json={"default": "yes"}, headers=h, timeout=10)
     assert r.status_code == 400 and "invalid type" in r.json()["message"], r.text
+
+
+def test_remote_replication_and_task_bodies_of_the_wrong_type_are_refused(node):
+    """The bodies of remotes, replications and tasks are read field by field with their types
+    (`http/json.rs`): a wrong type is a 400 naming the field, and nothing changes."""
+    h = node.auth()
+    org = node.org_id()
+    b = node.bucket_info()
+    api = f"{node.url}/api/v2"
+    remote = requests.post(f"{api}/remotes", headers=h, timeout=10, json={
+        "name": "typed-r", "orgID": org, "remoteURL": "http://127.0.0.1:9",
+        "remoteAPIToken": "x", "remoteOrgID": "abcdabcdabcdabcd"}).json()
+    rep = requests.post(f"{api}/replications", headers=h, timeout=10, json={
+        "name": "typed-rep", "orgID": org, "remoteID": remote["id"], "localBucketID": b["id"],
+        "remoteBucketName": "x", "maxQueueSizeBytes": 67108864}).json()
+    task = requests.post(f"{api}/tasks", headers=h, timeout=10, json={
+        "orgID": org,
+        "flux": 'option task = {name: "typed-t", every: 1h}\n'
+                f'from(bucket: "{b["name"]}") |> range(start: -1h) |> to(bucket: "{b["name"]}")'}).json()
+    for kind, obj in (("remotes", remote), ("replications", rep), ("tasks", task)):
+        url = f"{api}/{kind}/{obj['id']}"
+        for body, field in (({"name": 5}, "name"), ({"description": ["x"]}, "description")):
+            r = requests.patch(url, json=body, headers=h, timeout=10)
+            assert r.status_code == 400, (kind, body, r.text)
+            assert f"{field} must be" in r.json()["message"], (kind, r.text)
+        got = requests.get(url, headers=h, timeout=10).json()
+        assert got["name"] == obj["name"] and got.get("description", "") == obj.get("description", ""), got
+    for kind, body, field in (("remotes", {"name": 5}, "name"),
+                              ("replications", {"name": ["r"]}, "name"),
+                              ("tasks", {"flux": 5}, "flux")):
+        r = requests.post(f"{api}/{kind}", json={"orgID": org, **body}, headers=h, timeout=10)
+        assert r.status_code == 400 and f"{field} must be" in r.json()["message"], (kind, r.text)
+    r = requests.patch(f"{api}/replications/{rep['id']}", json={"maxQueueSizeBytes": "big"},
+                       headers=h, timeout=10)
+    assert r.status_code == 400 and "maxQueueSizeBytes" in r.json()["message"], r.text
