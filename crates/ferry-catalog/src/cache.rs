@@ -7,9 +7,9 @@
 //! file while it runs) moves the count and empties the cache on the next lookup. An entry
 //! loaded while a write ran is therefore dropped at the next lookup, never served stale.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
 
 use crate::{Authorization, Bucket, CatalogError};
 
@@ -31,8 +31,8 @@ pub(crate) struct ReadCache {
 
 impl ReadCache {
     /// The entries of one map, emptied first when the catalog changed since they were read.
-    fn maps(&self, changes: u64) -> std::sync::MutexGuard<'_, Maps> {
-        let mut m = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+    fn maps(&self, changes: u64) -> MutexGuard<'_, Maps> {
+        let mut m = self.maps.lock();
         if m.changes != changes {
             m.auth.clear();
             m.dbrp.clear();

@@ -1,7 +1,7 @@
 //! The SQLite-backed catalog.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::path::Path;
-use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
@@ -73,8 +73,8 @@ impl Catalog {
         Ok(())
     }
 
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock()
     }
 
     /// Rows changed through the connection since it was opened (the cache's validity).

@@ -2,9 +2,9 @@
 //! dev-dependencies, so a release build has none of it): the next operation of a kind on a
 //! path ending with a given suffix fails with a given error, once.
 
+use parking_lot::Mutex;
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
 
 /// The operations a fault can be armed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ static ARMED: Mutex<Vec<Armed>> = Mutex::new(Vec::new());
 /// Makes the next `op` on a path ending with `suffix` fail with OS error `errno` (e.g. 28
 /// for `ENOSPC`, 5 for `EIO`).
 pub fn fail_next(op: Op, suffix: &str, errno: i32) {
-    ARMED.lock().unwrap_or_else(|e| e.into_inner()).push(Armed {
+    ARMED.lock().push(Armed {
         op,
         suffix: suffix.to_string(),
         errno,
@@ -37,7 +37,7 @@ pub fn fail_next(op: Op, suffix: &str, errno: i32) {
 
 /// The armed fault for `op` on `path`, consumed.
 pub(crate) fn take(op: Op, path: &Path) -> Option<io::Error> {
-    let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut armed = ARMED.lock();
     let at = armed
         .iter()
         .position(|a| a.op == op && path.to_string_lossy().ends_with(&a.suffix))?;

@@ -1,8 +1,8 @@
 //! When log records were written: a small in-memory index from LSN to wall-clock time, so a
 //! replication stream can say how old its oldest unsent write is (its lag).
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 /// Keeps at most this many (LSN, time) marks; older ones are dropped, which only makes the
@@ -21,7 +21,7 @@ impl AppendClock {
     /// Records that the record at `lsn` was committed now.
     pub fn mark(&self, lsn: u64) {
         let now = SystemTime::now();
-        let mut m = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.marks.lock();
         if let Some((_, t)) = m.back() {
             if now.duration_since(*t).unwrap_or_default() < MARK_EVERY {
                 return;
@@ -37,7 +37,7 @@ impl AppendClock {
     /// the first mark at or after `lsn` (or the newest mark). `None` before any mark, e.g. for
     /// records written before this process started.
     pub fn time_of(&self, lsn: u64) -> Option<SystemTime> {
-        let m = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        let m = self.marks.lock();
         let i = m.partition_point(|(l, _)| *l < lsn);
         m.get(i.min(m.len().saturating_sub(1)))
             .map(|(_, t)| *t)

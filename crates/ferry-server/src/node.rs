@@ -14,10 +14,6 @@ use crate::error::ApiError;
 /// How often a quarantined bucket is tried again on use.
 pub const QUARANTINE_RETRY: Duration = Duration::from_secs(30);
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Settings of a running node.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -75,7 +71,7 @@ pub struct Node {
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
     /// Buckets that could not be opened (damaged files): why, and when it was last tried.
     /// The rest of the node serves; these answer 503 until an open works.
-    quarantined: std::sync::Mutex<HashMap<String, (String, std::time::Instant)>>,
+    quarantined: parking_lot::Mutex<HashMap<String, (String, std::time::Instant)>>,
     /// Held while the node lives: a second node on the same data dir would append to the
     /// same logs and rewrite the same manifests.
     _data_dir_lock: ferry_fs::DataDirLock,
@@ -171,14 +167,14 @@ impl Node {
                     self.config.data_dir.display()
                 );
                 tracing::error!(bucket = bucket_id, error = %e, "bucket quarantined: it cannot be opened");
-                lock(&self.quarantined).insert(
+                self.quarantined.lock().insert(
                     bucket_id.to_string(),
                     (reason.clone(), std::time::Instant::now()),
                 );
                 return Err(ApiError::Unavailable(reason));
             }
         };
-        lock(&self.quarantined).remove(bucket_id);
+        self.quarantined.lock().remove(bucket_id);
         let engine = Arc::new(engine);
         engines.insert(bucket_id.to_string(), engine.clone());
         Ok(engine)
@@ -187,7 +183,7 @@ impl Node {
     /// Why `bucket_id` is quarantined, while its last open failed less than
     /// [`QUARANTINE_RETRY`] ago (after that the caller tries again).
     fn quarantined_until_retry(&self, bucket_id: &str) -> Option<String> {
-        let q = lock(&self.quarantined);
+        let q = self.quarantined.lock();
         let (reason, at) = q.get(bucket_id)?;
         (at.elapsed() < QUARANTINE_RETRY).then(|| reason.clone())
     }
@@ -207,7 +203,9 @@ impl Node {
     /// Buckets that cannot take writes now: `(bucket ID, why)`: quarantined ones, and those
     /// whose log's last write failed (a full or failing disk).
     pub async fn failing_buckets(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = lock(&self.quarantined)
+        let mut out: Vec<(String, String)> = self
+            .quarantined
+            .lock()
             .iter()
             .map(|(id, (reason, _))| (id.clone(), reason.clone()))
             .collect();

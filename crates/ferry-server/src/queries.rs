@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use ferry_influxql::exec::RunningQuery;
@@ -89,12 +91,8 @@ impl Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        lock(&self.running).remove(&self.qid);
+        self.running.lock().remove(&self.qid);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Queries {
@@ -115,7 +113,7 @@ impl Queries {
     /// Registers a query; refused with InfluxDB 1.x's text when as many run already as
     /// [`QueryLimits::max_concurrent`] allows.
     pub fn start(&self, query: &str, database: &str) -> Result<Registered, String> {
-        let mut running = lock(&self.running);
+        let mut running = self.running.lock();
         let max = self.limits.max_concurrent;
         if max > 0 && running.len() >= max {
             return Err(format!(
@@ -167,7 +165,8 @@ impl Queries {
 
     /// The running queries, oldest first.
     pub fn list(&self) -> Vec<RunningQuery> {
-        lock(&self.running)
+        self.running
+            .lock()
             .iter()
             .map(|(qid, e)| RunningQuery {
                 qid: *qid,
@@ -180,7 +179,7 @@ impl Queries {
 
     /// Stops query `qid` at its next cooperation point.
     pub fn kill(&self, qid: u64) -> Result<(), String> {
-        match lock(&self.running).get(&qid) {
+        match self.running.lock().get(&qid) {
             Some(e) => {
                 e.cancel.store(true, Ordering::Relaxed);
                 Ok(())

@@ -6,9 +6,9 @@
 //! It knows nothing of the node: [`run`] is given a function that reads the figures, so this
 //! file depends on no other module of the crate.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Samples kept per stream: one hour at the default interval of 10 s.
@@ -83,10 +83,6 @@ pub struct StatusHistory {
     inner: Mutex<Inner>,
 }
 
-fn lock(m: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl StatusHistory {
     /// An empty history sampled every `interval` (at least 1 s).
     pub fn new(interval: Duration) -> StatusHistory {
@@ -105,7 +101,7 @@ impl StatusHistory {
     /// forgotten (deleted); a new stream gets a ring only while fewer than [`MAX_STREAMS`]
     /// have one.
     pub fn record(&self, t_ms: i64, streams: Vec<StreamReading>, buckets: Vec<BucketReading>) {
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         let live: std::collections::HashSet<&str> = streams.iter().map(|s| s.id.as_str()).collect();
         inner.streams.retain(|id, _| live.contains(id.as_str()));
         let mut untracked = 0;
@@ -151,7 +147,8 @@ impl StatusHistory {
 
     /// The samples of stream `id` taken after `since_ms`, oldest first (`None`: not tracked).
     pub fn stream(&self, id: &str, since_ms: i64) -> Option<Vec<StreamSample>> {
-        lock(&self.inner)
+        self.inner
+            .lock()
             .streams
             .get(id)
             .map(|r| r.iter().filter(|s| s.t_ms > since_ms).copied().collect())
@@ -159,12 +156,12 @@ impl StatusHistory {
 
     /// Streams the last round could not track (past [`MAX_STREAMS`]).
     pub fn untracked_streams(&self) -> usize {
-        lock(&self.inner).untracked
+        self.inner.lock().untracked
     }
 
     /// The latest figures of bucket `id`.
     pub fn bucket(&self, id: &str) -> Option<BucketFigures> {
-        lock(&self.inner).buckets.get(id).cloned()
+        self.inner.lock().buckets.get(id).cloned()
     }
 }
 

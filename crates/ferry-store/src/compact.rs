@@ -43,7 +43,7 @@ use crate::files::{read_order, DataFile};
 use crate::pq;
 use crate::scan::Acc;
 use crate::tombstone::{self, Tombstone};
-use crate::types::{lock, rd, wr, SeriesKey};
+use crate::types::SeriesKey;
 use crate::BucketStore;
 
 /// Files of at most `max_rows / SMALL_SHARE` rows count as similar to any run (as
@@ -119,7 +119,7 @@ impl BucketStore {
     /// persisted later are newer and win; if a deletion or retention removed one of the
     /// merged files meanwhile, the merge is discarded and planned again next time.
     pub fn compact(&self) -> Result<(), StoreError> {
-        let _one_at_a_time = lock(&self.compacting);
+        let _one_at_a_time = self.compacting.lock();
         let plan = self.plan_compaction();
         self.carry_out(plan)
     }
@@ -128,9 +128,9 @@ impl BucketStore {
     /// number is taken with the file list it merges from, so every file persisted after the
     /// plan is newer than it and wins.
     pub(crate) fn plan_compaction(&self) -> Plan {
-        let mut maint = lock(&self.maint);
+        let mut maint = self.maint.lock();
         let (files, tombs) = {
-            let st = rd(&self.state);
+            let st = self.state.read();
             (st.files.clone(), st.tombstones.clone())
         };
         let mut groups: BTreeMap<(&str, i64), Vec<&Arc<DataFile>>> = BTreeMap::new();
@@ -199,9 +199,9 @@ impl BucketStore {
         if replaced.is_empty() {
             return Ok(());
         }
-        let mut maint = lock(&self.maint);
+        let mut maint = self.maint.lock();
         let (files, lsn) = {
-            let st = rd(&self.state);
+            let st = self.state.read();
             (st.files.clone(), st.persisted_lsn)
         };
         let live: HashSet<u64> = files.iter().map(|f| f.meta.seq).collect();
@@ -226,7 +226,7 @@ impl BucketStore {
             }
         };
         {
-            let mut st = wr(&self.state);
+            let mut st = self.state.write();
             st.files = kept;
             st.tombstones = tombs;
             st.generation += 1;
@@ -262,7 +262,9 @@ impl BucketStore {
             .keys()
             .flat_map(|k| k.iter().map(|(t, _)| t.as_str()))
             .collect();
-        let fields: Vec<(String, FieldType)> = rd(&self.schema)
+        let fields: Vec<(String, FieldType)> = self
+            .schema
+            .read()
             .get(m)
             .map(|ms| {
                 ms.fields

@@ -13,7 +13,7 @@ use crate::scan::{Acc, TagPredicate};
 use crate::tombstone::{
     coverage, file_tombstones, live_tombstones, read_live, Coverage, Deletion, Tombstone,
 };
-use crate::types::{lock, rd, wr, SeriesTags};
+use crate::types::SeriesTags;
 use crate::BucketStore;
 
 impl BucketStore {
@@ -60,16 +60,16 @@ impl BucketStore {
                 s.dedup();
             }
         }
-        let mut maint = lock(&self.maint);
-        let files = rd(&self.state).files.clone();
+        let mut maint = self.maint.lock();
+        let files = self.state.read().files.clone();
         // Load the indexes of the files concerned before taking the write locks.
         for f in &files {
             if dels.iter().any(|d| d.measurement == f.meta.measurement) {
                 f.index()?;
             }
         }
-        let mut schema = wr(&self.schema);
-        let mut st = wr(&self.state);
+        let mut schema = self.schema.write();
+        let mut st = self.state.write();
         let lsn = st.applied_lsn;
         let new: Vec<Tombstone> = dels
             .into_iter()
@@ -156,7 +156,9 @@ impl BucketStore {
             Coverage::Alive => Ok(true),
             Coverage::Dead => Ok(false),
             Coverage::Unknown => {
-                let fields: Vec<String> = rd(&self.schema)
+                let fields: Vec<String> = self
+                    .schema
+                    .read()
                     .get(f.meta.measurement.as_str())
                     .map(|ms| ms.fields.keys().cloned().collect())
                     .unwrap_or_default();

@@ -39,7 +39,9 @@ mod write;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 
 use ferry_lp::FieldType;
 
@@ -47,7 +49,6 @@ use buffer::Buffer;
 use files::DataFile;
 use manifest::{Manifest, MANIFEST};
 use tombstone::Tombstone;
-use types::rd;
 
 pub use error::StoreError;
 pub use read::{MeasurementSchema, TimeRange};
@@ -259,13 +260,13 @@ impl BucketStore {
 
     /// Number of live data files (all measurements).
     pub fn file_count(&self) -> usize {
-        rd(&self.state).files.len()
+        self.state.read().files.len()
     }
 
     /// Number of deletions the store still applies to reads and log replay: each one goes
     /// once no file holds rows it hides and the log no longer holds records it covers.
     pub fn tombstone_count(&self) -> usize {
-        rd(&self.state).tombstones.len()
+        self.state.read().tombstones.len()
     }
 }
 

@@ -14,7 +14,7 @@ use crate::pq;
 use crate::scan::{Acc, ScanRequest, SeriesData, TagPredicate};
 use crate::slices;
 use crate::tombstone;
-use crate::types::{self, lock, rd, SeriesKey, SeriesTags};
+use crate::types::{self, SeriesKey, SeriesTags};
 use crate::{BucketStore, SeriesCache};
 
 /// The schema of one measurement.
@@ -42,7 +42,7 @@ impl BucketStore {
     /// bound of its rows (file rows plus buffered values, duplicates counted), so callers can
     /// read it in windows of bounded size. `None` when nothing is stored.
     pub fn time_range(&self, measurement: &str) -> Option<TimeRange> {
-        let st = rd(&self.state);
+        let st = self.state.read();
         let mut acc: Option<(i64, i64, u64)> = None;
         let mut add = |lo: i64, hi: i64, n: u64| {
             acc = Some(match acc {
@@ -71,7 +71,7 @@ impl BucketStore {
 
     /// Names of all known measurements, sorted.
     pub fn measurements(&self) -> Vec<String> {
-        let mut v: Vec<String> = rd(&self.schema).keys().cloned().collect();
+        let mut v: Vec<String> = self.schema.read().keys().cloned().collect();
         v.sort();
         v
     }
@@ -79,7 +79,8 @@ impl BucketStore {
     /// The schema of a measurement: tag keys (sorted) and fields with their types (sorted by
     /// name); `None` for an unknown measurement.
     pub fn schema(&self, measurement: &str) -> Option<MeasurementSchema> {
-        rd(&self.schema)
+        self.schema
+            .read()
             .get(measurement)
             .map(|ms| MeasurementSchema {
                 tag_keys: ms.tags.iter().cloned().collect(),
@@ -94,13 +95,13 @@ impl BucketStore {
     /// yields none.
     pub fn series_keys(&self, measurement: &str) -> Result<Arc<Vec<SeriesTags>>, StoreError> {
         let (files, mut keys, generation, active_series, tombs) = {
-            let st = rd(&self.state);
+            let st = self.state.read();
             let active_series = st
                 .active
                 .meas
                 .get(measurement)
                 .map_or(0, |m| m.series.len());
-            if let Some(c) = lock(&self.series_cache).get(measurement) {
+            if let Some(c) = self.series_cache.lock().get(measurement) {
                 if c.generation == st.generation && c.active_series == active_series {
                     return Ok(c.keys.clone());
                 }
@@ -152,7 +153,7 @@ impl BucketStore {
         let mut out: Vec<Vec<(String, String)>> = keys.into_iter().collect();
         out.sort_unstable();
         let out = Arc::new(out);
-        lock(&self.series_cache).insert(
+        self.series_cache.lock().insert(
             measurement.to_string(),
             SeriesCache {
                 generation,
@@ -194,7 +195,9 @@ impl BucketStore {
         rows: usize,
         f: &mut dyn FnMut(Vec<SeriesData>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let files: Vec<Arc<DataFile>> = rd(&self.state)
+        let files: Vec<Arc<DataFile>> = self
+            .state
+            .read()
             .files
             .iter()
             .filter(|f| {
@@ -257,7 +260,7 @@ impl BucketStore {
     /// The fields a scan returns, in order: those asked for that the measurement has (each
     /// once), or all of them; none for an unknown measurement.
     fn scan_field_names(&self, req: &ScanRequest) -> Vec<String> {
-        let schema = rd(&self.schema);
+        let schema = self.schema.read();
         let Some(ms) = schema.get(req.measurement.as_str()) else {
             return Vec::new();
         };
@@ -281,7 +284,7 @@ impl BucketStore {
         }
         let pred = req.tag_filter.as_ref();
         let (files, buf_acc, tombs) = {
-            let st = rd(&self.state);
+            let st = self.state.read();
             let files: Vec<Arc<DataFile>> = st
                 .files
                 .iter()

@@ -1,10 +1,8 @@
 //! The vocabulary every part of the store shares: series keys and rows, the hash maps keyed
-//! by user data, partition arithmetic and the lock helpers. It names no other module of
+//! by user data, partition arithmetic. It names no other module of
 //! the crate, so the buffer, the file format, scans and deletions get these from here
 //! instead of from the façade (`lib.rs`), which uses them in turn (see docs/ARCHITECTURE.md,
 //! Module cycles).
-
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ferry_lp::FieldValue;
 
@@ -32,14 +30,4 @@ pub(crate) struct SeriesRows {
 /// Start of the partition holding time `t`.
 pub(crate) fn partition_start(t: i64, dur: i64) -> i64 {
     t.div_euclid(dur).checked_mul(dur).unwrap_or(i64::MIN)
-}
-
-pub(crate) fn rd<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-pub(crate) fn wr<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
-}
-pub(crate) fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
-    l.lock().unwrap_or_else(|e| e.into_inner())
 }

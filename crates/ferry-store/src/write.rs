@@ -17,7 +17,7 @@ use crate::files::{DataFile, FileMeta};
 use crate::manifest::{sync_dir, Manifest, ManifestMeasurement};
 use crate::pq;
 use crate::tombstone::{self, Tombstone};
-use crate::types::{lock, partition_start, rd, wr, SeriesRows};
+use crate::types::{partition_start, SeriesRows};
 use crate::{BucketStore, Maint, MeasSchema, Schema};
 
 /// A file-system-safe directory name for a measurement (any UTF-8 allowed in names).
@@ -60,7 +60,7 @@ impl BucketStore {
     /// integer, already exists as type float`). The field types of all other points are
     /// recorded in the schema at once, so a concurrent batch cannot claim other types.
     pub fn check_types(&self, points: &[Point]) -> Vec<(usize, String)> {
-        let mut schema = wr(&self.schema);
+        let mut schema = self.schema.write();
         let mut out = Vec::new();
         // A point with the same measurement and field names and types as the last
         // conflict-free point is conflict-free too and registers nothing new.
@@ -101,8 +101,8 @@ impl BucketStore {
     /// Entries at or before the persisted LSN are already in files and skipped (a replay
     /// after a crash may offer them again); points a later deletion covers are dropped.
     pub fn apply(&self, lsn: u64, points: &[Point]) {
-        let mut schema = wr(&self.schema);
-        let mut st = wr(&self.state);
+        let mut schema = self.schema.write();
+        let mut st = self.state.write();
         if st.persisted_lsn.is_some_and(|p| lsn <= p) {
             return;
         }
@@ -157,7 +157,7 @@ impl BucketStore {
 
     /// Approximate memory held by buffered (not yet persisted) points, in bytes.
     pub fn buffered_bytes(&self) -> usize {
-        let st = rd(&self.state);
+        let st = self.state.read();
         st.active.bytes + st.frozen.as_ref().map_or(0, |f| f.bytes)
     }
 
@@ -169,12 +169,12 @@ impl BucketStore {
 
     /// The highest LSN applied so far (after open: the persisted LSN).
     pub fn applied_lsn(&self) -> Option<u64> {
-        rd(&self.state).applied_lsn
+        self.state.read().applied_lsn
     }
 
     /// The LSN up to which everything applied is durable in Parquet files.
     pub fn persisted_lsn(&self) -> Option<u64> {
-        rd(&self.state).persisted_lsn
+        self.state.read().persisted_lsn
     }
 
     /// Writes the buffer out as Parquet files (one new file per measurement and partition
@@ -184,9 +184,9 @@ impl BucketStore {
     /// points applied during the call stay buffered. A crash at any point leaves the old or
     /// the new state readable; on error the points stay buffered.
     pub fn persist(&self) -> Result<Option<u64>, StoreError> {
-        let mut maint = lock(&self.maint);
+        let mut maint = self.maint.lock();
         let (frozen, lsn) = {
-            let mut st = wr(&self.state);
+            let mut st = self.state.write();
             if st.active.is_empty() && st.applied_lsn == st.persisted_lsn {
                 return Ok(st.persisted_lsn);
             }
@@ -199,7 +199,7 @@ impl BucketStore {
         let result = self
             .write_buffer(&frozen, &mut maint)
             .and_then(|new_files| {
-                let mut files = rd(&self.state).files.clone();
+                let mut files = self.state.read().files.clone();
                 files.extend(new_files.iter().cloned());
                 match self.store_manifest(&mut maint, &files, lsn) {
                     Ok(tombs) => Ok((files, tombs)),
@@ -215,7 +215,7 @@ impl BucketStore {
             });
         drop(frozen);
         self.counters.persisted(result.is_ok(), started.elapsed());
-        let mut st = wr(&self.state);
+        let mut st = self.state.write();
         match result {
             Ok((files, tombs)) => {
                 st.files = files;
@@ -341,7 +341,7 @@ impl BucketStore {
         lsn: Option<u64>,
     ) -> Result<Arc<Vec<Tombstone>>, StoreError> {
         let tombs = tombstone::live_tombstones(&maint.tombstones, files, lsn);
-        self.write_manifest(&rd(&self.schema), maint.next_seq, &tombs, files, lsn)?;
+        self.write_manifest(&self.schema.read(), maint.next_seq, &tombs, files, lsn)?;
         maint.tombstones = tombs.clone();
         Ok(Arc::new(tombs))
     }
@@ -386,11 +386,11 @@ impl BucketStore {
     /// before `cutoff_ns`, and returns how many distinct (measurement, partition) pairs were
     /// removed. Partitions ending after the cutoff are untouched, even if they start before.
     pub fn drop_before(&self, cutoff_ns: i64) -> Result<usize, StoreError> {
-        let mut maint = lock(&self.maint);
+        let mut maint = self.maint.lock();
         let dur = self.opts.partition_duration_ns;
         let threshold = partition_start(cutoff_ns, dur);
         let (files, lsn) = {
-            let st = rd(&self.state);
+            let st = self.state.read();
             (st.files.clone(), st.persisted_lsn)
         };
         let (dropped, kept): (Vec<_>, Vec<_>) = files
@@ -407,7 +407,7 @@ impl BucketStore {
             Some(self.store_manifest(&mut maint, &kept, lsn)?)
         };
         {
-            let mut st = wr(&self.state);
+            let mut st = self.state.write();
             st.files = kept;
             if let Some(t) = tombs {
                 st.tombstones = t;

@@ -18,7 +18,9 @@ mod sink;
 pub(crate) use sink::Sink;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use ferry_catalog::{Task, TaskRun};
@@ -33,10 +35,6 @@ pub(crate) use run::fmt_ns;
 
 /// How often the scheduler looks at the tasks.
 const TICK: Duration = Duration::from_millis(250);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Owns the scheduler loop and the per-task run locks.
 #[derive(Default)]
@@ -55,7 +53,7 @@ impl TaskManager {
     }
 
     fn task_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        lock(&self.locks).entry(id.to_string()).or_default().clone()
+        self.locks.lock().entry(id.to_string()).or_default().clone()
     }
 
     /// Connects the manager to its node, marks runs a crash left unfinished as failed, and
@@ -71,7 +69,7 @@ impl TaskManager {
             Err(e) => tracing::error!(error = %e, "cannot read task runs"),
         }
         let me = self.clone();
-        *lock(&self.scheduler) = Some(tokio::spawn(async move { me.scheduler_loop().await }));
+        *self.scheduler.lock() = Some(tokio::spawn(async move { me.scheduler_loop().await }));
     }
 
     async fn scheduler_loop(self: Arc<Self>) {
@@ -91,7 +89,7 @@ impl TaskManager {
             };
             let now = now_ns();
             for task in tasks.into_iter().filter(|t| t.status == "active") {
-                if let Some((_, at)) = lock(&self.retry).get(&task.id) {
+                if let Some((_, at)) = self.retry.lock().get(&task.id) {
                     if Instant::now() < *at {
                         continue;
                     }
@@ -117,7 +115,7 @@ impl TaskManager {
     }
 
     fn note_result(&self, id: &str, run: &TaskRun) {
-        let mut retry = lock(&self.retry);
+        let mut retry = self.retry.lock();
         if run.status == "failed" {
             let attempts = retry.get(id).map(|(a, _)| *a).unwrap_or(0);
             let backoff = Backoff {
@@ -151,18 +149,18 @@ impl TaskManager {
 
     /// Called after a task changed (update clears a pending retry delay) or was deleted.
     pub fn changed(&self, task_id: &str, deleted: bool) {
-        lock(&self.retry).remove(task_id);
+        self.retry.lock().remove(task_id);
         if deleted {
-            lock(&self.locks).remove(task_id);
+            self.locks.lock().remove(task_id);
         }
     }
 
     /// Stops the scheduler and waits (at most 10 s) for runs in progress.
     pub async fn shutdown(&self) {
-        if let Some(h) = lock(&self.scheduler).take() {
+        if let Some(h) = self.scheduler.lock().take() {
             h.abort();
         }
-        let locks: Vec<_> = lock(&self.locks).values().cloned().collect();
+        let locks: Vec<_> = self.locks.lock().values().cloned().collect();
         let wait = async {
             for l in locks {
                 let _ = l.lock().await;

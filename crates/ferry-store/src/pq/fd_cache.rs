@@ -24,7 +24,7 @@ static RETAINED: DescriptorCache = DescriptorCache::new(MAX_RETAINED_FILES);
 pub(crate) struct DescriptorCache {
     max: usize,
     /// Files holding a descriptor (entries of dropped files are cleaned on the next open).
-    open: std::sync::Mutex<Vec<std::sync::Weak<FileSlot>>>,
+    open: parking_lot::Mutex<Vec<std::sync::Weak<FileSlot>>>,
     /// Ticks once per read: a file's `used` is the tick of its latest read.
     clock: std::sync::atomic::AtomicU64,
 }
@@ -33,7 +33,7 @@ pub(crate) struct DescriptorCache {
 #[derive(Debug)]
 struct FileSlot {
     path: Arc<Path>,
-    fd: std::sync::Mutex<Option<Arc<File>>>,
+    fd: parking_lot::Mutex<Option<Arc<File>>>,
     used: std::sync::atomic::AtomicU64,
 }
 
@@ -41,7 +41,7 @@ impl DescriptorCache {
     const fn new(max: usize) -> DescriptorCache {
         DescriptorCache {
             max,
-            open: std::sync::Mutex::new(Vec::new()),
+            open: parking_lot::Mutex::new(Vec::new()),
             clock: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -54,13 +54,13 @@ impl DescriptorCache {
             self.clock.fetch_add(1, Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        if let Some(f) = lock(&slot.fd).as_ref() {
+        if let Some(f) = slot.fd.lock().as_ref() {
             return Ok(f.clone());
         }
         let opened = Arc::new(File::open(&slot.path)?);
-        let mut open = lock(&self.open);
+        let mut open = self.open.lock();
         // Another reader may have opened it meanwhile: keep that descriptor.
-        if let Some(f) = lock(&slot.fd).as_ref() {
+        if let Some(f) = slot.fd.lock().as_ref() {
             return Ok(f.clone());
         }
         open.retain(|w| w.strong_count() > 0);
@@ -72,11 +72,11 @@ impl DescriptorCache {
                 .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed));
             if let Some((i, s)) = victim {
                 // Reads in flight keep their clone; the descriptor closes after them.
-                *lock(&s.fd) = None;
+                *s.fd.lock() = None;
                 open.swap_remove(i);
             }
         }
-        *lock(&slot.fd) = Some(opened.clone());
+        *slot.fd.lock() = Some(opened.clone());
         open.push(Arc::downgrade(slot));
         Ok(opened)
     }
@@ -84,17 +84,13 @@ impl DescriptorCache {
     /// How many files hold a descriptor now.
     #[cfg(test)]
     fn held(&self) -> usize {
-        lock(&self.open)
+        self.open
+            .lock()
             .iter()
             .filter_map(std::sync::Weak::upgrade)
-            .filter(|s| lock(&s.fd).is_some())
+            .filter(|s| s.fd.lock().is_some())
             .count()
     }
-}
-
-/// A poisoned lock still guards consistent data here (an `Option` or a `Vec` of weak refs).
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A data file read with positioned reads (`pread`) through a descriptor kept in a
@@ -116,7 +112,7 @@ impl SharedFile {
     fn open_in(path: &Path, cache: &'static DescriptorCache) -> Result<SharedFile, StoreError> {
         let slot = Arc::new(FileSlot {
             path: path.into(),
-            fd: std::sync::Mutex::new(None),
+            fd: parking_lot::Mutex::new(None),
             used: std::sync::atomic::AtomicU64::new(0),
         });
         let len = cache.file(&slot)?.metadata()?.len();
@@ -217,7 +213,7 @@ mod tests {
             }
             out
         };
-        let holds = |f: &SharedFile| lock(&f.slot.fd).is_some();
+        let holds = |f: &SharedFile| f.slot.fd.lock().is_some();
         // f0 was opened first and read least recently: f2's open took its descriptor
         assert_eq!(SMALL.held(), 2);
         assert!(!holds(&files[0]) && holds(&files[1]) && holds(&files[2]));
