@@ -634,3 +634,24 @@ fn calendar_windows_follow_the_months() {
         assert!(e.contains("months"), "{call}: {e}");
     }
 }
+
+#[test]
+fn windows_by_definition_are_charged_before_they_are_made() {
+    // a year of 1 ns windows for a script's function: refused at the memory limit, not built
+    let script = r#"import "array"
+array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 1.0}])
+  |> range(start: 2021-01-01T00:00:00Z, stop: 2022-01-01T00:00:00Z)
+  |> aggregateWindow(every: 1ns, fn: (column, tables=<-) => tables |> mode(column: column))"#;
+    let e = fails(script);
+    assert!(e.contains("memory limit"), "{e}");
+    // six centuries of months are few windows
+    let script = r#"import "array"
+array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 1.0}])
+  |> range(start: 1700-01-01T00:00:00Z, stop: 2260-01-01T00:00:00Z)
+  |> aggregateWindow(every: 1mo, fn: count)
+  |> filter(fn: (r) => r._value > 0)"#;
+    assert_eq!(
+        rows(script, &["_time", "_value"]),
+        ["_time=2021-02-01T00:00:00Z,_value=1"]
+    );
+}
