@@ -154,15 +154,37 @@ fn integral_is_trapezoidal_and_interpolates_to_the_bounds() {
 }
 
 #[test]
-fn integral_of_ints_and_of_one_point() {
+fn integral_of_ints_and_of_lone_points() {
     let script = r#"import "array"
 array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 3}, {_time: 2021-01-01T00:00:02Z, _value: 5}])
   |> integral(unit: 1s)"#;
     assert_eq!(rows(script, &["_value"]), ["_value=8"]);
+    // Flux's integral_interpolate_single: a lone value holds over the whole range
     let script = r#"import "array"
-array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 3.5}])
-  |> integral(unit: 1s, interpolate: "linear")"#;
-    assert_eq!(rows(script, &["_value"]), ["_value=0"]);
+array.from(rows: [
+  {_time: 2018-05-22T19:53:00Z, _field: "FF", _value: 1.0},
+  {_time: 2018-05-22T19:53:10Z, _field: "QQ", _value: -2.0},
+  {_time: 2018-05-22T19:53:00Z, _field: "RR", _value: 3.0},
+])
+  |> group(columns: ["_field"])
+  |> range(start: 2018-05-22T19:53:00Z, stop: 2018-05-22T19:54:00Z)
+  |> integral(unit: 10s, interpolate: "linear")"#;
+    assert_eq!(
+        rows(script, &["_field", "_value"]),
+        [
+            "_field=FF,_value=6",
+            "|",
+            "_field=QQ,_value=-12",
+            "|",
+            "_field=RR,_value=18"
+        ]
+    );
+    // without interpolation a lone value has no area
+    let script = script.replace(", interpolate: \"linear\"", "");
+    assert_eq!(
+        rows(&script, &["_value"]),
+        ["_value=0", "|", "_value=0", "|", "_value=0"]
+    );
 }
 
 #[test]

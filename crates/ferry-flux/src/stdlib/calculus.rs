@@ -5,8 +5,9 @@
 //!   unit`, as a float in one row per table (the group key's columns and `column`); nulls are
 //!   skipped, a table of fewer than two values answers 0. With `interpolate: "linear"` the
 //!   line through the first two values is extended back to the table's `_start` and the line
-//!   through the last two forward to its `_stop`, and those areas count too (Flux's
-//!   `integral_interpolate_test.flux`). Without a `GROUP BY time`, InfluxQL's
+//!   through the last two forward to its `_stop`, and those areas count too; a lone value
+//!   holds from `_start` to `_stop` (Flux's `integral_test.flux`, `integral_interpolate`
+//!   and `integral_interpolate_single`). Without a `GROUP BY time`, InfluxQL's
 //!   `integral(x, unit)` answers the same.
 //! * `elapsed(unit: 1s, timeColumn: "_time", columnName: "elapsed")`: each row but the first
 //!   gains the time since the previous row, an int of whole `unit`s (integer division, as
@@ -102,9 +103,12 @@ fn integral(a: &Record, t: &Table) -> BResult<Option<Table>> {
     };
     // from +0 (an empty f64 sum is -0)
     let mut sum = points.windows(2).fold(0.0, |acc, w| acc + area(w[0], w[1]));
-    if linear && points.len() >= 2 {
-        // the line through two points, evaluated at `x`
+    if let (true, Some(&first), Some(&last)) = (linear, points.first(), points.last()) {
+        // the line through two points (a lone point: the constant), evaluated at `x`
         let at = |(t0, v0): (i64, f64), (t1, v1): (i64, f64), x: i64| {
+            if t1 == t0 {
+                return v0;
+            }
             let slope = (v1 - v0) / (i128::from(t1) - i128::from(t0)) as f64;
             v0 + slope * (i128::from(x) - i128::from(t0)) as f64
         };
@@ -112,17 +116,13 @@ fn integral(a: &Record, t: &Table) -> BResult<Option<Table>> {
             Some(Value::Time(x)) => Some(*x),
             _ => None,
         };
-        let (first, second) = (points[0], points[1]);
-        if let Some(start) = bound("_start") {
-            if start < first.0 && first.0 != second.0 {
-                sum += area((start, at(first, second, start)), first);
-            }
+        let second = points.get(1).copied().unwrap_or(first);
+        let before = points.len().checked_sub(2).map_or(last, |i| points[i]);
+        if let Some(start) = bound("_start").filter(|s| *s < first.0) {
+            sum += area((start, at(first, second, start)), first);
         }
-        let (before, last) = (points[points.len() - 2], points[points.len() - 1]);
-        if let Some(stop) = bound("_stop") {
-            if stop > last.0 && before.0 != last.0 {
-                sum += area(last, (stop, at(before, last, stop)));
-            }
+        if let Some(stop) = bound("_stop").filter(|s| *s > last.0) {
+            sum += area(last, (stop, at(before, last, stop)));
         }
     }
     Ok(Some(t.reduced(&column, ColKind::Float, Value::Float(sum))))
