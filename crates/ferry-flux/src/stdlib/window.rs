@@ -116,19 +116,22 @@ impl Spec {
         create_empty: bool,
     ) -> BResult<Spec> {
         for d in [every, period] {
-            if d.months < 0 || d.nanos < 0 || (d.months == 0 && d.nanos == 0) {
+            if d.months < 0 || d.nanos < 0 {
                 return Err("parameter \"every\" must be non-negative".into());
             }
+            if d.months == 0 && d.nanos == 0 {
+                return Err("duration used as an interval cannot be zero".into());
+            }
             if d.months != 0 && d.nanos != 0 {
-                return Err(format!(
-                    "{f}: a duration mixing months and a fixed part ({d}) cannot be a window"
-                )
-                .into());
+                // Flux's message
+                return Err(
+                    "duration used as an interval cannot mix month and nanosecond units".into(),
+                );
             }
         }
         if offset.months != 0 && (offset.nanos != 0 || every.months == 0) {
             return Err(format!(
-                "{f}: an offset of months ({offset}) needs windows of months without a fixed part"
+                "{f}: an offset of months ({offset}) cannot mix month and nanosecond units"
             )
             .into());
         }
