@@ -382,6 +382,28 @@ def test_user_function_in_aggregate_window_same_as_percentile(pair, q, every):
     assert sum(len(v) for v in want.values()) > 4 * 10
 
 
+OWN_FN_CASES = [(fn, every, empty) for fn in AGGS for every in ("5m", "7m")
+                for empty in (False, True)]
+
+
+@pytest.mark.parametrize("fn,every,create_empty", OWN_FN_CASES)
+def test_aggregate_window_with_a_script_function_same_as_influxql(pair, fn, every, create_empty):
+    """Each aggregate wrapped in a function of the script, which aggregateWindow runs as Flux
+    defines it (window |> fn |> duplicate |> window(every: inf)), not through the windowed
+    aggregates: the same answers as 1.6's GROUP BY time (the same mapping as above)."""
+    node, srv = pair
+    start, stop = bounds("clipped")
+    empty = "true" if create_empty else "false"
+    script = (flux_base(start, stop) + f" |> aggregateWindow(every: {every}, createEmpty: {empty},"
+              f" fn: (column, tables=<-) => tables |> {fn}(column: column))")
+    q = (f"SELECT {fn}(usage) FROM cpu WHERE {where(start, stop)} GROUP BY time({every}), host"
+         f" fill({'null' if create_empty else 'none'})")
+    want = ql_rows(srv, q, shift=SECONDS[every], stop=stop)
+    got = flux_rows(node, script)
+    assert normalise(got, fn) == normalise(want, fn), (script, q)
+    assert sum(len(v) for v in got.values()) > 4 * 10
+
+
 REDUCERS = [
     ("({_value: accumulator._value + r._value})", "{_value: 0.0}", "sum", "usage"),
     ("({_value: accumulator._value + r._value})", "{_value: 0}", "sum", "n"),
@@ -424,5 +446,5 @@ def test_the_suite_is_as_wide_as_promised():
          + 3 * len(FILTERS))
     assert n >= 150, n
     functions = (len(INTEGRALS) + len(ELAPSED_UNITS) + len(MODES) + len(QUANTILES)
-                 + len(WINDOWED_QUANTILES) + len(REDUCERS) + len(CALENDAR))
-    assert functions >= 40, functions
+                 + len(WINDOWED_QUANTILES) + len(OWN_FN_CASES) + len(REDUCERS) + len(CALENDAR))
+    assert functions >= 80, functions
