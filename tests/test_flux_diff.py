@@ -155,17 +155,24 @@ WINDOW_CASES = [(fn, every, rng, empty)
                 for empty in (False, True)]
 
 
-@pytest.mark.parametrize("fn,every,rng,create_empty", WINDOW_CASES)
-def test_aggregate_window_same_as_influxql(pair, fn, every, rng, create_empty):
+def same_windows(pair, fn, flux_fn, every, rng, create_empty) -> dict:
+    """aggregateWindow(fn: flux_fn) against 1.6's fn(usage) GROUP BY time(every), host, with
+    the documented mappings; returns Flux's rows."""
     node, srv = pair
     start, stop = bounds(rng)
-    script = (flux_base(start, stop) + f" |> aggregateWindow(every: {every}, fn: {fn},"
+    script = (flux_base(start, stop) + f" |> aggregateWindow(every: {every}, fn: {flux_fn},"
               f" createEmpty: {'true' if create_empty else 'false'})")
     q = (f"SELECT {fn}(usage) FROM cpu WHERE {where(start, stop)} GROUP BY time({every}), host"
          f" fill({'null' if create_empty else 'none'})")
     want = ql_rows(srv, q, shift=SECONDS[every], stop=stop)
     got = flux_rows(node, script)
     assert normalise(got, fn) == normalise(want, fn), (script, q)
+    return got
+
+
+@pytest.mark.parametrize("fn,every,rng,create_empty", WINDOW_CASES)
+def test_aggregate_window_same_as_influxql(pair, fn, every, rng, create_empty):
+    same_windows(pair, fn, fn, every, rng, create_empty)
 
 
 @pytest.mark.parametrize("fn", [f for f in AGGS if f not in ("first", "last")])
@@ -391,16 +398,8 @@ def test_aggregate_window_with_a_script_function_same_as_influxql(pair, fn, ever
     """Each aggregate wrapped in a function of the script, which aggregateWindow runs as Flux
     defines it (window |> fn |> duplicate |> window(every: inf)), not through the windowed
     aggregates: the same answers as 1.6's GROUP BY time (the same mapping as above)."""
-    node, srv = pair
-    start, stop = bounds("clipped")
-    empty = "true" if create_empty else "false"
-    script = (flux_base(start, stop) + f" |> aggregateWindow(every: {every}, createEmpty: {empty},"
-              f" fn: (column, tables=<-) => tables |> {fn}(column: column))")
-    q = (f"SELECT {fn}(usage) FROM cpu WHERE {where(start, stop)} GROUP BY time({every}), host"
-         f" fill({'null' if create_empty else 'none'})")
-    want = ql_rows(srv, q, shift=SECONDS[every], stop=stop)
-    got = flux_rows(node, script)
-    assert normalise(got, fn) == normalise(want, fn), (script, q)
+    own = f"(column, tables=<-) => tables |> {fn}(column: column)"
+    got = same_windows(pair, fn, own, every, "clipped", create_empty)
     assert sum(len(v) for v in got.values()) > 4 * 10
 
 
