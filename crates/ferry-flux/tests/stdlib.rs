@@ -346,17 +346,16 @@ fn quantile_exact_selector_keeps_the_row_of_rank_ceil_qn_minus_one() {
     assert!(rows(&script, &["_value"]).is_empty());
     refuses(
         QUANTILE_DATA,
-        &[(
-            "quantile(q: 0.5, method: \"nearest\")",
-            "unknown method \"nearest\"",
-        )],
-    );
-    refuses(
-        QUANTILE_DATA,
-        &[(
-            "quantile(q: 1.5, method: \"exact_selector\")",
-            "quantile must be between 0 and 1",
-        )],
+        &[
+            (
+                "quantile(q: 0.5, method: \"nearest\")",
+                "unknown method \"nearest\"",
+            ),
+            (
+                "quantile(q: 1.5, method: \"exact_selector\")",
+                "quantile must be between 0 and 1",
+            ),
+        ],
     );
 }
 
@@ -537,30 +536,28 @@ fn aggregate_window_with_a_user_defined_function() {
     );
     refuses(
         WINDOW_DATA,
-        &[(
-            "aggregateWindow(every: 20s, fn: 1)",
-            "expected function but found int",
-        )],
-    );
-    refuses(
-        WINDOW_DATA,
-        &[(
-            "aggregateWindow(every: 20s, fn: (column, tables=<-) => 1)",
-            "fn must return a stream",
-        )],
+        &[
+            (
+                "aggregateWindow(every: 20s, fn: 1)",
+                "expected function but found int",
+            ),
+            (
+                "aggregateWindow(every: 20s, fn: (column, tables=<-) => 1)",
+                "fn must return a stream",
+            ),
+        ],
     );
 }
 
 const MONTHS_DATA: &str = r#"import "array"
 data = array.from(rows: [
-  {_time: 2024-01-15T00:00:00Z, _value: 1.0, host: "a"},
-  {_time: 2024-02-10T00:00:00Z, _value: 2.0, host: "a"},
-  {_time: 2024-02-29T23:59:59Z, _value: 3.0, host: "a"},
-  {_time: 2024-03-31T23:59:59Z, _value: 4.0, host: "a"},
-  {_time: 2024-04-01T00:00:00Z, _value: 5.0, host: "a"},
-  {_time: 2024-12-31T00:00:00Z, _value: 6.0, host: "a"},
+  {_time: 2024-01-15T00:00:00Z, _value: 1.0},
+  {_time: 2024-02-10T00:00:00Z, _value: 2.0},
+  {_time: 2024-02-29T23:59:59Z, _value: 3.0},
+  {_time: 2024-03-31T23:59:59Z, _value: 4.0},
+  {_time: 2024-04-01T00:00:00Z, _value: 5.0},
+  {_time: 2024-12-31T00:00:00Z, _value: 6.0},
 ])
-  |> group(columns: ["host"])
 "#;
 
 /// `MONTHS_DATA` in `[start, stop)` (dates of 2023 to 2025), then `call`: each row's
