@@ -642,6 +642,15 @@ fn calendar_windows_follow_the_months() {
     for (range, call, labels, want) in cases {
         assert_eq!(over_months(range, call, labels), want, "{call}");
     }
+    // a window ending past the last representable time still holds the range
+    assert_eq!(
+        over_months(
+            ("2024-01-01", "2024-05-01"),
+            "window(every: 1000y) |> count()",
+            &bounds
+        ),
+        ["_start=2024-01-01T00:00:00Z,_stop=2024-05-01T00:00:00Z,_value=5"]
+    );
     for call in [
         "window(every: 1mo1d)",
         "aggregateWindow(every: 1mo1d, fn: sum)",

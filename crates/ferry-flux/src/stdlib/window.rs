@@ -203,9 +203,11 @@ impl Spec {
         super::args::add_duration(super::args::add_duration(0, months)?, self.offset)
     }
 
-    /// The (unclipped) end of window `k`.
+    /// The (unclipped) end of window `k`: the last representable time for a window that
+    /// starts but ends past it (`every: 1000y`).
     pub(super) fn stop_of(&self, k: i64) -> Option<i64> {
-        super::args::add_duration(self.start_of(k)?, self.period)
+        let start = self.start_of(k)?;
+        Some(super::args::add_duration(start, self.period).unwrap_or(i64::MAX))
     }
 
     /// The last window starting at or before `t`.
