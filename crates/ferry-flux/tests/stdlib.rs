@@ -683,3 +683,76 @@ array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 1.0}])
         ["_time=2021-02-01T00:00:00Z,_value=1"]
     );
 }
+
+#[test]
+fn extreme_arguments_answer_or_fail_without_panicking() {
+    let edges = r#"import "array"
+data = array.from(rows: [
+  {_time: 1677-09-22T00:00:00Z, _value: 1.0},
+  {_time: 2000-01-01T00:00:00Z, _value: -1.0},
+  {_time: 2262-04-10T23:59:59.999999999Z, _value: 1000000000000000000000.0},
+])
+"#;
+    let wide = "|> range(start: 1677-09-22T00:00:00Z, stop: 2262-04-11T00:00:00Z)";
+    for call in [
+        "elapsed(unit: 1ns)",
+        "elapsed(unit: 1h)",
+        "integral(unit: 1ns)",
+        "integral(unit: 1ns, interpolate: \"linear\")",
+        "mode()",
+        "quantile(q: 1.0, method: \"exact_selector\")",
+        "reduce(fn: (r, accumulator) => accumulator, identity: {})",
+    ] {
+        // the script compiles: what it answers is an answer or a Flux error
+        for script in [
+            format!("{edges}data |> {call}"),
+            format!("{edges}data {wide} |> {call}"),
+        ] {
+            if let Err(e) = query(&script) {
+                assert!(
+                    !e.contains("compilation failed") && !e.contains("value out of range"),
+                    "{script}: {e}"
+                );
+            }
+        }
+    }
+    for call in [
+        "window(every: 1ns, period: 9223372036854775807ns)",
+        "window(every: 100000000y)",
+        "window(every: 1mo, offset: 9000000000000000000ns)",
+        "window(every: 1mo, period: 100000000y)",
+        "window(every: 1mo, createEmpty: true) |> count()",
+        "window(every: 1y, offset: 11mo) |> count()",
+        "aggregateWindow(every: 9223372036854775807ns, fn: mode)",
+        "aggregateWindow(every: 1mo, fn: mode)",
+        "aggregateWindow(every: 100000000y, fn: mean)",
+    ] {
+        let script = format!("{edges}data {wide} |> {call}");
+        if let Err(e) = query(&script) {
+            assert!(
+                !e.contains("compilation failed") && !e.contains("value out of range"),
+                "{script}: {e}"
+            );
+        }
+    }
+    // windows up to the last representable time hold their rows (not tested: a window that
+    // would start before the first representable time, 1677-09-21, is not made, so rows of
+    // 1677 fall outside calendar windows)
+    assert_eq!(
+        rows(
+            &format!(
+                "{edges}data |> range(start: 1900-01-01T00:00:00Z, stop: 2262-04-11T00:00:00Z) \
+                 |> window(every: 100y) |> count()"
+            ),
+            &["_start", "_value"]
+        ),
+        [
+            "_start=1970-01-01T00:00:00Z,_value=1",
+            "|",
+            "_start=2170-01-01T00:00:00Z,_value=1"
+        ]
+    );
+    // the elapsed of two centuries in ns does not fit an int
+    let e = fails(&format!("{edges}data |> elapsed(unit: 1ns)"));
+    assert!(e.contains("out of range"), "{e}");
+}

@@ -140,7 +140,9 @@ fn elapsed(a: &Record, t: &Table) -> BResult<Option<Table>> {
             return Err(format!("{F}: column {time_column:?} has a null time").into());
         };
         let d = (i128::from(cur) - i128::from(prev)) / i128::from(unit);
-        values.push(Value::Int(d as i64));
+        let d = i64::try_from(d)
+            .map_err(|_| format!("{F}: the time between two rows is out of range"))?;
+        values.push(Value::Int(d));
     }
     let keep: Vec<bool> = (0..t.len()).map(|r| r > 0).collect();
     let mut out = t.filter_rows(&keep);
