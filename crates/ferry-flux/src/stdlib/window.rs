@@ -10,8 +10,9 @@
 //! after windowing are one table, as Flux builds them. With `createEmpty`, windows without
 //! rows are empty tables (so `count()` can answer 0). Calendar durations (`1mo`, `1y`) give
 //! windows of whole months in UTC, counted from 1970-01 (so `1y` windows are calendar years
-//! and `3mo` ones quarters), shifted by `offset`, as Flux aligns them; `location` is not
-//! supported yet.
+//! and `3mo` ones quarters), shifted by `offset`, as Flux aligns them; a window ending past
+//! the last representable time ends there, but one starting before the first (1677-09-21)
+//! is not made (its rows are left out). `location` is not supported yet.
 
 use std::collections::{BTreeMap, HashMap};
 
