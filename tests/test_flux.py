@@ -180,8 +180,15 @@ def test_aggregate_window_cuts_clips_and_stamps_windows_as_flux_does(fx):
                  ' |> aggregateWindow(every: 10m, fn: mean)')
     assert [float(c[6]) for c in rows(fl.text)] == ql_means
     # wrong inputs answer Flux's errors
-    bad = flux(n, base + " |> aggregateWindow(every: 10m, fn: (tables=<-, column) => tables)")
-    assert bad.status_code == 400 and "fn must be one of" in bad.json()["message"]
+    bad = flux(n, base + " |> aggregateWindow(every: 10m, fn: 1)")
+    assert bad.status_code == 400 and "expected function but found int" in bad.json()["message"]
+    # a function of the script runs as Flux defines aggregateWindow: each row (here all of
+    # them, the function keeps them) stamped with its window's stop
+    own = flux(n, base + " |> aggregateWindow(every: 10m, fn: (tables=<-, column) => tables)")
+    assert own.status_code == 200, own.text
+    stamps = {c[5] for c in rows(own.text)}
+    assert stamps and stamps <= {"2024-01-01T00:10:00Z", "2024-01-01T00:20:00Z",
+                                 "2024-01-01T00:30:00Z"}, own.text
     neg = flux(n, base + " |> aggregateWindow(every: -10m, fn: mean)",
                headers={"Ferry-Flux-Strict": "true"})
     assert neg.status_code == 400 and "must be non-negative" in neg.json()["message"]
@@ -875,8 +882,12 @@ def test_window_then_aggregate_is_aggregate_window(fx):
     assert got == [("2024-01-01T00:00:00Z", "2024-01-01T00:05:00Z", "1"),
                    ("2024-01-01T00:05:00Z", "2024-01-01T00:25:00Z", "4"),
                    ("2024-01-01T00:25:00Z", "2024-01-01T00:45:00Z", "1")], got
-    r = flux(n, wide + " |> window(every: 1mo)")
-    assert r.status_code == 400 and "calendar durations" in r.text, r.text
+    # a calendar month holds the hour: one window, clipped to the range
+    r = flux(n, wide + " |> window(every: 1mo) |> count()")
+    got = [(row[3], row[4], row[-1]) for row in rows(r.text)]
+    assert got == [("2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z", "6")], r.text
+    r = flux(n, wide + " |> window(every: 1mo1d)")
+    assert r.status_code == 400 and "cannot mix month and nanosecond units" in r.text, r.text
 
 
 def test_increase_as_fluxs_own_test_answers(node):

@@ -16,6 +16,13 @@ What differs by design and is mapped, never loosened:
   `first`/`last` over several series are not compared there: rows sharing a timestamp across
   series are picked by table order in Flux and by 1.6's iterator merge in InfluxQL (which
   issue 20's series-tie work is about).
+- `quantile(method: "exact_selector")` picks rank ceil(q·n) − 1, InfluxQL's `percentile(x, p)`
+  floor(n·p/100 + 0.5) − 1: each series is asked for the percentile that names Flux's rank.
+- `mode`: Flux answers every most frequent value (null when all are as frequent), InfluxQL
+  one of them: compared exactly where Flux's is one value.
+- `integral` over a series: InfluxQL stamps it with time 0, Flux gives no time; only values
+  are compared. (With GROUP BY time InfluxQL interpolates across window edges, Flux's
+  aggregateWindow does not: not compared.)
 """
 
 from __future__ import annotations
@@ -148,17 +155,24 @@ WINDOW_CASES = [(fn, every, rng, empty)
                 for empty in (False, True)]
 
 
-@pytest.mark.parametrize("fn,every,rng,create_empty", WINDOW_CASES)
-def test_aggregate_window_same_as_influxql(pair, fn, every, rng, create_empty):
+def same_windows(pair, fn, flux_fn, every, rng, create_empty) -> dict:
+    """aggregateWindow(fn: flux_fn) against 1.6's fn(usage) GROUP BY time(every), host, with
+    the documented mappings; returns Flux's rows."""
     node, srv = pair
     start, stop = bounds(rng)
-    script = (flux_base(start, stop) + f" |> aggregateWindow(every: {every}, fn: {fn},"
+    script = (flux_base(start, stop) + f" |> aggregateWindow(every: {every}, fn: {flux_fn},"
               f" createEmpty: {'true' if create_empty else 'false'})")
     q = (f"SELECT {fn}(usage) FROM cpu WHERE {where(start, stop)} GROUP BY time({every}), host"
          f" fill({'null' if create_empty else 'none'})")
     want = ql_rows(srv, q, shift=SECONDS[every], stop=stop)
     got = flux_rows(node, script)
     assert normalise(got, fn) == normalise(want, fn), (script, q)
+    return got
+
+
+@pytest.mark.parametrize("fn,every,rng,create_empty", WINDOW_CASES)
+def test_aggregate_window_same_as_influxql(pair, fn, every, rng, create_empty):
+    same_windows(pair, fn, fn, every, rng, create_empty)
 
 
 @pytest.mark.parametrize("fn", [f for f in AGGS if f not in ("first", "last")])
@@ -253,7 +267,183 @@ def test_ferrys_influxql_shares_the_arithmetic(pair, fn, every):
     assert ql_rows(node, q, headers=node.auth()) == ql_rows(srv, q), q
 
 
+INTEGRALS = [(unit, field) for unit in ("1s", "10s", "1m") for field in ("usage", "n")]
+
+
+@pytest.mark.parametrize("unit,field", INTEGRALS)
+def test_integral_same_as_influxql(pair, unit, field):
+    """Over a whole series: the trapezoids between its points (InfluxQL stamps time 0)."""
+    node, srv = pair
+    start, stop = bounds("clipped")
+    script = flux_base(start, stop, field) + f" |> integral(unit: {unit})"
+    q = f"SELECT integral({field}, {unit}) FROM cpu WHERE {where(start, stop)} GROUP BY host"
+    strip = lambda rows: {k: [v for _, v in vs] for k, vs in rows.items()}
+    got, want = strip(flux_rows(node, script)), strip(ql_rows(srv, q))
+    assert got == want, (script, q)
+    assert len(got) == len(HOSTS)
+
+
+ELAPSED_UNITS = ["1s", "7s", "1m", "1ms"]
+
+
+@pytest.mark.parametrize("unit", ELAPSED_UNITS)
+def test_elapsed_same_as_influxql(pair, unit):
+    """elapsed's column renamed to _value by a function (rename(fn:))."""
+    node, srv = pair
+    start, stop = bounds("clipped")
+    script = (flux_base(start, stop) + f" |> elapsed(unit: {unit}) |> drop(columns: [\"_value\"])"
+              ' |> rename(fn: (column) => if column == "elapsed" then "_value" else column)')
+    q = f"SELECT elapsed(usage, {unit}) FROM cpu WHERE {where(start, stop)} GROUP BY host"
+    got, want = flux_rows(node, script), ql_rows(srv, q)
+    assert got == want, (script, q)
+    assert sum(len(v) for v in got.values()) > 1000
+
+
+def modes_agree(got: dict, want: dict) -> int:
+    """Flux's mode answers every most frequent value (null when all are as frequent),
+    InfluxQL's one of them: equal where Flux's is one value, else InfluxQL's is among
+    Flux's. Returns how many answers were one value (compared exactly)."""
+    exact = 0
+    assert got.keys() == want.keys()
+    for host, rows in want.items():
+        flux: dict = {}
+        for t, v in got[host]:
+            flux.setdefault(t, []).append(v)
+        assert len(flux) == len(rows), host
+        for t, v in rows:
+            modes = flux[t]
+            if len(modes) == 1 and modes[0] is not None:
+                assert modes == [v], (host, t, modes, v)
+                exact += 1
+            else:
+                assert modes == [None] or v in modes, (host, t, modes, v)
+                assert modes == sorted(modes, key=lambda x: (x is None, x))
+    return exact
+
+
+EVERY_S = {"7m": 420, "10m": 600, "30m": 1800}
+MODES = [(field, every) for field in ("n", "usage") for every in (None, "10m", "30m")]
+
+
+@pytest.mark.parametrize("field,every", MODES)
+def test_mode_same_as_influxql(pair, field, every):
+    node, srv = pair
+    start, stop = bounds("aligned")
+    if every is None:
+        script = flux_base(start, stop, field) + " |> mode()"
+        q = f"SELECT mode({field}) FROM cpu WHERE {where(start, stop)} GROUP BY host"
+        want = {k: [(None, v) for _, v in vs] for k, vs in ql_rows(srv, q).items()}
+    else:
+        script = (flux_base(start, stop, field)
+                  + f" |> aggregateWindow(every: {every}, fn: mode, createEmpty: false)")
+        q = (f"SELECT mode({field}) FROM cpu WHERE {where(start, stop)}"
+             f" GROUP BY time({every}), host fill(none)")
+        want = ql_rows(srv, q, shift=EVERY_S[every], stop=stop)
+    exact = modes_agree(flux_rows(node, script), want)
+    assert exact >= 1, (script, q)
+
+
+def percentile_for(q: float, n: int) -> float:
+    """The InfluxQL percentile that selects the rank Flux's exact_selector does: Flux takes
+    rank ceil(q·n) − 1 (0 at the least), 1.6 floor(n·p/100 + 0.5) − 1."""
+    k = max(math.ceil(q * n) - 1, 0)
+    return 100 * (k + 1) / n
+
+
+QUANTILES = [(q, field) for q in (0.0, 0.25, 0.5, 0.9, 0.99, 1.0) for field in ("usage", "n")]
+
+
+@pytest.mark.parametrize("q,field", QUANTILES)
+def test_quantile_exact_selector_same_as_percentile(pair, q, field):
+    """Values compared (rows sharing a value are picked by sort order, as in both)."""
+    node, srv = pair
+    start, stop = bounds("clipped")
+    script = flux_base(start, stop, field) + f' |> quantile(q: {q}, method: "exact_selector")'
+    got = {k: [v for _, v in vs] for k, vs in flux_rows(node, script).items()}
+    counts = ql_rows(srv, f"SELECT count({field}) FROM cpu WHERE {where(start, stop)} GROUP BY host")
+    assert got.keys() == counts.keys()
+    for host, [(_, n)] in counts.items():
+        p = percentile_for(q, n)
+        ql = (f"SELECT percentile({field}, {p!r}) FROM cpu WHERE {where(start, stop)}"
+              f" AND host = '{host}'")
+        want = [v for _, v in ql_rows(srv, ql)["*"]]
+        assert got[host] == want and len(want) == 1, (script, ql)
+
+
+WINDOWED_QUANTILES = [(q, every) for q in (0.5, 1.0) for every in ("7m", "10m")]
+
+
+@pytest.mark.parametrize("q,every", WINDOWED_QUANTILES)
+def test_user_function_in_aggregate_window_same_as_percentile(pair, q, every):
+    """aggregateWindow with a function written in the script; at q 0.5 and 1 the two rank
+    rules pick the same point at every count."""
+    node, srv = pair
+    start, stop = bounds("clipped")
+    script = (flux_base(start, stop) + f" |> aggregateWindow(every: {every}, createEmpty: false,"
+              f" fn: (column, tables=<-) => tables |> quantile(q: {q}, column: column,"
+              ' method: "exact_selector"))')
+    q_ql = (f"SELECT percentile(usage, {int(q * 100)}) FROM cpu WHERE {where(start, stop)}"
+            f" GROUP BY time({every}), host fill(none)")
+    want = ql_rows(srv, q_ql, shift=EVERY_S[every], stop=stop)
+    assert flux_rows(node, script) == want, (script, q_ql)
+    assert sum(len(v) for v in want.values()) > 4 * 10
+
+
+OWN_FN_CASES = [(fn, every, empty) for fn in AGGS for every in ("5m", "7m")
+                for empty in (False, True)]
+
+
+@pytest.mark.parametrize("fn,every,create_empty", OWN_FN_CASES)
+def test_aggregate_window_with_a_script_function_same_as_influxql(pair, fn, every, create_empty):
+    """Each aggregate wrapped in a function of the script, which aggregateWindow runs as Flux
+    defines it (window |> fn |> duplicate |> window(every: inf)), not through the windowed
+    aggregates: the same answers as 1.6's GROUP BY time (the same mapping as above)."""
+    own = f"(column, tables=<-) => tables |> {fn}(column: column)"
+    got = same_windows(pair, fn, own, every, "clipped", create_empty)
+    assert sum(len(v) for v in got.values()) > 4 * 10
+
+
+REDUCERS = [
+    ("({_value: accumulator._value + r._value})", "{_value: 0.0}", "sum", "usage"),
+    ("({_value: accumulator._value + r._value})", "{_value: 0}", "sum", "n"),
+    ("({_value: accumulator._value + 1})", "{_value: 0}", "count", "usage"),
+    ("({_value: if r._value > accumulator._value then r._value else accumulator._value})",
+     "{_value: -1000}", "max", "n"),
+]
+
+
+@pytest.mark.parametrize("fn,identity,ql_fn,field", REDUCERS)
+def test_reduce_same_as_influxql(pair, fn, identity, ql_fn, field):
+    node, srv = pair
+    start, stop = bounds("clipped")
+    script = flux_base(start, stop, field) + f" |> reduce(fn: (r, accumulator) => {fn}, identity: {identity})"
+    q = f"SELECT {ql_fn}({field}) FROM cpu WHERE {where(start, stop)} GROUP BY host"
+    strip = lambda rows: {k: [v for _, v in vs] for k, vs in rows.items()}
+    got = strip(flux_rows(node, script))
+    assert got == strip(ql_rows(srv, q)), (script, q)
+    assert len(got) == len(HOSTS)
+
+
+CALENDAR = [(fn, every) for fn in ("count", "sum", "mean", "max") for every in ("1mo", "1y")]
+
+
+@pytest.mark.parametrize("fn,every", CALENDAR)
+def test_calendar_window_holding_the_range_same_as_influxql(pair, fn, every):
+    """A month (a year) holds the two hours: one window, stamped with the range's stop."""
+    node, srv = pair
+    start, stop = bounds("clipped")
+    script = flux_base(start, stop) + f" |> aggregateWindow(every: {every}, fn: {fn})"
+    q = f"SELECT {fn}(usage) FROM cpu WHERE {where(start, stop)} GROUP BY host"
+    got = flux_rows(node, script)
+    want = {k: [(stop, v) for _, v in vs] for k, vs in ql_rows(srv, q).items()}
+    assert got == want, (script, q)
+    assert len(got) == len(HOSTS)
+
+
 def test_the_suite_is_as_wide_as_promised():
     n = (len(WINDOW_CASES) + len(AGGS) - 2 + 2 * len(AGGS) + 2 * len(TRANSFORMS)
          + 3 * len(FILTERS))
     assert n >= 150, n
+    functions = (len(INTEGRALS) + len(ELAPSED_UNITS) + len(MODES) + len(QUANTILES)
+                 + len(WINDOWED_QUANTILES) + len(OWN_FN_CASES) + len(REDUCERS) + len(CALENDAR))
+    assert functions >= 80, functions

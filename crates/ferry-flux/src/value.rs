@@ -2,14 +2,18 @@
 //!
 //! Compound values are reference-counted (`Arc`), so cloning a value is cheap and values can
 //! cross threads. Regular expressions are kept as their pattern text: matching is delegated to
-//! a [`crate::eval::RegexMatcher`] supplied by the caller (Ferry plugs in the `regex` crate).
+//! a [`RegexMatcher`] supplied by the caller (Ferry plugs in the `regex` crate).
+//!
+//! What the evaluator and the values share is defined here too, the evaluator's behaviour in
+//! [`crate::eval`] (which re-exports these): a value may be a [`Builtin`], whose signature
+//! names the [`Evaluator`] and [`EvalErrorKind`], and a closure holds its [`Scope`]. So this
+//! file needs nothing from `eval.rs` (no import cycle between the two).
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::ast::FunctionExpression;
-use crate::eval::{Builtin, Scope};
 
 /// The fixed-length duration units, longest first, with their length in ns (months and years
 /// are calendar units, kept apart).
@@ -604,6 +608,213 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+// ---- what the evaluator shares with the values (its behaviour in `crate::eval`) ----
+
+/// What went wrong during evaluation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvalErrorKind {
+    /// Operand types that do not fit the operator (Flux's wording).
+    #[error("expected {expected} but found {found}")]
+    TypeMismatch {
+        /// The type required (for binary operators: the left operand's type).
+        expected: Kind,
+        /// The type found.
+        found: Kind,
+    },
+    /// An operator not defined for a type.
+    #[error("unsupported binary expression {kind} {op} {kind}")]
+    UnsupportedBinary {
+        /// The operator.
+        op: &'static str,
+        /// The operand type.
+        kind: Kind,
+    },
+    /// A unary operator not defined for a type.
+    #[error("unsupported unary expression {op}{kind}")]
+    UnsupportedUnary {
+        /// The operator.
+        op: &'static str,
+        /// The operand type.
+        kind: Kind,
+    },
+    /// A name with no binding.
+    #[error("undefined identifier {0}")]
+    Undefined(String),
+    /// A call without a required argument.
+    #[error("missing required argument {0}")]
+    MissingArgument(String),
+    /// A call with an argument the function does not declare.
+    #[error("found unexpected argument {0}")]
+    UnexpectedArgument(String),
+    /// A call of something that is not a function.
+    #[error("cannot call a value of type {0}")]
+    NotCallable(Kind),
+    /// `x |> f()` where `f` has no `<-` parameter.
+    #[error("function does not take a pipe argument")]
+    NoPipeParameter,
+    /// Integer division or modulo by zero.
+    #[error("cannot divide by zero")]
+    DivisionByZero,
+    /// A literal or duration out of range.
+    #[error("value out of range: {0}")]
+    OutOfRange(String),
+    /// An array index outside the array.
+    #[error("array index {index} out of bounds for length {len}")]
+    IndexOutOfBounds {
+        /// The index.
+        index: i64,
+        /// The array length.
+        len: usize,
+    },
+    /// A regular expression that the matcher rejects.
+    #[error("regular expression: {0}")]
+    Regex(String),
+    /// A block-bodied function that ended without `return`.
+    #[error("function body has no return statement")]
+    NoReturn,
+    /// A construct the scalar evaluator does not handle.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Evaluation nested deeper than the evaluator allows (`MAX_EVAL_DEPTH` in `eval.rs`).
+    #[error("evaluation is nested too deeply (limit {0})")]
+    TooDeep(u32),
+    /// A value nested deeper than [`MAX_VALUE_NESTING`].
+    #[error("value is nested too deeply (limit {0} levels)")]
+    ValueTooDeep(u32),
+    /// The values built exceed the evaluator's memory limit.
+    #[error("evaluation exceeded its memory limit of {0} bytes")]
+    MemoryLimit(usize),
+    /// An error raised by a builtin function.
+    #[error("{0}")]
+    Builtin(String),
+    /// A builtin's argument names something that does not exist (a bucket): HTTP 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// The query's token may not read or write what a builtin names: HTTP 403.
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl From<String> for EvalErrorKind {
+    fn from(message: String) -> Self {
+        EvalErrorKind::Builtin(message)
+    }
+}
+
+impl From<&str> for EvalErrorKind {
+    fn from(message: &str) -> Self {
+        EvalErrorKind::Builtin(message.to_string())
+    }
+}
+
+/// Regular-expression matching, supplied by the caller (Ferry uses the `regex` crate).
+pub trait RegexMatcher: Send + Sync {
+    /// Whether `text` matches `pattern` anywhere (RE2 semantics, like Go's `MatchString`).
+    fn is_match(&self, pattern: &str, text: &str) -> Result<bool, String>;
+}
+
+/// Signature of a builtin: the evaluator (to call function arguments and charge memory) and
+/// the named arguments in, value out.
+pub type BuiltinFn =
+    dyn Fn(&mut Evaluator<'_>, &Record) -> Result<Value, EvalErrorKind> + Send + Sync;
+
+/// A function implemented in Rust.
+pub struct Builtin {
+    /// Name, for messages.
+    pub name: String,
+    /// Declared parameters; a call may not pass others.
+    pub params: Vec<String>,
+    /// The parameter that receives a piped value (`tables=<-`), if any.
+    pub pipe: Option<String>,
+    /// The implementation.
+    pub func: Box<BuiltinFn>,
+}
+
+impl fmt::Debug for Builtin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Builtin({})", self.name)
+    }
+}
+
+/// An immutable chain of variable bindings; extending a scope never changes the original, so
+/// closures keep the scope they were created in.
+#[derive(Debug, Clone, Default)]
+pub struct Scope(Option<Arc<Frame>>);
+
+#[derive(Debug)]
+struct Frame {
+    name: String,
+    value: Value,
+    parent: Scope,
+    /// The deepest nesting of a value bound here or in a parent.
+    nesting: u32,
+}
+
+impl Drop for Frame {
+    /// Unlinks the parent chain iteratively: a script with many assignments builds a long
+    /// chain, and dropping it recursively could overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.parent.0.take();
+        while let Some(frame) = next {
+            match Arc::try_unwrap(frame) {
+                Ok(mut f) => next = f.parent.0.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+impl Scope {
+    /// An empty scope.
+    pub fn new() -> Self {
+        Scope(None)
+    }
+
+    /// A scope with the universe's constants `true` and `false`.
+    pub fn universe() -> Self {
+        Scope::new()
+            .bind("true", Value::Bool(true))
+            .bind("false", Value::Bool(false))
+    }
+
+    /// This scope extended with `name = value` (shadowing an earlier binding).
+    #[must_use]
+    pub fn bind(&self, name: impl Into<String>, value: Value) -> Scope {
+        Scope(Some(Arc::new(Frame {
+            name: name.into(),
+            nesting: value.nesting().max(self.nesting()),
+            value,
+            parent: self.clone(),
+        })))
+    }
+
+    /// The deepest nesting of a value bound in this scope (0 when empty).
+    pub fn nesting(&self) -> u32 {
+        self.0.as_ref().map_or(0, |f| f.nesting)
+    }
+
+    /// The innermost binding of `name`.
+    pub fn lookup(&self, name: &str) -> Option<&Value> {
+        let mut cur = self.0.as_deref();
+        while let Some(f) = cur {
+            if f.name == name {
+                return Some(&f.value);
+            }
+            cur = f.parent.0.as_deref();
+        }
+        None
+    }
+}
+
+/// Evaluates expressions. Holds the regular-expression matcher, the recursion counter and the
+/// memory charged so far.
+pub struct Evaluator<'a> {
+    pub(crate) regex: &'a dyn RegexMatcher,
+    pub(crate) depth: u32,
+    pub(crate) allocated: usize,
+    pub(crate) memory_limit: usize,
 }
 
 // ---- tables and streams (behaviour in `crate::table`) ----

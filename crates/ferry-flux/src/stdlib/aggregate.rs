@@ -147,33 +147,45 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
             return Err(format!("{F}: a period other than every is not supported yet").into());
         }
     }
-    if every.months != 0 || offset.months != 0 {
-        return Err(format!("{F}: calendar (mo, y) windows are not supported yet").into());
-    }
-    if every.nanos <= 0 {
-        return Err(if every.nanos < 0 {
-            "parameter \"every\" must be non-negative".into()
-        } else {
-            "duration used as an interval cannot be zero".into()
-        });
-    }
     if a.get("location").is_some_and(|v| !v.is_null()) {
         return Err(format!("{F}: location is not supported yet").into());
     }
-    let name = match required(F, a, "fn")? {
-        Value::Builtin(b)
-            if AGGREGATES.contains(&b.name.as_str()) || WINDOWABLE.contains(&b.name.as_str()) =>
-        {
-            b.name.clone()
+    let column = string_arg(F, a, "column", "_value")?;
+    let time_src = string_arg(F, a, "timeSrc", "_stop")?;
+    let time_dst = string_arg(F, a, "timeDst", "_time")?;
+    let create_empty = bool_arg(F, a, "createEmpty", true)?;
+    if every.nanos < 0 || every.months < 0 {
+        return Err("parameter \"every\" must be non-negative".into());
+    }
+    if every.nanos == 0 && every.months == 0 {
+        return Err("duration used as an interval cannot be zero".into());
+    }
+    let f = required(F, a, "fn")?;
+    let name = match f {
+        Value::Builtin(b) => Some(b.name.clone()),
+        Value::Function(_) => None,
+        other => {
+            return Err(super::args::wrong_type(
+                F,
+                "fn",
+                crate::value::Kind::Function,
+                other,
+            ))
         }
-        _ => {
-            return Err(format!(
-                "{F}: fn must be one of {}, {} for now",
-                AGGREGATES.join(", "),
-                WINDOWABLE.join(", ")
-            )
-            .into())
-        }
+    };
+    // the windowed aggregates compute fixed windows of the functions they know; anything
+    // else (a user-defined fn, `mode`, `quantile`, calendar windows) runs as Flux defines it
+    let known = |n: &String| AGGREGATES.contains(&n.as_str()) || WINDOWABLE.contains(&n.as_str());
+    let Some(name) = name.filter(|n| known(n) && every.months == 0 && offset.months == 0) else {
+        return by_definition(
+            ev,
+            env,
+            s,
+            f,
+            (every, offset),
+            (&column, &time_src, &time_dst),
+            create_empty,
+        );
     };
     let stat = Stat::by_name(&name);
     // a statistic reads numbers and answers floats, as mean does
@@ -182,13 +194,9 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     } else {
         StreamKind::of(&name)
     };
-    let column = string_arg(F, a, "column", "_value")?;
-    let time_src = string_arg(F, a, "timeSrc", "_stop")?;
-    let time_dst = string_arg(F, a, "timeDst", "_time")?;
     if time_src != "_stop" && time_src != "_start" {
         return Err(format!("{F}: timeSrc must be \"_start\" or \"_stop\"").into());
     }
-    let create_empty = bool_arg(F, a, "createEmpty", true)?;
     // The window bounds: the table's `_start`/`_stop` key, else the stream's range (a table
     // grouped without them, `group(columns: ["_measurement", "_field"])`, still has one).
     let stream_bounds = s.bounds();
@@ -329,4 +337,70 @@ fn windowed(
         key: t.key.clone(),
         columns,
     })
+}
+
+/// `aggregateWindow` as Flux defines it (`universe.flux`): `window(every:, offset:,
+/// createEmpty:) |> fn(column:) |> duplicate(column: timeSrc, as: timeDst) |> window(every:
+/// inf, timeColumn: timeDst)`. What runs a user-defined `fn` (`(column, tables=<-) => …`), a
+/// builtin the windowed aggregates do not compute (`mode`, `quantile`, …) and calendar
+/// windows (`every: 1mo`).
+fn by_definition(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    s: &std::sync::Arc<crate::table::Stream>,
+    f: &Value,
+    (every, offset): (crate::value::Duration, crate::value::Duration),
+    (column, time_src, time_dst): (&str, &str, &str),
+    create_empty: bool,
+) -> BResult<Value> {
+    const F: &str = "aggregateWindow";
+    use super::window::{window, Spec, INF};
+    let labels = || ("_start".to_string(), "_stop".to_string());
+    let spec = Spec::new(
+        F,
+        (every, every, offset),
+        "_time".into(),
+        labels(),
+        create_empty,
+    )?;
+    let bounds = s.bounds();
+    let input = super::streams::tables(ev, env, s)?;
+    if spec.cost(&input, bounds) > ev.memory_left() as u128 {
+        return Err(crate::eval::EvalErrorKind::MemoryLimit(ev.memory_limit()));
+    }
+    let windowed = window(&input, &spec, bounds)?;
+    for t in &windowed {
+        ev.charge_bytes(t.weight())?;
+    }
+    let mut args = Record::new();
+    args.set("column", Value::string(column));
+    let piped = super::streams::output(s, windowed);
+    let aggregated = match ev.call(f, args, Some(piped)) {
+        Ok(Value::Tables(out)) => out,
+        Ok(other) => {
+            return Err(format!(
+                "{F}: fn must return a stream of tables, found {}",
+                other.kind()
+            )
+            .into())
+        }
+        Err(e) => return Err(crate::eval::EvalErrorKind::Builtin(e.to_string())),
+    };
+    let tables = super::streams::tables(ev, env, &aggregated)?;
+    let stamped = tables
+        .iter()
+        .map(|t| super::reshape::duplicated(F, t, time_src, time_dst))
+        .collect::<BResult<Vec<Table>>>()?;
+    let merge = Spec::new(
+        F,
+        (INF, INF, crate::value::Duration::default()),
+        time_dst.to_string(),
+        labels(),
+        false,
+    )?;
+    let out = window(&stamped, &merge, bounds)?;
+    for t in &out {
+        ev.charge_bytes(t.weight())?;
+    }
+    Ok(super::streams::output(s, out))
 }

@@ -132,7 +132,10 @@ pub fn add_duration(t: i64, d: Duration) -> Option<i64> {
         let day = t.div_euclid(86_400_000_000_000);
         let within = t.rem_euclid(86_400_000_000_000);
         let (y, m, dd) = civil_from_days(day);
-        let months = y.checked_mul(12)? + i64::from(m) - 1 + d.months;
+        let months = y
+            .checked_mul(12)?
+            .checked_add(i64::from(m) - 1)?
+            .checked_add(d.months)?;
         let (ny, nm) = (months.div_euclid(12), months.rem_euclid(12) as u32 + 1);
         let first = crate::datetime::days_from_civil(i32::try_from(ny).ok()?, nm, 1);
         (first + i64::from(dd) - 1)

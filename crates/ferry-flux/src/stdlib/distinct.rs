@@ -6,8 +6,12 @@
 //! * `unique(column: "_value")`: per table, the first row of each distinct value.
 //! * `keys(column: "_value")`: per table, one row per group-key column, its label in
 //!   `column`, beside the group key's columns.
+//! * `mode(column: "_value")`: per table, the non-null values that occur most often, as
+//!   `_value` in ascending order beside the group key's columns; one null row when every
+//!   value occurs as often as every other (or there are none): Flux's `mode.go` rules, with
+//!   its answers for a column of the group key (its value) and a missing column (`""`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::args::{string_arg, BResult};
 use super::streams::{per_table, Env};
@@ -20,6 +24,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         per_table("distinct", &["column"], distinct, env),
         per_table("unique", &["column"], unique, env),
         per_table("keys", &["column"], keys, env),
+        per_table("mode", &["column"], mode, env),
     ]
 }
 
@@ -99,4 +104,56 @@ fn keys(a: &Record, t: &Table) -> BResult<Option<Table>> {
         key: t.key.clone(),
         columns,
     }))
+}
+
+fn mode(a: &Record, t: &Table) -> BResult<Option<Table>> {
+    let column = string_arg("mode", a, "column", "_value")?;
+    let (kind, values) = match t.column(&column) {
+        None => (ColKind::String, vec![Value::string("")]),
+        Some(col) if t.in_key(&column) => (
+            col.kind,
+            t.key_value(&column).cloned().into_iter().collect(),
+        ),
+        Some(col) => (col.kind, modes(&col.values)),
+    };
+    let mut columns = key_columns(t, values.len());
+    columns.retain(|c| c.label != "_value");
+    columns.push(Column {
+        label: "_value".into(),
+        kind,
+        values,
+    });
+    Ok(Some(Table {
+        key: t.key.clone(),
+        columns,
+    }))
+}
+
+/// The most frequent non-null values, ascending; `[null]` when all are as frequent.
+fn modes(values: &[Value]) -> Vec<Value> {
+    let mut counts: HashMap<String, (usize, &Value)> = HashMap::new();
+    for v in values.iter().filter(|v| !v.is_null()) {
+        counts.entry(fingerprint(v)).or_insert((0, v)).0 += 1;
+    }
+    let max = counts.values().map(|(n, _)| *n).max().unwrap_or(0);
+    let mut most: Vec<Value> = counts
+        .values()
+        .filter(|(n, _)| *n == max)
+        .map(|(_, v)| (*v).clone())
+        .collect();
+    if most.len() == counts.len() {
+        return vec![Value::Null];
+    }
+    most.sort_by(order);
+    most
+}
+
+/// Ascending order of two values of one column.
+fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Time(x), Value::Time(y)) => x.cmp(y),
+        _ => crate::value::compare_numbers(a, b).unwrap_or(std::cmp::Ordering::Equal),
+    }
 }

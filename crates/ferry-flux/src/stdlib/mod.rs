@@ -8,8 +8,9 @@
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
 //! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
+//!   [`reduce`];
 //! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `increase`, `tail`; [`distinct`]:
-//!   `distinct`, `unique`, `keys`; [`window`] (and `inf`);
+//!   `distinct`, `unique`, `keys`, `mode`; [`calculus`]: `integral`, `elapsed`; [`window`] (and `inf`);
 //!   [`convert`]: `float()`, `int()`, `string()`, … and `toFloat()`, `toInt()`, …;
 //! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,
 //!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`);
@@ -18,11 +19,13 @@
 pub mod aggregate;
 pub mod args;
 pub mod array;
+pub mod calculus;
 pub mod convert;
 pub mod date;
 pub mod distinct;
 pub mod packages;
 pub mod pivot;
+pub mod reduce;
 pub mod reshape;
 pub mod series;
 pub mod sink;
@@ -49,8 +52,10 @@ pub fn universe(env: Env) -> Scope {
         .chain(convert::builtins(&env))
         .chain(series::builtins(&env))
         .chain(distinct::builtins(&env))
+        .chain(calculus::builtins(&env))
         .chain([
             pivot::builtin(&env),
+            reduce::builtin_fn(&env),
             window::builtin(&env),
             date::truncate_time_column(&env),
         ])

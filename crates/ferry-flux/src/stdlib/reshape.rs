@@ -52,7 +52,13 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             Ok(super::streams::output(s, regrouped))
         }),
         per_table("set", &["key", "value"], set),
-        per_table("rename", &["columns", "fn"], rename),
+        {
+            let env = env.clone();
+            builtin("rename", &["columns", "fn"], true, move |ev, a| {
+                let s = stream_arg("rename", a)?;
+                map_tables(ev, &env, s, &mut |ev, t| rename(ev, a, t).map(Some))
+            })
+        },
         per_table("duplicate", &["column", "as"], duplicate),
         per_table("timeShift", &["duration", "columns"], time_shift),
         per_table("fill", &["column", "value", "usePrevious"], fill),
@@ -157,33 +163,63 @@ fn set(a: &Record, t: &Table) -> BResult<Option<Table>> {
     Ok(Some(t))
 }
 
-fn rename(a: &Record, t: &Table) -> BResult<Option<Table>> {
-    if a.get("fn").is_some_and(|v| !v.is_null()) {
-        return Err("rename: the fn parameter is not supported yet; use columns".into());
-    }
-    let Some(Value::Record(map)) = a.get("columns") else {
-        return Err("rename: columns must be a record of old: \"new\" names".into());
-    };
-    let new_name = |old: &str| -> BResult<Option<String>> {
-        match map.get(old) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.to_string())),
-            Some(other) => Err(format!(
-                "rename: new name of {old:?} must be a string, found {}",
-                other.kind()
-            )
-            .into()),
+/// `rename(columns: {old: "new"})` or `rename(fn: (column) => …)`: the columns (and group
+/// key labels) renamed; a name the record does not list, or one `fn` returns unchanged, stays.
+fn rename(ev: &mut crate::eval::Evaluator<'_>, a: &Record, t: &Table) -> BResult<Table> {
+    let by_fn = a.get("fn").filter(|v| !v.is_null());
+    let by_record = a.get("columns").filter(|v| !v.is_null());
+    let mut renamed: HashMap<String, String> = HashMap::new();
+    match (by_record, by_fn) {
+        (Some(Value::Record(map)), None) => {
+            for (old, new) in map.fields() {
+                match new {
+                    Value::String(s) => {
+                        renamed.insert(old.clone(), s.to_string());
+                    }
+                    other => {
+                        return Err(format!(
+                            "rename: new name of {old:?} must be a string, found {}",
+                            other.kind()
+                        )
+                        .into())
+                    }
+                }
+            }
         }
-    };
+        (None, Some(f)) => {
+            let param = super::transform::row_param(f);
+            for c in &t.columns {
+                let mut args = Record::new();
+                args.set(param.clone(), Value::string(&c.label));
+                match ev.call(f, args, None) {
+                    Ok(Value::String(s)) => {
+                        renamed.insert(c.label.clone(), s.to_string());
+                    }
+                    Ok(other) => {
+                        return Err(format!(
+                            "rename: fn must return a string, found {}",
+                            other.kind()
+                        )
+                        .into())
+                    }
+                    Err(e) => return Err(EvalErrorKind::Builtin(e.to_string())),
+                }
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err("rename: give either columns or fn, not both".into());
+        }
+        _ => return Err("rename: columns must be a record of old: \"new\" names".into()),
+    }
     let mut t = t.clone();
     for c in &mut t.columns {
-        if let Some(n) = new_name(&c.label)? {
-            c.label = n;
+        if let Some(n) = renamed.get(&c.label) {
+            c.label = n.clone();
         }
     }
     for (k, _) in &mut t.key {
-        if let Some(n) = new_name(k)? {
-            *k = n;
+        if let Some(n) = renamed.get(k.as_str()) {
+            *k = n.clone();
         }
     }
     for (i, c) in t.columns.iter().enumerate() {
@@ -191,27 +227,33 @@ fn rename(a: &Record, t: &Table) -> BResult<Option<Table>> {
             return Err(format!("rename: two columns would be named {:?}", c.label).into());
         }
     }
-    Ok(Some(t))
+    Ok(t)
 }
 
 fn duplicate(a: &Record, t: &Table) -> BResult<Option<Table>> {
     let column = string_arg("duplicate", a, "column", "")?;
     let as_ = string_arg("duplicate", a, "as", "")?;
+    duplicated("duplicate", t, &column, &as_).map(Some)
+}
+
+/// `t` with column `column` copied as `as_` (replacing a column of that name, which leaves
+/// the group key).
+pub(super) fn duplicated(f: &str, t: &Table, column: &str, as_: &str) -> BResult<Table> {
     let src = t
-        .column(&column)
-        .ok_or_else(|| format!("duplicate: column {column:?} does not exist"))?
+        .column(column)
+        .ok_or_else(|| format!("{f}: column {column:?} does not exist"))?
         .clone();
     let mut t = t.clone();
     let copy = Column {
-        label: as_.clone(),
+        label: as_.to_string(),
         ..src
     };
-    match t.index_of(&as_) {
+    match t.index_of(as_) {
         Some(i) => t.columns[i] = copy,
         None => t.columns.push(copy),
     }
     t.key.retain(|(k, _)| *k != as_);
-    Ok(Some(t))
+    Ok(t)
 }
 
 fn time_shift(a: &Record, t: &Table) -> BResult<Option<Table>> {

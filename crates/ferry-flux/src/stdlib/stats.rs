@@ -4,7 +4,8 @@
 //! Ferry computes the quantile exactly (linear interpolation between the closest ranks, the
 //! t-digest's answer on the small sizes it keeps whole), so `estimate_tdigest` and
 //! `exact_mean` answer alike. Nulls are skipped; the answer is a float; a table without
-//! values answers null.
+//! values answers null. `method: "exact_selector"` keeps the row of the value of rank
+//! `ceil(q·n) − 1` instead (no row for a table without values).
 
 use ferry_influxql::stats::{self, Deviation};
 
@@ -47,15 +48,47 @@ impl Stat {
     }
 }
 
-/// The methods Ferry computes (see the module doc).
-fn method(f: &str, a: &Record) -> BResult<()> {
+/// How `quantile` and `median` answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Method {
+    /// `estimate_tdigest` and `exact_mean`: the interpolated quantile (see the module doc).
+    Interpolated,
+    /// `exact_selector`: the row holding the value of rank `ceil(q·n) − 1` (0 at the least),
+    /// as Flux's `getQuantileIndex` picks it; ties keep time order.
+    Selector,
+}
+
+fn method(f: &str, a: &Record) -> BResult<Method> {
     match string_arg(f, a, "method", "estimate_tdigest")?.as_str() {
-        "estimate_tdigest" | "exact_mean" => Ok(()),
-        "exact_selector" => {
-            Err(format!("{f}: method \"exact_selector\" is not supported yet").into())
-        }
+        "estimate_tdigest" | "exact_mean" => Ok(Method::Interpolated),
+        "exact_selector" => Ok(Method::Selector),
         m => Err(format!("{f}: unknown method {m:?}").into()),
     }
+}
+
+/// The row `exact_selector` picks for the `q` quantile of `column` (a table without values
+/// answers no row).
+fn select_quantile(f: &str, q: f64, t: &Table, column: &str) -> BResult<Table> {
+    numbers(f, t, column)?;
+    let col = t.column(column).expect("numbers checked the column");
+    let mut ranked: Vec<(f64, usize)> = col
+        .values
+        .iter()
+        .enumerate()
+        .filter_map(|(row, v)| Some((as_f64(v)?, row)))
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let pick = match ranked.len() {
+        0 => None,
+        n => {
+            let index = ((q * n as f64).ceil() as usize)
+                .saturating_sub(1)
+                .min(n - 1);
+            Some(ranked[index].1)
+        }
+    };
+    let keep: Vec<bool> = (0..t.len()).map(|r| Some(r) == pick).collect();
+    Ok(t.filter_rows(&keep))
 }
 
 pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
@@ -66,11 +99,11 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             &["column", "method", "compression"],
             true,
             move |ev, a| {
-                method("median", a)?;
+                let m = method("median", a)?;
                 let column = string_arg("median", a, "column", "_value")?;
                 let s = stream_arg("median", a)?;
                 map_tables(ev, &env, s, &mut |_, t| {
-                    whole_table("median", Stat::Quantile(0.5), t, &column).map(Some)
+                    quantile_of("median", m, 0.5, t, &column).map(Some)
                 })
             },
         )
@@ -83,7 +116,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             true,
             move |ev, a| {
                 const F: &str = "quantile";
-                method(F, a)?;
+                let m = method(F, a)?;
                 let q = match a.get("q") {
                     Some(Value::Float(q)) => *q,
                     Some(Value::Int(q)) => *q as f64,
@@ -102,7 +135,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
                 let column = string_arg(F, a, "column", "_value")?;
                 let s = stream_arg(F, a)?;
                 map_tables(ev, &env, s, &mut |_, t| {
-                    whole_table(F, Stat::Quantile(q), t, &column).map(Some)
+                    quantile_of(F, m, q, t, &column).map(Some)
                 })
             },
         )
@@ -144,4 +177,11 @@ pub(super) fn numbers(f: &str, t: &Table, column: &str) -> BResult<Vec<f64>> {
 fn whole_table(f: &str, stat: Stat, t: &Table, column: &str) -> BResult<Table> {
     let mut values = numbers(f, t, column)?;
     Ok(t.reduced(column, ColKind::Float, stat.compute(&mut values)))
+}
+
+fn quantile_of(f: &str, m: Method, q: f64, t: &Table, column: &str) -> BResult<Table> {
+    match m {
+        Method::Interpolated => whole_table(f, Stat::Quantile(q), t, column),
+        Method::Selector => select_quantile(f, q, t, column),
+    }
 }

@@ -8,8 +8,11 @@
 //! `every: inf` is one window spanning that range: it undoes an earlier `window()`, rows of
 //! one series that were in several windows meet again in one table. Tables with the same key
 //! after windowing are one table, as Flux builds them. With `createEmpty`, windows without
-//! rows are empty tables (so `count()` can answer 0). Calendar durations (`1mo`) and
-//! `location` are not supported yet.
+//! rows are empty tables (so `count()` can answer 0). Calendar durations (`1mo`, `1y`) give
+//! windows of whole months in UTC, counted from 1970-01 (so `1y` windows are calendar years
+//! and `3mo` ones quarters), shifted by `offset`, as Flux aligns them; a window ending past
+//! the last representable time ends there, but one starting before the first (1677-09-21)
+//! is not made (its rows are left out). `location` is not supported yet.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -48,27 +51,19 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             let every = super::args::lenient_every(F, every, &env.leniency);
             let period = duration_arg(F, a, "period")?.unwrap_or(every);
             let offset = duration_arg(F, a, "offset")?.unwrap_or_default();
-            if every.months != 0 || period.months != 0 || offset.months != 0 {
-                return Err(
-                    format!("{F}: calendar durations (mo, y) are not supported yet").into(),
-                );
-            }
             if a.get("location").is_some_and(|v| !v.is_null()) {
                 return Err(format!("{F}: location is not supported yet (windows are UTC)").into());
             }
-            if every.nanos <= 0 || period.nanos <= 0 {
-                return Err("parameter \"every\" must be non-negative".into());
-            }
-            let spec = Spec {
-                every: every.nanos,
-                period: period.nanos,
-                offset: offset.nanos.rem_euclid(every.nanos),
-                time: string_arg(F, a, "timeColumn", "_time")?,
-                start: string_arg(F, a, "startColumn", "_start")?,
-                stop: string_arg(F, a, "stopColumn", "_stop")?,
-                create_empty: bool_arg(F, a, "createEmpty", false)?,
-                infinite: every == INF,
-            };
+            let spec = Spec::new(
+                F,
+                (every, period, offset),
+                string_arg(F, a, "timeColumn", "_time")?,
+                (
+                    string_arg(F, a, "startColumn", "_start")?,
+                    string_arg(F, a, "stopColumn", "_stop")?,
+                ),
+                bool_arg(F, a, "createEmpty", false)?,
+            )?;
             let bounds = s.bounds();
             let input = tables(ev, &env, s)?;
             // A tiny `every` over a long range (or a long `period`) asks for more windows than
@@ -85,10 +80,10 @@ pub(super) fn builtin(env: &Env) -> Builtin {
     )
 }
 
-struct Spec {
-    every: i64,
-    period: i64,
-    offset: i64,
+pub(super) struct Spec {
+    every: Duration,
+    period: Duration,
+    offset: Duration,
     time: String,
     start: String,
     stop: String,
@@ -101,15 +96,80 @@ struct Spec {
 const WINDOW_BYTES: u128 = 256;
 const ROW_BYTES: u128 = 64;
 
+/// The shortest month, what a calendar window is counted as when estimating the cost.
+const MONTH_NANOS: u128 = 28 * 86_400_000_000_000;
+
+/// The months from 1970-01 to the month of `t`.
+fn month_index(t: i64) -> i64 {
+    let (y, m, _) = crate::value::civil_from_days(t.div_euclid(86_400_000_000_000));
+    (y - 1970) * 12 + i64::from(m) - 1
+}
+
 impl Spec {
+    /// Checks the durations as Flux does: `every` and `period` positive, each either fixed or
+    /// calendar (months and years) but not both; windows of months start at month boundaries
+    /// (UTC) counted from 1970-01, then shifted by `offset`.
+    pub(super) fn new(
+        f: &str,
+        (every, period, offset): (Duration, Duration, Duration),
+        time: String,
+        (start, stop): (String, String),
+        create_empty: bool,
+    ) -> BResult<Spec> {
+        for d in [every, period] {
+            if d.months < 0 || d.nanos < 0 {
+                return Err("parameter \"every\" must be non-negative".into());
+            }
+            if d.months == 0 && d.nanos == 0 {
+                return Err("duration used as an interval cannot be zero".into());
+            }
+            if d.months != 0 && d.nanos != 0 {
+                // Flux's message
+                return Err(
+                    "duration used as an interval cannot mix month and nanosecond units".into(),
+                );
+            }
+        }
+        if offset.months != 0 && (offset.nanos != 0 || every.months == 0) {
+            return Err(format!(
+                "{f}: an offset of months ({offset}) cannot mix month and nanosecond units"
+            )
+            .into());
+        }
+        let offset = if every.months == 0 && offset.months == 0 {
+            Duration::from_nanos(offset.nanos.rem_euclid(every.nanos))
+        } else if every.months != 0 && offset.nanos == 0 {
+            Duration {
+                months: offset.months.rem_euclid(every.months),
+                nanos: 0,
+            }
+        } else {
+            offset
+        };
+        Ok(Spec {
+            every,
+            period,
+            offset,
+            time,
+            start,
+            stop,
+            create_empty,
+            infinite: every == INF,
+        })
+    }
+
+    /// The calendar length of `d` at the least, in ns (for cost estimates).
+    fn shortest(d: Duration) -> u128 {
+        (d.months.unsigned_abs() as u128 * MONTH_NANOS + d.nanos.unsigned_abs() as u128).max(1)
+    }
+
     /// A lower bound of the bytes windowing `input` makes: each row once per window holding it,
     /// and with `createEmpty` every window of the range.
-    fn cost(&self, input: &[Table], bounds: Option<(i64, i64)>) -> u128 {
+    pub(super) fn cost(&self, input: &[Table], bounds: Option<(i64, i64)>) -> u128 {
         if self.infinite {
             return 0;
         }
-        let per_row =
-            (u128::from(self.period.unsigned_abs()) / u128::from(self.every.unsigned_abs())).max(1);
+        let per_row = (Spec::shortest(self.period) / Spec::shortest(self.every)).max(1);
         let mut total: u128 = 0;
         for t in input {
             total = total.saturating_add(per_row * t.len() as u128 * ROW_BYTES);
@@ -123,30 +183,61 @@ impl Spec {
                     );
                 if let Some((lo, hi)) = range {
                     let span = (i128::from(hi) - i128::from(lo)).max(0) as u128;
-                    total = total.saturating_add(
-                        span / u128::from(self.every.unsigned_abs()) * WINDOW_BYTES,
-                    );
+                    total = total.saturating_add(span / Spec::shortest(self.every) * WINDOW_BYTES);
                 }
             }
         }
         total
     }
 
-    /// The start of the last window starting at or before `t`.
-    fn floor(&self, t: i64) -> i64 {
-        let k = (i128::from(t) - i128::from(self.offset)).div_euclid(i128::from(self.every));
-        (k * i128::from(self.every) + i128::from(self.offset))
-            .clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    /// The start of window `k` (window 0 starts at the epoch plus the offset); `None` past
+    /// the representable times.
+    pub(super) fn start_of(&self, k: i64) -> Option<i64> {
+        if self.every.months == 0 {
+            let s = i128::from(k) * i128::from(self.every.nanos) + i128::from(self.offset.nanos);
+            return i64::try_from(s).ok();
+        }
+        let months = Duration {
+            months: k.checked_mul(self.every.months)?,
+            nanos: 0,
+        };
+        super::args::add_duration(super::args::add_duration(0, months)?, self.offset)
     }
 
-    /// The (unclipped) starts of the windows holding `t`, ascending.
-    fn starts(&self, t: i64) -> Vec<i64> {
+    /// The (unclipped) end of window `k`: the last representable time for a window that
+    /// starts but ends past it (`every: 1000y`).
+    pub(super) fn stop_of(&self, k: i64) -> Option<i64> {
+        let start = self.start_of(k)?;
+        Some(super::args::add_duration(start, self.period).unwrap_or(i64::MAX))
+    }
+
+    /// The last window starting at or before `t`.
+    pub(super) fn floor(&self, t: i64) -> i64 {
+        if self.every.months == 0 {
+            let k = (i128::from(t) - i128::from(self.offset.nanos))
+                .div_euclid(i128::from(self.every.nanos));
+            return k.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        }
+        // the month of t, less the offset, in windows; then at most a step or two each way
+        let shifted = t.saturating_sub(self.offset.nanos);
+        let mut k = (month_index(shifted) - self.offset.months).div_euclid(self.every.months);
+        while self.start_of(k).is_some_and(|s| s > t) {
+            k -= 1;
+        }
+        while self.start_of(k + 1).is_some_and(|s| s <= t) {
+            k += 1;
+        }
+        k
+    }
+
+    /// The windows holding `t`, ascending.
+    fn windows_of(&self, t: i64) -> Vec<i64> {
         let mut out = Vec::new();
-        let mut s = self.floor(t);
-        while i128::from(s) + i128::from(self.period) > i128::from(t) {
-            out.push(s);
-            match s.checked_sub(self.every) {
-                Some(x) => s = x,
+        let mut k = self.floor(t);
+        while self.stop_of(k).is_some_and(|e| e > t) {
+            out.push(k);
+            match k.checked_sub(1) {
+                Some(x) => k = x,
                 None => break,
             }
         }
@@ -162,7 +253,11 @@ struct Builder {
     rows: usize,
 }
 
-fn window(input: &[Table], spec: &Spec, bounds: Option<(i64, i64)>) -> BResult<Vec<Table>> {
+pub(super) fn window(
+    input: &[Table],
+    spec: &Spec,
+    bounds: Option<(i64, i64)>,
+) -> BResult<Vec<Table>> {
     let mut builders: Vec<Builder> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for t in input {
@@ -195,18 +290,18 @@ fn window(input: &[Table], spec: &Spec, bounds: Option<(i64, i64)>) -> BResult<V
                 }
             },
         };
-        // Window (unclipped start) → rows, ascending by start.
+        // Window index → rows, ascending.
         let mut windows: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         if spec.create_empty && !spec.infinite {
-            let mut s = spec.floor(lo);
-            while s < hi {
-                if i128::from(s) + i128::from(spec.period) > i128::from(lo) {
-                    windows.entry(s).or_default();
+            let mut k = spec.floor(lo);
+            while let (Some(s), Some(e)) = (spec.start_of(k), spec.stop_of(k)) {
+                if s >= hi {
+                    break;
                 }
-                match s.checked_add(spec.every) {
-                    Some(x) => s = x,
-                    None => break,
+                if e > lo {
+                    windows.entry(k).or_default();
                 }
+                k += 1;
             }
         }
         for (row, t_row) in times.iter().enumerate() {
@@ -214,23 +309,24 @@ fn window(input: &[Table], spec: &Spec, bounds: Option<(i64, i64)>) -> BResult<V
             if spec.infinite {
                 // One window for every time: aggregateWindow's rows stamped with their
                 // window's `_stop` (the range's stop for the last one) stay.
-                windows.entry(lo).or_default().push(row);
+                windows.entry(0).or_default().push(row);
                 continue;
             }
             if x < lo || x >= hi {
                 continue;
             }
-            {
-                for s in spec.starts(x) {
-                    windows.entry(s).or_default().push(row);
-                }
+            for k in spec.windows_of(x) {
+                windows.entry(k).or_default().push(row);
             }
         }
-        for (s, rows) in windows {
+        for (k, rows) in windows {
             let (ws, we) = if spec.infinite {
                 (lo, hi)
             } else {
-                (s.max(lo), s.saturating_add(spec.period).min(hi))
+                match (spec.start_of(k), spec.stop_of(k)) {
+                    (Some(s), Some(e)) => (s.max(lo), e.min(hi)),
+                    _ => continue,
+                }
             };
             if ws >= we {
                 continue;

@@ -1,0 +1,758 @@
+//! Table functions run end to end through `query::run`: `integral`, `elapsed`, `mode`,
+//! `quantile(method: "exact_selector")`, `reduce`, `rename(fn:)`, `aggregateWindow` with a
+//! user-defined `fn`, and calendar windows. The expected answers are those of Flux's own tests
+//! (`stdlib/universe/*_test.flux`) where they have one, else worked out by hand in the test.
+
+use std::sync::Arc;
+
+use ferry_flux::query::{run, Query};
+use ferry_flux::table::{BucketInfo, Source, SourceError, Table};
+use ferry_flux::value::ReadSpec;
+
+/// A store without buckets: the scripts build their tables with `array.from`.
+struct NoStore;
+
+impl Source for NoStore {
+    fn read_each(
+        &self,
+        spec: &ReadSpec,
+        _each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
+    ) -> Result<(), SourceError> {
+        Err(SourceError::NotFound(spec.bucket.clone()))
+    }
+
+    fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError> {
+        Ok(Vec::new())
+    }
+}
+
+/// 2030-01-01T00:00:00Z, the `now` of Flux's tests.
+const NOW: i64 = 1_893_456_000_000_000_000;
+
+fn query(script: &str) -> Result<Vec<Table>, String> {
+    let q = Query {
+        script,
+        extern_file: None,
+        now: NOW,
+        memory_limit: 64 << 20,
+        last_success: None,
+        strict: true,
+    };
+    run(&q, Arc::new(NoStore))
+        .map(|a| a.results.into_iter().next().expect("a result").1)
+        .map_err(|e| e.message)
+}
+
+/// Each row of each table as `label=value` of `labels`, tables separated by `|`.
+fn rows(script: &str, labels: &[&str]) -> Vec<String> {
+    let tables = query(script).unwrap_or_else(|e| panic!("{script}: {e}"));
+    let mut out = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        if i > 0 {
+            out.push("|".to_string());
+        }
+        for r in 0..t.len() {
+            let cells: Vec<String> = labels
+                .iter()
+                .map(|l| match t.column(l) {
+                    Some(c) => format!("{l}={}", c.values[r]),
+                    None => format!("{l}=-"),
+                })
+                .collect();
+            out.push(cells.join(","));
+        }
+    }
+    out
+}
+
+fn fails(script: &str) -> String {
+    match query(script) {
+        Ok(t) => panic!("{script}: expected an error, got {t:?}"),
+        Err(e) => e,
+    }
+}
+
+/// `data` (which binds `data`) piped into `call`: each row's `labels` (see [`rows`]).
+fn piped(data: &str, call: &str, labels: &[&str]) -> Vec<String> {
+    rows(&format!("{data}data |> {call}"), labels)
+}
+
+/// Each `(call, message)`: `data` piped into `call` fails with an error containing
+/// `message` (`data` binds `data`).
+fn refuses(data: &str, cases: &[(&str, &str)]) {
+    for (call, want) in cases {
+        let e = fails(&format!("{data}data |> {call}"));
+        assert!(e.contains(want), "{call}: {e}");
+    }
+}
+
+/// Flux's `integral_interpolate_test.flux` input: three series of one field each.
+const INTEGRAL_DATA: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2018-05-22T19:53:00Z, _measurement: "_m", _field: "FF", _value: 1.0},
+  {_time: 2018-05-22T19:53:10Z, _measurement: "_m", _field: "FF", _value: 2.0},
+  {_time: 2018-05-22T19:53:20Z, _measurement: "_m", _field: "FF", _value: 4.0},
+  {_time: 2018-05-22T19:53:30Z, _measurement: "_m", _field: "FF", _value: 6.0},
+  {_time: 2018-05-22T19:53:40Z, _measurement: "_m", _field: "FF", _value: 8.0},
+  {_time: 2018-05-22T19:53:50Z, _measurement: "_m", _field: "FF", _value: 10.0},
+  {_time: 2018-05-22T19:53:10Z, _measurement: "_m", _field: "QQ", _value: 1.0},
+  {_time: 2018-05-22T19:53:20Z, _measurement: "_m", _field: "QQ", _value: 1.0},
+  {_time: 2018-05-22T19:53:30Z, _measurement: "_m", _field: "QQ", _value: 1.0},
+  {_time: 2018-05-22T19:53:40Z, _measurement: "_m", _field: "QQ", _value: 1.0},
+  {_time: 2018-05-22T19:53:00Z, _measurement: "_m", _field: "RR", _value: 1.0},
+  {_time: 2018-05-22T19:53:10Z, _measurement: "_m", _field: "RR", _value: 1.0},
+  {_time: 2018-05-22T19:53:20Z, _measurement: "_m", _field: "RR", _value: 1.0},
+  {_time: 2018-05-22T19:53:30Z, _measurement: "_m", _field: "RR", _value: 0.0},
+])
+  |> group(columns: ["_measurement", "_field"])
+  |> range(start: 2018-05-22T19:53:00Z, stop: 2018-05-22T19:54:00Z)
+"#;
+
+#[test]
+fn integral_is_trapezoidal_and_interpolates_to_the_bounds() {
+    // Flux's integral_interpolate_test.flux: 36.5, 6 and -2
+    assert_eq!(
+        piped(
+            INTEGRAL_DATA,
+            "integral(unit: 10s, interpolate: \"linear\")",
+            &["_field", "_value", "_time"]
+        ),
+        [
+            "_field=FF,_value=36.5,_time=-",
+            "|",
+            "_field=QQ,_value=6,_time=-",
+            "|",
+            "_field=RR,_value=-2,_time=-"
+        ]
+    );
+    // without interpolation only the trapezoids between the points count
+    assert_eq!(
+        piped(INTEGRAL_DATA, "integral(unit: 10s)", &["_field", "_value"]),
+        [
+            "_field=FF,_value=25.5",
+            "|",
+            "_field=QQ,_value=3",
+            "|",
+            "_field=RR,_value=2.5"
+        ]
+    );
+    // the unit scales the answer: 10 times as many seconds
+    assert_eq!(
+        piped(
+            INTEGRAL_DATA,
+            "filter(fn: (r) => r._field == \"FF\") |> integral()",
+            &["_value"]
+        ),
+        ["_value=255"]
+    );
+    // the group key stays
+    let script = format!("{INTEGRAL_DATA}data |> integral()");
+    let tables = query(&script).unwrap();
+    let mut key: Vec<&str> = tables[0].key.iter().map(|(k, _)| k.as_str()).collect();
+    key.sort_unstable();
+    assert_eq!(key, ["_field", "_measurement", "_start", "_stop"]);
+}
+
+#[test]
+fn integral_of_ints_and_of_lone_points() {
+    let script = r#"import "array"
+array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 3}, {_time: 2021-01-01T00:00:02Z, _value: 5}])
+  |> integral(unit: 1s)"#;
+    assert_eq!(rows(script, &["_value"]), ["_value=8"]);
+    // Flux's integral_interpolate_single: a lone value holds over the whole range
+    let script = r#"import "array"
+array.from(rows: [
+  {_time: 2018-05-22T19:53:00Z, _field: "FF", _value: 1.0},
+  {_time: 2018-05-22T19:53:10Z, _field: "QQ", _value: -2.0},
+  {_time: 2018-05-22T19:53:00Z, _field: "RR", _value: 3.0},
+])
+  |> group(columns: ["_field"])
+  |> range(start: 2018-05-22T19:53:00Z, stop: 2018-05-22T19:54:00Z)
+  |> integral(unit: 10s, interpolate: "linear")"#;
+    assert_eq!(
+        rows(script, &["_field", "_value"]),
+        [
+            "_field=FF,_value=6",
+            "|",
+            "_field=QQ,_value=-12",
+            "|",
+            "_field=RR,_value=18"
+        ]
+    );
+    // without interpolation a lone value has no area
+    let script = script.replace(", interpolate: \"linear\"", "");
+    assert_eq!(
+        rows(&script, &["_value"]),
+        ["_value=0", "|", "_value=0", "|", "_value=0"]
+    );
+}
+
+#[test]
+fn integral_refuses_bad_arguments() {
+    refuses(
+        INTEGRAL_DATA,
+        &[
+            ("integral(unit: 0s)", "unit must be a positive duration"),
+            ("integral(unit: -1s)", "unit must be a positive duration"),
+            ("integral(unit: 1mo)", "unit must be a positive duration"),
+            ("integral(interpolate: \"cubic\")", "interpolate must be"),
+            (
+                "integral(column: \"_field\")",
+                "unsupported type for integral: string",
+            ),
+            (
+                "integral(column: \"nope\")",
+                "column \"nope\" does not exist",
+            ),
+            ("integral(timeColumn: \"_value\")", "is not of type time"),
+            ("integral(units: 1s)", "units"),
+        ],
+    );
+}
+
+/// Flux's `elapsed_test.flux` input (one of its two series).
+const ELAPSED_DATA: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2018-05-22T19:53:26Z, _value: 34.98234271799806, host: "host.local"},
+  {_time: 2018-05-22T19:53:36Z, _value: 34.98234941084654, host: "host.local"},
+  {_time: 2018-05-22T19:53:46Z, _value: 34.982447293755506, host: "host.local"},
+  {_time: 2018-05-22T19:53:56Z, _value: 34.982447293755506, host: "host.local"},
+  {_time: 2018-05-22T19:54:06Z, _value: 34.98204153981662, host: "host.local"},
+  {_time: 2018-05-22T19:54:17Z, _value: 34.982252364543626, host: "host.local"},
+])
+  |> group(columns: ["host"])
+"#;
+
+#[test]
+fn elapsed_counts_whole_units_since_the_previous_row() {
+    assert_eq!(
+        piped(ELAPSED_DATA, "elapsed()", &["_time", "_value", "elapsed"]),
+        [
+            "_time=2018-05-22T19:53:36Z,_value=34.98234941084654,elapsed=10",
+            "_time=2018-05-22T19:53:46Z,_value=34.982447293755506,elapsed=10",
+            "_time=2018-05-22T19:53:56Z,_value=34.982447293755506,elapsed=10",
+            "_time=2018-05-22T19:54:06Z,_value=34.98204153981662,elapsed=10",
+            "_time=2018-05-22T19:54:17Z,_value=34.982252364543626,elapsed=11",
+        ]
+    );
+    assert_eq!(
+        piped(
+            ELAPSED_DATA,
+            "elapsed(unit: 1m, columnName: \"gap\")",
+            &["gap"]
+        ),
+        ["gap=0", "gap=0", "gap=0", "gap=0", "gap=0"]
+    );
+    assert_eq!(
+        piped(ELAPSED_DATA, "elapsed(unit: 1ms)", &["elapsed"])[4],
+        "elapsed=11000"
+    );
+    let tables = query(&format!("{ELAPSED_DATA}data |> elapsed()")).unwrap();
+    let col = tables[0].column("elapsed").unwrap();
+    assert_eq!(col.kind, ferry_flux::table::ColKind::Int);
+    refuses(
+        ELAPSED_DATA,
+        &[
+            ("elapsed(unit: 0s)", "unit must be a positive duration"),
+            ("elapsed(unit: 1y)", "unit must be a positive duration"),
+            ("elapsed(timeColumn: \"host\")", "is not of type time"),
+        ],
+    );
+}
+
+#[test]
+fn mode_answers_every_most_frequent_value_sorted() {
+    let table = |values: &str| {
+        format!(
+            "import \"array\"\narray.from(rows: [{}]) |> mode()",
+            values
+                .split(' ')
+                .map(|v| format!("{{_value: {v}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    assert_eq!(
+        rows(&table("3 2 3 1 2 5"), &["_value"]),
+        ["_value=2", "_value=3"]
+    );
+    assert_eq!(rows(&table("7 7 1"), &["_value"]), ["_value=7"]);
+    assert_eq!(rows(&table("-1.5 2.5 -1.5"), &["_value"]), ["_value=-1.5"]);
+    assert_eq!(
+        rows(&table("\"b\" \"a\" \"b\" \"a\" \"c\""), &["_value"]),
+        ["_value=a", "_value=b"]
+    );
+    // every value as frequent as the others: no mode
+    assert_eq!(rows(&table("1 2 3"), &["_value"]), ["_value=null"]);
+    assert_eq!(rows(&table("1 1 2 2"), &["_value"]), ["_value=null"]);
+    // per table, beside the group key; another column; a missing column answers ""
+    let script = r#"import "array"
+array.from(rows: [{k: "a", x: 1}, {k: "a", x: 1}, {k: "a", x: 2}, {k: "b", x: 4}, {k: "b", x: 5}, {k: "b", x: 5}])
+  |> group(columns: ["k"])
+  |> mode(column: "x")"#;
+    assert_eq!(
+        rows(script, &["k", "_value"]),
+        ["k=a,_value=1", "|", "k=b,_value=5"]
+    );
+    let script = r#"import "array"
+array.from(rows: [{k: "a", x: 1}]) |> mode(column: "y")"#;
+    assert_eq!(rows(script, &["_value"]), ["_value="]);
+}
+
+const QUANTILE_DATA: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2021-01-01T00:00:01Z, _value: 10.0},
+  {_time: 2021-01-01T00:00:02Z, _value: 40.0},
+  {_time: 2021-01-01T00:00:03Z, _value: 20.0},
+  {_time: 2021-01-01T00:00:04Z, _value: 30.0},
+])
+"#;
+
+#[test]
+fn quantile_exact_selector_keeps_the_row_of_rank_ceil_qn_minus_one() {
+    for (q, want) in [
+        ("0.0", "_time=2021-01-01T00:00:01Z,_value=10"),
+        ("0.25", "_time=2021-01-01T00:00:01Z,_value=10"),
+        ("0.5", "_time=2021-01-01T00:00:03Z,_value=20"),
+        ("0.6", "_time=2021-01-01T00:00:04Z,_value=30"),
+        ("0.75", "_time=2021-01-01T00:00:04Z,_value=30"),
+        ("1.0", "_time=2021-01-01T00:00:02Z,_value=40"),
+    ] {
+        let script = format!("{QUANTILE_DATA}data |> quantile(q: {q}, method: \"exact_selector\")");
+        assert_eq!(rows(&script, &["_time", "_value"]), [want], "q {q}");
+    }
+    assert_eq!(
+        piped(
+            QUANTILE_DATA,
+            "median(method: \"exact_selector\")",
+            &["_value"]
+        ),
+        ["_value=20"]
+    );
+    // the interpolating methods answer between the values
+    assert_eq!(
+        piped(
+            QUANTILE_DATA,
+            "quantile(q: 0.5, method: \"exact_mean\")",
+            &["_value", "_time"]
+        ),
+        ["_value=25,_time=-"]
+    );
+    // no values: no row
+    let script = format!(
+        "{QUANTILE_DATA}data |> filter(fn: (r) => r._value > 99.0) \
+         |> quantile(q: 0.5, method: \"exact_selector\")"
+    );
+    assert!(rows(&script, &["_value"]).is_empty());
+    refuses(
+        QUANTILE_DATA,
+        &[
+            (
+                "quantile(q: 0.5, method: \"nearest\")",
+                "unknown method \"nearest\"",
+            ),
+            (
+                "quantile(q: 1.5, method: \"exact_selector\")",
+                "quantile must be between 0 and 1",
+            ),
+        ],
+    );
+}
+
+/// Flux's `reduce_test.flux` input.
+const REDUCE_DATA: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2018-05-22T19:53:26Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local"},
+  {_time: 2018-05-22T19:53:36Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local"},
+  {_time: 2018-05-22T19:53:46Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local"},
+  {_time: 2018-05-22T19:53:56Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local"},
+  {_time: 2018-05-22T19:54:06Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local"},
+  {_time: 2018-05-22T19:54:16Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local"},
+  {_time: 2018-05-22T19:53:26Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local2"},
+  {_time: 2018-05-22T19:53:36Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local2"},
+  {_time: 2018-05-22T19:53:46Z, _value: 1.0, _field: "used_percent", _measurement: "swap", host: "host.local2"},
+])
+  |> group(columns: ["_field", "_measurement", "host"])
+  |> range(start: 2018-05-21T13:09:22.885021542Z)
+"#;
+
+#[test]
+fn reduce_folds_each_table_into_one_row() {
+    // Flux's reduce_test.flux
+    let script = format!(
+        "{REDUCE_DATA}data |> reduce(fn: (r, accumulator) => ({{sum: r._value + accumulator.sum}}), \
+         identity: {{sum: 0.0}})"
+    );
+    let tables = query(&script).unwrap();
+    assert_eq!(
+        tables[0]
+            .columns
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect::<Vec<_>>(),
+        ["_start", "_stop", "_field", "_measurement", "host", "sum"]
+    );
+    assert_eq!(
+        rows(&script, &["_start", "_stop", "host", "sum"]),
+        [
+            "_start=2018-05-21T13:09:22.885021542Z,_stop=2030-01-01T00:00:00Z,host=host.local,sum=6",
+            "|",
+            "_start=2018-05-21T13:09:22.885021542Z,_stop=2030-01-01T00:00:00Z,host=host.local2,sum=3",
+        ]
+    );
+    // several fields, one of them counting
+    let script = format!(
+        "{REDUCE_DATA}data |> reduce(identity: {{count: 0, total: 0.0, last: \"\"}}, \
+         fn: (r, accumulator) => ({{count: accumulator.count + 1, total: accumulator.total + r._value, \
+         last: string(v: r._time)}}))"
+    );
+    assert_eq!(
+        rows(&script, &["host", "count", "total", "last"]),
+        [
+            "host=host.local,count=6,total=6,last=2018-05-22T19:54:16Z",
+            "|",
+            "host=host.local2,count=3,total=3,last=2018-05-22T19:53:46Z",
+        ]
+    );
+    // a field named like a key column replaces its value in the key too
+    let script = format!(
+        "{REDUCE_DATA}data |> reduce(identity: {{host: \"\"}}, \
+         fn: (r, accumulator) => ({{host: accumulator.host + \"x\"}}))"
+    );
+    let tables = query(&script).unwrap();
+    assert_eq!(rows(&script, &["host"]), ["host=xxxxxx", "|", "host=xxx"]);
+    assert_eq!(
+        tables[1]
+            .key
+            .iter()
+            .find(|(k, _)| k == "host")
+            .unwrap()
+            .1
+            .to_string(),
+        "xxx"
+    );
+    refuses(
+        REDUCE_DATA,
+        &[
+            (
+                "reduce(fn: (r, accumulator) => 1, identity: {a: 1})",
+                "fn must return a record",
+            ),
+            (
+                "reduce(fn: (r, accumulator) => accumulator, identity: 1)",
+                "identity",
+            ),
+            ("reduce(identity: {a: 1})", "missing required argument fn"),
+            (
+                "reduce(fn: (r, accumulator) => ({a: [1]}), identity: {a: 1})",
+                "cannot hold a value of type array",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn rename_by_function() {
+    let script = r#"import "array"
+array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 1.0, host: "a"}])
+  |> group(columns: ["host"])
+  |> rename(fn: (column) => if column == "host" then "server" else column + "_x")"#;
+    let tables = query(script).unwrap();
+    assert_eq!(
+        tables[0]
+            .columns
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect::<Vec<_>>(),
+        ["_time_x", "_value_x", "server"]
+    );
+    assert_eq!(tables[0].key[0].0, "server");
+    let e = fails(
+        r#"import "array"
+array.from(rows: [{a: 1, b: 2}]) |> rename(fn: (column) => "same")"#,
+    );
+    assert!(e.contains("two columns would be named \"same\""), "{e}");
+    let e = fails(
+        r#"import "array"
+array.from(rows: [{a: 1}]) |> rename(fn: (column) => 1)"#,
+    );
+    assert!(e.contains("fn must return a string"), "{e}");
+}
+
+const WINDOW_DATA: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2021-01-01T00:00:00Z, _value: 5, host: "a"},
+  {_time: 2021-01-01T00:00:10Z, _value: 5, host: "a"},
+  {_time: 2021-01-01T00:00:20Z, _value: 7, host: "a"},
+  {_time: 2021-01-01T00:00:30Z, _value: 1, host: "a"},
+  {_time: 2021-01-01T00:00:40Z, _value: 2, host: "a"},
+  {_time: 2021-01-01T00:00:50Z, _value: 2, host: "a"},
+])
+  |> group(columns: ["host"])
+  |> range(start: 2021-01-01T00:00:00Z, stop: 2021-01-01T00:01:00Z)
+"#;
+
+#[test]
+fn aggregate_window_with_a_user_defined_function() {
+    let script = format!(
+        "{WINDOW_DATA}data |> aggregateWindow(every: 30s, \
+         fn: (column, tables=<-) => tables |> quantile(q: 0.9, method: \"exact_selector\", column: column))"
+    );
+    assert_eq!(
+        rows(&script, &["_start", "_stop", "_time", "_value", "host"]),
+        [
+            "_start=2021-01-01T00:00:00Z,_stop=2021-01-01T00:01:00Z,_time=2021-01-01T00:00:30Z,_value=7,host=a",
+            "_start=2021-01-01T00:00:00Z,_stop=2021-01-01T00:01:00Z,_time=2021-01-01T00:01:00Z,_value=2,host=a",
+        ]
+    );
+    // a builtin the windowed aggregates do not compute, with timeSrc
+    assert_eq!(
+        piped(
+            WINDOW_DATA,
+            "aggregateWindow(every: 30s, fn: mode, timeSrc: \"_start\")",
+            &["_time", "_value"]
+        ),
+        [
+            "_time=2021-01-01T00:00:00Z,_value=5",
+            "_time=2021-01-01T00:00:30Z,_value=2"
+        ]
+    );
+    // the same answer as the windowed aggregate for a function written around one
+    let own = format!(
+        "{WINDOW_DATA}data |> aggregateWindow(every: 20s, fn: (column, tables=<-) => tables |> sum(column: column))"
+    );
+    let builtin = format!("{WINDOW_DATA}data |> aggregateWindow(every: 20s, fn: sum)");
+    assert_eq!(
+        rows(&own, &["_time", "_value"]),
+        rows(&builtin, &["_time", "_value"])
+    );
+    assert_eq!(
+        rows(&own, &["_time", "_value"]),
+        [
+            "_time=2021-01-01T00:00:20Z,_value=10",
+            "_time=2021-01-01T00:00:40Z,_value=8",
+            "_time=2021-01-01T00:01:00Z,_value=4"
+        ]
+    );
+    refuses(
+        WINDOW_DATA,
+        &[
+            (
+                "aggregateWindow(every: 20s, fn: 1)",
+                "expected function but found int",
+            ),
+            (
+                "aggregateWindow(every: 20s, fn: (column, tables=<-) => 1)",
+                "fn must return a stream",
+            ),
+        ],
+    );
+}
+
+const MONTHS_DATA: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2024-01-15T00:00:00Z, _value: 1.0},
+  {_time: 2024-02-10T00:00:00Z, _value: 2.0},
+  {_time: 2024-02-29T23:59:59Z, _value: 3.0},
+  {_time: 2024-03-31T23:59:59Z, _value: 4.0},
+  {_time: 2024-04-01T00:00:00Z, _value: 5.0},
+  {_time: 2024-12-31T00:00:00Z, _value: 6.0},
+])
+"#;
+
+/// `MONTHS_DATA` in `[start, stop)` (dates of 2023 to 2025), then `call`: each row's
+/// `labels`.
+fn over_months((start, stop): (&str, &str), call: &str, labels: &[&str]) -> Vec<String> {
+    rows(
+        &format!(
+            "{MONTHS_DATA}data |> range(start: {start}T00:00:00Z, stop: {stop}T00:00:00Z) |> {call}"
+        ),
+        labels,
+    )
+}
+
+/// A range, a call, the labels shown and the rows wanted.
+type MonthCase<'a> = ((&'a str, &'a str), &'a str, &'a [&'a str], &'a [&'a str]);
+
+#[test]
+fn calendar_windows_follow_the_months() {
+    let bounds = ["_start", "_stop", "_value"];
+    let stamps = ["_time", "_value"];
+    let cases: [MonthCase; 5] = [
+        (
+            ("2024-01-01", "2024-05-01"),
+            "window(every: 1mo) |> count()",
+            &bounds,
+            &[
+                "_start=2024-01-01T00:00:00Z,_stop=2024-02-01T00:00:00Z,_value=1",
+                "|",
+                "_start=2024-02-01T00:00:00Z,_stop=2024-03-01T00:00:00Z,_value=2",
+                "|",
+                "_start=2024-03-01T00:00:00Z,_stop=2024-04-01T00:00:00Z,_value=1",
+                "|",
+                "_start=2024-04-01T00:00:00Z,_stop=2024-05-01T00:00:00Z,_value=1",
+            ],
+        ),
+        // aggregateWindow stamps each month with its end, clipped to the range
+        (
+            ("2024-01-10", "2024-04-15"),
+            "aggregateWindow(every: 1mo, fn: sum)",
+            &stamps,
+            &[
+                "_time=2024-02-01T00:00:00Z,_value=1",
+                "_time=2024-03-01T00:00:00Z,_value=5",
+                "_time=2024-04-01T00:00:00Z,_value=4",
+                "_time=2024-04-15T00:00:00Z,_value=5",
+            ],
+        ),
+        // years, empty ones counting 0 (createEmpty)
+        (
+            ("2023-06-01", "2025-03-01"),
+            "aggregateWindow(every: 1y, fn: count)",
+            &stamps,
+            &[
+                "_time=2024-01-01T00:00:00Z,_value=0",
+                "_time=2025-01-01T00:00:00Z,_value=6",
+                "_time=2025-03-01T00:00:00Z,_value=0",
+            ],
+        ),
+        // quarters, and quarters shifted by a month
+        (
+            ("2024-01-01", "2025-01-01"),
+            "aggregateWindow(every: 3mo, fn: count)",
+            &stamps,
+            &[
+                "_time=2024-04-01T00:00:00Z,_value=4",
+                "_time=2024-07-01T00:00:00Z,_value=1",
+                "_time=2024-10-01T00:00:00Z,_value=0",
+                "_time=2025-01-01T00:00:00Z,_value=1",
+            ],
+        ),
+        (
+            ("2024-01-01", "2024-07-01"),
+            "window(every: 3mo, offset: 1mo) |> count()",
+            &bounds,
+            &[
+                "_start=2024-01-01T00:00:00Z,_stop=2024-02-01T00:00:00Z,_value=1",
+                "|",
+                "_start=2024-02-01T00:00:00Z,_stop=2024-05-01T00:00:00Z,_value=4",
+            ],
+        ),
+    ];
+    for (range, call, labels, want) in cases {
+        assert_eq!(over_months(range, call, labels), want, "{call}");
+    }
+    // a window ending past the last representable time still holds the range
+    assert_eq!(
+        over_months(
+            ("2024-01-01", "2024-05-01"),
+            "window(every: 1000y) |> count()",
+            &bounds
+        ),
+        ["_start=2024-01-01T00:00:00Z,_stop=2024-05-01T00:00:00Z,_value=5"]
+    );
+    for call in [
+        "window(every: 1mo1d)",
+        "aggregateWindow(every: 1mo1d, fn: sum)",
+        "window(every: 1h, offset: 1mo)",
+    ] {
+        let e = fails(&format!(
+            "{MONTHS_DATA}data |> range(start: 2024-01-01T00:00:00Z, stop: 2024-07-01T00:00:00Z) |> {call}"
+        ));
+        assert!(e.contains("mix month and nanosecond units"), "{call}: {e}");
+    }
+}
+
+#[test]
+fn windows_by_definition_are_charged_before_they_are_made() {
+    // a year of 1 ns windows for a script's function: refused at the memory limit, not built
+    let script = r#"import "array"
+array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 1.0}])
+  |> range(start: 2021-01-01T00:00:00Z, stop: 2022-01-01T00:00:00Z)
+  |> aggregateWindow(every: 1ns, fn: (column, tables=<-) => tables |> mode(column: column))"#;
+    let e = fails(script);
+    assert!(e.contains("memory limit"), "{e}");
+    // six centuries of months are few windows
+    let script = r#"import "array"
+array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 1.0}])
+  |> range(start: 1700-01-01T00:00:00Z, stop: 2260-01-01T00:00:00Z)
+  |> aggregateWindow(every: 1mo, fn: count)
+  |> filter(fn: (r) => r._value > 0)"#;
+    assert_eq!(
+        rows(script, &["_time", "_value"]),
+        ["_time=2021-02-01T00:00:00Z,_value=1"]
+    );
+}
+
+#[test]
+fn extreme_arguments_answer_or_fail_without_panicking() {
+    let edges = r#"import "array"
+data = array.from(rows: [
+  {_time: 1677-09-22T00:00:00Z, _value: 1.0},
+  {_time: 2000-01-01T00:00:00Z, _value: -1.0},
+  {_time: 2262-04-10T23:59:59.999999999Z, _value: 1000000000000000000000.0},
+])
+"#;
+    let wide = "|> range(start: 1677-09-22T00:00:00Z, stop: 2262-04-11T00:00:00Z)";
+    for call in [
+        "elapsed(unit: 1ns)",
+        "elapsed(unit: 1h)",
+        "integral(unit: 1ns)",
+        "integral(unit: 1ns, interpolate: \"linear\")",
+        "mode()",
+        "quantile(q: 1.0, method: \"exact_selector\")",
+        "reduce(fn: (r, accumulator) => accumulator, identity: {})",
+    ] {
+        // the script compiles: what it answers is an answer or a Flux error
+        for script in [
+            format!("{edges}data |> {call}"),
+            format!("{edges}data {wide} |> {call}"),
+        ] {
+            if let Err(e) = query(&script) {
+                assert!(
+                    !e.contains("compilation failed") && !e.contains("value out of range"),
+                    "{script}: {e}"
+                );
+            }
+        }
+    }
+    for call in [
+        "window(every: 1ns, period: 9223372036854775807ns)",
+        "window(every: 100000000y)",
+        "window(every: 1mo, offset: 9000000000000000000ns)",
+        "window(every: 1mo, period: 100000000y)",
+        "window(every: 1mo, createEmpty: true) |> count()",
+        "window(every: 1y, offset: 11mo) |> count()",
+        "aggregateWindow(every: 9223372036854775807ns, fn: mode)",
+        "aggregateWindow(every: 1mo, fn: mode)",
+        "aggregateWindow(every: 100000000y, fn: mean)",
+    ] {
+        let script = format!("{edges}data {wide} |> {call}");
+        if let Err(e) = query(&script) {
+            assert!(
+                !e.contains("compilation failed") && !e.contains("value out of range"),
+                "{script}: {e}"
+            );
+        }
+    }
+    // windows up to the last representable time hold their rows (not tested: a window that
+    // would start before the first representable time, 1677-09-21, is not made, so rows of
+    // 1677 fall outside calendar windows)
+    assert_eq!(
+        rows(
+            &format!(
+                "{edges}data |> range(start: 1900-01-01T00:00:00Z, stop: 2262-04-11T00:00:00Z) \
+                 |> window(every: 100y) |> count()"
+            ),
+            &["_start", "_value"]
+        ),
+        [
+            "_start=1970-01-01T00:00:00Z,_value=1",
+            "|",
+            "_start=2170-01-01T00:00:00Z,_value=1"
+        ]
+    );
+    // the elapsed of two centuries in ns does not fit an int
+    let e = fails(&format!("{edges}data |> elapsed(unit: 1ns)"));
+    assert!(e.contains("out of range"), "{e}");
+}
