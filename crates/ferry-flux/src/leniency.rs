@@ -11,7 +11,7 @@
 //!
 //! Each is narrow on purpose: anything else that InfluxDB refuses is refused here too.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 
 use crate::ast::File;
 use crate::error::ParseError;
@@ -44,7 +44,7 @@ impl Leniency {
             return false;
         }
         let note = note.into();
-        let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut notes = self.notes.lock();
         if !notes.contains(&note) {
             notes.push(note);
         }
@@ -53,7 +53,7 @@ impl Leniency {
 
     /// The notes so far.
     pub fn notes(&self) -> Vec<String> {
-        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.notes.lock().clone()
     }
 }
 

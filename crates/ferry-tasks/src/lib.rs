@@ -2,7 +2,7 @@
 //!
 //! * [`spec`]: what a task does — a **downsample** (source bucket, measurements, window,
 //!   aggregate, destination) or an **InfluxQL query** whose rows are written as points.
-//! * [`schedule`]: durations, `every`/`cron` schedules, and the window math that makes runs
+//! * [`schedule`]: `every`/`cron` schedules, and the window math that makes runs
 //!   incremental and exactly covering.
 //! * [`downsample`]: aggregation of scanned series into one point per series and window.
 //! * [`rows`]: InfluxQL result rows → points.
@@ -13,10 +13,12 @@
 
 pub mod cq;
 pub mod downsample;
+mod error;
 pub mod rows;
 pub mod schedule;
 pub mod spec;
 
 pub use downsample::{aggregate_series, Aggregate};
+pub use error::SpecError;
 pub use schedule::{Cron, Schedule};
 pub use spec::{Destination, DownsampleSpec, QuerySpec, TaskKind, TaskSpec};

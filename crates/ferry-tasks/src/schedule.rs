@@ -10,6 +10,8 @@
 use chrono::{Duration as ChronoDuration, TimeZone, Utc};
 use ferry_lp::parse_duration;
 
+use crate::error::SpecError;
+
 const NS: i64 = 1_000_000_000;
 
 /// Formats nanoseconds as a compact duration (`1h30m`, `5s`, `250ms`, `0s`).
@@ -60,7 +62,7 @@ pub enum Schedule {
 
 impl Schedule {
     /// From a task's `every` / `cron` fields (exactly one must be set).
-    pub fn from_fields(every: Option<&str>, cron: Option<&str>) -> Result<Schedule, String> {
+    pub fn from_fields(every: Option<&str>, cron: Option<&str>) -> Result<Schedule, SpecError> {
         match (
             every.filter(|s| !s.is_empty()),
             cron.filter(|s| !s.is_empty()),
@@ -68,9 +70,11 @@ impl Schedule {
             (Some(_), Some(_)) => Err("give either every or cron, not both".into()),
             (None, None) => Err("every or cron is required".into()),
             (Some(e), None) => {
-                let ns = parse_duration(e).map_err(|e| e.to_string())?;
+                let ns = parse_duration(e).map_err(SpecError::duration(None))?;
                 if ns < 1_000_000 {
-                    return Err(format!("every {e:?} is too short: at least 1ms"));
+                    return Err(SpecError::Invalid(format!(
+                        "every {e:?} is too short: at least 1ms"
+                    )));
                 }
                 Ok(Schedule::Every(ns))
             }
@@ -132,7 +136,7 @@ const CRON_HORIZON_DAYS: i64 = 5 * 366;
 
 impl Cron {
     /// Parses a cron expression.
-    pub fn parse(s: &str) -> Result<Cron, String> {
+    pub fn parse(s: &str) -> Result<Cron, SpecError> {
         let text = s.trim();
         let expanded = match text {
             "@yearly" | "@annually" => "0 0 1 1 *",
@@ -144,9 +148,9 @@ impl Cron {
         };
         let fields = expanded.split_whitespace().count();
         if !(5..=6).contains(&fields) || expanded.contains('@') {
-            return Err(format!(
+            return Err(SpecError::Invalid(format!(
                 "invalid cron {s:?}: 5 fields (minute hour day month weekday) or 6 (with seconds)"
-            ));
+            )));
         }
         let pattern = croner::Cron::new(expanded)
             .with_seconds_optional()

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::downsample::Aggregate;
 use ferry_lp::parse_duration;
 
+use crate::error::SpecError;
+
 /// The kinds of task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,7 +65,7 @@ pub struct Destination {
 
 impl Destination {
     /// Checks that exactly one of local bucket / remote / URL is described.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         let bucket = self.bucket.as_deref().filter(|b| !b.is_empty());
         if bucket.is_none() {
             return Err("destination.bucket is required".into());
@@ -73,9 +75,9 @@ impl Destination {
         }
         if let Some(u) = &self.url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(format!(
+                return Err(SpecError::Invalid(format!(
                     "destination.url {u:?} must start with http:// or https://"
-                ));
+                )));
             }
         }
         if self.token_secret.is_some() && self.url.is_none() {
@@ -122,30 +124,30 @@ pub struct DownsampleSpec {
 
 impl DownsampleSpec {
     /// The window in ns.
-    pub fn window_ns(&self) -> Result<i64, String> {
-        let w = parse_duration(&self.window).map_err(|e| e.to_string())?;
+    pub fn window_ns(&self) -> Result<i64, SpecError> {
+        let w = parse_duration(&self.window).map_err(SpecError::duration(None))?;
         if w < 1_000_000 {
-            return Err(format!(
+            return Err(SpecError::Invalid(format!(
                 "window {:?} is too short: at least 1ms",
                 self.window
-            ));
+            )));
         }
         Ok(w)
     }
 
     /// The lateness in ns (0 when unset).
-    pub fn lateness_ns(&self) -> Result<i64, String> {
+    pub fn lateness_ns(&self) -> Result<i64, SpecError> {
         self.lateness
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(parse_duration)
             .transpose()
-            .map_err(|e| e.to_string())
+            .map_err(SpecError::duration(None))
             .map(|v| v.unwrap_or(0))
     }
 
     /// Checks the spec.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         if self.source_bucket.trim().is_empty() {
             return Err("spec.sourceBucket is required".into());
         }
@@ -193,23 +195,25 @@ pub struct QuerySpec {
     pub destination: Destination,
 }
 
-fn opt_duration(name: &str, v: &Option<String>) -> Result<i64, String> {
+fn opt_duration(field: &'static str, v: &Option<String>) -> Result<i64, SpecError> {
     v.as_deref()
         .filter(|s| !s.is_empty())
-        .map(|s| parse_duration(s).map_err(|e| format!("spec.{name}: {e}")))
+        .map(|s| parse_duration(s).map_err(SpecError::duration(Some(field))))
         .transpose()
         .map(|v| v.unwrap_or(0))
 }
 
 impl QuerySpec {
     /// The window in ns (`None` when the runs are not windowed).
-    pub fn window_ns(&self) -> Result<Option<i64>, String> {
+    pub fn window_ns(&self) -> Result<Option<i64>, SpecError> {
         match self.window.as_deref().filter(|s| !s.is_empty()) {
             None => Ok(None),
             Some(w) => {
-                let ns = parse_duration(w).map_err(|e| format!("spec.window: {e}"))?;
+                let ns = parse_duration(w).map_err(SpecError::duration(Some("spec.window")))?;
                 if ns < 1_000_000 {
-                    return Err(format!("spec.window {w:?} is too short: at least 1ms"));
+                    return Err(SpecError::Invalid(format!(
+                        "spec.window {w:?} is too short: at least 1ms"
+                    )));
                 }
                 Ok(Some(ns))
             }
@@ -217,23 +221,22 @@ impl QuerySpec {
     }
 
     /// The window offset in ns (0 when unset).
-    pub fn window_offset_ns(&self) -> Result<i64, String> {
-        opt_duration("windowOffset", &self.window_offset)
+    pub fn window_offset_ns(&self) -> Result<i64, SpecError> {
+        opt_duration("spec.windowOffset", &self.window_offset)
     }
 
     /// The lateness in ns (0 when unset).
-    pub fn lateness_ns(&self) -> Result<i64, String> {
-        opt_duration("lateness", &self.lateness)
+    pub fn lateness_ns(&self) -> Result<i64, SpecError> {
+        opt_duration("spec.lateness", &self.lateness)
     }
 
     /// Checks the spec: one SELECT that parses, durations, and with `window`, a window that
     /// holds whole `GROUP BY time` intervals (a run never splits one).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         if self.query.trim().is_empty() {
             return Err("spec.query is required".into());
         }
-        let stmts = ferry_influxql::parse_query(&self.substitute(0, 0))
-            .map_err(|e| format!("spec.query: {e}"))?;
+        let stmts = ferry_influxql::parse_query(&self.substitute(0, 0))?;
         let select = match stmts.as_slice() {
             [ferry_influxql::ast::Statement::Select(s)] => s,
             _ => return Err("spec.query must be exactly one SELECT statement".into()),
@@ -255,12 +258,12 @@ impl QuerySpec {
             (Some(w), Some((interval, group_offset)))
                 if w % interval != 0 || (offset - group_offset).rem_euclid(interval) != 0 =>
             {
-                return Err(format!(
+                return Err(SpecError::Invalid(format!(
                     "spec.window {:?} (offset {:?}) must be a whole number of the query's \
                      GROUP BY time intervals, aligned the same way, so that no run splits one",
                     self.window.as_deref().unwrap_or_default(),
                     self.window_offset.as_deref().unwrap_or("0s"),
-                ));
+                )));
             }
             _ => {}
         }
@@ -308,17 +311,11 @@ pub enum TaskSpec {
 
 impl TaskSpec {
     /// Parses a spec of `kind` from JSON and validates it.
-    pub fn from_json(kind: TaskKind, v: &serde_json::Value) -> Result<TaskSpec, String> {
+    pub fn from_json(kind: TaskKind, v: &serde_json::Value) -> Result<TaskSpec, SpecError> {
         let spec = match kind {
-            TaskKind::Downsample => TaskSpec::Downsample(
-                serde_json::from_value(v.clone()).map_err(|e| format!("spec: {e}"))?,
-            ),
-            TaskKind::Query => TaskSpec::Query(
-                serde_json::from_value(v.clone()).map_err(|e| format!("spec: {e}"))?,
-            ),
-            TaskKind::Flux => {
-                TaskSpec::Flux(serde_json::from_value(v.clone()).map_err(|e| format!("spec: {e}"))?)
-            }
+            TaskKind::Downsample => TaskSpec::Downsample(serde_json::from_value(v.clone())?),
+            TaskKind::Query => TaskSpec::Query(serde_json::from_value(v.clone())?),
+            TaskKind::Flux => TaskSpec::Flux(serde_json::from_value(v.clone())?),
         };
         match &spec {
             TaskSpec::Downsample(d) => d.validate()?,
@@ -382,13 +379,16 @@ mod tests {
                 token_secret: None,
             },
         };
-        assert_eq!(
-            spec("SELECT mean(v) FROM m GROUP BY time(1m)").validate(),
-            Ok(())
-        );
+        spec("SELECT mean(v) FROM m GROUP BY time(1m)")
+            .validate()
+            .unwrap();
         let e = spec("SELECT mean(v) INTO x FROM m GROUP BY time(1m)")
             .validate()
             .unwrap_err();
-        assert!(e.contains("must not have INTO"), "{e}");
+        assert!(e.to_string().contains("must not have INTO"), "{e}");
+        assert!(matches!(
+            spec("SELECT mean(v) FROM").validate(),
+            Err(SpecError::Query(_))
+        ));
     }
 }

@@ -114,7 +114,7 @@ fn lenient_parse(
 
 /// Validates a task as it would be stored, including that its buckets and remote exist.
 fn check(node: &Node, t: &Task) -> Result<ParsedTask, ApiError> {
-    let p = parse_task(t).map_err(ApiError::BadRequest)?;
+    let p = parse_task(t).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let org = node.catalog.org_by_id(&t.org_id)?;
     let bad = |m: String| ApiError::BadRequest(m);
     if let TaskSpec::Downsample(d) = &p.spec {

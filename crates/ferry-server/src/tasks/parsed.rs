@@ -5,7 +5,7 @@
 use ferry_catalog::Task;
 use ferry_lp::parse_duration;
 use ferry_tasks::schedule::{align_down_offset, downsample_range, window_range, RunRange};
-use ferry_tasks::{Schedule, TaskKind, TaskSpec};
+use ferry_tasks::{Schedule, SpecError, TaskKind, TaskSpec};
 
 /// Wall-clock now in ns.
 pub fn now_ns() -> i64 {
@@ -24,11 +24,14 @@ pub struct ParsedTask {
 }
 
 /// Parses and validates a task's fields.
-pub fn parse_task(task: &Task) -> Result<ParsedTask, String> {
-    let kind = TaskKind::parse(&task.kind)
-        .ok_or_else(|| format!("kind {:?} is unknown: downsample or query", task.kind))?;
-    let spec_json: serde_json::Value =
-        serde_json::from_str(&task.spec).map_err(|e| format!("spec: {e}"))?;
+pub fn parse_task(task: &Task) -> Result<ParsedTask, SpecError> {
+    let kind = TaskKind::parse(&task.kind).ok_or_else(|| {
+        SpecError::Invalid(format!(
+            "kind {:?} is unknown: downsample or query",
+            task.kind
+        ))
+    })?;
+    let spec_json: serde_json::Value = serde_json::from_str(&task.spec)?;
     let spec = TaskSpec::from_json(kind, &spec_json)?;
     let every = match (&spec, task.every.as_deref(), task.cron.as_deref()) {
         // a downsample task without a schedule runs once per window
@@ -36,7 +39,10 @@ pub fn parse_task(task: &Task) -> Result<ParsedTask, String> {
         (_, e, _) => e.map(str::to_string),
     };
     let schedule = Schedule::from_fields(every.as_deref(), task.cron.as_deref())?;
-    let offset_ns = parse_duration(&task.offset).map_err(|e| format!("offset: {e}"))?;
+    let offset_ns = parse_duration(&task.offset).map_err(|source| SpecError::Duration {
+        field: Some("offset"),
+        source,
+    })?;
     if offset_ns < 0 {
         return Err("offset must not be negative".into());
     }
@@ -53,7 +59,7 @@ impl ParsedTask {
     }
 
     /// The range the next run would process at `now` (before lateness for downsample).
-    pub(super) fn range(&self, lc: i64, now: i64) -> Result<Option<RunRange>, String> {
+    pub(super) fn range(&self, lc: i64, now: i64) -> Result<Option<RunRange>, SpecError> {
         let Some(sp) = self.schedule_point(lc, now) else {
             return Ok(None);
         };

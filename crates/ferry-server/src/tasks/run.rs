@@ -125,7 +125,7 @@ async fn run_parsed(
             lc
         }
     };
-    let Some(range) = p.range(lc, now)? else {
+    let Some(range) = p.range(lc, now).map_err(|e| e.to_string())? else {
         log.push((
             stamp(),
             "nothing to do: no new period has ended since latestCompleted".into(),
@@ -187,7 +187,7 @@ async fn run_parsed(
                 store,
                 measurements: Arc::new(measurements),
                 spec: Arc::new(d.clone()),
-                window: d.window_ns()?,
+                window: d.window_ns().map_err(|e| e.to_string())?,
                 limits: node.queries.background_limits(),
             }
         }
