@@ -3,6 +3,8 @@
 use ferry_lp::{
     parse_lines, unrepresentable, write_point, write_series_key, FieldValue, Point, Precision,
 };
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 const NAMES: &[&str] = &[
     "cpu",
@@ -118,18 +120,13 @@ fn values() -> Vec<FieldValue> {
     v
 }
 
-/// Small deterministic generator (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[(self.next() % xs.len() as u64) as usize]
-    }
+/// A seeded generator, so failures reproduce.
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15)
+}
+
+fn pick<'a, T>(rng: &mut StdRng, xs: &'a [T]) -> &'a T {
+    &xs[rng.gen_range(0..xs.len())]
 }
 
 fn generate() -> Vec<Point> {
@@ -149,7 +146,7 @@ fn generate() -> Vec<Point> {
         i64::MAX - 1,
         i64::MIN + 2,
     ];
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = rng();
     let mut points = Vec::new();
 
     // Every name in every position at least once.
@@ -184,28 +181,28 @@ fn generate() -> Vec<Point> {
     }
     // Random combinations.
     for _ in 0..5000 {
-        let ntags = (rng.next() % 4) as usize;
+        let ntags = rng.gen_range(0..4);
         let mut tags: Vec<(String, String)> = Vec::new();
         for _ in 0..ntags {
-            let k = rng.pick(&keys).to_string();
+            let k = pick(&mut rng, &keys).to_string();
             if tags.iter().all(|(t, _)| *t != k) {
-                tags.push((k, rng.pick(&tag_values).to_string()));
+                tags.push((k, pick(&mut rng, &tag_values).to_string()));
             }
         }
         tags.sort();
-        let nfields = 1 + (rng.next() % 5) as usize;
+        let nfields = rng.gen_range(1..6);
         let mut fields: Vec<(String, FieldValue)> = Vec::new();
         for _ in 0..nfields {
-            let k = rng.pick(&keys).to_string();
+            let k = pick(&mut rng, &keys).to_string();
             if fields.iter().all(|(f, _)| *f != k) {
-                fields.push((k, rng.pick(&values).clone()));
+                fields.push((k, pick(&mut rng, &values).clone()));
             }
         }
         points.push(Point {
-            measurement: rng.pick(&meas).to_string(),
+            measurement: pick(&mut rng, &meas).to_string(),
             tags,
             fields,
-            time: *rng.pick(&times),
+            time: *pick(&mut rng, &times),
         });
     }
     points
