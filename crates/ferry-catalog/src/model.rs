@@ -9,7 +9,7 @@ pub struct Org {
     pub id: String,
     /// Unique name.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// RFC3339 creation time.
     pub created_at: String,
@@ -26,7 +26,7 @@ pub struct Bucket {
     pub org_id: String,
     /// Name, unique within the org.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// Points older than this many seconds are dropped; 0 keeps them forever.
     pub retention_seconds: i64,
@@ -124,7 +124,7 @@ pub struct Authorization {
     pub id: String,
     /// The clear token; `Some` only in the answer to the call that created it.
     pub token: Option<String>,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// Org the token belongs to.
     pub org_id: String,
@@ -158,7 +158,7 @@ impl Authorization {
 pub struct NewAuthorization {
     /// Org the token belongs to.
     pub org_id: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// What the token may do.
     pub permissions: Vec<Permission>,

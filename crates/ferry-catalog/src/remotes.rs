@@ -27,7 +27,7 @@ pub struct NewRemote {
     pub org_id: String,
     /// Name, unique in the org.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// Base URL (`http://` or `https://`).
     pub remote_url: String,
@@ -80,7 +80,7 @@ pub struct NewReplication {
     pub org_id: String,
     /// Name, unique in the org.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// The remote written to (same org).
     pub remote_id: String,

@@ -10,9 +10,9 @@ pub struct Remote {
     pub id: String,
     /// Owning org.
     pub org_id: String,
-    /// Name.
+    /// Its name, unique within the org.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// Base URL; a path prefix is kept (`https://host/prefix` → `https://host/prefix/api/v2/write`).
     pub remote_url: String,
@@ -43,9 +43,9 @@ pub struct Replication {
     pub id: String,
     /// Owning org.
     pub org_id: String,
-    /// Name.
+    /// Its name, unique within the org.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// The remote written to.
     pub remote_id: String,

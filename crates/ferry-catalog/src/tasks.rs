@@ -25,7 +25,7 @@ pub struct Task {
     pub org_id: String,
     /// Name, unique in the org.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// `active` or `inactive`.
     pub status: String,
@@ -60,9 +60,9 @@ pub struct Task {
 pub struct NewTask {
     /// Owning org.
     pub org_id: String,
-    /// Name.
+    /// Its name, unique within the org.
     pub name: String,
-    /// Free text.
+    /// What the owner wrote about it; shown, never interpreted.
     pub description: String,
     /// `active` or `inactive`.
     pub status: String,

@@ -132,7 +132,8 @@ pub enum Statement {
 /// An expression statement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpressionStatement {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Attributes (`@name(params)`) written before it.
@@ -145,7 +146,8 @@ pub struct ExpressionStatement {
 /// `id = init`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariableAssignment {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Attributes (`@name(params)`) written before it.
@@ -160,7 +162,8 @@ pub struct VariableAssignment {
 /// `object.property = init`, the target of `option pkg.name = …`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberAssignment {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The assigned member.
@@ -182,7 +185,8 @@ pub enum Assignment {
 /// `option …`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionStatement {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Attributes (`@name(params)`) written before it.
@@ -195,7 +199,8 @@ pub struct OptionStatement {
 /// `return argument`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReturnStatement {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Attributes (`@name(params)`) written before it.
@@ -208,7 +213,8 @@ pub struct ReturnStatement {
 /// `testcase id [extends "path"] { … }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestCaseStatement {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Attributes (`@name(params)`) written before it.
@@ -226,7 +232,8 @@ pub struct TestCaseStatement {
 /// A statement libflux could not parse. Ferry's parser reports an error instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BadStatement {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The unparsed text.
@@ -238,7 +245,8 @@ pub struct BadStatement {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub struct Block {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The statements.
@@ -305,7 +313,8 @@ pub enum Expression {
 /// A name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identifier {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The name.
@@ -315,7 +324,8 @@ pub struct Identifier {
 /// `[elements]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArrayExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The elements.
@@ -326,7 +336,8 @@ pub struct ArrayExpression {
 /// `[k: v, …]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DictExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The entries.
@@ -337,7 +348,8 @@ pub struct DictExpression {
 /// One `key: val` entry of a dictionary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DictItem {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The key.
@@ -349,7 +361,8 @@ pub struct DictItem {
 /// A function literal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Parameters; `value` holds the default (or a [`PipeLiteral`] for the pipe parameter).
@@ -396,7 +409,8 @@ pub enum LogicalOperator {
 /// `left and right`, `left or right`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogicalExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The operator.
@@ -410,7 +424,8 @@ pub struct LogicalExpression {
 /// A record literal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The record extended by `{r with …}`.
@@ -425,7 +440,8 @@ pub struct ObjectExpression {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub struct Property {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The key.
@@ -458,7 +474,8 @@ impl PropertyKey {
 /// `object.property` or `object["property"]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The record.
@@ -470,7 +487,8 @@ pub struct MemberExpression {
 /// `array[index]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The indexed value.
@@ -560,7 +578,8 @@ impl Operator {
 /// `left op right`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BinaryExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The operator.
@@ -574,7 +593,8 @@ pub struct BinaryExpression {
 /// `op argument`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnaryExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The operator: `-`, `+`, `not` or `exists`.
@@ -586,7 +606,8 @@ pub struct UnaryExpression {
 /// `argument |> call`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipeExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The piped value.
@@ -598,7 +619,8 @@ pub struct PipeExpression {
 /// `callee(arguments)`: the named arguments are one record in `arguments[0]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The called function.
@@ -611,7 +633,8 @@ pub struct CallExpression {
 /// `if test then consequent else alternate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConditionalExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The condition.
@@ -625,7 +648,8 @@ pub struct ConditionalExpression {
 /// A string with interpolation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StringExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Text and interpolated parts in order; empty text parts are omitted.
@@ -646,7 +670,8 @@ pub enum StringExpressionPart {
 /// Literal text inside a string expression.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextPart {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The text.
@@ -656,7 +681,8 @@ pub struct TextPart {
 /// `${expression}` inside a string expression.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InterpolatedPart {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The interpolated expression.
@@ -666,7 +692,8 @@ pub struct InterpolatedPart {
 /// `(expression)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParenExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The inner expression.
@@ -676,7 +703,8 @@ pub struct ParenExpression {
 /// An integer literal; serialized with a string `value` like libflux.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegerLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The value.
@@ -687,7 +715,8 @@ pub struct IntegerLiteral {
 /// An unsigned integer literal; serialized with a string `value`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnsignedIntegerLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The value.
@@ -698,7 +727,8 @@ pub struct UnsignedIntegerLiteral {
 /// A float literal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FloatLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The value.
@@ -708,7 +738,8 @@ pub struct FloatLiteral {
 /// A string literal without interpolation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StringLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The value, escapes resolved.
@@ -718,7 +749,8 @@ pub struct StringLiteral {
 /// A boolean literal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BooleanLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The value.
@@ -737,7 +769,8 @@ pub struct Duration {
 /// A duration literal such as `1h30m`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DurationLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The terms in source order.
@@ -748,7 +781,8 @@ pub struct DurationLiteral {
 /// (`2021-01-01T00:00:00+00:00`; see [`crate::datetime`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DateTimeLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The instant, RFC 3339.
@@ -758,7 +792,8 @@ pub struct DateTimeLiteral {
 /// A regular expression literal; `value` is the pattern with `\/` resolved to `/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegexpLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// The pattern.
@@ -768,7 +803,8 @@ pub struct RegexpLiteral {
 /// `<-`, the pipe-receive default of a function parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipeLiteral {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
 }
@@ -776,7 +812,8 @@ pub struct PipeLiteral {
 /// An expression libflux could not parse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BadExpression {
-    /// Location.
+    /// Where the node is in the script (start and end line:column); absent on nodes built
+    /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
     /// Description.

@@ -58,7 +58,7 @@ impl ColKind {
 }
 
 impl Table {
-    /// Rows.
+    /// How many rows the table has.
     pub fn len(&self) -> usize {
         self.columns.first().map_or(0, |c| c.values.len())
     }

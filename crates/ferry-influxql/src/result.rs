@@ -53,7 +53,7 @@ pub struct Series {
     pub tags: Option<Vec<(String, String)>>,
     /// Column names.
     pub columns: Vec<String>,
-    /// Rows.
+    /// The rows, each a value per column, in the order of `columns`.
     pub values: Vec<Vec<Value>>,
 }
 

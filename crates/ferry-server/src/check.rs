@@ -24,7 +24,7 @@ use crate::engine::STORE_CURSOR;
 /// How a finding stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// Sound.
+    /// Nothing wrong was found.
     Ok,
     /// Was wrong, and `--repair` repaired it.
     Repaired,

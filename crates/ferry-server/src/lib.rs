@@ -75,7 +75,7 @@ pub enum ServeError {
     Listen {
         /// the address
         addr: SocketAddr,
-        /// why
+        /// The error from the operating system or parser, as it was reported.
         source: std::io::Error,
     },
     /// A file of the data dir (the bound address, the operator token) could not be written.
@@ -83,7 +83,7 @@ pub enum ServeError {
     DataFile {
         /// the file
         path: std::path::PathBuf,
-        /// why
+        /// The error from the operating system or parser, as it was reported.
         source: std::io::Error,
     },
     /// The TLS certificate or key cannot be used.

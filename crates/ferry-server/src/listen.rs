@@ -78,7 +78,7 @@ pub enum TlsError {
     Pem {
         /// the file
         path: PathBuf,
-        /// why
+        /// The error from the operating system or parser, as it was reported.
         source: rustls::pki_types::pem::Error,
     },
     /// The file holds no certificate.

@@ -37,7 +37,7 @@ pub enum RecoveryError {
 pub struct TokenFileError {
     /// The file.
     pub path: PathBuf,
-    /// Why.
+    /// The error from the operating system or parser, as it was reported.
     pub source: std::io::Error,
 }
 

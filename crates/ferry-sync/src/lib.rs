@@ -34,7 +34,7 @@ pub enum SyncError {
     Io {
         /// The file.
         path: String,
-        /// Why.
+        /// The error from the operating system or parser, as it was reported.
         source: std::io::Error,
     },
     /// The source failed for good.

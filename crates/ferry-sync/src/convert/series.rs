@@ -19,7 +19,7 @@ pub struct Series {
     /// Column names; the first is `time`.
     #[serde(default)]
     pub columns: Vec<String>,
-    /// Rows.
+    /// The rows, `[time, field1, field2, …]` in the order of `columns`.
     #[serde(default)]
     pub values: Vec<Vec<Value>>,
 }
