@@ -26,7 +26,7 @@ import requests
 from harness import REPO, FerryNode, Point, UInt, parse_line, wait_until
 
 FIXTURE = REPO / "tests" / "data" / "datadir-388151c.tar.gz"
-STORE_RS = REPO / "crates" / "ferry-catalog" / "src" / "store.rs"
+SCHEMA_RS = REPO / "crates" / "ferry-catalog" / "src" / "schema.rs"
 MANIFEST_MEASUREMENTS = {"cpu", "mem", "disk", "weather", "net"}
 
 
@@ -40,11 +40,11 @@ def extract(dest: Path) -> tuple[Path, dict]:
 
 
 def migrations_in_source() -> int:
-    """How many entries `const MIGRATIONS: &[&str]` of ferry-catalog's store.rs has (string
+    """How many entries `const MIGRATIONS: &[&str]` of ferry-catalog's schema.rs has (string
     literals, plain or raw, between its brackets; comments skipped)."""
-    src = STORE_RS.read_text(encoding="utf-8")
+    src = SCHEMA_RS.read_text(encoding="utf-8")
     m = re.search(r"const\s+MIGRATIONS\s*:\s*&\[\s*&(?:'static\s+)?str\s*\]\s*=\s*&\[", src)
-    assert m, f"no `const MIGRATIONS: &[&str] = &[` in {STORE_RS}"
+    assert m, f"no `const MIGRATIONS: &[&str] = &[` in {SCHEMA_RS}"
     i, n, count = m.end(), len(src), 0
     while i < n:
         c = src[i]
@@ -66,7 +66,7 @@ def migrations_in_source() -> int:
             count += 1
         else:
             i += 1
-    raise AssertionError(f"MIGRATIONS in {STORE_RS} has no closing bracket")
+    raise AssertionError(f"MIGRATIONS in {SCHEMA_RS} has no closing bracket")
 
 
 @contextlib.contextmanager
