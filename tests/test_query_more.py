@@ -678,3 +678,143 @@ def test_chunked_select_streams_in_bounded_memory(make_node):
         by_host.setdefault(host, []).append([t, a, b, c])
     assert [k for k, _ in grouped] == [(("host", h),) for h in sorted(by_host)]
     assert all(v == by_host[k[0][1]] for k, v in grouped)
+
+
+# --------------------------------------------------------------------------------------------
+# SHOW across retention policies: 1.x answers SHOW MEASUREMENTS, SERIES, TAG KEYS and TAG
+# VALUES from the database's index, which spans every policy whatever FROM or `rp=` say; SHOW
+# FIELD KEYS reads one policy (FROM's, else `rp=`, else the default).
+# --------------------------------------------------------------------------------------------
+RPDB = "rpdb"
+
+
+def rp_lp(seed: int, policy: str) -> str:
+    """Series that overlap between the policies (same measurement and host) and series,
+    tags, fields and measurements that only one policy has; many share a timestamp."""
+    import random
+
+    rng = random.Random(seed)
+    lines = []
+    for i in range(40):
+        m = rng.choice(["cpu", "mem", f"only_{policy}"])
+        host = f"h{rng.randrange(6)}"
+        extra = f",{policy}_tag=x{rng.randrange(3)}" if rng.random() < 0.3 else ""
+        field = rng.choice(["v", "n", f"{policy}_field"])
+        value = f"{rng.randrange(100)}i" if field == "n" else f"{rng.random():.3f}"
+        t = BASE + rng.randrange(5) * 1_000_000_000
+        lines.append(f"{m},host={host}{extra} {field}={value} {t}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def rppeers(peers):
+    """Database `rpdb` with its default policy `autogen` and a second policy `r2`: on
+    influxd with CREATE RETENTION POLICY, on Ferry as two buckets mapped by DBRP."""
+    ferry, influx = peers
+    for q in (f"CREATE DATABASE {RPDB}",
+              f"CREATE RETENTION POLICY r2 ON {RPDB} DURATION 0s REPLICATION 1"):
+        r = requests.post(influx.url + "/query", params={"q": q}, timeout=30)
+        assert r.status_code == 200 and "error" not in r.text, r.text
+    org = ferry.org_id()
+    for bucket, rp, default in ((RPDB, "autogen", True), (RPDB + "_r2", "r2", False)):
+        r = requests.post(ferry.url + "/api/v2/buckets", headers=ferry.auth(), timeout=30,
+                          json={"name": bucket, "orgID": org, "retentionRules": []})
+        assert r.status_code == 201, r.text
+        r = requests.post(ferry.url + "/api/v2/dbrps", headers=ferry.auth(), timeout=30,
+                          json={"orgID": org, "bucketID": r.json()["id"], "database": RPDB,
+                                "retention_policy": rp, "default": default})
+        assert r.status_code == 201, r.text
+    for seed, rp in ((1, "autogen"), (2, "r2")):
+        lp = rp_lp(seed, rp).encode()
+        params = {"db": RPDB, "rp": rp}
+        r = requests.post(influx.url + "/write", params=params, data=lp, timeout=60)
+        assert r.status_code == 204, r.text
+        r = requests.post(ferry.url + "/write", params=params, data=lp, headers=ferry.auth(),
+                          timeout=60)
+        assert r.status_code == 204, r.text
+    return ferry, influx
+
+
+RP_SHOW_QUERIES = [
+    "SHOW MEASUREMENTS",
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /only/",
+    "SHOW MEASUREMENTS LIMIT 2 OFFSET 1",
+    f"SHOW MEASUREMENTS ON {RPDB}",
+    "SHOW SERIES",
+    "SHOW SERIES FROM cpu",
+    "SHOW SERIES FROM autogen.cpu",
+    "SHOW SERIES FROM only_r2",
+    "SHOW SERIES WHERE host = 'h1'",
+    "SHOW SERIES LIMIT 5 OFFSET 3",
+    "SHOW TAG KEYS",
+    "SHOW TAG KEYS FROM cpu",
+    "SHOW TAG KEYS FROM r2.mem",
+    "SHOW TAG KEYS FROM /only/",
+    'SHOW TAG VALUES WITH KEY = "host"',
+    'SHOW TAG VALUES FROM cpu WITH KEY =~ /tag/',
+    'SHOW TAG VALUES FROM autogen.mem WITH KEY IN ("host", "r2_tag")',
+    "SHOW TAG VALUES WITH KEY = host WHERE host =~ /h[12]/",
+    "SHOW FIELD KEYS",
+    "SHOW FIELD KEYS FROM cpu",
+    "SHOW FIELD KEYS FROM r2.cpu",
+    "SHOW FIELD KEYS FROM only_r2",
+    "SHOW FIELD KEYS FROM r2.only_r2",
+    "SHOW FIELD KEYS FROM autogen./.*/",
+]
+
+
+@pytest.mark.parametrize("q", RP_SHOW_QUERIES)
+def test_show_spans_retention_policies_as_influxd(rppeers, q):
+    """Each SHOW with the default policy, with `rp=r2`, and with `rp=autogen`: same JSON."""
+    for params in ({}, {"rp": "r2"}, {"rp": "autogen"}):
+        both(rppeers, q, db=RPDB, **params)
+
+
+def test_show_across_policies_keeps_each_bucket_private(rppeers):
+    """A token that may read only the default policy's bucket sees that bucket's series, not
+    the other policy's (spanning policies must not widen what a token reads)."""
+    ferry, _ = rppeers
+    org = ferry.org_id()
+    autogen = ferry.bucket_info(RPDB)
+    r = requests.post(ferry.url + "/api/v2/authorizations", headers=ferry.auth(), timeout=30,
+                      json={"orgID": org, "permissions": [
+                          {"action": "read", "resource": {"type": "buckets", "orgID": org,
+                                                          "id": autogen["id"]}}]})
+    assert r.status_code == 201, r.text
+    tok = r.json()["token"]
+    names = ask(ferry.url, "SHOW MEASUREMENTS", token=tok, db=RPDB).json()
+    values = [v[0] for v in names["results"][0]["series"][0]["values"]]
+    assert "only_autogen" in values and "only_r2" not in values, values
+    everything = ask(ferry.url, "SHOW MEASUREMENTS", token=ferry.token, db=RPDB).json()
+    assert ["only_r2"] in everything["results"][0]["series"][0]["values"]
+
+
+def test_unsigned_above_int64_max_keep_their_value(peers):
+    """1.6 refuses unsigned fields; Ferry takes them (v2 line protocol), so /query must show
+    them as the numbers they are: above i64::MAX they used to come out wrapped negative."""
+    ferry, _ = peers
+    db = "unsdb"
+    r = requests.post(ferry.url + "/api/v2/buckets", headers=ferry.auth(), timeout=30,
+                      json={"name": db, "orgID": ferry.org_id(), "retentionRules": []})
+    assert r.status_code == 201, r.text
+    lp = (f"u v=18446744073709551615u,w=5u {BASE}\n"
+          f"u v=9223372036854775808u,w=7u {BASE + 1_000_000_000}\n")
+    r = requests.post(ferry.url + "/write", params={"db": db}, data=lp, headers=ferry.auth(),
+                      timeout=30)
+    assert r.status_code == 204, r.text
+
+    def values(q, **params):
+        r = ask(ferry.url, q, token=ferry.token, db=db, **params)
+        assert r.status_code == 200, r.text
+        return r.json()["results"][0]["series"][0]["values"]
+
+    assert values("SELECT v, w FROM u", epoch="ns") == [
+        [BASE, 18446744073709551615, 5], [BASE + 1_000_000_000, 9223372036854775808, 7]]
+    assert values("SELECT v FROM u WHERE v > 9223372036854775808", epoch="ns") == [
+        [BASE, 18446744073709551615]]
+    assert values("SELECT max(v), sum(w) FROM u")[0][1:] == [1.8446744073709552e19, 12]
+    r = ask(ferry.url, "SELECT v FROM u", token=ferry.token, db=db, epoch="ns",
+            headers={"Accept": "application/csv"})
+    assert r.status_code == 200, r.text
+    assert r.text.splitlines()[1:] == [f"u,,{BASE},18446744073709551615",
+                                       f"u,,{BASE + 1_000_000_000},9223372036854775808"], r.text

@@ -166,6 +166,7 @@ fn json_value(out: &mut String, v: &Value, epoch: Epoch) {
             }
         }
         Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
+        Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
         Value::Str(s) => json_str(out, s),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Time(t) => match epoch {
@@ -603,6 +604,10 @@ pub fn csv(results: &[StatementResult], epoch: Epoch) -> String {
                         Value::Int(i) => {
                             use std::fmt::Write as _;
                             let _ = write!(out, "{i}");
+                        }
+                        Value::UInt(u) => {
+                            use std::fmt::Write as _;
+                            let _ = write!(out, "{u}");
                         }
                         Value::Str(st) => csv_field(&mut out, st),
                         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

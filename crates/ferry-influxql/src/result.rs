@@ -9,6 +9,9 @@ pub enum Value {
     Float(f64),
     /// An integer.
     Int(i64),
+    /// An unsigned integer above `i64::MAX` (smaller ones are [`Value::Int`], so the engine's
+    /// integer arithmetic sees them; these compute as floats).
+    UInt(u64),
     /// A string.
     Str(String),
     /// A boolean.
@@ -31,6 +34,7 @@ impl Value {
         match self {
             Value::Float(f) => Some(*f),
             Value::Int(i) => Some(*i as f64),
+            Value::UInt(u) => Some(*u as f64),
             _ => None,
         }
     }

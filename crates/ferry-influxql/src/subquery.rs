@@ -80,6 +80,7 @@ fn field_value(v: &Value) -> Option<FieldValue> {
     Some(match v {
         Value::Float(f) => FieldValue::Float(*f),
         Value::Int(i) => FieldValue::Integer(*i),
+        Value::UInt(u) => FieldValue::UInteger(*u),
         Value::Str(s) => FieldValue::String(s.clone()),
         Value::Bool(b) => FieldValue::Boolean(*b),
         Value::Null | Value::Time(_) | Value::ZonedTime(..) => return None,

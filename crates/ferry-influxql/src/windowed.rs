@@ -338,7 +338,11 @@ impl Stream {
         let (x, int) = match v {
             FieldValue::Float(f) => (*f, None),
             FieldValue::Integer(i) => (*i as f64, Some(*i)),
-            FieldValue::UInteger(u) => (*u as i64 as f64, Some(*u as i64)),
+            // above i64::MAX an unsigned value aggregates as a float, not as a wrapped integer
+            FieldValue::UInteger(u) => match i64::try_from(*u) {
+                Ok(i) => (i as f64, Some(i)),
+                Err(_) => (*u as f64, None),
+            },
             _ => {
                 self.all_int = false;
                 return;

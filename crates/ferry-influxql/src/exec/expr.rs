@@ -41,7 +41,10 @@ pub(super) fn fv(v: &FieldValue) -> Value {
     match v {
         FieldValue::Float(f) => Value::Float(*f),
         FieldValue::Integer(i) => Value::Int(*i),
-        FieldValue::UInteger(u) => Value::Int(*u as i64),
+        FieldValue::UInteger(u) => match i64::try_from(*u) {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::UInt(*u),
+        },
         FieldValue::String(s) => Value::Str(s.clone()),
         FieldValue::Boolean(b) => Value::Bool(*b),
     }
@@ -142,6 +145,9 @@ fn binop(l: &Value, op: BinOp, r: &Value) -> Value {
                     }
                 }
                 (Int(a), Int(b)) => Some(a.cmp(b)),
+                (UInt(a), UInt(b)) => Some(a.cmp(b)),
+                (UInt(_), Int(_)) => Some(std::cmp::Ordering::Greater),
+                (Int(_), UInt(_)) => Some(std::cmp::Ordering::Less),
                 _ => match (l.as_f64(), r.as_f64()) {
                     (Some(a), Some(b)) => a.partial_cmp(&b),
                     _ => None,

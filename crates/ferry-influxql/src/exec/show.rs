@@ -74,6 +74,50 @@ fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Res<Vec<String
     }
 }
 
+/// The buckets of every retention policy of `db`, each once (two policies can map to one
+/// bucket). InfluxDB 1.x answers SHOW MEASUREMENTS, SERIES, TAG KEYS and TAG VALUES from
+/// the database's index, which spans all its policies whatever the FROM clause or the
+/// request's `rp` say (SHOW FIELD KEYS alone reads one policy: see [`field_keys_store`]).
+fn stores_of_db(ctx: &dyn Context, db: &str) -> Res<Vec<Arc<BucketStore>>> {
+    let mut stores: Vec<Arc<BucketStore>> = Vec::new();
+    for rp in ctx.retention_policies(db).unwrap_or_default() {
+        if let Ok(s) = ctx.store(db, &rp.name) {
+            if !stores.iter().any(|t| Arc::ptr_eq(t, &s)) {
+                stores.push(s);
+            }
+        }
+    }
+    if stores.is_empty() {
+        // no policy listed (or none opens): the default store's answer, or its error
+        stores.push(ctx.store(db, "")?);
+    }
+    Ok(stores)
+}
+
+/// The measurements of every store named by `from` (all of them without FROM), sorted and
+/// each once.
+fn measurements_of_all(stores: &[Arc<BucketStore>], from: &Option<Source>) -> Res<Vec<String>> {
+    let mut names = Vec::new();
+    for store in stores {
+        names.extend(measurements_of(store, from)?);
+    }
+    names.sort_unstable();
+    names.dedup();
+    Ok(names)
+}
+
+/// The one policy SHOW FIELD KEYS reads in 1.x: the FROM clause's, else the request's
+/// `rp`, else the database's default.
+fn field_keys_store(
+    ctx: &dyn Context,
+    db: &str,
+    from: &Option<Source>,
+    rp: &str,
+) -> Res<Arc<BucketStore>> {
+    let rp = from.as_ref().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
+    ctx.store(db, rp)
+}
+
 /// Every series (sorted tag sets) of a measurement, over all time.
 fn series_of(store: &BucketStore, m: &str) -> Res<Arc<Vec<ferry_store::SeriesTags>>> {
     store.series_keys(m).map_err(|e| e.to_string())
@@ -165,10 +209,10 @@ pub(super) fn show(
         } => {
             let db = need_db(on.as_deref(), db)?;
             // 1.6 answers an unknown database with no series here
-            let Ok(store) = ctx.store(db, rp) else {
+            let Ok(stores) = stores_of_db(ctx, db) else {
                 return Ok(vec![]);
             };
-            let mut names = store.measurements();
+            let mut names = measurements_of_all(&stores, &None)?;
             if let Some((pat, is_re)) = with {
                 if *is_re {
                     let re = compile_regex(pat)?;
@@ -195,13 +239,17 @@ pub(super) fn show(
             offset,
         } => {
             let db = need_db(on.as_deref(), db)?;
-            let store = ctx.store(db, rp)?;
+            let stores = stores_of_db(ctx, db)?;
             let mut out = Vec::new();
-            for m in measurements_of(&store, from)? {
-                let Some(schema) = store.schema(&m) else {
-                    continue;
-                };
-                let keys = page(schema.tag_keys, *limit, *offset);
+            for m in measurements_of_all(&stores, from)? {
+                let mut keys: Vec<String> = stores
+                    .iter()
+                    .filter_map(|store| store.schema(&m))
+                    .flat_map(|schema| schema.tag_keys)
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let keys = page(keys, *limit, *offset);
                 if keys.is_empty() {
                     continue;
                 }
@@ -216,7 +264,7 @@ pub(super) fn show(
         }
         Show::FieldKeys { db: on, from } => {
             let db = need_db(on.as_deref(), db)?;
-            let store = ctx.store(db, rp)?;
+            let store = field_keys_store(ctx, db, from, rp)?;
             let mut out = Vec::new();
             for m in measurements_of(&store, from)? {
                 let Some(schema) = store.schema(&m) else {
@@ -247,20 +295,18 @@ pub(super) fn show(
             offset,
         } => {
             let db = need_db(on.as_deref(), db)?;
-            let store = ctx.store(db, rp)?;
+            let stores = stores_of_db(ctx, db)?;
             let key_re = match key {
                 KeyFilter::Regex(r, neg) => Some((compile_regex(r)?, *neg)),
                 _ => None,
             };
             let cond = condition.as_ref().map(compile_tag_cond).transpose()?;
             let mut out = Vec::new();
-            for m in measurements_of(&store, from)? {
-                let Some(schema) = store.schema(&m) else {
-                    continue;
-                };
-                let keys: Vec<String> = schema
-                    .tag_keys
-                    .into_iter()
+            for m in measurements_of_all(&stores, from)? {
+                let keys: Vec<String> = stores
+                    .iter()
+                    .filter_map(|store| store.schema(&m))
+                    .flat_map(|schema| schema.tag_keys)
                     .filter(|k| match key {
                         KeyFilter::Eq(x) => k == x,
                         KeyFilter::Neq(x) => k != x,
@@ -276,9 +322,13 @@ pub(super) fn show(
                 }
                 // Series come sorted by tag set, so for one key the pairs are mostly in
                 // order already: a Vec sorted and deduplicated beats a set here.
+                let series = stores
+                    .iter()
+                    .filter(|store| store.schema(&m).is_some())
+                    .map(|store| series_of(store, &m))
+                    .collect::<Res<Vec<_>>>()?;
                 let mut pairs: Vec<(&str, &str)> = Vec::new();
-                let series = series_of(&store, &m)?;
-                for tags in series.iter() {
+                for tags in series.iter().flat_map(|s| s.iter()) {
                     if let Some(c) = &cond {
                         if !truthy(&eval_tags(c, tags)) {
                             continue;
@@ -316,22 +366,28 @@ pub(super) fn show(
             offset,
         } => {
             let db = need_db(on.as_deref(), db)?;
-            let store = ctx.store(db, rp)?;
+            let stores = stores_of_db(ctx, db)?;
             let cond = condition.as_ref().map(compile_tag_cond).transpose()?;
             let mut keys = Vec::new();
-            for m in measurements_of(&store, from)? {
+            for m in measurements_of_all(&stores, from)? {
                 let mut mk = Vec::new();
-                for tags in series_of(&store, &m)?.iter() {
-                    if let Some(c) = &cond {
-                        if !truthy(&eval_tags(c, tags)) {
-                            continue;
+                for store in stores.iter().filter(|store| store.schema(&m).is_some()) {
+                    for tags in series_of(store, &m)?.iter() {
+                        if let Some(c) = &cond {
+                            if !truthy(&eval_tags(c, tags)) {
+                                continue;
+                            }
                         }
+                        let mut k = String::new();
+                        ferry_lp::write_series_key(&mut k, &m, tags);
+                        mk.push(k);
                     }
-                    let mut k = String::new();
-                    ferry_lp::write_series_key(&mut k, &m, tags);
-                    mk.push(k);
                 }
-
+                if stores.len() > 1 {
+                    // one store's series come sorted; several must be merged
+                    mk.sort_unstable();
+                    mk.dedup();
+                }
                 keys.extend(mk);
             }
             let keys = page(keys, *limit, *offset);
