@@ -6,11 +6,15 @@
 mod authority;
 mod bounds;
 mod control;
+mod drain;
 mod gaps;
 pub mod memory;
 mod metrics;
+mod refill;
+mod send;
 mod status;
 mod stream;
+mod transform;
 
 pub(crate) use control::Control;
 use status::Counters;
