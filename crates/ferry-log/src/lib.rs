@@ -150,7 +150,7 @@ use std::{
     future::Future,
     path::Path,
     pin::Pin,
-    sync::{atomic::AtomicU64, atomic::Ordering, Arc, Condvar, Mutex},
+    sync::{atomic::AtomicU64, atomic::Ordering, Arc, Mutex},
     task::{Context, Poll},
     thread,
 };
@@ -161,38 +161,56 @@ pub use cursors::replace_cursors;
 pub use reader::LogReader;
 pub use recovery::{inspect, Inspection};
 pub use types::{
-    Attachment, CommittedRecord, FsyncObserver, Hole, LogError, LogOptions, LogStats, Lsn,
-    OnCommit, RecoveryReport, TruncatedTail, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    CommittedRecord, FsyncObserver, Hole, LogError, LogOptions, LogStats, Lsn, OnCommit,
+    RecoveryReport, TruncatedTail, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
     SEGMENT_MAGIC,
 };
 
 use cursors::{load_cursors, persist_cursors, validate_cursor_name, CURSORS_TMP};
 use recovery::{cut_tail, delete_consumed, survey};
 use segment::{create_segment, parse_segment_name, segment_name};
-use shared::{Failure, Pending, Queue, Shared};
+use shared::{Failure, Inbox, Pending, Shared};
 use types::{io_err, lock};
 use writer::Writer;
 
 /// Closes the log when the last [`Log`] clone is dropped.
-struct Handle {
+struct Handle<A> {
     shared: Arc<Shared>,
+    inbox: Arc<Inbox<A>>,
 }
 
-impl Drop for Handle {
+impl<A> Handle<A> {
+    fn close(&self) {
+        self.inbox.close();
+        self.shared.join_writer();
+    }
+}
+
+impl<A> Drop for Handle<A> {
     fn drop(&mut self) {
-        self.shared.close();
+        self.close();
     }
 }
 
 /// A durable append-only log in one directory. Cheap to clone; all clones
 /// share one writer thread. Dropping the last clone behaves like
 /// [`Log::close`]: queued appends are still written and acknowledged.
-#[derive(Clone)]
-pub struct Log {
-    handle: Arc<Handle>,
+///
+/// `A` is the attachment type: a value given with each append and handed back with its
+/// record to `on_commit` (never written to disk); `()` for a log whose consumer needs none.
+pub struct Log<A = ()> {
+    handle: Arc<Handle<A>>,
 }
 
-impl fmt::Debug for Log {
+impl<A> Clone for Log<A> {
+    fn clone(&self) -> Self {
+        Log {
+            handle: self.handle.clone(),
+        }
+    }
+}
+
+impl<A: Send + 'static> fmt::Debug for Log<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Log")
             .field("dir", &self.shared().dir)
@@ -201,7 +219,7 @@ impl fmt::Debug for Log {
     }
 }
 
-impl Log {
+impl<A: Send + 'static> Log<A> {
     fn shared(&self) -> &Shared {
         &self.handle.shared
     }
@@ -215,8 +233,8 @@ impl Log {
     pub fn open(
         dir: &Path,
         opts: LogOptions,
-        on_commit: OnCommit,
-    ) -> Result<(Log, RecoveryReport), LogError> {
+        on_commit: OnCommit<A>,
+    ) -> Result<(Log<A>, RecoveryReport), LogError> {
         if opts.max_record_bytes == 0 || opts.segment_bytes == 0 {
             return Err(LogError::InvalidArgument(
                 "segment_bytes and max_record_bytes must be > 0".into(),
@@ -309,11 +327,6 @@ impl Log {
         let shared = Arc::new(Shared {
             dir,
             opts,
-            queue: Mutex::new(Queue {
-                pending: Vec::new(),
-                closed: false,
-            }),
-            queue_cv: Condvar::new(),
             segments: Mutex::new(bases),
             holes: Mutex::new(Arc::new(report.holes.clone())),
             cursors: Mutex::new(cursors),
@@ -325,8 +338,10 @@ impl Log {
             bytes: AtomicU64::new(0),
             writer: Mutex::new(None),
         });
+        let inbox = Arc::new(Inbox::new());
         let writer = Writer {
             shared: shared.clone(),
+            inbox: inbox.clone(),
             file,
             path,
             base,
@@ -341,7 +356,7 @@ impl Log {
         *lock(&shared.writer) = Some(jh);
         Ok((
             Log {
-                handle: Arc::new(Handle { shared }),
+                handle: Arc::new(Handle { shared, inbox }),
             },
             report,
         ))
@@ -357,7 +372,7 @@ impl Log {
     /// passed to `on_commit`; an error means it was not acknowledged (it may
     /// or may not survive a crash). Empty or oversized payloads, and appends
     /// to a failed or closed log, fail immediately.
-    pub fn append(&self, payload: Vec<u8>, attachment: Attachment) -> AppendHandle {
+    pub fn append(&self, payload: Vec<u8>, attachment: A) -> AppendHandle {
         let sh = self.shared();
         if payload.is_empty() {
             return AppendHandle::ready(Err(LogError::InvalidArgument("empty payload".into())));
@@ -374,7 +389,7 @@ impl Log {
         }
         let (tx, rx) = oneshot::channel();
         {
-            let mut q = lock(&sh.queue);
+            let mut q = lock(&self.handle.inbox.queue);
             if q.closed {
                 return AppendHandle::ready(Err(LogError::Closed));
             }
@@ -384,7 +399,7 @@ impl Log {
                 tx,
             });
         }
-        sh.queue_cv.notify_one();
+        self.handle.inbox.cv.notify_one();
         AppendHandle {
             inner: HandleInner::Waiting(rx),
         }
@@ -392,11 +407,7 @@ impl Log {
 
     /// [`Log::append`] and wait for the acknowledgement on this thread (same
     /// guarantees). Must not be called from within an async runtime.
-    pub fn append_blocking(
-        &self,
-        payload: Vec<u8>,
-        attachment: Attachment,
-    ) -> Result<Lsn, LogError> {
+    pub fn append_blocking(&self, payload: Vec<u8>, attachment: A) -> Result<Lsn, LogError> {
         self.append(payload, attachment).wait()
     }
 
@@ -536,7 +547,7 @@ impl Log {
     /// Writes and acknowledges all queued appends, then stops the writer
     /// thread; later appends fail with [`LogError::Closed`]. Idempotent.
     pub fn close(&self) {
-        self.shared().close();
+        self.handle.close();
     }
 }
 

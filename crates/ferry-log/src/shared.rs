@@ -1,5 +1,6 @@
-//! What the log's clones, its writer and its readers share: the queue, the segment list,
-//! holes, cursors, the durable end, the failure state.
+//! What the log's clones, its writer and its readers share: the segment list, holes,
+//! cursors, the durable end, the failure state; and what the clones and the writer share,
+//! the queue of appends ([`Inbox`], generic over the log's attachment type).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,23 +10,46 @@ use std::thread;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::types::{lock, Attachment, Hole, LogError, LogOptions, Lsn};
-pub(crate) struct Pending {
+use crate::types::{lock, Hole, LogError, LogOptions, Lsn};
+
+pub(crate) struct Pending<A> {
     pub(crate) payload: Vec<u8>,
-    pub(crate) attachment: Attachment,
+    pub(crate) attachment: A,
     pub(crate) tx: oneshot::Sender<Result<Lsn, LogError>>,
 }
 
-pub(crate) struct Queue {
-    pub(crate) pending: Vec<Pending>,
+pub(crate) struct Queue<A> {
+    pub(crate) pending: Vec<Pending<A>>,
     pub(crate) closed: bool,
+}
+
+/// The appends waiting for the writer thread, and its wake-up.
+pub(crate) struct Inbox<A> {
+    pub(crate) queue: Mutex<Queue<A>>,
+    pub(crate) cv: Condvar,
+}
+
+impl<A> Inbox<A> {
+    pub(crate) fn new() -> Self {
+        Inbox {
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                closed: false,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Refuses later appends and wakes the writer, which writes what is queued and stops.
+    pub(crate) fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.cv.notify_all();
+    }
 }
 
 pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
     pub(crate) opts: LogOptions,
-    pub(crate) queue: Mutex<Queue>,
-    pub(crate) queue_cv: Condvar,
     /// Base LSNs of the segments on disk, ascending; the last is active.
     pub(crate) segments: Mutex<Vec<Lsn>>,
     /// Holes of the retained log, ascending (readers skip them).
@@ -71,9 +95,8 @@ impl Shared {
         *f = Some(failure);
     }
 
-    pub(crate) fn close(&self) {
-        lock(&self.queue).closed = true;
-        self.queue_cv.notify_all();
+    /// Waits for the writer thread to stop (after its inbox was closed).
+    pub(crate) fn join_writer(&self) {
         let handle = lock(&self.writer).take();
         if let Some(h) = handle {
             // Closing from inside `on_commit` must not join the writer itself.

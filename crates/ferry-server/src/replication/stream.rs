@@ -83,7 +83,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Stream {
-    pub(super) fn log(&self) -> &ferry_log::Log {
+    pub(super) fn log(&self) -> &crate::engine::BucketLog {
         self.engine.log()
     }
 
