@@ -150,11 +150,12 @@ use std::{
     future::Future,
     path::Path,
     pin::Pin,
-    sync::{atomic::AtomicU64, atomic::Ordering, Arc, Mutex},
+    sync::{atomic::AtomicU64, atomic::Ordering, Arc},
     task::{Context, Poll},
     thread,
 };
 
+use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
 
 pub use cursors::replace_cursors;
@@ -170,7 +171,7 @@ use cursors::{load_cursors, persist_cursors, validate_cursor_name, CURSORS_TMP};
 use recovery::{cut_tail, delete_consumed, survey};
 use segment::{create_segment, parse_segment_name, segment_name};
 use shared::{Failure, Inbox, Pending, Shared};
-use types::{io_err, lock};
+use types::io_err;
 use writer::Writer;
 
 /// Closes the log when the last [`Log`] clone is dropped.
@@ -353,7 +354,7 @@ impl<A: Send + 'static> Log<A> {
             .name("ferry-log-writer".into())
             .spawn(move || writer.run(on_commit))
             .map_err(|e| io_err(&shared.dir, e))?;
-        *lock(&shared.writer) = Some(jh);
+        *shared.writer.lock() = Some(jh);
         Ok((
             Log {
                 handle: Arc::new(Handle { shared, inbox }),
@@ -389,7 +390,7 @@ impl<A: Send + 'static> Log<A> {
         }
         let (tx, rx) = oneshot::channel();
         {
-            let mut q = lock(&self.handle.inbox.queue);
+            let mut q = self.handle.inbox.queue.lock();
             if q.closed {
                 return AppendHandle::ready(Err(LogError::Closed));
             }
@@ -442,7 +443,7 @@ impl<A: Send + 'static> Log<A> {
             )));
         }
         let sh = self.shared();
-        let mut cursors = lock(&sh.cursors);
+        let mut cursors = sh.cursors.lock();
         let mut next = cursors.clone();
         next.insert(name.to_string(), lsn);
         persist_cursors(sh.opts.fs.as_ref(), &sh.dir, &next)?;
@@ -453,14 +454,14 @@ impl<A: Send + 'static> Log<A> {
 
     /// Current value of cursor `name`.
     pub fn cursor(&self, name: &str) -> Option<Lsn> {
-        lock(&self.shared().cursors).get(name).copied()
+        self.shared().cursors.lock().get(name).copied()
     }
 
     /// Durably removes cursor `name`; returns whether it existed. May let
     /// more segments be deleted.
     pub fn remove_cursor(&self, name: &str) -> Result<bool, LogError> {
         let sh = self.shared();
-        let mut cursors = lock(&sh.cursors);
+        let mut cursors = sh.cursors.lock();
         if !cursors.contains_key(name) {
             return Ok(false);
         }
@@ -474,7 +475,9 @@ impl<A: Send + 'static> Log<A> {
 
     /// All cursors, sorted by name.
     pub fn cursors(&self) -> Vec<(String, Lsn)> {
-        lock(&self.shared().cursors)
+        self.shared()
+            .cursors
+            .lock()
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect()
@@ -483,11 +486,11 @@ impl<A: Send + 'static> Log<A> {
     fn gc(&self, cursors: &BTreeMap<String, Lsn>) {
         if let Some(&min) = cursors.values().min() {
             let sh = self.shared();
-            let mut segments = lock(&sh.segments);
+            let mut segments = sh.segments.lock();
             delete_consumed(sh.opts.fs.as_ref(), &sh.dir, &mut segments, min);
             let oldest = segments[0];
             drop(segments);
-            let mut holes = lock(&sh.holes);
+            let mut holes = sh.holes.lock();
             if holes.iter().any(|h| h.to <= oldest) {
                 *holes = Arc::new(holes.iter().filter(|h| h.to > oldest).cloned().collect());
             }
@@ -497,18 +500,18 @@ impl<A: Send + 'static> Log<A> {
     /// The holes of the retained log (see [`Hole`]), ascending. They are found at open;
     /// those below the oldest retained segment are forgotten.
     pub fn holes(&self) -> Vec<Hole> {
-        lock(&self.shared().holes).to_vec()
+        self.shared().holes.lock().to_vec()
     }
 
     /// Oldest LSN still retained (base of the oldest segment).
     pub fn oldest_lsn(&self) -> Lsn {
-        lock(&self.shared().segments)[0]
+        self.shared().segments.lock()[0]
     }
 
     /// Total size of the segment files currently retained.
     pub fn disk_bytes(&self) -> u64 {
         let sh = self.shared();
-        let bases = lock(&sh.segments).clone();
+        let bases = sh.segments.lock().clone();
         bases
             .iter()
             .filter_map(|b| sh.opts.fs.file_len(&sh.dir.join(segment_name(*b))).ok())
@@ -517,7 +520,7 @@ impl<A: Send + 'static> Log<A> {
 
     /// Number of segment files currently retained.
     pub fn segment_count(&self) -> usize {
-        lock(&self.shared().segments).len()
+        self.shared().segments.lock().len()
     }
 
     /// Why appends fail now, if they do: the last write failed and has not been repaired

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 use std::thread;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::types::{lock, Hole, LogError, LogOptions, Lsn};
+use crate::types::{Hole, LogError, LogOptions, Lsn};
 
 pub(crate) struct Pending<A> {
     pub(crate) payload: Vec<u8>,
@@ -42,7 +44,7 @@ impl<A> Inbox<A> {
 
     /// Refuses later appends and wakes the writer, which writes what is queued and stops.
     pub(crate) fn close(&self) {
-        lock(&self.queue).closed = true;
+        self.queue.lock().closed = true;
         self.cv.notify_all();
     }
 }
@@ -68,7 +70,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn failure(&self) -> Option<Failure> {
-        lock(&self.failed).clone()
+        self.failed.lock().clone()
     }
 
     /// The reason appends are refused for good (the consumer or a thread broke), if so.
@@ -80,7 +82,7 @@ impl Shared {
     }
 
     pub(crate) fn fail(&self, failure: Failure) {
-        let mut f = lock(&self.failed);
+        let mut f = self.failed.lock();
         match (&*f, &failure) {
             (Some(Failure::Fatal(_)), _) => return,
             (Some(Failure::Io(_)), Failure::Io(_)) => return,
@@ -97,7 +99,7 @@ impl Shared {
 
     /// Waits for the writer thread to stop (after its inbox was closed).
     pub(crate) fn join_writer(&self) {
-        let handle = lock(&self.writer).take();
+        let handle = self.writer.lock().take();
         if let Some(h) = handle {
             // Closing from inside `on_commit` must not join the writer itself.
             if h.thread().id() != thread::current().id() {

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use ferry_fs::Fs;
 /// Log sequence number: the logical byte offset of a record in the
@@ -208,8 +208,4 @@ pub(crate) fn io_err(path: &Path, e: io::Error) -> LogError {
         path: path.to_path_buf(),
         source: Arc::new(e),
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

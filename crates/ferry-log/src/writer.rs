@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use crate::segment::{create_segment, parse_segment_name, segment_name, sync_dir};
 use crate::shared::{Failure, Inbox, Pending, Shared};
 use crate::types::{
-    io_err, lock, CommittedRecord, LogError, Lsn, OnCommit, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    io_err, CommittedRecord, LogError, Lsn, OnCommit, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 pub(crate) struct Writer<A> {
     pub(crate) shared: Arc<Shared>,
@@ -100,7 +100,7 @@ impl<A: Send + 'static> Writer<A> {
         };
         loop {
             let batch = {
-                let mut q = lock(&self.inbox.queue);
+                let mut q = self.inbox.queue.lock();
                 loop {
                     if !q.pending.is_empty() {
                         break std::mem::take(&mut q.pending);
@@ -111,7 +111,7 @@ impl<A: Send + 'static> Writer<A> {
                         let _ = committer.join();
                         return;
                     }
-                    q = self.inbox.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+                    self.inbox.cv.wait(&mut q);
                 }
             };
             if let Some(job) = self.commit(batch) {
@@ -147,7 +147,7 @@ impl<A: Send + 'static> Writer<A> {
                 Ok(()) => {
                     tracing::info!(dir = %self.shared.dir.display(), end = self.end, %reason,
                         "log writer repaired its segment after a failed write; appends resume");
-                    *lock(&self.shared.failed) = None;
+                    *self.shared.failed.lock() = None;
                 }
                 Err(e) => {
                     refuse(
@@ -233,7 +233,7 @@ impl<A: Send + 'static> Writer<A> {
         let dir = self.shared.dir.clone();
         let durable = self.synced_end;
         let base = {
-            let mut segs = lock(&self.shared.segments);
+            let mut segs = self.shared.segments.lock();
             while segs.len() > 1 && segs.last().is_some_and(|&b| b > durable) {
                 segs.pop();
             }
@@ -291,7 +291,7 @@ impl<A: Send + 'static> Writer<A> {
         self.file = file;
         self.base = self.end;
         self.path = self.shared.dir.join(segment_name(self.base));
-        lock(&self.shared.segments).push(self.base);
+        self.shared.segments.lock().push(self.base);
         tracing::debug!(path = %self.path.display(), "rolled to new log segment");
         Ok(())
     }

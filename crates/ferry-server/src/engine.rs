@@ -64,7 +64,7 @@ pub struct BucketEngine {
     dir: PathBuf,
     log: BucketLog,
     store: Arc<BucketStore>,
-    last_persist: std::sync::Mutex<Instant>,
+    last_persist: parking_lot::Mutex<Instant>,
     buffer_limit: usize,
     clock: Arc<crate::clock::AppendClock>,
     /// The end LSN of the last group the store has applied (after replay: the durable end).
@@ -161,7 +161,7 @@ impl BucketEngine {
             dir: dir.to_path_buf(),
             log,
             store,
-            last_persist: std::sync::Mutex::new(Instant::now()),
+            last_persist: parking_lot::Mutex::new(Instant::now()),
             buffer_limit,
             clock,
             applied,
@@ -373,7 +373,7 @@ impl BucketEngine {
         force: bool,
     ) -> Result<bool, EngineError> {
         let due = {
-            let last = self.last_persist.lock().unwrap_or_else(|p| p.into_inner());
+            let last = self.last_persist.lock();
             force || self.store.buffered_bytes() >= self.buffer_limit || last.elapsed() >= max_age
         };
         if !due || self.store.buffered_bytes() == 0 {
@@ -382,7 +382,7 @@ impl BucketEngine {
         if let Some(lsn) = self.store.persist()? {
             self.log.set_cursor(STORE_CURSOR, lsn)?;
         }
-        *self.last_persist.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        *self.last_persist.lock() = Instant::now();
         Ok(true)
     }
 

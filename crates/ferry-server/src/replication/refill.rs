@@ -4,7 +4,7 @@
 use ferry_pipeline::{Backoff, RateLimiter, RejectedLinesFile};
 
 use super::gaps::Gaps;
-use super::stream::{lock, Sent, Stream};
+use super::stream::{Sent, Stream};
 use super::transform::transform;
 
 impl Stream {
@@ -30,7 +30,7 @@ impl Stream {
                     / (gap.end_ns as i128 - gap.start_ns as i128).max(1) as f64;
                 let lost = (gap.lines as f64 * expired).round() as u64;
                 if lost > 0 {
-                    lock(&self.status).points_lost_to_retention += lost;
+                    self.status.lock().points_lost_to_retention += lost;
                     tracing::warn!(replication = %self.rep.id, points = lost, "part of a replication gap had already expired by the bucket's retention");
                 }
             }

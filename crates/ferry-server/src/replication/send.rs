@@ -11,7 +11,7 @@ use ferry_pipeline::{
 };
 
 use super::status::StreamState;
-use super::stream::{lock, Sent, Stream, Wake};
+use super::stream::{Sent, Stream, Wake};
 
 /// Batches a stream keeps in flight to its remote (each up to `max_batch_bytes`).
 pub(super) const SEND_DEPTH: usize = 8;
@@ -39,7 +39,7 @@ impl Stream {
     }
 
     pub(super) fn count_queued(&self, lines: u64, bytes: usize) {
-        let mut c = lock(&self.counters);
+        let mut c = self.counters.lock();
         c.points_queued += lines;
         c.bytes_queued += bytes as u64;
     }
@@ -92,7 +92,7 @@ impl Stream {
     /// Counts a failed send in `errors_by_code` (the remote_write_errors metric).
     fn count_failure(&self, r: &PiecesResult) {
         if let Some(code) = r.end.as_ref().and_then(failure_status) {
-            *lock(&self.counters).errors_by_code.entry(code).or_default() += 1;
+            *self.counters.lock().errors_by_code.entry(code).or_default() += 1;
         }
     }
 
@@ -111,7 +111,7 @@ impl Stream {
             }
         }
         self.count_failure(&r);
-        let mut st = lock(&self.status);
+        let mut st = self.status.lock();
         st.points_sent += r.sent_lines;
         st.bytes_sent += r.sent_bytes;
         st.points_dropped += r.rejected.len() as u64;

@@ -17,11 +17,12 @@
 //! a stream sends).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_catalog::Replication;
 use ferry_pipeline::{Backoff, RateLimiter, RejectedLinesFile, RemoteWriter};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::bounds::cursor_name;
@@ -76,10 +77,6 @@ pub(super) enum Sent {
     },
     Attention,
     Stop,
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Stream {
@@ -222,7 +219,7 @@ impl Stream {
                     // The first failure and then the 2nd, 4th, 8th…: an outage is seen in the
                     // log without a line per retry.
                     if attempt.is_power_of_two() {
-                        let error = lock(&self.status).latest_error_message.clone();
+                        let error = self.status.lock().latest_error_message.clone();
                         tracing::warn!(
                             replication = %self.rep.id,
                             name = %self.rep.name,
@@ -277,14 +274,14 @@ impl Stream {
     }
 
     fn set_state(&self, s: StreamState) {
-        lock(&self.status).state = s;
+        self.status.lock().state = s;
     }
 
     /// Marks the stream as needing attention with `message` (and the remote's `code`), and
     /// logs it.
     pub(super) fn attention(&self, code: Option<u16>, message: String) {
         tracing::warn!(replication = %self.rep.id, name = %self.rep.name, %message, "replication needs attention");
-        let mut st = lock(&self.status);
+        let mut st = self.status.lock();
         st.state = StreamState::NeedsAttention;
         if code.is_some() {
             st.latest_response_code = code;
