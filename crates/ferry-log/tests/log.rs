@@ -14,6 +14,7 @@ use std::{
 use ferry_log::{
     CommittedRecord, Log, LogError, LogOptions, Lsn, RecoveryReport, SEGMENT_HEADER_LEN,
 };
+use rand::{rngs::StdRng, Rng, SeedableRng};
 
 fn opts(segment_bytes: u64, fsync: bool) -> LogOptions {
     LogOptions {
@@ -660,20 +661,6 @@ fn cursors_persist_and_drive_retention() {
     ));
 }
 
-/// xorshift64* - tiny deterministic PRNG.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 struct Model {
     records: Vec<(Lsn, Vec<u8>)>,
     cursors: BTreeMap<String, Lsn>,
@@ -719,7 +706,7 @@ fn model_run(seed: u64, steps: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let o = || opts(512, false);
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut model = Model {
         records: Vec::new(),
         cursors: BTreeMap::new(),
@@ -727,13 +714,13 @@ fn model_run(seed: u64, steps: usize) {
     let (mut log, _) = open(dir, o());
     let names = ["flush", "replica", "backup"];
     for _ in 0..steps {
-        let op = rng.below(100);
+        let op = rng.gen_range(0..100u64);
         if op < 55 {
-            let k = 1 + rng.below(4);
+            let k = 1 + rng.gen_range(0..4u64);
             let mut hs = Vec::new();
             for _ in 0..k {
-                let len = 1 + rng.below(150) as usize;
-                let fill = rng.next() as u8;
+                let len = 1 + rng.gen_range(0..150u64) as usize;
+                let fill: u8 = rng.gen();
                 let p: Vec<u8> = (0..len).map(|j| fill.wrapping_add(j as u8)).collect();
                 hs.push((p.clone(), log.append(p, ())));
             }
@@ -743,7 +730,7 @@ fn model_run(seed: u64, steps: usize) {
                 model.records.push((lsn, p));
             }
         } else if op < 70 {
-            let name = names[rng.below(3) as usize];
+            let name = names[rng.gen_range(0..3u64) as usize];
             let oldest = log.oldest_lsn();
             let mut choices: Vec<Lsn> = model
                 .records
@@ -752,11 +739,11 @@ fn model_run(seed: u64, steps: usize) {
                 .filter(|&l| l >= oldest)
                 .collect();
             choices.push(model.end());
-            let lsn = choices[rng.below(choices.len() as u64) as usize];
+            let lsn = choices[rng.gen_range(0..choices.len() as u64) as usize];
             log.set_cursor(name, lsn).unwrap();
             model.cursors.insert(name.to_string(), lsn);
         } else if op < 75 {
-            let name = names[rng.below(3) as usize];
+            let name = names[rng.gen_range(0..3u64) as usize];
             let existed = log.remove_cursor(name).unwrap();
             assert_eq!(existed, model.cursors.remove(name).is_some());
         } else if op < 85 {
@@ -774,8 +761,8 @@ fn model_run(seed: u64, steps: usize) {
             let (base, seg) = segments(dir).pop().unwrap();
             let len = fs::metadata(&seg).unwrap().len();
             let mut expect_report = false;
-            if rng.below(2) == 0 && len > 0 {
-                let chop = 1 + rng.below(len.min(300));
+            if rng.gen_range(0..2u64) == 0 && len > 0 {
+                let chop = 1 + rng.gen_range(0..len.min(300));
                 let new_len = len - chop;
                 OpenOptions::new()
                     .write(true)
