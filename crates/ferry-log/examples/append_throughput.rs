@@ -16,7 +16,7 @@ fn main() {
         .nth(1)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("log"));
-    let (log, _) = Log::open(&dir, LogOptions::default(), Box::new(|_| {})).expect("open");
+    let (log, _) = Log::<()>::open(&dir, LogOptions::default(), Box::new(|_| {})).expect("open");
     let stop = AtomicBool::new(false);
     let start = Instant::now();
     thread::scope(|s| {
@@ -25,8 +25,7 @@ fn main() {
             let stop = &stop;
             s.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    log.append_blocking(vec![0x5a; 5000], Box::new(()))
-                        .expect("append");
+                    log.append_blocking(vec![0x5a; 5000], ()).expect("append");
                 }
             });
         }

@@ -150,49 +150,68 @@ use std::{
     future::Future,
     path::Path,
     pin::Pin,
-    sync::{atomic::AtomicU64, atomic::Ordering, Arc, Condvar, Mutex},
+    sync::{atomic::AtomicU64, atomic::Ordering, Arc},
     task::{Context, Poll},
     thread,
 };
 
+use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
 
 pub use cursors::replace_cursors;
 pub use reader::LogReader;
 pub use recovery::{inspect, Inspection};
 pub use types::{
-    Attachment, CommittedRecord, FsyncObserver, Hole, LogError, LogOptions, LogStats, Lsn,
-    OnCommit, RecoveryReport, TruncatedTail, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    CommittedRecord, FsyncObserver, Hole, LogError, LogOptions, LogStats, Lsn, OnCommit,
+    RecoveryReport, TruncatedTail, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
     SEGMENT_MAGIC,
 };
 
 use cursors::{load_cursors, persist_cursors, validate_cursor_name, CURSORS_TMP};
 use recovery::{cut_tail, delete_consumed, survey};
 use segment::{create_segment, parse_segment_name, segment_name};
-use shared::{Failure, Pending, Queue, Shared};
-use types::{io_err, lock};
+use shared::{Failure, Inbox, Pending, Shared};
+use types::io_err;
 use writer::Writer;
 
 /// Closes the log when the last [`Log`] clone is dropped.
-struct Handle {
+struct Handle<A> {
     shared: Arc<Shared>,
+    inbox: Arc<Inbox<A>>,
 }
 
-impl Drop for Handle {
+impl<A> Handle<A> {
+    fn close(&self) {
+        self.inbox.close();
+        self.shared.join_writer();
+    }
+}
+
+impl<A> Drop for Handle<A> {
     fn drop(&mut self) {
-        self.shared.close();
+        self.close();
     }
 }
 
 /// A durable append-only log in one directory. Cheap to clone; all clones
 /// share one writer thread. Dropping the last clone behaves like
 /// [`Log::close`]: queued appends are still written and acknowledged.
-#[derive(Clone)]
-pub struct Log {
-    handle: Arc<Handle>,
+///
+/// `A` is the attachment type: a value given with each append and handed back with its
+/// record to `on_commit` (never written to disk); `()` for a log whose consumer needs none.
+pub struct Log<A = ()> {
+    handle: Arc<Handle<A>>,
 }
 
-impl fmt::Debug for Log {
+impl<A> Clone for Log<A> {
+    fn clone(&self) -> Self {
+        Log {
+            handle: self.handle.clone(),
+        }
+    }
+}
+
+impl<A: Send + 'static> fmt::Debug for Log<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Log")
             .field("dir", &self.shared().dir)
@@ -201,7 +220,7 @@ impl fmt::Debug for Log {
     }
 }
 
-impl Log {
+impl<A: Send + 'static> Log<A> {
     fn shared(&self) -> &Shared {
         &self.handle.shared
     }
@@ -215,8 +234,8 @@ impl Log {
     pub fn open(
         dir: &Path,
         opts: LogOptions,
-        on_commit: OnCommit,
-    ) -> Result<(Log, RecoveryReport), LogError> {
+        on_commit: OnCommit<A>,
+    ) -> Result<(Log<A>, RecoveryReport), LogError> {
         if opts.max_record_bytes == 0 || opts.segment_bytes == 0 {
             return Err(LogError::InvalidArgument(
                 "segment_bytes and max_record_bytes must be > 0".into(),
@@ -309,11 +328,6 @@ impl Log {
         let shared = Arc::new(Shared {
             dir,
             opts,
-            queue: Mutex::new(Queue {
-                pending: Vec::new(),
-                closed: false,
-            }),
-            queue_cv: Condvar::new(),
             segments: Mutex::new(bases),
             holes: Mutex::new(Arc::new(report.holes.clone())),
             cursors: Mutex::new(cursors),
@@ -325,8 +339,10 @@ impl Log {
             bytes: AtomicU64::new(0),
             writer: Mutex::new(None),
         });
+        let inbox = Arc::new(Inbox::new());
         let writer = Writer {
             shared: shared.clone(),
+            inbox: inbox.clone(),
             file,
             path,
             base,
@@ -338,10 +354,10 @@ impl Log {
             .name("ferry-log-writer".into())
             .spawn(move || writer.run(on_commit))
             .map_err(|e| io_err(&shared.dir, e))?;
-        *lock(&shared.writer) = Some(jh);
+        *shared.writer.lock() = Some(jh);
         Ok((
             Log {
-                handle: Arc::new(Handle { shared }),
+                handle: Arc::new(Handle { shared, inbox }),
             },
             report,
         ))
@@ -357,7 +373,7 @@ impl Log {
     /// passed to `on_commit`; an error means it was not acknowledged (it may
     /// or may not survive a crash). Empty or oversized payloads, and appends
     /// to a failed or closed log, fail immediately.
-    pub fn append(&self, payload: Vec<u8>, attachment: Attachment) -> AppendHandle {
+    pub fn append(&self, payload: Vec<u8>, attachment: A) -> AppendHandle {
         let sh = self.shared();
         if payload.is_empty() {
             return AppendHandle::ready(Err(LogError::InvalidArgument("empty payload".into())));
@@ -374,7 +390,7 @@ impl Log {
         }
         let (tx, rx) = oneshot::channel();
         {
-            let mut q = lock(&sh.queue);
+            let mut q = self.handle.inbox.queue.lock();
             if q.closed {
                 return AppendHandle::ready(Err(LogError::Closed));
             }
@@ -384,7 +400,7 @@ impl Log {
                 tx,
             });
         }
-        sh.queue_cv.notify_one();
+        self.handle.inbox.cv.notify_one();
         AppendHandle {
             inner: HandleInner::Waiting(rx),
         }
@@ -392,11 +408,7 @@ impl Log {
 
     /// [`Log::append`] and wait for the acknowledgement on this thread (same
     /// guarantees). Must not be called from within an async runtime.
-    pub fn append_blocking(
-        &self,
-        payload: Vec<u8>,
-        attachment: Attachment,
-    ) -> Result<Lsn, LogError> {
+    pub fn append_blocking(&self, payload: Vec<u8>, attachment: A) -> Result<Lsn, LogError> {
         self.append(payload, attachment).wait()
     }
 
@@ -431,7 +443,7 @@ impl Log {
             )));
         }
         let sh = self.shared();
-        let mut cursors = lock(&sh.cursors);
+        let mut cursors = sh.cursors.lock();
         let mut next = cursors.clone();
         next.insert(name.to_string(), lsn);
         persist_cursors(sh.opts.fs.as_ref(), &sh.dir, &next)?;
@@ -442,14 +454,14 @@ impl Log {
 
     /// Current value of cursor `name`.
     pub fn cursor(&self, name: &str) -> Option<Lsn> {
-        lock(&self.shared().cursors).get(name).copied()
+        self.shared().cursors.lock().get(name).copied()
     }
 
     /// Durably removes cursor `name`; returns whether it existed. May let
     /// more segments be deleted.
     pub fn remove_cursor(&self, name: &str) -> Result<bool, LogError> {
         let sh = self.shared();
-        let mut cursors = lock(&sh.cursors);
+        let mut cursors = sh.cursors.lock();
         if !cursors.contains_key(name) {
             return Ok(false);
         }
@@ -463,7 +475,9 @@ impl Log {
 
     /// All cursors, sorted by name.
     pub fn cursors(&self) -> Vec<(String, Lsn)> {
-        lock(&self.shared().cursors)
+        self.shared()
+            .cursors
+            .lock()
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect()
@@ -472,11 +486,11 @@ impl Log {
     fn gc(&self, cursors: &BTreeMap<String, Lsn>) {
         if let Some(&min) = cursors.values().min() {
             let sh = self.shared();
-            let mut segments = lock(&sh.segments);
+            let mut segments = sh.segments.lock();
             delete_consumed(sh.opts.fs.as_ref(), &sh.dir, &mut segments, min);
             let oldest = segments[0];
             drop(segments);
-            let mut holes = lock(&sh.holes);
+            let mut holes = sh.holes.lock();
             if holes.iter().any(|h| h.to <= oldest) {
                 *holes = Arc::new(holes.iter().filter(|h| h.to > oldest).cloned().collect());
             }
@@ -486,18 +500,18 @@ impl Log {
     /// The holes of the retained log (see [`Hole`]), ascending. They are found at open;
     /// those below the oldest retained segment are forgotten.
     pub fn holes(&self) -> Vec<Hole> {
-        lock(&self.shared().holes).to_vec()
+        self.shared().holes.lock().to_vec()
     }
 
     /// Oldest LSN still retained (base of the oldest segment).
     pub fn oldest_lsn(&self) -> Lsn {
-        lock(&self.shared().segments)[0]
+        self.shared().segments.lock()[0]
     }
 
     /// Total size of the segment files currently retained.
     pub fn disk_bytes(&self) -> u64 {
         let sh = self.shared();
-        let bases = lock(&sh.segments).clone();
+        let bases = sh.segments.lock().clone();
         bases
             .iter()
             .filter_map(|b| sh.opts.fs.file_len(&sh.dir.join(segment_name(*b))).ok())
@@ -506,7 +520,7 @@ impl Log {
 
     /// Number of segment files currently retained.
     pub fn segment_count(&self) -> usize {
-        lock(&self.shared().segments).len()
+        self.shared().segments.lock().len()
     }
 
     /// Why appends fail now, if they do: the last write failed and has not been repaired
@@ -536,7 +550,7 @@ impl Log {
     /// Writes and acknowledges all queued appends, then stops the writer
     /// thread; later appends fail with [`LogError::Closed`]. Idempotent.
     pub fn close(&self) {
-        self.shared().close();
+        self.handle.close();
     }
 }
 

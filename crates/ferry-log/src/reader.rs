@@ -10,7 +10,7 @@ use ferry_fs::ReadFile;
 
 use crate::segment::segment_name;
 use crate::shared::Shared;
-use crate::types::{io_err, lock, Hole, LogError, Lsn, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::types::{io_err, Hole, LogError, Lsn, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 pub(crate) struct SegmentCursor {
     pub(crate) base: Lsn,
     /// Base of the following segment once known.
@@ -43,7 +43,7 @@ impl LogReader {
     pub(crate) fn open(sh: Arc<Shared>, from: Lsn) -> Result<LogReader, LogError> {
         let end = sh.durable.load(Ordering::SeqCst);
         // A position inside a hole (a cursor set before the damage) reads on after it.
-        let holes = lock(&sh.holes).clone();
+        let holes = sh.holes.lock().clone();
         let from = holes
             .iter()
             .find(|h| h.from <= from && from < h.to)
@@ -62,7 +62,7 @@ impl LogReader {
         };
         if from == end {
             // Still check retention so callers learn about deleted data.
-            let oldest = lock(&reader.shared.segments)[0];
+            let oldest = reader.shared.segments.lock()[0];
             if from < oldest {
                 return Err(LogError::Truncated {
                     requested: from,
@@ -119,7 +119,7 @@ impl LogReader {
     /// if `self.lsn` is the base, else at `self.lsn`.
     pub(crate) fn open_segment(&mut self) -> Result<(), LogError> {
         let (base, next_base) = {
-            let segs = lock(&self.shared.segments);
+            let segs = self.shared.segments.lock();
             let oldest = segs[0];
             if self.lsn < oldest {
                 return Err(LogError::Truncated {
@@ -135,7 +135,7 @@ impl LogReader {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Deleted by retention between the lookup and the open.
-                let oldest = lock(&self.shared.segments)[0];
+                let oldest = self.shared.segments.lock()[0];
                 return Err(LogError::Truncated {
                     requested: self.lsn,
                     oldest,
@@ -173,7 +173,7 @@ impl LogReader {
         // Learn about a roll that happened after this segment was opened.
         if let Some(cur) = &mut self.cur {
             if cur.next_base.is_none() {
-                let segs = lock(&self.shared.segments);
+                let segs = self.shared.segments.lock();
                 cur.next_base = segs.iter().copied().find(|&b| b > cur.base);
             }
             if cur.next_base.is_some_and(|n| self.lsn >= n) {

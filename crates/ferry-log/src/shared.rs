@@ -1,31 +1,57 @@
-//! What the log's clones, its writer and its readers share: the queue, the segment list,
-//! holes, cursors, the durable end, the failure state.
+//! What the log's clones, its writer and its readers share: the segment list, holes,
+//! cursors, the durable end, the failure state; and what the clones and the writer share,
+//! the queue of appends ([`Inbox`], generic over the log's attachment type).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 use std::thread;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::types::{lock, Attachment, Hole, LogError, LogOptions, Lsn};
-pub(crate) struct Pending {
+use crate::types::{Hole, LogError, LogOptions, Lsn};
+
+pub(crate) struct Pending<A> {
     pub(crate) payload: Vec<u8>,
-    pub(crate) attachment: Attachment,
+    pub(crate) attachment: A,
     pub(crate) tx: oneshot::Sender<Result<Lsn, LogError>>,
 }
 
-pub(crate) struct Queue {
-    pub(crate) pending: Vec<Pending>,
+pub(crate) struct Queue<A> {
+    pub(crate) pending: Vec<Pending<A>>,
     pub(crate) closed: bool,
+}
+
+/// The appends waiting for the writer thread, and its wake-up.
+pub(crate) struct Inbox<A> {
+    pub(crate) queue: Mutex<Queue<A>>,
+    pub(crate) cv: Condvar,
+}
+
+impl<A> Inbox<A> {
+    pub(crate) fn new() -> Self {
+        Inbox {
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                closed: false,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Refuses later appends and wakes the writer, which writes what is queued and stops.
+    pub(crate) fn close(&self) {
+        self.queue.lock().closed = true;
+        self.cv.notify_all();
+    }
 }
 
 pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
     pub(crate) opts: LogOptions,
-    pub(crate) queue: Mutex<Queue>,
-    pub(crate) queue_cv: Condvar,
     /// Base LSNs of the segments on disk, ascending; the last is active.
     pub(crate) segments: Mutex<Vec<Lsn>>,
     /// Holes of the retained log, ascending (readers skip them).
@@ -44,7 +70,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn failure(&self) -> Option<Failure> {
-        lock(&self.failed).clone()
+        self.failed.lock().clone()
     }
 
     /// The reason appends are refused for good (the consumer or a thread broke), if so.
@@ -56,7 +82,7 @@ impl Shared {
     }
 
     pub(crate) fn fail(&self, failure: Failure) {
-        let mut f = lock(&self.failed);
+        let mut f = self.failed.lock();
         match (&*f, &failure) {
             (Some(Failure::Fatal(_)), _) => return,
             (Some(Failure::Io(_)), Failure::Io(_)) => return,
@@ -71,10 +97,9 @@ impl Shared {
         *f = Some(failure);
     }
 
-    pub(crate) fn close(&self) {
-        lock(&self.queue).closed = true;
-        self.queue_cv.notify_all();
-        let handle = lock(&self.writer).take();
+    /// Waits for the writer thread to stop (after its inbox was closed).
+    pub(crate) fn join_writer(&self) {
+        let handle = self.writer.lock().take();
         if let Some(h) = handle {
             // Closing from inside `on_commit` must not join the writer itself.
             if h.thread().id() != thread::current().id() {

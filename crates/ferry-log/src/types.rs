@@ -1,21 +1,17 @@
 //! The log's public types and errors, and the helpers every part of the log uses.
 
-use std::any::Any;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use ferry_fs::Fs;
 /// Log sequence number: the logical byte offset of a record in the
 /// concatenation of all records (segment headers excluded).
 pub type Lsn = u64;
 
-/// Opaque value carried alongside a record to `on_commit`; it is never
-/// written to disk and is therefore lost on crash.
-pub type Attachment = Box<dyn Any + Send>;
-
-/// Callback invoked on the writer thread with each durable group, in LSN order.
-pub type OnCommit = Box<dyn FnMut(Vec<CommittedRecord>) + Send>;
+/// Callback invoked on the commit thread with each durable group, in LSN order. `A` is the
+/// log's attachment type (see [`Log`](crate::Log)).
+pub type OnCommit<A = ()> = Box<dyn FnMut(Vec<CommittedRecord<A>>) + Send>;
 
 /// Magic bytes at the start of every segment file.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"FERRYLOG";
@@ -79,13 +75,14 @@ impl Default for LogOptions {
 
 /// A record that has just been made durable, handed to `on_commit`.
 #[derive(Debug)]
-pub struct CommittedRecord {
+pub struct CommittedRecord<A = ()> {
     /// LSN of the record.
     pub lsn: Lsn,
     /// LSN of the record that follows it (`lsn + 8 + payload length`).
     pub next_lsn: Lsn,
-    /// The attachment given to [`Log::append`].
-    pub attachment: Attachment,
+    /// The attachment given to [`Log::append`](crate::Log::append): a value carried
+    /// alongside the record to `on_commit`, never written to disk (so lost on crash).
+    pub attachment: A,
 }
 
 /// One piece of data cut off (and preserved in a `.corrupt` file) by recovery.
@@ -211,8 +208,4 @@ pub(crate) fn io_err(path: &Path, e: io::Error) -> LogError {
         path: path.to_path_buf(),
         source: Arc::new(e),
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

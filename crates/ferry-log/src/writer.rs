@@ -11,12 +11,13 @@ use ferry_fs::AppendFile;
 use tokio::sync::oneshot;
 
 use crate::segment::{create_segment, parse_segment_name, segment_name, sync_dir};
-use crate::shared::{Failure, Pending, Shared};
+use crate::shared::{Failure, Inbox, Pending, Shared};
 use crate::types::{
-    io_err, lock, CommittedRecord, LogError, Lsn, OnCommit, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    io_err, CommittedRecord, LogError, Lsn, OnCommit, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
-pub(crate) struct Writer {
+pub(crate) struct Writer<A> {
     pub(crate) shared: Arc<Shared>,
+    pub(crate) inbox: Arc<Inbox<A>>,
     pub(crate) file: Box<dyn AppendFile>,
     pub(crate) path: PathBuf,
     pub(crate) base: Lsn,
@@ -27,8 +28,8 @@ pub(crate) struct Writer {
 }
 
 /// A durable group on its way to `on_commit` and its waiters.
-pub(crate) struct CommitJob {
-    pub(crate) records: Vec<CommittedRecord>,
+pub(crate) struct CommitJob<A> {
+    pub(crate) records: Vec<CommittedRecord<A>>,
     pub(crate) txs: Vec<(oneshot::Sender<Result<Lsn, LogError>>, Lsn)>,
     pub(crate) end: Lsn,
 }
@@ -40,13 +41,13 @@ pub(crate) struct CommitJob {
 /// acknowledgements only through the channel's bound (backpressure), not by its latency.
 pub(crate) const COMMIT_PIPELINE_DEPTH: usize = 2;
 
-pub(crate) struct Committer {
+pub(crate) struct Committer<A> {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) on_commit: OnCommit,
+    pub(crate) on_commit: OnCommit<A>,
 }
 
-impl Committer {
-    pub(crate) fn run(mut self, jobs: mpsc::Receiver<CommitJob>) {
+impl<A> Committer<A> {
+    pub(crate) fn run(mut self, jobs: mpsc::Receiver<CommitJob<A>>) {
         for job in jobs {
             // A job here is durable; only a broken consumer keeps it from being acknowledged
             // (an I/O failure of a later group does not).
@@ -78,9 +79,9 @@ impl Committer {
     }
 }
 
-impl Writer {
-    pub(crate) fn run(mut self, on_commit: OnCommit) {
-        let (jobs_tx, jobs_rx) = mpsc::sync_channel::<CommitJob>(COMMIT_PIPELINE_DEPTH);
+impl<A: Send + 'static> Writer<A> {
+    pub(crate) fn run(mut self, on_commit: OnCommit<A>) {
+        let (jobs_tx, jobs_rx) = mpsc::sync_channel::<CommitJob<A>>(COMMIT_PIPELINE_DEPTH);
         let committer = Committer {
             shared: self.shared.clone(),
             on_commit,
@@ -99,7 +100,7 @@ impl Writer {
         };
         loop {
             let batch = {
-                let mut q = lock(&self.shared.queue);
+                let mut q = self.inbox.queue.lock();
                 loop {
                     if !q.pending.is_empty() {
                         break std::mem::take(&mut q.pending);
@@ -110,11 +111,7 @@ impl Writer {
                         let _ = committer.join();
                         return;
                     }
-                    q = self
-                        .shared
-                        .queue_cv
-                        .wait(q)
-                        .unwrap_or_else(|e| e.into_inner());
+                    self.inbox.cv.wait(&mut q);
                 }
             };
             if let Some(job) = self.commit(batch) {
@@ -126,7 +123,7 @@ impl Writer {
         }
     }
 
-    pub(crate) fn commit(&mut self, batch: Vec<Pending>) -> Option<CommitJob> {
+    pub(crate) fn commit(&mut self, batch: Vec<Pending<A>>) -> Option<CommitJob<A>> {
         let mut payloads = Vec::with_capacity(batch.len());
         let mut attachments = Vec::with_capacity(batch.len());
         let mut txs = Vec::with_capacity(batch.len());
@@ -150,7 +147,7 @@ impl Writer {
                 Ok(()) => {
                     tracing::info!(dir = %self.shared.dir.display(), end = self.end, %reason,
                         "log writer repaired its segment after a failed write; appends resume");
-                    *lock(&self.shared.failed) = None;
+                    *self.shared.failed.lock() = None;
                 }
                 Err(e) => {
                     refuse(
@@ -181,7 +178,7 @@ impl Writer {
             .appends
             .fetch_add(lsns.len() as u64, Ordering::Relaxed);
         self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
-        let records: Vec<CommittedRecord> = lsns
+        let records: Vec<CommittedRecord<A>> = lsns
             .iter()
             .zip(attachments)
             .map(|(&(lsn, next_lsn), attachment)| CommittedRecord {
@@ -236,7 +233,7 @@ impl Writer {
         let dir = self.shared.dir.clone();
         let durable = self.synced_end;
         let base = {
-            let mut segs = lock(&self.shared.segments);
+            let mut segs = self.shared.segments.lock();
             while segs.len() > 1 && segs.last().is_some_and(|&b| b > durable) {
                 segs.pop();
             }
@@ -294,7 +291,7 @@ impl Writer {
         self.file = file;
         self.base = self.end;
         self.path = self.shared.dir.join(segment_name(self.base));
-        lock(&self.shared.segments).push(self.base);
+        self.shared.segments.lock().push(self.base);
         tracing::debug!(path = %self.path.display(), "rolled to new log segment");
         Ok(())
     }

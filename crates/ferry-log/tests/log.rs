@@ -14,6 +14,7 @@ use std::{
 use ferry_log::{
     CommittedRecord, Log, LogError, LogOptions, Lsn, RecoveryReport, SEGMENT_HEADER_LEN,
 };
+use rand::{rngs::StdRng, Rng, SeedableRng};
 
 fn opts(segment_bytes: u64, fsync: bool) -> LogOptions {
     LogOptions {
@@ -26,7 +27,7 @@ fn opts(segment_bytes: u64, fsync: bool) -> LogOptions {
 }
 
 fn open(dir: &Path, o: LogOptions) -> (Log, RecoveryReport) {
-    Log::open(dir, o, Box::new(|_| {})).expect("open")
+    Log::<()>::open(dir, o, Box::new(|_| {})).expect("open")
 }
 
 fn payload(i: u64) -> Vec<u8> {
@@ -34,7 +35,7 @@ fn payload(i: u64) -> Vec<u8> {
     (0..len).map(|j| (i as usize * 31 + j) as u8).collect()
 }
 
-fn read_all(log: &Log, from: Lsn) -> Vec<(Lsn, Vec<u8>)> {
+fn read_all<A: Send + 'static>(log: &Log<A>, from: Lsn) -> Vec<(Lsn, Vec<u8>)> {
     log.read_from(from)
         .expect("read_from")
         .collect::<Result<Vec<_>, _>>()
@@ -68,7 +69,7 @@ fn fill(log: &Log, n: u64) -> Vec<(Lsn, Vec<u8>)> {
     (0..n)
         .map(|i| {
             let p = payload(i);
-            let lsn = log.append_blocking(p.clone(), Box::new(())).unwrap();
+            let lsn = log.append_blocking(p.clone(), ()).unwrap();
             (lsn, p)
         })
         .collect()
@@ -126,17 +127,17 @@ fn round_trip_across_segment_rolls() {
     ));
     // Bad appends fail immediately.
     assert!(matches!(
-        log.append_blocking(vec![0; (1 << 20) + 1], Box::new(())),
+        log.append_blocking(vec![0; (1 << 20) + 1], ()),
         Err(LogError::RecordTooLarge { .. })
     ));
     assert!(matches!(
-        log.append_blocking(Vec::new(), Box::new(())),
+        log.append_blocking(Vec::new(), ()),
         Err(LogError::InvalidArgument(_))
     ));
     assert_eq!(log.stats().appends, 200);
     log.close();
     assert!(matches!(
-        log.append_blocking(vec![1], Box::new(())),
+        log.append_blocking(vec![1], ()),
         Err(LogError::Closed)
     ));
     drop(log);
@@ -145,7 +146,7 @@ fn round_trip_across_segment_rolls() {
     assert!(report.truncated.is_empty());
     assert_eq!(report.end_lsn, end);
     assert_eq!(read_all(&log, 0), written);
-    assert_eq!(log.append_blocking(vec![9; 10], Box::new(())).unwrap(), end);
+    assert_eq!(log.append_blocking(vec![9; 10], ()).unwrap(), end);
 }
 
 #[test]
@@ -154,7 +155,7 @@ fn async_append_and_subscribe() {
     let (log, _) = open(tmp.path(), opts(1 << 20, true));
     let mut rx = log.subscribe();
     assert_eq!(*rx.borrow_and_update(), 0);
-    let lsn = block_on(log.append(b"hello".to_vec(), Box::new(())));
+    let lsn = block_on(log.append(b"hello".to_vec(), ()));
     assert_eq!(lsn.unwrap(), 0);
     assert!(rx.has_changed().unwrap());
     assert_eq!(*rx.borrow_and_update(), 13);
@@ -162,8 +163,7 @@ fn async_append_and_subscribe() {
     let mut reader = log.read_from(0).unwrap();
     assert_eq!(reader.next().unwrap().unwrap(), (0, b"hello".to_vec()));
     assert!(reader.next().is_none());
-    log.append_blocking(b"world".to_vec(), Box::new(()))
-        .unwrap();
+    log.append_blocking(b"world".to_vec(), ()).unwrap();
     assert_eq!(reader.next().unwrap().unwrap(), (13, b"world".to_vec()));
 }
 
@@ -171,9 +171,7 @@ fn async_append_and_subscribe() {
 fn drop_of_last_clone_flushes_pending_appends() {
     let tmp = tempfile::tempdir().unwrap();
     let (log, _) = open(tmp.path(), opts(4096, true));
-    let handles: Vec<_> = (0..100)
-        .map(|i| log.append(payload(i), Box::new(())))
-        .collect();
+    let handles: Vec<_> = (0..100).map(|i| log.append(payload(i), ())).collect();
     let clone = log.clone();
     drop(log);
     drop(clone);
@@ -195,10 +193,10 @@ fn group_commit_concurrent_appenders() {
     let (log, _) = Log::open(
         tmp.path(),
         opts(256 * 1024, true),
-        Box::new(move |recs: Vec<CommittedRecord>| {
+        Box::new(move |recs: Vec<CommittedRecord<(u32, u32)>>| {
             let mut s = seen2.lock().unwrap();
             for r in recs {
-                let a = *r.attachment.downcast::<(u32, u32)>().unwrap();
+                let a = r.attachment;
                 s.push((r.lsn, r.next_lsn, a));
             }
         }),
@@ -218,7 +216,7 @@ fn group_commit_concurrent_appenders() {
                                 let i = chunk * 25 + k;
                                 let mut p = format!("{t}:{i}:").into_bytes();
                                 p.resize(50 + (i as usize % 200), b'x');
-                                (i, log.append(p, Box::new((t, i))))
+                                (i, log.append(p, (t, i)))
                             })
                             .collect();
                         for (i, h) in hs {
@@ -280,22 +278,22 @@ fn panicking_on_commit_fails_the_log_but_data_is_durable() {
     let (log, _) = Log::open(
         tmp.path(),
         opts(4096, true),
-        Box::new(|recs: Vec<CommittedRecord>| {
-            if recs.iter().any(|r| r.attachment.is::<bool>()) {
+        Box::new(|recs: Vec<CommittedRecord<bool>>| {
+            if recs.iter().any(|r| r.attachment) {
                 panic!("boom");
             }
         }),
     )
     .unwrap();
-    assert_eq!(log.append_blocking(b"a".to_vec(), Box::new(())).unwrap(), 0);
+    assert_eq!(log.append_blocking(b"a".to_vec(), false).unwrap(), 0);
     // "b" is durable before on_commit runs, so it is acknowledged; the panic then fails the
     // log for every later group.
     let mut acked = vec![b"a".to_vec(), b"b".to_vec()];
-    assert!(log.append_blocking(b"b".to_vec(), Box::new(true)).is_ok());
+    assert!(log.append_blocking(b"b".to_vec(), true).is_ok());
     let mut failed = false;
     for i in 0..200 {
         let p = format!("c{i}").into_bytes();
-        match log.append_blocking(p.clone(), Box::new(())) {
+        match log.append_blocking(p.clone(), false) {
             Ok(_) => acked.push(p),
             Err(LogError::Failed { reason }) => {
                 assert!(reason.contains("on_commit panicked"), "{reason}");
@@ -383,9 +381,7 @@ fn recovery_case(damage: Damage) {
     assert_eq!(read_all(&log, 0), written[..survivors].to_vec());
     assert_eq!(log.durable_end(), cut_lsn);
     // New appends continue at the cut LSN and are readable.
-    let lsn = log
-        .append_blocking(b"after".to_vec(), Box::new(()))
-        .unwrap();
+    let lsn = log.append_blocking(b"after".to_vec(), ()).unwrap();
     assert_eq!(lsn, cut_lsn);
     let all = read_all(&log, 0);
     assert_eq!(all.len(), survivors + 1);
@@ -454,7 +450,7 @@ fn damage_in_an_older_segment_is_a_hole_and_later_segments_are_kept() {
     // Reading from inside or right before the hole continues after it.
     assert_eq!(read_all(&log, lsn), expected[idx..].to_vec());
     assert_eq!(read_all(&log, lsn + 1), expected[idx..].to_vec());
-    assert_eq!(log.append_blocking(vec![7; 20], Box::new(())).unwrap(), end);
+    assert_eq!(log.append_blocking(vec![7; 20], ()).unwrap(), end);
     drop(log);
     // Found again at the next open, with the new record kept.
     let (log, report) = open(dir, opts(1024, true));
@@ -542,7 +538,7 @@ fn lsns_are_never_reused_below_the_floor_or_a_cursor() {
     );
     // The replication cursor is not moved back: it still says what it saw.
     assert_eq!(log.cursor("replication"), Some(written[30].0));
-    let lsn = log.append_blocking(b"new".to_vec(), Box::new(())).unwrap();
+    let lsn = log.append_blocking(b"new".to_vec(), ()).unwrap();
     assert_eq!(lsn, floor);
     let all = read_all(&log, 0);
     assert_eq!(all[..20].to_vec(), written[..20].to_vec());
@@ -575,10 +571,7 @@ fn lsns_are_never_reused_below_the_floor_or_a_cursor() {
         .unwrap();
     let (log, report) = open(dir, opts(1 << 20, true));
     assert_eq!(report.end_lsn, end, "{report:?}");
-    assert_eq!(
-        log.append_blocking(b"x".to_vec(), Box::new(())).unwrap(),
-        end
-    );
+    assert_eq!(log.append_blocking(b"x".to_vec(), ()).unwrap(), end);
 }
 
 #[test]
@@ -589,10 +582,7 @@ fn a_deleted_log_starts_at_the_floor() {
     o.min_next_lsn = 12345;
     let (log, report) = open(dir, o);
     assert_eq!(report.end_lsn, 12345);
-    assert_eq!(
-        log.append_blocking(b"a".to_vec(), Box::new(())).unwrap(),
-        12345
-    );
+    assert_eq!(log.append_blocking(b"a".to_vec(), ()).unwrap(), 12345);
     assert!(matches!(
         log.read_from(0),
         Err(LogError::Truncated { oldest: 12345, .. })
@@ -666,23 +656,9 @@ fn cursors_persist_and_drive_retention() {
     bytes[n / 2] ^= 1;
     fs::write(&cpath, bytes).unwrap();
     assert!(matches!(
-        Log::open(dir, opts(1024, true), Box::new(|_| {})),
+        Log::<()>::open(dir, opts(1024, true), Box::new(|_| {})),
         Err(LogError::Corrupt { .. })
     ));
-}
-
-/// xorshift64* - tiny deterministic PRNG.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 struct Model {
@@ -730,7 +706,7 @@ fn model_run(seed: u64, steps: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let o = || opts(512, false);
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut model = Model {
         records: Vec::new(),
         cursors: BTreeMap::new(),
@@ -738,15 +714,15 @@ fn model_run(seed: u64, steps: usize) {
     let (mut log, _) = open(dir, o());
     let names = ["flush", "replica", "backup"];
     for _ in 0..steps {
-        let op = rng.below(100);
+        let op = rng.gen_range(0..100u64);
         if op < 55 {
-            let k = 1 + rng.below(4);
+            let k = 1 + rng.gen_range(0..4u64);
             let mut hs = Vec::new();
             for _ in 0..k {
-                let len = 1 + rng.below(150) as usize;
-                let fill = rng.next() as u8;
+                let len = 1 + rng.gen_range(0..150u64) as usize;
+                let fill: u8 = rng.gen();
                 let p: Vec<u8> = (0..len).map(|j| fill.wrapping_add(j as u8)).collect();
-                hs.push((p.clone(), log.append(p, Box::new(()))));
+                hs.push((p.clone(), log.append(p, ())));
             }
             for (p, h) in hs {
                 let lsn = h.wait().unwrap();
@@ -754,7 +730,7 @@ fn model_run(seed: u64, steps: usize) {
                 model.records.push((lsn, p));
             }
         } else if op < 70 {
-            let name = names[rng.below(3) as usize];
+            let name = names[rng.gen_range(0..3u64) as usize];
             let oldest = log.oldest_lsn();
             let mut choices: Vec<Lsn> = model
                 .records
@@ -763,11 +739,11 @@ fn model_run(seed: u64, steps: usize) {
                 .filter(|&l| l >= oldest)
                 .collect();
             choices.push(model.end());
-            let lsn = choices[rng.below(choices.len() as u64) as usize];
+            let lsn = choices[rng.gen_range(0..choices.len() as u64) as usize];
             log.set_cursor(name, lsn).unwrap();
             model.cursors.insert(name.to_string(), lsn);
         } else if op < 75 {
-            let name = names[rng.below(3) as usize];
+            let name = names[rng.gen_range(0..3u64) as usize];
             let existed = log.remove_cursor(name).unwrap();
             assert_eq!(existed, model.cursors.remove(name).is_some());
         } else if op < 85 {
@@ -785,8 +761,8 @@ fn model_run(seed: u64, steps: usize) {
             let (base, seg) = segments(dir).pop().unwrap();
             let len = fs::metadata(&seg).unwrap().len();
             let mut expect_report = false;
-            if rng.below(2) == 0 && len > 0 {
-                let chop = 1 + rng.below(len.min(300));
+            if rng.gen_range(0..2u64) == 0 && len > 0 {
+                let chop = 1 + rng.gen_range(0..len.min(300));
                 let new_len = len - chop;
                 OpenOptions::new()
                     .write(true)
@@ -877,8 +853,7 @@ fn fsync_observer_sees_every_fsync_and_segments_are_counted() {
     let (log, _) = open(tmp.path(), o);
     assert_eq!(log.segment_count(), 1);
     for i in 0..20 {
-        log.append_blocking(vec![b'x'; 100 + i], Box::new(()))
-            .unwrap();
+        log.append_blocking(vec![b'x'; 100 + i], ()).unwrap();
     }
     let stats = log.stats();
     assert_eq!(

@@ -269,7 +269,7 @@ fn check_bucket(dir: &Path, scope: &str, streams: &[&str], repair: bool, report:
             };
             report.repair(
                 scope,
-                ferry_log::Log::open(&log_dir, opts, Box::new(|_| {})),
+                ferry_log::Log::<()>::open(&log_dir, opts, Box::new(|_| {})),
                 "log: was missing; a new one continues above the store's persisted LSN (writes the store had not persisted are lost)".into(),
                 |e| format!("log: missing, and cannot be made: {e}"),
             );
@@ -416,7 +416,7 @@ fn check_bucket(dir: &Path, scope: &str, streams: &[&str], repair: bool, report:
             min_next_lsn: persisted.unwrap_or(0),
             ..Default::default()
         };
-        if let Err(e) = ferry_log::Log::open(&log_dir, opts, Box::new(|_| {})) {
+        if let Err(e) = ferry_log::Log::<()>::open(&log_dir, opts, Box::new(|_| {})) {
             report.add(
                 scope,
                 Status::Problem,

@@ -44,6 +44,10 @@ pub enum EngineError {
     Unrepresentable(#[from] ferry_lp::Unrepresentable),
 }
 
+/// A bucket's log: each record carries the points it holds, which `on_commit` applies to the
+/// store without parsing them again.
+pub type BucketLog = Log<Vec<Point>>;
+
 /// What a write did.
 #[derive(Debug, Default)]
 pub struct WriteOutcome {
@@ -58,9 +62,9 @@ pub struct BucketEngine {
     /// The bucket's ID.
     pub bucket_id: String,
     dir: PathBuf,
-    log: Log,
+    log: BucketLog,
     store: Arc<BucketStore>,
-    last_persist: std::sync::Mutex<Instant>,
+    last_persist: parking_lot::Mutex<Instant>,
     buffer_limit: usize,
     clock: Arc<crate::clock::AppendClock>,
     /// The end LSN of the last group the store has applied (after replay: the durable end).
@@ -108,15 +112,13 @@ impl BucketEngine {
         let commit_clock = clock.clone();
         let (applied, _) = tokio::sync::watch::channel(0u64);
         let commit_applied = applied.clone();
-        let on_commit = Box::new(move |records: Vec<CommittedRecord>| {
+        let on_commit = Box::new(move |records: Vec<CommittedRecord<Vec<Point>>>| {
             if let Some(first) = records.first() {
                 commit_clock.mark(first.lsn);
             }
             let end = records.last().map(|r| r.next_lsn);
             for rec in records {
-                if let Ok(points) = rec.attachment.downcast::<Vec<Point>>() {
-                    apply_store.apply(rec.next_lsn, &points);
-                }
+                apply_store.apply(rec.next_lsn, &rec.attachment);
             }
             if let Some(end) = end {
                 raise_watermark(&commit_applied, end);
@@ -159,7 +161,7 @@ impl BucketEngine {
             dir: dir.to_path_buf(),
             log,
             store,
-            last_persist: std::sync::Mutex::new(Instant::now()),
+            last_persist: parking_lot::Mutex::new(Instant::now()),
             buffer_limit,
             clock,
             applied,
@@ -231,7 +233,7 @@ impl BucketEngine {
     }
 
     /// The bucket's log (replication streams read it).
-    pub fn log(&self) -> &Log {
+    pub fn log(&self) -> &BucketLog {
         &self.log
     }
 
@@ -303,7 +305,7 @@ impl BucketEngine {
                     } else {
                         payload.extend_from_slice(&raw);
                     }
-                    self.log.append(payload, Box::new(accepted)).await?;
+                    self.log.append(payload, accepted).await?;
                 }
                 _ => self.append_in_records(accepted, &prefix, max).await?,
             }
@@ -352,11 +354,11 @@ impl BucketEngine {
                 let mut next = prefix.to_vec();
                 next.extend_from_slice(&line);
                 let full = std::mem::replace(&mut payload, next);
-                handles.push(self.log.append(full, Box::new(std::mem::take(&mut batch))));
+                handles.push(self.log.append(full, std::mem::take(&mut batch)));
             }
             batch.push(p);
         }
-        handles.push(self.log.append(payload, Box::new(batch)));
+        handles.push(self.log.append(payload, batch));
         for h in handles {
             h.await?;
         }
@@ -371,7 +373,7 @@ impl BucketEngine {
         force: bool,
     ) -> Result<bool, EngineError> {
         let due = {
-            let last = self.last_persist.lock().unwrap_or_else(|p| p.into_inner());
+            let last = self.last_persist.lock();
             force || self.store.buffered_bytes() >= self.buffer_limit || last.elapsed() >= max_age
         };
         if !due || self.store.buffered_bytes() == 0 {
@@ -380,7 +382,7 @@ impl BucketEngine {
         if let Some(lsn) = self.store.persist()? {
             self.log.set_cursor(STORE_CURSOR, lsn)?;
         }
-        *self.last_persist.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        *self.last_persist.lock() = Instant::now();
         Ok(true)
     }
 

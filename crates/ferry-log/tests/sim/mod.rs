@@ -54,13 +54,13 @@ fn open(fs: &SimFs, opts: &LogOptions, model: &Model, seed: u64) -> Log {
     let mut o = opts.clone();
     // What the store persisted: the engine passes it as the floor.
     o.min_next_lsn = model.cursor;
-    match Log::open(Path::new("/bucket/log"), o.clone(), Box::new(|_| {})) {
+    match Log::<()>::open(Path::new("/bucket/log"), o.clone(), Box::new(|_| {})) {
         Ok((log, _)) => log,
         Err(first) => {
             // Faults during recovery: a restart with a healthy disk must succeed.
             fs.set_fault_rate(0.0);
             fs.set_full(false);
-            Log::open(Path::new("/bucket/log"), o, Box::new(|_| {}))
+            Log::<()>::open(Path::new("/bucket/log"), o, Box::new(|_| {}))
                 .unwrap_or_else(|e| panic!("seed {seed}: reopen failed ({first}, then {e})"))
                 .0
         }
@@ -155,7 +155,7 @@ pub fn run(seed: u64) -> RunStats {
                         let mut p = format!("{seed}:{serial}:").into_bytes();
                         p.extend((0..len).map(|i| (i as u64 ^ serial) as u8));
                         model.attempted.insert(p.clone());
-                        (p.clone(), log.append(p, Box::new(())))
+                        (p.clone(), log.append(p, ()))
                     })
                     .collect();
                 for (p, h) in handles {
@@ -243,7 +243,7 @@ pub fn run(seed: u64) -> RunStats {
     let p = format!("{seed}:{serial}:final").into_bytes();
     model.attempted.insert(p.clone());
     let lsn = log
-        .append_blocking(p.clone(), Box::new(()))
+        .append_blocking(p.clone(), ())
         .unwrap_or_else(|e| panic!("seed {seed}: append after faults stopped: {e}"));
     assert!(lsn >= model.acked_end, "seed {seed}: LSN {lsn} reused");
     model.acked_end = lsn + 8 + p.len() as u64;

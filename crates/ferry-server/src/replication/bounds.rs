@@ -8,10 +8,11 @@
 //! until it is stopped, so a stuck stream can never pin the log and fill the disk.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferry_catalog::Replication;
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::control::Control;
@@ -110,7 +111,7 @@ pub(crate) fn refresh_queue(
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .map_or(0.0, |d| d.as_secs_f64())
     };
-    let mut st = status.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = status.lock();
     st.current_queue_size_bytes = q;
     st.remaining_bytes_to_be_synced = q + gaps.pending_bytes();
     st.pending_gaps = gaps.list.len() as u64;
@@ -128,7 +129,7 @@ pub(crate) async fn hold(
     why: String,
 ) {
     {
-        let mut st = status.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = status.lock();
         st.state = StreamState::NeedsAttention;
         st.latest_error_message = Some(why);
     }

@@ -6,21 +6,26 @@
 mod authority;
 mod bounds;
 mod control;
+mod drain;
 mod gaps;
 pub mod memory;
 mod metrics;
+mod refill;
+mod send;
 mod status;
 mod stream;
+mod transform;
 
 pub(crate) use control::Control;
 use status::Counters;
 pub use status::{ReplicationStatus, StreamState};
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use ferry_catalog::{Remote, Replication};
 use ferry_pipeline::{RemoteWriter, WriteOutcome};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::node::Node;
@@ -88,10 +93,6 @@ pub struct ReplicationManager {
     budget: Arc<memory::SendBudget>,
     streams: tokio::sync::Mutex<HashMap<String, Entry>>,
     statuses: Mutex<HashMap<String, SharedStatus>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn writer_for(rep: &Replication, remote: &Remote) -> Result<RemoteWriter, String> {
@@ -194,7 +195,7 @@ impl ReplicationManager {
             counters: Default::default(),
             running: None,
         });
-        lock(&self.statuses).insert(
+        self.statuses.lock().insert(
             rep.id.clone(),
             (entry.status.clone(), entry.counters.clone()),
         );
@@ -211,7 +212,7 @@ impl ReplicationManager {
         let engine = match node.engine(&rep.local_bucket_id).await {
             Ok(e) => e,
             Err(e) => {
-                let mut st = lock(&entry.status);
+                let mut st = entry.status.lock();
                 st.state = StreamState::NeedsAttention;
                 st.latest_error_message = Some(format!("cannot open the local bucket: {e}"));
                 return;
@@ -289,7 +290,7 @@ impl ReplicationManager {
     /// log cursor so the log can drop what only it held, and deletes its files.
     pub async fn stop(&self, id: &str) {
         let entry = self.streams.lock().await.remove(id);
-        lock(&self.statuses).remove(id);
+        self.statuses.lock().remove(id);
         let Some(entry) = entry else { return };
         if let Some(r) = entry.running {
             r.control.send_replace(Control {
@@ -337,9 +338,10 @@ impl ReplicationManager {
 
     /// The runtime status of replication `id` (defaults when the stream is not running).
     pub fn status(&self, id: &str) -> ReplicationStatus {
-        lock(&self.statuses)
+        self.statuses
+            .lock()
             .get(id)
-            .map(|(s, _)| lock(s).clone())
+            .map(|(s, _)| s.lock().clone())
             .unwrap_or_default()
     }
 
@@ -359,9 +361,10 @@ impl ReplicationManager {
 
     /// Every stream's numbers for `/metrics`.
     pub fn metrics(&self) -> Vec<crate::metrics::replication::Stream> {
-        lock(&self.statuses)
+        self.statuses
+            .lock()
             .iter()
-            .map(|(id, (s, c))| metrics::snapshot(id, &lock(s), &lock(c)))
+            .map(|(id, (s, c))| metrics::snapshot(id, &s.lock(), &c.lock()))
             .collect()
     }
 }
