@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{json as shape, AppState};
+use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::{Action, BucketUpdate};
 
@@ -28,7 +29,7 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::BucketList>, ApiError> {
     let org_filter = if q.org.is_some() || q.org_id.is_some() {
         Some(
             node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?
@@ -37,7 +38,7 @@ pub async fn list(
     } else {
         None
     };
-    let buckets: Vec<Value> = node
+    let buckets: Vec<api::Bucket> = node
         .catalog
         .list_buckets(org_filter.as_deref())?
         .iter()
@@ -51,9 +52,10 @@ pub async fn list(
         .take(q.limit.unwrap_or(usize::MAX))
         .map(shape::bucket)
         .collect();
-    Ok(Json(
-        json!({ "links": { "self": "/api/v2/buckets" }, "buckets": buckets }),
-    ))
+    Ok(Json(api::BucketList {
+        buckets,
+        links: api::Links::to_self("/api/v2/buckets"),
+    }))
 }
 
 /// `POST /api/v2/buckets` `{"orgID","name","description","retentionRules"}` → 201.
@@ -61,7 +63,7 @@ pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Bucket>), ApiError> {
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
     node.require(&auth, Action::Write, "buckets", &org.id, None)?;
@@ -79,7 +81,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Bucket>, ApiError> {
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Read, "buckets", &b.org_id, Some(&b.id))?;
     Ok(Json(shape::bucket(&b)))
@@ -100,7 +102,7 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     TypedJson(body): TypedJson<BucketPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Bucket>, ApiError> {
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
     let upd = BucketUpdate {

@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{json as shape, AppState};
+use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::Action;
 
@@ -30,10 +31,10 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::DbrpList>, ApiError> {
     let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
     node.require(&auth, Action::Read, "dbrp", &org.id, None)?;
-    let content: Vec<Value> = node
+    let content: Vec<api::Dbrp> = node
         .catalog
         .list_dbrps(&org.id, q.db.as_deref())?
         .iter()
@@ -43,7 +44,7 @@ pub async fn list(
         .filter(|d| q.rp.as_deref().is_none_or(|r| r == d.retention_policy))
         .map(shape::dbrp)
         .collect();
-    Ok(Json(json!({ "content": content })))
+    Ok(Json(api::DbrpList { content }))
 }
 
 /// `POST /api/v2/dbrps` `{"orgID"|"org","bucketID","database","retention_policy","default"}` → 201.
@@ -51,7 +52,7 @@ pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Dbrp>), ApiError> {
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
     node.require(&auth, Action::Write, "dbrp", &org.id, None)?;
@@ -79,10 +80,12 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::DbrpOne>, ApiError> {
     let d = node.catalog.dbrp_by_id(&id)?;
     node.require(&auth, Action::Read, "dbrp", &d.org_id, None)?;
-    Ok(Json(json!({ "content": shape::dbrp(&d) })))
+    Ok(Json(api::DbrpOne {
+        content: shape::dbrp(&d),
+    }))
 }
 
 /// The body of `PATCH /api/v2/dbrps/{id}`.
@@ -98,13 +101,15 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     TypedJson(body): TypedJson<DbrpPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::DbrpOne>, ApiError> {
     let d = node.catalog.dbrp_by_id(&id)?;
     node.require(&auth, Action::Write, "dbrp", &d.org_id, None)?;
     let d = node
         .catalog
         .update_dbrp(&id, body.retention_policy.as_deref(), body.default)?;
-    Ok(Json(json!({ "content": shape::dbrp(&d) })))
+    Ok(Json(api::DbrpOne {
+        content: shape::dbrp(&d),
+    }))
 }
 
 /// `DELETE /api/v2/dbrps/{id}` → 204.

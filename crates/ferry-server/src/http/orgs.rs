@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{json as shape, AppState};
+use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::Action;
 
@@ -34,8 +34,8 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
-    let orgs: Vec<Value> = node
+) -> Result<Json<api::OrgList>, ApiError> {
+    let orgs: Vec<api::Org> = node
         .catalog
         .list_orgs()?
         .iter()
@@ -50,9 +50,10 @@ pub async fn list(
             "organization name \"{what}\" not found"
         )));
     }
-    Ok(Json(
-        json!({ "links": { "self": "/api/v2/orgs" }, "orgs": orgs }),
-    ))
+    Ok(Json(api::OrgList {
+        links: api::Links::to_self("/api/v2/orgs"),
+        orgs,
+    }))
 }
 
 /// `POST /api/v2/orgs` `{"name","description"}` → 201.
@@ -60,7 +61,7 @@ pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Org>), ApiError> {
     if let Some(a) = &auth {
         if !a.allows(Action::Write, "orgs", &a.org_id, None)
             || a.permissions.iter().any(|p| p.org_id.is_some())
@@ -72,11 +73,11 @@ pub async fn create(
     }
     let name = body
         .get("name")
-        .and_then(Value::as_str)
+        .and_then(serde_json::Value::as_str)
         .ok_or_else(|| ApiError::BadRequest("org name is required".into()))?;
     let desc = body
         .get("description")
-        .and_then(Value::as_str)
+        .and_then(serde_json::Value::as_str)
         .unwrap_or("");
     let org = node.catalog.create_org(name, desc)?;
     Ok((StatusCode::CREATED, Json(shape::org(&org))))
@@ -87,7 +88,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Org>, ApiError> {
     let org = node.catalog.org_by_id(&id)?;
     if !readable(&node, &auth, &org.id) {
         return Err(ApiError::Forbidden(format!(
@@ -112,7 +113,7 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     TypedJson(body): TypedJson<OrgPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Org>, ApiError> {
     node.require(&auth, Action::Write, "orgs", &id, Some(&id))?;
     let org = node.catalog.org_by_id(&id)?;
     if body.name.as_deref().is_some_and(|n| n != org.name) {

@@ -7,10 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::json::{self as shape, id_param, Body};
 use super::AppState;
+use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::{Action, NewRemote, RemoteUpdate};
 use ferry_lp::RemoteKind;
@@ -40,14 +40,14 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::RemoteList>, ApiError> {
     let org_id = q
         .org_id
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::BadRequest("orgID is required".into()))?;
     let org_id = id_param("orgID", org_id)?;
-    let remotes: Vec<Value> = node
+    let remotes: Vec<api::Remote> = node
         .catalog
         .list_remotes(&org_id, q.name.as_deref(), q.remote_url.as_deref())?
         .iter()
@@ -57,7 +57,7 @@ pub async fn list(
         })
         .map(shape::remote)
         .collect();
-    Ok(Json(json!({ "remotes": remotes })))
+    Ok(Json(api::RemoteList { remotes }))
 }
 
 /// `POST /api/v2/remotes` → 201.
@@ -65,7 +65,7 @@ pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Remote>), ApiError> {
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "remotes", &org.id, None)?;
@@ -96,7 +96,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Remote>, ApiError> {
     let id = id_param("remote ID", &id)?;
     let r = node.catalog.remote_by_id(&id)?;
     node.require(&auth, Action::Read, "remotes", &r.org_id, Some(&r.id))?;
@@ -110,7 +110,7 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Remote>, ApiError> {
     let id = id_param("remote ID", &id)?;
     let r = node.catalog.remote_by_id(&id)?;
     node.require(&auth, Action::Write, "remotes", &r.org_id, Some(&r.id))?;

@@ -7,10 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::json::{self as shape, id_param, Body};
 use super::AppState;
+use crate::api;
 use crate::app::App;
 use crate::error::ApiError;
 use ferry_catalog::{
@@ -48,7 +48,7 @@ impl ValidateParam {
     }
 }
 
-fn render(node: &App, r: &Replication) -> Value {
+fn render(node: &App, r: &Replication) -> api::Replication {
     shape::replication(r, &node.replications.status(&r.id))
 }
 
@@ -98,14 +98,14 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::ReplicationList>, ApiError> {
     let org_id = q
         .org_id
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::BadRequest("orgID is required".into()))?;
     let org_id = id_param("orgID", org_id)?;
-    let reps: Vec<Value> = node
+    let replications: Vec<api::Replication> = node
         .catalog
         .list_replications(
             &org_id,
@@ -120,7 +120,7 @@ pub async fn list(
         })
         .map(|r| render(&node, r))
         .collect();
-    Ok(Json(json!({ "replications": reps })))
+    Ok(Json(api::ReplicationList { replications }))
 }
 
 /// `POST /api/v2/replications[?validate=true]` → 201.
@@ -129,7 +129,7 @@ pub async fn create(
     Auth(auth): Auth,
     Q(v): Q<ValidateParam>,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Replication>), ApiError> {
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "replications", &org.id, None)?;
@@ -194,7 +194,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Replication>, ApiError> {
     let r = lookup(&node, &auth, &id, Action::Read)?;
     Ok(Json(render(&node, &r)))
 }
@@ -206,7 +206,7 @@ pub async fn update(
     Path(id): Path<String>,
     Q(v): Q<ValidateParam>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Replication>, ApiError> {
     let r = lookup(&node, &auth, &id, Action::Write)?;
     let b = Body(&body);
     if b.has("backfillFrom") {

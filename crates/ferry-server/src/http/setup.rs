@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::extract::JsonBody;
 use super::{json as shape, AppState};
+use crate::api;
 use crate::error::ApiError;
 
 /// `GET /api/v2/setup` → `{"allowed": true}` until the node is set up.
@@ -19,7 +20,7 @@ pub async fn allowed(State(node): State<AppState>) -> Result<Json<Value>, ApiErr
 pub async fn setup(
     State(node): State<AppState>,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::SetupResult>), ApiError> {
     if node.catalog.is_set_up()? {
         return Err(ApiError::Conflict(
             "onboarding has already been completed".into(),
@@ -48,11 +49,15 @@ pub async fn setup(
     let user = s("username").unwrap_or("admin");
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "user": { "id": r.auth.id, "name": user, "status": "active" },
-            "org": shape::org(&r.org),
-            "bucket": shape::bucket(&r.bucket),
-            "auth": shape::authorization(&r.auth, &r.org.name),
-        })),
+        Json(api::SetupResult {
+            auth: shape::authorization(&r.auth, &r.org.name),
+            bucket: shape::bucket(&r.bucket),
+            org: shape::org(&r.org),
+            user: api::SetupUser {
+                id: r.auth.id.clone(),
+                name: user.to_string(),
+                status: "active".into(),
+            },
+        }),
     ))
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::extract::{Auth, JsonBody, Q};
 use super::json::{id_param, Body};
 use super::AppState;
+use crate::api;
 use crate::error::ApiError;
 use crate::node::Node;
 use crate::tasks::{initial_latest_completed, parse_task, ParsedTask};
@@ -20,87 +21,67 @@ use ferry_tasks::TaskSpec;
 use crate::tasks::fmt_ns as rfc3339;
 
 /// A task as the API returns it.
-fn task_json(node: &Node, t: &Task) -> Value {
+fn task_json(node: &Node, t: &Task) -> api::Task {
     let spec: Value = serde_json::from_str(&t.spec).unwrap_or(Value::Null);
-    let mut v = json!({
-        "id": t.id,
-        "orgID": t.org_id,
-        "name": t.name,
-        "description": t.description,
-        "status": t.status,
-        "offset": t.offset,
-        "kind": t.kind,
-        "spec": spec,
-        "createdAt": t.created_at,
-        "updatedAt": t.updated_at,
-        "links": {
-            "self": format!("/api/v2/tasks/{}", t.id),
-            "runs": format!("/api/v2/tasks/{}/runs", t.id),
-            "logs": format!("/api/v2/tasks/{}/logs", t.id),
+    api::Task {
+        created_at: t.created_at.clone(),
+        cron: t.cron.clone(),
+        description: t.description.clone(),
+        every: t.every.clone(),
+        flux: crate::tasks::flux_text::describe(t, &spec),
+        id: t.id.clone(),
+        kind: t.kind.clone(),
+        last_run_error: t.last_run_error.clone(),
+        last_run_status: t.last_run_status.clone(),
+        latest_completed: t.latest_completed_ns.map(rfc3339),
+        links: api::Links {
+            logs: Some(format!("/api/v2/tasks/{}/logs", t.id)),
+            runs: Some(format!("/api/v2/tasks/{}/runs", t.id)),
+            ..api::Links::to_self(format!("/api/v2/tasks/{}", t.id))
         },
-    });
-    if let Ok(o) = node.catalog.org_by_id(&t.org_id) {
-        v["org"] = json!(o.name);
+        name: t.name.clone(),
+        next_run: (t.status == "active")
+            .then(|| crate::tasks::next_run_ns(t))
+            .flatten()
+            .map(rfc3339),
+        offset: t.offset.clone(),
+        org: node.catalog.org_by_id(&t.org_id).ok().map(|o| o.name),
+        org_id: t.org_id.clone(),
+        spec,
+        status: t.status.clone(),
+        updated_at: t.updated_at.clone(),
     }
-    if let Some(flux) = crate::tasks::flux_text::describe(t, &spec) {
-        v["flux"] = json!(flux);
-    }
-    if let Some(e) = &t.every {
-        v["every"] = json!(e);
-    }
-    if let Some(c) = &t.cron {
-        v["cron"] = json!(c);
-    }
-    if let Some(lc) = t.latest_completed_ns {
-        v["latestCompleted"] = json!(rfc3339(lc));
-    }
-    if let Some(s) = &t.last_run_status {
-        v["lastRunStatus"] = json!(s);
-    }
-    if let Some(e) = &t.last_run_error {
-        v["lastRunError"] = json!(e);
-    }
-    if t.status == "active" {
-        if let Some(n) = crate::tasks::next_run_ns(t) {
-            v["nextRun"] = json!(rfc3339(n));
-        }
-    }
-    v
 }
 
-fn run_json(r: &TaskRun) -> Value {
-    let log: Vec<Value> = r
-        .log
-        .iter()
-        .map(|(t, m)| json!({"runID": r.id, "time": t, "message": m}))
-        .collect();
-    let mut v = json!({
-        "id": r.id,
-        "taskID": r.task_id,
-        "status": r.status,
-        "scheduledFor": rfc3339(r.scheduled_for_ns),
-        "startedAt": r.started_at,
-        "log": log,
-        "pointsWritten": r.points,
-        "links": {
-            "self": format!("/api/v2/tasks/{}/runs/{}", r.task_id, r.id),
-            "task": format!("/api/v2/tasks/{}", r.task_id),
+/// The log lines of a run.
+fn log_events(r: &TaskRun) -> impl Iterator<Item = api::LogEvent> + '_ {
+    r.log.iter().map(|(time, message)| api::LogEvent {
+        message: message.clone(),
+        run_id: r.id.clone(),
+        time: time.clone(),
+    })
+}
+
+fn run_json(r: &TaskRun) -> api::Run {
+    let range = r.range_start_ns.zip(r.range_end_ns);
+    api::Run {
+        error: r.error.clone(),
+        finished_at: r.finished_at.clone(),
+        id: r.id.clone(),
+        links: api::Links {
+            task: Some(format!("/api/v2/tasks/{}", r.task_id)),
+            ..api::Links::to_self(format!("/api/v2/tasks/{}/runs/{}", r.task_id, r.id))
         },
-    });
-    if r.manual {
-        v["requestedAt"] = json!(r.started_at);
+        log: log_events(r).collect(),
+        points_written: r.points,
+        range_start: range.map(|(a, _)| rfc3339(a)),
+        range_stop: range.map(|(_, b)| rfc3339(b)),
+        requested_at: r.manual.then(|| r.started_at.clone()),
+        scheduled_for: rfc3339(r.scheduled_for_ns),
+        started_at: r.started_at.clone(),
+        status: r.status.clone(),
+        task_id: r.task_id.clone(),
     }
-    if let Some(f) = &r.finished_at {
-        v["finishedAt"] = json!(f);
-    }
-    if let (Some(a), Some(b)) = (r.range_start_ns, r.range_end_ns) {
-        v["rangeStart"] = json!(rfc3339(a));
-        v["rangeStop"] = json!(rfc3339(b));
-    }
-    if let Some(e) = &r.error {
-        v["error"] = json!(e);
-    }
-    v
 }
 
 /// A task's script parsed as its runs will parse it (a stray `]` before `)` dropped unless
@@ -175,9 +156,9 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::TaskList>, ApiError> {
     let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
-    let tasks: Vec<Value> = node
+    let tasks: Vec<api::Task> = node
         .catalog
         .list_tasks(Some(&org.id))?
         .iter()
@@ -189,9 +170,10 @@ pub async fn list(
         })
         .map(|t| task_json(&node, t))
         .collect();
-    Ok(Json(
-        json!({ "tasks": tasks, "links": {"self": "/api/v2/tasks"} }),
-    ))
+    Ok(Json(api::TaskList {
+        links: api::Links::to_self("/api/v2/tasks"),
+        tasks,
+    }))
 }
 
 fn spec_text(b: &Body) -> Result<Option<String>, ApiError> {
@@ -250,7 +232,7 @@ pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Task>), ApiError> {
     let b = Body(&body);
     let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "tasks", &org.id, None)?;
@@ -316,7 +298,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Task>, ApiError> {
     let t = load(&node, &id, &auth, Action::Read)?;
     Ok(Json(task_json(&node, &t)))
 }
@@ -328,7 +310,7 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Task>, ApiError> {
     let t = load(&node, &id, &auth, Action::Write)?;
     let b = Body(&body);
     let mut upd = TaskUpdate {
@@ -433,7 +415,7 @@ pub async fn run_now(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Run>), ApiError> {
     let t = load(&node, &id, &auth, Action::Write)?;
     let run = node.tasks.run_now(&t.id).await?;
     Ok((StatusCode::CREATED, Json(run_json(&run))))
@@ -451,18 +433,22 @@ pub async fn runs(
     Auth(auth): Auth,
     Path(id): Path<String>,
     Q(q): Q<RunParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::RunList>, ApiError> {
     let t = load(&node, &id, &auth, Action::Read)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let runs: Vec<Value> = node
+    let runs: Vec<api::Run> = node
         .catalog
         .list_runs(&t.id, limit)?
         .iter()
         .map(run_json)
         .collect();
-    Ok(Json(
-        json!({ "runs": runs, "links": {"self": format!("/api/v2/tasks/{}/runs", t.id), "task": format!("/api/v2/tasks/{}", t.id)} }),
-    ))
+    Ok(Json(api::RunList {
+        links: api::Links {
+            task: Some(format!("/api/v2/tasks/{}", t.id)),
+            ..api::Links::to_self(format!("/api/v2/tasks/{}/runs", t.id))
+        },
+        runs,
+    }))
 }
 
 /// `GET /api/v2/tasks/{id}/logs` → `{"events":[...]}`, oldest first.
@@ -470,20 +456,13 @@ pub async fn logs(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::LogList>, ApiError> {
     let t = load(&node, &id, &auth, Action::Read)?;
-    let mut events = Vec::new();
-    for r in node
+    let runs = node
         .catalog
-        .list_runs(&t.id, ferry_catalog::MAX_RUNS_KEPT)?
-        .iter()
-        .rev()
-    {
-        for (time, message) in &r.log {
-            events.push(json!({"runID": r.id, "time": time, "message": message}));
-        }
-    }
-    Ok(Json(json!({ "events": events })))
+        .list_runs(&t.id, ferry_catalog::MAX_RUNS_KEPT)?;
+    let events = runs.iter().rev().flat_map(log_events).collect();
+    Ok(Json(api::LogList { events }))
 }
 
 // ---- secrets ----
@@ -505,13 +484,15 @@ pub async fn secret_list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::SecretKeys>, ApiError> {
     let org = secrets_org(&node, &id, &auth, Action::Read)?;
-    let keys = node.catalog.secret_keys(&org)?;
-    Ok(Json(json!({
-        "secrets": keys,
-        "links": {"self": format!("/api/v2/orgs/{org}/secrets"), "org": format!("/api/v2/orgs/{org}")},
-    })))
+    Ok(Json(api::SecretKeys {
+        links: api::Links {
+            org: Some(format!("/api/v2/orgs/{org}")),
+            ..api::Links::to_self(format!("/api/v2/orgs/{org}/secrets"))
+        },
+        secrets: node.catalog.secret_keys(&org)?,
+    }))
 }
 
 /// `PATCH /api/v2/orgs/{id}/secrets` with `{"key": "value", ...}` → 204.
