@@ -229,103 +229,90 @@ pub fn replication(
     }
 }
 
-/// Typed access to a JSON request body; a field of the wrong type is a 400 naming it.
-pub struct Body<'a>(pub &'a Value);
+/// Readers for the fields of typed request bodies (`#[serde(default, deserialize_with =
+/// "field::…")]` on an `Option`, read through `TypedJson`): absent or `null` is `None`; a
+/// value of the wrong type is refused as `<field> must be <what>`, the message InfluxDB's
+/// clients and the tests know.
+pub mod field {
+    use serde::de::{Deserialize, Deserializer, Error};
+    use serde_json::Value;
 
-impl Body<'_> {
-    fn field(&self, k: &str) -> Option<&Value> {
-        self.0.get(k).filter(|v| !v.is_null())
-    }
-
-    fn wrong(k: &str, what: &str) -> ApiError {
-        ApiError::BadRequest(format!("{k} must be {what}"))
-    }
-
-    /// Whether the key is present (even as null).
-    pub fn has(&self, k: &str) -> bool {
-        self.0.get(k).is_some()
-    }
-
-    /// A string field; absent or null → `None`.
-    pub fn str(&self, k: &str) -> Result<Option<String>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Self::wrong(k, "a string")),
-        }
-    }
-
-    /// A nullable string field: absent → `None`, null → `Some(None)`.
-    pub fn nullable_str(&self, k: &str) -> Result<Option<Option<String>>, ApiError> {
-        if !self.has(k) {
-            return Ok(None);
-        }
-        Ok(Some(self.str(k)?))
-    }
-
-    /// A boolean field.
-    pub fn bool(&self, k: &str) -> Result<Option<bool>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Self::wrong(k, "true or false")),
-        }
-    }
-
-    /// An integer field.
-    pub fn i64(&self, k: &str) -> Result<Option<i64>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(v) => v
-                .as_i64()
+    /// The field's value, `None` for `null`, else `read` of it or "must be `what`".
+    fn read<'de, D: Deserializer<'de>, T>(
+        d: D,
+        what: &str,
+        read: impl Fn(Value) -> Option<T>,
+    ) -> Result<Option<T>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            v => read(v)
                 .map(Some)
-                .ok_or_else(|| Self::wrong(k, "an integer")),
+                .ok_or_else(|| D::Error::custom(format!("must be {what}"))),
         }
     }
 
-    /// A non-negative integer field.
-    pub fn u64(&self, k: &str) -> Result<Option<u64>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| Self::wrong(k, "a non-negative integer")),
-        }
+    /// A string.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        read(d, "a string", |v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// A nullable string: absent → `None` (by `default`), `null` → `Some(None)`.
+    pub fn nullable_string<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        string(d).map(Some)
+    }
+
+    /// `true` or `false`.
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        read(d, "true or false", |v| v.as_bool())
+    }
+
+    /// An integer.
+    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        read(d, "an integer", |v| v.as_i64())
+    }
+
+    /// A non-negative integer.
+    pub fn uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        read(d, "a non-negative integer", |v| v.as_u64())
+    }
+
+    /// A nullable non-negative integer: absent → `None`, `null` → `Some(None)`.
+    pub fn nullable_uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+        uint(d).map(Some)
     }
 
     /// An array of strings.
-    pub fn strings(&self, k: &str) -> Result<Option<Vec<String>>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| Self::wrong(k, "an array of strings"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(Self::wrong(k, "an array of strings")),
-        }
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        read(d, "an array of strings", |v| match v {
+            Value::Array(a) => a
+                .into_iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => None,
+        })
     }
 
     /// An object of string values, as ordered pairs.
-    pub fn string_map(&self, k: &str) -> Result<Option<Vec<(String, String)>>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(key, v)| {
-                    v.as_str()
-                        .map(|s| (key.clone(), s.to_string()))
-                        .ok_or_else(|| Self::wrong(k, "an object of string values"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(Self::wrong(k, "an object of string values")),
-        }
+    pub fn string_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<(String, String)>>, D::Error> {
+        read(d, "an object of string values", |v| match v {
+            Value::Object(m) => m
+                .into_iter()
+                .map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                .collect(),
+            _ => None,
+        })
+    }
+
+    /// An object (kept as JSON text).
+    pub fn object_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        read(d, "an object", |v| v.is_object().then(|| v.to_string()))
     }
 }
 

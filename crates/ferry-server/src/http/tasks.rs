@@ -7,8 +7,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{Auth, JsonBody, Q};
-use super::json::{id_param, Body};
+use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::json::{field, id_param};
 use super::AppState;
 use crate::api;
 use crate::error::ApiError;
@@ -176,12 +176,36 @@ pub async fn list(
     }))
 }
 
-fn spec_text(b: &Body) -> Result<Option<String>, ApiError> {
-    match b.0.get("spec") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
-        Some(_) => Err(ApiError::BadRequest("spec must be an object".into())),
-    }
+/// The body of `POST` and `PATCH /api/v2/tasks`: on PATCH only the fields to change (`every`
+/// or `cron` set to `null` is cleared).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskBody {
+    #[serde(rename = "orgID", default, deserialize_with = "field::string")]
+    org_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    org: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    kind: Option<String>,
+    /// The spec object, as JSON text.
+    #[serde(default, deserialize_with = "field::object_text")]
+    spec: Option<String>,
+    #[serde(default, deserialize_with = "field::nullable_string")]
+    every: Option<Option<String>>,
+    #[serde(default, deserialize_with = "field::nullable_string")]
+    cron: Option<Option<String>>,
+    #[serde(default, deserialize_with = "field::string")]
+    offset: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    flux: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    latest_completed: Option<String>,
 }
 
 /// What a new task does and when, from a create request: Ferry's fields (`name`, `kind`,
@@ -197,8 +221,8 @@ struct TaskShape {
 }
 
 impl TaskShape {
-    fn of(b: &Body, strict: bool) -> Result<TaskShape, ApiError> {
-        if let Some(script) = b.str("flux")? {
+    fn of(b: &mut TaskBody, strict: bool) -> Result<TaskShape, ApiError> {
+        if let Some(script) = b.flux.take() {
             let file = lenient_parse(&script, strict)
                 .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
             let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
@@ -213,15 +237,19 @@ impl TaskShape {
         }
         Ok(TaskShape {
             name: b
-                .str("name")?
+                .name
+                .take()
                 .ok_or_else(|| ApiError::BadRequest("name is required".into()))?,
-            kind: b.str("kind")?.ok_or_else(|| {
+            kind: b.kind.take().ok_or_else(|| {
                 ApiError::BadRequest("kind is required: downsample or query (or send flux)".into())
             })?,
-            spec: spec_text(b)?.ok_or_else(|| ApiError::BadRequest("spec is required".into()))?,
-            every: b.str("every")?,
-            cron: b.str("cron")?,
-            offset: b.str("offset")?.unwrap_or_else(|| "0s".into()),
+            spec: b
+                .spec
+                .take()
+                .ok_or_else(|| ApiError::BadRequest("spec is required".into()))?,
+            every: b.every.take().flatten(),
+            cron: b.cron.take().flatten(),
+            offset: b.offset.take().unwrap_or_else(|| "0s".into()),
         })
     }
 }
@@ -231,21 +259,17 @@ impl TaskShape {
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
+    TypedJson(mut b): TypedJson<TaskBody>,
 ) -> Result<(StatusCode, Json<api::Task>), ApiError> {
-    let b = Body(&body);
-    let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
+    let org = node.resolve_org(b.org_id.as_deref(), b.org.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "tasks", &org.id, None)?;
-    let shape = TaskShape::of(&b, node.config.flux_strict)?;
-    let latest = b
-        .str("latestCompleted")?
-        .map(|s| parse_time(&s))
-        .transpose()?;
+    let shape = TaskShape::of(&mut b, node.config.flux_strict)?;
+    let latest = b.latest_completed.as_deref().map(parse_time).transpose()?;
     let new = NewTask {
         org_id: org.id.clone(),
         name: shape.name,
-        description: b.str("description")?.unwrap_or_default(),
-        status: b.str("status")?.unwrap_or_else(|| "active".into()),
+        description: b.description.unwrap_or_default(),
+        status: b.status.unwrap_or_else(|| "active".into()),
         every: shape.every,
         cron: shape.cron,
         offset: shape.offset,
@@ -309,25 +333,21 @@ pub async fn update(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    TypedJson(b): TypedJson<TaskBody>,
 ) -> Result<Json<api::Task>, ApiError> {
     let t = load(&node, &id, &auth, Action::Write)?;
-    let b = Body(&body);
     let mut upd = TaskUpdate {
-        name: b.str("name")?,
-        description: b.str("description")?,
-        status: b.str("status")?,
-        every: b.nullable_str("every")?,
-        cron: b.nullable_str("cron")?,
-        offset: b.str("offset")?,
-        spec: spec_text(&b)?,
-        latest_completed_ns: b
-            .str("latestCompleted")?
-            .map(|s| parse_time(&s))
-            .transpose()?,
+        name: b.name,
+        description: b.description,
+        status: b.status,
+        every: b.every,
+        cron: b.cron,
+        offset: b.offset,
+        spec: b.spec,
+        latest_completed_ns: b.latest_completed.as_deref().map(parse_time).transpose()?,
         authorization_id: None,
     };
-    if let Some(script) = b.str("flux")? {
+    if let Some(script) = b.flux {
         flux_update(&t, &script, node.config.flux_strict, &mut upd)?;
     }
     // every and cron exclude each other: setting one clears the other
@@ -519,15 +539,22 @@ pub async fn secret_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The body of `POST /api/v2/orgs/{id}/secrets/delete`.
+#[derive(Debug, Deserialize)]
+pub struct SecretKeysBody {
+    #[serde(default, deserialize_with = "field::strings")]
+    secrets: Option<Vec<String>>,
+}
+
 /// `POST /api/v2/orgs/{id}/secrets/delete` with `{"secrets": [keys]}` → 204.
 pub async fn secret_delete_many(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<SecretKeysBody>,
 ) -> Result<StatusCode, ApiError> {
     let org = secrets_org(&node, &id, &auth, Action::Write)?;
-    for k in Body(&body).strings("secrets")?.unwrap_or_default() {
+    for k in body.secrets.unwrap_or_default() {
         match node.catalog.delete_secret(&org, &k) {
             Ok(()) | Err(ferry_catalog::CatalogError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
