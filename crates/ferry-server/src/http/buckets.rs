@@ -1,13 +1,14 @@
 //! `/api/v2/buckets`.
 
-use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::extract::{Auth, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{json as shape, AppState};
+use super::json::{self as shape, field};
+use super::AppState;
 use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::{Action, BucketUpdate};
@@ -58,20 +59,39 @@ pub async fn list(
     }))
 }
 
+/// The body of `POST /api/v2/buckets`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketBody {
+    #[serde(rename = "orgID", default, deserialize_with = "field::string")]
+    org_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    org: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    description: Option<String>,
+    retention_rules: Option<Value>,
+}
+
 /// `POST /api/v2/buckets` `{"orgID","name","description","retentionRules"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<BucketBody>,
 ) -> Result<(StatusCode, Json<api::Bucket>), ApiError> {
-    let s = |k: &str| body.get(k).and_then(Value::as_str);
-    let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
+    let org = node.resolve_org(body.org_id.as_deref(), body.org.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "buckets", &org.id, None)?;
-    let name = s("name").ok_or_else(|| ApiError::BadRequest("bucket name is required".into()))?;
-    let retention = shape::retention_from_rules(body.get("retentionRules"))?.unwrap_or(0);
-    let b = node
-        .catalog
-        .create_bucket(&org.id, name, s("description").unwrap_or(""), retention)?;
+    let name = body
+        .name
+        .ok_or_else(|| ApiError::BadRequest("bucket name is required".into()))?;
+    let retention = shape::retention_from_rules(body.retention_rules.as_ref())?.unwrap_or(0);
+    let b = node.catalog.create_bucket(
+        &org.id,
+        &name,
+        body.description.as_deref().unwrap_or(""),
+        retention,
+    )?;
     node.engine(&b.id).await?;
     Ok((StatusCode::CREATED, Json(shape::bucket(&b))))
 }

@@ -1,13 +1,13 @@
 //! `/api/v2/dbrps`: 1.x database/retention-policy → bucket mappings.
 
-use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::extract::{Auth, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{json as shape, AppState};
+use super::json::{self as shape, field};
+use super::AppState;
 use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::Action;
@@ -47,30 +47,45 @@ pub async fn list(
     Ok(Json(api::DbrpList { content }))
 }
 
+/// The body of `POST /api/v2/dbrps` (its names are snake_case, as InfluxDB's).
+#[derive(Debug, Deserialize)]
+pub struct DbrpBody {
+    #[serde(rename = "orgID", default, deserialize_with = "field::string")]
+    org_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    org: Option<String>,
+    #[serde(rename = "bucketID", default, deserialize_with = "field::string")]
+    bucket_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    database: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    retention_policy: Option<String>,
+    #[serde(default, deserialize_with = "field::boolean")]
+    default: Option<bool>,
+}
+
 /// `POST /api/v2/dbrps` `{"orgID"|"org","bucketID","database","retention_policy","default"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<DbrpBody>,
 ) -> Result<(StatusCode, Json<api::Dbrp>), ApiError> {
-    let s = |k: &str| body.get(k).and_then(Value::as_str);
-    let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
+    let org = node.resolve_org(body.org_id.as_deref(), body.org.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "dbrp", &org.id, None)?;
-    let need = |k: &str| {
-        s(k).filter(|v| !v.is_empty())
+    fn need<'a>(k: &str, v: &'a Option<String>) -> Result<&'a str, ApiError> {
+        v.as_deref()
+            .filter(|v| !v.is_empty())
             .ok_or_else(|| ApiError::BadRequest(format!("{k} is required")))
-    };
-    let bucket_id = need("bucketID")?;
+    }
+    let bucket_id = need("bucketID", &body.bucket_id)?;
     let bucket = node.catalog.bucket_by_id(bucket_id)?;
     node.require(&auth, Action::Read, "buckets", &org.id, Some(&bucket.id))?;
     let d = node.catalog.create_dbrp(
         &org.id,
         bucket_id,
-        need("database")?,
-        need("retention_policy")?,
-        body.get("default")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        need("database", &body.database)?,
+        need("retention_policy", &body.retention_policy)?,
+        body.default.unwrap_or(false),
     )?;
     Ok((StatusCode::CREATED, Json(shape::dbrp(&d))))
 }

@@ -1,6 +1,6 @@
 //! `/api/v2/orgs`.
 
-use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::extract::{Auth, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -56,11 +56,20 @@ pub async fn list(
     }))
 }
 
+/// The body of `POST /api/v2/orgs`.
+#[derive(Debug, Deserialize)]
+pub struct OrgBody {
+    #[serde(default, deserialize_with = "super::json::field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "super::json::field::string")]
+    description: Option<String>,
+}
+
 /// `POST /api/v2/orgs` `{"name","description"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<OrgBody>,
 ) -> Result<(StatusCode, Json<api::Org>), ApiError> {
     if let Some(a) = &auth {
         if !a.allows(Action::Write, "orgs", &a.org_id, None)
@@ -72,14 +81,10 @@ pub async fn create(
         }
     }
     let name = body
-        .get("name")
-        .and_then(serde_json::Value::as_str)
+        .name
         .ok_or_else(|| ApiError::BadRequest("org name is required".into()))?;
-    let desc = body
-        .get("description")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("");
-    let org = node.catalog.create_org(name, desc)?;
+    let desc = body.description.unwrap_or_default();
+    let org = node.catalog.create_org(&name, &desc)?;
     Ok((StatusCode::CREATED, Json(shape::org(&org))))
 }
 
