@@ -3,6 +3,7 @@
 //! [`run`] opens the node, replays every bucket log, binds the listener, serves until a
 //! shutdown signal, then persists every store and closes the logs.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod body;

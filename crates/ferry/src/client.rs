@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use ferry_server::api;
 use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::profiles::{ProfileError, Profiles};
@@ -165,6 +167,15 @@ impl Client {
         })
     }
 
+    /// Sends and reads the JSON answer as `T`, one of [`ferry_server::api`]'s types (the
+    /// node's answers as the node writes them).
+    pub async fn typed<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
+        serde_json::from_value(self.json(rb).await?).map_err(|e| ClientError::Api {
+            status: StatusCode::OK,
+            message: format!("the node's answer is not the expected JSON: {e}"),
+        })
+    }
+
     /// The org ID to act in: `--org-id`, else the `--org`/profile org looked up by name, else
     /// the token's org.
     pub async fn org_id(&self) -> Result<String, ClientError> {
@@ -175,16 +186,9 @@ impl Client {
         if let Some(name) = &self.org {
             rb = rb.query(&[("org", name)]);
         }
-        let v = self.json(rb).await?;
-        let orgs = v
-            .get("orgs")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let mut orgs = self.typed::<api::OrgList>(rb).await?.orgs;
         match (orgs.len(), &self.org) {
-            (1, _) | (_, Some(_)) if !orgs.is_empty() => {
-                Ok(orgs[0]["id"].as_str().unwrap_or_default().to_string())
-            }
+            (1, _) | (_, Some(_)) if !orgs.is_empty() => Ok(orgs.swap_remove(0).id),
             (0, Some(name)) => Err(ClientError::Usage(format!(
                 "organization {name:?} not found"
             ))),

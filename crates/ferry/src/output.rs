@@ -29,6 +29,12 @@ pub fn json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// Prints an answer read as one of `ferry_server::api`'s types as pretty JSON: the same
+/// text as the node's JSON (through a `Value`, whose keys are sorted as the node sends them).
+pub fn json_of<T: serde::Serialize>(t: &T) {
+    json(&serde_json::to_value(t).unwrap_or_default());
+}
+
 /// A string field of a JSON object, empty when missing.
 pub fn s(v: &Value, k: &str) -> String {
     match v.get(k) {

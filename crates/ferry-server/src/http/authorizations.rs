@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{json as shape, AppState};
+use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::{Action, Authorization, NewAuthorization, Permission};
 
@@ -31,7 +32,7 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::AuthorizationList>, ApiError> {
     let org = if q.org.is_some() || q.org_id.is_some() {
         Some(
             node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?
@@ -40,7 +41,7 @@ pub async fn list(
     } else {
         None
     };
-    let list: Vec<Value> = node
+    let authorizations: Vec<api::Authorization> = node
         .catalog
         .list_authorizations(org.as_deref())?
         .iter()
@@ -50,9 +51,10 @@ pub async fn list(
         })
         .map(|a| shape::authorization(a, &org_name(&node, &a.org_id)))
         .collect();
-    Ok(Json(
-        json!({ "links": { "self": "/api/v2/authorizations" }, "authorizations": list }),
-    ))
+    Ok(Json(api::AuthorizationList {
+        authorizations,
+        links: api::Links::to_self("/api/v2/authorizations"),
+    }))
 }
 
 /// `POST /api/v2/authorizations` `{"orgID","description","permissions":[...]}` → 201 with the
@@ -61,7 +63,7 @@ pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Authorization>), ApiError> {
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
     node.require(&auth, Action::Write, "authorizations", &org.id, None)?;
@@ -130,7 +132,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Authorization>, ApiError> {
     let a = node.catalog.authorization_by_id(&id)?;
     node.require(&auth, Action::Read, "authorizations", &a.org_id, None)?;
     Ok(Json(shape::authorization(&a, &org_name(&node, &a.org_id))))
@@ -148,7 +150,7 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     TypedJson(body): TypedJson<AuthorizationPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Authorization>, ApiError> {
     let a = node.catalog.authorization_by_id(&id)?;
     node.require(&auth, Action::Write, "authorizations", &a.org_id, None)?;
     let a = match body.status.as_deref() {

@@ -1,13 +1,15 @@
 //! `/api/v2/buckets`.
 
-use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::extract::{Auth, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{json as shape, AppState};
+use super::json::{self as shape, field};
+use super::AppState;
+use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::{Action, BucketUpdate};
 
@@ -28,7 +30,7 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::BucketList>, ApiError> {
     let org_filter = if q.org.is_some() || q.org_id.is_some() {
         Some(
             node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?
@@ -37,7 +39,7 @@ pub async fn list(
     } else {
         None
     };
-    let buckets: Vec<Value> = node
+    let buckets: Vec<api::Bucket> = node
         .catalog
         .list_buckets(org_filter.as_deref())?
         .iter()
@@ -51,25 +53,45 @@ pub async fn list(
         .take(q.limit.unwrap_or(usize::MAX))
         .map(shape::bucket)
         .collect();
-    Ok(Json(
-        json!({ "links": { "self": "/api/v2/buckets" }, "buckets": buckets }),
-    ))
+    Ok(Json(api::BucketList {
+        buckets,
+        links: api::Links::to_self("/api/v2/buckets"),
+    }))
+}
+
+/// The body of `POST /api/v2/buckets`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketBody {
+    #[serde(rename = "orgID", default, deserialize_with = "field::string")]
+    org_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    org: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    description: Option<String>,
+    retention_rules: Option<Value>,
 }
 
 /// `POST /api/v2/buckets` `{"orgID","name","description","retentionRules"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let s = |k: &str| body.get(k).and_then(Value::as_str);
-    let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
+    TypedJson(body): TypedJson<BucketBody>,
+) -> Result<(StatusCode, Json<api::Bucket>), ApiError> {
+    let org = node.resolve_org(body.org_id.as_deref(), body.org.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "buckets", &org.id, None)?;
-    let name = s("name").ok_or_else(|| ApiError::BadRequest("bucket name is required".into()))?;
-    let retention = shape::retention_from_rules(body.get("retentionRules"))?.unwrap_or(0);
-    let b = node
-        .catalog
-        .create_bucket(&org.id, name, s("description").unwrap_or(""), retention)?;
+    let name = body
+        .name
+        .ok_or_else(|| ApiError::BadRequest("bucket name is required".into()))?;
+    let retention = shape::retention_from_rules(body.retention_rules.as_ref())?.unwrap_or(0);
+    let b = node.catalog.create_bucket(
+        &org.id,
+        &name,
+        body.description.as_deref().unwrap_or(""),
+        retention,
+    )?;
     node.engine(&b.id).await?;
     Ok((StatusCode::CREATED, Json(shape::bucket(&b))))
 }
@@ -79,7 +101,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Bucket>, ApiError> {
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Read, "buckets", &b.org_id, Some(&b.id))?;
     Ok(Json(shape::bucket(&b)))
@@ -100,7 +122,7 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     TypedJson(body): TypedJson<BucketPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Bucket>, ApiError> {
     let b = node.catalog.bucket_by_id(&id)?;
     node.require(&auth, Action::Write, "buckets", &b.org_id, Some(&b.id))?;
     let upd = BucketUpdate {

@@ -61,7 +61,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 
 /// A JSON request body read into `T`: a field of the wrong type (`{"name": 5}`) is a 400
 /// naming it instead of being ignored. Unknown fields are allowed (InfluxDB's UI sends whole
-/// objects back on PATCH).
+/// objects back on PATCH). A field read with one of `json::field`'s functions is refused as
+/// `<field> must be <what>`; any other as serde says it, after the field's path.
 pub struct TypedJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for TypedJson<T> {
@@ -69,10 +70,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for TypedJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let JsonBody(v) = JsonBody::from_request(req, state).await?;
-        serde_json::from_value(v)
-            .map(TypedJson)
-            .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
+        typed(v).map(TypedJson)
     }
+}
+
+/// Reads a JSON body as `T`; a refusal names the field.
+fn typed<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let inner = e.inner().to_string();
+        ApiError::BadRequest(if inner.starts_with("must be ") {
+            format!("{} {inner}", e.path())
+        } else {
+            format!("invalid request body: {e}")
+        })
+    })
 }
 
 /// Query parameters; a malformed one is a 400 naming it.
@@ -119,5 +130,69 @@ impl BucketParams {
                 "bucket or bucketID is required".into(),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::json::field;
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        #[serde(default, deserialize_with = "field::string")]
+        name: Option<String>,
+        #[serde(
+            rename = "remoteOrgID",
+            default,
+            deserialize_with = "field::nullable_string"
+        )]
+        remote_org_id: Option<Option<String>>,
+        #[serde(default, deserialize_with = "field::uint")]
+        max_batch_bytes: Option<u64>,
+        #[serde(default, deserialize_with = "field::strings")]
+        measurements: Option<Vec<String>>,
+        #[serde(default, deserialize_with = "field::string_map")]
+        add_tags: Option<Vec<(String, String)>>,
+        #[serde(default)]
+        plain: Option<bool>,
+    }
+
+    fn read(json: &str) -> Result<Body, String> {
+        typed(serde_json::from_str(json).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn typed_fields_are_read_or_refused_by_name() {
+        let b = read(r#"{"name":"n","remoteOrgID":null,"maxBatchBytes":5,"measurements":["a"],"addTags":{"b":"2","a":"1"},"extra":[1]}"#).unwrap();
+        assert_eq!(b.name.as_deref(), Some("n"));
+        assert_eq!(b.remote_org_id, Some(None));
+        assert_eq!(b.max_batch_bytes, Some(5));
+        assert_eq!(b.measurements.unwrap(), ["a"]);
+        assert_eq!(b.add_tags.unwrap()[0], ("a".into(), "1".into()));
+        let b = read(r#"{"name":null}"#).unwrap();
+        assert_eq!((b.name, b.remote_org_id), (None, None));
+        for (json, want) in [
+            (r#"{"name":5}"#, "name must be a string"),
+            (r#"{"remoteOrgID":7}"#, "remoteOrgID must be a string"),
+            (
+                r#"{"maxBatchBytes":-1}"#,
+                "maxBatchBytes must be a non-negative integer",
+            ),
+            (
+                r#"{"measurements":[1]}"#,
+                "measurements must be an array of strings",
+            ),
+            (
+                r#"{"addTags":{"a":1}}"#,
+                "addTags must be an object of string values",
+            ),
+        ] {
+            assert!(read(json).unwrap_err().contains(want), "{json}");
+        }
+        assert_eq!(read(r#"{"plain":true}"#).unwrap().plain, Some(true));
+        let e = read(r#"{"plain":"yes"}"#).unwrap_err();
+        assert!(e.contains("invalid type") && e.contains("plain"), "{e}");
     }
 }

@@ -1,59 +1,54 @@
 //! InfluxDB 2's JSON shapes for catalog records.
 
 use ferry_catalog::{Action, Authorization, Bucket, Dbrp, Org, Permission};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::api;
 use crate::error::ApiError;
 
 /// An org as `/api/v2/orgs` returns it.
-pub fn org(o: &Org) -> Value {
-    let mut v = json!({
-        "id": o.id,
-        "name": o.name,
-        "createdAt": o.created_at,
-        "updatedAt": o.updated_at,
-        "links": {
-            "self": format!("/api/v2/orgs/{}", o.id),
-            "buckets": format!("/api/v2/buckets?org={}", o.name),
+pub fn org(o: &Org) -> api::Org {
+    api::Org {
+        created_at: o.created_at.clone(),
+        description: o.description.clone(),
+        id: o.id.clone(),
+        links: api::Links {
+            buckets: Some(format!("/api/v2/buckets?org={}", o.name)),
+            ..api::Links::to_self(format!("/api/v2/orgs/{}", o.id))
         },
-    });
-    if !o.description.is_empty() {
-        v["description"] = json!(o.description);
+        name: o.name.clone(),
+        updated_at: o.updated_at.clone(),
     }
-    v
 }
 
 /// A bucket as `/api/v2/buckets` returns it.
-pub fn bucket(b: &Bucket) -> Value {
-    let rules: Vec<Value> = if b.retention_seconds > 0 {
-        vec![json!({
-            "type": "expire",
-            "everySeconds": b.retention_seconds,
-            "shardGroupDurationSeconds": shard_group_seconds(b.retention_seconds),
-        })]
+pub fn bucket(b: &Bucket) -> api::Bucket {
+    let rules = if b.retention_seconds > 0 {
+        vec![api::RetentionRule {
+            every_seconds: b.retention_seconds,
+            shard_group_duration_seconds: shard_group_seconds(b.retention_seconds),
+            kind: "expire".into(),
+        }]
     } else {
         vec![]
     };
-    let mut v = json!({
-        "id": b.id,
-        "orgID": b.org_id,
-        "type": "user",
-        "name": b.name,
-        "retentionRules": rules,
-        "schemaType": "implicit",
-        "createdAt": b.created_at,
-        "updatedAt": b.updated_at,
-        "labels": [],
-        "links": {
-            "self": format!("/api/v2/buckets/{}", b.id),
-            "org": format!("/api/v2/orgs/{}", b.org_id),
-            "write": format!("/api/v2/write?org={}&bucket={}", b.org_id, b.id),
+    api::Bucket {
+        created_at: b.created_at.clone(),
+        description: b.description.clone(),
+        id: b.id.clone(),
+        labels: vec![],
+        links: api::Links {
+            org: Some(format!("/api/v2/orgs/{}", b.org_id)),
+            write: Some(format!("/api/v2/write?org={}&bucket={}", b.org_id, b.id)),
+            ..api::Links::to_self(format!("/api/v2/buckets/{}", b.id))
         },
-    });
-    if !b.description.is_empty() {
-        v["description"] = json!(b.description);
+        name: b.name.clone(),
+        org_id: b.org_id.clone(),
+        retention_rules: rules,
+        schema_type: "implicit".into(),
+        kind: "user".into(),
+        updated_at: b.updated_at.clone(),
     }
-    v
 }
 
 /// InfluxDB's shard group duration for a retention period (1h below 2 days, 1d below 6
@@ -93,31 +88,32 @@ pub fn retention_from_rules(rules: Option<&Value>) -> Result<Option<i64>, ApiErr
 }
 
 /// A DBRP mapping as `/api/v2/dbrps` returns it.
-pub fn dbrp(d: &Dbrp) -> Value {
-    json!({
-        "id": d.id,
-        "orgID": d.org_id,
-        "bucketID": d.bucket_id,
-        "database": d.database,
-        "retention_policy": d.retention_policy,
-        "default": d.default,
-        "virtual": false,
-    })
+pub fn dbrp(d: &Dbrp) -> api::Dbrp {
+    api::Dbrp {
+        bucket_id: d.bucket_id.clone(),
+        database: d.database.clone(),
+        default: d.default,
+        id: d.id.clone(),
+        org_id: d.org_id.clone(),
+        retention_policy: d.retention_policy.clone(),
+        is_virtual: false,
+    }
 }
 
 /// A permission in InfluxDB's shape.
-pub fn permission(p: &Permission) -> Value {
-    let mut resource = json!({ "type": p.resource_type });
-    if let Some(id) = &p.id {
-        resource["id"] = json!(id);
+pub fn permission(p: &Permission) -> api::Permission {
+    api::Permission {
+        action: match p.action {
+            Action::Read => "read",
+            Action::Write => "write",
+        }
+        .into(),
+        resource: api::Resource {
+            id: p.id.clone(),
+            org_id: p.org_id.clone(),
+            kind: p.resource_type.clone(),
+        },
     }
-    if let Some(org) = &p.org_id {
-        resource["orgID"] = json!(org);
-    }
-    json!({
-        "action": match p.action { Action::Read => "read", Action::Write => "write" },
-        "resource": resource,
-    })
 }
 
 /// Parses a permission from InfluxDB's shape.
@@ -150,48 +146,38 @@ pub fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
 
 /// An authorization as `/api/v2/authorizations` returns it. The clear token only right after
 /// creation.
-pub fn authorization(a: &Authorization, org_name: &str) -> Value {
-    let mut v = json!({
-        "id": a.id,
-        "status": a.status,
-        "description": a.description,
-        "orgID": a.org_id,
-        "org": org_name,
-        "permissions": a.permissions.iter().map(permission).collect::<Vec<_>>(),
-        "createdAt": a.created_at,
-        "updatedAt": a.created_at,
-        "links": { "self": format!("/api/v2/authorizations/{}", a.id) },
-    });
-    if let Some(t) = &a.token {
-        v["token"] = json!(t);
+pub fn authorization(a: &Authorization, org_name: &str) -> api::Authorization {
+    api::Authorization {
+        created_at: a.created_at.clone(),
+        description: a.description.clone(),
+        id: a.id.clone(),
+        links: api::Links::to_self(format!("/api/v2/authorizations/{}", a.id)),
+        org: org_name.to_string(),
+        org_id: a.org_id.clone(),
+        permissions: a.permissions.iter().map(permission).collect(),
+        status: a.status.clone(),
+        token: a.token.clone(),
+        updated_at: a.created_at.clone(),
     }
-    v
 }
 
 /// A remote as `/api/v2/remotes` returns it: InfluxDB's fields plus Ferry's `kind`,
 /// `remoteUsername`, `caCertFile`. The token and password are never returned.
-pub fn remote(r: &ferry_catalog::Remote) -> Value {
-    let mut v = json!({
-        "id": r.id,
-        "orgID": r.org_id,
-        "name": r.name,
-        "remoteURL": r.remote_url,
-        "remoteOrgID": r.remote_org_id,
-        "allowInsecureTLS": r.allow_insecure_tls,
-        "kind": r.kind.as_str(),
-        "createdAt": r.created_at,
-        "updatedAt": r.updated_at,
-    });
-    if !r.description.is_empty() {
-        v["description"] = json!(r.description);
+pub fn remote(r: &ferry_catalog::Remote) -> api::Remote {
+    api::Remote {
+        allow_insecure_tls: r.allow_insecure_tls,
+        ca_cert_file: r.ca_cert_file.clone(),
+        created_at: r.created_at.clone(),
+        description: r.description.clone(),
+        id: r.id.clone(),
+        kind: r.kind.as_str().to_string(),
+        name: r.name.clone(),
+        org_id: r.org_id.clone(),
+        remote_org_id: r.remote_org_id.clone(),
+        remote_url: r.remote_url.clone(),
+        remote_username: r.remote_username.clone(),
+        updated_at: r.updated_at.clone(),
     }
-    if let Some(u) = &r.remote_username {
-        v["remoteUsername"] = json!(u);
-    }
-    if let Some(c) = &r.ca_cert_file {
-        v["caCertFile"] = json!(c);
-    }
-    v
 }
 
 /// A replication as `/api/v2/replications` returns it, with its runtime status: InfluxDB's
@@ -199,157 +185,134 @@ pub fn remote(r: &ferry_catalog::Remote) -> Value {
 pub fn replication(
     r: &ferry_catalog::Replication,
     st: &crate::replication::ReplicationStatus,
-) -> Value {
+) -> api::Replication {
     let state = if r.paused {
         crate::replication::StreamState::Paused.as_str()
     } else {
         st.state.as_str()
     };
-    let tags: serde_json::Map<String, Value> = r
-        .add_tags
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    let mut v = json!({
-        "id": r.id,
-        "orgID": r.org_id,
-        "name": r.name,
-        "description": r.description,
-        "remoteID": r.remote_id,
-        "localBucketID": r.local_bucket_id,
-        "remoteBucketID": r.remote_bucket_id,
-        "RemoteBucketName": r.remote_bucket_name.clone().unwrap_or_default(),
-        "maxQueueSizeBytes": r.max_queue_size_bytes,
-        "currentQueueSizeBytes": st.current_queue_size_bytes,
-        "remainingBytesToBeSynced": st.remaining_bytes_to_be_synced,
-        "dropNonRetryableData": r.drop_non_retryable_data,
-        "maxAgeSeconds": r.max_age_seconds,
-        "state": state,
-        "paused": r.paused,
-        "lagSeconds": st.lag_seconds,
-        "pointsSent": st.points_sent,
-        "bytesSent": st.bytes_sent,
-        "pointsDropped": st.points_dropped,
-        "bytesDropped": st.bytes_dropped,
-        "pendingGaps": st.pending_gaps,
-        "pointsLostToRetention": st.points_lost_to_retention,
-        "measurements": r.measurements,
-        "rateLimitBytesPerSecond": r.rate_limit_bytes_per_sec,
-        "addTags": tags,
-        "maxBatchBytes": r.max_batch_bytes,
-        "createdAt": r.created_at,
-        "updatedAt": r.updated_at,
-    });
-    if let Some(code) = st.latest_response_code {
-        v["latestResponseCode"] = json!(code);
+    api::Replication {
+        remote_bucket_name: r.remote_bucket_name.clone().unwrap_or_default(),
+        add_tags: r.add_tags.iter().cloned().collect(),
+        backfill_from: r.backfill_from_ns.map(|ns| {
+            chrono::DateTime::from_timestamp_nanos(ns)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        }),
+        bytes_dropped: st.bytes_dropped,
+        bytes_sent: st.bytes_sent,
+        created_at: r.created_at.clone(),
+        current_queue_size_bytes: st.current_queue_size_bytes,
+        description: r.description.clone(),
+        drop_non_retryable_data: r.drop_non_retryable_data,
+        id: r.id.clone(),
+        lag_seconds: st.lag_seconds,
+        latest_error_message: st.latest_error_message.clone(),
+        latest_response_code: st.latest_response_code,
+        local_bucket_id: r.local_bucket_id.clone(),
+        max_age_seconds: r.max_age_seconds,
+        max_batch_bytes: r.max_batch_bytes,
+        max_queue_size_bytes: r.max_queue_size_bytes,
+        measurements: r.measurements.clone(),
+        name: r.name.clone(),
+        org_id: r.org_id.clone(),
+        paused: r.paused,
+        pending_gaps: st.pending_gaps,
+        points_dropped: st.points_dropped,
+        points_lost_to_retention: st.points_lost_to_retention,
+        points_sent: st.points_sent,
+        rate_limit_bytes_per_second: r.rate_limit_bytes_per_sec,
+        remaining_bytes_to_be_synced: st.remaining_bytes_to_be_synced,
+        remote_bucket_id: r.remote_bucket_id.clone(),
+        remote_id: r.remote_id.clone(),
+        state: state.to_string(),
+        updated_at: r.updated_at.clone(),
     }
-    if let Some(m) = &st.latest_error_message {
-        v["latestErrorMessage"] = json!(m);
-    }
-    if let Some(ns) = r.backfill_from_ns {
-        v["backfillFrom"] = json!(chrono::DateTime::from_timestamp_nanos(ns)
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
-    }
-    v
 }
 
-/// Typed access to a JSON request body; a field of the wrong type is a 400 naming it.
-pub struct Body<'a>(pub &'a Value);
+/// Readers for the fields of typed request bodies (`#[serde(default, deserialize_with =
+/// "field::…")]` on an `Option`, read through `TypedJson`): absent or `null` is `None`; a
+/// value of the wrong type is refused as `<field> must be <what>`, the message InfluxDB's
+/// clients and the tests know.
+pub mod field {
+    use serde::de::{Deserialize, Deserializer, Error};
+    use serde_json::Value;
 
-impl Body<'_> {
-    fn field(&self, k: &str) -> Option<&Value> {
-        self.0.get(k).filter(|v| !v.is_null())
-    }
-
-    fn wrong(k: &str, what: &str) -> ApiError {
-        ApiError::BadRequest(format!("{k} must be {what}"))
-    }
-
-    /// Whether the key is present (even as null).
-    pub fn has(&self, k: &str) -> bool {
-        self.0.get(k).is_some()
-    }
-
-    /// A string field; absent or null → `None`.
-    pub fn str(&self, k: &str) -> Result<Option<String>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Self::wrong(k, "a string")),
-        }
-    }
-
-    /// A nullable string field: absent → `None`, null → `Some(None)`.
-    pub fn nullable_str(&self, k: &str) -> Result<Option<Option<String>>, ApiError> {
-        if !self.has(k) {
-            return Ok(None);
-        }
-        Ok(Some(self.str(k)?))
-    }
-
-    /// A boolean field.
-    pub fn bool(&self, k: &str) -> Result<Option<bool>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Self::wrong(k, "true or false")),
-        }
-    }
-
-    /// An integer field.
-    pub fn i64(&self, k: &str) -> Result<Option<i64>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(v) => v
-                .as_i64()
+    /// The field's value, `None` for `null`, else `read` of it or "must be `what`".
+    fn read<'de, D: Deserializer<'de>, T>(
+        d: D,
+        what: &str,
+        read: impl Fn(Value) -> Option<T>,
+    ) -> Result<Option<T>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            v => read(v)
                 .map(Some)
-                .ok_or_else(|| Self::wrong(k, "an integer")),
+                .ok_or_else(|| D::Error::custom(format!("must be {what}"))),
         }
     }
 
-    /// A non-negative integer field.
-    pub fn u64(&self, k: &str) -> Result<Option<u64>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| Self::wrong(k, "a non-negative integer")),
-        }
+    /// A string.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        read(d, "a string", |v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// A nullable string: absent → `None` (by `default`), `null` → `Some(None)`.
+    pub fn nullable_string<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        string(d).map(Some)
+    }
+
+    /// `true` or `false`.
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        read(d, "true or false", |v| v.as_bool())
+    }
+
+    /// An integer.
+    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        read(d, "an integer", |v| v.as_i64())
+    }
+
+    /// A non-negative integer.
+    pub fn uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        read(d, "a non-negative integer", |v| v.as_u64())
+    }
+
+    /// A nullable non-negative integer: absent → `None`, `null` → `Some(None)`.
+    pub fn nullable_uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+        uint(d).map(Some)
     }
 
     /// An array of strings.
-    pub fn strings(&self, k: &str) -> Result<Option<Vec<String>>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| Self::wrong(k, "an array of strings"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(Self::wrong(k, "an array of strings")),
-        }
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        read(d, "an array of strings", |v| match v {
+            Value::Array(a) => a
+                .into_iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => None,
+        })
     }
 
     /// An object of string values, as ordered pairs.
-    pub fn string_map(&self, k: &str) -> Result<Option<Vec<(String, String)>>, ApiError> {
-        match self.field(k) {
-            None => Ok(None),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(key, v)| {
-                    v.as_str()
-                        .map(|s| (key.clone(), s.to_string()))
-                        .ok_or_else(|| Self::wrong(k, "an object of string values"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(Self::wrong(k, "an object of string values")),
-        }
+    pub fn string_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<(String, String)>>, D::Error> {
+        read(d, "an object of string values", |v| match v {
+            Value::Object(m) => m
+                .into_iter()
+                .map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                .collect(),
+            _ => None,
+        })
+    }
+
+    /// An object (kept as JSON text).
+    pub fn object_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        read(d, "an object", |v| v.is_object().then(|| v.to_string()))
     }
 }
 

@@ -1,13 +1,13 @@
 //! `/api/v2/orgs`.
 
-use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::extract::{Auth, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{json as shape, AppState};
+use crate::api;
 use crate::error::ApiError;
 use ferry_catalog::Action;
 
@@ -34,8 +34,8 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
-    let orgs: Vec<Value> = node
+) -> Result<Json<api::OrgList>, ApiError> {
+    let orgs: Vec<api::Org> = node
         .catalog
         .list_orgs()?
         .iter()
@@ -50,17 +50,27 @@ pub async fn list(
             "organization name \"{what}\" not found"
         )));
     }
-    Ok(Json(
-        json!({ "links": { "self": "/api/v2/orgs" }, "orgs": orgs }),
-    ))
+    Ok(Json(api::OrgList {
+        links: api::Links::to_self("/api/v2/orgs"),
+        orgs,
+    }))
+}
+
+/// The body of `POST /api/v2/orgs`.
+#[derive(Debug, Deserialize)]
+pub struct OrgBody {
+    #[serde(default, deserialize_with = "super::json::field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "super::json::field::string")]
+    description: Option<String>,
 }
 
 /// `POST /api/v2/orgs` `{"name","description"}` → 201.
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    TypedJson(body): TypedJson<OrgBody>,
+) -> Result<(StatusCode, Json<api::Org>), ApiError> {
     if let Some(a) = &auth {
         if !a.allows(Action::Write, "orgs", &a.org_id, None)
             || a.permissions.iter().any(|p| p.org_id.is_some())
@@ -71,14 +81,10 @@ pub async fn create(
         }
     }
     let name = body
-        .get("name")
-        .and_then(Value::as_str)
+        .name
         .ok_or_else(|| ApiError::BadRequest("org name is required".into()))?;
-    let desc = body
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let org = node.catalog.create_org(name, desc)?;
+    let desc = body.description.unwrap_or_default();
+    let org = node.catalog.create_org(&name, &desc)?;
     Ok((StatusCode::CREATED, Json(shape::org(&org))))
 }
 
@@ -87,7 +93,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Org>, ApiError> {
     let org = node.catalog.org_by_id(&id)?;
     if !readable(&node, &auth, &org.id) {
         return Err(ApiError::Forbidden(format!(
@@ -112,7 +118,7 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     TypedJson(body): TypedJson<OrgPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Org>, ApiError> {
     node.require(&auth, Action::Write, "orgs", &id, Some(&id))?;
     let org = node.catalog.org_by_id(&id)?;
     if body.name.as_deref().is_some_and(|n| n != org.name) {

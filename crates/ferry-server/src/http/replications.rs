@@ -2,15 +2,15 @@
 //! (measurement filter, rate limit, added tags, backfill, batch size) and pause/resume.
 //! The catalog keeps the settings; `node.replications` runs the streams and reports status.
 
-use super::extract::{Auth, JsonBody, Q};
+use super::extract::{Auth, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::json::{self as shape, id_param, Body};
+use super::json::{self as shape, field, id_param};
 use super::AppState;
+use crate::api;
 use crate::app::App;
 use crate::error::ApiError;
 use ferry_catalog::{
@@ -48,20 +48,70 @@ impl ValidateParam {
     }
 }
 
-fn render(node: &App, r: &Replication) -> Value {
+fn render(node: &App, r: &Replication) -> api::Replication {
     shape::replication(r, &node.replications.status(&r.id))
 }
 
-/// The remote bucket name, from InfluxDB's request spelling or its response spelling.
-fn remote_bucket_name(b: &Body) -> Result<Option<String>, ApiError> {
-    Ok(match b.str("remoteBucketName")? {
-        Some(n) => Some(n),
-        None => b.str("RemoteBucketName")?,
-    })
+/// The body of `POST` and `PATCH /api/v2/replications`: on PATCH only the fields to change
+/// (`rateLimitBytesPerSecond: null` removes the limit).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationBody {
+    #[serde(rename = "orgID", default, deserialize_with = "field::string")]
+    org_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    org: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    description: Option<String>,
+    #[serde(rename = "remoteID", default, deserialize_with = "field::string")]
+    remote_id: Option<String>,
+    #[serde(rename = "localBucketID", default, deserialize_with = "field::string")]
+    local_bucket_id: Option<String>,
+    #[serde(rename = "remoteBucketID", default, deserialize_with = "field::string")]
+    remote_bucket_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    remote_bucket_name: Option<String>,
+    /// InfluxDB's response spelling, accepted too.
+    #[serde(
+        rename = "RemoteBucketName",
+        default,
+        deserialize_with = "field::string"
+    )]
+    remote_bucket_name_as_answered: Option<String>,
+    #[serde(default, deserialize_with = "field::int")]
+    max_queue_size_bytes: Option<i64>,
+    #[serde(default, deserialize_with = "field::boolean")]
+    drop_non_retryable_data: Option<bool>,
+    #[serde(default, deserialize_with = "field::int")]
+    max_age_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "field::boolean")]
+    paused: Option<bool>,
+    #[serde(default, deserialize_with = "field::strings")]
+    measurements: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "field::nullable_uint")]
+    rate_limit_bytes_per_second: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "field::string_map")]
+    add_tags: Option<Vec<(String, String)>>,
+    #[serde(default, deserialize_with = "field::uint")]
+    max_batch_bytes: Option<u64>,
+    /// `Some` when sent at all: PATCH refuses it, even `null`.
+    #[serde(default, deserialize_with = "field::nullable_string")]
+    backfill_from: Option<Option<String>>,
 }
 
-fn opt_id(b: &Body, k: &str) -> Result<Option<String>, ApiError> {
-    b.str(k)?.map(|s| id_param(k, &s)).transpose()
+impl ReplicationBody {
+    /// The remote bucket name, from InfluxDB's request spelling or its response spelling.
+    fn remote_bucket_name(&mut self) -> Option<String> {
+        self.remote_bucket_name
+            .take()
+            .or_else(|| self.remote_bucket_name_as_answered.take())
+    }
+}
+
+fn opt_id(k: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+    v.map(|s| id_param(k, &s)).transpose()
 }
 
 /// Asks the remote whether it accepts the replication's writes; 400 with its answer if not.
@@ -98,14 +148,14 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::ReplicationList>, ApiError> {
     let org_id = q
         .org_id
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::BadRequest("orgID is required".into()))?;
     let org_id = id_param("orgID", org_id)?;
-    let reps: Vec<Value> = node
+    let replications: Vec<api::Replication> = node
         .catalog
         .list_replications(
             &org_id,
@@ -120,7 +170,7 @@ pub async fn list(
         })
         .map(|r| render(&node, r))
         .collect();
-    Ok(Json(json!({ "replications": reps })))
+    Ok(Json(api::ReplicationList { replications }))
 }
 
 /// `POST /api/v2/replications[?validate=true]` → 201.
@@ -128,18 +178,18 @@ pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(v): Q<ValidateParam>,
-    JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let b = Body(&body);
-    let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
+    TypedJson(mut b): TypedJson<ReplicationBody>,
+) -> Result<(StatusCode, Json<api::Replication>), ApiError> {
+    let org = node.resolve_org(b.org_id.as_deref(), b.org.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "replications", &org.id, None)?;
     let name = b
-        .str("name")?
+        .name
+        .take()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
-    let remote_id = opt_id(&b, "remoteID")?
+    let remote_id = opt_id("remoteID", b.remote_id.take())?
         .ok_or_else(|| ApiError::BadRequest("remoteID is required".into()))?;
-    let local_bucket_id = opt_id(&b, "localBucketID")?
+    let local_bucket_id = opt_id("localBucketID", b.local_bucket_id.take())?
         .ok_or_else(|| ApiError::BadRequest("localBucketID is required".into()))?;
     // a stream sends the bucket elsewhere: only a token that may read it can set one up
     node.require(&auth, Action::Read, "buckets", &org.id, Some(&local_bucket_id))
@@ -148,36 +198,38 @@ pub async fn create(
                 "insufficient permissions: replicating bucket {local_bucket_id} needs read access to it"
             ))
         })?;
-    let remote_bucket_id = b.str("remoteBucketID")?.filter(|s| !s.is_empty());
-    let remote_bucket_name = remote_bucket_name(&b)?.filter(|s| !s.is_empty());
+    let remote_bucket_id = b.remote_bucket_id.take().filter(|s| !s.is_empty());
+    let remote_bucket_name = b.remote_bucket_name().filter(|s| !s.is_empty());
     if remote_bucket_id.is_none() && remote_bucket_name.is_none() {
         return Err(ApiError::Unprocessable(
             "either remoteBucketID or remoteBucketName is required".into(),
         ));
     }
     let backfill_from_ns = b
-        .str("backfillFrom")?
-        .map(|t| crate::timeparse::parse_time(&t))
+        .backfill_from
+        .flatten()
+        .as_deref()
+        .map(crate::timeparse::parse_time)
         .transpose()?;
     let new = NewReplication {
         org_id: org.id,
         name,
-        description: b.str("description")?.unwrap_or_default(),
+        description: b.description.unwrap_or_default(),
         remote_id,
         local_bucket_id,
         remote_bucket_id,
         remote_bucket_name,
         max_queue_size_bytes: b
-            .i64("maxQueueSizeBytes")?
+            .max_queue_size_bytes
             .unwrap_or(DEFAULT_MAX_QUEUE_SIZE_BYTES),
-        drop_non_retryable_data: b.bool("dropNonRetryableData")?.unwrap_or(false),
-        max_age_seconds: b.i64("maxAgeSeconds")?.unwrap_or(DEFAULT_MAX_AGE_SECONDS),
-        paused: b.bool("paused")?.unwrap_or(false),
-        measurements: b.strings("measurements")?.unwrap_or_default(),
-        rate_limit_bytes_per_sec: b.u64("rateLimitBytesPerSecond")?,
-        add_tags: b.string_map("addTags")?.unwrap_or_default(),
+        drop_non_retryable_data: b.drop_non_retryable_data.unwrap_or(false),
+        max_age_seconds: b.max_age_seconds.unwrap_or(DEFAULT_MAX_AGE_SECONDS),
+        paused: b.paused.unwrap_or(false),
+        measurements: b.measurements.unwrap_or_default(),
+        rate_limit_bytes_per_sec: b.rate_limit_bytes_per_second.flatten(),
+        add_tags: b.add_tags.unwrap_or_default(),
         backfill_from_ns,
-        max_batch_bytes: b.u64("maxBatchBytes")?.unwrap_or(DEFAULT_MAX_BATCH_BYTES),
+        max_batch_bytes: b.max_batch_bytes.unwrap_or(DEFAULT_MAX_BATCH_BYTES),
         authorization_id: auth.as_ref().map(|a| a.id.clone()),
     };
     if v.on() {
@@ -194,7 +246,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Replication>, ApiError> {
     let r = lookup(&node, &auth, &id, Action::Read)?;
     Ok(Json(render(&node, &r)))
 }
@@ -205,16 +257,15 @@ pub async fn update(
     Auth(auth): Auth,
     Path(id): Path<String>,
     Q(v): Q<ValidateParam>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+    TypedJson(mut b): TypedJson<ReplicationBody>,
+) -> Result<Json<api::Replication>, ApiError> {
     let r = lookup(&node, &auth, &id, Action::Write)?;
-    let b = Body(&body);
-    if b.has("backfillFrom") {
+    if b.backfill_from.is_some() {
         return Err(ApiError::BadRequest(
             "backfillFrom can only be set when the replication is created".into(),
         ));
     }
-    let remote_id = opt_id(&b, "remoteID")?;
+    let remote_id = opt_id("remoteID", b.remote_id.take())?;
     // Sending the bucket somewhere else is a new decision to ship it: the token that makes
     // it must read the bucket, and the stream acts with its authority from then on.
     let authorization_id = match &remote_id {
@@ -230,23 +281,19 @@ pub async fn update(
         _ => None,
     };
     let upd = ReplicationUpdate {
-        name: b.str("name")?,
-        description: b.str("description")?,
+        remote_bucket_name: b.remote_bucket_name(),
+        name: b.name,
+        description: b.description,
         remote_id,
-        remote_bucket_id: b.str("remoteBucketID")?,
-        remote_bucket_name: remote_bucket_name(&b)?,
-        max_queue_size_bytes: b.i64("maxQueueSizeBytes")?,
-        drop_non_retryable_data: b.bool("dropNonRetryableData")?,
-        max_age_seconds: b.i64("maxAgeSeconds")?,
-        paused: b.bool("paused")?,
-        measurements: b.strings("measurements")?,
-        rate_limit_bytes_per_sec: if b.has("rateLimitBytesPerSecond") {
-            Some(b.u64("rateLimitBytesPerSecond")?)
-        } else {
-            None
-        },
-        add_tags: b.string_map("addTags")?,
-        max_batch_bytes: b.u64("maxBatchBytes")?,
+        remote_bucket_id: b.remote_bucket_id,
+        max_queue_size_bytes: b.max_queue_size_bytes,
+        drop_non_retryable_data: b.drop_non_retryable_data,
+        max_age_seconds: b.max_age_seconds,
+        paused: b.paused,
+        measurements: b.measurements,
+        rate_limit_bytes_per_sec: b.rate_limit_bytes_per_second,
+        add_tags: b.add_tags,
+        max_batch_bytes: b.max_batch_bytes,
         authorization_id,
     };
     if v.on() {

@@ -7,9 +7,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{Auth, JsonBody, Q};
-use super::json::{id_param, Body};
+use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::json::{field, id_param};
 use super::AppState;
+use crate::api;
 use crate::error::ApiError;
 use crate::node::Node;
 use crate::tasks::{initial_latest_completed, parse_task, ParsedTask};
@@ -20,87 +21,67 @@ use ferry_tasks::TaskSpec;
 use crate::tasks::fmt_ns as rfc3339;
 
 /// A task as the API returns it.
-fn task_json(node: &Node, t: &Task) -> Value {
+fn task_json(node: &Node, t: &Task) -> api::Task {
     let spec: Value = serde_json::from_str(&t.spec).unwrap_or(Value::Null);
-    let mut v = json!({
-        "id": t.id,
-        "orgID": t.org_id,
-        "name": t.name,
-        "description": t.description,
-        "status": t.status,
-        "offset": t.offset,
-        "kind": t.kind,
-        "spec": spec,
-        "createdAt": t.created_at,
-        "updatedAt": t.updated_at,
-        "links": {
-            "self": format!("/api/v2/tasks/{}", t.id),
-            "runs": format!("/api/v2/tasks/{}/runs", t.id),
-            "logs": format!("/api/v2/tasks/{}/logs", t.id),
+    api::Task {
+        created_at: t.created_at.clone(),
+        cron: t.cron.clone(),
+        description: t.description.clone(),
+        every: t.every.clone(),
+        flux: crate::tasks::flux_text::describe(t, &spec),
+        id: t.id.clone(),
+        kind: t.kind.clone(),
+        last_run_error: t.last_run_error.clone(),
+        last_run_status: t.last_run_status.clone(),
+        latest_completed: t.latest_completed_ns.map(rfc3339),
+        links: api::Links {
+            logs: Some(format!("/api/v2/tasks/{}/logs", t.id)),
+            runs: Some(format!("/api/v2/tasks/{}/runs", t.id)),
+            ..api::Links::to_self(format!("/api/v2/tasks/{}", t.id))
         },
-    });
-    if let Ok(o) = node.catalog.org_by_id(&t.org_id) {
-        v["org"] = json!(o.name);
+        name: t.name.clone(),
+        next_run: (t.status == "active")
+            .then(|| crate::tasks::next_run_ns(t))
+            .flatten()
+            .map(rfc3339),
+        offset: t.offset.clone(),
+        org: node.catalog.org_by_id(&t.org_id).ok().map(|o| o.name),
+        org_id: t.org_id.clone(),
+        spec,
+        status: t.status.clone(),
+        updated_at: t.updated_at.clone(),
     }
-    if let Some(flux) = crate::tasks::flux_text::describe(t, &spec) {
-        v["flux"] = json!(flux);
-    }
-    if let Some(e) = &t.every {
-        v["every"] = json!(e);
-    }
-    if let Some(c) = &t.cron {
-        v["cron"] = json!(c);
-    }
-    if let Some(lc) = t.latest_completed_ns {
-        v["latestCompleted"] = json!(rfc3339(lc));
-    }
-    if let Some(s) = &t.last_run_status {
-        v["lastRunStatus"] = json!(s);
-    }
-    if let Some(e) = &t.last_run_error {
-        v["lastRunError"] = json!(e);
-    }
-    if t.status == "active" {
-        if let Some(n) = crate::tasks::next_run_ns(t) {
-            v["nextRun"] = json!(rfc3339(n));
-        }
-    }
-    v
 }
 
-fn run_json(r: &TaskRun) -> Value {
-    let log: Vec<Value> = r
-        .log
-        .iter()
-        .map(|(t, m)| json!({"runID": r.id, "time": t, "message": m}))
-        .collect();
-    let mut v = json!({
-        "id": r.id,
-        "taskID": r.task_id,
-        "status": r.status,
-        "scheduledFor": rfc3339(r.scheduled_for_ns),
-        "startedAt": r.started_at,
-        "log": log,
-        "pointsWritten": r.points,
-        "links": {
-            "self": format!("/api/v2/tasks/{}/runs/{}", r.task_id, r.id),
-            "task": format!("/api/v2/tasks/{}", r.task_id),
+/// The log lines of a run.
+fn log_events(r: &TaskRun) -> impl Iterator<Item = api::LogEvent> + '_ {
+    r.log.iter().map(|(time, message)| api::LogEvent {
+        message: message.clone(),
+        run_id: r.id.clone(),
+        time: time.clone(),
+    })
+}
+
+fn run_json(r: &TaskRun) -> api::Run {
+    let range = r.range_start_ns.zip(r.range_end_ns);
+    api::Run {
+        error: r.error.clone(),
+        finished_at: r.finished_at.clone(),
+        id: r.id.clone(),
+        links: api::Links {
+            task: Some(format!("/api/v2/tasks/{}", r.task_id)),
+            ..api::Links::to_self(format!("/api/v2/tasks/{}/runs/{}", r.task_id, r.id))
         },
-    });
-    if r.manual {
-        v["requestedAt"] = json!(r.started_at);
+        log: log_events(r).collect(),
+        points_written: r.points,
+        range_start: range.map(|(a, _)| rfc3339(a)),
+        range_stop: range.map(|(_, b)| rfc3339(b)),
+        requested_at: r.manual.then(|| r.started_at.clone()),
+        scheduled_for: rfc3339(r.scheduled_for_ns),
+        started_at: r.started_at.clone(),
+        status: r.status.clone(),
+        task_id: r.task_id.clone(),
     }
-    if let Some(f) = &r.finished_at {
-        v["finishedAt"] = json!(f);
-    }
-    if let (Some(a), Some(b)) = (r.range_start_ns, r.range_end_ns) {
-        v["rangeStart"] = json!(rfc3339(a));
-        v["rangeStop"] = json!(rfc3339(b));
-    }
-    if let Some(e) = &r.error {
-        v["error"] = json!(e);
-    }
-    v
 }
 
 /// A task's script parsed as its runs will parse it (a stray `]` before `)` dropped unless
@@ -175,9 +156,9 @@ pub async fn list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Q(q): Q<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::TaskList>, ApiError> {
     let org = node.resolve_org(q.org_id.as_deref(), q.org.as_deref(), &auth)?;
-    let tasks: Vec<Value> = node
+    let tasks: Vec<api::Task> = node
         .catalog
         .list_tasks(Some(&org.id))?
         .iter()
@@ -189,17 +170,42 @@ pub async fn list(
         })
         .map(|t| task_json(&node, t))
         .collect();
-    Ok(Json(
-        json!({ "tasks": tasks, "links": {"self": "/api/v2/tasks"} }),
-    ))
+    Ok(Json(api::TaskList {
+        links: api::Links::to_self("/api/v2/tasks"),
+        tasks,
+    }))
 }
 
-fn spec_text(b: &Body) -> Result<Option<String>, ApiError> {
-    match b.0.get("spec") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
-        Some(_) => Err(ApiError::BadRequest("spec must be an object".into())),
-    }
+/// The body of `POST` and `PATCH /api/v2/tasks`: on PATCH only the fields to change (`every`
+/// or `cron` set to `null` is cleared).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskBody {
+    #[serde(rename = "orgID", default, deserialize_with = "field::string")]
+    org_id: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    org: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    kind: Option<String>,
+    /// The spec object, as JSON text.
+    #[serde(default, deserialize_with = "field::object_text")]
+    spec: Option<String>,
+    #[serde(default, deserialize_with = "field::nullable_string")]
+    every: Option<Option<String>>,
+    #[serde(default, deserialize_with = "field::nullable_string")]
+    cron: Option<Option<String>>,
+    #[serde(default, deserialize_with = "field::string")]
+    offset: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    flux: Option<String>,
+    #[serde(default, deserialize_with = "field::string")]
+    latest_completed: Option<String>,
 }
 
 /// What a new task does and when, from a create request: Ferry's fields (`name`, `kind`,
@@ -215,8 +221,8 @@ struct TaskShape {
 }
 
 impl TaskShape {
-    fn of(b: &Body, strict: bool) -> Result<TaskShape, ApiError> {
-        if let Some(script) = b.str("flux")? {
+    fn of(b: &mut TaskBody, strict: bool) -> Result<TaskShape, ApiError> {
+        if let Some(script) = b.flux.take() {
             let file = lenient_parse(&script, strict)
                 .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
             let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
@@ -231,15 +237,19 @@ impl TaskShape {
         }
         Ok(TaskShape {
             name: b
-                .str("name")?
+                .name
+                .take()
                 .ok_or_else(|| ApiError::BadRequest("name is required".into()))?,
-            kind: b.str("kind")?.ok_or_else(|| {
+            kind: b.kind.take().ok_or_else(|| {
                 ApiError::BadRequest("kind is required: downsample or query (or send flux)".into())
             })?,
-            spec: spec_text(b)?.ok_or_else(|| ApiError::BadRequest("spec is required".into()))?,
-            every: b.str("every")?,
-            cron: b.str("cron")?,
-            offset: b.str("offset")?.unwrap_or_else(|| "0s".into()),
+            spec: b
+                .spec
+                .take()
+                .ok_or_else(|| ApiError::BadRequest("spec is required".into()))?,
+            every: b.every.take().flatten(),
+            cron: b.cron.take().flatten(),
+            offset: b.offset.take().unwrap_or_else(|| "0s".into()),
         })
     }
 }
@@ -249,21 +259,17 @@ impl TaskShape {
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let b = Body(&body);
-    let org = node.resolve_org(b.str("orgID")?.as_deref(), b.str("org")?.as_deref(), &auth)?;
+    TypedJson(mut b): TypedJson<TaskBody>,
+) -> Result<(StatusCode, Json<api::Task>), ApiError> {
+    let org = node.resolve_org(b.org_id.as_deref(), b.org.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "tasks", &org.id, None)?;
-    let shape = TaskShape::of(&b, node.config.flux_strict)?;
-    let latest = b
-        .str("latestCompleted")?
-        .map(|s| parse_time(&s))
-        .transpose()?;
+    let shape = TaskShape::of(&mut b, node.config.flux_strict)?;
+    let latest = b.latest_completed.as_deref().map(parse_time).transpose()?;
     let new = NewTask {
         org_id: org.id.clone(),
         name: shape.name,
-        description: b.str("description")?.unwrap_or_default(),
-        status: b.str("status")?.unwrap_or_else(|| "active".into()),
+        description: b.description.unwrap_or_default(),
+        status: b.status.unwrap_or_else(|| "active".into()),
         every: shape.every,
         cron: shape.cron,
         offset: shape.offset,
@@ -316,7 +322,7 @@ pub async fn get_one(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Task>, ApiError> {
     let t = load(&node, &id, &auth, Action::Read)?;
     Ok(Json(task_json(&node, &t)))
 }
@@ -327,25 +333,21 @@ pub async fn update(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+    TypedJson(b): TypedJson<TaskBody>,
+) -> Result<Json<api::Task>, ApiError> {
     let t = load(&node, &id, &auth, Action::Write)?;
-    let b = Body(&body);
     let mut upd = TaskUpdate {
-        name: b.str("name")?,
-        description: b.str("description")?,
-        status: b.str("status")?,
-        every: b.nullable_str("every")?,
-        cron: b.nullable_str("cron")?,
-        offset: b.str("offset")?,
-        spec: spec_text(&b)?,
-        latest_completed_ns: b
-            .str("latestCompleted")?
-            .map(|s| parse_time(&s))
-            .transpose()?,
+        name: b.name,
+        description: b.description,
+        status: b.status,
+        every: b.every,
+        cron: b.cron,
+        offset: b.offset,
+        spec: b.spec,
+        latest_completed_ns: b.latest_completed.as_deref().map(parse_time).transpose()?,
         authorization_id: None,
     };
-    if let Some(script) = b.str("flux")? {
+    if let Some(script) = b.flux {
         flux_update(&t, &script, node.config.flux_strict, &mut upd)?;
     }
     // every and cron exclude each other: setting one clears the other
@@ -433,7 +435,7 @@ pub async fn run_now(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Run>), ApiError> {
     let t = load(&node, &id, &auth, Action::Write)?;
     let run = node.tasks.run_now(&t.id).await?;
     Ok((StatusCode::CREATED, Json(run_json(&run))))
@@ -451,18 +453,22 @@ pub async fn runs(
     Auth(auth): Auth,
     Path(id): Path<String>,
     Q(q): Q<RunParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::RunList>, ApiError> {
     let t = load(&node, &id, &auth, Action::Read)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let runs: Vec<Value> = node
+    let runs: Vec<api::Run> = node
         .catalog
         .list_runs(&t.id, limit)?
         .iter()
         .map(run_json)
         .collect();
-    Ok(Json(
-        json!({ "runs": runs, "links": {"self": format!("/api/v2/tasks/{}/runs", t.id), "task": format!("/api/v2/tasks/{}", t.id)} }),
-    ))
+    Ok(Json(api::RunList {
+        links: api::Links {
+            task: Some(format!("/api/v2/tasks/{}", t.id)),
+            ..api::Links::to_self(format!("/api/v2/tasks/{}/runs", t.id))
+        },
+        runs,
+    }))
 }
 
 /// `GET /api/v2/tasks/{id}/logs` → `{"events":[...]}`, oldest first.
@@ -470,20 +476,13 @@ pub async fn logs(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::LogList>, ApiError> {
     let t = load(&node, &id, &auth, Action::Read)?;
-    let mut events = Vec::new();
-    for r in node
+    let runs = node
         .catalog
-        .list_runs(&t.id, ferry_catalog::MAX_RUNS_KEPT)?
-        .iter()
-        .rev()
-    {
-        for (time, message) in &r.log {
-            events.push(json!({"runID": r.id, "time": time, "message": message}));
-        }
-    }
-    Ok(Json(json!({ "events": events })))
+        .list_runs(&t.id, ferry_catalog::MAX_RUNS_KEPT)?;
+    let events = runs.iter().rev().flat_map(log_events).collect();
+    Ok(Json(api::LogList { events }))
 }
 
 // ---- secrets ----
@@ -505,13 +504,15 @@ pub async fn secret_list(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::SecretKeys>, ApiError> {
     let org = secrets_org(&node, &id, &auth, Action::Read)?;
-    let keys = node.catalog.secret_keys(&org)?;
-    Ok(Json(json!({
-        "secrets": keys,
-        "links": {"self": format!("/api/v2/orgs/{org}/secrets"), "org": format!("/api/v2/orgs/{org}")},
-    })))
+    Ok(Json(api::SecretKeys {
+        links: api::Links {
+            org: Some(format!("/api/v2/orgs/{org}")),
+            ..api::Links::to_self(format!("/api/v2/orgs/{org}/secrets"))
+        },
+        secrets: node.catalog.secret_keys(&org)?,
+    }))
 }
 
 /// `PATCH /api/v2/orgs/{id}/secrets` with `{"key": "value", ...}` → 204.
@@ -538,15 +539,22 @@ pub async fn secret_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The body of `POST /api/v2/orgs/{id}/secrets/delete`.
+#[derive(Debug, Deserialize)]
+pub struct SecretKeysBody {
+    #[serde(default, deserialize_with = "field::strings")]
+    secrets: Option<Vec<String>>,
+}
+
 /// `POST /api/v2/orgs/{id}/secrets/delete` with `{"secrets": [keys]}` → 204.
 pub async fn secret_delete_many(
     State(node): State<AppState>,
     Auth(auth): Auth,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<SecretKeysBody>,
 ) -> Result<StatusCode, ApiError> {
     let org = secrets_org(&node, &id, &auth, Action::Write)?;
-    for k in Body(&body).strings("secrets")?.unwrap_or_default() {
+    for k in body.secrets.unwrap_or_default() {
         match node.catalog.delete_secret(&org, &k) {
             Ok(()) | Err(ferry_catalog::CatalogError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),

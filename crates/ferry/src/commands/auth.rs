@@ -1,11 +1,12 @@
 //! `ferry auth create|list|delete`: the subcommands' flags ([`AuthCmd`]) and what each does.
 
 use clap::Subcommand;
+use ferry_server::api;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::{Client, ClientArgs, ClientError};
-use crate::output::{json as print_json, s, table};
+use crate::output::{json_of, table};
 
 /// `ferry auth ...`.
 #[derive(Debug, Subcommand)]
@@ -78,35 +79,29 @@ fn perm(action: &str, ty: &str, org_id: &str, id: Option<&str>) -> Value {
     json!({ "action": action, "resource": resource })
 }
 
-fn print(auths: &[Value], as_json: bool) {
+fn print(auths: &[api::Authorization], as_json: bool) {
     if as_json {
-        print_json(&json!(auths));
+        json_of(&auths);
         return;
     }
     let rows: Vec<Vec<String>> = auths
         .iter()
         .map(|a| {
-            let perms: Vec<String> = a["permissions"]
-                .as_array()
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| {
-                            let r = &p["resource"];
-                            let target = r["id"]
-                                .as_str()
-                                .map(|i| format!("/{i}"))
-                                .unwrap_or_default();
-                            format!("{}:{}{}", s(p, "action"), s(r, "type"), target)
-                        })
-                        .collect()
+            let perms: Vec<String> = a
+                .permissions
+                .iter()
+                .map(|p| {
+                    let r = &p.resource;
+                    let target = r.id.as_ref().map(|i| format!("/{i}")).unwrap_or_default();
+                    format!("{}:{}{}", p.action, r.kind, target)
                 })
-                .unwrap_or_default();
+                .collect();
             vec![
-                s(a, "id"),
-                s(a, "description"),
-                s(a, "token"),
-                s(a, "orgID"),
-                s(a, "status"),
+                a.id.clone(),
+                a.description.clone(),
+                a.token.clone().unwrap_or_default(),
+                a.org_id.clone(),
+                a.status.clone(),
                 format!("[{}]", perms.join(" ")),
             ]
         })
@@ -169,7 +164,7 @@ pub async fn run(cmd: AuthCmd) -> Result<(), ClientError> {
             }
             let body = json!({ "orgID": org_id, "description": description, "permissions": perms });
             let a = c
-                .json(
+                .typed(
                     c.request(Method::POST, "/api/v2/authorizations")
                         .json(&body),
                 )
@@ -178,16 +173,10 @@ pub async fn run(cmd: AuthCmd) -> Result<(), ClientError> {
         }
         AuthCmd::List { client, json } => {
             let c = Client::new(&client)?;
-            let v = c
-                .json(c.request(Method::GET, "/api/v2/authorizations"))
+            let list: api::AuthorizationList = c
+                .typed(c.request(Method::GET, "/api/v2/authorizations"))
                 .await?;
-            print(
-                v["authorizations"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]),
-                json,
-            );
+            print(&list.authorizations, json);
         }
         AuthCmd::Delete { client, id } => {
             let c = Client::new(&client)?;

@@ -2,11 +2,12 @@
 //! each does.
 
 use clap::Subcommand;
+use ferry_server::api;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::{Client, ClientArgs, ClientError};
-use crate::output::{duration, json as print_json, parse_seconds, s, table};
+use crate::output::{duration, json_of, parse_seconds, table};
 
 /// `ferry bucket ...`.
 #[derive(Debug, Subcommand)]
@@ -88,36 +89,25 @@ fn retention_rules(secs: i64) -> Value {
     }
 }
 
-fn retention_of(b: &Value) -> i64 {
-    b["retentionRules"]
-        .as_array()
-        .and_then(|r| r.first())
-        .and_then(|r| r["everySeconds"].as_i64())
-        .unwrap_or(0)
-}
-
-fn print(buckets: &[Value], as_json: bool) {
+fn print(buckets: &[api::Bucket], as_json: bool) {
     if as_json {
-        print_json(&json!(buckets));
+        json_of(&buckets);
         return;
     }
     let rows: Vec<Vec<String>> = buckets
         .iter()
         .map(|b| {
-            let rules = b["retentionRules"]
-                .as_array()
-                .and_then(|r| r.first().cloned())
-                .unwrap_or(Value::Null);
-            let sgd = rules["shardGroupDurationSeconds"]
-                .as_i64()
-                .unwrap_or(604_800);
+            let sgd = b
+                .retention_rules
+                .first()
+                .map_or(604_800, |r| r.shard_group_duration_seconds);
             vec![
-                s(b, "id"),
-                s(b, "name"),
-                duration(retention_of(b)),
+                b.id.clone(),
+                b.name.clone(),
+                duration(b.retention_seconds()),
                 duration(sgd),
-                s(b, "orgID"),
-                s(b, "schemaType"),
+                b.org_id.clone(),
+                b.schema_type.clone(),
             ]
         })
         .collect();
@@ -134,17 +124,17 @@ fn print(buckets: &[Value], as_json: bool) {
     );
 }
 
-async fn find_by_name(c: &Client, name: &str) -> Result<Value, ClientError> {
+async fn find_by_name(c: &Client, name: &str) -> Result<api::Bucket, ClientError> {
     let org_id = c.org_id().await?;
-    let v = c
-        .json(
+    let list: api::BucketList = c
+        .typed(
             c.request(Method::GET, "/api/v2/buckets")
                 .query(&[("orgID", org_id.as_str()), ("name", name)]),
         )
         .await?;
-    v["buckets"]
-        .as_array()
-        .and_then(|a| a.first().cloned())
+    list.buckets
+        .into_iter()
+        .next()
         .ok_or_else(|| ClientError::Usage(format!("bucket {name:?} not found")))
 }
 
@@ -163,7 +153,7 @@ pub async fn run(cmd: BucketCmd) -> Result<(), ClientError> {
             let org_id = c.org_id().await?;
             let body = json!({ "orgID": org_id, "name": name, "description": description, "retentionRules": retention_rules(secs) });
             let b = c
-                .json(c.request(Method::POST, "/api/v2/buckets").json(&body))
+                .typed(c.request(Method::POST, "/api/v2/buckets").json(&body))
                 .await?;
             print(&[b], json);
         }
@@ -184,11 +174,8 @@ pub async fn run(cmd: BucketCmd) -> Result<(), ClientError> {
             if let Some(i) = &id {
                 rb = rb.query(&[("id", i)]);
             }
-            let v = c.json(rb).await?;
-            print(
-                v["buckets"].as_array().map(Vec::as_slice).unwrap_or(&[]),
-                json,
-            );
+            let list: api::BucketList = c.typed(rb).await?;
+            print(&list.buckets, json);
         }
         BucketCmd::Update {
             client,
@@ -211,7 +198,7 @@ pub async fn run(cmd: BucketCmd) -> Result<(), ClientError> {
                     retention_rules(parse_seconds(&r).map_err(ClientError::Usage)?);
             }
             let b = c
-                .json(
+                .typed(
                     c.request(Method::PATCH, &format!("/api/v2/buckets/{id}"))
                         .json(&body),
                 )
@@ -222,7 +209,7 @@ pub async fn run(cmd: BucketCmd) -> Result<(), ClientError> {
             let c = Client::new(&client)?;
             let id = match (id, name) {
                 (Some(id), _) => id,
-                (None, Some(n)) => s(&find_by_name(&c, &n).await?, "id"),
+                (None, Some(n)) => find_by_name(&c, &n).await?.id,
                 (None, None) => return Err(ClientError::Usage("give --id or --name".into())),
             };
             c.send(c.request(Method::DELETE, &format!("/api/v2/buckets/{id}")))

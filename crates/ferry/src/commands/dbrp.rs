@@ -2,11 +2,12 @@
 //! subcommands ([`V1Cmd`], [`DbrpCmd`]) and what each does.
 
 use clap::Subcommand;
+use ferry_server::api;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::client::{Client, ClientArgs, ClientError};
-use crate::output::{json as print_json, s, table};
+use crate::output::{json_of, table};
 
 /// `ferry v1 ...`.
 #[derive(Debug, Subcommand)]
@@ -64,21 +65,21 @@ pub enum DbrpCmd {
     },
 }
 
-fn print(list: &[Value], as_json: bool) {
+fn print(list: &[api::Dbrp], as_json: bool) {
     if as_json {
-        print_json(&json!(list));
+        json_of(&list);
         return;
     }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|d| {
             vec![
-                s(d, "id"),
-                s(d, "database"),
-                s(d, "bucketID"),
-                s(d, "retention_policy"),
-                s(d, "default"),
-                s(d, "orgID"),
+                d.id.clone(),
+                d.database.clone(),
+                d.bucket_id.clone(),
+                d.retention_policy.clone(),
+                d.default.to_string(),
+                d.org_id.clone(),
             ]
         })
         .collect();
@@ -110,7 +111,7 @@ pub async fn run(cmd: DbrpCmd) -> Result<(), ClientError> {
             let org_id = c.org_id().await?;
             let body = json!({ "orgID": org_id, "bucketID": bucket_id, "database": db, "retention_policy": rp, "default": default });
             let d = c
-                .json(c.request(Method::POST, "/api/v2/dbrps").json(&body))
+                .typed(c.request(Method::POST, "/api/v2/dbrps").json(&body))
                 .await?;
             print(&[d], json);
         }
@@ -123,11 +124,8 @@ pub async fn run(cmd: DbrpCmd) -> Result<(), ClientError> {
             if let Some(db) = &db {
                 rb = rb.query(&[("db", db)]);
             }
-            let v = c.json(rb).await?;
-            print(
-                v["content"].as_array().map(Vec::as_slice).unwrap_or(&[]),
-                json,
-            );
+            let list: api::DbrpList = c.typed(rb).await?;
+            print(&list.content, json);
         }
         DbrpCmd::Delete { client, id } => {
             let c = Client::new(&client)?;

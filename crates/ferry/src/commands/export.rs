@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
+use ferry_server::api;
 use ferry_sync::export::{parse_bounds, write_context, write_header, RemoteExport};
 use reqwest::Method;
-use serde_json::Value;
 
 use crate::client::{Client, ClientArgs, ClientError};
 
@@ -66,13 +66,15 @@ fn out_writer(a: &ExportArgs) -> Result<Box<dyn Write>, ClientError> {
 /// (bucket id, bucket name) of the buckets to export.
 async fn buckets(c: &Client, a: &ExportArgs) -> Result<Vec<(String, String)>, ClientError> {
     if let Some(id) = &a.bucket_id {
-        let b = c
-            .json(c.request(Method::GET, &format!("/api/v2/buckets/{id}")))
+        let b: api::Bucket = c
+            .typed(c.request(Method::GET, &format!("/api/v2/buckets/{id}")))
             .await?;
-        return Ok(vec![(
-            id.clone(),
-            b["name"].as_str().unwrap_or(id).to_string(),
-        )]);
+        let name = if b.name.is_empty() {
+            id.clone()
+        } else {
+            b.name
+        };
+        return Ok(vec![(id.clone(), name)]);
     }
     let org_id = c.org_id().await?;
     let mut rb = c
@@ -84,21 +86,14 @@ async fn buckets(c: &Client, a: &ExportArgs) -> Result<Vec<(String, String)>, Cl
         })?;
         rb = rb.query(&[("name", name)]);
     }
-    let v = c.json(rb).await?;
-    let list: Vec<(String, String)> = v["buckets"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|b| b["type"].as_str() != Some("system"))
-                .filter_map(|b| {
-                    Some((
-                        b["id"].as_str()?.to_string(),
-                        b["name"].as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let list: Vec<(String, String)> = c
+        .typed::<api::BucketList>(rb)
+        .await?
+        .buckets
+        .into_iter()
+        .filter(|b| b.kind != "system")
+        .map(|b| (b.id, b.name))
+        .collect();
     if list.is_empty() {
         return Err(ClientError::Usage(format!(
             "bucket {:?} not found",
@@ -112,26 +107,17 @@ async fn buckets(c: &Client, a: &ExportArgs) -> Result<Vec<(String, String)>, Cl
 /// `<bucket>`/`autogen`.
 async fn dbrp_of(c: &Client, bucket_id: &str, name: &str) -> (String, String) {
     let org = c.org_id().await.unwrap_or_default();
-    let v = c
-        .json(
+    let mut list = c
+        .typed::<api::DbrpList>(
             c.request(Method::GET, "/api/v2/dbrps")
                 .query(&[("orgID", org.as_str()), ("bucketID", bucket_id)]),
         )
         .await
-        .unwrap_or(Value::Null);
-    let mut list: Vec<&Value> = v["content"]
-        .as_array()
-        .map(|a| a.iter().collect())
+        .map(|l| l.content)
         .unwrap_or_default();
-    list.sort_by_key(|d| !d["default"].as_bool().unwrap_or(false));
-    match list.first() {
-        Some(d) => (
-            d["database"].as_str().unwrap_or(name).to_string(),
-            d["retention_policy"]
-                .as_str()
-                .unwrap_or("autogen")
-                .to_string(),
-        ),
+    list.sort_by_key(|d| !d.default);
+    match list.into_iter().next() {
+        Some(d) => (d.database, d.retention_policy),
         None => (name.to_string(), "autogen".to_string()),
     }
 }

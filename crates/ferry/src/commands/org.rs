@@ -1,11 +1,12 @@
 //! `ferry org list|create`: the subcommands' flags ([`OrgCmd`]) and what each does.
 
 use clap::Subcommand;
+use ferry_server::api;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::client::{Client, ClientArgs, ClientError};
-use crate::output::{json as print_json, s, table};
+use crate::output::{json_of, table};
 
 /// `ferry org ...`.
 #[derive(Debug, Subcommand)]
@@ -37,13 +38,13 @@ pub enum OrgCmd {
     },
 }
 
-fn print(orgs: &[Value], as_json: bool) {
+fn print(orgs: &[api::Org], as_json: bool) {
     if as_json {
-        print_json(&json!(orgs));
+        json_of(&orgs);
     } else {
         let rows: Vec<Vec<String>> = orgs
             .iter()
-            .map(|o| vec![s(o, "id"), s(o, "name")])
+            .map(|o| vec![o.id.clone(), o.name.clone()])
             .collect();
         table(&["ID", "Name"], &rows);
     }
@@ -54,8 +55,8 @@ pub async fn run(cmd: OrgCmd) -> Result<(), ClientError> {
     match cmd {
         OrgCmd::List { client, json } => {
             let c = Client::new(&client)?;
-            let v = c.json(c.request(Method::GET, "/api/v2/orgs")).await?;
-            print(v["orgs"].as_array().map(Vec::as_slice).unwrap_or(&[]), json);
+            let list: api::OrgList = c.typed(c.request(Method::GET, "/api/v2/orgs")).await?;
+            print(&list.orgs, json);
         }
         OrgCmd::Create {
             client,
@@ -66,7 +67,7 @@ pub async fn run(cmd: OrgCmd) -> Result<(), ClientError> {
             let c = Client::new(&client)?;
             let body = json!({ "name": name, "description": description });
             let o = c
-                .json(c.request(Method::POST, "/api/v2/orgs").json(&body))
+                .typed(c.request(Method::POST, "/api/v2/orgs").json(&body))
                 .await?;
             print(&[o], json);
         }

@@ -3,11 +3,12 @@
 //! and what each does.
 
 use clap::Subcommand;
+use ferry_server::api;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::{Client, ClientArgs, ClientError};
-use crate::output::{json as print_json, s, table};
+use crate::output::{json_of, table};
 
 /// `ferry remote ...` (the influx CLI's flags, plus `--kind` and Basic-auth credentials).
 #[derive(Debug, Subcommand)]
@@ -127,22 +128,22 @@ pub enum RemoteCmd {
     },
 }
 
-fn print(list: &[Value], as_json: bool) {
+fn print(list: &[api::Remote], as_json: bool) {
     if as_json {
-        print_json(&json!(list));
+        json_of(&list);
         return;
     }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {
             vec![
-                s(r, "id"),
-                s(r, "name"),
-                s(r, "orgID"),
-                s(r, "remoteURL"),
-                s(r, "remoteOrgID"),
-                s(r, "allowInsecureTLS"),
-                s(r, "kind"),
+                r.id.clone(),
+                r.name.clone(),
+                r.org_id.clone(),
+                r.remote_url.clone(),
+                r.remote_org_id.clone().unwrap_or_default(),
+                r.allow_insecure_tls.to_string(),
+                r.kind.clone(),
             ]
         })
         .collect();
@@ -215,7 +216,7 @@ pub async fn run(cmd: RemoteCmd) -> Result<(), ClientError> {
                 body["caCertFile"] = json!(f);
             }
             let r = c
-                .json(c.request(Method::POST, "/api/v2/remotes").json(&body))
+                .typed(c.request(Method::POST, "/api/v2/remotes").json(&body))
                 .await?;
             print(&[r], json);
         }
@@ -255,7 +256,7 @@ pub async fn run(cmd: RemoteCmd) -> Result<(), ClientError> {
             set("remotePassword", remote_password.map(Value::from));
             set("caCertFile", ca_cert_file.map(Value::from));
             let r = c
-                .json(
+                .typed(
                     c.request(Method::PATCH, &format!("/api/v2/remotes/{id}"))
                         .json(&body),
                 )
@@ -269,20 +270,20 @@ pub async fn run(cmd: RemoteCmd) -> Result<(), ClientError> {
         } => {
             let c = Client::new(&client)?;
             if delete_replications {
-                let r = c
-                    .json(c.request(Method::GET, &format!("/api/v2/remotes/{id}")))
+                let r: api::Remote = c
+                    .typed(c.request(Method::GET, &format!("/api/v2/remotes/{id}")))
                     .await?;
-                let reps = c
-                    .json(
+                let reps: api::ReplicationList = c
+                    .typed(
                         c.request(Method::GET, "/api/v2/replications")
-                            .query(&[("orgID", s(&r, "orgID")), ("remoteID", id.clone())]),
+                            .query(&[("orgID", r.org_id), ("remoteID", id.clone())]),
                     )
                     .await?;
-                for rep in reps["replications"].as_array().into_iter().flatten() {
-                    let rid = s(rep, "id");
+                for rep in reps.replications {
+                    let rid = rep.id;
                     c.send(c.request(Method::DELETE, &format!("/api/v2/replications/{rid}")))
                         .await?;
-                    println!("Replication {rid} ({}) deleted.", s(rep, "name"));
+                    println!("Replication {rid} ({}) deleted.", rep.name);
                 }
             }
             match c
@@ -319,11 +320,8 @@ pub async fn run(cmd: RemoteCmd) -> Result<(), ClientError> {
             if let Some(u) = &remote_url {
                 rb = rb.query(&[("remoteURL", u)]);
             }
-            let v = c.json(rb).await?;
-            print(
-                v["remotes"].as_array().map(Vec::as_slice).unwrap_or(&[]),
-                json,
-            );
+            let list: api::RemoteList = c.typed(rb).await?;
+            print(&list.remotes, json);
         }
     }
     Ok(())

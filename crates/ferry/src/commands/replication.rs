@@ -3,11 +3,12 @@
 //! the subcommands' flags ([`ReplicationCmd`], [`ReplicationExtras`]) and what each does.
 
 use clap::{Args, Subcommand};
+use ferry_server::api;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use crate::client::{Client, ClientArgs, ClientError};
-use crate::output::{json as print_json, parse_seconds, s, table};
+use crate::output::{json_of, parse_seconds, table};
 
 /// Settings of `ferry replication create` and `update` beyond InfluxDB's.
 #[derive(Debug, Args, Clone, Default)]
@@ -210,31 +211,31 @@ pub enum ReplicationCmd {
 /// A table that fits a terminal: the influx CLI's 14 columns run to ~240 characters, so the
 /// queue is one `current / max` column, the route one `local bucket -> remote bucket` column,
 /// and IDs of orgs and remotes are left to `--json` (which has every field).
-fn print(list: &[Value], as_json: bool) {
+fn print(list: &[api::Replication], as_json: bool) {
     if as_json {
-        print_json(&json!(list));
+        json_of(&list);
         return;
     }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {
-            let remote_bucket = match s(r, "remoteBucketID") {
-                id if id.is_empty() => s(r, "RemoteBucketName"),
-                id => id,
+            let remote_bucket = match r.remote_bucket_id.as_deref() {
+                None | Some("") => &r.remote_bucket_name,
+                Some(id) => id,
             };
-            let code = s(r, "latestResponseCode");
             vec![
-                s(r, "id"),
-                s(r, "name"),
-                s(r, "state"),
-                lag(r["lagSeconds"].as_f64().unwrap_or(0.0)),
+                r.id.clone(),
+                r.name.clone(),
+                r.state.clone(),
+                lag(r.lag_seconds),
                 format!(
                     "{} / {}",
-                    bytes(r["currentQueueSizeBytes"].as_u64().unwrap_or(0)),
-                    bytes(r["maxQueueSizeBytes"].as_u64().unwrap_or(0))
+                    bytes(r.current_queue_size_bytes),
+                    bytes(u64::try_from(r.max_queue_size_bytes).unwrap_or(0))
                 ),
-                if code.is_empty() { "-".into() } else { code },
-                format!("{} -> {remote_bucket}", s(r, "localBucketID")),
+                r.latest_response_code
+                    .map_or_else(|| "-".into(), |c| c.to_string()),
+                format!("{} -> {remote_bucket}", r.local_bucket_id),
             ]
         })
         .collect();
@@ -374,18 +375,13 @@ async fn find_local_bucket(
     value: &str,
 ) -> Result<(String, String), ClientError> {
     let find = |key: &'static str, v: String| async move {
-        let r = c
-            .json(
+        let list: api::BucketList = c
+            .typed(
                 c.request(Method::GET, "/api/v2/buckets")
                     .query(&[("orgID", org_id), (key, v.as_str())]),
             )
             .await?;
-        Ok::<_, ClientError>(
-            r["buckets"]
-                .as_array()
-                .and_then(|a| a.first())
-                .map(|b| (s(b, "id"), s(b, "name"))),
-        )
+        Ok::<_, ClientError>(list.buckets.into_iter().next().map(|b| (b.id, b.name)))
     };
     if let Some(id) = ferry_catalog::parse_id(value) {
         if let Some(found) = find("id", id).await? {
@@ -483,7 +479,7 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
             }
             add_extras(&mut body, &extras)?;
             let r = c
-                .json(
+                .typed(
                     c.request(Method::POST, "/api/v2/replications")
                         .query(&validate_query(validate))
                         .json(&body),
@@ -549,7 +545,7 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
                 body["addTags"] = json!({});
             }
             let r = c
-                .json(
+                .typed(
                     c.request(Method::PATCH, &format!("/api/v2/replications/{id}"))
                         .query(&validate_query(validate))
                         .json(&body),
@@ -583,14 +579,8 @@ pub async fn run(cmd: ReplicationCmd) -> Result<(), ClientError> {
                     rb = rb.query(&[(k, v)]);
                 }
             }
-            let v = c.json(rb).await?;
-            print(
-                v["replications"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]),
-                json,
-            );
+            let list: api::ReplicationList = c.typed(rb).await?;
+            print(&list.replications, json);
         }
         ReplicationCmd::Pause { client, id } => {
             let c = Client::new(&client)?;

@@ -4,8 +4,9 @@
 use std::io::BufRead as _;
 
 use clap::Subcommand;
+use ferry_server::api;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::client::{Client, ClientArgs, ClientError};
 
@@ -71,16 +72,12 @@ pub async fn run(cmd: SecretCmd) -> Result<(), ClientError> {
         SecretCmd::List { client, json } => {
             let c = Client::new(&client)?;
             let org = c.org_id().await?;
-            let v = c
-                .json(c.request(Method::GET, &format!("/api/v2/orgs/{org}/secrets")))
-                .await?;
-            let keys: Vec<String> = v["secrets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
+            let keys = c
+                .typed::<api::SecretKeys>(
+                    c.request(Method::GET, &format!("/api/v2/orgs/{org}/secrets")),
+                )
+                .await?
+                .secrets;
             if json {
                 crate::output::json(&json!(keys));
             } else {

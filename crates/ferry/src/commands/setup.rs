@@ -2,11 +2,12 @@
 //! the onboarding request.
 
 use clap::Args;
+use ferry_server::api;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::client::{Client, ClientArgs, ClientError};
-use crate::output::{parse_seconds, s};
+use crate::output::parse_seconds;
 use crate::profiles::{Profile, Profiles};
 
 /// `ferry setup`.
@@ -50,16 +51,13 @@ pub async fn run(a: SetupArgs) -> Result<(), ClientError> {
     if let Some(t) = &a.operator_token {
         body["token"] = json!(t);
     }
-    let r = c
-        .json(c.request(Method::POST, "/api/v2/setup").json(&body))
+    let r: api::SetupResult = c
+        .typed(c.request(Method::POST, "/api/v2/setup").json(&body))
         .await?;
-    let token = s(&r["auth"], "token");
+    let token = r.auth.token.unwrap_or_default();
     println!(
         "Org {} ({}), bucket {} ({}) created.",
-        s(&r["org"], "name"),
-        s(&r["org"], "id"),
-        s(&r["bucket"], "name"),
-        s(&r["bucket"], "id")
+        r.org.name, r.org.id, r.bucket.name, r.bucket.id
     );
     println!("Operator token (shown only this once):\n{token}");
     if let Some(name) = a.config_name {

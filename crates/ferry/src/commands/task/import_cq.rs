@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use clap::Args;
+use ferry_server::api;
 use ferry_sync::source::{Source, SourceConfig};
 use ferry_sync::SourceArgs;
 use ferry_tasks::cq::{
@@ -306,34 +307,24 @@ async fn cqs_from_source(
 
 /// The node's buckets and DBRP mappings, for [`BucketMap`].
 async fn bucket_map(c: &Client, org_id: &str) -> Result<BucketMap, ClientError> {
-    let b = c
-        .json(
+    let b: api::BucketList = c
+        .typed(
             c.request(Method::GET, "/api/v2/buckets")
                 .query(&[("orgID", org_id)]),
         )
         .await?;
-    let d = c
-        .json(
+    let d: api::DbrpList = c
+        .typed(
             c.request(Method::GET, "/api/v2/dbrps")
                 .query(&[("orgID", org_id)]),
         )
         .await?;
-    let list = |v: &Value, k: &str| v[k].as_array().cloned().unwrap_or_default();
     Ok(BucketMap {
-        buckets: list(&b, "buckets")
-            .iter()
-            .map(|x| (s(x, "id"), s(x, "name")))
-            .collect(),
-        dbrps: list(&d, "content")
-            .iter()
-            .map(|x| {
-                (
-                    s(x, "database"),
-                    s(x, "retention_policy"),
-                    x["default"].as_bool().unwrap_or(false),
-                    s(x, "bucketID"),
-                )
-            })
+        buckets: b.buckets.into_iter().map(|x| (x.id, x.name)).collect(),
+        dbrps: d
+            .content
+            .into_iter()
+            .map(|x| (x.database, x.retention_policy, x.default, x.bucket_id))
             .collect(),
         default_rps: HashMap::new(),
     })
@@ -426,15 +417,16 @@ pub(super) async fn run(a: ImportCqArgs) -> Result<(), ClientError> {
     let mut buckets = bucket_map(&client, &org_id).await?;
     buckets.default_rps = defaults;
     let existing = client
-        .json(
+        .typed::<api::TaskList>(
             client
                 .request(Method::GET, "/api/v2/tasks")
                 .query(&[("orgID", org_id.as_str())]),
         )
-        .await?["tasks"]
-        .as_array()
-        .map(|v| v.iter().map(|t| (s(t, "name"), s(t, "id"))).collect())
-        .unwrap_or_default();
+        .await?
+        .tasks
+        .into_iter()
+        .map(|t| (t.name, t.id))
+        .collect();
     let target = ImportTarget {
         client,
         org_id,

@@ -7,11 +7,12 @@ mod args;
 mod import_cq;
 mod print;
 
+use ferry_server::api;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::client::{Client, ClientError};
-use crate::output::{json as print_json, s, table};
+use crate::output::{json_of, table};
 use print::{print_runs, print_tasks};
 
 pub use args::TaskCmd;
@@ -97,22 +98,19 @@ pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
                 }
             }
             let t = c
-                .json(c.request(Method::POST, "/api/v2/tasks").json(&body))
+                .typed(c.request(Method::POST, "/api/v2/tasks").json(&body))
                 .await?;
             print_tasks(&[t], json);
         }
         TaskCmd::List { client, json } => {
             let c = Client::new(&client)?;
-            let v = c
-                .json(
+            let list: api::TaskList = c
+                .typed(
                     c.request(Method::GET, "/api/v2/tasks")
                         .query(&[("orgID", c.org_id().await?)]),
                 )
                 .await?;
-            print_tasks(
-                v["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]),
-                json,
-            );
+            print_tasks(&list.tasks, json);
         }
         TaskCmd::Update {
             client,
@@ -151,7 +149,7 @@ pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
                 body["flux"] = json!(script);
             }
             let t = c
-                .json(
+                .typed(
                     c.request(Method::PATCH, &format!("/api/v2/tasks/{id}"))
                         .json(&body),
                 )
@@ -166,14 +164,14 @@ pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
         }
         TaskCmd::Run { client, id, json } => {
             let c = Client::new(&client)?;
-            let r = c
-                .json(c.request(Method::POST, &format!("/api/v2/tasks/{id}/runs")))
+            let r: api::Run = c
+                .typed(c.request(Method::POST, &format!("/api/v2/tasks/{id}/runs")))
                 .await?;
             print_runs(std::slice::from_ref(&r), json);
-            if s(&r, "status") == "failed" {
+            if r.status == "failed" {
                 return Err(ClientError::Usage(format!(
                     "the run failed: {}",
-                    s(&r, "error")
+                    r.error.unwrap_or_default()
                 )));
             }
         }
@@ -186,21 +184,21 @@ pub async fn run(cmd: TaskCmd) -> Result<(), ClientError> {
         } => {
             let c = Client::new(&client)?;
             if runs {
-                let v = c
-                    .json(c.request(Method::GET, &format!("/api/v2/tasks/{id}/runs")))
+                let list: api::RunList = c
+                    .typed(c.request(Method::GET, &format!("/api/v2/tasks/{id}/runs")))
                     .await?;
-                print_runs(v["runs"].as_array().map(Vec::as_slice).unwrap_or(&[]), json);
+                print_runs(&list.runs, json);
             } else {
-                let v = c
-                    .json(c.request(Method::GET, &format!("/api/v2/tasks/{id}/logs")))
+                let list: api::LogList = c
+                    .typed(c.request(Method::GET, &format!("/api/v2/tasks/{id}/logs")))
                     .await?;
-                let events = v["events"].as_array().cloned().unwrap_or_default();
                 if json {
-                    print_json(&json!(events));
+                    json_of(&list.events);
                 } else {
-                    let rows: Vec<Vec<String>> = events
-                        .iter()
-                        .map(|e| vec![s(e, "time"), s(e, "runID"), s(e, "message")])
+                    let rows: Vec<Vec<String>> = list
+                        .events
+                        .into_iter()
+                        .map(|e| vec![e.time, e.run_id, e.message])
                         .collect();
                     table(&["Time", "Run ID", "Message"], &rows);
                 }

@@ -1,41 +1,42 @@
 //! How `ferry task` prints tasks and runs: a table, or JSON with `--json`.
 
-use serde_json::{json, Value};
+use ferry_server::api;
 
-use crate::output::{json as print_json, s, table};
+use crate::output::{json_of, s, table};
 
 /// Prints tasks as a table (schedule, last and next run, last error), or as JSON.
-pub(super) fn print_tasks(list: &[Value], as_json: bool) {
+pub(super) fn print_tasks(list: &[api::Task], as_json: bool) {
     if as_json {
-        print_json(&json!(list));
+        json_of(&list);
         return;
     }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|t| {
-            let sched = if t.get("cron").is_some_and(|c| !c.is_null()) {
-                format!("cron {}", s(t, "cron"))
-            } else if !s(t, "every").is_empty() {
-                s(t, "every")
-            } else {
+            let sched = match (&t.cron, t.every.as_deref()) {
+                (Some(cron), _) => format!("cron {cron}"),
+                (None, Some(every)) if !every.is_empty() => every.to_string(),
                 // a downsample task runs once per window unless --every says otherwise
-                s(&t["spec"], "window")
+                _ => s(&t.spec, "window"),
             };
-            let or_dash = |v: String| if v.is_empty() { "-".to_string() } else { v };
+            let or_dash = |v: Option<&String>| match v {
+                Some(v) if !v.is_empty() => v.clone(),
+                _ => "-".to_string(),
+            };
             vec![
-                s(t, "id"),
-                s(t, "name"),
-                s(t, "kind"),
-                s(t, "status"),
-                or_dash(sched),
-                or_dash(s(t, "latestCompleted")),
-                or_dash(s(t, "nextRun")),
+                t.id.clone(),
+                t.name.clone(),
+                t.kind.clone(),
+                t.status.clone(),
+                or_dash(Some(&sched)),
+                or_dash(t.latest_completed.as_ref()),
+                or_dash(t.next_run.as_ref()),
                 // no run yet: say so instead of leaving the column blank
-                match s(t, "lastRunStatus") {
-                    st if st.is_empty() => "not run yet".into(),
-                    st => st,
+                match t.last_run_status.as_deref() {
+                    None | Some("") => "not run yet".into(),
+                    Some(st) => st.to_string(),
                 },
-                or_dash(s(t, "lastRunError")),
+                or_dash(t.last_run_error.as_ref()),
             ]
         })
         .collect();
@@ -56,22 +57,22 @@ pub(super) fn print_tasks(list: &[Value], as_json: bool) {
 }
 
 /// Prints runs as a table (status, range, points, error), or as JSON.
-pub(super) fn print_runs(list: &[Value], as_json: bool) {
+pub(super) fn print_runs(list: &[api::Run], as_json: bool) {
     if as_json {
-        print_json(&json!(list));
+        json_of(&list);
         return;
     }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {
             vec![
-                s(r, "id"),
-                s(r, "status"),
-                s(r, "startedAt"),
-                s(r, "rangeStart"),
-                s(r, "rangeStop"),
-                s(r, "pointsWritten"),
-                s(r, "error"),
+                r.id.clone(),
+                r.status.clone(),
+                r.started_at.clone(),
+                r.range_start.clone().unwrap_or_default(),
+                r.range_stop.clone().unwrap_or_default(),
+                r.points_written.to_string(),
+                r.error.clone().unwrap_or_default(),
             ]
         })
         .collect();
