@@ -172,6 +172,16 @@ class FerryNode:
     def auth(self, token: str | None = None) -> dict:
         return {"Authorization": f"Token {token or self.token}"}
 
+    def read_token(self, bucket_id: str) -> str:
+        """A new token of the default org that may read one bucket and nothing else."""
+        org = self.org_id()
+        r = requests.post(self.url + "/api/v2/authorizations", headers=self.auth(), timeout=30,
+                          json={"orgID": org, "permissions": [
+                              {"action": "read", "resource": {"type": "buckets", "orgID": org,
+                                                              "id": bucket_id}}]})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
     def get(self, path: str, token: str | None = None, **kw) -> requests.Response:
         kw.setdefault("verify", str(self.tls_ca) if self.tls_ca else True)
         return requests.get(self.url + path, headers=self.auth(token), timeout=30, **kw)

@@ -443,14 +443,7 @@ def test_dbrp_mapping_and_permissions(peers):
     dbs = ask(ferry.url, "SHOW DATABASES", token=ferry.token).json()
     assert ["mapped"] in dbs["results"][0]["series"][0]["values"]
     # a token that may only read another bucket
-    org_id = ferry.org_id()
-    other = ferry.bucket_info()
-    r = requests.post(ferry.url + "/api/v2/authorizations", headers=ferry.auth(), timeout=30,
-                      json={"orgID": org_id, "permissions": [
-                          {"action": "read", "resource": {"type": "buckets", "orgID": org_id,
-                                                          "id": other["id"]}}]})
-    assert r.status_code == 201, r.text
-    tok = r.json()["token"]
+    tok = ferry.read_token(ferry.bucket_info()["id"])
     res = ask(ferry.url, q, token=tok).json()["results"][0]
     assert "error" in res and "series" not in res
     dbs = ask(ferry.url, "SHOW DATABASES", token=tok).json()["results"][0]["series"][0]
