@@ -10,10 +10,10 @@ pub mod lexer;
 pub mod params;
 pub mod parser;
 pub mod result;
-pub mod stats;
+pub use ferry_window::stats;
 mod subquery;
-pub mod tz;
-pub mod windowed;
+pub use ferry_window::tz;
+pub use ferry_window::windowed;
 
 pub use encode::Epoch;
 pub use exec::stream::{execute_chunked, ChunkedError, ChunkedOptions, DEFAULT_SLICE_VALUES};

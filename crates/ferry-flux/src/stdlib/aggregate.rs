@@ -1,7 +1,7 @@
 //! Aggregates and selectors (`count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread`)
 //! over each table, and `aggregateWindow` over time windows of each table.
 //!
-//! Both feed `ferry_influxql::windowed::Stream`, the InfluxQL engine's streaming aggregate
+//! Both feed `ferry_window::windowed::Stream`, the InfluxQL engine's streaming aggregate
 //! state, and cut time with its `Grid`, so Flux and InfluxQL compute the same answers.
 //! Flux's rules on top of that state (FLUX.md §4 in the design notes, checked against
 //! InfluxDB's tests): nulls are skipped; an aggregate keeps the group key and `_value`
@@ -10,8 +10,8 @@
 //! an empty window's value being null (0 for `count`), and stamps each with its stop
 //! (`timeSrc: "_stop"`) clipped to the range.
 
-use ferry_influxql::result::Value as QlValue;
-use ferry_influxql::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
+use ferry_window::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
+use ferry_window::Value as QlValue;
 
 use super::args::{bool_arg, builtin, duration_arg, required, string_arg, BResult};
 use super::series::as_f64;

@@ -6,7 +6,7 @@
 //!   (`universe.flux`, as InfluxDB's are);
 //! * [`aggregate`]: `count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread` and
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
-//!   (`ferry_influxql::windowed`), so both languages answer with the same arithmetic;
+//!   (`ferry_window::windowed`), so both languages answer with the same arithmetic;
 //! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
 //!   [`reduce`];
 //! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `increase`, `tail`; [`distinct`]:

@@ -1,5 +1,5 @@
 //! `median`, `quantile` and `stddev`: over each table, and as `aggregateWindow`'s `fn`. The
-//! arithmetic is InfluxQL's (`ferry_influxql::stats`), so `median()` here and `MEDIAN()` on
+//! arithmetic is InfluxQL's (`ferry_window::stats`), so `median()` here and `MEDIAN()` on
 //! `/query` answer the same. Flux's `median` is `quantile(q: 0.5)` with a t-digest estimate;
 //! Ferry computes the quantile exactly (linear interpolation between the closest ranks, the
 //! t-digest's answer on the small sizes it keeps whole), so `estimate_tdigest` and
@@ -7,7 +7,7 @@
 //! values answers null. `method: "exact_selector"` keeps the row of the value of rank
 //! `ceil(q·n) − 1` instead (no row for a table without values).
 
-use ferry_influxql::stats::{self, Deviation};
+use ferry_window::stats::{self, Deviation};
 
 use super::args::{builtin, string_arg, BResult};
 use super::series::as_f64;

@@ -3,8 +3,8 @@
 //! running state of `count`, `sum`, `mean`, `min`, `max`, `first`, `last` and `spread`
 //! ([`Stream`]), fed one point at a time in any series order and answered per window.
 //!
-//! InfluxQL's `GROUP BY time` uses them (crate `exec`); Flux's `aggregateWindow` and
-//! `window |> agg` are meant to, so that both languages answer with the same arithmetic.
+//! InfluxQL's `GROUP BY time` uses them (`ferry_influxql::exec`), and so do Flux's
+//! `aggregateWindow` and `window |> agg`, so that both languages answer with the same arithmetic.
 //! Window arithmetic is done in i128 where a range may span more than i64 holds.
 
 use ferry_lp::FieldValue;
@@ -385,7 +385,7 @@ impl Stream {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// count, sum, mean, spread; with the time of the window's first point.
-    Computed(crate::result::Value, (i64, usize, usize)),
+    Computed(crate::Value, (i64, usize, usize)),
     /// min, max, first, last.
     Selected((i64, usize, usize)),
 }
@@ -394,7 +394,7 @@ impl Stream {
     /// The answer of aggregate `kind` over the points added; `None` when no point (with a
     /// numeric value, where it needs one) was added.
     pub fn answer(&self, kind: StreamKind) -> Option<Answer> {
-        use crate::result::Value;
+        use crate::Value;
         if self.n == 0 {
             return None;
         }
