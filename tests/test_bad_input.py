@@ -342,3 +342,31 @@ def test_remote_replication_and_task_bodies_of_the_wrong_type_are_refused(node):
     r = requests.patch(f"{api}/replications/{rep['id']}", json={"maxQueueSizeBytes": "big"},
                        headers=h, timeout=10)
     assert r.status_code == 400 and "maxQueueSizeBytes" in r.json()["message"], r.text
+
+
+def test_token_creation_bodies_of_the_wrong_type_are_refused(node):
+    """`POST /api/v2/authorizations` is read into a typed body: a permission whose action is
+    not read/write, a resource without a type, permissions that are not a list or a
+    description that is not text are each a 400 naming the field, and no token is made.
+    Extra resource fields InfluxDB's clients send (`name`, `org`) are fine."""
+    h = node.auth()
+    org = node.org_id()
+    url = f"{node.url}/api/v2/authorizations"
+    before = len(requests.get(url, headers=h, timeout=10).json()["authorizations"])
+    ok_perm = {"action": "read", "resource": {"type": "buckets", "orgID": org}}
+    for body, field in (
+        ({"permissions": [{"action": "delete", "resource": {"type": "buckets"}}]}, "permissions[0].action"),
+        ({"permissions": [{"action": "read", "resource": {"orgID": org}}]}, "permissions[0].resource"),
+        ({"permissions": "all"}, "permissions"),
+        ({"permissions": [ok_perm], "description": 5}, "description"),
+        ({"description": "no permissions"}, "permissions"),
+    ):
+        r = requests.post(url, json={"orgID": org, **body}, headers=h, timeout=10)
+        assert r.status_code == 400, (body, r.text)
+        assert field in r.json()["message"], (body, r.text)
+    assert len(requests.get(url, headers=h, timeout=10).json()["authorizations"]) == before
+    r = requests.post(url, headers=h, timeout=10, json={
+        "orgID": org, "description": "typed", "permissions": [
+            {"action": "write", "resource": {"type": "buckets", "orgID": org, "name": "x", "org": "o"}}]})
+    assert r.status_code == 201, r.text
+    assert r.json()["permissions"][0]["action"] == "write" and r.json()["description"] == "typed"

@@ -17,8 +17,36 @@ pub struct TaskOptions {
     pub offset: Option<String>,
 }
 
+/// Why a script's `option task` cannot schedule a task (InfluxDB's texts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskOptionsError {
+    /// `option task` appears more than once.
+    #[error("multiple task options defined")]
+    Multiple,
+    /// No `option task`.
+    #[error("no task options defined")]
+    Missing,
+    /// `option task = <not a record>`.
+    #[error("task options must be a record literal")]
+    NotARecord,
+    /// An option of the wrong kind of literal: `key` must be `what`.
+    #[error("task option {key} must be a {what} literal")]
+    WrongLiteral {
+        /// The option.
+        key: String,
+        /// `string` or `duration`.
+        what: &'static str,
+    },
+    /// A required option is absent.
+    #[error("missing required option: {0}")]
+    MissingOption(&'static str),
+    /// Both `cron` and `every`.
+    #[error("cannot use both cron and every in task options")]
+    CronAndEvery,
+}
+
 /// Reads `option task` from `file`, with InfluxDB's error messages.
-pub fn options(file: &File) -> Result<TaskOptions, String> {
+pub fn options(file: &File) -> Result<TaskOptions, TaskOptionsError> {
     let mut found = None;
     for st in &file.body {
         let Statement::OptionStatement(o) = st else {
@@ -31,15 +59,15 @@ pub fn options(file: &File) -> Result<TaskOptions, String> {
             continue;
         }
         if found.is_some() {
-            return Err("multiple task options defined".into());
+            return Err(TaskOptionsError::Multiple);
         }
         found = Some(&va.init);
     }
     let Some(init) = found else {
-        return Err("no task options defined".into());
+        return Err(TaskOptionsError::Missing);
     };
     let Expression::ObjectExpression(rec) = init else {
-        return Err("task options must be a record literal".into());
+        return Err(TaskOptionsError::NotARecord);
     };
     let mut out = TaskOptions {
         name: String::new(),
@@ -59,23 +87,26 @@ pub fn options(file: &File) -> Result<TaskOptions, String> {
         }
     }
     if out.name.is_empty() {
-        return Err("missing required option: name".into());
+        return Err(TaskOptionsError::MissingOption("name"));
     }
     match (&out.every, &out.cron) {
-        (Some(_), Some(_)) => Err("cannot use both cron and every in task options".into()),
-        (None, None) => Err("missing required option: cron or every".into()),
+        (Some(_), Some(_)) => Err(TaskOptionsError::CronAndEvery),
+        (None, None) => Err(TaskOptionsError::MissingOption("cron or every")),
         _ => Ok(out),
     }
 }
 
-fn string(key: &str, v: &Expression) -> Result<String, String> {
+fn string(key: &str, v: &Expression) -> Result<String, TaskOptionsError> {
     match v {
         Expression::StringLiteral(s) => Ok(s.value.clone()),
-        _ => Err(format!("task option {key} must be a string literal")),
+        _ => Err(TaskOptionsError::WrongLiteral {
+            key: key.into(),
+            what: "string",
+        }),
     }
 }
 
-fn duration(key: &str, v: &Expression) -> Result<String, String> {
+fn duration(key: &str, v: &Expression) -> Result<String, TaskOptionsError> {
     match v {
         Expression::DurationLiteral(d) => Ok(d
             .values
@@ -85,7 +116,10 @@ fn duration(key: &str, v: &Expression) -> Result<String, String> {
         Expression::UnaryExpression(u) if u.operator == Operator::Subtraction => {
             duration(key, &u.argument).map(|d| format!("-{d}"))
         }
-        _ => Err(format!("task option {key} must be a duration literal")),
+        _ => Err(TaskOptionsError::WrongLiteral {
+            key: key.into(),
+            what: "duration",
+        }),
     }
 }
 
@@ -93,8 +127,9 @@ fn duration(key: &str, v: &Expression) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    /// The options, or the error's text (what the API answers).
     fn opts(src: &str) -> Result<TaskOptions, String> {
-        options(&crate::parse(src).unwrap())
+        options(&crate::parse(src).unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]

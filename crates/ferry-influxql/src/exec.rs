@@ -45,7 +45,7 @@ use context::{need_db, Res};
 use plan::Plan;
 use rows::FieldGroup;
 
-pub use context::{Context, RetentionPolicy, RunningQuery};
+pub use context::{Context, ContextError, RetentionPolicy, RunningQuery};
 pub use multi::measurements_matching;
 
 /// Executes one statement; `db`/`rp` are the request's defaults.
@@ -61,10 +61,10 @@ pub fn execute(
     let r = ferry_store::coop::scoped(|| match stmt {
         Statement::Select(s) => select(s, ctx, db, rp),
         Statement::Show(s) => show::show(s, ctx, db, rp),
-        Statement::CreateDatabase(n) => ctx.create_database(n).map(|_| vec![]),
-        Statement::DropDatabase(n) => ctx.drop_database(n).map(|_| vec![]),
+        Statement::CreateDatabase(n) => Ok(ctx.create_database(n).map(|_| vec![])?),
+        Statement::DropDatabase(n) => Ok(ctx.drop_database(n).map(|_| vec![])?),
         Statement::Delete(d) => delete::execute(d, ctx, db),
-        Statement::KillQuery(qid) => ctx.kill_query(*qid).map(|_| vec![]),
+        Statement::KillQuery(qid) => Ok(ctx.kill_query(*qid).map(|_| vec![])?),
     });
     if let Ok(series) = &r {
         ferry_store::coop::charge(answer_bytes(series));

@@ -17,7 +17,7 @@ pub use ferry_window::windowed;
 
 pub use encode::Epoch;
 pub use exec::stream::{execute_chunked, ChunkedError, ChunkedOptions, DEFAULT_SLICE_VALUES};
-pub use exec::{execute, Context, RetentionPolicy};
+pub use exec::{execute, Context, ContextError, RetentionPolicy};
 pub use params::{Params, ParamsError};
 pub use parser::{parse_query, parse_query_with, ParseError};
 pub use result::{Series, StatementResult, Value};

@@ -99,7 +99,7 @@ fn tag_columns(
         return Vec::new();
     }
     let schema = need_db(inner.source.db.as_deref(), db)
-        .and_then(|db| ctx.store(db, inner.source.rp.as_deref().or(rp).unwrap_or("")))
+        .and_then(|db| Ok(ctx.store(db, inner.source.rp.as_deref().or(rp).unwrap_or(""))?))
         .ok()
         .and_then(|store| store.schema(&inner.source.name));
     let Some(schema) = schema else {

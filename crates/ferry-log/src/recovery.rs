@@ -283,7 +283,7 @@ pub(crate) fn survey(fs: &dyn Fs, dir: &Path, bases: &[Lsn]) -> Result<Survey, L
 }
 
 /// What [`inspect`] found in a log directory, which it does not change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Inspection {
     /// Base LSNs of the segments, ascending.
     pub segments: Vec<Lsn>,
@@ -297,7 +297,7 @@ pub struct Inspection {
     /// reason)`.
     pub bad_tail: Option<(Lsn, u64, String)>,
     /// The cursors, or why the cursors file cannot be read.
-    pub cursors: Result<BTreeMap<String, Lsn>, String>,
+    pub cursors: Result<BTreeMap<String, Lsn>, LogError>,
     /// Leftovers of interrupted writes (`.tmp` files), which the next open removes.
     pub temp_files: Vec<String>,
     /// Data moved aside by earlier recoveries (`.corrupt` files).
@@ -323,7 +323,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection, LogError> {
     bases.sort_unstable();
     temp_files.sort();
     corrupt_files.sort();
-    let cursors = load_cursors(&fs, dir).map_err(|e| e.to_string());
+    let cursors = load_cursors(&fs, dir);
     let survey = if bases.is_empty() {
         Survey {
             end: 0,

@@ -122,6 +122,13 @@ impl From<CatalogError> for ApiError {
     }
 }
 
+/// A Flux task's `option task` that cannot schedule it (InfluxDB answers 400).
+impl From<ferry_flux::task::TaskOptionsError> for ApiError {
+    fn from(e: ferry_flux::task::TaskOptionsError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 impl From<crate::delete_predicate::PredicateError> for ApiError {
     fn from(e: crate::delete_predicate::PredicateError) -> Self {
         ApiError::BadRequest(format!("invalid request; error parsing request json: {e}"))

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use ferry_influxql::exec::RunningQuery;
+use ferry_influxql::ContextError;
 use ferry_store::coop::Limits;
 
 /// The limits queries run under; zero means none.
@@ -61,6 +62,16 @@ struct Entry {
     database: String,
     started: Instant,
     cancel: Arc<AtomicBool>,
+}
+
+/// A query refused because [`QueryLimits::max_concurrent`] run already (1.x's text).
+#[derive(Debug, thiserror::Error)]
+#[error("max-concurrent-queries limit exceeded({running}, {max})")]
+pub struct TooManyQueries {
+    /// How many run.
+    pub running: usize,
+    /// The limit.
+    pub max: usize,
 }
 
 /// The registry of running queries.
@@ -112,14 +123,14 @@ impl Queries {
 
     /// Registers a query; refused with InfluxDB 1.x's text when as many run already as
     /// [`QueryLimits::max_concurrent`] allows.
-    pub fn start(&self, query: &str, database: &str) -> Result<Registered, String> {
+    pub fn start(&self, query: &str, database: &str) -> Result<Registered, TooManyQueries> {
         let mut running = self.running.lock();
         let max = self.limits.max_concurrent;
         if max > 0 && running.len() >= max {
-            return Err(format!(
-                "max-concurrent-queries limit exceeded({}, {max})",
-                running.len()
-            ));
+            return Err(TooManyQueries {
+                running: running.len(),
+                max,
+            });
         }
         let qid = self.next.fetch_add(1, Ordering::Relaxed);
         let cancel = Arc::new(AtomicBool::new(false));
@@ -178,13 +189,13 @@ impl Queries {
     }
 
     /// Stops query `qid` at its next cooperation point.
-    pub fn kill(&self, qid: u64) -> Result<(), String> {
+    pub fn kill(&self, qid: u64) -> Result<(), ContextError> {
         match self.running.lock().get(&qid) {
             Some(e) => {
                 e.cancel.store(true, Ordering::Relaxed);
                 Ok(())
             }
-            None => Err(format!("no such query id: {qid}")),
+            None => Err(ContextError::NoSuchQuery(qid)),
         }
     }
 }
@@ -202,7 +213,7 @@ mod tests {
         let a = q.start("SELECT 1", "db").unwrap();
         let b = q.start("SELECT 2", "").unwrap();
         let e = q.start("SELECT 3", "").err().unwrap();
-        assert_eq!(e, "max-concurrent-queries limit exceeded(2, 2)");
+        assert_eq!(e.to_string(), "max-concurrent-queries limit exceeded(2, 2)");
         let listed: Vec<_> = q.list().into_iter().map(|r| (r.qid, r.query)).collect();
         assert_eq!(
             listed,
@@ -212,7 +223,7 @@ mod tests {
         assert!(b.limits().cancel.load(Ordering::Relaxed));
         assert!(!a.limits().cancel.load(Ordering::Relaxed));
         drop(b);
-        assert_eq!(q.kill(99).unwrap_err(), "no such query id: 99");
+        assert_eq!(q.kill(99).unwrap_err().to_string(), "no such query id: 99");
         assert_eq!(q.list().len(), 1);
         assert!(q.start("SELECT 4", "").is_ok());
     }

@@ -37,6 +37,20 @@ pub struct StatementResult {
     pub error: Option<String>,
 }
 
+/// Why a document of a `/query` answer gave no lines.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// The answer carries an error itself, at the top or in a statement: the source's text.
+    #[error("{0}")]
+    Statement(String),
+    /// The JSON document cannot be read (a cut or garbled answer).
+    #[error("unreadable query answer: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The MessagePack document cannot be read.
+    #[error("unreadable MessagePack query answer: {0}")]
+    Msgpack(#[source] rmp_serde::decode::Error),
+}
+
 /// Converts one JSON document of a `/query` answer into line protocol appended to `out`
 /// as it is decoded (no tree of values in between). Returns the points (lines) written; an
 /// unreadable document, or an `error` in the answer, is `Err`, and then nothing is appended.
@@ -44,13 +58,13 @@ pub fn json_chunk_to_lp(
     doc: &[u8],
     types: &FieldTypes,
     out: &mut Vec<u8>,
-) -> Result<usize, String> {
+) -> Result<usize, AnswerError> {
     let mark = out.len();
     let mut de = serde_json::Deserializer::from_slice(doc);
     let r = match streaming::document_to_lp(&mut de, types, out).and_then(|c| de.end().map(|()| c))
     {
         Ok(c) => c.lines(),
-        Err(e) => Err(format!("unreadable query answer: {e}")),
+        Err(e) => Err(AnswerError::Json(e)),
     };
     if r.is_err() {
         out.truncate(mark);
@@ -78,7 +92,7 @@ pub fn msgpack_chunk_to_lp(
     buf: &[u8],
     types: &FieldTypes,
     out: &mut Vec<u8>,
-) -> Result<MsgpackLp, String> {
+) -> Result<MsgpackLp, AnswerError> {
     let mark = out.len();
     let mut cursor = std::io::Cursor::new(buf);
     let mut de = rmp_serde::Deserializer::new(&mut cursor);
@@ -88,7 +102,7 @@ pub fn msgpack_chunk_to_lp(
             used: cursor.position() as usize,
         }),
         Err(e) if is_eof(&e) => Ok(MsgpackLp::Incomplete),
-        Err(e) => Err(format!("unreadable MessagePack query answer: {e}")),
+        Err(e) => Err(AnswerError::Msgpack(e)),
     };
     if !matches!(r, Ok(MsgpackLp::Complete { .. })) {
         out.truncate(mark);
@@ -177,7 +191,8 @@ mod tests {
                 br#"{"results":[{"statement_id":0,"error":"database not found: x"}]}"#,
                 &types(),
                 &mut out
-            ),
+            )
+            .map_err(|e| e.to_string()),
             Err("database not found: x".to_string())
         );
         assert!(
@@ -185,8 +200,8 @@ mod tests {
         );
         assert!(json_chunk_to_lp(b"not json", &types(), &mut out).is_err());
         assert_eq!(
-            json_chunk_to_lp(br#"{"results":[{"statement_id":0}]}"#, &types(), &mut out),
-            Ok(0)
+            json_chunk_to_lp(br#"{"results":[{"statement_id":0}]}"#, &types(), &mut out).ok(),
+            Some(0)
         );
     }
 
@@ -202,21 +217,21 @@ mod tests {
         for cut in 0..one {
             let mut out = Vec::new();
             assert_eq!(
-                msgpack_chunk_to_lp(&packed[..cut], &types(), &mut out),
+                msgpack_chunk_to_lp(&packed[..cut], &types(), &mut out).map_err(|e| e.to_string()),
                 Ok(MsgpackLp::Incomplete),
                 "cut {cut}"
             );
         }
         let (mut from_mp, mut from_json) = (Vec::new(), Vec::new());
         assert_eq!(
-            msgpack_chunk_to_lp(&packed, &types(), &mut from_mp),
+            msgpack_chunk_to_lp(&packed, &types(), &mut from_mp).map_err(|e| e.to_string()),
             Ok(MsgpackLp::Complete {
                 lines: 2,
                 used: one
             })
         );
         assert_eq!(
-            json_chunk_to_lp(json.as_bytes(), &types(), &mut from_json),
+            json_chunk_to_lp(json.as_bytes(), &types(), &mut from_json).map_err(|e| e.to_string()),
             Ok(2)
         );
         let text = String::from_utf8(from_mp).unwrap();
@@ -253,7 +268,7 @@ mod tests {
             let n = chunk_to_lp(doc.as_bytes(), &types, &mut tree).unwrap();
             let mut streamed = b"kept\n".to_vec();
             assert_eq!(
-                json_chunk_to_lp(doc.as_bytes(), &types, &mut streamed),
+                json_chunk_to_lp(doc.as_bytes(), &types, &mut streamed).map_err(|e| e.to_string()),
                 Ok(n)
             );
             assert_eq!(
@@ -264,7 +279,7 @@ mod tests {
                 rmp_serde::to_vec_named(&serde_json::from_str::<Value>(doc).unwrap()).unwrap();
             let mut from_mp = b"kept\n".to_vec();
             assert_eq!(
-                msgpack_chunk_to_lp(&packed, &types, &mut from_mp),
+                msgpack_chunk_to_lp(&packed, &types, &mut from_mp).map_err(|e| e.to_string()),
                 Ok(MsgpackLp::Complete {
                     lines: n,
                     used: packed.len()
@@ -278,7 +293,8 @@ mod tests {
             for cut in 0..packed.len() {
                 let mut out = b"kept\n".to_vec();
                 assert_eq!(
-                    msgpack_chunk_to_lp(&packed[..cut], &types, &mut out),
+                    msgpack_chunk_to_lp(&packed[..cut], &types, &mut out)
+                        .map_err(|e| e.to_string()),
                     Ok(MsgpackLp::Incomplete),
                     "cut {cut}"
                 );
@@ -330,7 +346,7 @@ mod tests {
             Err("authorization failed".to_string())
         );
         assert_eq!(
-            json_chunk_to_lp(both.as_bytes(), &types, &mut Vec::new()),
+            json_chunk_to_lp(both.as_bytes(), &types, &mut Vec::new()).map_err(|e| e.to_string()),
             Err("authorization failed".to_string())
         );
         let mut out = Vec::new();
@@ -339,7 +355,8 @@ mod tests {
                 br#"{"results":[{"error":"database not found: x"}]}"#,
                 &types,
                 &mut out
-            ),
+            )
+            .map_err(|e| e.to_string()),
             Err("database not found: x".to_string())
         );
         let nan = rmp_serde::to_vec_named(&serde_json::json!({"results":[{"series":[{"name":"m","columns":["time","f","g"],"values":[[1, 1.5, 0]]}]}]})).unwrap();

@@ -8,7 +8,9 @@ use futures_util::StreamExt;
 use reqwest::{Client, Url};
 use serde_json::Value;
 
-use crate::convert::{json_chunk_to_lp, msgpack_chunk_to_lp, FieldTypes, MsgpackLp, QueryChunk};
+use crate::convert::{
+    json_chunk_to_lp, msgpack_chunk_to_lp, AnswerError, FieldTypes, MsgpackLp, QueryChunk,
+};
 use crate::spec::SourceArgs;
 use crate::SyncError;
 
@@ -503,7 +505,7 @@ impl DocSplitter {
                 self.at += used;
                 continue;
             }
-            let lines = json_chunk_to_lp(doc, types, out).map_err(classify_statement_error)?;
+            let lines = json_chunk_to_lp(doc, types, out).map_err(classify_answer_error)?;
             self.at += used;
             return Ok(Some(lines));
         }
@@ -519,7 +521,7 @@ impl DocSplitter {
         if rest.is_empty() || (!eof && rest.len() < self.need) {
             return Ok(None);
         }
-        match msgpack_chunk_to_lp(rest, types, out).map_err(classify_statement_error)? {
+        match msgpack_chunk_to_lp(rest, types, out).map_err(classify_answer_error)? {
             MsgpackLp::Complete { lines, used } => {
                 self.at += used;
                 self.need = 1;
@@ -536,12 +538,20 @@ impl DocSplitter {
     }
 }
 
+/// A document that gave no lines: a cut or garbled one is worth reading again, the
+/// source's own error by its text.
+fn classify_answer_error(e: AnswerError) -> ReadError {
+    match e {
+        AnswerError::Statement(msg) => classify_statement_error(msg),
+        unreadable => ReadError::Transient(unreadable.to_string()),
+    }
+}
+
 fn classify_statement_error(msg: String) -> ReadError {
     let m = msg.to_ascii_lowercase();
     if m.contains("max-select-point")
         || m.contains("max-select-series")
         || m.contains("timeout")
-        || m.contains("unreadable")
         || m.contains("killed")
     {
         ReadError::Transient(msg)

@@ -52,6 +52,35 @@ pub struct Grid {
 /// finding the windows with data (a pass over the group's times and a sort).
 pub const SPARSE_FROM_WINDOWS: usize = 1 << 16;
 
+/// A range cut into more windows than [`GridSpec::max_windows`] allows (1.6's text, which
+/// InfluxQL answers; Flux prefixes its function's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooManyWindows {
+    /// How many windows the range needs.
+    pub windows: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+impl std::fmt::Display for TooManyWindows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "max-select-buckets limit exceeded: ({}/{})",
+            self.windows, self.max
+        )
+    }
+}
+
+impl std::error::Error for TooManyWindows {}
+
+/// The statement's error text.
+impl From<TooManyWindows> for String {
+    fn from(e: TooManyWindows) -> String {
+        e.to_string()
+    }
+}
+
 impl Grid {
     /// `None` when an open range has no data to start from; `times` lists the group's
     /// point times (only read with `tz()`).
@@ -61,7 +90,7 @@ impl Grid {
         hi: i64,
         data_min: Option<i64>,
         times: &dyn Fn() -> Vec<i64>,
-    ) -> Result<Option<Grid>, String> {
+    ) -> Result<Option<Grid>, TooManyWindows> {
         let Some((iv, off)) = s.every_offset else {
             return Ok(Some(Grid {
                 dims: None,
@@ -84,7 +113,7 @@ impl Grid {
         let max = s.max_windows;
         let check = |n: usize| {
             if max > 0 && n > max {
-                return Err(format!("max-select-buckets limit exceeded: ({n}/{max})"));
+                return Err(TooManyWindows { windows: n, max });
             }
             Ok(n)
         };

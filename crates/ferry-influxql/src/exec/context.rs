@@ -33,19 +33,67 @@ pub struct RunningQuery {
     pub duration: std::time::Duration,
 }
 
+/// Why the server could not give the executor what it asked. Its text is the statement's
+/// error in the answer (1.6's wording where 1.6 has one); the variants let the executor tell
+/// a name that does not resolve or a token that may not read from a failure underneath,
+/// which keeps its cause as `source` for the server's log.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// No database of that name is visible to the caller.
+    #[error("database not found: {0}")]
+    DatabaseNotFound(String),
+    /// The database exists but has no such retention policy.
+    #[error("retention policy not found: {0}")]
+    RetentionPolicyNotFound(String),
+    /// The caller's token may not do this; the text says what it lacks.
+    #[error("{0}")]
+    Forbidden(String),
+    /// This context does not run the statement (a task's context creates no database).
+    #[error("{0} is not supported here")]
+    Unsupported(&'static str),
+    /// KILL QUERY of an ID that is not running.
+    #[error("no such query id: {0}")]
+    NoSuchQuery(u64),
+    /// SELECT INTO wrote some points and the store refused others.
+    #[error("partial write: {reason} dropped={dropped}")]
+    PartialWrite {
+        /// The first refusal's reason.
+        reason: String,
+        /// How many points were refused.
+        dropped: usize,
+    },
+    /// The catalog, an engine or a store failed.
+    #[error(transparent)]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ContextError {
+    /// A failure underneath, keeping `e` as the source.
+    pub fn failed(e: impl std::error::Error + Send + Sync + 'static) -> ContextError {
+        ContextError::Failed(Box::new(e))
+    }
+}
+
+/// The statement's error text: what the answer's `error` carries.
+impl From<ContextError> for String {
+    fn from(e: ContextError) -> String {
+        e.to_string()
+    }
+}
+
 /// What the executor needs from the server.
 pub trait Context {
-    /// The store of `db`/`rp` (`rp` empty = the default); the error is the statement's message.
-    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String>;
+    /// The store of `db`/`rp` (`rp` empty = the default), once the caller may read it.
+    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, ContextError>;
     /// Database names visible to the caller.
     fn databases(&self) -> Vec<String>;
     /// Retention policies of a database.
-    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String>;
+    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, ContextError>;
     /// The current time in ns.
     fn now_ns(&self) -> i64;
     /// CREATE DATABASE: a bucket and its `db/autogen` mapping (no-op when it exists).
-    fn create_database(&self, _name: &str) -> Result<(), String> {
-        Err("CREATE DATABASE is not supported here".into())
+    fn create_database(&self, _name: &str) -> Result<(), ContextError> {
+        Err(ContextError::Unsupported("CREATE DATABASE"))
     }
     /// `SELECT … INTO`: writes the rows of `series` as points into `db`/`rp` (`rp` empty =
     /// the default), into `measurement` or each series' own name when `None`; returns the
@@ -56,26 +104,26 @@ pub trait Context {
         _rp: &str,
         _measurement: Option<&str>,
         _series: &[Series],
-    ) -> Result<usize, String> {
-        Err("SELECT INTO is not supported here".into())
+    ) -> Result<usize, ContextError> {
+        Err(ContextError::Unsupported("SELECT INTO"))
     }
     /// DROP DATABASE: the buckets the database maps to, and the mappings (no-op when missing).
-    fn drop_database(&self, _name: &str) -> Result<(), String> {
-        Err("DROP DATABASE is not supported here".into())
+    fn drop_database(&self, _name: &str) -> Result<(), ContextError> {
+        Err(ContextError::Unsupported("DROP DATABASE"))
     }
     /// SHOW QUERIES: the queries running now.
     fn running_queries(&self) -> Vec<RunningQuery> {
         Vec::new()
     }
     /// KILL QUERY: stops a running query at its next cooperation point.
-    fn kill_query(&self, qid: u64) -> Result<(), String> {
-        Err(format!("no such query id: {qid}"))
+    fn kill_query(&self, qid: u64) -> Result<(), ContextError> {
+        Err(ContextError::NoSuchQuery(qid))
     }
     /// DROP MEASUREMENT, DROP SERIES, DELETE: the stores of every bucket the database maps
     /// to (all its retention policies), each writable by the caller, holding every write
     /// acknowledged before the call.
-    fn delete_stores(&self, _db: &str) -> Result<Vec<Arc<BucketStore>>, String> {
-        Err("deleting is not supported here".into())
+    fn delete_stores(&self, _db: &str) -> Result<Vec<Arc<BucketStore>>, ContextError> {
+        Err(ContextError::Unsupported("deleting"))
     }
 }
 

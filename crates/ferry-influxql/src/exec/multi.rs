@@ -44,10 +44,10 @@ pub(crate) fn each_select(
     rp: Option<&str>,
 ) -> Res<Vec<Select>> {
     let store_of = |src: &Source| {
-        ctx.store(
+        Ok(ctx.store(
             need_db(src.db.as_deref(), db)?,
             src.rp.as_deref().or(rp).unwrap_or(""),
-        )
+        )?)
     };
     let (each, order) = plan(s, &store_of)?;
     Ok(order

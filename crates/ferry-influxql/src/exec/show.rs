@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ferry_lp::FieldType;
 use ferry_store::BucketStore;
 
-use super::context::{need_db, page, Context, Res};
+use super::context::{need_db, page, Context, ContextError, Res};
 use super::expr::{compile_regex, compile_tag_cond, eval_tags, truthy};
 use super::multi::measurements_matching;
 use crate::ast::*;
@@ -80,11 +80,20 @@ fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Res<Vec<String
 /// request's `rp` say (SHOW FIELD KEYS alone reads one policy: see [`field_keys_store`]).
 fn stores_of_db(ctx: &dyn Context, db: &str) -> Res<Vec<Arc<BucketStore>>> {
     let mut stores: Vec<Arc<BucketStore>> = Vec::new();
-    for rp in ctx.retention_policies(db).unwrap_or_default() {
-        if let Ok(s) = ctx.store(db, &rp.name) {
-            if !stores.iter().any(|t| Arc::ptr_eq(t, &s)) {
-                stores.push(s);
-            }
+    let policies = match ctx.retention_policies(db) {
+        Ok(policies) => policies,
+        Err(ContextError::DatabaseNotFound(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    for rp in policies {
+        match ctx.store(db, &rp.name) {
+            Ok(s) if !stores.iter().any(|t| Arc::ptr_eq(t, &s)) => stores.push(s),
+            Ok(_) => {}
+            // a policy whose bucket the token may not read is left out, as 1.x's
+            // authorizer leaves out what the user may not read, and so is one whose
+            // bucket went between the two calls; a failure underneath is the answer
+            Err(ContextError::Forbidden(_) | ContextError::RetentionPolicyNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     if stores.is_empty() {
@@ -115,7 +124,7 @@ fn field_keys_store(
     rp: &str,
 ) -> Res<Arc<BucketStore>> {
     let rp = from.as_ref().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
-    ctx.store(db, rp)
+    Ok(ctx.store(db, rp)?)
 }
 
 /// Every series (sorted tag sets) of a measurement, over all time.

@@ -548,7 +548,7 @@ impl Part {
 mod tests {
     use super::*;
     use crate::encode::json_chunks;
-    use crate::exec::RetentionPolicy;
+    use crate::exec::{ContextError, RetentionPolicy};
     use ferry_store::StoreOptions;
 
     const T0: i64 = 1_700_000_000_000_000_000;
@@ -557,17 +557,17 @@ mod tests {
     struct Ctx(Arc<BucketStore>);
 
     impl Context for Ctx {
-        fn store(&self, db: &str, _rp: &str) -> Result<Arc<BucketStore>, String> {
+        fn store(&self, db: &str, _rp: &str) -> Result<Arc<BucketStore>, ContextError> {
             if db == "db" {
                 Ok(self.0.clone())
             } else {
-                Err(format!("database not found: {db}"))
+                Err(ContextError::DatabaseNotFound(db.into()))
             }
         }
         fn databases(&self) -> Vec<String> {
             vec!["db".into()]
         }
-        fn retention_policies(&self, _db: &str) -> Result<Vec<RetentionPolicy>, String> {
+        fn retention_policies(&self, _db: &str) -> Result<Vec<RetentionPolicy>, ContextError> {
             Ok(vec![])
         }
         fn now_ns(&self) -> i64 {

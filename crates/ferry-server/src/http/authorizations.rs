@@ -1,11 +1,10 @@
 //! `/api/v2/authorizations`: tokens. Clear tokens are shown once, when created.
 
-use super::extract::{Auth, JsonBody, TypedJson, Q};
+use super::extract::{Auth, TypedJson, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{json as shape, AppState};
 use crate::api;
@@ -57,23 +56,68 @@ pub async fn list(
     }))
 }
 
+/// The body of `POST /api/v2/authorizations`, as the influx CLI and the clients send it.
+#[derive(Debug, Deserialize)]
+pub struct NewAuthorizationBody {
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    org: Option<String>,
+    #[serde(default)]
+    description: String,
+    /// `inactive` creates the token switched off.
+    status: Option<String>,
+    permissions: Vec<PermissionBody>,
+}
+
+/// One permission asked for: InfluxDB's shape, whose `resource` may also carry `name` and
+/// `org` (display only, ignored).
+#[derive(Debug, Deserialize)]
+struct PermissionBody {
+    action: ActionBody,
+    resource: ResourceBody,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ActionBody {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResourceBody {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(rename = "orgID")]
+    org_id: Option<String>,
+    id: Option<String>,
+}
+
+impl From<PermissionBody> for Permission {
+    fn from(p: PermissionBody) -> Permission {
+        Permission {
+            action: match p.action {
+                ActionBody::Read => Action::Read,
+                ActionBody::Write => Action::Write,
+            },
+            resource_type: p.resource.kind,
+            org_id: p.resource.org_id,
+            id: p.resource.id,
+        }
+    }
+}
+
 /// `POST /api/v2/authorizations` `{"orgID","description","permissions":[...]}` → 201 with the
 /// token. A token can only grant what its creator's token has.
 pub async fn create(
     State(node): State<AppState>,
     Auth(auth): Auth,
-    JsonBody(body): JsonBody,
+    TypedJson(body): TypedJson<NewAuthorizationBody>,
 ) -> Result<(StatusCode, Json<api::Authorization>), ApiError> {
-    let s = |k: &str| body.get(k).and_then(Value::as_str);
-    let org = node.resolve_org(s("orgID"), s("org"), &auth)?;
+    let org = node.resolve_org(body.org_id.as_deref(), body.org.as_deref(), &auth)?;
     node.require(&auth, Action::Write, "authorizations", &org.id, None)?;
-    let mut permissions = body
-        .get("permissions")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::BadRequest("permissions (an array) is required".into()))?
-        .iter()
-        .map(shape::parse_permission)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut permissions: Vec<Permission> =
+        body.permissions.into_iter().map(Permission::from).collect();
     for p in &mut permissions {
         // A permission without an org covers every org. Only a creator who holds it for
         // every org may grant it so; anyone else grants it for the new token's org.
@@ -102,11 +146,11 @@ pub async fn create(
     }
     let a = node.catalog.create_authorization(NewAuthorization {
         org_id: org.id.clone(),
-        description: s("description").unwrap_or("").to_string(),
+        description: body.description,
         permissions,
         token: None,
     })?;
-    if s("status") == Some("inactive") {
+    if body.status.as_deref() == Some("inactive") {
         node.catalog.set_authorization_status(&a.id, "inactive")?;
     }
     Ok((

@@ -174,7 +174,7 @@ pub async fn query(
     let registered = node
         .queries
         .start(&script, &org.name)
-        .map_err(ApiError::BadRequest)?;
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let buckets = TokenBuckets::new(node.node.clone(), auth, org);
     let run = move || {
         let limits = registered.limits();

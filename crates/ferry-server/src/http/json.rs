@@ -116,34 +116,6 @@ pub fn permission(p: &Permission) -> api::Permission {
     }
 }
 
-/// Parses a permission from InfluxDB's shape.
-pub fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
-    let action = match v.get("action").and_then(Value::as_str) {
-        Some("read") => Action::Read,
-        Some("write") => Action::Write,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "permission action must be \"read\" or \"write\", got {other:?}"
-            )))
-        }
-    };
-    let res = v
-        .get("resource")
-        .ok_or_else(|| ApiError::BadRequest("permission needs a resource".into()))?;
-    let resource_type = res
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::BadRequest("permission resource needs a type".into()))?
-        .to_string();
-    let s = |k: &str| res.get(k).and_then(Value::as_str).map(str::to_string);
-    Ok(Permission {
-        action,
-        resource_type,
-        org_id: s("orgID"),
-        id: s("id"),
-    })
-}
-
 /// An authorization as `/api/v2/authorizations` returns it. The clear token only right after
 /// creation.
 pub fn authorization(a: &Authorization, org_name: &str) -> api::Authorization {

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferry_catalog::{Action, Authorization};
-use ferry_influxql::{Context, Epoch, RetentionPolicy};
+use ferry_influxql::{Context, ContextError, Epoch, RetentionPolicy};
 use ferry_store::BucketStore;
 
 use super::AppState;
@@ -101,7 +101,10 @@ pub async fn query(
         // reason, and the statements after it do not run (as in InfluxDB 1.x)
         let mut results = Vec::with_capacity(stmts.len());
         match registered {
-            Err(refused) => results.push(ferry_influxql::StatementResult::failed(0, refused)),
+            Err(refused) => results.push(ferry_influxql::StatementResult::failed(
+                0,
+                refused.to_string(),
+            )),
             Ok(registered) => {
                 let stopped = ferry_store::coop::guarded(registered.limits(), || {
                     for (i, s) in stmts.iter().enumerate() {
@@ -307,6 +310,15 @@ struct NodeContext {
     on_worker: bool,
 }
 
+/// The executor's view of an error of the node: a refused token stays a refusal (SHOW across
+/// policies leaves those buckets out), anything else a failure with its cause.
+fn context_error(e: impl Into<ApiError>) -> ContextError {
+    match e.into() {
+        ApiError::Forbidden(why) | ApiError::Unauthorized(why) => ContextError::Forbidden(why),
+        other => ContextError::failed(other),
+    }
+}
+
 impl NodeContext {
     /// Whether the caller may see and stop every query: no auth, or a token holding a
     /// permission for every org (the operator's).
@@ -324,11 +336,11 @@ impl NodeContext {
     }
 
     /// The caller's DBRP mappings of database `db`.
-    fn mappings(&self, db: &str) -> Result<Vec<ferry_catalog::Dbrp>, String> {
+    fn mappings(&self, db: &str) -> Result<Vec<ferry_catalog::Dbrp>, ContextError> {
         self.node
             .catalog
             .list_dbrps(&self.org_scope(), Some(db))
-            .map_err(|e| e.to_string())
+            .map_err(context_error)
     }
 
     /// The DBRP mappings of database `db` and the IDs of the buckets it maps to (the bucket
@@ -337,7 +349,7 @@ impl NodeContext {
     fn writable_buckets(
         &self,
         db: &str,
-    ) -> Result<(Vec<ferry_catalog::Dbrp>, Vec<String>), String> {
+    ) -> Result<(Vec<ferry_catalog::Dbrp>, Vec<String>), ContextError> {
         let org = self.org_scope();
         let maps = self.mappings(db)?;
         let mut buckets: Vec<String> = maps.iter().map(|m| m.bucket_id.clone()).collect();
@@ -349,34 +361,35 @@ impl NodeContext {
         buckets.sort();
         buckets.dedup();
         for id in &buckets {
-            let b = self
-                .node
-                .catalog
-                .bucket_by_id(id)
-                .map_err(|e| e.to_string())?;
+            let b = self.node.catalog.bucket_by_id(id).map_err(context_error)?;
             self.node
                 .require(&self.auth, Action::Write, "buckets", &b.org_id, Some(&b.id))
-                .map_err(|e| e.to_string())?;
+                .map_err(context_error)?;
         }
         Ok((maps, buckets))
     }
 
     /// The engine of the bucket `db`/`rp` maps to (`rp` empty = the default), once the
     /// caller may do `action` on it; 1.6's texts for a missing database or policy.
-    fn engine(&self, db: &str, rp: &str, action: Action) -> Result<Arc<BucketEngine>, String> {
+    fn engine(
+        &self,
+        db: &str,
+        rp: &str,
+        action: Action,
+    ) -> Result<Arc<BucketEngine>, ContextError> {
         let org = self.org_scope();
         let bucket = self
             .node
             .catalog
             .resolve_dbrp(&org, db, rp)
-            .map_err(|e| e.to_string())?
+            .map_err(context_error)?
             .ok_or_else(|| {
                 let db_exists = !rp.is_empty()
                     && matches!(self.node.catalog.resolve_dbrp(&org, db, ""), Ok(Some(_)));
                 if db_exists {
-                    format!("retention policy not found: {rp}")
+                    ContextError::RetentionPolicyNotFound(rp.into())
                 } else {
-                    format!("database not found: {db}")
+                    ContextError::DatabaseNotFound(db.into())
                 }
             })?;
         self.node
@@ -387,12 +400,12 @@ impl NodeContext {
                 &bucket.org_id,
                 Some(&bucket.id),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(context_error)?;
         if let Some(e) = self.node.engine_if_open(&bucket.id) {
             return Ok(e);
         }
         self.block_on(self.node.engine(&bucket.id))
-            .map_err(|e| e.to_string())
+            .map_err(context_error)
     }
 
     /// Runs `f` to completion from this (blocking) query thread: when the query runs on a
@@ -421,14 +434,16 @@ impl Context for NodeContext {
         }
     }
 
-    fn kill_query(&self, qid: u64) -> Result<(), String> {
+    fn kill_query(&self, qid: u64) -> Result<(), ContextError> {
         if !self.operator() {
-            return Err("KILL QUERY needs a token with access to every org".into());
+            return Err(ContextError::Forbidden(
+                "KILL QUERY needs a token with access to every org".into(),
+            ));
         }
         self.node.queries.kill(qid)
     }
 
-    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
+    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, ContextError> {
         let engine = self.engine(db, rp, Action::Read)?;
         if let Some(store) = engine.readable_store_now() {
             return Ok(store);
@@ -442,7 +457,7 @@ impl Context for NodeContext {
         rp: &str,
         measurement: Option<&str>,
         series: &[ferry_influxql::Series],
-    ) -> Result<usize, String> {
+    ) -> Result<usize, ContextError> {
         let engine = self.engine(db, rp, Action::Write)?;
         let points = ferry_tasks::rows::series_to_points(series, measurement);
         if points.is_empty() {
@@ -450,12 +465,12 @@ impl Context for NodeContext {
         }
         let out = self
             .block_on(engine.write_made(points))
-            .map_err(|e| e.to_string())?;
+            .map_err(ContextError::failed)?;
         match out.conflicts.first() {
-            Some((_, msg)) => Err(format!(
-                "partial write: {msg} dropped={}",
-                out.conflicts.len()
-            )),
+            Some((_, msg)) => Err(ContextError::PartialWrite {
+                reason: msg.clone(),
+                dropped: out.conflicts.len(),
+            }),
             None => Ok(out.written),
         }
     }
@@ -486,7 +501,7 @@ impl Context for NodeContext {
         names
     }
 
-    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String> {
+    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, ContextError> {
         let org = self.org_scope();
         let maps = self.mappings(db)?;
         let mut out = Vec::new();
@@ -504,8 +519,8 @@ impl Context for NodeContext {
                 .node
                 .catalog
                 .resolve_dbrp(&org, db, "")
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("database not found: {db}"))?;
+                .map_err(context_error)?
+                .ok_or_else(|| ContextError::DatabaseNotFound(db.into()))?;
             out.push(RetentionPolicy {
                 name: "autogen".into(),
                 duration_ns: b.retention_seconds.saturating_mul(1_000_000_000),
@@ -515,19 +530,21 @@ impl Context for NodeContext {
         Ok(out)
     }
 
-    fn create_database(&self, name: &str) -> Result<(), String> {
+    fn create_database(&self, name: &str) -> Result<(), ContextError> {
         let org = self.org_scope();
         if org.is_empty() {
-            return Err("CREATE DATABASE needs a token of an organization".into());
+            return Err(ContextError::Forbidden(
+                "CREATE DATABASE needs a token of an organization".into(),
+            ));
         }
         self.node
             .require(&self.auth, Action::Write, "buckets", &org, None)
-            .map_err(|e| e.to_string())?;
+            .map_err(context_error)?;
         if !self
             .node
             .catalog
             .list_dbrps(&org, Some(name))
-            .map_err(|e| e.to_string())?
+            .map_err(context_error)?
             .is_empty()
         {
             return Ok(());
@@ -536,7 +553,7 @@ impl Context for NodeContext {
             .node
             .catalog
             .list_buckets(Some(&org))
-            .map_err(|e| e.to_string())?
+            .map_err(context_error)?
             .into_iter()
             .find(|b| b.name == name);
         let bucket = match existing {
@@ -545,16 +562,16 @@ impl Context for NodeContext {
                 .node
                 .catalog
                 .create_bucket(&org, name, "", 0)
-                .map_err(|e| e.to_string())?,
+                .map_err(context_error)?,
         };
         self.node
             .catalog
             .create_dbrp(&org, &bucket.id, name, "autogen", true)
-            .map_err(|e| e.to_string())?;
+            .map_err(context_error)?;
         Ok(())
     }
 
-    fn drop_database(&self, name: &str) -> Result<(), String> {
+    fn drop_database(&self, name: &str) -> Result<(), ContextError> {
         let (maps, buckets) = self.writable_buckets(name)?;
         for m in &maps {
             let _ = self.node.catalog.delete_dbrp(&m.id);
@@ -564,7 +581,7 @@ impl Context for NodeContext {
                 .node
                 .catalog
                 .delete_bucket_and_replications(&id)
-                .map_err(|e| e.to_string())?;
+                .map_err(context_error)?;
             self.block_on(async {
                 for rep in reps {
                     self.node.replications.stop(&rep).await;
@@ -575,15 +592,15 @@ impl Context for NodeContext {
         Ok(())
     }
 
-    fn delete_stores(&self, db: &str) -> Result<Vec<Arc<BucketStore>>, String> {
+    fn delete_stores(&self, db: &str) -> Result<Vec<Arc<BucketStore>>, ContextError> {
         let (_, buckets) = self.writable_buckets(db)?;
         if buckets.is_empty() {
-            return Err(format!("database not found: {db}"));
+            return Err(ContextError::DatabaseNotFound(db.into()));
         }
         self.block_on(async {
             let mut stores = Vec::with_capacity(buckets.len());
             for id in &buckets {
-                let engine = self.node.engine(id).await.map_err(|e| e.to_string())?;
+                let engine = self.node.engine(id).await.map_err(context_error)?;
                 stores.push(engine.readable_store().await);
             }
             Ok(stores)

@@ -105,7 +105,7 @@ fn check(node: &Node, t: &Task) -> Result<ParsedTask, ApiError> {
     if let TaskSpec::Flux(f) = &p.spec {
         let file = lenient_parse(&f.flux, node.config.flux_strict)
             .map_err(|e| bad(format!("flux: {e}")))?;
-        ferry_flux::task::options(&file).map_err(bad)?;
+        ferry_flux::task::options(&file)?;
     }
     if let Some(dest) = p.spec.destination() {
         if let Some(id) = &dest.remote_id {
@@ -225,7 +225,7 @@ impl TaskShape {
         if let Some(script) = b.flux.take() {
             let file = lenient_parse(&script, strict)
                 .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
-            let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
+            let o = ferry_flux::task::options(&file)?;
             return Ok(TaskShape {
                 name: o.name,
                 kind: "flux".into(),
@@ -402,7 +402,7 @@ fn flux_update(t: &Task, script: &str, strict: bool, upd: &mut TaskUpdate) -> Re
     }
     let file = lenient_parse(script, strict)
         .map_err(|e| ApiError::BadRequest(format!("invalid Flux script: {e}")))?;
-    let o = ferry_flux::task::options(&file).map_err(ApiError::BadRequest)?;
+    let o = ferry_flux::task::options(&file)?;
     upd.spec = Some(json!({ "flux": script }).to_string());
     if upd.name.is_none() {
         upd.name = Some(o.name);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ferry_influxql::{Context, RetentionPolicy};
+use ferry_influxql::{Context, ContextError, RetentionPolicy};
 use ferry_store::BucketStore;
 
 use crate::node::Node;
@@ -17,13 +17,13 @@ pub(crate) struct TaskContext {
 }
 
 impl Context for TaskContext {
-    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, String> {
+    fn store(&self, db: &str, rp: &str) -> Result<Arc<BucketStore>, ContextError> {
         let bucket = self
             .node
             .catalog
             .resolve_dbrp(&self.org_id, db, rp)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("database not found: {db}"))?;
+            .map_err(ContextError::failed)?
+            .ok_or_else(|| ContextError::DatabaseNotFound(db.into()))?;
         if let Some(a) = &self.auth {
             if !a.allows(
                 ferry_catalog::Action::Read,
@@ -31,16 +31,16 @@ impl Context for TaskContext {
                 &self.org_id,
                 Some(&bucket.id),
             ) {
-                return Err(format!(
+                return Err(ContextError::Forbidden(format!(
                     "the task's token may not read bucket {:?}",
                     bucket.name
-                ));
+                )));
             }
         }
         let engine = self
             .rt
             .block_on(self.node.engine(&bucket.id))
-            .map_err(|e| e.to_string())?;
+            .map_err(ContextError::failed)?;
         Ok(self.rt.block_on(engine.readable_store()))
     }
 
@@ -57,13 +57,13 @@ impl Context for TaskContext {
         v
     }
 
-    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, String> {
+    fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>, ContextError> {
         let b = self
             .node
             .catalog
             .resolve_dbrp(&self.org_id, db, "")
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("database not found: {db}"))?;
+            .map_err(ContextError::failed)?
+            .ok_or_else(|| ContextError::DatabaseNotFound(db.into()))?;
         Ok(vec![RetentionPolicy {
             name: "autogen".into(),
             duration_ns: b.retention_seconds.saturating_mul(1_000_000_000),

@@ -26,6 +26,7 @@ use super::series::{
     series_key, series_to_lp, write_bool, write_f64, write_i64, write_str, write_u64, FieldTypes,
     Series,
 };
+use super::AnswerError;
 
 /// What converting one document found: the lines written, and the first error the answer
 /// itself carries (`{"error": …}` at the top or in a statement), if any.
@@ -37,10 +38,10 @@ pub(crate) struct Converted {
 
 impl Converted {
     /// The lines written, or the answer's error.
-    pub(crate) fn lines(self) -> Result<usize, String> {
+    pub(crate) fn lines(self) -> Result<usize, AnswerError> {
         match self.error {
             None => Ok(self.lines),
-            Some(e) => Err(e),
+            Some(e) => Err(AnswerError::Statement(e)),
         }
     }
 }

@@ -157,7 +157,11 @@ mod tests {
 
         struct Ctx(Arc<BucketStore>);
         impl ferry_influxql::Context for Ctx {
-            fn store(&self, _: &str, _: &str) -> Result<Arc<BucketStore>, String> {
+            fn store(
+                &self,
+                _: &str,
+                _: &str,
+            ) -> Result<Arc<BucketStore>, ferry_influxql::ContextError> {
                 Ok(self.0.clone())
             }
             fn databases(&self) -> Vec<String> {
@@ -166,7 +170,8 @@ mod tests {
             fn retention_policies(
                 &self,
                 _: &str,
-            ) -> Result<Vec<ferry_influxql::RetentionPolicy>, String> {
+            ) -> Result<Vec<ferry_influxql::RetentionPolicy>, ferry_influxql::ContextError>
+            {
                 Ok(vec![])
             }
             fn now_ns(&self) -> i64 {
