@@ -8,9 +8,11 @@
 //! is skipped. Field types come from `SHOW FIELD KEYS`, because JSON cannot tell the float
 //! `1` from the integer `1`.
 
+mod error;
 mod series;
 mod streaming;
 
+pub use error::AnswerError;
 pub use series::{series_to_lp, FieldTypes, Series};
 
 use serde::Deserialize;
@@ -35,20 +37,6 @@ pub struct StatementResult {
     /// A statement error (HTTP 200 with `"error"`).
     #[serde(default)]
     pub error: Option<String>,
-}
-
-/// Why a document of a `/query` answer gave no lines.
-#[derive(Debug, thiserror::Error)]
-pub enum AnswerError {
-    /// The answer carries an error itself, at the top or in a statement: the source's text.
-    #[error("{0}")]
-    Statement(String),
-    /// The JSON document cannot be read (a cut or garbled answer).
-    #[error("unreadable query answer: {0}")]
-    Json(#[source] serde_json::Error),
-    /// The MessagePack document cannot be read.
-    #[error("unreadable MessagePack query answer: {0}")]
-    Msgpack(#[source] rmp_serde::decode::Error),
 }
 
 /// Converts one JSON document of a `/query` answer into line protocol appended to `out`

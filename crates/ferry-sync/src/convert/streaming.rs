@@ -22,11 +22,11 @@ use ferry_lp::{escape_measurement, escape_tag, FieldType};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::error::AnswerError;
 use super::series::{
     series_key, series_to_lp, write_bool, write_f64, write_i64, write_str, write_u64, FieldTypes,
     Series,
 };
-use super::AnswerError;
 
 /// What converting one document found: the lines written, and the first error the answer
 /// itself carries (`{"error": …}` at the top or in a statement), if any.
