@@ -532,6 +532,14 @@ pub struct SetupUser {
     pub status: String,
 }
 
+/// `GET /api/v2/setup`'s answer: whether the node still takes its first user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SetupAllowed {
+    /// `true` until the node is set up.
+    pub allowed: bool,
+}
+
 /// `POST /api/v2/setup`'s answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -46,6 +46,8 @@ fn authorizations() {
     assert!(list.authorizations.iter().all(|a| a.token.is_none()));
     let a: Authorization = round_trip("Authorization");
     assert!(a.permissions.iter().any(|p| p.resource.id.is_some()));
+    let allowed: SetupAllowed = round_trip("SetupAllowed");
+    assert!(!allowed.allowed, "captured from a node that is set up");
     let s: SetupResult = round_trip("SetupResult");
     assert!(s.auth.token.is_some());
     assert_eq!(s.user.id, s.auth.id);
@@ -162,4 +164,5 @@ fn every_field_is_in_key_order() {
     });
     sorted(&Dbrp::default());
     sorted(&SetupResult::default());
+    sorted(&SetupAllowed::default());
 }

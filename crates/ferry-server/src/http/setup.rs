@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
 
 use super::extract::TypedJson;
 use super::json::field;
@@ -12,8 +11,10 @@ use crate::api;
 use crate::error::ApiError;
 
 /// `GET /api/v2/setup` → `{"allowed": true}` until the node is set up.
-pub async fn allowed(State(node): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "allowed": !node.catalog.is_set_up()? })))
+pub async fn allowed(State(node): State<AppState>) -> Result<Json<api::SetupAllowed>, ApiError> {
+    Ok(Json(api::SetupAllowed {
+        allowed: !node.catalog.is_set_up()?,
+    }))
 }
 
 /// The body of `POST /api/v2/setup`.

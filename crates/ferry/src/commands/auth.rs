@@ -31,7 +31,7 @@ pub enum AuthCmd {
         /// Write permission on every bucket of the org.
         #[arg(long = "write-buckets")]
         write_buckets: bool,
-        /// Description.
+        /// Free text listed with the token, to tell tokens apart (empty by default).
         #[arg(long, short = 'd', default_value = "")]
         description: String,
         /// Print JSON.

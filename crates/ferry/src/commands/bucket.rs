@@ -20,7 +20,7 @@ pub enum BucketCmd {
         /// Bucket name.
         #[arg(long, short = 'n')]
         name: String,
-        /// Description.
+        /// Free text listed with the bucket (empty by default).
         #[arg(long, short = 'd', default_value = "")]
         description: String,
         /// Retention: 0 (forever) or a duration like 30d, 72h, 90m.

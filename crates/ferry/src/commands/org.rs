@@ -29,7 +29,7 @@ pub enum OrgCmd {
         /// Org name.
         #[arg(long, short = 'n')]
         name: String,
-        /// Description.
+        /// Free text listed with the organization (empty by default).
         #[arg(long, short = 'd', default_value = "")]
         description: String,
         /// Print JSON.

@@ -21,7 +21,7 @@ pub enum RemoteCmd {
         /// Remote name.
         #[arg(long, short = 'n')]
         name: String,
-        /// Description.
+        /// Free text listed with the remote (empty by default).
         #[arg(long, short = 'd', default_value = "")]
         description: String,
         /// Base URL of the remote, e.g. https://cloud2.influxdata.com (a path prefix is kept).

@@ -39,7 +39,7 @@ pub enum ReplicationCmd {
         /// Replication name.
         #[arg(long, short = 'n')]
         name: String,
-        /// Description.
+        /// Free text listed with the replication (empty by default).
         #[arg(long, short = 'd', default_value = "")]
         description: String,
         /// Remote to write to.
@@ -105,7 +105,7 @@ pub enum ReplicationCmd {
         /// New description.
         #[arg(long, short = 'd')]
         description: Option<String>,
-        /// New remote.
+        /// ID of the remote to write to from now on.
         #[arg(long = "remote-id")]
         remote_id: Option<String>,
         /// New remote bucket: 16 hex digits are sent as its ID, anything else as its name.

@@ -39,8 +39,8 @@ pub struct SetupArgs {
 /// Calls `POST /api/v2/setup` and prints the operator token once.
 pub async fn run(a: SetupArgs) -> Result<(), ClientError> {
     let c = Client::new(&a.client)?;
-    let allowed = c.json(c.request(Method::GET, "/api/v2/setup")).await?;
-    if allowed.get("allowed").and_then(|v| v.as_bool()) == Some(false) {
+    let allowed: api::SetupAllowed = c.typed(c.request(Method::GET, "/api/v2/setup")).await?;
+    if !allowed.allowed {
         return Err(ClientError::Usage(format!("{} is already set up", c.host)));
     }
     let retention = parse_seconds(&a.retention).map_err(ClientError::Usage)?;

@@ -32,7 +32,7 @@ pub struct TargetArgs {
     /// Username (1.x / TDengine Basic auth).
     #[arg(long)]
     pub target_user: Option<String>,
-    /// Password.
+    /// Password for Basic auth at the target, with --target-user.
     #[arg(long, env = "FERRY_TARGET_PASSWORD", hide_env_values = true)]
     pub target_password: Option<String>,
     /// Token (InfluxDB 3, or 1.x/TDengine token auth).

@@ -46,7 +46,7 @@ pub struct QueryArgs {
     /// InfluxQL: epoch precision of times (ns, u, ms, s, m, h); RFC3339 when not given.
     #[arg(long)]
     pub epoch: Option<String>,
-    /// Connection.
+    /// Client connection flags.
     #[command(flatten)]
     pub client: ClientArgs,
 }

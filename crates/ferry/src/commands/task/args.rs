@@ -88,7 +88,7 @@ pub struct SpecArgs {
     /// Output measurement for --query rows (default: the result's).
     #[arg(long = "out-measurement")]
     pub out_measurement: Option<String>,
-    /// Destination.
+    /// Where the task writes: a bucket of this node, or a remote.
     #[command(flatten)]
     pub destination: DestinationArgs,
 }
@@ -179,7 +179,7 @@ pub enum TaskCmd {
         /// Task name (a Flux task takes its name from `option task`).
         #[arg(long, short = 'n', required_unless_present_any = ["flux", "file"])]
         name: Option<String>,
-        /// Description.
+        /// Free text listed with the task (empty by default).
         #[arg(long, short = 'd', default_value = "")]
         description: String,
         /// Run period, e.g. 1m (downsample default: the window).
@@ -234,13 +234,13 @@ pub enum TaskCmd {
         /// active or inactive.
         #[arg(long)]
         status: Option<String>,
-        /// New period.
+        /// New run period, e.g. 1h (replaces --cron).
         #[arg(long)]
         every: Option<String>,
-        /// New cron schedule.
+        /// New cron schedule (UTC), e.g. "0 * * * *" (replaces --every).
         #[arg(long)]
         cron: Option<String>,
-        /// New offset.
+        /// New wait after each period before the run, e.g. 30s.
         #[arg(long)]
         offset: Option<String>,
         /// Re-process from this time (RFC3339).
