@@ -6,21 +6,22 @@
 
 use ferry_catalog::{Action, Replication};
 
+use super::error::StreamError;
 use crate::node::Node;
 
 /// `Ok` when the replication's token (if it carries one) exists, is active and may read the
 /// local bucket; else the reason, for the stream's status.
-pub(crate) fn check(node: &Node, rep: &Replication) -> Result<(), String> {
+pub(crate) fn check(node: &Node, rep: &Replication) -> Result<(), StreamError> {
     let Some(id) = &rep.authorization_id else {
         return Ok(()); // made before replications carried a token, or on a node without auth
     };
     let fix =
         "recreate the replication (or change its remote) with a token that may read the bucket";
     let a = node.acting_token(id).map_err(|why| {
-        format!(
+        StreamError::Authority(format!(
             "the token this replication acts with ({id}) {}{fix}",
             why.describe()
-        )
+        ))
     })?;
     if !a.allows(
         Action::Read,
@@ -28,9 +29,9 @@ pub(crate) fn check(node: &Node, rep: &Replication) -> Result<(), String> {
         &rep.org_id,
         Some(&rep.local_bucket_id),
     ) {
-        return Err(format!(
+        return Err(StreamError::Authority(format!(
             "the token this replication acts with ({id}) may no longer read the local bucket: {fix}"
-        ));
+        )));
     }
     Ok(())
 }

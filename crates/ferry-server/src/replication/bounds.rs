@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::control::Control;
+use super::error::StreamError;
 use super::gaps::{time_span, Gap, Gaps};
 use super::status::{ReplicationStatus, StreamState};
 use crate::engine::BucketEngine;
@@ -38,7 +39,7 @@ pub(crate) async fn enforce(
     rep: &Replication,
     engine: &BucketEngine,
     gaps: &mut Gaps,
-) -> Result<(), String> {
+) -> Result<(), StreamError> {
     let name = cursor_name(&rep.id);
     let log = engine.log();
     let end = log.durable_end();
@@ -56,10 +57,10 @@ pub(crate) async fn enforce(
         return Ok(());
     }
     let reader = log.clone();
-    let span = tokio::task::spawn_blocking(move || -> Result<Option<(i64, i64, u64)>, String> {
+    let span = tokio::task::spawn_blocking(move || -> Result<_, StreamError> {
         let mut acc: Option<(i64, i64, u64)> = None;
-        for rec in reader.read_from(cursor).map_err(|e| e.to_string())? {
-            let (lsn, payload) = rec.map_err(|e| e.to_string())?;
+        for rec in reader.read_from(cursor)? {
+            let (lsn, payload) = rec?;
             if lsn >= end {
                 break;
             }
@@ -72,8 +73,7 @@ pub(crate) async fn enforce(
         }
         Ok(acc)
     })
-    .await
-    .map_err(|e| e.to_string())??;
+    .await??;
     if let Some((lo, hi, lines)) = span {
         gaps.push(Gap {
             start_ns: lo,
@@ -83,12 +83,17 @@ pub(crate) async fn enforce(
             measurement_index: 0,
             resume_ns: None,
         });
-        gaps.save()
-            .map_err(|e| format!("cannot save the stream's gaps: {e}"))?;
+        gaps.save().map_err(|source| StreamError::GapFile {
+            what: "save the stream's gaps",
+            source,
+        })?;
     }
     tracing::warn!(replication = %rep.id, queued_bytes = queued, reason = if too_big { "maxQueueSizeBytes" } else { "maxAgeSeconds" }, "replication fell too far behind: the skipped range will be refilled from the store");
     log.set_cursor(&name, end)
-        .map_err(|e| format!("cannot move the stream's log cursor: {e}"))
+        .map_err(|source| StreamError::Cursor {
+            what: "move the stream's log cursor",
+            source,
+        })
 }
 
 /// Updates the queue figures of `status` (queue bytes, lag, pending gaps).

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ferry_pipeline::{Backoff, RateLimiter, RejectedLinesFile};
 
+use super::error::StreamError;
 use super::send::{send_pieces, InFlight, SEND_DEPTH};
 use super::stream::{Sent, Stream};
 use super::transform::{split_origin, transform};
@@ -26,7 +27,7 @@ struct LogBatch {
 impl Stream {
     /// Reads the next batch from the log (at most `max_batch_bytes` unless one record is
     /// larger): records of one origin set only, skipping records that came from the remote.
-    async fn read_batch(&self, from: u64, remote_node_id: &str) -> Result<LogBatch, String> {
+    async fn read_batch(&self, from: u64, remote_node_id: &str) -> Result<LogBatch, StreamError> {
         let log = self.log().clone();
         let end = log.durable_end();
         let max = self.rep.max_batch_bytes.max(1) as usize;
@@ -41,8 +42,8 @@ impl Stream {
                 next_lsn: from,
             };
             let mut first = true;
-            for rec in log.read_from(from).map_err(|e| e.to_string())? {
-                let (lsn, payload) = rec.map_err(|e| e.to_string())?;
+            for rec in log.read_from(from)? {
+                let (lsn, payload) = rec?;
                 if lsn >= end {
                     break;
                 }
@@ -69,8 +70,7 @@ impl Stream {
             }
             Ok(batch)
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
     }
 
     /// Drains the log from the cursor with up to [`SEND_DEPTH`] batches in flight. The cursor
@@ -119,7 +119,7 @@ impl Stream {
                 let batch = match self.read_batch(read_pos, remote_node_id).await {
                     Ok(b) => b,
                     Err(e) => {
-                        self.attention(None, e);
+                        self.attention(None, e.to_string());
                         read_failed = true;
                         break;
                     }

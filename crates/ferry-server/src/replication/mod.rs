@@ -7,6 +7,7 @@ mod authority;
 mod bounds;
 mod control;
 mod drain;
+mod error;
 mod gaps;
 pub mod memory;
 mod metrics;
@@ -29,6 +30,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::node::Node;
+use error::StreamError;
 
 /// Scheduling priority (nice value) of the threads that run replication streams. Streams
 /// yield the CPU to writes and queries: under an ingest burst they fall behind by what the
@@ -95,14 +97,15 @@ pub struct ReplicationManager {
     statuses: Mutex<HashMap<String, SharedStatus>>,
 }
 
-fn writer_for(rep: &Replication, remote: &Remote) -> Result<RemoteWriter, String> {
+fn writer_for(rep: &Replication, remote: &Remote) -> Result<RemoteWriter, StreamError> {
     let bucket = rep
         .remote_bucket_id
         .clone()
         .or_else(|| rep.remote_bucket_name.clone())
-        .ok_or("the replication names no remote bucket")?;
-    let target = crate::remote_target::write_target(remote, &bucket).map_err(|e| e.to_string())?;
-    RemoteWriter::new(target).map_err(|e| e.to_string())
+        .ok_or(StreamError::NoRemoteBucket)?;
+    let target =
+        crate::remote_target::write_target(remote, &bucket).map_err(StreamError::Writer)?;
+    RemoteWriter::new(target).map_err(StreamError::Writer)
 }
 
 impl ReplicationManager {
@@ -223,9 +226,7 @@ impl ReplicationManager {
             paused: rep.paused,
             stop: false,
         });
-        let writer = authority::check(&node, rep).and_then(|()| {
-            writer_for(rep, remote).map_err(|e| format!("cannot set up the remote writer: {e}"))
-        });
+        let writer = authority::check(&node, rep).and_then(|()| writer_for(rep, remote));
         let writer = match writer {
             Ok(w) => w,
             Err(why) => {
@@ -236,7 +237,7 @@ impl ReplicationManager {
                     dir,
                     entry.status.clone(),
                     control_rx,
-                    why,
+                    why.to_string(),
                 ));
                 entry.running = Some(Running {
                     control: control_tx,
@@ -263,7 +264,7 @@ impl ReplicationManager {
             budget: self.budget.clone(),
         };
         if let Err(e) = stream.ensure_cursor() {
-            stream.attention(None, e);
+            stream.attention(None, e.to_string());
             return;
         }
         let task = background().spawn(stream.run());
@@ -347,15 +348,18 @@ impl ReplicationManager {
 
     /// Checks that `remote` accepts writes to the replication's remote bucket: an empty write,
     /// as InfluxDB validates. `Err` carries the remote's answer, meant for the user.
-    pub async fn validate(&self, rep: &Replication, remote: &Remote) -> Result<(), String> {
+    pub(crate) async fn validate(
+        &self,
+        rep: &Replication,
+        remote: &Remote,
+    ) -> Result<(), StreamError> {
         let writer = writer_for(rep, remote)?;
         match writer.validate().await {
             WriteOutcome::Success { .. } => Ok(()),
-            other => Err(format!(
-                "remote {} refused a test write: {}",
-                remote.remote_url,
-                describe(&other)
-            )),
+            other => Err(StreamError::Refused {
+                url: remote.remote_url.clone(),
+                why: describe(&other),
+            }),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use ferry_pipeline::{Backoff, RateLimiter, RejectedLinesFile};
 
+use super::error::StreamError;
 use super::gaps::Gaps;
 use super::stream::{Sent, Stream};
 use super::transform::transform;
@@ -62,7 +63,7 @@ impl Stream {
             .await;
         let add_tags = self.rep.add_tags.clone();
         let mm = m.clone();
-        let lp = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let lp = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, StreamError> {
             let req = ferry_store::ScanRequest {
                 measurement: mm.clone(),
                 start_ns: w_start,
@@ -71,7 +72,7 @@ impl Stream {
                 fields: None,
             };
             let mut raw = Vec::new();
-            for s in store.scan(&req).map_err(|e| e.to_string())? {
+            for s in store.scan(&req)? {
                 crate::lpout::write_series(&mut raw, &mm, &s);
             }
             let mut out = Vec::with_capacity(raw.len());
@@ -79,7 +80,7 @@ impl Stream {
             Ok(out)
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(StreamError::from)
         .and_then(|r| r);
         let lp = match lp {
             Ok(lp) => lp,

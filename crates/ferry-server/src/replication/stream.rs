@@ -27,6 +27,7 @@ use tokio::sync::watch;
 
 use super::bounds::cursor_name;
 use super::control::Control;
+use super::error::StreamError;
 use super::gaps::{Gap, Gaps};
 use super::status::{Counters, ReplicationStatus, StreamState};
 use crate::engine::BucketEngine;
@@ -95,7 +96,7 @@ impl Stream {
     /// Called before the stream is reported created, so every write acknowledged after that
     /// is behind the cursor's start, whenever the stream's task gets to run (its runtime runs
     /// at a low priority: under load it may start well after the answer).
-    pub fn ensure_cursor(&self) -> Result<(), String> {
+    pub(crate) fn ensure_cursor(&self) -> Result<(), StreamError> {
         let name = cursor_name(&self.rep.id);
         if self.log().cursor(&name).is_some() {
             return Ok(());
@@ -104,8 +105,10 @@ impl Stream {
             // Everything stored from `from` on, future timestamps included; writes made from
             // now on also come through the log (resending is harmless: idempotent). Saved
             // before the cursor exists, so a crash in between cannot lose the backfill.
-            let mut gaps = Gaps::load(&self.dir)
-                .map_err(|e| format!("cannot read the stream's gap file: {e}"))?;
+            let mut gaps = Gaps::load(&self.dir).map_err(|source| StreamError::GapFile {
+                what: "read the stream's gap file",
+                source,
+            })?;
             gaps.push(Gap {
                 start_ns: from,
                 end_ns: i64::MAX,
@@ -114,14 +117,19 @@ impl Stream {
                 measurement_index: 0,
                 resume_ns: None,
             });
-            gaps.save()
-                .map_err(|e| format!("cannot write the stream's gap file: {e}"))?;
+            gaps.save().map_err(|source| StreamError::GapFile {
+                what: "write the stream's gap file",
+                source,
+            })?;
         }
         // A new stream starts at the live end; older data only by explicit backfill.
         let end = self.log().durable_end();
         self.log()
             .set_cursor(&name, end)
-            .map_err(|e| format!("cannot create the stream's log cursor: {e}"))
+            .map_err(|source| StreamError::Cursor {
+                what: "create the stream's log cursor",
+                source,
+            })
     }
 
     /// Runs until told to stop. The caller has created the cursor ([`Stream::ensure_cursor`])
@@ -135,7 +143,7 @@ impl Stream {
             }
         };
         if let Err(e) = self.cover_log_holes(&mut gaps) {
-            self.attention(None, e);
+            self.attention(None, e.to_string());
         }
         let mut rejected = RejectedLinesFile::new(self.dir.join("rejected.lp"));
         // Capped at 30 s (InfluxDB: 256 s, then 15 min): a returning remote is found quickly,
@@ -160,7 +168,7 @@ impl Stream {
             // Bounds apply in every state, paused included: a stopped stream must not make
             // the log grow without limit.
             if let Err(e) = self.enforce_bounds(&mut gaps).await {
-                self.attention(None, e);
+                self.attention(None, e.to_string());
                 if !self.wait(ATTENTION_RETRY, &mut gaps, Wake::Control).await {
                     return;
                 }
@@ -309,7 +317,7 @@ impl Stream {
     /// becomes one gap (resending is harmless: the remote keeps the last value of a point),
     /// saved before the cursor jumps past the last hole, so a crash in between resends twice
     /// rather than never.
-    fn cover_log_holes(&self, gaps: &mut Gaps) -> Result<(), String> {
+    fn cover_log_holes(&self, gaps: &mut Gaps) -> Result<(), StreamError> {
         let cursor = self.cursor();
         let holes = self.log().holes();
         let Some(last) = holes.iter().rev().find(|h| h.to > cursor) else {
@@ -329,16 +337,21 @@ impl Stream {
             measurement_index: 0,
             resume_ns: None,
         });
-        gaps.save()
-            .map_err(|e| format!("cannot save the stream's gaps: {e}"))?;
+        gaps.save().map_err(|source| StreamError::GapFile {
+            what: "save the stream's gaps",
+            source,
+        })?;
         self.log()
             .set_cursor(&cursor_name(&self.rep.id), last.to)
-            .map_err(|e| format!("cannot move the stream's log cursor: {e}"))
+            .map_err(|source| StreamError::Cursor {
+                what: "move the stream's log cursor",
+                source,
+            })
     }
 
     /// Past `maxQueueSizeBytes` or `maxAgeSeconds`, the log range behind the cursor becomes a
     /// gap (see [`super::bounds::enforce`]).
-    async fn enforce_bounds(&self, gaps: &mut Gaps) -> Result<(), String> {
+    async fn enforce_bounds(&self, gaps: &mut Gaps) -> Result<(), StreamError> {
         super::bounds::enforce(&self.rep, &self.engine, gaps).await
     }
 }
