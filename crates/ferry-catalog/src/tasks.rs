@@ -66,13 +66,13 @@ pub struct NewTask {
     pub description: String,
     /// `active` or `inactive`.
     pub status: String,
-    /// Period.
+    /// Run period (`1h`); `None` for a cron task.
     pub every: Option<String>,
     /// Cron expression.
     pub cron: Option<String>,
-    /// Offset.
+    /// Wait after each period before the run (`5m`; empty for none).
     pub offset: String,
-    /// Kind.
+    /// `downsample`, `query` or `flux`: how `spec` reads.
     pub kind: String,
     /// Spec JSON.
     pub spec: String,

@@ -816,7 +816,7 @@ pub struct BadExpression {
     /// by the evaluator rather than parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Loc,
-    /// Description.
+    /// What could not be parsed, in libflux's words (its `text`); only read back from an AST.
     #[serde(default)]
     pub text: String,
 }

@@ -214,7 +214,7 @@ pub struct RemoteTarget {
 /// One bucket as `buckets()` lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BucketInfo {
-    /// Name.
+    /// The bucket's name (`name` column).
     pub name: String,
     /// ID.
     pub id: String,

@@ -47,9 +47,9 @@ pub enum TargetConfig {
         rp: Option<String>,
         /// Username (Basic auth).
         user: Option<String>,
-        /// Password.
+        /// Password (Basic auth, with `user`).
         password: Option<String>,
-        /// Token.
+        /// API token (`Authorization: Token`).
         token: Option<String>,
     },
     /// A line-protocol file (gzip when the name ends in `.gz`).

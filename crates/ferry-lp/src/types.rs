@@ -41,7 +41,7 @@ pub enum FieldType {
     UInteger,
     /// UTF-8 string.
     String,
-    /// Boolean.
+    /// `true` or `false` (`t`, `T`, `True`, … in line protocol).
     Boolean,
 }
 

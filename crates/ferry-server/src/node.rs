@@ -57,7 +57,7 @@ pub enum WriteApi {
 pub struct Node {
     /// The metadata catalog.
     pub catalog: Catalog,
-    /// Settings.
+    /// The settings the node was started with.
     pub config: NodeConfig,
     /// This node's ID (16 hex digits, made on first start, kept in `<data-dir>/node-id`); sent
     /// as `X-Ferry-Node-Id` and used for replication loop prevention.
@@ -402,7 +402,7 @@ fn describe_parse_errors(errors: &[ferry_lp::LineError]) -> String {
 pub(crate) enum UnusableToken {
     /// Deactivated: activating it again brings its work back.
     Inactive,
-    /// Deleted.
+    /// Deleted: the work stays stopped until given another token.
     Deleted,
 }
 

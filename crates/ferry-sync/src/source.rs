@@ -29,7 +29,7 @@ pub struct SourceConfig {
     pub org_id: Option<String>,
     /// 2.x token.
     pub token: Option<String>,
-    /// Database.
+    /// The 1.x database to read.
     pub db: String,
     /// Retention policy (empty: default).
     pub rp: Option<String>,

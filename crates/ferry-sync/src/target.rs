@@ -30,7 +30,7 @@ pub enum Target {
 pub struct DefaultTarget {
     /// Node URL.
     pub host: String,
-    /// Token.
+    /// API token of the node (`None`: a node without auth).
     pub token: Option<String>,
     /// Org name or ID.
     pub org: Option<String>,

@@ -25,7 +25,7 @@ pub enum Aggregate {
     Mean,
     /// Number of values.
     Count,
-    /// Sum.
+    /// Sum of the values.
     Sum,
     /// Smallest value.
     Min,

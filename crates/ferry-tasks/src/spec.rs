@@ -301,11 +301,11 @@ pub struct FluxSpec {
 /// A task's spec by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskSpec {
-    /// Downsample.
+    /// Aggregates a bucket's measurements per window into a destination.
     Downsample(DownsampleSpec),
-    /// Query.
+    /// Runs an InfluxQL SELECT per period and writes its rows to a destination.
     Query(QuerySpec),
-    /// Flux.
+    /// Runs a Flux script (its `option task` schedules it).
     Flux(FluxSpec),
 }
 

@@ -24,7 +24,7 @@ pub enum ConfigFileError {
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The I/O error.
         source: std::io::Error,
     },
     /// The file is not TOML.

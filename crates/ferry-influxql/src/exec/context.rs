@@ -12,7 +12,7 @@ use crate::result::Series;
 /// A retention policy as SHOW RETENTION POLICIES lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {
-    /// Name.
+    /// The policy's name (`autogen` for a bucket without a mapping).
     pub name: String,
     /// Duration in ns (0 = infinite).
     pub duration_ns: i64,
