@@ -549,6 +549,51 @@ fn aggregate_window_with_a_user_defined_function() {
     );
 }
 
+/// `period` other than `every`: windows that overlap (a point counted in two) or leave gaps
+/// (points in none), as `window(every:, period:)` cuts them, each clipped to the range and
+/// stamped with its clipped stop. The window starting 20 s before the range holds the first
+/// two points, so it answers too.
+#[test]
+fn aggregate_window_with_a_period_other_than_every() {
+    assert_eq!(
+        piped(
+            WINDOW_DATA,
+            "aggregateWindow(every: 20s, period: 40s, fn: sum)",
+            &["_time", "_value"]
+        ),
+        [
+            "_time=2021-01-01T00:00:20Z,_value=10",
+            "_time=2021-01-01T00:00:40Z,_value=18",
+            "_time=2021-01-01T00:01:00Z,_value=12",
+            "_time=2021-01-01T00:01:00Z,_value=4",
+        ]
+    );
+    assert_eq!(
+        piped(
+            WINDOW_DATA,
+            "aggregateWindow(every: 30s, period: 10s, fn: sum)",
+            &["_time", "_value"]
+        ),
+        [
+            "_time=2021-01-01T00:00:10Z,_value=5",
+            "_time=2021-01-01T00:00:40Z,_value=1",
+        ]
+    );
+    // the same answer as period left out, when it equals every
+    assert_eq!(
+        piped(
+            WINDOW_DATA,
+            "aggregateWindow(every: 20s, period: 20s, fn: count)",
+            &["_time", "_value"]
+        ),
+        piped(
+            WINDOW_DATA,
+            "aggregateWindow(every: 20s, fn: count)",
+            &["_time", "_value"]
+        )
+    );
+}
+
 const MONTHS_DATA: &str = r#"import "array"
 data = array.from(rows: [
   {_time: 2024-01-15T00:00:00Z, _value: 1.0},

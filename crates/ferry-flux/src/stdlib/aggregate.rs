@@ -142,11 +142,10 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         .ok_or_else(|| format!("{F}: missing required argument every"))?;
     let every = super::args::lenient_every(F, every, &env.leniency);
     let offset = duration_arg(F, a, "offset")?.unwrap_or_default();
-    if let Some(p) = duration_arg(F, a, "period")? {
-        if p != every {
-            return Err(format!("{F}: a period other than every is not supported yet").into());
-        }
-    }
+    // windows longer or shorter than their spacing overlap or leave gaps: a point may fall
+    // in several windows or none, which the one-window-per-point grid does not model, so
+    // those run as Flux defines aggregateWindow (window(every, period) |> fn)
+    let period = duration_arg(F, a, "period")?.unwrap_or(every);
     if a.get("location").is_some_and(|v| !v.is_null()) {
         return Err(format!("{F}: location is not supported yet").into());
     }
@@ -176,13 +175,14 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     // the windowed aggregates compute fixed windows of the functions they know; anything
     // else (a user-defined fn, `mode`, `quantile`, calendar windows) runs as Flux defines it
     let known = |n: &String| AGGREGATES.contains(&n.as_str()) || WINDOWABLE.contains(&n.as_str());
-    let Some(name) = name.filter(|n| known(n) && every.months == 0 && offset.months == 0) else {
+    let on_grid = every.months == 0 && offset.months == 0 && period == every;
+    let Some(name) = name.filter(|n| known(n) && on_grid) else {
         return by_definition(
             ev,
             env,
             s,
             f,
-            (every, offset),
+            (every, period, offset),
             (&column, &time_src, &time_dst),
             create_empty,
         );
@@ -349,7 +349,11 @@ fn by_definition(
     env: &Env,
     s: &std::sync::Arc<crate::table::Stream>,
     f: &Value,
-    (every, offset): (crate::value::Duration, crate::value::Duration),
+    (every, period, offset): (
+        crate::value::Duration,
+        crate::value::Duration,
+        crate::value::Duration,
+    ),
     (column, time_src, time_dst): (&str, &str, &str),
     create_empty: bool,
 ) -> BResult<Value> {
@@ -358,7 +362,7 @@ fn by_definition(
     let labels = || ("_start".to_string(), "_stop".to_string());
     let spec = Spec::new(
         F,
-        (every, every, offset),
+        (every, period, offset),
         "_time".into(),
         labels(),
         create_empty,
