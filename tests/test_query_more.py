@@ -339,6 +339,27 @@ SUBQUERIES = [
 ]
 
 
+# 1.6 reads a subquery's tags as values too: by name, in functions and conditions, whether
+# the inner statement selected them or grouped by them; `f(*)` leaves them out
+SUBQUERY_TAG_VALUES = [
+    f"SELECT distinct(host) FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+    f"SELECT count(region), distinct(region) FROM (SELECT usage_user FROM cpu WHERE {R} GROUP BY region)",
+    f"SELECT count(*) FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+    f"SELECT first(*) FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+    f"SELECT first(host), last(region) FROM (SELECT * FROM cpu WHERE {R})",
+    f"SELECT host FROM (SELECT usage_user FROM cpu WHERE {R} AND host = 'h1' GROUP BY host)",
+    f"SELECT host, usage_user FROM (SELECT usage_user, host FROM cpu WHERE {R} AND host = 'h2')",
+    f"SELECT * FROM (SELECT usage_user, host FROM cpu WHERE {R} AND host = 'h0') GROUP BY host",
+    f"SELECT usage_user FROM (SELECT usage_user, host FROM cpu WHERE {R}) WHERE host = 'h1'",
+    f"SELECT max(usage_user), host FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+]
+
+
+@pytest.mark.parametrize("q", SUBQUERY_TAG_VALUES)
+def test_subquery_tags_read_as_values_as_influxd(peers, q):
+    both(peers, q)
+
+
 @pytest.mark.parametrize("q", SUBQUERIES)
 def test_subquery_same_as_influxd(peers, q):
     for params in ({}, {"epoch": "ms"}):

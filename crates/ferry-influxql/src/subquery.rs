@@ -126,9 +126,16 @@ fn tag_columns(
 /// A subquery's answer as series data: per tag set (the answer series' tags and its tag
 /// columns) and per occurrence of a time in it (rows of several inner series can share
 /// one), one [`SeriesData`] in time order, in the order they first appear.
+///
+/// Each tag is also a string field of the same name (unless the answer has a column of
+/// that name), as 1.6 reads a subquery: `SELECT t`, `count(t)`, `distinct(t)`, `first(t)`
+/// and `WHERE t = …` read a tag's values whether the inner statement selected it or grouped
+/// by it, and `SELECT * … GROUP BY t` lists it as a column; `f(*)` leaves it out (measured
+/// against 1.6: `count(*)` of `(SELECT x, t FROM m)` answers `count_x` alone).
 fn rows_input(answer: &[Series], tag_cols: &[String]) -> Input {
     let mut tag_keys: Vec<String> = Vec::new();
     let mut fields: Vec<(String, FieldType)> = Vec::new();
+    let mut tag_fields: Vec<String> = Vec::new();
     let mut data: Vec<SeriesData> = Vec::new();
     for s in answer {
         let base: Vec<(String, String)> = s
@@ -146,6 +153,18 @@ fn rows_input(answer: &[Series], tag_cols: &[String]) -> Input {
         let (tcols, cols): (Vec<usize>, Vec<usize>) = (0..s.columns.len())
             .filter(|&i| s.columns[i] != "time")
             .partition(|&i| tag_cols.contains(&s.columns[i]));
+        // the tags read as values: the series' GROUP BY tags and its tag columns
+        let mut value_tags: Vec<String> = Vec::new();
+        for k in s.tags.iter().flatten().map(|(k, _)| k).chain(tag_cols) {
+            if !value_tags.contains(k) && !cols.iter().any(|&i| s.columns[i] == *k) {
+                value_tags.push(k.clone());
+            }
+        }
+        for k in &value_tags {
+            if !tag_fields.contains(k) {
+                tag_fields.push(k.clone());
+            }
+        }
         let mut rows: Vec<(i64, &Vec<Value>)> = s
             .values
             .iter()
@@ -175,7 +194,9 @@ fn rows_input(answer: &[Series], tag_cols: &[String]) -> Input {
                     times: Vec::new(),
                     fields: cols
                         .iter()
-                        .map(|&i| (s.columns[i].clone(), Vec::new()))
+                        .map(|&i| s.columns[i].clone())
+                        .chain(value_tags.iter().cloned())
+                        .map(|name| (name, Vec::new()))
                         .collect(),
                 });
                 data.len() - 1
@@ -191,12 +212,30 @@ fn rows_input(answer: &[Series], tag_cols: &[String]) -> Input {
                 }
                 part.fields[ci].1.push(v);
             }
+            for (k, name) in value_tags.iter().enumerate() {
+                let v = part
+                    .tags
+                    .iter()
+                    .find(|(t, _)| t == name)
+                    .map(|(_, v)| FieldValue::String(v.clone()));
+                if v.is_some() && !fields.iter().any(|(n, _)| n == name) {
+                    fields.push((name.clone(), FieldType::String));
+                }
+                part.fields[cols.len() + k].1.push(v);
+            }
         }
     }
     tag_keys.sort();
     fields.sort_by(|a, b| a.0.cmp(&b.0));
+    // a name the answer also has as a column is that column, not the tag's values
+    tag_fields.retain(|t| {
+        fields
+            .iter()
+            .any(|(n, ty)| n == t && *ty == FieldType::String)
+    });
     Input::Rows {
         schema: MeasurementSchema { tag_keys, fields },
         data,
+        tag_fields,
     }
 }

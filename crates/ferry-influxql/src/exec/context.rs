@@ -155,6 +155,9 @@ pub(crate) enum Input {
     Rows {
         schema: MeasurementSchema,
         data: Vec<SeriesData>,
+        /// The tags that are also string fields (see `crate::subquery`): readable by name,
+        /// but not fields to `f(*)`.
+        tag_fields: Vec<String>,
     },
 }
 
@@ -165,6 +168,14 @@ impl Input {
             Input::Store(store) => store.schema(m),
             Input::Rows { data, .. } if data.is_empty() => None,
             Input::Rows { schema, .. } => Some(schema.clone()),
+        }
+    }
+
+    /// The fields that are a subquery's tags read as values (none for a store).
+    pub(crate) fn tag_fields(&self) -> &[String] {
+        match self {
+            Input::Store(_) => &[],
+            Input::Rows { tag_fields, .. } => tag_fields,
         }
     }
 

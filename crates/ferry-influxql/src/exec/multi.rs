@@ -100,7 +100,7 @@ pub(crate) fn plan(
     dim_tags.sort();
     dim_tags.dedup();
     let fields: Vec<(String, FieldType)> = fields.into_iter().collect();
-    each.fields = expand_wildcards(&s.fields, &fields, &tag_keys, &dim_tags);
+    each.fields = expand_wildcards(&s.fields, &fields, &tag_keys, &dim_tags, &[]);
     let mut order: Vec<Source> = matched.into_values().collect();
     if s.descending {
         // each measurement's series walk backwards; so do the measurements

@@ -74,12 +74,14 @@ pub(super) fn group_key(tags: &[(String, String)], dim_tags: &[String]) -> Vec<S
 }
 
 /// The select list with `*` expanded to `fields` and the `tag_keys` not in `dim_tags`
-/// (in name order), `f(*)` to `f` of each field it takes, and `time` left out.
+/// (in name order), `f(*)` to `f` of each field it takes but `tag_fields` (a subquery's tags
+/// read as values, which 1.6's `f(*)` leaves out), and `time` left out.
 pub(super) fn expand_wildcards(
     list: &[Field],
     fields: &[(String, FieldType)],
     tag_keys: &BTreeSet<String>,
     dim_tags: &[String],
+    tag_fields: &[String],
 ) -> Vec<Field> {
     let mut out: Vec<Field> = Vec::new();
     for f in list {
@@ -104,6 +106,9 @@ pub(super) fn expand_wildcards(
                 let numeric_only = func != "count" && func != "first" && func != "last";
                 for (n, t) in fields {
                     if numeric_only && !matches!(t, FieldType::Float | FieldType::Integer) {
+                        continue;
+                    }
+                    if tag_fields.contains(n) {
                         continue;
                     }
                     out.push(Field {
@@ -169,7 +174,13 @@ pub(super) fn plan_select(
         d
     };
 
-    let fields = expand_wildcards(&s.fields, &schema.fields, &tag_keys, &dim_tags);
+    let fields = expand_wildcards(
+        &s.fields,
+        &schema.fields,
+        &tag_keys,
+        &dim_tags,
+        input.tag_fields(),
+    );
     if fields.is_empty() {
         return Err("at least 1 non-time field must be queried".into());
     }
