@@ -394,6 +394,27 @@ def test_influxdb_subquery_outer_range_without_interval(peers, outer):
     same(a, b)
 
 
+@pytest.mark.parametrize("f", [
+    "derivative(mean(usage_user), 1m)",
+    "non_negative_derivative(max(load), 30s)",
+    "difference(mean(usage_user))",
+    "moving_average(mean(usage_user), 2)",
+    "cumulative_sum(sum(load))",
+])
+def test_influxdb_transform_without_lower_bound(peers, f):
+    """InfluxDB 1.6 bug: a transformation of an aggregate over GROUP BY time() answers no
+    series when the WHERE has no lower time bound (it widens the range's start, the smallest
+    time, by one interval, and the subtraction wraps). Ferry answers the windows the data
+    holds: what 1.6 answers with the lower bound at the first point."""
+    ferry, influx = peers
+    q = f"SELECT {f} FROM cpu WHERE time < {T_END} GROUP BY time(1m)"
+    assert "series" not in ask(influx.url, q).json()["results"][0]
+    first = ask(influx.url, "SELECT first(usage_user) FROM cpu", epoch="ns").json()
+    t0 = first["results"][0]["series"][0]["values"][0][0]
+    bounded = f"SELECT {f} FROM cpu WHERE time >= {t0} AND time < {T_END} GROUP BY time(1m)"
+    same(ask(ferry.url, q, token=ferry.token).json(), ask(influx.url, bounded).json())
+
+
 def test_influxdb_subquery_inner_limit(peers):
     """InfluxDB 1.6 bug: LIMIT/OFFSET inside a subquery with GROUP BY time() and tags are
     applied per *outer* group (ignored when the outer statement does not group by those
