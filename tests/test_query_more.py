@@ -403,8 +403,8 @@ def test_influxdb_subquery_outer_range_without_interval(peers, outer):
 ])
 def test_influxdb_transform_without_lower_bound(peers, f):
     """InfluxDB 1.6 bug: a transformation of an aggregate over GROUP BY time() answers no
-    series when the WHERE has no lower time bound (it widens the range's start, the smallest
-    time, by one interval, and the subtraction wraps). Ferry answers the windows the data
+    series when the WHERE has no lower time bound (likely its range start, the smallest time,
+    wraps when widened by one interval). Ferry answers the windows the data
     holds: what 1.6 answers with the lower bound at the first point."""
     ferry, influx = peers
     q = f"SELECT {f} FROM cpu WHERE time < {T_END} GROUP BY time(1m)"
