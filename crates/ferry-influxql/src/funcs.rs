@@ -144,13 +144,22 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 ))
             }
         };
-        let sel = inner_select(
+        let mut sel = inner_select(
             s,
             vec![Field {
                 expr: inner.clone(),
                 alias: None,
             }],
         );
+        // The transformation skips windows without a value (`pts` below), so empty windows
+        // need not be made: fill(null) reads as fill(none). Made, a range from a lower bound
+        // to now (`WHERE time >= T GROUP BY time(10s)`, no upper bound) was one window per
+        // 10 s up to now and hit the query-memory limit where 1.6 answers the data's windows.
+        // Not for count, whose empty windows are 0, a value (1.6 then answers every window).
+        let counts = matches!(inner, Expr::Call(n, _) if n == "count");
+        if sel.fill == Fill::Null && !counts {
+            sel.fill = Fill::None;
+        }
         // 1.6 reads one interval more so the first window has a predecessor.
         let extra = match (name.as_str(), s.dims.time) {
             ("cumulative_sum", _) | (_, None) => (0, 0),
