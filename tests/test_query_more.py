@@ -355,6 +355,27 @@ SUBQUERY_TAG_VALUES = [
 ]
 
 
+# ORDER BY time DESC with SLIMIT/SOFFSET: 1.6 pages the series in key order, then answers
+# the page backwards
+DESC_SERIES_PAGES = [
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC SLIMIT 2",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC SLIMIT 2 SOFFSET 1",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC LIMIT 2 SLIMIT 2",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m), host ORDER BY time DESC SLIMIT 2",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m), host ORDER BY time DESC "
+    "SLIMIT 2 SOFFSET 2",
+    f"SELECT max(usage_user) FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC SLIMIT 3 SOFFSET 1",
+    f"SELECT derivative(mean(usage_user)) FROM cpu WHERE {R} GROUP BY time(1m), host "
+    "ORDER BY time DESC SLIMIT 2 SOFFSET 1",
+    f"SELECT usage_user, load FROM cpu, mem WHERE {R} GROUP BY host ORDER BY time DESC SLIMIT 2",
+]
+
+
+@pytest.mark.parametrize("q", DESC_SERIES_PAGES)
+def test_descending_series_pages_same_as_influxd(peers, q):
+    both(peers, q)
+
+
 @pytest.mark.parametrize("q", SUBQUERY_TAG_VALUES)
 def test_subquery_tags_read_as_values_as_influxd(peers, q):
     both(peers, q)

@@ -213,10 +213,12 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             values,
         });
     }
+    // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
+    let mut out = page(out, s.slimit, s.soffset);
     if s.descending {
         out.reverse();
     }
-    Ok(page(out, s.slimit, s.soffset))
+    Ok(out)
 }
 
 fn num_sub(a: &Value, b: &Value) -> Value {
@@ -467,10 +469,11 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 values,
             });
         }
+        let mut out = page(out, s.slimit, s.soffset);
         if s.descending {
             out.reverse();
         }
-        return Ok(page(out, s.slimit, s.soffset));
+        return Ok(out);
     }
     for series in plain.select(&inner, (0, 0))? {
         // windows in time order
@@ -547,10 +550,12 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             values,
         });
     }
+    // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
+    let mut out = page(out, s.slimit, s.soffset);
     if s.descending {
         out.reverse();
     }
-    Ok(page(out, s.slimit, s.soffset))
+    Ok(out)
 }
 
 /// The `n` best of `len` candidates for top (greatest value first) or bottom (least first),

@@ -113,11 +113,13 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
     Ok(finish_series(s, out))
 }
 
-/// The statement's series in output order (1.6 walks them backwards with ORDER BY time
-/// DESC), within SLIMIT/SOFFSET.
-fn finish_series(s: &Select, mut out: Vec<Series>) -> Vec<Series> {
+/// The statement's series within SLIMIT/SOFFSET, in output order: 1.6 pages the series in
+/// key order and then, with ORDER BY time DESC, answers the page backwards (measured:
+/// `GROUP BY host ORDER BY time DESC SLIMIT 2` answers the second host, then the first).
+fn finish_series(s: &Select, out: Vec<Series>) -> Vec<Series> {
+    let mut out = page(out, s.slimit, s.soffset);
     if s.descending {
         out.reverse();
     }
-    page(out, s.slimit, s.soffset)
+    out
 }
