@@ -376,6 +376,45 @@ def test_descending_series_pages_same_as_influxd(peers, q):
     both(peers, q)
 
 
+# 1.6's math functions: row-wise over fields, over aggregates, inside arithmetic
+H0 = f"{R} AND host = 'h0'"
+MATH_QUERIES = [
+    f"SELECT abs(usage_user), round(usage_user), sqrt(usage_user) FROM cpu WHERE {H0} LIMIT 4",
+    f"SELECT ceil(usage_user), floor(usage_user), ceil(usage_system) FROM cpu WHERE {H0} LIMIT 4",
+    f"SELECT round(load), floor(load), pow(load, 2) FROM cpu WHERE {H0} LIMIT 4",
+    f"SELECT ln(usage_user), log2(usage_user), log10(usage_user), log(usage_user, 3) FROM cpu "
+    f"WHERE {H0} LIMIT 3",
+    f"SELECT sin(usage_user), cos(usage_user), tan(usage_user), exp(load), atan2(usage_user, load) "
+    f"FROM cpu WHERE {R} AND host = 'h1' LIMIT 3",
+    f"SELECT asin(usage_user / 100), acos(usage_user / 100), atan(usage_user) FROM cpu "
+    f"WHERE {R} AND host = 'h1' LIMIT 3",
+    f"SELECT abs(usage_user) * 2 + 1 AS x FROM cpu WHERE {H0} LIMIT 3",
+    f"SELECT floor(mean(usage_user)) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT round(mean(usage_user)), max(load) FROM cpu WHERE {R} GROUP BY time(2m), host",
+    f"SELECT abs(max(load)), min(load) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT abs(*) FROM cpu WHERE {R} LIMIT 2",
+    f"SELECT abs(host) FROM cpu WHERE {R} LIMIT 2",
+    f"SELECT abs(usage_user, 2) FROM cpu WHERE {R}",
+    f"SELECT pow(usage_user) FROM cpu WHERE {R}",
+]
+
+
+@pytest.mark.parametrize("q", MATH_QUERIES)
+def test_math_same_as_influxd(peers, q):
+    both(peers, q)
+
+
+def test_influxdb_abs_of_a_negative_integer(peers):
+    """InfluxDB 1.6 bug: abs() of a negative integer field answers it unchanged. Ferry answers
+    its absolute value (floats agree: see MATH_QUERIES)."""
+    ferry, influx = peers
+    q = f"SELECT abs(load), load FROM cpu WHERE {H0} AND load < 0"
+    rows_16 = ask(influx.url, q).json()["results"][0]["series"][0]["values"]
+    rows = ask(ferry.url, q, token=ferry.token).json()["results"][0]["series"][0]["values"]
+    assert rows_16 and all(v[1] == v[2] < 0 for v in rows_16)
+    assert [[t, -v, v] for t, _, v in rows_16] == rows
+
+
 @pytest.mark.parametrize("q", SUBQUERY_TAG_VALUES)
 def test_subquery_tags_read_as_values_as_influxd(peers, q):
     both(peers, q)

@@ -32,12 +32,25 @@ pub const TRANSFORMS: &[&str] = &[
 /// Selectors that return several rows per window (`funcs.rs`).
 pub const MULTI_ROW: &[&str] = &["top", "bottom", "distinct"];
 
+/// Row-wise math (1.6's `query/math.go`), over a field or an aggregate (`exec/expr.rs`):
+/// `atan2`, `log` and `pow` take two arguments, the others one.
+pub const MATH: &[&str] = &[
+    "abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "exp", "floor", "ln", "log", "log2",
+    "log10", "pow", "round", "sin", "sqrt", "tan",
+];
+
+/// Whether `name` is one of [`MATH`].
+pub fn is_math(name: &str) -> bool {
+    MATH.contains(&name)
+}
+
 /// Every function a SELECT may call, `now()` included, in the order the lists above give.
 pub fn supported() -> impl Iterator<Item = &'static str> {
     AGGREGATES
         .iter()
         .chain(TRANSFORMS)
         .chain(MULTI_ROW)
+        .chain(MATH)
         .copied()
         .chain(["now"])
 }

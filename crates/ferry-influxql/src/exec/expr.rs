@@ -25,6 +25,8 @@ pub(super) enum CExpr {
     Re(Regex),
     Agg(usize),
     Bin(Box<CExpr>, BinOp, Box<CExpr>),
+    /// One of [`crate::functions::MATH`] over its arguments.
+    Math(&'static str, Vec<CExpr>),
 }
 
 /// A row being evaluated: its series' tags, field values and time; aggregates in agg mode.
@@ -66,6 +68,11 @@ pub(super) fn eval(e: &CExpr, row: &Row) -> Value {
         CExpr::Lit(v) => v.clone(),
         CExpr::Re(_) => Value::Null,
         CExpr::Agg(i) => row.aggs.get(*i).cloned().unwrap_or(Value::Null),
+        CExpr::Math(name, args) => {
+            let a = eval(&args[0], row);
+            let b = args.get(1).map(|e| eval(e, row));
+            math(name, &a, b.as_ref())
+        }
         CExpr::Bin(l, op, r) => {
             if let (BinOp::EqRegex | BinOp::NeqRegex, CExpr::Re(re)) = (op, r.as_ref()) {
                 let lv = eval(l, row);
@@ -88,6 +95,48 @@ pub(super) fn eval(e: &CExpr, row: &Row) -> Value {
             binop(&lv, *op, &rv)
         }
     }
+}
+
+/// 1.6's math functions: `abs`, `ceil`, `floor` and `round` keep an integer an integer,
+/// every other answer is a float; a non-number (or `null`) answers `null`.
+fn math(name: &str, a: &Value, b: Option<&Value>) -> Value {
+    match (name, a) {
+        ("abs", Value::Int(i)) => return Value::Int(i.wrapping_abs()),
+        ("abs" | "ceil" | "floor" | "round", Value::Int(_) | Value::UInt(_)) => return a.clone(),
+        _ => {}
+    }
+    let (Some(x), false) = (
+        a.as_f64(),
+        matches!(a, Value::Time(_) | Value::ZonedTime(..)),
+    ) else {
+        return Value::Null;
+    };
+    let y = match b.map(Value::as_f64) {
+        Some(Some(y)) => y,
+        Some(None) => return Value::Null,
+        None => 0.0,
+    };
+    Value::Float(match name {
+        "abs" => x.abs(),
+        "ceil" => x.ceil(),
+        "floor" => x.floor(),
+        "round" => x.round(), // half away from zero, as Go's math.Round
+        "acos" => x.acos(),
+        "asin" => x.asin(),
+        "atan" => x.atan(),
+        "atan2" => x.atan2(y),
+        "cos" => x.cos(),
+        "exp" => x.exp(),
+        "ln" => x.ln(),
+        "log" => x.ln() / y.ln(),
+        "log2" => x.log2(),
+        "log10" => x.log10(),
+        "pow" => x.powf(y),
+        "sin" => x.sin(),
+        "sqrt" => x.sqrt(),
+        "tan" => x.tan(),
+        _ => return Value::Null,
+    })
 }
 
 pub(super) fn truthy(v: &Value) -> bool {
@@ -212,6 +261,29 @@ pub(super) fn compile(
         Expr::Regex(r) => CExpr::Re(compile_regex(r)?),
         Expr::Wildcard => return Err("unexpected wildcard".into()),
         Expr::Call(name, args) if name == "now" && args.is_empty() => calls(e)?,
+        Expr::Call(name, args) if crate::functions::is_math(name) => {
+            let name = crate::functions::MATH
+                .iter()
+                .copied()
+                .find(|m| m == name)
+                .unwrap_or("abs");
+            let want = if matches!(name, "atan2" | "log" | "pow") {
+                2
+            } else {
+                1
+            };
+            if args.len() != want {
+                return Err(format!(
+                    "invalid number of arguments for {name}, expected {want}, got {}",
+                    args.len()
+                ));
+            }
+            let args = args
+                .iter()
+                .map(|a| compile(a, refs, calls))
+                .collect::<Res<Vec<_>>>()?;
+            CExpr::Math(name, args)
+        }
         Expr::Call(..) => calls(e)?,
         Expr::Paren(inner) => compile(inner, refs, calls)?,
         Expr::Binary(l, op, r) => CExpr::Bin(
