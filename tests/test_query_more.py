@@ -399,6 +399,29 @@ MATH_QUERIES = [
 ]
 
 
+ELAPSED_QUERIES = [
+    f"SELECT elapsed(usage_user, 1s) FROM cpu WHERE {H0} LIMIT 5",
+    f"SELECT elapsed(usage_user) FROM cpu WHERE {H0} LIMIT 3",
+    f"SELECT elapsed(usage_system, 1ms) FROM cpu WHERE {R} GROUP BY host LIMIT 3",
+    f"SELECT elapsed(usage_user, 1m) FROM cpu WHERE {H0} LIMIT 3",
+    f"SELECT elapsed(mean(usage_user), 1s) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT elapsed(count(usage_system), 10s) FROM cpu WHERE {R} GROUP BY time(1m), host",
+    f"SELECT elapsed(usage_user, 1s) FROM cpu WHERE {H0} ORDER BY time DESC LIMIT 3",
+    f"SELECT elapsed(usage_user, 1s), difference(usage_user) FROM cpu WHERE {H0} LIMIT 3",
+    f"SELECT elapsed(status, 1s) FROM cpu WHERE {H0} LIMIT 3",
+    f"SELECT elapsed(usage_user, 1s) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT elapsed(usage_user, 2) FROM cpu WHERE {R}",
+    f"SELECT elapsed(usage_user, 'x') FROM cpu WHERE {R}",
+    f"SELECT elapsed(usage_user, 0s) FROM cpu WHERE {R}",
+    f"SELECT elapsed(usage_user, -90s) FROM cpu WHERE {R}",
+]
+
+
+@pytest.mark.parametrize("q", ELAPSED_QUERIES)
+def test_elapsed_same_as_influxd(peers, q):
+    both(peers, q)
+
+
 @pytest.mark.parametrize("q", MATH_QUERIES)
 def test_math_same_as_influxd(peers, q):
     both(peers, q)

@@ -120,6 +120,25 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 s.dims.time.map(|(iv, _)| iv).unwrap_or(1_000_000_000)
             }
             ("derivative" | "non_negative_derivative", Some(Expr::Duration(d))) if *d > 0 => *d,
+            ("elapsed", None) => 1,
+            ("elapsed", Some(Expr::Duration(d))) if *d > 0 => *d,
+            ("elapsed", Some(Expr::Duration(d))) => {
+                return Err(format!(
+                    "duration argument must be positive, got {}",
+                    duration_text(*d)
+                ))
+            }
+            ("elapsed", Some(other)) => {
+                return Err(format!(
+                    "second argument to elapsed must be a duration, got *influxql.{}",
+                    match other {
+                        Expr::Integer(_) => "IntegerLiteral",
+                        Expr::Number(_) => "NumberLiteral",
+                        Expr::Str(_) => "StringLiteral",
+                        _ => "VarRef",
+                    }
+                ))
+            }
             ("moving_average", Some(Expr::Integer(n))) if *n > 1 => *n,
             ("moving_average", Some(Expr::Integer(_))) => {
                 return Err(format!(
@@ -239,8 +258,38 @@ fn is_negative(v: &Value) -> bool {
     v.as_f64().is_some_and(|f| f < 0.0)
 }
 
+/// A duration as 1.6's InfluxQL writes it in errors: in the largest unit it is a whole
+/// number of (`90s`, `2w`, `0s`).
+fn duration_text(ns: i64) -> String {
+    const UNITS: [(i64, &str); 7] = [
+        (604_800_000_000_000, "w"),
+        (86_400_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "u"),
+    ];
+    if ns == 0 {
+        return "0s".into();
+    }
+    match UNITS.iter().find(|(size, _)| ns % size == 0) {
+        Some((size, unit)) => format!("{}{unit}", ns / size),
+        None => format!("{ns}ns"),
+    }
+}
+
 /// One transformation over a series' points in time order.
 fn transform(name: &str, param: i64, pts: &[(i64, Value)]) -> Vec<(i64, Value)> {
+    if name == "elapsed" {
+        // the time between a point and the one before, in units of `param`, whatever the
+        // value's type (strings and booleans too)
+        return pts
+            .windows(2)
+            .filter(|w| w[0].0 != w[1].0)
+            .map(|w| (w[1].0, Value::Int((w[1].0 - w[0].0) / param)))
+            .collect();
+    }
     let pts: Vec<&(i64, Value)> = pts.iter().filter(|p| p.1.as_f64().is_some()).collect();
     let mut out = Vec::new();
     match name {

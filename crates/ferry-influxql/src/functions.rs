@@ -27,6 +27,7 @@ pub const TRANSFORMS: &[&str] = &[
     "non_negative_difference",
     "moving_average",
     "cumulative_sum",
+    "elapsed",
 ];
 
 /// Selectors that return several rows per window (`funcs.rs`).
