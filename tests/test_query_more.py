@@ -374,6 +374,12 @@ DESC_SERIES_PAGES = [
 @pytest.mark.parametrize("q", DESC_SERIES_PAGES)
 def test_descending_series_pages_same_as_influxd(peers, q):
     both(peers, q)
+    ferry, influx = peers
+    for n in (7, 1000):
+        a = ask(ferry.url, q, token=ferry.token, chunked="true", chunk_size=str(n))
+        b = ask(influx.url, q, chunked="true", chunk_size=str(n))
+        same([json.loads(x) for x in a.text.splitlines() if x.strip()],
+             [json.loads(x) for x in b.text.splitlines() if x.strip()])
 
 
 # 1.6's math functions: row-wise over fields, over aggregates, inside arithmetic

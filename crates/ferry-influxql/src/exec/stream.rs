@@ -168,6 +168,12 @@ fn prepare(
     if s.into.is_some() || s.fields.iter().any(|f| has_call(&f.expr)) {
         return None;
     }
+    // ORDER BY time DESC with SLIMIT/SOFFSET: 1.6 pages the series in key order and answers
+    // the page backwards, so which series come first is known only once every series is
+    // known to have rows or not: answered whole
+    if s.descending && (s.slimit > 0 || s.soffset > 0) {
+        return None;
+    }
     let each: Vec<Select> = if multi::is_multi(s) {
         multi::each_select(s, ctx, db, rp).ok()?
     } else {
