@@ -15,6 +15,7 @@
 //! | `plan` | a SELECT compiled against its input's schema |
 //! | `run` | a plan answered whole or in pieces |
 //! | `rows` | scanning, grouping and raw rows |
+//! | `merge` | the order of a group's rows across its series (1.6's sorted merge heap) |
 //! | `aggregate` | one group's aggregates over its windows, filled into rows |
 //! | `reduce` | the aggregate functions over one window's points |
 //! | `pieces` | streaming aggregates read from the store in pieces |
@@ -31,6 +32,7 @@ mod aggregate;
 pub(crate) mod context;
 mod delete;
 mod expr;
+mod merge;
 pub(crate) mod multi;
 mod pieces;
 mod plan;

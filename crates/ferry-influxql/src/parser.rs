@@ -1183,7 +1183,11 @@ mod tests {
     /// `cargo test` overflowed 1 MiB at the 500 allowed levels), so debug builds get 8 MiB,
     /// still far short of what 100,000 unbounded levels would take.
     fn on_small_stack(f: impl FnOnce() + Send + 'static) {
-        let stack = if cfg!(debug_assertions) { 8 << 20 } else { 1 << 20 };
+        let stack = if cfg!(debug_assertions) {
+            8 << 20
+        } else {
+            1 << 20
+        };
         std::thread::Builder::new()
             .stack_size(stack)
             .spawn(f)

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use ferry_store::{ScanRequest, SeriesData, TagPredicate};
 
-use super::context::Res;
+use super::context::{Input, Res};
 use super::expr::{eval, eval_tags, fv, truthy, CExpr, Row};
+use super::merge::{aux_keys, merged_rows, AuxKey};
 use super::plan::{group_key, Plan};
 use crate::ast::Select;
 use crate::result::Value;
@@ -150,7 +151,66 @@ pub(super) fn passing_row(
     Some(fields)
 }
 
-/// The output rows of a raw SELECT's group, its rows merged in time order.
+/// The rows (time, series, row) of the series `members` of raw SELECT `p`'s group in 1.6's
+/// output order (ascending time, or descending with `desc`; ties as [`merged_rows`] orders
+/// them), appended to `out`. A series yields the rows where a field of the select list has a
+/// value and the residual condition holds, as 1.6's cursors do before its merge.
+pub(super) fn merge_raw(
+    p: &Plan,
+    data: &[SeriesData],
+    members: &[usize],
+    desc: bool,
+    out: &mut Vec<(i64, usize, usize)>,
+) {
+    if let Input::Rows { .. } = p.input {
+        // a subquery's rows: 1.6 passes the inner answer through in its order, which the
+        // input keeps as (time, part) with one part per occurrence of a time
+        let start = out.len();
+        for &si in members {
+            out.extend(
+                data[si]
+                    .times
+                    .iter()
+                    .enumerate()
+                    .map(|(ri, t)| (*t, si, ri)),
+            );
+        }
+        out[start..].sort_unstable(); // (time, series, row) are unique
+        if desc {
+            out[start..].reverse();
+        }
+        return;
+    }
+    let aux = aux_keys(&p.out_exprs, &p.scan_fields);
+    let mut selected = vec![false; p.scan_fields.len()];
+    for k in &aux {
+        if let AuxKey::Field(i) = k {
+            selected[*i] = true;
+        }
+    }
+    let yields = |si: usize, ri: usize| {
+        let sd = &data[si];
+        let any = if sd.fields.len() == p.scan_fields.len() {
+            sd.fields
+                .iter()
+                .zip(&selected)
+                .any(|((_, c), s)| *s && c[ri].is_some())
+        } else {
+            sd.fields.iter().any(|(n, c)| {
+                c[ri].is_some()
+                    && p.scan_fields
+                        .iter()
+                        .zip(&selected)
+                        .any(|(f, s)| *s && f == n)
+            })
+        };
+        any && (p.cond_c.is_none()
+            || passing_row(sd, &p.scan_fields, sd.times[ri], ri, p.cond_c.as_ref()).is_some())
+    };
+    merged_rows(data, &p.scan_fields, members, &aux, desc, &yields, out);
+}
+
+/// The output rows of a raw SELECT's group, its rows merged in output order.
 pub(super) fn raw_group(
     data: &[SeriesData],
     scan_fields: &[String],

@@ -7,7 +7,7 @@ use super::aggregate::agg_group;
 use super::context::{page, Input, Res};
 use super::pieces::{in_pieces, run_in_pieces};
 use super::plan::Plan;
-use super::rows::{raw_group, scan_groups};
+use super::rows::{merge_raw, raw_group, scan_groups};
 use crate::ast::Select;
 use crate::result::Series;
 use crate::windowed::STREAMING_AGGS;
@@ -60,7 +60,9 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
         };
         // merged rows in time order (the streaming aggregates need none)
         let mut rows: Vec<(i64, usize, usize)> = Vec::new();
-        if !streaming {
+        if !agg_mode {
+            merge_raw(p, &data, &members, s.descending, &mut rows);
+        } else if !streaming {
             for &si in &members {
                 coop::point();
                 for (ri, t) in data[si].times.iter().enumerate() {
@@ -96,8 +98,8 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
         let Some(mut values) = series else {
             continue;
         };
-        if s.descending {
-            values.reverse();
+        if s.descending && agg_mode {
+            values.reverse(); // raw rows are merged in descending order
         }
         let values = page(values, s.limit, s.offset);
         if values.is_empty() && !agg_mode {

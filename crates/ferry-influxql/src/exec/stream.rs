@@ -12,7 +12,7 @@ use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 use super::context::{Context, Input, Res};
 use super::expr::{eval_tags, truthy};
 use super::plan::{group_key, has_call, Plan};
-use super::rows::raw_rows;
+use super::rows::{merge_raw, raw_rows};
 use super::time::zone_row;
 use super::{execute, multi, plan};
 use crate::ast::{Select, Statement};
@@ -474,17 +474,9 @@ impl Part {
             return Ok(());
         }
         let p = &self.plan;
+        // a time slice of one large group starts a new merge (see docs/ARCHITECTURE.md)
         let mut rows: Vec<(i64, usize, usize)> = Vec::new();
-        for &si in members {
-            rows.extend(
-                data[si]
-                    .times
-                    .iter()
-                    .enumerate()
-                    .map(|(ri, t)| (*t, si, ri)),
-            );
-        }
-        rows.sort_unstable(); // (time, series, row) are unique
+        merge_raw(p, data, members, self.s.descending, &mut rows);
         let (slimit, soffset) = (self.s.slimit, self.s.soffset);
         let mut failed = None;
         let mut on_row = |mut row: Vec<Value>| -> bool {
@@ -525,9 +517,6 @@ impl Part {
             &p.field_derived,
             p.cond_c.as_ref(),
         );
-        if self.s.descending {
-            rows.reverse();
-        }
         raw_rows(
             data,
             fields,
