@@ -1,0 +1,138 @@
+"""Differential tests of `/query` where many series share timestamps: which row comes first
+among rows of equal time, and which row a selector picks among them, against a real influxd
+1.6 (see test_query.py; docs/ARCHITECTURE.md, InfluxQL, "Rows of equal time")."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import requests
+
+from harness import load_both
+from test_query import ask, peers, same  # noqa: F401 (fixture)
+
+TDB = "tiesdb"
+T0 = 1_700_006_400_000_000_000  # 2023-11-15T00:00:00Z, well inside one 7-day shard group
+S = 1_000_000_000
+# tag values whose escaped series keys sort otherwise than the plain values ("b b" before
+# "b!b" plain, after it escaped), a series without `region`
+HOSTS = ["a", "b b", "b!b", "c,c", "d=d", "e", "f", "g", "h", "i", "j", "k"]
+REGIONS = ["east", "west", None]
+NTIMES = 6
+R = f"time >= {T0} AND time < {T0 + NTIMES * S}"
+
+
+def ties_lp() -> str:
+    """Twelve series, all at the same six times (a few rows missing), values from a handful
+    so that equal values at equal times are common; written in shuffled order (1.6's order
+    does not depend on it)."""
+    rnd = random.Random(20)
+    esc = lambda v: v.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+    lines = []
+    for k, host in enumerate(HOSTS):
+        region = REGIONS[k % 3]
+        tags = f"host={esc(host)}" + (f",region={region}" if region else "")
+        for i in range(NTIMES):
+            if (k + i) % 7 == 6:
+                continue
+            fields = [f"v={rnd.choice([1.5, 2.5, 2.5, 4.0])}", f"n={rnd.randint(0, 3)}i"]
+            if (k * 5 + i) % 4 != 0:
+                fields.append(f's="{rnd.choice(["p", "q", "q"])}"')
+            lines.append(f"m,{tags} {','.join(fields)} {T0 + i * S}")
+    rnd.shuffle(lines)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def tpeers(peers):
+    ferry, influx = peers
+    load_both(ferry, influx, TDB, ties_lp().encode())
+    return ferry, influx
+
+
+def both(pair, q, **params):
+    ferry, influx = pair
+    a = ask(ferry.url, q, token=ferry.token, db=TDB, **params)
+    b = ask(influx.url, q, db=TDB, **params)
+    assert a.status_code == b.status_code == 200, (a.text, b.text)
+    assert "error" not in b.json()["results"][0], b.text
+    same(a.json(), b.json())
+    return a.json()
+
+
+RAW = [
+    # no string column: the order is the heap's alone
+    f"SELECT v FROM m WHERE {R}",
+    f"SELECT n, v FROM m WHERE {R}",
+    f"SELECT v * 2 FROM m WHERE {R}",
+    # string columns, compared in name order (s before v) while both are strings
+    f"SELECT v, s FROM m WHERE {R}",
+    f"SELECT s, host FROM m WHERE {R}",
+    f"SELECT region, n FROM m WHERE {R}",
+    f"SELECT * FROM m WHERE {R}",
+    # a condition on a field drops rows before the merge, changing the heap
+    f"SELECT v FROM m WHERE {R} AND n > 0",
+    f"SELECT v, s FROM m WHERE {R} AND v > 2",
+    # groups
+    f"SELECT v FROM m WHERE {R} GROUP BY region",
+    f"SELECT v, s FROM m WHERE {R} GROUP BY region",
+    f"SELECT v FROM m WHERE {R} GROUP BY *",
+    f"SELECT n FROM m WHERE {R} GROUP BY region SLIMIT 1 SOFFSET 1",
+    # descending: the series in reverse key order, the heap ordered the other way
+    f"SELECT v FROM m WHERE {R} ORDER BY time DESC",
+    f"SELECT v, s FROM m WHERE {R} ORDER BY time DESC",
+    f"SELECT n FROM m WHERE {R} GROUP BY region ORDER BY time DESC",
+    # LIMIT / OFFSET cut the merged rows
+    f"SELECT v FROM m WHERE {R} LIMIT 7",
+    f"SELECT v FROM m WHERE {R} LIMIT 9 OFFSET 10",
+    f"SELECT n FROM m WHERE {R} GROUP BY region LIMIT 5 OFFSET 3",
+    f"SELECT v FROM m WHERE {R} ORDER BY time DESC LIMIT 6 OFFSET 2",
+    # subqueries pass the inner order through
+    f"SELECT * FROM (SELECT v FROM m WHERE {R})",
+    f"SELECT v FROM (SELECT v, s FROM m WHERE {R})",
+    f"SELECT v FROM (SELECT v FROM m WHERE {R} LIMIT 15) LIMIT 8 OFFSET 4",
+    f"SELECT n FROM (SELECT n, s FROM m WHERE {R}) WHERE n > 1",
+]
+
+
+@pytest.mark.parametrize("q", RAW)
+def test_raw_ties_same_as_influxd(tpeers, q):
+    both(tpeers, q)
+
+
+@pytest.mark.parametrize("q", [RAW[0], RAW[3], RAW[10], RAW[14]])
+def test_raw_ties_chunked_same_as_influxd(tpeers, q):
+    """The chunked answer (read group by group) merges as the whole one does."""
+    ferry, influx = tpeers
+    a = ask(ferry.url, q, token=ferry.token, db=TDB, chunked="true", chunk_size="5")
+    b = ask(influx.url, q, db=TDB, chunked="true", chunk_size="5")
+    assert a.text.splitlines() == b.text.splitlines()
+
+
+def test_many_series_one_time_random(tpeers):
+    """Seeded random sets of up to 40 series all at the same few times, some rows missing,
+    with and without GROUP BY: the exact heap replay, not a rule of thumb, gives 1.6's rows."""
+    ferry, influx = tpeers
+    rnd = random.Random(7)
+    for case in range(6):
+        meas = f"r{case}"
+        nser = rnd.randint(3, 40)
+        lines = []
+        for k in range(nser):
+            for i in range(rnd.randint(1, 4)):
+                if rnd.random() < 0.2:
+                    continue
+                lines.append(f"{meas},id=s{rnd.randint(0, 10**6)}_{k},g=g{k % 3} "
+                             f"v={k}i,w={rnd.randint(0, 2)} {T0 + i * S}")
+        body = ("\n".join(lines) + "\n").encode()
+        r = requests.post(influx.url + "/write", params={"db": TDB}, data=body, timeout=30)
+        assert r.status_code == 204, r.text
+        r = requests.post(ferry.url + "/write", params={"db": TDB}, data=body,
+                          headers=ferry.auth(), timeout=30)
+        assert r.status_code == 204, r.text
+        for q in (f"SELECT v, id FROM {meas} WHERE {R}",  # id: the series, ordered by it
+                  f"SELECT v FROM {meas} WHERE {R}",
+                  f"SELECT v FROM {meas} WHERE {R} GROUP BY g",
+                  f"SELECT v FROM {meas} WHERE {R} ORDER BY time DESC LIMIT 20"):
+            both(tpeers, q)
