@@ -343,7 +343,15 @@ pub(super) fn feed_series(
                     }
                     None => times.len(),
                 };
-                st[w][ai].add_run((times[i], si, i), (times[j - 1], si, j - 1), j - i);
+                let (Some(fv), Some(lv)) = (&col[i], &col[j - 1]) else {
+                    unreachable!("every row has a value");
+                };
+                st[w][ai].add_run(
+                    kind,
+                    ((times[i], si, i), fv),
+                    ((times[j - 1], si, j - 1), lv),
+                    j - i,
+                );
                 any = true;
                 i = j;
             }

@@ -12,8 +12,17 @@
 //! module replays it: Go's `heap.Init`, `Pop` and `Push` over the series' cursors, with Go's
 //! sift-up and sift-down. Neither write order nor series IDs enter (1.6 sorts the series by
 //! key), so nothing but the data decides the order.
+//!
+//! A chunked answer reads a large group in time slices; [`SlicedMerge`] carries the heap
+//! from one slice to the next, with the next slice read ahead so that a cursor leaving a
+//! slice knows its next row. That is exact while every series of the group has a row in
+//! the slice after the one it leaves; a series missing from it waits at the bottom of the
+//! heap (as if its next row were very late), and a series first seen in a later slice
+//! joins when it is seen, where 1.6 had it in the heap from the start: only equal times of
+//! such sparse series can then come out otherwise than in 1.6.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use ferry_lp::FieldValue;
 use ferry_store::SeriesData;
@@ -55,32 +64,63 @@ pub(super) fn aux_keys(exprs: &[CExpr], scan_fields: &[String]) -> Vec<AuxKey> {
         .collect()
 }
 
-/// A series' cursor in the heap: its position in `data` and its current row.
+/// Where a cursor's current row is: the slice being emitted, the one read ahead, or
+/// beyond both (not seen yet; compares after every row).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gen {
+    Cur,
+    Ahead,
+    Beyond,
+}
+
+/// A series' cursor in the heap.
 #[derive(Clone, Copy)]
 struct Item {
+    /// The series (index into [`SlicedMerge::keys`]).
+    key: usize,
+    gen: Gen,
+    /// Its position in that slice's data.
     si: usize,
-    /// How many rows the cursor has passed (from the end with `desc`).
+    /// How many of its rows in that slice the cursor has passed (from the end with `desc`).
     at: usize,
+    /// The row (index into the series' data).
     ri: usize,
 }
 
 /// What the heap compares: the rows, in which direction, by which references.
 struct Cmp<'a> {
-    data: &'a [SeriesData],
-    /// Per heap slot (a series): the column of each aux field in its scan, when present.
-    cols: Vec<Vec<Option<usize>>>,
+    cur: &'a [SeriesData],
+    ahead: &'a [SeriesData],
+    scan_fields: &'a [String],
     aux: &'a [AuxKey],
     desc: bool,
 }
 
 impl Cmp<'_> {
-    fn text(&self, slot: usize, it: &Item, k: usize) -> Option<&str> {
-        let sd = &self.data[it.si];
+    fn slice(&self, it: &Item) -> &[SeriesData] {
+        match it.gen {
+            Gen::Cur => self.cur,
+            _ => self.ahead,
+        }
+    }
+
+    fn text(&self, it: &Item, k: usize) -> Option<&str> {
+        let sd = &self.slice(it)[it.si];
         match &self.aux[k] {
-            AuxKey::Field(_) => match &sd.fields[self.cols[slot][k]?].1[it.ri] {
-                Some(FieldValue::String(s)) => Some(s.as_str()),
-                _ => None,
-            },
+            AuxKey::Field(i) => {
+                // the store leaves out the fields a series lacks
+                let c = if sd.fields.len() == self.scan_fields.len() {
+                    *i
+                } else {
+                    sd.fields
+                        .iter()
+                        .position(|(n, _)| *n == self.scan_fields[*i])?
+                };
+                match &sd.fields[c].1[it.ri] {
+                    Some(FieldValue::String(s)) => Some(s.as_str()),
+                    _ => None,
+                }
+            }
             // 1.6 reads a missing or empty tag as null
             AuxKey::Tag(n) => tag_of(&sd.tags, n).filter(|v| !v.is_empty()),
         }
@@ -88,17 +128,22 @@ impl Cmp<'_> {
 
     /// Go's `Less` of 1.6's sorted merge heap (`iterator.gen.go`): time, then the
     /// references in order while both are strings; anything else ends the comparison as
-    /// "not less".
-    fn less(&self, a: &(usize, Item), b: &(usize, Item)) -> bool {
+    /// "not less". A cursor beyond the slices read is never less.
+    fn less(&self, a: &Item, b: &Item) -> bool {
+        match (a.gen, b.gen) {
+            (Gen::Beyond, _) => return false,
+            (_, Gen::Beyond) => return true,
+            _ => {}
+        }
         let (ta, tb) = (
-            self.data[a.1.si].times[a.1.ri],
-            self.data[b.1.si].times[b.1.ri],
+            self.slice(a)[a.si].times[a.ri],
+            self.slice(b)[b.si].times[b.ri],
         );
         if ta != tb {
             return (ta < tb) != self.desc;
         }
         for k in 0..self.aux.len() {
-            let (Some(x), Some(y)) = (self.text(a.0, &a.1, k), self.text(b.0, &b.1, k)) else {
+            let (Some(x), Some(y)) = (self.text(a, k), self.text(b, k)) else {
                 return false;
             };
             match x.cmp(y) {
@@ -111,7 +156,7 @@ impl Cmp<'_> {
 }
 
 /// Go's `container/heap` sift-down from `i0` over the first `n` items.
-fn down(h: &mut [(usize, Item)], c: &Cmp, i0: usize, n: usize) {
+fn down(h: &mut [Item], c: &Cmp, i0: usize, n: usize) {
     let mut i = i0;
     loop {
         let j1 = 2 * i + 1;
@@ -132,7 +177,7 @@ fn down(h: &mut [(usize, Item)], c: &Cmp, i0: usize, n: usize) {
 }
 
 /// Go's `container/heap` sift-up of item `j`.
-fn up(h: &mut [(usize, Item)], c: &Cmp, mut j: usize) {
+fn up(h: &mut [Item], c: &Cmp, mut j: usize) {
     while j > 0 {
         let i = (j - 1) / 2;
         if !c.less(&h[j], &h[i]) {
@@ -169,91 +214,213 @@ fn key_of(tags: &[(String, String)]) -> String {
     k
 }
 
+/// Whether series `si` of a slice yields row `ri` (see [`merged_rows`]).
+pub(super) type Yields<'y> = dyn Fn(&[SeriesData], usize, usize) -> bool + 'y;
+
+/// 1.6's sorted merge of one group's series over consecutive time slices (see the module):
+/// the heap and the series' keys, kept from slice to slice.
+pub(super) struct SlicedMerge {
+    desc: bool,
+    heap: Vec<Item>,
+    keys: Vec<String>,
+    started: bool,
+}
+
+impl SlicedMerge {
+    /// A merge in ascending time, or descending with `desc`.
+    pub(super) fn new(desc: bool) -> SlicedMerge {
+        SlicedMerge {
+            desc,
+            heap: Vec::new(),
+            keys: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// The cursor of series `si` of `data` moved to its next yielded row from `at` on.
+    fn seek(
+        desc: bool,
+        data: &[SeriesData],
+        yields: &Yields,
+        (key, gen, si): (usize, Gen, usize),
+        mut at: usize,
+    ) -> Option<Item> {
+        let n = data[si].times.len();
+        while at < n {
+            let ri = if desc { n - 1 - at } else { at };
+            if yields(data, si, ri) {
+                return Some(Item {
+                    key,
+                    gen,
+                    si,
+                    at,
+                    ri,
+                });
+            }
+            at += 1;
+        }
+        None
+    }
+
+    /// Merges the rows of the series `members` of slice `cur` (the slice after the last one
+    /// stepped, or the first) with `ahead`, the slice after it (empty after the last; all its
+    /// series are members), appending `cur`'s rows (time, series, row) to `out` in 1.6's
+    /// order. `aux` are compiled against `scan_fields`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn step(
+        &mut self,
+        cur: &[SeriesData],
+        members: &[usize],
+        ahead: &[SeriesData],
+        scan_fields: &[String],
+        aux: &[AuxKey],
+        yields: &Yields,
+        out: &mut Vec<(i64, usize, usize)>,
+    ) {
+        let desc = self.desc;
+        let ahead_keys: HashMap<String, usize> = ahead
+            .iter()
+            .enumerate()
+            .map(|(si, sd)| (key_of(&sd.tags), si))
+            .collect();
+        let cmp = Cmp {
+            cur,
+            ahead,
+            scan_fields,
+            aux,
+            desc,
+        };
+        // the first row of series `key` in the slice read ahead, else beyond
+        let ahead_or_beyond = |key: usize, keys: &[String]| -> Item {
+            ahead_keys
+                .get(&keys[key])
+                .and_then(|&si| Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0))
+                .unwrap_or(Item {
+                    key,
+                    gen: Gen::Beyond,
+                    si: 0,
+                    at: 0,
+                    ri: 0,
+                })
+        };
+        if !self.started {
+            // Go's heap.Init over every series in key order (reversed with DESC)
+            self.started = true;
+            let mut order: Vec<(String, Option<usize>, Option<usize>)> = Vec::new();
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for &si in members {
+                let k = key_of(&cur[si].tags);
+                seen.insert(k.clone(), order.len());
+                order.push((k, Some(si), None));
+            }
+            for (k, &si) in &ahead_keys {
+                match seen.get(k) {
+                    Some(&o) => order[o].2 = Some(si),
+                    None => order.push((k.clone(), None, Some(si))),
+                }
+            }
+            order.sort();
+            if desc {
+                order.reverse();
+            }
+            for (k, c, a) in order {
+                let key = self.keys.len();
+                self.keys.push(k);
+                let it = c
+                    .and_then(|si| Self::seek(desc, cur, yields, (key, Gen::Cur, si), 0))
+                    .or_else(|| {
+                        a.and_then(|si| Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0))
+                    });
+                if let Some(it) = it {
+                    self.heap.push(it);
+                }
+            }
+            let n = self.heap.len();
+            for i in (0..n / 2).rev() {
+                down(&mut self.heap, &cmp, i, n);
+            }
+        } else {
+            // cursors waiting beyond may now be in the slice read ahead; series not seen
+            // before join (1.6 had them in the heap from the start)
+            let mut known: Vec<bool> = vec![false; ahead.len()];
+            for it in self.heap.iter_mut() {
+                if it.gen == Gen::Beyond {
+                    *it = ahead_or_beyond(it.key, &self.keys);
+                }
+                if it.gen == Gen::Ahead {
+                    known[it.si] = true;
+                }
+            }
+            let mut fresh: Vec<(String, usize)> = Vec::new();
+            for (k, &si) in &ahead_keys {
+                if !known[si] && !self.keys.contains(k) {
+                    fresh.push((k.clone(), si));
+                }
+            }
+            fresh.sort();
+            if desc {
+                fresh.reverse();
+            }
+            for (k, si) in fresh {
+                let key = self.keys.len();
+                self.keys.push(k);
+                if let Some(it) = Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0) {
+                    self.heap.push(it);
+                    let j = self.heap.len() - 1;
+                    up(&mut self.heap, &cmp, j);
+                }
+            }
+        }
+        // Go's Pop (swap root and last, sift the root down over the rest, take the last)
+        // and Push (append, sift up) of the popped cursor when it has more rows
+        while self.heap.first().is_some_and(|it| it.gen == Gen::Cur) {
+            let last = self.heap.len() - 1;
+            self.heap.swap(0, last);
+            down(&mut self.heap, &cmp, 0, last);
+            let it = self.heap.pop().expect("non-empty");
+            if out.len().is_multiple_of(4096) {
+                ferry_store::coop::point();
+            }
+            out.push((cur[it.si].times[it.ri], it.si, it.ri));
+            let next = Self::seek(desc, cur, yields, (it.key, Gen::Cur, it.si), it.at + 1)
+                .unwrap_or_else(|| ahead_or_beyond(it.key, &self.keys));
+            if next.gen == Gen::Beyond && ahead.is_empty() {
+                continue; // the series ended
+            }
+            self.heap.push(next);
+            let j = self.heap.len() - 1;
+            up(&mut self.heap, &cmp, j);
+        }
+        // the slice read ahead is the next one stepped
+        for it in self.heap.iter_mut() {
+            if it.gen == Gen::Ahead {
+                it.gen = Gen::Cur;
+            }
+        }
+    }
+}
+
 /// The rows (time, series, row) of the series `members` of `data` (one group) in the order
 /// 1.6's sorted merge emits them: ascending time, or descending with `desc`; equal times as
 /// its heap leaves them (see the module). `aux` are compiled against `scan_fields`;
-/// `yields(si, ri)` says whether series `si`'s cursor returns row `ri` at all (1.6 filters a
-/// series' rows before they reach the merge). Appends to `out`.
+/// `yields(data, si, ri)` says whether series `si`'s cursor returns row `ri` at all (1.6
+/// filters a series' rows before they reach the merge). Appends to `out`.
 pub(super) fn merged_rows(
     data: &[SeriesData],
     scan_fields: &[String],
     members: &[usize],
     aux: &[AuxKey],
     desc: bool,
-    yields: &dyn Fn(usize, usize) -> bool,
+    yields: &Yields,
     out: &mut Vec<(i64, usize, usize)>,
 ) {
-    // the cursor of `si` moved to its next yielded row from `at` on; None at its end
-    let seek = |si: usize, mut at: usize| -> Option<Item> {
-        let n = data[si].times.len();
-        while at < n {
-            let ri = if desc { n - 1 - at } else { at };
-            if yields(si, ri) {
-                return Some(Item { si, at, ri });
-            }
-            at += 1;
-        }
-        None
-    };
     if let [si] = members {
-        let mut cur = seek(*si, 0);
+        let mut cur = SlicedMerge::seek(desc, data, yields, (0, Gen::Cur, *si), 0);
         while let Some(it) = cur {
             out.push((data[it.si].times[it.ri], it.si, it.ri));
-            cur = seek(it.si, it.at + 1);
+            cur = SlicedMerge::seek(desc, data, yields, (0, Gen::Cur, it.si), it.at + 1);
         }
         return;
     }
-    let mut order: Vec<(String, usize)> = members
-        .iter()
-        .map(|&si| (key_of(&data[si].tags), si))
-        .collect();
-    order.sort();
-    if desc {
-        order.reverse();
-    }
-    let mut cols = Vec::with_capacity(order.len());
-    let mut heap: Vec<(usize, Item)> = Vec::with_capacity(order.len());
-    for (slot, (_, si)) in order.iter().enumerate() {
-        let sd = &data[*si];
-        cols.push(
-            aux.iter()
-                .map(|k| match k {
-                    // the store leaves out the fields a series lacks
-                    AuxKey::Field(i) if sd.fields.len() == scan_fields.len() => Some(*i),
-                    AuxKey::Field(i) => sd.fields.iter().position(|(n, _)| *n == scan_fields[*i]),
-                    AuxKey::Tag(_) => None,
-                })
-                .collect::<Vec<Option<usize>>>(),
-        );
-        if let Some(it) = seek(*si, 0) {
-            heap.push((slot, it));
-        }
-    }
-    let cmp = Cmp {
-        data,
-        cols,
-        aux,
-        desc,
-    };
-    // Go: heap.Init, then Pop (swap root and last, sift the root down over the rest, take
-    // the last) and Push (append, sift up) of the popped cursor when it has more rows
-    let n = heap.len();
-    for i in (0..n / 2).rev() {
-        down(&mut heap, &cmp, i, n);
-    }
-    while !heap.is_empty() {
-        let last = heap.len() - 1;
-        heap.swap(0, last);
-        down(&mut heap, &cmp, 0, last);
-        let (slot, it) = heap.pop().expect("non-empty");
-        if out.len().is_multiple_of(4096) {
-            ferry_store::coop::point();
-        }
-        out.push((data[it.si].times[it.ri], it.si, it.ri));
-        if let Some(next) = seek(it.si, it.at + 1) {
-            heap.push((slot, next));
-            let j = heap.len() - 1;
-            up(&mut heap, &cmp, j);
-        }
-    }
+    SlicedMerge::new(desc).step(data, members, &[], scan_fields, aux, yields, out);
 }

@@ -8,7 +8,7 @@ use ferry_store::{ScanRequest, SeriesData, TagPredicate};
 
 use super::context::{Input, Res};
 use super::expr::{eval, eval_tags, fv, truthy, CExpr, Row};
-use super::merge::{aux_keys, merged_rows, AuxKey};
+use super::merge::{aux_keys, merged_rows, AuxKey, SlicedMerge};
 use super::plan::{group_key, Plan};
 use crate::ast::Select;
 use crate::result::Value;
@@ -181,6 +181,82 @@ pub(super) fn merge_raw(
         }
         return;
     }
+    let (aux, selected) = aux_of(p);
+    let yields = raw_yields(p, &selected);
+    merged_rows(data, &p.scan_fields, members, &aux, desc, &yields, out);
+}
+
+/// Whether a raw SELECT's series cursor yields a row in 1.6: a field of the select list
+/// (`selected`, by scan position) has a value and the residual condition holds.
+fn raw_yields<'a>(
+    p: &'a Plan,
+    selected: &'a [bool],
+) -> impl Fn(&[SeriesData], usize, usize) -> bool + 'a {
+    move |data: &[SeriesData], si: usize, ri: usize| {
+        let sd = &data[si];
+        let any = if sd.fields.len() == p.scan_fields.len() {
+            sd.fields
+                .iter()
+                .zip(selected)
+                .any(|((_, c), s)| *s && c[ri].is_some())
+        } else {
+            sd.fields.iter().any(|(n, c)| {
+                c[ri].is_some()
+                    && p.scan_fields
+                        .iter()
+                        .zip(selected)
+                        .any(|(f, s)| *s && f == n)
+            })
+        };
+        any && (p.cond_c.is_none()
+            || passing_row(sd, &p.scan_fields, sd.times[ri], ri, p.cond_c.as_ref()).is_some())
+    }
+}
+
+/// The sorted merge of a raw SELECT's one large group read in time slices (a chunked
+/// answer): [`SlicedMerge`] with the plan's references and row filter.
+pub(super) struct RawSlices<'p> {
+    p: &'p Plan,
+    aux: Vec<AuxKey>,
+    selected: Vec<bool>,
+    merge: SlicedMerge,
+}
+
+impl<'p> RawSlices<'p> {
+    pub(super) fn new(p: &'p Plan, desc: bool) -> RawSlices<'p> {
+        let (aux, selected) = aux_of(p);
+        RawSlices {
+            p,
+            aux,
+            selected,
+            merge: SlicedMerge::new(desc),
+        }
+    }
+
+    /// The rows of slice `cur` in 1.6's order, `ahead` being the next slice (empty after the
+    /// last): see [`SlicedMerge::step`].
+    pub(super) fn step(
+        &mut self,
+        cur: &[SeriesData],
+        ahead: &[SeriesData],
+        out: &mut Vec<(i64, usize, usize)>,
+    ) {
+        let all: Vec<usize> = (0..cur.len()).collect();
+        let yields = raw_yields(self.p, &self.selected);
+        self.merge.step(
+            cur,
+            &all,
+            ahead,
+            &self.p.scan_fields,
+            &self.aux,
+            &yields,
+            out,
+        );
+    }
+}
+
+/// The select list's references in 1.6's order and which scanned fields they name.
+fn aux_of(p: &Plan) -> (Vec<AuxKey>, Vec<bool>) {
     let aux = aux_keys(&p.out_exprs, &p.scan_fields);
     let mut selected = vec![false; p.scan_fields.len()];
     for k in &aux {
@@ -188,26 +264,7 @@ pub(super) fn merge_raw(
             selected[*i] = true;
         }
     }
-    let yields = |si: usize, ri: usize| {
-        let sd = &data[si];
-        let any = if sd.fields.len() == p.scan_fields.len() {
-            sd.fields
-                .iter()
-                .zip(&selected)
-                .any(|((_, c), s)| *s && c[ri].is_some())
-        } else {
-            sd.fields.iter().any(|(n, c)| {
-                c[ri].is_some()
-                    && p.scan_fields
-                        .iter()
-                        .zip(&selected)
-                        .any(|(f, s)| *s && f == n)
-            })
-        };
-        any && (p.cond_c.is_none()
-            || passing_row(sd, &p.scan_fields, sd.times[ri], ri, p.cond_c.as_ref()).is_some())
-    };
-    merged_rows(data, &p.scan_fields, members, &aux, desc, &yields, out);
+    (aux, selected)
 }
 
 /// The output rows of a raw SELECT's group, its rows merged in output order.

@@ -12,7 +12,7 @@ use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 use super::context::{Context, Input, Res};
 use super::expr::{eval_tags, truthy};
 use super::plan::{group_key, has_call, Plan};
-use super::rows::{merge_raw, raw_rows};
+use super::rows::{merge_raw, raw_rows, RawSlices};
 use super::time::zone_row;
 use super::{execute, multi, plan};
 use crate::ast::{Select, Statement};
@@ -341,7 +341,9 @@ impl Part {
                     continue;
                 };
                 let mut run = self.group_run(g);
-                self.emit(&data, m, &mut run, count, sink)?;
+                let mut rows = Vec::new();
+                merge_raw(p, &data, m, self.s.descending, &mut rows);
+                self.emit(&data, rows, &mut run, count, sink)?;
                 if run.begun {
                     sink.enc.end_series();
                     sink.flush()?;
@@ -373,24 +375,40 @@ impl Part {
         // the group's filter, the same for every slice
         let filter = self.filter(std::slice::from_ref(g));
         let mut next = if self.s.descending { hi } else { lo };
-        while (lo..=hi).contains(&next) && !run.done {
-            let (a, b) = if self.s.descending {
-                ((next - width + 1).max(lo), next)
+        // the next slice is read before this one is merged: a series leaving this slice
+        // takes its place in 1.6's heap by its next row (see merge.rs)
+        let mut merge = RawSlices::new(&self.plan, self.s.descending);
+        let mut cur: Option<Vec<SeriesData>> = None;
+        while !run.done {
+            let ahead = if (lo..=hi).contains(&next) {
+                let (a, b) = if self.s.descending {
+                    ((next - width + 1).max(lo), next)
+                } else {
+                    (next, (next + width - 1).min(hi))
+                };
+                let data = self
+                    .scan(a as i64, b as i64, filter.clone())
+                    .map_err(Stop::Query)?;
+                let rows: usize = data.iter().map(|d| d.times.len()).sum();
+                if rows > slice_rows.saturating_mul(2) {
+                    width = (width / 2).max(1);
+                } else if rows.saturating_mul(4) < slice_rows.max(4) {
+                    width = width.saturating_mul(2).min(span);
+                }
+                next = if self.s.descending { a - 1 } else { b + 1 };
+                Some(data)
             } else {
-                (next, (next + width - 1).min(hi))
+                None
             };
-            let data = self
-                .scan(a as i64, b as i64, filter.clone())
-                .map_err(Stop::Query)?;
-            let all: Vec<usize> = (0..data.len()).collect();
-            self.emit(&data, &all, &mut run, count, sink)?;
-            let rows: usize = data.iter().map(|d| d.times.len()).sum();
-            if rows > slice_rows.saturating_mul(2) {
-                width = (width / 2).max(1);
-            } else if rows.saturating_mul(4) < slice_rows.max(4) {
-                width = width.saturating_mul(2).min(span);
+            if let Some(data) = &cur {
+                let mut rows = Vec::new();
+                merge.step(data, ahead.as_deref().unwrap_or(&[]), &mut rows);
+                self.emit(data, rows, &mut run, count, sink)?;
             }
-            next = if self.s.descending { a - 1 } else { b + 1 };
+            if ahead.is_none() {
+                break;
+            }
+            cur = ahead;
         }
         if run.begun {
             sink.enc.end_series();
@@ -459,13 +477,12 @@ impl Part {
         }
     }
 
-    /// Writes the rows of the series `members` of `data` (one group's, merged in time order
-    /// as the whole answer merges them, reversed with ORDER BY time DESC) within the group's
-    /// LIMIT/OFFSET and the statement's SLIMIT/SOFFSET.
+    /// Writes the `rows` (time, series, row) of `data` (one group's, in output order) within
+    /// the group's LIMIT/OFFSET and the statement's SLIMIT/SOFFSET.
     fn emit(
         &self,
         data: &[SeriesData],
-        members: &[usize],
+        rows: Vec<(i64, usize, usize)>,
         run: &mut GroupRun,
         count: &mut SeriesCount,
         sink: &mut Sink,
@@ -474,9 +491,6 @@ impl Part {
             return Ok(());
         }
         let p = &self.plan;
-        // a time slice of one large group starts a new merge (see docs/ARCHITECTURE.md)
-        let mut rows: Vec<(i64, usize, usize)> = Vec::new();
-        merge_raw(p, data, members, self.s.descending, &mut rows);
         let (slimit, soffset) = (self.s.slimit, self.s.soffset);
         let mut failed = None;
         let mut on_row = |mut row: Vec<Value>| -> bool {
