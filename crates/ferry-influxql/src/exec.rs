@@ -18,6 +18,7 @@
 //! | `merge` | the order of a group's rows across its series (1.6's sorted merge heap) |
 //! | `aggregate` | one group's aggregates over its windows, filled into rows |
 //! | `reduce` | the aggregate functions over one window's points |
+//! | `pick` | `first`/`last` without GROUP BY time: the row 1.6's limit-one merge picks |
 //! | `pieces` | streaming aggregates read from the store in pieces |
 //! | `stream` | chunked answers encoded as they are read |
 //!
@@ -34,6 +35,7 @@ mod delete;
 mod expr;
 mod merge;
 pub(crate) mod multi;
+mod pick;
 mod pieces;
 mod plan;
 mod reduce;

@@ -169,7 +169,7 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
 
 /// Whether value `a` beats value `b` at the same time in 1.6's first (`first`) or last
 /// reducer: the larger number or string; of booleans first prefers false, last true.
-fn tie_wins(a: &Value, b: &Value, first: bool) -> bool {
+pub(super) fn tie_wins(a: &Value, b: &Value, first: bool) -> bool {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => x > y,
         (Value::Bool(x), Value::Bool(y)) => {

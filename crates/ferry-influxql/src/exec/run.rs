@@ -77,6 +77,7 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
                 &data,
                 scan_fields,
                 (!streaming).then_some(&rows[..]).ok_or(&members[..]),
+                &members,
                 aggs,
                 out_exprs,
                 cond_c.as_ref(),
