@@ -263,17 +263,17 @@ impl SlicedMerge {
     }
 
     /// Merges the rows of the series `members` of slice `cur` (the slice after the last one
-    /// stepped, or the first) with `ahead`, the slice after it (empty after the last; all its
-    /// series are members), appending `cur`'s rows (time, series, row) to `out` in 1.6's
-    /// order. `aux` are compiled against `scan_fields`.
+    /// stepped, or the first) with `ahead`, the next slice with rows (all its series are
+    /// members; empty when `cur` is the `last`), appending `cur`'s rows (time, series, row)
+    /// to `out` in 1.6's order. `aux` are compiled against `scan_fields`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn step(
         &mut self,
         cur: &[SeriesData],
         members: &[usize],
         ahead: &[SeriesData],
-        scan_fields: &[String],
-        aux: &[AuxKey],
+        last: bool,
+        (scan_fields, aux): (&[String], &[AuxKey]),
         yields: &Yields,
         out: &mut Vec<(i64, usize, usize)>,
     ) {
@@ -374,9 +374,9 @@ impl SlicedMerge {
         // Go's Pop (swap root and last, sift the root down over the rest, take the last)
         // and Push (append, sift up) of the popped cursor when it has more rows
         while self.heap.first().is_some_and(|it| it.gen == Gen::Cur) {
-            let last = self.heap.len() - 1;
-            self.heap.swap(0, last);
-            down(&mut self.heap, &cmp, 0, last);
+            let end = self.heap.len() - 1;
+            self.heap.swap(0, end);
+            down(&mut self.heap, &cmp, 0, end);
             let it = self.heap.pop().expect("non-empty");
             if out.len().is_multiple_of(4096) {
                 ferry_store::coop::point();
@@ -384,7 +384,7 @@ impl SlicedMerge {
             out.push((cur[it.si].times[it.ri], it.si, it.ri));
             let next = Self::seek(desc, cur, yields, (it.key, Gen::Cur, it.si), it.at + 1)
                 .unwrap_or_else(|| ahead_or_beyond(it.key, &self.keys));
-            if next.gen == Gen::Beyond && ahead.is_empty() {
+            if next.gen == Gen::Beyond && last {
                 continue; // the series ended
             }
             self.heap.push(next);
@@ -422,7 +422,7 @@ pub(super) fn merged_rows(
         }
         return;
     }
-    SlicedMerge::new(desc).step(data, members, &[], scan_fields, aux, yields, out);
+    SlicedMerge::new(desc).step(data, members, &[], true, (scan_fields, aux), yields, out);
 }
 
 /// A series' first rows in merge order (at most two), as 1.6's `first`/`last` without

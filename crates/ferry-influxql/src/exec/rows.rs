@@ -233,25 +233,19 @@ impl<'p> RawSlices<'p> {
         }
     }
 
-    /// The rows of slice `cur` in 1.6's order, `ahead` being the next slice (empty after the
-    /// last): see [`SlicedMerge::step`].
+    /// The rows of slice `cur` in 1.6's order, `ahead` being the next slice with rows (none
+    /// when `cur` is the `last`): see [`SlicedMerge::step`].
     pub(super) fn step(
         &mut self,
         cur: &[SeriesData],
         ahead: &[SeriesData],
+        last: bool,
         out: &mut Vec<(i64, usize, usize)>,
     ) {
         let all: Vec<usize> = (0..cur.len()).collect();
         let yields = raw_yields(self.p, &self.selected);
-        self.merge.step(
-            cur,
-            &all,
-            ahead,
-            &self.p.scan_fields,
-            &self.aux,
-            &yields,
-            out,
-        );
+        let refs = (&self.p.scan_fields[..], &self.aux[..]);
+        self.merge.step(cur, &all, ahead, last, refs, &yields, out);
     }
 }
 

@@ -380,7 +380,10 @@ impl Part {
         let mut merge = RawSlices::new(&self.plan, self.s.descending);
         let mut cur: Option<Vec<SeriesData>> = None;
         while !run.done {
-            let ahead = if (lo..=hi).contains(&next) {
+            // the next slice with rows (an empty one would leave every series' next row
+            // unknown), None after the last
+            let mut ahead = None;
+            while ahead.is_none() && (lo..=hi).contains(&next) {
                 let (a, b) = if self.s.descending {
                     ((next - width + 1).max(lo), next)
                 } else {
@@ -396,13 +399,12 @@ impl Part {
                     width = width.saturating_mul(2).min(span);
                 }
                 next = if self.s.descending { a - 1 } else { b + 1 };
-                Some(data)
-            } else {
-                None
-            };
+                ahead = (rows > 0).then_some(data);
+            }
             if let Some(data) = &cur {
                 let mut rows = Vec::new();
-                merge.step(data, ahead.as_deref().unwrap_or(&[]), &mut rows);
+                let last = ahead.is_none();
+                merge.step(data, ahead.as_deref().unwrap_or(&[]), last, &mut rows);
                 self.emit(data, rows, &mut run, count, sink)?;
             }
             if ahead.is_none() {
