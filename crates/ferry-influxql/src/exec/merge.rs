@@ -520,3 +520,123 @@ pub(super) fn first_two<V: Clone>(mut heads: Vec<Head<V>>, desc: bool) -> Vec<V>
         .map(|(hi, ri)| heads[hi].rows[ri].2.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Eight series `host=a`..`h` at times 0, 1, 2 (`times` of each), field `w` = the series'
+    /// number, stored in a scan order other than key order.
+    fn eight(times: &[i64]) -> Vec<SeriesData> {
+        [3, 0, 7, 5, 1, 6, 2, 4]
+            .iter()
+            .map(|&k: &i64| SeriesData {
+                tags: vec![("host".into(), ((b'a' + k as u8) as char).to_string())],
+                times: times.to_vec(),
+                fields: vec![(
+                    "w".into(),
+                    times.iter().map(|_| Some(FieldValue::Integer(k))).collect(),
+                )],
+            })
+            .collect()
+    }
+
+    fn numbers(data: &[SeriesData], rows: &[(i64, usize, usize)]) -> Vec<i64> {
+        rows.iter()
+            .map(|&(_, si, ri)| match data[si].fields[0].1[ri] {
+                Some(FieldValue::Integer(k)) => k,
+                _ => -1,
+            })
+            .collect()
+    }
+
+    const ALL: &Yields = &|_, _, _| true;
+
+    #[test]
+    fn equal_times_come_out_as_in_1_6() {
+        // measured on influxd 1.6.7: SELECT w FROM m, and with ORDER BY time DESC
+        let data = eight(&[0, 1, 2]);
+        let fields = ["w".to_string()];
+        let aux = [AuxKey::Field(0)];
+        let members: Vec<usize> = (0..8).collect();
+        let mut out = Vec::new();
+        merged_rows(&data, &fields, &members, &aux, false, ALL, &mut out);
+        assert_eq!(
+            numbers(&data, &out),
+            [0, 7, 1, 3, 4, 2, 5, 6, 5, 6, 1, 0, 7, 2, 3, 4, 3, 4, 7, 0, 6, 5, 2, 1]
+        );
+        out.clear();
+        merged_rows(&data, &fields, &members, &aux, true, ALL, &mut out);
+        assert_eq!(
+            numbers(&data, &out),
+            [7, 0, 6, 4, 3, 5, 2, 1, 2, 1, 6, 7, 0, 5, 4, 3, 4, 3, 0, 7, 1, 2, 5, 6]
+        );
+    }
+
+    #[test]
+    fn slices_carry_the_heap() {
+        // the same rows read one time at a time merge as the whole
+        let slices: Vec<Vec<SeriesData>> = (0..3).map(|t| eight(&[t])).collect();
+        let fields = ["w".to_string()];
+        let aux = [AuxKey::Field(0)];
+        let mut merge = SlicedMerge::new(false);
+        let mut got = Vec::new();
+        for i in 0..3 {
+            let ahead: &[SeriesData] = slices.get(i + 1).map_or(&[], |s| &s[..]);
+            let members: Vec<usize> = (0..8).collect();
+            let mut out = Vec::new();
+            let refs = (&fields[..], &aux[..]);
+            merge.step(&slices[i], &members, ahead, i == 2, refs, ALL, &mut out);
+            got.extend(numbers(&slices[i], &out));
+        }
+        assert_eq!(
+            got,
+            [0, 7, 1, 3, 4, 2, 5, 6, 5, 6, 1, 0, 7, 2, 3, 4, 3, 4, 7, 0, 6, 5, 2, 1]
+        );
+    }
+
+    #[test]
+    fn strings_order_equal_times() {
+        // a string reference orders equal times; a missing one ends the comparison
+        let data: Vec<SeriesData> = ["q", "p", "", "o"]
+            .iter()
+            .enumerate()
+            .map(|(k, s)| SeriesData {
+                tags: vec![("host".into(), format!("h{k}"))],
+                times: vec![0],
+                fields: vec![
+                    (
+                        "s".into(),
+                        vec![(!s.is_empty()).then(|| FieldValue::String(s.to_string()))],
+                    ),
+                    ("w".into(), vec![Some(FieldValue::Integer(k as i64))]),
+                ],
+            })
+            .collect();
+        let fields = ["s".to_string(), "w".to_string()];
+        let aux = [AuxKey::Field(0), AuxKey::Field(1)];
+        let mut out = Vec::new();
+        merged_rows(&data, &fields, &[0, 1, 2, 3], &aux, false, ALL, &mut out);
+        let order: Vec<usize> = out.iter().map(|r| r.1).collect();
+        // o first; h2 (no string) compares equal to every other row, so q (h0) is held
+        // behind it in the heap (Go's heap with this Less gives the same)
+        assert_eq!(order, [3, 1, 2, 0]);
+    }
+
+    #[test]
+    fn limit_one_lets_two_rows_compete() {
+        // eight series at one time: first() sees series a and h, last() h and a
+        let heads = || -> Vec<Head<usize>> {
+            (0..8)
+                .map(|k| {
+                    let tags = vec![("host".to_string(), ((b'a' + k as u8) as char).to_string())];
+                    let mut h = Head::new(&tags);
+                    h.rows.push((5, Vec::new(), k));
+                    h
+                })
+                .collect()
+        };
+        assert_eq!(first_two(heads(), false), [0, 7]);
+        assert_eq!(first_two(heads(), true), [7, 0]);
+    }
+}
