@@ -155,6 +155,17 @@ impl Cmp<'_> {
     }
 }
 
+/// The cursor of series `key` whose next row is beyond the slices read.
+fn beyond(key: usize) -> Item {
+    Item {
+        key,
+        gen: Gen::Beyond,
+        si: 0,
+        at: 0,
+        ri: 0,
+    }
+}
+
 /// Go's `container/heap` sift-down from `i0` over the first `n` items.
 fn down(h: &mut [Item], c: &Cmp, i0: usize, n: usize) {
     let mut i = i0;
@@ -223,6 +234,8 @@ pub(super) struct SlicedMerge {
     desc: bool,
     heap: Vec<Item>,
     keys: Vec<String>,
+    /// The series seen so far (their keys).
+    seen: std::collections::HashSet<String>,
     started: bool,
 }
 
@@ -233,6 +246,7 @@ impl SlicedMerge {
             desc,
             heap: Vec::new(),
             keys: Vec::new(),
+            seen: Default::default(),
             started: false,
         }
     }
@@ -295,13 +309,7 @@ impl SlicedMerge {
             ahead_keys
                 .get(&keys[key])
                 .and_then(|&si| Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0))
-                .unwrap_or(Item {
-                    key,
-                    gen: Gen::Beyond,
-                    si: 0,
-                    at: 0,
-                    ri: 0,
-                })
+                .unwrap_or(beyond(key))
         };
         if !self.started {
             // Go's heap.Init over every series in key order (reversed with DESC)
@@ -325,14 +333,18 @@ impl SlicedMerge {
             }
             for (k, c, a) in order {
                 let key = self.keys.len();
+                self.seen.insert(k.clone());
                 self.keys.push(k);
                 let it = c
                     .and_then(|si| Self::seek(desc, cur, yields, (key, Gen::Cur, si), 0))
                     .or_else(|| {
                         a.and_then(|si| Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0))
                     });
-                if let Some(it) = it {
-                    self.heap.push(it);
+                match it {
+                    Some(it) => self.heap.push(it),
+                    // no row yet: it may have some in a later slice
+                    None if !last => self.heap.push(beyond(key)),
+                    None => {}
                 }
             }
             let n = self.heap.len();
@@ -343,17 +355,26 @@ impl SlicedMerge {
             // cursors waiting beyond may now be in the slice read ahead; series not seen
             // before join (1.6 had them in the heap from the start)
             let mut known: Vec<bool> = vec![false; ahead.len()];
+            let mut moved = false;
             for it in self.heap.iter_mut() {
                 if it.gen == Gen::Beyond {
                     *it = ahead_or_beyond(it.key, &self.keys);
+                    moved |= it.gen != Gen::Beyond;
                 }
                 if it.gen == Gen::Ahead {
                     known[it.si] = true;
                 }
             }
+            if moved {
+                // a cursor that waited beyond now has a time: restore the heap's order
+                let n = self.heap.len();
+                for i in (0..n / 2).rev() {
+                    down(&mut self.heap, &cmp, i, n);
+                }
+            }
             let mut fresh: Vec<(String, usize)> = Vec::new();
             for (k, &si) in &ahead_keys {
-                if !known[si] && !self.keys.contains(k) {
+                if !known[si] && !self.seen.contains(k) {
                     fresh.push((k.clone(), si));
                 }
             }
@@ -363,9 +384,11 @@ impl SlicedMerge {
             }
             for (k, si) in fresh {
                 let key = self.keys.len();
+                self.seen.insert(k.clone());
                 self.keys.push(k);
-                if let Some(it) = Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0) {
-                    self.heap.push(it);
+                let it = Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0);
+                if it.is_some() || !last {
+                    self.heap.push(it.unwrap_or(beyond(key)));
                     let j = self.heap.len() - 1;
                     up(&mut self.heap, &cmp, j);
                 }

@@ -192,6 +192,7 @@ fn raw_yields<'a>(
     p: &'a Plan,
     selected: &'a [bool],
 ) -> impl Fn(&[SeriesData], usize, usize) -> bool + 'a {
+    let scratch = std::cell::RefCell::new(Vec::with_capacity(p.scan_fields.len()));
     move |data: &[SeriesData], si: usize, ri: usize| {
         let sd = &data[si];
         let any = if sd.fields.len() == p.scan_fields.len() {
@@ -208,8 +209,39 @@ fn raw_yields<'a>(
                         .any(|(f, s)| *s && f == n)
             })
         };
-        any && (p.cond_c.is_none()
-            || passing_row(sd, &p.scan_fields, sd.times[ri], ri, p.cond_c.as_ref()).is_some())
+        let Some(c) = p.cond_c.as_ref().filter(|_| any) else {
+            return any;
+        };
+        // one buffer for every row's field values
+        let mut fields = scratch.borrow_mut();
+        fields.clear();
+        if sd.fields.len() == p.scan_fields.len() {
+            fields.extend(sd.fields.iter().map(|(_, col)| col[ri].as_ref().map(fv)));
+        } else {
+            fields.extend(p.scan_fields.iter().map(|n| {
+                sd.fields
+                    .iter()
+                    .find(|(f, _)| f == n)
+                    .and_then(|(_, col)| col[ri].as_ref().map(fv))
+            }));
+        }
+        let row = Row {
+            tags: &sd.tags,
+            fields: &fields,
+            time: sd.times[ri],
+            aggs: &[],
+            missing_null: false,
+        };
+        truthy(&eval(c, &row))
+    }
+}
+
+/// The residual condition raw rows merged by [`merge_raw`] still need checked: none for a
+/// store's rows (the merge kept only the rows passing it), the condition for a subquery's.
+pub(super) fn cond_after_merge(p: &Plan) -> Option<&CExpr> {
+    match p.input {
+        Input::Rows { .. } => p.cond_c.as_ref(),
+        Input::Store(_) => None,
     }
 }
 

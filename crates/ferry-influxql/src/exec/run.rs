@@ -7,7 +7,7 @@ use super::aggregate::agg_group;
 use super::context::{page, Input, Res};
 use super::pieces::{in_pieces, run_in_pieces};
 use super::plan::Plan;
-use super::rows::{merge_raw, raw_group, scan_groups};
+use super::rows::{cond_after_merge, merge_raw, raw_group, scan_groups};
 use crate::ast::Select;
 use crate::result::Series;
 use crate::windowed::STREAMING_AGGS;
@@ -93,7 +93,7 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
                 &rows,
                 out_exprs,
                 field_derived,
-                cond_c.as_ref(),
+                cond_after_merge(p),
             )
         };
         let Some(mut values) = series else {

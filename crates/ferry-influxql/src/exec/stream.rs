@@ -12,7 +12,7 @@ use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 use super::context::{Context, Input, Res};
 use super::expr::{eval_tags, truthy};
 use super::plan::{group_key, has_call, Plan};
-use super::rows::{merge_raw, raw_rows, RawSlices};
+use super::rows::{cond_after_merge, merge_raw, raw_rows, RawSlices};
 use super::time::zone_row;
 use super::{execute, multi, plan};
 use crate::ast::{Select, Statement};
@@ -531,7 +531,7 @@ impl Part {
             &p.scan_fields,
             &p.out_exprs,
             &p.field_derived,
-            p.cond_c.as_ref(),
+            cond_after_merge(p),
         );
         raw_rows(
             data,
