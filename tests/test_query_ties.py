@@ -209,6 +209,11 @@ SELECTORS = [
     # min/max: equal values go to the earlier time (no full ties in this data's answers)
     f"SELECT min(v), max(v) FROM m WHERE {R} GROUP BY time(2s)",
     f"SELECT max(n) FROM m WHERE {R} GROUP BY region",
+    # top/bottom: equal values go to the earlier time (the series of a full tie is not shown)
+    f"SELECT top(v, 3) FROM m WHERE {R}",
+    f"SELECT bottom(n, 4) FROM m WHERE {R}",
+    f"SELECT top(v, 2) FROM m WHERE {R} GROUP BY region",
+    f"SELECT bottom(v, 5) FROM m WHERE {R} GROUP BY time(3s)",
 ]
 
 
