@@ -44,6 +44,11 @@ def ties_lp() -> str:
             fields = [f"v={rnd.choice([1.5, 2.5])}", f"n={rnd.randint(0, 2)}i",
                       f's="{rnd.choice(["p", "q"])}"']
             lines.append(f"d,{tags} {','.join(fields)} {T0 + i * S}")
+    # measurement one: eight series at two times, the largest values in neither series a
+    # nor h (the two rows 1.6's limit-one merge lets through for first/last)
+    for k, host in enumerate("abcdefgh"):
+        for i in range(2):
+            lines.append(f"one,host={host} v={[3, 9, 5, 8, 7, 6, 9, 4][k] + i}i {T0 + i * S}")
     rnd.shuffle(lines)
     return "\n".join(lines) + "\n"
 
@@ -187,6 +192,12 @@ def test_raw_ties_sliced_same_as_influxd(small_reads, q):
 
 
 SELECTORS = [
+    # the larger of series a's and h's rows (4, 5), not the largest (9, 10), nor a's (3, 4)
+    f"SELECT first(v) FROM one WHERE {R}",
+    f"SELECT last(v) FROM one WHERE {R}",
+    f"SELECT first(v), host FROM one WHERE {R}",
+    # with GROUP BY time: the largest at the earliest (latest) time
+    f"SELECT first(v), last(v) FROM one WHERE {R} GROUP BY time(1m)",
     # without GROUP BY time: two rows of the merge compete (the larger value wins at equal
     # times), which two depends on the heap, and on string references of the select list
     f"SELECT first(v) FROM m WHERE {R}",
