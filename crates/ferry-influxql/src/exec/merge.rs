@@ -85,6 +85,8 @@ struct Item {
     at: usize,
     /// The row (index into the series' data).
     ri: usize,
+    /// The row's time (unused beyond).
+    t: i64,
 }
 
 /// What the heap compares: the rows, in which direction, by which references.
@@ -130,17 +132,11 @@ impl Cmp<'_> {
     /// references in order while both are strings; anything else ends the comparison as
     /// "not less". A cursor beyond the slices read is never less.
     fn less(&self, a: &Item, b: &Item) -> bool {
-        match (a.gen, b.gen) {
-            (Gen::Beyond, _) => return false,
-            (_, Gen::Beyond) => return true,
-            _ => {}
+        if a.gen == Gen::Beyond || b.gen == Gen::Beyond {
+            return a.gen != Gen::Beyond;
         }
-        let (ta, tb) = (
-            self.slice(a)[a.si].times[a.ri],
-            self.slice(b)[b.si].times[b.ri],
-        );
-        if ta != tb {
-            return (ta < tb) != self.desc;
+        if a.t != b.t {
+            return (a.t < b.t) != self.desc;
         }
         for k in 0..self.aux.len() {
             let (Some(x), Some(y)) = (self.text(a, k), self.text(b, k)) else {
@@ -163,6 +159,7 @@ fn beyond(key: usize) -> Item {
         si: 0,
         at: 0,
         ri: 0,
+        t: 0,
     }
 }
 
@@ -226,7 +223,8 @@ fn key_of(tags: &[(String, String)]) -> String {
 }
 
 /// Whether series `si` of a slice yields row `ri` (see [`merged_rows`]).
-pub(super) type Yields<'y> = dyn Fn(&[SeriesData], usize, usize) -> bool + 'y;
+#[cfg(test)]
+type Yields<'y> = dyn Fn(&[SeriesData], usize, usize) -> bool + 'y;
 
 /// 1.6's sorted merge of one group's series over consecutive time slices (see the module):
 /// the heap and the series' keys, kept from slice to slice.
@@ -252,10 +250,10 @@ impl SlicedMerge {
     }
 
     /// The cursor of series `si` of `data` moved to its next yielded row from `at` on.
-    fn seek(
+    fn seek<Y: Fn(&[SeriesData], usize, usize) -> bool + ?Sized>(
         desc: bool,
         data: &[SeriesData],
-        yields: &Yields,
+        yields: &Y,
         (key, gen, si): (usize, Gen, usize),
         mut at: usize,
     ) -> Option<Item> {
@@ -269,6 +267,7 @@ impl SlicedMerge {
                     si,
                     at,
                     ri,
+                    t: data[si].times[ri],
                 });
             }
             at += 1;
@@ -281,14 +280,14 @@ impl SlicedMerge {
     /// members; empty when `cur` is the `last`), appending `cur`'s rows (time, series, row)
     /// to `out` in 1.6's order. `aux` are compiled against `scan_fields`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn step(
+    pub(super) fn step<Y: Fn(&[SeriesData], usize, usize) -> bool + ?Sized>(
         &mut self,
         cur: &[SeriesData],
         members: &[usize],
         ahead: &[SeriesData],
         last: bool,
         (scan_fields, aux): (&[String], &[AuxKey]),
-        yields: &Yields,
+        yields: &Y,
         out: &mut Vec<(i64, usize, usize)>,
     ) {
         let desc = self.desc;
@@ -297,11 +296,22 @@ impl SlicedMerge {
             .enumerate()
             .map(|(si, sd)| (key_of(&sd.tags), si))
             .collect();
+        // a reference that holds no string in these slices ends every comparison: compare
+        // by the references before the first such one only (most selects: none)
+        let strings = aux.iter().take_while(|k| match k {
+            AuxKey::Tag(_) => true,
+            AuxKey::Field(i) => cur.iter().chain(ahead).any(|sd| {
+                sd.fields.iter().any(|(n, col)| {
+                    *n == scan_fields[*i]
+                        && col.iter().any(|v| matches!(v, Some(FieldValue::String(_))))
+                })
+            }),
+        });
         let cmp = Cmp {
             cur,
             ahead,
             scan_fields,
-            aux,
+            aux: &aux[..strings.count()],
             desc,
         };
         // the first row of series `key` in the slice read ahead, else beyond
@@ -404,7 +414,7 @@ impl SlicedMerge {
             if out.len().is_multiple_of(4096) {
                 ferry_store::coop::point();
             }
-            out.push((cur[it.si].times[it.ri], it.si, it.ri));
+            out.push((it.t, it.si, it.ri));
             let next = Self::seek(desc, cur, yields, (it.key, Gen::Cur, it.si), it.at + 1)
                 .unwrap_or_else(|| ahead_or_beyond(it.key, &self.keys));
             if next.gen == Gen::Beyond && last {
@@ -428,19 +438,19 @@ impl SlicedMerge {
 /// its heap leaves them (see the module). `aux` are compiled against `scan_fields`;
 /// `yields(data, si, ri)` says whether series `si`'s cursor returns row `ri` at all (1.6
 /// filters a series' rows before they reach the merge). Appends to `out`.
-pub(super) fn merged_rows(
+pub(super) fn merged_rows<Y: Fn(&[SeriesData], usize, usize) -> bool + ?Sized>(
     data: &[SeriesData],
     scan_fields: &[String],
     members: &[usize],
     aux: &[AuxKey],
     desc: bool,
-    yields: &Yields,
+    yields: &Y,
     out: &mut Vec<(i64, usize, usize)>,
 ) {
     if let [si] = members {
         let mut cur = SlicedMerge::seek(desc, data, yields, (0, Gen::Cur, *si), 0);
         while let Some(it) = cur {
-            out.push((data[it.si].times[it.ri], it.si, it.ri));
+            out.push((it.t, it.si, it.ri));
             cur = SlicedMerge::seek(desc, data, yields, (0, Gen::Cur, it.si), it.at + 1);
         }
         return;

@@ -182,8 +182,26 @@ pub(super) fn merge_raw(
         return;
     }
     let (aux, selected) = aux_of(p);
-    let yields = raw_yields(p, &selected);
-    merged_rows(data, &p.scan_fields, members, &aux, desc, &yields, out);
+    if every_row_yields(p, &selected) {
+        merged_rows(
+            data,
+            &p.scan_fields,
+            members,
+            &aux,
+            desc,
+            &|_, _, _| true,
+            out,
+        );
+    } else {
+        let yields = raw_yields(p, &selected);
+        merged_rows(data, &p.scan_fields, members, &aux, desc, &yields, out);
+    }
+}
+
+/// Whether every row a store scan returns is one 1.6's cursor yields: no residual condition
+/// and every scanned field selected (the store drops rows without a value of any of them).
+fn every_row_yields(p: &Plan, selected: &[bool]) -> bool {
+    p.cond_c.is_none() && selected.iter().all(|s| *s)
 }
 
 /// Whether a raw SELECT's series cursor yields a row in 1.6: a field of the select list
@@ -275,9 +293,14 @@ impl<'p> RawSlices<'p> {
         out: &mut Vec<(i64, usize, usize)>,
     ) {
         let all: Vec<usize> = (0..cur.len()).collect();
-        let yields = raw_yields(self.p, &self.selected);
         let refs = (&self.p.scan_fields[..], &self.aux[..]);
-        self.merge.step(cur, &all, ahead, last, refs, &yields, out);
+        if every_row_yields(self.p, &self.selected) {
+            self.merge
+                .step(cur, &all, ahead, last, refs, &|_, _, _| true, out);
+        } else {
+            let yields = raw_yields(self.p, &self.selected);
+            self.merge.step(cur, &all, ahead, last, refs, &yields, out);
+        }
     }
 }
 
