@@ -367,6 +367,9 @@ impl Part {
         count: &mut SeriesCount,
         sink: &mut Sink,
     ) -> Result<(), Stop> {
+        // two slices are held at once (the merge reads the next one ahead): each of half
+        // the rows keeps the memory of one
+        let slice_rows = (slice_rows / 2).max(1);
         let span = hi as i128 - lo as i128 + 1;
         let slices = (estimate.div_ceil(slice_rows).max(1) as i128).min(span);
         let mut width = (span + slices - 1) / slices;
