@@ -77,7 +77,9 @@ pub(crate) struct FieldGroup {
     /// The GROUP BY tags and their values (`None` without GROUP BY tags).
     pub tags: Option<Vec<(String, String)>>,
     /// Every row with a value, as (time, series, row, value): sorted by (time, series,
-    /// row), they are in the order the whole answer has them.
+    /// row), they are in time order, equal times by series (the whole answer orders equal
+    /// times as 1.6's merge heap does, see `merge.rs`; top and bottom rank them by value,
+    /// time and then this order).
     pub rows: Vec<(i64, usize, usize, Value)>,
 }
 
