@@ -235,6 +235,8 @@ pub(super) struct SlicedMerge {
     /// The series seen so far (their keys).
     seen: std::collections::HashSet<String>,
     started: bool,
+    /// The times merged, `[lo, hi)` (one shard group's; everything by default).
+    range: (i64, i64),
 }
 
 impl SlicedMerge {
@@ -246,20 +248,34 @@ impl SlicedMerge {
             keys: Vec::new(),
             seen: Default::default(),
             started: false,
+            range: (i64::MIN, i64::MAX),
         }
     }
 
     /// The cursor of series `si` of `data` moved to its next yielded row from `at` on.
     fn seek<Y: Fn(&[SeriesData], usize, usize) -> bool + ?Sized>(
-        desc: bool,
+        (desc, range): (bool, (i64, i64)),
         data: &[SeriesData],
         yields: &Y,
         (key, gen, si): (usize, Gen, usize),
         mut at: usize,
     ) -> Option<Item> {
-        let n = data[si].times.len();
+        let ts = &data[si].times;
+        let n = ts.len();
+        if at == 0 {
+            // the rows before the range (after it, descending) are not the cursor's
+            at = if desc {
+                n - ts.partition_point(|&t| t < range.1)
+            } else {
+                ts.partition_point(|&t| t < range.0)
+            };
+        }
         while at < n {
             let ri = if desc { n - 1 - at } else { at };
+            let t = ts[ri];
+            if (desc && t < range.0) || (!desc && t >= range.1) {
+                return None;
+            }
             if yields(data, si, ri) {
                 return Some(Item {
                     key,
@@ -267,7 +283,7 @@ impl SlicedMerge {
                     si,
                     at,
                     ri,
-                    t: data[si].times[ri],
+                    t,
                 });
             }
             at += 1;
@@ -291,6 +307,7 @@ impl SlicedMerge {
         out: &mut Vec<(i64, usize, usize)>,
     ) {
         let desc = self.desc;
+        let dr = (desc, self.range);
         let ahead_keys: HashMap<String, usize> = ahead
             .iter()
             .enumerate()
@@ -318,7 +335,7 @@ impl SlicedMerge {
         let ahead_or_beyond = |key: usize, keys: &[String]| -> Item {
             ahead_keys
                 .get(&keys[key])
-                .and_then(|&si| Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0))
+                .and_then(|&si| Self::seek(dr, ahead, yields, (key, Gen::Ahead, si), 0))
                 .unwrap_or(beyond(key))
         };
         if !self.started {
@@ -346,9 +363,9 @@ impl SlicedMerge {
                 self.seen.insert(k.clone());
                 self.keys.push(k);
                 let it = c
-                    .and_then(|si| Self::seek(desc, cur, yields, (key, Gen::Cur, si), 0))
+                    .and_then(|si| Self::seek(dr, cur, yields, (key, Gen::Cur, si), 0))
                     .or_else(|| {
-                        a.and_then(|si| Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0))
+                        a.and_then(|si| Self::seek(dr, ahead, yields, (key, Gen::Ahead, si), 0))
                     });
                 match it {
                     Some(it) => self.heap.push(it),
@@ -396,7 +413,7 @@ impl SlicedMerge {
                 let key = self.keys.len();
                 self.seen.insert(k.clone());
                 self.keys.push(k);
-                let it = Self::seek(desc, ahead, yields, (key, Gen::Ahead, si), 0);
+                let it = Self::seek(dr, ahead, yields, (key, Gen::Ahead, si), 0);
                 if it.is_some() || !last {
                     self.heap.push(it.unwrap_or(beyond(key)));
                     let j = self.heap.len() - 1;
@@ -415,7 +432,7 @@ impl SlicedMerge {
                 ferry_store::coop::point();
             }
             out.push((it.t, it.si, it.ri));
-            let next = Self::seek(desc, cur, yields, (it.key, Gen::Cur, it.si), it.at + 1)
+            let next = Self::seek(dr, cur, yields, (it.key, Gen::Cur, it.si), it.at + 1)
                 .unwrap_or_else(|| ahead_or_beyond(it.key, &self.keys));
             if next.gen == Gen::Beyond && last {
                 continue; // the series ended
@@ -443,19 +460,21 @@ pub(super) fn merged_rows<Y: Fn(&[SeriesData], usize, usize) -> bool + ?Sized>(
     scan_fields: &[String],
     members: &[usize],
     aux: &[AuxKey],
-    desc: bool,
+    (desc, range): (bool, (i64, i64)),
     yields: &Y,
     out: &mut Vec<(i64, usize, usize)>,
 ) {
     if let [si] = members {
-        let mut cur = SlicedMerge::seek(desc, data, yields, (0, Gen::Cur, *si), 0);
+        let mut cur = SlicedMerge::seek((desc, range), data, yields, (0, Gen::Cur, *si), 0);
         while let Some(it) = cur {
             out.push((it.t, it.si, it.ri));
-            cur = SlicedMerge::seek(desc, data, yields, (0, Gen::Cur, it.si), it.at + 1);
+            cur = SlicedMerge::seek((desc, range), data, yields, (0, Gen::Cur, it.si), it.at + 1);
         }
         return;
     }
-    SlicedMerge::new(desc).step(data, members, &[], true, (scan_fields, aux), yields, out);
+    let mut merge = SlicedMerge::new(desc);
+    merge.range = range;
+    merge.step(data, members, &[], true, (scan_fields, aux), yields, out);
 }
 
 /// A series' first rows in merge order (at most two), as 1.6's `first`/`last` without
@@ -584,6 +603,7 @@ mod tests {
     }
 
     const ALL: &Yields = &|_, _, _| true;
+    const FULL: (i64, i64) = (i64::MIN, i64::MAX);
 
     #[test]
     fn equal_times_come_out_as_in_1_6() {
@@ -593,13 +613,13 @@ mod tests {
         let aux = [AuxKey::Field(0)];
         let members: Vec<usize> = (0..8).collect();
         let mut out = Vec::new();
-        merged_rows(&data, &fields, &members, &aux, false, ALL, &mut out);
+        merged_rows(&data, &fields, &members, &aux, (false, FULL), ALL, &mut out);
         assert_eq!(
             numbers(&data, &out),
             [0, 7, 1, 3, 4, 2, 5, 6, 5, 6, 1, 0, 7, 2, 3, 4, 3, 4, 7, 0, 6, 5, 2, 1]
         );
         out.clear();
-        merged_rows(&data, &fields, &members, &aux, true, ALL, &mut out);
+        merged_rows(&data, &fields, &members, &aux, (true, FULL), ALL, &mut out);
         assert_eq!(
             numbers(&data, &out),
             [7, 0, 6, 4, 3, 5, 2, 1, 2, 1, 6, 7, 0, 5, 4, 3, 4, 3, 0, 7, 1, 2, 5, 6]
@@ -649,7 +669,15 @@ mod tests {
         let fields = ["s".to_string(), "w".to_string()];
         let aux = [AuxKey::Field(0), AuxKey::Field(1)];
         let mut out = Vec::new();
-        merged_rows(&data, &fields, &[0, 1, 2, 3], &aux, false, ALL, &mut out);
+        merged_rows(
+            &data,
+            &fields,
+            &[0, 1, 2, 3],
+            &aux,
+            (false, FULL),
+            ALL,
+            &mut out,
+        );
         let order: Vec<usize> = out.iter().map(|r| r.1).collect();
         // o first; h2 (no string) compares equal to every other row, so q (h0) is held
         // behind it in the heap (Go's heap with this Less gives the same)

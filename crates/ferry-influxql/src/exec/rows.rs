@@ -184,20 +184,74 @@ pub(super) fn merge_raw(
         return;
     }
     let (aux, selected) = aux_of(p);
-    if every_row_yields(p, &selected) {
-        merged_rows(
-            data,
-            &p.scan_fields,
-            members,
-            &aux,
-            desc,
-            &|_, _, _| true,
-            out,
-        );
-    } else {
-        let yields = raw_yields(p, &selected);
-        merged_rows(data, &p.scan_fields, members, &aux, desc, &yields, out);
+    let yields = raw_yields(p, &selected);
+    let every = every_row_yields(p, &selected);
+    // each shard group's rows merged on their own, as 1.6 merges per shard
+    for range in shard_windows(data, members, p.shard_ns, desc) {
+        let how = (desc, range);
+        if every {
+            merged_rows(
+                data,
+                &p.scan_fields,
+                members,
+                &aux,
+                how,
+                &|_, _, _| true,
+                out,
+            );
+        } else {
+            merged_rows(data, &p.scan_fields, members, &aux, how, &yields, out);
+        }
     }
+}
+
+/// The shard group windows `[lo, hi)` of `shard_ns` (aligned as Go's `Time.Truncate`, on
+/// January 1st of year 1: weeks start on Mondays) holding rows of the series `members`, in
+/// merge order; one window over everything when `shard_ns` is 0 or the rows share one.
+fn shard_windows(
+    data: &[SeriesData],
+    members: &[usize],
+    shard_ns: i64,
+    desc: bool,
+) -> Vec<(i64, i64)> {
+    // Unix time of 0001-01-01T00:00:00Z in ns, modulo a week (every shard duration divides it)
+    const ZERO: i64 = (-62_135_596_800i64).rem_euclid(604_800) * 1_000_000_000;
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for &si in members {
+        if let (Some(a), Some(b)) = (data[si].times.first(), data[si].times.last()) {
+            min = min.min(*a);
+            max = max.max(*b);
+        }
+    }
+    let start = |t: i64| {
+        let off = (t as i128 - ZERO as i128).rem_euclid(shard_ns.max(1) as i128) as i64;
+        t - off
+    };
+    if shard_ns <= 0 || min > max || start(min) == start(max) {
+        return vec![(i64::MIN, i64::MAX)];
+    }
+    // the windows with rows: after each, the window of the next row of any member
+    let mut out = Vec::new();
+    let mut w = start(min);
+    loop {
+        let end = w.saturating_add(shard_ns);
+        out.push((w, end));
+        let next = members
+            .iter()
+            .filter_map(|&si| {
+                let ts = &data[si].times;
+                ts.get(ts.partition_point(|&t| t < end)).copied()
+            })
+            .min();
+        match next {
+            Some(t) => w = start(t),
+            None => break,
+        }
+    }
+    if desc {
+        out.reverse();
+    }
+    out
 }
 
 /// Whether every row a store scan returns is one 1.6's cursor yields: no residual condition
