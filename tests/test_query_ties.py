@@ -22,6 +22,8 @@ HOSTS = ["a", "b b", "b!b", "c,c", "d=d", "e", "f", "g", "h", "i", "j", "k"]
 REGIONS = ["east", "west", None]
 NTIMES = 6
 R = f"time >= {T0} AND time < {T0 + NTIMES * S}"
+MONDAY = 1_699_833_600_000_000_000  # 2023-11-13T00:00:00Z: a 7-day shard group starts
+RW = f"time >= {MONDAY - 10 * S} AND time < {MONDAY + 10 * S}"
 
 
 def ties_lp() -> str:
@@ -49,6 +51,13 @@ def ties_lp() -> str:
     for k, host in enumerate("abcdefgh"):
         for i in range(2):
             lines.append(f"one,host={host} v={[3, 9, 5, 8, 7, 6, 9, 4][k] + i}i {T0 + i * S}")
+    # measurement wk: eight series across the start of a 1.x shard group (a Monday), where
+    # 1.6 starts a new merge; b and c also before the others
+    for k, host in enumerate("abcdefgh"):
+        for i in (-1, 0, 1):
+            lines.append(f"wk,host={host} w={k}i,v={[3, 9, 5, 8, 7, 6, 9, 4][k]} {MONDAY + i * S}")
+        if host in "bc":
+            lines.append(f"wk,host={host} w={k}i,v={k} {MONDAY - 2 * S}")
     rnd.shuffle(lines)
     return "\n".join(lines) + "\n"
 
@@ -98,6 +107,11 @@ RAW = [
     f"SELECT v FROM m WHERE {R} LIMIT 9 OFFSET 10",
     f"SELECT n FROM m WHERE {R} GROUP BY region LIMIT 5 OFFSET 3",
     f"SELECT v FROM m WHERE {R} ORDER BY time DESC LIMIT 6 OFFSET 2",
+    # each shard group merged on its own
+    f"SELECT w FROM wk WHERE {RW}",
+    f"SELECT w FROM wk WHERE {RW} ORDER BY time DESC",
+    f"SELECT w FROM wk WHERE {RW} LIMIT 6 OFFSET 7",
+    f"SELECT w FROM wk WHERE {RW} AND time >= {MONDAY}",
     # subqueries pass the inner order through
     f"SELECT * FROM (SELECT v FROM m WHERE {R})",
     f"SELECT v FROM (SELECT v, s FROM m WHERE {R})",
@@ -196,6 +210,10 @@ SELECTORS = [
     f"SELECT first(v) FROM one WHERE {R}",
     f"SELECT last(v) FROM one WHERE {R}",
     f"SELECT first(v), host FROM one WHERE {R}",
+    # across a shard boundary: only the series of the first (last) shard compete
+    f"SELECT first(v) FROM wk WHERE {RW}",
+    f"SELECT first(v) FROM wk WHERE {RW} AND time >= {MONDAY - S}",
+    f"SELECT last(v), host FROM wk WHERE {RW}",
     # with GROUP BY time: the largest at the earliest (latest) time
     f"SELECT first(v), last(v) FROM one WHERE {R} GROUP BY time(1m)",
     # without GROUP BY time: two rows of the merge compete (the larger value wins at equal

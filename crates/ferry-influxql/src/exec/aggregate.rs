@@ -42,6 +42,8 @@ pub(super) fn agg_group(
     rows: Result<&[(i64, usize, usize)], &[usize]>,
     // The group's series.
     members: &[usize],
+    // The input's shard group duration (`Plan::shard_ns`).
+    shard_ns: i64,
     aggs: &[AggSpec],
     exprs: &[CExpr],
     cond: Option<&CExpr>,
@@ -118,7 +120,17 @@ pub(super) fn agg_group(
     if nwin == 1 && aggs.iter().any(|a| by_merge(s, a)) {
         let value_at =
             |ai: usize, si: usize, ri: usize| series_value(&data[si], scan_fields, &aggs[ai], ri);
-        let picks = whole_picks(s, data, scan_fields, members, aggs, exprs, cond, &value_at);
+        let picks = whole_picks(
+            s,
+            data,
+            scan_fields,
+            members,
+            aggs,
+            exprs,
+            cond,
+            shard_ns,
+            &value_at,
+        );
         for (ai, pick) in picks.into_iter().enumerate() {
             if let Some((si, ri)) = pick {
                 kept_rows.push((si, ri));

@@ -477,6 +477,18 @@ pub(super) fn merged_rows<Y: Fn(&[SeriesData], usize, usize) -> bool + ?Sized>(
     merge.step(data, members, &[], true, (scan_fields, aux), yields, out);
 }
 
+/// The start of the shard group of `shard_ns` holding time `t`, aligned as Go's
+/// `Time.Truncate` (on January 1st of year 1: weeks start on Mondays); `t` when `shard_ns`
+/// is 0.
+pub(super) fn shard_start(t: i64, shard_ns: i64) -> i64 {
+    // Unix time of 0001-01-01T00:00:00Z in ns, modulo a week (every shard duration divides it)
+    const ZERO: i64 = (-62_135_596_800i64).rem_euclid(604_800) * 1_000_000_000;
+    if shard_ns <= 0 {
+        return t;
+    }
+    t - (t as i128 - ZERO as i128).rem_euclid(shard_ns as i128) as i64
+}
+
 /// A series' first rows in merge order (at most two), as 1.6's `first`/`last` without
 /// `GROUP BY time` reads them: (time, the select list's references as strings, the row).
 pub(super) struct Head<V> {
@@ -501,8 +513,19 @@ impl<V> Head<V> {
 /// (`(n - offset) > limit` is checked before counting), and keep of those the earlier (the
 /// later) time, then the value the reducer prefers. Measured on 1.6.7: eight series at one
 /// time, `first(v)` answers the larger of series a's and h's values, whatever the others'.
-pub(super) fn first_two<V: Clone>(mut heads: Vec<Head<V>>, desc: bool) -> Vec<V> {
+pub(super) fn first_two<V: Clone>(mut heads: Vec<Head<V>>, desc: bool, shard_ns: i64) -> Vec<V> {
     heads.retain(|h| !h.rows.is_empty());
+    // 1.6 merges each shard on its own: only the series with rows in the shard of the
+    // earliest (latest) row compete
+    let edge = heads.iter().map(|h| h.rows[0].0);
+    let edge = if desc { edge.max() } else { edge.min() };
+    if let Some(e) = edge.filter(|_| shard_ns > 0) {
+        let w = shard_start(e, shard_ns);
+        heads.retain(|h| shard_start(h.rows[0].0, shard_ns) == w);
+        for h in heads.iter_mut() {
+            h.rows.retain(|r| shard_start(r.0, shard_ns) == w);
+        }
+    }
     heads.sort_by(|a, b| a.key.cmp(&b.key));
     if desc {
         heads.reverse();
@@ -697,7 +720,7 @@ mod tests {
                 })
                 .collect()
         };
-        assert_eq!(first_two(heads(), false), [0, 7]);
-        assert_eq!(first_two(heads(), true), [7, 0]);
+        assert_eq!(first_two(heads(), false, 0), [0, 7]);
+        assert_eq!(first_two(heads(), true, 0), [7, 0]);
     }
 }

@@ -71,6 +71,7 @@ pub(super) fn whole_picks(
     aggs: &[AggSpec],
     exprs: &[CExpr],
     cond: Option<&CExpr>,
+    shard_ns: i64,
     value_at: &dyn Fn(usize, usize, usize) -> Value,
 ) -> Vec<Option<(usize, usize)>> {
     let aux = aux_keys(exprs, scan_fields);
@@ -108,7 +109,7 @@ pub(super) fn whole_picks(
                     h
                 })
                 .collect();
-            choose(first, first_two(heads, !first)).map(|(_, _, r)| r)
+            choose(first, first_two(heads, !first, shard_ns)).map(|(_, _, r)| r)
         })
         .collect()
 }
@@ -123,16 +124,19 @@ pub(super) struct PieceHeads {
     picked: Vec<Option<bool>>,
     /// Per group, per aggregate: series key -> (time, value) of its row.
     groups: Vec<Vec<HashMap<String, (i64, Value)>>>,
+    /// The input's shard group duration (see [`first_two`]).
+    shard_ns: i64,
 }
 
 impl PieceHeads {
-    pub(super) fn new(s: &Select, aggs: &[AggSpec]) -> PieceHeads {
+    pub(super) fn new(s: &Select, aggs: &[AggSpec], shard_ns: i64) -> PieceHeads {
         PieceHeads {
             picked: aggs
                 .iter()
                 .map(|a| by_merge(s, a).then_some(a.func == "first"))
                 .collect(),
             groups: Vec::new(),
+            shard_ns,
         }
     }
 
@@ -191,7 +195,7 @@ impl PieceHeads {
                     rows: vec![(t, Vec::new(), (t, v, ()))],
                 })
                 .collect();
-            if let Some((t, v, ())) = choose(first, first_two(heads, !first)) {
+            if let Some((t, v, ())) = choose(first, first_two(heads, !first, self.shard_ns)) {
                 kept_rows.push((0, 0));
                 results[0][ai] = Some((v, t, kept_rows.len() - 1));
             }

@@ -81,7 +81,7 @@ pub(super) fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Ve
     // Group key -> its position in `states`: (running aggregates, any row fed).
     let mut groups: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     let mut states: Vec<(Vec<Vec<Stream>>, bool)> = Vec::new();
-    let mut heads = PieceHeads::new(s, &p.aggs);
+    let mut heads = PieceHeads::new(s, &p.aggs, p.shard_ns);
     // The values of points selectors held at the end of their piece, by (aggregate, point).
     let mut held: HashMap<(usize, (i64, usize, usize)), Value> = HashMap::new();
     let req = ScanRequest {

@@ -8,7 +8,7 @@ use ferry_store::{ScanRequest, SeriesData, TagPredicate};
 
 use super::context::{Input, Res};
 use super::expr::{eval, eval_tags, fv, truthy, CExpr, Row};
-use super::merge::{aux_keys, merged_rows, AuxKey, SlicedMerge};
+use super::merge::{aux_keys, merged_rows, shard_start, AuxKey, SlicedMerge};
 use super::plan::{group_key, Plan};
 use crate::ast::Select;
 use crate::result::Value;
@@ -214,8 +214,6 @@ fn shard_windows(
     shard_ns: i64,
     desc: bool,
 ) -> Vec<(i64, i64)> {
-    // Unix time of 0001-01-01T00:00:00Z in ns, modulo a week (every shard duration divides it)
-    const ZERO: i64 = (-62_135_596_800i64).rem_euclid(604_800) * 1_000_000_000;
     let (mut min, mut max) = (i64::MAX, i64::MIN);
     for &si in members {
         if let (Some(a), Some(b)) = (data[si].times.first(), data[si].times.last()) {
@@ -223,10 +221,7 @@ fn shard_windows(
             max = max.max(*b);
         }
     }
-    let start = |t: i64| {
-        let off = (t as i128 - ZERO as i128).rem_euclid(shard_ns.max(1) as i128) as i64;
-        t - off
-    };
+    let start = |t: i64| shard_start(t, shard_ns);
     if shard_ns <= 0 || min > max || start(min) == start(max) {
         return vec![(i64::MIN, i64::MAX)];
     }

@@ -78,6 +78,7 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
                 scan_fields,
                 (!streaming).then_some(&rows[..]).ok_or(&members[..]),
                 &members,
+                p.shard_ns,
                 aggs,
                 out_exprs,
                 cond_c.as_ref(),
