@@ -222,7 +222,8 @@ fn shard_windows(
         }
     }
     let start = |t: i64| shard_start(t, shard_ns);
-    if shard_ns <= 0 || min > max || start(min) == start(max) {
+    // one series has no equal times to order
+    if shard_ns <= 0 || members.len() < 2 || min > max || start(min) == start(max) {
         return vec![(i64::MIN, i64::MAX)];
     }
     // the windows with rows: after each, the window of the next row of any member
