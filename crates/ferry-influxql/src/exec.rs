@@ -15,8 +15,10 @@
 //! | `plan` | a SELECT compiled against its input's schema |
 //! | `run` | a plan answered whole or in pieces |
 //! | `rows` | scanning, grouping and raw rows |
+//! | `merge` | the order of a group's rows across its series (1.6's sorted merge heap) |
 //! | `aggregate` | one group's aggregates over its windows, filled into rows |
 //! | `reduce` | the aggregate functions over one window's points |
+//! | `pick` | `first`/`last` without GROUP BY time: the row 1.6's limit-one merge picks |
 //! | `pieces` | streaming aggregates read from the store in pieces |
 //! | `stream` | chunked answers encoded as they are read |
 //!
@@ -31,7 +33,9 @@ mod aggregate;
 pub(crate) mod context;
 mod delete;
 mod expr;
+mod merge;
 pub(crate) mod multi;
+mod pick;
 mod pieces;
 mod plan;
 mod reduce;
@@ -175,7 +179,38 @@ fn plan(
 ) -> Res<Option<Plan>> {
     let run = |inner: &Select| answer(inner, ctx, db, rp);
     let input = crate::subquery::open(s, ctx, db, rp, extra, &run)?;
-    plan::plan_select(s, input, ctx.now_ns(), extra)
+    let mut p = plan::plan_select(s, input, ctx.now_ns(), extra)?;
+    if let Some(p) = p
+        .as_mut()
+        .filter(|p| matches!(p.input, context::Input::Store(_)))
+    {
+        p.shard_ns = shard_group_ns(s, ctx, db, rp);
+    }
+    Ok(p)
+}
+
+/// The duration of the shard groups 1.x would keep the statement's retention policy in
+/// (its `shardGroupDuration`: 7 days for an infinite policy or one of 180 days or more,
+/// 1 day from 2 days on, else 1 hour); 0 when the policy is unknown.
+fn shard_group_ns(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> i64 {
+    const HOUR: i64 = 3_600_000_000_000;
+    let Some(db) = s.source.db.as_deref().or(db) else {
+        return 0;
+    };
+    let want = s.source.rp.as_deref().or(rp).filter(|r| !r.is_empty());
+    let Ok(rps) = ctx.retention_policies(db) else {
+        return 0;
+    };
+    let found = rps.iter().find(|r| match want {
+        Some(n) => r.name == n,
+        None => r.default,
+    });
+    match found.map(|r| r.duration_ns) {
+        None => 0,
+        Some(d) if d == 0 || d >= 180 * 24 * HOUR => 7 * 24 * HOUR,
+        Some(d) if d >= 2 * 24 * HOUR => 24 * HOUR,
+        Some(_) => HOUR,
+    }
 }
 
 /// The plain executor in one request, as [`crate::funcs`] reads its inner statements.

@@ -7,6 +7,8 @@
 //! `aggregateWindow` and `window |> agg`, so that both languages answer with the same arithmetic.
 //! Window arithmetic is done in i128 where a range may span more than i64 holds.
 
+use std::cmp::Ordering;
+
 use ferry_lp::FieldValue;
 
 use crate::tz::{window_start, window_starts, Location};
@@ -248,9 +250,9 @@ pub enum StreamKind {
     Min,
     /// `max`: the largest value's point (the earliest on ties).
     Max,
-    /// `first`: the earliest point.
+    /// `first`: the earliest point (on equal times the larger value, see [`TieValue`]).
     First,
-    /// `last`: the latest point.
+    /// `last`: the latest point (on equal times the larger value, see [`TieValue`]).
     Last,
     /// `spread`: largest minus smallest value.
     Spread,
@@ -286,6 +288,51 @@ impl StreamKind {
     }
 }
 
+/// The value of the point `first` or `last` holds, as InfluxDB 1.6's reducers compare two
+/// points of equal time (`FloatFirstReduce`, `IntegerLastReduce`, …): the larger number or
+/// string wins, and of booleans `first` prefers false, `last` true. Only kept for those two
+/// aggregates, so the others pay nothing.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum TieValue {
+    /// Not tracked, or no point yet.
+    #[default]
+    None,
+    /// A float, integer or unsigned value.
+    Num(f64),
+    /// A string value.
+    Str(Box<str>),
+    /// A boolean value.
+    Bool(bool),
+}
+
+impl TieValue {
+    fn of(v: &FieldValue) -> TieValue {
+        match v {
+            FieldValue::Float(f) => TieValue::Num(*f),
+            FieldValue::Integer(i) => TieValue::Num(*i as f64),
+            FieldValue::UInteger(u) => TieValue::Num(*u as f64),
+            FieldValue::String(s) => TieValue::Str(s.as_str().into()),
+            FieldValue::Boolean(b) => TieValue::Bool(*b),
+        }
+    }
+
+    /// How a point of value `v` compares with the held point of value `self` at the same
+    /// time: `Greater` when it wins, `Equal` when neither does.
+    fn against(&self, v: &FieldValue, first: bool) -> Ordering {
+        let num = |y: f64, x: &f64| y.partial_cmp(x).unwrap_or(Ordering::Equal);
+        match (self, v) {
+            (TieValue::Num(x), FieldValue::Float(y)) => num(*y, x),
+            (TieValue::Num(x), FieldValue::Integer(y)) => num(*y as f64, x),
+            (TieValue::Num(x), FieldValue::UInteger(y)) => num(*y as f64, x),
+            (TieValue::Str(x), FieldValue::String(y)) => y.as_str().cmp(&**x),
+            // first prefers false, last true
+            (TieValue::Bool(x), FieldValue::Boolean(y)) if first => x.cmp(y),
+            (TieValue::Bool(x), FieldValue::Boolean(y)) => y.cmp(x),
+            _ => Ordering::Equal,
+        }
+    }
+}
+
 /// Running state of one streaming aggregate in one window. Points are identified by
 /// (time, series index, row index); "earlier" compares (time, series index).
 #[derive(Clone, Debug)]
@@ -296,6 +343,10 @@ pub struct Stream {
     pub first: (i64, usize, usize),
     /// The latest point.
     pub last: (i64, usize, usize),
+    /// The value of `first` (for the `first` aggregate only).
+    pub first_v: TieValue,
+    /// The value of `last` (for the `last` aggregate only).
+    pub last_v: TieValue,
     /// Points with a numeric value.
     pub nums: usize,
     /// Whether every numeric value was an integer.
@@ -323,6 +374,8 @@ impl Stream {
             n: 0,
             first: (i64::MAX, usize::MAX, 0),
             last: (i64::MIN, 0, 0),
+            first_v: TieValue::None,
+            last_v: TieValue::None,
             nums: 0,
             all_int: true,
             fsum: 0.0,
@@ -336,15 +389,62 @@ impl Stream {
     }
 
     /// What [`add`](Self::add) of each of `n` rows of one series, ascending from `first`
-    /// to `last`, does for count, first and last.
-    pub fn add_run(&mut self, first: (i64, usize, usize), last: (i64, usize, usize), n: usize) {
+    /// (of value `first_v`) to `last` (of value `last_v`), does for count, first and last.
+    pub fn add_run(
+        &mut self,
+        kind: StreamKind,
+        (first, first_v): ((i64, usize, usize), &FieldValue),
+        (last, last_v): ((i64, usize, usize), &FieldValue),
+        n: usize,
+    ) {
         let was = self.n;
         self.n += n;
-        if (first.0, first.1) < (self.first.0, self.first.1) {
-            self.first = first;
+        self.see_first(kind, first_v, first);
+        self.see_last(kind, last_v, last, was == 0);
+    }
+
+    /// Whether point `at` of value `v` becomes the window's first: the earlier time; on
+    /// equal times (rows of several series) the value 1.6's `first` reducer prefers, then the
+    /// earlier series.
+    #[inline]
+    fn see_first(&mut self, kind: StreamKind, v: &FieldValue, at: (i64, usize, usize)) {
+        let takes = if at.0 != self.first.0 {
+            at.0 < self.first.0
+        } else if kind == StreamKind::First {
+            match self.first_v.against(v, true) {
+                Ordering::Equal => at.1 < self.first.1,
+                o => o == Ordering::Greater,
+            }
+        } else {
+            at.1 < self.first.1
+        };
+        if takes {
+            self.first = at;
+            if kind == StreamKind::First {
+                self.first_v = TieValue::of(v);
+            }
         }
-        if (last.0, last.1) > (self.last.0, self.last.1) || was == 0 {
-            self.last = last;
+    }
+
+    /// Whether point `at` of value `v` becomes the window's last: the later time; on equal
+    /// times the value 1.6's `last` reducer prefers, then the later series.
+    #[inline]
+    fn see_last(&mut self, kind: StreamKind, v: &FieldValue, at: (i64, usize, usize), empty: bool) {
+        let takes = if empty || at.0 != self.last.0 {
+            empty || at.0 > self.last.0
+        } else if kind == StreamKind::Last {
+            match self.last_v.against(v, false) {
+                Ordering::Equal => at.1 > self.last.1,
+                o => o == Ordering::Greater,
+            }
+        } else {
+            at.1 > self.last.1
+        };
+        if takes {
+            self.last = at;
+            if kind == StreamKind::Last {
+                self.last_v = TieValue::of(v);
+            }
         }
     }
 
@@ -352,12 +452,8 @@ impl Stream {
     #[inline]
     pub fn add(&mut self, kind: StreamKind, v: &FieldValue, at: (i64, usize, usize)) {
         self.n += 1;
-        if (at.0, at.1) < (self.first.0, self.first.1) {
-            self.first = at;
-        }
-        if (at.0, at.1) > (self.last.0, self.last.1) || self.n == 1 {
-            self.last = at;
-        }
+        self.see_first(kind, v, at);
+        self.see_last(kind, v, at, self.n == 1);
         if matches!(
             kind,
             StreamKind::Count | StreamKind::First | StreamKind::Last

@@ -6,6 +6,7 @@ use ferry_store::SeriesData;
 
 use super::context::Res;
 use super::expr::{eval, fv, CExpr, Row};
+use super::pick::{by_merge, whole_picks};
 use super::plan::AggSpec;
 use super::reduce::{compute, integral_windows, Computed, Points};
 use super::rows::{aligned, passing_row};
@@ -39,6 +40,10 @@ pub(super) fn agg_group(
     scan_fields: &[String],
     // The group's rows merged in time order, or for streaming aggregates its series.
     rows: Result<&[(i64, usize, usize)], &[usize]>,
+    // The group's series.
+    members: &[usize],
+    // The input's shard group duration (`Plan::shard_ns`).
+    shard_ns: i64,
     aggs: &[AggSpec],
     exprs: &[CExpr],
     cond: Option<&CExpr>,
@@ -111,6 +116,29 @@ pub(super) fn agg_group(
             (results, acc)
         }
     };
+    let mut results = results;
+    if nwin == 1 && aggs.iter().any(|a| by_merge(s, a)) {
+        let value_at =
+            |ai: usize, si: usize, ri: usize| series_value(&data[si], scan_fields, &aggs[ai], ri);
+        let picks = whole_picks(
+            s,
+            data,
+            scan_fields,
+            members,
+            aggs,
+            exprs,
+            cond,
+            shard_ns,
+            &value_at,
+        );
+        for (ai, pick) in picks.into_iter().enumerate() {
+            if let Some((si, ri)) = pick {
+                kept_rows.push((si, ri));
+                let v = value_at(ai, si, ri);
+                results[0][ai] = Some((v, data[si].times[ri], kept_rows.len() - 1));
+            }
+        }
+    }
     finish_windows(
         s,
         data,
@@ -343,7 +371,15 @@ pub(super) fn feed_series(
                     }
                     None => times.len(),
                 };
-                st[w][ai].add_run((times[i], si, i), (times[j - 1], si, j - 1), j - i);
+                let (Some(fv), Some(lv)) = (&col[i], &col[j - 1]) else {
+                    unreachable!("every row has a value");
+                };
+                st[w][ai].add_run(
+                    kind,
+                    ((times[i], si, i), fv),
+                    ((times[j - 1], si, j - 1), lv),
+                    j - i,
+                );
                 any = true;
                 i = j;
             }

@@ -11,6 +11,7 @@ use super::aggregate::{
 };
 use super::context::{page, Res};
 use super::expr::{eval_tags, truthy, CExpr};
+use super::pick::PieceHeads;
 use super::plan::{group_key, Plan};
 use crate::ast::Select;
 use crate::result::{Series, Value};
@@ -80,6 +81,7 @@ pub(super) fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Ve
     // Group key -> its position in `states`: (running aggregates, any row fed).
     let mut groups: BTreeMap<Vec<String>, usize> = BTreeMap::new();
     let mut states: Vec<(Vec<Vec<Stream>>, bool)> = Vec::new();
+    let mut heads = PieceHeads::new(s, &p.aggs, p.shard_ns);
     // The values of points selectors held at the end of their piece, by (aggregate, point).
     let mut held: HashMap<(usize, (i64, usize, usize)), Value> = HashMap::new();
     let req = ScanRequest {
@@ -115,6 +117,11 @@ pub(super) fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Ve
                 });
             let (st, any) = &mut states[gi];
             let counted = feed_series(st, &kinds, sd, si, &p.scan_fields, &p.aggs, &grid);
+            if heads.any() {
+                heads.feed(gi, sd, &|ai, ri| {
+                    series_value(sd, &p.scan_fields, &p.aggs[ai], ri)
+                });
+            }
             *any |= counted;
             if let Some(found) = found.borrow_mut().as_mut().filter(|_| counted) {
                 found.push(sd.tags.clone());
@@ -192,7 +199,8 @@ pub(super) fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Ve
             continue;
         }
         let mut kept_rows = Vec::new();
-        let results = stream_results(st, &kinds, &value_at, &mut kept_rows);
+        let mut results = stream_results(st, &kinds, &value_at, &mut kept_rows);
+        heads.apply(gi, &mut results, &mut kept_rows);
         let Some(mut values) = finish_windows(
             s,
             &[],

@@ -150,6 +150,9 @@ pub(super) struct Plan {
     /// Whether the select list has aggregates (else it selects raw rows).
     pub(super) agg_mode: bool,
     pub(super) selector_single: bool,
+    /// The duration of 1.x's shard groups over the input (0: not a store, or unknown);
+    /// 1.6 merges each shard's rows on their own (see `merge.rs`).
+    pub(super) shard_ns: i64,
 }
 
 /// Compiles single-measurement SELECT `s` against its `input` at time `now`, its time range
@@ -361,6 +364,7 @@ pub(super) fn plan_select(
         pushed,
         agg_mode,
         selector_single,
+        shard_ns: 0,
     }))
 }
 

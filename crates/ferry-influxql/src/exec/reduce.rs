@@ -68,7 +68,17 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             }
             best.map(|(t, v, r)| (v.clone(), *t, *r))
         }
-        "first" => Some((pts[0].1.clone(), t0, r0)),
+        // on equal times (rows of several series) 1.6's reducers keep the larger value
+        // (FloatFirstReduce, …; of booleans first keeps false, last true), then the first seen
+        "first" => {
+            let mut best = &pts[0];
+            for p in pts.iter().take_while(|p| p.0 == t0).skip(1) {
+                if tie_wins(&p.1, &best.1, true) {
+                    best = p;
+                }
+            }
+            Some((best.1.clone(), best.0, best.2))
+        }
         "mode" => {
             // 1.6's reducer: sort by value, then a value needs a second occurrence to compete,
             // ties go to the earlier first occurrence
@@ -117,8 +127,15 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             Some((val.clone(), *t, *r))
         }
         "last" => {
-            let (t, v, r) = pts.last().expect("non-empty");
-            Some((v.clone(), *t, *r))
+            let tl = pts[pts.len() - 1].0;
+            let mut best = &pts[pts.len() - 1];
+            for p in pts.iter().rev().take_while(|p| p.0 == tl).skip(1) {
+                // of equal values the later series, as before
+                if tie_wins(&p.1, &best.1, false) {
+                    best = p;
+                }
+            }
+            Some((best.1.clone(), best.0, best.2))
         }
         "spread" => {
             if nums.is_empty() {
@@ -147,6 +164,25 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             sd => Some((Value::Float(sd), t0, r0)),
         },
         _ => None,
+    }
+}
+
+/// Whether value `a` beats value `b` at the same time in 1.6's first (`first`) or last
+/// reducer: the larger number or string; of booleans first prefers false, last true.
+pub(super) fn tie_wins(a: &Value, b: &Value, first: bool) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x > y,
+        (Value::Bool(x), Value::Bool(y)) => {
+            if first {
+                !*x && *y
+            } else {
+                *x && !*y
+            }
+        }
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x > y,
+            _ => false,
+        },
     }
 }
 

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use ferry_store::{ScanRequest, SeriesData, TagPredicate};
 
-use super::context::Res;
+use super::context::{Input, Res};
 use super::expr::{eval, eval_tags, fv, truthy, CExpr, Row};
+use super::merge::{aux_keys, merged_rows, shard_start, AuxKey, SlicedMerge};
 use super::plan::{group_key, Plan};
 use crate::ast::Select;
 use crate::result::Value;
@@ -76,7 +77,9 @@ pub(crate) struct FieldGroup {
     /// The GROUP BY tags and their values (`None` without GROUP BY tags).
     pub tags: Option<Vec<(String, String)>>,
     /// Every row with a value, as (time, series, row, value): sorted by (time, series,
-    /// row), they are in the order the whole answer has them.
+    /// row), they are in time order, equal times by series (the whole answer orders equal
+    /// times as 1.6's merge heap does, see `merge.rs`; top and bottom rank them by value,
+    /// time and then this order).
     pub rows: Vec<(i64, usize, usize, Value)>,
 }
 
@@ -150,7 +153,222 @@ pub(super) fn passing_row(
     Some(fields)
 }
 
-/// The output rows of a raw SELECT's group, its rows merged in time order.
+/// The rows (time, series, row) of the series `members` of raw SELECT `p`'s group in 1.6's
+/// output order (ascending time, or descending with `desc`; ties as [`merged_rows`] orders
+/// them), appended to `out`. A series yields the rows where a field of the select list has a
+/// value and the residual condition holds, as 1.6's cursors do before its merge.
+pub(super) fn merge_raw(
+    p: &Plan,
+    data: &[SeriesData],
+    members: &[usize],
+    desc: bool,
+    out: &mut Vec<(i64, usize, usize)>,
+) {
+    if let Input::Rows { .. } = p.input {
+        // a subquery's rows: 1.6 passes the inner answer through in its order, which the
+        // input keeps as (time, part) with one part per occurrence of a time
+        let start = out.len();
+        for &si in members {
+            out.extend(
+                data[si]
+                    .times
+                    .iter()
+                    .enumerate()
+                    .map(|(ri, t)| (*t, si, ri)),
+            );
+        }
+        out[start..].sort_unstable(); // (time, series, row) are unique
+        if desc {
+            out[start..].reverse();
+        }
+        return;
+    }
+    let (aux, selected) = aux_of(p);
+    let yields = raw_yields(p, &selected);
+    let every = every_row_yields(p, &selected);
+    // each shard group's rows merged on their own, as 1.6 merges per shard
+    for range in shard_windows(data, members, p.shard_ns, desc) {
+        let how = (desc, range);
+        if every {
+            merged_rows(
+                data,
+                &p.scan_fields,
+                members,
+                &aux,
+                how,
+                &|_, _, _| true,
+                out,
+            );
+        } else {
+            merged_rows(data, &p.scan_fields, members, &aux, how, &yields, out);
+        }
+    }
+}
+
+/// The shard group windows `[lo, hi)` of `shard_ns` (aligned as Go's `Time.Truncate`, on
+/// January 1st of year 1: weeks start on Mondays) holding rows of the series `members`, in
+/// merge order; one window over everything when `shard_ns` is 0 or the rows share one.
+fn shard_windows(
+    data: &[SeriesData],
+    members: &[usize],
+    shard_ns: i64,
+    desc: bool,
+) -> Vec<(i64, i64)> {
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for &si in members {
+        if let (Some(a), Some(b)) = (data[si].times.first(), data[si].times.last()) {
+            min = min.min(*a);
+            max = max.max(*b);
+        }
+    }
+    let start = |t: i64| shard_start(t, shard_ns);
+    // one series has no equal times to order
+    if shard_ns <= 0 || members.len() < 2 || min > max || start(min) == start(max) {
+        return vec![(i64::MIN, i64::MAX)];
+    }
+    // the windows with rows: after each, the window of the next row of any member
+    let mut out = Vec::new();
+    let mut w = start(min);
+    loop {
+        let end = w.saturating_add(shard_ns);
+        out.push((w, end));
+        let next = members
+            .iter()
+            .filter_map(|&si| {
+                let ts = &data[si].times;
+                ts.get(ts.partition_point(|&t| t < end)).copied()
+            })
+            .min();
+        match next {
+            Some(t) => w = start(t),
+            None => break,
+        }
+    }
+    if desc {
+        out.reverse();
+    }
+    out
+}
+
+/// Whether every row a store scan returns is one 1.6's cursor yields: no residual condition
+/// and every scanned field selected (the store drops rows without a value of any of them).
+fn every_row_yields(p: &Plan, selected: &[bool]) -> bool {
+    p.cond_c.is_none() && selected.iter().all(|s| *s)
+}
+
+/// Whether a raw SELECT's series cursor yields a row in 1.6: a field of the select list
+/// (`selected`, by scan position) has a value and the residual condition holds.
+fn raw_yields<'a>(
+    p: &'a Plan,
+    selected: &'a [bool],
+) -> impl Fn(&[SeriesData], usize, usize) -> bool + 'a {
+    let scratch = std::cell::RefCell::new(Vec::with_capacity(p.scan_fields.len()));
+    move |data: &[SeriesData], si: usize, ri: usize| {
+        let sd = &data[si];
+        let any = if sd.fields.len() == p.scan_fields.len() {
+            sd.fields
+                .iter()
+                .zip(selected)
+                .any(|((_, c), s)| *s && c[ri].is_some())
+        } else {
+            sd.fields.iter().any(|(n, c)| {
+                c[ri].is_some()
+                    && p.scan_fields
+                        .iter()
+                        .zip(selected)
+                        .any(|(f, s)| *s && f == n)
+            })
+        };
+        let Some(c) = p.cond_c.as_ref().filter(|_| any) else {
+            return any;
+        };
+        // one buffer for every row's field values
+        let mut fields = scratch.borrow_mut();
+        fields.clear();
+        if sd.fields.len() == p.scan_fields.len() {
+            fields.extend(sd.fields.iter().map(|(_, col)| col[ri].as_ref().map(fv)));
+        } else {
+            fields.extend(p.scan_fields.iter().map(|n| {
+                sd.fields
+                    .iter()
+                    .find(|(f, _)| f == n)
+                    .and_then(|(_, col)| col[ri].as_ref().map(fv))
+            }));
+        }
+        let row = Row {
+            tags: &sd.tags,
+            fields: &fields,
+            time: sd.times[ri],
+            aggs: &[],
+            missing_null: false,
+        };
+        truthy(&eval(c, &row))
+    }
+}
+
+/// The residual condition raw rows merged by [`merge_raw`] still need checked: none for a
+/// store's rows (the merge kept only the rows passing it), the condition for a subquery's.
+pub(super) fn cond_after_merge(p: &Plan) -> Option<&CExpr> {
+    match p.input {
+        Input::Rows { .. } => p.cond_c.as_ref(),
+        Input::Store(_) => None,
+    }
+}
+
+/// The sorted merge of a raw SELECT's one large group read in time slices (a chunked
+/// answer): [`SlicedMerge`] with the plan's references and row filter.
+pub(super) struct RawSlices<'p> {
+    p: &'p Plan,
+    aux: Vec<AuxKey>,
+    selected: Vec<bool>,
+    merge: SlicedMerge,
+}
+
+impl<'p> RawSlices<'p> {
+    pub(super) fn new(p: &'p Plan, desc: bool) -> RawSlices<'p> {
+        let (aux, selected) = aux_of(p);
+        RawSlices {
+            p,
+            aux,
+            selected,
+            merge: SlicedMerge::new(desc),
+        }
+    }
+
+    /// The rows of slice `cur` in 1.6's order, `ahead` being the next slice with rows (none
+    /// when `cur` is the `last`): see [`SlicedMerge::step`].
+    pub(super) fn step(
+        &mut self,
+        cur: &[SeriesData],
+        ahead: &[SeriesData],
+        last: bool,
+        out: &mut Vec<(i64, usize, usize)>,
+    ) {
+        let all: Vec<usize> = (0..cur.len()).collect();
+        let refs = (&self.p.scan_fields[..], &self.aux[..]);
+        if every_row_yields(self.p, &self.selected) {
+            self.merge
+                .step(cur, &all, ahead, last, refs, &|_, _, _| true, out);
+        } else {
+            let yields = raw_yields(self.p, &self.selected);
+            self.merge.step(cur, &all, ahead, last, refs, &yields, out);
+        }
+    }
+}
+
+/// The select list's references in 1.6's order and which scanned fields they name.
+fn aux_of(p: &Plan) -> (Vec<AuxKey>, Vec<bool>) {
+    let aux = aux_keys(&p.out_exprs, &p.scan_fields);
+    let mut selected = vec![false; p.scan_fields.len()];
+    for k in &aux {
+        if let AuxKey::Field(i) = k {
+            selected[*i] = true;
+        }
+    }
+    (aux, selected)
+}
+
+/// The output rows of a raw SELECT's group, its rows merged in output order.
 pub(super) fn raw_group(
     data: &[SeriesData],
     scan_fields: &[String],

@@ -7,7 +7,7 @@ use super::aggregate::agg_group;
 use super::context::{page, Input, Res};
 use super::pieces::{in_pieces, run_in_pieces};
 use super::plan::Plan;
-use super::rows::{raw_group, scan_groups};
+use super::rows::{cond_after_merge, merge_raw, raw_group, scan_groups};
 use crate::ast::Select;
 use crate::result::Series;
 use crate::windowed::STREAMING_AGGS;
@@ -60,7 +60,9 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
         };
         // merged rows in time order (the streaming aggregates need none)
         let mut rows: Vec<(i64, usize, usize)> = Vec::new();
-        if !streaming {
+        if !agg_mode {
+            merge_raw(p, &data, &members, s.descending, &mut rows);
+        } else if !streaming {
             for &si in &members {
                 coop::point();
                 for (ri, t) in data[si].times.iter().enumerate() {
@@ -75,6 +77,8 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
                 &data,
                 scan_fields,
                 (!streaming).then_some(&rows[..]).ok_or(&members[..]),
+                &members,
+                p.shard_ns,
                 aggs,
                 out_exprs,
                 cond_c.as_ref(),
@@ -90,14 +94,14 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
                 &rows,
                 out_exprs,
                 field_derived,
-                cond_c.as_ref(),
+                cond_after_merge(p),
             )
         };
         let Some(mut values) = series else {
             continue;
         };
-        if s.descending {
-            values.reverse();
+        if s.descending && agg_mode {
+            values.reverse(); // raw rows are merged in descending order
         }
         let values = page(values, s.limit, s.offset);
         if values.is_empty() && !agg_mode {

@@ -12,7 +12,7 @@ use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 use super::context::{Context, Input, Res};
 use super::expr::{eval_tags, truthy};
 use super::plan::{group_key, has_call, Plan};
-use super::rows::raw_rows;
+use super::rows::{cond_after_merge, merge_raw, raw_rows, RawSlices};
 use super::time::zone_row;
 use super::{execute, multi, plan};
 use crate::ast::{Select, Statement};
@@ -347,7 +347,9 @@ impl Part {
                     continue;
                 };
                 let mut run = self.group_run(g);
-                self.emit(&data, m, &mut run, count, sink)?;
+                let mut rows = Vec::new();
+                merge_raw(p, &data, m, self.s.descending, &mut rows);
+                self.emit(&data, rows, &mut run, count, sink)?;
                 if run.begun {
                     sink.enc.end_series();
                     sink.flush()?;
@@ -371,6 +373,9 @@ impl Part {
         count: &mut SeriesCount,
         sink: &mut Sink,
     ) -> Result<(), Stop> {
+        // two slices are held at once (the merge reads the next one ahead): each of half
+        // the rows keeps the memory of one
+        let slice_rows = (slice_rows / 2).max(1);
         let span = hi as i128 - lo as i128 + 1;
         let slices = (estimate.div_ceil(slice_rows).max(1) as i128).min(span);
         let mut width = (span + slices - 1) / slices;
@@ -379,24 +384,42 @@ impl Part {
         // the group's filter, the same for every slice
         let filter = self.filter(std::slice::from_ref(g));
         let mut next = if self.s.descending { hi } else { lo };
-        while (lo..=hi).contains(&next) && !run.done {
-            let (a, b) = if self.s.descending {
-                ((next - width + 1).max(lo), next)
-            } else {
-                (next, (next + width - 1).min(hi))
-            };
-            let data = self
-                .scan(a as i64, b as i64, filter.clone())
-                .map_err(Stop::Query)?;
-            let all: Vec<usize> = (0..data.len()).collect();
-            self.emit(&data, &all, &mut run, count, sink)?;
-            let rows: usize = data.iter().map(|d| d.times.len()).sum();
-            if rows > slice_rows.saturating_mul(2) {
-                width = (width / 2).max(1);
-            } else if rows.saturating_mul(4) < slice_rows.max(4) {
-                width = width.saturating_mul(2).min(span);
+        // the next slice is read before this one is merged: a series leaving this slice
+        // takes its place in 1.6's heap by its next row (see merge.rs)
+        let mut merge = RawSlices::new(&self.plan, self.s.descending);
+        let mut cur: Option<Vec<SeriesData>> = None;
+        while !run.done {
+            // the next slice with rows (an empty one would leave every series' next row
+            // unknown), None after the last
+            let mut ahead = None;
+            while ahead.is_none() && (lo..=hi).contains(&next) {
+                let (a, b) = if self.s.descending {
+                    ((next - width + 1).max(lo), next)
+                } else {
+                    (next, (next + width - 1).min(hi))
+                };
+                let data = self
+                    .scan(a as i64, b as i64, filter.clone())
+                    .map_err(Stop::Query)?;
+                let rows: usize = data.iter().map(|d| d.times.len()).sum();
+                if rows > slice_rows.saturating_mul(2) {
+                    width = (width / 2).max(1);
+                } else if rows.saturating_mul(4) < slice_rows.max(4) {
+                    width = width.saturating_mul(2).min(span);
+                }
+                next = if self.s.descending { a - 1 } else { b + 1 };
+                ahead = (rows > 0).then_some(data);
             }
-            next = if self.s.descending { a - 1 } else { b + 1 };
+            if let Some(data) = &cur {
+                let mut rows = Vec::new();
+                let last = ahead.is_none();
+                merge.step(data, ahead.as_deref().unwrap_or(&[]), last, &mut rows);
+                self.emit(data, rows, &mut run, count, sink)?;
+            }
+            if ahead.is_none() {
+                break;
+            }
+            cur = ahead;
         }
         if run.begun {
             sink.enc.end_series();
@@ -465,13 +488,12 @@ impl Part {
         }
     }
 
-    /// Writes the rows of the series `members` of `data` (one group's, merged in time order
-    /// as the whole answer merges them, reversed with ORDER BY time DESC) within the group's
-    /// LIMIT/OFFSET and the statement's SLIMIT/SOFFSET.
+    /// Writes the `rows` (time, series, row) of `data` (one group's, in output order) within
+    /// the group's LIMIT/OFFSET and the statement's SLIMIT/SOFFSET.
     fn emit(
         &self,
         data: &[SeriesData],
-        members: &[usize],
+        rows: Vec<(i64, usize, usize)>,
         run: &mut GroupRun,
         count: &mut SeriesCount,
         sink: &mut Sink,
@@ -480,17 +502,6 @@ impl Part {
             return Ok(());
         }
         let p = &self.plan;
-        let mut rows: Vec<(i64, usize, usize)> = Vec::new();
-        for &si in members {
-            rows.extend(
-                data[si]
-                    .times
-                    .iter()
-                    .enumerate()
-                    .map(|(ri, t)| (*t, si, ri)),
-            );
-        }
-        rows.sort_unstable(); // (time, series, row) are unique
         let (slimit, soffset) = (self.s.slimit, self.s.soffset);
         let mut failed = None;
         let mut on_row = |mut row: Vec<Value>| -> bool {
@@ -529,11 +540,8 @@ impl Part {
             &p.scan_fields,
             &p.out_exprs,
             &p.field_derived,
-            p.cond_c.as_ref(),
+            cond_after_merge(p),
         );
-        if self.s.descending {
-            rows.reverse();
-        }
         raw_rows(
             data,
             fields,
