@@ -47,7 +47,8 @@ pub(super) fn aux_keys(exprs: &[CExpr], scan_fields: &[String]) -> Vec<AuxKey> {
                 walk(l, out, fields);
                 walk(r, out, fields);
             }
-            _ => {}
+            CExpr::Math(_, args) => args.iter().for_each(|a| walk(a, out, fields)),
+            CExpr::Time | CExpr::Lit(_) | CExpr::Re(_) | CExpr::Agg(_) => {}
         }
     }
     let mut refs = Vec::new();

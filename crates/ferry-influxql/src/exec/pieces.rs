@@ -56,7 +56,8 @@ pub(super) fn in_pieces(s: &Select, p: &Plan) -> bool {
         match e {
             CExpr::Field(_) | CExpr::Tag(_) => true,
             CExpr::Bin(a, _, b) => reads_row(a) || reads_row(b),
-            _ => false,
+            CExpr::Math(_, args) => args.iter().any(reads_row),
+            CExpr::Time | CExpr::Lit(_) | CExpr::Re(_) | CExpr::Agg(_) => false,
         }
     }
     piece_values() > 0
