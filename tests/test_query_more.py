@@ -423,6 +423,27 @@ ELAPSED_QUERIES = [
 ]
 
 
+COUNT_DISTINCT = [
+    f"SELECT count(distinct(load)) FROM cpu WHERE {R}",
+    f"SELECT count(distinct(load)) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT count(distinct(load)) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT count(distinct(load)) FROM cpu WHERE {R} GROUP BY time(1m) fill(none)",
+    f"SELECT count(distinct(status)) FROM cpu WHERE {R} GROUP BY time(2m), host",
+    f"SELECT count(distinct(usage_user)), count(usage_user) FROM cpu WHERE {H0}",
+    f"SELECT count(distinct(load)) FROM cpu WHERE time >= {BASE - 120_000_000_000} "
+    f"AND time < {BASE + 120_000_000_000} GROUP BY time(1m)",
+    f"SELECT count(distinct(host)) FROM cpu WHERE {R}",
+    f"SELECT count(distinct(nosuch)) FROM cpu WHERE {R}",
+    f"SELECT count(mean(load)) FROM cpu WHERE {R}",
+    f"SELECT count(distinct(load)) FROM (SELECT load FROM cpu WHERE {R})",
+]
+
+
+@pytest.mark.parametrize("q", COUNT_DISTINCT)
+def test_count_distinct_same_as_influxd(peers, q):
+    both(peers, q)
+
+
 @pytest.mark.parametrize("q", ELAPSED_QUERIES)
 def test_elapsed_same_as_influxd(peers, q):
     both(peers, q)

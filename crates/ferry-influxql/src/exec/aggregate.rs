@@ -199,7 +199,8 @@ pub(super) fn finish_windows(
                 None => match &s.fill {
                     Fill::Null | Fill::None => {
                         // 1.6 counts nothing as 0, but a field the measurement lacks as null
-                        if aggs[ai].func == "count" && aggs[ai].col.is_some() {
+                        let counts = matches!(aggs[ai].func.as_str(), "count" | "count_distinct");
+                        if counts && aggs[ai].col.is_some() {
                             Value::Int(0)
                         } else {
                             Value::Null

@@ -271,6 +271,25 @@ pub(super) fn plan_select(
             if name == "now" {
                 return Ok(CExpr::Lit(Value::Int(now)));
             }
+            // count(distinct(f)): the number of distinct values of f (1.6 answers it as `count`)
+            if let (true, [Expr::Call(inner, inner_args)]) = (name == "count", args.as_slice()) {
+                if inner != "distinct" {
+                    return Err(format!("expected field argument in {name}()"));
+                }
+                let col = match inner_args.as_slice() {
+                    [Expr::Ref(n, k)] => match resolve(n, *k)? {
+                        CExpr::Field(i) => Some(i),
+                        _ => None,
+                    },
+                    _ => return Err("distinct function requires at least one argument".into()),
+                };
+                aggs.push(AggSpec {
+                    func: "count_distinct".into(),
+                    arg: 0.0,
+                    col,
+                });
+                return Ok(CExpr::Agg(aggs.len() - 1));
+            }
             if !AGGREGATES.contains(&name.as_str()) {
                 return Err(format!("undefined function {name}()"));
             }

@@ -19,6 +19,12 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
     let (t0, _, r0) = pts[0];
     match func {
         "count" => Some((Value::Int(pts.len() as i64), t0, r0)),
+        "count_distinct" => {
+            let mut v: Vec<&Value> = pts.iter().map(|(_, v, _)| v).collect();
+            v.sort_by(|a, b| cmp_values(a, b));
+            v.dedup();
+            Some((Value::Int(v.len() as i64), t0, r0))
+        }
         "sum" => {
             if nums.is_empty() {
                 return None;
