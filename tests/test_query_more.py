@@ -352,6 +352,16 @@ SUBQUERY_TAG_VALUES = [
     f"SELECT * FROM (SELECT usage_user, host FROM cpu WHERE {R} AND host = 'h0') GROUP BY host",
     f"SELECT usage_user FROM (SELECT usage_user, host FROM cpu WHERE {R}) WHERE host = 'h1'",
     f"SELECT max(usage_user), host FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+    # the outer GROUP BY tags are handed down to the inner statement (a dimension only)
+    f"SELECT count(host) FROM (SELECT usage_user, host FROM cpu WHERE {R}) GROUP BY region",
+    f"SELECT mean(usage_user) FROM (SELECT usage_user FROM cpu WHERE {R}) GROUP BY region, host",
+    f"SELECT usage_user, host FROM (SELECT usage_user, host FROM cpu WHERE {R}) GROUP BY region LIMIT 3",
+    f"SELECT mean(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m)) GROUP BY host",
+    f"SELECT max(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m)) WHERE {R} "
+    "GROUP BY time(2m), region",
+    f"SELECT count(region) FROM (SELECT usage_user FROM cpu WHERE {R}) GROUP BY region",
+    f"SELECT count(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m) LIMIT 3) "
+    "GROUP BY host",
 ]
 
 

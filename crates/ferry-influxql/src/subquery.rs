@@ -72,8 +72,22 @@ pub(crate) fn open(
             None => c,
         });
     }
+    // 1.6 hands the outer statement's GROUP BY tags down to the inner one, so the outer
+    // may group by a tag the inner neither selected nor grouped by (measured: `mean(mean)
+    // FROM (SELECT mean(x) … GROUP BY time(1m)) GROUP BY host` answers per host). A tag
+    // handed down is a dimension only: not read as a value (1.6: `count(region)` there
+    // answers nothing).
+    let mut pushed = Vec::new();
+    if !inner.dims.all_tags {
+        for t in &s.dims.tags {
+            if !inner.dims.tags.contains(t) {
+                inner.dims.tags.push(t.clone());
+                pushed.push(t.clone());
+            }
+        }
+    }
     let tag_cols = tag_columns(&inner, ctx, db, rp);
-    Ok(rows_input(&run(&inner)?, &tag_cols))
+    Ok(rows_input(&run(&inner)?, &tag_cols, &pushed))
 }
 
 fn field_value(v: &Value) -> Option<FieldValue> {
@@ -132,7 +146,7 @@ fn tag_columns(
 /// and `WHERE t = …` read a tag's values whether the inner statement selected it or grouped
 /// by it, and `SELECT * … GROUP BY t` lists it as a column; `f(*)` leaves it out (measured
 /// against 1.6: `count(*)` of `(SELECT x, t FROM m)` answers `count_x` alone).
-fn rows_input(answer: &[Series], tag_cols: &[String]) -> Input {
+fn rows_input(answer: &[Series], tag_cols: &[String], pushed: &[String]) -> Input {
     let mut tag_keys: Vec<String> = Vec::new();
     let mut fields: Vec<(String, FieldType)> = Vec::new();
     let mut tag_fields: Vec<String> = Vec::new();
@@ -156,7 +170,9 @@ fn rows_input(answer: &[Series], tag_cols: &[String]) -> Input {
         // the tags read as values: the series' GROUP BY tags and its tag columns
         let mut value_tags: Vec<String> = Vec::new();
         for k in s.tags.iter().flatten().map(|(k, _)| k).chain(tag_cols) {
-            if !value_tags.contains(k) && !cols.iter().any(|&i| s.columns[i] == *k) {
+            let column = cols.iter().any(|&i| s.columns[i] == *k);
+            if !value_tags.contains(k) && !column && !(pushed.contains(k) && !tag_cols.contains(k))
+            {
                 value_tags.push(k.clone());
             }
         }
