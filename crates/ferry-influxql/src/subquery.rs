@@ -171,8 +171,9 @@ fn rows_input(answer: &[Series], tag_cols: &[String], pushed: &[String]) -> Inpu
         let mut value_tags: Vec<String> = Vec::new();
         for k in s.tags.iter().flatten().map(|(k, _)| k).chain(tag_cols) {
             let column = cols.iter().any(|&i| s.columns[i] == *k);
-            if !value_tags.contains(k) && !column && !(pushed.contains(k) && !tag_cols.contains(k))
-            {
+            // a tag handed down from the outer GROUP BY is a dimension only
+            let dimension_only = pushed.contains(k) && !tag_cols.contains(k);
+            if !value_tags.contains(k) && !column && !dimension_only {
                 value_tags.push(k.clone());
             }
         }
