@@ -164,8 +164,8 @@ fn beyond(key: usize) -> Item {
     }
 }
 
-/// Go's `container/heap` sift-down from `i0` over the first `n` items.
-fn down(h: &mut [Item], c: &Cmp, i0: usize, n: usize) {
+/// Go's `container/heap` sift-down from `i0` over the first `n` items, ordered by `less`.
+fn down<T>(h: &mut [T], less: impl Fn(&T, &T) -> bool, i0: usize, n: usize) {
     let mut i = i0;
     loop {
         let j1 = 2 * i + 1;
@@ -174,10 +174,10 @@ fn down(h: &mut [Item], c: &Cmp, i0: usize, n: usize) {
         }
         let mut j = j1;
         let j2 = j1 + 1;
-        if j2 < n && c.less(&h[j2], &h[j1]) {
+        if j2 < n && less(&h[j2], &h[j1]) {
             j = j2;
         }
-        if !c.less(&h[j], &h[i]) {
+        if !less(&h[j], &h[i]) {
             break;
         }
         h.swap(i, j);
@@ -185,11 +185,11 @@ fn down(h: &mut [Item], c: &Cmp, i0: usize, n: usize) {
     }
 }
 
-/// Go's `container/heap` sift-up of item `j`.
-fn up(h: &mut [Item], c: &Cmp, mut j: usize) {
+/// Go's `container/heap` sift-up of item `j`, ordered by `less`.
+fn up<T>(h: &mut [T], less: impl Fn(&T, &T) -> bool, mut j: usize) {
     while j > 0 {
         let i = (j - 1) / 2;
-        if !c.less(&h[j], &h[i]) {
+        if !less(&h[j], &h[i]) {
             break;
         }
         h.swap(i, j);
@@ -377,7 +377,7 @@ impl SlicedMerge {
             }
             let n = self.heap.len();
             for i in (0..n / 2).rev() {
-                down(&mut self.heap, &cmp, i, n);
+                down(&mut self.heap, |a, b| cmp.less(a, b), i, n);
             }
         } else {
             // cursors waiting beyond may now be in the slice read ahead; series not seen
@@ -397,7 +397,7 @@ impl SlicedMerge {
                 // a cursor that waited beyond now has a time: restore the heap's order
                 let n = self.heap.len();
                 for i in (0..n / 2).rev() {
-                    down(&mut self.heap, &cmp, i, n);
+                    down(&mut self.heap, |a, b| cmp.less(a, b), i, n);
                 }
             }
             let mut fresh: Vec<(String, usize)> = Vec::new();
@@ -418,7 +418,7 @@ impl SlicedMerge {
                 if it.is_some() || !last {
                     self.heap.push(it.unwrap_or(beyond(key)));
                     let j = self.heap.len() - 1;
-                    up(&mut self.heap, &cmp, j);
+                    up(&mut self.heap, |a, b| cmp.less(a, b), j);
                 }
             }
         }
@@ -427,7 +427,7 @@ impl SlicedMerge {
         while self.heap.first().is_some_and(|it| it.gen == Gen::Cur) {
             let end = self.heap.len() - 1;
             self.heap.swap(0, end);
-            down(&mut self.heap, &cmp, 0, end);
+            down(&mut self.heap, |a, b| cmp.less(a, b), 0, end);
             let it = self.heap.pop().expect("non-empty");
             if out.len().is_multiple_of(4096) {
                 ferry_store::coop::point();
@@ -440,7 +440,7 @@ impl SlicedMerge {
             }
             self.heap.push(next);
             let j = self.heap.len() - 1;
-            up(&mut self.heap, &cmp, j);
+            up(&mut self.heap, |a, b| cmp.less(a, b), j);
         }
         // the slice read ahead is the next one stepped
         for it in self.heap.iter_mut() {
@@ -549,46 +549,23 @@ pub(super) fn first_two<V: Clone>(mut heads: Vec<Head<V>>, desc: bool, shard_ns:
         false
     };
     let mut h: Vec<(usize, usize)> = (0..heads.len()).map(|i| (i, 0)).collect();
-    let sift_down = |h: &mut Vec<(usize, usize)>, heads: &[Head<V>], i0: usize, n: usize| {
-        let mut i = i0;
-        loop {
-            let j1 = 2 * i + 1;
-            if j1 >= n {
-                break;
-            }
-            let mut j = j1;
-            if j1 + 1 < n && less(heads, h[j1 + 1], h[j1]) {
-                j = j1 + 1;
-            }
-            if !less(heads, h[j], h[i]) {
-                break;
-            }
-            h.swap(i, j);
-            i = j;
-        }
-    };
+    let by = |a: &(usize, usize), b: &(usize, usize)| less(&heads, *a, *b);
     let n = h.len();
     for i in (0..n / 2).rev() {
-        sift_down(&mut h, &heads, i, n);
+        down(&mut h, by, i, n);
     }
     let mut popped = Vec::with_capacity(2);
     while popped.len() < 2 && !h.is_empty() {
+        // Go's Pop, then Push of the popped cursor's next row
         let last = h.len() - 1;
         h.swap(0, last);
-        sift_down(&mut h, &heads, 0, last);
+        down(&mut h, by, 0, last);
         let (hi, ri) = h.pop().expect("non-empty");
         popped.push((hi, ri));
         if ri + 1 < heads[hi].rows.len() {
             h.push((hi, ri + 1));
-            let mut j = h.len() - 1;
-            while j > 0 {
-                let i = (j - 1) / 2;
-                if !less(&heads, h[j], h[i]) {
-                    break;
-                }
-                h.swap(i, j);
-                j = i;
-            }
+            let j = h.len() - 1;
+            up(&mut h, by, j);
         }
     }
     popped
