@@ -40,9 +40,9 @@ pub const MATH: &[&str] = &[
     "log10", "pow", "round", "sin", "sqrt", "tan",
 ];
 
-/// Whether `name` is one of [`MATH`].
-pub fn is_math(name: &str) -> bool {
-    MATH.contains(&name)
+/// `name` as one of [`MATH`], if it is one.
+pub fn math(name: &str) -> Option<&'static str> {
+    MATH.iter().copied().find(|m| *m == name)
 }
 
 /// Every function a SELECT may call, `now()` included, in the order the lists above give.

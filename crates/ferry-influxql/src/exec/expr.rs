@@ -261,12 +261,10 @@ pub(super) fn compile(
         Expr::Regex(r) => CExpr::Re(compile_regex(r)?),
         Expr::Wildcard => return Err("unexpected wildcard".into()),
         Expr::Call(name, args) if name == "now" && args.is_empty() => calls(e)?,
-        Expr::Call(name, args) if crate::functions::is_math(name) => {
-            let name = crate::functions::MATH
-                .iter()
-                .copied()
-                .find(|m| m == name)
-                .unwrap_or("abs");
+        Expr::Call(name, args) => {
+            let Some(name) = crate::functions::math(name) else {
+                return calls(e);
+            };
             let want = if matches!(name, "atan2" | "log" | "pow") {
                 2
             } else {
@@ -284,7 +282,6 @@ pub(super) fn compile(
                 .collect::<Res<Vec<_>>>()?;
             CExpr::Math(name, args)
         }
-        Expr::Call(..) => calls(e)?,
         Expr::Paren(inner) => compile(inner, refs, calls)?,
         Expr::Binary(l, op, r) => CExpr::Bin(
             Box::new(compile(l, refs, calls)?),

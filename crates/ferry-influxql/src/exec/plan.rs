@@ -19,7 +19,7 @@ use crate::result::Value;
 pub(super) fn has_call(e: &Expr) -> bool {
     match e {
         // math is row-wise: an aggregate only when it is over one
-        Expr::Call(n, args) if crate::functions::is_math(n) => args.iter().any(has_call),
+        Expr::Call(n, args) if crate::functions::math(n).is_some() => args.iter().any(has_call),
         Expr::Call(n, _) => n != "now",
         Expr::Binary(l, _, r) => has_call(l) || has_call(r),
         Expr::Paren(x) => has_call(x),
