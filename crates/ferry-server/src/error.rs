@@ -50,21 +50,29 @@ pub enum ApiError {
     /// quarantined (503 with `Retry-After`).
     #[error("{0}")]
     Unavailable(String),
+    /// The node's write memory is full for longer than a write waits (503 with a
+    /// `Retry-After` of [`BUSY_RETRY_AFTER_SECS`]: a persist frees it in about a second).
+    #[error("{0}")]
+    Busy(String),
 }
+
+/// The `Retry-After` of a [`ApiError::Busy`] write.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 /// The `Retry-After` of a 503: the log repairs itself on the next write, so a few seconds.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
     /// Tells the client when to try again, on both APIs' answers: for a 503, in
-    /// [`UNAVAILABLE_RETRY_AFTER_SECS`].
+    /// [`UNAVAILABLE_RETRY_AFTER_SECS`] or [`BUSY_RETRY_AFTER_SECS`].
     fn add_retry_after(&self, resp: &mut Response) {
-        if matches!(self, ApiError::Unavailable(_)) {
-            resp.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
-            );
-        }
+        let secs = match self {
+            ApiError::Unavailable(_) => UNAVAILABLE_RETRY_AFTER_SECS,
+            ApiError::Busy(_) => BUSY_RETRY_AFTER_SECS,
+            _ => return,
+        };
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
     }
 
     /// HTTP status of this error on v2 routes.
@@ -80,7 +88,7 @@ impl ApiError {
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -97,7 +105,7 @@ impl ApiError {
             ApiError::UnsupportedEncoding(_) => "unsupported media type",
             ApiError::Timeout(_) => "request timeout",
             ApiError::Internal(_) => "internal error",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy(_) => "unavailable",
         }
     }
 

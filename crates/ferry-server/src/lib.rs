@@ -17,6 +17,7 @@ pub mod flux_source;
 pub mod http;
 pub mod listen;
 mod lpout;
+pub mod memory_limit;
 pub mod metrics;
 pub mod node;
 pub mod queries;
@@ -29,6 +30,7 @@ mod status_report;
 pub mod tasks;
 pub mod timeparse;
 pub mod windows;
+pub mod write_gate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -245,13 +247,17 @@ fn print_first_start(
     );
 }
 
-/// Persists buffers when due (checked every 200 ms, so a full buffer is written out promptly)
-/// and applies bucket retention once a minute.
+/// Persists buffers when due (checked every 200 ms, so a full buffer is written out promptly,
+/// and at once, every non-empty one, when a write waits for memory: see
+/// [`write_gate`]) and applies bucket retention once a minute.
 async fn background_loop(node: Arc<Node>) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut retention_due = tokio::time::Instant::now();
     loop {
-        tick.tick().await;
+        let pressed = tokio::select! {
+            _ = tick.tick() => false,
+            _ = node.write_gate.pressed() => true,
+        };
         let apply_retention = tokio::time::Instant::now() >= retention_due;
         if apply_retention {
             retention_due = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -268,7 +274,7 @@ async fn background_loop(node: Arc<Node>) {
             };
             let e = engine.clone();
             let res = tokio::task::spawn_blocking(move || -> Result<(), String> {
-                e.maybe_persist(interval, false).map_err(|x| x.to_string())?;
+                e.maybe_persist(interval, pressed).map_err(|x| x.to_string())?;
                 let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
                 if let Some(cutoff) = retention.and_then(|s| ferry_catalog::retention_cutoff_ns(s, now)) {
                     let dropped = e.store().drop_before(cutoff).map_err(|x| x.to_string())?;
@@ -279,6 +285,7 @@ async fn background_loop(node: Arc<Node>) {
                 Ok(())
             })
             .await;
+            node.write_gate.memory_freed();
             match res {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {

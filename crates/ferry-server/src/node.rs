@@ -27,6 +27,9 @@ pub struct NodeConfig {
     pub fsync: bool,
     /// The store persists its buffer to Parquet past this many bytes...
     pub buffer_limit_bytes: usize,
+    /// What every bucket's buffers and the writes in progress may hold together before
+    /// writes wait and then answer 503 (`write_gate.rs`); 0: no limit.
+    pub write_memory_bytes: usize,
     /// ... or when its oldest unpersisted data is this old.
     pub persist_interval: Duration,
     /// What a query may take.
@@ -68,6 +71,8 @@ pub struct Node {
     pub status_history: Arc<crate::status_history::StatusHistory>,
     /// The counters `/metrics` reads.
     pub metrics: crate::metrics::Metrics,
+    /// Admits writes against the write memory.
+    pub write_gate: crate::write_gate::WriteGate,
     engines: tokio::sync::Mutex<HashMap<String, Arc<BucketEngine>>>,
     /// Buckets that could not be opened (damaged files): why, and when it was last tried.
     /// The rest of the node serves; these answer 503 until an open works.
@@ -114,6 +119,7 @@ impl Node {
             status_history: Arc::new(crate::status_history::StatusHistory::new(
                 config.status_sample_interval,
             )),
+            write_gate: crate::write_gate::WriteGate::new(config.write_memory_bytes),
             config,
             metrics: Default::default(),
             engines: Default::default(),
@@ -324,6 +330,28 @@ impl Node {
             }
         }
         Err(ApiError::NotFound(format!("bucket \"{bucket}\" not found")))
+    }
+
+    /// What every bucket's buffers hold now (active and persisting).
+    pub async fn buffered_bytes(&self) -> usize {
+        let engines = self.engines().await;
+        engines.iter().map(|e| e.store().buffered_bytes()).sum()
+    }
+
+    /// Admits a write whose body is `body_bytes` long against the write memory (see
+    /// [`crate::write_gate`]); hold the permit until the write is answered, and correct it
+    /// with [`resize_write`](Self::resize_write) once the body is read.
+    pub async fn admit_write(
+        &self,
+        body_bytes: usize,
+    ) -> Result<crate::write_gate::WritePermit<'_>, ApiError> {
+        self.write_gate
+            .admit(
+                body_bytes.saturating_mul(crate::write_gate::BODY_FACTOR),
+                || self.buffered_bytes(),
+            )
+            .await
+            .map_err(|e| ApiError::Busy(e.to_string()))
     }
 
     /// Parses `body` and writes it to `bucket`, with the given API's rules for bad lines.

@@ -1,9 +1,10 @@
 //! The in-memory write buffer: an append log per (measurement, series, field), deduplicated
 //! (last write wins) when it is read.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use ferry_lp::{FieldValue, Point};
+use ferry_lp::{FieldType, FieldValue, Point};
 
 use crate::scan::TagPredicate;
 use crate::types::{partition_start, HashMap, SeriesKey};
@@ -163,10 +164,49 @@ pub(crate) struct MeasBuf {
     tag_index: OnceLock<TagIndex>,
 }
 
+/// What one partition's file of a measurement holds: the tag keys of the series with values
+/// in it, and each field's type by the buffer's field id (`None`: no value in the partition).
+#[derive(Debug)]
+pub(crate) struct PartitionLayout<'a> {
+    pub tag_keys: BTreeSet<&'a str>,
+    pub field_types: Vec<Option<FieldType>>,
+}
+
 /// Series keys by tag key, then tag value.
 type TagIndex = HashMap<String, HashMap<String, Vec<SeriesKey>>>;
 
 impl MeasBuf {
+    /// The partitions (`dur` ns long, by start) that buffered values fall in, each with the
+    /// layout of its file (a field's type is its first value's there). One pass over the
+    /// values that copies none, so a persist can write a partition a batch of series at a
+    /// time instead of materializing the whole buffer first.
+    pub fn partition_layouts(&self, dur: i64) -> BTreeMap<i64, PartitionLayout<'_>> {
+        let mut out: BTreeMap<i64, PartitionLayout<'_>> = BTreeMap::new();
+        for (key, sb) in &self.series {
+            let mut keyed: Vec<i64> = Vec::new();
+            for (fi, col) in sb.cols.iter().enumerate() {
+                let mut last = None;
+                for (t, v) in &col.entries {
+                    let ps = partition_start(*t, dur);
+                    if last == Some(ps) {
+                        continue;
+                    }
+                    last = Some(ps);
+                    let layout = out.entry(ps).or_insert_with(|| PartitionLayout {
+                        tag_keys: BTreeSet::new(),
+                        field_types: vec![None; self.field_names.len()],
+                    });
+                    layout.field_types[fi].get_or_insert_with(|| v.field_type());
+                    if !keyed.contains(&ps) {
+                        keyed.push(ps);
+                        layout.tag_keys.extend(key.iter().map(|(k, _)| k.as_str()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Forgets the tag index: the set of series changed.
     fn series_changed(&mut self) {
         self.tag_index = OnceLock::new();

@@ -52,6 +52,36 @@ pub fn duration(secs: i64) -> String {
     format!("{}h{}m{}s", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// Parses an amount of bytes: a number with an optional unit, `B`, `kB`/`KiB`/`k`, `MB`/
+/// `MiB`/`M`, `GB`/`GiB`/`G` (all binary: `kB` = 1024, as `influx write --rate-limit` reads
+/// them), e.g. `256MiB`, `1.5GB`, `4096`. The one size grammar of every flag.
+pub fn parse_size(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let bad = || format!("invalid size {s:?}: use e.g. 256MiB, 1GiB, 512kB or a number of bytes");
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit.trim() {
+        "" | "B" | "b" => 1.0,
+        "kB" | "KB" | "kb" | "k" | "K" | "KiB" => 1024.0,
+        "MB" | "mb" | "M" | "MiB" => 1024.0 * 1024.0,
+        "GB" | "gb" | "G" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    Ok(n * mult)
+}
+
+/// [`parse_size`] as a whole number of bytes, for a flag.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let v = parse_size(s)?.round();
+    if !v.is_finite() || v > usize::MAX as f64 {
+        return Err(format!("invalid size {s:?}: too large"));
+    }
+    Ok(v as usize)
+}
+
 /// Parses a duration flag in whole seconds with ferry-lp's one grammar (`30d`, `72h`,
 /// `1h30m`, `0`); `infinite` and an empty value also mean 0 (a retention that keeps forever).
 pub fn parse_seconds(s: &str) -> Result<i64, String> {

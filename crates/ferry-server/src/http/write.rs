@@ -13,6 +13,7 @@ use crate::body::read_body;
 use crate::error::{ApiError, V1Error};
 use crate::metrics::writes::Api;
 use crate::node::WriteApi;
+use crate::write_gate::BODY_FACTOR;
 use ferry_catalog::Action;
 use ferry_lp::Precision;
 use ferry_pipeline::ORIGIN_HEADER;
@@ -48,7 +49,11 @@ pub async fn write_v2(
     let bucket = node.resolve_bucket(&org, &bucket_name)?;
     node.require(&auth, Action::Write, "buckets", &org.id, Some(&bucket.id))?;
     let origin = origin(&node, &auth, &org.id, &headers)?;
+    let mut permit = node
+        .admit_write(announced_length(&headers, node.config.max_body_bytes))
+        .await?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
+    permit.resize(body.len() * BODY_FACTOR);
     node.write_lp(&bucket, body, precision, WriteApi::V2, origin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -105,10 +110,27 @@ pub async fn write_v1(
         Some(&bucket.id),
     )?;
     let origin = origin(&node, &auth, &bucket.org_id, &headers)?;
+    let mut permit = node
+        .admit_write(announced_length(&headers, node.config.max_body_bytes))
+        .await?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
+    permit.resize(body.len() * BODY_FACTOR);
     node.write_lp(&bucket, body, precision, WriteApi::V1, origin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a write's body is expected to take before it is read: its `Content-Length`
+/// (compressed, if it is; corrected once read), else a typical batch; at most `max` (a
+/// larger body is refused while it is read).
+fn announced_length(headers: &HeaderMap, max: usize) -> usize {
+    const UNANNOUNCED: usize = 64 * 1024;
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(UNANNOUNCED)
+        .min(max)
 }
 
 /// The `X-Ferry-Origin` header a replicating Ferry sends: the node IDs the data passed

@@ -23,7 +23,9 @@ mod write;
 
 pub(crate) use index::{FileIndex, SeriesEntry};
 pub(crate) use read::{expect_rows, read_file, read_key_range, ReadSpec};
-pub(crate) use write::{write_file, FileWriter, Written};
+#[cfg(test)]
+pub(crate) use write::write_file;
+pub(crate) use write::{FileWriter, Written, ROW_GROUP_ROWS};
 
 /// Field metadata entry saying what a column holds: `time`, `tag` or `field`.
 const KIND: &str = "ferry.kind";

@@ -1,9 +1,9 @@
-//! Writing data files: [`write_file`] for a buffer's series at once, [`FileWriter`] for a
-//! merge that writes a batch of series at a time. Both store the series index and time
+//! Writing data files: [`FileWriter`], for persists and merges, which write a batch of
+//! series at a time (and `write_file`, all at once, for tests). Both store the series index and time
 //! marks the `index` part reads back, and choose the encodings reads rely on (small pages,
 //! dictionaries only for strings).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -26,7 +26,8 @@ use super::{KIND, SERIES_META};
 use crate::error::StoreError;
 use crate::types::SeriesRows;
 
-const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows per row group, and per batch a persist hands the writer.
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Rows per data page (at most): a single-series read decodes about this many values per
 /// column instead of a whole row group.
 const PAGE_ROWS: usize = 2048;
@@ -54,14 +55,15 @@ pub(crate) struct Written {
 }
 
 /// Writes `series` (sorted by key, each with ascending unique times) to a new file at `path`
-/// and fsyncs it. Columns: `time`, one Utf8 column per tag key, one typed column per field
+/// and fsyncs it (tests' files). Columns: `time`, one Utf8 column per tag key, one typed column per field
 /// that has at least one value.
+#[cfg(test)]
 pub(crate) fn write_file(
     path: &Path,
     field_names: &[String],
     series: &[SeriesRows],
 ) -> Result<Written, StoreError> {
-    let tag_keys: BTreeSet<&str> = series
+    let tag_keys: std::collections::BTreeSet<&str> = series
         .iter()
         .flat_map(|s| s.key.iter().map(|(k, _)| k.as_str()))
         .collect();

@@ -310,19 +310,8 @@ pub fn parse_rate(s: &str) -> Result<Option<u64>, String> {
         "h" | "hour" => 3600.0,
         _ => return Err(bad()),
     };
-    let split = amount
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(amount.len());
-    let (num, unit) = amount.split_at(split);
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let mult = match unit.trim() {
-        "" | "B" | "b" => 1.0,
-        "kB" | "KB" | "kb" | "k" | "K" | "KiB" => 1024.0,
-        "MB" | "mb" | "M" | "MiB" => 1024.0 * 1024.0,
-        "GB" | "gb" | "G" | "GiB" => 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(bad()),
-    };
-    let v = (n * mult / divisor).round();
+    let n = crate::output::parse_size(amount).map_err(|_| bad())?;
+    let v = (n / divisor).round();
     if !v.is_finite() || v < 1.0 {
         return Err(format!("invalid rate {s:?}: less than 1 byte per second"));
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use ferry_server::memory_limit::{Budgets, WRITE_MEMORY_BUFFERS};
 use ferry_server::{InitOptions, NodeConfig, ServeError, ServeOptions};
 
 /// `ferry serve`.
@@ -48,6 +49,14 @@ pub struct ServeArgs {
     /// Largest request body accepted, uncompressed, in bytes (413 above).
     #[arg(long, env = "FERRY_MAX_BODY_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// The node's memory in all, e.g. `256MiB`, `1GiB`; 0 for none. Each budget below that
+    /// holds memory (buffers and writes in progress, one bucket's buffer, the queries, the
+    /// query cache, replication, the largest body) is lowered to its share of it (1/4, 1/16,
+    /// 1/4 and 1/8 per query, 1/8, 1/16, 1/16); one set lower still wins. Past the write share
+    /// writes wait for persists and then answer 503 with Retry-After, instead of the node
+    /// growing until the OS kills it. Without it, writes wait past 4× --buffer-bytes.
+    #[arg(long, env = "FERRY_MEMORY_LIMIT", default_value = "0", value_parser = crate::output::parse_bytes)]
+    pub memory_limit: usize,
     /// Persist a bucket's in-memory buffer to Parquet past this many bytes.
     #[arg(long, env = "FERRY_BUFFER_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub buffer_bytes: usize,
@@ -171,19 +180,43 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
     if a.unsafe_no_fsync {
         tracing::warn!("--unsafe-no-fsync: writes are acknowledged before they are durable");
     }
-    ferry_store::slices::set_budget(a.query_cache_bytes);
+    let budgets = Budgets {
+        write_memory: a.buffer_bytes.saturating_mul(WRITE_MEMORY_BUFFERS),
+        buffer: a.buffer_bytes,
+        queries_memory: a.queries_memory_bytes,
+        query_memory: a.query_memory_bytes,
+        query_cache: a.query_cache_bytes,
+        replication: a.replication_memory_bytes,
+        max_body: a.max_body_bytes,
+    }
+    .within(a.memory_limit);
+    if a.memory_limit > 0 {
+        tracing::info!(
+            memory_limit = a.memory_limit,
+            write_memory = budgets.write_memory,
+            buffer = budgets.buffer,
+            queries_memory = budgets.queries_memory,
+            query_memory = budgets.query_memory,
+            query_cache = budgets.query_cache,
+            replication = budgets.replication,
+            max_body = budgets.max_body,
+            "memory limit shared out (bytes)"
+        );
+    }
+    ferry_store::slices::set_budget(budgets.query_cache);
     let opts = ServeOptions {
         node: NodeConfig {
             data_dir: a.data_dir,
-            max_body_bytes: a.max_body_bytes,
+            max_body_bytes: budgets.max_body,
             auth_enabled: !a.no_auth,
             fsync: !a.unsafe_no_fsync,
-            buffer_limit_bytes: a.buffer_bytes,
+            buffer_limit_bytes: budgets.buffer,
+            write_memory_bytes: budgets.write_memory,
             persist_interval: Duration::from_secs(a.persist_interval_secs.max(1)),
             query_limits: ferry_server::QueryLimits {
                 timeout: a.query_timeout,
-                memory_bytes: a.query_memory_bytes,
-                total_memory_bytes: a.queries_memory_bytes,
+                memory_bytes: budgets.query_memory,
+                total_memory_bytes: budgets.queries_memory,
                 max_concurrent: a.max_concurrent_queries,
                 max_series: a.max_select_series,
                 max_points: a.max_select_point,
@@ -191,7 +224,7 @@ pub async fn run(a: ServeArgs) -> Result<(), ServeError> {
             },
             secret_key_file: a.secret_key_file,
             flux_strict: a.flux_strict,
-            replication_memory_bytes: a.replication_memory_bytes,
+            replication_memory_bytes: budgets.replication,
             status_sample_interval: a.status_sample_interval,
         },
         bind: a.http_bind,
