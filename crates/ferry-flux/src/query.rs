@@ -111,13 +111,11 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
         {
             path = &secrets_path;
         }
-        let pkg = match stdlib::packages::package(path, &env) {
-            Some(p) => p,
-            None => {
-                let src = stdlib::packages::flux_source(path)
-                    .ok_or_else(|| QueryError::invalid(format!("invalid import path {path}")))?;
-                flux_package(&mut ev, src, &env)?
-            }
+        let builtins = stdlib::packages::package(path, &env);
+        let pkg = match (stdlib::packages::flux_source(path), builtins) {
+            (None, Some(p)) => p,
+            (Some(src), builtins) => flux_package(&mut ev, src, builtins, &env)?,
+            (None, None) => return Err(QueryError::invalid(format!("invalid import path {path}"))),
         };
         let name = match &import.alias {
             Some(a) => a.name.clone(),
@@ -182,14 +180,25 @@ fn universe(ev: &mut Evaluator<'_>, env: &Env) -> Result<crate::eval::Scope, Que
     Ok(ev.eval_file(prelude, stdlib::universe(env.clone()))?.scope)
 }
 
-/// A package written in Flux: its file evaluated in the universe, its top-level bindings as
-/// the members.
-fn flux_package(ev: &mut Evaluator<'_>, src: &str, env: &Env) -> Result<Value, QueryError> {
+/// A package written in Flux: its file evaluated in the universe plus the package's builtins
+/// (a record), its builtins and top-level bindings as the members.
+fn flux_package(
+    ev: &mut Evaluator<'_>,
+    src: &str,
+    builtins: Option<Value>,
+    env: &Env,
+) -> Result<Value, QueryError> {
     let file = crate::parse(src)
         .map_err(|e| QueryError::invalid(format!("package does not compile: {e}")))?;
-    let scope = universe(ev, env)?;
-    let out = ev.eval_file(&file, scope)?;
+    let mut scope = universe(ev, env)?;
     let mut members = crate::value::Record::new();
+    if let Some(Value::Record(b)) = builtins {
+        for (name, v) in b.fields() {
+            scope = scope.bind(name.clone(), v.clone());
+            members.set(name.clone(), v.clone());
+        }
+    }
+    let out = ev.eval_file(&file, scope)?;
     for st in &file.body {
         if let crate::ast::Statement::VariableAssignment(va) = st {
             if let Some(v) = out.scope.lookup(&va.id.name) {

@@ -23,6 +23,8 @@ pub mod calculus;
 pub mod convert;
 pub mod date;
 pub mod distinct;
+pub mod join;
+pub mod join_tables;
 pub mod packages;
 pub mod pivot;
 pub mod reduce;
@@ -56,6 +58,7 @@ pub fn universe(env: Env) -> Scope {
         .chain([
             pivot::builtin(&env),
             reduce::builtin_fn(&env),
+            join::builtin_fn(&env),
             window::builtin(&env),
             date::truncate_time_column(&env),
         ])
