@@ -1,11 +1,13 @@
 //! Table functions run end to end through `query::run`: `integral`, `elapsed`, `mode`,
 //! `quantile(method: "exact_selector")`, `reduce`, `rename(fn:)`, `aggregateWindow` with a
-//! user-defined `fn`, and calendar windows. The expected answers are those of Flux's own tests
+//! user-defined `fn`, calendar windows, `stateCount`, `stateDuration`, `timedMovingAverage`,
+//! `histogramQuantile`, `keyValues`, `tableFind` and the functions that take scalars out of
+//! tables, `contains`, `length`, `display`. The expected answers are those of Flux's own tests
 //! (`stdlib/universe/*_test.flux`) where they have one, else worked out by hand in the test.
 
 mod common;
 
-use common::run::{fails, piped, query, refuses, rows};
+use common::run::{fails, key_labels, labels, piped, query, refuses, rows};
 
 /// Flux's `integral_interpolate_test.flux` input: three series of one field each.
 const INTEGRAL_DATA: &str = r#"import "array"
@@ -721,4 +723,299 @@ data = array.from(rows: [
     // the elapsed of two centuries in ns does not fit an int
     let e = fails(&format!("{edges}data |> elapsed(unit: 1ns)"));
     assert!(e.contains("out of range"), "{e}");
+}
+
+/// Flux's `sampledata.int()`: two series of six points, 10 s apart.
+const SAMPLE_INT: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2021-01-01T00:00:00Z, tag: "t1", _value: -2},
+  {_time: 2021-01-01T00:00:10Z, tag: "t1", _value: 10},
+  {_time: 2021-01-01T00:00:20Z, tag: "t1", _value: 7},
+  {_time: 2021-01-01T00:00:30Z, tag: "t1", _value: 17},
+  {_time: 2021-01-01T00:00:40Z, tag: "t1", _value: 15},
+  {_time: 2021-01-01T00:00:50Z, tag: "t1", _value: 4},
+  {_time: 2021-01-01T00:00:00Z, tag: "t2", _value: 19},
+  {_time: 2021-01-01T00:00:10Z, tag: "t2", _value: 4},
+  {_time: 2021-01-01T00:00:20Z, tag: "t2", _value: -3},
+  {_time: 2021-01-01T00:00:30Z, tag: "t2", _value: 19},
+  {_time: 2021-01-01T00:00:40Z, tag: "t2", _value: 13},
+  {_time: 2021-01-01T00:00:50Z, tag: "t2", _value: 1},
+]) |> group(columns: ["tag"])
+"#;
+
+/// One table's column as a list of its cells.
+fn column_of(data: &str, call: &str, label: &str) -> Vec<String> {
+    piped(data, call, &[label])
+        .into_iter()
+        .map(|c| c.trim_start_matches(&format!("{label}=")).to_string())
+        .collect()
+}
+
+#[test]
+fn state_count_and_duration_as_the_documentation_shows() {
+    // the stateCount() page: sampledata.int() |> stateCount(fn: (r) => r._value < 10)
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "stateCount(fn: (r) => r._value < 10)",
+            "stateCount"
+        ),
+        ["1", "-1", "1", "-1", "-1", "1", "|", "-1", "1", "2", "-1", "-1", "1"]
+    );
+    // the stateDuration() page: the seconds since the state began, -1 outside it
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "stateDuration(fn: (r) => r._value < 15)",
+            "stateDuration"
+        ),
+        ["0", "10", "20", "-1", "-1", "0", "|", "-1", "0", "10", "-1", "0", "10"]
+    );
+    // another unit and column; the new column is an int after the others
+    let call = "stateDuration(fn: (r) => r._value < 15, column: \"d\", unit: 1ms)";
+    assert_eq!(
+        column_of(SAMPLE_INT, call, "d")[..3],
+        ["0", "10000", "20000"]
+    );
+    assert_eq!(
+        labels(&format!("{SAMPLE_INT}data |> {call}"))[0],
+        ["_time", "tag", "_value", "d"]
+    );
+    // a null answer does not hold; a row on which fn fails is left out
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "stateCount(fn: (r) => r.nothing > 1 or r._value < 10, column: \"n\")",
+            "n"
+        )[..3],
+        ["1", "-1", "1"]
+    );
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "filter(fn: (r) => r.tag == \"t1\") |> stateCount(fn: (r) => 10 / (r._value - 10) < 0)",
+            "stateCount"
+        ),
+        // -2 → 0 (false), 10 divides by zero (left out), 7 → -3, 17 → 1, 15 → 2, 4 → -1
+        ["-1", "1", "-1", "-1", "1"]
+    );
+    refuses(
+        SAMPLE_INT,
+        &[
+            (
+                "stateDuration(fn: (r) => true, timeColumn: \"t\")",
+                "no column \"t\" exists",
+            ),
+            ("stateCount(column: \"x\")", "missing required argument fn"),
+            (
+                "sort(columns: [\"_value\"]) |> stateDuration(fn: (r) => true)",
+                "got an out-of-order timestamp",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn timed_moving_average_is_windows_means_stamped_at_their_stop() {
+    let data = r#"import "array"
+data = array.from(rows: [
+  {_time: 2021-01-01T00:00:00Z, _value: 1.0},
+  {_time: 2021-01-01T00:01:00Z, _value: 2.0},
+  {_time: 2021-01-01T00:02:00Z, _value: 3.0},
+  {_time: 2021-01-01T00:03:00Z, _value: 4.0},
+]) |> range(start: 2021-01-01T00:00:00Z, stop: 2021-01-01T00:04:00Z)
+"#;
+    // windows of 4m every 2m, clipped to the range: [-2m, 2m), [0, 4m), [2m, 6m)
+    assert_eq!(
+        piped(
+            data,
+            "timedMovingAverage(every: 2m, period: 4m)",
+            &["_time", "_value"]
+        ),
+        [
+            "_time=2021-01-01T00:02:00Z,_value=1.5",
+            "_time=2021-01-01T00:04:00Z,_value=2.5",
+            "_time=2021-01-01T00:04:00Z,_value=3.5",
+        ]
+    );
+    let e = fails(&format!("{data}data |> timedMovingAverage(every: 2m)"));
+    assert!(e.contains("period"), "{e}");
+}
+
+const HISTOGRAM: &str = r#"import "array"
+data = array.from(rows: [
+  {le: 0.1, _value: 10.0, h: "a"},
+  {le: 0.5, _value: 25.0, h: "a"},
+  {le: 0.2, _value: 15.0, h: "a"},
+  {le: 1.0, _value: 35.0, h: "a"},
+  {le: float(v: "+Inf"), _value: 40.0, h: "a"},
+]) |> group(columns: ["h"])
+"#;
+
+#[test]
+fn histogram_quantile_interpolates_within_the_bucket() {
+    for (q, want) in [
+        ("0.5", "_value=0.35"),
+        ("0.1", "_value=0.04000000000000001"),
+        ("0.99", "_value=1"),
+        // a rank on a bucket's count is its bound, uninterpolated
+        ("0.25", "_value=0.1"),
+    ] {
+        assert_eq!(
+            piped(
+                HISTOGRAM,
+                &format!("histogramQuantile(quantile: {q})"),
+                &["_value"]
+            ),
+            [want],
+            "{q}"
+        );
+    }
+    // the group key and the value column only; minValue is the lowest bucket's lower bound
+    let script = format!(
+        "{HISTOGRAM}data |> histogramQuantile(quantile: 0.1, minValue: 0.05, valueColumn: \"q\")"
+    );
+    assert_eq!(labels(&script), [["h", "q"]]);
+    assert_eq!(rows(&script, &["q"]), ["q=0.07"]);
+    refuses(
+        HISTOGRAM,
+        &[
+            ("histogramQuantile()", "missing required argument quantile"),
+            (
+                "histogramQuantile(quantile: 0.5, upperBoundColumn: \"x\")",
+                "table is missing upper bound column \"x\"",
+            ),
+            (
+                "map(fn: (r) => ({r with _value: if r.le == 0.5 then 1.0 else r._value})) |> histogramQuantile(quantile: 0.5)",
+                "histogram records counts are not monotonic",
+            ),
+            (
+                "map(fn: (r) => ({r with _value: 1})) |> histogramQuantile(quantile: 0.5)",
+                "count column \"_value\" must be of type float",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn key_values_lists_the_distinct_values_of_columns() {
+    let data = r#"import "array"
+data = array.from(rows: [
+  {_time: 2021-01-01T00:00:00Z, host: "a", region: "eu", _value: 1},
+  {_time: 2021-01-01T00:00:10Z, host: "b", region: "eu", _value: 2},
+  {_time: 2021-01-01T00:00:20Z, host: "a", region: "us", _value: 3},
+]) |> group(columns: ["region"])
+"#;
+    let call = "keyValues(keyColumns: [\"host\", \"region\"])";
+    assert_eq!(
+        piped(data, call, &["region", "_key", "_value"]),
+        [
+            "region=eu,_key=host,_value=a",
+            "region=eu,_key=region,_value=eu",
+            "region=eu,_key=host,_value=b",
+            "|",
+            "region=us,_key=host,_value=a",
+            "region=us,_key=region,_value=us",
+        ]
+    );
+    let script = format!("{data}data |> {call}");
+    assert_eq!(labels(&script)[0], ["region", "_key", "_value"]);
+    assert_eq!(key_labels(&script)[0], ["region"]);
+    refuses(
+        data,
+        &[
+            (
+                "keyValues(keyColumns: [\"nope\"])",
+                "received table with columns [_time host region _value] not having key columns [nope]",
+            ),
+            (
+                "keyValues(keyColumns: [\"host\", \"_value\"])",
+                "keyColumns must all be the same type",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scalars_out_of_tables() {
+    let script =
+        |body: &str| format!("{SAMPLE_INT}{body}\narray.from(rows: [{{v: display(v: x)}}])");
+    let one = |body: &str| rows(&script(body), &["v"]);
+    assert_eq!(
+        one("x = data |> tableFind(fn: (key) => key.tag == \"t2\") |> getColumn(column: \"_value\")"),
+        ["v=[19, 4, -3, 19, 13, 1]"]
+    );
+    assert_eq!(
+        one("x = (data |> tableFind(fn: (key) => key.tag == \"t1\") |> getRecord(idx: 1))._value"),
+        ["v=10"]
+    );
+    assert_eq!(
+        one("x = data |> findRecord(fn: (key) => key.tag == \"t1\", idx: 0)"),
+        ["v={_time: 2021-01-01T00:00:00Z, tag: t1, _value: -2}"]
+    );
+    assert_eq!(
+        one("x = data |> findColumn(fn: (key) => key.tag == \"t1\", column: \"tag\")"),
+        ["v=[t1, t1, t1, t1, t1, t1]"]
+    );
+    // nothing found: an empty array or record
+    assert_eq!(
+        one("x = length(arr: data |> findColumn(fn: (key) => key.tag == \"t9\", column: \"_value\"))"),
+        ["v=0"]
+    );
+    assert_eq!(
+        one("x = data |> findRecord(fn: (key) => key.tag == \"t9\", idx: 0)"),
+        ["v={}"]
+    );
+    // contains, length and display (the display() page's examples)
+    assert_eq!(one("x = contains(value: 3, set: [1, 2, 3])"), ["v=true"]);
+    assert_eq!(
+        one("x = contains(value: \"3\", set: [\"1\", \"2\"])"),
+        ["v=false"]
+    );
+    assert_eq!(one("x = length(arr: [\"a\", \"b\"])"), ["v=2"]);
+    assert_eq!(one("x = {a: 1, b: 2, c: 3}"), ["v={a: 1, b: 2, c: 3}"]);
+    assert_eq!(
+        one("x = [\"a\": 1, \"b\": 2, \"c\": 3]"),
+        ["v=[a: 1, b: 2, c: 3]"]
+    );
+    // contains in a filter, as dashboards use it
+    assert_eq!(
+        piped(
+            SAMPLE_INT,
+            "filter(fn: (r) => contains(value: r._value, set: [4, 19]))",
+            &["tag", "_value"]
+        ),
+        [
+            "tag=t1,_value=4",
+            "|",
+            "tag=t2,_value=19",
+            "tag=t2,_value=4",
+            "tag=t2,_value=19"
+        ]
+    );
+    for (body, want) in [
+        (
+            "x = data |> tableFind(fn: (key) => key.tag == \"t9\")",
+            "tableFind: no table found",
+        ),
+        (
+            "x = data |> tableFind(fn: (key) => true) |> getRecord(idx: 6)",
+            "getRecord: index out of bounds: 6",
+        ),
+        (
+            "x = data |> tableFind(fn: (key) => true) |> getColumn(column: \"x\")",
+            "getColumn: cannot find column x",
+        ),
+        (
+            "x = data |> getColumn(column: \"_value\")",
+            "expected one table",
+        ),
+        (
+            "x = length(arr: 1)",
+            "length: argument arr: expected array but found int",
+        ),
+    ] {
+        let e = fails(&script(body));
+        assert!(e.contains(want), "{body}: {e}");
+    }
 }
