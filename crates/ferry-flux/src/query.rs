@@ -96,6 +96,7 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
         now: q.now,
         last_success: q.last_success,
         leniency: leniency.clone(),
+        location: Default::default(),
     };
     let regex = CachedRegex::default();
     let mut ev = Evaluator::new(&regex).with_memory_limit(q.memory_limit);
@@ -139,6 +140,7 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
             }
         }
     }
+    *env.location.lock() = scope.lookup("location").cloned();
     let out = ev.eval_file(&file, scope)?;
     let mut results: Results = Vec::new();
     for v in &out.values {

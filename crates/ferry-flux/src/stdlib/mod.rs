@@ -42,6 +42,7 @@ pub mod sink;
 pub mod state;
 pub mod stats;
 pub mod streams;
+pub mod timezone;
 pub mod transform;
 pub mod window;
 
@@ -51,7 +52,8 @@ use crate::eval::Scope;
 use crate::value::Value;
 pub use streams::Env;
 
-/// The universe scope for one query: `true`, `false` and the table functions.
+/// The universe scope for one query: `true`, `false`, the table functions, `inf` and the
+/// `location` option's default (UTC).
 pub fn universe(env: Env) -> Scope {
     let mut scope = Scope::universe();
     for b in transform::builtins(&env)
@@ -80,5 +82,7 @@ pub fn universe(env: Env) -> Scope {
         let name = b.name.clone();
         scope = scope.bind(name, Value::Builtin(Arc::new(b)));
     }
-    scope.bind("inf", Value::Duration(window::INF))
+    scope
+        .bind("inf", Value::Duration(window::INF))
+        .bind("location", timezone::location("UTC", Default::default()))
 }

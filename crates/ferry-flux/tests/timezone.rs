@@ -1,0 +1,101 @@
+//! The `timezone` package and the `location` option: windows aligned on a zone's wall-clock
+//! time (Flux's windows in a location), across a daylight-saving change.
+
+mod common;
+
+use common::run::{fails, rows};
+
+const DST: &str = r#"import "array"
+import "timezone"
+data = array.from(rows: [
+  {_time: 2021-03-14T12:00:00Z, _value: 1.0},
+  {_time: 2021-03-15T02:00:00Z, _value: 2.0},
+]) |> range(start: 2021-03-14T00:00:00Z, stop: 2021-03-16T00:00:00Z)
+"#;
+
+#[test]
+fn a_day_in_new_york_across_the_change_to_summer_time_lasts_23_hours() {
+    // local midnight is 05:00Z in EST and 04:00Z in EDT: 02:00Z on the 15th is still the 14th
+    let want = ["_start=2021-03-14T05:00:00Z,_stop=2021-03-15T04:00:00Z,_value=2"];
+    let by_argument = format!(
+        "{DST}data |> window(every: 1d, location: timezone.location(name: \"America/New_York\")) |> count()"
+    );
+    assert_eq!(rows(&by_argument, &["_start", "_stop", "_value"]), want);
+    let ny = DST.replacen(
+        "import \"timezone\"\n",
+        "import \"timezone\"\noption location = timezone.location(name: \"America/New_York\")\n",
+        1,
+    );
+    let by_option = format!("{ny}data |> window(every: 1d) |> count()");
+    assert_eq!(rows(&by_option, &["_start", "_stop", "_value"]), want);
+    // aggregateWindow follows the option too; its empty windows are counted 0
+    let agg = format!("{ny}data |> aggregateWindow(every: 1d, fn: count)");
+    assert_eq!(
+        rows(&agg, &["_time", "_value"]),
+        [
+            "_time=2021-03-14T05:00:00Z,_value=0",
+            "_time=2021-03-15T04:00:00Z,_value=2",
+            "_time=2021-03-16T00:00:00Z,_value=0",
+        ]
+    );
+    // in UTC (the default, and timezone.utc) the two points are on two days
+    for script in [
+        format!("{DST}data |> window(every: 1d) |> count()"),
+        format!("{DST}data |> window(every: 1d, location: timezone.utc) |> count()"),
+    ] {
+        assert_eq!(
+            rows(&script, &["_start", "_value"]),
+            [
+                "_start=2021-03-14T00:00:00Z,_value=1",
+                "|",
+                "_start=2021-03-15T00:00:00Z,_value=1"
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_fixed_offset_shifts_the_windows() {
+    let script =
+        format!("{DST}data |> window(every: 1d, location: timezone.fixed(offset: -2h)) |> count()");
+    assert_eq!(
+        rows(&script, &["_start", "_stop", "_value"]),
+        [
+            "_start=2021-03-14T02:00:00Z,_stop=2021-03-15T02:00:00Z,_value=1",
+            "|",
+            "_start=2021-03-15T02:00:00Z,_stop=2021-03-16T00:00:00Z,_value=1",
+        ]
+    );
+}
+
+#[test]
+fn location_records_and_refusals() {
+    let show = |expr: &str| {
+        rows(
+            &format!("import \"array\"\nimport \"timezone\"\narray.from(rows: [{{v: display(v: {expr})}}])"),
+            &["v"],
+        )
+    };
+    assert_eq!(
+        show("timezone.location(name: \"Europe/Paris\")"),
+        ["v={zone: Europe/Paris, offset: 0s}"]
+    );
+    assert_eq!(
+        show("timezone.fixed(offset: -8h)"),
+        ["v={zone: UTC, offset: -8h}"]
+    );
+    assert_eq!(show("timezone.utc"), ["v={zone: UTC, offset: 0s}"]);
+    assert_eq!(show("location"), ["v={zone: UTC, offset: 0s}"]);
+    let e = fails("import \"timezone\"\nx = timezone.location(name: \"Mars/Olympus\")\nx");
+    assert!(
+        e.contains("timezone.location: unable to find time zone Mars/Olympus"),
+        "{e}"
+    );
+    let e = fails(&format!(
+        "{DST}data |> window(every: 1d, location: \"UTC\")"
+    ));
+    assert!(
+        e.contains("window: argument location: expected record but found string"),
+        "{e}"
+    );
+}
