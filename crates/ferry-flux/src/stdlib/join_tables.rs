@@ -216,6 +216,9 @@ fn join(
     for g in &groups {
         let lrows = side_rows(&g.left, on.iter().map(|p| p.0.as_str()));
         let rrows = side_rows(&g.right, on.iter().map(|p| p.1.as_str()));
+        // the records are a second copy of the group's rows
+        let copied: usize = g.left.iter().chain(&g.right).map(|t| t.weight()).sum();
+        ev.charge_bytes(copied)?;
         let ldefault = || default_row(g.left.first().copied().or(first_left), &g.key);
         let rdefault = || default_row(g.right.first().copied().or(first_right), &g.key);
         let mut records: Vec<Arc<Record>> = Vec::new();
