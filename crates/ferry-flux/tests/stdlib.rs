@@ -943,7 +943,8 @@ fn scalars_out_of_tables() {
     let one = |body: &str| rows(&script(body), &["v"]);
     assert_eq!(
         one("x = data |> tableFind(fn: (key) => key.tag == \"t2\") |> getColumn(column: \"_value\")"),
-        ["v=[19, 4, -3, 19, 13, 1]"]
+        // six items: one a line, as Flux's display writes more than three
+        ["v=[\n    19, \n    4, \n    -3, \n    19, \n    13, \n    1\n]"]
     );
     assert_eq!(
         one("x = (data |> tableFind(fn: (key) => key.tag == \"t1\") |> getRecord(idx: 1))._value"),
@@ -951,11 +952,11 @@ fn scalars_out_of_tables() {
     );
     assert_eq!(
         one("x = data |> findRecord(fn: (key) => key.tag == \"t1\", idx: 0)"),
-        ["v={_time: 2021-01-01T00:00:00Z, tag: t1, _value: -2}"]
+        ["v={_time: 2021-01-01T00:00:00Z, _value: -2, tag: t1}"]
     );
     assert_eq!(
-        one("x = data |> findColumn(fn: (key) => key.tag == \"t1\", column: \"tag\")"),
-        ["v=[t1, t1, t1, t1, t1, t1]"]
+        one("x = (data |> findColumn(fn: (key) => key.tag == \"t1\", column: \"tag\"))[5]"),
+        ["v=t1"]
     );
     // nothing found: an empty array or record
     assert_eq!(
@@ -978,6 +979,13 @@ fn scalars_out_of_tables() {
         one("x = [\"a\": 1, \"b\": 2, \"c\": 3]"),
         ["v=[a: 1, b: 2, c: 3]"]
     );
+    // keys sorted; past three items one a line; Go's floats; <null>
+    assert_eq!(
+        one("x = {d: [1.5, 1000000.0, 0.00001, 123456.0], b: \"s\", a: 1, \
+             c: (data |> findRecord(fn: (key) => true, idx: 0)).nothing}"),
+        ["v={\n    a: 1,\n    b: s,\n    c: <null>,\n    d: [\n        1.5, \n        1e+06, \n        1e-05, \n        123456\n    ]\n}"]
+    );
+    assert_eq!(one("x = [:]"), ["v=[:]"]);
     // contains in a filter, as dashboards use it
     assert_eq!(
         piped(

@@ -78,14 +78,14 @@ fn location_records_and_refusals() {
     };
     assert_eq!(
         show("timezone.location(name: \"Europe/Paris\")"),
-        ["v={zone: Europe/Paris, offset: 0s}"]
+        ["v={offset: 0s, zone: Europe/Paris}"]
     );
     assert_eq!(
         show("timezone.fixed(offset: -8h)"),
-        ["v={zone: UTC, offset: -8h}"]
+        ["v={offset: -8h, zone: UTC}"]
     );
-    assert_eq!(show("timezone.utc"), ["v={zone: UTC, offset: 0s}"]);
-    assert_eq!(show("location"), ["v={zone: UTC, offset: 0s}"]);
+    assert_eq!(show("timezone.utc"), ["v={offset: 0s, zone: UTC}"]);
+    assert_eq!(show("location"), ["v={offset: 0s, zone: UTC}"]);
     let e = fails("import \"timezone\"\nx = timezone.location(name: \"Mars/Olympus\")\nx");
     assert!(
         e.contains("timezone.location: unable to find time zone Mars/Olympus"),
