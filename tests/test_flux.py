@@ -991,10 +991,14 @@ array.from(rows: [{
     assert rec["week_start"] == "2019-05-30T00:00:00Z"
     assert rec["plus"] == "2020-03-02T00:00:00Z"  # Go's AddDate carries Feb 31 into March
     assert rec["minus"] == "2020-02-11T06:21:03.29353494Z"
-    # a location other than UTC is refused, not silently ignored
-    r = flux(n, 'import "date"\nimport "array"\narray.from(rows: [{h: date.hour(t: now(), '
+    # a location reads the time on that zone's clock (Paris is UTC+1 in February); an unknown
+    # zone is refused
+    r = flux(n, 'import "date"\nimport "array"\narray.from(rows: [{h: date.hour(t: 2020-02-11T12:21:03Z, '
                 'location: {zone: "Europe/Paris", offset: 0s})}])')
-    assert r.status_code == 400 and "UTC" in r.json()["message"]
+    assert r.status_code == 200 and csv_records(r.text)[0]["h"] == "13", r.text
+    r = flux(n, 'import "date"\nimport "array"\narray.from(rows: [{h: date.hour(t: now(), '
+                'location: {zone: "Europe/Nowhere", offset: 0s})}])')
+    assert r.status_code == 400 and "Europe/Nowhere" in r.json()["message"], r.text
     # array.from refuses rows whose columns differ
     r = flux(n, 'import "array"\narray.from(rows: [{a: 1}, {b: 2}])')
     assert r.status_code == 400 and "same columns" in r.json()["message"]

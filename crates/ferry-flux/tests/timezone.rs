@@ -99,3 +99,56 @@ fn location_records_and_refusals() {
         "{e}"
     );
 }
+
+#[test]
+fn date_functions_read_the_wall_clock_of_the_location() {
+    let show = |script: &str| {
+        rows(
+            &format!("import \"array\"\nimport \"date\"\nimport \"timezone\"\n{script}"),
+            &["v"],
+        )
+    };
+    // 2021-03-14T12:00:00Z is 08:00 in New York (EDT) and 13:00 in Paris (CET)
+    let t = "2021-03-14T12:00:00Z";
+    assert_eq!(
+        show(&format!(
+            "array.from(rows: [{{v: date.hour(t: {t}, location: timezone.location(name: \"America/New_York\"))}}])"
+        )),
+        ["v=8"]
+    );
+    assert_eq!(
+        show(&format!(
+            "option location = timezone.location(name: \"Europe/Paris\")\narray.from(rows: [{{v: date.hour(t: {t})}}])"
+        )),
+        ["v=13"]
+    );
+    // a day truncated in New York starts at its local midnight (EST before the change)
+    assert_eq!(
+        show(&format!(
+            "array.from(rows: [{{v: date.truncate(t: {t}, unit: 1d, location: timezone.location(name: \"America/New_York\"))}}])"
+        )),
+        ["v=2021-03-14T05:00:00Z"]
+    );
+    // one day after local midnight of the 14th is local midnight of the 15th: 23 hours later
+    assert_eq!(
+        show(
+            "array.from(rows: [{v: date.add(d: 1d, to: 2021-03-14T05:00:00Z, location: timezone.location(name: \"America/New_York\"))}])"
+        ),
+        ["v=2021-03-15T04:00:00Z"]
+    );
+    // truncateTimeColumn follows the option
+    assert_eq!(
+        rows(
+            &format!(
+                "{}data |> truncateTimeColumn(unit: 1d)",
+                DST.replacen(
+                    "import \"timezone\"\n",
+                    "import \"timezone\"\noption location = timezone.fixed(offset: 1h)\n",
+                    1
+                )
+            ),
+            &["_time"]
+        ),
+        ["_time=2021-03-13T23:00:00Z", "_time=2021-03-14T23:00:00Z"]
+    );
+}
