@@ -817,28 +817,36 @@ fn state_count_and_duration_as_the_documentation_shows() {
 
 #[test]
 fn timed_moving_average_is_windows_means_stamped_at_their_stop() {
-    let data = r#"import "array"
+    // the moving-average guide's example: every 30m, period 1h (the range ends at 03:00, so
+    // the last window is clipped there and stamped 03:00 too)
+    let guide = r#"import "array"
 data = array.from(rows: [
-  {_time: 2021-01-01T00:00:00Z, _value: 1.0},
-  {_time: 2021-01-01T00:01:00Z, _value: 2.0},
-  {_time: 2021-01-01T00:02:00Z, _value: 3.0},
-  {_time: 2021-01-01T00:03:00Z, _value: 4.0},
-]) |> range(start: 2021-01-01T00:00:00Z, stop: 2021-01-01T00:04:00Z)
+  {_time: 2020-01-01T00:00:00Z, _value: 1.0},
+  {_time: 2020-01-01T00:30:00Z, _value: 1.2},
+  {_time: 2020-01-01T01:00:00Z, _value: 1.8},
+  {_time: 2020-01-01T01:30:00Z, _value: 0.9},
+  {_time: 2020-01-01T02:00:00Z, _value: 1.4},
+  {_time: 2020-01-01T02:30:00Z, _value: 2.0},
+  {_time: 2020-01-01T03:00:00Z, _value: 1.9},
+]) |> range(start: 2020-01-01T00:00:00Z, stop: 2020-01-01T03:00:00Z)
 "#;
-    // windows of 4m every 2m, clipped to the range: [-2m, 2m), [0, 4m), [2m, 6m)
     assert_eq!(
         piped(
-            data,
-            "timedMovingAverage(every: 2m, period: 4m)",
+            guide,
+            "timedMovingAverage(every: 30m, period: 1h)",
             &["_time", "_value"]
         ),
         [
-            "_time=2021-01-01T00:02:00Z,_value=1.5",
-            "_time=2021-01-01T00:04:00Z,_value=2.5",
-            "_time=2021-01-01T00:04:00Z,_value=3.5",
+            "_time=2020-01-01T00:30:00Z,_value=1",
+            "_time=2020-01-01T01:00:00Z,_value=1.1",
+            "_time=2020-01-01T01:30:00Z,_value=1.5",
+            "_time=2020-01-01T02:00:00Z,_value=1.35",
+            "_time=2020-01-01T02:30:00Z,_value=1.15",
+            "_time=2020-01-01T03:00:00Z,_value=1.7",
+            "_time=2020-01-01T03:00:00Z,_value=2",
         ]
     );
-    let e = fails(&format!("{data}data |> timedMovingAverage(every: 2m)"));
+    let e = fails(&format!("{guide}data |> timedMovingAverage(every: 2m)"));
     assert!(e.contains("period"), "{e}");
 }
 
@@ -877,6 +885,25 @@ fn histogram_quantile_interpolates_within_the_bucket() {
     );
     assert_eq!(labels(&script), [["h", "q"]]);
     assert_eq!(rows(&script, &["q"]), ["q=0.07"]);
+    // a count that decreases (0.5's 25 made 12): raised to the one before, or the table dropped
+    let dip = "map(fn: (r) => ({r with _value: if r.le == 0.5 then 12.0 else r._value})) |> ";
+    assert_eq!(
+        piped(
+            HISTOGRAM,
+            &format!("{dip}histogramQuantile(quantile: 0.5, onNonmonotonic: \"force\")"),
+            &["_value"]
+        ),
+        // counts 10, 15, 15, 35, 40: rank 20 lies between 0.5 (15) and 1.0 (35)
+        ["_value=0.625"]
+    );
+    assert_eq!(
+        query(&format!(
+            "{HISTOGRAM}data |> {dip}histogramQuantile(quantile: 0.5, onNonmonotonic: \"drop\")"
+        ))
+        .unwrap()
+        .len(),
+        0
+    );
     refuses(
         HISTOGRAM,
         &[
@@ -888,6 +915,10 @@ fn histogram_quantile_interpolates_within_the_bucket() {
             (
                 "map(fn: (r) => ({r with _value: if r.le == 0.5 then 1.0 else r._value})) |> histogramQuantile(quantile: 0.5)",
                 "histogram records counts are not monotonic",
+            ),
+            (
+                "histogramQuantile(quantile: 0.5, onNonmonotonic: \"ignore\")",
+                "onNonmonotonic must be",
             ),
             (
                 "map(fn: (r) => ({r with _value: 1})) |> histogramQuantile(quantile: 0.5)",

@@ -1,9 +1,12 @@
 //! `histogramQuantile(quantile:, countColumn: "_value", upperBoundColumn: "le",
-//! valueColumn: "_value", minValue: 0.0)` (Flux's `stdlib/universe/histogram_quantile.go`):
+//! valueColumn: "_value", minValue: 0.0, onNonmonotonic: "error")` (Flux's
+//! `stdlib/universe/histogram_quantile.go`):
 //! each table is a cumulative histogram, one row per bucket (a float upper bound and a float
 //! count of the values at or below it); the answer is one row, the group key and the
 //! quantile, linearly interpolated within the bucket the rank falls in (from `minValue` below
-//! the first bound; never towards an infinite bound).
+//! the first bound; never towards an infinite bound). Counts that decrease are an error, or
+//! with `onNonmonotonic: "force"` raised to the count before them, or with `"drop"` the
+//! table answers nothing.
 
 use super::args::{string_arg, BResult};
 use crate::table::{ColKind, Table};
@@ -49,10 +52,11 @@ fn histogram_quantile(a: &Record, t: &Table) -> BResult<Option<Table>> {
     let bound_col = string_arg(F, a, "upperBoundColumn", "le")?;
     let value_col = string_arg(F, a, "valueColumn", "_value")?;
     let mode = string_arg(F, a, "onNonmonotonic", "error")?;
-    if mode != "error" {
-        return Err(
-            format!("{F}: onNonmonotonic {mode:?} is not supported (only \"error\")").into(),
-        );
+    if mode != "error" && mode != "force" && mode != "drop" {
+        return Err(format!(
+            "{F}: onNonmonotonic must be \"error\", \"force\" or \"drop\", not {mode:?}"
+        )
+        .into());
     }
     let column = |label: &str, what: &str| -> BResult<&Vec<Value>> {
         let c = t
@@ -78,6 +82,21 @@ fn histogram_quantile(a: &Record, t: &Table) -> BResult<Option<Table>> {
         cdf.push((bound, count));
     }
     cdf.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Flux starts from a count of 0: a negative first count decreases too
+    let monotonic =
+        cdf.first().is_none_or(|b| b.1 >= 0.0) && cdf.windows(2).all(|w| w[0].1 <= w[1].1);
+    match mode.as_str() {
+        _ if monotonic => {}
+        "drop" => return Ok(None),
+        "force" => {
+            let mut max = 0.0_f64;
+            for b in &mut cdf {
+                max = max.max(b.1);
+                b.1 = max;
+            }
+        }
+        _ => return Err(format!("{F}: histogram records counts are not monotonic").into()),
+    }
     let v = quantile(&cdf, q, min)?;
     Ok(Some(t.reduced(&value_col, ColKind::Float, Value::Float(v))))
 }
@@ -88,13 +107,8 @@ fn quantile(cdf: &[(f64, f64)], q: f64, min: f64) -> BResult<f64> {
         return Err(format!("{F}: histogram is empty").into());
     };
     let rank = q * total;
-    let mut prev = 0.0;
     let mut rank_idx: Option<usize> = None;
     for (i, &(_, count)) in cdf.iter().enumerate() {
-        if count < prev {
-            return Err(format!("{F}: histogram records counts are not monotonic").into());
-        }
-        prev = count;
         if rank >= count {
             rank_idx = Some(i);
         }
