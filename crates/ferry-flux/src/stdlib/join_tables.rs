@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::args::BResult;
 use super::join::{compare_rows, key_order, same};
 use super::streams::{tables, Env};
 use super::transform::row_record;
@@ -24,8 +25,6 @@ use crate::table::{Column, Stream, StreamBody, Table};
 use crate::value::{Record, Value};
 
 const F: &str = "join.tables";
-
-type BResult<T> = Result<T, EvalErrorKind>;
 
 pub(super) fn tables_fn(env: &Env) -> Builtin {
     let env = env.clone();
