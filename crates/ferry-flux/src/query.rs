@@ -142,6 +142,16 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
     }
     *env.location.lock() = scope.lookup("location").cloned();
     let out = ev.eval_file(&file, scope)?;
+    // the windows were cut with the location bound above: one computed from the script's
+    // variables would have come too late
+    if let Some((_, v)) = out.options.iter().rev().find(|(n, _)| n == "location") {
+        if env.location.lock().as_ref() != Some(v) {
+            return Err(QueryError::invalid(
+                "option location must not depend on the script's variables \
+                 (Ferry reads it before the script runs)",
+            ));
+        }
+    }
     let mut results: Results = Vec::new();
     for v in &out.values {
         let Value::Tables(s) = v else { continue };

@@ -92,6 +92,18 @@ fn location_records_and_refusals() {
         "{e}"
     );
     let e = fails(&format!(
+        "{}data |> window(every: 1d) |> count()",
+        DST.replacen(
+            "import \"timezone\"\n",
+            "import \"timezone\"\nzone = \"Europe/Paris\"\noption location = timezone.location(name: zone)\n",
+            1
+        )
+    ));
+    assert!(
+        e.contains("option location must not depend on the script's variables"),
+        "{e}"
+    );
+    let e = fails(&format!(
         "{DST}data |> window(every: 1d, location: \"UTC\")"
     ));
     assert!(
