@@ -991,10 +991,14 @@ array.from(rows: [{
     assert rec["week_start"] == "2019-05-30T00:00:00Z"
     assert rec["plus"] == "2020-03-02T00:00:00Z"  # Go's AddDate carries Feb 31 into March
     assert rec["minus"] == "2020-02-11T06:21:03.29353494Z"
-    # a location other than UTC is refused, not silently ignored
-    r = flux(n, 'import "date"\nimport "array"\narray.from(rows: [{h: date.hour(t: now(), '
+    # a location reads the time on that zone's clock (Paris is UTC+1 in February); an unknown
+    # zone is refused
+    r = flux(n, 'import "date"\nimport "array"\narray.from(rows: [{h: date.hour(t: 2020-02-11T12:21:03Z, '
                 'location: {zone: "Europe/Paris", offset: 0s})}])')
-    assert r.status_code == 400 and "UTC" in r.json()["message"]
+    assert r.status_code == 200 and csv_records(r.text)[0]["h"] == "13", r.text
+    r = flux(n, 'import "date"\nimport "array"\narray.from(rows: [{h: date.hour(t: now(), '
+                'location: {zone: "Europe/Nowhere", offset: 0s})}])')
+    assert r.status_code == 400 and "Europe/Nowhere" in r.json()["message"], r.text
     # array.from refuses rows whose columns differ
     r = flux(n, 'import "array"\narray.from(rows: [{a: 1}, {b: 2}])')
     assert r.status_code == 400 and "same columns" in r.json()["message"]
@@ -1030,3 +1034,34 @@ def test_moving_average_as_fluxs_own_test(node):
     assert r.status_code == 200 and csv_records(r.text) == [], r.text
     r = flux(node, 'import "array"\narray.from(rows: [{_value: 1.0}]) |> movingAverage(n: 0)')
     assert r.status_code == 400 and "n must be greater than 0" in r.json()["message"]
+
+
+def test_join_usage_with_procs_through_the_python_client(fx):
+    n = fx
+    stream = (f'from(bucket: "{n.bucket}") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:30:00Z)'
+              ' |> filter(fn: (r) => r._measurement == "cpu" and r.host == "a" and r._field == "{}")'
+              ' |> drop(columns: ["_field"])')
+    data = f'usage = {stream.format("usage")}\nprocs = {stream.format("procs")}\n'
+    want = [(f"2024-01-01T00:{5 * i:02d}:00+00:00", 1.5 + i, 10 + i) for i in range(6)]
+    with InfluxDBClient(url=n.url, token=n.token, org=n.org) as c:
+        q = c.query_api()
+        # universe join: the shared column not joined on is renamed _value_<table>
+        tables = q.query(data + 'join(tables: {usage: usage, procs: procs},'
+                                ' on: ["_time", "_start", "_stop", "_measurement", "host"])')
+        assert len(tables) == 1
+        assert [col.label for col in tables[0].columns if col.label not in ("", "result", "table")] == [
+            "_measurement", "_start", "_stop", "_time", "_value_procs", "_value_usage", "host"]
+        assert [k.label for k in tables[0].get_group_key()] == ["_measurement", "_start", "_stop", "host"]
+        got = [(r.get_time().isoformat(), r.values["_value_usage"], r.values["_value_procs"])
+               for r in tables[0].records]
+        assert got == want
+        # the join package: same group keys on both sides, rows paired by _time
+        tables = q.query('import "join"\n' + data +
+                         'join.inner(left: usage, right: procs, on: (l, r) => l._time == r._time,'
+                         ' as: (l, r) => ({l with procs: r._value}))')
+        got = [(r.get_time().isoformat(), r.get_value(), r.values["procs"])
+               for t in tables for r in t.records]
+        assert got == want
+    # universe join needs `on`
+    r = flux(n, data + 'join(tables: {usage: usage, procs: procs})')
+    assert r.status_code == 400 and "missing required argument on" in r.json()["message"], r.text

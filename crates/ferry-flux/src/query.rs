@@ -96,6 +96,7 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
         now: q.now,
         last_success: q.last_success,
         leniency: leniency.clone(),
+        location: Default::default(),
     };
     let regex = CachedRegex::default();
     let mut ev = Evaluator::new(&regex).with_memory_limit(q.memory_limit);
@@ -111,13 +112,11 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
         {
             path = &secrets_path;
         }
-        let pkg = match stdlib::packages::package(path, &env) {
-            Some(p) => p,
-            None => {
-                let src = stdlib::packages::flux_source(path)
-                    .ok_or_else(|| QueryError::invalid(format!("invalid import path {path}")))?;
-                flux_package(&mut ev, src, &env)?
-            }
+        let builtins = stdlib::packages::package(path, &env);
+        let pkg = match (stdlib::packages::flux_source(path), builtins) {
+            (None, Some(p)) => p,
+            (Some(src), builtins) => flux_package(&mut ev, src, builtins, &env)?,
+            (None, None) => return Err(QueryError::invalid(format!("invalid import path {path}"))),
         };
         let name = match &import.alias {
             Some(a) => a.name.clone(),
@@ -141,7 +140,18 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
             }
         }
     }
+    *env.location.lock() = scope.lookup("location").cloned();
     let out = ev.eval_file(&file, scope)?;
+    // the windows were cut with the location bound above: one computed from the script's
+    // variables would have come too late
+    if let Some((_, v)) = out.options.iter().rev().find(|(n, _)| n == "location") {
+        if env.location.lock().as_ref() != Some(v) {
+            return Err(QueryError::invalid(
+                "option location must not depend on the script's variables \
+                 (Ferry reads it before the script runs)",
+            ));
+        }
+    }
     let mut results: Results = Vec::new();
     for v in &out.values {
         let Value::Tables(s) = v else { continue };
@@ -182,14 +192,25 @@ fn universe(ev: &mut Evaluator<'_>, env: &Env) -> Result<crate::eval::Scope, Que
     Ok(ev.eval_file(prelude, stdlib::universe(env.clone()))?.scope)
 }
 
-/// A package written in Flux: its file evaluated in the universe, its top-level bindings as
-/// the members.
-fn flux_package(ev: &mut Evaluator<'_>, src: &str, env: &Env) -> Result<Value, QueryError> {
+/// A package written in Flux: its file evaluated in the universe plus the package's builtins
+/// (a record), its builtins and top-level bindings as the members.
+fn flux_package(
+    ev: &mut Evaluator<'_>,
+    src: &str,
+    builtins: Option<Value>,
+    env: &Env,
+) -> Result<Value, QueryError> {
     let file = crate::parse(src)
         .map_err(|e| QueryError::invalid(format!("package does not compile: {e}")))?;
-    let scope = universe(ev, env)?;
-    let out = ev.eval_file(&file, scope)?;
+    let mut scope = universe(ev, env)?;
     let mut members = crate::value::Record::new();
+    if let Some(Value::Record(b)) = builtins {
+        for (name, v) in b.fields() {
+            scope = scope.bind(name.clone(), v.clone());
+            members.set(name.clone(), v.clone());
+        }
+    }
+    let out = ev.eval_file(&file, scope)?;
     for st in &file.body {
         if let crate::ast::Statement::VariableAssignment(va) = st {
             if let Some(v) = out.scope.lookup(&va.id.name) {

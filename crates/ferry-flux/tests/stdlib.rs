@@ -1,90 +1,13 @@
 //! Table functions run end to end through `query::run`: `integral`, `elapsed`, `mode`,
 //! `quantile(method: "exact_selector")`, `reduce`, `rename(fn:)`, `aggregateWindow` with a
-//! user-defined `fn`, and calendar windows. The expected answers are those of Flux's own tests
+//! user-defined `fn`, calendar windows, `stateCount`, `stateDuration`, `timedMovingAverage`,
+//! `histogramQuantile`, `keyValues`, `tableFind` and the functions that take scalars out of
+//! tables, `contains`, `length`, `display`. The expected answers are those of Flux's own tests
 //! (`stdlib/universe/*_test.flux`) where they have one, else worked out by hand in the test.
 
-use std::sync::Arc;
+mod common;
 
-use ferry_flux::query::{run, Query};
-use ferry_flux::table::{BucketInfo, Source, SourceError, Table};
-use ferry_flux::value::ReadSpec;
-
-/// A store without buckets: the scripts build their tables with `array.from`.
-struct NoStore;
-
-impl Source for NoStore {
-    fn read_each(
-        &self,
-        spec: &ReadSpec,
-        _each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
-    ) -> Result<(), SourceError> {
-        Err(SourceError::NotFound(spec.bucket.clone()))
-    }
-
-    fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError> {
-        Ok(Vec::new())
-    }
-}
-
-/// 2030-01-01T00:00:00Z, the `now` of Flux's tests.
-const NOW: i64 = 1_893_456_000_000_000_000;
-
-fn query(script: &str) -> Result<Vec<Table>, String> {
-    let q = Query {
-        script,
-        extern_file: None,
-        now: NOW,
-        memory_limit: 64 << 20,
-        last_success: None,
-        strict: true,
-    };
-    run(&q, Arc::new(NoStore))
-        .map(|a| a.results.into_iter().next().expect("a result").1)
-        .map_err(|e| e.message)
-}
-
-/// Each row of each table as `label=value` of `labels`, tables separated by `|`.
-fn rows(script: &str, labels: &[&str]) -> Vec<String> {
-    let tables = query(script).unwrap_or_else(|e| panic!("{script}: {e}"));
-    let mut out = Vec::new();
-    for (i, t) in tables.iter().enumerate() {
-        if i > 0 {
-            out.push("|".to_string());
-        }
-        for r in 0..t.len() {
-            let cells: Vec<String> = labels
-                .iter()
-                .map(|l| match t.column(l) {
-                    Some(c) => format!("{l}={}", c.values[r]),
-                    None => format!("{l}=-"),
-                })
-                .collect();
-            out.push(cells.join(","));
-        }
-    }
-    out
-}
-
-fn fails(script: &str) -> String {
-    match query(script) {
-        Ok(t) => panic!("{script}: expected an error, got {t:?}"),
-        Err(e) => e,
-    }
-}
-
-/// `data` (which binds `data`) piped into `call`: each row's `labels` (see [`rows`]).
-fn piped(data: &str, call: &str, labels: &[&str]) -> Vec<String> {
-    rows(&format!("{data}data |> {call}"), labels)
-}
-
-/// Each `(call, message)`: `data` piped into `call` fails with an error containing
-/// `message` (`data` binds `data`).
-fn refuses(data: &str, cases: &[(&str, &str)]) {
-    for (call, want) in cases {
-        let e = fails(&format!("{data}data |> {call}"));
-        assert!(e.contains(want), "{call}: {e}");
-    }
-}
+use common::run::{fails, key_labels, labels, piped, query, refuses, rows};
 
 /// Flux's `integral_interpolate_test.flux` input: three series of one field each.
 const INTEGRAL_DATA: &str = r#"import "array"
@@ -800,4 +723,338 @@ data = array.from(rows: [
     // the elapsed of two centuries in ns does not fit an int
     let e = fails(&format!("{edges}data |> elapsed(unit: 1ns)"));
     assert!(e.contains("out of range"), "{e}");
+}
+
+/// Flux's `sampledata.int()`: two series of six points, 10 s apart.
+const SAMPLE_INT: &str = r#"import "array"
+data = array.from(rows: [
+  {_time: 2021-01-01T00:00:00Z, tag: "t1", _value: -2},
+  {_time: 2021-01-01T00:00:10Z, tag: "t1", _value: 10},
+  {_time: 2021-01-01T00:00:20Z, tag: "t1", _value: 7},
+  {_time: 2021-01-01T00:00:30Z, tag: "t1", _value: 17},
+  {_time: 2021-01-01T00:00:40Z, tag: "t1", _value: 15},
+  {_time: 2021-01-01T00:00:50Z, tag: "t1", _value: 4},
+  {_time: 2021-01-01T00:00:00Z, tag: "t2", _value: 19},
+  {_time: 2021-01-01T00:00:10Z, tag: "t2", _value: 4},
+  {_time: 2021-01-01T00:00:20Z, tag: "t2", _value: -3},
+  {_time: 2021-01-01T00:00:30Z, tag: "t2", _value: 19},
+  {_time: 2021-01-01T00:00:40Z, tag: "t2", _value: 13},
+  {_time: 2021-01-01T00:00:50Z, tag: "t2", _value: 1},
+]) |> group(columns: ["tag"])
+"#;
+
+/// One table's column as a list of its cells.
+fn column_of(data: &str, call: &str, label: &str) -> Vec<String> {
+    piped(data, call, &[label])
+        .into_iter()
+        .map(|c| c.trim_start_matches(&format!("{label}=")).to_string())
+        .collect()
+}
+
+#[test]
+fn state_count_and_duration_as_the_documentation_shows() {
+    // the stateCount() page: sampledata.int() |> stateCount(fn: (r) => r._value < 10)
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "stateCount(fn: (r) => r._value < 10)",
+            "stateCount"
+        ),
+        ["1", "-1", "1", "-1", "-1", "1", "|", "-1", "1", "2", "-1", "-1", "1"]
+    );
+    // the stateDuration() page: the seconds since the state began, -1 outside it
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "stateDuration(fn: (r) => r._value < 15)",
+            "stateDuration"
+        ),
+        ["0", "10", "20", "-1", "-1", "0", "|", "-1", "0", "10", "-1", "0", "10"]
+    );
+    // another unit and column; the new column is an int after the others
+    let call = "stateDuration(fn: (r) => r._value < 15, column: \"d\", unit: 1ms)";
+    assert_eq!(
+        column_of(SAMPLE_INT, call, "d")[..3],
+        ["0", "10000", "20000"]
+    );
+    assert_eq!(
+        labels(&format!("{SAMPLE_INT}data |> {call}"))[0],
+        ["_time", "tag", "_value", "d"]
+    );
+    // a null answer does not hold; a row on which fn fails is left out
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "stateCount(fn: (r) => r.nothing > 1 or r._value < 10, column: \"n\")",
+            "n"
+        )[..3],
+        ["1", "-1", "1"]
+    );
+    assert_eq!(
+        column_of(
+            SAMPLE_INT,
+            "filter(fn: (r) => r.tag == \"t1\") |> stateCount(fn: (r) => 10 / (r._value - 10) < 0)",
+            "stateCount"
+        ),
+        // -2 → 0 (false), 10 divides by zero (left out), 7 → -3, 17 → 1, 15 → 2, 4 → -1
+        ["-1", "1", "-1", "-1", "1"]
+    );
+    refuses(
+        SAMPLE_INT,
+        &[
+            (
+                "stateDuration(fn: (r) => true, timeColumn: \"t\")",
+                "no column \"t\" exists",
+            ),
+            ("stateCount(column: \"x\")", "missing required argument fn"),
+            (
+                "sort(columns: [\"_value\"]) |> stateDuration(fn: (r) => true)",
+                "got an out-of-order timestamp",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn timed_moving_average_is_windows_means_stamped_at_their_stop() {
+    // the moving-average guide's example: every 30m, period 1h (the range ends at 03:00, so
+    // the last window is clipped there and stamped 03:00 too)
+    let guide = r#"import "array"
+data = array.from(rows: [
+  {_time: 2020-01-01T00:00:00Z, _value: 1.0},
+  {_time: 2020-01-01T00:30:00Z, _value: 1.2},
+  {_time: 2020-01-01T01:00:00Z, _value: 1.8},
+  {_time: 2020-01-01T01:30:00Z, _value: 0.9},
+  {_time: 2020-01-01T02:00:00Z, _value: 1.4},
+  {_time: 2020-01-01T02:30:00Z, _value: 2.0},
+  {_time: 2020-01-01T03:00:00Z, _value: 1.9},
+]) |> range(start: 2020-01-01T00:00:00Z, stop: 2020-01-01T03:00:00Z)
+"#;
+    assert_eq!(
+        piped(
+            guide,
+            "timedMovingAverage(every: 30m, period: 1h)",
+            &["_time", "_value"]
+        ),
+        [
+            "_time=2020-01-01T00:30:00Z,_value=1",
+            "_time=2020-01-01T01:00:00Z,_value=1.1",
+            "_time=2020-01-01T01:30:00Z,_value=1.5",
+            "_time=2020-01-01T02:00:00Z,_value=1.35",
+            "_time=2020-01-01T02:30:00Z,_value=1.15",
+            "_time=2020-01-01T03:00:00Z,_value=1.7",
+            "_time=2020-01-01T03:00:00Z,_value=2",
+        ]
+    );
+    let e = fails(&format!("{guide}data |> timedMovingAverage(every: 2m)"));
+    assert!(e.contains("period"), "{e}");
+}
+
+const HISTOGRAM: &str = r#"import "array"
+data = array.from(rows: [
+  {le: 0.1, _value: 10.0, h: "a"},
+  {le: 0.5, _value: 25.0, h: "a"},
+  {le: 0.2, _value: 15.0, h: "a"},
+  {le: 1.0, _value: 35.0, h: "a"},
+  {le: float(v: "+Inf"), _value: 40.0, h: "a"},
+]) |> group(columns: ["h"])
+"#;
+
+#[test]
+fn histogram_quantile_interpolates_within_the_bucket() {
+    for (q, want) in [
+        ("0.5", "_value=0.35"),
+        ("0.1", "_value=0.04000000000000001"),
+        ("0.99", "_value=1"),
+        // a rank on a bucket's count is its bound, uninterpolated
+        ("0.25", "_value=0.1"),
+    ] {
+        assert_eq!(
+            piped(
+                HISTOGRAM,
+                &format!("histogramQuantile(quantile: {q})"),
+                &["_value"]
+            ),
+            [want],
+            "{q}"
+        );
+    }
+    // the group key and the value column only; minValue is the lowest bucket's lower bound
+    let script = format!(
+        "{HISTOGRAM}data |> histogramQuantile(quantile: 0.1, minValue: 0.05, valueColumn: \"q\")"
+    );
+    assert_eq!(labels(&script), [["h", "q"]]);
+    assert_eq!(rows(&script, &["q"]), ["q=0.07"]);
+    // a count that decreases (0.5's 25 made 12): raised to the one before, or the table dropped
+    let dip = "map(fn: (r) => ({r with _value: if r.le == 0.5 then 12.0 else r._value})) |> ";
+    assert_eq!(
+        piped(
+            HISTOGRAM,
+            &format!("{dip}histogramQuantile(quantile: 0.5, onNonmonotonic: \"force\")"),
+            &["_value"]
+        ),
+        // counts 10, 15, 15, 35, 40: rank 20 lies between 0.5 (15) and 1.0 (35)
+        ["_value=0.625"]
+    );
+    assert_eq!(
+        query(&format!(
+            "{HISTOGRAM}data |> {dip}histogramQuantile(quantile: 0.5, onNonmonotonic: \"drop\")"
+        ))
+        .unwrap()
+        .len(),
+        0
+    );
+    refuses(
+        HISTOGRAM,
+        &[
+            ("histogramQuantile()", "missing required argument quantile"),
+            (
+                "histogramQuantile(quantile: 0.5, upperBoundColumn: \"x\")",
+                "table is missing upper bound column \"x\"",
+            ),
+            (
+                "map(fn: (r) => ({r with _value: if r.le == 0.5 then 1.0 else r._value})) |> histogramQuantile(quantile: 0.5)",
+                "histogram records counts are not monotonic",
+            ),
+            (
+                "histogramQuantile(quantile: 0.5, onNonmonotonic: \"ignore\")",
+                "onNonmonotonic must be",
+            ),
+            (
+                "map(fn: (r) => ({r with _value: 1})) |> histogramQuantile(quantile: 0.5)",
+                "count column \"_value\" must be of type float",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn key_values_lists_the_distinct_values_of_columns() {
+    let data = r#"import "array"
+data = array.from(rows: [
+  {_time: 2021-01-01T00:00:00Z, host: "a", region: "eu", _value: 1},
+  {_time: 2021-01-01T00:00:10Z, host: "b", region: "eu", _value: 2},
+  {_time: 2021-01-01T00:00:20Z, host: "a", region: "us", _value: 3},
+]) |> group(columns: ["region"])
+"#;
+    let call = "keyValues(keyColumns: [\"host\", \"region\"])";
+    assert_eq!(
+        piped(data, call, &["region", "_key", "_value"]),
+        [
+            "region=eu,_key=host,_value=a",
+            "region=eu,_key=region,_value=eu",
+            "region=eu,_key=host,_value=b",
+            "|",
+            "region=us,_key=host,_value=a",
+            "region=us,_key=region,_value=us",
+        ]
+    );
+    let script = format!("{data}data |> {call}");
+    assert_eq!(labels(&script)[0], ["region", "_key", "_value"]);
+    assert_eq!(key_labels(&script)[0], ["region"]);
+    refuses(
+        data,
+        &[
+            (
+                "keyValues(keyColumns: [\"nope\"])",
+                "received table with columns [_time host region _value] not having key columns [nope]",
+            ),
+            (
+                "keyValues(keyColumns: [\"host\", \"_value\"])",
+                "keyColumns must all be the same type",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scalars_out_of_tables() {
+    let script =
+        |body: &str| format!("{SAMPLE_INT}{body}\narray.from(rows: [{{v: display(v: x)}}])");
+    let one = |body: &str| rows(&script(body), &["v"]);
+    assert_eq!(
+        one("x = data |> tableFind(fn: (key) => key.tag == \"t2\") |> getColumn(column: \"_value\")"),
+        // six items: one a line, as Flux's display writes more than three
+        ["v=[\n    19, \n    4, \n    -3, \n    19, \n    13, \n    1\n]"]
+    );
+    assert_eq!(
+        one("x = (data |> tableFind(fn: (key) => key.tag == \"t1\") |> getRecord(idx: 1))._value"),
+        ["v=10"]
+    );
+    assert_eq!(
+        one("x = data |> findRecord(fn: (key) => key.tag == \"t1\", idx: 0)"),
+        ["v={_time: 2021-01-01T00:00:00Z, _value: -2, tag: t1}"]
+    );
+    assert_eq!(
+        one("x = (data |> findColumn(fn: (key) => key.tag == \"t1\", column: \"tag\"))[5]"),
+        ["v=t1"]
+    );
+    // nothing found: an empty array or record
+    assert_eq!(
+        one("x = length(arr: data |> findColumn(fn: (key) => key.tag == \"t9\", column: \"_value\"))"),
+        ["v=0"]
+    );
+    assert_eq!(
+        one("x = data |> findRecord(fn: (key) => key.tag == \"t9\", idx: 0)"),
+        ["v={}"]
+    );
+    // contains, length and display (the display() page's examples)
+    assert_eq!(one("x = contains(value: 3, set: [1, 2, 3])"), ["v=true"]);
+    assert_eq!(
+        one("x = contains(value: \"3\", set: [\"1\", \"2\"])"),
+        ["v=false"]
+    );
+    assert_eq!(one("x = length(arr: [\"a\", \"b\"])"), ["v=2"]);
+    assert_eq!(one("x = {a: 1, b: 2, c: 3}"), ["v={a: 1, b: 2, c: 3}"]);
+    assert_eq!(
+        one("x = [\"a\": 1, \"b\": 2, \"c\": 3]"),
+        ["v=[a: 1, b: 2, c: 3]"]
+    );
+    // keys sorted; past three items one a line; Go's floats; <null>
+    assert_eq!(
+        one("x = {d: [1.5, 1000000.0, 0.00001, 123456.0], b: \"s\", a: 1, \
+             c: (data |> findRecord(fn: (key) => true, idx: 0)).nothing}"),
+        ["v={\n    a: 1,\n    b: s,\n    c: <null>,\n    d: [\n        1.5, \n        1e+06, \n        1e-05, \n        123456\n    ]\n}"]
+    );
+    assert_eq!(one("x = [:]"), ["v=[:]"]);
+    // contains in a filter, as dashboards use it
+    assert_eq!(
+        piped(
+            SAMPLE_INT,
+            "filter(fn: (r) => contains(value: r._value, set: [4, 19]))",
+            &["tag", "_value"]
+        ),
+        [
+            "tag=t1,_value=4",
+            "|",
+            "tag=t2,_value=19",
+            "tag=t2,_value=4",
+            "tag=t2,_value=19"
+        ]
+    );
+    for (body, want) in [
+        (
+            "x = data |> tableFind(fn: (key) => key.tag == \"t9\")",
+            "tableFind: no table found",
+        ),
+        (
+            "x = data |> tableFind(fn: (key) => true) |> getRecord(idx: 6)",
+            "getRecord: index out of bounds: 6",
+        ),
+        (
+            "x = data |> tableFind(fn: (key) => true) |> getColumn(column: \"x\")",
+            "getColumn: cannot find column x",
+        ),
+        (
+            "x = data |> getColumn(column: \"_value\")",
+            "expected one table",
+        ),
+        (
+            "x = length(arr: 1)",
+            "length: argument arr: expected array but found int",
+        ),
+    ] {
+        let e = fails(&script(body));
+        assert!(e.contains(want), "{body}: {e}");
+    }
 }

@@ -146,9 +146,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     // in several windows or none, which the one-window-per-point grid does not model, so
     // those run as Flux defines aggregateWindow (window(every, period) |> fn)
     let period = duration_arg(F, a, "period")?.unwrap_or(every);
-    if a.get("location").is_some_and(|v| !v.is_null()) {
-        return Err(format!("{F}: location is not supported yet").into());
-    }
+    let zone = super::timezone::Zone::of(F, a, env.location.lock().as_ref())?;
     let column = string_arg(F, a, "column", "_value")?;
     let time_src = string_arg(F, a, "timeSrc", "_stop")?;
     let time_dst = string_arg(F, a, "timeDst", "_time")?;
@@ -175,7 +173,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     // the windowed aggregates compute fixed windows of the functions they know; anything
     // else (a user-defined fn, `mode`, `quantile`, calendar windows) runs as Flux defines it
     let known = |n: &String| AGGREGATES.contains(&n.as_str()) || WINDOWABLE.contains(&n.as_str());
-    let on_grid = every.months == 0 && offset.months == 0 && period == every;
+    let on_grid = every.months == 0 && offset.months == 0 && period == every && zone.is_none();
     let Some(name) = name.filter(|n| known(n) && on_grid) else {
         return by_definition(
             ev,
@@ -184,7 +182,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
             f,
             (every, period, offset),
             (&column, &time_src, &time_dst),
-            create_empty,
+            (create_empty, zone),
         );
     };
     let stat = Stat::by_name(&name);
@@ -342,8 +340,8 @@ fn windowed(
 /// `aggregateWindow` as Flux defines it (`universe.flux`): `window(every:, offset:,
 /// createEmpty:) |> fn(column:) |> duplicate(column: timeSrc, as: timeDst) |> window(every:
 /// inf, timeColumn: timeDst)`. What runs a user-defined `fn` (`(column, tables=<-) => …`), a
-/// builtin the windowed aggregates do not compute (`mode`, `quantile`, …) and calendar
-/// windows (`every: 1mo`).
+/// builtin the windowed aggregates do not compute (`mode`, `quantile`, …), calendar
+/// windows (`every: 1mo`) and windows in a location.
 fn by_definition(
     ev: &mut Evaluator<'_>,
     env: &Env,
@@ -355,7 +353,7 @@ fn by_definition(
         crate::value::Duration,
     ),
     (column, time_src, time_dst): (&str, &str, &str),
-    create_empty: bool,
+    (create_empty, zone): (bool, Option<super::timezone::Zone>),
 ) -> BResult<Value> {
     const F: &str = "aggregateWindow";
     use super::window::{window, Spec, INF};
@@ -366,7 +364,8 @@ fn by_definition(
         "_time".into(),
         labels(),
         create_empty,
-    )?;
+    )?
+    .in_zone(zone);
     let bounds = s.bounds();
     let input = super::streams::tables(ev, env, s)?;
     if spec.cost(&input, bounds) > ev.memory_left() as u128 {

@@ -1,9 +1,11 @@
 //! The `date` package: parts of a time (`date.hour`, `date.weekDay`, …), `date.truncate`,
-//! `date.add` and `date.sub`, in UTC (a `location` other than UTC is refused: time zones are
-//! not supported yet). A duration given as a time is relative to `now()`, as in Flux.
+//! `date.add` and `date.sub`, read on the wall clock of their `location` (the argument, else
+//! the `location` option; UTC by default), and `truncateTimeColumn` as `date.truncate`. A
+//! duration given as a time is relative to `now()`, as in Flux.
 
 use super::args::{add_duration, builtin, required, time_arg, wrong_type, BResult};
 use super::streams::Env;
+use super::timezone::Zone;
 use crate::eval::Builtin;
 use crate::value::{civil_from_days, Duration, Kind, Record, Value};
 
@@ -52,14 +54,16 @@ const PARTS: [(&str, Part); 14] = [
     ("time", |t| t),
 ];
 
-fn utc_only(f: &str, a: &Record) -> BResult<()> {
-    match a.get("location") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Record(r)) => match r.get("zone") {
-            Some(Value::String(z)) if z.as_ref() == "UTC" => Ok(()),
-            _ => Err(format!("{f}: a location other than UTC is not supported yet").into()),
-        },
-        Some(other) => Err(wrong_type(f, "location", Kind::Record, other)),
+/// The zone `f` reads times in: its `location` argument, else the `location` option.
+fn zone(f: &str, a: &Record, env: &Env) -> BResult<Option<Zone>> {
+    Zone::of(f, a, env.location.lock().as_ref())
+}
+
+/// `t` truncated to `unit` on the wall clock of `zone`.
+fn truncate_in(t: i64, unit: Duration, zone: Option<&Zone>) -> Option<i64> {
+    match zone {
+        None => truncate(t, unit),
+        Some(z) => truncate(z.to_local(t), unit).map(|l| z.to_utc(l)),
     }
 }
 
@@ -79,54 +83,63 @@ fn truncate(t: i64, unit: Duration) -> Option<i64> {
 /// `truncateTimeColumn(unit:, timeColumn: "_time")` (universe): each time of the column
 /// truncated as `date.truncate` does.
 pub(super) fn truncate_time_column(env: &Env) -> Builtin {
-    super::streams::per_table(
+    let env = env.clone();
+    builtin(
         "truncateTimeColumn",
         &["unit", "timeColumn"],
-        |a, t| {
+        true,
+        move |ev, a| {
             const F: &str = "truncateTimeColumn";
-            let unit = match required(F, a, "unit")? {
-                Value::Duration(d) if !d.is_negative() && (d.months > 0 || d.nanos > 0) => *d,
-                other => return Err(wrong_type(F, "unit", Kind::Duration, other)),
-            };
-            let label = super::args::string_arg(F, a, "timeColumn", "_time")?;
-            let mut out = t.clone();
-            let col = out
-                .columns
-                .iter_mut()
-                .find(|c| c.label == label)
-                .ok_or_else(|| format!("{F}: column {label:?} does not exist"))?;
-            for v in &mut col.values {
-                if let Value::Time(x) = v {
-                    *x = truncate(*x, unit).ok_or_else(|| format!("{F}: time out of range"))?;
+            let s = super::streams::stream_arg(F, a)?;
+            let zone = zone(F, a, &env)?;
+            super::streams::map_tables(ev, &env, s, &mut |_, t| {
+                let unit = match required(F, a, "unit")? {
+                    Value::Duration(d) if !d.is_negative() && (d.months > 0 || d.nanos > 0) => *d,
+                    other => return Err(wrong_type(F, "unit", Kind::Duration, other)),
+                };
+                let label = super::args::string_arg(F, a, "timeColumn", "_time")?;
+                let mut out = t.clone();
+                let col = out
+                    .columns
+                    .iter_mut()
+                    .find(|c| c.label == label)
+                    .ok_or_else(|| format!("{F}: column {label:?} does not exist"))?;
+                for v in &mut col.values {
+                    if let Value::Time(x) = v {
+                        *x = truncate_in(*x, unit, zone.as_ref())
+                            .ok_or_else(|| format!("{F}: time out of range"))?;
+                    }
                 }
-            }
-            Ok(Some(out))
+                Ok(Some(out))
+            })
         },
-        env,
     )
 }
 
 pub(super) fn members(env: &Env) -> Vec<Builtin> {
     let now = env.now;
+    let e = env.clone();
     let mut out: Vec<Builtin> = PARTS
         .iter()
         .filter(|(name, _)| *name != "time")
         .map(|&(name, part)| {
+            let env = e.clone();
             builtin(name, &["t", "location"], false, move |_, a| {
                 let f = format!("date.{name}");
-                utc_only(&f, a)?;
+                let zone = zone(&f, a, &env)?;
                 let t = time_arg(&f, "t", required(&f, a, "t")?, now)?;
-                Ok(Value::Int(part(t)))
+                Ok(Value::Int(part(zone.map_or(t, |z| z.to_local(t)))))
             })
         })
         .collect();
+    let env = e.clone();
     out.push(builtin(
         "truncate",
         &["t", "unit", "location"],
         false,
         move |_, a| {
             const F: &str = "date.truncate";
-            utc_only(F, a)?;
+            let zone = zone(F, a, &env)?;
             let t = time_arg(F, "t", required(F, a, "t")?, now)?;
             let unit = match required(F, a, "unit")? {
                 Value::Duration(d) if !d.is_negative() && (d.months > 0 || d.nanos > 0) => *d,
@@ -136,19 +149,20 @@ pub(super) fn members(env: &Env) -> Vec<Builtin> {
             if unit.months > 0 && unit.nanos != 0 {
                 return Err(format!("{F}: unit mixes months with smaller units").into());
             }
-            truncate(t, unit)
+            truncate_in(t, unit, zone.as_ref())
                 .map(Value::Time)
                 .ok_or_else(|| format!("{F}: time out of range").into())
         },
     ));
     for (name, param, add) in [("add", "to", true), ("sub", "from", false)] {
+        let env = e.clone();
         out.push(builtin(
             name,
             &["d", param, "location"],
             false,
             move |_, a| {
                 let f = format!("date.{name}");
-                utc_only(&f, a)?;
+                let zone = zone(&f, a, &env)?;
                 let d = match required(&f, a, "d")? {
                     Value::Duration(d) if add => *d,
                     Value::Duration(d) => d
@@ -157,8 +171,11 @@ pub(super) fn members(env: &Env) -> Vec<Builtin> {
                     other => return Err(wrong_type(&f, "d", Kind::Duration, other)),
                 };
                 let t = time_arg(&f, param, required(&f, a, param)?, now)?;
-                add_duration(t, d)
-                    .map(Value::Time)
+                let sum = match &zone {
+                    None => add_duration(t, d),
+                    Some(z) => add_duration(z.to_local(t), d).map(|l| z.to_utc(l)),
+                };
+                sum.map(Value::Time)
                     .ok_or_else(|| format!("{f}: time out of range").into())
             },
         ));

@@ -33,8 +33,8 @@ fn fingerprint(v: &Value) -> String {
     format!("{v:?}")
 }
 
-/// The group key's columns, `n` rows each.
-fn key_columns(t: &Table, n: usize) -> Vec<Column> {
+/// The group key's columns of `t`, each holding its value on `n` rows.
+pub(super) fn key_columns(t: &Table, n: usize) -> Vec<Column> {
     t.key
         .iter()
         .map(|(label, v)| {
@@ -118,15 +118,25 @@ fn mode(a: &Record, t: &Table) -> BResult<Option<Table>> {
     };
     let mut columns = key_columns(t, values.len());
     columns.retain(|c| c.label != "_value");
+    Ok(Some(with_values(t, columns, kind, values)))
+}
+
+/// A table of `t`'s group key with `columns` and then a `_value` column of `values`.
+pub(super) fn with_values(
+    t: &Table,
+    mut columns: Vec<Column>,
+    kind: ColKind,
+    values: Vec<Value>,
+) -> Table {
     columns.push(Column {
         label: "_value".into(),
         kind,
         values,
     });
-    Ok(Some(Table {
+    Table {
         key: t.key.clone(),
         columns,
-    }))
+    }
 }
 
 /// The most frequent non-null values, ascending; `[null]` when all are as frequent.

@@ -12,8 +12,12 @@
 //! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `increase`, `tail`; [`distinct`]:
 //!   `distinct`, `unique`, `keys`, `mode`; [`calculus`]: `integral`, `elapsed`; [`window`] (and `inf`);
 //!   [`convert`]: `float()`, `int()`, `string()`, … and `toFloat()`, `toInt()`, …;
+//! * [`join`] (the universe's `join`) and [`join_tables`] (the `join` package's `tables`);
+//!   [`state`]: `stateCount`, `stateDuration`; [`histogram_quantile`]; [`key_values`];
+//!   [`extract`]: `tableFind`, `getColumn`, `getRecord`, `findColumn`, `findRecord`;
+//!   [`scalars`]: `contains`, `length`, `display`; `timedMovingAverage` is written in Flux;
 //! * [`sink`]: `to`; [`packages`]: what `import` binds (`types`, `strings`,
-//!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`);
+//!   `influxdata/influxdb/tasks`, `influxdata/influxdb/secrets`, `join`);
 //! * [`args`] and [`streams`]: what the builtins share.
 
 pub mod aggregate;
@@ -23,14 +27,22 @@ pub mod calculus;
 pub mod convert;
 pub mod date;
 pub mod distinct;
+pub mod extract;
+pub mod histogram_quantile;
+pub mod join;
+pub mod join_tables;
+pub mod key_values;
 pub mod packages;
 pub mod pivot;
 pub mod reduce;
 pub mod reshape;
+pub mod scalars;
 pub mod series;
 pub mod sink;
+pub mod state;
 pub mod stats;
 pub mod streams;
+pub mod timezone;
 pub mod transform;
 pub mod window;
 
@@ -40,7 +52,8 @@ use crate::eval::Scope;
 use crate::value::Value;
 pub use streams::Env;
 
-/// The universe scope for one query: `true`, `false` and the table functions.
+/// The universe scope for one query: `true`, `false`, the table functions, `inf` and the
+/// `location` option's default (UTC).
 pub fn universe(env: Env) -> Scope {
     let mut scope = Scope::universe();
     for b in transform::builtins(&env)
@@ -53,9 +66,15 @@ pub fn universe(env: Env) -> Scope {
         .chain(series::builtins(&env))
         .chain(distinct::builtins(&env))
         .chain(calculus::builtins(&env))
+        .chain(state::builtins(&env))
+        .chain(extract::builtins(&env))
+        .chain(scalars::builtins())
         .chain([
             pivot::builtin(&env),
             reduce::builtin_fn(&env),
+            join::builtin_fn(&env),
+            key_values::builtin(&env),
+            histogram_quantile::builtin(&env),
             window::builtin(&env),
             date::truncate_time_column(&env),
         ])
@@ -63,5 +82,7 @@ pub fn universe(env: Env) -> Scope {
         let name = b.name.clone();
         scope = scope.bind(name, Value::Builtin(Arc::new(b)));
     }
-    scope.bind("inf", Value::Duration(window::INF))
+    scope
+        .bind("inf", Value::Duration(window::INF))
+        .bind("location", timezone::location("UTC", Default::default()))
 }

@@ -2,7 +2,8 @@
 //! last segment of its path): `types`, `strings`, `influxdata/influxdb/tasks`,
 //! `influxdata/influxdb/secrets` (also under the path `secrets`, which the edge replication
 //! guide imports and no real package has), `experimental` (`to`, `addDuration`,
-//! `subDuration`) and `profiler` (accepted, does nothing).
+//! `subDuration`), `join` (`tables`, with `inner`, `left`, `right`, `full` and `time` in
+//! `join.flux`), `timezone` (`location`, `fixed`, and `utc` in `timezone.flux`) and `profiler` (accepted, does nothing).
 
 use std::sync::Arc;
 
@@ -11,13 +12,15 @@ use super::streams::{source_error, Env};
 use crate::eval::Builtin;
 use crate::value::{Kind, Record, Value};
 
-/// The packages written in Flux: their source, evaluated in the universe on import (see
-/// `query::run`); every top-level binding is a member.
+/// The packages written in Flux: their source, evaluated in the universe (plus the package's
+/// builtins, for `join` and `timezone`) on import (see `query::run`); every top-level binding is a member.
 pub fn flux_source(path: &str) -> Option<&'static str> {
     match path {
         "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => {
             Some(include_str!("schema.flux"))
         }
+        "join" => Some(include_str!("join.flux")),
+        "timezone" => Some(include_str!("timezone.flux")),
         _ => None,
     }
 }
@@ -78,6 +81,8 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
         }
         "date" => super::date::members(env),
         "array" => vec![super::array::from(env)],
+        "join" => vec![super::join_tables::tables_fn(env)],
+        "timezone" => super::timezone::members(),
         "profiler" => Vec::new(),
         _ => return None,
     };

@@ -107,7 +107,7 @@ fn rows_to_tables(input: &Table, rows: &[Arc<Record>]) -> BResult<Vec<Table>> {
                 .iter()
                 .map(|&i| rows[i].get(label).cloned().unwrap_or(Value::Null))
                 .collect();
-            let kind = column_kind(label, &values)?;
+            let kind = column_kind("map", label, &values)?;
             columns.push(Column {
                 label: label.clone(),
                 kind,
@@ -123,12 +123,14 @@ fn rows_to_tables(input: &Table, rows: &[Arc<Record>]) -> BResult<Vec<Table>> {
 }
 
 /// The one type of a column's non-null values (a column of nulls is a string column).
-fn column_kind(label: &str, values: &[Value]) -> BResult<ColKind> {
+/// The type of a new column of `values` (string when all are null); `f` names the function
+/// in errors.
+pub(crate) fn column_kind(f: &str, label: &str, values: &[Value]) -> BResult<ColKind> {
     let mut kind = None;
     for v in values.iter().filter(|v| !v.is_null()) {
         let k = ColKind::of(v).ok_or_else(|| {
             format!(
-                "map: column {label:?} cannot hold a value of type {}",
+                "{f}: column {label:?} cannot hold a value of type {}",
                 v.kind()
             )
         })?;
@@ -136,7 +138,7 @@ fn column_kind(label: &str, values: &[Value]) -> BResult<ColKind> {
             None => kind = Some(k),
             Some(prev) if prev != k => {
                 return Err(format!(
-                    "map: column {label:?} has values of two types: {} and {}",
+                    "{f}: column {label:?} has values of two types: {} and {}",
                     prev.csv_name(),
                     k.csv_name()
                 )

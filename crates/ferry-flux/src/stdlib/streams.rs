@@ -20,6 +20,8 @@ pub struct Env {
     pub last_success: Option<i64>,
     /// Whether the guides' mistakes run (with a note) or fail as in InfluxDB.
     pub leniency: Arc<crate::leniency::Leniency>,
+    /// The `location` option as the script sets it (`window()`'s default location).
+    pub location: Arc<parking_lot::Mutex<Option<Value>>>,
 }
 
 /// A builtin that applies `f` (which reads only its arguments and the table) to each table of

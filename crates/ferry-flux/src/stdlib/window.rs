@@ -12,7 +12,10 @@
 //! windows of whole months in UTC, counted from 1970-01 (so `1y` windows are calendar years
 //! and `3mo` ones quarters), shifted by `offset`, as Flux aligns them; a window ending past
 //! the last representable time ends there, but one starting before the first (1677-09-21)
-//! is not made (its rows are left out). `location` is not supported yet.
+//! is not made (its rows are left out). With a `location` (the argument, else the `location`
+//! option) windows are aligned on that zone's wall-clock time, as Flux's windows in a location
+//! are: a window starts at the instant its local start names, and ends where its local start
+//! plus `period` does (a day across a DST change lasts 23 or 25 hours).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,9 +54,7 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             let every = super::args::lenient_every(F, every, &env.leniency);
             let period = duration_arg(F, a, "period")?.unwrap_or(every);
             let offset = duration_arg(F, a, "offset")?.unwrap_or_default();
-            if a.get("location").is_some_and(|v| !v.is_null()) {
-                return Err(format!("{F}: location is not supported yet (windows are UTC)").into());
-            }
+            let zone = super::timezone::Zone::of(F, a, env.location.lock().as_ref())?;
             let spec = Spec::new(
                 F,
                 (every, period, offset),
@@ -63,7 +64,8 @@ pub(super) fn builtin(env: &Env) -> Builtin {
                     string_arg(F, a, "stopColumn", "_stop")?,
                 ),
                 bool_arg(F, a, "createEmpty", false)?,
-            )?;
+            )?
+            .in_zone(zone);
             let bounds = s.bounds();
             let input = tables(ev, &env, s)?;
             // A tiny `every` over a long range (or a long `period`) asks for more windows than
@@ -89,6 +91,7 @@ pub(super) struct Spec {
     stop: String,
     create_empty: bool,
     infinite: bool,
+    zone: Option<super::timezone::Zone>,
 }
 
 /// Bytes an empty window table takes at the least (its key and column headers), and what a
@@ -155,7 +158,14 @@ impl Spec {
             stop,
             create_empty,
             infinite: every == INF,
+            zone: None,
         })
+    }
+
+    /// The same windows aligned on `zone`'s wall-clock time (`None`: UTC).
+    pub(super) fn in_zone(mut self, zone: Option<super::timezone::Zone>) -> Spec {
+        self.zone = zone;
+        self
     }
 
     /// The calendar length of `d` at the least, in ns (for cost estimates).
@@ -193,6 +203,12 @@ impl Spec {
     /// The start of window `k` (window 0 starts at the epoch plus the offset); `None` past
     /// the representable times.
     pub(super) fn start_of(&self, k: i64) -> Option<i64> {
+        let local = self.local_start_of(k)?;
+        Some(self.zone.as_ref().map_or(local, |z| z.to_utc(local)))
+    }
+
+    /// The wall-clock start of window `k` (in UTC, the start).
+    fn local_start_of(&self, k: i64) -> Option<i64> {
         if self.every.months == 0 {
             let s = i128::from(k) * i128::from(self.every.nanos) + i128::from(self.offset.nanos);
             return i64::try_from(s).ok();
@@ -207,12 +223,33 @@ impl Spec {
     /// The (unclipped) end of window `k`: the last representable time for a window that
     /// starts but ends past it (`every: 1000y`).
     pub(super) fn stop_of(&self, k: i64) -> Option<i64> {
-        let start = self.start_of(k)?;
-        Some(super::args::add_duration(start, self.period).unwrap_or(i64::MAX))
+        let start = self.local_start_of(k)?;
+        let stop = super::args::add_duration(start, self.period).unwrap_or(i64::MAX);
+        Some(match &self.zone {
+            Some(z) if stop != i64::MAX => z.to_utc(stop),
+            _ => stop,
+        })
     }
 
     /// The last window starting at or before `t`.
     pub(super) fn floor(&self, t: i64) -> i64 {
+        let Some(zone) = &self.zone else {
+            return self.floor_local(t);
+        };
+        // the window of the wall-clock time, then a step or two where an offset change moved
+        // the instant across a boundary
+        let mut k = self.floor_local(zone.to_local(t));
+        while self.start_of(k).is_some_and(|s| s > t) {
+            k -= 1;
+        }
+        while self.start_of(k + 1).is_some_and(|s| s <= t) {
+            k += 1;
+        }
+        k
+    }
+
+    /// The last window whose wall-clock start is at or before the wall-clock time `t`.
+    fn floor_local(&self, t: i64) -> i64 {
         if self.every.months == 0 {
             let k = (i128::from(t) - i128::from(self.offset.nanos))
                 .div_euclid(i128::from(self.every.nanos));
@@ -221,10 +258,10 @@ impl Spec {
         // the month of t, less the offset, in windows; then at most a step or two each way
         let shifted = t.saturating_sub(self.offset.nanos);
         let mut k = (month_index(shifted) - self.offset.months).div_euclid(self.every.months);
-        while self.start_of(k).is_some_and(|s| s > t) {
+        while self.local_start_of(k).is_some_and(|s| s > t) {
             k -= 1;
         }
-        while self.start_of(k + 1).is_some_and(|s| s <= t) {
+        while self.local_start_of(k + 1).is_some_and(|s| s <= t) {
             k += 1;
         }
         k

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: the corpus reader and AST JSON normalization.
 #![allow(dead_code)]
 
+pub mod run;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
