@@ -1,6 +1,8 @@
 //! Functions that answer several rows per window or transform a series: `top`, `bottom`,
-//! `distinct` and the transformations (`derivative`, `non_negative_derivative`, `difference`,
-//! `non_negative_difference`, `moving_average`, `cumulative_sum`).
+//! `distinct`, `sample` and the transformations (`derivative`, `non_negative_derivative`,
+//! `difference`, `non_negative_difference`, `moving_average`, `cumulative_sum`, `elapsed`;
+//! the technical-analysis ones of `ta.rs` and the Holt-Winters forecasts of
+//! `holt_winters.rs` run here over what those modules compute).
 //!
 //! Both run the statement's inner query through the plain executor (raw points, or one
 //! aggregate per `GROUP BY time` window), then reduce each output series the way 1.6 does.
@@ -17,6 +19,7 @@ use crate::exec::time::split_time_in;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
 use crate::result::{Series, Value};
 use crate::tz::window_start;
+use crate::{holt_winters, ta};
 
 /// The plain executor in the statement's request: what this module's functions read their
 /// inner statements through.
@@ -83,6 +86,40 @@ fn col_names(bases: &[String]) -> Vec<String> {
 
 type Key = (Option<String>, Option<Vec<(String, String)>>);
 
+/// What one transformation computes over each series.
+enum Op {
+    /// One of [`transform`]'s, with its parameter.
+    Basic(i64),
+    /// A technical-analysis function (`ta.rs`).
+    Ta(ta::Spec),
+    /// `holt_winters` or `holt_winters_with_fit` (`holt_winters.rs`).
+    HoltWinters(holt_winters::Spec),
+}
+
+/// The call checked by the module that answers it, when it is one of `ta.rs`'s or
+/// `holt_winters.rs`'s (they check every argument but the first before the checks common
+/// to the transformations, as 1.6 does).
+fn own_op(name: &str, args: &[Expr]) -> Res<Option<Op>> {
+    if let Some(spec) = ta::Spec::parse(name, args) {
+        return Ok(Some(Op::Ta(spec.map_err(|e| e.to_string())?)));
+    }
+    if let Some(spec) = holt_winters::Spec::parse(name, args) {
+        return Ok(Some(Op::HoltWinters(spec.map_err(|e| e.to_string())?)));
+    }
+    Ok(None)
+}
+
+/// The numeric values of a series' points, as floats.
+fn numbers(pts: &[(i64, Value)]) -> Vec<(i64, f64)> {
+    pts.iter()
+        .filter_map(|(t, v)| v.as_f64().map(|f| (*t, f)))
+        .collect()
+}
+
+fn floats(pts: Vec<(i64, f64)>) -> Vec<(i64, Value)> {
+    pts.into_iter().map(|(t, f)| (t, Value::Float(f))).collect()
+}
+
 fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     let mut bases = Vec::new();
     // per output series: time -> one value per field
@@ -97,6 +134,7 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             return Err("mixing aggregate and non-aggregate queries is not supported".into());
         }
         bases.push(f.alias.clone().unwrap_or_else(|| name.clone()));
+        let own = own_op(name, args)?;
         let Some(inner) = args.first() else {
             return Err(format!(
                 "invalid number of arguments for {name}, expected at least 1, got 0"
@@ -115,53 +153,9 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         if !matches!(inner, Expr::Call(..) | Expr::Ref(..)) {
             return Err(format!("expected field argument in {name}()"));
         }
-        let param = match (name.as_str(), args.get(1)) {
-            ("derivative" | "non_negative_derivative", None) => {
-                s.dims.time.map(|(iv, _)| iv).unwrap_or(1_000_000_000)
-            }
-            ("derivative" | "non_negative_derivative", Some(Expr::Duration(d))) if *d > 0 => *d,
-            ("elapsed", None) => 1,
-            ("elapsed", Some(Expr::Duration(d))) if *d > 0 => *d,
-            ("elapsed", Some(Expr::Duration(d))) => {
-                return Err(format!(
-                    "duration argument must be positive, got {}",
-                    duration_text(*d)
-                ))
-            }
-            ("elapsed", Some(other)) => {
-                return Err(format!(
-                    "second argument to elapsed must be a duration, got *influxql.{}",
-                    match other {
-                        Expr::Integer(_) => "IntegerLiteral",
-                        Expr::Number(_) => "NumberLiteral",
-                        Expr::Str(_) => "StringLiteral",
-                        _ => "VarRef",
-                    }
-                ))
-            }
-            ("moving_average", Some(Expr::Integer(n))) if *n > 1 => *n,
-            ("moving_average", Some(Expr::Integer(_))) => {
-                return Err(format!(
-                    "moving_average window must be greater than 1, got {}",
-                    match args.get(1) {
-                        Some(Expr::Integer(n)) => *n,
-                        _ => 0,
-                    }
-                ))
-            }
-            ("moving_average", _) => {
-                return Err(format!(
-                    "invalid number of arguments for moving_average, expected 2, got {}",
-                    args.len()
-                ))
-            }
-            (_, None) => 0,
-            _ => {
-                return Err(format!(
-                    "invalid number of arguments for {name}, expected 1, got {}",
-                    args.len()
-                ))
-            }
+        let op = match own {
+            Some(op) => op,
+            None => Op::Basic(basic_param(s, name, args)?),
         };
         let mut sel = inner_select(
             s,
@@ -181,7 +175,7 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         }
         // 1.6 reads one interval more so the first window has a predecessor.
         let extra = match (name.as_str(), s.dims.time) {
-            ("cumulative_sum", _) | (_, None) => (0, 0),
+            ("cumulative_sum" | "holt_winters" | "holt_winters_with_fit", _) | (_, None) => (0, 0),
             (_, Some((iv, _))) if s.descending => (0, iv),
             (_, Some((iv, _))) => (iv, 0),
         };
@@ -197,7 +191,25 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             if s.descending {
                 pts.reverse();
             }
-            let out = page(transform(name, param, &pts), s.limit, s.offset);
+            let out = match &op {
+                Op::Basic(param) => transform(name, *param, &pts),
+                Op::Ta(spec) => {
+                    if let Some(iterator) = pts.iter().find_map(|(_, v)| match v {
+                        Value::Str(_) => Some("stringInterruptIterator"),
+                        Value::Bool(_) => Some("booleanInterruptIterator"),
+                        _ => None,
+                    }) {
+                        let name = name.clone();
+                        return Err(ta::Unsupported { name, iterator }.to_string());
+                    }
+                    floats(spec.run(&numbers(&pts)))
+                }
+                Op::HoltWinters(spec) => {
+                    let iv = s.dims.time.map_or(1, |(iv, _)| iv);
+                    floats(spec.run(&numbers(&pts), iv))
+                }
+            };
+            let out = page(out, s.limit, s.offset);
             let key: Key = (series.name.clone(), series.tags.clone());
             if !rows.contains_key(&key) {
                 order.push(key.clone());
@@ -238,6 +250,58 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         out.reverse();
     }
     Ok(out)
+}
+
+/// The parameter of one of [`transform`]'s functions, from its arguments.
+fn basic_param(s: &Select, name: &str, args: &[Expr]) -> Res<i64> {
+    Ok(match (name, args.get(1)) {
+        ("derivative" | "non_negative_derivative", None) => {
+            s.dims.time.map(|(iv, _)| iv).unwrap_or(1_000_000_000)
+        }
+        ("derivative" | "non_negative_derivative", Some(Expr::Duration(d))) if *d > 0 => *d,
+        ("elapsed", None) => 1,
+        ("elapsed", Some(Expr::Duration(d))) if *d > 0 => *d,
+        ("elapsed", Some(Expr::Duration(d))) => {
+            return Err(format!(
+                "duration argument must be positive, got {}",
+                duration_text(*d)
+            ))
+        }
+        ("elapsed", Some(other)) => {
+            return Err(format!(
+                "second argument to elapsed must be a duration, got *influxql.{}",
+                match other {
+                    Expr::Integer(_) => "IntegerLiteral",
+                    Expr::Number(_) => "NumberLiteral",
+                    Expr::Str(_) => "StringLiteral",
+                    _ => "VarRef",
+                }
+            ))
+        }
+        ("moving_average", Some(Expr::Integer(n))) if *n > 1 => *n,
+        ("moving_average", Some(Expr::Integer(_))) => {
+            return Err(format!(
+                "moving_average window must be greater than 1, got {}",
+                match args.get(1) {
+                    Some(Expr::Integer(n)) => *n,
+                    _ => 0,
+                }
+            ))
+        }
+        ("moving_average", _) => {
+            return Err(format!(
+                "invalid number of arguments for moving_average, expected 2, got {}",
+                args.len()
+            ))
+        }
+        (_, None) => 0,
+        _ => {
+            return Err(format!(
+                "invalid number of arguments for {name}, expected 1, got {}",
+                args.len()
+            ))
+        }
+    })
 }
 
 fn num_sub(a: &Value, b: &Value) -> Value {
@@ -393,6 +457,8 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             ));
         }
         (&args[0], Vec::new(), 0usize)
+    } else if name == "sample" {
+        (&args[0], Vec::new(), sample_size(args)?)
     } else {
         if args.len() < 2 {
             return Err(format!(
@@ -473,6 +539,11 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     }
     let columns = col_names(&bases);
     let ntags = tag_args.len();
+    // what a window's candidates are: numbers for top and bottom, any value for sample
+    let usable = |v: &Value| match name {
+        "sample" => !v.is_null(),
+        _ => v.as_f64().is_some(),
+    };
     let mut out = Vec::new();
     let finish = |mut values: Vec<Vec<Value>>| {
         if s.descending {
@@ -491,14 +562,14 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         for g in groups {
             let mut wins: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
             for (i, (t, _, _, v)) in g.rows.iter().enumerate() {
-                if *t < lo || *t > hi || v.as_f64().is_none() {
+                if *t < lo || *t > hi || !usable(v) {
                     continue;
                 }
                 wins.entry(window(*t)).or_default().push(i);
             }
             let mut values: Vec<Vec<Value>> = Vec::new();
             for cands in wins.into_values() {
-                let best = n_best(cands.len(), n, name == "top", |k| {
+                let best = keep(name, cands.len(), n, |k| {
                     let (t, si, ri, v) = &g.rows[cands[k]];
                     (v, *t, (*si, *ri))
                 });
@@ -576,10 +647,10 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 }
                 cands.extend(best.into_iter().map(|(_, r)| r));
             } else {
-                cands.extend(rows.into_iter().filter(|r| r[1].as_f64().is_some()));
+                cands.extend(rows.into_iter().filter(|r| usable(&r[1])));
             }
-            // The n best by value (ties: earlier time, then input order).
-            let best = n_best(cands.len(), n, top, |k| {
+            // The n best by value (ties: earlier time, then input order), or n at random.
+            let best = keep(name, cands.len(), n, |k| {
                 let t = match cands[k][0] {
                     Value::Time(t) => t,
                     _ => 0,
@@ -605,6 +676,50 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         out.reverse();
     }
     Ok(out)
+}
+
+/// `sample(field, N)`'s N, checked as 1.6 does.
+fn sample_size(args: &[Expr]) -> Res<usize> {
+    if args.len() != 2 {
+        return Err(format!(
+            "invalid number of arguments for sample, expected 2, got {}",
+            args.len()
+        ));
+    }
+    match args[1] {
+        Expr::Integer(n) if n > 0 => Ok(n as usize),
+        Expr::Integer(n) => Err(format!("sample window must be greater than 1, got {n}")),
+        _ => Err("expected integer argument in sample()".into()),
+    }
+}
+
+/// The candidates a window keeps of its `len` (`key` as for [`n_best`]), in time order:
+/// the `n` best for top and bottom, `n` chosen at random (each subset as likely) for
+/// sample.
+fn keep<'v>(
+    name: &str,
+    len: usize,
+    n: usize,
+    key: impl Fn(usize) -> (&'v Value, i64, (usize, usize)),
+) -> Vec<usize> {
+    if name != "sample" {
+        return n_best(len, n, name == "top", key);
+    }
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    // reservoir sampling: candidate k replaces a kept one with probability n / (k + 1)
+    let mut kept: Vec<usize> = (0..len.min(n)).collect();
+    for k in n..len {
+        let j = rng.gen_range(0..=k);
+        if j < n {
+            kept[j] = k;
+        }
+    }
+    kept.sort_by_key(|&k| {
+        let (_, t, tie) = key(k);
+        (t, tie, k)
+    });
+    kept
 }
 
 /// The `n` best of `len` candidates for top (greatest value first) or bottom (least first),
