@@ -53,13 +53,17 @@ def tzpeers(peers):
     return ferry, influx
 
 
-def both(pair, q, **params):
-    """The same query to Ferry and influxd: same status, same JSON."""
+def both(pair, q, exact=False, **params):
+    """The same query to Ferry and influxd: same status, same JSON (floats within 1e-9
+    relative, or to the last bit when `exact`)."""
     ferry, influx = pair
     a = ask(ferry.url, q, token=ferry.token, **params)
     b = ask(influx.url, q, **params)
     assert a.status_code == b.status_code, (a.text, b.text)
-    same(a.json(), b.json())
+    if exact:
+        assert a.json() == b.json(), f"\nferry={a.text:.3000}\ninflux={b.text:.3000}"
+    else:
+        same(a.json(), b.json())
     return a.json()
 
 
@@ -443,12 +447,6 @@ COUNT_DISTINCT = [
     f"SELECT count(mean(load)) FROM cpu WHERE {R}",
     f"SELECT count(distinct(load)) FROM (SELECT load FROM cpu WHERE {R})",
 ]
-
-
-@pytest.mark.parametrize("q", MATH_QUERIES + ELAPSED_QUERIES + COUNT_DISTINCT)
-def test_functions_same_as_influxd(peers, q):
-    """1.6's math functions, elapsed() and count(distinct()), answers and errors."""
-    both(peers, q)
 
 
 def test_influxdb_math_overflow_is_not_json(peers):
@@ -994,3 +992,151 @@ def test_unsigned_above_int64_max_keep_their_value(peers):
     assert r.status_code == 200, r.text
     assert r.text.splitlines()[1:] == [f"u,,{BASE},18446744073709551615",
                                        f"u,,{BASE + 1_000_000_000},9223372036854775808"], r.text
+
+
+# -- the technical-analysis functions, holt_winters and sample ---------------------------
+# Their answers are compared with 1.6's exactly (floats to the bit): Ferry ports 1.6's
+# arithmetic step for step, and every inner aggregate below is one 1.6 computes
+# deterministically (max, sum, first of raw values; mean of a single series).
+
+TA_FUNCTIONS = [
+    "exponential_moving_average", "double_exponential_moving_average",
+    "triple_exponential_moving_average", "triple_exponential_derivative",
+    "relative_strength_index", "kaufmans_efficiency_ratio",
+    "kaufmans_adaptive_moving_average", "chande_momentum_oscillator",
+]
+# from 22:16:40, inside the 22:16 window: the first window is partial, the one read before
+# it too
+R_MID = f"time >= {BASE + 200_000_000_000} AND time < {T_END}"
+TA_SHAPES = [
+    # raw, per tag, default hold period and warmup
+    "SELECT {f}(usage_user, 3) FROM cpu WHERE {R} GROUP BY host",
+    # over an aggregate, GROUP BY time (from mid-window), then with a tag and a hold period
+    "SELECT {f}(max(usage_user), 4) FROM cpu WHERE {R_MID} GROUP BY time(1m)",
+    "SELECT {f}(max(load), 3, 1) FROM cpu WHERE {R} GROUP BY time(1m), host",
+    "SELECT {f}(sum(load), 2, 0) FROM cpu WHERE {R} GROUP BY time(30s) fill(0)",
+    # an integer field, hold period 0 (refused for the derivative: at least 1)
+    "SELECT {f}(load, 5, 0) FROM cpu WHERE {R} AND host = 'h1'",
+    # each warmup type (Kaufman's take none: the argument count is refused)
+    "SELECT {f}(usage_user, 2, 2, 'simple') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 3, 0, 'exponential') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 3, 0, 'none') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 1, 0, 'simple') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 4, 10, 'simple') FROM cpu WHERE {H0} ORDER BY time DESC LIMIT 5 OFFSET 2",
+    "SELECT {f}(usage_user, 7, -1, 'exponential') FROM cpu WHERE {R} GROUP BY host SLIMIT 2 SOFFSET 1",
+    "SELECT {f}(usage_user, 2), {f}(load, 3) AS b FROM cpu WHERE {R} AND host = 'h2'",
+    # strings and booleans: 1.6's iterator error
+    "SELECT {f}(status, 2) FROM cpu WHERE {H0}",
+    "SELECT {f}(ok, 2) FROM cpu WHERE {H0}",
+    # bad arguments
+    "SELECT {f}(usage_user) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 0, 'simple', 1) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2.5) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 0) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 'x') FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, -2) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 1, 'x') FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 1, 1) FROM cpu WHERE {R}",
+    "SELECT {f}(mean(usage_user), 2) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(1m)",
+    "SELECT {f}(2, 2) FROM cpu WHERE {R}",
+]
+TA_QUERIES = [q.format(f=f, R=R, R_MID=R_MID, H0=H0) for f in TA_FUNCTIONS for q in TA_SHAPES]
+
+HW_SHAPES = [
+    "SELECT {f}(mean(usage_user), 3, 0) FROM cpu WHERE {H0} GROUP BY time(1m)",
+    "SELECT {f}(max(usage_user), 5, 2) FROM cpu WHERE {R_MID} GROUP BY time(1m)",
+    "SELECT {f}(max(usage_user), 5, 3) FROM cpu WHERE {R} GROUP BY time(30s), host",
+    "SELECT {f}(sum(load), 2, 1) FROM cpu WHERE {R} GROUP BY time(20s), host",
+    "SELECT {f}(first(usage_system), 4, 4) FROM cpu WHERE {R} GROUP BY time(20s) LIMIT 5",
+    "SELECT {f}(max(load), 4, 6) FROM cpu WHERE {R} GROUP BY time(10s), host",
+    "SELECT {f}(max(load), 2, 1), {f}(min(load), 3, 0) AS low FROM cpu WHERE {H0} GROUP BY time(1m)",
+    "SELECT {f}(usage_user, 4, 6) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 4) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 4, 'x') FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 0, 1) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 1, -1) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 1.5, 1) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 2, 1) FROM cpu WHERE {R}",
+]
+HW_QUERIES = [q.format(f=f, R=R, R_MID=R_MID, H0=H0)
+              for f in ("holt_winters", "holt_winters_with_fit") for q in HW_SHAPES]
+
+SAMPLE_QUERIES = [
+    # N at least the points: every point, in time order
+    f"SELECT sample(usage_user, 1000) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT sample(status, 1000) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT sample(load, 100), usage_user FROM cpu WHERE {H0}",
+    f"SELECT sample(usage_user, 100) FROM cpu WHERE {R} GROUP BY time(1m)",
+    # bad arguments
+    f"SELECT sample(usage_user, 0) FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user) FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user, 'a') FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user, 1.5) FROM cpu WHERE {R}",
+    f"SELECT sample(mean(usage_user), 2) FROM cpu WHERE {R}",
+]
+
+
+@pytest.mark.parametrize("q,exact", [
+    (q, False) for q in MATH_QUERIES + ELAPSED_QUERIES + COUNT_DISTINCT
+] + [(q, True) for q in TA_QUERIES + HW_QUERIES + SAMPLE_QUERIES])
+def test_functions_same_as_influxd(peers, q, exact):
+    """1.6's math functions, elapsed(), count(distinct()), the technical-analysis functions,
+    holt_winters(_with_fit) and the deterministic answers of sample(): answers and errors.
+    The math functions are Rust's libm, whose last bit may differ from Go's; the rest are
+    compared exactly."""
+    both(peers, q, exact=exact)
+
+
+def _rows(pair_side, q):
+    r = ask(pair_side.url, q, token=getattr(pair_side, "token", None), epoch="ns")
+    assert r.status_code == 200, r.text
+    return {json.dumps(s.get("tags")): s["values"] for s in r.json()["results"][0].get("series", [])}
+
+
+@pytest.mark.parametrize("n,by,iv", [
+    (3, "host", 0), (2, "time(1m)", 60_000_000_000), (1, "time(2m), host", 120_000_000_000),
+])
+def test_sample_is_a_subset_of_the_data(peers, n, by, iv):
+    """sample(f, N) is random: each series (and window of `iv` ns) holds min(N, its points)
+    rows, as 1.6's, each a point of the data, in time order."""
+    ferry, influx = peers
+    q = f"SELECT sample(usage_user, {n}) FROM cpu WHERE {R} GROUP BY {by}"
+    got, want = _rows(ferry, q), _rows(influx, q)
+    points = {(t, v) for t, v in _rows(ferry, f"SELECT usage_user FROM cpu WHERE {R}")["null"]}
+    assert got.keys() == want.keys()
+
+    def per_window(rows):
+        out = {}
+        for t, _ in rows:
+            w = t // iv if iv else 0
+            out[w] = out.get(w, 0) + 1
+        return out
+
+    for k in got:
+        assert per_window(got[k]) == per_window(want[k]), k
+        assert all((t, v) in points for t, v in got[k]), k
+        times = [t for t, _ in got[k]]
+        assert times == sorted(times) and len(set(times)) == len(times), k
+
+
+def test_sample_varies(peers):
+    """Ten samples of 3 of h0's ~55 points are not all the same (the chance is ~1e-40)."""
+    ferry, _ = peers
+    seen = {json.dumps(_rows(ferry, f"SELECT sample(usage_user, 3) FROM cpu WHERE {H0}"))
+            for _ in range(10)}
+    assert len(seen) > 1
+
+
+def test_influxdb_cmo_period_one_panics(peers):
+    """InfluxDB 1.6 bug: chande_momentum_oscillator with period 1 and no warmup (the
+    default) indexes an empty ring and answers a panic. Ferry answers the oscillator over
+    that one move: 100, -100 or 0 by the direction of each move (0 for the first point)."""
+    ferry, influx = peers
+    q = f"SELECT chande_momentum_oscillator(usage_user, 1) FROM cpu WHERE {H0}"
+    err = ask(influx.url, q).json()["results"][0]["error"]
+    assert "panic" in err and "index out of range" in err, err
+    raw = _rows(ferry, f"SELECT usage_user FROM cpu WHERE {H0}")["null"]
+    want = [[raw[0][0], 0]] + [
+        [t, 100 if v > p else -100 if v < p else 0] for (_, p), (t, v) in zip(raw, raw[1:])]
+    assert _rows(ferry, q)["null"] == want
