@@ -519,6 +519,8 @@ def test_influxdb_subquery_outer_range_without_interval(peers, outer):
     "difference(mean(usage_user))",
     "moving_average(mean(usage_user), 2)",
     "cumulative_sum(sum(load))",
+    "exponential_moving_average(max(usage_user), 3)",
+    "chande_momentum_oscillator(sum(load), 2, 0, 'simple')",
 ])
 def test_influxdb_transform_without_lower_bound(peers, f):
     """InfluxDB 1.6 bug: a transformation of an aggregate over GROUP BY time() answers no
@@ -1051,6 +1053,8 @@ HW_SHAPES = [
     "SELECT {f}(first(usage_system), 4, 4) FROM cpu WHERE {R} GROUP BY time(20s) LIMIT 5",
     "SELECT {f}(max(load), 4, 6) FROM cpu WHERE {R} GROUP BY time(10s), host",
     "SELECT {f}(max(load), 2, 1), {f}(min(load), 3, 0) AS low FROM cpu WHERE {H0} GROUP BY time(1m)",
+    # no lower time bound: the forecasts read no interval before, and 1.6 answers them
+    "SELECT {f}(max(usage_user), 3, 2) FROM cpu WHERE time < {T_END} GROUP BY time(1m), host",
     "SELECT {f}(usage_user, 4, 6) FROM cpu WHERE {R} GROUP BY time(10s)",
     "SELECT {f}(max(usage_user), 4) FROM cpu WHERE {R} GROUP BY time(10s)",
     "SELECT {f}(max(usage_user), 4, 'x') FROM cpu WHERE {R} GROUP BY time(10s)",
@@ -1059,7 +1063,7 @@ HW_SHAPES = [
     "SELECT {f}(max(usage_user), 1.5, 1) FROM cpu WHERE {R} GROUP BY time(10s)",
     "SELECT {f}(max(usage_user), 2, 1) FROM cpu WHERE {R}",
 ]
-HW_QUERIES = [q.format(f=f, R=R, R_MID=R_MID, H0=H0)
+HW_QUERIES = [q.format(f=f, R=R, R_MID=R_MID, H0=H0, T_END=T_END)
               for f in ("holt_winters", "holt_winters_with_fit") for q in HW_SHAPES]
 
 SAMPLE_QUERIES = [
@@ -1074,6 +1078,8 @@ SAMPLE_QUERIES = [
     f"SELECT sample(usage_user, 'a') FROM cpu WHERE {R}",
     f"SELECT sample(usage_user, 1.5) FROM cpu WHERE {R}",
     f"SELECT sample(mean(usage_user), 2) FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user, 2), top(load, 2) FROM cpu WHERE {R}",
+    f"SELECT top(load, 2), sample(usage_user, 2) FROM cpu WHERE {R}",
 ]
 
 

@@ -437,8 +437,14 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         );
     }
     if calls.len() > 1 {
+        // 1.6 names the top or bottom call (sample alone combines with aggregates there)
+        let named = calls
+            .iter()
+            .filter_map(|f| call_name(&f.expr))
+            .find(|n| *n == "top" || *n == "bottom")
+            .unwrap_or(name);
         return Err(format!(
-            "selector function {name}() cannot be combined with other functions"
+            "selector function {named}() cannot be combined with other functions"
         ));
     }
     let mut aux: Vec<Field> = Vec::new();
