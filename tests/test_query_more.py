@@ -1083,12 +1083,30 @@ SAMPLE_QUERIES = [
 ]
 
 
+# a transformation of `*`: one column per field it reads, named function_field
+STAR_TRANSFORMS = [
+    q.format(f=f, R=R, H0=H0) for f in [
+        "derivative(*)", "non_negative_difference(*)", "moving_average(*, 3)",
+        "cumulative_sum(*)", "elapsed(*, 1s)", "exponential_moving_average(*, 3)",
+        "chande_momentum_oscillator(*, 3, 1, 'simple')", "kaufmans_efficiency_ratio(*, 2)",
+        "derivative(*), difference(usage_user)", "derivative(*) AS d",
+    ] for q in ["SELECT {f} FROM cpu WHERE {H0}", "SELECT {f} FROM cpu WHERE {R} GROUP BY host LIMIT 3"]
+] + [
+    f"SELECT exponential_moving_average(*, 0) FROM cpu WHERE {R}",
+    f"SELECT derivative(*) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT elapsed(*) FROM (SELECT usage_user, host FROM cpu WHERE {R}) GROUP BY host",
+    f"SELECT moving_average(mean(usage_user), 4) FROM cpu WHERE {H0} GROUP BY time(1m)",
+    f"SELECT moving_average(usage_user, 5) FROM cpu WHERE {R} ORDER BY time DESC",
+]
+
+
 @pytest.mark.parametrize("q,exact", [
     (q, False) for q in MATH_QUERIES + ELAPSED_QUERIES + COUNT_DISTINCT
-] + [(q, True) for q in TA_QUERIES + HW_QUERIES + SAMPLE_QUERIES])
+] + [(q, True) for q in TA_QUERIES + HW_QUERIES + SAMPLE_QUERIES + STAR_TRANSFORMS])
 def test_functions_same_as_influxd(peers, q, exact):
     """1.6's math functions, elapsed(), count(distinct()), the technical-analysis functions,
-    holt_winters(_with_fit) and the deterministic answers of sample(): answers and errors.
+    holt_winters(_with_fit), the deterministic answers of sample() and transformations of
+    `*`: answers and errors.
     The math functions are Rust's libm, whose last bit may differ from Go's; the rest are
     compared exactly."""
     both(peers, q, exact=exact)

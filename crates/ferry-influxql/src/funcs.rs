@@ -12,6 +12,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use ferry_lp::FieldType;
+
 use crate::ast::*;
 use crate::exec::context::{page, Res};
 use crate::exec::rows::FieldGroup;
@@ -33,6 +35,9 @@ pub(crate) trait Plain {
     /// time), per output series in output order and not merged into time order; `None`
     /// when `s` has another shape (use [`Plain::select`]).
     fn field_groups(&self, s: &Select) -> Res<Option<Vec<FieldGroup>>>;
+    /// The fields `s`'s measurement (or subquery) holds, with their types: what `f(*)`
+    /// expands to.
+    fn fields(&self, s: &Select) -> Res<Vec<(String, FieldType)>>;
 }
 
 fn call_name(e: &Expr) -> Option<&str> {
@@ -120,7 +125,51 @@ fn floats(pts: Vec<(i64, f64)>) -> Vec<(i64, Value)> {
     pts.into_iter().map(|(t, f)| (t, Value::Float(f))).collect()
 }
 
+/// `s` with each transformation of `*` (`derivative(*)`, `exponential_moving_average(*, 3)`)
+/// as one call per field it reads, named `name_field` as 1.6 names them: the numeric
+/// fields, every field for `elapsed`, in name order; `None` when no call reads `*`.
+fn expand_wildcards(s: &Select, plain: &dyn Plain) -> Res<Option<Select>> {
+    let star =
+        |f: &Field| matches!(&f.expr, Expr::Call(_, a) if a.first() == Some(&Expr::Wildcard));
+    if !s.fields.iter().any(star) {
+        return Ok(None);
+    }
+    let mut fields = plain.fields(s)?;
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = s.clone();
+    out.fields.clear();
+    for f in &s.fields {
+        let Expr::Call(name, args) = &f.expr else {
+            out.fields.push(f.clone());
+            continue;
+        };
+        if !star(f) {
+            out.fields.push(f.clone());
+            continue;
+        }
+        let prefix = f.alias.as_deref().unwrap_or(name);
+        for (n, t) in &fields {
+            let numeric = matches!(
+                t,
+                FieldType::Float | FieldType::Integer | FieldType::UInteger
+            );
+            if !numeric && name != "elapsed" {
+                continue;
+            }
+            let mut a = args.clone();
+            a[0] = Expr::Ref(n.clone(), RefKind::Field);
+            out.fields.push(Field {
+                expr: Expr::Call(name.clone(), a),
+                alias: Some(format!("{prefix}_{n}")),
+            });
+        }
+    }
+    Ok(Some(out))
+}
+
 fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
+    let expanded = expand_wildcards(s, plain)?;
+    let s = expanded.as_ref().unwrap_or(s);
     let mut bases = Vec::new();
     // per output series: time -> one value per field
     let mut order: Vec<Key> = Vec::new();
@@ -392,21 +441,28 @@ fn transform(name: &str, param: i64, pts: &[(i64, Value)]) -> Vec<(i64, Value)> 
             }
         }
         "moving_average" => {
+            // 1.6's running sum, the oldest value out before the newest in; of integers an
+            // integer sum (each reducer keeps its type's)
             let n = param as usize;
-            let mut win: std::collections::VecDeque<f64> = Default::default();
-            let mut sum = 0.0;
+            let mut win: std::collections::VecDeque<&Value> = Default::default();
+            let (mut ints, mut floats) = (0i64, 0.0f64);
             for p in pts {
-                let x = p.1.as_f64().unwrap_or(0.0);
-                win.push_back(x);
-                sum += x;
-                if win.len() > n {
-                    sum -= win.pop_front().unwrap_or(0.0);
-                }
                 if win.len() == n {
-                    out.push((p.0, Value::Float(win.iter().sum::<f64>() / n as f64)));
+                    match win.pop_front() {
+                        Some(Value::Int(i)) => ints = ints.wrapping_sub(*i),
+                        Some(v) => floats -= v.as_f64().unwrap_or(0.0),
+                        None => {}
+                    }
+                }
+                match &p.1 {
+                    Value::Int(i) => ints = ints.wrapping_add(*i),
+                    v => floats += v.as_f64().unwrap_or(0.0),
+                }
+                win.push_back(&p.1);
+                if win.len() == n {
+                    out.push((p.0, Value::Float((ints as f64 + floats) / n as f64)));
                 }
             }
-            let _ = sum;
         }
         _ => {}
     }
