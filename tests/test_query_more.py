@@ -11,6 +11,7 @@ import pytest
 import requests
 
 import test_query
+from harness import load_both
 from test_query import BASE, DB, R, T_END, ask, peers, persisted, same, same_chunked  # noqa: F401 (fixtures)
 
 TZDB = "tzdb"
@@ -1164,3 +1165,36 @@ def test_influxdb_cmo_period_one_panics(peers):
     want = [[raw[0][0], 0]] + [
         [t, 100 if v > p else -100 if v < p else 0] for (_, p), (t, v) in zip(raw, raw[1:])]
     assert _rows(ferry, q)["null"] == want
+
+
+# Series whose moves are all 0: 0 / 0 makes NaN, which both answer as null.
+FLATDB = "flatdb"
+
+
+@pytest.fixture(scope="module")
+def flatpeers(peers):
+    lp = "".join(f"z v=0,w=0i,c=5 {BASE + i * 10_000_000_000}\n" for i in range(8))
+    load_both(*peers, FLATDB, lp.encode())
+    return peers
+
+
+@pytest.mark.parametrize("q", [
+    f"SELECT {f}(v, 2) FROM z" for f in TA_FUNCTIONS
+] + [
+    "SELECT relative_strength_index(c, 3) FROM z",
+    "SELECT chande_momentum_oscillator(c, 2, 0, 'simple') FROM z",
+    "SELECT kaufmans_adaptive_moving_average(w, 2) FROM z",
+    f"SELECT holt_winters_with_fit(max(v), 2, 0) FROM z WHERE {R} GROUP BY time(10s)",
+    f"SELECT holt_winters(max(c), 2, 2) FROM z WHERE {R} GROUP BY time(10s)",
+])
+def test_analysis_functions_of_flat_series_same_as_influxd(flatpeers, q):
+    both(flatpeers, q, exact=True, db=FLATDB)
+
+
+@pytest.mark.parametrize("q,n", [
+    (f"SELECT exponential_moving_average(usage_user, 3) FROM cpu WHERE {R} GROUP BY host", 7),
+    (f"SELECT sample(usage_user, 1000) FROM cpu WHERE {R} GROUP BY host", 5),
+    (f"SELECT holt_winters(max(load), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m), host", 2),
+])
+def test_analysis_functions_chunked_same_as_influxd(peers, q, n):
+    same_chunked(peers, q, n)
