@@ -1079,6 +1079,10 @@ SAMPLE_QUERIES = [
     f"SELECT sample(usage_user, 'a') FROM cpu WHERE {R}",
     f"SELECT sample(usage_user, 1.5) FROM cpu WHERE {R}",
     f"SELECT sample(mean(usage_user), 2) FROM cpu WHERE {R}",
+    f"SELECT sample(*, 1000) FROM cpu WHERE {H0}",
+    f"SELECT sample(*, 1000) FROM cpu WHERE {R} GROUP BY host SLIMIT 2 SOFFSET 1",
+    f"SELECT sample(*, 100) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(1m)",
+    f"SELECT sample(*, 0) FROM cpu WHERE {R}",
     f"SELECT sample(usage_user, 2), top(load, 2) FROM cpu WHERE {R}",
     f"SELECT top(load, 2), sample(usage_user, 2) FROM cpu WHERE {R}",
 ]
@@ -1143,6 +1147,20 @@ def test_sample_is_a_subset_of_the_data(peers, n, by, iv):
         assert all((t, v) in points for t, v in got[k]), k
         times = [t for t, _ in got[k]]
         assert times == sorted(times) and len(set(times)) == len(times), k
+
+
+def test_sample_of_star_samples_each_field(peers):
+    """sample(*, 2): each field's column holds 2 of its values (the fields sampled on their
+    own, their rows joined on time), as many as 1.6's, rows in time order."""
+    ferry, influx = peers
+    q = f"SELECT sample(*, 2) FROM cpu WHERE {H0}"
+    got, want = (ask(x.url, q, token=getattr(x, "token", None), epoch="ns").json()
+                 ["results"][0]["series"][0] for x in (ferry, influx))
+    assert got["columns"] == want["columns"]
+    for c in range(1, len(got["columns"])):
+        assert sum(r[c] is not None for r in got["values"]) == 2, got["columns"][c]
+    times = [r[0] for r in got["values"]]
+    assert times == sorted(times) and len(set(times)) == len(times)
 
 
 def test_sample_varies(peers):

@@ -125,9 +125,10 @@ fn floats(pts: Vec<(i64, f64)>) -> Vec<(i64, Value)> {
     pts.into_iter().map(|(t, f)| (t, Value::Float(f))).collect()
 }
 
-/// `s` with each transformation of `*` (`derivative(*)`, `exponential_moving_average(*, 3)`)
-/// as one call per field it reads, named `name_field` as 1.6 names them: the numeric
-/// fields, every field for `elapsed`, in name order; `None` when no call reads `*`.
+/// `s` with each call of `*` (`derivative(*)`, `exponential_moving_average(*, 3)`,
+/// `sample(*, 2)`) as one call per field it reads, named `name_field` as 1.6 names them:
+/// the numeric fields, every field for `elapsed` and `sample`, in name order; `None` when
+/// no call reads `*`.
 fn expand_wildcards(s: &Select, plain: &dyn Plain) -> Res<Option<Select>> {
     let star =
         |f: &Field| matches!(&f.expr, Expr::Call(_, a) if a.first() == Some(&Expr::Wildcard));
@@ -153,7 +154,7 @@ fn expand_wildcards(s: &Select, plain: &dyn Plain) -> Res<Option<Select>> {
                 t,
                 FieldType::Float | FieldType::Integer | FieldType::UInteger
             );
-            if !numeric && name != "elapsed" {
+            if !numeric && name != "elapsed" && name != "sample" {
                 continue;
             }
             let mut a = args.clone();
@@ -171,10 +172,7 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     let expanded = expand_wildcards(s, plain)?;
     let s = expanded.as_ref().unwrap_or(s);
     let mut bases = Vec::new();
-    // per output series: time -> one value per field
-    let mut order: Vec<Key> = Vec::new();
-    let mut rows: HashMap<Key, BTreeMap<i64, Vec<Value>>> = HashMap::new();
-    let nf = s.fields.len();
+    let mut joined = Joined::new(s.fields.len());
     for (fi, f) in s.fields.iter().enumerate() {
         let Expr::Call(name, args) = &f.expr else {
             return Err("mixing aggregate and non-aggregate queries is not supported".into());
@@ -259,46 +257,73 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 }
             };
             let out = page(out, s.limit, s.offset);
-            let key: Key = (series.name.clone(), series.tags.clone());
-            if !rows.contains_key(&key) {
-                order.push(key.clone());
-            }
-            let m = rows.entry(key).or_default();
-            for (t, v) in out {
-                m.entry(t).or_insert_with(|| vec![Value::Null; nf])[fi] = v;
-            }
+            joined.add((series.name, series.tags), fi, out);
         }
     }
-    let columns = col_names(&bases);
-    let mut out = Vec::new();
-    for key in order {
-        let m = rows.remove(&key).unwrap_or_default();
-        if m.is_empty() {
-            continue;
+    Ok(joined.finish(s, col_names(&bases)))
+}
+
+/// The rows of several calls joined on time: per output series (in the order first seen),
+/// one row per time with each call's value in its column, null where it has none.
+struct Joined {
+    calls: usize,
+    order: Vec<Key>,
+    rows: HashMap<Key, BTreeMap<i64, Vec<Value>>>,
+}
+
+impl Joined {
+    fn new(calls: usize) -> Joined {
+        Joined {
+            calls,
+            order: Vec::new(),
+            rows: HashMap::new(),
         }
-        let mut values: Vec<Vec<Value>> = m
-            .into_iter()
-            .map(|(t, mut v)| {
-                v.insert(0, Value::Time(t));
-                v
-            })
-            .collect();
+    }
+
+    /// Call `call`'s points in series `key`.
+    fn add(&mut self, key: Key, call: usize, pts: Vec<(i64, Value)>) {
+        if !self.rows.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        let m = self.rows.entry(key).or_default();
+        for (t, v) in pts {
+            m.entry(t).or_insert_with(|| vec![Value::Null; self.calls])[call] = v;
+        }
+    }
+
+    /// The series with `columns`, in time order (backwards for DESC), paged by SLIMIT and
+    /// SOFFSET.
+    fn finish(mut self, s: &Select, columns: Vec<String>) -> Vec<Series> {
+        let mut out = Vec::new();
+        for key in self.order {
+            let m = self.rows.remove(&key).unwrap_or_default();
+            if m.is_empty() {
+                continue;
+            }
+            let mut values: Vec<Vec<Value>> = m
+                .into_iter()
+                .map(|(t, mut v)| {
+                    v.insert(0, Value::Time(t));
+                    v
+                })
+                .collect();
+            if s.descending {
+                values.reverse();
+            }
+            out.push(Series {
+                name: key.0,
+                tags: key.1,
+                columns: columns.clone(),
+                values,
+            });
+        }
+        // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
+        let mut out = page(out, s.slimit, s.soffset);
         if s.descending {
-            values.reverse();
+            out.reverse();
         }
-        out.push(Series {
-            name: key.0,
-            tags: key.1,
-            columns: columns.clone(),
-            values,
-        });
+        out
     }
-    // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
-    let mut out = page(out, s.slimit, s.soffset);
-    if s.descending {
-        out.reverse();
-    }
-    Ok(out)
 }
 
 /// The parameter of one of [`transform`]'s functions, from its arguments.
@@ -469,7 +494,48 @@ fn transform(name: &str, param: i64, pts: &[(i64, Value)]) -> Vec<(i64, Value)> 
     out
 }
 
+/// `sample(*, N)` (the only call): each field sampled on its own, the rows joined on time.
+fn sample_star(s: &Select, plain: &dyn Plain) -> Res<Option<Vec<Series>>> {
+    let [Field {
+        expr: Expr::Call(name, _),
+        ..
+    }] = s.fields.as_slice()
+    else {
+        return Ok(None);
+    };
+    if name != "sample" {
+        return Ok(None);
+    }
+    let Some(expanded) = expand_wildcards(s, plain)? else {
+        return Ok(None);
+    };
+    let mut joined = Joined::new(expanded.fields.len());
+    let mut bases = Vec::new();
+    for (fi, f) in expanded.fields.iter().enumerate() {
+        bases.push(f.alias.clone().unwrap_or_default());
+        let mut one = expanded.clone();
+        one.fields = vec![f.clone()];
+        one.slimit = 0;
+        one.soffset = 0;
+        for series in multi(&one, plain)? {
+            let pts = series
+                .values
+                .into_iter()
+                .filter_map(|mut r| match r.first() {
+                    Some(Value::Time(t)) => Some((*t, r.swap_remove(1))),
+                    _ => None,
+                })
+                .collect();
+            joined.add((series.name, series.tags), fi, pts);
+        }
+    }
+    Ok(Some(joined.finish(s, col_names(&bases))))
+}
+
 fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
+    if let Some(out) = sample_star(s, plain)? {
+        return Ok(out);
+    }
     let calls: Vec<&Field> = s
         .fields
         .iter()
