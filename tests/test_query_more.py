@@ -1216,3 +1216,22 @@ def test_analysis_functions_of_flat_series_same_as_influxd(flatpeers, q):
 ])
 def test_analysis_functions_chunked_same_as_influxd(peers, q, n):
     same_chunked(peers, q, n)
+
+
+@pytest.mark.parametrize("f", ["usage_user", "*"])
+def test_influxdb_sample_descending_rows_ascend(peers, f):
+    """InfluxDB 1.6 bug: sample() under ORDER BY time DESC answers a window's rows in
+    ascending time (sample(*): each field's rows ascending, one field after the other).
+    Ferry answers them descending: 1.6's ascending answer reversed (N above the points, so
+    the sample is every point)."""
+    ferry, influx = peers
+    q = f"SELECT sample({f}, 1000) FROM cpu WHERE {R} AND host = 'h1'"
+
+    def rows(node, q):
+        r = ask(node.url, q, token=getattr(node, "token", None))
+        return r.json()["results"][0]["series"][0]["values"]
+
+    asc = rows(influx, q)
+    desc_16 = rows(influx, q + " ORDER BY time DESC")
+    assert desc_16[0][0] < desc_16[1][0] and desc_16 != asc[::-1]
+    assert rows(ferry, q + " ORDER BY time DESC") == asc[::-1]
