@@ -1102,6 +1102,14 @@ STAR_TRANSFORMS = [
     f"SELECT elapsed(*) FROM (SELECT usage_user, host FROM cpu WHERE {R}) GROUP BY host",
     f"SELECT moving_average(mean(usage_user), 4) FROM cpu WHERE {H0} GROUP BY time(1m)",
     f"SELECT moving_average(usage_user, 5) FROM cpu WHERE {R} ORDER BY time DESC",
+    # of an aggregate of `*`
+    f"SELECT holt_winters(max(*), 2, 0) FROM mem WHERE {R} GROUP BY time(1m)",
+    f"SELECT derivative(max(*)) FROM mem WHERE {R} GROUP BY time(1m)",
+    f"SELECT exponential_moving_average(mean(*), 2) FROM mem WHERE {R} GROUP BY time(1m), host",
+    f"SELECT difference(count(*)) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT holt_winters_with_fit(first(*), 1, 0) FROM mem WHERE {R} GROUP BY time(2m)",
+    f"SELECT cumulative_sum(sum(*)) AS c FROM mem WHERE {R} GROUP BY time(1m), host",
+    f"SELECT sample(max(*), 2) FROM mem WHERE {R}",
 ]
 
 
@@ -1235,3 +1243,19 @@ def test_influxdb_sample_descending_rows_ascend(peers, f):
     desc_16 = rows(influx, q + " ORDER BY time DESC")
     assert desc_16[0][0] < desc_16[1][0] and desc_16 != asc[::-1]
     assert rows(ferry, q + " ORDER BY time DESC") == asc[::-1]
+
+
+def test_influxdb_transform_of_an_aggregate_of_star_over_booleans(peers):
+    """InfluxDB 1.6 bug: a transformation of an aggregate of `*` (`derivative(max(*))`)
+    over a measurement with a boolean field answers "unsupported derivative iterator type"
+    (its `max(*)` takes the boolean in). Ferry takes the numeric fields, as `max(*)` alone
+    does: 1.6's answer to the calls written out, columns named as `*` names them."""
+    ferry, influx = peers
+    by = f"FROM cpu WHERE {R} GROUP BY time(1m)"
+    err = ask(influx.url, f"SELECT derivative(max(*)) {by}").json()["results"][0]["error"]
+    assert err == "unsupported derivative iterator type: *query.booleanInterruptIterator"
+    a = ask(ferry.url, f"SELECT derivative(max(*)) {by}", token=ferry.token).json()
+    b = ask(influx.url, "SELECT derivative(max(load)) AS derivative_load, derivative(max("
+            f"usage_system)) AS derivative_usage_system, derivative(max(usage_user)) AS "
+            f"derivative_usage_user {by}").json()
+    assert a == b
