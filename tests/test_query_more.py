@@ -1063,6 +1063,23 @@ HW_SHAPES = [
     "SELECT {f}(max(usage_user), 1, -1) FROM cpu WHERE {R} GROUP BY time(10s)",
     "SELECT {f}(max(usage_user), 1.5, 1) FROM cpu WHERE {R} GROUP BY time(10s)",
     "SELECT {f}(max(usage_user), 2, 1) FROM cpu WHERE {R}",
+    "SELECT {f}(max(usage_user), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m, 30s)",
+    "SELECT {f}(count(usage_user), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m) fill(0)",
+    "SELECT {f}(max(usage_user), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m) ORDER BY time DESC",
+]
+TA_QUERIES += [
+    f"SELECT exponential_moving_average(max(usage_user), 3) FROM cpu WHERE {R} GROUP BY time(1m, 20s), host",
+    f"SELECT relative_strength_index(max(usage_user), 3) FROM cpu WHERE {R} GROUP BY time(1m) fill(linear)",
+    f"SELECT triple_exponential_moving_average(max(usage_user), 2) FROM cpu WHERE {R} "
+    "GROUP BY time(1m) tz('America/New_York')",
+    f"SELECT kaufmans_adaptive_moving_average(max(usage_user), 2) FROM cpu WHERE {R} GROUP BY time(1m) "
+    "ORDER BY time DESC",
+    f"SELECT double_exponential_moving_average(usage_user, 3) FROM cpu WHERE {R} AND usage_user > 50 "
+    "GROUP BY region",
+    f"SELECT chande_momentum_oscillator(max(usage_user), 3) FROM cpu WHERE {R} GROUP BY time(1m), host "
+    "LIMIT 2 OFFSET 1",
+    f"SELECT exponential_moving_average(mean, 3) FROM (SELECT mean(usage_user) FROM cpu WHERE {H0} "
+    "GROUP BY time(1m))",
 ]
 HW_QUERIES = [q.format(f=f, R=R, R_MID=R_MID, H0=H0, T_END=T_END)
               for f in ("holt_winters", "holt_winters_with_fit") for q in HW_SHAPES]
@@ -1123,6 +1140,12 @@ def test_functions_same_as_influxd(peers, q, exact):
     The math functions are Rust's libm, whose last bit may differ from Go's; the rest are
     compared exactly."""
     both(peers, q, exact=exact)
+
+
+@pytest.mark.parametrize("q", TA_QUERIES[0:200:25] + TA_QUERIES[1:200:25] + HW_QUERIES[:6])
+def test_analysis_functions_same_as_influxd_from_files(persisted, q):
+    """The same answers when the points come from Parquet files merged with the buffer."""
+    both(persisted, q, exact=True)
 
 
 def _rows(pair_side, q):
