@@ -21,7 +21,7 @@ use crate::exec::time::split_time_in;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
 use crate::result::{Series, Value};
 use crate::tz::window_start;
-use crate::{holt_winters, ta};
+use crate::{holt_winters, ta, wildcards};
 
 /// The plain executor in the statement's request: what this module's functions read their
 /// inner statements through.
@@ -125,74 +125,8 @@ fn floats(pts: Vec<(i64, f64)>) -> Vec<(i64, Value)> {
     pts.into_iter().map(|(t, f)| (t, Value::Float(f))).collect()
 }
 
-/// What a call of `*` reads: `*` itself (`derivative(*)`), or the aggregate of `*` it
-/// transforms (`holt_winters(max(*), 2, 0)`: the aggregate's name).
-enum Star<'a> {
-    Fields,
-    Aggregate(&'a str),
-}
-
-fn star_of(f: &Field) -> Option<Star<'_>> {
-    let Expr::Call(_, args) = &f.expr else {
-        return None;
-    };
-    match args.first()? {
-        Expr::Wildcard => Some(Star::Fields),
-        Expr::Call(inner, a) if a.len() == 1 && a[0] == Expr::Wildcard => {
-            Some(Star::Aggregate(inner))
-        }
-        _ => None,
-    }
-}
-
-/// `s` with each call of `*` (`derivative(*)`, `exponential_moving_average(*, 3)`,
-/// `sample(*, 2)`, `holt_winters(max(*), 2, 0)`) as one call per field it reads, named
-/// `name_field` as 1.6 names them, in field-name order: the numeric fields, every field for
-/// `elapsed` and `sample` and for the aggregates of any type (`count`, `first`, `last`);
-/// `None` when no call reads `*`.
-fn expand_wildcards(s: &Select, plain: &dyn Plain) -> Res<Option<Select>> {
-    if !s.fields.iter().any(|f| star_of(f).is_some()) {
-        return Ok(None);
-    }
-    let mut fields = plain.fields(s)?;
-    fields.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = s.clone();
-    out.fields.clear();
-    for f in &s.fields {
-        let (Expr::Call(name, args), Some(star)) = (&f.expr, star_of(f)) else {
-            out.fields.push(f.clone());
-            continue;
-        };
-        let any_type = match star {
-            Star::Fields => name == "elapsed" || name == "sample",
-            Star::Aggregate(inner) => matches!(inner, "count" | "first" | "last"),
-        };
-        let prefix = f.alias.as_deref().unwrap_or(name);
-        for (n, t) in &fields {
-            let numeric = matches!(
-                t,
-                FieldType::Float | FieldType::Integer | FieldType::UInteger
-            );
-            if !numeric && !any_type {
-                continue;
-            }
-            let field = Expr::Ref(n.clone(), RefKind::Field);
-            let mut a = args.clone();
-            a[0] = match star {
-                Star::Fields => field,
-                Star::Aggregate(inner) => Expr::Call(inner.to_string(), vec![field]),
-            };
-            out.fields.push(Field {
-                expr: Expr::Call(name.clone(), a),
-                alias: Some(format!("{prefix}_{n}")),
-            });
-        }
-    }
-    Ok(Some(out))
-}
-
 fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
-    let expanded = expand_wildcards(s, plain)?;
+    let expanded = wildcards::expand(s, || plain.fields(s))?;
     let s = expanded.as_ref().unwrap_or(s);
     let mut bases = Vec::new();
     let mut joined = Joined::new(s.fields.len());
@@ -529,7 +463,7 @@ fn sample_star(s: &Select, plain: &dyn Plain) -> Res<Option<Vec<Series>>> {
     if name != "sample" {
         return Ok(None);
     }
-    let Some(expanded) = expand_wildcards(s, plain)? else {
+    let Some(expanded) = wildcards::expand(s, || plain.fields(s))? else {
         return Ok(None);
     };
     let mut joined = Joined::new(expanded.fields.len());

@@ -15,6 +15,7 @@ pub mod result;
 pub use ferry_window::stats;
 mod subquery;
 mod ta;
+mod wildcards;
 pub use ferry_window::tz;
 pub use ferry_window::windowed;
 
