@@ -11,6 +11,7 @@ import pytest
 import requests
 
 import test_query
+from harness import load_both
 from test_query import BASE, DB, R, T_END, ask, peers, persisted, same, same_chunked  # noqa: F401 (fixtures)
 
 TZDB = "tzdb"
@@ -53,13 +54,17 @@ def tzpeers(peers):
     return ferry, influx
 
 
-def both(pair, q, **params):
-    """The same query to Ferry and influxd: same status, same JSON."""
+def both(pair, q, exact=False, **params):
+    """The same query to Ferry and influxd: same status, same JSON (floats within 1e-9
+    relative, or to the last bit when `exact`)."""
     ferry, influx = pair
     a = ask(ferry.url, q, token=ferry.token, **params)
     b = ask(influx.url, q, **params)
     assert a.status_code == b.status_code, (a.text, b.text)
-    same(a.json(), b.json())
+    if exact:
+        assert a.json() == b.json(), f"\nferry={a.text:.3000}\ninflux={b.text:.3000}"
+    else:
+        same(a.json(), b.json())
     return a.json()
 
 
@@ -445,12 +450,6 @@ COUNT_DISTINCT = [
 ]
 
 
-@pytest.mark.parametrize("q", MATH_QUERIES + ELAPSED_QUERIES + COUNT_DISTINCT)
-def test_functions_same_as_influxd(peers, q):
-    """1.6's math functions, elapsed() and count(distinct()), answers and errors."""
-    both(peers, q)
-
-
 def test_influxdb_math_overflow_is_not_json(peers):
     """InfluxDB 1.6 bug: a math function whose answer is infinite (pow(x, 400)) makes 1.6's
     body unreadable ("json: unsupported value: +Inf"). Ferry answers the row with null, as
@@ -521,6 +520,8 @@ def test_influxdb_subquery_outer_range_without_interval(peers, outer):
     "difference(mean(usage_user))",
     "moving_average(mean(usage_user), 2)",
     "cumulative_sum(sum(load))",
+    "exponential_moving_average(max(usage_user), 3)",
+    "chande_momentum_oscillator(sum(load), 2, 0, 'simple')",
 ])
 def test_influxdb_transform_without_lower_bound(peers, f):
     """InfluxDB 1.6 bug: a transformation of an aggregate over GROUP BY time() answers no
@@ -994,3 +995,290 @@ def test_unsigned_above_int64_max_keep_their_value(peers):
     assert r.status_code == 200, r.text
     assert r.text.splitlines()[1:] == [f"u,,{BASE},18446744073709551615",
                                        f"u,,{BASE + 1_000_000_000},9223372036854775808"], r.text
+
+
+# -- the technical-analysis functions, holt_winters and sample ---------------------------
+# Their answers are compared with 1.6's exactly (floats to the bit): Ferry ports 1.6's
+# arithmetic step for step, and every inner aggregate below is one 1.6 computes
+# deterministically (max, sum, first of raw values; mean of a single series).
+
+TA_FUNCTIONS = [
+    "exponential_moving_average", "double_exponential_moving_average",
+    "triple_exponential_moving_average", "triple_exponential_derivative",
+    "relative_strength_index", "kaufmans_efficiency_ratio",
+    "kaufmans_adaptive_moving_average", "chande_momentum_oscillator",
+]
+# from 22:16:40, inside the 22:16 window: the first window is partial, the one read before
+# it too
+R_MID = f"time >= {BASE + 200_000_000_000} AND time < {T_END}"
+TA_SHAPES = [
+    # raw, per tag, default hold period and warmup
+    "SELECT {f}(usage_user, 3) FROM cpu WHERE {R} GROUP BY host",
+    # over an aggregate, GROUP BY time (from mid-window), then with a tag and a hold period
+    "SELECT {f}(max(usage_user), 4) FROM cpu WHERE {R_MID} GROUP BY time(1m)",
+    "SELECT {f}(max(load), 3, 1) FROM cpu WHERE {R} GROUP BY time(1m), host",
+    "SELECT {f}(sum(load), 2, 0) FROM cpu WHERE {R} GROUP BY time(30s) fill(0)",
+    # an integer field, hold period 0 (refused for the derivative: at least 1)
+    "SELECT {f}(load, 5, 0) FROM cpu WHERE {R} AND host = 'h1'",
+    # each warmup type (Kaufman's take none: the argument count is refused)
+    "SELECT {f}(usage_user, 2, 2, 'simple') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 3, 0, 'exponential') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 3, 0, 'none') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 1, 0, 'simple') FROM cpu WHERE {H0}",
+    "SELECT {f}(usage_user, 4, 10, 'simple') FROM cpu WHERE {H0} ORDER BY time DESC LIMIT 5 OFFSET 2",
+    "SELECT {f}(usage_user, 7, -1, 'exponential') FROM cpu WHERE {R} GROUP BY host SLIMIT 2 SOFFSET 1",
+    "SELECT {f}(usage_user, 2), {f}(load, 3) AS b FROM cpu WHERE {R} AND host = 'h2'",
+    # strings and booleans: 1.6's iterator error
+    "SELECT {f}(status, 2) FROM cpu WHERE {H0}",
+    "SELECT {f}(ok, 2) FROM cpu WHERE {H0}",
+    # bad arguments
+    "SELECT {f}(usage_user) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 0, 'simple', 1) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2.5) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 0) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 'x') FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, -2) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 1, 'x') FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2, 1, 1) FROM cpu WHERE {R}",
+    "SELECT {f}(mean(usage_user), 2) FROM cpu WHERE {R}",
+    "SELECT {f}(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(1m)",
+    "SELECT {f}(2, 2) FROM cpu WHERE {R}",
+]
+TA_QUERIES = [q.format(f=f, R=R, R_MID=R_MID, H0=H0) for f in TA_FUNCTIONS for q in TA_SHAPES]
+
+HW_SHAPES = [
+    "SELECT {f}(mean(usage_user), 3, 0) FROM cpu WHERE {H0} GROUP BY time(1m)",
+    "SELECT {f}(max(usage_user), 5, 2) FROM cpu WHERE {R_MID} GROUP BY time(1m)",
+    "SELECT {f}(max(usage_user), 5, 3) FROM cpu WHERE {R} GROUP BY time(30s), host",
+    "SELECT {f}(sum(load), 2, 1) FROM cpu WHERE {R} GROUP BY time(20s), host",
+    "SELECT {f}(first(usage_system), 4, 4) FROM cpu WHERE {R} GROUP BY time(20s) LIMIT 5",
+    "SELECT {f}(max(load), 4, 6) FROM cpu WHERE {R} GROUP BY time(10s), host",
+    "SELECT {f}(max(load), 2, 1), {f}(min(load), 3, 0) AS low FROM cpu WHERE {H0} GROUP BY time(1m)",
+    # no lower time bound: the forecasts read no interval before, and 1.6 answers them
+    "SELECT {f}(max(usage_user), 3, 2) FROM cpu WHERE time < {T_END} GROUP BY time(1m), host",
+    "SELECT {f}(usage_user, 4, 6) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 4) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 4, 'x') FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 0, 1) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 1, -1) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 1.5, 1) FROM cpu WHERE {R} GROUP BY time(10s)",
+    "SELECT {f}(max(usage_user), 2, 1) FROM cpu WHERE {R}",
+    "SELECT {f}(max(usage_user), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m, 30s)",
+    "SELECT {f}(count(usage_user), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m) fill(0)",
+    "SELECT {f}(max(usage_user), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m) ORDER BY time DESC",
+]
+TA_QUERIES += [
+    f"SELECT exponential_moving_average(max(usage_user), 3) FROM cpu WHERE {R} GROUP BY time(1m, 20s), host",
+    f"SELECT relative_strength_index(max(usage_user), 3) FROM cpu WHERE {R} GROUP BY time(1m) fill(linear)",
+    f"SELECT triple_exponential_moving_average(max(usage_user), 2) FROM cpu WHERE {R} "
+    "GROUP BY time(1m) tz('America/New_York')",
+    f"SELECT kaufmans_adaptive_moving_average(max(usage_user), 2) FROM cpu WHERE {R} GROUP BY time(1m) "
+    "ORDER BY time DESC",
+    f"SELECT double_exponential_moving_average(usage_user, 3) FROM cpu WHERE {R} AND usage_user > 50 "
+    "GROUP BY region",
+    f"SELECT chande_momentum_oscillator(max(usage_user), 3) FROM cpu WHERE {R} GROUP BY time(1m), host "
+    "LIMIT 2 OFFSET 1",
+    f"SELECT exponential_moving_average(mean, 3) FROM (SELECT mean(usage_user) FROM cpu WHERE {H0} "
+    "GROUP BY time(1m))",
+]
+HW_QUERIES = [q.format(f=f, R=R, R_MID=R_MID, H0=H0, T_END=T_END)
+              for f in ("holt_winters", "holt_winters_with_fit") for q in HW_SHAPES]
+
+SAMPLE_QUERIES = [
+    # N at least the points: every point, in time order
+    f"SELECT sample(usage_user, 1000) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT sample(status, 1000) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT sample(load, 100), usage_user FROM cpu WHERE {H0}",
+    f"SELECT sample(usage_user, 100) FROM cpu WHERE {R} GROUP BY time(1m)",
+    # bad arguments
+    f"SELECT sample(usage_user, 0) FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user) FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user, 'a') FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user, 1.5) FROM cpu WHERE {R}",
+    f"SELECT sample(mean(usage_user), 2) FROM cpu WHERE {R}",
+    f"SELECT sample(*, 1000) FROM cpu WHERE {H0}",
+    f"SELECT sample(*, 1000) FROM cpu WHERE {R} GROUP BY host SLIMIT 2 SOFFSET 1",
+    f"SELECT sample(*, 100) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(1m)",
+    f"SELECT sample(*, 0) FROM cpu WHERE {R}",
+    f"SELECT sample(usage_user, 2), top(load, 2) FROM cpu WHERE {R}",
+    f"SELECT top(load, 2), sample(usage_user, 2) FROM cpu WHERE {R}",
+]
+
+
+# a transformation of `*`: one column per field it reads, named function_field
+STAR_TRANSFORMS = [
+    q.format(f=f, R=R, H0=H0) for f in [
+        "derivative(*)", "non_negative_difference(*)", "moving_average(*, 3)",
+        "cumulative_sum(*)", "elapsed(*, 1s)", "exponential_moving_average(*, 3)",
+        "chande_momentum_oscillator(*, 3, 1, 'simple')", "kaufmans_efficiency_ratio(*, 2)",
+        "derivative(*), difference(usage_user)", "derivative(*) AS d",
+    ] for q in ["SELECT {f} FROM cpu WHERE {H0}", "SELECT {f} FROM cpu WHERE {R} GROUP BY host LIMIT 3"]
+] + [
+    f"SELECT exponential_moving_average(*, 0) FROM cpu WHERE {R}",
+    f"SELECT derivative(*) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT elapsed(*) FROM (SELECT usage_user, host FROM cpu WHERE {R}) GROUP BY host",
+    f"SELECT moving_average(mean(usage_user), 4) FROM cpu WHERE {H0} GROUP BY time(1m)",
+    f"SELECT moving_average(usage_user, 5) FROM cpu WHERE {R} ORDER BY time DESC",
+    # of an aggregate of `*`
+    f"SELECT holt_winters(max(*), 2, 0) FROM mem WHERE {R} GROUP BY time(1m)",
+    f"SELECT derivative(max(*)) FROM mem WHERE {R} GROUP BY time(1m)",
+    f"SELECT exponential_moving_average(mean(*), 2) FROM mem WHERE {R} GROUP BY time(1m), host",
+    f"SELECT difference(count(*)) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT holt_winters_with_fit(first(*), 1, 0) FROM mem WHERE {R} GROUP BY time(2m)",
+    f"SELECT cumulative_sum(sum(*)) AS c FROM mem WHERE {R} GROUP BY time(1m), host",
+    f"SELECT sample(max(*), 2) FROM mem WHERE {R}",
+]
+
+
+@pytest.mark.parametrize("q,exact", [
+    (q, False) for q in MATH_QUERIES + ELAPSED_QUERIES + COUNT_DISTINCT
+] + [(q, True) for q in TA_QUERIES + HW_QUERIES + SAMPLE_QUERIES + STAR_TRANSFORMS])
+def test_functions_same_as_influxd(peers, q, exact):
+    """1.6's math functions, elapsed(), count(distinct()), the technical-analysis functions,
+    holt_winters(_with_fit), the deterministic answers of sample() and transformations of
+    `*`: answers and errors.
+    The math functions are Rust's libm, whose last bit may differ from Go's; the rest are
+    compared exactly."""
+    both(peers, q, exact=exact)
+
+
+@pytest.mark.parametrize("q", TA_QUERIES[0:200:25] + TA_QUERIES[1:200:25] + HW_QUERIES[:6])
+def test_analysis_functions_same_as_influxd_from_files(persisted, q):
+    """The same answers when the points come from Parquet files merged with the buffer."""
+    both(persisted, q, exact=True)
+
+
+def _rows(pair_side, q):
+    r = ask(pair_side.url, q, token=getattr(pair_side, "token", None), epoch="ns")
+    assert r.status_code == 200, r.text
+    return {json.dumps(s.get("tags")): s["values"] for s in r.json()["results"][0].get("series", [])}
+
+
+@pytest.mark.parametrize("n,by,iv", [
+    (3, "host", 0), (2, "time(1m)", 60_000_000_000), (1, "time(2m), host", 120_000_000_000),
+])
+def test_sample_is_a_subset_of_the_data(peers, n, by, iv):
+    """sample(f, N) is random: each series (and window of `iv` ns) holds min(N, its points)
+    rows, as 1.6's, each a point of the data, in time order."""
+    ferry, influx = peers
+    q = f"SELECT sample(usage_user, {n}) FROM cpu WHERE {R} GROUP BY {by}"
+    got, want = _rows(ferry, q), _rows(influx, q)
+    points = {(t, v) for t, v in _rows(ferry, f"SELECT usage_user FROM cpu WHERE {R}")["null"]}
+    assert got.keys() == want.keys()
+
+    def per_window(rows):
+        out = {}
+        for t, _ in rows:
+            w = t // iv if iv else 0
+            out[w] = out.get(w, 0) + 1
+        return out
+
+    for k in got:
+        assert per_window(got[k]) == per_window(want[k]), k
+        assert all((t, v) in points for t, v in got[k]), k
+        times = [t for t, _ in got[k]]
+        assert times == sorted(times) and len(set(times)) == len(times), k
+
+
+def test_sample_of_star_samples_each_field(peers):
+    """sample(*, 2): each field's column holds 2 of its values (the fields sampled on their
+    own, their rows joined on time), as many as 1.6's, rows in time order."""
+    ferry, influx = peers
+    q = f"SELECT sample(*, 2) FROM cpu WHERE {H0}"
+    got, want = (ask(x.url, q, token=getattr(x, "token", None), epoch="ns").json()
+                 ["results"][0]["series"][0] for x in (ferry, influx))
+    assert got["columns"] == want["columns"]
+    for c in range(1, len(got["columns"])):
+        assert sum(r[c] is not None for r in got["values"]) == 2, got["columns"][c]
+    times = [r[0] for r in got["values"]]
+    assert times == sorted(times) and len(set(times)) == len(times)
+
+
+def test_sample_varies(peers):
+    """Ten samples of 3 of h0's ~55 points are not all the same (the chance is ~1e-40)."""
+    ferry, _ = peers
+    seen = {json.dumps(_rows(ferry, f"SELECT sample(usage_user, 3) FROM cpu WHERE {H0}"))
+            for _ in range(10)}
+    assert len(seen) > 1
+
+
+def test_influxdb_cmo_period_one_panics(peers):
+    """InfluxDB 1.6 bug: chande_momentum_oscillator with period 1 and no warmup (the
+    default) indexes an empty ring and answers a panic. Ferry answers the oscillator over
+    that one move: 100, -100 or 0 by the direction of each move (0 for the first point)."""
+    ferry, influx = peers
+    q = f"SELECT chande_momentum_oscillator(usage_user, 1) FROM cpu WHERE {H0}"
+    err = ask(influx.url, q).json()["results"][0]["error"]
+    assert "panic" in err and "index out of range" in err, err
+    raw = _rows(ferry, f"SELECT usage_user FROM cpu WHERE {H0}")["null"]
+    want = [[raw[0][0], 0]] + [
+        [t, 100 if v > p else -100 if v < p else 0] for (_, p), (t, v) in zip(raw, raw[1:])]
+    assert _rows(ferry, q)["null"] == want
+
+
+# Series whose moves are all 0: 0 / 0 makes NaN, which both answer as null.
+FLATDB = "flatdb"
+
+
+@pytest.fixture(scope="module")
+def flatpeers(peers):
+    lp = "".join(f"z v=0,w=0i,c=5 {BASE + i * 10_000_000_000}\n" for i in range(8))
+    load_both(*peers, FLATDB, lp.encode())
+    return peers
+
+
+@pytest.mark.parametrize("q", [
+    f"SELECT {f}(v, 2) FROM z" for f in TA_FUNCTIONS
+] + [
+    "SELECT relative_strength_index(c, 3) FROM z",
+    "SELECT chande_momentum_oscillator(c, 2, 0, 'simple') FROM z",
+    "SELECT kaufmans_adaptive_moving_average(w, 2) FROM z",
+    f"SELECT holt_winters_with_fit(max(v), 2, 0) FROM z WHERE {R} GROUP BY time(10s)",
+    f"SELECT holt_winters(max(c), 2, 2) FROM z WHERE {R} GROUP BY time(10s)",
+])
+def test_analysis_functions_of_flat_series_same_as_influxd(flatpeers, q):
+    both(flatpeers, q, exact=True, db=FLATDB)
+
+
+@pytest.mark.parametrize("q,n", [
+    (f"SELECT exponential_moving_average(usage_user, 3) FROM cpu WHERE {R} GROUP BY host", 7),
+    (f"SELECT sample(usage_user, 1000) FROM cpu WHERE {R} GROUP BY host", 5),
+    (f"SELECT holt_winters(max(load), 3, 2) FROM cpu WHERE {R} GROUP BY time(1m), host", 2),
+])
+def test_analysis_functions_chunked_same_as_influxd(peers, q, n):
+    same_chunked(peers, q, n)
+
+
+@pytest.mark.parametrize("f", ["usage_user", "*"])
+def test_influxdb_sample_descending_rows_ascend(peers, f):
+    """InfluxDB 1.6 bug: sample() under ORDER BY time DESC answers a window's rows in
+    ascending time (sample(*): each field's rows ascending, one field after the other).
+    Ferry answers them descending: 1.6's ascending answer reversed (N above the points, so
+    the sample is every point)."""
+    ferry, influx = peers
+    q = f"SELECT sample({f}, 1000) FROM cpu WHERE {R} AND host = 'h1'"
+
+    def rows(node, q):
+        r = ask(node.url, q, token=getattr(node, "token", None))
+        return r.json()["results"][0]["series"][0]["values"]
+
+    asc = rows(influx, q)
+    desc_16 = rows(influx, q + " ORDER BY time DESC")
+    assert desc_16[0][0] < desc_16[1][0] and desc_16 != asc[::-1]
+    assert rows(ferry, q + " ORDER BY time DESC") == asc[::-1]
+
+
+def test_influxdb_transform_of_an_aggregate_of_star_over_booleans(peers):
+    """InfluxDB 1.6 bug: a transformation of an aggregate of `*` (`derivative(max(*))`)
+    over a measurement with a boolean field answers "unsupported derivative iterator type"
+    (its `max(*)` takes the boolean in). Ferry takes the numeric fields, as `max(*)` alone
+    does: 1.6's answer to the calls written out, columns named as `*` names them."""
+    ferry, influx = peers
+    by = f"FROM cpu WHERE {R} GROUP BY time(1m)"
+    err = ask(influx.url, f"SELECT derivative(max(*)) {by}").json()["results"][0]["error"]
+    assert err == "unsupported derivative iterator type: *query.booleanInterruptIterator"
+    a = ask(ferry.url, f"SELECT derivative(max(*)) {by}", token=ferry.token).json()
+    b = ask(influx.url, "SELECT derivative(max(load)) AS derivative_load, derivative(max("
+            f"usage_system)) AS derivative_usage_system, derivative(max(usage_user)) AS "
+            f"derivative_usage_user {by}").json()
+    assert a == b

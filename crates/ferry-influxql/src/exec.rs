@@ -229,6 +229,20 @@ impl crate::funcs::Plain for Request<'_> {
         select_extended(s, self.ctx, self.db, self.rp, extra)
     }
 
+    fn fields(&self, s: &Select) -> Res<Vec<(String, ferry_lp::FieldType)>> {
+        let run = |inner: &Select| answer(inner, self.ctx, self.db, self.rp);
+        let input = crate::subquery::open(s, self.ctx, self.db, self.rp, (0, 0), &run)?;
+        let Some(schema) = input.schema(&s.source.name) else {
+            return Ok(Vec::new());
+        };
+        let hidden = input.tag_fields();
+        Ok(schema
+            .fields
+            .into_iter()
+            .filter(|(n, _)| !hidden.contains(n))
+            .collect())
+    }
+
     fn field_groups(&self, s: &Select) -> Res<Option<Vec<FieldGroup>>> {
         match plan(s, self.ctx, self.db, self.rp, (0, 0))? {
             Some(p) => rows::field_groups(s, &p),

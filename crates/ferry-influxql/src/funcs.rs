@@ -1,6 +1,8 @@
 //! Functions that answer several rows per window or transform a series: `top`, `bottom`,
-//! `distinct` and the transformations (`derivative`, `non_negative_derivative`, `difference`,
-//! `non_negative_difference`, `moving_average`, `cumulative_sum`).
+//! `distinct`, `sample` and the transformations (`derivative`, `non_negative_derivative`,
+//! `difference`, `non_negative_difference`, `moving_average`, `cumulative_sum`, `elapsed`;
+//! the technical-analysis ones of `ta.rs` and the Holt-Winters forecasts of
+//! `holt_winters.rs` run here over what those modules compute).
 //!
 //! Both run the statement's inner query through the plain executor (raw points, or one
 //! aggregate per `GROUP BY time` window), then reduce each output series the way 1.6 does.
@@ -10,6 +12,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use ferry_lp::FieldType;
+
 use crate::ast::*;
 use crate::exec::context::{page, Res};
 use crate::exec::rows::FieldGroup;
@@ -17,6 +21,7 @@ use crate::exec::time::split_time_in;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
 use crate::result::{Series, Value};
 use crate::tz::window_start;
+use crate::{holt_winters, ta, wildcards};
 
 /// The plain executor in the statement's request: what this module's functions read their
 /// inner statements through.
@@ -30,6 +35,9 @@ pub(crate) trait Plain {
     /// time), per output series in output order and not merged into time order; `None`
     /// when `s` has another shape (use [`Plain::select`]).
     fn field_groups(&self, s: &Select) -> Res<Option<Vec<FieldGroup>>>;
+    /// The fields `s`'s measurement (or subquery) holds, with their types: what `f(*)`
+    /// expands to.
+    fn fields(&self, s: &Select) -> Res<Vec<(String, FieldType)>>;
 }
 
 fn call_name(e: &Expr) -> Option<&str> {
@@ -83,12 +91,45 @@ fn col_names(bases: &[String]) -> Vec<String> {
 
 type Key = (Option<String>, Option<Vec<(String, String)>>);
 
+/// What one transformation computes over each series.
+enum Op {
+    /// One of [`transform`]'s, with its parameter.
+    Basic(i64),
+    /// A technical-analysis function (`ta.rs`).
+    Ta(ta::Spec),
+    /// `holt_winters` or `holt_winters_with_fit` (`holt_winters.rs`).
+    HoltWinters(holt_winters::Spec),
+}
+
+/// The call checked by the module that answers it, when it is one of `ta.rs`'s or
+/// `holt_winters.rs`'s (they check every argument but the first before the checks common
+/// to the transformations, as 1.6 does).
+fn own_op(name: &str, args: &[Expr]) -> Res<Option<Op>> {
+    if let Some(spec) = ta::Spec::parse(name, args) {
+        return Ok(Some(Op::Ta(spec.map_err(|e| e.to_string())?)));
+    }
+    if let Some(spec) = holt_winters::Spec::parse(name, args) {
+        return Ok(Some(Op::HoltWinters(spec.map_err(|e| e.to_string())?)));
+    }
+    Ok(None)
+}
+
+/// The numeric values of a series' points, as floats.
+fn numbers(pts: &[(i64, Value)]) -> Vec<(i64, f64)> {
+    pts.iter()
+        .filter_map(|(t, v)| v.as_f64().map(|f| (*t, f)))
+        .collect()
+}
+
+fn floats(pts: Vec<(i64, f64)>) -> Vec<(i64, Value)> {
+    pts.into_iter().map(|(t, f)| (t, Value::Float(f))).collect()
+}
+
 fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
+    let expanded = wildcards::expand(s, || plain.fields(s))?;
+    let s = expanded.as_ref().unwrap_or(s);
     let mut bases = Vec::new();
-    // per output series: time -> one value per field
-    let mut order: Vec<Key> = Vec::new();
-    let mut rows: HashMap<Key, BTreeMap<i64, Vec<Value>>> = HashMap::new();
-    let nf = s.fields.len();
+    let mut joined = Joined::new(s.fields.len());
     for (fi, f) in s.fields.iter().enumerate() {
         let Expr::Call(name, args) = &f.expr else {
             return Err("mixing aggregate and non-aggregate queries is not supported".into());
@@ -97,6 +138,7 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             return Err("mixing aggregate and non-aggregate queries is not supported".into());
         }
         bases.push(f.alias.clone().unwrap_or_else(|| name.clone()));
+        let own = own_op(name, args)?;
         let Some(inner) = args.first() else {
             return Err(format!(
                 "invalid number of arguments for {name}, expected at least 1, got 0"
@@ -115,53 +157,9 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         if !matches!(inner, Expr::Call(..) | Expr::Ref(..)) {
             return Err(format!("expected field argument in {name}()"));
         }
-        let param = match (name.as_str(), args.get(1)) {
-            ("derivative" | "non_negative_derivative", None) => {
-                s.dims.time.map(|(iv, _)| iv).unwrap_or(1_000_000_000)
-            }
-            ("derivative" | "non_negative_derivative", Some(Expr::Duration(d))) if *d > 0 => *d,
-            ("elapsed", None) => 1,
-            ("elapsed", Some(Expr::Duration(d))) if *d > 0 => *d,
-            ("elapsed", Some(Expr::Duration(d))) => {
-                return Err(format!(
-                    "duration argument must be positive, got {}",
-                    duration_text(*d)
-                ))
-            }
-            ("elapsed", Some(other)) => {
-                return Err(format!(
-                    "second argument to elapsed must be a duration, got *influxql.{}",
-                    match other {
-                        Expr::Integer(_) => "IntegerLiteral",
-                        Expr::Number(_) => "NumberLiteral",
-                        Expr::Str(_) => "StringLiteral",
-                        _ => "VarRef",
-                    }
-                ))
-            }
-            ("moving_average", Some(Expr::Integer(n))) if *n > 1 => *n,
-            ("moving_average", Some(Expr::Integer(_))) => {
-                return Err(format!(
-                    "moving_average window must be greater than 1, got {}",
-                    match args.get(1) {
-                        Some(Expr::Integer(n)) => *n,
-                        _ => 0,
-                    }
-                ))
-            }
-            ("moving_average", _) => {
-                return Err(format!(
-                    "invalid number of arguments for moving_average, expected 2, got {}",
-                    args.len()
-                ))
-            }
-            (_, None) => 0,
-            _ => {
-                return Err(format!(
-                    "invalid number of arguments for {name}, expected 1, got {}",
-                    args.len()
-                ))
-            }
+        let op = match own {
+            Some(op) => op,
+            None => Op::Basic(basic_param(s, name, args)?),
         };
         let mut sel = inner_select(
             s,
@@ -181,7 +179,7 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         }
         // 1.6 reads one interval more so the first window has a predecessor.
         let extra = match (name.as_str(), s.dims.time) {
-            ("cumulative_sum", _) | (_, None) => (0, 0),
+            ("cumulative_sum" | "holt_winters" | "holt_winters_with_fit", _) | (_, None) => (0, 0),
             (_, Some((iv, _))) if s.descending => (0, iv),
             (_, Some((iv, _))) => (iv, 0),
         };
@@ -197,47 +195,144 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             if s.descending {
                 pts.reverse();
             }
-            let out = page(transform(name, param, &pts), s.limit, s.offset);
-            let key: Key = (series.name.clone(), series.tags.clone());
-            if !rows.contains_key(&key) {
-                order.push(key.clone());
-            }
-            let m = rows.entry(key).or_default();
-            for (t, v) in out {
-                m.entry(t).or_insert_with(|| vec![Value::Null; nf])[fi] = v;
-            }
+            let out = match &op {
+                Op::Basic(param) => transform(name, *param, &pts),
+                Op::Ta(spec) => {
+                    if let Some(iterator) = pts.iter().find_map(|(_, v)| match v {
+                        Value::Str(_) => Some("stringInterruptIterator"),
+                        Value::Bool(_) => Some("booleanInterruptIterator"),
+                        _ => None,
+                    }) {
+                        let name = name.clone();
+                        return Err(ta::Unsupported { name, iterator }.to_string());
+                    }
+                    floats(spec.run(&numbers(&pts)))
+                }
+                Op::HoltWinters(spec) => {
+                    let iv = s.dims.time.map_or(1, |(iv, _)| iv);
+                    floats(spec.run(&numbers(&pts), iv))
+                }
+            };
+            let out = page(out, s.limit, s.offset);
+            joined.add((series.name, series.tags), fi, out);
         }
     }
-    let columns = col_names(&bases);
-    let mut out = Vec::new();
-    for key in order {
-        let m = rows.remove(&key).unwrap_or_default();
-        if m.is_empty() {
-            continue;
+    Ok(joined.finish(s, col_names(&bases)))
+}
+
+/// The rows of several calls joined on time: per output series (in the order first seen),
+/// one row per time with each call's value in its column, null where it has none.
+struct Joined {
+    calls: usize,
+    order: Vec<Key>,
+    rows: HashMap<Key, BTreeMap<i64, Vec<Value>>>,
+}
+
+impl Joined {
+    fn new(calls: usize) -> Joined {
+        Joined {
+            calls,
+            order: Vec::new(),
+            rows: HashMap::new(),
         }
-        let mut values: Vec<Vec<Value>> = m
-            .into_iter()
-            .map(|(t, mut v)| {
-                v.insert(0, Value::Time(t));
-                v
-            })
-            .collect();
+    }
+
+    /// Call `call`'s points in series `key`.
+    fn add(&mut self, key: Key, call: usize, pts: Vec<(i64, Value)>) {
+        if !self.rows.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        let m = self.rows.entry(key).or_default();
+        for (t, v) in pts {
+            m.entry(t).or_insert_with(|| vec![Value::Null; self.calls])[call] = v;
+        }
+    }
+
+    /// The series with `columns`, in time order (backwards for DESC), paged by SLIMIT and
+    /// SOFFSET.
+    fn finish(mut self, s: &Select, columns: Vec<String>) -> Vec<Series> {
+        let mut out = Vec::new();
+        for key in self.order {
+            let m = self.rows.remove(&key).unwrap_or_default();
+            if m.is_empty() {
+                continue;
+            }
+            let mut values: Vec<Vec<Value>> = m
+                .into_iter()
+                .map(|(t, mut v)| {
+                    v.insert(0, Value::Time(t));
+                    v
+                })
+                .collect();
+            if s.descending {
+                values.reverse();
+            }
+            out.push(Series {
+                name: key.0,
+                tags: key.1,
+                columns: columns.clone(),
+                values,
+            });
+        }
+        // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
+        let mut out = page(out, s.slimit, s.soffset);
         if s.descending {
-            values.reverse();
+            out.reverse();
         }
-        out.push(Series {
-            name: key.0,
-            tags: key.1,
-            columns: columns.clone(),
-            values,
-        });
+        out
     }
-    // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
-    let mut out = page(out, s.slimit, s.soffset);
-    if s.descending {
-        out.reverse();
-    }
-    Ok(out)
+}
+
+/// The parameter of one of [`transform`]'s functions, from its arguments.
+fn basic_param(s: &Select, name: &str, args: &[Expr]) -> Res<i64> {
+    Ok(match (name, args.get(1)) {
+        ("derivative" | "non_negative_derivative", None) => {
+            s.dims.time.map(|(iv, _)| iv).unwrap_or(1_000_000_000)
+        }
+        ("derivative" | "non_negative_derivative", Some(Expr::Duration(d))) if *d > 0 => *d,
+        ("elapsed", None) => 1,
+        ("elapsed", Some(Expr::Duration(d))) if *d > 0 => *d,
+        ("elapsed", Some(Expr::Duration(d))) => {
+            return Err(format!(
+                "duration argument must be positive, got {}",
+                duration_text(*d)
+            ))
+        }
+        ("elapsed", Some(other)) => {
+            return Err(format!(
+                "second argument to elapsed must be a duration, got *influxql.{}",
+                match other {
+                    Expr::Integer(_) => "IntegerLiteral",
+                    Expr::Number(_) => "NumberLiteral",
+                    Expr::Str(_) => "StringLiteral",
+                    _ => "VarRef",
+                }
+            ))
+        }
+        ("moving_average", Some(Expr::Integer(n))) if *n > 1 => *n,
+        ("moving_average", Some(Expr::Integer(_))) => {
+            return Err(format!(
+                "moving_average window must be greater than 1, got {}",
+                match args.get(1) {
+                    Some(Expr::Integer(n)) => *n,
+                    _ => 0,
+                }
+            ))
+        }
+        ("moving_average", _) => {
+            return Err(format!(
+                "invalid number of arguments for moving_average, expected 2, got {}",
+                args.len()
+            ))
+        }
+        (_, None) => 0,
+        _ => {
+            return Err(format!(
+                "invalid number of arguments for {name}, expected 1, got {}",
+                args.len()
+            ))
+        }
+    })
 }
 
 fn num_sub(a: &Value, b: &Value) -> Value {
@@ -328,28 +423,76 @@ fn transform(name: &str, param: i64, pts: &[(i64, Value)]) -> Vec<(i64, Value)> 
             }
         }
         "moving_average" => {
+            // 1.6's running sum, the oldest value out before the newest in; of integers an
+            // integer sum (each reducer keeps its type's)
             let n = param as usize;
-            let mut win: std::collections::VecDeque<f64> = Default::default();
-            let mut sum = 0.0;
+            let mut win: std::collections::VecDeque<&Value> = Default::default();
+            let (mut ints, mut floats) = (0i64, 0.0f64);
             for p in pts {
-                let x = p.1.as_f64().unwrap_or(0.0);
-                win.push_back(x);
-                sum += x;
-                if win.len() > n {
-                    sum -= win.pop_front().unwrap_or(0.0);
-                }
                 if win.len() == n {
-                    out.push((p.0, Value::Float(win.iter().sum::<f64>() / n as f64)));
+                    match win.pop_front() {
+                        Some(Value::Int(i)) => ints = ints.wrapping_sub(*i),
+                        Some(v) => floats -= v.as_f64().unwrap_or(0.0),
+                        None => {}
+                    }
+                }
+                match &p.1 {
+                    Value::Int(i) => ints = ints.wrapping_add(*i),
+                    v => floats += v.as_f64().unwrap_or(0.0),
+                }
+                win.push_back(&p.1);
+                if win.len() == n {
+                    out.push((p.0, Value::Float((ints as f64 + floats) / n as f64)));
                 }
             }
-            let _ = sum;
         }
         _ => {}
     }
     out
 }
 
+/// `sample(*, N)` (the only call): each field sampled on its own, the rows joined on time.
+fn sample_star(s: &Select, plain: &dyn Plain) -> Res<Option<Vec<Series>>> {
+    let [Field {
+        expr: Expr::Call(name, _),
+        ..
+    }] = s.fields.as_slice()
+    else {
+        return Ok(None);
+    };
+    if name != "sample" {
+        return Ok(None);
+    }
+    let Some(expanded) = wildcards::expand(s, || plain.fields(s))? else {
+        return Ok(None);
+    };
+    let mut joined = Joined::new(expanded.fields.len());
+    let mut bases = Vec::new();
+    for (fi, f) in expanded.fields.iter().enumerate() {
+        bases.push(f.alias.clone().unwrap_or_default());
+        let mut one = expanded.clone();
+        one.fields = vec![f.clone()];
+        one.slimit = 0;
+        one.soffset = 0;
+        for series in multi(&one, plain)? {
+            let pts = series
+                .values
+                .into_iter()
+                .filter_map(|mut r| match r.first() {
+                    Some(Value::Time(t)) => Some((*t, r.swap_remove(1))),
+                    _ => None,
+                })
+                .collect();
+            joined.add((series.name, series.tags), fi, pts);
+        }
+    }
+    Ok(Some(joined.finish(s, col_names(&bases))))
+}
+
 fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
+    if let Some(out) = sample_star(s, plain)? {
+        return Ok(out);
+    }
     let calls: Vec<&Field> = s
         .fields
         .iter()
@@ -373,8 +516,14 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         );
     }
     if calls.len() > 1 {
+        // 1.6 names the top or bottom call (sample alone combines with aggregates there)
+        let named = calls
+            .iter()
+            .filter_map(|f| call_name(&f.expr))
+            .find(|n| *n == "top" || *n == "bottom")
+            .unwrap_or(name);
         return Err(format!(
-            "selector function {name}() cannot be combined with other functions"
+            "selector function {named}() cannot be combined with other functions"
         ));
     }
     let mut aux: Vec<Field> = Vec::new();
@@ -393,6 +542,8 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             ));
         }
         (&args[0], Vec::new(), 0usize)
+    } else if name == "sample" {
+        (&args[0], Vec::new(), sample_size(args)?)
     } else {
         if args.len() < 2 {
             return Err(format!(
@@ -473,6 +624,11 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     }
     let columns = col_names(&bases);
     let ntags = tag_args.len();
+    // what a window's candidates are: numbers for top and bottom, any value for sample
+    let usable = |v: &Value| match name {
+        "sample" => !v.is_null(),
+        _ => v.as_f64().is_some(),
+    };
     let mut out = Vec::new();
     let finish = |mut values: Vec<Vec<Value>>| {
         if s.descending {
@@ -491,14 +647,14 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         for g in groups {
             let mut wins: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
             for (i, (t, _, _, v)) in g.rows.iter().enumerate() {
-                if *t < lo || *t > hi || v.as_f64().is_none() {
+                if *t < lo || *t > hi || !usable(v) {
                     continue;
                 }
                 wins.entry(window(*t)).or_default().push(i);
             }
             let mut values: Vec<Vec<Value>> = Vec::new();
             for cands in wins.into_values() {
-                let best = n_best(cands.len(), n, name == "top", |k| {
+                let best = keep(name, cands.len(), n, |k| {
                     let (t, si, ri, v) = &g.rows[cands[k]];
                     (v, *t, (*si, *ri))
                 });
@@ -576,10 +732,10 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 }
                 cands.extend(best.into_iter().map(|(_, r)| r));
             } else {
-                cands.extend(rows.into_iter().filter(|r| r[1].as_f64().is_some()));
+                cands.extend(rows.into_iter().filter(|r| usable(&r[1])));
             }
-            // The n best by value (ties: earlier time, then input order).
-            let best = n_best(cands.len(), n, top, |k| {
+            // The n best by value (ties: earlier time, then input order), or n at random.
+            let best = keep(name, cands.len(), n, |k| {
                 let t = match cands[k][0] {
                     Value::Time(t) => t,
                     _ => 0,
@@ -605,6 +761,50 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         out.reverse();
     }
     Ok(out)
+}
+
+/// `sample(field, N)`'s N, checked as 1.6 does.
+fn sample_size(args: &[Expr]) -> Res<usize> {
+    if args.len() != 2 {
+        return Err(format!(
+            "invalid number of arguments for sample, expected 2, got {}",
+            args.len()
+        ));
+    }
+    match args[1] {
+        Expr::Integer(n) if n > 0 => Ok(n as usize),
+        Expr::Integer(n) => Err(format!("sample window must be greater than 1, got {n}")),
+        _ => Err("expected integer argument in sample()".into()),
+    }
+}
+
+/// The candidates a window keeps of its `len` (`key` as for [`n_best`]), in time order:
+/// the `n` best for top and bottom, `n` chosen at random (each subset as likely) for
+/// sample.
+fn keep<'v>(
+    name: &str,
+    len: usize,
+    n: usize,
+    key: impl Fn(usize) -> (&'v Value, i64, (usize, usize)),
+) -> Vec<usize> {
+    if name != "sample" {
+        return n_best(len, n, name == "top", key);
+    }
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    // reservoir sampling: candidate k replaces a kept one with probability n / (k + 1)
+    let mut kept: Vec<usize> = (0..len.min(n)).collect();
+    for k in n..len {
+        let j = rng.gen_range(0..=k);
+        if j < n {
+            kept[j] = k;
+        }
+    }
+    kept.sort_by_key(|&k| {
+        let (_, t, tie) = key(k);
+        (t, tie, k)
+    });
+    kept
 }
 
 /// The `n` best of `len` candidates for top (greatest value first) or bottom (least first),

@@ -19,7 +19,8 @@ pub const AGGREGATES: &[&str] = &[
     "integral",
 ];
 
-/// Transformations over an inner aggregate or raw series (`funcs.rs`).
+/// Transformations over an inner aggregate or raw series (`funcs.rs`; the technical-analysis
+/// ones in `ta.rs`, the Holt-Winters forecasts in `holt_winters.rs`).
 pub const TRANSFORMS: &[&str] = &[
     "derivative",
     "non_negative_derivative",
@@ -28,10 +29,20 @@ pub const TRANSFORMS: &[&str] = &[
     "moving_average",
     "cumulative_sum",
     "elapsed",
+    "exponential_moving_average",
+    "double_exponential_moving_average",
+    "triple_exponential_moving_average",
+    "triple_exponential_derivative",
+    "relative_strength_index",
+    "kaufmans_efficiency_ratio",
+    "kaufmans_adaptive_moving_average",
+    "chande_momentum_oscillator",
+    "holt_winters",
+    "holt_winters_with_fit",
 ];
 
 /// Selectors that return several rows per window (`funcs.rs`).
-pub const MULTI_ROW: &[&str] = &["top", "bottom", "distinct"];
+pub const MULTI_ROW: &[&str] = &["top", "bottom", "distinct", "sample"];
 
 /// Row-wise math (1.6's `query/math.go`), over a field or an aggregate (`exec/expr.rs`):
 /// `atan2`, `log` and `pow` take two arguments, the others one.

@@ -6,12 +6,16 @@ pub mod encode;
 pub mod exec;
 mod funcs;
 pub mod functions;
+mod holt_winters;
 pub mod lexer;
+mod neldermead;
 pub mod params;
 pub mod parser;
 pub mod result;
 pub use ferry_window::stats;
 mod subquery;
+mod ta;
+mod wildcards;
 pub use ferry_window::tz;
 pub use ferry_window::windowed;
 

@@ -1,0 +1,120 @@
+//! Transformations and selectors of `*` (`derivative(*)`, `holt_winters(max(*), 2, 0)`,
+//! `sample(*, 2)`) written out as one call per field, as 1.6 rewrites them before it
+//! compiles: the calls `funcs.rs` then answers one by one. A leaf.
+
+use ferry_lp::FieldType;
+
+use crate::ast::*;
+
+/// What a call of `*` reads: `*` itself (`derivative(*)`), or the aggregate of `*` it
+/// transforms (`holt_winters(max(*), 2, 0)`: the aggregate's name).
+enum Star<'a> {
+    Fields,
+    Aggregate(&'a str),
+}
+
+fn star_of(f: &Field) -> Option<Star<'_>> {
+    let Expr::Call(_, args) = &f.expr else {
+        return None;
+    };
+    match args.first()? {
+        Expr::Wildcard => Some(Star::Fields),
+        Expr::Call(inner, a) if a.len() == 1 && a[0] == Expr::Wildcard => {
+            Some(Star::Aggregate(inner))
+        }
+        _ => None,
+    }
+}
+
+/// `s` with each call of `*` (`derivative(*)`, `exponential_moving_average(*, 3)`,
+/// `sample(*, 2)`, `holt_winters(max(*), 2, 0)`) as one call per field it reads, named
+/// `name_field` as 1.6 names them, in field-name order: the numeric fields, every field for
+/// `elapsed` and `sample` and for the aggregates of any type (`count`, `first`, `last`);
+/// `None` when no call reads `*`. `fields` gives the measurement's fields and types; it is
+/// asked only when a call reads `*`.
+pub(crate) fn expand<E>(
+    s: &Select,
+    fields: impl FnOnce() -> Result<Vec<(String, FieldType)>, E>,
+) -> Result<Option<Select>, E> {
+    if !s.fields.iter().any(|f| star_of(f).is_some()) {
+        return Ok(None);
+    }
+    let mut fields = fields()?;
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = s.clone();
+    out.fields.clear();
+    for f in &s.fields {
+        let (Expr::Call(name, args), Some(star)) = (&f.expr, star_of(f)) else {
+            out.fields.push(f.clone());
+            continue;
+        };
+        let any_type = match star {
+            Star::Fields => name == "elapsed" || name == "sample",
+            Star::Aggregate(inner) => matches!(inner, "count" | "first" | "last"),
+        };
+        let prefix = f.alias.as_deref().unwrap_or(name);
+        for (n, t) in &fields {
+            let numeric = matches!(
+                t,
+                FieldType::Float | FieldType::Integer | FieldType::UInteger
+            );
+            if !numeric && !any_type {
+                continue;
+            }
+            let field = Expr::Ref(n.clone(), RefKind::Field);
+            let mut a = args.clone();
+            a[0] = match star {
+                Star::Fields => field,
+                Star::Aggregate(inner) => Expr::Call(inner.to_string(), vec![field]),
+            };
+            out.fields.push(Field {
+                expr: Expr::Call(name.clone(), a),
+                alias: Some(format!("{prefix}_{n}")),
+            });
+        }
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_call_per_field_it_reads() {
+        let q =
+            "SELECT derivative(*), holt_winters(first(*), 2, 0) AS h, sample(*, 2), load FROM m";
+        let Statement::Select(s) = crate::parse_query(q).unwrap().remove(0) else {
+            panic!("a select");
+        };
+        let fields = || -> Result<_, ()> {
+            Ok(vec![
+                ("ok".to_string(), FieldType::Boolean),
+                ("load".to_string(), FieldType::Integer),
+            ])
+        };
+        let out = expand(&s, fields).unwrap().unwrap();
+        let names: Vec<String> = out
+            .fields
+            .iter()
+            .map(|f| f.alias.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "derivative_load",
+                "h_load",
+                "h_ok",
+                "sample_load",
+                "sample_ok",
+                ""
+            ]
+        );
+        let plain = crate::parse_query("SELECT derivative(x) FROM m").unwrap();
+        let Statement::Select(p) = &plain[0] else {
+            panic!("a select");
+        };
+        let never = || -> Result<Vec<(String, FieldType)>, ()> { panic!("not asked") };
+        assert!(expand(p, never).unwrap().is_none());
+    }
+}
