@@ -48,46 +48,14 @@ for v in LINES RUNS CONNS BATCH; do
 done
 command -v python3 >/dev/null || die "python3 is required"
 
-# ---- influxd 1.6 (Debian package `influxdb`) ---------------------------------------------
-if ! command -v influxd >/dev/null 2>&1; then
-  log "influxd not found; installing Debian packages influxdb influxdb-client"
-  SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"
-  # The postinst runs `invoke-rc.d influxdb start`, which would start a system influxd on
-  # 0.0.0.0:8086. A policy-rc.d that exits 101 refuses that; add one just for the install.
-  TEMP_POLICY=""
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    TEMP_POLICY=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$TEMP_POLICY" >/dev/null
-    $SUDO chmod +x "$TEMP_POLICY"
-  fi
-  rc=0
-  $SUDO apt-get update -qq >&2 || rc=$?
-  if [[ $rc == 0 ]]; then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      influxdb influxdb-client >&2 || rc=$?
-  fi
-  [[ -n "$TEMP_POLICY" ]] && $SUDO rm -f "$TEMP_POLICY"
-  [[ $rc == 0 ]] || die "apt-get install influxdb failed (rc=$rc)"
-fi
+# shellcheck source=lib/common.sh
+. "$BENCH_DIR/lib/common.sh"
+
+# ---- influxd 1.6 (Debian package `influxdb`), Ferry, the dataset ---------------------------
+command -v influxd >/dev/null 2>&1 || apt_install influxdb influxdb-client
 INFLUXD="$(command -v influxd)"
-
-# ---- Ferry release binary ----------------------------------------------------------------
-FERRY="$REPO/target/release/ferry"
-if [[ ! -x "$FERRY" ]]; then
-  # another cargo holds the target dir: wait for it rather than start a second build
-  for _ in $(seq 1 180); do pgrep -x cargo >/dev/null || break; sleep 5; done
-  if [[ ! -x "$FERRY" ]]; then
-    log "building target/release/ferry (cargo build --release -p ferry)"
-    (cd "$REPO" && cargo build --release -p ferry) >&2 || die "cargo build failed"
-  fi
-fi
-
-# ---- dataset (cached) ----------------------------------------------------------------------
-DATA="$OUT/cpu-$LINES.lp"
-if [[ ! -s "$DATA" ]]; then
-  log "generating $DATA"
-  python3 "$BENCH_DIR/lib/gen_cpu_lp.py" --lines "$LINES" --series 1000 --out "$DATA"
-fi
+ensure_ferry
+ensure_cpu_data "$LINES"
 
 # ---- runs + summary ------------------------------------------------------------------------
 args=(--repo "$REPO" --data "$DATA" --ferry "$FERRY" --influxd "$INFLUXD"

@@ -69,14 +69,9 @@ done
 [[ "$PARTS" =~ ^[abc]+$ ]] || die "PARTS must be made of a, b, c (got '$PARTS')"
 command -v python3 >/dev/null || die "python3 is required"
 
-FERRY="${FERRY_BIN:-$REPO/target/release/ferry}"
-if [[ ! -x "$FERRY" ]]; then
-  for _ in $(seq 1 180); do pgrep -x cargo >/dev/null || break; sleep 5; done
-  if [[ ! -x "$FERRY" ]]; then
-    log "building target/release/ferry (cargo build --release -p ferry)"
-    (cd "$REPO" && cargo build --release -p ferry) >&2 || die "cargo build failed"
-  fi
-fi
+# shellcheck source=lib/common.sh
+. "$BENCH_DIR/lib/common.sh"
+ensure_ferry
 
 DATA="$OUT/cpu-$LINES.lp"
 if [[ ! -s "$DATA" ]]; then

@@ -49,14 +49,9 @@ die() { log "ERROR: $*"; exit 1; }
 command -v python3 >/dev/null || die "python3 is required"
 command -v influxd >/dev/null || die "influxd not found: run bench/ingest.sh once (it installs Debian's influxdb) or apt-get install influxdb"
 
-FERRY="${FERRY_BIN:-$REPO/target/release/ferry}"
-if [[ ! -x "$FERRY" ]]; then
-  for _ in $(seq 1 180); do pgrep -x cargo >/dev/null || break; sleep 5; done
-  if [[ ! -x "$FERRY" ]]; then
-    log "building target/release/ferry (cargo build --release -p ferry)"
-    (cd "$REPO" && cargo build --release -p ferry) >&2 || die "cargo build failed"
-  fi
-fi
+# shellcheck source=lib/common.sh
+. "$BENCH_DIR/lib/common.sh"
+ensure_ferry
 
 DATA="$OUT/cpu-$POINTS.lp"
 if [[ ! -s "$DATA" ]]; then

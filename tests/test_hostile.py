@@ -11,6 +11,7 @@ import os
 import stat
 import time
 
+import pytest
 import requests
 
 from harness import post_raw, replication_acting_as, wait_ping
@@ -515,3 +516,144 @@ def test_select_limits_as_influxd_has_them(make_node):
         assert want in r.json()["results"][0].get("error", ""), (text, r.text[:300])
     r = q(n, "SELECT count(v) FROM lim WHERE host = 'h1' AND time >= 0 AND time < 50s GROUP BY time(1s)")
     assert "series" in r.json()["results"][0], r.text
+
+
+# -- memory: the write gate and --memory-limit ---------------------------------------------
+
+def _slow_upload(url: str, path: str, token: str, length: int, sent: bytes):
+    """Opens a request announcing a `length`-byte body and sends only `sent` of it; returns
+    the socket (the request holds its write memory until the socket closes)."""
+    import socket
+    from urllib.parse import urlparse
+    u = urlparse(url)
+    s = socket.create_connection((u.hostname, u.port), timeout=30)
+    s.sendall((f"POST {path} HTTP/1.1\r\nHost: {u.hostname}\r\nAuthorization: Token {token}\r\n"
+               f"Content-Length: {length}\r\n\r\n").encode() + sent)
+    return s
+
+
+def test_a_write_past_the_write_memory_waits_then_answers_503_with_retry_after(make_node):
+    """--memory-limit 8MiB gives writes 2 MiB (bodies count 5x: the body and its parsed
+    points) and bodies at most 512 KiB. A slow upload of 400 kB holds 2 MB of it; a second
+    write waits for memory (3 s) and answers 503 with Retry-After 1 on both APIs, written
+    nowhere; once the slow upload is gone, the same write is taken."""
+    n = make_node(extra_args=["--memory-limit", "8MiB"])
+    slow = _slow_upload(n.url, f"/write?db={n.bucket}", n.token, 400_000, b"mem,host=a v=1 1\n")
+    try:
+        time.sleep(0.3)  # its headers are read and its memory admitted
+        body = "".join(f"mem,host=b v={i} {i + 10}\n" for i in range(5000))
+        started = time.monotonic()
+        r2 = n.write_v2(body)
+        waited = time.monotonic() - started
+        assert r2.status_code == 503, (r2.status_code, r2.text[:300])
+        assert r2.headers.get("Retry-After") == "1", r2.headers
+        assert "write memory is full" in r2.json()["message"], r2.text
+        assert waited >= 2.5, waited
+        r1 = requests.post(n.url + "/write", params={"db": n.bucket}, data=body,
+                           headers=n.auth(), timeout=30)
+        assert r1.status_code == 503 and r1.headers.get("Retry-After") == "1", r1.text
+        assert "write memory is full" in r1.json()["error"], r1.text
+    finally:
+        slow.close()
+    # the slow upload's memory is given back when it goes
+    wait_until_written = time.monotonic() + 10
+    while True:
+        r = n.write_v2(body)
+        if r.status_code == 204 or time.monotonic() > wait_until_written:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 204, r.text
+    res = q(n, "SELECT count(v) FROM mem").json()["results"][0]
+    assert res["series"][0]["values"][0][1] == 5000, res
+    wait_ping(n.url)
+
+
+def _memory_cgroup(limit_bytes: int):
+    """A fresh memory cgroup (v2 or v1) limited to `limit_bytes`: (path, file to add a PID
+    to, function reading how often the kernel OOM-killed in it)."""
+    from pathlib import Path
+    v2 = Path("/sys/fs/cgroup")
+    name = f"ferry-test-{os.getpid()}"
+    if (v2 / "cgroup.controllers").exists() and "memory" in (v2 / "cgroup.controllers").read_text():
+        cg = v2 / name
+        cg.mkdir()
+        (cg / "memory.max").write_text(str(limit_bytes))
+        (cg / "memory.swap.max").write_text("0") if (cg / "memory.swap.max").exists() else None
+
+        def kills():
+            for line in (cg / "memory.events").read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+            return 0
+        return cg, cg / "cgroup.procs", kills
+    v1 = Path("/sys/fs/cgroup/memory")
+    cg = v1 / name
+    cg.mkdir()
+    (cg / "memory.limit_in_bytes").write_text(str(limit_bytes))
+
+    def kills_v1():
+        for line in (cg / "memory.oom_control").read_text().splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1])
+        return 0
+    return cg, cg / "cgroup.procs", kills_v1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap (docs/ARCHITECTURE.md, Memory): --memory-limit bounds the buffers, the writes "
+    "in flight and the query budgets, not yet the open files' indexes, the merges or the "
+    "allocator's slack; the node reached 231 MB anon RSS and was OOM-killed at 224 MiB"))
+def test_memory_limit_keeps_the_node_alive_in_a_small_cgroup(make_node):
+    """The node runs in a memory cgroup of 224 MiB with --memory-limit 128MiB while eight
+    writers send 20,000-line bodies as fast as they can for 20 s: it must not be OOM-killed,
+    every answer is 204 or 503 with Retry-After, and every acknowledged point is there."""
+    import threading
+    if os.geteuid() != 0:
+        pytest.skip("creating a memory cgroup needs root")
+    cg, procs, kills = _memory_cgroup(224 << 20)
+    n = make_node(extra_args=["--memory-limit", "128MiB"])
+    try:
+        procs.write_text(str(n.proc.pid))
+        lines_per_body, writers, bodies_each = 20_000, 8, 4
+        bodies = {}
+        for w in range(writers):
+            for k in range(bodies_each):
+                base = (w * bodies_each + k) * lines_per_body
+                bodies[(w, k)] = "".join(
+                    f"load,host=h{i % 500},w={w} v={i}i,u={i * 0.5} {base + i}\n"
+                    for i in range(lines_per_body)).encode()
+        acked, answers, lock = set(), {}, threading.Lock()
+        stop_at = time.monotonic() + 20
+
+        def writer(w):
+            s = requests.Session()
+            k = 0
+            while time.monotonic() < stop_at:
+                key = (w, k % bodies_each)
+                r = s.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket},
+                           data=bodies[key], headers=n.auth(), timeout=60)
+                with lock:
+                    answers[r.status_code] = answers.get(r.status_code, 0) + 1
+                    if r.status_code == 204:
+                        acked.add(key)
+                    elif r.status_code == 503:
+                        assert r.headers.get("Retry-After") == "1", r.headers
+                k += 1
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert n.alive(), f"the node died (OOM kills in its cgroup: {kills()})"
+        assert kills() == 0
+        assert set(answers) <= {204, 503}, answers
+        assert answers.get(204, 0) >= writers, answers
+        res = q(n, "SELECT count(v) FROM load").json()["results"][0]
+        assert res["series"][0]["values"][0][1] == len(acked) * lines_per_body, (res, answers)
+        wait_ping(n.url)
+    finally:
+        n.stop()
+        try:
+            cg.rmdir()
+        except OSError:
+            pass

@@ -177,7 +177,7 @@ bind-address = "127.0.0.1:{rpc}"
     return srv, url
 
 
-def start_ferry(args, workdir):
+def start_ferry(args, workdir, extra=()):
     data = os.path.join(workdir, "data")
     env = dict(os.environ)
     env.pop("FERRY_LOG", None)
@@ -187,7 +187,7 @@ def start_ferry(args, workdir):
         pass
     srv = Server("ferry", [args.ferry, "serve", "--data-dir", data, "--http-bind", "127.0.0.1:0",
                            "--init-org", "bench", "--init-bucket", "bench",
-                           "--init-token", "benchtoken"], workdir, env)
+                           "--init-token", "benchtoken", *extra], workdir, env)
     addr_file = os.path.join(data, "http-addr")
     try:
         deadline = time.monotonic() + 30

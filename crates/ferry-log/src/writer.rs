@@ -48,7 +48,21 @@ pub(crate) struct Committer<A> {
 
 impl<A> Committer<A> {
     pub(crate) fn run(mut self, jobs: mpsc::Receiver<CommitJob<A>>) {
-        for job in jobs {
+        loop {
+            let job = match jobs.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::TryRecvError::Empty) => {
+                    // Nothing queued: the points this thread put in the store's buffer are
+                    // freed by persists on other threads, and only this thread can give
+                    // their pages back.
+                    ferry_alloc::collect_when_idle();
+                    match jobs.recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    }
+                }
+            };
             // A job here is durable; only a broken consumer keeps it from being acknowledged
             // (an I/O failure of a later group does not).
             if let Some(reason) = self.shared.fatal_reason() {

@@ -248,7 +248,7 @@ fn print_first_start(
 }
 
 /// Persists buffers when due (checked every 200 ms, so a full buffer is written out promptly,
-/// and at once, every non-empty one, when a write waits for memory: see
+/// and at once, every one past a quarter of its limit, when a write waits for memory: see
 /// [`write_gate`]) and applies bucket retention once a minute.
 async fn background_loop(node: Arc<Node>) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -273,8 +273,13 @@ async fn background_loop(node: Arc<Node>) {
                 None
             };
             let e = engine.clone();
+            let min_pressed = node.config.buffer_limit_bytes / 4;
             let res = tokio::task::spawn_blocking(move || -> Result<(), String> {
-                e.maybe_persist(interval, pressed).map_err(|x| x.to_string())?;
+                // Pressed, a buffer persists early, unless it holds too little to be worth a
+                // file (the writes in flight then fill the write memory; they free it as
+                // they finish).
+                let force = pressed && e.store().buffered_bytes() >= min_pressed;
+                e.maybe_persist(interval, force).map_err(|x| x.to_string())?;
                 let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
                 if let Some(cutoff) = retention.and_then(|s| ferry_catalog::retention_cutoff_ns(s, now)) {
                     let dropped = e.store().drop_before(cutoff).map_err(|x| x.to_string())?;
@@ -323,6 +328,8 @@ fn spawn_compactor(
                 tracing::debug!(error = %e, "cannot lower the compaction thread's priority");
             }
             while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                // What the last merges freed goes back to the OS while this thread waits.
+                ferry_alloc::collect_when_idle();
                 std::thread::sleep(Duration::from_secs(1));
                 for engine in rt.block_on(node.engines()) {
                     if stop.load(std::sync::atomic::Ordering::Acquire) {

@@ -340,7 +340,7 @@ impl Node {
 
     /// Admits a write whose body is `body_bytes` long against the write memory (see
     /// [`crate::write_gate`]); hold the permit until the write is answered, and correct it
-    /// with [`resize_write`](Self::resize_write) once the body is read.
+    /// with [`held_by`](crate::write_gate::held_by) once the body is read.
     pub async fn admit_write(
         &self,
         body_bytes: usize,

@@ -32,7 +32,10 @@ fn main() -> std::process::ExitCode {
     if let cli::Command::Serve(a) = &cli.command {
         builder
             .worker_threads(a.connection_threads())
-            .on_thread_park(ferry_alloc::collect_when_idle);
+            .on_thread_park(ferry_alloc::collect_when_idle)
+            // Parses and persists run on the blocking pool; an idle thread that exits gives
+            // its allocator pages back, so a node settles soon after a burst of writes.
+            .thread_keep_alive(std::time::Duration::from_secs(2));
         ferry_alloc::spawn_trimmer();
     }
     let rt = match builder.enable_all().build() {

@@ -13,7 +13,7 @@ use crate::body::read_body;
 use crate::error::{ApiError, V1Error};
 use crate::metrics::writes::Api;
 use crate::node::WriteApi;
-use crate::write_gate::BODY_FACTOR;
+use crate::write_gate::held_by;
 use ferry_catalog::Action;
 use ferry_lp::Precision;
 use ferry_pipeline::ORIGIN_HEADER;
@@ -53,7 +53,7 @@ pub async fn write_v2(
         .admit_write(announced_length(&headers, node.config.max_body_bytes))
         .await?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
-    permit.resize(body.len() * BODY_FACTOR);
+    permit.resize(held_by(&body));
     node.write_lp(&bucket, body, precision, WriteApi::V2, origin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -114,7 +114,7 @@ pub async fn write_v1(
         .admit_write(announced_length(&headers, node.config.max_body_bytes))
         .await?;
     let body = read_body(&headers, body, node.config.max_body_bytes).await?;
-    permit.resize(body.len() * BODY_FACTOR);
+    permit.resize(held_by(&body));
     node.write_lp(&bucket, body, precision, WriteApi::V1, origin)
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -57,6 +57,7 @@ fn background() -> &'static tokio::runtime::Handle {
             // cores busy.
             .max_blocking_threads(MAX_BLOCKING_THREADS)
             .thread_name("ferry-replication")
+            .on_thread_park(ferry_alloc::collect_when_idle)
             .on_thread_start(|| {
                 // On Linux the nice value is per thread: PRIO_PROCESS with no PID sets the
                 // calling thread's only.

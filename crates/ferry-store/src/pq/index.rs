@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{Array, Int64Array, StringArray, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field};
@@ -14,6 +15,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::{FileMetaData, KeyValue, ParquetMetaDataBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::fd_cache::SharedFile;
@@ -133,8 +135,46 @@ pub(crate) struct FileIndex {
     pub series: Vec<SeriesEntry>,
     /// Whether `series` is also in key order (true of every file the store writes).
     pub(super) keys_sorted: bool,
-    /// Entries (ascending) by tag key and value, for `tag = 'value'` predicates.
-    postings: HashMap<String, HashMap<String, Vec<u32>>>,
+    /// Entries (ascending) by tag key and value, for `tag = 'value'` predicates: built on
+    /// first use, since most files (merged away soon after their persist) never need them.
+    postings: OnceLock<Postings>,
+}
+
+/// Entry numbers (ascending) by tag key, then tag value.
+type Postings = HashMap<String, HashMap<String, Vec<u32>>>;
+
+/// `meta` without the file's series list (`ferry.series`, already parsed into the index):
+/// kept, it was held twice more per open file (in the footer and in the Arrow schema's
+/// metadata), ~45 KB for a file of 1000 series.
+fn without_series_list(meta: &ArrowReaderMetadata) -> Result<ArrowReaderMetadata, StoreError> {
+    let md = meta.metadata();
+    let fm = md.file_metadata();
+    let kv: Vec<KeyValue> = fm
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .filter(|e| e.key != SERIES_META)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let file_meta = FileMetaData::new(
+        fm.version(),
+        fm.num_rows(),
+        fm.created_by().map(str::to_string),
+        (!kv.is_empty()).then_some(kv),
+        fm.schema_descr_ptr(),
+        fm.column_orders().cloned(),
+    );
+    let stripped = ParquetMetaDataBuilder::new(file_meta)
+        .set_row_groups(md.row_groups().to_vec())
+        .set_column_index(md.column_index().cloned())
+        .set_offset_index(md.offset_index().cloned())
+        .build();
+    Ok(ArrowReaderMetadata::try_new(
+        Arc::new(stripped),
+        ArrowReaderOptions::new().with_page_index(true),
+    )?)
 }
 
 impl FileIndex {
@@ -203,21 +243,11 @@ impl FileIndex {
             }
             None => build_series_index(File::open(path)?, &meta, path, time_idx, &tag_idx)?,
         };
-        let mut postings: HashMap<String, HashMap<String, Vec<u32>>> = HashMap::new();
-        for (i, e) in series.iter().enumerate() {
-            for (k, v) in &e.key {
-                let by_value = match postings.get_mut(k) {
-                    Some(m) => m,
-                    None => postings.entry(k.clone()).or_default(),
-                };
-                match by_value.get_mut(v) {
-                    Some(l) => l.push(i as u32),
-                    None => {
-                        by_value.insert(v.clone(), vec![i as u32]);
-                    }
-                }
-            }
-        }
+        let meta = if stored.is_some() {
+            without_series_list(&meta)?
+        } else {
+            meta
+        };
         let keys_sorted = series.windows(2).all(|w| w[0].key < w[1].key);
         Ok(FileIndex {
             cache_id: slices::new_file_id(),
@@ -228,7 +258,29 @@ impl FileIndex {
             rg_starts,
             series,
             keys_sorted,
-            postings,
+            postings: OnceLock::new(),
+        })
+    }
+
+    /// The series by tag key and value, built on the first tag-predicate read of the file.
+    fn postings(&self) -> &Postings {
+        self.postings.get_or_init(|| {
+            let mut postings: Postings = HashMap::new();
+            for (i, e) in self.series.iter().enumerate() {
+                for (k, v) in &e.key {
+                    let by_value = match postings.get_mut(k) {
+                        Some(m) => m,
+                        None => postings.entry(k.clone()).or_default(),
+                    };
+                    match by_value.get_mut(v) {
+                        Some(l) => l.push(i as u32),
+                        None => {
+                            by_value.insert(v.clone(), vec![i as u32]);
+                        }
+                    }
+                }
+            }
+            postings
         })
     }
 
@@ -237,7 +289,7 @@ impl FileIndex {
     pub(super) fn candidates(&self, pred: &TagPredicate) -> Option<&[u32]> {
         let (k, v) = pred.pinned()?;
         Some(
-            self.postings
+            self.postings()
                 .get(k)
                 .and_then(|m| m.get(v))
                 .map_or(&[][..], |l| l.as_slice()),

@@ -51,10 +51,12 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
     /// The node's memory in all, e.g. `256MiB`, `1GiB`; 0 for none. Each budget below that
     /// holds memory (buffers and writes in progress, one bucket's buffer, the queries, the
-    /// query cache, replication, the largest body) is lowered to its share of it (1/4, 1/16,
+    /// query cache, replication, the largest body) is lowered to its share of it (1/4, 1/8,
     /// 1/4 and 1/8 per query, 1/8, 1/16, 1/16); one set lower still wins. Past the write share
-    /// writes wait for persists and then answer 503 with Retry-After, instead of the node
-    /// growing until the OS kills it. Without it, writes wait past 4× --buffer-bytes.
+    /// writes wait for persists and then answer 503 with Retry-After instead of growing the
+    /// buffers. Not yet bounded by it: open files' indexes, merges and the allocator's slack,
+    /// so leave the OS limit (cgroup) about 2x this. Without it, writes wait past 4×
+    /// --buffer-bytes.
     #[arg(long, env = "FERRY_MEMORY_LIMIT", default_value = "0", value_parser = crate::output::parse_bytes)]
     pub memory_limit: usize,
     /// Persist a bucket's in-memory buffer to Parquet past this many bytes.
