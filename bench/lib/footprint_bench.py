@@ -113,13 +113,11 @@ def wrk(args, url, token):
             f"{url}/write?db=bench&precision=ns"]
     out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          check=False).stdout.decode()
-    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)\b", out)
     if not m:
         raise ib.BenchError(f"wrk printed no request count:\n{out}")
     total = int(m.group(1))
-    secs = float(m.group(2)) * (60 if m.group(3) == "m" else 1)
-    if m.group(3) == "ms":
-        secs = float(m.group(2)) / 1000
+    secs = float(m.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[m.group(3)]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     non2xx = int(bad.group(1)) if bad else 0
     return total - non2xx, non2xx, secs, out
@@ -188,6 +186,28 @@ def run_one(args, system, scenario):
     return res
 
 
+def configured_caches(args):
+    """What Ferry may keep after a load by configuration: a bucket's buffer (persisted at most
+    every persist interval) and the query cache, as `serve --print-config` shows them, each
+    lowered to its share of --memory-limit (1/8) when one is given."""
+    out = subprocess.run([args.ferry, "serve", "--print-config"], stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    conf = dict(re.findall(r"^([a-z-]+) = (\d+)", out, re.M))
+    buffer, cache = int(conf["buffer-bytes"]), int(conf["query-cache-bytes"])
+    if args.memory_limit:
+        limit = parse_size(args.memory_limit)
+        buffer, cache = min(buffer, limit // 8), min(cache, limit // 8)
+    return buffer + cache
+
+
+def parse_size(text):
+    m = re.fullmatch(r"(\d+)\s*([KMG]i?B?)?", text.strip())
+    if not m:
+        raise SystemExit(f"bad MEMORY_LIMIT {text!r}: use e.g. 128MiB")
+    unit = (m.group(2) or "")[:1]
+    return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
+
+
 def mib(b):
     return b / MIB
 
@@ -219,7 +239,7 @@ def summarize(args, results):
         settle_goal = 1.5 * f["idle_rss"] + args.caches_bytes
         lines.append(f"- Ferry: peak RSS {mib(f['peak_rss']):.0f} MiB (goal ≤ 150), idle "
                      f"{mib(f['idle_rss']):.1f} MiB (goal ≤ 20), settled {mib(f['settled_rss']):.0f} MiB "
-                     f"(goal ≤ 1.5 × idle + caches = {mib(settle_goal):.0f} MiB)")
+                     f"(goal ≤ 1.5 × idle + buffer + query cache = {mib(settle_goal):.0f} MiB)")
         goals += [f["peak_rss"] <= 150 * MIB, f["idle_rss"] <= 20 * MIB,
                   f["settled_rss"] <= settle_goal]
     rq = by.get(("ferry", "replication+queries"))
@@ -252,8 +272,7 @@ def main():
     ap.add_argument("--command", default="bench/footprint.sh")
     ap.add_argument("--results-json", default=None)
     args = ap.parse_args()
-    # The query cache fills only when queries run; the settled goal allows it anyway.
-    args.caches_bytes = 0
+    args.caches_bytes = configured_caches(args)
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.monotonic()

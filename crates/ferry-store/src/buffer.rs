@@ -25,13 +25,25 @@ impl FieldCol {
         }
     }
 
-    fn push(&mut self, t: i64, v: FieldValue) {
+    /// Appends a value; returns the bytes the column grew by: its entries' storage when the
+    /// vector reallocates (it doubles, so counting only the values held undercounted the
+    /// buffer by up to half), and a string's text.
+    fn push(&mut self, t: i64, v: FieldValue) -> usize {
         if let Some(last) = self.entries.last() {
             if t <= last.0 {
                 self.sorted = false;
             }
         }
+        let capacity = self.entries.capacity();
+        let text = text_bytes(&v);
         self.entries.push((t, v));
+        (self.entries.capacity() - capacity) * VALUE_OVERHEAD + text
+    }
+
+    /// The bytes this column holds: its entries' storage and its strings' text.
+    fn bytes(&self) -> usize {
+        self.entries.capacity() * VALUE_OVERHEAD
+            + self.entries.iter().map(|e| text_bytes(&e.1)).sum::<usize>()
     }
 
     /// Deduplicated (last wins), ascending values with `start <= t < end`.
@@ -292,12 +304,14 @@ pub(crate) struct Buffer {
     pub bytes: usize,
 }
 
+/// One buffered value's slot in its column.
 const VALUE_OVERHEAD: usize = std::mem::size_of::<(i64, FieldValue)>();
 
-fn value_bytes(v: &FieldValue) -> usize {
+/// A value's bytes outside its slot: a string's text.
+fn text_bytes(v: &FieldValue) -> usize {
     match v {
-        FieldValue::String(s) => VALUE_OVERHEAD + s.len(),
-        _ => VALUE_OVERHEAD,
+        FieldValue::String(s) => s.len(),
+        _ => 0,
     }
 }
 
@@ -369,8 +383,7 @@ impl Buffer {
             if sb.cols.len() <= id {
                 sb.cols.resize_with(id + 1, FieldCol::new);
             }
-            self.bytes += value_bytes(value);
-            sb.cols[id].push(p.time, value.clone());
+            self.bytes += sb.cols[id].push(p.time, value.clone());
             written += 1;
         }
         if written > 0 {
@@ -416,7 +429,9 @@ impl Buffer {
                 mb.note(hi, 0);
             }
         }
-        self.bytes += later.bytes;
+        // Merged columns reallocate as they please: count what they hold now (a failed
+        // persist's rare path).
+        self.recompute_bytes();
     }
 
     /// Removes values with `t < threshold` (whole partitions ending at or before the
@@ -461,7 +476,7 @@ impl Buffer {
             for (k, sb) in &mb.series {
                 bytes += key_bytes(k);
                 for c in &sb.cols {
-                    bytes += c.entries.iter().map(|e| value_bytes(&e.1)).sum::<usize>();
+                    bytes += c.bytes();
                 }
             }
         }
