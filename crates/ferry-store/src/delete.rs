@@ -179,7 +179,7 @@ impl BucketStore {
                     cached: false,
                 };
                 read_live(f, &owned, &spec, &mut acc)?;
-                Ok(acc.finish().iter().any(|s| s.key == e.key))
+                Ok(acc.finish().iter().any(|s| s.key == *e.key))
             }
         }
     }

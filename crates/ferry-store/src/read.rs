@@ -146,7 +146,7 @@ impl BucketStore {
                     && !keys.contains(e.key.as_slice())
                     && (dead.is_empty() || self.entry_alive(f, e, &dead)?)
                 {
-                    keys.insert(e.key.clone());
+                    keys.insert((*e.key).clone());
                 }
             }
         }

@@ -23,7 +23,7 @@ use super::{KIND, SERIES_META};
 use crate::error::StoreError;
 use crate::scan::TagPredicate;
 use crate::slices::{self, SLICES};
-use crate::types::SeriesKey;
+use crate::types::{intern, SeriesKey};
 
 /// One series of a file as stored in its `ferry.series` metadata, in row order.
 #[derive(Debug, Serialize, Deserialize)]
@@ -95,7 +95,8 @@ fn kind_of(f: &Field) -> &str {
 /// One series' rows in a file: rows `start..end` (in file order), times `min_t..=max_t`.
 #[derive(Debug, Clone)]
 pub(crate) struct SeriesEntry {
-    pub key: SeriesKey,
+    /// Shared with the other files' entries of the series ([`crate::types::intern`]).
+    pub key: Arc<SeriesKey>,
     pub start: usize,
     pub end: usize,
     pub min_t: i64,
@@ -224,7 +225,7 @@ impl FileIndex {
                 for s in list {
                     let n = s.n as usize;
                     out.push(SeriesEntry {
-                        key: s.k,
+                        key: intern(s.k),
                         start: row,
                         end: row + n,
                         min_t: s.lo,
@@ -267,7 +268,7 @@ impl FileIndex {
         self.postings.get_or_init(|| {
             let mut postings: Postings = HashMap::new();
             for (i, e) in self.series.iter().enumerate() {
-                for (k, v) in &e.key {
+                for (k, v) in e.key.iter() {
                     let by_value = match postings.get_mut(k) {
                         Some(m) => m,
                         None => postings.entry(k.clone()).or_default(),
@@ -360,7 +361,7 @@ fn build_series_index(
                     }
                 }
                 out.push(SeriesEntry {
-                    key,
+                    key: intern(key),
                     start: row,
                     end: row + 1,
                     min_t: t,

@@ -129,10 +129,10 @@ fn for_wanted(
             if let Some((from, to)) = pred.and_then(TagPredicate::key_range) {
                 if idx.keys_sorted {
                     if let Some(from) = from {
-                        a = idx.series.partition_point(|e| &e.key < from);
+                        a = idx.series.partition_point(|e| &*e.key < from);
                     }
                     if let Some(to) = to {
-                        b = idx.series.partition_point(|e| &e.key < to).max(a);
+                        b = idx.series.partition_point(|e| &*e.key < to).max(a);
                     }
                 }
             }
@@ -258,11 +258,11 @@ pub(crate) fn read_key_range(
     fields: &[String],
     acc: &mut Acc,
 ) -> Result<(), StoreError> {
-    let in_range = |e: &&SeriesEntry| e.start < e.end && &e.key >= lo && &e.key <= hi;
+    let in_range = |e: &&SeriesEntry| e.start < e.end && &*e.key >= lo && &*e.key <= hi;
     // Files written by the store list their series in key order: the range is one slice.
     let entries: &[SeriesEntry] = if idx.keys_sorted {
-        let a = idx.series.partition_point(|e| &e.key < lo);
-        let b = idx.series.partition_point(|e| &e.key <= hi);
+        let a = idx.series.partition_point(|e| &*e.key < lo);
+        let b = idx.series.partition_point(|e| &*e.key <= hi);
         &idx.series[a..b]
     } else {
         &idx.series
