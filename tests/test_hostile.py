@@ -534,11 +534,13 @@ def _slow_upload(url: str, path: str, token: str, length: int, sent: bytes):
 
 def test_a_write_past_the_write_memory_waits_then_answers_503_with_retry_after(make_node):
     """--memory-limit 8MiB gives writes 2 MiB (bodies count 5x: the body and its parsed
-    points) and bodies at most 512 KiB. A slow upload of 400 kB holds 2 MB of it; a second
-    write waits for memory (3 s) and answers 503 with Retry-After 1 on both APIs, written
-    nowhere; once the slow upload is gone, the same write is taken."""
+    points) and bodies at most 512 KiB. An unread body is charged at most a quarter of it,
+    so one slow upload cannot hold all of it: four slow uploads of 400 kB do. Another write
+    then waits for memory (3 s) and answers 503 with Retry-After 1 on both APIs, written
+    nowhere; once the slow uploads are gone, the same write is taken."""
     n = make_node(extra_args=["--memory-limit", "8MiB"])
-    slow = _slow_upload(n.url, f"/write?db={n.bucket}", n.token, 400_000, b"mem,host=a v=1 1\n")
+    slows = [_slow_upload(n.url, f"/write?db={n.bucket}", n.token, 400_000, b"mem,host=a v=1 1\n")
+             for _ in range(4)]
     try:
         time.sleep(0.3)  # its headers are read and its memory admitted
         body = "".join(f"mem,host=b v={i} {i + 10}\n" for i in range(5000))
@@ -554,8 +556,9 @@ def test_a_write_past_the_write_memory_waits_then_answers_503_with_retry_after(m
         assert r1.status_code == 503 and r1.headers.get("Retry-After") == "1", r1.text
         assert "write memory is full" in r1.json()["error"], r1.text
     finally:
-        slow.close()
-    # the slow upload's memory is given back when it goes
+        for slow in slows:
+            slow.close()
+    # the slow uploads' memory is given back when they go
     wait_until_written = time.monotonic() + 10
     while True:
         r = n.write_v2(body)
@@ -572,31 +575,27 @@ def _memory_cgroup(limit_bytes: int):
     """A fresh memory cgroup (v2 or v1) limited to `limit_bytes`: (path, file to add a PID
     to, function reading how often the kernel OOM-killed in it)."""
     from pathlib import Path
-    v2 = Path("/sys/fs/cgroup")
     name = f"ferry-test-{os.getpid()}"
-    if (v2 / "cgroup.controllers").exists() and "memory" in (v2 / "cgroup.controllers").read_text():
-        cg = v2 / name
+    controllers = Path("/sys/fs/cgroup/cgroup.controllers")
+    if controllers.exists() and "memory" in controllers.read_text():
+        cg = Path("/sys/fs/cgroup") / name
         cg.mkdir()
         (cg / "memory.max").write_text(str(limit_bytes))
-        (cg / "memory.swap.max").write_text("0") if (cg / "memory.swap.max").exists() else None
+        if (cg / "memory.swap.max").exists():
+            (cg / "memory.swap.max").write_text("0")
+        events = cg / "memory.events"
+    else:
+        cg = Path("/sys/fs/cgroup/memory") / name
+        cg.mkdir()
+        (cg / "memory.limit_in_bytes").write_text(str(limit_bytes))
+        events = cg / "memory.oom_control"
 
-        def kills():
-            for line in (cg / "memory.events").read_text().splitlines():
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-            return 0
-        return cg, cg / "cgroup.procs", kills
-    v1 = Path("/sys/fs/cgroup/memory")
-    cg = v1 / name
-    cg.mkdir()
-    (cg / "memory.limit_in_bytes").write_text(str(limit_bytes))
-
-    def kills_v1():
-        for line in (cg / "memory.oom_control").read_text().splitlines():
+    def kills():
+        for line in events.read_text().splitlines():
             if line.startswith("oom_kill "):
                 return int(line.split()[1])
         return 0
-    return cg, cg / "cgroup.procs", kills_v1
+    return cg, cg / "cgroup.procs", kills
 
 
 def test_memory_limit_keeps_the_node_alive_in_a_small_cgroup(make_node):

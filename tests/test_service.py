@@ -79,6 +79,15 @@ def test_config_file_precedence_flag_env_file_default(ferry_path, tmp_path):
     assert effective(p.stdout)["data-dir"] == ("/srv/from-file", "file")
 
 
+def test_memory_limit_takes_sizes_and_refuses_nonsense(ferry_path):
+    ok = run(ferry_path, "serve", "--memory-limit", "256MiB", "--print-config").stdout
+    assert effective(ok)["memory-limit"] == ("256MiB", "flag")
+    for bad in ("12XB", "-1", "lots", "1e9"):
+        p = run(ferry_path, "serve", f"--memory-limit={bad}", "--print-config", check=False)
+        assert p.returncode != 0, bad
+        assert "invalid size" in p.stderr, (bad, p.stderr)
+
+
 def test_print_config_round_trips_and_hides_tokens(ferry_path, tmp_path):
     cfg = tmp_path / "a.toml"
     cfg.write_text('data-dir = "/srv/x"\nbuffer-bytes = 1048576\nshutdown-timeout = "5s"\n')

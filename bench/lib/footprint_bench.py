@@ -18,6 +18,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 import ingest_bench as ib  # noqa: E402
 import query_bench as qb  # noqa: E402
+from tasks_bench import http_json as request  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -47,17 +48,6 @@ def start_victoria(args, workdir):
         time.sleep(0.1)
     srv.stop(10)
     raise ib.BenchError("victoria-metrics: /health did not answer 200 within 30 s")
-
-
-def request(url, method="GET", body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=30) as r:
-        text = r.read()
-        return json.loads(text) if text else None
 
 
 def add_replication(args, url, workdir):

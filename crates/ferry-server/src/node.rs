@@ -345,11 +345,13 @@ impl Node {
         &self,
         body_bytes: usize,
     ) -> Result<crate::write_gate::WritePermit<'_>, ApiError> {
+        // Unread, a body is charged at most a quarter of the write memory: a client that
+        // announces a large body and sends it slowly holds no more than that.
+        let unread = body_bytes
+            .saturating_mul(crate::write_gate::BODY_FACTOR)
+            .min(self.write_gate.limit() / 4);
         self.write_gate
-            .admit(
-                body_bytes.saturating_mul(crate::write_gate::BODY_FACTOR),
-                || self.buffered_bytes(),
-            )
+            .admit(unread, || self.buffered_bytes())
             .await
             .map_err(|e| ApiError::Busy(e.to_string()))
     }

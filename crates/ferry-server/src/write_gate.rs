@@ -26,7 +26,7 @@ pub const BODY_FACTOR: usize = 5;
 /// a 45-byte line of two tags and two fields into ~450, so a count of lines matters as much
 /// as the bytes.
 pub fn held_by(body: &[u8]) -> usize {
-    let lines = body.iter().filter(|b| **b == b'\n').count() + 1;
+    let lines = memchr::memchr_iter(b'\n', body).count() + 1;
     body.len()
         .saturating_mul(4)
         .saturating_add(lines.saturating_mul(300))
