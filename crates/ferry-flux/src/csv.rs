@@ -13,7 +13,7 @@
 //!   cells quoted as Go's `encoding/csv` quotes them.
 
 use crate::table::Table;
-use crate::value::{format_float, write_time, Value};
+use crate::value::{write_float, write_time, Value};
 
 /// An annotation row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,13 @@ impl Default for Dialect {
 
 /// Writes named results of tables.
 pub fn encode(results: &[(String, Vec<Table>)], d: &Dialect) -> String {
-    let mut out = String::new();
+    // about a dozen bytes a cell: grown once, not doubled along the way
+    let cells: usize = results
+        .iter()
+        .flat_map(|(_, ts)| ts)
+        .map(|t| t.len() * (t.columns.len() + 2))
+        .sum();
+    let mut out = String::with_capacity(cells.saturating_mul(12).min(1 << 30));
     for (name, tables) in results {
         if tables.is_empty() {
             continue;
@@ -192,6 +198,17 @@ fn rows(out: &mut String, result: &str, id: usize, t: &Table, d: &Dialect) {
     let sep = d.delimiter;
     let named = !d.annotations.contains(&Annotation::Default);
     let id = id.to_string();
+    // a group-key column holds the key's value on every row: written once, copied after
+    let keyed: Vec<Option<(&Value, String)>> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let v = t.key_value(&c.label)?;
+            let mut cell = String::new();
+            push_value(&mut cell, v, sep);
+            Some((v, cell))
+        })
+        .collect();
     for r in 0..t.len() {
         out.push(sep);
         if named {
@@ -199,11 +216,30 @@ fn rows(out: &mut String, result: &str, id: usize, t: &Table, d: &Dialect) {
         }
         out.push(sep);
         out.push_str(&id);
-        for c in &t.columns {
+        for (c, k) in t.columns.iter().zip(&keyed) {
             out.push(sep);
-            push_value(out, &c.values[r], sep);
+            let v = &c.values[r];
+            match k {
+                Some((kv, cell)) if same(kv, v) => out.push_str(cell),
+                _ => push_value(out, v, sep),
+            }
         }
         out.push_str("\r\n");
+    }
+}
+
+/// Whether two cells are the same value (strings shared by the key and the column compare
+/// by pointer first).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => std::sync::Arc::ptr_eq(x, y) || x == y,
+        (Value::Time(x), Value::Time(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::UInt(x), Value::UInt(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        (Value::Null, Value::Null) => true,
+        _ => false,
     }
 }
 
@@ -213,7 +249,7 @@ fn push_value(out: &mut String, v: &Value, sep: char) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
-        Value::Float(f) => out.push_str(&format_float(*f)),
+        Value::Float(f) => write_float(out, *f),
         Value::Time(t) => write_time(out, *t),
         Value::String(s) => push_cell(out, s, sep),
         other => push_cell(out, &other.to_string(), sep),

@@ -153,7 +153,8 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
         }
     }
     let mut results: Results = Vec::new();
-    for v in &out.values {
+    drop(out.scope);
+    for v in out.values {
         let Value::Tables(s) = v else { continue };
         let name = s.name.clone().unwrap_or_else(|| "_result".to_string());
         if results.iter().any(|(n, _)| *n == name) {
@@ -163,7 +164,9 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
                 format!("tried to produce more than one result with the name {name:?}")
             }));
         }
-        let tables = streams::tables(&mut ev, &env, s).map_err(EvalError::from)?;
+        let tables = streams::tables(&mut ev, &env, &s).map_err(EvalError::from)?;
+        // the stream is the last holder of its tables unless a variable kept it
+        drop(s);
         results.push((name, Arc::unwrap_or_clone(tables)));
     }
     if results.is_empty() {

@@ -12,6 +12,7 @@
 
 pub use crate::value::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};
 use crate::value::{Kind, Value};
+use ferry_lp::FieldValue;
 
 impl ColKind {
     /// The column type of a value (`None` for null and for values no column can hold).
@@ -162,6 +163,21 @@ impl Pred {
         }
     }
 
+    /// The fields the predicate allows, when it names them (`r._field == "x"` or a
+    /// disjunction of such), in the order it names them; `None`: any field.
+    pub fn fields(&self) -> Option<Vec<String>> {
+        match self {
+            Pred::Eq(c, v) if c == "_field" => Some(vec![v.clone()]),
+            Pred::Eq(..) | Pred::NotEq(..) => None,
+            Pred::And(ps) => ps.iter().find_map(Pred::fields),
+            Pred::Or(ps) => ps
+                .iter()
+                .map(Pred::fields)
+                .collect::<Option<Vec<_>>>()
+                .map(|v| v.concat()),
+        }
+    }
+
     /// Whether the predicate can hold for some series of measurement `m` (tags and fields
     /// unknown).
     pub fn may_match_measurement(&self, m: &str) -> bool {
@@ -224,9 +240,66 @@ pub struct BucketInfo {
     pub retention_ns: i64,
 }
 
+/// One field of one stored series, as a storage read hands it over: the rows of a table
+/// before it is built, so that an aggregate can run over the store's columns without
+/// building one (see [`Source::read_series`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesColumns<'a> {
+    /// The series' measurement.
+    pub measurement: &'a str,
+    /// Its tags, sorted by key.
+    pub tags: &'a [(String, String)],
+    /// The field.
+    pub field: &'a str,
+    /// Times, ascending.
+    pub times: &'a [i64],
+    /// The field's value at each time (`None`: the point has no value for it).
+    pub values: &'a [Option<FieldValue>],
+}
+
+impl SeriesColumns<'_> {
+    /// The column type of the field's values (`None` when it has none in the range: such
+    /// a series makes no table).
+    pub fn kind(&self) -> Option<ColKind> {
+        self.values.iter().flatten().next().map(field_kind)
+    }
+}
+
+/// The column type of a stored value.
+pub fn field_kind(v: &FieldValue) -> ColKind {
+    match v {
+        FieldValue::Float(_) => ColKind::Float,
+        FieldValue::Integer(_) => ColKind::Int,
+        FieldValue::UInteger(_) => ColKind::UInt,
+        FieldValue::String(_) => ColKind::String,
+        FieldValue::Boolean(_) => ColKind::Bool,
+    }
+}
+
+/// A stored value as a Flux value.
+pub fn field_to_value(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::Float(f) => Value::Float(*f),
+        FieldValue::Integer(i) => Value::Int(*i),
+        FieldValue::UInteger(u) => Value::UInt(*u),
+        FieldValue::String(s) => Value::string(s),
+        FieldValue::Boolean(b) => Value::Bool(*b),
+    }
+}
+
 /// Where `from()` reads and `to()` writes, and where `secrets.get()` looks: Ferry's server
 /// implements it over its stores and catalog for one token, tests over tables.
 pub trait Source: Send + Sync {
+    /// Hands each series and field of `spec` (whose range is set) to `each`, one at a time,
+    /// in series order (measurements by name, then tag sets as the store orders them, then
+    /// fields by name), skipping the series `spec.skip_series` names. Stops at the first
+    /// error of `each`.
+    fn read_series(
+        &self,
+        spec: &ReadSpec,
+        each: &mut dyn FnMut(SeriesColumns<'_>) -> Result<(), SourceError>,
+    ) -> Result<(), SourceError>;
+
     /// Hands the tables of `spec` (whose range is set) to `each`, one at a time: one per
     /// series and field, columns `_start, _stop, _time, _value`, then `_field`,
     /// `_measurement` and the tags sorted by label; group key `_start, _stop` and the tags,
@@ -238,7 +311,15 @@ pub trait Source: Send + Sync {
         &self,
         spec: &ReadSpec,
         each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
-    ) -> Result<(), SourceError>;
+    ) -> Result<(), SourceError> {
+        let range = spec
+            .range
+            .ok_or_else(|| SourceError::Store("a storage read needs a range".into()))?;
+        self.read_series(spec, &mut |s| match series_columns_table(range, &s) {
+            Some(t) => each(t),
+            None => Ok(()),
+        })
+    }
 
     /// All the tables of `spec`, at most `max_bytes` of them (by [`Table::weight`]).
     fn read(&self, spec: &ReadSpec, max_bytes: usize) -> Result<Vec<Table>, SourceError> {
@@ -284,18 +365,35 @@ pub trait Source: Send + Sync {
     }
 }
 
-/// Builds the table of one series and field as [`Source::read`] describes it.
-pub fn series_table(
+/// The table of one stored series and field as [`Source::read_each`] describes it (`None`
+/// when the field has no value in the range).
+pub fn series_columns_table(range: (i64, i64), s: &SeriesColumns<'_>) -> Option<Table> {
+    let kind = s.kind()?;
+    let mut times = Vec::with_capacity(s.values.len());
+    let mut values = Vec::with_capacity(s.values.len());
+    for (t, v) in s.times.iter().zip(s.values) {
+        if let Some(v) = v {
+            times.push(Value::Time(*t));
+            values.push(field_to_value(v));
+        }
+    }
+    let mut t = series_skeleton(range, s.measurement, s.tags, s.field, kind);
+    let n = times.len();
+    t.columns[2].values = times;
+    t.columns[3].values = values;
+    fill_constant_columns(&mut t, n);
+    Some(t)
+}
+
+/// The table of one series and field, without rows: its columns (`_start, _stop, _time,
+/// _value`, then the key's string columns sorted by label) and group key.
+pub fn series_skeleton(
     (start, stop): (i64, i64),
     measurement: &str,
     tags: &[(String, String)],
     field: &str,
-    rows: Vec<(i64, Value)>,
-) -> Option<Table> {
-    let kind = rows.iter().find_map(|(_, v)| ColKind::of(v))?;
-    let n = rows.len();
-    let (times, values): (Vec<Value>, Vec<Value>) =
-        rows.into_iter().map(|(t, v)| (Value::Time(t), v)).unzip();
+    kind: ColKind,
+) -> Table {
     let mut key_cols: Vec<(String, Value)> = tags
         .iter()
         .map(|(k, v)| (k.clone(), Value::string(v)))
@@ -305,29 +403,61 @@ pub fn series_table(
         ])
         .collect();
     key_cols.sort_by(|a, b| a.0.cmp(&b.0));
+    let empty = |label: &str, kind| Column {
+        label: label.to_string(),
+        kind,
+        values: Vec::new(),
+    };
     let mut columns = vec![
-        constant("_start", ColKind::Time, Value::Time(start), n),
-        constant("_stop", ColKind::Time, Value::Time(stop), n),
-        Column {
-            label: "_time".into(),
-            kind: ColKind::Time,
-            values: times,
-        },
-        Column {
-            label: "_value".into(),
-            kind,
-            values,
-        },
+        empty("_start", ColKind::Time),
+        empty("_stop", ColKind::Time),
+        empty("_time", ColKind::Time),
+        empty("_value", kind),
     ];
     let mut key = vec![
         ("_start".to_string(), Value::Time(start)),
         ("_stop".to_string(), Value::Time(stop)),
     ];
     for (k, v) in key_cols {
-        columns.push(constant(&k, ColKind::String, v.clone(), n));
+        columns.push(empty(&k, ColKind::String));
         key.push((k, v));
     }
-    Some(Table { key, columns })
+    Table { key, columns }
+}
+
+/// Builds the table of one series and field as [`Source::read_each`] describes it.
+pub fn series_table(
+    range: (i64, i64),
+    measurement: &str,
+    tags: &[(String, String)],
+    field: &str,
+    rows: Vec<(i64, Value)>,
+) -> Option<Table> {
+    let kind = rows.iter().find_map(|(_, v)| ColKind::of(v))?;
+    let mut t = series_skeleton(range, measurement, tags, field, kind);
+    let n = rows.len();
+    let (times, values): (Vec<Value>, Vec<Value>) =
+        rows.into_iter().map(|(t, v)| (Value::Time(t), v)).unzip();
+    t.columns[2].values = times;
+    t.columns[3].values = values;
+    fill_constant_columns(&mut t, n);
+    Some(t)
+}
+
+/// Fills the columns a skeleton leaves empty but `_time` and `_value` (`_start`, `_stop`
+/// and the key's) with the key's value on each of `n` rows.
+fn fill_constant_columns(t: &mut Table, n: usize) {
+    for c in &mut t.columns {
+        if c.label == "_time" || c.label == "_value" {
+            continue;
+        }
+        let v = t
+            .key
+            .iter()
+            .find(|(k, _)| *k == c.label)
+            .map_or(Value::Null, |(_, v)| v.clone());
+        c.values = vec![v; n];
+    }
 }
 
 /// A column holding `v` on each of `n` rows.

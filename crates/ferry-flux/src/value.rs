@@ -537,14 +537,50 @@ impl fmt::Display for Value {
 /// Formats a float like Go's `strconv.FormatFloat(x, 'f', -1, 64)`, which Flux's `string()`
 /// uses: the shortest decimal that round-trips, never in exponent form.
 pub fn format_float(x: f64) -> String {
+    let mut out = String::new();
+    write_float(&mut out, x);
+    out
+}
+
+/// [`format_float`] appended to `out`: the shortest digits that read back as `x`, the
+/// closest to it, a tie to the even digit (Ryū, as Go's `strconv` computes them; Rust's
+/// `Display` rounds such a tie up: `1690060720831323.25` is `…323.2` in Go and
+/// `…323.3` in Rust), written without an exponent as Go's `'f'` format does.
+pub fn write_float(out: &mut String, x: f64) {
     if x.is_nan() {
-        return "NaN".into();
+        return out.push_str("NaN");
     }
     if x.is_infinite() {
-        return if x > 0.0 { "+Inf" } else { "-Inf" }.into();
+        return out.push_str(if x > 0.0 { "+Inf" } else { "-Inf" });
     }
-    let s = format!("{x}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(x);
+    let Some((mantissa, exp)) = s.split_once('e') else {
+        return out.push_str(s.strip_suffix(".0").unwrap_or(s));
+    };
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = [int, frac].concat();
+    // where the decimal point goes among the digits
+    let point = int.len() as i64 + exp;
+    let zeros = |out: &mut String, n: i64| out.extend(std::iter::repeat_n('0', n.max(0) as usize));
+    out.push_str(sign);
+    if point <= 0 {
+        out.push_str("0.");
+        zeros(out, -point);
+        out.push_str(&digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(&digits);
+        zeros(out, point - digits.len() as i64);
+    } else {
+        out.push_str(&digits[..point as usize]);
+        out.push('.');
+        out.push_str(&digits[point as usize..]);
+    }
 }
 
 /// Formats epoch nanoseconds as RFC 3339 in UTC with the fewest fraction digits needed
@@ -563,37 +599,60 @@ pub fn write_time(out: &mut String, ns: i64) {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;
     let (y, m, d) = civil_from_days(days);
-    let push = |out: &mut String, v: u32, width: u32| {
-        for p in (0..width).rev() {
-            out.push(char::from(b'0' + (v / 10u32.pow(p) % 10) as u8));
-        }
-    };
+    let mut buf = Digits::default();
     if (0..=9999).contains(&y) {
-        push(out, y as u32, 4);
+        buf.number(y as u32, 4);
     } else {
         out.push_str(&format!("{y:04}"));
     }
-    out.push('-');
-    push(out, m, 2);
-    out.push('-');
-    push(out, d, 2);
-    out.push('T');
-    push(out, sod / 3600, 2);
-    out.push(':');
-    push(out, sod % 3600 / 60, 2);
-    out.push(':');
-    push(out, sod % 60, 2);
+    for (sep, v) in [
+        (b'-', m),
+        (b'-', d),
+        (b'T', sod / 3600),
+        (b':', sod % 3600 / 60),
+        (b':', sod % 60),
+    ] {
+        buf.byte(sep);
+        buf.number(v, 2);
+    }
     if frac != 0 {
-        out.push('.');
+        buf.byte(b'.');
         let mut digits = 9;
         let mut f = frac;
         while f.is_multiple_of(10) {
             f /= 10;
             digits -= 1;
         }
-        push(out, f, digits);
+        buf.number(f, digits);
     }
-    out.push('Z');
+    buf.byte(b'Z');
+    out.push_str(buf.as_str());
+}
+
+/// A few ASCII bytes written one at a time, pushed to a string at once.
+#[derive(Default)]
+struct Digits {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Digits {
+    fn byte(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// `v`'s last `width` decimal digits, zero-padded.
+    fn number(&mut self, v: u32, width: u32) {
+        for p in (0..width).rev() {
+            self.byte(b'0' + (v / 10u32.pow(p) % 10) as u8);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // only ASCII digits and separators are written
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01.
@@ -872,7 +931,7 @@ pub enum Pred {
 }
 
 /// A storage read not yet made: `from(bucket:)` narrowed by `range()` and pushed-down filters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadSpec {
     /// The bucket's name.
     pub bucket: String,
@@ -880,6 +939,10 @@ pub struct ReadSpec {
     pub range: Option<(i64, i64)>,
     /// Filters pushed down (all must hold).
     pub preds: Vec<Pred>,
+    /// Series not to read: (measurement, tag set sorted by key), sorted. A read in two
+    /// steps (the edge of a range, then the rest for the series the edge did not answer)
+    /// names here what its first step answered.
+    pub skip_series: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// What a stream holds.
@@ -939,6 +1002,10 @@ mod tests {
         assert_eq!(format_time(-1), "1969-12-31T23:59:59.999999999Z");
         assert_eq!(format_time(1_000_000), "1970-01-01T00:00:00.001Z");
         assert_eq!(
+            format_time(1_700_000_123_000_000_001),
+            "2023-11-14T22:15:23.000000001Z"
+        );
+        assert_eq!(
             format_time(1_704_067_200_120_000_000),
             "2024-01-01T00:00:00.12Z"
         );
@@ -970,5 +1037,50 @@ mod tests {
         assert_eq!(format_float(1.0), "1");
         assert_eq!(format_float(0.1), "0.1");
         assert_eq!(format_float(1e21), "1000000000000000000000");
+        assert_eq!(format_float(-1.5e-7), "-0.00000015");
+        assert_eq!(format_float(f64::NAN), "NaN");
+        assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
+        // exactly 1690060720831323.25: a tie between …3.2 and …3.3
+        assert_eq!(format_float(1_690_060_720_831_323.2), "1690060720831323.2");
+        assert_eq!(format_float(-0.0), "-0");
+        assert_eq!(format_float(5e-324), format!("0.{}5", "0".repeat(323)));
+        assert_eq!(
+            format_float(1.7976931348623157e308),
+            format!("17976931348623157{}", "0".repeat(292))
+        );
+    }
+
+    /// Away from ties, the digits are `Display`'s: every magnitude and sign, read back.
+    #[test]
+    fn floats_read_back_and_match_display_but_for_ties() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut differ = 0;
+        for i in 0..20_000 {
+            // xorshift over bit patterns: every exponent, subnormals included
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = if i % 2 == 0 {
+                f64::from_bits(x)
+            } else {
+                (x % 1_000_000) as f64 / 1000.0
+            };
+            if !f.is_finite() {
+                continue;
+            }
+            let ours = format_float(f);
+            assert_eq!(
+                ours.parse::<f64>().map(f64::to_bits),
+                Ok(f.to_bits()),
+                "{f:e}"
+            );
+            let std = format!("{f}");
+            if ours != std {
+                // the same length, one last digit apart: a tie
+                assert_eq!(ours.len(), std.len(), "{f:e}");
+                differ += 1;
+            }
+        }
+        assert!(differ < 100, "{differ}");
     }
 }

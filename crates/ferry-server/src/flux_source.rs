@@ -6,10 +6,8 @@
 use std::sync::Arc;
 
 use ferry_flux::table::{
-    series_table, BucketInfo, Pred, ReadSpec, RemoteTarget, Source, SourceError, Table,
+    BucketInfo, Pred, ReadSpec, RemoteTarget, SeriesColumns, Source, SourceError,
 };
-use ferry_flux::Value;
-use ferry_lp::FieldValue;
 use ferry_store::{BucketStore, ScanRequest, TagPredicate};
 
 /// The buckets one query may read.
@@ -38,10 +36,10 @@ pub struct StoreSource<B>(pub B);
 const PIECE_ROWS: usize = 100_000;
 
 impl<B: Buckets> Source for StoreSource<B> {
-    fn read_each(
+    fn read_series(
         &self,
         spec: &ReadSpec,
-        each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
+        each: &mut dyn FnMut(SeriesColumns<'_>) -> Result<(), SourceError>,
     ) -> Result<(), SourceError> {
         let (start, stop) = spec
             .range
@@ -54,31 +52,40 @@ impl<B: Buckets> Source for StoreSource<B> {
             if !pred.may_match_measurement(&m) {
                 continue;
             }
+            let skip: Vec<Vec<(String, String)>> = spec
+                .skip_series
+                .iter()
+                .filter(|(sm, _)| *sm == m)
+                .map(|(_, tags)| tags.clone())
+                .collect();
+            let tag_filter = match (tag_filter(&pred), skip.is_empty()) {
+                (f, true) => f,
+                (None, false) => Some(TagPredicate::NoneOf(skip)),
+                (Some(f), false) => Some(TagPredicate::And(vec![f, TagPredicate::NoneOf(skip)])),
+            };
             let req = ScanRequest {
                 measurement: m.clone(),
                 start_ns: start,
                 end_ns: stop,
-                tag_filter: tag_filter(&pred),
-                fields: fields_needed(&pred),
+                tag_filter,
+                fields: pred.fields(),
             };
             store
                 .scan_pieces(&req, PIECE_ROWS, &mut |series: Vec<
                     ferry_store::SeriesData,
                 >| {
-                    for s in series {
-                        for (field, column) in &s.fields {
+                    for s in &series {
+                        for (field, values) in &s.fields {
                             if !pred.matches(&m, field, &s.tags) {
                                 continue;
                             }
-                            let rows: Vec<(i64, Value)> = s
-                                .times
-                                .iter()
-                                .zip(column)
-                                .filter_map(|(t, v)| v.as_ref().map(|v| (*t, flux_value(v))))
-                                .collect();
-                            if let Some(t) = series_table((start, stop), &m, &s.tags, field, rows) {
-                                each(t)?;
-                            }
+                            each(SeriesColumns {
+                                measurement: &m,
+                                tags: &s.tags,
+                                field,
+                                times: &s.times,
+                                values,
+                            })?;
                         }
                     }
                     Ok::<(), ScanError>(())
@@ -148,30 +155,5 @@ fn tag_filter(p: &Pred) -> Option<TagPredicate> {
             .map(tag_filter)
             .collect::<Option<Vec<_>>>()
             .map(TagPredicate::Or),
-    }
-}
-
-/// The fields a predicate allows, when it names them (`r._field == "x"` or a disjunction of
-/// such); `None`: any field.
-fn fields_needed(p: &Pred) -> Option<Vec<String>> {
-    match p {
-        Pred::Eq(c, v) if c == "_field" => Some(vec![v.clone()]),
-        Pred::Eq(..) | Pred::NotEq(..) => None,
-        Pred::And(ps) => ps.iter().find_map(fields_needed),
-        Pred::Or(ps) => ps
-            .iter()
-            .map(fields_needed)
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.concat()),
-    }
-}
-
-fn flux_value(v: &FieldValue) -> Value {
-    match v {
-        FieldValue::Float(f) => Value::Float(*f),
-        FieldValue::Integer(i) => Value::Int(*i),
-        FieldValue::UInteger(u) => Value::UInt(*u),
-        FieldValue::String(s) => Value::string(s),
-        FieldValue::Boolean(b) => Value::Bool(*b),
     }
 }

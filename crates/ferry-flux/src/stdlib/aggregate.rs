@@ -10,15 +10,14 @@
 //! an empty window's value being null (0 for `count`), and stamps each with its stop
 //! (`timeSrc: "_stop"`) clipped to the range.
 
-use ferry_window::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
-use ferry_window::Value as QlValue;
+use ferry_window::windowed::StreamKind;
 
+use super::aggregate_rows::{out_kind, reduce, Reduced, Rows, Windows};
 use super::args::{bool_arg, builtin, duration_arg, required, string_arg, BResult};
-use super::series::as_f64;
 use super::stats::{Stat, WINDOWABLE};
 use super::streams::{map_tables, stream_arg, Env};
 use crate::eval::{Builtin, Evaluator};
-use crate::table::{ColKind, Column, Table};
+use crate::table::{StreamBody, Table};
 use crate::value::{Record, Value};
 
 const AGGREGATES: [&str; 8] = [
@@ -34,6 +33,9 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
                 let s = stream_arg(name, a)?;
                 let column = string_arg(name, a, "column", "_value")?;
                 let kind = StreamKind::of(name);
+                if let (StreamBody::Read(spec), "_value") = (&s.body, column.as_str()) {
+                    return super::aggregate_read::whole_series(ev, &env, s, spec, name, kind);
+                }
                 map_tables(ev, &env, s, &mut |_, t| {
                     whole_table(name, kind, t, &column).map(Some)
                 })
@@ -64,76 +66,15 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
 
 /// The numeric or selected answer of one aggregate over one table.
 fn whole_table(name: &str, kind: StreamKind, t: &Table, column: &str) -> BResult<Table> {
-    let col = t
-        .column(column)
-        .ok_or_else(|| format!("{name}: column {column:?} does not exist"))?;
-    check_input(name, kind, col.kind)?;
-    let mut state = AggState::new();
-    let times = t.column("_time");
-    for (row, v) in col.values.iter().enumerate() {
-        if let Some(fv) = field_value(v) {
-            let at = times
-                .and_then(|c| match c.values[row] {
-                    Value::Time(x) => Some(x),
-                    _ => None,
-                })
-                .unwrap_or(row as i64);
-            // time order within a table is row order; the row index breaks no ties
-            state.add(kind, &fv, (at, 0, row));
-        }
-    }
-    Ok(match state.answer(kind) {
-        Some(Answer::Selected((_, _, row))) => {
+    let (rows, col_kind) = Rows::of_table(name, t, column)?;
+    Ok(match reduce(name, kind, rows, col_kind)? {
+        Reduced::Row(row) => {
             let keep: Vec<bool> = (0..t.len()).map(|i| i == row).collect();
             t.filter_rows(&keep)
         }
-        answer => {
-            let value = match answer {
-                Some(Answer::Computed(v, _)) => from_ql(v, col.kind),
-                _ if kind == StreamKind::Count => Value::Int(0),
-                _ => Value::Null,
-            };
-            t.reduced(column, out_kind(kind, col.kind), value)
-        }
+        Reduced::Value(value) => t.reduced(column, out_kind(kind, col_kind), value),
     })
 }
-
-/// Refuses an aggregate over values it cannot add (Flux's message).
-fn check_input(name: &str, kind: StreamKind, input: ColKind) -> BResult<()> {
-    let numeric = matches!(input, ColKind::Int | ColKind::UInt | ColKind::Float);
-    let needs_numbers = !matches!(
-        kind,
-        StreamKind::Count | StreamKind::First | StreamKind::Last
-    );
-    if needs_numbers && !numeric {
-        return Err(format!(
-            "unsupported input type for {name} aggregate: {}",
-            input.kind()
-        )
-        .into());
-    }
-    Ok(())
-}
-
-fn out_kind(kind: StreamKind, input: ColKind) -> ColKind {
-    match kind {
-        StreamKind::Count => ColKind::Int,
-        StreamKind::Mean => ColKind::Float,
-        _ => input,
-    }
-}
-
-/// A computed answer in the input column's type (`sum` of uints stays a uint).
-fn from_ql(v: QlValue, input: ColKind) -> Value {
-    match (v, input) {
-        (QlValue::Int(i), ColKind::UInt) => Value::UInt(i as u64),
-        (QlValue::Int(i), _) => Value::Int(i),
-        (QlValue::Float(f), _) => Value::Float(f),
-        _ => Value::Null,
-    }
-}
-
-use super::convert::field_value;
 
 fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
     const F: &str = "aggregateWindow";
@@ -195,6 +136,17 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     if time_src != "_stop" && time_src != "_start" {
         return Err(format!("{F}: timeSrc must be \"_start\" or \"_stop\"").into());
     }
+    let w = Windows {
+        name: &name,
+        kinds: (kind, stat),
+        every_offset: (every.nanos, offset.nanos.rem_euclid(every.nanos)),
+        time_src: &time_src,
+        time_dst: &time_dst,
+        create_empty,
+    };
+    if let (StreamBody::Read(spec), "_value") = (&s.body, column.as_str()) {
+        return super::aggregate_read::windowed_series(ev, env, s, spec, &w);
+    }
     // The window bounds: the table's `_start`/`_stop` key, else the stream's range (a table
     // grouped without them, `group(columns: ["_measurement", "_field"])`, still has one).
     let stream_bounds = s.bounds();
@@ -207,133 +159,12 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
             )),
         };
         let (start, stop) = (bound("_start", 0)?, bound("_stop", 1)?);
-        let windows =
-            ((i128::from(stop) - i128::from(start)) / i128::from(every.nanos)) as usize + 1;
-        if create_empty {
-            // every window becomes a row: charge the rows before building them
-            ev.charge_bytes(windows.saturating_mul(t.key.len() + 2).saturating_mul(32))?;
+        w.charge(ev, t, (start, stop))?;
+        let (rows, col_kind) = Rows::of_table(F, t, &column)?;
+        if t.column("_time").is_none() {
+            return Err("aggregateWindow: missing column _time".into());
         }
-        windowed(
-            &name,
-            (kind, stat),
-            t,
-            &column,
-            (start, stop),
-            (every.nanos, offset.nanos.rem_euclid(every.nanos)),
-            (&time_src, &time_dst),
-            create_empty,
-        )
-        .map(Some)
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn windowed(
-    name: &str,
-    (kind, stat): (StreamKind, Option<Stat>),
-    t: &Table,
-    column: &str,
-    (start, stop): (i64, i64),
-    every_offset: (i64, i64),
-    (time_src, time_dst): (&str, &str),
-    create_empty: bool,
-) -> BResult<Table> {
-    let col = t
-        .column(column)
-        .ok_or_else(|| format!("aggregateWindow: column {column:?} does not exist"))?;
-    check_input(name, kind, col.kind)?;
-    let times: Vec<i64> = match t.column("_time") {
-        Some(c) => c
-            .values
-            .iter()
-            .map(|v| match v {
-                Value::Time(x) => *x,
-                _ => i64::MIN,
-            })
-            .collect(),
-        None => return Err("aggregateWindow: missing column _time".into()),
-    };
-    let spec = GridSpec {
-        every_offset: Some(every_offset),
-        location: None,
-        skip_empty: !create_empty,
-        max_windows: 0,
-    };
-    let grid = Grid::new(&spec, start, stop - 1, times.first().copied(), &|| {
-        times.clone()
-    })
-    .map_err(|e| format!("aggregateWindow: {e}"))?
-    .ok_or("aggregateWindow: no windows")?;
-    let mut states = vec![AggState::new(); if stat.is_none() { grid.n } else { 0 }];
-    let mut numbers: Vec<Vec<f64>> = vec![Vec::new(); if stat.is_some() { grid.n } else { 0 }];
-    for (row, v) in col.values.iter().enumerate() {
-        let at = times[row];
-        if !(start..stop).contains(&at) {
-            continue;
-        }
-        let Some(wi) = grid.index(at) else { continue };
-        if stat.is_some() {
-            numbers[wi].extend(as_f64(v));
-        } else if let Some(fv) = field_value(v) {
-            states[wi].add(kind, &fv, (at, 0, row));
-        }
-    }
-    let value_kind = out_kind(kind, col.kind);
-    let rest: Vec<&Column> = t
-        .columns
-        .iter()
-        .filter(|c| t.in_key(&c.label) && c.label != "_start" && c.label != "_stop")
-        .collect();
-    let mut stamps = Vec::new();
-    let mut values_out = Vec::new();
-    for wi in 0..grid.n {
-        let w_start = grid.start(wi);
-        let w_stop = grid.end_of(w_start);
-        let (lo, hi) = (w_start.max(start), w_stop.min(stop));
-        if lo >= hi {
-            continue;
-        }
-        if let Some(stat) = stat {
-            let values = &mut numbers[wi];
-            if values.is_empty() && !create_empty {
-                continue;
-            }
-            stamps.push(Value::Time(if time_src == "_stop" { hi } else { lo }));
-            values_out.push(stat.compute(values));
-            continue;
-        }
-        let value = match states[wi].answer(kind) {
-            Some(Answer::Computed(v, _)) => from_ql(v, col.kind),
-            Some(Answer::Selected((_, _, row))) => col.values[row].clone(),
-            None if !create_empty => continue,
-            None if kind == StreamKind::Count => Value::Int(0),
-            None => Value::Null,
-        };
-        stamps.push(Value::Time(if time_src == "_stop" { hi } else { lo }));
-        values_out.push(value);
-    }
-    let n = values_out.len();
-    let mut columns = vec![
-        crate::table::constant("_start", ColKind::Time, Value::Time(start), n),
-        crate::table::constant("_stop", ColKind::Time, Value::Time(stop), n),
-        Column {
-            label: time_dst.to_string(),
-            kind: ColKind::Time,
-            values: stamps,
-        },
-        Column {
-            label: column.to_string(),
-            kind: value_kind,
-            values: values_out,
-        },
-    ];
-    for c in rest {
-        let v = t.key_value(&c.label).cloned().unwrap_or(Value::Null);
-        columns.push(crate::table::constant(&c.label, c.kind, v, n));
-    }
-    Ok(Table {
-        key: t.key.clone(),
-        columns,
+        w.apply(t, rows, col_kind, &column, (start, stop)).map(Some)
     })
 }
 

@@ -6,7 +6,9 @@
 //!   (`universe.flux`, as InfluxDB's are);
 //! * [`aggregate`]: `count`, `sum`, `mean`, `min`, `max`, `first`, `last`, `spread` and
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
-//!   (`ferry_window::windowed`), so both languages answer with the same arithmetic;
+//!   (`ferry_window::windowed`), so both languages answer with the same arithmetic; over a
+//!   storage read they run on the stored columns without building tables
+//!   ([`aggregate_read`]), over tables on their cells, both through [`aggregate_rows`];
 //! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
 //!   [`reduce`];
 //! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `increase`, `tail`; [`distinct`]:
@@ -21,6 +23,8 @@
 //! * [`args`] and [`streams`]: what the builtins share.
 
 pub mod aggregate;
+pub mod aggregate_read;
+pub mod aggregate_rows;
 pub mod args;
 pub mod array;
 pub mod calculus;

@@ -67,7 +67,7 @@ pub(crate) fn tables(ev: &mut Evaluator<'_>, env: &Env, s: &Stream) -> BResult<A
 }
 
 /// InfluxDB's refusal of a read without `range()`.
-fn unbounded(spec: &ReadSpec) -> EvalErrorKind {
+pub(crate) fn unbounded(spec: &ReadSpec) -> EvalErrorKind {
     format!(
         "cannot submit unbounded read to {:?}; try bounding 'from' with a call to 'range'",
         spec.bucket

@@ -30,8 +30,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             Ok(Value::Tables(Arc::new(Stream {
                 body: StreamBody::Read(ReadSpec {
                     bucket,
-                    range: None,
-                    preds: Vec::new(),
+                    ..Default::default()
                 }),
                 name: None,
                 bounds: None,

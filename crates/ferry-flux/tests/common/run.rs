@@ -4,17 +4,17 @@
 use std::sync::Arc;
 
 use ferry_flux::query::{run, Query};
-use ferry_flux::table::{BucketInfo, Source, SourceError, Table};
+use ferry_flux::table::{BucketInfo, SeriesColumns, Source, SourceError, Table};
 use ferry_flux::value::ReadSpec;
 
 /// A store without buckets: the scripts build their tables with `array.from`.
 pub struct NoStore;
 
 impl Source for NoStore {
-    fn read_each(
+    fn read_series(
         &self,
         spec: &ReadSpec,
-        _each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
+        _each: &mut dyn FnMut(SeriesColumns<'_>) -> Result<(), SourceError>,
     ) -> Result<(), SourceError> {
         Err(SourceError::NotFound(spec.bucket.clone()))
     }

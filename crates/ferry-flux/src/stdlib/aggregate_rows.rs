@@ -1,0 +1,304 @@
+//! What an aggregate reads and computes, whichever path its rows come by: [`Rows`] (a built
+//! table's column or a stored series' values), [`reduce`] (one aggregate over them) and
+//! [`Windows`] (`aggregateWindow`'s windows over them). [`super::aggregate`] runs them over
+//! tables, [`super::aggregate_read`] over a storage read.
+
+use ferry_lp::FieldValue;
+use ferry_window::windowed::{Answer, Grid, GridSpec, Stream as AggState, StreamKind};
+use ferry_window::Value as QlValue;
+
+use super::args::BResult;
+use super::convert::field_value;
+use super::series::as_f64;
+use super::stats::Stat;
+use crate::eval::Evaluator;
+use crate::table::{field_to_value, ColKind, Column, Table};
+use crate::value::Value;
+
+/// The rows an aggregate reads: a built table's column, or a stored series' values (see
+/// [`super::aggregate_read`]), so that one aggregate code serves both.
+#[derive(Clone, Copy)]
+pub(super) enum Rows<'a> {
+    /// A table's column and its `_time` column (row numbers stand in for times a table
+    /// without `_time` lacks).
+    Built(&'a [Value], Option<&'a [Value]>),
+    /// A stored series' values and times (`None`: no value at that time).
+    Stored(&'a [Option<FieldValue>], &'a [i64]),
+}
+
+impl Rows<'_> {
+    /// The rows of column `column` of `t`.
+    pub(super) fn of_table<'t>(
+        name: &str,
+        t: &'t Table,
+        column: &str,
+    ) -> BResult<(Rows<'t>, ColKind)> {
+        let col = t
+            .column(column)
+            .ok_or_else(|| format!("{name}: column {column:?} does not exist"))?;
+        let times = t.column("_time").map(|c| c.values.as_slice());
+        Ok((Rows::Built(&col.values, times), col.kind))
+    }
+
+    /// The time of row `row` (`i64::MIN` for a `_time` that is not a time).
+    fn time(&self, row: usize) -> i64 {
+        match self {
+            Rows::Built(_, Some(times)) => match times[row] {
+                Value::Time(x) => x,
+                _ => i64::MIN,
+            },
+            Rows::Built(_, None) => row as i64,
+            Rows::Stored(_, times) => times[row],
+        }
+    }
+
+    /// Calls `f` with the row number, time and value of each row with a value.
+    fn each(&self, mut f: impl FnMut(usize, i64, &FieldValue)) {
+        match self {
+            Rows::Built(values, _) => {
+                for (row, v) in values.iter().enumerate() {
+                    if let Some(fv) = field_value(v) {
+                        f(row, self.time(row), &fv);
+                    }
+                }
+            }
+            Rows::Stored(values, times) => {
+                for (row, (v, t)) in values.iter().zip(*times).enumerate() {
+                    if let Some(v) = v {
+                        f(row, *t, v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The times of the rows with a value.
+    fn times(&self) -> Vec<i64> {
+        match self {
+            Rows::Built(values, _) => (0..values.len()).map(|r| self.time(r)).collect(),
+            Rows::Stored(values, times) => values
+                .iter()
+                .zip(*times)
+                .filter(|(v, _)| v.is_some())
+                .map(|(_, t)| *t)
+                .collect(),
+        }
+    }
+
+    /// Row `row`'s value.
+    pub(super) fn value(&self, row: usize) -> Value {
+        match self {
+            Rows::Built(values, _) => values[row].clone(),
+            Rows::Stored(values, _) => values[row].as_ref().map_or(Value::Null, field_to_value),
+        }
+    }
+
+    /// Row `row`'s value as a number, if it is one.
+    fn number(&self, row: usize) -> Option<f64> {
+        match self {
+            Rows::Built(values, _) => as_f64(&values[row]),
+            Rows::Stored(values, _) => match values[row].as_ref()? {
+                FieldValue::Float(f) => Some(*f),
+                FieldValue::Integer(i) => Some(*i as f64),
+                FieldValue::UInteger(u) => Some(*u as f64),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// What one aggregate answers over rows: the computed value, or the row a selector picked.
+pub(super) enum Reduced {
+    /// The value (null, 0 for `count`, when no row has one).
+    Value(Value),
+    /// The selected row.
+    Row(usize),
+}
+
+/// The numeric or selected answer of one aggregate over the rows of a column of type
+/// `col_kind`.
+pub(super) fn reduce(
+    name: &str,
+    kind: StreamKind,
+    rows: Rows<'_>,
+    col_kind: ColKind,
+) -> BResult<Reduced> {
+    check_input(name, kind, col_kind)?;
+    let mut state = AggState::new();
+    // time order within a table is row order; the row index breaks no ties
+    rows.each(|row, at, fv| state.add(kind, fv, (at, 0, row)));
+    Ok(match state.answer(kind) {
+        Some(Answer::Selected((_, _, row))) => Reduced::Row(row),
+        Some(Answer::Computed(v, _)) => Reduced::Value(from_ql(v, col_kind)),
+        _ if kind == StreamKind::Count => Reduced::Value(Value::Int(0)),
+        _ => Reduced::Value(Value::Null),
+    })
+}
+
+/// Refuses an aggregate over values it cannot add (Flux's message).
+pub(super) fn check_input(name: &str, kind: StreamKind, input: ColKind) -> BResult<()> {
+    let numeric = matches!(input, ColKind::Int | ColKind::UInt | ColKind::Float);
+    let needs_numbers = !matches!(
+        kind,
+        StreamKind::Count | StreamKind::First | StreamKind::Last
+    );
+    if needs_numbers && !numeric {
+        return Err(format!(
+            "unsupported input type for {name} aggregate: {}",
+            input.kind()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub(super) fn out_kind(kind: StreamKind, input: ColKind) -> ColKind {
+    match kind {
+        StreamKind::Count => ColKind::Int,
+        StreamKind::Mean => ColKind::Float,
+        _ => input,
+    }
+}
+
+/// A computed answer in the input column's type (`sum` of uints stays a uint).
+pub(super) fn from_ql(v: QlValue, input: ColKind) -> Value {
+    match (v, input) {
+        (QlValue::Int(i), ColKind::UInt) => Value::UInt(i as u64),
+        (QlValue::Int(i), _) => Value::Int(i),
+        (QlValue::Float(f), _) => Value::Float(f),
+        _ => Value::Null,
+    }
+}
+
+/// An `aggregateWindow` the windowed aggregates compute.
+pub(super) struct Windows<'a> {
+    /// The aggregate's name.
+    pub name: &'a str,
+    /// Its streaming kind, or the statistic it is.
+    pub kinds: (StreamKind, Option<Stat>),
+    /// `every` and the offset (in `[0, every)`), in ns.
+    pub every_offset: (i64, i64),
+    /// `timeSrc`, `timeDst`.
+    pub time_src: &'a str,
+    pub time_dst: &'a str,
+    /// `createEmpty`.
+    pub create_empty: bool,
+}
+
+impl Windows<'_> {
+    /// Charges the rows of the output of table `shape` over `[start, stop)` before they
+    /// are built, when every window becomes a row.
+    pub(super) fn charge(
+        &self,
+        ev: &mut Evaluator<'_>,
+        shape: &Table,
+        (start, stop): (i64, i64),
+    ) -> BResult<()> {
+        if self.create_empty {
+            let windows = ((i128::from(stop) - i128::from(start)) / i128::from(self.every_offset.0))
+                as usize
+                + 1;
+            ev.charge_bytes(
+                windows
+                    .saturating_mul(shape.key.len() + 2)
+                    .saturating_mul(32),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The windows of `rows` (of type `col_kind`) over `[start, stop)`, as a table shaped
+    /// like `shape` (its key, and its key's columns after the time and value).
+    pub(super) fn apply(
+        &self,
+        shape: &Table,
+        rows: Rows<'_>,
+        col_kind: ColKind,
+        column: &str,
+        (start, stop): (i64, i64),
+    ) -> BResult<Table> {
+        let (kind, stat) = self.kinds;
+        check_input(self.name, kind, col_kind)?;
+        let times = rows.times();
+        let spec = GridSpec {
+            every_offset: Some(self.every_offset),
+            location: None,
+            skip_empty: !self.create_empty,
+            max_windows: 0,
+        };
+        let grid = Grid::new(&spec, start, stop - 1, times.first().copied(), &|| {
+            times.clone()
+        })
+        .map_err(|e| format!("aggregateWindow: {e}"))?
+        .ok_or("aggregateWindow: no windows")?;
+        let mut states = vec![AggState::new(); if stat.is_none() { grid.n } else { 0 }];
+        let mut numbers: Vec<Vec<f64>> = vec![Vec::new(); if stat.is_some() { grid.n } else { 0 }];
+        rows.each(|row, at, fv| {
+            if !(start..stop).contains(&at) {
+                return;
+            }
+            let Some(wi) = grid.index(at) else { return };
+            if stat.is_some() {
+                numbers[wi].extend(rows.number(row));
+            } else {
+                states[wi].add(kind, fv, (at, 0, row));
+            }
+        });
+        let value_kind = out_kind(kind, col_kind);
+        let mut stamps = Vec::new();
+        let mut values_out = Vec::new();
+        for wi in 0..grid.n {
+            let w_start = grid.start(wi);
+            let w_stop = grid.end_of(w_start);
+            let (lo, hi) = (w_start.max(start), w_stop.min(stop));
+            if lo >= hi {
+                continue;
+            }
+            if let Some(stat) = stat {
+                let values = &mut numbers[wi];
+                if values.is_empty() && !self.create_empty {
+                    continue;
+                }
+                stamps.push(Value::Time(if self.time_src == "_stop" { hi } else { lo }));
+                values_out.push(stat.compute(values));
+                continue;
+            }
+            let value = match states[wi].answer(kind) {
+                Some(Answer::Computed(v, _)) => from_ql(v, col_kind),
+                Some(Answer::Selected((_, _, row))) => rows.value(row),
+                None if !self.create_empty => continue,
+                None if kind == StreamKind::Count => Value::Int(0),
+                None => Value::Null,
+            };
+            stamps.push(Value::Time(if self.time_src == "_stop" { hi } else { lo }));
+            values_out.push(value);
+        }
+        let n = values_out.len();
+        let mut columns = vec![
+            crate::table::constant("_start", ColKind::Time, Value::Time(start), n),
+            crate::table::constant("_stop", ColKind::Time, Value::Time(stop), n),
+            Column {
+                label: self.time_dst.to_string(),
+                kind: ColKind::Time,
+                values: stamps,
+            },
+            Column {
+                label: column.to_string(),
+                kind: value_kind,
+                values: values_out,
+            },
+        ];
+        for c in shape
+            .columns
+            .iter()
+            .filter(|c| shape.in_key(&c.label) && c.label != "_start" && c.label != "_stop")
+        {
+            let v = shape.key_value(&c.label).cloned().unwrap_or(Value::Null);
+            columns.push(crate::table::constant(&c.label, c.kind, v, n));
+        }
+        Ok(Table {
+            key: shape.key.clone(),
+            columns,
+        })
+    }
+}
