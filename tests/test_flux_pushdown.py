@@ -129,3 +129,33 @@ def test_aggregates_of_strings_fail_alike(pd):
     pushed, built = both(pd, 'r._field == "c"', "mean()")
     assert pushed == built
     assert pushed[0] == 400 and "unsupported input type for mean aggregate: string" in pushed[1], pushed
+
+
+REGEX_FILTERS = [
+    r'r.host =~ /^h0[0-4]$/',
+    r'r.host !~ /1/',
+    r'r._measurement =~ /^n/ or r.host =~ /h1[56]/',
+    r'r._field =~ /^[ab]$/ and r.host =~ /(?i)H0[12]/',
+    r'r.missing =~ /.*/',
+    r'r.missing !~ /x/',
+    r'r.host =~ /^h1/ or r.host == "h03"',
+    r'r.host =~ /nothing-matches/',
+]
+
+
+@pytest.mark.parametrize("filt", REGEX_FILTERS)
+@pytest.mark.parametrize("tail", ["last()", "count()", "limit(n: 3)"])
+def test_regex_filters_pushed_to_the_read_answer_as_row_filters(pd, filt, tail):
+    """`=~`/`!~` on tags, `_measurement` and `_field` go to the read (a tag's matching values
+    become the scan's series filter); the same test written so that it cannot be pushed
+    (`(…) == true`) runs row by row."""
+    rng = f"range(start: {T0}, stop: {T0 + SPAN})"
+    src = f'from(bucket: "{pd.bucket}") |> {rng}'
+    pushed = ask(pd, f"{src} |> filter(fn: (r) => {filt}) |> {tail}")
+    rows = ask(pd, f"{src} |> filter(fn: (r) => ({filt}) == true) |> {tail}")
+    assert pushed == rows
+    assert pushed[0] == 200, pushed
+    if "missing" in filt or "nothing" in filt:
+        assert pushed[1].strip() == "", pushed
+    else:
+        assert pushed[1].count("\r\n") > 4, pushed

@@ -10,7 +10,7 @@
 //! The types are defined in [`crate::value`] (a value may be a stream, and tables hold
 //! values, so they are one data model); their behaviour is here.
 
-pub use crate::value::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};
+pub use crate::value::{ColKind, Column, Pattern, Pred, ReadSpec, Stream, StreamBody, Table};
 use crate::value::{Kind, Value};
 use ferry_lp::FieldValue;
 
@@ -158,6 +158,8 @@ impl Pred {
         match self {
             Pred::Eq(c, v) => get(c) == Some(v.as_str()),
             Pred::NotEq(c, v) => get(c).is_some_and(|x| x != v),
+            Pred::Match(c, re) => get(c).is_some_and(|x| re.is_match(x)),
+            Pred::NotMatch(c, re) => get(c).is_some_and(|x| !re.is_match(x)),
             Pred::And(ps) => ps.iter().all(|p| p.matches(measurement, field, tags)),
             Pred::Or(ps) => ps.iter().any(|p| p.matches(measurement, field, tags)),
         }
@@ -168,7 +170,7 @@ impl Pred {
     pub fn fields(&self) -> Option<Vec<String>> {
         match self {
             Pred::Eq(c, v) if c == "_field" => Some(vec![v.clone()]),
-            Pred::Eq(..) | Pred::NotEq(..) => None,
+            Pred::Eq(..) | Pred::NotEq(..) | Pred::Match(..) | Pred::NotMatch(..) => None,
             Pred::And(ps) => ps.iter().find_map(Pred::fields),
             Pred::Or(ps) => ps
                 .iter()
@@ -184,7 +186,9 @@ impl Pred {
         match self {
             Pred::Eq(c, v) if c == "_measurement" => v == m,
             Pred::NotEq(c, v) if c == "_measurement" => v != m,
-            Pred::Eq(..) | Pred::NotEq(..) => true,
+            Pred::Match(c, re) if c == "_measurement" => re.is_match(m),
+            Pred::NotMatch(c, re) if c == "_measurement" => !re.is_match(m),
+            Pred::Eq(..) | Pred::NotEq(..) | Pred::Match(..) | Pred::NotMatch(..) => true,
             Pred::And(ps) => ps.iter().all(|p| p.may_match_measurement(m)),
             Pred::Or(ps) => ps.iter().any(|p| p.may_match_measurement(m)),
         }

@@ -924,10 +924,45 @@ pub enum Pred {
     Eq(String, String),
     /// The column exists and differs from the string.
     NotEq(String, String),
+    /// The column exists and matches the regular expression (`=~`).
+    Match(String, Pattern),
+    /// The column exists and does not match the regular expression (`!~`).
+    NotMatch(String, Pattern),
     /// All hold.
     And(Vec<Pred>),
     /// One holds.
     Or(Vec<Pred>),
+}
+
+/// A regular expression of a pushed-down filter, compiled once (two are equal when their
+/// sources are).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The expression as the script wrote it.
+    pub source: String,
+    /// Compiled as the evaluator compiles it (`regex`, RE2 syntax).
+    pub regex: Arc<regex::Regex>,
+}
+
+impl Pattern {
+    /// Compiles `source`; `None` when it does not compile (the row filter then reports it).
+    pub fn new(source: &str) -> Option<Pattern> {
+        Some(Pattern {
+            source: source.to_string(),
+            regex: Arc::new(regex::Regex::new(source).ok()?),
+        })
+    }
+
+    /// Whether `text` matches anywhere.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
 }
 
 /// A storage read not yet made: `from(bucket:)` narrowed by `range()` and pushed-down filters.

@@ -3,6 +3,7 @@
 //! handler answers it from the catalog and the query's token), so this module knows only
 //! stores.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ferry_flux::table::{
@@ -58,7 +59,8 @@ impl<B: Buckets> Source for StoreSource<B> {
                 .filter(|(sm, _)| *sm == m)
                 .map(|(_, tags)| tags.clone())
                 .collect();
-            let tag_filter = match (tag_filter(&pred), skip.is_empty()) {
+            let mut tag_values = TagValues::new(&store, &m);
+            let tag_filter = match (tag_filter(&pred, &mut tag_values), skip.is_empty()) {
                 (f, true) => f,
                 (None, false) => Some(TagPredicate::NoneOf(skip)),
                 (Some(f), false) => Some(TagPredicate::And(vec![f, TagPredicate::NoneOf(skip)])),
@@ -137,22 +139,72 @@ impl From<SourceError> for ScanError {
     }
 }
 
+/// The values each tag of a measurement takes (looked up once per tag, from the store's
+/// series index).
+struct TagValues<'a> {
+    store: &'a BucketStore,
+    measurement: &'a str,
+    seen: HashMap<String, Vec<String>>,
+}
+
+impl<'a> TagValues<'a> {
+    fn new(store: &'a BucketStore, measurement: &'a str) -> Self {
+        TagValues {
+            store,
+            measurement,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The values of tag `key` among the measurement's series, sorted, without repeats.
+    fn of(&mut self, key: &str) -> Result<&[String], SourceError> {
+        if !self.seen.contains_key(key) {
+            let series = self
+                .store
+                .series_keys(self.measurement)
+                .map_err(|e| SourceError::Store(e.to_string()))?;
+            let values: BTreeSet<&str> = series
+                .iter()
+                .filter_map(|tags| tags.iter().find(|(k, _)| k == key))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let values = values.into_iter().map(str::to_string).collect();
+            self.seen.insert(key.to_string(), values);
+        }
+        Ok(&self.seen[key])
+    }
+}
+
 /// The part of a predicate the store's series index can apply: tests of tags against
 /// non-empty values (a missing tag reads as `""` there but as null in Flux, so `!=` and
-/// tests of `""` are left to [`Pred::eval`], which every series passes through anyway).
-fn tag_filter(p: &Pred) -> Option<TagPredicate> {
+/// tests of `""` are left to [`Pred::matches`], which every series passes through anyway),
+/// and regular expressions on tags, as the tag's values that match (or do not). A lookup
+/// of a tag's values that fails leaves its test to `Pred::matches` too.
+fn tag_filter(p: &Pred, values: &mut TagValues<'_>) -> Option<TagPredicate> {
     match p {
         Pred::Eq(c, v) if !c.starts_with('_') && !v.is_empty() => {
             Some(TagPredicate::Eq(c.clone(), v.clone()))
         }
-        Pred::Eq(..) | Pred::NotEq(..) => None,
+        Pred::Match(c, re) | Pred::NotMatch(c, re) if !c.starts_with('_') => {
+            let wanted = matches!(p, Pred::Match(..));
+            let kept = values
+                .of(c)
+                .ok()?
+                .iter()
+                .filter(|v| re.is_match(v) == wanted)
+                .map(|v| TagPredicate::Eq(c.clone(), v.clone()))
+                .collect();
+            Some(TagPredicate::Or(kept))
+        }
+        Pred::Eq(..) | Pred::NotEq(..) | Pred::Match(..) | Pred::NotMatch(..) => None,
         Pred::And(ps) => {
-            let parts: Vec<TagPredicate> = ps.iter().filter_map(tag_filter).collect();
+            let parts: Vec<TagPredicate> =
+                ps.iter().filter_map(|p| tag_filter(p, values)).collect();
             (!parts.is_empty()).then_some(TagPredicate::And(parts))
         }
         Pred::Or(ps) => ps
             .iter()
-            .map(tag_filter)
+            .map(|p| tag_filter(p, values))
             .collect::<Option<Vec<_>>>()
             .map(TagPredicate::Or),
     }

@@ -11,7 +11,7 @@ use super::args::{
 use super::streams::{map_tables, output, per_table, source_error, stream_arg, tables, Env};
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
-use crate::table::{ColKind, Column, Pred, ReadSpec, Stream, StreamBody, Table};
+use crate::table::{ColKind, Column, Pattern, Pred, ReadSpec, Stream, StreamBody, Table};
 use crate::value::{Closure, Record, Value};
 
 pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
@@ -261,8 +261,8 @@ pub(crate) fn row_record(t: &Table, row: usize) -> Record {
 }
 
 /// The conjuncts of a filter function a storage read can apply (tests of `_measurement`,
-/// `_field` and tags against string literals), and whether anything is left to evaluate
-/// per row.
+/// `_field` and tags against string literals, `==`/`!=`, or regular expression literals,
+/// `=~`/`!~`), and whether anything is left to evaluate per row.
 fn split_pushdown(c: &Closure) -> (Vec<Pred>, bool) {
     let param = match c.expr.params.as_slice() {
         [p] => p.key.name().to_string(),
@@ -308,6 +308,22 @@ fn pushable(e: &Expression, param: &str) -> Option<Pred> {
             })
         }
         Expression::BinaryExpression(b)
+            if matches!(b.operator, Operator::RegexpMatch | Operator::NotRegexpMatch) =>
+        {
+            let (Expression::MemberExpression(col), Expression::RegexpLiteral(re)) =
+                (&b.left, &b.right)
+            else {
+                return None;
+            };
+            let name = row_column(col, param)?;
+            let re = Pattern::new(&re.value)?;
+            Some(if b.operator == Operator::RegexpMatch {
+                Pred::Match(name.to_string(), re)
+            } else {
+                Pred::NotMatch(name.to_string(), re)
+            })
+        }
+        Expression::BinaryExpression(b)
             if matches!(b.operator, Operator::Equal | Operator::NotEqual) =>
         {
             let (col, lit) = match (&b.left, &b.right) {
@@ -315,14 +331,7 @@ fn pushable(e: &Expression, param: &str) -> Option<Pred> {
                 | (Expression::StringLiteral(s), Expression::MemberExpression(m)) => (m, s),
                 _ => return None,
             };
-            match &col.object {
-                Expression::Identifier(i) if i.name == param => {}
-                _ => return None,
-            }
-            let name = col.property.name();
-            if matches!(name, "_value" | "_time" | "_start" | "_stop") {
-                return None;
-            }
+            let name = row_column(col, param)?;
             Some(if b.operator == Operator::Equal {
                 Pred::Eq(name.to_string(), lit.value.clone())
             } else {
@@ -331,6 +340,16 @@ fn pushable(e: &Expression, param: &str) -> Option<Pred> {
         }
         _ => None,
     }
+}
+
+/// The column `r.<name>` names when it is one a storage read knows before reading rows.
+fn row_column<'a>(col: &'a crate::ast::MemberExpression, param: &str) -> Option<&'a str> {
+    match &col.object {
+        Expression::Identifier(i) if i.name == param => {}
+        _ => return None,
+    }
+    let name = col.property.name();
+    (!matches!(name, "_value" | "_time" | "_start" | "_stop")).then_some(name)
 }
 
 fn limit(a: &Record, t: &Table) -> BResult<Option<Table>> {
