@@ -80,11 +80,12 @@ FILTERS = [
 ]
 
 
-def both(n, filt, tail):
+def both(n, filt, tail, between=""):
+    """`filt`ered read, `between`, `tail`: as written, and over tables built first."""
     rng = f"range(start: {T0}, stop: {T0 + SPAN})"
     src = f'from(bucket: "{n.bucket}") |> {rng} |> filter(fn: (r) => {filt})'
-    pushed = ask(n, f"{src} |> {tail}")
-    built = ask(n, f'{src} |> sort(columns: ["_time"]) |> {tail}')
+    pushed = ask(n, f"{src}{between} |> {tail}")
+    built = ask(n, f'{src} |> sort(columns: ["_time"]){between} |> {tail}')
     return pushed, built
 
 
@@ -159,3 +160,37 @@ def test_regex_filters_pushed_to_the_read_answer_as_row_filters(pd, filt, tail):
         assert pushed[1].strip() == "", pushed
     else:
         assert pushed[1].count("\r\n") > 4, pushed
+
+
+GROUPINGS = ['["host"]', "[]", '["_measurement"]', '["_field"]', '["_start", "_stop", "_field"]',
+             '["missing"]', '["host", "_field"]']
+
+
+def grouped(n, filt, grouping, tail):
+    return both(n, filt, tail, f" |> group(columns: {grouping})")
+
+
+@pytest.mark.parametrize("grouping", GROUPINGS)
+@pytest.mark.parametrize("agg", ["count", "sum", "mean", "min", "max", "first", "last", "spread"])
+def test_aggregates_over_a_grouped_read_answer_as_over_grouped_tables(pd, grouping, agg):
+    """A group of series of a float and an integer field, many rows at equal times: the
+    sums' order and the selectors' ties must be those of group()'s table."""
+    pushed, built = grouped(pd, FILTERS[1], grouping, f"{agg}()")
+    assert pushed == built
+    assert pushed[0] == 200 and pushed[1].count("\r\n") > 3, pushed
+
+
+@pytest.mark.parametrize("grouping", GROUPINGS[:4])
+@pytest.mark.parametrize("fn", ["mean", "count", "sum", "min", "max", "first", "last", "median"])
+@pytest.mark.parametrize("opts", ["every: 7m", "every: 13m, createEmpty: false, timeSrc: \"_start\""])
+def test_aggregate_window_over_a_grouped_read_answers_as_over_grouped_tables(pd, grouping, fn, opts):
+    pushed, built = grouped(pd, FILTERS[2], grouping, f"aggregateWindow({opts}, fn: {fn})")
+    assert pushed == built
+    assert pushed[0] == 200, pushed
+
+
+@pytest.mark.parametrize("tail", ["first()", "count()", "aggregateWindow(every: 1h, fn: last)", "limit(n: 2)",
+                                  "mean()", "aggregateWindow(every: 1s, fn: count, createEmpty: false)"])
+def test_grouped_reads_of_strings_and_everything_else_answer_as_tables(pd, tail):
+    pushed, built = grouped(pd, 'r._field == "c" or r._field == "d"', '["_field"]', tail)
+    assert pushed == built

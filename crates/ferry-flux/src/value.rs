@@ -978,6 +978,10 @@ pub struct ReadSpec {
     /// steps (the edge of a range, then the rest for the series the edge did not answer)
     /// names here what its first step answered.
     pub skip_series: Vec<(String, Vec<(String, String)>)>,
+    /// `group(columns:)` over the read, when its columns do not vary within a series
+    /// ([`crate::stdlib::group::groups_series`]): the evaluator applies it (a
+    /// [`crate::table::Source`] reads series as if it were `None`).
+    pub group: Option<Vec<String>>,
 }
 
 /// What a stream holds.

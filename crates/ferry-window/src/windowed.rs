@@ -200,7 +200,12 @@ impl Grid {
         if t < self.first {
             return None;
         }
-        let wi = ((i128::from(t) - i128::from(self.first)) / i128::from(iv)) as usize;
+        // in 64 bits when the distance fits (a 128-bit division costs several times more,
+        // and this runs for every point)
+        let wi = match t.checked_sub(self.first) {
+            Some(d) => (d as u64 / iv as u64) as usize,
+            None => ((i128::from(t) - i128::from(self.first)) / i128::from(iv)) as usize,
+        };
         (wi < self.n).then_some(wi)
     }
 

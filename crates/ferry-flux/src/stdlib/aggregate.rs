@@ -145,7 +145,10 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         create_empty,
     };
     if let (StreamBody::Read(spec), "_value") = (&s.body, column.as_str()) {
-        return super::aggregate_read::windowed_series(ev, env, s, spec, &w);
+        // a grouped read's sparse windows are found from its rows' times: built as tables
+        if spec.group.is_none() || spec.range.is_some_and(|r| !w.sparse(r)) {
+            return super::aggregate_read::windowed_series(ev, env, s, spec, &w);
+        }
     }
     // The window bounds: the table's `_start`/`_stop` key, else the stream's range (a table
     // grouped without them, `group(columns: ["_measurement", "_field"])`, still has one).

@@ -14,11 +14,9 @@ use ferry_window::windowed::StreamKind;
 
 use super::aggregate_rows::{out_kind, reduce, Reduced, Rows, Windows};
 use super::args::BResult;
-use super::streams::{output, source_error, unbounded, Env};
-use crate::eval::{EvalErrorKind, Evaluator};
-use crate::table::{
-    series_skeleton, series_table, Pred, ReadSpec, SeriesColumns, SourceError, Stream, Table,
-};
+use super::streams::{output, read_series, unbounded, Env};
+use crate::eval::Evaluator;
+use crate::table::{series_skeleton, series_table, Pred, ReadSpec, SeriesColumns, Stream, Table};
 use crate::value::Value;
 
 /// Reads the series of `spec` (over `spec.range`), keeping and charging the table `f`
@@ -30,25 +28,13 @@ fn collect(
     f: &mut dyn FnMut(&mut Evaluator<'_>, SeriesColumns<'_>) -> BResult<Option<Table>>,
 ) -> BResult<Vec<Table>> {
     let mut out = Vec::new();
-    let mut failed: Option<EvalErrorKind> = None;
-    let read = env.source.read_series(spec, &mut |series| {
-        let kept = f(ev, series).and_then(|t| match t {
-            Some(t) => {
-                ev.charge_bytes(t.weight())?;
-                out.push(t);
-                Ok(())
-            }
-            None => Ok(()),
-        });
-        kept.map_err(|e| {
-            failed = Some(e);
-            SourceError::Stopped
-        })
-    });
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    read.map_err(source_error)?;
+    read_series(ev, env, spec, &mut |ev, series| {
+        if let Some(t) = f(ev, series)? {
+            ev.charge_bytes(t.weight())?;
+            out.push(t);
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -63,6 +49,10 @@ pub(super) fn whole_series(
     kind: StreamKind,
 ) -> BResult<Value> {
     let range = spec.range.ok_or_else(|| unbounded(spec))?;
+    if let Some(columns) = &spec.group {
+        let tables = super::aggregate_groups::whole_groups(ev, env, spec, columns, name, kind)?;
+        return Ok(output(s, tables));
+    }
     let mut answer = |_: &mut Evaluator<'_>, sc: SeriesColumns<'_>| -> BResult<Option<Table>> {
         let Some(col_kind) = sc.kind() else {
             return Ok(None);
@@ -101,6 +91,10 @@ pub(super) fn windowed_series(
     w: &Windows<'_>,
 ) -> BResult<Value> {
     let range = spec.range.ok_or_else(|| unbounded(spec))?;
+    if let Some(columns) = &spec.group {
+        let tables = super::aggregate_groups::windowed_groups(ev, env, spec, columns, w)?;
+        return Ok(output(s, tables));
+    }
     let tables = collect(ev, env, spec, &mut |ev, sc| {
         let Some(col_kind) = sc.kind() else {
             return Ok(None);

@@ -127,12 +127,17 @@ pub(super) fn reduce(
     let mut state = AggState::new();
     // time order within a table is row order; the row index breaks no ties
     rows.each(|row, at, fv| state.add(kind, fv, (at, 0, row)));
-    Ok(match state.answer(kind) {
+    Ok(reduced_state(kind, &state, col_kind))
+}
+
+/// What aggregate `kind` answers from its state over a column of type `col_kind`.
+pub(super) fn reduced_state(kind: StreamKind, state: &AggState, col_kind: ColKind) -> Reduced {
+    match state.answer(kind) {
         Some(Answer::Selected((_, _, row))) => Reduced::Row(row),
         Some(Answer::Computed(v, _)) => Reduced::Value(from_ql(v, col_kind)),
         _ if kind == StreamKind::Count => Reduced::Value(Value::Int(0)),
         _ => Reduced::Value(Value::Null),
-    })
+    }
 }
 
 /// Refuses an aggregate over values it cannot add (Flux's message).
@@ -215,35 +220,96 @@ impl Windows<'_> {
         rows: Rows<'_>,
         col_kind: ColKind,
         column: &str,
-        (start, stop): (i64, i64),
+        range: (i64, i64),
     ) -> BResult<Table> {
-        let (kind, stat) = self.kinds;
-        check_input(self.name, kind, col_kind)?;
+        check_input(self.name, self.kinds.0, col_kind)?;
         let times = rows.times();
-        let spec = GridSpec {
+        let grid = self.grid(range, times.first().copied(), &|| times.clone())?;
+        let mut acc = self.acc(&grid);
+        rows.each(|row, at, fv| {
+            self.add(&mut acc, &grid, range, (row, at), fv, || rows.number(row));
+        });
+        Ok(
+            self.finish(shape, &grid, &mut acc, col_kind, column, range, &|row| {
+                rows.value(row)
+            }),
+        )
+    }
+
+    fn grid_spec(&self) -> GridSpec {
+        GridSpec {
             every_offset: Some(self.every_offset),
             location: None,
             skip_empty: !self.create_empty,
             max_windows: 0,
-        };
-        let grid = Grid::new(&spec, start, stop - 1, times.first().copied(), &|| {
-            times.clone()
-        })
-        .map_err(|e| format!("aggregateWindow: {e}"))?
-        .ok_or("aggregateWindow: no windows")?;
-        let mut states = vec![AggState::new(); if stat.is_none() { grid.n } else { 0 }];
-        let mut numbers: Vec<Vec<f64>> = vec![Vec::new(); if stat.is_some() { grid.n } else { 0 }];
-        rows.each(|row, at, fv| {
-            if !(start..stop).contains(&at) {
-                return;
-            }
-            let Some(wi) = grid.index(at) else { return };
-            if stat.is_some() {
-                numbers[wi].extend(rows.number(row));
-            } else {
-                states[wi].add(kind, fv, (at, 0, row));
-            }
-        });
+        }
+    }
+
+    /// Whether the windows of `[start, stop)` are too many to keep one state each: then
+    /// only the windows with rows are kept, found from the rows' times.
+    pub(super) fn sparse(&self, (start, stop): (i64, i64)) -> bool {
+        Grid::goes_sparse(&self.grid_spec(), start, stop - 1)
+    }
+
+    /// The windows of `[start, stop)` (`first`: the first row's time; `times`: all of them,
+    /// read only for [`sparse`](Self::sparse) windows).
+    pub(super) fn grid(
+        &self,
+        (start, stop): (i64, i64),
+        first: Option<i64>,
+        times: &dyn Fn() -> Vec<i64>,
+    ) -> BResult<Grid> {
+        Ok(Grid::new(&self.grid_spec(), start, stop - 1, first, times)
+            .map_err(|e| format!("aggregateWindow: {e}"))?
+            .ok_or("aggregateWindow: no windows")?)
+    }
+
+    /// No row in any window yet.
+    pub(super) fn acc(&self, grid: &Grid) -> WindowStates {
+        let stat = self.kinds.1.is_some();
+        WindowStates {
+            states: vec![AggState::new(); if stat { 0 } else { grid.n }],
+            numbers: vec![Vec::new(); if stat { grid.n } else { 0 }],
+        }
+    }
+
+    /// Adds row `row` at time `at` (value `fv`, as a number `number()`); the window it went
+    /// to, if any.
+    pub(super) fn add(
+        &self,
+        acc: &mut WindowStates,
+        grid: &Grid,
+        (start, stop): (i64, i64),
+        (row, at): (usize, i64),
+        fv: &FieldValue,
+        number: impl FnOnce() -> Option<f64>,
+    ) -> Option<usize> {
+        if !(start..stop).contains(&at) {
+            return None;
+        }
+        let wi = grid.index(at)?;
+        if self.kinds.1.is_some() {
+            acc.numbers[wi].extend(number());
+        } else {
+            acc.states[wi].add(self.kinds.0, fv, (at, 0, row));
+        }
+        Some(wi)
+    }
+
+    /// The table of the windows' answers, shaped like `shape`; `value_at(row)` is the value
+    /// of a row a selector picked.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn finish(
+        &self,
+        shape: &Table,
+        grid: &Grid,
+        acc: &mut WindowStates,
+        col_kind: ColKind,
+        column: &str,
+        (start, stop): (i64, i64),
+        value_at: &dyn Fn(usize) -> Value,
+    ) -> Table {
+        let (kind, stat) = self.kinds;
         let value_kind = out_kind(kind, col_kind);
         let mut stamps = Vec::new();
         let mut values_out = Vec::new();
@@ -255,7 +321,7 @@ impl Windows<'_> {
                 continue;
             }
             if let Some(stat) = stat {
-                let values = &mut numbers[wi];
+                let values = &mut acc.numbers[wi];
                 if values.is_empty() && !self.create_empty {
                     continue;
                 }
@@ -263,9 +329,9 @@ impl Windows<'_> {
                 values_out.push(stat.compute(values));
                 continue;
             }
-            let value = match states[wi].answer(kind) {
+            let value = match acc.states[wi].answer(kind) {
                 Some(Answer::Computed(v, _)) => from_ql(v, col_kind),
-                Some(Answer::Selected((_, _, row))) => rows.value(row),
+                Some(Answer::Selected((_, _, row))) => value_at(row),
                 None if !self.create_empty => continue,
                 None if kind == StreamKind::Count => Value::Int(0),
                 None => Value::Null,
@@ -296,9 +362,18 @@ impl Windows<'_> {
             let v = shape.key_value(&c.label).cloned().unwrap_or(Value::Null);
             columns.push(crate::table::constant(&c.label, c.kind, v, n));
         }
-        Ok(Table {
+        Table {
             key: shape.key.clone(),
             columns,
-        })
+        }
     }
+}
+
+/// The running state of one table's windows: the streaming aggregates', or the numbers of
+/// a statistic.
+pub(super) struct WindowStates {
+    /// One streaming aggregate state per window.
+    pub states: Vec<AggState>,
+    /// A statistic's numbers per window.
+    pub numbers: Vec<Vec<f64>>,
 }

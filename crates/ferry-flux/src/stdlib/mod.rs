@@ -8,7 +8,8 @@
 //!   `aggregateWindow`, computed by the windowed streaming aggregates the InfluxQL engine uses
 //!   (`ferry_window::windowed`), so both languages answer with the same arithmetic; over a
 //!   storage read they run on the stored columns without building tables
-//!   ([`aggregate_read`]), over tables on their cells, both through [`aggregate_rows`];
+//!   ([`aggregate_read`]; grouped by what each series holds, [`aggregate_groups`]), over
+//!   tables on their cells, all through [`aggregate_rows`]; [`group`]: `group()`;
 //! * [`reshape`]: `map`, `set`, `rename`, `duplicate`, `timeShift`, `fill`; [`pivot`];
 //!   [`reduce`];
 //! * [`series`]: `difference`, `derivative`, `cumulativeSum`, `increase`, `tail`; [`distinct`]:
@@ -23,6 +24,7 @@
 //! * [`args`] and [`streams`]: what the builtins share.
 
 pub mod aggregate;
+pub mod aggregate_groups;
 pub mod aggregate_read;
 pub mod aggregate_rows;
 pub mod args;
@@ -32,6 +34,7 @@ pub mod convert;
 pub mod date;
 pub mod distinct;
 pub mod extract;
+pub mod group;
 pub mod histogram_quantile;
 pub mod join;
 pub mod join_tables;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::args::{wrong_type, BResult};
 use crate::eval::{EvalErrorKind, Evaluator};
-use crate::table::{ReadSpec, Source, SourceError, Stream, StreamBody, Table};
+use crate::table::{ReadSpec, SeriesColumns, Source, SourceError, Stream, StreamBody, Table};
 use crate::value::{Kind, Record, Value};
 
 /// What the builtins share: where `from()` reads and the query's `now`.
@@ -61,7 +61,10 @@ pub(crate) fn tables(ev: &mut Evaluator<'_>, env: &Env, s: &Stream) -> BResult<A
                 .read(spec, ev.memory_left())
                 .map_err(source_error)?;
             ev.charge_bytes(read.iter().map(Table::weight).sum())?;
-            Ok(Arc::new(read))
+            Ok(Arc::new(match &spec.group {
+                Some(columns) => super::group::regroup(&read, columns, false),
+                None => read,
+            }))
         }
     }
 }
@@ -97,6 +100,12 @@ pub(crate) fn map_tables(
                 keep(ev, t)?;
             }
         }
+        StreamBody::Read(spec) if spec.group.is_some() => {
+            // a grouped read's tables are known only once every series is read
+            for t in tables(ev, env, s)?.iter() {
+                keep(ev, t)?;
+            }
+        }
         StreamBody::Read(spec) => {
             if spec.range.is_none() {
                 return Err(unbounded(spec));
@@ -120,6 +129,26 @@ pub(crate) fn map_tables(
         }
     }
     Ok(output(s, out))
+}
+
+/// Hands each series of `spec` (over `spec.range`) to `f`; the first error stops the read.
+pub(crate) fn read_series(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    spec: &ReadSpec,
+    f: &mut dyn FnMut(&mut Evaluator<'_>, SeriesColumns<'_>) -> BResult<()>,
+) -> BResult<()> {
+    let mut failed: Option<EvalErrorKind> = None;
+    let read = env.source.read_series(spec, &mut |series| {
+        f(ev, series).map_err(|e| {
+            failed = Some(e);
+            SourceError::Stopped
+        })
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    read.map_err(source_error)
 }
 
 pub(crate) fn source_error(e: SourceError) -> EvalErrorKind {

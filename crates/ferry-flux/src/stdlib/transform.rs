@@ -2,12 +2,12 @@
 //! `_measurement`, `_field` and tag equality into the storage read), `yield`, `limit`, `keep`,
 //! `drop`, `group`, `sort`, plus `buckets` and `now`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::args::{
     bool_arg, builtin, int_arg, required, string_arg, strings_arg, time_arg, BResult,
 };
+use super::group::{groups_series, regroup};
 use super::streams::{map_tables, output, per_table, source_error, stream_arg, tables, Env};
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
@@ -57,13 +57,28 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
     let group_env = env.clone();
     let group = builtin("group", &["columns", "mode"], true, move |ev, a| {
         let s = stream_arg("group", a)?;
-        let input = tables(ev, &group_env, s)?;
         let columns = strings_arg("group", a, "columns")?.unwrap_or_default();
         let except = match string_arg("group", a, "mode", "by")?.as_str() {
             "by" => false,
             "except" => true,
             other => return Err(format!("group: unknown group mode {other:?}").into()),
         };
+        // a read grouped by what it knows of each series stays a read: an aggregate then
+        // runs over its series without building their tables (see `aggregate_read`)
+        if let StreamBody::Read(spec) = &s.body {
+            if spec.range.is_some() && spec.group.is_none() && !except && groups_series(&columns) {
+                let spec = ReadSpec {
+                    group: Some(columns),
+                    ..spec.clone()
+                };
+                return Ok(Value::Tables(Arc::new(Stream {
+                    body: StreamBody::Read(spec),
+                    name: s.name.clone(),
+                    bounds: s.bounds,
+                })));
+            }
+        }
+        let input = tables(ev, &group_env, s)?;
         Ok(output(s, regroup(&input, &columns, except)))
     });
     let union_env = env.clone();
@@ -468,70 +483,6 @@ pub(crate) fn compare_cells(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 /// `group(columns:, mode:)`: rows regrouped by the values of the key columns, tables in order
 /// of their first row; a column missing from some input tables is null there.
-fn regroup(input: &[Table], columns: &[String], except: bool) -> Vec<Table> {
-    struct Builder {
-        key: Vec<(String, Value)>,
-        columns: Vec<Column>,
-        rows: usize,
-    }
-    let mut groups: Vec<Builder> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    for t in input {
-        let key_labels: Vec<&Column> = t
-            .columns
-            .iter()
-            .filter(|c| columns.contains(&c.label) != except)
-            .collect();
-        for row in 0..t.len() {
-            let key: Vec<(String, Value)> = key_labels
-                .iter()
-                .map(|c| (c.label.clone(), c.values[row].clone()))
-                .collect();
-            let fingerprint = key
-                .iter()
-                .map(|(k, v)| format!("{k}\u{0}{v:?}"))
-                .collect::<Vec<_>>()
-                .join("\u{1}");
-            let gi = *by_key.entry(fingerprint).or_insert_with(|| {
-                groups.push(Builder {
-                    key,
-                    columns: Vec::new(),
-                    rows: 0,
-                });
-                groups.len() - 1
-            });
-            let g = &mut groups[gi];
-            for c in &t.columns {
-                let col = match g.columns.iter().position(|x| x.label == c.label) {
-                    Some(i) => i,
-                    None => {
-                        g.columns.push(Column {
-                            label: c.label.clone(),
-                            kind: c.kind,
-                            values: vec![Value::Null; g.rows],
-                        });
-                        g.columns.len() - 1
-                    }
-                };
-                g.columns[col].values.push(c.values[row].clone());
-            }
-            g.rows += 1;
-            for c in &mut g.columns {
-                if c.values.len() < g.rows {
-                    c.values.push(Value::Null);
-                }
-            }
-        }
-    }
-    groups
-        .into_iter()
-        .map(|g| Table {
-            key: g.key,
-            columns: g.columns,
-        })
-        .collect()
-}
-
 fn buckets(env: Env) -> Builtin {
     builtin(
         "buckets",

@@ -1,0 +1,334 @@
+//! Aggregates over a grouped storage read: `from |> range |> filter |> group(columns:) |>
+//! aggregateWindow(…)` (or `|> max()`, `|> sum()`, …) with columns that do not vary within
+//! a series. Each series feeds the state of its group as it comes, its rows numbered as in
+//! the table `group()` would build (series after series in read order, each in time order),
+//! so the answers are those of the table path to the bit: ties go the same way and floats
+//! are summed in the same order. The value of a row a selector picks is kept while its
+//! series is at hand. No table of rows is built: a dashboard's "mean by region" reads its
+//! points once, as InfluxQL's `GROUP BY region` does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferry_lp::FieldValue;
+use ferry_window::windowed::{Stream as AggState, StreamKind};
+
+use super::aggregate_rows::{check_input, out_kind, reduced_state, Reduced, WindowStates, Windows};
+use super::args::BResult;
+use super::group::fingerprint;
+use super::streams::{read_series, Env};
+use crate::eval::Evaluator;
+use crate::table::{field_to_value, ColKind, Column, ReadSpec, SeriesColumns, Table};
+use crate::value::Value;
+
+/// `name()` (kind `kind`) over each group of the read `spec` grouped by `columns`.
+pub(super) fn whole_groups(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    spec: &ReadSpec,
+    columns: &[String],
+    name: &str,
+    kind: StreamKind,
+) -> BResult<Vec<Table>> {
+    let range = spec.range.unwrap_or_default();
+    let groups = feed_groups(
+        ev,
+        env,
+        spec,
+        columns,
+        kind.selects(),
+        &|_| WindowStates {
+            states: vec![AggState::new()],
+            numbers: Vec::new(),
+        },
+        &|acc, (row, at), fv| {
+            acc.states[0].add(kind, fv, (at, 0, row));
+            Some(0)
+        },
+    )?;
+    let mut out = Vec::new();
+    for g in groups {
+        check_input(name, kind, g.value_kind)?;
+        let t = match reduced_state(kind, &g.acc.states[0], g.value_kind) {
+            Reduced::Row(row) => g.row_table(row, range),
+            Reduced::Value(v) => g.shape().reduced("_value", out_kind(kind, g.value_kind), v),
+        };
+        ev.charge_bytes(t.weight())?;
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// `aggregateWindow` (windows `w`) over each group of the read `spec` grouped by `columns`;
+/// the windows must not be sparse ([`Windows::sparse`]).
+pub(super) fn windowed_groups(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    spec: &ReadSpec,
+    columns: &[String],
+    w: &Windows<'_>,
+) -> BResult<Vec<Table>> {
+    let range = spec.range.unwrap_or_default();
+    let grid = w.grid(range, None, &Vec::new)?;
+    let selects = w.kinds.1.is_none() && w.kinds.0.selects();
+    let groups = feed_groups(
+        ev,
+        env,
+        spec,
+        columns,
+        selects,
+        &|_| w.acc(&grid),
+        &|acc, (row, at), fv| w.add(acc, &grid, range, (row, at), fv, || number(fv)),
+    )?;
+    let mut out = Vec::new();
+    for mut g in groups {
+        check_input(w.name, w.kinds.0, g.value_kind)?;
+        let shape = g.shape();
+        w.charge(ev, &shape, range)?;
+        let held = std::mem::take(&mut g.held);
+        let value_at = |row: usize| held.get(&row).map_or(Value::Null, |h| h.value.clone());
+        let t = w.finish(
+            &shape,
+            &grid,
+            &mut g.acc,
+            g.value_kind,
+            "_value",
+            range,
+            &value_at,
+        );
+        ev.charge_bytes(t.weight())?;
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// A stored value as a statistic reads it (as `as_f64` reads a cell).
+fn number(fv: &FieldValue) -> Option<f64> {
+    match fv {
+        FieldValue::Float(f) => Some(*f),
+        FieldValue::Integer(i) => Some(*i as f64),
+        FieldValue::UInteger(u) => Some(*u as f64),
+        _ => None,
+    }
+}
+
+/// The series a held row came from.
+struct SeriesId {
+    measurement: String,
+    tags: Vec<(String, String)>,
+    field: String,
+}
+
+/// A row a selector may pick: what its table's row holds.
+struct HeldRow {
+    time: i64,
+    value: Value,
+    series: Arc<SeriesId>,
+}
+
+/// One group as its series come.
+struct Group {
+    /// Its key: labels and values, in column order.
+    key: Vec<(String, Value)>,
+    /// The columns of its table, in the order they came, with their types.
+    columns: Vec<(String, ColKind)>,
+    /// The type of its `_value` column (its first series').
+    value_kind: ColKind,
+    /// Rows so far.
+    rows: usize,
+    /// The aggregate states.
+    acc: WindowStates,
+    /// The rows the selectors hold, by row number.
+    held: HashMap<usize, HeldRow>,
+}
+
+impl Group {
+    /// The group's table without rows: its key and the key's columns (what an aggregate's
+    /// answer keeps of it).
+    fn shape(&self) -> Table {
+        let kind_of = |label: &str| {
+            self.columns
+                .iter()
+                .find(|(l, _)| l == label)
+                .map_or(ColKind::String, |(_, k)| *k)
+        };
+        Table {
+            key: self.key.clone(),
+            columns: self
+                .key
+                .iter()
+                .map(|(label, _)| Column {
+                    label: label.clone(),
+                    kind: kind_of(label),
+                    values: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Row `row` of the group's table, alone (what a selector answers): null in the
+    /// columns its series lacks.
+    fn row_table(&self, row: usize, (start, stop): (i64, i64)) -> Table {
+        let h = self.held.get(&row);
+        let columns = self
+            .columns
+            .iter()
+            .map(|(label, kind)| {
+                let v = h.map_or(Value::Null, |h| match label.as_str() {
+                    "_start" => Value::Time(start),
+                    "_stop" => Value::Time(stop),
+                    "_time" => Value::Time(h.time),
+                    "_value" => h.value.clone(),
+                    "_measurement" => Value::string(&h.series.measurement),
+                    "_field" => Value::string(&h.series.field),
+                    tag => h
+                        .series
+                        .tags
+                        .iter()
+                        .find(|(k, _)| k == tag)
+                        .map_or(Value::Null, |(_, v)| Value::string(v)),
+                });
+                Column {
+                    label: label.clone(),
+                    kind: *kind,
+                    values: vec![v],
+                }
+            })
+            .collect();
+        Table {
+            key: self.key.clone(),
+            columns,
+        }
+    }
+}
+
+/// The columns of one series' table (as [`crate::table::series_skeleton`] lays them out)
+/// with the value of each that is the same on every row.
+fn series_layout(
+    (start, stop): (i64, i64),
+    sc: &SeriesColumns<'_>,
+    kind: ColKind,
+) -> Vec<(String, ColKind, Option<Value>)> {
+    let mut strings: Vec<(&str, &str)> = sc
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([("_field", sc.field), ("_measurement", sc.measurement)])
+        .collect();
+    strings.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = vec![
+        (
+            "_start".to_string(),
+            ColKind::Time,
+            Some(Value::Time(start)),
+        ),
+        ("_stop".to_string(), ColKind::Time, Some(Value::Time(stop))),
+        ("_time".to_string(), ColKind::Time, None),
+        ("_value".to_string(), kind, None),
+    ];
+    out.extend(
+        strings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), ColKind::String, Some(Value::string(v)))),
+    );
+    out
+}
+
+/// A group's state for its first series.
+type NewAcc<'a> = dyn Fn(ColKind) -> WindowStates + 'a;
+/// Feeds row (number in the group's table, time) of value `fv`; the slot (window) it went
+/// to, if any.
+type Feed<'a> = dyn Fn(&mut WindowStates, (usize, i64), &FieldValue) -> Option<usize> + 'a;
+
+/// Reads the series of `spec`, feeding each into its group's state (`new_acc` makes one,
+/// `feed` adds a row); with `selects`, keeps the rows the states point at.
+fn feed_groups(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    spec: &ReadSpec,
+    columns: &[String],
+    selects: bool,
+    new_acc: &NewAcc<'_>,
+    feed: &Feed<'_>,
+) -> BResult<Vec<Group>> {
+    let range = spec.range.unwrap_or_default();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    read_series(ev, env, spec, &mut |_, sc| {
+        let Some(kind) = sc.kind() else {
+            return Ok(());
+        };
+        let layout = series_layout(range, &sc, kind);
+        let key: Vec<(String, Value)> = layout
+            .iter()
+            .filter(|(label, _, _)| columns.contains(label))
+            .map(|(label, _, v)| (label.clone(), v.clone().unwrap_or(Value::Null)))
+            .collect();
+        let gi = *by_key.entry(fingerprint(&key)).or_insert_with(|| {
+            groups.push(Group {
+                key,
+                columns: Vec::new(),
+                value_kind: kind,
+                rows: 0,
+                acc: new_acc(kind),
+                held: HashMap::new(),
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[gi];
+        for (label, kind, _) in &layout {
+            if !g.columns.iter().any(|(l, _)| l == label) {
+                g.columns.push((label.clone(), *kind));
+            }
+        }
+        let base = g.rows;
+        let mut present: Vec<usize> = Vec::new();
+        let mut touched: Vec<usize> = Vec::new();
+        for (row, (v, t)) in sc.values.iter().zip(sc.times).enumerate() {
+            let Some(fv) = v else { continue };
+            let merged = base + present.len();
+            present.push(row);
+            if let Some(slot) = feed(&mut g.acc, (merged, *t), fv) {
+                if touched.last() != Some(&slot) {
+                    touched.push(slot);
+                }
+            }
+        }
+        g.rows += present.len();
+        if !selects {
+            return Ok(());
+        }
+        let mut series: Option<Arc<SeriesId>> = None;
+        for slot in touched {
+            let st = &g.acc.states[slot];
+            if st.n == 0 {
+                continue;
+            }
+            for at in [Some(st.first), Some(st.last), st.best.map(|b| b.1)]
+                .into_iter()
+                .flatten()
+                .filter(|at| (base..g.rows).contains(&at.2))
+            {
+                g.held.entry(at.2).or_insert_with(|| {
+                    let row = present[at.2 - base];
+                    let series = series
+                        .get_or_insert_with(|| {
+                            Arc::new(SeriesId {
+                                measurement: sc.measurement.to_string(),
+                                tags: sc.tags.to_vec(),
+                                field: sc.field.to_string(),
+                            })
+                        })
+                        .clone();
+                    HeldRow {
+                        time: sc.times[row],
+                        value: sc.values[row].as_ref().map_or(Value::Null, field_to_value),
+                        series,
+                    }
+                });
+            }
+        }
+        Ok(())
+    })?;
+    Ok(groups)
+}
