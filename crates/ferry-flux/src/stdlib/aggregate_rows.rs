@@ -1,6 +1,6 @@
-//! What an aggregate reads and computes, whichever path its rows come by: [`Rows`] (a built
-//! table's column or a stored series' values), [`reduce`] (one aggregate over them) and
-//! [`Windows`] (`aggregateWindow`'s windows over them). [`super::aggregate`] runs them over
+//! What an aggregate reads and computes, whichever path its rows come by: `Rows` (a built
+//! table's column or a stored series' values), `reduce` (one aggregate over them) and
+//! `Windows` (`aggregateWindow`'s windows over them). [`super::aggregate`] runs them over
 //! tables, [`super::aggregate_read`] over a storage read.
 
 use ferry_lp::FieldValue;
