@@ -28,6 +28,7 @@ pub mod convert;
 pub mod date;
 pub mod distinct;
 pub mod extract;
+pub mod fntype;
 pub mod histogram_quantile;
 pub mod join;
 pub mod join_tables;

@@ -134,3 +134,66 @@ fn scalars_out_of_tables() {
         assert!(e.contains(want), "{body}: {e}");
     }
 }
+
+/// What `display(v: f)` answers after `prelude` and `f = <f>`: a function value is written
+/// as its type in canonical form, as Flux's `values.Display` writes it.
+fn shown(prelude: &str, f: &str) -> String {
+    let script =
+        format!("import \"array\"\n{prelude}\nf = {f}\narray.from(rows: [{{v: display(v: f)}}])");
+    let got = rows(&script, &["v"]);
+    got[0].strip_prefix("v=").expect("a v column").to_string()
+}
+
+#[test]
+fn closures_display_as_their_canonical_type() {
+    let d = |f: &str| shown("", f);
+    // the Flux SPEC's examples (its "where" constraints are not part of a monotype)
+    assert_eq!(d("(x) => x"), "(x: A) => A");
+    assert_eq!(d("(x) => x + 1"), "(x: int) => int");
+    assert_eq!(d("(a, b) => a + b"), "(a: A, b: A) => A");
+    assert_eq!(
+        d("(n, m) => ({x: n, y: m})"),
+        "(m: A, n: B) => {x: B, y: A}"
+    );
+    assert_eq!(d("(r) => ({r with z: 0})"), "(r: A) => {A with z: int}");
+    assert_eq!(d("(r) => r.name"), "(r: {A with name: B}) => B");
+    assert_eq!(
+        d("(r) => r.status == 400"),
+        "(r: {A with status: int}) => bool"
+    );
+    // values.Display's own test: a function of nothing
+    assert_eq!(d("() => 1"), "() => int");
+    // a filter predicate: every property it reads, in the order read
+    assert_eq!(
+        d("(r) => r._measurement == \"cpu\" and r._value > 1.5"),
+        "(r: {A with _measurement: string, _value: float}) => bool"
+    );
+    assert_eq!(
+        d("(r) => r.host =~ /a/"),
+        "(r: {A with host: string}) => bool"
+    );
+    // defaults make a parameter optional and give its type; the pipe comes first
+    assert_eq!(
+        d("(tables=<-, n=5, fn) => fn(v: n)"),
+        "(<-tables: A, fn: B, ?n: int) => C"
+    );
+    assert_eq!(d("(x) => float(v: x)"), "(x: A) => float");
+    assert_eq!(
+        d("(x) => if x > 0 then \"pos\" else \"neg\""),
+        "(x: int) => string"
+    );
+    assert_eq!(d("(a) => a[0]"), "(a: [A]) => A");
+    assert_eq!(
+        d("(x) => {\n  y = x * 2.0\n  return [y]\n}"),
+        "(x: float) => [float]"
+    );
+    assert_eq!(d("(x) => (y) => x + y"), "(x: A) => (y: A) => A");
+}
+
+#[test]
+fn captured_names_are_typed_from_their_values() {
+    assert_eq!(shown("k = 2.5", "(x) => x * k"), "(x: float) => float");
+    assert_eq!(shown("g = (r) => r.a", "(r) => g(r: r)"), "(r: A) => B");
+    // a builtin: its parameters (the piped one first), with fresh variables
+    assert_eq!(shown("", "length"), "(arr: A) => B");
+}
