@@ -349,6 +349,7 @@ def main():
         for qi, (name, ql, fx) in enumerate(questions(args.points, args.series)):
             if only and qi + 1 not in only:
                 continue
+            ib.log(f"{qi + 1}. {name}\n    InfluxQL: {ql}\n    Flux: {fx}")
             reqs = []
             for sys_name, url, tok in (("influxd", iurl, None), ("ferry-ql", furl, TOKEN)):
                 data, headers = qb._form(ql, tok)
