@@ -13,6 +13,7 @@ mod common;
 mod aggregates;
 mod integral;
 mod scalars;
+mod sink;
 mod state;
 mod windows;
 
