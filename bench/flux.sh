@@ -19,8 +19,8 @@
 #     counted and printed (a mismatch fails the bench and leaves the README alone).
 #   * Timing: bench/lib/qclient.rs (lean keep-alive client, `rustc -O`), one warm-up, then
 #     RUNS runs (100 for a question under 10 ms, 3 for one over 2 s), the three requests in
-#     turn; medians, the
-#     ratios Flux/influxd (goal <= 0.5) and Flux/Ferry-InfluxQL (goal <= 1.3), met or not.
+#     turn; medians, the ratios Flux/influxd (goal <= 0.5) and Flux/Ferry-InfluxQL (goal <=
+#     1.3), met or not.
 #   * Memory: Ferry's VmHWM is reset (`echo 5 > /proc/PID/clear_refs`) before an untimed run
 #     of each Flux question and read after; the largest is printed.
 #   * Downsampling (TASK=0 skips it), after the questions: influxd 1.6 runs `SELECT mean(*)
