@@ -1111,6 +1111,8 @@ def grafana_query(n, script, time_from, time_to, interval="1m0s", bucket=None):
                       headers={"Authorization": f"Token {n.token}", "User-Agent": "influxdb-client-go/2.14.0",
                                "Content-Type": "application/json", "Accept-Encoding": "gzip"})
     assert r.status_code == 200, (flux_text, r.status_code, r.text)
+    # asked for gzip, as the Go client asks (requests inflates it, as the client does)
+    assert r.headers.get("Content-Encoding") == "gzip", r.headers
     return go_client_tables(r.text)
 
 
