@@ -250,8 +250,8 @@ def downsample(isrv, iurl, fsrv, furl, points, series):
     http_json(furl, "POST", "/api/v2/buckets", {"orgID": org, "name": "ds"})
     script = task_flux(lo, hi)
     r["flux"] = script
-    # inactive, so the scheduler leaves it alone; latestCompleted an hour back so that the
-    # manual run has a period to run for (the script names its own range)
+    # inactive, so the scheduler leaves it alone; latestCompleted two hours back so that the
+    # manual run has a whole period to run for (the script names its own range)
     task = http_json(furl, "POST", "/api/v2/tasks", {
         "orgID": org, "flux": script, "status": "inactive",
         "latestCompleted": rfc(time.time_ns() - 2 * HOUR)})
@@ -273,7 +273,7 @@ def downsample(isrv, iurl, fsrv, furl, points, series):
     r["ratio"] = 0.0 if r["ferry_error"] else r["influxd_s"] / r["ferry_s"]
     ib.log(f"downsampling: influxd {r['influxd_s']:.2f} s ({r['influxd_written']:,} points), "
            f"Ferry Flux task {r['ferry_s']:.2f} s "
-           + (f"refused" if r["ferry_error"] else
+           + ("refused" if r["ferry_error"] else
               f"({r['ferry_rows']:,} rows of usage_user), x{r['ratio']:.2f}"))
     return r
 
