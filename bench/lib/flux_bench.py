@@ -8,6 +8,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -400,6 +401,7 @@ def main():
     finally:
         fsrv.stop(30)
         isrv.stop(30)
+        shutil.rmtree(work, ignore_errors=True)  # the data dirs (and the generated data)
     minutes = (time.monotonic() - started) / 60
     out = ["## Flux — latest figures\n",
            f"`{args.command}`, POINTS={args.points} ({args.series} series), {ib.machine()}, "
@@ -462,7 +464,6 @@ def main():
     print(section)
     if args.readme and not problems:
         ib.write_readme(args.readme, section)
-    subprocess.run(["rm", "-rf", work])
     return 1 if problems else 0
 
 
