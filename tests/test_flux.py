@@ -8,6 +8,7 @@ The data is written at fixed times and every query passes `now`, so answers are 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -1065,3 +1066,297 @@ def test_join_usage_with_procs_through_the_python_client(fx):
     # universe join needs `on`
     r = flux(n, data + 'join(tables: {usage: usage, procs: procs})')
     assert r.status_code == 400 and "missing required argument on" in r.json()["message"], r.text
+
+
+# --- Grafana's InfluxDB data source in Flux mode -----------------------------------------
+#
+# Grafana's backend (pkg/tsdb/influxdb/flux) runs every Flux query through
+# influxdb-client-go's QueryAPI.Query: POST /api/v2/query?org=<org>, the token as
+# `Authorization: Token …`, `Content-Type: application/json`, `Accept-Encoding: gzip`, and the
+# body {"dialect": {"annotations": ["datatype", "group", "default"], "delimiter": ",",
+# "header": true}, "query": …, "type": "flux"} (no `now`: the server's clock). Before sending
+# it replaces the macros in the text (macros.go): v.timeRangeStart/Stop by the panel's range
+# in RFC3339Nano (a bare date-time literal), v.windowPeriod by the interval as Go prints a
+# duration ("1m0s"), v.bucket/v.defaultBucket/v.organization by quoted strings. The client
+# parses the annotated CSV (query.go's QueryTableResult.Next) and frame.go/builder.go makes
+# frames: a table with `_value` and a time column is a time series (name = _measurement,
+# field = _field, labels = the other columns not starting with `_`), any other table a table
+# frame without `result` and `table`. The health check ("Test") is `buckets()` and reports
+# "<rows of the first frame's first field> buckets found"; a query variable's values are the
+# first frame's first string field (frameToMetricFindValue). Flux mode has no visual query
+# builder: the editor's "Sample query" menu (FluxQueryEditor.tsx) is what it offers.
+
+GO_DATATYPES = {"string", "double", "boolean", "long", "unsignedLong", "duration", "base64Binary",
+                "dateTime:RFC3339", "dateTime:RFC3339Nano"}
+
+
+def grafana_query(n, script, time_from, time_to, interval="1m0s", bucket=None):
+    """Sends `script` as Grafana does (macros interpolated, influxdb-client-go's request);
+    returns the parsed tables [(columns, records)] as the Go client reads them."""
+    def rfc3339nano(t):
+        s = t.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+        return s + "Z"
+    flux_text = script
+    for macro, value in (("v.timeRangeStart", rfc3339nano(time_from)),
+                         ("v.timeRangeStop", rfc3339nano(time_to)),
+                         ("v.windowPeriod", interval),
+                         ("v.defaultBucket", json.dumps(bucket or n.bucket)),
+                         ("v.bucket", json.dumps(bucket or n.bucket)),
+                         ("v.organization", json.dumps(n.org))):
+        flux_text = flux_text.replace(macro, value)
+    body = json.dumps({"dialect": {"annotations": ["datatype", "group", "default"], "delimiter": ",",
+                                   "header": True},
+                       "query": flux_text, "type": "flux"})
+    r = requests.post(n.url + "/api/v2/query", params={"org": n.org}, data=body.encode(), timeout=60,
+                      headers={"Authorization": f"Token {n.token}", "User-Agent": "influxdb-client-go/2.14.0",
+                               "Content-Type": "application/json", "Accept-Encoding": "gzip"})
+    assert r.status_code == 200, (flux_text, r.status_code, r.text)
+    # asked for gzip, as the Go client asks (requests inflates it, as the client does)
+    assert r.headers.get("Content-Encoding") == "gzip", r.headers
+    return go_client_tables(r.text)
+
+
+def go_client_tables(text):
+    """influxdb-client-go's QueryTableResult.Next over an annotated CSV: a table starts at a
+    run of annotation rows (a #datatype among them), the header row names its columns, every
+    row has as many cells as it has columns, an `error` header is an in-stream error, cells
+    are typed by #datatype with #default for empty ones. Returns [(columns, records)] with
+    columns [(name, datatype, group)]; a parse error fails the test as the client fails."""
+    import csv
+    import io
+    tables = []
+    cols = None
+    state = "normal"
+    has_datatype = False
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) <= 1:
+            continue
+        if row[0].startswith("#"):
+            if state == "normal":
+                cols = [{"name": "", "datatype": "", "group": False, "default": ""} for _ in row[1:]]
+                tables.append((cols, []))
+                state, has_datatype = "annotation", False
+        assert cols is not None, "parsing error, annotations not found"
+        assert len(row) - 1 == len(cols), f"row has {len(row) - 1} cells, the table {len(cols)} columns"
+        if row[0] == "#datatype":
+            has_datatype = True
+            for c, d in zip(cols, row[1:]):
+                assert d in GO_DATATYPES, f"{d} has unknown data type"
+                c["datatype"] = d
+        elif row[0] == "#group":
+            for c, g in zip(cols, row[1:]):
+                c["group"] = g == "true"
+        elif row[0] == "#default":
+            for c, d in zip(cols, row[1:]):
+                c["default"] = d
+        elif row[0] == "":
+            if state in ("annotation", "header"):
+                assert state == "header" or has_datatype, "parsing error, datatype annotation not found"
+                assert row[1] != "error", f"query error: {row}"
+                for c, name in zip(cols, row[1:]):
+                    c["name"] = name
+                state = "normal"
+                continue
+            rec = {}
+            for c, cell in zip(cols, row[1:]):
+                rec[c["name"]] = _go_value(cell or c["default"], c["datatype"])
+            tables[-1][1].append(rec)
+        else:
+            raise AssertionError(f"unexpected row {row}")
+    return [([(c["name"], c["datatype"], c["group"]) for c in cols_], recs) for cols_, recs in tables]
+
+
+def _go_value(s, datatype):
+    import datetime as dt
+    if s == "":
+        return None
+    if datatype == "string" or datatype == "base64Binary":
+        return s
+    if datatype.startswith("dateTime"):
+        return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    if datatype == "double":
+        return float(s)
+    if datatype in ("long", "unsignedLong", "duration"):
+        return int(s)
+    if datatype == "boolean":
+        return s.lower() != "false"
+    raise AssertionError(datatype)
+
+
+def grafana_frames(tables):
+    """Grafana's frame builder (builder.go) over the Go client's tables: [(name, fields)] where
+    fields is [(field name, labels, values)]."""
+    frames = []
+    for cols, recs in tables:
+        names = [c[0] for c in cols]
+        types = {c[0]: c[1] for c in cols}
+        time_col = None
+        if "_value" in names:
+            time_col = next((c for c in names if (c == "_time" and types[c] == "dateTime:RFC3339")
+                             or types[c] == "dateTime:RFC3339Nano"), None)
+            time_col = time_col or next((c for c in names if types[c].startswith("dateTime")), None)
+        labels = [c for c in names if c not in ("result", "table") and not c.startswith("_")]
+        table_id = None
+        for rec in recs:
+            if rec.get("table") != table_id:
+                table_id = rec.get("table")
+                if time_col:
+                    lab = {k: rec[k] for k in labels if isinstance(rec.get(k), str)}
+                    frames.append((rec.get("_measurement") or "",
+                                   [("Time", {}, []), (rec.get("_field") or "_value", lab, [])]))
+                else:
+                    keep = [c for i, c in enumerate(names)
+                            if not (i == 0 and c == "result" and types[c] == "string")
+                            and not (i == 1 and c == "table" and types[c] == "long")]
+                    frames.append(("", [(c, {}, []) for c in keep]))
+            fields = frames[-1][1]
+            if time_col:
+                fields[0][2].append(rec[time_col])
+                fields[1][2].append(rec["_value"])
+            else:
+                for name, _, values in fields:
+                    values.append(rec.get(name))
+    return frames
+
+
+def metric_find_values(frames):
+    """frameToMetricFindValue: the first frame's first string field (else its first field that
+    is not a time)."""
+    if not frames:
+        return []
+    fields = frames[0][1]
+    for name, _, values in fields:
+        if values and all(isinstance(v, str) or v is None for v in values):
+            return [str(v) for v in values]
+    return [str(v) for v in fields[0][2]] if fields else []
+
+
+def test_grafana_flux_data_source_health_check_samples_and_variables(node):
+    """Every Flux text Grafana's InfluxDB data source sends in Flux mode, sent as it sends
+    them, read as its client and frame builder read them: the health check, the query
+    editor's sample queries and the template variables' schema queries."""
+    import datetime as dt
+    n = node
+    # recent data: Grafana sends no `now`, and a sample query asks `start: -1d`
+    now = int(time.time())
+    base = now - now % 120 - 1800  # half an hour ago, on an even minute (2-minute windows)
+    body = []
+    for i in range(10):  # every minute
+        t = base + 60 * i
+        body.append(f"cpu,host=a,region=eu usage={5 + i},procs={100 + i}i {t}")
+        body.append(f"cpu,host=b,region=us usage={20 + i} {t}")
+    body.append(f"mem,host=c,region=eu used=7i {base + 30}")
+    assert n.write_v2("\n".join(body) + "\n", precision="s").status_code == 204
+    r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                      json={"orgID": n.org_id(), "name": "other"})
+    assert r.status_code == 201, r.text
+    t_from = dt.datetime.fromtimestamp(now - 3600, dt.timezone.utc).replace(microsecond=123000)
+    t_to = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+
+    def q(script, **kw):
+        return grafana_frames(grafana_query(n, script, t_from, t_to, **kw))
+
+    # the "Test" button: `buckets()`, "N buckets found" from the first frame's first field
+    frames = q("buckets()")
+    assert frames and frames[0][0] == ""
+    names = [f[0] for f in frames[0][1]]
+    assert names[:2] == ["name", "id"], names
+    listed = frames[0][1][0][2]
+    assert sorted(listed) == sorted([n.bucket, "other"]), listed
+    assert f"{len(listed)} buckets found" == "2 buckets found"
+    # a variable over buckets() takes the first string field: the names
+    assert sorted(metric_find_values(frames)) == sorted([n.bucket, "other"])
+
+    # sample "Simple query": a 1.x database and retention policy as the bucket ("db/rp", as
+    # InfluxDB 1.8 takes it; here the v1 API's mapping of a database to the bucket)
+    for name in (f"{n.bucket}/autogen", f"{n.bucket}/"):
+        frames = q(f"""from(bucket: "{name}")
+  |> range(start: v.timeRangeStart, stop:v.timeRangeStop)
+  |> filter(fn: (r) =>
+    r._measurement == "cpu" and
+    r._field == "usage"
+  )""")
+        assert [(f[0], f[1][1][0], f[1][1][1]["host"], f[1][1][2]) for f in frames] == [
+            ("cpu", "usage", "a", [float(5 + i) for i in range(10)]),
+            ("cpu", "usage", "b", [float(20 + i) for i in range(10)])], (name, frames)
+    r = requests.post(n.url + "/api/v2/query", params={"org": n.org}, headers=n.auth(), timeout=30,
+                      json={"query": 'from(bucket: "nodb/autogen") |> range(start: -1h)', "type": "flux"})
+    assert r.status_code == 404 and "nodb/autogen" in r.json()["message"], r.text
+
+    # sample "Grouped Query" (with mean picked), macros interpolated
+    frames = q("""// v.windowPeriod is a variable referring to the current optimized window period (currently: $interval)
+from(bucket: v.bucket)
+  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
+  |> filter(fn: (r) => r["_measurement"] == "cpu" or r["_measurement"] =~ /^.*?regex.*$/)
+  |> filter(fn: (r) => r["_field"] == "usage" or r["_field"] =~ /^.*?regex.*$/)
+  |> aggregateWindow(every: v.windowPeriod, fn: mean)
+  |> yield(name: "some-name")""", interval="2m0s")
+    assert [(f[0], f[1][1][0], f[1][1][1]) for f in frames] == [
+        ("cpu", "usage", {"host": "a", "region": "eu"}), ("cpu", "usage", {"host": "b", "region": "us"})]
+    a_values = [v for v in frames[0][1][1][2] if v is not None]
+    assert a_values == [5.5, 7.5, 9.5, 11.5, 13.5], a_values  # 2-minute means of 5..14
+    assert all(isinstance(t, dt.datetime) for t in frames[0][1][0][2])
+
+    # sample "Filter by value"
+    frames = q("""// v.bucket, v.timeRangeStart, and v.timeRange stop are all variables supported by the flux plugin and influxdb
+from(bucket: v.bucket)
+  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
+  |> filter(fn: (r) => r["_value"] >= 10 and r["_value"] <= 20)""")
+    got = sorted((f[1][1][0], f[1][1][1]["host"], v) for f in frames for v in f[1][1][2])
+    assert got == sorted([("usage", "a", float(v)) for v in range(10, 15)] + [("usage", "b", 20.0)]), got
+
+    # sample "Schema Exploration: (measurements)"
+    frames = q('import "influxdata/influxdb/v1"\nv1.measurements(bucket: v.bucket)')
+    assert sorted(metric_find_values(frames)) == ["cpu", "mem"]
+    # sample "Schema Exploration: (fields)": every key of every table, one table
+    frames = q("""from(bucket: v.bucket)
+  |> range(start: v.timeRangeStart, stop:v.timeRangeStop)
+  |> keys()
+  |> keep(columns: ["_value"])
+  |> group()
+  |> distinct()""")
+    assert len(frames) == 1
+    assert sorted(metric_find_values(frames)) == sorted(
+        ["_field", "_measurement", "_start", "_stop", "host", "region"])
+    # sample "Schema Exploration: (tag keys)"
+    frames = q('import "influxdata/influxdb/v1"\nv1.tagKeys(bucket: v.bucket)')
+    assert {"host", "region", "_measurement", "_field"} <= set(metric_find_values(frames))
+    # sample "Schema Exploration: (tag values)"
+    frames = q("""import "influxdata/influxdb/v1"
+v1.tagValues(
+    bucket: v.bucket,
+    tag: "host",
+    predicate: (r) => true,
+    start: -1d
+)""")
+    assert sorted(metric_find_values(frames)) == ["a", "b", "c"]
+
+    # template variables as the documents write them (schema package); a chained one has
+    # its parent's value substituted by Grafana before it is sent
+    schema = 'import "influxdata/influxdb/schema"\n'
+    cases = [
+        (schema + "schema.measurements(bucket: v.bucket)", ["cpu", "mem"]),
+        (schema + 'schema.tagValues(bucket: v.bucket, tag: "host")', ["a", "b", "c"]),
+        (schema + 'schema.tagValues(bucket: v.bucket, tag: "host", predicate: (r) => r.region == "eu",'
+                  ' start: v.timeRangeStart, stop: v.timeRangeStop)', ["a", "c"]),
+        (schema + 'schema.measurementTagValues(bucket: v.bucket, measurement: "cpu", tag: "region")',
+         ["eu", "us"]),
+        (schema + 'schema.measurementTagKeys(bucket: v.bucket, measurement: "mem")',
+         ["_field", "_measurement", "_start", "_stop", "host", "region"]),
+        (schema + "schema.fieldKeys(bucket: v.bucket)", ["procs", "usage", "used"]),
+        (schema + 'schema.measurementFieldKeys(bucket: v.bucket, measurement: "cpu")', ["procs", "usage"]),
+        ('import "influxdata/influxdb/v1"\nv1.measurementTagValues(bucket: v.bucket, measurement: "cpu",'
+         ' tag: "_field")', ["procs", "usage"]),
+        ('buckets()\n  |> rename(columns: {"name": "_value"})\n  |> keep(columns: ["_value"])',
+         sorted([n.bucket, "other"])),
+    ]
+    for script, want in cases:
+        frames = q(script)
+        assert len(frames) <= 1, (script, frames)
+        assert sorted(metric_find_values(frames)) == sorted(want), (script, frames)
+    # tag keys: InfluxDB answers the group key's columns
+    frames = q(schema + "schema.tagKeys(bucket: v.bucket)")
+    assert sorted(metric_find_values(frames)) == sorted(
+        ["_field", "_measurement", "_start", "_stop", "host", "region"])
+    # a bucket with nothing in range answers no table: an empty variable, not an error
+    assert q(schema + 'schema.measurements(bucket: "other")') == []

@@ -1,5 +1,12 @@
-# bench/lib/common.sh -- what the bench scripts share; source it after setting BENCH_DIR,
-# REPO and OUT, and defining log() and die().
+# bench/lib/common.sh -- what the bench scripts share; source it after setting BENCH_DIR.
+# REPO (default: BENCH_DIR's parent), OUT (default: BENCH_DIR/out, made here), log() and die()
+# keep what the script set before sourcing it.
+
+REPO="${REPO:-$(cd "$BENCH_DIR/.." && pwd)}"
+OUT="${OUT:-$BENCH_DIR/out}"
+mkdir -p "$OUT"
+declare -F log >/dev/null || log() { echo "[bench] $*" >&2; }
+declare -F die >/dev/null || die() { log "ERROR: $*"; exit 1; }
 
 # apt_install PKG...: installs Debian packages, refusing their postinst's service starts
 # (which would listen on 0.0.0.0) with a policy-rc.d that exits 101, just for the install.

@@ -43,6 +43,28 @@ impl TokenBuckets {
         self.written.load(Ordering::Relaxed)
     }
 
+    /// The org's bucket called `name`; failing that, a `db/rp` name (InfluxDB 1.8's Flux
+    /// form, which Grafana's sample query writes as `from(bucket: "db/rp")`; `db/` is the
+    /// default policy) as the v1 API maps it.
+    fn bucket_named(&self, name: &str) -> Result<ferry_catalog::Bucket, SourceError> {
+        let not_found = || SourceError::NotFound(name.to_string());
+        match self.node.catalog.bucket_by_name(&self.org.id, name) {
+            Ok(b) => Ok(b),
+            Err(_) => {
+                let (db, rp) = name.rsplit_once('/').ok_or_else(not_found)?;
+                if db.is_empty() {
+                    return Err(not_found());
+                }
+                self.node
+                    .catalog
+                    .resolve_dbrp(&self.org.id, db, rp)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(not_found)
+            }
+        }
+    }
+
     fn may_read(&self, b: &ferry_catalog::Bucket) -> bool {
         self.node
             .require(&self.auth, Action::Read, "buckets", &b.org_id, Some(&b.id))
@@ -52,11 +74,7 @@ impl TokenBuckets {
 
 impl Buckets for TokenBuckets {
     fn readable(&self, name: &str) -> Result<Arc<BucketStore>, SourceError> {
-        let bucket = self
-            .node
-            .catalog
-            .bucket_by_name(&self.org.id, name)
-            .map_err(|_| SourceError::NotFound(name.to_string()))?;
+        let bucket = self.bucket_named(name)?;
         if !self.may_read(&bucket) {
             return Err(SourceError::Forbidden(format!("read bucket {name:?}")));
         }
@@ -68,11 +86,7 @@ impl Buckets for TokenBuckets {
     }
 
     fn write(&self, name: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
-        let bucket = self
-            .node
-            .catalog
-            .bucket_by_name(&self.org.id, name)
-            .map_err(|_| SourceError::NotFound(name.to_string()))?;
+        let bucket = self.bucket_named(name)?;
         self.node
             .require(
                 &self.auth,

@@ -34,6 +34,7 @@ pub mod convert;
 pub mod date;
 pub mod distinct;
 pub mod extract;
+pub mod fntype;
 pub mod group;
 pub mod histogram_quantile;
 pub mod join;

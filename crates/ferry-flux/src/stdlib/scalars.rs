@@ -45,6 +45,9 @@ fn display(out: &mut String, v: &Value, indent: usize) {
         Value::Float(x) => out.push_str(&go_float(*x)),
         Value::Regexp(r) => out.push_str(r),
         Value::Tables(_) => out.push_str("<table stream>"),
+        Value::Function(_) | Value::Builtin(_) => {
+            out.push_str(&super::fntype::function_type(v).unwrap_or_default())
+        }
         Value::Array(a) => {
             let items: Vec<&Value> = a.iter().collect();
             composite(out, ("[", "]", ", "), indent, &items, |out, v, i| {

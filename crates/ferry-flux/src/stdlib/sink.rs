@@ -105,17 +105,34 @@ fn write_stream(
             .write(&bucket, Vec::new())
             .map_err(source_error)?;
     }
-    map_tables(ev, &env.clone(), s, &mut |_, t| {
-        let points = points_of(t)?;
-        for chunk in points.chunks(BATCH) {
-            match &remote {
-                Some(r) => env.source.write_remote(r, chunk.to_vec()),
-                None => env.source.write(&bucket, chunk.to_vec()),
+    // Points of many small tables (a series and field each) go to the storage together, a
+    // BATCH at a time: each write is logged and synced, and one per table made a
+    // downsampling task wait on thousands of syncs.
+    let flush = |pending: &mut Vec<Point>| -> BResult<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(pending);
+        match &remote {
+            Some(r) => env.source.write_remote(r, batch),
+            None => env.source.write(&bucket, batch),
+        }
+        .map_err(source_error)?;
+        Ok(())
+    };
+    let mut pending: Vec<Point> = Vec::new();
+    let out = map_tables(ev, &env.clone(), s, &mut |_, t| {
+        for p in points_of(t)? {
+            pending.push(p);
+            if pending.len() >= BATCH {
+                flush(&mut pending)?;
             }
-            .map_err(source_error)?;
         }
         Ok(Some(t.clone()))
-    })
+    })?;
+    // map_tables has run over every table by now (it returns the tables it made)
+    flush(&mut pending)?;
+    Ok(out)
 }
 
 /// A cell as a field value to write (`None`: nothing to write: null, NaN or infinite).

@@ -7,8 +7,12 @@ use ferry_flux::query::{run, Query};
 use ferry_flux::table::{BucketInfo, SeriesColumns, Source, SourceError, Table};
 use ferry_flux::value::ReadSpec;
 
-/// A store without buckets: the scripts build their tables with `array.from`.
-pub struct NoStore;
+/// A store without buckets: the scripts build their tables with `array.from`. It takes
+/// writes (`to()`) and keeps the number of points of each.
+#[derive(Default)]
+pub struct NoStore {
+    pub writes: std::sync::Mutex<Vec<usize>>,
+}
 
 impl Source for NoStore {
     fn read_series(
@@ -22,12 +26,23 @@ impl Source for NoStore {
     fn buckets(&self) -> Result<Vec<BucketInfo>, SourceError> {
         Ok(Vec::new())
     }
+
+    fn write(&self, _bucket: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
+        let n = points.len();
+        self.writes.lock().unwrap().push(n);
+        Ok(n)
+    }
 }
 
 /// 2030-01-01T00:00:00Z, the `now` of Flux's tests.
 pub const NOW: i64 = 1_893_456_000_000_000_000;
 
 pub fn query(script: &str) -> Result<Vec<Table>, String> {
+    query_on(script, Arc::new(NoStore::default()))
+}
+
+/// [`query`] over `store`.
+pub fn query_on(script: &str, store: Arc<NoStore>) -> Result<Vec<Table>, String> {
     let q = Query {
         script,
         extern_file: None,
@@ -36,7 +51,7 @@ pub fn query(script: &str) -> Result<Vec<Table>, String> {
         last_success: None,
         strict: true,
     };
-    run(&q, Arc::new(NoStore))
+    run(&q, store)
         .map(|a| a.results.into_iter().next().expect("a result").1)
         .map_err(|e| e.message)
 }

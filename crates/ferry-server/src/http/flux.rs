@@ -5,6 +5,8 @@
 //! the node's query limits (registered like an InfluxQL query: counted by the concurrency
 //! limit, its memory charged to the query budget) and reads only buckets of the org that the
 //! token may read. Errors come before any data, as InfluxDB's JSON error with its status.
+//! A client that accepts gzip (`Accept-Encoding`, as the Go client behind Grafana sends it)
+//! gets the CSV gzipped, as InfluxDB 2 answers it.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -161,6 +163,7 @@ pub async fn query(
         };
         (script, dialect(body.dialect)?, now, extern_file)
     };
+    let gzip = accepts_gzip(&headers);
     let no_content = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())
@@ -193,23 +196,41 @@ pub async fn query(
                 QueryErrorKind::Forbidden => ApiError::Forbidden(e.message),
                 QueryErrorKind::Invalid => ApiError::BadRequest(e.message),
             }),
-            Ok(ran) => Ok((ferry_flux::csv::encode(&ran.results, &dialect), ran.notes)),
+            Ok(ran) => {
+                let csv = ferry_flux::csv::encode(&ran.results, &dialect);
+                let body = if gzip {
+                    gzipped(csv.as_bytes())?
+                } else {
+                    csv.into_bytes()
+                };
+                Ok((body, ran.notes))
+            }
         }
     };
     let run = move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .unwrap_or_else(|_| Err(ApiError::Internal("the Flux query failed (a bug)".into())))
     };
-    let (csv, notes) = tokio::task::spawn_blocking(run)
+    let (body, notes) = tokio::task::spawn_blocking(run)
         .await
         .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??;
     let mut response = if no_content {
         StatusCode::NO_CONTENT.into_response()
+    } else if gzip {
+        (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            body,
+        )
+            .into_response()
     } else {
         (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            csv,
+            body,
         )
             .into_response()
     };
@@ -221,4 +242,56 @@ pub async fn query(
         }
     }
     Ok(response)
+}
+
+/// Whether `Accept-Encoding` takes gzip (`gzip` or `x-gzip` not at `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && !refused
+        })
+}
+
+/// `data` gzipped (the fast level: a dashboard waits on it).
+fn gzipped(data: &[u8]) -> Result<Vec<u8>, ApiError> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    e.write_all(data)
+        .and_then(|()| e.finish())
+        .map_err(|err| ApiError::Internal(format!("gzip: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_taken_as_http_says() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, v.parse().unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(with("gzip"));
+        assert!(with("deflate, GZIP;q=0.5"));
+        assert!(with("x-gzip"));
+        assert!(!with("identity"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("br, zstd"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
 }
