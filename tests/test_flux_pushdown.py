@@ -194,3 +194,21 @@ def test_aggregate_window_over_a_grouped_read_answers_as_over_grouped_tables(pd,
 def test_grouped_reads_of_strings_and_everything_else_answer_as_tables(pd, tail):
     pushed, built = grouped(pd, 'r._field == "c" or r._field == "d"', '["_field"]', tail)
     assert pushed == built
+
+
+def test_aggregate_window_over_regrouped_tables_is_fluxs_definition(pd):
+    """Over tables regrouped by host (not a storage read's shape), aggregateWindow is
+    `window |> fn |> duplicate |> window(every: inf)`: `_start`/`_stop` join the key, a
+    selector keeps its row (`_field` included), an aggregate keeps the key and `_value`,
+    stamped last."""
+    for fn, header in (("max", ",result,table,_start,_stop,_time,_value,_field,_measurement,host"),
+                       ("mean", ",result,table,_start,_stop,host,_value,_time")):
+        status, text = grouped(pd, FILTERS[2], '["host"]', f"aggregateWindow(every: 13m, fn: {fn}, "
+                               "createEmpty: false)")[0]
+        lines = text.split("\r\n")
+        assert status == 200 and lines[3] == header, lines[:5]
+        group = dict(zip(lines[3].split(","), lines[1].split(",")))
+        assert (group["_start"], group["_stop"], group["host"], group["_value"]) == \
+            ("true", "true", "true", "false"), lines[:5]
+        if fn == "max":
+            assert {row.split(",")[7] for row in lines if row.startswith(",,")} == {"a", "b"}

@@ -115,16 +115,19 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     // else (a user-defined fn, `mode`, `quantile`, calendar windows) runs as Flux defines it
     let known = |n: &String| AGGREGATES.contains(&n.as_str()) || WINDOWABLE.contains(&n.as_str());
     let on_grid = every.months == 0 && offset.months == 0 && period == every && zone.is_none();
-    let Some(name) = name.filter(|n| known(n) && on_grid) else {
-        return by_definition(
+    let as_defined = |ev: &mut Evaluator<'_>| {
+        by_definition(
             ev,
             env,
             s,
             f,
             (every, period, offset),
             (&column, &time_src, &time_dst),
-            (create_empty, zone),
-        );
+            (create_empty, zone.clone()),
+        )
+    };
+    let Some(name) = name.clone().filter(|n| known(n) && on_grid) else {
+        return as_defined(ev);
     };
     let stat = Stat::by_name(&name);
     // a statistic reads numbers and answers floats, as mean does
@@ -145,23 +148,34 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         create_empty,
     };
     if let (StreamBody::Read(spec), "_value") = (&s.body, column.as_str()) {
-        // a grouped read's sparse windows are found from its rows' times: built as tables
-        if spec.group.is_none() || spec.range.is_some_and(|r| !w.sparse(r)) {
+        let pushable = match (&spec.group, spec.range) {
+            (None, _) => true,
+            (Some(columns), Some(range)) => super::aggregate_groups::pushable(columns, &w, range),
+            (Some(_), None) => false,
+        };
+        if pushable {
             return super::aggregate_read::windowed_series(ev, env, s, spec, &w);
         }
     }
-    // The window bounds: the table's `_start`/`_stop` key, else the stream's range (a table
-    // grouped without them, `group(columns: ["_measurement", "_field"])`, still has one).
-    let stream_bounds = s.bounds();
+    // Tables as a storage read gives them (`_start`, `_stop` in the key, nothing else but
+    // `_time` and the value outside it) get what InfluxDB's storage answers for them; any
+    // other (regrouped, reshaped) gets Flux's definition, as in InfluxDB, where only the
+    // former are pushed down: its key gains `_start`/`_stop` and a selector keeps its row.
+    let reshaped = match &s.body {
+        StreamBody::Tables(ts) => !ts.iter().all(|t| storage_shaped(t, &column)),
+        StreamBody::Read(spec) => spec.group.is_some(),
+    };
+    if reshaped {
+        return as_defined(ev);
+    }
     map_tables(ev, env, s, &mut |ev, t| {
-        let bound = |label: &str, i: usize| match (t.key_value(label), stream_bounds) {
-            (Some(Value::Time(x)), _) => Ok(*x),
-            (_, Some(b)) => Ok(if i == 0 { b.0 } else { b.1 }),
+        let bound = |label: &str| match t.key_value(label) {
+            Some(Value::Time(x)) => Ok(*x),
             _ => Err(format!(
                 "{F}: missing time bound column {label} (add a range())"
             )),
         };
-        let (start, stop) = (bound("_start", 0)?, bound("_stop", 1)?);
+        let (start, stop) = (bound("_start")?, bound("_stop")?);
         w.charge(ev, t, (start, stop))?;
         let (rows, col_kind) = Rows::of_table(F, t, &column)?;
         if t.column("_time").is_none() {
@@ -169,6 +183,16 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
         }
         w.apply(t, rows, col_kind, &column, (start, stop)).map(Some)
     })
+}
+
+/// Whether `t` is shaped as a storage read's table: `_start` and `_stop` in its key, and
+/// no column outside it but `_time` and `column`.
+pub(super) fn storage_shaped(t: &Table, column: &str) -> bool {
+    t.in_key("_start")
+        && t.in_key("_stop")
+        && t.columns
+            .iter()
+            .all(|c| t.in_key(&c.label) || c.label == "_time" || c.label == column)
 }
 
 /// `aggregateWindow` as Flux defines it (`universe.flux`): `window(every:, offset:,

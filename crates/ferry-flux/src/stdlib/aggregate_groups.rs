@@ -85,21 +85,37 @@ pub(super) fn windowed_groups(
         check_input(w.name, w.kinds.0, g.value_kind)?;
         let shape = g.shape();
         w.charge(ev, &shape, range)?;
-        let held = std::mem::take(&mut g.held);
-        let value_at = |row: usize| held.get(&row).map_or(Value::Null, |h| h.value.clone());
-        let t = w.finish(
-            &shape,
-            &grid,
-            &mut g.acc,
-            g.value_kind,
-            "_value",
-            range,
-            &value_at,
-        );
+        let t = if g.storage_shaped() {
+            let held = std::mem::take(&mut g.held);
+            let value_at = |row: usize| held.get(&row).map_or(Value::Null, |h| h.value.clone());
+            w.finish(
+                &shape,
+                &grid,
+                &mut g.acc,
+                g.value_kind,
+                "_value",
+                range,
+                &value_at,
+            )
+        } else {
+            let answers = w.answers(&grid, &mut g.acc, g.value_kind, range);
+            g.by_definition(w, answers, range)
+        };
         ev.charge_bytes(t.weight())?;
         out.push(t);
     }
     Ok(out)
+}
+
+/// Whether `aggregateWindow` over a grouped read by `columns`, stamping `time_dst`, can
+/// be answered here: its windows are not sparse, the stamp's column is none the answer
+/// keeps otherwise, and it is not a selector over empty windows (whose rows, in the table
+/// path, come out with the columns of an aggregate's: those run as tables).
+pub(super) fn pushable(columns: &[String], w: &Windows<'_>, range: (i64, i64)) -> bool {
+    let selects = w.kinds.1.is_none() && w.kinds.0.selects();
+    let stamp_taken = ["_start", "_stop", "_value"].contains(&w.time_dst)
+        || columns.iter().any(|c| c == w.time_dst);
+    !(w.sparse(range) || (selects && w.create_empty) || stamp_taken)
 }
 
 /// A stored value as a statistic reads it (as `as_f64` reads a cell).
@@ -168,37 +184,118 @@ impl Group {
 
     /// Row `row` of the group's table, alone (what a selector answers): null in the
     /// columns its series lacks.
-    fn row_table(&self, row: usize, (start, stop): (i64, i64)) -> Table {
-        let h = self.held.get(&row);
+    fn row_table(&self, row: usize, range: (i64, i64)) -> Table {
         let columns = self
             .columns
             .iter()
-            .map(|(label, kind)| {
-                let v = h.map_or(Value::Null, |h| match label.as_str() {
-                    "_start" => Value::Time(start),
-                    "_stop" => Value::Time(stop),
-                    "_time" => Value::Time(h.time),
-                    "_value" => h.value.clone(),
-                    "_measurement" => Value::string(&h.series.measurement),
-                    "_field" => Value::string(&h.series.field),
-                    tag => h
-                        .series
-                        .tags
-                        .iter()
-                        .find(|(k, _)| k == tag)
-                        .map_or(Value::Null, |(_, v)| Value::string(v)),
-                });
-                Column {
-                    label: label.clone(),
-                    kind: *kind,
-                    values: vec![v],
-                }
+            .map(|(label, kind)| Column {
+                label: label.clone(),
+                kind: *kind,
+                values: vec![self.cell(row, label, range)],
             })
             .collect();
         Table {
             key: self.key.clone(),
             columns,
         }
+    }
+
+    /// Column `label` of held row `row` (null when the row's series lacks it).
+    fn cell(&self, row: usize, label: &str, (start, stop): (i64, i64)) -> Value {
+        let Some(h) = self.held.get(&row) else {
+            return Value::Null;
+        };
+        match label {
+            "_start" => Value::Time(start),
+            "_stop" => Value::Time(stop),
+            "_time" => Value::Time(h.time),
+            "_value" => h.value.clone(),
+            "_measurement" => Value::string(&h.series.measurement),
+            "_field" => Value::string(&h.series.field),
+            tag => h
+                .series
+                .tags
+                .iter()
+                .find(|(k, _)| k == tag)
+                .map_or(Value::Null, |(_, v)| Value::string(v)),
+        }
+    }
+
+    /// Whether the group's table is shaped as a storage read's (see
+    /// `aggregate::storage_shaped`): then `aggregateWindow` answers as storage does.
+    fn storage_shaped(&self) -> bool {
+        let in_key = |l: &str| self.key.iter().any(|(k, _)| k == l);
+        in_key("_start")
+            && in_key("_stop")
+            && self
+                .columns
+                .iter()
+                .all(|(l, _)| in_key(l) || l == "_time" || l == "_value")
+    }
+
+    /// The windows' `answers` as Flux's definition of `aggregateWindow` gives them for a
+    /// table of another shape (`window |> fn |> duplicate(timeSrc, timeDst) |> window(every:
+    /// inf)`): key `_start`, `_stop` (the range) and the group's; an aggregate keeps the key
+    /// and `_value`, a selector its row (over an empty window, as `max()` of an empty table:
+    /// the key and nulls); the stamp goes to `timeDst`, in place of `_time` or after the
+    /// other columns.
+    fn by_definition(
+        &self,
+        w: &Windows<'_>,
+        answers: Vec<(i64, Reduced)>,
+        range: (i64, i64),
+    ) -> Table {
+        let mut key: Vec<(String, Value)> = vec![
+            ("_start".into(), Value::Time(range.0)),
+            ("_stop".into(), Value::Time(range.1)),
+        ];
+        key.extend(
+            self.key
+                .iter()
+                .filter(|(k, _)| k != "_start" && k != "_stop")
+                .cloned(),
+        );
+        let selects = w.kinds.1.is_none() && w.kinds.0.selects();
+        let kind_of = |label: &str| {
+            self.columns
+                .iter()
+                .find(|(l, _)| l == label)
+                .map_or(ColKind::String, |(_, k)| *k)
+        };
+        let mut labels: Vec<(String, ColKind)> = if selects {
+            self.columns.clone()
+        } else {
+            key.iter()
+                .map(|(k, _)| (k.clone(), kind_of(k)))
+                .chain([("_value".to_string(), out_kind(w.kinds.0, self.value_kind))])
+                .collect()
+        };
+        if !labels.iter().any(|(l, _)| l == w.time_dst) {
+            labels.push((w.time_dst.to_string(), ColKind::Time));
+        }
+        let mut columns: Vec<Column> = labels
+            .into_iter()
+            .map(|(label, kind)| Column {
+                label,
+                kind,
+                values: Vec::new(),
+            })
+            .collect();
+        for (stamp, answer) in answers {
+            for c in &mut columns {
+                let v = match &answer {
+                    _ if c.label == w.time_dst => Value::Time(stamp),
+                    Reduced::Row(row) => self.cell(*row, &c.label, range),
+                    Reduced::Value(v) if c.label == "_value" => v.clone(),
+                    Reduced::Value(_) => key
+                        .iter()
+                        .find(|(k, _)| *k == c.label)
+                        .map_or(Value::Null, |(_, v)| v.clone()),
+                };
+                c.values.push(v);
+            }
+        }
+        Table { key, columns }
     }
 }
 

@@ -296,6 +296,42 @@ impl Windows<'_> {
         Some(wi)
     }
 
+    /// Each window's answer, with its stamp (`timeSrc`: its start or stop, clipped to the
+    /// range): the value computed, or the row a selector picked (`Reduced::Row`); an empty
+    /// window answers `count`'s 0 or null, or nothing without `createEmpty`.
+    pub(super) fn answers(
+        &self,
+        grid: &Grid,
+        acc: &mut WindowStates,
+        col_kind: ColKind,
+        (start, stop): (i64, i64),
+    ) -> Vec<(i64, Reduced)> {
+        let (kind, stat) = self.kinds;
+        let mut out = Vec::new();
+        for wi in 0..grid.n {
+            let w_start = grid.start(wi);
+            let w_stop = grid.end_of(w_start);
+            let (lo, hi) = (w_start.max(start), w_stop.min(stop));
+            if lo >= hi {
+                continue;
+            }
+            let stamp = if self.time_src == "_stop" { hi } else { lo };
+            if let Some(stat) = stat {
+                let values = &mut acc.numbers[wi];
+                if values.is_empty() && !self.create_empty {
+                    continue;
+                }
+                out.push((stamp, Reduced::Value(stat.compute(values))));
+                continue;
+            }
+            if !self.create_empty && acc.states[wi].answer(kind).is_none() {
+                continue;
+            }
+            out.push((stamp, reduced_state(kind, &acc.states[wi], col_kind)));
+        }
+        out
+    }
+
     /// The table of the windows' answers, shaped like `shape`; `value_at(row)` is the value
     /// of a row a selector picked.
     #[allow(clippy::too_many_arguments)]
@@ -309,36 +345,18 @@ impl Windows<'_> {
         (start, stop): (i64, i64),
         value_at: &dyn Fn(usize) -> Value,
     ) -> Table {
-        let (kind, stat) = self.kinds;
-        let value_kind = out_kind(kind, col_kind);
-        let mut stamps = Vec::new();
-        let mut values_out = Vec::new();
-        for wi in 0..grid.n {
-            let w_start = grid.start(wi);
-            let w_stop = grid.end_of(w_start);
-            let (lo, hi) = (w_start.max(start), w_stop.min(stop));
-            if lo >= hi {
-                continue;
-            }
-            if let Some(stat) = stat {
-                let values = &mut acc.numbers[wi];
-                if values.is_empty() && !self.create_empty {
-                    continue;
-                }
-                stamps.push(Value::Time(if self.time_src == "_stop" { hi } else { lo }));
-                values_out.push(stat.compute(values));
-                continue;
-            }
-            let value = match acc.states[wi].answer(kind) {
-                Some(Answer::Computed(v, _)) => from_ql(v, col_kind),
-                Some(Answer::Selected((_, _, row))) => value_at(row),
-                None if !self.create_empty => continue,
-                None if kind == StreamKind::Count => Value::Int(0),
-                None => Value::Null,
-            };
-            stamps.push(Value::Time(if self.time_src == "_stop" { hi } else { lo }));
-            values_out.push(value);
-        }
+        let value_kind = out_kind(self.kinds.0, col_kind);
+        let (stamps, values_out): (Vec<Value>, Vec<Value>) = self
+            .answers(grid, acc, col_kind, (start, stop))
+            .into_iter()
+            .map(|(stamp, answer)| {
+                let v = match answer {
+                    Reduced::Value(v) => v,
+                    Reduced::Row(row) => value_at(row),
+                };
+                (Value::Time(stamp), v)
+            })
+            .unzip();
         let n = values_out.len();
         let mut columns = vec![
             crate::table::constant("_start", ColKind::Time, Value::Time(start), n),
