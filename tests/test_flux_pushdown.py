@@ -212,3 +212,40 @@ def test_aggregate_window_over_regrouped_tables_is_fluxs_definition(pd):
             ("true", "true", "true", "false"), lines[:5]
         if fn == "max":
             assert {row.split(",")[7] for row in lines if row.startswith(",,")} == {"a", "b"}
+
+
+def test_schema_functions_read_series_not_rows(make_node):
+    """Grafana's variable queries over a bucket whose rows exceed the query memory: the
+    schema functions answer from the series of the read, where the same question asked
+    with keep |> group |> distinct (what they are defined as) builds every row and is
+    refused."""
+    n = make_node(extra_args=["--query-memory-bytes", str(1 << 20)])
+    rows = [f"cpu,host=h{i % 50:02},dc=d{i % 3} v={i},w={i}i {T0 + i}" for i in range(60_000)]
+    rows += [f"mem,host=h{i:02} used={i}i {T0 + i}" for i in range(5)]
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data="\n".join(rows).encode(), headers=n.auth(), timeout=60)
+    assert r.status_code == 204, r.text
+    rng = f'start: {T0}, stop: {T0 + 86400}'
+
+    def values(script):
+        status, text = ask(n, 'import "influxdata/influxdb/schema"\n' + script)
+        assert status == 200, text
+        return [line.split(",")[3] for line in text.split("\r\n") if line.startswith(",,")]
+
+    assert values(f'schema.tagValues(bucket: "{n.bucket}", tag: "host", {rng})') == [f"h{i:02}" for i in range(50)]
+    assert values(f'schema.tagValues(bucket: "{n.bucket}", tag: "dc", predicate: (r) => r._measurement == "cpu",'
+                  f' {rng})') == ["d0", "d1", "d2"]
+    assert values(f'schema.measurements(bucket: "{n.bucket}", {rng})') == ["cpu", "mem"]
+    assert values(f'schema.measurementFieldKeys(bucket: "{n.bucket}", measurement: "cpu", {rng})') == ["v", "w"]
+    assert values(f'schema.tagKeys(bucket: "{n.bucket}", {rng})') == \
+        ["_start", "_stop", "_field", "_measurement", "dc", "host"]
+    assert values(f'schema.measurementTagKeys(bucket: "{n.bucket}", measurement: "mem", {rng})') == \
+        ["_start", "_stop", "_field", "_measurement", "host"]
+    # the definition itself, row by row: past the limit
+    status, text = ask(n, f'from(bucket: "{n.bucket}") |> range({rng}) |> filter(fn: (r) => true)'
+                          ' |> keep(columns: ["host"]) |> group() |> distinct(column: "host")')
+    assert status != 200 and "memory" in text, text
+    # a predicate the read cannot take still answers, row by row (over a range that fits)
+    hosts = values(f'schema.tagValues(bucket: "{n.bucket}", tag: "host", predicate: (r) => r._value > 59990,'
+                   f' start: {T0 + 59000}, stop: {T0 + 60000})')
+    assert sorted(hosts) == [f"h{i:02}" for i in range(41, 50)]  # in series order: dc first

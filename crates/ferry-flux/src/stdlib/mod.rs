@@ -45,6 +45,7 @@ pub mod pivot;
 pub mod reduce;
 pub mod reshape;
 pub mod scalars;
+pub mod schema;
 pub mod series;
 pub mod sink;
 pub mod state;

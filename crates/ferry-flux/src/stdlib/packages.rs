@@ -79,6 +79,7 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
                 shift("subDuration", "experimental.subDuration", false),
             ]
         }
+        "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => super::schema::builtins(env),
         "date" => super::date::members(env),
         "array" => vec![super::array::from(env)],
         "join" => vec![super::join_tables::tables_fn(env)],

@@ -1,14 +1,14 @@
 // Package influxdata/influxdb/schema (and its older alias influxdata/influxdb/v1), written in
-// Flux over from/range/filter/keep/group/distinct/keys as InfluxDB's schema.flux is. A
-// group() before distinct() makes one table of values whatever the input's grouping.
+// Flux as InfluxDB's schema.flux is. `_distinctColumn(column: c)` is `keep(columns: [c]) |>
+// group() |> distinct(column: c)` and `_distinctKeys()` is `keys() |> keep(columns:
+// ["_value"]) |> group() |> distinct()` (stdlib/schema.rs), answered from the series of a
+// storage read without building its tables.
 
 tagValues = (bucket, tag, predicate=(r) => true, start=-30d, stop=now()) =>
     from(bucket: bucket)
         |> range(start: start, stop: stop)
         |> filter(fn: predicate)
-        |> keep(columns: [tag])
-        |> group()
-        |> distinct(column: tag)
+        |> _distinctColumn(column: tag)
 
 measurementTagValues = (bucket, measurement, tag, start=-30d, stop=now()) =>
     tagValues(
@@ -23,10 +23,7 @@ tagKeys = (bucket, predicate=(r) => true, start=-30d, stop=now()) =>
     from(bucket: bucket)
         |> range(start: start, stop: stop)
         |> filter(fn: predicate)
-        |> keys()
-        |> keep(columns: ["_value"])
-        |> group()
-        |> distinct()
+        |> _distinctKeys()
 
 measurementTagKeys = (bucket, measurement, start=-30d, stop=now()) =>
     tagKeys(

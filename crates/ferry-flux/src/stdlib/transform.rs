@@ -10,7 +10,7 @@ use super::args::{
 use super::group::{groups_series, regroup};
 use super::streams::{map_tables, output, per_table, source_error, stream_arg, tables, Env};
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
-use crate::eval::{Builtin, EvalErrorKind, Evaluator};
+use crate::eval::{Builtin, EvalErrorKind, Evaluator, Scope};
 use crate::table::{ColKind, Column, Pattern, Pred, ReadSpec, Stream, StreamBody, Table};
 use crate::value::{Closure, Record, Value};
 
@@ -202,7 +202,7 @@ fn filter(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
         _ => (Vec::new(), true),
     };
     if let StreamBody::Read(spec) = &s.body {
-        if !pushed.is_empty() && !keep_empty {
+        if (!pushed.is_empty() || !rest) && !keep_empty {
             let mut spec = spec.clone();
             spec.preds.extend(pushed);
             let narrowed = Stream {
@@ -291,7 +291,13 @@ fn split_pushdown(c: &Closure) -> (Vec<Pred>, bool) {
     let mut pushed = Vec::new();
     let mut rest = false;
     for e in conjuncts {
-        match pushable(e, &param) {
+        // `true` (as the `schema` functions' default predicate is) holds for every row
+        if matches!(e, Expression::Identifier(i) if i.name == "true")
+            && matches!(c.scope.lookup("true"), Some(Value::Bool(true)))
+        {
+            continue;
+        }
+        match pushable(e, &param, &c.scope) {
             Some(p) => pushed.push(p),
             None => rest = true,
         }
@@ -312,11 +318,14 @@ fn flatten_and<'a>(e: &'a Expression, out: &mut Vec<&'a Expression>) {
 
 /// A predicate on a column a storage read knows (anything but `_value`, `_time`, `_start`,
 /// `_stop`), if `e` is one.
-fn pushable(e: &Expression, param: &str) -> Option<Pred> {
+fn pushable(e: &Expression, param: &str, scope: &Scope) -> Option<Pred> {
     match e {
-        Expression::ParenExpression(p) => pushable(&p.expression, param),
+        Expression::ParenExpression(p) => pushable(&p.expression, param, scope),
         Expression::LogicalExpression(l) => {
-            let (a, b) = (pushable(&l.left, param)?, pushable(&l.right, param)?);
+            let (a, b) = (
+                pushable(&l.left, param, scope)?,
+                pushable(&l.right, param, scope)?,
+            );
             Some(match l.operator {
                 LogicalOperator::And => Pred::And(vec![a, b]),
                 LogicalOperator::Or => Pred::Or(vec![a, b]),
@@ -342,17 +351,33 @@ fn pushable(e: &Expression, param: &str) -> Option<Pred> {
             if matches!(b.operator, Operator::Equal | Operator::NotEqual) =>
         {
             let (col, lit) = match (&b.left, &b.right) {
-                (Expression::MemberExpression(m), Expression::StringLiteral(s))
-                | (Expression::StringLiteral(s), Expression::MemberExpression(m)) => (m, s),
+                (Expression::MemberExpression(m), other)
+                | (other, Expression::MemberExpression(m)) => {
+                    (m, string_operand(other, param, scope)?)
+                }
                 _ => return None,
             };
             let name = row_column(col, param)?;
             Some(if b.operator == Operator::Equal {
-                Pred::Eq(name.to_string(), lit.value.clone())
+                Pred::Eq(name.to_string(), lit)
             } else {
-                Pred::NotEq(name.to_string(), lit.value.clone())
+                Pred::NotEq(name.to_string(), lit)
             })
         }
+        _ => None,
+    }
+}
+
+/// The string `e` is before any row is read: a literal, or a variable of the function's
+/// scope holding one (`(r) => r._measurement == measurement`, as the `schema` package
+/// writes its predicates).
+fn string_operand(e: &Expression, param: &str, scope: &Scope) -> Option<String> {
+    match e {
+        Expression::StringLiteral(s) => Some(s.value.clone()),
+        Expression::Identifier(i) if i.name != param => match scope.lookup(&i.name)? {
+            Value::String(s) => Some(s.to_string()),
+            _ => None,
+        },
         _ => None,
     }
 }
