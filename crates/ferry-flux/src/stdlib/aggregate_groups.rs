@@ -108,14 +108,12 @@ pub(super) fn windowed_groups(
 }
 
 /// Whether `aggregateWindow` over a grouped read by `columns`, stamping `time_dst`, can
-/// be answered here: its windows are not sparse, the stamp's column is none the answer
-/// keeps otherwise, and it is not a selector over empty windows (whose rows, in the table
-/// path, come out with the columns of an aggregate's: those run as tables).
+/// be answered here: its windows are not sparse, and the stamp's column is none the answer
+/// keeps otherwise.
 pub(super) fn pushable(columns: &[String], w: &Windows<'_>, range: (i64, i64)) -> bool {
-    let selects = w.kinds.1.is_none() && w.kinds.0.selects();
     let stamp_taken = ["_start", "_stop", "_value"].contains(&w.time_dst)
         || columns.iter().any(|c| c == w.time_dst);
-    !(w.sparse(range) || (selects && w.create_empty) || stamp_taken)
+    !(w.sparse(range) || stamp_taken)
 }
 
 /// A stored value as a statistic reads it (as `as_f64` reads a cell).
@@ -255,23 +253,36 @@ impl Group {
                 .filter(|(k, _)| k != "_start" && k != "_stop")
                 .cloned(),
         );
-        let selects = w.kinds.1.is_none() && w.kinds.0.selects();
-        let kind_of = |label: &str| {
+        // a selector's row keeps the group's columns; an aggregate's (or a selector's over
+        // an empty window) the key's and `_value`; each then gains the stamp's column, and
+        // the windows' tables merge with their columns in the order they first come
+        let in_key = |l: &str| key.iter().any(|(k, _)| k == l);
+        let with_stamp = |mut l: Vec<(String, ColKind)>| {
+            if !l.iter().any(|(x, _)| x == w.time_dst) {
+                l.push((w.time_dst.to_string(), ColKind::Time));
+            }
+            l
+        };
+        let row_labels = with_stamp(self.columns.clone());
+        let value_labels = with_stamp(
             self.columns
                 .iter()
-                .find(|(l, _)| l == label)
-                .map_or(ColKind::String, |(_, k)| *k)
-        };
-        let mut labels: Vec<(String, ColKind)> = if selects {
-            self.columns.clone()
-        } else {
-            key.iter()
-                .map(|(k, _)| (k.clone(), kind_of(k)))
+                .filter(|(l, _)| in_key(l))
+                .cloned()
                 .chain([("_value".to_string(), out_kind(w.kinds.0, self.value_kind))])
-                .collect()
-        };
-        if !labels.iter().any(|(l, _)| l == w.time_dst) {
-            labels.push((w.time_dst.to_string(), ColKind::Time));
+                .collect(),
+        );
+        let mut labels: Vec<(String, ColKind)> = Vec::new();
+        for (_, answer) in &answers {
+            let from = match answer {
+                Reduced::Row(_) => &row_labels,
+                Reduced::Value(_) => &value_labels,
+            };
+            for (l, k) in from {
+                if !labels.iter().any(|(x, _)| x == l) {
+                    labels.push((l.clone(), *k));
+                }
+            }
         }
         let mut columns: Vec<Column> = labels
             .into_iter()
