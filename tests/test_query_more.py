@@ -367,6 +367,37 @@ SUBQUERY_TAG_VALUES = [
     f"SELECT count(region) FROM (SELECT usage_user FROM cpu WHERE {R}) GROUP BY region",
     f"SELECT count(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m) LIMIT 3) "
     "GROUP BY host",
+    # GROUP BY * groups by the inner statement's GROUP BY tags only, not the tags it selected
+    f"SELECT mean(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE {R}) GROUP BY *",
+    f"SELECT mean(usage_user) FROM (SELECT * FROM cpu WHERE {R}) GROUP BY *",
+    f"SELECT usage_user FROM (SELECT usage_user, host FROM cpu WHERE {R}) GROUP BY * LIMIT 2",
+    f"SELECT max(usage_user) FROM (SELECT * FROM cpu WHERE {R} GROUP BY region) GROUP BY *",
+    f"SELECT * FROM (SELECT * FROM cpu WHERE {R}) GROUP BY * LIMIT 1",
+    f"SELECT * FROM (SELECT usage_user, host FROM cpu WHERE {R} GROUP BY region) GROUP BY * LIMIT 2",
+    f"SELECT count(usage_user) FROM (SELECT usage_user, region FROM cpu WHERE {R} GROUP BY host) "
+    "GROUP BY *",
+    f"SELECT max(mean) FROM (SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m), *) "
+    f"WHERE {R} GROUP BY time(5m), *",
+    f"SELECT mean(usage_user) FROM (SELECT usage_user FROM cpu WHERE {R} GROUP BY *) GROUP BY *",
+    # the tag type-cast selectors inside and outside
+    f"SELECT usage_user, host::tag FROM (SELECT usage_user, host FROM cpu WHERE {R}) LIMIT 3",
+    f"SELECT usage_user FROM (SELECT usage_user, host::tag FROM cpu WHERE {R}) LIMIT 3",
+    f"SELECT * FROM (SELECT usage_user, host::tag FROM cpu WHERE {R}) LIMIT 3",
+    f"SELECT usage_user FROM (SELECT usage_user FROM cpu WHERE {R}) WHERE host::tag = 'h1' LIMIT 3",
+    f"SELECT max(usage_user) FROM (SELECT usage_user, region::tag FROM cpu WHERE {R}) GROUP BY region",
+    # outside: `t::tag` reads the tag's values as `t` does
+    f"SELECT host::tag FROM (SELECT usage_user, host FROM cpu WHERE {R}) LIMIT 2",
+    f"SELECT count(host::tag) FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+    f"SELECT first(host::tag), last(host::tag) FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+    f"SELECT region::tag, usage_user FROM (SELECT usage_user FROM cpu WHERE {R} GROUP BY region) LIMIT 2",
+    f"SELECT max(usage_user), host::tag FROM (SELECT usage_user, host FROM cpu WHERE {R})",
+    # a cast in GROUP BY is read and ignored; an unknown type is 1.6's parse error
+    f"SELECT mean(usage_user) FROM (SELECT usage_user::field, host::tag FROM cpu WHERE {R}) "
+    "GROUP BY host::tag",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY host::tag, region::field",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY host::foo",
+    f"SELECT usage_user::foo FROM cpu WHERE {R}",
+    f"SELECT usage_user::tag FROM cpu WHERE {R}",
 ]
 
 
@@ -384,6 +415,43 @@ DESC_SERIES_PAGES = [
     "ORDER BY time DESC SLIMIT 2 SOFFSET 1",
     f"SELECT usage_user, load FROM cpu, mem WHERE {R} GROUP BY host ORDER BY time DESC SLIMIT 2",
 ]
+
+
+# SLIMIT/SOFFSET with two or more GROUP BY tags: 1.6 cuts the page in its tag-set key order
+# (the names of the tags a series has, then their values, joined by "|"), where h3, which
+# has no region, comes first; the page is answered in the usual order
+SERIES_PAGES_BY_TAG_SET = [
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY * SLIMIT 1",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY * SLIMIT 2 SOFFSET 1",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY host, region SLIMIT 10 SOFFSET 3",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} GROUP BY time(5m), * SLIMIT 1",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY * LIMIT 2 SLIMIT 1",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY * LIMIT 2 SLIMIT 2 SOFFSET 2",
+    f"SELECT * FROM cpu WHERE {R} GROUP BY * LIMIT 1 SLIMIT 3",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY * ORDER BY time DESC LIMIT 1 SLIMIT 2",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY * ORDER BY time DESC SLIMIT 1",
+    f"SELECT top(usage_user, 1) FROM cpu WHERE {R} GROUP BY * SLIMIT 1",
+    f"SELECT derivative(usage_user) FROM cpu WHERE {R} GROUP BY * LIMIT 2 SLIMIT 1",
+    f"SELECT max(usage_user) FROM cpu WHERE {R} GROUP BY region, host SLIMIT 2 SOFFSET 1",
+]
+
+
+@pytest.mark.parametrize("q", SERIES_PAGES_BY_TAG_SET)
+def test_series_pages_by_tag_set_same_as_influxd(peers, q):
+    both(peers, q)
+    same_chunked(peers, q, 5)
+
+
+def test_influxdb_soffset_without_slimit(peers):
+    """InfluxDB 1.6 bug: SOFFSET without SLIMIT answers no series (its LimitTagSets cuts
+    [soffset, soffset + 0)). Ferry answers the series after the offset: 1.6's answer with
+    an SLIMIT large enough."""
+    ferry, influx = peers
+    q = f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY host, region SOFFSET 3"
+    assert "series" not in ask(influx.url, q).json()["results"][0]
+    want = ask(influx.url, q.replace("SOFFSET", "SLIMIT 100 SOFFSET")).json()
+    assert len(want["results"][0]["series"]) == 2
+    same(ask(ferry.url, q, token=ferry.token).json(), want)
 
 
 @pytest.mark.parametrize("q", DESC_SERIES_PAGES)
@@ -1249,23 +1317,76 @@ def test_analysis_functions_chunked_same_as_influxd(peers, q, n):
     same_chunked(peers, q, n)
 
 
-@pytest.mark.parametrize("f", ["usage_user", "*"])
-def test_influxdb_sample_descending_rows_ascend(peers, f):
-    """InfluxDB 1.6 bug: sample() under ORDER BY time DESC answers a window's rows in
-    ascending time (sample(*): each field's rows ascending, one field after the other).
-    Ferry answers them descending: 1.6's ascending answer reversed (N above the points, so
-    the sample is every point)."""
+# ORDER BY time DESC with the multi-row selectors: 1.6 answers the windows backwards and
+# each window's rows as ascending (top/bottom sort a window's rows by time, distinct its
+# values by when it saw them: in the scan's direction, so DESC by their latest time)
+DESC_SELECTORS = [
+    f"SELECT top(usage_user, 3) FROM cpu WHERE {R} ORDER BY time DESC",
+    f"SELECT top(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(5m) ORDER BY time DESC",
+    f"SELECT bottom(load, 3), host FROM cpu WHERE {R} ORDER BY time DESC",
+    f"SELECT top(usage_user, host, 2) FROM cpu WHERE {R} ORDER BY time DESC",
+    f"SELECT bottom(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(2m), host ORDER BY time DESC",
+    f"SELECT top(usage_user, 2) FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC SLIMIT 2",
+    f"SELECT distinct(load) FROM cpu WHERE {H0} GROUP BY time(2m) ORDER BY time DESC",
+    f"SELECT distinct(load) FROM cpu WHERE {H0} ORDER BY time DESC",
+    f"SELECT distinct(status) FROM cpu WHERE {R} GROUP BY time(5m) ORDER BY time DESC",
+    f"SELECT distinct(load) FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC LIMIT 4",
+    f"SELECT sample(usage_user, 1000) FROM cpu WHERE {R} AND host = 'h1' ORDER BY time DESC",
+    f"SELECT sample(load, 1000) FROM cpu WHERE {H0} GROUP BY time(2m) ORDER BY time DESC",
+    # top's N above LIMIT: 1.6's error
+    f"SELECT top(usage_user, 2) FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC LIMIT 1",
+    f"SELECT bottom(usage_user, host, 3) FROM cpu WHERE {R} LIMIT 2",
+]
+
+
+@pytest.mark.parametrize("q", DESC_SELECTORS)
+def test_descending_selectors_same_as_influxd(peers, q):
+    both(peers, q, exact=True)
+
+
+@pytest.mark.parametrize("q", [
+    f"SELECT top(usage_user, 3) FROM cpu WHERE {R} LIMIT 3",
+    f"SELECT bottom(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(2m), host LIMIT 3",
+])
+def test_influxdb_top_with_limit_reads_the_first_points(peers, q):
+    """InfluxDB 1.6 bug: top()/bottom() with a LIMIT (at least N, else an error) read only
+    the first LIMIT points of each series (the limit reaches the scan): `top(x, 3) … LIMIT
+    3` answers the first three points. Ferry ranks every point, then applies LIMIT to the
+    answer: 1.6's answer without LIMIT, limited."""
     ferry, influx = peers
-    q = f"SELECT sample({f}, 1000) FROM cpu WHERE {R} AND host = 'h1'"
+    if "top" in q:
+        first3 = ask(influx.url, f"SELECT usage_user FROM cpu WHERE {R} LIMIT 3").json()
+        assert (ask(influx.url, q).json()["results"][0]["series"][0]["values"]
+                == first3["results"][0]["series"][0]["values"])
+    whole = ask(influx.url, q.replace(" LIMIT 3", "")).json()["results"][0]["series"]
+    want = [dict(s, values=s["values"][:3]) for s in whole]
+    assert want != ask(influx.url, q).json()["results"][0]["series"]
+    same(ask(ferry.url, q, token=ferry.token).json()["results"][0]["series"], want)
+
+
+def test_influxdb_sample_of_star_descending(peers):
+    """InfluxDB 1.6 bug: sample(*) under ORDER BY time DESC answers each field's rows
+    ascending, one field after the other (the rows joined on time out of order). Ferry
+    answers the joined rows as sample(f) answers its own there: the windows backwards, each
+    window's rows ascending, so 1.6's ascending answer (N above the points, so the sample
+    is every point: one window, the same rows)."""
+    ferry, influx = peers
+    q = f"SELECT sample(*, 1000) FROM cpu WHERE {R} AND host = 'h1'"
 
     def rows(node, q):
-        r = ask(node.url, q, token=getattr(node, "token", None))
+        r = ask(node.url, q, token=getattr(node, "token", None), epoch="ns")
         return r.json()["results"][0]["series"][0]["values"]
 
     asc = rows(influx, q)
     desc_16 = rows(influx, q + " ORDER BY time DESC")
-    assert desc_16[0][0] < desc_16[1][0] and desc_16 != asc[::-1]
-    assert rows(ferry, q + " ORDER BY time DESC") == asc[::-1]
+    assert sorted(desc_16, key=lambda r: r[0]) != desc_16 and desc_16 != asc
+    assert rows(ferry, q + " ORDER BY time DESC") == asc
+    by = f"SELECT sample(*, 1000) FROM cpu WHERE {H0} GROUP BY time(2m)"
+    windows = {}
+    for r in rows(influx, by):
+        windows.setdefault(r[0] // 120_000_000_000, []).append(r)
+    assert rows(ferry, by + " ORDER BY time DESC") == [
+        r for w in sorted(windows, reverse=True) for r in windows[w]]
 
 
 def test_influxdb_transform_of_an_aggregate_of_star_over_booleans(peers):

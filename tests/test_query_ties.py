@@ -243,6 +243,21 @@ SELECTORS = [
     f"SELECT bottom(n, 4) FROM m WHERE {R}",
     f"SELECT top(v, 2) FROM m WHERE {R} GROUP BY region",
     f"SELECT bottom(v, 5) FROM m WHERE {R} GROUP BY time(3s)",
+    # ORDER BY time DESC: windows backwards, a window's rows as ascending
+    f"SELECT top(v, 3) FROM m WHERE {R} ORDER BY time DESC",
+    f"SELECT bottom(n, 4) FROM m WHERE {R} GROUP BY time(2s) ORDER BY time DESC",
+    # distinct: a window's values by the time first seen (DESC: last), then by value
+    f"SELECT distinct(s) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT distinct(v) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT distinct(v) FROM m WHERE {R} GROUP BY time(2s) ORDER BY time DESC",
+    f"SELECT distinct(n) FROM m WHERE {R} ORDER BY time DESC",
+    f"SELECT distinct(n) FROM d WHERE {R} GROUP BY region ORDER BY time DESC",
+    # SLIMIT/SOFFSET in 1.6's tag-set key order (a series without region first)
+    f"SELECT v FROM m WHERE {R} GROUP BY * SLIMIT 3 SOFFSET 1",
+    f"SELECT count(v) FROM m WHERE {R} GROUP BY * SLIMIT 4",
+    f"SELECT count(v) FROM m WHERE {R} GROUP BY host, region SLIMIT 4 SOFFSET 2",
+    f"SELECT count(v) FROM m WHERE {R} GROUP BY region, host ORDER BY time DESC SLIMIT 4 SOFFSET 2",
+    f"SELECT top(v, 2) FROM m WHERE {R} GROUP BY * SLIMIT 3 SOFFSET 1",
 ]
 
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use ferry_lp::FieldType;
 
 use crate::ast::*;
-use crate::exec::context::{page, Res};
+use crate::exec::context::{page, page_series, Res};
 use crate::exec::rows::FieldGroup;
 use crate::exec::time::split_time_in;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
@@ -275,7 +275,7 @@ impl Joined {
             });
         }
         // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
-        let mut out = page(out, s.slimit, s.soffset);
+        let mut out = page_series(out, s.slimit, s.soffset);
         if s.descending {
             out.reverse();
         }
@@ -486,7 +486,33 @@ fn sample_star(s: &Select, plain: &dyn Plain) -> Res<Option<Vec<Series>>> {
             joined.add((series.name, series.tags), fi, pts);
         }
     }
-    Ok(Some(joined.finish(s, col_names(&bases))))
+    // ORDER BY time DESC: the windows backwards, each window's rows ascending, as
+    // `sample(f)` answers (1.6 answers each field's rows one field after the other there)
+    let mut asc = s.clone();
+    asc.descending = false;
+    let mut out = joined.finish(&asc, col_names(&bases));
+    if s.descending {
+        out.reverse();
+        for series in &mut out {
+            let mut windows: Vec<Vec<Vec<Value>>> = Vec::new();
+            let mut last = None;
+            for row in std::mem::take(&mut series.values) {
+                let t = row.first().and_then(Value::as_time).unwrap_or(0);
+                let w = s
+                    .dims
+                    .time
+                    .map(|(iv, off)| window_start(t, iv, off, s.location.as_ref()));
+                match windows.last_mut() {
+                    Some(rows) if last == Some(w) => rows.push(row),
+                    _ => windows.push(vec![row]),
+                }
+                last = Some(w);
+            }
+            windows.reverse();
+            series.values = windows.concat();
+        }
+    }
+    Ok(Some(out))
 }
 
 fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
@@ -552,6 +578,13 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             ));
         }
         let n = match args.last() {
+            Some(Expr::Integer(n)) if s.limit > 0 && *n as u64 > s.limit as u64 => {
+                return Err(format!(
+                    "limit ({n}) in {name} function can not be larger than the LIMIT ({}) \
+                     in the select statement",
+                    s.limit
+                ))
+            }
             Some(Expr::Integer(n)) if *n > 0 => *n as usize,
             Some(Expr::Integer(n)) => {
                 return Err(format!("limit ({n}) in {name} function must be at least 1"))
@@ -630,11 +663,14 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         _ => v.as_f64().is_some(),
     };
     let mut out = Vec::new();
-    let finish = |mut values: Vec<Vec<Value>>| {
+    // ORDER BY time DESC answers the windows backwards, each window's rows as ascending
+    // (1.6 sorts a window's top/bottom rows by time and its distinct values by when they
+    // were seen, whatever the direction; measured)
+    let finish = |mut windows: Vec<Vec<Vec<Value>>>| {
         if s.descending {
-            values.reverse();
+            windows.reverse();
         }
-        page(values, s.limit, s.offset)
+        page(windows.concat(), s.limit, s.offset)
     };
     // top/bottom of a field alone: the rows are ranked where the scan left them, without
     // building and sorting every raw row first (the same answer; see [`Plain::field_groups`]).
@@ -652,16 +688,20 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 }
                 wins.entry(window(*t)).or_default().push(i);
             }
-            let mut values: Vec<Vec<Value>> = Vec::new();
+            let mut values: Vec<Vec<Vec<Value>>> = Vec::new();
             for cands in wins.into_values() {
                 let best = keep(name, cands.len(), n, |k| {
                     let (t, si, ri, v) = &g.rows[cands[k]];
                     (v, *t, (*si, *ri))
                 });
-                values.extend(best.into_iter().map(|k| {
-                    let (t, _, _, v) = &g.rows[cands[k]];
-                    vec![Value::Time(*t), v.clone()]
-                }));
+                values.push(
+                    best.into_iter()
+                        .map(|k| {
+                            let (t, _, _, v) = &g.rows[cands[k]];
+                            vec![Value::Time(*t), v.clone()]
+                        })
+                        .collect(),
+                );
             }
             let values = finish(values);
             if values.is_empty() {
@@ -674,7 +714,7 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 values,
             });
         }
-        let mut out = page(out, s.slimit, s.soffset);
+        let mut out = page_series(out, s.slimit, s.soffset);
         if s.descending {
             out.reverse();
         }
@@ -692,16 +732,10 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             }
             wins.entry(window(*t)).or_default().push(r);
         }
-        let mut values: Vec<Vec<Value>> = Vec::new();
+        let mut values: Vec<Vec<Vec<Value>>> = Vec::new();
         for (ws, rows) in wins {
             if name == "distinct" {
-                let mut seen: Vec<&Value> = Vec::new();
-                for r in rows {
-                    if !seen.contains(&&r[1]) {
-                        seen.push(&r[1]);
-                        values.push(vec![Value::Time(ws), r[1].clone()]);
-                    }
-                }
+                values.push(distinct_values(ws, &rows, s.descending));
                 continue;
             }
             let top = name == "top";
@@ -742,7 +776,7 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 };
                 (&cands[k][1], t, (k, 0))
             });
-            values.extend(best.into_iter().map(|k| cands[k].clone()));
+            values.push(best.into_iter().map(|k| cands[k].clone()).collect());
         }
         let values = finish(values);
         if values.is_empty() {
@@ -756,11 +790,47 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         });
     }
     // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
-    let mut out = page(out, s.slimit, s.soffset);
+    let mut out = page_series(out, s.slimit, s.soffset);
     if s.descending {
         out.reverse();
     }
     Ok(out)
+}
+
+/// A window's distinct values (rows `[time, value, …]` in time order), each once, as 1.6's
+/// reducer emits them: each value with the time it was first seen in the scan's direction
+/// (ascending: its earliest; ORDER BY time DESC: its latest), sorted by that time, then by
+/// value; the rows' time is the window's start `ws`.
+fn distinct_values(ws: i64, rows: &[&Vec<Value>], descending: bool) -> Vec<Vec<Value>> {
+    let mut seen: Vec<(i64, &Value)> = Vec::new();
+    let order: Box<dyn Iterator<Item = &&Vec<Value>>> = if descending {
+        Box::new(rows.iter().rev())
+    } else {
+        Box::new(rows.iter())
+    };
+    for r in order {
+        if let (Value::Time(t), v) = (&r[0], &r[1]) {
+            if !seen.iter().any(|(_, x)| *x == v) {
+                seen.push((*t, v));
+            }
+        }
+    }
+    seen.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| value_order(a.1, b.1)));
+    seen.into_iter()
+        .map(|(_, v)| vec![Value::Time(ws), v.clone()])
+        .collect()
+}
+
+/// Values of one type in 1.6's order: numbers by value, strings by bytes, false before true.
+fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => std::cmp::Ordering::Equal,
+        },
+    }
 }
 
 /// `sample(field, N)`'s N, checked as 1.6 does.

@@ -582,7 +582,9 @@ impl Parser {
                     self.expect_op(")")?;
                     dims.time = Some((iv, off));
                 } else {
+                    // a type cast is read and ignored: a dimension is a tag (1.6)
                     dims.tags.push(self.ident()?);
+                    self.cast()?;
                 }
                 if !self.peek_op(",") {
                     break;
@@ -911,22 +913,37 @@ impl Parser {
                     self.expect_op(")")?;
                     return Ok((Expr::Call(s.to_ascii_lowercase(), args), self.deeper(d)?));
                 }
-                let mut kind = RefKind::Any;
-                if self.peek_op("::") {
-                    self.next();
-                    let t = match self.next() {
-                        Tok::Ident(t, _) => t.to_ascii_lowercase(),
-                        _ => return Err(self.err(&["type"])),
-                    };
-                    kind = match t.as_str() {
-                        "tag" => RefKind::Tag,
-                        "field" | "float" | "integer" | "string" | "boolean" => RefKind::Field,
-                        _ => return Err(ParseError(format!("invalid type {t}"))),
-                    };
-                }
+                let kind = self.cast()?;
                 Ok((Expr::Ref(s, kind), 1))
             }
             _ => Err(self.err(EXPECTED)),
+        }
+    }
+
+    /// A reference's type cast (`::tag`, `::field`, `::float`, …), if one follows.
+    fn cast(&mut self) -> R<RefKind> {
+        if !self.peek_op("::") {
+            return Ok(RefKind::Any);
+        }
+        self.next();
+        let kind = match self.peek() {
+            Tok::Ident(t, false) => match t.to_ascii_lowercase().as_str() {
+                "tag" => Some(RefKind::Tag),
+                "field" | "float" | "integer" | "unsigned" | "string" | "boolean" => {
+                    Some(RefKind::Field)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match kind {
+            Some(k) => {
+                self.next();
+                Ok(k)
+            }
+            None => Err(self.err(&[
+                "float", "integer", "unsigned", "string", "boolean", "field", "tag",
+            ])),
         }
     }
 
