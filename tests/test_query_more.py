@@ -1010,6 +1010,23 @@ RP_SHOW_QUERIES = [
     "SHOW FIELD KEYS FROM only_r2",
     "SHOW FIELD KEYS FROM r2.only_r2",
     "SHOW FIELD KEYS FROM autogen./.*/",
+    "SHOW SERIES CARDINALITY",
+    "SHOW SERIES EXACT CARDINALITY",
+    "SHOW SERIES EXACT CARDINALITY FROM cpu WHERE host = 'h1'",
+    "SHOW MEASUREMENT CARDINALITY",
+    "SHOW MEASUREMENT EXACT CARDINALITY WHERE host = 'h2'",
+    "SHOW TAG KEY CARDINALITY",
+    "SHOW TAG VALUES EXACT CARDINALITY WITH KEY = host",
+    "SHOW TAG VALUES CARDINALITY FROM mem WITH KEY =~ /tag/",
+    "SHOW FIELD KEY CARDINALITY",
+    "SHOW FIELD KEY EXACT CARDINALITY FROM r2.cpu",
+    "SHOW MEASUREMENTS WHERE host = 'h3'",
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /only/ WHERE host =~ /h[0-2]/",
+    "SHOW TAG KEYS WHERE host = 'h4'",
+    "SHOW FIELD KEYS LIMIT 1 OFFSET 1",
+    f"SHOW SERIES WHERE time >= {BASE}",
+    f"SHOW TAG VALUES WITH KEY = host WHERE time >= {BASE}",
+    "SHOW TAG VALUES WITH KEY = host WHERE time > now() - 1h",
 ]
 
 
@@ -1018,6 +1035,88 @@ def test_show_spans_retention_policies_as_influxd(rppeers, q):
     """Each SHOW with the default policy, with `rp=r2`, and with `rp=autogen`: same JSON."""
     for params in ({}, {"rp": "r2"}, {"rp": "autogen"}):
         both(rppeers, q, db=RPDB, **params)
+
+
+# The SHOW statements of the InfluxQL 1.x reference Grafana and the admin tools send:
+# the CARDINALITY family (estimates, EXACT, FROM, WHERE, ON, LIMIT/OFFSET, unknown
+# databases, time conditions refused), SHOW MEASUREMENTS/TAG KEYS with WHERE, SHOW FIELD
+# KEYS with LIMIT/OFFSET, time conditions on SHOW SERIES/TAG KEYS/TAG VALUES
+SHOW_MORE = [
+    "SHOW SERIES CARDINALITY",
+    "SHOW SERIES EXACT CARDINALITY",
+    "SHOW SERIES EXACT CARDINALITY FROM cpu",
+    "SHOW SERIES CARDINALITY FROM cpu",
+    "SHOW SERIES CARDINALITY WHERE host = 'h1'",
+    "SHOW SERIES EXACT CARDINALITY WHERE host = 'h1'",
+    "SHOW SERIES EXACT CARDINALITY FROM /^(cpu|mem)$/ WHERE host =~ /h[01]/",
+    "SHOW SERIES CARDINALITY ON tiesdb",
+    "SHOW SERIES CARDINALITY ON nosuchdb",
+    "SHOW SERIES EXACT CARDINALITY ON nosuchdb",
+    "SHOW SERIES EXACT CARDINALITY FROM nosuch",
+    "SHOW SERIES EXACT CARDINALITY LIMIT 1",
+    "SHOW SERIES EXACT CARDINALITY WHERE time > now() - 1h",
+    "SHOW MEASUREMENT CARDINALITY",
+    "SHOW MEASUREMENT EXACT CARDINALITY",
+    "SHOW MEASUREMENT CARDINALITY FROM cpu",
+    "SHOW MEASUREMENT EXACT CARDINALITY FROM /c|m/",
+    "SHOW MEASUREMENT EXACT CARDINALITY WHERE host = 'h1'",
+    "SHOW MEASUREMENT CARDINALITY WHERE host = 'h1'",
+    "SHOW MEASUREMENT EXACT CARDINALITY FROM nosuch",
+    "SHOW MEASUREMENT CARDINALITY ON nosuchdb",
+    "SHOW MEASUREMENT CARDINALITY WHERE time > 0",
+    "SHOW TAG KEY CARDINALITY",
+    "SHOW TAG KEY EXACT CARDINALITY",
+    "SHOW TAG KEY CARDINALITY FROM cpu WHERE host = 'h3'",
+    "SHOW TAG KEY EXACT CARDINALITY LIMIT 1 OFFSET 1",
+    "SHOW TAG KEY CARDINALITY ON nosuchdb",
+    "SHOW TAG KEY EXACT CARDINALITY WHERE time > 0",
+    "SHOW TAG VALUES CARDINALITY WITH KEY = host",
+    "SHOW TAG VALUES EXACT CARDINALITY WITH KEY = host",
+    "SHOW TAG VALUES EXACT CARDINALITY FROM cpu WITH KEY =~ /.*/",
+    "SHOW TAG VALUES CARDINALITY FROM cpu WITH KEY = region WHERE host = 'h3'",
+    "SHOW TAG VALUES CARDINALITY WITH KEY IN (host, region)",
+    "SHOW TAG VALUES CARDINALITY WITH KEY != host",
+    "SHOW TAG VALUES EXACT CARDINALITY ON qdb FROM cpu WITH KEY = host WHERE region =~ /us/",
+    "SHOW TAG VALUES CARDINALITY ON nosuchdb WITH KEY = host",
+    "SHOW FIELD KEY CARDINALITY",
+    "SHOW FIELD KEY EXACT CARDINALITY",
+    "SHOW FIELD KEY EXACT CARDINALITY FROM cpu",
+    "SHOW FIELD KEY CARDINALITY FROM nosuch",
+    "SHOW FIELD KEY CARDINALITY ON nosuchdb",
+    "SHOW FIELD KEY CARDINALITY WHERE time > 0",
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /c.*/ WHERE host = 'h0'",
+    "SHOW MEASUREMENTS WHERE host = 'h1'",
+    "SHOW MEASUREMENTS WHERE host =~ /h[12]/ LIMIT 1",
+    'SHOW MEASUREMENTS WHERE "rack id" =~ /./',
+    "SHOW MEASUREMENTS WHERE host = 'nope'",
+    "SHOW MEASUREMENTS WHERE time > now() - 1h",
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)CPU/ WHERE region =~ /(?i)US/",
+    "SHOW TAG KEYS FROM cpu WHERE host = 'h3'",
+    "SHOW TAG KEYS WHERE region = 'us west'",
+    "SHOW TAG KEYS WHERE host = 'h3' AND time > 0",
+    "SHOW TAG KEYS WHERE time > 0",
+    "SHOW TAG KEYS WHERE host = 'h0' LIMIT 1 OFFSET 1",
+    "SHOW TAG VALUES WITH KEY = host WHERE time > 0",
+    "SHOW TAG VALUES FROM cpu WITH KEY = region WHERE host =~ /h[0-3]/ AND time > now() - 1h",
+    "SHOW SERIES WHERE time > 0",
+    "SHOW SERIES FROM cpu WHERE time > 0 AND host = 'h2'",
+    "SHOW FIELD KEYS LIMIT 1",
+    "SHOW FIELD KEYS FROM cpu LIMIT 2 OFFSET 1",
+    "SHOW FIELD KEYS OFFSET 4",
+    "SHOW SERIES FROM cpu WHERE region = 'us west' LIMIT 1 OFFSET 1",
+    "SHOW SERIES WHERE host !~ /h[01]/ OFFSET 2",
+    "SHOW TAG VALUES WITH KEY =~ /(?i)HOST/ LIMIT 3 OFFSET 1",
+]
+
+
+@pytest.mark.parametrize("q", SHOW_MORE)
+def test_show_more_same_as_influxd(peers, q):
+    both(peers, q)
+
+
+@pytest.mark.parametrize("q", SHOW_MORE[:13] + SHOW_MORE[43:52])
+def test_show_more_same_as_influxd_from_files(persisted, q):
+    both(persisted, q)
 
 
 def test_show_across_policies_keeps_each_bucket_private(rppeers):

@@ -261,6 +261,32 @@ SELECTORS = [
 ]
 
 
+# SHOW under a time condition, across 1.x's shard groups (measurement wk straddles the
+# Monday where one starts): SHOW SERIES lists the series of the shard groups the range
+# overlaps, in escaped key order; SHOW TAG KEYS/TAG VALUES answer as without the
+# condition when such a shard group exists, else nothing
+M1 = MONDAY - 1_500_000_000
+SHOW_TIME = [
+    f"SHOW SERIES FROM wk WHERE time < {M1}",
+    f"SHOW SERIES WHERE time < {M1}",
+    f"SHOW SERIES WHERE time > {MONDAY + 1_500_000_000} LIMIT 3",
+    f"SHOW SERIES WHERE time >= {MONDAY} AND host =~ /[a-c]/",
+    f"SHOW SERIES FROM m WHERE time < {M1}",
+    f"SHOW TAG VALUES FROM wk WITH KEY = host WHERE time < {M1}",
+    f"SHOW TAG VALUES WITH KEY = host WHERE time < {M1} AND host =~ /[a-c]/",
+    f"SHOW TAG VALUES WITH KEY = region WHERE time >= {MONDAY}",
+    f"SHOW TAG VALUES WITH KEY = host WHERE time < {MONDAY - 8 * 86_400 * S}",
+    f"SHOW TAG KEYS WHERE time < {M1}",
+    "SHOW TAG KEYS WHERE time > now() - 1h",
+    "SHOW SERIES WHERE time > now() - 1h",
+]
+
+
+@pytest.mark.parametrize("q", SHOW_TIME)
+def test_show_with_time_same_as_influxd(tpeers, q):
+    both(tpeers, q)
+
+
 @pytest.mark.parametrize("q", SELECTORS)
 def test_selector_ties_same_as_influxd(tpeers, q):
     both(tpeers, q)

@@ -193,7 +193,6 @@ fn plan(
 /// (its `shardGroupDuration`: 7 days for an infinite policy or one of 180 days or more,
 /// 1 day from 2 days on, else 1 hour); 0 when the policy is unknown.
 fn shard_group_ns(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> i64 {
-    const HOUR: i64 = 3_600_000_000_000;
     let Some(db) = s.source.db.as_deref().or(db) else {
         return 0;
     };
@@ -205,12 +204,7 @@ fn shard_group_ns(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&s
         Some(n) => r.name == n,
         None => r.default,
     });
-    match found.map(|r| r.duration_ns) {
-        None => 0,
-        Some(d) if d == 0 || d >= 180 * 24 * HOUR => 7 * 24 * HOUR,
-        Some(d) if d >= 2 * 24 * HOUR => 24 * HOUR,
-        Some(_) => HOUR,
-    }
+    found.map_or(0, RetentionPolicy::shard_group_ns)
 }
 
 /// The plain executor in one request, as [`crate::funcs`] reads its inner statements.

@@ -316,6 +316,9 @@ impl Parser {
             self.expect_kw("POLICIES")?;
             return Ok(Show::RetentionPolicies { db: self.on_db()? });
         }
+        if self.eat_kw("MEASUREMENT") {
+            return self.cardinality(Counted::Measurements);
+        }
         if self.eat_kw("MEASUREMENTS") {
             let db = self.on_db()?;
             let mut with = None;
@@ -331,53 +334,41 @@ impl Parser {
                     return Err(self.err(&["=", "=~"]));
                 }
             }
+            let condition = self.where_opt()?;
             let (limit, offset) = self.limit_offset()?;
             return Ok(Show::Measurements {
                 db,
                 with,
+                condition,
                 limit,
                 offset,
             });
         }
         if self.eat_kw("TAG") {
+            if self.eat_kw("KEY") {
+                return self.cardinality(Counted::TagKeys);
+            }
             if self.eat_kw("KEYS") {
                 let db = self.on_db()?;
                 let from = self.opt_from()?;
+                let condition = self.where_opt()?;
                 let (limit, offset) = self.limit_offset()?;
                 return Ok(Show::TagKeys {
                     db,
                     from,
+                    condition,
                     limit,
                     offset,
                 });
             }
             if self.eat_kw("VALUES") {
+                if self.peek_kw("EXACT") || self.peek_kw("CARDINALITY") {
+                    // the WITH KEY filter, after ON and FROM, is read there
+                    return self.cardinality(Counted::TagValues(KeyFilter::In(vec![])));
+                }
                 let db = self.on_db()?;
                 let from = self.opt_from()?;
-                self.expect_kw("WITH")?;
-                self.expect_kw("KEY")?;
-                let key = if self.peek_op("=") {
-                    self.next();
-                    KeyFilter::Eq(self.ident_or_string()?)
-                } else if self.peek_op("!=") || self.peek_op("<>") {
-                    self.next();
-                    KeyFilter::Neq(self.ident_or_string()?)
-                } else if self.peek_op("=~") || self.peek_op("!~") {
-                    let neg = self.peek_op("!~");
-                    self.next();
-                    KeyFilter::Regex(self.next_regex()?, neg)
-                } else if self.eat_kw("IN") {
-                    self.expect_op("(")?;
-                    let mut v = vec![self.ident_or_string()?];
-                    while self.peek_op(",") {
-                        self.next();
-                        v.push(self.ident_or_string()?);
-                    }
-                    self.expect_op(")")?;
-                    KeyFilter::In(v)
-                } else {
-                    return Err(self.err(&["=", "!=", "=~", "!~", "IN"]));
-                };
+                let key = self.with_key()?;
                 let condition = self.where_opt()?;
                 let (limit, offset) = self.limit_offset()?;
                 return Ok(Show::TagValues {
@@ -389,15 +380,27 @@ impl Parser {
                     offset,
                 });
             }
-            return Err(self.err(&["KEYS", "VALUES"]));
+            return Err(self.err(&["KEY", "KEYS", "VALUES"]));
         }
         if self.eat_kw("FIELD") {
+            if self.eat_kw("KEY") {
+                return self.cardinality(Counted::FieldKeys);
+            }
             self.expect_kw("KEYS")?;
             let db = self.on_db()?;
             let from = self.opt_from()?;
-            return Ok(Show::FieldKeys { db, from });
+            let (limit, offset) = self.limit_offset()?;
+            return Ok(Show::FieldKeys {
+                db,
+                from,
+                limit,
+                offset,
+            });
         }
         if self.eat_kw("SERIES") {
+            if self.peek_kw("EXACT") || self.peek_kw("CARDINALITY") {
+                return self.cardinality(Counted::Series);
+            }
             let db = self.on_db()?;
             let from = self.opt_from()?;
             let condition = self.where_opt()?;
@@ -428,6 +431,59 @@ impl Parser {
             "TAG",
             "USERS",
         ]))
+    }
+
+    /// `WITH KEY = k` (`!=`, `=~ /re/`, `!~ /re/`, `IN (k, …)`) of SHOW TAG VALUES.
+    fn with_key(&mut self) -> R<KeyFilter> {
+        self.expect_kw("WITH")?;
+        self.expect_kw("KEY")?;
+        let key = if self.peek_op("=") {
+            self.next();
+            KeyFilter::Eq(self.ident_or_string()?)
+        } else if self.peek_op("!=") || self.peek_op("<>") {
+            self.next();
+            KeyFilter::Neq(self.ident_or_string()?)
+        } else if self.peek_op("=~") || self.peek_op("!~") {
+            let neg = self.peek_op("!~");
+            self.next();
+            KeyFilter::Regex(self.next_regex()?, neg)
+        } else if self.eat_kw("IN") {
+            self.expect_op("(")?;
+            let mut v = vec![self.ident_or_string()?];
+            while self.peek_op(",") {
+                self.next();
+                v.push(self.ident_or_string()?);
+            }
+            self.expect_op(")")?;
+            KeyFilter::In(v)
+        } else {
+            return Err(self.err(&["=", "!=", "=~", "!~", "IN"]));
+        };
+        Ok(key)
+    }
+
+    /// The rest of `SHOW <what> [EXACT] CARDINALITY [ON db] [FROM m] [WITH KEY …] [WHERE …]
+    /// [LIMIT n] [OFFSET n]`, `<what>` read.
+    fn cardinality(&mut self, of: Counted) -> R<Show> {
+        let exact = self.eat_kw("EXACT");
+        self.expect_kw("CARDINALITY")?;
+        let db = self.on_db()?;
+        let from = self.opt_from()?;
+        let of = match of {
+            Counted::TagValues(_) => Counted::TagValues(self.with_key()?),
+            of => of,
+        };
+        let condition = self.where_opt()?;
+        let (limit, offset) = self.limit_offset()?;
+        Ok(Show::Cardinality {
+            of,
+            exact,
+            db,
+            from,
+            condition,
+            limit,
+            offset,
+        })
     }
 
     /// `m`, `rp.m`, `db.rp.m`, `db..m`, or a regex in place of `m` (`/re/`, `db.rp./re/`).

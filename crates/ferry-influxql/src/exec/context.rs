@@ -20,6 +20,20 @@ pub struct RetentionPolicy {
     pub default: bool,
 }
 
+impl RetentionPolicy {
+    /// The duration of the shard groups 1.x keeps this policy's points in (its
+    /// `shardGroupDuration`): 7 days for an infinite policy or one of 180 days or more,
+    /// 1 day from 2 days on, else 1 hour.
+    pub fn shard_group_ns(&self) -> i64 {
+        const HOUR: i64 = 3_600_000_000_000;
+        match self.duration_ns {
+            d if d == 0 || d >= 180 * 24 * HOUR => 7 * 24 * HOUR,
+            d if d >= 2 * 24 * HOUR => 24 * HOUR,
+            _ => HOUR,
+        }
+    }
+}
+
 /// A query SHOW QUERIES lists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunningQuery {
