@@ -436,6 +436,43 @@ SERIES_PAGES_BY_TAG_SET = [
 ]
 
 
+# Re-checks: outer time conditions on subqueries (the inner statement without a range of
+# its own, or a narrower outer one), regex flags and RE2 syntax Go accepts, DESC with
+# SLIMIT/SOFFSET and LIMIT per series
+RECHECKS = [
+    f"SELECT usage_user FROM (SELECT usage_user FROM cpu) WHERE {R2} AND host = 'h1'",
+    f"SELECT mean(usage_user) FROM (SELECT usage_user, host FROM cpu) WHERE {R2} "
+    "GROUP BY time(1m), host",
+    f"SELECT u FROM (SELECT usage_user AS u FROM cpu WHERE {R}) WHERE time > {BASE + 200_000_000_000} LIMIT 3",
+    f"SELECT last(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {R} GROUP BY time(1m)) "
+    f"WHERE time >= {BASE + 100_000_000_000}",
+    f"SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(1m)) WHERE {R2}",
+    f"SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(1m)) WHERE {R2} "
+    "ORDER BY time DESC",
+    f"SELECT usage_user FROM (SELECT usage_user FROM cpu WHERE {R}) WHERE time > now() - 1h",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /(?i)H0|h1/ LIMIT 2",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /(?m)^h1$/ LIMIT 2",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /(?s)h.1/ LIMIT 2",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /(?U)h.+/ LIMIT 2",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /(?i:H)[0-9]/ LIMIT 2",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host !~ /(?i)^H[0-3]$/ LIMIT 2",
+    f"SELECT count(usage_user) FROM /(?i)CP/ WHERE {R}",
+    "SHOW TAG VALUES WITH KEY = host WHERE host =~ /(?i)H[13]/",
+    "SHOW SERIES WHERE region =~ /(?i)^US/",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /\\x68\\d/ LIMIT 1",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /h[[:digit:]]/ LIMIT 1",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /h\\z/ LIMIT 1",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC LIMIT 1 SLIMIT 2 SOFFSET 1",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} GROUP BY time(5m), host ORDER BY time DESC "
+    "SLIMIT 1 SOFFSET 4",
+]
+
+
+@pytest.mark.parametrize("q", RECHECKS)
+def test_rechecks_same_as_influxd(peers, q):
+    both(peers, q)
+
+
 @pytest.mark.parametrize("q", SERIES_PAGES_BY_TAG_SET)
 def test_series_pages_by_tag_set_same_as_influxd(peers, q):
     both(peers, q)
