@@ -1309,6 +1309,50 @@ SAMPLE_QUERIES = [
 ]
 
 
+# sample() beside aggregates or another sample: each call on its own (N above the points,
+# so the sample is every point), the rows merged on time; fill, LIMIT/OFFSET per call,
+# DESC, selectors at the range's start without GROUP BY time
+RB = f"time >= {BASE - 60_000_000_000} AND time < {BASE + 120_000_000_000}"
+RT = f"time >= {BASE + 540_000_000_000} AND time < {BASE + 700_000_000_000}"
+SAMPLE_BESIDE = [q.format(R=R, RB=RB, RT=RT, H0=H0) for q in [
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RT} AND host='h0' GROUP BY time(30s)",
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s)",
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s) "
+    "fill(none)",
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s) "
+    "fill(previous)",
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s) "
+    "fill(0)",
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s) "
+    "LIMIT 3",
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s) "
+    "ORDER BY time DESC",
+    "SELECT sample(usage_user, 1000), max(load) FROM cpu WHERE {RB} AND host='h0' LIMIT 2",
+    "SELECT sample(usage_user, 1000), count(load) FROM cpu WHERE {RB} AND host=~/h[01]/ GROUP BY host",
+    "SELECT sample(usage_user, 1000), sample(load, 1000) FROM cpu WHERE {RB} AND host='h0'",
+    "SELECT sample(usage_user, 1000), max(load), host FROM cpu WHERE {RB} AND host='h0'",
+    "SELECT sample(usage_user, 1000), max(load) * 2 FROM cpu WHERE {RB} AND host='h0'",
+    "SELECT sample(usage_user, 1000) AS s, mean(load) AS m, mean(load) FROM cpu WHERE {H0}",
+    "SELECT sample(status, 1000), count(load) FROM cpu WHERE {H0}",
+    "SELECT sample(usage_user, 1000), mean(load) FROM cpu WHERE {R} GROUP BY host ORDER BY time DESC "
+    "SLIMIT 2 SOFFSET 1",
+    "SELECT sample(usage_user, 1000), percentile(load, 50) FROM cpu WHERE {H0}",
+    "SELECT mean(load), sample(usage_user, 1000) FROM cpu WHERE {R} AND host='h1' GROUP BY time(2m) "
+    "fill(none)",
+    "SELECT sample(usage_user, 1000), mean(load) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(5m) "
+    "ORDER BY time DESC",
+    "SELECT sample(usage_user, 1000), mean(load) FROM cpu WHERE {R} AND host = 'h1' ORDER BY time DESC",
+    "SELECT sample(usage_user, 1000), min(load), max(usage_user) FROM cpu WHERE {R} AND host = 'h2' "
+    "GROUP BY time(2m) fill(-1) LIMIT 4 OFFSET 1",
+    "SELECT sample(load, 1000), first(usage_user) FROM cpu WHERE {R} AND host = 'h1'",
+    "SELECT sample(load, 1000), spread(load) FROM cpu WHERE {R} GROUP BY host SLIMIT 2",
+    "SELECT sample(usage_user, 1000), mean(load) FROM cpu WHERE host = 'h1' AND time < "
+    + str(BASE + 100_000_000_000),
+    "SELECT sample(usage_user, 1000), top(load, 1) FROM cpu WHERE {R}",
+    "SELECT sample(usage_user, 1000), distinct(load) FROM cpu WHERE {R}",
+]]
+
+
 # a transformation of `*`: one column per field it reads, named function_field
 STAR_TRANSFORMS = [
     q.format(f=f, R=R, H0=H0) for f in [
@@ -1336,7 +1380,7 @@ STAR_TRANSFORMS = [
 
 @pytest.mark.parametrize("q,exact", [
     (q, False) for q in MATH_QUERIES + ELAPSED_QUERIES + COUNT_DISTINCT
-] + [(q, True) for q in TA_QUERIES + HW_QUERIES + SAMPLE_QUERIES + STAR_TRANSFORMS])
+] + [(q, True) for q in TA_QUERIES + HW_QUERIES + SAMPLE_QUERIES + STAR_TRANSFORMS + SAMPLE_BESIDE])
 def test_functions_same_as_influxd(peers, q, exact):
     """1.6's math functions, elapsed(), count(distinct()), the technical-analysis functions,
     holt_winters(_with_fit), the deterministic answers of sample() and transformations of

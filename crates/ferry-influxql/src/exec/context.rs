@@ -210,6 +210,18 @@ pub(crate) fn page_series(out: Vec<Series>, slimit: usize, soffset: usize) -> Ve
         .collect()
 }
 
+/// The statement's series within SLIMIT/SOFFSET ([`page_series`]), in output order: with
+/// ORDER BY time DESC answered backwards, as 1.6 pages the series in key order and then
+/// answers the page backwards (measured: `GROUP BY host ORDER BY time DESC SLIMIT 2`
+/// answers the second host, then the first).
+pub(crate) fn finish_series(s: &crate::ast::Select, out: Vec<Series>) -> Vec<Series> {
+    let mut out = page_series(out, s.slimit, s.soffset);
+    if s.descending {
+        out.reverse();
+    }
+    out
+}
+
 /// The data a SELECT reads (opened by `crate::subquery::open`).
 pub(crate) enum Input {
     /// A measurement of a bucket.
