@@ -595,6 +595,18 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         (&args[0], tags, n)
     };
     if !matches!(field, Expr::Ref(..)) {
+        if name == "top" || name == "bottom" {
+            let found = match field {
+                Expr::Wildcard => "*".to_string(),
+                Expr::Str(v) => format!("'{v}'"),
+                Expr::Integer(i) => i.to_string(),
+                Expr::Call(n, _) => format!("{n}(…)"),
+                other => format!("{other:?}"),
+            };
+            return Err(format!(
+                "expected first argument to be a field in {name}(), found {found}"
+            ));
+        }
         return Err(format!("expected field argument in {name}()"));
     }
     let mut fields = vec![Field {

@@ -116,19 +116,24 @@ pub(super) fn expand_wildcards(
                     });
                 }
             }
+            // f(*), percentile(*, N): one call per field f takes
             Expr::Call(func, args)
-                if args.len() == 1 && args[0] == Expr::Wildcard && f.alias.is_none() =>
+                if (args.len() == 1 || func == "percentile" && args.len() == 2)
+                    && args[0] == Expr::Wildcard
+                    && f.alias.is_none() =>
             {
-                let numeric_only = func != "count" && func != "first" && func != "last";
+                let any_type = matches!(func.as_str(), "count" | "first" | "last" | "mode");
                 for (n, t) in fields {
-                    if numeric_only && !matches!(t, FieldType::Float | FieldType::Integer) {
+                    if !any_type && !matches!(t, FieldType::Float | FieldType::Integer) {
                         continue;
                     }
                     if tag_fields.contains(n) {
                         continue;
                     }
+                    let mut call_args = args.clone();
+                    call_args[0] = Expr::Ref(n.clone(), RefKind::Field);
                     out.push(Field {
-                        expr: Expr::Call(func.clone(), vec![Expr::Ref(n.clone(), RefKind::Field)]),
+                        expr: Expr::Call(func.clone(), call_args),
                         alias: Some(format!("{func}_{n}")),
                     });
                 }
