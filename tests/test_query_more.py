@@ -1156,6 +1156,28 @@ def test_show_more_same_as_influxd_from_files(persisted, q):
     both(persisted, q)
 
 
+def test_explain_is_refused(peers):
+    """Ferry does not answer EXPLAIN [ANALYZE] (1.6's plan lists its iterators, shards and
+    TSM blocks, which Ferry has not; docs/ARCHITECTURE.md): the statement parses as in 1.6
+    (a bad SELECT under it is the same 400) and answers a statement error naming it, the
+    statements beside it answered."""
+    ferry, influx = peers
+    q = f"EXPLAIN SELECT mean(usage_user) FROM cpu WHERE {R}"
+    plan = ask(influx.url, q).json()["results"][0]["series"][0]
+    assert plan["columns"] == ["QUERY PLAN"]
+    for explain in ("EXPLAIN", "EXPLAIN ANALYZE"):
+        q = f"{explain} SELECT mean(usage_user) FROM cpu WHERE {R}; SELECT count(load) FROM cpu WHERE {R}"
+        r = ask(ferry.url, q, token=ferry.token)
+        assert r.status_code == 200, r.text
+        first, second = r.json()["results"]
+        assert first["error"].startswith(f"{explain} is not supported by Ferry"), first
+        same(second, ask(influx.url, q.split("; ")[1]).json()["results"][0] | {"statement_id": 1})
+    bad = "EXPLAIN SELECT FROM cpu"
+    a, b = ask(ferry.url, bad, token=ferry.token), ask(influx.url, bad)
+    assert a.status_code == b.status_code == 400
+    assert a.json() == b.json()
+
+
 def test_show_across_policies_keeps_each_bucket_private(rppeers):
     """A token that may read only the default policy's bucket sees that bucket's series, not
     the other policy's (spanning policies must not widen what a token reads)."""

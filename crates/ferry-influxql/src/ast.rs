@@ -307,6 +307,9 @@ pub enum Statement {
     Delete(Delete),
     /// KILL QUERY qid [ON host] (the host is ignored: one node)
     KillQuery(u64),
+    /// A statement Ferry parses but does not answer (`EXPLAIN [ANALYZE] SELECT …`): its
+    /// name, for the error.
+    Unsupported(String),
 }
 
 /// What a deleting statement is.

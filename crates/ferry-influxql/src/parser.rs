@@ -255,6 +255,18 @@ impl Parser {
         if self.eat_kw("DELETE") {
             return self.delete_statement();
         }
+        if self.eat_kw("EXPLAIN") {
+            // read whole, so a bad statement is 1.6's parse error
+            let analyze = self.eat_kw("ANALYZE");
+            self.expect_kw("SELECT")?;
+            self.select()?;
+            let name = if analyze {
+                "EXPLAIN ANALYZE"
+            } else {
+                "EXPLAIN"
+            };
+            return Ok(Statement::Unsupported(name.into()));
+        }
         if self.eat_kw("KILL") {
             self.expect_kw("QUERY")?;
             let qid = self.uint()? as u64;
