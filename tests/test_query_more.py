@@ -1378,9 +1378,10 @@ SAMPLE_BESIDE = [q.format(R=R, RB=RB, RT=RT, H0=H0) for q in [
 # Every function of the InfluxQL 1.x reference over two series, without and with GROUP BY
 # time, `f(*)` too. Left out, each a known difference (docs/ARCHITECTURE.md): mode() where
 # counts tie on a window (1.6's unstable sort picks), percentile()'s time among equal
-# values, integral() of an integer field without GROUP BY time (1.6 answers it at the
-# range's start, of a float at 0: integral(*) splits in two rows), max()/min() of a
-# boolean field (and so of `*`), which Ferry does not answer yet
+# values, integral() of an integer and a float field together without GROUP BY time (1.6
+# answers the integer's at the range's start, the float's at 0, in two rows: so
+# integral(*)), max()/min() of a boolean field (and so of `*`), which Ferry does not
+# answer yet
 SWEEP_FUNCTIONS = [
     "count(load)", "mean(load)", "median(usage_user)", "spread(usage_user)", "stddev(load)",
     "sum(usage_user)", "first(status)", "last(ok)", "max(load)", "min(usage_user)",
@@ -1388,7 +1389,7 @@ SWEEP_FUNCTIONS = [
     "sample(load, 1000)", "derivative(usage_user, 10s)", "non_negative_difference(load)",
     "difference(usage_user)", "cumulative_sum(load)", "moving_average(usage_user, 3)",
     "elapsed(load, 10s)", "median(load)", "mode(ok)", "spread(load)", "stddev(usage_user)",
-    "integral(usage_user, 1m)", "first(*)", "count(*)", "mean(*)", "median(*)", "spread(*)",
+    "integral(usage_user, 1m)", "integral(load)", "first(*)", "count(*)", "mean(*)", "median(*)", "spread(*)",
     "stddev(*)", "sum(*)", "last(*)", "distinct(*)", "top(*, 2)", "percentile(*, 50)",
     "percentile(usage_user, 50)", "bottom('x', 2)",
 ]
