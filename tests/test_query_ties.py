@@ -243,7 +243,48 @@ SELECTORS = [
     f"SELECT bottom(n, 4) FROM m WHERE {R}",
     f"SELECT top(v, 2) FROM m WHERE {R} GROUP BY region",
     f"SELECT bottom(v, 5) FROM m WHERE {R} GROUP BY time(3s)",
+    # ORDER BY time DESC: windows backwards, a window's rows as ascending
+    f"SELECT top(v, 3) FROM m WHERE {R} ORDER BY time DESC",
+    f"SELECT bottom(n, 4) FROM m WHERE {R} GROUP BY time(2s) ORDER BY time DESC",
+    # distinct: a window's values by the time first seen (DESC: last), then by value
+    f"SELECT distinct(s) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT distinct(v) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT distinct(v) FROM m WHERE {R} GROUP BY time(2s) ORDER BY time DESC",
+    f"SELECT distinct(n) FROM m WHERE {R} ORDER BY time DESC",
+    f"SELECT distinct(n) FROM d WHERE {R} GROUP BY region ORDER BY time DESC",
+    # SLIMIT/SOFFSET in 1.6's tag-set key order (a series without region first)
+    f"SELECT v FROM m WHERE {R} GROUP BY * SLIMIT 3 SOFFSET 1",
+    f"SELECT count(v) FROM m WHERE {R} GROUP BY * SLIMIT 4",
+    f"SELECT count(v) FROM m WHERE {R} GROUP BY host, region SLIMIT 4 SOFFSET 2",
+    f"SELECT count(v) FROM m WHERE {R} GROUP BY region, host ORDER BY time DESC SLIMIT 4 SOFFSET 2",
+    f"SELECT top(v, 2) FROM m WHERE {R} GROUP BY * SLIMIT 3 SOFFSET 1",
 ]
+
+
+# SHOW under a time condition, across 1.x's shard groups (measurement wk straddles the
+# Monday where one starts): SHOW SERIES lists the series of the shard groups the range
+# overlaps, in escaped key order; SHOW TAG KEYS/TAG VALUES answer as without the
+# condition when such a shard group exists, else nothing
+M1 = MONDAY - 1_500_000_000
+SHOW_TIME = [
+    f"SHOW SERIES FROM wk WHERE time < {M1}",
+    f"SHOW SERIES WHERE time < {M1}",
+    f"SHOW SERIES WHERE time > {MONDAY + 1_500_000_000} LIMIT 3",
+    f"SHOW SERIES WHERE time >= {MONDAY} AND host =~ /[a-c]/",
+    f"SHOW SERIES FROM m WHERE time < {M1}",
+    f"SHOW TAG VALUES FROM wk WITH KEY = host WHERE time < {M1}",
+    f"SHOW TAG VALUES WITH KEY = host WHERE time < {M1} AND host =~ /[a-c]/",
+    f"SHOW TAG VALUES WITH KEY = region WHERE time >= {MONDAY}",
+    f"SHOW TAG VALUES WITH KEY = host WHERE time < {MONDAY - 8 * 86_400 * S}",
+    f"SHOW TAG KEYS WHERE time < {M1}",
+    "SHOW TAG KEYS WHERE time > now() - 1h",
+    "SHOW SERIES WHERE time > now() - 1h",
+]
+
+
+@pytest.mark.parametrize("q", SHOW_TIME)
+def test_show_with_time_same_as_influxd(tpeers, q):
+    both(tpeers, q)
 
 
 @pytest.mark.parametrize("q", SELECTORS)

@@ -181,6 +181,21 @@ pub enum KeyFilter {
     Regex(String, bool),
 }
 
+/// What a SHOW … CARDINALITY counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Counted {
+    /// SERIES
+    Series,
+    /// MEASUREMENT
+    Measurements,
+    /// TAG KEY
+    TagKeys,
+    /// TAG VALUES … WITH KEY
+    TagValues(KeyFilter),
+    /// FIELD KEY
+    FieldKeys,
+}
+
 /// A SHOW statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Show {
@@ -197,6 +212,8 @@ pub enum Show {
         db: Option<String>,
         /// WITH MEASUREMENT = x / =~ /re/ (pattern, is regex)
         with: Option<(String, bool)>,
+        /// WHERE (on tags: the measurements with a series it holds for)
+        condition: Option<Expr>,
         /// LIMIT
         limit: usize,
         /// OFFSET
@@ -208,6 +225,8 @@ pub enum Show {
         db: Option<String>,
         /// FROM m
         from: Option<Source>,
+        /// WHERE (on tags: the keys of the series it holds for)
+        condition: Option<Expr>,
         /// LIMIT
         limit: usize,
         /// OFFSET
@@ -234,6 +253,27 @@ pub enum Show {
         db: Option<String>,
         /// FROM m
         from: Option<Source>,
+        /// LIMIT (per measurement)
+        limit: usize,
+        /// OFFSET (per measurement)
+        offset: usize,
+    },
+    /// SHOW SERIES / MEASUREMENT / TAG KEY / TAG VALUES / FIELD KEY [EXACT] CARDINALITY
+    Cardinality {
+        /// What is counted.
+        of: Counted,
+        /// EXACT
+        exact: bool,
+        /// ON db
+        db: Option<String>,
+        /// FROM m
+        from: Option<Source>,
+        /// WHERE (on tags)
+        condition: Option<Expr>,
+        /// LIMIT (of each answer series' one row)
+        limit: usize,
+        /// OFFSET (of each answer series' one row)
+        offset: usize,
     },
     /// SHOW SERIES
     Series {
@@ -267,6 +307,9 @@ pub enum Statement {
     Delete(Delete),
     /// KILL QUERY qid [ON host] (the host is ignored: one node)
     KillQuery(u64),
+    /// A statement Ferry parses but does not answer (`EXPLAIN [ANALYZE] SELECT …`): its
+    /// name, for the error.
+    Unsupported(String),
 }
 
 /// What a deleting statement is.

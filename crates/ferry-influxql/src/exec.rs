@@ -69,6 +69,10 @@ pub fn execute(
         Statement::DropDatabase(n) => Ok(ctx.drop_database(n).map(|_| vec![])?),
         Statement::Delete(d) => delete::execute(d, ctx, db),
         Statement::KillQuery(qid) => Ok(ctx.kill_query(*qid).map(|_| vec![])?),
+        Statement::Unsupported(name) => Err(format!(
+            "{name} is not supported by Ferry: its plan is InfluxDB 1.x's iterators, shards \
+             and TSM blocks, which Ferry does not have"
+        )),
     });
     if let Ok(series) = &r {
         ferry_store::coop::charge(answer_bytes(series));
@@ -193,7 +197,6 @@ fn plan(
 /// (its `shardGroupDuration`: 7 days for an infinite policy or one of 180 days or more,
 /// 1 day from 2 days on, else 1 hour); 0 when the policy is unknown.
 fn shard_group_ns(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> i64 {
-    const HOUR: i64 = 3_600_000_000_000;
     let Some(db) = s.source.db.as_deref().or(db) else {
         return 0;
     };
@@ -205,12 +208,7 @@ fn shard_group_ns(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&s
         Some(n) => r.name == n,
         None => r.default,
     });
-    match found.map(|r| r.duration_ns) {
-        None => 0,
-        Some(d) if d == 0 || d >= 180 * 24 * HOUR => 7 * 24 * HOUR,
-        Some(d) if d >= 2 * 24 * HOUR => 24 * HOUR,
-        Some(_) => HOUR,
-    }
+    found.map_or(0, RetentionPolicy::shard_group_ns)
 }
 
 /// The plain executor in one request, as [`crate::funcs`] reads its inner statements.

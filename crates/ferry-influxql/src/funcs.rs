@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use ferry_lp::FieldType;
 
 use crate::ast::*;
-use crate::exec::context::{page, Res};
+use crate::exec::context::{finish_series, page, Res};
 use crate::exec::rows::FieldGroup;
 use crate::exec::time::split_time_in;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
@@ -90,6 +90,9 @@ fn col_names(bases: &[String]) -> Vec<String> {
 }
 
 type Key = (Option<String>, Option<Vec<(String, String)>>);
+
+/// One call's points in one series: (time, value).
+type Points = Vec<(i64, Value)>;
 
 /// What one transformation computes over each series.
 enum Op {
@@ -274,12 +277,7 @@ impl Joined {
                 values,
             });
         }
-        // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
-        let mut out = page(out, s.slimit, s.soffset);
-        if s.descending {
-            out.reverse();
-        }
-        out
+        finish_series(s, out)
     }
 }
 
@@ -471,22 +469,24 @@ fn sample_star(s: &Select, plain: &dyn Plain) -> Res<Option<Vec<Series>>> {
     for (fi, f) in expanded.fields.iter().enumerate() {
         bases.push(f.alias.clone().unwrap_or_default());
         let mut one = expanded.clone();
-        one.fields = vec![f.clone()];
         one.slimit = 0;
         one.soffset = 0;
-        for series in multi(&one, plain)? {
-            let pts = series
-                .values
-                .into_iter()
-                .filter_map(|mut r| match r.first() {
-                    Some(Value::Time(t)) => Some((*t, r.swap_remove(1))),
-                    _ => None,
-                })
-                .collect();
-            joined.add((series.name, series.tags), fi, pts);
+        for (key, pts) in one_call(&one, f, plain)? {
+            joined.add(key, fi, pts);
         }
     }
-    Ok(Some(joined.finish(s, col_names(&bases))))
+    // ORDER BY time DESC: the windows backwards, each window's rows ascending, as
+    // `sample(f)` answers (1.6 answers each field's rows one field after the other there)
+    let mut asc = s.clone();
+    asc.descending = false;
+    let mut out = joined.finish(&asc, col_names(&bases));
+    if s.descending {
+        out.reverse();
+        for series in &mut out {
+            series.values = windows_backwards(std::mem::take(&mut series.values), s);
+        }
+    }
+    Ok(Some(out))
 }
 
 fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
@@ -503,6 +503,17 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             "aggregate function distinct() cannot be combined with other functions or fields"
                 .into(),
         );
+    }
+    let is_sample = |f: &Field| call_name(&f.expr) == Some("sample");
+    let top_bottom = |f: &&Field| matches!(call_name(&f.expr), Some("top" | "bottom"));
+    if s.fields.iter().any(is_sample)
+        && !s.fields.iter().any(|f| top_bottom(&f))
+        && (s.fields.iter().filter(|f| is_sample(f)).count() > 1
+            || s.fields
+                .iter()
+                .any(|f| !is_sample(f) && !matches!(f.expr, Expr::Ref(..))))
+    {
+        return sample_beside_aggregates(s, plain);
     }
     let call = calls[0];
     let Expr::Call(name, args) = &call.expr else {
@@ -552,6 +563,13 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             ));
         }
         let n = match args.last() {
+            Some(Expr::Integer(n)) if s.limit > 0 && *n as u64 > s.limit as u64 => {
+                return Err(format!(
+                    "limit ({n}) in {name} function can not be larger than the LIMIT ({}) \
+                     in the select statement",
+                    s.limit
+                ))
+            }
             Some(Expr::Integer(n)) if *n > 0 => *n as usize,
             Some(Expr::Integer(n)) => {
                 return Err(format!("limit ({n}) in {name} function must be at least 1"))
@@ -577,6 +595,18 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         (&args[0], tags, n)
     };
     if !matches!(field, Expr::Ref(..)) {
+        if name == "top" || name == "bottom" {
+            let found = match field {
+                Expr::Wildcard => "*".to_string(),
+                Expr::Str(v) => format!("'{v}'"),
+                Expr::Integer(i) => i.to_string(),
+                Expr::Call(n, _) => format!("{n}(…)"),
+                other => format!("{other:?}"),
+            };
+            return Err(format!(
+                "expected first argument to be a field in {name}(), found {found}"
+            ));
+        }
         return Err(format!("expected field argument in {name}()"));
     }
     let mut fields = vec![Field {
@@ -630,11 +660,14 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         _ => v.as_f64().is_some(),
     };
     let mut out = Vec::new();
-    let finish = |mut values: Vec<Vec<Value>>| {
+    // ORDER BY time DESC answers the windows backwards, each window's rows as ascending
+    // (1.6 sorts a window's top/bottom rows by time and its distinct values by when they
+    // were seen, whatever the direction; measured)
+    let finish = |mut windows: Vec<Vec<Vec<Value>>>| {
         if s.descending {
-            values.reverse();
+            windows.reverse();
         }
-        page(values, s.limit, s.offset)
+        page(windows.concat(), s.limit, s.offset)
     };
     // top/bottom of a field alone: the rows are ranked where the scan left them, without
     // building and sorting every raw row first (the same answer; see [`Plain::field_groups`]).
@@ -652,16 +685,20 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 }
                 wins.entry(window(*t)).or_default().push(i);
             }
-            let mut values: Vec<Vec<Value>> = Vec::new();
+            let mut values: Vec<Vec<Vec<Value>>> = Vec::new();
             for cands in wins.into_values() {
                 let best = keep(name, cands.len(), n, |k| {
                     let (t, si, ri, v) = &g.rows[cands[k]];
                     (v, *t, (*si, *ri))
                 });
-                values.extend(best.into_iter().map(|k| {
-                    let (t, _, _, v) = &g.rows[cands[k]];
-                    vec![Value::Time(*t), v.clone()]
-                }));
+                values.push(
+                    best.into_iter()
+                        .map(|k| {
+                            let (t, _, _, v) = &g.rows[cands[k]];
+                            vec![Value::Time(*t), v.clone()]
+                        })
+                        .collect(),
+                );
             }
             let values = finish(values);
             if values.is_empty() {
@@ -674,11 +711,7 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 values,
             });
         }
-        let mut out = page(out, s.slimit, s.soffset);
-        if s.descending {
-            out.reverse();
-        }
-        return Ok(out);
+        return Ok(finish_series(s, out));
     }
     for series in plain.select(&inner, (0, 0))? {
         // windows in time order
@@ -692,16 +725,10 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             }
             wins.entry(window(*t)).or_default().push(r);
         }
-        let mut values: Vec<Vec<Value>> = Vec::new();
+        let mut values: Vec<Vec<Vec<Value>>> = Vec::new();
         for (ws, rows) in wins {
             if name == "distinct" {
-                let mut seen: Vec<&Value> = Vec::new();
-                for r in rows {
-                    if !seen.contains(&&r[1]) {
-                        seen.push(&r[1]);
-                        values.push(vec![Value::Time(ws), r[1].clone()]);
-                    }
-                }
+                values.push(distinct_values(ws, &rows, s.descending));
                 continue;
             }
             let top = name == "top";
@@ -742,7 +769,7 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 };
                 (&cands[k][1], t, (k, 0))
             });
-            values.extend(best.into_iter().map(|k| cands[k].clone()));
+            values.push(best.into_iter().map(|k| cands[k].clone()).collect());
         }
         let values = finish(values);
         if values.is_empty() {
@@ -755,12 +782,252 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             values,
         });
     }
-    // paged in key order, then answered backwards, as the plain path (`exec/run.rs`)
-    let mut out = page(out, s.slimit, s.soffset);
-    if s.descending {
-        out.reverse();
+    Ok(finish_series(s, out))
+}
+
+/// `sample()` beside aggregates or another sample (`sample(x, 2), mean(y)`), as 1.6
+/// answers it: each call computed on its own (a sample as alone, the aggregates as a
+/// statement of their own, each with the LIMIT/OFFSET; without `GROUP BY time` at the
+/// range's start, selectors too), the calls' rows merged per series in time order, rows of
+/// equal time joined; then fill(N) sets the merged rows' nulls to N and fill(previous) to
+/// the column's previous value. Under ORDER BY time DESC each call's rows come as it
+/// answers them alone (a sample's windows backwards, each window's rows ascending; the
+/// aggregates' windows backwards) and the merge takes the latest time first, so a window's
+/// aggregate row follows its sample rows (measured).
+fn sample_beside_aggregates(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
+    if s.fields.iter().any(|f| matches!(f.expr, Expr::Ref(..))) {
+        return Err(
+            "mixing multiple selector functions with tags or fields is not supported".into(),
+        );
     }
-    Ok(out)
+    let mut asc = s.clone();
+    asc.descending = false;
+    asc.slimit = 0;
+    asc.soffset = 0;
+    let n = s.fields.len();
+    // per output series (in the order first seen): each call's rows, ascending
+    let mut order: Vec<Key> = Vec::new();
+    let mut streams: HashMap<Key, Vec<Vec<(i64, Value)>>> = HashMap::new();
+    let mut add = |key: Key, i: usize, pts: Vec<(i64, Value)>| {
+        if !streams.contains_key(&key) {
+            order.push(key.clone());
+        }
+        streams.entry(key).or_insert_with(|| vec![Vec::new(); n])[i] = pts;
+    };
+    let mut bases: Vec<String> = vec![String::new(); n];
+    let (samples, aggs): (Vec<usize>, Vec<usize>) =
+        (0..n).partition(|&i| call_name(&s.fields[i].expr) == Some("sample"));
+    for &i in &samples {
+        bases[i] = s.fields[i].alias.clone().unwrap_or_else(|| "sample".into());
+        for (key, pts) in one_call(&asc, &s.fields[i], plain)? {
+            add(key, i, pts);
+        }
+    }
+    if !aggs.is_empty() {
+        let mut rest = asc.clone();
+        rest.fields = aggs.iter().map(|&i| s.fields[i].clone()).collect();
+        // without GROUP BY time every call's row is at the range's start (0 without one)
+        let start = match (&s.condition, s.dims.time) {
+            (Some(c), None) => {
+                let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+                split_time_in(c, plain.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
+                Some(if lo == i64::MIN { 0 } else { lo })
+            }
+            (None, None) => Some(0),
+            _ => None,
+        };
+        for series in plain.select(&rest, (0, 0))? {
+            for (k, &i) in aggs.iter().enumerate() {
+                bases[i] = series.columns.get(k + 1).cloned().unwrap_or_default();
+                let pts = series
+                    .values
+                    .iter()
+                    .filter_map(|r| match r.first() {
+                        Some(Value::Time(t)) => Some((
+                            start.unwrap_or(*t),
+                            r.get(k + 1).cloned().unwrap_or(Value::Null),
+                        )),
+                        _ => None,
+                    })
+                    .collect();
+                add((series.name.clone(), series.tags.clone()), i, pts);
+            }
+        }
+    }
+    let columns = col_names(&bases);
+    let mut out = Vec::new();
+    for key in order {
+        let mut calls = streams.remove(&key).unwrap_or_default();
+        if s.descending {
+            for (i, pts) in calls.iter_mut().enumerate() {
+                if samples.contains(&i) {
+                    *pts = windows_backwards(std::mem::take(pts), s);
+                } else {
+                    pts.reverse();
+                }
+            }
+        }
+        let mut values = merge_calls(calls, s.descending);
+        if values.is_empty() {
+            continue;
+        }
+        match s.fill {
+            Fill::Value(v, int) => {
+                let v = if int {
+                    Value::Int(v as i64)
+                } else {
+                    Value::Float(v)
+                };
+                for row in &mut values {
+                    for c in row.iter_mut().skip(1).filter(|c| c.is_null()) {
+                        *c = v.clone();
+                    }
+                }
+            }
+            Fill::Previous => {
+                let mut last: Vec<Value> = vec![Value::Null; n + 1];
+                for row in &mut values {
+                    for (c, prev) in row.iter_mut().zip(last.iter_mut()).skip(1) {
+                        if c.is_null() {
+                            *c = prev.clone();
+                        } else {
+                            *prev = c.clone();
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push(Series {
+            name: key.0,
+            tags: key.1,
+            columns: columns.clone(),
+            values,
+        });
+    }
+    Ok(finish_series(s, out))
+}
+
+/// The points of multi-row call `f` alone in statement `s` (its other fields left out), per
+/// output series.
+fn one_call(s: &Select, f: &Field, plain: &dyn Plain) -> Res<Vec<(Key, Points)>> {
+    let mut one = s.clone();
+    one.fields = vec![f.clone()];
+    Ok(multi(&one, plain)?
+        .into_iter()
+        .map(|series| {
+            let pts = series
+                .values
+                .into_iter()
+                .filter_map(|mut r| match r.first() {
+                    Some(Value::Time(t)) => Some((*t, r.swap_remove(1))),
+                    _ => None,
+                })
+                .collect();
+            ((series.name, series.tags), pts)
+        })
+        .collect())
+}
+
+/// The rows of several calls' points merged as 1.6's cursor merges them: the earliest
+/// (with `desc`, the latest) head time next, the heads at that time joined in one row.
+fn merge_calls(calls: Vec<Vec<(i64, Value)>>, desc: bool) -> Vec<Vec<Value>> {
+    let n = calls.len();
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<(i64, Value)>>> = calls
+        .into_iter()
+        .map(|c| c.into_iter().peekable())
+        .collect();
+    let mut rows = Vec::new();
+    loop {
+        let next = heads.iter_mut().filter_map(|h| h.peek().map(|p| p.0));
+        let Some(t) = (if desc { next.max() } else { next.min() }) else {
+            break;
+        };
+        let mut row = vec![Value::Null; n + 1];
+        row[0] = Value::Time(t);
+        for (i, h) in heads.iter_mut().enumerate() {
+            if let Some((_, v)) = h.next_if(|p| p.0 == t) {
+                row[i + 1] = v;
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// Rows (ascending; the time first) as ORDER BY time DESC answers a multi-row
+/// selector's: the statement's `GROUP BY time` windows backwards, each window's rows
+/// ascending.
+fn windows_backwards<R: RowTime>(rows: Vec<R>, s: &Select) -> Vec<R> {
+    let mut windows: Vec<Vec<R>> = Vec::new();
+    let mut last = None;
+    for row in rows {
+        let t = row.time();
+        let w = s
+            .dims
+            .time
+            .map(|(iv, off)| window_start(t, iv, off, s.location.as_ref()));
+        match windows.last_mut() {
+            Some(rows) if last == Some(w) => rows.push(row),
+            _ => windows.push(vec![row]),
+        }
+        last = Some(w);
+    }
+    windows.reverse();
+    windows.concat()
+}
+
+/// A row's time, for [`windows_backwards`].
+trait RowTime: Clone {
+    fn time(&self) -> i64;
+}
+
+impl RowTime for Vec<Value> {
+    fn time(&self) -> i64 {
+        self.first().and_then(Value::as_time).unwrap_or(0)
+    }
+}
+
+impl RowTime for (i64, Value) {
+    fn time(&self) -> i64 {
+        self.0
+    }
+}
+
+/// A window's distinct values (rows `[time, value, …]` in time order), each once, as 1.6's
+/// reducer emits them: each value with the time it was first seen in the scan's direction
+/// (ascending: its earliest; ORDER BY time DESC: its latest), sorted by that time, then by
+/// value; the rows' time is the window's start `ws`.
+fn distinct_values(ws: i64, rows: &[&Vec<Value>], descending: bool) -> Vec<Vec<Value>> {
+    let mut seen: Vec<(i64, &Value)> = Vec::new();
+    let order: Box<dyn Iterator<Item = &&Vec<Value>>> = if descending {
+        Box::new(rows.iter().rev())
+    } else {
+        Box::new(rows.iter())
+    };
+    for r in order {
+        if let (Value::Time(t), v) = (&r[0], &r[1]) {
+            if !seen.iter().any(|(_, x)| *x == v) {
+                seen.push((*t, v));
+            }
+        }
+    }
+    seen.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| value_order(a.1, b.1)));
+    seen.into_iter()
+        .map(|(_, v)| vec![Value::Time(ws), v.clone()])
+        .collect()
+}
+
+/// Values of one type in 1.6's order: numbers by value, strings by bytes, false before true.
+fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => std::cmp::Ordering::Equal,
+        },
+    }
 }
 
 /// `sample(field, N)`'s N, checked as 1.6 does.

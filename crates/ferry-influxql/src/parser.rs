@@ -255,6 +255,18 @@ impl Parser {
         if self.eat_kw("DELETE") {
             return self.delete_statement();
         }
+        if self.eat_kw("EXPLAIN") {
+            // read whole, so a bad statement is 1.6's parse error
+            let analyze = self.eat_kw("ANALYZE");
+            self.expect_kw("SELECT")?;
+            self.select()?;
+            let name = if analyze {
+                "EXPLAIN ANALYZE"
+            } else {
+                "EXPLAIN"
+            };
+            return Ok(Statement::Unsupported(name.into()));
+        }
         if self.eat_kw("KILL") {
             self.expect_kw("QUERY")?;
             let qid = self.uint()? as u64;
@@ -316,6 +328,9 @@ impl Parser {
             self.expect_kw("POLICIES")?;
             return Ok(Show::RetentionPolicies { db: self.on_db()? });
         }
+        if self.eat_kw("MEASUREMENT") {
+            return self.cardinality(Counted::Measurements);
+        }
         if self.eat_kw("MEASUREMENTS") {
             let db = self.on_db()?;
             let mut with = None;
@@ -331,53 +346,41 @@ impl Parser {
                     return Err(self.err(&["=", "=~"]));
                 }
             }
+            let condition = self.where_opt()?;
             let (limit, offset) = self.limit_offset()?;
             return Ok(Show::Measurements {
                 db,
                 with,
+                condition,
                 limit,
                 offset,
             });
         }
         if self.eat_kw("TAG") {
+            if self.eat_kw("KEY") {
+                return self.cardinality(Counted::TagKeys);
+            }
             if self.eat_kw("KEYS") {
                 let db = self.on_db()?;
                 let from = self.opt_from()?;
+                let condition = self.where_opt()?;
                 let (limit, offset) = self.limit_offset()?;
                 return Ok(Show::TagKeys {
                     db,
                     from,
+                    condition,
                     limit,
                     offset,
                 });
             }
             if self.eat_kw("VALUES") {
+                if self.peek_kw("EXACT") || self.peek_kw("CARDINALITY") {
+                    // the WITH KEY filter, after ON and FROM, is read there
+                    return self.cardinality(Counted::TagValues(KeyFilter::In(vec![])));
+                }
                 let db = self.on_db()?;
                 let from = self.opt_from()?;
-                self.expect_kw("WITH")?;
-                self.expect_kw("KEY")?;
-                let key = if self.peek_op("=") {
-                    self.next();
-                    KeyFilter::Eq(self.ident_or_string()?)
-                } else if self.peek_op("!=") || self.peek_op("<>") {
-                    self.next();
-                    KeyFilter::Neq(self.ident_or_string()?)
-                } else if self.peek_op("=~") || self.peek_op("!~") {
-                    let neg = self.peek_op("!~");
-                    self.next();
-                    KeyFilter::Regex(self.next_regex()?, neg)
-                } else if self.eat_kw("IN") {
-                    self.expect_op("(")?;
-                    let mut v = vec![self.ident_or_string()?];
-                    while self.peek_op(",") {
-                        self.next();
-                        v.push(self.ident_or_string()?);
-                    }
-                    self.expect_op(")")?;
-                    KeyFilter::In(v)
-                } else {
-                    return Err(self.err(&["=", "!=", "=~", "!~", "IN"]));
-                };
+                let key = self.with_key()?;
                 let condition = self.where_opt()?;
                 let (limit, offset) = self.limit_offset()?;
                 return Ok(Show::TagValues {
@@ -389,15 +392,27 @@ impl Parser {
                     offset,
                 });
             }
-            return Err(self.err(&["KEYS", "VALUES"]));
+            return Err(self.err(&["KEY", "KEYS", "VALUES"]));
         }
         if self.eat_kw("FIELD") {
+            if self.eat_kw("KEY") {
+                return self.cardinality(Counted::FieldKeys);
+            }
             self.expect_kw("KEYS")?;
             let db = self.on_db()?;
             let from = self.opt_from()?;
-            return Ok(Show::FieldKeys { db, from });
+            let (limit, offset) = self.limit_offset()?;
+            return Ok(Show::FieldKeys {
+                db,
+                from,
+                limit,
+                offset,
+            });
         }
         if self.eat_kw("SERIES") {
+            if self.peek_kw("EXACT") || self.peek_kw("CARDINALITY") {
+                return self.cardinality(Counted::Series);
+            }
             let db = self.on_db()?;
             let from = self.opt_from()?;
             let condition = self.where_opt()?;
@@ -428,6 +443,59 @@ impl Parser {
             "TAG",
             "USERS",
         ]))
+    }
+
+    /// `WITH KEY = k` (`!=`, `=~ /re/`, `!~ /re/`, `IN (k, …)`) of SHOW TAG VALUES.
+    fn with_key(&mut self) -> R<KeyFilter> {
+        self.expect_kw("WITH")?;
+        self.expect_kw("KEY")?;
+        let key = if self.peek_op("=") {
+            self.next();
+            KeyFilter::Eq(self.ident_or_string()?)
+        } else if self.peek_op("!=") || self.peek_op("<>") {
+            self.next();
+            KeyFilter::Neq(self.ident_or_string()?)
+        } else if self.peek_op("=~") || self.peek_op("!~") {
+            let neg = self.peek_op("!~");
+            self.next();
+            KeyFilter::Regex(self.next_regex()?, neg)
+        } else if self.eat_kw("IN") {
+            self.expect_op("(")?;
+            let mut v = vec![self.ident_or_string()?];
+            while self.peek_op(",") {
+                self.next();
+                v.push(self.ident_or_string()?);
+            }
+            self.expect_op(")")?;
+            KeyFilter::In(v)
+        } else {
+            return Err(self.err(&["=", "!=", "=~", "!~", "IN"]));
+        };
+        Ok(key)
+    }
+
+    /// The rest of `SHOW <what> [EXACT] CARDINALITY [ON db] [FROM m] [WITH KEY …] [WHERE …]
+    /// [LIMIT n] [OFFSET n]`, `<what>` read.
+    fn cardinality(&mut self, of: Counted) -> R<Show> {
+        let exact = self.eat_kw("EXACT");
+        self.expect_kw("CARDINALITY")?;
+        let db = self.on_db()?;
+        let from = self.opt_from()?;
+        let of = match of {
+            Counted::TagValues(_) => Counted::TagValues(self.with_key()?),
+            of => of,
+        };
+        let condition = self.where_opt()?;
+        let (limit, offset) = self.limit_offset()?;
+        Ok(Show::Cardinality {
+            of,
+            exact,
+            db,
+            from,
+            condition,
+            limit,
+            offset,
+        })
     }
 
     /// `m`, `rp.m`, `db.rp.m`, `db..m`, or a regex in place of `m` (`/re/`, `db.rp./re/`).
@@ -582,7 +650,9 @@ impl Parser {
                     self.expect_op(")")?;
                     dims.time = Some((iv, off));
                 } else {
+                    // a type cast is read and ignored: a dimension is a tag (1.6)
                     dims.tags.push(self.ident()?);
+                    self.cast()?;
                 }
                 if !self.peek_op(",") {
                     break;
@@ -911,22 +981,37 @@ impl Parser {
                     self.expect_op(")")?;
                     return Ok((Expr::Call(s.to_ascii_lowercase(), args), self.deeper(d)?));
                 }
-                let mut kind = RefKind::Any;
-                if self.peek_op("::") {
-                    self.next();
-                    let t = match self.next() {
-                        Tok::Ident(t, _) => t.to_ascii_lowercase(),
-                        _ => return Err(self.err(&["type"])),
-                    };
-                    kind = match t.as_str() {
-                        "tag" => RefKind::Tag,
-                        "field" | "float" | "integer" | "string" | "boolean" => RefKind::Field,
-                        _ => return Err(ParseError(format!("invalid type {t}"))),
-                    };
-                }
+                let kind = self.cast()?;
                 Ok((Expr::Ref(s, kind), 1))
             }
             _ => Err(self.err(EXPECTED)),
+        }
+    }
+
+    /// A reference's type cast (`::tag`, `::field`, `::float`, …), if one follows.
+    fn cast(&mut self) -> R<RefKind> {
+        if !self.peek_op("::") {
+            return Ok(RefKind::Any);
+        }
+        self.next();
+        let kind = match self.peek() {
+            Tok::Ident(t, false) => match t.to_ascii_lowercase().as_str() {
+                "tag" => Some(RefKind::Tag),
+                "field" | "float" | "integer" | "unsigned" | "string" | "boolean" => {
+                    Some(RefKind::Field)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match kind {
+            Some(k) => {
+                self.next();
+                Ok(k)
+            }
+            None => Err(self.err(&[
+                "float", "integer", "unsigned", "string", "boolean", "field", "tag",
+            ])),
         }
     }
 

@@ -148,6 +148,7 @@ fn tag_columns(
 /// against 1.6: `count(*)` of `(SELECT x, t FROM m)` answers `count_x` alone).
 fn rows_input(answer: &[Series], tag_cols: &[String], pushed: &[String]) -> Input {
     let mut tag_keys: Vec<String> = Vec::new();
+    let mut dims: Vec<String> = Vec::new();
     let mut fields: Vec<(String, FieldType)> = Vec::new();
     let mut tag_fields: Vec<String> = Vec::new();
     let mut data: Vec<SeriesData> = Vec::new();
@@ -159,6 +160,12 @@ fn rows_input(answer: &[Series], tag_cols: &[String], pushed: &[String]) -> Inpu
             .filter(|(_, v)| !v.is_empty())
             .cloned()
             .collect();
+        // (a tag handed down from the outer GROUP BY is not one of the inner statement's)
+        for (k, _) in s.tags.iter().flatten() {
+            if !dims.contains(k) && !pushed.contains(k) {
+                dims.push(k.clone());
+            }
+        }
         for k in s.tags.iter().flatten().map(|(k, _)| k).chain(tag_cols) {
             if !tag_keys.contains(k) {
                 tag_keys.push(k.clone());
@@ -243,6 +250,7 @@ fn rows_input(answer: &[Series], tag_cols: &[String], pushed: &[String]) -> Inpu
         }
     }
     tag_keys.sort();
+    dims.sort();
     fields.sort_by(|a, b| a.0.cmp(&b.0));
     // a name the answer also has as a column is that column, not the tag's values
     tag_fields.retain(|t| {
@@ -254,5 +262,6 @@ fn rows_input(answer: &[Series], tag_cols: &[String], pushed: &[String]) -> Inpu
         schema: MeasurementSchema { tag_keys, fields },
         data,
         tag_fields,
+        dims,
     }
 }

@@ -30,6 +30,18 @@ pub(super) fn charge_windows(windows: usize, aggs: usize) {
     );
 }
 
+/// Whether aggregate `a` reads an integer field (its column's first value in `data`).
+fn integer_input(a: &AggSpec, data: &[SeriesData], scan_fields: &[String]) -> bool {
+    let Some(name) = a.col.and_then(|c| scan_fields.get(c)) else {
+        return false;
+    };
+    data.iter()
+        .flat_map(|sd| sd.fields.iter().filter(|(n, _)| n == name))
+        .flat_map(|(_, vals)| vals.iter().flatten())
+        .next()
+        .is_some_and(|v| matches!(v, ferry_lp::FieldValue::Integer(_)))
+}
+
 /// The output rows of one group of an aggregate statement, one per window (`None` when
 /// the group has no point to answer with): from its rows merged in time order, or for
 /// streaming aggregates from its series fed one after another.
@@ -249,7 +261,12 @@ pub(super) fn finish_windows(
         }
         let wtime = grid.start(wi);
         let mut time = wtime;
-        if s.dims.time.is_none() && aggs.iter().all(|a| a.func == "integral") {
+        // integral() alone without GROUP BY time: 1.6 answers a float field's at 0 and an
+        // integer field's at the range's start (one row each when both: here at 0)
+        if s.dims.time.is_none()
+            && aggs.iter().all(|a| a.func == "integral")
+            && !aggs.iter().all(|a| integer_input(a, data, scan_fields))
+        {
             time = 0;
         }
         let mut aux_fields: Vec<Option<Value>> = Vec::new();

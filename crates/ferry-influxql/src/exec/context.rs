@@ -20,6 +20,20 @@ pub struct RetentionPolicy {
     pub default: bool,
 }
 
+impl RetentionPolicy {
+    /// The duration of the shard groups 1.x keeps this policy's points in (its
+    /// `shardGroupDuration`): 7 days for an infinite policy or one of 180 days or more,
+    /// 1 day from 2 days on, else 1 hour.
+    pub fn shard_group_ns(&self) -> i64 {
+        const HOUR: i64 = 3_600_000_000_000;
+        match self.duration_ns {
+            d if d == 0 || d >= 180 * 24 * HOUR => 7 * 24 * HOUR,
+            d if d >= 2 * 24 * HOUR => 24 * HOUR,
+            _ => HOUR,
+        }
+    }
+}
+
 /// A query SHOW QUERIES lists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunningQuery {
@@ -147,6 +161,67 @@ pub(crate) fn page<T>(v: Vec<T>, limit: usize, offset: usize) -> Vec<T> {
     }
 }
 
+/// A series' tag set as 1.x keys it to order tag sets (`tsdb.MakeTagsKey`): the names of
+/// the tags it has (a tag whose value is empty is not had), then their values, all joined
+/// by `|`. 1.6 sorts a measurement's tag sets by it before cutting SLIMIT/SOFFSET, so with
+/// two or more GROUP BY tags a series lacking one sorts by its names first (`host|h3`
+/// before `host|region|h0|…`), and `a b|…` before `a|…`.
+pub(crate) fn tag_set_key(tags: &[(String, String)]) -> Vec<u8> {
+    let had: Vec<&(String, String)> = tags.iter().filter(|(_, v)| !v.is_empty()).collect();
+    let mut key = Vec::new();
+    for (k, _) in &had {
+        key.extend_from_slice(k.as_bytes());
+        key.push(b'|');
+    }
+    for (i, (_, v)) in had.iter().enumerate() {
+        if i > 0 {
+            key.push(b'|');
+        }
+        key.extend_from_slice(v.as_bytes());
+    }
+    key
+}
+
+/// The series of `out` (in output order) within SLIMIT `slimit` and SOFFSET `soffset`, as
+/// 1.6 pages them: each measurement's tag sets in [`tag_set_key`] order, the page cut
+/// there; the series kept stay in output order.
+pub(crate) fn page_series(out: Vec<Series>, slimit: usize, soffset: usize) -> Vec<Series> {
+    if slimit == 0 && soffset == 0 {
+        return out;
+    }
+    let mut by_key: Vec<(Option<&str>, Vec<u8>, usize)> = out
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut tags = s.tags.clone().unwrap_or_default();
+            tags.sort();
+            (s.name.as_deref(), tag_set_key(&tags), i)
+        })
+        .collect();
+    by_key.sort();
+    let keep: std::collections::HashSet<usize> = page(by_key, slimit, soffset)
+        .into_iter()
+        .map(|(_, _, i)| i)
+        .collect();
+    out.into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// The statement's series within SLIMIT/SOFFSET ([`page_series`]), in output order: with
+/// ORDER BY time DESC answered backwards, as 1.6 pages the series in key order and then
+/// answers the page backwards (measured: `GROUP BY host ORDER BY time DESC SLIMIT 2`
+/// answers the second host, then the first).
+pub(crate) fn finish_series(s: &crate::ast::Select, out: Vec<Series>) -> Vec<Series> {
+    let mut out = page_series(out, s.slimit, s.soffset);
+    if s.descending {
+        out.reverse();
+    }
+    out
+}
+
 /// The data a SELECT reads (opened by `crate::subquery::open`).
 pub(crate) enum Input {
     /// A measurement of a bucket.
@@ -158,6 +233,9 @@ pub(crate) enum Input {
         /// The tags that are also string fields (see `crate::subquery`): readable by name,
         /// but not fields to `f(*)`.
         tag_fields: Vec<String>,
+        /// The inner statement's GROUP BY tags (its answer series' tag keys), sorted: what
+        /// an outer `GROUP BY *` groups by (1.6: not the tags the inner selected as columns).
+        dims: Vec<String>,
     },
 }
 
@@ -168,6 +246,15 @@ impl Input {
             Input::Store(store) => store.schema(m),
             Input::Rows { data, .. } if data.is_empty() => None,
             Input::Rows { schema, .. } => Some(schema.clone()),
+        }
+    }
+
+    /// The tags `GROUP BY *` groups by: every tag key of the schema, or a subquery's own
+    /// GROUP BY tags.
+    pub(crate) fn all_dims(&self, schema: &MeasurementSchema) -> Vec<String> {
+        match self {
+            Input::Store(_) => schema.tag_keys.clone(),
+            Input::Rows { dims, .. } => dims.clone(),
         }
     }
 
@@ -213,5 +300,49 @@ impl Input {
                 },
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(tags: &[(&str, &str)]) -> Series {
+        Series {
+            name: Some("m".into()),
+            tags: Some(
+                tags.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            columns: vec![],
+            values: vec![],
+        }
+    }
+
+    #[test]
+    fn series_pages_follow_the_tag_set_key() {
+        // "host|h3" (no region) before "host|region|h0|…"; "a b|…" before "a|…"
+        assert!(
+            tag_set_key(&[("host".into(), "h3".into()), ("region".into(), "".into())])
+                < tag_set_key(&[("host".into(), "h0".into()), ("region".into(), "r".into())])
+        );
+        assert!(
+            tag_set_key(&[("h".into(), "a b".into())]) < tag_set_key(&[("h".into(), "a|".into())])
+        );
+        let out = vec![
+            series(&[("host", "a"), ("region", "r")]),
+            series(&[("host", "b"), ("region", "")]),
+            series(&[("host", "c"), ("region", "r")]),
+        ];
+        let tags = |v: Vec<Series>| -> Vec<String> {
+            v.into_iter()
+                .map(|s| s.tags.unwrap()[0].1.clone())
+                .collect()
+        };
+        assert_eq!(tags(page_series(out.clone(), 1, 0)), ["b"]);
+        assert_eq!(tags(page_series(out.clone(), 2, 0)), ["a", "b"]);
+        assert_eq!(tags(page_series(out.clone(), 0, 1)), ["a", "c"]);
+        assert_eq!(tags(page_series(out, 0, 0)), ["a", "b", "c"]);
     }
 }

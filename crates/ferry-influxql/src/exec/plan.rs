@@ -58,6 +58,20 @@ pub(super) fn refs_field(e: &Expr, fields: &HashMap<String, FieldType>) -> bool 
     }
 }
 
+/// `e` with its `name::tag` references to the `names` made plain references.
+fn untag(e: &mut Expr, names: &[String]) {
+    match e {
+        Expr::Ref(n, k) if *k == RefKind::Tag && names.contains(n) => *k = RefKind::Any,
+        Expr::Call(_, args) => args.iter_mut().for_each(|a| untag(a, names)),
+        Expr::Binary(l, _, r) => {
+            untag(l, names);
+            untag(r, names);
+        }
+        Expr::Paren(x) => untag(x, names),
+        _ => {}
+    }
+}
+
 /// An aggregate the select list calls.
 pub(super) struct AggSpec {
     /// The function's name.
@@ -102,19 +116,24 @@ pub(super) fn expand_wildcards(
                     });
                 }
             }
+            // f(*), percentile(*, N): one call per field f takes
             Expr::Call(func, args)
-                if args.len() == 1 && args[0] == Expr::Wildcard && f.alias.is_none() =>
+                if (args.len() == 1 || func == "percentile" && args.len() == 2)
+                    && args[0] == Expr::Wildcard
+                    && f.alias.is_none() =>
             {
-                let numeric_only = func != "count" && func != "first" && func != "last";
+                let any_type = matches!(func.as_str(), "count" | "first" | "last" | "mode");
                 for (n, t) in fields {
-                    if numeric_only && !matches!(t, FieldType::Float | FieldType::Integer) {
+                    if !any_type && !matches!(t, FieldType::Float | FieldType::Integer) {
                         continue;
                     }
                     if tag_fields.contains(n) {
                         continue;
                     }
+                    let mut call_args = args.clone();
+                    call_args[0] = Expr::Ref(n.clone(), RefKind::Field);
                     out.push(Field {
-                        expr: Expr::Call(func.clone(), vec![Expr::Ref(n.clone(), RefKind::Field)]),
+                        expr: Expr::Call(func.clone(), call_args),
                         alias: Some(format!("{func}_{n}")),
                     });
                 }
@@ -168,10 +187,23 @@ pub(super) fn plan_select(
     let Some(schema) = input.schema(&m) else {
         return Ok(None);
     };
+    // A subquery's tags are also string fields: `t::tag` in the select list reads their
+    // values as `t` does (1.6 answers `SELECT t::tag`, `count(t::tag)` over a subquery).
+    let read_as_fields;
+    let s = if input.tag_fields().is_empty() {
+        s
+    } else {
+        let mut copy = s.clone();
+        for f in &mut copy.fields {
+            untag(&mut f.expr, input.tag_fields());
+        }
+        read_as_fields = copy;
+        &read_as_fields
+    };
     let field_types: HashMap<String, FieldType> = schema.fields.iter().cloned().collect();
     let tag_keys: BTreeSet<String> = schema.tag_keys.iter().cloned().collect();
     let dim_tags: Vec<String> = if s.dims.all_tags {
-        schema.tag_keys.clone()
+        input.all_dims(&schema)
     } else {
         let mut d = s.dims.tags.clone();
         d.sort();
@@ -179,9 +211,20 @@ pub(super) fn plan_select(
         d
     };
 
+    // a subquery's GROUP BY tag the outer statement groups by too is not a column of `*`
+    // (one the inner statement selected is; measured)
+    let inner_dims = input.all_dims(&schema);
+    let star_fields: Vec<(String, FieldType)> = schema
+        .fields
+        .iter()
+        .filter(|(n, _)| {
+            !(input.tag_fields().contains(n) && dim_tags.contains(n) && inner_dims.contains(n))
+        })
+        .cloned()
+        .collect();
     let fields = expand_wildcards(
         &s.fields,
-        &schema.fields,
+        &star_fields,
         &tag_keys,
         &dim_tags,
         input.tag_fields(),

@@ -85,6 +85,14 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             }
             Some((best.1.clone(), best.0, best.2))
         }
+        "mode" if pts.iter().all(|(_, v, _)| matches!(v, Value::Bool(_))) => {
+            // 1.6's boolean reducer: true unless false is more frequent
+            let trues = pts
+                .iter()
+                .filter(|(_, v, _)| *v == Value::Bool(true))
+                .count();
+            Some((Value::Bool(2 * trues >= pts.len()), t0, r0))
+        }
         "mode" => {
             // 1.6's reducer: sort by value, then a value needs a second occurrence to compete,
             // ties go to the earlier first occurrence

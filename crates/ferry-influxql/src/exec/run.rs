@@ -4,7 +4,7 @@
 use ferry_store::coop;
 
 use super::aggregate::agg_group;
-use super::context::{page, Input, Res};
+use super::context::{finish_series, page, Input, Res};
 use super::pieces::{in_pieces, run_in_pieces};
 use super::plan::Plan;
 use super::rows::{cond_after_merge, merge_raw, raw_group, scan_groups};
@@ -115,15 +115,4 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
         });
     }
     Ok(finish_series(s, out))
-}
-
-/// The statement's series within SLIMIT/SOFFSET, in output order: 1.6 pages the series in
-/// key order and then, with ORDER BY time DESC, answers the page backwards (measured:
-/// `GROUP BY host ORDER BY time DESC SLIMIT 2` answers the second host, then the first).
-fn finish_series(s: &Select, out: Vec<Series>) -> Vec<Series> {
-    let mut out = page(out, s.slimit, s.soffset);
-    if s.descending {
-        out.reverse();
-    }
-    out
 }

@@ -171,7 +171,11 @@ fn prepare(
     // ORDER BY time DESC with SLIMIT/SOFFSET: 1.6 pages the series in key order and answers
     // the page backwards, so which series come first is known only once every series is
     // known to have rows or not: answered whole
-    if s.descending && (s.slimit > 0 || s.soffset > 0) {
+    //
+    // With two or more GROUP BY tags (or `*`), 1.6 cuts SLIMIT/SOFFSET in its tag-set key
+    // order (`context::tag_set_key`), not in output order: answered whole as well.
+    if (s.slimit > 0 || s.soffset > 0) && (s.descending || s.dims.all_tags || s.dims.tags.len() > 1)
+    {
         return None;
     }
     let each: Vec<Select> = if multi::is_multi(s) {
