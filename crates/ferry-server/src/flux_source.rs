@@ -187,14 +187,15 @@ fn tag_filter(p: &Pred, values: &mut TagValues<'_>) -> Option<TagPredicate> {
         }
         Pred::Match(c, re) | Pred::NotMatch(c, re) if !c.starts_with('_') => {
             let wanted = matches!(p, Pred::Match(..));
+            // the values come sorted: a set matched in logarithmic time
             let kept = values
                 .of(c)
                 .ok()?
                 .iter()
                 .filter(|v| re.is_match(v) == wanted)
-                .map(|v| TagPredicate::Eq(c.clone(), v.clone()))
+                .map(|v| vec![v.clone()])
                 .collect();
-            Some(TagPredicate::Or(kept))
+            Some(TagPredicate::In(vec![c.clone()], kept))
         }
         Pred::Eq(..) | Pred::NotEq(..) | Pred::Match(..) | Pred::NotMatch(..) => None,
         Pred::And(ps) => {
