@@ -249,3 +249,14 @@ def test_schema_functions_read_series_not_rows(make_node):
     hosts = values(f'schema.tagValues(bucket: "{n.bucket}", tag: "host", predicate: (r) => r._value > 59990,'
                    f' start: {T0 + 59000}, stop: {T0 + 60000})')
     assert sorted(hosts) == [f"h{i:02}" for i in range(41, 50)]  # in series order: dc first
+
+
+@pytest.mark.parametrize("filt", FILTERS)
+@pytest.mark.parametrize("tail", ["limit(n: 5)", "limit(n: 2, offset: 7)", "limit(n: 1000000)",
+                                  "limit(n: 3, offset: 100000)", "limit(n: 0)"])
+def test_limit_over_a_read_answers_as_over_tables(pd, filt, tail):
+    """Each series' table is built from the rows limit keeps; an offset past a table's rows
+    leaves it empty (and there), as over built tables."""
+    pushed, built = both(pd, filt, tail)
+    assert pushed == built
+    assert pushed[0] == 200, pushed

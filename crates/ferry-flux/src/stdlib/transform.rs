@@ -8,10 +8,15 @@ use super::args::{
     bool_arg, builtin, int_arg, required, string_arg, strings_arg, time_arg, BResult,
 };
 use super::group::{groups_series, regroup};
-use super::streams::{map_tables, output, per_table, source_error, stream_arg, tables, Env};
+use super::streams::{
+    map_tables, output, per_table, read_series, source_error, stream_arg, tables, Env,
+};
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator, Scope};
-use crate::table::{ColKind, Column, Pattern, Pred, ReadSpec, Stream, StreamBody, Table};
+use crate::table::{
+    series_columns_table, ColKind, Column, Pattern, Pred, ReadSpec, SeriesColumns, Stream,
+    StreamBody, Table,
+};
 use crate::value::{Closure, Record, Value};
 
 pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
@@ -109,7 +114,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         filter,
         yield_,
         group,
-        per_table("limit", &["n", "offset"], limit, env),
+        limit_fn(env),
         keep_drop("keep", true, env),
         keep_drop("drop", false, env),
         per_table("sort", &["columns", "desc"], sort, env),
@@ -392,17 +397,62 @@ fn row_column<'a>(col: &'a crate::ast::MemberExpression, param: &str) -> Option<
     (!matches!(name, "_value" | "_time" | "_start" | "_stop")).then_some(name)
 }
 
-fn limit(a: &Record, t: &Table) -> BResult<Option<Table>> {
+/// `limit(n:, offset:)`: rows `offset..offset + n` of each table. Over a storage read, each
+/// series' table is built from only the rows it keeps (a dashboard's "first 5 per host"
+/// reads every series but builds 5 rows of each).
+fn limit_fn(env: &Env) -> Builtin {
+    let env = env.clone();
+    builtin("limit", &["n", "offset"], true, move |ev, a| {
+        let s = stream_arg("limit", a)?;
+        let (n, offset) = limit_args(a)?;
+        if let StreamBody::Read(spec) = &s.body {
+            if let (None, Some(range), true) = (&spec.group, spec.range, n > 0) {
+                let mut out = Vec::new();
+                read_series(ev, &env, spec, &mut |ev, sc| {
+                    // up to the row holding the (offset + n)th value
+                    let mut seen = 0;
+                    let end = sc
+                        .values
+                        .iter()
+                        .position(|v| {
+                            seen += usize::from(v.is_some());
+                            seen == offset.saturating_add(n)
+                        })
+                        .map_or(sc.values.len(), |i| i + 1);
+                    let kept = SeriesColumns {
+                        times: &sc.times[..end],
+                        values: &sc.values[..end],
+                        ..sc
+                    };
+                    if let Some(t) = series_columns_table(range, &kept) {
+                        let t = limited(&t, n, offset);
+                        ev.charge_bytes(t.weight())?;
+                        out.push(t);
+                    }
+                    Ok(())
+                })?;
+                return Ok(output(s, out));
+            }
+        }
+        map_tables(ev, &env, s, &mut |_, t| Ok(Some(limited(t, n, offset))))
+    })
+}
+
+fn limit_args(a: &Record) -> BResult<(usize, usize)> {
     let n = int_arg("limit", a, "n", None)?;
     let offset = int_arg("limit", a, "offset", Some(0))?;
     if n < 0 || offset < 0 {
         return Err("limit: n and offset must not be negative".into());
     }
-    let (n, offset) = (n as usize, offset as usize);
+    Ok((n as usize, offset as usize))
+}
+
+/// Rows `offset..offset + n` of `t`.
+fn limited(t: &Table, n: usize, offset: usize) -> Table {
     let keep: Vec<bool> = (0..t.len())
         .map(|i| i >= offset && i - offset < n)
         .collect();
-    Ok(Some(t.filter_rows(&keep)))
+    t.filter_rows(&keep)
 }
 
 /// `keep` / `drop` (`keep` false): the columns named in `columns`, or those for which
