@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 
 import pytest
 import requests
@@ -260,3 +261,41 @@ def test_limit_over_a_read_answers_as_over_tables(pd, filt, tail):
     pushed, built = both(pd, filt, tail)
     assert pushed == built
     assert pushed[0] == 200, pushed
+
+
+def test_a_downsampling_task_writes_more_than_the_query_memory_holds(make_node):
+    """`aggregateWindow |> to()` in a task streams: each series' windows are written as they
+    are made and none is kept, so a task whose output is larger than the query memory runs
+    (an ad-hoc query of the same script, whose answer is kept, is refused)."""
+    n = make_node(extra_args=["--query-memory-bytes", str(1 << 20)])
+    rows = [f"cpu,host=h{h} v={i % 97},w={i}i {T0 + i}" for h in range(2) for i in range(40_000)]
+    r = requests.post(n.url + "/api/v2/write", params={"org": n.org, "bucket": n.bucket, "precision": "s"},
+                      data="\n".join(rows).encode(), headers=n.auth(), timeout=60)
+    assert r.status_code == 204, r.text
+    orgs = requests.get(n.url + "/api/v2/orgs", headers=n.auth(), timeout=30).json()["orgs"]
+    org = next(o["id"] for o in orgs if o["name"] == n.org)
+    r = requests.post(n.url + "/api/v2/buckets", headers=n.auth(), timeout=30,
+                      json={"orgID": org, "name": "ds", "retentionRules": []})
+    assert r.status_code == 201, r.text
+    means = (f'from(bucket: "{n.bucket}") |> range(start: {T0}, stop: {T0 + 40_000})'
+             ' |> filter(fn: (r) => r._measurement == "cpu")'
+             ' |> aggregateWindow(every: 10s, fn: mean, createEmpty: false, timeSrc: "_start")')
+    script = means + ' |> to(bucket: "ds")'
+    # 2 hosts x 2 fields x 4000 windows: past 1 MiB as tables
+    status, text = ask(n, means)
+    assert status != 200 and "memory" in text, text
+    r = requests.post(n.url + "/api/v2/tasks", headers=n.auth(), timeout=30,
+                      json={"orgID": org, "flux": 'option task = {name: "ds", every: 1h}\n' + script})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    # a run executes the period that ended last: make it one the task has not done
+    last_hour = int(time.time()) // 3600 * 3600 - 3600
+    r = requests.patch(n.url + f"/api/v2/tasks/{tid}", headers=n.auth(), timeout=30,
+                       json={"latestCompleted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last_hour))})
+    assert r.status_code == 200, r.text
+    run = requests.post(n.url + f"/api/v2/tasks/{tid}/runs", headers=n.auth(), timeout=120).json()
+    assert run["status"] == "success", run
+    status, text = ask(n, f'from(bucket: "ds") |> range(start: {T0}, stop: {T0 + 40_000}) |> count()')
+    assert status == 200, text
+    counts = [line.split(",")[-1] for line in text.split("\r\n") if line.startswith(",,")]
+    assert counts == ["4000"] * 4, text

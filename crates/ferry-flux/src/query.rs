@@ -28,6 +28,9 @@ pub struct Query<'a> {
     /// Refuse the guides' mistakes as InfluxDB does instead of running them with a note
     /// ([`crate::leniency`]).
     pub strict: bool,
+    /// Make each result (so that its errors count) but keep none: a task run, whose
+    /// results nobody reads.
+    pub discard_results: bool,
 }
 
 /// How a query failed, in the classes InfluxDB's HTTP API maps to statuses.
@@ -163,6 +166,12 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
             } else {
                 format!("tried to produce more than one result with the name {name:?}")
             }));
+        }
+        if q.discard_results {
+            streams::map_tables(&mut ev, &env, &s, &mut |_, _| Ok(None))
+                .map_err(EvalError::from)?;
+            results.push((name, Vec::new()));
+            continue;
         }
         let tables = streams::tables(&mut ev, &env, &s).map_err(EvalError::from)?;
         // the stream is the last holder of its tables unless a variable kept it

@@ -991,6 +991,25 @@ pub enum StreamBody {
     Read(ReadSpec),
     /// Tables computed.
     Tables(Arc<Vec<Table>>),
+    /// Tables computed one at a time as they are consumed (an aggregate over a storage
+    /// read): a task's `|> to()` writes them without holding them all.
+    Deferred(Arc<dyn DeferredTables>),
+}
+
+/// Tables made as they are consumed: each consumer runs the computation again.
+pub trait DeferredTables: Send + Sync {
+    /// Hands each table to `f` in order; the first error stops it.
+    fn each(
+        &self,
+        ev: &mut Evaluator<'_>,
+        f: &mut dyn FnMut(&mut Evaluator<'_>, Table) -> Result<(), EvalErrorKind>,
+    ) -> Result<(), EvalErrorKind>;
+}
+
+impl fmt::Debug for dyn DeferredTables {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeferredTables")
+    }
 }
 
 /// A stream of tables, with the result name `yield()` gave it.
@@ -1011,7 +1030,7 @@ impl Stream {
     pub fn bounds(&self) -> Option<(i64, i64)> {
         self.bounds.or(match &self.body {
             StreamBody::Read(spec) => spec.range,
-            StreamBody::Tables(_) => None,
+            StreamBody::Tables(_) | StreamBody::Deferred(_) => None,
         })
     }
 }

@@ -182,6 +182,8 @@ pub struct FluxRun<'a> {
     pub last_success: Option<i64>,
     /// Refuse the guides' mistakes as InfluxDB does.
     pub strict: bool,
+    /// A task run: each result is made (its errors fail the run), none is kept.
+    pub discard_results: bool,
 }
 
 /// Runs a Flux query (or task run) on the calling blocking thread over the buckets of
@@ -201,6 +203,7 @@ pub fn run_query(
         },
         last_success: run.last_success,
         strict: run.strict,
+        discard_results: run.discard_results,
     };
     let source = Arc::new(StoreSource(buckets));
     let answer = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source.clone()))

@@ -79,6 +79,20 @@ fn whole_table(name: &str, kind: StreamKind, t: &Table, column: &str) -> BResult
 fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
     const F: &str = "aggregateWindow";
     let s = stream_arg(F, a)?;
+    // tables made as they are consumed (another aggregateWindow's): made once, here, since
+    // their shape decides how this one answers
+    let made;
+    let s = match &s.body {
+        StreamBody::Deferred(_) => {
+            made = std::sync::Arc::new(crate::table::Stream {
+                body: StreamBody::Tables(super::streams::tables(ev, env, s)?),
+                name: s.name.clone(),
+                bounds: s.bounds(),
+            });
+            &made
+        }
+        _ => s,
+    };
     let every = duration_arg(F, a, "every")?
         .ok_or_else(|| format!("{F}: missing required argument every"))?;
     let every = super::args::lenient_every(F, every, &env.leniency);
@@ -164,6 +178,7 @@ fn aggregate_window(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Va
     let reshaped = match &s.body {
         StreamBody::Tables(ts) => !ts.iter().all(|t| storage_shaped(t, &column)),
         StreamBody::Read(spec) => spec.group.is_some(),
+        StreamBody::Deferred(_) => false,
     };
     if reshaped {
         return as_defined(ev);

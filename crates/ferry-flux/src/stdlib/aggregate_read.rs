@@ -14,10 +14,13 @@ use ferry_window::windowed::StreamKind;
 
 use super::aggregate_rows::{out_kind, reduce, Reduced, Rows, Windows};
 use super::args::BResult;
+use super::stats::Stat;
 use super::streams::{output, read_series, unbounded, Env};
 use crate::eval::Evaluator;
-use crate::table::{series_skeleton, series_table, Pred, ReadSpec, SeriesColumns, Stream, Table};
-use crate::value::Value;
+use crate::table::{
+    series_skeleton, series_table, Pred, ReadSpec, SeriesColumns, Stream, StreamBody, Table,
+};
+use crate::value::{DeferredTables, Value};
 
 /// Reads the series of `spec` (over `spec.range`), keeping and charging the table `f`
 /// answers for each; the first error stops the read.
@@ -95,16 +98,65 @@ pub(super) fn windowed_series(
         let tables = super::aggregate_groups::windowed_groups(ev, env, spec, columns, w)?;
         return Ok(output(s, tables));
     }
-    let tables = collect(ev, env, spec, &mut |ev, sc| {
-        let Some(col_kind) = sc.kind() else {
-            return Ok(None);
+    let deferred = DeferredWindows {
+        env: env.clone(),
+        spec: spec.clone(),
+        range,
+        name: w.name.to_string(),
+        kinds: w.kinds,
+        every_offset: w.every_offset,
+        time_src: w.time_src.to_string(),
+        time_dst: w.time_dst.to_string(),
+        create_empty: w.create_empty,
+    };
+    let _ = ev;
+    Ok(Value::Tables(std::sync::Arc::new(Stream {
+        body: StreamBody::Deferred(std::sync::Arc::new(deferred)),
+        name: s.name.clone(),
+        bounds: s.bounds(),
+    })))
+}
+
+/// `aggregateWindow` over an ungrouped read, computed a series at a time each time the
+/// stream is consumed: `|> to()` writes each table as it comes, and nothing holds them all.
+struct DeferredWindows {
+    env: Env,
+    spec: ReadSpec,
+    range: (i64, i64),
+    name: String,
+    kinds: (StreamKind, Option<Stat>),
+    every_offset: (i64, i64),
+    time_src: String,
+    time_dst: String,
+    create_empty: bool,
+}
+
+impl DeferredTables for DeferredWindows {
+    fn each(
+        &self,
+        ev: &mut Evaluator<'_>,
+        f: &mut dyn FnMut(&mut Evaluator<'_>, Table) -> BResult<()>,
+    ) -> BResult<()> {
+        let w = Windows {
+            name: &self.name,
+            kinds: self.kinds,
+            every_offset: self.every_offset,
+            time_src: &self.time_src,
+            time_dst: &self.time_dst,
+            create_empty: self.create_empty,
         };
-        let shape = series_skeleton(range, sc.measurement, sc.tags, sc.field, col_kind);
-        w.charge(ev, &shape, range)?;
-        let rows = Rows::Stored(sc.values, sc.times);
-        w.apply(&shape, rows, col_kind, "_value", range).map(Some)
-    })?;
-    Ok(output(s, tables))
+        let range = self.range;
+        read_series(ev, &self.env, &self.spec, &mut |ev, sc| {
+            let Some(col_kind) = sc.kind() else {
+                return Ok(());
+            };
+            let shape = series_skeleton(range, sc.measurement, sc.tags, sc.field, col_kind);
+            w.fits(ev, &shape, range)?;
+            let rows = Rows::Stored(sc.values, sc.times);
+            let t = w.apply(&shape, rows, col_kind, "_value", range)?;
+            f(ev, t)
+        })
+    }
 }
 
 /// A read in two steps: the edge of the range, then the rest.

@@ -197,19 +197,30 @@ impl Windows<'_> {
         &self,
         ev: &mut Evaluator<'_>,
         shape: &Table,
-        (start, stop): (i64, i64),
+        range: (i64, i64),
     ) -> BResult<()> {
-        if self.create_empty {
-            let windows = ((i128::from(stop) - i128::from(start)) / i128::from(self.every_offset.0))
-                as usize
-                + 1;
-            ev.charge_bytes(
-                windows
-                    .saturating_mul(shape.key.len() + 2)
-                    .saturating_mul(32),
-            )?;
+        ev.charge_bytes(self.empty_rows_bytes(shape, range))
+    }
+
+    /// Refuses an output of table `shape` over `range` that would not fit in what the
+    /// query has left (without charging it: whoever keeps the table charges it).
+    pub(super) fn fits(&self, ev: &Evaluator<'_>, shape: &Table, range: (i64, i64)) -> BResult<()> {
+        if self.empty_rows_bytes(shape, range) > ev.memory_left() {
+            return Err(crate::eval::EvalErrorKind::MemoryLimit(ev.memory_limit()));
         }
         Ok(())
+    }
+
+    /// The bytes of the rows every window gives with `createEmpty` (0 without).
+    fn empty_rows_bytes(&self, shape: &Table, (start, stop): (i64, i64)) -> usize {
+        if !self.create_empty {
+            return 0;
+        }
+        let windows =
+            ((i128::from(stop) - i128::from(start)) / i128::from(self.every_offset.0)) as usize + 1;
+        windows
+            .saturating_mul(shape.key.len() + 2)
+            .saturating_mul(32)
     }
 
     /// The windows of `rows` (of type `col_kind`) over `[start, stop)`, as a table shaped

@@ -121,18 +121,21 @@ fn write_stream(
         Ok(())
     };
     let mut pending: Vec<Point> = Vec::new();
-    let out = map_tables(ev, &env.clone(), s, &mut |_, t| {
+    map_tables(ev, &env.clone(), s, &mut |_, t| {
         for p in points_of(t)? {
             pending.push(p);
             if pending.len() >= BATCH {
                 flush(&mut pending)?;
             }
         }
-        Ok(Some(t.clone()))
+        Ok(None)
     })?;
-    // map_tables has run over every table by now (it returns the tables it made)
+    // map_tables has run over every table by now, holding none of them
     flush(&mut pending)?;
-    Ok(out)
+    // the tables written are the stream's own, passed on as they are: a read (or an
+    // aggregate over one) is made again by whatever consumes it, so a task's `|> to()`
+    // over millions of rows holds none of them
+    Ok(Value::Tables(s.clone()))
 }
 
 /// A cell as a field value to write (`None`: nothing to write: null, NaN or infinite).

@@ -52,6 +52,15 @@ pub(crate) fn stream_arg<'a>(f: &str, args: &'a Record) -> BResult<&'a Arc<Strea
 pub(crate) fn tables(ev: &mut Evaluator<'_>, env: &Env, s: &Stream) -> BResult<Arc<Vec<Table>>> {
     match &s.body {
         StreamBody::Tables(t) => Ok(t.clone()),
+        StreamBody::Deferred(d) => {
+            let mut out = Vec::new();
+            d.each(ev, &mut |ev, t| {
+                ev.charge_bytes(t.weight())?;
+                out.push(t);
+                Ok(())
+            })?;
+            Ok(Arc::new(out))
+        }
         StreamBody::Read(spec) => {
             if spec.range.is_none() {
                 return Err(unbounded(spec));
@@ -100,6 +109,7 @@ pub(crate) fn map_tables(
                 keep(ev, t)?;
             }
         }
+        StreamBody::Deferred(d) => d.each(ev, &mut |ev, t| keep(ev, &t))?,
         StreamBody::Read(spec) if spec.group.is_some() => {
             // a grouped read's tables are known only once every series is read
             for t in tables(ev, env, s)?.iter() {

@@ -50,6 +50,7 @@ pub fn query_on(script: &str, store: Arc<NoStore>) -> Result<Vec<Table>, String>
         memory_limit: 64 << 20,
         last_success: None,
         strict: true,
+        discard_results: false,
     };
     run(&q, store)
         .map(|a| a.results.into_iter().next().expect("a result").1)

@@ -187,6 +187,7 @@ pub async fn query(
             now,
             last_success: None,
             strict,
+            discard_results: false,
         };
         let answered = run_query(buckets, run, limits);
         drop(registered);

@@ -29,6 +29,7 @@ pub(crate) async fn run(
             now,
             last_success: Some(last_success),
             strict,
+            discard_results: true,
         };
         run_query(buckets, run, limits)
             .map(|ran| (ran.written, ran.notes))
