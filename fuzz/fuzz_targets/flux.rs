@@ -13,8 +13,9 @@ use ferry_flux::ast::File;
 use ferry_flux::csv::{Annotation, Dialect};
 use ferry_flux::eval::NoRegex;
 use ferry_flux::query::Query;
-use ferry_flux::table::{series_table, BucketInfo, Pred, ReadSpec, Source, SourceError, Table};
-use ferry_flux::{parse, parse_with, Evaluator, ParseOptions, Scope, Value};
+use ferry_flux::table::{BucketInfo, Pred, ReadSpec, SeriesColumns, Source, SourceError};
+use ferry_lp::FieldValue;
+use ferry_flux::{parse, parse_with, Evaluator, ParseOptions, Scope};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -60,6 +61,7 @@ fuzz_target!(init: common::report_stack_overflows(), |data: &[u8]| {
         memory_limit: 64 << 20,
         last_success: None,
         strict: false, // the leniencies' code paths are fuzzed too
+        discard_results: false,
     };
     if let Ok(answer) = ferry_flux::query::run(&q, Arc::new(MemSource)) {
         let d = Dialect {
@@ -77,10 +79,10 @@ const NOW: i64 = 1_704_070_800_000_000_000; // 2024-01-01T01:00:00Z
 struct MemSource;
 
 impl Source for MemSource {
-    fn read_each(
+    fn read_series(
         &self,
         spec: &ReadSpec,
-        each: &mut dyn FnMut(Table) -> Result<(), SourceError>,
+        each: &mut dyn FnMut(SeriesColumns<'_>) -> Result<(), SourceError>,
     ) -> Result<(), SourceError> {
         if spec.bucket != "b" {
             return Err(SourceError::NotFound(spec.bucket.clone()));
@@ -88,26 +90,37 @@ impl Source for MemSource {
         let (start, stop) = spec.range.unwrap_or((i64::MIN, i64::MAX));
         let pred = Pred::And(spec.preds.clone());
         for host in ["a", "b"] {
+            let tags = [("host".to_string(), host.to_string())];
+            if spec
+                .skip_series
+                .iter()
+                .any(|(m, t)| m == "cpu" && t.as_slice() == tags.as_slice())
+            {
+                continue;
+            }
             for field in ["n", "s", "usage"] {
-                let tags = [("host".to_string(), host.to_string())];
                 if !pred.matches("cpu", field, &tags) {
                     continue;
                 }
-                let rows = (0..60)
+                let (times, values): (Vec<i64>, Vec<Option<FieldValue>>) = (0..60)
                     .map(|i| (NOW - 3_600_000_000_000 + i * 60_000_000_000, i))
                     .filter(|(t, _)| (start..stop).contains(t))
                     .map(|(t, i)| {
                         let v = match field {
-                            "n" => Value::Int(i),
-                            "s" => Value::string(format!("v{i}")),
-                            _ => Value::Float(i as f64 / 3.0),
+                            "n" => FieldValue::Integer(i),
+                            "s" => FieldValue::String(format!("v{i}")),
+                            _ => FieldValue::Float(i as f64 / 3.0),
                         };
-                        (t, v)
+                        (t, Some(v))
                     })
-                    .collect();
-                if let Some(t) = series_table((start, stop), "cpu", &tags, field, rows) {
-                    each(t)?;
-                }
+                    .unzip();
+                each(SeriesColumns {
+                    measurement: "cpu",
+                    tags: &tags,
+                    field,
+                    times: &times,
+                    values: &values,
+                })?;
             }
         }
         Ok(())
