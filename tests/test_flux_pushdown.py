@@ -299,3 +299,16 @@ def test_a_downsampling_task_writes_more_than_the_query_memory_holds(make_node):
     assert status == 200, text
     counts = [line.split(",")[-1] for line in text.split("\r\n") if line.startswith(",,")]
     assert counts == ["4000"] * 4, text
+
+
+@pytest.mark.parametrize("between", ["", " |> group()", ' |> group(columns: ["_field"])'])
+@pytest.mark.parametrize("n,desc,fn", [(3, "true", "top"), (5, "false", "bottom"), (0, "true", "top"),
+                                       (100000, "false", "bottom"), (1, "true", "top")])
+def test_top_and_bottom_are_sort_then_limit(pd, between, n, desc, fn):
+    """top/bottom pick the first n rows of sort's order without sorting the rest: the same
+    rows, in the same order, ties (many equal integers here) to the earlier row."""
+    src = f'from(bucket: "{pd.bucket}") |> range(start: {T0}, stop: {T0 + SPAN})' \
+          f' |> filter(fn: (r) => {FILTERS[2]}){between}'
+    picked, sorted_ = (ask(pd, f"{src} |> {tail}") for tail in
+                       (f"{fn}(n: {n})", f'sort(columns: ["_value"], desc: {desc}) |> limit(n: {n})'))
+    assert picked == sorted_ and picked[0] == 200, picked

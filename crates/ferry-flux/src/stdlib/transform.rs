@@ -118,6 +118,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         keep_drop("keep", true, env),
         keep_drop("drop", false, env),
         per_table("sort", &["columns", "desc"], sort, env),
+        per_table("_sortLimit", &["n", "columns", "desc"], sort_limit, env),
         buckets(env.clone()),
         builtin("now", &[], false, move |_, _| Ok(Value::Time(now))),
     ]
@@ -512,11 +513,26 @@ fn keep_drop(name: &'static str, keep: bool, env: &Env) -> Builtin {
 }
 
 fn sort(a: &Record, t: &Table) -> BResult<Option<Table>> {
-    let columns = strings_arg("sort", a, "columns")?.unwrap_or_else(|| vec!["_value".into()]);
-    let desc = bool_arg("sort", a, "desc", false)?;
-    let idx: Vec<usize> = columns.iter().filter_map(|c| t.index_of(c)).collect();
+    let (columns, desc) = sort_args(a)?;
     let mut order: Vec<usize> = (0..t.len()).collect();
-    order.sort_by(|&x, &y| {
+    order.sort_by(row_order(t, &columns, desc));
+    Ok(Some(rows_in_order(t, &order)))
+}
+
+/// `sort(columns:, desc:)`'s arguments.
+fn sort_args(a: &Record) -> BResult<(Vec<String>, bool)> {
+    let columns = strings_arg("sort", a, "columns")?.unwrap_or_else(|| vec!["_value".into()]);
+    Ok((columns, bool_arg("sort", a, "desc", false)?))
+}
+
+/// `sort`'s order of two rows of `t` (a stable sort keeps equal rows in table order).
+fn row_order<'t>(
+    t: &'t Table,
+    columns: &[String],
+    desc: bool,
+) -> impl Fn(&usize, &usize) -> std::cmp::Ordering + 't {
+    let idx: Vec<usize> = columns.iter().filter_map(|c| t.index_of(c)).collect();
+    move |&x, &y| {
         let o = idx
             .iter()
             .map(|&c| compare_cells(&t.columns[c].values[x], &t.columns[c].values[y]))
@@ -527,8 +543,31 @@ fn sort(a: &Record, t: &Table) -> BResult<Option<Table>> {
         } else {
             o
         }
-    });
-    Ok(Some(Table {
+    }
+}
+
+/// `sort(columns:, desc:) |> limit(n:)` (what `top` and `bottom` are): the first `n` rows
+/// in `sort`'s order, found without ordering (or copying) the others.
+fn sort_limit(a: &Record, t: &Table) -> BResult<Option<Table>> {
+    let (columns, desc) = sort_args(a)?;
+    let (n, _) = limit_args(a)?;
+    let order = row_order(t, &columns, desc);
+    // ties go to the earlier row, as in the stable sort
+    let total = |x: &usize, y: &usize| order(x, y).then(x.cmp(y));
+    let mut rows: Vec<usize> = (0..t.len()).collect();
+    if n < rows.len() {
+        if n > 0 {
+            rows.select_nth_unstable_by(n - 1, total);
+        }
+        rows.truncate(n);
+    }
+    rows.sort_by(total);
+    Ok(Some(rows_in_order(t, &rows)))
+}
+
+/// Rows `order` of `t`, in that order.
+fn rows_in_order(t: &Table, order: &[usize]) -> Table {
+    Table {
         key: t.key.clone(),
         columns: t
             .columns
@@ -539,7 +578,7 @@ fn sort(a: &Record, t: &Table) -> BResult<Option<Table>> {
                 values: order.iter().map(|&i| c.values[i].clone()).collect(),
             })
             .collect(),
-    }))
+    }
 }
 
 /// Orders two cells of one column: nulls first, then by value.
