@@ -13,7 +13,9 @@ use std::sync::Arc;
 use ferry_lp::FieldValue;
 use ferry_window::windowed::{Stream as AggState, StreamKind};
 
-use super::aggregate_rows::{check_input, out_kind, reduced_state, Reduced, WindowStates, Windows};
+use super::aggregate_rows::{
+    check_input, out_kind, reduced_state, stored_number, Reduced, WindowStates, Windows,
+};
 use super::args::BResult;
 use super::group::fingerprint;
 use super::streams::{read_series, Env};
@@ -78,7 +80,7 @@ pub(super) fn windowed_groups(
         columns,
         selects,
         &|_| w.acc(&grid),
-        &|acc, (row, at), fv| w.add(acc, &grid, range, (row, at), fv, || number(fv)),
+        &|acc, (row, at), fv| w.add(acc, &grid, range, (row, at), fv, || stored_number(fv)),
     )?;
     let mut out = Vec::new();
     for mut g in groups {
@@ -114,16 +116,6 @@ pub(super) fn pushable(columns: &[String], w: &Windows<'_>, range: (i64, i64)) -
     let stamp_taken = ["_start", "_stop", "_value"].contains(&w.time_dst)
         || columns.iter().any(|c| c == w.time_dst);
     !(w.sparse(range) || stamp_taken)
-}
-
-/// A stored value as a statistic reads it (as `as_f64` reads a cell).
-fn number(fv: &FieldValue) -> Option<f64> {
-    match fv {
-        FieldValue::Float(f) => Some(*f),
-        FieldValue::Integer(i) => Some(*i as f64),
-        FieldValue::UInteger(u) => Some(*u as f64),
-        _ => None,
-    }
 }
 
 /// The series a held row came from.
@@ -362,7 +354,7 @@ fn feed_groups(
     let range = spec.range.unwrap_or_default();
     let mut groups: Vec<Group> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
-    read_series(ev, env, spec, &mut |_, sc| {
+    read_series(ev, env, spec, &mut |ev, sc| {
         let Some(kind) = sc.kind() else {
             return Ok(());
         };
@@ -372,17 +364,30 @@ fn feed_groups(
             .filter(|(label, _, _)| columns.contains(label))
             .map(|(label, _, v)| (label.clone(), v.clone().unwrap_or(Value::Null)))
             .collect();
-        let gi = *by_key.entry(fingerprint(&key)).or_insert_with(|| {
-            groups.push(Group {
-                key,
-                columns: Vec::new(),
-                value_kind: kind,
-                rows: 0,
-                acc: new_acc(kind),
-                held: HashMap::new(),
-            });
-            groups.len() - 1
-        });
+        let print = fingerprint(&key);
+        let gi = match by_key.get(&print) {
+            Some(&gi) => gi,
+            None => {
+                // each group's states are charged as it starts: grouping by a tag of a
+                // million values is refused at the query's limit, not held
+                let acc = new_acc(kind);
+                ev.charge_bytes(
+                    acc.states.len() * std::mem::size_of::<AggState>()
+                        + acc.numbers.len() * std::mem::size_of::<Vec<f64>>()
+                        + print.len(),
+                )?;
+                groups.push(Group {
+                    key,
+                    columns: Vec::new(),
+                    value_kind: kind,
+                    rows: 0,
+                    acc,
+                    held: HashMap::new(),
+                });
+                by_key.insert(print, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
         let g = &mut groups[gi];
         for (label, kind, _) in &layout {
             if !g.columns.iter().any(|(l, _)| l == label) {
@@ -403,6 +408,10 @@ fn feed_groups(
             }
         }
         g.rows += present.len();
+        if !g.acc.numbers.is_empty() {
+            // a statistic keeps each number of its windows
+            ev.charge_bytes(present.len() * std::mem::size_of::<f64>())?;
+        }
         if !selects {
             return Ok(());
         }

@@ -97,13 +97,18 @@ impl Rows<'_> {
     fn number(&self, row: usize) -> Option<f64> {
         match self {
             Rows::Built(values, _) => as_f64(&values[row]),
-            Rows::Stored(values, _) => match values[row].as_ref()? {
-                FieldValue::Float(f) => Some(*f),
-                FieldValue::Integer(i) => Some(*i as f64),
-                FieldValue::UInteger(u) => Some(*u as f64),
-                _ => None,
-            },
+            Rows::Stored(values, _) => stored_number(values[row].as_ref()?),
         }
+    }
+}
+
+/// A stored value as a statistic reads it (as `as_f64` reads a cell).
+pub(super) fn stored_number(fv: &FieldValue) -> Option<f64> {
+    match fv {
+        FieldValue::Float(f) => Some(*f),
+        FieldValue::Integer(i) => Some(*i as f64),
+        FieldValue::UInteger(u) => Some(*u as f64),
+        _ => None,
     }
 }
 

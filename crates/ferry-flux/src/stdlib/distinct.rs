@@ -29,7 +29,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
 }
 
 /// A fingerprint of a cell for set membership (kind and value).
-fn fingerprint(v: &Value) -> String {
+pub(super) fn fingerprint(v: &Value) -> String {
     format!("{v:?}")
 }
 

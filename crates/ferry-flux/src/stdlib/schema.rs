@@ -16,6 +16,7 @@
 use std::collections::HashSet;
 
 use super::args::{builtin, string_arg, BResult};
+use super::distinct::fingerprint;
 use super::group::groups_series;
 use super::streams::{read_series, stream_arg, tables, Env};
 use crate::eval::{Builtin, Evaluator};
@@ -53,15 +54,21 @@ impl Distinct {
         }
     }
 
-    fn add(&mut self, v: &Value, kind: ColKind) {
+    /// Adds `v` if it is new, charging what it holds as it comes: a tag of millions of
+    /// values is refused at the query's memory limit, not after it was all gathered.
+    fn add(&mut self, ev: &mut Evaluator<'_>, v: &Value, kind: ColKind) -> BResult<()> {
         self.kind.get_or_insert(kind);
-        if self.seen.insert(format!("{v:?}")) {
+        let print = fingerprint(v);
+        if !self.seen.contains(&print) {
+            ev.charge_bytes(2 * print.len() + 2 * std::mem::size_of::<Value>())?;
+            self.seen.insert(print);
             self.values.push(v.clone());
         }
+        Ok(())
     }
 
     /// One table of `_value`, or none when no value came.
-    fn into_stream(self, ev: &mut Evaluator<'_>, s: &crate::table::Stream) -> BResult<Value> {
+    fn into_stream(self, s: &crate::table::Stream) -> BResult<Value> {
         let Some(kind) = self.kind else {
             return Ok(super::streams::output(s, Vec::new()));
         };
@@ -73,7 +80,6 @@ impl Distinct {
                 values: self.values,
             }],
         };
-        ev.charge_bytes(t.weight())?;
         Ok(super::streams::output(s, vec![t]))
     }
 }
@@ -103,10 +109,10 @@ fn distinct_column(ev: &mut Evaluator<'_>, env: &Env, a: &Record, column: &str) 
     match &s.body {
         StreamBody::Read(spec) if spec.group.is_none() && groups_series(&[column.to_string()]) => {
             let range = spec.range.unwrap_or_default();
-            read_series(ev, env, spec, &mut |_, sc| {
+            read_series(ev, env, spec, &mut |ev, sc| {
                 if sc.values.iter().any(Option::is_some) {
                     if let Some((v, kind)) = series_value(&sc, column, range) {
-                        out.add(&v, kind);
+                        out.add(ev, &v, kind)?;
                     }
                 }
                 Ok(())
@@ -116,13 +122,13 @@ fn distinct_column(ev: &mut Evaluator<'_>, env: &Env, a: &Record, column: &str) 
             for t in tables(ev, env, s)?.iter() {
                 if let Some(c) = t.column(column) {
                     for v in &c.values {
-                        out.add(v, c.kind);
+                        out.add(ev, v, c.kind)?;
                     }
                 }
             }
         }
     }
-    out.into_stream(ev, s)
+    out.into_stream(s)
 }
 
 fn distinct_keys(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
@@ -130,7 +136,7 @@ fn distinct_keys(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value
     let mut out = Distinct::new();
     match &s.body {
         StreamBody::Read(spec) if spec.group.is_none() => {
-            read_series(ev, env, spec, &mut |_, sc| {
+            read_series(ev, env, spec, &mut |ev, sc| {
                 if sc.values.iter().any(Option::is_some) {
                     let mut labels: Vec<&str> = sc
                         .tags
@@ -140,7 +146,7 @@ fn distinct_keys(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value
                         .collect();
                     labels.sort_unstable();
                     for l in ["_start", "_stop"].into_iter().chain(labels) {
-                        out.add(&Value::string(l), ColKind::String);
+                        out.add(ev, &Value::string(l), ColKind::String)?;
                     }
                 }
                 Ok(())
@@ -149,10 +155,10 @@ fn distinct_keys(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value
         _ => {
             for t in tables(ev, env, s)?.iter() {
                 for (label, _) in &t.key {
-                    out.add(&Value::string(label), ColKind::String);
+                    out.add(ev, &Value::string(label), ColKind::String)?;
                 }
             }
         }
     }
-    out.into_stream(ev, s)
+    out.into_stream(s)
 }
