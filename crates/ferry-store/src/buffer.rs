@@ -1,159 +1,17 @@
-//! The in-memory write buffer: an append log per (measurement, series, field), deduplicated
-//! (last write wins) when it is read.
+//! The in-memory write buffer: per measurement, per series, rows of typed columns
+//! ([`series`]), deduplicated (last write wins per field) when read.
+
+mod series;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use ferry_lp::{FieldType, FieldValue, Point};
+use ferry_lp::{FieldType, Point};
 
 use crate::scan::TagPredicate;
 use crate::types::{partition_start, HashMap, SeriesKey};
 
-/// One field's values in one series, in apply order.
-#[derive(Debug, Clone)]
-pub(crate) struct FieldCol {
-    entries: Vec<(i64, FieldValue)>,
-    /// Times strictly ascending (no dedup or sort needed on read).
-    sorted: bool,
-}
-
-impl FieldCol {
-    fn new() -> Self {
-        FieldCol {
-            entries: Vec::new(),
-            sorted: true,
-        }
-    }
-
-    /// Appends a value; returns the bytes the column grew by: its entries' storage when the
-    /// vector reallocates (it doubles, so counting only the values held undercounted the
-    /// buffer by up to half), and a string's text.
-    fn push(&mut self, t: i64, v: FieldValue) -> usize {
-        if let Some(last) = self.entries.last() {
-            if t <= last.0 {
-                self.sorted = false;
-            }
-        }
-        let capacity = self.entries.capacity();
-        let text = text_bytes(&v);
-        self.entries.push((t, v));
-        (self.entries.capacity() - capacity) * VALUE_OVERHEAD + text
-    }
-
-    /// The bytes this column holds: its entries' storage and its strings' text.
-    fn bytes(&self) -> usize {
-        self.entries.capacity() * VALUE_OVERHEAD
-            + self.entries.iter().map(|e| text_bytes(&e.1)).sum::<usize>()
-    }
-
-    /// Deduplicated (last wins), ascending values with `start <= t < end`.
-    fn deduped(&self, start: i64, end: i64) -> Vec<(i64, &FieldValue)> {
-        if self.sorted {
-            let lo = self.entries.partition_point(|e| e.0 < start);
-            let hi = self.entries.partition_point(|e| e.0 < end);
-            return self.entries[lo..hi.max(lo)]
-                .iter()
-                .map(|(t, v)| (*t, v))
-                .collect();
-        }
-        let mut v: Vec<(i64, &FieldValue)> = self
-            .entries
-            .iter()
-            .filter(|e| e.0 >= start && e.0 < end)
-            .map(|(t, v)| (*t, v))
-            .collect();
-        v.sort_by_key(|e| e.0); // stable: apply order kept among equal times
-        let mut out: Vec<(i64, &FieldValue)> = Vec::with_capacity(v.len());
-        for e in v {
-            match out.last_mut() {
-                Some(last) if last.0 == e.0 => *last = e,
-                _ => out.push(e),
-            }
-        }
-        out
-    }
-}
-
-/// One series' buffered fields, indexed by the measurement buffer's field ids.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SeriesBuf {
-    cols: Vec<FieldCol>,
-}
-
-impl SeriesBuf {
-    /// Materializes deduplicated rows in `[start, end)` for the given buffer field ids
-    /// (`None` = a field this buffer has never seen: an all-null column).
-    pub fn rows(
-        &self,
-        ids: &[Option<usize>],
-        start: i64,
-        end: i64,
-    ) -> (Vec<i64>, Vec<Vec<Option<FieldValue>>>) {
-        let cols: Vec<Vec<(i64, &FieldValue)>> = ids
-            .iter()
-            .map(|id| match id.and_then(|i| self.cols.get(i)) {
-                Some(c) => c.deduped(start, end),
-                None => Vec::new(),
-            })
-            .collect();
-        let nonempty: Vec<&Vec<(i64, &FieldValue)>> =
-            cols.iter().filter(|c| !c.is_empty()).collect();
-        let times: Vec<i64> = match nonempty.split_first() {
-            None => Vec::new(),
-            Some((first, rest)) => {
-                let same = rest.iter().all(|c| {
-                    c.len() == first.len() && c.iter().zip(first.iter()).all(|(a, b)| a.0 == b.0)
-                });
-                if same {
-                    first.iter().map(|e| e.0).collect()
-                } else {
-                    let mut all: Vec<i64> = nonempty
-                        .iter()
-                        .flat_map(|c| c.iter().map(|e| e.0))
-                        .collect();
-                    all.sort_unstable();
-                    all.dedup();
-                    all
-                }
-            }
-        };
-        let out_cols = cols
-            .iter()
-            .map(|c| {
-                let mut out: Vec<Option<FieldValue>> = Vec::with_capacity(times.len());
-                if c.is_empty() {
-                    out.resize(times.len(), None);
-                    return out;
-                }
-                let mut j = 0;
-                for &t in &times {
-                    if j < c.len() && c[j].0 == t {
-                        out.push(Some(c[j].1.clone()));
-                        j += 1;
-                    } else {
-                        out.push(None);
-                    }
-                }
-                out
-            })
-            .collect();
-        (times, out_cols)
-    }
-
-    /// Removes values with `t < threshold`; returns the distinct partition starts removed.
-    fn drop_before(&mut self, threshold: i64, dur: i64, removed: &mut Vec<i64>) {
-        for c in &mut self.cols {
-            for e in c.entries.iter().filter(|e| e.0 < threshold) {
-                removed.push(partition_start(e.0, dur));
-            }
-            c.entries.retain(|e| e.0 >= threshold);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.cols.iter().all(|c| c.entries.is_empty())
-    }
-}
+pub(crate) use series::SeriesBuf;
 
 /// One measurement's buffer.
 #[derive(Debug, Clone, Default)]
@@ -195,26 +53,26 @@ impl MeasBuf {
     pub fn partition_layouts(&self, dur: i64) -> BTreeMap<i64, PartitionLayout<'_>> {
         let mut out: BTreeMap<i64, PartitionLayout<'_>> = BTreeMap::new();
         for (key, sb) in &self.series {
-            let mut keyed: Vec<i64> = Vec::new();
-            for (fi, col) in sb.cols.iter().enumerate() {
-                let mut last = None;
-                for (t, v) in &col.entries {
-                    let ps = partition_start(*t, dur);
-                    if last == Some(ps) {
-                        continue;
-                    }
-                    last = Some(ps);
-                    let layout = out.entry(ps).or_insert_with(|| PartitionLayout {
+            for ps in sb.partitions(dur) {
+                out.entry(ps)
+                    .or_insert_with(|| PartitionLayout {
                         tag_keys: BTreeSet::new(),
                         field_types: vec![None; self.field_names.len()],
-                    });
-                    layout.field_types[fi].get_or_insert_with(|| v.field_type());
-                    if !keyed.contains(&ps) {
-                        keyed.push(ps);
-                        layout.tag_keys.extend(key.iter().map(|(k, _)| k.as_str()));
-                    }
-                }
+                    })
+                    .tag_keys
+                    .extend(key.iter().map(|(k, _)| k.as_str()));
             }
+            let mut last: Option<(usize, i64)> = None;
+            sb.each_value_type(|fi, t, ty| {
+                let ps = partition_start(t, dur);
+                if last == Some((fi, ps)) {
+                    return;
+                }
+                last = Some((fi, ps));
+                if let Some(layout) = out.get_mut(&ps) {
+                    layout.field_types[fi].get_or_insert(ty);
+                }
+            });
         }
         out
     }
@@ -256,22 +114,23 @@ impl MeasBuf {
     }
 
     fn recompute_span(&mut self) {
-        self.span = self
-            .series
-            .values()
-            .flat_map(|sb| sb.cols.iter())
-            .flat_map(|c| c.entries.iter())
-            .fold(None, |span, e| widen(span, e.0, 1));
+        let mut span = None;
+        for sb in self.series.values() {
+            let times = sb.times();
+            if let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) {
+                span = widen(span, lo, sb.values() as u64);
+                span = widen(span, hi, 0);
+            }
+        }
+        self.span = span;
     }
 
     /// Removes the values for which `dead(series key, time)` holds, and the series left
     /// empty.
     pub fn remove_where(&mut self, dead: impl Fn(&[(String, String)], i64) -> bool) {
         for (key, sb) in &mut self.series {
-            for c in &mut sb.cols {
-                // A subsequence of strictly ascending times stays strictly ascending.
-                c.entries.retain(|e| !dead(key, e.0));
-            }
+            // A subsequence of strictly ascending times stays strictly ascending.
+            sb.remove_rows(|t| dead(key, t));
         }
         self.series.retain(|_, s| !s.is_empty());
         self.series_changed();
@@ -302,17 +161,6 @@ pub(crate) struct Buffer {
     pub meas: HashMap<String, MeasBuf>,
     /// Approximate memory use in bytes.
     pub bytes: usize,
-}
-
-/// One buffered value's slot in its column.
-const VALUE_OVERHEAD: usize = std::mem::size_of::<(i64, FieldValue)>();
-
-/// A value's bytes outside its slot: a string's text.
-fn text_bytes(v: &FieldValue) -> usize {
-    match v {
-        FieldValue::String(s) => s.len(),
-        _ => 0,
-    }
 }
 
 fn key_bytes(k: &[(String, String)]) -> usize {
@@ -375,20 +223,15 @@ impl Buffer {
             }
         }
         let mut written = 0u64;
+        self.bytes += sb.push_row(p.time);
         for (i, ((_, value), (_, id))) in p.fields.iter().zip(&mb.last_layout).enumerate() {
             if !keep.get(i).copied().unwrap_or(true) {
                 continue;
             }
-            let id = *id;
-            if sb.cols.len() <= id {
-                sb.cols.resize_with(id + 1, FieldCol::new);
-            }
-            self.bytes += sb.cols[id].push(p.time, value.clone());
+            self.bytes += sb.set_last(*id, value.clone());
             written += 1;
         }
-        if written > 0 {
-            mb.note(p.time, written);
-        }
+        mb.note(p.time, written);
     }
 
     /// Appends everything of `later` after this buffer's contents (later wins on read).
@@ -413,16 +256,7 @@ impl Buffer {
                 if !mb.series.contains_key(&key) {
                     mb.series_changed();
                 }
-                let sb = mb.series.entry(key).or_default();
-                for (lid, col) in lsb.cols.into_iter().enumerate() {
-                    let id = map[lid];
-                    if sb.cols.len() <= id {
-                        sb.cols.resize_with(id + 1, FieldCol::new);
-                    }
-                    for (t, v) in col.entries {
-                        sb.cols[id].push(t, v);
-                    }
-                }
+                mb.series.entry(key).or_default().append(lsb, &map);
             }
             if let Some((lo, hi, n)) = lmb.span {
                 mb.note(lo, n);
@@ -441,7 +275,8 @@ impl Buffer {
         for (m, mb) in &mut self.meas {
             let mut removed = Vec::new();
             for sb in mb.series.values_mut() {
-                sb.drop_before(threshold, dur, &mut removed);
+                removed.extend(sb.partitions_before(threshold, dur));
+                sb.remove_rows(|t| t < threshold);
             }
             mb.series.retain(|_, s| !s.is_empty());
             mb.series_changed();
@@ -474,10 +309,7 @@ impl Buffer {
             bytes += 128 + m.len();
             bytes += mb.field_names.iter().map(|n| 64 + n.len()).sum::<usize>();
             for (k, sb) in &mb.series {
-                bytes += key_bytes(k);
-                for c in &sb.cols {
-                    bytes += c.bytes();
-                }
+                bytes += key_bytes(k) + sb.bytes();
             }
         }
         self.bytes = bytes;
@@ -487,6 +319,7 @@ impl Buffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_lp::FieldValue;
 
     fn point(tags: &[(&str, &str)], t: i64) -> Point {
         Point {

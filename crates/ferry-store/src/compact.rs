@@ -24,7 +24,7 @@
 //! ~0.55× as long).
 //!
 //! **Merge** (streaming). The union of the run's series keys is walked in key order, about
-//! [`MERGE_BATCH_ROWS`] rows at a time: each batch reads those series from every file of the
+//! [`pq::WRITE_BATCH_ROWS`] rows at a time: each batch reads those series from every file of the
 //! run (in the order scans read them, so later files win on equal times; rows a tombstone
 //! hides are dropped) and appends them to the new file. Memory is one batch plus the Parquet writer's
 //! open row group, whatever the size of the files.
@@ -51,9 +51,6 @@ use crate::BucketStore;
 /// uneven size still merge; in a measurement's newest partition that is also the most a
 /// merge writes.
 const SMALL_SHARE: u64 = 16;
-
-/// Rows (about) read and written per step of a merge.
-const MERGE_BATCH_ROWS: usize = 65_536;
 
 /// The files of one partition (`group`, ascending sequence) to merge; empty when none
 /// should be (see the module docs).
@@ -298,7 +295,7 @@ impl BucketStore {
 }
 
 /// Consecutive key ranges (inclusive) covering `rows_by_key`, each of about
-/// [`MERGE_BATCH_ROWS`] rows (a larger series is a range of its own).
+/// [`pq::WRITE_BATCH_ROWS`] rows (a larger series is a range of its own).
 fn key_batches<'k>(
     rows_by_key: &BTreeMap<&'k SeriesKey, usize>,
 ) -> Vec<(&'k SeriesKey, &'k SeriesKey)> {
@@ -306,7 +303,7 @@ fn key_batches<'k>(
     let mut open: Option<(&SeriesKey, &SeriesKey, usize)> = None;
     for (&k, &n) in rows_by_key {
         open = match open {
-            Some((lo, _, rows)) if rows + n <= MERGE_BATCH_ROWS => Some((lo, k, rows + n)),
+            Some((lo, _, rows)) if rows + n <= pq::WRITE_BATCH_ROWS => Some((lo, k, rows + n)),
             Some((lo, hi, _)) => {
                 out.push((lo, hi));
                 Some((k, k, n))
@@ -372,15 +369,18 @@ mod tests {
     #[test]
     fn key_batches_cover_every_key_once_in_order() {
         let keys: Vec<SeriesKey> = (0..10).map(|i| key(&format!("h{i}"))).collect();
-        let sizes = [
-            40_000, 20_000, 10_000, 100_000, 1, 1, 65_000, 30_000, 30_000, 5,
-        ];
+        assert_eq!(
+            pq::WRITE_BATCH_ROWS,
+            16_384,
+            "the sizes below are for this batch"
+        );
+        let sizes = [10_000, 5_000, 2_500, 25_000, 1, 1, 16_250, 7_500, 7_500, 2];
         let map: BTreeMap<&SeriesKey, usize> = keys.iter().zip(sizes).collect();
         let b = key_batches(&map);
         let names = |(lo, hi): (&SeriesKey, &SeriesKey)| (lo[0].1.clone(), hi[0].1.clone());
         let got: Vec<(String, String)> = b.into_iter().map(names).collect();
         let want = [
-            ("h0", "h1"), // 60k; h2 would pass the batch size
+            ("h0", "h1"), // 15k; h2 would pass the batch size
             ("h2", "h2"),
             ("h3", "h3"), // larger than a batch: alone
             ("h4", "h6"),

@@ -238,7 +238,7 @@ impl BucketStore {
     }
 
     /// Writes one file per (measurement, partition) of `buf`, each a batch of series at a
-    /// time ([`pq::ROW_GROUP_ROWS`] rows): a persist holds the frozen buffer and one batch,
+    /// time ([`pq::WRITE_BATCH_ROWS`] rows): a persist holds the frozen buffer and one batch,
     /// not a second copy of the buffer (a 60 MB buffer used to take ~2.5× its size again
     /// while it was written).
     fn write_buffer(
@@ -300,7 +300,7 @@ impl BucketStore {
                     times,
                     cols,
                 });
-                if rows >= pq::ROW_GROUP_ROWS {
+                if rows >= pq::WRITE_BATCH_ROWS {
                     w.write(&batch)?;
                     batch.clear();
                     rows = 0;

@@ -17,7 +17,10 @@ use std::io::IsTerminal;
 
 use clap::{CommandFactory, FromArgMatches};
 
-/// mimalloc, tuned to give freed memory back (see the `ferry-alloc` crate).
+/// mimalloc, tuned to give freed memory back (see the `ferry-alloc` crate). The
+/// `system-allocator` feature leaves the C library's malloc in place, for heap profilers that
+/// intercept it (`heaptrack`; docs/ARCHITECTURE.md, "Memory").
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: ferry_alloc::Allocator = ferry_alloc::Allocator;
 

@@ -25,7 +25,7 @@ pub(crate) use index::{FileIndex, SeriesEntry};
 pub(crate) use read::{expect_rows, read_file, read_key_range, ReadSpec};
 #[cfg(test)]
 pub(crate) use write::write_file;
-pub(crate) use write::{FileWriter, Written, ROW_GROUP_ROWS};
+pub(crate) use write::{FileWriter, Written, WRITE_BATCH_ROWS};
 
 /// Field metadata entry saying what a column holds: `time`, `tag` or `field`.
 const KIND: &str = "ferry.kind";

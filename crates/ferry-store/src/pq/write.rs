@@ -26,8 +26,14 @@ use super::{KIND, SERIES_META};
 use crate::error::StoreError;
 use crate::types::SeriesRows;
 
-/// Rows per row group, and per batch a persist hands the writer.
-pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows per row group.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows (about) a persist or a merge hands the writer at a time: the writer encodes them
+/// into its open row group, so a batch smaller than a row group changes nothing on disk,
+/// while the batch (its values as `Option<FieldValue>`, 32 bytes each, and their Arrow
+/// arrays) is what a persist or a merge holds besides the writer: 16,384 rows of the `cpu`
+/// shape are ~4 MB, 65,536 were ~17 MB.
+pub(crate) const WRITE_BATCH_ROWS: usize = 16 * 1024;
 /// Rows per data page (at most): a single-series read decodes about this many values per
 /// column instead of a whole row group.
 const PAGE_ROWS: usize = 2048;
