@@ -280,6 +280,31 @@ QUERIES = [
     "SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)^CPU|MEM$/",
     "SHOW TAG VALUES WITH KEY =~ /(?i)RACK/",
     f"SELECT count(load) FROM /(?i)^CPU$/ WHERE {R}",
+    # tag regexes the store applies through its series index
+    f"SELECT usage_user FROM cpu WHERE {R} AND nokey =~ /x/",
+    f"SELECT usage_user FROM cpu WHERE {R} AND nokey !~ /x/",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND nokey =~ /^$/ GROUP BY host",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /nothing/",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND host =~ /nothing/ GROUP BY time(1m)",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND host !~ /nothing/ GROUP BY host",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND region =~ /^$/ GROUP BY host",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND region !~ /./ GROUP BY host",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND region =~ /.*/ GROUP BY host",
+    f"SELECT usage_user, host FROM cpu WHERE {R} AND (host =~ /h[01]/ OR region = 'ap=south')",
+    f"SELECT count(load) FROM cpu WHERE {R} AND host =~ /h/ AND region = 'us west' GROUP BY host",
+    f"SELECT count(load) FROM cpu WHERE {R} AND (host =~ /0/ OR host !~ /h[0-3]/ AND region != '') GROUP BY host",
+    f"SELECT count(load) FROM cpu WHERE {R} AND (host =~ /h1/ OR usage_user > 90) GROUP BY host",
+    f"SELECT count(load) FROM cpu WHERE {R} AND host =~ /h[0-2]/ AND load > 10 GROUP BY host",
+    f"SELECT mean(usage_user) FROM cpu WHERE {R} AND host =~ /^h[0-2]$/ GROUP BY time(2m), host",
+    f"SELECT last(usage_user) FROM cpu WHERE {R} AND host !~ /h[12]/ GROUP BY host",
+    f"SELECT top(usage_user, 3), host FROM cpu WHERE {R} AND host =~ /h[12]/",
+    f"SELECT * FROM cpu WHERE {R} AND region =~ /west|central/ GROUP BY region",
+    f"SELECT max(free) FROM cpu, mem WHERE {R} AND host =~ /h1/ GROUP BY host",
+    f"SELECT count(u) FROM (SELECT usage_user AS u FROM cpu WHERE {R} GROUP BY host) WHERE host =~ /h[34 ]/ GROUP BY host",
+    f"SELECT usage_user FROM cpu WHERE {R} AND nokey = ''",
+    f"SELECT count(usage_user) FROM cpu WHERE {R} AND nokey != 'x' GROUP BY host",
+    f"SELECT usage_user FROM cpu WHERE {R} AND nokey = 'x'",
+    f"SELECT usage_user FROM cpu WHERE {R} AND (nokey = '' OR usage_user > 90)",
 ]
 
 
@@ -386,6 +411,7 @@ CHUNKED_QUERIES = [
     (f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host", 20),
     (f"SELECT load FROM cpu WHERE {R} AND host = 'h0'; SHOW MEASUREMENTS", 7),
     (f"SELECT mean(usage_user) FROM cpu WHERE {R} GROUP BY time(1m)", 3),
+    (f"SELECT usage_user FROM cpu WHERE {R} AND (host =~ /h[13]/ OR region !~ /./) GROUP BY host", 9),
 ]
 
 
@@ -427,6 +453,19 @@ def test_parse_errors(peers, q):
     msg = a.json()["error"]
     assert msg.startswith("error parsing query: "), msg
     assert " at line 1, char " in msg, msg
+
+
+def test_invalid_regex_in_where_is_a_parse_error(peers):
+    """1.6 compiles every regex literal while parsing: an invalid one in WHERE is the
+    request's parse error (400), at the regex's position, as in FROM."""
+    ferry, influx = peers
+    q = f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /[/ GROUP BY host"
+    a = ask(ferry.url, q, token=ferry.token)
+    b = ask(influx.url, q)
+    assert a.status_code == b.status_code == 400, (a.text, b.text)
+    ma, mb = a.json()["error"], b.json()["error"]
+    assert ma.startswith("error parsing query: error parsing regexp: "), ma
+    assert ma[ma.rindex(" at line "):] == mb[mb.rindex(" at line "):], (ma, mb)
 
 
 def test_dbrp_mapping_and_permissions(peers):

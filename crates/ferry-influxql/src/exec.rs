@@ -13,6 +13,7 @@
 //! | `expr` | compiled expressions and their evaluation |
 //! | `time` | time literals, time conditions, `tz()` display |
 //! | `plan` | a SELECT compiled against its input's schema |
+//! | `pushdown` | the WHERE's tag conditions the store applies, and the rest split |
 //! | `run` | a plan answered whole or in pieces |
 //! | `rows` | scanning, grouping and raw rows |
 //! | `merge` | the order of a group's rows across its series (1.6's sorted merge heap) |
@@ -38,6 +39,7 @@ pub(crate) mod multi;
 mod pick;
 mod pieces;
 mod plan;
+mod pushdown;
 mod reduce;
 pub(crate) mod rows;
 mod run;

@@ -140,15 +140,24 @@ impl Parser {
         self.pos = end;
         t
     }
+    /// A regex literal, checked here as 1.6's scanner does (an invalid one is a parse
+    /// error, wherever it stands).
     fn next_regex(&mut self) -> R<String> {
-        let (t, _, end) = self.scan(self.pos, true);
-        match t {
-            Tok::Regex(r) => {
-                self.pos = end;
-                Ok(r)
-            }
-            _ => Err(self.err(&["regex"])),
+        let (t, start, end) = self.scan(self.pos, true);
+        let Tok::Regex(re) = t else {
+            return Err(self.err(&["regex"]));
+        };
+        if let Err(e) = regex::Regex::new(&re) {
+            let e = e.to_string();
+            let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let why = why.trim().trim_start_matches("error: ");
+            return Err(ParseError(format!(
+                "error parsing regexp: {why}: `{re}` at {}",
+                self.position(start.saturating_sub(1))
+            )));
         }
+        self.pos = end;
+        Ok(re)
     }
     fn position(&self, at: usize) -> String {
         let mut line = 1;
@@ -504,7 +513,7 @@ impl Parser {
             return Ok(Source {
                 db: None,
                 rp: None,
-                name: self.source_regex()?,
+                name: self.next_regex()?,
                 regex: true,
             });
         }
@@ -521,7 +530,7 @@ impl Parser {
             }
             self.next();
             if self.peek_op("/") {
-                regex = Some(self.source_regex()?);
+                regex = Some(self.next_regex()?);
                 break;
             }
             if self.peek_op(".") {
@@ -550,22 +559,6 @@ impl Parser {
             name,
             regex: is_regex,
         })
-    }
-
-    /// A regex in FROM, checked here as 1.6 does (an invalid one is a parse error).
-    fn source_regex(&mut self) -> R<String> {
-        let (_, start, _) = self.scan(self.pos, true);
-        let re = self.next_regex()?;
-        if let Err(e) = regex::Regex::new(&re) {
-            let e = e.to_string();
-            let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-            let why = why.trim().trim_start_matches("error: ");
-            return Err(ParseError(format!(
-                "error parsing regexp: {why}: `{re}` at {}",
-                self.position(start.saturating_sub(1))
-            )));
-        }
-        Ok(re)
     }
 
     fn select(&mut self) -> R<Select> {
