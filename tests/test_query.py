@@ -301,6 +301,17 @@ QUERIES = [
     f"SELECT * FROM cpu WHERE {R} AND region =~ /west|central/ GROUP BY region",
     f"SELECT max(free) FROM cpu, mem WHERE {R} AND host =~ /h1/ GROUP BY host",
     f"SELECT count(u) FROM (SELECT usage_user AS u FROM cpu WHERE {R} GROUP BY host) WHERE host =~ /h[34 ]/ GROUP BY host",
+    # boolean min/max: true above false, the earlier point on ties (1.6's reducers)
+    f"SELECT max(ok), min(ok) FROM cpu WHERE {R}",
+    f"SELECT max(ok) FROM cpu WHERE {R} GROUP BY time(2m), host",
+    f"SELECT min(ok) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(1m) fill(none)",
+    f"SELECT min(ok), host FROM cpu WHERE {R} GROUP BY region",
+    f"SELECT max(ok), status FROM cpu WHERE {R} AND time > {BASE + 7 * STEP}",
+    f"SELECT max(*), min(*) FROM cpu WHERE {R}",
+    # what 1.6 answers on a node without continuous queries, subscriptions or users
+    "SHOW SUBSCRIPTIONS",
+    "SHOW USERS",
+    "SHOW GRANTS FOR nobody",
     f"SELECT usage_user FROM cpu WHERE {R} AND nokey = ''",
     f"SELECT count(usage_user) FROM cpu WHERE {R} AND nokey != 'x' GROUP BY host",
     f"SELECT usage_user FROM cpu WHERE {R} AND nokey = 'x'",
@@ -453,6 +464,17 @@ def test_parse_errors(peers, q):
     msg = a.json()["error"]
     assert msg.startswith("error parsing query: "), msg
     assert " at line 1, char " in msg, msg
+
+
+def test_show_continuous_queries_lists_each_database_empty(peers):
+    """1.6 answers SHOW CONTINUOUS QUERIES with one series per database, named by it, with
+    its columns and no rows when it has none; Ferry has none (a continuous query is a task
+    here), so it answers that for each of its databases."""
+    for node, token in ((peers[0], peers[0].token), (peers[1], None)):
+        dbs = ask(node.url, "SHOW DATABASES", token=token).json()["results"][0]["series"][0]
+        want = [{"name": d, "columns": ["name", "query"]} for [d] in dbs["values"]]
+        got = ask(node.url, "SHOW CONTINUOUS QUERIES", token=token).json()["results"][0]
+        assert got["series"] == want, got
 
 
 def test_invalid_regex_in_where_is_a_parse_error(peers):

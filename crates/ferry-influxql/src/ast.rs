@@ -290,6 +290,14 @@ pub enum Show {
     },
     /// SHOW QUERIES
     Queries,
+    /// SHOW CONTINUOUS QUERIES (Ferry has none: a 1.x continuous query is a task here)
+    ContinuousQueries,
+    /// SHOW SUBSCRIPTIONS (Ferry has none)
+    Subscriptions,
+    /// SHOW USERS (Ferry has no 1.x users: v1 credentials are tokens)
+    Users,
+    /// SHOW GRANTS FOR user
+    Grants(String),
 }
 
 /// One statement.
@@ -307,9 +315,14 @@ pub enum Statement {
     Delete(Delete),
     /// KILL QUERY qid [ON host] (the host is ignored: one node)
     KillQuery(u64),
-    /// A statement Ferry parses but does not answer (`EXPLAIN [ANALYZE] SELECT …`): its
-    /// name, for the error.
-    Unsupported(String),
+    /// A statement Ferry parses but does not answer (`EXPLAIN [ANALYZE] SELECT …`, SHOW
+    /// STATS, DIAGNOSTICS, SHARDS, SHARD GROUPS): its name and why, for the error.
+    Unsupported {
+        /// The statement's name.
+        name: String,
+        /// Why Ferry does not answer it.
+        why: &'static str,
+    },
 }
 
 /// What a deleting statement is.

@@ -71,10 +71,9 @@ pub fn execute(
         Statement::DropDatabase(n) => Ok(ctx.drop_database(n).map(|_| vec![])?),
         Statement::Delete(d) => delete::execute(d, ctx, db),
         Statement::KillQuery(qid) => Ok(ctx.kill_query(*qid).map(|_| vec![])?),
-        Statement::Unsupported(name) => Err(format!(
-            "{name} is not supported by Ferry: its plan is InfluxDB 1.x's iterators, shards \
-             and TSM blocks, which Ferry does not have"
-        )),
+        Statement::Unsupported { name, why } => {
+            Err(format!("{name} is not supported by Ferry: {why}"))
+        }
     });
     if let Ok(series) = &r {
         ferry_store::coop::charge(answer_bytes(series));

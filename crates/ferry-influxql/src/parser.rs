@@ -252,6 +252,14 @@ impl Parser {
             return Ok(Statement::Select(Box::new(self.select()?)));
         }
         if self.eat_kw("SHOW") {
+            if let Some(name) = self.server_internals()? {
+                return Ok(Statement::Unsupported {
+                    name,
+                    why: "it reports InfluxDB 1.x's server internals (shards, Go runtime, \
+                          configuration), which Ferry does not have; Ferry's status is \
+                          /metrics, /health and the ferry subcommands",
+                });
+            }
             return Ok(Statement::Show(self.show()?));
         }
         if self.eat_kw("CREATE") {
@@ -274,7 +282,11 @@ impl Parser {
             } else {
                 "EXPLAIN"
             };
-            return Ok(Statement::Unsupported(name.into()));
+            return Ok(Statement::Unsupported {
+                name: name.into(),
+                why: "its plan is InfluxDB 1.x's iterators, shards and TSM blocks, which Ferry \
+                      does not have",
+            });
         }
         if self.eat_kw("KILL") {
             self.expect_kw("QUERY")?;
@@ -326,9 +338,44 @@ impl Parser {
         }
     }
 
+    /// SHOW STATS [FOR 'module'], SHOW DIAGNOSTICS [FOR 'module'], SHOW SHARDS and SHOW
+    /// SHARD GROUPS, read whole as 1.6 reads them: their name.
+    fn server_internals(&mut self) -> R<Option<String>> {
+        for name in ["STATS", "DIAGNOSTICS"] {
+            if self.eat_kw(name) {
+                if self.eat_kw("FOR") {
+                    self.ident_or_string()?;
+                }
+                return Ok(Some(format!("SHOW {name}")));
+            }
+        }
+        if self.eat_kw("SHARDS") {
+            return Ok(Some("SHOW SHARDS".into()));
+        }
+        if self.eat_kw("SHARD") {
+            self.expect_kw("GROUPS")?;
+            return Ok(Some("SHOW SHARD GROUPS".into()));
+        }
+        Ok(None)
+    }
+
     fn show(&mut self) -> R<Show> {
         if self.eat_kw("DATABASES") {
             return Ok(Show::Databases);
+        }
+        if self.eat_kw("CONTINUOUS") {
+            self.expect_kw("QUERIES")?;
+            return Ok(Show::ContinuousQueries);
+        }
+        if self.eat_kw("SUBSCRIPTIONS") {
+            return Ok(Show::Subscriptions);
+        }
+        if self.eat_kw("USERS") {
+            return Ok(Show::Users);
+        }
+        if self.eat_kw("GRANTS") {
+            self.expect_kw("FOR")?;
+            return Ok(Show::Grants(self.ident()?));
         }
         if self.eat_kw("QUERIES") {
             return Ok(Show::Queries);

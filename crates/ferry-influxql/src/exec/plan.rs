@@ -124,8 +124,15 @@ pub(super) fn expand_wildcards(
                     && f.alias.is_none() =>
             {
                 let any_type = matches!(func.as_str(), "count" | "first" | "last" | "mode");
+                // 1.6's min/max take booleans too
+                let boolean = matches!(func.as_str(), "min" | "max");
                 for (n, t) in fields {
-                    if !any_type && !matches!(t, FieldType::Float | FieldType::Integer) {
+                    let takes = match t {
+                        FieldType::Float | FieldType::Integer => true,
+                        FieldType::Boolean => any_type || boolean,
+                        _ => any_type,
+                    };
+                    if !takes {
                         continue;
                     }
                     if tag_fields.contains(n) {

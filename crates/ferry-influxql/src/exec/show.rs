@@ -424,6 +424,25 @@ pub(super) fn show(
                 })
                 .collect(),
         }]),
+        // one empty series per database, as 1.6 lists a database without continuous queries
+        Show::ContinuousQueries => Ok(ctx
+            .databases()
+            .into_iter()
+            .map(|d| Series {
+                name: Some(d),
+                tags: None,
+                columns: vec!["name".into(), "query".into()],
+                values: vec![],
+            })
+            .collect()),
+        Show::Subscriptions => Ok(vec![]),
+        Show::Users => Ok(vec![Series {
+            name: None,
+            tags: None,
+            columns: vec!["user".into(), "admin".into()],
+            values: vec![],
+        }]),
+        Show::Grants(_) => Err("user not found".into()),
         Show::Databases => Ok(vec![Series {
             name: Some("databases".into()),
             tags: None,
