@@ -309,6 +309,16 @@ QUERIES = [
     f"SELECT max(ok), status FROM cpu WHERE {R} AND time > {BASE + 7 * STEP}",
     f"SELECT max(*), min(*) FROM cpu WHERE {R}",
     # what 1.6 answers on a node without continuous queries, subscriptions or users
+    # SHOW … FROM several measurements (names and regexes, as 1.6 allows)
+    "SHOW TAG KEYS FROM cpu, mem",
+    "SHOW FIELD KEYS FROM mem, cpu",
+    "SHOW TAG VALUES FROM cpu, mem WITH KEY = host",
+    'SHOW TAG VALUES FROM cpu, "weird meas,1" WITH KEY =~ /host|rack/',
+    "SHOW SERIES FROM cpu, mem",
+    "SHOW SERIES FROM mem, /^cp/ WHERE host = 'h1'",
+    "SHOW SERIES CARDINALITY FROM cpu, mem",
+    "SHOW TAG KEYS FROM mem, nomeasurement",
+    "SHOW FIELD KEYS FROM cpu, cpu",
     "SHOW SUBSCRIPTIONS",
     "SHOW USERS",
     "SHOW GRANTS FOR nobody",

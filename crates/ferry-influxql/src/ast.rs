@@ -223,8 +223,8 @@ pub enum Show {
     TagKeys {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WHERE (on tags: the keys of the series it holds for)
         condition: Option<Expr>,
         /// LIMIT
@@ -236,8 +236,8 @@ pub enum Show {
     TagValues {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WITH KEY
         key: KeyFilter,
         /// WHERE
@@ -251,8 +251,8 @@ pub enum Show {
     FieldKeys {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// LIMIT (per measurement)
         limit: usize,
         /// OFFSET (per measurement)
@@ -266,8 +266,8 @@ pub enum Show {
         exact: bool,
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WHERE (on tags)
         condition: Option<Expr>,
         /// LIMIT (of each answer series' one row)
@@ -279,8 +279,8 @@ pub enum Show {
     Series {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WHERE
         condition: Option<Expr>,
         /// LIMIT

@@ -310,12 +310,18 @@ impl Parser {
         }
     }
 
-    fn opt_from(&mut self) -> R<Option<Source>> {
+    /// `FROM m, …` of a SHOW statement (several measurements, as 1.6 allows); none
+    /// without FROM.
+    fn opt_from(&mut self) -> R<Vec<Source>> {
+        let mut from = Vec::new();
         if self.eat_kw("FROM") {
-            Ok(Some(self.source()?))
-        } else {
-            Ok(None)
+            from.push(self.source()?);
+            while self.peek_op(",") {
+                self.next();
+                from.push(self.source()?);
+            }
         }
+        Ok(from)
     }
 
     fn limit_offset(&mut self) -> R<(usize, usize)> {
