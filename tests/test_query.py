@@ -308,6 +308,13 @@ QUERIES = [
     f"SELECT min(ok), host FROM cpu WHERE {R} GROUP BY region",
     f"SELECT max(ok), status FROM cpu WHERE {R} AND time > {BASE + 7 * STEP}",
     f"SELECT max(*), min(*) FROM cpu WHERE {R}",
+    # ::float and ::integer convert between numbers (a float truncated), other types are null
+    f"SELECT load::float, usage_user::integer, ok::integer, status::float FROM cpu WHERE {R} LIMIT 3",
+    f"SELECT load::integer, usage_user::float, ok::boolean, status::string FROM cpu WHERE {R} LIMIT 9",
+    f"SELECT load::string FROM cpu WHERE {R}",
+    f"SELECT usage_user::integer * 2, load::float / 4 FROM cpu WHERE {R} AND host = 'h0' LIMIT 4",
+    f"SELECT usage_user::integer FROM cpu WHERE {R} AND usage_user::integer > 90 GROUP BY host",
+    f"SELECT mean(load::float), max(usage_user::float) FROM cpu WHERE {R}",
     # what 1.6 answers on a node without continuous queries, subscriptions or users
     # SHOW … FROM several measurements (names and regexes, as 1.6 allows)
     "SHOW TAG KEYS FROM cpu, mem",

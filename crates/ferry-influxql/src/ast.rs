@@ -42,8 +42,15 @@ pub enum RefKind {
     Any,
     /// `::tag`
     Tag,
-    /// `::field` (or a field type).
-    Field,
+    /// `::field`, or a field type (`::float`, `::integer`, …: the value cast to it).
+    Field(Option<ferry_lp::FieldType>),
+}
+
+impl RefKind {
+    /// Whether the reference reads a field only (`::field` or a field type).
+    pub fn is_field(self) -> bool {
+        matches!(self, RefKind::Field(_))
+    }
 }
 
 /// An expression.

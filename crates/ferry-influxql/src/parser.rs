@@ -4,6 +4,7 @@ use crate::ast::*;
 use crate::lexer::{scan, Tok};
 use crate::params::Params;
 use crate::tz::Location;
+use ferry_lp::FieldType;
 
 /// A parse error: InfluxDB's `found X, expected Y at line L, char C` text.
 #[derive(Debug, Clone, PartialEq)]
@@ -1043,9 +1044,12 @@ impl Parser {
         let kind = match self.peek() {
             Tok::Ident(t, false) => match t.to_ascii_lowercase().as_str() {
                 "tag" => Some(RefKind::Tag),
-                "field" | "float" | "integer" | "unsigned" | "string" | "boolean" => {
-                    Some(RefKind::Field)
-                }
+                "field" => Some(RefKind::Field(None)),
+                "float" => Some(RefKind::Field(Some(FieldType::Float))),
+                "integer" => Some(RefKind::Field(Some(FieldType::Integer))),
+                "unsigned" => Some(RefKind::Field(Some(FieldType::UInteger))),
+                "string" => Some(RefKind::Field(Some(FieldType::String))),
+                "boolean" => Some(RefKind::Field(Some(FieldType::Boolean))),
                 _ => None,
             },
             _ => None,

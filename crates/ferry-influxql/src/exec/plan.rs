@@ -139,7 +139,7 @@ pub(super) fn expand_wildcards(
                         continue;
                     }
                     let mut call_args = args.clone();
-                    call_args[0] = Expr::Ref(n.clone(), RefKind::Field);
+                    call_args[0] = Expr::Ref(n.clone(), RefKind::Field(None));
                     out.push(Field {
                         expr: Expr::Call(func.clone(), call_args),
                         alias: Some(format!("{func}_{n}")),
@@ -285,23 +285,24 @@ pub(super) fn plan_select(
             let mut fi = field_index.borrow_mut();
             let next = fi.len();
             let i = *fi.entry(n.to_string()).or_insert(next);
-            return Ok(CExpr::Field(i));
+            return Ok(match k {
+                RefKind::Field(Some(to)) => CExpr::Cast(Box::new(CExpr::Field(i)), to),
+                _ => CExpr::Field(i),
+            });
         }
         // a name neither a field nor a tag reads as a tag no series has: `""` in a
         // condition (1.6: `nokey = ''` holds for every row), null in a column
-        if k != RefKind::Field && (tag_keys.contains(n) || !field_types.contains_key(n)) {
+        if !k.is_field() && (tag_keys.contains(n) || !field_types.contains_key(n)) {
             return Ok(CExpr::Tag(n.to_string()));
         }
         Ok(CExpr::Lit(Value::Null))
     };
 
     let is_tag = |n: &str, k: RefKind| {
-        k != RefKind::Field
-            && tag_keys.contains(n)
-            && (k == RefKind::Tag || !field_types.contains_key(n))
+        !k.is_field() && tag_keys.contains(n) && (k == RefKind::Tag || !field_types.contains_key(n))
     };
     let is_absent = |n: &str, k: RefKind| {
-        k != RefKind::Field
+        !k.is_field()
             && !tag_keys.contains(n)
             && !field_types.contains_key(n)
             && !n.eq_ignore_ascii_case("time")
@@ -341,10 +342,7 @@ pub(super) fn plan_select(
                     return Err(format!("expected field argument in {name}()"));
                 }
                 let col = match inner_args.as_slice() {
-                    [Expr::Ref(n, k)] => match resolve(n, *k)? {
-                        CExpr::Field(i) => Some(i),
-                        _ => None,
-                    },
+                    [Expr::Ref(n, k)] => resolve(n, *k)?.field_column(),
                     _ => return Err("distinct function requires at least one argument".into()),
                 };
                 aggs.push(AggSpec {
@@ -389,10 +387,7 @@ pub(super) fn plan_select(
                 ));
             }
             let col = match &args[0] {
-                Expr::Ref(n, k) => match resolve(n, *k)? {
-                    CExpr::Field(i) => Some(i),
-                    _ => None,
-                },
+                Expr::Ref(n, k) => resolve(n, *k)?.field_column(),
                 _ => return Err(format!("expected field argument in {name}()")),
             };
             aggs.push(AggSpec {
