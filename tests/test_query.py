@@ -472,6 +472,10 @@ BAD_QUERIES = [
 ]
 
 
+BAD_QUERIES += [f"SELECT mean(load) FROM cpu WHERE {R} GROUP BY time(1m) fill({x})"
+                for x in ("false", "foo", "'x'", "-x")]
+
+
 @pytest.mark.parametrize("q", BAD_QUERIES)
 def test_parse_errors(peers, q):
     ferry, influx = peers
@@ -480,7 +484,10 @@ def test_parse_errors(peers, q):
     assert a.status_code == b.status_code == 400, (a.text, b.text)
     msg = a.json()["error"]
     assert msg.startswith("error parsing query: "), msg
-    assert " at line 1, char " in msg, msg
+    if "fill(" in q:  # 1.6 gives no position for a bad fill argument
+        assert msg == b.json()["error"], (msg, b.text)
+    else:
+        assert " at line 1, char " in msg, msg
 
 
 def test_show_continuous_queries_lists_each_database_empty(peers):

@@ -71,6 +71,9 @@ pub fn parse_query_with(q: &str, params: &Params) -> Result<Vec<Statement>, Pars
     })
 }
 
+/// 1.6's words for a fill() argument that is not null, none, previous, linear or a number.
+const BAD_FILL: &str = "expected number argument in fill()";
+
 impl Parser {
     fn statements(&mut self) -> R<Vec<Statement>> {
         let p = self;
@@ -721,12 +724,10 @@ impl Parser {
                 Tok::Op("-") => match self.next() {
                     Tok::Int(i) => Fill::Value(-(i as f64), true),
                     Tok::Num(f) => Fill::Value(-f, false),
-                    _ => return Err(ParseError("fill must be a number".into())),
+                    _ => return Err(ParseError(BAD_FILL.into())),
                 },
                 _ => {
-                    return Err(ParseError(
-                        "fill(...) must be null, none, previous, linear or a number".into(),
-                    ))
+                    return Err(ParseError(BAD_FILL.into()));
                 }
             };
             self.expect_op(")")?;
