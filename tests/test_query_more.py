@@ -1156,6 +1156,18 @@ def test_show_more_same_as_influxd_from_files(persisted, q):
     both(persisted, q)
 
 
+def refused_beside_a_select(pair, stmt, name):
+    """`stmt` followed by a SELECT: Ferry answers the first with a statement error saying
+    `name` is not supported, and the SELECT as influxd does."""
+    ferry, influx = pair
+    select = f"SELECT count(load) FROM cpu WHERE {R}"
+    r = ask(ferry.url, f"{stmt}; {select}", token=ferry.token)
+    assert r.status_code == 200, r.text
+    first, second = r.json()["results"]
+    assert first["error"].startswith(f"{name} is not supported by Ferry"), first
+    same(second, ask(influx.url, select).json()["results"][0] | {"statement_id": 1})
+
+
 def test_explain_is_refused(peers):
     """Ferry does not answer EXPLAIN [ANALYZE] (1.6's plan lists its iterators, shards and
     TSM blocks, which Ferry has not; docs/ARCHITECTURE.md): the statement parses as in 1.6
@@ -1166,16 +1178,26 @@ def test_explain_is_refused(peers):
     plan = ask(influx.url, q).json()["results"][0]["series"][0]
     assert plan["columns"] == ["QUERY PLAN"]
     for explain in ("EXPLAIN", "EXPLAIN ANALYZE"):
-        q = f"{explain} SELECT mean(usage_user) FROM cpu WHERE {R}; SELECT count(load) FROM cpu WHERE {R}"
-        r = ask(ferry.url, q, token=ferry.token)
-        assert r.status_code == 200, r.text
-        first, second = r.json()["results"]
-        assert first["error"].startswith(f"{explain} is not supported by Ferry"), first
-        same(second, ask(influx.url, q.split("; ")[1]).json()["results"][0] | {"statement_id": 1})
+        refused_beside_a_select(peers, f"{explain} SELECT mean(usage_user) FROM cpu WHERE {R}", explain)
     bad = "EXPLAIN SELECT FROM cpu"
     a, b = ask(ferry.url, bad, token=ferry.token), ask(influx.url, bad)
     assert a.status_code == b.status_code == 400
     assert a.json() == b.json()
+
+
+@pytest.mark.parametrize("stmt", ["SHOW STATS", "SHOW STATS FOR 'runtime'", "SHOW DIAGNOSTICS",
+                                  "SHOW DIAGNOSTICS FOR 'build'", "SHOW SHARDS", "SHOW SHARD GROUPS"])
+def test_server_internals_are_refused(peers, stmt):
+    """SHOW STATS, DIAGNOSTICS, SHARDS and SHARD GROUPS report 1.x's server internals (Go
+    runtime, configuration, shards), which Ferry has not (docs/ARCHITECTURE.md): 1.6 answers
+    them, Ferry parses them as 1.6 does and answers a statement error naming them, the
+    statements beside them answered."""
+    ferry, influx = peers
+    assert ask(influx.url, stmt).json()["results"][0]["series"]
+    refused_beside_a_select(peers, stmt, stmt.split(" FOR")[0])
+    bad = f"{stmt} FOR"
+    a, b = ask(ferry.url, bad, token=ferry.token), ask(influx.url, bad)
+    assert a.status_code == b.status_code == 400, (a.text, b.text)
 
 
 def test_show_across_policies_keeps_each_bucket_private(rppeers):

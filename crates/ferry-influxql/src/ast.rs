@@ -42,8 +42,15 @@ pub enum RefKind {
     Any,
     /// `::tag`
     Tag,
-    /// `::field` (or a field type).
-    Field,
+    /// `::field`, or a field type (`::float`, `::integer`, …: the value cast to it).
+    Field(Option<ferry_lp::FieldType>),
+}
+
+impl RefKind {
+    /// Whether the reference reads a field only (`::field` or a field type).
+    pub fn is_field(self) -> bool {
+        matches!(self, RefKind::Field(_))
+    }
 }
 
 /// An expression.
@@ -223,8 +230,8 @@ pub enum Show {
     TagKeys {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WHERE (on tags: the keys of the series it holds for)
         condition: Option<Expr>,
         /// LIMIT
@@ -236,8 +243,8 @@ pub enum Show {
     TagValues {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WITH KEY
         key: KeyFilter,
         /// WHERE
@@ -251,8 +258,8 @@ pub enum Show {
     FieldKeys {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// LIMIT (per measurement)
         limit: usize,
         /// OFFSET (per measurement)
@@ -266,8 +273,8 @@ pub enum Show {
         exact: bool,
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WHERE (on tags)
         condition: Option<Expr>,
         /// LIMIT (of each answer series' one row)
@@ -279,8 +286,8 @@ pub enum Show {
     Series {
         /// ON db
         db: Option<String>,
-        /// FROM m
-        from: Option<Source>,
+        /// FROM m, … (empty: no FROM)
+        from: Vec<Source>,
         /// WHERE
         condition: Option<Expr>,
         /// LIMIT
@@ -290,6 +297,14 @@ pub enum Show {
     },
     /// SHOW QUERIES
     Queries,
+    /// SHOW CONTINUOUS QUERIES (Ferry has none: a 1.x continuous query is a task here)
+    ContinuousQueries,
+    /// SHOW SUBSCRIPTIONS (Ferry has none)
+    Subscriptions,
+    /// SHOW USERS (Ferry has no 1.x users: v1 credentials are tokens)
+    Users,
+    /// SHOW GRANTS FOR user
+    Grants(String),
 }
 
 /// One statement.
@@ -307,9 +322,14 @@ pub enum Statement {
     Delete(Delete),
     /// KILL QUERY qid [ON host] (the host is ignored: one node)
     KillQuery(u64),
-    /// A statement Ferry parses but does not answer (`EXPLAIN [ANALYZE] SELECT …`): its
-    /// name, for the error.
-    Unsupported(String),
+    /// A statement Ferry parses but does not answer (`EXPLAIN [ANALYZE] SELECT …`, SHOW
+    /// STATS, DIAGNOSTICS, SHARDS, SHARD GROUPS): its name and why, for the error.
+    Unsupported {
+        /// The statement's name.
+        name: String,
+        /// Why Ferry does not answer it.
+        why: &'static str,
+    },
 }
 
 /// What a deleting statement is.

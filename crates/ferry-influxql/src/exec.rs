@@ -13,6 +13,7 @@
 //! | `expr` | compiled expressions and their evaluation |
 //! | `time` | time literals, time conditions, `tz()` display |
 //! | `plan` | a SELECT compiled against its input's schema |
+//! | `pushdown` | the WHERE's tag conditions the store applies, and the rest split |
 //! | `run` | a plan answered whole or in pieces |
 //! | `rows` | scanning, grouping and raw rows |
 //! | `merge` | the order of a group's rows across its series (1.6's sorted merge heap) |
@@ -38,6 +39,7 @@ pub(crate) mod multi;
 mod pick;
 mod pieces;
 mod plan;
+mod pushdown;
 mod reduce;
 pub(crate) mod rows;
 mod run;
@@ -69,10 +71,9 @@ pub fn execute(
         Statement::DropDatabase(n) => Ok(ctx.drop_database(n).map(|_| vec![])?),
         Statement::Delete(d) => delete::execute(d, ctx, db),
         Statement::KillQuery(qid) => Ok(ctx.kill_query(*qid).map(|_| vec![])?),
-        Statement::Unsupported(name) => Err(format!(
-            "{name} is not supported by Ferry: its plan is InfluxDB 1.x's iterators, shards \
-             and TSM blocks, which Ferry does not have"
-        )),
+        Statement::Unsupported { name, why } => {
+            Err(format!("{name} is not supported by Ferry: {why}"))
+        }
     });
     if let Ok(series) = &r {
         ferry_store::coop::charge(answer_bytes(series));

@@ -4,6 +4,7 @@ use crate::ast::*;
 use crate::lexer::{scan, Tok};
 use crate::params::Params;
 use crate::tz::Location;
+use ferry_lp::FieldType;
 
 /// A parse error: InfluxDB's `found X, expected Y at line L, char C` text.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,9 @@ pub fn parse_query_with(q: &str, params: &Params) -> Result<Vec<Statement>, Pars
         None => e,
     })
 }
+
+/// 1.6's words for a fill() argument that is not null, none, previous, linear or a number.
+const BAD_FILL: &str = "expected number argument in fill()";
 
 impl Parser {
     fn statements(&mut self) -> R<Vec<Statement>> {
@@ -140,15 +144,24 @@ impl Parser {
         self.pos = end;
         t
     }
+    /// A regex literal, checked here as 1.6's scanner does (an invalid one is a parse
+    /// error, wherever it stands).
     fn next_regex(&mut self) -> R<String> {
-        let (t, _, end) = self.scan(self.pos, true);
-        match t {
-            Tok::Regex(r) => {
-                self.pos = end;
-                Ok(r)
-            }
-            _ => Err(self.err(&["regex"])),
+        let (t, start, end) = self.scan(self.pos, true);
+        let Tok::Regex(re) = t else {
+            return Err(self.err(&["regex"]));
+        };
+        if let Err(e) = regex::Regex::new(&re) {
+            let e = e.to_string();
+            let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let why = why.trim().trim_start_matches("error: ");
+            return Err(ParseError(format!(
+                "error parsing regexp: {why}: `{re}` at {}",
+                self.position(start.saturating_sub(1))
+            )));
         }
+        self.pos = end;
+        Ok(re)
     }
     fn position(&self, at: usize) -> String {
         let mut line = 1;
@@ -243,6 +256,14 @@ impl Parser {
             return Ok(Statement::Select(Box::new(self.select()?)));
         }
         if self.eat_kw("SHOW") {
+            if let Some(name) = self.server_internals()? {
+                return Ok(Statement::Unsupported {
+                    name,
+                    why: "it reports InfluxDB 1.x's server internals (shards, Go runtime, \
+                          configuration), which Ferry does not have; Ferry's status is \
+                          /metrics, /health and the ferry subcommands",
+                });
+            }
             return Ok(Statement::Show(self.show()?));
         }
         if self.eat_kw("CREATE") {
@@ -265,7 +286,11 @@ impl Parser {
             } else {
                 "EXPLAIN"
             };
-            return Ok(Statement::Unsupported(name.into()));
+            return Ok(Statement::Unsupported {
+                name: name.into(),
+                why: "its plan is InfluxDB 1.x's iterators, shards and TSM blocks, which Ferry \
+                      does not have",
+            });
         }
         if self.eat_kw("KILL") {
             self.expect_kw("QUERY")?;
@@ -289,12 +314,18 @@ impl Parser {
         }
     }
 
-    fn opt_from(&mut self) -> R<Option<Source>> {
+    /// `FROM m, …` of a SHOW statement (several measurements, as 1.6 allows); none
+    /// without FROM.
+    fn opt_from(&mut self) -> R<Vec<Source>> {
+        let mut from = Vec::new();
         if self.eat_kw("FROM") {
-            Ok(Some(self.source()?))
-        } else {
-            Ok(None)
+            from.push(self.source()?);
+            while self.peek_op(",") {
+                self.next();
+                from.push(self.source()?);
+            }
         }
+        Ok(from)
     }
 
     fn limit_offset(&mut self) -> R<(usize, usize)> {
@@ -317,9 +348,44 @@ impl Parser {
         }
     }
 
+    /// SHOW STATS [FOR 'module'], SHOW DIAGNOSTICS [FOR 'module'], SHOW SHARDS and SHOW
+    /// SHARD GROUPS, read whole as 1.6 reads them: their name.
+    fn server_internals(&mut self) -> R<Option<String>> {
+        for name in ["STATS", "DIAGNOSTICS"] {
+            if self.eat_kw(name) {
+                if self.eat_kw("FOR") {
+                    self.ident_or_string()?;
+                }
+                return Ok(Some(format!("SHOW {name}")));
+            }
+        }
+        if self.eat_kw("SHARDS") {
+            return Ok(Some("SHOW SHARDS".into()));
+        }
+        if self.eat_kw("SHARD") {
+            self.expect_kw("GROUPS")?;
+            return Ok(Some("SHOW SHARD GROUPS".into()));
+        }
+        Ok(None)
+    }
+
     fn show(&mut self) -> R<Show> {
         if self.eat_kw("DATABASES") {
             return Ok(Show::Databases);
+        }
+        if self.eat_kw("CONTINUOUS") {
+            self.expect_kw("QUERIES")?;
+            return Ok(Show::ContinuousQueries);
+        }
+        if self.eat_kw("SUBSCRIPTIONS") {
+            return Ok(Show::Subscriptions);
+        }
+        if self.eat_kw("USERS") {
+            return Ok(Show::Users);
+        }
+        if self.eat_kw("GRANTS") {
+            self.expect_kw("FOR")?;
+            return Ok(Show::Grants(self.ident()?));
         }
         if self.eat_kw("QUERIES") {
             return Ok(Show::Queries);
@@ -504,7 +570,7 @@ impl Parser {
             return Ok(Source {
                 db: None,
                 rp: None,
-                name: self.source_regex()?,
+                name: self.next_regex()?,
                 regex: true,
             });
         }
@@ -521,7 +587,7 @@ impl Parser {
             }
             self.next();
             if self.peek_op("/") {
-                regex = Some(self.source_regex()?);
+                regex = Some(self.next_regex()?);
                 break;
             }
             if self.peek_op(".") {
@@ -550,22 +616,6 @@ impl Parser {
             name,
             regex: is_regex,
         })
-    }
-
-    /// A regex in FROM, checked here as 1.6 does (an invalid one is a parse error).
-    fn source_regex(&mut self) -> R<String> {
-        let (_, start, _) = self.scan(self.pos, true);
-        let re = self.next_regex()?;
-        if let Err(e) = regex::Regex::new(&re) {
-            let e = e.to_string();
-            let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-            let why = why.trim().trim_start_matches("error: ");
-            return Err(ParseError(format!(
-                "error parsing regexp: {why}: `{re}` at {}",
-                self.position(start.saturating_sub(1))
-            )));
-        }
-        Ok(re)
     }
 
     fn select(&mut self) -> R<Select> {
@@ -674,12 +724,10 @@ impl Parser {
                 Tok::Op("-") => match self.next() {
                     Tok::Int(i) => Fill::Value(-(i as f64), true),
                     Tok::Num(f) => Fill::Value(-f, false),
-                    _ => return Err(ParseError("fill must be a number".into())),
+                    _ => return Err(ParseError(BAD_FILL.into())),
                 },
                 _ => {
-                    return Err(ParseError(
-                        "fill(...) must be null, none, previous, linear or a number".into(),
-                    ))
+                    return Err(ParseError(BAD_FILL.into()));
                 }
             };
             self.expect_op(")")?;
@@ -997,9 +1045,12 @@ impl Parser {
         let kind = match self.peek() {
             Tok::Ident(t, false) => match t.to_ascii_lowercase().as_str() {
                 "tag" => Some(RefKind::Tag),
-                "field" | "float" | "integer" | "unsigned" | "string" | "boolean" => {
-                    Some(RefKind::Field)
-                }
+                "field" => Some(RefKind::Field(None)),
+                "float" => Some(RefKind::Field(Some(FieldType::Float))),
+                "integer" => Some(RefKind::Field(Some(FieldType::Integer))),
+                "unsigned" => Some(RefKind::Field(Some(FieldType::UInteger))),
+                "string" => Some(RefKind::Field(Some(FieldType::String))),
+                "boolean" => Some(RefKind::Field(Some(FieldType::Boolean))),
                 _ => None,
             },
             _ => None,

@@ -125,7 +125,7 @@ fn tag_columns(
         match (&f.expr, &f.alias) {
             (Expr::Wildcard, _) => out.extend(schema.tag_keys.iter().cloned()),
             (Expr::Ref(n, k), None)
-                if *k != RefKind::Field
+                if !k.is_field()
                     && schema.tag_keys.contains(n)
                     && (*k == RefKind::Tag || !is_field(n)) =>
             {

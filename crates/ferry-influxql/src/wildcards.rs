@@ -61,7 +61,7 @@ pub(crate) fn expand<E>(
             if !numeric && !any_type {
                 continue;
             }
-            let field = Expr::Ref(n.clone(), RefKind::Field);
+            let field = Expr::Ref(n.clone(), RefKind::Field(None));
             let mut a = args.clone();
             a[0] = match star {
                 Star::Fields => field,

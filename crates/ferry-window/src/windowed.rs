@@ -473,6 +473,12 @@ impl Stream {
                 Ok(i) => (i as f64, Some(i)),
                 Err(_) => (*u as f64, None),
             },
+            // 1.6's boolean min/max (`BooleanMinReduce`, …): true above false
+            FieldValue::Boolean(b) if matches!(kind, StreamKind::Min | StreamKind::Max) => {
+                self.all_int = false;
+                self.see_best(kind, f64::from(u8::from(*b)), at);
+                return;
+            }
             _ => {
                 self.all_int = false;
                 return;
@@ -491,20 +497,27 @@ impl Stream {
         self.fmin = self.fmin.min(x);
         self.fmax = self.fmax.max(x);
         if matches!(kind, StreamKind::Min | StreamKind::Max) {
-            let better = match &self.best {
-                None => true,
-                Some((y, b)) => {
-                    let strictly = if kind == StreamKind::Min {
-                        x < *y
-                    } else {
-                        x > *y
-                    };
-                    strictly || (x == *y && (at.0, at.1) < (b.0, b.1))
-                }
-            };
-            if better {
-                self.best = Some((x, at));
+            self.see_best(kind, x, at);
+        }
+    }
+
+    /// Whether point `at` of value `x` becomes min's (max's) point: the smaller (larger)
+    /// value, then the earlier point.
+    #[inline]
+    fn see_best(&mut self, kind: StreamKind, x: f64, at: (i64, usize, usize)) {
+        let better = match &self.best {
+            None => true,
+            Some((y, b)) => {
+                let strictly = if kind == StreamKind::Min {
+                    x < *y
+                } else {
+                    x > *y
+                };
+                strictly || (x == *y && (at.0, at.1) < (b.0, b.1))
             }
+        };
+        if better {
+            self.best = Some((x, at));
         }
     }
 }

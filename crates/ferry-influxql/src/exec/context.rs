@@ -3,6 +3,7 @@
 //! defaults and paging every statement applies. A leaf: it names no other part of the
 //! executor.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use ferry_store::{BucketStore, MeasurementSchema, ScanRequest, SeriesData};
@@ -264,6 +265,25 @@ impl Input {
             Input::Store(_) => &[],
             Input::Rows { tag_fields, .. } => tag_fields,
         }
+    }
+
+    /// The values tag `key` takes among the series of measurement `m` (a subquery's whatever
+    /// `m`), without the empty value of a series that lacks it.
+    pub(crate) fn tag_values(&self, m: &str, key: &str) -> Res<BTreeSet<String>> {
+        let value = |tags: &[(String, String)]| {
+            tags.iter()
+                .find(|(k, v)| k == key && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        Ok(match self {
+            Input::Store(store) => store
+                .series_keys(m)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .filter_map(|tags| value(tags))
+                .collect(),
+            Input::Rows { data, .. } => data.iter().filter_map(|sd| value(&sd.tags)).collect(),
+        })
     }
 
     /// The requested fields of every series; a subquery's rows are not cut to the range

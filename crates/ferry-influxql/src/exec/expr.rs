@@ -2,7 +2,7 @@
 //! measurement's fields and tags ([`CExpr`], [`compile`]), and their evaluation over a row
 //! ([`eval`], [`binop`]) with InfluxDB 1.6's arithmetic and comparison rules.
 
-use ferry_lp::FieldValue;
+use ferry_lp::{FieldType, FieldValue};
 use regex::Regex;
 
 use super::context::Res;
@@ -27,6 +27,36 @@ pub(super) enum CExpr {
     Bin(Box<CExpr>, BinOp, Box<CExpr>),
     /// One of [`crate::functions::MATH`] over its arguments.
     Math(&'static str, Vec<CExpr>),
+    /// A field's value cast to a type (`x::integer`, …; see [`cast`]).
+    Cast(Box<CExpr>, FieldType),
+}
+
+impl CExpr {
+    /// The scanned field's column this expression reads, cast or not.
+    pub(super) fn field_column(&self) -> Option<usize> {
+        match self {
+            CExpr::Field(i) => Some(*i),
+            CExpr::Cast(x, _) => x.field_column(),
+            _ => None,
+        }
+    }
+}
+
+/// A value cast as 1.6 casts a field it reads: between floats and integers (a float
+/// truncated toward zero), a value of another type null (`status::float`, `ok::integer`,
+/// `load::string`); `::unsigned` leaves the value as it is (1.6 stores no unsigned field).
+fn cast(v: Value, to: FieldType) -> Value {
+    match (to, v) {
+        (FieldType::Float, Value::Int(i)) => Value::Float(i as f64),
+        (FieldType::Float, Value::UInt(u)) => Value::Float(u as f64),
+        (FieldType::Float, v @ Value::Float(_)) => v,
+        (FieldType::Integer, Value::Float(f)) => Value::Int(f as i64),
+        (FieldType::Integer, v @ (Value::Int(_) | Value::UInt(_))) => v,
+        (FieldType::String, v @ Value::Str(_)) => v,
+        (FieldType::Boolean, v @ Value::Bool(_)) => v,
+        (FieldType::UInteger, v) => v,
+        _ => Value::Null,
+    }
 }
 
 /// A row being evaluated: its series' tags, field values and time; aggregates in agg mode.
@@ -68,6 +98,7 @@ pub(super) fn eval(e: &CExpr, row: &Row) -> Value {
         CExpr::Lit(v) => v.clone(),
         CExpr::Re(_) => Value::Null,
         CExpr::Agg(i) => row.aggs.get(*i).cloned().unwrap_or(Value::Null),
+        CExpr::Cast(x, to) => cast(eval(x, row), *to),
         CExpr::Math(name, args) => {
             let a = eval(&args[0], row);
             let b = args.get(1).map(|e| eval(e, row));

@@ -48,6 +48,7 @@ pub(super) fn aux_keys(exprs: &[CExpr], scan_fields: &[String]) -> Vec<AuxKey> {
                 walk(r, out, fields);
             }
             CExpr::Math(_, args) => args.iter().for_each(|a| walk(a, out, fields)),
+            CExpr::Cast(x, _) => walk(x, out, fields),
             CExpr::Time | CExpr::Lit(_) | CExpr::Re(_) | CExpr::Agg(_) => {}
         }
     }

@@ -57,6 +57,7 @@ pub(super) fn in_pieces(s: &Select, p: &Plan) -> bool {
             CExpr::Field(_) | CExpr::Tag(_) => true,
             CExpr::Bin(a, _, b) => reads_row(a) || reads_row(b),
             CExpr::Math(_, args) => args.iter().any(reads_row),
+            CExpr::Cast(x, _) => reads_row(x),
             CExpr::Time | CExpr::Lit(_) | CExpr::Re(_) | CExpr::Agg(_) => false,
         }
     }

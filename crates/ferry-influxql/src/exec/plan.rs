@@ -1,6 +1,6 @@
 //! Compiling a single-measurement SELECT against its input's schema ([`plan_select`] into a
 //! [`Plan`]): wildcard expansion, column names, the time range, the WHERE split into what
-//! the store applies (tag pushdown), what is checked once per series and what per row, and
+//! the store applies (`pushdown.rs`), what is checked once per series and what per row, and
 //! the aggregates the select list calls.
 
 use std::collections::{BTreeSet, HashMap};
@@ -10,6 +10,7 @@ use ferry_store::TagPredicate;
 
 use super::context::{Input, Res};
 use super::expr::{compile, compile_tag_cond, tag_of, CExpr};
+use super::pushdown::{split_where, Names, SplitWhere};
 use super::time::{is_time_ref, split_time_in};
 use crate::ast::*;
 use crate::functions::AGGREGATES;
@@ -123,15 +124,22 @@ pub(super) fn expand_wildcards(
                     && f.alias.is_none() =>
             {
                 let any_type = matches!(func.as_str(), "count" | "first" | "last" | "mode");
+                // 1.6's min/max take booleans too
+                let boolean = matches!(func.as_str(), "min" | "max");
                 for (n, t) in fields {
-                    if !any_type && !matches!(t, FieldType::Float | FieldType::Integer) {
+                    let takes = match t {
+                        FieldType::Float | FieldType::Integer => true,
+                        FieldType::Boolean => any_type || boolean,
+                        _ => any_type,
+                    };
+                    if !takes {
                         continue;
                     }
                     if tag_fields.contains(n) {
                         continue;
                     }
                     let mut call_args = args.clone();
-                    call_args[0] = Expr::Ref(n.clone(), RefKind::Field);
+                    call_args[0] = Expr::Ref(n.clone(), RefKind::Field(None));
                     out.push(Field {
                         expr: Expr::Call(func.clone(), call_args),
                         alias: Some(format!("{func}_{n}")),
@@ -277,25 +285,39 @@ pub(super) fn plan_select(
             let mut fi = field_index.borrow_mut();
             let next = fi.len();
             let i = *fi.entry(n.to_string()).or_insert(next);
-            return Ok(CExpr::Field(i));
+            return Ok(match k {
+                RefKind::Field(Some(to)) => CExpr::Cast(Box::new(CExpr::Field(i)), to),
+                _ => CExpr::Field(i),
+            });
         }
-        if k != RefKind::Field && tag_keys.contains(n) {
+        // a name neither a field nor a tag reads as a tag no series has: `""` in a
+        // condition (1.6: `nokey = ''` holds for every row), null in a column
+        if !k.is_field() && (tag_keys.contains(n) || !field_types.contains_key(n)) {
             return Ok(CExpr::Tag(n.to_string()));
         }
         Ok(CExpr::Lit(Value::Null))
     };
 
     let is_tag = |n: &str, k: RefKind| {
-        k != RefKind::Field
-            && tag_keys.contains(n)
-            && (k == RefKind::Tag || !field_types.contains_key(n))
+        !k.is_field() && tag_keys.contains(n) && (k == RefKind::Tag || !field_types.contains_key(n))
+    };
+    let is_absent = |n: &str, k: RefKind| {
+        !k.is_field()
+            && !tag_keys.contains(n)
+            && !field_types.contains_key(n)
+            && !n.eq_ignore_ascii_case("time")
+    };
+    let names = Names {
+        is_tag: &is_tag,
+        is_absent: &is_absent,
     };
     // The residual condition's conjuncts: those the store's tag filter applies exactly are
-    // dropped, those on tags alone are evaluated once per series, the rest per row.
-    let (series_cond, row_cond) = match &cond {
-        Some(c) => split_residual(c, &is_tag),
-        None => (None, None),
+    // pushed, those on tags alone are evaluated once per series, the rest per row.
+    let split = match &cond {
+        Some(c) => split_where(c, &input, &m, &names)?,
+        None => SplitWhere::default(),
     };
+    let (pushed, series_cond, row_cond) = (split.pushed, split.on_series, split.on_rows);
     let series_c = series_cond.as_ref().map(compile_tag_cond).transpose()?;
     let cond_c = match &row_cond {
         Some(c) => Some(compile(c, &resolve, &mut |_| {
@@ -320,10 +342,7 @@ pub(super) fn plan_select(
                     return Err(format!("expected field argument in {name}()"));
                 }
                 let col = match inner_args.as_slice() {
-                    [Expr::Ref(n, k)] => match resolve(n, *k)? {
-                        CExpr::Field(i) => Some(i),
-                        _ => None,
-                    },
+                    [Expr::Ref(n, k)] => resolve(n, *k)?.field_column(),
                     _ => return Err("distinct function requires at least one argument".into()),
                 };
                 aggs.push(AggSpec {
@@ -368,10 +387,7 @@ pub(super) fn plan_select(
                 ));
             }
             let col = match &args[0] {
-                Expr::Ref(n, k) => match resolve(n, *k)? {
-                    CExpr::Field(i) => Some(i),
-                    _ => None,
-                },
+                Expr::Ref(n, k) => resolve(n, *k)?.field_column(),
                 _ => return Err(format!("expected field argument in {name}()")),
             };
             aggs.push(AggSpec {
@@ -406,10 +422,6 @@ pub(super) fn plan_select(
         return Ok(None);
     }
 
-    let pushed = cond
-        .as_ref()
-        .map(|c| pushdown_tags(c, &is_tag))
-        .unwrap_or_default();
     Ok(Some(Plan {
         input,
         m,
@@ -428,84 +440,4 @@ pub(super) fn plan_select(
         selector_single,
         shard_ns: 0,
     }))
-}
-
-/// Splits a residual WHERE condition into its top-level AND conjuncts, drops those
-/// [`pushdown_tags`] turns into the store's tag filter (which applies them exactly, a missing
-/// tag being `""` there as in a row), and joins the rest into (conjuncts on tags alone,
-/// conjuncts needing the row).
-fn split_residual(
-    cond: &Expr,
-    is_tag: &dyn Fn(&str, RefKind) -> bool,
-) -> (Option<Expr>, Option<Expr>) {
-    fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
-        match e {
-            Expr::Paren(inner) => conjuncts(inner, out),
-            Expr::Binary(l, BinOp::And, r) => {
-                conjuncts(l, out);
-                conjuncts(r, out);
-            }
-            _ => out.push(e),
-        }
-    }
-    fn tags_only(e: &Expr, is_tag: &dyn Fn(&str, RefKind) -> bool) -> bool {
-        match e {
-            Expr::Ref(n, k) => is_tag(n, *k),
-            Expr::Str(_)
-            | Expr::Number(_)
-            | Expr::Integer(_)
-            | Expr::Bool(_)
-            | Expr::Regex(_)
-            | Expr::Duration(_) => true,
-            Expr::Paren(inner) => tags_only(inner, is_tag),
-            Expr::Binary(l, _, r) => tags_only(l, is_tag) && tags_only(r, is_tag),
-            Expr::Wildcard | Expr::Call(..) => false,
-        }
-    }
-    fn join(parts: Vec<&Expr>) -> Option<Expr> {
-        parts
-            .into_iter()
-            .cloned()
-            .reduce(|a, b| Expr::Binary(Box::new(a), BinOp::And, Box::new(b)))
-    }
-    let mut all = Vec::new();
-    conjuncts(cond, &mut all);
-    let (mut on_tags, mut on_rows) = (Vec::new(), Vec::new());
-    for c in all {
-        let pushed = pushdown_tags(c, is_tag);
-        if pushed.len() == 1 {
-            continue;
-        }
-        if tags_only(c, is_tag) {
-            on_tags.push(c);
-        } else {
-            on_rows.push(c);
-        }
-    }
-    (join(on_tags), join(on_rows))
-}
-
-/// The tag conditions every matching row must satisfy: top-level `AND` terms of the form
-/// `tag = 'v'` or `tag != 'v'`. They are pushed down to the store so that other series are
-/// never read.
-fn pushdown_tags(cond: &Expr, is_tag: &dyn Fn(&str, RefKind) -> bool) -> Vec<TagPredicate> {
-    match cond {
-        Expr::Paren(e) => pushdown_tags(e, is_tag),
-        Expr::Binary(l, BinOp::And, r) => {
-            let mut v = pushdown_tags(l, is_tag);
-            v.extend(pushdown_tags(r, is_tag));
-            v
-        }
-        Expr::Binary(l, op @ (BinOp::Eq | BinOp::Neq), r) => match (&**l, &**r) {
-            (Expr::Ref(n, k), Expr::Str(v)) | (Expr::Str(v), Expr::Ref(n, k)) if is_tag(n, *k) => {
-                vec![if *op == BinOp::Eq {
-                    TagPredicate::Eq(n.clone(), v.clone())
-                } else {
-                    TagPredicate::NotEq(n.clone(), v.clone())
-                }]
-            }
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
 }

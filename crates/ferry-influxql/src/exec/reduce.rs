@@ -54,13 +54,18 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             crate::stats::median(&mut v).map(|m| (Value::Float(m), t0, r0))
         }
         "min" | "max" => {
+            // booleans too, true above false (1.6's `BooleanMinReduce`, …)
+            let order = |v: &Value| match v {
+                Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                v => v.as_f64(),
+            };
             let mut best: Option<&(i64, Value, usize)> = None;
             for p in pts {
-                let Some(x) = p.1.as_f64() else { continue };
+                let Some(x) = order(&p.1) else { continue };
                 let better = match best {
                     None => true,
                     Some(b) => {
-                        let y = b.1.as_f64().unwrap_or(0.0);
+                        let y = order(&b.1).unwrap_or(0.0);
                         if func == "min" {
                             x < y
                         } else {

@@ -69,11 +69,27 @@ fn type_name(t: FieldType) -> &'static str {
     }
 }
 
-fn measurements_of(store: &BucketStore, from: &Option<Source>) -> Res<Vec<String>> {
-    match from {
-        Some(s) => measurements_matching(store, s),
-        None => Ok(store.measurements()),
+/// The measurements of `store` that FROM names (any of its sources; all without FROM),
+/// sorted and each once.
+fn measurements_of(store: &BucketStore, from: &[Source]) -> Res<Vec<String>> {
+    if from.is_empty() {
+        return Ok(store.measurements());
     }
+    sorted_union(
+        from.iter()
+            .map(|source| measurements_matching(store, source)),
+    )
+}
+
+/// The names of every list, sorted and each once.
+fn sorted_union(lists: impl Iterator<Item = Res<Vec<String>>>) -> Res<Vec<String>> {
+    let mut names = Vec::new();
+    for list in lists {
+        names.extend(list?);
+    }
+    names.sort_unstable();
+    names.dedup();
+    Ok(names)
 }
 
 /// The buckets of every retention policy of `db`, each once (two policies can map to one
@@ -201,14 +217,8 @@ fn time_and_tags(c: &Option<Expr>, now: i64) -> Res<(Option<Range>, Option<Expr>
 
 /// The measurements of every store named by `from` (all of them without FROM), sorted and
 /// each once.
-fn measurements_of_all(stores: &[Arc<BucketStore>], from: &Option<Source>) -> Res<Vec<String>> {
-    let mut names = Vec::new();
-    for store in stores {
-        names.extend(measurements_of(store, from)?);
-    }
-    names.sort_unstable();
-    names.dedup();
-    Ok(names)
+fn measurements_of_all(stores: &[Arc<BucketStore>], from: &[Source]) -> Res<Vec<String>> {
+    sorted_union(stores.iter().map(|store| measurements_of(store, from)))
 }
 
 /// The one policy SHOW FIELD KEYS reads in 1.x: the FROM clause's, else the request's
@@ -216,10 +226,10 @@ fn measurements_of_all(stores: &[Arc<BucketStore>], from: &Option<Source>) -> Re
 fn field_keys_store(
     ctx: &dyn Context,
     db: &str,
-    from: &Option<Source>,
+    from: &[Source],
     rp: &str,
 ) -> Res<Arc<BucketStore>> {
-    let rp = from.as_ref().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
+    let rp = from.first().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
     Ok(ctx.store(db, rp)?)
 }
 
@@ -302,7 +312,7 @@ fn key_passes(key: &KeyFilter, re: Option<&(regex::Regex, bool)>, k: &str) -> bo
 fn cardinality(
     of: &Counted,
     exact: bool,
-    from: &Option<Source>,
+    from: &[Source],
     condition: &Option<Expr>,
     (limit, offset): (usize, usize),
     stores: &[Arc<BucketStore>],
@@ -315,7 +325,7 @@ fn cardinality(
         columns: vec![column.into()],
         values: page(vec![vec![Value::Int(n as i64)]], limit, offset),
     };
-    let estimate = !exact && from.is_none() && condition.is_none();
+    let estimate = !exact && from.is_empty() && condition.is_none();
     let mut out = Vec::new();
     match of {
         Counted::Measurements => {
@@ -333,7 +343,7 @@ fn cardinality(
         }
         Counted::Series if estimate => {
             let mut n = 0;
-            for m in measurements_of_all(stores, &None)? {
+            for m in measurements_of_all(stores, &[])? {
                 n += matching_series(stores, &m, None)?.len();
             }
             out.push(one(None, "cardinality estimation", n));
@@ -424,6 +434,25 @@ pub(super) fn show(
                 })
                 .collect(),
         }]),
+        // one empty series per database, as 1.6 lists a database without continuous queries
+        Show::ContinuousQueries => Ok(ctx
+            .databases()
+            .into_iter()
+            .map(|d| Series {
+                name: Some(d),
+                tags: None,
+                columns: vec!["name".into(), "query".into()],
+                values: vec![],
+            })
+            .collect()),
+        Show::Subscriptions => Ok(vec![]),
+        Show::Users => Ok(vec![Series {
+            name: None,
+            tags: None,
+            columns: vec!["user".into(), "admin".into()],
+            values: vec![],
+        }]),
+        Show::Grants(_) => Err("user not found".into()),
         Show::Databases => Ok(vec![Series {
             name: Some("databases".into()),
             tags: None,
@@ -488,7 +517,7 @@ pub(super) fn show(
             }
             // The estimates read the database's index, which spans every policy; the rest
             // are answered by a SELECT over one policy in 1.6 (FROM's, `rp=`, the default).
-            let estimate = !exact && from.is_none() && condition.is_none();
+            let estimate = !exact && from.is_empty() && condition.is_none();
             let stores = if estimate && matches!(of, Counted::Series | Counted::Measurements) {
                 stores_of_db(ctx, db)
             } else {
@@ -532,7 +561,7 @@ pub(super) fn show(
                 return Ok(vec![]);
             };
             refuse_time(condition, "SHOW MEASUREMENTS")?;
-            let mut names = measurements_of_all(&stores, &None)?;
+            let mut names = measurements_of_all(&stores, &[])?;
             if let Some(c) = condition {
                 let c = compile_tag_cond(c)?;
                 let mut kept = Vec::new();
@@ -729,7 +758,7 @@ pub(super) fn show(
                 // default), from the indexes of the shards the range overlaps, in escaped
                 // key order
                 let store = field_keys_store(ctx, db, from, rp)?;
-                let policy_rp = from.as_ref().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
+                let policy_rp = from.first().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
                 let sg = ctx
                     .retention_policies(db)?
                     .into_iter()
