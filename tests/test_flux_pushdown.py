@@ -364,3 +364,44 @@ def test_a_tag_of_many_values_is_refused_at_the_query_memory(make_node):
     assert status == 400 and "evaluation exceeded its memory limit" in text, text
     status, text = ask(n, f'{src} |> filter(fn: (r) => r.host == "host-00007") |> group() |> count()')
     assert status == 200 and text.split("\r\n")[4].endswith(",1"), text
+
+
+def records(text: str) -> list[dict]:
+    """The data rows of an annotated-CSV answer as dicts (annotation rows skipped)."""
+    import csv
+    import io
+    header, out = None, []
+    for row in csv.reader(io.StringIO(text)):
+        if not row or row[0].startswith("#"):
+            header = None
+            continue
+        if header is None:
+            header = row
+            continue
+        out.append(dict(zip(header, row)))
+    return out
+
+
+@pytest.mark.parametrize("between", ["", ' |> group(columns: ["_measurement"])'])
+def test_pivot_merges_fields_by_time_as_the_rows_say(pd, between):
+    """pivot over fields with times of their own (h15's `b` a second after its `a`, so a row
+    lacks one) and, grouped by measurement, over hosts sharing their times (a later table's
+    value wins a cell): each row's cells are the values the unpivoted rows hold."""
+    hosts = 'r.host == "h00" or r.host == "h01" or r.host == "h15" or r.host == "h16"'
+    src = (f'from(bucket: "{pd.bucket}") |> range(start: {T0}, stop: {T0 + SPAN})'
+           f' |> filter(fn: (r) => r._measurement == "m" and ({hosts}) and (r._field == "a" or r._field == "b"))'
+           f'{between}')
+    status, raw = ask(pd, src)
+    assert status == 200, raw
+    expected: dict[tuple, dict] = {}
+    for r in records(raw):  # tables in order: a later table's value wins
+        table = (r["_time"],) if between else (r["host"], r["_time"])
+        expected.setdefault(table, {})[r["_field"]] = r["_value"]
+    status, text = ask(pd, f'{src} |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")')
+    assert status == 200, text
+    got = {((r["_time"],) if between else (r["host"], r["_time"])): {f: r[f] for f in ("a", "b") if r.get(f)}
+           for r in records(text)}
+    assert got == expected
+    assert len(got) >= 640 and any(len(v) == 2 for v in got.values())
+    if not between:  # h15's `b` a second after its `a`: rows with one of them
+        assert any(len(v) == 1 for v in got.values())
