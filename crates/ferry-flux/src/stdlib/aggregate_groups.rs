@@ -302,13 +302,17 @@ impl Group {
     }
 }
 
+/// Each column of one series' table: label, type, and the value of every row when it is
+/// the same on each.
+pub(super) type SeriesLayout = Vec<(String, ColKind, Option<Value>)>;
+
 /// The columns of one series' table (as [`crate::table::series_skeleton`] lays them out)
 /// with the value of each that is the same on every row.
-fn series_layout(
+pub(super) fn series_layout(
     (start, stop): (i64, i64),
     sc: &SeriesColumns<'_>,
     kind: ColKind,
-) -> Vec<(String, ColKind, Option<Value>)> {
+) -> SeriesLayout {
     let mut strings: Vec<(&str, &str)> = sc
         .tags
         .iter()

@@ -48,6 +48,7 @@ pub mod scalars;
 pub mod schema;
 pub mod series;
 pub mod sink;
+pub mod sort_limit;
 pub mod state;
 pub mod stats;
 pub mod streams;
@@ -80,6 +81,7 @@ pub fn universe(env: Env) -> Scope {
         .chain(scalars::builtins())
         .chain([
             pivot::builtin(&env),
+            sort_limit::builtin_fn(&env),
             reduce::builtin_fn(&env),
             join::builtin_fn(&env),
             key_values::builtin(&env),

@@ -86,8 +86,51 @@ struct Builder {
     kept: Vec<(String, ColKind)>,
     /// New columns: label and kind, in order of appearance.
     new: Vec<(String, ColKind)>,
-    /// Row key → (kept values, new values by new-column index).
-    rows: BTreeMap<RowKey, (Vec<Value>, HashMap<usize, Value>)>,
+    /// Row key → (kept values, new values).
+    rows: BTreeMap<RowKey, (Vec<Value>, NewCells)>,
+}
+
+/// The new columns' values a row has: (new-column index, value), by index.
+type NewCells = Vec<(usize, Value)>;
+
+/// The index in `b.new` of the column that row `row` of `t` goes to (named by its values in
+/// the column key's columns `ck_idx`, joined with `_`), added when new.
+fn new_column(
+    b: &mut Builder,
+    t: &Table,
+    ck_idx: &[usize],
+    row: usize,
+    vkind: ColKind,
+) -> BResult<usize> {
+    let name = ck_idx
+        .iter()
+        .map(|&i| match &t.columns[i].values[row] {
+            Value::String(s) => Ok(s.to_string()),
+            Value::Null => Ok("null".to_string()),
+            other => Err(EvalErrorKind::from(format!(
+                "pivot: columnKey values must be strings, found {}",
+                other.kind()
+            ))),
+        })
+        .collect::<BResult<Vec<String>>>()?
+        .join("_");
+    Ok(match b.new.iter().position(|(l, _)| *l == name) {
+        Some(i) => {
+            if b.new[i].1 != vkind {
+                return Err(format!(
+                    "pivot: value column {name:?} has two types: {} and {}",
+                    b.new[i].1.kind(),
+                    vkind.kind()
+                )
+                .into());
+            }
+            i
+        }
+        None => {
+            b.new.push((name, vkind));
+            b.new.len() - 1
+        }
+    })
 }
 
 fn pivot(
@@ -140,34 +183,25 @@ fn pivot(
         let ck_idx: Vec<usize> = col_key.iter().filter_map(|c| t.index_of(c)).collect();
         let vi = t.index_of(value_col).expect("checked above");
         let vkind = t.columns[vi].kind;
+        // rows in a run of equal column-key values (a storage read's table has one `_field`)
+        // go to the column the run's first row named
+        let mut named: Option<(usize, usize)> = None; // (row, column)
         for row in 0..t.len() {
-            let name = ck_idx
-                .iter()
-                .map(|&i| match &t.columns[i].values[row] {
-                    Value::String(s) => Ok(s.to_string()),
-                    Value::Null => Ok("null".to_string()),
-                    other => Err(EvalErrorKind::from(format!(
-                        "pivot: columnKey values must be strings, found {}",
-                        other.kind()
-                    ))),
-                })
-                .collect::<BResult<Vec<String>>>()?
-                .join("_");
-            let ni = match b.new.iter().position(|(l, _)| *l == name) {
-                Some(i) => {
-                    if b.new[i].1 != vkind {
-                        return Err(format!(
-                            "pivot: value column {name:?} has two types: {} and {}",
-                            b.new[i].1.kind(),
-                            vkind.kind()
-                        )
-                        .into());
+            let same = |(at, _): &(usize, usize)| {
+                ck_idx.iter().all(|&i| {
+                    match (&t.columns[i].values[row], &t.columns[i].values[*at]) {
+                        (Value::String(x), Value::String(y)) => x == y,
+                        (Value::Null, Value::Null) => true,
+                        _ => false,
                     }
-                    i
-                }
+                })
+            };
+            let ni = match named.filter(same) {
+                Some((_, ni)) => ni,
                 None => {
-                    b.new.push((name, vkind));
-                    b.new.len() - 1
+                    let ni = new_column(b, t, &ck_idx, row, vkind)?;
+                    named = Some((row, ni));
+                    ni
                 }
             };
             let rk = RowKey(
@@ -182,10 +216,14 @@ fn pivot(
                         .iter()
                         .map(|i| i.map_or(Value::Null, |i| t.columns[i].values[row].clone()))
                         .collect(),
-                    HashMap::new(),
+                    Vec::new(),
                 )
             });
-            entry.1.insert(ni, t.columns[vi].values[row].clone());
+            let value = t.columns[vi].values[row].clone();
+            match entry.1.binary_search_by_key(&ni, |(c, _)| *c) {
+                Ok(at) => entry.1[at].1 = value,
+                Err(at) => entry.1.insert(at, (ni, value)),
+            }
         }
     }
     // Distinct row keys times distinct column keys can be far more cells than the input
@@ -219,8 +257,12 @@ fn pivot(
                 for (i, v) in kept.into_iter().enumerate() {
                     columns[i].values.push(v);
                 }
+                let mut new = new.into_iter().peekable();
                 for (j, col) in columns[nkept..].iter_mut().enumerate() {
-                    col.values.push(new.get(&j).cloned().unwrap_or(Value::Null));
+                    let v = new
+                        .next_if(|(c, _)| *c == j)
+                        .map_or(Value::Null, |(_, v)| v);
+                    col.values.push(v);
                 }
             }
             Table {

@@ -118,7 +118,6 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         keep_drop("keep", true, env),
         keep_drop("drop", false, env),
         per_table("sort", &["columns", "desc"], sort, env),
-        per_table("_sortLimit", &["n", "columns", "desc"], sort_limit, env),
         buckets(env.clone()),
         builtin("now", &[], false, move |_, _| Ok(Value::Time(now))),
     ]
@@ -439,7 +438,7 @@ fn limit_fn(env: &Env) -> Builtin {
     })
 }
 
-fn limit_args(a: &Record) -> BResult<(usize, usize)> {
+pub(super) fn limit_args(a: &Record) -> BResult<(usize, usize)> {
     let n = int_arg("limit", a, "n", None)?;
     let offset = int_arg("limit", a, "offset", Some(0))?;
     if n < 0 || offset < 0 {
@@ -520,13 +519,13 @@ fn sort(a: &Record, t: &Table) -> BResult<Option<Table>> {
 }
 
 /// `sort(columns:, desc:)`'s arguments.
-fn sort_args(a: &Record) -> BResult<(Vec<String>, bool)> {
+pub(super) fn sort_args(a: &Record) -> BResult<(Vec<String>, bool)> {
     let columns = strings_arg("sort", a, "columns")?.unwrap_or_else(|| vec!["_value".into()]);
     Ok((columns, bool_arg("sort", a, "desc", false)?))
 }
 
 /// `sort`'s order of two rows of `t` (a stable sort keeps equal rows in table order).
-fn row_order<'t>(
+pub(super) fn row_order<'t>(
     t: &'t Table,
     columns: &[String],
     desc: bool,
@@ -546,27 +545,8 @@ fn row_order<'t>(
     }
 }
 
-/// `sort(columns:, desc:) |> limit(n:)` (what `top` and `bottom` are): the first `n` rows
-/// in `sort`'s order, found without ordering (or copying) the others.
-fn sort_limit(a: &Record, t: &Table) -> BResult<Option<Table>> {
-    let (columns, desc) = sort_args(a)?;
-    let (n, _) = limit_args(a)?;
-    let order = row_order(t, &columns, desc);
-    // ties go to the earlier row, as in the stable sort
-    let total = |x: &usize, y: &usize| order(x, y).then(x.cmp(y));
-    let mut rows: Vec<usize> = (0..t.len()).collect();
-    if n < rows.len() {
-        if n > 0 {
-            rows.select_nth_unstable_by(n - 1, total);
-        }
-        rows.truncate(n);
-    }
-    rows.sort_by(total);
-    Ok(Some(rows_in_order(t, &rows)))
-}
-
 /// Rows `order` of `t`, in that order.
-fn rows_in_order(t: &Table, order: &[usize]) -> Table {
+pub(super) fn rows_in_order(t: &Table, order: &[usize]) -> Table {
     Table {
         key: t.key.clone(),
         columns: t
