@@ -35,8 +35,12 @@ const PURGE_DELAY_MS: std::ffi::c_long = 10;
 /// How often one thread asks mimalloc to collect at most.
 const COLLECT_EVERY: Duration = Duration::from_secs(1);
 
-/// Sets the allocator's options; call first thing in `main`.
+/// Sets the allocator's options; call first thing in `main`. A purge delay the operator
+/// set in mimalloc's own environment variable (`MIMALLOC_PURGE_DELAY`, milliseconds) is kept.
 pub fn tune() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     #[allow(unsafe_code)]
     // SAFETY: an FFI call with two integers; mimalloc's options may be set from any thread
     // at any time and take effect for later purges.

@@ -66,7 +66,7 @@ pub struct StoreOptions {
     /// Width of a time partition in nanoseconds (default one day). Fixed when the bucket is
     /// created: reopening with another value keeps the stored one.
     pub partition_duration_ns: i64,
-    /// Buffer size above which the caller should persist (default 16 MiB); see
+    /// Buffer size above which the caller should persist (default 8 MiB); see
     /// [`BucketStore::needs_persist`]. The store never persists on its own.
     pub buffer_limit_bytes: usize,
     /// [`BucketStore::compact`] merges a run of similar-sized files of a partition when it
@@ -84,7 +84,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             partition_duration_ns: DAY_NS,
-            buffer_limit_bytes: 16 << 20,
+            buffer_limit_bytes: 8 << 20,
             max_files_per_partition: 3,
             compaction_max_rows: 4_000_000,
             slice_cache: true,
