@@ -10,7 +10,8 @@
 #     (bench/lib/lp_cycle.lua). Lines/s count only 2xx answers; refused requests are shown.
 #   * Systems, each fresh on an empty data dir under bench/out/footprint, bound to 127.0.0.1,
 #     stopped by PID: Ferry (`target/release/ferry serve`, default config: every acknowledged
-#     write fsynced; `MEMORY_LIMIT=128MiB` adds --memory-limit), VictoriaMetrics (Debian
+#     write fsynced; `MEMORY_LIMIT=128MiB` adds --memory-limit, FERRY_ARGS any other
+#     `ferry serve` flags, e.g. FERRY_ARGS='--query-cache-bytes 16777216'), VictoriaMetrics (Debian
 #     `victoria-metrics`, which acknowledges before its data is durable) and influxd 1.6
 #     (Debian `influxdb`).
 #   * Per system: idle RSS (VmRSS 1 s after it answers), RSS sampled every 0.5 s during the
@@ -24,7 +25,7 @@
 #     written into bench/README.md ("## Footprint: latest figures").
 #   One run per system: the machine may be shared, so compare within one run.
 #
-# Usage: bench/footprint.sh      env: LINES DURATION SETTLE CONNS BATCH MEMORY_LIMIT
+# Usage: bench/footprint.sh      env: LINES DURATION SETTLE CONNS BATCH MEMORY_LIMIT FERRY_ARGS
 #                                     SYSTEMS=ferry,victoria-metrics,influxd NO_REPLICATION=1 NO_README=1
 set -euo pipefail
 
@@ -61,8 +62,9 @@ args=(--data "$DATA" --lines "$LINES" --ferry "$FERRY" --influxd "$(command -v i
       --victoria "$(command -v victoria-metrics)" --wrk "$(command -v wrk)"
       --workroot "$OUT/footprint" --duration "$DURATION" --settle "$SETTLE" --conns "$CONNS"
       --batch "$BATCH" --results-json "$OUT/footprint-results.json"
-      --command "LINES=$LINES DURATION=$DURATION CONNS=$CONNS BATCH=$BATCH${MEMORY_LIMIT:+ MEMORY_LIMIT=$MEMORY_LIMIT} bench/footprint.sh")
+      --command "LINES=$LINES DURATION=$DURATION CONNS=$CONNS BATCH=$BATCH${MEMORY_LIMIT:+ MEMORY_LIMIT=$MEMORY_LIMIT}${FERRY_ARGS:+ FERRY_ARGS='$FERRY_ARGS'} bench/footprint.sh")
 [[ -n "${MEMORY_LIMIT:-}" ]] && args+=(--memory-limit "$MEMORY_LIMIT")
+[[ -n "${FERRY_ARGS:-}" ]] && args+=(--ferry-args "$FERRY_ARGS")
 [[ -n "${SYSTEMS:-}" ]] && args+=(--systems "$SYSTEMS")
 [[ "${NO_REPLICATION:-0}" == 1 ]] && args+=(--no-replication)
 [[ "${NO_README:-0}" == 1 ]] || args+=(--readme "$BENCH_DIR/README.md")

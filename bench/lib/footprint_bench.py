@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -121,8 +122,9 @@ def run_one(args, system, scenario):
     servers = []
     token = None
     if system == "ferry":
+        extra = list(args.ferry_extra)
         if args.memory_limit:
-            extra = ["--memory-limit", args.memory_limit]
+            extra += ["--memory-limit", args.memory_limit]
         os.makedirs(os.path.join(workdir, "node"))
         srv, url = ib.start_ferry(args, os.path.join(workdir, "node"), extra)
         token = "benchtoken"
@@ -180,7 +182,8 @@ def configured_caches(args):
     """What Ferry may keep after a load by configuration: a bucket's buffer (persisted at most
     every persist interval) and the query cache, as `serve --print-config` shows them, each
     lowered to its share of --memory-limit (1/8) when one is given."""
-    out = subprocess.run([args.ferry, "serve", "--print-config"], stdout=subprocess.PIPE,
+    out = subprocess.run([args.ferry, "serve", *args.ferry_extra, "--print-config"],
+                         stdout=subprocess.PIPE,
                          check=True).stdout.decode()
     conf = dict(re.findall(r"^([a-z-]+) = (\d+)", out, re.M))
     buffer, cache = int(conf["buffer-bytes"]), int(conf["query-cache-bytes"])
@@ -256,12 +259,14 @@ def main():
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--memory-limit", default="")
+    ap.add_argument("--ferry-args", default="", help="more `ferry serve` flags (shell words)")
     ap.add_argument("--systems", default="ferry,victoria-metrics,influxd")
     ap.add_argument("--no-replication", action="store_true")
     ap.add_argument("--readme", default=None)
     ap.add_argument("--command", default="bench/footprint.sh")
     ap.add_argument("--results-json", default=None)
     args = ap.parse_args()
+    args.ferry_extra = shlex.split(args.ferry_args)
     args.caches_bytes = configured_caches(args)
 
     started = dt.datetime.now(dt.timezone.utc)
@@ -290,7 +295,8 @@ def main():
         f"- Machine: {ib.machine()}; load average at start {os.getloadavg()[0]:.2f}",
         f"- Load: wrk, {args.conns} connections, {args.batch}-line `cpu` bodies cycling through "
         f"{args.lines:,} lines, {args.duration} s; settled RSS {args.settle} s after the load"
-        + (f"; Ferry with `--memory-limit {args.memory_limit}`" if args.memory_limit else ""),
+        + (f"; Ferry with `--memory-limit {args.memory_limit}`" if args.memory_limit else "")
+        + (f"; Ferry with `{args.ferry_args}`" if args.ferry_args else ""),
         "",
         summary,
         "",
