@@ -1402,8 +1402,7 @@ SAMPLE_BESIDE = [q.format(R=R, RB=RB, RT=RT, H0=H0) for q in [
 # counts tie on a window (1.6's unstable sort picks), percentile()'s time among equal
 # values, integral() of an integer and a float field together without GROUP BY time (1.6
 # answers the integer's at the range's start, the float's at 0, in two rows: so
-# integral(*)), max()/min() of a boolean field (and so of `*`), which Ferry does not
-# answer yet
+# integral(*))
 SWEEP_FUNCTIONS = [
     "count(load)", "mean(load)", "median(usage_user)", "spread(usage_user)", "stddev(load)",
     "sum(usage_user)", "first(status)", "last(ok)", "max(load)", "min(usage_user)",
@@ -1413,7 +1412,7 @@ SWEEP_FUNCTIONS = [
     "elapsed(load, 10s)", "median(load)", "mode(ok)", "spread(load)", "stddev(usage_user)",
     "integral(usage_user, 1m)", "integral(load)", "first(*)", "count(*)", "mean(*)", "median(*)", "spread(*)",
     "stddev(*)", "sum(*)", "last(*)", "distinct(*)", "top(*, 2)", "percentile(*, 50)",
-    "percentile(usage_user, 50)", "bottom('x', 2)",
+    "percentile(usage_user, 50)", "bottom('x', 2)", "max(ok)", "min(ok)", "max(*)", "min(*)",
 ]
 SWEEP = [f"SELECT {f} FROM cpu WHERE {R} AND host =~ /h[02]/{by}"
          for f in SWEEP_FUNCTIONS for by in ("", " GROUP BY time(2m)")]
