@@ -48,6 +48,7 @@ pub(crate) mod stream;
 pub(crate) mod time;
 
 use context::{need_db, Res};
+pub(crate) use expr::field_value;
 use plan::Plan;
 use rows::FieldGroup;
 

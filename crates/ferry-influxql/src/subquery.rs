@@ -13,6 +13,7 @@ use ferry_store::{MeasurementSchema, SeriesData};
 
 use crate::ast::{BinOp, Expr, RefKind, Select};
 use crate::exec::context::{need_db, Context, Input, Res};
+use crate::exec::field_value;
 use crate::exec::multi::is_multi;
 use crate::exec::time::split_time_in;
 use crate::result::{Series, Value};
@@ -88,17 +89,6 @@ pub(crate) fn open(
     }
     let tag_cols = tag_columns(&inner, ctx, db, rp);
     Ok(rows_input(&run(&inner)?, &tag_cols, &pushed))
-}
-
-fn field_value(v: &Value) -> Option<FieldValue> {
-    Some(match v {
-        Value::Float(f) => FieldValue::Float(*f),
-        Value::Int(i) => FieldValue::Integer(*i),
-        Value::UInt(u) => FieldValue::UInteger(*u),
-        Value::Str(s) => FieldValue::String(s.clone()),
-        Value::Bool(b) => FieldValue::Boolean(*b),
-        Value::Null | Value::Time(_) | Value::ZonedTime(..) => return None,
-    })
 }
 
 /// The columns of `inner`'s answer that are tags of its measurement (selected by name or

@@ -69,6 +69,36 @@ pub(super) struct Row<'a> {
     pub(super) missing_null: bool,
 }
 
+/// A value as a stored field value (`None` for null and times): [`fv`]'s inverse.
+pub(crate) fn field_value(v: &Value) -> Option<FieldValue> {
+    Some(match v {
+        Value::Float(f) => FieldValue::Float(*f),
+        Value::Int(i) => FieldValue::Integer(*i),
+        Value::UInt(u) => FieldValue::UInteger(*u),
+        Value::Str(s) => FieldValue::String(s.clone()),
+        Value::Bool(b) => FieldValue::Boolean(*b),
+        Value::Null | Value::Time(_) | Value::ZonedTime(..) => return None,
+    })
+}
+
+/// A stored value [`cast`] (`None` where the cast makes it null): what an aggregate whose
+/// argument is cast reads.
+pub(super) fn cast_stored(v: &FieldValue, to: FieldType) -> Option<FieldValue> {
+    field_value(&cast(fv(v), to))
+}
+
+/// Whether [`cast`] keeps values of type `from` (else it makes every one of them null).
+pub(super) fn cast_keeps(from: FieldType, to: FieldType) -> bool {
+    let sample = match from {
+        FieldType::Float => FieldValue::Float(0.0),
+        FieldType::Integer => FieldValue::Integer(0),
+        FieldType::UInteger => FieldValue::UInteger(0),
+        FieldType::String => FieldValue::String(String::new()),
+        FieldType::Boolean => FieldValue::Boolean(false),
+    };
+    cast_stored(&sample, to).is_some()
+}
+
 pub(super) fn fv(v: &FieldValue) -> Value {
     match v {
         FieldValue::Float(f) => Value::Float(*f),

@@ -91,7 +91,7 @@ pub(super) fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Ve
         start_ns: p.lo,
         end_ns: p.hi.saturating_add(1),
         tag_filter: (!p.pushed.is_empty()).then(|| TagPredicate::And(p.pushed.clone())),
-        fields: Some(p.scan_fields.clone()),
+        fields: Some(p.stored().to_vec()),
     };
     let mut si = 0usize;
     let rows = (piece_values() / (p.scan_fields.len() + 1)).max(1);

@@ -6,10 +6,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use ferry_lp::FieldType;
-use ferry_store::TagPredicate;
+use ferry_store::{SeriesData, TagPredicate};
 
 use super::context::{Input, Res};
-use super::expr::{compile, compile_tag_cond, tag_of, CExpr};
+use super::expr::{cast_keeps, cast_stored, compile, compile_tag_cond, tag_of, CExpr};
 use super::pushdown::{split_where, Names, SplitWhere};
 use super::time::{is_time_ref, split_time_in};
 use crate::ast::*;
@@ -164,7 +164,14 @@ pub(super) struct Plan {
     /// The time range, inclusive.
     pub(super) lo: i64,
     pub(super) hi: i64,
+    /// The fields the store is asked for (the first `stored_fields`), then the columns
+    /// made from them by an aggregate argument's cast ([`Plan::casts`]), named `x::type`.
     pub(super) scan_fields: Vec<String>,
+    /// How many of `scan_fields` are read from the input.
+    pub(super) stored_fields: usize,
+    /// For each column of `scan_fields` past `stored_fields`: the stored column it casts and
+    /// the type (`sum(x::integer)` sums x's values truncated, as 1.6 does).
+    pub(super) casts: Vec<(usize, FieldType)>,
     /// The conjuncts on tags alone the store does not apply (evaluated once per series).
     pub(super) series_c: Option<CExpr>,
     /// The conjuncts evaluated per row.
@@ -180,6 +187,39 @@ pub(super) struct Plan {
     /// The duration of 1.x's shard groups over the input (0: not a store, or unknown);
     /// 1.6 merges each shard's rows on their own (see `merge.rs`).
     pub(super) shard_ns: i64,
+}
+
+impl Plan {
+    /// The fields read from the input.
+    pub(super) fn stored(&self) -> &[String] {
+        &self.scan_fields[..self.stored_fields]
+    }
+
+    /// Appends to each series the columns of [`Plan::casts`], in their order. A series
+    /// without the stored field, or whose values the cast all makes null, gets none: as
+    /// for a field it lacks, its aggregates answer null (1.6: `count(status::float)` of a
+    /// string field is null, not 0).
+    pub(super) fn add_casts(&self, data: &mut [SeriesData]) {
+        for sd in data {
+            for (ci, &(src, to)) in self.casts.iter().enumerate() {
+                let Some(values) = sd
+                    .fields
+                    .iter()
+                    .find(|(n, _)| *n == self.scan_fields[src])
+                    .map(|(_, vals)| {
+                        vals.iter()
+                            .map(|v| v.as_ref().and_then(|v| cast_stored(v, to)))
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|vals| vals.iter().any(Option::is_some))
+                else {
+                    continue;
+                };
+                let name = self.scan_fields[self.stored_fields + ci].clone();
+                sd.fields.push((name, values));
+            }
+        }
+    }
 }
 
 /// Compiles single-measurement SELECT `s` against its `input` at time `now`, its time range
@@ -326,6 +366,25 @@ pub(super) fn plan_select(
         None => None,
     };
     let mut aggs: Vec<AggSpec> = Vec::new();
+    // (aggregate, stored column, type) of each aggregate whose argument is cast
+    let mut cast_args: Vec<(usize, usize, FieldType)> = Vec::new();
+    // An aggregate argument's column: a cast one is placed once the stored fields are known.
+    let arg_column = |n: &str,
+                      k: RefKind,
+                      agg: usize,
+                      cast_args: &mut Vec<(usize, usize, FieldType)>|
+     -> Res<Option<usize>> {
+        let c = resolve(n, k)?;
+        if let (CExpr::Cast(_, to), Some(src)) = (&c, c.field_column()) {
+            // a cast that nulls the field's type reads nothing: 1.6 answers null, as
+            // for a field the measurement lacks (`count(status::float)` of a string)
+            if field_types.get(n).is_some_and(|&t| cast_keeps(t, *to)) {
+                cast_args.push((agg, src, *to));
+            }
+            return Ok(None);
+        }
+        Ok(c.field_column())
+    };
     let mut out_exprs = Vec::new();
     let mut field_derived = Vec::new();
     for f in &fields {
@@ -342,7 +401,7 @@ pub(super) fn plan_select(
                     return Err(format!("expected field argument in {name}()"));
                 }
                 let col = match inner_args.as_slice() {
-                    [Expr::Ref(n, k)] => resolve(n, *k)?.field_column(),
+                    [Expr::Ref(n, k)] => arg_column(n, *k, aggs.len(), &mut cast_args)?,
                     _ => return Err("distinct function requires at least one argument".into()),
                 };
                 aggs.push(AggSpec {
@@ -387,7 +446,13 @@ pub(super) fn plan_select(
                 ));
             }
             let col = match &args[0] {
-                Expr::Ref(n, k) => resolve(n, *k)?.field_column(),
+                // 1.6 selects top/bottom/distinct's points by the stored values
+                Expr::Ref(n, RefKind::Field(Some(_)))
+                    if matches!(name.as_str(), "top" | "bottom" | "distinct") =>
+                {
+                    resolve(n, RefKind::Field(None))?.field_column()
+                }
+                Expr::Ref(n, k) => arg_column(n, *k, aggs.len(), &mut cast_args)?,
                 _ => return Err(format!("expected field argument in {name}()")),
             };
             aggs.push(AggSpec {
@@ -418,6 +483,19 @@ pub(super) fn plan_select(
             scan_fields[*i] = n.clone();
         }
     }
+    let stored_fields = scan_fields.len();
+    let mut casts: Vec<(usize, FieldType)> = Vec::new();
+    for (agg, src, to) in cast_args {
+        let at = match casts.iter().position(|&c| c == (src, to)) {
+            Some(i) => stored_fields + i,
+            None => {
+                casts.push((src, to));
+                scan_fields.push(format!("{}::{to}", scan_fields[src]));
+                scan_fields.len() - 1
+            }
+        };
+        aggs[agg].col = Some(at);
+    }
     if scan_fields.is_empty() || lo > hi {
         return Ok(None);
     }
@@ -430,6 +508,8 @@ pub(super) fn plan_select(
         lo,
         hi,
         scan_fields,
+        stored_fields,
+        casts,
         series_c,
         cond_c,
         aggs,

@@ -51,15 +51,16 @@ pub(super) fn scan_groups(p: &Plan) -> Res<(Vec<SeriesData>, Groups)> {
         start_ns: p.lo,
         end_ns: p.hi.saturating_add(1),
         tag_filter: (!p.pushed.is_empty()).then(|| TagPredicate::And(p.pushed.clone())),
-        fields: Some(p.scan_fields.clone()),
+        fields: Some(p.stored().to_vec()),
     })?;
-    let data: Vec<SeriesData> = match &p.series_c {
+    let mut data: Vec<SeriesData> = match &p.series_c {
         Some(c) => data
             .into_iter()
             .filter(|sd| truthy(&eval_tags(c, &sd.tags)))
             .collect(),
         None => data,
     };
+    p.add_casts(&mut data);
     let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
     for (i, sd) in data.iter().enumerate() {
         groups

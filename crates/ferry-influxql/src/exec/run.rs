@@ -33,6 +33,7 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
     let (lo, hi, agg_mode, selector_single) = (*lo, *hi, *agg_mode, *selector_single);
     let streaming = agg_mode
         && cond_c.is_none()
+        && p.casts.is_empty()
         && aggs
             .iter()
             .all(|a| STREAMING_AGGS.contains(&a.func.as_str()));

@@ -463,7 +463,7 @@ impl Part {
                 start_ns: lo,
                 end_ns: hi.saturating_add(1),
                 tag_filter: (!filter.is_empty()).then_some(TagPredicate::And(filter)),
-                fields: Some(p.scan_fields.clone()),
+                fields: Some(p.stored().to_vec()),
             })
             .map_err(|e| e.to_string())?;
         Ok(match &p.series_c {
