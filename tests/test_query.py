@@ -231,6 +231,11 @@ QUERIES = [
     f"SELECT integral(usage_user), integral(usage_user, 1m) FROM cpu WHERE {R}",
     f"SELECT integral(usage_user) FROM cpu WHERE {R} AND host='h0' GROUP BY time(2m)",
     f"SELECT integral(load, 1m) FROM cpu WHERE {R} AND host='h0' GROUP BY time(2m)",
+    # an integer field's and a float field's integral together: 1.6 answers the float's at 0
+    # and the integer's at the range's start, so in two rows
+    f"SELECT integral(usage_user), integral(load) FROM cpu WHERE {R} AND host = 'h0'",
+    f"SELECT integral(*) FROM cpu WHERE {R}",
+    f"SELECT integral(load) * 2, integral(usage_user) AS u FROM cpu WHERE {R}",
     # top, bottom, distinct
     f"SELECT top(usage_user, 3) FROM cpu WHERE {R}",
     f"SELECT top(usage_user, host, 3) FROM cpu WHERE {R}",
@@ -605,6 +610,25 @@ def test_influxdb_integral_split_series(peers):
         merged.setdefault(s["tags"]["host"], []).extend(s["values"])
     assert len(merged) == len(a)
     for s in a:
+        same(s["values"], sorted(merged[s["tags"]["host"]]))
+
+
+def test_influxdb_integral_of_both_types_by_tag(peers):
+    """An integer field's and a float field's integral() by tag, without GROUP BY time: 1.6
+    answers each group's float row (at 0) and integer row (at the range's start) as two
+    series of the same tags, the groups in reverse order (its integral series order bug).
+    Ferry answers one series a group with both rows; the rows agree."""
+    ferry, influx = peers
+    q = f"SELECT integral(load), integral(usage_user, 1m) FROM cpu WHERE {R} GROUP BY host"
+    a = ask(ferry.url, q, token=ferry.token).json()["results"][0]["series"]
+    b = ask(influx.url, q).json()["results"][0]["series"]
+    assert len(b) == 2 * len(a)
+    merged = {}
+    for s in b:
+        merged.setdefault(s["tags"]["host"], []).extend(s["values"])
+    assert sorted(merged) == sorted(s["tags"]["host"] for s in a)
+    for s in a:
+        assert len(s["values"]) == 2
         same(s["values"], sorted(merged[s["tags"]["host"]]))
 
 

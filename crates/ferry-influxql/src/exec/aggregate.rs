@@ -253,6 +253,42 @@ pub(super) fn finish_windows(
             filled[wi][ai] = v;
         }
     }
+    // integral() alone without GROUP BY time: 1.6 answers a float field's at 0 and an
+    // integer field's at the range's start, so the two in one row each
+    let integrals = s.dims.time.is_none() && aggs.iter().all(|a| a.func == "integral");
+    let of_integers: Vec<bool> = aggs
+        .iter()
+        .map(|a| integrals && integer_input(a, data, scan_fields))
+        .collect();
+    if integrals && of_integers.contains(&true) && of_integers.contains(&false) {
+        let mut out = Vec::new();
+        for integers in [false, true] {
+            let mine = |ai: usize| of_integers[ai] == integers;
+            if !(0..aggs.len()).any(|ai| mine(ai) && results[0][ai].is_some()) {
+                continue;
+            }
+            let vals: Vec<Value> = (0..aggs.len())
+                .map(|ai| match mine(ai) {
+                    true => filled[0][ai].clone(),
+                    false => Value::Null,
+                })
+                .collect();
+            let time = if integers { grid.start(0) } else { 0 };
+            let row = Row {
+                tags: &[],
+                fields: &[],
+                time,
+                aggs: &vals,
+                missing_null: true,
+            };
+            out.push(
+                std::iter::once(Value::Time(time))
+                    .chain(exprs.iter().map(|e| eval(e, &row)))
+                    .collect(),
+            );
+        }
+        return Ok(Some(out));
+    }
     let mut out = Vec::new();
     for wi in 0..nwin {
         let empty = results[wi].iter().all(|r| r.is_none());
@@ -261,12 +297,7 @@ pub(super) fn finish_windows(
         }
         let wtime = grid.start(wi);
         let mut time = wtime;
-        // integral() alone without GROUP BY time: 1.6 answers a float field's at 0 and an
-        // integer field's at the range's start (one row each when both: here at 0)
-        if s.dims.time.is_none()
-            && aggs.iter().all(|a| a.func == "integral")
-            && !aggs.iter().all(|a| integer_input(a, data, scan_fields))
-        {
+        if integrals && !of_integers.iter().all(|&i| i) {
             time = 0;
         }
         let mut aux_fields: Vec<Option<Value>> = Vec::new();
