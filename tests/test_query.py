@@ -334,6 +334,15 @@ QUERIES = [
     f"SELECT sum(usage_user::integer) FROM cpu WHERE {R} GROUP BY time(1m), host fill(0)",
     f"SELECT integral(usage_user::integer), sample(usage_user::integer, 100) FROM cpu WHERE {R} AND host = 'h0'",
     f"SELECT sum(usage_user::integer) * 2, mean(load::float) + 1 FROM cpu WHERE {R}",
+    # mode() and percentile() among equal values: 1.6 sorts by value with Go's unstable
+    # sort and takes the point its order gives (mode's ties, percentile's time)
+    f"SELECT mode(usage_user::integer) FROM cpu WHERE {R}",
+    f"SELECT mode(usage_user::integer) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT mode(usage_user::integer), mode(load) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT mode(load) FROM cpu WHERE {R} GROUP BY time(2m), host",
+    f"SELECT percentile(load, 5), percentile(load, 50), percentile(load, 95) FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT percentile(usage_user::integer, 30) FROM cpu WHERE {R} GROUP BY time(1m)",
+    f"SELECT percentile(load, 50), usage_user FROM cpu WHERE {R} AND host = 'h1'",
     f"SELECT sum(usage_user::integer), sum(usage_user::float), max(usage_user::integer) FROM cpu WHERE {R} GROUP BY time(2m) ORDER BY time DESC",
     f"SELECT sum(u::integer) FROM (SELECT usage_user AS u FROM cpu WHERE {R}) GROUP BY host",
     f"SELECT max(usage_user::integer) FROM cpu WHERE {R} AND load > 10 GROUP BY time(1m) fill(previous)",
@@ -586,15 +595,12 @@ def test_influxdb_unordered_output(peers, q):
          _series_sorted(ask(influx.url, q).json()))
 
 
-def test_influxdb_percentile_tie_time(peers):
-    """InfluxDB 1.6 bug: among equal values, the time percentile() returns depends on Go's
-    unstable sort. Values must agree; Ferry picks the earliest point of the tie."""
+def test_percentile_tie_time_same_as_influxd(peers):
+    """Among equal values, the time percentile() answers follows Go's unstable sort, which
+    Ferry runs as 1.6 does (gosort.rs): the whole answer, times too, is 1.6's."""
     ferry, influx = peers
     q = f"SELECT percentile(load, 5) FROM cpu WHERE {R} GROUP BY host"
-    a = ask(ferry.url, q, token=ferry.token).json()
-    b = ask(influx.url, q).json()
-    strip = lambda d: [[s["tags"], [v[1] for v in s["values"]]] for s in d["results"][0]["series"]]
-    assert strip(a) == strip(b)
+    same(ask(ferry.url, q, token=ferry.token).json(), ask(influx.url, q).json())
 
 
 def test_influxdb_integral_split_series(peers):
@@ -616,13 +622,14 @@ def test_influxdb_integral_split_series(peers):
 def test_influxdb_integral_of_both_types_by_tag(peers):
     """An integer field's and a float field's integral() by tag, without GROUP BY time: 1.6
     answers each group's float row (at 0) and integer row (at the range's start) as two
-    series of the same tags, the groups in reverse order (its integral series order bug).
-    Ferry answers one series a group with both rows; the rows agree."""
+    series of the same tags, the groups in an order that varies from run to run (when a
+    group's two come together they are one series). Ferry answers one series a group with
+    both rows; the rows agree."""
     ferry, influx = peers
     q = f"SELECT integral(load), integral(usage_user, 1m) FROM cpu WHERE {R} GROUP BY host"
     a = ask(ferry.url, q, token=ferry.token).json()["results"][0]["series"]
     b = ask(influx.url, q).json()["results"][0]["series"]
-    assert len(b) == 2 * len(a)
+    assert len(a) <= len(b) <= 2 * len(a)
     merged = {}
     for s in b:
         merged.setdefault(s["tags"]["host"], []).extend(s["values"])

@@ -1398,9 +1398,7 @@ SAMPLE_BESIDE = [q.format(R=R, RB=RB, RT=RT, H0=H0) for q in [
 
 
 # Every function of the InfluxQL 1.x reference over two series, without and with GROUP BY
-# time, `f(*)` too. Left out, each a known difference (docs/ARCHITECTURE.md): mode() where
-# counts tie on a window (1.6's unstable sort picks), percentile()'s time among equal
-# values
+# time, `f(*)` too (mode() and percentile() among equal values pick as Go's sort orders)
 SWEEP_FUNCTIONS = [
     "count(load)", "mean(load)", "median(usage_user)", "spread(usage_user)", "stddev(load)",
     "sum(usage_user)", "first(status)", "last(ok)", "max(load)", "min(usage_user)",
@@ -1411,7 +1409,8 @@ SWEEP_FUNCTIONS = [
     "integral(usage_user, 1m)", "integral(load)", "first(*)", "count(*)", "mean(*)", "median(*)", "spread(*)",
     "stddev(*)", "sum(*)", "last(*)", "distinct(*)", "top(*, 2)", "percentile(*, 50)",
     "percentile(usage_user, 50)", "bottom('x', 2)", "max(ok)", "min(ok)", "max(*)", "min(*)",
-    "integral(*)", "integral(load), integral(usage_user, 1m)",
+    "integral(*)", "integral(load), integral(usage_user, 1m)", "mode(load)", "mode(*)",
+    "mode(usage_user::integer)", "percentile(load, 20), percentile(load, 80)",
 ]
 SWEEP = [f"SELECT {f} FROM cpu WHERE {R} AND host =~ /h[02]/{by}"
          for f in SWEEP_FUNCTIONS for by in ("", " GROUP BY time(2m)")]

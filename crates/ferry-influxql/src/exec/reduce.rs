@@ -99,10 +99,11 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             Some((Value::Bool(2 * trues >= pts.len()), t0, r0))
         }
         "mode" => {
-            // 1.6's reducer: sort by value, then a value needs a second occurrence to compete,
-            // ties go to the earlier first occurrence
+            // 1.6's reducer: sort by value (Go's unstable sort, whose order of equal values
+            // decides the times compared below), then a value needs a second occurrence to
+            // compete, ties go to the earlier first occurrence
             let mut v: Vec<&(i64, Value, usize)> = pts.iter().collect();
-            v.sort_by(|a, b| cmp_values(&a.1, &b.1).then(a.0.cmp(&b.0)));
+            crate::gosort::sort(&mut v, |a, b| cmp_values(&a.1, &b.1).is_lt());
             let mut most_freq = 0;
             let mut cur_freq = 0;
             let mut cur_mode = &v[0].1;
@@ -132,11 +133,10 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             if v.is_empty() {
                 return None;
             }
-            v.sort_by(|a, b| {
-                a.1.as_f64()
-                    .unwrap_or(0.0)
-                    .total_cmp(&b.1.as_f64().unwrap_or(0.0))
-                    .then(a.0.cmp(&b.0))
+            // by value with Go's unstable sort, as 1.6: which of equal values (so which
+            // time) is picked follows its order
+            crate::gosort::sort(&mut v, |a, b| {
+                a.1.as_f64().unwrap_or(0.0) < b.1.as_f64().unwrap_or(0.0)
             });
             let i = ((v.len() as f64) * arg / 100.0 + 0.5).floor() as i64 - 1;
             if i < 0 || i as usize >= v.len() {
