@@ -134,7 +134,7 @@ impl<T, F: Fn(&T, &T) -> bool> Sorter<'_, T, F> {
 
     fn partition(&mut self, a: usize, b: usize, pivot: usize) -> (usize, bool) {
         self.swap(a, pivot);
-        // Go's indexes are signed: `j` may reach a (never below a, since a+1 > a stops i)
+        // Go's indexes are signed; here `j` never goes below `a` (`i` starts past it)
         let (mut i, mut j) = (a + 1, b - 1);
         while i <= j && self.less(i, a) {
             i += 1;
@@ -147,44 +147,40 @@ impl<T, F: Fn(&T, &T) -> bool> Sorter<'_, T, F> {
             return (j, true);
         }
         self.swap(i, j);
-        i += 1;
-        j -= 1;
-        loop {
-            while i <= j && self.less(i, a) {
-                i += 1;
-            }
-            while i <= j && !self.less(j, a) {
-                j -= 1;
-            }
-            if i > j {
-                break;
-            }
-            self.swap(i, j);
-            i += 1;
-            j -= 1;
-        }
+        let (_, j) = self.crossing_scan(i + 1, j - 1, |s, i| s.less(i, a), |s, j| !s.less(j, a));
         self.swap(j, a);
         (j, false)
     }
 
     fn partition_equal(&mut self, a: usize, b: usize, pivot: usize) -> usize {
         self.swap(a, pivot);
-        let (mut i, mut j) = (a + 1, b - 1);
+        let (i, _) = self.crossing_scan(a + 1, b - 1, |s, i| !s.less(a, i), |s, j| s.less(a, j));
+        i
+    }
+
+    /// Go's partition loop: `i` passes what belongs left, `j` what belongs right, the pair
+    /// they stop at is swapped, until they cross; returns where they stopped.
+    fn crossing_scan(
+        &mut self,
+        mut i: usize,
+        mut j: usize,
+        left: impl Fn(&Self, usize) -> bool,
+        right: impl Fn(&Self, usize) -> bool,
+    ) -> (usize, usize) {
         loop {
-            while i <= j && !self.less(a, i) {
+            while i <= j && left(self, i) {
                 i += 1;
             }
-            while i <= j && self.less(a, j) {
+            while i <= j && right(self, j) {
                 j -= 1;
             }
             if i > j {
-                break;
+                return (i, j);
             }
             self.swap(i, j);
             i += 1;
             j -= 1;
         }
-        i
     }
 
     fn partial_insertion_sort(&mut self, a: usize, b: usize) -> bool {
