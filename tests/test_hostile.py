@@ -291,6 +291,26 @@ def test_huge_fill_none_grids_answer_like_influxd(make_node, influxd1):
     assert _vm_hwm_mib(n) < 150, _vm_hwm_mib(n)
 
 
+def test_fill_linear_over_many_empty_windows_answers_at_once(make_node):
+    """fill(linear) searched each empty window's neighbours afresh: 400,000 empty windows
+    between two points held a core for minutes (past any client's patience, unkillable). The
+    neighbours are found in one pass now; the interpolated values are checked midway."""
+    n = make_node()
+    t0 = 1_700_000_040 * 10**9  # on a minute
+    windows = 400_000
+    lp = f"lin v=0 {t0}\nlin v={2 * windows} {t0 + windows * 60 * 10**9}\n"
+    assert n.write_v2(lp).status_code == 204
+    mid = 123_457
+    text = (f"SELECT mean(v) FROM lin WHERE time >= {t0} AND time <= {t0 + windows * 60 * 10**9} "
+            f"GROUP BY time(1m) fill(linear) LIMIT 2 OFFSET {mid}")
+    r = requests.post(n.url + "/query", data={"db": n.bucket, "q": text, "epoch": "ns"},
+                      headers=n.auth(), timeout=30)
+    assert r.status_code == 200, r.text
+    values = r.json()["results"][0]["series"][0]["values"]
+    assert values == [[t0 + mid * 60 * 10**9, 2.0 * mid], [t0 + (mid + 1) * 60 * 10**9, 2.0 * (mid + 1)]]
+    assert n.alive()
+
+
 def test_query_timeout_show_queries_and_kill_query(make_node):
     n = make_node(extra_args=["--query-timeout", "1s", "--query-memory-bytes", "0",
                               "--queries-memory-bytes", "0"])
