@@ -31,6 +31,9 @@ pub struct Query<'a> {
     /// Make each result (so that its errors count) but keep none: a task run, whose
     /// results nobody reads.
     pub discard_results: bool,
+    /// Called between bounded pieces of the evaluation ([`Evaluator::with_point`]): the
+    /// server's `coop::point` (limits, and handing the HTTP worker over); `|| {}` for none.
+    pub point: fn(),
 }
 
 /// How a query failed, in the classes InfluxDB's HTTP API maps to statuses.
@@ -102,7 +105,9 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
         location: Default::default(),
     };
     let regex = CachedRegex::default();
-    let mut ev = Evaluator::new(&regex).with_memory_limit(q.memory_limit);
+    let mut ev = Evaluator::new(&regex)
+        .with_memory_limit(q.memory_limit)
+        .with_point(q.point);
     let mut scope = universe(&mut ev, &env)?;
     let secrets_path = SECRETS_ALIAS.1.to_string();
     for import in &file.imports {

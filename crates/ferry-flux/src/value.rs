@@ -874,6 +874,10 @@ pub struct Evaluator<'a> {
     pub(crate) depth: u32,
     pub(crate) allocated: usize,
     pub(crate) memory_limit: usize,
+    /// Called every [`crate::eval::POINT_EVERY`] function calls and charges: where the
+    /// caller may stop the query or hand its thread over (the server's `coop::point`).
+    pub(crate) point: fn(),
+    pub(crate) ticks: u32,
 }
 
 // ---- tables and streams (behaviour in `crate::table`) ----
