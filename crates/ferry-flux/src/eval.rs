@@ -122,7 +122,21 @@ impl<'a> Evaluator<'a> {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             point: || {},
             ticks: 0,
+            context: None,
         }
+    }
+
+    /// The same evaluator handing `context` to the builtins it calls
+    /// ([`Self::context`]): the standard library reads its `Env` there.
+    #[must_use]
+    pub fn with_context(mut self, context: &'a dyn std::any::Any) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// What [`Self::with_context`] set.
+    pub fn context(&self) -> Option<&'a dyn std::any::Any> {
+        self.context
     }
 
     /// The same evaluator calling `point` every [`POINT_EVERY`] function calls and memory

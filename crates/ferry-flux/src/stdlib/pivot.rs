@@ -12,19 +12,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::args::{string_arg, strings_arg, BResult};
-use super::streams::{output, stream_arg, tables, Env};
+use super::streams::{output, stream_arg, tables};
 use super::transform::compare_cells;
 use crate::eval::{Builtin, EvalErrorKind};
 use crate::table::{ColKind, Column, Table};
 use crate::value::Value;
 
-pub(super) fn builtin(env: &Env) -> Builtin {
-    let env = env.clone();
-    super::args::builtin(
+pub(super) fn builtin() -> Builtin {
+    super::streams::builtin_env(
         "pivot",
         &["rowKey", "columnKey", "valueColumn"],
         true,
-        move |ev, a| {
+        move |ev, env, a| {
             const F: &str = "pivot";
             let s = stream_arg(F, a)?;
             let missing =
@@ -35,7 +34,7 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             if value_col.is_empty() {
                 return Err("pivot: missing required argument valueColumn".into());
             }
-            let input = tables(ev, &env, s)?;
+            let input = tables(ev, env, s)?;
             let out = pivot(
                 &input,
                 &row_key,
