@@ -121,12 +121,8 @@ pub fn run(q: &Query<'_>, source: Arc<dyn Source>) -> Result<Answer, QueryError>
         {
             path = &secrets_path;
         }
-        let builtins = stdlib::packages::package(path);
-        let pkg = match (stdlib::packages::flux_source(path), builtins) {
-            (None, Some(p)) => p,
-            (Some(src), builtins) => flux_package(&mut ev, src, builtins)?,
-            (None, None) => return Err(QueryError::invalid(format!("invalid import path {path}"))),
-        };
+        let pkg = package(path)?
+            .ok_or_else(|| QueryError::invalid(format!("invalid import path {path}")))?;
         let name = match &import.alias {
             Some(a) => a.name.clone(),
             None => path.rsplit('/').next().unwrap_or(path).to_string(),
@@ -217,13 +213,32 @@ fn universe() -> Result<crate::eval::Scope, QueryError> {
         .map_err(|e| QueryError::invalid(format!("the universe does not compile: {e}")))
 }
 
+/// The package at `path` (`None`: no package has it), made once per process as the
+/// universe is (its builtins read the query's `Env` when called; a package written in Flux
+/// binds functions and literals only): importing `schema` parsed and evaluated its 70 lines
+/// of Flux in every query that named it, ~45 µs.
+fn package(path: &str) -> Result<Option<Value>, QueryError> {
+    static PACKAGES: std::sync::OnceLock<parking_lot::Mutex<HashMap<String, Value>>> =
+        std::sync::OnceLock::new();
+    let made = PACKAGES.get_or_init(Default::default);
+    if let Some(p) = made.lock().get(path) {
+        return Ok(Some(p.clone()));
+    }
+    let pkg = match (
+        stdlib::packages::flux_source(path),
+        stdlib::packages::package(path),
+    ) {
+        (None, Some(p)) => p,
+        (Some(src), builtins) => flux_package(src, builtins)?,
+        (None, None) => return Ok(None),
+    };
+    made.lock().insert(path.to_string(), pkg.clone());
+    Ok(Some(pkg))
+}
+
 /// A package written in Flux: its file evaluated in the universe plus the package's builtins
 /// (a record), its builtins and top-level bindings as the members.
-fn flux_package(
-    ev: &mut Evaluator<'_>,
-    src: &str,
-    builtins: Option<Value>,
-) -> Result<Value, QueryError> {
+fn flux_package(src: &str, builtins: Option<Value>) -> Result<Value, QueryError> {
     let file = crate::parse(src)
         .map_err(|e| QueryError::invalid(format!("package does not compile: {e}")))?;
     let mut scope = universe()?;
@@ -234,7 +249,8 @@ fn flux_package(
             members.set(name.clone(), v.clone());
         }
     }
-    let out = ev.eval_file(&file, scope)?;
+    // defining functions calls no builtin: no query's context is needed
+    let out = Evaluator::new(&crate::eval::NoRegex).eval_file(&file, scope)?;
     for st in &file.body {
         if let crate::ast::Statement::VariableAssignment(va) = st {
             if let Some(v) = out.scope.lookup(&va.id.name) {
