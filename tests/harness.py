@@ -315,6 +315,31 @@ def wait_ping(url: str, timeout: float = 10) -> int:
     raise AssertionError(f"/ping did not answer 204: {last}")
 
 
+def pings_while(url: str, request) -> tuple[object, float, list[float]]:
+    """Runs `request()` (a long query) on a thread and asks `url`'s /ping (each answer
+    awaited, up to 10) while it runs: (its answer, seconds it took, the latencies of the pings
+    answered before it ended)."""
+    import threading
+
+    answers, started = [], time.monotonic()
+
+    def run():
+        answers.append(request())
+        answers.append(time.monotonic())
+
+    query = threading.Thread(target=run)
+    query.start()
+    time.sleep(0.2)
+    pings = []
+    while query.is_alive() and len(pings) < 10:
+        t = time.monotonic()
+        assert requests.get(url + "/ping", timeout=60).status_code == 204
+        pings.append((time.monotonic() - t, time.monotonic()))
+    query.join()
+    answer, finished = answers
+    return answer, finished - started, [lat for lat, at in pings if at < finished]
+
+
 # --------------------------------------------------------------------------
 # influxd 1.6
 # --------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import requests
 from influxdb_client import InfluxDBClient
 from influxdb_client.rest import ApiException
 
+from harness import pings_while
+
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 NOW = "2024-01-01T01:00:00Z"
 ANNOTATED = {"annotations": ["datatype", "group", "default"]}
@@ -336,6 +338,37 @@ def test_hostile_scripts_are_refused_and_the_node_lives(fx):
         assert requests.get(n.url + "/ping", timeout=5).status_code == 204, name
     # the node still answers queries
     assert flux(n, "buckets()").status_code == 200
+
+
+# 2**n calls of a function, no storage read: a pure computation of the evaluator
+CALLS = """import "array"
+f = (g, n) => if n == 0 then 1 else g(g: g, n: n - 1) + g(g: g, n: n - 1)
+array.from(rows: [{{v: f(g: f, n: {n})}}])"""
+
+
+def test_a_long_flux_computation_leaves_the_http_thread_and_stops_at_the_timeout(make_node):
+    """A Flux query runs on the HTTP worker that read it (as /query does) and hands the
+    worker's other work over after its first half millisecond, also when it reads nothing
+    (the evaluator reaches the store's cooperative points between function calls): with one
+    HTTP thread, /ping is answered at once while a computation of seconds runs. The same
+    points stop a computation at the query timeout."""
+    # the evaluator charges each call's arguments and never refunds: no memory limit here
+    node = make_node(env={"FERRY_HTTP_THREADS": "1", "FERRY_QUERY_MEMORY_BYTES": "0"})
+    r, took, during = pings_while(node.url, lambda: flux(node, CALLS.format(n=22), raw=True))
+    ping_bound = 0.3
+    assert took > 2 * ping_bound, "the query was too quick to show anything"
+    assert len(during) >= 3 and max(during) < ping_bound, (
+        f"/ping while a {took:.1f} s Flux query ran on the only HTTP thread: "
+        f"{[round(x, 3) for x in during]} s")
+    assert r.status_code == 200, r.text[:300]
+    assert records(r.text) == [{"": "", "result": "_result", "table": "0", "v": str(2**22)}]
+
+    node = make_node(env={"FERRY_QUERY_TIMEOUT": "1s", "FERRY_QUERY_MEMORY_BYTES": "0"})
+    t = time.monotonic()
+    r = flux(node, CALLS.format(n=30), raw=True)  # hours of calls
+    assert time.monotonic() - t < 20
+    assert r.status_code == 400, r.text[:300]
+    assert "query-timeout limit exceeded" in r.json()["message"], r.json()
 
 
 def test_grafana_health_check_shape(fx):

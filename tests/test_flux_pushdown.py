@@ -263,6 +263,37 @@ def test_limit_over_a_read_answers_as_over_tables(pd, filt, tail):
     assert pushed[0] == 200, pushed
 
 
+PIVOT = 'pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+
+
+@pytest.mark.parametrize("filt", FILTERS + ['r.host == "h17" or r.host == "h15" or r.host == "h16"',
+                                            'r._field == "c" or r._field == "d"', 'r.host == "none"'])
+@pytest.mark.parametrize("tail", [PIVOT, f"{PIVOT} |> limit(n: 3)", f"{PIVOT} |> count(column: \"_time\")"])
+def test_pivot_by_time_over_a_read_answers_as_over_tables(pd, filt, tail):
+    """`pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")` over a read
+    builds each series' table from its columns: the same bytes as over the read's tables
+    (fields with times of their own, sparse series, strings and booleans, two measurements,
+    no series at all)."""
+    pushed, built = both(pd, filt, tail)
+    assert pushed == built
+    assert pushed[0] == 200, pushed
+
+
+@pytest.mark.parametrize("package", ["schema", "v1"])
+def test_fields_as_cols_is_the_pivot_by_time(pd, package):
+    """`schema.fieldsAsCols()` (and `v1.fieldsAsCols()`) is InfluxDB's `pivot(rowKey:
+    ["_time"], columnKey: ["_field"], valueColumn: "_value")`, over a read and over tables;
+    the package, made once per process, answers each query alike."""
+    filt = FILTERS[2]
+    for between in ("", ' |> sort(columns: ["_time"])'):
+        src = (f'from(bucket: "{pd.bucket}") |> range(start: {T0}, stop: {T0 + SPAN})'
+               f' |> filter(fn: (r) => {filt}){between}')
+        pivoted = ask(pd, f"{src} |> {PIVOT}")
+        assert pivoted[0] == 200, pivoted
+        for _ in range(2):
+            assert ask(pd, f'import "influxdata/influxdb/{package}"\n{src} |> {package}.fieldsAsCols()') == pivoted
+
+
 def test_a_downsampling_task_writes_more_than_the_query_memory_holds(make_node):
     """`aggregateWindow |> to()` in a task streams: each series' windows are written as they
     are made and none is kept, so a task whose output is larger than the query memory runs

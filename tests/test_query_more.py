@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
 import requests
 
 import test_query
-from harness import load_both
+from harness import load_both, pings_while
 from test_query import BASE, DB, R, T_END, ask, peers, persisted, same, same_chunked  # noqa: F401 (fixtures)
 
 TZDB = "tzdb"
@@ -930,31 +929,15 @@ def test_chunked_select_streams_in_bounded_memory(make_node):
                                f"grew by {ggrew / 2**20:.1f} MiB for a {gsize / 2**20:.1f} MiB "
                                f"answer")
 
-    answers, started = [], time.monotonic()
-
-    def whole_query():
-        answers.append(requests.get(node.url + "/query",
-                                    params={"q": "SELECT * FROM big", "db": node.bucket},
-                                    headers=node.auth(), timeout=120))
-        answers.append(time.monotonic())
-
-    query = threading.Thread(target=whole_query)
-    query.start()
-    time.sleep(0.2)
-    pings = []
-    while query.is_alive() and len(pings) < 10:
-        t = time.monotonic()
-        assert requests.get(node.url + "/ping", timeout=60).status_code == 204
-        pings.append((time.monotonic() - t, time.monotonic()))
-    query.join()
-    r, finished = answers
+    r, took, during = pings_while(node.url, lambda: requests.get(
+        node.url + "/query", params={"q": "SELECT * FROM big", "db": node.bucket},
+        headers=node.auth(), timeout=120))
     # A ping blocked for the whole query must break the ping bound, so the query has to last
     # at least twice that bound (it took 1.1 s on older code, 0.7 s now on an idle machine).
     ping_bound = 0.3
-    assert finished - started > 2 * ping_bound, "the query was too quick to show anything"
-    during = [lat for lat, at in pings if at < finished]
+    assert took > 2 * ping_bound, "the query was too quick to show anything"
     assert len(during) >= 3 and max(during) < ping_bound, (
-        f"/ping while a {finished - started:.1f} s query ran on the only HTTP thread: "
+        f"/ping while a {took:.1f} s query ran on the only HTTP thread: "
         f"{[round(x, 3) for x in during]} s")
     assert r.status_code == 200
     whole = r.json()["results"][0]["series"]

@@ -1,5 +1,6 @@
-//! Answers of the catalog's hot lookups (a request's token, a query's `db`/`rp`), kept in
-//! memory while the catalog is unchanged.
+//! Answers of the catalog's hot lookups (a request's token, a query's `db`/`rp`, an org by
+//! ID or name, a bucket by name: what every Flux query looks up), kept in memory while the
+//! catalog is unchanged.
 //!
 //! Validity: an entry holds while the connection's count of changed rows
 //! (`sqlite3_total_changes`) is the one read *before* the entry was loaded; any INSERT,
@@ -11,16 +12,25 @@ use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use crate::{Authorization, Bucket, CatalogError};
+use crate::{Authorization, Bucket, CatalogError, Org};
 
 /// Most entries per map; past it the map starts over (unknown tokens must not grow it).
 const MAX_ENTRIES: usize = 1024;
+
+/// The column an org is looked up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum OrgColumn {
+    Id,
+    Name,
+}
 
 #[derive(Default)]
 struct Maps {
     changes: u64,
     auth: HashMap<String, Option<Authorization>>,
     dbrp: HashMap<(String, String, String), Option<Bucket>>,
+    org: HashMap<(OrgColumn, String), Option<Org>>,
+    bucket_by_name: HashMap<(String, String), Option<Bucket>>,
 }
 
 /// See the module documentation.
@@ -36,6 +46,8 @@ impl ReadCache {
         if m.changes != changes {
             m.auth.clear();
             m.dbrp.clear();
+            m.org.clear();
+            m.bucket_by_name.clear();
             m.changes = changes;
         }
         m
@@ -82,5 +94,26 @@ impl ReadCache {
     ) -> Result<Option<Bucket>, CatalogError> {
         let key = (org.to_string(), db.to_string(), rp.to_string());
         self.lookup(changes, |m| &mut m.dbrp, key, load)
+    }
+
+    /// The org whose `column` is `value`, from the cache or `load`.
+    pub fn org(
+        &self,
+        changes: u64,
+        (column, value): (OrgColumn, &str),
+        load: impl FnOnce() -> Result<Option<Org>, CatalogError>,
+    ) -> Result<Option<Org>, CatalogError> {
+        self.lookup(changes, |m| &mut m.org, (column, value.to_string()), load)
+    }
+
+    /// The bucket of org `org_id` called `name`, from the cache or `load`.
+    pub fn bucket_by_name(
+        &self,
+        changes: u64,
+        (org_id, name): (&str, &str),
+        load: impl FnOnce() -> Result<Option<Bucket>, CatalogError>,
+    ) -> Result<Option<Bucket>, CatalogError> {
+        let key = (org_id.to_string(), name.to_string());
+        self.lookup(changes, |m| &mut m.bucket_by_name, key, load)
     }
 }

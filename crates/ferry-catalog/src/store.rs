@@ -6,6 +6,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
+use crate::cache::OrgColumn;
 use crate::ids::{generate_token, new_id};
 use crate::model::*;
 use crate::sealing::Sealer;
@@ -175,29 +176,36 @@ impl Catalog {
 
     /// The org with this ID.
     pub fn org_by_id(&self, id: &str) -> Result<Org, CatalogError> {
-        self.conn()
-            .prepare_cached(
-                "SELECT id, name, description, created_at, updated_at FROM orgs WHERE id = ?1",
-            )?
-            .query_row([id], Self::org_from_row)
-            .optional()?
-            .ok_or_else(|| CatalogError::NotFound {
-                kind: "organization",
-                what: id.into(),
-            })
+        self.org_where(OrgColumn::Id, id)
     }
 
     /// The org with this name.
     pub fn org_by_name(&self, name: &str) -> Result<Org, CatalogError> {
-        self.conn()
-            .prepare_cached(
-                "SELECT id, name, description, created_at, updated_at FROM orgs WHERE name = ?1",
-            )?
-            .query_row([name], Self::org_from_row)
-            .optional()?
+        self.org_where(OrgColumn::Name, name)
+    }
+
+    /// The org whose `column` is `value` (from the cache while the catalog is unchanged).
+    fn org_where(&self, column: OrgColumn, value: &str) -> Result<Org, CatalogError> {
+        let changes = self.changes();
+        self.cache
+            .org(changes, (column, value), || {
+                let column = match column {
+                    OrgColumn::Id => "id",
+                    OrgColumn::Name => "name",
+                };
+                let sql = format!(
+                    "SELECT id, name, description, created_at, updated_at FROM orgs \
+                     WHERE {column} = ?1"
+                );
+                Ok(self
+                    .conn()
+                    .prepare_cached(&sql)?
+                    .query_row([value], Self::org_from_row)
+                    .optional()?)
+            })?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "organization",
-                what: name.into(),
+                what: value.into(),
             })
     }
 
@@ -303,11 +311,16 @@ impl Catalog {
 
     /// The bucket with this name in this org.
     pub fn bucket_by_name(&self, org_id: &str, name: &str) -> Result<Bucket, CatalogError> {
-        let sql = format!("{} WHERE org_id = ?1 AND name = ?2", Self::BUCKET_COLS);
-        self.conn()
-            .prepare_cached(&sql)?
-            .query_row([org_id, name], Self::bucket_from_row)
-            .optional()?
+        let changes = self.changes();
+        self.cache
+            .bucket_by_name(changes, (org_id, name), || {
+                let sql = format!("{} WHERE org_id = ?1 AND name = ?2", Self::BUCKET_COLS);
+                Ok(self
+                    .conn()
+                    .prepare_cached(&sql)?
+                    .query_row([org_id, name], Self::bucket_from_row)
+                    .optional()?)
+            })?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "bucket",
                 what: format!("\"{name}\""),

@@ -44,6 +44,10 @@ pub const MAX_EVAL_DEPTH: u32 = 320;
 /// (8 GiB) is refused at this limit instead of exhausting the node.
 pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
 
+/// Function calls and memory charges between two calls of the evaluator's point
+/// ([`Evaluator::with_point`]).
+pub const POINT_EVERY: u32 = 64;
+
 /// An evaluation error, located at the innermost expression it arose in when known.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct EvalError {
@@ -116,6 +120,40 @@ impl<'a> Evaluator<'a> {
             depth: 0,
             allocated: 0,
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            point: || {},
+            ticks: 0,
+            context: None,
+        }
+    }
+
+    /// The same evaluator handing `context` to the builtins it calls
+    /// ([`Self::context`]): the standard library reads its `Env` there.
+    #[must_use]
+    pub fn with_context(mut self, context: &'a dyn std::any::Any) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// What [`Self::with_context`] set.
+    pub fn context(&self) -> Option<&'a dyn std::any::Any> {
+        self.context
+    }
+
+    /// The same evaluator calling `point` every [`POINT_EVERY`] function calls and memory
+    /// charges (each table a builtin keeps is one): the server passes its `coop::point`,
+    /// which stops a query past its deadline or killed, and hands the HTTP worker running a
+    /// query over to another thread once it has run long enough.
+    #[must_use]
+    pub fn with_point(mut self, point: fn()) -> Self {
+        self.point = point;
+        self
+    }
+
+    /// Counts one step toward the next [`Self::with_point`] call.
+    fn tick(&mut self) {
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks.is_multiple_of(POINT_EVERY) {
+            (self.point)();
         }
     }
 
@@ -138,6 +176,7 @@ impl<'a> Evaluator<'a> {
 
     /// Charges `bytes` against the memory limit (for builtins building tables).
     pub fn charge_bytes(&mut self, bytes: usize) -> Result<(), EvalErrorKind> {
+        self.tick();
         self.allocated = self.allocated.saturating_add(bytes);
         if self.allocated > self.memory_limit {
             return Err(EvalErrorKind::MemoryLimit(self.memory_limit));
@@ -429,6 +468,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn call_value(&mut self, f: &Value, args: Record, piped: Option<Value>) -> EResult<Value> {
+        self.tick();
         match f {
             Value::Function(c) => self.call_closure(c, args, piped),
             Value::Builtin(b) => {

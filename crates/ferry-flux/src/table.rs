@@ -450,7 +450,7 @@ pub fn series_table(
 
 /// Fills the columns a skeleton leaves empty but `_time` and `_value` (`_start`, `_stop`
 /// and the key's) with the key's value on each of `n` rows.
-fn fill_constant_columns(t: &mut Table, n: usize) {
+pub(crate) fn fill_constant_columns(t: &mut Table, n: usize) {
     for c in &mut t.columns {
         if c.label == "_time" || c.label == "_value" {
             continue;

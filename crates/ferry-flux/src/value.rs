@@ -874,6 +874,13 @@ pub struct Evaluator<'a> {
     pub(crate) depth: u32,
     pub(crate) allocated: usize,
     pub(crate) memory_limit: usize,
+    /// Called every [`crate::eval::POINT_EVERY`] function calls and charges: where the
+    /// caller may stop the query or hand its thread over (the server's `coop::point`).
+    pub(crate) point: fn(),
+    pub(crate) ticks: u32,
+    /// What the caller's builtins read at each call (the standard library's `Env`: the
+    /// query's storage, `now`, options), so that one universe of builtins serves every query.
+    pub(crate) context: Option<&'a dyn std::any::Any>,
 }
 
 // ---- tables and streams (behaviour in `crate::table`) ----

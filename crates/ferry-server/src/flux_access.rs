@@ -20,8 +20,11 @@ pub struct TokenBuckets {
     node: Arc<Node>,
     auth: Option<Authorization>,
     org: Org,
-    /// To open a bucket's engine from the query's blocking thread.
+    /// To open a bucket's engine from the query's thread.
     rt: tokio::runtime::Handle,
+    /// Whether the query runs on a runtime worker (`http/worker.rs`), which must become a
+    /// blocking thread before it blocks on a future.
+    on_worker: bool,
     /// Points `to()` wrote.
     written: AtomicUsize,
 }
@@ -34,7 +37,25 @@ impl TokenBuckets {
             auth,
             org,
             rt: tokio::runtime::Handle::current(),
+            on_worker: false,
             written: AtomicUsize::new(0),
+        }
+    }
+
+    /// The same, for a query that runs on the runtime worker that received it.
+    #[must_use]
+    pub fn on_worker(mut self) -> Self {
+        self.on_worker = true;
+        self
+    }
+
+    /// Runs `f` to completion from the query's thread (a worker first becomes a blocking
+    /// thread: a worker may not block on a future itself).
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        if self.on_worker {
+            tokio::task::block_in_place(|| self.rt.block_on(f))
+        } else {
+            self.rt.block_on(f)
         }
     }
 
@@ -78,11 +99,16 @@ impl Buckets for TokenBuckets {
         if !self.may_read(&bucket) {
             return Err(SourceError::Forbidden(format!("read bucket {name:?}")));
         }
-        let engine = self
-            .rt
-            .block_on(self.node.engine(&bucket.id))
-            .map_err(|e| SourceError::Store(e.to_string()))?;
-        Ok(self.rt.block_on(engine.readable_store()))
+        let engine = match self.node.engine_if_open(&bucket.id) {
+            Some(e) => e,
+            None => self
+                .block_on(self.node.engine(&bucket.id))
+                .map_err(|e| SourceError::Store(e.to_string()))?,
+        };
+        if let Some(store) = engine.readable_store_now() {
+            return Ok(store);
+        }
+        Ok(self.block_on(engine.readable_store()))
     }
 
     fn write(&self, name: &str, points: Vec<ferry_lp::Point>) -> Result<usize, SourceError> {
@@ -100,16 +126,15 @@ impl Buckets for TokenBuckets {
         if n == 0 {
             return Ok(0);
         }
-        self.rt
-            .block_on(async {
-                let engine = self
-                    .node
-                    .engine(&bucket.id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                engine.write_made(points).await.map_err(|e| e.to_string())
-            })
-            .map_err(|e| SourceError::Store(format!("to(): writing to {name:?}: {e}")))?;
+        self.block_on(async {
+            let engine = self
+                .node
+                .engine(&bucket.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            engine.write_made(points).await.map_err(|e| e.to_string())
+        })
+        .map_err(|e| SourceError::Store(format!("to(): writing to {name:?}: {e}")))?;
         self.written.fetch_add(n, Ordering::Relaxed);
         Ok(n)
     }
@@ -124,8 +149,7 @@ impl Buckets for TokenBuckets {
         t.token = target.token.clone();
         let writer = RemoteWriter::new(t).map_err(|e| SourceError::Store(e.to_string()))?;
         let n = points.len();
-        self.rt
-            .block_on(Sink::Remote(writer).write(points))
+        self.block_on(Sink::Remote(writer).write(points))
             .map_err(|e| SourceError::Store(format!("to(): {e}")))?;
         self.written.fetch_add(n, Ordering::Relaxed);
         Ok(n)
@@ -204,6 +228,7 @@ pub fn run_query(
         last_success: run.last_success,
         strict: run.strict,
         discard_results: run.discard_results,
+        point: ferry_store::coop::point,
     };
     let source = Arc::new(StoreSource(buckets));
     let answer = ferry_store::coop::guarded(limits, || ferry_flux::query::run(&q, source.clone()))

@@ -213,3 +213,37 @@ fn cached_lookups_follow_changes() {
     c.delete_bucket(&named.id).unwrap();
     assert!(c.resolve_dbrp(org, "telegraf", "").unwrap().is_none());
 }
+
+/// The cached org and bucket lookups (by ID and by name: every Flux query makes them) follow
+/// every change: a renamed bucket answers under its new name only, a retention change is
+/// seen at once, a deleted bucket or org is gone at once.
+#[test]
+fn cached_org_and_bucket_lookups_follow_changes() {
+    let (c, s) = setup();
+    let org = s.org.id.as_str();
+    assert_eq!(c.org_by_name("acme").unwrap().id, org);
+    assert_eq!(c.org_by_id(org).unwrap().name, "acme");
+    assert!(c.org_by_name("other").is_err());
+    assert!(c.bucket_by_name(org, "b").is_err());
+    let b = c.create_bucket(org, "b", "", 0).unwrap();
+    assert_eq!(c.bucket_by_name(org, "b").unwrap().id, b.id);
+    let upd = |u: BucketUpdate| c.update_bucket(&b.id, u).unwrap();
+    upd(BucketUpdate {
+        retention_seconds: Some(3600),
+        ..Default::default()
+    });
+    assert_eq!(c.bucket_by_name(org, "b").unwrap().retention_seconds, 3600);
+    upd(BucketUpdate {
+        name: Some("renamed".into()),
+        ..Default::default()
+    });
+    assert!(c.bucket_by_name(org, "b").is_err());
+    assert_eq!(c.bucket_by_name(org, "renamed").unwrap().id, b.id);
+    c.delete_bucket(&b.id).unwrap();
+    assert!(c.bucket_by_name(org, "renamed").is_err());
+    let other = c.create_org("other", "").unwrap();
+    assert_eq!(c.org_by_name("other").unwrap().id, other.id);
+    c.delete_org(&other.id).unwrap();
+    assert!(c.org_by_name("other").is_err());
+    assert!(c.org_by_id(&other.id).is_err());
+}

@@ -13,9 +13,9 @@
 use ferry_window::windowed::StreamKind;
 
 use super::aggregate_rows::{out_kind, reduce, Reduced, Rows, Windows};
-use super::args::{bool_arg, builtin, duration_arg, required, string_arg, BResult};
+use super::args::{bool_arg, duration_arg, required, string_arg, BResult};
 use super::stats::{Stat, WINDOWABLE};
-use super::streams::{map_tables, stream_arg, Env};
+use super::streams::{builtin_env, map_tables, stream_arg, Env};
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{StreamBody, Table};
 use crate::value::{Record, Value};
@@ -24,25 +24,24 @@ const AGGREGATES: [&str; 8] = [
     "count", "sum", "mean", "min", "max", "first", "last", "spread",
 ];
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+pub(super) fn builtins() -> Vec<Builtin> {
     let mut out: Vec<Builtin> = AGGREGATES
         .iter()
         .map(|&name| {
-            let env = env.clone();
-            builtin(name, &["column"], true, move |ev, a| {
+            builtin_env(name, &["column"], true, move |ev, env, a| {
                 let s = stream_arg(name, a)?;
                 let column = string_arg(name, a, "column", "_value")?;
                 let kind = StreamKind::of(name);
                 if let (StreamBody::Read(spec), "_value") = (&s.body, column.as_str()) {
-                    return super::aggregate_read::whole_series(ev, &env, s, spec, name, kind);
+                    return super::aggregate_read::whole_series(ev, env, s, spec, name, kind);
                 }
-                map_tables(ev, &env, s, &mut |_, t| {
+                map_tables(ev, env, s, &mut |_, t| {
                     whole_table(name, kind, t, &column).map(Some)
                 })
             })
         })
         .collect();
-    out.push(builtin(
+    out.push(builtin_env(
         "aggregateWindow",
         &[
             "every",
@@ -56,10 +55,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             "createEmpty",
         ],
         true,
-        {
-            let env = env.clone();
-            move |ev, a| aggregate_window(ev, &env, a)
-        },
+        aggregate_window,
     ));
     out
 }

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use super::args::{builtin, required, wrong_type, BResult};
-use super::streams::Env;
 use crate::eval::Builtin;
 use crate::table::{ColKind, Column, Stream, StreamBody, Table};
 use crate::value::{Kind, Value};
 
-pub(super) fn from(_env: &Env) -> Builtin {
+pub(super) fn from() -> Builtin {
     builtin("from", &["rows"], false, |ev, a| {
         const F: &str = "array.from";
         let rows = match required(F, a, "rows")? {

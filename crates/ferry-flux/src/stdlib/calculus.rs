@@ -17,25 +17,18 @@
 
 use super::args::{duration_arg, string_arg, BResult};
 use super::series::as_f64;
-use super::streams::Env;
 use crate::eval::Builtin;
 use crate::table::{ColKind, Column, Table};
 use crate::value::{Record, Value};
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+pub(super) fn builtins() -> Vec<Builtin> {
     vec![
         super::streams::per_table(
             "integral",
             &["unit", "column", "timeColumn", "interpolate"],
             integral,
-            env,
         ),
-        super::streams::per_table(
-            "elapsed",
-            &["unit", "timeColumn", "columnName"],
-            elapsed,
-            env,
-        ),
+        super::streams::per_table("elapsed", &["unit", "timeColumn", "columnName"], elapsed),
     ]
 }
 

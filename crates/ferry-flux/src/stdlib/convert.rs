@@ -3,7 +3,7 @@
 //! which convert `_value`.
 
 use super::args::{builtin, required, BResult};
-use super::streams::{map_tables, stream_arg, Env};
+use super::streams::{builtin_env, map_tables, stream_arg};
 use crate::eval::Builtin;
 use crate::table::{ColKind, Table};
 use crate::value::{Kind, Value};
@@ -18,16 +18,15 @@ const CONVERSIONS: [(&str, Kind, &str); 6] = [
     ("time", Kind::Time, "toTime"),
 ];
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+pub(super) fn builtins() -> Vec<Builtin> {
     let mut out = Vec::new();
     for (name, kind, table_fn) in CONVERSIONS {
         out.push(builtin(name, &["v"], false, move |_, a| {
             convert(required(name, a, "v")?, kind)
         }));
-        let env = env.clone();
-        out.push(builtin(table_fn, &[], true, move |ev, a| {
+        out.push(builtin_env(table_fn, &[], true, move |ev, env, a| {
             let s = stream_arg(table_fn, a)?;
-            map_tables(ev, &env, s, &mut |_, t| {
+            map_tables(ev, env, s, &mut |_, t| {
                 convert_value_column(t, kind).map(Some)
             })
         }));

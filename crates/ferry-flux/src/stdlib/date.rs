@@ -3,8 +3,8 @@
 //! the `location` option; UTC by default), and `truncateTimeColumn` as `date.truncate`. A
 //! duration given as a time is relative to `now()`, as in Flux.
 
-use super::args::{add_duration, builtin, required, time_arg, wrong_type, BResult};
-use super::streams::Env;
+use super::args::{add_duration, required, time_arg, wrong_type, BResult};
+use super::streams::{builtin_env, Env};
 use super::timezone::Zone;
 use crate::eval::Builtin;
 use crate::value::{civil_from_days, Duration, Kind, Record, Value};
@@ -82,17 +82,16 @@ fn truncate(t: i64, unit: Duration) -> Option<i64> {
 
 /// `truncateTimeColumn(unit:, timeColumn: "_time")` (universe): each time of the column
 /// truncated as `date.truncate` does.
-pub(super) fn truncate_time_column(env: &Env) -> Builtin {
-    let env = env.clone();
-    builtin(
+pub(super) fn truncate_time_column() -> Builtin {
+    builtin_env(
         "truncateTimeColumn",
         &["unit", "timeColumn"],
         true,
-        move |ev, a| {
+        move |ev, env, a| {
             const F: &str = "truncateTimeColumn";
             let s = super::streams::stream_arg(F, a)?;
-            let zone = zone(F, a, &env)?;
-            super::streams::map_tables(ev, &env, s, &mut |_, t| {
+            let zone = zone(F, a, env)?;
+            super::streams::map_tables(ev, env, s, &mut |_, t| {
                 let unit = match required(F, a, "unit")? {
                     Value::Duration(d) if !d.is_negative() && (d.months > 0 || d.nanos > 0) => *d,
                     other => return Err(wrong_type(F, "unit", Kind::Duration, other)),
@@ -116,31 +115,27 @@ pub(super) fn truncate_time_column(env: &Env) -> Builtin {
     )
 }
 
-pub(super) fn members(env: &Env) -> Vec<Builtin> {
-    let now = env.now;
-    let e = env.clone();
+pub(super) fn members() -> Vec<Builtin> {
     let mut out: Vec<Builtin> = PARTS
         .iter()
         .filter(|(name, _)| *name != "time")
         .map(|&(name, part)| {
-            let env = e.clone();
-            builtin(name, &["t", "location"], false, move |_, a| {
+            builtin_env(name, &["t", "location"], false, move |_, env, a| {
                 let f = format!("date.{name}");
-                let zone = zone(&f, a, &env)?;
-                let t = time_arg(&f, "t", required(&f, a, "t")?, now)?;
+                let zone = zone(&f, a, env)?;
+                let t = time_arg(&f, "t", required(&f, a, "t")?, env.now)?;
                 Ok(Value::Int(part(zone.map_or(t, |z| z.to_local(t)))))
             })
         })
         .collect();
-    let env = e.clone();
-    out.push(builtin(
+    out.push(builtin_env(
         "truncate",
         &["t", "unit", "location"],
         false,
-        move |_, a| {
+        |_, env, a| {
             const F: &str = "date.truncate";
-            let zone = zone(F, a, &env)?;
-            let t = time_arg(F, "t", required(F, a, "t")?, now)?;
+            let zone = zone(F, a, env)?;
+            let t = time_arg(F, "t", required(F, a, "t")?, env.now)?;
             let unit = match required(F, a, "unit")? {
                 Value::Duration(d) if !d.is_negative() && (d.months > 0 || d.nanos > 0) => *d,
                 Value::Duration(_) => return Err(format!("{F}: unit must be positive").into()),
@@ -155,14 +150,13 @@ pub(super) fn members(env: &Env) -> Vec<Builtin> {
         },
     ));
     for (name, param, add) in [("add", "to", true), ("sub", "from", false)] {
-        let env = e.clone();
-        out.push(builtin(
+        out.push(builtin_env(
             name,
             &["d", param, "location"],
             false,
-            move |_, a| {
+            move |_, env, a| {
                 let f = format!("date.{name}");
-                let zone = zone(&f, a, &env)?;
+                let zone = zone(&f, a, env)?;
                 let d = match required(&f, a, "d")? {
                     Value::Duration(d) if add => *d,
                     Value::Duration(d) => d
@@ -170,7 +164,7 @@ pub(super) fn members(env: &Env) -> Vec<Builtin> {
                         .ok_or_else(|| format!("{f}: duration out of range"))?,
                     other => return Err(wrong_type(&f, "d", Kind::Duration, other)),
                 };
-                let t = time_arg(&f, param, required(&f, a, param)?, now)?;
+                let t = time_arg(&f, param, required(&f, a, param)?, env.now)?;
                 let sum = match &zone {
                     None => add_duration(t, d),
                     Some(z) => add_duration(z.to_local(t), d).map(|l| z.to_utc(l)),

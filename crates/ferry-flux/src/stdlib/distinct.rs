@@ -14,17 +14,17 @@
 use std::collections::{HashMap, HashSet};
 
 use super::args::{string_arg, BResult};
-use super::streams::{per_table, Env};
+use super::streams::per_table;
 use crate::eval::Builtin;
 use crate::table::{constant, ColKind, Column, Table};
 use crate::value::{Record, Value};
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+pub(super) fn builtins() -> Vec<Builtin> {
     vec![
-        per_table("distinct", &["column"], distinct, env),
-        per_table("unique", &["column"], unique, env),
-        per_table("keys", &["column"], keys, env),
-        per_table("mode", &["column"], mode, env),
+        per_table("distinct", &["column"], distinct),
+        per_table("unique", &["column"], unique),
+        per_table("keys", &["column"], keys),
+        per_table("mode", &["column"], mode),
     ]
 }
 

@@ -6,43 +6,41 @@
 
 use std::sync::Arc;
 
-use super::args::{builtin, int_arg, required, string_arg, BResult};
-use super::streams::{stream_arg, tables, Env};
+use super::args::{int_arg, required, string_arg, BResult};
+use super::streams::{builtin_env, stream_arg, tables, Env};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
 use crate::table::{Stream, Table};
 use crate::value::{Array, Record, Value};
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
-    let (e1, e2, e3) = (env.clone(), env.clone(), env.clone());
+pub(super) fn builtins() -> Vec<Builtin> {
     vec![
-        builtin("tableFind", &["fn"], true, move |ev, a| {
+        builtin_env("tableFind", &["fn"], true, |ev, env, a| {
             let s = stream_arg("tableFind", a)?;
-            match find(ev, &e1, "tableFind", s, a)? {
+            match find(ev, env, "tableFind", s, a)? {
                 Some(t) => Ok(super::streams::output(s, vec![t])),
                 None => Err("tableFind: no table found".into()),
             }
         }),
-        builtin("getColumn", &["column"], true, move |ev, a| {
-            let t = one_table(ev, &e2, "getColumn", a)?;
+        builtin_env("getColumn", &["column"], true, |ev, env, a| {
+            let t = one_table(ev, env, "getColumn", a)?;
             column(ev, "getColumn", &t, a)
         }),
-        builtin("getRecord", &["idx"], true, move |ev, a| {
-            let t = one_table(ev, &e3, "getRecord", a)?;
+        builtin_env("getRecord", &["idx"], true, |ev, env, a| {
+            let t = one_table(ev, env, "getRecord", a)?;
             record(ev, "getRecord", &t, a)
         }),
-        finder(env, "findColumn", &["fn", "column"], column),
-        finder(env, "findRecord", &["fn", "idx"], record),
+        finder("findColumn", &["fn", "column"], column),
+        finder("findRecord", &["fn", "idx"], record),
     ]
 }
 
 type Extract = fn(&mut Evaluator<'_>, &str, &Table, &Record) -> BResult<Value>;
 
 /// `findColumn` / `findRecord`: `extract` of the first table `fn` finds, else the empty value.
-fn finder(env: &Env, name: &'static str, params: &[&str], extract: Extract) -> Builtin {
-    let env = env.clone();
-    builtin(name, params, true, move |ev, a| {
+fn finder(name: &'static str, params: &[&str], extract: Extract) -> Builtin {
+    builtin_env(name, params, true, move |ev, env, a| {
         let s = stream_arg(name, a)?;
-        match find(ev, &env, name, s, a)? {
+        match find(ev, env, name, s, a)? {
             Some(t) => extract(ev, name, &t, a),
             None if name == "findColumn" => Ok(Value::Array(Arc::new(Array::new(Vec::new())))),
             None => Ok(Value::Record(Arc::new(Record::new()))),

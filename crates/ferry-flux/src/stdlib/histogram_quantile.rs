@@ -14,7 +14,7 @@ use crate::value::{Record, Value};
 
 const F: &str = "histogramQuantile";
 
-pub(super) fn builtin(env: &super::Env) -> crate::eval::Builtin {
+pub(super) fn builtin() -> crate::eval::Builtin {
     super::streams::per_table(
         F,
         &[
@@ -26,7 +26,6 @@ pub(super) fn builtin(env: &super::Env) -> crate::eval::Builtin {
             "onNonmonotonic",
         ],
         histogram_quantile,
-        env,
     )
 }
 

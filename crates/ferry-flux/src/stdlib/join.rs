@@ -19,59 +19,60 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::args::{builtin, required, string_arg, strings_arg, wrong_type, BResult};
-use super::streams::{tables, Env};
+use super::args::{required, string_arg, strings_arg, wrong_type, BResult};
+use super::streams::{builtin_env, tables, Env};
 use super::transform::compare_cells;
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{ColKind, Column, Stream, StreamBody, Table};
-use crate::value::{Kind, Value};
+use crate::value::{Kind, Record, Value};
 
 const F: &str = "join";
 
-pub(super) fn builtin_fn(env: &Env) -> Builtin {
-    let env = env.clone();
-    builtin("join", &["tables", "on", "method"], false, move |ev, a| {
-        let streams = match required(F, a, "tables")? {
-            Value::Record(r) => r.clone(),
-            other => return Err(wrong_type(F, "tables", Kind::Record, other)),
-        };
-        let mut on =
-            strings_arg(F, a, "on")?.ok_or_else(|| format!("{F}: missing required argument on"))?;
-        if on.is_empty() {
-            return Err(format!("{F}: at least one column in 'on' column list is required").into());
-        }
-        on.sort();
-        on.dedup();
-        let method = string_arg(F, a, "method", "inner")?;
-        if method != "inner" {
-            return Err(format!("{F}: {method} is not a valid join type").into());
-        }
-        let mut named: Vec<(&str, &Arc<Stream>)> = Vec::new();
-        for (name, v) in streams.fields() {
-            match v {
-                Value::Tables(s) => named.push((name, s)),
-                other => {
-                    return Err(format!(
-                        "{F}: expected {name:?} to be a stream of tables, found {}",
-                        other.kind()
-                    )
-                    .into())
-                }
+pub(super) fn builtin_fn() -> Builtin {
+    builtin_env("join", &["tables", "on", "method"], false, join_builtin)
+}
+
+fn join_builtin(ev: &mut Evaluator<'_>, env: &Env, a: &Record) -> BResult<Value> {
+    let streams = match required(F, a, "tables")? {
+        Value::Record(r) => r.clone(),
+        other => return Err(wrong_type(F, "tables", Kind::Record, other)),
+    };
+    let mut on =
+        strings_arg(F, a, "on")?.ok_or_else(|| format!("{F}: missing required argument on"))?;
+    if on.is_empty() {
+        return Err(format!("{F}: at least one column in 'on' column list is required").into());
+    }
+    on.sort();
+    on.dedup();
+    let method = string_arg(F, a, "method", "inner")?;
+    if method != "inner" {
+        return Err(format!("{F}: {method} is not a valid join type").into());
+    }
+    let mut named: Vec<(&str, &Arc<Stream>)> = Vec::new();
+    for (name, v) in streams.fields() {
+        match v {
+            Value::Tables(s) => named.push((name, s)),
+            other => {
+                return Err(format!(
+                    "{F}: expected {name:?} to be a stream of tables, found {}",
+                    other.kind()
+                )
+                .into())
             }
         }
-        if named.len() != 2 {
-            return Err(format!("{F}: joins currently must only have two parents").into());
-        }
-        named.sort_by(|a, b| a.0.cmp(b.0));
-        let left = tables(ev, &env, named[0].1)?;
-        let right = tables(ev, &env, named[1].1)?;
-        let out = join(ev, (named[0].0, &left), (named[1].0, &right), &on)?;
-        Ok(Value::Tables(Arc::new(Stream {
-            body: StreamBody::Tables(Arc::new(out)),
-            name: None,
-            bounds: named[0].1.bounds().or(named[1].1.bounds()),
-        })))
-    })
+    }
+    if named.len() != 2 {
+        return Err(format!("{F}: joins currently must only have two parents").into());
+    }
+    named.sort_by(|a, b| a.0.cmp(b.0));
+    let left = tables(ev, env, named[0].1)?;
+    let right = tables(ev, env, named[1].1)?;
+    let out = join(ev, (named[0].0, &left), (named[1].0, &right), &on)?;
+    Ok(Value::Tables(Arc::new(Stream {
+        body: StreamBody::Tables(Arc::new(out)),
+        name: None,
+        bounds: named[0].1.bounds().or(named[1].1.bounds()),
+    })))
 }
 
 /// Where an output column's values come from.

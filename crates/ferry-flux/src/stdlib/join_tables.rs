@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::args::BResult;
 use super::join::{compare_rows, key_order, same};
-use super::streams::{tables, Env};
+use super::streams::{env_of, tables};
 use super::transform::row_record;
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator, Statement};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
@@ -26,13 +26,13 @@ use crate::value::{Record, Value};
 
 const F: &str = "join.tables";
 
-pub(super) fn tables_fn(env: &Env) -> Builtin {
-    let env = env.clone();
+pub(super) fn tables_fn() -> Builtin {
     Builtin {
         name: "tables".into(),
         params: ["right", "on", "as", "method"].map(String::from).to_vec(),
         pipe: Some("left".into()),
         func: Box::new(move |ev, a| {
+            let env = env_of(ev)?;
             let stream = |side: &str| -> BResult<Arc<Stream>> {
                 match a.get(side) {
                     None | Some(Value::Null) => {
@@ -64,8 +64,8 @@ pub(super) fn tables_fn(env: &Env) -> Builtin {
                 )
                 .into());
             }
-            let lt = tables(ev, &env, &left)?;
-            let rt = tables(ev, &env, &right)?;
+            let lt = tables(ev, env, &left)?;
+            let rt = tables(ev, env, &right)?;
             let out = join(ev, &lt, &rt, &on, &as_fn, &method)?;
             Ok(Value::Tables(Arc::new(Stream {
                 body: StreamBody::Tables(Arc::new(out)),

@@ -9,8 +9,8 @@ use super::args::{strings_arg, BResult};
 use crate::table::{ColKind, Column, Table};
 use crate::value::{Record, Value};
 
-pub(super) fn builtin(env: &super::Env) -> crate::eval::Builtin {
-    super::streams::per_table("keyValues", &["keyColumns", "fn"], key_values, env)
+pub(super) fn builtin() -> crate::eval::Builtin {
+    super::streams::per_table("keyValues", &["keyColumns", "fn"], key_values)
 }
 
 fn key_values(a: &Record, t: &Table) -> BResult<Option<Table>> {

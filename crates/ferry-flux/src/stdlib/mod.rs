@@ -62,32 +62,33 @@ use crate::eval::Scope;
 use crate::value::Value;
 pub use streams::Env;
 
-/// The universe scope for one query: `true`, `false`, the table functions, `inf` and the
-/// `location` option's default (UTC).
-pub fn universe(env: Env) -> Scope {
+/// The universe's builtins: `true`, `false`, the table functions, `inf` and the `location`
+/// option's default (UTC). The same for every query (each builtin reads the query's [`Env`]
+/// from the evaluator when called: [`streams::env_of`]).
+pub fn universe() -> Scope {
     let mut scope = Scope::universe();
-    for b in transform::builtins(&env)
+    for b in transform::builtins()
         .into_iter()
-        .chain(aggregate::builtins(&env))
-        .chain(stats::builtins(&env))
-        .chain(sink::builtins(&env))
-        .chain(reshape::builtins(&env))
-        .chain(convert::builtins(&env))
-        .chain(series::builtins(&env))
-        .chain(distinct::builtins(&env))
-        .chain(calculus::builtins(&env))
-        .chain(state::builtins(&env))
-        .chain(extract::builtins(&env))
+        .chain(aggregate::builtins())
+        .chain(stats::builtins())
+        .chain(sink::builtins())
+        .chain(reshape::builtins())
+        .chain(convert::builtins())
+        .chain(series::builtins())
+        .chain(distinct::builtins())
+        .chain(calculus::builtins())
+        .chain(state::builtins())
+        .chain(extract::builtins())
         .chain(scalars::builtins())
         .chain([
-            pivot::builtin(&env),
-            sort_limit::builtin_fn(&env),
-            reduce::builtin_fn(&env),
-            join::builtin_fn(&env),
-            key_values::builtin(&env),
-            histogram_quantile::builtin(&env),
-            window::builtin(&env),
-            date::truncate_time_column(&env),
+            pivot::builtin(),
+            sort_limit::builtin_fn(),
+            reduce::builtin_fn(),
+            join::builtin_fn(),
+            key_values::builtin(),
+            histogram_quantile::builtin(),
+            window::builtin(),
+            date::truncate_time_column(),
         ])
     {
         let name = b.name.clone();

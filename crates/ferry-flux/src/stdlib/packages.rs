@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::args::{builtin, required, string_arg, time_arg, wrong_type, BResult};
-use super::streams::{source_error, Env};
+use super::streams::{builtin_env, source_error};
 use crate::eval::Builtin;
 use crate::value::{Kind, Record, Value};
 
@@ -26,7 +26,7 @@ pub fn flux_source(path: &str) -> Option<&'static str> {
 }
 
 /// The package at `path`, or `None` for a path no package has.
-pub fn package(path: &str, env: &Env) -> Option<Value> {
+pub fn package(path: &str) -> Option<Value> {
     let members: Vec<Builtin> = match path {
         "types" => vec![builtin("isType", &["v", "type"], false, |_, a| {
             let v = required("types.isType", a, "v")?;
@@ -34,32 +34,37 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
             Ok(Value::Bool(is_type(v, &t)))
         })],
         "influxdata/influxdb/tasks" => {
-            let (last, now) = (env.last_success, env.now);
-            vec![builtin("lastSuccess", &["orTime"], false, move |_, a| {
-                Ok(match last {
-                    Some(t) => Value::Time(t),
-                    None => Value::Time(time_arg(
-                        "tasks.lastSuccess",
-                        "orTime",
-                        required("tasks.lastSuccess", a, "orTime")?,
-                        now,
-                    )?),
-                })
-            })]
+            vec![builtin_env(
+                "lastSuccess",
+                &["orTime"],
+                false,
+                |_, env, a| {
+                    Ok(match env.last_success {
+                        Some(t) => Value::Time(t),
+                        None => Value::Time(time_arg(
+                            "tasks.lastSuccess",
+                            "orTime",
+                            required("tasks.lastSuccess", a, "orTime")?,
+                            env.now,
+                        )?),
+                    })
+                },
+            )]
         }
         "influxdata/influxdb/secrets" => {
-            let source = env.source.clone();
-            vec![builtin("get", &["key"], false, move |_, a| {
+            vec![builtin_env("get", &["key"], false, |_, env, a| {
                 let key = string_arg("secrets.get", a, "key", "")?;
-                source.secret(&key).map(Value::string).map_err(source_error)
+                env.source
+                    .secret(&key)
+                    .map(Value::string)
+                    .map_err(source_error)
             })]
         }
         "strings" => strings(),
         "experimental" => {
-            let now = env.now;
             // `add` false: subDuration, which adds the negated duration
             let shift = move |name: &'static str, f: &'static str, add: bool| {
-                builtin(name, &["d", "to"], false, move |_, a| {
+                builtin_env(name, &["d", "to"], false, move |_, env, a| {
                     let d = match required(f, a, "d")? {
                         Value::Duration(d) if add => *d,
                         Value::Duration(d) => d
@@ -67,22 +72,22 @@ pub fn package(path: &str, env: &Env) -> Option<Value> {
                             .ok_or_else(|| format!("{f}: duration out of range"))?,
                         other => return Err(wrong_type(f, "d", Kind::Duration, other)),
                     };
-                    let to = time_arg(f, "to", required(f, a, "to")?, now)?;
+                    let to = time_arg(f, "to", required(f, a, "to")?, env.now)?;
                     super::args::add_duration(to, d)
                         .map(Value::Time)
                         .ok_or_else(|| format!("{f}: time out of range").into())
                 })
             };
             vec![
-                super::sink::wide_to(env),
+                super::sink::wide_to(),
                 shift("addDuration", "experimental.addDuration", true),
                 shift("subDuration", "experimental.subDuration", false),
             ]
         }
-        "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => super::schema::builtins(env),
-        "date" => super::date::members(env),
-        "array" => vec![super::array::from(env)],
-        "join" => vec![super::join_tables::tables_fn(env)],
+        "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => super::schema::builtins(),
+        "date" => super::date::members(),
+        "array" => vec![super::array::from()],
+        "join" => vec![super::join_tables::tables_fn()],
         "timezone" => super::timezone::members(),
         "profiler" => Vec::new(),
         _ => return None,

@@ -8,23 +8,30 @@
 //! * new columns are named by the `columnKey` values joined with `_`, in order of first
 //!   appearance, typed as `valueColumn`;
 //! * rows are ordered by the row key; a later value for the same row and column wins.
+//!
+//! The dashboards' form, `pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn:
+//! "_value")` (`schema.fieldsAsCols()`), over a storage read builds each series' row table
+//! straight from the store's columns ([`fields_by_time`]): one table per series, its fields'
+//! times merged, instead of a table per field, a row key per cell and a sorted map of rows.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::args::{string_arg, strings_arg, BResult};
-use super::streams::{output, stream_arg, tables, Env};
+use super::streams::{output, read_series, stream_arg, tables, Env};
 use super::transform::compare_cells;
-use crate::eval::{Builtin, EvalErrorKind};
-use crate::table::{ColKind, Column, Table};
+use crate::eval::{Builtin, EvalErrorKind, Evaluator};
+use crate::table::{
+    field_to_value, fill_constant_columns, series_skeleton, ColKind, Column, ReadSpec,
+    SeriesColumns, StreamBody, Table,
+};
 use crate::value::Value;
 
-pub(super) fn builtin(env: &Env) -> Builtin {
-    let env = env.clone();
-    super::args::builtin(
+pub(super) fn builtin() -> Builtin {
+    super::streams::builtin_env(
         "pivot",
         &["rowKey", "columnKey", "valueColumn"],
         true,
-        move |ev, a| {
+        move |ev, env, a| {
             const F: &str = "pivot";
             let s = stream_arg(F, a)?;
             let missing =
@@ -35,7 +42,14 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             if value_col.is_empty() {
                 return Err("pivot: missing required argument valueColumn".into());
             }
-            let input = tables(ev, &env, s)?;
+            if let StreamBody::Read(spec) = &s.body {
+                let by_time =
+                    row_key == ["_time"] && col_key == ["_field"] && value_col == "_value";
+                if let (true, None, Some(range)) = (by_time, &spec.group, spec.range) {
+                    return Ok(output(s, fields_by_time(ev, env, spec, range)?));
+                }
+            }
+            let input = tables(ev, env, s)?;
             let out = pivot(
                 &input,
                 &row_key,
@@ -49,6 +63,124 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             Ok(output(s, out))
         },
     )
+}
+
+/// The series at hand: its measurement, tags and fields so far.
+struct Series {
+    measurement: String,
+    tags: Vec<(String, String)>,
+    fields: Vec<Field>,
+}
+
+/// One field of the series at hand: its name, type, and values at their times.
+struct Field {
+    name: String,
+    kind: ColKind,
+    times: Vec<i64>,
+    values: Vec<Value>,
+}
+
+/// `pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")` over the storage
+/// read `spec` (ungrouped, its range set): what [`pivot`] answers over the read's tables
+/// (one per series and field, in series order), built from each series' columns. A series'
+/// fields come one after the other; its table's rows are the times any field has a value at,
+/// ascending, a field's column null where it has none.
+fn fields_by_time(
+    ev: &mut Evaluator<'_>,
+    env: &Env,
+    spec: &ReadSpec,
+    range: (i64, i64),
+) -> BResult<Vec<Table>> {
+    let mut out = Vec::new();
+    let mut series: Option<Series> = None;
+    read_series(ev, env, spec, &mut |ev, sc: SeriesColumns<'_>| {
+        let same = series
+            .as_ref()
+            .is_some_and(|s| s.measurement == sc.measurement && s.tags.as_slice() == sc.tags);
+        if !same {
+            if let Some(done) = series.take() {
+                out.extend(series_rows(ev, range, done)?);
+            }
+            series = Some(Series {
+                measurement: sc.measurement.to_string(),
+                tags: sc.tags.to_vec(),
+                fields: Vec::new(),
+            });
+        }
+        let Some(kind) = sc.kind() else {
+            return Ok(()); // no value in the range: no table, no column
+        };
+        let mut field = Field {
+            name: sc.field.to_string(),
+            kind,
+            times: Vec::with_capacity(sc.times.len()),
+            values: Vec::with_capacity(sc.times.len()),
+        };
+        for (t, v) in sc.times.iter().zip(sc.values) {
+            if let Some(v) = v {
+                field.times.push(*t);
+                field.values.push(field_to_value(v));
+            }
+        }
+        if let Some(s) = series.as_mut() {
+            s.fields.push(field);
+        }
+        Ok(())
+    })?;
+    if let Some(done) = series {
+        out.extend(series_rows(ev, range, done)?);
+    }
+    Ok(out)
+}
+
+/// The pivoted table of one series (`None` when none of its fields has a value).
+fn series_rows(ev: &mut Evaluator<'_>, range: (i64, i64), s: Series) -> BResult<Option<Table>> {
+    let fields = s.fields;
+    let Some(first) = fields.first() else {
+        return Ok(None);
+    };
+    let times: Vec<i64> = if fields.iter().all(|f| f.times == first.times) {
+        first.times.clone()
+    } else {
+        let mut all: Vec<i64> = fields
+            .iter()
+            .flat_map(|f| f.times.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    };
+    // the columns: the read's but `_value` and `_field`, whose values become the new columns
+    let mut t = series_skeleton(range, &s.measurement, &s.tags, &first.name, first.kind);
+    t.columns
+        .retain(|c| c.label != "_value" && c.label != "_field");
+    t.key.retain(|(k, _)| k != "_field");
+    let cells = times.len() as u128 * (t.columns.len() + fields.len()) as u128;
+    if cells.saturating_mul(std::mem::size_of::<Value>() as u128) > ev.memory_left() as u128 {
+        return Err(EvalErrorKind::MemoryLimit(ev.memory_limit()));
+    }
+    fill_constant_columns(&mut t, times.len());
+    if let Some(c) = t.columns.iter_mut().find(|c| c.label == "_time") {
+        c.values = times.iter().map(|&ns| Value::Time(ns)).collect();
+    }
+    for f in fields {
+        let mut values = vec![Value::Null; times.len()];
+        // both ascending: each value to its time's row (a later one for a time wins)
+        let mut row = 0;
+        for (ns, v) in f.times.into_iter().zip(f.values) {
+            while times[row] < ns {
+                row += 1;
+            }
+            values[row] = v;
+        }
+        t.columns.push(Column {
+            label: f.name,
+            kind: f.kind,
+            values,
+        });
+    }
+    ev.charge_bytes(t.weight())?;
+    Ok(Some(t))
 }
 
 /// A row key's values, ordered as Flux orders cells (nulls first).

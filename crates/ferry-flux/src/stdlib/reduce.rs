@@ -6,15 +6,14 @@
 
 use std::sync::Arc;
 
-use super::args::{builtin, required, wrong_type, BResult};
-use super::streams::{map_tables, stream_arg, Env};
+use super::args::{required, wrong_type, BResult};
+use super::streams::{builtin_env, map_tables, stream_arg};
 use crate::eval::{Builtin, EvalErrorKind};
 use crate::table::{ColKind, Column, Table};
 use crate::value::{Kind, Record, Value};
 
-pub(super) fn builtin_fn(env: &Env) -> Builtin {
-    let env = env.clone();
-    builtin("reduce", &["fn", "identity"], true, move |ev, a| {
+pub(super) fn builtin_fn() -> Builtin {
+    builtin_env("reduce", &["fn", "identity"], true, move |ev, env, a| {
         const F: &str = "reduce";
         let s = stream_arg(F, a)?;
         let f = required(F, a, "fn")?.clone();
@@ -22,7 +21,7 @@ pub(super) fn builtin_fn(env: &Env) -> Builtin {
             Value::Record(r) => r.clone(),
             other => return Err(wrong_type(F, "identity", Kind::Record, other)),
         };
-        map_tables(ev, &env, s, &mut |ev, t| {
+        map_tables(ev, env, s, &mut |ev, t| {
             let mut acc = identity.clone();
             for row in 0..t.len() {
                 let mut args = Record::new();

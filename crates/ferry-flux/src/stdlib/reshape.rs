@@ -8,22 +8,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::args::{bool_arg, builtin, duration_arg, required, string_arg, strings_arg, BResult};
-use super::streams::{map_tables, stream_arg, Env};
+use super::args::{bool_arg, duration_arg, required, string_arg, strings_arg, BResult};
+use super::streams::{builtin_env, map_tables, stream_arg};
 use crate::eval::{Builtin, EvalErrorKind};
 use crate::table::{ColKind, Column, Table};
 use crate::value::{Record, Value};
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
-    let per_table = |name, params, f| super::streams::per_table(name, params, f, env);
-    let map_env = env.clone();
+pub(super) fn builtins() -> Vec<Builtin> {
+    let per_table = super::streams::per_table;
     vec![
-        builtin("map", &["fn", "mergeKey"], true, move |ev, a| {
+        builtin_env("map", &["fn", "mergeKey"], true, move |ev, env, a| {
             let s = stream_arg("map", a)?;
             let f = required("map", a, "fn")?.clone();
             let param = super::transform::row_param(&f);
             let mut regrouped: Vec<Table> = Vec::new();
-            map_tables(ev, &map_env, s, &mut |ev, t| {
+            map_tables(ev, env, s, &mut |ev, t| {
                 let mut rows = Vec::with_capacity(t.len());
                 for row in 0..t.len() {
                     let mut args = Record::new();
@@ -53,10 +52,9 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         }),
         per_table("set", &["key", "value"], set),
         {
-            let env = env.clone();
-            builtin("rename", &["columns", "fn"], true, move |ev, a| {
+            builtin_env("rename", &["columns", "fn"], true, move |ev, env, a| {
                 let s = stream_arg("rename", a)?;
-                map_tables(ev, &env, s, &mut |ev, t| rename(ev, a, t).map(Some))
+                map_tables(ev, env, s, &mut |ev, t| rename(ev, a, t).map(Some))
             })
         },
         per_table("duplicate", &["column", "as"], duplicate),

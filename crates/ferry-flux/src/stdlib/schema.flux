@@ -62,3 +62,8 @@ databases = (org="", host="", token="") =>
                     bucketId: r.id,
                 }),
         )
+
+// fieldsAsCols(): each row's fields as columns, as InfluxDB defines it.
+fieldsAsCols = (tables=<-) =>
+    tables
+        |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")

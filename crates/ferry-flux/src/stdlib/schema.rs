@@ -15,25 +15,23 @@
 
 use std::collections::HashSet;
 
-use super::args::{builtin, string_arg, BResult};
+use super::args::{string_arg, BResult};
 use super::distinct::fingerprint;
 use super::group::groups_series;
-use super::streams::{read_series, stream_arg, tables, Env};
+use super::streams::{builtin_env, read_series, stream_arg, tables, Env};
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{ColKind, Column, SeriesColumns, StreamBody, Table};
 use crate::value::{Record, Value};
 
 /// The package's builtins.
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
-    let column_env = env.clone();
-    let keys_env = env.clone();
+pub(super) fn builtins() -> Vec<Builtin> {
     vec![
-        builtin("_distinctColumn", &["column"], true, move |ev, a| {
+        builtin_env("_distinctColumn", &["column"], true, move |ev, env, a| {
             let column = string_arg("_distinctColumn", a, "column", "_value")?;
-            distinct_column(ev, &column_env, a, &column)
+            distinct_column(ev, env, a, &column)
         }),
-        builtin("_distinctKeys", &[], true, move |ev, a| {
-            distinct_keys(ev, &keys_env, a)
+        builtin_env("_distinctKeys", &[], true, move |ev, env, a| {
+            distinct_keys(ev, env, a)
         }),
     ]
 }

@@ -22,13 +22,12 @@
 //! Other columns keep the current row's values.
 
 use super::args::{bool_arg, duration_arg, int_arg, string_arg, strings_arg, BResult};
-use super::streams::Env;
 use crate::eval::{Builtin, EvalErrorKind};
 use crate::table::{ColKind, Column, Table};
 use crate::value::Value;
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
-    let per_table = |name, params, f| super::streams::per_table(name, params, f, env);
+pub(super) fn builtins() -> Vec<Builtin> {
+    let per_table = super::streams::per_table;
     vec![
         per_table(
             "difference",

@@ -12,8 +12,8 @@
 
 use ferry_lp::{FieldValue, Point};
 
-use super::args::{builtin, string_arg, BResult};
-use super::streams::{map_tables, source_error, stream_arg, Env};
+use super::args::{string_arg, BResult};
+use super::streams::{builtin_env, map_tables, source_error, stream_arg, Env};
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{RemoteTarget, Table};
 use crate::value::{Record, Value};
@@ -21,9 +21,8 @@ use crate::value::{Record, Value};
 /// Points handed to the storage at a time.
 const BATCH: usize = 5000;
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
-    let env = env.clone();
-    vec![builtin(
+pub(super) fn builtins() -> Vec<Builtin> {
+    vec![builtin_env(
         "to",
         &[
             "bucket",
@@ -38,7 +37,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             "fieldFn",
         ],
         true,
-        move |ev, a| {
+        move |ev, env, a| {
             const F: &str = "to";
             for unsupported in ["bucketID", "orgID", "tagColumns", "fieldFn"] {
                 if a.get(unsupported).is_some_and(|v| !v.is_null()) {
@@ -47,26 +46,25 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             }
             let time_col = string_arg(F, a, "timeColumn", "_time")?;
             let m_col = string_arg(F, a, "measurementColumn", "_measurement")?;
-            write_stream(ev, &env, F, a, &mut |t| points(t, &time_col, &m_col))
+            write_stream(ev, env, F, a, &mut |t| points(t, &time_col, &m_col))
         },
     )]
 }
 
 /// `experimental.to`, bound by the `experimental` package.
-pub(super) fn wide_to(env: &Env) -> Builtin {
-    let env = env.clone();
-    builtin(
+pub(super) fn wide_to() -> Builtin {
+    builtin_env(
         "to",
         &["bucket", "bucketID", "org", "orgID", "host", "token"],
         true,
-        move |ev, a| {
+        move |ev, env, a| {
             const F: &str = "experimental.to";
             for unsupported in ["bucketID", "orgID"] {
                 if a.get(unsupported).is_some_and(|v| !v.is_null()) {
                     return Err(format!("{F}: {unsupported} is not supported yet").into());
                 }
             }
-            write_stream(ev, &env, F, a, &mut wide_points)
+            write_stream(ev, env, F, a, &mut wide_points)
         },
     )
 }

@@ -17,34 +17,33 @@ use std::sync::Arc;
 use ferry_lp::FieldValue;
 
 use super::aggregate_groups::{series_layout, SeriesLayout};
-use super::args::{builtin, BResult};
+use super::args::BResult;
 use super::group::fingerprint;
-use super::streams::{map_tables, output, read_series, stream_arg, Env};
+use super::streams::{builtin_env, map_tables, output, read_series, stream_arg, Env};
 use super::transform::{compare_cells, limit_args, row_order, rows_in_order, sort_args};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
 use crate::table::{field_to_value, ColKind, Column, ReadSpec, SeriesColumns, StreamBody, Table};
 use crate::value::{Record, Value};
 
 /// The `_sortLimit` builtin.
-pub(super) fn builtin_fn(env: &Env) -> Builtin {
-    let env = env.clone();
-    builtin(
+pub(super) fn builtin_fn() -> Builtin {
+    builtin_env(
         "_sortLimit",
         &["n", "columns", "desc"],
         true,
-        move |ev, a| {
+        move |ev, env, a| {
             let s = stream_arg("_sortLimit", a)?;
             if let (StreamBody::Read(spec), Ok((columns, desc)), Ok((n, _))) =
                 (&s.body, sort_args(a), limit_args(a))
             {
                 if spec.range.is_some() {
                     let order = Order { columns, desc };
-                    if let Some(tables) = over_read(ev, &env, spec, &order, n)? {
+                    if let Some(tables) = over_read(ev, env, spec, &order, n)? {
                         return Ok(output(s, tables));
                     }
                 }
             }
-            map_tables(ev, &env, s, &mut |_, t| sort_limit(a, t).map(Some))
+            map_tables(ev, env, s, &mut |_, t| sort_limit(a, t).map(Some))
         },
     )
 }

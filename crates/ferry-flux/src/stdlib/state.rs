@@ -8,17 +8,16 @@
 
 use std::sync::Arc;
 
-use super::args::{builtin, duration_arg, required, string_arg};
-use super::streams::{map_tables, stream_arg, Env};
+use super::args::{duration_arg, required, string_arg};
+use super::streams::{builtin_env, map_tables, stream_arg};
 use crate::eval::{Builtin, Evaluator};
 use crate::table::{ColKind, Column, Table};
 use crate::value::{Record, Value};
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+pub(super) fn builtins() -> Vec<Builtin> {
     vec![
-        tracker(env, "stateCount", &["fn", "column"], false),
+        tracker("stateCount", &["fn", "column"], false),
         tracker(
-            env,
             "stateDuration",
             &["fn", "column", "timeColumn", "unit"],
             true,
@@ -26,9 +25,8 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
     ]
 }
 
-fn tracker(env: &Env, name: &'static str, params: &[&str], duration: bool) -> Builtin {
-    let env = env.clone();
-    builtin(name, params, true, move |ev, a| {
+fn tracker(name: &'static str, params: &[&str], duration: bool) -> Builtin {
+    builtin_env(name, params, true, move |ev, env, a| {
         let s = stream_arg(name, a)?;
         let f = required(name, a, "fn")?.clone();
         let column = string_arg(name, a, "column", name)?;
@@ -41,7 +39,7 @@ fn tracker(env: &Env, name: &'static str, params: &[&str], duration: bool) -> Bu
             Some(d) => d.nanos,
         };
         let param = super::transform::row_param(&f);
-        map_tables(ev, &env, s, &mut |ev, t| {
+        map_tables(ev, env, s, &mut |ev, t| {
             let Some(times) = t.column(&time_column) else {
                 return Err(format!("{name}: no column {time_column:?} exists").into());
             };

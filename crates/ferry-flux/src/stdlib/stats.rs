@@ -9,9 +9,9 @@
 
 use ferry_window::stats::{self, Deviation};
 
-use super::args::{builtin, string_arg, BResult};
+use super::args::{string_arg, BResult};
 use super::series::as_f64;
-use super::streams::{map_tables, stream_arg, Env};
+use super::streams::{builtin_env, map_tables, stream_arg};
 use crate::eval::Builtin;
 use crate::table::{ColKind, Table};
 use crate::value::{Record, Value};
@@ -91,30 +91,28 @@ fn select_quantile(f: &str, q: f64, t: &Table, column: &str) -> BResult<Table> {
     Ok(t.filter_rows(&keep))
 }
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+pub(super) fn builtins() -> Vec<Builtin> {
     let median = {
-        let env = env.clone();
-        builtin(
+        builtin_env(
             "median",
             &["column", "method", "compression"],
             true,
-            move |ev, a| {
+            move |ev, env, a| {
                 let m = method("median", a)?;
                 let column = string_arg("median", a, "column", "_value")?;
                 let s = stream_arg("median", a)?;
-                map_tables(ev, &env, s, &mut |_, t| {
+                map_tables(ev, env, s, &mut |_, t| {
                     quantile_of("median", m, 0.5, t, &column).map(Some)
                 })
             },
         )
     };
     let quantile = {
-        let env = env.clone();
-        builtin(
+        builtin_env(
             "quantile",
             &["column", "q", "method", "compression"],
             true,
-            move |ev, a| {
+            move |ev, env, a| {
                 const F: &str = "quantile";
                 let m = method(F, a)?;
                 let q = match a.get("q") {
@@ -134,15 +132,14 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
                 }
                 let column = string_arg(F, a, "column", "_value")?;
                 let s = stream_arg(F, a)?;
-                map_tables(ev, &env, s, &mut |_, t| {
+                map_tables(ev, env, s, &mut |_, t| {
                     quantile_of(F, m, q, t, &column).map(Some)
                 })
             },
         )
     };
     let stddev = {
-        let env = env.clone();
-        builtin("stddev", &["column", "mode"], true, move |ev, a| {
+        builtin_env("stddev", &["column", "mode"], true, move |ev, env, a| {
             const F: &str = "stddev";
             let mode = match string_arg(F, a, "mode", "sample")?.as_str() {
                 "sample" => Deviation::Sample,
@@ -151,7 +148,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             };
             let column = string_arg(F, a, "column", "_value")?;
             let s = stream_arg(F, a)?;
-            map_tables(ev, &env, s, &mut |_, t| {
+            map_tables(ev, env, s, &mut |_, t| {
                 whole_table(F, Stat::Stddev(mode), t, &column).map(Some)
             })
         })

@@ -24,18 +24,37 @@ pub struct Env {
     pub location: Arc<parking_lot::Mutex<Option<Value>>>,
 }
 
+/// The query's [`Env`], which the evaluator carries ([`Evaluator::with_context`]): the
+/// builtins are made once per process (`query.rs`, the universe) and read it at each call.
+pub(crate) fn env_of<'a>(ev: &Evaluator<'a>) -> BResult<&'a Env> {
+    ev.context()
+        .and_then(|c| c.downcast_ref::<Env>())
+        .ok_or_else(|| "a table function was called outside a query".into())
+}
+
+/// A builtin whose implementation reads the query's [`Env`] ([`env_of`]).
+pub(crate) fn builtin_env(
+    name: &str,
+    params: &[&str],
+    pipe: bool,
+    f: impl Fn(&mut Evaluator<'_>, &Env, &Record) -> BResult<Value> + Send + Sync + 'static,
+) -> crate::eval::Builtin {
+    super::args::builtin(name, params, pipe, move |ev, a| {
+        let env = env_of(ev)?;
+        f(ev, env, a)
+    })
+}
+
 /// A builtin that applies `f` (which reads only its arguments and the table) to each table of
 /// the piped stream.
 pub(crate) fn per_table(
     name: &'static str,
     params: &[&str],
     f: fn(&Record, &Table) -> BResult<Option<Table>>,
-    env: &Env,
 ) -> crate::eval::Builtin {
-    let env = env.clone();
-    super::args::builtin(name, params, true, move |ev, a| {
+    builtin_env(name, params, true, move |ev, env, a| {
         let s = stream_arg(name, a)?;
-        map_tables(ev, &env, s, &mut |_, t| f(a, t))
+        map_tables(ev, env, s, &mut |_, t| f(a, t))
     })
 }
 

@@ -9,7 +9,7 @@ use super::args::{
 };
 use super::group::{groups_series, regroup};
 use super::streams::{
-    map_tables, output, per_table, read_series, source_error, stream_arg, tables, Env,
+    builtin_env, map_tables, output, per_table, read_series, source_error, stream_arg, tables, Env,
 };
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator, Scope};
@@ -19,7 +19,7 @@ use crate::table::{
 };
 use crate::value::{Closure, Record, Value};
 
-pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
+pub(super) fn builtins() -> Vec<Builtin> {
     let from = builtin(
         "from",
         &["bucket", "bucketID", "org", "orgID", "host", "token"],
@@ -42,14 +42,8 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             })))
         },
     );
-    let range_env = env.clone();
-    let range = builtin("range", &["start", "stop"], true, move |ev, a| {
-        range(ev, &range_env, a)
-    });
-    let filter_env = env.clone();
-    let filter = builtin("filter", &["fn", "onEmpty"], true, move |ev, a| {
-        filter(ev, &filter_env, a)
-    });
+    let range = builtin_env("range", &["start", "stop"], true, range);
+    let filter = builtin_env("filter", &["fn", "onEmpty"], true, filter);
     let yield_ = builtin("yield", &["name"], true, |_, a| {
         let s = stream_arg("yield", a)?;
         let name = string_arg("yield", a, "name", "_result")?;
@@ -59,8 +53,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             bounds: s.bounds,
         })))
     });
-    let group_env = env.clone();
-    let group = builtin("group", &["columns", "mode"], true, move |ev, a| {
+    let group = builtin_env("group", &["columns", "mode"], true, |ev, env, a| {
         let s = stream_arg("group", a)?;
         let columns = strings_arg("group", a, "columns")?.unwrap_or_default();
         let except = match string_arg("group", a, "mode", "by")?.as_str() {
@@ -83,11 +76,10 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
                 })));
             }
         }
-        let input = tables(ev, &group_env, s)?;
+        let input = tables(ev, env, s)?;
         Ok(output(s, regroup(&input, &columns, except)))
     });
-    let union_env = env.clone();
-    let union = builtin("union", &["tables"], false, move |ev, a| {
+    let union = builtin_env("union", &["tables"], false, |ev, env, a| {
         let Some(Value::Array(streams)) = a.get("tables") else {
             return Err("union: tables must be an array of streams".into());
         };
@@ -98,7 +90,7 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
                 return Err(format!("union: expected stream but found {}", v.kind()).into());
             };
             bounds = bounds.or(s.bounds());
-            out.extend(tables(ev, &union_env, s)?.iter().cloned());
+            out.extend(tables(ev, env, s)?.iter().cloned());
         }
         Ok(Value::Tables(Arc::new(Stream {
             body: StreamBody::Tables(Arc::new(out)),
@@ -106,7 +98,6 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
             bounds,
         })))
     });
-    let now = env.now;
     vec![
         union,
         from,
@@ -114,12 +105,12 @@ pub(super) fn builtins(env: &Env) -> Vec<Builtin> {
         filter,
         yield_,
         group,
-        limit_fn(env),
-        keep_drop("keep", true, env),
-        keep_drop("drop", false, env),
-        per_table("sort", &["columns", "desc"], sort, env),
-        buckets(env.clone()),
-        builtin("now", &[], false, move |_, _| Ok(Value::Time(now))),
+        limit_fn(),
+        keep_drop("keep", true),
+        keep_drop("drop", false),
+        per_table("sort", &["columns", "desc"], sort),
+        buckets(),
+        builtin_env("now", &[], false, |_, env, _| Ok(Value::Time(env.now))),
     ]
 }
 
@@ -400,15 +391,14 @@ fn row_column<'a>(col: &'a crate::ast::MemberExpression, param: &str) -> Option<
 /// `limit(n:, offset:)`: rows `offset..offset + n` of each table. Over a storage read, each
 /// series' table is built from only the rows it keeps (a dashboard's "first 5 per host"
 /// reads every series but builds 5 rows of each).
-fn limit_fn(env: &Env) -> Builtin {
-    let env = env.clone();
-    builtin("limit", &["n", "offset"], true, move |ev, a| {
+fn limit_fn() -> Builtin {
+    builtin_env("limit", &["n", "offset"], true, |ev, env, a| {
         let s = stream_arg("limit", a)?;
         let (n, offset) = limit_args(a)?;
         if let StreamBody::Read(spec) = &s.body {
             if let (None, Some(range), true) = (&spec.group, spec.range, n > 0) {
                 let mut out = Vec::new();
-                read_series(ev, &env, spec, &mut |ev, sc| {
+                read_series(ev, env, spec, &mut |ev, sc| {
                     // up to the row holding the (offset + n)th value
                     let mut seen = 0;
                     let end = sc
@@ -434,7 +424,7 @@ fn limit_fn(env: &Env) -> Builtin {
                 return Ok(output(s, out));
             }
         }
-        map_tables(ev, &env, s, &mut |_, t| Ok(Some(limited(t, n, offset))))
+        map_tables(ev, env, s, &mut |_, t| Ok(Some(limited(t, n, offset))))
     })
 }
 
@@ -457,9 +447,8 @@ fn limited(t: &Table, n: usize, offset: usize) -> Table {
 
 /// `keep` / `drop` (`keep` false): the columns named in `columns`, or those for which
 /// `fn: (column) => bool` is true, are kept (dropped); the group key follows.
-fn keep_drop(name: &'static str, keep: bool, env: &Env) -> Builtin {
-    let env = env.clone();
-    builtin(name, &["columns", "fn"], true, move |ev, a| {
+fn keep_drop(name: &'static str, keep: bool) -> Builtin {
+    builtin_env(name, &["columns", "fn"], true, move |ev, env, a| {
         let s = stream_arg(name, a)?;
         let f = a.get("fn").filter(|v| !v.is_null()).cloned();
         let columns = strings_arg(name, a, "columns")?.unwrap_or_default();
@@ -467,7 +456,7 @@ fn keep_drop(name: &'static str, keep: bool, env: &Env) -> Builtin {
             return Err(format!("{name}: give columns or fn, not both").into());
         }
         let param = f.as_ref().map(row_param).unwrap_or_default();
-        map_tables(ev, &env, s, &mut |ev, t| {
+        map_tables(ev, env, s, &mut |ev, t| {
             let mut chosen = Vec::with_capacity(t.columns.len());
             for c in &t.columns {
                 let named = match &f {
@@ -577,12 +566,12 @@ pub(crate) fn compare_cells(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 /// `group(columns:, mode:)`: rows regrouped by the values of the key columns, tables in order
 /// of their first row; a column missing from some input tables is null there.
-fn buckets(env: Env) -> Builtin {
-    builtin(
+fn buckets() -> Builtin {
+    builtin_env(
         "buckets",
         &["org", "orgID", "host", "token"],
         false,
-        move |_, _| {
+        |_, env, _| {
             let list = env.source.buckets().map_err(source_error)?;
             let mut by_org: Vec<(String, Vec<usize>)> = Vec::new();
             for (i, b) in list.iter().enumerate() {

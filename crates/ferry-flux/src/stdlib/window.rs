@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::args::{bool_arg, duration_arg, string_arg, BResult};
-use super::streams::{output, stream_arg, tables, Env};
+use super::streams::{output, stream_arg, tables};
 use crate::eval::Builtin;
 use crate::table::{constant, ColKind, Column, Table};
 use crate::value::{Duration, Value};
@@ -31,9 +31,8 @@ pub const INF: Duration = Duration {
     nanos: i64::MAX,
 };
 
-pub(super) fn builtin(env: &Env) -> Builtin {
-    let env = env.clone();
-    super::args::builtin(
+pub(super) fn builtin() -> Builtin {
+    super::streams::builtin_env(
         "window",
         &[
             "every",
@@ -46,7 +45,7 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             "createEmpty",
         ],
         true,
-        move |ev, a| {
+        move |ev, env, a| {
             const F: &str = "window";
             let s = stream_arg(F, a)?;
             let every = duration_arg(F, a, "every")?
@@ -67,7 +66,7 @@ pub(super) fn builtin(env: &Env) -> Builtin {
             )?
             .in_zone(zone);
             let bounds = s.bounds();
-            let input = tables(ev, &env, s)?;
+            let input = tables(ev, env, s)?;
             // A tiny `every` over a long range (or a long `period`) asks for more windows than
             // the query may hold: refuse before making them, not after.
             if spec.cost(&input, bounds) > ev.memory_left() as u128 {

@@ -51,6 +51,7 @@ pub fn query_on(script: &str, store: Arc<NoStore>) -> Result<Vec<Table>, String>
         last_success: None,
         strict: true,
         discard_results: false,
+        point: || {},
     };
     run(&q, store)
         .map(|a| a.results.into_iter().next().expect("a result").1)

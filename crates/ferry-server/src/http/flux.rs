@@ -17,6 +17,7 @@ use ferry_flux::query::QueryErrorKind;
 use serde::Deserialize;
 
 use super::extract::{Auth, Q};
+use super::worker::run_on_this_worker;
 use super::AppState;
 use crate::body::read_body;
 use crate::error::ApiError;
@@ -178,7 +179,14 @@ pub async fn query(
         .queries
         .start(&script, &org.name)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let buckets = TokenBuckets::new(node.node.clone(), auth, org);
+    // on the worker that read the request, as `/query` runs (handed over to a blocking
+    // thread at the first point after its inline budget: `worker.rs`)
+    let rt = tokio::runtime::Handle::current();
+    let on_worker = rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+    let mut buckets = TokenBuckets::new(node.node.clone(), auth, org);
+    if on_worker {
+        buckets = buckets.on_worker();
+    }
     let run = move || {
         let limits = registered.limits();
         let run = FluxRun {
@@ -212,9 +220,13 @@ pub async fn query(
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .unwrap_or_else(|_| Err(ApiError::Internal("the Flux query failed (a bug)".into())))
     };
-    let (body, notes) = tokio::task::spawn_blocking(run)
-        .await
-        .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??;
+    let (body, notes) = if on_worker {
+        run_on_this_worker(rt, run)?
+    } else {
+        tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|e| ApiError::Internal(format!("query failed: {e}")))??
+    };
     let mut response = if no_content {
         StatusCode::NO_CONTENT.into_response()
     } else if gzip {

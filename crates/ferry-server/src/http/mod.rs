@@ -16,6 +16,7 @@ mod setup;
 mod status_page;
 mod system;
 mod tasks;
+mod worker;
 mod write;
 
 pub use status_page::StatusReport;
