@@ -343,6 +343,22 @@ QUERIES = [
     f"SELECT percentile(load, 5), percentile(load, 50), percentile(load, 95) FROM cpu WHERE {R} GROUP BY host",
     f"SELECT percentile(usage_user::integer, 30) FROM cpu WHERE {R} GROUP BY time(1m)",
     f"SELECT percentile(load, 50), usage_user FROM cpu WHERE {R} AND host = 'h1'",
+    # ORDER BY time DESC: fill(previous) fills from the later window, mode() and
+    # percentile() read a window's points backwards before Go's sort
+    f"SELECT first(status) FROM cpu WHERE {R} AND region = 'us west' GROUP BY time(1m), region fill(previous) ORDER BY time DESC LIMIT 3",
+    f"SELECT count(*) FROM cpu WHERE {R} GROUP BY time(1m), region fill(previous) ORDER BY time DESC LIMIT 3",
+    f"SELECT max(*), first(status) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(1m), region fill(previous) ORDER BY time DESC",
+    f"SELECT mode(load) FROM cpu WHERE {R} AND time > {BASE + 7 * STEP} GROUP BY time(1m) ORDER BY time DESC",
+    f"SELECT mode(load), median(load) FROM cpu WHERE {R} GROUP BY time(3m) ORDER BY time DESC",
+    f"SELECT percentile(usage_user::integer, 40) FROM cpu WHERE {R} GROUP BY time(2m), host ORDER BY time DESC",
+    # an aggregate's rows all skipped by OFFSET: no series (SLIMIT counts it first)
+    f"SELECT sum(load), spread(usage_user) FROM cpu WHERE {R} LIMIT 1 OFFSET 1",
+    f"SELECT first(*) FROM cpu WHERE {R} AND host =~ /h[13]/ LIMIT 1 OFFSET 1",
+    f"SELECT sum(load) FROM cpu WHERE {R} GROUP BY * LIMIT 1 OFFSET 1",
+    f"SELECT mean(u) FROM (SELECT usage_user AS u FROM cpu WHERE {R}) GROUP BY host LIMIT 1 OFFSET 1",
+    f"SELECT mode(load) FROM cpu WHERE {R} AND host =~ /h[13]/ LIMIT 1 OFFSET 1",
+    f"SELECT max(load) FROM cpu WHERE {R} GROUP BY host SLIMIT 2 SOFFSET 1 LIMIT 1 OFFSET 1",
+    f"SELECT count(load) FROM cpu WHERE {R} GROUP BY time(5m), host LIMIT 1 OFFSET 2",
     f"SELECT sum(usage_user::integer), sum(usage_user::float), max(usage_user::integer) FROM cpu WHERE {R} GROUP BY time(2m) ORDER BY time DESC",
     f"SELECT sum(u::integer) FROM (SELECT usage_user AS u FROM cpu WHERE {R}) GROUP BY host",
     f"SELECT max(usage_user::integer) FROM cpu WHERE {R} AND load > 10 GROUP BY time(1m) fill(previous)",

@@ -121,7 +121,7 @@ pub(super) fn agg_group(
                 results.push(
                     aggs.iter()
                         .zip(w)
-                        .map(|(a, pts)| compute(&a.func, a.arg, pts))
+                        .map(|(a, pts)| compute(&a.func, a.arg, pts, s.descending))
                         .collect(),
                 );
             }
@@ -218,7 +218,10 @@ pub(super) fn finish_windows(
         } else {
             Vec::new()
         };
-        for wi in 0..nwin {
+        // under ORDER BY time DESC 1.6 fills from the window answered before: the later one
+        let backwards = s.descending && s.fill == Fill::Previous;
+        for k in 0..nwin {
+            let wi = if backwards { nwin - 1 - k } else { k };
             let v = match &results[wi][ai] {
                 Some((v, _, _)) => {
                     prev = Some(v.clone());

@@ -10,7 +10,12 @@ pub(super) type Points = Vec<(i64, Value, usize)>;
 
 /// One aggregate over one window's points (in time order): the value, the time of the
 /// selected point and its row id.
-pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64, usize)> {
+pub(super) fn compute(
+    func: &str,
+    arg: f64,
+    pts: &Points,
+    descending: bool,
+) -> Option<(Value, i64, usize)> {
     if pts.is_empty() {
         return None;
     }
@@ -102,7 +107,7 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             // 1.6's reducer: sort by value (Go's unstable sort, whose order of equal values
             // decides the times compared below), then a value needs a second occurrence to
             // compete, ties go to the earlier first occurrence
-            let mut v: Vec<&(i64, Value, usize)> = pts.iter().collect();
+            let mut v = in_read_order(pts, descending);
             crate::gosort::sort(&mut v, |a, b| cmp_values(&a.1, &b.1).is_lt());
             let mut most_freq = 0;
             let mut cur_freq = 0;
@@ -128,8 +133,8 @@ pub(super) fn compute(func: &str, arg: f64, pts: &Points) -> Option<(Value, i64,
             Some((most_mode.clone(), t0, r0))
         }
         "percentile" => {
-            let mut v: Vec<&(i64, Value, usize)> =
-                pts.iter().filter(|p| p.1.as_f64().is_some()).collect();
+            let mut v = in_read_order(pts, descending);
+            v.retain(|p| p.1.as_f64().is_some());
             if v.is_empty() {
                 return None;
             }
@@ -283,5 +288,14 @@ pub(super) fn integral_windows(
         if pt != win.0 {
             emit(win.0, sum, results);
         }
+    }
+}
+
+/// A window's points in the order 1.6 reads them (backwards under ORDER BY time DESC): the
+/// order Go's unstable sort starts from, so it decides which of equal values comes first.
+fn in_read_order(pts: &Points, descending: bool) -> Vec<&(i64, Value, usize)> {
+    match descending {
+        true => pts.iter().rev().collect(),
+        false => pts.iter().collect(),
     }
 }
