@@ -351,6 +351,15 @@ QUERIES = [
     f"SELECT mode(load) FROM cpu WHERE {R} AND time > {BASE + 7 * STEP} GROUP BY time(1m) ORDER BY time DESC",
     f"SELECT mode(load), median(load) FROM cpu WHERE {R} GROUP BY time(3m) ORDER BY time DESC",
     f"SELECT percentile(usage_user::integer, 40) FROM cpu WHERE {R} GROUP BY time(2m), host ORDER BY time DESC",
+    # a series of more than 10,000 rows: 1.6 merges its 10,000-row chunks and keeps the
+    # first one's "partial": true
+    f"SELECT count(load) FROM cpu WHERE time >= {BASE} AND time < {BASE + 10_000 * 10**9} GROUP BY time(1s)",
+    f"SELECT count(load) FROM cpu WHERE time >= {BASE} AND time < {BASE + 10_001 * 10**9} GROUP BY time(1s)",
+    f"SELECT mean(u) FROM (SELECT usage_user AS u FROM cpu WHERE {R}) WHERE time < {BASE + 25_000 * 10**9} GROUP BY time(1s), host SLIMIT 2",
+    # without a lower time bound each group's windows start at its own first point
+    f"SELECT count(load) FROM cpu WHERE time < {BASE + 100 * 10**9} GROUP BY time(1s), host",
+    f"SELECT count(load) FROM cpu WHERE time < {BASE + 100 * 10**9} AND host =~ /h[12]/ GROUP BY time(7s)",
+    f"SELECT max(u) FROM (SELECT usage_user AS u FROM cpu WHERE {R} AND host != 'h0') WHERE time < {BASE + 200 * 10**9} GROUP BY time(30s), host",
     # an aggregate's rows all skipped by OFFSET: no series (SLIMIT counts it first)
     f"SELECT sum(load), spread(usage_user) FROM cpu WHERE {R} LIMIT 1 OFFSET 1",
     f"SELECT first(*) FROM cpu WHERE {R} AND host =~ /h[13]/ LIMIT 1 OFFSET 1",

@@ -262,6 +262,11 @@ fn json_result_head(out: &mut String, r: &StatementResult) {
     out.push_str(&r.statement_id.to_string());
 }
 
+/// The rows of the chunks 1.6 answers an unchunked query in (its `DefaultChunkSize`). It
+/// merges them into one series again, which keeps the first chunk's `"partial":true`: so
+/// a series of more rows than this is marked partial, though it is whole.
+const UNCHUNKED_ROWS: usize = 10_000;
+
 /// One statement result as a JSON object (no chunking).
 pub fn json_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
     json_result_head(out, r);
@@ -272,7 +277,7 @@ pub fn json_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
             if i > 0 {
                 out.push(',');
             }
-            json_series(out, s, &s.values, epoch, false);
+            json_series(out, s, &s.values, epoch, s.values.len() > UNCHUNKED_ROWS);
         }
         out.push(']');
     }

@@ -43,7 +43,6 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
         }
     }
     let (data, groups) = scan_groups(p)?;
-    let data_min = data.iter().filter_map(|s| s.times.first()).min().copied();
 
     let mut out = Vec::new();
     for (key, members) in groups {
@@ -72,6 +71,12 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
             }
             rows.sort_unstable(); // (time, series, row) are unique
         }
+        // without a lower time bound a group's windows start at its own first point (1.6)
+        let data_min = members
+            .iter()
+            .filter_map(|&si| data[si].times.first())
+            .min()
+            .copied();
         let series = if agg_mode {
             agg_group(
                 s,
