@@ -356,6 +356,11 @@ QUERIES = [
     f"SELECT count(load) FROM cpu WHERE time >= {BASE} AND time < {BASE + 10_000 * 10**9} GROUP BY time(1s)",
     f"SELECT count(load) FROM cpu WHERE time >= {BASE} AND time < {BASE + 10_001 * 10**9} GROUP BY time(1s)",
     f"SELECT mean(u) FROM (SELECT usage_user AS u FROM cpu WHERE {R}) WHERE time < {BASE + 25_000 * 10**9} GROUP BY time(1s), host SLIMIT 2",
+    # fill(N) in a window without points: 1.6 casts N to the aggregate's type
+    f"SELECT first(ok), last(status), max(load), mean(load) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(50s) fill(0)",
+    f"SELECT first(ok), first(status), sum(load) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(50s) fill(1)",
+    f"SELECT first(ok), first(status), min(usage_user) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(50s) fill(2.5)",
+    f"SELECT count(*), first(*) FROM cpu WHERE {R} AND time > {BASE + 7 * STEP} GROUP BY time(90s) fill(0) SLIMIT 2",
     # without a lower time bound each group's windows start at its own first point
     f"SELECT count(load) FROM cpu WHERE time < {BASE + 100 * 10**9} GROUP BY time(1s), host",
     f"SELECT count(load) FROM cpu WHERE time < {BASE + 100 * 10**9} AND host =~ /h[12]/ GROUP BY time(7s)",

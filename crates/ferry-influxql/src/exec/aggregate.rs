@@ -218,6 +218,11 @@ pub(super) fn finish_windows(
         } else {
             Vec::new()
         };
+        // fill(N)'s value, typed once (not per empty window: that would be quadratic again)
+        let filler = match s.fill {
+            Fill::Value(n, is_int) => Some(fill_value(n, is_int, &results, ai)),
+            _ => None,
+        };
         // under ORDER BY time DESC 1.6 fills from the window answered before: the later one
         let backwards = s.descending && s.fill == Fill::Previous;
         for k in 0..nwin {
@@ -238,13 +243,7 @@ pub(super) fn finish_windows(
                             Value::Null
                         }
                     }
-                    Fill::Value(f, is_int) => {
-                        if *is_int {
-                            Value::Int(*f as i64)
-                        } else {
-                            Value::Float(*f)
-                        }
-                    }
+                    Fill::Value(..) => filler.clone().unwrap_or(Value::Null),
                     Fill::Previous => prev.clone().unwrap_or(Value::Null),
                     Fill::Linear => {
                         let at = |j: usize| results[j][ai].as_ref().map(|(v, _, _)| (j, v.clone()));
@@ -345,6 +344,28 @@ pub(super) fn finish_windows(
         out.push(vals);
     }
     Ok(Some(out))
+}
+
+/// `fill(N)`'s value for aggregate `ai` in a window without points: N as 1.6's fill
+/// iterator of the aggregate's type makes it (a boolean's is false and a string's "": a Go
+/// type assertion that fails gives the zero value; an integer's is N truncated). The type
+/// is what the aggregate answers in its other windows; a number when it answers none.
+fn fill_value(
+    n: f64,
+    is_int: bool,
+    results: &[Vec<Option<(Value, i64, usize)>>],
+    ai: usize,
+) -> Value {
+    let answered = results
+        .iter()
+        .find_map(|w| w[ai].as_ref().map(|(v, _, _)| v));
+    match answered {
+        Some(Value::Bool(_)) => Value::Bool(false),
+        Some(Value::Str(_)) => Value::Str(String::new()),
+        Some(Value::Int(_)) => Value::Int(n as i64),
+        _ if is_int => Value::Int(n as i64),
+        _ => Value::Float(n),
+    }
 }
 
 /// The streaming aggregates of one group (see [`crate::windowed::STREAMING_AGGS`]) per window; `None` when
