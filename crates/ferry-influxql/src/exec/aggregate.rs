@@ -220,7 +220,12 @@ pub(super) fn finish_windows(
         };
         // fill(N)'s value, typed once (not per empty window: that would be quadratic again)
         let filler = match s.fill {
-            Fill::Value(n, is_int) => Some(fill_value(n, is_int, &results, ai)),
+            Fill::Value(n, is_int) => {
+                let answered = results
+                    .iter()
+                    .find_map(|w| w[ai].as_ref().map(|(v, _, _)| v));
+                Some(fill_value(n, is_int, answered))
+            }
             _ => None,
         };
         // under ORDER BY time DESC 1.6 fills from the window answered before: the later one
@@ -346,19 +351,11 @@ pub(super) fn finish_windows(
     Ok(Some(out))
 }
 
-/// `fill(N)`'s value for aggregate `ai` in a window without points: N as 1.6's fill
-/// iterator of the aggregate's type makes it (a boolean's is false and a string's "": a Go
-/// type assertion that fails gives the zero value; an integer's is N truncated). The type
-/// is what the aggregate answers in its other windows; a number when it answers none.
-fn fill_value(
-    n: f64,
-    is_int: bool,
-    results: &[Vec<Option<(Value, i64, usize)>>],
-    ai: usize,
-) -> Value {
-    let answered = results
-        .iter()
-        .find_map(|w| w[ai].as_ref().map(|(v, _, _)| v));
+/// `fill(N)`'s value for an aggregate in a window without points, given a value it
+/// `answered` in another window: N as 1.6's fill iterator of that type makes it (a
+/// boolean's is false and a string's "": a Go type assertion that fails gives the zero
+/// value; an integer's is N truncated); a number when the aggregate answers nothing.
+fn fill_value(n: f64, is_int: bool, answered: Option<&Value>) -> Value {
     match answered {
         Some(Value::Bool(_)) => Value::Bool(false),
         Some(Value::Str(_)) => Value::Str(String::new()),
