@@ -62,6 +62,7 @@ fuzz_target!(init: common::report_stack_overflows(), |data: &[u8]| {
         last_success: None,
         strict: false, // the leniencies' code paths are fuzzed too
         discard_results: false,
+        point: || {},
     };
     if let Ok(answer) = ferry_flux::query::run(&q, Arc::new(MemSource)) {
         let d = Dialect {

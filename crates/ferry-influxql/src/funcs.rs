@@ -180,13 +180,29 @@ fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         if sel.fill == Fill::Null && !counts {
             sel.fill = Fill::None;
         }
+        // Under ORDER BY time DESC 1.6 fills from the window it answered before, the later
+        // one; the inner aggregate is answered ascending, with its empty windows null, and
+        // filled backwards below.
+        let fill_backwards = s.descending && sel.fill == Fill::Previous;
+        if fill_backwards {
+            sel.fill = Fill::Null;
+        }
         // 1.6 reads one interval more so the first window has a predecessor.
         let extra = match (name.as_str(), s.dims.time) {
             ("cumulative_sum" | "holt_winters" | "holt_winters_with_fit", _) | (_, None) => (0, 0),
             (_, Some((iv, _))) if s.descending => (0, iv),
             (_, Some((iv, _))) => (iv, 0),
         };
-        for series in plain.select(&sel, extra)? {
+        for mut series in plain.select(&sel, extra)? {
+            if fill_backwards {
+                let mut later = Value::Null;
+                for row in series.values.iter_mut().rev() {
+                    match row[1].is_null() {
+                        true => row[1] = later.clone(),
+                        false => later = row[1].clone(),
+                    }
+                }
+            }
             let mut pts: Vec<(i64, Value)> = series
                 .values
                 .iter()
