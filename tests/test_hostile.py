@@ -311,6 +311,22 @@ def test_fill_linear_over_many_empty_windows_answers_at_once(make_node):
     assert n.alive()
 
 
+def test_cast_columns_count_against_the_query_memory(make_node):
+    """An aggregate of a cast reads a column made from the field's (`sum(v::integer)`): a
+    statement casting a field three ways holds four columns for the one it scanned, so the
+    made ones are charged too. 60,000 points under 4 MiB: the same aggregates of the field
+    answer (a row condition keeps both from being answered in pieces), of its casts refused."""
+    n = make_node(extra_args=["--query-memory-bytes", str(4 << 20)])
+    t0 = 1_700_000_000 * 10**9
+    assert n.write_v2("".join(f"c,h=a v={i * 1.5} {t0 + i * 10**9}\n" for i in range(60_000))).status_code == 204
+    where = f"time >= {t0} AND time < {t0 + 60_000 * 10**9} AND v > -1"
+    plain = q(n, f"SELECT sum(v), max(v), count(v) FROM c WHERE {where}").json()["results"][0]
+    assert plain["series"][0]["values"][0][3] == 60_000, plain
+    casts = q(n, f"SELECT sum(v::integer), max(v::unsigned), count(v::float) FROM c WHERE {where}")
+    assert "query-memory limit exceeded" in casts.json()["results"][0]["error"], casts.text[:300]
+    assert n.alive()
+
+
 def test_query_timeout_show_queries_and_kill_query(make_node):
     n = make_node(extra_args=["--query-timeout", "1s", "--query-memory-bytes", "0",
                               "--queries-memory-bytes", "0"])

@@ -201,6 +201,12 @@ impl Plan {
     /// string field is null, not 0).
     pub(super) fn add_casts(&self, data: &mut [SeriesData]) {
         for sd in data {
+            // each cast column as much again as the field it is made from, charged as the
+            // scan's columns are (a statement casting every field three ways would hold
+            // four times what it scanned)
+            ferry_store::coop::charge(self.casts.len().saturating_mul(
+                sd.times.len() * std::mem::size_of::<Option<ferry_lp::FieldValue>>(),
+            ));
             for (ci, &(src, to)) in self.casts.iter().enumerate() {
                 let Some(values) = sd
                     .fields
