@@ -301,11 +301,7 @@ pub(super) fn finish_windows(
                 aggs: &vals,
                 missing_null: true,
             };
-            out.push(
-                std::iter::once(Value::Time(time))
-                    .chain(exprs.iter().map(|e| eval(e, &row)))
-                    .collect(),
-            );
+            out.push(answer_row(exprs, &row));
         }
         return Ok(Some(out));
     }
@@ -342,13 +338,16 @@ pub(super) fn finish_windows(
             aggs: &filled[wi],
             missing_null: true,
         };
-        let mut vals = vec![Value::Time(time)];
-        for e in exprs {
-            vals.push(eval(e, &row));
-        }
-        out.push(vals);
+        out.push(answer_row(exprs, &row));
     }
     Ok(Some(out))
+}
+
+/// One answer row: the row's time, then the select list evaluated over it.
+fn answer_row(exprs: &[CExpr], row: &Row) -> Vec<Value> {
+    std::iter::once(Value::Time(row.time))
+        .chain(exprs.iter().map(|e| eval(e, row)))
+        .collect()
 }
 
 /// `fill(N)`'s value for an aggregate in a window without points, given a value it
