@@ -14,7 +14,8 @@ use ferry_lp::FieldValue;
 use ferry_window::windowed::{Stream as AggState, StreamKind};
 
 use super::aggregate_rows::{
-    check_input, out_kind, reduced_state, stored_number, Reduced, WindowStates, Windows,
+    check_input, out_kind, reduced_state, stored_number, stored_run, Reduced, RunEnd, WindowStates,
+    Windows,
 };
 use super::args::BResult;
 use super::group::fingerprint;
@@ -47,6 +48,10 @@ pub(super) fn whole_groups(
             acc.states[0].add(kind, fv, (at, 0, row));
             Some(0)
         },
+        Some((kind, &|acc, first, last, n| {
+            acc.states[0].add_run(kind, first, last, n);
+            Some(0)
+        })),
     )?;
     let mut out = Vec::new();
     for g in groups {
@@ -81,6 +86,7 @@ pub(super) fn windowed_groups(
         selects,
         &|_| w.acc(&grid),
         &|acc, (row, at), fv| w.add(acc, &grid, range, (row, at), fv, || stored_number(fv)),
+        None,
     )?;
     let mut out = Vec::new();
     for mut g in groups {
@@ -343,9 +349,14 @@ type NewAcc<'a> = dyn Fn(ColKind) -> WindowStates + 'a;
 /// Feeds row (number in the group's table, time) of value `fv`; the slot (window) it went
 /// to, if any.
 type Feed<'a> = dyn Fn(&mut WindowStates, (usize, i64), &FieldValue) -> Option<usize> + 'a;
+/// Feeds a series' rows as one run (first row, last row, rows; see [`stored_run`]), for an
+/// aggregate of the kind given that needs no more; the slot it went to.
+type RunFeed<'a> = dyn Fn(&mut WindowStates, RunEnd<'_>, RunEnd<'_>, usize) -> Option<usize> + 'a;
 
 /// Reads the series of `spec`, feeding each into its group's state (`new_acc` makes one,
-/// `feed` adds a row); with `selects`, keeps the rows the states point at.
+/// `feed` adds a row, or `run` a whole series as one run when it can); with `selects`, keeps
+/// the rows the states point at.
+#[allow(clippy::too_many_arguments)]
 fn feed_groups(
     ev: &mut Evaluator<'_>,
     env: &Env,
@@ -354,6 +365,7 @@ fn feed_groups(
     selects: bool,
     new_acc: &NewAcc<'_>,
     feed: &Feed<'_>,
+    run: Option<(StreamKind, &RunFeed<'_>)>,
 ) -> BResult<Vec<Group>> {
     let range = spec.range.unwrap_or_default();
     let mut groups: Vec<Group> = Vec::new();
@@ -399,22 +411,35 @@ fn feed_groups(
             }
         }
         let base = g.rows;
-        let mut present: Vec<usize> = Vec::new();
+        // the rows with a value, by their number in the group from `base` (None: all)
+        let mut present: Option<Vec<usize>> = None;
         let mut touched: Vec<usize> = Vec::new();
-        for (row, (v, t)) in sc.values.iter().zip(sc.times).enumerate() {
-            let Some(fv) = v else { continue };
-            let merged = base + present.len();
-            present.push(row);
-            if let Some(slot) = feed(&mut g.acc, (merged, *t), fv) {
-                if touched.last() != Some(&slot) {
-                    touched.push(slot);
-                }
+        let as_run =
+            run.and_then(|(kind, f)| Some((f, stored_run(kind, sc.values, sc.times, base)?)));
+        let fed = match as_run {
+            Some((f, (first, last, n))) => {
+                touched.extend(f(&mut g.acc, first, last, n));
+                n
             }
-        }
-        g.rows += present.len();
+            None => {
+                let rows = present.insert(Vec::new());
+                for (row, (v, t)) in sc.values.iter().zip(sc.times).enumerate() {
+                    let Some(fv) = v else { continue };
+                    let merged = base + rows.len();
+                    rows.push(row);
+                    if let Some(slot) = feed(&mut g.acc, (merged, *t), fv) {
+                        if touched.last() != Some(&slot) {
+                            touched.push(slot);
+                        }
+                    }
+                }
+                rows.len()
+            }
+        };
+        g.rows += fed;
         if !g.acc.numbers.is_empty() {
             // a statistic keeps each number of its windows
-            ev.charge_bytes(present.len() * std::mem::size_of::<f64>())?;
+            ev.charge_bytes(fed * std::mem::size_of::<f64>())?;
         }
         if !selects {
             return Ok(());
@@ -431,7 +456,7 @@ fn feed_groups(
                 .filter(|at| (base..g.rows).contains(&at.2))
             {
                 g.held.entry(at.2).or_insert_with(|| {
-                    let row = present[at.2 - base];
+                    let row = present.as_ref().map_or(at.2 - base, |p| p[at.2 - base]);
                     let series = series
                         .get_or_insert_with(|| {
                             Arc::new(SeriesId {

@@ -130,9 +130,53 @@ pub(super) fn reduce(
 ) -> BResult<Reduced> {
     check_input(name, kind, col_kind)?;
     let mut state = AggState::new();
-    // time order within a table is row order; the row index breaks no ties
-    rows.each(|row, at, fv| state.add(kind, fv, (at, 0, row)));
+    match rows.whole_run(kind) {
+        Some((first, last, n)) => state.add_run(kind, first, last, n),
+        // time order within a table is row order; the row index breaks no ties
+        None => rows.each(|row, at, fv| state.add(kind, fv, (at, 0, row))),
+    }
     Ok(reduced_state(kind, &state, col_kind))
+}
+
+/// The first and last row of a stored series (time, 0, row), with their values, and the
+/// number of rows, when aggregate `kind` needs no more than those (`count`, `first`,
+/// `last`) and every row has a value: what [`AggState::add_run`] takes in place of each
+/// row, as the InfluxQL engine counts a window's rows. A series' times rise strictly, so
+/// its first row is its earliest and its last its latest: the state ends as row by row.
+pub(super) type RunEnd<'a> = ((i64, usize, usize), &'a FieldValue);
+
+impl<'a> Rows<'a> {
+    pub(super) fn whole_run(&self, kind: StreamKind) -> Option<(RunEnd<'a>, RunEnd<'a>, usize)> {
+        let Rows::Stored(values, times) = *self else {
+            return None;
+        };
+        stored_run(kind, values, times, 0)
+    }
+}
+
+/// [`Rows::whole_run`] over stored `values` at `times`, their rows numbered from `base`.
+pub(super) fn stored_run<'a>(
+    kind: StreamKind,
+    values: &'a [Option<FieldValue>],
+    times: &[i64],
+    base: usize,
+) -> Option<(RunEnd<'a>, RunEnd<'a>, usize)> {
+    if !matches!(
+        kind,
+        StreamKind::Count | StreamKind::First | StreamKind::Last
+    ) || !values.iter().all(Option::is_some)
+    {
+        return None;
+    }
+    let n = values.len().min(times.len());
+    let (Some(Some(fv)), Some(Some(lv))) = (values.first(), values.get(n.checked_sub(1)?)) else {
+        return None;
+    };
+    Some((
+        ((times[0], 0, base), fv),
+        ((times[n - 1], 0, base + n - 1), lv),
+        n,
+    ))
 }
 
 /// What aggregate `kind` answers from its state over a column of type `col_kind`.
