@@ -110,6 +110,24 @@ def test_edge_first_reads_answer_every_series_over_any_range(pd, filt, sel, span
     assert pushed == built
 
 
+@pytest.mark.parametrize("filt", FILTERS[:3] + [FILTERS[4]])
+@pytest.mark.parametrize("lim", ["n: 3", "n: 10", "n: 11", "n: 2, offset: 8", "n: 4, offset: 9", "n: 1000"])
+@pytest.mark.parametrize("span", [SPAN, 640, 1])
+def test_limit_reads_the_oldest_edge_first_and_answers_every_series(pd, filt, lim, span):
+    """limit() over a read whose filter names its fields reads the oldest 64th of the range
+    first (h00..h09 have 10 values there over the whole range; h10..h14 4; the sparse ones
+    few or none) and the whole range again for the series that had fewer than offset + n:
+    every answer is that of limit() over built tables, whichever step answered each series."""
+    rng = f"range(start: {T0}, stop: {T0 + span})"
+    src = f'from(bucket: "{pd.bucket}") |> {rng} |> filter(fn: (r) => {filt})'
+    pushed = ask(pd, f"{src} |> limit({lim})")
+    built = ask(pd, f'{src} |> sort(columns: ["_time"]) |> limit({lim})')
+    assert pushed == built
+    assert pushed[0] == 200, pushed
+    if span == SPAN:
+        assert pushed[1].count("\r\n") > 20, pushed
+
+
 def test_last_finds_values_older_than_the_edge(pd):
     status, text = both(pd, FILTERS[1], "last()")[0]
     assert status == 200

@@ -7,6 +7,8 @@
 //! A lone `last()` (`first()`) over fields the filter names reads the newest (oldest) 64th of
 //! the range first, then the rest of the range only for the series that had no value there:
 //! a dashboard's "last value per host" reads a 64th of its points, as InfluxQL's does.
+//! `limit()` reads the oldest 64th first the same way ([`in_two_steps`]), then the whole
+//! range again for the series that had too few values there.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -56,31 +58,31 @@ pub(super) fn whole_series(
         let tables = super::aggregate_groups::whole_groups(ev, env, spec, columns, name, kind)?;
         return Ok(output(s, tables));
     }
-    let mut answer = |_: &mut Evaluator<'_>, sc: SeriesColumns<'_>| -> BResult<Option<Table>> {
-        let Some(col_kind) = sc.kind() else {
-            return Ok(None);
-        };
-        let rows = Rows::Stored(sc.values, sc.times);
-        Ok(match reduce(name, kind, rows, col_kind)? {
-            Reduced::Row(row) => series_table(
-                range,
-                sc.measurement,
-                sc.tags,
-                sc.field,
-                vec![(sc.times[row], rows.value(row))],
-            ),
-            Reduced::Value(v) => Some(
-                series_skeleton(range, sc.measurement, sc.tags, sc.field, col_kind).reduced(
-                    "_value",
-                    out_kind(kind, col_kind),
-                    v,
+    let mut answer =
+        |_: &mut Evaluator<'_>, sc: SeriesColumns<'_>, _: bool| -> BResult<Option<Table>> {
+            let Some(col_kind) = sc.kind() else {
+                return Ok(None);
+            };
+            let rows = Rows::Stored(sc.values, sc.times);
+            Ok(match reduce(name, kind, rows, col_kind)? {
+                Reduced::Row(row) => series_table(
+                    range,
+                    sc.measurement,
+                    sc.tags,
+                    sc.field,
+                    vec![(sc.times[row], rows.value(row))],
                 ),
-            ),
-        })
-    };
+                Reduced::Value(v) => {
+                    Some(
+                        series_skeleton(range, sc.measurement, sc.tags, sc.field, col_kind)
+                            .reduced("_value", out_kind(kind, col_kind), v),
+                    )
+                }
+            })
+        };
     let tables = match edge_first(spec, kind) {
         Some(plan) => in_two_steps(ev, env, spec, &plan, &mut answer)?,
-        None => collect(ev, env, spec, &mut answer)?,
+        None => collect(ev, env, spec, &mut |ev, sc| answer(ev, sc, true))?,
     };
     Ok(output(s, tables))
 }
@@ -159,11 +161,11 @@ impl DeferredTables for DeferredWindows {
     }
 }
 
-/// A read in two steps: the edge of the range, then the rest.
-struct EdgeFirst {
+/// A read in two steps: the edge of the range, then the rest (or the whole range again).
+pub(super) struct EdgeFirst {
     /// The edge: the newest (oldest) 64th of the range.
     edge: (i64, i64),
-    /// The rest of the range.
+    /// What the second step reads: the rest of the range, or all of it.
     rest: (i64, i64),
     /// The fields read, in the order the store hands them over.
     fields: Vec<String>,
@@ -173,49 +175,54 @@ struct EdgeFirst {
 /// rest. A series that has a value at the edge has its answer there; which series have
 /// fields is known only for named fields, so only then can the rest skip the answered ones.
 fn edge_first(spec: &ReadSpec, kind: StreamKind) -> Option<EdgeFirst> {
-    let last = match kind {
-        StreamKind::Last => true,
-        StreamKind::First => false,
-        _ => return None,
-    };
+    match kind {
+        StreamKind::Last => edge_plan(spec, true, false),
+        StreamKind::First => edge_plan(spec, false, false),
+        _ => None,
+    }
+}
+
+/// The newest (`last`) or oldest 64th of the range of `spec` first, then the rest of it
+/// (`whole_again`: all of it), for the fields its filter names (`None` when it names none).
+pub(super) fn edge_plan(spec: &ReadSpec, last: bool, whole_again: bool) -> Option<EdgeFirst> {
     let (start, stop) = spec.range?;
     let mut fields = Pred::And(spec.preds.clone()).fields()?;
     let mut seen = HashSet::new();
     fields.retain(|f| seen.insert(f.clone()));
     let edge = (stop.checked_sub(start)? / 64).max(1);
-    Some(if last {
-        EdgeFirst {
-            edge: (stop - edge, stop),
-            rest: (start, stop - edge),
-            fields,
-        }
+    let (edge, rest) = if last {
+        ((stop - edge, stop), (start, stop - edge))
     } else {
-        EdgeFirst {
-            edge: (start, start + edge),
-            rest: (start + edge, stop),
-            fields,
-        }
-    })
+        ((start, start + edge), (start + edge, stop))
+    };
+    let rest = if whole_again { (start, stop) } else { rest };
+    Some(EdgeFirst { edge, rest, fields })
 }
 
 /// A series and field: measurement, tag set, field.
 type SeriesField = (String, Vec<(String, String)>, String);
 
+/// What answers a series and field in a read of two steps: its table, or `None` when this
+/// step cannot (the flag: this is the second step, over what the plan reads last).
+pub(super) type StepAnswer<'a> =
+    dyn FnMut(&mut Evaluator<'_>, SeriesColumns<'_>, bool) -> BResult<Option<Table>> + 'a;
+
 /// Answers `answer` for each series and field of `spec`, reading the edge of the range first
-/// and then the rest only where the edge had no value; the tables come out in the order one
-/// read over the whole range gives them.
-fn in_two_steps(
+/// and then the rest only where the edge did not answer; the tables come out in the order
+/// one read over the whole range gives them.
+pub(super) fn in_two_steps(
     ev: &mut Evaluator<'_>,
     env: &Env,
     spec: &ReadSpec,
     plan: &EdgeFirst,
-    answer: &mut dyn FnMut(&mut Evaluator<'_>, SeriesColumns<'_>) -> BResult<Option<Table>>,
+    answer: &mut StepAnswer<'_>,
 ) -> BResult<Vec<Table>> {
     let mut keyed: Vec<(SeriesField, Table)> = Vec::new();
     let mut step = |ev: &mut Evaluator<'_>,
                     range: (i64, i64),
                     skip_series: Vec<(String, Vec<(String, String)>)>,
-                    done: &HashSet<SeriesField>|
+                    done: &HashSet<SeriesField>,
+                    second: bool|
      -> BResult<Vec<SeriesField>> {
         let mut keys = Vec::new();
         let part = ReadSpec {
@@ -232,7 +239,7 @@ fn in_two_steps(
             if done.contains(&key) {
                 return Ok(None);
             }
-            let t = answer(ev, sc)?;
+            let t = answer(ev, sc, second)?;
             if t.is_some() {
                 keys.push(key);
             }
@@ -241,7 +248,7 @@ fn in_two_steps(
         keyed.extend(keys.iter().cloned().zip(tables));
         Ok(keys)
     };
-    let at_edge = step(ev, plan.edge, Vec::new(), &HashSet::new())?;
+    let at_edge = step(ev, plan.edge, Vec::new(), &HashSet::new(), false)?;
     // the series with every field answered at the edge are not read again
     let mut answered: BTreeMap<(String, Vec<(String, String)>), usize> = BTreeMap::new();
     for (m, tags, _) in &at_edge {
@@ -254,7 +261,7 @@ fn in_two_steps(
         .collect();
     if plan.rest.0 < plan.rest.1 {
         let done: HashSet<SeriesField> = at_edge.into_iter().collect();
-        step(ev, plan.rest, skip, &done)?;
+        step(ev, plan.rest, skip, &done, true)?;
     }
     let rank = |f: &str| plan.fields.iter().position(|x| x == f);
     keyed.sort_by(|(a, _), (b, _)| (&a.0, &a.1, rank(&a.2)).cmp(&(&b.0, &b.1, rank(&b.2))));

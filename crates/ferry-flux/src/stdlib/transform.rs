@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::aggregate_read;
 use super::args::{
     bool_arg, builtin, int_arg, required, string_arg, strings_arg, time_arg, BResult,
 };
@@ -390,15 +391,20 @@ fn row_column<'a>(col: &'a crate::ast::MemberExpression, param: &str) -> Option<
 
 /// `limit(n:, offset:)`: rows `offset..offset + n` of each table. Over a storage read, each
 /// series' table is built from only the rows it keeps (a dashboard's "first 5 per host"
-/// reads every series but builds 5 rows of each).
+/// reads every series but builds 5 rows of each); when the filter names its fields, the
+/// oldest 64th of the range is read first and the whole range only for the series with
+/// fewer than `offset + n` values there (as `first()` reads: [`aggregate_read::edge_plan`]).
 fn limit_fn() -> Builtin {
     builtin_env("limit", &["n", "offset"], true, |ev, env, a| {
         let s = stream_arg("limit", a)?;
         let (n, offset) = limit_args(a)?;
         if let StreamBody::Read(spec) = &s.body {
             if let (None, Some(range), true) = (&spec.group, spec.range, n > 0) {
-                let mut out = Vec::new();
-                read_series(ev, env, spec, &mut |ev, sc| {
+                let need = offset.saturating_add(n);
+                let mut answer = |_: &mut Evaluator<'_>,
+                                  sc: SeriesColumns<'_>,
+                                  second: bool|
+                 -> BResult<Option<Table>> {
                     // up to the row holding the (offset + n)th value
                     let mut seen = 0;
                     let end = sc
@@ -406,22 +412,34 @@ fn limit_fn() -> Builtin {
                         .iter()
                         .position(|v| {
                             seen += usize::from(v.is_some());
-                            seen == offset.saturating_add(n)
+                            seen == need
                         })
                         .map_or(sc.values.len(), |i| i + 1);
+                    if seen < need && !second {
+                        return Ok(None); // the rest of the range may hold more
+                    }
                     let kept = SeriesColumns {
                         times: &sc.times[..end],
                         values: &sc.values[..end],
                         ..sc
                     };
-                    if let Some(t) = series_columns_table(range, &kept) {
-                        let t = limited(&t, n, offset);
-                        ev.charge_bytes(t.weight())?;
-                        out.push(t);
+                    Ok(series_columns_table(range, &kept).map(|t| limited(&t, n, offset)))
+                };
+                let tables = match aggregate_read::edge_plan(spec, false, true) {
+                    Some(plan) => aggregate_read::in_two_steps(ev, env, spec, &plan, &mut answer)?,
+                    None => {
+                        let mut out = Vec::new();
+                        read_series(ev, env, spec, &mut |ev, sc| {
+                            if let Some(t) = answer(ev, sc, true)? {
+                                ev.charge_bytes(t.weight())?;
+                                out.push(t);
+                            }
+                            Ok(())
+                        })?;
+                        out
                     }
-                    Ok(())
-                })?;
-                return Ok(output(s, out));
+                };
+                return Ok(output(s, tables));
             }
         }
         map_tables(ev, env, s, &mut |_, t| Ok(Some(limited(t, n, offset))))
