@@ -81,9 +81,9 @@ FILTERS = [
 ]
 
 
-def both(n, filt, tail, between=""):
-    """`filt`ered read, `between`, `tail`: as written, and over tables built first."""
-    rng = f"range(start: {T0}, stop: {T0 + SPAN})"
+def both(n, filt, tail, between="", span=(T0, T0 + SPAN)):
+    """`filt`ered read of `span`, `between`, `tail`: as written, and over tables built first."""
+    rng = f"range(start: {span[0]}, stop: {span[1]})"
     src = f'from(bucket: "{n.bucket}") |> {rng} |> filter(fn: (r) => {filt})'
     pushed = ask(n, f"{src}{between} |> {tail}")
     built = ask(n, f'{src} |> sort(columns: ["_time"]){between} |> {tail}')
@@ -103,10 +103,7 @@ def test_aggregates_over_a_read_answer_as_over_tables(pd, filt, agg):
 @pytest.mark.parametrize("sel", ["first", "last"])
 @pytest.mark.parametrize("span", [SPAN, 64, 1])
 def test_edge_first_reads_answer_every_series_over_any_range(pd, filt, sel, span):
-    rng = f"range(start: {T0 + SPAN - span}, stop: {T0 + SPAN})"
-    src = f'from(bucket: "{pd.bucket}") |> {rng} |> filter(fn: (r) => {filt})'
-    pushed = ask(pd, f"{src} |> {sel}()")
-    built = ask(pd, f'{src} |> sort(columns: ["_time"]) |> {sel}()')
+    pushed, built = both(pd, filt, f"{sel}()", span=(T0 + SPAN - span, T0 + SPAN))
     assert pushed == built
 
 
@@ -118,10 +115,7 @@ def test_limit_reads_the_oldest_edge_first_and_answers_every_series(pd, filt, li
     first (h00..h09 have 10 values there over the whole range; h10..h14 4; the sparse ones
     few or none) and the whole range again for the series that had fewer than offset + n:
     every answer is that of limit() over built tables, whichever step answered each series."""
-    rng = f"range(start: {T0}, stop: {T0 + span})"
-    src = f'from(bucket: "{pd.bucket}") |> {rng} |> filter(fn: (r) => {filt})'
-    pushed = ask(pd, f"{src} |> limit({lim})")
-    built = ask(pd, f'{src} |> sort(columns: ["_time"]) |> limit({lim})')
+    pushed, built = both(pd, filt, f"limit({lim})", span=(T0, T0 + span))
     assert pushed == built
     assert pushed[0] == 200, pushed
     if span == SPAN:
