@@ -171,6 +171,12 @@ QUERIES = [
     f"SELECT usage_user FROM cpu WHERE {R} ORDER BY time DESC LIMIT 5",
     f"SELECT usage_user FROM cpu WHERE {R} LIMIT 3 OFFSET 2",
     f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host LIMIT 2 SLIMIT 2 SOFFSET 1",
+    # a raw SELECT stops at its page (offset + limit rows a group): rows a condition drops, or
+    # whose fields are all null, are not counted
+    f"SELECT usage_user, status FROM cpu WHERE {R} AND load > 10 GROUP BY host LIMIT 3 OFFSET 2",
+    f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /h[13]/ ORDER BY time DESC LIMIT 4 OFFSET 3",
+    f"SELECT ok, status FROM cpu WHERE {R} GROUP BY * LIMIT 2 OFFSET 1",
+    f"SELECT u FROM (SELECT usage_user AS u, load FROM cpu WHERE {R}) WHERE load > 5 LIMIT 3 OFFSET 1",
     f"SELECT nothing FROM cpu WHERE {R}",
     f"SELECT usage_user FROM nomeasurement WHERE {R}",
     # aggregates

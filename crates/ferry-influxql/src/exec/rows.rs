@@ -369,7 +369,8 @@ fn aux_of(p: &Plan) -> (Vec<AuxKey>, Vec<bool>) {
     (aux, selected)
 }
 
-/// The output rows of a raw SELECT's group, its rows merged in output order.
+/// The output rows of a raw SELECT's group, its rows merged in output order; with `keep`,
+/// only the first `keep` (a LIMIT's offset + limit: the page cut from them later).
 pub(super) fn raw_group(
     data: &[SeriesData],
     scan_fields: &[String],
@@ -377,6 +378,7 @@ pub(super) fn raw_group(
     exprs: &[CExpr],
     field_derived: &[bool],
     cond: Option<&CExpr>,
+    keep: Option<usize>,
 ) -> Option<Vec<Vec<Value>>> {
     let mut out = Vec::new();
     raw_rows(
@@ -388,7 +390,7 @@ pub(super) fn raw_group(
         cond,
         &mut |row| {
             out.push(row);
-            true
+            keep.is_none_or(|k| out.len() < k)
         },
     );
     Some(out)

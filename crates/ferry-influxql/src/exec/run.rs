@@ -101,6 +101,8 @@ pub(super) fn run_plan(s: &Select, p: &Plan) -> Res<Vec<Series>> {
                 out_exprs,
                 field_derived,
                 cond_after_merge(p),
+                // the rows past the page are never shown
+                (s.limit > 0).then(|| s.offset.saturating_add(s.limit)),
             )
         };
         let Some(mut values) = series else {
