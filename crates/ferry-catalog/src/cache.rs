@@ -1,6 +1,7 @@
 //! Answers of the catalog's hot lookups (a request's token, a query's `db`/`rp`, an org by
-//! ID or name, a bucket by name: what every Flux query looks up), kept in memory while the
-//! catalog is unchanged.
+//! ID or name, a bucket by name or ID: what every Flux query looks up; a database's DBRP
+//! mappings: what every 1.x write and SHOW looks up), kept in memory while the catalog is
+//! unchanged.
 //!
 //! Validity: an entry holds while the connection's count of changed rows
 //! (`sqlite3_total_changes`) is the one read *before* the entry was loaded; any INSERT,
@@ -12,7 +13,7 @@ use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use crate::{Authorization, Bucket, CatalogError, Org};
+use crate::{Authorization, Bucket, CatalogError, Dbrp, Org};
 
 /// Most entries per map; past it the map starts over (unknown tokens must not grow it).
 const MAX_ENTRIES: usize = 1024;
@@ -31,6 +32,8 @@ struct Maps {
     dbrp: HashMap<(String, String, String), Option<Bucket>>,
     org: HashMap<(OrgColumn, String), Option<Org>>,
     bucket_by_name: HashMap<(String, String), Option<Bucket>>,
+    bucket_by_id: HashMap<String, Option<Bucket>>,
+    dbrps: HashMap<(String, Option<String>), Vec<Dbrp>>,
 }
 
 /// See the module documentation.
@@ -48,6 +51,8 @@ impl ReadCache {
             m.dbrp.clear();
             m.org.clear();
             m.bucket_by_name.clear();
+            m.bucket_by_id.clear();
+            m.dbrps.clear();
             m.changes = changes;
         }
         m
@@ -115,5 +120,27 @@ impl ReadCache {
     ) -> Result<Option<Bucket>, CatalogError> {
         let key = (org_id.to_string(), name.to_string());
         self.lookup(changes, |m| &mut m.bucket_by_name, key, load)
+    }
+
+    /// The bucket with ID `id` (`None`: no such bucket), from the cache or `load`.
+    pub fn bucket_by_id(
+        &self,
+        changes: u64,
+        id: &str,
+        load: impl FnOnce() -> Result<Option<Bucket>, CatalogError>,
+    ) -> Result<Option<Bucket>, CatalogError> {
+        self.lookup(changes, |m| &mut m.bucket_by_id, id.to_string(), load)
+    }
+
+    /// The DBRP mappings of org `org_id` (every org's for `""`), of one database or all,
+    /// from the cache or `load`.
+    pub fn dbrps(
+        &self,
+        changes: u64,
+        (org_id, database): (&str, Option<&str>),
+        load: impl FnOnce() -> Result<Vec<Dbrp>, CatalogError>,
+    ) -> Result<Vec<Dbrp>, CatalogError> {
+        let key = (org_id.to_string(), database.map(str::to_string));
+        self.lookup(changes, |m| &mut m.dbrps, key, load)
     }
 }

@@ -298,11 +298,16 @@ impl Catalog {
 
     /// The bucket with this ID.
     pub fn bucket_by_id(&self, id: &str) -> Result<Bucket, CatalogError> {
-        let sql = format!("{} WHERE id = ?1", Self::BUCKET_COLS);
-        self.conn()
-            .prepare_cached(&sql)?
-            .query_row([id], Self::bucket_from_row)
-            .optional()?
+        let changes = self.changes();
+        self.cache
+            .bucket_by_id(changes, id, || {
+                let sql = format!("{} WHERE id = ?1", Self::BUCKET_COLS);
+                Ok(self
+                    .conn()
+                    .prepare_cached(&sql)?
+                    .query_row([id], Self::bucket_from_row)
+                    .optional()?)
+            })?
             .ok_or_else(|| CatalogError::NotFound {
                 kind: "bucket",
                 what: id.into(),
@@ -596,13 +601,16 @@ impl Catalog {
         org_id: &str,
         database: Option<&str>,
     ) -> Result<Vec<Dbrp>, CatalogError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT id, org_id, bucket_id, database, retention_policy, is_default FROM dbrps
-             WHERE (?1 = '' OR org_id = ?1) AND (?2 IS NULL OR database = ?2) ORDER BY database, retention_policy",
-        )?;
-        let rows = st.query_map(params![org_id, database], Self::dbrp_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let changes = self.changes();
+        self.cache.dbrps(changes, (org_id, database), || {
+            let conn = self.conn();
+            let mut st = conn.prepare_cached(
+                "SELECT id, org_id, bucket_id, database, retention_policy, is_default FROM dbrps
+                 WHERE (?1 = '' OR org_id = ?1) AND (?2 IS NULL OR database = ?2) ORDER BY database, retention_policy",
+            )?;
+            let rows = st.query_map(params![org_id, database], Self::dbrp_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// The mapping with this ID.

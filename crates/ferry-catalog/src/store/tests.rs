@@ -247,3 +247,47 @@ fn cached_org_and_bucket_lookups_follow_changes() {
     assert!(c.org_by_name("other").is_err());
     assert!(c.org_by_id(&other.id).is_err());
 }
+
+/// The cached bucket-by-ID and DBRP-list lookups (every 1.x write and SHOW makes them)
+/// follow every change: a new mapping is listed at once, a retention change is seen at once,
+/// a deleted mapping or bucket is gone at once, and an ID asked before it existed is found
+/// once it does.
+#[test]
+fn cached_bucket_id_and_dbrp_lookups_follow_changes() {
+    let (c, s) = setup();
+    let org = s.org.id.as_str();
+    let names = |db: Option<&str>| -> Vec<String> {
+        c.list_dbrps(org, db)
+            .unwrap()
+            .into_iter()
+            .map(|m| format!("{}/{}", m.database, m.retention_policy))
+            .collect()
+    };
+    assert!(names(Some("telegraf")).is_empty());
+    let b = c.create_bucket(org, "tw", "", 0).unwrap();
+    assert_eq!(c.bucket_by_id(&b.id).unwrap().retention_seconds, 0);
+    let m = c
+        .create_dbrp(org, &b.id, "telegraf", "weekly", false)
+        .unwrap();
+    assert_eq!(names(Some("telegraf")), ["telegraf/weekly"]);
+    assert!(names(None).contains(&"telegraf/weekly".to_string()));
+    c.update_bucket(
+        &b.id,
+        BucketUpdate {
+            retention_seconds: Some(7200),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.bucket_by_id(&b.id).unwrap().retention_seconds, 7200);
+    c.delete_dbrp(&m.id).unwrap();
+    assert!(names(Some("telegraf")).is_empty());
+    c.delete_bucket(&b.id).unwrap();
+    assert!(matches!(
+        c.bucket_by_id(&b.id),
+        Err(CatalogError::NotFound { .. })
+    ));
+    assert!(c.bucket_by_id("0000000000000001").is_err());
+    let later = c.create_bucket(org, "later", "", 0).unwrap();
+    assert_eq!(c.bucket_by_id(&later.id).unwrap().name, "later");
+}
