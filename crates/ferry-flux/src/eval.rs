@@ -184,6 +184,11 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// Gives back `bytes` charged for values that are gone.
+    fn refund(&mut self, bytes: usize) {
+        self.allocated = self.allocated.saturating_sub(bytes);
+    }
+
     /// The memory limit.
     pub fn memory_limit(&self) -> usize {
         self.memory_limit
@@ -443,7 +448,7 @@ impl<'a> Evaluator<'a> {
                     .cloned()
                     .ok_or_else(|| EvalErrorKind::Undefined(name.to_string()))?,
             };
-            self.charge(std::mem::size_of::<(String, Value)>() + name.len())?;
+            self.charge(record_slot(name))?;
             rec.set(name, v);
         }
         Ok(rec)
@@ -456,15 +461,19 @@ impl<'a> Evaluator<'a> {
         piped: Option<Value>,
     ) -> EResult<Value> {
         let f = self.ev(&c.callee, scope)?;
-        let args = match c.arguments.first() {
-            Some(Expression::ObjectExpression(o)) => self.record(o, scope)?,
+        let (args, slots) = match c.arguments.first() {
+            Some(Expression::ObjectExpression(o)) => (self.record(o, scope)?, record_slots(o)),
             Some(other) => {
                 let v = self.ev(other, scope)?;
                 return mismatch(Kind::Record, v.kind());
             }
-            None => Record::new(),
+            None => (Record::new(), 0),
         };
-        self.call_value(&f, args, piped)
+        let out = self.call_value(&f, args, piped);
+        // the argument record goes with the call (what the callee keeps of it, it charges
+        // as it builds its answer): a script of millions of calls does not reach the limit
+        self.refund(slots);
+        out
     }
 
     fn call_value(&mut self, f: &Value, args: Record, piped: Option<Value>) -> EResult<Value> {
@@ -808,4 +817,15 @@ fn order(op: Operator, left: &Value, right: &Value) -> EResult<Option<Ordering>>
             kind: l.kind(),
         }),
     }
+}
+
+/// What a record's property named `name` is charged (its slot; its value is charged as it
+/// is built).
+fn record_slot(name: &str) -> usize {
+    std::mem::size_of::<(String, Value)>() + name.len()
+}
+
+/// What [`Evaluator::record`] charges for the properties of `o` (not its `with` record's).
+fn record_slots(o: &ast::ObjectExpression) -> usize {
+    o.properties.iter().map(|p| record_slot(p.key.name())).sum()
 }
