@@ -286,9 +286,11 @@ impl Windows<'_> {
         let times = rows.times();
         let grid = self.grid(range, times.first().copied(), &|| times.clone())?;
         let mut acc = self.acc(&grid);
-        rows.each(|row, at, fv| {
-            self.add(&mut acc, &grid, range, (row, at), fv, || rows.number(row));
-        });
+        if !self.add_runs(&mut acc, &grid, range, rows) {
+            rows.each(|row, at, fv| {
+                self.add(&mut acc, &grid, range, (row, at), fv, || rows.number(row));
+            });
+        }
         Ok(
             self.finish(shape, &grid, &mut acc, col_kind, column, range, &|row| {
                 rows.value(row)
@@ -354,6 +356,44 @@ impl Windows<'_> {
             acc.states[wi].add(self.kinds.0, fv, (at, 0, row));
         }
         Some(wi)
+    }
+
+    /// Adds a stored series' rows a window at a time, each window's rows as one run (see
+    /// [`stored_run`]), when the aggregate needs no more (`count`, `first`, `last`) and every
+    /// row has a value: as the InfluxQL engine counts. `false` (nothing added) otherwise.
+    fn add_runs(
+        &self,
+        acc: &mut WindowStates,
+        grid: &Grid,
+        (start, stop): (i64, i64),
+        rows: Rows<'_>,
+    ) -> bool {
+        let (kind, None, Rows::Stored(values, times)) = (self.kinds.0, self.kinds.1, rows) else {
+            return false;
+        };
+        // every window's rows are then a run
+        if stored_run(kind, values, times, 0).is_none() {
+            return false;
+        }
+        let mut i = 0;
+        while i < times.len() {
+            let at = times[i];
+            let Some(wi) = (start..stop)
+                .contains(&at)
+                .then(|| grid.index(at))
+                .flatten()
+            else {
+                i += 1;
+                continue;
+            };
+            let end = grid.end_of(grid.start(wi)).min(stop);
+            let j = i + 1 + times[i + 1..].partition_point(|&x| x < end);
+            if let Some((first, last, n)) = stored_run(kind, &values[i..j], &times[i..j], i) {
+                acc.states[wi].add_run(kind, first, last, n);
+            }
+            i = j;
+        }
+        true
     }
 
     /// Each window's answer, with its stamp (`timeSrc`: its start or stop, clipped to the
