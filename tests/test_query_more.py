@@ -1377,6 +1377,25 @@ SAMPLE_BESIDE = [q.format(R=R, RB=RB, RT=RT, H0=H0) for q in [
     + str(BASE + 100_000_000_000),
     "SELECT sample(usage_user, 1000), top(load, 1) FROM cpu WHERE {R}",
     "SELECT sample(usage_user, 1000), distinct(load) FROM cpu WHERE {R}",
+    # an aggregate of `*` beside a sample: one column per field it takes (max and min the
+    # booleans too, count, first and mode every field), in its place
+    "SELECT sample(load, 1000), max(*) FROM cpu WHERE {R} AND host = 'h1'",
+    "SELECT max(*), min(*), sample(usage_user, 1000) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s)",
+    "SELECT sample(load, 1000), mode(*), first(*), percentile(*, 50) FROM cpu WHERE {R} AND host = 'h1' "
+    "GROUP BY time(5m) ORDER BY time DESC",
+    "SELECT sample(*, 1000), count(*) FROM cpu WHERE {H0}",
+    "SELECT sample(*, 1000), mean(load), sample(usage_user, 1000) FROM cpu WHERE {RB} GROUP BY host",
+    # under ORDER BY time DESC each call is answered descending: its LIMIT keeps the latest
+    # rows, fill(previous) fills from the later window, mode() reads a window backwards, the
+    # series come in reverse order
+    "SELECT sample(load, 1000), mean(load) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(2m) "
+    "ORDER BY time DESC LIMIT 2",
+    "SELECT sample(load, 1000), max(load) FROM cpu WHERE {R} AND host = 'h1' AND load > 20 AND "
+    "time > '2023-11-14T22:15:25Z' GROUP BY time(30s) fill(previous) ORDER BY time DESC",
+    "SELECT sample(load, 1000), mode(load), mode(status) FROM cpu WHERE {R} AND host = 'h1' "
+    "GROUP BY time(5m) ORDER BY time DESC",
+    "SELECT sample(load, 1000), sample(usage_user, 1000), count(load) FROM cpu WHERE {R} "
+    "GROUP BY time(2m), host ORDER BY time DESC LIMIT 3 OFFSET 1",
 ]]
 
 

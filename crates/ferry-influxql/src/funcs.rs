@@ -806,22 +806,29 @@ fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
 /// statement of their own, each with the LIMIT/OFFSET; without `GROUP BY time` at the
 /// range's start, selectors too), the calls' rows merged per series in time order, rows of
 /// equal time joined; then fill(N) sets the merged rows' nulls to N and fill(previous) to
-/// the column's previous value. Under ORDER BY time DESC each call's rows come as it
-/// answers them alone (a sample's windows backwards, each window's rows ascending; the
-/// aggregates' windows backwards) and the merge takes the latest time first, so a window's
-/// aggregate row follows its sample rows (measured).
+/// the column's previous value. Under ORDER BY time DESC each call is answered so (a
+/// sample's windows backwards, each window's rows ascending; the aggregates' windows
+/// backwards, filled and limited from the latest) and the merge takes the latest time
+/// first, so a window's aggregate row follows its sample rows (measured).
 fn sample_beside_aggregates(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     if s.fields.iter().any(|f| matches!(f.expr, Expr::Ref(..))) {
         return Err(
             "mixing multiple selector functions with tags or fields is not supported".into(),
         );
     }
-    let mut asc = s.clone();
-    asc.descending = false;
-    asc.slimit = 0;
-    asc.soffset = 0;
+    // `sample(*, N)`, `max(*)`: one call per field, in place, as 1.6 writes them out (each
+    // sample of a field then answered on its own, as `sample(*, N)` alone)
+    if let Some(expanded) = wildcards::expand(s, || plain.fields(s))? {
+        return sample_beside_aggregates(&expanded, plain);
+    }
+    // each call as a statement of its own, in the statement's direction (under ORDER BY
+    // time DESC its LIMIT keeps the latest rows, fill(previous) fills from the later
+    // window and mode() reads a window backwards, as 1.6 answers each call)
+    let mut each = s.clone();
+    each.slimit = 0;
+    each.soffset = 0;
     let n = s.fields.len();
-    // per output series (in the order first seen): each call's rows, ascending
+    // per output series (in the order first seen): each call's rows as it answers them
     let mut order: Vec<Key> = Vec::new();
     let mut streams: HashMap<Key, Vec<Vec<(i64, Value)>>> = HashMap::new();
     let mut add = |key: Key, i: usize, pts: Vec<(i64, Value)>| {
@@ -835,12 +842,16 @@ fn sample_beside_aggregates(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         (0..n).partition(|&i| call_name(&s.fields[i].expr) == Some("sample"));
     for &i in &samples {
         bases[i] = s.fields[i].alias.clone().unwrap_or_else(|| "sample".into());
-        for (key, pts) in one_call(&asc, &s.fields[i], plain)? {
+        let mut series = one_call(&each, &s.fields[i], plain)?;
+        if s.descending {
+            series.reverse(); // the series in ascending order, as `finish_series` takes them
+        }
+        for (key, pts) in series {
             add(key, i, pts);
         }
     }
     if !aggs.is_empty() {
-        let mut rest = asc.clone();
+        let mut rest = each.clone();
         rest.fields = aggs.iter().map(|&i| s.fields[i].clone()).collect();
         // without GROUP BY time every call's row is at the range's start (0 without one)
         let start = match (&s.condition, s.dims.time) {
@@ -852,7 +863,11 @@ fn sample_beside_aggregates(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             (None, None) => Some(0),
             _ => None,
         };
-        for series in plain.select(&rest, (0, 0))? {
+        let mut answered = plain.select(&rest, (0, 0))?;
+        if s.descending {
+            answered.reverse();
+        }
+        for series in answered {
             for (k, &i) in aggs.iter().enumerate() {
                 bases[i] = series.columns.get(k + 1).cloned().unwrap_or_default();
                 let pts = series
@@ -873,16 +888,7 @@ fn sample_beside_aggregates(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     let columns = col_names(&bases);
     let mut out = Vec::new();
     for key in order {
-        let mut calls = streams.remove(&key).unwrap_or_default();
-        if s.descending {
-            for (i, pts) in calls.iter_mut().enumerate() {
-                if samples.contains(&i) {
-                    *pts = windows_backwards(std::mem::take(pts), s);
-                } else {
-                    pts.reverse();
-                }
-            }
-        }
+        let calls = streams.remove(&key).unwrap_or_default();
         let mut values = merge_calls(calls, s.descending);
         if values.is_empty() {
             continue;
