@@ -1594,6 +1594,41 @@ def test_descending_selectors_same_as_influxd(peers, q):
     both(peers, q, exact=True)
 
 
+# A statement with a multi-row selector and two faults: 1.6 checks every call's arguments
+# field by field first (a second top/bottom where it comes, an N above the LIMIT), then the
+# combinations (top/bottom beside other calls, then distinct, then fields or tags beside
+# the calls)
+TWO_FAULTS = [f"SELECT {sel} FROM cpu WHERE {R}{tail}" for sel, tail in [
+    ("top(usage_user, 3), distinct(load)", ""),
+    ("top(usage_user, 5), mean(load)", " LIMIT 3"),
+    ("top(usage_user, 5), distinct(load)", " LIMIT 3"),
+    ("distinct(load), top(usage_user, 5)", " LIMIT 3"),
+    ("top(usage_user, 3), sample(load, 2)", " LIMIT 2"),
+    ("top(usage_user, 2), bottom(load, 5)", " LIMIT 3"),
+    ("distinct(load), top(usage_user, 'x')", ""),
+    ("sample(load), top(usage_user, 2)", ""),
+    ("top(usage_user, 2), sample(load, 0)", ""),
+    ("sample(load, 2), mean(load), host", ""),
+    ("top(usage_user, 2), percentile(load)", ""),
+    ("distinct(load, usage_user), top(usage_user, 2)", ""),
+    ("top(usage_user, 2), distinct(mean(load))", ""),
+    ("top(usage_user, 2), mean(load, 2)", ""),
+    ("sample(load, 2), distinct(load), host", ""),
+    ("top(usage_user, 2), mean(load), host", ""),
+    ("sample(load, 2), max(load), host", ""),
+    ("bottom(usage_user, 2.5), sample(load, 'a')", ""),
+    ("top(1, 2), bottom(usage_user, 3)", ""),
+    ("top(usage_user, host, 2), count(distinct(load))", " LIMIT 1"),
+]]
+
+
+@pytest.mark.parametrize("q", TWO_FAULTS)
+def test_first_of_two_faults_same_as_influxd(peers, q):
+    ferry, influx = peers
+    assert "error" in ask(influx.url, q).json()["results"][0]
+    both(peers, q)
+
+
 @pytest.mark.parametrize("q", [
     f"SELECT top(usage_user, 3) FROM cpu WHERE {R} LIMIT 3",
     f"SELECT bottom(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(2m), host LIMIT 3",

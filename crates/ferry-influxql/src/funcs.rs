@@ -21,7 +21,7 @@ use crate::exec::time::split_time_in;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
 use crate::result::{Series, Value};
 use crate::tz::window_start;
-use crate::{holt_winters, ta, wildcards};
+use crate::{holt_winters, selector_checks, ta, wildcards};
 
 /// The plain executor in the statement's request: what this module's functions read their
 /// inner statements through.
@@ -506,6 +506,7 @@ fn sample_star(s: &Select, plain: &dyn Plain) -> Res<Option<Vec<Series>>> {
 }
 
 fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
+    selector_checks::check(s)?;
     if let Some(out) = sample_star(s, plain)? {
         return Ok(out);
     }
