@@ -334,6 +334,12 @@ QUERIES = [
     f"SELECT sum(usage_user::integer) FROM cpu WHERE {R} GROUP BY time(1m), host fill(0)",
     f"SELECT integral(usage_user::integer), sample(usage_user::integer, 100) FROM cpu WHERE {R} AND host = 'h0'",
     f"SELECT sum(usage_user::integer) * 2, mean(load::float) + 1 FROM cpu WHERE {R}",
+    # a float field's integral() without GROUP BY time is dated 0, every other aggregate
+    # (an integer field's integral too) the range's start: two rows
+    f"SELECT first(status), integral(usage_user) FROM cpu WHERE {R} AND host =~ /h[13]/",
+    f"SELECT integral(usage_user), count(usage_user) FROM cpu WHERE {R} AND host = 'h1' GROUP BY *",
+    f"SELECT integral(usage_user), integral(load), max(load) FROM cpu WHERE {R} AND host = 'h2'",
+    f"SELECT mean(load), integral(usage_user, 1m) * 2 FROM cpu WHERE {R} AND time > {BASE + 7 * STEP}",
     # mode() and percentile() among equal values: 1.6 sorts by value with Go's unstable
     # sort and takes the point its order gives (mode's ties, percentile's time)
     f"SELECT mode(usage_user::integer) FROM cpu WHERE {R}",
