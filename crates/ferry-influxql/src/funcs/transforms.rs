@@ -112,9 +112,12 @@ pub(super) fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         };
         for mut series in plain.select(&sel, extra)? {
             if fill_backwards {
+                // count's empty windows are 0 here: filled as empty too (the latest, with
+                // no later window, stays empty and is skipped, as in 1.6)
+                let empty = |v: &Value| v.is_null() || counts && *v == Value::Int(0);
                 let mut later = Value::Null;
                 for row in series.values.iter_mut().rev() {
-                    match row[1].is_null() {
+                    match empty(&row[1]) {
                         true => row[1] = later.clone(),
                         false => later = row[1].clone(),
                     }
