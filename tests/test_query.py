@@ -340,6 +340,12 @@ QUERIES = [
     f"SELECT sum(usage_user::integer) FROM cpu WHERE {R} GROUP BY time(1m), host fill(0)",
     f"SELECT integral(usage_user::integer), sample(usage_user::integer, 100) FROM cpu WHERE {R} AND host = 'h0'",
     f"SELECT sum(usage_user::integer) * 2, mean(load::float) + 1 FROM cpu WHERE {R}",
+    # a float field's integral() without GROUP BY time is dated 0, every other aggregate
+    # (an integer field's integral too) the range's start: two rows
+    f"SELECT first(status), integral(usage_user) FROM cpu WHERE {R} AND host =~ /h[13]/",
+    f"SELECT integral(usage_user), count(usage_user) FROM cpu WHERE {R} AND host = 'h1' GROUP BY *",
+    f"SELECT integral(usage_user), integral(load), max(load) FROM cpu WHERE {R} AND host = 'h2'",
+    f"SELECT mean(load), integral(usage_user, 1m) * 2 FROM cpu WHERE {R} AND time > {BASE + 7 * STEP}",
     # mode() and percentile() among equal values: 1.6 sorts by value with Go's unstable
     # sort and takes the point its order gives (mode's ties, percentile's time)
     f"SELECT mode(usage_user::integer) FROM cpu WHERE {R}",
@@ -357,6 +363,11 @@ QUERIES = [
     f"SELECT non_negative_derivative(max(load)) FROM cpu WHERE {R} AND host =~ /h[13]/ GROUP BY time(1m), region fill(previous) ORDER BY time DESC",
     f"SELECT difference(mean(usage_user)), elapsed(max(load)) FROM cpu WHERE {R} AND host = 'h0' GROUP BY time(20s) fill(previous) ORDER BY time DESC LIMIT 5",
     f"SELECT cumulative_sum(max(load)) FROM cpu WHERE {R} GROUP BY time(20s), host fill(previous) ORDER BY time DESC SLIMIT 2",
+    # count's empty windows there: filled from the later window too, the latest (read after
+    # the range) left empty
+    f"SELECT moving_average(count(usage_system), 2) FROM cpu WHERE {R} AND host =~ /h[13]/ GROUP BY time(1m), region fill(previous) ORDER BY time DESC LIMIT 3",
+    f"SELECT non_negative_derivative(count(usage_system)) FROM cpu WHERE {R} AND host =~ /h[13]/ GROUP BY time(1m) fill(previous) ORDER BY time DESC",
+    f"SELECT difference(count(ok)) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(20s) fill(previous) ORDER BY time DESC",
     f"SELECT mode(load) FROM cpu WHERE {R} AND time > {BASE + 7 * STEP} GROUP BY time(1m) ORDER BY time DESC",
     f"SELECT mode(load), median(load) FROM cpu WHERE {R} GROUP BY time(3m) ORDER BY time DESC",
     f"SELECT percentile(usage_user::integer, 40) FROM cpu WHERE {R} GROUP BY time(2m), host ORDER BY time DESC",

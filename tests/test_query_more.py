@@ -1377,6 +1377,25 @@ SAMPLE_BESIDE = [q.format(R=R, RB=RB, RT=RT, H0=H0) for q in [
     + str(BASE + 100_000_000_000),
     "SELECT sample(usage_user, 1000), top(load, 1) FROM cpu WHERE {R}",
     "SELECT sample(usage_user, 1000), distinct(load) FROM cpu WHERE {R}",
+    # an aggregate of `*` beside a sample: one column per field it takes (max and min the
+    # booleans too, count, first and mode every field), in its place
+    "SELECT sample(load, 1000), max(*) FROM cpu WHERE {R} AND host = 'h1'",
+    "SELECT max(*), min(*), sample(usage_user, 1000) FROM cpu WHERE {RB} AND host='h0' GROUP BY time(30s)",
+    "SELECT sample(load, 1000), mode(*), first(*), percentile(*, 50) FROM cpu WHERE {R} AND host = 'h1' "
+    "GROUP BY time(5m) ORDER BY time DESC",
+    "SELECT sample(*, 1000), count(*) FROM cpu WHERE {H0}",
+    "SELECT sample(*, 1000), mean(load), sample(usage_user, 1000) FROM cpu WHERE {RB} GROUP BY host",
+    # under ORDER BY time DESC each call is answered descending: its LIMIT keeps the latest
+    # rows, fill(previous) fills from the later window, mode() reads a window backwards, the
+    # series come in reverse order
+    "SELECT sample(load, 1000), mean(load) FROM cpu WHERE {R} AND host = 'h1' GROUP BY time(2m) "
+    "ORDER BY time DESC LIMIT 2",
+    "SELECT sample(load, 1000), max(load) FROM cpu WHERE {R} AND host = 'h1' AND load > 20 AND "
+    "time > '2023-11-14T22:15:25Z' GROUP BY time(30s) fill(previous) ORDER BY time DESC",
+    "SELECT sample(load, 1000), mode(load), mode(status) FROM cpu WHERE {R} AND host = 'h1' "
+    "GROUP BY time(5m) ORDER BY time DESC",
+    "SELECT sample(load, 1000), sample(usage_user, 1000), count(load) FROM cpu WHERE {R} "
+    "GROUP BY time(2m), host ORDER BY time DESC LIMIT 3 OFFSET 1",
 ]]
 
 
@@ -1573,6 +1592,41 @@ DESC_SELECTORS = [
 @pytest.mark.parametrize("q", DESC_SELECTORS)
 def test_descending_selectors_same_as_influxd(peers, q):
     both(peers, q, exact=True)
+
+
+# A statement with a multi-row selector and two faults: 1.6 checks every call's arguments
+# field by field first (a second top/bottom where it comes, an N above the LIMIT), then the
+# combinations (top/bottom beside other calls, then distinct, then fields or tags beside
+# the calls)
+TWO_FAULTS = [f"SELECT {sel} FROM cpu WHERE {R}{tail}" for sel, tail in [
+    ("top(usage_user, 3), distinct(load)", ""),
+    ("top(usage_user, 5), mean(load)", " LIMIT 3"),
+    ("top(usage_user, 5), distinct(load)", " LIMIT 3"),
+    ("distinct(load), top(usage_user, 5)", " LIMIT 3"),
+    ("top(usage_user, 3), sample(load, 2)", " LIMIT 2"),
+    ("top(usage_user, 2), bottom(load, 5)", " LIMIT 3"),
+    ("distinct(load), top(usage_user, 'x')", ""),
+    ("sample(load), top(usage_user, 2)", ""),
+    ("top(usage_user, 2), sample(load, 0)", ""),
+    ("sample(load, 2), mean(load), host", ""),
+    ("top(usage_user, 2), percentile(load)", ""),
+    ("distinct(load, usage_user), top(usage_user, 2)", ""),
+    ("top(usage_user, 2), distinct(mean(load))", ""),
+    ("top(usage_user, 2), mean(load, 2)", ""),
+    ("sample(load, 2), distinct(load), host", ""),
+    ("top(usage_user, 2), mean(load), host", ""),
+    ("sample(load, 2), max(load), host", ""),
+    ("bottom(usage_user, 2.5), sample(load, 'a')", ""),
+    ("top(1, 2), bottom(usage_user, 3)", ""),
+    ("top(usage_user, host, 2), count(distinct(load))", " LIMIT 1"),
+]]
+
+
+@pytest.mark.parametrize("q", TWO_FAULTS)
+def test_first_of_two_faults_same_as_influxd(peers, q):
+    ferry, influx = peers
+    assert "error" in ask(influx.url, q).json()["results"][0]
+    both(peers, q)
 
 
 @pytest.mark.parametrize("q", [

@@ -13,6 +13,7 @@ mod neldermead;
 pub mod params;
 pub mod parser;
 pub mod result;
+mod selector_checks;
 pub use ferry_window::stats;
 mod subquery;
 mod ta;

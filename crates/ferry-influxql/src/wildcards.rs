@@ -29,7 +29,9 @@ fn star_of(f: &Field) -> Option<Star<'_>> {
 /// `s` with each call of `*` (`derivative(*)`, `exponential_moving_average(*, 3)`,
 /// `sample(*, 2)`, `holt_winters(max(*), 2, 0)`) as one call per field it reads, named
 /// `name_field` as 1.6 names them, in field-name order: the numeric fields, every field for
-/// `elapsed` and `sample` and for the aggregates of any type (`count`, `first`, `last`);
+/// `elapsed`, `sample` and the aggregates of any type (`count`, `first`, `last`, `mode`;
+/// inside a transformation the first three), the booleans too for `max` and `min` (as the
+/// plan expands them, for an aggregate beside a sample);
 /// `None` when no call reads `*`. `fields` gives the measurement's fields and types; it is
 /// asked only when a call reads `*`.
 pub(crate) fn expand<E>(
@@ -49,16 +51,22 @@ pub(crate) fn expand<E>(
             continue;
         };
         let any_type = match star {
-            Star::Fields => name == "elapsed" || name == "sample",
+            Star::Fields => matches!(
+                name.as_str(),
+                "elapsed" | "sample" | "count" | "first" | "last" | "mode"
+            ),
             Star::Aggregate(inner) => matches!(inner, "count" | "first" | "last"),
         };
+        // an aggregate of `*` beside a sample (`sample(x, 2), max(*)`): 1.6's max and min
+        // take the boolean fields too, as the plan's `expand_wildcards` does
+        let boolean = matches!(star, Star::Fields) && matches!(name.as_str(), "max" | "min");
         let prefix = f.alias.as_deref().unwrap_or(name);
         for (n, t) in &fields {
             let numeric = matches!(
                 t,
                 FieldType::Float | FieldType::Integer | FieldType::UInteger
             );
-            if !numeric && !any_type {
+            if !(numeric || any_type || boolean && *t == FieldType::Boolean) {
                 continue;
             }
             let field = Expr::Ref(n.clone(), RefKind::Field(None));
@@ -80,10 +88,9 @@ pub(crate) fn expand<E>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn one_call_per_field_it_reads() {
-        let q =
-            "SELECT derivative(*), holt_winters(first(*), 2, 0) AS h, sample(*, 2), load FROM m";
+    /// The names of `q`'s select list once expanded over the fields `ok` (a boolean),
+    /// `load` (an integer) and `s` (a string).
+    fn expanded_names(q: &str) -> Vec<String> {
         let Statement::Select(s) = crate::parse_query(q).unwrap().remove(0) else {
             panic!("a select");
         };
@@ -91,23 +98,44 @@ mod tests {
             Ok(vec![
                 ("ok".to_string(), FieldType::Boolean),
                 ("load".to_string(), FieldType::Integer),
+                ("s".to_string(), FieldType::String),
             ])
         };
         let out = expand(&s, fields).unwrap().unwrap();
-        let names: Vec<String> = out
-            .fields
+        out.fields
             .iter()
             .map(|f| f.alias.clone().unwrap_or_default())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn one_call_per_field_it_reads() {
+        let q =
+            "SELECT derivative(*), holt_winters(first(*), 2, 0) AS h, sample(*, 2), load FROM m";
         assert_eq!(
-            names,
+            expanded_names(q),
             [
                 "derivative_load",
                 "h_load",
                 "h_ok",
+                "h_s",
                 "sample_load",
                 "sample_ok",
+                "sample_s",
                 ""
+            ]
+        );
+        // aggregates of `*` (beside a sample): max and min take booleans, count every field
+        assert_eq!(
+            expanded_names("SELECT sample(load, 2), max(*), count(*), mean(*) FROM m"),
+            [
+                "",
+                "max_load",
+                "max_ok",
+                "count_load",
+                "count_ok",
+                "count_s",
+                "mean_load"
             ]
         );
         let plain = crate::parse_query("SELECT derivative(x) FROM m").unwrap();

@@ -273,17 +273,24 @@ pub(super) fn finish_windows(
             filled[wi][ai] = v;
         }
     }
-    // integral() alone without GROUP BY time: 1.6 answers a float field's at 0 and an
-    // integer field's at the range's start, so the two in one row each
+    // integral() without GROUP BY time: 1.6 answers a float field's at 0 and an integer
+    // field's, as every other aggregate, at the range's start, so the float integrals in one
+    // row and the rest in another (`integral(x), count(y)`: two rows)
     let integrals = s.dims.time.is_none() && aggs.iter().all(|a| a.func == "integral");
     let of_integers: Vec<bool> = aggs
         .iter()
         .map(|a| integrals && integer_input(a, data, scan_fields))
         .collect();
-    if integrals && of_integers.contains(&true) && of_integers.contains(&false) {
+    let at_zero: Vec<bool> = aggs
+        .iter()
+        .map(|a| {
+            s.dims.time.is_none() && a.func == "integral" && !integer_input(a, data, scan_fields)
+        })
+        .collect();
+    if at_zero.contains(&true) && at_zero.contains(&false) {
         let mut out = Vec::new();
-        for integers in [false, true] {
-            let mine = |ai: usize| of_integers[ai] == integers;
+        for zero in [true, false] {
+            let mine = |ai: usize| at_zero[ai] == zero;
             if !(0..aggs.len()).any(|ai| mine(ai) && results[0][ai].is_some()) {
                 continue;
             }
@@ -293,7 +300,7 @@ pub(super) fn finish_windows(
                     false => Value::Null,
                 })
                 .collect();
-            let time = if integers { grid.start(0) } else { 0 };
+            let time = if zero { 0 } else { grid.start(0) };
             let row = Row {
                 tags: &[],
                 fields: &[],

@@ -1,0 +1,173 @@
+//! What the functions of [`super`] share: the plain executor they read inner statements
+//! through ([`Plain`]), the inner statement of a call, column names, calls' rows joined on
+//! time, and the windows of a multi-row selector's rows under ORDER BY time DESC. A leaf.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ferry_lp::FieldType;
+
+use crate::ast::*;
+use crate::exec::context::{finish_series, Res};
+use crate::exec::rows::FieldGroup;
+use crate::result::{Series, Value};
+use crate::tz::window_start;
+
+/// The plain executor in the statement's request: what this module's functions read their
+/// inner statements through.
+pub(crate) trait Plain {
+    /// The current time in ns.
+    fn now_ns(&self) -> i64;
+    /// The answer of a single-measurement SELECT of raw fields or single-valued aggregates,
+    /// its time range widened by `extra.0` ns before its start and `extra.1` ns after its end.
+    fn select(&self, s: &Select, extra: (i64, i64)) -> Res<Vec<Series>>;
+    /// The rows of `s` when it is a raw SELECT of one field (no aggregate, no GROUP BY
+    /// time), per output series in output order and not merged into time order; `None`
+    /// when `s` has another shape (use [`Plain::select`]).
+    fn field_groups(&self, s: &Select) -> Res<Option<Vec<FieldGroup>>>;
+    /// The fields `s`'s measurement (or subquery) holds, with their types: what `f(*)`
+    /// expands to.
+    fn fields(&self, s: &Select) -> Res<Vec<(String, FieldType)>>;
+}
+
+pub(super) fn call_name(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Call(n, _) => Some(n.as_str()),
+        _ => None,
+    }
+}
+
+pub(super) fn inner_select(s: &Select, fields: Vec<Field>) -> Select {
+    let mut i = s.clone();
+    i.fields = fields;
+    i.limit = 0;
+    i.offset = 0;
+    i.slimit = 0;
+    i.soffset = 0;
+    i.descending = false;
+    i
+}
+
+pub(super) fn col_names(bases: &[String]) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = vec!["time".to_string()];
+    for b in bases {
+        let mut name = b.clone();
+        while seen.contains_key(&name) {
+            let c = seen.get_mut(b).map(|c| {
+                *c += 1;
+                *c
+            });
+            name = format!("{b}_{}", c.unwrap_or(1));
+        }
+        seen.insert(name.clone(), 0);
+        seen.entry(b.clone()).or_insert(0);
+        out.push(name);
+    }
+    out
+}
+
+pub(super) type Key = (Option<String>, Option<Vec<(String, String)>>);
+
+/// One call's points in one series: (time, value).
+pub(super) type Points = Vec<(i64, Value)>;
+
+/// The rows of several calls joined on time: per output series (in the order first seen),
+/// one row per time with each call's value in its column, null where it has none.
+pub(super) struct Joined {
+    calls: usize,
+    order: Vec<Key>,
+    rows: HashMap<Key, BTreeMap<i64, Vec<Value>>>,
+}
+
+impl Joined {
+    pub(super) fn new(calls: usize) -> Joined {
+        Joined {
+            calls,
+            order: Vec::new(),
+            rows: HashMap::new(),
+        }
+    }
+
+    /// Call `call`'s points in series `key`.
+    pub(super) fn add(&mut self, key: Key, call: usize, pts: Vec<(i64, Value)>) {
+        if !self.rows.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        let m = self.rows.entry(key).or_default();
+        for (t, v) in pts {
+            m.entry(t).or_insert_with(|| vec![Value::Null; self.calls])[call] = v;
+        }
+    }
+
+    /// The series with `columns`, in time order (backwards for DESC), paged by SLIMIT and
+    /// SOFFSET.
+    pub(super) fn finish(mut self, s: &Select, columns: Vec<String>) -> Vec<Series> {
+        let mut out = Vec::new();
+        for key in self.order {
+            let m = self.rows.remove(&key).unwrap_or_default();
+            if m.is_empty() {
+                continue;
+            }
+            let mut values: Vec<Vec<Value>> = m
+                .into_iter()
+                .map(|(t, mut v)| {
+                    v.insert(0, Value::Time(t));
+                    v
+                })
+                .collect();
+            if s.descending {
+                values.reverse();
+            }
+            out.push(Series {
+                name: key.0,
+                tags: key.1,
+                columns: columns.clone(),
+                values,
+            });
+        }
+        finish_series(s, out)
+    }
+}
+
+/// Rows (ascending; the time first) as ORDER BY time DESC answers a multi-row
+/// selector's: the statement's `GROUP BY time` windows backwards, each window's rows
+/// ascending.
+pub(super) fn windows_backwards<R: RowTime>(rows: Vec<R>, s: &Select) -> Vec<R> {
+    let mut windows: Vec<Vec<R>> = Vec::new();
+    let mut last = None;
+    for row in rows {
+        let t = row.time();
+        let w = s
+            .dims
+            .time
+            .map(|(iv, off)| window_start(t, iv, off, s.location.as_ref()));
+        match windows.last_mut() {
+            Some(rows) if last == Some(w) => rows.push(row),
+            _ => windows.push(vec![row]),
+        }
+        last = Some(w);
+    }
+    windows.reverse();
+    windows.concat()
+}
+
+/// A row's time, for [`windows_backwards`].
+pub(super) trait RowTime: Clone {
+    fn time(&self) -> i64;
+}
+
+impl RowTime for Vec<Value> {
+    fn time(&self) -> i64 {
+        self.first().and_then(Value::as_time).unwrap_or(0)
+    }
+}
+
+impl RowTime for (i64, Value) {
+    fn time(&self) -> i64 {
+        self.0
+    }
+}
+
+/// The multi-row selectors' entry ([`super::selectors::multi`]), handed to
+/// [`super::sample`], which answers each sample call through it.
+pub(super) type Multi = fn(&Select, &dyn Plain) -> Res<Vec<Series>>;
