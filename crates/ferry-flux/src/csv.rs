@@ -12,8 +12,9 @@
 //!   times as RFC 3339 with the fraction's trailing zeros trimmed, null as an empty cell;
 //!   cells quoted as Go's `encoding/csv` quotes them.
 
+use crate::format::{write_float, write_time};
 use crate::table::Table;
-use crate::value::{write_float, write_time, Value};
+use crate::value::Value;
 
 /// An annotation row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

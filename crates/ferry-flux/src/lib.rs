@@ -20,6 +20,7 @@ pub mod csv;
 pub mod datetime;
 pub mod error;
 pub mod eval;
+pub mod format;
 pub mod leniency;
 pub mod parser;
 pub mod query;

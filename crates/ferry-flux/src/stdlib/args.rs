@@ -1,8 +1,9 @@
 //! Reading a builtin's arguments: required and defaulted values of each type, times given
 //! as a time, a duration from `now` or Unix seconds, and Flux's time + duration arithmetic.
 
+use crate::datetime::civil_from_days;
 use crate::eval::{Builtin, EvalErrorKind, Evaluator};
-use crate::value::{civil_from_days, Duration, Kind, Record, Value};
+use crate::value::{Duration, Kind, Record, Value};
 
 /// Result of a builtin.
 pub type BResult<T> = Result<T, EvalErrorKind>;

@@ -6,8 +6,9 @@
 use super::args::{add_duration, required, time_arg, wrong_type, BResult};
 use super::streams::{builtin_env, Env};
 use super::timezone::Zone;
+use crate::datetime::civil_from_days;
 use crate::eval::Builtin;
-use crate::value::{civil_from_days, Duration, Kind, Record, Value};
+use crate::value::{Duration, Kind, Record, Value};
 
 const DAY: i64 = 86_400_000_000_000;
 

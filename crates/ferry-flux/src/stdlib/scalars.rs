@@ -120,7 +120,7 @@ fn go_float(x: f64) -> String {
             f if f.is_nan() => "NaN".into(),
             f if f == f64::INFINITY => "+Inf".into(),
             f if f == f64::NEG_INFINITY => "-Inf".into(),
-            f => crate::value::format_float(f),
+            f => crate::format::format_float(f),
         };
     }
     let e = format!("{x:e}");

@@ -103,7 +103,7 @@ const MONTH_NANOS: u128 = 28 * 86_400_000_000_000;
 
 /// The months from 1970-01 to the month of `t`.
 fn month_index(t: i64) -> i64 {
-    let (y, m, _) = crate::value::civil_from_days(t.div_euclid(86_400_000_000_000));
+    let (y, m, _) = crate::datetime::civil_from_days(t.div_euclid(86_400_000_000_000));
     (y - 1970) * 12 + i64::from(m) - 1
 }
 
