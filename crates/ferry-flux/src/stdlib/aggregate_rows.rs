@@ -130,7 +130,11 @@ pub(super) fn reduce(
 ) -> BResult<Reduced> {
     check_input(name, kind, col_kind)?;
     let mut state = AggState::new();
-    match rows.whole_run(kind) {
+    let run = match rows {
+        Rows::Stored(values, times) => stored_run(kind, values, times, 0),
+        Rows::Built(..) => None,
+    };
+    match run {
         Some((first, last, n)) => state.add_run(kind, first, last, n),
         // time order within a table is row order; the row index breaks no ties
         None => rows.each(|row, at, fv| state.add(kind, fv, (at, 0, row))),
@@ -138,36 +142,28 @@ pub(super) fn reduce(
     Ok(reduced_state(kind, &state, col_kind))
 }
 
-/// The first and last row of a stored series (time, 0, row), with their values, and the
-/// number of rows, when aggregate `kind` needs no more than those (`count`, `first`,
-/// `last`) and every row has a value: what [`AggState::add_run`] takes in place of each
-/// row, as the InfluxQL engine counts a window's rows. A series' times rise strictly, so
-/// its first row is its earliest and its last its latest: the state ends as row by row.
+/// One end of a run of stored rows: (time, 0, row number) and the value.
 pub(super) type RunEnd<'a> = ((i64, usize, usize), &'a FieldValue);
 
-impl<'a> Rows<'a> {
-    pub(super) fn whole_run(&self, kind: StreamKind) -> Option<(RunEnd<'a>, RunEnd<'a>, usize)> {
-        let Rows::Stored(values, times) = *self else {
-            return None;
-        };
-        stored_run(kind, values, times, 0)
-    }
+/// Whether aggregate `kind` over stored `values` can take them in runs (first row, last
+/// row, how many; [`AggState::add_run`]) in place of row by row, as the InfluxQL engine
+/// counts a window's rows: it needs no more (`count`, `first`, `last`) and every row has a
+/// value. A series' times rise strictly, so a run's first row is its earliest and its last
+/// its latest: the state ends as row by row.
+fn takes_runs(kind: StreamKind, values: &[Option<FieldValue>]) -> bool {
+    matches!(
+        kind,
+        StreamKind::Count | StreamKind::First | StreamKind::Last
+    ) && values.iter().all(Option::is_some)
 }
 
-/// [`Rows::whole_run`] over stored `values` at `times`, their rows numbered from `base`.
-pub(super) fn stored_run<'a>(
-    kind: StreamKind,
+/// The ends of the run of stored `values` at `times` (rows numbered from `base`) and its
+/// length; `None` when it is empty (or a row has no value).
+fn run_ends<'a>(
     values: &'a [Option<FieldValue>],
     times: &[i64],
     base: usize,
 ) -> Option<(RunEnd<'a>, RunEnd<'a>, usize)> {
-    if !matches!(
-        kind,
-        StreamKind::Count | StreamKind::First | StreamKind::Last
-    ) || !values.iter().all(Option::is_some)
-    {
-        return None;
-    }
     let n = values.len().min(times.len());
     let (Some(Some(fv)), Some(Some(lv))) = (values.first(), values.get(n.checked_sub(1)?)) else {
         return None;
@@ -177,6 +173,20 @@ pub(super) fn stored_run<'a>(
         ((times[n - 1], 0, base + n - 1), lv),
         n,
     ))
+}
+
+/// The stored `values` at `times` (rows numbered from `base`) as one run, when aggregate
+/// `kind` [`takes_runs`].
+pub(super) fn stored_run<'a>(
+    kind: StreamKind,
+    values: &'a [Option<FieldValue>],
+    times: &[i64],
+    base: usize,
+) -> Option<(RunEnd<'a>, RunEnd<'a>, usize)> {
+    if !takes_runs(kind, values) {
+        return None;
+    }
+    run_ends(values, times, base)
 }
 
 /// What aggregate `kind` answers from its state over a column of type `col_kind`.
@@ -358,9 +368,8 @@ impl Windows<'_> {
         Some(wi)
     }
 
-    /// Adds a stored series' rows a window at a time, each window's rows as one run (see
-    /// [`stored_run`]), when the aggregate needs no more (`count`, `first`, `last`) and every
-    /// row has a value: as the InfluxQL engine counts. `false` (nothing added) otherwise.
+    /// Adds a stored series' rows a window at a time, each window's rows as one run, when
+    /// the aggregate [`takes_runs`]; `false` (nothing added) otherwise.
     fn add_runs(
         &self,
         acc: &mut WindowStates,
@@ -372,7 +381,7 @@ impl Windows<'_> {
             return false;
         };
         // every window's rows are then a run
-        if stored_run(kind, values, times, 0).is_none() {
+        if !takes_runs(kind, values) {
             return false;
         }
         let mut i = 0;
@@ -388,7 +397,7 @@ impl Windows<'_> {
             };
             let end = grid.end_of(grid.start(wi)).min(stop);
             let j = i + 1 + times[i + 1..].partition_point(|&x| x < end);
-            if let Some((first, last, n)) = stored_run(kind, &values[i..j], &times[i..j], i) {
+            if let Some((first, last, n)) = run_ends(&values[i..j], &times[i..j], i) {
                 acc.states[wi].add_run(kind, first, last, n);
             }
             i = j;
