@@ -33,6 +33,7 @@ pub mod calculus;
 pub mod convert;
 pub mod date;
 pub mod distinct;
+pub mod edge_read;
 pub mod extract;
 pub mod fntype;
 pub mod group;

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use super::aggregate_read;
 use super::args::{
     bool_arg, builtin, int_arg, required, string_arg, strings_arg, time_arg, BResult,
 };
+use super::edge_read::{collect, edge_plan, in_two_steps};
 use super::group::{groups_series, regroup};
 use super::streams::{
-    builtin_env, map_tables, output, per_table, read_series, source_error, stream_arg, tables, Env,
+    builtin_env, map_tables, output, per_table, source_error, stream_arg, tables, Env,
 };
 use crate::ast::{Expression, FunctionBody, LogicalOperator, Operator};
 use crate::eval::{Builtin, EvalErrorKind, Evaluator, Scope};
@@ -393,7 +393,7 @@ fn row_column<'a>(col: &'a crate::ast::MemberExpression, param: &str) -> Option<
 /// series' table is built from only the rows it keeps (a dashboard's "first 5 per host"
 /// reads every series but builds 5 rows of each); when the filter names its fields, the
 /// oldest 64th of the range is read first and the whole range only for the series with
-/// fewer than `offset + n` values there (as `first()` reads: [`aggregate_read::edge_plan`]).
+/// fewer than `offset + n` values there (as `first()` reads: [`super::edge_read`]).
 fn limit_fn() -> Builtin {
     builtin_env("limit", &["n", "offset"], true, |ev, env, a| {
         let s = stream_arg("limit", a)?;
@@ -425,19 +425,9 @@ fn limit_fn() -> Builtin {
                     };
                     Ok(series_columns_table(range, &kept).map(|t| limited(&t, n, offset)))
                 };
-                let tables = match aggregate_read::edge_plan(spec, false, true) {
-                    Some(plan) => aggregate_read::in_two_steps(ev, env, spec, &plan, &mut answer)?,
-                    None => {
-                        let mut out = Vec::new();
-                        read_series(ev, env, spec, &mut |ev, sc| {
-                            if let Some(t) = answer(ev, sc, true)? {
-                                ev.charge_bytes(t.weight())?;
-                                out.push(t);
-                            }
-                            Ok(())
-                        })?;
-                        out
-                    }
+                let tables = match edge_plan(spec, false, true) {
+                    Some(plan) => in_two_steps(ev, env, spec, &plan, &mut answer)?,
+                    None => collect(ev, env, spec, &mut |ev, sc| answer(ev, sc, true))?,
                 };
                 return Ok(output(s, tables));
             }
