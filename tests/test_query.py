@@ -177,6 +177,9 @@ QUERIES = [
     f"SELECT usage_user FROM cpu WHERE {R} AND host =~ /h[13]/ ORDER BY time DESC LIMIT 4 OFFSET 3",
     f"SELECT ok, status FROM cpu WHERE {R} GROUP BY * LIMIT 2 OFFSET 1",
     f"SELECT u FROM (SELECT usage_user AS u, load FROM cpu WHERE {R}) WHERE load > 5 LIMIT 3 OFFSET 1",
+    # the page's end saturates: LIMIT and OFFSET at i64::MAX
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host LIMIT 9223372036854775807 OFFSET 1",
+    f"SELECT usage_user FROM cpu WHERE {R} GROUP BY host LIMIT 2 OFFSET 9223372036854775807",
     f"SELECT nothing FROM cpu WHERE {R}",
     f"SELECT usage_user FROM nomeasurement WHERE {R}",
     # aggregates
