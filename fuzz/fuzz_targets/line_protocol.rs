@@ -4,7 +4,8 @@
 #![no_main]
 
 use ferry_lp::{
-    parse_line, parse_lines, write_f64, write_point, write_series_key, FieldValue, Point, Precision,
+    parse_line, parse_lines, write_f64, write_point, write_series_key, FieldValue, ParsedLines,
+    Point, PointView, Precision,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -138,6 +139,14 @@ fuzz_target!(init: common::report_stack_overflows(), |data: &[u8]| {
     check_number_token(data);
     let batch = parse_lines(data, Precision::Nanoseconds, DEFAULT_TIME);
     assert_eq!(batch.points.len() + batch.errors.len(), batch.lines);
+
+    // The write path's parse (positions in the body) reads back the same points and errors.
+    let indexed = ParsedLines::parse(data, Precision::Nanoseconds, DEFAULT_TIME)
+        .expect("a fuzz input is far under 2 GiB");
+    let viewed: Vec<Point> = indexed.points(data).map(|p| p.to_point()).collect();
+    assert_eq!(viewed, batch.points, "ParsedLines differs from parse_lines");
+    assert_eq!(indexed.errors, batch.errors);
+    assert_eq!(indexed.lines, batch.lines);
     for e in &batch.errors {
         let _ = e.to_string();
     }

@@ -80,6 +80,8 @@ pub struct CommittedRecord<A = ()> {
     pub lsn: Lsn,
     /// LSN of the record that follows it (`lsn + 8 + payload length`).
     pub next_lsn: Lsn,
+    /// The record's payload, as written.
+    pub payload: Vec<u8>,
     /// The attachment given to [`Log::append`](crate::Log::append): a value carried
     /// alongside the record to `on_commit`, never written to disk (so lost on crash).
     pub attachment: A,

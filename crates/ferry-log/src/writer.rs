@@ -187,19 +187,21 @@ impl<A: Send + 'static> Writer<A> {
             .iter()
             .map(|p| RECORD_HEADER_LEN + p.len() as u64)
             .sum();
-        drop(payloads);
         self.shared
             .appends
             .fetch_add(lsns.len() as u64, Ordering::Relaxed);
         self.shared.bytes.fetch_add(bytes, Ordering::Relaxed);
         let records: Vec<CommittedRecord<A>> = lsns
             .iter()
-            .zip(attachments)
-            .map(|(&(lsn, next_lsn), attachment)| CommittedRecord {
-                lsn,
-                next_lsn,
-                attachment,
-            })
+            .zip(payloads.into_iter().zip(attachments))
+            .map(
+                |(&(lsn, next_lsn), (payload, attachment))| CommittedRecord {
+                    lsn,
+                    next_lsn,
+                    payload,
+                    attachment,
+                },
+            )
             .collect();
         let txs = txs.into_iter().zip(lsns.iter().map(|(l, _)| *l)).collect();
         Some(CommitJob {

@@ -1,10 +1,11 @@
-//! Measures `parse_lines` and `write_point` throughput on cpu-shaped lines.
+//! Measures `parse_lines`, `ParsedLines::parse` and `write_point` throughput on cpu-shaped
+//! lines.
 //!
 //! `cargo run --release -p ferry-lp --example parse_throughput [LINES]` (default 1,000,000).
 
 use std::time::{Duration, Instant};
 
-use ferry_lp::{parse_lines, write_point, Precision};
+use ferry_lp::{parse_lines, write_point, ParsedLines, Precision};
 
 fn generate(n: usize) -> Vec<u8> {
     let mut body = Vec::with_capacity(n * 160);
@@ -124,6 +125,27 @@ fn main() {
         assert_eq!(total, n);
     }
     report("parse (5000-line bodies, incl. drop)", runs, mb, n);
+
+    // The write path's form: positions in the body instead of a Point per line.
+    let mut runs = Vec::new();
+    let mut index_bytes = 0;
+    for _ in 0..5 {
+        let mut total = 0;
+        runs.push(timed(|| {
+            for c in &chunks {
+                let lines = ParsedLines::parse(c, Precision::Nanoseconds, 0).expect("small body");
+                total += lines.len();
+                index_bytes = lines.heap_bytes();
+            }
+        }));
+        assert_eq!(total, n);
+    }
+    report("ParsedLines (5000-line bodies, incl. drop)", runs, mb, n);
+    println!(
+        "ParsedLines of the last body: {index_bytes} bytes on the heap ({:.0} a line, body {:.0} a line)",
+        index_bytes as f64 / 5000.0,
+        body.len() as f64 / n as f64
+    );
 
     let mut runs = Vec::new();
     let mut out_len = 0;

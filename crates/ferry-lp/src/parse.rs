@@ -1,7 +1,11 @@
 //! The line protocol parser.
 //!
-//! One pass over the bytes of each line; the only allocations are the final `String`s of the
-//! [`Point`] and its two vectors. Names are unescaped only when the scanner saw a backslash.
+//! One pass over the bytes of each line ([`scan_line`]) finds where each name and value is;
+//! [`parse_lines`] then copies them into owned [`Point`]s, while
+//! [`ParsedLines`](crate::ParsedLines) keeps only where they are in the body. Names are
+//! unescaped only when the scanner saw a backslash.
+
+use std::borrow::Cow;
 
 use crate::error::{LineError, LineErrorKind};
 use crate::escape::{unescape_name, unescape_string};
@@ -43,17 +47,8 @@ pub fn parse_lines(body: &[u8], precision: Precision, default_time_ns: i64) -> P
         errors: Vec::new(),
         lines: 0,
     };
-    let mut scratch = Scratch::default();
-    let mut start = 0;
-    let mut line_no = 0;
-    while start <= body.len() {
-        let end = find_newline(body, start);
-        line_no += 1;
-        let line = trim_line(&body[start..end]);
-        start = end + 1;
-        if line.is_empty() || line[0] == b'#' {
-            continue;
-        }
+    let mut scratch = LineScan::default();
+    for (line_no, _, line) in body_lines(body) {
         batch.lines += 1;
         match parse_trimmed(line, precision, default_time_ns, &mut scratch) {
             Ok(p) => batch.points.push(p),
@@ -61,6 +56,27 @@ pub fn parse_lines(body: &[u8], precision: Precision, default_time_ns: i64) -> P
         }
     }
     batch
+}
+
+/// The lines of a body to parse: (1-based line number, offset of the trimmed line in the
+/// body, the trimmed line). Blank and comment lines are skipped (their numbers counted).
+pub(crate) fn body_lines(body: &[u8]) -> impl Iterator<Item = (usize, usize, &[u8])> {
+    let mut start = 0;
+    let mut line_no = 0;
+    std::iter::from_fn(move || {
+        while start <= body.len() {
+            let end = find_newline(body, start);
+            line_no += 1;
+            let (skip, line) = trim_line(&body[start..end]);
+            let offset = start + skip;
+            start = end + 1;
+            if line.is_empty() || line[0] == b'#' {
+                continue;
+            }
+            return Some((line_no, offset, line));
+        }
+        None
+    })
 }
 
 /// Index of the first `\n` at or after `start`, or `b.len()`. Scans 8 bytes at a time.
@@ -93,23 +109,17 @@ pub fn parse_line(
     precision: Precision,
     default_time_ns: i64,
 ) -> Result<Point, LineErrorKind> {
-    let line = trim_line(line);
+    let (_, line) = trim_line(line);
     if line.is_empty() || line[0] == b'#' {
         return Err(LineErrorKind::MissingMeasurement);
     }
-    parse_trimmed(line, precision, default_time_ns, &mut Scratch::default())
-}
-
-/// Reused buffers, so each point's vectors are allocated once with their exact size.
-#[derive(Default)]
-struct Scratch {
-    tags: Vec<(String, String)>,
-    fields: Vec<(String, FieldValue)>,
+    parse_trimmed(line, precision, default_time_ns, &mut LineScan::default())
 }
 
 /// Drops a trailing `\r` and leading spaces/tabs; whitespace-only lines become empty.
+/// Returns how many leading bytes were dropped and the line.
 #[inline]
-fn trim_line(raw: &[u8]) -> &[u8] {
+fn trim_line(raw: &[u8]) -> (usize, &[u8]) {
     let mut line = raw;
     if let [rest @ .., b'\r'] = line {
         line = rest;
@@ -121,9 +131,9 @@ fn trim_line(raw: &[u8]) -> &[u8] {
     let line = &line[start..];
     if !line.is_empty() && line[0].is_ascii_whitespace() && line.iter().all(u8::is_ascii_whitespace)
     {
-        return &[];
+        return (start, &[]);
     }
-    line
+    (start, line)
 }
 
 /// Scans from `i` to the first byte for which `stop` holds, skipping backslash pairs.
@@ -154,21 +164,122 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Where one name or string value of a line is: its byte range in the line, and whether
+/// the scanner saw a backslash in it (only then does it need unescaping).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub escaped: bool,
+}
+
+impl Span {
+    /// The unescaped name this span holds in `line` (borrowed unless it has escapes).
+    #[inline]
+    pub fn name<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        let raw = &line[self.start..self.end];
+        if self.escaped {
+            Cow::Owned(unescape_name(raw, true))
+        } else {
+            Cow::Borrowed(raw)
+        }
+    }
+
+    /// The unescaped string field value this span holds in `line`.
+    #[inline]
+    pub fn string<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        let raw = &line[self.start..self.end];
+        if self.escaped {
+            Cow::Owned(unescape_string(raw, true))
+        } else {
+            Cow::Borrowed(raw)
+        }
+    }
+}
+
+/// A field value as scanned: numbers and booleans parsed, a string still where it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scanned {
+    Float(f64),
+    Integer(i64),
+    UInteger(u64),
+    Boolean(bool),
+    String(Span),
+}
+
+/// One line as scanned: every name a [`Span`] of the line, nothing copied yet. Reused from
+/// line to line, so scanning allocates nothing once its vectors have grown.
+#[derive(Debug, Default)]
+pub(crate) struct LineScan {
+    pub measurement: Span,
+    /// Sorted by (unescaped) key, keys unique.
+    pub tags: Vec<(Span, Span)>,
+    /// In the order first seen, keys unique (a repeated key's last value kept).
+    pub fields: Vec<(Span, Scanned)>,
+    pub time: i64,
+    /// Whether the line carried its own timestamp (else `time` is the default).
+    pub timed: bool,
+}
+
+impl LineScan {
+    /// The scanned line as an owned [`Point`].
+    fn to_point(&self, line: &str) -> Point {
+        Point {
+            measurement: self.measurement.name(line).into_owned(),
+            tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| (k.name(line).into_owned(), v.name(line).into_owned()))
+                .collect(),
+            fields: self
+                .fields
+                .iter()
+                .map(|(k, v)| {
+                    let value = match *v {
+                        Scanned::Float(x) => FieldValue::Float(x),
+                        Scanned::Integer(x) => FieldValue::Integer(x),
+                        Scanned::UInteger(x) => FieldValue::UInteger(x),
+                        Scanned::Boolean(x) => FieldValue::Boolean(x),
+                        Scanned::String(sp) => FieldValue::String(sp.string(line).into_owned()),
+                    };
+                    (k.name(line).into_owned(), value)
+                })
+                .collect(),
+            time: self.time,
+        }
+    }
+}
+
 /// Parses a line that is non-empty, trimmed at the start, and not a comment.
 fn parse_trimmed(
     line: &[u8],
     precision: Precision,
     default_time_ns: i64,
-    scratch: &mut Scratch,
+    scan: &mut LineScan,
 ) -> Result<Point, LineErrorKind> {
-    let tags = &mut scratch.tags;
-    let fields = &mut scratch.fields;
-    tags.clear();
-    fields.clear();
+    let s = scan_line(line, precision, default_time_ns, scan)?;
+    Ok(scan.to_point(s))
+}
+
+/// Scans a line that is non-empty, trimmed at the start, and not a comment into `out`;
+/// returns the line as text (the spans index it).
+pub(crate) fn scan_line<'a>(
+    line: &'a [u8],
+    precision: Precision,
+    default_time_ns: i64,
+    out: &mut LineScan,
+) -> Result<&'a str, LineErrorKind> {
+    out.tags.clear();
+    out.fields.clear();
     let s = std::str::from_utf8(line).map_err(|_| LineErrorKind::InvalidUtf8)?;
     // All delimiters are ASCII, so every index used to slice `s` below is a char boundary.
     let b = s.as_bytes();
     let n = b.len();
+    let span = |start: usize, end: usize, escaped: bool| Span {
+        start,
+        end,
+        escaped,
+    };
 
     // Measurement.
     let (end, esc) = scan(b, 0, |c| c == b',' || c == b' ');
@@ -178,7 +289,7 @@ fn parse_trimmed(
     if end >= n {
         return Err(LineErrorKind::MissingFields);
     }
-    let measurement = unescape_name(&s[..end], esc);
+    out.measurement = span(0, end, esc);
     let mut i = end;
 
     // Tag set.
@@ -189,22 +300,22 @@ fn parse_trimmed(
             if kend == i {
                 return Err(LineErrorKind::EmptyTagKey);
             }
-            let key = unescape_name(&s[i..kend], kesc);
+            let key = span(i, kend, kesc);
             if kend >= n || b[kend] != b'=' {
-                return Err(LineErrorKind::MissingTagEquals(key));
+                return Err(LineErrorKind::MissingTagEquals(key.name(s).into_owned()));
             }
-            if key == "time" {
+            if key.name(s) == "time" {
                 return Err(LineErrorKind::ReservedTagName);
             }
             let vstart = kend + 1;
             let (vend, vesc) = scan(b, vstart, |c| c == b',' || c == b' ' || c == b'=');
             if vend == vstart {
-                return Err(LineErrorKind::EmptyTagValue(key));
+                return Err(LineErrorKind::EmptyTagValue(key.name(s).into_owned()));
             }
             if vend < n && b[vend] == b'=' {
-                return Err(LineErrorKind::InvalidTagFormat(key));
+                return Err(LineErrorKind::InvalidTagFormat(key.name(s).into_owned()));
             }
-            tags.push((key, unescape_name(&s[vstart..vend], vesc)));
+            out.tags.push((key, span(vstart, vend, vesc)));
             i = vend;
             if i >= n {
                 return Err(LineErrorKind::MissingFields);
@@ -214,10 +325,15 @@ fn parse_trimmed(
             }
             i += 1; // ','
         }
-        if tags.len() > 1 {
-            tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if let Some(w) = tags.windows(2).find(|w| w[0].0 == w[1].0) {
-                return Err(LineErrorKind::DuplicateTag(w[0].0.clone()));
+        if out.tags.len() > 1 {
+            out.tags
+                .sort_unstable_by(|x, y| x.0.name(s).cmp(&y.0.name(s)));
+            if let Some(w) = out
+                .tags
+                .windows(2)
+                .find(|w| w[0].0.name(s) == w[1].0.name(s))
+            {
+                return Err(LineErrorKind::DuplicateTag(w[0].0.name(s).into_owned()));
             }
         }
     }
@@ -232,16 +348,16 @@ fn parse_trimmed(
         if kend == i {
             return Err(LineErrorKind::MissingFieldKey);
         }
-        let key = unescape_name(&s[i..kend], kesc);
+        let key = span(i, kend, kesc);
         if kend >= n || b[kend] != b'=' {
-            return Err(LineErrorKind::InvalidFieldFormat(key));
+            return Err(LineErrorKind::InvalidFieldFormat(key.name(s).into_owned()));
         }
-        if key == "time" {
+        if key.name(s) == "time" {
             return Err(LineErrorKind::ReservedFieldName);
         }
         i = kend + 1;
         if i >= n || b[i] == b' ' || b[i] == b',' {
-            return Err(LineErrorKind::MissingFieldValue(key));
+            return Err(LineErrorKind::MissingFieldValue(key.name(s).into_owned()));
         }
         let value = if b[i] == b'"' {
             let start = i + 1;
@@ -260,33 +376,39 @@ fn parse_trimmed(
                     _ => j += 1,
                 }
             }
-            let v = FieldValue::String(unescape_string(&s[start..j], esc));
             i = j + 1;
             if i < n && b[i] != b',' && b[i] != b' ' {
-                return Err(LineErrorKind::DataAfterString(key));
+                return Err(LineErrorKind::DataAfterString(key.name(s).into_owned()));
             }
-            v
+            Scanned::String(span(start, j, esc))
         } else {
             let mut j = i;
             while j < n && b[j] != b',' && b[j] != b' ' {
                 j += 1;
             }
-            let v = parse_unquoted(&s[i..j])?;
+            let v = match parse_unquoted(&s[i..j])? {
+                FieldValue::Float(x) => Scanned::Float(x),
+                FieldValue::Integer(x) => Scanned::Integer(x),
+                FieldValue::UInteger(x) => Scanned::UInteger(x),
+                FieldValue::Boolean(x) => Scanned::Boolean(x),
+                FieldValue::String(_) => unreachable!("an unquoted value is never a string"),
+            };
             i = j;
             v
         };
-        fields.push((key, value));
+        out.fields.push((key, value));
         if i >= n || b[i] == b' ' {
             break;
         }
         i += 1; // ','
     }
-    dedup_fields(fields);
+    dedup_fields(s, &mut out.fields);
 
     // Timestamp.
     i = skip_ws(b, i);
-    let time = if i >= n {
-        default_time_ns
+    if i >= n {
+        out.time = default_time_ns;
+        out.timed = false;
     } else {
         let start = i;
         while i < n && b[i] != b' ' && b[i] != b'\t' {
@@ -301,15 +423,10 @@ fn parse_trimmed(
         if skip_ws(b, i) < n {
             return Err(LineErrorKind::TrailingGarbage);
         }
-        scale_timestamp(raw, precision)?
-    };
-
-    Ok(Point {
-        measurement,
-        tags: take_exact(tags),
-        fields: take_exact(fields),
-        time,
-    })
+        out.time = scale_timestamp(raw, precision)?;
+        out.timed = true;
+    }
+    Ok(s)
 }
 
 /// Converts a timestamp in `precision` units to nanoseconds, checking InfluxDB's range.
@@ -320,20 +437,8 @@ pub fn scale_timestamp(raw: i64, precision: Precision) -> Result<i64, LineErrorK
     }
 }
 
-/// Moves the contents of a scratch vector into a new vector of exactly the right capacity,
-/// leaving the scratch (and its allocation) ready for the next line.
-#[inline]
-fn take_exact<T>(scratch: &mut Vec<T>) -> Vec<T> {
-    if scratch.is_empty() {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(scratch.len());
-    out.append(scratch);
-    out
-}
-
 /// Keeps the first position and the last value of each field key.
-fn dedup_fields(fields: &mut Vec<(String, FieldValue)>) {
+fn dedup_fields(line: &str, fields: &mut Vec<(Span, Scanned)>) {
     let n = fields.len();
     if n < 2 {
         return;
@@ -342,7 +447,7 @@ fn dedup_fields(fields: &mut Vec<(String, FieldValue)>) {
         let mut has_dup = false;
         'outer: for i in 1..n {
             for j in 0..i {
-                if fields[i].0 == fields[j].0 {
+                if fields[i].0.name(line) == fields[j].0.name(line) {
                     has_dup = true;
                     break 'outer;
                 }
@@ -353,13 +458,13 @@ fn dedup_fields(fields: &mut Vec<(String, FieldValue)>) {
         }
     }
     let old = std::mem::replace(fields, Vec::with_capacity(n));
-    let mut index: std::collections::HashMap<String, usize> =
+    let mut index: std::collections::HashMap<Cow<'_, str>, usize> =
         std::collections::HashMap::with_capacity(n);
     for (k, v) in old {
-        match index.get(&k) {
+        match index.get(&k.name(line)) {
             Some(&pos) => fields[pos].1 = v,
             None => {
-                index.insert(k.clone(), fields.len());
+                index.insert(k.name(line), fields.len());
                 fields.push((k, v));
             }
         }

@@ -3,7 +3,8 @@
 use crate::escape::{
     escape_measurement, escape_measurement_into, escape_string_into, escape_tag, escape_tag_into,
 };
-use crate::types::{FieldValue, Point};
+use crate::types::FieldValue;
+use crate::view::{FieldRef, PointView};
 
 /// Appends `p` as one canonical line (ending in `\n`, timestamp in nanoseconds).
 ///
@@ -15,10 +16,10 @@ use crate::types::{FieldValue, Point};
 /// left, nothing is written. Names with a newline, an empty tag value, or a trailing
 /// backslash cannot be represented either (see [`crate::escape_tag`]) and produce a line that
 /// does not parse back to the same point.
-pub fn write_point(out: &mut Vec<u8>, p: &Point) {
+pub fn write_point<P: PointView + ?Sized>(out: &mut Vec<u8>, p: &P) {
     let start = out.len();
-    escape_measurement_into(out, &p.measurement);
-    for (k, v) in &p.tags {
+    escape_measurement_into(out, p.measurement());
+    for (k, v) in p.tags() {
         out.push(b',');
         escape_tag_into(out, k);
         out.push(b'=');
@@ -26,8 +27,8 @@ pub fn write_point(out: &mut Vec<u8>, p: &Point) {
     }
     let mut sep = b' ';
     let mut any = false;
-    for (k, v) in &p.fields {
-        if let FieldValue::Float(f) = v {
+    for (k, v) in p.fields() {
+        if let FieldRef::Float(f) = v {
             if !f.is_finite() {
                 continue;
             }
@@ -37,43 +38,47 @@ pub fn write_point(out: &mut Vec<u8>, p: &Point) {
         any = true;
         escape_tag_into(out, k);
         out.push(b'=');
-        write_field_value(out, v);
+        write_field_ref(out, v);
     }
     if !any {
         out.truncate(start);
         return;
     }
     out.push(b' ');
-    out.extend_from_slice(itoa::Buffer::new().format(p.time).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(p.time()).as_bytes());
     out.push(b'\n');
 }
 
 /// Appends a field value as line protocol (`1.5`, `3i`, `4u`, `"s"`, `true`).
 /// A non-finite float is written as Rust prints it, which line protocol rejects.
 pub fn write_field_value(out: &mut Vec<u8>, v: &FieldValue) {
+    write_field_ref(out, v.as_field_ref())
+}
+
+fn write_field_ref(out: &mut Vec<u8>, v: FieldRef<'_>) {
     match v {
-        FieldValue::Float(f) => {
+        FieldRef::Float(f) => {
             if f.is_finite() {
-                crate::float::write_f64(out, *f);
+                crate::float::write_f64(out, f);
             } else {
                 out.extend_from_slice(f.to_string().as_bytes());
             }
         }
-        FieldValue::Integer(i) => {
-            out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+        FieldRef::Integer(i) => {
+            out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
             out.push(b'i');
         }
-        FieldValue::UInteger(u) => {
-            out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes());
+        FieldRef::UInteger(u) => {
+            out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
             out.push(b'u');
         }
-        FieldValue::String(s) => {
+        FieldRef::String(s) => {
             out.push(b'"');
             escape_string_into(out, s);
             out.push(b'"');
         }
-        FieldValue::Boolean(b) => {
-            out.extend_from_slice(if *b { b"true" } else { b"false" });
+        FieldRef::Boolean(b) => {
+            out.extend_from_slice(if b { b"true" } else { b"false" });
         }
     }
 }
@@ -97,6 +102,7 @@ pub fn write_series_key<K: AsRef<str>, V: AsRef<str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Point;
 
     fn line(p: &Point) -> String {
         let mut out = Vec::new();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_log::{CommittedRecord, Log, LogOptions};
-use ferry_lp::Point;
+use ferry_lp::{ParsedLines, Point, PointView};
 use ferry_store::{BucketStore, StoreOptions};
 
 /// The name of the store's cursor in the bucket log.
@@ -44,9 +44,65 @@ pub enum EngineError {
     Unrepresentable(#[from] ferry_lp::Unrepresentable),
 }
 
-/// A bucket's log: each record carries the points it holds, which `on_commit` applies to the
-/// store without parsing them again.
-pub type BucketLog = Log<Vec<Point>>;
+/// A bucket's log. A record of a client's body logged as it came carries the body's parse
+/// ([`RecordLines`]), which `on_commit` applies to the store without parsing again; a record
+/// the node wrote (re-serialized points) is parsed on commit, as on replay.
+pub type BucketLog = Log<Option<RecordLines>>;
+
+/// The parse of a log record's payload from byte `skip` on (after an origin line).
+#[derive(Debug)]
+pub struct RecordLines {
+    skip: usize,
+    lines: ParsedLines,
+}
+
+/// The points not refused: `refused` lists indexes in ascending order (as
+/// [`BucketStore::check_types`] returns them).
+fn without<'a, P: 'a>(
+    points: impl Iterator<Item = P> + 'a,
+    refused: &'a [(usize, String)],
+) -> impl Iterator<Item = P> + 'a {
+    let mut bad = refused.iter().map(|(i, _)| *i).peekable();
+    points.enumerate().filter_map(move |(i, p)| {
+        if bad.peek() == Some(&i) {
+            bad.next();
+            None
+        } else {
+            Some(p)
+        }
+    })
+}
+
+/// Applies the record ending at `next_lsn` to the store: by its parse when the write handed
+/// one over, else by parsing the payload (replay, re-serialized points).
+fn apply_record(
+    bucket: &str,
+    store: &BucketStore,
+    next_lsn: u64,
+    payload: &[u8],
+    parsed: Option<RecordLines>,
+) {
+    if let Some(RecordLines { skip, lines }) = parsed {
+        store.apply(
+            next_lsn,
+            lines.points(payload.get(skip..).unwrap_or_default()),
+        );
+        return;
+    }
+    match ParsedLines::parse(payload, ferry_lp::Precision::Nanoseconds, 0) {
+        Ok(lines) => {
+            if let Some(err) = lines.errors.first() {
+                tracing::error!(bucket, next_lsn, error = %err, "log record does not parse; its bad lines are skipped");
+            }
+            store.apply(next_lsn, lines.points(payload));
+        }
+        // Records are at most `max_record_bytes` (u32): only past 2 GiB, and then as points.
+        Err(_) => store.apply(
+            next_lsn,
+            &ferry_lp::parse_lines(payload, ferry_lp::Precision::Nanoseconds, 0).points,
+        ),
+    }
+}
 
 /// What a write did.
 #[derive(Debug, Default)]
@@ -112,13 +168,20 @@ impl BucketEngine {
         let commit_clock = clock.clone();
         let (applied, _) = tokio::sync::watch::channel(0u64);
         let commit_applied = applied.clone();
-        let on_commit = Box::new(move |records: Vec<CommittedRecord<Vec<Point>>>| {
+        let commit_bucket = bucket_id.to_string();
+        let on_commit = Box::new(move |records: Vec<CommittedRecord<Option<RecordLines>>>| {
             if let Some(first) = records.first() {
                 commit_clock.mark(first.lsn);
             }
             let end = records.last().map(|r| r.next_lsn);
             for rec in records {
-                apply_store.apply(rec.next_lsn, &rec.attachment);
+                apply_record(
+                    &commit_bucket,
+                    &apply_store,
+                    rec.next_lsn,
+                    &rec.payload,
+                    rec.attachment,
+                );
             }
             if let Some(end) = end {
                 raise_watermark(&commit_applied, end);
@@ -177,20 +240,15 @@ impl BucketEngine {
             .cursor(STORE_CURSOR)
             .unwrap_or_else(|| self.log.oldest_lsn());
         let started = Instant::now();
-        let (mut records, mut points) = (0usize, 0usize);
+        let mut records = 0usize;
         for rec in self.log.read_from(from)? {
             let (lsn, payload) = rec?;
             let next = lsn + 8 + payload.len() as u64;
-            let batch = ferry_lp::parse_lines(&payload, ferry_lp::Precision::Nanoseconds, 0);
-            if let Some(err) = batch.errors.first() {
-                tracing::error!(bucket = %self.bucket_id, lsn, error = %err, "log record does not parse; its bad lines are skipped");
-            }
-            points += batch.points.len();
             records += 1;
-            self.store.apply(next, &batch.points);
+            apply_record(&self.bucket_id, &self.store, next, &payload, None);
         }
         if records > 0 {
-            tracing::info!(bucket = %self.bucket_id, records, points, from_lsn = from, elapsed_ms = started.elapsed().as_millis() as u64, "replayed bucket log into the store");
+            tracing::info!(bucket = %self.bucket_id, records, from_lsn = from, elapsed_ms = started.elapsed().as_millis() as u64, "replayed bucket log into the store");
         }
         Ok(())
     }
@@ -247,98 +305,97 @@ impl BucketEngine {
         &self.dir
     }
 
-    /// Type-checks `points`, appends the accepted ones to the log as one record and waits for
-    /// the fsync. Points with a field type conflict are refused and reported, the rest written.
+    /// Type-checks the lines of `body` (its parse, `lines`), appends the accepted ones to the
+    /// log and waits for the fsync. Lines with a field type conflict are refused and
+    /// reported, the rest written.
     ///
-    /// `raw`, when given, must be line protocol that parses (with ns precision and any default
-    /// time) to exactly `points`: it is then logged as it is, saving the re-serialization. It is
-    /// ignored when some points are refused.
+    /// `verbatim`: `lines` was parsed with ns precision and every line has its own
+    /// timestamp, so the body can be logged as it is (with its parse, which the store then
+    /// applies without parsing again) when no line is refused and it fits one record;
+    /// otherwise the accepted lines are re-serialized.
     ///
     /// `origin`, when the write came from another node's replication stream, is the list of
     /// node IDs it passed through; it is kept in the record (see [`ORIGIN_PREFIX`]).
-    pub async fn write(
+    pub async fn write_lines(
         &self,
-        points: Vec<Point>,
-        raw: Option<Vec<u8>>,
+        body: Vec<u8>,
+        lines: ParsedLines,
+        verbatim: bool,
         origin: Option<&str>,
     ) -> Result<WriteOutcome, EngineError> {
-        let conflicts = self.store.check_types(&points);
-        let accepted: Vec<Point> = if conflicts.is_empty() {
-            points
-        } else {
-            let mut bad = conflicts.iter().map(|(i, _)| *i).peekable();
-            points
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| {
-                    if bad.peek() == Some(i) {
-                        bad.next();
-                        false
-                    } else {
-                        true
-                    }
-                })
-                .map(|(_, p)| p)
-                .collect()
-        };
-        let written = accepted.len();
-        if written > 0 {
-            let prefix = match origin {
-                Some(ids) => {
-                    let mut p = Vec::with_capacity(ORIGIN_PREFIX.len() + ids.len() + 1);
-                    p.extend_from_slice(ORIGIN_PREFIX);
-                    p.extend(ids.bytes().filter(|b| !b.is_ascii_control()));
-                    p.push(b'\n');
-                    p
-                }
-                None => Vec::new(),
-            };
-            let max = self.log.max_record_bytes();
-            // A client's body that starts like the origin line would be read as one by the
-            // streams: it is logged re-serialized instead (comments dropped).
-            let raw = raw.filter(|r| !r.starts_with(ORIGIN_PREFIX));
-            match raw {
-                Some(raw) if conflicts.is_empty() && prefix.len() + raw.len() <= max => {
-                    let mut payload = prefix;
-                    if payload.is_empty() {
-                        payload = raw;
-                    } else {
-                        payload.extend_from_slice(&raw);
-                    }
-                    self.log.append(payload, accepted).await?;
-                }
-                _ => self.append_in_records(accepted, &prefix, max).await?,
+        let conflicts = self.store.check_types(lines.points(&body));
+        let written = lines.len() - conflicts.len();
+        if written == 0 {
+            return Ok(WriteOutcome { written, conflicts });
+        }
+        let prefix = match origin {
+            Some(ids) => {
+                let mut p = Vec::with_capacity(ORIGIN_PREFIX.len() + ids.len() + 1);
+                p.extend_from_slice(ORIGIN_PREFIX);
+                p.extend(ids.bytes().filter(|b| !b.is_ascii_control()));
+                p.push(b'\n');
+                p
             }
+            None => Vec::new(),
+        };
+        let max = self.log.max_record_bytes();
+        // A client's body that starts like the origin line would be read as one by the
+        // streams: it is logged re-serialized instead (comments dropped).
+        if verbatim
+            && conflicts.is_empty()
+            && !body.starts_with(ORIGIN_PREFIX)
+            && prefix.len() + body.len() <= max
+        {
+            let skip = prefix.len();
+            let payload = if prefix.is_empty() {
+                body
+            } else {
+                let mut payload = prefix;
+                payload.extend_from_slice(&body);
+                payload
+            };
+            self.log
+                .append(payload, Some(RecordLines { skip, lines }))
+                .await?;
+        } else {
+            let accepted = without(lines.points(&body), &conflicts);
+            self.append_in_records(accepted, &prefix, max).await?;
         }
         Ok(WriteOutcome { written, conflicts })
     }
 
-    /// [`write`](Self::write) for points the node made itself (`SELECT … INTO`, a task's
-    /// output) rather than parsed from a client's line protocol: a point whose names line
-    /// protocol cannot carry is refused first (parsed points always survive, so writes from
-    /// clients skip this pass).
+    /// Writes points the node made itself (`SELECT … INTO`, a task's output) rather than
+    /// parsed from a client's line protocol, as [`write_lines`](Self::write_lines) does: a
+    /// point whose names line protocol cannot carry is refused first (parsed points always
+    /// survive, so writes from clients skip this pass).
     pub async fn write_made(&self, points: Vec<Point>) -> Result<WriteOutcome, EngineError> {
         if let Some(why) = points.iter().find_map(ferry_lp::unrepresentable) {
             return Err(why.into());
         }
-        self.write(points, None, None).await
+        let conflicts = self.store.check_types(&points);
+        let written = points.len() - conflicts.len();
+        if written > 0 {
+            let max = self.log.max_record_bytes();
+            self.append_in_records(without(points.iter(), &conflicts), &[], max)
+                .await?;
+        }
+        Ok(WriteOutcome { written, conflicts })
     }
 
-    /// Appends `points` re-serialized, in as few records of at most `max` bytes as they fit
+    /// Appends `points` serialized, in as few records of at most `max` bytes as they fit
     /// in (each starting with `prefix`), queued together so that one group commit covers
     /// them, and waits for all. A body larger than one record (the HTTP limit may exceed
     /// it, and re-serializing adds each line's timestamp) is so acknowledged whole or not
     /// at all; a crash before the answer may keep some of its records, as it may keep any
     /// write that was not acknowledged. A single point larger than a record is refused.
-    async fn append_in_records(
+    async fn append_in_records<P: PointView>(
         &self,
-        points: Vec<Point>,
+        points: impl Iterator<Item = P>,
         prefix: &[u8],
         max: usize,
     ) -> Result<(), EngineError> {
         let mut handles = Vec::new();
         let mut payload = prefix.to_vec();
-        let mut batch: Vec<Point> = Vec::new();
         for p in points {
             // written in place; a line that does not fit starts the next record
             let at = payload.len();
@@ -354,11 +411,12 @@ impl BucketEngine {
                 let mut next = prefix.to_vec();
                 next.extend_from_slice(&line);
                 let full = std::mem::replace(&mut payload, next);
-                handles.push(self.log.append(full, std::mem::take(&mut batch)));
+                handles.push(self.log.append(full, None));
             }
-            batch.push(p);
         }
-        handles.push(self.log.append(payload, batch));
+        if payload.len() > prefix.len() {
+            handles.push(self.log.append(payload, None));
+        }
         for h in handles {
             h.await?;
         }

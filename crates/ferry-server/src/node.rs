@@ -367,28 +367,27 @@ impl Node {
     ) -> Result<(), ApiError> {
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let body_bytes = body.len();
-        let (batch, body) = tokio::task::spawn_blocking(move || {
-            let batch = ferry_lp::parse_lines(&body, precision, now);
-            (batch, body)
+        let (parsed, body) = tokio::task::spawn_blocking(move || {
+            let parsed = ferry_lp::ParsedLines::parse(&body, precision, now);
+            (parsed, body)
         })
         .await
         .map_err(|e| ApiError::Internal(format!("parser task failed: {e}")))?;
-        let parse_errors = describe_parse_errors(&batch.errors);
-        if api == WriteApi::V2 && !batch.errors.is_empty() {
+        let lines = parsed.map_err(|e| ApiError::TooLarge(e.to_string()))?;
+        let parse_errors = describe_parse_errors(&lines.errors);
+        if api == WriteApi::V2 && !lines.errors.is_empty() {
             return Err(ApiError::BadRequest(format!(
                 "{parse_errors}; nothing was written (fix the line{} and send the batch again)",
-                if batch.errors.len() == 1 { "" } else { "s" }
+                if lines.errors.len() == 1 { "" } else { "s" }
             )));
         }
         // The client's bytes can be logged as they are when every line parsed and carries its
-        // own ns timestamp (a point at exactly `now` may have had none: re-serialize then).
-        let raw = (precision == Precision::Nanoseconds
-            && batch.errors.is_empty()
-            && batch.points.iter().all(|p| p.time != now))
-        .then_some(body);
+        // own ns timestamp.
+        let verbatim =
+            precision == Precision::Nanoseconds && lines.errors.is_empty() && lines.all_timed();
         let engine = self.engine(&bucket.id).await?;
         let outcome = engine
-            .write(batch.points, raw, origin)
+            .write_lines(body, lines, verbatim, origin)
             .await
             .map_err(engine_error)?;
         if outcome.written > 0 {

@@ -6,7 +6,7 @@ mod series;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use ferry_lp::{FieldType, Point};
+use ferry_lp::{FieldType, PointView};
 
 use crate::scan::TagPredicate;
 use crate::types::{partition_start, HashMap, SeriesKey};
@@ -178,60 +178,61 @@ impl Buffer {
         self.meas.is_empty()
     }
 
-    /// Appends the fields of `p` for which `keep(i)` is true.
-    pub fn insert(&mut self, p: &Point, keep: &[bool]) {
+    /// Appends the fields of `p` for which `keep(i)` is true; `key` is its tags (owned, for
+    /// the series map).
+    pub fn insert(&mut self, p: &impl PointView, key: &[(String, String)], keep: &[bool]) {
         // A point none of whose fields is kept adds nothing, not even an empty series (the
         // series-list cache counts series to notice new ones).
-        if !(0..p.fields.len()).any(|i| keep.get(i).copied().unwrap_or(true)) {
+        if !(0..p.field_count()).any(|i| keep.get(i).copied().unwrap_or(true)) {
             return;
         }
-        let mb = match self.meas.get_mut(p.measurement.as_str()) {
+        let mb = match self.meas.get_mut(p.measurement()) {
             Some(m) => m,
             None => {
-                self.bytes += 128 + p.measurement.len();
-                self.meas.entry(p.measurement.clone()).or_default()
+                self.bytes += 128 + p.measurement().len();
+                self.meas.entry(p.measurement().to_owned()).or_default()
             }
         };
-        let sb = match mb.series.get_mut(p.tags.as_slice()) {
+        let sb = match mb.series.get_mut(key) {
             Some(s) => s,
             None => {
-                self.bytes += key_bytes(&p.tags);
+                self.bytes += key_bytes(key);
                 mb.series_changed();
-                mb.series.entry(p.tags.clone()).or_default()
+                mb.series.entry(key.to_vec()).or_default()
             }
         };
-        let same_layout = mb.last_layout.len() == p.fields.len()
+        let same_layout = mb.last_layout.len() == p.field_count()
             && mb
                 .last_layout
                 .iter()
-                .zip(&p.fields)
+                .zip(p.fields())
                 .all(|((a, _), (b, _))| a == b);
         if !same_layout {
             mb.last_layout.clear();
-            for (name, _) in &p.fields {
-                let id = match mb.field_ids.get(name.as_str()) {
+            for (name, _) in p.fields() {
+                let id = match mb.field_ids.get(name) {
                     Some(&id) => id,
                     None => {
                         let id = mb.field_names.len();
-                        mb.field_ids.insert(name.clone(), id);
-                        mb.field_names.push(name.clone());
+                        mb.field_ids.insert(name.to_owned(), id);
+                        mb.field_names.push(name.to_owned());
                         self.bytes += 64 + name.len();
                         id
                     }
                 };
-                mb.last_layout.push((name.clone(), id));
+                mb.last_layout.push((name.to_owned(), id));
             }
         }
         let mut written = 0u64;
-        self.bytes += sb.push_row(p.time);
-        for (i, ((_, value), (_, id))) in p.fields.iter().zip(&mb.last_layout).enumerate() {
+        self.bytes += sb.push_row(p.time());
+        for (i, ((_, value), (_, id))) in p.fields().zip(&mb.last_layout).enumerate() {
             if !keep.get(i).copied().unwrap_or(true) {
                 continue;
             }
-            self.bytes += sb.set_last(*id, value.clone());
+            self.bytes += sb.set_last(*id, value.to_value());
             written += 1;
         }
-        mb.note(p.time, written);
+        mb.note(p.time(), written);
     }
 
     /// Appends everything of `later` after this buffer's contents (later wins on read).
@@ -319,7 +320,13 @@ impl Buffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_lp::FieldValue;
+    use ferry_lp::{FieldValue, Point};
+
+    /// Inserts a point of `m` with these tags and one integer field at `t`.
+    fn put(b: &mut Buffer, tags: &[(&str, &str)], t: i64) {
+        let p = point(tags, t);
+        b.insert(&p, &p.tags, &[true]);
+    }
 
     fn point(tags: &[(&str, &str)], t: i64) -> Point {
         Point {
@@ -348,12 +355,12 @@ mod tests {
     #[test]
     fn candidates_follow_the_series() {
         let mut b = Buffer::default();
-        b.insert(&point(&[("host", "a")], 1), &[true]);
-        b.insert(&point(&[("host", "b")], 1), &[true]);
+        put(&mut b, &[("host", "a")], 1);
+        put(&mut b, &[("host", "b")], 1);
         let eq_a = TagPredicate::Eq("host".into(), "a".into());
         assert_eq!(hosts(&b, &eq_a).unwrap().len(), 1);
         // a new series with host=a after the index was built
-        b.insert(&point(&[("host", "a"), ("region", "x")], 2), &[true]);
+        put(&mut b, &[("host", "a"), ("region", "x")], 2);
         assert_eq!(hosts(&b, &eq_a).unwrap().len(), 2);
         let and = TagPredicate::And(vec![
             TagPredicate::NotEq("region".into(), "y".into()),
@@ -383,7 +390,7 @@ mod tests {
         assert_eq!(hosts(&b, &eq_a).unwrap().len(), 1);
         // appended buffers bring their series
         let mut later = Buffer::default();
-        later.insert(&point(&[("host", "a"), ("rack", "r1")], 3), &[true]);
+        put(&mut later, &[("host", "a"), ("rack", "r1")], 3);
         b.append(later);
         assert_eq!(hosts(&b, &eq_a).unwrap().len(), 2);
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ferry_lp::{FieldType, Point};
+use ferry_lp::{FieldType, PointView};
 
 use crate::buffer::{Buffer, MeasBuf, PartitionLayout};
 use crate::error::StoreError;
@@ -59,21 +59,24 @@ impl BucketStore {
     /// message (`field type conflict: input field "usage" on measurement "cpu" is type
     /// integer, already exists as type float`). The field types of all other points are
     /// recorded in the schema at once, so a concurrent batch cannot claim other types.
-    pub fn check_types(&self, points: &[Point]) -> Vec<(usize, String)> {
+    pub fn check_types<P: PointView>(
+        &self,
+        points: impl IntoIterator<Item = P>,
+    ) -> Vec<(usize, String)> {
         let mut schema = self.schema.write();
         let mut out = Vec::new();
         // A point with the same measurement and field names and types as the last
         // conflict-free point is conflict-free too and registers nothing new.
-        let mut last_ok: Option<&Point> = None;
-        for (i, p) in points.iter().enumerate() {
-            if last_ok.is_some_and(|q| same_field_layout(q, p)) {
+        let mut last_ok: Option<P> = None;
+        for (i, p) in points.into_iter().enumerate() {
+            if last_ok.as_ref().is_some_and(|q| same_field_layout(q, &p)) {
                 continue;
             }
-            let known = schema.get(p.measurement.as_str());
-            let conflict = p.fields.iter().find_map(|(name, v)| {
+            let known = schema.get(p.measurement());
+            let conflict = p.fields().find_map(|(name, v)| {
                 let t = v.field_type();
-                match known.and_then(|m| m.fields.get(name.as_str())) {
-                    Some(&e) if e != t => Some(conflict_message(name, &p.measurement, t, e)),
+                match known.and_then(|m| m.fields.get(name)) {
+                    Some(&e) if e != t => Some(conflict_message(name, p.measurement(), t, e)),
                     _ => None,
                 }
             });
@@ -81,10 +84,10 @@ impl BucketStore {
                 out.push((i, msg));
                 continue;
             }
-            let ms = meas_schema_mut(&mut schema, &p.measurement);
-            for (name, v) in &p.fields {
-                if !ms.fields.contains_key(name.as_str()) {
-                    ms.fields.insert(name.clone(), v.field_type());
+            let ms = meas_schema_mut(&mut schema, p.measurement());
+            for (name, v) in p.fields() {
+                if !ms.fields.contains_key(name) {
+                    ms.fields.insert(name.to_owned(), v.field_type());
                 }
             }
             last_ok = Some(p);
@@ -100,7 +103,7 @@ impl BucketStore {
     ///
     /// Entries at or before the persisted LSN are already in files and skipped (a replay
     /// after a crash may offer them again); points a later deletion covers are dropped.
-    pub fn apply(&self, lsn: u64, points: &[Point]) {
+    pub fn apply<P: PointView>(&self, lsn: u64, points: impl IntoIterator<Item = P>) {
         let mut schema = self.schema.write();
         let mut st = self.state.write();
         if st.persisted_lsn.is_some_and(|p| lsn <= p) {
@@ -109,47 +112,50 @@ impl BucketStore {
         let tombs = st.tombstones.clone();
         let dead: Vec<&Tombstone> = tombs.iter().filter(|t| t.covers_record(lsn)).collect();
         let mut keep: Vec<bool> = Vec::new();
+        // The point's series key, its strings reused from point to point.
+        let mut key: SeriesKey = Vec::new();
         // The last point whose tag keys are registered and all of whose fields were kept:
         // a point with the same layout needs no schema work (see `same_field_layout`).
-        let mut last_clean: Option<&Point> = None;
+        let mut last_clean: Option<P> = None;
         for p in points {
+            fill_key(&mut key, p.tags());
             if dead
                 .iter()
-                .any(|t| t.measurement == p.measurement && t.covers(&p.tags, p.time))
+                .any(|t| t.measurement == p.measurement() && t.covers(&key, p.time()))
             {
                 continue;
             }
-            if let Some(q) = last_clean {
-                if same_field_layout(q, p) && same_tag_keys(q, p) {
+            if let Some(q) = &last_clean {
+                if same_field_layout(q, &p) && same_tag_keys(q, &p) {
                     keep.clear();
-                    keep.resize(p.fields.len(), true);
-                    st.active.insert(p, &keep);
+                    keep.resize(p.field_count(), true);
+                    st.active.insert(&p, &key, &keep);
                     continue;
                 }
             }
-            let ms = meas_schema_mut(&mut schema, &p.measurement);
-            for (k, _) in &p.tags {
-                if !ms.tags.contains(k.as_str()) {
-                    ms.tags.insert(k.clone());
+            let ms = meas_schema_mut(&mut schema, p.measurement());
+            for (k, _) in p.tags() {
+                if !ms.tags.contains(k) {
+                    ms.tags.insert(k.to_owned());
                 }
             }
             keep.clear();
-            for (name, v) in &p.fields {
+            for (name, v) in p.fields() {
                 let t = v.field_type();
-                match ms.fields.get(name.as_str()) {
+                match ms.fields.get(name) {
                     Some(&e) if e == t => keep.push(true),
                     Some(&e) => {
-                        tracing::warn!(measurement = %p.measurement, field = %name, input = %t, existing = %e,
+                        tracing::warn!(measurement = %p.measurement(), field = %name, input = %t, existing = %e,
                             "dropping field value of conflicting type");
                         keep.push(false);
                     }
                     None => {
-                        ms.fields.insert(name.clone(), t);
+                        ms.fields.insert(name.to_owned(), t);
                         keep.push(true);
                     }
                 }
             }
-            st.active.insert(p, &keep);
+            st.active.insert(&p, &key, &keep);
             last_clean = keep.iter().all(|k| *k).then_some(p);
         }
         st.applied_lsn = Some(st.applied_lsn.map_or(lsn, |a| a.max(lsn)));
@@ -448,18 +454,35 @@ impl BucketStore {
 }
 
 /// Same measurement and the same field names with the same types, in the same order.
-fn same_field_layout(a: &Point, b: &Point) -> bool {
-    a.measurement == b.measurement
-        && a.fields.len() == b.fields.len()
-        && a.fields
-            .iter()
-            .zip(&b.fields)
+fn same_field_layout(a: &impl PointView, b: &impl PointView) -> bool {
+    a.measurement() == b.measurement()
+        && a.field_count() == b.field_count()
+        && a.fields()
+            .zip(b.fields())
             .all(|((an, av), (bn, bv))| an == bn && av.field_type() == bv.field_type())
 }
 
 /// The same tag keys in the same order.
-fn same_tag_keys(a: &Point, b: &Point) -> bool {
-    a.tags.len() == b.tags.len() && a.tags.iter().zip(&b.tags).all(|(x, y)| x.0 == y.0)
+fn same_tag_keys(a: &impl PointView, b: &impl PointView) -> bool {
+    a.tag_count() == b.tag_count() && a.tags().zip(b.tags()).all(|(x, y)| x.0 == y.0)
+}
+
+/// Makes `key` hold `tags`, reusing its strings' allocations.
+fn fill_key<'a>(key: &mut SeriesKey, tags: impl Iterator<Item = (&'a str, &'a str)>) {
+    let mut n = 0;
+    for (k, v) in tags {
+        match key.get_mut(n) {
+            Some((kk, vv)) => {
+                kk.clear();
+                kk.push_str(k);
+                vv.clear();
+                vv.push_str(v);
+            }
+            None => key.push((k.to_owned(), v.to_owned())),
+        }
+        n += 1;
+    }
+    key.truncate(n);
 }
 
 fn meas_schema_mut<'a>(schema: &'a mut Schema, m: &str) -> &'a mut MeasSchema {

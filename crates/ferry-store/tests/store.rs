@@ -92,8 +92,8 @@ fn check_cpu(store: &BucketStore) {
 fn apply_and_scan_from_buffer() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    assert!(store.check_types(&cpu_points()).is_empty());
-    store.apply(1, &cpu_points());
+    assert!(store.check_types(cpu_points()).is_empty());
+    store.apply(1, cpu_points());
     assert_eq!(store.applied_lsn(), Some(1));
     assert!(store.buffered_bytes() > 0);
     check_cpu(&store);
@@ -124,7 +124,7 @@ fn persist_then_scan_from_files_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        store.apply(7, &cpu_points());
+        store.apply(7, cpu_points());
         assert_eq!(store.persist().unwrap(), Some(7));
         assert_eq!(store.buffered_bytes(), 0);
         assert_eq!(store.file_count(), 2); // cpu + mem, one partition each
@@ -580,7 +580,7 @@ fn orphan_files_are_removed_on_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        store.apply(1, &cpu_points());
+        store.apply(1, cpu_points());
         store.persist().unwrap();
     }
     let orphan = dir.path().join("m_cpu").join("0-999.parquet");
@@ -1553,7 +1553,7 @@ fn manifest_not_written_keeps_the_points_buffered() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        store.apply(1, &cpu_points());
+        store.apply(1, cpu_points());
         let tmp = dir.path().join("manifest.json.tmp");
         fail_next(Op::WriteNew, &tmp.to_string_lossy(), 28);
         let e = store.persist().unwrap_err();

@@ -643,7 +643,7 @@ mod tests {
                 }
             }
             lsn += 1;
-            st.apply(lsn, &lp(&text));
+            st.apply(lsn, lp(&text));
             if part < 2 {
                 st.persist().unwrap();
             }

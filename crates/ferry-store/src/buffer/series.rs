@@ -536,7 +536,7 @@ mod tests {
     #[test]
     fn rows_read_as_last_write_per_field() {
         for seed in 1..200u64 {
-            let mut g = Gen(seed * 0x9E37_79B9_7F4A_7C15);
+            let mut g = Gen(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let ascending = seed % 3 != 0;
             let mut sb = SeriesBuf::default();
             let mut model: Model = vec![BTreeMap::new(); 5];
