@@ -1629,6 +1629,28 @@ def test_first_of_two_faults_same_as_influxd(peers, q):
     both(peers, q)
 
 
+# `time` beside a multi-row selector or a transformation: 1.6 drops it from the fields (it
+# is the time column), so `time, distinct(x)` is distinct alone and `time, top(…)` has one
+# time column.
+TIME_BESIDE = [f"SELECT {sel} FROM cpu WHERE {R}" for sel in [
+    "time, distinct(load)",
+    "distinct(load), time",
+    "time, distinct(load), host",
+    "time, top(usage_user, 2), distinct(load)",
+    "time, sample(load, 2), distinct(load)",
+    "time, top(usage_user, 2)",
+    "top(usage_user, 2), time",
+    "time, sample(load, 1000)",
+    "time, difference(load)",
+    "time, cumulative_sum(load)",
+]]
+
+
+@pytest.mark.parametrize("q", TIME_BESIDE)
+def test_time_beside_a_selector_or_transformation_same_as_influxd(peers, q):
+    both(peers, q)
+
+
 @pytest.mark.parametrize("q", [
     f"SELECT top(usage_user, 3) FROM cpu WHERE {R} LIMIT 3",
     f"SELECT bottom(usage_user, 2) FROM cpu WHERE {R} GROUP BY time(2m), host LIMIT 3",

@@ -21,6 +21,7 @@ mod transforms;
 
 use crate::ast::Select;
 use crate::exec::context::Res;
+use crate::exec::time::is_time_ref;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
 use crate::result::Series;
 use selectors::multi;
@@ -31,11 +32,25 @@ use transforms::transforms;
 /// Answers the statement when it uses one of this module's functions; `None` otherwise.
 pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>> {
     let names: Vec<Option<&str>> = s.fields.iter().map(|f| call_name(&f.expr)).collect();
-    if names.iter().flatten().any(|n| TRANSFORMS.contains(n)) {
-        return Some(transforms(s, plain));
+    let transform = names.iter().flatten().any(|n| TRANSFORMS.contains(n));
+    if !transform && !names.iter().flatten().any(|n| MULTI_ROW.contains(n)) {
+        return None;
     }
-    if names.iter().flatten().any(|n| MULTI_ROW.contains(n)) {
-        return Some(multi(s, plain));
-    }
-    None
+    // A `time` field is the time column every answer has already (1.6 drops it from the
+    // fields, as the plain executor does): it is neither a field beside the call nor a
+    // second `time` column.
+    let without_time;
+    let s = if s.fields.iter().any(|f| is_time_ref(&f.expr)) {
+        let mut t = s.clone();
+        t.fields.retain(|f| !is_time_ref(&f.expr));
+        without_time = t;
+        &without_time
+    } else {
+        s
+    };
+    Some(if transform {
+        transforms(s, plain)
+    } else {
+        multi(s, plain)
+    })
 }

@@ -50,7 +50,7 @@ fn time_value(e: &Expr, now: i64, loc: Option<&Location>) -> Res<i64> {
     }
 }
 
-pub(super) fn is_time_ref(e: &Expr) -> bool {
+pub(crate) fn is_time_ref(e: &Expr) -> bool {
     matches!(e, Expr::Ref(n, _) if n.eq_ignore_ascii_case("time"))
 }
 

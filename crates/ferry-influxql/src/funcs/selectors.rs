@@ -45,12 +45,6 @@ pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         return Err("bad call".into());
     };
     let name = name.as_str();
-    if name == "distinct" && s.fields.len() > 1 {
-        return Err(
-            "aggregate function distinct() cannot be combined with other functions or fields"
-                .into(),
-        );
-    }
     if calls.len() > 1 {
         // 1.6 names the top or bottom call (sample alone combines with aggregates there)
         let named = calls
