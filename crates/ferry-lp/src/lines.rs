@@ -288,20 +288,22 @@ impl<'a> LineRef<'a> {
         }
     }
 
-    fn tag_range(&self) -> std::ops::Range<usize> {
+    /// This row's share of the index's tags or fields, whose ends `end` reads off a row.
+    fn range(&self, end: fn(&Row) -> u32) -> std::ops::Range<usize> {
+        let rows = &self.lines.rows;
         let start = match self.row {
             0 => 0,
-            r => self.lines.rows[r - 1].tags_end as usize,
+            r => end(&rows[r - 1]) as usize,
         };
-        start..self.lines.rows[self.row].tags_end as usize
+        start..end(&rows[self.row]) as usize
+    }
+
+    fn tag_range(&self) -> std::ops::Range<usize> {
+        self.range(|r| r.tags_end)
     }
 
     fn field_range(&self) -> std::ops::Range<usize> {
-        let start = match self.row {
-            0 => 0,
-            r => self.lines.rows[r - 1].fields_end as usize,
-        };
-        start..self.lines.rows[self.row].fields_end as usize
+        self.range(|r| r.fields_end)
     }
 }
 

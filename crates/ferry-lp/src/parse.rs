@@ -6,6 +6,7 @@
 //! unescaped only when the scanner saw a backslash.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 
 use crate::error::{LineError, LineErrorKind};
 use crate::escape::{unescape_name, unescape_string};
@@ -177,20 +178,20 @@ impl Span {
     /// The unescaped name this span holds in `line` (borrowed unless it has escapes).
     #[inline]
     pub fn name<'a>(&self, line: &'a str) -> Cow<'a, str> {
-        let raw = &line[self.start..self.end];
-        if self.escaped {
-            Cow::Owned(unescape_name(raw, true))
-        } else {
-            Cow::Borrowed(raw)
-        }
+        self.unescaped(line, unescape_name)
     }
 
     /// The unescaped string field value this span holds in `line`.
     #[inline]
     pub fn string<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        self.unescaped(line, unescape_string)
+    }
+
+    #[inline]
+    fn unescaped<'a>(&self, line: &'a str, unescape: fn(&str, bool) -> String) -> Cow<'a, str> {
         let raw = &line[self.start..self.end];
         if self.escaped {
-            Cow::Owned(unescape_string(raw, true))
+            Cow::Owned(unescape(raw, true))
         } else {
             Cow::Borrowed(raw)
         }
@@ -326,8 +327,15 @@ pub(crate) fn scan_line<'a>(
             i += 1; // ','
         }
         if out.tags.len() > 1 {
-            out.tags
-                .sort_unstable_by(|x, y| x.0.name(s).cmp(&y.0.name(s)));
+            // Comparing an escaped key unescapes it, so keys with escapes are unescaped once
+            // each (a hostile line of many escaped keys must not cost an allocation per
+            // comparison); plain keys compare where they are.
+            if out.tags.iter().any(|(k, _)| k.escaped) {
+                out.tags.sort_by_cached_key(|(k, _)| k.name(s).into_owned());
+            } else {
+                out.tags
+                    .sort_unstable_by(|x, y| x.0.name(s).cmp(&y.0.name(s)));
+            }
             if let Some(w) = out
                 .tags
                 .windows(2)
@@ -443,7 +451,9 @@ fn dedup_fields(line: &str, fields: &mut Vec<(Span, Scanned)>) {
     if n < 2 {
         return;
     }
-    if n <= 32 {
+    // The pairwise check compares plain keys where they are; keys with escapes go to the
+    // map, which unescapes each once instead of once per comparison.
+    if n <= 32 && !fields.iter().any(|(k, _)| k.escaped) {
         let mut has_dup = false;
         'outer: for i in 1..n {
             for j in 0..i {
@@ -461,10 +471,10 @@ fn dedup_fields(line: &str, fields: &mut Vec<(Span, Scanned)>) {
     let mut index: std::collections::HashMap<Cow<'_, str>, usize> =
         std::collections::HashMap::with_capacity(n);
     for (k, v) in old {
-        match index.get(&k.name(line)) {
-            Some(&pos) => fields[pos].1 = v,
-            None => {
-                index.insert(k.name(line), fields.len());
+        match index.entry(k.name(line)) {
+            Entry::Occupied(pos) => fields[*pos.get()].1 = v,
+            Entry::Vacant(slot) => {
+                slot.insert(fields.len());
                 fields.push((k, v));
             }
         }

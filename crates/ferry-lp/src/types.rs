@@ -20,13 +20,7 @@ pub enum FieldValue {
 impl FieldValue {
     /// The type of this value.
     pub fn field_type(&self) -> FieldType {
-        match self {
-            FieldValue::Float(_) => FieldType::Float,
-            FieldValue::Integer(_) => FieldType::Integer,
-            FieldValue::UInteger(_) => FieldType::UInteger,
-            FieldValue::String(_) => FieldType::String,
-            FieldValue::Boolean(_) => FieldType::Boolean,
-        }
+        self.as_field_ref().field_type()
     }
 }
 

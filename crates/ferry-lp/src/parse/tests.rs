@@ -115,6 +115,33 @@ fn tags_sorted_and_fields_deduped() {
     assert_eq!(p.fields[99], (s("f99"), Integer(99)));
 }
 
+/// Keys with escapes sort and deduplicate by their unescaped text (they take the paths that
+/// unescape each key once): `a\ b` is `a b`, which sorts before `a,c` and `ab`.
+#[test]
+fn escaped_keys_sort_and_dedup_by_their_unescaped_text() {
+    let p = one(r"m,ab=1,a\,c=2,a\ b=3 x\=1=1,y=2,x\=1=3");
+    assert_eq!(
+        p.tags,
+        vec![(s("a b"), s("3")), (s("a,c"), s("2")), (s("ab"), s("1"))]
+    );
+    assert_eq!(p.fields, vec![(s("x=1"), Float(3.0)), (s("y"), Float(2.0))]);
+    // A backslash before a byte that needs none is kept: `a\b` twice is a duplicate, and
+    // `k\ey` is not `key`.
+    assert_eq!(err(r"m,a\b=1,a\b=2 v=1"), K::DuplicateTag(s(r"a\b")));
+    assert_eq!(one(r"m k\ey=1,key=2").fields.len(), 2);
+    assert_eq!(err(r"m,a\ b=1,a\ b=2 v=1"), K::DuplicateTag(s("a b")));
+    // Many escaped tag keys given in reverse order.
+    let mut line = s("m");
+    for k in (0..300).rev() {
+        line.push_str(&format!(",k\\ {k:03}=v"));
+    }
+    line.push_str(" v=1");
+    let p = one(&line);
+    assert_eq!(p.tags.len(), 300);
+    assert!(p.tags.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(p.tags[0].0, s("k 000"));
+}
+
 #[test]
 fn default_time_and_whitespace() {
     assert_eq!(one("m v=1").time, DEF);
