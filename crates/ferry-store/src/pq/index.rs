@@ -143,8 +143,55 @@ pub(crate) struct FileIndex {
     postings: OnceLock<Postings>,
 }
 
-/// Entry numbers (ascending) by tag key, then tag value.
-type Postings = HashMap<String, HashMap<String, Vec<u32>>>;
+/// For each tag key (sorted), the numbers of the entries that have it, sorted by the tag's
+/// value and, among equal values, ascending. The values are read from the entries' shared
+/// keys: 4 bytes per series and tag. (Maps from key to value to entries, owning a copy of
+/// every value, cost ~135 KB for a file of 1000 series, as much as the rest of its index,
+/// and a dashboard filtering on one host builds them on every file it reads.)
+#[derive(Debug)]
+struct Postings(Vec<(String, Vec<u32>)>);
+
+/// The value of tag `k` in `key` (sorted by tag key).
+fn tag_value<'a>(key: &'a SeriesKey, k: &str) -> Option<&'a str> {
+    key.binary_search_by(|(tk, _)| tk.as_str().cmp(k))
+        .ok()
+        .map(|i| key[i].1.as_str())
+}
+
+impl Postings {
+    fn build(series: &[SeriesEntry]) -> Postings {
+        let mut by_key: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, e) in series.iter().enumerate() {
+            for (k, _) in e.key.iter() {
+                by_key.entry(k.as_str()).or_default().push(i as u32);
+            }
+        }
+        let mut lists: Vec<(String, Vec<u32>)> = by_key
+            .into_iter()
+            .map(|(k, mut list)| {
+                let value = |i: u32| tag_value(&series[i as usize].key, k).unwrap_or("");
+                // Stable: equal values keep their ascending entry order.
+                list.sort_by(|&a, &b| value(a).cmp(value(b)));
+                list.shrink_to_fit();
+                (k.to_string(), list)
+            })
+            .collect();
+        lists.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Postings(lists)
+    }
+
+    /// The entries (ascending) whose tag `k` is `v`.
+    fn get<'a>(&'a self, series: &[SeriesEntry], k: &str, v: &str) -> &'a [u32] {
+        let Ok(at) = self.0.binary_search_by(|(tk, _)| tk.as_str().cmp(k)) else {
+            return &[];
+        };
+        let list = &self.0[at].1;
+        let value = |i: u32| tag_value(&series[i as usize].key, k).unwrap_or("");
+        let a = list.partition_point(|&i| value(i) < v);
+        let b = a + list[a..].partition_point(|&i| value(i) <= v);
+        &list[a..b]
+    }
+}
 
 /// `meta` without the file's series list (`ferry.series`, already parsed into the index):
 /// kept, it was held twice more per open file (in the footer and in the Arrow schema's
@@ -273,38 +320,13 @@ impl FileIndex {
         })
     }
 
-    /// The series by tag key and value, built on the first tag-predicate read of the file.
-    fn postings(&self) -> &Postings {
-        self.postings.get_or_init(|| {
-            let mut postings: Postings = HashMap::new();
-            for (i, e) in self.series.iter().enumerate() {
-                for (k, v) in e.key.iter() {
-                    let by_value = match postings.get_mut(k) {
-                        Some(m) => m,
-                        None => postings.entry(k.clone()).or_default(),
-                    };
-                    match by_value.get_mut(v) {
-                        Some(l) => l.push(i as u32),
-                        None => {
-                            by_value.insert(v.clone(), vec![i as u32]);
-                        }
-                    }
-                }
-            }
-            postings
-        })
-    }
-
     /// The entries that can satisfy `pred` when it requires some tag to equal a non-empty
-    /// value (from the postings; the caller still evaluates `pred`); `None` = all entries.
+    /// value (from the postings, built on the file's first such read; the caller still
+    /// evaluates `pred`); `None` = all entries.
     pub(super) fn candidates(&self, pred: &TagPredicate) -> Option<&[u32]> {
         let (k, v) = pred.pinned()?;
-        Some(
-            self.postings()
-                .get(k)
-                .and_then(|m| m.get(v))
-                .map_or(&[][..], |l| l.as_slice()),
-        )
+        let postings = self.postings.get_or_init(|| Postings::build(&self.series));
+        Some(postings.get(&self.series, k, v))
     }
 }
 
@@ -516,5 +538,52 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].times, (4000..4100).collect::<Vec<i64>>());
         assert_eq!(out[0].cols[0][0], Some(FieldValue::Integer(4000)));
+    }
+
+    /// The postings give, for every tag and value, exactly the entries that have it, in row
+    /// order: values shared by many series, values of one series, a key some series lack,
+    /// values that sort around each other, and values no series has.
+    #[test]
+    fn candidates_are_the_entries_with_the_value_in_row_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.parquet");
+        let mut series = Vec::new();
+        for h in 0..40 {
+            let host = format!("h{:02}", (h * 7) % 40);
+            let region = ["b", "a", "c"][h % 3];
+            if h % 5 == 0 {
+                series.push(rows(&[("host", &host)], &[h as i64]));
+            } else {
+                series.push(rows(&[("host", &host), ("region", region)], &[h as i64]));
+            }
+        }
+        series.sort_by(|a, b| a.key.cmp(&b.key));
+        write_file(&path, &["v".to_string()], &series).unwrap();
+        let idx = FileIndex::load(&path).unwrap();
+        let mut probes: Vec<(String, String)> = Vec::new();
+        for h in 0..41 {
+            probes.push(("host".into(), format!("h{h:02}")));
+        }
+        for r in ["a", "b", "c", "d", "0"] {
+            probes.push(("region".into(), r.into()));
+        }
+        probes.push(("zone".into(), "a".into()));
+        for (k, v) in probes {
+            let pred = TagPredicate::Eq(k.clone(), v.clone());
+            let got = idx.candidates(&pred).unwrap().to_vec();
+            let want: Vec<u32> = (0..idx.series.len() as u32)
+                .filter(|&i| tag_value(&idx.series[i as usize].key, &k) == Some(v.as_str()))
+                .collect();
+            assert_eq!(got, want, "{k} = {v}");
+        }
+        let pinned = TagPredicate::And(vec![
+            TagPredicate::Eq("region".into(), "c".into()),
+            TagPredicate::Eq("host".into(), "h07".into()),
+        ]);
+        let got = idx.candidates(&pinned).unwrap();
+        assert!(
+            got.len() > 1 && got.windows(2).all(|w| w[0] < w[1]),
+            "{got:?}"
+        );
     }
 }
