@@ -70,13 +70,31 @@ impl TimeMarks {
     }
 
     /// The rows (relative to the series' first, of `n`) that can hold times in
-    /// `[start, end)`: rows before a mark earlier than `start` are earlier than `start`,
-    /// rows from a mark at or after `end` on are not earlier than `end`.
+    /// `[start, end)` (see [`mark_rows`]).
+    #[cfg(test)]
     fn rows(&self, n: usize, start: i64, end: i64) -> std::ops::Range<usize> {
-        let from = self.t.partition_point(|&t| t < start) * self.r;
-        let to = (self.t.partition_point(|&t| t < end) + 1) * self.r;
-        from.min(n)..to.min(n)
+        mark_rows(self.r, &self.t, n, start, end)
     }
+}
+
+/// The rows (relative to a series' first, of `n`) that can hold times in `[start, end)`,
+/// given the times `t` at its rows `every`, `2 × every`, …: rows before a mark earlier than
+/// `start` are earlier than `start`, rows from a mark at or after `end` on are not earlier
+/// than `end`.
+fn mark_rows(every: usize, t: &[i64], n: usize, start: i64, end: i64) -> std::ops::Range<usize> {
+    let from = t.partition_point(|&t| t < start) * every;
+    let to = (t.partition_point(|&t| t < end) + 1) * every;
+    from.min(n)..to.min(n)
+}
+
+/// Where an entry's time marks are in its file index's `marks` (`len` 0: it has none).
+/// The marks of every entry of a file are one vector: a vector per entry cost 32 bytes
+/// in the entry and an allocation, for what is mostly one or two marks.
+#[derive(Debug, Clone, Copy, Default)]
+struct MarkSpan {
+    at: u32,
+    len: u32,
+    every: u32,
 }
 
 fn kind_of(f: &Field) -> &str {
@@ -103,21 +121,7 @@ pub(crate) struct SeriesEntry {
     pub end: usize,
     pub min_t: i64,
     pub max_t: i64,
-    marks: Option<TimeMarks>,
-}
-
-impl SeriesEntry {
-    /// The rows of the series (in file order) that can hold times in `[start, end)`: all of
-    /// them, or fewer when the file has time marks.
-    pub(super) fn rows_for(&self, start: i64, end: i64) -> (usize, usize) {
-        match &self.marks {
-            Some(m) => {
-                let r = m.rows(self.end - self.start, start, end);
-                (self.start + r.start, self.start + r.end)
-            }
-            None => (self.start, self.end),
-        }
-    }
+    marks: MarkSpan,
 }
 
 /// What a scan needs to know about a file, loaded once: the parsed footer (with the page
@@ -136,6 +140,8 @@ pub(crate) struct FileIndex {
     pub(super) rg_starts: Vec<usize>,
     /// Series in row order.
     pub series: Vec<SeriesEntry>,
+    /// The time marks of every entry, each entry's at its [`MarkSpan`].
+    marks: Vec<i64>,
     /// Whether `series` is also in key order (true of every file the store writes).
     pub(super) keys_sorted: bool,
     /// Entries (ascending) by tag key and value, for `tag = 'value'` predicates: built on
@@ -227,6 +233,18 @@ fn without_series_list(meta: &ArrowReaderMetadata) -> Result<ArrowReaderMetadata
 }
 
 impl FileIndex {
+    /// The rows of entry `e` (in file order) that can hold times in `[start, end)`: all of
+    /// them, or fewer when the file has time marks.
+    pub(super) fn rows_for(&self, e: &SeriesEntry, start: i64, end: i64) -> (usize, usize) {
+        let m = e.marks;
+        if m.len == 0 {
+            return (e.start, e.end);
+        }
+        let t = &self.marks[m.at as usize..m.at as usize + m.len as usize];
+        let r = mark_rows(m.every as usize, t, e.end - e.start, start, end);
+        (e.start + r.start, e.start + r.end)
+    }
+
     /// Whether the file has a column for field `name`.
     pub fn has_field(&self, name: &str) -> bool {
         self.field_cols.contains_key(name)
@@ -272,6 +290,7 @@ impl FileIndex {
             .key_value_metadata()
             .and_then(|kv| kv.iter().find(|e| e.key == SERIES_META))
             .and_then(|e| e.value.as_deref());
+        let mut marks = Vec::new();
         let series = match stored {
             Some(json) => {
                 let list: Vec<StoredSeries> = serde_json::from_str(json).map_err(|e| {
@@ -279,15 +298,29 @@ impl FileIndex {
                 })?;
                 let mut out = Vec::with_capacity(list.len());
                 let mut row = 0usize;
+                let too_many =
+                    || StoreError::Corrupt(format!("{}: too many time marks", path.display()));
                 for s in list {
                     let n = s.n as usize;
+                    let span = match s.m {
+                        Some(m) => {
+                            let span = MarkSpan {
+                                at: u32::try_from(marks.len()).map_err(|_| too_many())?,
+                                len: u32::try_from(m.t.len()).map_err(|_| too_many())?,
+                                every: u32::try_from(m.r).map_err(|_| too_many())?,
+                            };
+                            marks.extend_from_slice(&m.t);
+                            span
+                        }
+                        None => MarkSpan::default(),
+                    };
                     out.push(SeriesEntry {
                         key: intern(s.k),
                         start: row,
                         end: row + n,
                         min_t: s.lo,
                         max_t: s.hi,
-                        marks: s.m,
+                        marks: span,
                     });
                     row += n;
                 }
@@ -315,6 +348,10 @@ impl FileIndex {
             field_cols,
             rg_starts,
             series,
+            marks: {
+                marks.shrink_to_fit();
+                marks
+            },
             keys_sorted,
             postings: OnceLock::new(),
         })
@@ -398,7 +435,7 @@ fn build_series_index(
                     end: row + 1,
                     min_t: t,
                     max_t: t,
-                    marks: None,
+                    marks: MarkSpan::default(),
                 });
             }
             row += 1;

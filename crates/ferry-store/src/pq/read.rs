@@ -188,7 +188,7 @@ pub(crate) fn read_file(
     let mut runs: Vec<(usize, usize, usize)> = Vec::new();
     let mut via_cache: Vec<(usize, usize)> = Vec::new();
     for_wanted(idx, start, end, pred, |i, e| {
-        let (a, b) = e.rows_for(start, end);
+        let (a, b) = idx.rows_for(e, start, end);
         if a >= b {
             return;
         }
@@ -365,7 +365,7 @@ impl<'a> Projected<'a> {
         let times = self.times(cols)?;
         let readers = self.field_readers(cols);
         let (start, end) = (self.spec.start, self.spec.end);
-        let (a, b) = e.rows_for(start, end);
+        let (a, b) = self.idx.rows_for(e, start, end);
         take_rows(
             acc,
             slot,
