@@ -258,6 +258,31 @@ SELECTORS = [
     f"SELECT count(v) FROM m WHERE {R} GROUP BY host, region SLIMIT 4 SOFFSET 2",
     f"SELECT count(v) FROM m WHERE {R} GROUP BY region, host ORDER BY time DESC SLIMIT 4 SOFFSET 2",
     f"SELECT top(v, 2) FROM m WHERE {R} GROUP BY * SLIMIT 3 SOFFSET 1",
+    # top/bottom(field, tag…, N): a max (min) per tag combination, fed to 1.6's heap in
+    # order of the combination; rows tied on time and value keep the heap's order
+    f"SELECT top(v, host, 2) FROM m WHERE {R}",
+    f"SELECT top(v, host, 3) FROM m WHERE {R}",
+    f"SELECT bottom(v, host, 3) FROM m WHERE {R}",
+    f"SELECT top(n, host, 4) FROM m WHERE {R}",
+    f"SELECT bottom(n, host, 4) FROM m WHERE {R}",
+    f"SELECT top(v, region, 2) FROM m WHERE {R}",
+    f"SELECT bottom(v, region, 3) FROM m WHERE {R}",
+    f"SELECT top(v, host, 2) FROM m WHERE {R} GROUP BY region",
+    f"SELECT top(v, host, 3) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT bottom(n, host, 2) FROM m WHERE {R} GROUP BY time(3s), region",
+    f"SELECT top(v, host, region, 3) FROM m WHERE {R}",
+    f"SELECT top(n, region, host, 5) FROM m WHERE {R} GROUP BY time(3s)",
+    f"SELECT top(v, host, 3) FROM d WHERE {R}",
+    f"SELECT bottom(v, host, 3) FROM d WHERE {R}",
+    f"SELECT bottom(n, host, 5) FROM d WHERE {R} GROUP BY time(2s) ORDER BY time DESC",
+    f"SELECT top(n, host, 12) FROM d WHERE {R}",
+    f"SELECT bottom(n, host, 12) FROM m WHERE {R} GROUP BY time(1s)",
+    f"SELECT top(v, host, 2) FROM one WHERE {R}",
+    f"SELECT top(v, host, 2), s FROM m WHERE {R}",
+    f"SELECT bottom(v, host, 4) FROM m WHERE {R} AND v > 1.5",
+    f"SELECT top(v, host, 3) FROM m WHERE {R} GROUP BY time(2s) ORDER BY time DESC",
+    f"SELECT top(v, host, 3) FROM m WHERE {R} GROUP BY time(2s) LIMIT 4 OFFSET 1",
+    f"SELECT top(v, host, 2) FROM wk WHERE {RW}",
 ]
 
 

@@ -6,6 +6,7 @@ pub mod encode;
 pub mod exec;
 mod funcs;
 pub mod functions;
+mod goheap;
 mod gosort;
 mod holt_winters;
 pub mod lexer;

@@ -28,6 +28,7 @@ use ferry_lp::FieldValue;
 use ferry_store::SeriesData;
 
 use super::expr::{tag_of, CExpr};
+use crate::goheap::{down, up};
 
 /// One reference of the select list the merge compares equal-time rows by: a field (its
 /// position among the scanned fields) or a tag.
@@ -162,39 +163,6 @@ fn beyond(key: usize) -> Item {
         at: 0,
         ri: 0,
         t: 0,
-    }
-}
-
-/// Go's `container/heap` sift-down from `i0` over the first `n` items, ordered by `less`.
-fn down<T>(h: &mut [T], less: impl Fn(&T, &T) -> bool, i0: usize, n: usize) {
-    let mut i = i0;
-    loop {
-        let j1 = 2 * i + 1;
-        if j1 >= n {
-            break;
-        }
-        let mut j = j1;
-        let j2 = j1 + 1;
-        if j2 < n && less(&h[j2], &h[j1]) {
-            j = j2;
-        }
-        if !less(&h[j], &h[i]) {
-            break;
-        }
-        h.swap(i, j);
-        i = j;
-    }
-}
-
-/// Go's `container/heap` sift-up of item `j`, ordered by `less`.
-fn up<T>(h: &mut [T], less: impl Fn(&T, &T) -> bool, mut j: usize) {
-    while j > 0 {
-        let i = (j - 1) / 2;
-        if !less(&h[j], &h[i]) {
-            break;
-        }
-        h.swap(i, j);
-        j = i;
     }
 }
 

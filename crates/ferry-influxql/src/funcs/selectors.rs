@@ -173,6 +173,14 @@ pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     }
     let columns = col_names(&bases);
     let ntags = tag_args.len();
+    // the tag columns of the rows (after time and the field) in tag-name order: 1.6's key
+    // for a tag combination
+    let mut key_cols: Vec<usize> = (0..ntags).collect();
+    key_cols.sort_by_key(|&i| match &tag_args[i] {
+        Expr::Ref(n, _) => n.as_str(),
+        _ => "",
+    });
+    let key_cols: Vec<usize> = key_cols.into_iter().map(|i| 2 + i).collect();
     // what a window's candidates are: numbers for top and bottom, any value for sample
     let usable = |v: &Value| match name {
         "sample" => !v.is_null(),
@@ -250,36 +258,11 @@ pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                 values.push(distinct_values(ws, &rows, s.descending));
                 continue;
             }
-            let top = name == "top";
-            let better = |a: &Value, b: &Value| {
-                let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
-                if top {
-                    x > y
-                } else {
-                    x < y
-                }
-            };
-            let mut cands: Vec<&Vec<Value>> = Vec::new();
             if ntags > 0 {
-                let mut best: Vec<(Vec<Value>, &Vec<Value>)> = Vec::new();
-                for r in rows {
-                    if r[1].as_f64().is_none() {
-                        continue;
-                    }
-                    let key: Vec<Value> = r[2..2 + ntags].to_vec();
-                    match best.iter_mut().find(|(k, _)| *k == key) {
-                        Some((_, b)) => {
-                            if better(&r[1], &b[1]) {
-                                *b = r;
-                            }
-                        }
-                        None => best.push((key, r)),
-                    }
-                }
-                cands.extend(best.into_iter().map(|(_, r)| r));
-            } else {
-                cands.extend(rows.into_iter().filter(|r| usable(&r[1])));
+                values.push(best_per_tags(name == "top", n, &rows, &key_cols));
+                continue;
             }
+            let cands: Vec<&Vec<Value>> = rows.into_iter().filter(|r| usable(&r[1])).collect();
             // The n best by value (ties: earlier time, then input order), or n at random.
             let best = keep(name, cands.len(), n, |k| {
                 let t = match cands[k][0] {
@@ -302,6 +285,105 @@ pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         });
     }
     Ok(finish_series(s, out))
+}
+
+/// `top`/`bottom(field, tag…, N)` of one window (rows `[time, value, tags…, aux…]` in time
+/// order, `key_cols` the tag columns in tag-name order) as 1.6 computes it: a `max` (`min`)
+/// per tag combination (the earliest row of equal values), those rows in order of the
+/// combination (its tag values joined in tag-name order; not of time: measured against
+/// 1.6 with many series tied on time and value, `tests/test_query_ties.py`), then its top
+/// (bottom) reducer: a Go heap of N whose root is the worst kept (smaller value, or later
+/// time; a row replaces it only when strictly better), emitted sorted best first by Go's
+/// `sort.Sort` and then by time. Rows equal in value and time come out as the heap's array
+/// left them: only a replay shows the same tag values.
+fn best_per_tags<'r>(
+    top: bool,
+    n: usize,
+    rows: &[&'r Vec<Value>],
+    key_cols: &[usize],
+) -> Vec<Vec<Value>> {
+    use std::cmp::Ordering;
+    use std::collections::HashMap;
+    let number_cmp = |a: &Value, b: &Value| match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        _ => {
+            let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+        }
+    };
+    let time = |r: &Vec<Value>| match r[0] {
+        Value::Time(t) => t,
+        _ => 0,
+    };
+    let better = |a: &Value, b: &Value| {
+        let o = number_cmp(a, b);
+        if top {
+            o.is_gt()
+        } else {
+            o.is_lt()
+        }
+    };
+    let key_of = |r: &Vec<Value>| {
+        let mut k = String::new();
+        for (i, &c) in key_cols.iter().enumerate() {
+            if i > 0 {
+                k.push('\0');
+            }
+            if let Value::Str(v) = &r[c] {
+                k.push_str(v);
+            }
+        }
+        k
+    };
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut best: Vec<(String, &'r Vec<Value>)> = Vec::new();
+    for &r in rows {
+        if r[1].as_f64().is_none() {
+            continue;
+        }
+        let k = key_of(r);
+        match at.get(&k) {
+            Some(&i) => {
+                let kept = best[i].1;
+                let tie = number_cmp(&r[1], &kept[1]).is_eq() && time(r) < time(kept);
+                if tie || better(&r[1], &kept[1]) {
+                    best[i].1 = r;
+                }
+            }
+            None => {
+                at.insert(k.clone(), best.len());
+                best.push((k, r));
+            }
+        }
+    }
+    best.sort_by(|a, b| a.0.cmp(&b.0));
+    // 1.6's `less` of the reducer's heap: the worse row (the root is the worst kept)
+    let worse = |a: &&Vec<Value>, b: &&Vec<Value>| match number_cmp(&a[1], &b[1]) {
+        Ordering::Equal => time(a) > time(b),
+        o => {
+            if top {
+                o.is_lt()
+            } else {
+                o.is_gt()
+            }
+        }
+    };
+    let mut heap: Vec<&Vec<Value>> = Vec::with_capacity(n.min(best.len()));
+    for (_, r) in best {
+        if heap.len() == n {
+            if !worse(&heap[0], &r) {
+                continue;
+            }
+            heap[0] = r;
+            crate::goheap::fix(&mut heap, worse, 0);
+        } else {
+            crate::goheap::push(&mut heap, worse, r);
+        }
+    }
+    crate::gosort::sort(&mut heap, |a, b| worse(b, a));
+    // then by time, stably (equal times keep the order above)
+    heap.sort_by_key(|r| time(r));
+    heap.into_iter().cloned().collect()
 }
 
 /// A window's distinct values (rows `[time, value, …]` in time order), each once, as 1.6's
