@@ -114,7 +114,45 @@ struct SeriesAcc {
     times: Vec<i64>,
     cols: Vec<Vec<Option<FieldValue>>>,
     /// Rows expected (see [`Acc::expect_rows`]).
-    expected: usize,
+    expected: Expected,
+}
+
+/// The rows a series' sources are about to add, estimated from each source's rows and time
+/// range (see [`Acc::expect_rows`]).
+#[derive(Debug, Clone, Copy)]
+struct Expected {
+    /// Rows of every source together.
+    sum: usize,
+    /// First and last time the sources cover (inclusive).
+    lo: i64,
+    hi: i64,
+    /// The densest source's rows per nanosecond.
+    density: f64,
+}
+
+impl Expected {
+    const NONE: Expected = Expected {
+        sum: 0,
+        lo: i64::MAX,
+        hi: i64::MIN,
+        density: 0.0,
+    };
+
+    /// The sum of the sources' rows, or fewer when they overlap: sources holding the same
+    /// times (files of the same points written again) cannot add more rows than the times
+    /// they cover together at the densest source's spacing.
+    fn rows(&self) -> usize {
+        if self.sum == 0 {
+            return 0;
+        }
+        let span = (self.hi as f64 - self.lo as f64).max(0.0) + 1.0;
+        let covered = (span * self.density).ceil();
+        if covered < self.sum as f64 {
+            covered as usize
+        } else {
+            self.sum
+        }
+    }
 }
 
 /// Collects rows from sources given oldest first, merging as they come: every series stays
@@ -147,36 +185,48 @@ impl Acc {
             key: key.to_vec(),
             times: Vec::new(),
             cols: (0..self.nfields).map(|_| Vec::new()).collect(),
-            expected: 0,
+            expected: Expected::NONE,
         });
         i
     }
 
-    /// Notes that about `n` more rows of the series in `slot` will come; see
-    /// [`reserve_expected`](Self::reserve_expected).
-    pub fn expect_rows(&mut self, slot: usize, n: usize) {
-        self.series[slot].expected += n;
+    /// Notes that about `n` more rows of the series in `slot` will come, at times from `lo`
+    /// to `hi` (inclusive); see [`reserve_expected`](Self::reserve_expected). Sources that
+    /// overlap in time count once (see [`Expected::rows`]).
+    pub fn expect_rows(&mut self, slot: usize, n: usize, lo: i64, hi: i64) {
+        if n == 0 {
+            return;
+        }
+        let e = &mut self.series[slot].expected;
+        e.sum = e.sum.saturating_add(n);
+        e.lo = e.lo.min(lo);
+        e.hi = e.hi.max(hi);
+        let span = (hi as f64 - lo as f64).max(0.0) + 1.0;
+        e.density = e.density.max(n as f64 / span);
     }
 
     /// Every series with the rows noted for it (see [`expect_rows`](Self::expect_rows)).
     pub fn expected_by_key(&self) -> Vec<(&SeriesKey, usize)> {
-        self.series.iter().map(|s| (&s.key, s.expected)).collect()
+        self.series
+            .iter()
+            .map(|s| (&s.key, s.expected.rows()))
+            .collect()
     }
 
     /// The rows noted by [`expect_rows`](Self::expect_rows) since the last reservation.
     pub fn expected_total(&self) -> usize {
-        self.series.iter().map(|s| s.expected).sum()
+        self.series.iter().map(|s| s.expected.rows()).sum()
     }
 
     /// Allocates every series' expected rows at once, so appending never reallocates.
     pub fn reserve_expected(&mut self) {
         for s in &mut self.series {
-            let more = s.expected.saturating_sub(s.times.len());
+            let more = s.expected.rows().saturating_sub(s.times.len());
             s.times.reserve(more);
             for c in &mut s.cols {
                 c.reserve(more);
             }
-            s.expected = 0;
+            s.expected = Expected::NONE;
         }
     }
 
@@ -476,7 +526,7 @@ mod tests {
     fn expected_rows_are_reserved_once() {
         let mut acc = Acc::new(1);
         let k = acc.slot(&[]);
-        acc.expect_rows(k, 1000);
+        acc.expect_rows(k, 1000, 0, 999);
         acc.reserve_expected();
         let cap = acc.series[k].times.capacity();
         assert!(cap >= 1000);
@@ -487,5 +537,36 @@ mod tests {
         let out = acc.finish();
         assert_eq!(out[0].times.len(), 1000);
         assert_eq!(out[0].cols[0][999], f(999));
+    }
+
+    /// Sources holding the same times (the same points written again, in many files)
+    /// count once; sources one after the other add up; a sparse source beside a dense one
+    /// never lowers the estimate below what the dense one covers.
+    #[test]
+    fn overlapping_sources_are_expected_once() {
+        let mut acc = Acc::new(1);
+        let k = acc.slot(&[]);
+        // 20 files of the same 360 rows, 10 s apart
+        for _ in 0..20 {
+            acc.expect_rows(k, 360, 0, 3590);
+        }
+        assert_eq!(acc.expected_total(), 360);
+        acc.reserve_expected();
+        assert_eq!(acc.expected_total(), 0);
+        // three files one after the other
+        for i in 0..3 {
+            acc.expect_rows(k, 100, i * 1000, i * 1000 + 990);
+        }
+        assert_eq!(acc.expected_total(), 300);
+        acc.reserve_expected();
+        // files far apart: their sum, not the hull
+        acc.expect_rows(k, 10, 0, 90);
+        acc.expect_rows(k, 10, 1_000_000, 1_000_090);
+        assert_eq!(acc.expected_total(), 20);
+        acc.reserve_expected();
+        // one row, then a dense run around it
+        acc.expect_rows(k, 1, 50, 50);
+        acc.expect_rows(k, 100, 0, 99);
+        assert_eq!(acc.expected_total(), 100);
     }
 }

@@ -100,7 +100,13 @@ pub(super) fn field_groups(s: &Select, p: &Plan) -> Res<Option<Vec<FieldGroup>>>
     let mut out = Vec::new();
     for (key, members) in groups {
         ferry_store::coop::point();
+        // without a residual condition every stored row with a value is a row: reserved at
+        // once, not grown by doubling (a dashboard's top() over an hour of 1000 series
+        // holds 360k of them)
         let mut rows = Vec::new();
+        if p.cond_c.is_none() {
+            rows.reserve(members.iter().map(|&si| data[si].times.len()).sum());
+        }
         for si in members {
             let sd = &data[si];
             let direct = p.cond_c.is_none() && sd.fields.len() == 1;

@@ -157,7 +157,7 @@ pub(crate) fn expect_rows(
         let inside = (e.max_t.min(end - 1) as i128 - e.min_t.max(start) as i128).max(0) + 1;
         let n = ((rows as i128 * inside + span - 1) / span) as usize;
         let slot = acc.slot(&e.key);
-        acc.expect_rows(slot, n.min(rows));
+        acc.expect_rows(slot, n.min(rows), e.min_t.max(start), e.max_t.min(end - 1));
     });
 }
 
