@@ -218,11 +218,11 @@ impl BucketStore {
                 &mut acc,
             );
         }
-        let mut expected = acc.expected_by_key();
         // A scan small enough for the slice cache reads through it whole (a dashboard's
         // repeated aggregate), which is faster than pieces that decode their pages again.
-        let total: usize = expected.iter().map(|(_, n)| n).sum();
-        if self.opts.slice_cache && uses_slice_cache(total, self.scan_field_names(req).len()) {
+        let reads = acc.expected_reads();
+        let mut expected = acc.expected_by_key();
+        if self.opts.slice_cache && uses_slice_cache(reads, self.scan_field_names(req).len()) {
             return f(self.scan(req)?);
         }
         expected.sort_unstable();
@@ -347,7 +347,7 @@ impl BucketStore {
             coop::point();
             pq::expect_rows(f.index()?, start, end, pred, &mut acc);
         }
-        let cached = cache && uses_slice_cache(acc.expected_total(), names.len());
+        let cached = cache && uses_slice_cache(acc.expected_reads(), names.len());
         // what the scan is about to decode counts against a guarded query's memory
         coop::charge(acc.expected_total().saturating_mul(
             std::mem::size_of::<i64>()
@@ -380,7 +380,8 @@ impl BucketStore {
     }
 }
 
-/// Whether a scan expected to read `rows` rows of `fields` fields from files goes through
+/// Whether a scan expected to read `rows` rows of `fields` fields from files (every copy of
+/// a time the files hold: what filling the cache would decode and keep) goes through
 /// the slice cache: only when its decoded columns would take at most an eighth of the
 /// cache's budget, so that the small scans dashboards repeat are served from memory and a
 /// scan of a whole range neither pays for filling the cache nor pushes those out.

@@ -218,6 +218,12 @@ impl Acc {
         self.series.iter().map(|s| s.expected.rows()).sum()
     }
 
+    /// The rows the sources noted since the last reservation hold, each copy of a time
+    /// counted: what reading them decodes.
+    pub fn expected_reads(&self) -> usize {
+        self.series.iter().map(|s| s.expected.sum).sum()
+    }
+
     /// Allocates every series' expected rows at once, so appending never reallocates.
     pub fn reserve_expected(&mut self) {
         for s in &mut self.series {
@@ -551,6 +557,7 @@ mod tests {
             acc.expect_rows(k, 360, 0, 3590);
         }
         assert_eq!(acc.expected_total(), 360);
+        assert_eq!(acc.expected_reads(), 20 * 360);
         acc.reserve_expected();
         assert_eq!(acc.expected_total(), 0);
         // three files one after the other
