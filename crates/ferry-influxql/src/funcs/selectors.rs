@@ -206,23 +206,24 @@ pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
     {
         for g in groups {
             let mut wins: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-            for (i, (t, _, _, v)) in g.rows.iter().enumerate() {
-                if *t < lo || *t > hi || !usable(v) {
+            for (i, r) in g.rows.iter().enumerate() {
+                // a window's candidates: numbers for top and bottom, any value for sample
+                if r.t < lo || r.t > hi || (name != "sample" && r.x.is_none()) {
                     continue;
                 }
-                wins.entry(window(*t)).or_default().push(i);
+                wins.entry(window(r.t)).or_default().push(i);
             }
             let mut values: Vec<Vec<Vec<Value>>> = Vec::new();
             for cands in wins.into_values() {
                 let best = keep(name, cands.len(), n, |k| {
-                    let (t, si, ri, v) = &g.rows[cands[k]];
-                    (v, *t, (*si, *ri))
+                    let r = &g.rows[cands[k]];
+                    (r.x.unwrap_or(0.0), r.t, (r.si as usize, r.ri as usize))
                 });
                 values.push(
                     best.into_iter()
                         .map(|k| {
-                            let (t, _, _, v) = &g.rows[cands[k]];
-                            vec![Value::Time(*t), v.clone()]
+                            let r = &g.rows[cands[k]];
+                            vec![Value::Time(r.t), g.value(r)]
                         })
                         .collect(),
                 );
@@ -269,7 +270,7 @@ pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                     Value::Time(t) => t,
                     _ => 0,
                 };
-                (&cands[k][1], t, (k, 0))
+                (cands[k][1].as_f64().unwrap_or(0.0), t, (k, 0))
             });
             values.push(best.into_iter().map(|k| cands[k].clone()).collect());
         }
@@ -440,11 +441,11 @@ pub(super) fn sample_size(args: &[Expr]) -> Res<usize> {
 /// The candidates a window keeps of its `len` (`key` as for [`n_best`]), in time order:
 /// the `n` best for top and bottom, `n` chosen at random (each subset as likely) for
 /// sample.
-pub(super) fn keep<'v>(
+pub(super) fn keep(
     name: &str,
     len: usize,
     n: usize,
-    key: impl Fn(usize) -> (&'v Value, i64, (usize, usize)),
+    key: impl Fn(usize) -> (f64, i64, (usize, usize)),
 ) -> Vec<usize> {
     if name != "sample" {
         return n_best(len, n, name == "top", key);
@@ -471,18 +472,18 @@ pub(super) fn keep<'v>(
 /// earlier time, then to the smaller tie-break. Returns the chosen candidates in time
 /// order, those of equal time in that ranking. One pass with a heap of n: most candidates
 /// cost one comparison with the worst kept so far.
-pub(super) fn n_best<'v>(
+pub(super) fn n_best(
     len: usize,
     n: usize,
     top: bool,
-    key: impl Fn(usize) -> (&'v Value, i64, (usize, usize)),
+    key: impl Fn(usize) -> (f64, i64, (usize, usize)),
 ) -> Vec<usize> {
     use std::collections::BinaryHeap;
     // Smaller key = better: f64::total_cmp's order as an i64 (reversed for top), time,
     // tie-break, candidate.
     let rank = |k: usize| {
         let (v, t, tie) = key(k);
-        let bits = v.as_f64().unwrap_or(0.0).to_bits() as i64;
+        let bits = v.to_bits() as i64;
         let v = bits ^ (((bits >> 63) as u64) >> 1) as i64;
         (if top { !v } else { v }, t, tie, k)
     };
