@@ -1631,7 +1631,7 @@ def test_first_of_two_faults_same_as_influxd(peers, q):
 
 # `time` beside a multi-row selector or a transformation: 1.6 drops it from the fields (it
 # is the time column), so `time, distinct(x)` is distinct alone and `time, top(…)` has one
-# time column.
+# time column, named by the alias `time` has.
 TIME_BESIDE = [f"SELECT {sel} FROM cpu WHERE {R}" for sel in [
     "time, distinct(load)",
     "distinct(load), time",
@@ -1643,6 +1643,13 @@ TIME_BESIDE = [f"SELECT {sel} FROM cpu WHERE {R}" for sel in [
     "time, sample(load, 1000)",
     "time, difference(load)",
     "time, cumulative_sum(load)",
+    # an alias on `time` names the time column
+    "time AS t, distinct(load)",
+    "distinct(load), time AS t",
+    "time AS t, top(usage_user, 2)",
+    "time AS t, bottom(usage_user, host, 2)",
+    "time AS t, difference(load)",
+    "time AS x, sample(load, 1000)",
 ]]
 
 

@@ -38,7 +38,12 @@ pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>>
     }
     // A `time` field is the time column every answer has already (1.6 drops it from the
     // fields, as the plain executor does): it is neither a field beside the call nor a
-    // second `time` column.
+    // second `time` column. Its alias names the time column (`time AS t`).
+    let time_alias = s
+        .fields
+        .iter()
+        .find(|f| is_time_ref(&f.expr))
+        .and_then(|f| f.alias.clone());
     let without_time;
     let s = if s.fields.iter().any(|f| is_time_ref(&f.expr)) {
         let mut t = s.clone();
@@ -48,9 +53,20 @@ pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>>
     } else {
         s
     };
-    Some(if transform {
+    let answer = if transform {
         transforms(s, plain)
     } else {
         multi(s, plain)
+    };
+    Some(match time_alias {
+        Some(alias) => answer.map(|mut series| {
+            for se in &mut series {
+                if let Some(c) = se.columns.first_mut().filter(|c| *c == "time") {
+                    *c = alias.clone();
+                }
+            }
+            series
+        }),
+        None => answer,
     })
 }
