@@ -236,6 +236,22 @@ def test_select_into_same_as_influxd(intopeers, q, check):
         both(intopeers, check, db=INTODB, **params)
 
 
+def test_time_alias_with_into_writes_the_points_where_16_fails(intopeers):
+    """A 1.6 bug not copied: with `time AS t`, 1.6 looks for a `time` column in the rows it
+    is about to write and fails ("error finding time index in result"). Ferry writes the
+    points, with their times, as without the alias."""
+    ferry, influx = intopeers
+    q = f"SELECT time AS t, usage_user INTO {INTODB}..cpu_t FROM cpu WHERE {R}"
+    b = ask(influx.url, q, method="POST").json()["results"][0]
+    assert "time index" in b.get("error", ""), b
+    a = ask(ferry.url, q, token=ferry.token, method="POST").json()["results"][0]
+    want = ask(influx.url, f"SELECT usage_user FROM cpu WHERE {R}").json()["results"][0]
+    rows = want["series"][0]["values"]
+    assert a["series"][0]["values"][0][1] == len(rows), a
+    got = ask(ferry.url, "SELECT * FROM cpu_t", token=ferry.token, db=INTODB).json()
+    same(got["results"][0]["series"][0]["values"], rows)
+
+
 def test_select_into_request_database(intopeers):
     """An unqualified target goes to the request's database."""
     post_both(intopeers, f"SELECT max(load) INTO cpu_max FROM {DB}.autogen.cpu WHERE {R} "
@@ -1656,6 +1672,25 @@ TIME_BESIDE = [f"SELECT {sel} FROM cpu WHERE {R}" for sel in [
 @pytest.mark.parametrize("q", TIME_BESIDE)
 def test_time_beside_a_selector_or_transformation_same_as_influxd(peers, q):
     both(peers, q)
+
+
+# `time AS t` names the time column of every answer: raw, aggregates, GROUP BY time, a
+# subquery's outer statement, tz(), whole and chunked
+TIME_ALIAS = [
+    f"SELECT time AS t, load FROM cpu WHERE {R}",
+    f"SELECT load, time AS t FROM cpu WHERE {R} GROUP BY host",
+    f"SELECT time AS t, mean(load) FROM cpu WHERE {R} GROUP BY time(5m)",
+    f"SELECT time AS t, max(load), min(load) FROM cpu WHERE {R}",
+    f"SELECT time AS t, load FROM (SELECT load FROM cpu WHERE {R})",
+    f"SELECT time AS t, derivative(mean(load), 1m) FROM cpu WHERE {R} GROUP BY time(5m)",
+    f"SELECT time AS t, load FROM cpu WHERE {R} tz('Europe/Paris')",
+]
+
+
+@pytest.mark.parametrize("q", TIME_ALIAS)
+def test_time_alias_names_the_time_column_as_influxd(peers, q):
+    both(peers, q)
+    same_chunked(peers, q, 3)
 
 
 @pytest.mark.parametrize("q", [

@@ -320,3 +320,21 @@ def test_selector_ties_same_as_influxd(tpeers, q):
 @pytest.mark.parametrize("q", SELECTORS)
 def test_selector_ties_in_pieces_same_as_influxd(small_reads, q):
     both(small_reads, q)
+
+
+@pytest.mark.parametrize("q", [
+    f"SELECT top(v, {{n}}) FROM m WHERE {R}",
+    f"SELECT bottom(n, host, {{n}}) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT top(v, {{n}}) FROM d WHERE {R} GROUP BY region",
+])
+def test_a_huge_n_answers_every_candidate(tpeers, q):
+    """A hostile N (up to i64::MAX) costs nothing for its size: the answer is the one for
+    an N above the number of rows, as influxd answers it (influxd itself allocates N and
+    fails for N = 10^9 or more, so it is asked with N = 1000)."""
+    ferry, influx = tpeers
+    want = ask(influx.url, q.format(n=1000), db=TDB)
+    assert want.status_code == 200 and "error" not in want.json()["results"][0], want.text
+    for n in (10**9, 2**63 - 1):
+        got = ask(ferry.url, q.format(n=n), token=ferry.token, db=TDB)
+        assert got.status_code == 200, got.text
+        same(got.json(), want.json())

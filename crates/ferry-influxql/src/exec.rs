@@ -101,10 +101,31 @@ fn answer_bytes(series: &[Series]) -> usize {
         .sum()
 }
 
+/// A SELECT statement's answer as the client sees it: its times in its `tz()` zone, its
+/// time column named by the alias of a `time` field (the chunked answer does the same in
+/// `stream`); or, with INTO, what it wrote.
 fn select(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
     if let Some(target) = &s.into {
         return select_into(s, target, ctx, db, rp);
     }
+    let mut out = zoned_answer(s, ctx, db, rp)?;
+    if let Some(alias) = time::time_column_alias(s) {
+        for series in &mut out {
+            if let Some(c) = series.columns.first_mut() {
+                *c = alias.to_string();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The answer of a SELECT without INTO, its times shown in its `tz()` zone.
+fn zoned_answer(
+    s: &Select,
+    ctx: &dyn Context,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Res<Vec<Series>> {
     let out = answer(s, ctx, db, rp)?;
     Ok(match &s.location {
         Some(loc) => time::zoned(out, loc),
@@ -144,7 +165,8 @@ fn select_into(
     if inner.fill == Fill::Null {
         inner.fill = Fill::None;
     }
-    let series = select(&inner, ctx, db, rp)?;
+    // the answer's rows become points by their `time` column, whatever its alias
+    let series = zoned_answer(&inner, ctx, db, rp)?;
     let tdb = need_db(target.db.as_deref(), db)?;
     let trp = target.rp.as_deref().or(rp).unwrap_or("");
     let written = ctx.write_series(tdb, trp, target.measurement.as_deref(), &series)?;

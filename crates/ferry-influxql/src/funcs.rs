@@ -38,12 +38,7 @@ pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>>
     }
     // A `time` field is the time column every answer has already (1.6 drops it from the
     // fields, as the plain executor does): it is neither a field beside the call nor a
-    // second `time` column. Its alias names the time column (`time AS t`).
-    let time_alias = s
-        .fields
-        .iter()
-        .find(|f| is_time_ref(&f.expr))
-        .and_then(|f| f.alias.clone());
+    // second `time` column.
     let without_time;
     let s = if s.fields.iter().any(|f| is_time_ref(&f.expr)) {
         let mut t = s.clone();
@@ -53,20 +48,9 @@ pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>>
     } else {
         s
     };
-    let answer = if transform {
+    Some(if transform {
         transforms(s, plain)
     } else {
         multi(s, plain)
-    };
-    Some(match time_alias {
-        Some(alias) => answer.map(|mut series| {
-            for se in &mut series {
-                if let Some(c) = se.columns.first_mut().filter(|c| *c == "time") {
-                    *c = alias.clone();
-                }
-            }
-            series
-        }),
-        None => answer,
     })
 }

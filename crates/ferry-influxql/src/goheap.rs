@@ -38,6 +38,23 @@ pub(crate) fn up<T>(h: &mut [T], less: impl Fn(&T, &T) -> bool, mut j: usize) {
     }
 }
 
+/// `heap.Init`: orders `h` as a heap.
+pub(crate) fn init<T>(h: &mut [T], less: impl Fn(&T, &T) -> bool + Copy) {
+    let n = h.len();
+    for i in (0..n / 2).rev() {
+        down(h, less, i, n);
+    }
+}
+
+/// `heap.Pop`: swaps the root with the last item, sifts the new root down over the rest,
+/// and takes the last.
+pub(crate) fn pop<T>(h: &mut Vec<T>, less: impl Fn(&T, &T) -> bool) -> Option<T> {
+    let last = h.len().checked_sub(1)?;
+    h.swap(0, last);
+    down(h, less, 0, last);
+    h.pop()
+}
+
 /// `heap.Push`: appends `x` and sifts it up.
 pub(crate) fn push<T>(h: &mut Vec<T>, less: impl Fn(&T, &T) -> bool, x: T) {
     h.push(x);
@@ -72,25 +89,21 @@ mod tests {
             vec![(0, 'e'), (1, 'b'), (2, 'c'), (2, 'a'), (1, 'd'), (2, 'f')]
         );
         let mut out = Vec::new();
-        while !h.is_empty() {
-            let n = h.len() - 1;
-            h.swap(0, n);
-            down(&mut h, less, 0, n);
-            out.push(h.pop().unwrap());
+        while let Some(x) = pop(&mut h, less) {
+            out.push(x);
         }
         let order: String = out.iter().map(|x| x.1).collect();
         assert_eq!(order, "ebdacf");
     }
 
-    /// `fix` after replacing the root moves it down when it grew, and leaves the heap
-    /// valid.
+    /// `init` orders an array as Go's `heap.Init` does (worked by hand), and `fix` after
+    /// replacing the root moves it down when it grew, leaving the heap valid.
     #[test]
     fn fix_after_replacing_the_root() {
         let less = |a: &i32, b: &i32| a < b;
-        let mut h = Vec::new();
-        for x in [5, 3, 8, 1, 9] {
-            push(&mut h, less, x);
-        }
+        let mut h = vec![5, 3, 8, 1, 9];
+        init(&mut h, less);
+        assert_eq!(h, vec![1, 3, 8, 5, 9]);
         h[0] = 7;
         fix(&mut h, less, 0);
         assert_eq!(h[0], 3);

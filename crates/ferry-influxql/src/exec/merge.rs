@@ -28,7 +28,7 @@ use ferry_lp::FieldValue;
 use ferry_store::SeriesData;
 
 use super::expr::{tag_of, CExpr};
-use crate::goheap::{down, up};
+use crate::goheap::{init, pop, push};
 
 /// One reference of the select list the merge compares equal-time rows by: a field (its
 /// position among the scanned fields) or a tag.
@@ -344,10 +344,7 @@ impl SlicedMerge {
                     None => {}
                 }
             }
-            let n = self.heap.len();
-            for i in (0..n / 2).rev() {
-                down(&mut self.heap, |a, b| cmp.less(a, b), i, n);
-            }
+            init(&mut self.heap, |a, b| cmp.less(a, b));
         } else {
             // cursors waiting beyond may now be in the slice read ahead; series not seen
             // before join (1.6 had them in the heap from the start)
@@ -364,10 +361,7 @@ impl SlicedMerge {
             }
             if moved {
                 // a cursor that waited beyond now has a time: restore the heap's order
-                let n = self.heap.len();
-                for i in (0..n / 2).rev() {
-                    down(&mut self.heap, |a, b| cmp.less(a, b), i, n);
-                }
+                init(&mut self.heap, |a, b| cmp.less(a, b));
             }
             let mut fresh: Vec<(String, usize)> = Vec::new();
             for (k, &si) in &ahead_keys {
@@ -385,19 +379,17 @@ impl SlicedMerge {
                 self.keys.push(k);
                 let it = Self::seek(dr, ahead, yields, (key, Gen::Ahead, si), 0);
                 if it.is_some() || !last {
-                    self.heap.push(it.unwrap_or(beyond(key)));
-                    let j = self.heap.len() - 1;
-                    up(&mut self.heap, |a, b| cmp.less(a, b), j);
+                    push(
+                        &mut self.heap,
+                        |a, b| cmp.less(a, b),
+                        it.unwrap_or(beyond(key)),
+                    );
                 }
             }
         }
-        // Go's Pop (swap root and last, sift the root down over the rest, take the last)
-        // and Push (append, sift up) of the popped cursor when it has more rows
+        // Go's Pop, and Push of the popped cursor when it has more rows
         while self.heap.first().is_some_and(|it| it.gen == Gen::Cur) {
-            let end = self.heap.len() - 1;
-            self.heap.swap(0, end);
-            down(&mut self.heap, |a, b| cmp.less(a, b), 0, end);
-            let it = self.heap.pop().expect("non-empty");
+            let it = pop(&mut self.heap, |a, b| cmp.less(a, b)).expect("non-empty");
             if out.len().is_multiple_of(4096) {
                 ferry_store::coop::point();
             }
@@ -407,9 +399,7 @@ impl SlicedMerge {
             if next.gen == Gen::Beyond && last {
                 continue; // the series ended
             }
-            self.heap.push(next);
-            let j = self.heap.len() - 1;
-            up(&mut self.heap, |a, b| cmp.less(a, b), j);
+            push(&mut self.heap, |a, b| cmp.less(a, b), next);
         }
         // the slice read ahead is the next one stepped
         for it in self.heap.iter_mut() {
@@ -519,22 +509,16 @@ pub(super) fn first_two<V: Clone>(mut heads: Vec<Head<V>>, desc: bool, shard_ns:
     };
     let mut h: Vec<(usize, usize)> = (0..heads.len()).map(|i| (i, 0)).collect();
     let by = |a: &(usize, usize), b: &(usize, usize)| less(&heads, *a, *b);
-    let n = h.len();
-    for i in (0..n / 2).rev() {
-        down(&mut h, by, i, n);
-    }
+    init(&mut h, by);
     let mut popped = Vec::with_capacity(2);
-    while popped.len() < 2 && !h.is_empty() {
+    while popped.len() < 2 {
         // Go's Pop, then Push of the popped cursor's next row
-        let last = h.len() - 1;
-        h.swap(0, last);
-        down(&mut h, by, 0, last);
-        let (hi, ri) = h.pop().expect("non-empty");
+        let Some((hi, ri)) = pop(&mut h, by) else {
+            break;
+        };
         popped.push((hi, ri));
         if ri + 1 < heads[hi].rows.len() {
-            h.push((hi, ri + 1));
-            let j = h.len() - 1;
-            up(&mut h, by, j);
+            push(&mut h, by, (hi, ri + 1));
         }
     }
     popped

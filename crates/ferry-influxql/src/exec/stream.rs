@@ -189,9 +189,13 @@ fn prepare(
         if one.subquery.is_some() {
             return None;
         }
-        let Some(plan) = plan(&one, ctx, db, rp, (0, 0)).ok()? else {
+        let Some(mut plan) = plan(&one, ctx, db, rp, (0, 0)).ok()? else {
             continue;
         };
+        // the time column named as the whole answer names it (`select` in `exec.rs`)
+        if let Some(alias) = super::time::time_column_alias(s) {
+            plan.columns[0] = alias.to_string();
+        }
         debug_assert!(
             !plan.agg_mode,
             "a select list without calls aggregates nothing"

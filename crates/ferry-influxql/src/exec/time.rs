@@ -54,6 +54,16 @@ pub(crate) fn is_time_ref(e: &Expr) -> bool {
     matches!(e, Expr::Ref(n, _) if n.eq_ignore_ascii_case("time"))
 }
 
+/// The alias `s` gives its time column: that of the first `time` field of its select list
+/// (`SELECT time AS t, …`), if any. 1.6 names the answer's time column by it, whatever the
+/// statement computes.
+pub(crate) fn time_column_alias(s: &Select) -> Option<&str> {
+    s.fields
+        .iter()
+        .find(|f| is_time_ref(&f.expr))
+        .and_then(|f| f.alias.as_deref())
+}
+
 fn flip(op: BinOp) -> BinOp {
     match op {
         BinOp::Lt => BinOp::Gt,

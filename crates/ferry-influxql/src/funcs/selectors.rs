@@ -305,70 +305,46 @@ fn best_per_tags<'r>(
 ) -> Vec<Vec<Value>> {
     use std::cmp::Ordering;
     use std::collections::HashMap;
-    let number_cmp = |a: &Value, b: &Value| match (a, b) {
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
-        _ => {
-            let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
-            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
-        }
-    };
     let time = |r: &Vec<Value>| match r[0] {
         Value::Time(t) => t,
         _ => 0,
     };
-    let better = |a: &Value, b: &Value| {
-        let o = number_cmp(a, b);
-        if top {
-            o.is_gt()
-        } else {
-            o.is_lt()
-        }
-    };
-    let key_of = |r: &Vec<Value>| {
-        let mut k = String::new();
-        for (i, &c) in key_cols.iter().enumerate() {
-            if i > 0 {
-                k.push('\0');
-            }
-            if let Value::Str(v) = &r[c] {
-                k.push_str(v);
-            }
-        }
-        k
+    // 1.6's `less` of the reducer's heap, whose root is the worst kept: the smaller value
+    // for top (larger for bottom), then the later time. A combination's `max` (`min`)
+    // keeps the row its current one is worse than: the better value, or the earlier time.
+    let worse = |a: &&Vec<Value>, b: &&Vec<Value>| match value_order(&a[1], &b[1]) {
+        Ordering::Equal => time(a) > time(b),
+        o => (o == Ordering::Less) == top,
     };
     let mut at: HashMap<String, usize> = HashMap::new();
     let mut best: Vec<(String, &'r Vec<Value>)> = Vec::new();
+    let mut key = String::new();
     for &r in rows {
         if r[1].as_f64().is_none() {
             continue;
         }
-        let k = key_of(r);
-        match at.get(&k) {
+        key.clear();
+        for (i, &c) in key_cols.iter().enumerate() {
+            if i > 0 {
+                key.push('\0');
+            }
+            if let Value::Str(v) = &r[c] {
+                key.push_str(v);
+            }
+        }
+        match at.get(key.as_str()) {
             Some(&i) => {
-                let kept = best[i].1;
-                let tie = number_cmp(&r[1], &kept[1]).is_eq() && time(r) < time(kept);
-                if tie || better(&r[1], &kept[1]) {
+                if worse(&best[i].1, &r) {
                     best[i].1 = r;
                 }
             }
             None => {
-                at.insert(k.clone(), best.len());
-                best.push((k, r));
+                at.insert(key.clone(), best.len());
+                best.push((key.clone(), r));
             }
         }
     }
     best.sort_by(|a, b| a.0.cmp(&b.0));
-    // 1.6's `less` of the reducer's heap: the worse row (the root is the worst kept)
-    let worse = |a: &&Vec<Value>, b: &&Vec<Value>| match number_cmp(&a[1], &b[1]) {
-        Ordering::Equal => time(a) > time(b),
-        o => {
-            if top {
-                o.is_lt()
-            } else {
-                o.is_gt()
-            }
-        }
-    };
     let mut heap: Vec<&Vec<Value>> = Vec::with_capacity(n.min(best.len()));
     for (_, r) in best {
         if heap.len() == n {
@@ -411,9 +387,11 @@ pub(super) fn distinct_values(ws: i64, rows: &[&Vec<Value>], descending: bool) -
         .collect()
 }
 
-/// Values of one type in 1.6's order: numbers by value, strings by bytes, false before true.
+/// Values of one type in 1.6's order: numbers by value (integers exactly), strings by
+/// bytes, false before true.
 pub(super) fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
     match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => match (a.as_f64(), b.as_f64()) {
@@ -487,7 +465,9 @@ pub(super) fn n_best(
         let v = bits ^ (((bits >> 63) as u64) >> 1) as i64;
         (if top { !v } else { v }, t, tie, k)
     };
-    let mut kept: BinaryHeap<(i64, i64, (usize, usize), usize)> = BinaryHeap::with_capacity(n + 1);
+    // sized by the candidates, not by N (a client's `top(f, 9223372036854775807)`)
+    let mut kept: BinaryHeap<(i64, i64, (usize, usize), usize)> =
+        BinaryHeap::with_capacity(n.min(len).saturating_add(1));
     if n > 0 {
         for k in 0..len {
             let r = rank(k);
