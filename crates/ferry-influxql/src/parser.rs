@@ -836,7 +836,25 @@ impl Parser {
                 alias: None,
             });
         }
+        if self.peek_op("/") {
+            // the fields and tags whose names match (1.6 ignores an alias of it)
+            let expr = Expr::Regex(self.next_regex()?);
+            let alias = if self.eat_kw("AS") {
+                Some(self.ident()?)
+            } else {
+                None
+            };
+            return Ok(Field { expr, alias });
+        }
+        let (_, start, _) = self.scan(self.pos, false);
         let expr = self.expr()?;
+        if let Some(op) = condition_operator(&expr) {
+            return Err(ParseError(format!(
+                "invalid operator {op} in SELECT clause at {}; operator is intended for WHERE \
+                 clause",
+                self.position(start)
+            )));
+        }
         let alias = if self.eat_kw("AS") {
             Some(self.ident()?)
         } else {
@@ -1170,6 +1188,42 @@ fn is_reserved(s: &str) -> bool {
         "OR",
     ];
     KW.iter().any(|k| k.eq_ignore_ascii_case(s))
+}
+
+/// A comparison or logical operator in a select field, as 1.6's parser finds one to refuse
+/// (`validateField`): it walks the field depth first and does not enter an operation it
+/// refuses, so the last one found outside another is named (`(a = 1) + (b < 2)`: `<`).
+fn condition_operator(e: &Expr) -> Option<&'static str> {
+    fn walk(e: &Expr, found: &mut Option<&'static str>) {
+        match e {
+            Expr::Binary(l, op, r) => {
+                let name = match op {
+                    BinOp::Eq => "=",
+                    BinOp::Neq => "!=",
+                    BinOp::EqRegex => "=~",
+                    BinOp::NeqRegex => "!~",
+                    BinOp::Lt => "<",
+                    BinOp::Lte => "<=",
+                    BinOp::Gt => ">",
+                    BinOp::Gte => ">=",
+                    BinOp::And => "AND",
+                    BinOp::Or => "OR",
+                    _ => {
+                        walk(l, found);
+                        walk(r, found);
+                        return;
+                    }
+                };
+                *found = Some(name);
+            }
+            Expr::Paren(x) => walk(x, found),
+            Expr::Call(_, args) => args.iter().for_each(|a| walk(a, found)),
+            _ => {}
+        }
+    }
+    let mut found = None;
+    walk(e, &mut found);
+    found
 }
 
 #[cfg(test)]

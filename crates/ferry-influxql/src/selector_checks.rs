@@ -15,7 +15,7 @@ const PLAIN_AGGREGATES: &[&str] = &["count", "sum", "mean", "median", "mode", "s
 
 /// What the walk over the select list has seen so far (1.6's `compiledStatement` flags).
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// The calls counted as function calls (`count(distinct(x))` is one).
     calls: usize,
     /// The `top` or `bottom` call, once compiled.
@@ -31,17 +31,7 @@ struct Seen {
 /// 1.6's error for statement `s`'s calls, the first it finds; `Ok` when it finds none
 /// (what the calls then compute, or refuse for other reasons, is the executor's).
 pub(crate) fn check(s: &Select) -> Result<(), String> {
-    let mut seen = Seen {
-        only_selectors: true,
-        ..Seen::default()
-    };
-    for f in &s.fields {
-        // `time` in the list is the time column, not a field (1.6 drops it first)
-        if matches!(&f.expr, Expr::Ref(n, _) if n.eq_ignore_ascii_case("time")) {
-            continue;
-        }
-        expr(&f.expr, s, &mut seen)?;
-    }
+    let seen = compile_fields(s)?;
     if seen.calls > 1 {
         if let Some(name) = &seen.top_bottom {
             return Err(format!(
@@ -68,19 +58,108 @@ pub(crate) fn check(s: &Select) -> Result<(), String> {
     Ok(())
 }
 
+/// 1.6's `compileFields`, the first half of [`check`] and the part every SELECT passes
+/// (see [`crate::exec`]): each field in its order, each call's own arguments, and a field
+/// that reads no field or tag refused (`SELECT v, 1`: 1.6 answers its error, not rows with
+/// a constant column).
+pub(crate) fn compile_fields(s: &Select) -> Result<Seen, String> {
+    let mut seen = Seen {
+        only_selectors: true,
+        ..Seen::default()
+    };
+    for f in &s.fields {
+        // `time` in the list is the time column, not a field (1.6 drops it first)
+        if matches!(&f.expr, Expr::Ref(n, _) if n.eq_ignore_ascii_case("time")) {
+            continue;
+        }
+        expr(&f.expr, s, &mut seen)?;
+    }
+    Ok(seen)
+}
+
+/// A constant (`influxql.Literal` in 1.6; a regex is one too beside an operator) once 1.6
+/// has reduced the field (`influxql.Reduce`, before it compiles): parentheses around a
+/// constant, a math function of constants and an operation on two constants it can fold
+/// are constants too.
+fn is_literal(e: &Expr) -> bool {
+    constant(e).is_some() || matches!(e, Expr::Regex(_))
+}
+
+/// The kinds of constant 1.6's reduction tells apart.
+#[derive(Clone, Copy, PartialEq)]
+enum Constant {
+    Integer,
+    Float,
+    Str,
+    Bool,
+    Duration,
+    Time,
+}
+
+/// What `e` reduces to, if a constant: 1.6 folds arithmetic on numbers (an integer
+/// divided is a float), `+` on strings, `*` and `/` of a duration by a number, `+`/`-` of
+/// a duration to an integer (a time), arithmetic on durations; any other operation on two
+/// constants stays one (`2s + 1`, `true + true`: its error).
+fn constant(e: &Expr) -> Option<Constant> {
+    use Constant::*;
+    match e {
+        Expr::Integer(_) => Some(Integer),
+        Expr::Number(_) => Some(Float),
+        Expr::Str(_) => Some(Str),
+        Expr::Bool(_) => Some(Bool),
+        Expr::Duration(_) => Some(Duration),
+        Expr::Paren(x) => constant(x),
+        Expr::Call(name, args)
+            if crate::functions::math(name).is_some()
+                && !args.is_empty()
+                && args.iter().all(|a| constant(a).is_some()) =>
+        {
+            Some(Float)
+        }
+        Expr::Binary(a, op, b) => {
+            let arith = matches!(
+                op,
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod
+            );
+            match (constant(a)?, op, constant(b)?) {
+                (Integer, BinOp::Div, Integer) => Some(Float),
+                (Integer, _, Integer) if arith => Some(Integer),
+                (Integer | Float, _, Integer | Float) if arith => Some(Float),
+                (Str, BinOp::Add, Str) => Some(Str),
+                (Duration, BinOp::Mul | BinOp::Div, Integer | Float) => Some(Duration),
+                (Duration, _, Duration) if arith => Some(Duration),
+                (Integer, BinOp::Add | BinOp::Sub, Duration) => Some(Time),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 fn expr(e: &Expr, s: &Select, seen: &mut Seen) -> Result<(), String> {
     match e {
         Expr::Ref(..) | Expr::Wildcard | Expr::Regex(_) => {
             seen.aux = true;
             Ok(())
         }
-        Expr::Binary(a, _, b) => {
-            expr(a, s, seen)?;
-            expr(b, s, seen)
-        }
+        _ if is_literal(e) => Err("field must contain at least one variable".into()),
+        // a constant operand is not compiled; the other one must read something
+        Expr::Binary(a, _, b) => match (is_literal(a), is_literal(b)) {
+            (true, true) => Err("cannot perform a binary expression on two literals".into()),
+            (true, false) => expr(b, s, seen),
+            (false, true) => expr(a, s, seen),
+            (false, false) => {
+                expr(a, s, seen)?;
+                expr(b, s, seen)
+            }
+        },
         Expr::Paren(a) => expr(a, s, seen),
+        // `now()` is a condition's, not a field's
+        Expr::Call(name, _) if name == "now" => Err("undefined function now()".into()),
         Expr::Call(name, args) => call(name, args, s, seen),
-        _ => Ok(()),
+        Expr::Str(_) | Expr::Number(_) | Expr::Integer(_) | Expr::Duration(_) | Expr::Bool(_) => {
+            Err("field must contain at least one variable".into())
+        }
     }
 }
 
@@ -144,7 +223,13 @@ fn call(name: &str, args: &[Expr], s: &Select, seen: &mut Seen) -> Result<(), St
                 a => symbol(name, a)?,
             }
         }
-        // the others (math, transformations, integral, …) are the executor's to check
+        // a math function's constant arguments are not compiled, the others are
+        n if crate::functions::math(n).is_some() => {
+            for a in args.iter().filter(|a| !is_literal(a)) {
+                expr(a, s, seen)?;
+            }
+        }
+        // the others (transformations, integral, …) are the executor's to check
         _ => {}
     }
     Ok(())
@@ -278,6 +363,30 @@ mod tests {
             assert_eq!(err(q).as_deref(), Some(want), "{q}");
         }
         assert_eq!(err("SELECT top(x, 2), host FROM m"), None);
+    }
+
+    #[test]
+    fn a_field_of_constants_is_refused_as_16_folds_them() {
+        let none = "field must contain at least one variable";
+        let two = "cannot perform a binary expression on two literals";
+        for (q, want) in [
+            ("SELECT x, 1 FROM m", Some(none)),
+            ("SELECT x, (1 + 2) * 3 FROM m", Some(none)),
+            ("SELECT x, sqrt(4) FROM m", Some(none)),
+            ("SELECT x, 1 + 2s FROM m", Some(none)),
+            ("SELECT x, 2s * 3 FROM m", Some(none)),
+            ("SELECT x, 2s + 1 FROM m", Some(two)),
+            ("SELECT x, 'a' - 'b' FROM m", Some(two)),
+            ("SELECT x, true + true FROM m", Some(two)),
+            (
+                "SELECT mean(x, 2), 1 FROM m",
+                Some("invalid number of arguments for mean, expected 1, got 2"),
+            ),
+            ("SELECT x, now() FROM m", Some("undefined function now()")),
+            ("SELECT x + (1), pow(2, x), abs(1) + x FROM m", None),
+        ] {
+            assert_eq!(err(q).as_deref(), want, "{q}");
+        }
         assert_eq!(err("SELECT sample(x, 2), count(distinct(y)) FROM m"), None);
     }
 }

@@ -1,6 +1,7 @@
-//! Transformations and selectors of `*` (`derivative(*)`, `holt_winters(max(*), 2, 0)`,
-//! `sample(*, 2)`) written out as one call per field, as 1.6 rewrites them before it
-//! compiles: the calls `funcs.rs` then answers one by one. A leaf.
+//! Transformations and selectors of `*` or of a regex (`derivative(*)`, `holt_winters(max(*),
+//! 2, 0)`, `sample(/usage/, 2)`) written out as one call per field (that the regex
+//! matches), as 1.6 rewrites them before it compiles: the calls `funcs.rs` then answers one
+//! by one. A leaf.
 
 use ferry_lp::FieldType;
 
@@ -18,10 +19,26 @@ fn star_of(f: &Field) -> Option<Star<'_>> {
         return None;
     };
     match args.first()? {
-        Expr::Wildcard => Some(Star::Fields),
-        Expr::Call(inner, a) if a.len() == 1 && a[0] == Expr::Wildcard => {
+        Expr::Wildcard | Expr::Regex(_) => Some(Star::Fields),
+        Expr::Call(inner, a) if a.len() == 1 && matches!(a[0], Expr::Wildcard | Expr::Regex(_)) => {
             Some(Star::Aggregate(inner))
         }
+        _ => None,
+    }
+}
+
+/// The regex a call of `/re/` (`derivative(/re/)`, `holt_winters(max(/re/), 2, 0)`) reads
+/// the fields whose names match of; `None` for a call of `*`.
+fn regex_of(f: &Field) -> Option<regex::Regex> {
+    let Expr::Call(_, args) = &f.expr else {
+        return None;
+    };
+    match args.first()? {
+        Expr::Regex(re) => regex::Regex::new(re).ok(),
+        Expr::Call(_, a) => match a.first()? {
+            Expr::Regex(re) => regex::Regex::new(re).ok(),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -61,7 +78,11 @@ pub(crate) fn expand<E>(
         // take the boolean fields too, as the plan's `expand_wildcards` does
         let boolean = matches!(star, Star::Fields) && matches!(name.as_str(), "max" | "min");
         let prefix = f.alias.as_deref().unwrap_or(name);
+        let filter = regex_of(f);
         for (n, t) in &fields {
+            if filter.as_ref().is_some_and(|re| !re.is_match(n)) {
+                continue;
+            }
             let numeric = matches!(
                 t,
                 FieldType::Float | FieldType::Integer | FieldType::UInteger

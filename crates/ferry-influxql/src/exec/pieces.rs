@@ -32,7 +32,7 @@ thread_local! {
 
 /// The values per piece: [`PIECE_VALUES`], or `FERRY_QUERY_PIECE_VALUES` (read once; a
 /// tuning and test knob, 0 = answer whole), or what a unit test set; 0 = no pieces.
-fn piece_values() -> usize {
+pub(super) fn piece_values() -> usize {
     #[cfg(test)]
     if let Some(n) = TEST_PIECE_VALUES.with(|c| c.get()) {
         return n;

@@ -102,11 +102,25 @@ pub(super) fn expand_wildcards(
 ) -> Vec<Field> {
     let mut out: Vec<Field> = Vec::new();
     for f in list {
+        // `/re/` is `*` of the names it matches, `f(/re/)` is `f(*)` of those
+        let filter = match &f.expr {
+            Expr::Regex(re) => regex::Regex::new(re).ok(),
+            Expr::Call(_, args) => match args.first() {
+                Some(Expr::Regex(re)) => regex::Regex::new(re).ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let matches = |n: &str| filter.as_ref().is_none_or(|re| re.is_match(n));
         match &f.expr {
-            Expr::Wildcard => {
-                let mut names: BTreeSet<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+            Expr::Wildcard | Expr::Regex(_) => {
+                let mut names: BTreeSet<String> = fields
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .filter(|n| matches(n))
+                    .collect();
                 for t in tag_keys {
-                    if !dim_tags.contains(t) {
+                    if !dim_tags.contains(t) && matches(t) {
                         names.insert(t.clone());
                     }
                 }
@@ -120,8 +134,8 @@ pub(super) fn expand_wildcards(
             // f(*), percentile(*, N): one call per field f takes
             Expr::Call(func, args)
                 if (args.len() == 1 || func == "percentile" && args.len() == 2)
-                    && args[0] == Expr::Wildcard
-                    && f.alias.is_none() =>
+                    && matches!(args[0], Expr::Wildcard | Expr::Regex(_))
+                    && (f.alias.is_none() || matches!(args[0], Expr::Regex(_))) =>
             {
                 let any_type = matches!(func.as_str(), "count" | "first" | "last" | "mode");
                 // 1.6's min/max take booleans too
@@ -132,7 +146,7 @@ pub(super) fn expand_wildcards(
                         FieldType::Boolean => any_type || boolean,
                         _ => any_type,
                     };
-                    if !takes {
+                    if !takes || !matches(n) {
                         continue;
                     }
                     if tag_fields.contains(n) {
@@ -140,9 +154,11 @@ pub(super) fn expand_wildcards(
                     }
                     let mut call_args = args.clone();
                     call_args[0] = Expr::Ref(n.clone(), RefKind::Field(None));
+                    // `mean(/re/) AS x` names its columns `x_field`
+                    let prefix = f.alias.as_deref().unwrap_or(func);
                     out.push(Field {
                         expr: Expr::Call(func.clone(), call_args),
-                        alias: Some(format!("{func}_{n}")),
+                        alias: Some(format!("{prefix}_{n}")),
                     });
                 }
             }
@@ -284,6 +300,14 @@ pub(super) fn plan_select(
         input.tag_fields(),
     );
     if fields.is_empty() {
+        // a regex that matches nothing selects nothing (1.6: no series)
+        let regex = |e: &Expr| match e {
+            Expr::Call(_, args) => matches!(args.first(), Some(Expr::Regex(_))),
+            e => matches!(e, Expr::Regex(_)),
+        };
+        if s.fields.iter().any(|f| regex(&f.expr)) {
+            return Ok(None);
+        }
         return Err("at least 1 non-time field must be queried".into());
     }
     let agg_mode = fields.iter().any(|f| has_call(&f.expr));

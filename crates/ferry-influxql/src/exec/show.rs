@@ -11,6 +11,7 @@ use super::context::{need_db, page, Context, ContextError, Res};
 use super::expr::{compile_regex, compile_tag_cond, eval_tags, truthy, CExpr};
 use super::merge::shard_start;
 use super::multi::measurements_matching;
+use super::pieces::piece_values;
 use super::time::{is_time_ref, split_time_in};
 use crate::ast::*;
 use crate::result::{Series, Value};
@@ -169,11 +170,7 @@ fn series_in_shards(
 /// The span `[start, end)` of the shard groups of `sg` ns (0: 1.x's default of 7 days)
 /// that the inclusive range `[lo, hi]` overlaps.
 fn shard_span((lo, hi): Range, sg: i64) -> (i64, i64) {
-    let sg = if sg > 0 {
-        sg
-    } else {
-        7 * 24 * 3_600_000_000_000
-    };
+    let sg = if sg > 0 { sg } else { WEEK_NS };
     let start = if lo == i64::MIN {
         lo
     } else {
@@ -201,6 +198,9 @@ fn any_shard(stores: &[(Arc<BucketStore>, i64)], range: Range) -> bool {
         })
     })
 }
+
+/// 1.x's shard group duration where the policy's is not known: 7 days, in ns.
+const WEEK_NS: i64 = 7 * 24 * 3_600_000_000_000;
 
 /// An inclusive time range, in ns.
 type Range = (i64, i64);
@@ -231,6 +231,73 @@ fn field_keys_store(
 ) -> Res<Arc<BucketStore>> {
     let rp = from.first().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
     Ok(ctx.store(db, rp)?)
+}
+
+/// [`field_keys_store`]'s store with its policy's shard group duration (0: unknown), for
+/// the statements 1.6 answers with a SELECT over that policy's shards.
+fn policy_store(
+    ctx: &dyn Context,
+    db: &str,
+    from: &[Source],
+    rp: &str,
+) -> Res<(Arc<BucketStore>, i64)> {
+    let store = field_keys_store(ctx, db, from, rp)?;
+    let rp = from.first().and_then(|s| s.rp.as_deref()).unwrap_or(rp);
+    let sg = ctx
+        .retention_policies(db)
+        .ok()
+        .and_then(|rps| {
+            rps.into_iter().find(|r| match rp {
+                "" => r.default,
+                name => r.name == name,
+            })
+        })
+        .map_or(0, |r| r.shard_group_ns());
+    Ok((store, sg))
+}
+
+/// 1.6's exact count of the series of `m` for which `cond` holds: it answers SHOW SERIES
+/// EXACT CARDINALITY with `SELECT count(distinct(_seriesKey))`, whose distinct series are
+/// counted in each shard and the counts summed, so a series counts once per shard group
+/// (of `sg` ns, 0: 7 days) it has points in. Reads the series' times in pieces.
+fn series_per_shard_group(
+    store: &BucketStore,
+    sg: i64,
+    m: &str,
+    cond: Option<&CExpr>,
+) -> Res<usize> {
+    let sg = if sg > 0 { sg } else { WEEK_NS };
+    let Some(schema) = store.schema(m) else {
+        return Ok(0);
+    };
+    let req = ferry_store::ScanRequest {
+        measurement: m.to_string(),
+        start_ns: i64::MIN,
+        end_ns: i64::MAX,
+        tag_filter: None,
+        fields: None,
+    };
+    let rows = (piece_values() / (schema.fields.len() + 1)).max(1);
+    let mut n = 0usize;
+    store
+        .scan_pieces(&req, rows, &mut |piece: Vec<ferry_store::SeriesData>| {
+            for series in piece {
+                if cond.is_some_and(|c| !truthy(&eval_tags(c, &series.tags))) {
+                    continue;
+                }
+                let mut group = None;
+                for &t in &series.times {
+                    let g = shard_start(t, sg);
+                    if group != Some(g) {
+                        group = Some(g);
+                        n += 1;
+                    }
+                }
+            }
+            Ok::<(), ferry_store::StoreError>(())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(n)
 }
 
 /// The series (sorted tag sets) of measurement `m` in any of `stores`, each once, for
@@ -316,7 +383,7 @@ fn cardinality(
     condition: &Option<Expr>,
     (limit, offset): (usize, usize),
     stores: &[Arc<BucketStore>],
-    field_store: impl FnOnce() -> Res<Arc<BucketStore>>,
+    policy: impl FnOnce() -> Res<(Arc<BucketStore>, i64)>,
 ) -> Res<Vec<Series>> {
     let cond = condition.as_ref().map(compile_tag_cond).transpose()?;
     let one = |name: Option<String>, column: &str, n: usize| Series {
@@ -348,8 +415,17 @@ fn cardinality(
             }
             out.push(one(None, "cardinality estimation", n));
         }
+        Counted::Series => {
+            let (store, sg) = policy()?;
+            for m in measurements_of(&store, from)? {
+                let n = series_per_shard_group(&store, sg, &m, cond.as_ref())?;
+                if n > 0 {
+                    out.push(one(Some(m), "count", n));
+                }
+            }
+        }
         Counted::FieldKeys => {
-            let store = field_store()?;
+            let (store, _) = policy()?;
             for m in measurements_of(&store, from)? {
                 let n = store.schema(&m).map_or(0, |s| s.fields.len());
                 if n > 0 {
@@ -365,7 +441,6 @@ fn cardinality(
             for m in measurements_of_all(stores, from)? {
                 let series = matching_series(stores, &m, cond.as_ref())?;
                 let n = match of {
-                    Counted::Series => series.len(),
                     Counted::TagKeys => {
                         let mut keys: Vec<&str> = series
                             .iter()
@@ -545,7 +620,7 @@ pub(super) fn show(
                 condition,
                 (*limit, *offset),
                 &stores,
-                || field_keys_store(ctx, db, from, rp),
+                || policy_store(ctx, db, from, rp),
             )
         }
         Show::Measurements {

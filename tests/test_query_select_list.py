@@ -1,0 +1,140 @@
+"""Differential tests of the select list as influxd 1.6 reads and compiles it, before it
+reads any data: constants (`SELECT v, 1` is an error, not a constant column), comparison
+and logical operators (a parse error in a select list), regexes that select the fields and
+tags they match (`SELECT /usage/`, `mean(/usage/)`, `derivative(/usage/)`). Run on the
+ties data of test_query_ties.py (docs/ARCHITECTURE.md, InfluxQL, "The select list")."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_query import ask, peers, same  # noqa: F401 (fixture)
+from test_query_ties import R, TDB, tpeers  # noqa: F401 (fixture)
+
+
+def same_answer(pair, q):
+    """Ferry's and influxd's answers to `q`, errors included: the same status and document."""
+    ferry, influx = pair
+    a = ask(ferry.url, q, token=ferry.token, db=TDB)
+    b = ask(influx.url, q, db=TDB)
+    assert a.status_code == b.status_code, (q, a.text, b.text)
+    same(a.json(), b.json())
+    return b.json()
+
+
+# A field that reads nothing once 1.6 has folded its constants is refused, in the order 1.6
+# compiles the fields (an earlier call's own error first); an operation on two constants it
+# cannot fold is refused with its own error; `now()` is no field's.
+CONSTANTS = [
+    "SELECT v, 1 FROM wk",
+    "SELECT 1 FROM wk",
+    "SELECT 1 FROM nosuch",
+    "SELECT v, 'a' FROM wk",
+    "SELECT v, true FROM wk",
+    "SELECT v, 2s FROM wk",
+    "SELECT v, (1) FROM wk",
+    "SELECT v, -1 FROM wk",
+    "SELECT distinct(v), 1 FROM wk",
+    "SELECT 1, distinct(v) FROM wk",
+    "SELECT count(v), 1 FROM wk",
+    "SELECT mean(v), 1 FROM wk",
+    "SELECT top(v, 2), 1 FROM wk",
+    "SELECT mean(v, 1), 1 FROM wk",
+    "SELECT 1, mean(v, 1) FROM wk",
+    "SELECT max(v) FROM (SELECT v, 1 FROM wk)",
+    "SELECT v, 'a' FROM wk WHERE time > now() GROUP BY time(1m)",
+    "SELECT 1 + 1 FROM wk",
+    "SELECT v, 1.5 + 2 FROM wk",
+    "SELECT v, 'a' + 'b' FROM wk",
+    "SELECT v, 2s - 1s FROM wk",
+    "SELECT v, 1 + 2s FROM wk",
+    "SELECT sin(1.3) FROM wk",
+    "SELECT v, pow(2, 3) FROM wk",
+    "SELECT 2s + 1 FROM wk",
+    "SELECT v, 1 + 'a' FROM wk",
+    "SELECT v, 'a' + 1 FROM wk",
+    "SELECT v, 1 + true FROM wk",
+    "SELECT v, true + true FROM wk",
+    "SELECT now() FROM wk",
+    "SELECT v, now() FROM wk",
+    # what stays allowed
+    "SELECT v + 1 FROM wk",
+    "SELECT v + (1) FROM wk",
+    "SELECT (v + 1) * (2) FROM wk",
+    "SELECT pow(v, 2), pow(2, v) FROM wk",
+    "SELECT mean(v) + 1 FROM wk",
+    "SELECT derivative(1) FROM wk",
+]
+
+# Comparison and logical operators are refused by 1.6's parser in a select list, the field
+# they stand in named by its position (the last one found outside another)
+OPERATORS = [
+    "SELECT v < 1 FROM wk",
+    "SELECT v, true AND false FROM wk",
+    "SELECT v =~ /a/ FROM wk",
+    "SELECT v OR w FROM wk",
+    "SELECT (v = 1) FROM wk",
+    "SELECT mean(v = 1) FROM wk",
+    "SELECT (v = 1) + (w < 2) FROM wk",
+    "SELECT v FROM wk WHERE v + (1 = 1) > 0",
+]
+
+# A regex in the select list is `*` of the fields and tags whose names it matches; in a
+# call, one call per matching field
+REGEX_FIELDS = [
+    "SELECT /w/ FROM wk",
+    "SELECT /o/ FROM wk",
+    "SELECT /^[vh]/ FROM wk",
+    "SELECT v, /w/ FROM wk",
+    "SELECT /w/, v FROM wk",
+    "SELECT /w/ AS x FROM wk",
+    "SELECT /zz/ FROM wk",
+    "SELECT *, /w/ FROM wk",
+    "SELECT /w/ FROM wk GROUP BY host",
+    "SELECT /w|host/ FROM wk GROUP BY host",
+    "SELECT /w/ + 1 FROM wk",
+    "SELECT max(v), /w/ FROM wk",
+    "SELECT /w/ FROM (SELECT v, w FROM wk)",
+    "SELECT /v/ FROM wk, one",
+    "SELECT /./ FROM m",
+    "SELECT /./ FROM /m|d/",
+    "SELECT /v/ FROM m WHERE host = 'a'",
+    "SELECT /host/ FROM m",
+    "SELECT /v/::field FROM m",
+    "SELECT /(?i)V/ FROM m",
+    "SELECT mean(/w/) FROM wk",
+    "SELECT mean(/v/) AS x FROM m",
+    "SELECT max(/./) FROM m",
+    "SELECT count(/./) FROM m",
+    "SELECT count(/nomatch/) FROM m",
+    "SELECT first(/./), last(/n/) FROM m",
+    "SELECT mean(/v/), /n/ FROM m",
+    "SELECT top(/w/, 2) FROM wk",
+    "SELECT distinct(/s/) FROM m",
+    "SELECT count(distinct(/s/)) FROM m",
+    "SELECT percentile(/./, 50) FROM m",
+    f"SELECT mean(/v|n/) FROM m WHERE {R} GROUP BY time(2s)",
+    "SELECT mean(/v/) FROM (SELECT v, n FROM m)",
+    "SELECT derivative(/w/) FROM wk",
+    f"SELECT derivative(mean(/v/), 1s) FROM m WHERE {R} GROUP BY time(2s)",
+]
+
+
+@pytest.mark.parametrize("q", CONSTANTS + OPERATORS + REGEX_FIELDS)
+def test_select_list_same_as_influxd(tpeers, q):
+    same_answer(tpeers, q)
+
+
+def test_a_regex_sample_reads_the_matching_fields(tpeers):
+    """sample() picks at random (in 1.6 too): one column per matching field, each with its
+    own two rows in each series (a row where the other field's sample has none holds null
+    there)."""
+    ferry, _ = tpeers
+    q = "SELECT sample(/v|w/, 2) FROM wk GROUP BY host"
+    got = ask(ferry.url, q, token=ferry.token, db=TDB).json()
+    series = got["results"][0]["series"]
+    assert len(series) == 8, got
+    for one in series:
+        assert one["columns"] == ["time", "sample_v", "sample_w"], got
+        for col in (1, 2):
+            assert sum(row[col] is not None for row in one["values"]) == 2, got
