@@ -1,8 +1,10 @@
 """Differential tests of the select list as influxd 1.6 reads and compiles it, before it
 reads any data: constants (`SELECT v, 1` is an error, not a constant column), comparison
 and logical operators (a parse error in a select list), regexes that select the fields and
-tags they match (`SELECT /usage/`, `mean(/usage/)`, `derivative(/usage/)`). Run on the
-ties data of test_query_ties.py (docs/ARCHITECTURE.md, InfluxQL, "The select list")."""
+tags they match (`SELECT /usage/`, `mean(/usage/)`, `derivative(/usage/)`) and the tags to
+group by (`GROUP BY /reg/`), transformations inside arithmetic and beside aggregates
+(`non_negative_derivative(mean(x), 1s) * 8`), and the columns' names. Run on the ties data
+of test_query_ties.py (docs/ARCHITECTURE.md, InfluxQL, "The select list")."""
 
 from __future__ import annotations
 
@@ -120,7 +122,85 @@ REGEX_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize("q", CONSTANTS + OPERATORS + REGEX_FIELDS)
+# A transformation is a value like any other inside arithmetic (Grafana's bits per second:
+# `non_negative_derivative(mean(x), 1s) * 8`), and an aggregate may stand beside it: each
+# call computed on its own, joined on time, a selector's row without GROUP BY time dated at
+# the range's start as when calls are several
+TRANSFORM_EXPRESSIONS = [
+    f"SELECT derivative(mean(v), 1s) * 8 FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT non_negative_derivative(max(n), 1s) * 8 FROM m WHERE {R} GROUP BY time(2s), host",
+    f"SELECT difference(max(v)) + 1 FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT derivative(mean(v), 1s) - derivative(mean(n), 1s) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT derivative(mean(v)) / mean(v) * 100 FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT difference(max(n)) * count(n) FROM m WHERE {R} GROUP BY time(2s), host SLIMIT 2",
+    "SELECT derivative(v) * 2 FROM m WHERE host = 'a'",
+    "SELECT abs(derivative(v)) FROM m WHERE host = 'a'",
+    "SELECT 1 - difference(n) FROM m WHERE host = 'a'",
+    "SELECT difference(n) + difference(n) FROM m WHERE host = 'a'",
+    "SELECT difference(n) * 2, derivative(v) FROM m WHERE host = 'a'",
+    "SELECT cumulative_sum(n) * 1.5 AS x FROM m WHERE host = 'a'",
+    "SELECT difference(v) + 1 FROM m WHERE host = 'a' ORDER BY time DESC LIMIT 2",
+    "SELECT (difference(n) + 1) * 2 FROM m GROUP BY host SLIMIT 2",
+    f"SELECT derivative(mean(v)), mean(v) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT mean(v), derivative(mean(v)) FROM m WHERE {R} GROUP BY time(1s)",
+    f"SELECT derivative(mean(v)), mean(v) FROM m WHERE {R} GROUP BY time(1s) LIMIT 2 OFFSET 1",
+    f"SELECT derivative(mean(v)), mean(v) FROM m WHERE {R} GROUP BY time(1s) ORDER BY time DESC LIMIT 2",
+    f"SELECT derivative(mean(v)), mean(v) FROM m WHERE {R} GROUP BY time(1s) fill(0)",
+    "SELECT derivative(mean(v)), mean(v) FROM m WHERE time >= 1700006396000000000 AND "
+    "time < 1700006406000000000 GROUP BY time(2s) fill(none)",
+    f"SELECT derivative(mean(v)), max(v) FROM m WHERE {R} GROUP BY time(2s), region",
+    f"SELECT cumulative_sum(count(v)), count(v) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT derivative(mean(v)), percentile(v, 50) FROM m WHERE {R} GROUP BY time(2s)",
+    "SELECT derivative(v), mean(v) FROM m WHERE host = 'a'",
+    f"SELECT derivative(v), mean(v) FROM m WHERE {R} AND host = 'a'",
+    "SELECT derivative(v), max(v) FROM m WHERE host = 'a'",
+    "SELECT elapsed(v), last(v) FROM m WHERE host = 'a'",
+    "SELECT derivative(v), mean(v) FROM m GROUP BY host SLIMIT 2",
+    "SELECT derivative(v) + mean(v) FROM m WHERE host = 'a'",
+    "SELECT difference(n), count(n) FROM m WHERE host = 'a' ORDER BY time DESC",
+    # refused as 1.6 refuses them
+    "SELECT moving_average(v, 2) + v FROM m WHERE host = 'a'",
+    f"SELECT derivative(mean(v)), v FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT derivative(mean(v)), top(v, 2) FROM m WHERE {R} GROUP BY time(2s)",
+    "SELECT derivative(v), distinct(v) FROM m",
+    "SELECT derivative(mean(v)), mean(v) FROM m",
+    "SELECT derivative(*) * 2 FROM m WHERE host = 'a'",
+]
+
+# Aliases are names as written, equal ones too; a generated name is made unique against
+# the aliases and the names before it
+COLUMN_NAMES = [
+    "SELECT mean(v) AS d, max(v) AS d FROM m",
+    "SELECT mean(v), mean(v) AS mean FROM m",
+    "SELECT mean(v) AS mean, mean(v) FROM m",
+    "SELECT mean(v), mean(v), mean(v) AS mean_1 FROM m",
+    "SELECT derivative(v) AS d, difference(v) AS d FROM m WHERE host = 'a'",
+    f"SELECT derivative(mean(v)) AS d, mean(v) AS d FROM m WHERE {R} GROUP BY time(2s)",
+    "SELECT top(v, 2) AS t, v AS t FROM m",
+    "SELECT v AS n, n FROM m",
+    "SELECT abs(1) + v FROM wk",
+]
+
+# `GROUP BY /re/` groups by the tags whose keys match; `*` beside it is the fields alone
+GROUP_BY_REGEX = [
+    "SELECT mean(v) FROM m GROUP BY /reg/",
+    "SELECT mean(v) FROM m GROUP BY /^h/, region",
+    "SELECT mean(v) FROM m GROUP BY /nomatch/",
+    f"SELECT mean(v) FROM m WHERE {R} GROUP BY time(2s), /./",
+    "SELECT v FROM m GROUP BY /reg/ LIMIT 1",
+    "SELECT * FROM m GROUP BY /reg/ LIMIT 1",
+    "SELECT * FROM m, d GROUP BY /reg/ LIMIT 1",
+    "SELECT mean(v) FROM m, d GROUP BY /reg/",
+    "SELECT top(v, 1) FROM m GROUP BY /reg/",
+    "SELECT derivative(v) FROM m WHERE host = 'a' GROUP BY /reg/",
+    "SELECT mean(v) FROM m GROUP BY /reg/ SLIMIT 1",
+    f"SELECT derivative(mean(v)) FROM m WHERE {R} GROUP BY time(2s), /reg/",
+]
+
+
+@pytest.mark.parametrize(
+    "q", CONSTANTS + OPERATORS + REGEX_FIELDS + TRANSFORM_EXPRESSIONS + COLUMN_NAMES + GROUP_BY_REGEX
+)
 def test_select_list_same_as_influxd(tpeers, q):
     same_answer(tpeers, q)
 

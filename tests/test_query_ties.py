@@ -327,6 +327,25 @@ SERIES_PER_SHARD = [
 ]
 
 
+# integral() reads its points at equal times in 1.6's merge order (the raw SELECT's, which
+# its reducer's "a point at the previous time replaces it" makes count)
+INTEGRAL_TIES = [
+    "SELECT integral(v) FROM m",
+    "SELECT integral(n) FROM m",
+    "SELECT integral(v, 1s) FROM d",
+    f"SELECT integral(v, 1s) FROM m WHERE {R} GROUP BY time(2s)",
+    f"SELECT integral(n, 500ms) FROM m WHERE {R} GROUP BY time(3s)",
+    f"SELECT integral(v) FROM m WHERE {R} AND n > 0",
+    "SELECT integral(w) FROM wk",
+    "SELECT integral(v) FROM one",
+]
+
+
+@pytest.mark.parametrize("q", INTEGRAL_TIES)
+def test_integral_ties_same_as_influxd(tpeers, q):
+    both(tpeers, q)
+
+
 @pytest.mark.parametrize("q", SERIES_PER_SHARD)
 def test_series_cardinality_per_shard_group_same_as_influxd(tpeers, q):
     both(tpeers, q)

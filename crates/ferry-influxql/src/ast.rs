@@ -127,6 +127,8 @@ pub struct Dimensions {
     pub tags: Vec<String>,
     /// `GROUP BY *`.
     pub all_tags: bool,
+    /// `GROUP BY /re/`: the tag keys each matches.
+    pub tag_regexes: Vec<String>,
 }
 
 /// A SELECT statement.

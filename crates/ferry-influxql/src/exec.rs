@@ -48,8 +48,9 @@ pub(crate) mod stream;
 pub(crate) mod time;
 
 use context::{need_db, Res};
-pub(crate) use expr::field_value;
+pub(crate) use expr::{field_value, OverCalls};
 use plan::Plan;
+pub(crate) use plan::{column_name, column_names};
 use rows::FieldGroup;
 
 pub use context::{Context, ContextError, RetentionPolicy, RunningQuery};

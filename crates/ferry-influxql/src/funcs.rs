@@ -19,7 +19,7 @@ mod selectors;
 mod shared;
 mod transforms;
 
-use crate::ast::Select;
+use crate::ast::{Expr, Select};
 use crate::exec::context::Res;
 use crate::exec::time::is_time_ref;
 use crate::functions::{MULTI_ROW, TRANSFORMS};
@@ -27,12 +27,33 @@ use crate::result::Series;
 use selectors::multi;
 use shared::call_name;
 pub(crate) use shared::Plain;
-use transforms::transforms;
+use transforms::{in_expressions, transforms};
+
+/// Whether `e` calls a transformation anywhere outside another call's arguments but a math
+/// function's.
+fn holds_transform(e: &Expr) -> bool {
+    match e {
+        Expr::Call(name, args) => {
+            TRANSFORMS.contains(&name.as_str())
+                || crate::functions::math(name).is_some() && args.iter().any(holds_transform)
+        }
+        Expr::Binary(l, _, r) => holds_transform(l) || holds_transform(r),
+        Expr::Paren(x) => holds_transform(x),
+        _ => false,
+    }
+}
 
 /// Answers the statement when it uses one of this module's functions; `None` otherwise.
 pub(crate) fn special(s: &Select, plain: &dyn Plain) -> Option<Res<Vec<Series>>> {
     let names: Vec<Option<&str>> = s.fields.iter().map(|f| call_name(&f.expr)).collect();
     let transform = names.iter().flatten().any(|n| TRANSFORMS.contains(n));
+    // a transformation inside arithmetic (`derivative(mean(x), 1s) * 8`)
+    let nested = s.fields.iter().any(|f| {
+        !call_name(&f.expr).is_some_and(|n| TRANSFORMS.contains(&n)) && holds_transform(&f.expr)
+    });
+    if nested {
+        return Some(in_expressions(s, plain));
+    }
     if !transform && !names.iter().flatten().any(|n| MULTI_ROW.contains(n)) {
         return None;
     }

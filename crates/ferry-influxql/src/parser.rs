@@ -699,6 +699,8 @@ impl Parser {
                     }
                     self.expect_op(")")?;
                     dims.time = Some((iv, off));
+                } else if self.peek_op("/") {
+                    dims.tag_regexes.push(self.next_regex()?);
                 } else {
                     // a type cast is read and ignored: a dimension is a tag (1.6)
                     dims.tags.push(self.ident()?);

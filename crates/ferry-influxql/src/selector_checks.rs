@@ -82,7 +82,13 @@ pub(crate) fn compile_fields(s: &Select) -> Result<Seen, String> {
 /// constant, a math function of constants and an operation on two constants it can fold
 /// are constants too.
 fn is_literal(e: &Expr) -> bool {
-    constant(e).is_some() || matches!(e, Expr::Regex(_))
+    is_constant(e) || matches!(e, Expr::Regex(_))
+}
+
+/// Whether 1.6's reduction makes `e` one constant (`abs(1)`, `(2 + 3)`): it names no
+/// column then (`abs(1) + x` is the column `x`).
+pub(crate) fn is_constant(e: &Expr) -> bool {
+    constant(e).is_some()
 }
 
 /// The kinds of constant 1.6's reduction tells apart.

@@ -9,7 +9,7 @@ use super::expr::{eval, fv, CExpr, Row};
 use super::pick::{by_merge, whole_picks};
 use super::plan::AggSpec;
 use super::reduce::{compute, integral_windows, Computed, Points};
-use super::rows::{aligned, passing_row};
+use super::rows::{aligned, merge_field, passing_row};
 use crate::ast::{Fill, Select};
 use crate::result::Value;
 use crate::windowed::{Answer, Grid, GridSpec, Stream, StreamKind};
@@ -114,6 +114,24 @@ pub(super) fn agg_group(
             }
             if !any_row {
                 return Ok(None);
+            }
+            // integral()'s points at equal times in 1.6's merge order, not by series
+            for (ai, a) in aggs.iter().enumerate() {
+                let (true, Some(c), false) = (a.func == "integral", a.col, s.descending) else {
+                    continue;
+                };
+                let mut merged = Vec::new();
+                merge_field((data, scan_fields), members, c, cond, shard_ns, &mut merged);
+                for w in acc.iter_mut() {
+                    w[ai].clear();
+                }
+                for (t, si, ri) in merged {
+                    if let (Some(wi), Some(v)) =
+                        (grid.index(t), aligned(&data[si], scan_fields, ri)[c].take())
+                    {
+                        acc[wi][ai].push((t, v, 0));
+                    }
+                }
             }
             // compute
             let mut results: Vec<Vec<Option<(Value, i64, usize)>>> = Vec::with_capacity(nwin);

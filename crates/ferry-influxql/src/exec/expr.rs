@@ -352,6 +352,36 @@ pub(super) fn compile(
     })
 }
 
+/// An expression over values computed elsewhere, one per call it holds (the rows of
+/// transformations: `derivative(mean(x), 1s) * 8`), evaluated row by row as a select list
+/// is.
+pub(crate) struct OverCalls(CExpr);
+
+impl OverCalls {
+    /// `e` with each call read from the slot `slot` gives it; a field or tag outside the
+    /// calls is 1.6's error for a raw value beside a transformation.
+    pub(crate) fn compile(e: &Expr, slot: &mut dyn FnMut(&Expr) -> Res<usize>) -> Res<OverCalls> {
+        let refs = |_: &str, _: RefKind| -> Res<CExpr> {
+            Err("mixing aggregate and non-aggregate queries is not supported".into())
+        };
+        compile(e, &refs, &mut |c| slot(c).map(CExpr::Agg)).map(OverCalls)
+    }
+
+    /// The value of one row, given its calls' values (null where a call has none).
+    pub(crate) fn eval(&self, calls: &[Value]) -> Value {
+        eval(
+            &self.0,
+            &Row {
+                tags: &[],
+                fields: &[],
+                time: 0,
+                aggs: calls,
+                missing_null: true,
+            },
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::compile_regex;

@@ -96,11 +96,22 @@ pub(crate) fn plan(
         each.dims.all_tags = false;
         each.dims.tags = tag_keys.iter().cloned().collect();
     }
+    for re in std::mem::take(&mut each.dims.tag_regexes) {
+        let re = compile_regex(&re)?;
+        each.dims
+            .tags
+            .extend(tag_keys.iter().filter(|t| re.is_match(t)).cloned());
+    }
     let mut dim_tags = each.dims.tags.clone();
     dim_tags.sort();
     dim_tags.dedup();
     let fields: Vec<(String, FieldType)> = fields.into_iter().collect();
-    each.fields = expand_wildcards(&s.fields, &fields, &tag_keys, &dim_tags, &[]);
+    // under `GROUP BY /re/` 1.6's `*` is the fields alone, as under `GROUP BY *`
+    let star_hides: Vec<String> = match s.dims.tag_regexes.is_empty() {
+        true => dim_tags,
+        false => tag_keys.iter().cloned().collect(),
+    };
+    each.fields = expand_wildcards(&s.fields, &fields, &tag_keys, &star_hides, &[]);
     let mut order: Vec<Source> = matched.into_values().collect();
     if s.descending {
         // each measurement's series walk backwards; so do the measurements

@@ -9,7 +9,9 @@ use ferry_lp::FieldType;
 use ferry_store::{SeriesData, TagPredicate};
 
 use super::context::{Input, Res};
-use super::expr::{cast_keeps, cast_stored, compile, compile_tag_cond, tag_of, CExpr};
+use super::expr::{
+    cast_keeps, cast_stored, compile, compile_regex, compile_tag_cond, tag_of, CExpr,
+};
 use super::pushdown::{split_where, Names, SplitWhere};
 use super::time::{is_time_ref, split_time_in};
 use crate::ast::*;
@@ -29,10 +31,12 @@ pub(super) fn has_call(e: &Expr) -> bool {
 }
 
 /// The column 1.6 names an unaliased expression: its references and calls joined by `_`.
-fn column_name(e: &Expr) -> String {
+pub(crate) fn column_name(e: &Expr) -> String {
     fn leaves(e: &Expr, out: &mut Vec<String>) {
         match e {
             Expr::Ref(n, _) => out.push(n.clone()),
+            // a math function of constants is folded into one before 1.6 names the column
+            e @ Expr::Call(..) if crate::selector_checks::is_constant(e) => {}
             Expr::Call(n, _) => out.push(n.clone()),
             Expr::Binary(l, _, r) => {
                 leaves(l, out);
@@ -45,6 +49,43 @@ fn column_name(e: &Expr) -> String {
     let mut v = Vec::new();
     leaves(e, &mut v);
     v.join("_")
+}
+
+/// The names of an answer's columns after `time`, given each column's alias (if any) and
+/// generated name, as 1.6 resolves them (`ColumnNames`): every alias as written, two equal
+/// aliases staying equal; then each generated name made unique against the aliases and the
+/// names before it (`mean`, `mean_1`, …: `SELECT mean(x), mean(x) AS mean` is `mean_1`,
+/// `mean`).
+pub(crate) fn column_names(
+    cols: impl IntoIterator<Item = (Option<String>, String)>,
+) -> Vec<String> {
+    let cols: Vec<(Option<String>, String)> = cols.into_iter().collect();
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for alias in cols.iter().filter_map(|(a, _)| a.as_ref()) {
+        taken.insert(alias.clone(), 1);
+    }
+    cols.into_iter()
+        .map(|(alias, generated)| {
+            if let Some(alias) = alias {
+                return alias;
+            }
+            let mut name = generated.clone();
+            if let Some(&first) = taken.get(&generated) {
+                let mut count = first;
+                loop {
+                    let candidate = format!("{generated}_{count}");
+                    if !taken.contains_key(&candidate) {
+                        taken.insert(generated.clone(), count + 1);
+                        name = candidate;
+                        break;
+                    }
+                    count += 1;
+                }
+            }
+            *taken.entry(name.clone()).or_insert(0) += 1;
+            name
+        })
+        .collect()
 }
 
 /// Whether `e` reads a field (a call counts): a raw row where every such column is null
@@ -104,9 +145,9 @@ pub(super) fn expand_wildcards(
     for f in list {
         // `/re/` is `*` of the names it matches, `f(/re/)` is `f(*)` of those
         let filter = match &f.expr {
-            Expr::Regex(re) => regex::Regex::new(re).ok(),
+            Expr::Regex(re) => compile_regex(re).ok(),
             Expr::Call(_, args) => match args.first() {
-                Some(Expr::Regex(re)) => regex::Regex::new(re).ok(),
+                Some(Expr::Regex(re)) => compile_regex(re).ok(),
                 _ => None,
             },
             _ => None,
@@ -276,6 +317,21 @@ pub(super) fn plan_select(
         input.all_dims(&schema)
     } else {
         let mut d = s.dims.tags.clone();
+        // `GROUP BY /re/`: the tags whose keys match
+        let res = s
+            .dims
+            .tag_regexes
+            .iter()
+            .map(|r| compile_regex(r))
+            .collect::<Res<Vec<_>>>()?;
+        if !res.is_empty() {
+            d.extend(
+                input
+                    .all_dims(&schema)
+                    .into_iter()
+                    .filter(|t| res.iter().any(|re| re.is_match(t))),
+            );
+        }
         d.sort();
         d.dedup();
         d
@@ -292,11 +348,16 @@ pub(super) fn plan_select(
         })
         .cloned()
         .collect();
+    // under `GROUP BY /re/` 1.6's `*` is the fields alone, as under `GROUP BY *`
+    let star_hides = match s.dims.tag_regexes.is_empty() {
+        true => &dim_tags,
+        false => &inner_dims,
+    };
     let fields = expand_wildcards(
         &s.fields,
         &star_fields,
         &tag_keys,
-        &dim_tags,
+        star_hides,
         input.tag_fields(),
     );
     if fields.is_empty() {
@@ -312,23 +373,12 @@ pub(super) fn plan_select(
     }
     let agg_mode = fields.iter().any(|f| has_call(&f.expr));
 
-    // column names
     let mut columns = vec!["time".to_string()];
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for f in &fields {
-        let base = f.alias.clone().unwrap_or_else(|| column_name(&f.expr));
-        let mut name = base.clone();
-        while seen.contains_key(&name) {
-            let n = seen.get_mut(&base).map(|c| {
-                *c += 1;
-                *c
-            });
-            name = format!("{base}_{}", n.unwrap_or(1));
-        }
-        seen.insert(name.clone(), 0);
-        seen.entry(base).or_insert(0);
-        columns.push(name);
-    }
+    columns.extend(column_names(
+        fields
+            .iter()
+            .map(|f| (f.alias.clone(), column_name(&f.expr))),
+    ));
 
     // time range and residual condition
     let mut lo = i64::MIN;
@@ -550,4 +600,34 @@ pub(super) fn plan_select(
         selector_single,
         shard_ns: 0,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_names;
+
+    fn names(cols: &[(Option<&str>, &str)]) -> Vec<String> {
+        column_names(
+            cols.iter()
+                .map(|(a, g)| (a.map(str::to_string), g.to_string())),
+        )
+    }
+
+    /// 1.6's `ColumnNames`: aliases first and as written, then generated names made unique.
+    #[test]
+    fn aliases_as_written_generated_names_made_unique() {
+        assert_eq!(names(&[(None, "mean"), (None, "mean")]), ["mean", "mean_1"]);
+        assert_eq!(
+            names(&[(Some("d"), "mean"), (Some("d"), "max")]),
+            ["d", "d"]
+        );
+        assert_eq!(
+            names(&[(None, "mean"), (Some("mean"), "mean")]),
+            ["mean_1", "mean"]
+        );
+        assert_eq!(
+            names(&[(None, "mean"), (None, "mean"), (Some("mean_1"), "mean")]),
+            ["mean", "mean_2", "mean_1"]
+        );
+    }
 }

@@ -250,6 +250,35 @@ pub(super) fn merge_raw(
     }
 }
 
+/// The rows (time, series, row) of the series `members` where field `col` of `scan_fields`
+/// has a value and `cond` holds, in the order 1.6's sorted merge feeds them to a call of
+/// that field (`integral()`, whose area at equal times depends on which point comes last):
+/// ascending time, equal times as its heap leaves them, each shard group on its own.
+pub(super) fn merge_field(
+    (data, scan_fields): (&[SeriesData], &[String]),
+    members: &[usize],
+    col: usize,
+    cond: Option<&CExpr>,
+    shard_ns: i64,
+    out: &mut Vec<(i64, usize, usize)>,
+) {
+    let yields = |data: &[SeriesData], si: usize, ri: usize| {
+        let sd = &data[si];
+        passing_row(sd, scan_fields, sd.times[ri], ri, cond).is_some_and(|f| f[col].is_some())
+    };
+    for range in shard_windows(data, members, shard_ns, false) {
+        merged_rows(
+            data,
+            scan_fields,
+            members,
+            &[],
+            (false, range),
+            &yields,
+            out,
+        );
+    }
+}
+
 /// The shard group windows `[lo, hi)` of `shard_ns` (aligned as Go's `Time.Truncate`, on
 /// January 1st of year 1: weeks start on Mondays) holding rows of the series `members`, in
 /// merge order; one window over everything when `shard_ns` is 0 or the rows share one.

@@ -174,7 +174,8 @@ fn prepare(
     //
     // With two or more GROUP BY tags (or `*`), 1.6 cuts SLIMIT/SOFFSET in its tag-set key
     // order (`context::tag_set_key`), not in output order: answered whole as well.
-    if (s.slimit > 0 || s.soffset > 0) && (s.descending || s.dims.all_tags || s.dims.tags.len() > 1)
+    if (s.slimit > 0 || s.soffset > 0)
+        && (s.descending || s.dims.all_tags || s.dims.tags.len() + s.dims.tag_regexes.len() > 1)
     {
         return None;
     }

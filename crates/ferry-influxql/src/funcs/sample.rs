@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use crate::ast::*;
 use crate::exec::context::{finish_series, Res};
-use crate::exec::time::split_time_in;
 use crate::result::{Series, Value};
 use crate::wildcards;
 
@@ -30,7 +29,7 @@ pub(super) fn sample_star(s: &Select, plain: &dyn Plain, multi: Multi) -> Res<Op
     let mut joined = Joined::new(expanded.fields.len());
     let mut bases = Vec::new();
     for (fi, f) in expanded.fields.iter().enumerate() {
-        bases.push(f.alias.clone().unwrap_or_default());
+        bases.push((f.alias.clone(), String::new()));
         let mut one = expanded.clone();
         one.slimit = 0;
         one.soffset = 0;
@@ -92,11 +91,11 @@ pub(super) fn sample_beside_aggregates(
         }
         streams.entry(key).or_insert_with(|| vec![Vec::new(); n])[i] = pts;
     };
-    let mut bases: Vec<String> = vec![String::new(); n];
+    let mut bases: Vec<(Option<String>, String)> = vec![(None, String::new()); n];
     let (samples, aggs): (Vec<usize>, Vec<usize>) =
         (0..n).partition(|&i| call_name(&s.fields[i].expr) == Some("sample"));
     for &i in &samples {
-        bases[i] = s.fields[i].alias.clone().unwrap_or_else(|| "sample".into());
+        bases[i] = (s.fields[i].alias.clone(), "sample".into());
         let mut series = one_call(&each, &s.fields[i], plain, multi)?;
         if s.descending {
             series.reverse(); // the series in ascending order, as `finish_series` takes them
@@ -108,23 +107,15 @@ pub(super) fn sample_beside_aggregates(
     if !aggs.is_empty() {
         let mut rest = each.clone();
         rest.fields = aggs.iter().map(|&i| s.fields[i].clone()).collect();
-        // without GROUP BY time every call's row is at the range's start (0 without one)
-        let start = match (&s.condition, s.dims.time) {
-            (Some(c), None) => {
-                let (mut lo, mut hi) = (i64::MIN, i64::MAX);
-                split_time_in(c, plain.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
-                Some(if lo == i64::MIN { 0 } else { lo })
-            }
-            (None, None) => Some(0),
-            _ => None,
-        };
+        let start = undivided_start(s, plain)?;
         let mut answered = plain.select(&rest, (0, 0))?;
         if s.descending {
             answered.reverse();
         }
         for series in answered {
             for (k, &i) in aggs.iter().enumerate() {
-                bases[i] = series.columns.get(k + 1).cloned().unwrap_or_default();
+                let named = series.columns.get(k + 1).cloned().unwrap_or_default();
+                bases[i] = (s.fields[i].alias.clone(), named);
                 let pts = series
                     .values
                     .iter()

@@ -159,17 +159,18 @@ pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             }
         }
     };
-    let mut bases = vec![call.alias.clone().unwrap_or_else(|| name.to_string())];
+    let mut bases = vec![(call.alias.clone(), name.to_string())];
     for t in &tag_args {
         if let Expr::Ref(n, _) = t {
-            bases.push(n.clone());
+            bases.push((None, n.clone()));
         }
     }
     for a in &aux {
-        bases.push(a.alias.clone().unwrap_or_else(|| match &a.expr {
+        let generated = match &a.expr {
             Expr::Ref(n, _) => n.clone(),
             _ => String::new(),
-        }));
+        };
+        bases.push((a.alias.clone(), generated));
     }
     let columns = col_names(&bases);
     let ntags = tag_args.len();

@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use ferry_lp::FieldType;
 
 use crate::ast::*;
+use crate::exec::column_names;
 use crate::exec::context::{finish_series, Res};
 use crate::exec::rows::FieldGroup;
+use crate::exec::time::split_time_in;
 use crate::result::{Series, Value};
 use crate::tz::window_start;
 
@@ -47,22 +49,26 @@ pub(super) fn inner_select(s: &Select, fields: Vec<Field>) -> Select {
     i
 }
 
-pub(super) fn col_names(bases: &[String]) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut out = vec!["time".to_string()];
-    for b in bases {
-        let mut name = b.clone();
-        while seen.contains_key(&name) {
-            let c = seen.get_mut(b).map(|c| {
-                *c += 1;
-                *c
-            });
-            name = format!("{b}_{}", c.unwrap_or(1));
+/// Where an aggregate beside other calls dates its one row without `GROUP BY time`: at the
+/// range's start, 0 without one (1.6 dates every call's row so in a statement of several
+/// calls, a selector's too); `None` with `GROUP BY time` (each window's start, as answered).
+pub(super) fn undivided_start(s: &Select, plain: &dyn Plain) -> Res<Option<i64>> {
+    Ok(match (&s.condition, s.dims.time) {
+        (Some(c), None) => {
+            let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+            split_time_in(c, plain.now_ns(), s.location.as_ref(), &mut lo, &mut hi)?;
+            Some(if lo == i64::MIN { 0 } else { lo })
         }
-        seen.insert(name.clone(), 0);
-        seen.entry(b.clone()).or_insert(0);
-        out.push(name);
-    }
+        (None, None) => Some(0),
+        _ => None,
+    })
+}
+
+/// The columns of an answer: `time`, then each (alias, generated name) resolved as 1.6
+/// resolves them ([`column_names`]).
+pub(super) fn col_names(cols: &[(Option<String>, String)]) -> Vec<String> {
+    let mut out = vec!["time".to_string()];
+    out.extend(column_names(cols.iter().cloned()));
     out
 }
 

@@ -5,7 +5,8 @@
 
 use crate::ast::*;
 use crate::exec::context::{page, Res};
-use crate::functions::TRANSFORMS;
+use crate::exec::{column_name, OverCalls};
+use crate::functions::{AGGREGATES, TRANSFORMS};
 use crate::result::{Series, Value};
 use crate::{holt_winters, ta, wildcards};
 
@@ -55,9 +56,54 @@ pub(super) fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             return Err("mixing aggregate and non-aggregate queries is not supported".into());
         };
         if !TRANSFORMS.contains(&name.as_str()) {
-            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+            // an aggregate beside transformations: its own windows (or its one row at the
+            // range's start), joined on time as 1.6 joins its calls
+            match name.as_str() {
+                "top" | "bottom" => {
+                    return Err(format!(
+                        "selector function {name}() cannot be combined with other functions"
+                    ))
+                }
+                "distinct" => {
+                    return Err(
+                        "aggregate function distinct() cannot be combined with other \
+                                functions or fields"
+                            .into(),
+                    )
+                }
+                n if AGGREGATES.contains(&n) => {}
+                _ => {
+                    return Err(
+                        "mixing aggregate and non-aggregate queries is not supported".into(),
+                    )
+                }
+            }
+            bases.push((f.alias.clone(), name.clone()));
+            let start = undivided_start(s, plain)?;
+            let sel = inner_select(
+                s,
+                vec![Field {
+                    expr: f.expr.clone(),
+                    alias: None,
+                }],
+            );
+            for series in plain.select(&sel, (0, 0))? {
+                let mut pts: Vec<(i64, Value)> = series
+                    .values
+                    .iter()
+                    .filter_map(|r| {
+                        let t = start.unwrap_or(r.first()?.as_time()?);
+                        Some((t, r.get(1)?.clone()))
+                    })
+                    .collect();
+                if s.descending {
+                    pts.reverse();
+                }
+                joined.add((series.name, series.tags), fi, page(pts, s.limit, s.offset));
+            }
+            continue;
         }
-        bases.push(f.alias.clone().unwrap_or_else(|| name.clone()));
+        bases.push((f.alias.clone(), name.clone()));
         let own = own_op(name, args)?;
         let Some(inner) = args.first() else {
             return Err(format!(
@@ -157,6 +203,62 @@ pub(super) fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         }
     }
     Ok(joined.finish(s, col_names(&bases)))
+}
+
+/// Transformations inside arithmetic (`derivative(mean(x), 1s) * 8`, `difference(max(x)) +
+/// 1`): each call answered as a field of its own by [`transforms`], then each field's
+/// expression evaluated over its calls' values row by row, as 1.6 evaluates a binary
+/// expression over its calls' iterators. Columns are named as 1.6 names an expression (its
+/// calls' names joined by `_`: `derivative`).
+pub(super) fn in_expressions(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
+    let mut calls: Vec<Field> = Vec::new();
+    let mut exprs = Vec::new();
+    for f in &s.fields {
+        exprs.push(OverCalls::compile(&f.expr, &mut |c| {
+            // a transformation, or an aggregate beside one (see `transforms`)
+            if !call_name(c).is_some_and(|n| TRANSFORMS.contains(&n) || AGGREGATES.contains(&n)) {
+                return Err("mixing aggregate and non-aggregate queries is not supported".into());
+            }
+            if matches!(c, Expr::Call(_, args) if reads_many(args)) {
+                return Err(format!(
+                    "unsupported expression with wildcard: {}()",
+                    call_name(c).unwrap_or_default()
+                ));
+            }
+            calls.push(Field {
+                expr: c.clone(),
+                alias: None,
+            });
+            Ok(calls.len() - 1)
+        })?);
+    }
+    let mut each_call = s.clone();
+    each_call.fields = calls;
+    let bases: Vec<(Option<String>, String)> = s
+        .fields
+        .iter()
+        .map(|f| (f.alias.clone(), column_name(&f.expr)))
+        .collect();
+    let columns = col_names(&bases);
+    let mut out = transforms(&each_call, plain)?;
+    for series in &mut out {
+        for row in &mut series.values {
+            let values: Vec<Value> = exprs.iter().map(|e| e.eval(&row[1..])).collect();
+            row.truncate(1);
+            row.extend(values);
+        }
+        series.columns = columns.clone();
+    }
+    Ok(out)
+}
+
+/// Whether a call's first argument (or its aggregate's) reads several fields: `*`, a regex.
+fn reads_many(args: &[Expr]) -> bool {
+    match args.first() {
+        Some(Expr::Wildcard | Expr::Regex(_)) => true,
+        Some(Expr::Call(_, inner)) => reads_many(inner),
+        _ => false,
+    }
 }
 
 /// The parameter of one of [`transform`]'s functions, from its arguments.
