@@ -73,6 +73,7 @@ pub(super) fn agg_group(
                 .collect(),
         }
     };
+    let hi = limited_end(s, lo, hi, data_min);
     let Some(grid) = Grid::new(&grid_spec(s), lo, hi, data_min, &times)? else {
         return Ok(None);
     };
@@ -95,6 +96,10 @@ pub(super) fn agg_group(
                     continue;
                 };
                 let Some(wi) = grid.index(t) else {
+                    // past the windows made under a LIMIT: the series still answers
+                    any_row |= aggs
+                        .iter()
+                        .any(|a| a.col.is_some_and(|c| fields[c].is_some()));
                     continue;
                 };
                 let rid = kept_rows.len();
@@ -181,6 +186,31 @@ pub(super) fn agg_group(
         &kept_rows,
         selector_single,
     )
+}
+
+/// The end of the windows statement `s` answers, given its range `[lo, hi]` and the group's
+/// first point: under LIMIT (and OFFSET) an ascending `GROUP BY time` answer in UTC windows
+/// shows only its first windows, so only they are made (1.6 streams its windows and stops).
+/// Without it, `GROUP BY time(1s) LIMIT 2` with no upper bound made a window a second up to
+/// now and failed at the query-memory limit. Not with `fill(linear)`, whose last windows
+/// read the next point, nor `fill(none)`, which skips empty windows (and makes only the
+/// windows with points).
+pub(super) fn limited_end(s: &Select, lo: i64, hi: i64, data_min: Option<i64>) -> i64 {
+    let Some((iv, off)) = s.dims.time else {
+        return hi;
+    };
+    let dense = matches!(s.fill, Fill::Null | Fill::Previous | Fill::Value(..));
+    if s.limit == 0 || s.descending || s.location.is_some() || !dense {
+        return hi;
+    }
+    let Some(start) = (if lo == i64::MIN { data_min } else { Some(lo) }) else {
+        return hi;
+    };
+    let windows = i64::try_from(s.offset.saturating_add(s.limit)).unwrap_or(i64::MAX);
+    let end = crate::tz::window_start(start, iv, off, None)
+        .saturating_add(iv.saturating_mul(windows))
+        .saturating_sub(1);
+    hi.min(end)
 }
 
 /// How statement `s` cuts time into windows.
@@ -433,7 +463,9 @@ pub(super) fn series_value(
 }
 
 /// Adds the rows of series `sd` (number `si` of the answer, which orders points of equal
-/// time) to the running aggregates `st` (windows × aggregates); true when any row counted.
+/// time) to the running aggregates `st` (windows × aggregates); true when any row has a
+/// value, one past the windows made too (see [`limited_end`]: the series has points in the
+/// range, so it answers its first windows, empty or not, as in 1.6).
 pub(super) fn feed_series(
     st: &mut [Vec<Stream>],
     kinds: &[StreamKind],
@@ -468,6 +500,7 @@ pub(super) fn feed_series(
             let mut i = 0;
             while i < times.len() {
                 let Some(w) = grid.index(times[i]) else {
+                    any = true;
                     i += 1;
                     continue;
                 };
@@ -506,6 +539,7 @@ pub(super) fn feed_series(
                     }
                     None => {
                         (wstart, wend) = (i64::MAX, i64::MIN);
+                        any = true;
                         continue;
                     }
                 }

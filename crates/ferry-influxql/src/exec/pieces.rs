@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use ferry_store::{BucketStore, ScanRequest, SeriesData, TagPredicate};
 
 use super::aggregate::{
-    charge_windows, feed_series, finish_windows, grid_spec, series_value, stream_results,
+    charge_windows, feed_series, finish_windows, grid_spec, limited_end, series_value,
+    stream_results,
 };
 use super::context::{page, Res};
 use super::expr::{eval_tags, truthy, CExpr};
@@ -75,7 +76,8 @@ pub(super) fn in_pieces(s: &Select, p: &Plan) -> bool {
 /// the piece they are in. The series equal those of [`super::run::run_plan`]'s whole scan,
 /// fed in the same order; the caller puts them in output order (`finish_series`).
 pub(super) fn run_in_pieces(s: &Select, p: &Plan, store: &BucketStore) -> Res<Vec<Series>> {
-    let Some(grid) = Grid::new(&grid_spec(s), p.lo, p.hi, None, &Vec::new)? else {
+    let hi = limited_end(s, p.lo, p.hi, None);
+    let Some(grid) = Grid::new(&grid_spec(s), p.lo, hi, None, &Vec::new)? else {
         return Ok(Vec::new());
     };
     let kinds: Vec<StreamKind> = p.aggs.iter().map(|a| StreamKind::of(&a.func)).collect();
