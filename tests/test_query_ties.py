@@ -341,6 +341,36 @@ INTEGRAL_TIES = [
 ]
 
 
+# A transformation over a group of series that share timestamps reads their points in 1.6's
+# merge order (descending under DESC) and answers a row per point: a running sum or
+# average has one value per point at a time, elapsed() 0 between points of one time
+TRANSFORM_TIES = [
+    "SELECT cumulative_sum(v) FROM m",
+    "SELECT cumulative_sum(v) FROM m GROUP BY region",
+    "SELECT cumulative_sum(v) FROM m GROUP BY region ORDER BY time DESC",
+    "SELECT cumulative_sum(v) FROM m LIMIT 3 OFFSET 10",
+    "SELECT cumulative_sum(n) FROM d GROUP BY region",
+    "SELECT cumulative_sum(v), difference(v) FROM m GROUP BY region",
+    "SELECT cumulative_sum(v) * 2 FROM m GROUP BY region",
+    "SELECT moving_average(v, 3) FROM m GROUP BY region",
+    "SELECT moving_average(v, 2) FROM m ORDER BY time DESC LIMIT 4",
+    "SELECT exponential_moving_average(v, 3) FROM m",
+    "SELECT kaufmans_adaptive_moving_average(v, 2) FROM d GROUP BY region",
+    "SELECT relative_strength_index(v, 2) FROM d",
+    "SELECT elapsed(v) FROM m",
+    "SELECT elapsed(v) FROM m GROUP BY region ORDER BY time DESC",
+    "SELECT difference(v) FROM m ORDER BY time DESC",
+    "SELECT derivative(v) FROM m GROUP BY region ORDER BY time DESC",
+    "SELECT derivative(v) FROM d GROUP BY region ORDER BY time DESC",
+    "SELECT non_negative_derivative(v) FROM d GROUP BY region",
+]
+
+
+@pytest.mark.parametrize("q", TRANSFORM_TIES)
+def test_transform_ties_same_as_influxd(tpeers, q):
+    both(tpeers, q)
+
+
 @pytest.mark.parametrize("q", INTEGRAL_TIES)
 def test_integral_ties_same_as_influxd(tpeers, q):
     both(tpeers, q)

@@ -78,11 +78,14 @@ pub(super) type Key = (Option<String>, Option<Vec<(String, String)>>);
 pub(super) type Points = Vec<(i64, Value)>;
 
 /// The rows of several calls joined on time: per output series (in the order first seen),
-/// one row per time with each call's value in its column, null where it has none.
+/// one row per time with each call's value in its column, null where it has none. A call
+/// with several points at one time (a running sum over a group of series that share
+/// timestamps: 1.6 answers a row per point) has a row for each, in its order: its k-th
+/// point at a time joins the other calls' k-th.
 pub(super) struct Joined {
     calls: usize,
     order: Vec<Key>,
-    rows: HashMap<Key, BTreeMap<i64, Vec<Value>>>,
+    rows: HashMap<Key, BTreeMap<i64, Vec<Vec<Value>>>>,
 }
 
 impl Joined {
@@ -100,8 +103,15 @@ impl Joined {
             self.order.push(key.clone());
         }
         let m = self.rows.entry(key).or_default();
+        let mut nth: HashMap<i64, usize> = HashMap::new();
         for (t, v) in pts {
-            m.entry(t).or_insert_with(|| vec![Value::Null; self.calls])[call] = v;
+            let k = nth.entry(t).or_insert(0);
+            let at = m.entry(t).or_default();
+            if at.len() <= *k {
+                at.resize(*k + 1, vec![Value::Null; self.calls]);
+            }
+            at[*k][call] = v;
+            *k += 1;
         }
     }
 
@@ -114,16 +124,19 @@ impl Joined {
             if m.is_empty() {
                 continue;
             }
-            let mut values: Vec<Vec<Value>> = m
-                .into_iter()
-                .map(|(t, mut v)| {
-                    v.insert(0, Value::Time(t));
-                    v
+            // backwards in time for DESC; a time's rows in the order they were added
+            let times: Box<dyn Iterator<Item = (i64, Vec<Vec<Value>>)>> = match s.descending {
+                true => Box::new(m.into_iter().rev()),
+                false => Box::new(m.into_iter()),
+            };
+            let values: Vec<Vec<Value>> = times
+                .flat_map(|(t, rows)| {
+                    rows.into_iter().map(move |mut v| {
+                        v.insert(0, Value::Time(t));
+                        v
+                    })
                 })
                 .collect();
-            if s.descending {
-                values.reverse();
-            }
             out.push(Series {
                 name: key.0,
                 tags: key.1,

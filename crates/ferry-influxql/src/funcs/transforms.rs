@@ -140,6 +140,11 @@ pub(super) fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
         // 10 s up to now and hit the query-memory limit where 1.6 answers the data's windows.
         // Not for count, whose empty windows are 0, a value (1.6 then answers every window).
         let counts = matches!(inner, Expr::Call(n, _) if n == "count");
+        // Raw points under ORDER BY time DESC are read descending, so points of equal time
+        // (a group of series) come in 1.6's descending merge order, which a running
+        // transformation (`cumulative_sum`) sums them in.
+        let raw_desc = s.descending && !is_agg;
+        sel.descending = raw_desc;
         if sel.fill == Fill::Null && !counts {
             sel.fill = Fill::None;
         }
@@ -156,7 +161,13 @@ pub(super) fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
             (_, Some((iv, _))) if s.descending => (0, iv),
             (_, Some((iv, _))) => (iv, 0),
         };
-        for mut series in plain.select(&sel, extra)? {
+        let mut answered = plain.select(&sel, extra)?;
+        if raw_desc {
+            // read descending, the series came in reverse order: `Joined` keeps the order
+            // it first sees and `finish_series` turns it for DESC
+            answered.reverse();
+        }
+        for mut series in answered {
             if fill_backwards {
                 // count's empty windows are 0 here: filled as empty too (the latest, with
                 // no later window, stays empty and is skipped, as in 1.6)
@@ -177,7 +188,8 @@ pub(super) fn transforms(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
                     _ => None,
                 })
                 .collect();
-            if s.descending {
+            // raw points under DESC came in 1.6's descending merge order already
+            if s.descending && !raw_desc {
                 pts.reverse();
             }
             let out = match &op {
@@ -356,10 +368,10 @@ pub(super) fn duration_text(ns: i64) -> String {
 pub(super) fn transform(name: &str, param: i64, pts: &[(i64, Value)]) -> Vec<(i64, Value)> {
     if name == "elapsed" {
         // the time between a point and the one before, in units of `param`, whatever the
-        // value's type (strings and booleans too)
+        // value's type (strings and booleans too); 0 between points of one time (several
+        // series in a group), as in 1.6
         return pts
             .windows(2)
-            .filter(|w| w[0].0 != w[1].0)
             .map(|w| (w[1].0, Value::Int((w[1].0 - w[0].0) / param)))
             .collect();
     }
