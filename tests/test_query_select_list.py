@@ -8,6 +8,8 @@ of test_query_ties.py (docs/ARCHITECTURE.md, InfluxQL, "The select list")."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from test_query import ask, peers, same  # noqa: F401 (fixture)
@@ -218,3 +220,17 @@ def test_a_regex_sample_reads_the_matching_fields(tpeers):
         assert one["columns"] == ["time", "sample_v", "sample_w"], got
         for col in (1, 2):
             assert sum(row[col] is not None for row in one["values"]) == 2, got
+
+
+@pytest.mark.parametrize(
+    "q", CONSTANTS + OPERATORS + REGEX_FIELDS + TRANSFORM_EXPRESSIONS + COLUMN_NAMES + GROUP_BY_REGEX
+)
+def test_select_list_chunked_same_as_influxd(tpeers, q):
+    """The same statements answered in chunks of 5 rows (a raw SELECT streams: its compile
+    errors must still be the whole answer)."""
+    ferry, influx = tpeers
+    a = ask(ferry.url, q, token=ferry.token, db=TDB, chunked="true", chunk_size="5")
+    b = ask(influx.url, q, db=TDB, chunked="true", chunk_size="5")
+    assert a.status_code == b.status_code, (q, a.text, b.text)
+    same([json.loads(x) for x in a.text.splitlines() if x.strip()],
+         [json.loads(x) for x in b.text.splitlines() if x.strip()])
