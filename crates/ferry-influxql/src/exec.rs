@@ -137,7 +137,7 @@ fn zoned_answer(
 /// The answer of a SELECT without INTO, its times not yet shown in its `tz()` zone.
 fn answer(s: &Select, ctx: &dyn Context, db: Option<&str>, rp: Option<&str>) -> Res<Vec<Series>> {
     // 1.6 compiles the select list before it reads anything: its errors come first
-    crate::selector_checks::compile_fields(s)?;
+    crate::compile_checks::compile_fields(s)?;
     if multi::is_multi(s) {
         let mut out = Vec::new();
         for one in multi::each_select(s, ctx, db, rp)? {

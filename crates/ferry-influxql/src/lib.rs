@@ -2,6 +2,7 @@
 //! executor over the store's scan API, and InfluxDB 1.6's JSON, chunked JSON and CSV shapes.
 
 pub mod ast;
+mod compile_checks;
 pub mod encode;
 pub mod exec;
 mod funcs;
@@ -14,7 +15,6 @@ mod neldermead;
 pub mod params;
 pub mod parser;
 pub mod result;
-mod selector_checks;
 pub use ferry_window::stats;
 mod subquery;
 mod ta;

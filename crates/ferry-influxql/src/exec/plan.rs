@@ -36,7 +36,7 @@ pub(crate) fn column_name(e: &Expr) -> String {
         match e {
             Expr::Ref(n, _) => out.push(n.clone()),
             // a math function of constants is folded into one before 1.6 names the column
-            e @ Expr::Call(..) if crate::selector_checks::is_constant(e) => {}
+            e @ Expr::Call(..) if crate::compile_checks::is_constant(e) => {}
             Expr::Call(n, _) => out.push(n.clone()),
             Expr::Binary(l, _, r) => {
                 leaves(l, out);

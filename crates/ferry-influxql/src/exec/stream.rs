@@ -169,7 +169,7 @@ fn prepare(
         return None;
     }
     // the select list's compile errors (`SELECT v, 1`) are the whole answer's
-    crate::selector_checks::compile_fields(s).ok()?;
+    crate::compile_checks::compile_fields(s).ok()?;
     // ORDER BY time DESC with SLIMIT/SOFFSET: 1.6 pages the series in key order and answers
     // the page backwards, so which series come first is known only once every series is
     // known to have rows or not: answered whole

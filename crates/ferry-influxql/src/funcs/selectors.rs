@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 
 use crate::ast::*;
+use crate::compile_checks;
 use crate::exec::context::{finish_series, page, Res};
 use crate::exec::time::split_time_in;
 use crate::result::{Series, Value};
-use crate::selector_checks;
 use crate::tz::window_start;
 
 use super::sample::{sample_beside_aggregates, sample_star};
 use super::shared::*;
 
 pub(super) fn multi(s: &Select, plain: &dyn Plain) -> Res<Vec<Series>> {
-    selector_checks::check(s)?;
+    compile_checks::check(s)?;
     if let Some(out) = sample_star(s, plain, multi)? {
         return Ok(out);
     }

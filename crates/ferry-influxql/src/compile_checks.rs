@@ -1,10 +1,12 @@
-//! The errors of a statement with a multi-row selector (`top`, `bottom`, `distinct`,
-//! `sample`) in the order 1.6 finds them: every call's own arguments field by field first
-//! (its compiler's `compileFields`: a second `top`/`bottom` is refused where it comes, an N
-//! above the LIMIT where its call comes), then the combinations (`validateFields`:
-//! `top`/`bottom` beside another call, then `distinct` beside anything, then fields or tags
-//! beside the calls). So `top(x, 5), mean(y) … LIMIT 3` answers the LIMIT error and
-//! `top(x, 3), distinct(y)` the top one. A leaf over the AST.
+//! The errors 1.6's compiler finds in a SELECT's select list before it reads anything, in
+//! the order it finds them. [`compile_fields`] (its `compileFields`, run first for every
+//! SELECT) goes field by field: a field that reads nothing once its constants are folded
+//! (`SELECT v, 1`), `now()`, and each call's own arguments (a second `top`/`bottom` is
+//! refused where it comes, an N above the LIMIT where its call comes). [`check`] adds the
+//! combinations for the multi-row selectors (`top`, `bottom`, `distinct`, `sample`;
+//! `validateFields`: `top`/`bottom` beside another call, then `distinct` beside anything,
+//! then fields or tags beside the calls). So `top(x, 5), mean(y) … LIMIT 3` answers the
+//! LIMIT error and `top(x, 3), distinct(y)` the top one. A leaf over the AST.
 
 use crate::ast::*;
 
