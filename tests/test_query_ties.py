@@ -366,18 +366,8 @@ TRANSFORM_TIES = [
 ]
 
 
-@pytest.mark.parametrize("q", TRANSFORM_TIES)
-def test_transform_ties_same_as_influxd(tpeers, q):
-    both(tpeers, q)
-
-
-@pytest.mark.parametrize("q", INTEGRAL_TIES)
-def test_integral_ties_same_as_influxd(tpeers, q):
-    both(tpeers, q)
-
-
-@pytest.mark.parametrize("q", SERIES_PER_SHARD)
-def test_series_cardinality_per_shard_group_same_as_influxd(tpeers, q):
+@pytest.mark.parametrize("q", TRANSFORM_TIES + INTEGRAL_TIES + SERIES_PER_SHARD)
+def test_calls_over_shared_timestamps_same_as_influxd(tpeers, q):
     both(tpeers, q)
 
 
@@ -469,3 +459,20 @@ def test_influxdb_time_inside_or(tpeers):
          ask(influx.url, "SELECT v FROM m WHERE host = 'a'", db=TDB).json())
     same(ask(ferry.url, q, token=ferry.token, db=TDB).json(),
          ask(influx.url, "SELECT v FROM m WHERE time > 0", db=TDB).json())
+
+
+def test_a_hostile_limit_of_windows_up_to_now_is_an_error_not_a_crash(tpeers):
+    """The window cut of a LIMIT saturates: LIMIT and OFFSET at i64::MAX make every window
+    up to now again, which the query-memory limit refuses (200 with the error); a 1 ns
+    interval under LIMIT 2 answers its two windows."""
+    ferry, _ = tpeers
+    q = ("SELECT mean(v) FROM m WHERE host = 'a' GROUP BY time(1s) "
+         "LIMIT 9223372036854775807 OFFSET 9223372036854775807")
+    r = ask(ferry.url, q, token=ferry.token, db=TDB)
+    assert r.status_code == 200, r.text
+    assert "query-memory limit" in r.json()["results"][0]["error"], r.text
+    q = "SELECT mean(v) FROM m WHERE host = 'a' GROUP BY time(1ns) LIMIT 2"
+    r = ask(ferry.url, q, token=ferry.token, db=TDB)
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["series"][0]["values"] == [
+        ["2023-11-15T00:00:00Z", 2.5], ["2023-11-15T00:00:00.000000001Z", None]], r.text

@@ -80,6 +80,26 @@ pub enum Expr {
     Paren(Box<Expr>),
 }
 
+impl Expr {
+    /// The regex a select-list item reads the fields (and tags) of: `/re/` itself, the
+    /// first argument of `f(/re/)`, or of the aggregate a transformation takes
+    /// (`derivative(mean(/re/))`); `None` for anything else.
+    pub fn field_regex(&self) -> Option<&str> {
+        match self {
+            Expr::Regex(re) => Some(re),
+            Expr::Call(_, args) => match args.first()? {
+                Expr::Regex(re) => Some(re),
+                Expr::Call(_, inner) => match inner.first()? {
+                    Expr::Regex(re) => Some(re),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// One item of a select list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {

@@ -27,22 +27,6 @@ fn star_of(f: &Field) -> Option<Star<'_>> {
     }
 }
 
-/// The regex a call of `/re/` (`derivative(/re/)`, `holt_winters(max(/re/), 2, 0)`) reads
-/// the fields whose names match of; `None` for a call of `*`.
-fn regex_of(f: &Field) -> Option<regex::Regex> {
-    let Expr::Call(_, args) = &f.expr else {
-        return None;
-    };
-    match args.first()? {
-        Expr::Regex(re) => regex::Regex::new(re).ok(),
-        Expr::Call(_, a) => match a.first()? {
-            Expr::Regex(re) => regex::Regex::new(re).ok(),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// `s` with each call of `*` (`derivative(*)`, `exponential_moving_average(*, 3)`,
 /// `sample(*, 2)`, `holt_winters(max(*), 2, 0)`) as one call per field it reads, named
 /// `name_field` as 1.6 names them, in field-name order: the numeric fields, every field for
@@ -78,7 +62,11 @@ pub(crate) fn expand<E>(
         // take the boolean fields too, as the plan's `expand_wildcards` does
         let boolean = matches!(star, Star::Fields) && matches!(name.as_str(), "max" | "min");
         let prefix = f.alias.as_deref().unwrap_or(name);
-        let filter = regex_of(f);
+        // a call of `/re/`: the fields whose names match (the parser checked the regex)
+        let filter = f
+            .expr
+            .field_regex()
+            .and_then(|re| regex::Regex::new(re).ok());
         for (n, t) in &fields {
             if filter.as_ref().is_some_and(|re| !re.is_match(n)) {
                 continue;

@@ -89,6 +89,9 @@ pub(super) fn agg_group(
         }
         Ok(rows) => {
             let mut acc: Vec<Vec<Points>> = vec![vec![Vec::new(); aggs.len()]; nwin];
+            // integral() reads its points at equal times in 1.6's merge order, not by
+            // series: gathered below by a merge of its field, not in this loop
+            let merged = |a: &AggSpec| a.func == "integral" && !s.descending;
             let mut any_row = false;
             for &(t, si, ri) in rows {
                 let sd = &data[si];
@@ -107,7 +110,9 @@ pub(super) fn agg_group(
                 for (ai, a) in aggs.iter().enumerate() {
                     if let Some(c) = a.col {
                         if let Some(v) = &fields[c] {
-                            acc[wi][ai].push((t, v.clone(), rid));
+                            if !merged(a) {
+                                acc[wi][ai].push((t, v.clone(), rid));
+                            }
                             used = true;
                             any_row = true;
                         }
@@ -120,21 +125,15 @@ pub(super) fn agg_group(
             if !any_row {
                 return Ok(None);
             }
-            // integral()'s points at equal times in 1.6's merge order, not by series
             for (ai, a) in aggs.iter().enumerate() {
-                let (true, Some(c), false) = (a.func == "integral", a.col, s.descending) else {
+                let (true, Some(c)) = (merged(a), a.col) else {
                     continue;
                 };
-                let mut merged = Vec::new();
-                merge_field((data, scan_fields), members, c, cond, shard_ns, &mut merged);
-                for w in acc.iter_mut() {
-                    w[ai].clear();
-                }
-                for (t, si, ri) in merged {
-                    if let (Some(wi), Some(v)) =
-                        (grid.index(t), aligned(&data[si], scan_fields, ri)[c].take())
-                    {
-                        acc[wi][ai].push((t, v, 0));
+                let mut rows = Vec::new();
+                merge_field((data, scan_fields), members, c, cond, shard_ns, &mut rows);
+                for (t, si, ri) in rows {
+                    if let Some(wi) = grid.index(t) {
+                        acc[wi][ai].push((t, series_value(&data[si], scan_fields, a, ri), 0));
                     }
                 }
             }

@@ -144,14 +144,7 @@ pub(super) fn expand_wildcards(
     let mut out: Vec<Field> = Vec::new();
     for f in list {
         // `/re/` is `*` of the names it matches, `f(/re/)` is `f(*)` of those
-        let filter = match &f.expr {
-            Expr::Regex(re) => compile_regex(re).ok(),
-            Expr::Call(_, args) => match args.first() {
-                Some(Expr::Regex(re)) => compile_regex(re).ok(),
-                _ => None,
-            },
-            _ => None,
-        };
+        let filter = f.expr.field_regex().and_then(|re| compile_regex(re).ok());
         let matches = |n: &str| filter.as_ref().is_none_or(|re| re.is_match(n));
         match &f.expr {
             Expr::Wildcard | Expr::Regex(_) => {
@@ -362,11 +355,7 @@ pub(super) fn plan_select(
     );
     if fields.is_empty() {
         // a regex that matches nothing selects nothing (1.6: no series)
-        let regex = |e: &Expr| match e {
-            Expr::Call(_, args) => matches!(args.first(), Some(Expr::Regex(_))),
-            e => matches!(e, Expr::Regex(_)),
-        };
-        if s.fields.iter().any(|f| regex(&f.expr)) {
+        if s.fields.iter().any(|f| f.expr.field_regex().is_some()) {
             return Ok(None);
         }
         return Err("at least 1 non-time field must be queried".into());
